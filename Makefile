@@ -1,0 +1,56 @@
+SHELL := /bin/bash
+# runw: build, demo, test, bench, install.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+BIN      := bin/runw
+BUILD    := $(CURDIR)/build
+PREFIX   ?= /usr/local
+
+.PHONY: all build demo test unit integration bench deps install clean guests lint
+
+all: build
+
+build: $(BIN)
+
+$(BIN): $(shell find . -name '*.go' -not -path './integration/*' -not -path './build/*') go.mod go.sum
+	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ .
+
+# Guests are real programs: Go for GOOS=wasip1, plus WAT files read as-is.
+guests: $(BUILD)/guests/hello.wasm $(BUILD)/guests/probe.wasm
+
+$(BUILD)/guests/%.wasm: $(wildcard integration/testdata/*/*.go)
+	@mkdir -p $(@D)
+	cd integration/testdata/$* && GOOS=wasip1 GOARCH=wasm $(GO) build -trimpath -o $@ .
+
+# demo: build runw and a hello-world guest, lay out a bundle, `runw run` it.
+demo: build $(BUILD)/guests/hello.wasm
+	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo/bundle/rootfs
+	@cp $(BUILD)/guests/hello.wasm $(BUILD)/demo/bundle/rootfs/hello.wasm
+	@$(BIN) spec --bundle $(BUILD)/demo/bundle
+	@sed -i 's#"/app.wasm"#"/hello.wasm", "and", "its", "arguments"#' $(BUILD)/demo/bundle/config.json
+	$(BIN) --root $(BUILD)/demo/state --cache-dir $(BUILD)/demo/cache run --bundle $(BUILD)/demo/bundle demo-$$$$
+
+# test: every test: unit tests, then end-to-end tests against bin/runw, real
+# guests and (as root, installing them when missing) podman and containerd.
+test: build
+	@mkdir -p $(BUILD)
+	@if [ "$$(id -u)" = 0 ]; then sh integration/deps.sh; else echo "not root: engine tests will skip"; fi
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 40m ./... 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
+
+unit:
+	$(GO) test -count=1 ./spec/ ./state/ ./wasi/ ./runtime/
+
+integration: build
+	$(GO) test -count=1 -v -timeout 40m ./integration/
+
+bench: build
+	@if [ "$$(id -u)" = 0 ]; then sh integration/deps.sh; fi
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./integration/ -args -bench-table
+
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runw
+
+clean:
+	rm -rf bin build

@@ -1,0 +1,19 @@
+#!/bin/sh
+# Installs, from Debian's packages, what the engine tests and benchmarks
+# drive: podman, conmon, containerd, runc, busybox-static, and clang with
+# wasi-libc for the C guest. Only missing packages are installed; it needs
+# root and apt-get and does nothing otherwise.
+set -e
+pkgs="podman conmon containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 uidmap"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+	echo "deps: missing$missing; not root or no apt-get, the tests that need them will skip"
+	exit 0
+fi
+echo "deps: installing$missing"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,353 @@
+// Command runw is an OCI runtime, a drop-in for runc, whose containers run
+// WebAssembly modules under wasmtime with WASI grants derived from the
+// bundle's config.json. See docs/ARCHITECTURE.md.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"text/tabwriter"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/runw/runw/runtime"
+	"github.com/runw/runw/wasi"
+)
+
+// version is set by the Makefile with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+// exitError carries a status other than 1 up to main.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	// The container init is runw re-executed from a sealed memfd; it skips
+	// flag parsing entirely: start-up time of the container is spent here.
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		runtime.Init()
+		return
+	}
+	app := newApp()
+	if err := app.Run(os.Args); err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fatal(err)
+	}
+}
+
+// fatal prints the error once on stderr and once in --log, then exits 1.
+func fatal(err error) {
+	if logrus.StandardLogger().Out != os.Stderr {
+		logrus.Error(err)
+	}
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+func newApp() *cli.App {
+	cli.VersionPrinter = func(c *cli.Context) {
+		commit := "unknown"
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, s := range bi.Settings {
+				if s.Key == "vcs.revision" {
+					commit = s.Value
+				}
+			}
+		}
+		fmt.Printf("runw version %s\ncommit: %s\nspec: %s\nwasmtime: %s\ngo: %s\n",
+			version, commit, specs.Version, wasi.WasmtimeVersion(), goVersion())
+	}
+	app := &cli.App{
+		Name:    "runw",
+		Usage:   "an OCI runtime that runs WebAssembly containers",
+		Version: version,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state"},
+			&cli.StringFlag{Name: "log", Usage: "write logs to this file instead of stderr"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.BoolFlag{Name: "debug", Usage: "log debug output"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "accepted for runc compatibility"},
+			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility"},
+			&cli.StringFlag{Name: "cache-dir", Value: wasi.DefaultCacheDir, Usage: "compiled-module cache; empty disables it"},
+			&cli.Int64Flag{Name: "cache-max", Value: wasi.DefaultCacheMax, Usage: "cache size bound in bytes"},
+		},
+		Before:   setupLog,
+		Commands: commands(),
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(os.Stderr, "No help topic for '%s'\n", name)
+			os.Exit(3)
+		},
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	return app
+}
+
+// defaultRoot follows runc: /run/runw for root, $XDG_RUNTIME_DIR/runw for
+// others, so that callers that strip the environment get the same answer.
+func defaultRoot() string {
+	if os.Geteuid() != 0 {
+		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+			return filepath.Join(xdg, "runw")
+		}
+	}
+	return "/run/runw"
+}
+
+// setupLog configures logrus like runc: --log file opened append+sync,
+// text or JSON lines, debug level with --debug.
+func setupLog(c *cli.Context) error {
+	switch c.String("log-format") {
+	case "text":
+		logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
+	case "json":
+		logrus.SetFormatter(&logrus.JSONFormatter{})
+	default:
+		return fmt.Errorf("invalid log-format: %s", c.String("log-format"))
+	}
+	logrus.SetLevel(logrus.InfoLevel)
+	if c.Bool("debug") {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+	logrus.SetOutput(os.Stderr)
+	if p := c.String("log"); p != "" {
+		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
+		if err != nil {
+			return err
+		}
+		logrus.SetOutput(f)
+	}
+	return nil
+}
+
+// newRuntime builds the runtime from the global flags.
+func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
+	root, err := filepath.Abs(c.String("root"))
+	if err != nil {
+		return nil, err
+	}
+	return runtime.New(runtime.Options{
+		Root:      root,
+		CacheDir:  c.String("cache-dir"),
+		CacheMax:  c.Int64("cache-max"),
+		LogPath:   c.String("log"),
+		LogFormat: c.String("log-format"),
+		Debug:     c.Bool("debug"),
+	})
+}
+
+// checkArgs prints usage and fails as runc does when the count is wrong.
+func checkArgs(c *cli.Context, n int) error {
+	if c.NArg() != n {
+		fmt.Println("Incorrect Usage.")
+		cli.ShowCommandHelp(c, c.Command.Name)
+		return fmt.Errorf("runw: %q requires exactly %d argument(s)", c.Command.Name, n)
+	}
+	return nil
+}
+
+var createFlags = []cli.Flag{
+	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the bundle (default: current directory)"},
+	&cli.StringFlag{Name: "pid-file", Usage: "write the container's pid here"},
+	&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the init"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "accepted; a WASI guest cannot use inherited descriptors"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "accepted; runw does not pivot_root"},
+	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted; runw makes no session keyring"},
+}
+
+func createOptions(c *cli.Context) runtime.CreateOptions {
+	bundle := c.String("bundle")
+	if bundle == "" {
+		bundle = "."
+	}
+	return runtime.CreateOptions{
+		Bundle:        bundle,
+		PidFile:       c.String("pid-file"),
+		ConsoleSocket: c.String("console-socket"),
+		PidfdSocket:   c.String("pidfd-socket"),
+		PreserveFDs:   c.Int("preserve-fds"),
+		NoPivot:       c.Bool("no-pivot"),
+		NoNewKeyring:  c.Bool("no-new-keyring"),
+	}
+}
+
+// withRuntime wraps an action that needs the runtime and n arguments.
+func withRuntime(n int, f func(c *cli.Context, r *runtime.Runtime) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if n >= 0 {
+			if err := checkArgs(c, n); err != nil {
+				return err
+			}
+		}
+		r, err := newRuntime(c)
+		if err != nil {
+			return err
+		}
+		return f(c, r)
+	}
+}
+
+func commands() []*cli.Command {
+	return []*cli.Command{
+		{
+			Name: "create", Usage: "create a container (the guest waits for start)", ArgsUsage: "<container-id>",
+			Flags: createFlags,
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+				return r.Create(c.Args().First(), createOptions(c))
+			}),
+		},
+		{
+			Name: "start", Usage: "run the guest of a created container", ArgsUsage: "<container-id>",
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+				return r.Start(c.Args().First())
+			}),
+		},
+		{
+			Name: "run", Usage: "create and start a container, and wait for it", ArgsUsage: "<container-id>",
+			Flags: append([]cli.Flag{
+				&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the guest"},
+				&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+				&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility"},
+			}, createFlags...),
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+				code, err := r.Run(c.Args().First(), runtime.RunOptions{
+					CreateOptions: createOptions(c), Detach: c.Bool("detach"), Keep: c.Bool("keep"),
+				})
+				if err != nil {
+					return err
+				}
+				if code != 0 {
+					return exitError{code}
+				}
+				return nil
+			}),
+		},
+		{
+			Name: "state", Usage: "print a container's state as JSON", ArgsUsage: "<container-id>",
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+				st, err := r.State(c.Args().First())
+				if err != nil {
+					return err
+				}
+				out, err := json.MarshalIndent(st, "", "  ")
+				if err != nil {
+					return err
+				}
+				fmt.Println(string(out))
+				return nil
+			}),
+		},
+		{
+			Name: "kill", Usage: "send a signal to a container (default SIGTERM)", ArgsUsage: "<container-id> [signal]",
+			Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "accepted; a stopped container is not an error"}},
+			Action: withRuntime(-1, func(c *cli.Context, r *runtime.Runtime) error {
+				if c.NArg() < 1 || c.NArg() > 2 {
+					fmt.Println("Incorrect Usage.")
+					cli.ShowCommandHelp(c, c.Command.Name)
+					return fmt.Errorf("runw: %q requires a minimum of 1 and a maximum of 2 argument(s)", "kill")
+				}
+				name := "SIGTERM"
+				if c.NArg() == 2 {
+					name = c.Args().Get(1)
+				}
+				sig, err := runtime.ParseSignal(name)
+				if err != nil {
+					return err
+				}
+				return r.Kill(c.Args().First(), sig, c.Bool("all"))
+			}),
+		},
+		{
+			Name: "delete", Usage: "delete a container", ArgsUsage: "<container-id>",
+			Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}},
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+				return r.Delete(c.Args().First(), c.Bool("force"))
+			}),
+		},
+		{
+			Name: "list", Aliases: []string{"ls"}, Usage: "list containers",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
+				&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only ids"},
+			},
+			Action: withRuntime(0, listAction),
+		},
+		{
+			Name: "spec", Usage: "write a config.json for a wasm bundle",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "directory to write config.json in"},
+				&cli.BoolFlag{Name: "rootless", Usage: "accepted; the template needs no privileges"},
+			},
+			Action: specAction,
+		},
+	}
+}
+
+func listAction(c *cli.Context, r *runtime.Runtime) error {
+	all, err := r.List()
+	if err != nil {
+		return err
+	}
+	if c.Bool("quiet") {
+		for _, s := range all {
+			fmt.Println(s.ID)
+		}
+		return nil
+	}
+	switch c.String("format") {
+	case "json":
+		out, err := json.Marshal(all)
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(out))
+	case "table":
+		w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+		fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+		for _, s := range all {
+			fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
+		}
+		return w.Flush()
+	default:
+		return fmt.Errorf("invalid format option")
+	}
+	return nil
+}
+
+func specAction(c *cli.Context) error {
+	if err := checkArgs(c, 0); err != nil {
+		return err
+	}
+	dir := c.String("bundle")
+	if dir == "" {
+		dir = "."
+	}
+	path := filepath.Join(dir, "config.json")
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("File %s exists. Remove it first", path)
+	}
+	out, err := json.MarshalIndent(runtime.Template(), "", "\t")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(out, '\n'), 0o644)
+}
+
+// goVersion names the Go toolchain that built runw.
+func goVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		return bi.GoVersion
+	}
+	return "unknown"
+}

@@ -1,0 +1,48 @@
+package runtime
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+)
+
+// sendConsole implements runc's --console-socket protocol: connect to the
+// caller's AF_UNIX stream socket, allocate a pty, and send the master in
+// one sendmsg (name as data, exactly one SCM_RIGHTS fd). The slave becomes
+// the guest's stdio.
+func sendConsole(socketPath string) (*os.File, error) {
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("allocate pty: %w", err)
+	}
+	defer master.Close()
+	if err := sendFd(socketPath, master.Name(), int(master.Fd())); err != nil {
+		slave.Close()
+		return nil, fmt.Errorf("send console to %s: %w", socketPath, err)
+	}
+	return slave, nil
+}
+
+// sendPidfd sends a pidfd of the init over --pidfd-socket, as runc does.
+func sendPidfd(socketPath string, pid int) error {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("pidfd_open: %w", err)
+	}
+	defer unix.Close(fd)
+	return sendFd(socketPath, "pidfd", fd)
+}
+
+// sendFd connects to socketPath and sends fd with name as the message.
+func sendFd(socketPath, name string, fd int) error {
+	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: socketPath, Net: "unix"})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_, _, err = conn.WriteMsgUnix([]byte(name), unix.UnixRights(fd), nil)
+	return err
+}

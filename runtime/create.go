@@ -1,0 +1,250 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/spec"
+	"github.com/runw/runw/state"
+	"github.com/runw/runw/wasi"
+)
+
+// CreateOptions are create's flags.
+type CreateOptions struct {
+	Bundle        string
+	PidFile       string
+	ConsoleSocket string
+	PidfdSocket   string
+	// PreserveFDs is accepted for compatibility; a WASI p1 guest has no way
+	// to use inherited descriptors, so none are passed to it.
+	PreserveFDs  int
+	NoPivot      bool
+	NoNewKeyring bool
+}
+
+// fifoName is the exec fifo in the state directory: the init blocks
+// opening it for writing until `start` opens it for reading.
+const fifoName = "exec.fifo"
+
+// initConfig is what the parent sends the init over the init pipe (fd 3),
+// never on argv where other users could read it in /proc.
+type initConfig struct {
+	Plan      *wasi.Plan `json:"plan"`
+	Fifo      string     `json:"fifo"`
+	CacheDir  string     `json:"cache_dir,omitempty"`
+	CacheMax  int64      `json:"cache_max,omitempty"`
+	LogPath   string     `json:"log_path,omitempty"`
+	LogFormat string     `json:"log_format,omitempty"`
+	Debug     bool       `json:"debug,omitempty"`
+}
+
+// initProcess is a spawned init that `run` can wait on.
+type initProcess struct {
+	cmd *exec.Cmd
+}
+
+// Create makes the container: its init holds the compiled, instantiated
+// module and waits on the exec fifo; no guest code runs until Start.
+func (r *Runtime) Create(id string, o CreateOptions) error {
+	_, err := r.create(id, o, nil)
+	return err
+}
+
+// create is Create with an optional tty for `run` in the foreground.
+func (r *Runtime) create(id string, o CreateOptions, tty *os.File) (*initProcess, error) {
+	if err := state.ValidateID(id); err != nil {
+		return nil, err
+	}
+	if o.PidFile != "" {
+		abs, err := filepath.Abs(o.PidFile)
+		if err != nil {
+			return nil, err
+		}
+		o.PidFile = abs
+	}
+	b, err := spec.Load(o.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
+		return nil, err
+	}
+	ep, err := b.Entrypoint()
+	if err != nil {
+		return nil, err
+	}
+	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+		return nil, fmt.Errorf("%s is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
+	}
+
+	h, err := r.store.Create(id)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	var init *exec.Cmd
+	defer func() {
+		if !ok {
+			if init != nil && init.Process != nil {
+				init.Process.Kill()
+				init.Wait()
+			}
+			h.Destroy()
+		}
+	}()
+
+	plan, err := wasi.PlanFor(b, ep, h.Path("private"))
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range plan.Skipped {
+		logDebugf("not granted: %s", s)
+	}
+	for _, d := range plan.PrivateDirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	fifo := h.Path(fifoName)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+
+	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if o.ConsoleSocket != "" {
+		slave, err := sendConsole(o.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		defer slave.Close()
+		tty = slave
+	}
+	if tty != nil {
+		stdio = [3]*os.File{tty, tty, tty}
+	}
+
+	cfg := initConfig{
+		Plan: plan, Fifo: fifo,
+		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
+	}
+	init, err = spawnInit(cfg, stdio, tty != nil)
+	if err != nil {
+		return nil, err
+	}
+	start, err := state.ProcessStartTime(init.Process.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("container init exited early: %w", err)
+	}
+
+	c := &state.Container{
+		OCIVersion:    b.Spec.Version,
+		ID:            id,
+		Bundle:        b.Dir,
+		Rootfs:        b.Rootfs,
+		Created:       time.Now().UTC(),
+		Annotations:   b.Spec.Annotations,
+		InitPid:       init.Process.Pid,
+		InitStartTime: start,
+	}
+	if err := h.Save(c); err != nil {
+		return nil, err
+	}
+	if err := runHooks(createHooks(b), specState(c, state.Created)); err != nil {
+		return nil, err
+	}
+	if o.PidfdSocket != "" {
+		if err := sendPidfd(o.PidfdSocket, init.Process.Pid); err != nil {
+			return nil, err
+		}
+	}
+	if o.PidFile != "" {
+		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(init.Process.Pid)), 0o644); err != nil {
+			return nil, err
+		}
+	}
+	ok = true
+	h.Unlock()
+	return &initProcess{cmd: init}, nil
+}
+
+// spawnInit starts `runw init` from a sealed copy of runw, sends it its
+// configuration and waits until it reports the guest instantiated (or
+// why it could not be).
+func spawnInit(cfg initConfig, stdio [3]*os.File, tty bool) (*exec.Cmd, error) {
+	exe, err := sealedSelf()
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	initR, initW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer initR.Close()
+	defer initW.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer syncR.Close()
+	defer syncW.Close()
+
+	cmd := &exec.Cmd{
+		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:       []string{"runw", "init"},
+		Env:        []string{},
+		Stdin:      stdio[0],
+		Stdout:     stdio[1],
+		Stderr:     stdio[2],
+		ExtraFiles: []*os.File{initR, syncW},
+		// Setsid: the container is its own session, as under runc, so a
+		// terminal's job control never reaches runw's caller.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: tty, Ctty: 0},
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	initR.Close()
+	syncW.Close()
+
+	// The init reads its configuration only now, after the parent had the
+	// chance to place it (cgroups), and creates no engine before that.
+	if err := json.NewEncoder(initW).Encode(cfg); err != nil {
+		return cmd, fmt.Errorf("send init config: %w", err)
+	}
+	initW.Close()
+
+	msg, _ := io.ReadAll(syncR)
+	if reply := strings.TrimSpace(string(msg)); reply != "ready" {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if reply == "" {
+			reply = "container init exited without reporting"
+		}
+		return nil, errors.New(strings.TrimPrefix(reply, "error: "))
+	}
+	return cmd, nil
+}
+
+// checkTerminal applies runc's rules on terminal and console socket.
+func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) error {
+	if terminal && consoleSocket == "" && !foregroundTTY {
+		return errors.New("cannot allocate tty if runw will detach without setting console socket")
+	}
+	if !terminal && consoleSocket != "" {
+		return errors.New("cannot use console socket if runw will not detach or allocate tty")
+	}
+	return nil
+}

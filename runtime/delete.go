@@ -1,0 +1,77 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/spec"
+	"github.com/runw/runw/state"
+)
+
+// Delete removes a container. A created one is killed first even without
+// force (runc does this and containerd relies on it); a running one needs
+// force. An unknown id is an error unless force.
+func (r *Runtime) Delete(id string, force bool) error {
+	h, err := r.store.Lock(id)
+	if err != nil {
+		if errors.Is(err, state.ErrNotExist) && force {
+			return nil
+		}
+		return err
+	}
+	c, err := h.Load()
+	if errors.Is(err, state.ErrStateMissing) {
+		// An aborted create left its directory: clean it up, as runc does.
+		return h.Destroy()
+	}
+	if err != nil {
+		h.Unlock()
+		return err
+	}
+	switch st := state.Status(c); st {
+	case state.Stopped:
+	case state.Created:
+		killAndWait(c)
+	default:
+		if !force {
+			h.Unlock()
+			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
+		}
+		killAndWait(c)
+	}
+	if err := h.Destroy(); err != nil {
+		return err
+	}
+	if b, err := spec.Load(c.Bundle); err == nil && b.Spec.Hooks != nil {
+		if err := runHooks(b.Spec.Hooks.Poststop, specState(c, state.Stopped)); err != nil {
+			logDebugf("poststop hook: %v", err)
+		}
+	}
+	return nil
+}
+
+// killAndWait sends SIGKILL to the init and waits until it is gone (or a
+// zombie waiting for its parent), using a pidfd so the wait is exact.
+func killAndWait(c *state.Container) {
+	pidfd, err := unix.PidfdOpen(c.InitPid, 0)
+	if err != nil {
+		return // already gone
+	}
+	defer unix.Close(pidfd)
+	if !state.Alive(c.InitPid, c.InitStartTime) {
+		return // the pid was reused: never signal a stranger
+	}
+	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if n, _ := unix.Poll(fds, 100); n > 0 {
+			return
+		}
+	}
+}

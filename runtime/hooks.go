@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os/exec"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runw/runw/spec"
+	"github.com/runw/runw/state"
+)
+
+// createHooks are the hooks run at the end of create, in the spec's order:
+// prestart (deprecated, still honoured), createRuntime, createContainer.
+// runw has no separate container namespaces to enter, so all run here.
+func createHooks(b *spec.Bundle) []specs.Hook {
+	h := b.Spec.Hooks
+	if h == nil {
+		return nil
+	}
+	out := append([]specs.Hook(nil), h.Prestart...) //nolint:staticcheck // deprecated but still part of the contract
+	out = append(out, h.CreateRuntime...)
+	return append(out, h.CreateContainer...)
+}
+
+// specState is the runtime-spec state a hook reads on its stdin.
+func specState(c *state.Container, status string) specs.State {
+	pid := c.InitPid
+	if status == state.Stopped {
+		pid = 0
+	}
+	return specs.State{
+		Version:     specs.Version,
+		ID:          c.ID,
+		Status:      specs.ContainerState(status),
+		Pid:         pid,
+		Bundle:      c.Bundle,
+		Annotations: c.Annotations,
+	}
+}
+
+// runHooks runs each hook with the state on stdin and stops at the first
+// failure, as the spec asks for every hook kind but poststart/poststop
+// (whose callers only log the error).
+func runHooks(hooks []specs.Hook, st specs.State) error {
+	if len(hooks) == 0 {
+		return nil
+	}
+	in, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	for _, h := range hooks {
+		cmd := &exec.Cmd{Path: h.Path, Args: h.Args, Env: h.Env, Stdin: bytes.NewReader(in)}
+		if len(cmd.Args) == 0 {
+			cmd.Args = []string{h.Path}
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("hook %s: %w", h.Path, err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		var timeout <-chan time.Time
+		if h.Timeout != nil && *h.Timeout > 0 {
+			timeout = time.After(time.Duration(*h.Timeout) * time.Second)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				return fmt.Errorf("hook %s: %w: %s", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
+			}
+		case <-timeout:
+			cmd.Process.Kill()
+			<-done
+			return fmt.Errorf("hook %s: timed out after %ds", h.Path, *h.Timeout)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
+)
+
+// stopGrace is how long a guest blocked in a host call (a sleep, a read)
+// gets after a stop signal before the init exits on its behalf. A guest
+// running wasm code stops at the epoch check long before this.
+const stopGrace = 50 * time.Millisecond
+
+// stopSignals end the guest, as they would end a native process that does
+// not handle them. WASI preview1 has no signal delivery, so the guest
+// cannot handle them itself; the init stops it and exits with 128+signal,
+// the status a shell or conmon reports for a process killed by it.
+var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
+
+// Init is `runw init`, the container process. It is started by create from
+// a sealed copy of runw with the init pipe on fd 3 and the sync pipe on
+// fd 4. It prepares the guest, reports "ready", blocks on the exec fifo
+// until `runw start`, runs the guest and exits with its status. It never
+// returns.
+func Init() {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, stopSignals...)
+
+	syncPipe := os.NewFile(4, "sync")
+	fail := func(err error) {
+		fmt.Fprintf(syncPipe, "error: %v", err)
+		os.Exit(1)
+	}
+	initPipe := os.NewFile(3, "init")
+	var cfg initConfig
+	if err := json.NewDecoder(initPipe).Decode(&cfg); err != nil {
+		fail(fmt.Errorf("read init config: %w", err))
+	}
+	initPipe.Close()
+	if cfg.Debug {
+		configureInitLog(cfg)
+	}
+
+	guest, err := wasi.Prepare(cfg.Plan, openCache(cfg.CacheDir, cfg.CacheMax))
+	if err != nil {
+		fail(err)
+	}
+	fmt.Fprint(syncPipe, "ready")
+	syncPipe.Close()
+
+	// Created: wait for start, or die of a stop signal (kill of a created
+	// container, delete of a created container sends SIGKILL).
+	released := make(chan error, 1)
+	go func() { released <- waitForStart(cfg.Fifo) }()
+	select {
+	case err := <-released:
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "runw init: %v\n", err)
+			os.Exit(1)
+		}
+	case sig := <-sigs:
+		os.Exit(128 + int(sig.(unix.Signal)))
+	}
+
+	go func() {
+		sig := int((<-sigs).(unix.Signal))
+		guest.Stop(sig)
+		time.Sleep(stopGrace)
+		os.Exit(128 + sig)
+	}()
+	exit := guest.Run()
+	if exit.Trap != "" {
+		fmt.Fprintf(os.Stderr, "Error: %s\n", exit.Trap)
+	}
+	os.Exit(exit.Code)
+}
+
+// waitForStart opens the exec fifo for writing, which blocks until `runw
+// start` opens it for reading, then writes one byte to say the guest runs.
+func waitForStart(fifo string) error {
+	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer f.Close()
+	_, err = f.Write([]byte("0"))
+	return err
+}

@@ -1,0 +1,128 @@
+package runtime
+
+import (
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"time"
+
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+	"golang.org/x/term"
+
+	"github.com/runw/runw/spec"
+)
+
+// RunOptions are run's flags beyond create's.
+type RunOptions struct {
+	CreateOptions
+	Detach bool
+	Keep   bool
+}
+
+// Run is create + start, and in the foreground waits for the guest and
+// returns its exit status, deleting the container unless Keep.
+func (r *Runtime) Run(id string, o RunOptions) (int, error) {
+	var tty, master *os.File
+	if !o.Detach && o.ConsoleSocket == "" {
+		if b, err := spec.Load(o.Bundle); err == nil && b.Spec.Process.Terminal {
+			m, s, err := pty.Open()
+			if err != nil {
+				return 1, err
+			}
+			master, tty = m, s
+			defer master.Close()
+		}
+	}
+	ip, err := r.create(id, o.CreateOptions, tty)
+	if tty != nil {
+		tty.Close()
+	}
+	if err != nil {
+		return 1, err
+	}
+	if err := r.Start(id); err != nil {
+		r.Delete(id, true)
+		return 1, err
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	if master != nil {
+		restore := proxyTTY(master)
+		defer restore()
+	}
+	code := waitForward(ip.cmd)
+	if !o.Keep {
+		if err := r.Delete(id, true); err != nil {
+			return code, err
+		}
+	}
+	return code, nil
+}
+
+// waitForward relays runw's signals to the init until it exits, and
+// returns its status the way a shell reports it (128+signal if killed).
+func waitForward(cmd *exec.Cmd) int {
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case s := <-sigs:
+				if s == unix.SIGCHLD || s == unix.SIGURG || s == unix.SIGWINCH || s == unix.SIGPIPE {
+					continue
+				}
+				cmd.Process.Signal(s)
+			case <-done:
+				return
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	return exitCode(err)
+}
+
+// exitCode turns a Wait result into a shell-style status.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(unix.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ee.ExitCode()
+	}
+	return 1
+}
+
+// proxyTTY copies between runw's stdio and the pty master, with runw's own
+// terminal in raw mode so keys reach the guest as typed.
+func proxyTTY(master *os.File) func() {
+	restore := func() {}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
+			restore = func() { term.Restore(int(os.Stdin.Fd()), st) }
+		}
+		pty.InheritSize(os.Stdin, master)
+	}
+	go io.Copy(master, os.Stdin)
+	done := make(chan struct{})
+	go func() { io.Copy(os.Stdout, master); close(done) }()
+	return func() {
+		// The guest has exited: drain what it wrote before giving the
+		// terminal back (the master reads EIO once the slave is closed).
+		select {
+		case <-done:
+		case <-time.After(time.Second):
+		}
+		restore()
+	}
+}

@@ -1,0 +1,50 @@
+package runtime
+
+import (
+	"github.com/runw/runw/state"
+	"github.com/runw/runw/wasi"
+)
+
+// Options are the global flags, parsed once in main and passed down.
+type Options struct {
+	// Root holds one state directory per container.
+	Root string
+	// CacheDir holds compiled modules; "" disables the cache.
+	CacheDir string
+	// CacheMax bounds the cache in bytes (0: wasi.DefaultCacheMax).
+	CacheMax int64
+	// LogPath and LogFormat are forwarded to the init so that its errors
+	// land in the same log as the command's.
+	LogPath   string
+	LogFormat string
+	Debug     bool
+}
+
+// Runtime carries the options and the opened store to every command.
+type Runtime struct {
+	opts  Options
+	store *state.Store
+}
+
+// New opens the store under opts.Root.
+func New(opts Options) (*Runtime, error) {
+	st, err := state.Open(opts.Root)
+	if err != nil {
+		return nil, err
+	}
+	return &Runtime{opts: opts, store: st}, nil
+}
+
+// openCache opens the compiled-module cache, or returns nil when it is
+// disabled or unusable: a cache only ever costs speed, never a run.
+func openCache(dir string, max int64) *wasi.Cache {
+	if dir == "" {
+		return nil
+	}
+	c, err := wasi.OpenCache(dir, max)
+	if err != nil {
+		logDebugf("compiled-module cache disabled: %v", err)
+		return nil
+	}
+	return c
+}

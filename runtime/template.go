@@ -1,0 +1,25 @@
+package runtime
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Template is the config.json `runw spec` writes: a wasm bundle whose
+// module is rootfs/app.wasm, with a read-only root and a private /tmp.
+func Template() *specs.Spec {
+	return &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs", Readonly: true},
+		Process: &specs.Process{
+			Args: []string{"/app.wasm"},
+			Env:  []string{"PATH=/usr/local/bin:/usr/bin:/bin", "TERM=xterm"},
+			Cwd:  "/",
+		},
+		Hostname: "runw",
+		Mounts: []specs.Mount{
+			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
+		},
+		Annotations: map[string]string{"run.oci.handler": "wasm"},
+		Linux:       &specs.Linux{},
+	}
+}

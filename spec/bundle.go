@@ -1,0 +1,79 @@
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// configName is the file every OCI bundle keeps its spec in.
+const configName = "config.json"
+
+// Bundle is a loaded, validated bundle. Other packages take a *Bundle rather
+// than a path so that they can rely on the checks Load made (root exists,
+// process and args are set) without repeating them.
+type Bundle struct {
+	// Dir is the absolute bundle directory; relative paths in the spec
+	// (root.path, bind mount sources) are relative to it.
+	Dir string
+	// Rootfs is the absolute host path of root.path. It is lexically
+	// clean, which filepath-securejoin requires of a root.
+	Rootfs string
+	// Spec is the decoded config.json.
+	Spec *specs.Spec
+}
+
+// Load reads and validates <dir>/config.json. It exists so that a bad bundle
+// fails at "create" with one clear line, using runc's wording where runc has
+// one, because engines and users already know those messages.
+func Load(dir string) (*Bundle, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("bundle directory: %w", err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, configName))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errors.New("JSON specification file config.json not found")
+		}
+		return nil, fmt.Errorf("read config.json: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("parse config.json: %w", err)
+	}
+
+	if s.Version == "" {
+		return nil, errors.New("ociVersion must be set")
+	}
+	if s.Process == nil {
+		return nil, errors.New("process property must not be empty")
+	}
+	if len(s.Process.Args) == 0 {
+		return nil, errors.New("args must not be empty")
+	}
+	if s.Root == nil || s.Root.Path == "" {
+		return nil, errors.New("root must be specified")
+	}
+	rootfs := s.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(dir, rootfs)
+	}
+	rootfs = filepath.Clean(rootfs)
+	fi, err := os.Stat(rootfs)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("rootfs (%s) does not exist", rootfs)
+		}
+		return nil, fmt.Errorf("rootfs (%s): %w", rootfs, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("rootfs (%s) is not a directory", rootfs)
+	}
+	return &Bundle{Dir: dir, Rootfs: rootfs, Spec: &s}, nil
+}

@@ -1,0 +1,128 @@
+package spec
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Kind classifies an entrypoint file by its content, because the file name
+// alone cannot tell a wasm module from a native binary that happens to be
+// called app.wasm, and the engine needs to know which decoder to use.
+type Kind int
+
+// The kinds Sniff can report.
+const (
+	// KindUnknown is anything Sniff does not recognise.
+	KindUnknown Kind = iota
+	// KindModule is a core WebAssembly binary module.
+	KindModule
+	// KindComponent is a WebAssembly component binary.
+	KindComponent
+	// KindWAT is a module in the WebAssembly text format.
+	KindWAT
+	// KindNative is an ELF binary or a #! script: not ours to run.
+	KindNative
+)
+
+// String names the kind for logs and error messages.
+func (k Kind) String() string {
+	switch k {
+	case KindUnknown:
+		return "unknown"
+	case KindModule:
+		return "module"
+	case KindComponent:
+		return "component"
+	case KindWAT:
+		return "wat"
+	case KindNative:
+		return "native"
+	}
+	return fmt.Sprintf("Kind(%d)", int(k))
+}
+
+var (
+	wasmMagic        = []byte("\x00asm")
+	moduleVersion    = []byte{0x01, 0x00, 0x00, 0x00}
+	componentVersion = []byte{0x0d, 0x00, 0x01, 0x00}
+)
+
+// Sniff classifies a file from its first bytes (any length; a short or empty
+// head is KindUnknown). It looks at content rather than names so that the
+// handler decision is made on what the file really is.
+func Sniff(head []byte) Kind {
+	switch {
+	case len(head) >= 8 && bytes.HasPrefix(head, wasmMagic):
+		switch {
+		case bytes.Equal(head[4:8], moduleVersion):
+			return KindModule
+		case bytes.Equal(head[4:8], componentVersion):
+			return KindComponent
+		}
+		return KindUnknown
+	case bytes.HasPrefix(head, []byte("\x7fELF")), bytes.HasPrefix(head, []byte("#!")):
+		return KindNative
+	case isWAT(head):
+		return KindWAT
+	}
+	return KindUnknown
+}
+
+// isWAT reports whether the first token of head, after whitespace, ";;" line
+// comments and (possibly nested) "(; ... ;)" block comments, is "(module".
+func isWAT(head []byte) bool {
+	i := 0
+	for i < len(head) {
+		switch {
+		case isWATSpace(head[i]):
+			i++
+		case bytes.HasPrefix(head[i:], []byte(";;")):
+			nl := bytes.IndexByte(head[i:], '\n')
+			if nl < 0 {
+				return false
+			}
+			i += nl + 1
+		case bytes.HasPrefix(head[i:], []byte("(;")):
+			end := skipBlockComment(head, i)
+			if end < 0 {
+				return false
+			}
+			i = end
+		default:
+			rest := head[i:]
+			if !bytes.HasPrefix(rest, []byte("(module")) {
+				return false
+			}
+			// "(module" must be a whole token: "(modules" is not a module.
+			rest = rest[len("(module"):]
+			return len(rest) == 0 || isWATSpace(rest[0]) || rest[0] == '(' || rest[0] == ')' || rest[0] == ';'
+		}
+	}
+	return false
+}
+
+// skipBlockComment returns the index just after the block comment that starts
+// at head[i] ("(;"), honouring nesting, or -1 if it is not closed in head.
+func skipBlockComment(head []byte, i int) int {
+	depth := 0
+	for i < len(head) {
+		switch {
+		case bytes.HasPrefix(head[i:], []byte("(;")):
+			depth++
+			i += 2
+		case bytes.HasPrefix(head[i:], []byte(";)")):
+			depth--
+			i += 2
+			if depth == 0 {
+				return i
+			}
+		default:
+			i++
+		}
+	}
+	return -1
+}
+
+func isWATSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}

@@ -1,0 +1,180 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// MountKind classifies a spec mount for the grant table: WASI has no mount
+// namespace, so each mount either becomes a preopen, a private directory, or
+// is not exposed at all.
+type MountKind int
+
+// The mount kinds Mounts can report.
+const (
+	// MountIgnored is proc, sysfs, cgroup, cgroup2, devpts, mqueue, any
+	// other kernel filesystem, and anything whose destination is /proc,
+	// /sys, /dev or below them: host kernel views are never exposed.
+	MountIgnored MountKind = iota
+	// MountBind is a bind/rbind mount with a directory source: it becomes
+	// a preopen.
+	MountBind
+	// MountBindFile is a bind mount with a file (non-directory) source: it
+	// cannot be a WASI preview1 preopen, so it is skipped.
+	MountBindFile
+	// MountTmpfs is a tmpfs (not under /dev, /proc, /sys): it becomes a
+	// private, initially empty directory.
+	MountTmpfs
+)
+
+// String names the mount kind for logs.
+func (k MountKind) String() string {
+	switch k {
+	case MountIgnored:
+		return "ignored"
+	case MountBind:
+		return "bind"
+	case MountBindFile:
+		return "bind-file"
+	case MountTmpfs:
+		return "tmpfs"
+	}
+	return fmt.Sprintf("MountKind(%d)", int(k))
+}
+
+// Mount is one classified spec mount, in the terms the grant table needs.
+type Mount struct {
+	// Destination is the cleaned absolute guest path.
+	Destination string
+	// Source is the absolute host path for bind mounts (relative sources
+	// are joined to the bundle Dir), "" for tmpfs, and the spec's source
+	// unchanged for ignored mounts.
+	Source string
+	// ReadOnly is true when the options contain "ro" (the last of ro/rw
+	// wins, as with mount(8)).
+	ReadOnly bool
+	// Kind says how the mount is granted.
+	Kind MountKind
+}
+
+// kernelFS are the filesystem types that expose the host kernel's view and
+// are therefore never granted.
+var kernelFS = map[string]bool{
+	"proc":    true,
+	"sysfs":   true,
+	"cgroup":  true,
+	"cgroup2": true,
+	"devpts":  true,
+	"mqueue":  true,
+}
+
+// kernelDirs are the guest directories that never receive a grant, whatever
+// is mounted there.
+var kernelDirs = []string{"/proc", "/sys", "/dev"}
+
+// Mounts classifies b.Spec.Mounts in order. It checks bind sources now so that
+// a missing volume fails at create with a clear message rather than when the
+// guest first touches it.
+func (b *Bundle) Mounts() ([]Mount, error) {
+	var out []Mount
+	for _, m := range b.Spec.Mounts {
+		if !path.IsAbs(m.Destination) {
+			return nil, fmt.Errorf("mount destination %s not absolute", m.Destination)
+		}
+		cm := Mount{
+			Destination: path.Clean(m.Destination),
+			Source:      m.Source,
+			ReadOnly:    readOnly(m.Options),
+		}
+		switch {
+		case kernelFS[m.Type] || underKernelDir(cm.Destination):
+			cm.Kind = MountIgnored
+		case isBind(m):
+			if m.Source == "" {
+				return nil, fmt.Errorf("mount source for %s must be set", cm.Destination)
+			}
+			cm.Source = b.bindSource(m.Source)
+			fi, err := os.Stat(cm.Source)
+			if err != nil {
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil, fmt.Errorf("mount source %s for %s: no such file or directory", cm.Source, cm.Destination)
+				}
+				return nil, fmt.Errorf("mount source %s for %s: %w", cm.Source, cm.Destination, err)
+			}
+			if fi.IsDir() {
+				cm.Kind = MountBind
+			} else {
+				cm.Kind = MountBindFile
+			}
+		case m.Type == "tmpfs":
+			cm.Source = ""
+			cm.Kind = MountTmpfs
+		default:
+			// Any other filesystem type (overlay, nfs, ...) has no
+			// host directory we could grant.
+			cm.Kind = MountIgnored
+		}
+		out = append(out, cm)
+	}
+	return out, nil
+}
+
+// isBind reports whether m is a bind mount, by type or by option, as runc
+// accepts both spellings.
+func isBind(m specs.Mount) bool {
+	if m.Type == "bind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+// readOnly applies ro/rw options in order; the last one wins.
+func readOnly(options []string) bool {
+	ro := false
+	for _, o := range options {
+		switch o {
+		case "ro":
+			ro = true
+		case "rw":
+			ro = false
+		}
+	}
+	return ro
+}
+
+// bindSource makes a bind source absolute: relative sources are relative to
+// the bundle directory.
+func (b *Bundle) bindSource(src string) string {
+	if !filepath.IsAbs(src) {
+		src = filepath.Join(b.Dir, src)
+	}
+	return filepath.Clean(src)
+}
+
+// underKernelDir reports whether dest is /proc, /sys, /dev or below them.
+func underKernelDir(dest string) bool {
+	for _, d := range kernelDirs {
+		if within(dest, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// within reports whether the clean absolute path p is dir or below it, on
+// path-component boundaries ("/app2" is not within "/app").
+func within(p, dir string) bool {
+	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
+}

@@ -1,0 +1,242 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+)
+
+// defaultPath is the search path used when process.env has no PATH, the
+// same default runc and the Go/C libraries use inside containers.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// sniffLen is how much of the entrypoint Sniff sees. Binary magic needs 8
+// bytes; the rest lets a WAT file start with a licence comment.
+const sniffLen = 4096
+
+// Entrypoint is process.args[0] resolved on the host: what the guest would
+// execute, and where runw must read it from.
+type Entrypoint struct {
+	// GuestPath is the absolute, lexically clean path as the guest sees
+	// it (e.g. /app/hello.wasm); the wasm-smart handler looks at its
+	// extension.
+	GuestPath string
+	// HostPath is the symlink-free host path of the file, guaranteed to
+	// be inside the rootfs or inside a bind mount's source.
+	HostPath string
+	// Kind is what Sniff made of the file's first bytes.
+	Kind Kind
+}
+
+// Entrypoint resolves process.args[0] the way the guest's exec would, so that
+// runw reads exactly the file a native runtime would have executed:
+//   - a name containing "/" is taken as is, relative to process.cwd
+//     (default "/");
+//   - a bare name is searched in the PATH from process.env (default
+//     defaultPath), the first regular file wins, and cwd/name is tried last.
+//
+// Resolution goes through ResolveGuest, so mounts are honoured and symlinks
+// cannot escape. The file is then opened without following a final symlink
+// and its head is sniffed.
+func (b *Bundle) Entrypoint() (*Entrypoint, error) {
+	proc := b.Spec.Process
+	if proc == nil {
+		return nil, errors.New("process property must not be empty")
+	}
+	if len(proc.Args) == 0 {
+		return nil, errors.New("args must not be empty")
+	}
+	arg0 := proc.Args[0]
+	cwd := proc.Cwd
+	if !path.IsAbs(cwd) {
+		cwd = "/" + cwd
+	}
+
+	if strings.Contains(arg0, "/") {
+		raw := arg0
+		if !path.IsAbs(raw) {
+			raw = cwd + "/" + raw
+		}
+		guest := path.Clean(raw)
+		host, err := b.ResolveGuest(raw)
+		if err != nil {
+			return nil, err
+		}
+		return openEntrypoint(guest, host)
+	}
+
+	// Bare name: candidates in PATH order, then cwd/name. The raw
+	// (uncleaned) path is resolved so that ".." after a symlink behaves
+	// as it would in the guest.
+	var candidates []string
+	for _, dir := range strings.Split(searchPath(proc.Env), ":") {
+		if dir == "" {
+			dir = "." // POSIX: an empty PATH entry is the current directory
+		}
+		raw := dir + "/" + arg0
+		if !path.IsAbs(raw) {
+			raw = cwd + "/" + raw
+		}
+		candidates = append(candidates, raw)
+	}
+	candidates = append(candidates, cwd+"/"+arg0)
+	for _, raw := range candidates {
+		host, err := b.ResolveGuest(raw)
+		if err != nil {
+			continue // like exec's PATH search: a bad entry is skipped
+		}
+		if fi, err := os.Stat(host); err == nil && fi.Mode().IsRegular() {
+			return openEntrypoint(path.Clean(raw), host)
+		}
+	}
+	// exec.ErrNotFound only for its text and errors.Is; nothing is run.
+	return nil, fmt.Errorf("exec: %q: %w", arg0, exec.ErrNotFound)
+}
+
+// searchPath returns the PATH from env (the last PATH= entry wins, as when
+// the variables are set in order), or defaultPath when it is absent or empty.
+func searchPath(env []string) string {
+	p := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			p = v
+		}
+	}
+	if p == "" {
+		return defaultPath
+	}
+	return p
+}
+
+// openEntrypoint opens the resolved file and sniffs it. O_NOFOLLOW refuses a
+// symlink swapped in after resolution; O_NONBLOCK keeps a FIFO from hanging
+// the open, and the fstat then rejects anything but a regular file.
+func openEntrypoint(guest, host string) (*Entrypoint, error) {
+	f, err := os.OpenFile(host, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		if securejoin.IsNotExist(err) {
+			return nil, fmt.Errorf("%s: %w", guest, syscall.ENOENT)
+		}
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%s: became a symlink while being resolved", guest)
+		}
+		return nil, fmt.Errorf("open %s: %w", guest, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("stat %s: %w", guest, err)
+	}
+	if fi.IsDir() {
+		return nil, fmt.Errorf("%s: is a directory", guest)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", guest)
+	}
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return nil, fmt.Errorf("read %s: %w", guest, err)
+	}
+	return &Entrypoint{GuestPath: guest, HostPath: host, Kind: Sniff(head[:n])}, nil
+}
+
+// ResolveGuest maps an absolute guest path to a host path.
+//
+// It exists to stop a malicious image from making the runtime read or grant
+// host files: an image can ship symlinks such as bin/app.wasm -> /etc/shadow
+// or app -> ../../../, and a naive filepath.Join(rootfs, p) followed by open
+// would follow them out of the rootfs on the host. Every component is
+// therefore resolved with github.com/cyphar/filepath-securejoin, treating the
+// guest's "/" as the root: a symlink to /etc/passwd inside the rootfs resolves
+// to <rootfs>/etc/passwd, and ".." can never climb above the root.
+//
+// Bind mounts are honoured while walking: at each step the longest bind
+// destination (type "bind" or option bind/rbind) that contains the path, on
+// component boundaries, decides whether the component lives in that mount's
+// source or in the rootfs; later mounts shadow earlier ones with the same
+// destination. Symlinks found inside a bind source are interpreted in the
+// guest's namespace, as the guest would see them, so the result is always
+// inside the rootfs or inside a bind source. Mount sources themselves are
+// host paths chosen by the bundle's owner and are trusted.
+//
+// The usual securejoin caveat applies: the guarantee holds only if nobody
+// swaps a component for a symlink after the call; Entrypoint's O_NOFOLLOW
+// open covers the last component.
+func (b *Bundle) ResolveGuest(p string) (string, error) {
+	if !path.IsAbs(p) {
+		return "", fmt.Errorf("guest path %q is not absolute", p)
+	}
+	v := &guestVFS{rootfs: b.Rootfs, binds: b.bindMounts()}
+	guest, err := securejoin.SecureJoinVFS("/", p, v)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s: %w", p, err)
+	}
+	return v.host(guest), nil
+}
+
+// bindMount is a bind mount reduced to what path resolution needs.
+type bindMount struct {
+	dest   string // clean absolute guest path
+	source string // absolute host path, host symlinks already followed
+}
+
+// bindMounts lists the spec's bind mounts in order. Sources are passed through
+// EvalSymlinks because mount(2) follows host symlinks in the source, and a
+// source that is itself a symlink must not be mistaken for a guest symlink.
+func (b *Bundle) bindMounts() []bindMount {
+	var out []bindMount
+	for _, m := range b.Spec.Mounts {
+		if !isBind(m) || !path.IsAbs(m.Destination) || m.Source == "" {
+			continue
+		}
+		src := b.bindSource(m.Source)
+		if real, err := filepath.EvalSymlinks(src); err == nil {
+			src = real
+		}
+		out = append(out, bindMount{dest: path.Clean(m.Destination), source: src})
+	}
+	return out
+}
+
+// guestVFS lets securejoin walk the guest's view of the filesystem: the names
+// it sees are guest paths (rooted at "/"), mapped to the rootfs or to a bind
+// source on each call.
+type guestVFS struct {
+	rootfs string
+	binds  []bindMount
+}
+
+// host maps a clean, symlink-free guest path to its host path.
+func (v *guestVFS) host(guest string) string {
+	guest = path.Clean("/" + guest)
+	best := -1
+	for i, m := range v.binds {
+		if within(guest, m.dest) && (best < 0 || len(m.dest) >= len(v.binds[best].dest)) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return filepath.Join(v.rootfs, guest)
+	}
+	m := v.binds[best]
+	return filepath.Join(m.source, strings.TrimPrefix(guest, m.dest))
+}
+
+// Lstat implements securejoin.VFS on guest paths.
+func (v *guestVFS) Lstat(name string) (os.FileInfo, error) {
+	return os.Lstat(v.host(name))
+}
+
+// Readlink implements securejoin.VFS on guest paths.
+func (v *guestVFS) Readlink(name string) (string, error) {
+	return os.Readlink(v.host(name))
+}

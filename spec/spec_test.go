@@ -1,0 +1,786 @@
+package spec
+
+import (
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var (
+	wasmModule    = []byte("\x00asm\x01\x00\x00\x00")
+	wasmComponent = []byte("\x00asm\x0d\x00\x01\x00")
+	elfHead       = []byte("\x7fELF\x02\x01\x01\x00")
+)
+
+// baseSpec is a minimal valid spec with a relative root.
+func baseSpec() *specs.Spec {
+	return &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs"},
+		Process: &specs.Process{Args: []string{"/app.wasm"}, Cwd: "/"},
+	}
+}
+
+// writeBundle creates a bundle directory with a rootfs and the given spec
+// (nil: no config.json) and returns its path.
+func writeBundle(t *testing.T, s *specs.Spec) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if s != nil {
+		data, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "config.json"), data)
+	}
+	return dir
+}
+
+func writeFile(t *testing.T, p string, data []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// loadBundle writes s into a fresh bundle and loads it.
+func loadBundle(t *testing.T, s *specs.Spec) *Bundle {
+	t.Helper()
+	b, err := Load(writeBundle(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestLoadErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+		want  string // "%s" is replaced by the bundle dir
+	}{
+		{
+			name:  "missing config.json",
+			setup: func(t *testing.T, dir string) {},
+			want:  "JSON specification file config.json not found",
+		},
+		{
+			name: "malformed JSON",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "config.json"), []byte("{not json"))
+			},
+			want: "parse config.json: invalid character 'n' looking for beginning of object key string",
+		},
+		{
+			name:  "ociVersion empty",
+			setup: withSpec(func(s *specs.Spec) { s.Version = "" }),
+			want:  "ociVersion must be set",
+		},
+		{
+			name:  "process nil",
+			setup: withSpec(func(s *specs.Spec) { s.Process = nil }),
+			want:  "process property must not be empty",
+		},
+		{
+			name:  "args empty",
+			setup: withSpec(func(s *specs.Spec) { s.Process.Args = nil }),
+			want:  "args must not be empty",
+		},
+		{
+			name:  "root missing",
+			setup: withSpec(func(s *specs.Spec) { s.Root = nil }),
+			want:  "root must be specified",
+		},
+		{
+			name:  "root path empty",
+			setup: withSpec(func(s *specs.Spec) { s.Root.Path = "" }),
+			want:  "root must be specified",
+		},
+		{
+			name:  "rootfs missing",
+			setup: withSpec(func(s *specs.Spec) { s.Root.Path = "nope" }),
+			want:  "rootfs (%s/nope) does not exist",
+		},
+		{
+			name: "rootfs not a directory",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "file"), []byte("x"))
+				withSpec(func(s *specs.Spec) { s.Root.Path = "file" })(t, dir)
+			},
+			want: "rootfs (%s/file) is not a directory",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := writeBundle(t, nil)
+			tt.setup(t, dir)
+			_, err := Load(dir)
+			want := strings.ReplaceAll(tt.want, "%s", dir)
+			if err == nil || err.Error() != want {
+				t.Fatalf("Load error = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// withSpec returns a setup that writes baseSpec modified by mod.
+func withSpec(mod func(*specs.Spec)) func(*testing.T, string) {
+	return func(t *testing.T, dir string) {
+		s := baseSpec()
+		mod(s)
+		data, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, "config.json"), data)
+	}
+}
+
+func TestLoadRelativeRoot(t *testing.T) {
+	dir := writeBundle(t, baseSpec())
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Dir != dir || b.Rootfs != filepath.Join(dir, "rootfs") {
+		t.Fatalf("Dir=%q Rootfs=%q", b.Dir, b.Rootfs)
+	}
+	if b.Spec.Process.Args[0] != "/app.wasm" {
+		t.Fatalf("spec not decoded: %+v", b.Spec.Process)
+	}
+}
+
+func TestLoadAbsoluteRoot(t *testing.T) {
+	other := t.TempDir()
+	s := baseSpec()
+	s.Root.Path = other + "/./"
+	b := loadBundle(t, s)
+	if b.Rootfs != other {
+		t.Fatalf("Rootfs=%q, want %q", b.Rootfs, other)
+	}
+}
+
+func TestLoadRelativeDir(t *testing.T) {
+	dir := writeBundle(t, baseSpec())
+	t.Chdir(filepath.Dir(dir))
+	b, err := Load(filepath.Base(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Dir != dir || b.Rootfs != filepath.Join(dir, "rootfs") {
+		t.Fatalf("Dir=%q Rootfs=%q", b.Dir, b.Rootfs)
+	}
+}
+
+func TestSniff(t *testing.T) {
+	tests := []struct {
+		name string
+		head []byte
+		want Kind
+	}{
+		{"module", append(append([]byte{}, wasmModule...), 0x01, 0x04), KindModule},
+		{"module exactly 8 bytes", wasmModule, KindModule},
+		{"component", append(append([]byte{}, wasmComponent...), 0x00), KindComponent},
+		{"wasm magic other version", []byte("\x00asm\x02\x00\x00\x00"), KindUnknown},
+		{"wasm magic short", []byte("\x00asm\x01\x00"), KindUnknown},
+		{"wat", []byte("(module)"), KindWAT},
+		{"wat with name", []byte("(module $m (func))"), KindWAT},
+		{"wat truncated after keyword", []byte("(module"), KindWAT},
+		{"wat leading whitespace", []byte(" \t\r\n\n(module\n)"), KindWAT},
+		{"wat line comments", []byte(";; hello\n  ;; world\n(module)"), KindWAT},
+		{"wat block comment", []byte("(; a ;)(module)"), KindWAT},
+		{"wat nested block comment", []byte("(; a (; b ;) c ;)\n(module)"), KindWAT},
+		{"wat mixed comments", []byte("\n;; x\n(; y\n;)\t;;z\n (module (func))"), KindWAT},
+		{"wat unterminated block comment", []byte("(; (module)"), KindUnknown},
+		{"wat unterminated line comment", []byte(";; (module)"), KindUnknown},
+		{"not module keyword", []byte("(modules)"), KindUnknown},
+		{"component text", []byte("(component)"), KindUnknown},
+		{"ELF", elfHead, KindNative},
+		{"ELF short", []byte("\x7fELF"), KindNative},
+		{"shebang", []byte("#!/bin/sh\necho hi\n"), KindNative},
+		{"shebang short", []byte("#!"), KindNative},
+		{"random", []byte("\x12\x34\x56\x78\x9a\xbc\xde\xf0hello"), KindUnknown},
+		{"plain text", []byte("hello world"), KindUnknown},
+		{"empty", nil, KindUnknown},
+		{"one byte", []byte{0}, KindUnknown},
+		{"short ELF prefix", []byte("\x7fEL"), KindUnknown},
+		{"single hash", []byte("#"), KindUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Sniff(tt.head); got != tt.want {
+				t.Fatalf("Sniff(%q) = %v, want %v", tt.head, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKindString(t *testing.T) {
+	want := map[Kind]string{
+		KindUnknown: "unknown", KindModule: "module", KindComponent: "component",
+		KindWAT: "wat", KindNative: "native", Kind(42): "Kind(42)",
+	}
+	for k, s := range want {
+		if k.String() != s {
+			t.Errorf("%d.String() = %q, want %q", int(k), k.String(), s)
+		}
+	}
+}
+
+func TestHandlerFor(t *testing.T) {
+	tests := []struct {
+		name string
+		ann  map[string]string
+		want Handler
+	}{
+		{"nil", nil, HandlerAuto},
+		{"empty", map[string]string{}, HandlerAuto},
+		{"unrelated", map[string]string{"io.kubernetes.cri.container-type": "container"}, HandlerAuto},
+		{"handler wasm", map[string]string{"run.oci.handler": "wasm"}, HandlerWasm},
+		{"handler wasm-smart", map[string]string{"run.oci.handler": "wasm-smart"}, HandlerWasmSmart},
+		{"variant compat", map[string]string{"module.wasm.image/variant": "compat"}, HandlerWasm},
+		{"variant compat-smart", map[string]string{"module.wasm.image/variant": "compat-smart"}, HandlerWasmSmart},
+		{"handler unknown", map[string]string{"run.oci.handler": "krun"}, HandlerAuto},
+		{"handler wrong case", map[string]string{"run.oci.handler": "WASM"}, HandlerAuto},
+		{"handler with variant value", map[string]string{"run.oci.handler": "compat"}, HandlerAuto},
+		{"variant unknown", map[string]string{"module.wasm.image/variant": "native"}, HandlerAuto},
+		{"variant with handler value", map[string]string{"module.wasm.image/variant": "wasm"}, HandlerAuto},
+		{"handler beats variant", map[string]string{"run.oci.handler": "wasm-smart", "module.wasm.image/variant": "compat"}, HandlerWasmSmart},
+		{"unknown handler falls back to variant", map[string]string{"run.oci.handler": "krun", "module.wasm.image/variant": "compat"}, HandlerWasm},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := HandlerFor(tt.ann); got != tt.want {
+				t.Fatalf("HandlerFor(%v) = %v, want %v", tt.ann, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestIsWasm(t *testing.T) {
+	tests := []struct {
+		h     Handler
+		guest string
+		kind  Kind
+		want  bool
+	}{
+		{HandlerAuto, "/app", KindModule, true},
+		{HandlerAuto, "/app", KindComponent, true},
+		{HandlerAuto, "/app.wat", KindWAT, true},
+		{HandlerAuto, "/app.wasm", KindNative, false},
+		{HandlerAuto, "/app.wasm", KindUnknown, false},
+		{HandlerWasm, "/app", KindModule, true},
+		{HandlerWasm, "/app", KindComponent, true},
+		{HandlerWasm, "/app", KindWAT, true},
+		{HandlerWasm, "/app", KindUnknown, true},
+		{HandlerWasm, "/app.wasm", KindNative, false},
+		{HandlerWasmSmart, "/app.wasm", KindModule, true},
+		{HandlerWasmSmart, "/app.wasm", KindComponent, true},
+		{HandlerWasmSmart, "/app.wat", KindWAT, true},
+		{HandlerWasmSmart, "/app", KindModule, false},
+		{HandlerWasmSmart, "/app.wasm.bak", KindModule, false},
+		{HandlerWasmSmart, "/app.wasm", KindUnknown, false},
+		{HandlerWasmSmart, "/app.wasm", KindNative, false},
+	}
+	for _, tt := range tests {
+		ep := &Entrypoint{GuestPath: tt.guest, HostPath: "/x", Kind: tt.kind}
+		if got := IsWasm(tt.h, ep); got != tt.want {
+			t.Errorf("IsWasm(%v, %s %v) = %v, want %v", tt.h, tt.guest, tt.kind, got, tt.want)
+		}
+	}
+	if IsWasm(HandlerWasm, nil) {
+		t.Error("IsWasm(nil entrypoint) = true")
+	}
+}
+
+// entrypoint loads a bundle whose process is proc, after populate has
+// filled the rootfs, and resolves its entrypoint.
+func entrypoint(t *testing.T, s *specs.Spec, populate func(rootfs string)) (*Bundle, *Entrypoint, error) {
+	t.Helper()
+	dir := writeBundle(t, s)
+	populate(filepath.Join(dir, "rootfs"))
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := b.Entrypoint()
+	return b, ep, err
+}
+
+func specWith(args []string, cwd string, env []string) *specs.Spec {
+	s := baseSpec()
+	s.Process = &specs.Process{Args: args, Cwd: cwd, Env: env}
+	return s
+}
+
+func TestEntrypointResolution(t *testing.T) {
+	tests := []struct {
+		name      string
+		spec      *specs.Spec
+		populate  func(t *testing.T, rootfs string)
+		wantGuest string
+		wantHost  string // relative to rootfs
+		wantKind  Kind
+	}{
+		{
+			name: "absolute path",
+			spec: specWith([]string{"/app/hello.wasm", "x"}, "/", nil),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/app/hello.wasm", wasmModule)
+			},
+			wantGuest: "/app/hello.wasm", wantHost: "app/hello.wasm", wantKind: KindModule,
+		},
+		{
+			name: "relative path with cwd",
+			spec: specWith([]string{"./hello.wat"}, "/app", nil),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/app/hello.wat", []byte(";; hi\n(module)"))
+			},
+			wantGuest: "/app/hello.wat", wantHost: "app/hello.wat", wantKind: KindWAT,
+		},
+		{
+			name: "relative path with dotdot",
+			spec: specWith([]string{"../bin/c.wasm"}, "/app", nil),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/bin/c.wasm", wasmComponent)
+				os.MkdirAll(r+"/app", 0o755)
+			},
+			wantGuest: "/bin/c.wasm", wantHost: "bin/c.wasm", wantKind: KindComponent,
+		},
+		{
+			name: "relative path default cwd",
+			spec: specWith([]string{"app/x"}, "", nil),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/app/x", elfHead)
+			},
+			wantGuest: "/app/x", wantHost: "app/x", wantKind: KindNative,
+		},
+		{
+			name: "bare name via PATH from env",
+			spec: specWith([]string{"hello"}, "/", []string{"HOME=/", "PATH=/nope:/opt/bin:/usr/bin"}),
+			populate: func(t *testing.T, r string) {
+				os.MkdirAll(r+"/opt/bin/hello", 0o755) // a directory does not count
+				writeFile(t, r+"/usr/bin/hello", wasmModule)
+				writeFile(t, r+"/bin/hello", elfHead) // not in this PATH
+			},
+			wantGuest: "/usr/bin/hello", wantHost: "usr/bin/hello", wantKind: KindModule,
+		},
+		{
+			name: "bare name last PATH wins",
+			spec: specWith([]string{"hello"}, "/", []string{"PATH=/usr/bin", "PATH=/opt/bin"}),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/usr/bin/hello", elfHead)
+				writeFile(t, r+"/opt/bin/hello", wasmModule)
+			},
+			wantGuest: "/opt/bin/hello", wantHost: "opt/bin/hello", wantKind: KindModule,
+		},
+		{
+			name: "bare name via default PATH",
+			spec: specWith([]string{"hello"}, "/", []string{"HOME=/"}),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/bin/hello", wasmModule)
+				writeFile(t, r+"/usr/bin/hello", elfHead) // earlier in the default PATH
+			},
+			wantGuest: "/usr/bin/hello", wantHost: "usr/bin/hello", wantKind: KindNative,
+		},
+		{
+			name: "bare name falls back to cwd",
+			spec: specWith([]string{"hello.wasm"}, "/app", nil),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/app/hello.wasm", wasmModule)
+			},
+			wantGuest: "/app/hello.wasm", wantHost: "app/hello.wasm", wantKind: KindModule,
+		},
+		{
+			name: "symlink inside rootfs is followed inside rootfs",
+			spec: specWith([]string{"/usr/bin/app"}, "/", nil),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/opt/app.wasm", wasmModule)
+				symlink(t, "/opt/app.wasm", r+"/usr/bin/app")
+			},
+			wantGuest: "/usr/bin/app", wantHost: "opt/app.wasm", wantKind: KindModule,
+		},
+		{
+			name: "symlinked directory in PATH",
+			spec: specWith([]string{"app"}, "/", []string{"PATH=/bin"}),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/usr/bin/app", wasmModule)
+				symlink(t, "usr/bin", r+"/bin")
+			},
+			wantGuest: "/bin/app", wantHost: "usr/bin/app", wantKind: KindModule,
+		},
+		{
+			name: "empty file",
+			spec: specWith([]string{"/empty"}, "/", nil),
+			populate: func(t *testing.T, r string) {
+				writeFile(t, r+"/empty", nil)
+			},
+			wantGuest: "/empty", wantHost: "empty", wantKind: KindUnknown,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, ep, err := entrypoint(t, tt.spec, func(r string) { tt.populate(t, r) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := &Entrypoint{GuestPath: tt.wantGuest, HostPath: filepath.Join(b.Rootfs, tt.wantHost), Kind: tt.wantKind}
+			if *ep != *want {
+				t.Fatalf("got %+v, want %+v", *ep, *want)
+			}
+		})
+	}
+}
+
+func TestEntrypointErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		spec     *specs.Spec
+		populate func(t *testing.T, rootfs string)
+		want     string
+	}{
+		{
+			name:     "bare name not found",
+			spec:     specWith([]string{"hello"}, "/", []string{"PATH=/bin"}),
+			populate: func(t *testing.T, r string) { writeFile(t, r+"/usr/bin/hello", wasmModule) },
+			want:     `exec: "hello": executable file not found in $PATH`,
+		},
+		{
+			name:     "absolute path not found",
+			spec:     specWith([]string{"/app/hello.wasm"}, "/", nil),
+			populate: func(t *testing.T, r string) {},
+			want:     "/app/hello.wasm: no such file or directory",
+		},
+		{
+			name:     "relative path not found",
+			spec:     specWith([]string{"./hello.wasm"}, "/app", nil),
+			populate: func(t *testing.T, r string) {},
+			want:     "/app/hello.wasm: no such file or directory",
+		},
+		{
+			name:     "parent is a file",
+			spec:     specWith([]string{"/app/hello.wasm"}, "/", nil),
+			populate: func(t *testing.T, r string) { writeFile(t, r+"/app", wasmModule) },
+			want:     "/app/hello.wasm: no such file or directory",
+		},
+		{
+			name:     "directory",
+			spec:     specWith([]string{"/app"}, "/", nil),
+			populate: func(t *testing.T, r string) { os.MkdirAll(r+"/app", 0o755) },
+			want:     "/app: is a directory",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ep, err := entrypoint(t, tt.spec, func(r string) { tt.populate(t, r) })
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("Entrypoint() = %+v, %v; want error %q", ep, err, tt.want)
+			}
+		})
+	}
+
+	_, _, err := entrypoint(t, specWith([]string{"hello"}, "/", nil), func(string) {})
+	if !errors.Is(err, exec.ErrNotFound) {
+		t.Errorf("bare name error %v is not exec.ErrNotFound", err)
+	}
+	_, _, err = entrypoint(t, specWith([]string{"/hello"}, "/", nil), func(string) {})
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("path error %v is not fs.ErrNotExist", err)
+	}
+}
+
+func TestEntrypointThroughBindMount(t *testing.T) {
+	src := t.TempDir()
+	writeFile(t, src+"/hello.wasm", wasmModule)
+	fileSrc := filepath.Join(t.TempDir(), "single.wasm")
+	writeFile(t, fileSrc, wasmComponent)
+
+	s := specWith([]string{"/app/hello.wasm"}, "/", nil)
+	s.Mounts = []specs.Mount{
+		{Destination: "/app", Type: "bind", Source: src, Options: []string{"ro"}},
+		{Destination: "/single.wasm", Source: fileSrc, Options: []string{"rbind"}},
+	}
+	dir := writeBundle(t, s)
+	// The rootfs has its own /app/hello.wasm, shadowed by the mount.
+	writeFile(t, dir+"/rootfs/app/hello.wasm", elfHead)
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := b.Entrypoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Entrypoint{GuestPath: "/app/hello.wasm", HostPath: filepath.Join(src, "hello.wasm"), Kind: KindModule}
+	if *ep != want {
+		t.Fatalf("got %+v, want %+v", *ep, want)
+	}
+
+	b.Spec.Process.Args = []string{"single.wasm"}
+	ep, err = b.Entrypoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = Entrypoint{GuestPath: "/single.wasm", HostPath: fileSrc, Kind: KindComponent}
+	if *ep != want {
+		t.Fatalf("got %+v, want %+v", *ep, want)
+	}
+}
+
+func TestResolveGuestMounts(t *testing.T) {
+	outer, inner := t.TempDir(), t.TempDir()
+	s := baseSpec()
+	s.Mounts = []specs.Mount{
+		{Destination: "/data", Type: "bind", Source: outer},
+		{Destination: "/data/sub/", Type: "none", Source: inner, Options: []string{"rbind", "rw"}},
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
+	}
+	b := loadBundle(t, s)
+	tests := map[string]string{
+		"/data":          outer,
+		"/data/x":        filepath.Join(outer, "x"),
+		"/data/sub":      inner,
+		"/data/sub/y/z":  filepath.Join(inner, "y/z"),
+		"/data/subway":   filepath.Join(outer, "subway"),
+		"/database":      filepath.Join(b.Rootfs, "database"),
+		"/tmp/a":         filepath.Join(b.Rootfs, "tmp/a"),
+		"/":              b.Rootfs,
+		"/data/../etc/x": filepath.Join(b.Rootfs, "etc/x"),
+	}
+	for p, want := range tests {
+		got, err := b.ResolveGuest(p)
+		if err != nil || got != want {
+			t.Errorf("ResolveGuest(%q) = %q, %v; want %q", p, got, err, want)
+		}
+	}
+	if _, err := b.ResolveGuest("relative/path"); err == nil {
+		t.Error("ResolveGuest accepted a relative path")
+	}
+}
+
+func TestResolveGuestSymlinkLoop(t *testing.T) {
+	dir := writeBundle(t, baseSpec())
+	symlink(t, "b", dir+"/rootfs/a")
+	symlink(t, "a", dir+"/rootfs/b")
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.ResolveGuest("/a"); err == nil {
+		t.Fatalf("ResolveGuest(loop) = %q, want error", got)
+	}
+}
+
+// TestAttackSymlinksStayInRootfs plays a malicious image that ships symlinks
+// pointing at host files. The host's /etc/passwd exists, so any escape would
+// make Entrypoint succeed; instead every path must land inside the rootfs,
+// where nothing exists.
+func TestAttackSymlinksStayInRootfs(t *testing.T) {
+	if _, err := os.Stat("/etc/passwd"); err != nil {
+		t.Skip("host has no /etc/passwd to attack")
+	}
+	src := t.TempDir()
+	s := baseSpec()
+	s.Mounts = []specs.Mount{{Destination: "/vol", Type: "bind", Source: src}}
+	dir := writeBundle(t, s)
+	r := dir + "/rootfs"
+	symlink(t, "/etc/passwd", r+"/app.wasm")
+	symlink(t, "../../../../../../../../etc/passwd", r+"/app/rel.wasm")
+	symlink(t, "../../../../../../../../", r+"/up")
+	symlink(t, "/etc/passwd", src+"/vol.wasm")
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantHost := filepath.Join(b.Rootfs, "etc/passwd")
+
+	for _, args0 := range []string{
+		"/app.wasm",
+		"app.wasm", // bare name: PATH, then cwd
+		"/app/rel.wasm",
+		"/../../etc/passwd",
+		"../../../etc/passwd",
+		"/up/etc/passwd",
+		"/vol/vol.wasm", // symlink inside a bind source
+	} {
+		t.Run(args0, func(t *testing.T) {
+			b.Spec.Process.Args = []string{args0}
+			ep, err := b.Entrypoint()
+			if err == nil {
+				t.Fatalf("Entrypoint() = %+v: escaped the rootfs", *ep)
+			}
+			if !strings.Contains(err.Error(), "no such file or directory") && !strings.Contains(err.Error(), "executable file not found") {
+				t.Fatalf("unexpected error %v", err)
+			}
+		})
+	}
+
+	for _, p := range []string{"/app.wasm", "/app/rel.wasm", "/../../etc/passwd", "/up/etc/passwd", "/vol/vol.wasm"} {
+		got, err := b.ResolveGuest(p)
+		if err != nil {
+			t.Fatalf("ResolveGuest(%q): %v", p, err)
+		}
+		if got != wantHost {
+			t.Errorf("ResolveGuest(%q) = %q, want %q", p, got, wantHost)
+		}
+	}
+
+	// Once the rootfs has its own /etc/passwd, that one is what is read.
+	writeFile(t, r+"/etc/passwd", wasmModule)
+	b.Spec.Process.Args = []string{"/app.wasm"}
+	ep, err := b.Entrypoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.HostPath != wantHost || ep.Kind != KindModule {
+		t.Fatalf("got %+v, want the rootfs's own etc/passwd", *ep)
+	}
+}
+
+func TestMountsPodmanLike(t *testing.T) {
+	dataDir, cacheDir := t.TempDir(), t.TempDir()
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	writeFile(t, hosts, []byte("127.0.0.1 localhost\n"))
+	s := baseSpec()
+	s.Mounts = []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"rprivate", "nosuid", "noexec", "nodev", "relatime", "ro"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/tmp/", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "rprivate", "nosuid", "nodev"}},
+		{Destination: "/data", Type: "bind", Source: dataDir, Options: []string{"ro", "rprivate", "rbind"}},
+		{Destination: "/cache", Type: "bind", Source: cacheDir, Options: []string{"rbind", "rw"}},
+		{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"bind", "rprivate"}},
+	}
+	got, err := loadBundle(t, s).Mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Mount{
+		{Destination: "/proc", Source: "proc", Kind: MountIgnored},
+		{Destination: "/dev", Source: "tmpfs", Kind: MountIgnored},
+		{Destination: "/dev/pts", Source: "devpts", Kind: MountIgnored},
+		{Destination: "/sys", Source: "sysfs", ReadOnly: true, Kind: MountIgnored},
+		{Destination: "/sys/fs/cgroup", Source: "cgroup", ReadOnly: true, Kind: MountIgnored},
+		{Destination: "/dev/mqueue", Source: "mqueue", Kind: MountIgnored},
+		{Destination: "/dev/shm", Source: "shm", Kind: MountIgnored},
+		{Destination: "/tmp", Source: "", Kind: MountTmpfs},
+		{Destination: "/data", Source: dataDir, ReadOnly: true, Kind: MountBind},
+		{Destination: "/cache", Source: cacheDir, Kind: MountBind},
+		{Destination: "/etc/hosts", Source: hosts, Kind: MountBindFile},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Mounts() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestMountsOther(t *testing.T) {
+	s := baseSpec()
+	s.Mounts = []specs.Mount{
+		// Relative bind source: relative to the bundle directory.
+		{Destination: "/vol", Type: "bind", Source: "rootfs"},
+		// ro/rw: the last one wins.
+		{Destination: "/a", Type: "tmpfs", Options: []string{"ro", "rw"}},
+		{Destination: "/b", Type: "tmpfs", Options: []string{"rw", "ro"}},
+		{Destination: "/c", Type: "tmpfs", Options: []string{"ro", "rw", "nosuid", "ro"}},
+		// A bind into /dev is never exposed, even with a missing source.
+		{Destination: "/dev/null", Type: "bind", Source: "/does/not/exist"},
+		// Unknown filesystem types are not granted.
+		{Destination: "/mnt", Type: "overlay", Source: "overlay"},
+		{Destination: "/sysroot", Type: "tmpfs"},
+	}
+	b := loadBundle(t, s)
+	got, err := b.Mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Mount{
+		{Destination: "/vol", Source: b.Rootfs, Kind: MountBind},
+		{Destination: "/a", Kind: MountTmpfs},
+		{Destination: "/b", ReadOnly: true, Kind: MountTmpfs},
+		{Destination: "/c", ReadOnly: true, Kind: MountTmpfs},
+		{Destination: "/dev/null", Source: "/does/not/exist", Kind: MountIgnored},
+		{Destination: "/mnt", Source: "overlay", Kind: MountIgnored},
+		{Destination: "/sysroot", Kind: MountTmpfs},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Mounts() =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestMountsErrors(t *testing.T) {
+	tests := []struct {
+		name  string
+		mount specs.Mount
+		want  string // "%s" is replaced by the bundle dir
+	}{
+		{
+			name:  "missing absolute bind source",
+			mount: specs.Mount{Destination: "/data", Type: "bind", Source: "/does/not/exist"},
+			want:  "mount source /does/not/exist for /data: no such file or directory",
+		},
+		{
+			name:  "missing relative bind source",
+			mount: specs.Mount{Destination: "/data/", Source: "vol", Options: []string{"rbind"}},
+			want:  "mount source %s/vol for /data: no such file or directory",
+		},
+		{
+			name:  "relative destination",
+			mount: specs.Mount{Destination: "data", Type: "tmpfs"},
+			want:  "mount destination data not absolute",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := baseSpec()
+			s.Mounts = []specs.Mount{tt.mount}
+			b := loadBundle(t, s)
+			_, err := b.Mounts()
+			want := strings.ReplaceAll(tt.want, "%s", b.Dir)
+			if err == nil || err.Error() != want {
+				t.Fatalf("Mounts() error = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+func TestStringers(t *testing.T) {
+	for h, s := range map[Handler]string{HandlerAuto: "auto", HandlerWasm: "wasm", HandlerWasmSmart: "wasm-smart"} {
+		if h.String() != s {
+			t.Errorf("Handler %d = %q", int(h), h.String())
+		}
+	}
+	for k, s := range map[MountKind]string{MountIgnored: "ignored", MountBind: "bind", MountBindFile: "bind-file", MountTmpfs: "tmpfs"} {
+		if k.String() != s {
+			t.Errorf("MountKind %d = %q", int(k), k.String())
+		}
+	}
+}

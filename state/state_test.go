@@ -1,0 +1,573 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// patience bounds every wait that should succeed quickly.
+const patience = 10 * time.Second
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestValidateID(t *testing.T) {
+	good := []string{"a", "abc-1.2_3+x", "A9", "0", strings.Repeat("x", 1024)}
+	bad := []string{"", ".", "..", "a/b", "../x", "-a", "_a", ".a", "+a", "a b", "a\x00", "a\n", "é", strings.Repeat("x", 1025)}
+	for _, id := range good {
+		if err := ValidateID(id); err != nil {
+			t.Errorf("ValidateID(%.20q) = %v, want nil", id, err)
+		}
+	}
+	for _, id := range bad {
+		err := ValidateID(id)
+		if err == nil || err.Error() != "invalid container ID format" {
+			t.Errorf("ValidateID(%.20q) = %v, want invalid container ID format", id, err)
+		}
+	}
+}
+
+func TestOpen(t *testing.T) {
+	for _, root := range []string{"/", "//", "/tmp/.."} {
+		_, err := Open(root)
+		if err == nil || err.Error() != "option --root argument should not be set to /" {
+			t.Errorf("Open(%q) = %v, want refusal", root, err)
+		}
+	}
+
+	dir := t.TempDir()
+	t.Chdir(dir)
+	s, err := Open("rel/root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wd, "rel/root"); s.Root != want {
+		t.Errorf("Root = %q, want %q", s.Root, want)
+	}
+	fi, err := os.Stat(s.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm()&^0o700 != 0 {
+		t.Errorf("root mode = %v, want dir 0700 (less umask)", fi.Mode())
+	}
+	// Opening an existing root again is fine.
+	if _, err := Open(s.Root); err != nil {
+		t.Errorf("second Open: %v", err)
+	}
+}
+
+func TestCreate(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.Create("../x"); err == nil || err.Error() != "invalid container ID format" {
+		t.Fatalf("Create(../x) = %v", err)
+	}
+	h, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+	if h.ID != "c1" || h.Dir != filepath.Join(s.Root, "c1") {
+		t.Errorf("handle = %q %q", h.ID, h.Dir)
+	}
+	if got := h.Path("exec.fifo"); got != filepath.Join(s.Root, "c1", "exec.fifo") {
+		t.Errorf("Path = %q", got)
+	}
+	fi, err := os.Stat(h.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&^0o711 != 0 {
+		t.Errorf("dir mode = %v, want 0711 (less umask)", fi.Mode().Perm())
+	}
+	if _, err := s.Create("c1"); !errors.Is(err, ErrExist) {
+		t.Errorf("second Create = %v, want ErrExist", err)
+	}
+}
+
+func TestLockMissing(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.Lock("nope"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Lock(nope) = %v, want ErrNotExist", err)
+	}
+	if _, err := s.Lock(".."); err == nil || err.Error() != "invalid container ID format" {
+		t.Errorf("Lock(..) = %v, want invalid id", err)
+	}
+	// A plain file with the name of an id is not a container either.
+	if err := os.WriteFile(filepath.Join(s.Root, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Lock("file"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Lock(file) = %v, want ErrNotExist", err)
+	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	s := newStore(t)
+	h, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+
+	if c, err := h.Load(); c != nil || !errors.Is(err, ErrStateMissing) {
+		t.Fatalf("Load before Save = %v, %v; want nil, ErrStateMissing", c, err)
+	}
+	if got := Status(nil); got != Creating {
+		t.Errorf("Status(nil) = %q", got)
+	}
+
+	want := &Container{
+		OCIVersion:    "1.2.0",
+		ID:            "c1",
+		Bundle:        "/b",
+		Rootfs:        "/b/rootfs",
+		Created:       time.Now(),
+		Annotations:   map[string]string{"k": "v", "x.y/z": ""},
+		Owner:         "root",
+		InitPid:       42,
+		InitStartTime: 123456789,
+		Started:       true,
+		Native:        "/usr/bin/runc",
+		CgroupPath:    "/sys/fs/cgroup/x",
+		Extra:         json.RawMessage(`{"hooks":[1,2]}`),
+	}
+	for i := 0; i < 2; i++ { // the second Save replaces the first
+		if err := h.Save(want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := h.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.Created.Equal(want.Created) {
+		t.Errorf("Created = %v, want %v", got.Created, want.Created)
+	}
+	cmp := *got
+	cmp.Created = want.Created
+	if !reflect.DeepEqual(&cmp, want) {
+		t.Errorf("round trip:\n got %+v\nwant %+v", &cmp, want)
+	}
+
+	// Only state.json is left: no temp files.
+	entries, err := os.ReadDir(h.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "state.json" {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("dir holds %q, want only state.json", names)
+	}
+	fi, err := os.Stat(h.Path("state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o600 {
+		t.Errorf("state.json mode = %v, want 0600", fi.Mode().Perm())
+	}
+
+	// Field names on disk are part of the contract.
+	raw, err := os.ReadFile(h.Path("state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"ociVersion", "id", "bundle", "rootfs", "created", "annotations", "owner",
+		"init_pid", "init_start", "started", "native", "cgroup_path", "extra"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("state.json lacks %q: %s", k, raw)
+		}
+	}
+}
+
+func TestWriteFileAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "pid")
+	if err := os.WriteFile(p, []byte("old content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileAtomic(p, []byte("1234"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != "1234" {
+		t.Errorf("content = %q, want %q", data, "1234")
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Errorf("mode = %v, want 0644", fi.Mode().Perm())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 {
+		t.Errorf("dir holds %d entries, want 1", len(entries))
+	}
+	// A missing directory fails and creates nothing.
+	if err := WriteFileAtomic(filepath.Join(dir, "no", "pid"), []byte("1"), 0o644); err == nil {
+		t.Error("write into missing dir succeeded")
+	}
+}
+
+type lockResult struct {
+	h   *Handle
+	err error
+}
+
+// lockAsync calls s.Lock(id) in a goroutine and delivers the result.
+func lockAsync(s *Store, id string) chan lockResult {
+	ch := make(chan lockResult, 1)
+	go func() {
+		h, err := s.Lock(id)
+		ch <- lockResult{h, err}
+	}()
+	return ch
+}
+
+// waitBlocked waits until some process is blocked in flock on dir, as
+// shown by a "->" line of /proc/locks, so tests prove the blocking path.
+// Without a usable /proc/locks it falls back to a short wait.
+func waitBlocked(t *testing.T, dir string) {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Stat(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	suffix := ":" + strconv.FormatUint(st.Ino, 10)
+	deadline := time.Now().Add(patience)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile("/proc/locks")
+		if err != nil {
+			time.Sleep(100 * time.Millisecond)
+			return
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) > 6 && f[1] == "->" && strings.HasSuffix(f[6], suffix) {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("no waiter showed up in /proc/locks for %s", dir)
+}
+
+func TestLockSerialises(t *testing.T) {
+	s := newStore(t)
+	h1, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := lockAsync(s, "c1")
+	waitBlocked(t, h1.Dir)
+	select {
+	case r := <-ch:
+		t.Fatalf("second Lock returned (%v) while the first was held", r.err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	h1.Unlock()
+	h1.Unlock() // safe twice
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("second Lock: %v", r.err)
+		}
+		r.h.Unlock()
+	case <-time.After(patience):
+		t.Fatal("second Lock did not return after Unlock")
+	}
+}
+
+func TestLockOtherIDDoesNotBlock(t *testing.T) {
+	s := newStore(t)
+	h1, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h1.Unlock()
+	h2, err := s.Create("c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2.Unlock()
+	select {
+	case r := <-lockAsync(s, "c2"):
+		if r.err != nil {
+			t.Fatalf("Lock(c2): %v", r.err)
+		}
+		r.h.Unlock()
+	case <-time.After(patience):
+		t.Fatal("Lock(c2) blocked while c1 was held")
+	}
+}
+
+func TestLockAfterDestroy(t *testing.T) {
+	s := newStore(t)
+	h1, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.Save(&Container{ID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	ch := lockAsync(s, "c1")
+	waitBlocked(t, h1.Dir)
+	if err := h1.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	h1.Unlock() // safe after Destroy
+	select {
+	case r := <-ch:
+		if !errors.Is(r.err, ErrNotExist) {
+			t.Fatalf("Lock after Destroy = %v, want ErrNotExist", r.err)
+		}
+	case <-time.After(patience):
+		t.Fatal("Lock did not return after Destroy")
+	}
+	if _, err := os.Lstat(h1.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("dir still there after Destroy: %v", err)
+	}
+	if err := h1.Destroy(); err == nil {
+		t.Error("Destroy of an unlocked handle succeeded")
+	}
+	// The id can be used again.
+	h2, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2.Unlock()
+}
+
+// TestLockAfterRecreate covers a waiter whose directory was deleted and
+// created again under the same id: it must lock the new directory.
+func TestLockAfterRecreate(t *testing.T) {
+	s := newStore(t)
+	h1, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := lockAsync(s, "c1")
+	waitBlocked(t, h1.Dir)
+	// Replace the directory behind the waiter's back, keeping the old one
+	// linked (renamed) so the waiter sees Nlink > 0 but a different inode.
+	if err := os.Rename(h1.Dir, filepath.Join(s.Root, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(h1.Dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	h1.Unlock()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			t.Fatalf("Lock = %v, want the new directory", r.err)
+		}
+		var held, now syscall.Stat_t
+		if err := syscall.Fstat(r.h.fd, &held); err != nil {
+			t.Fatal(err)
+		}
+		if err := syscall.Stat(h1.Dir, &now); err != nil {
+			t.Fatal(err)
+		}
+		if held.Ino != now.Ino {
+			t.Error("Lock holds the old directory")
+		}
+		r.h.Unlock()
+	case <-time.After(patience):
+		t.Fatal("Lock did not return")
+	}
+}
+
+func TestList(t *testing.T) {
+	s := newStore(t)
+	for _, name := range []string{"b", "a", "c.1", "-x", ".hidden"} {
+		if err := os.Mkdir(filepath.Join(s.Root, name), 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(s.Root, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a", filepath.Join(s.Root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	ids, err := s.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a", "b", "c.1"}; !reflect.DeepEqual(ids, want) {
+		t.Errorf("List = %q, want %q", ids, want)
+	}
+
+	missing := &Store{Root: filepath.Join(t.TempDir(), "missing")}
+	ids, err = missing.List()
+	if err != nil || ids == nil || len(ids) != 0 {
+		t.Errorf("List of missing root = %q, %v; want empty, nil", ids, err)
+	}
+}
+
+func TestStatus(t *testing.T) {
+	if got := Status(nil); got != Creating {
+		t.Errorf("Status(nil) = %q, want %q", got, Creating)
+	}
+
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := Status(&Container{InitPid: dead.Process.Pid, Started: true}); got != Stopped {
+		t.Errorf("dead pid: Status = %q, want %q", got, Stopped)
+	}
+	if got := Status(&Container{InitPid: 0, Started: true}); got != Stopped {
+		t.Errorf("pid 0: Status = %q, want %q", got, Stopped)
+	}
+
+	pid := os.Getpid()
+	start, err := ProcessStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Container{InitPid: pid, InitStartTime: start}
+	if got := Status(c); got != Created {
+		t.Errorf("own pid, not started: Status = %q, want %q", got, Created)
+	}
+	c.Started = true
+	if got := Status(c); got != Running {
+		t.Errorf("own pid, started: Status = %q, want %q", got, Running)
+	}
+	c.InitStartTime = start + 1
+	if got := Status(c); got != Stopped {
+		t.Errorf("own pid, wrong start time: Status = %q, want %q", got, Stopped)
+	}
+}
+
+func TestAliveZombie(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(patience)
+	for {
+		st, err := readStat(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.state == 'Z' {
+			if Alive(pid, st.startTime) {
+				t.Error("Alive(zombie) = true")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child never became a zombie (state %c)", st.state)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestProcessStartTimeOddComm(t *testing.T) {
+	// A program named "a) (b" gets that as its comm, which breaks
+	// parsers that split /proc/PID/stat on spaces or the first ')'.
+	bin := filepath.Join(t.TempDir(), "a) (b")
+	src, err := os.Open("/bin/sleep")
+	if err != nil {
+		t.Skip(err)
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	pid := cmd.Process.Pid
+
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(comm)) != "a) (b" {
+		t.Fatalf("comm = %q; test setup did not work", comm)
+	}
+	start, err := ProcessStartTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, err := ProcessStartTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if start == 0 || start < own {
+		t.Errorf("start time %d, want >= our own %d", start, own)
+	}
+	if !Alive(pid, start) {
+		t.Error("Alive = false for a running child")
+	}
+}
+
+func TestParseStat(t *testing.T) {
+	rest := " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 987654321 20 21\n"
+	for _, comm := range []string{"sh", "a) (b", "x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 5 (y", ")"} {
+		st, err := parseStat([]byte("123 (" + comm + ")" + rest))
+		if err != nil {
+			t.Errorf("comm %q: %v", comm, err)
+			continue
+		}
+		if st.state != 'S' || st.startTime != 987654321 {
+			t.Errorf("comm %q: got state %c start %d", comm, st.state, st.startTime)
+		}
+	}
+	for _, bad := range []string{"", "123 (sh", "123 (sh) S 1 2", "123 (sh) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 x"} {
+		if _, err := parseStat([]byte(bad)); err == nil {
+			t.Errorf("parseStat(%q) succeeded", bad)
+		}
+	}
+}

@@ -1,0 +1,298 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is where container directories live when no --root is given.
+const DefaultRoot = "/run/runw"
+
+// stateFile is the name of the record inside a container directory.
+const stateFile = "state.json"
+
+// ErrNotExist is returned when no container with the given id exists.
+// Callers match it (errors.Is) to print runc's message, so the text is fixed.
+var ErrNotExist = errors.New("container does not exist")
+
+// ErrExist is returned by Create when the id is already taken. Callers
+// match it, so the text is fixed.
+var ErrExist = errors.New("container with given ID already exists")
+
+// ErrStateMissing is returned by Load when the container directory exists
+// but state.json does not: the container is still being created, or a
+// create was aborted before it saved anything.
+var ErrStateMissing = errors.New("container state missing: being created or create aborted")
+
+// Container is the record kept in state.json. It holds facts the runtime
+// needs across commands; the status is never stored but derived by Status.
+type Container struct {
+	// OCIVersion is the runtime-spec version of the bundle's config.
+	OCIVersion string `json:"ociVersion"`
+	// ID is the container id, the same as the directory name.
+	ID string `json:"id"`
+	// Bundle is the absolute path of the bundle directory.
+	Bundle string `json:"bundle"`
+	// Rootfs is the absolute path of the container's root filesystem.
+	Rootfs string `json:"rootfs"`
+	// Created is when the container was created, for `state` and `list`.
+	Created time.Time `json:"created"`
+	// Annotations are copied from config.json for `state` to report.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Owner is the user name that created the container, for `list`.
+	Owner string `json:"owner"`
+	// InitPid is the pid of the container's init process.
+	InitPid int `json:"init_pid"`
+	// InitStartTime is field 22 of /proc/<InitPid>/stat when the process
+	// was started; it tells our process apart from a later one that
+	// happens to reuse the pid.
+	InitStartTime uint64 `json:"init_start"`
+	// Started records that `start` has released the guest.
+	Started bool `json:"started"`
+	// Native is the path of a native OCI runtime this id was handed to;
+	// "" means runw runs the container itself.
+	Native string `json:"native,omitempty"`
+	// CgroupPath is the cgroup the container was placed in, if any.
+	CgroupPath string `json:"cgroup_path,omitempty"`
+	// Extra is opaque data owned by the runtime package (hooks, tmpfs
+	// directories...); this package stores it without looking inside.
+	Extra json.RawMessage `json:"extra,omitempty"`
+}
+
+// Store is a root directory holding one directory per container.
+type Store struct {
+	// Root is the absolute path of the root directory.
+	Root string
+}
+
+// Open returns the store at root, creating the directory (mode 0700) if
+// it does not exist yet. An empty root means DefaultRoot. A relative root
+// is made absolute so later chdirs do not change its meaning. A root of
+// "/" is refused: deleting a container would then remove top-level
+// directories of the host.
+func Open(root string) (*Store, error) {
+	if root == "" {
+		root = DefaultRoot
+	}
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	if abs == "/" {
+		return nil, errors.New("option --root argument should not be set to /")
+	}
+	if err := os.MkdirAll(abs, 0o700); err != nil {
+		return nil, err
+	}
+	return &Store{Root: abs}, nil
+}
+
+// dir is the directory of container id.
+func (s *Store) dir(id string) string {
+	return filepath.Join(s.Root, id)
+}
+
+// Handle is one container directory, <root>/<id>, locked by this
+// process. Hold it for the whole of a command and Unlock (or Destroy) it
+// at the end. A Handle is not safe for use by several goroutines at once.
+type Handle struct {
+	// ID is the container id.
+	ID string
+	// Dir is the absolute path of the container directory.
+	Dir string
+
+	fd int // directory fd holding the flock; -1 once unlocked
+}
+
+// Create makes the directory for a new container id and returns it
+// locked, so no other command can see the container half-made except as
+// "creating". It fails with ErrExist if the id is taken.
+func (s *Store) Create(id string) (*Handle, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := s.dir(id)
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, ErrExist
+		}
+		return nil, err
+	}
+	h, err := lockDir(id, dir)
+	if err != nil {
+		// Only possible if another command deleted the directory between
+		// our mkdir and our flock.
+		return nil, fmt.Errorf("create %s: %w", id, err)
+	}
+	return h, nil
+}
+
+// Lock opens the directory of an existing container and takes its
+// exclusive lock, waiting until other commands on the same id have
+// finished. It returns ErrNotExist if the container does not exist, or if
+// it was deleted while we were waiting.
+func (s *Store) Lock(id string) (*Handle, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	return lockDir(id, s.dir(id))
+}
+
+// Peek returns an unlocked handle for reading a container's state without
+// waiting for commands in progress: state.json is only ever replaced
+// atomically, so a reader sees a whole file or none. The handle can Load
+// but cannot Save or Destroy.
+func (s *Store) Peek(id string) (*Handle, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := s.dir(id)
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return nil, ErrNotExist
+	}
+	return &Handle{ID: id, Dir: dir, fd: -1}, nil
+}
+
+// lockDir opens dir, takes an exclusive flock on it and checks that the
+// directory we locked is still the one at that path.
+func lockDir(id, dir string) (*Handle, error) {
+	for {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			if err == unix.ENOENT || err == unix.ENOTDIR {
+				return nil, ErrNotExist
+			}
+			return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+		}
+		if err := flock(fd, unix.LOCK_EX); err != nil {
+			unix.Close(fd)
+			return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
+		}
+		same, err := stillThere(fd, dir)
+		if err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		if same {
+			return &Handle{ID: id, Dir: dir, fd: fd}, nil
+		}
+		// The directory we locked was replaced by a new one with the same
+		// name (deleted and created again while we waited): lock that one.
+		unix.Close(fd)
+	}
+}
+
+// stillThere reports whether the directory open on fd is still the one
+// at path. It returns ErrNotExist if the directory was removed.
+func stillThere(fd int, path string) (bool, error) {
+	var held unix.Stat_t
+	if err := unix.Fstat(fd, &held); err != nil {
+		return false, &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if held.Nlink == 0 {
+		return false, ErrNotExist
+	}
+	var now unix.Stat_t
+	if err := unix.Stat(path, &now); err != nil {
+		if err == unix.ENOENT || err == unix.ENOTDIR {
+			return false, ErrNotExist
+		}
+		return false, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return held.Dev == now.Dev && held.Ino == now.Ino, nil
+}
+
+// flock is unix.Flock retried when a signal interrupts the wait.
+func flock(fd, how int) error {
+	for {
+		err := unix.Flock(fd, how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// Unlock releases the lock. It is safe to call more than once, so it can
+// be deferred even on paths that also call Destroy.
+func (h *Handle) Unlock() {
+	if h.fd < 0 {
+		return
+	}
+	flock(h.fd, unix.LOCK_UN)
+	unix.Close(h.fd)
+	h.fd = -1
+}
+
+// Path returns the path of a file the runtime keeps in the container
+// directory (exec.fifo and the like), so it goes away with Destroy.
+func (h *Handle) Path(name string) string {
+	return filepath.Join(h.Dir, name)
+}
+
+// Load reads state.json. It returns ErrStateMissing if the file does not
+// exist yet, which means the container is being created or its create
+// was aborted.
+func (h *Handle) Load() (*Container, error) {
+	data, err := os.ReadFile(h.Path(stateFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, ErrStateMissing
+		}
+		return nil, err
+	}
+	var c Container
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", h.Path(stateFile), err)
+	}
+	return &c, nil
+}
+
+// Save replaces state.json atomically (mode 0600), so a reader or a crash
+// sees either the old record or the new one, never a mix.
+func (h *Handle) Save(c *Container) error {
+	data, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(h.Path(stateFile), data, 0o600)
+}
+
+// Destroy removes the container directory and everything in it while
+// still holding the lock, then releases the lock. Commands waiting in
+// Lock for this id then get ErrNotExist.
+func (h *Handle) Destroy() error {
+	if h.fd < 0 {
+		return fmt.Errorf("destroy %s: handle is not locked", h.ID)
+	}
+	err := os.RemoveAll(h.Dir)
+	h.Unlock()
+	return err
+}
+
+// List returns the ids of all containers under the root, sorted. Entries
+// that are not directories or whose names are not valid ids are skipped.
+// A root that does not exist yet simply holds no containers.
+func (s *Store) List() ([]string, error) {
+	entries, err := os.ReadDir(s.Root) // sorted by name
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return []string{}, nil
+		}
+		return nil, err
+	}
+	ids := []string{}
+	for _, e := range entries {
+		if e.IsDir() && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}

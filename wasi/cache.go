@@ -1,0 +1,226 @@
+package wasi
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+)
+
+// DefaultCacheDir is where compiled modules live unless --cache-dir says.
+const DefaultCacheDir = "/var/lib/runw/cache"
+
+// DefaultCacheMax bounds the cache: 2 GiB holds a few hundred typical guests.
+const DefaultCacheMax int64 = 2 << 30
+
+// Cache is a directory of compiled modules, keyed by content.
+//
+// Loading a compiled artifact means running the native code inside it. The
+// attack this guards against is a planted or altered artifact: another user,
+// or a container that can write to a shared path, drops a file whose name is
+// a valid key and gets its machine code run by root. So the directory must
+// be owned by runw's user with no group or other rights (checked on every
+// open, never silently fixed), runw only loads files it wrote (temp file,
+// fsync, rename), and every entry carries a length and CRC-32C trailer in a
+// sidecar that is checked before wasmtime maps it, so a truncated or
+// corrupted entry is discarded and recompiled instead of crashing the guest.
+type Cache struct {
+	Dir string
+	// Max is the size bound in bytes; least recently used entries go first.
+	Max int64
+}
+
+// Entry describes one cached artifact, for `runw cache ls`.
+type Entry struct {
+	Key     string
+	Size    int64
+	Used    time.Time
+	Corrupt bool
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// OpenCache makes dir (0700) if needed and refuses a directory that others
+// could write to.
+func OpenCache(dir string, max int64) (*Cache, error) {
+	if max <= 0 {
+		max = DefaultCacheMax
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("cache: %s must be owned by uid %d with mode 0700 (is uid %d, mode %o): refusing to load code from it", dir, os.Geteuid(), st.Uid, fi.Mode().Perm())
+	}
+	return &Cache{Dir: dir, Max: max}, nil
+}
+
+// Key names the artifact for these module bytes under this engine version
+// and these code-changing settings.
+func Key(wasm []byte) string {
+	h := sha256.New()
+	h.Write(wasm)
+	fmt.Fprintf(h, "\x00wasmtime=%s\x00%s", WasmtimeVersion(), engineSettings)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (c *Cache) path(key string) string { return filepath.Join(c.Dir, key+".cwasm") }
+func (c *Cache) sum(key string) string  { return filepath.Join(c.Dir, key+".sum") }
+
+// Load returns the cached module for key, or nil on a miss. A damaged entry
+// is removed and reported as a miss.
+func (c *Cache) Load(engine *wasmtime.Engine, key string) *wasmtime.Module {
+	if !c.verify(key) {
+		return nil
+	}
+	m, err := wasmtime.NewModuleDeserializeFile(engine, c.path(key))
+	if err != nil {
+		c.Remove(key)
+		return nil
+	}
+	now := time.Now()
+	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
+	return m
+}
+
+// verify checks the artifact against its sidecar (length + CRC-32C). A
+// missing sidecar is a miss; a mismatch removes the entry.
+func (c *Cache) verify(key string) bool {
+	sum, err := os.ReadFile(c.sum(key))
+	if err != nil {
+		return false
+	}
+	data, err := os.ReadFile(c.path(key))
+	if err != nil || len(sum) != 12 ||
+		binary.LittleEndian.Uint64(sum[:8]) != uint64(len(data)) ||
+		binary.LittleEndian.Uint32(sum[8:]) != crc32.Checksum(data, castagnoli) {
+		c.Remove(key)
+		return false
+	}
+	return true
+}
+
+// Store writes an artifact atomically: the artifact first, then the
+// sidecar that makes it visible. Concurrent writers of one key write the
+// same bytes, and each rename is atomic, so readers see a whole entry or
+// none.
+func (c *Cache) Store(key string, artifact []byte) error {
+	if err := writeAtomic(c.path(key), artifact); err != nil {
+		return err
+	}
+	var sum [12]byte
+	binary.LittleEndian.PutUint64(sum[:8], uint64(len(artifact)))
+	binary.LittleEndian.PutUint32(sum[8:], crc32.Checksum(artifact, castagnoli))
+	if err := writeAtomic(c.sum(key), sum[:]); err != nil {
+		return err
+	}
+	return c.evict(key)
+}
+
+// Remove deletes one entry.
+func (c *Cache) Remove(key string) error {
+	err1 := os.Remove(c.sum(key))
+	err2 := os.Remove(c.path(key))
+	if errors.Is(err1, fs.ErrNotExist) && errors.Is(err2, fs.ErrNotExist) {
+		return fmt.Errorf("cache entry %s: %w", key, fs.ErrNotExist)
+	}
+	return nil
+}
+
+// List returns the entries, most recently used first.
+func (c *Cache) List() ([]Entry, error) {
+	names, err := os.ReadDir(c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for _, n := range names {
+		key, ok := strings.CutSuffix(n.Name(), ".cwasm")
+		if !ok {
+			continue
+		}
+		e := Entry{Key: key}
+		if fi, err := n.Info(); err == nil {
+			e.Size = fi.Size()
+		}
+		if fi, err := os.Stat(c.sum(key)); err == nil {
+			e.Used = fi.ModTime()
+		} else {
+			e.Corrupt = true
+		}
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Used.After(out[j].Used) })
+	return out, nil
+}
+
+// Prune removes every entry.
+func (c *Cache) Prune() (int, error) {
+	entries, err := c.List()
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		c.Remove(e.Key)
+	}
+	return len(entries), nil
+}
+
+// evict removes least recently used entries until the cache fits Max,
+// never the entry just written.
+func (c *Cache) evict(keep string) error {
+	entries, err := c.List()
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, e := range entries {
+		total += e.Size
+	}
+	for i := len(entries) - 1; i >= 0 && total > c.Max; i-- {
+		if entries[i].Key == keep {
+			continue
+		}
+		c.Remove(entries[i].Key)
+		total -= entries[i].Size
+	}
+	return nil
+}
+
+// writeAtomic writes data to a dot-prefixed temp file beside path, fsyncs
+// it and renames it into place.
+func writeAtomic(path string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
