@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -41,6 +42,10 @@ func main() {
 		var ee exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
+		}
+		var ne *runtime.NativeExit
+		if errors.As(err, &ne) {
+			os.Exit(ne.Code)
 		}
 		fatal(err)
 	}
@@ -81,6 +86,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility"},
 			&cli.StringFlag{Name: "cache-dir", Value: wasi.DefaultCacheDir, Usage: "compiled-module cache; empty disables it"},
 			&cli.Int64Flag{Name: "cache-max", Value: wasi.DefaultCacheMax, Usage: "cache size bound in bytes"},
+			&cli.StringFlag{Name: "native-runtime", Usage: "OCI runtime for native (non-wasm) containers (default: runc, then crun, on PATH)"},
 		},
 		Before:   setupLog,
 		Commands: commands(),
@@ -143,7 +149,35 @@ func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 		LogPath:   c.String("log"),
 		LogFormat: c.String("log-format"),
 		Debug:     c.Bool("debug"),
+
+		SystemdCgroup: c.Bool("systemd-cgroup"),
+		NativeRuntime: c.String("native-runtime"),
+		CmdArgs:       commandArgs(os.Args, c.Command.Name),
 	})
+}
+
+// globalsWithValue are the global flags that take a value.
+var globalsWithValue = map[string]bool{"root": true, "log": true, "log-format": true, "rootless": true, "cache-dir": true, "cache-max": true, "native-runtime": true}
+
+// commandArgs returns what follows the command name in argv: the
+// command's flags and arguments exactly as given, to replay them to a
+// native runtime for a handed-off container.
+func commandArgs(argv []string, command string) []string {
+	for i := 1; i < len(argv); i++ {
+		a := argv[i]
+		if strings.HasPrefix(a, "-") {
+			name := strings.TrimLeft(a, "-")
+			if !strings.Contains(name, "=") && globalsWithValue[name] {
+				i++
+			}
+			continue
+		}
+		if a == command || (command == "list" && a == "ls") {
+			return argv[i+1:]
+		}
+		return nil
+	}
+	return nil
 }
 
 // checkArgs prints usage and fails as runc does when the count is wrong.

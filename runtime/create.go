@@ -49,20 +49,22 @@ type initConfig struct {
 	Debug     bool       `json:"debug,omitempty"`
 }
 
-// initProcess is a spawned init that `run` can wait on.
+// initProcess is a spawned init that `run` can wait on, or, for a
+// handed-off container, the native runtime's `run` still to be executed.
 type initProcess struct {
-	cmd *exec.Cmd
+	cmd    *exec.Cmd
+	native bool
 }
 
 // Create makes the container: its init holds the compiled, instantiated
 // module and waits on the exec fifo; no guest code runs until Start.
 func (r *Runtime) Create(id string, o CreateOptions) error {
-	_, err := r.create(id, o, nil)
+	_, err := r.create(id, o, nil, "create")
 	return err
 }
 
 // create is Create with an optional tty for `run` in the foreground.
-func (r *Runtime) create(id string, o CreateOptions, tty *os.File) (*initProcess, error) {
+func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command string) (*initProcess, error) {
 	if err := state.ValidateID(id); err != nil {
 		return nil, err
 	}
@@ -77,15 +79,23 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File) (*initProcess
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
-		return nil, err
+	if isSandbox(b) {
+		cmd, err := r.handOff(id, b, command)
+		return &initProcess{cmd: cmd, native: true}, err
 	}
 	ep, err := b.Entrypoint()
 	if err != nil {
 		return nil, err
 	}
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+		if ep.Kind == spec.KindNative {
+			cmd, err := r.handOff(id, b, command)
+			return &initProcess{cmd: cmd, native: true}, err
+		}
 		return nil, fmt.Errorf("%s is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
+	}
+	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
+		return nil, err
 	}
 
 	h, err := r.store.Create(id)
@@ -139,7 +149,13 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File) (*initProcess
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	init, err = spawnInit(cfg, stdio, tty != nil)
+	cgPath := cgroupPath(b.Spec, id, r.opts.SystemdCgroup)
+	defer func() {
+		if !ok {
+			destroyCgroup(cgPath)
+		}
+	}()
+	init, err = spawnInit(cfg, stdio, tty != nil, func(pid int) error { return applyCgroup(cgPath, b.Spec, pid) })
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +173,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File) (*initProcess
 		Annotations:   b.Spec.Annotations,
 		InitPid:       init.Process.Pid,
 		InitStartTime: start,
+		CgroupPath:    cgPath,
 	}
 	if err := h.Save(c); err != nil {
 		return nil, err
@@ -182,7 +199,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File) (*initProcess
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
 // configuration and waits until it reports the guest instantiated (or
 // why it could not be).
-func spawnInit(cfg initConfig, stdio [3]*os.File, tty bool) (*exec.Cmd, error) {
+func spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place func(pid int) error) (*exec.Cmd, error) {
 	exe, err := sealedSelf()
 	if err != nil {
 		return nil, err
@@ -218,6 +235,11 @@ func spawnInit(cfg initConfig, stdio [3]*os.File, tty bool) (*exec.Cmd, error) {
 	}
 	initR.Close()
 	syncW.Close()
+	if err := place(cmd.Process.Pid); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
 
 	// The init reads its configuration only now, after the parent had the
 	// chance to place it (cgroups), and creates no engine before that.

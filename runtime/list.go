@@ -42,6 +42,9 @@ func (r *Runtime) State(id string) (*ContainerState, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.Native != "" {
+		return r.nativeState(c.Native, id)
+	}
 	st := state.Status(c)
 	cs := &ContainerState{
 		OCIVersion: c.OCIVersion, ID: c.ID, Status: st,

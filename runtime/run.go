@@ -36,12 +36,15 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 			defer master.Close()
 		}
 	}
-	ip, err := r.create(id, o.CreateOptions, tty)
+	ip, err := r.create(id, o.CreateOptions, tty, "run")
 	if tty != nil {
 		tty.Close()
 	}
 	if err != nil {
 		return 1, err
+	}
+	if ip.native {
+		return r.runNative(id, ip.cmd, o)
 	}
 	if err := r.Start(id); err != nil {
 		r.Delete(id, true)
@@ -125,4 +128,24 @@ func proxyTTY(master *os.File) func() {
 		}
 		restore()
 	}
+}
+
+// runNative runs a handed-off container with the native runtime's own
+// `run`, and drops the marker when the native runtime deleted it.
+func (r *Runtime) runNative(id string, cmd *exec.Cmd, o RunOptions) (int, error) {
+	err := runNative(cmd)
+	code := 0
+	var ne *NativeExit
+	if errors.As(err, &ne) {
+		code, err = ne.Code, nil
+	}
+	if err != nil {
+		code = 1
+	}
+	if !o.Detach && !o.Keep {
+		if h, lerr := r.store.Lock(id); lerr == nil {
+			h.Destroy()
+		}
+	}
+	return code, err
 }

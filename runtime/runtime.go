@@ -18,6 +18,14 @@ type Options struct {
 	LogPath   string
 	LogFormat string
 	Debug     bool
+	// SystemdCgroup reads cgroupsPath as slice:prefix:name.
+	SystemdCgroup bool
+	// NativeRuntime names the OCI runtime native entrypoints are handed to
+	// ("" finds runc, then crun, on PATH).
+	NativeRuntime string
+	// CmdArgs are the command's own arguments as given (flags and id),
+	// replayed to the native runtime for a handed-off container.
+	CmdArgs []string
 }
 
 // Runtime carries the options and the opened store to every command.

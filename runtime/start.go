@@ -13,6 +13,9 @@ import (
 
 // Start releases a created container's guest.
 func (r *Runtime) Start(id string) error {
+	if native := r.nativeOf(id); native != "" {
+		return r.forward(native, "start")
+	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return err

@@ -1,0 +1,153 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/manager"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The container's init is placed in the cgroup the spec names, as runc
+// does, so that engines find it where they expect: conmon and the
+// containerd shim read figures from it (podman stats, CRI ContainerStats),
+// `ps` lists it, pause freezes it, and the memory limit holds on the
+// process as a whole, not only on the guest's linear memory.
+
+// cgroupPath turns spec's cgroupsPath into a cgroupfs path. With
+// --systemd-cgroup the spec says "slice:prefix:name"; without systemd on
+// the host, runw places it where systemd would (/slice/prefix-name.scope).
+// An empty path gives /runw/<id>.
+func cgroupPath(spec *specs.Spec, id string, systemd bool) string {
+	var p string
+	if spec.Linux != nil {
+		p = spec.Linux.CgroupsPath
+	}
+	if p == "" {
+		return "/runw/" + id
+	}
+	if systemd || strings.Count(p, ":") == 2 && !strings.HasPrefix(p, "/") {
+		parts := strings.SplitN(p, ":", 3)
+		if len(parts) == 3 {
+			slice, prefix, name := parts[0], parts[1], parts[2]
+			if slice == "" {
+				slice = "system.slice"
+			}
+			return "/" + path.Join(expandSlice(slice), prefix+"-"+name+".scope")
+		}
+	}
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return path.Clean(p)
+}
+
+// expandSlice turns a-b-c.slice into a.slice/a-b.slice/a-b-c.slice, as
+// systemd lays out nested slices.
+func expandSlice(slice string) string {
+	name := strings.TrimSuffix(slice, ".slice")
+	if name == "" || name == "-" {
+		return ""
+	}
+	var out []string
+	parts := strings.Split(name, "-")
+	for i := range parts {
+		out = append(out, strings.Join(parts[:i+1], "-")+".slice")
+	}
+	return path.Join(out...)
+}
+
+// cgroupManager returns the manager for a container's cgroup.
+func cgroupManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
+	if res == nil {
+		res = &cgroups.Resources{}
+	}
+	// The guest cannot open devices at all (WASI has no device access), so
+	// runw leaves the devices controller alone instead of writing rules.
+	res.SkipDevices = true
+	return manager.New(&cgroups.Cgroup{Path: p, Resources: res})
+}
+
+// applyCgroup creates the cgroup, places pid in it and sets the limits.
+// Without root (rootless) a cgroup that cannot be made is skipped, as
+// rootless runc does with cgroupfs; as root it is an error.
+func applyCgroup(p string, spec *specs.Spec, pid int) error {
+	res := convertResources(spec)
+	m, err := cgroupManager(p, res)
+	if err != nil {
+		return err
+	}
+	if err := m.Apply(pid); err != nil {
+		if os.Geteuid() != 0 && errors.Is(err, os.ErrPermission) {
+			logDebugf("cgroup %s not made: %v", p, err)
+			return nil
+		}
+		return fmt.Errorf("cgroup %s: %w", p, err)
+	}
+	if err := m.Set(res); err != nil {
+		return fmt.Errorf("cgroup %s: set resources: %w", p, err)
+	}
+	return nil
+}
+
+// destroyCgroup removes the cgroup; it must be empty (the init is gone).
+func destroyCgroup(p string) {
+	if p == "" {
+		return
+	}
+	if m, err := cgroupManager(p, nil); err == nil {
+		if err := m.Destroy(); err != nil {
+			logDebugf("remove cgroup %s: %v", p, err)
+		}
+	}
+}
+
+// convertResources maps the spec's resources to the cgroup library's.
+// Only what a wasm guest's process can be limited by is carried over:
+// memory, CPU and pids. Block I/O, hugepages, network and RDMA limits do
+// not apply to a process that has no devices or sockets of its own.
+func convertResources(spec *specs.Spec) *cgroups.Resources {
+	res := &cgroups.Resources{}
+	if spec.Linux == nil || spec.Linux.Resources == nil {
+		return res
+	}
+	r := spec.Linux.Resources
+	return resourcesFrom(r, res)
+}
+
+// resourcesFrom copies r into res (also used by `runw update`).
+func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Resources {
+	if m := r.Memory; m != nil {
+		if m.Limit != nil {
+			res.Memory = *m.Limit
+		}
+		if m.Reservation != nil {
+			res.MemoryReservation = *m.Reservation
+		}
+		if m.Swap != nil {
+			res.MemorySwap = *m.Swap
+		}
+	}
+	if c := r.CPU; c != nil {
+		if c.Shares != nil {
+			res.CpuShares = *c.Shares
+		}
+		if c.Quota != nil {
+			res.CpuQuota = *c.Quota
+		}
+		if c.Period != nil {
+			res.CpuPeriod = *c.Period
+		}
+		res.CpusetCpus = c.Cpus
+		res.CpusetMems = c.Mems
+	}
+	if r.Pids != nil && r.Pids.Limit != nil {
+		limit := *r.Pids.Limit
+		res.PidsLimit = &limit
+	}
+	return res
+}

@@ -1,0 +1,198 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"github.com/runw/runw/spec"
+	"github.com/runw/runw/state"
+)
+
+// A bundle whose entrypoint is a native ELF or #! script (a pod's pause
+// container, a native sidecar, a conformance suite's test binary) is handed
+// to a native OCI runtime with the same arguments. runw keeps a marker for
+// the id in its own store (state.Container.Native) so that every later
+// command for that id follows it there, and gives the native runtime its
+// own root (<root>/.native, a name no container id can take) so the two
+// never share state.
+
+// sandboxAnnotations mark a pod's sandbox (pause) container in containerd
+// and CRI-O: always native, whatever its entrypoint looks like.
+var sandboxAnnotations = map[string]string{
+	"io.kubernetes.cri.container-type": "sandbox",
+	"io.kubernetes.cri-o.ContainerType": "sandbox",
+}
+
+// NativeExit is a native runtime's non-zero exit status, passed through
+// unchanged; the native runtime already printed its own error.
+type NativeExit struct{ Code int }
+
+func (e *NativeExit) Error() string { return fmt.Sprintf("native runtime exited with status %d", e.Code) }
+
+// isSandbox reports whether the spec is a pod sandbox container.
+func isSandbox(b *spec.Bundle) bool {
+	for k, v := range sandboxAnnotations {
+		if b.Spec.Annotations[k] == v {
+			return true
+		}
+	}
+	return false
+}
+
+// nativeRoot is the native runtime's --root.
+func (r *Runtime) nativeRoot() string { return filepath.Join(r.opts.Root, ".native") }
+
+// nativeRuntime finds the native OCI runtime: --native-runtime (a name or
+// a path), else runc, else crun on PATH; never runw itself, which would
+// loop.
+func (r *Runtime) nativeRuntime() (string, error) {
+	candidates := []string{"runc", "crun"}
+	if r.opts.NativeRuntime != "" {
+		candidates = []string{r.opts.NativeRuntime}
+	}
+	self, _ := os.Executable()
+	for _, c := range candidates {
+		p, err := exec.LookPath(c)
+		if err != nil {
+			continue
+		}
+		if abs, err := filepath.EvalSymlinks(p); err == nil && self != "" {
+			if me, err := filepath.EvalSymlinks(self); err == nil && me == abs {
+				continue
+			}
+		}
+		return p, nil
+	}
+	return "", fmt.Errorf("no native OCI runtime found (looked for %v): install runc or crun, or name one with --native-runtime", candidates)
+}
+
+// nativeCmd builds `<native> <global flags> <command> <args…>`.
+func (r *Runtime) nativeCmd(native, command string, args []string) *exec.Cmd {
+	argv := []string{"--root", r.nativeRoot()}
+	if r.opts.LogPath != "" {
+		argv = append(argv, "--log", r.opts.LogPath)
+	}
+	if r.opts.LogFormat != "" {
+		argv = append(argv, "--log-format", r.opts.LogFormat)
+	}
+	if r.opts.Debug {
+		argv = append(argv, "--debug")
+	}
+	if r.opts.SystemdCgroup {
+		argv = append(argv, "--systemd-cgroup")
+	}
+	argv = append(argv, command)
+	argv = append(argv, args...)
+	cmd := exec.Command(native, argv...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	return cmd
+}
+
+// runNative runs the native runtime in the foreground, passing its exit
+// status through.
+func runNative(cmd *exec.Cmd) error {
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &NativeExit{Code: exitCode(err)}
+	}
+	return err
+}
+
+// handOff creates the container with the native runtime and records the
+// marker. It runs as a child (not exec) so that a failed native create
+// leaves no marker behind; the native init is reparented to our caller's
+// subreaper exactly as it would be under runc.
+func (r *Runtime) handOff(id string, b *spec.Bundle, command string) (*exec.Cmd, error) {
+	native, err := r.nativeRuntime()
+	if err != nil {
+		return nil, err
+	}
+	h, err := r.store.Create(id)
+	if err != nil {
+		return nil, err
+	}
+	c := &state.Container{OCIVersion: b.Spec.Version, ID: id, Bundle: b.Dir, Rootfs: b.Rootfs, Annotations: b.Spec.Annotations, Native: native}
+	if err := h.Save(c); err != nil {
+		h.Destroy()
+		return nil, err
+	}
+	logDebugf("%s: native entrypoint, handing over to %s", id, native)
+	if err := os.MkdirAll(r.nativeRoot(), 0o700); err != nil {
+		h.Destroy()
+		return nil, err
+	}
+	cmd := r.nativeCmd(native, command, r.opts.CmdArgs)
+	if command == "run" {
+		// run's foreground wait happens with the marker unlocked, so that
+		// other commands (state, kill) can reach the container meanwhile.
+		h.Unlock()
+		return cmd, nil
+	}
+	defer h.Unlock()
+	if err := runNative(cmd); err != nil {
+		h.Destroy()
+		return nil, err
+	}
+	return nil, nil
+}
+
+// nativeOf returns the native runtime an id was handed to, or "".
+func (r *Runtime) nativeOf(id string) string {
+	h, err := r.store.Peek(id)
+	if err != nil {
+		return ""
+	}
+	c, err := h.Load()
+	if err != nil {
+		return ""
+	}
+	return c.Native
+}
+
+// forward runs a command for a native id with the native runtime.
+func (r *Runtime) forward(native, command string) error {
+	return runNative(r.nativeCmd(native, command, r.opts.CmdArgs))
+}
+
+// nativeState asks the native runtime for a container's state.
+func (r *Runtime) nativeState(native, id string) (*ContainerState, error) {
+	cmd := r.nativeCmd(native, "state", []string{id})
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		if bytes.Contains(errb.Bytes(), []byte("does not exist")) {
+			return nil, state.ErrNotExist
+		}
+		return nil, fmt.Errorf("%s state: %s", native, bytes.TrimSpace(errb.Bytes()))
+	}
+	var cs ContainerState
+	if err := json.Unmarshal(out.Bytes(), &cs); err != nil {
+		return nil, fmt.Errorf("%s state: %w", native, err)
+	}
+	return &cs, nil
+}
+
+// deleteNative forwards delete and drops the marker once the native
+// runtime no longer knows the container.
+func (r *Runtime) deleteNative(id, native string) error {
+	h, err := r.store.Lock(id)
+	if err != nil {
+		return err
+	}
+	cmd := r.nativeCmd(native, "delete", r.opts.CmdArgs)
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	err = cmd.Run()
+	if err != nil && !bytes.Contains(errb.Bytes(), []byte("does not exist")) {
+		h.Unlock()
+		os.Stderr.Write(errb.Bytes())
+		return &NativeExit{Code: exitCode(err)}
+	}
+	return h.Destroy()
+}
