@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -318,6 +319,97 @@ func commands() []*cli.Command {
 			Action: withRuntime(0, listAction),
 		},
 		{
+			Name: "exec", Usage: "run another wasm module inside a container", ArgsUsage: "<container-id> <module> [args...]",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
+				&cli.StringFlag{Name: "pidfd-socket", Usage: "accepted for runc compatibility"},
+				&cli.StringFlag{Name: "cwd", Usage: "working directory (sets PWD)"},
+				&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable"},
+				&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+				&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "accepted; a wasm guest has no uid"},
+				&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "accepted; a wasm guest has no gids"},
+				&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "specs.Process JSON file"},
+				&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
+				&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid here"},
+				&cli.StringFlag{Name: "process-label", Usage: "accepted for runc compatibility"},
+				&cli.StringFlag{Name: "apparmor", Usage: "accepted for runc compatibility"},
+				&cli.BoolFlag{Name: "no-new-privs", Usage: "accepted; a wasm guest cannot gain privileges"},
+				&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "accepted; a wasm guest has no capabilities"},
+				&cli.IntFlag{Name: "preserve-fds", Usage: "accepted; a WASI guest cannot use inherited descriptors"},
+				&cli.StringFlag{Name: "cgroup", Usage: "accepted; exec joins the container's cgroup"},
+				&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+			},
+			Action: execAction,
+		},
+		{
+			Name: "ps", Usage: "list the processes of a container", ArgsUsage: "<container-id> [ps options]",
+			Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}},
+			Action: withRuntime(-1, func(c *cli.Context, r *runtime.Runtime) error {
+				if c.NArg() < 1 {
+					return checkArgs(c, 1)
+				}
+				id := c.Args().First()
+				if c.String("format") == "json" {
+					pids, err := r.Pids(id)
+					if err != nil {
+						return err
+					}
+					return json.NewEncoder(os.Stdout).Encode(pids)
+				}
+				out, err := r.PsTable(id, c.Args().Slice()[1:])
+				fmt.Print(out)
+				return err
+			}),
+		},
+		{
+			Name: "pause", Usage: "freeze a container's processes", ArgsUsage: "<container-id>",
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error { return r.Pause(c.Args().First()) }),
+		},
+		{
+			Name: "resume", Usage: "thaw a paused container", ArgsUsage: "<container-id>",
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error { return r.Resume(c.Args().First()) }),
+		},
+		{
+			Name: "update", Usage: "change a container's cgroup limits", ArgsUsage: "<container-id>",
+			Flags: []cli.Flag{
+				&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "specs.LinuxResources JSON file, or - for stdin"},
+				&cli.StringFlag{Name: "memory", Usage: "memory limit in bytes"},
+				&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit in bytes"},
+				&cli.StringFlag{Name: "memory-swap", Usage: "memory+swap limit in bytes"},
+				&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota (µs)"},
+				&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period (µs)"},
+				&cli.StringFlag{Name: "cpu-share", Usage: "CPU shares"},
+				&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to use"},
+				&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
+				&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of pids"},
+			},
+			Action: withRuntime(1, updateAction),
+		},
+		{
+			Name: "events", Usage: "print container stats as JSON lines", ArgsUsage: "<container-id>",
+			Flags: []cli.Flag{
+				&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between stats events"},
+				&cli.BoolFlag{Name: "stats", Usage: "print one stats event and exit"},
+			},
+			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+				return r.Events(c.Args().First(), c.Duration("interval"), c.Bool("stats"), os.Stdout)
+			}),
+		},
+		{
+			Name: "features", Usage: "print the runtime-spec features JSON",
+			Action: func(c *cli.Context) error {
+				if err := checkArgs(c, 0); err != nil {
+					return err
+				}
+				out, err := json.MarshalIndent(runtime.Features(), "", "    ")
+				if err != nil {
+					return err
+				}
+				fmt.Println(string(out))
+				return nil
+			},
+		},
+		{
 			Name: "spec", Usage: "write a config.json for a wasm bundle",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "directory to write config.json in"},
@@ -384,4 +476,94 @@ func goVersion() string {
 		return bi.GoVersion
 	}
 	return "unknown"
+}
+
+// execAction runs exec; like runc, a runtime failure exits 255 so that a
+// caller can tell it from the process's own status.
+func execAction(c *cli.Context) error {
+	if c.NArg() < 1 || (c.NArg() < 2 && c.String("process") == "") {
+		fmt.Println("Incorrect Usage.")
+		cli.ShowCommandHelp(c, "exec")
+		return fmt.Errorf("runw: %q requires a minimum of 2 argument(s)", "exec")
+	}
+	r, err := newRuntime(c)
+	if err != nil {
+		return err
+	}
+	code, err := r.Exec(c.Args().First(), runtime.ExecOptions{
+		ProcessFile:   c.String("process"),
+		Args:          c.Args().Slice()[1:],
+		Env:           c.StringSlice("env"),
+		Cwd:           c.String("cwd"),
+		Tty:           c.Bool("tty"),
+		Detach:        c.Bool("detach"),
+		PidFile:       c.String("pid-file"),
+		ConsoleSocket: c.String("console-socket"),
+		IgnorePaused:  c.Bool("ignore-paused"),
+	})
+	if err != nil {
+		if logrus.StandardLogger().Out != os.Stderr {
+			logrus.Error(err)
+		}
+		fmt.Fprintf(os.Stderr, "exec failed: %v\n", err)
+		return exitError{255}
+	}
+	if code != 0 {
+		return exitError{code}
+	}
+	return nil
+}
+
+// updateAction parses update's individual flags into resources.
+func updateAction(c *cli.Context, r *runtime.Runtime) error {
+	res := &specs.LinuxResources{}
+	num := func(name string) (*int64, error) {
+		if !c.IsSet(name) {
+			return nil, nil
+		}
+		v, err := strconv.ParseInt(c.String(name), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("invalid value for --%s: %s", name, c.String(name))
+		}
+		return &v, nil
+	}
+	var err error
+	mem := &specs.LinuxMemory{}
+	if mem.Limit, err = num("memory"); err != nil {
+		return err
+	}
+	if mem.Reservation, err = num("memory-reservation"); err != nil {
+		return err
+	}
+	if mem.Swap, err = num("memory-swap"); err != nil {
+		return err
+	}
+	if mem.Limit != nil || mem.Reservation != nil || mem.Swap != nil {
+		res.Memory = mem
+	}
+	cpu := &specs.LinuxCPU{Cpus: c.String("cpuset-cpus"), Mems: c.String("cpuset-mems")}
+	if cpu.Quota, err = num("cpu-quota"); err != nil {
+		return err
+	}
+	for name, dst := range map[string]**uint64{"cpu-period": &cpu.Period, "cpu-share": &cpu.Shares} {
+		v, err := num(name)
+		if err != nil {
+			return err
+		}
+		if v != nil {
+			u := uint64(*v)
+			*dst = &u
+		}
+	}
+	if cpu.Quota != nil || cpu.Period != nil || cpu.Shares != nil || cpu.Cpus != "" || cpu.Mems != "" {
+		res.CPU = cpu
+	}
+	pids, err := num("pids-limit")
+	if err != nil {
+		return err
+	}
+	if pids != nil {
+		res.Pids = &specs.LinuxPids{Limit: pids}
+	}
+	return r.Update(c.Args().First(), c.String("resources"), res)
 }

@@ -151,3 +151,31 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 	}
 	return res
 }
+
+// joinCgroup places an exec'd process in the container's cgroup.
+func joinCgroup(p string, pid int) error {
+	if p == "" {
+		return nil
+	}
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return err
+	}
+	if err := m.Apply(pid); err != nil && os.Geteuid() == 0 {
+		return fmt.Errorf("join cgroup %s: %w", p, err)
+	}
+	return nil
+}
+
+// frozen reports whether the container's cgroup is frozen (paused).
+func frozen(p string) bool {
+	if p == "" {
+		return false
+	}
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return false
+	}
+	st, err := m.GetFreezerState()
+	return err == nil && st == cgroups.Frozen
+}

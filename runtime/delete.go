@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
@@ -34,7 +35,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		h.Unlock()
 		return err
 	}
-	switch st := state.Status(c); st {
+	switch st := r.status(c); st {
 	case state.Stopped:
 	case state.Created:
 		killAndWait(c)
@@ -70,6 +71,12 @@ func killAndWait(c *state.Container) {
 	}
 	if err := unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0); err != nil {
 		return
+	}
+	// A frozen process dies of SIGKILL only once thawed.
+	if frozen(c.CgroupPath) {
+		if m, err := cgroupManager(c.CgroupPath, nil); err == nil {
+			m.Freeze(cgroups.Thawed)
+		}
 	}
 	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
 	deadline := time.Now().Add(10 * time.Second)

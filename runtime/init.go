@@ -55,9 +55,14 @@ func Init() {
 	syncPipe.Close()
 
 	// Created: wait for start, or die of a stop signal (kill of a created
-	// container, delete of a created container sends SIGKILL).
+	// container, delete of a created container sends SIGKILL). An exec'd
+	// process has no fifo and runs at once.
 	released := make(chan error, 1)
-	go func() { released <- waitForStart(cfg.Fifo) }()
+	if cfg.Fifo == "" {
+		released <- nil
+	} else {
+		go func() { released <- waitForStart(cfg.Fifo) }()
+	}
 	select {
 	case err := <-released:
 		if err != nil {

@@ -25,7 +25,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	defer h.Unlock()
-	if st := state.Status(c); st != state.Created && st != state.Running && st != state.Paused {
+	if st := r.status(c); st != state.Created && st != state.Running && st != state.Paused {
 		if all {
 			return nil
 		}

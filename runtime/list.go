@@ -45,7 +45,7 @@ func (r *Runtime) State(id string) (*ContainerState, error) {
 	if c.Native != "" {
 		return r.nativeState(c.Native, id)
 	}
-	st := state.Status(c)
+	st := r.status(c)
 	cs := &ContainerState{
 		OCIVersion: c.OCIVersion, ID: c.ID, Status: st,
 		Bundle: c.Bundle, Rootfs: c.Rootfs, Created: c.Created,

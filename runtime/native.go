@@ -24,7 +24,7 @@ import (
 // sandboxAnnotations mark a pod's sandbox (pause) container in containerd
 // and CRI-O: always native, whatever its entrypoint looks like.
 var sandboxAnnotations = map[string]string{
-	"io.kubernetes.cri.container-type": "sandbox",
+	"io.kubernetes.cri.container-type":  "sandbox",
 	"io.kubernetes.cri-o.ContainerType": "sandbox",
 }
 
@@ -32,7 +32,9 @@ var sandboxAnnotations = map[string]string{
 // unchanged; the native runtime already printed its own error.
 type NativeExit struct{ Code int }
 
-func (e *NativeExit) Error() string { return fmt.Sprintf("native runtime exited with status %d", e.Code) }
+func (e *NativeExit) Error() string {
+	return fmt.Sprintf("native runtime exited with status %d", e.Code)
+}
 
 // isSandbox reports whether the spec is a pod sandbox container.
 func isSandbox(b *spec.Bundle) bool {

@@ -21,7 +21,7 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	defer h.Unlock()
-	switch st := state.Status(c); st {
+	switch st := r.status(c); st {
 	case state.Created:
 	case state.Stopped:
 		return errors.New("cannot start a container that has stopped")

@@ -1,0 +1,156 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runw/runw/spec"
+	"github.com/runw/runw/state"
+	"github.com/runw/runw/wasi"
+)
+
+// ExecOptions are exec's flags.
+type ExecOptions struct {
+	// ProcessFile is a specs.Process JSON file (--process); when set it
+	// replaces Args, Env, Cwd and Tty.
+	ProcessFile   string
+	Args          []string
+	Env           []string
+	Cwd           string
+	Tty           bool
+	Detach        bool
+	PidFile       string
+	ConsoleSocket string
+	IgnorePaused  bool
+}
+
+// Exec runs another wasm module inside a container: a new instance, in a
+// new init process placed in the container's cgroup, with the container's
+// grants (rootfs, mounts, the same private tmpfs directories) and the
+// process's own argv, env and cwd. In the foreground it returns the
+// module's exit status.
+func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
+	if native := r.nativeOf(id); native != "" {
+		err := r.forward(native, "exec")
+		var ne *NativeExit
+		if errors.As(err, &ne) {
+			return ne.Code, nil
+		}
+		return 0, err
+	}
+	h, c, err := r.lockLoad(id)
+	if err != nil {
+		return 0, err
+	}
+	privateBase := h.Path("private")
+	st := r.status(c)
+	h.Unlock()
+	switch {
+	case st == state.Stopped:
+		return 0, errors.New("cannot exec in a stopped container")
+	case st == state.Paused && !o.IgnorePaused:
+		return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	}
+
+	b, err := spec.Load(c.Bundle)
+	if err != nil {
+		return 0, err
+	}
+	proc, err := execProcess(b.Spec.Process, o)
+	if err != nil {
+		return 0, err
+	}
+	b.Spec.Process = proc
+	ep, err := b.Entrypoint()
+	if err != nil {
+		return 0, err
+	}
+	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+		return 0, fmt.Errorf("exec %s: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
+	}
+	if proc.Terminal && o.ConsoleSocket == "" && o.Detach {
+		return 0, errors.New("cannot allocate tty if runw will detach without setting console socket")
+	}
+	plan, err := wasi.PlanFor(b, ep, privateBase)
+	if err != nil {
+		return 0, err
+	}
+
+	var tty, master *os.File
+	switch {
+	case proc.Terminal && o.ConsoleSocket != "":
+		if tty, err = sendConsole(o.ConsoleSocket); err != nil {
+			return 0, err
+		}
+	case proc.Terminal:
+		if master, tty, err = pty.Open(); err != nil {
+			return 0, err
+		}
+		defer master.Close()
+	}
+	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	if tty != nil {
+		stdio = [3]*os.File{tty, tty, tty}
+	}
+	cfg := initConfig{
+		Plan: plan, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
+	}
+	cmd, err := spawnInit(cfg, stdio, tty != nil, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
+	if tty != nil {
+		tty.Close()
+	}
+	if err != nil {
+		return 0, err
+	}
+	if o.PidFile != "" {
+		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+			cmd.Process.Kill()
+			return 0, err
+		}
+	}
+	if o.Detach {
+		return 0, nil
+	}
+	if master != nil {
+		restore := proxyTTY(master)
+		defer restore()
+	}
+	return waitForward(cmd), nil
+}
+
+// execProcess builds the exec'd process from --process or from the
+// container's process with exec's flags applied.
+func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
+	if o.ProcessFile != "" {
+		data, err := os.ReadFile(o.ProcessFile)
+		if err != nil {
+			return nil, err
+		}
+		var p specs.Process
+		if err := json.Unmarshal(data, &p); err != nil {
+			return nil, fmt.Errorf("parse process %s: %w", o.ProcessFile, err)
+		}
+		if len(p.Args) == 0 {
+			return nil, errors.New("args must not be empty")
+		}
+		return &p, nil
+	}
+	if len(o.Args) == 0 {
+		return nil, errors.New("exec: no command given")
+	}
+	p := *base
+	p.Args = o.Args
+	p.Env = append(append([]string(nil), base.Env...), o.Env...)
+	if o.Cwd != "" {
+		p.Cwd = o.Cwd
+	}
+	p.Terminal = o.Tty
+	return &p, nil
+}

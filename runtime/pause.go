@@ -1,0 +1,48 @@
+package runtime
+
+import (
+	"fmt"
+
+	"github.com/opencontainers/cgroups"
+
+	"github.com/runw/runw/state"
+)
+
+// status derives a container's status, adding paused (a frozen cgroup) to
+// what state.Status derives from the init's pid.
+func (r *Runtime) status(c *state.Container) string {
+	st := state.Status(c)
+	if (st == state.Running || st == state.Created) && frozen(c.CgroupPath) {
+		return state.Paused
+	}
+	return st
+}
+
+// Pause freezes the container's cgroup: the guest stops where it is.
+func (r *Runtime) Pause(id string) error { return r.freeze(id, "pause", cgroups.Frozen) }
+
+// Resume thaws a paused container.
+func (r *Runtime) Resume(id string) error { return r.freeze(id, "resume", cgroups.Thawed) }
+
+func (r *Runtime) freeze(id, command string, want cgroups.FreezerState) error {
+	if native := r.nativeOf(id); native != "" {
+		return r.forward(native, command)
+	}
+	h, c, err := r.lockLoad(id)
+	if err != nil {
+		return err
+	}
+	defer h.Unlock()
+	st := r.status(c)
+	switch {
+	case want == cgroups.Frozen && st != state.Running && st != state.Created:
+		return ErrNotRunning
+	case want == cgroups.Thawed && st != state.Paused:
+		return fmt.Errorf("container not paused")
+	}
+	m, err := cgroupManager(c.CgroupPath, nil)
+	if err != nil {
+		return err
+	}
+	return m.Freeze(want)
+}
