@@ -155,7 +155,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 			destroyCgroup(cgPath)
 		}
 	}()
-	init, err = spawnInit(cfg, stdio, tty != nil, func(pid int) error { return applyCgroup(cgPath, b.Spec, pid) })
+	init, err = r.spawnInit(cfg, stdio, tty != nil, func(pid int) error { return applyCgroup(cgPath, b.Spec, pid) })
 	if err != nil {
 		return nil, err
 	}
@@ -199,8 +199,8 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
 // configuration and waits until it reports the guest instantiated (or
 // why it could not be).
-func spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place func(pid int) error) (*exec.Cmd, error) {
-	exe, err := sealedSelf()
+func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place func(pid int) error) (*exec.Cmd, error) {
+	exe, err := sealedSelf(filepath.Join(r.opts.Root, ".empty"))
 	if err != nil {
 		return nil, err
 	}

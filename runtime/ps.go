@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/opencontainers/cgroups"
 )
 
 // Pids lists the host pids in the container's cgroup (`ps --format json`,
@@ -23,7 +25,13 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 	if err != nil {
 		return nil, err
 	}
-	pids, err := m.GetAllPids()
+	// The pids controller always holds every task; GetAllPids would also
+	// walk the devices controller, which runw leaves alone.
+	dir := m.Path("pids")
+	if dir == "" {
+		dir = m.Path("")
+	}
+	pids, err := cgroups.GetAllPids(dir)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,144 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// `runw run` exits with the guest's status, as a shell reports a native
+// process's: proc_exit(n) gives n, a return 0, a trap 134, a Go panic 2.
+func TestRunExitStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		guest  string
+		args   []string
+		code   int
+		stderr []string // one of these must appear on stderr
+	}{
+		{"return0", "wat/return0.wat", nil, 0, nil},
+		{"proc_exit 7", "wat/exit7.wat", nil, 7, nil},
+		{"probe exit 7", "probe", []string{"exit", "7"}, 7, nil},
+		{"proc_exit 125", "wat/exit125.wat", nil, 125, nil},
+		{"unreachable", "wat/trap.wat", nil, 134, []string{"unreachable", "trap"}},
+		{"divide by zero", "wat/divzero.wat", nil, 134, []string{"divide by zero"}},
+		{"go panic", "probe", []string{"panic"}, 2, []string{"probe panic"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, c.guest, c.args...)
+			res := r.run("run", "-b", b.dir, "exit")
+			if res.code != c.code {
+				t.Errorf("runw run: %v, want exit %d", res, c.code)
+			}
+			if len(c.stderr) > 0 && !containsAny(res.stderr, c.stderr) {
+				t.Errorf("stderr %q mentions none of %q", res.stderr, c.stderr)
+			}
+			r.assertRootEmpty()
+		})
+	}
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// runInBackground starts `runw run` for b and waits until the guest runs;
+// it returns the command and the init's pid.
+func runInBackground(t *testing.T, r *runw, b *bundle, id string) (*background, int) {
+	t.Helper()
+	bg := r.start("run", "-b", b.dir, id)
+	st := r.waitStatus(id, "running", 20*time.Second)
+	return bg, st.Pid
+}
+
+// `runw kill` ends a running guest and `runw run` reports 128+signal.
+func TestKillGivesSignalExitStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		signal string
+		code   int
+	}{
+		{"TERM", 143}, {"SIGTERM", 143}, {"term", 143}, {"15", 143},
+		{"KILL", 137}, {"INT", 130}, {"USR1", 138},
+	}
+	for _, c := range cases {
+		t.Run(c.signal, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, "wat/loop.wat")
+			bg, _ := runInBackground(t, r, b, "victim")
+			if res := r.run("kill", "victim", c.signal); res.code != 0 {
+				t.Fatalf("kill %s: %v", c.signal, res)
+			}
+			if res := bg.wait(t, 10*time.Second); res.code != c.code {
+				t.Errorf("runw run after kill %s: %v, want exit %d", c.signal, res, c.code)
+			}
+			r.assertRootEmpty()
+		})
+	}
+}
+
+// podman stop sends TERM: a guest spinning without host calls must stop at
+// once, and one blocked in a long sleep within a second. Not parallel: it
+// measures time.
+func TestKillTermStopsBusyLoop(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		limit time.Duration
+	}{
+		{"spin", []string{"spin"}, 100 * time.Millisecond},
+		{"sleep 1h", []string{"sleep", "1h"}, time.Second},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRunw(t)
+			b := newBundle(t, "probe", c.args...)
+			bg, pid := runInBackground(t, r, b, "busy")
+			time.Sleep(50 * time.Millisecond) // let the guest get into its loop
+			if procGone(pid) {
+				t.Fatalf("guest exited before kill: %v", bg.wait(t, time.Second))
+			}
+			r.mustRun("kill", "busy", "TERM")
+			if took := waitGone(t, pid, 5*time.Second); took > c.limit {
+				t.Errorf("guest %s took %v to stop after kill TERM returned, want < %v", c.name, took, c.limit)
+			}
+			if res := bg.wait(t, 5*time.Second); res.code != 143 {
+				t.Errorf("runw run: %v, want exit 143", res)
+			}
+		})
+	}
+}
+
+// Killing a created container (never started) ends its init too.
+func TestKillCreatedContainer(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "never")
+	r.mustRun("create", "-b", b.dir, "waiting")
+	st, _, _ := r.state("waiting")
+	r.mustRun("kill", "waiting", "KILL")
+	waitGone(t, st.Pid, 5*time.Second)
+	r.waitStatus("waiting", "stopped", 5*time.Second)
+	if res := r.run("kill", "waiting", "TERM"); res.code != 1 || !strings.Contains(res.stderr, "container not running") {
+		t.Errorf("kill of a stopped container: %v, want exit 1 \"container not running\"", res)
+	}
+	if res := r.run("kill", "--all", "waiting", "TERM"); res.code != 0 {
+		t.Errorf("kill --all of a stopped container: %v, want exit 0", res)
+	}
+	r.mustRun("delete", "waiting")
+	if _, err := os.Stat(filepath.Join(r.root, "waiting")); err == nil {
+		t.Error("delete left the state directory")
+	}
+}

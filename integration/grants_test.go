@@ -1,0 +1,238 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// runOutput runs the bundle in the foreground and returns its stdout,
+// failing the test unless the guest exits 0.
+func runOutput(t *testing.T, r *runw, b *bundle, id string) string {
+	t.Helper()
+	return r.mustRun("run", "-b", b.dir, id).stdout
+}
+
+// The guest gets process.args and process.env byte for byte, plus PWD, and
+// nothing of the host's environment.
+func TestArgsAndEnvExactly(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	r.env = append(os.Environ(), "RUNW_HOST_SECRET=must-not-leak")
+	weird := []string{
+		`say "hi" and 'bye'`,
+		"two  spaces\tand a tab",
+		"line one\nline two",
+		"k=v=w",
+		"héllo wörld ✓ 世界 🎉",
+		"",
+	}
+	args := []string{"args", "env"}
+	for _, w := range weird {
+		args = append(args, "printn", w)
+	}
+	env := []string{
+		"PATH=/usr/bin:/bin",
+		"EQUALS=a=b=c",
+		"UNICODE=grüße ☃ 日本",
+		"EMPTY=",
+		"SPACES=  lead and trail  ",
+	}
+	b := newBundle(t, "probe", args...)
+	b.edit(func(s *specs.Spec) { s.Process.Env = env })
+
+	out := runOutput(t, r, b, "argv")
+	lines := strings.SplitN(out, "\n", 3)
+	if len(lines) < 3 {
+		t.Fatalf("probe output: %q", out)
+	}
+	var gotArgs, gotEnv []string
+	if err := json.Unmarshal([]byte(lines[0]), &gotArgs); err != nil {
+		t.Fatalf("args line %q: %v", lines[0], err)
+	}
+	if err := json.Unmarshal([]byte(lines[1]), &gotEnv); err != nil {
+		t.Fatalf("env line %q: %v", lines[1], err)
+	}
+	if !reflect.DeepEqual(gotArgs, b.spec.Process.Args) {
+		t.Errorf("guest argv:\n got %q\nwant %q", gotArgs, b.spec.Process.Args)
+	}
+	wantEnv := append(append([]string(nil), env...), "PWD=/")
+	if !reflect.DeepEqual(gotEnv, wantEnv) {
+		t.Errorf("guest env:\n got %q\nwant %q", gotEnv, wantEnv)
+	}
+	if strings.Contains(lines[1], "RUNW_HOST_SECRET") {
+		t.Errorf("host environment leaked into the guest: %s", lines[1])
+	}
+	if want := strings.Join(weird, ""); lines[2] != want {
+		t.Errorf("printn of the args: %q, want %q", lines[2], want)
+	}
+}
+
+// process.cwd is where the guest's relative paths start.
+func TestCwdSetsWorkingDirectory(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "cwd", "cat", "marker.txt", "env")
+	b.writeFile("data/marker.txt", "in data\n")
+	b.edit(func(s *specs.Spec) { s.Process.Cwd = "/data" })
+
+	out := runOutput(t, r, b, "cwd")
+	lines := strings.Split(out, "\n")
+	if len(lines) < 3 || lines[0] != "/data" || lines[1] != "in data" {
+		t.Fatalf("output %q, want /data then the relative file's content", out)
+	}
+	if lines[2] != `["PWD=/data"]` {
+		t.Errorf("env %s, want only PWD=/data", lines[2])
+	}
+}
+
+// A bind mount with "ro" can be read but refuses writes; one with "rw"
+// writes through to the host directory.
+func TestReadOnlyMountRefusesWritesReadWriteMountAccepts(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	roDir, rwDir := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(roDir, "existing.txt"), []byte("from host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe",
+		"cat", "/ro/existing.txt",
+		"write", "/ro/new.txt", "nope",
+		"write", "/rw/new.txt", "through",
+		"cat", "/rw/new.txt")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{
+			bindMount("/ro", roDir, "rbind", "ro"),
+			bindMount("/rw", rwDir, "rbind", "rw"),
+		}
+	})
+
+	lines := strings.Split(runOutput(t, r, b, "mounts"), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("probe output %q", lines)
+	}
+	if lines[0] != "from host" {
+		t.Errorf("read from the ro mount: %q", lines[0])
+	}
+	if !strings.HasPrefix(lines[1], "ERR") {
+		t.Errorf("write to the ro mount: %q, want ERR", lines[1])
+	}
+	if _, err := os.Stat(filepath.Join(roDir, "new.txt")); err == nil {
+		t.Error("the write to the ro mount reached the host")
+	}
+	if lines[2] != "OK" {
+		t.Errorf("write to the rw mount: %q, want OK", lines[2])
+	}
+	if got, err := os.ReadFile(filepath.Join(rwDir, "new.txt")); err != nil || string(got) != "through" {
+		t.Errorf("host file from the rw mount: %q, %v", got, err)
+	}
+}
+
+// root.readonly refuses writes to /, while a tmpfs at /tmp stays writable
+// and its backing directory goes away with the container.
+func TestReadOnlyRootAndPrivateTmp(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe",
+		"write", "/new.txt", "nope",
+		"write", "/tmp/tmpfs-marker", "scratch",
+		"cat", "/tmp/tmpfs-marker")
+	b.edit(func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=1777"}}}
+	})
+
+	// --keep leaves the stopped container, and so the tmpfs backing, in place.
+	out := r.mustRun("run", "--keep", "-b", b.dir, "rotmp").stdout
+	lines := strings.Split(out, "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "ERR") || lines[1] != "OK" || lines[2] != "scratch" {
+		t.Errorf("probe output %q, want ERR for /, OK and the content back for /tmp", out)
+	}
+	if _, err := os.Stat(filepath.Join(b.rootfs, "new.txt")); err == nil {
+		t.Error("a write to the read-only root reached the rootfs")
+	}
+	found := ""
+	for _, p := range r.leftovers() {
+		if filepath.Base(p) == "tmpfs-marker" {
+			found = p
+		}
+	}
+	if found == "" {
+		t.Errorf("the file written to /tmp is not under --root (tmpfs backing): %v", r.leftovers())
+	} else if got, _ := os.ReadFile(found); string(got) != "scratch" {
+		t.Errorf("tmpfs file content %q", got)
+	}
+	r.mustRun("delete", "rotmp")
+	r.assertRootEmpty()
+}
+
+// Symlinks in the image resolve inside the rootfs: neither an absolute
+// link nor a chain of ".." reaches the host's /etc.
+func TestSymlinksCannotEscapeRootfs(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	host, err := os.ReadFile("/etc/hostname")
+	if err != nil || len(strings.TrimSpace(string(host))) == 0 {
+		t.Skip("host has no /etc/hostname to protect")
+	}
+	const own = "rootfs-own-hostname-7f3a"
+	b := newBundle(t, "probe", "cat", "/escape/hostname", "echo", "--", "cat", "/up/hostname", "echo", "--", "cat", "/etc/hostname")
+	b.writeFile("etc/hostname", own)
+	b.symlink("/etc", "escape")
+	b.symlink("../../../../../../etc", "up")
+
+	out := runOutput(t, r, b, "escape")
+	parts := strings.Split(out, "\n--\n")
+	if len(parts) != 3 {
+		t.Fatalf("probe output %q", out)
+	}
+	for i, name := range []string{"/escape/hostname", "/up/hostname"} {
+		got := strings.TrimSpace(parts[i])
+		if strings.Contains(got, strings.TrimSpace(string(host))) && got != own {
+			t.Errorf("cat %s printed the host's /etc/hostname: %q", name, got)
+		}
+		if got != own && !strings.HasPrefix(got, "ERR") {
+			t.Errorf("cat %s: %q, want the rootfs's own file or ERR", name, got)
+		}
+	}
+	if got := strings.TrimSpace(parts[2]); got != own {
+		t.Errorf("cat /etc/hostname: %q, want the rootfs's %q", got, own)
+	}
+}
+
+// An entrypoint that is an absolute symlink to a host file names a path
+// inside the rootfs, never the host file.
+func TestEntrypointSymlinkDoesNotRunHostFile(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	hostDir := t.TempDir()
+	hostModule := filepath.Join(hostDir, "probe.wasm")
+	if err := copyFile(guests["probe"], hostModule); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "echo", "escaped")
+	b.symlink(hostModule, "app.wasm")
+	b.edit(func(s *specs.Spec) { s.Process.Args[0] = "/app.wasm" })
+
+	res := r.run("create", "-b", b.dir, "linked")
+	if res.code != 1 || !strings.Contains(res.stderr, "no such file or directory") {
+		t.Errorf("create: %v, want exit 1 and \"no such file or directory\"", res)
+	}
+	oneLine(t, "create", res.stderr)
+	r.assertRootEmpty()
+}
+
+// A module in the text format runs as is.
+func TestWATModuleRuns(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/hello.wat")
+	if out := runOutput(t, r, b, "wat"); out != "hello from wat\n" {
+		t.Errorf("stdout %q, want \"hello from wat\\n\"", out)
+	}
+}

@@ -1,0 +1,256 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// A user walks one container through its whole life and looks at it with
+// `runw state` at every step.
+func TestLifecycleStateAtEveryStep(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "2s")
+	b.edit(func(s *specs.Spec) {
+		s.Annotations = map[string]string{"org.example.team": "wasm", "empty": ""}
+	})
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	before := time.Now()
+	r.mustRun("create", "--bundle", b.dir, "--pid-file", pidFile, "life")
+	after := time.Now()
+
+	// created
+	res := r.mustRun("state", "life")
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &raw); err != nil {
+		t.Fatalf("state is not JSON: %v\n%s", err, res.stdout)
+	}
+	for _, k := range []string{"ociVersion", "id", "status", "pid", "bundle", "rootfs", "created", "owner", "annotations"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("state JSON has no %q: %s", k, res.stdout)
+		}
+	}
+	st, _, _ := r.state("life")
+	if st.Status != "created" || st.ID != "life" || st.OCIVersion != "1.0.2" {
+		t.Errorf("after create: status %q id %q ociVersion %q", st.Status, st.ID, st.OCIVersion)
+	}
+	if st.Bundle != b.dir || st.Rootfs != b.rootfs {
+		t.Errorf("bundle %q rootfs %q, want %q and %q", st.Bundle, st.Rootfs, b.dir, b.rootfs)
+	}
+	if len(st.Annotations) != 2 || st.Annotations["org.example.team"] != "wasm" {
+		t.Errorf("annotations %v, want the spec's", st.Annotations)
+	}
+	created, err := time.Parse(time.RFC3339, st.Created)
+	if err != nil {
+		t.Errorf("created %q is not RFC3339: %v", st.Created, err)
+	} else if created.Before(before.Add(-time.Second)) || created.After(after.Add(time.Second)) {
+		t.Errorf("created %v is not between %v and %v", created, before, after)
+	}
+	if st.Pid <= 0 {
+		t.Fatalf("created container has pid %d", st.Pid)
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(st.Pid)); err != nil {
+		t.Errorf("init pid %d is not a live process: %v", st.Pid, err)
+	}
+	pf, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(pf) != strconv.Itoa(st.Pid) {
+		t.Errorf("pid file holds %q, want exactly %q", pf, strconv.Itoa(st.Pid))
+	}
+
+	// running
+	r.mustRun("start", "life")
+	if st, _, _ := r.state("life"); st.Status != "running" || st.Pid != mustAtoi(t, string(pf)) {
+		t.Errorf("after start: status %q pid %d, want running with the same pid", st.Status, st.Pid)
+	}
+
+	// stopped
+	st = r.waitStatus("life", "stopped", 10*time.Second)
+	if st.Pid != 0 {
+		t.Errorf("stopped container reports pid %d, want 0", st.Pid)
+	}
+
+	// deleted
+	r.mustRun("delete", "life")
+	_, res, ok := r.state("life")
+	if ok || res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {
+		t.Errorf("state after delete: %v, want exit 1 and \"container does not exist\"", res)
+	}
+	r.assertRootEmpty()
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// `runw create` must leave the guest waiting: none of its code runs until
+// `runw start`, whatever it would do first.
+func TestCreateRunsNoGuestCode(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	data := t.TempDir()
+	b := newBundle(t, "probe", "write", "/data/started", "yes")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{bindMount("/data", data, "rbind", "rw")}
+	})
+	marker := filepath.Join(data, "started")
+
+	r.mustRun("create", "-b", b.dir, "idle")
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the guest wrote its file during create")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(marker); err == nil {
+		t.Fatal("the guest wrote its file after create, before start")
+	}
+	if st, _, _ := r.state("idle"); st.Status != "created" {
+		t.Fatalf("status %q before start, want created", st.Status)
+	}
+
+	r.mustRun("start", "idle")
+	r.waitStatus("idle", "stopped", 10*time.Second)
+	got, err := os.ReadFile(marker)
+	if err != nil || string(got) != "yes" {
+		t.Errorf("after start: file %q, %v; want \"yes\"", got, err)
+	}
+	r.mustRun("delete", "idle")
+}
+
+// Twenty users create, start, wait for and delete containers at once.
+func TestTwentyContainersInParallel(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "hi")
+	var wg sync.WaitGroup
+	errs := make(chan string, 100)
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func(id string) {
+			defer wg.Done()
+			for _, args := range [][]string{{"create", "-b", b.dir, id}, {"start", id}} {
+				if res := r.run(args...); res.code != 0 {
+					errs <- strings.Join(args, " ") + ": " + res.String()
+					return
+				}
+			}
+			if _, err := r.pollStatus(id, "stopped", 30*time.Second); err != nil {
+				errs <- err.Error()
+				return
+			}
+			if res := r.run("delete", id); res.code != 0 {
+				errs <- "delete " + id + ": " + res.String()
+			}
+		}("par-" + strconv.Itoa(i))
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	r.assertRootEmpty()
+}
+
+// `runw list` shows what `runw state` shows, for every container.
+func TestListShowsCreatedContainers(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	if res := r.mustRun("list", "--format", "json"); strings.TrimSpace(res.stdout) != "null" {
+		t.Errorf("list of no containers: %q, want null (as runc)", res.stdout)
+	}
+	b := newBundle(t, "probe")
+	r.mustRun("create", "-b", b.dir, "one")
+	r.mustRun("create", "-b", b.dir, "two")
+
+	var list []containerState
+	res := r.mustRun("list", "--format", "json")
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+		t.Fatalf("list --format json: %v\n%s", err, res.stdout)
+	}
+	if len(list) != 2 {
+		t.Fatalf("listed %d containers, want 2: %s", len(list), res.stdout)
+	}
+	for i, id := range []string{"one", "two"} {
+		c := list[i]
+		if c.ID != id || c.Status != "created" || c.Pid <= 0 || c.Bundle != b.dir || c.Owner != "root" {
+			t.Errorf("list entry %d: %+v, want id %s created with a pid, bundle %s, owner root", i, c, id, b.dir)
+		}
+	}
+
+	res = r.mustRun("list")
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if got := strings.Fields(lines[0]); strings.Join(got, " ") != "ID PID STATUS BUNDLE CREATED OWNER" {
+		t.Errorf("table header %q", lines[0])
+	}
+	if len(lines) != 3 || !regexp.MustCompile(`^one\s+\d+\s+created\s+`).MatchString(lines[1]) {
+		t.Errorf("table:\n%s", res.stdout)
+	}
+	if res := r.mustRun("list", "-q"); res.stdout != "one\ntwo\n" {
+		t.Errorf("list -q: %q", res.stdout)
+	}
+	r.mustRun("delete", "one")
+	r.mustRun("delete", "two")
+}
+
+// `runw spec` gives a config.json that runs the module put at rootfs/app.wasm.
+func TestSpecTemplateRuns(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	dir := t.TempDir()
+	r.mustRun("spec", "--bundle", dir)
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(guests["hello"], filepath.Join(dir, "rootfs", "app.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	res := r.mustRun("run", "-b", dir, "from-template")
+	if res.stdout != "Hello from a WebAssembly container!\n" {
+		t.Errorf("stdout %q", res.stdout)
+	}
+	if res := r.run("spec", "--bundle", dir); res.code != 1 || !strings.Contains(res.stderr, "exists") {
+		t.Errorf("spec over an existing config.json: %v, want exit 1 \"exists\"", res)
+	}
+	r.assertRootEmpty()
+}
+
+// The version, usage and unknown-command conventions callers rely on.
+func TestVersionAndUsage(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	res := r.mustRun("--version")
+	lines := strings.Split(res.stdout, "\n")
+	if !strings.HasPrefix(lines[0], "runw version ") {
+		t.Errorf("first line %q, want \"runw version ...\" (go-runc parses it)", lines[0])
+	}
+	if !strings.Contains(res.stdout, "\nspec: "+specs.Version+"\n") {
+		t.Errorf("--version does not list spec %s:\n%s", specs.Version, res.stdout)
+	}
+	if !regexp.MustCompile(`(?m)^wasmtime: v\d+\.`).MatchString(res.stdout) {
+		t.Errorf("--version does not list the wasmtime version:\n%s", res.stdout)
+	}
+
+	if res := r.run("frobnicate"); res.code != 3 {
+		t.Errorf("unknown command: %v, want exit 3", res)
+	}
+	res = r.run("start")
+	if res.code != 1 || !strings.Contains(res.stderr, "requires exactly 1 argument") {
+		t.Errorf("start with no id: %v, want exit 1", res)
+	}
+	oneLine(t, "start with no id", res.stderr)
+}
