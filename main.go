@@ -410,6 +410,69 @@ func commands() []*cli.Command {
 			},
 		},
 		{
+			Name: "compile", Usage: "precompile modules into the cache (image builds, node warm-up)", ArgsUsage: "<module.wasm|module.wat>...",
+			Action: func(c *cli.Context) error {
+				if c.NArg() < 1 {
+					return checkArgs(c, 1)
+				}
+				return runtime.Compile(c.String("cache-dir"), c.Int64("cache-max"), c.Args().Slice(), func(path, key string, hit bool) {
+					how := "compiled"
+					if hit {
+						how = "cached"
+					}
+					fmt.Printf("%s\t%s\t%s\n", key, how, path)
+				})
+			},
+		},
+		{
+			Name: "cache", Usage: "inspect or clear the compiled-module cache",
+			Subcommands: []*cli.Command{
+				{
+					Name: "ls", Usage: "list cached modules, most recently used first",
+					Action: withCache(func(c *cli.Context, cache *wasi.Cache) error {
+						entries, err := cache.List()
+						if err != nil {
+							return err
+						}
+						w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+						fmt.Fprint(w, "KEY\tSIZE\tLAST USED\n")
+						for _, e := range entries {
+							used := e.Used.Format(time.RFC3339)
+							if e.Corrupt {
+								used = "incomplete"
+							}
+							fmt.Fprintf(w, "%s\t%d\t%s\n", e.Key, e.Size, used)
+						}
+						return w.Flush()
+					}),
+				},
+				{
+					Name: "rm", Usage: "remove cached modules by key", ArgsUsage: "<key>...",
+					Action: withCache(func(c *cli.Context, cache *wasi.Cache) error {
+						if c.NArg() < 1 {
+							return checkArgs(c, 1)
+						}
+						for _, k := range c.Args().Slice() {
+							if err := cache.Remove(k); err != nil {
+								return err
+							}
+						}
+						return nil
+					}),
+				},
+				{
+					Name: "prune", Usage: "remove every cached module",
+					Action: withCache(func(c *cli.Context, cache *wasi.Cache) error {
+						n, err := cache.Prune()
+						if err == nil {
+							fmt.Printf("removed %d cached modules\n", n)
+						}
+						return err
+					}),
+				},
+			},
+		},
+		{
 			Name: "spec", Usage: "write a config.json for a wasm bundle",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "directory to write config.json in"},
@@ -566,4 +629,15 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 		res.Pids = &specs.LinuxPids{Limit: pids}
 	}
 	return r.Update(c.Args().First(), c.String("resources"), res)
+}
+
+// withCache opens the cache named by the global flags for a cache command.
+func withCache(f func(c *cli.Context, cache *wasi.Cache) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		cache, err := wasi.OpenCache(c.String("cache-dir"), c.Int64("cache-max"))
+		if err != nil {
+			return err
+		}
+		return f(c, cache)
+	}
 }

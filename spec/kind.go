@@ -3,6 +3,8 @@ package spec
 import (
 	"bytes"
 	"fmt"
+	"io"
+	"os"
 )
 
 // Kind classifies an entrypoint file by its content, because the file name
@@ -125,4 +127,20 @@ func skipBlockComment(head []byte, i int) int {
 
 func isWATSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
+// SniffFile classifies the file at path by its first bytes, for commands
+// that take a module path on the host (`runw compile`).
+func SniffFile(path string) (Kind, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return KindUnknown, err
+	}
+	defer f.Close()
+	head := make([]byte, sniffLen)
+	n, err := io.ReadFull(f, head)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return KindUnknown, err
+	}
+	return Sniff(head[:n]), nil
 }

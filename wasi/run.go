@@ -20,28 +20,33 @@ const TrapExitCode = 134
 // when it holds it (cache may be nil), compiling and storing it otherwise.
 // The boolean says whether it was a cache hit.
 func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, error) {
+	m, hit, _, err := CompileKeyed(engine, path, kind, cache)
+	return m, hit, err
+}
+
+// CompileKeyed is Compile that also returns the cache key it used.
+func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
-		return nil, false, err
+		return nil, false, "", err
 	}
 	switch kind {
 	case spec.KindComponent:
-		return nil, false, errors.New("wasm components are not supported yet: build the guest as a WASI preview1 core module (wasm32-wasip1)")
+		return nil, false, "", errors.New("wasm components are not supported yet: build the guest as a WASI preview1 core module (wasm32-wasip1)")
 	case spec.KindWAT:
 		if src, err = wasmtime.Wat2Wasm(string(src)); err != nil {
-			return nil, false, fmt.Errorf("parse WAT %s: %w", path, err)
+			return nil, false, "", fmt.Errorf("parse WAT %s: %w", path, err)
 		}
 	}
-	var key string
+	key := Key(src)
 	if cache != nil {
-		key = Key(src)
 		if m := cache.Load(engine, key); m != nil {
-			return m, true, nil
+			return m, true, key, nil
 		}
 	}
 	m, err := wasmtime.NewModule(engine, src)
 	if err != nil {
-		return nil, false, fmt.Errorf("compile %s: %w", path, oneLine(err))
+		return nil, false, key, fmt.Errorf("compile %s: %w", path, oneLine(err))
 	}
 	if cache != nil {
 		if art, err := m.Serialize(); err == nil {
@@ -49,7 +54,7 @@ func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache)
 			_ = cache.Store(key, art)
 		}
 	}
-	return m, false, nil
+	return m, false, key, nil
 }
 
 // Guest is an instantiated module whose _start has not run yet.

@@ -1,0 +1,248 @@
+package wasi
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/runw/runw/spec"
+)
+
+// writeWAT writes a small module whose exported function returns n, so
+// that two modules differ in content and in behaviour.
+func writeWAT(t *testing.T, n int) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "m.wat")
+	src := `(module (func (export "n") (result i32) i32.const ` + strconv.Itoa(n) + `))`
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// keyOfWAT is the cache key of a WAT file's binary form.
+func keyOfWAT(t *testing.T, path string) string {
+	t.Helper()
+	src, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wasm, err := wasmtime.Wat2Wasm(string(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Key(wasm)
+}
+
+// cached reports whether the cache holds an entry for key, without
+// touching its recency.
+func cached(c *Cache, key string) bool {
+	_, err := os.Stat(c.sum(key))
+	return err == nil
+}
+
+// call instantiates m and returns what its "n" export returns.
+func call(t *testing.T, engine *wasmtime.Engine, m *wasmtime.Module) int32 {
+	t.Helper()
+	store := wasmtime.NewStore(engine)
+	store.SetEpochDeadline(1)
+	inst, err := wasmtime.NewInstance(store, m, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := inst.GetFunc(store, "n").Call(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.(int32)
+}
+
+func openTestCache(t *testing.T, max int64) *Cache {
+	t.Helper()
+	c, err := OpenCache(filepath.Join(t.TempDir(), "cache"), max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCacheMissThenHit(t *testing.T) {
+	c := openTestCache(t, 0)
+	engine := NewEngine()
+	p := writeWAT(t, 41)
+	m, hit, err := Compile(engine, p, spec.KindWAT, c)
+	if err != nil || hit {
+		t.Fatalf("first compile: hit=%v err=%v, want a miss", hit, err)
+	}
+	if got := call(t, engine, m); got != 41 {
+		t.Fatalf("compiled module returned %d", got)
+	}
+	other := NewEngine()
+	m, hit, err = Compile(other, p, spec.KindWAT, c)
+	if err != nil || !hit {
+		t.Fatalf("second compile: hit=%v err=%v, want a hit", hit, err)
+	}
+	if got := call(t, other, m); got != 41 {
+		t.Fatalf("cached module returned %d", got)
+	}
+	// A different module is a different key: a miss, never the other's code.
+	m, hit, err = Compile(engine, writeWAT(t, 42), spec.KindWAT, c)
+	if err != nil || hit || call(t, engine, m) != 42 {
+		t.Fatalf("other module: hit=%v err=%v", hit, err)
+	}
+}
+
+func TestCacheCorruptEntryIsRecompiled(t *testing.T) {
+	for _, damage := range []struct {
+		name string
+		do   func(path string) error
+	}{
+		{"truncated", func(p string) error { return os.Truncate(p, 100) }},
+		{"bit flipped", func(p string) error {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			b[len(b)/2] ^= 0xff
+			return os.WriteFile(p, b, 0o600)
+		}},
+		{"sidecar missing", func(p string) error { return os.Remove(strings.TrimSuffix(p, ".cwasm") + ".sum") }},
+	} {
+		t.Run(damage.name, func(t *testing.T) {
+			c := openTestCache(t, 0)
+			engine := NewEngine()
+			p := writeWAT(t, 7)
+			if _, _, err := Compile(engine, p, spec.KindWAT, c); err != nil {
+				t.Fatal(err)
+			}
+			entries, _ := c.List()
+			if len(entries) != 1 {
+				t.Fatalf("want 1 entry, have %d", len(entries))
+			}
+			if err := damage.do(c.path(entries[0].Key)); err != nil {
+				t.Fatal(err)
+			}
+			m, hit, err := Compile(engine, p, spec.KindWAT, c)
+			if err != nil || hit {
+				t.Fatalf("damaged entry: hit=%v err=%v, want a recompile", hit, err)
+			}
+			if call(t, engine, m) != 7 {
+				t.Fatal("recompiled module is wrong")
+			}
+			if _, hit, _ := Compile(engine, p, spec.KindWAT, c); !hit {
+				t.Fatal("entry was not rewritten after the recompile")
+			}
+		})
+	}
+}
+
+// TestCacheRefusesPlantedArtifact tries the attack the cache guards
+// against: a file with a valid key name that runw did not write.
+func TestCacheRefusesPlantedArtifact(t *testing.T) {
+	c := openTestCache(t, 0)
+	engine := NewEngine()
+	evil := writeWAT(t, 666)
+	good := writeWAT(t, 1)
+	// Compile the evil module elsewhere and plant its artifact under the
+	// good module's key, without the sidecar runw writes.
+	other := openTestCache(t, 0)
+	if _, _, err := Compile(engine, evil, spec.KindWAT, other); err != nil {
+		t.Fatal(err)
+	}
+	oe, _ := other.List()
+	goodKey := keyOfWAT(t, good)
+	art, _ := os.ReadFile(other.path(oe[0].Key))
+	if err := os.WriteFile(c.path(goodKey), art, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m, hit, err := Compile(engine, good, spec.KindWAT, c)
+	if err != nil || hit || call(t, engine, m) != 1 {
+		t.Fatalf("planted artifact was used: hit=%v err=%v", hit, err)
+	}
+}
+
+func TestOpenCacheRefusesOpenDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	if _, err := OpenCache(dir, 0); err == nil || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("world-writable cache dir accepted: %v", err)
+	}
+}
+
+func TestCacheConcurrentWritersOfOneKey(t *testing.T) {
+	c := openTestCache(t, 0)
+	p := writeWAT(t, 5)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			engine := NewEngine()
+			m, _, err := Compile(engine, p, spec.KindWAT, c)
+			if err == nil && call(t, engine, m) != 5 {
+				err = os.ErrInvalid
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := c.List()
+	if len(entries) != 1 || entries[0].Corrupt {
+		t.Fatalf("want one whole entry, have %+v", entries)
+	}
+	left, _ := filepath.Glob(filepath.Join(c.Dir, ".tmp-*"))
+	if len(left) != 0 {
+		t.Fatalf("temp files left: %v", left)
+	}
+	if _, hit, err := Compile(NewEngine(), p, spec.KindWAT, c); err != nil || !hit {
+		t.Fatalf("after concurrent writes: hit=%v err=%v", hit, err)
+	}
+}
+
+func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	c := openTestCache(t, 0)
+	engine := NewEngine()
+	a, b, d := writeWAT(t, 1), writeWAT(t, 2), writeWAT(t, 3)
+	for _, p := range []string{a, b} {
+		if _, _, err := Compile(engine, p, spec.KindWAT, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	entries, _ := c.List()
+	size := entries[0].Size
+	// Use a after b so that b is the least recently used.
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(c.sum(keyOfWAT(t, b)), past, past)
+	if _, hit, _ := Compile(engine, a, spec.KindWAT, c); !hit {
+		t.Fatal("a should be cached")
+	}
+	// Room for two entries: adding d must evict b, the least recently used.
+	c.Max = 2*size + size/2
+	if _, _, err := Compile(engine, d, spec.KindWAT, c); err != nil {
+		t.Fatal(err)
+	}
+	if cached(c, keyOfWAT(t, b)) {
+		t.Fatal("b should have been evicted")
+	}
+	for _, p := range []string{a, d} {
+		if !cached(c, keyOfWAT(t, p)) {
+			t.Fatalf("%s should still be cached", p)
+		}
+	}
+}
