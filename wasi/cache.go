@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,6 +36,18 @@ const DefaultCacheMax int64 = 2 << 30
 // fsync, rename), and every entry carries a length and CRC-32C trailer in a
 // sidecar that is checked before wasmtime maps it, so a truncated or
 // corrupted entry is discarded and recompiled instead of crashing the guest.
+//
+// Two shortcuts keep the CRC and the module hash off the warm start path,
+// each keyed so that it cannot be fooled:
+//   - <key>.ok records that the artifact passed its CRC during this boot,
+//     together with the artifact's identity (inode, size, mtime, ctime).
+//     Any write to the artifact changes its ctime, which nobody can set, so
+//     a damaged file no longer matches and is checked again.
+//   - <id>.idx maps a module file's identity (path, device, inode, size,
+//     mtime, ctime) to its content key, so an unchanged module is not
+//     re-read and re-hashed at every start. A changed module has a new
+//     ctime, misses, and is hashed: an image cannot make runw load the
+//     artifact of other bytes than the ones it ships.
 type Cache struct {
 	Dir string
 	// Max is the size bound in bytes; least recently used entries go first.
@@ -82,6 +95,52 @@ func Key(wasm []byte) string {
 
 func (c *Cache) path(key string) string { return filepath.Join(c.Dir, key+".cwasm") }
 func (c *Cache) sum(key string) string  { return filepath.Join(c.Dir, key+".sum") }
+func (c *Cache) ok(key string) string   { return filepath.Join(c.Dir, key+".ok") }
+
+// bootID tells one boot from the next, so that CRC checks are redone after
+// a reboot (when the page cache is cold and the disk is read again).
+var bootID = sync.OnceValue(func() string {
+	b, _ := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b))
+})
+
+// identity names a file's current content without reading it: ctime
+// changes with every write and cannot be set from user space.
+func identity(fi os.FileInfo) string {
+	st := fi.Sys().(*syscall.Stat_t)
+	return fmt.Sprintf("%d:%d:%d:%d.%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+}
+
+// KeyFor returns the cache key for the module at path, from the identity
+// index when the file is unchanged, else by reading and hashing it (and
+// then remembering the answer). convert turns the file's bytes into the
+// binary module (WAT text, for example); it may be nil.
+func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key string, wasm []byte, err error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", nil, err
+	}
+	abs, _ := filepath.Abs(path)
+	h := sha256.Sum256([]byte(abs + "\x00" + identity(fi) + "\x00" + WasmtimeVersion() + "\x00" + engineSettings))
+	idx := filepath.Join(c.Dir, hex.EncodeToString(h[:])+".idx")
+	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
+		return string(b), nil, nil
+	}
+	if wasm, err = os.ReadFile(path); err != nil {
+		return "", nil, err
+	}
+	if convert != nil {
+		if wasm, err = convert(wasm); err != nil {
+			return "", nil, err
+		}
+	}
+	key = Key(wasm)
+	// Only remember the identity if the file did not change while read.
+	if fi2, err := os.Stat(path); err == nil && identity(fi2) == identity(fi) {
+		_ = writeAtomic(idx, []byte(key))
+	}
+	return key, wasm, nil
+}
 
 // Load returns the cached module for key, or nil on a miss. A damaged entry
 // is removed and reported as a miss.
@@ -99,21 +158,48 @@ func (c *Cache) Load(engine *wasmtime.Engine, key string) *wasmtime.Module {
 	return m
 }
 
-// verify checks the artifact against its sidecar (length + CRC-32C). A
-// missing sidecar is a miss; a mismatch removes the entry.
+// verify checks the artifact against its sidecar (length + CRC-32C),
+// once per boot and artifact identity. A missing sidecar is a miss; a
+// mismatch removes the entry.
 func (c *Cache) verify(key string) bool {
 	sum, err := os.ReadFile(c.sum(key))
+	if err != nil || len(sum) != 12 {
+		return false
+	}
+	fi, err := os.Stat(c.path(key))
 	if err != nil {
 		return false
 	}
-	data, err := os.ReadFile(c.path(key))
-	if err != nil || len(sum) != 12 ||
-		binary.LittleEndian.Uint64(sum[:8]) != uint64(len(data)) ||
-		binary.LittleEndian.Uint32(sum[8:]) != crc32.Checksum(data, castagnoli) {
+	mark := bootID() + " " + identity(fi)
+	if b, err := os.ReadFile(c.ok(key)); err == nil && string(b) == mark {
+		return true
+	}
+	if binary.LittleEndian.Uint64(sum[:8]) != uint64(fi.Size()) || !crcMatches(c.path(key), binary.LittleEndian.Uint32(sum[8:])) {
 		c.Remove(key)
 		return false
 	}
+	_ = writeAtomic(c.ok(key), []byte(mark))
 	return true
+}
+
+// crcMatches checks a file's CRC-32C through a read-only mapping, so the
+// pages are the page cache's own (wasmtime maps the same ones next).
+func crcMatches(path string, want uint32) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	data, err := syscall.Mmap(int(f.Fd()), 0, int(fi.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		return false
+	}
+	defer syscall.Munmap(data)
+	return crc32.Checksum(data, castagnoli) == want
 }
 
 // Store writes an artifact atomically: the artifact first, then the
@@ -135,6 +221,7 @@ func (c *Cache) Store(key string, artifact []byte) error {
 
 // Remove deletes one entry.
 func (c *Cache) Remove(key string) error {
+	os.Remove(c.ok(key))
 	err1 := os.Remove(c.sum(key))
 	err2 := os.Remove(c.path(key))
 	if errors.Is(err1, fs.ErrNotExist) && errors.Is(err2, fs.ErrNotExist) {
@@ -170,7 +257,7 @@ func (c *Cache) List() ([]Entry, error) {
 	return out, nil
 }
 
-// Prune removes every entry.
+// Prune removes every entry, and the identity index with them.
 func (c *Cache) Prune() (int, error) {
 	entries, err := c.List()
 	if err != nil {
@@ -178,6 +265,10 @@ func (c *Cache) Prune() (int, error) {
 	}
 	for _, e := range entries {
 		c.Remove(e.Key)
+	}
+	idx, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx"))
+	for _, p := range idx {
+		os.Remove(p)
 	}
 	return len(entries), nil
 }

@@ -246,3 +246,50 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheModuleRewrittenInPlace tries to fool the identity index: the
+// module file is rewritten at the same path with other code of the same
+// size. runw must run the new code, never the old artifact.
+func TestCacheModuleRewrittenInPlace(t *testing.T) {
+	c := openTestCache(t, 0)
+	engine := NewEngine()
+	p := writeWAT(t, 11)
+	if m, _, err := Compile(engine, p, spec.KindWAT, c); err != nil || call(t, engine, m) != 11 {
+		t.Fatalf("first: %v", err)
+	}
+	if _, hit, _ := Compile(engine, p, spec.KindWAT, c); !hit {
+		t.Fatal("unchanged module should hit")
+	}
+	fi, _ := os.Stat(p)
+	src := `(module (func (export "n") (result i32) i32.const 22))`
+	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Same size and even the same mtime: only ctime tells them apart.
+	if fi2, _ := os.Stat(p); fi2.Size() != fi.Size() {
+		t.Fatalf("test needs equal sizes: %d vs %d", fi.Size(), fi2.Size())
+	}
+	os.Chtimes(p, fi.ModTime(), fi.ModTime())
+	m, hit, err := Compile(engine, p, spec.KindWAT, c)
+	if err != nil || hit || call(t, engine, m) != 22 {
+		t.Fatalf("rewritten module: hit=%v err=%v", hit, err)
+	}
+}
+
+func TestCachePruneEmptiesTheDirectory(t *testing.T) {
+	c := openTestCache(t, 0)
+	engine := NewEngine()
+	for _, n := range []int{1, 2} {
+		if _, _, err := Compile(engine, writeWAT(t, n), spec.KindWAT, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := c.Prune()
+	if err != nil || n != 2 {
+		t.Fatalf("prune: n=%d err=%v", n, err)
+	}
+	left, _ := os.ReadDir(c.Dir)
+	if len(left) != 0 {
+		t.Fatalf("left after prune: %v", left)
+	}
+}

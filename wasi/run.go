@@ -26,25 +26,42 @@ func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache)
 
 // CompileKeyed is Compile that also returns the cache key it used.
 func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, false, "", err
-	}
+	var convert func([]byte) ([]byte, error)
 	switch kind {
 	case spec.KindComponent:
 		return nil, false, "", errors.New("wasm components are not supported yet: build the guest as a WASI preview1 core module (wasm32-wasip1)")
 	case spec.KindWAT:
-		if src, err = wasmtime.Wat2Wasm(string(src)); err != nil {
-			return nil, false, "", fmt.Errorf("parse WAT %s: %w", path, err)
+		convert = func(src []byte) ([]byte, error) {
+			wasm, err := wasmtime.Wat2Wasm(string(src))
+			if err != nil {
+				return nil, fmt.Errorf("parse WAT %s: %w", path, err)
+			}
+			return wasm, nil
 		}
 	}
-	key := Key(src)
+	var key string
+	var wasm []byte
+	var err error
 	if cache != nil {
+		if key, wasm, err = cache.KeyFor(path, convert); err != nil {
+			return nil, false, "", err
+		}
 		if m := cache.Load(engine, key); m != nil {
 			return m, true, key, nil
 		}
 	}
-	m, err := wasmtime.NewModule(engine, src)
+	if wasm == nil {
+		if wasm, err = os.ReadFile(path); err != nil {
+			return nil, false, "", err
+		}
+		if convert != nil {
+			if wasm, err = convert(wasm); err != nil {
+				return nil, false, "", err
+			}
+		}
+		key = Key(wasm)
+	}
+	m, err := wasmtime.NewModule(engine, wasm)
 	if err != nil {
 		return nil, false, key, fmt.Errorf("compile %s: %w", path, oneLine(err))
 	}
