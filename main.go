@@ -116,9 +116,9 @@ func defaultRoot() string {
 func setupLog(c *cli.Context) error {
 	switch c.String("log-format") {
 	case "text":
-		logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
+		logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true, TimestampFormat: time.RFC3339Nano})
 	case "json":
-		logrus.SetFormatter(&logrus.JSONFormatter{})
+		logrus.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
 	default:
 		return fmt.Errorf("invalid log-format: %s", c.String("log-format"))
 	}

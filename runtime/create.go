@@ -102,6 +102,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	logDebugf("%s: bundle loaded, state directory made", id)
 	ok := false
 	var init *exec.Cmd
 	defer func() {
@@ -230,6 +231,7 @@ func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place f
 		// terminal's job control never reaches runw's caller.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: tty, Ctty: 0},
 	}
+	logDebugf("spawning init")
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
@@ -241,6 +243,7 @@ func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place f
 		return nil, err
 	}
 
+	logDebugf("init %d placed in its cgroup", cmd.Process.Pid)
 	// The init reads its configuration only now, after the parent had the
 	// chance to place it (cgroups), and creates no engine before that.
 	if err := json.NewEncoder(initW).Encode(cfg); err != nil {
@@ -249,6 +252,7 @@ func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place f
 	initW.Close()
 
 	msg, _ := io.ReadAll(syncR)
+	logDebugf("init %d reported %q", cmd.Process.Pid, msg)
 	if reply := strings.TrimSpace(string(msg)); reply != "ready" {
 		cmd.Process.Kill()
 		cmd.Wait()

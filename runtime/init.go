@@ -47,6 +47,7 @@ func Init() {
 		configureInitLog(cfg)
 	}
 
+	logDebugf("init: config read")
 	guest, err := wasi.Prepare(cfg.Plan, openCache(cfg.CacheDir, cfg.CacheMax))
 	if err != nil {
 		fail(err)
@@ -79,7 +80,9 @@ func Init() {
 		time.Sleep(stopGrace)
 		os.Exit(128 + sig)
 	}()
+	logDebugf("init: released, running the guest")
 	exit := guest.Run()
+	logDebugf("init: guest exited with %d", exit.Code)
 	if exit.Trap != "" {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", exit.Trap)
 	}

@@ -57,7 +57,9 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		restore := proxyTTY(master)
 		defer restore()
 	}
+	logDebugf("%s: started, waiting", id)
 	code := waitForward(ip.cmd)
+	logDebugf("%s: exited with %d", id, code)
 	if !o.Keep {
 		if err := r.Delete(id, true); err != nil {
 			return code, err
