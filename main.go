@@ -472,6 +472,8 @@ func commands() []*cli.Command {
 				},
 			},
 		},
+		unsupported("checkpoint", "checkpoint a running container (not supported for wasm)"),
+		unsupported("restore", "restore a container from a checkpoint (not supported for wasm)"),
 		{
 			Name: "spec", Usage: "write a config.json for a wasm bundle",
 			Flags: []cli.Flag{
@@ -639,5 +641,24 @@ func withCache(f func(c *cli.Context, cache *wasi.Cache) error) cli.ActionFunc {
 			return err
 		}
 		return f(c, cache)
+	}
+}
+
+// unsupported is a command runw accepts with any flags and refuses with a
+// clear error (forwarded for native containers), so that an engine shows
+// the user why instead of an unknown-command failure.
+func unsupported(name, usage string) *cli.Command {
+	return &cli.Command{
+		Name: name, Usage: usage, ArgsUsage: "<container-id>",
+		SkipFlagParsing: true,
+		Action: withRuntime(-1, func(c *cli.Context, r *runtime.Runtime) error {
+			id := ""
+			for _, a := range c.Args().Slice() {
+				if !strings.HasPrefix(a, "-") {
+					id = a
+				}
+			}
+			return r.Unsupported(name, id)
+		}),
 	}
 }
