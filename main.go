@@ -185,7 +185,7 @@ func commandArgs(argv []string, command string) []string {
 func checkArgs(c *cli.Context, n int) error {
 	if c.NArg() != n {
 		fmt.Println("Incorrect Usage.")
-		cli.ShowCommandHelp(c, c.Command.Name)
+		showUsage(c)
 		return fmt.Errorf("runw: %q requires exactly %d argument(s)", c.Command.Name, n)
 	}
 	return nil
@@ -289,7 +289,7 @@ func commands() []*cli.Command {
 			Action: withRuntime(-1, func(c *cli.Context, r *runtime.Runtime) error {
 				if c.NArg() < 1 || c.NArg() > 2 {
 					fmt.Println("Incorrect Usage.")
-					cli.ShowCommandHelp(c, c.Command.Name)
+					showUsage(c)
 					return fmt.Errorf("runw: %q requires a minimum of 1 and a maximum of 2 argument(s)", "kill")
 				}
 				name := "SIGTERM"
@@ -548,7 +548,7 @@ func goVersion() string {
 func execAction(c *cli.Context) error {
 	if c.NArg() < 1 || (c.NArg() < 2 && c.String("process") == "") {
 		fmt.Println("Incorrect Usage.")
-		cli.ShowCommandHelp(c, "exec")
+		showUsage(c)
 		return fmt.Errorf("runw: %q requires a minimum of 2 argument(s)", "exec")
 	}
 	r, err := newRuntime(c)
@@ -661,4 +661,11 @@ func unsupported(name, usage string) *cli.Command {
 			return r.Unsupported(name, id)
 		}),
 	}
+}
+
+// showUsage prints a command's usage to stdout, as runc does before an
+// argument-count error. (urfave's ShowCommandHelp, called from inside the
+// command, would look the name up among its subcommands and fail.)
+func showUsage(c *cli.Context) {
+	fmt.Printf("Usage: runw %s [command options] %s\n\n%s\n", c.Command.Name, c.Command.ArgsUsage, c.Command.Usage)
 }

@@ -111,7 +111,9 @@ func TestKillTermStopsBusyLoop(t *testing.T) {
 				t.Fatalf("guest exited before kill: %v", bg.wait(t, time.Second))
 			}
 			r.mustRun("kill", "busy", "TERM")
-			if took := waitGone(t, pid, 5*time.Second); took > c.limit {
+			took := waitGone(t, pid, 5*time.Second)
+			t.Logf("guest %s gone %v after kill TERM returned", c.name, took)
+			if took > c.limit {
 				t.Errorf("guest %s took %v to stop after kill TERM returned, want < %v", c.name, took, c.limit)
 			}
 			if res := bg.wait(t, 5*time.Second); res.code != 143 {
@@ -128,10 +130,18 @@ func TestKillCreatedContainer(t *testing.T) {
 	b := newBundle(t, "probe", "echo", "never")
 	r.mustRun("create", "-b", b.dir, "waiting")
 	st, _, _ := r.state("waiting")
+	res := r.run("kill", "waiting", "FOO")
+	if res.code != 1 || !strings.Contains(res.stderr, "FOO") {
+		t.Errorf("kill with an unknown signal: %v, want exit 1 naming it", res)
+	}
+	oneLine(t, "kill FOO", res.stderr)
+	if now, _, _ := r.state("waiting"); now.Status != "created" {
+		t.Fatalf("after a refused kill: status %q, want created", now.Status)
+	}
 	r.mustRun("kill", "waiting", "KILL")
 	waitGone(t, st.Pid, 5*time.Second)
 	r.waitStatus("waiting", "stopped", 5*time.Second)
-	if res := r.run("kill", "waiting", "TERM"); res.code != 1 || !strings.Contains(res.stderr, "container not running") {
+	if res = r.run("kill", "waiting", "TERM"); res.code != 1 || !strings.Contains(res.stderr, "container not running") {
 		t.Errorf("kill of a stopped container: %v, want exit 1 \"container not running\"", res)
 	}
 	if res := r.run("kill", "--all", "waiting", "TERM"); res.code != 0 {

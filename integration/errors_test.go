@@ -1,0 +1,249 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// failsCleanly checks runc's error contract: exit 1, one line on stderr
+// containing want, and nothing left under --root for id.
+func failsCleanly(t *testing.T, r *runw, res result, id, want string) {
+	t.Helper()
+	if res.code != 1 {
+		t.Errorf("exit %d, want 1 (%v)", res.code, res)
+	}
+	oneLine(t, "error", res.stderr)
+	if !strings.Contains(res.stderr, want) {
+		t.Errorf("stderr %q does not contain %q", res.stderr, want)
+	}
+	if id != "" {
+		if _, err := os.Stat(filepath.Join(r.root, id)); err == nil {
+			t.Errorf("failed command left %s under --root: %v", id, r.leftovers())
+		}
+	}
+}
+
+// Every broken bundle fails at create with one clear line and leaves
+// nothing behind.
+func TestCreateRefusesBadBundles(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name  string
+		setup func(b *bundle)
+		want  string
+	}{
+		{"missing config.json", func(b *bundle) {
+			os.Remove(filepath.Join(b.dir, "config.json"))
+		}, "config.json"},
+		{"malformed config.json", func(b *bundle) {
+			os.WriteFile(filepath.Join(b.dir, "config.json"), []byte(`{"ociVersion": "1.0.2", "process": {`), 0o644)
+		}, "config.json"},
+		{"missing rootfs", func(b *bundle) {
+			os.RemoveAll(b.rootfs)
+		}, "rootfs"},
+		{"args[0] missing", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Process.Args[0] = "/nowhere.wasm" })
+		}, "no such file or directory"},
+		{"args[0] is text", func(b *bundle) {
+			b.writeFile("probe.wasm", "hello\n")
+		}, "WebAssembly"},
+		{"module fails to link", func(b *bundle) {
+			copyFile("testdata/wat/badimport.wat", filepath.Join(b.rootfs, "probe.wasm"))
+		}, "does_not_exist"},
+		{"no _start", func(b *bundle) {
+			copyFile("testdata/wat/nostart.wat", filepath.Join(b.rootfs, "probe.wasm"))
+		}, "_start"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, "probe")
+			c.setup(b)
+			res := r.run("create", "-b", b.dir, "bad")
+			failsCleanly(t, r, res, "bad", c.want)
+			r.assertRootEmpty()
+		})
+	}
+}
+
+// A native ELF is not WebAssembly: with no native runtime to hand it to,
+// create fails with one clear line and makes nothing.
+func TestNativeEntrypointWithoutNativeRuntime(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe")
+	if err := copyFile("/bin/true", filepath.Join(b.rootfs, "probe.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	res := r.run("--native-runtime", "/nonexistent/runc", "create", "-b", b.dir, "elf")
+	failsCleanly(t, r, res, "elf", "native")
+	r.assertRootEmpty()
+}
+
+// Ids that are not safe directory names are refused before anything is made.
+func TestCreateRefusesInvalidIDs(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{"a/b", "..", ".", "_x", "a b", ""} {
+		r := newRunw(t)
+		b := newBundle(t, "probe")
+		res := r.run("create", "-b", b.dir, id)
+		failsCleanly(t, r, res, "", "invalid container ID format")
+		r.assertRootEmpty()
+	}
+}
+
+// A second create with the same id fails and leaves the first container
+// working.
+func TestDuplicateIDLeavesFirstContainerUnharmed(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	data := t.TempDir()
+	b := newBundle(t, "probe", "write", "/data/ran", "first")
+	b.edit(func(s *specs.Spec) { s.Mounts = []specs.Mount{bindMount("/data", data, "rw")} })
+	r.mustRun("create", "-b", b.dir, "dup")
+	before, _, _ := r.state("dup")
+
+	res := r.run("create", "-b", b.dir, "dup")
+	failsCleanly(t, r, res, "", "already exists")
+
+	after, _, _ := r.state("dup")
+	if after.Status != "created" || after.Pid != before.Pid {
+		t.Fatalf("first container after the duplicate create: %+v, want created pid %d", after, before.Pid)
+	}
+	r.mustRun("start", "dup")
+	r.waitStatus("dup", "stopped", 10*time.Second)
+	if got, err := os.ReadFile(filepath.Join(data, "ran")); err != nil || string(got) != "first" {
+		t.Errorf("first container did not run: %q, %v", got, err)
+	}
+	r.mustRun("delete", "dup")
+}
+
+// Commands on an id that was never created say so in runc's words.
+func TestUnknownIDDoesNotExist(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	for _, args := range [][]string{
+		{"state", "ghost"}, {"start", "ghost"}, {"kill", "ghost", "TERM"}, {"delete", "ghost"},
+	} {
+		res := r.run(args...)
+		if res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {
+			t.Errorf("runw %s: %v, want exit 1 \"container does not exist\"", strings.Join(args, " "), res)
+		}
+		oneLine(t, args[0], res.stderr)
+	}
+	if res := r.run("delete", "--force", "ghost"); res.code != 0 {
+		t.Errorf("delete --force of an unknown id: %v, want exit 0 (as runc)", res)
+	}
+	r.assertRootEmpty()
+}
+
+// start works once, on a created container only.
+func TestStartOnlyFromCreated(t *testing.T) {
+	t.Parallel()
+	t.Run("twice", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b := newBundle(t, "probe", "sleep", "5s")
+		r.mustRun("create", "-b", b.dir, "twice")
+		r.mustRun("start", "twice")
+		res := r.run("start", "twice")
+		if res.code != 1 || !containsAny(res.stderr, []string{"already running", "stopped"}) {
+			t.Errorf("second start: %v, want exit 1 \"already running\"", res)
+		}
+		oneLine(t, "second start", res.stderr)
+		r.mustRun("delete", "--force", "twice")
+	})
+	t.Run("stopped", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b := newBundle(t, "probe")
+		r.mustRun("create", "-b", b.dir, "done")
+		r.mustRun("start", "done")
+		r.waitStatus("done", "stopped", 10*time.Second)
+		res := r.run("start", "done")
+		if res.code != 1 || !strings.Contains(res.stderr, "stopped") {
+			t.Errorf("start of a stopped container: %v, want exit 1 \"stopped\"", res)
+		}
+		oneLine(t, "start of stopped", res.stderr)
+		r.mustRun("delete", "done")
+	})
+}
+
+// delete refuses a running container unless forced, and removes a created
+// one without --force (runc does; containerd relies on it).
+func TestDeleteRules(t *testing.T) {
+	t.Parallel()
+	t.Run("running", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b := newBundle(t, "probe", "sleep", "1h")
+		r.mustRun("create", "-b", b.dir, "busy")
+		r.mustRun("start", "busy")
+		st, _, _ := r.state("busy")
+		res := r.run("delete", "busy")
+		if res.code != 1 || !strings.Contains(res.stderr, "not stopped") {
+			t.Errorf("delete of a running container: %v, want exit 1 \"not stopped\"", res)
+		}
+		oneLine(t, "delete running", res.stderr)
+		if now, _, _ := r.state("busy"); now.Status != "running" {
+			t.Fatalf("after refused delete: status %q, want running", now.Status)
+		}
+		r.mustRun("delete", "--force", "busy")
+		waitGone(t, st.Pid, 5*time.Second)
+		r.assertRootEmpty()
+	})
+	t.Run("created", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b := newBundle(t, "probe")
+		r.mustRun("create", "-b", b.dir, "fresh")
+		st, _, _ := r.state("fresh")
+		r.mustRun("delete", "fresh")
+		waitGone(t, st.Pid, 5*time.Second)
+		r.assertRootEmpty()
+	})
+}
+
+// With --log, the error line goes to the log too, in runc's formats.
+func TestErrorsAreLogged(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	missing := t.TempDir() // a bundle without config.json
+
+	jsonLog := filepath.Join(t.TempDir(), "log.json")
+	res := r.run("--log", jsonLog, "--log-format", "json", "create", "-b", missing, "logged")
+	failsCleanly(t, r, res, "logged", "config.json")
+	data, err := os.ReadFile(jsonLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 1 {
+		t.Fatalf("JSON log has %d lines, want 1:\n%s", len(lines), data)
+	}
+	var entry map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &entry); err != nil {
+		t.Fatalf("log line is not JSON: %v: %s", err, lines[0])
+	}
+	if entry["level"] != "error" || entry["msg"] != strings.TrimSpace(res.stderr) || entry["time"] == nil {
+		t.Errorf("log entry %v, want level error, msg %q and a time", entry, strings.TrimSpace(res.stderr))
+	}
+
+	textLog := filepath.Join(t.TempDir(), "log.txt")
+	res = r.run("--log", textLog, "create", "-b", missing, "logged")
+	failsCleanly(t, r, res, "logged", "config.json")
+	data, err = os.ReadFile(textLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), "level=error") || !strings.Contains(string(data), "config.json not found") {
+		t.Errorf("text log %q, want a level=error line with the message", data)
+	}
+}

@@ -1,0 +1,184 @@
+package wasi
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runw/runw/spec"
+)
+
+// planFor writes s as the config.json of a new bundle whose rootfs holds a
+// minimal module at /app.wasm, loads it the way create does, and returns
+// the plan with private directories under base.
+func planFor(t *testing.T, s *specs.Spec, base string) (*Plan, *spec.Bundle) {
+	t.Helper()
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "app.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := spec.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := b.Entrypoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanFor(b, ep, base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, b
+}
+
+func baseSpec() *specs.Spec {
+	return &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs"},
+		Process: &specs.Process{Args: []string{"/app.wasm"}, Cwd: "/"},
+	}
+}
+
+func TestPlanArgvIsExactlyProcessArgs(t *testing.T) {
+	s := baseSpec()
+	s.Process.Args = []string{"/app.wasm", "", "a b", "k=v", "line\nbreak", "ünï"}
+	p, b := planFor(t, s, t.TempDir())
+	if !reflect.DeepEqual(p.Argv, s.Process.Args) {
+		t.Errorf("Argv %q, want %q", p.Argv, s.Process.Args)
+	}
+	if p.Module != filepath.Join(b.Rootfs, "app.wasm") || p.Kind != spec.KindModule {
+		t.Errorf("Module %q kind %v, want the rootfs's app.wasm as a module", p.Module, p.Kind)
+	}
+}
+
+func TestPlanEnvAddsPWDFromCwd(t *testing.T) {
+	cases := []struct {
+		name string
+		env  []string
+		cwd  string
+		want []string
+	}{
+		{"no env", nil, "/", []string{"PWD=/"}},
+		{"cwd", []string{"A=1", "B=x=y"}, "/srv/app", []string{"A=1", "B=x=y", "PWD=/srv/app"}},
+		{"spec sets PWD", []string{"PWD=/elsewhere", "A=1"}, "/srv", []string{"PWD=/elsewhere", "A=1"}},
+		{"PWD-like name is not PWD", []string{"PWDX=1"}, "/", []string{"PWDX=1", "PWD=/"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := baseSpec()
+			s.Process.Env, s.Process.Cwd = c.env, c.cwd
+			p, _ := planFor(t, s, t.TempDir())
+			if !reflect.DeepEqual(p.Env, c.want) {
+				t.Errorf("Env %q, want %q", p.Env, c.want)
+			}
+		})
+	}
+}
+
+func TestPlanEnvNeverHost(t *testing.T) {
+	t.Setenv("RUNW_PLAN_HOST_ONLY", "leak")
+	s := baseSpec()
+	s.Process.Env = []string{"A=1"}
+	p, _ := planFor(t, s, t.TempDir())
+	for _, kv := range p.Env {
+		if strings.HasPrefix(kv, "RUNW_PLAN_HOST_ONLY=") || strings.HasPrefix(kv, "HOME=") {
+			t.Errorf("host variable %q in the plan", kv)
+		}
+	}
+}
+
+func TestPlanRootfsPreopenFirst(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		s := baseSpec()
+		s.Root.Readonly = ro
+		s.Mounts = []specs.Mount{{Destination: "/data", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}}}
+		p, b := planFor(t, s, t.TempDir())
+		if len(p.Preopens) == 0 {
+			t.Fatal("no preopens")
+		}
+		want := Preopen{HostPath: b.Rootfs, GuestPath: "/", ReadOnly: ro}
+		if p.Preopens[0] != want {
+			t.Errorf("readonly=%v: first preopen %+v, want %+v", ro, p.Preopens[0], want)
+		}
+	}
+}
+
+func TestPlanMountGrants(t *testing.T) {
+	roSrc, rwSrc, bothSrc := t.TempDir(), t.TempDir(), t.TempDir()
+	file := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(file, []byte("nameserver 1.1.1.1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := baseSpec()
+	s.Mounts = []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/ro", Type: "bind", Source: roSrc, Options: []string{"rbind", "ro"}},
+		{Destination: "/rw", Source: rwSrc, Options: []string{"rbind", "rw"}},
+		{Destination: "/both", Type: "bind", Source: bothSrc, Options: []string{"ro", "rw"}},
+		{Destination: "/etc/resolv.conf", Type: "bind", Source: file, Options: []string{"rbind", "ro"}},
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs"},
+		{Destination: "/sys/fs/cgroup", Type: "cgroup2", Source: "cgroup"},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts"},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"},
+		{Destination: "/dev/shm", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}},
+		{Destination: "/cache", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro"}},
+	}
+	base := t.TempDir()
+	p, b := planFor(t, s, base)
+
+	if len(p.PrivateDirs) != 2 {
+		t.Fatalf("PrivateDirs %q, want one for each of /tmp and /cache", p.PrivateDirs)
+	}
+	for _, d := range p.PrivateDirs {
+		if filepath.Dir(d) != base {
+			t.Errorf("private dir %q is not directly under %q", d, base)
+		}
+	}
+	if p.PrivateDirs[0] == p.PrivateDirs[1] {
+		t.Errorf("two tmpfs mounts share %q", p.PrivateDirs[0])
+	}
+	want := []Preopen{
+		{HostPath: b.Rootfs, GuestPath: "/"},
+		{HostPath: roSrc, GuestPath: "/ro", ReadOnly: true},
+		{HostPath: rwSrc, GuestPath: "/rw"},
+		{HostPath: bothSrc, GuestPath: "/both"},
+		{HostPath: p.PrivateDirs[0], GuestPath: "/tmp"},
+		{HostPath: p.PrivateDirs[1], GuestPath: "/cache", ReadOnly: true},
+	}
+	if !reflect.DeepEqual(p.Preopens, want) {
+		t.Errorf("Preopens:\n got %+v\nwant %+v", p.Preopens, want)
+	}
+}
+
+func TestPlanMemoryLimit(t *testing.T) {
+	s := baseSpec()
+	p, _ := planFor(t, s, t.TempDir())
+	if p.MemoryLimit != 0 {
+		t.Errorf("no limit in the spec: MemoryLimit %d", p.MemoryLimit)
+	}
+	limit := int64(64 << 20)
+	s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	p, _ = planFor(t, s, t.TempDir())
+	if p.MemoryLimit != limit {
+		t.Errorf("MemoryLimit %d, want %d", p.MemoryLimit, limit)
+	}
+}
