@@ -90,6 +90,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
 		if ep.Kind == spec.KindNative {
 			cmd, err := r.handOff(id, b, command)
+			if err != nil && !errors.As(err, new(*NativeExit)) {
+				err = fmt.Errorf("%s is a native executable, not WebAssembly: %w", ep.GuestPath, err)
+			}
 			return &initProcess{cmd: cmd, native: true}, err
 		}
 		return nil, fmt.Errorf("%s is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
