@@ -14,7 +14,7 @@ all: build
 build: $(BIN)
 
 $(BIN): $(shell find . -name '*.go' -not -path './integration/*' -not -path './build/*') go.mod go.sum
-	CGO_ENABLED=1 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $@ .
+	CGO_ENABLED=1 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ .
 
 # Guests are real programs: Go for GOOS=wasip1, plus WAT files read as-is.
 guests: $(BUILD)/guests/hello.wasm $(BUILD)/guests/probe.wasm
@@ -47,7 +47,9 @@ integration: build
 
 bench: build
 	@if [ "$$(id -u)" = 0 ]; then sh integration/deps.sh; fi
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./integration/ -args -bench-table
+	@mkdir -p $(BUILD)
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./integration/ \
+		-args -bench-table -bench-runw $(CURDIR)/$(BIN) $(BENCHFLAGS) 2>&1 | tee $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runw

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"strconv"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -48,7 +50,11 @@ func Init() {
 	}
 
 	logDebugf("init: config read")
-	guest, err := wasi.Prepare(cfg.Plan, openCache(cfg.CacheDir, cfg.CacheMax))
+	cache := openCache(cfg.CacheDir, cfg.CacheMax)
+	if cache != nil && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
+		compileInChild(cfg)
+	}
+	guest, err := wasi.Prepare(cfg.Plan, cache)
 	if err != nil {
 		fail(err)
 	}
@@ -87,6 +93,19 @@ func Init() {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", exit.Trap)
 	}
 	os.Exit(exit.Code)
+}
+
+// compileInChild fills the cache from a short-lived `runw compile`, so
+// that Cranelift's working memory (hundreds of MB for a large module) dies
+// with that child instead of staying resident in the init for the whole
+// life of the container. If it fails, Prepare compiles in-process and
+// reports the error itself.
+func compileInChild(cfg initConfig) {
+	cmd := exec.Command("/proc/self/exe", "--cache-dir", cfg.CacheDir, "--cache-max", strconv.FormatInt(cfg.CacheMax, 10), "compile", cfg.Plan.Module)
+	cmd.Env = []string{}
+	if err := cmd.Run(); err != nil {
+		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
+	}
 }
 
 // waitForStart opens the exec fifo for writing, which blocks until `runw

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/runw/runw/spec"
 )
 
 // DefaultCacheDir is where compiled modules live unless --cache-dir says.
@@ -31,7 +33,7 @@ const DefaultCacheMax int64 = 2 << 30
 // attack this guards against is a planted or altered artifact: another user,
 // or a container that can write to a shared path, drops a file whose name is
 // a valid key and gets its machine code run by root. So the directory must
-// be owned by runw's user with no group or other rights (checked on every
+// be owned by runw's user and writable by nobody else (checked on every
 // open, never silently fixed), runw only loads files it wrote (temp file,
 // fsync, rename), and every entry carries a length and CRC-32C trailer in a
 // sidecar that is checked before wasmtime maps it, so a truncated or
@@ -62,7 +64,9 @@ type Entry struct {
 	Corrupt bool
 }
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// castagnoli is built on first use: every runw command links this
+// package, and only a cache check needs the table.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // OpenCache makes dir (0700) if needed and refuses a directory that others
 // could write to.
@@ -78,8 +82,8 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
-	if int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("cache: %s must be owned by uid %d with mode 0700 (is uid %d, mode %o): refusing to load code from it", dir, os.Geteuid(), st.Uid, fi.Mode().Perm())
+	if int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		return nil, fmt.Errorf("cache: %s must be owned by uid %d and writable by no one else (is uid %d, mode %o): refusing to load code from it", dir, os.Geteuid(), st.Uid, fi.Mode().Perm())
 	}
 	return &Cache{Dir: dir, Max: max}, nil
 }
@@ -199,7 +203,7 @@ func crcMatches(path string, want uint32) bool {
 		return false
 	}
 	defer syscall.Munmap(data)
-	return crc32.Checksum(data, castagnoli) == want
+	return crc32.Checksum(data, castagnoli()) == want
 }
 
 // Store writes an artifact atomically: the artifact first, then the
@@ -212,11 +216,18 @@ func (c *Cache) Store(key string, artifact []byte) error {
 	}
 	var sum [12]byte
 	binary.LittleEndian.PutUint64(sum[:8], uint64(len(artifact)))
-	binary.LittleEndian.PutUint32(sum[8:], crc32.Checksum(artifact, castagnoli))
+	binary.LittleEndian.PutUint32(sum[8:], crc32.Checksum(artifact, castagnoli()))
 	if err := writeAtomic(c.sum(key), sum[:]); err != nil {
 		return err
 	}
 	return c.evict(key)
+}
+
+// Has reports whether the module at path is cached and intact, without
+// loading it.
+func (c *Cache) Has(path string, kind spec.Kind) bool {
+	key, _, err := c.KeyFor(path, converter(path, kind))
+	return err == nil && c.verify(key)
 }
 
 // Remove deletes one entry.

@@ -293,3 +293,21 @@ func TestCachePruneEmptiesTheDirectory(t *testing.T) {
 		t.Fatalf("left after prune: %v", left)
 	}
 }
+
+// TestOpenCacheAcceptsReadableDirectory: what matters is who can write
+// (plant code), so a root-owned 0755 directory, as `mkdir -p` makes it, is
+// used rather than silently disabling the cache.
+func TestOpenCacheAcceptsReadableDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	if _, err := OpenCache(dir, 0); err != nil {
+		t.Fatalf("0755 cache dir refused: %v", err)
+	}
+	os.Chmod(dir, 0o775)
+	if _, err := OpenCache(dir, 0); err == nil {
+		t.Fatal("group-writable cache dir accepted")
+	}
+}

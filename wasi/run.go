@@ -26,19 +26,10 @@ func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache)
 
 // CompileKeyed is Compile that also returns the cache key it used.
 func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
-	var convert func([]byte) ([]byte, error)
-	switch kind {
-	case spec.KindComponent:
+	if kind == spec.KindComponent {
 		return nil, false, "", errors.New("wasm components are not supported yet: build the guest as a WASI preview1 core module (wasm32-wasip1)")
-	case spec.KindWAT:
-		convert = func(src []byte) ([]byte, error) {
-			wasm, err := wasmtime.Wat2Wasm(string(src))
-			if err != nil {
-				return nil, fmt.Errorf("parse WAT %s: %w", path, err)
-			}
-			return wasm, nil
-		}
 	}
+	convert := converter(path, kind)
 	var key string
 	var wasm []byte
 	var err error
@@ -72,6 +63,21 @@ func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *C
 		}
 	}
 	return m, false, key, nil
+}
+
+// converter returns what turns the file's bytes into a binary module: WAT
+// text is assembled, a binary module needs nothing (nil).
+func converter(path string, kind spec.Kind) func([]byte) ([]byte, error) {
+	if kind != spec.KindWAT {
+		return nil
+	}
+	return func(src []byte) ([]byte, error) {
+		wasm, err := wasmtime.Wat2Wasm(string(src))
+		if err != nil {
+			return nil, fmt.Errorf("parse WAT %s: %w", path, err)
+		}
+		return wasm, nil
+	}
 }
 
 // Guest is an instantiated module whose _start has not run yet.
