@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/cgroups"
@@ -167,15 +168,18 @@ func joinCgroup(p string, pid int) error {
 	return nil
 }
 
-// frozen reports whether the container's cgroup is frozen (paused).
+// frozen reports whether the container's cgroup is frozen (paused). It
+// reads the freezer file directly: every status check (state, start, kill,
+// delete) asks, and building a manager would parse mountinfo each time.
 func frozen(p string) bool {
 	if p == "" {
 		return false
 	}
-	m, err := cgroupManager(p, nil)
-	if err != nil {
-		return false
+	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", p, "freezer.state")); err == nil {
+		return strings.TrimSpace(string(b)) == string(cgroups.Frozen)
 	}
-	st, err := m.GetFreezerState()
-	return err == nil && st == cgroups.Frozen
+	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", p, "cgroup.freeze")); err == nil {
+		return strings.TrimSpace(string(b)) == "1"
+	}
+	return false
 }

@@ -36,9 +36,12 @@ var WasmtimeVersion = sync.OnceValue(func() string {
 // that compiled artifacts are interchangeable between create, exec and
 // `runw compile`.
 //
-// Epoch interruption costs a few percent in hot loops but is the only way
-// to stop a guest spinning without host calls (kill TERM must end it within
-// milliseconds). Copy-on-write memory initialisation maps the module's data
+// Epoch interruption adds a check at every loop back-edge and function
+// entry: up to ~20% in tight integer loops (docs/PERFORMANCE.md), much
+// less in code that calls the host or touches memory. It is what lets
+// `kill TERM` stop a guest spinning without host calls at once and end it
+// as a trap runw can report, rather than relying on tearing the process
+// down around running machine code. Copy-on-write memory initialisation maps the module's data
 // segments from the compiled artifact instead of copying them, so start-up
 // and resident memory do not grow with the size of the data section.
 func NewEngine() *wasmtime.Engine {
