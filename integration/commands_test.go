@@ -1,0 +1,170 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+)
+
+// TestFeaturesDescribesWhatRunwDoes: CRI-O and containerd read `features`
+// on stdout alone, and containerd dereferences its linux object.
+func TestFeaturesDescribesWhatRunwDoes(t *testing.T) {
+	t.Parallel()
+	res := newRunw(t).mustRun("features")
+	if res.stderr != "" {
+		t.Fatalf("features wrote to stderr: %q", res.stderr)
+	}
+	var f features.Features
+	if err := json.Unmarshal([]byte(res.stdout), &f); err != nil {
+		t.Fatalf("features is not JSON: %v\n%s", err, res.stdout)
+	}
+	if f.OCIVersionMin == "" || f.OCIVersionMax == "" || f.Linux == nil || f.Linux.Cgroup == nil {
+		t.Fatalf("features lacks versions or linux: %s", res.stdout)
+	}
+	if f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil || *f.Linux.MountExtensions.IDMap.Enabled {
+		t.Errorf("idmap must be advertised as disabled: %s", res.stdout)
+	}
+	if len(f.Hooks) != 6 || !strings.Contains(strings.Join(f.PotentiallyUnsafeConfigAnnotations, ","), "run.oci.handler") {
+		t.Errorf("hooks or unsafe annotations wrong: %s", res.stdout)
+	}
+}
+
+// TestEngineCommandsOnARunningContainer covers what containerd and CRI
+// call besides the lifecycle: ps --format json, pause/resume, update from
+// stdin, events --stats, and a clear refusal of checkpoint.
+func TestEngineCommandsOnARunningContainer(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	r.mustRun("create", "--bundle", b.dir, "cmds")
+	r.mustRun("start", "cmds")
+	st := r.waitStatus("cmds", "running", 5*time.Second)
+
+	var pids []int
+	if err := json.Unmarshal([]byte(r.mustRun("ps", "--format", "json", "cmds").stdout), &pids); err != nil || len(pids) != 1 || pids[0] != st.Pid {
+		t.Fatalf("ps --format json: %v, want [%d]", pids, st.Pid)
+	}
+
+	r.mustRun("pause", "cmds")
+	if s, _, _ := r.state("cmds"); s.Status != "paused" {
+		t.Errorf("after pause: %q", s.Status)
+	}
+	if res := r.run("pause", "cmds"); res.code != 1 {
+		t.Errorf("pause of a paused container: %v", res)
+	}
+	r.mustRun("resume", "cmds")
+	if s, _, _ := r.state("cmds"); s.Status != "running" {
+		t.Errorf("after resume: %q", s.Status)
+	}
+
+	cmd, stdout, stderr := r.command(t.Context(), "update", "--resources", "-", "cmds")
+	cmd.Stdin = strings.NewReader(`{"memory":{"limit":67108864},"pids":{"limit":50}}`)
+	if res := finish(cmd, cmd.Run(), stdout, stderr); res.code != 0 {
+		t.Fatalf("update: %v", res)
+	}
+	limit, err := os.ReadFile("/sys/fs/cgroup/memory/runw/cmds/memory.limit_in_bytes")
+	if err == nil && strings.TrimSpace(string(limit)) != "67108864" {
+		t.Errorf("memory limit after update: %s", limit)
+	}
+	r.mustRun("update", "--pids-limit", "40", "cmds")
+	if max, err := os.ReadFile("/sys/fs/cgroup/pids/runw/cmds/pids.max"); err == nil && strings.TrimSpace(string(max)) != "40" {
+		t.Errorf("pids.max after update: %s", max)
+	}
+
+	var ev struct {
+		Type string `json:"type"`
+		ID   string `json:"id"`
+		Data struct {
+			Memory struct {
+				Usage struct {
+					Usage uint64 `json:"usage"`
+				} `json:"usage"`
+			} `json:"memory"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(r.mustRun("events", "--stats", "cmds").stdout), &ev); err != nil || ev.Type != "stats" || ev.ID != "cmds" || ev.Data.Memory.Usage.Usage == 0 {
+		t.Errorf("events --stats: %+v %v", ev, err)
+	}
+
+	res := r.run("checkpoint", "--image-path", t.TempDir(), "cmds")
+	if res.code != 1 || !strings.Contains(res.stderr, "not supported") {
+		t.Errorf("checkpoint: %v", res)
+	}
+	r.mustRun("delete", "--force", "cmds")
+	if _, err := os.Stat("/sys/fs/cgroup/memory/runw/cmds"); err == nil {
+		t.Error("cgroup left after delete")
+	}
+}
+
+// TestCompileAndCacheCommands: an operator precompiles a module, sees it in
+// `cache ls`, and clears the cache; the next run compiles again.
+func TestCompileAndCacheCommands(t *testing.T) {
+	t.Parallel()
+	cache := t.TempDir()
+	rc := func(args ...string) (string, error) {
+		out, err := exec.Command(runwBin, append([]string{"--cache-dir", cache}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	wat := filepath.Join("testdata", "wat", "hello.wat")
+	out, err := rc("compile", wat)
+	if err != nil || !strings.Contains(out, "compiled") {
+		t.Fatalf("compile: %v %s", err, out)
+	}
+	key := strings.Fields(out)[0]
+	if out, _ := rc("compile", wat); !strings.Contains(out, "cached") {
+		t.Fatalf("second compile should hit the cache: %s", out)
+	}
+	if out, err := rc("cache", "ls"); err != nil || !strings.Contains(out, key) {
+		t.Fatalf("cache ls: %v %s", err, out)
+	}
+	if out, err := rc("cache", "rm", key); err != nil {
+		t.Fatalf("cache rm: %v %s", err, out)
+	}
+	if out, _ := rc("cache", "ls"); strings.Contains(out, key) {
+		t.Fatalf("entry still listed after rm: %s", out)
+	}
+	rc("compile", wat)
+	if out, err := rc("cache", "prune"); err != nil || !strings.Contains(out, "removed 1") {
+		t.Fatalf("prune: %v %s", err, out)
+	}
+	if out, err := rc("compile", "/etc/hostname"); err == nil {
+		t.Fatalf("compile of a text file succeeded: %s", out)
+	}
+}
+
+// TestForegroundExecWithTTY is CRI-O's exec: in the foreground, with a tty
+// when asked, and the module's own exit status.
+func TestForegroundExecWithTTY(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script (util-linux) not installed")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	r.mustRun("run", "--detach", "--bundle", b.dir, "fx")
+	res := r.run("exec", "fx", "/probe.wasm", "isatty", "exit", "4")
+	if res.code != 4 || strings.TrimSpace(res.stdout) != "notty" {
+		t.Errorf("exec without tty: %v", res)
+	}
+	line := strings.Join([]string{runwBin, "--root", r.root, "--cache-dir", cacheDir, "exec", "-t", "fx", "/probe.wasm", "isatty", "exit", "6"}, " ")
+	out, err := exec.Command("script", "-qec", line, "/dev/null").CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	}
+	if code != 6 || !strings.Contains(string(out), "tty") || strings.Contains(string(out), "notty") {
+		t.Errorf("exec -t: exit %d, output %q", code, out)
+	}
+	if res := r.run("exec", "fx", "/nope.wasm"); res.code != 255 || !strings.Contains(res.stderr, "no such file") {
+		t.Errorf("exec of a missing module: %v", res)
+	}
+}
