@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 )
 
@@ -166,5 +167,44 @@ func TestForegroundExecWithTTY(t *testing.T) {
 	}
 	if res := r.run("exec", "fx", "/nope.wasm"); res.code != 255 || !strings.Contains(res.stderr, "no such file") {
 		t.Errorf("exec of a missing module: %v", res)
+	}
+}
+
+// TestHooks: createRuntime and poststop hooks run with the state on
+// stdin, and a failing hook fails create leaving nothing behind (no state
+// directory, no cgroup, no init).
+func TestHooks(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	r := newRunw(t)
+	out := t.TempDir()
+	b := newBundle(t, "probe", "echo", "hi")
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + out + "/created"}}},
+			Poststop:      []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + out + "/stopped"}}},
+		}
+	})
+	r.mustRun("run", "--bundle", b.dir, "hooked")
+	for name, status := range map[string]string{"created": "created", "stopped": "stopped"} {
+		var st specs.State
+		data, _ := os.ReadFile(filepath.Join(out, name))
+		if err := json.Unmarshal(data, &st); err != nil || st.ID != "hooked" || string(st.Status) != status {
+			t.Errorf("%s hook saw %q (%v)", name, data, err)
+		}
+	}
+
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/false"}}}
+	})
+	res := r.run("create", "--bundle", b.dir, "badhook")
+	if res.code != 1 || !strings.Contains(res.stderr, "hook") {
+		t.Fatalf("create with a failing hook: %v", res)
+	}
+	r.assertRootEmpty()
+	if _, err := os.Stat("/sys/fs/cgroup/memory/runw/badhook"); err == nil {
+		t.Error("cgroup left behind by a failed create")
 	}
 }

@@ -106,14 +106,18 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return nil, err
 	}
 	logDebugf("%s: bundle loaded, state directory made", id)
+	// A failed create leaves nothing behind: the init is killed first, so
+	// that its cgroup is empty and can be removed, then the state goes.
 	ok := false
 	var init *exec.Cmd
+	cgPath := cgroupPath(b.Spec, id, r.opts.SystemdCgroup)
 	defer func() {
 		if !ok {
 			if init != nil && init.Process != nil {
 				init.Process.Kill()
 				init.Wait()
 			}
+			destroyCgroup(cgPath)
 			h.Destroy()
 		}
 	}()
@@ -153,12 +157,6 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	cgPath := cgroupPath(b.Spec, id, r.opts.SystemdCgroup)
-	defer func() {
-		if !ok {
-			destroyCgroup(cgPath)
-		}
-	}()
 	init, err = r.spawnInit(cfg, stdio, tty != nil, func(pid int) error { return applyCgroup(cgPath, b.Spec, pid) })
 	if err != nil {
 		return nil, err
