@@ -37,7 +37,12 @@ test: build
 	@mkdir -p $(BUILD)
 	@if [ "$$(id -u)" = 0 ]; then sh integration/deps.sh; else echo "not root: engine tests will skip"; fi
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 40m ./... 2>&1 | tee $(BUILD)/test.log; exit $${PIPESTATUS[0]}
+	@set -o pipefail; $(GO) test -count=1 -v -timeout 40m ./... > $(BUILD)/test.log 2>&1; rc=$$?; \
+	grep -E -- '^(ok|FAIL|\?) |--- FAIL' $(BUILD)/test.log; \
+	grep -E -A1 -- '--- SKIP' $(BUILD)/test.log | grep -vE -- '^--$$' | head -40; \
+	echo "full log: $(BUILD)/test.log"; \
+	echo "tests: $$(grep -cE -- '--- PASS' $(BUILD)/test.log) passed, $$(grep -cE -- '--- FAIL' $(BUILD)/test.log) failed, $$(grep -cE -- '--- SKIP' $(BUILD)/test.log) skipped"; \
+	exit $$rc
 
 unit:
 	$(GO) test -count=1 ./spec/ ./state/ ./wasi/ ./runtime/
