@@ -208,3 +208,29 @@ func TestHooks(t *testing.T) {
 		t.Error("cgroup left behind by a failed create")
 	}
 }
+
+// TestSandboxAnnotationsAreHandedOff: a pod's sandbox container goes to
+// the native runtime whatever its entrypoint, under containerd's and
+// CRI-O's annotations alike. The native runtime named here does not exist,
+// so the error proves which path create took.
+func TestSandboxAnnotationsAreHandedOff(t *testing.T) {
+	t.Parallel()
+	for key, value := range map[string]string{
+		"io.kubernetes.cri.container-type":  "sandbox",
+		"io.kubernetes.cri-o.ContainerType": "sandbox",
+	} {
+		r := newRunw(t)
+		b := newBundle(t, "probe", "echo", "hi")
+		b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{key: value} })
+		res := r.run("--native-runtime", "/nonexistent/runc", "create", "--bundle", b.dir, "sb")
+		if res.code != 1 || !strings.Contains(res.stderr, "no native OCI runtime") {
+			t.Errorf("%s=%s: %v", key, value, res)
+		}
+		r.assertRootEmpty()
+		// Without the annotation the same bundle is wasm and runs here.
+		b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{key: "container"} })
+		if res := r.run("--native-runtime", "/nonexistent/runc", "run", "--bundle", b.dir, "app"); res.code != 0 || !strings.Contains(res.stdout, "hi") {
+			t.Errorf("%s=container: %v", key, res)
+		}
+	}
+}
