@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strconv"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -31,6 +32,9 @@ var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQU
 // until `runw start`, runs the guest and exits with its status. It never
 // returns.
 func Init() {
+	// It was exec'd through /proc/self/fd/N, which would make its name in
+	// ps and top the descriptor number.
+	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("runw-init\x00")[0])), 0, 0, 0)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, stopSignals...)
 
