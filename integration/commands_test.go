@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,12 +73,13 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := finish(cmd, cmd.Run(), stdout, stderr); res.code != 0 {
 		t.Fatalf("update: %v", res)
 	}
-	limit, err := os.ReadFile("/sys/fs/cgroup/memory/runw/cmds/memory.limit_in_bytes")
-	if err == nil && strings.TrimSpace(string(limit)) != "67108864" {
+	memDir := cgroupOf(t, "memory", "cmds")
+	limit, err := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes"))
+	if err != nil || strings.TrimSpace(string(limit)) != "67108864" {
 		t.Errorf("memory limit after update: %s", limit)
 	}
 	r.mustRun("update", "--pids-limit", "40", "cmds")
-	if max, err := os.ReadFile("/sys/fs/cgroup/pids/runw/cmds/pids.max"); err == nil && strings.TrimSpace(string(max)) != "40" {
+	if max, err := os.ReadFile(filepath.Join(cgroupOf(t, "pids", "cmds"), "pids.max")); err != nil || strings.TrimSpace(string(max)) != "40" {
 		t.Errorf("pids.max after update: %s", max)
 	}
 
@@ -101,7 +103,7 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 		t.Errorf("checkpoint: %v", res)
 	}
 	r.mustRun("delete", "--force", "cmds")
-	if _, err := os.Stat("/sys/fs/cgroup/memory/runw/cmds"); err == nil {
+	if _, err := os.Stat(memDir); err == nil {
 		t.Error("cgroup left after delete")
 	}
 }
@@ -204,7 +206,7 @@ func TestHooks(t *testing.T) {
 		t.Fatalf("create with a failing hook: %v", res)
 	}
 	r.assertRootEmpty()
-	if _, err := os.Stat("/sys/fs/cgroup/memory/runw/badhook"); err == nil {
+	if left, _ := filepath.Glob("/sys/fs/cgroup/memory/runw/*badhook"); len(left) != 0 {
 		t.Error("cgroup left behind by a failed create")
 	}
 }
@@ -233,4 +235,90 @@ func TestSandboxAnnotationsAreHandedOff(t *testing.T) {
 			t.Errorf("%s=container: %v", key, res)
 		}
 	}
+}
+
+// TestDeleteEndsExecProcesses: runw makes no pid namespace, so the init's
+// death does not end exec'd processes; kill KILL and delete must, and the
+// cgroup must go.
+func TestDeleteEndsExecProcesses(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	r.mustRun("run", "--detach", "--bundle", b.dir, "ex")
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	r.mustRun("exec", "--detach", "--pid-file", pidFile, "ex", "/probe.wasm", "sleep", "1h")
+	data, _ := os.ReadFile(pidFile)
+	pid, err := strconv.Atoi(string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidsDir := cgroupOf(t, "pids", "ex")
+	r.mustRun("kill", "ex", "KILL")
+	waitGone(t, pid, 5*time.Second)
+	r.mustRun("delete", "ex")
+	if _, err := os.Stat(pidsDir); err == nil {
+		t.Error("cgroup left after delete")
+	}
+}
+
+// TestGuestExitStatusAbove125: proc_exit(200) is 200, as for a native
+// process (wasmtime alone would trap on statuses of 126 and more).
+func TestGuestExitStatusAbove125(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	for _, code := range []string{"126", "200", "255"} {
+		b := newBundle(t, "probe", "exit", code)
+		res := r.run("run", "--bundle", b.dir, "x"+code)
+		if strconv.Itoa(res.code) != code || res.stderr != "" {
+			t.Errorf("exit %s: %v", code, res)
+		}
+	}
+}
+
+// TestDeleteAfterAbortedCreate: a create killed mid-way (go-runc cancels
+// its context) leaves an init behind; delete must end it and clean up.
+func TestDeleteAfterAbortedCreate(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "hi")
+	// No cache: the init compiles for about a second, time to kill create.
+	cmd := exec.Command(runwBin, "--root", r.root, "--cache-dir", "", "create", "--bundle", b.dir, "ab")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	rec := filepath.Join(r.root, "ab", "init.pid")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, err := os.Stat(rec); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	data, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatalf("no init record: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(data))[0])
+	r.mustRun("delete", "ab")
+	waitGone(t, pid, 5*time.Second)
+	r.assertRootEmpty()
+}
+
+// cgroupOf finds the one cgroup runw made for id in a v1 controller
+// (/runw/<id> under the default root, /runw/<hash>-<id> under others).
+func cgroupOf(t *testing.T, controller, id string) string {
+	t.Helper()
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", controller, "runw", "*-"+id))
+	if len(dirs) != 1 {
+		t.Fatalf("cgroup of %s in %s: found %v", id, controller, dirs)
+	}
+	return dirs[0]
 }

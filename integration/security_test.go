@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -91,5 +92,53 @@ func TestMemoryLimitCapsLinearMemory(t *testing.T) {
 		if got := res.code == 0 && strings.Contains(res.stdout, "OK"); got != c.okay {
 			t.Errorf("alloc %s MB under a 64 MB limit: %v", c.mb, res)
 		}
+	}
+}
+
+// TestProcessUserIsEnforced: process.user is who the guest is when it
+// opens files, as for a native process: a root-only host file in a mount
+// is refused, and what the guest writes belongs to its uid.
+func TestProcessUserIsEnforced(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: changes uid")
+	}
+	r := newRunw(t)
+	vol := t.TempDir()
+	os.Chmod(vol, 0o777)
+	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "cat", "/v/shadow", "write", "/v/new", "x", "write", "/tmp/t", "y")
+	b.edit(func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Mounts = append(s.Mounts, bindMount("/v", vol, "rbind", "rw"), specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	res := r.mustRun("run", "--bundle", b.dir, "user")
+	if strings.Contains(res.stdout, "topsecret") || !strings.Contains(res.stdout, "ERR") {
+		t.Fatalf("guest as uid 1000 read a root-only file: %v", res)
+	}
+	fi, err := os.Stat(filepath.Join(vol, "new"))
+	if err != nil {
+		t.Fatalf("guest could not write its own file: %v (%v)", err, res)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("file written as %d:%d, want 1000:1000", st.Uid, st.Gid)
+	}
+	if strings.Count(res.stdout, "OK") != 2 {
+		t.Errorf("private /tmp not writable by the guest's user: %v", res)
+	}
+}
+
+// TestRecursiveReadOnlyMountIsReadOnly: rro must never grant writes.
+func TestRecursiveReadOnlyMountIsReadOnly(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	vol := t.TempDir()
+	b := newBundle(t, "probe", "write", "/rro/x", "no")
+	b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount("/rro", vol, "rbind", "rro")) })
+	res := r.run("run", "--bundle", b.dir, "rro")
+	if _, err := os.Stat(filepath.Join(vol, "x")); err == nil || !strings.Contains(res.stdout, "ERR") {
+		t.Fatalf("write through an rro mount: %v", res)
 	}
 }

@@ -1,16 +1,20 @@
 package runtime
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // The container's init is placed in the cgroup the spec names, as runc
@@ -22,14 +26,20 @@ import (
 // cgroupPath turns spec's cgroupsPath into a cgroupfs path. With
 // --systemd-cgroup the spec says "slice:prefix:name"; without systemd on
 // the host, runw places it where systemd would (/slice/prefix-name.scope).
-// An empty path gives /runw/<id>.
-func cgroupPath(spec *specs.Spec, id string, systemd bool) string {
+// An empty path gives /runw/<id> under the default root, and
+// /runw/<hash of root>-<id> under any other, so that two roots holding the
+// same id never share (and kill each other's processes in) one cgroup.
+func cgroupPath(spec *specs.Spec, root, id string, systemd bool) string {
 	var p string
 	if spec.Linux != nil {
 		p = spec.Linux.CgroupsPath
 	}
 	if p == "" {
-		return "/runw/" + id
+		if root == "/run/runw" {
+			return "/runw/" + id
+		}
+		sum := sha256.Sum256([]byte(root))
+		return "/runw/" + hex.EncodeToString(sum[:4]) + "-" + id
 	}
 	if systemd || strings.Count(p, ":") == 2 && !strings.HasPrefix(p, "/") {
 		parts := strings.SplitN(p, ":", 3)
@@ -60,6 +70,21 @@ func expandSlice(slice string) string {
 		out = append(out, strings.Join(parts[:i+1], "-")+".slice")
 	}
 	return path.Join(out...)
+}
+
+// checkCgroupEmpty refuses a cgroup that already holds processes, as runc
+// does: another container's processes would share its limits and be
+// killed with this one.
+func checkCgroupEmpty(p string) error {
+	for _, dir := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+		if b, err := os.ReadFile(filepath.Join(dir, p, "cgroup.procs")); err == nil {
+			if len(strings.TrimSpace(string(b))) > 0 {
+				return fmt.Errorf("container's cgroup %s is not empty", p)
+			}
+			return nil
+		}
+	}
+	return nil
 }
 
 // cgroupManager returns the manager for a container's cgroup.
@@ -151,6 +176,55 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 		res.PidsLimit = &limit
 	}
 	return res
+}
+
+// killCgroup sends SIGKILL to every process in the container's cgroup,
+// thawing it if frozen. runw makes no pid namespace, so the init's death
+// does not take exec'd processes with it: this does, as runc's destroy
+// does for containers without their own pid namespace.
+func killCgroup(p string) {
+	if p == "" {
+		return
+	}
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return
+	}
+	dir := m.Path("pids")
+	if dir == "" {
+		dir = m.Path("")
+	}
+	if pids, err := cgroups.GetAllPids(dir); err == nil {
+		for _, pid := range pids {
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	if frozen(p) {
+		m.Freeze(cgroups.Thawed)
+	}
+}
+
+// waitCgroupEmpty waits (up to 2 s) until no process is left in the
+// cgroup, so that it can be removed.
+func waitCgroupEmpty(p string) {
+	if p == "" {
+		return
+	}
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return
+	}
+	dir := m.Path("pids")
+	if dir == "" {
+		dir = m.Path("")
+	}
+	for i := 0; i < 200; i++ {
+		pids, err := cgroups.GetAllPids(dir)
+		if err != nil || len(pids) == 0 {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // joinCgroup places an exec'd process in the container's cgroup.

@@ -110,7 +110,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// that its cgroup is empty and can be removed, then the state goes.
 	ok := false
 	var init *exec.Cmd
-	cgPath := cgroupPath(b.Spec, id, r.opts.SystemdCgroup)
+	cgPath := cgroupPath(b.Spec, r.opts.Root, id, r.opts.SystemdCgroup)
 	defer func() {
 		if !ok {
 			if init != nil && init.Process != nil {
@@ -133,10 +133,22 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
 		}
+		// The guest's tmpfs belongs to the guest's user, as a tmpfs would.
+		if err := os.Chown(d, int(plan.User.UID), int(plan.User.GID)); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkCgroupEmpty(cgPath); err != nil {
+		cgPath = "" // not ours: never remove it on the way out
+		return nil, err
 	}
 	fifo := h.Path(fifoName)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	// As runc does: the init opens it after taking process.user's uid.
+	if err := os.Chown(fifo, int(plan.User.UID), int(plan.User.GID)); err != nil {
+		return nil, err
 	}
 
 	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
@@ -157,7 +169,12 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	init, err = r.spawnInit(cfg, stdio, tty != nil, func(pid int) error { return applyCgroup(cgPath, b.Spec, pid) })
+	init, err = r.spawnInit(cfg, stdio, tty != nil, func(pid int) error {
+		if err := recordInit(h, pid, cgPath); err != nil {
+			return err
+		}
+		return applyCgroup(cgPath, b.Spec, pid)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +213,36 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	ok = true
 	h.Unlock()
 	return &initProcess{cmd: init}, nil
+}
+
+// initRecord names the init of a container still being created, so that
+// if create is killed before state.json exists, delete can still find the
+// init and its cgroup and remove them.
+const initRecord = "init.pid"
+
+func recordInit(h *state.Handle, pid int, cgPath string) error {
+	start, err := state.ProcessStartTime(pid)
+	if err != nil {
+		return err
+	}
+	return state.WriteFileAtomic(h.Path(initRecord), []byte(fmt.Sprintf("%d %d %s", pid, start, cgPath)), 0o600)
+}
+
+// cleanupAborted kills the init of an aborted create (if it still lives)
+// and removes its cgroup, from the record create left.
+func cleanupAborted(h *state.Handle) {
+	data, err := os.ReadFile(h.Path(initRecord))
+	if err != nil {
+		return
+	}
+	var c state.Container
+	if _, err := fmt.Sscanf(string(data), "%d %d %s", &c.InitPid, &c.InitStartTime, &c.CgroupPath); err != nil {
+		return
+	}
+	killAndWait(&c)
+	killCgroup(c.CgroupPath)
+	waitCgroupEmpty(c.CgroupPath)
+	destroyCgroup(c.CgroupPath)
 }
 
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its

@@ -28,7 +28,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	c, err := h.Load()
 	if errors.Is(err, state.ErrStateMissing) {
-		// An aborted create left its directory: clean it up, as runc does.
+		// An aborted create left its directory (and maybe its init): clean
+		// it up, as runc does.
+		cleanupAborted(h)
 		return h.Destroy()
 	}
 	if err != nil {
@@ -46,6 +48,9 @@ func (r *Runtime) Delete(id string, force bool) error {
 		}
 		killAndWait(c)
 	}
+	// exec'd processes can outlive the init: end them so the cgroup can go.
+	killCgroup(c.CgroupPath)
+	waitCgroupEmpty(c.CgroupPath)
 	destroyCgroup(c.CgroupPath)
 	if err := h.Destroy(); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -48,9 +49,12 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The lock is held until the new process is in the container's cgroup,
+	// so a concurrent delete cannot remove the cgroup under it.
+	unlock := sync.OnceFunc(h.Unlock)
+	defer unlock()
 	privateBase := h.Path("private")
 	st := r.status(c)
-	h.Unlock()
 	switch {
 	case st == state.Stopped:
 		return 0, errors.New("cannot exec in a stopped container")
@@ -73,6 +77,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
 		return 0, fmt.Errorf("exec %s: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
+	}
+	if !proc.Terminal && o.ConsoleSocket != "" {
+		return 0, errors.New("cannot use console socket if runw will not detach or allocate tty")
 	}
 	if proc.Terminal && o.ConsoleSocket == "" && o.Detach {
 		return 0, errors.New("cannot allocate tty if runw will detach without setting console socket")
@@ -106,6 +113,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if tty != nil {
 		tty.Close()
 	}
+	unlock()
 	if err != nil {
 		return 0, err
 	}

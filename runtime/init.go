@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -62,17 +63,34 @@ func Init() {
 	if err != nil {
 		fail(err)
 	}
-	fmt.Fprint(syncPipe, "ready")
+	// The fifo is reached through an O_PATH descriptor taken while still
+	// root: the guest's user cannot traverse runw's 0700 state root.
+	fifo := cfg.Fifo
+	if fifo != "" {
+		fd, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fail(fmt.Errorf("open exec fifo: %w", err))
+		}
+		fifo = fmt.Sprintf("/proc/self/fd/%d", fd)
+	}
+	if err := becomeUser(cfg.Plan.User); err != nil {
+		fail(err)
+	}
+	// If create is gone (killed mid-way), nobody will ever start or
+	// delete this init by its fifo: exit instead of waiting forever.
+	if _, err := fmt.Fprint(syncPipe, "ready"); err != nil {
+		os.Exit(1)
+	}
 	syncPipe.Close()
 
 	// Created: wait for start, or die of a stop signal (kill of a created
 	// container, delete of a created container sends SIGKILL). An exec'd
 	// process has no fifo and runs at once.
 	released := make(chan error, 1)
-	if cfg.Fifo == "" {
+	if fifo == "" {
 		released <- nil
 	} else {
-		go func() { released <- waitForStart(cfg.Fifo) }()
+		go func() { released <- waitForStart(fifo) }()
 	}
 	select {
 	case err := <-released:
@@ -97,6 +115,33 @@ func Init() {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", exit.Trap)
 	}
 	os.Exit(exit.Code)
+}
+
+// becomeUser takes process.user's credentials for the whole process (Go
+// applies them to every thread) once the guest is prepared and before any
+// guest code runs: from then on every file the guest opens through its
+// preopens is checked as that user, as it would be for a native process.
+func becomeUser(u wasi.User) error {
+	if u.UID == 0 && u.GID == 0 && len(u.AdditionalGids) == 0 {
+		return nil
+	}
+	groups := make([]int, len(u.AdditionalGids))
+	for i, g := range u.AdditionalGids {
+		groups[i] = int(g)
+	}
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if err := syscall.Setgid(int(u.GID)); err != nil {
+		return fmt.Errorf("setgid %d: %w", u.GID, err)
+	}
+	if err := syscall.Setuid(int(u.UID)); err != nil {
+		return fmt.Errorf("setuid %d: %w", u.UID, err)
+	}
+	// A credential change makes the process non-dumpable, which makes
+	// /proc/self root-owned: the init could not reopen its fifo there.
+	// A native process of that user is dumpable too.
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
 }
 
 // compileInChild fills the cache from a short-lived `runw compile`, so

@@ -40,6 +40,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		}
 		return err
 	}
+	if sig == unix.SIGKILL {
+		// Every process in the container (exec'd ones too) dies, and a
+		// frozen one only dies once thawed, as under runc.
+		killCgroup(c.CgroupPath)
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -13,6 +14,19 @@ import (
 // Pids lists the host pids in the container's cgroup (`ps --format json`,
 // which containerd calls).
 func (r *Runtime) Pids(id string) ([]int, error) {
+	if native := r.nativeOf(id); native != "" {
+		cmd := r.nativeCmd(native, "ps", []string{"--format", "json", id})
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		if err := runNative(cmd); err != nil {
+			return nil, err
+		}
+		var pids []int
+		if err := json.Unmarshal(out.Bytes(), &pids); err != nil {
+			return nil, fmt.Errorf("%s ps: %w", native, err)
+		}
+		return pids, nil
+	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return nil, err

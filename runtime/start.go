@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -63,7 +64,10 @@ func releaseInit(fifo string, c *state.Container) error {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	for {
+	// Bounded: an init that is alive but no longer waiting on the fifo (a
+	// start interrupted after releasing it) must not hang start forever.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds, 100)
 		if err != nil && err != unix.EINTR {
@@ -79,6 +83,7 @@ func releaseInit(fifo string, c *state.Container) error {
 			return errors.New("cannot start a container that has stopped")
 		}
 	}
+	return errors.New("container init did not answer on the exec fifo: was it already started?")
 }
 
 // lockLoad locks id and loads its state; a directory without state.json

@@ -140,12 +140,14 @@ func isBind(m specs.Mount) bool {
 	return false
 }
 
-// readOnly applies ro/rw options in order; the last one wins.
+// readOnly applies ro/rw options in order; the last one wins. rro
+// (recursively read-only) is read-only too: a WASI preopen has no
+// submounts, so the two mean the same here.
 func readOnly(options []string) bool {
 	ro := false
 	for _, o := range options {
 		switch o {
-		case "ro":
+		case "ro", "rro":
 			ro = true
 		case "rw":
 			ro = false

@@ -38,8 +38,18 @@ type Plan struct {
 	PrivateDirs []string `json:"private_dirs,omitempty"`
 	// MemoryLimit caps the guest's linear memory in bytes (0: no cap).
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// User is process.user: the init takes these credentials before the
+	// guest runs, so every file the guest opens is checked as that user.
+	User User `json:"user"`
 	// Skipped explains each mount that is not granted, for debug logs.
 	Skipped []string `json:"-"`
+}
+
+// User is the uid, gid and additional gids the guest runs as.
+type User struct {
+	UID            uint32   `json:"uid"`
+	GID            uint32   `json:"gid"`
+	AdditionalGids []uint32 `json:"additional_gids,omitempty"`
 }
 
 // PlanFor derives the guest's grants from the bundle, following the grant
@@ -53,6 +63,7 @@ func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, er
 		Kind:   ep.Kind,
 		Argv:   append([]string(nil), proc.Args...),
 		Env:    guestEnv(proc.Env, proc.Cwd),
+		User:   User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids},
 	}
 	readonlyRoot := b.Spec.Root != nil && b.Spec.Root.Readonly
 	p.Preopens = append(p.Preopens, Preopen{HostPath: b.Rootfs, GuestPath: "/", ReadOnly: readonlyRoot})

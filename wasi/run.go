@@ -86,6 +86,9 @@ type Guest struct {
 	store  *wasmtime.Store
 	start  *wasmtime.Func
 	signal atomic.Int32
+	// exited and exitCode record a call to proc_exit.
+	exited   atomic.Bool
+	exitCode atomic.Int32
 }
 
 // Prepare does everything that can fail before the guest may run: compile
@@ -115,6 +118,7 @@ func Prepare(plan *Plan, cache *Cache) (*Guest, error) {
 		}
 	}
 
+	g := &Guest{engine: engine}
 	store := wasmtime.NewStore(engine)
 	store.SetWasi(wc)
 	store.SetEpochDeadline(1)
@@ -125,6 +129,17 @@ func Prepare(plan *Plan, cache *Cache) (*Guest, error) {
 	if err := linker.DefineWasi(); err != nil {
 		return nil, fmt.Errorf("link WASI: %w", err)
 	}
+	// wasmtime's proc_exit turns a status of 126 or more into a trap; a
+	// native process exits with any status, so runw records the status
+	// itself and ends the guest with a trap it recognises.
+	linker.AllowShadowing(true)
+	if err := linker.FuncWrap("wasi_snapshot_preview1", "proc_exit", func(code int32) *wasmtime.Trap {
+		g.exitCode.Store(code)
+		g.exited.Store(true)
+		return wasmtime.NewTrap("proc_exit")
+	}); err != nil {
+		return nil, fmt.Errorf("link proc_exit: %w", err)
+	}
 	inst, err := linker.Instantiate(store, module)
 	if err != nil {
 		return nil, fmt.Errorf("instantiate %s: %w", plan.Argv[0], oneLine(err))
@@ -133,7 +148,8 @@ func Prepare(plan *Plan, cache *Cache) (*Guest, error) {
 	if start == nil {
 		return nil, fmt.Errorf("%s exports no _start function: not a WASI command module", plan.Argv[0])
 	}
-	return &Guest{engine: engine, store: store, start: start}, nil
+	g.store, g.start = store, start
+	return g, nil
 }
 
 // Exit is how a guest ended.
@@ -149,6 +165,9 @@ type Exit struct {
 // It reads the ending from wasmtime's typed errors, never message text.
 func (g *Guest) Run() Exit {
 	_, err := g.start.Call(g.store)
+	if g.exited.Load() {
+		return Exit{Code: int(uint32(g.exitCode.Load()) & 0xff)}
+	}
 	if err == nil {
 		return Exit{Code: 0}
 	}
