@@ -186,22 +186,30 @@ func killCgroup(p string) {
 	if p == "" {
 		return
 	}
+	pids, _ := cgroupPids(p)
+	for _, pid := range pids {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	if frozen(p) {
+		if m, err := cgroupManager(p, nil); err == nil {
+			m.Freeze(cgroups.Thawed)
+		}
+	}
+}
+
+// cgroupPids lists every process in the container's cgroup. It reads the
+// pids controller, which holds every task (the library's GetAllPids would
+// also walk the devices controller, which runw leaves alone).
+func cgroupPids(p string) ([]int, error) {
 	m, err := cgroupManager(p, nil)
 	if err != nil {
-		return
+		return nil, err
 	}
 	dir := m.Path("pids")
 	if dir == "" {
 		dir = m.Path("")
 	}
-	if pids, err := cgroups.GetAllPids(dir); err == nil {
-		for _, pid := range pids {
-			unix.Kill(pid, unix.SIGKILL)
-		}
-	}
-	if frozen(p) {
-		m.Freeze(cgroups.Thawed)
-	}
+	return cgroups.GetAllPids(dir)
 }
 
 // waitCgroupEmpty waits (up to 2 s) until no process is left in the
@@ -210,16 +218,8 @@ func waitCgroupEmpty(p string) {
 	if p == "" {
 		return
 	}
-	m, err := cgroupManager(p, nil)
-	if err != nil {
-		return
-	}
-	dir := m.Path("pids")
-	if dir == "" {
-		dir = m.Path("")
-	}
 	for i := 0; i < 200; i++ {
-		pids, err := cgroups.GetAllPids(dir)
+		pids, err := cgroupPids(p)
 		if err != nil || len(pids) == 0 {
 			return
 		}

@@ -7,8 +7,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-
-	"github.com/opencontainers/cgroups"
 )
 
 // Pids lists the host pids in the container's cgroup (`ps --format json`,
@@ -35,17 +33,7 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 	if c.CgroupPath == "" {
 		return []int{}, nil
 	}
-	m, err := cgroupManager(c.CgroupPath, nil)
-	if err != nil {
-		return nil, err
-	}
-	// The pids controller always holds every task; GetAllPids would also
-	// walk the devices controller, which runw leaves alone.
-	dir := m.Path("pids")
-	if dir == "" {
-		dir = m.Path("")
-	}
-	pids, err := cgroups.GetAllPids(dir)
+	pids, err := cgroupPids(c.CgroupPath)
 	if err != nil {
 		return nil, err
 	}
