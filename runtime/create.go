@@ -193,6 +193,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		InitPid:       init.Process.Pid,
 		InitStartTime: start,
 		CgroupPath:    cgPath,
+		Extra:         recordHooks(b),
 	}
 	if err := h.Save(c); err != nil {
 		return nil, err

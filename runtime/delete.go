@@ -8,7 +8,6 @@ import (
 	"github.com/opencontainers/cgroups"
 	"golang.org/x/sys/unix"
 
-	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
 )
 
@@ -55,10 +54,8 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := h.Destroy(); err != nil {
 		return err
 	}
-	if b, err := spec.Load(c.Bundle); err == nil && b.Spec.Hooks != nil {
-		if err := runHooks(b.Spec.Hooks.Poststop, specState(c, state.Stopped)); err != nil {
-			logDebugf("poststop hook: %v", err)
-		}
+	if err := runHooks(hooksOf(c).Poststop, specState(c, state.Stopped)); err != nil {
+		logDebugf("poststop hook: %v", err)
 	}
 	return nil
 }

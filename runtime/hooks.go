@@ -26,6 +26,35 @@ func createHooks(b *spec.Bundle) []specs.Hook {
 	return append(out, h.CreateContainer...)
 }
 
+// laterHooks are the hooks that run after create (startContainer,
+// poststart, poststop). create records them in state.json, as runc keeps
+// the spec it created from: start and delete then neither re-read
+// config.json on the hot path nor see a bundle edited after create.
+type laterHooks struct {
+	StartContainer []specs.Hook `json:"startContainer,omitempty"`
+	Poststart      []specs.Hook `json:"poststart,omitempty"`
+	Poststop       []specs.Hook `json:"poststop,omitempty"`
+}
+
+// recordHooks returns the later hooks of b as state.Container.Extra.
+func recordHooks(b *spec.Bundle) json.RawMessage {
+	h := b.Spec.Hooks
+	if h == nil || len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) == 0 {
+		return nil
+	}
+	data, _ := json.Marshal(laterHooks{StartContainer: h.StartContainer, Poststart: h.Poststart, Poststop: h.Poststop})
+	return data
+}
+
+// hooksOf reads back what recordHooks stored.
+func hooksOf(c *state.Container) laterHooks {
+	var h laterHooks
+	if len(c.Extra) > 0 {
+		_ = json.Unmarshal(c.Extra, &h)
+	}
+	return h
+}
+
 // specState is the runtime-spec state a hook reads on its stdin.
 func specState(c *state.Container, status string) specs.State {
 	pid := c.InitPid

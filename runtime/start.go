@@ -8,7 +8,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
 )
 
@@ -32,11 +31,9 @@ func (r *Runtime) Start(id string) error {
 		return fmt.Errorf("cannot start a container in the %s state", st)
 	}
 
-	b, err := spec.Load(c.Bundle)
-	if err == nil && b.Spec.Hooks != nil {
-		if err := runHooks(b.Spec.Hooks.StartContainer, specState(c, state.Created)); err != nil {
-			return err
-		}
+	hooks := hooksOf(c)
+	if err := runHooks(hooks.StartContainer, specState(c, state.Created)); err != nil {
+		return err
 	}
 	if err := releaseInit(h.Path(fifoName), c); err != nil {
 		return err
@@ -46,10 +43,8 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	os.Remove(h.Path(fifoName))
-	if b != nil && b.Spec.Hooks != nil {
-		if err := runHooks(b.Spec.Hooks.Poststart, specState(c, state.Running)); err != nil {
-			logDebugf("poststart hook: %v", err)
-		}
+	if err := runHooks(hooks.Poststart, specState(c, state.Running)); err != nil {
+		logDebugf("poststart hook: %v", err)
 	}
 	return nil
 }
