@@ -138,6 +138,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 			return nil, err
 		}
 	}
+	plan.MakeMountPoints()
 	if err := checkCgroupEmpty(cgPath); err != nil {
 		cgPath = "" // not ours: never remove it on the way out
 		return nil, err

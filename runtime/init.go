@@ -16,10 +16,12 @@ import (
 	"github.com/runw/runw/wasi"
 )
 
-// stopGrace is how long a guest blocked in a host call (a sleep, a read)
-// gets after a stop signal before the init exits on its behalf. A guest
-// running wasm code stops at the epoch check long before this.
-const stopGrace = 50 * time.Millisecond
+// stopBackstop is how long the init waits for a stopped guest to return
+// before exiting on its behalf. It is never reached in practice: a guest
+// in wasm code stops at the next epoch check and one waiting in a host call
+// is woken by the host's stop descriptor, both within microseconds; it
+// bounds a host call stuck in the kernel (a hung network file system).
+const stopBackstop = 2 * time.Second
 
 // stopSignals end the guest, as they would end a native process that does
 // not handle them. WASI preview1 has no signal delivery, so the guest
@@ -38,6 +40,9 @@ func Init() {
 	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("runw-init\x00")[0])), 0, 0, 0)
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, stopSignals...)
+	// A guest writing to a closed pipe or socket gets EPIPE, as a native
+	// process that ignores SIGPIPE does, never a death by signal.
+	signal.Ignore(unix.SIGPIPE)
 
 	syncPipe := os.NewFile(4, "sync")
 	fail := func(err error) {
@@ -105,7 +110,7 @@ func Init() {
 	go func() {
 		sig := int((<-sigs).(unix.Signal))
 		guest.Stop(sig)
-		time.Sleep(stopGrace)
+		time.Sleep(stopBackstop)
 		os.Exit(128 + sig)
 	}()
 	logDebugf("init: released, running the guest")

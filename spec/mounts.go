@@ -20,16 +20,17 @@ type MountKind int
 // The mount kinds Mounts can report.
 const (
 	// MountIgnored is proc, sysfs, cgroup, cgroup2, devpts, mqueue, any
-	// other kernel filesystem, and anything whose destination is /proc,
-	// /sys, /dev or below them: host kernel views are never exposed.
+	// other kernel filesystem, anything whose destination is /proc, /sys
+	// or below them, and device binds under /dev: host kernel views and
+	// host devices are never exposed.
 	MountIgnored MountKind = iota
 	// MountBind is a bind/rbind mount with a directory source: it becomes
 	// a preopen.
 	MountBind
 	// MountBindFile is a bind mount with a file (non-directory) source: it
-	// cannot be a WASI preview1 preopen, so it is skipped.
+	// is reachable at its destination through the guest's "/".
 	MountBindFile
-	// MountTmpfs is a tmpfs (not under /dev, /proc, /sys): it becomes a
+	// MountTmpfs is a tmpfs (not under /proc or /sys): it becomes a
 	// private, initially empty directory.
 	MountTmpfs
 )
@@ -77,7 +78,7 @@ var kernelFS = map[string]bool{
 
 // kernelDirs are the guest directories that never receive a grant, whatever
 // is mounted there.
-var kernelDirs = []string{"/proc", "/sys", "/dev"}
+var kernelDirs = []string{"/proc", "/sys"}
 
 // Mounts classifies b.Spec.Mounts in order. It checks bind sources now so that
 // a missing volume fails at create with a clear message rather than when the
@@ -96,6 +97,19 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination):
 			cm.Kind = MountIgnored
+		case within(cm.Destination, "/dev") && isBind(m):
+			// Under /dev, a bind of a plain file or directory is granted
+			// (Kubernetes' /dev/termination-log, podman's /dev/shm); a
+			// bind of a device node (rootless engines bind /dev/null and
+			// friends) is not: runw grants the default devices itself,
+			// and no other host device ever.
+			cm.Source = b.bindSource(m.Source)
+			cm.Kind = MountIgnored
+			if fi, err := os.Stat(cm.Source); err == nil && fi.IsDir() {
+				cm.Kind = MountBind
+			} else if err == nil && fi.Mode().IsRegular() {
+				cm.Kind = MountBindFile
+			}
 		case isBind(m):
 			if m.Source == "" {
 				return nil, fmt.Errorf("mount source for %s must be set", cm.Destination)
@@ -165,7 +179,7 @@ func (b *Bundle) bindSource(src string) string {
 	return filepath.Clean(src)
 }
 
-// underKernelDir reports whether dest is /proc, /sys, /dev or below them.
+// underKernelDir reports whether dest is /proc, /sys or below them.
 func underKernelDir(dest string) bool {
 	for _, d := range kernelDirs {
 		if within(dest, d) {

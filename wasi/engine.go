@@ -14,7 +14,7 @@ const wasmtimeModule = "github.com/bytecodealliance/wasmtime-go/v39"
 // It is part of the cache key: an artifact compiled under other settings
 // must never be loaded (wasmtime would refuse it, or worse, run code that
 // skips the epoch checks runw relies on to stop a guest).
-const engineSettings = "epoch-interruption=1;opt=speed;cow=1"
+const engineSettings = "epoch-interruption=1;opt=speed;cow=1;stack=8M"
 
 // WasmtimeVersion reports the wasmtime-go module version linked into this
 // binary, for `runw --version` and the cache key.
@@ -49,5 +49,6 @@ func NewEngine() *wasmtime.Engine {
 	cfg.SetEpochInterruption(true)
 	cfg.SetCraneliftOptLevel(wasmtime.OptLevelSpeed)
 	cfg.SetMemoryInitCOWSet(true)
+	cfg.SetMaxWasmStack(MaxWasmStack)
 	return wasmtime.NewEngineWithConfig(cfg)
 }

@@ -2,15 +2,22 @@ package wasi
 
 import (
 	"fmt"
+	"os"
+	"path"
 	"path/filepath"
 	"strings"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+
+	"github.com/runw/runw/wasi/preview1"
 
 	"github.com/runw/runw/spec"
 )
 
-// Preopen is one directory the guest may reach, and how.
+// Preopen is one part of the container's file view the guest may reach,
+// and how: a directory (a preopened descriptor) or a single file.
 type Preopen struct {
-	// HostPath is the directory on the host the guest is confined to.
+	// HostPath is the directory or file on the host the grant names.
 	HostPath string `json:"host"`
 	// GuestPath is where the guest sees it ("/" for the rootfs).
 	GuestPath string `json:"guest"`
@@ -33,6 +40,10 @@ type Plan struct {
 	Env []string `json:"env"`
 	// Preopens lists the granted directories; the rootfs comes first.
 	Preopens []Preopen `json:"preopens"`
+	// Files lists the granted single files (file bind mounts and the
+	// default devices), reachable by path through "/" and never
+	// preopened themselves.
+	Files []Preopen `json:"files,omitempty"`
 	// PrivateDirs are host directories the runtime must create (0700)
 	// before the guest runs: the backing of the spec's tmpfs mounts.
 	PrivateDirs []string `json:"private_dirs,omitempty"`
@@ -64,6 +75,7 @@ func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, er
 		Argv:   append([]string(nil), proc.Args...),
 		Env:    guestEnv(proc.Env, proc.Cwd),
 		User:   User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids},
+		Files:  defaultDevices(proc.Terminal),
 	}
 	readonlyRoot := b.Spec.Root != nil && b.Spec.Root.Readonly
 	p.Preopens = append(p.Preopens, Preopen{HostPath: b.Rootfs, GuestPath: "/", ReadOnly: readonlyRoot})
@@ -81,7 +93,7 @@ func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, er
 			p.PrivateDirs = append(p.PrivateDirs, dir)
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountBindFile:
-			p.Skipped = append(p.Skipped, fmt.Sprintf("%s: file bind mounts cannot be WASI preopens", m.Destination))
+			p.Files = append(p.Files, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		default:
 			p.Skipped = append(p.Skipped, fmt.Sprintf("%s: host kernel views are never exposed", m.Destination))
 		}
@@ -95,8 +107,10 @@ func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, er
 	return p, nil
 }
 
-// guestEnv copies env and adds PWD=cwd unless the spec already sets PWD: Go
-// guests start in $PWD, and nothing else carries process.cwd into WASI p1.
+// guestEnv copies env and adds PWD=cwd when process.cwd is not "/" and the
+// spec does not set PWD itself: Go guests start in $PWD, and nothing else
+// carries process.cwd into WASI p1. At "/" nothing is added, so a guest
+// listing its environment sees exactly what the spec set.
 func guestEnv(env []string, cwd string) []string {
 	out := append([]string(nil), env...)
 	for _, kv := range env {
@@ -104,8 +118,93 @@ func guestEnv(env []string, cwd string) []string {
 			return out
 		}
 	}
-	if cwd == "" {
-		cwd = "/"
+	if cwd == "" || path.Clean(cwd) == "/" {
+		return out
 	}
 	return append(out, "PWD="+cwd)
+}
+
+// defaultDevices are the devices runtime-spec requires in every container,
+// granted as the host's own nodes (their behaviour is the kernel's: /dev/full
+// answers ENOSPC, /dev/urandom never blocks). /dev/tty is the container's
+// terminal when it has one.
+func defaultDevices(terminal bool) []Preopen {
+	var out []Preopen
+	for _, d := range []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"} {
+		out = append(out, Preopen{HostPath: d, GuestPath: d})
+	}
+	if terminal {
+		out = append(out, Preopen{HostPath: "/dev/tty", GuestPath: "/dev/tty"})
+	}
+	return out
+}
+
+// MakeMountPoints creates, as runc does, the mount points the spec's
+// grants need and the rootfs (or the grant they lie in) lacks: the
+// directory of a directory grant, an empty file for a file grant, so that
+// they are listed by readdir and reachable through directories that would
+// otherwise not exist. It runs at create, as root, before any guest code:
+// each path is resolved with securejoin inside the grant that holds it, so
+// a symlink in an image cannot make runw create anything outside it. A
+// mount point that cannot be made (a read-only host file system) is left
+// out; the grant then stays reachable wherever its parent exists.
+func (p *Plan) MakeMountPoints() {
+	all := append(append([]Preopen(nil), p.Preopens...), p.Files...)
+	for i, g := range all {
+		if g.GuestPath == "/" {
+			continue
+		}
+		holder := -1
+		for j, d := range p.Preopens {
+			if j != i && d.GuestPath != g.GuestPath && within(g.GuestPath, d.GuestPath) &&
+				(holder < 0 || len(d.GuestPath) > len(p.Preopens[holder].GuestPath)) {
+				holder = j
+			}
+		}
+		if holder < 0 {
+			continue
+		}
+		d := p.Preopens[holder]
+		rel := strings.TrimPrefix(strings.TrimPrefix(g.GuestPath, d.GuestPath), "/")
+		host, err := securejoin.SecureJoin(d.HostPath, rel)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Lstat(host); err == nil {
+			continue
+		}
+		if i < len(p.Preopens) {
+			_ = os.MkdirAll(host, 0o755)
+			continue
+		}
+		if os.MkdirAll(filepath.Dir(host), 0o755) == nil {
+			if f, err := os.OpenFile(host, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
+				f.Close()
+			}
+		}
+	}
+}
+
+func within(p, dir string) bool {
+	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// view is the plan's file grants as the WASI host's mount table: the
+// directories (rootfs first), then the single files.
+func (p *Plan) view() []preview1.Mount {
+	var out []preview1.Mount
+	for _, g := range append(append([]Preopen(nil), p.Preopens...), p.Files...) {
+		out = append(out, preview1.Mount{Guest: g.GuestPath, Host: g.HostPath, ReadOnly: g.ReadOnly})
+	}
+	return out
+}
+
+// preopenNames are the directories handed to the guest as descriptors
+// 3, 4, ...: "/" first, then each directory mount.
+func (p *Plan) preopenNames() []string {
+	var out []string
+	for _, g := range p.Preopens {
+		out = append(out, g.GuestPath)
+	}
+	return out
 }

@@ -75,10 +75,11 @@ func TestPlanEnvAddsPWDFromCwd(t *testing.T) {
 		cwd  string
 		want []string
 	}{
-		{"no env", nil, "/", []string{"PWD=/"}},
+		{"no env", nil, "/", nil},
+		{"no cwd", []string{"A=1"}, "", []string{"A=1"}},
 		{"cwd", []string{"A=1", "B=x=y"}, "/srv/app", []string{"A=1", "B=x=y", "PWD=/srv/app"}},
 		{"spec sets PWD", []string{"PWD=/elsewhere", "A=1"}, "/srv", []string{"PWD=/elsewhere", "A=1"}},
-		{"PWD-like name is not PWD", []string{"PWDX=1"}, "/", []string{"PWDX=1", "PWD=/"}},
+		{"PWD-like name is not PWD", []string{"PWDX=1"}, "/srv", []string{"PWDX=1", "PWD=/srv"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,7 +122,7 @@ func TestPlanRootfsPreopenFirst(t *testing.T) {
 }
 
 func TestPlanMountGrants(t *testing.T) {
-	roSrc, rwSrc, bothSrc := t.TempDir(), t.TempDir(), t.TempDir()
+	roSrc, rwSrc, bothSrc, shm := t.TempDir(), t.TempDir(), t.TempDir(), t.TempDir()
 	file := filepath.Join(t.TempDir(), "resolv.conf")
 	if err := os.WriteFile(file, []byte("nameserver 1.1.1.1\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -139,14 +140,14 @@ func TestPlanMountGrants(t *testing.T) {
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts"},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue"},
-		{Destination: "/dev/shm", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}},
+		{Destination: "/dev/shm", Type: "bind", Source: shm, Options: []string{"rbind"}},
 		{Destination: "/cache", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro"}},
 	}
 	base := t.TempDir()
 	p, b := planFor(t, s, base)
 
-	if len(p.PrivateDirs) != 2 {
-		t.Fatalf("PrivateDirs %q, want one for each of /tmp and /cache", p.PrivateDirs)
+	if len(p.PrivateDirs) != 3 {
+		t.Fatalf("PrivateDirs %q, want one for each of /tmp, /dev and /cache", p.PrivateDirs)
 	}
 	for _, d := range p.PrivateDirs {
 		if filepath.Dir(d) != base {
@@ -162,7 +163,12 @@ func TestPlanMountGrants(t *testing.T) {
 		{HostPath: rwSrc, GuestPath: "/rw"},
 		{HostPath: bothSrc, GuestPath: "/both"},
 		{HostPath: p.PrivateDirs[0], GuestPath: "/tmp"},
-		{HostPath: p.PrivateDirs[1], GuestPath: "/cache", ReadOnly: true},
+		{HostPath: p.PrivateDirs[1], GuestPath: "/dev"},
+		{HostPath: shm, GuestPath: "/dev/shm"},
+		{HostPath: p.PrivateDirs[2], GuestPath: "/cache", ReadOnly: true},
+	}
+	if got := p.Files[len(p.Files)-1]; got != (Preopen{HostPath: file, GuestPath: "/etc/resolv.conf", ReadOnly: true}) {
+		t.Errorf("last file grant %+v, want the resolv.conf file mount", got)
 	}
 	if !reflect.DeepEqual(p.Preopens, want) {
 		t.Errorf("Preopens:\n got %+v\nwant %+v", p.Preopens, want)

@@ -10,6 +10,7 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
 	"github.com/runw/runw/spec"
+	"github.com/runw/runw/wasi/preview1"
 )
 
 // TrapExitCode is the status of a guest that trapped; the wasmtime CLI uses
@@ -85,10 +86,8 @@ type Guest struct {
 	engine *wasmtime.Engine
 	store  *wasmtime.Store
 	start  *wasmtime.Func
+	host   *preview1.Host
 	signal atomic.Int32
-	// exited and exitCode record a call to proc_exit.
-	exited   atomic.Bool
-	exitCode atomic.Int32
 }
 
 // Prepare does everything that can fail before the guest may run: compile
@@ -101,51 +100,36 @@ func Prepare(plan *Plan, cache *Cache) (*Guest, error) {
 	if err != nil {
 		return nil, err
 	}
-	wc := wasmtime.NewWasiConfig()
-	wc.SetArgv(plan.Argv)
-	keys, values := splitEnv(plan.Env)
-	wc.SetEnv(keys, values)
-	wc.InheritStdin()
-	wc.InheritStdout()
-	wc.InheritStderr()
-	for _, p := range plan.Preopens {
-		dirPerms, filePerms := wasmtime.DIR_READ|wasmtime.DIR_WRITE, wasmtime.FILE_READ|wasmtime.FILE_WRITE
-		if p.ReadOnly {
-			dirPerms, filePerms = wasmtime.DIR_READ, wasmtime.FILE_READ
-		}
-		if err := wc.PreopenDir(p.HostPath, p.GuestPath, dirPerms, filePerms); err != nil {
-			return nil, fmt.Errorf("grant %s as %s: %w", p.HostPath, p.GuestPath, err)
-		}
+	host, err := preview1.New(preview1.Config{
+		Args:     plan.Argv,
+		Env:      plan.Env,
+		Mounts:   plan.view(),
+		Preopens: plan.preopenNames(),
+		Stdio:    [3]int{0, 1, 2},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("grant the container's files: %w", err)
 	}
-
-	g := &Guest{engine: engine}
+	g := &Guest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
-	store.SetWasi(wc)
 	store.SetEpochDeadline(1)
 	if plan.MemoryLimit > 0 {
 		store.Limiter(plan.MemoryLimit, -1, -1, -1, -1)
 	}
 	linker := wasmtime.NewLinker(engine)
-	if err := linker.DefineWasi(); err != nil {
+	if err := host.Link(linker); err != nil {
+		host.Close()
 		return nil, fmt.Errorf("link WASI: %w", err)
-	}
-	// wasmtime's proc_exit turns a status of 126 or more into a trap; a
-	// native process exits with any status, so runw records the status
-	// itself and ends the guest with a trap it recognises.
-	linker.AllowShadowing(true)
-	if err := linker.FuncWrap("wasi_snapshot_preview1", "proc_exit", func(code int32) *wasmtime.Trap {
-		g.exitCode.Store(code)
-		g.exited.Store(true)
-		return wasmtime.NewTrap("proc_exit")
-	}); err != nil {
-		return nil, fmt.Errorf("link proc_exit: %w", err)
 	}
 	inst, err := linker.Instantiate(store, module)
 	if err != nil {
+		host.Close()
 		return nil, fmt.Errorf("instantiate %s: %w", plan.Argv[0], oneLine(err))
 	}
+	host.Bind(store, inst)
 	start := inst.GetFunc(store, "_start")
 	if start == nil {
+		host.Close()
 		return nil, fmt.Errorf("%s exports no _start function: not a WASI command module", plan.Argv[0])
 	}
 	g.store, g.start = store, start
@@ -164,43 +148,30 @@ type Exit struct {
 // gives 0, a stop by Stop(sig) gives 128+sig and any other trap gives 134.
 // It reads the ending from wasmtime's typed errors, never message text.
 func (g *Guest) Run() Exit {
-	_, err := g.start.Call(g.store)
-	if g.exited.Load() {
-		return Exit{Code: int(uint32(g.exitCode.Load()) & 0xff)}
+	var err error
+	if serr := onGuestStack(func() { _, err = g.start.Call(g.store) }); serr != nil {
+		return Exit{Code: TrapExitCode, Trap: serr.Error()}
+	}
+	if code, ok := g.host.Exited(); ok {
+		return Exit{Code: int(uint32(code) & 0xff)}
 	}
 	if err == nil {
 		return Exit{Code: 0}
 	}
-	var werr *wasmtime.Error
-	if errors.As(err, &werr) {
-		if st, ok := werr.ExitStatus(); ok {
-			return Exit{Code: int(st)}
-		}
-	}
 	if sig := g.signal.Load(); sig != 0 {
 		return Exit{Code: 128 + int(sig)}
 	}
-	return Exit{Code: TrapExitCode, Trap: err.Error()}
+	return Exit{Code: TrapExitCode, Trap: trapMessage(err)}
 }
 
 // Stop asks a running guest to end because of signal sig: the epoch bump
 // makes compiled code trap at its next loop back-edge or function entry, in
-// microseconds. A guest blocked in a host call is not reached by this; the
-// caller enforces a grace period.
+// microseconds, and the host's stop descriptor ends a host call that
+// waits (a sleep, a read of stdin or a pipe, poll_oneoff) at once.
 func (g *Guest) Stop(sig int) {
 	g.signal.CompareAndSwap(0, int32(sig))
 	g.engine.IncrementEpoch()
-}
-
-// splitEnv turns KEY=VALUE strings into the two lists wasmtime wants. An
-// entry without "=" is passed as a key with an empty value.
-func splitEnv(env []string) (keys, values []string) {
-	for _, kv := range env {
-		k, v, _ := strings.Cut(kv, "=")
-		keys = append(keys, k)
-		values = append(values, v)
-	}
-	return keys, values
+	g.host.Stop()
 }
 
 // oneLine keeps the first line of wasmtime's multi-line error reports, so
@@ -218,4 +189,29 @@ func oneLine(err error) error {
 		parts = append(parts, l)
 	}
 	return errors.New(strings.Join(parts, ": "))
+}
+
+// trapFrames bounds the backtrace of a trap message: a guest that recurses
+// without end would otherwise print every one of thousands of frames.
+const trapFrames = 20
+
+// trapMessage is wasmtime's trap report with its backtrace cut to the
+// first and last trapFrames frames and a count of those left out, which is
+// what a reader of the container's log needs.
+func trapMessage(err error) string {
+	lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
+	var frames []int
+	for i, l := range lines {
+		t := strings.TrimSpace(l)
+		if j := strings.IndexByte(t, ':'); j > 0 && strings.Trim(t[:j], "0123456789") == "" {
+			frames = append(frames, i)
+		}
+	}
+	if len(frames) <= 2*trapFrames {
+		return strings.Join(lines, "\n")
+	}
+	cutFrom, cutTo := frames[trapFrames], frames[len(frames)-trapFrames]
+	out := append([]string(nil), lines[:cutFrom]...)
+	out = append(out, fmt.Sprintf("    ... %d frames left out ...", len(frames)-2*trapFrames))
+	return strings.Join(append(out, lines[cutTo:]...), "\n")
 }

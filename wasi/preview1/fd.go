@@ -1,0 +1,445 @@
+package preview1
+
+import (
+	"math"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
+)
+
+func (h *Host) fdClose(m memory, a []wasmtime.Val) Errno {
+	fd := a[0].I32()
+	if _, e := h.fds.get(fd); e != 0 {
+		return e
+	}
+	h.fds.remove(fd)
+	return 0
+}
+
+func (h *Host) fdRenumber(m memory, a []wasmtime.Val) Errno {
+	from, to := a[0].I32(), a[1].I32()
+	e, errno := h.fds.get(from)
+	if errno != 0 {
+		return errno
+	}
+	if _, errno := h.fds.get(to); errno != 0 {
+		return errno
+	}
+	if from == to {
+		return 0
+	}
+	h.fds.remove(to)
+	h.fds.fds[from] = nil
+	for int(to) >= len(h.fds.fds) {
+		h.fds.fds = append(h.fds.fds, nil)
+	}
+	h.fds.fds[to] = e
+	return 0
+}
+
+// io runs one read or write of the buffers in h.iov on e at offset (-1:
+// the descriptor's own offset). A descriptor that may block waits in
+// poll(2) with the stop descriptor first; one the guest made non-blocking
+// answers EAGAIN instead of waiting.
+func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
+	events := int16(unix.POLLIN)
+	if write {
+		events = unix.POLLOUT
+	}
+	for {
+		if e.pollable {
+			if e.flags&fdflagNonblock != 0 {
+				if !ready(e.hostFd, events) {
+					return 0, ErrnoAgain
+				}
+			} else if errno := h.wait(e.hostFd, events); errno != 0 {
+				return 0, errno
+			}
+		}
+		n, err := rawIO(e.hostFd, h.iov, write, offset)
+		switch err {
+		case nil:
+			return n, 0
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			// The host descriptor itself is non-blocking (shared with a
+			// peer that set O_NONBLOCK): wait unless the guest asked not to.
+			if e.pollable && e.flags&fdflagNonblock == 0 {
+				continue
+			}
+		}
+		return 0, toErrno(err)
+	}
+}
+
+// rawIO reads or writes bufs, at offset when it is not -1. One buffer, the
+// common case, goes straight to read(2)/write(2) without allocating.
+func rawIO(fd int, bufs [][]byte, write bool, offset int64) (int, error) {
+	if len(bufs) == 1 {
+		switch {
+		case write && offset < 0:
+			return unix.Write(fd, bufs[0])
+		case write:
+			return unix.Pwrite(fd, bufs[0], offset)
+		case offset < 0:
+			return unix.Read(fd, bufs[0])
+		default:
+			return unix.Pread(fd, bufs[0], offset)
+		}
+	}
+	switch {
+	case write && offset < 0:
+		return unix.Writev(fd, bufs)
+	case write:
+		return unix.Pwritev(fd, bufs, offset)
+	case offset < 0:
+		return unix.Readv(fd, bufs)
+	default:
+		return unix.Preadv(fd, bufs, offset)
+	}
+}
+
+// rw is fd_read, fd_write, fd_pread and fd_pwrite.
+func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr uint32, write bool) Errno {
+	e, errno := h.fds.get(fd)
+	if errno != 0 {
+		return errno
+	}
+	if e.kind == kindDir {
+		return ErrnoIsdir
+	}
+	if (write && !e.write) || (!write && !e.read) {
+		return ErrnoBadf
+	}
+	if offset >= 0 && e.pollable {
+		return ErrnoSpipe
+	}
+	var ok bool
+	h.iov, ok = m.iovecs(h.iov[:0], iovs, n)
+	if !ok {
+		return ErrnoFault
+	}
+	// Drop empty buffers: a read into none returns 0 at once, as on Linux.
+	bufs := h.iov[:0]
+	for _, b := range h.iov {
+		if len(b) > 0 {
+			bufs = append(bufs, b)
+		}
+	}
+	h.iov = bufs
+	done := 0
+	if len(bufs) > 0 {
+		if done, errno = h.io(e, write, offset); errno != 0 {
+			return errno
+		}
+	}
+	if !m.putU32(resultPtr, uint32(done)) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+func (h *Host) fdRead(m memory, a []wasmtime.Val) Errno {
+	return h.rw(m, a[0].I32(), u32(a[1]), u32(a[2]), -1, u32(a[3]), false)
+}
+
+func (h *Host) fdWrite(m memory, a []wasmtime.Val) Errno {
+	return h.rw(m, a[0].I32(), u32(a[1]), u32(a[2]), -1, u32(a[3]), true)
+}
+
+func (h *Host) fdPread(m memory, a []wasmtime.Val) Errno {
+	off := a[3].I64()
+	if off < 0 {
+		return ErrnoInval
+	}
+	return h.rw(m, a[0].I32(), u32(a[1]), u32(a[2]), off, u32(a[4]), false)
+}
+
+func (h *Host) fdPwrite(m memory, a []wasmtime.Val) Errno {
+	off := a[3].I64()
+	if off < 0 {
+		return ErrnoInval
+	}
+	return h.rw(m, a[0].I32(), u32(a[1]), u32(a[2]), off, u32(a[4]), true)
+}
+
+// file returns fd when it is an open file (not a directory).
+func (h *Host) file(fd int32) (*fdEntry, Errno) {
+	e, errno := h.fds.get(fd)
+	if errno != 0 {
+		return nil, errno
+	}
+	if e.kind == kindDir {
+		return nil, ErrnoIsdir
+	}
+	return e, 0
+}
+
+func (h *Host) fdSeek(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.file(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	whence := u32(a[2])
+	if whence > whenceEnd {
+		return ErrnoInval
+	}
+	if e.pollable {
+		return ErrnoSpipe
+	}
+	off, err := unix.Seek(e.hostFd, a[1].I64(), int(whence))
+	if err != nil {
+		return toErrno(err)
+	}
+	if !m.putU64(u32(a[3]), uint64(off)) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+func (h *Host) fdTell(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.file(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	if e.pollable {
+		return ErrnoSpipe
+	}
+	off, err := unix.Seek(e.hostFd, 0, unix.SEEK_CUR)
+	if err != nil {
+		return toErrno(err)
+	}
+	if !m.putU64(u32(a[1]), uint64(off)) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+func (h *Host) fdSync(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	return toErrno(unix.Fsync(e.hostFd))
+}
+
+func (h *Host) fdDatasync(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	return toErrno(unix.Fdatasync(e.hostFd))
+}
+
+func (h *Host) fdAdvise(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.file(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	advice := u32(a[3])
+	if advice > 5 {
+		return ErrnoInval
+	}
+	if e.pollable {
+		return ErrnoSpipe
+	}
+	// WASI's advice values are Linux's POSIX_FADV_* in the same order.
+	return toErrno(unix.Fadvise(e.hostFd, a[1].I64(), a[2].I64(), int(advice)))
+}
+
+func (h *Host) fdAllocate(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.file(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	if !e.write {
+		return ErrnoBadf
+	}
+	off, n := a[1].I64(), a[2].I64()
+	if off < 0 || n <= 0 || off > math.MaxInt64-n {
+		return ErrnoInval
+	}
+	return toErrno(unix.Fallocate(e.hostFd, 0, off, n))
+}
+
+func (h *Host) fdFdstatGet(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	p := u32(a[1])
+	buf, ok := m.slice(p, fdstatSize)
+	if !ok {
+		return ErrnoFault
+	}
+	clear(buf)
+	buf[0] = e.filetype
+	m.putU16(p+2, e.flags)
+	m.putU64(p+8, e.rightsBase)
+	m.putU64(p+16, e.rightsInheriting)
+	return 0
+}
+
+func (h *Host) fdFdstatSetFlags(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	flags := uint16(u32(a[1]))
+	if e.kind == kindDir {
+		return ErrnoBadf
+	}
+	if flags&(fdflagDsync|fdflagRsync|fdflagSync) != 0 {
+		return ErrnoInval
+	}
+	if e.kind == kindFile && (flags^e.flags)&fdflagAppend != 0 {
+		fl, err := unix.FcntlInt(uintptr(e.hostFd), unix.F_GETFL, 0)
+		if err != nil {
+			return toErrno(err)
+		}
+		fl &^= unix.O_APPEND
+		if flags&fdflagAppend != 0 {
+			fl |= unix.O_APPEND
+		}
+		if _, err := unix.FcntlInt(uintptr(e.hostFd), unix.F_SETFL, fl); err != nil {
+			return toErrno(err)
+		}
+	}
+	if e.kind == kindStdio {
+		// APPEND cannot change on a shared description; only the
+		// emulated NONBLOCK is the guest's.
+		flags &^= fdflagAppend
+	}
+	e.flags = e.flags&(fdflagDsync|fdflagRsync|fdflagSync) | flags&(fdflagAppend|fdflagNonblock)
+	return 0
+}
+
+// fdFdstatSetRights is not supported, as in wasmtime: rights are advisory
+// since WASI 0.2, and guests treat NOTSUP as "no rights model".
+func (h *Host) fdFdstatSetRights(m memory, a []wasmtime.Val) Errno {
+	if _, errno := h.fds.get(a[0].I32()); errno != 0 {
+		return errno
+	}
+	return ErrnoNotsup
+}
+
+// putFilestat writes a filestat record.
+func putFilestat(m memory, p uint32, st *unix.Stat_t, filetype uint8) Errno {
+	buf, ok := m.slice(p, filestatSize)
+	if !ok {
+		return ErrnoFault
+	}
+	clear(buf)
+	m.putU64(p, st.Dev)
+	m.putU64(p+8, st.Ino)
+	buf[16] = filetype
+	m.putU64(p+24, st.Nlink)
+	m.putU64(p+32, uint64(st.Size))
+	m.putU64(p+40, uint64(st.Atim.Nano()))
+	m.putU64(p+48, uint64(st.Mtim.Nano()))
+	m.putU64(p+56, uint64(st.Ctim.Nano()))
+	return 0
+}
+
+func (h *Host) fdFilestatGet(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(e.hostFd, &st); err != nil {
+		return toErrno(err)
+	}
+	ft := filetypeOf(st.Mode)
+	if e.kind == kindStdio {
+		ft = e.filetype
+	}
+	return putFilestat(m, u32(a[1]), &st, ft)
+}
+
+func (h *Host) fdFilestatSetSize(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.file(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	size := a[1].I64()
+	if size < 0 {
+		return ErrnoInval
+	}
+	if !e.write {
+		return ErrnoBadf
+	}
+	return toErrno(unix.Ftruncate(e.hostFd, size))
+}
+
+// times turns WASI's (atim, mtim, fst_flags) into utimensat's pair.
+func times(atim, mtim uint64, fst uint32) ([2]unix.Timespec, Errno) {
+	var ts [2]unix.Timespec
+	if fst&^(fstAtim|fstAtimNow|fstMtim|fstMtimNow) != 0 ||
+		fst&(fstAtim|fstAtimNow) == fstAtim|fstAtimNow ||
+		fst&(fstMtim|fstMtimNow) == fstMtim|fstMtimNow {
+		return ts, ErrnoInval
+	}
+	one := func(t uint64, set, now bool) unix.Timespec {
+		switch {
+		case now:
+			return unix.Timespec{Nsec: unix.UTIME_NOW}
+		case set:
+			return unix.NsecToTimespec(int64(t))
+		}
+		return unix.Timespec{Nsec: unix.UTIME_OMIT}
+	}
+	ts[0] = one(atim, fst&fstAtim != 0, fst&fstAtimNow != 0)
+	ts[1] = one(mtim, fst&fstMtim != 0, fst&fstMtimNow != 0)
+	return ts, 0
+}
+
+func (h *Host) fdFilestatSetTimes(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	ts, errno := times(u64(a[1]), u64(a[2]), u32(a[3]))
+	if errno != 0 {
+		return errno
+	}
+	if e.kind != kindStdio && h.view.mounts[e.mount].ReadOnly {
+		return ErrnoRofs
+	}
+	return toErrno(unix.UtimesNanoAt(e.hostFd, "", ts[:], unix.AT_EMPTY_PATH))
+}
+
+func (h *Host) fdPrestatGet(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	if e.preopen == "" {
+		return ErrnoBadf
+	}
+	p := u32(a[1])
+	if !m.putU32(p, 0) || !m.putU32(p+4, uint32(len(e.preopen))) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+func (h *Host) fdPrestatDirName(m memory, a []wasmtime.Val) Errno {
+	e, errno := h.fds.get(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	if e.preopen == "" {
+		return ErrnoNotdir
+	}
+	if u32(a[2]) < uint32(len(e.preopen)) {
+		return ErrnoNametoolong
+	}
+	buf, ok := m.slice(u32(a[1]), uint32(len(e.preopen)))
+	if !ok {
+		return ErrnoFault
+	}
+	copy(buf, e.preopen)
+	return 0
+}

@@ -1,0 +1,190 @@
+package preview1
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
+)
+
+// Module is the import module every preview1 guest links against.
+const Module = "wasi_snapshot_preview1"
+
+// Config is what the guest is granted.
+type Config struct {
+	// Args is argv, argv[0] included.
+	Args []string
+	// Env is the environment, exactly, as KEY=VALUE strings.
+	Env []string
+	// Mounts is the container's file view; the rootfs ("/") first.
+	Mounts []Mount
+	// Preopens are the guest paths of the directories handed to the
+	// guest as preopened descriptors 3, 4, ...: "/" first, so that Go and
+	// wasi-libc resolve absolute paths against the whole view.
+	Preopens []string
+	// Stdio are the host descriptors behind guest 0, 1 and 2.
+	Stdio [3]int
+}
+
+// Host is one guest's WASI: its descriptor table, its view of the files,
+// and the stop descriptor that ends any blocking call.
+//
+// A Host serves one store, whose guest runs on one thread: host calls are
+// never concurrent, so its state needs no lock; only Stop is called from
+// another goroutine.
+type Host struct {
+	args, env [][]byte
+	view      *View
+	fds       table
+	mem       *wasmtime.Memory
+
+	// stopFd is an eventfd that every blocking wait polls beside its own
+	// descriptor: Stop makes it readable and the wait returns a trap.
+	stopFd  int
+	stopped atomic.Bool
+
+	exited   bool
+	exitCode int32
+
+	// iov is scratch space for the buffers of one read or write.
+	iov [][]byte
+}
+
+// ErrExit is the trap message of proc_exit; Exited tells the code.
+const trapExit = "runw: proc_exit"
+
+// trapStop is the trap message of a host call ended by Stop.
+const trapStop = "runw: stopped by a signal"
+
+// New builds the host for one guest: it opens the view's mounts and the
+// preopens. Errors here are the container's create errors.
+func New(cfg Config) (*Host, error) {
+	view, err := NewView(cfg.Mounts)
+	if err != nil {
+		return nil, err
+	}
+	stopFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		view.Close()
+		return nil, fmt.Errorf("eventfd: %w", err)
+	}
+	h := &Host{view: view, stopFd: stopFd, iov: make([][]byte, 0, 16)}
+	for _, a := range cfg.Args {
+		h.args = append(h.args, append([]byte(a), 0))
+	}
+	for _, e := range cfg.Env {
+		h.env = append(h.env, append([]byte(e), 0))
+	}
+	for i, fd := range cfg.Stdio {
+		h.fds.fds = append(h.fds.fds, stdioEntry(i, fd))
+	}
+	for _, p := range cfg.Preopens {
+		i, ok := view.byGuest[p]
+		if !ok || !view.mounts[i].dir {
+			h.Close()
+			return nil, fmt.Errorf("preopen %q is not a directory mount of the view", p)
+		}
+		mp := &view.mounts[i]
+		h.fds.fds = append(h.fds.fds, &fdEntry{
+			kind: kindDir, hostFd: mp.fd, filetype: filetypeDirectory,
+			rightsBase: rightsDirBase, rightsInheriting: rightsDirInheriting,
+			read: true, guest: p, mount: i, preopen: p,
+		})
+	}
+	return h, nil
+}
+
+// stdioEntry describes host descriptor fd as guest descriptor i.
+func stdioEntry(i, fd int) *fdEntry {
+	e := &fdEntry{kind: kindStdio, hostFd: fd, read: i == 0, write: i != 0, pollable: true}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err == nil {
+		e.filetype = filetypeOf(st.Mode)
+		if st.Mode&unix.S_IFMT == unix.S_IFREG {
+			// A file (run > out.log) never blocks.
+			e.pollable = false
+		}
+	}
+	if e.read {
+		e.rightsBase = rightFdRead | rightPollFdReadwrite
+	} else {
+		e.rightsBase = rightFdWrite | rightPollFdReadwrite
+	}
+	if e.filetype != filetypeRegularFile {
+		e.rightsBase |= rightFdFdstatSetFlags
+	}
+	e.rightsInheriting = e.rightsBase
+	return e
+}
+
+// Bind gives the host the instance's exported memory, once the guest is
+// instantiated. A module without a memory gets EFAULT for every pointer.
+func (h *Host) Bind(store wasmtime.Storelike, inst *wasmtime.Instance) {
+	if ext := inst.GetExport(store, "memory"); ext != nil {
+		h.mem = ext.Memory()
+	}
+}
+
+// Stop ends the guest's current or next blocking host call: it returns a
+// trap the caller recognises (Stopped). Safe from any goroutine.
+func (h *Host) Stop() {
+	h.stopped.Store(true)
+	var one = [8]byte{1}
+	_, _ = unix.Write(h.stopFd, one[:])
+}
+
+// Exited reports whether the guest called proc_exit, and its code.
+func (h *Host) Exited() (int32, bool) { return h.exitCode, h.exited }
+
+// IsStop reports whether err is the trap a stopped host call returns.
+func IsStop(err error) bool {
+	var t *wasmtime.Trap
+	return errors.As(err, &t) && t.Message() == trapStop
+}
+
+// Close releases every descriptor the host holds.
+func (h *Host) Close() {
+	h.fds.closeAll()
+	h.view.Close()
+	unix.Close(h.stopFd)
+}
+
+// wait blocks until fd is ready for events or Stop is called. It returns
+// errnoStop when stopped.
+func (h *Host) wait(fd int, events int16) Errno {
+	fds := [2]unix.PollFd{{Fd: int32(fd), Events: events}, {Fd: int32(h.stopFd), Events: unix.POLLIN}}
+	for {
+		if h.stopped.Load() {
+			return errnoStop
+		}
+		_, err := unix.Poll(fds[:], -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return toErrno(err)
+		}
+		if fds[1].Revents != 0 {
+			return errnoStop
+		}
+		if fds[0].Revents != 0 {
+			return 0
+		}
+	}
+}
+
+// ready says whether fd is ready for events now, without blocking.
+func ready(fd int, events int16) bool {
+	fds := [1]unix.PollFd{{Fd: int32(fd), Events: events}}
+	n, _ := unix.Poll(fds[:], 0)
+	return n > 0
+}
+
+// Sentinels a host function returns instead of an errno: the wrapper turns
+// them into traps.
+const (
+	errnoStop Errno = -1
+	errnoExit Errno = -2
+)

@@ -1,0 +1,114 @@
+package preview1
+
+import "encoding/binary"
+
+// memory is the guest's linear memory for the duration of one host call.
+// It is taken afresh at every call (memory.grow may move it) and every
+// access is bounds-checked here: a guest pointer or length that reaches
+// past the end answers EFAULT instead of letting Go read or write outside
+// the guest's memory, or panic and take the init down with it.
+type memory []byte
+
+// slice returns mem[ptr:ptr+n], or false when any byte lies outside.
+func (m memory) slice(ptr, n uint32) ([]byte, bool) {
+	end := uint64(ptr) + uint64(n)
+	if end > uint64(len(m)) {
+		return nil, false
+	}
+	return m[ptr:end:end], true
+}
+
+func (m memory) u8(ptr uint32) (uint8, bool) {
+	if uint64(ptr) >= uint64(len(m)) {
+		return 0, false
+	}
+	return m[ptr], true
+}
+
+func (m memory) u16(ptr uint32) (uint16, bool) {
+	b, ok := m.slice(ptr, 2)
+	if !ok {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint16(b), true
+}
+
+func (m memory) u32(ptr uint32) (uint32, bool) {
+	b, ok := m.slice(ptr, 4)
+	if !ok {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(b), true
+}
+
+func (m memory) u64(ptr uint32) (uint64, bool) {
+	b, ok := m.slice(ptr, 8)
+	if !ok {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint64(b), true
+}
+
+func (m memory) putU8(ptr uint32, v uint8) bool {
+	if uint64(ptr) >= uint64(len(m)) {
+		return false
+	}
+	m[ptr] = v
+	return true
+}
+
+func (m memory) putU16(ptr uint32, v uint16) bool {
+	b, ok := m.slice(ptr, 2)
+	if ok {
+		binary.LittleEndian.PutUint16(b, v)
+	}
+	return ok
+}
+
+func (m memory) putU32(ptr uint32, v uint32) bool {
+	b, ok := m.slice(ptr, 4)
+	if ok {
+		binary.LittleEndian.PutUint32(b, v)
+	}
+	return ok
+}
+
+func (m memory) putU64(ptr uint32, v uint64) bool {
+	b, ok := m.slice(ptr, 8)
+	if ok {
+		binary.LittleEndian.PutUint64(b, v)
+	}
+	return ok
+}
+
+// str reads a guest string (ptr, len). Paths are copied: the resolver keeps
+// them beyond the call and the guest's memory may move.
+func (m memory) str(ptr, n uint32) (string, bool) {
+	b, ok := m.slice(ptr, n)
+	if !ok {
+		return "", false
+	}
+	return string(b), true
+}
+
+// iovecs reads n iovec records at ptr and returns the guest buffers they
+// name, appended to dst (a scratch slice the caller reuses). A record whose
+// buffer is out of range fails the whole call with EFAULT.
+func (m memory) iovecs(dst [][]byte, ptr, n uint32) ([][]byte, bool) {
+	if uint64(n)*iovecSize > uint64(len(m)) {
+		return dst, false
+	}
+	recs, ok := m.slice(ptr, n*iovecSize)
+	if !ok {
+		return dst, false
+	}
+	for i := uint32(0); i < n; i++ {
+		r := recs[i*iovecSize:]
+		buf, ok := m.slice(binary.LittleEndian.Uint32(r), binary.LittleEndian.Uint32(r[4:]))
+		if !ok {
+			return dst, false
+		}
+		dst = append(dst, buf)
+	}
+	return dst, true
+}

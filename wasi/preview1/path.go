@@ -1,0 +1,393 @@
+package preview1
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
+)
+
+// at resolves the guest path (ptr, n) relative to directory descriptor fd.
+// Every path operation comes through here: it is the one place where the
+// grant is checked (the view decides what exists, target.readOnly what may
+// be written).
+func (h *Host) at(m memory, fd int32, ptr, n uint32) (*target, Errno) {
+	d, errno := h.fds.get(fd)
+	if errno != 0 {
+		return nil, errno
+	}
+	if d.kind != kindDir {
+		return nil, ErrnoNotdir
+	}
+	p, ok := m.str(ptr, n)
+	if !ok {
+		return nil, ErrnoFault
+	}
+	return h.view.resolve(d.start(), p)
+}
+
+// nameArg is the name to hand a kernel call that never follows its last
+// component (mkdirat, unlinkat, renameat, symlinkat, linkat): with the
+// guest's trailing slash kept, so that the kernel applies its own
+// directory checks (ENOTDIR for "file/").
+func (t *target) nameArg() string {
+	if t.slash && t.name != "." && t.name != "" {
+		return t.name + "/"
+	}
+	return t.name
+}
+
+// writable refuses a write to a read-only grant, and the removal or
+// renaming of a mount point.
+func (t *target) writable(replacesObject bool) Errno {
+	if t.readOnly() {
+		return ErrnoRofs
+	}
+	if replacesObject && t.mountRoot {
+		return ErrnoBusy
+	}
+	return 0
+}
+
+// followAll follows the target while it is a symlink, when follow says so.
+func (t *target) followAll(follow bool) Errno {
+	if !follow && !t.slash {
+		return 0
+	}
+	for {
+		followed, errno := t.follow()
+		if errno != 0 || !followed {
+			return errno
+		}
+	}
+}
+
+func (h *Host) pathOpen(m memory, a []wasmtime.Val) Errno {
+	dirflags, oflags := u32(a[1]), u32(a[4])
+	base, fdflags := u64(a[5]), uint16(u32(a[7]))
+	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+
+	read := base&(rightFdRead|rightFdReaddir) != 0
+	write := base&rightFdWrite != 0 || fdflags&fdflagAppend != 0
+	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NOCTTY
+	switch {
+	case read && write:
+		flags |= unix.O_RDWR
+	case write:
+		flags |= unix.O_WRONLY
+	default:
+		flags |= unix.O_RDONLY
+	}
+	if oflags&oflagCreat != 0 {
+		flags |= unix.O_CREAT
+	}
+	if oflags&oflagExcl != 0 {
+		flags |= unix.O_EXCL
+	}
+	if oflags&oflagTrunc != 0 {
+		flags |= unix.O_TRUNC
+	}
+	if oflags&oflagDirectory != 0 || t.slash {
+		flags |= unix.O_DIRECTORY
+	}
+	if fdflags&fdflagAppend != 0 {
+		flags |= unix.O_APPEND
+	}
+	if fdflags&fdflagDsync != 0 {
+		flags |= unix.O_DSYNC
+	}
+	if fdflags&(fdflagSync|fdflagRsync) != 0 {
+		flags |= unix.O_SYNC
+	}
+	if fdflags&fdflagNonblock != 0 {
+		flags |= unix.O_NONBLOCK
+	}
+	follow := dirflags&lookupSymlinkFollow != 0
+
+	var fd int
+	for {
+		if t.readOnly() && (write || oflags&oflagTrunc != 0) {
+			return ErrnoRofs
+		}
+		var err error
+		fd, err = openTarget(t, flags)
+		// O_NOFOLLOW makes a symlink at the end answer ELOOP, or ENOTDIR
+		// with O_DIRECTORY: follow it when the guest asked to.
+		if (err == unix.ELOOP || err == unix.ENOTDIR) && (follow || t.slash) {
+			followed, errno := t.follow()
+			if errno != 0 {
+				return errno
+			}
+			if followed {
+				continue
+			}
+		}
+		if err != nil {
+			return toErrno(err)
+		}
+		break
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return toErrno(err)
+	}
+	e := &fdEntry{hostFd: fd, ownsHost: true, filetype: filetypeOf(st.Mode), mount: t.mount, read: read, write: write}
+	e.flags = fdflags & (fdflagAppend | fdflagNonblock | fdflagDsync | fdflagRsync | fdflagSync)
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		e.kind, e.guest, e.write = kindDir, t.guest, false
+		e.rightsBase, e.rightsInheriting = rightsDirBase, rightsDirInheriting
+	case unix.S_IFCHR, unix.S_IFIFO, unix.S_IFSOCK:
+		e.kind, e.pollable = kindFile, true
+	default:
+		e.kind = kindFile
+	}
+	if e.kind == kindFile {
+		e.rightsBase = rightsFileBase
+		if !read {
+			e.rightsBase &^= rightFdRead
+		}
+		if !write {
+			e.rightsBase &^= rightFdWrite | rightFdAllocate | rightFdFilestatSetSize
+		}
+		e.rightsInheriting = e.rightsBase
+	}
+	n, errno := h.fds.add(e)
+	if errno != 0 {
+		unix.Close(fd)
+		return errno
+	}
+	if !m.putU32(u32(a[8]), uint32(n)) {
+		h.fds.remove(n)
+		return ErrnoFault
+	}
+	return 0
+}
+
+// openTarget opens the target with flags; O_NOFOLLOW is in flags, so a
+// symlink at the last component answers ELOOP and the caller decides.
+// A read-only grant's creations are caught here too: O_CREAT is tried
+// without creating first.
+func openTarget(t *target, flags int) (int, error) {
+	if t.name == "" {
+		// A file mount: reopen runw's own descriptor for it. The
+		// magic link names runw's descriptor, never a guest path.
+		if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0 {
+			return -1, unix.EEXIST
+		}
+		if flags&unix.O_DIRECTORY != 0 {
+			return -1, unix.ENOTDIR
+		}
+		return unix.Open("/proc/self/fd/"+strconv.Itoa(t.dir), flags&^(unix.O_NOFOLLOW|unix.O_CREAT|unix.O_EXCL), 0)
+	}
+	if t.readOnly() && flags&unix.O_CREAT != 0 {
+		fd, err := unix.Openat(t.dir, t.name, flags&^(unix.O_CREAT|unix.O_EXCL), 0)
+		switch {
+		case err == unix.ENOENT:
+			return -1, unix.EROFS
+		case err == nil && flags&unix.O_EXCL != 0:
+			unix.Close(fd)
+			return -1, unix.EEXIST
+		}
+		return fd, err
+	}
+	return unix.Openat(t.dir, t.name, flags, 0o666)
+}
+
+func (h *Host) pathCreateDirectory(m memory, a []wasmtime.Val) Errno {
+	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+	if t.mountRoot || t.name == "." {
+		return ErrnoExist
+	}
+	if t.readOnly() {
+		return ErrnoRofs
+	}
+	return toErrno(unix.Mkdirat(t.dir, t.nameArg(), 0o777))
+}
+
+// stat stats the target without following it.
+func stat(t *target, st *unix.Stat_t) error {
+	if t.name == "" {
+		return unix.Fstatat(t.dir, "", st, unix.AT_EMPTY_PATH)
+	}
+	return unix.Fstatat(t.dir, t.name, st, unix.AT_SYMLINK_NOFOLLOW)
+}
+
+func (h *Host) pathFilestatGet(m memory, a []wasmtime.Val) Errno {
+	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+	if errno := t.followAll(u32(a[1])&lookupSymlinkFollow != 0); errno != 0 {
+		return errno
+	}
+	var st unix.Stat_t
+	if err := stat(t, &st); err != nil {
+		return toErrno(err)
+	}
+	if t.slash && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return ErrnoNotdir
+	}
+	return putFilestat(m, u32(a[4]), &st, filetypeOf(st.Mode))
+}
+
+func (h *Host) pathFilestatSetTimes(m memory, a []wasmtime.Val) Errno {
+	ts, errno := times(u64(a[4]), u64(a[5]), u32(a[6]))
+	if errno != 0 {
+		return errno
+	}
+	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+	if errno := t.followAll(u32(a[1])&lookupSymlinkFollow != 0); errno != 0 {
+		return errno
+	}
+	if t.readOnly() {
+		return ErrnoRofs
+	}
+	if t.name == "" {
+		return toErrno(unix.UtimesNanoAt(t.dir, "", ts[:], unix.AT_EMPTY_PATH))
+	}
+	return toErrno(unix.UtimesNanoAt(t.dir, t.name, ts[:], unix.AT_SYMLINK_NOFOLLOW))
+}
+
+func (h *Host) pathLink(m memory, a []wasmtime.Val) Errno {
+	src, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
+	if errno != 0 {
+		return errno
+	}
+	defer src.close()
+	if errno := src.followAll(u32(a[1])&lookupSymlinkFollow != 0); errno != 0 {
+		return errno
+	}
+	dst, errno := h.at(m, a[4].I32(), u32(a[5]), u32(a[6]))
+	if errno != 0 {
+		return errno
+	}
+	defer dst.close()
+	if errno := dst.writable(true); errno != 0 {
+		return errno
+	}
+	if src.name == "" || src.mountRoot || src.mount != dst.mount {
+		return ErrnoXdev
+	}
+	return toErrno(unix.Linkat(src.dir, src.nameArg(), dst.dir, dst.nameArg(), 0))
+}
+
+func (h *Host) pathReadlink(m memory, a []wasmtime.Val) Errno {
+	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+	if t.name == "" || t.name == "." || t.mountRoot {
+		return ErrnoInval
+	}
+	buf, ok := m.slice(u32(a[3]), u32(a[4]))
+	if !ok {
+		return ErrnoFault
+	}
+	target := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(t.dir, t.nameArg(), target)
+	if err != nil {
+		return toErrno(err)
+	}
+	n = copy(buf, target[:n])
+	if !m.putU32(u32(a[5]), uint32(n)) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+func (h *Host) pathRemoveDirectory(m memory, a []wasmtime.Val) Errno {
+	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+	if errno := t.writable(true); errno != 0 {
+		return errno
+	}
+	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), unix.AT_REMOVEDIR))
+}
+
+func (h *Host) pathUnlinkFile(m memory, a []wasmtime.Val) Errno {
+	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+	if errno := t.writable(true); errno != 0 {
+		return errno
+	}
+	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), 0))
+}
+
+func (h *Host) pathRename(m memory, a []wasmtime.Val) Errno {
+	src, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
+	if errno != 0 {
+		return errno
+	}
+	defer src.close()
+	dst, errno := h.at(m, a[3].I32(), u32(a[4]), u32(a[5]))
+	if errno != 0 {
+		return errno
+	}
+	defer dst.close()
+	if errno := src.writable(true); errno != 0 {
+		return errno
+	}
+	if errno := dst.writable(true); errno != 0 {
+		return errno
+	}
+	if src.mount != dst.mount {
+		return ErrnoXdev
+	}
+	return toErrno(unix.Renameat(src.dir, src.nameArg(), dst.dir, dst.nameArg()))
+}
+
+func (h *Host) pathSymlink(m memory, a []wasmtime.Val) Errno {
+	old, ok := m.str(u32(a[0]), u32(a[1]))
+	if !ok {
+		return ErrnoFault
+	}
+	if strings.IndexByte(old, 0) >= 0 {
+		return ErrnoInval
+	}
+	if strings.HasPrefix(old, "/") {
+		// A guest may follow the image's absolute links (inside its view),
+		// but not make new ones: the link lands in a host directory, where
+		// every host process that follows it (a backup, an engine copying
+		// files out, another container sharing the volume) would read it
+		// against the host's root. wasmtime refuses them the same way, and
+		// the WASI test suite requires it.
+		return ErrnoPerm
+	}
+	t, errno := h.at(m, a[2].I32(), u32(a[3]), u32(a[4]))
+	if errno != 0 {
+		return errno
+	}
+	defer t.close()
+	if t.mountRoot || t.name == "." {
+		return ErrnoExist
+	}
+	if t.readOnly() {
+		return ErrnoRofs
+	}
+	// The link's text is stored as given: an absolute target is resolved
+	// later inside the container's view, like any other.
+	return toErrno(unix.Symlinkat(old, t.dir, t.nameArg()))
+}

@@ -1,0 +1,204 @@
+package preview1
+
+import (
+	"encoding/binary"
+	"math"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
+)
+
+// pollOneoff waits for the first of the subscriptions: clocks (relative or
+// absolute), and readiness of descriptors. Descriptors that never block
+// (regular files, directories) are ready at once, as on Linux. It is
+// level-triggered, as Go's netpoller and mio expect, and it always waits
+// on the stop descriptor too: a stop signal ends a sleeping or waiting
+// guest at once.
+func (h *Host) pollOneoff(m memory, a []wasmtime.Val) Errno {
+	in, out, nsubs, neventsPtr := u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3])
+	if nsubs == 0 {
+		return ErrnoInval
+	}
+	if uint64(nsubs)*subscriptionSize > uint64(len(m)) {
+		return ErrnoFault
+	}
+	subs, ok := m.slice(in, nsubs*subscriptionSize)
+	if !ok {
+		return ErrnoFault
+	}
+	events, ok := m.slice(out, nsubs*eventSize)
+	if !ok {
+		return ErrnoFault
+	}
+	// Read everything first: events may overlap the subscriptions.
+	type clockSub struct {
+		userdata uint64
+		rel      int64
+		errno    Errno
+	}
+	type fdSub struct {
+		userdata uint64
+		tag      uint8
+		poll     int // index in pfds, -1 when ready at once
+		errno    Errno
+		nbytes   uint64
+	}
+	var clocks []clockSub
+	var fdsubs []fdSub
+	pfds := make([]unix.PollFd, 0, nsubs+1)
+	minRel := int64(math.MaxInt64)
+	immediate := false
+	for i := uint32(0); i < nsubs; i++ {
+		s := subs[i*subscriptionSize:]
+		userdata, tag := binary.LittleEndian.Uint64(s), s[8]
+		switch tag {
+		case eventClock:
+			id := binary.LittleEndian.Uint32(s[16:])
+			timeout := binary.LittleEndian.Uint64(s[24:])
+			flags := binary.LittleEndian.Uint16(s[40:])
+			c := clockSub{userdata: userdata}
+			if flags&subclockAbstime != 0 {
+				t, errno := now(id)
+				if errno != 0 {
+					c.errno = errno
+				} else if timeout > t {
+					c.rel = clampNs(timeout - t)
+				}
+			} else if _, ok := clockID(id); !ok {
+				c.errno = ErrnoInval
+			} else {
+				c.rel = clampNs(timeout)
+			}
+			if c.errno != 0 || c.rel == 0 {
+				immediate = true
+			}
+			minRel = min(minRel, c.rel)
+			clocks = append(clocks, c)
+		case eventFdRead, eventFdWrite:
+			f := fdSub{userdata: userdata, tag: tag, poll: -1}
+			e, errno := h.fds.get(int32(binary.LittleEndian.Uint32(s[16:])))
+			switch {
+			case errno != 0:
+				f.errno = errno
+			case e.pollable:
+				events := int16(unix.POLLIN)
+				if tag == eventFdWrite {
+					events = unix.POLLOUT
+				}
+				f.poll = len(pfds)
+				pfds = append(pfds, unix.PollFd{Fd: int32(e.hostFd), Events: events})
+				fdsubs = append(fdsubs, f)
+				continue
+			case tag == eventFdRead && e.kind == kindFile:
+				f.nbytes = remaining(e.hostFd)
+			}
+			immediate = true
+			fdsubs = append(fdsubs, f)
+		default:
+			return ErrnoInval
+		}
+	}
+
+	stop := len(pfds)
+	pfds = append(pfds, unix.PollFd{Fd: int32(h.stopFd), Events: unix.POLLIN})
+	start := time.Now()
+	for {
+		if h.stopped.Load() {
+			return errnoStop
+		}
+		var ts *unix.Timespec
+		switch {
+		case immediate:
+			ts = &unix.Timespec{}
+		case minRel != math.MaxInt64:
+			left := minRel - int64(time.Since(start))
+			if left < 0 {
+				left = 0
+			}
+			t := unix.NsecToTimespec(left)
+			ts = &t
+		}
+		_, err := unix.Ppoll(pfds, ts, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return toErrno(err)
+		}
+		break
+	}
+	if pfds[stop].Revents != 0 {
+		return errnoStop
+	}
+
+	n := uint32(0)
+	put := func(userdata uint64, errno Errno, typ uint8, nbytes uint64, flags uint16) {
+		ev := events[n*eventSize : (n+1)*eventSize]
+		clear(ev)
+		binary.LittleEndian.PutUint64(ev, userdata)
+		binary.LittleEndian.PutUint16(ev[8:], uint16(errno))
+		ev[10] = typ
+		binary.LittleEndian.PutUint64(ev[16:], nbytes)
+		binary.LittleEndian.PutUint16(ev[24:], flags)
+		n++
+	}
+	for _, f := range fdsubs {
+		if f.poll < 0 {
+			put(f.userdata, f.errno, f.tag, f.nbytes, 0)
+			continue
+		}
+		re := pfds[f.poll].Revents
+		if re == 0 {
+			continue
+		}
+		var flags uint16
+		var errno Errno
+		var nbytes uint64
+		switch {
+		case re&unix.POLLNVAL != 0:
+			errno = ErrnoBadf
+		case re&unix.POLLERR != 0:
+			errno = ErrnoIo
+		}
+		if re&unix.POLLHUP != 0 {
+			flags = eventHangup
+		}
+		if f.tag == eventFdRead && errno == 0 {
+			if v, err := unix.IoctlGetInt(int(pfds[f.poll].Fd), unix.TIOCINQ); err == nil && v > 0 {
+				nbytes = uint64(v)
+			}
+		}
+		put(f.userdata, errno, f.tag, nbytes, flags)
+	}
+	elapsed := int64(time.Since(start))
+	for _, c := range clocks {
+		if c.errno != 0 || c.rel <= elapsed || (n == 0 && c.rel == minRel) {
+			put(c.userdata, c.errno, eventClock, 0, 0)
+		}
+	}
+	if !m.putU32(neventsPtr, n) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+func clampNs(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64 - 1
+	}
+	return int64(v)
+}
+
+// remaining is what a read of a regular file could return now.
+func remaining(fd int) uint64 {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0
+	}
+	pos, err := unix.Seek(fd, 0, unix.SEEK_CUR)
+	if err != nil || pos >= st.Size {
+		return 0
+	}
+	return uint64(st.Size - pos)
+}

@@ -1,0 +1,152 @@
+package preview1
+
+import (
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
+)
+
+func (h *Host) argsGet(m memory, a []wasmtime.Val) Errno {
+	return putList(m, h.args, u32(a[0]), u32(a[1]))
+}
+
+func (h *Host) argsSizesGet(m memory, a []wasmtime.Val) Errno {
+	return putSizes(m, h.args, u32(a[0]), u32(a[1]))
+}
+
+func (h *Host) environGet(m memory, a []wasmtime.Val) Errno {
+	return putList(m, h.env, u32(a[0]), u32(a[1]))
+}
+
+func (h *Host) environSizesGet(m memory, a []wasmtime.Val) Errno {
+	return putSizes(m, h.env, u32(a[0]), u32(a[1]))
+}
+
+// putList writes NUL-terminated strings to buf and their addresses to ptrs.
+func putList(m memory, list [][]byte, ptrs, buf uint32) Errno {
+	for i, s := range list {
+		dst, ok := m.slice(buf, uint32(len(s)))
+		if !ok || !m.putU32(ptrs+uint32(i)*4, buf) {
+			return ErrnoFault
+		}
+		copy(dst, s)
+		buf += uint32(len(s))
+	}
+	return 0
+}
+
+func putSizes(m memory, list [][]byte, countPtr, sizePtr uint32) Errno {
+	size := 0
+	for _, s := range list {
+		size += len(s)
+	}
+	if !m.putU32(countPtr, uint32(len(list))) || !m.putU32(sizePtr, uint32(size)) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+// clockID maps a WASI clock to Linux's.
+func clockID(id uint32) (int32, bool) {
+	switch id {
+	case clockRealtime:
+		return unix.CLOCK_REALTIME, true
+	case clockMonotonic:
+		return unix.CLOCK_MONOTONIC, true
+	case clockProcessCputimeID:
+		return unix.CLOCK_PROCESS_CPUTIME_ID, true
+	case clockThreadCputimeID:
+		return unix.CLOCK_THREAD_CPUTIME_ID, true
+	}
+	return 0, false
+}
+
+func (h *Host) clockResGet(m memory, a []wasmtime.Val) Errno {
+	id, ok := clockID(u32(a[0]))
+	if !ok {
+		return ErrnoInval
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGetres(id, &ts); err != nil {
+		return toErrno(err)
+	}
+	if !m.putU64(u32(a[1]), uint64(ts.Nano())) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+// monoBase relates Go's monotonic clock (read through the vDSO, with no
+// system call) to CLOCK_MONOTONIC's epoch, so that guests see the same
+// values as a native process would.
+var monoStart, monoBase = func() (time.Time, int64) {
+	now := time.Now()
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return now, ts.Nano()
+}()
+
+// now reads a clock.
+func now(id uint32) (uint64, Errno) {
+	switch id {
+	case clockRealtime:
+		return uint64(time.Now().UnixNano()), 0
+	case clockMonotonic:
+		return uint64(monoBase + int64(time.Since(monoStart))), 0
+	}
+	cid, ok := clockID(id)
+	if !ok {
+		return 0, ErrnoInval
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGettime(cid, &ts); err != nil {
+		return 0, toErrno(err)
+	}
+	return uint64(ts.Nano()), 0
+}
+
+func (h *Host) clockTimeGet(m memory, a []wasmtime.Val) Errno {
+	t, e := now(u32(a[0]))
+	if e != 0 {
+		return e
+	}
+	if !m.putU64(u32(a[2]), t) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+func (h *Host) procExit(m memory, a []wasmtime.Val) Errno {
+	h.exitCode = a[0].I32()
+	h.exited = true
+	return errnoExit
+}
+
+// procRaise is not supported: preview1 has no signal delivery, and
+// wasmtime and wasi-libc agree on ENOSYS.
+func (h *Host) procRaise(m memory, a []wasmtime.Val) Errno { return ErrnoNosys }
+
+func (h *Host) schedYield(m memory, a []wasmtime.Val) Errno {
+	_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	return 0
+}
+
+// randomGet fills the buffer from the kernel's CSPRNG.
+func (h *Host) randomGet(m memory, a []wasmtime.Val) Errno {
+	buf, ok := m.slice(u32(a[0]), u32(a[1]))
+	if !ok {
+		return ErrnoFault
+	}
+	for len(buf) > 0 {
+		n, err := unix.Getrandom(buf, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return toErrno(err)
+		}
+		buf = buf[n:]
+	}
+	return 0
+}

@@ -1,0 +1,127 @@
+package preview1
+
+import "golang.org/x/sys/unix"
+
+// fdKind says what a guest descriptor is.
+type fdKind uint8
+
+const (
+	kindStdio fdKind = iota
+	kindFile
+	kindDir
+)
+
+// fdEntry is one guest descriptor: what the guest sees (filetype, flags,
+// rights) and the host descriptor behind it.
+type fdEntry struct {
+	kind     fdKind
+	hostFd   int
+	filetype uint8
+	// flags are the guest-visible fdflags. NONBLOCK is emulated for
+	// stdio (the host descriptor's description is shared with conmon, a
+	// shell or a terminal, whose own mode must not change).
+	flags uint16
+	// rights are what fd_fdstat_get reports; read and write below are
+	// what is enforced.
+	rightsBase, rightsInheriting uint64
+	read, write                  bool
+	// pollable says a read or write may block: it waits in poll(2) with
+	// the stop descriptor, so a stop signal ends it at once.
+	pollable bool
+	// ownsHost says fd_close closes the host descriptor (not for stdio:
+	// the guest closing its stdout must not close the init's).
+	ownsHost bool
+	// guest is a directory's symlink-free path in the container, and
+	// mount the mount it lies in: the resolver starts from them.
+	guest string
+	mount int
+	// preopen is the name fd_prestat_dir_name reports; empty for a
+	// descriptor the guest opened itself.
+	preopen string
+	// dir caches a directory's entries between fd_readdir calls; a read
+	// from cookie 0 refreshes it.
+	dir []dirent
+}
+
+type dirent struct {
+	ino  uint64
+	typ  uint8
+	name string
+}
+
+func (e *fdEntry) start() step {
+	return step{fd: e.hostFd, guest: e.guest, mount: e.mount}
+}
+
+// table is the guest's descriptor table: one structure for stdio,
+// preopens, files, directories (and sockets). A new descriptor takes the
+// lowest free number, as POSIX open does and as wasi-libc and Go expect
+// (the preopens must be contiguous from 3).
+type table struct {
+	fds []*fdEntry
+}
+
+// maxFds bounds the table like RLIMIT_NOFILE bounds a process: beyond it a
+// guest sees EMFILE, not a host error.
+const maxFds = 1 << 20
+
+func (t *table) get(fd int32) (*fdEntry, Errno) {
+	if fd < 0 || int(fd) >= len(t.fds) || t.fds[fd] == nil {
+		return nil, ErrnoBadf
+	}
+	return t.fds[fd], ErrnoSuccess
+}
+
+func (t *table) add(e *fdEntry) (int32, Errno) {
+	for i, x := range t.fds {
+		if x == nil {
+			t.fds[i] = e
+			return int32(i), 0
+		}
+	}
+	if len(t.fds) >= maxFds {
+		return -1, ErrnoMfile
+	}
+	t.fds = append(t.fds, e)
+	return int32(len(t.fds) - 1), 0
+}
+
+// remove drops fd from the table and closes what it owns.
+func (t *table) remove(fd int32) {
+	e := t.fds[fd]
+	t.fds[fd] = nil
+	if e.ownsHost {
+		unix.Close(e.hostFd)
+	}
+	for len(t.fds) > 0 && t.fds[len(t.fds)-1] == nil {
+		t.fds = t.fds[:len(t.fds)-1]
+	}
+}
+
+func (t *table) closeAll() {
+	for _, e := range t.fds {
+		if e != nil && e.ownsHost {
+			unix.Close(e.hostFd)
+		}
+	}
+	t.fds = nil
+}
+
+// filetypeOf maps a stat mode to a WASI filetype.
+func filetypeOf(mode uint32) uint8 {
+	switch mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return filetypeDirectory
+	case unix.S_IFREG:
+		return filetypeRegularFile
+	case unix.S_IFCHR:
+		return filetypeCharacterDevice
+	case unix.S_IFBLK:
+		return filetypeBlockDevice
+	case unix.S_IFLNK:
+		return filetypeSymbolicLink
+	case unix.S_IFSOCK:
+		return filetypeSocketStream
+	}
+	return filetypeUnknown
+}

@@ -1,0 +1,478 @@
+package preview1
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mount is one part of the container's file view: a host directory or file
+// seen by the guest at Guest.
+type Mount struct {
+	// Guest is the absolute, clean path inside the container ("/" for the
+	// rootfs, which must come first).
+	Guest string
+	// Host is the granted host path. Like runc resolving a bind source at
+	// mount time, it is opened once, on the host, following the host's
+	// symlinks: it is the spec author's choice, not the guest's.
+	Host string
+	// ReadOnly refuses every write through this mount with EROFS.
+	ReadOnly bool
+}
+
+// mountPoint is a Mount with the descriptor the resolver starts from.
+type mountPoint struct {
+	Mount
+	// fd is O_RDONLY|O_DIRECTORY for a directory, O_PATH for a file.
+	fd  int
+	dir bool
+}
+
+// View is the container's file namespace: the rootfs at "/" and each mount
+// at its destination, a later mount hiding an earlier one at the same path
+// as on Linux.
+type View struct {
+	mounts  []mountPoint
+	byGuest map[string]int
+}
+
+// maxSymlinks bounds the links followed in one resolution, as Linux's
+// MAXSYMLINKS (40): a loop answers ELOOP.
+const maxSymlinks = 40
+
+// NewView opens every mount's host path. The descriptors are taken by the
+// init while it still has the credentials it was started with, so a mount
+// the guest's user could not open by its host path stays reachable, as a
+// bind mount made by runc would be.
+func NewView(mounts []Mount) (*View, error) {
+	if len(mounts) == 0 || mounts[0].Guest != "/" {
+		return nil, fmt.Errorf("the container's view must start with the rootfs at /")
+	}
+	v := &View{byGuest: map[string]int{}}
+	for _, m := range mounts {
+		m.Guest = path.Clean("/" + m.Guest)
+		fd, err := unix.Open(m.Host, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			v.Close()
+			return nil, fmt.Errorf("open %q for %q: %w", m.Host, m.Guest, err)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			v.Close()
+			return nil, fmt.Errorf("stat %q: %w", m.Host, err)
+		}
+		dir := st.Mode&unix.S_IFMT == unix.S_IFDIR
+		if dir {
+			// A directory descriptor that can also be read (fd_readdir on
+			// a preopen) and used as the base of *at calls.
+			dfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			unix.Close(fd)
+			if err != nil {
+				v.Close()
+				return nil, fmt.Errorf("open %q for %q: %w", m.Host, m.Guest, err)
+			}
+			fd = dfd
+		} else if m.Guest == "/" {
+			unix.Close(fd)
+			v.Close()
+			return nil, fmt.Errorf("rootfs %q is not a directory", m.Host)
+		}
+		v.byGuest[m.Guest] = len(v.mounts)
+		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir})
+	}
+	return v, nil
+}
+
+// Close releases the mount descriptors.
+func (v *View) Close() {
+	for _, m := range v.mounts {
+		unix.Close(m.fd)
+	}
+	v.mounts = nil
+}
+
+// step is one directory on the resolver's stack: a descriptor and the
+// symlink-free guest path it was reached by.
+type step struct {
+	fd    int
+	guest string
+	mount int
+	owned bool
+}
+
+// target is what a path resolved to: the object named name inside the
+// directory dir. name is "." when the path ends at a directory of the walk,
+// and "" (use AT_EMPTY_PATH) for a file mount, whose descriptor is dir.
+type target struct {
+	dir   int
+	name  string
+	guest string
+	mount int
+	// mountRoot says the object is a mount point: it cannot be removed
+	// or renamed (EBUSY, as on Linux).
+	mountRoot bool
+	// slash says the path ended in "/": the object must be a directory.
+	slash bool
+	w     *walker
+}
+
+// walker resolves a path inside the view.
+//
+// Why a walk of our own and not one openat2(RESOLVE_IN_ROOT): the mounts
+// are not mounted in any namespace, so crossing from the rootfs into a
+// mount (and back, through a symlink) is something only runw can do, and
+// it must happen at every component. Each component is opened with
+// O_PATH|O_NOFOLLOW relative to the descriptor of the directory before it,
+// so the kernel never follows a symlink itself: runw reads the link's text
+// (readlinkat on the O_PATH descriptor it already holds, so a link swapped
+// after the open is never consulted) and resolves it inside the view. That
+// stops, each at its step:
+//   - an absolute symlink reaching the host's "/" (it restarts at the
+//     container's root);
+//   - ".." climbing out of the rootfs or a mount (it stops at "/" once a
+//     symlink was followed; in the guest's own path argument, ".." above
+//     the directory descriptor is NOTCAPABLE, as every WASI host answers);
+//   - a symlink swapped for another between two steps (each step holds the
+//     descriptor it checked; a later swap changes nothing already walked);
+//   - /proc magic links in a granted directory (never followed by the
+//     kernel: their text is resolved as an ordinary path in the view);
+//   - loops (ELOOP after 40 links).
+type walker struct {
+	v       *View
+	stack   []step
+	pending []string // components still to walk; the next is last
+	last    string
+	links   int
+	// escaped is set once a symlink was followed: from then on the walk
+	// is in the container's namespace, where ".." stops at "/".
+	escaped bool
+}
+
+func (w *walker) top() *step { return &w.stack[len(w.stack)-1] }
+
+func (w *walker) push(s step) { w.stack = append(w.stack, s) }
+
+func (w *walker) popStep() {
+	s := w.top()
+	if s.owned {
+		unix.Close(s.fd)
+	}
+	w.stack = w.stack[:len(w.stack)-1]
+}
+
+// release closes every descriptor the walk opened.
+func (w *walker) release() {
+	for len(w.stack) > 0 {
+		w.popStep()
+	}
+}
+
+func (w *walker) resetToRoot() {
+	for len(w.stack) > 0 {
+		w.popStep()
+	}
+	w.push(step{fd: w.v.mounts[0].fd, guest: "/", mount: 0})
+}
+
+// pushPending queues the components of p to be walked next.
+func (w *walker) pushPending(p string) {
+	comps := strings.Split(p, "/")
+	for i := len(comps) - 1; i >= 0; i-- {
+		w.pending = append(w.pending, comps[i])
+	}
+}
+
+func joinGuest(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+// resolve finds the object p names relative to the directory start. The
+// last component is not followed if it is a symlink: the operation decides
+// (see target.follow).
+func (v *View) resolve(start step, p string) (*target, Errno) {
+	switch {
+	case p == "":
+		return nil, ErrnoNoent
+	case strings.IndexByte(p, 0) >= 0:
+		return nil, ErrnoInval
+	case p[0] == '/':
+		// Guests resolve absolute paths against their preopens before
+		// calling; an absolute path reaching the host is never valid.
+		return nil, ErrnoNotcapable
+	}
+	w := &walker{v: v, stack: make([]step, 1, 8)}
+	w.stack[0] = step{fd: start.fd, guest: start.guest, mount: start.mount}
+	trimmed := strings.TrimRight(p, "/")
+	slash := len(trimmed) < len(p)
+	if trimmed == "" {
+		// p was made of slashes only: absolute.
+		return nil, ErrnoNotcapable
+	}
+	if e := w.fast(trimmed); e != 0 {
+		w.release()
+		return nil, e
+	}
+	if w.last == "" {
+		w.pushPending(trimmed)
+		if e := w.run(); e != 0 {
+			w.release()
+			return nil, e
+		}
+	}
+	t := w.finish()
+	t.slash = slash
+	return t, 0
+}
+
+// fast resolves paths that need no walk in one openat2 call: no "..", no
+// mount to cross on the way. RESOLVE_NO_SYMLINKS makes the kernel refuse
+// (ELOOP) any symlink on the way instead of following it, and
+// RESOLVE_BENEATH any escape from start; either way the slow walk takes
+// over and gives the exact answer. It leaves w.last empty when it did not
+// apply.
+func (w *walker) fast(p string) Errno {
+	dir, name := "", p
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		dir, name = p[:i], p[i+1:]
+	}
+	if name == ".." || name == "." {
+		return 0
+	}
+	for _, c := range strings.Split(dir, "/") {
+		if c == ".." {
+			return 0
+		}
+	}
+	start := w.stack[0]
+	if dir != "" {
+		base := start.guest
+		if base != "/" {
+			base += "/"
+		}
+		for _, m := range w.v.mounts[1:] {
+			if rel, ok := strings.CutPrefix(m.Guest, base); ok && (dir == rel || strings.HasPrefix(dir, rel+"/")) {
+				return 0
+			}
+		}
+		fd, err := unix.Openat2(start.fd, dir, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err == unix.ELOOP || err == unix.EXDEV || err == unix.EAGAIN || err == unix.ENOSYS {
+			return 0
+		}
+		if err != nil {
+			return toErrno(err)
+		}
+		w.push(step{fd: fd, guest: joinGuest(start.guest, path.Clean(dir)), mount: start.mount, owned: true})
+	}
+	w.last = name
+	return 0
+}
+
+// run walks the pending components, leaving the last one in w.last.
+func (w *walker) run() Errno {
+	for len(w.pending) > 0 {
+		c := w.pending[len(w.pending)-1]
+		w.pending = w.pending[:len(w.pending)-1]
+		switch c {
+		case "", ".":
+			if len(w.pending) == 0 {
+				w.last = "."
+			}
+			continue
+		case "..":
+			if e := w.up(); e != 0 {
+				return e
+			}
+			if len(w.pending) == 0 {
+				w.last = "."
+			}
+			continue
+		}
+		if len(w.pending) == 0 {
+			w.last = c
+			return 0
+		}
+		if e := w.descend(c, true); e != 0 {
+			return e
+		}
+	}
+	return 0
+}
+
+// descend enters directory c of the top of the stack, following it if it
+// is a symlink (when links may be followed at all).
+func (w *walker) descend(c string, followLinks bool) Errno {
+	top := w.top()
+	guest := joinGuest(top.guest, c)
+	if i, ok := w.v.byGuest[guest]; ok {
+		mp := &w.v.mounts[i]
+		if !mp.dir {
+			return ErrnoNotdir
+		}
+		w.push(step{fd: mp.fd, guest: guest, mount: i})
+		return 0
+	}
+	fd, err := unix.Openat(top.fd, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return toErrno(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return toErrno(err)
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		w.push(step{fd: fd, guest: guest, mount: top.mount, owned: true})
+		return 0
+	case unix.S_IFLNK:
+		if !followLinks {
+			unix.Close(fd)
+			return ErrnoLoop
+		}
+		e := w.followLink(fd, "")
+		unix.Close(fd)
+		return e
+	default:
+		unix.Close(fd)
+		return ErrnoNotdir
+	}
+}
+
+// followLink reads the symlink at (dir, name) and queues its target: an
+// absolute target restarts at the container's root.
+func (w *walker) followLink(dir int, name string) Errno {
+	w.links++
+	if w.links > maxSymlinks {
+		return ErrnoLoop
+	}
+	buf := make([]byte, 256)
+	for {
+		n, err := unix.Readlinkat(dir, name, buf)
+		if err != nil {
+			return toErrno(err)
+		}
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		if len(buf) >= unix.PathMax {
+			return ErrnoNametoolong
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	if len(buf) == 0 {
+		return ErrnoNoent
+	}
+	w.escaped = true
+	t := string(buf)
+	if t[0] == '/' {
+		w.resetToRoot()
+		t = strings.TrimLeft(t, "/")
+		if t == "" {
+			t = "."
+		}
+	}
+	w.pushPending(t)
+	return 0
+}
+
+// up goes to the parent of the top of the stack.
+func (w *walker) up() Errno {
+	top := w.top()
+	if !w.escaped {
+		// The guest's own path: ".." may not leave the directory
+		// descriptor it was given (its capability).
+		if len(w.stack) == 1 {
+			return ErrnoNotcapable
+		}
+		w.popStep()
+		return 0
+	}
+	// Inside the container's namespace: ".." stops at "/".
+	if top.guest == "/" {
+		return 0
+	}
+	parent := path.Dir(top.guest)
+	if len(w.stack) > 1 && w.stack[len(w.stack)-2].guest == parent {
+		w.popStep()
+		return 0
+	}
+	// The parent is not on the stack (the walk started below it, or
+	// jumped through an absolute link): walk to it again from the root.
+	// Every step of a guest path on the stack was a directory when it was
+	// walked; one that became a symlink since is refused, not followed.
+	w.resetToRoot()
+	if parent == "/" {
+		return 0
+	}
+	for _, c := range strings.Split(parent[1:], "/") {
+		if e := w.descend(c, false); e != 0 {
+			return e
+		}
+	}
+	return 0
+}
+
+// finish turns the walk's end into a target.
+func (w *walker) finish() *target {
+	top := w.top()
+	if w.last == "." || w.last == "" {
+		return &target{dir: top.fd, name: ".", guest: top.guest, mount: top.mount, w: w}
+	}
+	guest := joinGuest(top.guest, w.last)
+	if i, ok := w.v.byGuest[guest]; ok {
+		mp := &w.v.mounts[i]
+		name := "."
+		if !mp.dir {
+			name = ""
+		}
+		return &target{dir: mp.fd, name: name, guest: guest, mount: i, mountRoot: true, w: w}
+	}
+	return &target{dir: top.fd, name: w.last, guest: guest, mount: top.mount, w: w}
+}
+
+// follow continues the resolution through the target if it is a symlink.
+// It reports whether it followed one; with false and no errno, the target
+// is not a symlink (or does not exist) and stays as it was.
+func (t *target) follow() (bool, Errno) {
+	if t.mountRoot || t.name == "." || t.name == "" {
+		return false, 0
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(t.dir, t.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return false, 0
+	}
+	w := t.w
+	if e := w.followLink(t.dir, t.name); e != 0 {
+		return false, e
+	}
+	w.last = ""
+	if e := w.run(); e != 0 {
+		return false, e
+	}
+	slash := t.slash
+	*t = *w.finish()
+	t.slash = slash
+	return true, 0
+}
+
+// close releases the descriptors the resolution opened.
+func (t *target) close() {
+	if t != nil && t.w != nil {
+		t.w.release()
+	}
+}
+
+// readOnly says whether writes to the target must be refused.
+func (t *target) readOnly() bool {
+	return t.w.v.mounts[t.mount].ReadOnly
+}
