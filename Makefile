@@ -6,6 +6,7 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/runw
 BUILD    := $(CURDIR)/build
 PREFIX   ?= /usr/local
+FUZZTIME ?= 10s
 
 .PHONY: all build demo test unit integration bench deps install clean guests lint
 
@@ -37,6 +38,8 @@ test: build
 	@mkdir -p $(BUILD)
 	@if [ "$$(id -u)" = 0 ]; then sh integration/deps.sh; else echo "not root: engine tests will skip"; fi
 	$(GO) vet ./...
+	@# The WASI host's fuzz test, briefly (longer by hand: FUZZTIME=10m).
+	$(GO) test -run '^$$' -fuzz FuzzHostCalls -fuzztime $(FUZZTIME) ./wasi/preview1/
 	@set -o pipefail; $(GO) test -count=1 -v -timeout 40m ./... > $(BUILD)/test.log 2>&1; rc=$$?; \
 	grep -E -- '^(ok|FAIL|\?) |--- FAIL' $(BUILD)/test.log; \
 	grep -E -- '--- SKIP' $(BUILD)/test.log; \

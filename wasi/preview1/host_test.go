@@ -1,0 +1,397 @@
+package preview1
+
+import (
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+)
+
+// guest is a host under test with a plain byte slice as its memory: the
+// host functions are called directly, as wasm would call them.
+type guest struct {
+	t   testing.TB
+	h   *Host
+	mem memory
+	// next is where the next string is placed in mem.
+	next uint32
+}
+
+func newGuest(t testing.TB, mounts []Mount, preopens []string) *guest {
+	t.Helper()
+	h, err := New(Config{Args: []string{"test"}, Mounts: mounts, Preopens: preopens, Stdio: [3]int{0, 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return &guest{t: t, h: h, mem: make(memory, 1<<16), next: 1024}
+}
+
+func byName(name string) fn {
+	for _, f := range functions {
+		if f.name == name {
+			return f
+		}
+	}
+	panic("no function " + name)
+}
+
+// call runs a host function with integer arguments.
+func (g *guest) call(name string, args ...int64) Errno {
+	f := byName(name)
+	vals := make([]wasmtime.Val, len(args))
+	for i, a := range args {
+		if f.params[i] == 'I' {
+			vals[i] = wasmtime.ValI64(a)
+		} else {
+			vals[i] = wasmtime.ValI32(int32(a))
+		}
+	}
+	return f.body(g.h, g.mem, vals)
+}
+
+// str places s in memory and returns (ptr, len).
+func (g *guest) str(s string) (int64, int64) {
+	p := g.next
+	copy(g.mem[p:], s)
+	g.next += uint32(len(s)) + 8
+	if g.next > 60000 {
+		g.next = 1024
+	}
+	return int64(p), int64(len(s))
+}
+
+const resultPtr = 16
+
+// open opens p relative to dirfd and returns the new fd.
+func (g *guest) open(dirfd int64, p string, follow bool, oflags int64, rights int64) (int64, Errno) {
+	ptr, n := g.str(p)
+	var lf int64
+	if follow {
+		lf = lookupSymlinkFollow
+	}
+	e := g.call("path_open", dirfd, lf, ptr, n, oflags, rights, 0, 0, resultPtr)
+	return int64(binary.LittleEndian.Uint32(g.mem[resultPtr:])), e
+}
+
+// read returns up to 4 KiB from fd.
+func (g *guest) read(fd int64) (string, Errno) {
+	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+	binary.LittleEndian.PutUint32(g.mem[36:], 4096)
+	e := g.call("fd_read", fd, 32, 1, resultPtr)
+	if e != 0 {
+		return "", e
+	}
+	return string(g.mem[8192 : 8192+binary.LittleEndian.Uint32(g.mem[resultPtr:])]), 0
+}
+
+// cat opens p from the root preopen (fd 3), following links, and reads it.
+func (g *guest) cat(p string) (string, Errno) {
+	fd, e := g.open(3, p, true, 0, rightFdRead)
+	if e != 0 {
+		return "", e
+	}
+	defer g.call("fd_close", fd)
+	return g.read(fd)
+}
+
+func write(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t testing.TB, target, path string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// layout makes a rootfs, a directory mount at /data and a host secret
+// outside both, and returns a guest over them.
+func layout(t *testing.T, dataRO bool) (g *guest, rootfs, data, secret string) {
+	base := t.TempDir()
+	rootfs, data = filepath.Join(base, "rootfs"), filepath.Join(base, "data")
+	secret = filepath.Join(base, "secret")
+	write(t, secret, "HOST SECRET")
+	write(t, filepath.Join(rootfs, "etc/real"), "rootfs real")
+	write(t, filepath.Join(rootfs, "usr/bin/tool"), "the tool")
+	write(t, filepath.Join(data, "inside"), "data inside")
+	g = newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/data", Host: data, ReadOnly: dataRO}}, []string{"/", "/data"})
+	return g, rootfs, data, secret
+}
+
+func TestSymlinksInsideTheContainerWork(t *testing.T) {
+	g, rootfs, data, _ := layout(t, false)
+	symlink(t, "usr/bin", filepath.Join(rootfs, "bin"))
+	symlink(t, "/etc/real", filepath.Join(rootfs, "etc/alt"))
+	symlink(t, "/data/inside", filepath.Join(rootfs, "to-data"))
+	symlink(t, "/etc/real", filepath.Join(data, "to-rootfs"))
+	symlink(t, "../etc/real", filepath.Join(data, "up-to-rootfs"))
+	for p, want := range map[string]string{
+		"bin/tool":          "the tool",
+		"etc/alt":           "rootfs real",
+		"to-data":           "data inside",
+		"data/to-rootfs":    "rootfs real",
+		"data/up-to-rootfs": "rootfs real",
+		"data/../etc/real":  "rootfs real",
+	} {
+		if got, e := g.cat(p); e != 0 || got != want {
+			t.Errorf("cat %s: %q errno %d, want %q", p, got, e, want)
+		}
+	}
+}
+
+// The attacks: every way out of the view must end inside it or fail.
+func TestSymlinksCannotLeaveTheView(t *testing.T) {
+	g, rootfs, data, secret := layout(t, false)
+	up := strings.Repeat("../", 20)
+	symlink(t, secret, filepath.Join(rootfs, "abs"))
+	symlink(t, up+strings.TrimPrefix(secret, "/"), filepath.Join(rootfs, "rel"))
+	symlink(t, up+strings.TrimPrefix(secret, "/"), filepath.Join(data, "rel"))
+	symlink(t, "/proc/self/root"+secret, filepath.Join(data, "magic"))
+	symlink(t, "/proc/self/root", filepath.Join(data, "magicdir"))
+	for _, p := range []string{"abs", "rel", "data/rel", "data/magic", "data/magicdir" + secret} {
+		if got, e := g.cat(p); e == 0 || strings.Contains(got, "HOST SECRET") {
+			t.Errorf("cat %s: %q errno %d, want a failure", p, got, e)
+		}
+	}
+	// ".." in the guest's own path may not leave its directory descriptor.
+	for _, p := range []string{"..", "../secret", "data/../../secret", "/etc/real"} {
+		if _, e := g.cat(p); e != ErrnoNotcapable {
+			t.Errorf("cat %s: errno %d, want NOTCAPABLE", p, e)
+		}
+	}
+	if _, e := g.open(4, "../etc/real", true, 0, rightFdRead); e != ErrnoNotcapable {
+		t.Errorf("/data preopen ../etc/real: errno %d, want NOTCAPABLE", e)
+	}
+}
+
+// A symlink flipped between a safe target and a host path while the guest
+// reads through it: the guest never sees the host file.
+func TestSymlinkSwapRace(t *testing.T) {
+	g, rootfs, _, secret := layout(t, false)
+	link := filepath.Join(rootfs, "flip")
+	symlink(t, "etc/real", link)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		targets := []string{"etc/real", secret, "../../../../../../.." + secret, "etc"}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tmp := link + ".new"
+			_ = os.Symlink(targets[i%len(targets)], tmp)
+			_ = os.Rename(tmp, link)
+		}
+	}()
+	deadline := time.Now().Add(3 * time.Second)
+	reads := 0
+	for time.Now().Before(deadline) {
+		for _, p := range []string{"flip", "flip/real"} {
+			if got, _ := g.cat(p); strings.Contains(got, "HOST SECRET") {
+				t.Fatalf("read the host's file through a swapped link after %d reads", reads)
+			}
+			reads++
+		}
+	}
+	close(stop)
+	<-done
+	t.Logf("%d reads through a link swapped under them, none reached the host", reads)
+}
+
+// Every write into a read-only grant fails, and the file stays as it was.
+func TestReadOnlyGrantRefusesEveryWrite(t *testing.T) {
+	g, _, data, _ := layout(t, true)
+	p := func(s string) (int64, int64) { return g.str(s) }
+	inside, n := p("inside")
+	other, on := p("other")
+	cases := map[string]func() Errno{
+		"open for write": func() Errno { _, e := g.open(4, "inside", true, 0, rightFdWrite); return e },
+		"create":         func() Errno { _, e := g.open(4, "new", true, oflagCreat, rightFdRead); return e },
+		"truncate":       func() Errno { _, e := g.open(4, "inside", true, oflagTrunc, rightFdRead); return e },
+		"mkdir":          func() Errno { return g.call("path_create_directory", 4, other, on) },
+		"unlink":         func() Errno { return g.call("path_unlink_file", 4, inside, n) },
+		"rmdir":          func() Errno { return g.call("path_remove_directory", 4, inside, n) },
+		"rename":         func() Errno { return g.call("path_rename", 4, inside, n, 4, other, on) },
+		"symlink":        func() Errno { return g.call("path_symlink", inside, n, 4, other, on) },
+		"link":           func() Errno { return g.call("path_link", 4, 0, inside, n, 4, other, on) },
+		"utimes":         func() Errno { return g.call("path_filestat_set_times", 4, 0, inside, n, 1, 1, fstAtim|fstMtim) },
+	}
+	for name, op := range cases {
+		if e := op(); e != ErrnoRofs {
+			t.Errorf("%s in a read-only mount: errno %d, want EROFS", name, e)
+		}
+	}
+	// A file opened for reading cannot be written or resized either.
+	fd, e := g.open(4, "inside", true, 0, rightFdRead)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if e := g.call("fd_filestat_set_size", fd, 0); e != ErrnoBadf {
+		t.Errorf("fd_filestat_set_size: errno %d, want EBADF", e)
+	}
+	if e := g.call("fd_filestat_set_times", fd, 1, 1, fstAtim); e != ErrnoRofs {
+		t.Errorf("fd_filestat_set_times: errno %d, want EROFS", e)
+	}
+	if got, _ := os.ReadFile(filepath.Join(data, "inside")); string(got) != "data inside" {
+		t.Errorf("the read-only file changed: %q", got)
+	}
+	if entries, _ := os.ReadDir(data); len(entries) != 1 {
+		t.Errorf("the read-only mount has %d entries, want 1", len(entries))
+	}
+}
+
+// File mounts are reachable by path; a mount point cannot be removed; a
+// file mount whose source is a symlink grants what the link names when
+// the view is made, as runc's bind mount would.
+func TestFileMounts(t *testing.T) {
+	base := t.TempDir()
+	rootfs := filepath.Join(base, "rootfs")
+	hosts := filepath.Join(base, "hosts")
+	write(t, hosts, "127.0.0.1 localhost\n")
+	write(t, filepath.Join(base, "real-log"), "")
+	symlink(t, filepath.Join(base, "real-log"), filepath.Join(base, "log-link"))
+	write(t, filepath.Join(rootfs, "etc/hosts"), "image's own hosts\n")
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := newGuest(t, []Mount{
+		{Guest: "/", Host: rootfs},
+		{Guest: "/etc/hosts", Host: hosts, ReadOnly: true},
+		{Guest: "/dev/termination-log", Host: filepath.Join(base, "log-link")},
+	}, []string{"/"})
+	if got, e := g.cat("etc/hosts"); e != 0 || got != "127.0.0.1 localhost\n" {
+		t.Errorf("cat /etc/hosts: %q errno %d", got, e)
+	}
+	if _, e := g.open(3, "etc/hosts", true, 0, rightFdWrite); e != ErrnoRofs {
+		t.Errorf("open ro file mount for write: errno %d, want EROFS", e)
+	}
+	fd, e := g.open(3, "dev/termination-log", true, 0, rightFdWrite)
+	if e != 0 {
+		t.Fatalf("open /dev/termination-log: errno %d", e)
+	}
+	copy(g.mem[8192:], "done")
+	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+	binary.LittleEndian.PutUint32(g.mem[36:], 4)
+	if e := g.call("fd_write", fd, 32, 1, resultPtr); e != 0 {
+		t.Fatalf("fd_write: %d", e)
+	}
+	if got, _ := os.ReadFile(filepath.Join(base, "real-log")); string(got) != "done" {
+		t.Errorf("termination log on the host: %q", got)
+	}
+	ptr, n := g.str("etc/hosts")
+	if e := g.call("path_unlink_file", 3, ptr, n); e != ErrnoRofs && e != ErrnoBusy {
+		t.Errorf("unlink a file mount: errno %d, want EBUSY or EROFS", e)
+	}
+}
+
+// A guest blocked reading a pipe is released by Stop at once.
+func TestStopEndsABlockedRead(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	defer r.Close()
+	rootfs := t.TempDir()
+	h, err := New(Config{Mounts: []Mount{{Guest: "/", Host: rootfs}}, Preopens: []string{"/"}, Stdio: [3]int{int(r.Fd()), 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	g := &guest{t: t, h: h, mem: make(memory, 1<<16)}
+	got := make(chan Errno)
+	go func() { _, e := g.read(0); got <- e }()
+	time.Sleep(50 * time.Millisecond)
+	h.Stop()
+	select {
+	case e := <-got:
+		if e != errnoStop {
+			t.Errorf("blocked read ended with %d, want the stop", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Stop did not end a blocked read")
+	}
+}
+
+// Out-of-range pointers answer EFAULT, never a panic.
+func TestBadPointersAreEFAULT(t *testing.T) {
+	g, _, _, _ := layout(t, false)
+	for _, c := range []struct {
+		name string
+		args []int64
+	}{
+		{"args_sizes_get", []int64{1 << 16, 0}},
+		{"fd_write", []int64{1, 65530, 1, resultPtr}},
+		{"fd_write", []int64{1, 32, 1 << 30, resultPtr}},
+		{"fd_prestat_dir_name", []int64{3, 65536, 10}},
+		{"path_open", []int64{3, 0, 65530, 100, 0, 0, 0, 0, resultPtr}},
+		{"random_get", []int64{100, 1 << 20}},
+		{"poll_oneoff", []int64{0, 0, 1 << 20, resultPtr}},
+		{"fd_readdir", []int64{3, 65000, 4096, 0, resultPtr}},
+	} {
+		if e := g.call(c.name, c.args...); e != ErrnoFault {
+			t.Errorf("%s%v: errno %d, want EFAULT", c.name, c.args, e)
+		}
+	}
+}
+
+// FuzzHostCalls drives every host function with random arguments and
+// memory: none may panic, and none may write outside the view (the host
+// secret beside it stays as it was).
+func FuzzHostCalls(f *testing.F) {
+	base := f.TempDir()
+	rootfs, secret := filepath.Join(base, "rootfs"), filepath.Join(base, "secret")
+	write(f, secret, "HOST SECRET")
+	write(f, filepath.Join(rootfs, "etc/file"), "content")
+	symlink(f, "/etc", filepath.Join(rootfs, "link"))
+	g := newGuest(f, []Mount{{Guest: "/", Host: rootfs}}, []string{"/"})
+	// A stopped host answers every wait at once: nothing blocks the fuzzer.
+	g.h.Stop()
+	for i := range functions {
+		f.Add(uint8(i), []byte("etc/file\x00link/../etc\x00\x03\x00\x00\x00"))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, data []byte) {
+		fn := functions[int(which)%len(functions)]
+		mem := make(memory, 4096)
+		copy(mem, data)
+		args := make([]wasmtime.Val, len(fn.params))
+		for i, c := range fn.params {
+			var v uint64
+			if len(data) > 0 {
+				for k := 0; k < 8; k++ {
+					v = v<<8 | uint64(data[(i*8+k)%len(data)])
+				}
+			}
+			if i%2 == 0 {
+				v %= 5000 // mostly in or near memory
+			}
+			if c == 'I' {
+				args[i] = wasmtime.ValI64(int64(v))
+			} else {
+				args[i] = wasmtime.ValI32(int32(v))
+			}
+		}
+		fn.body(g.h, mem, args)
+		if got, _ := os.ReadFile(secret); string(got) != "HOST SECRET" {
+			t.Fatalf("%s changed a file outside the view", fn.name)
+		}
+	})
+}
