@@ -58,6 +58,8 @@ bench: build
 	@mkdir -p $(BUILD)
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./integration/ \
 		-args -bench-table -bench-runw $(CURDIR)/$(BIN) $(BENCHFLAGS) 2>&1 | tee $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
+	@# runw's WASI host against wasmtime's built-in preview1, same module, same run.
+	$(GO) test -count=1 -run '^$$' -bench 'WASILayer|WASICall' -benchtime 3x -timeout 30m ./wasi/ 2>&1 | tee -a $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runw

@@ -100,6 +100,11 @@ func Prepare(plan *Plan, cache *Cache) (*Guest, error) {
 	if err != nil {
 		return nil, err
 	}
+	return prepareModule(engine, module, plan)
+}
+
+// prepareModule grants the plan to a compiled module and instantiates it.
+func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan) (*Guest, error) {
 	host, err := preview1.New(preview1.Config{
 		Args:     plan.Argv,
 		Env:      plan.Env,
@@ -135,6 +140,9 @@ func Prepare(plan *Plan, cache *Cache) (*Guest, error) {
 	g.store, g.start = store, start
 	return g, nil
 }
+
+// Close releases the descriptors the guest's WASI host holds.
+func (g *Guest) Close() { g.host.Close() }
 
 // Exit is how a guest ended.
 type Exit struct {
