@@ -466,19 +466,30 @@ func (e *criEnv) killPodProcesses() {
 	}
 }
 
-// buildImages makes the pause image and the probe's wasm image as OCI
+// buildImages makes the pause image and the probe's wasm images as OCI
 // archives, with podman in a private store.
 func (e *criEnv) buildImages() {
-	t := e.t
+	podman := buildTestImages(e.t, e.dir, filepath.Join(e.dir, "podman", "root"), filepath.Join(e.dir, "podman", "run"))
+	for name, ref := range map[string]string{"pause": criPauseImage, "probe": criProbeImage, "probe-wasi": criWasiImage} {
+		podman("save", "--format", "oci-archive", "-o", filepath.Join(e.dir, name+".oci.tar"), ref)
+	}
+}
+
+// buildTestImages builds the pause image (criPauseImage) and the probe's
+// wasm images (criProbeImage, criWasiImage) with podman into the vfs
+// store at root and runroot, working in dir. It returns podman on that
+// store. The containerd test saves the images as OCI archives; the CRI-O
+// test builds them in CRI-O's own store.
+func buildTestImages(t *testing.T, dir, root, runroot string) (podman func(args ...string)) {
 	t.Helper()
-	pauseDir := filepath.Join(e.dir, "pause-rootfs")
-	probeDir := filepath.Join(e.dir, "probe-rootfs")
+	pauseDir := filepath.Join(dir, "pause-rootfs")
+	probeDir := filepath.Join(dir, "probe-rootfs")
 	for _, d := range []string{pauseDir, probeDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
-	src := filepath.Join(e.dir, "pause.c")
+	src := filepath.Join(dir, "pause.c")
 	if err := os.WriteFile(src, []byte(criPauseC), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -489,16 +500,16 @@ func (e *criEnv) buildImages() {
 		t.Fatal(err)
 	}
 
-	conf := filepath.Join(e.dir, "containers.conf")
+	conf := filepath.Join(dir, "containers.conf")
 	if err := os.WriteFile(conf, []byte("[containers]\ndefault_ulimits = [\"nofile=1024:1024\", \"nproc=1024:1024\"]\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	podman := func(args ...string) {
+	podman = func(args ...string) {
 		t.Helper()
 		full := append([]string{
-			"--root", filepath.Join(e.dir, "podman", "root"),
-			"--runroot", filepath.Join(e.dir, "podman", "run"),
-			"--tmpdir", filepath.Join(e.dir, "podman", "tmp"),
+			"--root", root,
+			"--runroot", runroot,
+			"--tmpdir", filepath.Join(dir, "podman", "tmp"),
 			"--storage-driver", "vfs",
 			"--cgroup-manager", "cgroupfs",
 			"--events-backend", "none",
@@ -517,14 +528,14 @@ func (e *criEnv) buildImages() {
 		{"probe", probeDir, "/probe.wasm", criProbeImage, nil},
 		{"probe-wasi", probeDir, "/probe.wasm", criWasiImage, []string{"--os", "wasi", "--arch", "wasm"}},
 	} {
-		tarball := filepath.Join(e.dir, img.name+".tar")
+		tarball := filepath.Join(dir, img.name+".tar")
 		if out, err := exec.Command("tar", "-C", img.dir, "-cf", tarball, ".").CombinedOutput(); err != nil {
 			t.Fatalf("tar %s: %v\n%s", img.dir, err, out)
 		}
 		args := append([]string{"import", "--change", fmt.Sprintf(`ENTRYPOINT=["%s"]`, img.entry)}, img.platform...)
 		podman(append(args, tarball, img.ref)...)
-		podman("save", "--format", "oci-archive", "-o", filepath.Join(e.dir, img.name+".oci.tar"), img.ref)
 	}
+	return podman
 }
 
 // criConfig is containerd's config.toml for the test.

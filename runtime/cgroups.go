@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
+	_ "github.com/opencontainers/cgroups/devices" // writes device rules (cgroups.DevicesSetV1)
+	devices "github.com/opencontainers/cgroups/devices/config"
 	"github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -87,23 +89,98 @@ func checkCgroupEmpty(p string) error {
 	return nil
 }
 
-// cgroupManager returns the manager for a container's cgroup.
+// cgroupManager returns the manager for a container's cgroup. It never
+// writes device rules: they are set once, at create (placingManager), and
+// update, pause or delete must leave them as they are.
 func cgroupManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
 	if res == nil {
 		res = &cgroups.Resources{}
 	}
-	// The guest cannot open devices at all (WASI has no device access), so
-	// runw leaves the devices controller alone instead of writing rules.
 	res.SkipDevices = true
 	return manager.New(&cgroups.Cgroup{Path: p, Resources: res})
 }
 
-// applyCgroup creates the cgroup, places pid in it and sets the limits.
-// Without root (rootless) a cgroup that cannot be made is skipped, as
-// rootless runc does with cgroupfs; as root it is an error.
+// placingManager is the manager that places a process (the init at
+// create, an exec'd process later). On cgroup v1 it also places it in the
+// devices hierarchy, as runc does: engines find a container's processes
+// there (CRI-O reads devices/<cgroup>/cgroup.procs for ContainerStats),
+// and Set then writes the rules res.Devices holds. On cgroup v2 there is
+// no devices hierarchy; the eBPF device filter runc attaches would guard
+// device nodes a wasm guest cannot open, so runw attaches none.
+func placingManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
+	if res == nil {
+		res = &cgroups.Resources{}
+	}
+	res.SkipDevices = true
+	if !cgroups.IsCgroup2UnifiedMode() {
+		if _, err := cgroups.FindCgroupMountpoint("", "devices"); err == nil {
+			res.SkipDevices = false
+		}
+	}
+	return manager.New(&cgroups.Cgroup{Path: p, Resources: res})
+}
+
+// defaultDeviceRules are the character devices runc allows in every
+// container whatever the spec says, appended after the spec's rules as
+// runc appends them: the null, zero, full and random devices, the tty and
+// ptys (runw's init may hold a pty as the guest's stdio).
+var defaultDeviceRules = []devices.Rule{
+	{Type: devices.CharDevice, Major: 1, Minor: 3, Permissions: "rwm", Allow: true},
+	{Type: devices.CharDevice, Major: 1, Minor: 5, Permissions: "rwm", Allow: true},
+	{Type: devices.CharDevice, Major: 1, Minor: 7, Permissions: "rwm", Allow: true},
+	{Type: devices.CharDevice, Major: 1, Minor: 8, Permissions: "rwm", Allow: true},
+	{Type: devices.CharDevice, Major: 1, Minor: 9, Permissions: "rwm", Allow: true},
+	{Type: devices.CharDevice, Major: 5, Minor: 0, Permissions: "rwm", Allow: true},
+	{Type: devices.CharDevice, Major: 5, Minor: 2, Permissions: "rwm", Allow: true},
+	{Type: devices.CharDevice, Major: 136, Minor: devices.Wildcard, Permissions: "rwm", Allow: true},
+}
+
+// deviceRules turns the spec's linux.resources.devices into cgroup device
+// rules, in order (the last matching rule wins), followed by runc's
+// defaults. No rule at all allows nothing but the defaults.
+func deviceRules(spec *specs.Spec) ([]*devices.Rule, error) {
+	var rules []*devices.Rule
+	if spec.Linux != nil && spec.Linux.Resources != nil {
+		for _, d := range spec.Linux.Resources.Devices {
+			r := &devices.Rule{Type: devices.WildcardDevice, Major: devices.Wildcard, Minor: devices.Wildcard,
+				Permissions: devices.Permissions(d.Access), Allow: d.Allow}
+			switch d.Type {
+			case "", "a":
+			case "b", "c":
+				r.Type = devices.Type(d.Type[0])
+			default:
+				return nil, fmt.Errorf("device rule type %q: want a, b or c", d.Type)
+			}
+			if d.Major != nil {
+				r.Major = *d.Major
+			}
+			if d.Minor != nil {
+				r.Minor = *d.Minor
+			}
+			if r.Permissions == "" {
+				r.Permissions = "rwm"
+			}
+			rules = append(rules, r)
+		}
+	}
+	for i := range defaultDeviceRules {
+		r := defaultDeviceRules[i]
+		rules = append(rules, &r)
+	}
+	return rules, nil
+}
+
+// applyCgroup creates the cgroup, places pid in it and sets the limits
+// and device rules. Without root (rootless) a cgroup that cannot be made
+// is skipped, as rootless runc does with cgroupfs; as root it is an error.
 func applyCgroup(p string, spec *specs.Spec, pid int) error {
 	res := convertResources(spec)
-	m, err := cgroupManager(p, res)
+	rules, err := deviceRules(spec)
+	if err != nil {
+		return err
+	}
+	res.Devices = rules
+	m, err := placingManager(p, res)
 	if err != nil {
 		return err
 	}
@@ -198,8 +275,7 @@ func killCgroup(p string) {
 }
 
 // cgroupPids lists every process in the container's cgroup. It reads the
-// pids controller, which holds every task (the library's GetAllPids would
-// also walk the devices controller, which runw leaves alone).
+// pids controller, which holds every task.
 func cgroupPids(p string) ([]int, error) {
 	m, err := cgroupManager(p, nil)
 	if err != nil {
@@ -232,7 +308,7 @@ func joinCgroup(p string, pid int) error {
 	if p == "" {
 		return nil
 	}
-	m, err := cgroupManager(p, nil)
+	m, err := placingManager(p, nil)
 	if err != nil {
 		return err
 	}
