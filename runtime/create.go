@@ -232,7 +232,7 @@ func recordInit(h *state.Handle, pid int, cgPath string) error {
 // cleanupAborted kills the init of an aborted create (if it still lives)
 // and removes its cgroup, from the record create left.
 func cleanupAborted(h *state.Handle) {
-	data, err := os.ReadFile(h.Path(initRecord))
+	data, err := h.ReadFile(initRecord)
 	if err != nil {
 		return
 	}
