@@ -247,3 +247,59 @@ func TestErrorsAreLogged(t *testing.T) {
 		t.Errorf("text log %q, want a level=error line with the message", data)
 	}
 }
+
+// TestErrorsAreOneLine feeds a value holding a newline through every
+// config field and flag that reaches an error: each create fails with
+// exit 1 and exactly one line on stderr (the value quoted, as runc's
+// logrus line has it), and leaves nothing behind.
+func TestErrorsAreOneLine(t *testing.T) {
+	t.Parallel()
+	const nl = "x\ninjected: second line"
+	type tc struct {
+		name  string
+		setup func(b *bundle)
+		flags []string
+	}
+	cases := []tc{
+		{"process.args[0]", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Process.Args[0] = "/" + nl }) }, nil},
+		{"root.path", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Root.Path = nl }) }, nil},
+		{"mount source", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount("/data", "/nowhere/"+nl)) })
+		}, nil},
+		{"hook path", func(b *bundle) {
+			b.edit(func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/nowhere/" + nl}}}
+			})
+		}, nil},
+		{"--pid-file", nil, []string{"--pid-file", "/nowhere/" + nl}},
+		{"--console-socket", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Process.Terminal = true }) },
+			[]string{"--console-socket", "/nowhere/" + nl}},
+	}
+	if os.Geteuid() == 0 {
+		cases = append(cases, tc{"linux.cgroupsPath", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: "/runw-test/" + nl} })
+		}, nil})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, "probe")
+			if c.setup != nil {
+				c.setup(b)
+			}
+			args := append([]string{"create", "-b", b.dir}, c.flags...)
+			res := r.run(append(args, "nl")...)
+			failsCleanly(t, r, res, "nl", "")
+			if strings.Contains(res.stderr, "\ninjected") {
+				t.Errorf("the value's newline reached stderr: %q", res.stderr)
+			}
+		})
+	}
+	t.Run("--bundle", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		res := r.run("create", "-b", "/nowhere/"+nl, "nl")
+		failsCleanly(t, r, res, "nl", "")
+	})
+}

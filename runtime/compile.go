@@ -22,7 +22,7 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 			return err
 		}
 		if kind != spec.KindModule && kind != spec.KindWAT {
-			return fmt.Errorf("%s: not a WebAssembly module (%s)", p, kind)
+			return fmt.Errorf("%q: not a WebAssembly module (%s)", p, kind)
 		}
 		_, hit, key, err := wasi.CompileKeyed(engine, p, kind, cache)
 		if err != nil {

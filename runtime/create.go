@@ -91,11 +91,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		if ep.Kind == spec.KindNative {
 			cmd, err := r.handOff(id, b, command)
 			if err != nil && !errors.As(err, new(*NativeExit)) {
-				err = fmt.Errorf("%s is a native executable, not WebAssembly: %w", ep.GuestPath, err)
+				err = fmt.Errorf("%q is a native executable, not WebAssembly: %w", ep.GuestPath, err)
 			}
 			return &initProcess{cmd: cmd, native: true}, err
 		}
-		return nil, fmt.Errorf("%s is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
+		return nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
 	}
 	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(init.Process.Pid)), 0o644); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("write pid file %q: %w", o.PidFile, errnoOf(err))
 		}
 	}
 	ok = true
@@ -236,10 +236,20 @@ func cleanupAborted(h *state.Handle) {
 	if err != nil {
 		return
 	}
+	// The cgroup path is the rest of the line, spaces and all: a %s scan
+	// would stop at the first space and name some other cgroup to kill.
 	var c state.Container
-	if _, err := fmt.Sscanf(string(data), "%d %d %s", &c.InitPid, &c.InitStartTime, &c.CgroupPath); err != nil {
+	f := strings.SplitN(string(data), " ", 3)
+	if len(f) != 3 {
 		return
 	}
+	var err1, err2 error
+	c.InitPid, err1 = strconv.Atoi(f[0])
+	c.InitStartTime, err2 = strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	c.CgroupPath = f[2]
 	killAndWait(&c)
 	killCgroup(c.CgroupPath)
 	waitCgroupEmpty(c.CgroupPath)

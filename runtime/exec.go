@@ -76,7 +76,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
-		return 0, fmt.Errorf("exec %s: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
+		return 0, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
 	}
 	if !proc.Terminal && o.ConsoleSocket != "" {
 		return 0, errors.New("cannot use console socket if runw will not detach or allocate tty")
@@ -120,7 +120,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
 			cmd.Process.Kill()
-			return 0, err
+			return 0, fmt.Errorf("write pid file %q: %w", o.PidFile, errnoOf(err))
 		}
 	}
 	if o.Detach {
@@ -143,7 +143,7 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		}
 		var p specs.Process
 		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("parse process %s: %w", o.ProcessFile, err)
+			return nil, fmt.Errorf("parse process %q: %w", o.ProcessFile, err)
 		}
 		if len(p.Args) == 0 {
 			return nil, errors.New("args must not be empty")

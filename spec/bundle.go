@@ -68,12 +68,12 @@ func Load(dir string) (*Bundle, error) {
 	fi, err := os.Stat(rootfs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("rootfs (%s) does not exist", rootfs)
+			return nil, fmt.Errorf("rootfs (%q) does not exist", rootfs)
 		}
-		return nil, fmt.Errorf("rootfs (%s): %w", rootfs, err)
+		return nil, fmt.Errorf("rootfs (%q): %w", rootfs, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("rootfs (%s) is not a directory", rootfs)
+		return nil, fmt.Errorf("rootfs (%q) is not a directory", rootfs)
 	}
 	return &Bundle{Dir: dir, Rootfs: rootfs, Spec: &s}, nil
 }

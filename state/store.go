@@ -188,7 +188,7 @@ func (s *Store) Create(id string) (*Handle, error) {
 	if err != nil {
 		// Only possible if another command deleted the directory between
 		// our mkdir and our flock.
-		return nil, fmt.Errorf("create %s: %w", id, err)
+		return nil, fmt.Errorf("create %q: %w", id, err)
 	}
 	return h, nil
 }
@@ -308,7 +308,7 @@ func (h *Handle) Load() (*Container, error) {
 	}
 	var c Container
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w", h.Path(stateFile), err)
+		return nil, fmt.Errorf("%q: %w", h.Path(stateFile), err)
 	}
 	return &c, nil
 }
@@ -340,7 +340,7 @@ func (h *Handle) Save(c *Container) error {
 // Lock for this id then get ErrNotExist.
 func (h *Handle) Destroy() error {
 	if h.fd < 0 {
-		return fmt.Errorf("destroy %s: handle is not locked", h.ID)
+		return fmt.Errorf("destroy %q: handle is not locked", h.ID)
 	}
 	err := os.RemoveAll(h.Dir)
 	h.Unlock()
