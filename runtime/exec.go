@@ -88,6 +88,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	r.compileOutside(plan)
 
 	var tty, master *os.File
 	switch {
@@ -109,7 +110,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		Plan: plan, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	cmd, err := r.spawnInit(cfg, stdio, tty != nil, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
+	cmd, err := r.spawnInit(cfg, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
 	if tty != nil {
 		tty.Close()
 	}
