@@ -36,21 +36,22 @@ func Load(dir string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle directory: %w", err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, configName))
+	f, err := os.Open(filepath.Join(dir, configName))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errors.New("JSON specification file config.json not found")
 		}
 		return nil, fmt.Errorf("read config.json: %w", err)
 	}
+	defer f.Close()
+	// One JSON value, as runc reads it (json.Decoder): whatever follows it
+	// in the file is ignored, not an error. A missing ociVersion is
+	// accepted for the same reason: runc accepts it.
 	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
+	if err := json.NewDecoder(f).Decode(&s); err != nil {
 		return nil, fmt.Errorf("parse config.json: %w", err)
 	}
 
-	if s.Version == "" {
-		return nil, errors.New("ociVersion must be set")
-	}
 	if s.Process == nil {
 		return nil, errors.New("process property must not be empty")
 	}
@@ -59,6 +60,9 @@ func Load(dir string) (*Bundle, error) {
 	}
 	if s.Root == nil || s.Root.Path == "" {
 		return nil, errors.New("root must be specified")
+	}
+	if err := validate(&s); err != nil {
+		return nil, err
 	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {

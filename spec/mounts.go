@@ -85,11 +85,14 @@ var kernelDirs = []string{"/proc", "/sys", "/dev"}
 func (b *Bundle) Mounts() ([]Mount, error) {
 	var out []Mount
 	for _, m := range b.Spec.Mounts {
-		if !path.IsAbs(m.Destination) {
-			return nil, fmt.Errorf("mount destination %q not absolute", m.Destination)
+		// A relative destination is relative to the container's /, as
+		// runc still accepts it (with a warning).
+		dest := m.Destination
+		if !path.IsAbs(dest) {
+			dest = "/" + dest
 		}
 		cm := Mount{
-			Destination: path.Clean(m.Destination),
+			Destination: path.Clean(dest),
 			Source:      m.Source,
 			ReadOnly:    readOnly(m.Options),
 		}

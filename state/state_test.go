@@ -28,8 +28,10 @@ func newStore(t *testing.T) *Store {
 }
 
 func TestValidateID(t *testing.T) {
-	good := []string{"a", "abc-1.2_3+x", "A9", "0", strings.Repeat("x", 1024)}
-	bad := []string{"", ".", "..", "a/b", "../x", "-a", "_a", ".a", "+a", "a b", "a\x00", "a\n", "é", strings.Repeat("x", 1025)}
+	// As runc: any of [A-Za-z0-9_.+-] in any position, but not . or ..
+	good := []string{"a", "abc-1.2_3+x", "A9", "0", "-a", "_a", ".a", "+a", ".hidden", "...", strings.Repeat("x", 1024)}
+	// ".native" and ".empty" are runw's own directories under the root.
+	bad := []string{"", ".", "..", "a/b", "../x", "a b", "a,b", "a\x00", "a\n", "é", ".native", ".empty", strings.Repeat("x", 1025)}
 	for _, id := range good {
 		if err := ValidateID(id); err != nil {
 			t.Errorf("ValidateID(%.20q) = %v, want nil", id, err)
@@ -414,7 +416,7 @@ func TestLockAfterRecreate(t *testing.T) {
 
 func TestList(t *testing.T) {
 	s := newStore(t)
-	for _, name := range []string{"b", "a", "c.1", "-x", ".hidden"} {
+	for _, name := range []string{"b", "a", "c.1", "-x", ".hidden", ".native", ".empty"} {
 		if err := os.Mkdir(filepath.Join(s.Root, name), 0o711); err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +431,7 @@ func TestList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"a", "b", "c.1"}; !reflect.DeepEqual(ids, want) {
+	if want := []string{"-x", ".hidden", "a", "b", "c.1"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("List = %q, want %q", ids, want)
 	}
 
