@@ -57,8 +57,17 @@ func fatal(err error) {
 	if logrus.StandardLogger().Out != os.Stderr {
 		logrus.Error(err)
 	}
-	fmt.Fprintln(os.Stderr, err)
+	fmt.Fprintln(os.Stderr, oneLine(err))
 	os.Exit(1)
+}
+
+// oneLine is an error's text kept to one line. Engines read the first
+// line of stderr as the error; runw quotes every value it formats (%q),
+// and this catches what a library formats raw (the path inside an
+// *os.PathError, a wasmtime message), so a newline in a config value can
+// never split the error or forge a second line.
+func oneLine(err error) string {
+	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(strings.TrimRight(err.Error(), "\n"))
 }
 
 func newApp() *cli.App {
@@ -120,7 +129,7 @@ func setupLog(c *cli.Context) error {
 	case "json":
 		logrus.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
 	default:
-		return fmt.Errorf("invalid log-format: %s", c.String("log-format"))
+		return fmt.Errorf("invalid log-format: %q", c.String("log-format"))
 	}
 	logrus.SetLevel(logrus.InfoLevel)
 	if c.Bool("debug") {
@@ -526,7 +535,7 @@ func specAction(c *cli.Context) error {
 	}
 	path := filepath.Join(dir, "config.json")
 	if _, err := os.Stat(path); err == nil {
-		return fmt.Errorf("File %s exists. Remove it first", path)
+		return fmt.Errorf("File %q exists. Remove it first", path)
 	}
 	out, err := json.MarshalIndent(runtime.Template(), "", "\t")
 	if err != nil {
@@ -570,7 +579,7 @@ func execAction(c *cli.Context) error {
 		if logrus.StandardLogger().Out != os.Stderr {
 			logrus.Error(err)
 		}
-		fmt.Fprintf(os.Stderr, "exec failed: %v\n", err)
+		fmt.Fprintf(os.Stderr, "exec failed: %s\n", oneLine(err))
 		return exitError{255}
 	}
 	if code != 0 {
@@ -588,7 +597,7 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 		}
 		v, err := strconv.ParseInt(c.String(name), 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("invalid value for --%s: %s", name, c.String(name))
+			return nil, fmt.Errorf("invalid value for --%s: %q", name, c.String(name))
 		}
 		return &v, nil
 	}

@@ -90,7 +90,7 @@ func TestNativeEntrypointWithoutNativeRuntime(t *testing.T) {
 // Ids that are not safe directory names are refused before anything is made.
 func TestCreateRefusesInvalidIDs(t *testing.T) {
 	t.Parallel()
-	for _, id := range []string{"a/b", "..", ".", "_x", "a b", ""} {
+	for _, id := range []string{"a/b", "..", ".", ".native", "a b", ""} {
 		r := newRunw(t)
 		b := newBundle(t, "probe")
 		res := r.run("create", "-b", b.dir, id)
@@ -246,4 +246,113 @@ func TestErrorsAreLogged(t *testing.T) {
 	if !strings.Contains(string(data), "level=error") || !strings.Contains(string(data), "config.json not found") {
 		t.Errorf("text log %q, want a level=error line with the message", data)
 	}
+}
+
+// TestErrorsAreOneLine feeds a value holding a newline through every
+// config field and flag that reaches an error: each create fails with
+// exit 1 and exactly one line on stderr (the value quoted, as runc's
+// logrus line has it), and leaves nothing behind.
+func TestErrorsAreOneLine(t *testing.T) {
+	t.Parallel()
+	const nl = "x\ninjected: second line"
+	type tc struct {
+		name  string
+		setup func(b *bundle)
+		flags []string
+	}
+	cases := []tc{
+		{"process.args[0]", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Process.Args[0] = "/" + nl }) }, nil},
+		{"root.path", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Root.Path = nl }) }, nil},
+		{"mount source", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount("/data", "/nowhere/"+nl)) })
+		}, nil},
+		{"hook path", func(b *bundle) {
+			b.edit(func(s *specs.Spec) {
+				s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/nowhere/" + nl}}}
+			})
+		}, nil},
+		{"process.cwd", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Process.Cwd = nl }) }, nil},
+		{"process.env", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Process.Env = []string{nl} }) }, nil},
+		{"process.rlimits type", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: nl, Hard: 1, Soft: 1}} })
+		}, nil},
+		{"linux.namespaces type", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: nl}}} })
+		}, nil},
+		{"linux.namespaces path", func(b *bundle) {
+			b.edit(func(s *specs.Spec) {
+				s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: "network", Path: "/nowhere/" + nl}}}
+			})
+		}, nil},
+		{"mount type", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "/a", Type: nl, Source: nl}) })
+		}, nil},
+		{"--pid-file", nil, []string{"--pid-file", "/nowhere/" + nl}},
+		{"--console-socket", func(b *bundle) { b.edit(func(s *specs.Spec) { s.Process.Terminal = true }) },
+			[]string{"--console-socket", "/nowhere/" + nl}},
+	}
+	if os.Geteuid() == 0 {
+		cases = append(cases, tc{"linux.cgroupsPath", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: "/runw-test/" + nl} })
+		}, nil})
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, "probe")
+			if c.setup != nil {
+				c.setup(b)
+			}
+			args := append([]string{"create", "-b", b.dir}, c.flags...)
+			res := r.run(append(args, "nl")...)
+			failsCleanly(t, r, res, "nl", "")
+			if strings.Contains(res.stderr, "\ninjected") {
+				t.Errorf("the value's newline reached stderr: %q", res.stderr)
+			}
+		})
+	}
+	t.Run("--bundle", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		res := r.run("create", "-b", "/nowhere/"+nl, "nl")
+		failsCleanly(t, r, res, "nl", "")
+	})
+}
+
+// TestCreateAcceptsWhatRuncAccepts: runc (checked against runc 1.1 on a
+// busybox bundle) runs these, so runw must too: ids starting with '.',
+// '_', '-' or '+', trailing bytes after config.json's JSON value, no
+// ociVersion, and a mount destination relative to /.
+func TestCreateAcceptsWhatRuncAccepts(t *testing.T) {
+	t.Parallel()
+	for _, id := range []string{".hidden", "_x", "-x", "+x"} {
+		t.Run("id "+id, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, "probe")
+			if res := r.run("run", "--bundle", b.dir, "--", id); res.code != 0 {
+				t.Fatalf("run %s: %v", id, res)
+			}
+			r.assertRootEmpty()
+		})
+	}
+	t.Run("config quirks", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b := newBundle(t, "probe")
+		b.edit(func(s *specs.Spec) {
+			s.Version = ""
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "scratch", Type: "tmpfs", Source: "tmpfs"})
+		})
+		data, _ := os.ReadFile(filepath.Join(b.dir, "config.json"))
+		os.WriteFile(filepath.Join(b.dir, "config.json"), append(data, "\nnot json at all {"...), 0o644)
+		if res := r.run("run", "--bundle", b.dir, "quirks"); res.code != 0 {
+			t.Fatalf("run: %v", res)
+		}
+	})
+	// runc 1.1 lets ',' through by accident; runw follows later runc.
+	r := newRunw(t)
+	res := r.run("create", "--bundle", newBundle(t, "probe").dir, "a,b")
+	failsCleanly(t, r, res, "", "invalid container ID format")
 }

@@ -95,6 +95,32 @@ func TestMemoryLimitCapsLinearMemory(t *testing.T) {
 	}
 }
 
+// TestColdStartUnderSmallMemoryLimit: with an empty cache, compiling the
+// Go hello guest takes far more than 64 MiB. create compiles it outside
+// the container's cgroup, so the container starts and prints its line.
+// Without a cache the compile can only run in the init, inside the
+// limit: then the one error line names the OOM killer.
+func TestColdStartUnderSmallMemoryLimit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	t.Parallel()
+	r := newRunw(t)
+	limit := int64(64 << 20)
+	b := newBundle(t, "hello")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	})
+	cold := filepath.Join(t.TempDir(), "cache")
+	res := r.run("--cache-dir", cold, "run", "--bundle", b.dir, "cold")
+	if res.code != 0 || !strings.Contains(res.stdout, "Hello") {
+		t.Fatalf("cold run under a 64 MiB limit: %v", res)
+	}
+
+	res = r.run("--cache-dir", "", "run", "--bundle", b.dir, "nocache")
+	failsCleanly(t, r, res, "nocache", "OOM")
+}
+
 // TestProcessUserIsEnforced: process.user is who the guest is when it
 // opens files, as for a native process: a root-only host file in a mount
 // is refused, and what the guest writes belongs to its uid.

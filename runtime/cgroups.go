@@ -81,7 +81,7 @@ func checkCgroupEmpty(p string) error {
 	for _, dir := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
 		if b, err := os.ReadFile(filepath.Join(dir, p, "cgroup.procs")); err == nil {
 			if len(strings.TrimSpace(string(b))) > 0 {
-				return fmt.Errorf("container's cgroup %s is not empty", p)
+				return fmt.Errorf("container's cgroup %q is not empty", p)
 			}
 			return nil
 		}
@@ -189,10 +189,10 @@ func applyCgroup(p string, spec *specs.Spec, pid int) error {
 			logDebugf("cgroup %s not made: %v", p, err)
 			return nil
 		}
-		return fmt.Errorf("cgroup %s: %w", p, err)
+		return fmt.Errorf("cgroup %q: %w", p, err)
 	}
 	if err := m.Set(res); err != nil {
-		return fmt.Errorf("cgroup %s: set resources: %w", p, err)
+		return fmt.Errorf("cgroup %q: set resources: %w", p, err)
 	}
 	return nil
 }
@@ -313,7 +313,7 @@ func joinCgroup(p string, pid int) error {
 		return err
 	}
 	if err := m.Apply(pid); err != nil && os.Geteuid() == 0 {
-		return fmt.Errorf("join cgroup %s: %w", p, err)
+		return fmt.Errorf("join cgroup %q: %w", p, err)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"fmt"
+	"os/exec"
+	"strconv"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
@@ -22,7 +24,7 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 			return err
 		}
 		if kind != spec.KindModule && kind != spec.KindWAT {
-			return fmt.Errorf("%s: not a WebAssembly module (%s)", p, kind)
+			return fmt.Errorf("%q: not a WebAssembly module (%s)", p, kind)
 		}
 		_, hit, key, err := wasi.CompileKeyed(engine, p, kind, cache)
 		if err != nil {
@@ -31,4 +33,30 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 		report(p, key, hit)
 	}
 	return nil
+}
+
+// fillCache compiles module into the cache in a short-lived `runw compile`
+// child, so that Cranelift's working memory (hundreds of MB for a large
+// module) is spent in a process that exits at once. create runs it before
+// the init exists, outside the container's cgroup: a compile charged to a
+// small memory limit would be OOM-killed before the guest ever ran.
+func fillCache(cacheDir string, cacheMax int64, module string) error {
+	cmd := exec.Command("/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", module)
+	cmd.Env = []string{}
+	return cmd.Run()
+}
+
+// compileOutside fills the cache for plan's module from the calling
+// command (create, exec), before the init is spawned and placed in the
+// container's cgroup, when the cache misses. A failure is left to the
+// init, which compiles in-process as a fallback and reports the error.
+func (r *Runtime) compileOutside(plan *wasi.Plan) {
+	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
+	if cache == nil || cache.Has(plan.Module, plan.Kind) {
+		return
+	}
+	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.Module)
+	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module); err != nil {
+		logDebugf("compile outside the container failed (%v); the init will compile", err)
+	}
 }

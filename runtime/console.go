@@ -21,7 +21,7 @@ func sendConsole(socketPath string) (*os.File, error) {
 	defer master.Close()
 	if err := sendFd(socketPath, master.Name(), int(master.Fd())); err != nil {
 		slave.Close()
-		return nil, fmt.Errorf("send console to %s: %w", socketPath, err)
+		return nil, fmt.Errorf("send console to %q: %w", socketPath, errnoOf(err))
 	}
 	return slave, nil
 }

@@ -91,11 +91,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		if ep.Kind == spec.KindNative {
 			cmd, err := r.handOff(id, b, command)
 			if err != nil && !errors.As(err, new(*NativeExit)) {
-				err = fmt.Errorf("%s is a native executable, not WebAssembly: %w", ep.GuestPath, err)
+				err = fmt.Errorf("%q is a native executable, not WebAssembly: %w", ep.GuestPath, err)
 			}
 			return &initProcess{cmd: cmd, native: true}, err
 		}
-		return nil, fmt.Errorf("%s is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
+		return nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
 	}
 	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
 		return nil, err
@@ -129,6 +129,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	for _, s := range plan.Skipped {
 		logDebugf("not granted: %s", s)
 	}
+	// Before the init exists: the compile must not be charged to the
+	// container's cgroup and limits.
+	r.compileOutside(plan)
 	for _, d := range plan.PrivateDirs {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
@@ -170,7 +173,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	init, err = r.spawnInit(cfg, stdio, tty != nil, func(pid int) error {
+	init, err = r.spawnInit(cfg, stdio, tty != nil, cgPath, func(pid int) error {
 		if err := recordInit(h, pid, cgPath); err != nil {
 			return err
 		}
@@ -209,7 +212,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(init.Process.Pid)), 0o644); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("write pid file %q: %w", o.PidFile, errnoOf(err))
 		}
 	}
 	ok = true
@@ -233,14 +236,24 @@ func recordInit(h *state.Handle, pid int, cgPath string) error {
 // cleanupAborted kills the init of an aborted create (if it still lives)
 // and removes its cgroup, from the record create left.
 func cleanupAborted(h *state.Handle) {
-	data, err := os.ReadFile(h.Path(initRecord))
+	data, err := h.ReadFile(initRecord)
 	if err != nil {
 		return
 	}
+	// The cgroup path is the rest of the line, spaces and all: a %s scan
+	// would stop at the first space and name some other cgroup to kill.
 	var c state.Container
-	if _, err := fmt.Sscanf(string(data), "%d %d %s", &c.InitPid, &c.InitStartTime, &c.CgroupPath); err != nil {
+	f := strings.SplitN(string(data), " ", 3)
+	if len(f) != 3 {
 		return
 	}
+	var err1, err2 error
+	c.InitPid, err1 = strconv.Atoi(f[0])
+	c.InitStartTime, err2 = strconv.ParseUint(f[1], 10, 64)
+	if err1 != nil || err2 != nil {
+		return
+	}
+	c.CgroupPath = f[2]
 	killAndWait(&c)
 	killCgroup(c.CgroupPath)
 	waitCgroupEmpty(c.CgroupPath)
@@ -249,8 +262,9 @@ func cleanupAborted(h *state.Handle) {
 
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
 // configuration and waits until it reports the guest instantiated (or
-// why it could not be).
-func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place func(pid int) error) (*exec.Cmd, error) {
+// why it could not be). cgPath is the cgroup place puts it in, read only
+// to say what killed an init that died without reporting.
+func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, cgPath string, place func(pid int) error) (*exec.Cmd, error) {
 	exe, err := sealedSelf(filepath.Join(r.opts.Root, ".empty"))
 	if err != nil {
 		return nil, err
@@ -304,14 +318,46 @@ func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, place f
 	msg, _ := io.ReadAll(syncR)
 	logDebugf("init %d reported %q", cmd.Process.Pid, msg)
 	if reply := strings.TrimSpace(string(msg)); reply != "ready" {
+		if reply == "" {
+			// The sync pipe closed without a word: the init died.
+			return nil, fmt.Errorf("container init exited without reporting: %s", deathOf(cmd, cgPath))
+		}
 		cmd.Process.Kill()
 		cmd.Wait()
-		if reply == "" {
-			reply = "container init exited without reporting"
-		}
 		return nil, errors.New(strings.TrimPrefix(reply, "error: "))
 	}
 	return cmd, nil
+}
+
+// deathOf reaps an init whose sync pipe closed without a report and says
+// what ended it: the OOM killer (the cgroup's memory.oom_control or
+// memory.events counts a kill), a signal, or an exit status.
+func deathOf(cmd *exec.Cmd, cgPath string) string {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		// Alive with its pipe closed: not an init we know how to talk to.
+		cmd.Process.Kill()
+		<-done
+		return "closed its sync pipe and was killed"
+	}
+	if cgPath != "" {
+		if m, err := cgroupManager(cgPath, nil); err == nil {
+			if n, err := m.OOMKillCount(); err == nil && n > 0 {
+				return fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cgPath)
+			}
+		}
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	switch {
+	case ok && ws.Signaled():
+		return "killed by signal " + unix.SignalName(ws.Signal())
+	case ok && ws.Exited():
+		return fmt.Sprintf("exit status %d", ws.ExitStatus())
+	}
+	return cmd.ProcessState.String()
 }
 
 // checkTerminal applies runc's rules on terminal and console socket.

@@ -43,6 +43,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	default:
 		if !force {
 			h.Unlock()
+			// runc's text; a valid id needs no quoting.
 			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
 		}
 		killAndWait(c)

@@ -68,7 +68,7 @@ func overlaySelf(emptyDir string) (*os.File, error) {
 	defer unix.Close(mnt)
 	fd, err := unix.Openat(mnt, name, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open %s in overlay: %w", name, err)
+		return nil, fmt.Errorf("open %q in overlay: %w", name, err)
 	}
 	return os.NewFile(uintptr(fd), "/overlay:"+name), nil
 }

@@ -76,7 +76,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
-		return 0, fmt.Errorf("exec %s: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
+		return 0, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
 	}
 	if !proc.Terminal && o.ConsoleSocket != "" {
 		return 0, errors.New("cannot use console socket if runw will not detach or allocate tty")
@@ -88,6 +88,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	r.compileOutside(plan)
 
 	var tty, master *os.File
 	switch {
@@ -109,7 +110,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		Plan: plan, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	cmd, err := r.spawnInit(cfg, stdio, tty != nil, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
+	cmd, err := r.spawnInit(cfg, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
 	if tty != nil {
 		tty.Close()
 	}
@@ -120,7 +121,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
 			cmd.Process.Kill()
-			return 0, err
+			return 0, fmt.Errorf("write pid file %q: %w", o.PidFile, errnoOf(err))
 		}
 	}
 	if o.Detach {
@@ -143,7 +144,7 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		}
 		var p specs.Process
 		if err := json.Unmarshal(data, &p); err != nil {
-			return nil, fmt.Errorf("parse process %s: %w", o.ProcessFile, err)
+			return nil, fmt.Errorf("parse process %q: %w", o.ProcessFile, err)
 		}
 		if len(p.Args) == 0 {
 			return nil, errors.New("args must not be empty")

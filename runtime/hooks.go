@@ -90,7 +90,7 @@ func runHooks(hooks []specs.Hook, st specs.State) error {
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("hook %s: %w", h.Path, err)
+			return fmt.Errorf("hook %q: %w", h.Path, errnoOf(err))
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
@@ -101,12 +101,12 @@ func runHooks(hooks []specs.Hook, st specs.State) error {
 		select {
 		case err := <-done:
 			if err != nil {
-				return fmt.Errorf("hook %s: %w: %s", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
+				return fmt.Errorf("hook %q: %w: %q", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
 			}
 		case <-timeout:
 			cmd.Process.Kill()
 			<-done
-			return fmt.Errorf("hook %s: timed out after %ds", h.Path, *h.Timeout)
+			return fmt.Errorf("hook %q: timed out after %ds", h.Path, *h.Timeout)
 		}
 	}
 	return nil

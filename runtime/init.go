@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 	"unsafe"
@@ -149,15 +147,14 @@ func becomeUser(u wasi.User) error {
 	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
 }
 
-// compileInChild fills the cache from a short-lived `runw compile`, so
-// that Cranelift's working memory (hundreds of MB for a large module) dies
-// with that child instead of staying resident in the init for the whole
-// life of the container. If it fails, Prepare compiles in-process and
-// reports the error itself.
+// compileInChild is the fallback for a cache that create could not fill
+// (compileOutside): the init fills it from a short-lived `runw compile`,
+// so that Cranelift's working memory dies with that child instead of
+// staying resident in the init for the whole life of the container. That
+// child is in the container's cgroup, under its limits. If it fails,
+// Prepare compiles in-process and reports the error itself.
 func compileInChild(cfg initConfig) {
-	cmd := exec.Command("/proc/self/exe", "--cache-dir", cfg.CacheDir, "--cache-max", strconv.FormatInt(cfg.CacheMax, 10), "compile", cfg.Plan.Module)
-	cmd.Env = []string{}
-	if err := cmd.Run(); err != nil {
+	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module); err != nil {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 	}
 }

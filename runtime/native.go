@@ -171,7 +171,7 @@ func (r *Runtime) nativeState(native, id string) (*ContainerState, error) {
 		if bytes.Contains(errb.Bytes(), []byte("does not exist")) {
 			return nil, state.ErrNotExist
 		}
-		return nil, fmt.Errorf("%s state: %s", native, bytes.TrimSpace(errb.Bytes()))
+		return nil, fmt.Errorf("%s state: %q", native, bytes.TrimSpace(errb.Bytes()))
 	}
 	var cs ContainerState
 	if err := json.Unmarshal(out.Bytes(), &cs); err != nil {

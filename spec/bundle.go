@@ -36,21 +36,22 @@ func Load(dir string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle directory: %w", err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, configName))
+	f, err := os.Open(filepath.Join(dir, configName))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, errors.New("JSON specification file config.json not found")
 		}
 		return nil, fmt.Errorf("read config.json: %w", err)
 	}
+	defer f.Close()
+	// One JSON value, as runc reads it (json.Decoder): whatever follows it
+	// in the file is ignored, not an error. A missing ociVersion is
+	// accepted for the same reason: runc accepts it.
 	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
+	if err := json.NewDecoder(f).Decode(&s); err != nil {
 		return nil, fmt.Errorf("parse config.json: %w", err)
 	}
 
-	if s.Version == "" {
-		return nil, errors.New("ociVersion must be set")
-	}
 	if s.Process == nil {
 		return nil, errors.New("process property must not be empty")
 	}
@@ -60,6 +61,9 @@ func Load(dir string) (*Bundle, error) {
 	if s.Root == nil || s.Root.Path == "" {
 		return nil, errors.New("root must be specified")
 	}
+	if err := validate(&s); err != nil {
+		return nil, err
+	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
 		rootfs = filepath.Join(dir, rootfs)
@@ -68,12 +72,12 @@ func Load(dir string) (*Bundle, error) {
 	fi, err := os.Stat(rootfs)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("rootfs (%s) does not exist", rootfs)
+			return nil, fmt.Errorf("rootfs (%q) does not exist", rootfs)
 		}
-		return nil, fmt.Errorf("rootfs (%s): %w", rootfs, err)
+		return nil, fmt.Errorf("rootfs (%q): %w", rootfs, err)
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("rootfs (%s) is not a directory", rootfs)
+		return nil, fmt.Errorf("rootfs (%q) is not a directory", rootfs)
 	}
 	return &Bundle{Dir: dir, Rootfs: rootfs, Spec: &s}, nil
 }

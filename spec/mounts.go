@@ -86,11 +86,14 @@ var kernelDirs = []string{"/proc", "/sys"}
 func (b *Bundle) Mounts() ([]Mount, error) {
 	var out []Mount
 	for _, m := range b.Spec.Mounts {
-		if !path.IsAbs(m.Destination) {
-			return nil, fmt.Errorf("mount destination %s not absolute", m.Destination)
+		// A relative destination is relative to the container's /, as
+		// runc still accepts it (with a warning).
+		dest := m.Destination
+		if !path.IsAbs(dest) {
+			dest = "/" + dest
 		}
 		cm := Mount{
-			Destination: path.Clean(m.Destination),
+			Destination: path.Clean(dest),
 			Source:      m.Source,
 			ReadOnly:    readOnly(m.Options),
 		}
@@ -112,15 +115,15 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			}
 		case isBind(m):
 			if m.Source == "" {
-				return nil, fmt.Errorf("mount source for %s must be set", cm.Destination)
+				return nil, fmt.Errorf("mount source for %q must be set", cm.Destination)
 			}
 			cm.Source = b.bindSource(m.Source)
 			fi, err := os.Stat(cm.Source)
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) {
-					return nil, fmt.Errorf("mount source %s for %s: no such file or directory", cm.Source, cm.Destination)
+					return nil, fmt.Errorf("mount source %q for %q: no such file or directory", cm.Source, cm.Destination)
 				}
-				return nil, fmt.Errorf("mount source %s for %s: %w", cm.Source, cm.Destination, err)
+				return nil, fmt.Errorf("mount source %q for %q: %w", cm.Source, cm.Destination, errnoOf(err))
 			}
 			if fi.IsDir() {
 				cm.Kind = MountBind

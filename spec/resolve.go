@@ -123,28 +123,28 @@ func openEntrypoint(guest, host string) (*Entrypoint, error) {
 	f, err := os.OpenFile(host, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		if securejoin.IsNotExist(err) {
-			return nil, fmt.Errorf("%s: %w", guest, syscall.ENOENT)
+			return nil, fmt.Errorf("%q: %w", guest, syscall.ENOENT)
 		}
 		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%s: became a symlink while being resolved", guest)
+			return nil, fmt.Errorf("%q: became a symlink while being resolved", guest)
 		}
-		return nil, fmt.Errorf("open %s: %w", guest, err)
+		return nil, fmt.Errorf("open %q: %w", guest, errnoOf(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %s: %w", guest, err)
+		return nil, fmt.Errorf("stat %q: %w", guest, errnoOf(err))
 	}
 	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory", guest)
+		return nil, fmt.Errorf("%q: is a directory", guest)
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", guest)
+		return nil, fmt.Errorf("%q: not a regular file", guest)
 	}
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return nil, fmt.Errorf("read %s: %w", guest, err)
+		return nil, fmt.Errorf("read %q: %w", guest, errnoOf(err))
 	}
 	return &Entrypoint{GuestPath: guest, HostPath: host, Kind: Sniff(head[:n])}, nil
 }
@@ -178,7 +178,7 @@ func (b *Bundle) ResolveGuest(p string) (string, error) {
 	v := &guestVFS{rootfs: b.Rootfs, binds: b.bindMounts()}
 	guest, err := securejoin.SecureJoinVFS("/", p, v)
 	if err != nil {
-		return "", fmt.Errorf("resolve %s: %w", p, err)
+		return "", fmt.Errorf("resolve %q: %w", p, errnoOf(err))
 	}
 	return v.host(guest), nil
 }
@@ -239,4 +239,16 @@ func (v *guestVFS) Lstat(name string) (os.FileInfo, error) {
 // Readlink implements securejoin.VFS on guest paths.
 func (v *guestVFS) Readlink(name string) (string, error) {
 	return os.Readlink(v.host(name))
+}
+
+// errnoOf strips an *os.PathError (or *os.SyscallError) down to its
+// errno when the caller already names the path, quoted: the error's own
+// text would repeat the path unquoted, and a path holding a newline would
+// split the one error line engines read.
+func errnoOf(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
 }

@@ -10,24 +10,30 @@ const maxIDLen = 1024
 var errInvalidID = errors.New("invalid container ID format")
 
 // ValidateID reports whether id is safe to use as a container id and so
-// as a directory name under the root: it must match
-// ^[A-Za-z0-9][A-Za-z0-9_.+-]*$ and be at most 1024 bytes long. That
-// rules out "", "." , ".." and anything with a path separator. The error
-// text is exactly "invalid container ID format".
+// as a directory name under the root. As runc: bytes from
+// [A-Za-z0-9_.+-] in any position (so ".hidden", "_x", "-x" and "+x" are
+// ids), but not "." or "..". runc 1.1's regexp, [\w+-\.], also lets ','
+// through by accident (a range from '+' to '.'); later runc spells the
+// set out without it, and so does runw. Two names differ from runc on
+// purpose: ".native" and ".empty" are runw's own directories under the
+// root (the native runtime's root, the sealed binary's empty layer). It
+// is at most 1024 bytes long. The error text is exactly "invalid
+// container ID format".
 func ValidateID(id string) error {
-	if id == "" || len(id) > maxIDLen {
+	if id == "" || len(id) > maxIDLen || id == "." || id == ".." || reserved[id] {
 		return errInvalidID
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		switch {
 		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9':
-			// Always allowed.
-		case i > 0 && (c == '_' || c == '.' || c == '+' || c == '-'):
-			// Allowed, but not as the first byte.
+		case c == '_' || c == '.' || c == '+' || c == '-':
 		default:
 			return errInvalidID
 		}
 	}
 	return nil
 }
+
+// reserved are the names runw keeps under the root for itself.
+var reserved = map[string]bool{".native": true, ".empty": true}

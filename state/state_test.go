@@ -28,8 +28,10 @@ func newStore(t *testing.T) *Store {
 }
 
 func TestValidateID(t *testing.T) {
-	good := []string{"a", "abc-1.2_3+x", "A9", "0", strings.Repeat("x", 1024)}
-	bad := []string{"", ".", "..", "a/b", "../x", "-a", "_a", ".a", "+a", "a b", "a\x00", "a\n", "é", strings.Repeat("x", 1025)}
+	// As runc: any of [A-Za-z0-9_.+-] in any position, but not . or ..
+	good := []string{"a", "abc-1.2_3+x", "A9", "0", "-a", "_a", ".a", "+a", ".hidden", "...", strings.Repeat("x", 1024)}
+	// ".native" and ".empty" are runw's own directories under the root.
+	bad := []string{"", ".", "..", "a/b", "../x", "a b", "a,b", "a\x00", "a\n", "é", ".native", ".empty", strings.Repeat("x", 1025)}
 	for _, id := range good {
 		if err := ValidateID(id); err != nil {
 			t.Errorf("ValidateID(%.20q) = %v, want nil", id, err)
@@ -414,7 +416,7 @@ func TestLockAfterRecreate(t *testing.T) {
 
 func TestList(t *testing.T) {
 	s := newStore(t)
-	for _, name := range []string{"b", "a", "c.1", "-x", ".hidden"} {
+	for _, name := range []string{"b", "a", "c.1", "-x", ".hidden", ".native", ".empty"} {
 		if err := os.Mkdir(filepath.Join(s.Root, name), 0o711); err != nil {
 			t.Fatal(err)
 		}
@@ -429,7 +431,7 @@ func TestList(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"a", "b", "c.1"}; !reflect.DeepEqual(ids, want) {
+	if want := []string{"-x", ".hidden", "a", "b", "c.1"}; !reflect.DeepEqual(ids, want) {
 		t.Errorf("List = %q, want %q", ids, want)
 	}
 
@@ -568,6 +570,100 @@ func TestParseStat(t *testing.T) {
 	for _, bad := range []string{"", "123 (sh", "123 (sh) S 1 2", "123 (sh) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 x"} {
 		if _, err := parseStat([]byte(bad)); err == nil {
 			t.Errorf("parseStat(%q) succeeded", bad)
+		}
+	}
+}
+
+// A symlink at <root>/<id> is a container that does not exist, as under
+// runc, whatever it points to; a directory runw did not make (another
+// owner, or writable by others) is refused. Neither is read nor changed.
+func TestStoreRefusesPlantedContainerDirs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown a directory to another user")
+	}
+	s := newStore(t)
+	// The decoy holds a record naming this very process.
+	decoy := t.TempDir()
+	data, _ := json.Marshal(&Container{ID: "x", InitPid: os.Getpid(), Started: true})
+	if err := os.WriteFile(filepath.Join(decoy, "state.json"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(decoy, filepath.Join(s.Root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	for name, open := range map[string]func(string) (*Handle, error){"Lock": s.Lock, "Peek": s.Peek} {
+		if h, err := open("link"); !errors.Is(err, ErrNotExist) {
+			t.Errorf("%s(symlink) = %v, %v; want %v", name, h, err, ErrNotExist)
+		}
+	}
+	if _, err := s.Create("link"); !errors.Is(err, ErrExist) {
+		t.Errorf("Create over a symlink = %v, want %v", err, ErrExist)
+	}
+
+	foreign := []struct {
+		name string
+		uid  int
+		mode os.FileMode
+	}{
+		{"other-owner", 65534, 0o711},
+		{"world-writable", 0, 0o777},
+		{"group-writable", 0, 0o731},
+	}
+	for _, f := range foreign {
+		dir := filepath.Join(s.Root, f.name)
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "state.json"), data, 0o600)
+		if err := os.Chmod(dir, f.mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, f.uid, 0); err != nil {
+			t.Fatal(err)
+		}
+		for name, open := range map[string]func(string) (*Handle, error){"Lock": s.Lock, "Peek": s.Peek} {
+			h, err := open(f.name)
+			if err == nil || !strings.Contains(err.Error(), "refusing to use it") || strings.Contains(err.Error(), "\n") {
+				t.Errorf("%s(%s) = %v, %v; want one-line refusal", name, f.name, h, err)
+			}
+		}
+		if _, err := os.Stat(filepath.Join(dir, "state.json")); err != nil {
+			t.Errorf("%s: state.json touched: %v", f.name, err)
+		}
+	}
+}
+
+// A state root that is a symlink, owned by another user or writable by
+// others is refused: whoever can write there could plant containers.
+func TestOpenRefusesForeignRoot(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown a directory to another user")
+	}
+	base := t.TempDir()
+	cases := []struct {
+		name  string
+		setup func(p string) error
+	}{
+		{"world-writable", func(p string) error { return os.Chmod(p, 0o777) }},
+		{"other-owner", func(p string) error { return os.Chown(p, 65534, 65534) }},
+		{"symlink", func(p string) error {
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			return os.Symlink(t.TempDir(), p)
+		}},
+	}
+	for _, c := range cases {
+		p := filepath.Join(base, c.name)
+		if err := os.Mkdir(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.setup(p); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(p)
+		if err == nil || !strings.Contains(err.Error(), "refusing to use it") {
+			t.Errorf("Open(%s) = %v, want a refusal", c.name, err)
 		}
 	}
 }

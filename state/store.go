@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -70,6 +71,11 @@ type Container struct {
 type Store struct {
 	// Root is the absolute path of the root directory.
 	Root string
+
+	// fd is the root directory, opened once without following a symlink
+	// and checked by Open. Container directories are opened relative to
+	// it, so swapping the root's path afterwards changes nothing.
+	fd int
 }
 
 // Open returns the store at root, creating the directory (mode 0700) if
@@ -91,7 +97,61 @@ func Open(root string) (*Store, error) {
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, err
 	}
-	return &Store{Root: abs}, nil
+	// The attack: another user who made (or can write to) the root plants
+	// <root>/<id> entries, a state.json naming a pid for kill or delete to
+	// signal, or a Native runtime path for runw to execute as root. So the
+	// root itself must not be a symlink, must be owned by runw's user and
+	// writable by nobody else; then only runw can add entries to it.
+	fd, err := unix.Open(abs, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ELOOP || err == unix.ENOTDIR {
+			return nil, fmt.Errorf("state root %q is not a directory (a symlink?): refusing to use it", abs)
+		}
+		return nil, &os.PathError{Op: "open", Path: abs, Err: err}
+	}
+	if err := checkOurs(fd, "state root", abs); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	return &Store{Root: abs, fd: fd}, nil
+}
+
+// checkOurs refuses a directory open on fd that runw did not make: one
+// owned by another user, or that group or others can write to. Either
+// would let someone else plant the files runw trusts (state.json,
+// init.pid) and have runw signal or execute what they name.
+func checkOurs(fd int, what, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return &os.PathError{Op: "fstat", Path: path, Err: err}
+	}
+	if int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 {
+		return fmt.Errorf("%s %q must be owned by uid %d and writable by no one else (is uid %d, mode %o): refusing to use it", what, path, os.Geteuid(), st.Uid, st.Mode&0o7777)
+	}
+	return nil
+}
+
+// openDir opens <root>/<id> relative to the checked root without
+// following a symlink, and checks that runw made it. The attack: a
+// symlink planted at <root>/<id> would make state print, and kill or
+// delete act on, a record runw never wrote (runc reports such an id as
+// not existing, and so does runw); a foreign directory there (mode 0777,
+// another owner) would let its owner plant init.pid for delete --force
+// to kill. ids never contain '/' (ValidateID), so O_NOFOLLOW on the one
+// component is all the resolution there is.
+func (s *Store) openDir(id string) (int, error) {
+	fd, err := unix.Openat(s.fd, id, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ENOENT || err == unix.ENOTDIR || err == unix.ELOOP {
+			return -1, ErrNotExist
+		}
+		return -1, &os.PathError{Op: "open", Path: s.dir(id), Err: err}
+	}
+	if err := checkOurs(fd, "container directory", s.dir(id)); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
 }
 
 // dir is the directory of container id.
@@ -118,18 +178,17 @@ func (s *Store) Create(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	dir := s.dir(id)
-	if err := os.Mkdir(dir, 0o711); err != nil {
-		if errors.Is(err, fs.ErrExist) {
+	if err := unix.Mkdirat(s.fd, id, 0o711); err != nil {
+		if err == unix.EEXIST {
 			return nil, ErrExist
 		}
-		return nil, err
+		return nil, &os.PathError{Op: "mkdir", Path: s.dir(id), Err: err}
 	}
-	h, err := lockDir(id, dir)
+	h, err := s.lockDir(id)
 	if err != nil {
 		// Only possible if another command deleted the directory between
 		// our mkdir and our flock.
-		return nil, fmt.Errorf("create %s: %w", id, err)
+		return nil, fmt.Errorf("create %q: %w", id, err)
 	}
 	return h, nil
 }
@@ -142,7 +201,7 @@ func (s *Store) Lock(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	return lockDir(id, s.dir(id))
+	return s.lockDir(id)
 }
 
 // Peek returns an unlocked handle for reading a container's state without
@@ -153,30 +212,28 @@ func (s *Store) Peek(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
-	dir := s.dir(id)
-	fi, err := os.Stat(dir)
-	if err != nil || !fi.IsDir() {
-		return nil, ErrNotExist
+	fd, err := s.openDir(id)
+	if err != nil {
+		return nil, err
 	}
-	return &Handle{ID: id, Dir: dir, fd: -1}, nil
+	unix.Close(fd)
+	return &Handle{ID: id, Dir: s.dir(id), fd: -1}, nil
 }
 
-// lockDir opens dir, takes an exclusive flock on it and checks that the
-// directory we locked is still the one at that path.
-func lockDir(id, dir string) (*Handle, error) {
+// lockDir opens <root>/<id> (openDir), takes an exclusive flock on it
+// and checks that the directory we locked is still the one at that path.
+func (s *Store) lockDir(id string) (*Handle, error) {
+	dir := s.dir(id)
 	for {
-		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := s.openDir(id)
 		if err != nil {
-			if err == unix.ENOENT || err == unix.ENOTDIR {
-				return nil, ErrNotExist
-			}
-			return nil, &os.PathError{Op: "open", Path: dir, Err: err}
+			return nil, err
 		}
 		if err := flock(fd, unix.LOCK_EX); err != nil {
 			unix.Close(fd)
 			return nil, &os.PathError{Op: "flock", Path: dir, Err: err}
 		}
-		same, err := stillThere(fd, dir)
+		same, err := s.stillThere(fd, id)
 		if err != nil {
 			unix.Close(fd)
 			return nil, err
@@ -191,8 +248,9 @@ func lockDir(id, dir string) (*Handle, error) {
 }
 
 // stillThere reports whether the directory open on fd is still the one
-// at path. It returns ErrNotExist if the directory was removed.
-func stillThere(fd int, path string) (bool, error) {
+// at <root>/<id>. It returns ErrNotExist if the directory was removed.
+func (s *Store) stillThere(fd int, id string) (bool, error) {
+	path := s.dir(id)
 	var held unix.Stat_t
 	if err := unix.Fstat(fd, &held); err != nil {
 		return false, &os.PathError{Op: "fstat", Path: path, Err: err}
@@ -201,7 +259,7 @@ func stillThere(fd int, path string) (bool, error) {
 		return false, ErrNotExist
 	}
 	var now unix.Stat_t
-	if err := unix.Stat(path, &now); err != nil {
+	if err := unix.Fstatat(s.fd, id, &now, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		if err == unix.ENOENT || err == unix.ENOTDIR {
 			return false, ErrNotExist
 		}
@@ -241,7 +299,7 @@ func (h *Handle) Path(name string) string {
 // exist yet, which means the container is being created or its create
 // was aborted.
 func (h *Handle) Load() (*Container, error) {
-	data, err := os.ReadFile(h.Path(stateFile))
+	data, err := h.ReadFile(stateFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, ErrStateMissing
@@ -250,9 +308,21 @@ func (h *Handle) Load() (*Container, error) {
 	}
 	var c Container
 	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%s: %w", h.Path(stateFile), err)
+		return nil, fmt.Errorf("%q: %w", h.Path(stateFile), err)
 	}
 	return &c, nil
+}
+
+// ReadFile reads a file runw keeps in the container directory, never
+// through a symlink: the directory is runw's own (openDir checked it),
+// and a link inside it would still be something runw did not write.
+func (h *Handle) ReadFile(name string) ([]byte, error) {
+	f, err := os.OpenFile(h.Path(name), os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // Save replaces state.json atomically (mode 0600), so a reader or a crash
@@ -270,7 +340,7 @@ func (h *Handle) Save(c *Container) error {
 // Lock for this id then get ErrNotExist.
 func (h *Handle) Destroy() error {
 	if h.fd < 0 {
-		return fmt.Errorf("destroy %s: handle is not locked", h.ID)
+		return fmt.Errorf("destroy %q: handle is not locked", h.ID)
 	}
 	err := os.RemoveAll(h.Dir)
 	h.Unlock()

@@ -54,7 +54,17 @@ type Cache struct {
 	Dir string
 	// Max is the size bound in bytes; least recently used entries go first.
 	Max int64
+	// MaxIndex bounds the number of identity index files (0:
+	// DefaultIndexMax). Every distinct module path leaves one (each
+	// bundle of an engine is a fresh directory), so without a bound they
+	// would pile up forever; the oldest go first, and a dropped one only
+	// costs a re-hash of its module.
+	MaxIndex int
 }
+
+// DefaultIndexMax is the default bound on identity index files: far more
+// than the bundles alive on one node, each a 64-byte file.
+const DefaultIndexMax = 1024
 
 // Entry describes one cached artifact, for `runw cache ls`.
 type Entry struct {
@@ -141,7 +151,9 @@ func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key s
 	key = Key(wasm)
 	// Only remember the identity if the file did not change while read.
 	if fi2, err := os.Stat(path); err == nil && identity(fi2) == identity(fi) {
-		_ = writeAtomic(idx, []byte(key))
+		if writeAtomic(idx, []byte(key)) == nil {
+			c.boundIndex()
+		}
 	}
 	return key, wasm, nil
 }
@@ -230,8 +242,14 @@ func (c *Cache) Has(path string, kind spec.Kind) bool {
 	return err == nil && c.verify(key)
 }
 
-// Remove deletes one entry.
+// Remove deletes one entry and the index files that point to it.
 func (c *Cache) Remove(key string) error {
+	c.dropIndex(map[string]bool{key: true})
+	return c.remove(key)
+}
+
+// remove deletes one entry's files, leaving the index alone.
+func (c *Cache) remove(key string) error {
 	os.Remove(c.ok(key))
 	err1 := os.Remove(c.sum(key))
 	err2 := os.Remove(c.path(key))
@@ -275,7 +293,7 @@ func (c *Cache) Prune() (int, error) {
 		return 0, err
 	}
 	for _, e := range entries {
-		c.Remove(e.Key)
+		c.remove(e.Key)
 	}
 	idx, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx"))
 	for _, p := range idx {
@@ -295,14 +313,61 @@ func (c *Cache) evict(keep string) error {
 	for _, e := range entries {
 		total += e.Size
 	}
+	gone := map[string]bool{}
 	for i := len(entries) - 1; i >= 0 && total > c.Max; i-- {
 		if entries[i].Key == keep {
 			continue
 		}
-		c.Remove(entries[i].Key)
+		c.remove(entries[i].Key)
+		gone[entries[i].Key] = true
 		total -= entries[i].Size
 	}
+	if len(gone) > 0 {
+		c.dropIndex(gone)
+	}
 	return nil
+}
+
+// indexFile is one identity index file, for dropIndex and boundIndex.
+type indexFile struct {
+	path    string
+	written time.Time
+}
+
+// indexFiles lists the identity index files, oldest first.
+func (c *Cache) indexFiles() []indexFile {
+	names, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx"))
+	out := make([]indexFile, 0, len(names))
+	for _, n := range names {
+		if fi, err := os.Stat(n); err == nil {
+			out = append(out, indexFile{n, fi.ModTime()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].written.Before(out[j].written) })
+	return out
+}
+
+// dropIndex removes the index files that point to any of keys: an entry
+// evicted or removed takes the identities that led to it along.
+func (c *Cache) dropIndex(keys map[string]bool) {
+	for _, f := range c.indexFiles() {
+		if b, err := os.ReadFile(f.path); err != nil || keys[string(b)] {
+			os.Remove(f.path)
+		}
+	}
+}
+
+// boundIndex removes the oldest index files beyond MaxIndex. It runs only
+// after a miss wrote a new one, never on the warm path.
+func (c *Cache) boundIndex() {
+	max := c.MaxIndex
+	if max <= 0 {
+		max = DefaultIndexMax
+	}
+	files := c.indexFiles()
+	for i := 0; i < len(files)-max; i++ {
+		os.Remove(files[i].path)
+	}
 }
 
 // writeAtomic writes data to a dot-prefixed temp file beside path, fsyncs

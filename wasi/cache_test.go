@@ -311,3 +311,63 @@ func TestOpenCacheAcceptsReadableDirectory(t *testing.T) {
 		t.Fatal("group-writable cache dir accepted")
 	}
 }
+
+// TestCacheIndexIsBounded: every bundle is a fresh directory, so every
+// run of the same module leaves an identity index file of its own. 50
+// fresh bundles must leave no more than MaxIndex of them, and the most
+// recent bundle's must be one of those kept.
+func TestCacheIndexIsBounded(t *testing.T) {
+	c := openTestCache(t, 0)
+	c.MaxIndex = 16
+	engine := NewEngine()
+	src := writeWAT(t, 7)
+	data, _ := os.ReadFile(src)
+	var last string
+	for i := 0; i < 50; i++ {
+		last = filepath.Join(t.TempDir(), "bundle", "rootfs", "m.wat")
+		os.MkdirAll(filepath.Dir(last), 0o755)
+		if err := os.WriteFile(last, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := Compile(engine, last, spec.KindWAT, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx"))
+	if len(idx) > c.MaxIndex {
+		t.Errorf("%d index files after 50 fresh bundles, want at most %d", len(idx), c.MaxIndex)
+	}
+	if key, wasm, err := c.KeyFor(last, nil); err != nil || wasm != nil || key != keyOfWAT(t, last) {
+		t.Errorf("the latest bundle's index entry was dropped (key %s, re-read %v, %v)", key, wasm != nil, err)
+	}
+}
+
+// TestCacheEvictionTakesIndexAlong: an evicted artifact's index files go
+// with it, so the index never outlives what it points to.
+func TestCacheEvictionTakesIndexAlong(t *testing.T) {
+	c := openTestCache(t, 0)
+	engine := NewEngine()
+	a, b := writeWAT(t, 1), writeWAT(t, 2)
+	if _, _, err := Compile(engine, a, spec.KindWAT, c); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := c.List()
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(c.sum(keyOfWAT(t, a)), past, past)
+	c.Max = entries[0].Size + entries[0].Size/2 // room for one
+	if _, _, err := Compile(engine, b, spec.KindWAT, c); err != nil {
+		t.Fatal(err)
+	}
+	if cached(c, keyOfWAT(t, a)) {
+		t.Fatal("a should have been evicted")
+	}
+	idx, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx"))
+	for _, p := range idx {
+		if k, _ := os.ReadFile(p); string(k) == keyOfWAT(t, a) {
+			t.Errorf("index file %s still points to the evicted entry", filepath.Base(p))
+		}
+	}
+	if len(idx) != 1 {
+		t.Errorf("%d index files, want 1 (b's)", len(idx))
+	}
+}

@@ -1,0 +1,172 @@
+package spec
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// validate applies the runtime-spec MUSTs runw can check before anything
+// exists, with runc's words where runc has them, so a bad config fails at
+// create with one line instead of half-way through. runw neither joins
+// namespaces nor sets rlimits for a wasm guest, but a config that names
+// ones that cannot exist is wrong all the same, and a native container
+// handed to runc would fail on it later and less clearly.
+func validate(s *specs.Spec) error {
+	if err := validateProcess(s.Process); err != nil {
+		return err
+	}
+	if err := validateHooks(s.Hooks); err != nil {
+		return err
+	}
+	if err := validateMountTypes(s.Mounts); err != nil {
+		return err
+	}
+	if s.Linux != nil {
+		return validateNamespaces(s.Linux.Namespaces)
+	}
+	return nil
+}
+
+// pathMax is Linux's PATH_MAX: no cwd longer than this can exist.
+const pathMax = 4096
+
+// rlimitTypes are the resource limits Linux knows (getrlimit(2)).
+var rlimitTypes = map[string]bool{
+	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
+	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
+	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
+	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
+}
+
+func validateProcess(p *specs.Process) error {
+	switch {
+	case p.Cwd == "":
+		return errors.New("Cwd property must not be empty")
+	case !strings.HasPrefix(p.Cwd, "/"):
+		return errors.New("Cwd must be an absolute path")
+	case len(p.Cwd) > pathMax:
+		// runc fails when it makes the directory; the value is not
+		// printed, it would be the whole line.
+		return fmt.Errorf("Cwd is %d bytes long, more than PATH_MAX (%d)", len(p.Cwd), pathMax)
+	}
+	for _, kv := range p.Env {
+		if !strings.Contains(kv, "=") {
+			return fmt.Errorf("invalid environment variable: %q", kv)
+		}
+	}
+	for _, r := range p.Rlimits {
+		if !rlimitTypes[r.Type] {
+			return fmt.Errorf("wrong rlimit value: %q", r.Type)
+		}
+	}
+	return nil
+}
+
+// validateHooks refuses a timeout that is not positive, which the spec
+// forbids; runc would start the hook and fail it at once ("hook ran past
+// specified timeout of 0.0s").
+func validateHooks(h *specs.Hooks) error {
+	if h == nil {
+		return nil
+	}
+	//nolint:staticcheck // Prestart is deprecated but still honoured.
+	for _, list := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer, h.StartContainer, h.Poststart, h.Poststop} {
+		for _, hk := range list {
+			if hk.Timeout != nil && *hk.Timeout <= 0 {
+				return fmt.Errorf("hook %q: timeout must be greater than zero, not %d", hk.Path, *hk.Timeout)
+			}
+		}
+	}
+	return nil
+}
+
+// nsTypes maps the spec's namespace types to what NS_GET_NSTYPE returns.
+var nsTypes = map[specs.LinuxNamespaceType]int{
+	specs.PIDNamespace:     unix.CLONE_NEWPID,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+	specs.TimeNamespace:    unix.CLONE_NEWTIME,
+}
+
+// nsGetNSType is ioctl NS_GET_NSTYPE, _IO(0xb7, 0x3): the CLONE_NEW* type
+// of a namespace file, ENOTTY for any file that is not one.
+const nsGetNSType = 0xb703
+
+// validateNamespaces refuses an unknown or repeated type and a path that
+// is not a namespace of its type (a regular file, another kind of
+// namespace, nothing at all).
+func validateNamespaces(nss []specs.LinuxNamespace) error {
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range nss {
+		want, ok := nsTypes[ns.Type]
+		if !ok {
+			return fmt.Errorf("namespace {%q %q} does not exist", ns.Type, ns.Path)
+		}
+		if seen[ns.Type] {
+			return fmt.Errorf("malformed spec file: duplicated ns {%q %q}", ns.Type, ns.Path)
+		}
+		seen[ns.Type] = true
+		if ns.Path == "" {
+			continue
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("namespace path %q: %w", ns.Path, err)
+		}
+		got, err := unix.IoctlRetInt(fd, nsGetNSType)
+		unix.Close(fd)
+		if err != nil || got != want {
+			return fmt.Errorf("namespace path %q is not a %s namespace", ns.Path, ns.Type)
+		}
+	}
+	return nil
+}
+
+// mountableTypes are the filesystem types this kernel can mount, from
+// /proc/filesystems, read once.
+var mountableTypes = sync.OnceValue(func() map[string]bool {
+	types := map[string]bool{}
+	f, err := os.Open("/proc/filesystems")
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 0 {
+			types[fields[len(fields)-1]] = true
+		}
+	}
+	return types
+})
+
+// validateMountTypes refuses a mount of a type the kernel cannot mount,
+// as runc does when its mount(2) fails with ENODEV. runw mounts nothing
+// itself, so it asks /proc/filesystems instead: unlike runc it also
+// refuses a type whose module is not loaded yet (mount(2) could have
+// loaded it), which keeps the check free of side effects on the host.
+func validateMountTypes(mounts []specs.Mount) error {
+	known := mountableTypes()
+	if known == nil {
+		return nil // no /proc: nothing to check against
+	}
+	for _, m := range mounts {
+		if m.Type == "" || m.Type == "none" || m.Type == "bind" || m.Type == "rbind" || isBind(m) || known[m.Type] {
+			continue
+		}
+		return fmt.Errorf("error mounting %q to rootfs at %q: unknown filesystem type %q: no such device", m.Source, m.Destination, m.Type)
+	}
+	return nil
+}
