@@ -76,7 +76,6 @@ func TestPlanEnvAddsPWDFromCwd(t *testing.T) {
 		want []string
 	}{
 		{"no env", nil, "/", nil},
-		{"no cwd", []string{"A=1"}, "", []string{"A=1"}},
 		{"cwd", []string{"A=1", "B=x=y"}, "/srv/app", []string{"A=1", "B=x=y", "PWD=/srv/app"}},
 		{"spec sets PWD", []string{"PWD=/elsewhere", "A=1"}, "/srv", []string{"PWD=/elsewhere", "A=1"}},
 		{"PWD-like name is not PWD", []string{"PWDX=1"}, "/srv", []string{"PWDX=1", "PWD=/srv"}},
