@@ -173,14 +173,16 @@ func (w goStdlibWorld) runRunw(t *testing.T, r *runw, id string) goRun {
 	s := defaultSpec(append([]string{w.guestMod}, w.args...)...)
 	s.Process.Env = w.env()
 	s.Process.Cwd = w.pwd
+	// The same preopens, in the same order, as runBaseline's; the module's
+	// file bind comes last and is no preopen.
 	s.Mounts = []specs.Mount{
 		bindMount(w.goroot, w.goroot, "rbind", "ro"),
 		bindMount("/tmp", hostTmp, "rbind", "rw"),
-		bindMount(w.guestMod, w.hostMod, "bind", "ro"),
 	}
 	if w.zoneinfo != "" {
 		s.Mounts = append(s.Mounts, bindMount(w.zoneinfo, w.zoneinfo, "rbind", "ro"))
 	}
+	s.Mounts = append(s.Mounts, bindMount(w.guestMod, w.hostMod, "bind", "ro"))
 	b := &bundle{t: t, dir: dir, rootfs: rootfs, spec: s}
 	b.save()
 

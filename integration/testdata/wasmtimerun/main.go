@@ -9,7 +9,7 @@
 //
 // argv is [argv0 (default MODULE), ARGS...]; the environment is exactly the
 // -env values; the preopens are the -dir (read-write) and -rodir
-// (read-only) values, in the order given, -dir first. The maximum wasm
+// (read-only) values, in the order given on the command line. The maximum wasm
 // stack is 8 MiB, what Go's misc/wasm wrapper gives the wasmtime CLI
 // (-W max-wasm-stack=8388608). With -cache, compiled modules are kept in
 // DIR, keyed by the module's SHA-256, so reruns skip compilation.
@@ -43,10 +43,27 @@ type list []string
 func (l *list) String() string     { return strings.Join(*l, ",") }
 func (l *list) Set(s string) error { *l = append(*l, s); return nil }
 
+// dir is one preopen, HOST::GUEST.
+type dir struct {
+	spec string
+	ro   bool
+}
+
+// dirs collects -dir and -rodir in command-line order, so that the
+// preopens (and so their descriptor numbers) keep that order.
+type dirs struct {
+	all *[]dir
+	ro  bool
+}
+
+func (d dirs) String() string     { return "" }
+func (d dirs) Set(s string) error { *d.all = append(*d.all, dir{s, d.ro}); return nil }
+
 func main() {
-	var dirs, rodirs, env list
-	flag.Var(&dirs, "dir", "preopen HOST::GUEST read-write (repeatable)")
-	flag.Var(&rodirs, "rodir", "preopen HOST::GUEST read-only (repeatable)")
+	var preopens []dir
+	var env list
+	flag.Var(dirs{&preopens, false}, "dir", "preopen HOST::GUEST read-write (repeatable)")
+	flag.Var(dirs{&preopens, true}, "rodir", "preopen HOST::GUEST read-only (repeatable)")
 	flag.Var(&env, "env", "K=V for the guest's environment (repeatable)")
 	argv0 := flag.String("argv0", "", "argv[0] for the guest (default: the module path)")
 	cache := flag.String("cache", "", "directory for compiled modules")
@@ -55,14 +72,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: wasmtimerun [flags] MODULE [ARGS...]")
 		os.Exit(2)
 	}
-	code, err := run(flag.Arg(0), flag.Args()[1:], *argv0, dirs, rodirs, env, *cache)
+	code, err := run(flag.Arg(0), flag.Args()[1:], *argv0, preopens, env, *cache)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "wasmtimerun:", err)
 	}
 	os.Exit(code)
 }
 
-func run(module string, args []string, argv0 string, dirs, rodirs, env []string, cache string) (int, error) {
+func run(module string, args []string, argv0 string, preopens []dir, env []string, cache string) (int, error) {
 	cfg := wasmtime.NewConfig()
 	cfg.SetMaxWasmStack(maxWasmStack)
 	engine := wasmtime.NewEngineWithConfig(cfg)
@@ -85,13 +102,8 @@ func run(module string, args []string, argv0 string, dirs, rodirs, env []string,
 	wc.InheritStdin()
 	wc.InheritStdout()
 	wc.InheritStderr()
-	for _, d := range dirs {
-		if err := preopen(wc, d, false); err != nil {
-			return 1, err
-		}
-	}
-	for _, d := range rodirs {
-		if err := preopen(wc, d, true); err != nil {
+	for _, d := range preopens {
+		if err := preopen(wc, d.spec, d.ro); err != nil {
 			return 1, err
 		}
 	}
