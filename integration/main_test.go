@@ -228,6 +228,8 @@ type runw struct {
 	out string
 	// env is runw's environment (nil: the test's own).
 	env []string
+	// cache is the --cache-dir to pass ("": the shared cacheDir).
+	cache string
 }
 
 // result is how one runw command ended.
@@ -267,7 +269,11 @@ func (r *runw) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stdo
 	if stderr, err = os.CreateTemp(r.out, "stderr-"); err != nil {
 		r.t.Fatal(err)
 	}
-	full := append([]string{"--root", r.root, "--cache-dir", cacheDir}, args...)
+	cache := cacheDir
+	if r.cache != "" {
+		cache = r.cache
+	}
+	full := append([]string{"--root", r.root, "--cache-dir", cache}, args...)
 	cmd = exec.CommandContext(ctx, runwBin, full...)
 	cmd.Env = r.env
 	cmd.Stdout, cmd.Stderr = stdout, stderr

@@ -26,6 +26,33 @@
 //	isatty           print "tty" if stdout is a character device, else "notty"
 //	panic            panic("probe panic"); Go on wasip1 then exits with status 2
 //
+// File system calls, one WASI call each where Go allows (each prints "OK",
+// or what it read, or "ERR <err>"):
+//
+//	lstat PATH           print "OK file|dir|symlink|other"
+//	readlink PATH        print the link's target
+//	mkdir PATH           os.Mkdir (0755)
+//	rename OLD NEW       os.Rename
+//	rm PATH              os.Remove (unlink or rmdir)
+//	symlink TARGET LINK  os.Symlink
+//	link OLD NEW         os.Link (a hard link)
+//	chtimes PATH         os.Chtimes to 2001-09-09 (utimes)
+//	truncate PATH SIZE   os.Truncate
+//	openw PATH TEXT      open an existing file O_WRONLY (no create, no
+//	                     truncate) and write TEXT
+//	create PATH          open O_WRONLY|O_CREATE|O_EXCL
+//	readn PATH N         read up to N bytes; print "OK n=<read> zeros=<zero bytes>"
+//	writen PATH N        open O_WRONLY|O_CREATE, write N bytes in 64 KiB
+//	                     writes; print "OK" or the first error
+//	openmany PATH MAX    open PATH read-only again and again, keeping every
+//	                     descriptor, until an open fails or MAX succeeded;
+//	                     print "opened N" then the error or "no error"
+//	readloop PATH DUR    read PATH again and again for DUR; then print
+//	                     "reads ok=N err=M" and each distinct content read
+//	                     ("content %q") and error ("error %q")
+//	jsondepth N          json.Unmarshal N nested arrays into an any, as
+//	                     encoding/json's TestUnmarshalMaxDepth does
+//
 // All "ERR" results go to stdout, on their own line, and the probe goes on
 // with the next command. A missing argument or an unknown command prints a
 // message to stderr and exits with status 99. When the commands run out the
@@ -36,9 +63,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -156,11 +185,204 @@ func main() {
 			}
 		case "panic":
 			panic("probe panic")
+		case "lstat":
+			fi, err := os.Lstat(next(cmd))
+			if err != nil {
+				fmt.Println("ERR", err)
+				continue
+			}
+			switch {
+			case fi.Mode().IsRegular():
+				fmt.Println("OK file")
+			case fi.IsDir():
+				fmt.Println("OK dir")
+			case fi.Mode()&fs.ModeSymlink != 0:
+				fmt.Println("OK symlink")
+			default:
+				fmt.Println("OK other")
+			}
+		case "readlink":
+			target, err := os.Readlink(next(cmd))
+			if err != nil {
+				fmt.Println("ERR", err)
+				continue
+			}
+			fmt.Println(target)
+		case "mkdir":
+			report(os.Mkdir(next(cmd), 0o755))
+		case "rename":
+			from := next(cmd)
+			report(os.Rename(from, next(cmd)))
+		case "rm":
+			report(os.Remove(next(cmd)))
+		case "symlink":
+			target := next(cmd)
+			report(os.Symlink(target, next(cmd)))
+		case "link":
+			old := next(cmd)
+			report(os.Link(old, next(cmd)))
+		case "chtimes":
+			t := time.Unix(1e9, 0)
+			report(os.Chtimes(next(cmd), t, t))
+		case "truncate":
+			p := next(cmd)
+			n, err := strconv.ParseInt(next(cmd), 10, 64)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bad size:", err)
+				os.Exit(99)
+			}
+			report(os.Truncate(p, n))
+		case "openw":
+			p := next(cmd)
+			text := next(cmd)
+			f, err := os.OpenFile(p, os.O_WRONLY, 0)
+			if err == nil {
+				_, err = f.WriteString(text)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			report(err)
+		case "create":
+			f, err := os.OpenFile(next(cmd), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err == nil {
+				err = f.Close()
+			}
+			report(err)
+		case "readn":
+			p := next(cmd)
+			readN(p, number(next(cmd)))
+		case "writen":
+			p := next(cmd)
+			writeN(p, number(next(cmd)))
+		case "openmany":
+			p := next(cmd)
+			openMany(p, number(next(cmd)))
+		case "readloop":
+			p := next(cmd)
+			d, err := time.ParseDuration(next(cmd))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bad duration:", err)
+				os.Exit(99)
+			}
+			readLoop(p, d)
+		case "jsondepth":
+			n := number(next(cmd))
+			data := `{"a":` + strings.Repeat(`[`, n) + strings.Repeat(`]`, n) + `}`
+			var v any
+			report(json.Unmarshal([]byte(data), &v))
 		default:
 			fmt.Fprintf(os.Stderr, "unknown command %s\n", cmd)
 			os.Exit(99)
 		}
 	}
+}
+
+// number parses a count argument or exits with 99.
+func number(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		fmt.Fprintln(os.Stderr, "bad number:", s)
+		os.Exit(99)
+	}
+	return n
+}
+
+func readN(p string, n int) {
+	f, err := os.Open(p)
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	defer f.Close()
+	buf := make([]byte, n)
+	got, err := io.ReadFull(f, buf)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		fmt.Println("ERR", err)
+		return
+	}
+	zeros := 0
+	for _, b := range buf[:got] {
+		if b == 0 {
+			zeros++
+		}
+	}
+	fmt.Printf("OK n=%d zeros=%d\n", got, zeros)
+}
+
+func writeN(p string, n int) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		fmt.Println("ERR", err)
+		return
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for i := range chunk {
+		chunk[i] = 'x'
+	}
+	for n > 0 {
+		c := chunk
+		if n < len(c) {
+			c = c[:n]
+		}
+		w, err := f.Write(c)
+		if err != nil {
+			fmt.Println("ERR", err)
+			return
+		}
+		n -= w
+	}
+	report(f.Close())
+}
+
+// held keeps the descriptors openmany opened, so none is closed by a
+// finalizer while it goes on.
+var held []*os.File
+
+func openMany(p string, max int) {
+	for len(held) < max {
+		f, err := os.Open(p)
+		if err != nil {
+			fmt.Println("opened", len(held))
+			fmt.Println("ERR", err)
+			return
+		}
+		held = append(held, f)
+	}
+	fmt.Println("opened", len(held))
+	fmt.Println("no error")
+}
+
+func readLoop(p string, d time.Duration) {
+	contents, errs := map[string]bool{}, map[string]bool{}
+	ok, bad := 0, 0
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			bad++
+			errs[err.Error()] = true
+			continue
+		}
+		ok++
+		contents[string(b)] = true
+	}
+	fmt.Printf("reads ok=%d err=%d\n", ok, bad)
+	for _, c := range sortedKeys(contents) {
+		fmt.Printf("content %q\n", c)
+	}
+	for _, e := range sortedKeys(errs) {
+		fmt.Printf("error %q\n", e)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func printJSON(v []string) {

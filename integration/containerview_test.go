@@ -1,0 +1,663 @@
+package integration
+
+// What a guest sees of its container: the rootfs and mounts of config.json
+// resolved the way a Linux container would see them (symlinks inside the
+// container's namespace, never the host's), devices, file mounts, tmpfs
+// limits, descriptors, its environment, and how a stop reaches it. Every
+// scenario runs the probe guest (testdata/probe) through `runw run`.
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// engineMounts are the kernel mounts podman and CRI put in every spec.
+// runw grants none of them; they are here so that the scenarios below
+// run with the config.json an engine would really write.
+func engineMounts() []specs.Mount {
+	return []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+	}
+}
+
+// hostSecret is a file on the host, outside every grant, that no guest may
+// ever read.
+type hostSecret struct {
+	dir, path, content string
+}
+
+func newHostSecret(t *testing.T) hostSecret {
+	t.Helper()
+	dir := t.TempDir()
+	s := hostSecret{dir: dir, path: filepath.Join(dir, "secret"), content: fmt.Sprintf("HOST-SECRET-%d", time.Now().UnixNano())}
+	if err := os.WriteFile(s.path, []byte(s.content+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// assertNotLeaked fails the test if the guest's output holds the secret.
+func (s hostSecret) assertNotLeaked(t *testing.T, res result) {
+	t.Helper()
+	if strings.Contains(res.stdout, s.content) || strings.Contains(res.stderr, s.content) {
+		t.Errorf("the guest read the host file %s outside its grants: %v", s.path, res)
+	}
+}
+
+// upTo returns a relative path of ".." components climbing from anywhere
+// in the rootfs to the host's / and down to hostPath.
+func upTo(hostPath string) string {
+	return strings.Repeat("../", 24) + strings.TrimPrefix(hostPath, "/")
+}
+
+// writeHost writes a host file, making its directory.
+func writeHost(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlinkHost(t *testing.T, target, p string) {
+	t.Helper()
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lines splits the probe's output into its lines (one per command here).
+func lines(out string) []string {
+	return strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+}
+
+// wantLines compares the probe's output line by line with want; "ERR"
+// in want matches any line starting with "ERR".
+func wantLines(t *testing.T, what []string, res result, want []string) {
+	t.Helper()
+	got := lines(res.stdout)
+	for i, w := range want {
+		g := "(missing)"
+		if i < len(got) {
+			g = got[i]
+		}
+		ok := g == w || (w == "ERR" && strings.HasPrefix(g, "ERR "))
+		if !ok {
+			t.Errorf("%s: got %q, want %q", what[i], g, w)
+		}
+	}
+	if len(got) > len(want) {
+		t.Errorf("unexpected extra output %q", got[len(want):])
+	}
+	if t.Failed() {
+		t.Logf("run: %v", res)
+	}
+}
+
+// probeSteps is a list of probe commands, each printing one line, with
+// what it is expected to print.
+type probeSteps struct {
+	args, names, want []string
+}
+
+func (p *probeSteps) add(want string, args ...string) {
+	p.args = append(p.args, args...)
+	p.names = append(p.names, strings.Join(args, " "))
+	p.want = append(p.want, want)
+}
+
+// Symlinks that stay inside the container resolve as they would in a
+// Linux container: relative and absolute ones, in the rootfs, from the
+// rootfs into a directory bind mount and from the mount back out to the
+// rootfs (in the guest's namespace, not the host's).
+func TestContainerViewSymlinksInsideTheContainer(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	mnt := t.TempDir()
+	writeHost(t, filepath.Join(mnt, "data.txt"), "mount data\n")
+	symlinkHost(t, "/etc/real/conf", filepath.Join(mnt, "back"))
+	// On the host this would climb out of mnt; in the guest /mnt/.. is /.
+	symlinkHost(t, "../etc/real/conf", filepath.Join(mnt, "backrel"))
+
+	var p probeSteps
+	p.add("tool", "cat", "/bin/tool.txt")
+	p.add("real conf", "cat", "/etc/alt/conf")
+	p.add("/etc/real", "readlink", "/etc/alt")
+	p.add("OK symlink", "lstat", "/etc/alt")
+	p.add("mount data", "cat", "/tomnt")
+	p.add("mount data", "cat", "/tomntdir/data.txt")
+	p.add("real conf", "cat", "/mnt/back")
+	p.add("real conf", "cat", "/mnt/backrel")
+	p.add("tool.txt", "ls", "/bin")
+	p.add("OK", "write", "/etc/alt/new.txt", "through a link")
+	p.add("OK", "write", "/tomntdir/new.txt", "into the mount")
+	b := newBundle(t, "probe", p.args...)
+	b.writeFile("usr/bin/tool.txt", "tool\n")
+	b.symlink("usr/bin", "bin")
+	b.writeFile("etc/real/conf", "real conf\n")
+	b.symlink("/etc/real", "etc/alt")
+	b.symlink("/mnt/data.txt", "tomnt")
+	b.symlink("/mnt", "tomntdir")
+	b.edit(func(s *specs.Spec) { s.Mounts = []specs.Mount{bindMount("/mnt", mnt, "rbind", "rw")} })
+
+	res := r.run("run", "-b", b.dir, "inside")
+	wantLines(t, p.names, res, p.want)
+	if got, err := os.ReadFile(filepath.Join(b.rootfs, "etc/real/new.txt")); err != nil || string(got) != "through a link" {
+		t.Errorf("write through /etc/alt: host rootfs/etc/real/new.txt = %q, %v", got, err)
+	}
+	if got, err := os.ReadFile(filepath.Join(mnt, "new.txt")); err != nil || string(got) != "into the mount" {
+		t.Errorf("write through /tomntdir: host mount source new.txt = %q, %v", got, err)
+	}
+}
+
+// Symlinks pointing out of the rootfs or out of a mount, absolute or by
+// ".." chains, resolve inside the container (where the host path does not
+// exist) and never reach the host file; nor does a write through them.
+func TestContainerViewSymlinkEscapes(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	secret := newHostSecret(t)
+	mnt := t.TempDir()
+	symlinkHost(t, secret.path, filepath.Join(mnt, "out-abs"))
+	symlinkHost(t, upTo(secret.path), filepath.Join(mnt, "out-rel"))
+	symlinkHost(t, secret.dir, filepath.Join(mnt, "out-dir"))
+
+	var p probeSteps
+	for _, link := range []string{"/escape-abs", "/escape-dots", "/escape-rel", "/sub/escape-rel", "/mnt/out-abs", "/mnt/out-rel"} {
+		p.add("ERR", "cat", link)
+	}
+	p.add("ERR", "cat", "/escape-dir/secret")
+	p.add("ERR", "cat", "/mnt/out-dir/secret")
+	p.add("ERR", "cat", "/mnt/"+upTo(secret.path))
+	p.add("ERR", "write", "/escape-dir/planted", "x")
+	p.add("ERR", "write", "/mnt/out-dir/planted", "x")
+	p.add("ERR", "write", "/escape-abs", "overwritten")
+	p.add("ERR", "ls", "/escape-dir")
+	b := newBundle(t, "probe", p.args...)
+	b.symlink(secret.path, "escape-abs")
+	b.symlink("/../../../../../../../.."+secret.path, "escape-dots")
+	b.symlink(upTo(secret.path), "escape-rel")
+	b.writeFile("sub/.keep", "")
+	b.symlink(upTo(secret.path), "sub/escape-rel")
+	b.symlink(secret.dir, "escape-dir")
+	b.edit(func(s *specs.Spec) { s.Mounts = []specs.Mount{bindMount("/mnt", mnt, "rbind", "rw")} })
+
+	res := r.run("run", "-b", b.dir, "escapes")
+	secret.assertNotLeaked(t, res)
+	wantLines(t, p.names, res, p.want)
+	if entries, _ := os.ReadDir(secret.dir); len(entries) != 1 {
+		t.Errorf("the guest created files in the host directory %s: %v", secret.dir, entries)
+	}
+	if got, _ := os.ReadFile(secret.path); string(got) != secret.content+"\n" {
+		t.Errorf("the host secret was changed: %q", got)
+	}
+}
+
+// A symlink swapped while the guest walks through it (the classic
+// resolve-then-open race) never lets the guest read the host file: the
+// test flips a directory link and a file link between a safe target
+// inside the rootfs and host paths outside the grants for ~3 seconds while
+// the guest reads through them in a loop.
+func TestContainerViewSymlinkSwapDuringWalk(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	secret := newHostSecret(t)
+	if err := os.WriteFile(filepath.Join(secret.dir, "f"), []byte(secret.content+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "readloop", "/d/f", "2s", "readloop", "/l", "1s")
+	b.writeFile("safe/f", "safe\n")
+	b.symlink("safe", "d")
+	b.symlink("safe/f", "l")
+
+	stop := make(chan struct{})
+	var flips atomic.Int64
+	var wg sync.WaitGroup
+	flip := func(name string, targets []string) {
+		defer wg.Done()
+		link := filepath.Join(b.rootfs, name)
+		tmp := link + ".tmp"
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.Remove(tmp)
+			if err := os.Symlink(targets[i%len(targets)], tmp); err != nil {
+				t.Error(err)
+				return
+			}
+			if err := os.Rename(tmp, link); err != nil {
+				t.Error(err)
+				return
+			}
+			flips.Add(1)
+		}
+	}
+	wg.Add(2)
+	go flip("d", []string{"safe", secret.dir, "safe", upTo(secret.dir)})
+	go flip("l", []string{"safe/f", secret.path, "safe/f", upTo(secret.path)})
+	res := r.run("run", "-b", b.dir, "swap")
+	close(stop)
+	wg.Wait()
+
+	t.Logf("%d link swaps; guest: %q", flips.Load(), res.stdout)
+	secret.assertNotLeaked(t, res)
+	if res.code != 0 {
+		t.Fatalf("guest: %v", res)
+	}
+	// The race was really run: the guest read the safe target through
+	// each link at least once.
+	if n := strings.Count(res.stdout, `content "safe\n"`); n != 2 {
+		t.Errorf("the guest read the safe target through %d of the 2 links, want both (the race was not exercised): %v", n, res)
+	}
+	if strings.Contains(res.stdout, "reads ok=0 ") {
+		t.Errorf("a read loop never succeeded: %v", res)
+	}
+}
+
+// A granted directory holding /proc-style magic links (to /proc/self/root,
+// /proc/self/cwd, /proc/self/fd) gives the guest nothing of the host: the
+// links resolve in the guest's namespace, where /proc is never granted.
+func TestContainerViewMagicLinksInGrantedDir(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	secret := newHostSecret(t)
+	mnt := t.TempDir()
+	symlinkHost(t, "/proc/self/root", filepath.Join(mnt, "root"))
+	symlinkHost(t, "/proc/self/cwd", filepath.Join(mnt, "cwd"))
+	symlinkHost(t, "/proc/self/fd", filepath.Join(mnt, "fd"))
+	symlinkHost(t, "/proc/1/root", filepath.Join(mnt, "init-root"))
+
+	var p probeSteps
+	p.add("ERR", "cat", "/mnt/root"+secret.path)
+	p.add("ERR", "cat", "/mnt/init-root"+secret.path)
+	p.add("ERR", "cat", "/mnt/cwd/config.json")
+	p.add("ERR", "ls", "/mnt/root/")
+	p.add("ERR", "ls", "/mnt/fd/")
+	p.add("ERR", "cat", "/mnt/fd/0")
+	p.add("ERR", "write", "/mnt/root"+secret.dir+"/planted", "x")
+	b := newBundle(t, "probe", p.args...)
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(engineMounts(), bindMount("/mnt", mnt, "rbind", "rw"))
+	})
+
+	res := r.run("run", "-b", b.dir, "magic")
+	secret.assertNotLeaked(t, res)
+	if strings.Contains(res.stdout, `"ociVersion"`) {
+		t.Errorf("the guest read the bundle's config.json through /proc/self/cwd: %v", res)
+	}
+	wantLines(t, p.names, res, p.want)
+	if _, err := os.Stat(filepath.Join(secret.dir, "planted")); err == nil {
+		t.Error("the guest wrote into a host directory through /proc/self/root")
+	}
+}
+
+// A file bind mount whose source is a symlink on the host: runc resolves
+// the source on the host when it mounts (mount(2) follows it), so the
+// guest sees the target's content as a regular file at the destination.
+func TestContainerViewFileMountSourceSymlink(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	host := t.TempDir()
+	writeHost(t, filepath.Join(host, "real.conf"), "real content\n")
+	symlinkHost(t, "real.conf", filepath.Join(host, "link.conf"))
+
+	var p probeSteps
+	p.add("real content", "cat", "/etc/app.conf")
+	p.add("OK file", "lstat", "/etc/app.conf")
+	b := newBundle(t, "probe", p.args...)
+	b.writeFile("etc/.keep", "")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{bindMount("/etc/app.conf", filepath.Join(host, "link.conf"), "rbind", "ro")}
+	})
+	wantLines(t, p.names, r.run("run", "-b", b.dir, "srclink"), p.want)
+}
+
+// hostTree is a snapshot of a host directory: every entry's type, mode,
+// size, mtime, link target and content hash.
+func hostTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		desc := fmt.Sprintf("%v size=%d mtime=%d", fi.Mode(), fi.Size(), fi.ModTime().UnixNano())
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			target, _ := os.Readlink(p)
+			desc += " -> " + target
+		case fi.Mode().IsRegular():
+			b, _ := os.ReadFile(p)
+			sum := sha256.Sum256(b)
+			desc += " sha256=" + hex.EncodeToString(sum[:8])
+		}
+		rel, _ := filepath.Rel(dir, p)
+		out[rel] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// writeAttempts are every kind of write a guest can try under dir, each
+// of which a read-only grant must refuse.
+func writeAttempts(dir string) probeSteps {
+	var p probeSteps
+	p.add("ERR", "openw", dir+"/f.txt", "changed")
+	p.add("ERR", "write", dir+"/f.txt", "replaced")
+	p.add("ERR", "create", dir+"/new.txt")
+	p.add("ERR", "write", dir+"/new2.txt", "new")
+	p.add("ERR", "rename", dir+"/f.txt", dir+"/g.txt")
+	p.add("ERR", "rename", dir+"/sub", dir+"/sub2")
+	p.add("ERR", "rm", dir+"/f.txt")
+	p.add("ERR", "rm", dir+"/sub/inner.txt")
+	p.add("ERR", "rm", dir+"/empty")
+	p.add("ERR", "mkdir", dir+"/newdir")
+	p.add("ERR", "symlink", "f.txt", dir+"/sym")
+	p.add("ERR", "link", dir+"/f.txt", dir+"/hard")
+	p.add("ERR", "chtimes", dir+"/f.txt")
+	p.add("ERR", "truncate", dir+"/f.txt", "0")
+	p.add("ERR", "writen", dir+"/sub/inner.txt", "3")
+	p.add("original\n", "cat", dir+"/f.txt")
+	return p
+}
+
+// A read-only bind mount and a read-only root refuse every kind of write,
+// and the host files stay exactly as they were.
+func TestContainerViewReadOnlyRefusesEveryWrite(t *testing.T) {
+	t.Parallel()
+	populate := func(t *testing.T, dir string) {
+		writeHost(t, filepath.Join(dir, "f.txt"), "original\n")
+		writeHost(t, filepath.Join(dir, "sub", "inner.txt"), "inner\n")
+		if err := os.Mkdir(filepath.Join(dir, "empty"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// An old mtime, so a refused utimes that still touched the
+		// file would show.
+		old := time.Unix(1.5e9, 0)
+		os.Chtimes(filepath.Join(dir, "f.txt"), old, old)
+	}
+	check := func(t *testing.T, r *runw, b *bundle, id, host, guestDir string) {
+		before := hostTree(t, host)
+		p := writeAttempts(guestDir)
+		b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/probe.wasm"}, p.args...) })
+		res := r.run("run", "-b", b.dir, id)
+		// The last line reads f.txt; trim the newline the file has.
+		p.want[len(p.want)-1] = "original"
+		wantLines(t, p.names, res, p.want)
+		after := hostTree(t, host)
+		if !reflect.DeepEqual(before, after) {
+			for k, v := range after {
+				if before[k] != v {
+					t.Errorf("host %s changed: %q -> %q", filepath.Join(host, k), before[k], v)
+				}
+			}
+			for k := range before {
+				if _, ok := after[k]; !ok {
+					t.Errorf("host %s was removed", filepath.Join(host, k))
+				}
+			}
+		}
+	}
+
+	t.Run("mount", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		host := t.TempDir()
+		populate(t, host)
+		b := newBundle(t, "probe")
+		b.edit(func(s *specs.Spec) { s.Mounts = []specs.Mount{bindMount("/ro", host, "rbind", "ro")} })
+		check(t, r, b, "romount", host, "/ro")
+	})
+	t.Run("root", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b := newBundle(t, "probe")
+		populate(t, b.rootfs)
+		b.edit(func(s *specs.Spec) { s.Root.Readonly = true })
+		check(t, r, b, "roroot", b.rootfs, "")
+	})
+}
+
+// File bind mounts, as engines write them for every container: the guest
+// reads /etc/hosts and writes /dev/termination-log (rw), and the bytes
+// reach the host file.
+func TestContainerViewFileBindMounts(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	host := t.TempDir()
+	hosts := "127.0.0.1 localhost\n10.88.0.7 runw-view-test\n"
+	writeHost(t, filepath.Join(host, "hosts"), hosts)
+	writeHost(t, filepath.Join(host, "termination-log"), "")
+
+	var p probeSteps
+	p.add("127.0.0.1 localhost", "cat", "/etc/hosts")
+	p.want = append(p.want, "10.88.0.7 runw-view-test")
+	p.names = append(p.names, "cat /etc/hosts (line 2)")
+	p.add("OK", "write", "/dev/termination-log", "guest says goodbye")
+	p.add("ERR", "write", "/etc/hosts", "overwritten")
+	b := newBundle(t, "probe", p.args...)
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(engineMounts(),
+			bindMount("/etc/hosts", filepath.Join(host, "hosts"), "rbind", "ro"),
+			bindMount("/dev/termination-log", filepath.Join(host, "termination-log"), "rbind", "rw"))
+	})
+	wantLines(t, p.names, r.run("run", "-b", b.dir, "filemounts"), p.want)
+	if got, _ := os.ReadFile(filepath.Join(host, "termination-log")); string(got) != "guest says goodbye" {
+		t.Errorf("host termination-log holds %q, want the guest's bytes", got)
+	}
+	if got, _ := os.ReadFile(filepath.Join(host, "hosts")); string(got) != hosts {
+		t.Errorf("the read-only /etc/hosts mount was written: %q", got)
+	}
+}
+
+// The devices every container has: /dev/null, /dev/zero, /dev/full and
+// /dev/urandom behave as on Linux.
+func TestContainerViewDevices(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	var p probeSteps
+	p.add("OK n=0 zeros=0", "readn", "/dev/null", "16")
+	p.add("OK", "write", "/dev/null", "discarded")
+	p.add("OK n=4096 zeros=4096", "readn", "/dev/zero", "4096")
+	p.add("ERR", "writen", "/dev/full", "10")
+	p.add("OK", "writen", "/dev/zero", "10")
+	p.add("urandom", "readn", "/dev/urandom", "64")
+	b := newBundle(t, "probe", p.args...)
+	b.edit(func(s *specs.Spec) { s.Mounts = engineMounts() })
+	res := r.run("run", "-b", b.dir, "devices")
+	got := lines(res.stdout)
+	// /dev/urandom: 64 bytes, not all zero.
+	if len(got) == len(p.want) {
+		var n, zeros int
+		if _, err := fmt.Sscanf(got[5], "OK n=%d zeros=%d", &n, &zeros); err == nil && n == 64 && zeros < 64 {
+			got[5] = "urandom"
+		}
+		res.stdout = strings.Join(got, "\n") + "\n"
+	}
+	wantLines(t, p.names, res, p.want)
+	if len(got) > 3 && !strings.Contains(got[3], "no space left on device") {
+		t.Errorf("write to /dev/full: %q, want ENOSPC (no space left on device)", got[3])
+	}
+}
+
+// PWD is in the guest's environment only when process.cwd is not "/":
+// process.env is otherwise passed exactly.
+func TestContainerViewPWDOnlyWhenCwdIsNotRoot(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	for i, c := range []struct {
+		cwd  string
+		env  []string
+		want []string
+	}{
+		{"/", []string{"A=1"}, []string{"A=1"}},
+		{"", []string{"A=1"}, []string{"A=1"}},
+		{"/work", []string{"A=1"}, []string{"A=1", "PWD=/work"}},
+		{"/work", []string{"PWD=/elsewhere", "A=1"}, []string{"PWD=/elsewhere", "A=1"}},
+	} {
+		b := newBundle(t, "probe", "env")
+		b.writeFile("work/.keep", "")
+		b.edit(func(s *specs.Spec) { s.Process.Cwd, s.Process.Env = c.cwd, c.env })
+		res := r.run("run", "-b", b.dir, fmt.Sprintf("pwd%d", i))
+		var got []string
+		if err := json.Unmarshal([]byte(strings.TrimSpace(res.stdout)), &got); err != nil {
+			t.Errorf("cwd %q: %v", c.cwd, res)
+			continue
+		}
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("cwd %q, env %q: guest env %q, want %q", c.cwd, c.env, got, c.want)
+		}
+	}
+}
+
+// A Go guest decoding deeply nested JSON (encoding/json's own
+// TestUnmarshalMaxDepth case just under its nesting limit: 9999 arrays)
+// recurses deeply; it must not die with "call stack exhausted". Go's own
+// wasip1 runner gives wasmtime an 8 MiB wasm stack for this reason.
+func TestContainerViewDeepRecursion(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "jsondepth", "9999")
+	res := r.run("run", "-b", b.dir, "deep")
+	if res.code != 0 || res.stdout != "OK\n" {
+		t.Errorf("decoding 9999 nested arrays: exit %d, stdout %q, stderr %s", res.code, res.stdout, headTail(res.stderr, 300, 200))
+	}
+	if strings.Contains(res.stderr, "call stack exhausted") {
+		t.Error("the guest ran out of wasm stack")
+	}
+}
+
+// A stop signal ends a guest blocked in a host call at once: sleeping in
+// time.Sleep, or reading a stdin pipe that stays open. `runw kill ID TERM`
+// and the run exits 143.
+func TestContainerViewStopEndsBlockedGuest(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name string
+		args []string
+		pipe bool
+	}{
+		{"sleep", []string{"echo", "ready", "sleep", "60s"}, false},
+		{"stdin", []string{"echo", "ready", "stdin"}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, "probe", c.args...)
+			id := "blocked-" + c.name
+			cmd, stdout, stderr := r.command(t.Context(), "run", "-b", b.dir, id)
+			if c.pipe {
+				pr, pw, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// The test holds the write end open: the guest's read
+				// blocks until the stop.
+				t.Cleanup(func() { pw.Close() })
+				defer pr.Close()
+				cmd.Stdin = pr
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			bg := &background{cmd: cmd, stdout: stdout, stderr: stderr, done: make(chan error, 1)}
+			go func() { bg.done <- cmd.Wait() }()
+			t.Cleanup(func() { cmd.Process.Kill() })
+
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				out, _ := os.ReadFile(stdout.Name())
+				if strings.Contains(string(out), "ready") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the guest never printed ready: %s", out)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			// Let it enter the blocking call.
+			time.Sleep(100 * time.Millisecond)
+			began := time.Now()
+			if res := r.run("kill", id, "TERM"); res.code != 0 {
+				t.Fatalf("runw kill: %v", res)
+			}
+			res := bg.wait(t, 5*time.Second)
+			t.Logf("%s: the run ended %v after runw kill TERM was started", c.name, time.Since(began))
+			if res.code != 143 {
+				t.Errorf("run exit status %d after TERM, want 143: %v", res.code, res)
+			}
+		})
+	}
+}
+
+// A guest opening files until it fails sees EMFILE ("too many open
+// files"), the error a Linux process gets, not EIO or a trap.
+func TestContainerViewDescriptorExhaustion(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "openmany", "/f.txt", "200000")
+	b.writeFile("f.txt", "x")
+	b.edit(func(s *specs.Spec) {
+		// What podman and CRI pass by default.
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}}
+	})
+	res := r.run("run", "-b", b.dir, "emfile")
+	got := lines(res.stdout)
+	if res.code != 0 || len(got) != 2 || !strings.HasPrefix(got[0], "opened ") {
+		t.Fatalf("probe: %v", res)
+	}
+	t.Logf("%s before the error: %s", got[0], got[1])
+	if !strings.Contains(got[1], syscall.EMFILE.Error()) {
+		t.Errorf("open after %s: %q, want EMFILE (%q)", got[0], got[1], syscall.EMFILE.Error())
+	}
+}
+
+// A tmpfs mount with size=1m holds at most 1 MiB: writing 5 MB fails with
+// ENOSPC, as on a real tmpfs.
+func TestContainerViewTmpfsSizeLimit(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	var p probeSteps
+	p.add("OK", "write", "/tmp/small", "fits")
+	p.add("ERR", "writen", "/tmp/big", "5000000")
+	b := newBundle(t, "probe", p.args...)
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", "size=1m"}}}
+	})
+	res := r.run("run", "-b", b.dir, "tmpfssize")
+	wantLines(t, p.names, res, p.want)
+	if got := lines(res.stdout); len(got) > 1 && !strings.Contains(got[1], syscall.ENOSPC.Error()) {
+		t.Errorf("writing 5 MB into a 1 MiB tmpfs: %q, want ENOSPC (%q)", got[1], syscall.ENOSPC.Error())
+	}
+}
