@@ -146,8 +146,9 @@ func defaultDevices(terminal bool) []Preopen {
 // otherwise not exist. It runs at create, as root, before any guest code:
 // each path is resolved with securejoin inside the grant that holds it, so
 // a symlink in an image cannot make runw create anything outside it. A
-// mount point that cannot be made (a read-only host file system) is left
-// out; the grant then stays reachable wherever its parent exists.
+// mount point inside a read-only grant (root.readonly) or on a read-only
+// host file system is left out; the grant then stays reachable wherever
+// its parent exists.
 func (p *Plan) MakeMountPoints() {
 	all := append(append([]Preopen(nil), p.Preopens...), p.Files...)
 	for i, g := range all {
@@ -165,6 +166,10 @@ func (p *Plan) MakeMountPoints() {
 			continue
 		}
 		d := p.Preopens[holder]
+		if d.ReadOnly {
+			// A read-only grant is never written, not even by runw.
+			continue
+		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(g.GuestPath, d.GuestPath), "/")
 		host, err := securejoin.SecureJoin(d.HostPath, rel)
 		if err != nil {
