@@ -409,7 +409,7 @@ func TestPodman(t *testing.T) {
 		if res.code == 0 {
 			t.Fatalf("a missing entrypoint ran: %v", res)
 		}
-		want := "/nope.wasm: no such file or directory"
+		want := `"/nope.wasm": no such file or directory`
 		engWantContains(t, "podman stderr", res.stderr, want)
 		if n := strings.Count(res.stderr, want); n > 1 {
 			t.Errorf("the error appears %d times on stderr:\n%s", n, res.stderr)
