@@ -131,7 +131,6 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		host.Close()
 		return nil, fmt.Errorf("instantiate %s: %w", plan.Argv[0], oneLine(err))
 	}
-	host.Bind(store, inst)
 	start := inst.GetFunc(store, "_start")
 	if start == nil {
 		host.Close()

@@ -3,11 +3,10 @@ package preview1
 import (
 	"math"
 
-	"github.com/bytecodealliance/wasmtime-go/v39"
 	"golang.org/x/sys/unix"
 )
 
-func (h *Host) fdClose(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdClose(m memory, a []arg) Errno {
 	fd := a[0].I32()
 	if _, e := h.fds.get(fd); e != 0 {
 		return e
@@ -16,7 +15,7 @@ func (h *Host) fdClose(m memory, a []wasmtime.Val) Errno {
 	return 0
 }
 
-func (h *Host) fdRenumber(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdRenumber(m memory, a []arg) Errno {
 	from, to := a[0].I32(), a[1].I32()
 	e, errno := h.fds.get(from)
 	if errno != 0 {
@@ -140,15 +139,15 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	return 0
 }
 
-func (h *Host) fdRead(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdRead(m memory, a []arg) Errno {
 	return h.rw(m, a[0].I32(), u32(a[1]), u32(a[2]), -1, u32(a[3]), false)
 }
 
-func (h *Host) fdWrite(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdWrite(m memory, a []arg) Errno {
 	return h.rw(m, a[0].I32(), u32(a[1]), u32(a[2]), -1, u32(a[3]), true)
 }
 
-func (h *Host) fdPread(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdPread(m memory, a []arg) Errno {
 	off := a[3].I64()
 	if off < 0 {
 		return ErrnoInval
@@ -156,7 +155,7 @@ func (h *Host) fdPread(m memory, a []wasmtime.Val) Errno {
 	return h.rw(m, a[0].I32(), u32(a[1]), u32(a[2]), off, u32(a[4]), false)
 }
 
-func (h *Host) fdPwrite(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdPwrite(m memory, a []arg) Errno {
 	off := a[3].I64()
 	if off < 0 {
 		return ErrnoInval
@@ -176,7 +175,7 @@ func (h *Host) file(fd int32) (*fdEntry, Errno) {
 	return e, 0
 }
 
-func (h *Host) fdSeek(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdSeek(m memory, a []arg) Errno {
 	e, errno := h.file(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -198,7 +197,7 @@ func (h *Host) fdSeek(m memory, a []wasmtime.Val) Errno {
 	return 0
 }
 
-func (h *Host) fdTell(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdTell(m memory, a []arg) Errno {
 	e, errno := h.file(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -216,7 +215,7 @@ func (h *Host) fdTell(m memory, a []wasmtime.Val) Errno {
 	return 0
 }
 
-func (h *Host) fdSync(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdSync(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -224,7 +223,7 @@ func (h *Host) fdSync(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Fsync(e.hostFd))
 }
 
-func (h *Host) fdDatasync(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdDatasync(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -232,7 +231,7 @@ func (h *Host) fdDatasync(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Fdatasync(e.hostFd))
 }
 
-func (h *Host) fdAdvise(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdAdvise(m memory, a []arg) Errno {
 	e, errno := h.file(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -248,7 +247,7 @@ func (h *Host) fdAdvise(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Fadvise(e.hostFd, a[1].I64(), a[2].I64(), int(advice)))
 }
 
-func (h *Host) fdAllocate(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdAllocate(m memory, a []arg) Errno {
 	e, errno := h.file(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -263,7 +262,7 @@ func (h *Host) fdAllocate(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Fallocate(e.hostFd, 0, off, n))
 }
 
-func (h *Host) fdFdstatGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdFdstatGet(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -281,7 +280,7 @@ func (h *Host) fdFdstatGet(m memory, a []wasmtime.Val) Errno {
 	return 0
 }
 
-func (h *Host) fdFdstatSetFlags(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdFdstatSetFlags(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -317,7 +316,7 @@ func (h *Host) fdFdstatSetFlags(m memory, a []wasmtime.Val) Errno {
 
 // fdFdstatSetRights is not supported, as in wasmtime: rights are advisory
 // since WASI 0.2, and guests treat NOTSUP as "no rights model".
-func (h *Host) fdFdstatSetRights(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdFdstatSetRights(m memory, a []arg) Errno {
 	if _, errno := h.fds.get(a[0].I32()); errno != 0 {
 		return errno
 	}
@@ -342,7 +341,7 @@ func putFilestat(m memory, p uint32, st *unix.Stat_t, filetype uint8) Errno {
 	return 0
 }
 
-func (h *Host) fdFilestatGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdFilestatGet(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -358,7 +357,7 @@ func (h *Host) fdFilestatGet(m memory, a []wasmtime.Val) Errno {
 	return putFilestat(m, u32(a[1]), &st, ft)
 }
 
-func (h *Host) fdFilestatSetSize(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdFilestatSetSize(m memory, a []arg) Errno {
 	e, errno := h.file(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -395,7 +394,7 @@ func times(atim, mtim uint64, fst uint32) ([2]unix.Timespec, Errno) {
 	return ts, 0
 }
 
-func (h *Host) fdFilestatSetTimes(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdFilestatSetTimes(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -410,7 +409,7 @@ func (h *Host) fdFilestatSetTimes(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.UtimesNanoAt(e.hostFd, "", ts[:], unix.AT_EMPTY_PATH))
 }
 
-func (h *Host) fdPrestatGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdPrestatGet(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
@@ -425,7 +424,7 @@ func (h *Host) fdPrestatGet(m memory, a []wasmtime.Val) Errno {
 	return 0
 }
 
-func (h *Host) fdPrestatDirName(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdPrestatDirName(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno

@@ -38,7 +38,8 @@ type Host struct {
 	args, env [][]byte
 	view      *View
 	fds       table
-	mem       *wasmtime.Memory
+	// c is the C side the trampoline reaches (trampoline.go).
+	c cHost
 
 	// stopFd is an eventfd that every blocking wait polls beside its own
 	// descriptor: Stop makes it readable and the wait returns a trap.
@@ -51,9 +52,6 @@ type Host struct {
 	// iov is scratch space for the buffers of one read or write.
 	iov [][]byte
 }
-
-// ErrExit is the trap message of proc_exit; Exited tells the code.
-const trapExit = "runw: proc_exit"
 
 // trapStop is the trap message of a host call ended by Stop.
 const trapStop = "runw: stopped by a signal"
@@ -119,14 +117,6 @@ func stdioEntry(i, fd int) *fdEntry {
 	return e
 }
 
-// Bind gives the host the instance's exported memory, once the guest is
-// instantiated. A module without a memory gets EFAULT for every pointer.
-func (h *Host) Bind(store wasmtime.Storelike, inst *wasmtime.Instance) {
-	if ext := inst.GetExport(store, "memory"); ext != nil {
-		h.mem = ext.Memory()
-	}
-}
-
 // Stop ends the guest's current or next blocking host call: it returns a
 // trap the caller recognises (Stopped). Safe from any goroutine.
 func (h *Host) Stop() {
@@ -146,6 +136,7 @@ func IsStop(err error) bool {
 
 // Close releases every descriptor the host holds.
 func (h *Host) Close() {
+	h.c.free()
 	h.fds.closeAll()
 	h.view.Close()
 	unix.Close(h.stopFd)
@@ -185,6 +176,7 @@ func ready(fd int, events int16) bool {
 // Sentinels a host function returns instead of an errno: the wrapper turns
 // them into traps.
 const (
-	errnoStop Errno = -1
-	errnoExit Errno = -2
+	errnoStop  Errno = -1
+	errnoExit  Errno = -2
+	errnoPanic Errno = -3
 )

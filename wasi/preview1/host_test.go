@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
 )
 
 // guest is a host under test with a plain byte slice as its memory: the
@@ -43,12 +41,12 @@ func byName(name string) fn {
 // call runs a host function with integer arguments.
 func (g *guest) call(name string, args ...int64) Errno {
 	f := byName(name)
-	vals := make([]wasmtime.Val, len(args))
+	vals := make([]arg, len(args))
 	for i, a := range args {
 		if f.params[i] == 'I' {
-			vals[i] = wasmtime.ValI64(a)
+			vals[i] = arg{lo: uint64(a)}
 		} else {
-			vals[i] = wasmtime.ValI32(int32(a))
+			vals[i] = arg{lo: uint64(uint32(int32(a)))}
 		}
 	}
 	return f.body(g.h, g.mem, vals)
@@ -372,7 +370,7 @@ func FuzzHostCalls(f *testing.F) {
 		fn := functions[int(which)%len(functions)]
 		mem := make(memory, 4096)
 		copy(mem, data)
-		args := make([]wasmtime.Val, len(fn.params))
+		args := make([]arg, len(fn.params))
 		for i, c := range fn.params {
 			var v uint64
 			if len(data) > 0 {
@@ -384,9 +382,9 @@ func FuzzHostCalls(f *testing.F) {
 				v %= 5000 // mostly in or near memory
 			}
 			if c == 'I' {
-				args[i] = wasmtime.ValI64(int64(v))
+				args[i] = arg{lo: v}
 			} else {
-				args[i] = wasmtime.ValI32(int32(v))
+				args[i] = arg{lo: uint64(uint32(v))}
 			}
 		}
 		fn.body(g.h, mem, args)

@@ -1,18 +1,12 @@
 package preview1
 
-import (
-	"fmt"
-
-	"github.com/bytecodealliance/wasmtime-go/v39"
-)
-
 // fn is one preview1 function: its core parameter types ('i' for i32, 'I'
 // for i64; every result is one i32 errno) and its body, which gets the
 // guest memory of this call and the raw arguments.
 type fn struct {
 	name   string
 	params string
-	body   func(h *Host, m memory, a []wasmtime.Val) Errno
+	body   func(h *Host, m memory, a []arg) Errno
 }
 
 // functions lists all 46 functions of wasi_snapshot_preview1.
@@ -65,56 +59,7 @@ var functions = []fn{
 	{"sock_shutdown", "ii", (*Host).sockShutdown},
 }
 
-// errnoResults holds one preallocated result list per errno, so that a
-// host call returns without allocating.
-var errnoResults = func() [errnoMax][]wasmtime.Val {
-	var r [errnoMax][]wasmtime.Val
-	for i := range r {
-		r[i] = []wasmtime.Val{wasmtime.ValI32(int32(i))}
-	}
-	return r
-}()
-
-// Link defines every preview1 function in linker, bound to this host.
-func (h *Host) Link(linker *wasmtime.Linker) error {
-	i32, i64 := wasmtime.NewValType(wasmtime.KindI32), wasmtime.NewValType(wasmtime.KindI64)
-	for _, f := range functions {
-		params := make([]*wasmtime.ValType, len(f.params))
-		for i, c := range f.params {
-			params[i] = i32
-			if c == 'I' {
-				params[i] = i64
-			}
-		}
-		results := []*wasmtime.ValType{i32}
-		if f.name == "proc_exit" {
-			results = nil
-		}
-		body := f.body
-		err := linker.FuncNew(Module, f.name, wasmtime.NewFuncType(params, results), func(c *wasmtime.Caller, args []wasmtime.Val) ([]wasmtime.Val, *wasmtime.Trap) {
-			var m memory
-			if h.mem != nil {
-				m = h.mem.UnsafeData(c)
-			}
-			switch e := body(h, m, args); {
-			case e >= 0 && e < errnoMax:
-				return errnoResults[e], nil
-			case e == errnoExit:
-				return nil, wasmtime.NewTrap(trapExit)
-			case e == errnoStop:
-				return nil, wasmtime.NewTrap(trapStop)
-			default:
-				return errnoResults[ErrnoIo], nil
-			}
-		})
-		if err != nil {
-			return fmt.Errorf("define %s.%s: %w", Module, f.name, err)
-		}
-	}
-	return nil
-}
-
 // u32 and u64 read raw arguments: WASI's unsigned values travel as
 // wasm's signed i32 and i64.
-func u32(v wasmtime.Val) uint32 { return uint32(v.I32()) }
-func u64(v wasmtime.Val) uint64 { return uint64(v.I64()) }
+func u32(v arg) uint32 { return uint32(v.lo) }
+func u64(v arg) uint64 { return v.lo }

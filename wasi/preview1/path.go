@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bytecodealliance/wasmtime-go/v39"
 	"golang.org/x/sys/unix"
 )
 
@@ -63,7 +62,7 @@ func (t *target) followAll(follow bool) Errno {
 	}
 }
 
-func (h *Host) pathOpen(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathOpen(m memory, a []arg) Errno {
 	dirflags, oflags := u32(a[1]), u32(a[4])
 	base, fdflags := u64(a[5]), uint16(u32(a[7]))
 	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
@@ -200,7 +199,7 @@ func openTarget(t *target, flags int) (int, error) {
 	return unix.Openat(t.dir, t.name, flags, 0o666)
 }
 
-func (h *Host) pathCreateDirectory(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathCreateDirectory(m memory, a []arg) Errno {
 	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
@@ -223,7 +222,7 @@ func stat(t *target, st *unix.Stat_t) error {
 	return unix.Fstatat(t.dir, t.name, st, unix.AT_SYMLINK_NOFOLLOW)
 }
 
-func (h *Host) pathFilestatGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathFilestatGet(m memory, a []arg) Errno {
 	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
@@ -242,7 +241,7 @@ func (h *Host) pathFilestatGet(m memory, a []wasmtime.Val) Errno {
 	return putFilestat(m, u32(a[4]), &st, filetypeOf(st.Mode))
 }
 
-func (h *Host) pathFilestatSetTimes(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 	ts, errno := times(u64(a[4]), u64(a[5]), u32(a[6]))
 	if errno != 0 {
 		return errno
@@ -264,7 +263,7 @@ func (h *Host) pathFilestatSetTimes(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.UtimesNanoAt(t.dir, t.name, ts[:], unix.AT_SYMLINK_NOFOLLOW))
 }
 
-func (h *Host) pathLink(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathLink(m memory, a []arg) Errno {
 	src, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
@@ -287,7 +286,7 @@ func (h *Host) pathLink(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Linkat(src.dir, src.nameArg(), dst.dir, dst.nameArg(), 0))
 }
 
-func (h *Host) pathReadlink(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathReadlink(m memory, a []arg) Errno {
 	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
@@ -312,7 +311,7 @@ func (h *Host) pathReadlink(m memory, a []wasmtime.Val) Errno {
 	return 0
 }
 
-func (h *Host) pathRemoveDirectory(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathRemoveDirectory(m memory, a []arg) Errno {
 	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
@@ -324,7 +323,7 @@ func (h *Host) pathRemoveDirectory(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), unix.AT_REMOVEDIR))
 }
 
-func (h *Host) pathUnlinkFile(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathUnlinkFile(m memory, a []arg) Errno {
 	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
@@ -336,7 +335,7 @@ func (h *Host) pathUnlinkFile(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), 0))
 }
 
-func (h *Host) pathRename(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathRename(m memory, a []arg) Errno {
 	src, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
@@ -359,7 +358,7 @@ func (h *Host) pathRename(m memory, a []wasmtime.Val) Errno {
 	return toErrno(unix.Renameat(src.dir, src.nameArg(), dst.dir, dst.nameArg()))
 }
 
-func (h *Host) pathSymlink(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pathSymlink(m memory, a []arg) Errno {
 	old, ok := m.str(u32(a[0]), u32(a[1]))
 	if !ok {
 		return ErrnoFault

@@ -5,7 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/bytecodealliance/wasmtime-go/v39"
 	"golang.org/x/sys/unix"
 )
 
@@ -15,7 +14,7 @@ import (
 // level-triggered, as Go's netpoller and mio expect, and it always waits
 // on the stop descriptor too: a stop signal ends a sleeping or waiting
 // guest at once.
-func (h *Host) pollOneoff(m memory, a []wasmtime.Val) Errno {
+func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	in, out, nsubs, neventsPtr := u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3])
 	if nsubs == 0 {
 		return ErrnoInval

@@ -3,23 +3,22 @@ package preview1
 import (
 	"time"
 
-	"github.com/bytecodealliance/wasmtime-go/v39"
 	"golang.org/x/sys/unix"
 )
 
-func (h *Host) argsGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) argsGet(m memory, a []arg) Errno {
 	return putList(m, h.args, u32(a[0]), u32(a[1]))
 }
 
-func (h *Host) argsSizesGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) argsSizesGet(m memory, a []arg) Errno {
 	return putSizes(m, h.args, u32(a[0]), u32(a[1]))
 }
 
-func (h *Host) environGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) environGet(m memory, a []arg) Errno {
 	return putList(m, h.env, u32(a[0]), u32(a[1]))
 }
 
-func (h *Host) environSizesGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) environSizesGet(m memory, a []arg) Errno {
 	return putSizes(m, h.env, u32(a[0]), u32(a[1]))
 }
 
@@ -62,7 +61,7 @@ func clockID(id uint32) (int32, bool) {
 	return 0, false
 }
 
-func (h *Host) clockResGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) clockResGet(m memory, a []arg) Errno {
 	id, ok := clockID(u32(a[0]))
 	if !ok {
 		return ErrnoInval
@@ -106,7 +105,7 @@ func now(id uint32) (uint64, Errno) {
 	return uint64(ts.Nano()), 0
 }
 
-func (h *Host) clockTimeGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) clockTimeGet(m memory, a []arg) Errno {
 	t, e := now(u32(a[0]))
 	if e != 0 {
 		return e
@@ -117,7 +116,7 @@ func (h *Host) clockTimeGet(m memory, a []wasmtime.Val) Errno {
 	return 0
 }
 
-func (h *Host) procExit(m memory, a []wasmtime.Val) Errno {
+func (h *Host) procExit(m memory, a []arg) Errno {
 	h.exitCode = a[0].I32()
 	h.exited = true
 	return errnoExit
@@ -125,15 +124,15 @@ func (h *Host) procExit(m memory, a []wasmtime.Val) Errno {
 
 // procRaise is not supported: preview1 has no signal delivery, and
 // wasmtime and wasi-libc agree on ENOSYS.
-func (h *Host) procRaise(m memory, a []wasmtime.Val) Errno { return ErrnoNosys }
+func (h *Host) procRaise(m memory, a []arg) Errno { return ErrnoNosys }
 
-func (h *Host) schedYield(m memory, a []wasmtime.Val) Errno {
+func (h *Host) schedYield(m memory, a []arg) Errno {
 	_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 	return 0
 }
 
 // randomGet fills the buffer from the kernel's CSPRNG.
-func (h *Host) randomGet(m memory, a []wasmtime.Val) Errno {
+func (h *Host) randomGet(m memory, a []arg) Errno {
 	buf, ok := m.slice(u32(a[0]), u32(a[1]))
 	if !ok {
 		return ErrnoFault

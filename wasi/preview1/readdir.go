@@ -3,7 +3,6 @@ package preview1
 import (
 	"encoding/binary"
 
-	"github.com/bytecodealliance/wasmtime-go/v39"
 	"golang.org/x/sys/unix"
 )
 
@@ -12,7 +11,7 @@ import (
 // A read from cookie 0 reads the directory afresh; later cookies are served
 // from that listing, so that a guest paging through a large directory
 // sees one consistent snapshot and costs one getdents pass.
-func (h *Host) fdReaddir(m memory, a []wasmtime.Val) Errno {
+func (h *Host) fdReaddir(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno

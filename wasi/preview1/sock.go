@@ -1,7 +1,5 @@
 package preview1
 
-import "github.com/bytecodealliance/wasmtime-go/v39"
-
 // The four preview1 socket calls. No descriptor is a socket yet (the
 // networking grant adds them), so each answers EBADF for a closed
 // descriptor and ENOTSOCK for any other, as on Linux.
@@ -13,7 +11,7 @@ func (h *Host) notSock(fd int32) Errno {
 	return ErrnoNotsock
 }
 
-func (h *Host) sockAccept(m memory, a []wasmtime.Val) Errno   { return h.notSock(a[0].I32()) }
-func (h *Host) sockRecv(m memory, a []wasmtime.Val) Errno     { return h.notSock(a[0].I32()) }
-func (h *Host) sockSend(m memory, a []wasmtime.Val) Errno     { return h.notSock(a[0].I32()) }
-func (h *Host) sockShutdown(m memory, a []wasmtime.Val) Errno { return h.notSock(a[0].I32()) }
+func (h *Host) sockAccept(m memory, a []arg) Errno   { return h.notSock(a[0].I32()) }
+func (h *Host) sockRecv(m memory, a []arg) Errno     { return h.notSock(a[0].I32()) }
+func (h *Host) sockSend(m memory, a []arg) Errno     { return h.notSock(a[0].I32()) }
+func (h *Host) sockShutdown(m memory, a []arg) Errno { return h.notSock(a[0].I32()) }

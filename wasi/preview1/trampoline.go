@@ -1,0 +1,228 @@
+package preview1
+
+/*
+#include <stdint.h>
+#include <stddef.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+// The few declarations of wasmtime's C API (libwasmtime v39, linked into
+// the binary by wasmtime-go) that the lean host-call path needs. They are
+// declared here rather than included because cgo cannot name the module
+// cache's include directory.
+typedef struct wasmtime_linker wasmtime_linker_t;
+typedef struct wasmtime_caller wasmtime_caller_t;
+typedef struct wasmtime_context wasmtime_context_t;
+typedef struct wasmtime_error wasmtime_error_t;
+typedef struct wasm_trap_t wasm_trap_t;
+typedef struct wasm_functype_t wasm_functype_t;
+typedef struct wasm_valtype_t wasm_valtype_t;
+typedef struct { size_t size; wasm_valtype_t **data; } wasm_valtype_vec_t;
+// wasmtime_val_raw_t is a 16-byte union; i32 and i64 live at offset 0.
+typedef struct { uint64_t lo, hi; } raw_val_t;
+typedef wasm_trap_t *(*unchecked_cb_t)(void *env, wasmtime_caller_t *caller, raw_val_t *args, size_t n);
+
+extern wasmtime_error_t *wasmtime_linker_define_func_unchecked(wasmtime_linker_t *linker,
+	const char *module, size_t module_len, const char *name, size_t name_len,
+	const wasm_functype_t *ty, unchecked_cb_t cb, void *data, void (*finalizer)(void *));
+extern bool wasmtime_caller_export_get(wasmtime_caller_t *caller, const char *name, size_t name_len, void *item);
+extern wasmtime_context_t *wasmtime_caller_context(wasmtime_caller_t *caller);
+extern uint8_t *wasmtime_memory_data(const wasmtime_context_t *store, const void *memory);
+extern size_t wasmtime_memory_data_size(const wasmtime_context_t *store, const void *memory);
+extern wasm_trap_t *wasmtime_trap_new(const char *msg, size_t msg_len);
+extern void wasmtime_error_delete(wasmtime_error_t *error);
+extern wasm_valtype_t *wasm_valtype_new(uint8_t kind);
+extern void wasm_valtype_vec_new(wasm_valtype_vec_t *out, size_t n, wasm_valtype_t *const data[]);
+extern void wasm_valtype_vec_new_empty(wasm_valtype_vec_t *out);
+extern wasm_functype_t *wasm_functype_new(wasm_valtype_vec_t *params, wasm_valtype_vec_t *results);
+extern void wasm_functype_delete(wasm_functype_t *ty);
+
+// wasmtime_extern_t: a one-byte kind, then an 8-aligned union of at most
+// 24 bytes (a memory is {u64, u32} and a u32). 64 bytes hold it with room.
+#define EXTERN_SIZE 64
+#define EXTERN_MEMORY 3
+
+// host_t is one guest's: the Go host's handle and the guest memory,
+// looked up once on the first call and kept.
+typedef struct {
+	uintptr_t handle;
+	int have_memory;
+	_Alignas(8) uint8_t ext[EXTERN_SIZE];
+} host_t;
+
+typedef struct {
+	host_t *host;
+	int fn;
+} fn_env_t;
+
+extern int32_t runwHostCall(uintptr_t handle, int fn, raw_val_t *args, size_t n, uint8_t *mem, size_t mem_len, char **msg);
+
+// The sentinels runwHostCall returns instead of an errno (host.go).
+#define ERRNO_STOP (-1)
+#define ERRNO_EXIT (-2)
+#define ERRNO_PANIC (-3)
+
+// runw_trampoline is every preview1 import: it finds the guest memory
+// (once), calls the Go body with the raw arguments and the memory, and
+// writes the errno as the one i32 result, or returns a trap. One C-to-Go
+// transition per call, no Go-to-C call and no allocation.
+static wasm_trap_t *runw_trampoline(void *env, wasmtime_caller_t *caller, raw_val_t *args, size_t n) {
+	fn_env_t *fe = env;
+	host_t *h = fe->host;
+	wasmtime_context_t *ctx = wasmtime_caller_context(caller);
+	if (!h->have_memory) {
+		if (wasmtime_caller_export_get(caller, "memory", 6, h->ext) && h->ext[0] == EXTERN_MEMORY)
+			h->have_memory = 1;
+	}
+	uint8_t *mem = NULL;
+	size_t mem_len = 0;
+	if (h->have_memory) {
+		mem = wasmtime_memory_data(ctx, h->ext + 8);
+		mem_len = wasmtime_memory_data_size(ctx, h->ext + 8);
+	}
+	char *msg = NULL;
+	int32_t e = runwHostCall(h->handle, fe->fn, args, n, mem, mem_len, &msg);
+	switch (e) {
+	case ERRNO_EXIT: return wasmtime_trap_new("runw: proc_exit", 15);
+	case ERRNO_STOP: return wasmtime_trap_new("runw: stopped by a signal", 25);
+	case ERRNO_PANIC: {
+		wasm_trap_t *t = wasmtime_trap_new(msg ? msg : "runw: host function failed", msg ? strlen(msg) : 26);
+		free(msg);
+		return t;
+	}
+	}
+	memset(&args[0], 0, sizeof(raw_val_t));
+	args[0].lo = (uint32_t)e;
+	return NULL;
+}
+
+// runw_define defines function fn of the host in linker.
+static int runw_define(wasmtime_linker_t *linker, host_t *h, fn_env_t *env, int fn,
+		const char *module, size_t module_len, const char *name, size_t name_len,
+		const uint8_t *params, size_t nparams, int has_result) {
+	wasm_valtype_t *ps[16];
+	if (nparams > 16) return -1;
+	for (size_t i = 0; i < nparams; i++) ps[i] = wasm_valtype_new(params[i]);
+	wasm_valtype_vec_t pv, rv;
+	wasm_valtype_vec_new(&pv, nparams, ps);
+	if (has_result) {
+		wasm_valtype_t *r[1] = {wasm_valtype_new(0)};
+		wasm_valtype_vec_new(&rv, 1, r);
+	} else {
+		wasm_valtype_vec_new_empty(&rv);
+	}
+	wasm_functype_t *ty = wasm_functype_new(&pv, &rv);
+	env->host = h;
+	env->fn = fn;
+	wasmtime_error_t *err = wasmtime_linker_define_func_unchecked(linker, module, module_len, name, name_len, ty, runw_trampoline, env, NULL);
+	wasm_functype_delete(ty);
+	if (err) {
+		wasmtime_error_delete(err);
+		return -1;
+	}
+	return 0;
+}
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"runtime/cgo"
+	"unsafe"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+)
+
+// arg is one raw wasm value (wasmtime_val_raw_t): i32 and i64 arguments
+// are read from its first eight bytes.
+type arg struct{ lo, hi uint64 }
+
+// I32 is the argument as a wasm i32.
+func (a arg) I32() int32 { return int32(uint32(a.lo)) }
+
+// I64 is the argument as a wasm i64.
+func (a arg) I64() int64 { return int64(a.lo) }
+
+// cHost is the C side of a Host: allocated in C (it is reached from C
+// without Go pointers), freed by Close.
+type cHost struct {
+	host *C.host_t
+	envs *C.fn_env_t
+	h    cgo.Handle
+}
+
+// Link defines every preview1 function in linker, bound to this host,
+// through runw's own trampoline (wasmtime's unchecked host functions):
+// a call costs one C-to-Go transition, with the arguments read raw and the
+// memory found in C, where wasmtime-go's FuncNew adds several Go-to-C calls
+// and an allocation to every call.
+func (h *Host) Link(linker *wasmtime.Linker) error {
+	if h.c.host == nil {
+		h.c.h = cgo.NewHandle(h)
+		h.c.host = (*C.host_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.host_t{}))))
+		h.c.host.handle = C.uintptr_t(h.c.h)
+		h.c.envs = (*C.fn_env_t)(C.calloc(C.size_t(len(functions)), C.size_t(unsafe.Sizeof(C.fn_env_t{}))))
+	}
+	// wasmtime-go's Linker keeps its C pointer in its first field; v39 is
+	// pinned in go.mod, and every guest's first call tests this.
+	lp := *(**C.wasmtime_linker_t)(unsafe.Pointer(linker))
+	envs := unsafe.Slice(h.c.envs, len(functions))
+	module := C.CString(Module)
+	defer C.free(unsafe.Pointer(module))
+	for i, f := range functions {
+		params := make([]C.uint8_t, len(f.params)+1)
+		for j, c := range f.params {
+			if c == 'I' {
+				params[j] = 1 // WASM_I64
+			}
+		}
+		name := C.CString(f.name)
+		hasResult := C.int(1)
+		if f.name == "proc_exit" {
+			hasResult = 0
+		}
+		rc := C.runw_define(lp, h.c.host, &envs[i], C.int(i), module, C.size_t(len(Module)), name, C.size_t(len(f.name)), &params[0], C.size_t(len(f.params)), hasResult)
+		C.free(unsafe.Pointer(name))
+		if rc != 0 {
+			return fmt.Errorf("define %s.%s failed", Module, f.name)
+		}
+	}
+	runtime.KeepAlive(linker)
+	return nil
+}
+
+// freeC releases the C side of the host.
+func (c *cHost) free() {
+	if c.host != nil {
+		C.free(unsafe.Pointer(c.host))
+		C.free(unsafe.Pointer(c.envs))
+		c.h.Delete()
+		c.host, c.envs = nil, nil
+	}
+}
+
+//export runwHostCall
+func runwHostCall(handle C.uintptr_t, fn C.int, args *C.raw_val_t, n C.size_t, mem *C.uint8_t, memLen C.size_t, msg **C.char) (e C.int32_t) {
+	h := cgo.Handle(handle).Value().(*Host)
+	f := &functions[fn]
+	var m memory
+	if mem != nil {
+		m = unsafe.Slice((*byte)(unsafe.Pointer(mem)), int(memLen))
+	}
+	a := unsafe.Slice((*arg)(unsafe.Pointer(args)), int(n))
+	// A Go panic must not unwind into wasmtime's C frames: it becomes a
+	// trap naming the function, and the guest ends with 134.
+	defer func() {
+		if r := recover(); r != nil {
+			*msg = C.CString(fmt.Sprintf("runw: %s failed: %v", f.name, r))
+			e = C.int32_t(errnoPanic)
+		}
+	}()
+	r := f.body(h, m, a[:len(f.params)])
+	if r >= errnoMax {
+		r = ErrnoIo
+	}
+	return C.int32_t(r)
+}
