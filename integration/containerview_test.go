@@ -646,7 +646,6 @@ func TestContainerViewDescriptorExhaustion(t *testing.T) {
 // A tmpfs mount with size=1m holds at most 1 MiB: writing 5 MB fails with
 // ENOSPC, as on a real tmpfs.
 func TestContainerViewTmpfsSizeLimit(t *testing.T) {
-	t.Skip("not enforced yet (issue 13, item 6): a tmpfs is a private host directory and size= is ignored")
 	t.Parallel()
 	r := newRunw(t)
 	var p probeSteps

@@ -133,11 +133,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// container's cgroup and limits.
 	r.compileOutside(plan)
 	for _, d := range plan.PrivateDirs {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, err
-		}
-		// The guest's tmpfs belongs to the guest's user, as a tmpfs would.
-		if err := os.Chown(d, int(plan.User.UID), int(plan.User.GID)); err != nil {
+		if err := makePrivateDir(d, plan.TmpfsData[d], plan.User); err != nil {
 			return nil, err
 		}
 	}
@@ -369,4 +365,58 @@ func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) erro
 		return errors.New("cannot use console socket if runw will not detach or allocate tty")
 	}
 	return nil
+}
+
+// makePrivateDir makes the directory behind one of the spec's tmpfs mounts.
+// When the spec bounds it (size=, nr_inodes=) and runw may mount, it is a
+// real tmpfs with those options (nosuid, nodev, noexec), so the guest gets
+// ENOSPC where runc's container would; it is unmounted with the container
+// (state.Handle.Destroy). Otherwise it is a plain directory under the
+// state root, and a size limit is not enforced. Either way it belongs to
+// the guest's user, as a tmpfs would.
+func makePrivateDir(dir, data string, user wasi.User) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if data != "" && os.Geteuid() == 0 {
+		opts := fmt.Sprintf("%s,uid=%d,gid=%d", data, user.UID, user.GID)
+		err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts)
+		if err == nil {
+			return nil
+		}
+		logDebugf("tmpfs %q with %q: %v; using a plain directory", dir, opts, err)
+	}
+	if mode, ok := tmpfsMode(data); ok {
+		if err := os.Chmod(dir, mode); err != nil {
+			return err
+		}
+	}
+	return os.Chown(dir, int(user.UID), int(user.GID))
+}
+
+// tmpfsMode reads mode= from tmpfs options.
+func tmpfsMode(data string) (os.FileMode, bool) {
+	for _, o := range strings.Split(data, ",") {
+		if v, ok := strings.CutPrefix(o, "mode="); ok {
+			if m, err := strconv.ParseUint(v, 8, 32); err == nil {
+				return os.FileMode(m&0o777) | modeBits(m), true
+			}
+		}
+	}
+	return 0, false
+}
+
+// modeBits carries the sticky, setgid and setuid bits of a numeric mode.
+func modeBits(m uint64) os.FileMode {
+	var out os.FileMode
+	if m&0o1000 != 0 {
+		out |= os.ModeSticky
+	}
+	if m&0o2000 != 0 {
+		out |= os.ModeSetgid
+	}
+	if m&0o4000 != 0 {
+		out |= os.ModeSetuid
+	}
+	return out
 }

@@ -63,6 +63,9 @@ type Mount struct {
 	ReadOnly bool
 	// Kind says how the mount is granted.
 	Kind MountKind
+	// TmpfsData holds a tmpfs mount's size=, nr_inodes= and mode= options,
+	// comma-separated, for the tmpfs runw mounts behind it ("" when none).
+	TmpfsData string
 }
 
 // kernelFS are the filesystem types that expose the host kernel's view and
@@ -133,6 +136,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		case m.Type == "tmpfs":
 			cm.Source = ""
 			cm.Kind = MountTmpfs
+			cm.TmpfsData = tmpfsData(m.Options)
 		default:
 			// Any other filesystem type (overlay, nfs, ...) has no
 			// host directory we could grant.
@@ -196,4 +200,22 @@ func underKernelDir(dest string) bool {
 // path-component boundaries ("/app2" is not within "/app").
 func within(p, dir string) bool {
 	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// tmpfsData keeps the tmpfs options that bound or shape the file system:
+// size, inode count and mode. Values are checked to be plain numbers or
+// sizes, so nothing else can reach the mount data.
+func tmpfsData(options []string) string {
+	var keep []string
+	for _, o := range options {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || v == "" || strings.Trim(v, "0123456789kmgKMG%") != "" {
+			continue
+		}
+		switch k {
+		case "size", "nr_inodes", "nr_blocks", "mode":
+			keep = append(keep, k+"="+v)
+		}
+	}
+	return strings.Join(keep, ",")
 }

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -342,9 +344,43 @@ func (h *Handle) Destroy() error {
 	if h.fd < 0 {
 		return fmt.Errorf("destroy %q: handle is not locked", h.ID)
 	}
+	unmountUnder(h.Dir)
 	err := os.RemoveAll(h.Dir)
 	h.Unlock()
 	return err
+}
+
+// unmountUnder detaches every mount at or below dir (the real tmpfs runw
+// mounts behind a bounded tmpfs grant), deepest first, so that removing
+// the container directory never descends into, or fails on, a mount.
+func unmountUnder(dir string) {
+	// mountinfo names mount points by their absolute, resolved paths.
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		// mountinfo escapes spaces and newlines in paths as octal.
+		mp := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(f[4])
+		if mp == dir || strings.HasPrefix(mp, dir+"/") {
+			points = append(points, mp)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.StringSlice(points)))
+	for _, mp := range points {
+		_ = unix.Unmount(mp, unix.MNT_DETACH)
+	}
 }
 
 // List returns the ids of all containers under the root, sorted. Entries

@@ -47,6 +47,11 @@ type Plan struct {
 	// PrivateDirs are host directories the runtime must create (0700)
 	// before the guest runs: the backing of the spec's tmpfs mounts.
 	PrivateDirs []string `json:"private_dirs,omitempty"`
+	// TmpfsData maps a private directory to the tmpfs options (size=,
+	// nr_inodes=, mode=) of the spec's tmpfs behind it: where runw may
+	// mount, it mounts a real tmpfs there with them, so a size limit
+	// answers ENOSPC as it would in runc's container.
+	TmpfsData map[string]string `json:"tmpfs_data,omitempty"`
 	// MemoryLimit caps the guest's linear memory in bytes (0: no cap).
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
 	// User is process.user: the init takes these credentials before the
@@ -91,6 +96,12 @@ func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, er
 		case spec.MountTmpfs:
 			dir := filepath.Join(privateBase, fmt.Sprintf("tmpfs-%d", i))
 			p.PrivateDirs = append(p.PrivateDirs, dir)
+			if m.TmpfsData != "" {
+				if p.TmpfsData == nil {
+					p.TmpfsData = map[string]string{}
+				}
+				p.TmpfsData[dir] = m.TmpfsData
+			}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountBindFile:
 			p.Files = append(p.Files, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
