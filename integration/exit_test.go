@@ -152,3 +152,26 @@ func TestKillCreatedContainer(t *testing.T) {
 		t.Error("delete left the state directory")
 	}
 }
+
+// A guest that recurses without end traps with its first line and a
+// bounded backtrace (the first and last 20 frames and a count of the rest),
+// not one line per frame.
+func TestUnboundedRecursionTrapIsBounded(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/recurse.wat")
+	res := r.run("run", "-b", b.dir, "recurse")
+	if res.code != 134 {
+		t.Fatalf("runw run: %v, want exit 134", res)
+	}
+	if !strings.Contains(res.stderr, "call stack exhausted") {
+		t.Errorf("stderr does not name the trap: %.300q", res.stderr)
+	}
+	if !strings.Contains(res.stderr, "frames left out") {
+		t.Errorf("stderr does not say frames were left out: %.300q", res.stderr)
+	}
+	if n := strings.Count(res.stderr, "\n"); n > 60 || len(res.stderr) > 8<<10 {
+		t.Errorf("trap message has %d lines, %d bytes: want at most 60 lines", n, len(res.stderr))
+	}
+	r.assertRootEmpty()
+}

@@ -93,7 +93,7 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	if int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
-		return nil, fmt.Errorf("cache: %s must be owned by uid %d and writable by no one else (is uid %d, mode %o): refusing to load code from it", dir, os.Geteuid(), st.Uid, fi.Mode().Perm())
+		return nil, fmt.Errorf("cache: %q must be owned by uid %d and writable by no one else (is uid %d, mode %o): refusing to load code from it", dir, os.Geteuid(), st.Uid, fi.Mode().Perm())
 	}
 	return &Cache{Dir: dir, Max: max}, nil
 }
@@ -254,7 +254,7 @@ func (c *Cache) remove(key string) error {
 	err1 := os.Remove(c.sum(key))
 	err2 := os.Remove(c.path(key))
 	if errors.Is(err1, fs.ErrNotExist) && errors.Is(err2, fs.ErrNotExist) {
-		return fmt.Errorf("cache entry %s: %w", key, fs.ErrNotExist)
+		return fmt.Errorf("cache entry %q: %w", key, fs.ErrNotExist)
 	}
 	return nil
 }

@@ -55,7 +55,7 @@ func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *C
 	}
 	m, err := wasmtime.NewModule(engine, wasm)
 	if err != nil {
-		return nil, false, key, fmt.Errorf("compile %s: %w", path, oneLine(err))
+		return nil, false, key, fmt.Errorf("compile %q: %w", path, oneLine(err))
 	}
 	if cache != nil {
 		if art, err := m.Serialize(); err == nil {
@@ -75,7 +75,7 @@ func converter(path string, kind spec.Kind) func([]byte) ([]byte, error) {
 	return func(src []byte) ([]byte, error) {
 		wasm, err := wasmtime.Wat2Wasm(string(src))
 		if err != nil {
-			return nil, fmt.Errorf("parse WAT %s: %w", path, err)
+			return nil, fmt.Errorf("parse WAT %q: %w", path, err)
 		}
 		return wasm, nil
 	}
@@ -129,12 +129,12 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	inst, err := linker.Instantiate(store, module)
 	if err != nil {
 		host.Close()
-		return nil, fmt.Errorf("instantiate %s: %w", plan.Argv[0], oneLine(err))
+		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))
 	}
 	start := inst.GetFunc(store, "_start")
 	if start == nil {
 		host.Close()
-		return nil, fmt.Errorf("%s exports no _start function: not a WASI command module", plan.Argv[0])
+		return nil, fmt.Errorf("%q exports no _start function: not a WASI command module", plan.Argv[0])
 	}
 	g.store, g.start = store, start
 	return g, nil
