@@ -47,6 +47,9 @@ type initConfig struct {
 	LogPath   string     `json:"log_path,omitempty"`
 	LogFormat string     `json:"log_format,omitempty"`
 	Debug     bool       `json:"debug,omitempty"`
+	// Sandbox is what the init applies to itself before it reports
+	// ready (sandbox.go).
+	Sandbox *Sandbox `json:"sandbox,omitempty"`
 }
 
 // initProcess is a spawned init that `run` can wait on, or, for a
@@ -165,7 +168,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 
 	cfg := initConfig{
-		Plan: plan, Fifo: fifo,
+		Plan: plan, Fifo: fifo, Sandbox: sandboxFor(b.Spec),
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}

@@ -107,7 +107,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		stdio = [3]*os.File{tty, tty, tty}
 	}
 	cfg := initConfig{
-		Plan: plan, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		Plan: plan, Sandbox: sandboxFor(b.Spec), CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
 	cmd, err := r.spawnInit(cfg, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })

@@ -76,7 +76,11 @@ func Init() {
 		}
 		fifo = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
-	if err := becomeUser(cfg.Plan.User); err != nil {
+	sandbox := cfg.Sandbox
+	if sandbox == nil {
+		sandbox = &Sandbox{}
+	}
+	if err := sandbox.apply(cfg.Plan, fifo); err != nil {
 		fail(err)
 	}
 	// If create is gone (killed mid-way), nobody will ever start or

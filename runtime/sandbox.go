@@ -1,0 +1,65 @@
+package runtime
+
+import (
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runw/runw/wasi"
+)
+
+// Sandbox is what the init applies to itself from config.json besides the
+// guest's grants: namespaces, privileges, limits, the syscall filter and
+// the kernel's second enforcement of the grants (Landlock). create fills
+// it from the spec; the init applies it before it reports ready, so every
+// failure is a create error and no guest code ever runs outside it.
+type Sandbox struct {
+	// Namespaces, Hostname, Domainname and Sysctl: namespaces.go.
+	Namespaces []specs.LinuxNamespace `json:"namespaces,omitempty"`
+	Hostname   string                 `json:"hostname,omitempty"`
+	Domainname string                 `json:"domainname,omitempty"`
+	Sysctl     map[string]string      `json:"sysctl,omitempty"`
+
+	// Capabilities, NoNewPrivileges, Rlimits, OOMScoreAdj: privileges.go.
+	Capabilities    *specs.LinuxCapabilities `json:"capabilities,omitempty"`
+	NoNewPrivileges bool                     `json:"no_new_privileges,omitempty"`
+	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
+	OOMScoreAdj     *int                     `json:"oom_score_adj,omitempty"`
+
+	// Seccomp: seccomp.go.
+	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
+}
+
+// sandboxFor reads the sandbox from the spec.
+func sandboxFor(s *specs.Spec) *Sandbox {
+	sb := &Sandbox{Hostname: s.Hostname, Domainname: s.Domainname}
+	if p := s.Process; p != nil {
+		sb.Capabilities = p.Capabilities
+		sb.NoNewPrivileges = p.NoNewPrivileges
+		sb.Rlimits = p.Rlimits
+		sb.OOMScoreAdj = p.OOMScoreAdj
+	}
+	if l := s.Linux; l != nil {
+		sb.Namespaces = l.Namespaces
+		sb.Sysctl = l.Sysctl
+		sb.Seccomp = l.Seccomp
+	}
+	return sb
+}
+
+// apply confines the init, in this order: limits (rlimits, OOM score), the
+// kernel's second enforcement of the grants (Landlock: it needs no
+// capability once no_new_privs is set), process.user and the
+// capabilities, and the syscall filter last, so that it only has to allow
+// what the init does from then on. fifo is the exec fifo the init still
+// opens after this.
+func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
+	if err := sb.applyLimits(); err != nil {
+		return err
+	}
+	if err := sb.applyLandlock(plan, fifo); err != nil {
+		return err
+	}
+	if err := sb.applyPrivileges(plan.User); err != nil {
+		return err
+	}
+	return sb.applySeccomp()
+}
