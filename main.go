@@ -20,6 +20,9 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/runw/runw/runtime"
+	// Joins the namespaces only a single-threaded process can join, in
+	// `runw init`, before the Go runtime starts (see its package doc).
+	_ "github.com/runw/runw/runtime/nsenter"
 	"github.com/runw/runw/wasi"
 )
 

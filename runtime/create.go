@@ -172,7 +172,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	init, err = r.spawnInit(cfg, stdio, tty != nil, cgPath, func(pid int) error {
+	ns, err := namespacesFor(cfg.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	init, err = r.spawnInit(cfg, ns, stdio, tty != nil, cgPath, func(pid int) error {
 		if err := recordInit(h, pid, cgPath); err != nil {
 			return err
 		}
@@ -263,7 +267,7 @@ func cleanupAborted(h *state.Handle) {
 // configuration and waits until it reports the guest instantiated (or
 // why it could not be). cgPath is the cgroup place puts it in, read only
 // to say what killed an init that died without reporting.
-func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, cgPath string, place func(pid int) error) (*exec.Cmd, error) {
+func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, stdio [3]*os.File, tty bool, cgPath string, place func(pid int) error) (*exec.Cmd, error) {
 	exe, err := sealedSelf(filepath.Join(r.opts.Root, ".empty"))
 	if err != nil {
 		return nil, err
@@ -294,8 +298,15 @@ func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, cgPath 
 		// terminal's job control never reaches runw's caller.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: tty, Ctty: 0},
 	}
+	ordersR, ordersW, err := ns.prepare(cmd)
+	if err != nil {
+		return nil, err
+	}
+	defer ordersW.Close()
 	logDebugf("spawning init")
-	if err := cmd.Start(); err != nil {
+	err = ns.start(cmd)
+	ordersR.Close()
+	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	initR.Close()
@@ -304,6 +315,13 @@ func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, cgPath 
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
+	}
+	// In its cgroup: the constructor may now join the namespaces only a
+	// single thread can join, and make its cgroup namespace.
+	if err := ns.sendOrders(ordersW); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("send namespace orders: %w", err)
 	}
 
 	logDebugf("init %d placed in its cgroup", cmd.Process.Pid)

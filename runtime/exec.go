@@ -106,11 +106,22 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if tty != nil {
 		stdio = [3]*os.File{tty, tty, tty}
 	}
+	// The hostname and sysctls were set by the container's init, in the
+	// namespaces the exec'd process joins: never set them again.
+	sb := sandboxFor(b.Spec)
+	sb.Hostname, sb.Domainname, sb.Sysctl = "", "", nil
 	cfg := initConfig{
-		Plan: plan, Sandbox: sandboxFor(b.Spec), CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		Plan: plan, Sandbox: sb, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
-	cmd, err := r.spawnInit(cfg, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
+	// The exec'd process enters the container's namespaces, whatever its
+	// spec says now: those of the running init.
+	ns, err := namespacesOf(c.InitPid)
+	if err != nil {
+		unlock()
+		return 0, err
+	}
+	cmd, err := r.spawnInit(cfg, ns, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
 	if tty != nil {
 		tty.Close()
 	}

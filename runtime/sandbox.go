@@ -17,6 +17,9 @@ type Sandbox struct {
 	Hostname   string                 `json:"hostname,omitempty"`
 	Domainname string                 `json:"domainname,omitempty"`
 	Sysctl     map[string]string      `json:"sysctl,omitempty"`
+	// UIDMappings and GIDMappings map ids into a new user namespace.
+	UIDMappings []specs.LinuxIDMapping `json:"uid_mappings,omitempty"`
+	GIDMappings []specs.LinuxIDMapping `json:"gid_mappings,omitempty"`
 
 	// Capabilities, NoNewPrivileges, Rlimits, OOMScoreAdj: privileges.go.
 	Capabilities    *specs.LinuxCapabilities `json:"capabilities,omitempty"`
@@ -40,18 +43,25 @@ func sandboxFor(s *specs.Spec) *Sandbox {
 	if l := s.Linux; l != nil {
 		sb.Namespaces = l.Namespaces
 		sb.Sysctl = l.Sysctl
+		sb.UIDMappings = l.UIDMappings
+		sb.GIDMappings = l.GIDMappings
 		sb.Seccomp = l.Seccomp
 	}
 	return sb
 }
 
-// apply confines the init, in this order: limits (rlimits, OOM score), the
+// apply confines the init, in this order: what lives in its namespaces
+// (hostname, sysctl; the namespaces themselves were entered at spawn),
+// limits (rlimits, OOM score), the
 // kernel's second enforcement of the grants (Landlock: it needs no
 // capability once no_new_privs is set), process.user and the
 // capabilities, and the syscall filter last, so that it only has to allow
 // what the init does from then on. fifo is the exec fifo the init still
 // opens after this.
 func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
+	if err := sb.applyNamespaces(); err != nil {
+		return err
+	}
 	if err := sb.applyLimits(); err != nil {
 		return err
 	}

@@ -5,7 +5,8 @@ import (
 )
 
 // Template is the config.json `runw spec` writes: a wasm bundle whose
-// module is rootfs/app.wasm, with a read-only root and a private /tmp.
+// module is rootfs/app.wasm, with a read-only root, a private /tmp and the
+// namespaces runc's template gives a container.
 func Template() *specs.Spec {
 	return &specs.Spec{
 		Version: specs.Version,
@@ -20,6 +21,11 @@ func Template() *specs.Spec {
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}},
 		},
 		Annotations: map[string]string{"run.oci.handler": "wasm"},
-		Linux:       &specs.Linux{},
+		Linux: &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+			},
+		},
 	}
 }

@@ -1,0 +1,254 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	goruntime "runtime"
+	"strings"
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// nsKind is what runw knows of one namespace type.
+type nsKind struct {
+	flag int
+	// proc is its name under /proc/<pid>/ns.
+	proc string
+}
+
+var nsKinds = map[specs.LinuxNamespaceType]nsKind{
+	specs.UserNamespace:    {unix.CLONE_NEWUSER, "user"},
+	specs.MountNamespace:   {unix.CLONE_NEWNS, "mnt"},
+	specs.PIDNamespace:     {unix.CLONE_NEWPID, "pid"},
+	specs.NetworkNamespace: {unix.CLONE_NEWNET, "net"},
+	specs.IPCNamespace:     {unix.CLONE_NEWIPC, "ipc"},
+	specs.UTSNamespace:     {unix.CLONE_NEWUTS, "uts"},
+	specs.CgroupNamespace:  {unix.CLONE_NEWCGROUP, "cgroup"},
+}
+
+// nsOrder is the order in which the spawning thread joins namespaces.
+var nsOrder = []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace, specs.CgroupNamespace}
+
+// spawnNS is how an init gets the namespaces its spec names, in three
+// places, each the only one where that step is sound:
+//   - the spawning thread of the parent joins, by path, the namespaces a
+//     thread can join on its own (pid, net, ipc, uts, cgroup): the child
+//     clone()d from that thread starts in them; the thread is then thrown
+//     away (it stays locked), so no other goroutine ever runs in them;
+//   - clone() makes the new ones (no path) for the child at birth, user
+//     namespace with its id mappings included, the init being pid 1 of a
+//     new pid namespace without any intermediate process;
+//   - the init's C constructor (runtime/nsenter), still single-threaded,
+//     joins a mount or user namespace by path and makes a new cgroup
+//     namespace once the parent has placed it in its cgroup.
+type spawnNS struct {
+	joins      []nsJoin
+	cloneFlags uintptr
+	uidMaps    []syscall.SysProcIDMap
+	gidMaps    []syscall.SysProcIDMap
+	// orders are the constructor's lines ("mnt PATH", "user PATH",
+	// "cgroup"); empty when it has nothing to do.
+	orders string
+}
+
+type nsJoin struct {
+	path string
+	flag int
+}
+
+// namespacesFor reads linux.namespaces (already validated: known types,
+// no duplicates, paths that are namespaces of their type).
+func namespacesFor(sb *Sandbox) (*spawnNS, error) {
+	ns := &spawnNS{}
+	var orders []string
+	byType := map[specs.LinuxNamespaceType]string{}
+	for _, n := range sb.Namespaces {
+		if _, ok := nsKinds[n.Type]; !ok {
+			return nil, fmt.Errorf("namespace type %q is not supported", n.Type)
+		}
+		byType[n.Type] = n.Path
+	}
+	for _, t := range nsOrder {
+		path, ok := byType[t]
+		switch {
+		case !ok:
+		case path != "":
+			ns.joins = append(ns.joins, nsJoin{path: path, flag: nsKinds[t].flag})
+		case t == specs.CgroupNamespace:
+			// Made by the init once it is in its cgroup, which becomes
+			// the root of its view.
+			orders = append(orders, "cgroup")
+		default:
+			ns.cloneFlags |= uintptr(nsKinds[t].flag)
+		}
+	}
+	for _, t := range []specs.LinuxNamespaceType{specs.MountNamespace, specs.UserNamespace} {
+		path, ok := byType[t]
+		switch {
+		case !ok:
+		case path != "":
+			if strings.ContainsAny(path, "\n") {
+				return nil, fmt.Errorf("namespace path %q: contains a newline", path)
+			}
+			orders = append([]string{nsKinds[t].proc + " " + path}, orders...)
+		default:
+			ns.cloneFlags |= uintptr(nsKinds[t].flag)
+		}
+	}
+	if ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		for _, m := range sb.UIDMappings {
+			ns.uidMaps = append(ns.uidMaps, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		for _, m := range sb.GIDMappings {
+			ns.gidMaps = append(ns.gidMaps, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		if len(ns.uidMaps) == 0 || len(ns.gidMaps) == 0 {
+			return nil, fmt.Errorf("a new user namespace needs linux.uidMappings and linux.gidMappings")
+		}
+	}
+	ns.orders = strings.Join(orders, "\n")
+	return ns, nil
+}
+
+// namespacesOf is what `runw exec` joins: every namespace of the
+// container's init that is not the caller's own.
+func namespacesOf(pid int) (*spawnNS, error) {
+	var sb Sandbox
+	for t, k := range nsKinds {
+		path := fmt.Sprintf("/proc/%d/ns/%s", pid, k.proc)
+		theirs, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("namespace %q of the container: %w", path, errnoOf(err))
+		}
+		ours, err := os.Stat("/proc/self/ns/" + k.proc)
+		if err == nil && os.SameFile(theirs, ours) {
+			continue
+		}
+		sb.Namespaces = append(sb.Namespaces, specs.LinuxNamespace{Type: t, Path: path})
+	}
+	return namespacesFor(&sb)
+}
+
+// prepare sets the command up for these namespaces; ordersR is the
+// constructor's end of the orders pipe when it has something to do (the
+// caller adds it to ExtraFiles as fd 5 and keeps the write end).
+func (ns *spawnNS) prepare(cmd *exec.Cmd) (ordersR, ordersW *os.File, err error) {
+	cmd.SysProcAttr.Cloneflags = ns.cloneFlags
+	cmd.SysProcAttr.UidMappings = ns.uidMaps
+	cmd.SysProcAttr.GidMappings = ns.gidMaps
+	if ns.orders == "" {
+		return nil, nil, nil
+	}
+	if ordersR, ordersW, err = os.Pipe(); err != nil {
+		return nil, nil, err
+	}
+	cmd.ExtraFiles = append(cmd.ExtraFiles, ordersR)
+	cmd.Env = append(cmd.Env, fmt.Sprintf("_RUNW_NSEXEC=%d", 2+len(cmd.ExtraFiles)))
+	return ordersR, ordersW, nil
+}
+
+// start starts cmd from a thread that joined ns.joins first. The thread
+// is never unlocked: when the goroutine ends, Go ends the thread with it,
+// so the namespaces it joined never leak to other goroutines.
+func (ns *spawnNS) start(cmd *exec.Cmd) error {
+	if len(ns.joins) == 0 {
+		return cmd.Start()
+	}
+	done := make(chan error, 1)
+	go func() {
+		goruntime.LockOSThread()
+		for _, j := range ns.joins {
+			fd, err := unix.Open(j.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				done <- fmt.Errorf("open namespace %q: %w", j.path, err)
+				return
+			}
+			err = unix.Setns(fd, j.flag)
+			unix.Close(fd)
+			if err != nil {
+				done <- fmt.Errorf("join namespace %q: %w", j.path, err)
+				return
+			}
+		}
+		done <- cmd.Start()
+	}()
+	return <-done
+}
+
+// sendOrders hands the constructor its orders, once the init is placed.
+func (ns *spawnNS) sendOrders(w *os.File) error {
+	if w == nil {
+		return nil
+	}
+	defer w.Close()
+	_, err := w.WriteString(ns.orders)
+	return err
+}
+
+// has says whether the container has its own namespace of type t.
+func (sb *Sandbox) has(t specs.LinuxNamespaceType) bool {
+	for _, n := range sb.Namespaces {
+		if n.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+// applyNamespaces sets what lives in the container's namespaces: the
+// hostname and domain name (its own uts namespace), and linux.sysctl, each
+// key only in a namespace of the container's own: writing net.* in the
+// host's network namespace would change the host.
+func (sb *Sandbox) applyNamespaces() error {
+	if sb.Hostname != "" || sb.Domainname != "" {
+		if !sb.has(specs.UTSNamespace) {
+			return fmt.Errorf("unable to set hostname without a private UTS namespace")
+		}
+		if sb.Hostname != "" {
+			if err := unix.Sethostname([]byte(sb.Hostname)); err != nil {
+				return fmt.Errorf("sethostname %q: %w", sb.Hostname, err)
+			}
+		}
+		if sb.Domainname != "" {
+			if err := unix.Setdomainname([]byte(sb.Domainname)); err != nil {
+				return fmt.Errorf("setdomainname %q: %w", sb.Domainname, err)
+			}
+		}
+	}
+	for key, value := range sb.Sysctl {
+		owner, ok := sysctlNamespace(key)
+		if !ok {
+			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+		}
+		if !sb.has(owner) {
+			return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q field", key, owner)
+		}
+		p := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		if strings.Contains(key, "/") || strings.Contains(key, "..") {
+			return fmt.Errorf("sysctl %q: not a sysctl name", key)
+		}
+		if err := os.WriteFile(p, []byte(value), 0); err != nil {
+			return fmt.Errorf("sysctl %q = %q: %w", key, value, errnoOf(err))
+		}
+	}
+	return nil
+}
+
+// sysctlNamespace names the namespace a sysctl key belongs to, as runc's
+// validator does.
+func sysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
+	switch {
+	case strings.HasPrefix(key, "net."):
+		return specs.NetworkNamespace, true
+	case key == "kernel.msgmax", key == "kernel.msgmnb", key == "kernel.msgmni", key == "kernel.sem",
+		key == "kernel.shmall", key == "kernel.shmmax", key == "kernel.shmmni", key == "kernel.shm_rmid_forced",
+		strings.HasPrefix(key, "fs.mqueue."):
+		return specs.IPCNamespace, true
+	case key == "kernel.hostname", key == "kernel.domainname":
+		return specs.UTSNamespace, true
+	}
+	return "", false
+}

@@ -1,0 +1,99 @@
+// Package nsenter joins the namespaces that a multi-threaded process can
+// never join, before the Go runtime starts any thread.
+//
+// setns(2) into a user namespace needs a single-threaded caller, and into a
+// mount namespace a caller that shares no filesystem attributes with
+// another thread; a new cgroup namespace must be made only once the
+// process sits in its container's cgroup, so that the cgroup is its root.
+// By the time Go code runs, the runtime has started threads, so these steps
+// run here, in a C constructor that the dynamic loader calls before main
+// (runc's nsexec works the same way). It does nothing unless the process
+// is a `runw init` started by create or exec with _RUNW_NSEXEC set; the
+// other namespaces are joined or made by the parent when it spawns the
+// init (runtime/namespaces.go).
+//
+// Import it for its side effect, from main.
+package nsenter
+
+/*
+#cgo CFLAGS: -Wall
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// fail reports on the init's sync pipe (fd 4, read by create as the one
+// error line) and ends the process before any guest code exists.
+static void fail(const char *what, const char *path) {
+	char msg[4200];
+	int n = snprintf(msg, sizeof msg, "error: %s %s: %s", what, path, strerror(errno));
+	if (n > 0) {
+		ssize_t w = write(4, msg, n > (int)sizeof msg ? (int)sizeof msg : n);
+		(void)w;
+	}
+	_exit(1);
+}
+
+static void join(const char *path, int type, const char *what) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail(what, path);
+	if (setns(fd, type) < 0)
+		fail(what, path);
+	close(fd);
+}
+
+// runw_nsenter reads its orders from the pipe named by _RUNW_NSEXEC,
+// written by the parent once the init is in its cgroup: lines
+// "mnt PATH", "user PATH" and "cgroup". The mount namespace is joined
+// first, while the init still has the host's privileges over it; the user
+// namespace last among the joins; the new cgroup namespace at the end.
+__attribute__((constructor)) static void runw_nsenter(void) {
+	const char *v = getenv("_RUNW_NSEXEC");
+	if (v == NULL)
+		return;
+	int fd = atoi(v);
+	unsetenv("_RUNW_NSEXEC");
+	static char buf[16384];
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			fail("read namespace orders from", v);
+		if (r == 0)
+			break;
+		n += r;
+		if (n == sizeof buf - 1)
+			break;
+	}
+	buf[n] = 0;
+	close(fd);
+	char *mnt = NULL, *user = NULL;
+	int cgroup = 0;
+	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+		if (strncmp(line, "mnt ", 4) == 0)
+			mnt = line + 4;
+		else if (strncmp(line, "user ", 5) == 0)
+			user = line + 5;
+		else if (strcmp(line, "cgroup") == 0)
+			cgroup = 1;
+	}
+	if (mnt != NULL)
+		join(mnt, CLONE_NEWNS, "join mount namespace");
+	if (user != NULL) {
+		join(user, CLONE_NEWUSER, "join user namespace");
+		// Root of the joined namespace, as runc's init becomes.
+		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+			fail("become root in user namespace", user);
+	}
+	if (cgroup && unshare(CLONE_NEWCGROUP) < 0)
+		fail("create cgroup namespace", "");
+}
+*/
+import "C"
