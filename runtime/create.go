@@ -135,8 +135,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// Before the init exists: the compile must not be charged to the
 	// container's cgroup and limits.
 	r.compileOutside(plan)
+	sandbox := sandboxFor(b.Spec)
+	owner := sandbox.hostUser(plan.User)
 	for _, d := range plan.PrivateDirs {
-		if err := makePrivateDir(d, plan.TmpfsData[d], plan.User); err != nil {
+		if err := makePrivateDir(d, plan.TmpfsData[d], owner); err != nil {
 			return nil, err
 		}
 	}
@@ -150,7 +152,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return nil, fmt.Errorf("create exec fifo: %w", err)
 	}
 	// As runc does: the init opens it after taking process.user's uid.
-	if err := os.Chown(fifo, int(plan.User.UID), int(plan.User.GID)); err != nil {
+	if err := os.Chown(fifo, int(owner.UID), int(owner.GID)); err != nil {
 		return nil, err
 	}
 
@@ -168,15 +170,20 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 
 	cfg := initConfig{
-		Plan: plan, Fifo: fifo, Sandbox: sandboxFor(b.Spec),
+		Plan: plan, Fifo: fifo, Sandbox: sandbox,
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
+	extra, err := cfg.handOver()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(extra)
 	ns, err := namespacesFor(cfg.Sandbox)
 	if err != nil {
 		return nil, err
 	}
-	init, err = r.spawnInit(cfg, ns, stdio, tty != nil, cgPath, func(pid int) error {
+	init, err = r.spawnInit(cfg, ns, extra, stdio, tty != nil, cgPath, func(pid int) error {
 		if err := recordInit(h, pid, cgPath); err != nil {
 			return err
 		}
@@ -267,7 +274,7 @@ func cleanupAborted(h *state.Handle) {
 // configuration and waits until it reports the guest instantiated (or
 // why it could not be). cgPath is the cgroup place puts it in, read only
 // to say what killed an init that died without reporting.
-func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, stdio [3]*os.File, tty bool, cgPath string, place func(pid int) error) (*exec.Cmd, error) {
+func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, extra []*os.File, stdio [3]*os.File, tty bool, cgPath string, place func(pid int) error) (*exec.Cmd, error) {
 	exe, err := sealedSelf(filepath.Join(r.opts.Root, ".empty"))
 	if err != nil {
 		return nil, err
@@ -293,7 +300,7 @@ func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, stdio [3]*os.File, tty 
 		Stdin:      stdio[0],
 		Stdout:     stdio[1],
 		Stderr:     stdio[2],
-		ExtraFiles: []*os.File{initR, syncW},
+		ExtraFiles: append([]*os.File{initR, syncW}, extra...),
 		// Setsid: the container is its own session, as under runc, so a
 		// terminal's job control never reaches runw's caller.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: tty, Ctty: 0},
@@ -328,6 +335,11 @@ func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, stdio [3]*os.File, tty 
 	// The init reads its configuration only now, after the parent had the
 	// chance to place it (cgroups), and creates no engine before that.
 	if err := json.NewEncoder(initW).Encode(cfg); err != nil {
+		// The init is gone before reading it: its sync pipe says why.
+		if msg, _ := io.ReadAll(syncR); strings.HasPrefix(string(msg), "error: ") {
+			cmd.Wait()
+			return nil, errors.New(strings.TrimPrefix(string(msg), "error: "))
+		}
 		return cmd, fmt.Errorf("send init config: %w", err)
 	}
 	initW.Close()

@@ -121,7 +121,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		unlock()
 		return 0, err
 	}
-	cmd, err := r.spawnInit(cfg, ns, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
+	cmd, err := r.spawnInit(cfg, ns, nil, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
 	if tty != nil {
 		tty.Close()
 	}

@@ -10,6 +10,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
 )
 
 // nsKind is what runw knows of one namespace type.
@@ -139,6 +141,12 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd) (ordersR, ordersW *os.File, err error)
 	cmd.SysProcAttr.Cloneflags = ns.cloneFlags
 	cmd.SysProcAttr.UidMappings = ns.uidMaps
 	cmd.SysProcAttr.GidMappings = ns.gidMaps
+	if ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		// Root of the new user namespace when it execs, so that it keeps
+		// its capabilities there (an unmapped uid would lose them all).
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+	}
 	if ns.orders == "" {
 		return nil, nil, nil
 	}
@@ -251,4 +259,72 @@ func sysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
 		return specs.UTSNamespace, true
 	}
 	return "", false
+}
+
+// hostUser is the host's view of the guest's user: through the user
+// namespace's mappings when the container has its own, so that what runw
+// makes for the guest (tmpfs directories, the exec fifo) belongs to it.
+func (sb *Sandbox) hostUser(u wasi.User) wasi.User {
+	if !sb.has(specs.UserNamespace) {
+		return u
+	}
+	return wasi.User{UID: mapID(sb.UIDMappings, u.UID), GID: mapID(sb.GIDMappings, u.GID), AdditionalGids: u.AdditionalGids}
+}
+
+func mapID(maps []specs.LinuxIDMapping, id uint32) uint32 {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return m.HostID + (id - m.ContainerID)
+		}
+	}
+	return id
+}
+
+// handOver prepares an init that lives in its own user namespace: as root
+// of that namespace it is nobody on the host and cannot walk runw's 0700
+// state root, so the exec fifo and the tmpfs directories are handed to it
+// as descriptors (reached as /proc/self/fd/N, which checks only the object
+// itself), and it compiles the guest itself instead of reading runw's
+// cache. Descriptors start at fd 5, after the init and sync pipes.
+func (cfg *initConfig) handOver() ([]*os.File, error) {
+	if cfg.Sandbox == nil || !cfg.Sandbox.has(specs.UserNamespace) {
+		return nil, nil
+	}
+	var files []*os.File
+	pass := func(path string) (string, error) {
+		f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return "", err
+		}
+		files = append(files, f)
+		return fmt.Sprintf("/proc/self/fd/%d", 2+2+len(files)), nil
+	}
+	if cfg.Fifo != "" {
+		p, err := pass(cfg.Fifo)
+		if err != nil {
+			closeAll(files)
+			return nil, err
+		}
+		cfg.Fifo = p
+	}
+	for _, d := range cfg.Plan.PrivateDirs {
+		p, err := pass(d)
+		if err != nil {
+			closeAll(files)
+			return nil, err
+		}
+		for i := range cfg.Plan.Preopens {
+			if cfg.Plan.Preopens[i].HostPath == d {
+				cfg.Plan.Preopens[i].HostPath = p
+			}
+		}
+	}
+	cfg.CacheDir = ""
+	return files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
