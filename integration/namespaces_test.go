@@ -1,0 +1,263 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// nsOf reads /proc/<pid>/ns/<name>.
+func nsOf(t *testing.T, pid int, name string) string {
+	t.Helper()
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+	if err != nil {
+		t.Fatalf("namespace %s of %d: %v", name, pid, err)
+	}
+	return l
+}
+
+// testNetns makes a network namespace with `ip netns add` and returns its
+// path; it is removed with the test.
+func testNetns(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a network namespace")
+	}
+	name := fmt.Sprintf("runw-test-%d", time.Now().UnixNano()%1e9)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", name).Run() })
+	return "/var/run/netns/" + name
+}
+
+func podLikeNamespaces(netns string) []specs.LinuxNamespace {
+	return []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
+		{Type: specs.MountNamespace}, {Type: specs.CgroupNamespace},
+		{Type: specs.NetworkNamespace, Path: netns},
+	}
+}
+
+// checkNamespaces asserts what the spec asked of the process: a new
+// namespace for each entry without a path, the named one for each with a
+// path, the host's for every type not listed.
+func checkNamespaces(t *testing.T, who string, pid int, want []specs.LinuxNamespace) {
+	t.Helper()
+	names := map[specs.LinuxNamespaceType]string{
+		specs.PIDNamespace: "pid", specs.IPCNamespace: "ipc", specs.UTSNamespace: "uts", specs.MountNamespace: "mnt",
+		specs.CgroupNamespace: "cgroup", specs.NetworkNamespace: "net", specs.UserNamespace: "user",
+	}
+	listed := map[string]specs.LinuxNamespace{}
+	for _, n := range want {
+		listed[names[n.Type]] = n
+	}
+	for _, name := range names {
+		got, host := nsOf(t, pid, name), nsOf(t, os.Getpid(), name)
+		n, ok := listed[name]
+		switch {
+		case !ok && got != host:
+			t.Errorf("%s: %s namespace %s, want the host's %s", who, name, got, host)
+		case ok && n.Path == "" && got == host:
+			t.Errorf("%s: %s namespace is the host's, want a new one", who, name)
+		case ok && n.Path != "":
+			var st1, st2 os.FileInfo
+			st1, _ = os.Stat(n.Path)
+			st2, _ = os.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, name))
+			if st1 == nil || st2 == nil || !os.SameFile(st1, st2) {
+				t.Errorf("%s: %s namespace %s, want the one at %s", who, name, got, n.Path)
+			}
+		}
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, l := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "NSpid:" && listed["pid"].Type != "" && f[len(f)-1] != "1" {
+			t.Errorf("%s: %s, want pid 1 in its pid namespace", who, l)
+		}
+	}
+}
+
+// The init enters exactly the namespaces config.json names, as runc's
+// container process does for the same namespaces, and `runw exec` enters
+// the same ones.
+func TestNamespacesAsTheSpecSays(t *testing.T) {
+	netns := testNetns(t)
+	want := podLikeNamespaces(netns)
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "30s")
+	b.edit(func(s *specs.Spec) {
+		s.Hostname = "wasmbox"
+		s.Linux = &specs.Linux{Namespaces: want, Sysctl: map[string]string{"net.ipv4.ip_forward": "1"}}
+	})
+	bg, pid := runInBackground(t, r, b, "ns")
+	checkNamespaces(t, "runw", pid, want)
+	if out, err := exec.Command("nsenter", "-t", fmt.Sprint(pid), "-u", "hostname").Output(); err != nil || strings.TrimSpace(string(out)) != "wasmbox" {
+		t.Errorf("hostname in the container's uts namespace: %q (%v), want wasmbox", out, err)
+	}
+	if out, err := exec.Command("ip", "netns", "exec", filepath.Base(netns), "cat", "/proc/sys/net/ipv4/ip_forward").Output(); err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Errorf("net.ipv4.ip_forward in the container's netns: %q (%v), want 1", out, err)
+	}
+
+	// exec: the new process is in every namespace of the init.
+	ex := r.start("exec", "ns", "/probe.wasm", "sleep", "30s")
+	defer ex.cmd.Process.Kill()
+	var execPid int
+	for deadline := time.Now().Add(20 * time.Second); execPid == 0 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var procs []int
+		if json.Unmarshal([]byte(r.run("ps", "--format", "json", "ns").stdout), &procs) == nil {
+			for _, p := range procs {
+				if p != pid {
+					execPid = p
+				}
+			}
+		}
+	}
+	if execPid == 0 {
+		t.Fatal("the exec'd process never appeared in ps")
+	}
+	for _, name := range []string{"pid", "ipc", "uts", "mnt", "cgroup", "net", "user"} {
+		if a, b := nsOf(t, pid, name), nsOf(t, execPid, name); a != b {
+			t.Errorf("exec'd process %s namespace %s, the init's %s", name, b, a)
+		}
+	}
+	r.run("kill", "ns", "KILL")
+	bg.wait(t, 20*time.Second)
+	r.mustRun("delete", "--force", "ns")
+
+	// runc, for the same namespaces, gives its container process the same.
+	runcNamespaces(t, want)
+}
+
+// runcNamespaces runs busybox sleep under runc with the namespaces and
+// checks them the same way.
+func runcNamespaces(t *testing.T, want []specs.LinuxNamespace) {
+	runc, err := exec.LookPath("runc")
+	if err != nil {
+		t.Log("no runc on PATH: comparison skipped")
+		return
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Log("no /bin/busybox: comparison skipped")
+		return
+	}
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755)
+	if err := copyFile("/bin/busybox", filepath.Join(rootfs, "bin/busybox")); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(rootfs, "bin/busybox"), 0o755)
+	s := defaultSpec("/bin/busybox", "sleep", "30")
+	s.Hostname = "wasmbox"
+	s.Linux = &specs.Linux{Namespaces: want}
+	s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+	data, _ := json.Marshal(&s)
+	os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644)
+	root := t.TempDir()
+	id := fmt.Sprintf("runw-ns-%d", time.Now().UnixNano()%1e9)
+	// The container keeps runc create's stdio: a file, not a pipe that
+	// would never reach EOF.
+	logf, err := os.CreateTemp(t.TempDir(), "runc-out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(runc, "--root", root, "create", "--bundle", dir, id)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Run(); err != nil {
+		out, _ := os.ReadFile(logf.Name())
+		t.Fatalf("runc create: %v: %s", err, out)
+	}
+	defer exec.Command(runc, "--root", root, "delete", "--force", id).Run()
+	out, err := exec.Command(runc, "--root", root, "state", id).Output()
+	if err != nil {
+		t.Fatalf("runc state: %v", err)
+	}
+	var st struct{ Pid int }
+	json.Unmarshal(out, &st)
+	checkNamespaces(t, "runc", st.Pid, want)
+}
+
+// A container without namespace entries stays in the host's: nothing is
+// made that the spec did not ask for.
+func TestNoNamespacesStaysOnTheHost(t *testing.T) {
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "30s")
+	bg, pid := runInBackground(t, r, b, "hostns")
+	checkNamespaces(t, "runw", pid, nil)
+	r.run("kill", "hostns", "KILL")
+	bg.wait(t, 20*time.Second)
+}
+
+// A new user namespace gets the spec's mappings; the guest runs as root of
+// that namespace, which is nobody on the host.
+func TestUserNamespaceMappings(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to map ids into a new user namespace")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "30s")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
+			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+		}
+		s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"}}
+	})
+	// The init is host uid 200000: the bundle must be reachable by it, as
+	// an engine's bundle for a user-namespaced container is (t.TempDir
+	// makes 0700 directories).
+	traversable(t, b.dir)
+	bg, pid := runInBackground(t, r, b, "userns")
+	uidMap, _ := os.ReadFile(fmt.Sprintf("/proc/%d/uid_map", pid))
+	if f := strings.Fields(string(uidMap)); len(f) != 3 || f[0] != "0" || f[1] != "200000" || f[2] != "65536" {
+		t.Errorf("uid_map %q, want 0 200000 65536", uidMap)
+	}
+	status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if !strings.Contains(string(status), "Uid:\t200000\t200000\t200000\t200000") {
+		t.Errorf("the init is not host uid 200000:\n%s", status)
+	}
+	r.run("kill", "userns", "KILL")
+	bg.wait(t, 30*time.Second)
+
+	// And a guest there reads its rootfs and writes its tmpfs.
+	b2 := newBundle(t, "probe", "write", "/tmp/x", "in a user namespace", "cat", "/tmp/x")
+	b2.edit(func(s *specs.Spec) { s.Linux, s.Mounts = b.spec.Linux, b.spec.Mounts })
+	traversable(t, b2.dir)
+	res := r.run("run", "-b", b2.dir, "userns2")
+	if res.code != 0 || !strings.Contains(res.stdout, "in a user namespace") {
+		t.Errorf("guest in a user namespace: %v", res)
+	}
+}
+
+// A sysctl outside every namespace the container owns is refused at
+// create, in one line: it would change the host.
+func TestSysctlNeedsItsNamespace(t *testing.T) {
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "hi")
+	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{Sysctl: map[string]string{"net.ipv4.ip_forward": "1"}} })
+	res := r.run("run", "-b", b.dir, "sysctl")
+	if res.code != 1 || !strings.Contains(res.stderr, "net.ipv4.ip_forward") {
+		t.Errorf("net sysctl without a network namespace: %v, want a refusal naming it", res)
+	}
+	oneLine(t, "stderr", res.stderr)
+	r.assertRootEmpty()
+}
+
+// traversable opens dir and its parents up to /tmp for others to search.
+func traversable(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
