@@ -11,11 +11,10 @@ import (
 // Features is what `runw features` prints: only what runw really does for
 // a wasm container. It is fixed at build time, never probed from the host.
 //
-// No namespaces are listed: a wasm guest's isolation is its WASI
-// capabilities, and runw creates no namespaces for it (native containers
-// are handed to runc or crun, which advertise their own). No idmap and no
-// rro: that correctly keeps CRI user namespaces and recursive read-only
-// mounts off for runw handlers.
+// The namespaces are those the init joins or creates (runtime/namespaces.go).
+// No idmap and no rro: runw makes no mounts, so idmapped and recursive
+// read-only mounts stay off for runw handlers (a user namespace's ids are
+// mapped, its mounts are not).
 func Features() *features.Features {
 	t, f := true, false
 	return &features.Features{
@@ -24,7 +23,7 @@ func Features() *features.Features {
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  []string{"bind", "rbind", "ro", "rw"},
 		Linux: &features.Linux{
-			Namespaces:      []string{},
+			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 			Capabilities:    []string{},
 			Cgroup:          &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
 			Seccomp:         &features.Seccomp{Enabled: &f},
