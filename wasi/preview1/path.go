@@ -200,7 +200,15 @@ func openTarget(t *target, flags int) (int, error) {
 }
 
 func (h *Host) pathCreateDirectory(m memory, a []arg) Errno {
-	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
+	return h.createAt(m, a[0].I32(), u32(a[1]), u32(a[2]), func(dir int, name string) error {
+		return unix.Mkdirat(dir, name, 0o777)
+	})
+}
+
+// createAt makes a new object at a path: never over a mount point or the
+// directory itself (EEXIST), never in a read-only grant (EROFS).
+func (h *Host) createAt(m memory, fd int32, ptr, n uint32, create func(dir int, name string) error) Errno {
+	t, errno := h.at(m, fd, ptr, n)
 	if errno != 0 {
 		return errno
 	}
@@ -211,7 +219,7 @@ func (h *Host) pathCreateDirectory(m memory, a []arg) Errno {
 	if t.readOnly() {
 		return ErrnoRofs
 	}
-	return toErrno(unix.Mkdirat(t.dir, t.nameArg(), 0o777))
+	return toErrno(create(t.dir, t.nameArg()))
 }
 
 // stat stats the target without following it.
@@ -375,18 +383,9 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 		// the WASI test suite requires it.
 		return ErrnoPerm
 	}
-	t, errno := h.at(m, a[2].I32(), u32(a[3]), u32(a[4]))
-	if errno != 0 {
-		return errno
-	}
-	defer t.close()
-	if t.mountRoot || t.name == "." {
-		return ErrnoExist
-	}
-	if t.readOnly() {
-		return ErrnoRofs
-	}
 	// The link's text is stored as given: an absolute target is resolved
 	// later inside the container's view, like any other.
-	return toErrno(unix.Symlinkat(old, t.dir, t.nameArg()))
+	return h.createAt(m, a[2].I32(), u32(a[3]), u32(a[4]), func(dir int, name string) error {
+		return unix.Symlinkat(old, dir, name)
+	})
 }
