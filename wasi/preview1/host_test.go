@@ -393,3 +393,15 @@ func FuzzHostCalls(f *testing.F) {
 		}
 	})
 }
+
+// The step-by-step walk alone, as on a kernel without openat2, passes the
+// same scenarios and attacks.
+func TestWithoutOpenat2(t *testing.T) {
+	haveOpenat2 = false
+	defer func() { haveOpenat2 = true }()
+	t.Run("inside", TestSymlinksInsideTheContainerWork)
+	t.Run("attacks", TestSymlinksCannotLeaveTheView)
+	t.Run("race", TestSymlinkSwapRace)
+	t.Run("readonly", TestReadOnlyGrantRefusesEveryWrite)
+	t.Run("filemounts", TestFileMounts)
+}
