@@ -198,3 +198,61 @@ func TestLandlockedInitTrapsAndGrows(t *testing.T) {
 		t.Errorf("memory growth: %v", res)
 	}
 }
+
+// TestKernelEnforcesGrantsOnExec: a process exec'd into the container is
+// a new init with the same grants, and confines itself the same way.
+func TestKernelEnforcesGrantsOnExec(t *testing.T) {
+	t.Parallel()
+	if abi := landlockABI(t); !strings.HasPrefix(abi, "abi ") {
+		t.Skipf("no Landlock here: %s", abi)
+	}
+	bin, err := probeBin()
+	if err != nil {
+		t.Fatalf("build the probe runw: %v", err)
+	}
+	s := newSandboxScene(t)
+	s.b.edit(func(sp *specs.Spec) { sp.Process.Args = []string{"/probe.wasm", "sleep", "1h"} })
+	r := newRunw(t)
+	r.bin = bin
+	r.mustRun("run", "--detach", "--bundle", s.b.dir, "host")
+	want := map[string]string{
+		"read " + filepath.Join(s.outside, "secret"): "EACCES",
+		"write " + filepath.Join(s.ro, "r"):          "EACCES",
+		"create " + filepath.Join(s.rw, "by-exec"):   "ok",
+	}
+	var probes []string
+	for p := range want {
+		op, path, _ := strings.Cut(p, " ")
+		probes = append(probes, op+":"+path)
+	}
+	res := r.run("exec", "--env", "RUNW_SANDBOX_PROBE="+strings.Join(probes, ";"), "host", "/probe.wasm", "echo", "exec'd")
+	t.Logf("exec: %v", res)
+	if res.code != 0 || res.stdout != "exec'd\n" {
+		t.Fatalf("exec: %v", res)
+	}
+	got := probeResults(res.stderr)
+	for p, w := range want {
+		if got[p] != w && !(w == "EACCES" && got[p] == "EPERM") {
+			t.Errorf("native %s in the exec'd process: %q, want %s", p, got[p], w)
+		}
+	}
+	r.mustRun("delete", "--force", "host")
+}
+
+// TestDebugLogSaysLandlock: --debug tells whether the init runs confined
+// by Landlock, and with which ABI, or why not.
+func TestDebugLogSaysLandlock(t *testing.T) {
+	t.Parallel()
+	abi := landlockABI(t)
+	log := filepath.Join(t.TempDir(), "runw.log")
+	r := newRunw(t)
+	r.mustRun("--debug", "--log", log, "run", "--bundle", newBundle(t, "probe", "echo", "hi").dir, "dbg")
+	b, _ := os.ReadFile(log)
+	want := "Landlock unavailable"
+	if strings.HasPrefix(abi, "abi ") {
+		want = "Landlock ABI " + strings.TrimPrefix(abi, "abi ") + ": restricted to 1 directory and 5 file grants"
+	}
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("debug log lacks %q:\n%s", want, b)
+	}
+}
