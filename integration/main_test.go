@@ -230,6 +230,8 @@ type runw struct {
 	env []string
 	// cache is the --cache-dir to pass ("": the shared cacheDir).
 	cache string
+	// bin is the runw binary to run ("": runwBin).
+	bin string
 }
 
 // result is how one runw command ended.
@@ -274,7 +276,11 @@ func (r *runw) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stdo
 		cache = r.cache
 	}
 	full := append([]string{"--root", r.root, "--cache-dir", cache}, args...)
-	cmd = exec.CommandContext(ctx, runwBin, full...)
+	bin := runwBin
+	if r.bin != "" {
+		bin = r.bin
+	}
+	cmd = exec.CommandContext(ctx, bin, full...)
 	cmd.Env = r.env
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd, stdout, stderr

@@ -9,7 +9,9 @@ import (
 )
 
 // Features is what `runw features` prints: only what runw really does for
-// a wasm container. It is fixed at build time, never probed from the host.
+// a wasm container. It is fixed at build time, never probed from the host,
+// except the Landlock ABI the init confines itself with, which is the
+// running kernel's (landlock.go).
 //
 // The namespaces are those the init joins or creates (runtime/namespaces.go).
 // No idmap and no rro: runw makes no mounts, so idmapped and recursive
@@ -36,6 +38,7 @@ func Features() *features.Features {
 		Annotations: map[string]string{
 			"io.github.runw.wasmtime.version": wasi.WasmtimeVersion(),
 			"io.github.runw.handlers":         "run.oci.handler=wasm|wasm-smart, module.wasm.image/variant=compat|compat-smart",
+			"io.github.runw.landlock":         landlockFeature(),
 		},
 		PotentiallyUnsafeConfigAnnotations: []string{spec.AnnotationHandler, spec.AnnotationVariant},
 	}

@@ -80,7 +80,7 @@ func Init() {
 	if sandbox == nil {
 		sandbox = &Sandbox{}
 	}
-	if err := sandbox.apply(cfg.Plan, fifo); err != nil {
+	if err := enterSandbox(sandbox, cfg.Plan, fifo); err != nil {
 		fail(err)
 	}
 	// If create is gone (killed mid-way), nobody will ever start or

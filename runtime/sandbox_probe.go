@@ -1,0 +1,102 @@
+//go:build runw_sandboxprobe
+
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
+)
+
+// This file is only in the test build of runw (go build -tags
+// runw_sandboxprobe), never in the shipped binary: the Makefile's build
+// has no such tag. It lets the integration tests check that the kernel,
+// not only the WASI host, enforces the grants, by doing in the init what
+// a guest that escaped wasmtime would do: native system calls.
+//
+// The probes are read from the guest's own environment (process.env in
+// config.json), the only thing the test controls that reaches the init:
+//
+//	RUNW_SANDBOX_PROBE=op:path;op:path...   ops: read, write, create, list
+//	RUNW_SANDBOX_OFF=1                      skip Sandbox.apply (the control run)
+//
+// Each probe prints one line to stderr: "sandbox-probe OP PATH: ok" or
+// "sandbox-probe OP PATH: ERRNO_NAME".
+
+// enterSandbox is Sandbox.apply, then the probes.
+func enterSandbox(sb *Sandbox, plan *wasi.Plan, fifo string) error {
+	probes, off := "", false
+	for _, kv := range plan.Env {
+		if v, ok := strings.CutPrefix(kv, "RUNW_SANDBOX_PROBE="); ok {
+			probes = v
+		}
+		if kv == "RUNW_SANDBOX_OFF=1" {
+			off = true
+		}
+	}
+	if off {
+		fmt.Fprintln(os.Stderr, "sandbox-probe: sandbox off")
+	} else if err := sb.apply(plan, fifo); err != nil {
+		return err
+	}
+	for _, p := range strings.Split(probes, ";") {
+		op, path, ok := strings.Cut(p, ":")
+		if !ok {
+			continue
+		}
+		result := "ok"
+		if err := probe(op, path); err != nil {
+			result = err.Error()
+			var errno unix.Errno
+			if errors.As(err, &errno) {
+				result = unix.ErrnoName(errno)
+			}
+		}
+		fmt.Fprintf(os.Stderr, "sandbox-probe %s %s: %s\n", op, path, result)
+	}
+	return nil
+}
+
+// probe does one native operation on a host path.
+func probe(op, path string) error {
+	switch op {
+	case "read":
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		_, err = unix.Read(fd, make([]byte, 64))
+		return err
+	case "write":
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		_, err = unix.Write(fd, []byte("probe\n"))
+		return err
+	case "create":
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			return err
+		}
+		return unix.Close(fd)
+	case "list":
+		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		_, err = unix.Getdents(fd, make([]byte, 4096))
+		return err
+	case "mkdir":
+		return unix.Mkdir(path, 0o755)
+	}
+	return fmt.Errorf("unknown probe %q", op)
+}
