@@ -98,6 +98,15 @@ func TestNamespacesAsTheSpecSays(t *testing.T) {
 	})
 	bg, pid := runInBackground(t, r, b, "ns")
 	checkNamespaces(t, "runw", pid, want)
+	// Restricting every thread (no_new_privs, Landlock) must reach every
+	// thread in a pid namespace too, not only the one that asked.
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, task.Name()))
+		if !strings.Contains(string(st), "NoNewPrivs:\t1") {
+			t.Errorf("thread %s of the init has no no_new_privs: every thread must be restricted", task.Name())
+		}
+	}
 	if out, err := exec.Command("nsenter", "-t", fmt.Sprint(pid), "-u", "hostname").Output(); err != nil || strings.TrimSpace(string(out)) != "wasmbox" {
 		t.Errorf("hostname in the container's uts namespace: %q (%v), want wasmbox", out, err)
 	}

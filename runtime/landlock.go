@@ -93,6 +93,10 @@ func LandlockABI() int {
 // allows what either grants; the WASI host still refuses the write.
 func (sb *Sandbox) applyLandlock(plan *wasi.Plan, fifo string) error {
 	abi := LandlockABI()
+	if !sb.procIsOurs {
+		logDebugf("init: Landlock left out: /proc does not show the container's pid namespace, and every thread must be restricted, not one")
+		return nil
+	}
 	if abi == 0 {
 		logDebugf("init: Landlock unavailable on this kernel (or older than ABI %d): the grants are enforced by the WASI host only", landlockMinABI)
 		return nil

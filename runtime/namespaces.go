@@ -211,6 +211,9 @@ func (sb *Sandbox) has(t specs.LinuxNamespaceType) bool {
 // key only in a namespace of the container's own: writing net.* in the
 // host's network namespace would change the host.
 func (sb *Sandbox) applyNamespaces() error {
+	if err := sb.mountProc(); err != nil {
+		return err
+	}
 	if sb.Hostname != "" || sb.Domainname != "" {
 		if !sb.has(specs.UTSNamespace) {
 			return fmt.Errorf("unable to set hostname without a private UTS namespace")
@@ -327,4 +330,39 @@ func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
+}
+
+// mountProc gives an init with its own mount namespace and a pid
+// namespace a /proc of that pid namespace, as runc's container gets. It
+// matters to the init itself: restricting every thread (no_new_privs,
+// Landlock) lists /proc/<getpid()>/task, and under the host's /proc that
+// names some other process's threads once getpid() is a pid of the
+// container's namespace. Mounts below "/" become slaves first, so that
+// nothing mounted in the container's namespace ever reaches the host's.
+// Where it cannot be done (a joined mount namespace, or the kernel refusing
+// proc in a user namespace), procIsOurs stays false and Landlock is left
+// out rather than applied to one thread only.
+func (sb *Sandbox) mountProc() error {
+	if !sb.has(specs.PIDNamespace) {
+		sb.procIsOurs = true
+		return nil
+	}
+	own := false
+	for _, n := range sb.Namespaces {
+		if n.Type == specs.MountNamespace && n.Path == "" {
+			own = true
+		}
+	}
+	if !own {
+		return nil
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make the container's mounts slaves: %w", err)
+	}
+	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		logDebugf("init: cannot mount /proc for the container's pid namespace (%v)", err)
+		return nil
+	}
+	sb.procIsOurs = true
+	return nil
 }

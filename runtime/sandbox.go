@@ -27,6 +27,10 @@ type Sandbox struct {
 	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
 	OOMScoreAdj     *int                     `json:"oom_score_adj,omitempty"`
 
+	// procIsOurs says /proc shows the init's own pid namespace (set by
+	// mountProc, never sent).
+	procIsOurs bool
+
 	// Seccomp: seccomp.go.
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`
 }
