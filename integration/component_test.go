@@ -33,7 +33,7 @@ var (
 // componentTools returns the directory holding jco and componentize-js,
 // installing them into build/npm first if needed, or skips the test
 // saying why (no npm, or npm cannot reach its registry).
-func componentTools(t *testing.T) string {
+func componentTools(t testing.TB) string {
 	t.Helper()
 	npmOnce.Do(func() {
 		root, err := repoRoot()
@@ -98,7 +98,7 @@ type componentBuild struct {
 //	exitcode       testdata/component/exitcode.wat (exit-with-code 42)
 //	proxy          testdata/component/proxy.wat (a wasi:http proxy)
 //	js             testdata/component/hello.js by componentize-js
-func componentOf(t *testing.T, name string) string {
+func componentOf(t testing.TB, name string) string {
 	t.Helper()
 	bin := componentTools(t)
 	componentsMu.Lock()
