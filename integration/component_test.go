@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,6 +272,38 @@ func TestComponentMounts(t *testing.T) {
 		t.Errorf("rw mount holds %q (%v), want %q", got, err, "yes")
 	}
 	r.assertRootEmpty()
+}
+
+// process.user is who the component is when it opens files, as for a
+// module: a root-only file in a mount is refused, and what it writes
+// (in a mount and in a private tmpfs) belongs to its uid.
+func TestComponentProcessUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: changes uid")
+	}
+	r := newRunw(t)
+	vol := t.TempDir()
+	os.Chmod(vol, 0o777)
+	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := newComponentBundle(t, "probe", "cat", "/v/shadow", "write", "/v/new", "x")
+	b.edit(func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Mounts = append(s.Mounts, bindMount("/v", vol, "rbind", "rw"))
+	})
+	res := r.mustRun("run", "--bundle", b.dir, "user")
+	if strings.Contains(res.stdout, "topsecret") || !strings.HasPrefix(res.stdout, "ERR") {
+		t.Fatalf("component as uid 1000 read a root-only file: %v", res)
+	}
+	fi, err := os.Stat(filepath.Join(vol, "new"))
+	if err != nil {
+		t.Fatalf("component could not write its own file: %v (%v)", err, res)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("file written as %d:%d, want 1000:1000", st.Uid, st.Gid)
+	}
 }
 
 // Exit statuses: a return and exit(ok) give 0, exit(err) gives 1 (jco's
