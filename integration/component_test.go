@@ -232,6 +232,11 @@ func TestComponentArgsAndEnv(t *testing.T) {
 	if err := json.Unmarshal([]byte(strings.TrimSpace(res.stdout)), &env); err != nil || !reflect.DeepEqual(env, []string{"A=1", "B=two words", "EMPTY="}) {
 		t.Errorf("env: %v (%v), want exactly the spec's", res, err)
 	}
+
+	b.edit(func(s *specs.Spec) { s.Process.Env = nil })
+	if res = r.mustRun("run", "-b", b.dir, "noenv"); strings.TrimSpace(res.stdout) != "[]" {
+		t.Errorf("no env in the spec: %v, want an empty environment, never the host's", res)
+	}
 	r.assertRootEmpty()
 }
 

@@ -389,7 +389,7 @@ func wasiConfig(cfg Config) (*C.wasi_config_t, error) {
 	wc := C.wasi_config_new()
 	argv, freeArgv := cStrings(cfg.Args)
 	defer freeArgv()
-	if !C.wasi_config_set_argv(wc, C.size_t(len(cfg.Args)), argv) {
+	if len(cfg.Args) > 0 && !C.wasi_config_set_argv(wc, C.size_t(len(cfg.Args)), argv) {
 		C.wasi_config_delete(wc)
 		return nil, errors.New("arguments are not valid UTF-8, which WASI 0.2 requires")
 	}
@@ -402,7 +402,10 @@ func wasiConfig(cfg Config) (*C.wasi_config_t, error) {
 	defer freeN()
 	cv, freeV := cStrings(values)
 	defer freeV()
-	if !C.wasi_config_set_env(wc, C.size_t(len(names)), cn, cv) {
+	// An empty list is not passed at all: the C API makes a slice of the
+	// pointer it is given, which must then not be NULL. The config's
+	// default is an empty environment, never the host's.
+	if len(names) > 0 && !C.wasi_config_set_env(wc, C.size_t(len(names)), cn, cv) {
 		C.wasi_config_delete(wc)
 		return nil, errors.New("environment is not valid UTF-8, which WASI 0.2 requires")
 	}
