@@ -422,7 +422,7 @@ func commands() []*cli.Command {
 			},
 		},
 		{
-			Name: "compile", Usage: "precompile modules into the cache (image builds, node warm-up)", ArgsUsage: "<module.wasm|module.wat>...",
+			Name: "compile", Usage: "precompile modules and components into the cache (image builds, node warm-up)", ArgsUsage: "<module.wasm|module.wat|component.wasm>...",
 			Action: func(c *cli.Context) error {
 				if c.NArg() < 1 {
 					return checkArgs(c, 1)

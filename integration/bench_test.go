@@ -965,3 +965,66 @@ func firstLine(name string, args ...string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
 	return l
 }
+
+// BenchmarkComponentVsModule compares `runw run` of the hello component
+// (the Go hello guest wrapped by jco's preview1 adapter) with `runw run`
+// of the same program as a module, cache warm, alternating the two in one
+// run; it reports each one's median wall time.
+func BenchmarkComponentVsModule(b *testing.B) {
+	comp := componentOf(b, "hello")
+	dir := b.TempDir()
+	cache := filepath.Join(dir, "cache")
+	if err := os.Mkdir(cache, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	bundles := map[string]string{}
+	for name, src := range map[string]string{"component": comp, "module": guests["hello"]} {
+		bd := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Join(bd, "rootfs"), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := copyFile(src, filepath.Join(bd, "rootfs", "hello.wasm")); err != nil {
+			b.Fatal(err)
+		}
+		data, _ := json.Marshal(defaultSpec("/hello.wasm"))
+		if err := os.WriteFile(filepath.Join(bd, "config.json"), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		bundles[name] = bd
+	}
+	bin := runwBin
+	if *benchRunwPath != "" {
+		bin = *benchRunwPath
+	}
+	n := 0
+	run := func(name string) float64 {
+		n++
+		start := time.Now()
+		out, err := exec.Command(bin, "--root", filepath.Join(dir, "state"), "--cache-dir", cache,
+			"run", "-b", bundles[name], fmt.Sprintf("%s-%d", name, n)).CombinedOutput()
+		took := time.Since(start).Seconds()
+		if err != nil || string(out) != "Hello from a WebAssembly container!\n" {
+			b.Fatalf("runw run %s: %v: %q", name, err, out)
+		}
+		return took
+	}
+	run("component") // warm the cache
+	run("module")
+	reps := *benchReps
+	if b.N > reps {
+		reps = b.N
+	}
+	times := map[string][]float64{}
+	b.ResetTimer()
+	for i := 0; i < reps; i++ {
+		for _, name := range []string{"component", "module"} {
+			times[name] = append(times[name], run(name))
+		}
+	}
+	b.StopTimer()
+	for _, name := range []string{"component", "module"} {
+		s := stats(times[name])
+		b.ReportMetric(s.med*1000, name+"-ms")
+		b.Logf("runw run, cache warm, %s: %s", name, s.dur())
+	}
+}

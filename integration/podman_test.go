@@ -505,6 +505,35 @@ func TestPodman(t *testing.T) {
 		}
 	})
 
+	// 13b. A WASI 0.2 component image runs like a module image: output,
+	// exit status (exit(err) is 1), a terminal (-t: the pty is its
+	// stdio), and stop of a spinning component gives 143.
+	t.Run("ComponentImage", func(t *testing.T) {
+		comp := componentOf(t, "probe")
+		const ref = "localhost/runw-component:test"
+		layer := filepath.Join(t.TempDir(), "component.tar")
+		engWriteLayer(t, layer, map[string]string{"app.wasm": comp})
+		engWant(t, p.podman(t, "import", "--change", `ENTRYPOINT=["/app.wasm"]`, layer, ref), 0)
+		res := p.runw(t, "run", "--rm", ref, "echo", "hello from a component")
+		engWant(t, res, 0)
+		if res.stdout != "hello from a component\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "hello from a component\n")
+		}
+		engWant(t, p.runw(t, "run", "--rm", ref, "exit", "7"), 1)
+		res = p.runw(t, "run", "--rm", "-t", ref, "isatty")
+		engWant(t, res, 0)
+		if strings.TrimSpace(res.stdout) != "tty" {
+			t.Errorf("with -t the component's stdout is %q, want a terminal", res.stdout)
+		}
+		id := p.detach(t, ref, "echo", "spinning", "spin")
+		p.waitLogs(t, id, "spinning")
+		res = p.podman(t, "stop", "--time", "10", id)
+		engWant(t, res, 0)
+		if got := p.inspect(t, id, "{{.State.ExitCode}}"); got != "143" || res.took > 5*time.Second {
+			t.Errorf("stop of a spinning component: exit %s after %v, want 143 at once", got, res.took)
+		}
+	})
+
 	// 14a. runw as podman's default runtime (containers.conf [engine]
 	// runtime): wasm images run under wasmtime, native ones under runc,
 	// with no --runtime flag at all.

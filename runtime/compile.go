@@ -9,7 +9,7 @@ import (
 	"github.com/runw/runw/wasi"
 )
 
-// Compile precompiles modules into the cache ahead of time (image builds,
+// Compile precompiles modules and components into the cache ahead of time (image builds,
 // node warm-up), so that the first container of a module starts as fast
 // as the hundredth. It reports, per module, whether it was already cached.
 func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, key string, hit bool)) error {
@@ -23,10 +23,10 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 		if err != nil {
 			return err
 		}
-		if kind != spec.KindModule && kind != spec.KindWAT {
-			return fmt.Errorf("%q: not a WebAssembly module (%s)", p, kind)
+		if kind != spec.KindModule && kind != spec.KindWAT && kind != spec.KindComponent {
+			return fmt.Errorf("%q: not a WebAssembly module or component (%s)", p, kind)
 		}
-		_, hit, key, err := wasi.CompileKeyed(engine, p, kind, cache)
+		hit, key, err := wasi.Precompile(engine, p, kind, cache)
 		if err != nil {
 			return err
 		}

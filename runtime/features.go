@@ -39,6 +39,10 @@ func Features() *features.Features {
 			"io.github.runw.wasmtime.version": wasi.WasmtimeVersion(),
 			"io.github.runw.handlers":         "run.oci.handler=wasm|wasm-smart, module.wasm.image/variant=compat|compat-smart",
 			"io.github.runw.landlock":         landlockFeature(),
+			// runc's features JSON has no field for guest formats; the
+			// annotations map is where runtimes put what is their own.
+			"io.github.runw.wasm.modules":    "wasi_snapshot_preview1",
+			"io.github.runw.wasm.components": "wasi:cli/run@0.2 (WASI 0.2 command components; not the wasi:http proxy world)",
 		},
 		PotentiallyUnsafeConfigAnnotations: []string{spec.AnnotationHandler, spec.AnnotationVariant},
 	}

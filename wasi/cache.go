@@ -19,6 +19,7 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
 	"github.com/runw/runw/spec"
+	"github.com/runw/runw/wasi/component"
 )
 
 // DefaultCacheDir is where compiled modules live unless --cache-dir says.
@@ -98,11 +99,16 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 	return &Cache{Dir: dir, Max: max}, nil
 }
 
-// Key names the artifact for these module bytes under this engine version
-// and these code-changing settings.
+// Key names the artifact for these module or component bytes under this
+// engine version and these code-changing settings. A component's key says
+// so: its artifact is a serialized component, which only the component
+// loader may read (wasmtime would refuse it as a module, and the reverse).
 func Key(wasm []byte) string {
 	h := sha256.New()
 	h.Write(wasm)
+	if spec.Sniff(wasm) == spec.KindComponent {
+		h.Write([]byte("\x00component"))
+	}
 	fmt.Fprintf(h, "\x00wasmtime=%s\x00%s", WasmtimeVersion(), engineSettings)
 	return hex.EncodeToString(h.Sum(nil))
 }
@@ -172,6 +178,25 @@ func (c *Cache) Load(engine *wasmtime.Engine, key string) *wasmtime.Module {
 	now := time.Now()
 	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
 	return m
+}
+
+// LoadComponent returns the cached component for key, or nil on a miss,
+// with the checks Load makes (a damaged entry is removed and reported as a
+// miss): the artifact is machine code runw will run, so only an entry
+// runw wrote into a directory only it can write, whole and CRC-checked,
+// is ever mapped.
+func (c *Cache) LoadComponent(engine *wasmtime.Engine, key string) *component.Component {
+	if !c.verify(key) {
+		return nil
+	}
+	comp, err := component.DeserializeFile(engine, c.path(key))
+	if err != nil {
+		c.Remove(key)
+		return nil
+	}
+	now := time.Now()
+	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
+	return comp
 }
 
 // verify checks the artifact against its sidecar (length + CRC-32C),

@@ -2,8 +2,10 @@
 //
 // It owns the capability Plan (argv, env, preopened directories with their
 // read-only or read-write rights, memory limit) derived from config.json, the
-// wasmtime engine configuration, the cache of compiled modules, and running
-// the guest's _start and mapping how it ended to an exit status.
+// wasmtime engine configuration, the cache of compiled modules and
+// components, and running the guest (a module's _start, a component's
+// wasi:cli/run through wasi/component) and mapping how it ended to an exit
+// status.
 //
 // It must never grant the guest anything the spec did not: no host
 // environment, no directory that is not the rootfs, a bind mount's source or

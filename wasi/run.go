@@ -28,7 +28,7 @@ func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache)
 // CompileKeyed is Compile that also returns the cache key it used.
 func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
 	if kind == spec.KindComponent {
-		return nil, false, "", errors.New("wasm components are not supported yet: build the guest as a WASI preview1 core module (wasm32-wasip1)")
+		return nil, false, "", errors.New("a component is compiled by CompileComponent, not as a module")
 	}
 	convert := converter(path, kind)
 	var key string
@@ -81,8 +81,20 @@ func converter(path string, kind spec.Kind) func([]byte) ([]byte, error) {
 	}
 }
 
-// Guest is an instantiated module whose _start has not run yet.
-type Guest struct {
+// Guest is a prepared guest, a module or a component, whose code has not
+// run yet: what the init drives, whatever the guest's kind.
+type Guest interface {
+	// Run runs the guest to its end and maps how it ended to a status.
+	Run() Exit
+	// Stop asks a running guest to end because of signal sig; Run then
+	// returns 128+sig. It may be called from any goroutine.
+	Stop(sig int)
+	// Close releases what the guest holds on the host.
+	Close()
+}
+
+// moduleGuest is an instantiated module whose _start has not run yet.
+type moduleGuest struct {
 	engine *wasmtime.Engine
 	store  *wasmtime.Store
 	start  *wasmtime.Func
@@ -94,17 +106,24 @@ type Guest struct {
 // (or load from cache), grant the plan's capabilities, link WASI and
 // instantiate. Errors here surface at `runw create`, as runc's do for a
 // missing binary.
-func Prepare(plan *Plan, cache *Cache) (*Guest, error) {
+func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 	engine := NewEngine()
+	if plan.Kind == spec.KindComponent {
+		return prepareComponent(engine, plan, cache)
+	}
 	module, _, err := Compile(engine, plan.Module, plan.Kind, cache)
 	if err != nil {
 		return nil, err
 	}
-	return prepareModule(engine, module, plan)
+	g, err := prepareModule(engine, module, plan)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
 }
 
 // prepareModule grants the plan to a compiled module and instantiates it.
-func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan) (*Guest, error) {
+func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan) (*moduleGuest, error) {
 	host, err := preview1.New(preview1.Config{
 		Args:     plan.Argv,
 		Env:      plan.Env,
@@ -115,7 +134,7 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	if err != nil {
 		return nil, fmt.Errorf("grant the container's files: %w", err)
 	}
-	g := &Guest{engine: engine, host: host}
+	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
 	store.SetEpochDeadline(1)
 	if plan.MemoryLimit > 0 {
@@ -141,7 +160,7 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 }
 
 // Close releases the descriptors the guest's WASI host holds.
-func (g *Guest) Close() { g.host.Close() }
+func (g *moduleGuest) Close() { g.host.Close() }
 
 // Exit is how a guest ended.
 type Exit struct {
@@ -154,7 +173,7 @@ type Exit struct {
 // Run calls _start and maps how it ended: proc_exit(n) gives n, a return
 // gives 0, a stop by Stop(sig) gives 128+sig and any other trap gives 134.
 // It reads the ending from wasmtime's typed errors, never message text.
-func (g *Guest) Run() Exit {
+func (g *moduleGuest) Run() Exit {
 	var err error
 	if serr := onGuestStack(func() { _, err = g.start.Call(g.store) }); serr != nil {
 		return Exit{Code: TrapExitCode, Trap: serr.Error()}
@@ -175,7 +194,7 @@ func (g *Guest) Run() Exit {
 // makes compiled code trap at its next loop back-edge or function entry, in
 // microseconds, and the host's stop descriptor ends a host call that
 // waits (a sleep, a read of stdin or a pipe, poll_oneoff) at once.
-func (g *Guest) Stop(sig int) {
+func (g *moduleGuest) Stop(sig int) {
 	g.signal.CompareAndSwap(0, int32(sig))
 	g.engine.IncrementEpoch()
 	g.host.Stop()

@@ -1,0 +1,449 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Components are made here, from the tests' own guests: jco wraps a
+// preview1 command (the Go probe and hello) in the preview1 adapter it
+// ships, assembles component WAT, and componentize-js builds a JavaScript
+// component. Both come from npm, installed into build/npm when missing.
+
+// npmPackages are the tools the component tests install.
+var npmPackages = []string{"@bytecodealliance/jco", "@bytecodealliance/componentize-js"}
+
+var (
+	npmOnce sync.Once
+	npmBin  string // build/npm/node_modules/.bin, "" when unavailable
+	npmWhy  string // why the tools are unavailable
+)
+
+// componentTools returns the directory holding jco and componentize-js,
+// installing them into build/npm first if needed, or skips the test
+// saying why (no npm, or npm cannot reach its registry).
+func componentTools(t testing.TB) string {
+	t.Helper()
+	npmOnce.Do(func() {
+		root, err := repoRoot()
+		if err != nil {
+			npmWhy = err.Error()
+			return
+		}
+		prefix := filepath.Join(root, "build", "npm")
+		bin := filepath.Join(prefix, "node_modules", ".bin")
+		have := func() bool {
+			for _, tool := range []string{"jco", "componentize-js"} {
+				if _, err := os.Stat(filepath.Join(bin, tool)); err != nil {
+					return false
+				}
+			}
+			return true
+		}
+		if !have() {
+			if _, err := exec.LookPath("npm"); err != nil {
+				npmWhy = "npm is not installed: cannot get jco and componentize-js"
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "npm", append([]string{"install", "--no-audit", "--no-fund", "--prefix", prefix}, npmPackages...)...)
+			if out, err := cmd.CombinedOutput(); err != nil || !have() {
+				npmWhy = fmt.Sprintf("npm install %s failed (is the npm registry reachable?): %v: %s", strings.Join(npmPackages, " "), err, lastLines(string(out), 3))
+				return
+			}
+		}
+		npmBin = bin
+	})
+	if npmBin == "" {
+		t.Skip(npmWhy)
+	}
+	return npmBin
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+var (
+	componentsMu sync.Mutex
+	components   = map[string]*componentBuild{}
+)
+
+type componentBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// componentOf returns the component named name, built once per test run:
+//
+//	hello, probe   the Go guest wrapped by `jco new --wasi-command`
+//	trap           testdata/wat/trap.wat assembled and wrapped the same way
+//	exitcode       testdata/component/exitcode.wat (exit-with-code 42)
+//	proxy          testdata/component/proxy.wat (a wasi:http proxy)
+//	js             testdata/component/hello.js by componentize-js
+func componentOf(t testing.TB, name string) string {
+	t.Helper()
+	bin := componentTools(t)
+	componentsMu.Lock()
+	b := components[name]
+	if b == nil {
+		b = &componentBuild{}
+		components[name] = b
+	}
+	componentsMu.Unlock()
+	b.once.Do(func() { b.path, b.err = buildComponent(bin, name) })
+	if b.err != nil {
+		t.Fatalf("build the %s component: %v", name, b.err)
+	}
+	return b.path
+}
+
+func buildComponent(bin, name string) (string, error) {
+	dir := filepath.Join(filepath.Dir(runwBin), "components")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, name+".wasm")
+	run := func(tool string, args ...string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		if b, err := exec.CommandContext(ctx, filepath.Join(bin, tool), args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s %s: %v: %s", tool, strings.Join(args, " "), err, lastLines(string(b), 5))
+		}
+		return nil
+	}
+	switch name {
+	case "hello", "probe":
+		return out, run("jco", "new", guests[name], "--wasi-command", "-o", out)
+	case "trap":
+		core := filepath.Join(dir, "trap-core.wasm")
+		if err := run("jco", "parse", "testdata/wat/trap.wat", "-o", core); err != nil {
+			return "", err
+		}
+		return out, run("jco", "new", core, "--wasi-command", "-o", out)
+	case "exitcode", "proxy":
+		return out, run("jco", "parse", filepath.Join("testdata", "component", name+".wat"), "-o", out)
+	case "js":
+		wit, err := jsWorld(bin, dir)
+		if err != nil {
+			return "", err
+		}
+		// No wasi:http: the component must be a plain wasi:cli command.
+		return out, run("componentize-js", "testdata/component/hello.js", "--wit", wit, "-n", "hello",
+			"-d", "http", "fetch-event", "-o", out)
+	}
+	return "", fmt.Errorf("no component %q", name)
+}
+
+// jsWorld lays out the WIT for the JavaScript component: a world that
+// exports wasi:cli/run, with the WASI 0.2 packages jco ships (all but
+// wasi:http) as its dependencies.
+func jsWorld(bin, dir string) (string, error) {
+	builtin := filepath.Join(bin, "..", "@bytecodealliance", "jco", "lib", "wit", "builtin")
+	versions, err := filepath.Glob(filepath.Join(builtin, "0.2.*"))
+	if err != nil || len(versions) == 0 {
+		return "", fmt.Errorf("no WASI 0.2 WIT in %s", builtin)
+	}
+	src := versions[len(versions)-1]
+	version := filepath.Base(src)
+	wit := filepath.Join(dir, "js-wit")
+	os.RemoveAll(wit)
+	pkgs, err := os.ReadDir(src)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(filepath.Join(wit, "deps"), 0o755); err != nil {
+		return "", err
+	}
+	for _, p := range pkgs {
+		if p.Name() == "wasi-http" {
+			continue
+		}
+		if b, err := exec.Command("cp", "-r", filepath.Join(src, p.Name()), filepath.Join(wit, "deps", p.Name())).CombinedOutput(); err != nil {
+			return "", fmt.Errorf("copy WIT: %v: %s", err, b)
+		}
+	}
+	world := fmt.Sprintf("package runw:hello;\n\nworld hello {\n  export wasi:cli/run@%s;\n}\n", version)
+	return wit, os.WriteFile(filepath.Join(wit, "world.wit"), []byte(world), 0o644)
+}
+
+// newComponentBundle lays out a bundle whose rootfs holds the component
+// name as /app.wasm, run with args.
+func newComponentBundle(t *testing.T, name string, args ...string) *bundle {
+	t.Helper()
+	src := componentOf(t, name)
+	dir := t.TempDir()
+	b := &bundle{t: t, dir: dir, rootfs: filepath.Join(dir, "rootfs")}
+	if err := os.Mkdir(b.rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(src, filepath.Join(b.rootfs, "app.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	b.spec = defaultSpec(append([]string{"/app.wasm"}, args...)...)
+	b.save()
+	return b
+}
+
+// A component gets exactly the spec's args and env, like a module.
+//
+// Each run drives the Go probe with a short argument list: a Go wasip1
+// program under the preview1 adapter shares its linear memory with the
+// adapter, whose pages (taken with memory.grow) the Go runtime's own
+// allocator also hands out (it assumes it owns all memory above its data;
+// docs/components.md); larger programs may trip the adapter's state check.
+func TestComponentArgsAndEnv(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newComponentBundle(t, "probe", "args")
+	want := []string{"/app.wasm", "args", "echo", "two words"}
+	b.edit(func(s *specs.Spec) { s.Process.Args = want })
+	res := r.mustRun("run", "-b", b.dir, "args")
+	var args []string
+	first, _, _ := strings.Cut(res.stdout, "\n")
+	if err := json.Unmarshal([]byte(first), &args); err != nil || !reflect.DeepEqual(args, want) {
+		t.Errorf("args: %v (%v), want %q", res, err, want)
+	}
+
+	b.edit(func(s *specs.Spec) {
+		s.Process.Args = []string{"/app.wasm", "env"}
+		s.Process.Env = []string{"A=1", "B=two words", "EMPTY="}
+	})
+	res = r.mustRun("run", "-b", b.dir, "env")
+	var env []string
+	if err := json.Unmarshal([]byte(strings.TrimSpace(res.stdout)), &env); err != nil || !reflect.DeepEqual(env, []string{"A=1", "B=two words", "EMPTY="}) {
+		t.Errorf("env: %v (%v), want exactly the spec's", res, err)
+	}
+
+	b.edit(func(s *specs.Spec) { s.Process.Env = nil })
+	if res = r.mustRun("run", "-b", b.dir, "noenv"); strings.TrimSpace(res.stdout) != "[]" {
+		t.Errorf("no env in the spec: %v, want an empty environment, never the host's", res)
+	}
+	r.assertRootEmpty()
+}
+
+// Directory mounts are WASI 0.2 preopens: read-only where the mount says
+// ro, writable otherwise; the rootfs is "/".
+func TestComponentMounts(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	ro, rw := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(ro, "f"), []byte("read-only data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newComponentBundle(t, "probe")
+	b.writeFile("etc/motd", "from the rootfs")
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cat", "/etc/motd"}, "from the rootfs"},
+		{[]string{"cat", "/ro/f"}, "read-only data"},
+		{[]string{"write", "/ro/x", "no"}, "ERR "},
+		{[]string{"write", "/rw/y", "yes"}, "OK"},
+	}
+	for _, c := range cases {
+		b.edit(func(s *specs.Spec) {
+			s.Process.Args = append([]string{"/app.wasm"}, c.args...)
+			s.Mounts = []specs.Mount{bindMount("/ro", ro, "rbind", "ro"), bindMount("/rw", rw, "rbind", "rw")}
+		})
+		res := r.mustRun("run", "-b", b.dir, "mounts")
+		if !strings.HasPrefix(res.stdout, c.want) {
+			t.Errorf("%v: %v, want stdout starting %q", c.args, res, c.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(ro, "x")); err == nil {
+		t.Errorf("the component wrote into a read-only mount")
+	}
+	if got, err := os.ReadFile(filepath.Join(rw, "y")); err != nil || string(got) != "yes" {
+		t.Errorf("rw mount holds %q (%v), want %q", got, err, "yes")
+	}
+	r.assertRootEmpty()
+}
+
+// process.user is who the component is when it opens files, as for a
+// module: a root-only file in a mount is refused, and what it writes
+// (in a mount and in a private tmpfs) belongs to its uid.
+func TestComponentProcessUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: changes uid")
+	}
+	r := newRunw(t)
+	vol := t.TempDir()
+	os.Chmod(vol, 0o777)
+	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := newComponentBundle(t, "probe", "cat", "/v/shadow", "write", "/v/new", "x")
+	b.edit(func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Mounts = append(s.Mounts, bindMount("/v", vol, "rbind", "rw"))
+	})
+	res := r.mustRun("run", "--bundle", b.dir, "user")
+	if strings.Contains(res.stdout, "topsecret") || !strings.HasPrefix(res.stdout, "ERR") {
+		t.Fatalf("component as uid 1000 read a root-only file: %v", res)
+	}
+	fi, err := os.Stat(filepath.Join(vol, "new"))
+	if err != nil {
+		t.Fatalf("component could not write its own file: %v (%v)", err, res)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != 1000 || st.Gid != 1000 {
+		t.Errorf("file written as %d:%d, want 1000:1000", st.Uid, st.Gid)
+	}
+}
+
+// Exit statuses: a return and exit(ok) give 0, exit(err) gives 1 (jco's
+// adapter maps every nonzero proc_exit to it), exit-with-code gives its
+// code, a trap 134 with the trap on stderr.
+func TestComponentExitStatus(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name      string
+		component string
+		args      []string
+		code      int
+		stdout    string
+		stderr    string
+	}{
+		{"hello returns", "hello", nil, 0, "Hello from a WebAssembly container!\n", ""},
+		{"exit 0", "probe", []string{"echo", "x", "exit", "0"}, 0, "x\n", ""},
+		{"exit 7 is exit(err)", "probe", []string{"exit", "7"}, 1, "", ""},
+		{"exit-with-code 42", "exitcode", nil, 42, "", ""},
+		{"trap", "trap", nil, 134, "", "unreachable"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newComponentBundle(t, c.component, c.args...)
+			res := r.run("run", "-b", b.dir, "exit")
+			if res.code != c.code || (c.stdout != "" && res.stdout != c.stdout) || !strings.Contains(res.stderr, c.stderr) {
+				t.Errorf("%v, want exit %d, stdout %q, stderr with %q", res, c.code, c.stdout, c.stderr)
+			}
+			r.assertRootEmpty()
+		})
+	}
+}
+
+// `runw kill` ends a component spinning in wasm code (engine epoch), with
+// 128+signal, through create/start/kill/delete.
+func TestComponentKillLoop(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newComponentBundle(t, "probe", "spin")
+	r.mustRun("create", "-b", b.dir, "spinner")
+	r.mustRun("start", "spinner")
+	st := r.waitStatus("spinner", "running", 20*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	r.mustRun("kill", "spinner", "TERM")
+	waitGone(t, st.Pid, 5*time.Second)
+	r.waitStatus("spinner", "stopped", 5*time.Second)
+	r.mustRun("delete", "spinner")
+
+	bg, _ := runInBackground(t, r, b, "spinrun")
+	r.mustRun("kill", "spinrun", "TERM")
+	if res := bg.wait(t, 10*time.Second); res.code != 143 {
+		t.Errorf("runw run of a killed component: %v, want exit 143", res)
+	}
+
+	// Blocked in one of wasmtime's WASI 0.2 calls, the component is not
+	// reached by the epoch: the init's 2 s backstop ends it, still 143.
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/app.wasm", "sleep", "60s"} })
+	bg, _ = runInBackground(t, r, b, "sleeper")
+	start := time.Now()
+	r.mustRun("kill", "sleeper", "TERM")
+	res := bg.wait(t, 10*time.Second)
+	if res.code != 143 || time.Since(start) > 5*time.Second {
+		t.Errorf("kill of a sleeping component: %v after %v, want exit 143 within the backstop", res, time.Since(start))
+	}
+	t.Logf("a sleeping component ended %v after kill", time.Since(start))
+	r.assertRootEmpty()
+}
+
+// A component is compiled once: create fills the cache (its key marks a
+// component), `runw cache ls` lists it, and the next run or `runw
+// compile` finds it there.
+func TestComponentCache(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	os.Chmod(r.cache, 0o700)
+	b := newComponentBundle(t, "hello")
+	r.mustRun("run", "-b", b.dir, "first")
+	ls := r.mustRun("cache", "ls")
+	if n := len(strings.Split(strings.TrimSpace(ls.stdout), "\n")); n != 2 {
+		t.Fatalf("cache ls after one component run: %q, want one entry", ls.stdout)
+	}
+	start := time.Now()
+	res := r.mustRun("run", "-b", b.dir, "second")
+	t.Logf("second run (cache warm): %v", time.Since(start))
+	if res.stdout != "Hello from a WebAssembly container!\n" {
+		t.Errorf("second run: %v", res)
+	}
+	c := r.mustRun("compile", filepath.Join(b.rootfs, "app.wasm"))
+	if !strings.Contains(c.stdout, "\tcached\t") {
+		t.Errorf("runw compile after a run: %q, want cached", c.stdout)
+	}
+	if ls2 := r.mustRun("cache", "ls"); len(strings.Split(strings.TrimSpace(ls2.stdout), "\n")) != 2 {
+		t.Errorf("cache ls after a warm run: %q, want still one entry", ls2.stdout)
+	}
+}
+
+// A wasi:http proxy component is refused at create, in one line naming
+// the world.
+func TestComponentProxyRefused(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newComponentBundle(t, "proxy")
+	res := r.run("create", "-b", b.dir, "proxy")
+	if res.code == 0 || !strings.Contains(res.stderr, "wasi:http proxy world") {
+		t.Fatalf("create of a proxy component: %v, want a refusal naming the wasi:http proxy world", res)
+	}
+	oneLine(t, "create error", res.stderr)
+	r.assertRootEmpty()
+}
+
+// A component written in JavaScript (componentize-js, no wasi:http) runs
+// and prints.
+func TestComponentJavaScript(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newComponentBundle(t, "js")
+	res := r.mustRun("run", "-b", b.dir, "js")
+	if res.stdout != "hello from a JavaScript component\n" {
+		t.Errorf("%v, want the JavaScript component's greeting", res)
+	}
+}
+
+// `runw features` says components are supported.
+func TestFeaturesSayComponents(t *testing.T) {
+	res := newRunw(t).mustRun("features")
+	var f struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &f); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(f.Annotations["io.github.runw.wasm.components"], "wasi:cli/run") {
+		t.Errorf("features annotations %v: no io.github.runw.wasm.components naming wasi:cli/run", f.Annotations)
+	}
+}

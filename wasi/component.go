@@ -1,0 +1,125 @@
+package wasi
+
+import (
+	"fmt"
+	"os"
+	"sync/atomic"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/runw/runw/spec"
+	"github.com/runw/runw/wasi/component"
+)
+
+// CompileComponent returns the compiled component for the file at path,
+// from the cache when it holds it (cache may be nil), compiling and
+// storing it otherwise, like CompileKeyed for a module. The boolean says
+// whether it was a cache hit.
+func CompileComponent(engine *wasmtime.Engine, path string, cache *Cache) (*component.Component, bool, string, error) {
+	var key string
+	var wasm []byte
+	var err error
+	if cache != nil {
+		if key, wasm, err = cache.KeyFor(path, nil); err != nil {
+			return nil, false, "", err
+		}
+		if c := cache.LoadComponent(engine, key); c != nil {
+			return c, true, key, nil
+		}
+	}
+	if wasm == nil {
+		if wasm, err = os.ReadFile(path); err != nil {
+			return nil, false, "", err
+		}
+		key = Key(wasm)
+	}
+	c, err := component.New(engine, wasm)
+	if err != nil {
+		return nil, false, key, fmt.Errorf("compile component %q: %w", path, oneLine(err))
+	}
+	if cache != nil {
+		if art, err := c.Serialize(); err == nil {
+			// A cache that cannot be written only costs speed, never the run.
+			_ = cache.Store(key, art)
+		}
+	}
+	return c, false, key, nil
+}
+
+// Precompile fills the cache for the module or component at path, for
+// `runw compile`; it reports whether it was already there, and its key.
+func Precompile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (bool, string, error) {
+	if kind == spec.KindComponent {
+		c, hit, key, err := CompileComponent(engine, path, cache)
+		if c != nil {
+			c.Close()
+		}
+		return hit, key, err
+	}
+	_, hit, key, err := CompileKeyed(engine, path, kind, cache)
+	return hit, key, err
+}
+
+// componentGuest is an instantiated WASI 0.2 command component whose run
+// has not been called.
+type componentGuest struct {
+	engine *wasmtime.Engine
+	inst   *component.Instance
+	signal atomic.Int32
+}
+
+// prepareComponent compiles (or loads) the plan's component, grants it the
+// plan and instantiates it. The grants are wasmtime's WASI 0.2: argv, env,
+// stdio and the directory preopens (rootfs, bind mounts, tmpfs), each
+// read-only where the plan says; single files (file binds, the default
+// devices) have no WASI 0.2 form and are not granted (docs/components.md).
+func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest, error) {
+	comp, _, _, err := CompileComponent(engine, plan.Module, cache)
+	if err != nil {
+		return nil, err
+	}
+	defer comp.Close()
+	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit}
+	for _, p := range plan.Preopens {
+		cfg.Dirs = append(cfg.Dirs, component.Dir{Host: p.HostPath, Guest: p.GuestPath, ReadOnly: p.ReadOnly})
+	}
+	inst, err := component.Instantiate(comp, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))
+	}
+	return &componentGuest{engine: engine, inst: inst}, nil
+}
+
+// Run calls wasi:cli/run's run and maps how it ended: exit(ok) or a return
+// of ok gives 0, exit(err) or a return of err gives 1, exit-with-code(n)
+// gives n, a stop by Stop(sig) gives 128+sig and a trap gives 134.
+func (g *componentGuest) Run() Exit {
+	var r component.Result
+	if serr := onGuestStack(func() { r = g.inst.Call() }); serr != nil {
+		return Exit{Code: TrapExitCode, Trap: serr.Error()}
+	}
+	switch {
+	case r.Exited:
+		return Exit{Code: r.Code & 0xff}
+	case r.Err == nil && r.Failed:
+		return Exit{Code: 1}
+	case r.Err == nil:
+		return Exit{Code: 0}
+	}
+	if sig := g.signal.Load(); sig != 0 {
+		return Exit{Code: 128 + int(sig)}
+	}
+	return Exit{Code: TrapExitCode, Trap: trapMessage(r.Err)}
+}
+
+// Stop asks a running component to end because of signal sig: the epoch
+// bump traps it at its next loop back-edge or function entry. A component
+// blocked inside one of wasmtime's WASI 0.2 calls (a sleep, a read of
+// stdin) is not woken by it; the init's backstop ends the process then.
+func (g *componentGuest) Stop(sig int) {
+	g.signal.CompareAndSwap(0, int32(sig))
+	g.engine.IncrementEpoch()
+}
+
+// Close frees the instance.
+func (g *componentGuest) Close() { g.inst.Close() }

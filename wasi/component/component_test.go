@@ -1,0 +1,201 @@
+package component_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
+	"github.com/runw/runw/wasi"
+	"github.com/runw/runw/wasi/component"
+)
+
+// compile assembles component text with runw's engine.
+func compile(t *testing.T, engine *wasmtime.Engine, wat string) *component.Component {
+	t.Helper()
+	wasm, err := wasmtime.Wat2Wasm(wat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := component.New(engine, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func testdata(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "integration", "testdata", "component", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// command wraps a core module body exporting "run" (returning the result
+// discriminant: 0 ok, 1 err) in a wasi:cli/run component that imports
+// wasi:cli/exit's exit as the core function "exit" "exit" (param i32).
+func command(body string) string {
+	return `(component
+  (import "wasi:cli/exit@0.2.6" (instance $exit
+    (export "exit" (func (param "status" (result))))))
+  (core module $m
+    (import "exit" "exit" (func $exit (param i32)))
+    (memory 1)
+    ` + body + `)
+  (core func $exit (canon lower (func $exit "exit")))
+  (core instance $i (instantiate $m (with "exit" (instance (export "exit" (func $exit))))))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $cli (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.6" (instance $cli)))`
+}
+
+func run(t *testing.T, engine *wasmtime.Engine, wat string, cfg component.Config) component.Result {
+	t.Helper()
+	in, err := component.Instantiate(compile(t, engine, wat), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	return in.Call()
+}
+
+// Every way a command ends maps to its own Result, without reading any
+// message text: exit(ok), exit(err), exit-with-code, a returned ok or
+// err, a trap.
+func TestCallEndings(t *testing.T) {
+	engine := wasi.NewEngine()
+	cases := []struct {
+		name string
+		wat  string
+		want component.Result
+	}{
+		{"exit ok", command(`(func (export "run") (result i32) (call $exit (i32.const 0)) (i32.const 1))`), component.Result{Exited: true, Code: 0}},
+		{"exit err", command(`(func (export "run") (result i32) (call $exit (i32.const 1)) (i32.const 0))`), component.Result{Exited: true, Code: 1}},
+		{"exit-with-code 42", testdata(t, "exitcode.wat"), component.Result{Exited: true, Code: 42}},
+		{"return ok", command(`(func (export "run") (result i32) (i32.const 0))`), component.Result{}},
+		{"return err", command(`(func (export "run") (result i32) (i32.const 1))`), component.Result{Failed: true}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := run(t, engine, c.wat, component.Config{Args: []string{"x"}}); got != c.want {
+				t.Errorf("got %+v, want %+v", got, c.want)
+			}
+		})
+	}
+	t.Run("trap", func(t *testing.T) {
+		got := run(t, engine, command(`(func (export "run") (result i32) unreachable)`), component.Config{})
+		if got.Exited || got.Err == nil || !strings.Contains(got.Err.Error(), "unreachable") {
+			t.Errorf("got %+v, want a trap naming unreachable", got)
+		}
+	})
+}
+
+// A component that declares wasi:cli/exit's exit with another parameter
+// type hands runw another kind of value: runw checks the kind before it
+// reads the value, and such an exit is a failure (1), never a read of a
+// member that is not there.
+func TestExitOfTheWrongTypeIsChecked(t *testing.T) {
+	wat := `(component
+  (import "wasi:cli/exit@0.2.6" (instance $exit
+    (export "exit" (func (param "status" u32)))))
+  (core module $m
+    (import "exit" "exit" (func $exit (param i32)))
+    (func (export "run") (result i32) (call $exit (i32.const 0)) (i32.const 0)))
+  (core func $exit (canon lower (func $exit "exit")))
+  (core instance $i (instantiate $m (with "exit" (instance (export "exit" (func $exit))))))
+  (func $run (result (result)) (canon lift (core func $i "run")))
+  (instance $cli (export "run" (func $run)))
+  (export "wasi:cli/run@0.2.6" (instance $cli)))`
+	got := run(t, wasi.NewEngine(), wat, component.Config{})
+	if got != (component.Result{Exited: true, Code: 1}) {
+		t.Errorf("got %+v, want exit 1", got)
+	}
+}
+
+// Only wasi:cli/run commands are taken; a wasi:http proxy is named as such.
+func TestRunExport(t *testing.T) {
+	engine := wasi.NewEngine()
+	if _, err := compile(t, engine, testdata(t, "proxy.wat")).RunExport(); err == nil || !strings.Contains(err.Error(), "wasi:http proxy world") {
+		t.Errorf("proxy component: %v, want a refusal naming the wasi:http proxy world", err)
+	}
+	lib := `(component
+  (core module $m (func (export "f")))
+  (core instance $i (instantiate $m))
+  (func $f (canon lift (core func $i "f")))
+  (export "f" (func $f)))`
+	if _, err := compile(t, engine, lib).RunExport(); err == nil || !strings.Contains(err.Error(), "no wasi:cli/run") {
+		t.Errorf("component without run: %v", err)
+	}
+	name, err := compile(t, engine, testdata(t, "exitcode.wat")).RunExport()
+	if err != nil || name != "wasi:cli/run@0.2.6" {
+		t.Errorf("RunExport = %q, %v", name, err)
+	}
+}
+
+// The engine's epoch stops a component spinning in wasm code.
+func TestEpochStopsASpinningComponent(t *testing.T) {
+	engine := wasi.NewEngine()
+	in, err := component.Instantiate(compile(t, engine, command(`(func (export "run") (result i32) (loop $l (br $l)) (i32.const 0))`)), component.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	done := make(chan component.Result, 1)
+	go func() { done <- in.Call() }()
+	time.Sleep(50 * time.Millisecond)
+	engine.IncrementEpoch()
+	select {
+	case r := <-done:
+		if r.Exited || r.Err == nil {
+			t.Errorf("got %+v, want an interrupt", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the epoch did not stop the component")
+	}
+}
+
+// The memory limit caps each linear memory: growing past it fails.
+func TestMemoryLimit(t *testing.T) {
+	engine := wasi.NewEngine()
+	grow := command(`(func (export "run") (result i32)
+	    (if (result i32) (i32.eq (memory.grow (i32.const 64)) (i32.const -1))
+	      (then (i32.const 1)) (else (i32.const 0))))`)
+	if got := run(t, engine, grow, component.Config{MemoryLimit: 1 << 20}); !got.Failed {
+		t.Errorf("grow to 4 MiB under a 1 MiB limit: %+v, want the grow refused", got)
+	}
+	if got := run(t, engine, grow, component.Config{}); got.Failed || got.Err != nil {
+		t.Errorf("grow to 4 MiB without a limit: %+v", got)
+	}
+}
+
+// A serialized component loads back from a file and runs.
+func TestSerializeRoundTrip(t *testing.T) {
+	engine := wasi.NewEngine()
+	art, err := compile(t, engine, testdata(t, "exitcode.wat")).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "c.cwasm")
+	if err := os.WriteFile(path, art, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := component.DeserializeFile(engine, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in, err := component.Instantiate(c, component.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if r := in.Call(); r != (component.Result{Exited: true, Code: 42}) {
+		t.Errorf("got %+v, want exit 42", r)
+	}
+}
