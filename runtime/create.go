@@ -319,7 +319,7 @@ func (r *Runtime) spawnInit(cfg initConfig, stdio [3]*os.File, tty bool, cgPath 
 	if reply := strings.TrimSpace(string(msg)); reply != "ready" {
 		if reply == "" {
 			// The sync pipe closed without a word: the init died.
-			return nil, fmt.Errorf("container init exited without reporting: %s", deathOf(cmd, cgPath))
+			return nil, fmt.Errorf("container init exited without reporting: %s%s", deathOf(cmd, cgPath), cfg.Sandbox.seccompHint())
 		}
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -1,12 +1,16 @@
 package runtime
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	goruntime "runtime"
 	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	libseccomp "github.com/seccomp/libseccomp-golang"
+	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,10 +85,28 @@ func (sb *Sandbox) applySeccomp() error {
 		return err
 	}
 	defer filter.Release()
+	needs := initNeeds
+	if sb.seccompBefore() {
+		needs = append(slices.Clip(needs), privilegeNeeds...)
+	}
+	if err := checkInitAllowed(filter, needs); err != nil {
+		return err
+	}
 	if err := filter.Load(); err != nil {
 		return fmt.Errorf("seccomp: load the filter: %w", err)
 	}
 	return nil
+}
+
+// seccompHint is added to the error of an init that died without a word
+// when the spec has a seccomp profile: after the filter is loaded the
+// init can no longer say what it was refused (the write of its report may
+// be the refused call itself).
+func (sb *Sandbox) seccompHint() string {
+	if sb == nil || sb.Seccomp == nil {
+		return ""
+	}
+	return " (the seccomp profile may deny a system call the init needs)"
 }
 
 // seccompFilter builds the libseccomp filter for the spec's profile, as
@@ -247,4 +269,124 @@ func seccompSupported() (actions, operators, archs, flags []string) {
 		slices.Sort(l)
 	}
 	return actions, operators, archs, flags
+}
+
+// initCall is a system call the init makes once its filter is loaded.
+type initCall struct {
+	name string
+	args [6]uint64
+	// enosys: the caller falls back on ENOSYS, so that answer will do.
+	enosys bool
+}
+
+// initNeeds are the system calls without which the init could not report,
+// wait for start, run the guest or exit, once its filter is loaded: the Go
+// runtime's (memory, threads, signals, timers, the netpoller) and the
+// init's own (its fifo and sync pipe). A profile that refuses one would
+// leave the init dead without a word or hung (denied close: the report
+// never ends; denied exit_group: it cannot exit); checked before loading,
+// it is one clear error at create instead.
+var initNeeds = []initCall{
+	{name: "read"}, {name: "write"}, {name: "close"}, {name: "openat"}, {name: "fcntl"},
+	{name: "futex"}, {name: "mmap"}, {name: "munmap"}, {name: "mprotect"}, {name: "madvise"},
+	{name: "rt_sigreturn"}, {name: "rt_sigaction"}, {name: "rt_sigprocmask"}, {name: "sigaltstack"},
+	{name: "tgkill"}, {name: "gettid"}, {name: "getpid"}, {name: "sched_yield"},
+	{name: "nanosleep"}, {name: "clock_gettime"}, {name: "epoll_pwait"}, {name: "epoll_ctl"},
+	{name: "exit"}, {name: "exit_group"},
+	// glibc's pthread_create (the guest's thread, cgo's threads): clone3,
+	// or clone when clone3 says ENOSYS (podman's profile says so), with
+	// these flags.
+	{name: "clone3", enosys: true},
+	{name: "clone", args: [6]uint64{unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+		unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID}},
+}
+
+// privilegeNeeds are what applyPrivileges calls when the filter is loaded
+// before it (no no_new_privs).
+var privilegeNeeds = []initCall{
+	{name: "prctl"}, {name: "capset"}, {name: "capget"}, {name: "setgroups"},
+	{name: "setresuid"}, {name: "setresgid"}, {name: "getdents64"},
+}
+
+// auditArch is AUDIT_ARCH_* of the architecture runw is built for, as the
+// kernel puts it in seccomp_data.
+var auditArch = map[string]uint32{"amd64": 0xc000003e, "arm64": 0xc00000b7}
+
+// checkInitAllowed runs the filter's BPF program on each of the init's
+// needs, as the kernel would, and refuses a profile that denies one.
+func checkInitAllowed(filter *libseccomp.ScmpFilter, needs []initCall) error {
+	arch, ok := auditArch[goruntime.GOARCH]
+	if !ok {
+		return nil
+	}
+	prog, err := filterProgram(filter)
+	if err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		return fmt.Errorf("seccomp: the filter's program: %w", err)
+	}
+	for _, c := range needs {
+		nr, err := libseccomp.GetSyscallFromName(c.name)
+		if err != nil {
+			continue
+		}
+		// seccomp_data, one 32-bit word at a time at its place in the
+		// host's layout; x/net/bpf loads words big-endian.
+		var data [64]byte
+		put := func(off int, v uint32) { binary.BigEndian.PutUint32(data[off:], v) }
+		put(0, uint32(nr))
+		put(4, arch)
+		for i, a := range c.args {
+			lo, hi := 16+8*i, 16+8*i+4
+			if hostBigEndian {
+				lo, hi = hi, lo
+			}
+			put(lo, uint32(a))
+			put(hi, uint32(a>>32))
+		}
+		ret, err := vm.Run(data[:])
+		if err != nil {
+			return fmt.Errorf("seccomp: run the filter's program: %w", err)
+		}
+		act := uint32(ret) & unix.SECCOMP_RET_ACTION_FULL
+		if c.enosys && uint32(ret) == unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+			continue
+		}
+		if act != unix.SECCOMP_RET_ALLOW && act != unix.SECCOMP_RET_LOG {
+			return fmt.Errorf("seccomp: the profile denies %s, which runw's init needs to run the guest", c.name)
+		}
+	}
+	return nil
+}
+
+// hostBigEndian: where the high word of a 64-bit argument sits.
+var hostBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
+
+// filterProgram is the filter as the classic BPF program libseccomp would
+// load (exported through a memfd: libseccomp 2.5 cannot export to memory).
+func filterProgram(filter *libseccomp.ScmpFilter) ([]bpf.Instruction, error) {
+	fd, err := unix.MemfdCreate("runw-seccomp", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "runw-seccomp")
+	defer f.Close()
+	if err := filter.ExportBPF(f); err != nil {
+		return nil, fmt.Errorf("export the filter: %w", err)
+	}
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil {
+		return nil, err
+	}
+	prog := make([]bpf.Instruction, 0, len(raw)/8)
+	for i := 0; i+8 <= len(raw); i += 8 {
+		prog = append(prog, bpf.RawInstruction{
+			Op: binary.NativeEndian.Uint16(raw[i:]),
+			Jt: raw[i+2], Jf: raw[i+3],
+			K: binary.NativeEndian.Uint32(raw[i+4:]),
+		}.Disassemble())
+	}
+	return prog, nil
 }
