@@ -8,13 +8,27 @@ BUILD    := $(CURDIR)/build
 PREFIX   ?= /usr/local
 FUZZTIME ?= 10s
 
-.PHONY: all build demo test unit integration bench deps install clean guests lint
+.PHONY: all build demo test unit integration bench deps deps-build install clean guests lint
 
 all: build
 
 build: $(BIN)
 
-$(BIN): $(shell find . -name '*.go' -not -path './integration/*' -not -path './build/*') go.mod go.sum
+# deps-build: the seccomp filter is built with libseccomp (cgo, found by
+# pkg-config). As root, install Debian's libseccomp-dev and pkg-config when
+# they are missing, before anything is compiled; otherwise say what is
+# missing and let the build fail on it.
+deps-build:
+	@if ! pkg-config --exists libseccomp 2>/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "deps-build: installing libseccomp-dev pkg-config"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libseccomp-dev pkg-config >/dev/null; \
+		else \
+			echo "deps-build: libseccomp-dev and pkg-config are needed (Debian: apt-get install libseccomp-dev pkg-config)"; \
+		fi; \
+	fi
+
+$(BIN): $(shell find . -name '*.go' -not -path './integration/*' -not -path './build/*') go.mod go.sum | deps-build
 	CGO_ENABLED=1 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ .
 
 # Guests are real programs: Go for GOOS=wasip1, plus WAT files read as-is.

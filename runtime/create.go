@@ -349,7 +349,7 @@ func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, extra []*os.File, stdio
 	if reply := strings.TrimSpace(string(msg)); reply != "ready" {
 		if reply == "" {
 			// The sync pipe closed without a word: the init died.
-			return nil, fmt.Errorf("container init exited without reporting: %s", deathOf(cmd, cgPath))
+			return nil, fmt.Errorf("container init exited without reporting: %s%s", deathOf(cmd, cgPath), cfg.Sandbox.seccompHint())
 		}
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -1,6 +1,9 @@
 package runtime
 
 import (
+	"strings"
+
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 
@@ -19,16 +22,24 @@ import (
 // mapped, its mounts are not).
 func Features() *features.Features {
 	t, f := true, false
+	actions, operators, archs, flags := seccompSupported()
+	var caps []string
+	for _, c := range capability.ListKnown() {
+		caps = append(caps, "CAP_"+strings.ToUpper(c.String()))
+	}
 	return &features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  []string{"bind", "rbind", "ro", "rw"},
 		Linux: &features.Linux{
-			Namespaces:      []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
-			Capabilities:    []string{},
-			Cgroup:          &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
-			Seccomp:         &features.Seccomp{Enabled: &f},
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
+			Capabilities: caps,
+			Cgroup:       &features.Cgroup{V1: &t, V2: &t, Systemd: &f, SystemdUser: &f, Rdma: &f},
+			Seccomp: &features.Seccomp{
+				Enabled: &t, Actions: actions, Operators: operators, Archs: archs,
+				KnownFlags: flags, SupportedFlags: flags,
+			},
 			Apparmor:        &features.Apparmor{Enabled: &f},
 			Selinux:         &features.Selinux{Enabled: &f},
 			IntelRdt:        &features.IntelRdt{Enabled: &f},

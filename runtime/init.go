@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -122,33 +121,6 @@ func Init() {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", exit.Trap)
 	}
 	os.Exit(exit.Code)
-}
-
-// becomeUser takes process.user's credentials for the whole process (Go
-// applies them to every thread) once the guest is prepared and before any
-// guest code runs: from then on every file the guest opens through its
-// preopens is checked as that user, as it would be for a native process.
-func becomeUser(u wasi.User) error {
-	if u.UID == 0 && u.GID == 0 && len(u.AdditionalGids) == 0 {
-		return nil
-	}
-	groups := make([]int, len(u.AdditionalGids))
-	for i, g := range u.AdditionalGids {
-		groups[i] = int(g)
-	}
-	if err := syscall.Setgroups(groups); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if err := syscall.Setgid(int(u.GID)); err != nil {
-		return fmt.Errorf("setgid %d: %w", u.GID, err)
-	}
-	if err := syscall.Setuid(int(u.UID)); err != nil {
-		return fmt.Errorf("setuid %d: %w", u.UID, err)
-	}
-	// A credential change makes the process non-dumpable, which makes
-	// /proc/self root-owned: the init could not reopen its fifo there.
-	// A native process of that user is dumpable too.
-	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
 }
 
 // compileInChild is the fallback for a cache that create could not fill

@@ -1,10 +1,183 @@
 package runtime
 
-import "github.com/runw/runw/wasi"
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
 
-// applyLimits sets process.rlimits and process.oomScoreAdj.
-func (sb *Sandbox) applyLimits() error { return nil }
+	"github.com/moby/sys/capability"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
-// applyPrivileges takes process.user's credentials and the spec's
-// capabilities and no_new_privs.
-func (sb *Sandbox) applyPrivileges(u wasi.User) error { return becomeUser(u) }
+	"github.com/runw/runw/wasi"
+)
+
+/*
+#include <stdlib.h>
+*/
+import "C"
+
+// rlimits maps process.rlimits' types to Linux's resources (getrlimit(2));
+// spec/validate.go refuses any other name at load.
+var rlimits = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// applyLimits sets process.rlimits and process.oomScoreAdj, first, while
+// the init still has CAP_SYS_RESOURCE to raise a hard limit or lower its
+// OOM score. Both belong to the process, not to a thread.
+func (sb *Sandbox) applyLimits() error {
+	for _, r := range sb.Rlimits {
+		res, ok := rlimits[r.Type]
+		if !ok {
+			return fmt.Errorf("wrong rlimit value: %q", r.Type)
+		}
+		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
+			return fmt.Errorf("error setting rlimit type %d: %w", res, err)
+		}
+	}
+	if sb.OOMScoreAdj != nil {
+		err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*sb.OOMScoreAdj)), 0)
+		if err != nil {
+			return fmt.Errorf("set oom_score_adj to %d: %w", *sb.OOMScoreAdj, err)
+		}
+	}
+	return nil
+}
+
+// capSets are process.capabilities as bit masks, by the kernel's numbers.
+type capSets struct {
+	bounding, effective, permitted, inheritable, ambient uint64
+}
+
+// capsByName maps "CAP_CHOWN" to its number, for the capabilities both
+// moby/sys/capability and this kernel know.
+func capsByName(last capability.Cap) map[string]capability.Cap {
+	m := map[string]capability.Cap{}
+	for _, c := range capability.List() {
+		if c <= last {
+			m["CAP_"+strings.ToUpper(c.String())] = c
+		}
+	}
+	return m
+}
+
+// capSetsFor reads the spec's capabilities. No capabilities object means
+// no capability at all, as under runc. A name this kernel does not know is
+// left out, as runc does; an ambient capability that is not both
+// permitted and inheritable is left out too (the kernel would refuse it).
+func capSetsFor(c *specs.LinuxCapabilities, last capability.Cap) capSets {
+	var s capSets
+	if c == nil {
+		return s
+	}
+	names := capsByName(last)
+	mask := func(list []string) uint64 {
+		var m uint64
+		for _, n := range list {
+			if cp, ok := names[n]; ok {
+				m |= 1 << uint(cp)
+			} else {
+				logDebugf("capability %q is not known to this kernel; left out", n)
+			}
+		}
+		return m
+	}
+	s.bounding = mask(c.Bounding)
+	s.effective = mask(c.Effective)
+	s.permitted = mask(c.Permitted)
+	s.inheritable = mask(c.Inheritable)
+	s.ambient = mask(c.Ambient) & s.permitted & s.inheritable
+	return s
+}
+
+// applyPrivileges takes process.user's credentials, the spec's
+// capabilities and no_new_privs, on every thread of the init (threads.go),
+// in runc's order (finalizeNamespace): drop from the bounding set; keep
+// the capabilities across the uid change (PR_SET_KEEPCAPS); groups, gid,
+// uid; set effective, permitted and inheritable (capset); the ambient
+// set; no_new_privs last.
+//
+// From then on every file the guest opens through its preopens is checked
+// as that user with those capabilities, as it would be for a native
+// process: a root guest without CAP_DAC_OVERRIDE cannot read a 0600 file
+// of another user in a granted directory. The capabilities are also what
+// code that escaped the wasm sandbox would hold: with podman's defaults,
+// no CAP_SYS_ADMIN, CAP_SYS_PTRACE or CAP_SYS_MODULE to reach the host.
+func (sb *Sandbox) applyPrivileges(u wasi.User) error {
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("read the last capability: %w", err)
+	}
+	caps := capSetsFor(sb.Capabilities, last)
+
+	var mem []unsafe.Pointer
+	defer func() {
+		for _, p := range mem {
+			C.free(p)
+		}
+	}()
+	alloc := func(n int) unsafe.Pointer {
+		p := C.calloc(1, C.size_t(n))
+		mem = append(mem, p)
+		return p
+	}
+
+	var steps []step
+	add := func(what string, nr uintptr, args ...uintptr) {
+		s := step{nr: nr, what: what}
+		copy(s.args[:], args)
+		steps = append(steps, s)
+	}
+	for c := capability.Cap(0); c <= last; c++ {
+		if caps.bounding&(1<<uint(c)) == 0 {
+			add("drop "+c.String()+" from the bounding set", unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))
+		}
+	}
+	changeUser := u.UID != 0 || u.GID != 0 || len(u.AdditionalGids) != 0
+	if changeUser {
+		add("keep capabilities across setuid", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1)
+		p := alloc(4*len(u.AdditionalGids) + 4)
+		copy(unsafe.Slice((*uint32)(p), len(u.AdditionalGids)), u.AdditionalGids)
+		add("setgroups", unix.SYS_SETGROUPS, uintptr(len(u.AdditionalGids)), uintptr(p))
+		add(fmt.Sprintf("setgid %d", u.GID), unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID))
+		add(fmt.Sprintf("setuid %d", u.UID), unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID))
+		add("clear keep-caps", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0)
+	}
+	hdr := (*unix.CapUserHeader)(alloc(int(unsafe.Sizeof(unix.CapUserHeader{}))))
+	hdr.Version = unix.LINUX_CAPABILITY_VERSION_3
+	data := (*[2]unix.CapUserData)(alloc(2 * int(unsafe.Sizeof(unix.CapUserData{}))))
+	for i := range data {
+		data[i].Effective = uint32(caps.effective >> (32 * i))
+		data[i].Permitted = uint32(caps.permitted >> (32 * i))
+		data[i].Inheritable = uint32(caps.inheritable >> (32 * i))
+	}
+	add("capset", unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)))
+	add("clear the ambient set", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
+	for c := capability.Cap(0); c <= last; c++ {
+		if caps.ambient&(1<<uint(c)) != 0 {
+			add("raise ambient "+c.String(), unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c))
+		}
+	}
+	if sb.NoNewPrivileges {
+		// No setuid binary or file capability can ever give back what was
+		// dropped (the init runs none, but a hook or a child might).
+		add("set no_new_privs", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1)
+	}
+	if err := allThreads(steps, int(last)); err != nil {
+		return fmt.Errorf("apply process.user and capabilities: %w", err)
+	}
+	// A credential change (a new uid, fewer permitted capabilities) makes
+	// the process non-dumpable, which makes /proc/self root-owned: the
+	// init could not reopen its fifo there. A native process of that user
+	// is dumpable too.
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
+}

@@ -60,8 +60,10 @@ func sandboxFor(s *specs.Spec) *Sandbox {
 // kernel's second enforcement of the grants (Landlock: it needs no
 // capability once no_new_privs is set), process.user and the
 // capabilities, and the syscall filter last, so that it only has to allow
-// what the init does from then on. fifo is the exec fifo the init still
-// opens after this.
+// what the init does from then on. Without no_new_privs the filter is
+// loaded before the capabilities go instead, as runc does: loading it
+// then needs CAP_SYS_ADMIN. fifo is the exec fifo the init still opens
+// after this.
 func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 	if err := sb.applyNamespaces(); err != nil {
 		return err
@@ -72,8 +74,16 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 	if err := sb.applyLandlock(plan, fifo); err != nil {
 		return err
 	}
+	if sb.seccompBefore() {
+		if err := sb.applySeccomp(); err != nil {
+			return err
+		}
+	}
 	if err := sb.applyPrivileges(plan.User); err != nil {
 		return err
+	}
+	if sb.seccompBefore() {
+		return nil
 	}
 	return sb.applySeccomp()
 }

@@ -1,0 +1,386 @@
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// podmanCaps is podman's default capability set (containers.conf's
+// default_capabilities).
+var podmanCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_NET_BIND_SERVICE", "CAP_SETFCAP", "CAP_SETGID", "CAP_SETPCAP",
+	"CAP_SETUID", "CAP_SYS_CHROOT",
+}
+
+// containersProfile is /usr/share/containers/seccomp.json's shape: the
+// OCI profile plus the conditions podman resolves when it writes
+// config.json.
+type containersProfile struct {
+	DefaultAction   specs.LinuxSeccompAction `json:"defaultAction"`
+	DefaultErrnoRet *uint                    `json:"defaultErrnoRet"`
+	ArchMap         []struct {
+		Arch specs.Arch   `json:"architecture"`
+		Sub  []specs.Arch `json:"subArchitectures"`
+	} `json:"archMap"`
+	Syscalls []struct {
+		specs.LinuxSyscall
+		Includes struct {
+			Arches []string `json:"arches"`
+			Caps   []string `json:"caps"`
+		} `json:"includes"`
+		Excludes struct {
+			Arches []string `json:"arches"`
+			Caps   []string `json:"caps"`
+		} `json:"excludes"`
+	} `json:"syscalls"`
+}
+
+// podmanSeccomp is what podman puts in config.json as linux.seccomp for a
+// container with caps: containers' default profile, with each rule's
+// includes and excludes resolved for this arch and caps (as
+// containers/common's seccomp package does).
+func podmanSeccomp(t *testing.T, caps []string) *specs.LinuxSeccomp {
+	t.Helper()
+	data, err := os.ReadFile("/usr/share/containers/seccomp.json")
+	if err != nil {
+		t.Skipf("no podman seccomp profile (Debian: containers-common, with podman): %v", err)
+	}
+	var p containersProfile
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the profile's arch map is resolved for amd64 only")
+	}
+	s := &specs.LinuxSeccomp{DefaultAction: p.DefaultAction, DefaultErrnoRet: p.DefaultErrnoRet}
+	for _, a := range p.ArchMap {
+		if a.Arch == specs.ArchX86_64 {
+			s.Architectures = append([]specs.Arch{a.Arch}, a.Sub...)
+		}
+	}
+	has := func(list []string) bool {
+		for _, c := range list {
+			if !slices.Contains(caps, c) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, r := range p.Syscalls {
+		in, ex := r.Includes, r.Excludes
+		if len(in.Arches) > 0 && !slices.Contains(in.Arches, "amd64") || slices.Contains(ex.Arches, "amd64") {
+			continue
+		}
+		if len(in.Caps) > 0 && !has(in.Caps) {
+			continue
+		}
+		if slices.ContainsFunc(ex.Caps, func(c string) bool { return slices.Contains(caps, c) }) {
+			continue
+		}
+		s.Syscalls = append(s.Syscalls, r.LinuxSyscall)
+	}
+	return s
+}
+
+// confinement is what /proc says about a container's init: the status
+// lines this test compares, the limits it set and its OOM score.
+type confinement map[string]string
+
+var confinementFields = []string{"Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"}
+
+// confinementOf reads the confinement of a task (/proc/PID or
+// /proc/PID/task/TID).
+func confinementOf(t *testing.T, dir string) confinement {
+	t.Helper()
+	status, err := os.ReadFile(filepath.Join(dir, "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := confinement{}
+	for _, l := range strings.Split(string(status), "\n") {
+		k, v, ok := strings.Cut(l, ":")
+		if ok && slices.Contains(confinementFields, k) {
+			c[k] = strings.Join(strings.Fields(v), " ")
+		}
+	}
+	limits, err := os.ReadFile(filepath.Join(dir, "limits"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(limits), "\n") {
+		for _, name := range []string{"Max open files", "Max processes", "Max core file size"} {
+			if v, ok := strings.CutPrefix(l, name); ok {
+				c[name] = strings.Join(strings.Fields(v), " ")
+			}
+		}
+	}
+	oom, err := os.ReadFile(filepath.Join(dir, "oom_score_adj"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c["oom_score_adj"] = strings.TrimSpace(string(oom))
+	return c
+}
+
+// podmanProcess makes a spec's process as podman writes it for user.
+func podmanProcess(s *specs.Spec, user specs.User, caps []string, seccomp *specs.LinuxSeccomp) {
+	p := s.Process
+	p.User = user
+	p.NoNewPrivileges = true
+	p.Capabilities = &specs.LinuxCapabilities{Bounding: podmanCaps}
+	if user.UID == 0 {
+		p.Capabilities.Effective = caps
+		p.Capabilities.Permitted = caps
+	}
+	// podman's limits, or the most this machine lets root raise them to
+	// (without CAP_SYS_RESOURCE in a test sandbox, the current hard
+	// limit), for runc and runw alike.
+	limit := func(res int, want uint64) specs.POSIXRlimit {
+		var cur syscall.Rlimit
+		if err := syscall.Getrlimit(res, &cur); err == nil && cur.Max < want {
+			want = cur.Max
+		}
+		return specs.POSIXRlimit{Hard: want, Soft: want}
+	}
+	nofile, nproc := limit(syscall.RLIMIT_NOFILE, 1048576), limit(unix.RLIMIT_NPROC, 4194304)
+	nofile.Type, nproc.Type = "RLIMIT_NOFILE", "RLIMIT_NPROC"
+	p.Rlimits = []specs.POSIXRlimit{nofile, nproc, {Type: "RLIMIT_CORE", Hard: 0, Soft: 0}}
+	adj := 200
+	p.OOMScoreAdj = &adj
+	if s.Linux == nil {
+		s.Linux = &specs.Linux{}
+	}
+	s.Linux.Seccomp = seccomp
+}
+
+// TestPodmanConfigConfinesInitAsRunc: with the process and seccomp
+// sections podman writes (its default capabilities, no_new_privs, its
+// default seccomp profile, rlimits, an OOM score), every thread of runw's
+// init shows in /proc exactly what runc's busybox container shows for the
+// same config: uid, gid, groups, the five capability sets, NoNewPrivs,
+// Seccomp mode 2, the limits and oom_score_adj. The guest still runs
+// under all of it.
+func TestPodmanConfigConfinesInitAsRunc(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: changes uid and capabilities")
+	}
+	busybox := engStaticBusybox()
+	if _, err := exec.LookPath("runc"); err != nil || busybox == "" {
+		t.Skip("needs runc and a static busybox for the native side (integration/deps.sh installs them)")
+	}
+	for _, tc := range []struct {
+		name string
+		user specs.User
+	}{
+		{"root", specs.User{UID: 0, GID: 0, AdditionalGids: []uint32{0, 1, 2, 3, 4, 6, 10, 11, 20, 26, 27}}},
+		{"user 1000", specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 10}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seccomp := podmanSeccomp(t, podmanCaps)
+
+			r := newRunw(t)
+			b := newBundle(t, "probe", "sleep", "60s")
+			b.edit(func(s *specs.Spec) { podmanProcess(s, tc.user, podmanCaps, seccomp) })
+			r.mustRun("create", "--bundle", b.dir, "w")
+			st, _, _ := r.state("w")
+			wasm := confinementOf(t, fmt.Sprintf("/proc/%d", st.Pid))
+			native := runcConfinement(t, busybox, tc.user, seccomp)
+			t.Logf("runw: %v", wasm)
+			t.Logf("runc: %v", native)
+			for _, k := range append(confinementFields, "Max open files", "Max processes", "Max core file size", "oom_score_adj") {
+				if wasm[k] != native[k] {
+					t.Errorf("%s: runw %q, runc %q", k, wasm[k], native[k])
+				}
+			}
+			if wasm["Seccomp"] != "2" || wasm["NoNewPrivs"] != "1" {
+				t.Errorf("init not filtered: Seccomp %q NoNewPrivs %q", wasm["Seccomp"], wasm["NoNewPrivs"])
+			}
+
+			// The guest runs under it all, and every thread (the guest's
+			// own thread included, made after start) is confined alike.
+			r.mustRun("start", "w")
+			time.Sleep(300 * time.Millisecond)
+			if st, _, _ := r.state("w"); st.Status != "running" {
+				t.Fatalf("guest not running under the podman config: %+v", st)
+			}
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", st.Pid))
+			for _, task := range tasks {
+				c := confinementOf(t, fmt.Sprintf("/proc/%d/task/%s", st.Pid, task.Name()))
+				for _, k := range confinementFields {
+					if c[k] != wasm[k] {
+						t.Errorf("thread %s: %s %q, the init %q", task.Name(), k, c[k], wasm[k])
+					}
+				}
+			}
+			t.Logf("%d threads checked", len(tasks))
+		})
+	}
+}
+
+// runcConfinement creates a busybox container under runc with podman's
+// process for user and seccomp, reads its confinement, and deletes it.
+func runcConfinement(t *testing.T, busybox string, user specs.User, seccomp *specs.LinuxSeccomp) confinement {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(busybox, filepath.Join(dir, "rootfs", "bin", "busybox")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v\n%s", err, out)
+	}
+	var s specs.Spec
+	data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	s.Process.Terminal = false
+	s.Process.Args = []string{"/bin/busybox", "sleep", "60"}
+	podmanProcess(&s, user, podmanCaps, seccomp)
+	data, _ = json.Marshal(&s)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	// Named for runw's tests: runc's cgroup is /<id> without a cgroupsPath.
+	id := fmt.Sprintf("runw-priv-%d", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// stdio from files, never pipes: the created container holds them
+	// until it is deleted.
+	out, err := os.CreateTemp(t.TempDir(), "runc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	create := exec.CommandContext(ctx, "runc", "--root", root, "create", "--bundle", dir, id)
+	create.Stdout, create.Stderr = out, out
+	if err := create.Run(); err != nil {
+		msg, _ := os.ReadFile(out.Name())
+		t.Fatalf("runc create: %v\n%s", err, msg)
+	}
+	defer exec.Command("runc", "--root", root, "delete", "--force", id).Run()
+	state, err := exec.Command("runc", "--root", root, "state", id).Output()
+	if err != nil {
+		t.Fatalf("runc state: %v", err)
+	}
+	var st containerState
+	if err := json.Unmarshal(state, &st); err != nil {
+		t.Fatal(err)
+	}
+	return confinementOf(t, "/proc/"+strconv.Itoa(st.Pid))
+}
+
+// TestNoCapabilitiesGuestStillRuns: with every capability set empty (as
+// `--cap-drop=all` writes, and as a spec without a capabilities object
+// means) and no_new_privs, the init still reaches its fifo and sync pipe
+// and the guest runs and prints; as root without CAP_DAC_OVERRIDE it
+// cannot read another user's 0600 file in its rootfs, which with podman's
+// capabilities (and its seccomp profile) it can.
+func TestNoCapabilitiesGuestStillRuns(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: drops capabilities")
+	}
+	for _, tc := range []struct {
+		name     string
+		caps     *specs.LinuxCapabilities
+		readable bool
+		seccomp  bool
+	}{
+		{"empty sets", &specs.LinuxCapabilities{Bounding: []string{}, Effective: []string{}, Permitted: []string{}}, false, false},
+		{"no capabilities object", nil, false, false},
+		{"podman's, with its seccomp profile", &specs.LinuxCapabilities{Bounding: podmanCaps, Effective: podmanCaps, Permitted: podmanCaps}, true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRunw(t)
+			b := newBundle(t, "probe", "echo", "still running", "cat", "/secret")
+			b.writeFile("secret", "topsecret")
+			os.Chown(filepath.Join(b.rootfs, "secret"), 1234, 1234)
+			os.Chmod(filepath.Join(b.rootfs, "secret"), 0o600)
+			var seccomp *specs.LinuxSeccomp
+			if tc.seccomp {
+				seccomp = podmanSeccomp(t, podmanCaps)
+			}
+			b.edit(func(s *specs.Spec) {
+				s.Process.Capabilities = tc.caps
+				s.Process.NoNewPrivileges = true
+				s.Linux = &specs.Linux{Seccomp: seccomp}
+			})
+			res := r.mustRun("run", "--bundle", b.dir, "nocaps")
+			if !strings.Contains(res.stdout, "still running") {
+				t.Fatalf("guest did not run: %v", res)
+			}
+			if got := strings.Contains(res.stdout, "topsecret"); got != tc.readable {
+				t.Errorf("another user's 0600 file read: %v, want %v (%v)", got, tc.readable, res)
+			}
+		})
+	}
+}
+
+// TestSeccompProfileRefusals: a profile that denies a system call the
+// init needs, or asks for a seccomp agent, fails create at once (never a
+// hang) with one line naming it, and leaves nothing behind.
+func TestSeccompProfileRefusals(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	errno := uint(1)
+	for _, tc := range []struct {
+		name    string
+		seccomp specs.LinuxSeccomp
+		want    string
+	}{
+		{"write denied", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"write"}, Action: specs.ActErrno, ErrnoRet: &errno},
+		}}, "the profile denies write, which runw's init needs"},
+		// Unchecked, a denied close hung create (the report never ended)
+		// and a denied exit_group left an init that could not exit.
+		{"close denied", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"close"}, Action: specs.ActErrno, ErrnoRet: &errno},
+		}}, "the profile denies close"},
+		{"exit_group denied", specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"read", "write", "close", "openat", "futex", "mmap", "munmap", "mprotect"}, Action: specs.ActAllow},
+		}}, "the profile denies"},
+		{"futex kills", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"futex"}, Action: specs.ActKillProcess},
+		}}, "the profile denies futex"},
+		{"notify", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdir"}, Action: specs.ActNotify},
+		}}, "SCMP_ACT_NOTIFY is not supported"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRunw(t)
+			b := newBundle(t, "probe", "echo", "hi")
+			b.edit(func(s *specs.Spec) {
+				s.Process.NoNewPrivileges = true
+				s.Linux = &specs.Linux{Seccomp: &tc.seccomp}
+			})
+			start := time.Now()
+			res := r.run("create", "--bundle", b.dir, "denied")
+			t.Logf("%v in %v", res, time.Since(start).Round(time.Millisecond))
+			if time.Since(start) > 10*time.Second {
+				t.Errorf("create took %v", time.Since(start))
+			}
+			failsCleanly(t, r, res, "denied", tc.want)
+		})
+	}
+}

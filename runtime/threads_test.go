@@ -1,0 +1,67 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// allThreads reaches every thread: here it sets no_new_privs (harmless,
+// and needs no privilege) in a child with threads of every kind Go makes
+// (idle Ms, threads locked to goroutines, os/signal's thread with its
+// signals blocked) and reads each thread's status afterwards.
+func TestAllThreadsReachesEveryThread(t *testing.T) {
+	if os.Getenv("RUNW_TEST_ALLTHREADS") == "1" {
+		if err := allThreadsChild(); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAllThreadsReachesEveryThread$")
+	cmd.Env = append(os.Environ(), "RUNW_TEST_ALLTHREADS=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+func allThreadsChild() error {
+	ready, stop := make(chan struct{}), make(chan struct{})
+	for i := 0; i < 16; i++ {
+		go func() {
+			runtime.LockOSThread()
+			ready <- struct{}{}
+			<-stop
+		}()
+		<-ready
+	}
+	defer close(stop)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, unix.SIGTERM) // as the init does: os/signal's thread blocks the rest
+	if err := allThreads([]step{{nr: unix.SYS_PRCTL, args: [6]uintptr{unix.PR_SET_NO_NEW_PRIVS, 1}, what: "set no_new_privs"}}, 40); err != nil {
+		return err
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return err
+	}
+	if len(tasks) < 17 {
+		return fmt.Errorf("only %d threads: the test made too few", len(tasks))
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/status")
+		if err != nil {
+			continue // gone
+		}
+		if !strings.Contains(string(b), "NoNewPrivs:\t1") {
+			return fmt.Errorf("thread %s kept no_new_privs 0", task.Name())
+		}
+	}
+	return nil
+}
