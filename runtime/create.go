@@ -179,7 +179,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return nil, err
 	}
 	defer closeAll(extra)
-	ns, err := namespacesFor(cfg.Sandbox)
+	ns, err := namespacesForCreate(cfg.Sandbox)
 	if err != nil {
 		return nil, err
 	}

@@ -115,6 +115,24 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 	return ns, nil
 }
 
+// namespacesForCreate is namespacesFor for a container's init: a pid
+// namespace needs a new mount namespace of its own. The init mounts the pid
+// namespace's /proc there (mountProc); without it, every-thread changes
+// (credentials, no_new_privs, Landlock) would list the host's
+// /proc/<pid>/task and miss the init's threads. (An exec'd process joins
+// the init's mount namespace, which has that /proc.)
+func namespacesForCreate(sb *Sandbox) (*spawnNS, error) {
+	var pid, newMount bool
+	for _, n := range sb.Namespaces {
+		pid = pid || n.Type == specs.PIDNamespace
+		newMount = newMount || (n.Type == specs.MountNamespace && n.Path == "")
+	}
+	if pid && !newMount {
+		return nil, fmt.Errorf("a pid namespace needs a new mount namespace: runw mounts the container's /proc there")
+	}
+	return namespacesFor(sb)
+}
+
 // namespacesOf is what `runw exec` joins: every namespace of the
 // container's init that is not the caller's own.
 func namespacesOf(pid int) (*spawnNS, error) {
