@@ -71,6 +71,7 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 	if err := sb.applyLimits(); err != nil {
 		return err
 	}
+	logDebugf("init: namespaces and limits applied")
 	if err := sb.applyLandlock(plan, fifo); err != nil {
 		return err
 	}
@@ -82,8 +83,12 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 	if err := sb.applyPrivileges(plan.User); err != nil {
 		return err
 	}
-	if sb.seccompBefore() {
-		return nil
+	logDebugf("init: user and capabilities applied")
+	if !sb.seccompBefore() {
+		if err := sb.applySeccomp(); err != nil {
+			return err
+		}
 	}
-	return sb.applySeccomp()
+	logDebugf("init: sandbox applied")
+	return nil
 }

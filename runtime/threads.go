@@ -241,11 +241,29 @@ func allThreads(steps []step, lastCap int) error {
 			}
 			return fmt.Errorf("a thread's credentials differ after the change")
 		}
-		if C.runw_worked_count() == 0 {
+		if C.runw_worked_count() == 0 || noNewThreads(sent, self) {
 			return nil
 		}
 	}
 	return fmt.Errorf("threads kept appearing with the old credentials")
+}
+
+// noNewThreads says every thread alive now was signalled in this round (or
+// is the caller): a thread cloned during the round, before its parent
+// changed, would be listed now and not be in sent. Then no further round
+// is needed; threads cloned from here on inherit the changed credentials.
+func noNewThreads(sent map[int]bool, self int) bool {
+	entries, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil || (tid != self && !sent[tid]) {
+			return false
+		}
+	}
+	return true
 }
 
 // waitHandled waits until every thread signalled has run the handler or
