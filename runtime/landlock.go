@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -101,15 +102,6 @@ func (sb *Sandbox) applyLandlock(plan *wasi.Plan, fifo string) error {
 		logDebugf("init: Landlock unavailable on this kernel (or older than ABI %d): the grants are enforced by the WASI host only", landlockMinABI)
 		return nil
 	}
-	// Landlock needs no_new_privs (or CAP_SYS_ADMIN) to restrict a
-	// process, so that a setuid binary cannot be confused by a sandbox it
-	// did not expect. A wasm guest can never execute anything, so
-	// no_new_privs takes nothing from it. Set on every thread: the flag
-	// and the Landlock domain are per thread, and go-landlock restricts
-	// them all.
-	if err := ll.AllThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("landlock: set no_new_privs: %w", err)
-	}
 	var rules []landlock.Rule
 	for _, g := range plan.Preopens {
 		rights := landlock.AccessFSSet(landlockWriteDir)
@@ -128,9 +120,25 @@ func (sb *Sandbox) applyLandlock(plan *wasi.Plan, fifo string) error {
 	if fifo != "" {
 		rules = append(rules, landlock.PathAccess(ll.AccessFSWriteFile, fifo))
 	}
-	if err := landlockConfig.RestrictPaths(rules...); err != nil {
+	// The credential round lists /proc/<pid>/task after this thread has
+	// entered the ruleset: listing its own threads reveals nothing.
+	rules = append(rules, landlock.PathAccess(ll.AccessFSReadDir, fmt.Sprintf("/proc/%d/task", os.Getpid())))
+	// The ruleset is made here, on this thread; every thread enters it in
+	// the same signal round that changes its credentials
+	// (applyPrivileges), after no_new_privs, which Landlock needs so that
+	// a setuid binary cannot be confused by a sandbox it did not expect. A
+	// wasm guest can never execute anything, so no_new_privs takes nothing
+	// from it. One round for both instead of go-landlock's two psx rounds
+	// (no_new_privs, then restrict) saves about a millisecond a start.
+	fd, flags, err := landlockConfig.NewRulesetFD(rules...)
+	if err != nil {
 		return fmt.Errorf("landlock: %w", err)
 	}
+	if fd < 0 {
+		logDebugf("init: Landlock ABI %d: no ruleset for this kernel", abi)
+		return nil
+	}
+	sb.landlockFD, sb.landlockFlags = fd, flags
 	logDebugf("init: Landlock ABI %d: restricted to %d directory and %d file grants", abi, len(plan.Preopens), len(plan.Files))
 	return nil
 }

@@ -137,6 +137,16 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 		copy(s.args[:], args)
 		steps = append(steps, s)
 	}
+	if sb.landlockFD > 0 {
+		// First, while every thread still has the capabilities it had:
+		// no_new_privs, then the Landlock ruleset (landlock.go).
+		defer func() {
+			unix.Close(sb.landlockFD)
+			sb.landlockFD = 0
+		}()
+		add("set no_new_privs for Landlock", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1)
+		add("enter the Landlock ruleset", unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(sb.landlockFD), uintptr(sb.landlockFlags))
+	}
 	for c := capability.Cap(0); c <= last; c++ {
 		if caps.bounding&(1<<uint(c)) == 0 {
 			add("drop "+c.String()+" from the bounding set", unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))

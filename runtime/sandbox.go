@@ -30,6 +30,10 @@ type Sandbox struct {
 	// procIsOurs says /proc shows the init's own pid namespace (set by
 	// mountProc, never sent).
 	procIsOurs bool
+	// landlockFD is the Landlock ruleset every thread enters in the
+	// credential round (0: none), with its restrict_self flags.
+	landlockFD    int
+	landlockFlags uint32
 
 	// Seccomp: seccomp.go.
 	Seccomp *specs.LinuxSeccomp `json:"seccomp,omitempty"`

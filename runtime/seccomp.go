@@ -66,7 +66,9 @@ var seccompFlags = []specs.LinuxSeccompFlag{
 // init drops its capabilities: without no_new_privs, loading a filter
 // needs CAP_SYS_ADMIN (runc orders it the same way).
 func (sb *Sandbox) seccompBefore() bool {
-	return sb.Seccomp != nil && !sb.NoNewPrivileges
+	// With a Landlock ruleset, no_new_privs is set in the credential round
+	// anyway: the filter can then always go last.
+	return sb.Seccomp != nil && !sb.NoNewPrivileges && sb.landlockFD <= 0
 }
 
 // applySeccomp loads linux.seccomp on every thread of the init (TSYNC).
