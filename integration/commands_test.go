@@ -237,9 +237,9 @@ func TestSandboxAnnotationsAreHandedOff(t *testing.T) {
 	}
 }
 
-// TestDeleteEndsExecProcesses: runw makes no pid namespace, so the init's
-// death does not end exec'd processes; kill KILL and delete must, and the
-// cgroup must go.
+// TestDeleteEndsExecProcesses: this container has no pid namespace, so the
+// init's death does not end exec'd processes; kill KILL and delete must,
+// and the cgroup must go.
 func TestDeleteEndsExecProcesses(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
@@ -258,6 +258,9 @@ func TestDeleteEndsExecProcesses(t *testing.T) {
 	pidsDir := cgroupOf(t, "pids", "ex")
 	r.mustRun("kill", "ex", "KILL")
 	waitGone(t, pid, 5*time.Second)
+	// kill returns once the signal is sent, as runc's does: the init may
+	// still be dying, and delete refuses a container that is not stopped.
+	r.waitStatus("ex", "stopped", 10*time.Second)
 	r.mustRun("delete", "ex")
 	if _, err := os.Stat(pidsDir); err == nil {
 		t.Error("cgroup left after delete")
