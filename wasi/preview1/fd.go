@@ -176,59 +176,50 @@ func (h *Host) file(fd int32) (*fdEntry, Errno) {
 }
 
 func (h *Host) fdSeek(m memory, a []arg) Errno {
-	e, errno := h.file(a[0].I32())
-	if errno != 0 {
-		return errno
-	}
 	whence := u32(a[2])
 	if whence > whenceEnd {
+		if _, errno := h.file(a[0].I32()); errno != 0 {
+			return errno
+		}
 		return ErrnoInval
 	}
-	if e.pollable {
-		return ErrnoSpipe
-	}
-	off, err := unix.Seek(e.hostFd, a[1].I64(), int(whence))
-	if err != nil {
-		return toErrno(err)
-	}
-	if !m.putU64(u32(a[3]), uint64(off)) {
-		return ErrnoFault
-	}
-	return 0
+	return h.seek(m, a[0].I32(), a[1].I64(), int(whence), u32(a[3]))
 }
 
 func (h *Host) fdTell(m memory, a []arg) Errno {
-	e, errno := h.file(a[0].I32())
+	return h.seek(m, a[0].I32(), 0, unix.SEEK_CUR, u32(a[1]))
+}
+
+// seek is fd_seek and fd_tell: lseek on a file, ESPIPE on a stream.
+func (h *Host) seek(m memory, fd int32, offset int64, whence int, resultPtr uint32) Errno {
+	e, errno := h.file(fd)
 	if errno != 0 {
 		return errno
 	}
 	if e.pollable {
 		return ErrnoSpipe
 	}
-	off, err := unix.Seek(e.hostFd, 0, unix.SEEK_CUR)
+	off, err := unix.Seek(e.hostFd, offset, whence)
 	if err != nil {
 		return toErrno(err)
 	}
-	if !m.putU64(u32(a[1]), uint64(off)) {
+	if !m.putU64(resultPtr, uint64(off)) {
 		return ErrnoFault
 	}
 	return 0
 }
 
-func (h *Host) fdSync(m memory, a []arg) Errno {
-	e, errno := h.fds.get(a[0].I32())
-	if errno != 0 {
-		return errno
-	}
-	return toErrno(unix.Fsync(e.hostFd))
-}
+func (h *Host) fdSync(m memory, a []arg) Errno { return h.sync(a[0].I32(), unix.Fsync) }
 
-func (h *Host) fdDatasync(m memory, a []arg) Errno {
-	e, errno := h.fds.get(a[0].I32())
+func (h *Host) fdDatasync(m memory, a []arg) Errno { return h.sync(a[0].I32(), unix.Fdatasync) }
+
+// sync is fd_sync and fd_datasync.
+func (h *Host) sync(fd int32, f func(int) error) Errno {
+	e, errno := h.fds.get(fd)
 	if errno != 0 {
 		return errno
 	}
-	return toErrno(unix.Fdatasync(e.hostFd))
+	return toErrno(f(e.hostFd))
 }
 
 func (h *Host) fdAdvise(m memory, a []arg) Errno {

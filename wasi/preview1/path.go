@@ -50,6 +50,20 @@ func (t *target) writable(replacesObject bool) Errno {
 }
 
 // followAll follows the target while it is a symlink, when follow says so.
+// atFollow is at, then follows the target when lookupflags has
+// SYMLINK_FOLLOW (or the path ended in "/").
+func (h *Host) atFollow(m memory, fd int32, lookupflags, ptr, n uint32) (*target, Errno) {
+	t, errno := h.at(m, fd, ptr, n)
+	if errno != 0 {
+		return nil, errno
+	}
+	if errno := t.followAll(lookupflags&lookupSymlinkFollow != 0); errno != 0 {
+		t.close()
+		return nil, errno
+	}
+	return t, 0
+}
+
 func (t *target) followAll(follow bool) Errno {
 	if !follow && !t.slash {
 		return 0
@@ -231,14 +245,11 @@ func stat(t *target, st *unix.Stat_t) error {
 }
 
 func (h *Host) pathFilestatGet(m memory, a []arg) Errno {
-	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
+	t, errno := h.atFollow(m, a[0].I32(), u32(a[1]), u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
 	}
 	defer t.close()
-	if errno := t.followAll(u32(a[1])&lookupSymlinkFollow != 0); errno != 0 {
-		return errno
-	}
 	var st unix.Stat_t
 	if err := stat(t, &st); err != nil {
 		return toErrno(err)
@@ -254,14 +265,11 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 	if errno != 0 {
 		return errno
 	}
-	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
+	t, errno := h.atFollow(m, a[0].I32(), u32(a[1]), u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
 	}
 	defer t.close()
-	if errno := t.followAll(u32(a[1])&lookupSymlinkFollow != 0); errno != 0 {
-		return errno
-	}
 	if t.readOnly() {
 		return ErrnoRofs
 	}
@@ -272,14 +280,11 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 }
 
 func (h *Host) pathLink(m memory, a []arg) Errno {
-	src, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
+	src, errno := h.atFollow(m, a[0].I32(), u32(a[1]), u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
 	}
 	defer src.close()
-	if errno := src.followAll(u32(a[1])&lookupSymlinkFollow != 0); errno != 0 {
-		return errno
-	}
 	dst, errno := h.at(m, a[4].I32(), u32(a[5]), u32(a[6]))
 	if errno != 0 {
 		return errno
@@ -320,18 +325,14 @@ func (h *Host) pathReadlink(m memory, a []arg) Errno {
 }
 
 func (h *Host) pathRemoveDirectory(m memory, a []arg) Errno {
-	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
-	if errno != 0 {
-		return errno
-	}
-	defer t.close()
-	if errno := t.writable(true); errno != 0 {
-		return errno
-	}
-	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), unix.AT_REMOVEDIR))
+	return h.removeAt(m, a, unix.AT_REMOVEDIR)
 }
 
-func (h *Host) pathUnlinkFile(m memory, a []arg) Errno {
+func (h *Host) pathUnlinkFile(m memory, a []arg) Errno { return h.removeAt(m, a, 0) }
+
+// removeAt is path_remove_directory and path_unlink_file: never in a
+// read-only grant, never a mount point.
+func (h *Host) removeAt(m memory, a []arg, flags int) Errno {
 	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
@@ -340,7 +341,7 @@ func (h *Host) pathUnlinkFile(m memory, a []arg) Errno {
 	if errno := t.writable(true); errno != 0 {
 		return errno
 	}
-	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), 0))
+	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), flags))
 }
 
 func (h *Host) pathRename(m memory, a []arg) Errno {
