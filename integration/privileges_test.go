@@ -384,3 +384,23 @@ func TestSeccompProfileRefusals(t *testing.T) {
 		})
 	}
 }
+
+// podman's default leaves no_new_privileges off: the filter must still be
+// loaded, whatever order Landlock and the credentials take.
+func TestSeccompWithoutNoNewPrivileges(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: changes capabilities")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(func(s *specs.Spec) {
+		podmanProcess(s, specs.User{}, podmanCaps, podmanSeccomp(t, podmanCaps))
+		s.Process.NoNewPrivileges = false
+	})
+	r.mustRun("create", "--bundle", b.dir, "nonnp")
+	defer r.run("delete", "--force", "nonnp")
+	st, _, _ := r.state("nonnp")
+	if c := confinementOf(t, fmt.Sprintf("/proc/%d", st.Pid)); c["Seccomp"] != "2" {
+		t.Errorf("init without no_new_privileges is not filtered: Seccomp %q", c["Seccomp"])
+	}
+}

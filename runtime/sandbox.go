@@ -79,8 +79,11 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 	if err := sb.applyLandlock(plan, fifo); err != nil {
 		return err
 	}
-	if sb.seccompBefore() {
-		if err := sb.applySeccomp(); err != nil {
+	// Decided once, here: applyPrivileges consumes the Landlock ruleset
+	// that seccompBefore looks at.
+	first := sb.seccompBefore()
+	if first {
+		if err := sb.applySeccomp(first); err != nil {
 			return err
 		}
 	}
@@ -88,8 +91,8 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		return err
 	}
 	logDebugf("init: user and capabilities applied")
-	if !sb.seccompBefore() {
-		if err := sb.applySeccomp(); err != nil {
+	if !first {
+		if err := sb.applySeccomp(first); err != nil {
 			return err
 		}
 	}

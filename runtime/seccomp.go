@@ -78,7 +78,9 @@ func (sb *Sandbox) seccompBefore() bool {
 // to code that escaped the wasm sandbox and the WASI host: with podman's
 // profile, no kexec, no bpf, no mount, no new keyring, no ptrace of a
 // neighbour.
-func (sb *Sandbox) applySeccomp() error {
+// first says it runs before the credential round, which the filter must
+// then allow too.
+func (sb *Sandbox) applySeccomp(first bool) error {
 	if sb.Seccomp == nil {
 		return nil
 	}
@@ -88,7 +90,7 @@ func (sb *Sandbox) applySeccomp() error {
 	}
 	defer filter.Release()
 	needs := initNeeds
-	if sb.seccompBefore() {
+	if first {
 		needs = append(slices.Clip(needs), privilegeNeeds...)
 	}
 	if err := checkInitAllowed(filter, needs); err != nil {
