@@ -46,17 +46,23 @@ func fillCache(cacheDir string, cacheMax int64, module string) error {
 	return cmd.Run()
 }
 
-// compileOutside fills the cache for plan's module from the calling
+// compileOutside reports whether the cache holds the module afterwards,
+// so that the init need not ask again. It fills the cache for plan's module from the calling
 // command (create, exec), before the init is spawned and placed in the
 // container's cgroup, when the cache misses. A failure is left to the
 // init, which compiles in-process as a fallback and reports the error.
-func (r *Runtime) compileOutside(plan *wasi.Plan) {
+func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
 	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
-	if cache == nil || cache.Has(plan.Module, plan.Kind) {
-		return
+	if cache == nil {
+		return false
+	}
+	if cache.Has(plan.Module, plan.Kind) {
+		return true
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.Module)
 	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module); err != nil {
 		logDebugf("compile outside the container failed (%v); the init will compile", err)
+		return false
 	}
+	return true
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/spec"
 )
 
 // sendConsole implements runc's --console-socket protocol: connect to the
@@ -21,7 +23,7 @@ func sendConsole(socketPath string) (*os.File, error) {
 	defer master.Close()
 	if err := sendFd(socketPath, master.Name(), int(master.Fd())); err != nil {
 		slave.Close()
-		return nil, fmt.Errorf("send console to %q: %w", socketPath, errnoOf(err))
+		return nil, fmt.Errorf("send console to %q: %w", socketPath, spec.ErrnoOf(err))
 	}
 	return slave, nil
 }

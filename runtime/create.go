@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
@@ -50,6 +51,9 @@ type initConfig struct {
 	// Sandbox is what the init applies to itself before it reports
 	// ready (sandbox.go).
 	Sandbox *Sandbox `json:"sandbox,omitempty"`
+	// Cached says create or exec found or put the module in the cache:
+	// the init loads it without checking again.
+	Cached bool `json:"cached,omitempty"`
 }
 
 // initProcess is a spawned init that `run` can wait on, or, for a
@@ -134,8 +138,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	// Before the init exists: the compile must not be charged to the
 	// container's cgroup and limits.
-	r.compileOutside(plan)
 	sandbox := sandboxFor(b.Spec)
+	// An init in its own user namespace cannot read runw's cache
+	// (handOver): compiling for it here would be wasted.
+	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)
 	owner := sandbox.hostUser(plan.User)
 	for _, d := range plan.PrivateDirs {
 		if err := makePrivateDir(d, plan.TmpfsData[d], owner); err != nil {
@@ -170,7 +176,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 
 	cfg := initConfig{
-		Plan: plan, Fifo: fifo, Sandbox: sandbox,
+		Plan: plan, Fifo: fifo, Sandbox: sandbox, Cached: cached,
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
@@ -222,7 +228,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(init.Process.Pid)), 0o644); err != nil {
-			return nil, fmt.Errorf("write pid file %q: %w", o.PidFile, errnoOf(err))
+			return nil, fmt.Errorf("write pid file %q: %w", o.PidFile, spec.ErrnoOf(err))
 		}
 	}
 	ok = true

@@ -88,7 +88,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	r.compileOutside(plan)
+	cached := r.compileOutside(plan)
 
 	var tty, master *os.File
 	switch {
@@ -106,12 +106,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if tty != nil {
 		stdio = [3]*os.File{tty, tty, tty}
 	}
-	// The hostname and sysctls were set by the container's init, in the
-	// namespaces the exec'd process joins: never set them again.
 	sb := sandboxFor(b.Spec)
-	sb.Hostname, sb.Domainname, sb.Sysctl = "", "", nil
+	sb.Joined = true
 	cfg := initConfig{
-		Plan: plan, Sandbox: sb, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
 	// The exec'd process enters the container's namespaces, whatever its
@@ -132,7 +130,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
 			cmd.Process.Kill()
-			return 0, fmt.Errorf("write pid file %q: %w", o.PidFile, errnoOf(err))
+			return 0, fmt.Errorf("write pid file %q: %w", o.PidFile, spec.ErrnoOf(err))
 		}
 	}
 	if o.Detach {

@@ -90,7 +90,7 @@ func runHooks(hooks []specs.Hook, st specs.State) error {
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("hook %q: %w", h.Path, errnoOf(err))
+			return fmt.Errorf("hook %q: %w", h.Path, spec.ErrnoOf(err))
 		}
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()

@@ -58,7 +58,7 @@ func Init() {
 
 	logDebugf("init: config read")
 	cache := openCache(cfg.CacheDir, cfg.CacheMax)
-	if cache != nil && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
+	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 		compileInChild(cfg)
 	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)

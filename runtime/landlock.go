@@ -93,11 +93,11 @@ func LandlockABI() int {
 // another (a read-only mount inside a read-write rootfs), the kernel
 // allows what either grants; the WASI host still refuses the write.
 func (sb *Sandbox) applyLandlock(plan *wasi.Plan, fifo string) error {
-	abi := LandlockABI()
 	if !sb.procIsOurs {
 		logDebugf("init: Landlock left out: /proc does not show the container's pid namespace, and every thread must be restricted, not one")
 		return nil
 	}
+	abi := LandlockABI()
 	if abi == 0 {
 		logDebugf("init: Landlock unavailable on this kernel (or older than ABI %d): the grants are enforced by the WASI host only", landlockMinABI)
 		return nil

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
 )
 
@@ -122,12 +123,7 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 // /proc/<pid>/task and miss the init's threads. (An exec'd process joins
 // the init's mount namespace, which has that /proc.)
 func namespacesForCreate(sb *Sandbox) (*spawnNS, error) {
-	var pid, newMount bool
-	for _, n := range sb.Namespaces {
-		pid = pid || n.Type == specs.PIDNamespace
-		newMount = newMount || (n.Type == specs.MountNamespace && n.Path == "")
-	}
-	if pid && !newMount {
+	if sb.has(specs.PIDNamespace) && !sb.creates(specs.MountNamespace) {
 		return nil, fmt.Errorf("a pid namespace needs a new mount namespace: runw mounts the container's /proc there")
 	}
 	return namespacesFor(sb)
@@ -141,7 +137,7 @@ func namespacesOf(pid int) (*spawnNS, error) {
 		path := fmt.Sprintf("/proc/%d/ns/%s", pid, k.proc)
 		theirs, err := os.Stat(path)
 		if err != nil {
-			return nil, fmt.Errorf("namespace %q of the container: %w", path, errnoOf(err))
+			return nil, fmt.Errorf("namespace %q of the container: %w", path, spec.ErrnoOf(err))
 		}
 		ours, err := os.Stat("/proc/self/ns/" + k.proc)
 		if err == nil && os.SameFile(theirs, ours) {
@@ -224,11 +220,26 @@ func (sb *Sandbox) has(t specs.LinuxNamespaceType) bool {
 	return false
 }
 
+// creates says whether the container gets a new namespace of type t (an
+// entry without a path).
+func (sb *Sandbox) creates(t specs.LinuxNamespaceType) bool {
+	for _, n := range sb.Namespaces {
+		if n.Type == t && n.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // applyNamespaces sets what lives in the container's namespaces: the
 // hostname and domain name (its own uts namespace), and linux.sysctl, each
 // key only in a namespace of the container's own: writing net.* in the
 // host's network namespace would change the host.
 func (sb *Sandbox) applyNamespaces() error {
+	if sb.Joined {
+		sb.procIsOurs = true
+		return nil
+	}
 	if err := sb.mountProc(); err != nil {
 		return err
 	}
@@ -260,7 +271,7 @@ func (sb *Sandbox) applyNamespaces() error {
 			return fmt.Errorf("sysctl %q: not a sysctl name", key)
 		}
 		if err := os.WriteFile(p, []byte(value), 0); err != nil {
-			return fmt.Errorf("sysctl %q = %q: %w", key, value, errnoOf(err))
+			return fmt.Errorf("sysctl %q = %q: %w", key, value, spec.ErrnoOf(err))
 		}
 	}
 	return nil
@@ -365,13 +376,7 @@ func (sb *Sandbox) mountProc() error {
 		sb.procIsOurs = true
 		return nil
 	}
-	own := false
-	for _, n := range sb.Namespaces {
-		if n.Type == specs.MountNamespace && n.Path == "" {
-			own = true
-		}
-	}
-	if !own {
+	if !sb.creates(specs.MountNamespace) {
 		return nil
 	}
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {

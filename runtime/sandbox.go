@@ -27,6 +27,11 @@ type Sandbox struct {
 	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
 	OOMScoreAdj     *int                     `json:"oom_score_adj,omitempty"`
 
+	// Joined marks an exec'd process: it joins the init's namespaces,
+	// where the init already set the hostname and sysctls and mounted
+	// /proc; none of that is done again.
+	Joined bool `json:"joined,omitempty"`
+
 	// procIsOurs says /proc shows the init's own pid namespace (set by
 	// mountProc, never sent).
 	procIsOurs bool

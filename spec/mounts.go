@@ -103,7 +103,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination):
 			cm.Kind = MountIgnored
-		case within(cm.Destination, "/dev") && isBind(m):
+		case Within(cm.Destination, "/dev") && isBind(m):
 			// Under /dev, a bind of a plain file or directory is granted
 			// (Kubernetes' /dev/termination-log, podman's /dev/shm); a
 			// bind of a device node (rootless engines bind /dev/null and
@@ -126,7 +126,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 				if errors.Is(err, fs.ErrNotExist) {
 					return nil, fmt.Errorf("mount source %q for %q: no such file or directory", cm.Source, cm.Destination)
 				}
-				return nil, fmt.Errorf("mount source %q for %q: %w", cm.Source, cm.Destination, errnoOf(err))
+				return nil, fmt.Errorf("mount source %q for %q: %w", cm.Source, cm.Destination, ErrnoOf(err))
 			}
 			if fi.IsDir() {
 				cm.Kind = MountBind
@@ -189,7 +189,7 @@ func (b *Bundle) bindSource(src string) string {
 // underKernelDir reports whether dest is /proc, /sys or below them.
 func underKernelDir(dest string) bool {
 	for _, d := range kernelDirs {
-		if within(dest, d) {
+		if Within(dest, d) {
 			return true
 		}
 	}
@@ -198,7 +198,8 @@ func underKernelDir(dest string) bool {
 
 // within reports whether the clean absolute path p is dir or below it, on
 // path-component boundaries ("/app2" is not within "/app").
-func within(p, dir string) bool {
+// Within says whether the clean absolute path p is dir or below it.
+func Within(p, dir string) bool {
 	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }
 

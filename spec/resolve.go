@@ -128,12 +128,12 @@ func openEntrypoint(guest, host string) (*Entrypoint, error) {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("%q: became a symlink while being resolved", guest)
 		}
-		return nil, fmt.Errorf("open %q: %w", guest, errnoOf(err))
+		return nil, fmt.Errorf("open %q: %w", guest, ErrnoOf(err))
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("stat %q: %w", guest, errnoOf(err))
+		return nil, fmt.Errorf("stat %q: %w", guest, ErrnoOf(err))
 	}
 	if fi.IsDir() {
 		return nil, fmt.Errorf("%q: is a directory", guest)
@@ -144,7 +144,7 @@ func openEntrypoint(guest, host string) (*Entrypoint, error) {
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return nil, fmt.Errorf("read %q: %w", guest, errnoOf(err))
+		return nil, fmt.Errorf("read %q: %w", guest, ErrnoOf(err))
 	}
 	return &Entrypoint{GuestPath: guest, HostPath: host, Kind: Sniff(head[:n])}, nil
 }
@@ -178,7 +178,7 @@ func (b *Bundle) ResolveGuest(p string) (string, error) {
 	v := &guestVFS{rootfs: b.Rootfs, binds: b.bindMounts()}
 	guest, err := securejoin.SecureJoinVFS("/", p, v)
 	if err != nil {
-		return "", fmt.Errorf("resolve %q: %w", p, errnoOf(err))
+		return "", fmt.Errorf("resolve %q: %w", p, ErrnoOf(err))
 	}
 	return v.host(guest), nil
 }
@@ -220,7 +220,7 @@ func (v *guestVFS) host(guest string) string {
 	guest = path.Clean("/" + guest)
 	best := -1
 	for i, m := range v.binds {
-		if within(guest, m.dest) && (best < 0 || len(m.dest) >= len(v.binds[best].dest)) {
+		if Within(guest, m.dest) && (best < 0 || len(m.dest) >= len(v.binds[best].dest)) {
 			best = i
 		}
 	}
@@ -245,7 +245,11 @@ func (v *guestVFS) Readlink(name string) (string, error) {
 // errno when the caller already names the path, quoted: the error's own
 // text would repeat the path unquoted, and a path holding a newline would
 // split the one error line engines read.
-func errnoOf(err error) error {
+// ErrnoOf strips an *os.PathError (or *os.SyscallError) down to its errno
+// when the caller already names the path, quoted: the error's own text
+// would repeat the path unquoted, and a path holding a newline would split
+// the one error line engines read.
+func ErrnoOf(err error) error {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		return errno

@@ -389,6 +389,11 @@ func (c *Cache) boundIndex() {
 	if max <= 0 {
 		max = DefaultIndexMax
 	}
+	// Counting is one directory read; the stat and sort of every index
+	// file happen only when there are too many.
+	if names, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx")); len(names) <= max {
+		return
+	}
 	files := c.indexFiles()
 	for i := 0; i < len(files)-max; i++ {
 		os.Remove(files[i].path)

@@ -168,7 +168,7 @@ func (p *Plan) MakeMountPoints() {
 		}
 		holder := -1
 		for j, d := range p.Preopens {
-			if j != i && d.GuestPath != g.GuestPath && within(g.GuestPath, d.GuestPath) &&
+			if j != i && d.GuestPath != g.GuestPath && spec.Within(g.GuestPath, d.GuestPath) &&
 				(holder < 0 || len(d.GuestPath) > len(p.Preopens[holder].GuestPath)) {
 				holder = j
 			}
@@ -199,10 +199,6 @@ func (p *Plan) MakeMountPoints() {
 			}
 		}
 	}
-}
-
-func within(p, dir string) bool {
-	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
 // view is the plan's file grants as the WASI host's mount table: the

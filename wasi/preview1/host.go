@@ -1,11 +1,9 @@
 package preview1
 
 import (
-	"errors"
 	"fmt"
 	"sync/atomic"
 
-	"github.com/bytecodealliance/wasmtime-go/v39"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,9 +50,6 @@ type Host struct {
 	// iov is scratch space for the buffers of one read or write.
 	iov [][]byte
 }
-
-// trapStop is the trap message of a host call ended by Stop.
-const trapStop = "runw: stopped by a signal"
 
 // New builds the host for one guest: it opens the view's mounts and the
 // preopens. Errors here are the container's create errors.
@@ -127,12 +122,6 @@ func (h *Host) Stop() {
 
 // Exited reports whether the guest called proc_exit, and its code.
 func (h *Host) Exited() (int32, bool) { return h.exitCode, h.exited }
-
-// IsStop reports whether err is the trap a stopped host call returns.
-func IsStop(err error) bool {
-	var t *wasmtime.Trap
-	return errors.As(err, &t) && t.Message() == trapStop
-}
 
 // Close releases every descriptor the host holds.
 func (h *Host) Close() {

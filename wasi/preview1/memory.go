@@ -18,45 +18,6 @@ func (m memory) slice(ptr, n uint32) ([]byte, bool) {
 	return m[ptr:end:end], true
 }
 
-func (m memory) u8(ptr uint32) (uint8, bool) {
-	if uint64(ptr) >= uint64(len(m)) {
-		return 0, false
-	}
-	return m[ptr], true
-}
-
-func (m memory) u16(ptr uint32) (uint16, bool) {
-	b, ok := m.slice(ptr, 2)
-	if !ok {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint16(b), true
-}
-
-func (m memory) u32(ptr uint32) (uint32, bool) {
-	b, ok := m.slice(ptr, 4)
-	if !ok {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint32(b), true
-}
-
-func (m memory) u64(ptr uint32) (uint64, bool) {
-	b, ok := m.slice(ptr, 8)
-	if !ok {
-		return 0, false
-	}
-	return binary.LittleEndian.Uint64(b), true
-}
-
-func (m memory) putU8(ptr uint32, v uint8) bool {
-	if uint64(ptr) >= uint64(len(m)) {
-		return false
-	}
-	m[ptr] = v
-	return true
-}
-
 func (m memory) putU16(ptr uint32, v uint16) bool {
 	b, ok := m.slice(ptr, 2)
 	if ok {
