@@ -161,7 +161,7 @@ func defaultDevices(terminal bool) []Preopen {
 // host file system is left out; the grant then stays reachable wherever
 // its parent exists.
 func (p *Plan) MakeMountPoints() {
-	all := append(append([]Preopen(nil), p.Preopens...), p.Files...)
+	all := p.grants()
 	for i, g := range all {
 		if g.GuestPath == "/" {
 			continue
@@ -201,11 +201,16 @@ func (p *Plan) MakeMountPoints() {
 	}
 }
 
+// grants lists the directory grants, then the single files.
+func (p *Plan) grants() []Preopen {
+	return append(append(make([]Preopen, 0, len(p.Preopens)+len(p.Files)), p.Preopens...), p.Files...)
+}
+
 // view is the plan's file grants as the WASI host's mount table: the
 // directories (rootfs first), then the single files.
 func (p *Plan) view() []preview1.Mount {
 	var out []preview1.Mount
-	for _, g := range append(append([]Preopen(nil), p.Preopens...), p.Files...) {
+	for _, g := range p.grants() {
 		out = append(out, preview1.Mount{Guest: g.GuestPath, Host: g.HostPath, ReadOnly: g.ReadOnly})
 	}
 	return out

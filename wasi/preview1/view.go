@@ -58,29 +58,12 @@ func NewView(mounts []Mount) (*View, error) {
 	v := &View{byGuest: map[string]int{}}
 	for _, m := range mounts {
 		m.Guest = path.Clean("/" + m.Guest)
-		fd, err := unix.Open(m.Host, unix.O_PATH|unix.O_CLOEXEC, 0)
+		fd, dir, err := openGrant(m.Host, m.Guest)
 		if err != nil {
 			v.Close()
-			return nil, fmt.Errorf("open %q for %q: %w", m.Host, m.Guest, err)
+			return nil, err
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
-			v.Close()
-			return nil, fmt.Errorf("stat %q: %w", m.Host, err)
-		}
-		dir := st.Mode&unix.S_IFMT == unix.S_IFDIR
-		if dir {
-			// A directory descriptor that can also be read (fd_readdir on
-			// a preopen) and used as the base of *at calls.
-			dfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			unix.Close(fd)
-			if err != nil {
-				v.Close()
-				return nil, fmt.Errorf("open %q for %q: %w", m.Host, m.Guest, err)
-			}
-			fd = dfd
-		} else if m.Guest == "/" {
+		if !dir && m.Guest == "/" {
 			unix.Close(fd)
 			v.Close()
 			return nil, fmt.Errorf("rootfs %q is not a directory", m.Host)
@@ -89,6 +72,40 @@ func NewView(mounts []Mount) (*View, error) {
 		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir})
 	}
 	return v, nil
+}
+
+// openGrant opens a grant's host path: a directory readable (fd_readdir
+// on a preopen) and usable as the base of *at calls, in one open on the
+// start path; anything else as an O_PATH descriptor.
+func openGrant(host, guest string) (fd int, dir bool, err error) {
+	if fd, err := unix.Open(host, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+		return fd, true, nil
+	} else if err == unix.ENOTDIR {
+		fd, err := unix.Open(host, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, false, fmt.Errorf("open %q for %q: %w", host, guest, err)
+		}
+		return fd, false, nil
+	}
+	// The slow way, for the exact error: what could not be opened.
+	fd, err = unix.Open(host, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, false, fmt.Errorf("open %q for %q: %w", host, guest, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return -1, false, fmt.Errorf("stat %q: %w", host, err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return fd, false, nil
+	}
+	dfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	unix.Close(fd)
+	if err != nil {
+		return -1, false, fmt.Errorf("open %q for %q: %w", host, guest, err)
+	}
+	return dfd, true, nil
 }
 
 // Close releases the mount descriptors.
@@ -252,10 +269,8 @@ func (w *walker) fast(p string) Errno {
 	if name == ".." || name == "." {
 		return 0
 	}
-	for _, c := range strings.Split(dir, "/") {
-		if c == ".." {
-			return 0
-		}
+	if dir == ".." || strings.HasPrefix(dir, "../") || strings.HasSuffix(dir, "/..") || strings.Contains(dir, "/../") {
+		return 0
 	}
 	start := w.stack[0]
 	if dir != "" {
