@@ -37,14 +37,6 @@ type ExecOptions struct {
 // process's own argv, env and cwd. In the foreground it returns the
 // module's exit status.
 func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
-	if native := r.nativeOf(id); native != "" {
-		err := r.forward(native, "exec")
-		var ne *NativeExit
-		if errors.As(err, &ne) {
-			return ne.Code, nil
-		}
-		return 0, err
-	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return 0, err
@@ -119,7 +111,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		unlock()
 		return 0, err
 	}
-	cmd, err := r.spawnInit(cfg, ns, nil, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
+	cmd, err := r.spawnInit(spawnOptions{
+		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, CgroupPath: c.CgroupPath,
+		Place: func(pid int) error { return joinCgroup(c.CgroupPath, pid) },
+	})
 	if tty != nil {
 		tty.Close()
 	}
