@@ -166,11 +166,24 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	// On cgroup v2 the cgroup is made and its limits set before the init
+	// exists, and the init is born in it.
+	cgDir, err := bornCgroup(cgPath, b.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if cgDir != nil {
+		defer cgDir.Close()
+	}
 	init, err = r.spawnInit(spawnOptions{
-		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra, CgroupPath: cgPath,
-		Place: func(pid int) error {
+		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra,
+		CgroupPath: cgPath, CgroupDir: cgDir,
+		Place: func(pid int, born bool) error {
 			if err := recordInit(h, pid, cgPath); err != nil {
 				return err
+			}
+			if born {
+				return nil
 			}
 			return applyCgroup(cgPath, b.Spec, pid)
 		},
@@ -269,12 +282,16 @@ type spawnOptions struct {
 	// ExtraFiles are passed to the init from fd firstExtraFD on, in
 	// order (extraFD(i)); the caller keeps and closes them.
 	ExtraFiles []*os.File
-	// CgroupPath is where Place puts the init, read only to say what
-	// killed an init that died without reporting.
+	// CgroupPath is the container's cgroup, read only to say what killed
+	// an init that died without reporting.
 	CgroupPath string
-	// Place puts the started init in its cgroup, before the constructor
-	// gets its orders and before the init reads its configuration.
-	Place func(pid int) error
+	// CgroupDir, on a cgroup v2 host, is the cgroup the init is born in
+	// (startInCgroup); nil places it after the spawn.
+	CgroupDir *os.File
+	// Place runs once the init is started, before the constructor gets
+	// its orders and before the init reads its configuration: it puts the
+	// init in its cgroup unless it was born there (born).
+	Place func(pid int, born bool) error
 }
 
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
@@ -319,20 +336,22 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	}
 	defer ordersW.Close()
 	logDebugf("spawning init")
-	err = o.NS.start(cmd)
+	cmd, born, err := startInCgroup(cmd, o.NS, o.CgroupDir)
 	ordersR.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	initR.Close()
 	syncW.Close()
-	if err := o.Place(cmd.Process.Pid); err != nil {
+	if err := o.Place(cmd.Process.Pid, born); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
 	}
-	// In its cgroup: the constructor may now join the namespaces only a
-	// single thread can join, and make its cgroup namespace.
+	// In its cgroup (born there, or placed just now): the constructor,
+	// blocked on its orders until here, may now join the namespaces only
+	// a single thread can join, and make its cgroup namespace, whose root
+	// is then the container's cgroup.
 	if err := o.NS.sendOrders(ordersW); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -111,9 +111,19 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		unlock()
 		return 0, err
 	}
+	cgDir := openCgroupDir(c.CgroupPath)
+	if cgDir != nil {
+		defer cgDir.Close()
+	}
 	cmd, err := r.spawnInit(spawnOptions{
-		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, CgroupPath: c.CgroupPath,
-		Place: func(pid int) error { return joinCgroup(c.CgroupPath, pid) },
+		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil,
+		CgroupPath: c.CgroupPath, CgroupDir: cgDir,
+		Place: func(pid int, born bool) error {
+			if born {
+				return nil
+			}
+			return joinCgroup(c.CgroupPath, pid)
+		},
 	})
 	if tty != nil {
 		tty.Close()
