@@ -115,7 +115,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	// Before the init exists: the compile must not be charged to the
 	// container's cgroup and limits.
-	sandbox := sandboxFor(b.Spec)
+	sandbox, err := sandboxFor(b.Spec)
+	if err != nil {
+		return nil, err
+	}
 	// An init in its own user namespace cannot read runw's cache
 	// (handOver): compiling for it here would be wasted.
 	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)

@@ -98,7 +98,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if tty != nil {
 		stdio = [3]*os.File{tty, tty, tty}
 	}
-	sb := sandboxFor(b.Spec)
+	sb, err := sandboxFor(b.Spec)
+	if err != nil {
+		return 0, err
+	}
 	sb.Joined = true
 	cfg := initConfig{
 		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,

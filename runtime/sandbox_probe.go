@@ -22,7 +22,7 @@ import (
 // The probes are read from the guest's own environment (process.env in
 // config.json), the only thing the test controls that reaches the init:
 //
-//	RUNW_SANDBOX_PROBE=op:path;op:path...   ops: read, write, create, list
+//	RUNW_SANDBOX_PROBE=op:path;op:path...   ops: read, write, create, list, mkdir, unshare
 //	RUNW_SANDBOX_OFF=1                      skip Sandbox.apply (the control run)
 //
 // Each probe prints one line to stderr: "sandbox-probe OP PATH: ok" or
@@ -97,6 +97,10 @@ func probe(op, path string) error {
 		return err
 	case "mkdir":
 		return unix.Mkdir(path, 0o755)
+	case "unshare":
+		// A new uts namespace for this thread alone (path unused): what
+		// runw's own seccomp filter refuses.
+		return unix.Unshare(unix.CLONE_NEWUTS)
 	}
 	return fmt.Errorf("unknown probe %q", op)
 }
