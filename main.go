@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -114,9 +115,11 @@ func newApp() *cli.App {
 
 // defaultRoot follows runc: /run/runw for root, $XDG_RUNTIME_DIR/runw for
 // others, so that callers that strip the environment get the same answer.
+// Rootless podman runs runw as uid 0 of a user namespace, a root that
+// cannot write /run: there too, unless USER says it is the real root.
 func defaultRoot() string {
-	if os.Geteuid() != 0 {
-		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		if os.Geteuid() != 0 || userns.RunningInUserNS() && os.Getenv("USER") != "root" {
 			return filepath.Join(xdg, "runw")
 		}
 	}

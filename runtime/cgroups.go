@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/userns"
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // writes device rules (cgroups.DevicesSetV1)
 	devices "github.com/opencontainers/cgroups/devices/config"
@@ -174,7 +175,7 @@ func deviceRules(spec *specs.Spec) ([]*devices.Rule, error) {
 // applyCgroup creates the cgroup, places pid in it and sets the limits
 // and device rules; pid -1 creates and sets without placing anything
 // (bornCgroup). Without root (rootless) a cgroup that cannot be made is
-// skipped, as rootless runc does with cgroupfs; as root it is an error.
+// skipped; as root it is an error.
 func applyCgroup(p string, spec *specs.Spec, pid int) error {
 	res := convertResources(spec)
 	rules, err := deviceRules(spec)
@@ -187,7 +188,7 @@ func applyCgroup(p string, spec *specs.Spec, pid int) error {
 		return err
 	}
 	if err := m.Apply(pid); err != nil {
-		if os.Geteuid() != 0 && errors.Is(err, os.ErrPermission) {
+		if rootless() && errors.Is(err, os.ErrPermission) {
 			logDebugf("cgroup %s not made: %v", p, err)
 			return nil
 		}
@@ -266,6 +267,13 @@ func startInCgroup(cmd *exec.Cmd, ns *spawnNS, dir *os.File) (*exec.Cmd, bool, e
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: &attr}
 	return twin, false, ns.start(twin)
 }
+
+// rootless says runw runs without the host's root: as a user, or as uid 0
+// of a user namespace (rootless podman runs it so). There a cgroup that
+// cannot be made or joined is skipped, as rootless runc does with
+// cgroupfs, instead of failing every container on a host that delegates
+// none (cgroup v1).
+func rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 
 // destroyCgroup removes the cgroup; it must be empty (the init is gone).
 func destroyCgroup(p string) {
@@ -382,7 +390,7 @@ func joinCgroup(p string, pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Apply(pid); err != nil && os.Geteuid() == 0 {
+	if err := m.Apply(pid); err != nil && !rootless() {
 		return fmt.Errorf("join cgroup %q: %w", p, err)
 	}
 	return nil
