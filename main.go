@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -114,9 +115,11 @@ func newApp() *cli.App {
 
 // defaultRoot follows runc: /run/runw for root, $XDG_RUNTIME_DIR/runw for
 // others, so that callers that strip the environment get the same answer.
+// Rootless podman runs runw as uid 0 of a user namespace, a root that
+// cannot write /run: there too, unless USER says it is the real root.
 func defaultRoot() string {
-	if os.Geteuid() != 0 {
-		if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		if os.Geteuid() != 0 || userns.RunningInUserNS() && os.Getenv("USER") != "root" {
 			return filepath.Join(xdg, "runw")
 		}
 	}
@@ -245,6 +248,31 @@ func withRuntime(n int, f func(c *cli.Context, r *runtime.Runtime) error) cli.Ac
 	}
 }
 
+// onContainer wraps a command on one existing container, its id the first
+// argument: after check, the id is resolved once (Runtime.Native) and a
+// container handed to a native runtime gets the command there, argv as
+// given; f runs only for runw's own containers.
+func onContainer(check func(*cli.Context) error, f func(c *cli.Context, r *runtime.Runtime) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := check(c); err != nil {
+			return err
+		}
+		r, err := newRuntime(c)
+		if err != nil {
+			return err
+		}
+		if handled, err := r.Native(c.Args().First(), c.Command.Name); handled {
+			return err
+		}
+		return f(c, r)
+	}
+}
+
+// exactly is the usual argument check: the id alone.
+func exactly(n int) func(*cli.Context) error {
+	return func(c *cli.Context) error { return checkArgs(c, n) }
+}
+
 func commands() []*cli.Command {
 	return []*cli.Command{
 		{
@@ -256,7 +284,7 @@ func commands() []*cli.Command {
 		},
 		{
 			Name: "start", Usage: "run the guest of a created container", ArgsUsage: "<container-id>",
-			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+			Action: onContainer(exactly(1), func(c *cli.Context, r *runtime.Runtime) error {
 				return r.Start(c.Args().First())
 			}),
 		},
@@ -298,12 +326,14 @@ func commands() []*cli.Command {
 		{
 			Name: "kill", Usage: "send a signal to a container (default SIGTERM)", ArgsUsage: "<container-id> [signal]",
 			Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "accepted; a stopped container is not an error"}},
-			Action: withRuntime(-1, func(c *cli.Context, r *runtime.Runtime) error {
+			Action: onContainer(func(c *cli.Context) error {
 				if c.NArg() < 1 || c.NArg() > 2 {
 					fmt.Println("Incorrect Usage.")
 					showUsage(c)
 					return fmt.Errorf("runw: %q requires a minimum of 1 and a maximum of 2 argument(s)", "kill")
 				}
+				return nil
+			}, func(c *cli.Context, r *runtime.Runtime) error {
 				name := "SIGTERM"
 				if c.NArg() == 2 {
 					name = c.Args().Get(1)
@@ -318,7 +348,7 @@ func commands() []*cli.Command {
 		{
 			Name: "delete", Usage: "delete a container", ArgsUsage: "<container-id>",
 			Flags: []cli.Flag{&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running container first"}},
-			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+			Action: onContainer(exactly(1), func(c *cli.Context, r *runtime.Runtime) error {
 				return r.Delete(c.Args().First(), c.Bool("force"))
 			}),
 		},
@@ -356,10 +386,12 @@ func commands() []*cli.Command {
 		{
 			Name: "ps", Usage: "list the processes of a container", ArgsUsage: "<container-id> [ps options]",
 			Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}},
-			Action: withRuntime(-1, func(c *cli.Context, r *runtime.Runtime) error {
+			Action: onContainer(func(c *cli.Context) error {
 				if c.NArg() < 1 {
 					return checkArgs(c, 1)
 				}
+				return nil
+			}, func(c *cli.Context, r *runtime.Runtime) error {
 				id := c.Args().First()
 				if c.String("format") == "json" {
 					pids, err := r.Pids(id)
@@ -375,11 +407,11 @@ func commands() []*cli.Command {
 		},
 		{
 			Name: "pause", Usage: "freeze a container's processes", ArgsUsage: "<container-id>",
-			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error { return r.Pause(c.Args().First()) }),
+			Action: onContainer(exactly(1), func(c *cli.Context, r *runtime.Runtime) error { return r.Pause(c.Args().First()) }),
 		},
 		{
 			Name: "resume", Usage: "thaw a paused container", ArgsUsage: "<container-id>",
-			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error { return r.Resume(c.Args().First()) }),
+			Action: onContainer(exactly(1), func(c *cli.Context, r *runtime.Runtime) error { return r.Resume(c.Args().First()) }),
 		},
 		{
 			Name: "update", Usage: "change a container's cgroup limits", ArgsUsage: "<container-id>",
@@ -395,7 +427,7 @@ func commands() []*cli.Command {
 				&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
 				&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of pids"},
 			},
-			Action: withRuntime(1, updateAction),
+			Action: onContainer(exactly(1), updateAction),
 		},
 		{
 			Name: "events", Usage: "print container stats as JSON lines", ArgsUsage: "<container-id>",
@@ -403,7 +435,7 @@ func commands() []*cli.Command {
 				&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between stats events"},
 				&cli.BoolFlag{Name: "stats", Usage: "print one stats event and exit"},
 			},
-			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
+			Action: onContainer(exactly(1), func(c *cli.Context, r *runtime.Runtime) error {
 				return r.Events(c.Args().First(), c.Duration("interval"), c.Bool("stats"), os.Stdout)
 			}),
 		},
@@ -567,6 +599,13 @@ func execAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if handled, err := r.Native(c.Args().First(), "exec"); handled {
+		var ne *runtime.NativeExit
+		if err == nil || errors.As(err, &ne) {
+			return err // the native runtime's own status, passed through
+		}
+		return execFailed(err)
+	}
 	code, err := r.Exec(c.Args().First(), runtime.ExecOptions{
 		ProcessFile:   c.String("process"),
 		Args:          c.Args().Slice()[1:],
@@ -579,16 +618,21 @@ func execAction(c *cli.Context) error {
 		IgnorePaused:  c.Bool("ignore-paused"),
 	})
 	if err != nil {
-		if logrus.StandardLogger().Out != os.Stderr {
-			logrus.Error(err)
-		}
-		fmt.Fprintf(os.Stderr, "exec failed: %s\n", oneLine(err))
-		return exitError{255}
+		return execFailed(err)
 	}
 	if code != 0 {
 		return exitError{code}
 	}
 	return nil
+}
+
+// execFailed reports a runtime failure of exec, as runc does, with 255.
+func execFailed(err error) error {
+	if logrus.StandardLogger().Out != os.Stderr {
+		logrus.Error(err)
+	}
+	fmt.Fprintf(os.Stderr, "exec failed: %s\n", oneLine(err))
+	return exitError{255}
 }
 
 // updateAction parses update's individual flags into resources.
@@ -670,7 +714,12 @@ func unsupported(name, usage string) *cli.Command {
 					id = a
 				}
 			}
-			return r.Unsupported(name, id)
+			if id != "" {
+				if handled, err := r.Native(id, name); handled {
+					return err
+				}
+			}
+			return r.Unsupported(name)
 		}),
 	}
 }

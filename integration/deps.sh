@@ -1,11 +1,12 @@
 #!/bin/sh
 # Installs, from Debian's packages, what the engine tests and benchmarks
-# drive: podman, conmon, containerd, runc, busybox-static, and clang with
+# drive: podman, conmon (uidmap and slirp4netns for rootless podman),
+# containerd, runc, busybox-static, and clang with
 # wasi-libc for the C guest; and libseccomp-dev with pkg-config, which
 # runw's own build needs (the Makefile's deps-build installs them first). Only missing packages are installed; it needs
 # root and apt-get and does nothing otherwise.
 set -e
-pkgs="podman conmon containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 uidmap libseccomp-dev pkg-config"
+pkgs="podman conmon containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 uidmap slirp4netns libseccomp-dev pkg-config"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

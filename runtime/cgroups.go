@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/moby/sys/userns"
 	"github.com/opencontainers/cgroups"
 	_ "github.com/opencontainers/cgroups/devices" // writes device rules (cgroups.DevicesSetV1)
 	devices "github.com/opencontainers/cgroups/devices/config"
@@ -171,8 +173,9 @@ func deviceRules(spec *specs.Spec) ([]*devices.Rule, error) {
 }
 
 // applyCgroup creates the cgroup, places pid in it and sets the limits
-// and device rules. Without root (rootless) a cgroup that cannot be made
-// is skipped, as rootless runc does with cgroupfs; as root it is an error.
+// and device rules; pid -1 creates and sets without placing anything
+// (bornCgroup). Without root (rootless) a cgroup that cannot be made is
+// skipped; as root it is an error.
 func applyCgroup(p string, spec *specs.Spec, pid int) error {
 	res := convertResources(spec)
 	rules, err := deviceRules(spec)
@@ -185,7 +188,7 @@ func applyCgroup(p string, spec *specs.Spec, pid int) error {
 		return err
 	}
 	if err := m.Apply(pid); err != nil {
-		if os.Geteuid() != 0 && errors.Is(err, os.ErrPermission) {
+		if rootless() && errors.Is(err, os.ErrPermission) {
 			logDebugf("cgroup %s not made: %v", p, err)
 			return nil
 		}
@@ -196,6 +199,81 @@ func applyCgroup(p string, spec *specs.Spec, pid int) error {
 	}
 	return nil
 }
+
+// On a cgroup v2 (unified) host the init is born in its cgroup: clone3
+// with CLONE_INTO_CGROUP (Go's SysProcAttr.UseCgroupFD) puts the child in
+// the cgroup directory the parent holds open, atomically with its
+// creation. No instant exists in which the init runs outside the
+// container's limits, and the write to cgroup.procs after the spawn is
+// skipped. On cgroup v1 and the hybrid layout (v1 controllers, a v2 tree
+// at /sys/fs/cgroup/unified holding none) the limits live in the v1
+// hierarchies, which clone3 cannot target: the init is placed after the
+// spawn, as runc does there.
+
+// bornCgroup makes and sets the container's cgroup before its init exists
+// and opens it for CLONE_INTO_CGROUP. It returns nil (place after the
+// spawn) when the host is not unified or the cgroup could not be made
+// without root.
+func bornCgroup(p string, spec *specs.Spec) (*os.File, error) {
+	if p == "" || !cgroups.IsCgroup2UnifiedMode() {
+		return nil, nil
+	}
+	if err := applyCgroup(p, spec, -1); err != nil {
+		return nil, err
+	}
+	return openCgroupDir(p), nil
+}
+
+// openCgroupDir opens a container's cgroup v2 directory for
+// CLONE_INTO_CGROUP (an exec'd process is born there too), or returns nil
+// when the host is not unified or the directory is not there.
+func openCgroupDir(p string) *os.File {
+	if p == "" || !cgroups.IsCgroup2UnifiedMode() {
+		return nil
+	}
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return nil
+	}
+	// O_PATH would not do: clone3 takes only a descriptor opened for
+	// reading.
+	f, err := os.OpenFile(m.Path(""), os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		logDebugf("cgroup %s: %v; the init is placed after the spawn", p, err)
+		return nil
+	}
+	return f
+}
+
+// startInCgroup starts cmd (through ns.start) born in the cgroup dir
+// holds open, and says whether it was: with dir nil, or when clone3
+// refuses CLONE_INTO_CGROUP (a kernel before 5.7, a cgroup that takes no
+// processes), it starts cmd's twin where the parent is, and the caller
+// places it after, as on cgroup v1. It returns the command that runs.
+func startInCgroup(cmd *exec.Cmd, ns *spawnNS, dir *os.File) (*exec.Cmd, bool, error) {
+	if dir == nil {
+		return cmd, false, ns.start(cmd)
+	}
+	attr := *cmd.SysProcAttr
+	cmd.SysProcAttr.UseCgroupFD = true
+	cmd.SysProcAttr.CgroupFD = int(dir.Fd())
+	err := ns.start(cmd)
+	if err == nil {
+		return cmd, true, nil
+	}
+	logDebugf("spawn into cgroup %s: %v; placing the init after the spawn", dir.Name(), err)
+	// An exec.Cmd starts once: the same inputs in a new one.
+	twin := &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
+		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: &attr}
+	return twin, false, ns.start(twin)
+}
+
+// rootless says runw runs without the host's root: as a user, or as uid 0
+// of a user namespace (rootless podman runs it so). There a cgroup that
+// cannot be made or joined is skipped, as rootless runc does with
+// cgroupfs, instead of failing every container on a host that delegates
+// none (cgroup v1).
+func rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 
 // destroyCgroup removes the cgroup; it must be empty (the init is gone).
 func destroyCgroup(p string) {
@@ -312,7 +390,7 @@ func joinCgroup(p string, pid int) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Apply(pid); err != nil && os.Geteuid() == 0 {
+	if err := m.Apply(pid); err != nil && !rootless() {
 		return fmt.Errorf("join cgroup %q: %w", p, err)
 	}
 	return nil

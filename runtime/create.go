@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -32,28 +31,6 @@ type CreateOptions struct {
 	PreserveFDs  int
 	NoPivot      bool
 	NoNewKeyring bool
-}
-
-// fifoName is the exec fifo in the state directory: the init blocks
-// opening it for writing until `start` opens it for reading.
-const fifoName = "exec.fifo"
-
-// initConfig is what the parent sends the init over the init pipe (fd 3),
-// never on argv where other users could read it in /proc.
-type initConfig struct {
-	Plan      *wasi.Plan `json:"plan"`
-	Fifo      string     `json:"fifo"`
-	CacheDir  string     `json:"cache_dir,omitempty"`
-	CacheMax  int64      `json:"cache_max,omitempty"`
-	LogPath   string     `json:"log_path,omitempty"`
-	LogFormat string     `json:"log_format,omitempty"`
-	Debug     bool       `json:"debug,omitempty"`
-	// Sandbox is what the init applies to itself before it reports
-	// ready (sandbox.go).
-	Sandbox *Sandbox `json:"sandbox,omitempty"`
-	// Cached says create or exec found or put the module in the cache:
-	// the init loads it without checking again.
-	Cached bool `json:"cached,omitempty"`
 }
 
 // initProcess is a spawned init that `run` can wait on, or, for a
@@ -138,7 +115,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	// Before the init exists: the compile must not be charged to the
 	// container's cgroup and limits.
-	sandbox := sandboxFor(b.Spec)
+	sandbox, err := sandboxFor(b.Spec)
+	if err != nil {
+		return nil, err
+	}
 	// An init in its own user namespace cannot read runw's cache
 	// (handOver): compiling for it here would be wasted.
 	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)
@@ -189,11 +169,27 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
-	init, err = r.spawnInit(cfg, ns, extra, stdio, tty != nil, cgPath, func(pid int) error {
-		if err := recordInit(h, pid, cgPath); err != nil {
-			return err
-		}
-		return applyCgroup(cgPath, b.Spec, pid)
+	// On cgroup v2 the cgroup is made and its limits set before the init
+	// exists, and the init is born in it.
+	cgDir, err := bornCgroup(cgPath, b.Spec)
+	if err != nil {
+		return nil, err
+	}
+	if cgDir != nil {
+		defer cgDir.Close()
+	}
+	init, err = r.spawnInit(spawnOptions{
+		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra,
+		CgroupPath: cgPath, CgroupDir: cgDir,
+		Place: func(pid int, born bool) error {
+			if err := recordInit(h, pid, cgPath); err != nil {
+				return err
+			}
+			if born {
+				return nil
+			}
+			return applyCgroup(cgPath, b.Spec, pid)
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -276,11 +272,35 @@ func cleanupAborted(h *state.Handle) {
 	destroyCgroup(c.CgroupPath)
 }
 
+// spawnOptions is what spawnInit needs to start one init.
+type spawnOptions struct {
+	// Config is sent on the init pipe.
+	Config initConfig
+	// NS says which namespaces the init joins or makes (namespaces.go).
+	NS *spawnNS
+	// Stdio are the guest's fds 0-2; Tty makes fd 0 the controlling
+	// terminal of the init's session.
+	Stdio [3]*os.File
+	Tty   bool
+	// ExtraFiles are passed to the init from fd firstExtraFD on, in
+	// order (extraFD(i)); the caller keeps and closes them.
+	ExtraFiles []*os.File
+	// CgroupPath is the container's cgroup, read only to say what killed
+	// an init that died without reporting.
+	CgroupPath string
+	// CgroupDir, on a cgroup v2 host, is the cgroup the init is born in
+	// (startInCgroup); nil places it after the spawn.
+	CgroupDir *os.File
+	// Place runs once the init is started, before the constructor gets
+	// its orders and before the init reads its configuration: it puts the
+	// init in its cgroup unless it was born there (born).
+	Place func(pid int, born bool) error
+}
+
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
 // configuration and waits until it reports the guest instantiated (or
-// why it could not be). cgPath is the cgroup place puts it in, read only
-// to say what killed an init that died without reporting.
-func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, extra []*os.File, stdio [3]*os.File, tty bool, cgPath string, place func(pid int) error) (*exec.Cmd, error) {
+// why it could not be).
+func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	exe, err := sealedSelf(filepath.Join(r.opts.Root, ".empty"))
 	if err != nil {
 		return nil, err
@@ -300,38 +320,42 @@ func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, extra []*os.File, stdio
 	defer syncW.Close()
 
 	cmd := &exec.Cmd{
-		Path:       fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:       []string{"runw", "init"},
-		Env:        []string{},
-		Stdin:      stdio[0],
-		Stdout:     stdio[1],
-		Stderr:     stdio[2],
-		ExtraFiles: append([]*os.File{initR, syncW}, extra...),
+		Path:   fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:   []string{"runw", "init"},
+		Env:    []string{},
+		Stdin:  o.Stdio[0],
+		Stdout: o.Stdio[1],
+		Stderr: o.Stdio[2],
+		// fd 3 (initPipeFD), fd 4 (syncPipeFD), then from firstExtraFD
+		// the caller's files (protocol.go).
+		ExtraFiles: append([]*os.File{initR, syncW}, o.ExtraFiles...),
 		// Setsid: the container is its own session, as under runc, so a
 		// terminal's job control never reaches runw's caller.
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: tty, Ctty: 0},
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: o.Tty, Ctty: 0},
 	}
-	ordersR, ordersW, err := ns.prepare(cmd)
+	ordersR, ordersW, err := o.NS.prepare(cmd)
 	if err != nil {
 		return nil, err
 	}
 	defer ordersW.Close()
 	logDebugf("spawning init")
-	err = ns.start(cmd)
+	cmd, born, err := startInCgroup(cmd, o.NS, o.CgroupDir)
 	ordersR.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
 	}
 	initR.Close()
 	syncW.Close()
-	if err := place(cmd.Process.Pid); err != nil {
+	if err := o.Place(cmd.Process.Pid, born); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
 	}
-	// In its cgroup: the constructor may now join the namespaces only a
-	// single thread can join, and make its cgroup namespace.
-	if err := ns.sendOrders(ordersW); err != nil {
+	// In its cgroup (born there, or placed just now): the constructor,
+	// blocked on its orders until here, may now join the namespaces only
+	// a single thread can join, and make its cgroup namespace, whose root
+	// is then the container's cgroup.
+	if err := o.NS.sendOrders(ordersW); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, fmt.Errorf("send namespace orders: %w", err)
@@ -340,26 +364,25 @@ func (r *Runtime) spawnInit(cfg initConfig, ns *spawnNS, extra []*os.File, stdio
 	logDebugf("init %d placed in its cgroup", cmd.Process.Pid)
 	// The init reads its configuration only now, after the parent had the
 	// chance to place it (cgroups), and creates no engine before that.
-	if err := json.NewEncoder(initW).Encode(cfg); err != nil {
+	if err := json.NewEncoder(initW).Encode(o.Config); err != nil {
 		// The init is gone before reading it: its sync pipe says why.
-		if msg, _ := io.ReadAll(syncR); strings.HasPrefix(string(msg), "error: ") {
+		if rerr := readReport(syncR); rerr != nil && rerr != errNoReport {
 			cmd.Wait()
-			return nil, errors.New(strings.TrimPrefix(string(msg), "error: "))
+			return nil, rerr
 		}
 		return cmd, fmt.Errorf("send init config: %w", err)
 	}
 	initW.Close()
 
-	msg, _ := io.ReadAll(syncR)
-	logDebugf("init %d reported %q", cmd.Process.Pid, msg)
-	if reply := strings.TrimSpace(string(msg)); reply != "ready" {
-		if reply == "" {
-			// The sync pipe closed without a word: the init died.
-			return nil, fmt.Errorf("container init exited without reporting: %s%s", deathOf(cmd, cgPath), cfg.Sandbox.seccompHint())
-		}
+	err = readReport(syncR)
+	logDebugf("init %d reported: %v", cmd.Process.Pid, err)
+	switch {
+	case err == errNoReport:
+		return nil, fmt.Errorf("container init exited without reporting: %s%s", deathOf(cmd, o.CgroupPath), o.Config.Sandbox.seccompHint())
+	case err != nil:
 		cmd.Process.Kill()
 		cmd.Wait()
-		return nil, errors.New(strings.TrimPrefix(reply, "error: "))
+		return nil, err
 	}
 	return cmd, nil
 }

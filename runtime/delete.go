@@ -15,9 +15,6 @@ import (
 // force (runc does this and containerd relies on it); a running one needs
 // force. An unknown id is an error unless force.
 func (r *Runtime) Delete(id string, force bool) error {
-	if native := r.nativeOf(id); native != "" {
-		return r.deleteNative(id, native)
-	}
 	h, err := r.store.Lock(id)
 	if err != nil {
 		if errors.Is(err, state.ErrNotExist) && force {

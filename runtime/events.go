@@ -40,9 +40,6 @@ type statsData struct {
 // Events writes stats events for a container: one with once (--stats),
 // else one every interval until the container stops.
 func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writer) error {
-	if native := r.nativeOf(id); native != "" {
-		return r.forward(native, "events")
-	}
 	enc := json.NewEncoder(w)
 	for {
 		h, c, err := r.lockLoad(id)

@@ -37,14 +37,6 @@ type ExecOptions struct {
 // process's own argv, env and cwd. In the foreground it returns the
 // module's exit status.
 func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
-	if native := r.nativeOf(id); native != "" {
-		err := r.forward(native, "exec")
-		var ne *NativeExit
-		if errors.As(err, &ne) {
-			return ne.Code, nil
-		}
-		return 0, err
-	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return 0, err
@@ -110,7 +102,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if tty != nil {
 		stdio = [3]*os.File{tty, tty, tty}
 	}
-	sb := sandboxFor(b.Spec)
+	sb, err := sandboxFor(b.Spec)
+	if err != nil {
+		return 0, err
+	}
 	sb.Joined = true
 	cfg := initConfig{
 		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
@@ -123,7 +118,20 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		unlock()
 		return 0, err
 	}
-	cmd, err := r.spawnInit(cfg, ns, nil, stdio, tty != nil, c.CgroupPath, func(pid int) error { return joinCgroup(c.CgroupPath, pid) })
+	cgDir := openCgroupDir(c.CgroupPath)
+	if cgDir != nil {
+		defer cgDir.Close()
+	}
+	cmd, err := r.spawnInit(spawnOptions{
+		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil,
+		CgroupPath: c.CgroupPath, CgroupDir: cgDir,
+		Place: func(pid int, born bool) error {
+			if born {
+				return nil
+			}
+			return joinCgroup(c.CgroupPath, pid)
+		},
+	})
 	if tty != nil {
 		tty.Close()
 	}

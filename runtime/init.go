@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -26,11 +25,11 @@ const stopBackstop = 2 * time.Second
 // the status a shell or conmon reports for a process killed by it.
 var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
 
-// Init is `runw init`, the container process. It is started by create from
-// a sealed copy of runw with the init pipe on fd 3 and the sync pipe on
-// fd 4. It prepares the guest, reports "ready", blocks on the exec fifo
-// until `runw start`, runs the guest and exits with its status. It never
-// returns.
+// Init is `runw init`, the container process. It is started by create or
+// exec from a sealed copy of runw, speaking the protocol in protocol.go:
+// it reads its configuration, prepares the guest, reports ready, blocks on
+// the exec fifo until `runw start`, runs the guest and exits with its
+// status. It never returns.
 func Init() {
 	// It was exec'd through /proc/self/fd/N, which would make its name in
 	// ps and top the descriptor number.
@@ -41,17 +40,11 @@ func Init() {
 	// process that ignores SIGPIPE does, never a death by signal.
 	signal.Ignore(unix.SIGPIPE)
 
-	syncPipe := os.NewFile(4, "sync")
-	fail := func(err error) {
-		fmt.Fprintf(syncPipe, "error: %v", err)
-		os.Exit(1)
+	pipes := openInitPipes()
+	cfg, err := pipes.readConfig()
+	if err != nil {
+		pipes.fail(err)
 	}
-	initPipe := os.NewFile(3, "init")
-	var cfg initConfig
-	if err := json.NewDecoder(initPipe).Decode(&cfg); err != nil {
-		fail(fmt.Errorf("read init config: %w", err))
-	}
-	initPipe.Close()
 	if cfg.Debug {
 		configureInitLog(cfg)
 	}
@@ -63,7 +56,7 @@ func Init() {
 	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)
 	if err != nil {
-		fail(err)
+		pipes.fail(err)
 	}
 	// The fifo is reached through an O_PATH descriptor taken while still
 	// root: the guest's user cannot traverse runw's 0700 state root.
@@ -71,7 +64,7 @@ func Init() {
 	if fifo != "" {
 		fd, err := unix.Open(fifo, unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
-			fail(fmt.Errorf("open exec fifo: %w", err))
+			pipes.fail(fmt.Errorf("open exec fifo: %w", err))
 		}
 		fifo = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
@@ -80,14 +73,13 @@ func Init() {
 		sandbox = &Sandbox{}
 	}
 	if err := enterSandbox(sandbox, cfg.Plan, fifo); err != nil {
-		fail(err)
+		pipes.fail(err)
 	}
 	// If create is gone (killed mid-way), nobody will ever start or
 	// delete this init by its fifo: exit instead of waiting forever.
-	if _, err := fmt.Fprint(syncPipe, "ready"); err != nil {
+	if err := pipes.ready(); err != nil {
 		os.Exit(1)
 	}
-	syncPipe.Close()
 
 	// Created: wait for start, or die of a stop signal (kill of a created
 	// container, delete of a created container sends SIGKILL). An exec'd
@@ -133,16 +125,4 @@ func compileInChild(cfg initConfig) {
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module); err != nil {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 	}
-}
-
-// waitForStart opens the exec fifo for writing, which blocks until `runw
-// start` opens it for reading, then writes one byte to say the guest runs.
-func waitForStart(fifo string) error {
-	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
-	}
-	defer f.Close()
-	_, err = f.Write([]byte("0"))
-	return err
 }

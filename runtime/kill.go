@@ -17,9 +17,6 @@ var ErrNotRunning = errors.New("container not running")
 // Kill sends sig to the container's init. With all (kill -a, still sent by
 // CRI-O and containerd), a stopped container is not an error.
 func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
-	if native := r.nativeOf(id); native != "" {
-		return r.forward(native, "kill")
-	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return err

@@ -149,8 +149,9 @@ func namespacesOf(pid int) (*spawnNS, error) {
 }
 
 // prepare sets the command up for these namespaces; ordersR is the
-// constructor's end of the orders pipe when it has something to do (the
-// caller adds it to ExtraFiles as fd 5 and keeps the write end).
+// constructor's end of the orders pipe when it has something to do: it is
+// appended to cmd.ExtraFiles, after the protocol's other descriptors, and
+// named by nsexecEnv; the caller keeps the write end.
 func (ns *spawnNS) prepare(cmd *exec.Cmd) (ordersR, ordersW *os.File, err error) {
 	cmd.SysProcAttr.Cloneflags = ns.cloneFlags
 	cmd.SysProcAttr.UidMappings = ns.uidMaps
@@ -168,7 +169,8 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd) (ordersR, ordersW *os.File, err error)
 		return nil, nil, err
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, ordersR)
-	cmd.Env = append(cmd.Env, fmt.Sprintf("_RUNW_NSEXEC=%d", 2+len(cmd.ExtraFiles)))
+	// cmd.ExtraFiles[i] is fd 3+i in the child.
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", nsexecEnv, 3+len(cmd.ExtraFiles)-1))
 	return ordersR, ordersW, nil
 }
 
@@ -317,7 +319,7 @@ func mapID(maps []specs.LinuxIDMapping, id uint32) uint32 {
 // state root, so the exec fifo and the tmpfs directories are handed to it
 // as descriptors (reached as /proc/self/fd/N, which checks only the object
 // itself), and it compiles the guest itself instead of reading runw's
-// cache. Descriptors start at fd 5, after the init and sync pipes.
+// cache. They are the first of spawnOptions.ExtraFiles (extraFD).
 func (cfg *initConfig) handOver() ([]*os.File, error) {
 	if cfg.Sandbox == nil || !cfg.Sandbox.has(specs.UserNamespace) {
 		return nil, nil
@@ -329,7 +331,7 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 			return "", err
 		}
 		files = append(files, f)
-		return fmt.Sprintf("/proc/self/fd/%d", 2+2+len(files)), nil
+		return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(files)-1)), nil
 	}
 	if cfg.Fifo != "" {
 		p, err := pass(cfg.Fifo)

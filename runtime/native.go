@@ -144,6 +144,23 @@ func (r *Runtime) handOff(id string, b *spec.Bundle, command string) (*exec.Cmd,
 	return nil, nil
 }
 
+// Native is the one place a command on an existing container decides
+// whether the container is runw's or was handed to a native runtime. For a
+// handed-off id it runs command there with the command's argv as given
+// (delete also drops runw's marker once the native runtime no longer
+// knows the id) and reports handled; otherwise the command is runw's own.
+// main calls it once per command, before the command's own method.
+func (r *Runtime) Native(id, command string) (handled bool, err error) {
+	native := r.nativeOf(id)
+	if native == "" {
+		return false, nil
+	}
+	if command == "delete" {
+		return true, r.deleteNative(id, native)
+	}
+	return true, r.forward(native, command)
+}
+
 // nativeOf returns the native runtime an id was handed to, or "".
 func (r *Runtime) nativeOf(id string) string {
 	h, err := r.store.Peek(id)

@@ -25,9 +25,6 @@ func (r *Runtime) Pause(id string) error { return r.freeze(id, "pause", cgroups.
 func (r *Runtime) Resume(id string) error { return r.freeze(id, "resume", cgroups.Thawed) }
 
 func (r *Runtime) freeze(id, command string, want cgroups.FreezerState) error {
-	if native := r.nativeOf(id); native != "" {
-		return r.forward(native, command)
-	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os/exec"
 	"strconv"
@@ -12,19 +11,6 @@ import (
 // Pids lists the host pids in the container's cgroup (`ps --format json`,
 // which containerd calls).
 func (r *Runtime) Pids(id string) ([]int, error) {
-	if native := r.nativeOf(id); native != "" {
-		cmd := r.nativeCmd(native, "ps", []string{"--format", "json", id})
-		var out bytes.Buffer
-		cmd.Stdout = &out
-		if err := runNative(cmd); err != nil {
-			return nil, err
-		}
-		var pids []int
-		if err := json.Unmarshal(out.Bytes(), &pids); err != nil {
-			return nil, fmt.Errorf("%s ps: %w", native, err)
-		}
-		return pids, nil
-	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return nil, err
@@ -46,9 +32,6 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 // PsTable runs the host's ps with psArgs (default -ef) and keeps the
 // header and the container's processes, as runc does.
 func (r *Runtime) PsTable(id string, psArgs []string) (string, error) {
-	if native := r.nativeOf(id); native != "" {
-		return "", r.forward(native, "ps")
-	}
 	pids, err := r.Pids(id)
 	if err != nil {
 		return "", err

@@ -45,7 +45,7 @@ type Sandbox struct {
 }
 
 // sandboxFor reads the sandbox from the spec.
-func sandboxFor(s *specs.Spec) *Sandbox {
+func sandboxFor(s *specs.Spec) (*Sandbox, error) {
 	sb := &Sandbox{Hostname: s.Hostname, Domainname: s.Domainname}
 	if p := s.Process; p != nil {
 		sb.Capabilities = p.Capabilities
@@ -60,7 +60,19 @@ func sandboxFor(s *specs.Spec) *Sandbox {
 		sb.GIDMappings = l.GIDMappings
 		sb.Seccomp = l.Seccomp
 	}
-	return sb
+	own, err := seccompFromAnnotation(s)
+	if err != nil {
+		return nil, err
+	}
+	if own != nil {
+		// runw's filter allows no credential change, so it must be
+		// loaded last, after the capabilities go, which without
+		// no_new_privs needs CAP_SYS_ADMIN. The init never execs: no
+		// no_new_privs costs it nothing.
+		sb.Seccomp = own
+		sb.NoNewPrivileges = true
+	}
+	return sb, nil
 }
 
 // apply confines the init, in this order: what lives in its namespaces

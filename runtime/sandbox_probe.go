@@ -24,7 +24,7 @@ import (
 // config.json), the only thing the test controls that reaches the init:
 //
 //	RUNW_SANDBOX_PROBE=op:path;op:path...   ops: read, write, create, list,
-//	                                        mkdir; connect and bind (path IPv4:PORT)
+//	                                        mkdir, unshare; connect and bind (path IPv4:PORT)
 //	RUNW_SANDBOX_OFF=1                      skip Sandbox.apply (the control run)
 //
 // Each probe prints one line to stderr: "sandbox-probe OP PATH: ok" or
@@ -117,6 +117,10 @@ func probe(op, path string) error {
 			return unix.Bind(fd, sa)
 		}
 		return unix.Connect(fd, sa)
+	case "unshare":
+		// A new uts namespace for this thread alone (path unused): what
+		// runw's own seccomp filter refuses.
+		return unix.Unshare(unix.CLONE_NEWUTS)
 	}
 	return fmt.Errorf("unknown probe %q", op)
 }

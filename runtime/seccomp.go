@@ -140,6 +140,12 @@ func seccompFilter(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 	if err := filter.SetNoNewPrivsBit(false); err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
+	// A system call of an architecture the filter does not list (int 0x80
+	// from a 64-bit init) kills the init, as KILL actions do: libseccomp's
+	// default kills only the thread, which would leave it hung.
+	if err := filter.SetBadArchAction(libseccomp.ActKillProcess); err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
 	for _, f := range s.Flags {
 		switch f {
 		case specs.LinuxSeccompFlagLog:

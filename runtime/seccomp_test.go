@@ -141,3 +141,17 @@ func TestCapSetsFor(t *testing.T) {
 		t.Errorf("got %+v", s)
 	}
 }
+
+// runw's own filter (the io.github.runw.seccomp annotation) builds, and
+// passes the check every profile passes: it allows what the init needs.
+func TestRunwSeccompAllowsTheInit(t *testing.T) {
+	f, err := seccompFilter(runwSeccomp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Release()
+	if err := checkInitAllowed(f, initNeeds); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("runw's filter allows %d system calls, ioctl for %d requests", len(runwSyscalls), len(seccompAllowedIoctls))
+}

@@ -17,9 +17,6 @@ import (
 // guest's in-engine memory cap was fixed at instantiation; the cgroup
 // limit is what changes.
 func (r *Runtime) Update(id, resourcesFile string, flags *specs.LinuxResources) error {
-	if native := r.nativeOf(id); native != "" {
-		return r.forward(native, "update")
-	}
 	res := &specs.LinuxResources{}
 	if resourcesFile != "" {
 		var in io.Reader = os.Stdin

@@ -26,13 +26,21 @@ package nsenter
 #include <string.h>
 #include <unistd.h>
 
-// fail reports on the init's sync pipe (fd 4, read by create as the one
-// error line) and ends the process before any guest code exists.
+// The init's protocol is defined in runtime/protocol.go; these two names
+// must match it.
+// RUNW_SYNC_FD is syncPipeFD: the init's sync pipe, read by the parent.
+#define RUNW_SYNC_FD 4
+// RUNW_NSEXEC_ENV is nsexecEnv: it names the fd of the orders pipe.
+#define RUNW_NSEXEC_ENV "_RUNW_NSEXEC"
+
+// fail reports on the init's sync pipe (read by create as the one error
+// line, protocol.go's errorPrefix first) and ends the process before any
+// guest code exists.
 static void fail(const char *what, const char *path) {
 	char msg[4200];
 	int n = snprintf(msg, sizeof msg, "error: %s %s: %s", what, path, strerror(errno));
 	if (n > 0) {
-		ssize_t w = write(4, msg, n > (int)sizeof msg ? (int)sizeof msg : n);
+		ssize_t w = write(RUNW_SYNC_FD, msg, n > (int)sizeof msg ? (int)sizeof msg : n);
 		(void)w;
 	}
 	_exit(1);
@@ -47,17 +55,17 @@ static void join(const char *path, int type, const char *what) {
 	close(fd);
 }
 
-// runw_nsenter reads its orders from the pipe named by _RUNW_NSEXEC,
+// runw_nsenter reads its orders from the pipe named by RUNW_NSEXEC_ENV,
 // written by the parent once the init is in its cgroup: lines
 // "mnt PATH", "user PATH" and "cgroup". The mount namespace is joined
 // first, while the init still has the host's privileges over it; the user
 // namespace last among the joins; the new cgroup namespace at the end.
 __attribute__((constructor)) static void runw_nsenter(void) {
-	const char *v = getenv("_RUNW_NSEXEC");
+	const char *v = getenv(RUNW_NSEXEC_ENV);
 	if (v == NULL)
 		return;
 	int fd = atoi(v);
-	unsetenv("_RUNW_NSEXEC");
+	unsetenv(RUNW_NSEXEC_ENV);
 	static char buf[16384];
 	size_t n = 0;
 	for (;;) {

@@ -1,0 +1,289 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// rootlessUser is the unprivileged user the rootless test makes and
+// removes; its subordinate ids are added to /etc/subuid and /etc/subgid
+// for the test only.
+const rootlessUser = "runw-rootless-test"
+
+// rootlessPodman is podman run by an unprivileged user, as a user would:
+// podman makes its user namespace with newuidmap from /etc/subuid, and runs
+// conmon and runw inside it as that namespace's root.
+type rootlessPodman struct {
+	dir      string
+	uid, gid int
+	env      []string
+}
+
+// newRootlessPodman skips with the reason when this machine cannot run
+// rootless podman, and otherwise makes the user, its subordinate ids, its
+// XDG_RUNTIME_DIR and a private store, all removed at the end of t.
+func newRootlessPodman(t *testing.T) *rootlessPodman {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make the unprivileged test user")
+	}
+	engRequire(t, "rootless podman", "podman", "conmon", "newuidmap", "newgidmap", "useradd", "userdel")
+	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
+		t.Skipf("user namespaces are off here (user.max_user_namespaces %q, %v)", b, err)
+	}
+	if _, err := user.Lookup(rootlessUser); err == nil {
+		t.Fatalf("user %s already exists (left by an earlier run?): remove it with userdel -r %s", rootlessUser, rootlessUser)
+	}
+	dir, err := os.MkdirTemp("", "runw-rootless-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755)
+	home := filepath.Join(dir, "home")
+	if out, err := exec.Command("useradd", "-M", "-d", home, "-s", "/bin/sh", rootlessUser).CombinedOutput(); err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("useradd: %v: %s", err, out)
+	}
+	u, err := user.Lookup(rootlessUser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &rootlessPodman{dir: dir}
+	p.uid, _ = strconv.Atoi(u.Uid)
+	p.gid, _ = strconv.Atoi(u.Gid)
+	xdg := fmt.Sprintf("/run/user/%d", p.uid)
+	t.Cleanup(func() { p.teardown(t, xdg) })
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		if err := addSubordinateIDs(f, rootlessUser); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{home, xdg} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.Chown(d, p.uid, p.gid)
+	}
+	// runwBin sits in a directory only root can enter.
+	bin := filepath.Join(dir, "runw")
+	if err := copyFile(runwBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(bin, 0o755)
+	conf := filepath.Join(dir, "containers.conf")
+	data := engPodmanConf(filepath.Join(home, "podman"), "", "")
+	data = strings.Replace(data, fmt.Sprintf("runw = [%q]", runwBin), fmt.Sprintf("runw = [%q]", bin), 1)
+	if err := os.WriteFile(conf, []byte(data), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.env = []string{"HOME=" + home, "USER=" + rootlessUser, "LOGNAME=" + rootlessUser,
+		"XDG_RUNTIME_DIR=" + xdg, "PATH=" + os.Getenv("PATH"), "CONTAINERS_CONF=" + conf}
+
+	layer := filepath.Join(dir, "probe.tar")
+	engWriteLayer(t, layer, map[string]string{"probe.wasm": guests["probe"]})
+	os.Chmod(layer, 0o644)
+	res := p.podman(t, "import", "--change", `ENTRYPOINT=["/probe.wasm"]`, layer, engProbeImage)
+	if res.code != 0 && strings.Contains(res.stderr, "newuidmap") {
+		t.Skipf("rootless podman cannot make its user namespace here: %v", res)
+	}
+	engWant(t, res, 0)
+	return p
+}
+
+// podman runs podman as the test user.
+func (p *rootlessPodman) podman(t *testing.T, args ...string) engResult {
+	t.Helper()
+	cmd := exec.Command("podman", append([]string{"--runtime", "runw"}, args...)...)
+	cmd.Dir = p.dir
+	cmd.Env = p.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: uint32(p.gid)}}
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	res := engResult{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	if err != nil {
+		res.code = -1
+		if ee, ok := err.(*exec.ExitError); ok {
+			res.code = ee.ExitCode()
+		}
+	}
+	return res
+}
+
+// teardown removes the containers, ends podman's pause process (which
+// holds its user namespace), and removes the user, its ids and its files.
+func (p *rootlessPodman) teardown(t *testing.T, xdg string) {
+	p.podman(t, "rm", "--all", "--force", "--time", "0")
+	// The pause process, and anything else the test user still runs:
+	// every one of them was started by this test.
+	for _, pid := range processesOf(p.uid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	engPoll(5*time.Second, func() bool { return len(processesOf(p.uid)) == 0 })
+	if out, err := exec.Command("userdel", rootlessUser).CombinedOutput(); err != nil {
+		t.Logf("userdel %s: %v: %s", rootlessUser, err, out)
+	}
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		if err := removeSubordinateIDs(f, rootlessUser); err != nil {
+			t.Logf("%s: %v", f, err)
+		}
+	}
+	engUnmountUnder(p.dir)
+	os.RemoveAll(xdg)
+	if err := os.RemoveAll(p.dir); err != nil {
+		t.Logf("remove %s: %v", p.dir, err)
+	}
+}
+
+// processesOf lists the live (not zombie) processes running as uid.
+func processesOf(uid int) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil || strings.Contains(string(status), "State:\tZ") {
+			continue
+		}
+		for _, l := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(strings.TrimPrefix(l, "Uid:")); strings.HasPrefix(l, "Uid:") && len(f) > 0 && f[0] == strconv.Itoa(uid) {
+				pids = append(pids, pid)
+			}
+		}
+	}
+	return pids
+}
+
+// addSubordinateIDs gives name 65536 ids in file, after every range
+// already there.
+func addSubordinateIDs(file, name string) error {
+	next := 100000
+	if f, err := os.Open(file); err == nil {
+		s := bufio.NewScanner(f)
+		for s.Scan() {
+			fields := strings.Split(s.Text(), ":")
+			if len(fields) == 3 {
+				start, err1 := strconv.Atoi(fields[1])
+				n, err2 := strconv.Atoi(fields[2])
+				if err1 == nil && err2 == nil && start+n > next {
+					next = start + n
+				}
+			}
+		}
+		f.Close()
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = fmt.Fprintf(f, "%s:%d:65536\n", name, next)
+	return err
+}
+
+// removeSubordinateIDs drops name's lines from file.
+func removeSubordinateIDs(file, name string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if l != "" && !strings.HasPrefix(l, name+":") {
+			keep = append(keep, l)
+		}
+	}
+	out := strings.Join(keep, "\n")
+	if out != "" {
+		out += "\n"
+	}
+	return os.WriteFile(file, []byte(out), 0o644)
+}
+
+// tunUsableBy says why slirp4netns and pasta, rootless podman's networks,
+// cannot work for uid here: they open /dev/net/tun as that user.
+func tunUsableBy(uid int) (bool, string) {
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		if _, err := exec.LookPath("pasta"); err != nil {
+			return false, "neither slirp4netns nor pasta is installed"
+		}
+	}
+	fi, err := os.Stat("/dev/net/tun")
+	if err != nil {
+		return false, fmt.Sprintf("no /dev/net/tun: %v", err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode().Perm()&0o006 != 0o006 && int(st.Uid) != uid {
+		return false, fmt.Sprintf("/dev/net/tun is mode %o, owner %d: an unprivileged user cannot open it", fi.Mode().Perm(), st.Uid)
+	}
+	return true, ""
+}
+
+// TestRootlessPodman: an unprivileged user runs wasm containers with
+// `podman run` and runw as its runtime. The guest's output and exit status
+// reach the user; the init runs on the host as that user (not root), in
+// the user namespace podman made. runw finds its state under
+// $XDG_RUNTIME_DIR and, on this cgroup v1 host where nothing is delegated
+// to the user, runs without a cgroup of its own, as rootless runc does.
+func TestRootlessPodman(t *testing.T) {
+	p := newRootlessPodman(t)
+
+	t.Run("RunOutputAndExitCode", func(t *testing.T) {
+		res := p.podman(t, "run", "--rm", "--network", "none", engProbeImage, "echo", "hello rootless", "exit", "3")
+		engWant(t, res, 3)
+		if res.stdout != "hello rootless\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "hello rootless\n")
+		}
+	})
+
+	t.Run("InitIsTheUserInItsUserNamespace", func(t *testing.T) {
+		res := p.podman(t, "run", "-d", "--network", "none", engProbeImage, "echo", "up", "sleep", "4s", "exit", "4")
+		engWant(t, res, 0)
+		id := strings.TrimSpace(res.stdout)
+		if !engPoll(10*time.Second, func() bool { return p.podman(t, "logs", id).stdout == "up\n" }) {
+			t.Fatalf("the guest never printed: %v", p.podman(t, "logs", id))
+		}
+		res = p.podman(t, "inspect", "--format", "{{.State.Pid}}", id)
+		pid, err := strconv.Atoi(strings.TrimSpace(res.stdout))
+		if err != nil || pid <= 0 {
+			t.Fatalf("State.Pid: %v", res)
+		}
+		c := confinementOf(t, fmt.Sprintf("/proc/%d", pid))
+		if want := fmt.Sprintf("%d %d %d %d", p.uid, p.uid, p.uid, p.uid); c["Uid"] != want {
+			t.Errorf("the init's uids on the host %q, want the user's %q", c["Uid"], want)
+		}
+		theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/user", pid))
+		ours, _ := os.Readlink("/proc/self/ns/user")
+		if theirs == "" || theirs == ours {
+			t.Errorf("the init's user namespace %q, want one of its own (the host's is %q)", theirs, ours)
+		}
+		res = p.podman(t, "wait", id)
+		if got := strings.TrimSpace(res.stdout); got != "4" {
+			t.Errorf("podman wait %q, want the guest's 4: %v", got, res)
+		}
+	})
+
+	t.Run("DefaultNetwork", func(t *testing.T) {
+		if ok, why := tunUsableBy(p.uid); !ok {
+			t.Skipf("rootless networking cannot work here: %s (the other rootless tests use --network none)", why)
+		}
+		res := p.podman(t, "run", "--rm", engProbeImage, "echo", "networked")
+		engWant(t, res, 0)
+		if res.stdout != "networked\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "networked\n")
+		}
+	})
+}

@@ -1,0 +1,172 @@
+package runtime
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/state"
+	"github.com/runw/runw/wasi"
+)
+
+// The protocol between the parent (create, exec) and `runw init`, in one
+// place. The init is started with:
+//
+//	fd 0-2        the guest's stdio
+//	fd 3          the init pipe: the parent writes one initConfig as JSON,
+//	              then closes it (never argv: other users read /proc)
+//	fd 4          the sync pipe: the init writes "ready" once the guest is
+//	              instantiated and the sandbox applied, or "error: <why>",
+//	              then closes it; EOF without a word means it died
+//	fd 5...       spawnOptions.ExtraFiles, in order (extraFD)
+//	after them    the orders pipe of the C constructor in runtime/nsenter,
+//	              named by _RUNW_NSEXEC=<fd> in the environment; written
+//	              once the init is in its cgroup
+//
+// and then, for a container's init, the exec fifo: the init opens it for
+// writing (blocking) after "ready" and writes one byte once `runw start`
+// opened it for reading.
+const (
+	initPipeFD = 3
+	// syncPipeFD is also written by the C constructor (RUNW_SYNC_FD in
+	// runtime/nsenter): change both together.
+	syncPipeFD = 4
+	// firstExtraFD is where spawnOptions.ExtraFiles start.
+	firstExtraFD = 5
+)
+
+// nsexecEnv names the constructor's orders pipe (runtime/nsenter reads it
+// under the same name).
+const nsexecEnv = "_RUNW_NSEXEC"
+
+// The init's two reports on the sync pipe.
+const (
+	readyReport = "ready"
+	errorPrefix = "error: "
+)
+
+// fifoName is the exec fifo in the state directory: the init blocks
+// opening it for writing until `start` opens it for reading.
+const fifoName = "exec.fifo"
+
+// extraFD is the descriptor number ExtraFiles[i] has in the init.
+func extraFD(i int) int { return firstExtraFD + i }
+
+// initConfig is what the parent sends the init over the init pipe.
+type initConfig struct {
+	Plan      *wasi.Plan `json:"plan"`
+	Fifo      string     `json:"fifo"`
+	CacheDir  string     `json:"cache_dir,omitempty"`
+	CacheMax  int64      `json:"cache_max,omitempty"`
+	LogPath   string     `json:"log_path,omitempty"`
+	LogFormat string     `json:"log_format,omitempty"`
+	Debug     bool       `json:"debug,omitempty"`
+	// Sandbox is what the init applies to itself before it reports
+	// ready (sandbox.go).
+	Sandbox *Sandbox `json:"sandbox,omitempty"`
+	// Cached says create or exec found or put the module in the cache:
+	// the init loads it without checking again.
+	Cached bool `json:"cached,omitempty"`
+}
+
+// initPipes are the init's ends of the protocol, as the init sees them.
+type initPipes struct {
+	init, sync *os.File
+}
+
+// openInitPipes names the descriptors the init was started with.
+func openInitPipes() initPipes {
+	return initPipes{init: os.NewFile(initPipeFD, "init"), sync: os.NewFile(syncPipeFD, "sync")}
+}
+
+// readConfig reads the parent's initConfig and closes the init pipe.
+func (p initPipes) readConfig() (initConfig, error) {
+	defer p.init.Close()
+	var cfg initConfig
+	if err := json.NewDecoder(p.init).Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("read init config: %w", err)
+	}
+	return cfg, nil
+}
+
+// fail reports err on the sync pipe and ends the init.
+func (p initPipes) fail(err error) {
+	fmt.Fprintf(p.sync, "%s%v", errorPrefix, err)
+	os.Exit(1)
+}
+
+// ready reports the guest ready and closes the sync pipe. An error means
+// the parent is gone (create killed mid-way).
+func (p initPipes) ready() error {
+	_, err := io.WriteString(p.sync, readyReport)
+	p.sync.Close()
+	return err
+}
+
+// readReport reads the init's report to EOF: nil for "ready", the init's
+// own error for "error: ...", and errNoReport when the pipe closed
+// without a word (the init died).
+func readReport(r io.Reader) error {
+	msg, _ := io.ReadAll(r)
+	reply := strings.TrimSpace(string(msg))
+	switch {
+	case reply == readyReport:
+		return nil
+	case reply == "":
+		return errNoReport
+	}
+	return errors.New(strings.TrimPrefix(reply, errorPrefix))
+}
+
+// errNoReport is a sync pipe closed without a report.
+var errNoReport = errors.New("no report")
+
+// waitForStart opens the exec fifo for writing, which blocks until `runw
+// start` opens it for reading, then writes one byte to say the guest runs.
+func waitForStart(fifo string) error {
+	f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer f.Close()
+	_, err = f.Write([]byte("0"))
+	return err
+}
+
+// releaseInit opens the exec fifo, which unblocks the init's open for
+// writing, and waits for its byte. Opening read-write never blocks, so an
+// init that died meanwhile is noticed by polling its pid instead of
+// hanging forever.
+func releaseInit(fifo string, c *state.Container) error {
+	fd, err := unix.Open(fifo, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	// Bounded: an init that is alive but no longer waiting on the fifo (a
+	// start interrupted after releasing it) must not hang start forever.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+		n, err := unix.Poll(fds, 100)
+		if err != nil && err != unix.EINTR {
+			return err
+		}
+		if n > 0 {
+			var b [1]byte
+			if _, err := unix.Read(fd, b[:]); err == nil {
+				return nil
+			}
+		}
+		if !state.Alive(c.InitPid, c.InitStartTime) {
+			return errors.New("cannot start a container that has stopped")
+		}
+	}
+	return errors.New("container init did not answer on the exec fifo: was it already started?")
+}
