@@ -1,0 +1,361 @@
+package netdns
+
+import (
+	"cmp"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// Bounds on what one reply may cost.
+const (
+	// ednsSize is the UDP payload size offered (EDNS0) and read: the 2020
+	// DNS flag day's size, which avoids IP fragmentation. Larger answers
+	// come over TCP, whose length prefix caps them at 64 KiB.
+	ednsSize = 1232
+	// maxAnswers is how many answer records of a reply are read; the rest
+	// are ignored.
+	maxAnswers = 128
+	// maxCNAMEs is how many CNAME hops within one reply are followed, so a
+	// loop in a reply ends.
+	maxCNAMEs = 8
+)
+
+// status is what asking for one name came to, worst last: when answers
+// disagree (A and AAAA, or one search name after another) the worst
+// decides the error.
+type status int
+
+const (
+	found       status = iota
+	noSuchName         // NXDOMAIN
+	noData             // the name exists, without this record type
+	failed             // an rcode or reply retrying won't fix
+	serverFail         // SERVFAIL: the server could not answer now
+	unreachable        // no reply in time, or a socket error
+	canceled           // the lookup's context ended
+)
+
+// code is the getaddrinfo error a lookup that ended at s returns.
+func (s status) code() Code {
+	switch s {
+	case noSuchName:
+		return CodeNoName
+	case noData:
+		return CodeNoData
+	case failed:
+		return CodeFail
+	}
+	return CodeAgain
+}
+
+// answer is the outcome of one question (or of A and AAAA together).
+type answer struct {
+	status status
+	addrs  []netip.Addr
+	canon  string // the last CNAME target, or the name asked
+	err    error  // the cause behind unreachable, canceled or failed
+}
+
+// dns resolves node through the nameservers of the container's
+// resolv.conf, name by name down the search list. NXDOMAIN, NODATA and
+// SERVFAIL move on to the next name; silence or cancellation stops the
+// search at once (as glibc does), so a dead server costs one round of
+// timeouts, not one per search domain.
+func (r resolver) dns(ctx context.Context, node string, family int) ([]netip.Addr, string, error) {
+	conf := parseResolvConf(r.read(resolvConfPath))
+	worst := answer{status: noSuchName}
+	for _, fqdn := range conf.names(node) {
+		a := r.queryName(ctx, conf, fqdn, family)
+		if a.status == found {
+			return a.addrs, a.canon, nil
+		}
+		if a.status > worst.status {
+			worst = a
+		}
+		if a.status >= unreachable {
+			break
+		}
+	}
+	return nil, "", &Error{Code: worst.status.code(), Name: node, Err: worst.err}
+}
+
+// queryName asks for fqdn's A and/or AAAA records, both at once when family
+// is 0 (as glibc sends them), and merges the answers IPv4 first.
+func (r resolver) queryName(ctx context.Context, conf resolvConf, fqdn string, family int) answer {
+	name, err := dnsmessage.NewName(fqdn)
+	if err != nil {
+		return answer{status: noSuchName, err: err}
+	}
+	var types []dnsmessage.Type
+	if family != FamilyIPv6 {
+		types = append(types, dnsmessage.TypeA)
+	}
+	if family != FamilyIPv4 {
+		types = append(types, dnsmessage.TypeAAAA)
+	}
+	answers := make([]answer, len(types))
+	var wg sync.WaitGroup
+	for i, t := range types {
+		q := dnsmessage.Question{Name: name, Type: t, Class: dnsmessage.ClassINET}
+		wg.Go(func() { answers[i] = r.query(ctx, conf, q) })
+	}
+	wg.Wait()
+	return merge(answers)
+}
+
+// merge joins the answers for one name: any addresses make it found;
+// otherwise the worst status stands.
+func merge(answers []answer) answer {
+	out := answer{status: noSuchName}
+	var addrs []netip.Addr
+	for _, a := range answers {
+		if a.status == found {
+			addrs = append(addrs, a.addrs...)
+			out.canon = cmp.Or(out.canon, a.canon)
+		} else if a.status > out.status {
+			out.status, out.err = a.status, a.err
+		}
+	}
+	if len(addrs) > 0 {
+		return answer{status: found, addrs: addrs, canon: out.canon}
+	}
+	return out
+}
+
+// query asks each nameserver in turn, conf.attempts rounds, until one
+// gives a real answer (addresses, NODATA or NXDOMAIN). A server's error
+// reply is remembered over another's silence.
+func (r resolver) query(ctx context.Context, conf resolvConf, q dnsmessage.Question) answer {
+	last := answer{status: unreachable}
+	for range conf.attempts {
+		for _, server := range conf.servers {
+			a := r.exchange(ctx, netip.AddrPortFrom(server, r.port), q, conf.timeout)
+			switch a.status {
+			case found, noData, noSuchName, canceled:
+				return a
+			}
+			if a.status != unreachable || last.status == unreachable {
+				last = a
+			}
+		}
+	}
+	return last
+}
+
+// exchange sends q to server once over UDP, and again over TCP if the UDP
+// reply was truncated, each within timeout.
+func (r resolver) exchange(ctx context.Context, server netip.AddrPort, q dnsmessage.Question, timeout time.Duration) answer {
+	id := uint16(rand.Uint32()) // math/rand/v2's global source: ChaCha8, seeded by the runtime from the OS
+	msg, err := buildQuery(id, q)
+	if err != nil {
+		return answer{status: failed, err: err}
+	}
+	isReply := func(b []byte) bool { _, _, ok := openReply(b, id, q); return ok }
+	reply, err := roundTrip(ctx, "udp", server, timeout, func(c net.Conn) ([]byte, error) { return talkUDP(c, msg, isReply) })
+	if err == nil {
+		if _, h, _ := openReply(reply, id, q); h.Truncated {
+			reply, err = roundTrip(ctx, "tcp", server, timeout, func(c net.Conn) ([]byte, error) { return talkTCP(c, msg, isReply) })
+		}
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return answer{status: canceled, err: ctx.Err()}
+		}
+		return answer{status: unreachable, err: err}
+	}
+	p, h, _ := openReply(reply, id, q)
+	return readAnswer(p, h, q)
+}
+
+// buildQuery packs a recursive query for q, offering EDNS0 as Go's own
+// resolver does so that answers up to ednsSize need no TCP.
+func buildQuery(id uint16, q dnsmessage.Question) ([]byte, error) {
+	var opt dnsmessage.ResourceHeader
+	if err := opt.SetEDNS0(ednsSize, dnsmessage.RCodeSuccess, false); err != nil {
+		return nil, err
+	}
+	m := dnsmessage.Message{
+		Header:      dnsmessage.Header{ID: id, RecursionDesired: true},
+		Questions:   []dnsmessage.Question{q},
+		Additionals: []dnsmessage.Resource{{Header: opt, Body: &dnsmessage.OPTResource{}}},
+	}
+	return m.Pack()
+}
+
+// openReply parses b's header and question and reports whether b is the
+// reply to our query: a response, with our random ID, and exactly our
+// question. Together with the connected socket (the kernel drops datagrams
+// from any other address and port) and the kernel's random source port,
+// this is what stops an off-path attacker from planting an answer: a blind
+// spoofer must guess 16 bits of ID and ~15 bits of port for the name being
+// looked up, in the short window before the real reply. A non-matching
+// datagram is dropped and the wait goes on, so a flood of wrong replies
+// can't make the lookup fail either.
+func openReply(b []byte, id uint16, q dnsmessage.Question) (*dnsmessage.Parser, dnsmessage.Header, bool) {
+	var p dnsmessage.Parser
+	h, err := p.Start(b)
+	if err != nil || !h.Response || h.ID != id || h.OpCode != 0 {
+		return nil, h, false
+	}
+	got, err := p.Question()
+	if err != nil || got.Type != q.Type || got.Class != q.Class || !strings.EqualFold(got.Name.String(), q.Name.String()) {
+		return nil, h, false
+	}
+	if _, err := p.Question(); err != dnsmessage.ErrSectionDone {
+		return nil, h, false
+	}
+	return &p, h, true
+}
+
+// readAnswer turns a matching reply into an answer: the rcode, then the
+// addresses of q's type owned by the end of the CNAME chain that starts at
+// q's name (records for other names, which a server might add, are
+// ignored).
+func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question) answer {
+	switch h.RCode {
+	case dnsmessage.RCodeSuccess:
+	case dnsmessage.RCodeNameError:
+		return answer{status: noSuchName}
+	case dnsmessage.RCodeServerFailure:
+		return answer{status: serverFail, err: errors.New("server failure")}
+	default:
+		return answer{status: failed, err: fmt.Errorf("server replied %v", h.RCode)}
+	}
+	cnames, records, err := readRecords(p, q.Type)
+	if err != nil {
+		return answer{status: failed, err: err}
+	}
+	canon := q.Name.String()
+	for range maxCNAMEs {
+		next, ok := cnames[strings.ToLower(canon)]
+		if !ok {
+			break
+		}
+		canon = next
+	}
+	var addrs []netip.Addr
+	for _, rec := range records {
+		if strings.EqualFold(rec.owner, canon) && !slices.Contains(addrs, rec.ip) && len(addrs) < maxAddrs {
+			addrs = append(addrs, rec.ip)
+		}
+	}
+	if len(addrs) == 0 {
+		return answer{status: noData}
+	}
+	return answer{status: found, addrs: addrs, canon: strings.TrimSuffix(canon, ".")}
+}
+
+// record is one A or AAAA answer and the name that owns it.
+type record struct {
+	owner string
+	ip    netip.Addr
+}
+
+// readRecords reads up to maxAnswers answer records: the CNAMEs (by
+// lower-cased owner) and the addresses of type qtype.
+func readRecords(p *dnsmessage.Parser, qtype dnsmessage.Type) (map[string]string, []record, error) {
+	cnames := map[string]string{}
+	var records []record
+	for range maxAnswers {
+		rh, err := p.AnswerHeader()
+		if err == dnsmessage.ErrSectionDone {
+			break
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		owner := rh.Name.String()
+		switch {
+		case rh.Class != dnsmessage.ClassINET || (rh.Type != qtype && rh.Type != dnsmessage.TypeCNAME):
+			err = p.SkipAnswer()
+		case rh.Type == dnsmessage.TypeCNAME:
+			var c dnsmessage.CNAMEResource
+			if c, err = p.CNAMEResource(); err == nil {
+				cnames[strings.ToLower(owner)] = c.CNAME.String()
+			}
+		case rh.Type == dnsmessage.TypeA:
+			var a dnsmessage.AResource
+			if a, err = p.AResource(); err == nil {
+				records = append(records, record{owner, netip.AddrFrom4(a.A)})
+			}
+		case rh.Type == dnsmessage.TypeAAAA:
+			var a dnsmessage.AAAAResource
+			if a, err = p.AAAAResource(); err == nil {
+				records = append(records, record{owner, netip.AddrFrom16(a.AAAA)})
+			}
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return cnames, records, nil
+}
+
+// roundTrip dials server over network and runs talk on the connection,
+// all within timeout and ctx: the socket's deadline is the timeout, and
+// canceling ctx (a guest stopped by SIGTERM) fails its reads at once.
+func roundTrip(ctx context.Context, network string, server netip.AddrPort, timeout time.Duration, talk func(net.Conn) ([]byte, error)) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, server.String())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	deadline, _ := ctx.Deadline()
+	c.SetDeadline(deadline)
+	defer context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })()
+	return talk(c)
+}
+
+// talkUDP sends query on a connected UDP socket and waits for the datagram
+// isReply accepts.
+func talkUDP(c net.Conn, query []byte, isReply func([]byte) bool) ([]byte, error) {
+	if _, err := c.Write(query); err != nil {
+		return nil, err
+	}
+	buf := make([]byte, ednsSize)
+	for {
+		n, err := c.Read(buf)
+		if err != nil {
+			return nil, err
+		}
+		if isReply(buf[:n]) {
+			return buf[:n], nil
+		}
+	}
+}
+
+// talkTCP sends query over TCP (RFC 1035 4.2.2: each message after a
+// two-byte length) and reads one reply, which must be isReply's.
+func talkTCP(c net.Conn, query []byte, isReply func([]byte) bool) ([]byte, error) {
+	msg := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(query)), uint16(len(query)))
+	if _, err := c.Write(append(msg, query...)); err != nil {
+		return nil, err
+	}
+	var size [2]byte
+	if _, err := io.ReadFull(c, size[:]); err != nil {
+		return nil, err
+	}
+	reply := make([]byte, binary.BigEndian.Uint16(size[:]))
+	if _, err := io.ReadFull(c, reply); err != nil {
+		return nil, err
+	}
+	if !isReply(reply) {
+		return nil, errors.New("tcp reply does not match the query")
+	}
+	return reply, nil
+}

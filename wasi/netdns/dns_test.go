@@ -1,0 +1,369 @@
+package netdns
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/net/dns/dnsmessage"
+)
+
+// dnsServer is a nameserver the test runs on 127.0.0.1 (never any other
+// address), on one random port for UDP and TCP.
+type dnsServer struct {
+	port   uint16
+	handle func(req dnsmessage.Message, tcp bool) []dnsmessage.Message
+	mu     sync.Mutex
+	asked  []string // "udp A web.test." per query received
+	wg     sync.WaitGroup
+}
+
+// startServer serves handle's replies (sent in order; none means silence).
+func startServer(t *testing.T, handle func(req dnsmessage.Message, tcp bool) []dnsmessage.Message) *dnsServer {
+	t.Helper()
+	s := &dnsServer{handle: handle}
+	for try := 0; ; try++ {
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := pc.LocalAddr().(*net.UDPAddr).Port
+		ln, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil { // the TCP port is taken: pick another pair
+			pc.Close()
+			if try < 10 {
+				continue
+			}
+			t.Fatal(err)
+		}
+		s.port = uint16(port)
+		s.wg.Go(func() { s.serveUDP(pc) })
+		s.wg.Go(func() { s.serveTCP(ln) })
+		t.Cleanup(func() { pc.Close(); ln.Close(); s.wg.Wait() })
+		return s
+	}
+}
+
+func (s *dnsServer) serveUDP(pc net.PacketConn) {
+	buf := make([]byte, 65535)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		for _, reply := range s.replies(buf[:n], false) {
+			pc.WriteTo(reply, from)
+		}
+	}
+}
+
+func (s *dnsServer) serveTCP(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Go(func() {
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			var size [2]byte
+			if _, err := io.ReadFull(c, size[:]); err != nil {
+				return
+			}
+			msg := make([]byte, binary.BigEndian.Uint16(size[:]))
+			if _, err := io.ReadFull(c, msg); err != nil {
+				return
+			}
+			for _, reply := range s.replies(msg, true) {
+				c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(reply))), reply...))
+			}
+		})
+	}
+}
+
+// replies logs the query in msg and packs the handler's replies to it.
+func (s *dnsServer) replies(msg []byte, tcp bool) [][]byte {
+	var req dnsmessage.Message
+	if req.Unpack(msg) != nil || len(req.Questions) != 1 {
+		return nil
+	}
+	q := req.Questions[0]
+	s.mu.Lock()
+	s.asked = append(s.asked, fmt.Sprintf("%s %s %s", map[bool]string{false: "udp", true: "tcp"}[tcp], strings.TrimPrefix(q.Type.String(), "Type"), q.Name))
+	s.mu.Unlock()
+	var out [][]byte
+	for _, m := range s.handle(req, tcp) {
+		if b, err := m.Pack(); err == nil {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+func (s *dnsServer) log() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.asked)
+}
+
+// resolver reaches the test server, with resolv.conf lines conf.
+func (s *dnsServer) resolver(conf string, more map[string]string) resolver {
+	m := map[string]string{resolvConfPath: "nameserver 127.0.0.1\n" + conf}
+	for k, v := range more {
+		m[k] = v
+	}
+	return resolver{files: files(m), port: s.port}
+}
+
+// zone answers as a recursive server would from these records, by owner
+// name: NXDOMAIN for a name it lacks, the CNAMEs and records of the type
+// asked for otherwise (NODATA when there are none).
+func zone(records ...dnsmessage.Resource) func(dnsmessage.Message, bool) []dnsmessage.Message {
+	return func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
+		q := req.Questions[0]
+		var answers []dnsmessage.Resource
+		exists := false
+		for _, rr := range records {
+			if strings.EqualFold(rr.Header.Name.String(), q.Name.String()) {
+				exists = true
+			}
+		}
+		if !exists {
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeNameError)}
+		}
+		for _, rr := range records {
+			if rr.Header.Type == q.Type || rr.Header.Type == dnsmessage.TypeCNAME {
+				answers = append(answers, rr)
+			}
+		}
+		return []dnsmessage.Message{reply(req, dnsmessage.RCodeSuccess, answers...)}
+	}
+}
+
+func reply(req dnsmessage.Message, rcode dnsmessage.RCode, answers ...dnsmessage.Resource) dnsmessage.Message {
+	return dnsmessage.Message{
+		Header:    dnsmessage.Header{ID: req.ID, Response: true, RecursionDesired: true, RecursionAvailable: true, RCode: rcode},
+		Questions: req.Questions,
+		Answers:   answers,
+	}
+}
+
+func rr(name string, t dnsmessage.Type, body dnsmessage.ResourceBody) dnsmessage.Resource {
+	return dnsmessage.Resource{
+		Header: dnsmessage.ResourceHeader{Name: dnsmessage.MustNewName(name), Type: t, Class: dnsmessage.ClassINET, TTL: 60},
+		Body:   body,
+	}
+}
+
+func a(name, ip string) dnsmessage.Resource {
+	return rr(name, dnsmessage.TypeA, &dnsmessage.AResource{A: netip.MustParseAddr(ip).As4()})
+}
+
+func aaaa(name, ip string) dnsmessage.Resource {
+	return rr(name, dnsmessage.TypeAAAA, &dnsmessage.AAAAResource{AAAA: netip.MustParseAddr(ip).As16()})
+}
+
+func cname(name, target string) dnsmessage.Resource {
+	return rr(name, dnsmessage.TypeCNAME, &dnsmessage.CNAMEResource{CNAME: dnsmessage.MustNewName(target)})
+}
+
+func show(res []Result) []string {
+	var out []string
+	for _, r := range res {
+		s := fmt.Sprintf("%s %d %d", r.IP, r.Port, r.SockType)
+		if r.Canon != "" {
+			s += " " + r.Canon
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestDNS(t *testing.T) {
+	s := startServer(t, zone(
+		a("web.test.", "192.0.2.1"), a("web.test.", "192.0.2.2"), a("web.test.", "192.0.2.1"), aaaa("web.test.", "2001:db8::1"),
+		a("v4only.test.", "192.0.2.9"),
+		// A CNAME chain, with a record for an unrelated name the answer
+		// must not take.
+		cname("www.test.", "edge.cdn.test."), cname("edge.cdn.test.", "Host.CDN.test."),
+		a("host.cdn.test.", "192.0.2.7"), a("evil.test.", "198.51.100.66"),
+	))
+	r := s.resolver("options timeout:1 attempts:1\n", map[string]string{hostsPath: "192.0.2.200 pinned.test\n"})
+	for _, tc := range []struct {
+		name string
+		q    Query
+		want []string
+		code Code
+	}{
+		{"A and AAAA, IPv4 first, repeats dropped", Query{Node: "web.test", Service: "80"},
+			[]string{"192.0.2.1 80 2", "192.0.2.1 80 1", "192.0.2.2 80 2", "192.0.2.2 80 1", "2001:db8::1 80 2", "2001:db8::1 80 1"}, 0},
+		{"A only", Query{Node: "web.test", Family: FamilyIPv4, SockType: SockStream},
+			[]string{"192.0.2.1 0 2", "192.0.2.2 0 2"}, 0},
+		{"AAAA only", Query{Node: "web.test", Family: FamilyIPv6, SockType: SockStream},
+			[]string{"2001:db8::1 0 2"}, 0},
+		{"CNAME chain, canon is its end", Query{Node: "WWW.test", SockType: SockStream, CanonName: true},
+			[]string{"192.0.2.7 0 2 Host.CDN.test"}, 0},
+		{"NXDOMAIN", Query{Node: "nosuch.test"}, nil, CodeNoName},
+		{"no AAAA", Query{Node: "v4only.test", Family: FamilyIPv6}, nil, CodeNoData},
+		{"any family with only A", Query{Node: "v4only.test", SockType: SockDgram}, []string{"192.0.2.9 0 1"}, 0},
+		{"hosts before DNS", Query{Node: "pinned.test", SockType: SockStream}, []string{"192.0.2.200 0 2"}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := r.lookup(context.Background(), tc.q)
+			if got := show(res); codeOf(err) != tc.code || !slices.Equal(got, tc.want) {
+				t.Errorf("got %q %v, want %q code %d", got, err, tc.want, tc.code)
+			}
+		})
+	}
+	for _, q := range s.log() {
+		if strings.Contains(q, "pinned") {
+			t.Errorf("a name in /etc/hosts was sent to DNS: %s", q)
+		}
+	}
+}
+
+func TestServerFailureIsAgain(t *testing.T) {
+	s := startServer(t, func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
+		return []dnsmessage.Message{reply(req, dnsmessage.RCodeServerFailure)}
+	})
+	_, err := s.resolver("options attempts:2\n", nil).lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv4})
+	if codeOf(err) != CodeAgain {
+		t.Fatalf("got %v, want code %d", err, CodeAgain)
+	}
+	if got := len(s.log()); got != 2 {
+		t.Errorf("asked %d times, want once per attempt: %q", got, s.log())
+	}
+}
+
+func TestRefusedIsFail(t *testing.T) {
+	s := startServer(t, func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
+		return []dnsmessage.Message{reply(req, dnsmessage.RCodeRefused)}
+	})
+	_, err := s.resolver("options attempts:1\n", nil).lookup(context.Background(), Query{Node: "web.test"})
+	if codeOf(err) != CodeFail {
+		t.Fatalf("got %v, want code %d", err, CodeFail)
+	}
+}
+
+func TestTruncatedRetriesOverTCP(t *testing.T) {
+	full := zone(a("big.test.", "192.0.2.1"), a("big.test.", "192.0.2.2"))
+	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
+		if tcp {
+			return full(req, tcp)
+		}
+		m := reply(req, dnsmessage.RCodeSuccess)
+		m.Truncated = true
+		return []dnsmessage.Message{m}
+	})
+	res, err := s.resolver("options timeout:1 attempts:1\n", nil).lookup(context.Background(), Query{Node: "big.test", Family: FamilyIPv4, SockType: SockStream})
+	if want := []string{"192.0.2.1 0 2", "192.0.2.2 0 2"}; err != nil || !slices.Equal(show(res), want) {
+		t.Fatalf("got %q %v, want %q", show(res), err, want)
+	}
+	if want := []string{"udp A big.test.", "tcp A big.test."}; !slices.Equal(s.log(), want) {
+		t.Errorf("asked %q, want %q", s.log(), want)
+	}
+}
+
+func TestSearchList(t *testing.T) {
+	s := startServer(t, zone(a("web.b.test.", "192.0.2.1"), a("x.y.z.", "192.0.2.2"), a("web.", "192.0.2.3")))
+	r := s.resolver("search a.test b.test\noptions ndots:2 timeout:1 attempts:1\n", nil)
+	for _, tc := range []struct {
+		node  string
+		want  string
+		asked []string
+	}{
+		{"web", "192.0.2.1 0 2", []string{"udp A web.a.test.", "udp A web.b.test."}},
+		{"x.y.z", "192.0.2.2 0 2", []string{"udp A x.y.z."}},
+		{"web.", "192.0.2.3 0 2", []string{"udp A web."}},
+	} {
+		before := len(s.log())
+		res, err := r.lookup(context.Background(), Query{Node: tc.node, Family: FamilyIPv4, SockType: SockStream})
+		if err != nil || !slices.Equal(show(res), []string{tc.want}) {
+			t.Errorf("%s: got %q %v, want %s", tc.node, show(res), err, tc.want)
+		}
+		if asked := s.log()[before:]; !slices.Equal(asked, tc.asked) {
+			t.Errorf("%s: asked %q, want %q", tc.node, asked, tc.asked)
+		}
+	}
+	_, err := r.lookup(context.Background(), Query{Node: "none", Family: FamilyIPv4})
+	if codeOf(err) != CodeNoName {
+		t.Errorf("none: got %v, want code %d", err, CodeNoName)
+	}
+}
+
+// Replies that are not the reply to our query (another ID, another
+// question, a query rather than a response) arrive first; they must be
+// dropped, and the real reply after them taken.
+func TestSpoofedRepliesIgnored(t *testing.T) {
+	s := startServer(t, func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
+		q := req.Questions[0]
+		wrongID := reply(req, dnsmessage.RCodeSuccess, a(q.Name.String(), "198.51.100.1"))
+		wrongID.ID++
+		wrongName := reply(req, dnsmessage.RCodeSuccess, a("other.test.", "198.51.100.2"))
+		wrongName.Questions = []dnsmessage.Question{{Name: dnsmessage.MustNewName("other.test."), Type: q.Type, Class: q.Class}}
+		notResponse := reply(req, dnsmessage.RCodeSuccess, a(q.Name.String(), "198.51.100.3"))
+		notResponse.Response = false
+		real := reply(req, dnsmessage.RCodeSuccess, a(q.Name.String(), "192.0.2.1"))
+		return []dnsmessage.Message{wrongID, wrongName, notResponse, real}
+	})
+	res, err := s.resolver("options timeout:1 attempts:1\n", nil).lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv4, SockType: SockStream})
+	if want := []string{"192.0.2.1 0 2"}; err != nil || !slices.Equal(show(res), want) {
+		t.Fatalf("got %q %v, want %q", show(res), err, want)
+	}
+}
+
+// A silent server: the lookup gives up after one timeout, and does not
+// go on down the search list.
+func TestTimeoutIsAgain(t *testing.T) {
+	s := startServer(t, func(dnsmessage.Message, bool) []dnsmessage.Message { return nil })
+	r := s.resolver("search a.test b.test\noptions timeout:1 attempts:1\n", nil)
+	start := time.Now()
+	_, err := r.lookup(context.Background(), Query{Node: "web"})
+	took := time.Since(start)
+	if codeOf(err) != CodeAgain {
+		t.Fatalf("got %v, want code %d", err, CodeAgain)
+	}
+	if took < 900*time.Millisecond || took > 1800*time.Millisecond {
+		t.Errorf("took %v, want about the 1s timeout", took)
+	}
+	if want := []string{"A web.a.test.", "AAAA web.a.test."}; !sameQuestions(s.log(), want) {
+		t.Errorf("asked %q, want %q", s.log(), want)
+	}
+}
+
+func TestCanceledIsAgain(t *testing.T) {
+	s := startServer(t, func(dnsmessage.Message, bool) []dnsmessage.Message { return nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := s.resolver("options timeout:5\n", nil).lookup(ctx, Query{Node: "web.test"})
+	if codeOf(err) != CodeAgain || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want code %d wrapping context.Canceled", err, CodeAgain)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("took %v after cancel, want at once", took)
+	}
+}
+
+// sameQuestions compares the questions asked, ignoring transport and the
+// order between the A and AAAA queries, which run at once.
+func sameQuestions(log, want []string) bool {
+	var got []string
+	for _, l := range log {
+		_, q, _ := strings.Cut(l, " ")
+		got = append(got, q)
+	}
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	return slices.Equal(got, want)
+}

@@ -1,0 +1,219 @@
+package netdns
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Files reads one file of the container's view by its absolute guest path
+// ("/etc/hosts"): the rootfs's, or a file mounted over it. A file it can't
+// read counts as absent. It need read no more than MaxFileSize bytes.
+type Files func(path string) ([]byte, error)
+
+// Query.Family values. They are not WasmEdge's address_family numbers
+// (INET4 1, INET6 2); the caller maps them.
+const (
+	FamilyAny  = 0
+	FamilyIPv4 = 4
+	FamilyIPv6 = 6
+)
+
+// Query.SockType and Result.SockType values: WasmEdge's sock_type numbers.
+const (
+	SockAny    = 0
+	SockDgram  = 1 // UDP
+	SockStream = 2 // TCP
+)
+
+// MaxResults is the most results one Lookup returns, whatever Query.Max says.
+const MaxResults = 64
+
+// maxAddrs caps the addresses kept from a hosts file or a DNS answer, so a
+// hostile file or reply can't make a lookup allocate without end.
+const maxAddrs = MaxResults
+
+// maxLookupTime bounds a whole Lookup even under a context without a
+// deadline: a guest blocked in getaddrinfo can't hold its host thread
+// longer. It is glibc's worst case for one name with default options
+// (3 servers × 2 attempts × 5 s).
+const maxLookupTime = 30 * time.Second
+
+// Query is one getaddrinfo call: node, service and the hints.
+type Query struct {
+	// Node is a host name or a numeric IPv4/IPv6 address (without a zone).
+	// Empty means the loopback address, or the wildcard with Passive.
+	Node string
+	// Service is a port number or a service name; empty means port 0.
+	// Node and Service may not both be empty.
+	Service string
+	// Family is FamilyAny, FamilyIPv4 or FamilyIPv6.
+	Family int
+	// SockType is SockAny, SockDgram or SockStream. SockAny yields one
+	// result per socket type the service has (getaddrinfo's behaviour).
+	SockType int
+	// Passive (AI_PASSIVE): an empty Node means the wildcard address, for
+	// bind, rather than loopback.
+	Passive bool
+	// NumericHost (AI_NUMERICHOST): Node must be a numeric address.
+	NumericHost bool
+	// NumericServ (AI_NUMERICSERV): Service must be a port number.
+	NumericServ bool
+	// CanonName (AI_CANONNAME): fill the first Result's Canon.
+	CanonName bool
+	// Max is the most results wanted (sock_getaddrinfo's max_len); 0 or
+	// more than MaxResults means MaxResults.
+	Max int
+}
+
+// Result is one addrinfo: where to bind or connect, and how.
+type Result struct {
+	IP       netip.Addr
+	Port     uint16
+	SockType int
+	// Canon is the canonical name (the last CNAME target, or the first name
+	// of the hosts line), set on the first result only and only when
+	// Query.CanonName asked for it, as getaddrinfo sets ai_canonname.
+	Canon string
+}
+
+// Lookup resolves q as getaddrinfo would inside the container: a numeric
+// node as it is; then the container's /etc/hosts; then "localhost" (and
+// names under it, RFC 6761) as loopback; then DNS through the container's
+// /etc/resolv.conf. The files are read on every call, so edits inside the
+// container take effect at once, as with glibc.
+//
+// Addresses come in the order the source gave them, IPv4 before IPv6 from
+// DNS, and are not sorted by RFC 6724: containers often have no IPv6 route,
+// and guests try addresses in order. Each address is repeated once per
+// socket type (stream before dgram).
+//
+// Every error is an *Error whose Code maps to an EAI_* code. Lookup returns
+// when ctx ends (CodeAgain), and after maxLookupTime at the latest.
+func Lookup(ctx context.Context, files Files, q Query) ([]Result, error) {
+	return resolver{files: files, port: 53}.lookup(ctx, q)
+}
+
+// resolver is one Lookup's reach: the container's files, and the port its
+// nameservers listen on. That is always 53 (resolv.conf can't name another);
+// only tests set a different one, to reach a server of their own.
+type resolver struct {
+	files Files
+	port  uint16
+}
+
+func (r resolver) lookup(ctx context.Context, q Query) ([]Result, error) {
+	if err := q.check(); err != nil {
+		return nil, err
+	}
+	endpoints, err := r.service(q)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, maxLookupTime)
+	defer cancel()
+	addrs, canon, err := r.host(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return results(q, addrs, endpoints, canon), nil
+}
+
+// check refuses hints getaddrinfo refuses before any lookup.
+func (q Query) check() error {
+	switch {
+	case q.Family != FamilyAny && q.Family != FamilyIPv4 && q.Family != FamilyIPv6:
+		return fail(CodeFamily, q.Node)
+	case q.SockType != SockAny && q.SockType != SockDgram && q.SockType != SockStream:
+		return fail(CodeSockType, q.Node)
+	case q.Node == "" && q.Service == "":
+		return fail(CodeNoName, "")
+	}
+	return nil
+}
+
+// host resolves q.Node to addresses of q.Family and a canonical name.
+func (r resolver) host(ctx context.Context, q Query) ([]netip.Addr, string, error) {
+	if q.Node == "" {
+		return emptyNode(q), "", nil
+	}
+	if ip, err := netip.ParseAddr(q.Node); err == nil {
+		return numericHost(q, ip)
+	}
+	if q.NumericHost || !validName(q.Node) {
+		return nil, "", fail(CodeNoName, q.Node)
+	}
+	if addrs, canon := lookupHosts(r.read(hostsPath), q.Node, q.Family); len(addrs) > 0 {
+		return addrs, canon, nil
+	}
+	if isLocalhost(q.Node) {
+		return loopback(q.Family), "localhost", nil
+	}
+	return r.dns(ctx, q.Node, q.Family)
+}
+
+// emptyNode is getaddrinfo's answer for a NULL node: loopback to connect
+// to, or with Passive the wildcard to bind.
+func emptyNode(q Query) []netip.Addr {
+	if !q.Passive {
+		return loopback(q.Family)
+	}
+	return byFamily(q.Family, netip.IPv4Unspecified(), netip.IPv6Unspecified())
+}
+
+func loopback(family int) []netip.Addr {
+	return byFamily(family, netip.AddrFrom4([4]byte{127, 0, 0, 1}), netip.IPv6Loopback())
+}
+
+// byFamily picks v4, v6 or both (IPv4 first, see Lookup).
+func byFamily(family int, v4, v6 netip.Addr) []netip.Addr {
+	switch family {
+	case FamilyIPv4:
+		return []netip.Addr{v4}
+	case FamilyIPv6:
+		return []netip.Addr{v6}
+	}
+	return []netip.Addr{v4, v6}
+}
+
+// numericHost takes a numeric node as it is. A zone is refused: the WASI
+// address has no scope id, and dropping it would reach another interface.
+func numericHost(q Query, ip netip.Addr) ([]netip.Addr, string, error) {
+	if ip.Zone() != "" {
+		return nil, "", fail(CodeNoName, q.Node)
+	}
+	if !familyHas(q.Family, ip) {
+		return nil, "", fail(CodeAddrFamily, q.Node)
+	}
+	return []netip.Addr{ip}, q.Node, nil
+}
+
+// isLocalhost: RFC 6761 reserves localhost and every name under it for
+// loopback, and says resolvers should not send them to DNS.
+func isLocalhost(name string) bool {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	return name == "localhost" || strings.HasSuffix(name, ".localhost")
+}
+
+// results pairs every address with every endpoint, address-major as
+// getaddrinfo does, up to q.Max.
+func results(q Query, addrs []netip.Addr, endpoints []endpoint, canon string) []Result {
+	limit := q.Max
+	if limit <= 0 || limit > MaxResults {
+		limit = MaxResults
+	}
+	var out []Result
+	for _, ip := range addrs {
+		for _, e := range endpoints {
+			if len(out) == limit {
+				break
+			}
+			out = append(out, Result{IP: ip, Port: e.port, SockType: e.sockType})
+		}
+	}
+	if q.CanonName && len(out) > 0 {
+		out[0].Canon = canon
+	}
+	return out
+}
