@@ -19,6 +19,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 )
@@ -61,6 +62,11 @@ func listener() (net.Listener, error) {
 			return nil, fmt.Errorf("RUNW_LISTEN_FDS=%q: %v", fds, err)
 		}
 		return net.FileListener(os.NewFile(uintptr(fd), "listener"))
+	}
+	if runtime.GOOS == "wasip1" {
+		// net.Listen would give Go's in-process fake network, which
+		// nothing outside the guest can reach.
+		return nil, fmt.Errorf("RUNW_LISTEN_FDS is not set: no preopened listener")
 	}
 	addr := os.Getenv("LISTEN_ADDR")
 	if addr == "" {
