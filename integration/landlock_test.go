@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -254,5 +255,79 @@ func TestDebugLogSaysLandlock(t *testing.T) {
 	}
 	if !strings.Contains(string(b), want) {
 		t.Fatalf("debug log lacks %q:\n%s", want, b)
+	}
+}
+
+// TestKernelEnforcesNetworkGrant: with the network grant narrowed by
+// annotation, Landlock's TCP rules refuse a native connect or bind to a
+// port outside it (EACCES), while a port inside it reaches the kernel's
+// TCP code (ECONNREFUSED: nothing listens in the test's own network
+// namespace). The control run without the sandbox reaches TCP for all.
+func TestKernelEnforcesNetworkGrant(t *testing.T) {
+	t.Parallel()
+	if abi := landlockABI(t); !strings.HasPrefix(abi, "abi ") {
+		t.Skipf("no Landlock here: %s", abi)
+	} else if n, _ := strconv.Atoi(strings.Fields(strings.TrimPrefix(abi, "abi "))[0]); n < 4 {
+		t.Skipf("Landlock %s has no TCP rules (ABI 4)", abi)
+	}
+	bin, err := probeBin()
+	if err != nil {
+		t.Fatalf("build the probe runw: %v", err)
+	}
+	netns := testNetns(t)
+	if out, err := exec.Command("ip", "-n", filepath.Base(netns), "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("lo up: %v: %s", err, out)
+	}
+	probes := map[string]string{
+		"connect 127.0.0.1:7001": "ECONNREFUSED", // inside io.github.runw.net.connect
+		"connect 127.0.0.1:7002": "EACCES",
+		"bind 127.0.0.1:7101":    "ok", // inside io.github.runw.net.listen
+		"bind 127.0.0.1:7102":    "EACCES",
+	}
+	scene := func(name string, off bool) *bundle {
+		b := newBundle(t, "hello")
+		var list []string
+		for p := range probes {
+			op, addr, _ := strings.Cut(p, " ")
+			list = append(list, op+":"+addr)
+		}
+		b.edit(func(sp *specs.Spec) {
+			sp.Process.Env = []string{"RUNW_SANDBOX_PROBE=" + strings.Join(list, ";")}
+			if off {
+				sp.Process.Env = append(sp.Process.Env, "RUNW_SANDBOX_OFF=1")
+			}
+			if sp.Linux == nil {
+				sp.Linux = &specs.Linux{}
+			}
+			sp.Linux.Namespaces = podLikeNamespaces(netns)
+			sp.Annotations = map[string]string{
+				"io.github.runw.net.connect": "127.0.0.1:7001",
+				"io.github.runw.net.listen":  "7101",
+			}
+		})
+		return b
+	}
+	r := newRunw(t)
+	r.bin = bin
+	res := r.run("run", "--bundle", scene("net", false).dir, "net-sandboxed")
+	t.Logf("sandboxed: %v", res)
+	if res.code != 0 {
+		t.Fatalf("the guest failed: %v", res)
+	}
+	got := probeResults(res.stderr)
+	for p, want := range probes {
+		if got[p] != want {
+			t.Errorf("native %s under the sandbox: %q, want %s", p, got[p], want)
+		}
+	}
+	res = r.run("run", "--bundle", scene("net-off", true).dir, "net-control")
+	got = probeResults(res.stderr)
+	for p, want := range probes {
+		if want == "EACCES" {
+			want = map[bool]string{true: "ECONNREFUSED", false: "ok"}[strings.HasPrefix(p, "connect")]
+		}
+		if got[p] != want {
+			t.Errorf("native %s without the sandbox: %q, want %s (the probe itself is wrong)", p, got[p], want)
+		}
 	}
 }

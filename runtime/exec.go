@@ -88,6 +88,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// The container's process holds its listeners; an exec'd process
+	// (podman exec copies the container's environment, RUNW_LISTEN
+	// included) must not try to bind them again.
+	plan.Net.Listeners = nil
 	cached := r.compileOutside(plan)
 
 	var tty, master *os.File

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi"
+	"github.com/runw/runw/wasi/preview1"
 )
 
 // The Landlock rights runw grants, by kind of grant. A right the running
@@ -130,7 +131,11 @@ func (sb *Sandbox) applyLandlock(plan *wasi.Plan, fifo string) error {
 	// wasm guest can never execute anything, so no_new_privs takes nothing
 	// from it. One round for both instead of go-landlock's two psx rounds
 	// (no_new_privs, then restrict) saves about a millisecond a start.
-	fd, flags, err := landlockConfig.NewRulesetFD(rules...)
+	cfg := landlockConfig
+	netHandled, netRules := landlockNet(plan.Net)
+	cfg.HandledAccessNet &= netHandled
+	rules = append(rules, netRules...)
+	fd, flags, err := cfg.NewRulesetFD(rules...)
 	if err != nil {
 		return fmt.Errorf("landlock: %w", err)
 	}
@@ -150,4 +155,63 @@ func landlockFeature() string {
 		return fmt.Sprintf("abi %d", abi)
 	}
 	return fmt.Sprintf("unavailable (the kernel lacks Landlock ABI %d or newer)", landlockMinABI)
+}
+
+// landlockMaxPorts bounds the port rules of one direction: Landlock names
+// single ports, so a wide range is left to the WASI layer alone.
+const landlockMaxPorts = 1024
+
+// landlockNet is the network half of the ruleset (Landlock ABI 4 and later
+// for TCP): which network rights the ruleset handles, and the ports it
+// allows for them. It stops a guest that escaped wasmtime from binding or
+// connecting beyond the network grant with the init's own sockets:
+//   - no socket grant: every TCP bind and connect is refused (the
+//     preopened listeners were bound before, and accept is not affected);
+//   - a narrowed grant (io.github.runw.net.listen / .connect): only the
+//     ports its rules name, plus 53 for connect, where the name resolver
+//     falls back to TCP. Landlock cannot match addresses, so the CIDRs are
+//     the WASI layer's alone; a rule on any port, or more than
+//     landlockMaxPorts ports, leaves that direction to the WASI layer;
+//   - an unnarrowed grant: the namespace is the boundary, as for a native
+//     container, and the ruleset handles no network right.
+//
+// UDP rights (ABI 10) are handled only without a socket grant.
+func landlockNet(n preview1.Network) (landlock.AccessNetSet, []landlock.Rule) {
+	all := landlock.AccessNetSet(ll.AccessNetBindTCP | ll.AccessNetConnectTCP | ll.AccessNetBindUDP | ll.AccessNetConnectSendUDP)
+	if !n.Sockets {
+		return all, nil
+	}
+	var handled landlock.AccessNetSet
+	var rules []landlock.Rule
+	if ports, ok := landlockPorts(n.Listen); ok {
+		handled |= ll.AccessNetBindTCP
+		for _, p := range ports {
+			rules = append(rules, landlock.BindTCP(p))
+		}
+	}
+	if ports, ok := landlockPorts(n.Connect); ok {
+		handled |= ll.AccessNetConnectTCP
+		rules = append(rules, landlock.ConnectTCP(53))
+		for _, p := range ports {
+			rules = append(rules, landlock.ConnectTCP(p))
+		}
+	}
+	return handled, rules
+}
+
+// landlockPorts lists the ports rules allow, if Landlock can express them.
+func landlockPorts(rules []preview1.Rule) ([]uint16, bool) {
+	if rules == nil {
+		return nil, false
+	}
+	var ports []uint16
+	for _, r := range rules {
+		if r.AnyPort() || int(r.Hi)-int(r.Lo)+1+len(ports) > landlockMaxPorts {
+			return nil, false
+		}
+		for p := int(r.Lo); p <= int(r.Hi); p++ {
+			ports = append(ports, uint16(p))
+		}
+	}
+	return ports, true
 }

@@ -5,6 +5,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -22,7 +23,8 @@ import (
 // The probes are read from the guest's own environment (process.env in
 // config.json), the only thing the test controls that reaches the init:
 //
-//	RUNW_SANDBOX_PROBE=op:path;op:path...   ops: read, write, create, list
+//	RUNW_SANDBOX_PROBE=op:path;op:path...   ops: read, write, create, list,
+//	                                        mkdir; connect and bind (path IPv4:PORT)
 //	RUNW_SANDBOX_OFF=1                      skip Sandbox.apply (the control run)
 //
 // Each probe prints one line to stderr: "sandbox-probe OP PATH: ok" or
@@ -97,6 +99,24 @@ func probe(op, path string) error {
 		return err
 	case "mkdir":
 		return unix.Mkdir(path, 0o755)
+	case "connect", "bind":
+		// path is IPv4:PORT. A connect that reaches the kernel's TCP
+		// code where nothing listens answers ECONNREFUSED; Landlock's
+		// refusal comes before, as EACCES.
+		ap, err := netip.ParseAddrPort(path)
+		if err != nil {
+			return err
+		}
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		sa := &unix.SockaddrInet4{Port: int(ap.Port()), Addr: ap.Addr().As4()}
+		if op == "bind" {
+			return unix.Bind(fd, sa)
+		}
+		return unix.Connect(fd, sa)
 	}
 	return fmt.Errorf("unknown probe %q", op)
 }

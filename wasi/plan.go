@@ -52,6 +52,8 @@ type Plan struct {
 	// mount, it mounts a real tmpfs there with them, so a size limit
 	// answers ENOSPC as it would in runc's container.
 	TmpfsData map[string]string `json:"tmpfs_data,omitempty"`
+	// Net is the network grant (network.go).
+	Net preview1.Network `json:"net"`
 	// MemoryLimit caps the guest's linear memory in bytes (0: no cap).
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
 	// User is process.user: the init takes these credentials before the
@@ -110,6 +112,9 @@ func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, er
 		}
 	}
 
+	if p.Net, err = networkFor(b.Spec, proc.Env); err != nil {
+		return nil, err
+	}
 	if r := b.Spec.Linux; r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil {
 		if lim := *r.Resources.Memory.Limit; lim > 0 {
 			p.MemoryLimit = lim

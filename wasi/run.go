@@ -130,6 +130,8 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		Mounts:   plan.view(),
 		Preopens: plan.preopenNames(),
 		Stdio:    [3]int{0, 1, 2},
+		Net:      plan.Net,
+		Resolve:  plan.resolver(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("grant the container's files: %w", err)
@@ -141,7 +143,7 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		store.Limiter(plan.MemoryLimit, -1, -1, -1, -1)
 	}
 	linker := wasmtime.NewLinker(engine)
-	if err := host.Link(linker); err != nil {
+	if err := host.Link(linker, module); err != nil {
 		host.Close()
 		return nil, fmt.Errorf("link WASI: %w", err)
 	}

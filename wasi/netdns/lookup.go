@@ -62,6 +62,9 @@ type Query struct {
 	NumericServ bool
 	// CanonName (AI_CANONNAME): fill the first Result's Canon.
 	CanonName bool
+	// NoDNS stops after the hosts file: a guest without the socket grant
+	// must not reach the network through the resolver either.
+	NoDNS bool
 	// Max is the most results wanted (sock_getaddrinfo's max_len); 0 or
 	// more than MaxResults means MaxResults.
 	Max int
@@ -149,6 +152,9 @@ func (r resolver) host(ctx context.Context, q Query) ([]netip.Addr, string, erro
 	}
 	if isLocalhost(q.Node) {
 		return loopback(q.Family), "localhost", nil
+	}
+	if q.NoDNS {
+		return nil, "", fail(CodeNoName, q.Node)
 	}
 	return r.dns(ctx, q.Node, q.Family)
 }

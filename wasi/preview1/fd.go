@@ -46,7 +46,7 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 		events = unix.POLLOUT
 	}
 	for {
-		if e.pollable {
+		if e.pollable && !e.hostNonblock {
 			if e.flags&fdflagNonblock != 0 {
 				if !ready(e.hostFd, events) {
 					return 0, ErrnoAgain
@@ -62,9 +62,15 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
-			// The host descriptor itself is non-blocking (shared with a
-			// peer that set O_NONBLOCK): wait unless the guest asked not to.
+			// The host descriptor itself is non-blocking (a socket, or
+			// stdio shared with a peer that set O_NONBLOCK): wait unless
+			// the guest asked not to.
 			if e.pollable && e.flags&fdflagNonblock == 0 {
+				if e.hostNonblock {
+					if errno := h.waitSock(e, events); errno != 0 {
+						return 0, errno
+					}
+				}
 				continue
 			}
 		}
@@ -296,9 +302,9 @@ func (h *Host) fdFdstatSetFlags(m memory, a []arg) Errno {
 			return toErrno(err)
 		}
 	}
-	if e.kind == kindStdio {
-		// APPEND cannot change on a shared description; only the
-		// emulated NONBLOCK is the guest's.
+	if e.kind == kindStdio || e.kind == kindSocket {
+		// APPEND cannot change on a shared description and means
+		// nothing on a socket; only the emulated NONBLOCK is the guest's.
 		flags &^= fdflagAppend
 	}
 	e.flags = e.flags&(fdflagDsync|fdflagRsync|fdflagSync) | flags&(fdflagAppend|fdflagNonblock)
@@ -342,7 +348,7 @@ func (h *Host) fdFilestatGet(m memory, a []arg) Errno {
 		return toErrno(err)
 	}
 	ft := filetypeOf(st.Mode)
-	if e.kind == kindStdio {
+	if e.kind == kindStdio || e.kind == kindSocket {
 		ft = e.filetype
 	}
 	return putFilestat(m, u32(a[1]), &st, ft)

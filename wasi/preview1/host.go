@@ -1,8 +1,11 @@
 package preview1
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,7 +27,17 @@ type Config struct {
 	Preopens []string
 	// Stdio are the host descriptors behind guest 0, 1 and 2.
 	Stdio [3]int
+	// Net is the network grant.
+	Net Network
+	// Resolve answers sock_getaddrinfo; nil answers every lookup with
+	// EAI_FAIL.
+	Resolve Resolver
 }
+
+// ListenFdsEnv names the variable that tells the guest the descriptor
+// numbers of its preopened listeners, comma-separated, in the order they
+// were declared.
+const ListenFdsEnv = "RUNW_LISTEN_FDS"
 
 // Host is one guest's WASI: its descriptor table, its view of the files,
 // and the stop descriptor that ends any blocking call.
@@ -36,6 +49,8 @@ type Host struct {
 	args, env [][]byte
 	view      *View
 	fds       table
+	net       Network
+	resolve   Resolver
 	// c is the C side the trampoline reaches (trampoline.go).
 	c cHost
 
@@ -43,6 +58,10 @@ type Host struct {
 	// descriptor: Stop makes it readable and the wait returns a trap.
 	stopFd  int
 	stopped atomic.Bool
+	// ctx ends at Stop: it bounds what waits outside poll(2), the name
+	// resolver's exchanges.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	exited   bool
 	exitCode int32
@@ -63,12 +82,10 @@ func New(cfg Config) (*Host, error) {
 		view.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	h := &Host{view: view, stopFd: stopFd, iov: make([][]byte, 0, 16)}
+	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, iov: make([][]byte, 0, 16)}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
 	for _, a := range cfg.Args {
 		h.args = append(h.args, append([]byte(a), 0))
-	}
-	for _, e := range cfg.Env {
-		h.env = append(h.env, append([]byte(e), 0))
 	}
 	for i, fd := range cfg.Stdio {
 		h.fds.fds = append(h.fds.fds, stdioEntry(i, fd))
@@ -86,7 +103,49 @@ func New(cfg Config) (*Host, error) {
 			read: true, guest: p, mount: i, preopen: p,
 		})
 	}
+	// Listeners come after every directory: wasi-libc and Go stop their
+	// preopen scan at the first EBADF from fd_prestat_get, which a socket
+	// answers, so a listener before a directory would hide it
+	// (wasmtime#3936).
+	env := cfg.Env
+	if len(cfg.Net.Listeners) > 0 {
+		var nums []byte
+		for i, l := range cfg.Net.Listeners {
+			fd, family, typ, err := bindListener(l)
+			if err != nil {
+				h.Close()
+				return nil, err
+			}
+			// NONBLOCK, as wasmtime's tcplisten gave it: Go's
+			// os.NewFile then treats the listener as pollable and parks
+			// Accept in its netpoller, where a blocking accept would
+			// stop every goroutine of the single-threaded guest. A guest
+			// that wants a blocking listener clears the flag (Rust's
+			// set_nonblocking(false)).
+			id, _ := h.fds.add(sockEntry(fd, family, typ, fdflagNonblock))
+			if i > 0 {
+				nums = append(nums, ',')
+			}
+			nums = fmt.Appendf(nums, "%d", id)
+		}
+		env = withEnv(env, ListenFdsEnv, string(nums))
+	}
+	for _, e := range env {
+		h.env = append(h.env, append([]byte(e), 0))
+	}
 	return h, nil
+}
+
+// withEnv is env with key set to value, replacing an entry of the same
+// key: the guest must see the numbers runw assigned, not a stale copy.
+func withEnv(env []string, key, value string) []string {
+	out := make([]string, 0, len(env)+1)
+	for _, e := range env {
+		if k, _, _ := strings.Cut(e, "="); k != key {
+			out = append(out, e)
+		}
+	}
+	return append(out, key+"="+value)
 }
 
 // stdioEntry describes host descriptor fd as guest descriptor i.
@@ -116,6 +175,7 @@ func stdioEntry(i, fd int) *fdEntry {
 // trap the caller recognises (Stopped). Safe from any goroutine.
 func (h *Host) Stop() {
 	h.stopped.Store(true)
+	h.cancel()
 	var one = [8]byte{1}
 	_, _ = unix.Write(h.stopFd, one[:])
 }
@@ -125,6 +185,9 @@ func (h *Host) Exited() (int32, bool) { return h.exitCode, h.exited }
 
 // Close releases every descriptor the host holds.
 func (h *Host) Close() {
+	if h.cancel != nil {
+		h.cancel()
+	}
 	h.c.free()
 	h.fds.closeAll()
 	h.view.Close()
@@ -133,18 +196,36 @@ func (h *Host) Close() {
 
 // wait blocks until fd is ready for events or Stop is called. It returns
 // errnoStop when stopped.
-func (h *Host) wait(fd int, events int16) Errno {
+func (h *Host) wait(fd int, events int16) Errno { return h.waitFor(fd, events, 0) }
+
+// waitFor is wait that gives up after timeout (when positive) with EAGAIN.
+func (h *Host) waitFor(fd int, events int16, timeout time.Duration) Errno {
 	fds := [2]unix.PollFd{{Fd: int32(fd), Events: events}, {Fd: int32(h.stopFd), Events: unix.POLLIN}}
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
 	for {
 		if h.stopped.Load() {
 			return errnoStop
 		}
-		_, err := unix.Poll(fds[:], -1)
+		ms := -1
+		if timeout > 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return ErrnoAgain
+			}
+			ms = int((left + time.Millisecond - 1) / time.Millisecond)
+		}
+		n, err := unix.Poll(fds[:], ms)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return toErrno(err)
+		}
+		if n == 0 {
+			continue
 		}
 		if fds[1].Revents != 0 {
 			return errnoStop

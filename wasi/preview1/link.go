@@ -9,7 +9,8 @@ type fn struct {
 	body   func(h *Host, m memory, a []arg) Errno
 }
 
-// functions lists all 46 functions of wasi_snapshot_preview1.
+// functions lists all 46 functions of wasi_snapshot_preview1, then
+// WasmEdge's socket extension.
 var functions = []fn{
 	{"args_get", "ii", (*Host).argsGet},
 	{"args_sizes_get", "ii", (*Host).argsSizesGet},
@@ -57,6 +58,40 @@ var functions = []fn{
 	{"sock_recv", "iiiiii", (*Host).sockRecv},
 	{"sock_send", "iiiii", (*Host).sockSend},
 	{"sock_shutdown", "ii", (*Host).sockShutdown},
+
+	// WasmEdge's socket extension (wasmedge.go). Where its two versions
+	// differ, both are listed: the linker picks the one the guest
+	// imports, as WasmEdge itself does.
+	{"sock_open", "iii", (*Host).sockOpen},
+	{"sock_bind", "iii", (*Host).sockBind},
+	{"sock_listen", "ii", (*Host).sockListen},
+	{"sock_connect", "iii", (*Host).sockConnect},
+	{"sock_accept", "ii", (*Host).sockAcceptV1},
+	{"sock_recv_from", "iiiiiii", (*Host).sockRecvFromV1},
+	{"sock_recv_from", "iiiiiiii", (*Host).sockRecvFromV2},
+	{"sock_send_to", "iiiiiii", (*Host).sockSendTo},
+	{"sock_getsockopt", "iiiii", (*Host).sockGetsockopt},
+	{"sock_setsockopt", "iiiii", (*Host).sockSetsockopt},
+	{"sock_getlocaladdr", "iiii", (*Host).sockGetlocaladdrV1},
+	{"sock_getlocaladdr", "iii", (*Host).sockGetlocaladdrV2},
+	{"sock_getpeeraddr", "iiii", (*Host).sockGetpeeraddrV1},
+	{"sock_getpeeraddr", "iii", (*Host).sockGetpeeraddrV2},
+	{"sock_getaddrinfo", "iiiiiiii", (*Host).sockGetaddrinfo},
+	// epoll_oneoff is WasmEdge's edge-triggered poll_oneoff. Level-
+	// triggered answers are a superset its users (mio) handle: they read
+	// until EAGAIN either way.
+	{"epoll_oneoff", "iiii", (*Host).pollOneoff},
+}
+
+// lookup finds the function named name whose core parameters are params,
+// or -1.
+func lookup(name, params string) int {
+	for i := range functions {
+		if functions[i].name == name && functions[i].params == params {
+			return i
+		}
+	}
+	return -1
 }
 
 // u32 and u64 read raw arguments: WASI's unsigned values travel as

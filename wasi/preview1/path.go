@@ -1,6 +1,9 @@
 package preview1
 
 import (
+	"io"
+	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -389,4 +392,52 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 	return h.createAt(m, a[2].I32(), u32(a[3]), u32(a[4]), func(dir int, name string) error {
 		return unix.Symlinkat(old, dir, name)
 	})
+}
+
+// maxReadFile bounds ReadFile: the resolver's files are small, and a
+// container's /etc/hosts made huge must not make the init allocate without
+// end.
+const maxReadFile = 1 << 20
+
+// ReadFile reads the file at the absolute guest path p through the view,
+// following symlinks inside it as the guest's own opens do: the resolver
+// reads the container's /etc/hosts and /etc/resolv.conf with it, so an
+// image whose /etc/resolv.conf is a symlink to the host's path still gets
+// the container's file, never the host's.
+func (v *View) ReadFile(p string) ([]byte, error) {
+	i, ok := v.byGuest["/"]
+	if !ok {
+		return nil, unix.ENOENT
+	}
+	mp := &v.mounts[i]
+	rel := strings.TrimLeft(path.Clean("/"+p), "/")
+	if rel == "" {
+		return nil, unix.EISDIR
+	}
+	t, errno := v.resolve(step{fd: mp.fd, guest: "/", mount: i}, rel)
+	if errno != 0 {
+		return nil, unix.ENOENT
+	}
+	defer t.close()
+	for {
+		fd, err := openTarget(t, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK)
+		if err == unix.ELOOP {
+			followed, errno := t.follow()
+			if errno != 0 {
+				return nil, unix.ENOENT
+			}
+			if followed {
+				continue
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		f := os.NewFile(uintptr(fd), p)
+		defer f.Close()
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			return nil, unix.EINVAL
+		}
+		return io.ReadAll(io.LimitReader(f, maxReadFile))
+	}
 }

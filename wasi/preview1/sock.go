@@ -1,17 +1,349 @@
 package preview1
 
-// The four preview1 socket calls. No descriptor is a socket yet (the
-// networking grant adds them), so each answers EBADF for a closed
-// descriptor and ENOTSOCK for any other, as on Linux.
+import (
+	"fmt"
+	"net/netip"
+	"time"
 
-func (h *Host) notSock(fd int32) Errno {
-	if _, e := h.fds.get(fd); e != 0 {
-		return e
+	"golang.org/x/sys/unix"
+)
+
+// Sockets. Every host socket is non-blocking; the guest's NONBLOCK flag is
+// emulated (NETWORKING.md a5): a guest that did not ask for it waits in
+// poll(2) beside the stop descriptor, so a stop signal ends a server
+// blocked in accept or read at once.
+
+// rightsSocket is what a socket descriptor reports in fd_fdstat_get.
+const rightsSocket = rightFdRead | rightFdWrite | rightFdFdstatSetFlags | rightFdFilestatGet |
+	rightPollFdReadwrite | rightSockShutdown | rightSockAccept
+
+// sockEntry describes host socket fd (non-blocking, close-on-exec) of the
+// given family and type as a guest descriptor with guest flags flags.
+func sockEntry(fd, family, typ int, flags uint16) *fdEntry {
+	ft := uint8(filetypeSocketStream)
+	if typ == unix.SOCK_DGRAM {
+		ft = filetypeSocketDgram
 	}
-	return ErrnoNotsock
+	return &fdEntry{
+		kind: kindSocket, hostFd: fd, filetype: ft, flags: flags & fdflagNonblock,
+		rightsBase: rightsSocket, rightsInheriting: rightsSocket,
+		read: true, write: true, pollable: true, hostNonblock: true, ownsHost: true,
+		family: family,
+	}
 }
 
-func (h *Host) sockAccept(m memory, a []arg) Errno   { return h.notSock(a[0].I32()) }
-func (h *Host) sockRecv(m memory, a []arg) Errno     { return h.notSock(a[0].I32()) }
-func (h *Host) sockSend(m memory, a []arg) Errno     { return h.notSock(a[0].I32()) }
-func (h *Host) sockShutdown(m memory, a []arg) Errno { return h.notSock(a[0].I32()) }
+// sock returns fd's entry if it is a socket.
+func (h *Host) sock(fd int32) (*fdEntry, Errno) {
+	e, errno := h.fds.get(fd)
+	if errno != 0 {
+		return nil, errno
+	}
+	if e.kind != kindSocket {
+		return nil, ErrnoNotsock
+	}
+	return e, 0
+}
+
+// bindListener makes one preopened listener: bound (and listening, for
+// TCP) before the guest runs, so that the init can still bind a port below
+// 1024 before it drops its capabilities.
+func bindListener(l Listener) (fd, family, typ int, err error) {
+	family, typ = unix.AF_INET, unix.SOCK_STREAM
+	if l.Addr.Addr().Is6() {
+		family = unix.AF_INET6
+	}
+	if l.UDP {
+		typ = unix.SOCK_DGRAM
+	}
+	fd, err = unix.Socket(family, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, 0, 0, fmt.Errorf("listen %s: %w", l, err)
+	}
+	// A restarted container must not wait for TIME_WAIT to end.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	if err = unix.Bind(fd, sockaddrOf(l.Addr, family)); err == nil && !l.UDP {
+		err = unix.Listen(fd, listenBacklog)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, 0, 0, fmt.Errorf("listen %s: %w", l, err)
+	}
+	return fd, family, typ, nil
+}
+
+// listenBacklog is the backlog of preopened listeners, a server's usual.
+const listenBacklog = 1024
+
+// sockaddrOf is ap as a socket address of family: an IPv4 address given to
+// an IPv6 socket becomes IPv4-mapped, as the kernel expects.
+func sockaddrOf(ap netip.AddrPort, family int) unix.Sockaddr {
+	a := ap.Addr()
+	if family == unix.AF_INET6 {
+		return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	}
+	if a.Is4In6() {
+		a = a.Unmap()
+	}
+	if !a.Is4() {
+		// An IPv6 address on an IPv4 socket: the kernel's answer.
+		return &unix.SockaddrInet6{Port: int(ap.Port()), Addr: a.As16()}
+	}
+	return &unix.SockaddrInet4{Port: int(ap.Port()), Addr: a.As4()}
+}
+
+// addrPortOf is the inverse of sockaddrOf; ok is false for other families.
+func addrPortOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port)), true
+	case *unix.SockaddrInet6:
+		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr), uint16(sa.Port)), true
+	}
+	return netip.AddrPort{}, false
+}
+
+// waitSock waits until e is ready for events, or its timeout (SO_RCVTIMEO
+// or SO_SNDTIMEO, emulated) passes: then EAGAIN, as the kernel answers.
+func (h *Host) waitSock(e *fdEntry, events int16) Errno {
+	timeout := e.recvTimeout
+	if events == unix.POLLOUT {
+		timeout = e.sendTimeout
+	}
+	return h.waitFor(e.hostFd, events, timeout)
+}
+
+// retry runs op, a non-blocking socket call, until it succeeds or fails
+// for another reason than EAGAIN; a guest that set NONBLOCK gets EAGAIN
+// at once instead of a wait.
+func (h *Host) retry(e *fdEntry, events int16, op func() error) Errno {
+	for {
+		err := op()
+		switch err {
+		case nil:
+			return 0
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			if e.flags&fdflagNonblock != 0 {
+				return ErrnoAgain
+			}
+			if errno := h.waitSock(e, events); errno != 0 {
+				return errno
+			}
+			continue
+		}
+		return toErrno(err)
+	}
+}
+
+// accept is sock_accept: the new descriptor gets flags (only NONBLOCK
+// means something) and the lowest free number.
+func (h *Host) accept(m memory, fd int32, flags uint16, out uint32) Errno {
+	e, errno := h.sock(fd)
+	if errno != 0 {
+		return errno
+	}
+	if _, ok := m.slice(out, 4); !ok {
+		return ErrnoFault
+	}
+	var nfd int
+	errno = h.retry(e, unix.POLLIN, func() error {
+		r, _, en := unix.Syscall6(unix.SYS_ACCEPT4, uintptr(e.hostFd), 0, 0, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0, 0)
+		if en != 0 {
+			return en
+		}
+		nfd = int(r)
+		return nil
+	})
+	if errno != 0 {
+		return errno
+	}
+	typ := unix.SOCK_STREAM
+	if e.filetype == filetypeSocketDgram {
+		typ = unix.SOCK_DGRAM
+	}
+	ne := sockEntry(nfd, e.family, typ, flags)
+	id, errno := h.fds.add(ne)
+	if errno != 0 {
+		unix.Close(nfd)
+		return errno
+	}
+	m.putU32(out, uint32(id))
+	return 0
+}
+
+func (h *Host) sockAccept(m memory, a []arg) Errno {
+	return h.accept(m, a[0].I32(), uint16(u32(a[1])), u32(a[2]))
+}
+
+// sockAcceptV1 is WasmEdge's first sock_accept, without flags.
+func (h *Host) sockAcceptV1(m memory, a []arg) Errno {
+	return h.accept(m, a[0].I32(), 0, u32(a[1]))
+}
+
+// riflags and roflags of sock_recv.
+const (
+	riflagPeek         = 1
+	riflagWaitall      = 2
+	roflagTruncated    = 1
+	sdflagRd, sdflagWr = 1, 2
+)
+
+// recv reads into the buffers of the iovecs at iovs, with riflags,
+// filling from (when not nil) with the sender's address. WAITALL on a
+// blocking descriptor reads until the buffers are full or the peer ends.
+func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *netip.AddrPort) (int, uint16, Errno) {
+	if riflags&^(riflagPeek|riflagWaitall) != 0 {
+		return 0, 0, ErrnoInval
+	}
+	var ok bool
+	h.iov, ok = m.iovecs(h.iov[:0], iovs, n)
+	if !ok {
+		return 0, 0, ErrnoFault
+	}
+	flags := 0
+	if riflags&riflagPeek != 0 {
+		flags |= unix.MSG_PEEK
+	}
+	waitall := riflags&riflagWaitall != 0 && riflags&riflagPeek == 0 && e.filetype == filetypeSocketStream
+	bufs := nonEmpty(h.iov)
+	total, roflags := 0, uint16(0)
+	for {
+		var got, rflags int
+		var sa unix.Sockaddr
+		errno := h.retry(e, unix.POLLIN, func() (err error) {
+			got, _, rflags, sa, err = unix.RecvmsgBuffers(e.hostFd, bufs, nil, flags)
+			return err
+		})
+		if errno != 0 {
+			if total > 0 {
+				break
+			}
+			return 0, 0, errno
+		}
+		if rflags&unix.MSG_TRUNC != 0 {
+			roflags |= roflagTruncated
+		}
+		if from != nil && sa != nil {
+			*from, _ = addrPortOf(sa)
+		}
+		total += got
+		bufs = advance(bufs, got)
+		if !waitall || got == 0 || len(bufs) == 0 {
+			break
+		}
+	}
+	return total, roflags, 0
+}
+
+// send writes the buffers of the iovecs at iovs, to the address to when
+// it is valid. MSG_NOSIGNAL: a peer that closed gives EPIPE, never a
+// SIGPIPE death of the init.
+func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (int, Errno) {
+	var ok bool
+	h.iov, ok = m.iovecs(h.iov[:0], iovs, n)
+	if !ok {
+		return 0, ErrnoFault
+	}
+	var sa unix.Sockaddr
+	if to.IsValid() {
+		if !allowed(h.net.Connect, to) {
+			return 0, ErrnoAcces
+		}
+		sa = sockaddrOf(to, e.family)
+	}
+	bufs := nonEmpty(h.iov)
+	var sent int
+	errno := h.retry(e, unix.POLLOUT, func() (err error) {
+		sent, err = unix.SendmsgBuffers(e.hostFd, bufs, nil, sa, unix.MSG_NOSIGNAL)
+		return err
+	})
+	return sent, errno
+}
+
+// nonEmpty drops empty buffers in place.
+func nonEmpty(bufs [][]byte) [][]byte {
+	out := bufs[:0]
+	for _, b := range bufs {
+		if len(b) > 0 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// advance drops the first n bytes of bufs.
+func advance(bufs [][]byte, n int) [][]byte {
+	for len(bufs) > 0 && n >= len(bufs[0]) {
+		n -= len(bufs[0])
+		bufs = bufs[1:]
+	}
+	if len(bufs) > 0 && n > 0 {
+		bufs[0] = bufs[0][n:]
+	}
+	return bufs
+}
+
+func (h *Host) sockRecv(m memory, a []arg) Errno {
+	e, errno := h.sock(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	if _, ok := m.slice(u32(a[4]), 4); !ok {
+		return ErrnoFault
+	}
+	if _, ok := m.slice(u32(a[5]), 2); !ok {
+		return ErrnoFault
+	}
+	n, roflags, errno := h.recv(m, e, u32(a[1]), u32(a[2]), u32(a[3]), nil)
+	if errno != 0 {
+		return errno
+	}
+	m.putU32(u32(a[4]), uint32(n))
+	m.putU16(u32(a[5]), roflags)
+	return 0
+}
+
+func (h *Host) sockSend(m memory, a []arg) Errno {
+	e, errno := h.sock(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	if _, ok := m.slice(u32(a[4]), 4); !ok {
+		return ErrnoFault
+	}
+	n, errno := h.send(m, e, u32(a[1]), u32(a[2]), netip.AddrPort{})
+	if errno != 0 {
+		return errno
+	}
+	m.putU32(u32(a[4]), uint32(n))
+	return 0
+}
+
+func (h *Host) sockShutdown(m memory, a []arg) Errno {
+	e, errno := h.sock(a[0].I32())
+	if errno != 0 {
+		return errno
+	}
+	var how int
+	switch u32(a[1]) {
+	case sdflagRd:
+		how = unix.SHUT_RD
+	case sdflagWr:
+		how = unix.SHUT_WR
+	case sdflagRd | sdflagWr:
+		how = unix.SHUT_RDWR
+	default:
+		return ErrnoInval
+	}
+	return toErrno(unix.Shutdown(e.hostFd, how))
+}
+
+// timeoutOf turns a socket timeout option value (struct timeval, 16 bytes
+// on wasm32 as on the host) into a duration.
+func timeoutOf(sec, usec int64) time.Duration {
+	if sec < 0 || usec < 0 {
+		return -1
+	}
+	return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
+}

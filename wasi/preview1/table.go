@@ -1,6 +1,10 @@
 package preview1
 
-import "golang.org/x/sys/unix"
+import (
+	"time"
+
+	"golang.org/x/sys/unix"
+)
 
 // fdKind says what a guest descriptor is.
 type fdKind uint8
@@ -9,6 +13,7 @@ const (
 	kindStdio fdKind = iota
 	kindFile
 	kindDir
+	kindSocket
 )
 
 // fdEntry is one guest descriptor: what the guest sees (filetype, flags,
@@ -28,6 +33,10 @@ type fdEntry struct {
 	// pollable says a read or write may block: it waits in poll(2) with
 	// the stop descriptor, so a stop signal ends it at once.
 	pollable bool
+	// hostNonblock says the host descriptor itself is non-blocking (a
+	// socket): a read or write is tried first and waits only on EAGAIN,
+	// one system call fewer for a server that is busy.
+	hostNonblock bool
 	// ownsHost says fd_close closes the host descriptor (not for stdio:
 	// the guest closing its stdout must not close the init's).
 	ownsHost bool
@@ -41,6 +50,11 @@ type fdEntry struct {
 	// dir caches a directory's entries between fd_readdir calls; a read
 	// from cookie 0 refreshes it.
 	dir []dirent
+	// family is a socket's address family (AF_INET or AF_INET6), and
+	// recvTimeout and sendTimeout its emulated SO_RCVTIMEO and
+	// SO_SNDTIMEO (0: wait for ever).
+	family                   int
+	recvTimeout, sendTimeout time.Duration
 }
 
 type dirent struct {

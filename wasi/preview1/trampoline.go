@@ -153,12 +153,16 @@ type cHost struct {
 	h    cgo.Handle
 }
 
-// Link defines every preview1 function in linker, bound to this host,
-// through runw's own trampoline (wasmtime's unchecked host functions):
-// a call costs one C-to-Go transition, with the arguments read raw and the
-// memory found in C, where wasmtime-go's FuncNew adds several Go-to-C calls
-// and an allocation to every call.
-func (h *Host) Link(linker *wasmtime.Linker) error {
+// Link defines, in linker, every wasi_snapshot_preview1 function module
+// imports, bound to this host, through runw's own trampoline (wasmtime's
+// unchecked host functions): a call costs one C-to-Go transition, with the
+// arguments read raw and the memory found in C, where wasmtime-go's
+// FuncNew adds several Go-to-C calls and an allocation to every call.
+//
+// Each import gets the variant whose signature it declares (WasmEdge's
+// socket calls have two shapes under one name). An import runw does not
+// provide is left undefined: instantiation names it.
+func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 	if h.c.host == nil {
 		h.c.h = cgo.NewHandle(h)
 		h.c.host = (*C.host_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.host_t{}))))
@@ -169,28 +173,77 @@ func (h *Host) Link(linker *wasmtime.Linker) error {
 	// pinned in go.mod, and every guest's first call tests this.
 	lp := *(**C.wasmtime_linker_t)(unsafe.Pointer(linker))
 	envs := unsafe.Slice(h.c.envs, len(functions))
-	module := C.CString(Module)
-	defer C.free(unsafe.Pointer(module))
-	for i, f := range functions {
-		params := make([]C.uint8_t, len(f.params)+1)
+	cmodule := C.CString(Module)
+	defer C.free(unsafe.Pointer(cmodule))
+	var params [16]C.uint8_t
+	defined := make([]bool, len(functions))
+	for _, imp := range module.Imports() {
+		if imp.Module() != Module || imp.Name() == nil {
+			continue
+		}
+		ft := imp.Type().FuncType()
+		if ft == nil {
+			continue
+		}
+		sig, ok := signature(ft)
+		if !ok {
+			continue
+		}
+		name := *imp.Name()
+		i := lookup(name, sig)
+		if i < 0 || defined[i] {
+			// A module may import one function more than once (Go's
+			// runtime and syscall package both import fd_write).
+			continue
+		}
+		defined[i] = true
+		f := &functions[i]
 		for j, c := range f.params {
+			params[j] = 0 // WASM_I32
 			if c == 'I' {
 				params[j] = 1 // WASM_I64
 			}
 		}
-		name := C.CString(f.name)
 		hasResult := C.int(1)
 		if f.name == "proc_exit" {
 			hasResult = 0
 		}
-		rc := C.runw_define(lp, h.c.host, &envs[i], C.int(i), module, C.size_t(len(Module)), name, C.size_t(len(f.name)), &params[0], C.size_t(len(f.params)), hasResult)
-		C.free(unsafe.Pointer(name))
+		cname := C.CString(f.name)
+		rc := C.runw_define(lp, h.c.host, &envs[i], C.int(i), cmodule, C.size_t(len(Module)), cname, C.size_t(len(f.name)), &params[0], C.size_t(len(f.params)), hasResult)
+		C.free(unsafe.Pointer(cname))
 		if rc != 0 {
 			return fmt.Errorf("define %s.%s failed", Module, f.name)
 		}
 	}
 	runtime.KeepAlive(linker)
+	runtime.KeepAlive(module)
 	return nil
+}
+
+// signature is a function type's parameters in the table's letters, if
+// it has the shape of a preview1 function: i32 and i64 parameters and at
+// most one i32 result.
+func signature(ft *wasmtime.FuncType) (string, bool) {
+	ps := ft.Params()
+	if len(ps) > 16 {
+		return "", false
+	}
+	sig := make([]byte, 0, len(ps))
+	for _, p := range ps {
+		switch p.Kind() {
+		case wasmtime.KindI32:
+			sig = append(sig, 'i')
+		case wasmtime.KindI64:
+			sig = append(sig, 'I')
+		default:
+			return "", false
+		}
+	}
+	rs := ft.Results()
+	if len(rs) > 1 || (len(rs) == 1 && rs[0].Kind() != wasmtime.KindI32) {
+		return "", false
+	}
+	return string(sig), true
 }
 
 // freeC releases the C side of the host.

@@ -1,0 +1,128 @@
+package wasi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runw/runw/wasi/netdns"
+	"github.com/runw/runw/wasi/preview1"
+)
+
+// The network grant's annotations and environment variable
+// (docs/networking.md).
+const (
+	// AnnotationNet is "allow" (sockets even in the host's network
+	// namespace) or "deny" (no sockets at all). Unset, sockets are granted
+	// exactly when the container has a network namespace of its own.
+	AnnotationNet = "io.github.runw.net"
+	// AnnotationNetListen narrows the addresses and ports the guest may
+	// bind (preview1.ParseRules).
+	AnnotationNetListen = "io.github.runw.net.listen"
+	// AnnotationNetConnect narrows the peers the guest may connect and
+	// send to.
+	AnnotationNetConnect = "io.github.runw.net.connect"
+	// AnnotationNetListeners declares preopened listeners
+	// (preview1.ParseListeners), as EnvListen does.
+	AnnotationNetListeners = "io.github.runw.net.listeners"
+	// EnvListen declares preopened listeners in process.env, which image
+	// ENV, podman run -e and a Kubernetes container's env all reach.
+	EnvListen = "RUNW_LISTEN"
+)
+
+// networkFor derives the network grant from the spec: the namespace is the
+// boundary, as for a native container, and the annotations narrow it.
+func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
+	var n preview1.Network
+	ann := s.Annotations
+	ownNetns := false
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				ownNetns = true
+			}
+		}
+	}
+	switch v := ann[AnnotationNet]; v {
+	case "":
+		n.Sockets = ownNetns
+	case "allow":
+		n.Sockets = true
+	case "deny":
+	default:
+		return n, fmt.Errorf("annotation %s=%q: want allow or deny", AnnotationNet, v)
+	}
+	var err error
+	if v, ok := ann[AnnotationNetListen]; ok {
+		if n.Listen, err = preview1.ParseRules(v); err != nil {
+			return n, fmt.Errorf("annotation %s: %w", AnnotationNetListen, err)
+		}
+	}
+	if v, ok := ann[AnnotationNetConnect]; ok {
+		if n.Connect, err = preview1.ParseRules(v); err != nil {
+			return n, fmt.Errorf("annotation %s: %w", AnnotationNetConnect, err)
+		}
+	}
+	var decl []string
+	if v := ann[AnnotationNetListeners]; v != "" {
+		decl = append(decl, v)
+	}
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, EnvListen+"="); ok && v != "" {
+			decl = append(decl, v)
+		}
+	}
+	for _, d := range decl {
+		ls, err := preview1.ParseListeners(d)
+		if err != nil {
+			return n, err
+		}
+		for _, l := range ls {
+			if !contains(n.Listeners, l) {
+				n.Listeners = append(n.Listeners, l)
+			}
+		}
+	}
+	return n, nil
+}
+
+func contains(ls []preview1.Listener, l preview1.Listener) bool {
+	for _, x := range ls {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+// resolver answers the guest's name lookups from the container's own
+// /etc/hosts and /etc/resolv.conf (netdns), asking its name servers only
+// under the socket grant.
+func (p *Plan) resolver() preview1.Resolver {
+	return resolve
+}
+
+func resolve(ctx context.Context, read func(string) ([]byte, error), q preview1.AddrQuery) ([]preview1.AddrResult, preview1.Errno) {
+	nq := netdns.Query{
+		Node: q.Node, Service: q.Service, Family: q.Family, SockType: q.SockType,
+		Passive: q.Passive, NumericHost: q.NumericHost, NumericServ: q.NumericServ,
+		CanonName: q.CanonName, NoDNS: !q.DNS,
+	}
+	rs, err := netdns.Lookup(ctx, netdns.Files(read), nq)
+	if err != nil {
+		var de *netdns.Error
+		if errors.As(err, &de) {
+			return nil, preview1.Errno(de.Code)
+		}
+		return nil, preview1.ErrnoAiFail
+	}
+	out := make([]preview1.AddrResult, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, preview1.AddrResult{Addr: netip.AddrPortFrom(r.IP, r.Port), SockType: r.SockType, Canon: r.Canon})
+	}
+	return out, 0
+}

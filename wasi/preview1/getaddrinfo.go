@@ -1,0 +1,248 @@
+package preview1
+
+import (
+	"context"
+	"encoding/binary"
+	"net/netip"
+)
+
+// sock_getaddrinfo of WasmEdge's extension. The guest allocates the whole
+// result chain itself (max_len addrinfo records linked by ai_next, each
+// with a sockaddr, its sa_data and a canonname buffer) and the host fills
+// the first records. Every pointer of that chain is the guest's, so each
+// is bounds-checked, and the chain is followed at most max_len steps.
+
+// addrinfo flags and the extension's protocol numbers.
+const (
+	aiPassive     = 1
+	aiCanonname   = 2
+	aiNumerichost = 4
+	aiNumericserv = 8
+	aiV4mapped    = 16
+	aiAll         = 32
+	aiAddrconfig  = 64
+
+	protoIP  = 0
+	protoTCP = 1
+	protoUDP = 2
+
+	// addrinfoSize and sockaddrSize are the guest structures' sizes.
+	addrinfoSize = 28
+	sockaddrSize = 12
+)
+
+// getaddrinfo errnos of the extension (beyond WASI's).
+const (
+	ErrnoAiAddrfamily Errno = 77
+	ErrnoAiAgain      Errno = 78
+	ErrnoAiBadflag    Errno = 79
+	ErrnoAiFail       Errno = 80
+	ErrnoAiFamily     Errno = 81
+	ErrnoAiMemory     Errno = 82
+	ErrnoAiNodata     Errno = 83
+	ErrnoAiNoname     Errno = 84
+	ErrnoAiService    Errno = 85
+	ErrnoAiSocktype   Errno = 86
+	ErrnoAiSystem     Errno = 87
+)
+
+// AddrQuery is one name lookup a guest asks for.
+type AddrQuery struct {
+	Node, Service string
+	// Family is 0 (any), 4 or 6; SockType 0 (any), sockDgram or
+	// sockStream (the extension's numbers).
+	Family, SockType                             int
+	Passive, NumericHost, NumericServ, CanonName bool
+	// DNS says the lookup may ask the container's name servers; without
+	// the socket grant only /etc/hosts and numeric names answer.
+	DNS bool
+}
+
+// AddrResult is one answer.
+type AddrResult struct {
+	Addr     netip.AddrPort
+	SockType int
+	Canon    string
+}
+
+// Resolver answers name lookups for the guest from the container's files
+// (its /etc/hosts, /etc/resolv.conf, /etc/services), never the host's:
+// read reads a file of the container's view. It returns an extension
+// errno (ErrnoAi*) on failure, and returns when ctx ends (a stop).
+type Resolver func(ctx context.Context, read func(path string) ([]byte, error), q AddrQuery) ([]AddrResult, Errno)
+
+// sockGetaddrinfo is sock_getaddrinfo(node, node_len, service,
+// service_len, *hints, *res, max_len, *res_len).
+func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
+	node, ok := m.str(u32(a[0]), u32(a[1]))
+	if !ok {
+		return ErrnoFault
+	}
+	service, ok := m.str(u32(a[2]), u32(a[3]))
+	if !ok {
+		return ErrnoFault
+	}
+	node, service = cstr(node), cstr(service)
+	hints, ok := m.slice(u32(a[4]), addrinfoSize)
+	if !ok {
+		return ErrnoFault
+	}
+	resp, maxLen, lenp := u32(a[5]), u32(a[6]), u32(a[7])
+	first, ok := m.slice(resp, 4)
+	if !ok {
+		return ErrnoFault
+	}
+	if _, ok := m.slice(lenp, 4); !ok {
+		return ErrnoFault
+	}
+	if node == "" && service == "" {
+		return ErrnoAiNoname
+	}
+	if maxLen < 1 {
+		return ErrnoAiMemory
+	}
+	flags := binary.LittleEndian.Uint16(hints)
+	if flags&^(aiPassive|aiCanonname|aiNumerichost|aiNumericserv|aiV4mapped|aiAll|aiAddrconfig) != 0 ||
+		(flags&aiCanonname != 0 && node == "") {
+		return ErrnoAiBadflag
+	}
+	q := AddrQuery{
+		Node: node, Service: service,
+		Passive: flags&aiPassive != 0, NumericHost: flags&aiNumerichost != 0,
+		NumericServ: flags&aiNumericserv != 0, CanonName: flags&aiCanonname != 0,
+		DNS: h.net.Sockets,
+	}
+	switch hints[2] {
+	case afUnspec:
+	case afInet4:
+		q.Family = 4
+	case afInet6:
+		q.Family = 6
+	default:
+		return ErrnoAiFamily
+	}
+	switch hints[3] {
+	case sockAny, sockDgram, sockStream:
+		q.SockType = int(hints[3])
+	default:
+		return ErrnoAiSocktype
+	}
+	switch proto := binary.LittleEndian.Uint32(hints[4:]) & 0xff; proto {
+	case protoIP:
+	case protoTCP:
+		if q.SockType == sockAny {
+			q.SockType = sockStream
+		}
+	case protoUDP:
+		if q.SockType == sockAny {
+			q.SockType = sockDgram
+		}
+	default:
+		return ErrnoAiSocktype
+	}
+	if h.resolve == nil {
+		return ErrnoAiFail
+	}
+	results, errno := h.resolve(h.ctx, h.view.ReadFile, q)
+	if h.stopped.Load() {
+		return errnoStop
+	}
+	if errno != 0 {
+		return errno
+	}
+	if len(results) == 0 {
+		return ErrnoAiNoname
+	}
+	n := uint32(0)
+	p := binary.LittleEndian.Uint32(first)
+	for _, r := range results {
+		if n == maxLen {
+			break
+		}
+		if errno := putAddrinfo(m, p, r, q.CanonName && n == 0); errno != 0 {
+			return errno
+		}
+		n++
+		rec, _ := m.slice(p, addrinfoSize)
+		p = binary.LittleEndian.Uint32(rec[24:])
+		if p == 0 {
+			break
+		}
+	}
+	m.putU32(lenp, n)
+	return 0
+}
+
+// cstr drops a terminating NUL (and what follows it): Go's and Rust's
+// guests pass C strings with their NUL counted in the length.
+func cstr(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 {
+			return s[:i]
+		}
+	}
+	return s
+}
+
+// putAddrinfo fills the guest's addrinfo record at p (and the sockaddr and
+// sa_data it points to) with r, as WasmEdge lays them out: sa_data holds
+// what follows sa_family in the host's sockaddr_in or sockaddr_in6 (the
+// port in network order, then the address; for IPv6 the flow label
+// first).
+func putAddrinfo(m memory, p uint32, r AddrResult, canon bool) Errno {
+	rec, ok := m.slice(p, addrinfoSize)
+	if !ok {
+		return ErrnoFault
+	}
+	sap := binary.LittleEndian.Uint32(rec[12:])
+	sa, ok := m.slice(sap, sockaddrSize)
+	if !ok {
+		return ErrnoFault
+	}
+	data, ok := m.slice(binary.LittleEndian.Uint32(sa[8:]), binary.LittleEndian.Uint32(sa[4:]))
+	if !ok {
+		return ErrnoFault
+	}
+	var raw []byte
+	family := uint8(afInet4)
+	addr := r.Addr.Addr()
+	if addr.Is4() {
+		b := addr.As4()
+		raw = binary.BigEndian.AppendUint16(nil, r.Addr.Port())
+		raw = append(raw, b[:]...)
+		raw = append(raw, make([]byte, 8)...) // sin_zero
+	} else {
+		family = afInet6
+		b := addr.As16()
+		raw = binary.BigEndian.AppendUint16(nil, r.Addr.Port())
+		raw = append(raw, 0, 0, 0, 0) // flow label
+		raw = append(raw, b[:]...)
+		raw = append(raw, 0, 0, 0, 0) // scope id
+	}
+	if len(data) < len(raw) {
+		return ErrnoAiMemory
+	}
+	copy(data, raw)
+	sa[0], sa[1], sa[2], sa[3] = family, 0, 0, 0
+	binary.LittleEndian.PutUint32(sa[4:], uint32(len(raw)))
+
+	proto := uint32(protoTCP)
+	if r.SockType == sockDgram {
+		proto = protoUDP
+	}
+	binary.LittleEndian.PutUint16(rec[0:], 0)
+	rec[2], rec[3] = family, uint8(r.SockType)
+	binary.LittleEndian.PutUint32(rec[4:], proto)
+	binary.LittleEndian.PutUint32(rec[8:], uint32(len(raw)+2))
+	cn := uint32(0)
+	if canon && r.Canon != "" {
+		buf, ok := m.slice(binary.LittleEndian.Uint32(rec[16:]), binary.LittleEndian.Uint32(rec[20:]))
+		if ok && len(buf) > len(r.Canon) {
+			copy(buf, r.Canon)
+			buf[len(r.Canon)] = 0
+			cn = uint32(len(r.Canon))
+		}
+	}
+	binary.LittleEndian.PutUint32(rec[20:], cn)
+	return 0
+}

@@ -1,0 +1,230 @@
+package preview1
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+)
+
+// Network is what the guest may do with sockets.
+type Network struct {
+	// Sockets says the guest may create sockets (sock_open) and resolve
+	// names through DNS. Without it only preopened listeners exist.
+	Sockets bool `json:"sockets,omitempty"`
+	// Listen narrows the local addresses and ports the guest may bind;
+	// nil allows any.
+	Listen []Rule `json:"listen,omitempty"`
+	// Connect narrows the peers the guest may connect or send to; nil
+	// allows any.
+	Connect []Rule `json:"connect,omitempty"`
+	// Listeners are bound by the host before the guest runs and handed
+	// to it as descriptors after the preopened directories.
+	Listeners []Listener `json:"listeners,omitempty"`
+}
+
+// Rule allows a set of addresses and a range of ports.
+type Rule struct {
+	// Prefix is the addresses; the zero Prefix means any address.
+	Prefix netip.Prefix `json:"prefix,omitzero"`
+	// Lo and Hi bound the ports, both included.
+	Lo uint16 `json:"lo"`
+	Hi uint16 `json:"hi"`
+}
+
+// Listener is one socket the host binds for the guest.
+type Listener struct {
+	// UDP makes a datagram socket; otherwise it is a TCP listener.
+	UDP  bool           `json:"udp,omitempty"`
+	Addr netip.AddrPort `json:"addr"`
+}
+
+func (l Listener) String() string {
+	if l.UDP {
+		return "udp://" + l.Addr.String()
+	}
+	return "tcp://" + l.Addr.String()
+}
+
+// AnyPort says the rule allows every port, which Landlock's port rules
+// cannot narrow.
+func (r Rule) AnyPort() bool { return r.Lo == 0 && r.Hi == 65535 }
+
+// allows says whether ap is inside the rule. An IPv4-mapped IPv6 address
+// is matched as the IPv4 address it carries, so a guest cannot step
+// around an IPv4 rule by writing ::ffff:a.b.c.d.
+func (r Rule) allows(ap netip.AddrPort) bool {
+	if ap.Port() < r.Lo || ap.Port() > r.Hi {
+		return false
+	}
+	if !r.Prefix.IsValid() {
+		return true
+	}
+	return r.Prefix.Contains(ap.Addr().Unmap())
+}
+
+// allowed says whether rules let ap through; nil rules allow everything.
+func allowed(rules []Rule, ap netip.AddrPort) bool {
+	if rules == nil {
+		return true
+	}
+	for _, r := range rules {
+		if r.allows(ap) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseRules reads a comma-separated list of address rules:
+//
+//   - any address, any port
+//     8080, 8000-8099         any address, these ports
+//     *:443                   the same, written with an address part
+//     10.0.0.0/8, fd00::/8    these addresses, any port
+//     10.1.2.3:5432           this address and port
+//     192.168.0.0/16:80-89    these addresses and ports
+//     [::1]:8080, [fd00::/8]:443
+//
+// An empty list allows nothing (a non-nil, empty slice).
+func ParseRules(s string) ([]Rule, error) {
+	rules := []Rule{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		r, err := parseRule(item)
+		if err != nil {
+			return nil, fmt.Errorf("address rule %q: %w", item, err)
+		}
+		rules = append(rules, r)
+	}
+	return rules, nil
+}
+
+func parseRule(item string) (Rule, error) {
+	all := Rule{Lo: 0, Hi: 65535}
+	if item == "*" {
+		return all, nil
+	}
+	var addr, ports string
+	switch {
+	case strings.HasPrefix(item, "["):
+		end := strings.Index(item, "]")
+		if end < 0 {
+			return Rule{}, fmt.Errorf("missing ]")
+		}
+		addr, ports = item[1:end], strings.TrimPrefix(item[end+1:], ":")
+		if item[end+1:] != "" && !strings.HasPrefix(item[end+1:], ":") {
+			return Rule{}, fmt.Errorf("expected :PORT after ]")
+		}
+	case strings.Count(item, ":") > 1:
+		addr = item // a bare IPv6 address or prefix: any port
+	case strings.Contains(item, ":"):
+		i := strings.LastIndex(item, ":")
+		addr, ports = item[:i], item[i+1:]
+	case strings.ContainsAny(item, "./"):
+		addr = item
+	default:
+		ports = item
+	}
+	r := all
+	if addr != "" && addr != "*" {
+		p, err := parsePrefix(addr)
+		if err != nil {
+			return Rule{}, err
+		}
+		r.Prefix = p
+	}
+	if ports != "" && ports != "*" {
+		lo, hi, err := parsePorts(ports)
+		if err != nil {
+			return Rule{}, err
+		}
+		r.Lo, r.Hi = lo, hi
+	}
+	return r, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+func parsePorts(s string) (uint16, uint16, error) {
+	lo, hi, isRange := strings.Cut(s, "-")
+	l, err := strconv.ParseUint(lo, 10, 16)
+	if err != nil {
+		return 0, 0, fmt.Errorf("bad port %q", lo)
+	}
+	h := l
+	if isRange {
+		if h, err = strconv.ParseUint(hi, 10, 16); err != nil {
+			return 0, 0, fmt.Errorf("bad port %q", hi)
+		}
+	}
+	if h < l {
+		return 0, 0, fmt.Errorf("port range %d-%d is empty", l, h)
+	}
+	return uint16(l), uint16(h), nil
+}
+
+// ParseListeners reads a comma-separated list of listener addresses:
+// [tcp://|udp://]HOST:PORT, :PORT or PORT (all IPv4 addresses), or
+// [::]:PORT.
+func ParseListeners(s string) ([]Listener, error) {
+	var out []Listener
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		l, err := parseListener(item)
+		if err != nil {
+			return nil, fmt.Errorf("listener %q: %w", item, err)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func parseListener(item string) (Listener, error) {
+	var l Listener
+	rest := item
+	if scheme, after, ok := strings.Cut(item, "://"); ok {
+		switch scheme {
+		case "tcp":
+		case "udp":
+			l.UDP = true
+		default:
+			return l, fmt.Errorf("unknown scheme %q (tcp or udp)", scheme)
+		}
+		rest = after
+	}
+	if !strings.Contains(rest, ":") {
+		rest = ":" + rest
+	}
+	if strings.HasPrefix(rest, ":") {
+		rest = "0.0.0.0" + rest
+	}
+	ap, err := netip.ParseAddrPort(rest)
+	if err != nil {
+		return l, err
+	}
+	if ap.Addr().Zone() != "" {
+		return l, fmt.Errorf("zones are not supported")
+	}
+	l.Addr = ap
+	return l, nil
+}
