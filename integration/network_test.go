@@ -502,11 +502,13 @@ func echoOnce(addr, msg string) (string, error) {
 }
 
 // stopWith143 sends SIGTERM through `runw kill` and checks that the
-// guest's run ends with status 143. Only the status is asserted; the 30 s
+// guest's run ends with status 143 (`runw run` then deletes the container). Only the status is asserted; the 30 s
 // bound only keeps a hung guest from hanging the run.
 func stopWith143(t *testing.T, r *runw, bg *background, id string) result {
 	t.Helper()
-	r.mustRun("kill", id, "TERM")
+	if k := r.run("kill", id, "TERM"); k.code != 0 {
+		t.Fatalf("runw kill %s TERM: %v; the guest had already ended: %v", id, k, bg.wait(t, 5*time.Second))
+	}
 	res := bg.wait(t, 30*time.Second)
 	if res.code != statusSIGTERM {
 		t.Errorf("after SIGTERM: %v, want exit status %d", res, statusSIGTERM)
@@ -573,7 +575,6 @@ func TestNetGoServerInNetns(t *testing.T) {
 		t.Logf("curl not installed: only Go's client was used")
 	}
 	stopWith143(t, r, bg, "gohttp")
-	r.mustRun("delete", "gohttp")
 }
 
 // The C echo server (wasi-libc accept/recv/send) on its preopened
@@ -594,10 +595,15 @@ func TestNetCEchoServerAndFdLayout(t *testing.T) {
 		s.Mounts = append(s.Mounts, bindMount("/one", one, "rbind", "ro"), bindMount("/two", two, "rbind", "rw"))
 	})
 	bg := r.start("run", "-b", b.dir, "cecho")
-	m := waitOutput(t, bg, regexp.MustCompile(`(?s)dirs (\d+) last (-?\d+)\n(.*)listener (\d+)\n`))
+	m := waitOutput(t, bg, regexp.MustCompile(`(?s)dirs (\d+) last (-?\d+)\n(.*)listener (\d+) (fdstat .*)\n`))
 	dirs, _ := strconv.Atoi(m[1])
 	last, _ := strconv.Atoi(m[2])
 	listener, _ := strconv.Atoi(m[4])
+	// A stream socket (6), blocking (no NONBLOCK flag): a plain accept
+	// loop waits for connections.
+	if want := "fdstat 0 filetype 6 flags 0"; m[5] != want {
+		t.Errorf("listener %s, want %s", m[5], want)
+	}
 	if dirs < 3 {
 		t.Errorf("wasi-libc found %d preopened directories, want at least 3 (/, /one, /two)", dirs)
 	}
@@ -615,7 +621,6 @@ func TestNetCEchoServerAndFdLayout(t *testing.T) {
 		}
 	}
 	stopWith143(t, r, bg, "cecho")
-	r.mustRun("delete", "cecho")
 }
 
 // The Go server built on github.com/stealthrocket/net opens its own
@@ -632,7 +637,6 @@ func TestNetStealthrocketServer(t *testing.T) {
 		t.Errorf("GET /: %q, want %q", got, "hello from stealthrocket\n")
 	}
 	stopWith143(t, r, bg, "sserver")
-	r.mustRun("delete", "sserver")
 }
 
 // The stealthrocket HTTP client reaches a server the test runs on the
@@ -903,5 +907,4 @@ func TestNetLoadNoErrorsNoLeaks(t *testing.T) {
 		t.Errorf("the init holds %d descriptors after the load, %d before: sockets leak", after, before)
 	}
 	stopWith143(t, r, bg, "load")
-	r.mustRun("delete", "load")
 }

@@ -5,7 +5,8 @@
  * found and the last one's number; then it prints each file named in its
  * arguments, opened through those directories (if a listener sat among
  * them, wasi-libc would stop early and the files would be unreachable:
- * wasmtime#3936); then the listener fd from RUNW_LISTEN_FDS. Every
+ * wasmtime#3936); then the listener fd from RUNW_LISTEN_FDS with its
+ * fd_fdstat_get (errno, filetype, flags: blocking, as runw promises). Every
  * connection gets back what it sends, until it closes its side. */
 #include <errno.h>
 #include <stdio.h>
@@ -50,7 +51,9 @@ int main(int argc, char **argv) {
 		return 5;
 	}
 	int lfd = atoi(fds);
-	printf("listener %d\n", lfd);
+	__wasi_fdstat_t st;
+	__wasi_errno_t e = __wasi_fd_fdstat_get(lfd, &st);
+	printf("listener %d fdstat %d filetype %d flags %d\n", lfd, e, st.fs_filetype, st.fs_flags);
 	fflush(stdout);
 	for (;;) {
 		int c = accept(lfd, NULL, NULL);
