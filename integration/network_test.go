@@ -595,7 +595,7 @@ func TestNetCEchoServerAndFdLayout(t *testing.T) {
 		s.Mounts = append(s.Mounts, bindMount("/one", one, "rbind", "ro"), bindMount("/two", two, "rbind", "rw"))
 	})
 	bg := r.start("run", "-b", b.dir, "cecho")
-	m := waitOutput(t, bg, regexp.MustCompile(`(?s)dirs (\d+) last (-?\d+)\n(.*)listener (\d+) (fdstat .*)\n`))
+	m := waitOutput(t, bg, regexp.MustCompile(`(?s)dirs (\d+) last (-?\d+)\n(.*)listener (\d+) (fdstat [^\n]*)\n`))
 	dirs, _ := strconv.Atoi(m[1])
 	last, _ := strconv.Atoi(m[2])
 	listener, _ := strconv.Atoi(m[4])
