@@ -86,7 +86,7 @@ func BenchmarkHTTPServer(b *testing.B) {
 			if errs != "" {
 				s.errs = append(s.errs, errs)
 			}
-			fmt.Printf("bench: round %d %-20s %10.0f req/s  p99 %8.3f ms %s\n", round+1, s.name, rps, p99, errs)
+			fmt.Printf("bench: round %d %-26s %10.0f req/s  p99 %8.3f ms %s\n", round+1, s.name, rps, p99, errs)
 		}
 	}
 	for _, s := range servers {
