@@ -9,6 +9,7 @@ import (
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
+	"github.com/runw/runw/wasi/preview1"
 )
 
 // Features is what `runw features` prints: only what runw really does for
@@ -52,7 +53,10 @@ func Features() *features.Features {
 			"io.github.runw.landlock":         landlockFeature(),
 			// runc's features JSON has no field for guest formats; the
 			// annotations map is where runtimes put what is their own.
-			"io.github.runw.wasm.modules":    "wasi_snapshot_preview1",
+			"io.github.runw.wasm.modules": "wasi_snapshot_preview1 (with WasmEdge's socket extension, V1 and V2)",
+			// The network grant's own annotations (docs/networking.md).
+			"io.github.runw.net.annotations": strings.Join([]string{wasi.AnnotationNet, wasi.AnnotationNetListen, wasi.AnnotationNetConnect, wasi.AnnotationNetListeners}, ","),
+			"io.github.runw.net.env":         wasi.EnvListen + " (declares listeners), " + preview1.ListenFdsEnv + " (their descriptors, for the guest)",
 			"io.github.runw.wasm.components": "wasi:cli/run@0.2 (WASI 0.2 command components; not the wasi:http proxy world)",
 		},
 		PotentiallyUnsafeConfigAnnotations: []string{spec.AnnotationHandler, spec.AnnotationVariant},

@@ -87,6 +87,9 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 			}
 		}
 	}
+	if len(n.Listeners) > 0 && !n.Sockets {
+		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own: add one to linux.namespaces, or set the annotation %s=allow to serve on the host's network", EnvListen, AnnotationNet)
+	}
 	return n, nil
 }
 

@@ -2,6 +2,7 @@ package preview1
 
 import (
 	"math"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,7 +56,13 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 				return 0, errno
 			}
 		}
-		n, err := rawIO(e.hostFd, h.iov, write, offset)
+		var n int
+		var err error
+		if e.hostNonblock && offset < 0 {
+			n, err = h.nonblockIO(e.hostFd, write)
+		} else {
+			n, err = rawIO(e.hostFd, h.iov, write, offset)
+		}
 		switch err {
 		case nil:
 			return n, 0
@@ -76,6 +83,38 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 		}
 		return 0, toErrno(err)
 	}
+}
+
+// nonblockIO reads or writes h.iov on a non-blocking descriptor (a
+// socket) with a raw system call: it cannot block, so it skips the Go
+// scheduler's system-call bookkeeping, which on a server's every read and
+// write would hand the init's processor to another thread and back.
+func (h *Host) nonblockIO(fd int, write bool) (int, error) {
+	var r uintptr
+	var e unix.Errno
+	if len(h.iov) == 1 {
+		trap := uintptr(unix.SYS_READ)
+		if write {
+			trap = unix.SYS_WRITE
+		}
+		r, _, e = unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&h.iov[0][0])), uintptr(len(h.iov[0])))
+	} else {
+		h.iovecs = h.iovecs[:0]
+		for _, b := range h.iov {
+			v := unix.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			h.iovecs = append(h.iovecs, v)
+		}
+		trap := uintptr(unix.SYS_READV)
+		if write {
+			trap = unix.SYS_WRITEV
+		}
+		r, _, e = unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&h.iovecs[0])), uintptr(len(h.iovecs)))
+	}
+	if e != 0 {
+		return 0, e
+	}
+	return int(r), nil
 }
 
 // rawIO reads or writes bufs, at offset when it is not -1. One buffer, the

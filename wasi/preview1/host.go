@@ -68,6 +68,10 @@ type Host struct {
 
 	// iov is scratch space for the buffers of one read or write.
 	iov [][]byte
+	// iovecs is the same buffers as the kernel's iovec records.
+	iovecs []unix.Iovec
+	// poll is poll_oneoff's scratch.
+	poll pollScratch
 }
 
 // New builds the host for one guest: it opens the view's mounts and the

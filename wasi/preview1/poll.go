@@ -8,6 +8,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// pollScratch is pollOneoff's reused lists.
+type pollScratch struct {
+	clocks []clockSub
+	fds    []fdSub
+	pfds   []unix.PollFd
+}
+
+type clockSub struct {
+	userdata uint64
+	rel      int64
+	errno    Errno
+}
+
+type fdSub struct {
+	userdata uint64
+	tag      uint8
+	poll     int // index in pfds, -1 when ready at once
+	errno    Errno
+	nbytes   uint64
+}
+
 // pollOneoff waits for the first of the subscriptions: clocks (relative or
 // absolute), and readiness of descriptors. Descriptors that never block
 // (regular files, directories) are ready at once, as on Linux. It is
@@ -30,22 +51,12 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	if !ok {
 		return ErrnoFault
 	}
-	// Read everything first: events may overlap the subscriptions.
-	type clockSub struct {
-		userdata uint64
-		rel      int64
-		errno    Errno
-	}
-	type fdSub struct {
-		userdata uint64
-		tag      uint8
-		poll     int // index in pfds, -1 when ready at once
-		errno    Errno
-		nbytes   uint64
-	}
-	var clocks []clockSub
-	var fdsubs []fdSub
-	pfds := make([]unix.PollFd, 0, nsubs+1)
+	// Read everything first: events may overlap the subscriptions. The
+	// lists are the host's scratch, reused: a server's event loop calls
+	// this for every wait, and garbage here would keep the init's
+	// collector (and the threads it wakes) busy.
+	clocks, fdsubs, pfds := h.poll.clocks[:0], h.poll.fds[:0], h.poll.pfds[:0]
+	defer func() { h.poll.clocks, h.poll.fds, h.poll.pfds = clocks, fdsubs, pfds }()
 	minRel := int64(math.MaxInt64)
 	immediate := false
 	for i := uint32(0); i < nsubs; i++ {
