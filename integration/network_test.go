@@ -580,8 +580,9 @@ func TestNetGoServerInNetns(t *testing.T) {
 // The C echo server (wasi-libc accept/recv/send) on its preopened
 // listener, with two directory mounts: wasi-libc finds every preopened
 // directory and opens files through them, and the listener's number comes
-// right after the last directory's. SIGTERM ends it, blocked in accept,
-// with 143.
+// right after the last directory's; it is a stream socket, handed over
+// non-blocking, that the guest makes blocking (fcntl: fd_fdstat_set_flags).
+// SIGTERM ends it, blocked in accept, with 143.
 func TestNetCEchoServerAndFdLayout(t *testing.T) {
 	v := newVethNet(t)
 	mod := netGuest(t, "echo")
@@ -599,9 +600,9 @@ func TestNetCEchoServerAndFdLayout(t *testing.T) {
 	dirs, _ := strconv.Atoi(m[1])
 	last, _ := strconv.Atoi(m[2])
 	listener, _ := strconv.Atoi(m[4])
-	// A stream socket (6), blocking (no NONBLOCK flag): a plain accept
-	// loop waits for connections.
-	if want := "fdstat 0 filetype 6 flags 0"; m[5] != want {
+	// A stream socket (6), non-blocking (NONBLOCK, 4) as wasmtime's
+	// tcplisten made it; the guest makes it blocking with fcntl.
+	if want := "fdstat 0 filetype 6 flags 4"; m[5] != want {
 		t.Errorf("listener %s, want %s", m[5], want)
 	}
 	if dirs < 3 {

@@ -6,9 +6,11 @@
  * arguments, opened through those directories (if a listener sat among
  * them, wasi-libc would stop early and the files would be unreachable:
  * wasmtime#3936); then the listener fd from RUNW_LISTEN_FDS with its
- * fd_fdstat_get (errno, filetype, flags: blocking, as runw promises). Every
+ * fd_fdstat_get (errno, filetype, flags: NONBLOCK, as runw promises),
+ * which it clears with fcntl to block in accept. Every
  * connection gets back what it sends, until it closes its side. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,13 @@ int main(int argc, char **argv) {
 	__wasi_fdstat_t st;
 	__wasi_errno_t e = __wasi_fd_fdstat_get(lfd, &st);
 	printf("listener %d fdstat %d filetype %d flags %d\n", lfd, e, st.fs_filetype, st.fs_flags);
+	/* runw hands the listener over non-blocking, as wasmtime's tcplisten
+	 * did: a plain accept loop makes it blocking first. */
+	int fl = fcntl(lfd, F_GETFL);
+	if (fl < 0 || fcntl(lfd, F_SETFL, fl & ~O_NONBLOCK) < 0) {
+		printf("fcntl: %s\n", strerror(errno));
+		return 7;
+	}
 	fflush(stdout);
 	for (;;) {
 		int c = accept(lfd, NULL, NULL);
