@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,23 +75,36 @@ func TestGuestCannotLeavePreopens(t *testing.T) {
 }
 
 // TestMemoryLimitCapsLinearMemory checks that linux.resources.memory.limit
-// is enforced inside the engine: a guest that allocates past it fails
-// while one under it succeeds.
+// is enforced inside the engine first: a guest that allocates past it, at
+// once or step by step, sees its allocation fail and ends with its own
+// error (Go: "out of memory", exit 2), never killed by the cgroup's OOM
+// killer (137); one under it succeeds.
 func TestMemoryLimitCapsLinearMemory(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
 	limit := int64(64 << 20)
-	for _, c := range []struct {
-		mb   string
+	for i, c := range []struct {
+		args []string
 		okay bool
-	}{{"8", true}, {"200", false}} {
-		b := newBundle(t, "probe", "alloc", c.mb)
+	}{
+		{[]string{"alloc", "8"}, true},
+		{[]string{"alloc", "200"}, false},
+		{[]string{"alloc", "32", "alloc", "32", "alloc", "32"}, false},
+		{strings.Fields(strings.Repeat("alloc 4 ", 20)), false},
+	} {
+		b := newBundle(t, "probe", c.args...)
 		b.edit(func(s *specs.Spec) {
 			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
 		})
-		res := r.run("run", "--bundle", b.dir, "mem"+c.mb)
-		if got := res.code == 0 && strings.Contains(res.stdout, "OK"); got != c.okay {
-			t.Errorf("alloc %s MB under a 64 MB limit: %v", c.mb, res)
+		res := r.run("run", "--bundle", b.dir, fmt.Sprintf("mem%d", i))
+		if c.okay {
+			if res.code != 0 || !strings.Contains(res.stdout, "OK") {
+				t.Errorf("%v under a 64 MB limit: %v", c.args, res)
+			}
+			continue
+		}
+		if res.code != 2 || !strings.Contains(res.stderr, "out of memory") {
+			t.Errorf("%v under a 64 MB limit: want the guest's own out-of-memory exit 2, got %v", c.args, res)
 		}
 	}
 }

@@ -183,7 +183,16 @@ func TestPlanMemoryLimit(t *testing.T) {
 	limit := int64(64 << 20)
 	s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
 	p, _ = planFor(t, s, t.TempDir())
-	if p.MemoryLimit != limit {
-		t.Errorf("MemoryLimit %d, want %d", p.MemoryLimit, limit)
+	if want := limit - 8<<20; p.MemoryLimit != want {
+		t.Errorf("MemoryLimit %d, want %d (the limit less the init's reserve)", p.MemoryLimit, want)
+	}
+	for _, c := range []struct{ limit, cap int64 }{
+		{256 << 20, 240 << 20},
+		{8 << 30, 8<<30 - 32<<20},
+		{8 << 20, 4 << 20},
+	} {
+		if got := linearMemoryCap(c.limit); got != c.cap {
+			t.Errorf("linearMemoryCap(%d) = %d, want %d", c.limit, got, c.cap)
+		}
 	}
 }
