@@ -369,6 +369,15 @@ func TestCRIRunw(t *testing.T) {
 // starts containerd. Everything is torn down at the end of the test.
 func newCRIEnv(t *testing.T) *criEnv {
 	t.Helper()
+	return newCRIEnvCNI(t, nil)
+}
+
+// newCRIEnvCNI is newCRIEnv with a CNI network for pods that do not use
+// the node's: conflist, given the test's directory, is the network's
+// conflist, written into the CRI plugin's conf_dir (the test's own) before
+// containerd starts. nil: no network configured.
+func newCRIEnvCNI(t *testing.T, conflist func(dir string) string) *criEnv {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("CRI tests need root (containerd, runc, cgroups)")
 	}
@@ -392,6 +401,15 @@ func newCRIEnv(t *testing.T) *criEnv {
 	}
 	t.Cleanup(e.removeDir)
 	e.buildImages()
+	if conflist != nil {
+		cniConf := filepath.Join(e.dir, "cni")
+		if err := os.MkdirAll(cniConf, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cniConf, "10-runw-test.conflist"), []byte(conflist(e.dir)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.startContainerd()
 	for _, name := range []string{"pause", "probe", "probe-wasi"} {
 		e.ctr("image", "import", "--all-platforms", filepath.Join(e.dir, name+".oci.tar"))
@@ -825,6 +843,13 @@ type criPod struct {
 // runPod runs a pod sandbox the way kubelet does for a hostNetwork pod
 // with runtimeClassName: runw.
 func (e *criEnv) runPod(name string) *criPod {
+	e.t.Helper()
+	return e.runPodNet(name, cri.NamespaceMode_NODE)
+}
+
+// runPodNet runs a pod sandbox with network mode: NODE for a hostNetwork
+// pod, POD for a pod with its own network namespace, set up by CNI.
+func (e *criEnv) runPodNet(name string, network cri.NamespaceMode) *criPod {
 	t := e.t
 	t.Helper()
 	uid := fmt.Sprintf("%d", time.Now().UnixNano())
@@ -832,7 +857,7 @@ func (e *criEnv) runPod(name string) *criPod {
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	nsOpts := &cri.NamespaceOption{Network: cri.NamespaceMode_NODE, Pid: cri.NamespaceMode_CONTAINER, Ipc: cri.NamespaceMode_POD}
+	nsOpts := &cri.NamespaceOption{Network: network, Pid: cri.NamespaceMode_CONTAINER, Ipc: cri.NamespaceMode_POD}
 	config := &cri.PodSandboxConfig{
 		Metadata:     &cri.PodSandboxMetadata{Name: name, Uid: uid, Namespace: "default"},
 		LogDirectory: logDir,

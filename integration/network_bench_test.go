@@ -1,0 +1,301 @@
+package integration
+
+// The Go hello HTTP server (testdata/net/hello) as a wasm guest under runw
+// against the same program built for linux and run by runc, each in a
+// network namespace of its own made here, loaded by Debian's wrk from the
+// host's namespace with a bounded number of connections. A Go wasip1 guest
+// runs its goroutines on one thread, so the native server is measured
+// twice: limited to one thread (GOMAXPROCS=1) and unconstrained. All three
+// are measured in the same run, in rounds that rotate which goes first.
+// Speed is reported, never asserted.
+
+import (
+	"bufio"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+var (
+	benchHTTPDuration = flag.Duration("bench-http-duration", 5*time.Second, "bench: length of one wrk run against an HTTP server")
+	benchHTTPRounds   = flag.Int("bench-http-rounds", 3, "bench: wrk runs per HTTP server (the servers take turns)")
+	benchHTTPConns    = flag.Int("bench-http-conns", 32, "bench: wrk's open connections")
+	benchHTTPThreads  = flag.Int("bench-http-threads", 2, "bench: wrk's threads")
+)
+
+// httpServer is one server under load: its runtime, its address and how
+// to stop it.
+type httpServer struct {
+	name string
+	url  string
+	stop func()
+	rps  []float64
+	p99  []float64 // milliseconds
+	errs []string
+}
+
+func BenchmarkHTTPServer(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: network namespaces, veth pairs, runc")
+	}
+	for _, tool := range []string{"runc", "wrk", "ip"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			b.Skipf("needs %s (integration/deps.sh installs it): %v", tool, err)
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	runw := runwBin
+	if *benchRunwPath != "" {
+		abs, err := filepath.Abs(*benchRunwPath)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runw = abs
+	}
+	wasm, native := netGuest(b, "hello"), netGuest(b, "hello-native")
+	work := b.TempDir()
+	servers := []*httpServer{
+		startRunwHTTP(b, runw, work, wasm),
+		startRuncHTTP(b, work, native, "native-gomaxprocs1", "GOMAXPROCS=1"),
+		startRuncHTTP(b, work, native, "native"),
+	}
+	for _, s := range servers {
+		waitHTTPBench(b, s.url)
+	}
+	fmt.Printf("bench: HTTP GET / (13-byte body), wrk -t%d -c%d -d%v --latency, %d rounds; machine %s; load %s\n",
+		*benchHTTPThreads, *benchHTTPConns, *benchHTTPDuration, *benchHTTPRounds, machine(), loadAvg())
+	for round := 0; round < *benchHTTPRounds; round++ {
+		for i := range servers {
+			s := servers[(i+round)%len(servers)]
+			rps, p99, errs, err := runWrk(s.url)
+			if err != nil {
+				b.Fatalf("wrk against %s: %v", s.name, err)
+			}
+			s.rps = append(s.rps, rps)
+			s.p99 = append(s.p99, p99)
+			if errs != "" {
+				s.errs = append(s.errs, errs)
+			}
+			fmt.Printf("bench: round %d %-26s %10.0f req/s  p99 %8.3f ms %s\n", round+1, s.name, rps, p99, errs)
+		}
+	}
+	for _, s := range servers {
+		s.stop()
+	}
+	mean := func(xs []float64) float64 {
+		var sum float64
+		for _, x := range xs {
+			sum += x
+		}
+		return sum / float64(len(xs))
+	}
+	w, n1, n := servers[0], servers[1], servers[2]
+	metrics := map[string]float64{
+		"wasm-req/s":               mean(w.rps),
+		"native1-req/s":            mean(n1.rps),
+		"native-req/s":             mean(n.rps),
+		"wasm-p99-ms":              mean(w.p99),
+		"native1-p99-ms":           mean(n1.p99),
+		"native-p99-ms":            mean(n.p99),
+		"ratio-vs-gomaxprocs1":     mean(w.rps) / mean(n1.rps),
+		"ratio-vs-native":          mean(w.rps) / mean(n.rps),
+		"p99-ratio-vs-gomaxprocs1": mean(w.p99) / mean(n1.p99),
+	}
+	for unit, v := range metrics {
+		b.ReportMetric(v, unit)
+	}
+	fmt.Printf("\n| server | req/s | p99 | req/s vs wasm |\n|---|---|---|---|\n")
+	for _, s := range servers {
+		fmt.Printf("| %s | %.0f | %.3f ms | %.2fx |\n", s.name, mean(s.rps), mean(s.p99), mean(s.rps)/mean(w.rps))
+	}
+	fmt.Printf("\nwasm/native throughput: %.2f against GOMAXPROCS=1 (goal >= 0.5), %.2f against unconstrained\n\n",
+		metrics["ratio-vs-gomaxprocs1"], metrics["ratio-vs-native"])
+	for _, s := range servers {
+		if len(s.errs) > 0 {
+			fmt.Printf("bench: %s: wrk reported errors: %s\n", s.name, strings.Join(s.errs, "; "))
+		}
+	}
+}
+
+// startRunwHTTP runs the wasm server under runw in a namespace of its own,
+// on a listener runw preopens (RUNW_LISTEN).
+func startRunwHTTP(b *testing.B, runw, work, module string) *httpServer {
+	v := newVethNet(b)
+	dir := filepath.Join(work, "runw-bundle")
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := copyFile(module, filepath.Join(dir, "rootfs", "hello.wasm")); err != nil {
+		b.Fatal(err)
+	}
+	s := defaultSpec("/hello.wasm")
+	s.Process.Env = []string{"RUNW_LISTEN=:8080"}
+	s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: v.path}}}
+	writeSpec(b, dir, &s)
+	root := filepath.Join(work, "runw-root")
+	id := fmt.Sprintf("bench-http-%d", os.Getpid())
+	stop := startBackground(b, filepath.Join(work, "runw"), runw, "--root", root, "--cache-dir", cacheDir, "run", "-b", dir, id)
+	return &httpServer{name: "wasm (runw)", url: "http://" + v.guest + ":8080/", stop: func() {
+		exec.Command(runw, "--root", root, "kill", id, "TERM").Run()
+		stop()
+		exec.Command(runw, "--root", root, "delete", "--force", id).Run()
+	}}
+}
+
+// startRuncHTTP runs the native server under runc, from the bundle `runc
+// spec` writes, its network namespace the one made here, with env added.
+func startRuncHTTP(b *testing.B, work, binary, name string, env ...string) *httpServer {
+	v := newVethNet(b)
+	dir := filepath.Join(work, name+"-bundle")
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := copyFile(binary, filepath.Join(dir, "rootfs", "hello")); err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		b.Fatalf("runc spec: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(data, &s); err != nil {
+		b.Fatal(err)
+	}
+	s.Process.Terminal = false
+	s.Process.Args = []string{"/hello"}
+	s.Process.Env = append(s.Process.Env, append([]string{"LISTEN_ADDR=:8080"}, env...)...)
+	for i, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace {
+			s.Linux.Namespaces[i].Path = v.path
+		}
+	}
+	writeSpec(b, dir, &s)
+	root := filepath.Join(work, "runc-root")
+	id := fmt.Sprintf("bench-http-%s-%d", name, os.Getpid())
+	stop := startBackground(b, filepath.Join(work, name), "runc", "--root", root, "run", "-b", dir, id)
+	return &httpServer{name: name + " (runc)", url: "http://" + v.guest + ":8080/", stop: func() {
+		exec.Command("runc", "--root", root, "kill", id, "TERM").Run()
+		stop()
+		exec.Command("runc", "--root", root, "delete", "--force", id).Run()
+	}}
+}
+
+func writeSpec(b *testing.B, dir string, s *specs.Spec) {
+	data, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// startBackground starts a command with its output in files at prefix.out
+// and prefix.err; stop waits up to 10 s for it to end, then kills it.
+func startBackground(b *testing.B, prefix, name string, args ...string) (stop func()) {
+	out, err := os.Create(prefix + ".out")
+	if err != nil {
+		b.Fatal(err)
+	}
+	errf, err := os.Create(prefix + ".err")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Stdout, cmd.Stderr = out, errf
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); out.Close(); errf.Close(); close(done) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	b.Cleanup(func() {
+		if !stopped {
+			cmd.Process.Kill()
+			<-done
+		}
+	})
+	return stop
+}
+
+// waitHTTPBench polls url until it answers 200 (up to 90 s: a cold
+// compile of the wasm server).
+func waitHTTPBench(b *testing.B, url string) {
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		resp, err := netClient.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%s never answered: %v", url, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var (
+	wrkRPS     = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
+	wrkP99     = regexp.MustCompile(`(?m)^\s+99%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkProblem = regexp.MustCompile(`(?m)^\s*(Socket errors:.*|Non-2xx or 3xx responses:.*)$`)
+)
+
+// runWrk loads url with wrk and returns requests per second, the 99th
+// percentile latency in milliseconds, and wrk's error lines if any.
+func runWrk(url string) (rps, p99ms float64, problems string, err error) {
+	args := []string{"-t", strconv.Itoa(*benchHTTPThreads), "-c", strconv.Itoa(*benchHTTPConns),
+		"-d", fmt.Sprintf("%ds", int(benchHTTPDuration.Seconds())), "--latency", url}
+	out, err := exec.Command("wrk", args...).CombinedOutput()
+	if err != nil {
+		return 0, 0, "", fmt.Errorf("wrk %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	m := wrkRPS.FindSubmatch(out)
+	l := wrkP99.FindSubmatch(out)
+	if m == nil || l == nil {
+		return 0, 0, "", fmt.Errorf("cannot read wrk's output:\n%s", out)
+	}
+	rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	p99ms, _ = strconv.ParseFloat(string(l[1]), 64)
+	switch string(l[2]) {
+	case "us":
+		p99ms /= 1000
+	case "s":
+		p99ms *= 1000
+	}
+	var lines []string
+	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	for sc.Scan() {
+		if p := wrkProblem.FindString(sc.Text()); p != "" {
+			lines = append(lines, strings.TrimSpace(p))
+		}
+	}
+	return rps, p99ms, strings.Join(lines, "; "), nil
+}

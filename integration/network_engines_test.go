@@ -1,0 +1,209 @@
+package integration
+
+// Wasm servers behind the engines' own networking (issue 10): podman's
+// `run -p` through its CNI bridge and port mapping, and a Kubernetes pod
+// whose network comes from a CNI bridge, through containerd's CRI. The
+// networks are the tests' own: conflists in test directories, bridges and
+// subnets of their own (10.213.251.0/24 for podman, 10.213.252.0/24 for
+// the pod), host-local IPAM state in test directories.
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
+)
+
+// netBridgeConflist is a CNI bridge network: bridge dev with gateway
+// .1 of subnet (a /24), IPAM state under dataDir, port mappings.
+func netBridgeConflist(name, dev, subnet, dataDir string) string {
+	gw := strings.TrimSuffix(subnet, "0/24") + "1"
+	return fmt.Sprintf(`{
+  "cniVersion": "0.4.0",
+  "name": %q,
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": %q,
+      "isGateway": true,
+      "ipMasq": true,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": %q,
+        "routes": [{"dst": "0.0.0.0/0"}],
+        "ranges": [[{"subnet": %q, "gateway": %q}]]
+      }
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+`, name, dev, dataDir, subnet, gw)
+}
+
+// deleteLink removes a network device the test's network left behind (a
+// CNI bridge outlives its last container).
+func deleteLink(t *testing.T, dev string) {
+	t.Cleanup(func() { exec.Command("ip", "link", "del", dev).Run() })
+}
+
+// curlBody fetches url with curl (no proxy), retrying until it answers,
+// timeout passes or gone says the server has ended (the first start
+// compiles the Go guest). On failure it reports what gone described.
+func curlBody(t *testing.T, url string, timeout time.Duration, gone func() string) string {
+	t.Helper()
+	var out []byte
+	var err error
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		out, err = exec.Command("curl", "-sS", "--fail", "--noproxy", "*", "--max-time", "5", url).CombinedOutput()
+		if err == nil {
+			return string(out)
+		}
+		if why := gone(); why != "" {
+			t.Fatalf("curl %s: %v: %s; the server is gone: %s", url, err, out, why)
+		}
+	}
+	t.Fatalf("curl %s: no answer after %v: %v: %s", url, timeout, err, out)
+	return ""
+}
+
+// `podman run -d -p 18080:8080` of a wasm server image: curl on the
+// host's localhost:18080 reaches the guest through podman's CNI port
+// mapping; `podman stop` ends the guest, blocked in poll_oneoff, and
+// podman reports exit status 143.
+func TestNetPodmanPublishedPort(t *testing.T) {
+	engRequire(t, "podman", "podman", "conmon", "curl", "iptables")
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		t.Skipf("needs the CNI plugins in /usr/lib/cni (Debian containernetworking-plugins): %v", err)
+	}
+	mod := netGuest(t, "hello")
+	dir, err := os.MkdirTemp("", "runw-podman-net-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &engPodman{t: t, dir: dir, out: filepath.Join(dir, "out"), conf: filepath.Join(dir, "containers.conf")}
+	netDir := filepath.Join(dir, "cni")
+	for _, d := range []string{p.out, netDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const dev = "rwpodnet0"
+	if err := os.WriteFile(filepath.Join(netDir, "runwtest.conflist"),
+		[]byte(netBridgeConflist("runwtest", dev, "10.213.251.0/24", filepath.Join(dir, "ipam"))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	network := fmt.Sprintf(`
+[network]
+network_backend = "cni"
+cni_plugin_dirs = ["/usr/lib/cni"]
+network_config_dir = %q
+default_network = "runwtest"
+default_subnet = "10.213.251.0/24"
+`, netDir)
+	if err := os.WriteFile(p.conf, []byte(engPodmanConf(dir, "", network)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p.env = append(os.Environ(), "CONTAINERS_CONF="+p.conf)
+	deleteLink(t, dev)
+	t.Cleanup(p.teardown)
+
+	const ref = "localhost/runw-nethello:test"
+	p.importImage(ref, map[string]string{"hello.wasm": mod}, "/hello.wasm")
+	id := p.detach(t, "--network", "runwtest", "-p", "18080:8080", "-e", "RUNW_LISTEN=:8080", ref)
+	gone := func() string {
+		if p.inspect(t, id, "{{.State.Running}}") == "true" {
+			return ""
+		}
+		return fmt.Sprintf("exit code %s, logs %q", p.inspect(t, id, "{{.State.ExitCode}}"), p.podman(t, "logs", id).String())
+	}
+	if got := curlBody(t, "http://localhost:18080/", 90*time.Second, gone); got != "hello from wasm\n" {
+		t.Errorf("curl localhost:18080: %q, want %q", got, "hello from wasm\n")
+	}
+	if ip := p.inspect(t, id, "{{.NetworkSettings.Networks.runwtest.IPAddress}}"); strings.HasPrefix(ip, "10.213.251.") {
+		if got := curlBody(t, "http://"+ip+":8080/", 10*time.Second, gone); got != "hello from wasm\n" {
+			t.Errorf("curl the container's address %s: %q", ip, got)
+		}
+	} else {
+		t.Errorf("container address %q, want one in 10.213.251.0/24", ip)
+	}
+	res := p.podman(t, "stop", "--time", "10", id)
+	engWant(t, res, 0)
+	t.Logf("podman stop took %v", res.took.Round(time.Millisecond))
+	if got := p.inspect(t, id, "{{.State.ExitCode}}"); got != "143" {
+		t.Errorf("State.ExitCode %s after podman stop, want 143", got)
+	}
+}
+
+// The Kubernetes path with pod networking: the pod sandbox's network
+// namespace is set up by CNI (Debian's bridge plugin, a conflist in the
+// CRI plugin's conf_dir); the wasm server container joins it and answers
+// curl at the pod IP; a second wasm container in the same pod reaches the
+// first on localhost; StopContainer ends the server with 143.
+func TestCRINetworkPod(t *testing.T) {
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		t.Skipf("needs the CNI plugins in /usr/lib/cni (Debian containernetworking-plugins): %v", err)
+	}
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skipf("needs curl: %v", err)
+	}
+	const dev = "rwcrinet0"
+	e := newCRIEnvCNI(t, func(dir string) string {
+		return netBridgeConflist("runw-cri-test", dev, "10.213.252.0/24", filepath.Join(dir, "ipam"))
+	})
+	deleteLink(t, dev)
+	hello, netc := netGuest(t, "hello"), netGuest(t, "netc")
+	const base = "localhost/runw-nethello"
+	archive := filepath.Join(e.dir, "nethello.oci.tar")
+	engOCIArchive(t, archive, "test", "linux", "amd64", []string{"/hello.wasm"},
+		map[string]string{"hello.wasm": hello, "netc.wasm": netc})
+	e.ctr("image", "import", "--base-name", base, archive)
+	image := base + ":test"
+	ctx := context.Background()
+
+	pod := e.runPodNet("net-pod", cri.NamespaceMode_POD)
+	st, err := e.rt.PodSandboxStatus(ctx, &cri.PodSandboxStatusRequest{PodSandboxId: pod.id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := st.GetStatus().GetNetwork().GetIp()
+	if !strings.HasPrefix(ip, "10.213.252.") {
+		t.Fatalf("pod IP %q, want one from the CNI bridge's 10.213.252.0/24", ip)
+	}
+	t.Logf("pod IP %s", ip)
+
+	server := pod.create(t, criContainer{name: "web", image: image, envs: map[string]string{"RUNW_LISTEN": ":8080"}})
+	server.start(t)
+	gone := func() string {
+		if st := server.status(t); st.State != cri.ContainerState_CONTAINER_RUNNING {
+			server.settleLog()
+			return fmt.Sprintf("state %v, exit code %d, log %+v", st.State, st.ExitCode, server.logLines(t))
+		}
+		return ""
+	}
+	if got := curlBody(t, "http://"+ip+":8080/", 90*time.Second, gone); got != "hello from wasm\n" {
+		t.Errorf("curl the pod IP: %q, want %q", got, "hello from wasm\n")
+	}
+	e.assertRunwRunning(t, server.id)
+
+	client := pod.create(t, criContainer{name: "client", image: image, command: []string{"/netc.wasm"},
+		args: []string{"connect", "127.0.0.1", "8080", "GET / HTTP/1.0\r\n\r\n"}})
+	client.start(t)
+	cst := client.waitExited(t, 60*time.Second)
+	lines := client.logLines(t)
+	if cst.ExitCode != 0 || !containsLine(lines, "stdout", "hello from wasm") {
+		t.Errorf("the second container fetching localhost:8080: exit code %d, log %+v", cst.ExitCode, lines)
+	}
+	client.remove(t)
+
+	e.stopPromptly(t, server, statusSIGTERM)
+	server.remove(t)
+	pod.remove(t)
+	e.assertNothingLeft(t)
+}

@@ -1,0 +1,3 @@
+module nethello
+
+go 1.26
