@@ -115,6 +115,14 @@ func New(cfg Config) (*Host, error) {
 	if len(cfg.Net.Listeners) > 0 {
 		var nums []byte
 		for i, l := range cfg.Net.Listeners {
+			// A listener may come from the image's own ENV
+			// (RUNW_LISTEN): it must not open a port the operator's
+			// listen grant leaves out, as the root init binds it
+			// before capabilities drop and before Landlock.
+			if !allowed(cfg.Net.Listen, l.Addr) {
+				h.Close()
+				return nil, fmt.Errorf("listen %s: outside the listen grant (io.github.runw.net.listen)", l)
+			}
 			fd, family, typ, err := bindListener(l)
 			if err != nil {
 				h.Close()

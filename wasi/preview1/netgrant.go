@@ -76,6 +76,27 @@ func allowed(rules []Rule, ap netip.AddrPort) bool {
 	return false
 }
 
+// allowedPeer says whether rules let the guest connect or send to ap. The
+// unspecified address (0.0.0.0, ::ffff:0.0.0.0, ::) is the kernel's "this
+// host": connect and sendto to it reach the loopback (or the socket's own
+// address), so it is checked as the loopback it stands for. Otherwise a
+// grant that names 0.0.0.0/8 or [::] but not 127.0.0.1 would let a guest
+// reach every service on the loopback of its network namespace, which is
+// the host's under io.github.runw.net=allow.
+func allowedPeer(rules []Rule, ap netip.AddrPort) bool {
+	a := ap.Addr().Unmap()
+	if !a.IsUnspecified() {
+		return allowed(rules, ap)
+	}
+	v4 := allowed(rules, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), ap.Port()))
+	if a.Is4() {
+		return v4
+	}
+	// :: reaches ::1, or 127.0.0.1 from a socket bound to an IPv4-mapped
+	// address: both must be allowed.
+	return v4 && allowed(rules, netip.AddrPortFrom(netip.IPv6Loopback(), ap.Port()))
+}
+
 // ParseRules reads a comma-separated list of address rules:
 //
 //   - any address, any port

@@ -95,6 +95,10 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 				events := int16(unix.POLLIN)
 				if tag == eventFdWrite {
 					events = unix.POLLOUT
+				} else if e.kind == kindSocket {
+					// A peer that closed its end (a FIN) sets only
+					// POLLRDHUP; POLLHUP waits for both directions.
+					events |= unix.POLLRDHUP
 				}
 				f.poll = len(pfds)
 				pfds = append(pfds, unix.PollFd{Fd: int32(e.hostFd), Events: events})
@@ -171,7 +175,7 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		case re&unix.POLLERR != 0:
 			errno = ErrnoIo
 		}
-		if re&unix.POLLHUP != 0 {
+		if re&(unix.POLLHUP|unix.POLLRDHUP) != 0 {
 			flags = eventHangup
 		}
 		if f.tag == eventFdRead && errno == 0 {

@@ -247,7 +247,7 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 	}
 	var sa unix.Sockaddr
 	if to.IsValid() {
-		if !allowed(h.net.Connect, to) {
+		if !allowedPeer(h.net.Connect, to) {
 			return 0, ErrnoAcces
 		}
 		sa = sockaddrOf(to, e.family)

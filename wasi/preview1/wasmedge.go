@@ -202,7 +202,7 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 		return errno
 	}
 	ap := netip.AddrPortFrom(addr, uint16(u32(a[2])))
-	if !allowed(h.net.Connect, ap) {
+	if !allowedPeer(h.net.Connect, ap) {
 		return ErrnoAcces
 	}
 	err := unix.Connect(e.hostFd, sockaddrOf(ap, e.family))

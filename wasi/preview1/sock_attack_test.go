@@ -1,0 +1,812 @@
+package preview1
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The socket calls against a hostile guest: pointers and lengths that
+// reach past memory, getaddrinfo chains that loop or overlap, and every
+// way around a narrowed grant a guest could try. Real sockets here only
+// ever bind or reach loopback; an address outside the grant is refused
+// before any system call, so nothing leaves the machine.
+
+// memSize is the attack guests' memory; guardSize bytes after it are a
+// guard the host must never touch.
+const (
+	memSize   = 1 << 16
+	guardSize = 4096
+)
+
+type sockGuest struct {
+	t   *testing.T
+	h   *Host
+	mem memory
+	raw []byte
+}
+
+// newSockGuest is a guest with the socket grant, narrowed by connect and
+// listen (ParseRules; "" leaves a direction unnarrowed).
+func newSockGuest(t *testing.T, connect, listen string) *sockGuest {
+	t.Helper()
+	g := newGuest(t, []Mount{{Guest: "/", Host: t.TempDir()}}, []string{"/"})
+	g.h.net.Sockets = true
+	var err error
+	if connect != "" {
+		if g.h.net.Connect, err = ParseRules(connect); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if listen != "" {
+		if g.h.net.Listen, err = ParseRules(listen); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := make([]byte, memSize+guardSize)
+	for i := memSize; i < len(raw); i++ {
+		raw[i] = 0xa5
+	}
+	sg := &sockGuest{t: t, h: g.h, mem: memory(raw[:memSize:memSize]), raw: raw}
+	t.Cleanup(sg.guardIntact)
+	return sg
+}
+
+// guardIntact fails the test if a call wrote past the end of memory.
+func (g *sockGuest) guardIntact() {
+	for i := memSize; i < len(g.raw); i++ {
+		if g.raw[i] != 0xa5 {
+			g.t.Fatalf("the host wrote %d bytes past the end of memory", i-memSize+1)
+		}
+	}
+}
+
+// call runs the variant of name with params; a panic fails the test.
+func (g *sockGuest) call(name, params string, args ...uint32) Errno {
+	g.t.Helper()
+	i := lookup(name, params)
+	if i < 0 {
+		g.t.Fatalf("no %s(%s)", name, params)
+	}
+	a := make([]arg, len(args))
+	for j, v := range args {
+		a[j] = arg{lo: uint64(v)}
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			g.t.Fatalf("%s(%v) panicked: %v", name, args, r)
+		}
+	}()
+	return functions[i].body(g.h, g.mem, a)
+}
+
+func (g *sockGuest) get32(p uint32) uint32 { return binary.LittleEndian.Uint32(g.mem[p:]) }
+func (g *sockGuest) put32(p, v uint32)     { binary.LittleEndian.PutUint32(g.mem[p:], v) }
+
+// addr writes a __wasi_address_t at p naming a buffer at p+8: the 4 or 16
+// bytes of a, or with storage the 128-byte WasiAddrStorage.
+func (g *sockGuest) addr(p uint32, a netip.Addr, storage bool) {
+	buf := g.mem[p+8 : p+8+addrStorageSize]
+	clear(buf)
+	var n uint32
+	switch {
+	case storage && a.Is4():
+		binary.LittleEndian.PutUint16(buf, afInet4)
+		b := a.As4()
+		copy(buf[2:], b[:])
+		n = addrStorageSize
+	case storage:
+		binary.LittleEndian.PutUint16(buf, afInet6)
+		b := a.As16()
+		copy(buf[2:], b[:])
+		n = addrStorageSize
+	case a.Is4():
+		b := a.As4()
+		n = uint32(copy(buf, b[:]))
+	default:
+		b := a.As16()
+		n = uint32(copy(buf, b[:]))
+	}
+	g.put32(p, p+8)
+	g.put32(p+4, n)
+}
+
+// open is sock_open; the descriptor is written at 60.
+func (g *sockGuest) open(af, typ uint32) int32 {
+	g.t.Helper()
+	if errno := g.call("sock_open", "iii", af, typ, 60); errno != 0 {
+		g.t.Fatalf("sock_open(%d, %d): errno %d", af, typ, errno)
+	}
+	return int32(g.get32(60))
+}
+
+// port is the local port of guest socket fd.
+func (g *sockGuest) port(fd int32) int {
+	g.t.Helper()
+	e, _ := g.h.sock(fd)
+	sa, err := unix.Getsockname(e.hostFd)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	ap, _ := addrPortOf(sa)
+	return int(ap.Port())
+}
+
+var (
+	loop4 = netip.MustParseAddr("127.0.0.1")
+	loop6 = netip.IPv6Loopback()
+)
+
+// TestGetaddrinfoHostileChains hands sock_getaddrinfo result chains a
+// hostile guest could build: each call ends, answers an errno, and writes
+// nothing outside memory.
+func TestGetaddrinfoHostileChains(t *testing.T) {
+	g := newSockGuest(t, "", "")
+	var results []AddrResult
+	for i := range 64 {
+		a := netip.AddrFrom4([4]byte{127, 0, 0, byte(i)})
+		if i%2 == 1 {
+			a = loop6
+		}
+		results = append(results, AddrResult{Addr: netip.AddrPortFrom(a, 80), SockType: sockStream, Canon: "a-long-canonical-name.example"})
+	}
+	g.h.resolve = func(context.Context, func(string) ([]byte, error), AddrQuery) ([]AddrResult, Errno) {
+		return results, 0
+	}
+	const (
+		node    = 100 // "host"
+		hints   = 200
+		resp    = 300 // -> first record
+		lenp    = 304
+		rec     = 1000
+		sa      = 1100
+		data    = 1200
+		canon   = 1300
+		end     = memSize
+		maxLenU = ^uint32(0)
+	)
+	copy(g.mem[node:], "host\x00")
+	// record writes one addrinfo at p with its sockaddr, sa_data and
+	// canonname, and ai_next.
+	record := func(p, sap, datap, datalen, canonp, canonlen, next uint32) {
+		clear(g.mem[p : p+addrinfoSize])
+		g.put32(p+12, sap)
+		g.put32(p+16, canonp)
+		g.put32(p+20, canonlen)
+		g.put32(p+24, next)
+		if sap+sockaddrSize <= end {
+			g.put32(sap+4, datalen)
+			g.put32(sap+8, datap)
+		}
+	}
+	gai := func(first, maxLen uint32, flags uint16) (Errno, uint32) {
+		clear(g.mem[hints : hints+addrinfoSize])
+		binary.LittleEndian.PutUint16(g.mem[hints:], flags)
+		g.put32(resp, first)
+		g.put32(lenp, 0xdead)
+		errno := g.call("sock_getaddrinfo", "iiiiiiii", node, 5, 0, 0, hints, resp, maxLen, lenp)
+		return errno, g.get32(lenp)
+	}
+
+	// A record whose ai_next is itself, and a max_len of 2^32-1: the
+	// walk is bounded by the results, not by the guest's chain. (The
+	// host writes sa_data_len, as WasmEdge does, so a record reused for
+	// an IPv6 result after an IPv4 one would be EAI_MEMORY: these
+	// results are all IPv4.)
+	all := results
+	results = nil
+	for _, r := range all {
+		if r.Addr.Addr().Is4() {
+			results = append(results, r)
+		}
+	}
+	record(rec, sa, data, 26, canon, 64, rec)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if errno, n := gai(rec, maxLenU, aiCanonname); errno != 0 || n != uint32(len(results)) {
+			t.Errorf("a looping chain: errno %d, %d results", errno, n)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a looping chain did not end")
+	}
+
+	// Two records that point at each other.
+	record(rec, sa, data, 26, 0, 0, rec+400)
+	record(rec+400, sa, data, 26, 0, 0, rec)
+	if errno, n := gai(rec, 10, 0); errno != 0 || n != 10 {
+		t.Errorf("a two-record loop with max_len 10: errno %d, %d results", errno, n)
+	}
+	results = all
+
+	// The record, its sockaddr and its sa_data all at one address: the
+	// host's writes land on each other, inside memory.
+	clear(g.mem[rec : rec+64])
+	g.put32(rec+4, 26)   // sa_data_len, read through ai_addr
+	g.put32(rec+8, rec)  // sa_data
+	g.put32(rec+12, rec) // ai_addr
+	gai(rec, 4, 0)
+
+	// Pointers at and across the end of memory.
+	for _, c := range []struct {
+		name  string
+		setup func() uint32
+	}{
+		{"record past the end", func() uint32 { return end - addrinfoSize + 1 }},
+		{"record at 2^32-4", func() uint32 { return ^uint32(0) - 3 }},
+		{"sockaddr past the end", func() uint32 { record(rec, end-4, data, 26, 0, 0, 0); return rec }},
+		{"sa_data past the end", func() uint32 { record(rec, sa, end-10, 26, 0, 0, 0); return rec }},
+		{"sa_data of 2^32-1 bytes", func() uint32 { record(rec, sa, data, ^uint32(0), 0, 0, 0); return rec }},
+		{"sa_data wrapping around", func() uint32 { record(rec, sa, ^uint32(0)-8, 26, 0, 0, 0); return rec }},
+		{"second record past the end", func() uint32 { record(rec, sa, data, 26, 0, 0, end-3); return rec }},
+	} {
+		errno, n := gai(c.setup(), 8, 0)
+		if errno != ErrnoFault {
+			t.Errorf("%s: errno %d, want EFAULT", c.name, errno)
+		}
+		if n != 0xdead {
+			t.Errorf("%s: the count was written (%d) on failure", c.name, n)
+		}
+	}
+
+	// An sa_data too small for the address is the extension's EAI_MEMORY.
+	record(rec, sa, data, 4, 0, 0, 0)
+	if errno, _ := gai(rec, 1, 0); errno != ErrnoAiMemory {
+		t.Errorf("a 4-byte sa_data: errno %d, want EAI_MEMORY", errno)
+	}
+
+	// A canonname buffer past memory, of 2^32-1 bytes, or one byte short
+	// of the name and its NUL, is left alone and reported empty.
+	for _, cn := range [][2]uint32{{end - 4, 64}, {canon, ^uint32(0)}, {canon, uint32(len(results[0].Canon))}} {
+		record(rec, sa, data, 26, cn[0], cn[1], 0)
+		g.mem[canon] = 'x'
+		if errno, n := gai(rec, 1, aiCanonname); errno != 0 || n != 1 {
+			t.Errorf("canonname %v: errno %d, %d results", cn, errno, n)
+		}
+		if g.get32(rec+20) != 0 || g.mem[canon] != 'x' {
+			t.Errorf("canonname %v: written", cn)
+		}
+	}
+
+	// The call's own pointers.
+	for _, c := range []struct {
+		name string
+		args []uint32
+	}{
+		{"node past the end", []uint32{end - 2, 5, 0, 0, hints, resp, 1, lenp}},
+		{"node of 2^32-1 bytes", []uint32{node, ^uint32(0), 0, 0, hints, resp, 1, lenp}},
+		{"service past the end", []uint32{node, 5, end, 1, hints, resp, 1, lenp}},
+		{"hints past the end", []uint32{node, 5, 0, 0, end - 27, resp, 1, lenp}},
+		{"res past the end", []uint32{node, 5, 0, 0, hints, end - 3, 1, lenp}},
+		{"res_len past the end", []uint32{node, 5, 0, 0, hints, resp, 1, end - 3}},
+	} {
+		if errno := g.call("sock_getaddrinfo", "iiiiiiii", c.args...); errno != ErrnoFault {
+			t.Errorf("%s: errno %d, want EFAULT", c.name, errno)
+		}
+	}
+	if errno, _ := gai(rec, 0, 0); errno != ErrnoAiMemory {
+		t.Errorf("max_len 0: errno %d, want EAI_MEMORY", errno)
+	}
+}
+
+// TestSocketCallsHostilePointers gives every address, option and result
+// pointer of the extension's calls a value past memory or a length no
+// buffer has: each answers an errno (EFAULT or EINVAL), never a panic or
+// a write outside memory.
+func TestSocketCallsHostilePointers(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.0/8", "127.0.0.0/8")
+	const end = memSize
+	udp := g.open(afInet4, sockDgram)
+	g.addr(400, loop4, false)
+	if errno := g.call("sock_bind", "iii", uint32(udp), 400, 0); errno != 0 {
+		t.Fatalf("bind: errno %d", errno)
+	}
+	// A datagram waits, so that a call that got past its checks would
+	// receive.
+	peer, err := net.Dial("udp", "127.0.0.1:"+strconv.Itoa(g.port(udp)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	peer.Write([]byte("hello"))
+	time.Sleep(10 * time.Millisecond)
+	fd := uint32(udp)
+
+	// iovec at 500 -> 16 bytes at 600; result words at 700..720.
+	g.put32(500, 600)
+	g.put32(504, 16)
+	hugeAddr := func() uint32 { g.put32(800, 900); g.put32(804, ^uint32(0)); return 800 }
+	endAddr := func() uint32 { g.put32(800, end-8); g.put32(804, 16); return 800 }
+	oddAddr := func() uint32 { g.put32(800, 900); g.put32(804, 7); return 800 }
+	cases := []struct {
+		name, fn, params string
+		args             func() []uint32
+		want             Errno
+	}{
+		{"bind, address record past the end", "sock_bind", "iii", func() []uint32 { return []uint32{fd, end - 4, 80} }, ErrnoFault},
+		{"bind, buffer of 2^32-1 bytes", "sock_bind", "iii", func() []uint32 { return []uint32{fd, hugeAddr(), 80} }, ErrnoFault},
+		{"connect, buffer across the end", "sock_connect", "iii", func() []uint32 { return []uint32{fd, endAddr(), 80} }, ErrnoFault},
+		{"connect, 7-byte address", "sock_connect", "iii", func() []uint32 { return []uint32{fd, oddAddr(), 80} }, ErrnoInval},
+		{"recv_from v1, address of 2^32-1 bytes", "sock_recv_from", "iiiiiii", func() []uint32 { return []uint32{fd, 500, 1, hugeAddr(), 0, 700, 704} }, ErrnoFault},
+		{"recv_from v1, 7-byte address", "sock_recv_from", "iiiiiii", func() []uint32 { return []uint32{fd, 500, 1, oddAddr(), 0, 700, 704} }, ErrnoInval},
+		{"recv_from v1, nread past the end", "sock_recv_from", "iiiiiii", func() []uint32 { g.addr(800, loop4, false); return []uint32{fd, 500, 1, 800, 0, end - 2, 704} }, ErrnoFault},
+		{"recv_from v1, roflags past the end", "sock_recv_from", "iiiiiii", func() []uint32 { g.addr(800, loop4, false); return []uint32{fd, 500, 1, 800, 0, 700, end - 1} }, ErrnoFault},
+		{"recv_from v2, port past the end", "sock_recv_from", "iiiiiiii", func() []uint32 { g.addr(800, loop4, true); return []uint32{fd, 500, 1, 800, 0, end - 1, 700, 704} }, ErrnoFault},
+		{"recv_from v2, iovecs past the end", "sock_recv_from", "iiiiiiii", func() []uint32 { g.addr(800, loop4, true); return []uint32{fd, end - 4, 1, 800, 0, 708, 700, 704} }, ErrnoFault},
+		{"recv_from v2, 2^29 iovecs", "sock_recv_from", "iiiiiiii", func() []uint32 { g.addr(800, loop4, true); return []uint32{fd, 500, 1 << 29, 800, 0, 708, 700, 704} }, ErrnoFault},
+		{"recv, iovec buffer past the end", "sock_recv", "iiiiii", func() []uint32 { g.put32(510, end-4); g.put32(514, 16); return []uint32{fd, 510, 1, 0, 700, 704} }, ErrnoFault},
+		{"send_to, address of 2^32-1 bytes", "sock_send_to", "iiiiiii", func() []uint32 { return []uint32{fd, 500, 1, hugeAddr(), 80, 0, 700} }, ErrnoFault},
+		{"send_to, nsent past the end", "sock_send_to", "iiiiiii", func() []uint32 { g.addr(800, loop4, false); return []uint32{fd, 500, 1, 800, 80, 0, end - 3} }, ErrnoFault},
+		{"getsockopt, value past the end", "sock_getsockopt", "iiiii", func() []uint32 { g.put32(720, 4); return []uint32{fd, 0, 5, end - 2, 720} }, ErrnoFault},
+		{"getsockopt, length pointer past the end", "sock_getsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, 5, 600, end - 2} }, ErrnoFault},
+		{"getsockopt, length of 2^32-1", "sock_getsockopt", "iiiii", func() []uint32 { g.put32(720, ^uint32(0)); return []uint32{fd, 0, 5, 600, 720} }, ErrnoFault},
+		{"getsockopt, buffer too small", "sock_getsockopt", "iiiii", func() []uint32 { g.put32(720, 2); return []uint32{fd, 0, 5, 600, 720} }, ErrnoInval},
+		{"getsockopt, timeout into 4 bytes", "sock_getsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, optRcvtimeo, 600, 4} }, ErrnoInval},
+		{"getsockopt, level 1", "sock_getsockopt", "iiiii", func() []uint32 { return []uint32{fd, 1, 5, 600, 4} }, ErrnoNoprotoopt},
+		{"getsockopt, name 2^32-1", "sock_getsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, ^uint32(0), 600, 4} }, ErrnoNoprotoopt},
+		{"setsockopt, value of 2^32-1 bytes", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, 5, 600, ^uint32(0)} }, ErrnoFault},
+		{"setsockopt, value across the end", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, 5, end - 2, 4} }, ErrnoFault},
+		{"setsockopt, 2-byte int", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, 5, 600, 2} }, ErrnoInval},
+		{"setsockopt, 8-byte timeout", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, optRcvtimeo, 600, 8} }, ErrnoInval},
+		{"setsockopt, 4-byte linger", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, optLinger, 600, 4} }, ErrnoInval},
+		{"setsockopt, BINDTODEVICE", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, 14, 600, 4} }, ErrnoNoprotoopt},
+		{"getlocaladdr v1, address of 2^32-1 bytes", "sock_getlocaladdr", "iiii", func() []uint32 { return []uint32{fd, hugeAddr(), 700, 704} }, ErrnoFault},
+		{"getlocaladdr v1, 128-byte address", "sock_getlocaladdr", "iiii", func() []uint32 { g.addr(800, loop4, true); return []uint32{fd, 800, 700, 704} }, ErrnoInval},
+		{"getlocaladdr v1, type past the end", "sock_getlocaladdr", "iiii", func() []uint32 { g.addr(800, loop4, false); return []uint32{fd, 800, end - 3, 704} }, ErrnoFault},
+		{"getlocaladdr v1, port past the end", "sock_getlocaladdr", "iiii", func() []uint32 { g.addr(800, loop4, false); return []uint32{fd, 800, 700, end} }, ErrnoFault},
+		{"getpeeraddr v2, 16-byte address", "sock_getpeeraddr", "iii", func() []uint32 { g.addr(800, loop6, false); return []uint32{fd, 800, 700} }, ErrnoInval},
+		{"getlocaladdr v2, port past the end", "sock_getlocaladdr", "iii", func() []uint32 { g.addr(800, loop4, true); return []uint32{fd, 800, end - 1} }, ErrnoFault},
+		{"getlocaladdr v2, record past the end", "sock_getlocaladdr", "iii", func() []uint32 { return []uint32{fd, end - 7, 700} }, ErrnoFault},
+		{"accept, result past the end", "sock_accept", "iii", func() []uint32 { return []uint32{fd, 0, end - 3} }, ErrnoFault},
+		{"accept v1, result past the end", "sock_accept", "ii", func() []uint32 { return []uint32{fd, end} }, ErrnoFault},
+		{"open, result past the end", "sock_open", "iii", func() []uint32 { return []uint32{afInet4, sockStream, end - 1} }, ErrnoFault},
+		{"open, family 2^32-1", "sock_open", "iii", func() []uint32 { return []uint32{^uint32(0), sockStream, 60} }, ErrnoInval},
+		{"shutdown, how 2^32-1", "sock_shutdown", "ii", func() []uint32 { return []uint32{fd, ^uint32(0)} }, ErrnoInval},
+		{"recv, unknown riflags", "sock_recv", "iiiiii", func() []uint32 { return []uint32{fd, 500, 1, 1 << 8, 700, 704} }, ErrnoInval},
+	}
+	for _, c := range cases {
+		g.put32(700, 0xdead)
+		if errno := g.call(c.fn, c.params, c.args()...); errno != c.want {
+			t.Errorf("%s: errno %d, want %d", c.name, errno, c.want)
+		}
+		if g.get32(700) != 0xdead {
+			t.Errorf("%s: a result was written on failure", c.name)
+		}
+	}
+	// The datagram is still there: no failed call consumed it.
+	g.addr(800, loop4, true)
+	if errno := g.call("sock_recv_from", "iiiiiiii", fd, 500, 1, 800, 0, 708, 700, 704); errno != 0 || g.get32(700) != 5 {
+		t.Fatalf("recv_from after the attacks: errno %d, %d bytes", errno, g.get32(700))
+	}
+	if got := string(g.mem[600:605]); got != "hello" {
+		t.Errorf("recv_from read %q", got)
+	}
+}
+
+// TestGrantBypasses tries each way a guest could reach past a narrowed
+// grant: every attempt is EACCES, decided before any system call (the
+// addresses outside the grant are never sent to).
+func TestGrantBypasses(t *testing.T) {
+	// Loopback ports 1-1023 only, for both directions.
+	g := newSockGuest(t, "127.0.0.1:1-1023", "127.0.0.1:1-1023")
+	outside := []netip.Addr{
+		netip.MustParseAddr("10.0.0.1"),
+		netip.MustParseAddr("::ffff:10.0.0.1"), // IPv4-mapped
+		netip.MustParseAddr("::ffff:127.0.0.2"),
+		netip.MustParseAddr("fd00::1"),
+	}
+	tcp4, tcp6 := g.open(afInet4, sockStream), g.open(afInet6, sockStream)
+	udp4, udp6 := g.open(afInet4, sockDgram), g.open(afInet6, sockDgram)
+	g.put32(500, 600) // one iovec of 4 bytes
+	g.put32(504, 4)
+	for _, fd := range []int32{tcp4, tcp6, udp4, udp6} {
+		for _, a := range outside {
+			for _, storage := range []bool{false, true} {
+				g.addr(800, a, storage)
+				if errno := g.call("sock_connect", "iii", uint32(fd), 800, 80); errno != ErrnoAcces {
+					t.Errorf("fd %d: connect %s (storage %v): errno %d, want EACCES", fd, a, storage, errno)
+				}
+				if errno := g.call("sock_bind", "iii", uint32(fd), 800, 80); errno != ErrnoAcces {
+					t.Errorf("fd %d: bind %s (storage %v): errno %d, want EACCES", fd, a, storage, errno)
+				}
+				if errno := g.call("sock_send_to", "iiiiiii", uint32(fd), 500, 1, 800, 80, 0, 700); errno != ErrnoAcces {
+					t.Errorf("fd %d: send_to %s (storage %v): errno %d, want EACCES", fd, a, storage, errno)
+				}
+			}
+		}
+		// Inside the address rule, outside the ports.
+		g.addr(800, loop4, false)
+		if errno := g.call("sock_connect", "iii", uint32(fd), 800, 8080); errno != ErrnoAcces {
+			t.Errorf("fd %d: connect 127.0.0.1:8080: errno %d, want EACCES", fd, errno)
+		}
+	}
+
+	// The unspecified address means "this host" to connect and sendto
+	// (the kernel sends to loopback): it is checked as loopback.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	lport := ln.Addr().(*net.TCPAddr).Port
+	g2 := newSockGuest(t, "0.0.0.0/8, [::]", "")
+	for _, c := range []struct {
+		af uint32
+		a  netip.Addr
+	}{{afInet4, netip.IPv4Unspecified()}, {afInet6, netip.MustParseAddr("::ffff:0.0.0.0")}, {afInet6, netip.IPv6Unspecified()}} {
+		fd := g2.open(c.af, sockStream)
+		g2.addr(800, c.a, false)
+		if errno := g2.call("sock_connect", "iii", uint32(fd), 800, uint32(lport)); errno != ErrnoAcces {
+			t.Errorf("connect %s:%d, which reaches 127.0.0.1 outside the grant: errno %d, want EACCES", c.a, lport, errno)
+		}
+		udp := g2.open(c.af, sockDgram)
+		if errno := g2.call("sock_send_to", "iiiiiii", uint32(udp), 500, 1, 800, uint32(lport), 0, 700); errno != ErrnoAcces {
+			t.Errorf("send_to %s:%d: errno %d, want EACCES", c.a, lport, errno)
+		}
+	}
+
+	// listen on an unbound socket would take an ephemeral port no rule
+	// names; so would listen after bind to port 0.
+	fresh := g.open(afInet4, sockStream)
+	if errno := g.call("sock_listen", "ii", uint32(fresh), 16); errno != ErrnoAcces {
+		t.Errorf("listen unbound: errno %d, want EACCES", errno)
+	}
+
+	// A socket renumbered over another descriptor keeps its grant.
+	moved := g.open(afInet4, sockDgram)
+	if errno := g.call("fd_renumber", "ii", uint32(moved), 1); errno != 0 {
+		t.Fatalf("fd_renumber: errno %d", errno)
+	}
+	g.addr(800, netip.MustParseAddr("10.0.0.1"), false)
+	if errno := g.call("sock_connect", "iii", 1, 800, 80); errno != ErrnoAcces {
+		t.Errorf("connect on a renumbered socket: errno %d, want EACCES", errno)
+	}
+	if errno := g.call("sock_send_to", "iiiiiii", 1, 500, 1, 800, 80, 0, 700); errno != ErrnoAcces {
+		t.Errorf("send_to on a renumbered socket: errno %d, want EACCES", errno)
+	}
+
+	// A UDP socket connected inside the grant still may not send_to
+	// outside it.
+	srv, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	g3 := newSockGuest(t, "127.0.0.1:"+strconv.Itoa(srv.LocalAddr().(*net.UDPAddr).Port), "")
+	u := g3.open(afInet4, sockDgram)
+	g3.addr(800, loop4, false)
+	if errno := g3.call("sock_connect", "iii", uint32(u), 800, uint32(srv.LocalAddr().(*net.UDPAddr).Port)); errno != 0 {
+		t.Fatalf("connect inside the grant: errno %d", errno)
+	}
+	g3.put32(500, 600)
+	g3.put32(504, 4)
+	g3.addr(800, netip.MustParseAddr("10.0.0.1"), false)
+	if errno := g3.call("sock_send_to", "iiiiiii", uint32(u), 500, 1, 800, 53, 0, 700); errno != ErrnoAcces {
+		t.Errorf("send_to outside the grant on a connected UDP socket: errno %d, want EACCES", errno)
+	}
+
+	// Without the socket grant, no socket at all; getaddrinfo does not
+	// ask a name server.
+	g4 := newSockGuest(t, "", "")
+	g4.h.net.Sockets = false
+	for _, af := range []uint32{afInet4, afInet6} {
+		for _, typ := range []uint32{sockAny, sockDgram, sockStream} {
+			if errno := g4.call("sock_open", "iii", af, typ, 60); errno != ErrnoAcces {
+				t.Errorf("sock_open(%d, %d) without the grant: errno %d, want EACCES", af, typ, errno)
+			}
+		}
+	}
+	var asked AddrQuery
+	g4.h.resolve = func(_ context.Context, _ func(string) ([]byte, error), q AddrQuery) ([]AddrResult, Errno) {
+		asked = q
+		return nil, ErrnoAiNoname
+	}
+	copy(g4.mem[100:], "example")
+	g4.call("sock_getaddrinfo", "iiiiiiii", 100, 7, 0, 0, 200, 300, 1, 304)
+	if asked.DNS {
+		t.Error("getaddrinfo without the socket grant may ask DNS")
+	}
+}
+
+// TestListenersInsideTheGrant: a preopened listener (which an image's ENV
+// can declare) is bound only inside a narrowed listen grant.
+func TestListenersInsideTheGrant(t *testing.T) {
+	rules, _ := ParseRules("127.0.0.1:1-1023, 127.0.0.2")
+	for _, c := range []struct {
+		l  netip.AddrPort
+		ok bool
+	}{
+		{netip.MustParseAddrPort("127.0.0.1:8080"), false},
+		{netip.MustParseAddrPort("127.0.0.3:0"), false},
+		{netip.MustParseAddrPort("0.0.0.0:0"), false},
+		{netip.MustParseAddrPort("127.0.0.2:0"), true},
+	} {
+		h, err := New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+			Net: Network{Sockets: true, Listen: rules, Listeners: []Listener{{Addr: c.l}}}})
+		if err == nil {
+			h.Close()
+		}
+		if (err == nil) != c.ok {
+			t.Errorf("listener %s under %v: err %v", c.l, rules, err)
+		}
+	}
+}
+
+// loopPair is a connected TCP pair over loopback: the guest's end as guest
+// descriptor fd (flags as given), and the peer's net.Conn.
+func loopPair(t *testing.T, g *sockGuest, flags uint16) (int32, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	fd := g.open(afInet4, sockStream)
+	g.addr(800, loop4, false)
+	if errno := g.call("sock_connect", "iii", uint32(fd), 800, uint32(ln.Addr().(*net.TCPAddr).Port)); errno != 0 {
+		t.Fatalf("connect: errno %d", errno)
+	}
+	peer, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	if errno := g.call("fd_fdstat_set_flags", "ii", uint32(fd), uint32(flags)); errno != 0 {
+		t.Fatal(errno)
+	}
+	return fd, peer
+}
+
+// TestSocketBlocking: a blocking recv waits for data, a NONBLOCK one is
+// EAGAIN at once, and SO_RCVTIMEO ends a blocking one with EAGAIN.
+func TestSocketBlocking(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	g.put32(500, 600)
+	g.put32(504, 16)
+
+	fd, peer := loopPair(t, g, fdflagNonblock)
+	start := time.Now()
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, 0, 700, 704); errno != ErrnoAgain {
+		t.Errorf("NONBLOCK recv with nothing to read: errno %d, want EAGAIN", errno)
+	}
+	if errno := g.call("fd_read", "iiii", uint32(fd), 500, 1, 700); errno != ErrnoAgain {
+		t.Errorf("NONBLOCK fd_read with nothing to read: errno %d, want EAGAIN", errno)
+	}
+	if time.Since(start) > time.Second {
+		t.Error("NONBLOCK recv waited")
+	}
+
+	g.call("fd_fdstat_set_flags", "ii", uint32(fd), 0)
+	go func() { time.Sleep(100 * time.Millisecond); peer.Write([]byte("late")) }()
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, 0, 700, 704); errno != 0 || string(g.mem[600:600+g.get32(700)]) != "late" {
+		t.Errorf("blocking recv: errno %d, read %q", errno, g.mem[600:600+g.get32(700)])
+	}
+
+	// SO_RCVTIMEO of 150 ms: {sec, usec} as two 64-bit words.
+	clear(g.mem[900:916])
+	binary.LittleEndian.PutUint64(g.mem[908:], 150000)
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optRcvtimeo, 900, 16); errno != 0 {
+		t.Fatalf("setsockopt SO_RCVTIMEO: errno %d", errno)
+	}
+	clear(g.mem[920:936])
+	if errno := g.call("sock_getsockopt", "iiiii", uint32(fd), 0, optRcvtimeo, 920, 16); errno != 0 || !bytes.Equal(g.mem[900:916], g.mem[920:936]) {
+		t.Errorf("getsockopt SO_RCVTIMEO: errno %d, %x", errno, g.mem[920:936])
+	}
+	start = time.Now()
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, 0, 700, 704); errno != ErrnoAgain {
+		t.Errorf("recv past SO_RCVTIMEO: errno %d, want EAGAIN", errno)
+	}
+	if d := time.Since(start); d < 150*time.Millisecond || d > 2*time.Second {
+		t.Errorf("recv past SO_RCVTIMEO returned after %v", d)
+	}
+	if errno := g.call("fd_read", "iiii", uint32(fd), 500, 1, 700); errno != ErrnoAgain {
+		t.Errorf("fd_read past SO_RCVTIMEO: errno %d, want EAGAIN", errno)
+	}
+}
+
+// TestPeerClose: after the peer closes, poll_oneoff reports the socket
+// readable with HANGUP, a read returns 0, and writes end in EPIPE, never
+// a SIGPIPE.
+func TestPeerClose(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	fd, peer := loopPair(t, g, fdflagNonblock)
+	peer.Write([]byte("bye"))
+	peer.Close()
+	time.Sleep(20 * time.Millisecond)
+
+	// One FD_READ subscription at 1000, the event at 2000.
+	clear(g.mem[1000 : 1000+subscriptionSize])
+	binary.LittleEndian.PutUint64(g.mem[1000:], 42)
+	g.mem[1008] = eventFdRead
+	g.put32(1016, uint32(fd))
+	if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 3000); errno != 0 || g.get32(3000) != 1 {
+		t.Fatalf("poll_oneoff: errno %d, %d events", errno, g.get32(3000))
+	}
+	ev := g.mem[2000 : 2000+eventSize]
+	if binary.LittleEndian.Uint64(ev) != 42 || ev[10] != eventFdRead || binary.LittleEndian.Uint16(ev[8:]) != 0 {
+		t.Errorf("event %x", ev)
+	}
+	if n := binary.LittleEndian.Uint64(ev[16:]); n != 3 {
+		t.Errorf("nbytes %d, want 3", n)
+	}
+	if binary.LittleEndian.Uint16(ev[24:])&eventHangup == 0 {
+		t.Errorf("no HANGUP after the peer closed: flags %d", binary.LittleEndian.Uint16(ev[24:]))
+	}
+
+	g.put32(500, 600)
+	g.put32(504, 16)
+	if errno := g.call("fd_read", "iiii", uint32(fd), 500, 1, 700); errno != 0 || g.get32(700) != 3 {
+		t.Errorf("read: errno %d, %d bytes", errno, g.get32(700))
+	}
+	if errno := g.call("fd_read", "iiii", uint32(fd), 500, 1, 700); errno != 0 || g.get32(700) != 0 {
+		t.Errorf("read at the end: errno %d, %d bytes", errno, g.get32(700))
+	}
+	// The first write draws the peer's reset; the ones after it are
+	// EPIPE, through both write paths.
+	var errs []Errno
+	for range 4 {
+		errs = append(errs, g.call("fd_write", "iiii", uint32(fd), 500, 1, 700))
+		time.Sleep(10 * time.Millisecond)
+	}
+	errs = append(errs, g.call("sock_send", "iiiii", uint32(fd), 500, 1, 0, 700))
+	if errs[len(errs)-1] != ErrnoPipe || errs[len(errs)-2] != ErrnoPipe {
+		t.Errorf("writes after the peer closed: %v, want EPIPE (64) at the end", errs)
+	}
+}
+
+// TestAcceptAndAddresses: sock_accept gives the new descriptor the flags
+// asked for (V1 none), and the local address reads back in the V1 (4 or
+// 16 bytes and a type of 4 or 6) and V2 (128-byte storage) forms.
+func TestAcceptAndAddresses(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1, [::1]", "127.0.0.1, [::1]")
+	ln := g.open(afInet4, sockStream)
+	g.addr(800, loop4, false)
+	if errno := g.call("sock_bind", "iii", uint32(ln), 800, 0); errno != 0 {
+		t.Fatalf("bind: errno %d", errno)
+	}
+	if errno := g.call("sock_listen", "ii", uint32(ln), 8); errno != 0 {
+		t.Fatalf("listen: errno %d", errno)
+	}
+	port := g.port(ln)
+	g.call("fd_fdstat_set_flags", "ii", uint32(ln), fdflagNonblock)
+	if errno := g.call("sock_accept", "iii", uint32(ln), 0, 60); errno != ErrnoAgain {
+		t.Errorf("accept with nothing pending: errno %d, want EAGAIN", errno)
+	}
+	for _, c := range []struct {
+		params string
+		flags  uint32
+		want   uint16
+	}{{"iii", fdflagNonblock, fdflagNonblock}, {"iii", 0, 0}, {"ii", 0, 0}} {
+		conn, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		time.Sleep(10 * time.Millisecond)
+		args := []uint32{uint32(ln), c.flags, 60}
+		if c.params == "ii" {
+			args = []uint32{uint32(ln), 60}
+		}
+		if errno := g.call("sock_accept", c.params, args...); errno != 0 {
+			t.Fatalf("accept(%s): errno %d", c.params, errno)
+		}
+		nfd := g.get32(60)
+		if errno := g.call("fd_fdstat_get", "ii", nfd, 1000); errno != 0 {
+			t.Fatal(errno)
+		}
+		if g.mem[1000] != filetypeSocketStream || binary.LittleEndian.Uint16(g.mem[1002:]) != c.want {
+			t.Errorf("accept(%s, %d): filetype %d flags %d, want %d", c.params, c.flags, g.mem[1000], binary.LittleEndian.Uint16(g.mem[1002:]), c.want)
+		}
+	}
+
+	// V1: a 16-byte buffer for an IPv4 socket still reads back 4 bytes
+	// and the type 4; a 4-byte buffer for an IPv6 address is ENOMEM.
+	for _, size := range []uint32{4, 16} {
+		clear(g.mem[900:1000])
+		g.put32(800, 900)
+		g.put32(804, size)
+		if errno := g.call("sock_getlocaladdr", "iiii", uint32(ln), 800, 700, 704); errno != 0 {
+			t.Fatalf("getlocaladdr v1 (%d bytes): errno %d", size, errno)
+		}
+		if !bytes.Equal(g.mem[900:904], []byte{127, 0, 0, 1}) || g.get32(700) != 4 || g.get32(704) != uint32(port) {
+			t.Errorf("getlocaladdr v1 (%d bytes): %v type %d port %d", size, g.mem[900:904], g.get32(700), g.get32(704))
+		}
+	}
+	// V2: the storage names the family (WASI's 1, 2) and the port is a u32.
+	g.addr(800, netip.IPv4Unspecified(), true)
+	g.put32(700, 0xffffffff)
+	if errno := g.call("sock_getlocaladdr", "iii", uint32(ln), 800, 700); errno != 0 {
+		t.Fatalf("getlocaladdr v2: errno %d", errno)
+	}
+	if binary.LittleEndian.Uint16(g.mem[808:]) != afInet4 || !bytes.Equal(g.mem[810:814], []byte{127, 0, 0, 1}) || g.get32(700) != uint32(port) {
+		t.Errorf("getlocaladdr v2: %v port %d", g.mem[808:814], g.get32(700))
+	}
+	ln6 := g.open(afInet6, sockStream)
+	g.addr(800, loop6, false)
+	if errno := g.call("sock_bind", "iii", uint32(ln6), 800, 0); errno != 0 {
+		t.Fatalf("bind [::1]: errno %d", errno)
+	}
+	g.put32(800, 900)
+	g.put32(804, 4)
+	if errno := g.call("sock_getlocaladdr", "iiii", uint32(ln6), 800, 700, 704); errno != ErrnoNomem {
+		t.Errorf("getlocaladdr v1 of [::1] into 4 bytes: errno %d, want ENOMEM", errno)
+	}
+	g.addr(800, loop4, true)
+	if errno := g.call("sock_getlocaladdr", "iii", uint32(ln6), 800, 700); errno != 0 {
+		t.Fatalf("getlocaladdr v2 [::1]: errno %d", errno)
+	}
+	if binary.LittleEndian.Uint16(g.mem[808:]) != afInet6 || netip.AddrFrom16([16]byte(g.mem[810:826])) != loop6 {
+		t.Errorf("getlocaladdr v2 [::1]: %v", g.mem[808:826])
+	}
+}
+
+// TestGetaddrinfoLayout fills a chain laid out as Go's stealthrocket net
+// lays it out, and checks each field where WasmEdge puts it: sa_family
+// (the extension's 1 or 2), sa_data as sockaddr_in/_in6 from the port on
+// (14 or 26 bytes), ai_addrlen the whole sockaddr's (16 or 28).
+func TestGetaddrinfoLayout(t *testing.T) {
+	g := newSockGuest(t, "", "")
+	v6 := netip.MustParseAddr("2001:db8::7")
+	g.h.resolve = func(_ context.Context, _ func(string) ([]byte, error), q AddrQuery) ([]AddrResult, Errno) {
+		return []AddrResult{
+			{Addr: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), 443), SockType: sockStream, Canon: "www.example"},
+			{Addr: netip.AddrPortFrom(v6, 443), SockType: sockDgram},
+		}, 0
+	}
+	// Records of 28 bytes at 1000 + 100i; sockaddr (16 bytes) at +28,
+	// sa_data (26) at +44, canonname (30) at +70.
+	for i := uint32(0); i < 3; i++ {
+		p := 1000 + 100*i
+		g.put32(p+12, p+28)
+		g.put32(p+16, p+70)
+		g.put32(p+20, 30)
+		if i < 2 {
+			g.put32(p+24, p+100)
+		}
+		g.put32(p+28+4, 26)
+		g.put32(p+28+8, p+44)
+	}
+	copy(g.mem[100:], "www\x00")
+	binary.LittleEndian.PutUint16(g.mem[200:], aiCanonname)
+	g.put32(300, 1000)
+	if errno := g.call("sock_getaddrinfo", "iiiiiiii", 100, 4, 0, 0, 200, 300, 3, 304); errno != 0 || g.get32(304) != 2 {
+		t.Fatalf("getaddrinfo: errno %d, %d results", errno, g.get32(304))
+	}
+	r0, r1 := g.mem[1000:], g.mem[1100:]
+	if r0[2] != afInet4 || r0[3] != sockStream || r0[4] != protoTCP || g.get32(1008) != 16 {
+		t.Errorf("record 0: %x", r0[:28])
+	}
+	if g.get32(1028) != afInet4 || g.get32(1032) != 14 {
+		t.Errorf("sockaddr 0: family %d len %d", g.get32(1028), g.get32(1032))
+	}
+	if want := []byte{1, 187, 192, 0, 2, 1}; !bytes.Equal(g.mem[1044:1050], want) {
+		t.Errorf("sa_data 0: %v, want %v", g.mem[1044:1050], want)
+	}
+	if g.get32(1020) != 11 || string(g.mem[1070:1082]) != "www.example\x00" {
+		t.Errorf("canonname: %q (%d)", g.mem[1070:1082], g.get32(1020))
+	}
+	if r1[2] != afInet6 || r1[3] != sockDgram || r1[4] != protoUDP || g.get32(1108) != 28 {
+		t.Errorf("record 1: %x", r1[:28])
+	}
+	if g.get32(1128) != afInet6 || g.get32(1132) != 26 {
+		t.Errorf("sockaddr 1: family %d len %d", g.get32(1128), g.get32(1132))
+	}
+	b := v6.As16()
+	if !bytes.Equal(g.mem[1144:1146], []byte{1, 187}) || !bytes.Equal(g.mem[1150:1166], b[:]) || g.get32(1120) != 0 {
+		t.Errorf("sa_data 1: %v", g.mem[1144:1170])
+	}
+	// The third record, past the results, is untouched.
+	if g.mem[1202] != 0 {
+		t.Error("a record past the results was written")
+	}
+}
