@@ -113,7 +113,7 @@ func resolve(ctx context.Context, read func(string) ([]byte, error), q preview1.
 	nq := netdns.Query{
 		Node: q.Node, Service: q.Service, Family: q.Family, SockType: q.SockType,
 		Passive: q.Passive, NumericHost: q.NumericHost, NumericServ: q.NumericServ,
-		CanonName: q.CanonName, NoDNS: !q.DNS,
+		CanonName: q.CanonName, NoDNS: !q.DNS, Server: q.Server,
 	}
 	rs, err := netdns.Lookup(ctx, netdns.Files(read), nq)
 	if err != nil {

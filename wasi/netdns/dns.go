@@ -73,8 +73,20 @@ type answer struct {
 // SERVFAIL move on to the next name; silence or cancellation stops the
 // search at once (as glibc does), so a dead server costs one round of
 // timeouts, not one per search domain.
-func (r resolver) dns(ctx context.Context, node string, family int) ([]netip.Addr, string, error) {
+func (r resolver) dns(ctx context.Context, node string, family int, allow func(netip.AddrPort) bool) ([]netip.Addr, string, error) {
 	conf := parseResolvConf(r.read(resolvConfPath))
+	if allow != nil {
+		kept := conf.servers[:0]
+		for _, s := range conf.servers {
+			if allow(netip.AddrPortFrom(s, 53)) {
+				kept = append(kept, s)
+			}
+		}
+		conf.servers = kept
+		if len(kept) == 0 {
+			return nil, "", fail(CodeFail, node)
+		}
+	}
 	worst := answer{status: noSuchName}
 	for _, fqdn := range conf.names(node) {
 		a := r.queryName(ctx, conf, fqdn, family)

@@ -367,3 +367,24 @@ func sameQuestions(log, want []string) bool {
 	slices.Sort(want)
 	return slices.Equal(got, want)
 }
+
+// TestServerOutsideTheGrantNotAsked: a name server the caller's filter
+// refuses (the guest's narrowed connect grant) is never sent a query,
+// and with none left the lookup fails; one it allows answers.
+func TestServerOutsideTheGrantNotAsked(t *testing.T) {
+	s := startServer(t, zone(a("web.test.", "192.0.2.1")))
+	r := s.resolver("options timeout:1 attempts:1\n", nil)
+	deny := func(netip.AddrPort) bool { return false }
+	_, err := r.lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv4, Server: deny})
+	if codeOf(err) != CodeFail {
+		t.Fatalf("all servers refused: got %v, want code %d", err, CodeFail)
+	}
+	if got := s.log(); len(got) != 0 {
+		t.Fatalf("a refused server was asked: %q", got)
+	}
+	allow := func(ap netip.AddrPort) bool { return ap == netip.MustParseAddrPort("127.0.0.1:53") }
+	res, err := r.lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv4, SockType: SockStream, Server: allow})
+	if err != nil || len(res) != 1 {
+		t.Fatalf("allowed server: %v %v", res, err)
+	}
+}

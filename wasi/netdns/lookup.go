@@ -65,6 +65,13 @@ type Query struct {
 	// NoDNS stops after the hosts file: a guest without the socket grant
 	// must not reach the network through the resolver either.
 	NoDNS bool
+	// Server, when set, says whether a name server (its address, port 53)
+	// may be asked; the others from resolv.conf are skipped, and with none
+	// left the lookup fails with CodeFail. The caller applies the
+	// guest's connect grant here: the container's resolv.conf is writable
+	// by the guest, so without it a guest could send queries, a channel
+	// of its own choosing, to any address on port 53.
+	Server func(netip.AddrPort) bool
 	// Max is the most results wanted (sock_getaddrinfo's max_len); 0 or
 	// more than MaxResults means MaxResults.
 	Max int
@@ -156,7 +163,7 @@ func (r resolver) host(ctx context.Context, q Query) ([]netip.Addr, string, erro
 	if q.NoDNS {
 		return nil, "", fail(CodeNoName, q.Node)
 	}
-	return r.dns(ctx, q.Node, q.Family)
+	return r.dns(ctx, q.Node, q.Family, q.Server)
 }
 
 // emptyNode is getaddrinfo's answer for a NULL node: loopback to connect

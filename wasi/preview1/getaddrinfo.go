@@ -56,6 +56,9 @@ type AddrQuery struct {
 	// DNS says the lookup may ask the container's name servers; without
 	// the socket grant only /etc/hosts and numeric names answer.
 	DNS bool
+	// Server, when set, says which name servers may be asked: those the
+	// connect grant allows.
+	Server func(netip.AddrPort) bool
 }
 
 // AddrResult is one answer.
@@ -111,6 +114,11 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 		Passive: flags&aiPassive != 0, NumericHost: flags&aiNumerichost != 0,
 		NumericServ: flags&aiNumericserv != 0, CanonName: flags&aiCanonname != 0,
 		DNS: h.net.Sockets,
+	}
+	if connect := h.net.Connect; connect != nil {
+		// The resolver's queries are the guest's traffic too: under a
+		// narrowed grant only name servers inside it are asked.
+		q.Server = func(ap netip.AddrPort) bool { return allowedPeer(connect, ap) }
 	}
 	switch hints[2] {
 	case afUnspec:

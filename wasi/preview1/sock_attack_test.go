@@ -810,3 +810,24 @@ func TestGetaddrinfoLayout(t *testing.T) {
 		t.Error("a record past the results was written")
 	}
 }
+
+// TestLingerDoesNotHoldClose: a guest asking for a lingering close (which
+// would block close(2) in the kernel, deaf to a stop) reads back what it
+// set, while the host socket closes at once.
+func TestLingerDoesNotHoldClose(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	fd, _ := loopPair(t, g, 0)
+	g.put32(900, 1)
+	g.put32(904, 30)
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optLinger, 900, 8); errno != 0 {
+		t.Fatalf("setsockopt SO_LINGER: errno %d", errno)
+	}
+	clear(g.mem[920:928])
+	if errno := g.call("sock_getsockopt", "iiiii", uint32(fd), 0, optLinger, 920, 8); errno != 0 || g.get32(920) != 1 || g.get32(924) != 30 {
+		t.Errorf("getsockopt SO_LINGER: errno %d, {%d, %d}, want {1, 30}", errno, g.get32(920), g.get32(924))
+	}
+	e, _ := g.h.fds.get(fd)
+	if l, err := unix.GetsockoptLinger(e.hostFd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 0 {
+		t.Errorf("the host socket lingers: %+v %v", l, err)
+	}
+}

@@ -55,6 +55,8 @@ type fdEntry struct {
 	// SO_SNDTIMEO (0: wait for ever).
 	family                   int
 	recvTimeout, sendTimeout time.Duration
+	// linger is a lingering SO_LINGER the guest set, emulated (wasmedge.go).
+	linger unix.Linger
 }
 
 type dirent struct {

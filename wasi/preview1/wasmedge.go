@@ -369,6 +369,9 @@ func (h *Host) sockGetsockopt(m memory, a []arg) Errno {
 		if err != nil {
 			return toErrno(err)
 		}
+		if e.linger.Onoff != 0 {
+			l = &e.linger
+		}
 		out = binary.LittleEndian.AppendUint32(nil, uint32(l.Onoff))
 		out = binary.LittleEndian.AppendUint32(out, uint32(l.Linger))
 	default:
@@ -437,6 +440,16 @@ func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
 			return ErrnoInval
 		}
 		l := unix.Linger{Onoff: int32(binary.LittleEndian.Uint32(val)), Linger: int32(binary.LittleEndian.Uint32(val[4:]))}
+		if l.Onoff != 0 && l.Linger > 0 {
+			// A lingering close(2) blocks in the kernel, deaf to the stop
+			// descriptor: a guest could hold a stop for as long as it
+			// asked. The value is kept and reported; the host socket
+			// closes at once and the kernel still sends what is queued.
+			e.linger = l
+			l = unix.Linger{}
+		} else {
+			e.linger = unix.Linger{}
+		}
 		return toErrno(unix.SetsockoptLinger(e.hostFd, unix.SOL_SOCKET, opt, &l))
 	}
 	if len(val) < 4 {
