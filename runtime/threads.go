@@ -31,11 +31,30 @@ struct runw_creds {
 
 static struct runw_creds runw_target;
 static int runw_lastcap;
+// The bounding and ambient capabilities read per thread: only those the
+// steps change (-1: none). Reading all of them costs two prctl calls a
+// capability, about 80 system calls a thread, twice, under the handlers'
+// lock: milliseconds on every container start. A thread took all the steps
+// or none, so one changed bit of each set tells which.
+static int runw_bound_probe = -1, runw_amb_probe = -1;
 
 // Handlers run one at a time (they share runw_groups): a spin lock, which
 // is async-signal-safe where a mutex is not.
 static atomic_flag runw_lock = ATOMIC_FLAG_INIT;
 static uint32_t runw_groups[65536];
+
+static void runw_acquire(void) {
+	// Yield while waiting: the init has more threads than the machine
+	// may have processors, and a handler spinning on a processor would
+	// keep the holder (and the signalling thread) from running.
+	while (atomic_flag_test_and_set(&runw_lock)) syscall(SYS_sched_yield);
+}
+
+static uint32_t runw_hash(const uint32_t *g, long n) {
+	uint32_t h = 2166136261u;
+	for (long i = 0; i < n; i++) h = (h ^ g[i]) * 16777619u;
+	return h;
+}
 static int runw_handled_tids[4096];
 static atomic_int runw_handled, runw_worked, runw_err, runw_err_step;
 
@@ -47,19 +66,30 @@ static void runw_read_creds(struct runw_creds *c) {
 	syscall(SYS_getresgid, &c->ids[3], &c->ids[4], &c->ids[5]);
 	long n = syscall(SYS_getgroups, 65536, runw_groups);
 	c->ngroups = (int)n;
-	uint32_t h = 2166136261u;
-	for (long i = 0; i < n; i++) h = (h ^ runw_groups[i]) * 16777619u;
-	c->groups_hash = h;
-	for (int i = 0; i <= runw_lastcap && i < 64; i++) {
-		if (syscall(SYS_prctl, PR_CAPBSET_READ, i, 0, 0, 0) == 1) c->bounding |= 1ull << i;
-		if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, i, 0, 0) == 1) c->ambient |= 1ull << i;
-	}
+	c->groups_hash = runw_hash(runw_groups, n);
 	c->nnp = (int)syscall(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
 	c->keepcaps = (int)syscall(SYS_prctl, PR_GET_KEEPCAPS, 0, 0, 0, 0);
 }
 
 // runw_run_steps makes the calls in order and stops at the first failure:
 // it returns 0, or the failed step's index + 1 with *err set to its errno.
+// runw_read_caps reads the whole bounding and ambient sets.
+static void runw_read_caps(uint64_t *bounding, uint64_t *ambient) {
+	*bounding = *ambient = 0;
+	for (int i = 0; i <= runw_lastcap && i < 64; i++) {
+		if (syscall(SYS_prctl, PR_CAPBSET_READ, i, 0, 0, 0) == 1) *bounding |= 1ull << i;
+		if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, i, 0, 0) == 1) *ambient |= 1ull << i;
+	}
+}
+
+// runw_read_probes fills the bits of the two sets the steps change.
+static void runw_read_probes(struct runw_creds *c) {
+	if (runw_bound_probe >= 0 && syscall(SYS_prctl, PR_CAPBSET_READ, runw_bound_probe, 0, 0, 0) == 1)
+		c->bounding |= 1ull << runw_bound_probe;
+	if (runw_amb_probe >= 0 && syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, runw_amb_probe, 0, 0) == 1)
+		c->ambient |= 1ull << runw_amb_probe;
+}
+
 static int runw_run_steps(int *err) {
 	for (int i = 0; i < runw_nsteps; i++) {
 		struct runw_step *s = &runw_steps[i];
@@ -73,13 +103,15 @@ static int runw_run_steps(int *err) {
 
 static void runw_handler(int sig, siginfo_t *info, void *uc) {
 	int saved = errno;
-	while (atomic_flag_test_and_set(&runw_lock)) ;
+	runw_acquire();
 	struct runw_creds now;
 	runw_read_creds(&now);
+	runw_read_probes(&now);
 	if (memcmp(&now, &runw_target, sizeof(now)) != 0) {
 		int err = 0;
 		int step = runw_run_steps(&err);
 		runw_read_creds(&now);
+		runw_read_probes(&now);
 		if (step != 0) {
 			atomic_store(&runw_err, err);
 			atomic_store(&runw_err_step, step);
@@ -103,9 +135,22 @@ static int runw_self_steps(struct runw_step *steps, int n, int lastcap, int *err
 	runw_steps = steps;
 	runw_nsteps = n;
 	runw_lastcap = lastcap;
+	uint64_t bound0, amb0, bound1, amb1;
+	runw_read_caps(&bound0, &amb0);
 	int step = runw_run_steps(err);
-	if (step == 0) runw_read_creds(&runw_target);
-	return step;
+	if (step != 0) return step;
+	runw_read_creds(&runw_target);
+	runw_read_caps(&bound1, &amb1);
+	runw_bound_probe = runw_amb_probe = -1;
+	if (bound0 != bound1) {
+		runw_bound_probe = __builtin_ctzll(bound0 ^ bound1);
+		runw_target.bounding = bound1 & (1ull << runw_bound_probe);
+	}
+	if (amb0 != amb1) {
+		runw_amb_probe = __builtin_ctzll(amb0 ^ amb1);
+		runw_target.ambient = amb1 & (1ull << runw_amb_probe);
+	}
+	return 0;
 }
 
 static struct sigaction runw_old;
@@ -294,6 +339,11 @@ func waitHandled(sent map[int]bool) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("thread %d did not take the new credentials in 5s", waiting)
 		}
-		time.Sleep(100 * time.Microsecond)
+		// A signalled thread runs its handler within microseconds;
+		// nanosleep waits that long, where time.Sleep goes through Go's
+		// timers and would round the wait up to about a millisecond, on
+		// every container start.
+		ts := unix.Timespec{Nsec: 20_000}
+		_ = unix.Nanosleep(&ts, nil)
 	}
 }
