@@ -15,6 +15,7 @@ package integration
 // io.github.runw.net, .net.listen, .net.connect grant and narrow sockets.
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -908,4 +909,39 @@ func TestNetLoadNoErrorsNoLeaks(t *testing.T) {
 		t.Errorf("the init holds %d descriptors after the load, %d before: sockets leak", after, before)
 	}
 	stopWith143(t, r, bg, "load")
+}
+
+// A listener on port 80 for a guest that runs as an unprivileged user with
+// no capability at all: runw binds it in the init before the credentials
+// change, as root, so the guest serves on a port it could never bind.
+func TestNetPrivilegedPortAsUser(t *testing.T) {
+	v := newVethNet(t)
+	mod := netGuest(t, "hello")
+	r := newRunw(t)
+	b := netBundle(t, mod)
+	b.inNetns(v.path, []string{"RUNW_LISTEN=:80"}, nil)
+	b.edit(func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Capabilities = &specs.LinuxCapabilities{}
+		s.Process.NoNewPrivileges = true
+	})
+	bg := r.start("run", "-b", b.dir, "port80")
+	if got := waitHTTP(t, bg, "http://"+v.guest+":80/"); got != "hello from wasm\n" {
+		t.Errorf("GET / on port 80: %q, want %q", got, "hello from wasm\n")
+	}
+	st := r.mustRun("state", "port80")
+	var state struct{ Pid int }
+	if err := json.Unmarshal([]byte(st.stdout), &state); err != nil {
+		t.Fatal(err)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", state.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"CapEff:\t0000000000000000", "CapBnd:\t0000000000000000", "Uid:\t1000\t1000\t1000\t1000"} {
+		if !strings.Contains(string(status), want) {
+			t.Errorf("the init serving port 80: want %q in its status:\n%s", want, status)
+		}
+	}
+	stopWith143(t, r, bg, "port80")
 }
