@@ -147,17 +147,26 @@ func (h *Host) sockOpen(m memory, a []arg) Errno {
 	return 0
 }
 
+// sockAndAddr is the prologue of bind, connect and send_to: the socket
+// fd, and the address at addrp with port, read once from guest memory.
+func (h *Host) sockAndAddr(m memory, fd int32, addrp, port uint32) (*fdEntry, netip.AddrPort, Errno) {
+	e, errno := h.sock(fd)
+	if errno != 0 {
+		return nil, netip.AddrPort{}, errno
+	}
+	addr, errno := readAddr(m, addrp)
+	if errno != 0 {
+		return nil, netip.AddrPort{}, errno
+	}
+	return e, netip.AddrPortFrom(addr, uint16(port)), 0
+}
+
 // sockBind is sock_bind(fd, *addr, port), inside the listen grant.
 func (h *Host) sockBind(m memory, a []arg) Errno {
-	e, errno := h.sock(a[0].I32())
+	e, ap, errno := h.sockAndAddr(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
 	}
-	addr, errno := readAddr(m, u32(a[1]))
-	if errno != 0 {
-		return errno
-	}
-	ap := netip.AddrPortFrom(addr, uint16(u32(a[2])))
 	if !allowed(h.net.Listen, ap) {
 		return ErrnoAcces
 	}
@@ -193,15 +202,10 @@ func (h *Host) sockListen(m memory, a []arg) Errno {
 // one gets EINPROGRESS and learns the outcome from poll and SO_ERROR, as
 // Go's and mio's connect do.
 func (h *Host) sockConnect(m memory, a []arg) Errno {
-	e, errno := h.sock(a[0].I32())
+	e, ap, errno := h.sockAndAddr(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
 	}
-	addr, errno := readAddr(m, u32(a[1]))
-	if errno != 0 {
-		return errno
-	}
-	ap := netip.AddrPortFrom(addr, uint16(u32(a[2])))
 	if !allowedPeer(h.net.Connect, ap) {
 		return ErrnoAcces
 	}
@@ -279,18 +283,14 @@ func (h *Host) recvFrom(m memory, fd int32, iovs, n, addrp, riflags, portp uint3
 // sockSendTo is sock_send_to(fd, iovs, n, *addr, port, siflags, *nsent),
 // inside the connect grant.
 func (h *Host) sockSendTo(m memory, a []arg) Errno {
-	e, errno := h.sock(a[0].I32())
-	if errno != 0 {
-		return errno
-	}
-	addr, errno := readAddr(m, u32(a[3]))
+	e, to, errno := h.sockAndAddr(m, a[0].I32(), u32(a[3]), u32(a[4]))
 	if errno != 0 {
 		return errno
 	}
 	if _, ok := m.slice(u32(a[6]), 4); !ok {
 		return ErrnoFault
 	}
-	sent, errno := h.send(m, e, u32(a[1]), u32(a[2]), netip.AddrPortFrom(addr, uint16(u32(a[4]))))
+	sent, errno := h.send(m, e, u32(a[1]), u32(a[2]), to)
 	if errno != 0 {
 		return errno
 	}
