@@ -167,16 +167,9 @@ func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key s
 // Load returns the cached module for key, or nil on a miss. A damaged entry
 // is removed and reported as a miss.
 func (c *Cache) Load(engine *wasmtime.Engine, key string) *wasmtime.Module {
-	if !c.verify(key) {
-		return nil
-	}
-	m, err := wasmtime.NewModuleDeserializeFile(engine, c.path(key))
-	if err != nil {
-		c.Remove(key)
-		return nil
-	}
-	now := time.Now()
-	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
+	m, _ := loadArtifact(c, key, func(path string) (*wasmtime.Module, error) {
+		return wasmtime.NewModuleDeserializeFile(engine, path)
+	})
 	return m
 }
 
@@ -186,17 +179,28 @@ func (c *Cache) Load(engine *wasmtime.Engine, key string) *wasmtime.Module {
 // runw wrote into a directory only it can write, whole and CRC-checked,
 // is ever mapped.
 func (c *Cache) LoadComponent(engine *wasmtime.Engine, key string) *component.Component {
+	comp, _ := loadArtifact(c, key, func(path string) (*component.Component, error) {
+		return component.DeserializeFile(engine, path)
+	})
+	return comp
+}
+
+// loadArtifact maps the verified artifact for key with open, and marks it
+// recently used; an entry that fails either is a miss, and one that
+// verify or open refuses is removed.
+func loadArtifact[T any](c *Cache, key string, open func(path string) (T, error)) (T, bool) {
+	var zero T
 	if !c.verify(key) {
-		return nil
+		return zero, false
 	}
-	comp, err := component.DeserializeFile(engine, c.path(key))
+	v, err := open(c.path(key))
 	if err != nil {
 		c.Remove(key)
-		return nil
+		return zero, false
 	}
 	now := time.Now()
 	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
-	return comp
+	return v, true
 }
 
 // verify checks the artifact against its sidecar (length + CRC-32C),
