@@ -195,14 +195,17 @@ type bindMount struct {
 func (b *Bundle) bindMounts() []bindMount {
 	var out []bindMount
 	for _, m := range b.Spec.Mounts {
-		if !isBind(m) || !path.IsAbs(m.Destination) || m.Source == "" {
+		if !isBind(m) || m.Source == "" {
 			continue
 		}
 		src := b.bindSource(m.Source)
 		if real, err := filepath.EvalSymlinks(src); err == nil {
 			src = real
 		}
-		out = append(out, bindMount{dest: path.Clean(m.Destination), source: src})
+		// A relative destination is relative to the container's /, as
+		// Mounts (the grants) reads it: the module must be found where
+		// the guest will see it.
+		out = append(out, bindMount{dest: path.Clean("/" + m.Destination), source: src})
 	}
 	return out
 }

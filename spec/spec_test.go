@@ -547,11 +547,13 @@ func TestEntrypointThroughBindMount(t *testing.T) {
 }
 
 func TestResolveGuestMounts(t *testing.T) {
-	outer, inner := t.TempDir(), t.TempDir()
+	outer, inner, rel := t.TempDir(), t.TempDir(), t.TempDir()
 	s := baseSpec()
 	s.Mounts = []specs.Mount{
 		{Destination: "/data", Type: "bind", Source: outer},
 		{Destination: "/data/sub/", Type: "none", Source: inner, Options: []string{"rbind", "rw"}},
+		// A relative destination, as runc still accepts: under "/".
+		{Destination: "apps", Type: "bind", Source: rel},
 		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs"},
 	}
@@ -566,6 +568,7 @@ func TestResolveGuestMounts(t *testing.T) {
 		"/tmp/a":         filepath.Join(b.Rootfs, "tmp/a"),
 		"/":              b.Rootfs,
 		"/data/../etc/x": filepath.Join(b.Rootfs, "etc/x"),
+		"/apps/app.wasm": filepath.Join(rel, "app.wasm"),
 	}
 	for p, want := range tests {
 		got, err := b.ResolveGuest(p)
