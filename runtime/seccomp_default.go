@@ -31,7 +31,7 @@ var runwSyscalls = []string{
 	// Memory: the Go runtime, glibc's malloc, wasmtime's linear memory.
 	"brk", "mmap", "munmap", "mprotect", "mremap", "madvise",
 	// Threads and scheduling (Go's Ms, wasmtime's threads through glibc).
-	"clone", "set_robust_list", "rseq", "futex", "sched_yield", "sched_getaffinity",
+	"set_robust_list", "rseq", "futex", "sched_yield", "sched_getaffinity",
 	"gettid", "getpid", "exit", "exit_group", "restart_syscall",
 	// Signals: preemption, stop signals, wasmtime's trap handlers.
 	"rt_sigaction", "rt_sigprocmask", "rt_sigreturn", "sigaltstack", "tgkill",
@@ -54,6 +54,13 @@ var runwSyscalls = []string{
 	"getsockname", "getpeername", "shutdown",
 }
 
+// cloneNamespaceFlags are the clone flags that make namespaces: clone with
+// any of them is unshare by another name (a new user namespace is the
+// kernel attack surface unshare is refused for), and is refused with it,
+// as podman's profile does (its mask, 0x7E020000).
+const cloneNamespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE_NEWUTS |
+	unix.CLONE_NEWIPC | unix.CLONE_NEWUSER | unix.CLONE_NEWPID | unix.CLONE_NEWNET
+
 // seccompAllowedIoctls are the only ioctl requests runw's filter lets
 // through: the bytes waiting on a descriptor (poll_oneoff) and the
 // terminal queries of isatty and a tty's size.
@@ -61,8 +68,9 @@ var seccompAllowedIoctls = []uint64{unix.TIOCINQ, unix.TCGETS, unix.TIOCGWINSZ}
 
 // runwSeccomp is runw's own filter as a spec profile, loaded like any
 // other (seccomp.go): allow runwSyscalls, ioctl for the requests above,
-// clone3 answered ENOSYS (glibc then falls back to clone, whose thread
-// flags the init's check verifies), everything else EPERM. Only the
+// clone without namespace flags, clone3 answered ENOSYS (glibc then falls
+// back to clone, whose thread flags the init's check verifies; clone3's
+// flags sit in memory a filter cannot read), everything else EPERM. Only the
 // native architecture is in it: a 32-bit system call from a 64-bit init
 // (int 0x80, x32) never matches and is killed by libseccomp's bad-arch
 // action, the classic way around an allow-list.
@@ -72,6 +80,9 @@ func runwSeccomp() *specs.LinuxSeccomp {
 		DefaultAction: specs.ActErrno,
 		Syscalls: []specs.LinuxSyscall{
 			{Names: runwSyscalls, Action: specs.ActAllow},
+			{Names: []string{"clone"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: cloneNamespaceFlags, ValueTwo: 0, Op: specs.OpMaskedEqual},
+			}},
 			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
 		},
 	}

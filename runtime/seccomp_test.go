@@ -155,3 +155,20 @@ func TestRunwSeccompAllowsTheInit(t *testing.T) {
 	}
 	t.Logf("runw's filter allows %d system calls, ioctl for %d requests", len(runwSyscalls), len(seccompAllowedIoctls))
 }
+
+// runw's own filter stops what unshare would give through clone: a new
+// user, mount or network namespace from a process that escaped wasmtime.
+// podman's profile refuses these flags too.
+func TestRunwSeccompRefusesCloneOfNamespaces(t *testing.T) {
+	f, err := seccompFilter(runwSeccomp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Release()
+	for _, flag := range []uint64{unix.CLONE_NEWUSER, unix.CLONE_NEWNS, unix.CLONE_NEWNET, unix.CLONE_NEWPID, unix.CLONE_NEWIPC, unix.CLONE_NEWUTS, unix.CLONE_NEWCGROUP} {
+		clone := initCall{name: "clone", args: [6]uint64{flag | uint64(unix.SIGCHLD)}}
+		if err := checkInitAllowed(f, []initCall{clone}); err == nil {
+			t.Errorf("clone with %#x allowed", flag)
+		}
+	}
+}

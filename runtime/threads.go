@@ -37,6 +37,16 @@ static int runw_lastcap;
 // lock: milliseconds on every container start. A thread took all the steps
 // or none, so one changed bit of each set tells which.
 static int runw_bound_probe = -1, runw_amb_probe = -1;
+// runw_blind says the steps change nothing runw_creds shows: no_new_privs
+// was already set (inherited from runw's caller) and the capabilities and
+// ids stay, yet a step still matters (the Landlock ruleset). Credentials
+// cannot tell a thread that took the steps then (it would skip them, and
+// run the guest outside Landlock), so each thread marks the call it took
+// them in (runw_taken, runw_call). A thread cloned from one that took them
+// takes them again: with its credentials unchanged they succeed as they
+// did, and Landlock only stacks the same ruleset once more.
+static int runw_blind, runw_call;
+static __thread int runw_taken;
 
 // Handlers run one at a time (they share runw_groups): a spin lock, which
 // is async-signal-safe where a mutex is not.
@@ -107,7 +117,8 @@ static void runw_handler(int sig, siginfo_t *info, void *uc) {
 	struct runw_creds now;
 	runw_read_creds(&now);
 	runw_read_probes(&now);
-	if (memcmp(&now, &runw_target, sizeof(now)) != 0) {
+	if (runw_blind ? runw_taken != runw_call : memcmp(&now, &runw_target, sizeof(now)) != 0) {
+		runw_taken = runw_call;
 		int err = 0;
 		int step = runw_run_steps(&err);
 		runw_read_creds(&now);
@@ -136,9 +147,12 @@ static int runw_self_steps(struct runw_step *steps, int n, int lastcap, int *err
 	runw_nsteps = n;
 	runw_lastcap = lastcap;
 	uint64_t bound0, amb0, bound1, amb1;
+	struct runw_creds before;
+	runw_read_creds(&before);
 	runw_read_caps(&bound0, &amb0);
 	int step = runw_run_steps(err);
 	if (step != 0) return step;
+	runw_taken = ++runw_call;
 	runw_read_creds(&runw_target);
 	runw_read_caps(&bound1, &amb1);
 	runw_bound_probe = runw_amb_probe = -1;
@@ -150,6 +164,7 @@ static int runw_self_steps(struct runw_step *steps, int n, int lastcap, int *err
 		runw_amb_probe = __builtin_ctzll(amb0 ^ amb1);
 		runw_target.ambient = amb1 & (1ull << runw_amb_probe);
 	}
+	runw_blind = memcmp(&before, &runw_target, sizeof(before)) == 0;
 	return 0;
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
 )
 
@@ -61,6 +62,75 @@ func allThreadsChild() error {
 		}
 		if !strings.Contains(string(b), "NoNewPrivs:\t1") {
 			return fmt.Errorf("thread %s kept no_new_privs 0", task.Name())
+		}
+	}
+	return nil
+}
+
+// A round whose steps change nothing a thread's credentials show still
+// reaches every thread: here no_new_privs is already set (inherited from
+// whoever started runw: a hardened systemd unit, a Kubernetes pod with
+// allowPrivilegeEscalation false) and the capabilities stay, so only the
+// Landlock ruleset tells a thread that took the steps from one that did
+// not. Every locked thread must then be refused a read the ruleset denies.
+func TestAllThreadsLandlockWhenCredentialsStay(t *testing.T) {
+	if LandlockABI() == 0 {
+		t.Skip("no Landlock")
+	}
+	if os.Getenv("RUNW_TEST_ALLTHREADS") == "landlock" {
+		if err := allThreadsLandlockChild(); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestAllThreadsLandlockWhenCredentialsStay$")
+	cmd.Env = append(os.Environ(), "RUNW_TEST_ALLTHREADS=landlock")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+}
+
+func allThreadsLandlockChild() error {
+	file, err := os.CreateTemp("", "runw-landlock")
+	if err != nil {
+		return err
+	}
+	file.Close()
+	defer os.Remove(file.Name())
+	// One channel a thread, so that each one is asked.
+	tries := make([]chan chan error, 16)
+	for i := range tries {
+		tries[i] = make(chan chan error)
+		go func(try chan chan error) {
+			runtime.LockOSThread()
+			for reply := range try {
+				f, err := os.Open(file.Name())
+				if err == nil {
+					f.Close()
+				}
+				reply <- err
+			}
+		}(tries[i])
+		defer close(tries[i])
+	}
+	nnp := step{nr: unix.SYS_PRCTL, args: [6]uintptr{unix.PR_SET_NO_NEW_PRIVS, 1}, what: "set no_new_privs"}
+	if err := allThreads([]step{nnp}, 40); err != nil {
+		return err
+	}
+	fd, err := ll.LandlockCreateRuleset(&ll.RulesetAttr{HandledAccessFS: ll.AccessFSReadFile}, 0)
+	if err != nil {
+		return err
+	}
+	restrict := step{nr: unix.SYS_LANDLOCK_RESTRICT_SELF, args: [6]uintptr{uintptr(fd)}, what: "enter the Landlock ruleset"}
+	if err := allThreads([]step{nnp, restrict}, 40); err != nil {
+		return err
+	}
+	for _, try := range tries {
+		reply := make(chan error)
+		try <- reply
+		if err := <-reply; err == nil {
+			return fmt.Errorf("a thread read %s outside the ruleset", file.Name())
 		}
 	}
 	return nil
