@@ -831,3 +831,54 @@ func TestLingerDoesNotHoldClose(t *testing.T) {
 		t.Errorf("the host socket lingers: %+v %v", l, err)
 	}
 }
+
+// TestUDPListener: a udp:// listener is a datagram socket after the
+// preopened directories, announced in RUNW_LISTEN_FDS, and sock_recv_from
+// (V2) gets a datagram with its sender's address and port.
+func TestUDPListener(t *testing.T) {
+	h, err := New(Config{Args: []string{"t"}, Env: []string{"RUNW_LISTEN_FDS=99"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+		Net: Network{Sockets: true, Listeners: []Listener{{UDP: true, Addr: netip.MustParseAddrPort("127.0.0.1:0")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var env []string
+	for _, e := range h.env {
+		env = append(env, string(e[:len(e)-1]))
+	}
+	if len(env) != 1 || env[0] != "RUNW_LISTEN_FDS=4" {
+		t.Fatalf("environment %q, want only RUNW_LISTEN_FDS=4 (the stale value replaced)", env)
+	}
+	e, errno := h.fds.get(4)
+	if errno != 0 || e.kind != kindSocket || e.filetype != filetypeSocketDgram {
+		t.Fatalf("fd 4: %+v errno %d, want a datagram socket", e, errno)
+	}
+	local, errno := sockName(e.hostFd, true)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	if _, err := peer.WriteToUDP([]byte("ping"), net.UDPAddrFromAddrPort(local)); err != nil {
+		t.Fatal(err)
+	}
+	m := make(memory, 4096)
+	binary.LittleEndian.PutUint32(m[100:], 200) // iovec: 16 bytes at 200
+	binary.LittleEndian.PutUint32(m[104:], 16)
+	binary.LittleEndian.PutUint32(m[300:], 400) // address: 128-byte storage at 400
+	binary.LittleEndian.PutUint32(m[304:], addrStorageSize)
+	f := functions[lookup("sock_recv_from", "iiiiiiii")]
+	if errno := f.body(h, m, []arg{{lo: 4}, {lo: 100}, {lo: 1}, {lo: 300}, {lo: 0}, {lo: 600}, {lo: 604}, {lo: 608}}); errno != 0 {
+		t.Fatalf("sock_recv_from: errno %d", errno)
+	}
+	sender := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	if n := binary.LittleEndian.Uint32(m[604:]); string(m[200:200+n]) != "ping" {
+		t.Errorf("read %q, want ping", m[200:200+n])
+	}
+	if fam, port := binary.LittleEndian.Uint16(m[400:]), binary.LittleEndian.Uint16(m[600:]); fam != afInet4 || [4]byte(m[402:406]) != [4]byte{127, 0, 0, 1} || port != sender.Port() {
+		t.Errorf("sender: family %d addr %v port %d, want 1 127.0.0.1 %d", fam, m[402:406], port, sender.Port())
+	}
+}
