@@ -945,3 +945,27 @@ func TestNetPrivilegedPortAsUser(t *testing.T) {
 	}
 	stopWith143(t, r, bg, "port80")
 }
+
+// runw exec enters the container's network namespace and its grant: a
+// client module exec'd into a running server container reaches the
+// server on 127.0.0.1, and does not try to bind the container's listener
+// again (podman exec passes the container's RUNW_LISTEN along).
+func TestNetExecReachesServerOnLoopback(t *testing.T) {
+	v := newVethNet(t)
+	mod := netGuest(t, "hello")
+	r := newRunw(t)
+	b := netBundle(t, mod)
+	if err := copyFile(netGuest(t, "netc"), filepath.Join(b.rootfs, "netc")); err != nil {
+		t.Fatal(err)
+	}
+	b.inNetns(v.path, []string{"RUNW_LISTEN=:8080"}, nil)
+	bg := r.start("run", "-b", b.dir, "execnet")
+	if got := waitHTTP(t, bg, "http://"+v.guest+":8080/"); got != "hello from wasm\n" {
+		t.Fatalf("GET /: %q", got)
+	}
+	res := r.run("exec", "--env", "RUNW_LISTEN=:8080", "execnet", "/netc", "connect", "127.0.0.1", "8080", "GET / HTTP/1.0\r\n\r\n")
+	if res.code != 0 || !strings.Contains(res.stdout, "connect=0") || !strings.Contains(res.stdout, "hello from wasm") {
+		t.Errorf("exec'd client to 127.0.0.1:8080: %v", res)
+	}
+	stopWith143(t, r, bg, "execnet")
+}
