@@ -969,3 +969,52 @@ func TestNetExecReachesServerOnLoopback(t *testing.T) {
 	}
 	stopWith143(t, r, bg, "execnet")
 }
+
+// A network namespace runw creates (a network entry without a path) has
+// its loopback up, as runc's has: a server listening on 127.0.0.1 answers
+// a client in that namespace.
+func TestNetNewNetnsHasLoopback(t *testing.T) {
+	if _, err := exec.LookPath("nsenter"); err != nil {
+		t.Skip("nsenter not installed")
+	}
+	mod := netGuest(t, "hello")
+	r := newRunw(t)
+	b := netBundle(t, mod)
+	b.edit(func(s *specs.Spec) {
+		s.Process.Env = append(s.Process.Env, "RUNW_LISTEN=127.0.0.1:8080")
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
+	})
+	bg := r.start("run", "-b", b.dir, "newnetns")
+	var pid int
+	deadline := time.Now().Add(30 * time.Second)
+	for pid == 0 && time.Now().Before(deadline) {
+		if res := r.run("state", "newnetns"); res.code == 0 && strings.Contains(res.stdout, `"running"`) {
+			var st struct{ Pid int }
+			_ = json.Unmarshal([]byte(res.stdout), &st)
+			pid = st.Pid
+		} else {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("the container never ran: %v", bg.wait(t, 5*time.Second))
+	}
+	if self, _ := os.Readlink("/proc/self/ns/net"); true {
+		if theirs, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); theirs == self {
+			t.Fatalf("the init is in the host's network namespace")
+		}
+	}
+	var out []byte
+	var err error
+	for i := 0; i < 100; i++ {
+		out, err = exec.Command("nsenter", "--net=/proc/"+strconv.Itoa(pid)+"/ns/net", "curl", "-sS", "--max-time", "5", "http://127.0.0.1:8080/").CombinedOutput()
+		if err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil || string(out) != "hello from wasm\n" {
+		t.Errorf("curl 127.0.0.1:8080 inside the new namespace: %q, %v", out, err)
+	}
+	stopWith143(t, r, bg, "newnetns")
+}

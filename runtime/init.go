@@ -54,6 +54,11 @@ func Init() {
 	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 		compileInChild(cfg)
 	}
+	if cfg.Sandbox != nil {
+		if err := cfg.Sandbox.loopbackUp(); err != nil {
+			pipes.fail(err)
+		}
+	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)
 	if err != nil {
 		pipes.fail(err)

@@ -237,6 +237,44 @@ func (sb *Sandbox) creates(t specs.LinuxNamespaceType) bool {
 // hostname and domain name (its own uts namespace), and linux.sysctl, each
 // key only in a namespace of the container's own: writing net.* in the
 // host's network namespace would change the host.
+// loopbackUp brings up "lo" in a network namespace the init was born in
+// (a network entry without a path), as runc does: without it 127.0.0.1
+// does not exist there, and a guest could not reach its own listeners, nor
+// a pod's sidecar reach it. A joined namespace is its owner's to set up.
+// It runs before the guest is prepared, so that a listener on 127.0.0.1
+// can be bound.
+func (sb *Sandbox) loopbackUp() error {
+	if sb.Joined {
+		return nil
+	}
+	created := false
+	for _, n := range sb.Namespaces {
+		if n.Type == specs.NetworkNamespace && n.Path == "" {
+			created = true
+		}
+	}
+	if !created {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up lo: %w", err)
+	}
+	return nil
+}
+
 func (sb *Sandbox) applyNamespaces() error {
 	if sb.Joined {
 		sb.procIsOurs = true
