@@ -363,10 +363,13 @@ func FuzzHostCalls(f *testing.F) {
 	g := newGuest(f, []Mount{{Guest: "/", Host: rootfs}}, []string{"/"})
 	// A stopped host answers every wait at once: nothing blocks the fuzzer.
 	g.h.Stop()
-	// Sockets are granted, narrowed to loopback: the fuzzer's addresses
-	// reach nothing but this machine's own loopback.
-	loop, _ := ParseRules("127.0.0.0/8, [::1]")
-	g.h.net = Network{Sockets: true, Listen: loop, Connect: loop}
+	// Sockets are granted, narrowed so that the fuzzer's random addresses
+	// reach nothing that is not its own: it may connect and send only to
+	// port 1 of loopback (where nothing listens: a reset, an ICMP
+	// unreachable) and bind only ephemeral loopback ports.
+	g.h.net.Sockets = true
+	g.h.net.Connect, _ = ParseRules("127.0.0.1:1, [::1]:1")
+	g.h.net.Listen, _ = ParseRules("127.0.0.1:0, [::1]:0")
 	for i := range functions {
 		f.Add(uint8(i), []byte("etc/file\x00link/../etc\x00\x03\x00\x00\x00"))
 	}
