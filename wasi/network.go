@@ -1,15 +1,11 @@
 package wasi
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net/netip"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/runw/runw/wasi/netdns"
 	"github.com/runw/runw/wasi/preview1"
 )
 
@@ -100,32 +96,4 @@ func contains(ls []preview1.Listener, l preview1.Listener) bool {
 		}
 	}
 	return false
-}
-
-// resolver answers the guest's name lookups from the container's own
-// /etc/hosts and /etc/resolv.conf (netdns), asking its name servers only
-// under the socket grant.
-func (p *Plan) resolver() preview1.Resolver {
-	return resolve
-}
-
-func resolve(ctx context.Context, read func(string) ([]byte, error), q preview1.AddrQuery) ([]preview1.AddrResult, preview1.Errno) {
-	nq := netdns.Query{
-		Node: q.Node, Service: q.Service, Family: q.Family, SockType: q.SockType,
-		Passive: q.Passive, NumericHost: q.NumericHost, NumericServ: q.NumericServ,
-		CanonName: q.CanonName, NoDNS: !q.DNS, Server: q.Server,
-	}
-	rs, err := netdns.Lookup(ctx, netdns.Files(read), nq)
-	if err != nil {
-		var de *netdns.Error
-		if errors.As(err, &de) {
-			return nil, preview1.Errno(de.Code)
-		}
-		return nil, preview1.ErrnoAiFail
-	}
-	out := make([]preview1.AddrResult, 0, len(rs))
-	for _, r := range rs {
-		out = append(out, preview1.AddrResult{Addr: netip.AddrPortFrom(r.IP, r.Port), SockType: r.SockType, Canon: r.Canon})
-	}
-	return out, 0
 }

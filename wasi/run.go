@@ -131,7 +131,6 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		Preopens: plan.preopenNames(),
 		Stdio:    [3]int{0, 1, 2},
 		Net:      plan.Net,
-		Resolve:  plan.resolver(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("grant the container's files: %w", err)

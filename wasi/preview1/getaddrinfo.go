@@ -3,7 +3,10 @@ package preview1
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"net/netip"
+
+	"github.com/runw/runw/wasi/netdns"
 )
 
 // sock_getaddrinfo of WasmEdge's extension. The guest allocates the whole
@@ -46,33 +49,11 @@ const (
 	ErrnoAiSystem     Errno = 87
 )
 
-// AddrQuery is one name lookup a guest asks for.
-type AddrQuery struct {
-	Node, Service string
-	// Family is 0 (any), 4 or 6; SockType 0 (any), sockDgram or
-	// sockStream (the extension's numbers).
-	Family, SockType                             int
-	Passive, NumericHost, NumericServ, CanonName bool
-	// DNS says the lookup may ask the container's name servers; without
-	// the socket grant only /etc/hosts and numeric names answer.
-	DNS bool
-	// Server, when set, says which name servers may be asked: those the
-	// connect grant allows.
-	Server func(netip.AddrPort) bool
-}
-
-// AddrResult is one answer.
-type AddrResult struct {
-	Addr     netip.AddrPort
-	SockType int
-	Canon    string
-}
-
 // Resolver answers name lookups for the guest from the container's files
 // (its /etc/hosts, /etc/resolv.conf, /etc/services), never the host's:
-// read reads a file of the container's view. It returns an extension
-// errno (ErrnoAi*) on failure, and returns when ctx ends (a stop).
-type Resolver func(ctx context.Context, read func(path string) ([]byte, error), q AddrQuery) ([]AddrResult, Errno)
+// files reads a file of the container's view. It returns when ctx ends (a
+// stop). netdns.Lookup is the one runw uses; tests give their own answers.
+type Resolver func(ctx context.Context, files netdns.Files, q netdns.Query) ([]netdns.Result, error)
 
 // sockGetaddrinfo is sock_getaddrinfo(node, node_len, service,
 // service_len, *hints, *res, max_len, *res_len).
@@ -109,11 +90,14 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 		(flags&aiCanonname != 0 && node == "") {
 		return ErrnoAiBadflag
 	}
-	q := AddrQuery{
+	q := netdns.Query{
 		Node: node, Service: service,
 		Passive: flags&aiPassive != 0, NumericHost: flags&aiNumerichost != 0,
 		NumericServ: flags&aiNumericserv != 0, CanonName: flags&aiCanonname != 0,
-		DNS: h.net.Sockets,
+		// Without the socket grant only /etc/hosts and numeric names
+		// answer: the resolver must not reach the network either.
+		NoDNS: !h.net.Sockets,
+		Max:   int(min(maxLen, netdns.MaxResults)),
 	}
 	if connect := h.net.Connect; connect != nil {
 		// The resolver's queries are the guest's traffic too: under a
@@ -123,9 +107,9 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 	switch hints[2] {
 	case afUnspec:
 	case afInet4:
-		q.Family = 4
+		q.Family = netdns.FamilyIPv4
 	case afInet6:
-		q.Family = 6
+		q.Family = netdns.FamilyIPv6
 	default:
 		return ErrnoAiFamily
 	}
@@ -148,15 +132,17 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 	default:
 		return ErrnoAiSocktype
 	}
-	if h.resolve == nil {
-		return ErrnoAiFail
-	}
-	results, errno := h.resolve(h.ctx, h.view.ReadFile, q)
+	results, err := h.resolve(h.ctx, h.view.ReadFile, q)
 	if h.stopped.Load() {
 		return errnoStop
 	}
-	if errno != 0 {
-		return errno
+	if err != nil {
+		// netdns's codes are the extension's EAI errnos.
+		var de *netdns.Error
+		if errors.As(err, &de) {
+			return Errno(de.Code)
+		}
+		return ErrnoAiFail
 	}
 	if len(results) == 0 {
 		return ErrnoAiNoname
@@ -197,7 +183,7 @@ func cstr(s string) string {
 // what follows sa_family in the host's sockaddr_in or sockaddr_in6 (the
 // port in network order, then the address; for IPv6 the flow label
 // first).
-func putAddrinfo(m memory, p uint32, r AddrResult, canon bool) Errno {
+func putAddrinfo(m memory, p uint32, r netdns.Result, canon bool) Errno {
 	rec, ok := m.slice(p, addrinfoSize)
 	if !ok {
 		return ErrnoFault
@@ -213,16 +199,16 @@ func putAddrinfo(m memory, p uint32, r AddrResult, canon bool) Errno {
 	}
 	var raw []byte
 	family := uint8(afInet4)
-	addr := r.Addr.Addr()
+	addr := r.IP
 	if addr.Is4() {
 		b := addr.As4()
-		raw = binary.BigEndian.AppendUint16(nil, r.Addr.Port())
+		raw = binary.BigEndian.AppendUint16(nil, r.Port)
 		raw = append(raw, b[:]...)
 		raw = append(raw, make([]byte, 8)...) // sin_zero
 	} else {
 		family = afInet6
 		b := addr.As16()
-		raw = binary.BigEndian.AppendUint16(nil, r.Addr.Port())
+		raw = binary.BigEndian.AppendUint16(nil, r.Port)
 		raw = append(raw, 0, 0, 0, 0) // flow label
 		raw = append(raw, b[:]...)
 		raw = append(raw, 0, 0, 0, 0) // scope id

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi/netdns"
 )
 
 // Module is the import module every preview1 guest links against.
@@ -29,8 +31,7 @@ type Config struct {
 	Stdio [3]int
 	// Net is the network grant.
 	Net Network
-	// Resolve answers sock_getaddrinfo; nil answers every lookup with
-	// EAI_FAIL.
+	// Resolve answers sock_getaddrinfo; nil is netdns.Lookup.
 	Resolve Resolver
 }
 
@@ -88,6 +89,9 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, iov: make([][]byte, 0, 16)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	if h.resolve == nil {
+		h.resolve = netdns.Lookup
+	}
 	for _, a := range cfg.Args {
 		h.args = append(h.args, append([]byte(a), 0))
 	}

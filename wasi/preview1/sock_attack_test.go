@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi/netdns"
 )
 
 // The socket calls against a hostile guest: pointers and lengths that
@@ -149,16 +151,16 @@ var (
 // nothing outside memory.
 func TestGetaddrinfoHostileChains(t *testing.T) {
 	g := newSockGuest(t, "", "")
-	var results []AddrResult
+	var results []netdns.Result
 	for i := range 64 {
 		a := netip.AddrFrom4([4]byte{127, 0, 0, byte(i)})
 		if i%2 == 1 {
 			a = loop6
 		}
-		results = append(results, AddrResult{Addr: netip.AddrPortFrom(a, 80), SockType: sockStream, Canon: "a-long-canonical-name.example"})
+		results = append(results, netdns.Result{IP: a, Port: 80, SockType: sockStream, Canon: "a-long-canonical-name.example"})
 	}
-	g.h.resolve = func(context.Context, func(string) ([]byte, error), AddrQuery) ([]AddrResult, Errno) {
-		return results, 0
+	g.h.resolve = func(context.Context, netdns.Files, netdns.Query) ([]netdns.Result, error) {
+		return results, nil
 	}
 	const (
 		node    = 100 // "host"
@@ -203,7 +205,7 @@ func TestGetaddrinfoHostileChains(t *testing.T) {
 	all := results
 	results = nil
 	for _, r := range all {
-		if r.Addr.Addr().Is4() {
+		if r.IP.Is4() {
 			results = append(results, r)
 		}
 	}
@@ -506,14 +508,14 @@ func TestGrantBypasses(t *testing.T) {
 			}
 		}
 	}
-	var asked AddrQuery
-	g4.h.resolve = func(_ context.Context, _ func(string) ([]byte, error), q AddrQuery) ([]AddrResult, Errno) {
+	var asked netdns.Query
+	g4.h.resolve = func(_ context.Context, _ netdns.Files, q netdns.Query) ([]netdns.Result, error) {
 		asked = q
-		return nil, ErrnoAiNoname
+		return nil, &netdns.Error{Code: netdns.CodeNoName}
 	}
 	copy(g4.mem[100:], "example")
 	g4.call("sock_getaddrinfo", "iiiiiiii", 100, 7, 0, 0, 200, 300, 1, 304)
-	if asked.DNS {
+	if !asked.NoDNS {
 		t.Error("getaddrinfo without the socket grant may ask DNS")
 	}
 }
@@ -757,11 +759,11 @@ func TestAcceptAndAddresses(t *testing.T) {
 func TestGetaddrinfoLayout(t *testing.T) {
 	g := newSockGuest(t, "", "")
 	v6 := netip.MustParseAddr("2001:db8::7")
-	g.h.resolve = func(_ context.Context, _ func(string) ([]byte, error), q AddrQuery) ([]AddrResult, Errno) {
-		return []AddrResult{
-			{Addr: netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), 443), SockType: sockStream, Canon: "www.example"},
-			{Addr: netip.AddrPortFrom(v6, 443), SockType: sockDgram},
-		}, 0
+	g.h.resolve = func(_ context.Context, _ netdns.Files, q netdns.Query) ([]netdns.Result, error) {
+		return []netdns.Result{
+			{IP: netip.MustParseAddr("192.0.2.1"), Port: 443, SockType: sockStream, Canon: "www.example"},
+			{IP: v6, Port: 443, SockType: sockDgram},
+		}, nil
 	}
 	// Records of 28 bytes at 1000 + 100i; sockaddr (16 bytes) at +28,
 	// sa_data (26) at +44, canonname (30) at +70.
