@@ -109,19 +109,24 @@ func allowedPeer(rules []Rule, ap netip.AddrPort) bool {
 //
 // An empty list allows nothing (a non-nil, empty slice).
 func ParseRules(s string) ([]Rule, error) {
-	rules := []Rule{}
+	return parseList(s, []Rule{}, "address rule", parseRule)
+}
+
+// parseList parses each non-empty item of a comma-separated list with
+// parse, appending to out; what names an item in an error.
+func parseList[T any](s string, out []T, what string, parse func(string) (T, error)) ([]T, error) {
 	for _, item := range strings.Split(s, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
 			continue
 		}
-		r, err := parseRule(item)
+		v, err := parse(item)
 		if err != nil {
-			return nil, fmt.Errorf("address rule %q: %w", item, err)
+			return nil, fmt.Errorf("%s %q: %w", what, item, err)
 		}
-		rules = append(rules, r)
+		out = append(out, v)
 	}
-	return rules, nil
+	return out, nil
 }
 
 func parseRule(item string) (Rule, error) {
@@ -205,19 +210,7 @@ func parsePorts(s string) (uint16, uint16, error) {
 // [tcp://|udp://]HOST:PORT, :PORT or PORT (all IPv4 addresses), or
 // [::]:PORT.
 func ParseListeners(s string) ([]Listener, error) {
-	var out []Listener
-	for _, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		l, err := parseListener(item)
-		if err != nil {
-			return nil, fmt.Errorf("listener %q: %w", item, err)
-		}
-		out = append(out, l)
-	}
-	return out, nil
+	return parseList(s, nil, "listener", parseListener)
 }
 
 func parseListener(item string) (Listener, error) {

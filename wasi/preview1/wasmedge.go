@@ -314,25 +314,25 @@ const (
 	optSndtimeo = 12
 )
 
-// sockOpt checks a level and name; BINDTODEVICE (14) is not offered: the
-// namespace, not the guest, decides the devices.
-func sockOpt(level, name uint32) (int, Errno) {
-	if level != 0 {
-		return 0, ErrnoNoprotoopt
+// sockOpt is the prologue of getsockopt and setsockopt (fd, level, name,
+// ...): the socket and the host option. Only level SOL_SOCKET (0) exists;
+// BINDTODEVICE (14) is not offered: the namespace, not the guest, decides
+// the devices.
+func (h *Host) sockOpt(a []arg) (*fdEntry, int, Errno) {
+	e, errno := h.sock(a[0].I32())
+	if errno != 0 {
+		return nil, 0, errno
 	}
-	if name >= uint32(len(sockOpts)) {
-		return 0, ErrnoNoprotoopt
+	level, name := u32(a[1]), u32(a[2])
+	if level != 0 || name >= uint32(len(sockOpts)) {
+		return nil, 0, ErrnoNoprotoopt
 	}
-	return sockOpts[name], 0
+	return e, sockOpts[name], 0
 }
 
 // sockGetsockopt is sock_getsockopt(fd, level, name, *val, *val_len).
 func (h *Host) sockGetsockopt(m memory, a []arg) Errno {
-	e, errno := h.sock(a[0].I32())
-	if errno != 0 {
-		return errno
-	}
-	opt, errno := sockOpt(u32(a[1]), u32(a[2]))
+	e, opt, errno := h.sockOpt(a)
 	if errno != 0 {
 		return errno
 	}
@@ -406,11 +406,7 @@ func (h *Host) sockGetsockopt(m memory, a []arg) Errno {
 // sockSetsockopt is sock_setsockopt(fd, level, name, *val, val_len). The
 // timeouts are kept by runw (the host socket never blocks).
 func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
-	e, errno := h.sock(a[0].I32())
-	if errno != 0 {
-		return errno
-	}
-	opt, errno := sockOpt(u32(a[1]), u32(a[2]))
+	e, opt, errno := h.sockOpt(a)
 	if errno != 0 {
 		return errno
 	}
