@@ -173,8 +173,9 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 	// pinned in go.mod, and every guest's first call tests this.
 	lp := *(**C.wasmtime_linker_t)(unsafe.Pointer(linker))
 	envs := unsafe.Slice(h.c.envs, len(functions))
-	cmodule := C.CString(Module)
-	defer C.free(unsafe.Pointer(cmodule))
+	// Names go to C as (pointer, length) into Go's own string data (no Go
+	// pointers in it, and wasmtime copies the name): no C copy per import.
+	cmodule := (*C.char)(unsafe.Pointer(unsafe.StringData(Module)))
 	var params [16]C.uint8_t
 	defined := make([]bool, len(functions))
 	for _, imp := range module.Imports() {
@@ -208,9 +209,8 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 		if f.name == "proc_exit" {
 			hasResult = 0
 		}
-		cname := C.CString(f.name)
+		cname := (*C.char)(unsafe.Pointer(unsafe.StringData(f.name)))
 		rc := C.runw_define(lp, h.c.host, &envs[i], C.int(i), cmodule, C.size_t(len(Module)), cname, C.size_t(len(f.name)), &params[0], C.size_t(len(f.params)), hasResult)
-		C.free(unsafe.Pointer(cname))
 		if rc != 0 {
 			return fmt.Errorf("define %s.%s failed", Module, f.name)
 		}
