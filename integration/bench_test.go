@@ -260,11 +260,20 @@ func (e *benchEnv) bundle(name, bin string, files map[string]string, args []stri
 			b.Fatal(err)
 		}
 	}
+	s := generatedSpec(b, bin, dir)
+	s.Process.Terminal = false
+	s.Process.Args = args
+	writeSpec(b, dir, s)
+	return dir
+}
+
+// generatedSpec is the config.json that `bin spec` (runc's or runw's)
+// writes into dir.
+func generatedSpec(b *testing.B, bin, dir string) *specs.Spec {
 	if out, err := exec.Command(bin, "spec", "--bundle", dir).CombinedOutput(); err != nil {
 		b.Fatalf("%s spec: %v\n%s", bin, err, out)
 	}
-	cfg := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(cfg)
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -272,15 +281,7 @@ func (e *benchEnv) bundle(name, bin string, files map[string]string, args []stri
 	if err := json.Unmarshal(data, &s); err != nil {
 		b.Fatal(err)
 	}
-	s.Process.Terminal = false
-	s.Process.Args = args
-	if data, err = json.MarshalIndent(&s, "", "\t"); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile(cfg, data, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	return dir
+	return &s
 }
 
 // warmUp fills the warm cache and the page cache: every wasm module is

@@ -251,26 +251,7 @@ func TestCRIRunw(t *testing.T) {
 			if err != nil {
 				t.Fatalf("UpdateContainerResources: %v", err)
 			}
-			cg := pod.config.Linux.CgroupParent + "/" + c.id
-			checked := 0
-			for _, f := range []struct{ file, want string }{
-				{"/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes", strconv.Itoa(limit)},
-				{"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_quota_us", "50000"},
-				{"/sys/fs/cgroup/cpu" + cg + "/cpu.shares", "512"},
-				{"/sys/fs/cgroup" + cg + "/memory.max", strconv.Itoa(limit)}, // cgroup v2
-			} {
-				b, err := os.ReadFile(f.file)
-				if err != nil {
-					continue // the other cgroup version
-				}
-				checked++
-				if got := strings.TrimSpace(string(b)); got != f.want {
-					t.Errorf("%s = %s, want %s", f.file, got, f.want)
-				}
-			}
-			if checked == 0 {
-				t.Errorf("no cgroup file found for the container at %s", cg)
-			}
+			assertUpdatedCgroup(t, pod.config.Linux.CgroupParent+"/"+c.id, limit)
 		})
 
 		e.stopPromptly(t, c, 143)
@@ -852,30 +833,9 @@ func (e *criEnv) runPod(name string) *criPod {
 func (e *criEnv) runPodNet(name string, network cri.NamespaceMode) *criPod {
 	t := e.t
 	t.Helper()
-	uid := fmt.Sprintf("%d", time.Now().UnixNano())
-	logDir := filepath.Join(e.dir, "pods", "default_"+name+"_"+uid)
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	nsOpts := &cri.NamespaceOption{Network: network, Pid: cri.NamespaceMode_CONTAINER, Ipc: cri.NamespaceMode_POD}
-	config := &cri.PodSandboxConfig{
-		Metadata:     &cri.PodSandboxMetadata{Name: name, Uid: uid, Namespace: "default"},
-		LogDirectory: logDir,
-		DnsConfig:    &cri.DNSConfig{},
-		Labels: map[string]string{
-			"io.kubernetes.pod.name":      name,
-			"io.kubernetes.pod.namespace": "default",
-			"io.kubernetes.pod.uid":       uid,
-		},
-		Annotations: map[string]string{"kubernetes.io/config.source": "api"},
-		Linux: &cri.LinuxPodSandboxConfig{
-			CgroupParent: e.cgParent + "/pod" + uid,
-			SecurityContext: &cri.LinuxSandboxSecurityContext{
-				NamespaceOptions: nsOpts,
-				Seccomp:          &cri.SecurityProfile{ProfileType: cri.SecurityProfile_Unconfined},
-			},
-		},
-	}
+	config := podSandboxConfig(t, e.dir, e.cgParent, name, nsOpts)
+	logDir := config.LogDirectory
 	resp, err := e.rt.RunPodSandbox(context.Background(), &cri.RunPodSandboxRequest{Config: config, RuntimeHandler: criHandler})
 	if err != nil {
 		t.Fatalf("RunPodSandbox (handler %s): %v", criHandler, err)
@@ -893,6 +853,37 @@ func (e *criEnv) runPodNet(name string, network cri.NamespaceMode) *criPod {
 		e.rt.RemovePodSandbox(ctx, &cri.RemovePodSandboxRequest{PodSandboxId: p.id})
 	})
 	return p
+}
+
+// podSandboxConfig is the sandbox config kubelet sends for a pod named
+// name in the default namespace: a fresh uid, its log directory (made
+// here, under dir/pods), its labels, a cgroup under cgParent and the
+// namespaces ns, without seccomp. The DNS config is empty.
+func podSandboxConfig(t *testing.T, dir, cgParent, name string, ns *cri.NamespaceOption) *cri.PodSandboxConfig {
+	t.Helper()
+	uid := fmt.Sprintf("%d", time.Now().UnixNano())
+	logDir := filepath.Join(dir, "pods", "default_"+name+"_"+uid)
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &cri.PodSandboxConfig{
+		Metadata:     &cri.PodSandboxMetadata{Name: name, Uid: uid, Namespace: "default"},
+		LogDirectory: logDir,
+		DnsConfig:    &cri.DNSConfig{},
+		Labels: map[string]string{
+			"io.kubernetes.pod.name":      name,
+			"io.kubernetes.pod.namespace": "default",
+			"io.kubernetes.pod.uid":       uid,
+		},
+		Annotations: map[string]string{"kubernetes.io/config.source": "api"},
+		Linux: &cri.LinuxPodSandboxConfig{
+			CgroupParent: cgParent + "/pod" + uid,
+			SecurityContext: &cri.LinuxSandboxSecurityContext{
+				NamespaceOptions: ns,
+				Seccomp:          &cri.SecurityProfile{ProfileType: cri.SecurityProfile_Unconfined},
+			},
+		},
+	}
 }
 
 // remove stops and removes the pod, as kubelet does when it is deleted.
@@ -916,6 +907,9 @@ type criContainer struct {
 	envs    map[string]string
 	mounts  []*cri.Mount
 	memory  int64 // the memory limit; 128 MiB if 0
+	// annotations reach the runtime only where CRI-O allows them
+	// (TestCRIO); containerd passes none of a pod spec's.
+	annotations map[string]string
 }
 
 type criCtr struct {
@@ -929,10 +923,6 @@ type criCtr struct {
 // masked and read-only paths.
 func (p *criPod) create(t *testing.T, spec criContainer) *criCtr {
 	t.Helper()
-	var envs []*cri.KeyValue
-	for k, v := range spec.envs {
-		envs = append(envs, &cri.KeyValue{Key: k, Value: []byte(v)})
-	}
 	termDir := filepath.Join(p.e.dir, "termination", spec.name)
 	if err := os.MkdirAll(termDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -941,9 +931,25 @@ func (p *criPod) create(t *testing.T, spec criContainer) *criCtr {
 	if err := os.WriteFile(termLog, nil, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	mounts := append(append([]*cri.Mount(nil), spec.mounts...),
-		&cri.Mount{ContainerPath: "/dev/termination-log", HostPath: termLog})
-	logRel := filepath.Join(spec.name, "0.log")
+	config := spec.config(p.config, termLog)
+	resp, err := p.e.rt.CreateContainer(context.Background(), &cri.CreateContainerRequest{
+		PodSandboxId: p.id, Config: config, SandboxConfig: p.config,
+	})
+	if err != nil {
+		t.Fatalf("CreateContainer %s: %v", spec.name, err)
+	}
+	return &criCtr{p: p, id: resp.ContainerId, logPath: filepath.Join(p.logDir, config.LogPath)}
+}
+
+// config is the container config kubelet sends for spec in the pod
+// sandbox pod: the log path, the termination-log file termLog mounted,
+// labels, a burstable pod's resources, namespace options, masked and
+// read-only paths.
+func (spec criContainer) config(pod *cri.PodSandboxConfig, termLog string) *cri.ContainerConfig {
+	var envs []*cri.KeyValue
+	for k, v := range spec.envs {
+		envs = append(envs, &cri.KeyValue{Key: k, Value: []byte(v)})
+	}
 	image := spec.image
 	if image == "" {
 		image = criProbeImage
@@ -952,25 +958,26 @@ func (p *criPod) create(t *testing.T, spec criContainer) *criCtr {
 	if memory == 0 {
 		memory = 128 << 20
 	}
-	config := &cri.ContainerConfig{
-		Metadata: &cri.ContainerMetadata{Name: spec.name},
-		Image:    &cri.ImageSpec{Image: image},
-		Command:  spec.command,
-		Args:     spec.args,
-		Envs:     envs,
-		Mounts:   mounts,
-		LogPath:  logRel,
+	return &cri.ContainerConfig{
+		Metadata:    &cri.ContainerMetadata{Name: spec.name},
+		Image:       &cri.ImageSpec{Image: image},
+		Command:     spec.command,
+		Args:        spec.args,
+		Envs:        envs,
+		Mounts:      append(append([]*cri.Mount(nil), spec.mounts...), &cri.Mount{ContainerPath: "/dev/termination-log", HostPath: termLog}),
+		LogPath:     filepath.Join(spec.name, "0.log"),
+		Annotations: spec.annotations,
 		Labels: map[string]string{
 			"io.kubernetes.container.name": spec.name,
-			"io.kubernetes.pod.name":       p.config.Metadata.Name,
-			"io.kubernetes.pod.namespace":  p.config.Metadata.Namespace,
-			"io.kubernetes.pod.uid":        p.config.Metadata.Uid,
+			"io.kubernetes.pod.name":       pod.Metadata.Name,
+			"io.kubernetes.pod.namespace":  pod.Metadata.Namespace,
+			"io.kubernetes.pod.uid":        pod.Metadata.Uid,
 		},
 		Linux: &cri.LinuxContainerConfig{
 			// A burstable pod's container: requests and a memory limit.
 			Resources: &cri.LinuxContainerResources{CpuShares: 102, CpuPeriod: 100000, CpuQuota: 100000, MemoryLimitInBytes: memory, OomScoreAdj: 999},
 			SecurityContext: &cri.LinuxContainerSecurityContext{
-				NamespaceOptions: p.config.Linux.SecurityContext.NamespaceOptions,
+				NamespaceOptions: pod.Linux.SecurityContext.NamespaceOptions,
 				Seccomp:          &cri.SecurityProfile{ProfileType: cri.SecurityProfile_Unconfined},
 				MaskedPaths: []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
 					"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
@@ -979,13 +986,32 @@ func (p *criPod) create(t *testing.T, spec criContainer) *criCtr {
 			},
 		},
 	}
-	resp, err := p.e.rt.CreateContainer(context.Background(), &cri.CreateContainerRequest{
-		PodSandboxId: p.id, Config: config, SandboxConfig: p.config,
-	})
-	if err != nil {
-		t.Fatalf("CreateContainer %s: %v", spec.name, err)
+}
+
+// assertUpdatedCgroup checks the files of the container's cgroup cg, in
+// whichever cgroup version the host has, for the resources the in-place
+// resize set: memory limit, a CPU quota of 50000 and 512 shares.
+func assertUpdatedCgroup(t *testing.T, cg string, limit int) {
+	t.Helper()
+	checked := 0
+	for _, f := range []struct{ file, want string }{
+		{"/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes", strconv.Itoa(limit)},
+		{"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_quota_us", "50000"},
+		{"/sys/fs/cgroup/cpu" + cg + "/cpu.shares", "512"},
+		{"/sys/fs/cgroup" + cg + "/memory.max", strconv.Itoa(limit)}, // cgroup v2
+	} {
+		b, err := os.ReadFile(f.file)
+		if err != nil {
+			continue // the other cgroup version
+		}
+		checked++
+		if got := strings.TrimSpace(string(b)); got != f.want {
+			t.Errorf("%s = %s, want %s", f.file, got, f.want)
+		}
 	}
-	return &criCtr{p: p, id: resp.ContainerId, logPath: filepath.Join(p.logDir, logRel)}
+	if checked == 0 {
+		t.Errorf("no cgroup file found for the container at %s", cg)
+	}
 }
 
 func (c *criCtr) start(t *testing.T) {

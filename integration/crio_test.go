@@ -62,7 +62,7 @@ func TestCRIO(t *testing.T) {
 	pod := e.runPod(crioPod{name: "wasm-pod", handler: "runw", hostNetwork: true})
 
 	t.Run("ExitCodeAndLog", func(t *testing.T) {
-		c := pod.create(t, crioContainer{name: "exit7", args: []string{"echo", "hi", "stderr", "oops", "exit", "7"}})
+		c := pod.create(t, criContainer{name: "exit7", args: []string{"echo", "hi", "stderr", "oops", "exit", "7"}})
 		c.start(t)
 		st := c.waitExited(t, 60*time.Second)
 		if st.ExitCode != 7 {
@@ -82,7 +82,7 @@ func TestCRIO(t *testing.T) {
 
 	// The annotations of docs/crio.md's allowed_annotations reach runw.
 	t.Run("AllowedAnnotations", func(t *testing.T) {
-		c := pod.create(t, crioContainer{name: "annotated", args: []string{"sleep", "1h"},
+		c := pod.create(t, criContainer{name: "annotated", args: []string{"sleep", "1h"},
 			annotations: map[string]string{"run.oci.handler": "wasm", "module.wasm.image/variant": "compat"}})
 		st := e.runwState(t, c.id)
 		for k, v := range map[string]string{"run.oci.handler": "wasm", "module.wasm.image/variant": "compat"} {
@@ -94,7 +94,7 @@ func TestCRIO(t *testing.T) {
 	})
 
 	t.Run("WasiPlatformImage", func(t *testing.T) {
-		c := pod.create(t, crioContainer{name: "wasi", image: criWasiImage, args: []string{"echo", "wasi-image", "exit", "9"}})
+		c := pod.create(t, criContainer{name: "wasi", image: criWasiImage, args: []string{"echo", "wasi-image", "exit", "9"}})
 		c.start(t)
 		if st := c.waitExited(t, 60*time.Second); st.ExitCode != 9 {
 			t.Errorf("exit code %d, want 9 (status %+v)", st.ExitCode, st)
@@ -110,7 +110,7 @@ func TestCRIO(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(ro, "in.txt"), []byte("from-host\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c := pod.create(t, crioContainer{
+		c := pod.create(t, criContainer{
 			name:    "app",
 			command: []string{"/probe.wasm"},
 			args: []string{"args", "env", "write", "/data/out.txt", "from-guest",
@@ -164,7 +164,7 @@ func TestCRIO(t *testing.T) {
 		if err := os.WriteFile(cfg, []byte("from-configmap\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		c := pod.create(t, crioContainer{name: "files", args: []string{"cat", "/config/app.conf", "cat", "/etc/hostname"},
+		c := pod.create(t, criContainer{name: "files", args: []string{"cat", "/config/app.conf", "cat", "/etc/hostname"},
 			mounts: []*cri.Mount{{ContainerPath: "/config/app.conf", HostPath: cfg, Readonly: true}}})
 		c.start(t)
 		c.waitExited(t, 60*time.Second)
@@ -176,7 +176,7 @@ func TestCRIO(t *testing.T) {
 	})
 
 	t.Run("RunningGuest", func(t *testing.T) {
-		c := pod.create(t, crioContainer{name: "spin", args: []string{"echo", "spinning", "spin"}})
+		c := pod.create(t, criContainer{name: "spin", args: []string{"echo", "spinning", "spin"}})
 		c.start(t)
 		c.waitLog(t, "spinning", 60*time.Second)
 		if st := c.inspect(t); st.State != "CONTAINER_RUNNING" {
@@ -229,26 +229,7 @@ func TestCRIO(t *testing.T) {
 		t.Run("Update", func(t *testing.T) {
 			const limit = 256 << 20
 			e.mustCrictl("update", "--memory", strconv.Itoa(limit), "--cpu-quota", "50000", "--cpu-period", "100000", "--cpu-share", "512", c.id)
-			cg := pod.config.Linux.CgroupParent + "/crio-" + c.id
-			checked := 0
-			for _, f := range []struct{ file, want string }{
-				{"/sys/fs/cgroup/memory" + cg + "/memory.limit_in_bytes", strconv.Itoa(limit)},
-				{"/sys/fs/cgroup/cpu" + cg + "/cpu.cfs_quota_us", "50000"},
-				{"/sys/fs/cgroup/cpu" + cg + "/cpu.shares", "512"},
-				{"/sys/fs/cgroup" + cg + "/memory.max", strconv.Itoa(limit)}, // cgroup v2
-			} {
-				b, err := os.ReadFile(f.file)
-				if err != nil {
-					continue // the other cgroup version
-				}
-				checked++
-				if got := strings.TrimSpace(string(b)); got != f.want {
-					t.Errorf("%s = %s, want %s", f.file, got, f.want)
-				}
-			}
-			if checked == 0 {
-				t.Errorf("no cgroup file found for the container at %s", cg)
-			}
+			assertUpdatedCgroup(t, pod.config.Linux.CgroupParent+"/crio-"+c.id, limit)
 		})
 
 		c.stopPromptly(t, 143)
@@ -256,7 +237,7 @@ func TestCRIO(t *testing.T) {
 	})
 
 	t.Run("StopSleepingGuest", func(t *testing.T) {
-		c := pod.create(t, crioContainer{name: "sleeper", args: []string{"echo", "sleeping", "sleep", "1h"}})
+		c := pod.create(t, criContainer{name: "sleeper", args: []string{"echo", "sleeping", "sleep", "1h"}})
 		c.start(t)
 		c.waitLog(t, "sleeping", 60*time.Second)
 		c.stopPromptly(t, 143)
@@ -264,7 +245,7 @@ func TestCRIO(t *testing.T) {
 	})
 
 	t.Run("MemoryLimit", func(t *testing.T) {
-		c := pod.create(t, crioContainer{name: "oom", memory: 64 << 20, args: []string{"alloc", "32", "alloc", "32", "alloc", "32", "echo", "survived"}})
+		c := pod.create(t, criContainer{name: "oom", memory: 64 << 20, args: []string{"alloc", "32", "alloc", "32", "alloc", "32", "echo", "survived"}})
 		c.start(t)
 		st := c.waitExited(t, 60*time.Second)
 		t.Logf("over its 64 MiB limit: exit code %d, reason %q", st.ExitCode, st.Reason)
@@ -275,8 +256,8 @@ func TestCRIO(t *testing.T) {
 	})
 
 	t.Run("TwoContainersInOnePod", func(t *testing.T) {
-		a := pod.create(t, crioContainer{name: "first", args: []string{"echo", "one", "sleep", "3s", "exit", "3"}})
-		b := pod.create(t, crioContainer{name: "second", args: []string{"echo", "two", "sleep", "3s", "exit", "4"}})
+		a := pod.create(t, criContainer{name: "first", args: []string{"echo", "one", "sleep", "3s", "exit", "3"}})
+		b := pod.create(t, criContainer{name: "second", args: []string{"echo", "two", "sleep", "3s", "exit", "4"}})
 		a.start(t)
 		b.start(t)
 		a.waitLog(t, "one", 60*time.Second)
@@ -296,7 +277,7 @@ func TestCRIO(t *testing.T) {
 	})
 
 	// A running container when the pod goes: stopp and rmp end it.
-	left := pod.create(t, crioContainer{name: "left", args: []string{"sleep", "1h"}})
+	left := pod.create(t, criContainer{name: "left", args: []string{"sleep", "1h"}})
 	left.start(t)
 	pod.remove(t)
 
@@ -313,7 +294,7 @@ func TestCRIO(t *testing.T) {
 		if !subnet.Contains(net.ParseIP(ip)) {
 			t.Errorf("pod IP %q not in the bridge's subnet %s", ip, crioSubnet)
 		}
-		c := pod.create(t, crioContainer{name: "app", args: []string{"echo", "on-bridge", "exit", "4"}})
+		c := pod.create(t, criContainer{name: "app", args: []string{"echo", "on-bridge", "exit", "4"}})
 		c.start(t)
 		if st := c.waitExited(t, 60*time.Second); st.ExitCode != 4 {
 			t.Errorf("exit code %d, want 4", st.ExitCode)
@@ -337,13 +318,13 @@ func TestCRIO(t *testing.T) {
 		if !strings.Contains(native, pod.id) {
 			t.Errorf("pause container %s not among runc's containers in runw's .native root: %q", pod.id, native)
 		}
-		sidecar := pod.create(t, crioContainer{name: "sidecar", image: criPauseImage})
+		sidecar := pod.create(t, criContainer{name: "sidecar", image: criPauseImage})
 		sidecar.start(t)
 		sidecar.waitRunning(t)
 		if native := e.runcList(t); !strings.Contains(native, sidecar.id) {
 			t.Errorf("native sidecar %s not handed to runc: %q", sidecar.id, native)
 		}
-		c := pod.create(t, crioContainer{name: "app", args: []string{"echo", "beside-pause", "exit", "6"}})
+		c := pod.create(t, criContainer{name: "app", args: []string{"echo", "beside-pause", "exit", "6"}})
 		c.start(t)
 		if st := c.waitExited(t, 60*time.Second); st.ExitCode != 6 {
 			t.Errorf("exit code %d, want 6", st.ExitCode)
@@ -731,11 +712,6 @@ type crioPodRun struct {
 func (e *crioEnv) runPod(p crioPod) *crioPodRun {
 	t := e.t
 	t.Helper()
-	uid := fmt.Sprintf("%d", time.Now().UnixNano())
-	logDir := filepath.Join(e.dir, "pods", "default_"+p.name+"_"+uid)
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	ns := &cri.NamespaceOption{Network: cri.NamespaceMode_POD, Pid: cri.NamespaceMode_CONTAINER, Ipc: cri.NamespaceMode_POD}
 	if p.hostNetwork {
 		ns.Network = cri.NamespaceMode_NODE
@@ -743,25 +719,10 @@ func (e *crioEnv) runPod(p crioPod) *crioPodRun {
 	if p.sharedPID {
 		ns.Pid = cri.NamespaceMode_POD
 	}
-	config := &cri.PodSandboxConfig{
-		Metadata:     &cri.PodSandboxMetadata{Name: p.name, Uid: uid, Namespace: "default"},
-		Hostname:     p.name,
-		LogDirectory: logDir,
-		DnsConfig:    &cri.DNSConfig{Servers: []string{"10.96.0.10"}, Searches: []string{"default.svc.cluster.local"}},
-		Labels: map[string]string{
-			"io.kubernetes.pod.name":      p.name,
-			"io.kubernetes.pod.namespace": "default",
-			"io.kubernetes.pod.uid":       uid,
-		},
-		Annotations: map[string]string{"kubernetes.io/config.source": "api"},
-		Linux: &cri.LinuxPodSandboxConfig{
-			CgroupParent: e.cgParent + "/pod" + uid,
-			SecurityContext: &cri.LinuxSandboxSecurityContext{
-				NamespaceOptions: ns,
-				Seccomp:          &cri.SecurityProfile{ProfileType: cri.SecurityProfile_Unconfined},
-			},
-		},
-	}
+	config := podSandboxConfig(t, e.dir, e.cgParent, p.name, ns)
+	config.Hostname = p.name
+	config.DnsConfig = &cri.DNSConfig{Servers: []string{"10.96.0.10"}, Searches: []string{"default.svc.cluster.local"}}
+	logDir := config.LogDirectory
 	cfgFile := e.writeJSON("pod-"+p.name+".json", config)
 	args := []string{"runp"}
 	if p.handler != "" {
@@ -821,18 +782,6 @@ func (p *crioPodRun) remove(t *testing.T) {
 	}
 }
 
-// crioContainer is what a pod spec's container says.
-type crioContainer struct {
-	name        string
-	image       string   // criProbeImage if empty
-	command     []string // the image's entrypoint if empty
-	args        []string
-	envs        map[string]string
-	mounts      []*cri.Mount
-	annotations map[string]string
-	memory      int64 // the memory limit; 128 MiB if 0
-}
-
 type crioCtr struct {
 	p       *crioPodRun
 	id      string
@@ -842,63 +791,24 @@ type crioCtr struct {
 // create creates a container in the pod with crictl create, with what
 // kubelet adds: the log path, a termination-log file, namespace options,
 // masked and read-only paths, resources.
-func (p *crioPodRun) create(t *testing.T, spec crioContainer) *crioCtr {
+func (p *crioPodRun) create(t *testing.T, spec criContainer) *crioCtr {
 	t.Helper()
-	var envs []*cri.KeyValue
-	for k, v := range spec.envs {
-		envs = append(envs, &cri.KeyValue{Key: k, Value: []byte(v)})
-	}
 	termLog := filepath.Join(p.e.dir, "termination", p.id[:12], spec.name, "termination-log")
 	os.MkdirAll(filepath.Dir(termLog), 0o755)
 	if err := os.WriteFile(termLog, nil, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	image := spec.image
-	if image == "" {
-		image = criProbeImage
-	}
-	memory := spec.memory
-	if memory == 0 {
-		memory = 128 << 20
-	}
 	// kubelet makes the container's log directory; CRI-O (conmon) does not.
-	logRel := filepath.Join(spec.name, "0.log")
 	if err := os.MkdirAll(filepath.Join(p.logDir, spec.name), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	config := &cri.ContainerConfig{
-		Metadata:    &cri.ContainerMetadata{Name: spec.name},
-		Image:       &cri.ImageSpec{Image: image},
-		Command:     spec.command,
-		Args:        spec.args,
-		Envs:        envs,
-		Mounts:      append(append([]*cri.Mount(nil), spec.mounts...), &cri.Mount{ContainerPath: "/dev/termination-log", HostPath: termLog}),
-		LogPath:     logRel,
-		Annotations: spec.annotations,
-		Labels: map[string]string{
-			"io.kubernetes.container.name": spec.name,
-			"io.kubernetes.pod.name":       p.config.Metadata.Name,
-			"io.kubernetes.pod.namespace":  p.config.Metadata.Namespace,
-			"io.kubernetes.pod.uid":        p.config.Metadata.Uid,
-		},
-		Linux: &cri.LinuxContainerConfig{
-			Resources: &cri.LinuxContainerResources{CpuShares: 102, CpuPeriod: 100000, CpuQuota: 100000, MemoryLimitInBytes: memory, OomScoreAdj: 999},
-			SecurityContext: &cri.LinuxContainerSecurityContext{
-				NamespaceOptions: p.config.Linux.SecurityContext.NamespaceOptions,
-				Seccomp:          &cri.SecurityProfile{ProfileType: cri.SecurityProfile_Unconfined},
-				MaskedPaths: []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
-					"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-					"/proc/scsi", "/sys/firmware"},
-				ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
-			},
-		},
-	}
+	config := spec.config(p.config, termLog)
 	cfgFile := p.e.writeJSON(fmt.Sprintf("ctr-%s-%s.json", p.id[:12], spec.name), config)
 	out, err := p.e.crictlOut("create", p.id, cfgFile, p.cfgFile)
 	if err != nil {
 		t.Fatalf("CreateContainer %s: %v", spec.name, err)
 	}
-	return &crioCtr{p: p, id: strings.TrimSpace(out), logPath: filepath.Join(p.logDir, logRel)}
+	return &crioCtr{p: p, id: strings.TrimSpace(out), logPath: filepath.Join(p.logDir, config.LogPath)}
 }
 
 func (c *crioCtr) start(t *testing.T) {

@@ -43,6 +43,27 @@ func landlockABI(t *testing.T) string {
 	return f.Annotations["io.github.runw.landlock"]
 }
 
+// requireLandlock skips the test unless the kernel has Landlock, and
+// returns runw's "abi N" entry for it.
+func requireLandlock(t *testing.T) string {
+	t.Helper()
+	abi := landlockABI(t)
+	if !strings.HasPrefix(abi, "abi ") {
+		t.Skipf("no Landlock here: %s", abi)
+	}
+	return abi
+}
+
+// mustProbeBin is probeBin, failing the test when it cannot be built.
+func mustProbeBin(t *testing.T) string {
+	t.Helper()
+	bin, err := probeBin()
+	if err != nil {
+		t.Fatalf("build the probe runw: %v", err)
+	}
+	return bin
+}
+
 // sandboxScene is a container with one grant of each kind and a host
 // directory outside all of them, and the probes an escaped guest makes.
 type sandboxScene struct {
@@ -122,13 +143,8 @@ func probeResults(stderr string) map[string]string {
 // test build, shows the same native calls succeed without it.
 func TestKernelEnforcesGrants(t *testing.T) {
 	t.Parallel()
-	if abi := landlockABI(t); !strings.HasPrefix(abi, "abi ") {
-		t.Skipf("no Landlock here: %s", abi)
-	}
-	bin, err := probeBin()
-	if err != nil {
-		t.Fatalf("build the probe runw: %v", err)
-	}
+	requireLandlock(t)
+	bin := mustProbeBin(t)
 
 	s := newSandboxScene(t)
 	r := newRunw(t)
@@ -204,13 +220,8 @@ func TestLandlockedInitTrapsAndGrows(t *testing.T) {
 // a new init with the same grants, and confines itself the same way.
 func TestKernelEnforcesGrantsOnExec(t *testing.T) {
 	t.Parallel()
-	if abi := landlockABI(t); !strings.HasPrefix(abi, "abi ") {
-		t.Skipf("no Landlock here: %s", abi)
-	}
-	bin, err := probeBin()
-	if err != nil {
-		t.Fatalf("build the probe runw: %v", err)
-	}
+	requireLandlock(t)
+	bin := mustProbeBin(t)
 	s := newSandboxScene(t)
 	s.b.edit(func(sp *specs.Spec) { sp.Process.Args = []string{"/probe.wasm", "sleep", "1h"} })
 	r := newRunw(t)
@@ -265,15 +276,11 @@ func TestDebugLogSaysLandlock(t *testing.T) {
 // namespace). The control run without the sandbox reaches TCP for all.
 func TestKernelEnforcesNetworkGrant(t *testing.T) {
 	t.Parallel()
-	if abi := landlockABI(t); !strings.HasPrefix(abi, "abi ") {
-		t.Skipf("no Landlock here: %s", abi)
-	} else if n, _ := strconv.Atoi(strings.Fields(strings.TrimPrefix(abi, "abi "))[0]); n < 4 {
+	abi := requireLandlock(t)
+	if n, _ := strconv.Atoi(strings.Fields(strings.TrimPrefix(abi, "abi "))[0]); n < 4 {
 		t.Skipf("Landlock %s has no TCP rules (ABI 4)", abi)
 	}
-	bin, err := probeBin()
-	if err != nil {
-		t.Fatalf("build the probe runw: %v", err)
-	}
+	bin := mustProbeBin(t)
 	netns := testNetns(t)
 	if out, err := exec.Command("ip", "-n", filepath.Base(netns), "link", "set", "lo", "up").CombinedOutput(); err != nil {
 		t.Fatalf("lo up: %v: %s", err, out)

@@ -163,17 +163,7 @@ func startRuncHTTP(b *testing.B, work, binary, name string, env ...string) *http
 	if err := copyFile(binary, filepath.Join(dir, "rootfs", "hello")); err != nil {
 		b.Fatal(err)
 	}
-	if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
-		b.Fatalf("runc spec: %v: %s", err, out)
-	}
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		b.Fatal(err)
-	}
+	s := generatedSpec(b, "runc", dir)
 	s.Process.Terminal = false
 	s.Process.Args = []string{"/hello"}
 	s.Process.Env = append(s.Process.Env, append([]string{"LISTEN_ADDR=:8080"}, env...)...)
@@ -182,7 +172,7 @@ func startRuncHTTP(b *testing.B, work, binary, name string, env ...string) *http
 			s.Linux.Namespaces[i].Path = v.path
 		}
 	}
-	writeSpec(b, dir, &s)
+	writeSpec(b, dir, s)
 	root := filepath.Join(work, "runc-root")
 	id := fmt.Sprintf("bench-http-%s-%d", name, os.Getpid())
 	stop := startBackground(b, filepath.Join(work, name), "runc", "--root", root, "run", "-b", dir, id)

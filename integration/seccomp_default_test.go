@@ -75,10 +75,7 @@ func TestRunwSeccompRefusesTheRest(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the control's unshare needs CAP_SYS_ADMIN")
 	}
-	bin, err := probeBin()
-	if err != nil {
-		t.Fatalf("build the probe runw: %v", err)
-	}
+	bin := mustProbeBin(t)
 	admin := []string{"CAP_SYS_ADMIN"}
 	run := func(filtered bool) (result, string) {
 		b := newBundle(t, "probe", "echo", "guest ran")
