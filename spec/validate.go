@@ -37,12 +37,22 @@ func validate(s *specs.Spec) error {
 // pathMax is Linux's PATH_MAX: no cwd longer than this can exist.
 const pathMax = 4096
 
-// rlimitTypes are the resource limits Linux knows (getrlimit(2)).
-var rlimitTypes = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
-	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
-	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
-	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
+// rlimitResources maps process.rlimits' types to the resources Linux
+// knows (getrlimit(2)).
+var rlimitResources = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// RlimitResource is the Linux resource number of an rlimit type
+// ("RLIMIT_NOFILE"); Load refuses a config naming any other type.
+func RlimitResource(name string) (int, bool) {
+	r, ok := rlimitResources[name]
+	return r, ok
 }
 
 func validateProcess(p *specs.Process) error {
@@ -62,7 +72,7 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	for _, r := range p.Rlimits {
-		if !rlimitTypes[r.Type] {
+		if _, ok := rlimitResources[r.Type]; !ok {
 			return fmt.Errorf("wrong rlimit value: %q", r.Type)
 		}
 	}
