@@ -350,7 +350,7 @@ func mapID(maps []specs.LinuxIDMapping, id uint32) uint32 {
 // itself), and it compiles the guest itself instead of reading runw's
 // cache. They are the first of spawnOptions.ExtraFiles (extraFD).
 func (cfg *initConfig) handOver() ([]*os.File, error) {
-	if cfg.Sandbox == nil || !cfg.Sandbox.has(specs.UserNamespace) {
+	if !cfg.Sandbox.has(specs.UserNamespace) {
 		return nil, nil
 	}
 	var files []*os.File
