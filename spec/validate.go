@@ -14,10 +14,9 @@ import (
 
 // validate applies the runtime-spec MUSTs runw can check before anything
 // exists, with runc's words where runc has them, so a bad config fails at
-// create with one line instead of half-way through. runw neither joins
-// namespaces nor sets rlimits for a wasm guest, but a config that names
-// ones that cannot exist is wrong all the same, and a native container
-// handed to runc would fail on it later and less clearly.
+// create with one line instead of half-way through: the init joins the
+// namespaces and sets the rlimits only after the spawn, and a native
+// container handed to runc would fail on a bad one later and less clearly.
 func validate(s *specs.Spec) error {
 	if err := validateProcess(s.Process); err != nil {
 		return err
