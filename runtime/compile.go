@@ -9,9 +9,10 @@ import (
 	"github.com/runw/runw/wasi"
 )
 
-// Compile precompiles modules and components into the cache ahead of time (image builds,
-// node warm-up), so that the first container of a module starts as fast
-// as the hundredth. It reports, per module, whether it was already cached.
+// Compile precompiles modules and components into the cache ahead of time
+// (image builds, node warm-up), so that the first container of a module
+// starts as fast as the hundredth. It reports, per module, whether it was
+// already cached.
 func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, key string, hit bool)) error {
 	cache, err := wasi.OpenCache(cacheDir, cacheMax)
 	if err != nil {
@@ -46,11 +47,12 @@ func fillCache(cacheDir string, cacheMax int64, module string) error {
 	return cmd.Run()
 }
 
-// compileOutside reports whether the cache holds the module afterwards,
-// so that the init need not ask again. It fills the cache for plan's module from the calling
+// compileOutside fills the cache for plan's module from the calling
 // command (create, exec), before the init is spawned and placed in the
-// container's cgroup, when the cache misses. A failure is left to the
-// init, which compiles in-process as a fallback and reports the error.
+// container's cgroup, when the cache misses. It reports whether the cache
+// holds the module afterwards, so that the init need not ask again. A
+// failure is left to the init, which compiles in-process as a fallback and
+// reports the error.
 func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
 	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
 	if cache == nil {

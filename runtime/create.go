@@ -449,36 +449,22 @@ func makePrivateDir(dir, data string, user wasi.User) error {
 		logDebugf("tmpfs %q with %q: %v; using a plain directory", dir, opts, err)
 	}
 	if mode, ok := tmpfsMode(data); ok {
-		if err := os.Chmod(dir, mode); err != nil {
-			return err
+		if err := unix.Chmod(dir, mode); err != nil {
+			return &os.PathError{Op: "chmod", Path: dir, Err: err}
 		}
 	}
 	return os.Chown(dir, int(user.UID), int(user.GID))
 }
 
-// tmpfsMode reads mode= from tmpfs options.
-func tmpfsMode(data string) (os.FileMode, bool) {
+// tmpfsMode reads mode= from tmpfs options: the permission, sticky,
+// setgid and setuid bits, as chmod(2) takes them.
+func tmpfsMode(data string) (uint32, bool) {
 	for _, o := range strings.Split(data, ",") {
 		if v, ok := strings.CutPrefix(o, "mode="); ok {
 			if m, err := strconv.ParseUint(v, 8, 32); err == nil {
-				return os.FileMode(m&0o777) | modeBits(m), true
+				return uint32(m) & 0o7777, true
 			}
 		}
 	}
 	return 0, false
-}
-
-// modeBits carries the sticky, setgid and setuid bits of a numeric mode.
-func modeBits(m uint64) os.FileMode {
-	var out os.FileMode
-	if m&0o1000 != 0 {
-		out |= os.ModeSticky
-	}
-	if m&0o2000 != 0 {
-		out |= os.ModeSetgid
-	}
-	if m&0o4000 != 0 {
-		out |= os.ModeSetuid
-	}
-	return out
 }

@@ -54,10 +54,8 @@ func Init() {
 	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 		compileInChild(cfg)
 	}
-	if cfg.Sandbox != nil {
-		if err := cfg.Sandbox.loopbackUp(); err != nil {
-			pipes.fail(err)
-		}
+	if err := cfg.Sandbox.loopbackUp(); err != nil {
+		pipes.fail(err)
 	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)
 	if err != nil {
@@ -73,11 +71,7 @@ func Init() {
 		}
 		fifo = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
-	sandbox := cfg.Sandbox
-	if sandbox == nil {
-		sandbox = &Sandbox{}
-	}
-	if err := enterSandbox(sandbox, cfg.Plan, fifo); err != nil {
+	if err := enterSandbox(cfg.Sandbox, cfg.Plan, fifo); err != nil {
 		pipes.fail(err)
 	}
 	// If create is gone (killed mid-way), nobody will ever start or

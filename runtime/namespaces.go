@@ -233,10 +233,6 @@ func (sb *Sandbox) creates(t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// applyNamespaces sets what lives in the container's namespaces: the
-// hostname and domain name (its own uts namespace), and linux.sysctl, each
-// key only in a namespace of the container's own: writing net.* in the
-// host's network namespace would change the host.
 // loopbackUp brings up "lo" in a network namespace the init was born in
 // (a network entry without a path), as runc does: without it 127.0.0.1
 // does not exist there, and a guest could not reach its own listeners, nor
@@ -244,16 +240,7 @@ func (sb *Sandbox) creates(t specs.LinuxNamespaceType) bool {
 // It runs before the guest is prepared, so that a listener on 127.0.0.1
 // can be bound.
 func (sb *Sandbox) loopbackUp() error {
-	if sb.Joined {
-		return nil
-	}
-	created := false
-	for _, n := range sb.Namespaces {
-		if n.Type == specs.NetworkNamespace && n.Path == "" {
-			created = true
-		}
-	}
-	if !created {
+	if sb.Joined || !sb.creates(specs.NetworkNamespace) {
 		return nil
 	}
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -275,6 +262,10 @@ func (sb *Sandbox) loopbackUp() error {
 	return nil
 }
 
+// applyNamespaces sets what lives in the container's namespaces: the
+// hostname and domain name (its own uts namespace), and linux.sysctl, each
+// key only in a namespace of the container's own: writing net.* in the
+// host's network namespace would change the host.
 func (sb *Sandbox) applyNamespaces() error {
 	if sb.Joined {
 		sb.procIsOurs = true
@@ -359,7 +350,7 @@ func mapID(maps []specs.LinuxIDMapping, id uint32) uint32 {
 // itself), and it compiles the guest itself instead of reading runw's
 // cache. They are the first of spawnOptions.ExtraFiles (extraFD).
 func (cfg *initConfig) handOver() ([]*os.File, error) {
-	if cfg.Sandbox == nil || !cfg.Sandbox.has(specs.UserNamespace) {
+	if !cfg.Sandbox.has(specs.UserNamespace) {
 		return nil, nil
 	}
 	var files []*os.File

@@ -11,6 +11,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
 )
 
@@ -19,23 +20,12 @@ import (
 */
 import "C"
 
-// rlimits maps process.rlimits' types to Linux's resources (getrlimit(2));
-// spec/validate.go refuses any other name at load.
-var rlimits = map[string]int{
-	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
-	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
-	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
-	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
-	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
-	"RLIMIT_STACK": unix.RLIMIT_STACK,
-}
-
 // applyLimits sets process.rlimits and process.oomScoreAdj, first, while
 // the init still has CAP_SYS_RESOURCE to raise a hard limit or lower its
 // OOM score. Both belong to the process, not to a thread.
 func (sb *Sandbox) applyLimits() error {
 	for _, r := range sb.Rlimits {
-		res, ok := rlimits[r.Type]
+		res, ok := spec.RlimitResource(r.Type)
 		if !ok {
 			return fmt.Errorf("wrong rlimit value: %q", r.Type)
 		}

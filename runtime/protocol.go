@@ -68,8 +68,8 @@ type initConfig struct {
 	LogFormat string     `json:"log_format,omitempty"`
 	Debug     bool       `json:"debug,omitempty"`
 	// Sandbox is what the init applies to itself before it reports
-	// ready (sandbox.go).
-	Sandbox *Sandbox `json:"sandbox,omitempty"`
+	// ready (sandbox.go); create and exec always send one.
+	Sandbox *Sandbox `json:"sandbox"`
 	// Cached says create or exec found or put the module in the cache:
 	// the init loads it without checking again.
 	Cached bool `json:"cached,omitempty"`

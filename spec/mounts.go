@@ -196,9 +196,8 @@ func underKernelDir(dest string) bool {
 	return false
 }
 
-// within reports whether the clean absolute path p is dir or below it, on
+// Within reports whether the clean absolute path p is dir or below it, on
 // path-component boundaries ("/app2" is not within "/app").
-// Within says whether the clean absolute path p is dir or below it.
 func Within(p, dir string) bool {
 	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }

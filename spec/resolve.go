@@ -244,10 +244,6 @@ func (v *guestVFS) Readlink(name string) (string, error) {
 	return os.Readlink(v.host(name))
 }
 
-// errnoOf strips an *os.PathError (or *os.SyscallError) down to its
-// errno when the caller already names the path, quoted: the error's own
-// text would repeat the path unquoted, and a path holding a newline would
-// split the one error line engines read.
 // ErrnoOf strips an *os.PathError (or *os.SyscallError) down to its errno
 // when the caller already names the path, quoted: the error's own text
 // would repeat the path unquoted, and a path holding a newline would split

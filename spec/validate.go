@@ -14,10 +14,9 @@ import (
 
 // validate applies the runtime-spec MUSTs runw can check before anything
 // exists, with runc's words where runc has them, so a bad config fails at
-// create with one line instead of half-way through. runw neither joins
-// namespaces nor sets rlimits for a wasm guest, but a config that names
-// ones that cannot exist is wrong all the same, and a native container
-// handed to runc would fail on it later and less clearly.
+// create with one line instead of half-way through: the init joins the
+// namespaces and sets the rlimits only after the spawn, and a native
+// container handed to runc would fail on a bad one later and less clearly.
 func validate(s *specs.Spec) error {
 	if err := validateProcess(s.Process); err != nil {
 		return err
@@ -37,12 +36,22 @@ func validate(s *specs.Spec) error {
 // pathMax is Linux's PATH_MAX: no cwd longer than this can exist.
 const pathMax = 4096
 
-// rlimitTypes are the resource limits Linux knows (getrlimit(2)).
-var rlimitTypes = map[string]bool{
-	"RLIMIT_AS": true, "RLIMIT_CORE": true, "RLIMIT_CPU": true, "RLIMIT_DATA": true,
-	"RLIMIT_FSIZE": true, "RLIMIT_LOCKS": true, "RLIMIT_MEMLOCK": true, "RLIMIT_MSGQUEUE": true,
-	"RLIMIT_NICE": true, "RLIMIT_NOFILE": true, "RLIMIT_NPROC": true, "RLIMIT_RSS": true,
-	"RLIMIT_RTPRIO": true, "RLIMIT_RTTIME": true, "RLIMIT_SIGPENDING": true, "RLIMIT_STACK": true,
+// rlimitResources maps process.rlimits' types to the resources Linux
+// knows (getrlimit(2)).
+var rlimitResources = map[string]int{
+	"RLIMIT_AS": unix.RLIMIT_AS, "RLIMIT_CORE": unix.RLIMIT_CORE, "RLIMIT_CPU": unix.RLIMIT_CPU,
+	"RLIMIT_DATA": unix.RLIMIT_DATA, "RLIMIT_FSIZE": unix.RLIMIT_FSIZE, "RLIMIT_LOCKS": unix.RLIMIT_LOCKS,
+	"RLIMIT_MEMLOCK": unix.RLIMIT_MEMLOCK, "RLIMIT_MSGQUEUE": unix.RLIMIT_MSGQUEUE, "RLIMIT_NICE": unix.RLIMIT_NICE,
+	"RLIMIT_NOFILE": unix.RLIMIT_NOFILE, "RLIMIT_NPROC": unix.RLIMIT_NPROC, "RLIMIT_RSS": unix.RLIMIT_RSS,
+	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
+	"RLIMIT_STACK": unix.RLIMIT_STACK,
+}
+
+// RlimitResource is the Linux resource number of an rlimit type
+// ("RLIMIT_NOFILE"); Load refuses a config naming any other type.
+func RlimitResource(name string) (int, bool) {
+	r, ok := rlimitResources[name]
+	return r, ok
 }
 
 func validateProcess(p *specs.Process) error {
@@ -62,7 +71,7 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	for _, r := range p.Rlimits {
-		if !rlimitTypes[r.Type] {
+		if _, ok := rlimitResources[r.Type]; !ok {
 			return fmt.Errorf("wrong rlimit value: %q", r.Type)
 		}
 	}
