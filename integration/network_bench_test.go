@@ -8,6 +8,12 @@ package integration
 // twice: limited to one thread (GOMAXPROCS=1) and unconstrained. All three
 // are measured in the same run, in rounds that rotate which goes first.
 // Speed is reported, never asserted.
+//
+// The same program is then measured with no network at all
+// (HELLO_INPROC: in-process clients on net.Pipe, the real http.Server),
+// wasm under runw against native GOMAXPROCS=1. No host call and no kernel
+// is on that path, so its ratio is the speed of the guest's own compiled
+// code: the ceiling any WASI host could reach with this guest.
 
 import (
 	"bufio"
@@ -31,6 +37,7 @@ var (
 	benchHTTPRounds   = flag.Int("bench-http-rounds", 3, "bench: wrk runs per HTTP server (the servers take turns)")
 	benchHTTPConns    = flag.Int("bench-http-conns", 32, "bench: wrk's open connections")
 	benchHTTPThreads  = flag.Int("bench-http-threads", 2, "bench: wrk's threads")
+	benchInprocReqs   = flag.Int("bench-inproc-requests", 30000, "bench: requests per in-process (no network) run of the HTTP server")
 )
 
 // httpServer is one server under load: its runtime, its address and how
@@ -125,6 +132,53 @@ func BenchmarkHTTPServer(b *testing.B) {
 			fmt.Printf("bench: %s: wrk reported errors: %s\n", s.name, strings.Join(s.errs, "; "))
 		}
 	}
+
+	wasmIn, nativeIn := inprocHTTP(b, runw, work, wasm, native)
+	b.ReportMetric(wasmIn, "inproc-wasm-req/s")
+	b.ReportMetric(nativeIn, "inproc-native1-req/s")
+	b.ReportMetric(wasmIn/nativeIn, "inproc-ratio-vs-gomaxprocs1")
+	fmt.Printf("in-process (no network, HELLO_INPROC=%d, %d rounds): wasm %.0f req/s, native GOMAXPROCS=1 %.0f req/s: "+
+		"the guest's own code runs at %.2f of native\n\n", *benchInprocReqs, *benchHTTPRounds, wasmIn, nativeIn, wasmIn/nativeIn)
+}
+
+var inprocRate = regexp.MustCompile(`(?m)^inproc: \d+ requests in \S+: ([0-9.]+) req/s$`)
+
+// inprocHTTP runs the server's in-process mode in rounds, the wasm build
+// under runw (no network namespace: it opens no socket) alternating with
+// the native build limited to one thread, and returns their mean rates.
+func inprocHTTP(b *testing.B, runw, work, wasm, native string) (wasmRPS, nativeRPS float64) {
+	env := fmt.Sprintf("HELLO_INPROC=%d", *benchInprocReqs)
+	dir := filepath.Join(work, "inproc-bundle")
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := copyFile(wasm, filepath.Join(dir, "rootfs", "hello.wasm")); err != nil {
+		b.Fatal(err)
+	}
+	s := defaultSpec("/hello.wasm")
+	s.Process.Env = []string{env}
+	writeSpec(b, dir, &s)
+	rate := func(cmd *exec.Cmd) float64 {
+		out, err := cmd.CombinedOutput()
+		m := inprocRate.FindSubmatch(out)
+		if err != nil || m == nil {
+			b.Fatalf("%s: %v: %s", strings.Join(cmd.Args, " "), err, out)
+		}
+		r, _ := strconv.ParseFloat(string(m[1]), 64)
+		return r
+	}
+	root := filepath.Join(work, "inproc-root")
+	for round := 0; round < *benchHTTPRounds; round++ {
+		id := fmt.Sprintf("bench-inproc-%d-%d", os.Getpid(), round)
+		w := rate(exec.Command(runw, "--root", root, "--cache-dir", cacheDir, "run", "-b", dir, id))
+		n := exec.Command(native)
+		n.Env = append(os.Environ(), env, "GOMAXPROCS=1")
+		r := rate(n)
+		fmt.Printf("bench: round %d in-process wasm (runw) %10.0f req/s, native-gomaxprocs1 %10.0f req/s\n", round+1, w, r)
+		wasmRPS += w / float64(*benchHTTPRounds)
+		nativeRPS += r / float64(*benchHTTPRounds)
+	}
+	return wasmRPS, nativeRPS
 }
 
 // startRunwHTTP runs the wasm server under runw in a namespace of its own,

@@ -11,6 +11,11 @@
 //	POST /echo        the request body
 //	GET  /file?path=P the file at P (a preopened directory must be visible)
 //	GET  /fds         RUNW_LISTEN_FDS
+//
+// With HELLO_INPROC=N it serves N requests to in-process clients over
+// net.Pipe instead (inproc.go): the same handlers and net/http code with
+// no socket, no host call on the request path and no kernel, so that the
+// wasm build against the native one measures the guest's own code.
 package main
 
 import (
@@ -25,12 +30,22 @@ import (
 )
 
 func main() {
+	if n := os.Getenv("HELLO_INPROC"); n != "" {
+		inproc(n)
+		return
+	}
 	l, err := listener()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hello: listener:", err)
 		os.Exit(1)
 	}
 	fmt.Printf("serving on fds %q\n", os.Getenv("RUNW_LISTEN_FDS"))
+	err = http.Serve(l, handlers())
+	fmt.Fprintln(os.Stderr, "hello: serve:", err)
+	os.Exit(1)
+}
+
+func handlers() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "hello from wasm\n")
@@ -49,9 +64,7 @@ func main() {
 	mux.HandleFunc("/fds", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, os.Getenv("RUNW_LISTEN_FDS"))
 	})
-	err = http.Serve(l, mux)
-	fmt.Fprintln(os.Stderr, "hello: serve:", err)
-	os.Exit(1)
+	return mux
 }
 
 func listener() (net.Listener, error) {
