@@ -21,6 +21,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/runw/runw/runtime"
+	"github.com/runw/runw/state"
 	// Joins the namespaces only a single-threaded process can join, in
 	// `runw init`, before the Go runtime starts (see its package doc).
 	_ "github.com/runw/runw/runtime/nsenter"
@@ -123,33 +124,13 @@ func defaultRoot() string {
 			return filepath.Join(xdg, "runw")
 		}
 	}
-	return "/run/runw"
+	return state.DefaultRoot
 }
 
 // setupLog configures logrus like runc: --log file opened append+sync,
 // text or JSON lines, debug level with --debug.
 func setupLog(c *cli.Context) error {
-	switch c.String("log-format") {
-	case "text":
-		logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true, TimestampFormat: time.RFC3339Nano})
-	case "json":
-		logrus.SetFormatter(&logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano})
-	default:
-		return fmt.Errorf("invalid log-format: %q", c.String("log-format"))
-	}
-	logrus.SetLevel(logrus.InfoLevel)
-	if c.Bool("debug") {
-		logrus.SetLevel(logrus.DebugLevel)
-	}
-	logrus.SetOutput(os.Stderr)
-	if p := c.String("log"); p != "" {
-		f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_APPEND|os.O_SYNC, 0o644)
-		if err != nil {
-			return err
-		}
-		logrus.SetOutput(f)
-	}
-	return nil
+	return runtime.ConfigureLog(c.String("log"), c.String("log-format"), c.Bool("debug"))
 }
 
 // newRuntime builds the runtime from the global flags.
@@ -199,9 +180,7 @@ func commandArgs(argv []string, command string) []string {
 // checkArgs prints usage and fails as runc does when the count is wrong.
 func checkArgs(c *cli.Context, n int) error {
 	if c.NArg() != n {
-		fmt.Println("Incorrect Usage.")
-		showUsage(c)
-		return fmt.Errorf("runw: %q requires exactly %d argument(s)", c.Command.Name, n)
+		return usageError(c, "exactly %d argument(s)", n)
 	}
 	return nil
 }
@@ -328,9 +307,7 @@ func commands() []*cli.Command {
 			Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "accepted; a stopped container is not an error"}},
 			Action: onContainer(func(c *cli.Context) error {
 				if c.NArg() < 1 || c.NArg() > 2 {
-					fmt.Println("Incorrect Usage.")
-					showUsage(c)
-					return fmt.Errorf("runw: %q requires a minimum of 1 and a maximum of 2 argument(s)", "kill")
+					return usageError(c, "a minimum of 1 and a maximum of 2 argument(s)")
 				}
 				return nil
 			}, func(c *cli.Context, r *runtime.Runtime) error {
@@ -591,9 +568,7 @@ func goVersion() string {
 // caller can tell it from the process's own status.
 func execAction(c *cli.Context) error {
 	if c.NArg() < 1 || (c.NArg() < 2 && c.String("process") == "") {
-		fmt.Println("Incorrect Usage.")
-		showUsage(c)
-		return fmt.Errorf("runw: %q requires a minimum of 2 argument(s)", "exec")
+		return usageError(c, "a minimum of 2 argument(s)")
 	}
 	r, err := newRuntime(c)
 	if err != nil {
@@ -729,4 +704,13 @@ func unsupported(name, usage string) *cli.Command {
 // command, would look the name up among its subcommands and fail.)
 func showUsage(c *cli.Context) {
 	fmt.Printf("Usage: runw %s [command options] %s\n\n%s\n", c.Command.Name, c.Command.ArgsUsage, c.Command.Usage)
+}
+
+// usageError is the one answer to a wrong argument count, as runc gives
+// it: "Incorrect Usage." and the command's usage on stdout, then the
+// error line ("runw: "kill" requires a minimum of 1 ...") for fatal.
+func usageError(c *cli.Context, format string, args ...any) error {
+	fmt.Println("Incorrect Usage.")
+	showUsage(c)
+	return fmt.Errorf("runw: %q requires "+format, append([]any{c.Command.Name}, args...)...)
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/opencontainers/cgroups/manager"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/state"
 )
 
 // The container's init is placed in the cgroup the spec names, as runc
@@ -39,7 +41,7 @@ func cgroupPath(spec *specs.Spec, root, id string, systemd bool) string {
 		p = spec.Linux.CgroupsPath
 	}
 	if p == "" {
-		if root == "/run/runw" {
+		if root == state.DefaultRoot {
 			return "/runw/" + id
 		}
 		sum := sha256.Sum256([]byte(root))
