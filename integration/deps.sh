@@ -1,15 +1,16 @@
 #!/bin/sh
 # Installs, from Debian's packages, what the engine tests and benchmarks
 # drive: podman, conmon (uidmap and slirp4netns for rootless podman),
-# containerd, runc, busybox-static, and clang with wasi-libc for the C
-# guests; for the network tests and benchmark, iproute2 (ip netns, veth
-# pairs), the CNI plugins (podman's and the CRI pod's bridge), iptables
-# (their port mappings), curl, and wrk (the HTTP load generator of `make
-# bench`); and libseccomp-dev with pkg-config, which runw's own build needs
-# (the Makefile's deps-build installs them first). Only missing packages
-# are installed; it needs root and apt-get and does nothing otherwise.
+# containerd, runc, busybox-static, clang with wasi-libc for the C guests,
+# rustc with its wasm32 standard library for the Rust guest; for the
+# network tests and benchmark, iproute2 (ip netns, veth pairs), the CNI
+# plugins (podman's and the CRI pod's bridge), iptables (their port
+# mappings), curl, and wrk (the HTTP load generator of `make bench`); and
+# libseccomp-dev with pkg-config, which runw's own build needs (the
+# Makefile's deps-build installs them first). Only missing packages are
+# installed; it needs root and apt-get and does nothing otherwise.
 set -e
-pkgs="podman conmon containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 uidmap slirp4netns libseccomp-dev pkg-config iproute2 containernetworking-plugins iptables curl wrk"
+pkgs="podman conmon containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 uidmap slirp4netns libseccomp-dev pkg-config iproute2 containernetworking-plugins iptables curl wrk"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -123,6 +123,15 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Sprintf("cannot build the C guest %s with clang --target=wasm32-wasi (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32; integration/deps.sh installs them): %v: %s", name, err, lastLines(string(b), 3)), nil
 		}
+	case "rust":
+		rustc, target := rustWasi()
+		if rustc == "" {
+			return "", "cannot build the Rust guest: no rustc here has a wasm32-wasip1 (or wasm32-wasi) standard library (Debian: rustc libstd-rust-dev-wasm32; integration/deps.sh installs them)", nil
+		}
+		cmd := exec.Command(rustc, "--edition", "2021", "-O", "-C", "strip=debuginfo", "--target", target, "-o", out, filepath.Join(src, "rust", "server.rs"))
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", "", fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, lastLines(string(b), 5))
+		}
 	case "v1", "v2", "open":
 		return filepath.Join(src, "wat", name+".wat"), "", nil
 	default:
@@ -137,6 +146,25 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		return "", "", fmt.Errorf("runw compile %s: %v: %s", out, err, b)
 	}
 	return out, "", nil
+}
+
+// rustWasi finds a rustc with the standard library for preview1 and that
+// target's name: Debian's /usr/bin/rustc with libstd-rust-dev-wasm32
+// calls it wasm32-wasi, newer toolchains wasm32-wasip1. A rustup rustc
+// earlier in PATH often has no wasm target at all, so each is asked.
+func rustWasi() (rustc, target string) {
+	for _, bin := range []string{"rustc", "/usr/bin/rustc"} {
+		for _, t := range []string{"wasm32-wasip1", "wasm32-wasi"} {
+			dir, err := exec.Command(bin, "--print", "target-libdir", "--target", t).Output()
+			if err != nil {
+				continue
+			}
+			if libs, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(dir)), "libstd-*.rlib")); len(libs) > 0 {
+				return bin, t
+			}
+		}
+	}
+	return "", ""
 }
 
 // netBundle lays out a bundle running module (a path) with args; the
@@ -623,6 +651,41 @@ func TestNetCEchoServerAndFdLayout(t *testing.T) {
 		}
 	}
 	stopWith143(t, r, bg, "cecho")
+}
+
+// A Rust std server (testdata/net/rust/server.rs) on the preopened
+// listener, the way Rust's preview1 std allows: TcpListener::from_raw_fd,
+// set_nonblocking(false), a blocking accept loop. It serves on port 80 as
+// an unprivileged user, answers curl and echoes a body bigger than one
+// socket read, and SIGTERM ends it blocked in accept with 143.
+func TestNetRustStdServer(t *testing.T) {
+	v := newVethNet(t)
+	mod := netGuest(t, "rust")
+	r := newRunw(t)
+	b := netBundle(t, mod)
+	b.inNetns(v.path, []string{"RUNW_LISTEN=:80"}, nil)
+	b.edit(func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Capabilities = &specs.LinuxCapabilities{}
+	})
+	bg := r.start("run", "-b", b.dir, "rust")
+	url := "http://" + v.guest + "/"
+	if got := waitHTTP(t, bg, url+"a/b"); got != "hello from rust /a/b\n" {
+		t.Errorf("GET /a/b: %q, want %q", got, "hello from rust /a/b\n")
+	}
+	body := strings.Repeat("0123456789abcdef", 16<<10) // 256 KiB
+	for i := 0; i < 3; i++ {
+		resp, err := netClient.Post(url+"echo", "application/octet-stream", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("POST /echo: %v", err)
+		}
+		got, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || string(got) != body {
+			t.Errorf("POST /echo of %d bytes: %d bytes back, %v", len(body), len(got), err)
+		}
+	}
+	stopWith143(t, r, bg, "rust")
 }
 
 // The Go server built on github.com/stealthrocket/net opens its own
