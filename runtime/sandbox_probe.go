@@ -24,7 +24,9 @@ import (
 // config.json), the only thing the test controls that reaches the init:
 //
 //	RUNW_SANDBOX_PROBE=op:path;op:path...   ops: read, write, create, list,
-//	                                        mkdir, unshare; connect and bind (path IPv4:PORT)
+//	                                        mkdir, unshare; connect and bind (path IPv4:PORT);
+//	                                        socket (path a name of probeSockets);
+//	                                        abstract (connect to the abstract AF_UNIX socket @path)
 //	RUNW_SANDBOX_OFF=1                      skip Sandbox.apply (the control run)
 //
 // Each probe prints one line to stderr: "sandbox-probe OP PATH: ok" or
@@ -117,10 +119,40 @@ func probe(op, path string) error {
 			return unix.Bind(fd, sa)
 		}
 		return unix.Connect(fd, sa)
+	case "socket":
+		sk, ok := probeSockets[path]
+		if !ok {
+			return fmt.Errorf("unknown socket %q", path)
+		}
+		fd, err := unix.Socket(sk[0], sk[1]|unix.SOCK_CLOEXEC, sk[2])
+		if err != nil {
+			return err
+		}
+		return unix.Close(fd)
+	case "abstract":
+		fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer unix.Close(fd)
+		return unix.Connect(fd, &unix.SockaddrUnix{Name: "@" + path})
 	case "unshare":
 		// A new uts namespace for this thread alone (path unused): what
 		// runw's own seccomp filter refuses.
 		return unix.Unshare(unix.CLONE_NEWUTS)
 	}
 	return fmt.Errorf("unknown probe %q", op)
+}
+
+// probeSockets are the sockets the socket probe makes, by name: family,
+// type, protocol.
+var probeSockets = map[string][3]int{
+	"tcp":     {unix.AF_INET, unix.SOCK_STREAM, 0},
+	"udp6":    {unix.AF_INET6, unix.SOCK_DGRAM, 0},
+	"unix":    {unix.AF_UNIX, unix.SOCK_STREAM, 0},
+	"netlink": {unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_ROUTE},
+	"packet":  {unix.AF_PACKET, unix.SOCK_RAW, 0x0300}, // htons(ETH_P_ALL)
+	"raw":     {unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_ICMP},
+	"ping":    {unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP},
+	"alg":     {unix.AF_ALG, unix.SOCK_SEQPACKET, 0},
 }

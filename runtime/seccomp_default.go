@@ -48,8 +48,9 @@ var runwSyscalls = []string{
 	"openat", "openat2", "newfstatat", "fstat", "statx", "getdents64", "readlinkat",
 	"mkdirat", "unlinkat", "renameat", "renameat2", "linkat", "symlinkat", "utimensat",
 	"ftruncate", "fallocate", "fadvise64", "fsync", "fdatasync",
-	// Networking guests (sockets the WASI host holds for them).
-	"socket", "bind", "listen", "accept", "accept4", "connect",
+	// Networking guests (sockets the WASI host holds for them); socket
+	// itself only for the families and types in seccompSockets.
+	"bind", "listen", "accept", "accept4", "connect",
 	"sendto", "recvfrom", "sendmsg", "recvmsg", "getsockopt", "setsockopt",
 	"getsockname", "getpeername", "shutdown",
 }
@@ -66,8 +67,34 @@ const cloneNamespaceFlags = unix.CLONE_NEWNS | unix.CLONE_NEWCGROUP | unix.CLONE
 // terminal queries of isatty and a tty's size.
 var seccompAllowedIoctls = []uint64{unix.TIOCINQ, unix.TCGETS, unix.TIOCGWINSZ}
 
+// seccompSockets are the only sockets runw's filter lets the init make:
+// TCP and UDP over IPv4 and IPv6, all the WASI host (sock_open) and its
+// name resolver ever make, with protocol 0 or the one the type implies
+// (Go's net probes IPv6 with IPPROTO_TCP). A guest that escaped wasmtime
+// gets EPERM for every other socket: netlink (the routing tables, the
+// namespace's sockets through sock_diag, uevents), packet and raw
+// sockets (sniffing and forging traffic on the namespace's devices, for
+// an init that kept CAP_NET_RAW), AF_UNIX (a daemon's abstract socket in
+// the host's network namespace, as containerd-shim's was in
+// CVE-2020-15257), AF_ALG, vsock, bluetooth and the rest of the kernel's
+// socket families, and ICMP "ping" sockets.
+var seccompSockets = []struct {
+	family, typ int
+	protos      []int
+}{
+	{unix.AF_INET, unix.SOCK_STREAM, []int{0, unix.IPPROTO_TCP}},
+	{unix.AF_INET, unix.SOCK_DGRAM, []int{0, unix.IPPROTO_UDP}},
+	{unix.AF_INET6, unix.SOCK_STREAM, []int{0, unix.IPPROTO_TCP}},
+	{unix.AF_INET6, unix.SOCK_DGRAM, []int{0, unix.IPPROTO_UDP}},
+}
+
+// sockTypeMask is SOCK_TYPE_MASK: the type without SOCK_NONBLOCK and
+// SOCK_CLOEXEC.
+const sockTypeMask = 0xf
+
 // runwSeccomp is runw's own filter as a spec profile, loaded like any
 // other (seccomp.go): allow runwSyscalls, ioctl for the requests above,
+// socket for the TCP and UDP sockets of seccompSockets,
 // clone without namespace flags, clone3 answered ENOSYS (glibc then falls
 // back to clone, whose thread flags the init's check verifies; clone3's
 // flags sit in memory a filter cannot read), everything else EPERM. Only the
@@ -91,6 +118,15 @@ func runwSeccomp() *specs.LinuxSeccomp {
 		ioctl.Args = append(ioctl.Args, specs.LinuxSeccompArg{Index: 1, Value: req, Op: specs.OpEqualTo})
 	}
 	s.Syscalls = append(s.Syscalls, ioctl)
+	for _, sk := range seccompSockets {
+		for _, proto := range sk.protos {
+			s.Syscalls = append(s.Syscalls, specs.LinuxSyscall{Names: []string{"socket"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: uint64(sk.family), Op: specs.OpEqualTo},
+				{Index: 1, Value: sockTypeMask, ValueTwo: uint64(sk.typ), Op: specs.OpMaskedEqual},
+				{Index: 2, Value: uint64(proto), Op: specs.OpEqualTo},
+			}})
+		}
+	}
 	return s
 }
 

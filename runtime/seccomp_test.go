@@ -172,3 +172,53 @@ func TestRunwSeccompRefusesCloneOfNamespaces(t *testing.T) {
 		}
 	}
 }
+
+// runw's own filter lets the init make the TCP and UDP sockets the WASI
+// host and its resolver make, with their flags, and refuses every other
+// socket a guest that escaped wasmtime could ask the kernel for.
+func TestRunwSeccompSocketFamilies(t *testing.T) {
+	f, err := seccompFilter(runwSeccomp())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Release()
+	socket := func(family, typ, proto int) initCall {
+		return initCall{name: "socket", args: [6]uint64{uint64(family), uint64(typ), uint64(proto)}}
+	}
+	flags := unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	for _, c := range []initCall{
+		socket(unix.AF_INET, unix.SOCK_STREAM|flags, 0),
+		socket(unix.AF_INET6, unix.SOCK_STREAM|flags, 0),
+		socket(unix.AF_INET, unix.SOCK_DGRAM|flags, 0),
+		socket(unix.AF_INET6, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0),
+		socket(unix.AF_INET6, unix.SOCK_STREAM, unix.IPPROTO_TCP), // Go's IPv6 probe
+		socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_UDP),
+	} {
+		if err := checkInitAllowed(f, []initCall{c}); err != nil {
+			t.Errorf("socket%v: %v", c.args[:3], err)
+		}
+	}
+	for _, c := range []initCall{
+		socket(unix.AF_UNIX, unix.SOCK_STREAM|flags, 0),
+		socket(unix.AF_UNIX, unix.SOCK_DGRAM, 0),
+		socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE),
+		socket(unix.AF_NETLINK, unix.SOCK_DGRAM, unix.NETLINK_SOCK_DIAG),
+		socket(unix.AF_PACKET, unix.SOCK_RAW, 0x0300), // htons(ETH_P_ALL)
+		socket(unix.AF_PACKET, unix.SOCK_DGRAM, 0),
+		socket(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_RAW),
+		socket(unix.AF_INET6, unix.SOCK_RAW, unix.IPPROTO_ICMPV6),
+		socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_ICMP), // ping socket
+		socket(unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_SCTP),
+		socket(unix.AF_INET, unix.SOCK_SEQPACKET, 0),
+		socket(unix.AF_INET, unix.SOCK_STREAM, unix.IPPROTO_MPTCP),
+		socket(unix.AF_INET, unix.SOCK_DGRAM, unix.IPPROTO_UDPLITE),
+		socket(unix.AF_ALG, unix.SOCK_SEQPACKET, 0),
+		socket(unix.AF_VSOCK, unix.SOCK_STREAM, 0),
+		socket(unix.AF_INET|1<<32, unix.SOCK_STREAM, 0), // high bits set
+		{name: "socketpair", args: [6]uint64{unix.AF_UNIX, unix.SOCK_STREAM}},
+	} {
+		if err := checkInitAllowed(f, []initCall{c}); err == nil {
+			t.Errorf("%s%v allowed", c.name, c.args[:3])
+		}
+	}
+}

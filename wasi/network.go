@@ -2,6 +2,9 @@ package wasi
 
 import (
 	"fmt"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -86,7 +89,46 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 	if len(n.Listeners) > 0 && !n.Sockets {
 		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own: add one to linux.namespaces, or set the annotation %s=allow to serve on the host's network", EnvListen, AnnotationNet)
 	}
+	// runw binds the listeners as root, before the capabilities drop, so
+	// that a server in its own network namespace can take port 80 there.
+	// In the host's namespace (io.github.runw.net=allow) the ports are the
+	// host's: without this check an image's ENV (RUNW_LISTEN=:22) would
+	// take a privileged port of the host for a process that could never
+	// bind it itself. There a listener below the host's first
+	// unprivileged port needs CAP_NET_BIND_SERVICE in the process's own
+	// effective set, as a native process would.
+	if !ownNetns && !hasCap(s.Process, "CAP_NET_BIND_SERVICE") {
+		first := unprivilegedPortStart()
+		for _, l := range n.Listeners {
+			if p := l.Addr.Port(); p != 0 && int(p) < first {
+				return n, fmt.Errorf("listener %s: port %d of the host's network namespace is privileged (below %d), and process.capabilities.effective has no CAP_NET_BIND_SERVICE", l, p, first)
+			}
+		}
+	}
 	return n, nil
+}
+
+// hasCap says whether the process's effective set has capability name.
+func hasCap(p *specs.Process, name string) bool {
+	if p == nil || p.Capabilities == nil {
+		return false
+	}
+	return slices.Contains(p.Capabilities.Effective, name)
+}
+
+// unprivilegedPortStart is the host's net.ipv4.ip_unprivileged_port_start
+// (which applies to IPv6 too): the first port any process may bind. 1024
+// when it cannot be read. A variable for the tests.
+var unprivilegedPortStart = func() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if err != nil {
+		return 1024
+	}
+	v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || v < 0 {
+		return 1024
+	}
+	return v
 }
 
 func contains(ls []preview1.Listener, l preview1.Listener) bool {

@@ -48,3 +48,50 @@ func TestNetworkGrant(t *testing.T) {
 		}
 	}
 }
+
+// TestListenersPrivilegedOnTheHost: listeners are bound as root before
+// the capabilities drop. In the container's own network namespace that
+// gives a server port 80 there; in the host's (io.github.runw.net=allow),
+// an image's RUNW_LISTEN must not take a privileged port of the host
+// unless the process could bind it itself (CAP_NET_BIND_SERVICE).
+func TestListenersPrivilegedOnTheHost(t *testing.T) {
+	defer func(f func() int) { unprivilegedPortStart = f }(unprivilegedPortStart)
+	unprivilegedPortStart = func() int { return 1024 }
+	own := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/var/run/netns/x"}}}
+	allow := map[string]string{AnnotationNet: "allow"}
+	bind := &specs.Process{Capabilities: &specs.LinuxCapabilities{Effective: []string{"CAP_NET_BIND_SERVICE"}}}
+	bounding := &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_NET_BIND_SERVICE"}}}
+	for _, c := range []struct {
+		name  string
+		linux *specs.Linux
+		proc  *specs.Process
+		ann   map[string]string
+		env   string
+		ok    bool
+	}{
+		{"own netns, port 80", own, nil, nil, "RUNW_LISTEN=:80", true},
+		{"host, port 22 from ENV", nil, nil, allow, "RUNW_LISTEN=:22", false},
+		{"host, udp port 53", nil, nil, allow, "RUNW_LISTEN=udp://127.0.0.1:53", false},
+		{"host, [::]:443", nil, nil, allow, "RUNW_LISTEN=[::]:443", false},
+		{"host, port 80 by annotation", nil, nil, map[string]string{AnnotationNet: "allow", AnnotationNetListeners: "80"}, "", false},
+		{"host, only in the bounding set", nil, bounding, allow, "RUNW_LISTEN=:80", false},
+		{"host, with CAP_NET_BIND_SERVICE", nil, bind, allow, "RUNW_LISTEN=:80", true},
+		{"host, port 8080", nil, nil, allow, "RUNW_LISTEN=:8080,1024", true},
+		{"host, port 0", nil, nil, allow, "RUNW_LISTEN=127.0.0.1:0", true},
+	} {
+		s := &specs.Spec{Linux: c.linux, Annotations: c.ann, Process: c.proc}
+		var env []string
+		if c.env != "" {
+			env = []string{c.env}
+		}
+		_, err := networkFor(s, env)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+	// Where the host lets every process bind every port, so may runw.
+	unprivilegedPortStart = func() int { return 0 }
+	if _, err := networkFor(&specs.Spec{Annotations: allow}, []string{"RUNW_LISTEN=:22"}); err != nil {
+		t.Errorf("ip_unprivileged_port_start=0: %v", err)
+	}
+}

@@ -52,9 +52,21 @@ func (m memory) str(ptr, n uint32) (string, bool) {
 	return string(b), true
 }
 
-// iovecs reads n iovec records at ptr and returns the guest buffers they
-// name, appended to dst (a scratch slice the caller reuses). A record whose
-// buffer is out of range fails the whole call with EFAULT.
+// iovMax is the most buffers one read or write uses: Linux's IOV_MAX.
+const iovMax = 1024
+
+// iovecs reads n iovec records at ptr and returns the non-empty guest
+// buffers they name, at most iovMax of them, appended to dst (a scratch
+// slice the caller reuses). A record whose buffer is out of range fails
+// the whole call with EFAULT.
+//
+// The cap stops a guest from making the host allocate for its iovec
+// array: one record is 8 bytes of guest memory, which the guest need
+// never touch (a memory.grow to 4 GiB costs it nothing), but a buffer
+// kept for each was a 24-byte slice header of the host's, 12 GiB for a
+// 4 GiB array, and stayed in the scratch slice for the rest of the run.
+// Buffers beyond the cap make the read or write short, as any may be
+// (readv and writev would refuse more than IOV_MAX outright).
 func (m memory) iovecs(dst [][]byte, ptr, n uint32) ([][]byte, bool) {
 	if uint64(n)*iovecSize > uint64(len(m)) {
 		return dst, false
@@ -63,13 +75,17 @@ func (m memory) iovecs(dst [][]byte, ptr, n uint32) ([][]byte, bool) {
 	if !ok {
 		return dst, false
 	}
+	kept := 0
 	for i := uint32(0); i < n; i++ {
 		r := recs[i*iovecSize:]
 		buf, ok := m.slice(binary.LittleEndian.Uint32(r), binary.LittleEndian.Uint32(r[4:]))
 		if !ok {
 			return dst, false
 		}
-		dst = append(dst, buf)
+		if len(buf) > 0 && kept < iovMax {
+			dst = append(dst, buf)
+			kept++
+		}
 	}
 	return dst, true
 }

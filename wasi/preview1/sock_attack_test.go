@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -882,5 +883,172 @@ func TestUDPListener(t *testing.T) {
 	}
 	if fam, port := binary.LittleEndian.Uint16(m[400:]), binary.LittleEndian.Uint16(m[600:]); fam != afInet4 || [4]byte(m[402:406]) != [4]byte{127, 0, 0, 1} || port != sender.Port() {
 		t.Errorf("sender: family %d addr %v port %d, want 1 127.0.0.1 %d", fam, m[402:406], port, sender.Port())
+	}
+}
+
+// TestIovecArraysBounded: a guest can pass an iovec array as large as its
+// memory (8 bytes a record), most of it never touched. The host must not
+// keep a buffer for each: that was a 24-byte slice header per 8 bytes of
+// guest memory (12 GiB of the host's for a 4 GiB memory that costs the
+// guest nothing), kept in the host's scratch for the rest of the run.
+// Beyond IOV_MAX (1024) buffers a read or write is short, as any may be.
+func TestIovecArraysBounded(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	fd, peer := loopPair(t, g, 0)
+	const size = 16 << 20
+	big := make(memory, size)
+	copy(big, g.mem)
+	g.mem = big
+	const data = size / 2 // one byte buffers, here
+	for i := uint32(0); i < 4096; i++ {
+		big[data+i] = byte('a' + i%26)
+	}
+	for _, c := range []struct {
+		name string
+		len  uint32 // of each buffer
+	}{{"empty", 0}, {"one byte", 1}} {
+		// (size/2)/8 records from 0: the array fills the first half.
+		n := uint32(data / iovecSize)
+		for i := uint32(0); i < n; i++ {
+			binary.LittleEndian.PutUint32(big[i*iovecSize:], data+i%4096)
+			binary.LittleEndian.PutUint32(big[i*iovecSize+4:], c.len)
+		}
+		g.h.iov = nil
+		errno := g.call("sock_send", "iiiii", uint32(fd), 0, n, 0, data-8)
+		if errno != 0 {
+			t.Fatalf("%s: sock_send of %d iovecs: errno %d", c.name, n, errno)
+		}
+		sent := g.get32(data - 8)
+		if c.len == 1 && sent != iovMax {
+			t.Errorf("%s: sock_send of %d one-byte iovecs sent %d, want %d (IOV_MAX)", c.name, n, sent, iovMax)
+		}
+		if cap(g.h.iov) > 2*iovMax {
+			t.Errorf("%s: %d iovecs: the host kept %d buffers (%d bytes)", c.name, n, cap(g.h.iov), cap(g.h.iov)*24)
+		}
+		// The same through fd_write (rw) on the socket.
+		g.h.iov = nil
+		if errno := g.call("fd_write", "iiii", uint32(fd), 0, n, data-8); errno != 0 {
+			t.Fatalf("%s: fd_write of %d iovecs: errno %d", c.name, n, errno)
+		}
+		if cap(g.h.iov) > 2*iovMax {
+			t.Errorf("%s: fd_write of %d iovecs: the host kept %d buffers", c.name, n, cap(g.h.iov))
+		}
+	}
+	peer.SetReadDeadline(time.Now().Add(time.Second))
+	got, _ := io.ReadAll(io.LimitReader(peer, 2*iovMax))
+	if len(got) != 2*iovMax || !bytes.Equal(got[:26], []byte("abcdefghijklmnopqrstuvwxyz")) {
+		t.Errorf("the peer read %d bytes (%.30q), want %d", len(got), got, 2*iovMax)
+	}
+}
+
+// TestSocketDescriptorConfusion: socket calls on descriptors that are not
+// sockets, file and directory calls on sockets, descriptor numbers no
+// table holds, families and types sock_open does not make, and addresses
+// of other families: each is an errno, never a host call on the wrong
+// kind of descriptor or a socket the grant does not describe.
+func TestSocketDescriptorConfusion(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "127.0.0.1:1-1023")
+	tcp := uint32(g.open(afInet4, sockStream))
+	g.put32(500, 600)
+	g.put32(504, 4)
+	g.addr(800, loop4, false)
+	// storage writes a 128-byte address of family at a place of its own.
+	next := uint32(2000)
+	storage := func(family uint16) uint32 {
+		p := next
+		next += 200
+		g.addr(p, loop4, true)
+		binary.LittleEndian.PutUint16(g.mem[p+8:], family)
+		return p
+	}
+	copy(g.mem[900:], "etc")
+	cases := []struct {
+		name, fn, params string
+		args             []uint32
+		want             Errno
+	}{
+		// Socket calls on stdio and the preopened directory (3).
+		{"accept on stdin", "sock_accept", "iii", []uint32{0, 0, 700}, ErrnoNotsock},
+		{"accept on a directory", "sock_accept", "iii", []uint32{3, 0, 700}, ErrnoNotsock},
+		{"connect on stdout", "sock_connect", "iii", []uint32{1, 800, 80}, ErrnoNotsock},
+		{"bind on a directory", "sock_bind", "iii", []uint32{3, 800, 80}, ErrnoNotsock},
+		{"listen on stderr", "sock_listen", "ii", []uint32{2, 1}, ErrnoNotsock},
+		{"send_to on a directory", "sock_send_to", "iiiiiii", []uint32{3, 500, 1, 800, 80, 0, 700}, ErrnoNotsock},
+		{"recv on stdin", "sock_recv", "iiiiii", []uint32{0, 500, 1, 0, 700, 704}, ErrnoNotsock},
+		{"setsockopt on stdout", "sock_setsockopt", "iiiii", []uint32{1, 0, 0, 600, 4}, ErrnoNotsock},
+		{"getpeeraddr on a directory", "sock_getpeeraddr", "iii", []uint32{3, storage(afInet4), 700}, ErrnoNotsock},
+		// Numbers no table holds.
+		{"accept on fd 2^31-1", "sock_accept", "iii", []uint32{0x7fffffff, 0, 700}, ErrnoBadf},
+		{"accept on fd -1", "sock_accept", "iii", []uint32{^uint32(0), 0, 700}, ErrnoBadf},
+		{"connect on fd 1<<20", "sock_connect", "iii", []uint32{1 << 20, 800, 80}, ErrnoBadf},
+		// File and directory calls on a socket.
+		{"path_open under a socket", "path_open", "iiiiiIIii", []uint32{tcp, 0, 900, 3, 0, 0, 0, 0, 700}, ErrnoNotdir},
+		{"readdir of a socket", "fd_readdir", "iiiIi", []uint32{tcp, 600, 64, 0, 700}, ErrnoNotdir},
+		{"seek on a socket", "fd_seek", "iIii", []uint32{tcp, 0, 0, 700}, ErrnoSpipe},
+		{"pread on a socket", "fd_pread", "iiiIi", []uint32{tcp, 500, 1, 0, 700}, ErrnoSpipe},
+		{"pwrite on a socket", "fd_pwrite", "iiiIi", []uint32{tcp, 500, 1, 0, 700}, ErrnoSpipe},
+		{"advise on a socket", "fd_advise", "iIIi", []uint32{tcp, 0, 0, 0}, ErrnoSpipe},
+		{"prestat of a socket", "fd_prestat_get", "ii", []uint32{tcp, 700}, ErrnoBadf},
+		// Families and types sock_open does not make.
+		{"open AF_UNIX", "sock_open", "iii", []uint32{afUnix, sockStream, 700}, ErrnoAfnosupport},
+		{"open AF_UNSPEC", "sock_open", "iii", []uint32{afUnspec, sockStream, 700}, ErrnoInval},
+		{"open family 16 (netlink's number)", "sock_open", "iii", []uint32{16, sockDgram, 700}, ErrnoInval},
+		{"open family 17 (packet's number)", "sock_open", "iii", []uint32{17, sockDgram, 700}, ErrnoInval},
+		{"open type 3 (SOCK_RAW's number)", "sock_open", "iii", []uint32{afInet4, 3, 700}, ErrnoInval},
+		{"open type 5 (SOCK_SEQPACKET's)", "sock_open", "iii", []uint32{afInet6, 5, 700}, ErrnoInval},
+		{"open type with SOCK_NONBLOCK's bit", "sock_open", "iii", []uint32{afInet4, sockStream | unix.SOCK_NONBLOCK, 700}, ErrnoInval},
+		// Addresses of other families: AF_UNIX is refused, AF_UNSPEC
+		// (which would dissolve a connected UDP socket's association, or
+		// bind any address on an IPv4 socket) and unknown ones too.
+		{"connect to an AF_UNIX address", "sock_connect", "iii", []uint32{tcp, storage(afUnix), 80}, ErrnoAfnosupport},
+		{"connect to AF_UNSPEC", "sock_connect", "iii", []uint32{tcp, storage(afUnspec), 80}, ErrnoInval},
+		{"bind to AF_UNSPEC", "sock_bind", "iii", []uint32{tcp, storage(afUnspec), 80}, ErrnoInval},
+		{"send_to family 16", "sock_send_to", "iiiiiii", []uint32{tcp, 500, 1, storage(16), 80, 0, 700}, ErrnoInval},
+	}
+	for _, c := range cases {
+		g.put32(700, 0xdead)
+		if errno := g.call(c.fn, c.params, c.args...); errno != c.want {
+			t.Errorf("%s: errno %d, want %d", c.name, errno, c.want)
+		}
+		if g.get32(700) != 0xdead {
+			t.Errorf("%s: a result was written on failure", c.name)
+		}
+	}
+
+	// A closed preopened listener's number, taken by a new socket, is a
+	// socket like any other: listen on it without a bind is refused
+	// under the narrowed listen grant, as the listener's port is not
+	// inherited.
+	h, err := New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+		Net: Network{Sockets: true, Listen: g.h.net.Listen, Listeners: []Listener{{Addr: netip.MustParseAddrPort("127.0.0.1:0")}}}})
+	if err == nil {
+		h.Close()
+		t.Fatal("a listener on port 0 outside 1-1023 was bound")
+	}
+	rules, _ := ParseRules("127.0.0.1")
+	h, err = New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+		Net: Network{Sockets: true, Listen: rules, Listeners: []Listener{{Addr: netip.MustParseAddrPort("127.0.0.1:0")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	g.h = h
+	g.h.net.Listen, _ = ParseRules("127.0.0.1:1-1023")
+	if errno := g.call("fd_close", "i", 4); errno != 0 {
+		t.Fatalf("close the listener: errno %d", errno)
+	}
+	if fd := g.open(afInet4, sockStream); fd != 4 {
+		t.Fatalf("the new socket is %d, want 4", fd)
+	}
+	if errno := g.call("sock_listen", "ii", 4, 8); errno != ErrnoAcces {
+		t.Errorf("listen on the socket that took the listener's number: errno %d, want EACCES", errno)
+	}
+	// Renumbering a socket over the preopened directory does not make it
+	// a directory.
+	if errno := g.call("fd_renumber", "ii", 4, 3); errno != 0 {
+		t.Fatalf("fd_renumber: errno %d", errno)
+	}
+	if errno := g.call("path_open", "iiiiiIIii", 3, 0, 900, 3, 0, 0, 0, 0, 700); errno != ErrnoNotdir {
+		t.Errorf("path_open under a socket renumbered over the preopen: errno %d, want ENOTDIR", errno)
 	}
 }
