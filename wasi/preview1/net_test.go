@@ -116,3 +116,21 @@ func TestSocketGrant(t *testing.T) {
 		t.Errorf("sock_shutdown on a directory: errno %d, want ENOTSOCK", errno)
 	}
 }
+
+// TestWasmEdgeV2Names: every call WasmEdge exports a second time as
+// <name>_v2 is linked under that name too, with the V2 signature.
+func TestWasmEdgeV2Names(t *testing.T) {
+	for _, c := range []struct{ name, params string }{
+		{"sock_open", "iii"}, {"sock_bind", "iii"}, {"sock_connect", "iii"}, {"sock_listen", "ii"},
+		{"sock_accept", "iii"}, {"sock_recv", "iiiiii"}, {"sock_recv_from", "iiiiiiii"},
+		{"sock_send", "iiiii"}, {"sock_send_to", "iiiiiii"},
+		{"sock_getlocaladdr", "iii"}, {"sock_getpeeraddr", "iii"},
+	} {
+		if lookup(c.name+"_v2", c.params) < 0 {
+			t.Errorf("no %s_v2(%s)", c.name, c.params)
+		}
+		if lookup(c.name, c.params) < 0 {
+			t.Errorf("no %s(%s)", c.name, c.params)
+		}
+	}
+}
