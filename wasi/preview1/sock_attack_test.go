@@ -200,8 +200,8 @@ func TestGetaddrinfoHostileChains(t *testing.T) {
 	// A record whose ai_next is itself, and a max_len of 2^32-1: the
 	// walk is bounded by the results, not by the guest's chain. (The
 	// host writes sa_data_len, as WasmEdge does, so a record reused for
-	// an IPv6 result after an IPv4 one would be EAI_MEMORY: these
-	// results are all IPv4.)
+	// an IPv6 result after an IPv4 one would not fit it, and the result
+	// would be left out: these results are all IPv4.)
 	all := results
 	results = nil
 	for _, r := range all {
