@@ -132,7 +132,7 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return "", "", fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, lastLines(string(b), 5))
 		}
-	case "v1", "v2", "open":
+	case "v1", "v2", "open", "v2names", "hup":
 		return filepath.Join(src, "wat", name+".wat"), "", nil
 	default:
 		return "", "", fmt.Errorf("no network guest %q", name)
@@ -797,6 +797,57 @@ func TestNetWasmEdgeV1AndV2Shapes(t *testing.T) {
 			if res.stdout == "" {
 				t.Fatalf("%s printed nothing: %v", name, res)
 			}
+			got := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
+			if res.code != 0 {
+				t.Errorf("%s: %v", name, res)
+			}
+			for i, w := range want[name] {
+				g := "(missing)"
+				if i < len(got) {
+					g = got[i]
+				}
+				if g != w {
+					t.Errorf("%s line %d: %s, want %s", name, i+1, g, w)
+				}
+			}
+			if len(got) > len(want[name]) {
+				t.Errorf("%s: extra output %q", name, got[len(want[name]):])
+			}
+		})
+	}
+}
+
+// WasmEdge compatibility beyond the two shapes, each a difference a guest
+// written for WasmEdge met under runw: v2names imports the extension by
+// the "_v2" names WasmEdge also exports (wasimodule.cpp), and hup checks
+// that poll_oneoff sets HANGUP as WasmEdge does, on a full hangup
+// (POLLHUP) and never on a half-close (POLLRDHUP) alone.
+func TestNetWasmEdgeCompat(t *testing.T) {
+	netns := testNetns(t)
+	if out, err := exec.Command("ip", "-n", filepath.Base(netns), "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set lo up: %v: %s", err, out)
+	}
+	want := map[string][]string{
+		"v2names": {
+			"open=0", "bind=0", "listen=0", "getlocaladdr=0", "port_set=1", "connect=0", "accept=0",
+			"send=0", "recv=0", "recv_n=4", "getpeeraddr=0", "peer_family=1", "peer_port_set=1",
+			"udp_open=0", "udp_bind=0", "udp_getlocaladdr=0", "send_to=0", "recv_from=0", "recv_from_n=4",
+			"recv_from_port=1", "recv_from_family=1", "done=0",
+		},
+		"hup": {
+			"open=0", "bind=0", "listen=0", "getlocaladdr=0", "connect=0", "accept=0", "shutdown_peer_wr=0",
+			"poll_fin=0", "nevents_fin=1", "type_fin=1", "error_fin=0", "hangup_fin=0",
+			"recv=0", "recv_n=0", "shutdown_wr=0",
+			"poll_both=0", "nevents_both=1", "type_both=1", "error_both=0", "hangup_both=1",
+			"done=0",
+		},
+	}
+	for _, name := range []string{"v2names", "hup"} {
+		t.Run(name, func(t *testing.T) {
+			r := newRunw(t)
+			b := netBundle(t, netGuest(t, name))
+			b.inNetns(netns, nil, nil)
+			res := r.run("run", "-b", b.dir, name)
 			got := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
 			if res.code != 0 {
 				t.Errorf("%s: %v", name, res)

@@ -77,6 +77,21 @@ var functions = []fn{
 	{"sock_getpeeraddr", "iiii", (*Host).sockGetpeeraddrV1},
 	{"sock_getpeeraddr", "iii", (*Host).sockGetpeeraddrV2},
 	{"sock_getaddrinfo", "iiiiiiii", (*Host).sockGetaddrinfo},
+	// WasmEdge also exports each call that has two versions a second
+	// time, as <name>_v2 (lib/host/wasi/wasimodule.cpp), and guests
+	// written for it import those names directly to get the V2 form
+	// without relying on the signature match.
+	{"sock_open_v2", "iii", (*Host).sockOpen},
+	{"sock_bind_v2", "iii", (*Host).sockBind},
+	{"sock_connect_v2", "iii", (*Host).sockConnect},
+	{"sock_listen_v2", "ii", (*Host).sockListen},
+	{"sock_accept_v2", "iii", (*Host).sockAccept},
+	{"sock_recv_v2", "iiiiii", (*Host).sockRecv},
+	{"sock_recv_from_v2", "iiiiiiii", (*Host).sockRecvFromV2},
+	{"sock_send_v2", "iiiii", (*Host).sockSend},
+	{"sock_send_to_v2", "iiiiiii", (*Host).sockSendTo},
+	{"sock_getlocaladdr_v2", "iii", (*Host).sockGetlocaladdrV2},
+	{"sock_getpeeraddr_v2", "iii", (*Host).sockGetpeeraddrV2},
 	// epoll_oneoff is WasmEdge's edge-triggered poll_oneoff. Level-
 	// triggered answers are a superset its users (mio) handle: they read
 	// until EAGAIN either way.

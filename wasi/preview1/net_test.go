@@ -1,9 +1,13 @@
 package preview1
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"net/netip"
 	"testing"
+
+	"github.com/runw/runw/wasi/netdns"
 )
 
 func TestParseRules(t *testing.T) {
@@ -114,5 +118,74 @@ func TestSocketGrant(t *testing.T) {
 	// Socket calls on a descriptor that is not a socket.
 	if errno := byName("sock_shutdown").body(g.h, m, []arg{{lo: 3}, {lo: 3}}); errno != ErrnoNotsock {
 		t.Errorf("sock_shutdown on a directory: errno %d, want ENOTSOCK", errno)
+	}
+}
+
+// TestWasmEdgeV2Names: every call WasmEdge exports a second time as
+// <name>_v2 is linked under that name too, with the V2 signature.
+func TestWasmEdgeV2Names(t *testing.T) {
+	for _, c := range []struct{ name, params string }{
+		{"sock_open", "iii"}, {"sock_bind", "iii"}, {"sock_connect", "iii"}, {"sock_listen", "ii"},
+		{"sock_accept", "iii"}, {"sock_recv", "iiiiii"}, {"sock_recv_from", "iiiiiiii"},
+		{"sock_send", "iiiii"}, {"sock_send_to", "iiiiiii"},
+		{"sock_getlocaladdr", "iii"}, {"sock_getpeeraddr", "iii"},
+	} {
+		if lookup(c.name+"_v2", c.params) < 0 {
+			t.Errorf("no %s_v2(%s)", c.name, c.params)
+		}
+		if lookup(c.name, c.params) < 0 {
+			t.Errorf("no %s(%s)", c.name, c.params)
+		}
+	}
+}
+
+// TestGetaddrinfoRustRecords lays the result chain out as the Rust
+// wasmedge_wasi_socket does (socket.rs, get_addrinfo): each sockaddr
+// declares 14 bytes of sa_data for a 26-byte buffer. An IPv6 result does
+// not fit what is declared; it is left out, not an error for the whole
+// call, and the IPv4 result after it fills the first record.
+func TestGetaddrinfoRustRecords(t *testing.T) {
+	g := newSockGuest(t, "", "")
+	g.h.resolve = func(context.Context, netdns.Files, netdns.Query) ([]netdns.Result, error) {
+		return []netdns.Result{
+			{IP: netip.IPv6Loopback(), Port: 80, SockType: sockStream},
+			{IP: netip.AddrFrom4([4]byte{127, 0, 0, 1}), Port: 80, SockType: sockStream},
+		}, nil
+	}
+	// Records of 28 bytes at 1000 + 100i; sockaddr at +28 (sa_data_len
+	// 14), its 26-byte buffer at +44, 0xee from +58 on.
+	for i := uint32(0); i < 2; i++ {
+		p := 1000 + 100*i
+		g.put32(p+12, p+28)
+		if i == 0 {
+			g.put32(p+24, p+100)
+		}
+		g.put32(p+28+4, 14)
+		g.put32(p+28+8, p+44)
+		for j := p + 58; j < p+70; j++ {
+			g.mem[j] = 0xee
+		}
+	}
+	copy(g.mem[100:], "localhost\x00")
+	g.put32(300, 1000)
+	// hints at 200: all zero, family UNSPEC.
+	if errno := g.call("sock_getaddrinfo", "iiiiiiii", 100, 10, 0, 0, 200, 300, 2, 304); errno != 0 || g.get32(304) != 1 {
+		t.Fatalf("getaddrinfo: errno %d, %d results, want 0 and 1", errno, g.get32(304))
+	}
+	if g.mem[1028] != afInet4 || !bytes.Equal(g.mem[1044:1050], []byte{0, 80, 127, 0, 0, 1}) {
+		t.Errorf("record 0: family %d, sa_data %v", g.mem[1028], g.mem[1044:1050])
+	}
+	for _, p := range []uint32{1058, 1158} {
+		if !bytes.Equal(g.mem[p:p+12], bytes.Repeat([]byte{0xee}, 12)) {
+			t.Errorf("bytes past the declared sa_data at %d written: %x", p, g.mem[p:p+12])
+		}
+	}
+	// Only IPv6 results, none fits: EAI_MEMORY, as before.
+	g.h.resolve = func(context.Context, netdns.Files, netdns.Query) ([]netdns.Result, error) {
+		return []netdns.Result{{IP: netip.IPv6Loopback(), Port: 80, SockType: sockStream}}, nil
+	}
+	g.put32(1000+28+4, 14)
+	if errno := g.call("sock_getaddrinfo", "iiiiiiii", 100, 10, 0, 0, 200, 300, 2, 304); errno != ErrnoAiMemory {
+		t.Errorf("getaddrinfo with no result that fits: errno %d, want EAI_MEMORY", errno)
 	}
 }

@@ -92,13 +92,11 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 			case errno != 0:
 				f.errno = errno
 			case e.pollable:
+				// A peer's FIN makes a socket readable (a read gives
+				// 0); HANGUP waits for POLLHUP, both directions shut.
 				events := int16(unix.POLLIN)
 				if tag == eventFdWrite {
 					events = unix.POLLOUT
-				} else if e.kind == kindSocket {
-					// A peer that closed its end (a FIN) sets only
-					// POLLRDHUP; POLLHUP waits for both directions.
-					events |= unix.POLLRDHUP
 				}
 				f.poll = len(pfds)
 				pfds = append(pfds, unix.PollFd{Fd: int32(e.hostFd), Events: events})
@@ -175,7 +173,14 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		case re&unix.POLLERR != 0:
 			errno = ErrnoIo
 		}
-		if re&(unix.POLLHUP|unix.POLLRDHUP) != 0 {
+		// HANGUP is POLLHUP only, never a half-close: WasmEdge sets it
+		// on EPOLLHUP alone (lib/host/wasi/inode-linux.cpp,
+		// Poller::wait), wasi-libc's poll() turns it into POLLHUP, and
+		// the mio forks under WasmEdge's tokio (second-state/wasi_mio,
+		// src/sys/wasi) drop a descriptor that reports POLLHUP from
+		// their poll set: a HANGUP on a FIN would leave a server with a
+		// response still to write waiting forever.
+		if re&unix.POLLHUP != 0 {
 			flags = eventHangup
 		}
 		if f.tag == eventFdRead && errno == 0 {

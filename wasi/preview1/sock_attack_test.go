@@ -201,8 +201,8 @@ func TestGetaddrinfoHostileChains(t *testing.T) {
 	// A record whose ai_next is itself, and a max_len of 2^32-1: the
 	// walk is bounded by the results, not by the guest's chain. (The
 	// host writes sa_data_len, as WasmEdge does, so a record reused for
-	// an IPv6 result after an IPv4 one would be EAI_MEMORY: these
-	// results are all IPv4.)
+	// an IPv6 result after an IPv4 one would not fit it, and the result
+	// would be left out: these results are all IPv4.)
 	all := results
 	results = nil
 	for _, r := range all {
@@ -618,8 +618,9 @@ func TestSocketBlocking(t *testing.T) {
 }
 
 // TestPeerClose: after the peer closes, poll_oneoff reports the socket
-// readable with HANGUP, a read returns 0, and writes end in EPIPE, never
-// a SIGPIPE.
+// readable (without HANGUP: only the peer's direction is shut, as
+// WasmEdge and poll(2) say), a read returns 0, and writes end in EPIPE,
+// never a SIGPIPE; then, both directions shut, poll reports HANGUP.
 func TestPeerClose(t *testing.T) {
 	g := newSockGuest(t, "127.0.0.1", "")
 	fd, peer := loopPair(t, g, fdflagNonblock)
@@ -642,8 +643,8 @@ func TestPeerClose(t *testing.T) {
 	if n := binary.LittleEndian.Uint64(ev[16:]); n != 3 {
 		t.Errorf("nbytes %d, want 3", n)
 	}
-	if binary.LittleEndian.Uint16(ev[24:])&eventHangup == 0 {
-		t.Errorf("no HANGUP after the peer closed: flags %d", binary.LittleEndian.Uint16(ev[24:]))
+	if binary.LittleEndian.Uint16(ev[24:])&eventHangup != 0 {
+		t.Errorf("HANGUP after the peer's FIN alone: flags %d", binary.LittleEndian.Uint16(ev[24:]))
 	}
 
 	g.put32(500, 600)
@@ -664,6 +665,13 @@ func TestPeerClose(t *testing.T) {
 	errs = append(errs, g.call("sock_send", "iiiii", uint32(fd), 500, 1, 0, 700))
 	if errs[len(errs)-1] != ErrnoPipe || errs[len(errs)-2] != ErrnoPipe {
 		t.Errorf("writes after the peer closed: %v, want EPIPE (64) at the end", errs)
+	}
+	// The peer's reset shut both directions: now HANGUP.
+	if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 3000); errno != 0 || g.get32(3000) != 1 {
+		t.Fatalf("poll_oneoff after the reset: errno %d, %d events", errno, g.get32(3000))
+	}
+	if binary.LittleEndian.Uint16(ev[24:])&eventHangup == 0 {
+		t.Errorf("no HANGUP after the peer's reset: flags %d", binary.LittleEndian.Uint16(ev[24:]))
 	}
 }
 

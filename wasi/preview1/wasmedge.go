@@ -270,8 +270,13 @@ func (h *Host) recvFrom(m memory, fd int32, iovs, n, addrp, riflags, portp uint3
 		}
 		putAddr(buf, addr)
 		if withPort {
-			// WasmEdge's own V2 writes a u16 here; a guest that gives
-			// a u32 zeroed it first (Go's net does).
+			// A u16 in host order. WasmEdge writes the u16 in network
+			// order (inode-linux.cpp, sockRecvFrom: *PortPtr =
+			// sin_port), but its guests read a number: Rust's
+			// wasmedge_wasi_socket (recv_from: sin_port as u16) and
+			// Go's stealthrocket net (uint16(port)); host order is
+			// what they need. A guest that gives a u32 zeroed it
+			// first (both do).
 			m.putU16(portp, from.Port())
 		}
 	}
