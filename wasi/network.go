@@ -63,19 +63,21 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 			return n, fmt.Errorf("annotation %s: %w", AnnotationNetConnect, err)
 		}
 	}
-	var decl []string
+	// Each declaration with where it came from, for the error messages.
+	type declaration struct{ from, list string }
+	var decl []declaration
 	if v := ann[AnnotationNetListeners]; v != "" {
-		decl = append(decl, v)
+		decl = append(decl, declaration{"annotation " + AnnotationNetListeners, v})
 	}
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, EnvListen+"="); ok && v != "" {
-			decl = append(decl, v)
+			decl = append(decl, declaration{EnvListen, v})
 		}
 	}
 	for _, d := range decl {
-		ls, err := preview1.ParseListeners(d)
+		ls, err := preview1.ParseListeners(d.list)
 		if err != nil {
-			return n, err
+			return n, fmt.Errorf("%s: %w", d.from, err)
 		}
 		for _, l := range ls {
 			if !contains(n.Listeners, l) {
@@ -84,7 +86,11 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 		}
 	}
 	if len(n.Listeners) > 0 && !n.Sockets {
-		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own: add one to linux.namespaces, or set the annotation %s=allow to serve on the host's network", EnvListen, AnnotationNet)
+		from := decl[0].from
+		if ann[AnnotationNet] == "deny" {
+			return n, fmt.Errorf("%s declares listeners, but the annotation %s=deny grants no sockets: drop one or the other", from, AnnotationNet)
+		}
+		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own: add one to linux.namespaces, or set the annotation %s=allow to serve on the host's network", from, AnnotationNet)
 	}
 	return n, nil
 }

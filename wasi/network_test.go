@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bytecodealliance/wasmtime-go/v39"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -46,5 +48,48 @@ func TestNetworkGrant(t *testing.T) {
 		if n.Sockets != c.sockets || len(n.Listeners) != c.listen {
 			t.Errorf("%s: sockets %v listeners %v, want %v and %d", c.name, n.Sockets, n.Listeners, c.sockets, c.listen)
 		}
+	}
+}
+
+// TestNetworkGrantErrorsNameTheirCause: the one line a user sees at create
+// names what is wrong: a listener declared under net=deny is blamed on the
+// deny (not on a missing namespace), a bad listener names where it was
+// declared, and a listener that cannot be bound is not called a file
+// grant.
+func TestNetworkGrantErrorsNameTheirCause(t *testing.T) {
+	own := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
+	cases := []struct {
+		name string
+		ann  map[string]string
+		env  []string
+		want string
+	}{
+		{"denied", map[string]string{AnnotationNet: "deny"}, []string{"RUNW_LISTEN=:8080"}, "RUNW_LISTEN declares listeners, but the annotation io.github.runw.net=deny grants no sockets"},
+		{"bad env", nil, []string{"RUNW_LISTEN=:99999"}, "RUNW_LISTEN: listener"},
+		{"bad annotation", map[string]string{AnnotationNetListeners: "x:y"}, nil, "annotation io.github.runw.net.listeners: listener"},
+	}
+	for _, c := range cases {
+		_, err := networkFor(&specs.Spec{Linux: own, Annotations: c.ann}, c.env)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want it to start with %q", c.name, err, c.want)
+		}
+	}
+
+	engine := NewEngine()
+	wasm, err := wasmtime.Wat2Wasm(`(module (memory (export "memory") 1) (func (export "_start")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, err := wasmtime.NewModule(engine, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := networkFor(&specs.Spec{Linux: own, Annotations: map[string]string{AnnotationNetListen: "9000"}}, []string{"RUNW_LISTEN=127.0.0.1:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = prepareModule(engine, module, &Plan{Argv: []string{"x"}, Preopens: []Preopen{{HostPath: t.TempDir(), GuestPath: "/"}}, Net: n})
+	if err == nil || strings.Contains(err.Error(), "files") || !strings.HasPrefix(err.Error(), "bind the container's listeners: listen tcp://127.0.0.1:8080: outside the listen grant") {
+		t.Errorf("listener outside the grant: err %v", err)
 	}
 }
