@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi/preview1"
 )
@@ -39,7 +40,7 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 	if s.Linux != nil {
 		for _, ns := range s.Linux.Namespaces {
 			if ns.Type == specs.NetworkNamespace {
-				ownNetns = true
+				ownNetns = ns.Path == "" || !sameNetns(ns.Path, selfNetns)
 			}
 		}
 	}
@@ -90,9 +91,27 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 		if ann[AnnotationNet] == "deny" {
 			return n, fmt.Errorf("%s declares listeners, but the annotation %s=deny grants no sockets: drop one or the other", from, AnnotationNet)
 		}
-		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own: add one to linux.namespaces, or set the annotation %s=allow to serve on the host's network", from, AnnotationNet)
+		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own (none in linux.namespaces, or the host's, which runw runs in): give it one, or set the annotation %s=allow to serve on the host's network", from, AnnotationNet)
 	}
 	return n, nil
+}
+
+// selfNetns names the network namespace runw runs in: the engine's, the
+// host's.
+var selfNetns = "/proc/self/ns/net"
+
+// sameNetns says whether the namespace files a and b are one namespace. A
+// network entry joining runw's own namespace is the host's network under
+// another name: containerd gives every container of a hostNetwork pod the
+// pause container's namespace by path, /proc/<pid>/ns/net, and the pause
+// container runs in the host's. A path that cannot be read is left to the
+// join, which fails on it.
+func sameNetns(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 func contains(ls []preview1.Listener, l preview1.Listener) bool {

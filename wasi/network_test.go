@@ -1,6 +1,8 @@
 package wasi
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +16,7 @@ import (
 // annotation together.
 func TestNetworkGrant(t *testing.T) {
 	own := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/var/run/netns/x"}}}
+	hostByPath := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: fmt.Sprintf("/proc/%d/ns/net", os.Getpid())}}}
 	cases := []struct {
 		name    string
 		linux   *specs.Linux
@@ -31,6 +34,11 @@ func TestNetworkGrant(t *testing.T) {
 		{name: "bad rule", linux: own, ann: map[string]string{AnnotationNetConnect: "10.0.0.0/40"}, err: AnnotationNetConnect},
 		{name: "listeners", linux: own, env: []string{"RUNW_LISTEN=:8080,9090"}, ann: map[string]string{AnnotationNetListeners: "8080, udp://:53"}, sockets: true, listen: 3},
 		{name: "listeners on the host", env: []string{"RUNW_LISTEN=:8080"}, err: "no network namespace of its own"},
+		// containerd's hostNetwork pods: the pause container's namespace
+		// by path, which is the host's, the one runw runs in.
+		{name: "host netns by path", linux: hostByPath, sockets: false},
+		{name: "host netns by path, allowed", linux: hostByPath, ann: map[string]string{AnnotationNet: "allow"}, sockets: true},
+		{name: "listeners in the host netns by path", linux: hostByPath, env: []string{"RUNW_LISTEN=:8080"}, err: "no network namespace of its own"},
 	}
 	for _, c := range cases {
 		s := &specs.Spec{Linux: c.linux, Annotations: c.ann}
