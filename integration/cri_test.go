@@ -569,6 +569,7 @@ oom_score = 0
       runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runw]
       runtime_type = "io.containerd.runc.v2"
+      pod_annotations = ["io.github.runw.*"]
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runw.options]
         BinaryName = %[7]q
         Root = %[8]q
@@ -831,10 +832,20 @@ func (e *criEnv) runPod(name string) *criPod {
 // runPodNet runs a pod sandbox with network mode: NODE for a hostNetwork
 // pod, POD for a pod with its own network namespace, set up by CNI.
 func (e *criEnv) runPodNet(name string, network cri.NamespaceMode) *criPod {
+	e.t.Helper()
+	return e.runPodAnnotated(name, network, nil)
+}
+
+// runPodAnnotated runs a pod sandbox as runPodNet does, the pod carrying
+// the annotations ann besides kubelet's own.
+func (e *criEnv) runPodAnnotated(name string, network cri.NamespaceMode, ann map[string]string) *criPod {
 	t := e.t
 	t.Helper()
 	nsOpts := &cri.NamespaceOption{Network: network, Pid: cri.NamespaceMode_CONTAINER, Ipc: cri.NamespaceMode_POD}
 	config := podSandboxConfig(t, e.dir, e.cgParent, name, nsOpts)
+	for k, v := range ann {
+		config.Annotations[k] = v
+	}
 	logDir := config.LogDirectory
 	resp, err := e.rt.RunPodSandbox(context.Background(), &cri.RunPodSandboxRequest{Config: config, RuntimeHandler: criHandler})
 	if err != nil {
@@ -908,7 +919,8 @@ type criContainer struct {
 	mounts  []*cri.Mount
 	memory  int64 // the memory limit; 128 MiB if 0
 	// annotations reach the runtime only where CRI-O allows them
-	// (TestCRIO); containerd passes none of a pod spec's.
+	// (TestCRIO); containerd passes none of a container's, only the pod's
+	// that its handler's pod_annotations name (runPodAnnotated).
 	annotations map[string]string
 }
 

@@ -207,3 +207,36 @@ func TestCRINetworkPod(t *testing.T) {
 	pod.remove(t)
 	e.assertNothingLeft(t)
 }
+
+// A hostNetwork pod has no network namespace of its own, so its wasm
+// containers get no sockets, unless the pod carries the annotation
+// io.github.runw.net: allow and containerd's runw handler passes it on
+// (pod_annotations = ["io.github.runw.*"], as docs/networking.md and
+// docs/kubernetes.md configure it).
+func TestCRIHostNetworkPodAnnotation(t *testing.T) {
+	e := newCRIEnv(t)
+	open := netGuest(t, "open")
+	const base = "localhost/runw-netopen"
+	archive := filepath.Join(e.dir, "netopen.oci.tar")
+	engOCIArchive(t, archive, "test", "linux", "amd64", []string{"/open.wasm"}, map[string]string{"open.wasm": open})
+	e.ctr("image", "import", "--base-name", base, archive)
+	for _, c := range []struct {
+		name string
+		ann  map[string]string
+		want string
+	}{
+		{"no-grant", nil, fmt.Sprintf("open=%d", errnoAcces)},
+		{"allowed", map[string]string{"io.github.runw.net": "allow"}, "open=0"},
+	} {
+		pod := e.runPodAnnotated("hostnet-"+c.name, cri.NamespaceMode_NODE, c.ann)
+		ctr := pod.create(t, criContainer{name: "open", image: base + ":test"})
+		ctr.start(t)
+		st := ctr.waitExited(t, 60*time.Second)
+		if lines := ctr.logLines(t); st.ExitCode != 0 || !containsLine(lines, "stdout", c.want) {
+			t.Errorf("%s: exit code %d, log %+v; want 0 and %q", c.name, st.ExitCode, lines, c.want)
+		}
+		ctr.remove(t)
+		pod.remove(t)
+	}
+	e.assertNothingLeft(t)
+}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi/preview1"
 )
@@ -42,7 +43,7 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 	if s.Linux != nil {
 		for _, ns := range s.Linux.Namespaces {
 			if ns.Type == specs.NetworkNamespace {
-				ownNetns = true
+				ownNetns = ns.Path == "" || !sameNetns(ns.Path, selfNetns)
 			}
 		}
 	}
@@ -66,19 +67,21 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 			return n, fmt.Errorf("annotation %s: %w", AnnotationNetConnect, err)
 		}
 	}
-	var decl []string
+	// Each declaration with where it came from, for the error messages.
+	type declaration struct{ from, list string }
+	var decl []declaration
 	if v := ann[AnnotationNetListeners]; v != "" {
-		decl = append(decl, v)
+		decl = append(decl, declaration{"annotation " + AnnotationNetListeners, v})
 	}
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, EnvListen+"="); ok && v != "" {
-			decl = append(decl, v)
+			decl = append(decl, declaration{EnvListen, v})
 		}
 	}
 	for _, d := range decl {
-		ls, err := preview1.ParseListeners(d)
+		ls, err := preview1.ParseListeners(d.list)
 		if err != nil {
-			return n, err
+			return n, fmt.Errorf("%s: %w", d.from, err)
 		}
 		for _, l := range ls {
 			if !contains(n.Listeners, l) {
@@ -87,7 +90,11 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 		}
 	}
 	if len(n.Listeners) > 0 && !n.Sockets {
-		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own: add one to linux.namespaces, or set the annotation %s=allow to serve on the host's network", EnvListen, AnnotationNet)
+		from := decl[0].from
+		if ann[AnnotationNet] == "deny" {
+			return n, fmt.Errorf("%s declares listeners, but the annotation %s=deny grants no sockets: drop one or the other", from, AnnotationNet)
+		}
+		return n, fmt.Errorf("%s declares listeners, but the container has no network namespace of its own (none in linux.namespaces, or the host's, which runw runs in): give it one, or set the annotation %s=allow to serve on the host's network", from, AnnotationNet)
 	}
 	// runw binds the listeners as root, before the capabilities drop, so
 	// that a server in its own network namespace can take port 80 there.
@@ -129,6 +136,24 @@ var unprivilegedPortStart = func() int {
 		return 1024
 	}
 	return v
+}
+
+// selfNetns names the network namespace runw runs in: the engine's, the
+// host's.
+var selfNetns = "/proc/self/ns/net"
+
+// sameNetns says whether the namespace files a and b are one namespace. A
+// network entry joining runw's own namespace is the host's network under
+// another name: containerd gives every container of a hostNetwork pod the
+// pause container's namespace by path, /proc/<pid>/ns/net, and the pause
+// container runs in the host's. A path that cannot be read is left to the
+// join, which fails on it.
+func sameNetns(a, b string) bool {
+	var sa, sb unix.Stat_t
+	if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 func contains(ls []preview1.Listener, l preview1.Listener) bool {

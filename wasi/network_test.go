@@ -1,8 +1,12 @@
 package wasi
 
 import (
+	"fmt"
+	"os"
 	"strings"
 	"testing"
+
+	"github.com/bytecodealliance/wasmtime-go/v39"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -12,6 +16,7 @@ import (
 // annotation together.
 func TestNetworkGrant(t *testing.T) {
 	own := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/var/run/netns/x"}}}
+	hostByPath := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: fmt.Sprintf("/proc/%d/ns/net", os.Getpid())}}}
 	cases := []struct {
 		name    string
 		linux   *specs.Linux
@@ -29,6 +34,11 @@ func TestNetworkGrant(t *testing.T) {
 		{name: "bad rule", linux: own, ann: map[string]string{AnnotationNetConnect: "10.0.0.0/40"}, err: AnnotationNetConnect},
 		{name: "listeners", linux: own, env: []string{"RUNW_LISTEN=:8080,9090"}, ann: map[string]string{AnnotationNetListeners: "8080, udp://:53"}, sockets: true, listen: 3},
 		{name: "listeners on the host", env: []string{"RUNW_LISTEN=:8080"}, err: "no network namespace of its own"},
+		// containerd's hostNetwork pods: the pause container's namespace
+		// by path, which is the host's, the one runw runs in.
+		{name: "host netns by path", linux: hostByPath, sockets: false},
+		{name: "host netns by path, allowed", linux: hostByPath, ann: map[string]string{AnnotationNet: "allow"}, sockets: true},
+		{name: "listeners in the host netns by path", linux: hostByPath, env: []string{"RUNW_LISTEN=:8080"}, err: "no network namespace of its own"},
 	}
 	for _, c := range cases {
 		s := &specs.Spec{Linux: c.linux, Annotations: c.ann}
@@ -93,5 +103,48 @@ func TestListenersPrivilegedOnTheHost(t *testing.T) {
 	unprivilegedPortStart = func() int { return 0 }
 	if _, err := networkFor(&specs.Spec{Annotations: allow}, []string{"RUNW_LISTEN=:22"}); err != nil {
 		t.Errorf("ip_unprivileged_port_start=0: %v", err)
+	}
+}
+
+// TestNetworkGrantErrorsNameTheirCause: the one line a user sees at create
+// names what is wrong: a listener declared under net=deny is blamed on the
+// deny (not on a missing namespace), a bad listener names where it was
+// declared, and a listener that cannot be bound is not called a file
+// grant.
+func TestNetworkGrantErrorsNameTheirCause(t *testing.T) {
+	own := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
+	cases := []struct {
+		name string
+		ann  map[string]string
+		env  []string
+		want string
+	}{
+		{"denied", map[string]string{AnnotationNet: "deny"}, []string{"RUNW_LISTEN=:8080"}, "RUNW_LISTEN declares listeners, but the annotation io.github.runw.net=deny grants no sockets"},
+		{"bad env", nil, []string{"RUNW_LISTEN=:99999"}, "RUNW_LISTEN: listener"},
+		{"bad annotation", map[string]string{AnnotationNetListeners: "x:y"}, nil, "annotation io.github.runw.net.listeners: listener"},
+	}
+	for _, c := range cases {
+		_, err := networkFor(&specs.Spec{Linux: own, Annotations: c.ann}, c.env)
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s: err %v, want it to start with %q", c.name, err, c.want)
+		}
+	}
+
+	engine := NewEngine()
+	wasm, err := wasmtime.Wat2Wasm(`(module (memory (export "memory") 1) (func (export "_start")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, err := wasmtime.NewModule(engine, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := networkFor(&specs.Spec{Linux: own, Annotations: map[string]string{AnnotationNetListen: "9000"}}, []string{"RUNW_LISTEN=127.0.0.1:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = prepareModule(engine, module, &Plan{Argv: []string{"x"}, Preopens: []Preopen{{HostPath: t.TempDir(), GuestPath: "/"}}, Net: n})
+	if err == nil || strings.Contains(err.Error(), "files") || !strings.HasPrefix(err.Error(), "bind the container's listeners: listen tcp://127.0.0.1:8080: outside the listen grant") {
+		t.Errorf("listener outside the grant: err %v", err)
 	}
 }

@@ -133,6 +133,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		Net:      plan.Net,
 	})
 	if err != nil {
+		if le := (*preview1.ListenError)(nil); errors.As(err, &le) {
+			return nil, fmt.Errorf("bind the container's listeners: %w", err)
+		}
 		return nil, fmt.Errorf("grant the container's files: %w", err)
 	}
 	g := &moduleGuest{engine: engine, host: host}

@@ -125,12 +125,12 @@ func New(cfg Config) (*Host, error) {
 			// before capabilities drop and before Landlock.
 			if !allowed(cfg.Net.Listen, l.Addr) {
 				h.Close()
-				return nil, fmt.Errorf("listen %s: outside the listen grant (io.github.runw.net.listen)", l)
+				return nil, &ListenError{fmt.Errorf("listen %s: outside the listen grant (io.github.runw.net.listen)", l)}
 			}
 			fd, family, typ, err := bindListener(l)
 			if err != nil {
 				h.Close()
-				return nil, err
+				return nil, &ListenError{err}
 			}
 			// NONBLOCK, as wasmtime's tcplisten gave it: Go's
 			// os.NewFile then treats the listener as pollable and parks

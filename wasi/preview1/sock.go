@@ -44,6 +44,14 @@ func (h *Host) sock(fd int32) (*fdEntry, Errno) {
 	return e, 0
 }
 
+// ListenError is New's error for a preopened listener it may not or could
+// not bind (outside the listen grant, the address in use, ...), as opposed
+// to one about the container's files.
+type ListenError struct{ Err error }
+
+func (e *ListenError) Error() string { return e.Err.Error() }
+func (e *ListenError) Unwrap() error { return e.Err }
+
 // bindListener makes one preopened listener: bound (and listening, for
 // TCP) before the guest runs, so that the init can still bind a port below
 // 1024 before it drops its capabilities.
