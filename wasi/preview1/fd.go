@@ -174,6 +174,9 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	h.iov = bufs
 	done := 0
 	if len(bufs) > 0 {
+		if !write && h.pollTurn(e) {
+			return ErrnoAgain
+		}
 		if done, errno = h.io(e, write, offset); errno != 0 {
 			return errno
 		}

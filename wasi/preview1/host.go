@@ -73,6 +73,10 @@ type Host struct {
 	iovecs []unix.Iovec
 	// poll is poll_oneoff's scratch.
 	poll pollScratch
+	// polls counts the guest's poll_oneoff calls and lastPoll is when the
+	// last one returned: pollTurn reads them.
+	polls    uint64
+	lastPoll time.Time
 }
 
 // New builds the host for one guest: it opens the view's mounts and the
@@ -87,7 +91,7 @@ func New(cfg Config) (*Host, error) {
 		view.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, iov: make([][]byte, 0, 16)}
+	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if h.resolve == nil {
 		h.resolve = netdns.Lookup

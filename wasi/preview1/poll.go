@@ -143,6 +143,8 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	if pfds[stop].Revents != 0 {
 		return errnoStop
 	}
+	h.polls++
+	h.lastPoll = time.Now()
 
 	n := uint32(0)
 	put := func(userdata uint64, errno Errno, typ uint8, nbytes uint64, flags uint16) {
@@ -220,4 +222,38 @@ func remaining(fd int) uint64 {
 		return 0
 	}
 	return uint64(st.Size - pos)
+}
+
+// pollEvery is how long a guest may go without polling before a read of a
+// busy socket gives it a turn to: Go's own sysmon polls the network when
+// 10 ms passed without a poll (runtime/proc.go), and a wasip1 guest has
+// no sysmon.
+const pollEvery = 10 * time.Millisecond
+
+// pollTurn says whether a read of the non-blocking socket e should give
+// EAGAIN although data may be waiting, so that the guest polls.
+//
+// Go's wasip1 runtime calls poll_oneoff only when it has no goroutine to
+// run. Under load a few connections whose requests are always waiting by
+// the time their goroutines read again can keep the run queue from ever
+// emptying, and every other connection, parked on the poller, waits until
+// they pause: all of them stall for 100-200 ms at a time (measured with 32
+// keep-alive clients on the hello server). An EAGAIN parks the reading
+// goroutine on the poller instead; once those that were running have
+// parked, the guest polls and every ready connection is served in turn.
+//
+// Each socket gets at most one such EAGAIN between two poll_oneoff calls,
+// so a guest that retries a read without ever polling is delayed by one
+// call, never stuck. Non-blocking reads may always give EAGAIN, so an
+// event loop written to the contract already handles it; a socket the
+// guest left blocking never gets one.
+func (h *Host) pollTurn(e *fdEntry) bool {
+	if e.kind != kindSocket || e.flags&fdflagNonblock == 0 || e.yielded == h.polls+1 {
+		return false
+	}
+	if time.Since(h.lastPoll) < pollEvery {
+		return false
+	}
+	e.yielded = h.polls + 1
+	return true
 }

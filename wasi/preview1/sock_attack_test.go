@@ -1060,3 +1060,95 @@ func TestSocketDescriptorConfusion(t *testing.T) {
 		t.Errorf("path_open under a socket renumbered over the preopen: errno %d, want ENOTDIR", errno)
 	}
 }
+
+// TestPollTurn: a guest that has not polled for pollEvery gets one EAGAIN
+// from an fd_read of a non-blocking socket with data waiting (its turn to
+// poll, so that Go's runtime serves every ready connection), then the
+// data; one such EAGAIN a socket between two polls; never right after a
+// poll, never on a blocking socket, never from sock_recv.
+func TestPollTurn(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	g.put32(500, 600)
+	g.put32(504, 16)
+	read := func(name string, fd int32) (string, Errno) {
+		t.Helper()
+		var errno Errno
+		if name == "fd_read" {
+			errno = g.call("fd_read", "iiii", uint32(fd), 500, 1, 700)
+		} else {
+			errno = g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, 0, 700, 704)
+		}
+		if errno != 0 {
+			return "", errno
+		}
+		return string(g.mem[600 : 600+g.get32(700)]), 0
+	}
+	// send has the peer write s and waits until the guest's end can read.
+	send := func(fd int32, peer net.Conn, s string) {
+		t.Helper()
+		if _, err := peer.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+		e, _ := g.h.fds.get(fd)
+		if !ready(e.hostFd, unix.POLLIN) {
+			h := g.h
+			if errno := h.wait(e.hostFd, unix.POLLIN); errno != 0 {
+				t.Fatal(errno)
+			}
+		}
+	}
+	stale := func() { g.h.lastPoll = time.Now().Add(-time.Second) }
+
+	fd, peer := loopPair(t, g, fdflagNonblock)
+	send(fd, peer, "a")
+	stale()
+	if got, errno := read("fd_read", fd); errno != ErrnoAgain {
+		t.Fatalf("fd_read after a second without a poll: %q, errno %d; want EAGAIN (a turn to poll)", got, errno)
+	}
+	if got, errno := read("fd_read", fd); errno != 0 || got != "a" {
+		t.Fatalf("fd_read again: %q, errno %d; want the data", got, errno)
+	}
+	send(fd, peer, "b")
+	if got, errno := read("fd_read", fd); errno != 0 || got != "b" {
+		t.Errorf("a second read in the same round: %q, errno %d; want the data, one turn a round", got, errno)
+	}
+
+	// A poll starts a new round; a read right after it never yields.
+	polls := g.h.polls
+	binary.LittleEndian.PutUint64(g.mem[1000:], 1) // userdata
+	g.mem[1008] = eventClock                       // tag
+	binary.LittleEndian.PutUint32(g.mem[1016:], 1) // clock id: monotonic
+	binary.LittleEndian.PutUint64(g.mem[1024:], 0) // timeout 0
+	if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 {
+		t.Fatalf("poll_oneoff: errno %d", errno)
+	}
+	if g.h.polls != polls+1 || time.Since(g.h.lastPoll) > time.Minute {
+		t.Fatalf("poll_oneoff did not start a new round: polls %d -> %d, last %v", polls, g.h.polls, g.h.lastPoll)
+	}
+	g.h.lastPoll = time.Now().Add(time.Hour) // "just polled", whatever the machine's load
+	send(fd, peer, "c")
+	if got, errno := read("fd_read", fd); errno != 0 || got != "c" {
+		t.Errorf("fd_read right after a poll: %q, errno %d; want the data", got, errno)
+	}
+	// The new round gives the socket a new turn once the guest is late again.
+	send(fd, peer, "d")
+	stale()
+	if _, errno := read("fd_read", fd); errno != ErrnoAgain {
+		t.Errorf("fd_read late in a new round: errno %d, want EAGAIN", errno)
+	}
+	read("fd_read", fd)
+
+	// sock_recv and blocking sockets never yield.
+	send(fd, peer, "e")
+	g.h.polls++
+	stale()
+	if got, errno := read("sock_recv", fd); errno != 0 || got != "e" {
+		t.Errorf("sock_recv late: %q, errno %d; want the data", got, errno)
+	}
+	bfd, bpeer := loopPair(t, g, 0)
+	send(bfd, bpeer, "f")
+	stale()
+	if got, errno := read("fd_read", bfd); errno != 0 || got != "f" {
+		t.Errorf("blocking fd_read late: %q, errno %d; want the data", got, errno)
+	}
+}

@@ -57,6 +57,9 @@ type fdEntry struct {
 	recvTimeout, sendTimeout time.Duration
 	// linger is a lingering SO_LINGER the guest set, emulated (wasmedge.go).
 	linger unix.Linger
+	// yielded is the poll round in which a read of this socket last gave
+	// the guest a turn to poll (pollTurn, poll.go).
+	yielded uint64
 }
 
 type dirent struct {
