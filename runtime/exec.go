@@ -76,14 +76,23 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if proc.Terminal && o.ConsoleSocket == "" && o.Detach {
 		return 0, errors.New("cannot allocate tty if runw will detach without setting console socket")
 	}
-	plan, err := wasi.PlanFor(b, ep, privateBase)
-	if err != nil {
-		return 0, err
+	// The exec'd process joins the running init's network namespace,
+	// whatever path the bundle names (a pod's pause container may be gone
+	// and its pid reused): its socket grant is decided on that one.
+	if b.Spec.Linux != nil {
+		for i, ns := range b.Spec.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				b.Spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", c.InitPid)
+			}
+		}
 	}
 	// The container's process holds its listeners; an exec'd process
 	// (podman exec copies the container's environment, RUNW_LISTEN
-	// included) must not try to bind them again.
-	plan.Net.Listeners = nil
+	// included) neither binds nor checks them again.
+	plan, err := wasi.ExecPlanFor(b, ep, privateBase)
+	if err != nil {
+		return 0, err
+	}
 	cached := r.compileOutside(plan)
 
 	var tty, master *os.File

@@ -18,7 +18,7 @@ func logDebugf(format string, args ...any) { logrus.Debugf(format, args...) }
 func ConfigureLog(path, format string, debug bool) error {
 	var f logrus.Formatter
 	switch format {
-	case "text", "":
+	case "text":
 		f = &logrus.TextFormatter{DisableColors: true, FullTimestamp: true, TimestampFormat: time.RFC3339Nano}
 	case "json":
 		f = &logrus.JSONFormatter{TimestampFormat: time.RFC3339Nano}
@@ -48,5 +48,9 @@ func configureInitLog(cfg initConfig) {
 	if cfg.LogPath == "" {
 		return
 	}
-	ConfigureLog(cfg.LogPath, cfg.LogFormat, true)
+	format := cfg.LogFormat
+	if format == "" {
+		format = "text"
+	}
+	ConfigureLog(cfg.LogPath, format, true)
 }

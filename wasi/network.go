@@ -36,7 +36,9 @@ const (
 
 // networkFor derives the network grant from the spec: the namespace is the
 // boundary, as for a native container, and the annotations narrow it.
-func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
+// With bind false (an exec'd process, which never binds the container's
+// listeners) the listeners are not read, nor checked.
+func networkFor(s *specs.Spec, env []string, bind bool) (preview1.Network, error) {
 	var n preview1.Network
 	ann := s.Annotations
 	ownNetns := false
@@ -66,6 +68,9 @@ func networkFor(s *specs.Spec, env []string) (preview1.Network, error) {
 		if n.Connect, err = preview1.ParseRules(v); err != nil {
 			return n, fmt.Errorf("annotation %s: %w", AnnotationNetConnect, err)
 		}
+	}
+	if !bind {
+		return n, nil
 	}
 	// Each declaration with where it came from, for the error messages.
 	type declaration struct{ from, list string }

@@ -42,7 +42,7 @@ func TestNetworkGrant(t *testing.T) {
 	}
 	for _, c := range cases {
 		s := &specs.Spec{Linux: c.linux, Annotations: c.ann}
-		n, err := networkFor(s, c.env)
+		n, err := networkFor(s, c.env, true)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: err %v, want %q", c.name, err, c.err)
@@ -94,14 +94,23 @@ func TestListenersPrivilegedOnTheHost(t *testing.T) {
 		if c.env != "" {
 			env = []string{c.env}
 		}
-		_, err := networkFor(s, env)
+		_, err := networkFor(s, env, true)
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err %v, want ok %v", c.name, err, c.ok)
 		}
 	}
+	// An exec'd process binds nothing: the container's declarations are
+	// neither read nor checked for it (podman exec passes RUNW_LISTEN
+	// along, and may drop capabilities for another user).
+	for _, env := range []string{"RUNW_LISTEN=:22", "RUNW_LISTEN=:99999"} {
+		n, err := networkFor(&specs.Spec{Annotations: allow}, []string{env}, false)
+		if err != nil || len(n.Listeners) != 0 || !n.Sockets {
+			t.Errorf("exec with %s: listeners %v, sockets %v, err %v; want none, sockets, no error", env, n.Listeners, n.Sockets, err)
+		}
+	}
 	// Where the host lets every process bind every port, so may runw.
 	unprivilegedPortStart = func() int { return 0 }
-	if _, err := networkFor(&specs.Spec{Annotations: allow}, []string{"RUNW_LISTEN=:22"}); err != nil {
+	if _, err := networkFor(&specs.Spec{Annotations: allow}, []string{"RUNW_LISTEN=:22"}, true); err != nil {
 		t.Errorf("ip_unprivileged_port_start=0: %v", err)
 	}
 }
@@ -124,7 +133,7 @@ func TestNetworkGrantErrorsNameTheirCause(t *testing.T) {
 		{"bad annotation", map[string]string{AnnotationNetListeners: "x:y"}, nil, "annotation io.github.runw.net.listeners: listener"},
 	}
 	for _, c := range cases {
-		_, err := networkFor(&specs.Spec{Linux: own, Annotations: c.ann}, c.env)
+		_, err := networkFor(&specs.Spec{Linux: own, Annotations: c.ann}, c.env, true)
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want it to start with %q", c.name, err, c.want)
 		}
@@ -139,7 +148,7 @@ func TestNetworkGrantErrorsNameTheirCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := networkFor(&specs.Spec{Linux: own, Annotations: map[string]string{AnnotationNetListen: "9000"}}, []string{"RUNW_LISTEN=127.0.0.1:8080"})
+	n, err := networkFor(&specs.Spec{Linux: own, Annotations: map[string]string{AnnotationNetListen: "9000"}}, []string{"RUNW_LISTEN=127.0.0.1:8080"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

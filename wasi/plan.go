@@ -75,6 +75,18 @@ type User struct {
 // container (under its state directory) that will hold the tmpfs backings;
 // it is removed with the container.
 func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, error) {
+	return plan(b, ep, privateBase, true)
+}
+
+// ExecPlanFor is PlanFor for a process exec'd into a running container:
+// the container's init holds its listeners, so the plan has none, and
+// what declares them (podman exec passes the container's RUNW_LISTEN
+// along) is neither bound nor checked again.
+func ExecPlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, error) {
+	return plan(b, ep, privateBase, false)
+}
+
+func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*Plan, error) {
 	proc := b.Spec.Process
 	p := &Plan{
 		Module: ep.HostPath,
@@ -112,7 +124,7 @@ func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, er
 		}
 	}
 
-	if p.Net, err = networkFor(b.Spec, proc.Env); err != nil {
+	if p.Net, err = networkFor(b.Spec, proc.Env, bind); err != nil {
 		return nil, err
 	}
 	if r := b.Spec.Linux; r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil {

@@ -159,10 +159,13 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	if offset >= 0 && e.pollable {
 		return ErrnoSpipe
 	}
-	var ok bool
-	h.iov, ok = m.iovecs(h.iov[:0], iovs, n)
+	var capped, ok bool
+	h.iov, capped, ok = m.iovecs(h.iov[:0], iovs, n)
 	if !ok {
 		return ErrnoFault
+	}
+	if capped && write && e.filetype == filetypeSocketDgram {
+		return ErrnoMsgsize // one datagram, never sent cut short
 	}
 	// Drop empty buffers: a read into none returns 0 at once, as on Linux.
 	bufs := h.iov[:0]

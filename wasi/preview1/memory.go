@@ -66,26 +66,33 @@ const iovMax = 1024
 // kept for each was a 24-byte slice header of the host's, 12 GiB for a
 // 4 GiB array, and stayed in the scratch slice for the rest of the run.
 // Buffers beyond the cap make the read or write short, as any may be
-// (readv and writev would refuse more than IOV_MAX outright).
-func (m memory) iovecs(dst [][]byte, ptr, n uint32) ([][]byte, bool) {
+// (readv and writev would refuse more than IOV_MAX outright); capped
+// says some were left out, so that a datagram is refused rather than
+// sent cut short.
+func (m memory) iovecs(dst [][]byte, ptr, n uint32) (bufs [][]byte, capped, ok bool) {
 	if uint64(n)*iovecSize > uint64(len(m)) {
-		return dst, false
+		return dst, false, false
 	}
 	recs, ok := m.slice(ptr, n*iovecSize)
 	if !ok {
-		return dst, false
+		return dst, false, false
 	}
 	kept := 0
 	for i := uint32(0); i < n; i++ {
 		r := recs[i*iovecSize:]
 		buf, ok := m.slice(binary.LittleEndian.Uint32(r), binary.LittleEndian.Uint32(r[4:]))
 		if !ok {
-			return dst, false
+			return dst, false, false
 		}
-		if len(buf) > 0 && kept < iovMax {
-			dst = append(dst, buf)
-			kept++
+		if len(buf) == 0 {
+			continue
 		}
+		if kept == iovMax {
+			capped = true
+			continue
+		}
+		dst = append(dst, buf)
+		kept++
 	}
-	return dst, true
+	return dst, capped, true
 }

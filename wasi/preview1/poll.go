@@ -25,6 +25,7 @@ type fdSub struct {
 	userdata uint64
 	tag      uint8
 	poll     int // index in pfds, -1 when ready at once
+	entry    *fdEntry
 	errno    Errno
 	nbytes   uint64
 }
@@ -98,7 +99,7 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 				if tag == eventFdWrite {
 					events = unix.POLLOUT
 				}
-				f.poll = len(pfds)
+				f.poll, f.entry = len(pfds), e
 				pfds = append(pfds, unix.PollFd{Fd: int32(e.hostFd), Events: events})
 				fdsubs = append(fdsubs, f)
 				continue
@@ -189,6 +190,9 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 			if v, err := unix.IoctlGetInt(int(pfds[f.poll].Fd), unix.TIOCINQ); err == nil && v > 0 {
 				nbytes = uint64(v)
 			}
+			// The guest was told it can read: its next read must not
+			// be a turn to poll (pollTurn).
+			f.entry.owed = true
 		}
 		put(f.userdata, errno, f.tag, nbytes, flags)
 	}
@@ -234,26 +238,36 @@ const pollEvery = 10 * time.Millisecond
 // EAGAIN although data may be waiting, so that the guest polls.
 //
 // Go's wasip1 runtime calls poll_oneoff only when it has no goroutine to
-// run. Under load a few connections whose requests are always waiting by
-// the time their goroutines read again can keep the run queue from ever
-// emptying, and every other connection, parked on the poller, waits until
-// they pause: all of them stall for 100-200 ms at a time (measured with 32
-// keep-alive clients on the hello server). An EAGAIN parks the reading
-// goroutine on the poller instead; once those that were running have
-// parked, the guest polls and every ready connection is served in turn.
+// run (or when a collection restarts the world). Under load a few
+// connections whose requests are always waiting by the time their
+// goroutines read again can keep the run queue from emptying, and every
+// other connection, parked on the poller, waits until they pause: all of
+// them stalled for 100-200 ms at a time (measured with 32 keep-alive
+// clients on the hello server). An EAGAIN parks the reading goroutine on
+// the poller instead; once those that were running have parked, the guest
+// polls and every ready connection is served in turn.
 //
-// Each socket gets at most one such EAGAIN between two poll_oneoff calls,
-// so a guest that retries a read without ever polling is delayed by one
-// call, never stuck. Non-blocking reads may always give EAGAIN, so an
-// event loop written to the contract already handles it; a socket the
-// guest left blocking never gets one.
+// Bounds, so that no guest is ever stuck: a socket yields at most once
+// between two poll_oneoff calls, and the read after a yield is always
+// served (a guest that retries without polling loses one call); a read
+// after a poll reported the socket readable is always served, however
+// long the guest took to get to it, so an event loop that polls, works
+// and then reads never sees EAGAIN for data it was told about. A socket
+// the guest left blocking never yields, nor does sock_recv. A Go guest
+// whose run queue never empties (a CPU-bound goroutine calling Gosched)
+// still waits for its next collection to poll, as every parked
+// connection of it did before.
 func (h *Host) pollTurn(e *fdEntry) bool {
-	if e.kind != kindSocket || e.flags&fdflagNonblock == 0 || e.yielded == h.polls+1 {
+	if e.kind != kindSocket || e.flags&fdflagNonblock == 0 {
 		return false
 	}
-	if time.Since(h.lastPoll) < pollEvery {
+	if e.owed {
+		e.owed = false
 		return false
 	}
-	e.yielded = h.polls + 1
+	if e.yielded == h.polls+1 || time.Since(h.lastPoll) < pollEvery {
+		return false
+	}
+	e.yielded, e.owed = h.polls+1, true
 	return true
 }

@@ -205,7 +205,7 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 		return 0, 0, ErrnoInval
 	}
 	var ok bool
-	h.iov, ok = m.iovecs(h.iov[:0], iovs, n)
+	h.iov, _, ok = m.iovecs(h.iov[:0], iovs, n)
 	if !ok {
 		return 0, 0, ErrnoFault
 	}
@@ -248,10 +248,13 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 // it is valid. MSG_NOSIGNAL: a peer that closed gives EPIPE, never a
 // SIGPIPE death of the init.
 func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (int, Errno) {
-	var ok bool
-	h.iov, ok = m.iovecs(h.iov[:0], iovs, n)
+	var capped, ok bool
+	h.iov, capped, ok = m.iovecs(h.iov[:0], iovs, n)
 	if !ok {
 		return 0, ErrnoFault
+	}
+	if capped && e.filetype == filetypeSocketDgram {
+		return 0, ErrnoMsgsize // one datagram, never sent cut short
 	}
 	var sa unix.Sockaddr
 	if to.IsValid() {

@@ -947,6 +947,42 @@ func TestIovecArraysBounded(t *testing.T) {
 	if len(got) != 2*iovMax || !bytes.Equal(got[:26], []byte("abcdefghijklmnopqrstuvwxyz")) {
 		t.Errorf("the peer read %d bytes (%.30q), want %d", len(got), got, 2*iovMax)
 	}
+
+	// A datagram is one message: past IOV_MAX buffers it is refused
+	// (EMSGSIZE, as sendmsg answers), never sent cut short; at IOV_MAX it
+	// goes whole.
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	ufd := g.open(afInet4, sockDgram)
+	g.addr(800, loop4, false)
+	if errno := g.call("sock_connect", "iii", uint32(ufd), 800, uint32(udp.LocalAddr().(*net.UDPAddr).Port)); errno != 0 {
+		t.Fatalf("UDP connect: errno %d", errno)
+	}
+	for i := uint32(0); i <= iovMax; i++ {
+		binary.LittleEndian.PutUint32(big[i*iovecSize:], data+i%4096)
+		binary.LittleEndian.PutUint32(big[i*iovecSize+4:], 1)
+	}
+	if errno := g.call("sock_send", "iiiii", uint32(ufd), 0, iovMax+1, 0, data-8); errno != ErrnoMsgsize {
+		t.Errorf("sock_send of a datagram in %d buffers: errno %d, want EMSGSIZE", iovMax+1, errno)
+	}
+	if errno := g.call("fd_write", "iiii", uint32(ufd), 0, iovMax+1, data-8); errno != ErrnoMsgsize {
+		t.Errorf("fd_write of a datagram in %d buffers: errno %d, want EMSGSIZE", iovMax+1, errno)
+	}
+	if errno := g.call("sock_send", "iiiii", uint32(ufd), 0, iovMax, 0, data-8); errno != 0 || g.get32(data-8) != iovMax {
+		t.Errorf("sock_send of a datagram in %d buffers: errno %d, sent %d", iovMax, errno, g.get32(data-8))
+	}
+	buf := make([]byte, 4*iovMax)
+	udp.SetReadDeadline(time.Now().Add(time.Second))
+	if n, _, err := udp.ReadFrom(buf); err != nil || n != iovMax {
+		t.Errorf("the peer got a datagram of %d bytes (%v), want %d and nothing else", n, err, iovMax)
+	}
+	udp.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, _, err := udp.ReadFrom(buf); err == nil {
+		t.Errorf("the peer got a second datagram of %d bytes: a refused one was sent", n)
+	}
 }
 
 // TestSocketDescriptorConfusion: socket calls on descriptors that are not
@@ -1137,6 +1173,24 @@ func TestPollTurn(t *testing.T) {
 		t.Errorf("fd_read late in a new round: errno %d, want EAGAIN", errno)
 	}
 	read("fd_read", fd)
+
+	// An event loop that polls, works for longer than pollEvery, then
+	// reads: the poll said readable, so the read is always served, round
+	// after round (a livelock a review found in the first version).
+	for round := 0; round < 4; round++ {
+		send(fd, peer, "p")
+		clear(g.mem[1000:1048])
+		binary.LittleEndian.PutUint64(g.mem[1000:], 2)          // userdata
+		g.mem[1008] = eventFdRead                               // tag
+		binary.LittleEndian.PutUint32(g.mem[1016:], uint32(fd)) // fd
+		if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 || g.get32(2100) != 1 {
+			t.Fatalf("round %d: poll_oneoff: errno %d, %d events", round, errno, g.get32(2100))
+		}
+		stale() // the loop's work took a second
+		if got, errno := read("fd_read", fd); errno != 0 || got == "" {
+			t.Fatalf("round %d: fd_read of a socket poll reported readable, after long work: %q, errno %d; want the data", round, got, errno)
+		}
+	}
 
 	// sock_recv and blocking sockets never yield.
 	send(fd, peer, "e")

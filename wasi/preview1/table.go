@@ -58,8 +58,11 @@ type fdEntry struct {
 	// linger is a lingering SO_LINGER the guest set, emulated (wasmedge.go).
 	linger unix.Linger
 	// yielded is the poll round in which a read of this socket last gave
-	// the guest a turn to poll (pollTurn, poll.go).
+	// the guest a turn to poll, and owed says its next read is served
+	// whatever the time: a poll reported it readable, or it just yielded
+	// (pollTurn, poll.go).
 	yielded uint64
+	owed    bool
 }
 
 type dirent struct {
