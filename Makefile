@@ -51,7 +51,7 @@ demo: build $(BUILD)/guests/hello.wasm
 test: build
 	@mkdir -p $(BUILD)
 	@if [ "$$(id -u)" = 0 ]; then sh integration/deps.sh; else echo "not root: engine tests will skip"; fi
-	$(GO) vet ./...
+	$(MAKE) --no-print-directory lint
 	@# The WASI host's fuzz test, briefly (longer by hand: FUZZTIME=10m).
 	$(GO) test -run '^$$' -fuzz FuzzHostCalls -fuzztime $(FUZZTIME) ./wasi/preview1/
 	@set -o pipefail; $(GO) test -count=1 -v -timeout 40m ./... > $(BUILD)/test.log 2>&1; rc=$$?; \
@@ -63,6 +63,13 @@ test: build
 
 unit:
 	$(GO) test -count=1 ./spec/ ./state/ ./wasi/ ./runtime/
+
+# gofmt, go vet and staticcheck (a pinned version, from the module proxy).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt -l: not formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 
 integration: build
 	$(GO) test -count=1 -v -timeout 40m ./integration/

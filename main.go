@@ -547,6 +547,7 @@ func specAction(c *cli.Context) error {
 	}
 	path := filepath.Join(dir, "config.json")
 	if _, err := os.Stat(path); err == nil {
+		//lint:ignore ST1005 runc's own words, which callers match
 		return fmt.Errorf("File %q exists. Remove it first", path)
 	}
 	out, err := json.MarshalIndent(runtime.Template(), "", "\t")

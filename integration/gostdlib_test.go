@@ -194,7 +194,7 @@ func (w goStdlibWorld) runRunw(t *testing.T, r *runw, id string) goRun {
 		t.Errorf("runw run %s: timed out after %v", id, goStdlibRunTimeout)
 	}
 	res := finish(cmd, err, stdout, stderr)
-	return goRun{stdout: res.stdout, stderr: res.stderr, code: res.code}
+	return goRun(res)
 }
 
 // runBaseline runs the test binary with wasmtime-go's built-in WASI and
@@ -237,7 +237,7 @@ func (w goStdlibWorld) runBaseline(t *testing.T, baseline, cache string) goRun {
 		t.Errorf("baseline %s: timed out after %v", w.hostMod, goStdlibRunTimeout)
 	}
 	res := finish(cmd, err, stdout, stderr)
-	return goRun{stdout: res.stdout, stderr: res.stderr, code: res.code}
+	return goRun(res)
 }
 
 // goTestLine matches `go test -v` results, subtests (indented) included.

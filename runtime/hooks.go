@@ -21,7 +21,8 @@ func createHooks(b *spec.Bundle) []specs.Hook {
 	if h == nil {
 		return nil
 	}
-	out := append([]specs.Hook(nil), h.Prestart...) //nolint:staticcheck // deprecated but still part of the contract
+	//lint:ignore SA1019 prestart is deprecated but runc still runs it: part of the contract
+	out := append([]specs.Hook(nil), h.Prestart...)
 	out = append(out, h.CreateRuntime...)
 	return append(out, h.CreateContainer...)
 }

@@ -52,7 +52,7 @@ type capSets struct {
 // moby/sys/capability and this kernel know.
 func capsByName(last capability.Cap) map[string]capability.Cap {
 	m := map[string]capability.Cap{}
-	for _, c := range capability.List() {
+	for _, c := range capability.ListKnown() {
 		if c <= last {
 			m["CAP_"+strings.ToUpper(c.String())] = c
 		}

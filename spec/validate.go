@@ -57,12 +57,15 @@ func RlimitResource(name string) (int, bool) {
 func validateProcess(p *specs.Process) error {
 	switch {
 	case p.Cwd == "":
+		//lint:ignore ST1005 runc's own words, which callers match
 		return errors.New("Cwd property must not be empty")
 	case !strings.HasPrefix(p.Cwd, "/"):
+		//lint:ignore ST1005 runc's own words, which callers match
 		return errors.New("Cwd must be an absolute path")
 	case len(p.Cwd) > pathMax:
 		// runc fails when it makes the directory; the value is not
 		// printed, it would be the whole line.
+		//lint:ignore ST1005 begins with the field's name, as runc's Cwd errors above do
 		return fmt.Errorf("Cwd is %d bytes long, more than PATH_MAX (%d)", len(p.Cwd), pathMax)
 	}
 	for _, kv := range p.Env {
@@ -85,7 +88,7 @@ func validateHooks(h *specs.Hooks) error {
 	if h == nil {
 		return nil
 	}
-	//nolint:staticcheck // Prestart is deprecated but still honoured.
+	//lint:ignore SA1019 Prestart is deprecated but still honoured, as by runc.
 	for _, list := range [][]specs.Hook{h.Prestart, h.CreateRuntime, h.CreateContainer, h.StartContainer, h.Poststart, h.Poststop} {
 		for _, hk := range list {
 			if hk.Timeout != nil && *hk.Timeout <= 0 {

@@ -50,7 +50,7 @@ func parseStat(data []byte) (procStat, error) {
 		return procStat{}, errors.New("malformed /proc stat: no ')'")
 	}
 	// fields[0] is field 3 (state), so field n is fields[n-3].
-	const stateIdx, startIdx = 3 - 3, 22 - 3
+	const stateIdx, startIdx = 0, 22 - 3 // fields 3 and 22
 	fields := bytes.Fields(data[i+1:])
 	if len(fields) <= startIdx {
 		return procStat{}, fmt.Errorf("malformed /proc stat: %d fields after comm", len(fields))

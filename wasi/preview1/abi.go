@@ -128,16 +128,3 @@ const (
 	fdstatSize   = 24
 	iovecSize    = 8
 )
-
-// sdflags for sock_shutdown.
-const (
-	sdRd = 1
-	sdWr = 2
-)
-
-// riflags / roflags for sock_recv.
-const (
-	riRecvPeek      = 1
-	riRecvWaitall   = 2
-	roDataTruncated = 1
-)
