@@ -277,13 +277,65 @@ func TestRootlessPodman(t *testing.T) {
 	})
 
 	t.Run("DefaultNetwork", func(t *testing.T) {
-		if ok, why := tunUsableBy(p.uid); !ok {
-			t.Skipf("rootless networking cannot work here: %s (the other rootless tests use --network none)", why)
-		}
+		openTun(t, p.uid)
 		res := p.podman(t, "run", "--rm", engProbeImage, "echo", "networked")
 		engWant(t, res, 0)
 		if res.stdout != "networked\n" {
 			t.Errorf("stdout %q, want %q", res.stdout, "networked\n")
 		}
 	})
+
+	// A wasm server in rootless podman's own network (slirp4netns):
+	// `podman run -d -p` by the unprivileged user, curl on the host's
+	// localhost reaches it through podman's port forwarder, and podman
+	// stop ends it with 143.
+	t.Run("ServesPublishedPort", func(t *testing.T) {
+		openTun(t, p.uid)
+		engRequire(t, "a published port", "curl")
+		layer := filepath.Join(p.dir, "hello.tar")
+		engWriteLayer(t, layer, map[string]string{"hello.wasm": netGuest(t, "hello")})
+		os.Chmod(layer, 0o644)
+		const ref = "localhost/runw-rootless-hello:test"
+		engWant(t, p.podman(t, "import", "--change", `ENTRYPOINT=["/hello.wasm"]`, layer, ref), 0)
+		res := p.podman(t, "run", "-d", "-p", "18086:8080", "-e", "RUNW_LISTEN=:8080", ref)
+		engWant(t, res, 0)
+		id := strings.TrimSpace(res.stdout)
+		gone := func() string {
+			if r := p.podman(t, "inspect", "--format", "{{.State.Running}}", id); strings.TrimSpace(r.stdout) == "true" {
+				return ""
+			}
+			return fmt.Sprintf("exited: %v; logs %v", p.podman(t, "inspect", "--format", "{{.State.ExitCode}}", id), p.podman(t, "logs", id))
+		}
+		if got := curlBody(t, "http://127.0.0.1:18086/", 90*time.Second, gone); got != "hello from wasm\n" {
+			t.Errorf("curl 127.0.0.1:18086: %q, want %q", got, "hello from wasm\n")
+		}
+		engWant(t, p.podman(t, "stop", "--time", "10", id), 0)
+		if r := p.podman(t, "inspect", "--format", "{{.State.ExitCode}}", id); strings.TrimSpace(r.stdout) != "143" {
+			t.Errorf("exit code after podman stop: %v, want 143", r)
+		}
+	})
+}
+
+// openTun lets the test user open /dev/net/tun, which rootless podman's
+// network (slirp4netns) needs, for the length of the test. Distributions
+// ship it mode 0666; this machine's is 0600, so the test widens it and
+// puts the mode back at the end. It skips where it cannot.
+func openTun(t *testing.T, uid int) {
+	t.Helper()
+	if ok, _ := tunUsableBy(uid); ok {
+		return
+	}
+	fi, err := os.Stat("/dev/net/tun")
+	if err != nil || os.Geteuid() != 0 {
+		_, why := tunUsableBy(uid)
+		t.Skipf("rootless networking cannot work here: %s (the other rootless tests use --network none)", why)
+	}
+	if err := os.Chmod("/dev/net/tun", 0o666); err != nil {
+		t.Skipf("rootless networking needs /dev/net/tun open to the user: chmod: %v", err)
+	}
+	t.Logf("/dev/net/tun was mode %o: 0666 for this test, as distributions ship it", fi.Mode().Perm())
+	t.Cleanup(func() { os.Chmod("/dev/net/tun", fi.Mode().Perm()) })
+	if ok, why := tunUsableBy(uid); !ok {
+		t.Skipf("rootless networking cannot work here: %s", why)
+	}
 }
