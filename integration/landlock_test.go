@@ -54,6 +54,16 @@ func requireLandlock(t *testing.T) string {
 	return abi
 }
 
+// requireLandlockABI skips unless the kernel's Landlock is at least ABI
+// min, which brought feature.
+func requireLandlockABI(t *testing.T, min int, feature string) {
+	t.Helper()
+	abi := requireLandlock(t)
+	if n, _ := strconv.Atoi(strings.Fields(strings.TrimPrefix(abi, "abi "))[0]); n < min {
+		t.Skipf("Landlock %s has no %s (ABI %d)", abi, feature, min)
+	}
+}
+
 // mustProbeBin is probeBin, failing the test when it cannot be built.
 func mustProbeBin(t *testing.T) string {
 	t.Helper()
@@ -276,15 +286,9 @@ func TestDebugLogSaysLandlock(t *testing.T) {
 // namespace). The control run without the sandbox reaches TCP for all.
 func TestKernelEnforcesNetworkGrant(t *testing.T) {
 	t.Parallel()
-	abi := requireLandlock(t)
-	if n, _ := strconv.Atoi(strings.Fields(strings.TrimPrefix(abi, "abi "))[0]); n < 4 {
-		t.Skipf("Landlock %s has no TCP rules (ABI 4)", abi)
-	}
+	requireLandlockABI(t, 4, "TCP rules")
 	bin := mustProbeBin(t)
-	netns := testNetns(t)
-	if out, err := exec.Command("ip", "-n", filepath.Base(netns), "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("lo up: %v: %s", err, out)
-	}
+	netns := testNetnsLoUp(t)
 	probes := map[string]string{
 		"connect 127.0.0.1:7001": "ECONNREFUSED", // inside io.github.runw.net.connect
 		"connect 127.0.0.1:7002": "EACCES",

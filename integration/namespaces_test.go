@@ -38,6 +38,17 @@ func testNetns(t *testing.T) string {
 	return "/var/run/netns/" + name
 }
 
+// testNetnsLoUp is testNetns with its loopback up, for guests that talk
+// to themselves on 127.0.0.1.
+func testNetnsLoUp(t *testing.T) string {
+	t.Helper()
+	netns := testNetns(t)
+	if out, err := exec.Command("ip", "-n", filepath.Base(netns), "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		t.Fatalf("ip link set lo up: %v: %s", err, out)
+	}
+	return netns
+}
+
 func podLikeNamespaces(netns string) []specs.LinuxNamespace {
 	return []specs.LinuxNamespace{
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},

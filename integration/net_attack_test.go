@@ -80,10 +80,7 @@ func TestKernelRefusesOtherSockets(t *testing.T) {
 // connect to one made outside its sandbox; the control run reaches it.
 func TestKernelRefusesHostAbstractSockets(t *testing.T) {
 	t.Parallel()
-	abi := requireLandlock(t)
-	if n, _ := strconv.Atoi(strings.Fields(strings.TrimPrefix(abi, "abi "))[0]); n < 6 {
-		t.Skipf("Landlock %s has no scopes (ABI 6)", abi)
-	}
+	requireLandlockABI(t, 6, "scopes")
 	bin := mustProbeBin(t)
 	name := fmt.Sprintf("runw-attack-%d", time.Now().UnixNano())
 	ln, err := net.Listen("unix", "@"+name)

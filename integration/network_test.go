@@ -760,10 +760,7 @@ func TestNetCClientConnects(t *testing.T) {
 // 128-byte address, sock_recv_from with 8) run TCP and UDP round trips on
 // loopback and edge cases; every errno is checked.
 func TestNetWasmEdgeV1AndV2Shapes(t *testing.T) {
-	netns := testNetns(t)
-	if out, err := exec.Command("ip", "-n", filepath.Base(netns), "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
-	}
+	netns := testNetnsLoUp(t)
 	want := map[string][]string{
 		"v1": {
 			"open=0", "bind=0", "listen=0", "getlocaladdr=0", "addr_type=4", "port_set=1", "addr0=127",
@@ -797,24 +794,22 @@ func TestNetWasmEdgeV1AndV2Shapes(t *testing.T) {
 			if res.stdout == "" {
 				t.Fatalf("%s printed nothing: %v", name, res)
 			}
-			got := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
 			if res.code != 0 {
 				t.Errorf("%s: %v", name, res)
 			}
-			for i, w := range want[name] {
-				g := "(missing)"
-				if i < len(got) {
-					g = got[i]
-				}
-				if g != w {
-					t.Errorf("%s line %d: %s, want %s", name, i+1, g, w)
-				}
-			}
-			if len(got) > len(want[name]) {
-				t.Errorf("%s: extra output %q", name, got[len(want[name]):])
-			}
+			wantLines(t, stepNames(name, len(want[name])), res, want[name])
 		})
 	}
+}
+
+// stepNames labels the lines of a WAT guest's output for wantLines
+// (containerview_test.go): "name line N".
+func stepNames(name string, n int) []string {
+	what := make([]string, n)
+	for i := range what {
+		what[i] = fmt.Sprintf("%s line %d", name, i+1)
+	}
+	return what
 }
 
 // WasmEdge compatibility beyond the two shapes, each a difference a guest
@@ -823,10 +818,7 @@ func TestNetWasmEdgeV1AndV2Shapes(t *testing.T) {
 // that poll_oneoff sets HANGUP as WasmEdge does, on a full hangup
 // (POLLHUP) and never on a half-close (POLLRDHUP) alone.
 func TestNetWasmEdgeCompat(t *testing.T) {
-	netns := testNetns(t)
-	if out, err := exec.Command("ip", "-n", filepath.Base(netns), "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
-	}
+	netns := testNetnsLoUp(t)
 	want := map[string][]string{
 		"v2names": {
 			"open=0", "bind=0", "listen=0", "getlocaladdr=0", "port_set=1", "connect=0", "accept=0",
@@ -848,22 +840,10 @@ func TestNetWasmEdgeCompat(t *testing.T) {
 			b := netBundle(t, netGuest(t, name))
 			b.inNetns(netns, nil, nil)
 			res := r.run("run", "-b", b.dir, name)
-			got := strings.Split(strings.TrimSuffix(res.stdout, "\n"), "\n")
 			if res.code != 0 {
 				t.Errorf("%s: %v", name, res)
 			}
-			for i, w := range want[name] {
-				g := "(missing)"
-				if i < len(got) {
-					g = got[i]
-				}
-				if g != w {
-					t.Errorf("%s line %d: %s, want %s", name, i+1, g, w)
-				}
-			}
-			if len(got) > len(want[name]) {
-				t.Errorf("%s: extra output %q", name, got[len(want[name]):])
-			}
+			wantLines(t, stepNames(name, len(want[name])), res, want[name])
 		})
 	}
 }

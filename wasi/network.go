@@ -109,7 +109,7 @@ func networkFor(s *specs.Spec, env []string, bind bool) (preview1.Network, error
 	// bind it itself. There a listener below the host's first
 	// unprivileged port needs CAP_NET_BIND_SERVICE in the process's own
 	// effective set, as a native process would.
-	if !ownNetns && !hasCap(s.Process, "CAP_NET_BIND_SERVICE") {
+	if len(n.Listeners) > 0 && !ownNetns && !hasCap(s.Process, "CAP_NET_BIND_SERVICE") {
 		first := unprivilegedPortStart()
 		for _, l := range n.Listeners {
 			if p := l.Addr.Port(); p != 0 && int(p) < first {

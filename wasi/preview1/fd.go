@@ -159,24 +159,12 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	if offset >= 0 && e.pollable {
 		return ErrnoSpipe
 	}
-	var capped, ok bool
-	h.iov, capped, ok = m.iovecs(h.iov[:0], iovs, n)
-	if !ok {
-		return ErrnoFault
+	if errno := h.buffers(m, e, iovs, n, write); errno != 0 {
+		return errno
 	}
-	if capped && write && e.filetype == filetypeSocketDgram {
-		return ErrnoMsgsize // one datagram, never sent cut short
-	}
-	// Drop empty buffers: a read into none returns 0 at once, as on Linux.
-	bufs := h.iov[:0]
-	for _, b := range h.iov {
-		if len(b) > 0 {
-			bufs = append(bufs, b)
-		}
-	}
-	h.iov = bufs
+	// A read into no buffer (all empty) returns 0 at once, as on Linux.
 	done := 0
-	if len(bufs) > 0 {
+	if len(h.iov) > 0 {
 		if !write && h.pollTurn(e) {
 			return ErrnoAgain
 		}
@@ -186,6 +174,22 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	}
 	if !m.putU32(resultPtr, uint32(done)) {
 		return ErrnoFault
+	}
+	return 0
+}
+
+// buffers fills h.iov with the non-empty buffers of the iovec array at
+// iovs (memory.iovecs) for a read or write on e. A datagram is one
+// message: one spread over more buffers than IOV_MAX is refused with
+// EMSGSIZE, as sendmsg does, never sent cut short.
+func (h *Host) buffers(m memory, e *fdEntry, iovs, n uint32, write bool) Errno {
+	var capped, ok bool
+	h.iov, capped, ok = m.iovecs(h.iov[:0], iovs, n)
+	switch {
+	case !ok:
+		return ErrnoFault
+	case capped && write && e.filetype == filetypeSocketDgram:
+		return ErrnoMsgsize
 	}
 	return 0
 }

@@ -204,17 +204,15 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 	if riflags&^(riflagPeek|riflagWaitall) != 0 {
 		return 0, 0, ErrnoInval
 	}
-	var ok bool
-	h.iov, _, ok = m.iovecs(h.iov[:0], iovs, n)
-	if !ok {
-		return 0, 0, ErrnoFault
+	if errno := h.buffers(m, e, iovs, n, false); errno != 0 {
+		return 0, 0, errno
 	}
 	flags := 0
 	if riflags&riflagPeek != 0 {
 		flags |= unix.MSG_PEEK
 	}
 	waitall := riflags&riflagWaitall != 0 && riflags&riflagPeek == 0 && e.filetype == filetypeSocketStream
-	bufs := nonEmpty(h.iov)
+	bufs := h.iov
 	total, roflags := 0, uint16(0)
 	for {
 		var got, rflags int
@@ -248,13 +246,8 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 // it is valid. MSG_NOSIGNAL: a peer that closed gives EPIPE, never a
 // SIGPIPE death of the init.
 func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (int, Errno) {
-	var capped, ok bool
-	h.iov, capped, ok = m.iovecs(h.iov[:0], iovs, n)
-	if !ok {
-		return 0, ErrnoFault
-	}
-	if capped && e.filetype == filetypeSocketDgram {
-		return 0, ErrnoMsgsize // one datagram, never sent cut short
+	if errno := h.buffers(m, e, iovs, n, true); errno != 0 {
+		return 0, errno
 	}
 	var sa unix.Sockaddr
 	if to.IsValid() {
@@ -263,24 +256,13 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 		}
 		sa = sockaddrOf(to, e.family)
 	}
-	bufs := nonEmpty(h.iov)
+	bufs := h.iov
 	var sent int
 	errno := h.retry(e, unix.POLLOUT, func() (err error) {
 		sent, err = unix.SendmsgBuffers(e.hostFd, bufs, nil, sa, unix.MSG_NOSIGNAL)
 		return err
 	})
 	return sent, errno
-}
-
-// nonEmpty drops empty buffers in place.
-func nonEmpty(bufs [][]byte) [][]byte {
-	out := bufs[:0]
-	for _, b := range bufs {
-		if len(b) > 0 {
-			out = append(out, b)
-		}
-	}
-	return out
 }
 
 // advance drops the first n bytes of bufs.

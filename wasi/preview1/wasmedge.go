@@ -478,16 +478,23 @@ func sockName(fd int, local bool) (netip.AddrPort, Errno) {
 	return ap, 0
 }
 
+// sockAddrBuf is the prologue the address getters share: the socket at
+// a[0] and the guest's address buffer named by the record at a[1].
+func (h *Host) sockAddrBuf(m memory, a []arg) (*fdEntry, []byte, Errno) {
+	e, errno := h.sock(a[0].I32())
+	if errno != 0 {
+		return nil, nil, errno
+	}
+	buf, errno := addrBuf(m, u32(a[1]))
+	return e, buf, errno
+}
+
 // addrV1 is sock_getlocaladdr / sock_getpeeraddr(fd, *addr, *addr_type,
 // *port) of the first extension: a 4- or 16-byte buffer, and the type
 // written as 4 or 6 (not the family enum, as WasmEdge keeps for the
 // programs built against it).
 func (h *Host) addrV1(m memory, a []arg, local bool) Errno {
-	e, errno := h.sock(a[0].I32())
-	if errno != 0 {
-		return errno
-	}
-	buf, errno := addrBuf(m, u32(a[1]))
+	e, buf, errno := h.sockAddrBuf(m, a)
 	if errno != 0 {
 		return errno
 	}
@@ -519,11 +526,7 @@ func (h *Host) addrV1(m memory, a []arg, local bool) Errno {
 // addrV2 is the second form, (fd, *addr, *port), with the 128-byte
 // storage that carries the family.
 func (h *Host) addrV2(m memory, a []arg, local bool) Errno {
-	e, errno := h.sock(a[0].I32())
-	if errno != 0 {
-		return errno
-	}
-	buf, errno := addrBuf(m, u32(a[1]))
+	e, buf, errno := h.sockAddrBuf(m, a)
 	if errno != 0 {
 		return errno
 	}
