@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // A user walks one container through its whole life and looks at it with
@@ -253,4 +255,54 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Errorf("start with no id: %v, want exit 1", res)
 	}
 	oneLine(t, "start with no id", res.stderr)
+}
+
+// TestDeleteForceCopesWithUnreadableState: runw writes state.json without
+// fsync (as runc), so a host crash on a disk-backed /run can leave it
+// empty. delete refuses it with one line; delete --force still ends the
+// init and removes the cgroup and the directory, from the init record.
+func TestDeleteForceCopesWithUnreadableState(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	cg := ""
+	if os.Geteuid() == 0 {
+		cg = fmt.Sprintf("/runw-test-unreadable-%d", time.Now().UnixNano())
+		b.edit(func(s *specs.Spec) {
+			if s.Linux == nil {
+				s.Linux = &specs.Linux{}
+			}
+			s.Linux.CgroupsPath = cg
+		})
+	}
+	r.mustRun("create", "--bundle", b.dir, "torn")
+	st, res, ok := r.state("torn")
+	if !ok {
+		t.Fatalf("runw state: %v", res)
+	}
+	if err := os.WriteFile(filepath.Join(r.root, "torn", "state.json"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = r.run("delete", "torn")
+	if res.code != 1 {
+		t.Errorf("delete of an unreadable state: exit %d, want 1 (%v)", res.code, res)
+	}
+	oneLine(t, "error", res.stderr)
+
+	r.mustRun("delete", "--force", "torn")
+	if _, err := os.Stat(filepath.Join(r.root, "torn")); err == nil {
+		t.Errorf("delete --force left the container's directory: %v", r.leftovers())
+	}
+	if err := unix.Kill(st.Pid, 0); err == nil {
+		if data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid)); strings.Contains(string(data), "init") {
+			t.Errorf("init %d still runs after delete --force", st.Pid)
+		}
+	}
+	if cg != "" {
+		for _, h := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+			if _, err := os.Stat(filepath.Join(h, cg)); err == nil {
+				t.Errorf("cgroup %s left in %s after delete --force", cg, h)
+			}
+		}
+	}
 }

@@ -23,9 +23,11 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return err
 	}
 	c, err := h.Load()
-	if errors.Is(err, state.ErrStateMissing) {
-		// An aborted create left its directory (and maybe its init): clean
-		// it up, as runc does.
+	if errors.Is(err, state.ErrStateMissing) || err != nil && force {
+		// An aborted create left its directory (and maybe its init), or a
+		// crash left state.json unreadable (state.WriteFileAtomic does not
+		// fsync): clean up from the init record, as runc does for the
+		// first.
 		cleanupAborted(h)
 		return h.Destroy()
 	}
