@@ -11,6 +11,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestInitInEveryV1Hierarchy: on cgroup v1 the container's processes are
@@ -66,6 +67,11 @@ func TestInitInEveryV1Hierarchy(t *testing.T) {
 			t.Errorf("init %d not in %s%s/cgroup.procs: %v", st.Pid, h, cg, pids)
 		}
 	}
+	// The init enters its v1 cgroups itself, one thread writing "0" to
+	// each tasks file before the Go runtime starts another: every thread
+	// it has now must be there, in every hierarchy, the hybrid layout's v2
+	// tree included.
+	allThreadsIn(t, "init", st.Pid, cg)
 	devDir := filepath.Join("/sys/fs/cgroup/devices", cg)
 	wantRules := func(when string) {
 		t.Helper()
@@ -101,6 +107,7 @@ func TestInitInEveryV1Hierarchy(t *testing.T) {
 	if pids := procsOf(t, devDir); !slices.Contains(pids, execPid) {
 		t.Errorf("exec'd process %d not in devices%s/cgroup.procs: %v", execPid, cg, pids)
 	}
+	allThreadsIn(t, "exec'd process", execPid, cg)
 
 	r.mustRun("kill", "dev", "KILL")
 	r.waitStatus("dev", "stopped", 10*time.Second)
@@ -125,4 +132,55 @@ func procsOf(t *testing.T, dir string) []int {
 		}
 	}
 	return pids
+}
+
+// managedHierarchies are the cgroup hierarchies runw's cgroup manager
+// places processes in ("" is the v2 tree of a hybrid host).
+var managedHierarchies = []string{"cpuset", "devices", "memory", "cpu", "cpuacct", "cpu,cpuacct",
+	"pids", "blkio", "hugetlb", "net_cls", "net_prio", "net_cls,net_prio", "perf_event", "freezer",
+	"name=systemd", "rdma", "misc", ""}
+
+// allThreadsIn checks that every thread of pid is in cgroup cg in every
+// hierarchy runw manages, as /proc/<pid>/task/<tid>/cgroup says.
+func allThreadsIn(t *testing.T, what string, pid int, cg string) {
+	t.Helper()
+	tids, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatalf("%s %d: %v", what, pid, err)
+	}
+	if len(tids) < 2 {
+		t.Errorf("%s %d has %d thread(s); a Go process has several by now", what, pid, len(tids))
+	}
+	for _, tid := range tids {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/cgroup", pid, tid.Name()))
+		if err != nil {
+			t.Errorf("%s %d thread %s: %v", what, pid, tid.Name(), err)
+			continue
+		}
+		checked := 0
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			// hierarchy-id:controllers:path
+			f := strings.SplitN(line, ":", 3)
+			if len(f) != 3 || !slices.Contains(managedHierarchies, f[1]) {
+				continue
+			}
+			if f[1] == "" && !hybrid() {
+				continue
+			}
+			checked++
+			if f[2] != cg {
+				t.Errorf("%s %d thread %s is in %q in hierarchy %q, want %q", what, pid, tid.Name(), f[2], f[1], cg)
+			}
+		}
+		if checked == 0 {
+			t.Errorf("%s %d thread %s: no managed hierarchy in %q", what, pid, tid.Name(), data)
+		}
+	}
+}
+
+// hybrid says the host mounts cgroup v1 controllers and a v2 tree at
+// /sys/fs/cgroup/unified.
+func hybrid() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup/unified", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"golang.org/x/sys/unix"
 )
 
 // TestFeaturesDescribesWhatRunwDoes: CRI-O and containerd read `features`
@@ -295,23 +297,70 @@ func TestDeleteAfterAbortedCreate(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// The record names the cgroup first (pid 0), then the init.
 	rec := filepath.Join(r.root, "ab", "init.pid")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, err := os.Stat(rec); err == nil || time.Now().After(deadline) {
-			break
+	pid := 0
+	for deadline := time.Now().Add(5 * time.Second); pid == 0 && time.Now().Before(deadline); {
+		if data, err := os.ReadFile(rec); err == nil && len(strings.Fields(string(data))) > 0 {
+			pid, _ = strconv.Atoi(strings.Fields(string(data))[0])
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	cmd.Process.Kill()
 	cmd.Wait()
-	data, err := os.ReadFile(rec)
-	if err != nil {
-		t.Fatalf("no init record: %v", err)
+	if pid == 0 {
+		t.Fatalf("the init record never named the init")
 	}
-	pid, _ := strconv.Atoi(strings.Fields(string(data))[0])
 	r.mustRun("delete", "ab")
 	waitGone(t, pid, 5*time.Second)
+	r.assertRootEmpty()
+}
+
+// TestDeleteAfterCreateKilledBeforeInit: create makes the cgroup before
+// the init exists, after recording it with pid 0; a create killed between
+// the two leaves that record and an empty cgroup, which delete removes.
+func TestDeleteAfterCreateKilledBeforeInit(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	r := newRunw(t)
+	cg := fmt.Sprintf("/runw-test-early-%d", time.Now().UnixNano())
+	var made []string
+	for _, h := range []string{"pids", "memory", "unified", ""} {
+		// Only cgroup hierarchies: on a v1 host /sys/fs/cgroup is a tmpfs.
+		var st unix.Statfs_t
+		if unix.Statfs(filepath.Join("/sys/fs/cgroup", h), &st) != nil ||
+			st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+			continue
+		}
+		dir := filepath.Join("/sys/fs/cgroup", h, cg)
+		if err := os.Mkdir(dir, 0o755); err == nil {
+			made = append(made, dir)
+		}
+	}
+	t.Cleanup(func() {
+		for _, dir := range made {
+			os.Remove(dir)
+		}
+	})
+	if len(made) == 0 {
+		t.Skip("cannot make a cgroup under /sys/fs/cgroup")
+	}
+	// What create leaves when killed right after making the cgroup.
+	dir := filepath.Join(r.root, "early")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "init.pid"), []byte("0 0 "+cg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("delete", "early")
+	for _, d := range made {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("cgroup %s left after delete", d)
+		}
+	}
 	r.assertRootEmpty()
 }
 

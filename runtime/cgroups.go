@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -176,7 +177,7 @@ func deviceRules(spec *specs.Spec) ([]*devices.Rule, error) {
 
 // applyCgroup creates the cgroup, places pid in it and sets the limits
 // and device rules; pid -1 creates and sets without placing anything
-// (bornCgroup). Without root (rootless) a cgroup that cannot be made is
+// (makeCgroup). Without root (rootless) a cgroup that cannot be made is
 // skipped; as root it is an error.
 func applyCgroup(p string, spec *specs.Spec, pid int) error {
 	res := convertResources(spec)
@@ -202,68 +203,128 @@ func applyCgroup(p string, spec *specs.Spec, pid int) error {
 	return nil
 }
 
-// On a cgroup v2 (unified) host the init is born in its cgroup: clone3
-// with CLONE_INTO_CGROUP (Go's SysProcAttr.UseCgroupFD) puts the child in
-// the cgroup directory the parent holds open, atomically with its
-// creation. No instant exists in which the init runs outside the
-// container's limits, and the write to cgroup.procs after the spawn is
-// skipped. On cgroup v1 and the hybrid layout (v1 controllers, a v2 tree
-// at /sys/fs/cgroup/unified holding none) the limits live in the v1
-// hierarchies, which clone3 cannot target: the init is placed after the
-// spawn, as runc does there.
+// How a new process (a container's init, an exec'd process) enters the
+// container's cgroup.
+//
+// Writing a pid to cgroup.procs after the spawn, as runc does, takes the
+// kernel's global cgroup_threadgroup_rwsem for writing; on a host where no
+// attach happened within the last RCU grace period that write waits for one
+// (rcu_sync): 10–16 ms on a CONFIG_HZ=250 machine, once for every create
+// and exec, the largest part of a warm `runw run` (docs/PERFORMANCE.md).
+// runw's processes enter without that lock:
+//
+//   - in a cgroup v2 tree (a unified host's, or a hybrid host's
+//     /sys/fs/cgroup/unified) the process is born in its cgroup: clone3
+//     with CLONE_INTO_CGROUP (Go's SysProcAttr.UseCgroupFD) puts the child
+//     in the directory the parent holds open, atomically with its creation;
+//   - in each cgroup v1 hierarchy the init's C constructor
+//     (runtime/nsenter), still single-threaded, writes "0" to the cgroup's
+//     tasks file: the kernel moves the calling thread alone, which needs no
+//     threadgroup lock, and that thread is the whole process; the threads
+//     the Go runtime starts later are born in its cgroups.
+//
+// Either way no instant exists in which code runw did not write runs
+// outside the container's limits: the constructor's writes are its first
+// act, before any namespace is joined and before Go code runs. The cgroup is
+// made and its limits set before the spawn. Without root the process is
+// placed after the spawn, as before, where a cgroup that cannot be joined
+// is skipped (rootless); so is a process born in a new user namespace,
+// whose constructor is no longer the host's root (spawnInit).
 
-// bornCgroup makes and sets the container's cgroup before its init exists
-// and opens it for CLONE_INTO_CGROUP. It returns nil (place after the
-// spawn) when the host is not unified or the cgroup could not be made
-// without root.
-func bornCgroup(p string, spec *specs.Spec) (*os.File, error) {
-	if p == "" || !cgroups.IsCgroup2UnifiedMode() {
+// cgroupEntry says how a new process enters the container's cgroup.
+type cgroupEntry struct {
+	// Dir is the cgroup v2 directory the process is born in, or nil.
+	Dir *os.File
+	// Tasks are the tasks files of the v1 hierarchies, which the
+	// constructor writes "0" to.
+	Tasks []string
+}
+
+// Close closes the directory the entry holds open; a nil entry is fine.
+func (e *cgroupEntry) Close() {
+	if e != nil && e.Dir != nil {
+		e.Dir.Close()
+	}
+}
+
+// makeCgroup makes and sets the container's cgroup before its init exists
+// and says how the init enters it. It returns nil (place after the spawn)
+// when there is no cgroup or runw runs without root.
+func makeCgroup(p string, spec *specs.Spec) (*cgroupEntry, error) {
+	if p == "" {
 		return nil, nil
 	}
 	if err := applyCgroup(p, spec, -1); err != nil {
 		return nil, err
 	}
-	return openCgroupDir(p), nil
+	return cgroupEntryFor(p), nil
 }
 
-// openCgroupDir opens a container's cgroup v2 directory for
-// CLONE_INTO_CGROUP (an exec'd process is born there too), or returns nil
-// when the host is not unified or the directory is not there.
-func openCgroupDir(p string) *os.File {
-	if p == "" || !cgroups.IsCgroup2UnifiedMode() {
+// cgroupEntryFor says how a process enters the existing cgroup p: the v2
+// directory to be born in (opened here) and the v1 tasks files. It returns
+// nil (place after the spawn) without root or when p is empty.
+func cgroupEntryFor(p string) *cgroupEntry {
+	if p == "" || rootless() {
 		return nil
 	}
-	m, err := cgroupManager(p, nil)
+	m, err := placingManager(p, nil)
 	if err != nil {
 		return nil
 	}
+	e := &cgroupEntry{}
+	seen := map[string]bool{}
+	for name, dir := range m.GetPaths() {
+		if name == "" {
+			if e.Dir = openCgroupDir(dir); e.Dir == nil {
+				e.Close()
+				return nil
+			}
+			continue
+		}
+		// cpu and cpuacct share one directory when mounted together.
+		if !seen[dir] {
+			seen[dir] = true
+			e.Tasks = append(e.Tasks, filepath.Join(dir, "tasks"))
+		}
+	}
+	slices.Sort(e.Tasks)
+	return e
+}
+
+// openCgroupDir opens a cgroup v2 directory for CLONE_INTO_CGROUP, or
+// returns nil when it cannot (the process is then placed after the spawn).
+func openCgroupDir(dir string) *os.File {
 	// O_PATH would not do: clone3 takes only a descriptor opened for
 	// reading.
-	f, err := os.OpenFile(m.Path(""), os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		logDebugf("cgroup %s: %v; the init is placed after the spawn", p, err)
+		logDebugf("cgroup %s: %v; the init is placed after the spawn", dir, err)
 		return nil
 	}
 	return f
 }
 
-// startInCgroup starts cmd (through ns.start) born in the cgroup dir
-// holds open, and says whether it was: with dir nil, or when clone3
-// refuses CLONE_INTO_CGROUP (a kernel before 5.7, a cgroup that takes no
+// startInCgroup starts cmd (through ns.start) and says whether it is in
+// its cgroup without a placement after the spawn: born in e.Dir, its v1
+// hierarchies left to its constructor. With e nil, or when clone3 refuses
+// CLONE_INTO_CGROUP (a kernel before 5.7, a cgroup that takes no
 // processes), it starts cmd's twin where the parent is, and the caller
-// places it after, as on cgroup v1. It returns the command that runs.
-func startInCgroup(cmd *exec.Cmd, ns *spawnNS, dir *os.File) (*exec.Cmd, bool, error) {
-	if dir == nil {
+// places it after. It returns the command that runs.
+func startInCgroup(cmd *exec.Cmd, ns *spawnNS, e *cgroupEntry) (*exec.Cmd, bool, error) {
+	if e == nil {
 		return cmd, false, ns.start(cmd)
+	}
+	if e.Dir == nil {
+		return cmd, true, ns.start(cmd)
 	}
 	attr := *cmd.SysProcAttr
 	cmd.SysProcAttr.UseCgroupFD = true
-	cmd.SysProcAttr.CgroupFD = int(dir.Fd())
+	cmd.SysProcAttr.CgroupFD = int(e.Dir.Fd())
 	err := ns.start(cmd)
 	if err == nil {
 		return cmd, true, nil
 	}
-	logDebugf("spawn into cgroup %s: %v; placing the init after the spawn", dir.Name(), err)
+	logDebugf("spawn into cgroup %s: %v; placing the init after the spawn", e.Dir.Name(), err)
 	// An exec.Cmd starts once: the same inputs in a new one.
 	twin := &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Env: cmd.Env, Dir: cmd.Dir,
 		Stdin: cmd.Stdin, Stdout: cmd.Stdout, Stderr: cmd.Stderr, ExtraFiles: cmd.ExtraFiles, SysProcAttr: &attr}

@@ -73,7 +73,7 @@ func TestStartInCgroupIsBornThere(t *testing.T) {
 		t.Helper()
 		cmd := exec.Command("sleep", "30")
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
-		cmd, born, err := startInCgroup(cmd, &spawnNS{}, cg)
+		cmd, born, err := startInCgroup(cmd, &spawnNS{}, &cgroupEntry{Dir: cg})
 		if err != nil {
 			t.Fatalf("startInCgroup: %v", err)
 		}
@@ -111,4 +111,26 @@ func openDir(t *testing.T, dir string) *os.File {
 	}
 	t.Cleanup(func() { f.Close() })
 	return f
+}
+
+// The constructor's orders are lines, and it obeys "user PATH" and
+// "mnt PATH": a cgroup path holding a newline must never reach it, or it
+// would end its "tasks" order and start one of its own choosing. (The
+// kernel refuses such a cgroup name today; this does not rely on it.)
+func TestCgroupOrdersRefuseANewline(t *testing.T) {
+	ns := &spawnNS{orders: "cgroup"}
+	evil := "/sys/fs/cgroup/pids/x\nuser /proc/1/ns/user\nx/tasks"
+	if err := ns.enterFirst([]string{"/sys/fs/cgroup/memory/ok/tasks", evil}); err == nil {
+		t.Fatalf("a tasks path with a newline was accepted; orders now %q", ns.orders)
+	}
+	if ns.orders != "cgroup" {
+		t.Errorf("orders after a refused path = %q, want them unchanged", ns.orders)
+	}
+	if err := ns.enterFirst([]string{"/sys/fs/cgroup/memory/ok/tasks", "/sys/fs/cgroup/pids/ok/tasks"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "tasks /sys/fs/cgroup/memory/ok/tasks\ntasks /sys/fs/cgroup/pids/ok/tasks\ncgroup"
+	if ns.orders != want {
+		t.Errorf("orders = %q, want the cgroups first: %q", ns.orders, want)
+	}
 }

@@ -169,18 +169,21 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
-	// On cgroup v2 the cgroup is made and its limits set before the init
-	// exists, and the init is born in it.
-	cgDir, err := bornCgroup(cgPath, b.Spec)
+	// The cgroup is made and its limits set before the init exists; the
+	// init enters it without the cost of an attach (cgroups.go). The
+	// record comes first, so that a create killed from here on leaves
+	// delete a cgroup to remove.
+	if err := recordInit(h, 0, cgPath); err != nil {
+		return nil, err
+	}
+	cg, err := makeCgroup(cgPath, b.Spec)
 	if err != nil {
 		return nil, err
 	}
-	if cgDir != nil {
-		defer cgDir.Close()
-	}
+	defer cg.Close()
 	init, err = r.spawnInit(spawnOptions{
 		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra,
-		CgroupPath: cgPath, CgroupDir: cgDir,
+		CgroupPath: cgPath, Cgroup: cg,
 		Place: func(pid int, born bool) error {
 			if err := recordInit(h, pid, cgPath); err != nil {
 				return err
@@ -237,10 +240,15 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 // init and its cgroup and remove them.
 const initRecord = "init.pid"
 
+// recordInit writes the init record: pid, start time, cgroup. Pid 0
+// records the cgroup alone, before the init exists.
 func recordInit(h *state.Handle, pid int, cgPath string) error {
-	start, err := state.ProcessStartTime(pid)
-	if err != nil {
-		return err
+	var start uint64
+	if pid != 0 {
+		var err error
+		if start, err = state.ProcessStartTime(pid); err != nil {
+			return err
+		}
 	}
 	return state.WriteFileAtomic(h.Path(initRecord), []byte(fmt.Sprintf("%d %d %s", pid, start, cgPath)), 0o600)
 }
@@ -266,7 +274,9 @@ func cleanupAborted(h *state.Handle) {
 		return
 	}
 	c.CgroupPath = f[2]
-	killAndWait(&c)
+	if c.InitPid > 0 {
+		killAndWait(&c)
+	}
 	killCgroup(c.CgroupPath)
 	waitCgroupEmpty(c.CgroupPath)
 	destroyCgroup(c.CgroupPath)
@@ -288,12 +298,12 @@ type spawnOptions struct {
 	// CgroupPath is the container's cgroup, read only to say what killed
 	// an init that died without reporting.
 	CgroupPath string
-	// CgroupDir, on a cgroup v2 host, is the cgroup the init is born in
-	// (startInCgroup); nil places it after the spawn.
-	CgroupDir *os.File
+	// Cgroup says how the init enters its cgroup at birth (startInCgroup);
+	// nil places it after the spawn.
+	Cgroup *cgroupEntry
 	// Place runs once the init is started, before the constructor gets
 	// its orders and before the init reads its configuration: it puts the
-	// init in its cgroup unless it was born there (born).
+	// init in its cgroup unless it entered at birth (born).
 	Place func(pid int, born bool) error
 }
 
@@ -333,13 +343,19 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		// terminal's job control never reaches runw's caller.
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: o.Tty, Ctty: 0},
 	}
-	ordersR, ordersW, err := o.NS.prepare(cmd)
+	cg := o.Cgroup
+	if o.NS.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		// Born in a new user namespace, the constructor is no longer the
+		// host's root and the tasks files refuse it: placed after.
+		cg = nil
+	}
+	ordersR, ordersW, err := o.NS.prepare(cmd, cg)
 	if err != nil {
 		return nil, err
 	}
 	defer ordersW.Close()
 	logDebugf("spawning init")
-	cmd, born, err := startInCgroup(cmd, o.NS, o.CgroupDir)
+	cmd, born, err := startInCgroup(cmd, o.NS, cg)
 	ordersR.Close()
 	if err != nil {
 		return nil, fmt.Errorf("start container init: %w", err)
@@ -351,10 +367,11 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		cmd.Wait()
 		return nil, err
 	}
-	// In its cgroup (born there, or placed just now): the constructor,
-	// blocked on its orders until here, may now join the namespaces only
-	// a single thread can join, and make its cgroup namespace, whose root
-	// is then the container's cgroup.
+	// Placed (at birth, or just now), or about to enter its v1 cgroups
+	// itself: the constructor, blocked on its orders until here, enters
+	// them first, then joins the namespaces only a single thread can
+	// join, and makes its cgroup namespace, whose root is then the
+	// container's cgroup.
 	if err := o.NS.sendOrders(ordersW); err != nil {
 		cmd.Process.Kill()
 		cmd.Wait()

@@ -127,13 +127,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		unlock()
 		return 0, err
 	}
-	cgDir := openCgroupDir(c.CgroupPath)
-	if cgDir != nil {
-		defer cgDir.Close()
-	}
+	cg := cgroupEntryFor(c.CgroupPath)
+	defer cg.Close()
 	cmd, err := r.spawnInit(spawnOptions{
 		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil,
-		CgroupPath: c.CgroupPath, CgroupDir: cgDir,
+		CgroupPath: c.CgroupPath, Cgroup: cg,
 		Place: func(pid int, born bool) error {
 			if born {
 				return nil

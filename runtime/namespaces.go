@@ -45,15 +45,16 @@ var nsOrder = []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamesp
 //     namespace with its id mappings included, the init being pid 1 of a
 //     new pid namespace without any intermediate process;
 //   - the init's C constructor (runtime/nsenter), still single-threaded,
-//     joins a mount or user namespace by path and makes a new cgroup
-//     namespace once the parent has placed it in its cgroup.
+//     enters its cgroup v1 hierarchies (cgroups.go), joins a mount or user
+//     namespace by path and makes a new cgroup namespace once it is in its
+//     cgroup.
 type spawnNS struct {
 	joins      []nsJoin
 	cloneFlags uintptr
 	uidMaps    []syscall.SysProcIDMap
 	gidMaps    []syscall.SysProcIDMap
-	// orders are the constructor's lines ("mnt PATH", "user PATH",
-	// "cgroup"); empty when it has nothing to do.
+	// orders are the constructor's lines ("tasks PATH", "mnt PATH",
+	// "user PATH", "cgroup"); empty when it has nothing to do.
 	orders string
 }
 
@@ -148,11 +149,17 @@ func namespacesOf(pid int) (*spawnNS, error) {
 	return namespacesFor(&sb)
 }
 
-// prepare sets the command up for these namespaces; ordersR is the
+// prepare sets the command up for these namespaces and, with cg, for the
+// cgroup v1 hierarchies its constructor enters; ordersR is the
 // constructor's end of the orders pipe when it has something to do: it is
 // appended to cmd.ExtraFiles, after the protocol's other descriptors, and
 // named by nsexecEnv; the caller keeps the write end.
-func (ns *spawnNS) prepare(cmd *exec.Cmd) (ordersR, ordersW *os.File, err error) {
+func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os.File, err error) {
+	if cg != nil {
+		if err := ns.enterFirst(cg.Tasks); err != nil {
+			return nil, nil, err
+		}
+	}
 	cmd.SysProcAttr.Cloneflags = ns.cloneFlags
 	cmd.SysProcAttr.UidMappings = ns.uidMaps
 	cmd.SysProcAttr.GidMappings = ns.gidMaps
@@ -172,6 +179,27 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd) (ordersR, ordersW *os.File, err error)
 	// cmd.ExtraFiles[i] is fd 3+i in the child.
 	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", nsexecEnv, 3+len(cmd.ExtraFiles)-1))
 	return ordersR, ordersW, nil
+}
+
+// enterFirst puts a "tasks PATH" order for each of the init's v1 cgroups
+// before the other orders: the paths are the host's, so the constructor
+// writes them before it joins any mount namespace.
+func (ns *spawnNS) enterFirst(tasks []string) error {
+	var orders []string
+	for _, t := range tasks {
+		// The attack: a cgroupsPath holding a newline would end this order
+		// and start one of its own ("user /proc/1/ns/user", "mnt ..."),
+		// making the init join a namespace the spec never named.
+		if strings.ContainsAny(t, "\n") {
+			return fmt.Errorf("cgroup path %q: contains a newline", t)
+		}
+		orders = append(orders, "tasks "+t)
+	}
+	if ns.orders != "" {
+		orders = append(orders, ns.orders)
+	}
+	ns.orders = strings.Join(orders, "\n")
+	return nil
 }
 
 // start starts cmd from a thread that joined ns.joins first. The thread
@@ -202,7 +230,8 @@ func (ns *spawnNS) start(cmd *exec.Cmd) error {
 	return <-done
 }
 
-// sendOrders hands the constructor its orders, once the init is placed.
+// sendOrders hands the constructor its orders, once the init is started
+// (and placed, unless it enters its cgroups itself).
 func (ns *spawnNS) sendOrders(w *os.File) error {
 	if w == nil {
 		return nil

@@ -55,11 +55,31 @@ static void join(const char *path, int type, const char *what) {
 	close(fd);
 }
 
+// enter_cgroup moves the process into one cgroup v1 hierarchy's cgroup by
+// writing "0" to its tasks file: the calling thread, the only one, so the
+// whole process. The kernel moves a lone caller without taking the global
+// threadgroup lock that a pid written to cgroup.procs takes, and so
+// without waiting for an RCU grace period (runtime/cgroups.go).
+static void enter_cgroup(const char *tasks) {
+	int fd = open(tasks, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("open cgroup file", tasks);
+	ssize_t w;
+	do
+		w = write(fd, "0", 1);
+	while (w < 0 && errno == EINTR);
+	if (w != 1)
+		fail("enter cgroup through", tasks);
+	close(fd);
+}
+
 // runw_nsenter reads its orders from the pipe named by RUNW_NSEXEC_ENV,
-// written by the parent once the init is in its cgroup: lines
-// "mnt PATH", "user PATH" and "cgroup". The mount namespace is joined
-// first, while the init still has the host's privileges over it; the user
-// namespace last among the joins; the new cgroup namespace at the end.
+// written by the parent once the init is started: lines "tasks PATH",
+// "mnt PATH", "user PATH" and "cgroup". The cgroups come first, before
+// anything else runs (the paths are the host's); then the mount namespace,
+// while the init still has the host's privileges over it; the user
+// namespace last among the joins; the new cgroup namespace at the end,
+// once the init is in its cgroup.
 __attribute__((constructor)) static void runw_nsenter(void) {
 	const char *v = getenv(RUNW_NSEXEC_ENV);
 	if (v == NULL)
@@ -85,7 +105,9 @@ __attribute__((constructor)) static void runw_nsenter(void) {
 	char *mnt = NULL, *user = NULL;
 	int cgroup = 0;
 	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
-		if (strncmp(line, "mnt ", 4) == 0)
+		if (strncmp(line, "tasks ", 6) == 0)
+			enter_cgroup(line + 6);
+		else if (strncmp(line, "mnt ", 4) == 0)
 			mnt = line + 4;
 		else if (strncmp(line, "user ", 5) == 0)
 			user = line + 5;
