@@ -98,11 +98,7 @@ func checkCgroupEmpty(p string) error {
 // writes device rules: they are set once, at create (placingManager), and
 // update, pause or delete must leave them as they are.
 func cgroupManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
-	if res == nil {
-		res = &cgroups.Resources{}
-	}
-	res.SkipDevices = true
-	return manager.New(&cgroups.Cgroup{Path: p, Resources: res})
+	return newManager(p, res, true)
 }
 
 // placingManager is the manager that places a process (the init at
@@ -113,15 +109,20 @@ func cgroupManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
 // no devices hierarchy; the eBPF device filter runc attaches would guard
 // device nodes a wasm guest cannot open, so runw attaches none.
 func placingManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
+	skipDevices := true
+	if !cgroups.IsCgroup2UnifiedMode() {
+		if _, err := cgroups.FindCgroupMountpoint("", "devices"); err == nil {
+			skipDevices = false
+		}
+	}
+	return newManager(p, res, skipDevices)
+}
+
+func newManager(p string, res *cgroups.Resources, skipDevices bool) (cgroups.Manager, error) {
 	if res == nil {
 		res = &cgroups.Resources{}
 	}
-	res.SkipDevices = true
-	if !cgroups.IsCgroup2UnifiedMode() {
-		if _, err := cgroups.FindCgroupMountpoint("", "devices"); err == nil {
-			res.SkipDevices = false
-		}
-	}
+	res.SkipDevices = skipDevices
 	return manager.New(&cgroups.Cgroup{Path: p, Resources: res})
 }
 
