@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,13 +28,20 @@ func TestInitInEveryV1Hierarchy(t *testing.T) {
 	if _, err := os.Stat("/sys/fs/cgroup/devices/devices.list"); err != nil {
 		t.Skip("no cgroup v1 devices hierarchy at /sys/fs/cgroup/devices")
 	}
-	cg := fmt.Sprintf("/runw-test-%d/devices", time.Now().UnixNano())
+	// A long path (about 3 KB) as well: the init's constructor gets its
+	// cgroups as descriptors, whatever the length of their paths.
+	cg := fmt.Sprintf("/runw-test-%d", time.Now().UnixNano())
+	for i := 0; i < 14; i++ {
+		cg += "/" + strings.Repeat(string(rune('a'+i)), 200)
+	}
+	cg += "/devices"
 	// Registered before newRunw, so it runs after the container is gone.
 	t.Cleanup(func() {
 		hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
 		for _, h := range hierarchies {
-			os.Remove(filepath.Join(h, cg))
-			os.Remove(filepath.Join(h, filepath.Dir(cg)))
+			for dir := cg; dir != "/"; dir = filepath.Dir(dir) {
+				os.Remove(filepath.Join(h, dir))
+			}
 		}
 	})
 	r := newRunw(t)
@@ -54,7 +62,13 @@ func TestInitInEveryV1Hierarchy(t *testing.T) {
 			{Allow: true, Type: "c", Major: &misc, Minor: &fuse, Access: "rwm"},
 		}
 	})
-	r.mustRun("create", "--bundle", b.dir, "dev")
+	logFile := filepath.Join(t.TempDir(), "runw.log")
+	r.mustRun("--debug", "--log", logFile, "create", "--bundle", b.dir, "dev")
+	// The init entered the v1 hierarchies itself, not through a fallback
+	// to the attach after the spawn.
+	if log, _ := os.ReadFile(logFile); !regexp.MustCompile(`init \d+ enters its \d+ cgroup v1 hierarchies itself`).Match(log) {
+		t.Errorf("create's debug log does not say the init entered its cgroups itself:\n%s", log)
+	}
 	st, res, ok := r.state("dev")
 	if !ok {
 		t.Fatalf("runw state: %v", res)

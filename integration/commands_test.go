@@ -362,6 +362,43 @@ func TestDeleteAfterCreateKilledBeforeInit(t *testing.T) {
 		}
 	}
 	r.assertRootEmpty()
+
+	// The same record, but another container has taken the cgroup since
+	// (create refuses only a cgroup with processes in it): delete must
+	// neither kill its process nor remove its cgroup.
+	pidsDir := filepath.Join("/sys/fs/cgroup/pids", cg)
+	if err := os.Mkdir(pidsDir, 0o755); err != nil {
+		t.Skipf("no v1 pids hierarchy for the second half: %v", err)
+	}
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		other.Process.Kill()
+		other.Wait()
+		os.WriteFile("/sys/fs/cgroup/pids/cgroup.procs", []byte(strconv.Itoa(other.Process.Pid)), 0)
+		os.Remove(pidsDir)
+	})
+	if err := os.WriteFile(filepath.Join(pidsDir, "cgroup.procs"), []byte(strconv.Itoa(other.Process.Pid)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "init.pid"), []byte("0 0 "+cg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("delete", "early")
+	// Still running, not a zombie waiting for this test to reap it.
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", other.Process.Pid)); err != nil ||
+		strings.Contains(string(stat), ") Z ") {
+		t.Errorf("delete of a create killed before its init killed another container's process: %q %v", stat, err)
+	}
+	if _, err := os.Stat(pidsDir); err != nil {
+		t.Errorf("delete removed a cgroup another container holds: %v", err)
+	}
+	r.assertRootEmpty()
 }
 
 // cgroupOf finds the one cgroup runw made for id in a v1 controller

@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -180,5 +183,91 @@ func TestRecursiveReadOnlyMountIsReadOnly(t *testing.T) {
 	res := r.run("run", "--bundle", b.dir, "rro")
 	if _, err := os.Stat(filepath.Join(vol, "x")); err == nil || !strings.Contains(res.stdout, "ERR") {
 		t.Fatalf("write through an rro mount: %v", res)
+	}
+}
+
+// TestConstructorOrders attacks the init's C constructor, which runs as
+// root before Go code and obeys orders on the pipe _RUNW_NSEXEC names
+// (runtime/nsenter): "tasks FD" makes it write "0" to a descriptor.
+func TestConstructorOrders(t *testing.T) {
+	t.Parallel()
+	// run runs runw with args, files as its descriptors from fd 3 on and
+	// after them a pipe holding orders, named by _RUNW_NSEXEC.
+	run := func(t *testing.T, orders string, files []*os.File, args ...string) error {
+		t.Helper()
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if _, err := w.WriteString(orders); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		cmd := exec.Command(runwBin, args...)
+		cmd.ExtraFiles = append(files, r)
+		cmd.Env = []string{fmt.Sprintf("_RUNW_NSEXEC=%d", 3+len(cmd.ExtraFiles)-1)}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+		defer timer.Stop()
+		return cmd.Wait()
+	}
+	t.Run("IgnoredOutsideInit", func(t *testing.T) {
+		t.Parallel()
+		// Another runw command with the variable in its environment
+		// (someone who sets a privileged runw's environment) must not
+		// write "0" over the first byte of a file it holds open.
+		victim := filepath.Join(t.TempDir(), "victim")
+		if err := os.WriteFile(victim, []byte("hello"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.OpenFile(victim, os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := run(t, "tasks 3\n", []*os.File{f}, "--version"); err != nil {
+			t.Errorf("runw --version with orders: %v", err)
+		}
+		if data, _ := os.ReadFile(victim); string(data) != "hello" {
+			t.Errorf("the victim file now reads %q: the constructor obeyed orders outside runw init", data)
+		}
+	})
+	// An order it does not know, one cut short or a bad descriptor ends
+	// the init with one line on its sync pipe (fd 4), before Go code runs:
+	// never skipped, which could leave the init outside a cgroup.
+	for _, c := range []struct{ name, orders, want string }{
+		{"Unknown", "nice 1\n", "error: unknown namespace order nice 1: Invalid argument"},
+		{"CutShort", "tasks 3\ncgrou", "error: unknown namespace order cgrou: Invalid argument"},
+		{"BadDescriptor", "tasks 99999999\n", "error: cgroup order: bad descriptor 99999999: Invalid argument"},
+		{"TooLong", "mnt /" + strings.Repeat("x", 20000) + "\n", "error: read namespace orders from 5: Argument list too long"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			initR, initW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer initR.Close()
+			defer initW.Close()
+			syncR, syncW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer syncR.Close()
+			// fd 3 is the init pipe, a harmless target for "tasks 3".
+			err = run(t, c.orders, []*os.File{initW, syncW}, "init")
+			syncW.Close()
+			msg, _ := io.ReadAll(syncR)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Errorf("runw init with orders %.40q: %v, want exit 1", c.orders, err)
+			}
+			if string(msg) != c.want {
+				t.Errorf("sync pipe says %q, want %q", msg, c.want)
+			}
+		})
 	}
 }

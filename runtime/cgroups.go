@@ -221,36 +221,44 @@ func applyCgroup(p string, spec *specs.Spec, pid int) error {
 //   - in each cgroup v1 hierarchy the init's C constructor
 //     (runtime/nsenter), still single-threaded, writes "0" to the cgroup's
 //     tasks file: the kernel moves the calling thread alone, which needs no
-//     threadgroup lock, and that thread is the whole process; the threads
-//     the Go runtime starts later are born in its cgroups.
+//     threadgroup lock (kernels from about 5.17 skip it; an older one takes
+//     it, correct but no faster), and that thread is the whole process; the
+//     threads the Go runtime starts later are born in its cgroups.
 //
 // Either way no instant exists in which code runw did not write runs
 // outside the container's limits: the constructor's writes are its first
 // act, before any namespace is joined and before Go code runs. The cgroup is
-// made and its limits set before the spawn. Without root the process is
-// placed after the spawn, as before, where a cgroup that cannot be joined
-// is skipped (rootless); so is a process born in a new user namespace,
-// whose constructor is no longer the host's root (spawnInit).
+// made and its limits set before the spawn. The parent opens the tasks
+// files and hands the constructor their descriptors, so it never resolves
+// a path, and the kernel (5.16 and later) checks the credentials they were
+// opened with. The v1 hierarchies are entered after the spawn instead, as
+// runc does, without root (rootless: a cgroup that cannot be joined is
+// skipped) and for a process born in a new user namespace (spawnInit);
+// the v2 tree is still entered at birth.
 
 // cgroupEntry says how a new process enters the container's cgroup.
 type cgroupEntry struct {
 	// Dir is the cgroup v2 directory the process is born in, or nil.
 	Dir *os.File
-	// Tasks are the tasks files of the v1 hierarchies, which the
-	// constructor writes "0" to.
-	Tasks []string
+	// Tasks are the tasks files of the v1 hierarchies, opened for
+	// writing, which the constructor writes "0" to, in order.
+	Tasks []*os.File
 }
 
-// Close closes the directory the entry holds open; a nil entry is fine.
+// Close closes what the entry holds open; a nil entry is fine.
 func (e *cgroupEntry) Close() {
-	if e != nil && e.Dir != nil {
+	if e == nil {
+		return
+	}
+	if e.Dir != nil {
 		e.Dir.Close()
 	}
+	closeAll(e.Tasks)
 }
 
 // makeCgroup makes and sets the container's cgroup before its init exists
 // and says how the init enters it. It returns nil (place after the spawn)
-// when there is no cgroup or runw runs without root.
+// when there is no cgroup.
 func makeCgroup(p string, spec *specs.Spec) (*cgroupEntry, error) {
 	if p == "" {
 		return nil, nil
@@ -262,33 +270,63 @@ func makeCgroup(p string, spec *specs.Spec) (*cgroupEntry, error) {
 }
 
 // cgroupEntryFor says how a process enters the existing cgroup p: the v2
-// directory to be born in (opened here) and the v1 tasks files. It returns
-// nil (place after the spawn) without root or when p is empty.
+// directory to be born in and the v1 tasks files, opened here. It returns
+// nil (place after the spawn) when p is empty or something cannot be
+// opened, and without root on a host with v1 hierarchies.
 func cgroupEntryFor(p string) *cgroupEntry {
-	if p == "" || rootless() {
+	if p == "" {
 		return nil
 	}
 	m, err := placingManager(p, nil)
 	if err != nil {
 		return nil
 	}
+	paths := m.GetPaths()
 	e := &cgroupEntry{}
+	var v1 []string
 	seen := map[string]bool{}
-	for name, dir := range m.GetPaths() {
-		if name == "" {
+	for name, dir := range paths {
+		switch {
+		case name == "":
 			if e.Dir = openCgroupDir(dir); e.Dir == nil {
 				e.Close()
 				return nil
 			}
-			continue
-		}
-		// cpu and cpuacct share one directory when mounted together.
-		if !seen[dir] {
+		case name == "freezer":
+		case !seen[dir]: // cpu and cpuacct share one directory when mounted together
 			seen[dir] = true
-			e.Tasks = append(e.Tasks, filepath.Join(dir, "tasks"))
+			v1 = append(v1, dir)
 		}
 	}
-	slices.Sort(e.Tasks)
+	slices.Sort(v1)
+	// The freezer last: in a frozen cgroup (exec --ignore-paused into a
+	// paused container) the thread stops as soon as it enters, and it
+	// must be in every other hierarchy by then.
+	if dir, ok := paths["freezer"]; ok && !seen[dir] {
+		v1 = append(v1, dir)
+	}
+	if len(v1) > 0 && rootless() {
+		e.Close()
+		return nil
+	}
+	for _, dir := range v1 {
+		f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+			// A hierarchy the cgroup library does not insist on (its
+			// name=systemd and misc groups) and could not make.
+			logDebugf("cgroup %s: not there, not entered", dir)
+		case err != nil:
+			logDebugf("cgroup %s: %v; the process is placed after the spawn", dir, err)
+			e.Close()
+			return nil
+		default:
+			e.Tasks = append(e.Tasks, f)
+		}
+	}
+	if e.Dir == nil && len(e.Tasks) == 0 {
+		return nil
+	}
 	return e
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -113,24 +114,43 @@ func openDir(t *testing.T, dir string) *os.File {
 	return f
 }
 
-// The constructor's orders are lines, and it obeys "user PATH" and
-// "mnt PATH": a cgroup path holding a newline must never reach it, or it
-// would end its "tasks" order and start one of its own choosing. (The
-// kernel refuses such a cgroup name today; this does not rely on it.)
-func TestCgroupOrdersRefuseANewline(t *testing.T) {
+// prepare hands the constructor the tasks files as descriptors, first,
+// then the namespace orders; orders longer than the constructor takes are
+// refused before anything is spawned, never cut short.
+func TestCgroupOrdersAreDescriptors(t *testing.T) {
+	dir := t.TempDir()
+	open := func(name string) *os.File {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	pids, memory := open("pids"), open("memory")
 	ns := &spawnNS{orders: "cgroup"}
-	evil := "/sys/fs/cgroup/pids/x\nuser /proc/1/ns/user\nx/tasks"
-	if err := ns.enterFirst([]string{"/sys/fs/cgroup/memory/ok/tasks", evil}); err == nil {
-		t.Fatalf("a tasks path with a newline was accepted; orders now %q", ns.orders)
-	}
-	if ns.orders != "cgroup" {
-		t.Errorf("orders after a refused path = %q, want them unchanged", ns.orders)
-	}
-	if err := ns.enterFirst([]string{"/sys/fs/cgroup/memory/ok/tasks", "/sys/fs/cgroup/pids/ok/tasks"}); err != nil {
+	cmd := &exec.Cmd{SysProcAttr: &syscall.SysProcAttr{}, ExtraFiles: []*os.File{open("init"), open("sync")}}
+	r, w, err := ns.prepare(cmd, &cgroupEntry{Tasks: []*os.File{pids, memory}})
+	if err != nil {
 		t.Fatal(err)
 	}
-	want := "tasks /sys/fs/cgroup/memory/ok/tasks\ntasks /sys/fs/cgroup/pids/ok/tasks\ncgroup"
-	if ns.orders != want {
-		t.Errorf("orders = %q, want the cgroups first: %q", ns.orders, want)
+	defer r.Close()
+	defer w.Close()
+	if want := "tasks 5\ntasks 6\ncgroup"; ns.orders != want {
+		t.Errorf("orders %q, want %q", ns.orders, want)
+	}
+	if len(cmd.ExtraFiles) != 5 || cmd.ExtraFiles[2] != pids || cmd.ExtraFiles[3] != memory || cmd.ExtraFiles[4] != r {
+		t.Errorf("ExtraFiles %v: want the tasks files at fds 5 and 6, the orders pipe at 7", cmd.ExtraFiles)
+	}
+	if want := nsexecEnv + "=7"; !slices.Contains(cmd.Env, want) {
+		t.Errorf("env %q lacks %q", cmd.Env, want)
+	}
+
+	long := &spawnNS{orders: "mnt /" + strings.Repeat("x", maxOrders)}
+	cmd = &exec.Cmd{SysProcAttr: &syscall.SysProcAttr{}}
+	if r, w, err := long.prepare(cmd, nil); err == nil {
+		r.Close()
+		w.Close()
+		t.Errorf("orders of %d bytes were accepted; the constructor reads %d", len(long.orders), maxOrders-1)
 	}
 }

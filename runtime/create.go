@@ -274,9 +274,18 @@ func cleanupAborted(h *state.Handle) {
 		return
 	}
 	c.CgroupPath = f[2]
-	if c.InitPid > 0 {
-		killAndWait(&c)
+	if c.InitPid == 0 {
+		// Killed before the init existed: the cgroup was made for it and
+		// holds nothing of ours. Another container may have taken it
+		// since (create only refuses a cgroup with processes in it), so
+		// never kill what it holds; remove it only if it is empty.
+		// (A pids hierarchy not made yet holds nothing either.)
+		if pids, err := cgroupPids(c.CgroupPath); err == nil && len(pids) == 0 || errors.Is(err, os.ErrNotExist) {
+			destroyCgroup(c.CgroupPath)
+		}
+		return
 	}
+	killAndWait(&c)
 	killCgroup(c.CgroupPath)
 	waitCgroupEmpty(c.CgroupPath)
 	destroyCgroup(c.CgroupPath)
@@ -344,9 +353,10 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: o.Tty, Ctty: 0},
 	}
 	cg := o.Cgroup
-	if o.NS.cloneFlags&unix.CLONE_NEWUSER != 0 {
+	if cg != nil && len(cg.Tasks) > 0 && o.NS.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		// Born in a new user namespace, the constructor is no longer the
-		// host's root and the tasks files refuse it: placed after.
+		// host's root, and a kernel before 5.16 checks its credentials,
+		// not the opener's: placed after the spawn.
 		cg = nil
 	}
 	ordersR, ordersW, err := o.NS.prepare(cmd, cg)
@@ -378,7 +388,14 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		return nil, fmt.Errorf("send namespace orders: %w", err)
 	}
 
-	logDebugf("init %d placed in its cgroup", cmd.Process.Pid)
+	switch {
+	case !born:
+		logDebugf("init %d placed in its cgroup after the spawn", cmd.Process.Pid)
+	case len(cg.Tasks) > 0:
+		logDebugf("init %d enters its %d cgroup v1 hierarchies itself", cmd.Process.Pid, len(cg.Tasks))
+	default:
+		logDebugf("init %d born in its cgroup", cmd.Process.Pid)
+	}
 	// The init reads its configuration only now, after the parent had the
 	// chance to place it (cgroups), and creates no engine before that.
 	if err := json.NewEncoder(initW).Encode(o.Config); err != nil {

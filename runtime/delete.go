@@ -33,7 +33,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	}
 	if err != nil {
 		h.Unlock()
-		return err
+		return fmt.Errorf("%w (delete --force removes the container)", err)
 	}
 	switch st := r.status(c); st {
 	case state.Stopped:

@@ -53,7 +53,7 @@ type spawnNS struct {
 	cloneFlags uintptr
 	uidMaps    []syscall.SysProcIDMap
 	gidMaps    []syscall.SysProcIDMap
-	// orders are the constructor's lines ("tasks PATH", "mnt PATH",
+	// orders are the constructor's lines ("tasks FD", "mnt PATH",
 	// "user PATH", "cgroup"); empty when it has nothing to do.
 	orders string
 }
@@ -152,14 +152,10 @@ func namespacesOf(pid int) (*spawnNS, error) {
 // prepare sets the command up for these namespaces and, with cg, for the
 // cgroup v1 hierarchies its constructor enters; ordersR is the
 // constructor's end of the orders pipe when it has something to do: it is
-// appended to cmd.ExtraFiles, after the protocol's other descriptors, and
-// named by nsexecEnv; the caller keeps the write end.
+// appended to cmd.ExtraFiles, after the protocol's other descriptors (and
+// cg's tasks files), and named by nsexecEnv; the caller keeps the write
+// end.
 func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os.File, err error) {
-	if cg != nil {
-		if err := ns.enterFirst(cg.Tasks); err != nil {
-			return nil, nil, err
-		}
-	}
 	cmd.SysProcAttr.Cloneflags = ns.cloneFlags
 	cmd.SysProcAttr.UidMappings = ns.uidMaps
 	cmd.SysProcAttr.GidMappings = ns.gidMaps
@@ -169,37 +165,35 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
 	}
-	if ns.orders == "" {
+	orders := ns.orders
+	if cg != nil && len(cg.Tasks) > 0 {
+		// The cgroups first: entered before any namespace is joined.
+		var lines []string
+		for _, f := range cg.Tasks {
+			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+			// cmd.ExtraFiles[i] is fd 3+i in the child.
+			lines = append(lines, fmt.Sprintf("tasks %d", 3+len(cmd.ExtraFiles)-1))
+		}
+		if orders != "" {
+			lines = append(lines, orders)
+		}
+		orders = strings.Join(lines, "\n")
+	}
+	if orders == "" {
 		return nil, nil, nil
 	}
+	// The constructor reads at most this much and refuses more, so that
+	// an order is never cut short (a long namespace path).
+	if len(orders) >= maxOrders {
+		return nil, nil, fmt.Errorf("namespace orders of %d bytes: more than the init takes (%d)", len(orders), maxOrders-1)
+	}
+	ns.orders = orders
 	if ordersR, ordersW, err = os.Pipe(); err != nil {
 		return nil, nil, err
 	}
 	cmd.ExtraFiles = append(cmd.ExtraFiles, ordersR)
-	// cmd.ExtraFiles[i] is fd 3+i in the child.
 	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", nsexecEnv, 3+len(cmd.ExtraFiles)-1))
 	return ordersR, ordersW, nil
-}
-
-// enterFirst puts a "tasks PATH" order for each of the init's v1 cgroups
-// before the other orders: the paths are the host's, so the constructor
-// writes them before it joins any mount namespace.
-func (ns *spawnNS) enterFirst(tasks []string) error {
-	var orders []string
-	for _, t := range tasks {
-		// The attack: a cgroupsPath holding a newline would end this order
-		// and start one of its own ("user /proc/1/ns/user", "mnt ..."),
-		// making the init join a namespace the spec never named.
-		if strings.ContainsAny(t, "\n") {
-			return fmt.Errorf("cgroup path %q: contains a newline", t)
-		}
-		orders = append(orders, "tasks "+t)
-	}
-	if ns.orders != "" {
-		orders = append(orders, ns.orders)
-	}
-	ns.orders = strings.Join(orders, "\n")
-	return nil
 }
 
 // start starts cmd from a thread that joined ns.joins first. The thread

@@ -25,9 +25,12 @@ import (
 //	              instantiated and the sandbox applied, or "error: <why>",
 //	              then closes it; EOF without a word means it died
 //	fd 5...       spawnOptions.ExtraFiles, in order (extraFD)
-//	after them    the orders pipe of the C constructor in runtime/nsenter,
-//	              named by _RUNW_NSEXEC=<fd> in the environment; written
-//	              once the init is in its cgroup
+//	after them    the tasks files of the cgroup v1 hierarchies the
+//	              constructor enters (cgroups.go), then the orders pipe
+//	              of the C constructor in runtime/nsenter, named by
+//	              _RUNW_NSEXEC=<fd> in the environment; written once the
+//	              init is started (and placed, where it cannot enter its
+//	              cgroups itself)
 //
 // and then, for a container's init, the exec fifo: the init opens it for
 // writing (blocking) after "ready" and writes one byte once `runw start`
@@ -44,6 +47,10 @@ const (
 // nsexecEnv names the constructor's orders pipe (runtime/nsenter reads it
 // under the same name).
 const nsexecEnv = "_RUNW_NSEXEC"
+
+// maxOrders bounds the constructor's orders: its buffer (RUNW_MAX_ORDERS
+// in runtime/nsenter) holds one byte less. Change both together.
+const maxOrders = 16384
 
 // The init's two reports on the sync pipe.
 const (

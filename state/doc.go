@@ -3,8 +3,9 @@
 //
 // It owns one directory per container, <root>/<id>, under a root that
 // defaults to /run/runw. Each directory holds state.json, written
-// atomically (temporary file in the same directory, fsync, rename, fsync
-// of the directory) so a crash never leaves a half-written record, plus
+// atomically (temporary file in the same directory, then rename; no fsync,
+// as runc: the state does not outlive a reboot) so a writer killed mid-way
+// never leaves a half-written record, plus
 // whatever files the runtime keeps next to it (see Handle.Path). Every
 // command that touches a container first takes an exclusive flock on the
 // container directory itself, so commands on the same id run one after

@@ -1,6 +1,10 @@
-// Package nsenter joins the namespaces that a multi-threaded process can
-// never join, before the Go runtime starts any thread.
+// Package nsenter enters, before the Go runtime starts any thread, the
+// cgroups and the namespaces that a multi-threaded process cannot enter
+// (or not cheaply).
 //
+// A process enters its cgroup v1 hierarchies alone through their tasks
+// files only while it has one thread (runtime/cgroups.go says why it is
+// cheaper than the parent writing its pid).
 // setns(2) into a user namespace needs a single-threaded caller, and into a
 // mount namespace a caller that shares no filesystem attributes with
 // another thread; a new cgroup namespace must be made only once the
@@ -56,37 +60,54 @@ static void join(const char *path, int type, const char *what) {
 }
 
 // enter_cgroup moves the process into one cgroup v1 hierarchy's cgroup by
-// writing "0" to its tasks file: the calling thread, the only one, so the
-// whole process. The kernel moves a lone caller without taking the global
-// threadgroup lock that a pid written to cgroup.procs takes, and so
-// without waiting for an RCU grace period (runtime/cgroups.go).
-static void enter_cgroup(const char *tasks) {
-	int fd = open(tasks, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		fail("open cgroup file", tasks);
+// writing "0" to its tasks file, which the parent opened (fd): the calling
+// thread, the only one, so the whole process. The kernel moves a lone
+// caller without taking the global threadgroup lock that a pid written to
+// cgroup.procs takes, and so without waiting for an RCU grace period
+// (runtime/cgroups.go). The constructor opens no path for this: the parent
+// chose and opened the files.
+static void enter_cgroup(const char *arg) {
+	char *end;
+	errno = 0;
+	long fd = strtol(arg, &end, 10);
+	if (errno != 0 || *end != 0 || fd < 3 || fd > 65535) {
+		errno = EINVAL;
+		fail("cgroup order: bad descriptor", arg);
+	}
 	ssize_t w;
 	do
-		w = write(fd, "0", 1);
+		w = write((int)fd, "0", 1);
 	while (w < 0 && errno == EINTR);
 	if (w != 1)
-		fail("enter cgroup through", tasks);
-	close(fd);
+		fail("enter cgroup through descriptor", arg);
+	close((int)fd);
 }
 
+// RUNW_MAX_ORDERS is maxOrders in runtime/protocol.go: the parent refuses
+// longer orders. Change both together.
+#define RUNW_MAX_ORDERS 16384
+
 // runw_nsenter reads its orders from the pipe named by RUNW_NSEXEC_ENV,
-// written by the parent once the init is started: lines "tasks PATH",
+// written by the parent once the init is started: lines "tasks FD",
 // "mnt PATH", "user PATH" and "cgroup". The cgroups come first, before
-// anything else runs (the paths are the host's); then the mount namespace,
-// while the init still has the host's privileges over it; the user
-// namespace last among the joins; the new cgroup namespace at the end,
-// once the init is in its cgroup.
-__attribute__((constructor)) static void runw_nsenter(void) {
+// anything else runs; then the mount namespace, while the init still has
+// the host's privileges over it; the user namespace last among the joins;
+// the new cgroup namespace at the end, once the init is in its cgroup.
+//
+// It acts only in `runw init` (glibc passes a constructor the program's
+// argv), never on the environment of another runw command. It reads the
+// orders to their end and refuses any it does not know, so that an order
+// cut short or mistyped is an error, never silently skipped (a skipped
+// "tasks" would leave the init outside its limits).
+__attribute__((constructor)) static void runw_nsenter(int argc, char **argv, char **envp) {
+	if (argc < 2 || strcmp(argv[1], "init") != 0)
+		return;
 	const char *v = getenv(RUNW_NSEXEC_ENV);
 	if (v == NULL)
 		return;
 	int fd = atoi(v);
 	unsetenv(RUNW_NSEXEC_ENV);
-	static char buf[16384];
+	static char buf[RUNW_MAX_ORDERS];
 	size_t n = 0;
 	for (;;) {
 		ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
@@ -97,8 +118,10 @@ __attribute__((constructor)) static void runw_nsenter(void) {
 		if (r == 0)
 			break;
 		n += r;
-		if (n == sizeof buf - 1)
-			break;
+		if (n == sizeof buf - 1) {
+			errno = E2BIG;
+			fail("read namespace orders from", v);
+		}
 	}
 	buf[n] = 0;
 	close(fd);
@@ -113,6 +136,10 @@ __attribute__((constructor)) static void runw_nsenter(void) {
 			user = line + 5;
 		else if (strcmp(line, "cgroup") == 0)
 			cgroup = 1;
+		else {
+			errno = EINVAL;
+			fail("unknown namespace order", line);
+		}
 	}
 	if (mnt != NULL)
 		join(mnt, CLONE_NEWNS, "join mount namespace");
