@@ -86,6 +86,13 @@ func TestInitInEveryV1Hierarchy(t *testing.T) {
 	// it has now must be there, in every hierarchy, the hybrid layout's v2
 	// tree included.
 	allThreadsIn(t, "init", st.Pid, cg)
+	// The constructor closed the tasks files it was handed.
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", st.Pid))
+	for _, fd := range fds {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", st.Pid, fd.Name())); strings.HasSuffix(target, "/tasks") {
+			t.Errorf("the init still holds %s as its fd %s", target, fd.Name())
+		}
+	}
 	devDir := filepath.Join("/sys/fs/cgroup/devices", cg)
 	wantRules := func(when string) {
 		t.Helper()

@@ -319,6 +319,8 @@ func TestDeleteAfterAbortedCreate(t *testing.T) {
 // TestDeleteAfterCreateKilledBeforeInit: create makes the cgroup before
 // the init exists, after recording it with pid 0; a create killed between
 // the two leaves that record and an empty cgroup, which delete removes.
+// The test plants what such a create leaves (killing a real one in that
+// instant cannot be timed).
 func TestDeleteAfterCreateKilledBeforeInit(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {

@@ -245,6 +245,13 @@ func TestUserNamespaceMappings(t *testing.T) {
 	if !strings.Contains(string(status), "Uid:\t200000\t200000\t200000\t200000") {
 		t.Errorf("the init is not host uid 200000:\n%s", status)
 	}
+	// An exec'd process joins the same user and mount namespaces (its
+	// constructor opens both before joining either: the container's /proc
+	// shows no host pid).
+	res := r.run("exec", "userns", "/probe.wasm", "echo", "exec in a user namespace")
+	if res.code != 0 || !strings.Contains(res.stdout, "exec in a user namespace") {
+		t.Errorf("exec into a container with its own user and mount namespaces: %v", res)
+	}
 	r.run("kill", "userns", "KILL")
 	bg.wait(t, 30*time.Second)
 
@@ -252,7 +259,7 @@ func TestUserNamespaceMappings(t *testing.T) {
 	b2 := newBundle(t, "probe", "write", "/tmp/x", "in a user namespace", "cat", "/tmp/x")
 	b2.edit(func(s *specs.Spec) { s.Linux, s.Mounts = b.spec.Linux, b.spec.Mounts })
 	traversable(t, b2.dir)
-	res := r.run("run", "-b", b2.dir, "userns2")
+	res = r.run("run", "-b", b2.dir, "userns2")
 	if res.code != 0 || !strings.Contains(res.stdout, "in a user namespace") {
 		t.Errorf("guest in a user namespace: %v", res)
 	}

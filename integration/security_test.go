@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -238,11 +239,16 @@ func TestConstructorOrders(t *testing.T) {
 	// An order it does not know, one cut short or a bad descriptor ends
 	// the init with one line on its sync pipe (fd 4), before Go code runs:
 	// never skipped, which could leave the init outside a cgroup.
+	// The constructor takes orders of up to 16382 bytes (runtime/protocol.go,
+	// maxOrders): one that fits is obeyed (and fails on its absurd path),
+	// one byte more is refused whole.
+	long := func(n int) string { return "mnt /" + strings.Repeat("x", n-6) + "\n" }
 	for _, c := range []struct{ name, orders, want string }{
 		{"Unknown", "nice 1\n", "error: unknown namespace order nice 1: Invalid argument"},
 		{"CutShort", "tasks 3\ncgrou", "error: unknown namespace order cgrou: Invalid argument"},
 		{"BadDescriptor", "tasks 99999999\n", "error: cgroup order: bad descriptor 99999999: Invalid argument"},
-		{"TooLong", "mnt /" + strings.Repeat("x", 20000) + "\n", "error: read namespace orders from 5: Argument list too long"},
+		{"LongestFits", long(16382), "error: join mount namespace /xxx"},
+		{"OneByteTooLong", long(16383), "error: read namespace orders from 5: Argument list too long"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -265,9 +271,44 @@ func TestConstructorOrders(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 				t.Errorf("runw init with orders %.40q: %v, want exit 1", c.orders, err)
 			}
-			if string(msg) != c.want {
-				t.Errorf("sync pipe says %q, want %q", msg, c.want)
+			if !strings.HasPrefix(string(msg), c.want) || strings.Contains(string(msg), "\n") || strings.Contains(string(msg), "\x00") {
+				t.Errorf("sync pipe says %.200q, want one line starting %q", msg, c.want)
 			}
 		})
 	}
+}
+
+// TestInitInheritsNoStrayDescriptors: a descriptor runw's caller left open
+// without close-on-exec (a shell's, a careless engine's) must not live on
+// in the container's init, as it does not under runc.
+func TestInitInheritsNoStrayDescriptors(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	stray, err := os.Create(filepath.Join(t.TempDir(), "stray"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stray.Close()
+	cmd, stdout, stderr := r.command(context.Background(), "create", "--bundle", b.dir, "fds")
+	// fd 40 of runw, inheritable: above the descriptors the init's own
+	// protocol places over low numbers.
+	cmd.ExtraFiles = append(make([]*os.File, 37), stray)
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("create: %v: %v", err, finish(cmd, err, stdout, stderr))
+	}
+	st, res, ok := r.state("fds")
+	if !ok {
+		t.Fatalf("runw state: %v", res)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", st.Pid, fd.Name())); target == stray.Name() {
+			t.Errorf("the init holds runw's caller's descriptor as its fd %s (%s)", fd.Name(), target)
+		}
+	}
+	r.mustRun("delete", "--force", "fds")
 }

@@ -231,10 +231,11 @@ func applyCgroup(p string, spec *specs.Spec, pid int) error {
 // made and its limits set before the spawn. The parent opens the tasks
 // files and hands the constructor their descriptors, so it never resolves
 // a path, and the kernel (5.16 and later) checks the credentials they were
-// opened with. The v1 hierarchies are entered after the spawn instead, as
-// runc does, without root (rootless: a cgroup that cannot be joined is
-// skipped) and for a process born in a new user namespace (spawnInit);
-// the v2 tree is still entered at birth.
+// opened with. The process is placed after the spawn instead, as runc
+// does, without root (rootless: a cgroup that cannot be joined is
+// skipped) and, on a host with v1 hierarchies, when it is born in a new
+// user namespace (spawnInit); on a unified host both are still born in
+// their cgroup.
 
 // cgroupEntry says how a new process enters the container's cgroup.
 type cgroupEntry struct {
@@ -309,12 +310,14 @@ func cgroupEntryFor(p string) *cgroupEntry {
 		e.Close()
 		return nil
 	}
+	// The groups the cgroup library makes when it can and skips when it
+	// cannot; every other hierarchy must be there.
+	optional := map[string]bool{paths["name=systemd"]: true, paths["misc"]: true}
+	delete(optional, "")
 	for _, dir := range v1 {
 		f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
 		switch {
-		case errors.Is(err, os.ErrNotExist):
-			// A hierarchy the cgroup library does not insist on (its
-			// name=systemd and misc groups) and could not make.
+		case errors.Is(err, os.ErrNotExist) && optional[dir]:
 			logDebugf("cgroup %s: not there, not entered", dir)
 		case err != nil:
 			logDebugf("cgroup %s: %v; the process is placed after the spawn", dir, err)

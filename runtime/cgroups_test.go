@@ -146,11 +146,17 @@ func TestCgroupOrdersAreDescriptors(t *testing.T) {
 		t.Errorf("env %q lacks %q", cmd.Env, want)
 	}
 
-	long := &spawnNS{orders: "mnt /" + strings.Repeat("x", maxOrders)}
-	cmd = &exec.Cmd{SysProcAttr: &syscall.SysProcAttr{}}
-	if r, w, err := long.prepare(cmd, nil); err == nil {
-		r.Close()
-		w.Close()
-		t.Errorf("orders of %d bytes were accepted; the constructor reads %d", len(long.orders), maxOrders-1)
+	// The constructor takes maxOrders-2 bytes (runtime/nsenter), no more.
+	for _, n := range []int{maxOrders - 2, maxOrders - 1} {
+		ns := &spawnNS{orders: "mnt /" + strings.Repeat("x", n-5)}
+		cmd = &exec.Cmd{SysProcAttr: &syscall.SysProcAttr{}}
+		r, w, err := ns.prepare(cmd, nil)
+		if err == nil {
+			r.Close()
+			w.Close()
+		}
+		if ok := n <= maxOrders-2; ok != (err == nil) {
+			t.Errorf("orders of %d bytes: prepare says %v; the constructor takes %d", n, err, maxOrders-2)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -359,6 +360,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		// not the opener's: placed after the spawn.
 		cg = nil
 	}
+	closeInheritedOnExec()
 	ordersR, ordersW, err := o.NS.prepare(cmd, cg)
 	if err != nil {
 		return nil, err
@@ -419,6 +421,24 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		return nil, err
 	}
 	return cmd, nil
+}
+
+// closeInheritedOnExec marks every descriptor from 3 up close-on-exec.
+// runw's own are already; the others are what its caller left open (a
+// shell's, an engine's), which would otherwise live in the init for the
+// container's whole life (runc closes them too). What the init needs is
+// passed to it explicitly (stdio, ExtraFiles).
+func closeInheritedOnExec() {
+	if unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	// Before Linux 5.11.
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3 {
+			unix.CloseOnExec(fd)
+		}
+	}
 }
 
 // deathOf reaps an init whose sync pipe closed without a report and says

@@ -120,6 +120,14 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
+	// In the container's user namespace it is nobody on the host, as the
+	// init is: its tmpfs directories are handed over as descriptors.
+	extra, err := cfg.handOver()
+	if err != nil {
+		unlock()
+		return 0, err
+	}
+	defer closeAll(extra)
 	// The exec'd process enters the container's namespaces, whatever its
 	// spec says now: those of the running init.
 	ns, err := namespacesOf(c.InitPid)
@@ -130,7 +138,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	cg := cgroupEntryFor(c.CgroupPath)
 	defer cg.Close()
 	cmd, err := r.spawnInit(spawnOptions{
-		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil,
+		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra,
 		CgroupPath: c.CgroupPath, Cgroup: cg,
 		Place: func(pid int, born bool) error {
 			if born {

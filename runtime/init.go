@@ -41,6 +41,13 @@ func Init() {
 	signal.Ignore(unix.SIGPIPE)
 
 	pipes := openInitPipes()
+	// The constructor (runtime/nsenter) unsets it once it has obeyed its
+	// orders. Still set, it never ran (a C library that does not hand
+	// constructors argv), and the init would run outside its cgroups and
+	// namespaces.
+	if v := os.Getenv(nsexecEnv); v != "" {
+		pipes.fail(fmt.Errorf("the init's C constructor did not run (%s=%s is still set): runw needs glibc", nsexecEnv, v))
+	}
 	cfg, err := pipes.readConfig()
 	if err != nil {
 		pipes.fail(err)

@@ -184,8 +184,8 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os
 	}
 	// The constructor reads at most this much and refuses more, so that
 	// an order is never cut short (a long namespace path).
-	if len(orders) >= maxOrders {
-		return nil, nil, fmt.Errorf("namespace orders of %d bytes: more than the init takes (%d)", len(orders), maxOrders-1)
+	if len(orders) > maxOrders-2 {
+		return nil, nil, fmt.Errorf("namespace orders of %d bytes: more than the init takes (%d)", len(orders), maxOrders-2)
 	}
 	ns.orders = orders
 	if ordersR, ordersW, err = os.Pipe(); err != nil {

@@ -48,8 +48,10 @@ const (
 // under the same name).
 const nsexecEnv = "_RUNW_NSEXEC"
 
-// maxOrders bounds the constructor's orders: its buffer (RUNW_MAX_ORDERS
-// in runtime/nsenter) holds one byte less. Change both together.
+// maxOrders is the size of the constructor's orders buffer
+// (RUNW_MAX_ORDERS in runtime/nsenter): it takes orders of at most
+// maxOrders-2 bytes (one for the final NUL, and a full buffer means more
+// was coming). Change both together.
 const maxOrders = 16384
 
 // The init's two reports on the sync pipe.

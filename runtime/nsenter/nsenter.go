@@ -44,16 +44,33 @@ static void fail(const char *what, const char *path) {
 	char msg[4200];
 	int n = snprintf(msg, sizeof msg, "error: %s %s: %s", what, path, strerror(errno));
 	if (n > 0) {
-		ssize_t w = write(RUNW_SYNC_FD, msg, n > (int)sizeof msg ? (int)sizeof msg : n);
+		// snprintf counts what did not fit; the NUL is not sent.
+		ssize_t w = write(RUNW_SYNC_FD, msg, n >= (int)sizeof msg ? (int)sizeof msg - 1 : n);
 		(void)w;
 	}
 	_exit(1);
 }
 
-static void join(const char *path, int type, const char *what) {
+// parse_fd reads a descriptor number the parent wrote, or fails.
+static int parse_fd(const char *what, const char *s) {
+	char *end;
+	errno = 0;
+	long fd = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != 0 || fd < 3 || fd > 65535) {
+		errno = EINVAL;
+		fail(what, s);
+	}
+	return (int)fd;
+}
+
+static int open_ns(const char *path, const char *what) {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		fail(what, path);
+	return fd;
+}
+
+static void join(int fd, const char *path, int type, const char *what) {
 	if (setns(fd, type) < 0)
 		fail(what, path);
 	close(fd);
@@ -67,20 +84,22 @@ static void join(const char *path, int type, const char *what) {
 // (runtime/cgroups.go). The constructor opens no path for this: the parent
 // chose and opened the files.
 static void enter_cgroup(const char *arg) {
-	char *end;
-	errno = 0;
-	long fd = strtol(arg, &end, 10);
-	if (errno != 0 || *end != 0 || fd < 3 || fd > 65535) {
-		errno = EINVAL;
-		fail("cgroup order: bad descriptor", arg);
-	}
+	int fd = parse_fd("cgroup order: bad descriptor", arg);
 	ssize_t w;
 	do
-		w = write((int)fd, "0", 1);
+		w = write(fd, "0", 1);
 	while (w < 0 && errno == EINTR);
-	if (w != 1)
-		fail("enter cgroup through descriptor", arg);
-	close((int)fd);
+	if (w != 1) {
+		// Name the cgroup, not the descriptor, in the one error line.
+		int saved = errno;
+		char link[64], path[4096];
+		snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, path, sizeof path - 1);
+		path[n > 0 ? n : 0] = 0;
+		errno = saved;
+		fail("enter cgroup through", n > 0 ? path : arg);
+	}
+	close(fd);
 }
 
 // RUNW_MAX_ORDERS is maxOrders in runtime/protocol.go: the parent refuses
@@ -105,7 +124,7 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	const char *v = getenv(RUNW_NSEXEC_ENV);
 	if (v == NULL)
 		return;
-	int fd = atoi(v);
+	int fd = parse_fd("namespace orders: bad descriptor", v);
 	unsetenv(RUNW_NSEXEC_ENV);
 	static char buf[RUNW_MAX_ORDERS];
 	size_t n = 0;
@@ -141,10 +160,15 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 			fail("unknown namespace order", line);
 		}
 	}
+	// Both opened before either is joined: the paths are the host's
+	// (/proc/<init pid>/ns/...), which the container's mount namespace,
+	// with the /proc of its own pid namespace, no longer shows.
+	int mntfd = mnt != NULL ? open_ns(mnt, "join mount namespace") : -1;
+	int userfd = user != NULL ? open_ns(user, "join user namespace") : -1;
 	if (mnt != NULL)
-		join(mnt, CLONE_NEWNS, "join mount namespace");
+		join(mntfd, mnt, CLONE_NEWNS, "join mount namespace");
 	if (user != NULL) {
-		join(user, CLONE_NEWUSER, "join user namespace");
+		join(userfd, user, CLONE_NEWUSER, "join user namespace");
 		// Root of the joined namespace, as runc's init becomes.
 		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
 			fail("become root in user namespace", user);
