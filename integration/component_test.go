@@ -344,8 +344,8 @@ func TestComponentExitStatus(t *testing.T) {
 	}
 }
 
-// `runw kill` ends a component spinning in wasm code (engine epoch), with
-// 128+signal, through create/start/kill/delete.
+// `runw kill` ends a component spinning in wasm code (the init exits
+// around it), with 128+signal, through create/start/kill/delete.
 func TestComponentKillLoop(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
@@ -366,14 +366,14 @@ func TestComponentKillLoop(t *testing.T) {
 	}
 
 	// Blocked in one of wasmtime's WASI 0.2 calls, the component is not
-	// reached by the epoch: the init's 2 s backstop ends it, still 143.
+	// woken either: the init ends it the same way, still 143.
 	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/app.wasm", "sleep", "60s"} })
 	bg, _ = runInBackground(t, r, b, "sleeper")
 	start := time.Now()
 	r.mustRun("kill", "sleeper", "TERM")
 	res := bg.wait(t, 10*time.Second)
 	if res.code != 143 || time.Since(start) > 5*time.Second {
-		t.Errorf("kill of a sleeping component: %v after %v, want exit 143 within the backstop", res, time.Since(start))
+		t.Errorf("kill of a sleeping component: %v after %v, want exit 143 at once", res, time.Since(start))
 	}
 	t.Logf("a sleeping component ended %v after kill", time.Since(start))
 	r.assertRootEmpty()

@@ -12,12 +12,15 @@ import (
 	"github.com/runw/runw/wasi"
 )
 
-// stopBackstop is how long the init waits for a stopped guest to return
-// before exiting on its behalf. It is never reached in practice: a guest
-// in wasm code stops at the next epoch check and one waiting in a host call
-// is woken by the host's stop descriptor, both within microseconds; it
-// bounds a host call stuck in the kernel (a hung network file system).
-const stopBackstop = 2 * time.Second
+// stopGrace is how long the init lets a stopped guest return before it
+// exits 128+signal on the guest's behalf. A guest waiting in a host call
+// is woken by the host's stop descriptor and returns within microseconds;
+// a guest in its own code (a loop without host calls) or a component in
+// one of wasmtime's WASI 0.2 calls is not interrupted: the init's exit ends
+// it, as the kernel ends a native process that does not handle the signal.
+// The engine has no epoch interruption, whose checks would cost every
+// guest 15–40% of its speed (wasi/engine.go).
+const stopGrace = 10 * time.Millisecond
 
 // stopSignals end the guest, as they would end a native process that does
 // not handle them. WASI preview1 has no signal delivery, so the guest
@@ -109,7 +112,7 @@ func Init() {
 	go func() {
 		sig := int((<-sigs).(unix.Signal))
 		guest.Stop(sig)
-		time.Sleep(stopBackstop)
+		time.Sleep(stopGrace)
 		os.Exit(128 + sig)
 	}()
 	logDebugf("init: released, running the guest")

@@ -63,6 +63,7 @@ func Precompile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cac
 // componentGuest is an instantiated WASI 0.2 command component whose run
 // has not been called.
 type componentGuest struct {
+	// engine is held so that it lives as long as the instance made in it.
 	engine *wasmtime.Engine
 	inst   *component.Instance
 	signal atomic.Int32
@@ -112,13 +113,11 @@ func (g *componentGuest) Run() Exit {
 	return Exit{Code: TrapExitCode, Trap: trapMessage(r.Err)}
 }
 
-// Stop asks a running component to end because of signal sig: the epoch
-// bump traps it at its next loop back-edge or function entry. A component
-// blocked inside one of wasmtime's WASI 0.2 calls (a sleep, a read of
-// stdin) is not woken by it; the init's backstop ends the process then.
+// Stop records that a running component ends because of signal sig. It
+// is not interrupted, in its own code or inside one of wasmtime's WASI 0.2
+// calls: the init ends the process around it (runtime/init.go).
 func (g *componentGuest) Stop(sig int) {
 	g.signal.CompareAndSwap(0, int32(sig))
-	g.engine.IncrementEpoch()
 }
 
 // Close frees the instance.

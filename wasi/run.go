@@ -95,6 +95,7 @@ type Guest interface {
 
 // moduleGuest is an instantiated module whose _start has not run yet.
 type moduleGuest struct {
+	// engine is held so that it lives as long as the store compiled for it.
 	engine *wasmtime.Engine
 	store  *wasmtime.Store
 	start  *wasmtime.Func
@@ -140,7 +141,6 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
-	store.SetEpochDeadline(1)
 	if plan.MemoryLimit > 0 {
 		store.Limiter(plan.MemoryLimit, -1, -1, -1, -1)
 	}
@@ -194,13 +194,13 @@ func (g *moduleGuest) Run() Exit {
 	return Exit{Code: TrapExitCode, Trap: trapMessage(err)}
 }
 
-// Stop asks a running guest to end because of signal sig: the epoch bump
-// makes compiled code trap at its next loop back-edge or function entry, in
-// microseconds, and the host's stop descriptor ends a host call that
-// waits (a sleep, a read of stdin or a pipe, poll_oneoff) at once.
+// Stop asks a running guest to end because of signal sig: the host's stop
+// descriptor ends a host call that waits (a sleep, a read of stdin or a
+// pipe, poll_oneoff) at once, and the guest returns 128+sig from it. A
+// guest in its own code is not interrupted: the init ends the process
+// around it (runtime/init.go).
 func (g *moduleGuest) Stop(sig int) {
 	g.signal.CompareAndSwap(0, int32(sig))
-	g.engine.IncrementEpoch()
 	g.host.Stop()
 }
 

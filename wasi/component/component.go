@@ -62,7 +62,6 @@ extern wasmtime_store_t *wasmtime_store_new(wasm_engine_t *, void *, void (*)(vo
 extern wasmtime_context_t *wasmtime_store_context(wasmtime_store_t *);
 extern void wasmtime_store_limiter(wasmtime_store_t *, int64_t, int64_t, int64_t, int64_t, int64_t);
 extern void wasmtime_store_delete(wasmtime_store_t *);
-extern void wasmtime_context_set_epoch_deadline(wasmtime_context_t *, uint64_t);
 extern wasmtime_error_t *wasmtime_context_set_wasi(wasmtime_context_t *, wasi_config_t *);
 
 extern wasi_config_t *wasi_config_new(void);
@@ -203,7 +202,7 @@ import (
 // enginePtr is the C engine behind a wasmtime-go Engine: it keeps it in its
 // first field (as Linker does, see wasi/preview1/trampoline.go), and v39 is
 // pinned in go.mod. Components share the engine, and so its configuration
-// (epoch interruption, stack size) and its epoch counter, with modules.
+// (stack size, no epoch interruption), with modules.
 func enginePtr(e *wasmtime.Engine) *C.wasm_engine_t {
 	return *(**C.wasm_engine_t)(unsafe.Pointer(e))
 }
@@ -447,9 +446,6 @@ func Instantiate(c *Component, cfg Config) (*Instance, error) {
 	if cfg.MemoryLimit > 0 {
 		C.wasmtime_store_limiter(in.store, C.int64_t(cfg.MemoryLimit), -1, -1, -1, -1)
 	}
-	// The epoch deadline is one tick away: Stop's epoch bump traps the
-	// component at its next loop back-edge or function entry.
-	C.wasmtime_context_set_epoch_deadline(in.ctx, 1)
 	wc, err := wasiConfig(cfg)
 	if err != nil {
 		in.Close()

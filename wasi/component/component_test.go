@@ -5,7 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
@@ -135,28 +134,6 @@ func TestRunExport(t *testing.T) {
 	name, err := compile(t, engine, testdata(t, "exitcode.wat")).RunExport()
 	if err != nil || name != "wasi:cli/run@0.2.6" {
 		t.Errorf("RunExport = %q, %v", name, err)
-	}
-}
-
-// The engine's epoch stops a component spinning in wasm code.
-func TestEpochStopsASpinningComponent(t *testing.T) {
-	engine := wasi.NewEngine()
-	in, err := component.Instantiate(compile(t, engine, command(`(func (export "run") (result i32) (loop $l (br $l)) (i32.const 0))`)), component.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	done := make(chan component.Result, 1)
-	go func() { done <- in.Call() }()
-	time.Sleep(50 * time.Millisecond)
-	engine.IncrementEpoch()
-	select {
-	case r := <-done:
-		if r.Exited || r.Err == nil {
-			t.Errorf("got %+v, want an interrupt", r)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the epoch did not stop the component")
 	}
 }
 
