@@ -148,16 +148,7 @@ var inprocRate = regexp.MustCompile(`(?m)^inproc: \d+ requests in \S+: ([0-9.]+)
 // the native build limited to one thread, and returns their mean rates.
 func inprocHTTP(b *testing.B, runw, work, wasm, native string) (wasmRPS, nativeRPS float64) {
 	env := fmt.Sprintf("HELLO_INPROC=%d", *benchInprocReqs)
-	dir := filepath.Join(work, "inproc-bundle")
-	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := copyFile(wasm, filepath.Join(dir, "rootfs", "hello.wasm")); err != nil {
-		b.Fatal(err)
-	}
-	s := defaultSpec("/hello.wasm")
-	s.Process.Env = []string{env}
-	writeSpec(b, dir, &s)
+	dir := helloBundle(b, filepath.Join(work, "inproc-bundle"), wasm, env, nil)
 	rate := func(cmd *exec.Cmd) float64 {
 		out, err := cmd.CombinedOutput()
 		m := inprocRate.FindSubmatch(out)
@@ -185,17 +176,8 @@ func inprocHTTP(b *testing.B, runw, work, wasm, native string) (wasmRPS, nativeR
 // on a listener runw preopens (RUNW_LISTEN).
 func startRunwHTTP(b *testing.B, runw, work, module string) *httpServer {
 	v := newVethNet(b)
-	dir := filepath.Join(work, "runw-bundle")
-	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
-		b.Fatal(err)
-	}
-	if err := copyFile(module, filepath.Join(dir, "rootfs", "hello.wasm")); err != nil {
-		b.Fatal(err)
-	}
-	s := defaultSpec("/hello.wasm")
-	s.Process.Env = []string{"RUNW_LISTEN=:8080"}
-	s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: v.path}}}
-	writeSpec(b, dir, &s)
+	dir := helloBundle(b, filepath.Join(work, "runw-bundle"), module, "RUNW_LISTEN=:8080",
+		&specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: v.path}}})
 	root := filepath.Join(work, "runw-root")
 	id := fmt.Sprintf("bench-http-%d", os.Getpid())
 	stop := startBackground(b, filepath.Join(work, "runw"), runw, "--root", root, "--cache-dir", cacheDir, "run", "-b", dir, id)
@@ -342,4 +324,20 @@ func runWrk(url string) (rps, p99ms float64, problems string, err error) {
 		}
 	}
 	return rps, p99ms, strings.Join(lines, "; "), nil
+}
+
+// helloBundle lays out dir as a bundle running module as /hello.wasm with
+// env and linux, and returns dir.
+func helloBundle(b *testing.B, dir, module, env string, linux *specs.Linux) string {
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := copyFile(module, filepath.Join(dir, "rootfs", "hello.wasm")); err != nil {
+		b.Fatal(err)
+	}
+	s := defaultSpec("/hello.wasm")
+	s.Process.Env = []string{env}
+	s.Linux = linux
+	writeSpec(b, dir, &s)
+	return dir
 }

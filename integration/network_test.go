@@ -659,15 +659,7 @@ func TestNetCEchoServerAndFdLayout(t *testing.T) {
 // an unprivileged user, answers curl and echoes a body bigger than one
 // socket read, and SIGTERM ends it blocked in accept with 143.
 func TestNetRustStdServer(t *testing.T) {
-	v := newVethNet(t)
-	mod := netGuest(t, "rust")
-	r := newRunw(t)
-	b := netBundle(t, mod)
-	b.inNetns(v.path, []string{"RUNW_LISTEN=:80"}, nil)
-	b.edit(func(s *specs.Spec) {
-		s.Process.User = specs.User{UID: 1000, GID: 1000}
-		s.Process.Capabilities = &specs.LinuxCapabilities{}
-	})
+	v, r, b := onPort80AsUser(t, "rust")
 	bg := r.start("run", "-b", b.dir, "rust")
 	url := "http://" + v.guest + "/"
 	if got := waitHTTP(t, bg, url+"a/b"); got != "hello from rust /a/b\n" {
@@ -1009,16 +1001,8 @@ func TestNetLoadNoErrorsNoLeaks(t *testing.T) {
 // no capability at all: runw binds it in the init before the credentials
 // change, as root, so the guest serves on a port it could never bind.
 func TestNetPrivilegedPortAsUser(t *testing.T) {
-	v := newVethNet(t)
-	mod := netGuest(t, "hello")
-	r := newRunw(t)
-	b := netBundle(t, mod)
-	b.inNetns(v.path, []string{"RUNW_LISTEN=:80"}, nil)
-	b.edit(func(s *specs.Spec) {
-		s.Process.User = specs.User{UID: 1000, GID: 1000}
-		s.Process.Capabilities = &specs.LinuxCapabilities{}
-		s.Process.NoNewPrivileges = true
-	})
+	v, r, b := onPort80AsUser(t, "hello")
+	b.edit(func(s *specs.Spec) { s.Process.NoNewPrivileges = true })
 	bg := r.start("run", "-b", b.dir, "port80")
 	if got := waitHTTP(t, bg, "http://"+v.guest+":80/"); got != "hello from wasm\n" {
 		t.Errorf("GET / on port 80: %q, want %q", got, "hello from wasm\n")
@@ -1111,4 +1095,20 @@ func TestNetNewNetnsHasLoopback(t *testing.T) {
 		t.Errorf("curl 127.0.0.1:8080 inside the new namespace: %q, %v", out, err)
 	}
 	stopWith143(t, r, bg, "newnetns")
+}
+
+// onPort80AsUser is a bundle of the guest in a veth network of its own,
+// with a preopened listener on port 80 (RUNW_LISTEN=:80), running as uid
+// 1000 without any capability.
+func onPort80AsUser(t *testing.T, guest string) (*vethNet, *runw, *bundle) {
+	v := newVethNet(t)
+	mod := netGuest(t, guest)
+	r := newRunw(t)
+	b := netBundle(t, mod)
+	b.inNetns(v.path, []string{"RUNW_LISTEN=:80"}, nil)
+	b.edit(func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Process.Capabilities = &specs.LinuxCapabilities{}
+	})
+	return v, r, b
 }

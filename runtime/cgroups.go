@@ -179,29 +179,29 @@ func deviceRules(spec *specs.Spec) ([]*devices.Rule, error) {
 // applyCgroup creates the cgroup, places pid in it and sets the limits
 // and device rules; pid -1 creates and sets without placing anything
 // (makeCgroup). Without root (rootless) a cgroup that cannot be made is
-// skipped; as root it is an error.
-func applyCgroup(p string, spec *specs.Spec, pid int) error {
+// skipped (the manager returned is nil); as root it is an error.
+func applyCgroup(p string, spec *specs.Spec, pid int) (cgroups.Manager, error) {
 	res := convertResources(spec)
 	rules, err := deviceRules(spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	res.Devices = rules
 	m, err := placingManager(p, res)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := m.Apply(pid); err != nil {
 		if rootless() && errors.Is(err, os.ErrPermission) {
 			logDebugf("cgroup %s not made: %v", p, err)
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("cgroup %q: %w", p, err)
+		return nil, fmt.Errorf("cgroup %q: %w", p, err)
 	}
 	if err := m.Set(res); err != nil {
-		return fmt.Errorf("cgroup %q: set resources: %w", p, err)
+		return nil, fmt.Errorf("cgroup %q: set resources: %w", p, err)
 	}
-	return nil
+	return m, nil
 }
 
 // How a new process (a container's init, an exec'd process) enters the
@@ -264,10 +264,11 @@ func makeCgroup(p string, spec *specs.Spec) (*cgroupEntry, error) {
 	if p == "" {
 		return nil, nil
 	}
-	if err := applyCgroup(p, spec, -1); err != nil {
+	m, err := applyCgroup(p, spec, -1)
+	if m == nil {
 		return nil, err
 	}
-	return cgroupEntryFor(p), nil
+	return entryOf(m), nil
 }
 
 // cgroupEntryFor says how a process enters the existing cgroup p: the v2
@@ -282,6 +283,11 @@ func cgroupEntryFor(p string) *cgroupEntry {
 	if err != nil {
 		return nil
 	}
+	return entryOf(m)
+}
+
+// entryOf is cgroupEntryFor for the cgroup m manages.
+func entryOf(m cgroups.Manager) *cgroupEntry {
 	paths := m.GetPaths()
 	e := &cgroupEntry{}
 	var v1 []string

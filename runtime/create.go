@@ -192,7 +192,8 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 			if born {
 				return nil
 			}
-			return applyCgroup(cgPath, b.Spec, pid)
+			_, err := applyCgroup(cgPath, b.Spec, pid)
+			return err
 		},
 	})
 	if err != nil {
