@@ -65,9 +65,37 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.run("pause", "cmds"); res.code != 1 {
 		t.Errorf("pause of a paused container: %v", res)
 	}
+	if res := r.run("exec", "cmds", "/probe.wasm", "echo", "no"); res.code != 255 || !strings.Contains(res.stderr, "use --ignore-paused") {
+		t.Errorf("exec into a paused container: %v", res)
+	}
+	// exec --ignore-paused waits, frozen, for the resume; it must not
+	// keep resume (or state) from running meanwhile.
+	execCmd, execOut, execErr := r.command(t.Context(), "exec", "--ignore-paused", "cmds", "/probe.wasm", "echo", "thawed")
+	if err := execCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	execDone := make(chan error, 1)
+	go func() { execDone <- execCmd.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-execDone:
+		t.Fatalf("exec --ignore-paused ran in a paused container: %v", finish(execCmd, err, execOut, execErr))
+	default:
+	}
+	if s, _, _ := r.state("cmds"); s.Status != "paused" {
+		t.Errorf("state during a pending exec: %q", s.Status)
+	}
 	r.mustRun("resume", "cmds")
 	if s, _, _ := r.state("cmds"); s.Status != "running" {
 		t.Errorf("after resume: %q", s.Status)
+	}
+	select {
+	case err := <-execDone:
+		if res := finish(execCmd, err, execOut, execErr); res.code != 0 || res.stdout != "thawed\n" {
+			t.Errorf("exec --ignore-paused after resume: %v", res)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("exec --ignore-paused did not finish after resume")
 	}
 
 	cmd, stdout, stderr := r.command(t.Context(), "update", "--resources", "-", "cmds")

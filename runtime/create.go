@@ -316,6 +316,10 @@ type spawnOptions struct {
 	// its orders and before the init reads its configuration: it puts the
 	// init in its cgroup unless it entered at birth (born).
 	Place func(pid int, born bool) error
+	// Ordered, when set, runs once the constructor has its orders: from
+	// then on the init enters its cgroups itself, and nothing the caller
+	// holds is needed for that.
+	Ordered func()
 }
 
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
@@ -389,6 +393,9 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, fmt.Errorf("send namespace orders: %w", err)
+	}
+	if o.Ordered != nil {
+		o.Ordered()
 	}
 
 	switch {

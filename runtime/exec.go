@@ -137,6 +137,15 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	cg := cgroupEntryFor(c.CgroupPath)
 	defer cg.Close()
+	// Into a paused container (--ignore-paused), the new process freezes
+	// as it enters the freezer and reports only after a resume, as under
+	// runc: the lock, which resume takes, is released once its orders are
+	// sent. A delete in between leaves it no cgroup to enter, and it
+	// fails instead of running outside one.
+	var ordered func()
+	if st == state.Paused {
+		ordered = unlock
+	}
 	cmd, err := r.spawnInit(spawnOptions{
 		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra,
 		CgroupPath: c.CgroupPath, Cgroup: cg,
@@ -146,6 +155,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 			}
 			return joinCgroup(c.CgroupPath, pid)
 		},
+		Ordered: ordered,
 	})
 	if tty != nil {
 		tty.Close()
