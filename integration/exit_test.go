@@ -26,6 +26,7 @@ func TestRunExitStatus(t *testing.T) {
 		{"unreachable", "wat/trap.wat", nil, 134, []string{"unreachable", "trap"}},
 		{"divide by zero", "wat/divzero.wat", nil, 134, []string{"divide by zero"}},
 		{"go panic", "probe", []string{"panic"}, 2, []string{"probe panic"}},
+		{"table.grow past the cap", "wat/tablegrow.wat", nil, 3, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

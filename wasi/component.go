@@ -80,7 +80,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 		return nil, err
 	}
 	defer comp.Close()
-	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit}
+	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit, TableElements: plan.tableElements()}
 	for _, p := range plan.Preopens {
 		cfg.Dirs = append(cfg.Dirs, component.Dir{Host: p.HostPath, Guest: p.GuestPath, ReadOnly: p.ReadOnly})
 	}

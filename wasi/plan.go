@@ -156,6 +156,21 @@ func linearMemoryCap(limit int64) int64 {
 	return max(limit-reserve, limit/2)
 }
 
+// maxTableElements caps every table, as V8 does (10,000,000 elements):
+// without a cap, table.grow is bounded only by the host's memory (a
+// funcref element is a pointer of the host's), far past what the guest's
+// memory limit allows. Under a memory limit an element counts as 8
+// bytes of it.
+const maxTableElements = 10_000_000
+
+// tableElements is the cap on each of the guest's tables.
+func (p *Plan) tableElements() int64 {
+	if p.MemoryLimit > 0 {
+		return min(maxTableElements, p.MemoryLimit/8)
+	}
+	return maxTableElements
+}
+
 // guestEnv copies env and adds PWD=cwd when process.cwd is not "/" and the
 // spec does not set PWD itself: Go guests start in $PWD, and nothing else
 // carries process.cwd into WASI p1. At "/" nothing is added, so a guest

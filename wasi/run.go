@@ -141,9 +141,11 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
-	if plan.MemoryLimit > 0 {
-		store.Limiter(plan.MemoryLimit, -1, -1, -1, -1)
+	memLimit := plan.MemoryLimit
+	if memLimit == 0 {
+		memLimit = -1
 	}
+	store.Limiter(memLimit, plan.tableElements(), -1, -1, -1)
 	linker := wasmtime.NewLinker(engine)
 	if err := host.Link(linker, module); err != nil {
 		host.Close()

@@ -349,6 +349,16 @@ type Config struct {
 	Dirs []Dir
 	// MemoryLimit caps each linear memory in bytes (0: no cap).
 	MemoryLimit int64
+	// TableElements caps each table's elements (0: no cap).
+	TableElements int64
+}
+
+// orDefault maps "no cap" (0) to the limiter's "keep the default" (-1).
+func orDefault(limit int64) int64 {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
 }
 
 // Instance is an instantiated component whose run has not been called.
@@ -443,8 +453,8 @@ func Instantiate(c *Component, cfg Config) (*Instance, error) {
 	in := &Instance{exit: (*C.exit_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.exit_t{}))))}
 	in.store = C.wasmtime_store_new(engine, nil, nil)
 	in.ctx = C.wasmtime_store_context(in.store)
-	if cfg.MemoryLimit > 0 {
-		C.wasmtime_store_limiter(in.store, C.int64_t(cfg.MemoryLimit), -1, -1, -1, -1)
+	if cfg.MemoryLimit > 0 || cfg.TableElements > 0 {
+		C.wasmtime_store_limiter(in.store, C.int64_t(orDefault(cfg.MemoryLimit)), C.int64_t(orDefault(cfg.TableElements)), -1, -1, -1)
 	}
 	wc, err := wasiConfig(cfg)
 	if err != nil {

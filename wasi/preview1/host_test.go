@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // guest is a host under test with a plain byte slice as its memory: the
@@ -418,4 +420,76 @@ func TestWithoutOpenat2(t *testing.T) {
 	t.Run("race", TestSymlinkSwapRace)
 	t.Run("readonly", TestReadOnlyGrantRefusesEveryWrite)
 	t.Run("filemounts", TestFileMounts)
+	t.Run("spelling", TestMountsCannotBeBypassedBySpelling)
+}
+
+// A mount is met however the path spells the directory it is on: "./data"
+// or "data//" must not reach the rootfs's own directory beneath the mount
+// (its hidden files, or a write under a read-only mount).
+func TestMountsCannotBeBypassedBySpelling(t *testing.T) {
+	g, rootfs, _, _ := layout(t, true)
+	write(t, filepath.Join(rootfs, "data/hidden"), "beneath the mount")
+	for _, p := range []string{"data/hidden", "./data/hidden", "data//hidden", "./data/./hidden", "etc/../data/hidden"} {
+		if got, e := g.cat(p); e != ErrnoNoent {
+			t.Errorf("cat %s: %q errno %d, want ENOENT", p, got, e)
+		}
+	}
+	for _, p := range []string{"./data/inside", "data//inside"} {
+		if got, e := g.cat(p); e != 0 || got != "data inside" {
+			t.Errorf("cat %s: %q errno %d, want the mount's file", p, got, e)
+		}
+	}
+	for _, p := range []string{"./data/new", "data//new"} {
+		if _, e := g.open(3, p, true, oflagCreat, rightFdWrite); e != ErrnoRofs {
+			t.Errorf("create %s under a read-only mount: errno %d, want EROFS", p, e)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(rootfs, "data/new")); err == nil {
+		t.Error("a file was made in the rootfs beneath the mount")
+	}
+}
+
+// A path is refused at Linux's PATH_MAX before the resolver works on it:
+// each of its components costs the host more than the guest's two bytes.
+func TestGuestPathLengthIsCapped(t *testing.T) {
+	g, _, _, _ := layout(t, false)
+	long := strings.Repeat("./", (pathMax-len("etc/real"))/2) + "etc/real"
+	if len(long) >= pathMax {
+		long = long[2:]
+	}
+	if got, e := g.cat(long); e != 0 || got != "rootfs real" {
+		t.Errorf("a %d-byte path: %q errno %d", len(long), got, e)
+	}
+	tooLong := "./" + long + strings.Repeat("/", pathMax-len(long)-2)
+	if _, e := g.open(3, tooLong, true, 0, rightFdRead); e != ErrnoNametoolong {
+		t.Errorf("a %d-byte path: errno %d, want ENAMETOOLONG", len(tooLong), e)
+	}
+	target, tn := g.str(strings.Repeat("a", pathMax))
+	link, ln := g.str("link")
+	if e := g.call("path_symlink", target, tn, 3, link, ln); e != ErrnoNametoolong {
+		t.Errorf("a %d-byte symlink target: errno %d, want ENAMETOOLONG", pathMax, e)
+	}
+}
+
+// Every guest length is multiplied in 64 bits: 2^29 iovec records are
+// exactly 4 GiB, which wrapped to 0 in 32 bits and made the host index
+// past the records (a panic in place of an answer).
+func TestIovecsOfAllMemory(t *testing.T) {
+	// Mapped, not made: Go would clear all 4 GiB.
+	b, err := unix.Mmap(-1, 0, 1<<32, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Skipf("map 4 GiB: %v", err)
+	}
+	defer unix.Munmap(b)
+	m := memory(b)
+	if _, _, ok := m.iovecs(nil, 8, 1<<29); ok {
+		t.Error("records past the end of memory accepted")
+	}
+	// The first record names a buffer past the end: EFAULT, found at
+	// once (the other records are never read, nor their pages touched).
+	binary.LittleEndian.PutUint32(m[0:], 1<<32-16)
+	binary.LittleEndian.PutUint32(m[4:], 32)
+	if _, _, ok := m.iovecs(nil, 0, 1<<29); ok {
+		t.Error("a buffer past the end of memory accepted")
+	}
 }

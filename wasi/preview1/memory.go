@@ -52,6 +52,27 @@ func (m memory) str(ptr, n uint32) (string, bool) {
 	return string(b), true
 }
 
+// pathMax is Linux's PATH_MAX, the terminating NUL included: a longer
+// path is ENAMETOOLONG there, and here before any work is done for it.
+// Without the cap a path in guest memory costs the host many times its
+// length (the resolver keeps a string header for each of its components:
+// "./" repeated made 64 MiB of path cost 2.8 GiB), so a guest could make
+// the init allocate far beyond its own memory limit.
+const pathMax = 4096
+
+// path reads a guest path (ptr, n): EFAULT when it lies outside memory,
+// ENAMETOOLONG when it is longer than Linux would take.
+func (m memory) path(ptr, n uint32) (string, Errno) {
+	if _, ok := m.slice(ptr, n); !ok {
+		return "", ErrnoFault
+	}
+	if n >= pathMax {
+		return "", ErrnoNametoolong
+	}
+	p, _ := m.str(ptr, n)
+	return p, 0
+}
+
 // iovMax is the most buffers one read or write uses: Linux's IOV_MAX.
 const iovMax = 1024
 
@@ -70,15 +91,15 @@ const iovMax = 1024
 // says some were left out, so that a datagram is refused rather than
 // sent cut short.
 func (m memory) iovecs(dst [][]byte, ptr, n uint32) (bufs [][]byte, capped, ok bool) {
-	if uint64(n)*iovecSize > uint64(len(m)) {
+	// In 64 bits: with 4 GiB of memory, 2^29 records are exactly its
+	// size, and n*iovecSize in 32 bits would wrap to 0.
+	end := uint64(ptr) + uint64(n)*iovecSize
+	if end > uint64(len(m)) {
 		return dst, false, false
 	}
-	recs, ok := m.slice(ptr, n*iovecSize)
-	if !ok {
-		return dst, false, false
-	}
+	recs := m[ptr:end]
 	kept := 0
-	for i := uint32(0); i < n; i++ {
+	for i := uint64(0); i < uint64(n); i++ {
 		r := recs[i*iovecSize:]
 		buf, ok := m.slice(binary.LittleEndian.Uint32(r), binary.LittleEndian.Uint32(r[4:]))
 		if !ok {

@@ -22,9 +22,9 @@ func (h *Host) at(m memory, fd int32, ptr, n uint32) (*target, Errno) {
 	if d.kind != kindDir {
 		return nil, ErrnoNotdir
 	}
-	p, ok := m.str(ptr, n)
-	if !ok {
-		return nil, ErrnoFault
+	p, errno := m.path(ptr, n)
+	if errno != 0 {
+		return nil, errno
 	}
 	return h.view.resolve(d.start(), p)
 }
@@ -371,9 +371,9 @@ func (h *Host) pathRename(m memory, a []arg) Errno {
 }
 
 func (h *Host) pathSymlink(m memory, a []arg) Errno {
-	old, ok := m.str(u32(a[0]), u32(a[1]))
-	if !ok {
-		return ErrnoFault
+	old, errno := m.path(u32(a[0]), u32(a[1]))
+	if errno != 0 {
+		return errno
 	}
 	if strings.IndexByte(old, 0) >= 0 {
 		return ErrnoInval

@@ -278,8 +278,13 @@ func (w *walker) fast(p string) Errno {
 		if base != "/" {
 			base += "/"
 		}
+		// Compared cleaned: "./vol/x" or "vol//x" must meet a mount at
+		// /vol as "vol/x" does, or the kernel would open the directory
+		// the mount hides (a read-only mount written beneath, a tmpfs's
+		// hidden files read).
+		clean := path.Clean(dir)
 		for _, m := range w.v.mounts[1:] {
-			if rel, ok := strings.CutPrefix(m.Guest, base); ok && (dir == rel || strings.HasPrefix(dir, rel+"/")) {
+			if rel, ok := strings.CutPrefix(m.Guest, base); ok && (clean == rel || strings.HasPrefix(clean, rel+"/")) {
 				return 0
 			}
 		}
