@@ -3,6 +3,7 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -204,4 +205,54 @@ func allThreadsIn(t *testing.T, what string, pid int, cg string) {
 func hybrid() bool {
 	var st unix.Statfs_t
 	return unix.Statfs("/sys/fs/cgroup/unified", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// TestDeviceNodesAreRefused: a device node in the image (here /dev/kmsg's,
+// 1:11, which no spec rule allows) is refused to the guest by the WASI
+// host, and to any process in the container's cgroup by the kernel: the
+// devices hierarchy on v1, the eBPF device filter on v2. The v2 half runs
+// on a cgroup v2-only view of this host (a private mount namespace with
+// cgroup2 at /sys/fs/cgroup), where runw must also create, run and
+// delete as on any unified host.
+func TestDeviceNodesAreRefused(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mknod, cgroups")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "readn", "/kmsg", "16", "readn", "/dev/null", "16")
+	node := filepath.Join(b.rootfs, "kmsg")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o600, int(unix.Mkdev(1, 11))); err != nil {
+		t.Fatal(err)
+	}
+	res := r.mustRun("run", "-b", b.dir, "devnode")
+	if res.stdout != "ERR open /kmsg: Operation not permitted\nOK n=0 zeros=0\n" {
+		t.Errorf("guest opening a device node from its image: %v", res)
+	}
+
+	var st unix.Statfs_t
+	if _, err := exec.LookPath("unshare"); err != nil || unix.Statfs("/sys/fs/cgroup", &st) != nil {
+		t.Skip("no unshare(1) for the cgroup v2 half")
+	}
+	sleeper := newBundle(t, "probe", "sleep", "1h")
+	id := fmt.Sprintf("v2dev-%d", os.Getpid())
+	runw := fmt.Sprintf("%s --root %s --cache-dir %s", runwBin, r.root, cacheDir)
+	script := fmt.Sprintf(`set -e
+mount -t cgroup2 none /sys/fs/cgroup || { echo "SKIP: cannot mount cgroup2"; exit 0; }
+%[1]s run -b %[2]s v2-run >/dev/null 2>&1 || echo "run failed"
+%[1]s create -b %[3]s %[4]s
+pid=$(%[1]s state %[4]s | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+cg=$(sed -n 's/^0:://p' /proc/$pid/cgroup)
+sh -c "echo \$\$ > /sys/fs/cgroup$cg/cgroup.procs; exec head -c 16 %[5]s" 2>&1 | tr -d '\0' || true
+%[1]s delete --force %[4]s
+test ! -e /sys/fs/cgroup$cg && echo "cgroup removed"
+`, runw, b.dir, sleeper.dir, id, node)
+	out, err := exec.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script).CombinedOutput()
+	if strings.HasPrefix(string(out), "SKIP: ") {
+		t.Skip(strings.TrimSpace(string(out)))
+	}
+	t.Logf("cgroup v2 only:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "Operation not permitted") || !strings.Contains(string(out), "cgroup removed") || strings.Contains(string(out), "run failed") {
+		t.Errorf("cgroup v2 only: %v\n%s", err, out)
+	}
 }

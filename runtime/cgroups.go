@@ -105,15 +105,19 @@ func cgroupManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
 // create, an exec'd process later). On cgroup v1 it also places it in the
 // devices hierarchy, as runc does: engines find a container's processes
 // there (CRI-O reads devices/<cgroup>/cgroup.procs for ContainerStats),
-// and Set then writes the rules res.Devices holds. On cgroup v2 there is
-// no devices hierarchy; the eBPF device filter runc attaches would guard
-// device nodes a wasm guest cannot open, so runw attaches none.
+// and Set then writes the rules res.Devices holds. On cgroup v2, Set
+// attaches the eBPF device filter runc attaches, built from the same
+// rules. Either way the kernel refuses the container a device node the
+// spec does not allow, whatever the WASI host lets through: an image or a
+// volume may carry a host disk's node, which the guest could otherwise
+// open for reading and writing. Without root there is no filter (bpf(2)
+// needs privilege; runc skips it too).
 func placingManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
 	skipDevices := true
-	if !cgroups.IsCgroup2UnifiedMode() {
-		if _, err := cgroups.FindCgroupMountpoint("", "devices"); err == nil {
-			skipDevices = false
-		}
+	if cgroups.IsCgroup2UnifiedMode() {
+		skipDevices = rootless()
+	} else if _, err := cgroups.FindCgroupMountpoint("", "devices"); err == nil {
+		skipDevices = false
 	}
 	return newManager(p, res, skipDevices)
 }

@@ -493,3 +493,35 @@ func TestIovecsOfAllMemory(t *testing.T) {
 		t.Error("a buffer past the end of memory accepted")
 	}
 }
+
+// A device node in the rootfs or a directory mount is refused (EPERM, as
+// the devices cgroup answers a native container); the devices granted as
+// file mounts open, and a device node can still be looked at.
+func TestDeviceNodesOnlyAsFileMounts(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mknod")
+	}
+	rootfs := t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(rootfs, "mem"), unix.S_IFCHR|0o600, int(unix.Mkdev(1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(rootfs, "disk"), unix.S_IFBLK|0o600, int(unix.Mkdev(7, 0))); err != nil {
+		t.Fatal(err)
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/null", Host: "/dev/null"}}, []string{"/"})
+	for _, p := range []string{"mem", "disk"} {
+		if _, e := g.open(3, p, true, 0, rightFdRead); e != ErrnoPerm {
+			t.Errorf("open %s: errno %d, want EPERM", p, e)
+		}
+		ptr, n := g.str(p)
+		if e := g.call("path_filestat_get", 3, 0, ptr, n, 4096); e != 0 {
+			t.Errorf("stat %s: errno %d", p, e)
+		}
+	}
+	if _, e := g.open(3, "dev/null", true, 0, rightFdRead|rightFdWrite); e != 0 {
+		t.Errorf("open the granted /dev/null: errno %d", e)
+	}
+}

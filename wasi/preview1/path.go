@@ -130,6 +130,9 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 		if t.readOnly() && (write || oflags&oflagTrunc != 0) {
 			return ErrnoRofs
 		}
+		if isDevice(t) {
+			return ErrnoPerm
+		}
 		var err error
 		fd, err = openTarget(t, flags)
 		// O_NOFOLLOW makes a symlink at the end answer ELOOP, or ENOTDIR
@@ -152,6 +155,11 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
 		return toErrno(err)
+	}
+	if deviceMode(st.Mode) && t.name != "" {
+		// Swapped in after isDevice looked: refused all the same.
+		unix.Close(fd)
+		return ErrnoPerm
 	}
 	e := &fdEntry{hostFd: fd, ownsHost: true, filetype: filetypeOf(st.Mode), mount: t.mount, read: read, write: write}
 	e.flags = fdflags & (fdflagAppend | fdflagNonblock | fdflagDsync | fdflagRsync | fdflagSync)
@@ -190,6 +198,23 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 // symlink at the last component answers ELOOP and the caller decides.
 // A read-only grant's creations are caught here too: O_CREAT is tried
 // without creating first.
+// isDevice says the target is a device node found in the rootfs or a
+// directory mount, which no guest may open. Devices are granted one by
+// one, as file mounts (/dev/null and the other defaults, a terminal); a
+// node an image or a volume carries (a host disk's, /dev/mem's) is
+// refused, as the devices cgroup refuses it to a native container, and
+// before it is opened (opening some devices acts on them). The cgroup
+// refuses it again (runtime/cgroups.go, placingManager).
+func isDevice(t *target) bool {
+	var st unix.Stat_t
+	return t.name != "" && t.name != "." && unix.Fstatat(t.dir, t.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && deviceMode(st.Mode)
+}
+
+func deviceMode(mode uint32) bool {
+	typ := mode & unix.S_IFMT
+	return typ == unix.S_IFCHR || typ == unix.S_IFBLK
+}
+
 func openTarget(t *target, flags int) (int, error) {
 	if t.name == "" {
 		// A file mount: reopen runw's own descriptor for it. The
