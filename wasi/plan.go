@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi/preview1"
 
@@ -207,12 +208,16 @@ func defaultDevices(terminal bool) []Preopen {
 // grants need and the rootfs (or the grant they lie in) lacks: the
 // directory of a directory grant, an empty file for a file grant, so that
 // they are listed by readdir and reachable through directories that would
-// otherwise not exist. It runs at create, as root, before any guest code:
-// each path is resolved with securejoin inside the grant that holds it, so
-// a symlink in an image cannot make runw create anything outside it. A
-// mount point inside a read-only grant (root.readonly) or on a read-only
-// host file system is left out; the grant then stays reachable wherever
-// its parent exists.
+// otherwise not exist. It runs at create, as root, before any guest code
+// of this container, but a grant may be shared with a running one (a
+// volume) whose guest can change it at any moment. Every component is
+// therefore created and walked by descriptor, inside the grant that holds
+// it (securejoin's MkdirAllHandle, then openat with O_NOFOLLOW for a
+// file): a symlink in an image, or one a guest swaps in between a check
+// and a use, never makes runw create anything outside the grant. A mount
+// point inside a read-only grant (root.readonly) or on a read-only host
+// file system is left out; the grant then stays reachable wherever its
+// parent exists.
 func (p *Plan) MakeMountPoints() {
 	all := p.grants()
 	for i, g := range all {
@@ -235,22 +240,32 @@ func (p *Plan) MakeMountPoints() {
 			continue
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(g.GuestPath, d.GuestPath), "/")
-		host, err := securejoin.SecureJoin(d.HostPath, rel)
-		if err != nil {
-			continue
+		makeMountPoint(d.HostPath, rel, i < len(p.Preopens))
+	}
+}
+
+// makeMountPoint creates rel under root: a directory, or an empty file.
+// What exists already is left as it is; failures are ignored (the grant
+// is then reached only where its parent exists).
+func makeMountPoint(root, rel string, dir bool) {
+	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer rootDir.Close()
+	if dir {
+		if f, err := pathrs.MkdirAllHandle(rootDir, rel, 0o755); err == nil {
+			f.Close()
 		}
-		if _, err := os.Lstat(host); err == nil {
-			continue
-		}
-		if i < len(p.Preopens) {
-			_ = os.MkdirAll(host, 0o755)
-			continue
-		}
-		if os.MkdirAll(filepath.Dir(host), 0o755) == nil {
-			if f, err := os.OpenFile(host, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644); err == nil {
-				f.Close()
-			}
-		}
+		return
+	}
+	parent, err := pathrs.MkdirAllHandle(rootDir, path.Dir(rel), 0o755)
+	if err != nil {
+		return
+	}
+	defer parent.Close()
+	if fd, err := unix.Openat(int(parent.Fd()), path.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644); err == nil {
+		unix.Close(fd)
 	}
 }
 

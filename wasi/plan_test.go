@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runw/runw/spec"
@@ -195,4 +197,64 @@ func TestPlanMemoryLimit(t *testing.T) {
 			t.Errorf("linearMemoryCap(%d) = %d, want %d", c.limit, got, c.cap)
 		}
 	}
+}
+
+// Mount points are made inside their grant: a directory, an empty file,
+// nothing over what exists, and nothing outside the grant through a
+// symlink, even one swapped in and out while runw works (a guest sharing
+// the volume can do that at any moment).
+func TestMakeMountPointStaysInside(t *testing.T) {
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "vol"), filepath.Join(base, "outside")
+	for _, d := range []string{root, outside, filepath.Join(root, "sub")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	makeMountPoint(root, "a/b/c", true)
+	makeMountPoint(root, "etc/hosts", false)
+	if fi, err := os.Stat(filepath.Join(root, "a/b/c")); err != nil || !fi.IsDir() {
+		t.Errorf("directory mount point: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "etc/hosts")); err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {
+		t.Errorf("file mount point: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("kept"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	makeMountPoint(root, "etc/hosts", false)
+	if got, _ := os.ReadFile(filepath.Join(root, "etc/hosts")); string(got) != "kept" {
+		t.Errorf("an existing file was replaced: %q", got)
+	}
+
+	// "alt" links out of the grant; it and "sub" trade places without end.
+	if err := os.Symlink(outside, filepath.Join(root, "alt")); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	flipped := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-done:
+				flipped <- n
+				return
+			default:
+			}
+			if unix.Renameat2(unix.AT_FDCWD, filepath.Join(root, "sub"), unix.AT_FDCWD, filepath.Join(root, "alt"), unix.RENAME_EXCHANGE) == nil {
+				n++
+			}
+		}
+	}()
+	for i := 0; i < 3000; i++ {
+		makeMountPoint(root, "sub/planted", false)
+		makeMountPoint(root, "sub/dir/x", true)
+	}
+	close(done)
+	n := <-flipped
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Errorf("made outside the grant while a link was swapped (%d swaps): %v", n, entries)
+	}
+	t.Logf("%d swaps, nothing made outside", n)
 }
