@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi/component"
@@ -52,7 +53,13 @@ const DefaultCacheMax int64 = 2 << 30
 //     ctime, misses, and is hashed: an image cannot make runw load the
 //     artifact of other bytes than the ones it ships.
 type Cache struct {
+	// Dir is the directory as the user named it, for messages.
 	Dir string
+	// at is where every entry is reached: the directory OpenCache
+	// checked, through runw's descriptor for it (see OpenCache).
+	at string
+	// dir holds that descriptor open for the Cache's life.
+	dir *os.File
 	// Max is the size bound in bytes; least recently used entries go first.
 	Max int64
 	// MaxIndex bounds the number of identity index files (0:
@@ -81,6 +88,13 @@ var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc
 
 // OpenCache makes dir (0700) if needed and refuses a directory that others
 // could write to.
+//
+// The check is made on a descriptor, and every later access goes through
+// that descriptor (/proc/self/fd/N/<name>), never through dir's path
+// again. A path checked and then used would let anyone who can write to a
+// parent of dir (a cache put under a shared directory) swap their own
+// directory in after the check (rename, RENAME_EXCHANGE) and have root
+// load the artifact they planted there: native code run by the init.
 func OpenCache(dir string, max int64) (*Cache, error) {
 	if max <= 0 {
 		max = DefaultCacheMax
@@ -88,15 +102,26 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	fi, err := os.Stat(dir)
+	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	if int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+		f.Close()
 		return nil, fmt.Errorf("cache: %q must be owned by uid %d and writable by no one else (is uid %d, mode %o): refusing to load code from it", dir, os.Geteuid(), st.Uid, fi.Mode().Perm())
 	}
-	return &Cache{Dir: dir, Max: max}, nil
+	at := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
+	if _, err := os.Stat(at); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cache: %q through its descriptor (is /proc mounted?): %w", dir, err)
+	}
+	return &Cache{Dir: dir, at: at, dir: f, Max: max}, nil
 }
 
 // Key names the artifact for these module or component bytes under this
@@ -113,9 +138,9 @@ func Key(wasm []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-func (c *Cache) path(key string) string { return filepath.Join(c.Dir, key+".cwasm") }
-func (c *Cache) sum(key string) string  { return filepath.Join(c.Dir, key+".sum") }
-func (c *Cache) ok(key string) string   { return filepath.Join(c.Dir, key+".ok") }
+func (c *Cache) path(key string) string { return filepath.Join(c.at, key+".cwasm") }
+func (c *Cache) sum(key string) string  { return filepath.Join(c.at, key+".sum") }
+func (c *Cache) ok(key string) string   { return filepath.Join(c.at, key+".ok") }
 
 // bootID tells one boot from the next, so that CRC checks are redone after
 // a reboot (when the page cache is cold and the disk is read again).
@@ -142,7 +167,7 @@ func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key s
 	}
 	abs, _ := filepath.Abs(path)
 	h := sha256.Sum256([]byte(abs + "\x00" + identity(fi) + "\x00" + WasmtimeVersion() + "\x00" + engineSettings))
-	idx := filepath.Join(c.Dir, hex.EncodeToString(h[:])+".idx")
+	idx := filepath.Join(c.at, hex.EncodeToString(h[:])+".idx")
 	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
 		return string(b), nil, nil
 	}
@@ -290,7 +315,7 @@ func (c *Cache) remove(key string) error {
 
 // List returns the entries, most recently used first.
 func (c *Cache) List() ([]Entry, error) {
-	names, err := os.ReadDir(c.Dir)
+	names, err := os.ReadDir(c.at)
 	if err != nil {
 		return nil, err
 	}
@@ -324,7 +349,7 @@ func (c *Cache) Prune() (int, error) {
 	for _, e := range entries {
 		c.remove(e.Key)
 	}
-	idx, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx"))
+	idx, _ := filepath.Glob(filepath.Join(c.at, "*.idx"))
 	for _, p := range idx {
 		os.Remove(p)
 	}
@@ -365,7 +390,7 @@ type indexFile struct {
 
 // indexFiles lists the identity index files, oldest first.
 func (c *Cache) indexFiles() []indexFile {
-	names, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx"))
+	names, _ := filepath.Glob(filepath.Join(c.at, "*.idx"))
 	out := make([]indexFile, 0, len(names))
 	for _, n := range names {
 		if fi, err := os.Stat(n); err == nil {
@@ -395,7 +420,7 @@ func (c *Cache) boundIndex() {
 	}
 	// Counting is one directory read; the stat and sort of every index
 	// file happen only when there are too many.
-	if names, _ := filepath.Glob(filepath.Join(c.Dir, "*.idx")); len(names) <= max {
+	if names, _ := filepath.Glob(filepath.Join(c.at, "*.idx")); len(names) <= max {
 		return
 	}
 	files := c.indexFiles()

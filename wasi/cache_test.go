@@ -370,3 +370,54 @@ func TestCacheEvictionTakesIndexAlong(t *testing.T) {
 		t.Errorf("%d index files, want 1 (b's)", len(idx))
 	}
 }
+
+// TestCacheKeepsTheDirectoryItChecked: once opened, the cache is the
+// directory OpenCache checked, whatever is put at its path afterwards.
+// Someone who can write to a parent of the cache directory swaps in a
+// directory of their own holding a valid artifact of their code under the
+// key of the victim's module; runw must not load it.
+func TestCacheKeepsTheDirectoryItChecked(t *testing.T) {
+	base := t.TempDir()
+	victim := writeWAT(t, 1)
+	engine := NewEngine()
+
+	// The planted directory: the attacker's module compiled into a cache
+	// of its own, its files renamed to the victim's key.
+	planted := filepath.Join(base, "planted")
+	pc, err := OpenCache(planted, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := writeWAT(t, 666)
+	if _, _, err := Compile(engine, evil, spec.KindWAT, pc); err != nil {
+		t.Fatal(err)
+	}
+	evilKey, victimKey := keyOfWAT(t, evil), keyOfWAT(t, victim)
+	for _, ext := range []string{".cwasm", ".sum", ".ok"} {
+		os.Rename(filepath.Join(planted, evilKey+ext), filepath.Join(planted, victimKey+ext))
+	}
+
+	dir := filepath.Join(base, "cache")
+	c, err := OpenCache(dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// After the check: the checked directory moves away, the planted one
+	// takes its path.
+	if err := os.Rename(dir, dir+".moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(planted, dir); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.Load(engine, victimKey); m != nil {
+		t.Fatalf("loaded an artifact planted at the cache's path after it was checked (returns %d)", call(t, engine, m))
+	}
+	m, hit, err := Compile(engine, victim, spec.KindWAT, c)
+	if err != nil || hit || call(t, engine, m) != 1 {
+		t.Fatalf("the victim's module: hit=%v err=%v", hit, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir+".moved", victimKey+".cwasm")); err != nil {
+		t.Errorf("the artifact was not stored in the checked directory: %v", err)
+	}
+}
