@@ -135,14 +135,18 @@ func TestReadOnlyMountRefusesWritesReadWriteMountAccepts(t *testing.T) {
 }
 
 // root.readonly refuses writes to /, while a tmpfs at /tmp stays writable
-// and its backing directory goes away with the container.
+// and its backing directory goes away with the container. As under runc,
+// the read-only root still gets its mount points: an image with no /dev
+// has /dev/null, and / lists /dev and /tmp.
 func TestReadOnlyRootAndPrivateTmp(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
 	b := newBundle(t, "probe",
 		"write", "/new.txt", "nope",
 		"write", "/tmp/tmpfs-marker", "scratch",
-		"cat", "/tmp/tmpfs-marker")
+		"cat", "/tmp/tmpfs-marker",
+		"readn", "/dev/null", "4",
+		"ls", "/")
 	b.edit(func(s *specs.Spec) {
 		s.Root.Readonly = true
 		s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=1777"}}}
@@ -151,8 +155,11 @@ func TestReadOnlyRootAndPrivateTmp(t *testing.T) {
 	// --keep leaves the stopped container, and so the tmpfs backing, in place.
 	out := r.mustRun("run", "--keep", "-b", b.dir, "rotmp").stdout
 	lines := strings.Split(out, "\n")
-	if len(lines) < 3 || !strings.HasPrefix(lines[0], "ERR") || lines[1] != "OK" || lines[2] != "scratch" {
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "ERR") || lines[1] != "OK" || !strings.HasPrefix(lines[2], "scratch") {
 		t.Errorf("probe output %q, want ERR for /, OK and the content back for /tmp", out)
+	}
+	if !strings.Contains(out, "OK n=0 zeros=0\n") || !strings.Contains(out, "\ndev\n") || !strings.Contains(out, "\ntmp\n") {
+		t.Errorf("probe output %q, want /dev/null readable and /dev, /tmp listed in a read-only root", out)
 	}
 	if _, err := os.Stat(filepath.Join(b.rootfs, "new.txt")); err == nil {
 		t.Error("a write to the read-only root reached the rootfs")

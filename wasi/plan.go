@@ -214,10 +214,12 @@ func defaultDevices(terminal bool) []Preopen {
 // therefore created and walked by descriptor, inside the grant that holds
 // it (securejoin's MkdirAllHandle, then openat with O_NOFOLLOW for a
 // file): a symlink in an image, or one a guest swaps in between a check
-// and a use, never makes runw create anything outside the grant. A mount
-// point inside a read-only grant (root.readonly) or on a read-only host
-// file system is left out; the grant then stays reachable wherever its
-// parent exists.
+// and a use, never makes runw create anything outside the grant. As
+// under runc, a read-only root (root.readonly) still gets its mount points
+// (runc makes them before it remounts the root read-only): without them a
+// scratch image with no /dev has no /dev/null. A read-only bind mount is
+// never written, nor a read-only host file system; a grant whose mount
+// point could not be made stays reachable wherever its parent exists.
 func (p *Plan) MakeMountPoints() {
 	all := p.grants()
 	for i, g := range all {
@@ -235,8 +237,8 @@ func (p *Plan) MakeMountPoints() {
 			continue
 		}
 		d := p.Preopens[holder]
-		if d.ReadOnly {
-			// A read-only grant is never written, not even by runw.
+		if d.ReadOnly && d.GuestPath != "/" {
+			// A read-only bind mount is never written, not even by runw.
 			continue
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(g.GuestPath, d.GuestPath), "/")

@@ -525,3 +525,49 @@ func TestDeviceNodesOnlyAsFileMounts(t *testing.T) {
 		t.Errorf("open the granted /dev/null: errno %d", e)
 	}
 }
+
+// Where Linux looks before it refuses, so does the host: EEXIST for a name
+// that is taken and ENOENT for a missing file, before EROFS (a C mkdir -p
+// loop treats EEXIST as done); EISDIR for O_CREAT with a trailing slash;
+// EINVAL for readlink with no room.
+func TestErrnoOrderAsLinux(t *testing.T) {
+	g, _, data, _ := layout(t, true)
+	if err := os.Mkdir(filepath.Join(data, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	str := func(s string) (int64, int64) { return g.str(s) }
+	sub, sn := str("sub")
+	inside, in := str("inside")
+	cases := []struct {
+		name string
+		op   func() Errno
+		want Errno
+	}{
+		{"mkdir an existing directory, read-only", func() Errno { return g.call("path_create_directory", 4, sub, sn) }, ErrnoExist},
+		{"mkdir the mount itself", func() Errno { d, n := str("."); return g.call("path_create_directory", 4, d, n) }, ErrnoExist},
+		{"symlink onto an existing name, read-only", func() Errno { return g.call("path_symlink", sub, sn, 4, inside, in) }, ErrnoExist},
+		{"link onto an existing name, read-only", func() Errno { return g.call("path_link", 4, 0, inside, in, 4, sub, sn) }, ErrnoExist},
+		{"create exclusive over an existing file, read-only", func() Errno {
+			_, e := g.open(4, "inside", true, oflagCreat|oflagExcl, rightFdWrite)
+			return e
+		}, ErrnoExist},
+		{"open a missing file for write, read-only", func() Errno { _, e := g.open(4, "missing", true, 0, rightFdWrite); return e }, ErrnoNoent},
+		{"create a missing file, read-only", func() Errno { _, e := g.open(4, "missing", true, oflagCreat, rightFdWrite); return e }, ErrnoRofs},
+		{"mkdir a new name, read-only", func() Errno { d, n := str("new"); return g.call("path_create_directory", 4, d, n) }, ErrnoRofs},
+		{"create with a trailing slash", func() Errno { _, e := g.open(3, "newfile/", true, oflagCreat, rightFdWrite); return e }, ErrnoIsdir},
+		{"create an existing directory with a trailing slash", func() Errno { _, e := g.open(3, "etc/", true, oflagCreat, rightFdRead); return e }, ErrnoIsdir},
+		{"readlink with no room", func() Errno {
+			l, n := str("link")
+			target, tn := str("etc/real")
+			if e := g.call("path_symlink", target, tn, 3, l, n); e != 0 {
+				return e
+			}
+			return g.call("path_readlink", 3, l, n, 8192, 0, resultPtr)
+		}, ErrnoInval},
+	}
+	for _, c := range cases {
+		if e := c.op(); e != c.want {
+			t.Errorf("%s: errno %d, want %d", c.name, e, c.want)
+		}
+	}
+}

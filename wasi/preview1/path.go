@@ -125,9 +125,33 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 	}
 	follow := dirflags&lookupSymlinkFollow != 0
 
+	if t.slash && flags&unix.O_CREAT != 0 {
+		// Linux: a trailing slash with O_CREAT is EISDIR, whatever is there.
+		return ErrnoIsdir
+	}
 	var fd int
 	for {
 		if t.readOnly() && (write || oflags&oflagTrunc != 0) {
+			// Linux looks first: ENOENT for a missing file not to be
+			// created, EEXIST for O_CREAT|O_EXCL on one that exists; a
+			// symlink is followed to what it names.
+			var st unix.Stat_t
+			err := stat(t, &st)
+			if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK && follow {
+				followed, errno := t.follow()
+				if errno != 0 {
+					return errno
+				}
+				if followed {
+					continue
+				}
+			}
+			switch {
+			case err == unix.ENOENT && flags&unix.O_CREAT == 0:
+				return ErrnoNoent
+			case err == nil && flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0:
+				return ErrnoExist
+			}
 			return ErrnoRofs
 		}
 		if isDevice(t) {
@@ -258,10 +282,23 @@ func (h *Host) createAt(m memory, fd int32, ptr, n uint32, create func(dir int, 
 	if t.mountRoot || t.name == "." {
 		return ErrnoExist
 	}
-	if t.readOnly() {
-		return ErrnoRofs
+	if errno := t.creatable(); errno != 0 {
+		return errno
 	}
 	return toErrno(create(t.dir, t.nameArg()))
+}
+
+// creatable refuses a new name in a read-only grant as Linux does: EEXIST
+// when the name is taken (mkdir -p loops rely on it), else EROFS.
+func (t *target) creatable() Errno {
+	if !t.readOnly() {
+		return 0
+	}
+	var st unix.Stat_t
+	if stat(t, &st) == nil {
+		return ErrnoExist
+	}
+	return ErrnoRofs
 }
 
 // stat stats the target without following it.
@@ -318,7 +355,10 @@ func (h *Host) pathLink(m memory, a []arg) Errno {
 		return errno
 	}
 	defer dst.close()
-	if errno := dst.writable(true); errno != 0 {
+	if dst.mountRoot {
+		return ErrnoExist
+	}
+	if errno := dst.creatable(); errno != 0 {
 		return errno
 	}
 	if src.name == "" || src.mountRoot || src.mount != dst.mount {
@@ -339,6 +379,10 @@ func (h *Host) pathReadlink(m memory, a []arg) Errno {
 	buf, ok := m.slice(u32(a[3]), u32(a[4]))
 	if !ok {
 		return ErrnoFault
+	}
+	if len(buf) == 0 {
+		// readlink(2) with no room for the target.
+		return ErrnoInval
 	}
 	target := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(t.dir, t.nameArg(), target)
