@@ -449,11 +449,11 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 	}
 	if strings.HasPrefix(old, "/") {
 		// A guest may follow the image's absolute links (inside its view),
-		// but not make new ones: the link lands in a host directory, where
-		// every host process that follows it (a backup, an engine copying
-		// files out, another container sharing the volume) would read it
-		// against the host's root. wasmtime refuses them the same way, and
-		// the WASI test suite requires it.
+		// but not make new ones: wasmtime refuses them the same way, and
+		// the WASI test suite requires it. (A relative link may still
+		// climb with "..", as on Linux: a link left in a volume means
+		// what it says only inside the container, for a native container
+		// too; host tools must not follow links in a container's volume.)
 		return ErrnoPerm
 	}
 	// The link's text is stored as given: an absolute target is resolved
