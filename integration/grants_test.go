@@ -61,8 +61,9 @@ func TestArgsAndEnvExactly(t *testing.T) {
 	if !reflect.DeepEqual(gotArgs, b.spec.Process.Args) {
 		t.Errorf("guest argv:\n got %q\nwant %q", gotArgs, b.spec.Process.Args)
 	}
-	// process.cwd is "/": no PWD is added, the env is exactly the spec's.
-	wantEnv := append([]string(nil), env...)
+	// process.cwd is "/": no PWD is added, the env is the spec's, with
+	// HOME added as runc adds it (the image has no /etc/passwd: "/").
+	wantEnv := append(append([]string(nil), env...), "HOME=/")
 	if !reflect.DeepEqual(gotEnv, wantEnv) {
 		t.Errorf("guest env:\n got %q\nwant %q", gotEnv, wantEnv)
 	}

@@ -2,9 +2,11 @@ package wasi
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -89,11 +91,15 @@ func ExecPlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan
 
 func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*Plan, error) {
 	proc := b.Spec.Process
+	env, err := guestEnv(proc.Env, proc.Cwd, func() string { return homeOf(b.Rootfs, proc.User.UID) })
+	if err != nil {
+		return nil, err
+	}
 	p := &Plan{
 		Module: ep.HostPath,
 		Kind:   ep.Kind,
 		Argv:   append([]string(nil), proc.Args...),
-		Env:    guestEnv(proc.Env, proc.Cwd),
+		Env:    env,
 		User:   User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids},
 		Files:  defaultDevices(proc.Terminal),
 	}
@@ -172,21 +178,64 @@ func (p *Plan) tableElements() int64 {
 	return maxTableElements
 }
 
-// guestEnv copies env and adds PWD=cwd when process.cwd is not "/" and the
-// spec does not set PWD itself: Go guests start in $PWD, and nothing else
-// carries process.cwd into WASI p1. At "/" nothing is added, so a guest
-// listing its environment sees exactly what the spec set.
-func guestEnv(env []string, cwd string) []string {
-	out := append([]string(nil), env...)
+// guestEnv is the guest's environment as runc builds a process's: each
+// entry must be NAME=value (runc's error otherwise); a name given twice
+// keeps its first place and its last value (podman exec appends -e values
+// after the container's own, which must win); HOME is added when missing
+// (home, the user's entry in the image's /etc/passwd, else "/"); PWD=cwd
+// is added when process.cwd is not "/" and the spec does not set PWD
+// itself: Go guests start in $PWD, and nothing else carries process.cwd
+// into WASI p1.
+func guestEnv(env []string, cwd string, home func() string) ([]string, error) {
+	out := make([]string, 0, len(env)+2)
+	at := make(map[string]int, len(env))
 	for _, kv := range env {
-		if strings.HasPrefix(kv, "PWD=") {
-			return out
+		name, _, ok := strings.Cut(kv, "=")
+		if !ok || name == "" || strings.IndexByte(kv, 0) >= 0 {
+			return nil, fmt.Errorf("invalid environment variable: %q", kv)
+		}
+		if i, seen := at[name]; seen {
+			out[i] = kv
+			continue
+		}
+		at[name] = len(out)
+		out = append(out, kv)
+	}
+	if _, ok := at["HOME"]; !ok {
+		out = append(out, "HOME="+home())
+	}
+	if _, ok := at["PWD"]; !ok && cwd != "" && path.Clean(cwd) != "/" {
+		out = append(out, "PWD="+cwd)
+	}
+	return out, nil
+}
+
+// homeOf is uid's home directory from the image's /etc/passwd, "/" when
+// it has none. The file is opened inside the rootfs (a link in the image
+// cannot make runw read a host file).
+func homeOf(rootfs string, uid uint32) string {
+	h, err := pathrs.OpenInRoot(rootfs, "etc/passwd")
+	if err != nil {
+		return "/"
+	}
+	defer h.Close()
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return "/"
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
+		return "/"
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		// name:password:uid:gid:gecos:home:shell
+		fields := strings.Split(line, ":")
+		if len(fields) >= 6 && fields[2] == strconv.FormatUint(uint64(uid), 10) && strings.HasPrefix(fields[5], "/") {
+			return fields[5]
 		}
 	}
-	if cwd == "" || path.Clean(cwd) == "/" {
-		return out
-	}
-	return append(out, "PWD="+cwd)
+	return "/"
 }
 
 // defaultDevices are the devices runtime-spec requires in every container,
