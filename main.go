@@ -345,8 +345,8 @@ func commands() []*cli.Command {
 				&cli.StringFlag{Name: "cwd", Usage: "working directory (sets PWD)"},
 				&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable"},
 				&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
-				&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "accepted; a wasm guest has no uid"},
-				&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "accepted; a wasm guest has no gids"},
+				&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
+				&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
 				&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "specs.Process JSON file"},
 				&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
 				&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid here"},
@@ -592,6 +592,8 @@ func execAction(c *cli.Context) error {
 		PidFile:       c.String("pid-file"),
 		ConsoleSocket: c.String("console-socket"),
 		IgnorePaused:  c.Bool("ignore-paused"),
+		User:          c.String("user"),
+		Gids:          c.Int64Slice("additional-gids"),
 	})
 	if err != nil {
 		return execFailed(err)

@@ -97,6 +97,26 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.run("exec", "-e", "NOEQ", "cmds", "/probe.wasm", "env"); res.code != 255 || !strings.Contains(res.stderr, `invalid environment variable: "NOEQ"`) {
 		t.Errorf("exec -e NOEQ: %v", res)
 	}
+	// exec -u/-g: the process runs as that user, with what the kernel then
+	// allows it (no write to root's 0755 rootfs), as under runc.
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	r.mustRun("exec", "-d", "--pid-file", pidFile, "-u", "1000:1001", "-g", "55", "cmds", "/probe.wasm", "sleep", "20s")
+	if data, err := os.ReadFile(pidFile); err == nil {
+		status, _ := os.ReadFile("/proc/" + string(data) + "/status")
+		for _, want := range []string{"Uid:\t1000\t1000\t1000\t1000\n", "Gid:\t1001\t1001\t1001\t1001\n", "Groups:\t55 \n", "CapEff:\t0000000000000000\n"} {
+			if !strings.Contains(string(status), want) {
+				t.Errorf("exec -u 1000:1001 -g 55: status lacks %q:\n%s", want, status)
+			}
+		}
+	} else {
+		t.Errorf("exec -d --pid-file: %v", err)
+	}
+	if res := r.run("exec", "-u", "1000", "cmds", "/probe.wasm", "write", "/as-1000", "x"); !strings.HasPrefix(res.stdout, "ERR") || !strings.Contains(res.stdout, "Permission denied") {
+		t.Errorf("exec -u 1000 writing to root's rootfs: %v", res)
+	}
+	if res := r.run("exec", "-u", "a:b:c", "cmds", "/probe.wasm", "echo"); res.code != 255 || !strings.Contains(res.stderr, "invalid --user format") {
+		t.Errorf("exec -u a:b:c: %v", res)
+	}
 	select {
 	case err := <-execDone:
 		if res := finish(execCmd, err, execOut, execErr); res.code != 0 || res.stdout != "thawed\n" {

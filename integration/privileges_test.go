@@ -186,20 +186,32 @@ func TestPodmanConfigConfinesInitAsRunc(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		user specs.User
+		// execCaps: effective and permitted listed for a non-root user,
+		// as in podman's exec spec for --user 1000; runc's exec of the
+		// program leaves that user none.
+		execCaps bool
 	}{
-		{"root", specs.User{UID: 0, GID: 0, AdditionalGids: []uint32{0, 1, 2, 3, 4, 6, 10, 11, 20, 26, 27}}},
-		{"user 1000", specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 10}}},
+		{"root", specs.User{UID: 0, GID: 0, AdditionalGids: []uint32{0, 1, 2, 3, 4, 6, 10, 11, 20, 26, 27}}, false},
+		{"user 1000", specs.User{UID: 1000, GID: 1000, AdditionalGids: []uint32{1000, 10}}, false},
+		{"user 1000 with podman exec's capabilities", specs.User{UID: 1000, GID: 1000}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			seccomp := podmanSeccomp(t, podmanCaps)
 
 			r := newRunw(t)
 			b := newBundle(t, "probe", "sleep", "60s")
-			b.edit(func(s *specs.Spec) { podmanProcess(s, tc.user, podmanCaps, seccomp) })
+			edit := func(s *specs.Spec) {
+				podmanProcess(s, tc.user, podmanCaps, seccomp)
+				if tc.execCaps {
+					s.Process.Capabilities.Effective = podmanCaps
+					s.Process.Capabilities.Permitted = podmanCaps
+				}
+			}
+			b.edit(edit)
 			r.mustRun("create", "--bundle", b.dir, "w")
 			st, _, _ := r.state("w")
 			wasm := confinementOf(t, fmt.Sprintf("/proc/%d", st.Pid))
-			native := runcConfinement(t, busybox, tc.user, seccomp)
+			native := runcConfinement(t, busybox, edit)
 			t.Logf("runw: %v", wasm)
 			t.Logf("runc: %v", native)
 			for _, k := range append(confinementFields, "Max open files", "Max processes", "Max core file size", "oom_score_adj") {
@@ -234,7 +246,7 @@ func TestPodmanConfigConfinesInitAsRunc(t *testing.T) {
 
 // runcConfinement creates a busybox container under runc with podman's
 // process for user and seccomp, reads its confinement, and deletes it.
-func runcConfinement(t *testing.T, busybox string, user specs.User, seccomp *specs.LinuxSeccomp) confinement {
+func runcConfinement(t *testing.T, busybox string, edit func(*specs.Spec)) confinement {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755); err != nil {
@@ -253,7 +265,7 @@ func runcConfinement(t *testing.T, busybox string, user specs.User, seccomp *spe
 	}
 	s.Process.Terminal = false
 	s.Process.Args = []string{"/bin/busybox", "sleep", "60"}
-	podmanProcess(&s, user, podmanCaps, seccomp)
+	edit(&s)
 	data, _ = json.Marshal(&s)
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -284,6 +296,17 @@ func runcConfinement(t *testing.T, busybox string, user specs.User, seccomp *spe
 	var st containerState
 	if err := json.Unmarshal(state, &st); err != nil {
 		t.Fatal(err)
+	}
+	// Read once runc's init has executed the program: the exec is where
+	// the kernel recomputes the capability sets (a non-root user keeps
+	// only its ambient ones), and runw's init applies the result at once.
+	if out, err := exec.Command("runc", "--root", root, "start", id).CombinedOutput(); err != nil {
+		t.Fatalf("runc start: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid)); strings.HasSuffix(exe, "/busybox") {
+			break
+		}
 	}
 	return confinementOf(t, "/proc/"+strconv.Itoa(st.Pid))
 }

@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/creack/pty"
@@ -29,6 +31,11 @@ type ExecOptions struct {
 	PidFile       string
 	ConsoleSocket string
 	IgnorePaused  bool
+	// User is --user, "<uid>[:<gid>]"; Gids are --additional-gids. The
+	// guest's process takes them as a native one would: they decide what
+	// the kernel lets it open through its grants.
+	User string
+	Gids []int64
 }
 
 // Exec runs another wasm module inside a container: a new instance, in a
@@ -207,5 +214,33 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		p.Cwd = o.Cwd
 	}
 	p.Terminal = o.Tty
+	if o.User != "" {
+		ids := strings.Split(o.User, ":")
+		if len(ids) > 2 {
+			return nil, fmt.Errorf("invalid --user format; valid format is 'UID[:GID]'")
+		}
+		uid, err := strconv.ParseUint(ids[0], 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("parsing %s as int for uid failed: %w", ids[0], err)
+		}
+		p.User.UID = uint32(uid)
+		if len(ids) > 1 {
+			gid, err := strconv.ParseUint(ids[1], 10, 32)
+			if err != nil {
+				return nil, fmt.Errorf("parsing %s as int for gid failed: %w", ids[1], err)
+			}
+			p.User.GID = uint32(gid)
+		}
+	}
+	if len(o.Gids) > 0 {
+		// They replace the container's, as runc's -g does.
+		p.User.AdditionalGids = nil
+		for _, g := range o.Gids {
+			if g < 0 || g > math.MaxUint32 {
+				return nil, fmt.Errorf("invalid additional gid %d", g)
+			}
+			p.User.AdditionalGids = append(p.User.AdditionalGids, uint32(g))
+		}
+	}
 	return &p, nil
 }

@@ -89,6 +89,31 @@ func capSetsFor(c *specs.LinuxCapabilities, last capability.Cap) capSets {
 	return s
 }
 
+// afterExec is what the capability sets become when runc's init executes
+// the container's program (a file with no capabilities and no set-id
+// bit), which runw's init never does (the guest runs in the init itself),
+// so it applies the kernel's rule here (capabilities(7), "Transformation
+// of capabilities during execve"):
+//   - a process whose uid is not 0 keeps only its ambient capabilities as
+//     permitted and effective. podman's exec spec for --user 1000 lists
+//     its default capabilities as effective and permitted; under runc
+//     they vanish at the exec, and without this rule a guest exec'd as
+//     uid 1000 would hold CAP_DAC_OVERRIDE and write root's files;
+//   - root gets its inheritable and bounding sets as permitted and
+//     effective (no more than it had under no_new_privs), and no ambient.
+func afterExec(s capSets, uid uint32, noNewPrivs bool) capSets {
+	if uid != 0 {
+		s.permitted, s.effective = s.ambient, s.ambient
+		return s
+	}
+	p := s.inheritable | s.bounding
+	if noNewPrivs {
+		p &= s.permitted
+	}
+	s.permitted, s.effective, s.ambient = p, p, 0
+	return s
+}
+
 // applyPrivileges takes process.user's credentials, the spec's
 // capabilities and no_new_privs, on every thread of the init (threads.go),
 // in runc's order (finalizeNamespace): drop from the bounding set; keep
@@ -107,7 +132,7 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 	if err != nil {
 		return fmt.Errorf("read the last capability: %w", err)
 	}
-	caps := capSetsFor(sb.Capabilities, last)
+	caps := afterExec(capSetsFor(sb.Capabilities, last), u.UID, sb.NoNewPrivileges)
 
 	var mem []unsafe.Pointer
 	defer func() {

@@ -142,6 +142,29 @@ func TestCapSetsFor(t *testing.T) {
 	}
 }
 
+// The sets after runc's exec of the program: a non-root user keeps its
+// ambient capabilities alone; root gets inheritable and bounding, within
+// what it had under no_new_privs.
+func TestCapSetsAfterExec(t *testing.T) {
+	chown, kill, net := uint64(1)<<unix.CAP_CHOWN, uint64(1)<<unix.CAP_KILL, uint64(1)<<unix.CAP_NET_BIND_SERVICE
+	in := capSets{bounding: chown | kill | net, effective: chown | kill, permitted: chown | kill, inheritable: net, ambient: 0}
+	if got := afterExec(in, 1000, true); got.effective != 0 || got.permitted != 0 || got.bounding != in.bounding {
+		t.Errorf("uid 1000, no ambient: %+v", got)
+	}
+	withAmbient := in
+	withAmbient.permitted |= net
+	withAmbient.ambient = net
+	if got := afterExec(withAmbient, 1000, true); got.effective != net || got.permitted != net || got.ambient != net {
+		t.Errorf("uid 1000, ambient NET_BIND_SERVICE: %+v", got)
+	}
+	if got := afterExec(in, 0, false); got.effective != chown|kill|net || got.permitted != chown|kill|net || got.ambient != 0 {
+		t.Errorf("root: %+v", got)
+	}
+	if got := afterExec(in, 0, true); got.effective != chown|kill || got.permitted != chown|kill {
+		t.Errorf("root under no_new_privs: %+v", got)
+	}
+}
+
 // runw's own filter (the io.github.runw.seccomp annotation) builds, and
 // passes the check every profile passes: it allows what the init needs.
 func TestRunwSeccompAllowsTheInit(t *testing.T) {
