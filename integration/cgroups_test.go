@@ -256,3 +256,39 @@ test ! -e /sys/fs/cgroup$cg && echo "cgroup removed"
 		t.Errorf("cgroup v2 only: %v\n%s", err, out)
 	}
 }
+
+// TestPidsLimitTooSmallIsRefused: every thread of runw's init counts
+// against pids.max; a limit too small for it is refused by create and by
+// update with one line that says so, before anything is made, instead of
+// an init that crashes while it starts.
+func TestPidsLimitTooSmallIsRefused(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	setLimit := func(limit int64) {
+		b.edit(func(s *specs.Spec) {
+			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}}
+		})
+	}
+	for _, limit := range []int64{0, 3} {
+		setLimit(limit)
+		res := r.run("run", "-b", b.dir, "fewpids")
+		if res.code != 1 || !strings.Contains(res.stderr, fmt.Sprintf("pids limit %d: ", limit)) {
+			t.Errorf("run with pids limit %d: %v", limit, res)
+		}
+		oneLine(t, "pids limit error", res.stderr)
+		r.assertRootEmpty()
+	}
+	setLimit(16)
+	r.mustRun("run", "-d", "-b", b.dir, "enough")
+	if res := r.run("update", "--pids-limit", "5", "enough"); res.code != 1 || !strings.Contains(res.stderr, "pids limit 5: ") {
+		t.Errorf("update --pids-limit 5: %v", res)
+	}
+	if max, _ := os.ReadFile(filepath.Join(cgroupOf(t, "pids", "enough"), "pids.max")); strings.TrimSpace(string(max)) != "16" {
+		t.Errorf("pids.max after a refused update: %q", max)
+	}
+	r.mustRun("delete", "--force", "enough")
+}

@@ -85,6 +85,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
 		return nil, err
 	}
+	if b.Spec.Linux != nil {
+		if err := checkPidsLimit(b.Spec.Linux.Resources); err != nil {
+			return nil, err
+		}
+	}
 
 	h, err := r.store.Create(id)
 	if err != nil {
@@ -422,7 +427,11 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	logDebugf("init %d reported: %v", cmd.Process.Pid, err)
 	switch {
 	case err == errNoReport:
-		return nil, fmt.Errorf("container init exited without reporting: %s%s", deathOf(cmd, o.CgroupPath), o.Config.Sandbox.seccompHint())
+		death := deathOf(cmd, o.CgroupPath)
+		if hit := pidsLimitHit(o.CgroupPath); hit != "" {
+			return nil, fmt.Errorf("container init exited without reporting: %s: %s", death, hit)
+		}
+		return nil, fmt.Errorf("container init exited without reporting: %s%s", death, o.Config.Sandbox.seccompHint())
 	case err != nil:
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -478,6 +487,52 @@ func deathOf(cmd *exec.Cmd, cgPath string) string {
 		return fmt.Sprintf("exit status %d", ws.ExitStatus())
 	}
 	return cmd.ProcessState.String()
+}
+
+// minPids is the smallest pids limit runw accepts. Every thread counts
+// against pids.max, and runw's init is one process running about ten
+// (Go's runtime and wasmtime's), more under load, so a limit a native
+// single-process container lives with would crash it while it starts,
+// at random, with the Go runtime's dump on the container's stderr. It is
+// refused instead, in one line, before anything is made.
+const minPids = 16
+
+// checkPidsLimit refuses a pids limit below minPids (-1 or none: no limit).
+func checkPidsLimit(r *specs.LinuxResources) error {
+	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit < 0 || *r.Pids.Limit >= minPids {
+		return nil
+	}
+	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it; use at least %d, or -1 for no limit", *r.Pids.Limit, minPids)
+}
+
+// pidsLimitHit says, when the cgroup's pids controller refused a fork or a
+// thread, that the limit was reached, and what it is: runw's init is one
+// process but runs about ten threads (Go's and wasmtime's), each of which
+// counts against pids.max, so a limit a native single-process container
+// lives with can stop it from starting. "" when nothing was refused.
+func pidsLimitHit(cgPath string) string {
+	if cgPath == "" {
+		return ""
+	}
+	m, err := cgroupManager(cgPath, nil)
+	if err != nil {
+		return ""
+	}
+	dir := m.Path("pids")
+	if dir == "" {
+		dir = m.Path("")
+	}
+	events, err := os.ReadFile(filepath.Join(dir, "pids.events"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(events), "\n") {
+		if n, ok := strings.CutPrefix(line, "max "); ok && n != "0" {
+			max, _ := os.ReadFile(filepath.Join(dir, "pids.max"))
+			return fmt.Sprintf("the container's pids limit (%s) refused a thread of the init, which runs about 10 (Go and wasmtime)", strings.TrimSpace(string(max)))
+		}
+	}
+	return ""
 }
 
 // checkTerminal applies runc's rules on terminal and console socket.

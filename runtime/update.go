@@ -35,6 +35,9 @@ func (r *Runtime) Update(id, resourcesFile string, flags *specs.LinuxResources) 
 	if flags != nil {
 		mergeResources(res, flags)
 	}
+	if err := checkPidsLimit(res); err != nil {
+		return err
+	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return err
