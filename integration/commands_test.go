@@ -248,7 +248,7 @@ func TestHooks(t *testing.T) {
 		}
 	})
 	r.mustRun("run", "--bundle", b.dir, "hooked")
-	for name, status := range map[string]string{"created": "created", "stopped": "stopped"} {
+	for name, status := range map[string]string{"created": "creating", "stopped": "stopped"} {
 		var st specs.State
 		data, _ := os.ReadFile(filepath.Join(out, name))
 		if err := json.Unmarshal(data, &st); err != nil || st.ID != "hooked" || string(st.Status) != status {
@@ -267,6 +267,20 @@ func TestHooks(t *testing.T) {
 	if left, _ := filepath.Glob("/sys/fs/cgroup/memory/runw/*badhook"); len(left) != 0 {
 		t.Error("cgroup left behind by a failed create")
 	}
+
+	// A failing poststart hook fails start and stops the container
+	// (runtime-spec's lifecycle, step 9); delete then removes it.
+	sleeper := newBundle(t, "probe", "sleep", "1h")
+	sleeper.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo refused >&2; exit 7"}}}}
+	})
+	r.mustRun("create", "--bundle", sleeper.dir, "badpoststart")
+	if res := r.run("start", "badpoststart"); res.code != 1 || !strings.Contains(res.stderr, "poststart hook") || !strings.Contains(res.stderr, "refused") {
+		t.Errorf("start with a failing poststart hook: %v", res)
+	}
+	r.waitStatus("badpoststart", "stopped", 5*time.Second)
+	r.mustRun("delete", "badpoststart")
+	r.assertRootEmpty()
 }
 
 // TestSandboxAnnotationsAreHandedOff: a pod's sandbox container goes to

@@ -224,7 +224,8 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := h.Save(c); err != nil {
 		return nil, err
 	}
-	if err := runHooks(createHooks(b), specState(c, state.Created)); err != nil {
+	// "creating": the create operation is not over (as runc passes it).
+	if err := runHooks(createHooks(b), specState(c, state.Creating)); err != nil {
 		return nil, err
 	}
 	if o.PidfdSocket != "" {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/runw/runw/state"
 )
 
@@ -38,7 +40,11 @@ func (r *Runtime) Start(id string) error {
 	}
 	os.Remove(h.Path(fifoName))
 	if err := runHooks(hooks.Poststart, specState(c, state.Running)); err != nil {
-		logDebugf("poststart hook: %v", err)
+		// runtime-spec: a failed poststart hook is an error, and the
+		// container is stopped (delete then undoes the rest).
+		unix.Kill(c.InitPid, unix.SIGKILL)
+		killCgroup(c.CgroupPath)
+		return fmt.Errorf("poststart %w", err)
 	}
 	return nil
 }
