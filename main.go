@@ -99,6 +99,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "debug", Usage: "log debug output"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "accepted for runc compatibility"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility"},
+			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility (runw has no checkpoint)"},
 			&cli.StringFlag{Name: "cache-dir", Value: wasi.DefaultCacheDir, Usage: "compiled-module cache; empty disables it"},
 			&cli.Int64Flag{Name: "cache-max", Value: wasi.DefaultCacheMax, Usage: "cache size bound in bytes"},
 			&cli.StringFlag{Name: "native-runtime", Usage: "OCI runtime for native (non-wasm) containers (default: runc, then crun, on PATH)"},

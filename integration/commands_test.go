@@ -156,6 +156,14 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 		t.Errorf("events --stats: %+v %v", ev, err)
 	}
 
+	// kill 0 only asks whether the init is alive, as under runc; --criu,
+	// which runc 1.1 accepts, is accepted.
+	if res := r.run("--criu", "/usr/sbin/criu", "kill", "cmds", "0"); res.code != 0 {
+		t.Errorf("kill cmds 0: %v", res)
+	}
+	if s, _, _ := r.state("cmds"); s.Status != "running" {
+		t.Errorf("after kill 0: %q", s.Status)
+	}
 	res := r.run("checkpoint", "--image-path", t.TempDir(), "cmds")
 	if res.code != 1 || !strings.Contains(res.stderr, "not supported") {
 		t.Errorf("checkpoint: %v", res)

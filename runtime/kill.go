@@ -45,11 +45,12 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	return nil
 }
 
-// ParseSignal accepts a number ("9") or a name with or without SIG, in
-// any case ("KILL", "sigterm"), as runc does.
+// ParseSignal accepts a number ("9"; 0 checks that the init is alive) or
+// a name with or without SIG, in any case ("KILL", "sigterm"), as runc
+// does.
 func ParseSignal(s string) (unix.Signal, error) {
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
+		if n < 0 || n > 64 {
 			return 0, fmt.Errorf("unknown signal %q", s)
 		}
 		return unix.Signal(n), nil

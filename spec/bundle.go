@@ -36,6 +36,10 @@ func Load(dir string) (*Bundle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bundle directory: %w", err)
 	}
+	if _, err := os.Stat(dir); err != nil {
+		// runc's wording: it changes into the bundle first.
+		return nil, fmt.Errorf("chdir %s: %w", dir, ErrnoOf(err))
+	}
 	f, err := os.Open(filepath.Join(dir, configName))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -71,10 +75,8 @@ func Load(dir string) (*Bundle, error) {
 	rootfs = filepath.Clean(rootfs)
 	fi, err := os.Stat(rootfs)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("rootfs (%q) does not exist", rootfs)
-		}
-		return nil, fmt.Errorf("rootfs (%q): %w", rootfs, err)
+		// runc's wording; podman maps "no such file or directory" to 127.
+		return nil, fmt.Errorf("invalid rootfs: %w", err)
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("rootfs (%q) is not a directory", rootfs)

@@ -118,7 +118,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "rootfs missing",
 			setup: withSpec(func(s *specs.Spec) { s.Root.Path = "nope" }),
-			want:  `rootfs ("%s/nope") does not exist`,
+			want:  `invalid rootfs: stat %s/nope: no such file or directory`,
 		},
 		{
 			name: "rootfs not a directory",
@@ -775,5 +775,14 @@ func TestStringers(t *testing.T) {
 		if k.String() != s {
 			t.Errorf("MountKind %d = %q", int(k), k.String())
 		}
+	}
+}
+
+// A bundle directory that does not exist gets runc's line (runc changes
+// into the bundle first); podman maps "no such file or directory" to 127.
+func TestLoadMissingBundle(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "gone")
+	if _, err := Load(dir); err == nil || err.Error() != "chdir "+dir+": no such file or directory" {
+		t.Errorf("Load(%q): %v", dir, err)
 	}
 }
