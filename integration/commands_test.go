@@ -91,7 +91,7 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	}
 	// exec -e: the last value of a name wins, as podman exec -e expects
 	// over the container's own env; a malformed entry is runc's error.
-	if res := r.mustRun("exec", "-e", "A=1", "-e", "A=2", "cmds", "/probe.wasm", "env"); strings.TrimSpace(res.stdout) != `["A=2","HOME=/"]` {
+	if res := r.mustRun("exec", "-e", "A=1", "-e", "A=2", "cmds", "/probe.wasm", "env"); strings.TrimSpace(res.stdout) != `["A=2"]` {
 		t.Errorf("exec -e A=1 -e A=2: %v", res)
 	}
 	if res := r.run("exec", "-e", "NOEQ", "cmds", "/probe.wasm", "env"); res.code != 255 || !strings.Contains(res.stderr, `invalid environment variable: "NOEQ"`) {

@@ -408,6 +408,11 @@ func TestContainerViewReadOnlyRefusesEveryWrite(t *testing.T) {
 		os.Chtimes(filepath.Join(dir, "f.txt"), old, old)
 	}
 	check := func(t *testing.T, r *runw, b *bundle, id, host, guestDir string) {
+		// The mount points runw makes at create, as runc makes them (in a
+		// read-only root too: /dev/null must exist), come first; after
+		// that, nothing the guest tries may change anything.
+		b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "echo", "first"} })
+		r.mustRun("run", "-b", b.dir, id+"-first")
 		before := hostTree(t, host)
 		p := writeAttempts(guestDir)
 		b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/probe.wasm"}, p.args...) })

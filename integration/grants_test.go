@@ -2,6 +2,8 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +11,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // runOutput runs the bundle in the foreground and returns its stdout,
@@ -61,9 +64,8 @@ func TestArgsAndEnvExactly(t *testing.T) {
 	if !reflect.DeepEqual(gotArgs, b.spec.Process.Args) {
 		t.Errorf("guest argv:\n got %q\nwant %q", gotArgs, b.spec.Process.Args)
 	}
-	// process.cwd is "/": no PWD is added, the env is the spec's, with
-	// HOME added as runc adds it (the image has no /etc/passwd: "/").
-	wantEnv := append(append([]string(nil), env...), "HOME=/")
+	// process.cwd is "/": no PWD is added, the env is exactly the spec's.
+	wantEnv := append([]string(nil), env...)
 	if !reflect.DeepEqual(gotEnv, wantEnv) {
 		t.Errorf("guest env:\n got %q\nwant %q", gotEnv, wantEnv)
 	}
@@ -244,4 +246,52 @@ func TestWATModuleRuns(t *testing.T) {
 	if out := runOutput(t, r, b, "wat"); out != "hello from wat\n" {
 		t.Errorf("stdout %q, want \"hello from wat\\n\"", out)
 	}
+}
+
+// TestContainerRootIsTheRootfs: the init's root is the container's view,
+// as a native container's is (engines read /proc/<pid>/root, podman cp
+// joins its mount namespace): the rootfs, each mount at its destination,
+// read-only where the mount is, and nothing of the host's. An exec'd
+// module, which joins that mount namespace, gets the same grants.
+func TestContainerRootIsTheRootfs(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mount namespaces")
+	}
+	if _, err := os.Stat("/etc/hostname"); err != nil {
+		t.Skip("the host has no /etc/hostname to look for")
+	}
+	r := newRunw(t)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "x"), []byte("in the volume"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bindMount("/data", vol, "ro"))
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "rooted")
+	st, _, _ := r.state("rooted")
+	root := fmt.Sprintf("/proc/%d/root", st.Pid)
+	if _, err := os.Stat(filepath.Join(root, "probe.wasm")); err != nil {
+		t.Errorf("the init's root is not the rootfs: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "etc", "hostname")); err == nil {
+		t.Error("the host's /etc/hostname is under the init's root")
+	}
+	if got, err := os.ReadFile(filepath.Join(root, "data", "x")); err != nil || string(got) != "in the volume" {
+		t.Errorf("the mount at /data under the init's root: %q %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "data", "y"), nil, 0o644); err == nil || !errors.Is(err, unix.EROFS) {
+		t.Errorf("write into the read-only mount through the init's root: %v", err)
+	}
+	res := r.mustRun("exec", "rooted", "/probe.wasm", "cat", "/data/x", "write", "/data/y", "no", "write", "/made-by-exec", "yes")
+	if res.stdout != "in the volumeERR open /data/y: Read-only file system\nOK\n" {
+		t.Errorf("exec in the container's mount namespace: %v", res)
+	}
+	if got, _ := os.ReadFile(filepath.Join(b.rootfs, "made-by-exec")); string(got) != "yes" {
+		t.Errorf("the exec'd module's write did not reach the rootfs: %q", got)
+	}
+	r.mustRun("delete", "--force", "rooted")
 }

@@ -464,6 +464,27 @@ func TestPodman(t *testing.T) {
 		if got := p.inspect(t, id, "{{.State.Running}}"); got != "true" {
 			t.Errorf("the container is no longer running after the execs (State.Running %s)", got)
 		}
+
+		// podman cp of a running container works in the init's mount
+		// namespace, whose root must be the container's, never the
+		// host's: a copy in lands in the container, the guest reads it,
+		// and a copy out of a host-only file finds nothing.
+		src := filepath.Join(t.TempDir(), "copied-in")
+		if err := os.WriteFile(src, []byte("through podman cp"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		marker := fmt.Sprintf("/runw-podman-cp-%d", os.Getpid())
+		engWant(t, p.podman(t, "cp", src, id+":"+marker), 0)
+		if _, err := os.Stat(marker); err == nil {
+			os.Remove(marker)
+			t.Errorf("podman cp into a running runw container wrote the host's %s", marker)
+		}
+		if res := p.podman(t, "exec", id, "/probe.wasm", "cat", marker); res.stdout != "through podman cp" {
+			t.Errorf("the guest does not see the file podman cp put in: %v", res)
+		}
+		if res := p.podman(t, "cp", id+":/etc/shadow", filepath.Join(t.TempDir(), "shadow")); res.code == 0 {
+			t.Errorf("podman cp read /etc/shadow out of a container whose image has none: %v", res)
+		}
 	})
 
 	// 13. A native entrypoint is handed to runc, through --runtime given as

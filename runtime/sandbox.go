@@ -27,6 +27,11 @@ type Sandbox struct {
 	Rlimits         []specs.POSIXRlimit      `json:"rlimits,omitempty"`
 	OOMScoreAdj     *int                     `json:"oom_score_adj,omitempty"`
 
+	// Pivot makes the rootfs, with every grant bound at its guest path,
+	// the root of the init's mount namespace (pivot.go); create sets it
+	// when the init has a mount namespace of its own.
+	Pivot bool `json:"pivot,omitempty"`
+
 	// Joined marks an exec'd process: it joins the init's namespaces,
 	// where the init already set the hostname and sysctls and mounted
 	// /proc; none of that is done again.
@@ -95,6 +100,11 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 	logDebugf("init: namespaces and limits applied")
 	if err := sb.applyLandlock(plan, fifo); err != nil {
 		return err
+	}
+	if sb.Pivot {
+		if err := pivotIntoRootfs(plan); err != nil {
+			return err
+		}
 	}
 	// Decided once, here: applyPrivileges consumes the Landlock ruleset
 	// that seccompBefore looks at.

@@ -2,11 +2,9 @@ package wasi
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -91,7 +89,7 @@ func ExecPlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan
 
 func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*Plan, error) {
 	proc := b.Spec.Process
-	env, err := guestEnv(proc.Env, proc.Cwd, func() string { return homeOf(b.Rootfs, proc.User.UID) })
+	env, err := guestEnv(proc.Env, proc.Cwd)
 	if err != nil {
 		return nil, err
 	}
@@ -178,16 +176,17 @@ func (p *Plan) tableElements() int64 {
 	return maxTableElements
 }
 
-// guestEnv is the guest's environment as runc builds a process's: each
-// entry must be NAME=value (runc's error otherwise); a name given twice
-// keeps its first place and its last value (podman exec appends -e values
-// after the container's own, which must win); HOME is added when missing
-// (home, the user's entry in the image's /etc/passwd, else "/"); PWD=cwd
-// is added when process.cwd is not "/" and the spec does not set PWD
-// itself: Go guests start in $PWD, and nothing else carries process.cwd
-// into WASI p1.
-func guestEnv(env []string, cwd string, home func() string) ([]string, error) {
-	out := make([]string, 0, len(env)+2)
+// guestEnv is the guest's environment: each entry must be NAME=value
+// (runc's error otherwise); a name given twice keeps its first place and
+// its last value, as runc's init leaves it (podman exec appends -e values
+// after the container's own, which must win); PWD=cwd is added when
+// process.cwd is not "/" and the spec does not set PWD itself: Go guests
+// start in $PWD, and nothing else carries process.cwd into WASI p1.
+// Nothing else is added: runc adds HOME when the spec has none, but a
+// WASI program sees its environment as the spec wrote it (the WASI test
+// suite counts the variables it was given).
+func guestEnv(env []string, cwd string) ([]string, error) {
+	out := make([]string, 0, len(env)+1)
 	at := make(map[string]int, len(env))
 	for _, kv := range env {
 		name, _, ok := strings.Cut(kv, "=")
@@ -201,41 +200,10 @@ func guestEnv(env []string, cwd string, home func() string) ([]string, error) {
 		at[name] = len(out)
 		out = append(out, kv)
 	}
-	if _, ok := at["HOME"]; !ok {
-		out = append(out, "HOME="+home())
-	}
 	if _, ok := at["PWD"]; !ok && cwd != "" && path.Clean(cwd) != "/" {
 		out = append(out, "PWD="+cwd)
 	}
 	return out, nil
-}
-
-// homeOf is uid's home directory from the image's /etc/passwd, "/" when
-// it has none. The file is opened inside the rootfs (a link in the image
-// cannot make runw read a host file).
-func homeOf(rootfs string, uid uint32) string {
-	h, err := pathrs.OpenInRoot(rootfs, "etc/passwd")
-	if err != nil {
-		return "/"
-	}
-	defer h.Close()
-	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
-	if err != nil {
-		return "/"
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
-	if err != nil {
-		return "/"
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		// name:password:uid:gid:gecos:home:shell
-		fields := strings.Split(line, ":")
-		if len(fields) >= 6 && fields[2] == strconv.FormatUint(uint64(uid), 10) && strings.HasPrefix(fields[5], "/") {
-			return fields[5]
-		}
-	}
-	return "/"
 }
 
 // defaultDevices are the devices runtime-spec requires in every container,
@@ -318,6 +286,20 @@ func makeMountPoint(root, rel string, dir bool) {
 	if fd, err := unix.Openat(int(parent.Fd()), path.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644); err == nil {
 		unix.Close(fd)
 	}
+}
+
+// InContainer rewrites the plan for a process in the mount namespace of a
+// container's init, where every grant is bound at its guest path and the
+// rootfs is "/" (runtime/pivot.go): each grant's host path becomes its
+// guest path, and the module is at module, its path in the container.
+func (p *Plan) InContainer(module string) {
+	for i := range p.Preopens {
+		p.Preopens[i].HostPath = p.Preopens[i].GuestPath
+	}
+	for i := range p.Files {
+		p.Files[i].HostPath = p.Files[i].GuestPath
+	}
+	p.Module = module
 }
 
 // grants lists the directory grants, then the single files.

@@ -77,14 +77,14 @@ func TestPlanEnvAddsPWDFromCwd(t *testing.T) {
 		cwd  string
 		want []string
 	}{
-		{"no env", nil, "/", []string{"HOME=/"}},
-		{"cwd", []string{"A=1", "B=x=y", "HOME=/h"}, "/srv/app", []string{"A=1", "B=x=y", "HOME=/h", "PWD=/srv/app"}},
-		{"spec sets PWD", []string{"PWD=/elsewhere", "A=1", "HOME=/h"}, "/srv", []string{"PWD=/elsewhere", "A=1", "HOME=/h"}},
-		{"PWD-like name is not PWD", []string{"PWDX=1", "HOME=/h"}, "/srv", []string{"PWDX=1", "HOME=/h", "PWD=/srv"}},
+		{"no env", nil, "/", []string{}},
+		{"cwd", []string{"A=1", "B=x=y"}, "/srv/app", []string{"A=1", "B=x=y", "PWD=/srv/app"}},
+		{"spec sets PWD", []string{"PWD=/elsewhere", "A=1"}, "/srv", []string{"PWD=/elsewhere", "A=1"}},
+		{"PWD-like name is not PWD", []string{"PWDX=1"}, "/srv", []string{"PWDX=1", "PWD=/srv"}},
 		// As runc: a name given twice keeps its place and its last value
 		// (podman exec -e appends to the container's env).
-		{"last value wins", []string{"TERM=xterm", "A=1", "TERM=dumb", "A=2", "HOME=/h"}, "/", []string{"TERM=dumb", "A=2", "HOME=/h"}},
-		{"empty value", []string{"A=", "HOME=/h"}, "/", []string{"A=", "HOME=/h"}},
+		{"last value wins", []string{"TERM=xterm", "A=1", "TERM=dumb", "A=2"}, "/", []string{"TERM=dumb", "A=2"}},
+		{"empty value", []string{"A="}, "/", []string{"A="}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -101,56 +101,19 @@ func TestPlanEnvAddsPWDFromCwd(t *testing.T) {
 // An entry that is not NAME=value is refused with runc's error.
 func TestPlanEnvRefusesMalformed(t *testing.T) {
 	for _, kv := range []string{"NOEQ", "=value", "A=b\x00c"} {
-		if _, err := guestEnv([]string{"OK=1", kv}, "/", func() string { return "/" }); err == nil || !strings.Contains(err.Error(), "invalid environment variable") {
+		if _, err := guestEnv([]string{"OK=1", kv}, "/"); err == nil || !strings.Contains(err.Error(), "invalid environment variable") {
 			t.Errorf("%q: %v", kv, err)
 		}
 	}
 }
 
-// HOME, when the spec has none, is the user's home in the image's
-// /etc/passwd, as runc sets it, else "/"; a link to a host file is read
-// inside the rootfs.
-func TestPlanEnvHomeFromImage(t *testing.T) {
-	rootfs := t.TempDir()
-	if got := homeOf(rootfs, 1000); got != "/" {
-		t.Errorf("no /etc/passwd: HOME=%s", got)
-	}
-	if err := os.Mkdir(filepath.Join(rootfs, "etc"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "etc", "passwd"), []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if got := homeOf(rootfs, 1000); got != "/home/app" {
-		t.Errorf("uid 1000: HOME=%s", got)
-	}
-	if got := homeOf(rootfs, 0); got != "/root" {
-		t.Errorf("uid 0: HOME=%s", got)
-	}
-	if got := homeOf(rootfs, 7); got != "/" {
-		t.Errorf("uid without an entry: HOME=%s", got)
-	}
-	host := filepath.Join(t.TempDir(), "passwd")
-	if err := os.WriteFile(host, []byte("host:x:1000:1000::/host-home:/bin/sh\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	os.Remove(filepath.Join(rootfs, "etc", "passwd"))
-	if err := os.Symlink(host, filepath.Join(rootfs, "etc", "passwd")); err != nil {
-		t.Fatal(err)
-	}
-	if got := homeOf(rootfs, 1000); got != "/" {
-		t.Errorf("a link to a host passwd was followed out of the rootfs: HOME=%s", got)
-	}
-}
-
 func TestPlanEnvNeverHost(t *testing.T) {
 	t.Setenv("RUNW_PLAN_HOST_ONLY", "leak")
-	t.Setenv("HOME", "/host-home")
 	s := baseSpec()
 	s.Process.Env = []string{"A=1"}
 	p, _ := planFor(t, s, t.TempDir())
 	for _, kv := range p.Env {
-		if strings.HasPrefix(kv, "RUNW_PLAN_HOST_ONLY=") || kv == "HOME=/host-home" {
+		if strings.HasPrefix(kv, "RUNW_PLAN_HOST_ONLY=") || strings.HasPrefix(kv, "HOME=") {
 			t.Errorf("host variable %q in the plan", kv)
 		}
 	}

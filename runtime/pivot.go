@@ -1,0 +1,157 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
+)
+
+// The container's root in the init's mount namespace.
+//
+// The guest reaches its files through the descriptors the WASI host opened
+// (wasi.Prepare), never through the init's root. But engines look at the
+// container through its init: podman cp of a running container and podman
+// top join the init's mount namespace (or read /proc/<pid>/root) and take
+// its "/" for the container's. With the host's "/" there, `podman cp
+// file c:/etc/x` wrote the host's /etc/x and `podman cp c:/etc/shadow -`
+// read the host's. So, as runc does, the init makes the container's view
+// its root: every grant bound at its guest path inside the rootfs (read-only
+// where the grant is), /proc, then pivot_root. It happens after the guest
+// is prepared and the Landlock ruleset is made (both hold what they need by
+// descriptor or inode), before the credentials change and the rulesets
+// are entered (Landlock forbids pivot_root after that).
+//
+// Bind targets are resolved inside the rootfs (securejoin's OpenInRoot)
+// and mounted through their descriptors: a symlink in the image (a /data
+// pointing at /etc) can never make the init mount over one of the host's
+// directories, even in its own namespace.
+
+// pivotPlan says whether create can give the init the container's root: it
+// makes its own mount namespace and the rootfs has (or now has) a /proc
+// directory to mount the init's /proc on, as runc makes one.
+func pivotPlan(plan *wasi.Plan, sb *Sandbox) bool {
+	if len(plan.Preopens) == 0 || plan.Preopens[0].GuestPath != "/" || !sb.creates("mount") {
+		return false
+	}
+	root, err := os.OpenFile(plan.Preopens[0].HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer root.Close()
+	proc, err := pathrs.MkdirAllHandle(root, "proc", 0o555)
+	if err != nil {
+		logDebugf("no /proc in the rootfs (%v): the init keeps the host's root", err)
+		return false
+	}
+	proc.Close()
+	return true
+}
+
+// pivotIntoRootfs binds the plan's grants into its rootfs and makes the
+// rootfs the root of the init's mount namespace.
+func pivotIntoRootfs(plan *wasi.Plan) error {
+	rootfs := plan.Preopens[0].HostPath
+	// Nothing mounted here may reach the host's namespace.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		return fmt.Errorf("make the container's mounts slaves: %w", err)
+	}
+	// pivot_root needs the new root to be a mount.
+	if err := unix.Mount(rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind the rootfs: %w", err)
+	}
+	grants := append(append([]wasi.Preopen(nil), plan.Preopens[1:]...), plan.Files...)
+	// Parents before what is mounted inside them.
+	sort.SliceStable(grants, func(i, j int) bool {
+		return strings.Count(grants[i].GuestPath, "/") < strings.Count(grants[j].GuestPath, "/")
+	})
+	for _, g := range grants {
+		if err := bindInRoot(rootfs, g.HostPath, strings.TrimPrefix(path.Clean(g.GuestPath), "/"), g.ReadOnly); err != nil {
+			// The guest has the grant by descriptor all the same: only the
+			// engines' view of it is missing.
+			logDebugf("init: %s not bound in the container's root: %v", g.GuestPath, err)
+		}
+	}
+	if err := bindInRoot(rootfs, "/proc", "proc", false); err != nil {
+		return fmt.Errorf("bind /proc into the rootfs: %w", err)
+	}
+	if plan.Preopens[0].ReadOnly {
+		if err := remountReadOnly(rootfs, rootfs); err != nil {
+			logDebugf("init: the container's root not remounted read-only: %v", err)
+		}
+	}
+	if err := unix.Chdir(rootfs); err != nil {
+		return fmt.Errorf("chdir to the rootfs: %w", err)
+	}
+	// runc's way: the old root is stacked under the new one, then
+	// detached; nothing of the host's tree stays reachable by path.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the host's root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir to the new root: %w", err)
+	}
+	logDebugf("init: the rootfs is the root of the init's mount namespace")
+	return nil
+}
+
+// bindInRoot bind-mounts source at rel inside rootfs, read-only if asked.
+// The mount point must exist (MakeMountPoints made it at create).
+func bindInRoot(rootfs, source, rel string, readOnly bool) error {
+	target, err := pathrs.OpenInRoot(rootfs, rel)
+	if err != nil {
+		return err
+	}
+	at := fmt.Sprintf("/proc/self/fd/%d", target.Fd())
+	err = unix.Mount(source, at, "", unix.MS_BIND|unix.MS_REC, "")
+	target.Close()
+	if err != nil || !readOnly {
+		return err
+	}
+	// The new mount is reached by resolving the path again.
+	mounted, err := pathrs.OpenInRoot(rootfs, rel)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	return remountReadOnly(source, fmt.Sprintf("/proc/self/fd/%d", mounted.Fd()))
+}
+
+// remountReadOnly makes the bind mount at target read-only, keeping the
+// flags of source's mount that a user namespace may not clear.
+func remountReadOnly(source, target string) error {
+	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	var st unix.Statfs_t
+	if unix.Statfs(source, &st) == nil {
+		for _, f := range []struct{ st, ms int64 }{
+			{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+			{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+		} {
+			if st.Flags&f.st != 0 {
+				flags |= uintptr(f.ms)
+			}
+		}
+	}
+	return unix.Mount("", target, "", flags, "")
+}
+
+// rootIsHosts says a container's init kept the host's root (an init of a
+// container without a mount namespace of its own, or one made before runw
+// pivoted): paths of the host then mean the same in its mount namespace.
+func rootIsHosts(initPid int) bool {
+	theirs, err := os.Stat(fmt.Sprintf("/proc/%d/root", initPid))
+	if err != nil {
+		return true
+	}
+	ours, err := os.Stat("/")
+	return err == nil && os.SameFile(theirs, ours)
+}
