@@ -294,4 +294,26 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 		t.Errorf("the exec'd module's write did not reach the rootfs: %q", got)
 	}
 	r.mustRun("delete", "--force", "rooted")
+
+	// An image whose mount destination is a symlink to a host directory:
+	// the bind is resolved inside the rootfs (its own /etc), as the guest
+	// resolves the path, never on the host's /etc.
+	b2 := newBundle(t, "probe", "sleep", "1h")
+	if err := os.Mkdir(filepath.Join(b2.rootfs, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b2.symlink("/etc", "data")
+	b2.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bindMount("/data", vol, "ro"))
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+	})
+	r.mustRun("run", "-d", "-b", b2.dir, "linked")
+	st, _, _ = r.state("linked")
+	if got, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/x", st.Pid)); err != nil || string(got) != "in the volume" {
+		t.Errorf("a mount at an image's symlink to /etc: the container's /etc/x %q %v", got, err)
+	}
+	if res := r.mustRun("exec", "linked", "/probe.wasm", "cat", "/data/x"); res.stdout != "in the volume" {
+		t.Errorf("exec reading the mount through the image's link: %v", res)
+	}
+	r.mustRun("delete", "--force", "linked")
 }
