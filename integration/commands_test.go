@@ -117,6 +117,9 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.run("exec", "-u", "a:b:c", "cmds", "/probe.wasm", "echo"); res.code != 255 || !strings.Contains(res.stderr, "invalid --user format") {
 		t.Errorf("exec -u a:b:c: %v", res)
 	}
+	if res := r.run("exec", "--cwd", "relative", "cmds", "/probe.wasm", "echo"); res.code != 255 || !strings.Contains(res.stderr, "Cwd must be an absolute path") {
+		t.Errorf("exec --cwd relative: %v", res)
+	}
 	select {
 	case err := <-execDone:
 		if res := finish(execCmd, err, execOut, execErr); res.code != 0 || res.stdout != "thawed\n" {

@@ -317,3 +317,18 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "linked")
 }
+
+// TestMissingCwdIsCreated: a process.cwd the image lacks is made in the
+// rootfs, as runc 1.1 makes it, and the guest starts there.
+func TestMissingCwdIsCreated(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "cwd", "write", "here", "x")
+	b.edit(func(s *specs.Spec) { s.Process.Cwd = "/srv/app" })
+	if res := r.mustRun("run", "-b", b.dir, "cwd"); res.stdout != "/srv/app\nOK\n" {
+		t.Errorf("guest in a missing cwd: %v", res)
+	}
+	if got, err := os.ReadFile(filepath.Join(b.rootfs, "srv", "app", "here")); err != nil || string(got) != "x" {
+		t.Errorf("a relative write from the made cwd: %q %v", got, err)
+	}
+}

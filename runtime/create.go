@@ -135,6 +135,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		}
 	}
 	plan.MakeMountPoints()
+	plan.MakeCwd(b.Spec.Process.Cwd)
 	sandbox.Pivot = pivotPlan(plan, sandbox)
 	if err := checkCgroupEmpty(cgPath); err != nil {
 		cgPath = "" // not ours: never remove it on the way out

@@ -70,6 +70,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := spec.ValidateProcess(proc); err != nil {
+		return 0, err
+	}
 	b.Spec.Process = proc
 	ep, err := b.Entrypoint()
 	if err != nil {

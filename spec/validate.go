@@ -54,6 +54,10 @@ func RlimitResource(name string) (int, bool) {
 	return r, ok
 }
 
+// ValidateProcess applies runc's checks of a process (cwd, env) to one
+// given to exec, as runc's exec does.
+func ValidateProcess(p *specs.Process) error { return validateProcess(p) }
+
 func validateProcess(p *specs.Process) error {
 	switch {
 	case p.Cwd == "":

@@ -238,29 +238,41 @@ func defaultDevices(terminal bool) []Preopen {
 // never written, nor a read-only host file system; a grant whose mount
 // point could not be made stays reachable wherever its parent exists.
 func (p *Plan) MakeMountPoints() {
-	all := p.grants()
-	for i, g := range all {
-		if g.GuestPath == "/" {
-			continue
-		}
-		holder := -1
-		for j, d := range p.Preopens {
-			if j != i && d.GuestPath != g.GuestPath && spec.Within(g.GuestPath, d.GuestPath) &&
-				(holder < 0 || len(d.GuestPath) > len(p.Preopens[holder].GuestPath)) {
-				holder = j
-			}
-		}
-		if holder < 0 {
-			continue
-		}
-		d := p.Preopens[holder]
-		if d.ReadOnly && d.GuestPath != "/" {
-			// A read-only bind mount is never written, not even by runw.
-			continue
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(g.GuestPath, d.GuestPath), "/")
-		makeMountPoint(d.HostPath, rel, i < len(p.Preopens))
+	for i, g := range p.grants() {
+		p.makeIn(g.GuestPath, i < len(p.Preopens))
 	}
+}
+
+// MakeCwd creates process.cwd where it is missing, as runc 1.1 does, in
+// the grant that holds it and by the same rules as a mount point.
+func (p *Plan) MakeCwd(cwd string) {
+	p.makeIn(path.Clean(cwd), true)
+}
+
+// makeIn creates guestPath (a directory, or an empty file) in the
+// innermost directory grant that holds it, unless that grant is a
+// read-only bind mount.
+func (p *Plan) makeIn(guestPath string, dir bool) {
+	if guestPath == "/" {
+		return
+	}
+	holder := -1
+	for j, d := range p.Preopens {
+		if d.GuestPath != guestPath && spec.Within(guestPath, d.GuestPath) &&
+			(holder < 0 || len(d.GuestPath) > len(p.Preopens[holder].GuestPath)) {
+			holder = j
+		}
+	}
+	if holder < 0 {
+		return
+	}
+	d := p.Preopens[holder]
+	if d.ReadOnly && d.GuestPath != "/" {
+		// A read-only bind mount is never written, not even by runw.
+		return
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(guestPath, d.GuestPath), "/")
+	makeMountPoint(d.HostPath, rel, dir)
 }
 
 // makeMountPoint creates rel under root: a directory, or an empty file.
