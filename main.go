@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -404,6 +405,13 @@ func commands() []*cli.Command {
 				&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to use"},
 				&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
 				&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of pids"},
+				&cli.StringFlag{Name: "blkio-weight", Usage: "block I/O weight (10 to 1000)"},
+				&cli.StringFlag{Name: "cpu-rt-period", Usage: "CPU realtime period (µs)"},
+				&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "CPU realtime runtime (µs)"},
+				&cli.StringFlag{Name: "kernel-memory", Usage: "accepted and ignored, as by runc (kernel memory limits are gone)"},
+				&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "accepted and ignored, as by runc"},
+				&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT: not supported"},
+				&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT: not supported"},
 			},
 			Action: onContainer(exactly(1), updateAction),
 		},
@@ -617,6 +625,11 @@ func execFailed(err error) error {
 // updateAction parses update's individual flags into resources.
 func updateAction(c *cli.Context, r *runtime.Runtime) error {
 	res := &specs.LinuxResources{}
+	for _, name := range []string{"l3-cache-schema", "mem-bw-schema"} {
+		if c.IsSet(name) {
+			return fmt.Errorf("--%s: Intel RDT is not supported by runw", name)
+		}
+	}
 	num := func(name string) (*int64, error) {
 		if !c.IsSet(name) {
 			return nil, nil
@@ -627,16 +640,33 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 		}
 		return &v, nil
 	}
+	// Memory sizes take runc's suffixes ("100M", "1g", "512KiB"); -1 is
+	// no limit.
+	size := func(name string) (*int64, error) {
+		if !c.IsSet(name) {
+			return nil, nil
+		}
+		v, err := ramInBytes(c.String(name))
+		if err != nil {
+			return nil, fmt.Errorf("invalid value for --%s: %q", name, c.String(name))
+		}
+		return &v, nil
+	}
 	var err error
 	mem := &specs.LinuxMemory{}
-	if mem.Limit, err = num("memory"); err != nil {
+	if mem.Limit, err = size("memory"); err != nil {
 		return err
 	}
-	if mem.Reservation, err = num("memory-reservation"); err != nil {
+	if mem.Reservation, err = size("memory-reservation"); err != nil {
 		return err
 	}
-	if mem.Swap, err = num("memory-swap"); err != nil {
+	if mem.Swap, err = size("memory-swap"); err != nil {
 		return err
+	}
+	for _, name := range []string{"kernel-memory", "kernel-memory-tcp"} {
+		if _, err := size(name); err != nil {
+			return err
+		}
 	}
 	if mem.Limit != nil || mem.Reservation != nil || mem.Swap != nil {
 		res.Memory = mem
@@ -645,7 +675,10 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 	if cpu.Quota, err = num("cpu-quota"); err != nil {
 		return err
 	}
-	for name, dst := range map[string]**uint64{"cpu-period": &cpu.Period, "cpu-share": &cpu.Shares} {
+	if cpu.RealtimeRuntime, err = num("cpu-rt-runtime"); err != nil {
+		return err
+	}
+	for name, dst := range map[string]**uint64{"cpu-period": &cpu.Period, "cpu-share": &cpu.Shares, "cpu-rt-period": &cpu.RealtimePeriod} {
 		v, err := num(name)
 		if err != nil {
 			return err
@@ -655,8 +688,19 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 			*dst = &u
 		}
 	}
-	if cpu.Quota != nil || cpu.Period != nil || cpu.Shares != nil || cpu.Cpus != "" || cpu.Mems != "" {
+	if cpu.Quota != nil || cpu.Period != nil || cpu.Shares != nil || cpu.Cpus != "" || cpu.Mems != "" || cpu.RealtimePeriod != nil || cpu.RealtimeRuntime != nil {
 		res.CPU = cpu
+	}
+	weight, err := num("blkio-weight")
+	if err != nil {
+		return err
+	}
+	if weight != nil {
+		if *weight < 0 || *weight > 1000 {
+			return fmt.Errorf("invalid value for --blkio-weight: %d", *weight)
+		}
+		w := uint16(*weight)
+		res.BlockIO = &specs.LinuxBlockIO{Weight: &w}
 	}
 	pids, err := num("pids-limit")
 	if err != nil {
@@ -666,6 +710,30 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 		res.Pids = &specs.LinuxPids{Limit: pids}
 	}
 	return r.Update(c.Args().First(), c.String("resources"), res)
+}
+
+// ramInBytes parses a memory size as runc's update does (docker's
+// units.RAMInBytes): a number with an optional k, m, g, t or p suffix
+// (powers of 1024, any case, an optional "i" and "b"); "-1" is no limit.
+func ramInBytes(s string) (int64, error) {
+	if s == "-1" {
+		return -1, nil
+	}
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "b")
+	t = strings.TrimSuffix(t, "i")
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		if i := strings.IndexByte("kmgtp", t[n-1]); i >= 0 {
+			mult = int64(1) << (10 * (i + 1))
+			t = strings.TrimSpace(t[:n-1])
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || v*float64(mult) > math.MaxInt64 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return int64(v * float64(mult)), nil
 }
 
 // withCache opens the cache named by the global flags for a cache command.

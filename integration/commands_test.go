@@ -139,6 +139,20 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if err != nil || strings.TrimSpace(string(limit)) != "67108864" {
 		t.Errorf("memory limit after update: %s", limit)
 	}
+	// runc's size suffixes, and the flags runc's update has.
+	r.mustRun("update", "--memory", "100M", "--memory-swap", "-1", "--kernel-memory", "10M", "cmds")
+	if limit, err := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes")); err != nil || strings.TrimSpace(string(limit)) != "104857600" {
+		t.Errorf("memory limit after update --memory 100M: %s", limit)
+	}
+	r.mustRun("update", "--blkio-weight", "500", "--cpu-rt-period", "1000000", "--cpu-rt-runtime", "0", "cmds")
+	for _, name := range []string{"blkio.weight", "blkio.bfq.weight"} {
+		if w, err := os.ReadFile(filepath.Join(cgroupOf(t, "blkio", "cmds"), name)); err == nil && strings.TrimSpace(string(w)) != "500" {
+			t.Errorf("%s after update --blkio-weight 500: %s", name, w)
+		}
+	}
+	if res := r.run("update", "--l3-cache-schema", "L3:0=f", "cmds"); res.code != 1 || !strings.Contains(res.stderr, "Intel RDT") {
+		t.Errorf("update --l3-cache-schema: %v", res)
+	}
 	r.mustRun("update", "--pids-limit", "40", "cmds")
 	if max, err := os.ReadFile(filepath.Join(cgroupOf(t, "pids", "cmds"), "pids.max")); err != nil || strings.TrimSpace(string(max)) != "40" {
 		t.Errorf("pids.max after update: %s", max)

@@ -404,8 +404,10 @@ func destroyCgroup(p string) {
 
 // convertResources maps the spec's resources to the cgroup library's.
 // Only what a wasm guest's process can be limited by is carried over:
-// memory, CPU and pids. Block I/O, hugepages, network and RDMA limits do
-// not apply to a process that has no devices or sockets of its own.
+// memory, CPU (realtime included), pids and the block I/O weight (the
+// init's file I/O is the guest's). Block I/O throttles by device,
+// hugepages, network and RDMA limits do not apply to a process that has
+// no devices or sockets of its own.
 func convertResources(spec *specs.Spec) *cgroups.Resources {
 	res := &cgroups.Resources{}
 	if spec.Linux == nil || spec.Linux.Resources == nil {
@@ -438,8 +440,17 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 		if c.Period != nil {
 			res.CpuPeriod = *c.Period
 		}
+		if c.RealtimePeriod != nil {
+			res.CpuRtPeriod = *c.RealtimePeriod
+		}
+		if c.RealtimeRuntime != nil {
+			res.CpuRtRuntime = *c.RealtimeRuntime
+		}
 		res.CpusetCpus = c.Cpus
 		res.CpusetMems = c.Mems
+	}
+	if b := r.BlockIO; b != nil && b.Weight != nil {
+		res.BlkioWeight = *b.Weight
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {
 		limit := *r.Pids.Limit

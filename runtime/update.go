@@ -89,8 +89,17 @@ func mergeResources(dst, src *specs.LinuxResources) {
 		if src.CPU.Mems != "" {
 			dst.CPU.Mems = src.CPU.Mems
 		}
+		if src.CPU.RealtimePeriod != nil {
+			dst.CPU.RealtimePeriod = src.CPU.RealtimePeriod
+		}
+		if src.CPU.RealtimeRuntime != nil {
+			dst.CPU.RealtimeRuntime = src.CPU.RealtimeRuntime
+		}
 	}
 	if src.Pids != nil {
 		dst.Pids = src.Pids
+	}
+	if src.BlockIO != nil {
+		dst.BlockIO = src.BlockIO
 	}
 }
