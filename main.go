@@ -45,7 +45,7 @@ func main() {
 		return
 	}
 	app := newApp()
-	if err := app.Run(os.Args); err != nil {
+	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		var ee exitError
 		if errors.As(err, &ee) {
 			os.Exit(ee.code)
@@ -745,6 +745,71 @@ func withCache(f func(c *cli.Context, cache *wasi.Cache) error) cli.ActionFunc {
 		}
 		return f(c, cache)
 	}
+}
+
+// reorderArgs moves a command's flags written after its positional
+// arguments in front of them, as runc's command-line library does
+// (`runc delete ID -f`, `runc create ID --bundle B`); urfave/cli v2 would
+// stop parsing at the first argument. Only the command's own flags move,
+// each with its value; "--" ends the reordering; exec keeps its arguments
+// as they are (they are the module's command line), as runc's does, and so
+// does every command that parses no flags.
+func reorderArgs(app *cli.App, args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	globals := takesValue(app.Flags)
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
+		name := strings.TrimLeft(args[i], "-")
+		if globals[name] && !strings.Contains(args[i], "=") {
+			i++
+		}
+		i++
+	}
+	if i >= len(args) {
+		return args
+	}
+	cmd := app.Command(args[i])
+	if cmd == nil || cmd.Name == "exec" || cmd.SkipFlagParsing {
+		return args
+	}
+	flags := takesValue(cmd.Flags)
+	var moved, rest []string
+	rest = append(rest, args[i+1:]...)
+	var positional []string
+	for j := 0; j < len(rest); j++ {
+		a := rest[j]
+		if a == "--" {
+			positional = append(positional, rest[j:]...)
+			break
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		value, known := flags[name]
+		if !strings.HasPrefix(a, "-") || !known {
+			positional = append(positional, a)
+			continue
+		}
+		moved = append(moved, a)
+		if value && !hasValue && j+1 < len(rest) {
+			j++
+			moved = append(moved, rest[j])
+		}
+	}
+	out := append(append([]string(nil), args[:i+1]...), moved...)
+	return append(out, positional...)
+}
+
+// takesValue maps each name and alias of flags to whether it takes a value.
+func takesValue(flags []cli.Flag) map[string]bool {
+	m := map[string]bool{}
+	for _, f := range flags {
+		_, isBool := f.(*cli.BoolFlag)
+		for _, n := range f.Names() {
+			m[n] = !isBool
+		}
+	}
+	return m
 }
 
 // unsupported is a command runw accepts with any flags and refuses with a

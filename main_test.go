@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // Memory sizes as runc's update takes them (docker's units.RAMInBytes).
 func TestRAMInBytes(t *testing.T) {
@@ -15,6 +18,28 @@ func TestRAMInBytes(t *testing.T) {
 	for _, in := range []string{"", "m", "ten", "-5", "1x", "1e30g"} {
 		if got, err := ramInBytes(in); err == nil {
 			t.Errorf("ramInBytes(%q) = %d, want an error", in, got)
+		}
+	}
+}
+
+// Flags after a command's arguments move in front of them, as under runc;
+// exec's arguments, global flags and what follows "--" stay as they are.
+func TestReorderArgs(t *testing.T) {
+	app := newApp()
+	for _, c := range []struct{ in, want string }{
+		{"runw delete c -f", "runw delete -f c"},
+		{"runw --root /r delete c --force", "runw --root /r delete --force c"},
+		{"runw create c --bundle B --pid-file p", "runw create --bundle B --pid-file p c"},
+		{"runw create c --bundle=B", "runw create --bundle=B c"},
+		{"runw kill c KILL --all", "runw kill --all c KILL"},
+		{"runw exec c /m.wasm -d --cwd /x", "runw exec c /m.wasm -d --cwd /x"},
+		{"runw delete c -- -f", "runw delete c -- -f"},
+		{"runw delete -f c", "runw delete -f c"},
+		{"runw state c", "runw state c"},
+		{"runw --root", "runw --root"},
+	} {
+		if got := strings.Join(reorderArgs(app, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.in, got, c.want)
 		}
 	}
 }

@@ -185,7 +185,8 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, "not supported") {
 		t.Errorf("checkpoint: %v", res)
 	}
-	r.mustRun("delete", "--force", "cmds")
+	// As runc takes it from scripts: the flag after the id.
+	r.mustRun("delete", "cmds", "--force")
 	if _, err := os.Stat(memDir); err == nil {
 		t.Error("cgroup left after delete")
 	}
