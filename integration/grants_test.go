@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -331,4 +332,48 @@ func TestMissingCwdIsCreated(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(b.rootfs, "srv", "app", "here")); err != nil || string(got) != "x" {
 		t.Errorf("a relative write from the made cwd: %q %v", got, err)
 	}
+}
+
+// TestExecIgnoresLinksPlantedByTheGuest: runw exec joins the container's
+// mount namespace, where every path is the guest's to change. A guest
+// swaps its /etc (which holds the /etc/hosts file mount) for one whose
+// hosts is a link into /proc/self/fd: an exec'd process must still get
+// the file the bundle granted, never whatever its descriptor 5 is (once
+// runw's compile cache, handed over as root).
+func TestExecIgnoresLinksPlantedByTheGuest(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mount namespaces")
+	}
+	r := newRunw(t)
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 granted"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe",
+		"mkdir", "/etc.new", "symlink", "../proc/self/fd/5", "/etc.new/hosts",
+		"rename", "/etc", "/etc.old", "rename", "/etc.new", "/etc", "sleep", "1h")
+	if err := os.Mkdir(filepath.Join(b.rootfs, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bindMount("/etc/hosts", hosts, "ro"))
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "planted")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Lstat(filepath.Join(b.rootfs, "etc", "hosts")); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := os.Lstat(filepath.Join(b.rootfs, "etc.old")); err != nil {
+		t.Fatalf("the guest did not swap its /etc: %v", err)
+	}
+	res := r.run("exec", "planted", "/probe.wasm", "cat", "/etc/hosts", "ls", "/etc/hosts")
+	if !strings.HasPrefix(res.stdout, "127.0.0.1 granted") {
+		t.Errorf("exec after the guest planted a link at /etc/hosts: %v", res)
+	}
+	r.mustRun("delete", "--force", "planted")
 }

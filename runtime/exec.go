@@ -12,7 +12,6 @@ import (
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
@@ -105,20 +104,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	cached := r.compileOutside(plan)
-	// In the container's mount namespace, which it joins, the grants are
-	// at their guest paths (pivot.go), and the host's paths are gone.
+	// The process joins the container's mount namespace, whose root is
+	// the container's (pivot.go) unless the init kept the host's.
 	inContainer := !rootIsHosts(c.InitPid)
-	if inContainer {
-		plan.InContainer(ep.GuestPath)
-		for i, f := range plan.Files {
-			if f.GuestPath == "/dev/tty" {
-				// The container may have no /dev/tty of its own (it was
-				// made without a terminal); this process's terminal is
-				// its stdio, which is what /dev/tty names for it.
-				plan.Files[i].HostPath = "/proc/self/fd/0"
-			}
-		}
-	}
 
 	var tty, master *os.File
 	switch {
@@ -147,19 +135,14 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	// In the container's user namespace it is nobody on the host, as the
 	// init is: its tmpfs directories are handed over as descriptors.
-	extra, err := cfg.handOver()
+	passOver := cfg.handOver
+	if inContainer {
+		passOver = cfg.passAll
+	}
+	extra, err := passOver()
 	if err != nil {
 		unlock()
 		return 0, err
-	}
-	if inContainer && cfg.CacheDir != "" {
-		// The cache, too, is reached by descriptor there.
-		if d, err := os.OpenFile(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
-			extra = append(extra, d)
-			cfg.CacheDir = fmt.Sprintf("/proc/self/fd/%d", extraFD(len(extra)-1))
-		} else {
-			cfg.CacheDir = ""
-		}
 	}
 	defer closeAll(extra)
 	// The exec'd process enters the container's namespaces, whatever its

@@ -81,8 +81,15 @@ func Init() {
 		}
 		fifo = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
+	cache.Close()
 	if err := enterSandbox(cfg.Sandbox, cfg.Plan, fifo); err != nil {
 		pipes.fail(err)
+	}
+	// Everything reached through a handed-over descriptor is open now (the
+	// grants by the WASI host and in the Landlock ruleset, the fifo above,
+	// the log, the module): none of them stays open for the guest's life.
+	for i := 0; i < cfg.Passed; i++ {
+		unix.Close(extraFD(i))
 	}
 	// If create is gone (killed mid-way), nobody will ever start or
 	// delete this init by its fifo: exit instead of waiting forever.

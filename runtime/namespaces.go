@@ -406,6 +406,55 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		}
 	}
 	cfg.CacheDir = ""
+	cfg.Passed = len(files)
+	return files, nil
+}
+
+// passAll prepares a process that joins a container's mount namespace
+// whose root is the container's (runw exec; pivot.go). No host path means
+// anything there, and every path there is the guest's to plant links in
+// (a /etc swapped for a directory whose hosts is a link into /proc/self/fd
+// would hand the process, as root, whatever that descriptor is). So every
+// object the process opens by name, its grants, its module, the cache and
+// the log, is opened here on the host, where the bundle's paths mean what
+// create took them to mean, and handed over as a descriptor: reached as
+// /proc/self/fd/N, a magic link to that object and nothing else. In its
+// own user namespace the process cannot read runw's cache (handOver).
+func (cfg *initConfig) passAll() ([]*os.File, error) {
+	var files []*os.File
+	pass := func(path string, flags int) (string, error) {
+		f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o644)
+		if err != nil {
+			closeAll(files)
+			return "", err
+		}
+		files = append(files, f)
+		return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(files)-1)), nil
+	}
+	var err error
+	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
+		for i := range grants {
+			if grants[i].HostPath, err = pass(grants[i].HostPath, unix.O_PATH); err != nil {
+				return nil, fmt.Errorf("grant %q: %w", grants[i].GuestPath, spec.ErrnoOf(err))
+			}
+		}
+	}
+	if cfg.Plan.Module, err = pass(cfg.Plan.Module, unix.O_PATH); err != nil {
+		return nil, err
+	}
+	if cfg.CacheDir != "" && !cfg.Sandbox.has(specs.UserNamespace) {
+		if cfg.CacheDir, err = pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
+			return nil, err
+		}
+	} else {
+		cfg.CacheDir = ""
+	}
+	if cfg.LogPath != "" {
+		if cfg.LogPath, err = pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {
+			return nil, err
+		}
+	}
+	cfg.Passed = len(files)
 	return files, nil
 }
 

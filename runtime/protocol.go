@@ -82,6 +82,10 @@ type initConfig struct {
 	// Cached says create or exec found or put the module in the cache:
 	// the init loads it without checking again.
 	Cached bool `json:"cached,omitempty"`
+	// Passed is how many descriptors from firstExtraFD on were handed
+	// over for paths (handOver, passAll): the init closes them once it
+	// holds what it needs, so that none outlives its use.
+	Passed int `json:"passed,omitempty"`
 }
 
 // initPipes are the init's ends of the protocol, as the init sees them.

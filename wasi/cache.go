@@ -124,6 +124,17 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 	return &Cache{Dir: dir, at: at, dir: f, Max: max}, nil
 }
 
+// Close releases the cache's directory descriptor; the Cache is unusable
+// after it. The container's init closes it once the guest is prepared: the
+// descriptor is a handle on runw's cache that code escaping the guest
+// must not find open.
+func (c *Cache) Close() {
+	if c != nil && c.dir != nil {
+		c.dir.Close()
+		c.dir = nil
+	}
+}
+
 // Key names the artifact for these module or component bytes under this
 // engine version and these code-changing settings. A component's key says
 // so: its artifact is a serialized component, which only the component

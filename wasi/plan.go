@@ -300,20 +300,6 @@ func makeMountPoint(root, rel string, dir bool) {
 	}
 }
 
-// InContainer rewrites the plan for a process in the mount namespace of a
-// container's init, where every grant is bound at its guest path and the
-// rootfs is "/" (runtime/pivot.go): each grant's host path becomes its
-// guest path, and the module is at module, its path in the container.
-func (p *Plan) InContainer(module string) {
-	for i := range p.Preopens {
-		p.Preopens[i].HostPath = p.Preopens[i].GuestPath
-	}
-	for i := range p.Files {
-		p.Files[i].HostPath = p.Files[i].GuestPath
-	}
-	p.Module = module
-}
-
 // grants lists the directory grants, then the single files.
 func (p *Plan) grants() []Preopen {
 	return append(append(make([]Preopen, 0, len(p.Preopens)+len(p.Files)), p.Preopens...), p.Files...)
