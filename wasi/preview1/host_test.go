@@ -444,6 +444,22 @@ func TestMountsCannotBeBypassedBySpelling(t *testing.T) {
 			t.Errorf("create %s under a read-only mount: errno %d, want EROFS", p, e)
 		}
 	}
+	// The mount itself, spelled with "./": a directory descriptor of the
+	// mount, from which the hidden file is not there and nothing is made.
+	for _, p := range []string{"./data", "././data", ".//data"} {
+		fd, e := g.open(3, p, true, oflagDirectory, rightFdRead|rightFdReaddir)
+		if e != 0 {
+			t.Errorf("open %s: errno %d", p, e)
+			continue
+		}
+		if _, e := g.open(fd, "hidden", true, 0, rightFdRead); e != ErrnoNoent {
+			t.Errorf("%s then hidden: errno %d, want ENOENT", p, e)
+		}
+		if _, e := g.open(fd, "new", true, oflagCreat, rightFdWrite); e != ErrnoRofs {
+			t.Errorf("%s then create new: errno %d, want EROFS", p, e)
+		}
+		g.call("fd_close", fd)
+	}
 	if _, err := os.Stat(filepath.Join(rootfs, "data/new")); err == nil {
 		t.Error("a file was made in the rootfs beneath the mount")
 	}

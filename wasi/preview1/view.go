@@ -272,6 +272,11 @@ func (w *walker) fast(p string) Errno {
 	if dir == ".." || strings.HasPrefix(dir, "../") || strings.HasSuffix(dir, "/..") || strings.Contains(dir, "/../") {
 		return 0
 	}
+	if dir != "" && path.Clean(dir) == "." {
+		// "./x", ".//x": x itself, in start (a step named "/." would
+		// miss every mount below it).
+		dir = ""
+	}
 	start := w.stack[0]
 	if dir != "" {
 		base := start.guest
