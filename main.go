@@ -193,7 +193,7 @@ var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
 	&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the init"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "accepted; a WASI guest cannot use inherited descriptors"},
-	&cli.BoolFlag{Name: "no-pivot", Usage: "accepted; runw does not pivot_root"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "keep the host's root in the container's mount namespace (a rootfs on an initramfs cannot be pivoted into)"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted; runw makes no session keyring"},
 }
 

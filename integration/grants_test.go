@@ -287,6 +287,14 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "data", "y"), nil, 0o644); err == nil || !errors.Is(err, unix.EROFS) {
 		t.Errorf("write into the read-only mount through the init's root: %v", err)
 	}
+	// Its /proc is read-only: under the rootfs it is within the rootfs's
+	// Landlock rule, and nothing may write /proc/sys through it.
+	if f, err := os.OpenFile(filepath.Join(root, "proc", "sys", "kernel", "hostname"), os.O_WRONLY, 0); err == nil || !errors.Is(err, unix.EROFS) {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("open the container root's /proc/sys for writing: %v", err)
+	}
 	res := r.mustRun("exec", "rooted", "/probe.wasm", "cat", "/data/x", "write", "/data/y", "no", "write", "/made-by-exec", "yes")
 	if res.stdout != "in the volumeERR open /data/y: Read-only file system\nOK\n" {
 		t.Errorf("exec in the container's mount namespace: %v", res)
@@ -317,6 +325,24 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 		t.Errorf("exec reading the mount through the image's link: %v", res)
 	}
 	r.mustRun("delete", "--force", "linked")
+
+	// --no-pivot keeps the host's root, as runc's does; an image whose
+	// /proc is a file cannot be pivoted into and fails create, as under
+	// runc, rather than leave engines the host's root.
+	r.mustRun("run", "-d", "--no-pivot", "-b", b2.dir, "nopivot")
+	st, _, _ = r.state("nopivot")
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/root/etc/hostname", st.Pid)); err != nil {
+		t.Errorf("--no-pivot: the init's root is not the host's: %v", err)
+	}
+	r.mustRun("delete", "--force", "nopivot")
+	os.Remove(filepath.Join(b2.rootfs, "proc"))
+	if err := os.WriteFile(filepath.Join(b2.rootfs, "proc"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.run("run", "-d", "-b", b2.dir, "procfile"); res.code != 1 || !strings.Contains(res.stderr, "/proc") {
+		t.Errorf("an image whose /proc is a file: %v", res)
+	}
+	r.assertRootEmpty()
 }
 
 // TestMissingCwdIsCreated: a process.cwd the image lacks is made in the

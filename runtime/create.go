@@ -136,7 +136,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	plan.MakeMountPoints()
 	plan.MakeCwd(b.Spec.Process.Cwd)
-	sandbox.Pivot = pivotPlan(plan, sandbox)
+	if !o.NoPivot {
+		if sandbox.Pivot, err = pivotPlan(plan, sandbox); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkCgroupEmpty(cgPath); err != nil {
 		cgPath = "" // not ours: never remove it on the way out
 		return nil, err

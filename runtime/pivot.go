@@ -33,25 +33,27 @@ import (
 // pointing at /etc) can never make the init mount over one of the host's
 // directories, even in its own namespace.
 
-// pivotPlan says whether create can give the init the container's root: it
-// makes its own mount namespace and the rootfs has (or now has) a /proc
-// directory to mount the init's /proc on, as runc makes one.
-func pivotPlan(plan *wasi.Plan, sb *Sandbox) bool {
+// pivotPlan says whether the init gets the container's root: it does when
+// it makes its own mount namespace (and create's --no-pivot is not given).
+// The rootfs then needs a /proc directory for the init's /proc, which is
+// made, as runc makes it; a rootfs where it cannot be (an image whose /proc
+// is a file) fails create, as under runc, rather than leave engines the
+// host's root.
+func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 	if len(plan.Preopens) == 0 || plan.Preopens[0].GuestPath != "/" || !sb.creates("mount") {
-		return false
+		return false, nil
 	}
 	root, err := os.OpenFile(plan.Preopens[0].HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false
+		return false, fmt.Errorf("rootfs: %w", err)
 	}
 	defer root.Close()
 	proc, err := pathrs.MkdirAllHandle(root, "proc", 0o555)
 	if err != nil {
-		logDebugf("no /proc in the rootfs (%v): the init keeps the host's root", err)
-		return false
+		return false, fmt.Errorf("rootfs: make /proc: %w", err)
 	}
 	proc.Close()
-	return true
+	return true, nil
 }
 
 // pivotIntoRootfs binds the plan's grants into its rootfs and makes the
@@ -74,16 +76,20 @@ func pivotIntoRootfs(plan *wasi.Plan) error {
 	for _, g := range grants {
 		if err := bindInRoot(rootfs, g.HostPath, strings.TrimPrefix(path.Clean(g.GuestPath), "/"), g.ReadOnly); err != nil {
 			// The guest has the grant by descriptor all the same: only the
-			// engines' view of it is missing.
+			// engines' view of it is missing (a read-only one that could
+			// not be made read-only is not left writable there).
 			logDebugf("init: %s not bound in the container's root: %v", g.GuestPath, err)
 		}
 	}
-	if err := bindInRoot(rootfs, "/proc", "proc", false); err != nil {
+	// /proc read-only: under the rootfs it falls within the rootfs's
+	// Landlock rule, and code escaping the guest must not write
+	// /proc/sysrq-trigger or /proc/sys through it.
+	if err := bindInRoot(rootfs, "/proc", "proc", true); err != nil {
 		return fmt.Errorf("bind /proc into the rootfs: %w", err)
 	}
 	if plan.Preopens[0].ReadOnly {
 		if err := remountReadOnly(rootfs, rootfs); err != nil {
-			logDebugf("init: the container's root not remounted read-only: %v", err)
+			return fmt.Errorf("remount the container's root read-only: %w", err)
 		}
 	}
 	if err := unix.Chdir(rootfs); err != nil {
@@ -123,7 +129,13 @@ func bindInRoot(rootfs, source, rel string, readOnly bool) error {
 		return err
 	}
 	defer mounted.Close()
-	return remountReadOnly(source, fmt.Sprintf("/proc/self/fd/%d", mounted.Fd()))
+	at = fmt.Sprintf("/proc/self/fd/%d", mounted.Fd())
+	if err := remountReadOnly(source, at); err != nil {
+		// Not left writable: the mount goes, and the error says why.
+		unix.Unmount(at, unix.MNT_DETACH)
+		return fmt.Errorf("read-only: %w", err)
+	}
+	return nil
 }
 
 // remountReadOnly makes the bind mount at target read-only, keeping the
@@ -139,6 +151,11 @@ func remountReadOnly(source, target string) error {
 			if st.Flags&f.st != 0 {
 				flags |= uintptr(f.ms)
 			}
+		}
+		if st.Flags&(unix.ST_NOATIME|unix.ST_RELATIME) == 0 {
+			// strictatime, which a remount must say (a user namespace may
+			// not change a mount's atime mode).
+			flags |= unix.MS_STRICTATIME
 		}
 	}
 	return unix.Mount("", target, "", flags, "")
