@@ -730,7 +730,7 @@ func ramInBytes(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*float64(mult) > math.MaxInt64 {
+	if err != nil || math.IsNaN(v) || v < 0 || v*float64(mult) >= math.MaxInt64 {
 		return 0, fmt.Errorf("invalid size %q", s)
 	}
 	return int64(v * float64(mult)), nil
@@ -752,8 +752,9 @@ func withCache(f func(c *cli.Context, cache *wasi.Cache) error) cli.ActionFunc {
 // (`runc delete ID -f`, `runc create ID --bundle B`); urfave/cli v2 would
 // stop parsing at the first argument. Only the command's own flags move,
 // each with its value; "--" ends the reordering; exec keeps its arguments
-// as they are (they are the module's command line), as runc's does, and so
-// does every command that parses no flags.
+// as they are (they are the module's command line), and so does ps (what
+// follows its id are ps(1)'s options), as runc's do, and every command
+// that parses no flags.
 func reorderArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
@@ -771,7 +772,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 		return args
 	}
 	cmd := app.Command(args[i])
-	if cmd == nil || cmd.Name == "exec" || cmd.SkipFlagParsing {
+	if cmd == nil || cmd.Name == "exec" || cmd.Name == "ps" || cmd.SkipFlagParsing {
 		return args
 	}
 	flags := takesValue(cmd.Flags)

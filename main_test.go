@@ -15,7 +15,7 @@ func TestRAMInBytes(t *testing.T) {
 			t.Errorf("ramInBytes(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "m", "ten", "-5", "1x", "1e30g"} {
+	for _, in := range []string{"", "m", "ten", "-5", "1x", "1e30g", "nan", "8388608t", "8192p"} {
 		if got, err := ramInBytes(in); err == nil {
 			t.Errorf("ramInBytes(%q) = %d, want an error", in, got)
 		}
@@ -36,6 +36,7 @@ func TestReorderArgs(t *testing.T) {
 		{"runw delete c -- -f", "runw delete c -- -f"},
 		{"runw delete -f c", "runw delete -f c"},
 		{"runw state c", "runw state c"},
+		{"runw ps c -e -f", "runw ps c -e -f"},
 		{"runw --root", "runw --root"},
 	} {
 		if got := strings.Join(reorderArgs(app, strings.Fields(c.in)), " "); got != c.want {

@@ -243,8 +243,8 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		}
 	}
 	if len(o.Gids) > 0 {
-		// They replace the container's, as runc's -g does.
-		p.User.AdditionalGids = nil
+		// Added to the process's own, as runc's -g adds them.
+		p.User.AdditionalGids = append([]uint32(nil), p.User.AdditionalGids...)
 		for _, g := range o.Gids {
 			if g < 0 || g > math.MaxUint32 {
 				return nil, fmt.Errorf("invalid additional gid %d", g)

@@ -100,17 +100,18 @@ func capSetsFor(c *specs.LinuxCapabilities, last capability.Cap) capSets {
 //     they vanish at the exec, and without this rule a guest exec'd as
 //     uid 1000 would hold CAP_DAC_OVERRIDE and write root's files;
 //   - root gets its inheritable and bounding sets as permitted and
-//     effective (no more than it had under no_new_privs), and no ambient.
+//     effective (no more than it had under no_new_privs); its ambient set
+//     stays (the program is no set-id or capability file).
 func afterExec(s capSets, uid uint32, noNewPrivs bool) capSets {
 	if uid != 0 {
 		s.permitted, s.effective = s.ambient, s.ambient
 		return s
 	}
-	p := s.inheritable | s.bounding
+	p := s.inheritable | s.bounding | s.ambient
 	if noNewPrivs {
 		p &= s.permitted
 	}
-	s.permitted, s.effective, s.ambient = p, p, 0
+	s.permitted, s.effective = p, p
 	return s
 }
 

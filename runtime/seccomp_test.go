@@ -157,7 +157,7 @@ func TestCapSetsAfterExec(t *testing.T) {
 	if got := afterExec(withAmbient, 1000, true); got.effective != net || got.permitted != net || got.ambient != net {
 		t.Errorf("uid 1000, ambient NET_BIND_SERVICE: %+v", got)
 	}
-	if got := afterExec(in, 0, false); got.effective != chown|kill|net || got.permitted != chown|kill|net || got.ambient != 0 {
+	if got := afterExec(in, 0, false); got.effective != chown|kill|net || got.permitted != chown|kill|net || got.ambient != in.ambient {
 		t.Errorf("root: %+v", got)
 	}
 	if got := afterExec(in, 0, true); got.effective != chown|kill || got.permitted != chown|kill {

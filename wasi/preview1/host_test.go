@@ -568,6 +568,8 @@ func TestErrnoOrderAsLinux(t *testing.T) {
 			return e
 		}, ErrnoExist},
 		{"open a missing file for write, read-only", func() Errno { _, e := g.open(4, "missing", true, 0, rightFdWrite); return e }, ErrnoNoent},
+		{"open a directory for write, read-only", func() Errno { _, e := g.open(4, "sub", true, 0, rightFdWrite); return e }, ErrnoIsdir},
+		{"open a file for write as a directory, read-only", func() Errno { _, e := g.open(4, "inside", true, oflagDirectory, rightFdWrite); return e }, ErrnoNotdir},
 		{"create a missing file, read-only", func() Errno { _, e := g.open(4, "missing", true, oflagCreat, rightFdWrite); return e }, ErrnoRofs},
 		{"mkdir a new name, read-only", func() Errno { d, n := str("new"); return g.call("path_create_directory", 4, d, n) }, ErrnoRofs},
 		{"create with a trailing slash", func() Errno { _, e := g.open(3, "newfile/", true, oflagCreat, rightFdWrite); return e }, ErrnoIsdir},

@@ -137,7 +137,12 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 			// symlink is followed to what it names.
 			var st unix.Stat_t
 			err := stat(t, &st)
-			if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK && follow {
+			typ := st.Mode & unix.S_IFMT
+			switch {
+			case err == nil && flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0:
+				// O_EXCL never follows a link.
+				return ErrnoExist
+			case err == nil && typ == unix.S_IFLNK && follow:
 				followed, errno := t.follow()
 				if errno != 0 {
 					return errno
@@ -145,12 +150,14 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 				if followed {
 					continue
 				}
-			}
-			switch {
+			case err == nil && typ == unix.S_IFLNK:
+				return ErrnoLoop
 			case err == unix.ENOENT && flags&unix.O_CREAT == 0:
 				return ErrnoNoent
-			case err == nil && flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0:
-				return ErrnoExist
+			case err == nil && flags&unix.O_DIRECTORY != 0 && typ != unix.S_IFDIR:
+				return ErrnoNotdir
+			case err == nil && typ == unix.S_IFDIR:
+				return ErrnoIsdir
 			}
 			return ErrnoRofs
 		}
