@@ -287,13 +287,27 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "data", "y"), nil, 0o644); err == nil || !errors.Is(err, unix.EROFS) {
 		t.Errorf("write into the read-only mount through the init's root: %v", err)
 	}
-	// Its /proc is read-only: under the rootfs it is within the rootfs's
-	// Landlock rule, and nothing may write /proc/sys through it.
-	if f, err := os.OpenFile(filepath.Join(root, "proc", "sys", "kernel", "hostname"), os.O_WRONLY, 0); err == nil || !errors.Is(err, unix.EROFS) {
-		if f != nil {
-			f.Close()
+	// Its /proc has runc's read-only and masked paths: under the rootfs it
+	// is within the rootfs's Landlock rule, and nothing may write
+	// /proc/sys or /proc/sysrq-trigger, or read /proc/kcore, through it.
+	for _, p := range []string{"sys/kernel/hostname", "sysrq-trigger"} {
+		if _, err := os.Stat("/proc/" + p); err != nil {
+			continue // not in this kernel
 		}
-		t.Errorf("open the container root's /proc/sys for writing: %v", err)
+		if f, err := os.OpenFile(filepath.Join(root, "proc", p), os.O_WRONLY, 0); err == nil || !errors.Is(err, unix.EROFS) {
+			if f != nil {
+				f.Close()
+			}
+			t.Errorf("open the container root's /proc/%s for writing: %v", p, err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Join(root, "proc", "kcore")); err == nil && fi.Size() != 0 {
+		t.Errorf("the container root's /proc/kcore is not masked: size %d", fi.Size())
+	}
+	// Pid 1 of that /proc is the init itself.
+	adj := filepath.Join(root, "proc", "1", "oom_score_adj")
+	if cur, err := os.ReadFile(adj); err != nil || os.WriteFile(adj, cur, 0) != nil {
+		t.Errorf("the container root's /proc/<pid> is not writable: %v", err)
 	}
 	res := r.mustRun("exec", "rooted", "/probe.wasm", "cat", "/data/x", "write", "/data/y", "no", "write", "/made-by-exec", "yes")
 	if res.stdout != "in the volumeERR open /data/y: Read-only file system\nOK\n" {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -81,12 +82,10 @@ func pivotIntoRootfs(plan *wasi.Plan) error {
 			logDebugf("init: %s not bound in the container's root: %v", g.GuestPath, err)
 		}
 	}
-	// /proc read-only: under the rootfs it falls within the rootfs's
-	// Landlock rule, and code escaping the guest must not write
-	// /proc/sysrq-trigger or /proc/sys through it.
-	if err := bindInRoot(rootfs, "/proc", "proc", true); err != nil {
+	if err := bindInRoot(rootfs, "/proc", "proc", false); err != nil {
 		return fmt.Errorf("bind /proc into the rootfs: %w", err)
 	}
+	protectProc(rootfs)
 	if plan.Preopens[0].ReadOnly {
 		if err := remountReadOnly(rootfs, rootfs); err != nil {
 			return fmt.Errorf("remount the container's root read-only: %w", err)
@@ -108,6 +107,47 @@ func pivotIntoRootfs(plan *wasi.Plan) error {
 	}
 	logDebugf("init: the rootfs is the root of the init's mount namespace")
 	return nil
+}
+
+// procReadOnly and procMasked are runc's default read-only and masked
+// paths of /proc (`runc spec`). Under the rootfs, /proc falls within the
+// rootfs's Landlock rule: code escaping the guest must not write
+// /proc/sysrq-trigger or /proc/sys through it, nor read the kernel's
+// memory or keys. The rest of /proc stays writable: the process writes its
+// own /proc/self/oom_score_adj (an exec'd one does, after joining).
+var (
+	procReadOnly = []string{"bus", "fs", "irq", "sys", "sysrq-trigger"}
+	procMasked   = []string{"acpi", "asound", "kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "scsi"}
+)
+
+// protectProc makes procReadOnly read-only and hides procMasked in the
+// container's /proc, as runc does; a path this kernel lacks is skipped.
+func protectProc(rootfs string) {
+	for _, p := range procReadOnly {
+		if err := bindInRoot(rootfs, "/proc/"+p, "proc/"+p, true); err != nil && !errors.Is(err, unix.ENOENT) {
+			logDebugf("init: /proc/%s not made read-only: %v", p, err)
+		}
+	}
+	for _, p := range procMasked {
+		fi, err := os.Stat("/proc/" + p)
+		if err != nil {
+			continue
+		}
+		target, err := pathrs.OpenInRoot(rootfs, "proc/"+p)
+		if err != nil {
+			continue
+		}
+		at := fmt.Sprintf("/proc/self/fd/%d", target.Fd())
+		if fi.IsDir() {
+			err = unix.Mount("tmpfs", at, "tmpfs", unix.MS_RDONLY, "")
+		} else {
+			err = unix.Mount("/dev/null", at, "", unix.MS_BIND, "")
+		}
+		target.Close()
+		if err != nil {
+			logDebugf("init: /proc/%s not masked: %v", p, err)
+		}
+	}
 }
 
 // bindInRoot bind-mounts source at rel inside rootfs, read-only if asked.
