@@ -540,6 +540,10 @@ func TestDeviceNodesOnlyAsFileMounts(t *testing.T) {
 	if _, e := g.open(3, "dev/null", true, 0, rightFdRead|rightFdWrite); e != 0 {
 		t.Errorf("open the granted /dev/null: errno %d", e)
 	}
+	// The resolver's own reads (/etc/hosts, /etc/resolv.conf) neither.
+	if _, err := g.h.view.ReadFile("/mem"); err != unix.EPERM {
+		t.Errorf("ReadFile of a device node: %v, want EPERM", err)
+	}
 }
 
 // Where Linux looks before it refuses, so does the host: EEXIST for a name

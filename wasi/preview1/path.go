@@ -496,6 +496,10 @@ func (v *View) ReadFile(p string) ([]byte, error) {
 	}
 	defer t.close()
 	for {
+		if isDevice(t) {
+			// The resolver reads files, never devices (as path_open).
+			return nil, unix.EPERM
+		}
 		fd, err := openTarget(t, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK)
 		if err == unix.ELOOP {
 			followed, errno := t.follow()
