@@ -376,28 +376,17 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 	if !cfg.Sandbox.has(specs.UserNamespace) {
 		return nil, nil
 	}
-	var files []*os.File
-	pass := func(path string) (string, error) {
-		f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return "", err
-		}
-		files = append(files, f)
-		return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(files)-1)), nil
-	}
+	var h handedOver
+	var err error
 	if cfg.Fifo != "" {
-		p, err := pass(cfg.Fifo)
-		if err != nil {
-			closeAll(files)
-			return nil, err
+		if cfg.Fifo, err = h.pass(cfg.Fifo, unix.O_PATH); err != nil {
+			return h.fail(err)
 		}
-		cfg.Fifo = p
 	}
 	for _, d := range cfg.Plan.PrivateDirs {
-		p, err := pass(d)
+		p, err := h.pass(d, unix.O_PATH)
 		if err != nil {
-			closeAll(files)
-			return nil, err
+			return h.fail(err)
 		}
 		for i := range cfg.Plan.Preopens {
 			if cfg.Plan.Preopens[i].HostPath == d {
@@ -406,8 +395,29 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		}
 	}
 	cfg.CacheDir = ""
-	cfg.Passed = len(files)
-	return files, nil
+	cfg.Passed = len(h.files)
+	return h.files, nil
+}
+
+// handedOver collects the descriptors handed to the init for paths, in
+// the order of spawnOptions.ExtraFiles.
+type handedOver struct{ files []*os.File }
+
+// pass opens path and returns how the init reaches it: /proc/self/fd/N,
+// a magic link to that object and nothing else.
+func (h *handedOver) pass(path string, flags int) (string, error) {
+	f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return "", err
+	}
+	h.files = append(h.files, f)
+	return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(h.files)-1)), nil
+}
+
+// fail closes what was passed so far and returns err.
+func (h *handedOver) fail(err error) ([]*os.File, error) {
+	closeAll(h.files)
+	return nil, err
 }
 
 // passAll prepares a process that joins a container's mount namespace
@@ -421,41 +431,32 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 // /proc/self/fd/N, a magic link to that object and nothing else. In its
 // own user namespace the process cannot read runw's cache (handOver).
 func (cfg *initConfig) passAll() ([]*os.File, error) {
-	var files []*os.File
-	pass := func(path string, flags int) (string, error) {
-		f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o644)
-		if err != nil {
-			closeAll(files)
-			return "", err
-		}
-		files = append(files, f)
-		return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(files)-1)), nil
-	}
+	var h handedOver
 	var err error
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {
-			if grants[i].HostPath, err = pass(grants[i].HostPath, unix.O_PATH); err != nil {
-				return nil, fmt.Errorf("grant %q: %w", grants[i].GuestPath, spec.ErrnoOf(err))
+			if grants[i].HostPath, err = h.pass(grants[i].HostPath, unix.O_PATH); err != nil {
+				return h.fail(fmt.Errorf("grant %q: %w", grants[i].GuestPath, spec.ErrnoOf(err)))
 			}
 		}
 	}
-	if cfg.Plan.Module, err = pass(cfg.Plan.Module, unix.O_PATH); err != nil {
-		return nil, err
+	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
+		return h.fail(err)
 	}
 	if cfg.CacheDir != "" && !cfg.Sandbox.has(specs.UserNamespace) {
-		if cfg.CacheDir, err = pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
-			return nil, err
+		if cfg.CacheDir, err = h.pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
+			return h.fail(err)
 		}
 	} else {
 		cfg.CacheDir = ""
 	}
 	if cfg.LogPath != "" {
-		if cfg.LogPath, err = pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {
-			return nil, err
+		if cfg.LogPath, err = h.pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {
+			return h.fail(err)
 		}
 	}
-	cfg.Passed = len(files)
-	return files, nil
+	cfg.Passed = len(h.files)
+	return h.files, nil
 }
 
 func closeAll(files []*os.File) {

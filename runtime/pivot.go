@@ -133,49 +133,48 @@ func protectProc(rootfs string) {
 		if err != nil {
 			continue
 		}
-		target, err := pathrs.OpenInRoot(rootfs, "proc/"+p)
-		if err != nil {
-			continue
-		}
-		at := fmt.Sprintf("/proc/self/fd/%d", target.Fd())
-		if fi.IsDir() {
-			err = unix.Mount("tmpfs", at, "tmpfs", unix.MS_RDONLY, "")
-		} else {
-			err = unix.Mount("/dev/null", at, "", unix.MS_BIND, "")
-		}
-		target.Close()
-		if err != nil {
+		err = atInRoot(rootfs, "proc/"+p, func(at string) error {
+			if fi.IsDir() {
+				return unix.Mount("tmpfs", at, "tmpfs", unix.MS_RDONLY, "")
+			}
+			return unix.Mount("/dev/null", at, "", unix.MS_BIND, "")
+		})
+		if err != nil && !errors.Is(err, unix.ENOENT) {
 			logDebugf("init: /proc/%s not masked: %v", p, err)
 		}
 	}
 }
 
-// bindInRoot bind-mounts source at rel inside rootfs, read-only if asked.
-// The mount point must exist (MakeMountPoints made it at create).
-func bindInRoot(rootfs, source, rel string, readOnly bool) error {
+// atInRoot resolves rel inside rootfs (securejoin's OpenInRoot: a symlink
+// in the image stays inside it) and calls f with the /proc/self/fd path of
+// that descriptor, which mount(2) takes as the object itself.
+func atInRoot(rootfs, rel string, f func(at string) error) error {
 	target, err := pathrs.OpenInRoot(rootfs, rel)
 	if err != nil {
 		return err
 	}
-	at := fmt.Sprintf("/proc/self/fd/%d", target.Fd())
-	err = unix.Mount(source, at, "", unix.MS_BIND|unix.MS_REC, "")
-	target.Close()
+	defer target.Close()
+	return f(fmt.Sprintf("/proc/self/fd/%d", target.Fd()))
+}
+
+// bindInRoot bind-mounts source at rel inside rootfs, read-only if asked.
+// The mount point must exist (MakeMountPoints made it at create).
+func bindInRoot(rootfs, source, rel string, readOnly bool) error {
+	err := atInRoot(rootfs, rel, func(at string) error {
+		return unix.Mount(source, at, "", unix.MS_BIND|unix.MS_REC, "")
+	})
 	if err != nil || !readOnly {
 		return err
 	}
 	// The new mount is reached by resolving the path again.
-	mounted, err := pathrs.OpenInRoot(rootfs, rel)
-	if err != nil {
-		return err
-	}
-	defer mounted.Close()
-	at = fmt.Sprintf("/proc/self/fd/%d", mounted.Fd())
-	if err := remountReadOnly(source, at); err != nil {
-		// Not left writable: the mount goes, and the error says why.
-		unix.Unmount(at, unix.MNT_DETACH)
-		return fmt.Errorf("read-only: %w", err)
-	}
-	return nil
+	return atInRoot(rootfs, rel, func(at string) error {
+		if err := remountReadOnly(source, at); err != nil {
+			// Not left writable: the mount goes, and the error says why.
+			unix.Unmount(at, unix.MNT_DETACH)
+			return fmt.Errorf("read-only: %w", err)
+		}
+		return nil
+	})
 }
 
 // remountReadOnly makes the bind mount at target read-only, keeping the
