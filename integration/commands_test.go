@@ -294,6 +294,66 @@ func TestHooks(t *testing.T) {
 		t.Error("cgroup left behind by a failed create")
 	}
 
+	// A hook that leaves a child holding its stderr does not hold create
+	// for the child's life; a hook that overruns its timeout is killed with
+	// what it started.
+	daemon, slow := filepath.Join(out, "daemon.pid"), filepath.Join(out, "slow.pid")
+	t.Cleanup(func() {
+		for _, f := range []string{daemon, slow} {
+			if data, err := os.ReadFile(f); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+			}
+		}
+	})
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "sleep 120 & echo $! > " + daemon}}}}
+	})
+	done := make(chan result, 1)
+	go func() { done <- r.run("run", "--bundle", b.dir, "daemonhook") }()
+	select {
+	case res := <-done:
+		if res.code != 0 || !strings.Contains(res.stdout, "hi") {
+			t.Errorf("run with a hook that leaves a daemon: %v", res)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("run waited for the child a hook left holding its stderr")
+	}
+	b.edit(func(s *specs.Spec) {
+		timeout := 1
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Timeout: &timeout,
+			Args: []string{"sh", "-c", "sleep 120 & echo $! > " + slow + "; wait"}}}}
+	})
+	if res := r.run("create", "--bundle", b.dir, "slowhook"); res.code != 1 || !strings.Contains(res.stderr, "timed out") {
+		t.Errorf("create with a hook past its timeout: %v", res)
+	}
+	r.assertRootEmpty()
+	if data, err := os.ReadFile(slow); err != nil {
+		t.Errorf("the slow hook never ran: %v", err)
+	} else if pid, _ := strconv.Atoi(strings.TrimSpace(string(data))); pid > 0 {
+		waitGone(t, pid, 5*time.Second)
+	}
+
+	// A failing poststop hook is a warning: delete succeeds and the next
+	// poststop hook still runs.
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststop: []specs.Hook{
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 3"}},
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + out + "/second"}},
+		}}
+	})
+	r.mustRun("create", "--bundle", b.dir, "badpoststop")
+	r.mustRun("start", "badpoststop")
+	r.waitStatus("badpoststop", "stopped", 10*time.Second)
+	if res := r.run("delete", "badpoststop"); res.code != 0 || !strings.Contains(res.stderr, "poststop") {
+		t.Errorf("delete with a failing poststop hook: %v", res)
+	}
+	if _, err := os.Stat(filepath.Join(out, "second")); err != nil {
+		t.Errorf("the poststop hook after a failing one did not run: %v", err)
+	}
+	r.assertRootEmpty()
+
 	// A failing poststart hook fails start and stops the container
 	// (runtime-spec's lifecycle, step 9); delete then removes it.
 	sleeper := newBundle(t, "probe", "sleep", "1h")

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/state"
@@ -54,8 +56,13 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := h.Destroy(); err != nil {
 		return err
 	}
-	if err := runHooks(hooksOf(c).Poststop, specState(c, state.Stopped)); err != nil {
-		logDebugf("poststop hook: %v", err)
+	// The spec: a failing poststop hook is a warning, and the remaining
+	// hooks still run.
+	st := specState(c, state.Stopped)
+	for _, hook := range hooksOf(c).Poststop {
+		if err := runHooks([]specs.Hook{hook}, st); err != nil {
+			logrus.Warnf("poststop %v", err)
+		}
 	}
 	return nil
 }

@@ -3,11 +3,15 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
+	"syscall"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
@@ -15,7 +19,9 @@ import (
 
 // createHooks are the hooks run at the end of create, in the spec's order:
 // prestart (deprecated, still honoured), createRuntime, createContainer.
-// runw has no separate container namespaces to enter, so all run here.
+// The spec asks for createContainer (and startContainer) hooks to run in
+// the container's namespaces; runw runs every hook in its own, as the
+// other kinds (a difference from runc, listed in docs/engines.md).
 func createHooks(b *spec.Bundle) []specs.Hook {
 	h := b.Spec.Hooks
 	if h == nil {
@@ -51,7 +57,10 @@ func recordHooks(b *spec.Bundle) json.RawMessage {
 func hooksOf(c *state.Container) laterHooks {
 	var h laterHooks
 	if len(c.Extra) > 0 {
-		_ = json.Unmarshal(c.Extra, &h)
+		if err := json.Unmarshal(c.Extra, &h); err != nil {
+			// Only runw writes Extra; say so rather than skip hooks silently.
+			logrus.Warnf("container %s: recorded hooks unreadable, none run: %v", c.ID, err)
+		}
 	}
 	return h
 }
@@ -84,31 +93,53 @@ func runHooks(hooks []specs.Hook, st specs.State) error {
 		return err
 	}
 	for _, h := range hooks {
-		cmd := &exec.Cmd{Path: h.Path, Args: h.Args, Env: h.Env, Stdin: bytes.NewReader(in)}
-		if len(cmd.Args) == 0 {
-			cmd.Args = []string{h.Path}
-		}
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			return fmt.Errorf("hook %q: %w", h.Path, spec.ErrnoOf(err))
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		var timeout <-chan time.Time
-		if h.Timeout != nil && *h.Timeout > 0 {
-			timeout = time.After(time.Duration(*h.Timeout) * time.Second)
-		}
-		select {
-		case err := <-done:
-			if err != nil {
-				return fmt.Errorf("hook %q: %w: %q", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
-			}
-		case <-timeout:
-			cmd.Process.Kill()
-			<-done
-			return fmt.Errorf("hook %q: timed out after %ds", h.Path, *h.Timeout)
+		if err := runHook(h, in); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// hookOutputDelay is how long a hook's stderr is read after the hook has
+// exited: a hook that leaves a child holding its stderr (a helper daemon
+// it started) must not keep create waiting, with the container locked,
+// for as long as that child lives.
+const hookOutputDelay = time.Second
+
+// runHook runs one hook. A hook runs in a process group of its own, so
+// that its timeout kills what it started too and not only the hook.
+func runHook(h specs.Hook, in []byte) error {
+	cmd := &exec.Cmd{
+		Path:        h.Path,
+		Args:        h.Args,
+		Env:         h.Env,
+		Stdin:       bytes.NewReader(in),
+		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		WaitDelay:   hookOutputDelay,
+	}
+	if len(cmd.Args) == 0 {
+		cmd.Args = []string{h.Path}
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("hook %q: %w", h.Path, spec.ErrnoOf(err))
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var timeout <-chan time.Time
+	if h.Timeout != nil && *h.Timeout > 0 {
+		timeout = time.After(time.Duration(*h.Timeout) * time.Second)
+	}
+	select {
+	case err := <-done:
+		if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
+			return fmt.Errorf("hook %q: %w: %q", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
+		}
+		return nil
+	case <-timeout:
+		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
+		<-done
+		return fmt.Errorf("hook %q: timed out after %ds", h.Path, *h.Timeout)
+	}
 }
