@@ -151,32 +151,37 @@ func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 
 		SystemdCgroup: c.Bool("systemd-cgroup"),
 		NativeRuntime: c.String("native-runtime"),
-		CmdArgs:       commandArgs(os.Args, c.Command.Name),
+		CmdArgs:       commandArgs(c.App, os.Args, c.Command.Name),
 	})
 }
-
-// globalsWithValue are the global flags that take a value.
-var globalsWithValue = map[string]bool{"root": true, "log": true, "log-format": true, "rootless": true, "cache-dir": true, "cache-max": true, "native-runtime": true}
 
 // commandArgs returns what follows the command name in argv: the
 // command's flags and arguments exactly as given, to replay them to a
 // native runtime for a handed-off container.
-func commandArgs(argv []string, command string) []string {
-	for i := 1; i < len(argv); i++ {
-		a := argv[i]
-		if strings.HasPrefix(a, "-") {
-			name := strings.TrimLeft(a, "-")
-			if !strings.Contains(name, "=") && globalsWithValue[name] {
-				i++
-			}
-			continue
-		}
-		if a == command || (command == "list" && a == "ls") {
-			return argv[i+1:]
-		}
+func commandArgs(app *cli.App, argv []string, command string) []string {
+	i := commandIndex(app, argv)
+	if i >= len(argv) {
 		return nil
 	}
+	if a := argv[i]; a == command || (command == "list" && a == "ls") {
+		return argv[i+1:]
+	}
 	return nil
+}
+
+// commandIndex is the index in argv of the command name: the first
+// argument after the global flags and their values.
+func commandIndex(app *cli.App, argv []string) int {
+	globals := takesValue(app.Flags)
+	i := 1
+	for i < len(argv) && strings.HasPrefix(argv[i], "-") && argv[i] != "--" {
+		name := strings.TrimLeft(argv[i], "-")
+		if globals[name] && !strings.Contains(argv[i], "=") {
+			i++
+		}
+		i++
+	}
+	return i
 }
 
 // checkArgs prints usage and fails as runc does when the count is wrong.
@@ -759,15 +764,7 @@ func reorderArgs(app *cli.App, args []string) []string {
 	if len(args) < 2 {
 		return args
 	}
-	globals := takesValue(app.Flags)
-	i := 1
-	for i < len(args) && strings.HasPrefix(args[i], "-") && args[i] != "--" {
-		name := strings.TrimLeft(args[i], "-")
-		if globals[name] && !strings.Contains(args[i], "=") {
-			i++
-		}
-		i++
-	}
+	i := commandIndex(app, args)
 	if i >= len(args) {
 		return args
 	}

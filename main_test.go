@@ -44,3 +44,20 @@ func TestReorderArgs(t *testing.T) {
 		}
 	}
 }
+
+// commandArgs replays a handed-off container's command exactly: every
+// global flag that takes a value, hidden ones too (--criu), is skipped
+// with its value.
+func TestCommandArgs(t *testing.T) {
+	app := newApp()
+	for _, c := range []struct{ in, command, want string }{
+		{"runw --criu /x --root /r start c1", "start", "c1"},
+		{"runw --root=/r --debug kill c1 TERM", "kill", "c1 TERM"},
+		{"runw --log /l --log-format json ls -q", "list", "-q"},
+		{"runw --root /r", "state", ""},
+	} {
+		if got := strings.Join(commandArgs(app, strings.Fields(c.in), c.command), " "); got != c.want {
+			t.Errorf("%s: got %q, want %q", c.in, got, c.want)
+		}
+	}
+}

@@ -460,9 +460,11 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 }
 
 // killCgroup sends SIGKILL to every process in the container's cgroup,
-// thawing it if frozen. runw makes no pid namespace, so the init's death
-// does not take exec'd processes with it: this does, as runc's destroy
-// does for containers without their own pid namespace.
+// thawing it if frozen. Without a pid namespace of the container's own,
+// the init's death does not take exec'd processes with it: this does, as
+// runc's destroy does for such containers. (No process in the cgroup can
+// fork a new one while this runs: a guest has no fork, and every process
+// runw places there is a guest's init.)
 func killCgroup(p string) {
 	if p == "" {
 		return

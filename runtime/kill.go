@@ -28,14 +28,14 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		}
 		return ErrNotRunning
 	}
-	if err := unix.Kill(c.InitPid, sig); err != nil {
+	if err := signalInit(c, sig); err != nil {
 		if err == unix.ESRCH {
 			if all {
 				return nil
 			}
 			return ErrNotRunning
 		}
-		return err
+		return fmt.Errorf("kill container: %w", err)
 	}
 	if sig == unix.SIGKILL {
 		// Every process in the container (exec'd ones too) dies, and a

@@ -42,11 +42,9 @@ func (r *Runtime) Start(id string) error {
 	if err := runHooks(hooks.Poststart, specState(c, state.Running)); err != nil {
 		// runtime-spec: a failed poststart hook is an error, and the
 		// container is stopped (delete then undoes the rest).
-		if state.Alive(c.InitPid, c.InitStartTime) {
-			// Still our init (a short guest may be gone and its pid
-			// reused while the hook ran).
-			unix.Kill(c.InitPid, unix.SIGKILL)
-		}
+		// A short guest may be gone and its pid reused while the hook
+		// ran: signalInit signals only the init.
+		signalInit(c, unix.SIGKILL)
 		killCgroup(c.CgroupPath)
 		return fmt.Errorf("poststart %w", err)
 	}
