@@ -683,15 +683,16 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 	if cpu.RealtimeRuntime, err = num("cpu-rt-runtime"); err != nil {
 		return err
 	}
+	// Unsigned, as runc parses them: "-1" is refused, not 2^64-1.
 	for name, dst := range map[string]**uint64{"cpu-period": &cpu.Period, "cpu-share": &cpu.Shares, "cpu-rt-period": &cpu.RealtimePeriod} {
-		v, err := num(name)
+		if !c.IsSet(name) {
+			continue
+		}
+		u, err := strconv.ParseUint(c.String(name), 10, 64)
 		if err != nil {
-			return err
+			return fmt.Errorf("invalid value for %s: %w", name, err)
 		}
-		if v != nil {
-			u := uint64(*v)
-			*dst = &u
-		}
+		*dst = &u
 	}
 	if cpu.Quota != nil || cpu.Period != nil || cpu.Shares != nil || cpu.Cpus != "" || cpu.Mems != "" || cpu.RealtimePeriod != nil || cpu.RealtimeRuntime != nil {
 		res.CPU = cpu
@@ -700,9 +701,10 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 	if err != nil {
 		return err
 	}
-	if weight != nil {
-		if *weight < 0 || *weight > 1000 {
-			return fmt.Errorf("invalid value for --blkio-weight: %d", *weight)
+	// 0 leaves the weight as it is; the kernel takes 10 to 1000.
+	if weight != nil && *weight != 0 {
+		if *weight < 10 || *weight > 1000 {
+			return fmt.Errorf("invalid value for --blkio-weight: %d (range is 10 to 1000)", *weight)
 		}
 		w := uint16(*weight)
 		res.BlockIO = &specs.LinuxBlockIO{Weight: &w}

@@ -150,6 +150,13 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 			t.Errorf("%s after update --blkio-weight 500: %s", name, w)
 		}
 	}
+	// Out of range: refused, nothing changed (a negative period must not
+	// wrap to 2^64-1).
+	for _, bad := range [][]string{{"--cpu-period", "-1"}, {"--cpu-share", "-2"}, {"--blkio-weight", "5"}, {"--blkio-weight", "1001"}} {
+		if res := r.run(append(append([]string{"update"}, bad...), "cmds")...); res.code != 1 || !strings.Contains(res.stderr, "invalid value for") {
+			t.Errorf("update %s: %v", strings.Join(bad, " "), res)
+		}
+	}
 	if res := r.run("update", "--l3-cache-schema", "L3:0=f", "cmds"); res.code != 1 || !strings.Contains(res.stderr, "Intel RDT") {
 		t.Errorf("update --l3-cache-schema: %v", res)
 	}
@@ -171,6 +178,10 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.mustRun("events", "--stats", "cmds").stdout), &ev); err != nil || ev.Type != "stats" || ev.ID != "cmds" || ev.Data.Memory.Usage.Usage == 0 {
 		t.Errorf("events --stats: %+v %v", ev, err)
+	}
+	// An interval of 0 would spin: refused in runc's words.
+	if res := r.run("events", "--interval", "0s", "cmds"); res.code != 1 || !strings.Contains(res.stderr, "duration interval must be greater than 0") {
+		t.Errorf("events --interval 0s: %v", res)
 	}
 
 	// kill 0 only asks whether the init is alive, as under runc; --criu,

@@ -288,6 +288,10 @@ func TestDeleteForceCopesWithUnreadableState(t *testing.T) {
 		t.Errorf("delete of an unreadable state: %v, want exit 1 and a word on delete --force", res)
 	}
 	oneLine(t, "error", res.stderr)
+	// list does not hide it: it says what is wrong, as runc's does.
+	if res := r.run("list"); res.code != 0 || !strings.Contains(res.stderr, "load container torn") {
+		t.Errorf("list with an unreadable state: %v", res)
+	}
 
 	r.mustRun("delete", "--force", "torn")
 	if _, err := os.Stat(filepath.Join(r.root, "torn")); err == nil {

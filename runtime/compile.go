@@ -58,6 +58,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
 	if cache == nil {
 		return false
 	}
+	defer cache.Close()
 	if cache.Has(plan.Module, plan.Kind) {
 		return true
 	}

@@ -391,10 +391,15 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	}
 	initR.Close()
 	syncW.Close()
-	if err := o.Place(cmd.Process.Pid, born); err != nil {
+	// Every failure from here ends the init: the caller gets a running
+	// init or an error, never both.
+	fail := func(err error) (*exec.Cmd, error) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		return nil, err
+	}
+	if err := o.Place(cmd.Process.Pid, born); err != nil {
+		return fail(err)
 	}
 	// Placed (at birth, or just now), or about to enter its v1 cgroups
 	// itself: the constructor, blocked on its orders until here, enters
@@ -402,9 +407,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	// join, and makes its cgroup namespace, whose root is then the
 	// container's cgroup.
 	if err := o.NS.sendOrders(ordersW); err != nil {
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, fmt.Errorf("send namespace orders: %w", err)
+		return fail(fmt.Errorf("send namespace orders: %w", err))
 	}
 	if o.Ordered != nil {
 		o.Ordered()
@@ -423,10 +426,9 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	if err := json.NewEncoder(initW).Encode(o.Config); err != nil {
 		// The init is gone before reading it: its sync pipe says why.
 		if rerr := readReport(syncR); rerr != nil && rerr != errNoReport {
-			cmd.Wait()
-			return nil, rerr
+			return fail(rerr)
 		}
-		return cmd, fmt.Errorf("send init config: %w", err)
+		return fail(fmt.Errorf("send init config: %w", err))
 	}
 	initW.Close()
 
@@ -440,9 +442,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		}
 		return nil, fmt.Errorf("container init exited without reporting: %s%s", death, o.Config.Sandbox.seccompHint())
 	case err != nil:
-		cmd.Process.Kill()
-		cmd.Wait()
-		return nil, err
+		return fail(err)
 	}
 	return cmd, nil
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"time"
 
@@ -40,6 +41,9 @@ type statsData struct {
 // Events writes stats events for a container: one with once (--stats),
 // else one every interval until the container stops.
 func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writer) error {
+	if interval <= 0 {
+		return errors.New("duration interval must be greater than 0") // runc's text
+	}
 	enc := json.NewEncoder(w)
 	for {
 		h, c, err := r.lockLoad(id)

@@ -122,6 +122,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if tty != nil {
+		// Closed here on every path; once spawned, the process holds the
+		// only copy (and the console's end sees its hang-up).
+		defer tty.Close()
 		stdio = [3]*os.File{tty, tty, tty}
 	}
 	sb, err := sandboxFor(b.Spec)
@@ -184,6 +187,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
 			cmd.Process.Kill()
+			cmd.Wait()
 			return 0, fmt.Errorf("write pid file %q: %w", o.PidFile, spec.ErrnoOf(err))
 		}
 	}

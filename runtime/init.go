@@ -137,6 +137,12 @@ func Init() {
 // staying resident in the init for the whole life of the container. That
 // child is in the container's cgroup, under its limits. If it fails,
 // Prepare compiles in-process and reports the error itself.
+//
+// The child inherits the init's descriptors on purpose: the protocol's
+// descriptors are not close-on-exec, and under `runw exec` into a pivoted
+// container the module and the cache are /proc/self/fd/N paths naming
+// them (cfg.passAll). The child is runw itself and exits before the init
+// reports, so the sync pipe's extra writer changes nothing.
 func compileInChild(cfg initConfig) {
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module); err != nil {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)

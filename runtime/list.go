@@ -2,8 +2,10 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -66,10 +68,15 @@ func (r *Runtime) List() ([]ContainerState, error) {
 	var out []ContainerState
 	for _, id := range ids {
 		cs, err := r.State(id)
-		if err != nil {
+		if errors.Is(err, state.ErrNotExist) {
 			continue // deleted meanwhile
 		}
-		cs.Owner = ownerOf(r.store.Root + "/" + id)
+		if err != nil {
+			// runc's line: the container is not hidden, its problem is said.
+			fmt.Fprintf(os.Stderr, "load container %s: %v\n", id, err)
+			continue
+		}
+		cs.Owner = ownerOf(filepath.Join(r.store.Root, id))
 		out = append(out, *cs)
 	}
 	return out, nil

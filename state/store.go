@@ -75,8 +75,11 @@ type Store struct {
 	Root string
 
 	// fd is the root directory, opened once without following a symlink
-	// and checked by Open. Container directories are opened relative to
-	// it, so swapping the root's path afterwards changes nothing.
+	// and checked by Open (owned by us, not writable by others). Container
+	// directories are locked and created relative to it; reads, writes and
+	// removal inside them go by path again: they trust the path to the
+	// root not to be swapped by someone else (a parent directory others
+	// can write to), the premise runc's own root has too.
 	fd int
 }
 

@@ -513,11 +513,17 @@ func (v *View) ReadFile(p string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		f := os.NewFile(uintptr(fd), p)
-		defer f.Close()
-		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-			return nil, unix.EINVAL
-		}
-		return io.ReadAll(io.LimitReader(f, maxReadFile))
+		return readRegular(fd, p)
 	}
+}
+
+// readRegular reads up to maxReadFile bytes of the regular file open on
+// fd, and closes fd.
+func readRegular(fd int, name string) ([]byte, error) {
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, unix.EINVAL
+	}
+	return io.ReadAll(io.LimitReader(f, maxReadFile))
 }

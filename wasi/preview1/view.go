@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,8 +41,9 @@ type View struct {
 
 // haveOpenat2 is cleared where the kernel has no openat2 (before 5.6):
 // every path then takes the step-by-step walk, which needs only openat
-// with O_NOFOLLOW and is just as strict (tests run both).
-var haveOpenat2 = true
+// with O_NOFOLLOW and is just as strict (tests run both). Atomic: every
+// host in the process (a test runs several at once) reads it.
+var noOpenat2 atomic.Bool
 
 // maxSymlinks bounds the links followed in one resolution, as Linux's
 // MAXSYMLINKS (40): a loop answers ELOOP.
@@ -259,7 +261,7 @@ func (v *View) resolve(start step, p string) (*target, Errno) {
 // over and gives the exact answer. It leaves w.last empty when it did not
 // apply.
 func (w *walker) fast(p string) Errno {
-	if !haveOpenat2 {
+	if noOpenat2.Load() {
 		return 0
 	}
 	dir, name := "", p
@@ -298,7 +300,7 @@ func (w *walker) fast(p string) Errno {
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 		})
 		if err == unix.ENOSYS {
-			haveOpenat2 = false
+			noOpenat2.Store(true)
 			return 0
 		}
 		if err == unix.ELOOP || err == unix.EXDEV || err == unix.EAGAIN {
