@@ -32,7 +32,8 @@ type Plan struct {
 	// Module is the host path of the module file (inside the rootfs or a
 	// bind mount source, resolved by spec.ResolveGuest).
 	Module string `json:"module"`
-	// Kind says how to read Module (binary module or WAT text).
+	// Kind says how to read Module: a binary module, WAT text or a
+	// component.
 	Kind spec.Kind `json:"kind"`
 	// Argv is process.args exactly, argv[0] included.
 	Argv []string `json:"argv"`

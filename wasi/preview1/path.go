@@ -52,7 +52,6 @@ func (t *target) writable(replacesObject bool) Errno {
 	return 0
 }
 
-// followAll follows the target while it is a symlink, when follow says so.
 // atFollow is at, then follows the target when lookupflags has
 // SYMLINK_FOLLOW (or the path ended in "/").
 func (h *Host) atFollow(m memory, fd int32, lookupflags, ptr, n uint32) (*target, Errno) {
@@ -67,6 +66,8 @@ func (h *Host) atFollow(m memory, fd int32, lookupflags, ptr, n uint32) (*target
 	return t, 0
 }
 
+// followAll follows the target while it is a symlink, when follow says so
+// (or the path ended in "/").
 func (t *target) followAll(follow bool) Errno {
 	if !follow && !t.slash {
 		return 0
@@ -225,10 +226,6 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 	return 0
 }
 
-// openTarget opens the target with flags; O_NOFOLLOW is in flags, so a
-// symlink at the last component answers ELOOP and the caller decides.
-// A read-only grant's creations are caught here too: O_CREAT is tried
-// without creating first.
 // isDevice says the target is a device node found in the rootfs or a
 // directory mount, which no guest may open. Devices are granted one by
 // one, as file mounts (/dev/null and the other defaults, a terminal); a
@@ -246,10 +243,16 @@ func deviceMode(mode uint32) bool {
 	return typ == unix.S_IFCHR || typ == unix.S_IFBLK
 }
 
+// openTarget opens the target with flags; O_NOFOLLOW is in flags, so a
+// symlink at the last component answers ELOOP and the caller decides.
+// A read-only grant's creations are caught here too: O_CREAT is tried
+// without creating first.
 func openTarget(t *target, flags int) (int, error) {
 	if t.name == "" {
-		// A file mount: reopen runw's own descriptor for it. The
-		// magic link names runw's descriptor, never a guest path.
+		// A file mount: reopen runw's own descriptor for it. The magic
+		// link names the descriptor runw opened on the mount's source at
+		// start, never a guest path: no name the guest controls is
+		// resolved, so a guest cannot steer it to another object.
 		if flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0 {
 			return -1, unix.EEXIST
 		}
