@@ -80,11 +80,8 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
 		return 0, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
 	}
-	if !proc.Terminal && o.ConsoleSocket != "" {
-		return 0, errors.New("cannot use console socket if runw will not detach or allocate tty")
-	}
-	if proc.Terminal && o.ConsoleSocket == "" && o.Detach {
-		return 0, errors.New("cannot allocate tty if runw will detach without setting console socket")
+	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, !o.Detach); err != nil {
+		return 0, err
 	}
 	// The exec'd process joins the running init's network namespace,
 	// whatever path the bundle names (a pod's pause container may be gone

@@ -2,7 +2,6 @@ package wasi
 
 import (
 	"fmt"
-	"os"
 	"sync/atomic"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -16,34 +15,18 @@ import (
 // storing it otherwise, like CompileKeyed for a module. The boolean says
 // whether it was a cache hit.
 func CompileComponent(engine *wasmtime.Engine, path string, cache *Cache) (*component.Component, bool, string, error) {
-	var key string
-	var wasm []byte
-	var err error
-	if cache != nil {
-		if key, wasm, err = cache.KeyFor(path, nil); err != nil {
-			return nil, false, "", err
-		}
-		if c := cache.LoadComponent(engine, key); c != nil {
-			return c, true, key, nil
-		}
-	}
-	if wasm == nil {
-		if wasm, err = os.ReadFile(path); err != nil {
-			return nil, false, "", err
-		}
-		key = Key(wasm)
-	}
-	c, err := component.New(engine, wasm)
-	if err != nil {
-		return nil, false, key, fmt.Errorf("compile component %q: %w", path, oneLine(err))
-	}
-	if cache != nil {
-		if art, err := c.Serialize(); err == nil {
-			// A cache that cannot be written only costs speed, never the run.
-			_ = cache.Store(key, art)
-		}
-	}
-	return c, false, key, nil
+	return compileCached(path, nil, cache,
+		func(key string) (*component.Component, bool) {
+			c := cache.LoadComponent(engine, key)
+			return c, c != nil
+		},
+		func(wasm []byte) (*component.Component, error) {
+			c, err := component.New(engine, wasm)
+			if err != nil {
+				return nil, fmt.Errorf("compile component %q: %w", path, oneLine(err))
+			}
+			return c, nil
+		})
 }
 
 // Precompile fills the cache for the module or component at path, for

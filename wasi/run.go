@@ -30,40 +30,60 @@ func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *C
 	if kind == spec.KindComponent {
 		return nil, false, "", errors.New("a component is compiled by CompileComponent, not as a module")
 	}
-	convert := converter(path, kind)
+	return compileCached(path, converter(path, kind), cache,
+		func(key string) (*wasmtime.Module, bool) {
+			m := cache.Load(engine, key)
+			return m, m != nil
+		},
+		func(wasm []byte) (*wasmtime.Module, error) {
+			m, err := wasmtime.NewModule(engine, wasm)
+			if err != nil {
+				return nil, fmt.Errorf("compile %q: %w", path, oneLine(err))
+			}
+			return m, nil
+		})
+}
+
+// compileCached is the cache's read-through for modules and components
+// alike: the artifact under the file's key when the cache holds it (cache
+// may be nil), else the file read (and converted, when convert is not
+// nil), compiled and stored. The boolean says whether it was a hit.
+func compileCached[T interface{ Serialize() ([]byte, error) }](path string, convert func([]byte) ([]byte, error), cache *Cache,
+	load func(key string) (T, bool), compile func(wasm []byte) (T, error)) (T, bool, string, error) {
+	var zero T
 	var key string
 	var wasm []byte
 	var err error
 	if cache != nil {
 		if key, wasm, err = cache.KeyFor(path, convert); err != nil {
-			return nil, false, "", err
+			return zero, false, "", err
 		}
-		if m := cache.Load(engine, key); m != nil {
-			return m, true, key, nil
+		if c, ok := load(key); ok {
+			return c, true, key, nil
 		}
 	}
 	if wasm == nil {
 		if wasm, err = os.ReadFile(path); err != nil {
-			return nil, false, "", err
+			return zero, false, "", err
 		}
 		if convert != nil {
 			if wasm, err = convert(wasm); err != nil {
-				return nil, false, "", err
+				return zero, false, "", err
 			}
 		}
 		key = Key(wasm)
 	}
-	m, err := wasmtime.NewModule(engine, wasm)
+	c, err := compile(wasm)
 	if err != nil {
-		return nil, false, key, fmt.Errorf("compile %q: %w", path, oneLine(err))
+		return zero, false, key, err
 	}
 	if cache != nil {
-		if art, err := m.Serialize(); err == nil {
+		if art, err := c.Serialize(); err == nil {
 			// A cache that cannot be written only costs speed, never the run.
 			_ = cache.Store(key, art)
 		}
 	}
-	return m, false, key, nil
+	return c, false, key, nil
 }
 
 // converter returns what turns the file's bytes into a binary module: WAT
