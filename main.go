@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -629,94 +630,123 @@ func execFailed(err error) error {
 
 // updateAction parses update's individual flags into resources.
 func updateAction(c *cli.Context, r *runtime.Runtime) error {
-	res := &specs.LinuxResources{}
 	for _, name := range []string{"l3-cache-schema", "mem-bw-schema"} {
 		if c.IsSet(name) {
 			return fmt.Errorf("--%s: Intel RDT is not supported by runw", name)
 		}
 	}
-	num := func(name string) (*int64, error) {
-		if !c.IsSet(name) {
-			return nil, nil
-		}
-		v, err := strconv.ParseInt(c.String(name), 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("invalid value for --%s: %q", name, c.String(name))
-		}
-		return &v, nil
-	}
-	// Memory sizes take runc's suffixes ("100M", "1g", "512KiB"); -1 is
-	// no limit.
-	size := func(name string) (*int64, error) {
-		if !c.IsSet(name) {
-			return nil, nil
-		}
-		v, err := ramInBytes(c.String(name))
-		if err != nil {
-			return nil, fmt.Errorf("invalid value for --%s: %q", name, c.String(name))
-		}
-		return &v, nil
-	}
-	var err error
-	mem := &specs.LinuxMemory{}
-	if mem.Limit, err = size("memory"); err != nil {
-		return err
-	}
-	if mem.Reservation, err = size("memory-reservation"); err != nil {
-		return err
-	}
-	if mem.Swap, err = size("memory-swap"); err != nil {
-		return err
-	}
-	for _, name := range []string{"kernel-memory", "kernel-memory-tcp"} {
-		if _, err := size(name); err != nil {
+	// As runc: the --resources file first, then each flag given overrides
+	// its field.
+	res := &specs.LinuxResources{}
+	if f := c.String("resources"); f != "" {
+		if err := readResources(f, res); err != nil {
 			return err
 		}
 	}
-	if mem.Limit != nil || mem.Reservation != nil || mem.Swap != nil {
-		res.Memory = mem
+	memory := func() *specs.LinuxMemory {
+		if res.Memory == nil {
+			res.Memory = &specs.LinuxMemory{}
+		}
+		return res.Memory
 	}
-	cpu := &specs.LinuxCPU{Cpus: c.String("cpuset-cpus"), Mems: c.String("cpuset-mems")}
-	if cpu.Quota, err = num("cpu-quota"); err != nil {
-		return err
+	cpu := func() *specs.LinuxCPU {
+		if res.CPU == nil {
+			res.CPU = &specs.LinuxCPU{}
+		}
+		return res.CPU
 	}
-	if cpu.RealtimeRuntime, err = num("cpu-rt-runtime"); err != nil {
-		return err
+	// Memory sizes take runc's suffixes ("100M", "1g", "512KiB"); -1 is
+	// no limit. The kernel-memory flags are parsed and ignored, as by runc.
+	sizes := []struct {
+		name string
+		set  func(*int64)
+	}{
+		{"memory", func(v *int64) { memory().Limit = v }},
+		{"memory-reservation", func(v *int64) { memory().Reservation = v }},
+		{"memory-swap", func(v *int64) { memory().Swap = v }},
+		{"kernel-memory", func(*int64) {}},
+		{"kernel-memory-tcp", func(*int64) {}},
+	}
+	for _, f := range sizes {
+		if c.IsSet(f.name) {
+			v, err := ramInBytes(c.String(f.name))
+			if err != nil {
+				return fmt.Errorf("invalid value for --%s: %q", f.name, c.String(f.name))
+			}
+			f.set(&v)
+		}
+	}
+	signed := []struct {
+		name string
+		set  func(*int64)
+	}{
+		{"cpu-quota", func(v *int64) { cpu().Quota = v }},
+		{"cpu-rt-runtime", func(v *int64) { cpu().RealtimeRuntime = v }},
+		{"pids-limit", func(v *int64) { res.Pids = &specs.LinuxPids{Limit: v} }},
+	}
+	for _, f := range signed {
+		if c.IsSet(f.name) {
+			v, err := strconv.ParseInt(c.String(f.name), 10, 64)
+			if err != nil {
+				return fmt.Errorf("invalid value for --%s: %q", f.name, c.String(f.name))
+			}
+			f.set(&v)
+		}
 	}
 	// Unsigned, as runc parses them: "-1" is refused, not 2^64-1.
-	for name, dst := range map[string]**uint64{"cpu-period": &cpu.Period, "cpu-share": &cpu.Shares, "cpu-rt-period": &cpu.RealtimePeriod} {
-		if !c.IsSet(name) {
-			continue
-		}
-		u, err := strconv.ParseUint(c.String(name), 10, 64)
-		if err != nil {
-			return fmt.Errorf("invalid value for %s: %w", name, err)
-		}
-		*dst = &u
+	unsigned := []struct {
+		name string
+		set  func(*uint64)
+	}{
+		{"cpu-period", func(v *uint64) { cpu().Period = v }},
+		{"cpu-share", func(v *uint64) { cpu().Shares = v }},
+		{"cpu-rt-period", func(v *uint64) { cpu().RealtimePeriod = v }},
 	}
-	if cpu.Quota != nil || cpu.Period != nil || cpu.Shares != nil || cpu.Cpus != "" || cpu.Mems != "" || cpu.RealtimePeriod != nil || cpu.RealtimeRuntime != nil {
-		res.CPU = cpu
+	for _, f := range unsigned {
+		if c.IsSet(f.name) {
+			v, err := strconv.ParseUint(c.String(f.name), 10, 64)
+			if err != nil {
+				return fmt.Errorf("invalid value for %s: %w", f.name, err)
+			}
+			f.set(&v)
+		}
 	}
-	weight, err := num("blkio-weight")
-	if err != nil {
-		return err
+	if c.IsSet("cpuset-cpus") {
+		cpu().Cpus = c.String("cpuset-cpus")
+	}
+	if c.IsSet("cpuset-mems") {
+		cpu().Mems = c.String("cpuset-mems")
 	}
 	// 0 leaves the weight as it is; the kernel takes 10 to 1000.
-	if weight != nil && *weight != 0 {
-		if *weight < 10 || *weight > 1000 {
-			return fmt.Errorf("invalid value for --blkio-weight: %d (range is 10 to 1000)", *weight)
+	if c.IsSet("blkio-weight") {
+		w, err := strconv.ParseUint(c.String("blkio-weight"), 10, 16)
+		if err != nil || w != 0 && (w < 10 || w > 1000) {
+			return fmt.Errorf("invalid value for --blkio-weight: %q (range is 10 to 1000)", c.String("blkio-weight"))
 		}
-		w := uint16(*weight)
-		res.BlockIO = &specs.LinuxBlockIO{Weight: &w}
+		if w != 0 {
+			weight := uint16(w)
+			res.BlockIO = &specs.LinuxBlockIO{Weight: &weight}
+		}
 	}
-	pids, err := num("pids-limit")
-	if err != nil {
-		return err
+	return r.Update(c.Args().First(), res)
+}
+
+// readResources decodes a specs.LinuxResources JSON file, or standard input
+// for "-", into res.
+func readResources(file string, res *specs.LinuxResources) error {
+	var in io.Reader = os.Stdin
+	if file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in = f
 	}
-	if pids != nil {
-		res.Pids = &specs.LinuxPids{Limit: pids}
+	if err := json.NewDecoder(in).Decode(res); err != nil {
+		return fmt.Errorf("decode resources: %w", err)
 	}
-	return r.Update(c.Args().First(), c.String("resources"), res)
+	return nil
 }
 
 // ramInBytes parses a memory size as runc's update does (docker's
