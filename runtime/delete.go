@@ -67,34 +67,6 @@ func (r *Runtime) Delete(id string, force bool) error {
 	return nil
 }
 
-// openInit returns a pidfd of the container's init, or unix.ESRCH when the
-// init is gone. The pid is checked against the recorded start time after
-// the pidfd is opened, so a signal sent through it can never reach a
-// process that was given the pid after the init died (a kill by pid after
-// a separate check could).
-func openInit(c *state.Container) (int, error) {
-	pidfd, err := unix.PidfdOpen(c.InitPid, 0)
-	if err != nil {
-		return -1, unix.ESRCH
-	}
-	if !state.Alive(c.InitPid, c.InitStartTime) {
-		unix.Close(pidfd)
-		return -1, unix.ESRCH
-	}
-	return pidfd, nil
-}
-
-// signalInit sends sig to the container's init (unix.ESRCH when it is
-// gone), through openInit.
-func signalInit(c *state.Container, sig unix.Signal) error {
-	pidfd, err := openInit(c)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(pidfd)
-	return unix.PidfdSendSignal(pidfd, sig, nil, 0)
-}
-
 // killAndWait sends SIGKILL to the init and waits until it is gone (or a
 // zombie waiting for its parent), using a pidfd so the wait is exact.
 func killAndWait(c *state.Container) {

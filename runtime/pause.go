@@ -8,16 +8,6 @@ import (
 	"github.com/runw/runw/state"
 )
 
-// status derives a container's status, adding paused (a frozen cgroup) to
-// what state.Status derives from the init's pid.
-func (r *Runtime) status(c *state.Container) string {
-	st := state.Status(c)
-	if (st == state.Running || st == state.Created) && frozen(c.CgroupPath) {
-		return state.Paused
-	}
-	return st
-}
-
 // Pause freezes the container's cgroup: the guest stops where it is.
 func (r *Runtime) Pause(id string) error { return r.freeze(id, "pause", cgroups.Frozen) }
 

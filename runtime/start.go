@@ -50,21 +50,3 @@ func (r *Runtime) Start(id string) error {
 	}
 	return nil
 }
-
-// lockLoad locks id and loads its state; a directory without state.json
-// (an aborted create) counts as a container that does not exist.
-func (r *Runtime) lockLoad(id string) (*state.Handle, *state.Container, error) {
-	h, err := r.store.Lock(id)
-	if err != nil {
-		return nil, nil, err
-	}
-	c, err := h.Load()
-	if err != nil {
-		h.Unlock()
-		if errors.Is(err, state.ErrStateMissing) {
-			return nil, nil, state.ErrNotExist
-		}
-		return nil, nil, err
-	}
-	return h, c, nil
-}

@@ -1,0 +1,68 @@
+package runtime
+
+import (
+	"errors"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/state"
+)
+
+// What every command does with a recorded container: lock and load it,
+// derive its status, reach its init.
+
+// lockLoad locks id and loads its state; a directory without state.json
+// (an aborted create) counts as a container that does not exist.
+func (r *Runtime) lockLoad(id string) (*state.Handle, *state.Container, error) {
+	h, err := r.store.Lock(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := h.Load()
+	if err != nil {
+		h.Unlock()
+		if errors.Is(err, state.ErrStateMissing) {
+			return nil, nil, state.ErrNotExist
+		}
+		return nil, nil, err
+	}
+	return h, c, nil
+}
+
+// status derives a container's status, adding paused (a frozen cgroup) to
+// what state.Status derives from the init's pid.
+func (r *Runtime) status(c *state.Container) string {
+	st := state.Status(c)
+	if (st == state.Running || st == state.Created) && frozen(c.CgroupPath) {
+		return state.Paused
+	}
+	return st
+}
+
+// openInit returns a pidfd of the container's init, or unix.ESRCH when the
+// init is gone. The pid is checked against the recorded start time after
+// the pidfd is opened, so a signal sent through it can never reach a
+// process that was given the pid after the init died (a kill by pid after
+// a separate check could).
+func openInit(c *state.Container) (int, error) {
+	pidfd, err := unix.PidfdOpen(c.InitPid, 0)
+	if err != nil {
+		return -1, unix.ESRCH
+	}
+	if !state.Alive(c.InitPid, c.InitStartTime) {
+		unix.Close(pidfd)
+		return -1, unix.ESRCH
+	}
+	return pidfd, nil
+}
+
+// signalInit sends sig to the container's init (unix.ESRCH when it is
+// gone), through openInit.
+func signalInit(c *state.Container, sig unix.Signal) error {
+	pidfd, err := openInit(c)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(pidfd)
+	return unix.PidfdSendSignal(pidfd, sig, nil, 0)
+}
