@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
 	"github.com/runw/runw/wasi"
 )
@@ -182,4 +184,103 @@ func releaseInit(fifo string, c *state.Container) error {
 		}
 	}
 	return errors.New("container init did not answer on the exec fifo: was it already started?")
+}
+
+// handOver prepares an init that lives in its own user namespace: as root
+// of that namespace it is nobody on the host and cannot walk runw's 0700
+// state root, so the exec fifo and the tmpfs directories are handed to it
+// as descriptors (reached as /proc/self/fd/N, which checks only the object
+// itself), and it compiles the guest itself instead of reading runw's
+// cache. They are the first of spawnOptions.ExtraFiles (extraFD).
+func (cfg *initConfig) handOver() ([]*os.File, error) {
+	if !cfg.Sandbox.has(specs.UserNamespace) {
+		return nil, nil
+	}
+	var h handedOver
+	var err error
+	if cfg.Fifo != "" {
+		if cfg.Fifo, err = h.pass(cfg.Fifo, unix.O_PATH); err != nil {
+			return h.fail(err)
+		}
+	}
+	for _, d := range cfg.Plan.PrivateDirs {
+		p, err := h.pass(d, unix.O_PATH)
+		if err != nil {
+			return h.fail(err)
+		}
+		for i := range cfg.Plan.Preopens {
+			if cfg.Plan.Preopens[i].HostPath == d {
+				cfg.Plan.Preopens[i].HostPath = p
+			}
+		}
+	}
+	cfg.CacheDir = ""
+	cfg.Passed = len(h.files)
+	return h.files, nil
+}
+
+// handedOver collects the descriptors handed to the init for paths, in
+// the order of spawnOptions.ExtraFiles.
+type handedOver struct{ files []*os.File }
+
+// pass opens path and returns how the init reaches it: /proc/self/fd/N,
+// a magic link to that object and nothing else.
+func (h *handedOver) pass(path string, flags int) (string, error) {
+	f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return "", err
+	}
+	h.files = append(h.files, f)
+	return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(h.files)-1)), nil
+}
+
+// fail closes what was passed so far and returns err.
+func (h *handedOver) fail(err error) ([]*os.File, error) {
+	closeAll(h.files)
+	return nil, err
+}
+
+// passAll prepares a process that joins a container's mount namespace
+// whose root is the container's (runw exec; pivot.go). No host path means
+// anything there, and every path there is the guest's to plant links in
+// (a /etc swapped for a directory whose hosts is a link into /proc/self/fd
+// would hand the process, as root, whatever that descriptor is). So every
+// object the process opens by name, its grants, its module, the cache and
+// the log, is opened here on the host, where the bundle's paths mean what
+// create took them to mean, and handed over as a descriptor: reached as
+// /proc/self/fd/N, a magic link to that object and nothing else. In its
+// own user namespace the process cannot read runw's cache (handOver).
+func (cfg *initConfig) passAll() ([]*os.File, error) {
+	var h handedOver
+	var err error
+	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
+		for i := range grants {
+			if grants[i].HostPath, err = h.pass(grants[i].HostPath, unix.O_PATH); err != nil {
+				return h.fail(fmt.Errorf("grant %q: %w", grants[i].GuestPath, spec.ErrnoOf(err)))
+			}
+		}
+	}
+	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
+		return h.fail(err)
+	}
+	if cfg.CacheDir != "" && !cfg.Sandbox.has(specs.UserNamespace) {
+		if cfg.CacheDir, err = h.pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
+			return h.fail(err)
+		}
+	} else {
+		cfg.CacheDir = ""
+	}
+	if cfg.LogPath != "" {
+		if cfg.LogPath, err = h.pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {
+			return h.fail(err)
+		}
+	}
+	cfg.Passed = len(h.files)
+	return h.files, nil
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
