@@ -48,7 +48,11 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 	return err
 }
 
-// create is Create with an optional tty for `run` in the foreground.
+// create is Create with an optional tty for `run` in the foreground. It
+// reads as its steps: classify the bundle (wasm here, or handed to the
+// native runtime), make the state directory behind one cleanup guard,
+// prepare what the init needs on the host, spawn the init into its
+// cgroup, record it, run the create hooks.
 func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command string) (*initProcess, error) {
 	if err := state.ValidateID(id); err != nil {
 		return nil, err
@@ -64,23 +68,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
-	if isSandbox(b) {
-		cmd, err := r.handOff(id, b, command)
-		return &initProcess{cmd: cmd, native: true}, err
-	}
-	ep, err := b.Entrypoint()
-	if err != nil {
-		return nil, err
-	}
-	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
-		if ep.Kind == spec.KindNative {
-			cmd, err := r.handOff(id, b, command)
-			if err != nil && !errors.As(err, new(*NativeExit)) {
-				err = fmt.Errorf("%q is a native executable, not WebAssembly: %w", ep.GuestPath, err)
-			}
-			return &initProcess{cmd: cmd, native: true}, err
-		}
-		return nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
+	ep, handedOff, err := r.classify(id, b, command)
+	if handedOff != nil || err != nil {
+		return handedOff, err
 	}
 	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
 		return nil, err
@@ -112,49 +102,14 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		}
 	}()
 
-	plan, err := wasi.PlanFor(b, ep, h.Path("private"))
+	cfg, err := r.prepareInit(h, b, ep, o.NoPivot)
 	if err != nil {
 		return nil, err
-	}
-	for _, s := range plan.Skipped {
-		logDebugf("not granted: %s", s)
-	}
-	// Before the init exists: the compile must not be charged to the
-	// container's cgroup and limits.
-	sandbox, err := sandboxFor(b.Spec)
-	if err != nil {
-		return nil, err
-	}
-	// An init in its own user namespace cannot read runw's cache
-	// (handOver): compiling for it here would be wasted.
-	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)
-	owner := sandbox.hostUser(plan.User)
-	for _, d := range plan.PrivateDirs {
-		if err := makePrivateDir(d, plan.TmpfsData[d], owner); err != nil {
-			return nil, err
-		}
-	}
-	plan.MakeMountPoints()
-	plan.MakeCwd(b.Spec.Process.Cwd)
-	if !o.NoPivot {
-		if sandbox.Pivot, err = pivotPlan(plan, sandbox); err != nil {
-			return nil, err
-		}
 	}
 	if err := checkCgroupEmpty(cgPath); err != nil {
 		cgPath = "" // not ours: never remove it on the way out
 		return nil, err
 	}
-	fifo := h.Path(fifoName)
-	if err := unix.Mkfifo(fifo, 0o622); err != nil {
-		return nil, fmt.Errorf("create exec fifo: %w", err)
-	}
-	// As runc does: the init opens it after taking process.user's uid.
-	if err := os.Chown(fifo, int(owner.UID), int(owner.GID)); err != nil {
-		return nil, err
-	}
-
-	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if o.ConsoleSocket != "" {
 		slave, err := sendConsole(o.ConsoleSocket)
 		if err != nil {
@@ -163,71 +118,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		defer slave.Close()
 		tty = slave
 	}
-	if tty != nil {
-		stdio = [3]*os.File{tty, tty, tty}
-	}
-
-	cfg := initConfig{
-		Plan: plan, Fifo: fifo, Sandbox: sandbox, Cached: cached,
-		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
-		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
-	}
-	extra, err := cfg.handOver()
-	if err != nil {
+	if init, err = r.spawnContainerInit(h, b, cfg, cgPath, tty); err != nil {
 		return nil, err
 	}
-	defer closeAll(extra)
-	ns, err := namespacesForCreate(cfg.Sandbox)
+	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath)
 	if err != nil {
-		return nil, err
-	}
-	// The cgroup is made and its limits set before the init exists; the
-	// init enters it without the cost of an attach (cgroups.go). The
-	// record comes first, so that a create killed from here on leaves
-	// delete a cgroup to remove.
-	if err := recordInit(h, 0, cgPath); err != nil {
-		return nil, err
-	}
-	cg, err := makeCgroup(cgPath, b.Spec)
-	if err != nil {
-		return nil, err
-	}
-	defer cg.Close()
-	init, err = r.spawnInit(spawnOptions{
-		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra,
-		CgroupPath: cgPath, Cgroup: cg,
-		Place: func(pid int, born bool) error {
-			if err := recordInit(h, pid, cgPath); err != nil {
-				return err
-			}
-			if born {
-				return nil
-			}
-			_, err := applyCgroup(cgPath, b.Spec, pid)
-			return err
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	start, err := state.ProcessStartTime(init.Process.Pid)
-	if err != nil {
-		return nil, fmt.Errorf("container init exited early: %w", err)
-	}
-
-	c := &state.Container{
-		OCIVersion:    b.Spec.Version,
-		ID:            id,
-		Bundle:        b.Dir,
-		Rootfs:        b.Rootfs,
-		Created:       time.Now().UTC(),
-		Annotations:   b.Spec.Annotations,
-		InitPid:       init.Process.Pid,
-		InitStartTime: start,
-		CgroupPath:    cgPath,
-		Extra:         recordHooks(b),
-	}
-	if err := h.Save(c); err != nil {
 		return nil, err
 	}
 	// "creating": the create operation is not over (as runc passes it).
@@ -247,6 +142,151 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	ok = true
 	h.Unlock()
 	return &initProcess{cmd: init}, nil
+}
+
+// classify decides who runs the bundle: runw, which gets the entrypoint
+// back, or the native runtime (a pod's sandbox, a native executable),
+// which create hands the bundle to, returning what it started.
+func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Entrypoint, *initProcess, error) {
+	if isSandbox(b) {
+		cmd, err := r.handOff(id, b, command)
+		return nil, &initProcess{cmd: cmd, native: true}, err
+	}
+	ep, err := b.Entrypoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	if spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+		return ep, nil, nil
+	}
+	if ep.Kind != spec.KindNative {
+		return nil, nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
+	}
+	cmd, err := r.handOff(id, b, command)
+	if err != nil && !errors.As(err, new(*NativeExit)) {
+		err = fmt.Errorf("%q is a native executable, not WebAssembly: %w", ep.GuestPath, err)
+	}
+	return nil, &initProcess{cmd: cmd, native: true}, err
+}
+
+// prepareInit makes on the host what the init will need, before it
+// exists: the plan, the compiled module (compiled here so that the work is
+// not charged to the container's cgroup and limits), the tmpfs
+// directories, mount points and cwd, the pivot and the exec fifo; and
+// returns the init's configuration.
+func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoint, noPivot bool) (initConfig, error) {
+	plan, err := wasi.PlanFor(b, ep, h.Path("private"))
+	if err != nil {
+		return initConfig{}, err
+	}
+	for _, s := range plan.Skipped {
+		logDebugf("not granted: %s", s)
+	}
+	sandbox, err := sandboxFor(b.Spec)
+	if err != nil {
+		return initConfig{}, err
+	}
+	// An init in its own user namespace cannot read runw's cache
+	// (handOver): compiling for it here would be wasted.
+	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)
+	owner := sandbox.hostUser(plan.User)
+	for _, d := range plan.PrivateDirs {
+		if err := makePrivateDir(d, plan.TmpfsData[d], owner); err != nil {
+			return initConfig{}, err
+		}
+	}
+	plan.MakeMountPoints()
+	plan.MakeCwd(b.Spec.Process.Cwd)
+	if !noPivot {
+		if sandbox.Pivot, err = pivotPlan(plan, sandbox); err != nil {
+			return initConfig{}, err
+		}
+	}
+	fifo := h.Path(fifoName)
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		return initConfig{}, fmt.Errorf("create exec fifo: %w", err)
+	}
+	// As runc does: the init opens it after taking process.user's uid.
+	if err := os.Chown(fifo, int(owner.UID), int(owner.GID)); err != nil {
+		return initConfig{}, fmt.Errorf("chown exec fifo: %w", err)
+	}
+	return initConfig{
+		Plan: plan, Fifo: fifo, Sandbox: sandbox, Cached: cached,
+		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
+	}, nil
+}
+
+// spawnContainerInit makes the container's cgroup and spawns its init
+// into it, on tty when there is one. The cgroup is made and its limits
+// set before the init exists; the init enters it without the cost of an
+// attach (cgroups.go). The init record comes first, so that a create
+// killed from here on leaves delete a cgroup to remove.
+func (r *Runtime) spawnContainerInit(h *state.Handle, b *spec.Bundle, cfg initConfig, cgPath string, tty *os.File) (*exec.Cmd, error) {
+	extra, err := cfg.handOver()
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll(extra)
+	ns, err := namespacesForCreate(cfg.Sandbox)
+	if err != nil {
+		return nil, err
+	}
+	if err := recordInit(h, 0, cgPath); err != nil {
+		return nil, err
+	}
+	cg, err := makeCgroup(cgPath, b.Spec)
+	if err != nil {
+		return nil, err
+	}
+	defer cg.Close()
+	return r.spawnInit(spawnOptions{
+		Config: cfg, NS: ns, Stdio: stdioOf(tty), Tty: tty != nil, ExtraFiles: extra,
+		CgroupPath: cgPath, Cgroup: cg,
+		Place: func(pid int, born bool) error {
+			if err := recordInit(h, pid, cgPath); err != nil {
+				return err
+			}
+			if born {
+				return nil
+			}
+			_, err := applyCgroup(cgPath, b.Spec, pid)
+			return err
+		},
+	})
+}
+
+// saveContainer writes state.json for the container whose init is pid.
+func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath string) (*state.Container, error) {
+	start, err := state.ProcessStartTime(pid)
+	if err != nil {
+		return nil, fmt.Errorf("container init exited early: %w", err)
+	}
+	c := &state.Container{
+		OCIVersion:    b.Spec.Version,
+		ID:            id,
+		Bundle:        b.Dir,
+		Rootfs:        b.Rootfs,
+		Created:       time.Now().UTC(),
+		Annotations:   b.Spec.Annotations,
+		InitPid:       pid,
+		InitStartTime: start,
+		CgroupPath:    cgPath,
+		Extra:         recordHooks(b),
+	}
+	if err := h.Save(c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// stdioOf is a spawned process's standard streams: the terminal when
+// there is one, else runw's own.
+func stdioOf(tty *os.File) [3]*os.File {
+	if tty != nil {
+		return [3]*os.File{tty, tty, tty}
+	}
+	return [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 }
 
 // initRecord names the init of a container still being created, so that

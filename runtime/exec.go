@@ -61,45 +61,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 	}
 
-	b, err := spec.Load(c.Bundle)
+	b, plan, err := execPlan(c, o, privateBase)
 	if err != nil {
 		return 0, err
 	}
-	proc, err := execProcess(b.Spec.Process, o)
-	if err != nil {
-		return 0, err
-	}
-	if err := spec.ValidateProcess(proc); err != nil {
-		return 0, err
-	}
-	b.Spec.Process = proc
-	ep, err := b.Entrypoint()
-	if err != nil {
-		return 0, err
-	}
-	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
-		return 0, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
-	}
-	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, !o.Detach); err != nil {
-		return 0, err
-	}
-	// The exec'd process joins the running init's network namespace,
-	// whatever path the bundle names (a pod's pause container may be gone
-	// and its pid reused): its socket grant is decided on that one.
-	if b.Spec.Linux != nil {
-		for i, ns := range b.Spec.Linux.Namespaces {
-			if ns.Type == specs.NetworkNamespace {
-				b.Spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", c.InitPid)
-			}
-		}
-	}
-	// The container's process holds its listeners; an exec'd process
-	// (podman exec copies the container's environment, RUNW_LISTEN
-	// included) neither binds nor checks them again.
-	plan, err := wasi.ExecPlanFor(b, ep, privateBase)
-	if err != nil {
-		return 0, err
-	}
+	proc := b.Spec.Process
 	cached := r.compileOutside(plan)
 	// The process joins the container's mount namespace, whose root is
 	// the container's (pivot.go) unless the init kept the host's.
@@ -117,12 +83,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		}
 		defer master.Close()
 	}
-	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 	if tty != nil {
 		// Closed here on every path; once spawned, the process holds the
 		// only copy (and the console's end sees its hang-up).
 		defer tty.Close()
-		stdio = [3]*os.File{tty, tty, tty}
 	}
 	sb, err := sandboxFor(b.Spec)
 	if err != nil {
@@ -164,7 +128,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		ordered = unlock
 	}
 	cmd, err := r.spawnInit(spawnOptions{
-		Config: cfg, NS: ns, Stdio: stdio, Tty: tty != nil, ExtraFiles: extra,
+		Config: cfg, NS: ns, Stdio: stdioOf(tty), Tty: tty != nil, ExtraFiles: extra,
 		CgroupPath: c.CgroupPath, Cgroup: cg,
 		Place: func(pid int, born bool) error {
 			if born {
@@ -196,6 +160,51 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		defer restore()
 	}
 	return waitForward(cmd), nil
+}
+
+// execPlan is the exec'd process's bundle (the container's, its process
+// replaced by the one exec was given) and its plan.
+func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bundle, *wasi.Plan, error) {
+	b, err := spec.Load(c.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	proc, err := execProcess(b.Spec.Process, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := spec.ValidateProcess(proc); err != nil {
+		return nil, nil, err
+	}
+	b.Spec.Process = proc
+	ep, err := b.Entrypoint()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+		return nil, nil, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
+	}
+	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, !o.Detach); err != nil {
+		return nil, nil, err
+	}
+	// The exec'd process joins the running init's network namespace,
+	// whatever path the bundle names (a pod's pause container may be gone
+	// and its pid reused): its socket grant is decided on that one.
+	if b.Spec.Linux != nil {
+		for i, ns := range b.Spec.Linux.Namespaces {
+			if ns.Type == specs.NetworkNamespace {
+				b.Spec.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/net", c.InitPid)
+			}
+		}
+	}
+	// The container's process holds its listeners; an exec'd process
+	// (podman exec copies the container's environment, RUNW_LISTEN
+	// included) neither binds nor checks them again.
+	plan, err := wasi.ExecPlanFor(b, ep, privateBase)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, plan, nil
 }
 
 // execProcess builds the exec'd process from --process or from the
