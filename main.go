@@ -657,59 +657,32 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 	}
 	// Memory sizes take runc's suffixes ("100M", "1g", "512KiB"); -1 is
 	// no limit. The kernel-memory flags are parsed and ignored, as by runc.
-	sizes := []struct {
-		name string
-		set  func(*int64)
-	}{
+	err := setFlags(c, ramInBytes, []flagField[int64]{
 		{"memory", func(v *int64) { memory().Limit = v }},
 		{"memory-reservation", func(v *int64) { memory().Reservation = v }},
 		{"memory-swap", func(v *int64) { memory().Swap = v }},
 		{"kernel-memory", func(*int64) {}},
 		{"kernel-memory-tcp", func(*int64) {}},
+	})
+	if err != nil {
+		return err
 	}
-	for _, f := range sizes {
-		if c.IsSet(f.name) {
-			v, err := ramInBytes(c.String(f.name))
-			if err != nil {
-				return fmt.Errorf("invalid value for --%s: %q", f.name, c.String(f.name))
-			}
-			f.set(&v)
-		}
-	}
-	signed := []struct {
-		name string
-		set  func(*int64)
-	}{
+	err = setFlags(c, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }, []flagField[int64]{
 		{"cpu-quota", func(v *int64) { cpu().Quota = v }},
 		{"cpu-rt-runtime", func(v *int64) { cpu().RealtimeRuntime = v }},
 		{"pids-limit", func(v *int64) { res.Pids = &specs.LinuxPids{Limit: v} }},
-	}
-	for _, f := range signed {
-		if c.IsSet(f.name) {
-			v, err := strconv.ParseInt(c.String(f.name), 10, 64)
-			if err != nil {
-				return fmt.Errorf("invalid value for --%s: %q", f.name, c.String(f.name))
-			}
-			f.set(&v)
-		}
+	})
+	if err != nil {
+		return err
 	}
 	// Unsigned, as runc parses them: "-1" is refused, not 2^64-1.
-	unsigned := []struct {
-		name string
-		set  func(*uint64)
-	}{
+	err = setFlags(c, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }, []flagField[uint64]{
 		{"cpu-period", func(v *uint64) { cpu().Period = v }},
 		{"cpu-share", func(v *uint64) { cpu().Shares = v }},
 		{"cpu-rt-period", func(v *uint64) { cpu().RealtimePeriod = v }},
-	}
-	for _, f := range unsigned {
-		if c.IsSet(f.name) {
-			v, err := strconv.ParseUint(c.String(f.name), 10, 64)
-			if err != nil {
-				return fmt.Errorf("invalid value for %s: %w", f.name, err)
-			}
-			f.set(&v)
-		}
+	})
+	if err != nil {
+		return err
 	}
 	if c.IsSet("cpuset-cpus") {
 		cpu().Cpus = c.String("cpuset-cpus")
@@ -729,6 +702,28 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 		}
 	}
 	return r.Update(c.Args().First(), res)
+}
+
+// flagField is one of update's flags and where its value goes.
+type flagField[T any] struct {
+	name string
+	set  func(*T)
+}
+
+// setFlags parses each field's flag that was given and sets it, failing
+// in runc's words on the first value that does not parse.
+func setFlags[T any](c *cli.Context, parse func(string) (T, error), fields []flagField[T]) error {
+	for _, f := range fields {
+		if !c.IsSet(f.name) {
+			continue
+		}
+		v, err := parse(c.String(f.name))
+		if err != nil {
+			return fmt.Errorf("invalid value for %s: %w", f.name, err)
+		}
+		f.set(&v)
+	}
+	return nil
 }
 
 // readResources decodes a specs.LinuxResources JSON file, or standard input
