@@ -1,6 +1,7 @@
 package preview1
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -58,15 +59,14 @@ type Resolver func(ctx context.Context, files netdns.Files, q netdns.Query) ([]n
 // sockGetaddrinfo is sock_getaddrinfo(node, node_len, service,
 // service_len, *hints, *res, max_len, *res_len).
 func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
-	node, ok := m.str(u32(a[0]), u32(a[1]))
-	if !ok {
-		return ErrnoFault
+	node, errno := m.cstr(u32(a[0]), u32(a[1]), maxNode, ErrnoAiNoname)
+	if errno != 0 {
+		return errno
 	}
-	service, ok := m.str(u32(a[2]), u32(a[3]))
-	if !ok {
-		return ErrnoFault
+	service, errno := m.cstr(u32(a[2]), u32(a[3]), maxService, ErrnoAiService)
+	if errno != 0 {
+		return errno
 	}
-	node, service = cstr(node), cstr(service)
 	hints, ok := m.slice(u32(a[4]), addrinfoSize)
 	if !ok {
 		return ErrnoFault
@@ -181,15 +181,30 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 	return 0
 }
 
-// cstr drops a terminating NUL (and what follows it): Go's and Rust's
-// guests pass C strings with their NUL counted in the length.
-func cstr(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] == 0 {
-			return s[:i]
-		}
+// The longest node and service names getaddrinfo looks up: glibc's
+// NI_MAXHOST and NI_MAXSERV, NUL excluded. (A DNS name is at most 253.)
+const (
+	maxNode    = 1024
+	maxService = 31
+)
+
+// cstr reads a C string of at most max bytes from guest memory: it ends at
+// a NUL (Go's and Rust's guests count the NUL in the length) or at n. It
+// is cut before it is copied: a guest naming a string of hundreds of MB
+// must not make the host allocate as much again (the init would outgrow
+// the container's memory limit). A longer string is tooLong.
+func (m memory) cstr(ptr, n uint32, max int, tooLong Errno) (string, Errno) {
+	b, ok := m.slice(ptr, n)
+	if !ok {
+		return "", ErrnoFault
 	}
-	return s
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > max {
+		return "", tooLong
+	}
+	return string(b), 0
 }
 
 // putAddrinfo fills the guest's addrinfo record at p (and the sockaddr and

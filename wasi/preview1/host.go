@@ -149,6 +149,10 @@ func New(cfg Config) (*Host, error) {
 			nums = fmt.Appendf(nums, "%d", id)
 		}
 		env = withEnv(env, ListenFdsEnv, string(nums))
+	} else {
+		// Only runw says which descriptors are listeners: one the image
+		// or a copied environment (podman exec) names is not there.
+		env = withoutEnv(env, ListenFdsEnv)
 	}
 	for _, e := range env {
 		h.env = append(h.env, append([]byte(e), 0))
@@ -159,13 +163,18 @@ func New(cfg Config) (*Host, error) {
 // withEnv is env with key set to value, replacing an entry of the same
 // key: the guest must see the numbers runw assigned, not a stale copy.
 func withEnv(env []string, key, value string) []string {
+	return append(withoutEnv(env, key), key+"="+value)
+}
+
+// withoutEnv is env without its entries for key.
+func withoutEnv(env []string, key string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, e := range env {
 		if k, _, _ := strings.Cut(e, "="); k != key {
 			out = append(out, e)
 		}
 	}
-	return append(out, key+"="+value)
+	return out
 }
 
 // stdioEntry describes host descriptor fd as guest descriptor i.

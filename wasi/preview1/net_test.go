@@ -23,6 +23,8 @@ func TestParseRules(t *testing.T) {
 		{"10.1.2.3:5432", []string{"10.1.2.3:5432"}, []string{"10.1.2.3:5433", "10.1.2.4:5432"}},
 		{"[fd00::/8]:443, *:53", []string{"[fd12::1]:443", "8.8.8.8:53"}, []string{"[fe80::1]:443", "[fd12::1]:80"}},
 		{"", nil, []string{"127.0.0.1:80"}},
+		{"[::ffff:10.213.0.0/120]:8080", []string{"10.213.0.1:8080", "[::ffff:10.213.0.9]:8080"}, []string{"10.213.1.1:8080", "10.213.0.1:80"}},
+		{"[fd13::1]:8080, fd14::/16", []string{"[fd13::1]:8080", "[fd14::9]:1"}, []string{"[fd13::1]:9090", "[fd13::1:8080]:9090"}},
 	}
 	for _, c := range cases {
 		rules, err := ParseRules(c.rules)
@@ -40,7 +42,7 @@ func TestParseRules(t *testing.T) {
 			}
 		}
 	}
-	for _, bad := range []string{"10.0.0.0/33", "80-70", "x:80", "[::1", "70000"} {
+	for _, bad := range []string{"10.0.0.0/33", "80-70", "x:80", "[::1", "70000", "fd13::1:8080", "::1"} {
 		if _, err := ParseRules(bad); err == nil {
 			t.Errorf("%q parsed", bad)
 		}

@@ -146,7 +146,12 @@ func parseRule(item string) (Rule, error) {
 			return Rule{}, fmt.Errorf("expected :PORT after ]")
 		}
 	case strings.Count(item, ":") > 1:
-		addr = item // a bare IPv6 address or prefix: any port
+		// A bare IPv6 prefix: any port. A bare address is refused:
+		// "fd00::1:8080" is an address, and a reader meant a port.
+		if !strings.Contains(item, "/") {
+			return Rule{}, fmt.Errorf("IPv6 address %q: write it [ADDR] or [ADDR]:PORT", item)
+		}
+		addr = item
 	case strings.Contains(item, ":"):
 		i := strings.LastIndex(item, ":")
 		addr, ports = item[:i], item[i+1:]
@@ -178,6 +183,12 @@ func parsePrefix(s string) (netip.Prefix, error) {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			return netip.Prefix{}, err
+		}
+		// Peers are checked unmapped (allows): an IPv4-mapped prefix
+		// ("::ffff:10.0.0.0/104") is its IPv4 prefix, or it would match
+		// nothing.
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
 		}
 		return p.Masked(), nil
 	}

@@ -2,6 +2,7 @@ package preview1
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -333,10 +334,17 @@ func (h *Host) sockShutdown(m memory, a []arg) Errno {
 }
 
 // timeoutOf turns a socket timeout option value (struct timeval, 16 bytes
-// on wasm32 as on the host) into a duration.
-func timeoutOf(sec, usec int64) time.Duration {
-	if sec < 0 || usec < 0 {
-		return -1
+// on wasm32 as on the host) into a duration, 0 meaning none, as Linux's
+// sock_set_timeout reads it: microseconds outside [0, 10^6) are EDOM (ok
+// false), a negative time is no timeout, and so is one too long to
+// represent (Rust's Duration::MAX, where a product would wrap to a short
+// timeout).
+func timeoutOf(sec, usec int64) (d time.Duration, ok bool) {
+	if usec < 0 || usec >= 1e6 {
+		return 0, false
 	}
-	return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond
+	if sec < 0 || sec >= math.MaxInt64/int64(time.Second)-1 {
+		return 0, true
+	}
+	return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond, true
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -840,6 +841,127 @@ func TestLingerDoesNotHoldClose(t *testing.T) {
 	e, _ := g.h.fds.get(fd)
 	if l, err := unix.GetsockoptLinger(e.hostFd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 0 {
 		t.Errorf("the host socket lingers: %+v %v", l, err)
+	}
+	// A negative time is an endless linger to the kernel: kept out too.
+	g.put32(904, 0xffffffff)
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optLinger, 900, 8); errno != 0 {
+		t.Fatalf("setsockopt SO_LINGER {1, -1}: errno %d", errno)
+	}
+	if l, err := unix.GetsockoptLinger(e.hostFd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 0 {
+		t.Errorf("the host socket lingers after {1, -1}: %+v %v", l, err)
+	}
+	// {1, 0}, the abortive close, never blocks: it reaches the kernel.
+	g.put32(904, 0)
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optLinger, 900, 8); errno != 0 {
+		t.Fatalf("setsockopt SO_LINGER {1, 0}: errno %d", errno)
+	}
+	if l, err := unix.GetsockoptLinger(e.hostFd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 1 || l.Linger != 0 {
+		t.Errorf("the abortive close did not reach the host socket: %+v %v", l, err)
+	}
+}
+
+// TestSocketTimeoutsAsLinux: SO_RCVTIMEO and SO_SNDTIMEO read as Linux
+// reads them; a time too long to represent is no timeout, never a wrapped
+// short one.
+func TestSocketTimeoutsAsLinux(t *testing.T) {
+	for _, c := range []struct {
+		sec, usec int64
+		want      time.Duration
+		ok        bool
+	}{
+		{1, 500000, 1500 * time.Millisecond, true},
+		{0, 0, 0, true},
+		{-5, 0, 0, true},
+		{math.MaxInt64, 0, 0, true},   // Rust's Duration::MAX
+		{18446744074 / 2, 0, 0, true}, // wrapped to 0.29 s before
+		{9223372000, 0, 9223372000 * time.Second, true},
+		{1, 1000000, 0, false},
+		{1, -1, 0, false},
+	} {
+		if got, ok := timeoutOf(c.sec, c.usec); got != c.want || ok != c.ok {
+			t.Errorf("timeoutOf(%d, %d) = %v, %v; want %v, %v", c.sec, c.usec, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// TestGetaddrinfoNamesBounded: a node or service name longer than
+// getaddrinfo takes is refused before the host copies it (a guest naming
+// hundreds of MB of its memory made the init allocate as much again, and
+// outgrow the container's memory limit); a name with its NUL counted in
+// the length, and padding after it, still resolves.
+func TestGetaddrinfoNamesBounded(t *testing.T) {
+	g := newSockGuest(t, "", "")
+	asked := ""
+	g.h.resolve = func(_ context.Context, _ netdns.Files, q netdns.Query) ([]netdns.Result, error) {
+		asked = q.Node + "|" + q.Service
+		return nil, nil
+	}
+	const name, hints, resp, lenp = 1000, 200, 300, 304
+	long := bytes.Repeat([]byte("a"), maxNode+1)
+	copy(g.mem[name:], long)
+	g.put32(resp, 0)
+	gai := func(node, nodeLen, service, serviceLen uint32) Errno {
+		clear(g.mem[hints : hints+addrinfoSize])
+		return g.call("sock_getaddrinfo", "iiiiiiii", node, nodeLen, service, serviceLen, hints, resp, 1, lenp)
+	}
+	if errno := gai(name, maxNode+1, 0, 0); errno != ErrnoAiNoname || asked != "" {
+		t.Errorf("a %d-byte node: errno %d, resolver asked %q", maxNode+1, errno, asked)
+	}
+	if errno := gai(0, 0, name, maxService+1); errno != ErrnoAiService || asked != "" {
+		t.Errorf("a %d-byte service: errno %d, resolver asked %q", maxService+1, errno, asked)
+	}
+	copy(g.mem[name:], "host\x00garbage")
+	if gai(name, 4000, 0, 0); asked != "host|" {
+		t.Errorf("a NUL-terminated node in a long buffer: resolver asked %q", asked)
+	}
+}
+
+// TestRecvFromV1ShortAddress: V1's sock_recv_from with a 4-byte address
+// buffer and an IPv6 sender says ENOMEM rather than leave the buffer's old
+// bytes to be read as the sender.
+func TestRecvFromV1ShortAddress(t *testing.T) {
+	h, err := New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+		Net: Network{Sockets: true, Listeners: []Listener{{UDP: true, Addr: netip.MustParseAddrPort("[::1]:0")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	e, _ := h.fds.get(4)
+	local, errno := sockName(e.hostFd, true)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	peer, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer peer.Close()
+	if _, err := peer.WriteToUDP([]byte("ping"), net.UDPAddrFromAddrPort(local)); err != nil {
+		t.Fatal(err)
+	}
+	m := make(memory, 4096)
+	binary.LittleEndian.PutUint32(m[100:], 200) // iovec: 16 bytes at 200
+	binary.LittleEndian.PutUint32(m[104:], 16)
+	binary.LittleEndian.PutUint32(m[300:], 400) // address: 4 bytes at 400
+	binary.LittleEndian.PutUint32(m[304:], 4)
+	copy(m[400:], "\xde\xad\xbe\xef")
+	f := functions[lookup("sock_recv_from", "iiiiiii")]
+	if errno := f.body(h, m, []arg{{lo: 4}, {lo: 100}, {lo: 1}, {lo: 300}, {lo: 0}, {lo: 600}, {lo: 604}}); errno != ErrnoNomem {
+		t.Errorf("sock_recv_from (V1) from an IPv6 sender into 4 bytes: errno %d, want ENOMEM", errno)
+	}
+}
+
+// TestNoListenersNoListenFds: without listeners, a RUNW_LISTEN_FDS the
+// image (or podman exec's copied environment) carries is dropped: it would
+// name descriptors that are not listeners (fd 3 is the preopened /).
+func TestNoListenersNoListenFds(t *testing.T) {
+	h, err := New(Config{Args: []string{"t"}, Env: []string{"A=1", "RUNW_LISTEN_FDS=3"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	if len(h.env) != 1 || string(h.env[0]) != "A=1\x00" {
+		t.Errorf("environment %q, want only A=1", h.env)
 	}
 }
 

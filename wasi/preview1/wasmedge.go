@@ -268,7 +268,11 @@ func (h *Host) recvFrom(m memory, fd int32, iovs, n, addrp, riflags, portp uint3
 		if addr.Is4In6() && len(buf) == 4 {
 			addr = addr.Unmap()
 		}
-		putAddr(buf, addr)
+		if errno := putAddr(buf, addr); errno != 0 {
+			// An IPv6 sender and a 4-byte buffer: the guest is told
+			// rather than left reading a stale address as the sender's.
+			return errno
+		}
 		if withPort {
 			// A u16 in host order. WasmEdge writes the u16 in network
 			// order (inode-linux.cpp, sockRecvFrom: *PortPtr =
@@ -426,8 +430,8 @@ func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
 		if len(val) < 16 {
 			return ErrnoInval
 		}
-		d := timeoutOf(int64(binary.LittleEndian.Uint64(val)), int64(binary.LittleEndian.Uint64(val[8:])))
-		if d < 0 {
+		d, ok := timeoutOf(int64(binary.LittleEndian.Uint64(val)), int64(binary.LittleEndian.Uint64(val[8:])))
+		if !ok {
 			return ErrnoDom
 		}
 		if u32(a[2]) == optRcvtimeo {
@@ -441,10 +445,12 @@ func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
 			return ErrnoInval
 		}
 		l := unix.Linger{Onoff: int32(binary.LittleEndian.Uint32(val)), Linger: int32(binary.LittleEndian.Uint32(val[4:]))}
-		if l.Onoff != 0 && l.Linger > 0 {
+		if l.Onoff != 0 && l.Linger != 0 {
 			// A lingering close(2) blocks in the kernel, deaf to the stop
 			// descriptor: a guest could hold a stop for as long as it
-			// asked. The value is kept and reported; the host socket
+			// asked (a negative time is an endless linger there: the
+			// kernel reads it unsigned). Only {1, 0}, the abortive close,
+			// reaches the kernel. The value is kept and reported; the host socket
 			// closes at once and the kernel still sends what is queued.
 			e.linger = l
 			l = unix.Linger{}
