@@ -10,7 +10,7 @@
 # Makefile's deps-build installs them first). Only missing packages are
 # installed; it needs root and apt-get and does nothing otherwise.
 set -e
-pkgs="podman conmon containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 uidmap slirp4netns libseccomp-dev pkg-config iproute2 containernetworking-plugins iptables curl wrk"
+pkgs="podman conmon catatonit containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 uidmap slirp4netns libseccomp-dev pkg-config iproute2 containernetworking-plugins iptables curl wrk"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -197,6 +197,20 @@ func TestPodman(t *testing.T) {
 		engWantContains(t, "podman stderr", res.stderr, "to stderr\n")
 	})
 
+	// run --init (or init = true in containers.conf): podman puts its
+	// native init before the command; runw runs the wasm command behind
+	// it, with its exit status.
+	t.Run("InitFlag", func(t *testing.T) {
+		if _, err := os.Stat("/usr/libexec/podman/catatonit"); err != nil {
+			t.Skip("podman's init (Debian's catatonit) is not installed")
+		}
+		res := p.runw(t, "run", "--rm", "--init", engProbeImage, "echo", "behind the init", "exit", "3")
+		engWant(t, res, 3)
+		if res.stdout != "behind the init\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "behind the init\n")
+		}
+	})
+
 	// 2. run -d: logs hold the output, wait prints the exit code, inspect
 	// records it.
 	t.Run("DetachedLogsWaitInspect", func(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -152,6 +153,9 @@ func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Ent
 		cmd, err := r.handOff(id, b, command)
 		return nil, &initProcess{cmd: cmd, native: true}, err
 	}
+	if ep := wasmBehindEngineInit(b); ep != nil {
+		return ep, nil, nil
+	}
 	ep, err := b.Entrypoint()
 	if err != nil {
 		return nil, nil, err
@@ -167,6 +171,33 @@ func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Ent
 		err = fmt.Errorf("%q is a native executable, not WebAssembly: %w", ep.GuestPath, err)
 	}
 	return nil, &initProcess{cmd: cmd, native: true}, err
+}
+
+// engineInits are the init programs engines put before the container's
+// command when asked to (podman run --init, or init = true in
+// containers.conf: catatonit, bind-mounted at /run/podman-init; docker run
+// --init), as "INIT -- COMMAND...".
+var engineInits = []string{"/run/podman-init", "/sbin/docker-init"}
+
+// wasmBehindEngineInit returns the entrypoint of a wasm command an
+// engine's init was put in front of, having dropped the init from
+// process.args; nil (the args untouched) otherwise. The init is a native
+// program whose work (reaping zombies, passing signals on) a wasm guest
+// does not need: runw's init is already pid 1's signal handler, and a
+// guest has no children. Handed to runc instead, the init could only fail
+// to exec the module.
+func wasmBehindEngineInit(b *spec.Bundle) *spec.Entrypoint {
+	args := b.Spec.Process.Args
+	if len(args) < 3 || args[1] != "--" || !slices.Contains(engineInits, args[0]) {
+		return nil
+	}
+	b.Spec.Process.Args = args[2:]
+	if ep, err := b.Entrypoint(); err == nil && spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+		logDebugf("%s is the engine's init: running the wasm command after it", args[0])
+		return ep
+	}
+	b.Spec.Process.Args = args
+	return nil
 }
 
 // prepareInit makes on the host what the init will need, before it
