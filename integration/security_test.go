@@ -174,6 +174,38 @@ func TestProcessUserIsEnforced(t *testing.T) {
 	}
 }
 
+// TestProcessUmask: process.user.umask gives the guest's new files and
+// directories their modes (podman run --umask), as runc's init sets it;
+// without one, runc's 0022.
+func TestProcessUmask(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	for _, c := range []struct {
+		umask     *uint32
+		file, dir os.FileMode
+	}{
+		{nil, 0o644, 0o755},
+		{func() *uint32 { u := uint32(0o077); return &u }(), 0o600, 0o700},
+		{func() *uint32 { u := uint32(0o027); return &u }(), 0o640, 0o750},
+	} {
+		vol := t.TempDir()
+		b := newBundle(t, "probe", "write", "/v/f", "x", "mkdir", "/v/d")
+		b.edit(func(s *specs.Spec) {
+			s.Process.User.Umask = c.umask
+			s.Mounts = append(s.Mounts, bindMount("/v", vol, "rbind", "rw"))
+		})
+		res := r.mustRun("run", "--bundle", b.dir, fmt.Sprintf("umask%o", c.file))
+		f, ferr := os.Stat(filepath.Join(vol, "f"))
+		d, derr := os.Stat(filepath.Join(vol, "d"))
+		if ferr != nil || derr != nil {
+			t.Fatalf("guest did not create its file and directory: %v %v (%v)", ferr, derr, res)
+		}
+		if f.Mode().Perm() != c.file || d.Mode().Perm() != c.dir {
+			t.Errorf("umask %v: file %o, directory %o; want %o, %o", c.umask, f.Mode().Perm(), d.Mode().Perm(), c.file, c.dir)
+		}
+	}
+}
+
 // TestRecursiveReadOnlyMountIsReadOnly: rro must never grant writes.
 func TestRecursiveReadOnlyMountIsReadOnly(t *testing.T) {
 	t.Parallel()

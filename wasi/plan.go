@@ -65,12 +65,18 @@ type Plan struct {
 	Skipped []string `json:"-"`
 }
 
-// User is the uid, gid and additional gids the guest runs as.
+// User is the uid, gid and additional gids the guest runs as, and the
+// umask its files and directories are created under.
 type User struct {
 	UID            uint32   `json:"uid"`
 	GID            uint32   `json:"gid"`
 	AdditionalGids []uint32 `json:"additional_gids,omitempty"`
+	// Umask is process.user.umask; runc's 0022 when the spec has none.
+	Umask uint32 `json:"umask"`
 }
+
+// defaultUmask is runc's umask for a process whose spec sets none.
+const defaultUmask = 0o022
 
 // PlanFor derives the guest's grants from the bundle, following the grant
 // table in docs/ARCHITECTURE.md. privateBase is a directory owned by this
@@ -99,8 +105,11 @@ func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*
 		Kind:   ep.Kind,
 		Argv:   append([]string(nil), proc.Args...),
 		Env:    env,
-		User:   User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids},
+		User:   User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
 		Files:  defaultDevices(proc.Terminal),
+	}
+	if proc.User.Umask != nil {
+		p.User.Umask = *proc.User.Umask & 0o777
 	}
 	readonlyRoot := b.Spec.Root != nil && b.Spec.Root.Readonly
 	p.Preopens = append(p.Preopens, Preopen{HostPath: b.Rootfs, GuestPath: "/", ReadOnly: readonlyRoot})
