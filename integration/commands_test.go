@@ -436,6 +436,49 @@ func TestDeleteEndsExecProcesses(t *testing.T) {
 	}
 }
 
+// TestKillAllReachesExecProcesses: kill --all (podman stop, CRI-O and
+// containerd send it) signals every process in the container's cgroup, as
+// runc's does: without a pid namespace an exec'd process outlives the init
+// and would keep the container from being removed. It is still sent once
+// the init is gone.
+func TestKillAllReachesExecProcesses(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: cgroups")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	r.mustRun("run", "--detach", "--bundle", b.dir, "ka")
+	execd := func(id string) int {
+		pidFile := filepath.Join(t.TempDir(), "exec.pid")
+		r.mustRun("exec", "--detach", "--pid-file", pidFile, id, "/probe.wasm", "sleep", "1h")
+		data, _ := os.ReadFile(pidFile)
+		pid, err := strconv.Atoi(string(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pid
+	}
+	first := execd("ka")
+	r.mustRun("kill", "--all", "ka", "TERM")
+	waitGone(t, first, 10*time.Second)
+	r.waitStatus("ka", "stopped", 10*time.Second)
+
+	// Stopped, with a straggler: kill --all still reaches it.
+	r.mustRun("run", "--detach", "--bundle", b.dir, "kb")
+	straggler := execd("kb")
+	st, _, _ := r.state("kb")
+	unix.Kill(st.Pid, unix.SIGKILL) // the init alone
+	r.waitStatus("kb", "stopped", 10*time.Second)
+	if err := unix.Kill(straggler, 0); err != nil {
+		t.Fatalf("the exec'd process died with the init: %v", err)
+	}
+	r.mustRun("kill", "--all", "kb", "TERM")
+	waitGone(t, straggler, 10*time.Second)
+	r.mustRun("delete", "ka")
+	r.mustRun("delete", "kb")
+}
+
 // TestGuestExitStatusAbove125: proc_exit(200) is 200, as for a native
 // process (wasmtime alone would trap on statuses of 126 and more).
 func TestGuestExitStatusAbove125(t *testing.T) {

@@ -480,6 +480,25 @@ func killCgroup(p string) {
 	}
 }
 
+// signalCgroup sends sig to every process in the container's cgroup but
+// the init, which Kill signalled already (kill --all); SIGKILL goes to all
+// and also thaws a frozen cgroup, so that it takes effect.
+func signalCgroup(p string, sig unix.Signal, init int) {
+	if sig == unix.SIGKILL {
+		killCgroup(p)
+		return
+	}
+	if p == "" {
+		return
+	}
+	pids, _ := cgroupPids(p)
+	for _, pid := range pids {
+		if pid != init {
+			unix.Kill(pid, sig)
+		}
+	}
+}
+
 // cgroupPids lists every process in the container's cgroup. It reads the
 // pids controller, which holds every task.
 func cgroupPids(p string) ([]int, error) {

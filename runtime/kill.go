@@ -14,35 +14,37 @@ import (
 // ErrNotRunning is runc's text; CRI-O and containerd match on it.
 var ErrNotRunning = errors.New("container not running")
 
-// Kill sends sig to the container's init. With all (kill -a, still sent by
-// CRI-O and containerd), a stopped container is not an error.
+// Kill sends sig to the container's init. With all (kill -a, which CRI-O
+// and containerd send, and podman stop), it is sent to every process in
+// the container's cgroup too, as runc does: without a pid namespace of
+// the container's own, exec'd processes outlive the init, and a stopped
+// container can still hold them, so that is not an error either.
 func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return err
 	}
 	defer h.Unlock()
-	if st := r.status(c); st != state.Created && st != state.Running && st != state.Paused {
-		if all {
-			return nil
-		}
-		return ErrNotRunning
-	}
-	if err := signalInit(c, sig); err != nil {
+	err = ErrNotRunning
+	if st := r.status(c); st == state.Created || st == state.Running || st == state.Paused {
+		err = signalInit(c, sig)
 		if err == unix.ESRCH {
-			if all {
-				return nil
-			}
-			return ErrNotRunning
+			err = ErrNotRunning
 		}
+	}
+	if err != nil && err != ErrNotRunning {
 		return fmt.Errorf("kill container: %w", err)
 	}
-	if sig == unix.SIGKILL {
+	if all {
+		signalCgroup(c.CgroupPath, sig, c.InitPid)
+		return nil
+	}
+	if err == nil && sig == unix.SIGKILL {
 		// Every process in the container (exec'd ones too) dies, and a
 		// frozen one only dies once thawed, as under runc.
 		killCgroup(c.CgroupPath)
 	}
-	return nil
+	return err
 }
 
 // ParseSignal accepts a number ("9"; 0 checks that the init is alive) or
