@@ -94,6 +94,17 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.mustRun("exec", "-e", "A=1", "-e", "A=2", "cmds", "/probe.wasm", "env"); strings.TrimSpace(res.stdout) != `["A=2"]` {
 		t.Errorf("exec -e A=1 -e A=2: %v", res)
 	}
+	// A cwd that is not in the container fails as runc's chdir does; one
+	// that is, is the guest's.
+	if res := r.run("exec", "--cwd", "/nonexistent", "cmds", "/probe.wasm", "cwd"); res.code != 255 || !strings.Contains(res.stderr, `chdir to cwd ("/nonexistent")`) {
+		t.Errorf("exec --cwd /nonexistent: %v", res)
+	}
+	if err := os.Mkdir(filepath.Join(b.dir, "rootfs", "work"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.mustRun("exec", "--cwd", "/work", "cmds", "/probe.wasm", "cwd"); strings.TrimSpace(res.stdout) != "/work" {
+		t.Errorf("exec --cwd /work: %v", res)
+	}
 	if res := r.run("exec", "-e", "NOEQ", "cmds", "/probe.wasm", "env"); res.code != 255 || !strings.Contains(res.stderr, `invalid environment variable: "NOEQ"`) {
 		t.Errorf("exec -e NOEQ: %v", res)
 	}

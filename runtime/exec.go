@@ -204,6 +204,11 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 	if err != nil {
 		return nil, nil, err
 	}
+	// runc's init fails its chdir; a guest would run in a directory that
+	// is not there.
+	if !plan.HasDir(proc.Cwd) {
+		return nil, nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: no such file or directory", proc.Cwd)
+	}
 	return b, plan, nil
 }
 

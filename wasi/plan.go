@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
@@ -263,8 +264,41 @@ func (p *Plan) MakeCwd(cwd string) {
 // innermost directory grant that holds it, unless that grant is a
 // read-only bind mount.
 func (p *Plan) makeIn(guestPath string, dir bool) {
-	if guestPath == "/" {
+	d, rel, ok := p.holder(guestPath)
+	if !ok {
 		return
+	}
+	if d.ReadOnly && d.GuestPath != "/" {
+		// A read-only bind mount is never written, not even by runw.
+		return
+	}
+	makeMountPoint(d.HostPath, rel, dir)
+}
+
+// HasDir says whether guestPath is a directory in the guest's view, as
+// `runw exec` checks its process's cwd (runc's chdir would fail).
+func (p *Plan) HasDir(guestPath string) bool {
+	guestPath = path.Clean(guestPath)
+	if guestPath == "/" {
+		return true
+	}
+	d, rel, ok := p.holder(guestPath)
+	if !ok {
+		return false
+	}
+	host, err := securejoin.SecureJoin(d.HostPath, rel)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(host)
+	return err == nil && fi.IsDir()
+}
+
+// holder is the innermost directory grant below which guestPath lies,
+// and guestPath relative to it.
+func (p *Plan) holder(guestPath string) (Preopen, string, bool) {
+	if guestPath == "/" {
+		return Preopen{}, "", false
 	}
 	holder := -1
 	for j, d := range p.Preopens {
@@ -274,15 +308,10 @@ func (p *Plan) makeIn(guestPath string, dir bool) {
 		}
 	}
 	if holder < 0 {
-		return
+		return Preopen{}, "", false
 	}
 	d := p.Preopens[holder]
-	if d.ReadOnly && d.GuestPath != "/" {
-		// A read-only bind mount is never written, not even by runw.
-		return
-	}
-	rel := strings.TrimPrefix(strings.TrimPrefix(guestPath, d.GuestPath), "/")
-	makeMountPoint(d.HostPath, rel, dir)
+	return d, strings.TrimPrefix(strings.TrimPrefix(guestPath, d.GuestPath), "/"), true
 }
 
 // makeMountPoint creates rel under root: a directory, or an empty file.
