@@ -1,10 +1,13 @@
 package wasi
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
@@ -97,7 +100,7 @@ func ExecPlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan
 
 func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*Plan, error) {
 	proc := b.Spec.Process
-	env, err := guestEnv(proc.Env, proc.Cwd)
+	env, err := guestEnv(proc.Env, proc.Cwd, func() string { return homeOf(b.Rootfs, proc.User.UID) })
 	if err != nil {
 		return nil, err
 	}
@@ -195,8 +198,10 @@ func (p *Plan) tableElements() int64 {
 // start in $PWD, and nothing else carries process.cwd into WASI p1.
 // Nothing else is added: runc adds HOME when the spec has none, but a
 // WASI program sees its environment as the spec wrote it (the WASI test
-// suite counts the variables it was given).
-func guestEnv(env []string, cwd string) ([]string, error) {
+// suite counts the variables it was given). An empty HOME (podman exec
+// passes "HOME=" when it found none) is what runc replaces too, with the
+// user's home: home() gives it.
+func guestEnv(env []string, cwd string, home func() string) ([]string, error) {
 	out := make([]string, 0, len(env)+1)
 	at := make(map[string]int, len(env))
 	for _, kv := range env {
@@ -214,7 +219,39 @@ func guestEnv(env []string, cwd string) ([]string, error) {
 	if _, ok := at["PWD"]; !ok && cwd != "" && path.Clean(cwd) != "/" {
 		out = append(out, "PWD="+cwd)
 	}
+	if i, ok := at["HOME"]; ok && out[i] == "HOME=" {
+		out[i] = "HOME=" + home()
+	}
 	return out, nil
+}
+
+// homeOf is uid's home directory in the container's /etc/passwd, or "/"
+// as runc's default. The file is resolved inside the rootfs by descriptor
+// (OpenInRoot), so that a link the guest planted there (runw exec runs
+// while it lives) can never make runw read a host file.
+func homeOf(rootfs string, uid uint32) string {
+	h, err := pathrs.OpenInRoot(rootfs, "/etc/passwd")
+	if err != nil {
+		return "/"
+	}
+	defer h.Close()
+	if fi, err := h.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return "/" // never open a device or a fifo
+	}
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	if err != nil {
+		return "/"
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
+	for sc.Scan() {
+		// name:password:uid:gid:gecos:home:shell
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) >= 6 && fields[2] == strconv.FormatUint(uint64(uid), 10) && fields[5] != "" {
+			return fields[5]
+		}
+	}
+	return "/"
 }
 
 // defaultDevices are the devices runtime-spec requires in every container,

@@ -101,7 +101,7 @@ func TestPlanEnvAddsPWDFromCwd(t *testing.T) {
 // An entry that is not NAME=value is refused with runc's error.
 func TestPlanEnvRefusesMalformed(t *testing.T) {
 	for _, kv := range []string{"NOEQ", "=value", "A=b\x00c"} {
-		if _, err := guestEnv([]string{"OK=1", kv}, "/"); err == nil || !strings.Contains(err.Error(), "invalid environment variable") {
+		if _, err := guestEnv([]string{"OK=1", kv}, "/", func() string { return "/" }); err == nil || !strings.Contains(err.Error(), "invalid environment variable") {
 			t.Errorf("%q: %v", kv, err)
 		}
 	}
@@ -270,4 +270,41 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 		t.Errorf("made outside the grant while a link was swapped (%d swaps): %v", n, entries)
 	}
 	t.Logf("%d swaps, nothing made outside", n)
+}
+
+// An empty HOME (podman exec's) becomes the user's home from the
+// container's /etc/passwd, or "/", as runc replaces it; a set HOME stays.
+// A passwd that links out of the rootfs is never read on the host.
+func TestPlanEmptyHomeFromContainerPasswd(t *testing.T) {
+	rootfs := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	passwd := filepath.Join(rootfs, "etc", "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		uid  uint32
+		want string
+	}{{0, "/root"}, {1000, "/home/app"}, {1001, "/"}} {
+		if got := homeOf(rootfs, c.uid); got != c.want {
+			t.Errorf("homeOf(uid %d) = %q, want %q", c.uid, got, c.want)
+		}
+	}
+	os.Remove(passwd)
+	if err := os.Symlink("/etc/passwd", passwd); err != nil {
+		t.Fatal(err)
+	}
+	if got := homeOf(rootfs, 0); got != "/" {
+		t.Errorf("homeOf through a link to the host's /etc/passwd = %q, want /", got)
+	}
+	env, err := guestEnv([]string{"A=1", "HOME="}, "/", func() string { return "/home/app" })
+	if err != nil || !reflect.DeepEqual(env, []string{"A=1", "HOME=/home/app"}) {
+		t.Errorf("empty HOME: %q %v", env, err)
+	}
+	env, _ = guestEnv([]string{"HOME=/x"}, "/", func() string { return "/home/app" })
+	if !reflect.DeepEqual(env, []string{"HOME=/x"}) {
+		t.Errorf("set HOME: %q", env)
+	}
 }
