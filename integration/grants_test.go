@@ -417,3 +417,22 @@ func TestExecIgnoresLinksPlantedByTheGuest(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "planted")
 }
+
+// TestStandardStreamsByName: /dev/stdin, /dev/stdout and /dev/stderr are
+// the guest's own streams, as runtime-spec's links make them in a native
+// container: a server told to log to /dev/stdout reaches the engine's
+// log, not a regular file in the container's /dev.
+func TestStandardStreamsByName(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "write", "/dev/stdout", "to stdout\n", "write", "/dev/stderr", "to stderr\n", "cat", "/dev/stdin")
+	cmd, stdout, stderr := r.command(t.Context(), "run", "--bundle", b.dir, "streams")
+	cmd.Stdin = strings.NewReader("from stdin\n")
+	res := finish(cmd, cmd.Run(), stdout, stderr)
+	if res.code != 0 || !strings.Contains(res.stdout, "to stdout\n") || !strings.Contains(res.stdout, "from stdin\n") || !strings.Contains(res.stderr, "to stderr\n") {
+		t.Errorf("streams by name: %v", res)
+	}
+	if data, err := os.ReadFile(filepath.Join(b.dir, "rootfs", "dev", "stdout")); err == nil {
+		t.Errorf("the write went to a file in the rootfs: %q", data)
+	}
+}

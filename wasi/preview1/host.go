@@ -86,6 +86,10 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := view.addStreams(cfg.Stdio); err != nil {
+		view.Close()
+		return nil, err
+	}
 	stopFd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		view.Close()

@@ -248,6 +248,11 @@ func deviceMode(mode uint32) bool {
 // A read-only grant's creations are caught here too: O_CREAT is tried
 // without creating first.
 func openTarget(t *target, flags int) (int, error) {
+	if t.name == "" && t.w.v.mounts[t.mount].stream {
+		// A standard stream: shared, whatever the flags ask (O_TRUNC
+		// cannot truncate a pipe, nor O_NONBLOCK change runw's stream).
+		return unix.FcntlInt(uintptr(t.dir), unix.F_DUPFD_CLOEXEC, 0)
+	}
 	if t.name == "" {
 		// A file mount: reopen runw's own descriptor for it. The magic
 		// link names the descriptor runw opened on the mount's source at

@@ -26,9 +26,38 @@ type Mount struct {
 // mountPoint is a Mount with the descriptor the resolver starts from.
 type mountPoint struct {
 	Mount
-	// fd is O_RDONLY|O_DIRECTORY for a directory, O_PATH for a file.
+	// fd is O_RDONLY|O_DIRECTORY for a directory, O_PATH for a file, or
+	// for a stream one of the guest's standard streams.
 	fd  int
 	dir bool
+	// stream says fd is a standard stream the guest opens by name
+	// (/dev/stdout): an open shares it (a duplicate), as Linux's
+	// /dev/stdout, a link to /proc/self/fd/1, reaches the same pipe.
+	stream bool
+}
+
+// streamNames are the names runtime-spec links to the standard streams.
+var streamNames = [3]string{"/dev/stdin", "/dev/stdout", "/dev/stderr"}
+
+// addStreams makes /dev/stdin, /dev/stdout and /dev/stderr the guest's
+// standard streams, where the spec mounts nothing of its own there: a
+// server told to log to /dev/stdout must reach the engine's log, not a
+// regular file in the container's /dev. The streams are held as
+// duplicates and shared, never reopened by path: no name in /proc is
+// resolved, and a pipe (what engines give) could not be a Landlock rule.
+func (v *View) addStreams(stdio [3]int) error {
+	for i, name := range streamNames {
+		if _, taken := v.byGuest[name]; taken || stdio[i] < 0 {
+			continue
+		}
+		fd, err := unix.FcntlInt(uintptr(stdio[i]), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		v.byGuest[name] = len(v.mounts)
+		v.mounts = append(v.mounts, mountPoint{Mount: Mount{Guest: name, Host: fmt.Sprintf("(fd %d)", stdio[i])}, fd: fd, stream: true})
+	}
+	return nil
 }
 
 // View is the container's file namespace: the rootfs at "/" and each mount
