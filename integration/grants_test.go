@@ -436,3 +436,52 @@ func TestStandardStreamsByName(t *testing.T) {
 		t.Errorf("the write went to a file in the rootfs: %q", data)
 	}
 }
+
+// TestOverlayMount: an overlay mount (podman's -v SRC:DST:O and --mount
+// type=image) is granted as the overlay runw mounts: the guest reads the
+// lower layer and its writes land in the upper one, never the lower; a
+// bad overlay fails create instead of leaving an empty directory there,
+// and delete leaves nothing mounted.
+func TestOverlayMount(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mounts an overlay")
+	}
+	r := newRunw(t)
+	dir := t.TempDir()
+	lower, upper, work := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{lower, upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(lower, "a"), []byte("from the lower layer"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "cat", "/o/a", "write", "/o/b", "new")
+	overlay := specs.Mount{Destination: "/o", Type: "overlay", Source: "overlay",
+		Options: []string{"lowerdir=" + lower, "upperdir=" + upper, "workdir=" + work, "private"}}
+	b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, overlay) })
+	res := r.mustRun("run", "--bundle", b.dir, "ov")
+	if !strings.Contains(res.stdout, "from the lower layer") {
+		t.Errorf("the guest did not read the lower layer: %v", res)
+	}
+	if data, err := os.ReadFile(filepath.Join(upper, "b")); err != nil || string(data) != "new" {
+		t.Errorf("the guest's write is not in the upper layer: %q %v (%v)", data, err, res)
+	}
+	if _, err := os.Stat(filepath.Join(lower, "b")); err == nil {
+		t.Error("the guest's write reached the lower layer")
+	}
+	r.assertRootEmpty()
+	if mounts, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(mounts), r.root) {
+		t.Errorf("a mount is left under runw's root after delete")
+	}
+
+	b.edit(func(s *specs.Spec) {
+		s.Mounts[len(s.Mounts)-1].Options = []string{"lowerdir=" + filepath.Join(dir, "missing"), "upperdir=" + upper, "workdir=" + work}
+	})
+	if res := r.run("create", "--bundle", b.dir, "badov"); res.code != 1 || !strings.Contains(res.stderr, "overlay") {
+		t.Errorf("create with an overlay that cannot be mounted: %v", res)
+	}
+	r.assertRootEmpty()
+}

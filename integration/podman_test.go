@@ -383,6 +383,18 @@ func TestPodman(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(host, "in.txt")); string(b) != "from the host\n" {
 			t.Errorf("a write through a :ro volume changed in.txt to %q", b)
 		}
+
+		// :O, an overlay over the host directory: the guest sees the
+		// host's files, and its writes stay in podman's upper layer.
+		res = p.runw(t, "run", "--rm", "-v", host+":/data:O", engProbeImage,
+			"cat", "/data/in.txt", "write", "/data/overlay.txt", "stays in the overlay")
+		engWant(t, res, 0)
+		if res.stdout != "from the host\nOK\n" {
+			t.Errorf("with :O, stdout %q, want the host file then OK", res.stdout)
+		}
+		if _, err := os.Stat(filepath.Join(host, "overlay.txt")); err == nil {
+			t.Errorf("a write through a :O volume reached the host directory")
+		}
 	})
 
 	// 9. -e reaches the guest; podman's own environment does not.

@@ -222,6 +222,12 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)
 	owner := sandbox.hostUser(plan.User)
 	for _, d := range plan.PrivateDirs {
+		if overlay, ok := plan.OverlayData[d]; ok {
+			if err := mountOverlay(d, overlay); err != nil {
+				return initConfig{}, err
+			}
+			continue
+		}
 		if err := makePrivateDir(d, plan.TmpfsData[d], owner); err != nil {
 			return initConfig{}, err
 		}
@@ -649,6 +655,22 @@ func makePrivateDir(dir, data string, user wasi.User) error {
 		}
 	}
 	return os.Chown(dir, int(user.UID), int(user.GID))
+}
+
+// mountOverlay mounts the overlay behind a spec's overlay mount (podman's
+// -v SRC:DST:O, --mount type=image) on dir, under the container's state
+// directory, which delete unmounts. The guest is granted dir at the
+// mount's destination; it writes into the upper layer the engine chose.
+// Failing, it fails create: an empty directory in its place would hide
+// the volume without a word.
+func mountOverlay(dir, data string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := unix.Mount("overlay", dir, "overlay", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+		return fmt.Errorf("mount overlay (%s): %w", data, err)
+	}
+	return nil
 }
 
 // tmpfsMode reads mode= from tmpfs options: the permission, sticky,

@@ -33,6 +33,10 @@ const (
 	// MountTmpfs is a tmpfs (not under /proc or /sys): it becomes a
 	// private, initially empty directory.
 	MountTmpfs
+	// MountOverlay is an overlay (podman's -v SRC:DST:O and --mount
+	// type=image): runw mounts it on a private directory, which becomes a
+	// preopen.
+	MountOverlay
 )
 
 // String names the mount kind for logs.
@@ -46,6 +50,8 @@ func (k MountKind) String() string {
 		return "bind-file"
 	case MountTmpfs:
 		return "tmpfs"
+	case MountOverlay:
+		return "overlay"
 	}
 	return fmt.Sprintf("MountKind(%d)", int(k))
 }
@@ -66,6 +72,9 @@ type Mount struct {
 	// TmpfsData holds a tmpfs mount's size=, nr_inodes= and mode= options,
 	// comma-separated, for the tmpfs runw mounts behind it ("" when none).
 	TmpfsData string
+	// OverlayData holds an overlay mount's filesystem options (lowerdir=,
+	// upperdir=, workdir=, ...), comma-separated, as mount(2) takes them.
+	OverlayData string
 }
 
 // kernelFS are the filesystem types that expose the host kernel's view and
@@ -137,9 +146,16 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			cm.Source = ""
 			cm.Kind = MountTmpfs
 			cm.TmpfsData = tmpfsData(m.Options)
+		case m.Type == "overlay":
+			cm.OverlayData = overlayData(m.Options)
+			if !strings.Contains(","+cm.OverlayData, ",lowerdir=") {
+				return nil, fmt.Errorf("overlay mount at %q: no lowerdir= option", cm.Destination)
+			}
+			cm.Source = ""
+			cm.Kind = MountOverlay
 		default:
-			// Any other filesystem type (overlay, nfs, ...) has no
-			// host directory we could grant.
+			// Any other filesystem type (nfs, ...) has no host
+			// directory we could grant.
 			cm.Kind = MountIgnored
 		}
 		out = append(out, cm)
@@ -205,6 +221,30 @@ func Within(p, dir string) bool {
 // tmpfsData keeps the tmpfs options that bound or shape the file system:
 // size, inode count and mode. Values are checked to be plain numbers or
 // sizes, so nothing else can reach the mount data.
+// mountFlagOptions are the options mount(8) turns into mount flags or
+// propagation, not filesystem data.
+var mountFlagOptions = map[string]bool{
+	"ro": true, "rw": true, "rro": true, "suid": true, "nosuid": true, "dev": true, "nodev": true,
+	"exec": true, "noexec": true, "sync": true, "async": true, "dirsync": true, "atime": true,
+	"noatime": true, "diratime": true, "nodiratime": true, "relatime": true, "norelatime": true,
+	"strictatime": true, "nostrictatime": true, "lazytime": true, "nolazytime": true,
+	"mand": true, "nomand": true, "bind": true, "rbind": true, "private": true, "rprivate": true,
+	"shared": true, "rshared": true, "slave": true, "rslave": true, "unbindable": true,
+	"runbindable": true, "remount": true, "defaults": true,
+}
+
+// overlayData keeps an overlay mount's filesystem options (everything but
+// mount flags), in order.
+func overlayData(options []string) string {
+	var keep []string
+	for _, o := range options {
+		if !mountFlagOptions[o] {
+			keep = append(keep, o)
+		}
+	}
+	return strings.Join(keep, ",")
+}
+
 func tmpfsData(options []string) string {
 	var keep []string
 	for _, o := range options {

@@ -53,6 +53,9 @@ type Plan struct {
 	// PrivateDirs are host directories the runtime must create (0700)
 	// before the guest runs: the backing of the spec's tmpfs mounts.
 	PrivateDirs []string `json:"private_dirs,omitempty"`
+	// OverlayData maps a private directory to the overlay the runtime
+	// mounts on it (its filesystem options: lowerdir=, upperdir=, ...).
+	OverlayData map[string]string `json:"overlay_data,omitempty"`
 	// TmpfsData maps a private directory to the tmpfs options (size=,
 	// nr_inodes=, mode=) of the spec's tmpfs behind it: where runw may
 	// mount, it mounts a real tmpfs there with them, so a size limit
@@ -135,6 +138,14 @@ func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*
 				}
 				p.TmpfsData[dir] = m.TmpfsData
 			}
+			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
+		case spec.MountOverlay:
+			dir := filepath.Join(privateBase, fmt.Sprintf("overlay-%d", i))
+			p.PrivateDirs = append(p.PrivateDirs, dir)
+			if p.OverlayData == nil {
+				p.OverlayData = map[string]string{}
+			}
+			p.OverlayData[dir] = m.OverlayData
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountBindFile:
 			p.Files = append(p.Files, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
