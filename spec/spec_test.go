@@ -698,6 +698,10 @@ func TestMountsPodmanLike(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Mounts() =\n%+v\nwant\n%+v", got, want)
 	}
+	s.Mounts = []specs.Mount{{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"upperdir=/u"}}}
+	if _, err := loadBundle(t, s).Mounts(); err == nil || !strings.Contains(err.Error(), "lowerdir") {
+		t.Errorf("an overlay without lowerdir: %v", err)
+	}
 }
 
 func TestMountsOther(t *testing.T) {
@@ -712,7 +716,9 @@ func TestMountsOther(t *testing.T) {
 		// A bind into /dev is never exposed, even with a missing source.
 		{Destination: "/dev/null", Type: "bind", Source: "/does/not/exist"},
 		// Unknown filesystem types are not granted.
-		{Destination: "/mnt", Type: "overlay", Source: "overlay"},
+		{Destination: "/mnt", Type: "ramfs", Source: "ramfs"},
+		// An overlay keeps its filesystem options, not its flags.
+		{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/l", "private", "upperdir=/u", "ro", "workdir=/w", "userxattr"}},
 		{Destination: "/sysroot", Type: "tmpfs"},
 	}
 	b := loadBundle(t, s)
@@ -726,7 +732,8 @@ func TestMountsOther(t *testing.T) {
 		{Destination: "/b", ReadOnly: true, Kind: MountTmpfs},
 		{Destination: "/c", ReadOnly: true, Kind: MountTmpfs},
 		{Destination: "/dev/null", Source: "/does/not/exist", Kind: MountIgnored},
-		{Destination: "/mnt", Source: "overlay", Kind: MountIgnored},
+		{Destination: "/mnt", Source: "ramfs", Kind: MountIgnored},
+		{Destination: "/ov", ReadOnly: true, Kind: MountOverlay, OverlayData: "lowerdir=/l,upperdir=/u,workdir=/w,userxattr"},
 		{Destination: "/sysroot", Kind: MountTmpfs},
 	}
 	if !reflect.DeepEqual(got, want) {
