@@ -57,6 +57,10 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.mustRun("ps", "--format", "json", "cmds").stdout), &pids); err != nil || len(pids) != 1 || pids[0] != st.Pid {
 		t.Fatalf("ps --format json: %v, want [%d]", pids, st.Pid)
 	}
+	// ps shows the guest's command, as runc's shows a native one's.
+	if res := r.mustRun("ps", "cmds"); !strings.Contains(res.stdout, "/probe.wasm sleep 1h") {
+		t.Errorf("ps does not show the guest's command: %v", res)
+	}
 
 	r.mustRun("pause", "cmds")
 	if s, _, _ := r.state("cmds"); s.Status != "paused" {

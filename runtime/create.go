@@ -435,7 +435,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 
 	cmd := &exec.Cmd{
 		Path:   fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
-		Args:   []string{"runw", "init"},
+		Args:   initArgs(o.Config.Plan.Argv),
 		Env:    []string{},
 		Stdin:  o.Stdio[0],
 		Stdout: o.Stdio[1],
@@ -522,6 +522,28 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		return fail(err)
 	}
 	return cmd, nil
+}
+
+// maxShownArgs bounds the guest's arguments put on the init's command line.
+const maxShownArgs = 4096
+
+// initArgs is the init's argv: "runw init", then the guest's process.args
+// as far as they fit in maxShownArgs bytes. They are there to be seen, not
+// read (the init takes its plan from the init pipe): ps, podman top and
+// runw ps show a wasm container's command as they show a native one's,
+// and not every container as "runw init". A long command line is cut, so
+// that the exec never fails on the size of argv.
+func initArgs(guest []string) []string {
+	args := []string{"runw", "init"}
+	n := 0
+	for _, a := range guest {
+		n += len(a) + 1
+		if n > maxShownArgs || strings.IndexByte(a, 0) >= 0 {
+			return append(args, "...")
+		}
+		args = append(args, a)
+	}
+	return args
 }
 
 // closeInheritedOnExec marks every descriptor from 3 up close-on-exec.

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -19,6 +20,25 @@ func TestDeathOfNamesSignalOrStatus(t *testing.T) {
 		}
 		if got := deathOf(cmd, ""); got != want {
 			t.Errorf("%s: deathOf = %q, want %q", script, got, want)
+		}
+	}
+}
+
+// The init's command line shows the guest's arguments, cut before they
+// could make argv too long for exec (a guest may have megabytes of them)
+// or hold a NUL exec refuses.
+func TestInitArgs(t *testing.T) {
+	for _, c := range []struct {
+		guest []string
+		want  string
+	}{
+		{[]string{"/app.wasm", "serve", "--port", "8080"}, "runw init /app.wasm serve --port 8080"},
+		{nil, "runw init"},
+		{[]string{"/app.wasm", strings.Repeat("x", maxShownArgs)}, "runw init /app.wasm ..."},
+		{[]string{"/app.wasm", "a\x00b", "c"}, "runw init /app.wasm ..."},
+	} {
+		if got := strings.Join(initArgs(c.guest), " "); got != c.want {
+			t.Errorf("initArgs(%.40q) = %.60q, want %q", c.guest, got, c.want)
 		}
 	}
 }
