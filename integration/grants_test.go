@@ -485,3 +485,28 @@ func TestOverlayMount(t *testing.T) {
 	}
 	r.assertRootEmpty()
 }
+
+// TestMountThroughImageSymlink: a mount whose destination passes through
+// a symlink of the image (Debian's and Alpine's /var/run -> /run) is where
+// runc puts it, at the resolved path, and the guest reaches it by either.
+func TestMountThroughImageSymlink(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "i.txt"), []byte("inner"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "cat", "/run/x/i.txt", "cat", "/var/run/x/i.txt")
+	rootfs := filepath.Join(b.dir, "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "var"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/run", filepath.Join(rootfs, "var", "run")); err != nil {
+		t.Fatal(err)
+	}
+	b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount("/var/run/x", vol, "rbind", "ro")) })
+	res := r.mustRun("run", "--bundle", b.dir, "varrun")
+	if res.stdout != "innerinner" {
+		t.Errorf("the mount at /var/run/x through /var/run -> /run: %v", res)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -97,15 +96,11 @@ var kernelDirs = []string{"/proc", "/sys"}
 // guest first touches it.
 func (b *Bundle) Mounts() ([]Mount, error) {
 	var out []Mount
+	// The view each destination is resolved in: the mounts before it.
+	v := &guestVFS{rootfs: b.Rootfs}
 	for _, m := range b.Spec.Mounts {
-		// A relative destination is relative to the container's /, as
-		// runc still accepts it (with a warning).
-		dest := m.Destination
-		if !path.IsAbs(dest) {
-			dest = "/" + dest
-		}
 		cm := Mount{
-			Destination: path.Clean(dest),
+			Destination: v.destination(cleanDestination(m.Destination)),
 			Source:      m.Source,
 			ReadOnly:    readOnly(m.Options),
 		}
@@ -158,6 +153,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			// directory we could grant.
 			cm.Kind = MountIgnored
 		}
+		v.mount(b, m, cm.Destination)
 		out = append(out, cm)
 	}
 	return out, nil

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // defaultPath is the search path used when process.env has no PATH, the
@@ -189,25 +190,38 @@ type bindMount struct {
 	source string // absolute host path, host symlinks already followed
 }
 
-// bindMounts lists the spec's bind mounts in order. Sources are passed through
+// bindMounts lists the spec's bind mounts in order, each at its
+// destination as resolved in the mounts before it (guestVFS.destination).
+func (b *Bundle) bindMounts() []bindMount {
+	v := &guestVFS{rootfs: b.Rootfs}
+	for _, m := range b.Spec.Mounts {
+		v.mount(b, m, v.destination(cleanDestination(m.Destination)))
+	}
+	return v.binds
+}
+
+// cleanDestination is a mount's destination, clean and absolute: a
+// relative one is relative to the container's /, as runc still accepts it
+// (with a warning).
+func cleanDestination(dest string) string {
+	return path.Clean("/" + dest)
+}
+
+// mount adds m, at its resolved destination dest, to the view later
+// destinations are resolved in. Bind sources are passed through
 // EvalSymlinks because mount(2) follows host symlinks in the source, and a
 // source that is itself a symlink must not be mistaken for a guest symlink.
-func (b *Bundle) bindMounts() []bindMount {
-	var out []bindMount
-	for _, m := range b.Spec.Mounts {
-		if !isBind(m) || m.Source == "" {
-			continue
-		}
+func (v *guestVFS) mount(b *Bundle, m specs.Mount, dest string) {
+	switch {
+	case isBind(m) && m.Source != "":
 		src := b.bindSource(m.Source)
 		if real, err := filepath.EvalSymlinks(src); err == nil {
 			src = real
 		}
-		// A relative destination is relative to the container's /, as
-		// Mounts (the grants) reads it: the module must be found where
-		// the guest will see it.
-		out = append(out, bindMount{dest: path.Clean("/" + m.Destination), source: src})
+		v.binds = append(v.binds, bindMount{dest: dest, source: src})
+	case m.Type == "tmpfs" || m.Type == "overlay":
+		v.empty = append(v.empty, dest)
 	}
-	return out
 }
 
 // guestVFS lets securejoin walk the guest's view of the filesystem: the names
@@ -216,6 +230,20 @@ func (b *Bundle) bindMounts() []bindMount {
 type guestVFS struct {
 	rootfs string
 	binds  []bindMount
+	// empty are the destinations of tmpfs and overlay mounts: what the
+	// rootfs holds below them is hidden, and they hold no links.
+	empty []string
+}
+
+// hidden says guest lies below an empty mount's destination.
+func (v *guestVFS) hidden(guest string) bool {
+	guest = path.Clean("/" + guest)
+	for _, e := range v.empty {
+		if guest != e && Within(guest, e) {
+			return true
+		}
+	}
+	return false
 }
 
 // host maps a clean, symlink-free guest path to its host path.
@@ -236,12 +264,32 @@ func (v *guestVFS) host(guest string) string {
 
 // Lstat implements securejoin.VFS on guest paths.
 func (v *guestVFS) Lstat(name string) (os.FileInfo, error) {
+	if v.hidden(name) {
+		return nil, &os.PathError{Op: "lstat", Path: name, Err: syscall.ENOENT}
+	}
 	return os.Lstat(v.host(name))
 }
 
 // Readlink implements securejoin.VFS on guest paths.
 func (v *guestVFS) Readlink(name string) (string, error) {
+	if v.hidden(name) {
+		return "", &os.PathError{Op: "readlink", Path: name, Err: syscall.ENOENT}
+	}
 	return os.Readlink(v.host(name))
+}
+
+// destination resolves a mount's destination as runc does when it mounts
+// it: inside the rootfs, through the mounts made before it, following the
+// image's symlinks (Debian's /var/run -> /run; a resolv.conf linked to
+// ../run/...). The guest then finds the mount at the resolved path and,
+// through the link, at the one the spec wrote, as in a native container.
+// A destination that cannot be resolved (a link loop) stays as written.
+func (v *guestVFS) destination(dest string) string {
+	guest, err := securejoin.SecureJoinVFS("/", dest, v)
+	if err != nil {
+		return dest
+	}
+	return path.Clean("/" + guest)
 }
 
 // ErrnoOf strips an *os.PathError (or *os.SyscallError) down to its errno

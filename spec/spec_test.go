@@ -793,3 +793,39 @@ func TestLoadMissingBundle(t *testing.T) {
 		t.Errorf("Load(%q): %v", dir, err)
 	}
 }
+
+// A mount's destination is resolved as runc resolves it when it mounts:
+// through the image's symlinks, inside the rootfs, in the mounts made
+// before it; below a tmpfs the image's own files (and links) are hidden.
+func TestMountDestinationsResolvedInTheRootfs(t *testing.T) {
+	s := baseSpec()
+	vol := t.TempDir()
+	s.Mounts = []specs.Mount{
+		{Destination: "/var/run/x", Type: "bind", Source: vol},
+		{Destination: "/etc/resolv.conf", Type: "bind", Source: "/etc/hostname"},
+		{Destination: "/dev", Type: "tmpfs"},
+		{Destination: "/dev/shm", Type: "tmpfs"},
+		{Destination: "/escape/y", Type: "bind", Source: vol},
+		{Destination: "/x/inner", Type: "bind", Source: vol},
+	}
+	b := loadBundle(t, s)
+	for link, target := range map[string]string{
+		"var/run": "/run", "etc/resolv.conf": "../run/resolve/stub.conf",
+		"dev/shm": "/elsewhere", "escape": "../../..", "x": "/var/run/x",
+	} {
+		os.MkdirAll(filepath.Join(b.Rootfs, filepath.Dir(link)), 0o755)
+		if err := os.Symlink(target, filepath.Join(b.Rootfs, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.Mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/run/x", "/run/resolve/stub.conf", "/dev", "/dev/shm", "/y", "/run/x/inner"}
+	for i, m := range got {
+		if m.Destination != want[i] {
+			t.Errorf("%s resolved to %s, want %s", s.Mounts[i].Destination, m.Destination, want[i])
+		}
+	}
+}
