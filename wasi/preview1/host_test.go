@@ -239,6 +239,13 @@ func TestReadOnlyGrantRefusesEveryWrite(t *testing.T) {
 			t.Errorf("%s in a read-only mount: errno %d, want EROFS", name, e)
 		}
 	}
+	// Between mounts Linux says EXDEV before it asks for write access.
+	if e := g.call("path_rename", 4, inside, n, 3, other, on); e != ErrnoXdev {
+		t.Errorf("rename from a read-only mount to the rootfs: errno %d, want EXDEV", e)
+	}
+	if e := g.call("path_rename", 3, other, on, 4, inside, n); e != ErrnoXdev {
+		t.Errorf("rename from the rootfs into a read-only mount: errno %d, want EXDEV", e)
+	}
 	// A file opened for reading cannot be written or resized either.
 	fd, e := g.open(4, "inside", true, 0, rightFdRead)
 	if e != 0 {

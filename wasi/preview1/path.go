@@ -442,6 +442,12 @@ func (h *Host) pathRename(m memory, a []arg) Errno {
 		return errno
 	}
 	defer dst.close()
+	// Linux compares the mounts before it asks for write access: a
+	// rename from a read-write mount to a read-only one is EXDEV, not
+	// EROFS (a mount point itself is EBUSY, below).
+	if src.mount != dst.mount && !src.mountRoot && !dst.mountRoot {
+		return ErrnoXdev
+	}
 	if errno := src.writable(true); errno != 0 {
 		return errno
 	}
