@@ -64,6 +64,11 @@ func onGuestStack(f func()) error {
 	})
 	defer h.Delete()
 	if rc := C.runw_start_on_stack(C.uintptr_t(h), C.size_t(guestStack)); rc != 0 {
+		if syscall.Errno(rc) == syscall.EAGAIN {
+			// What a user can act on: each runw process (the init, every
+			// exec) is about 8 threads, each counted as a pid.
+			return fmt.Errorf("start the guest thread: %w (the container's pids limit, or RLIMIT_NPROC, is reached: each runw process takes about 8)", syscall.Errno(rc))
+		}
 		return fmt.Errorf("start the guest thread: %w", syscall.Errno(rc))
 	}
 	<-done
