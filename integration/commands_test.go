@@ -57,6 +57,16 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.mustRun("ps", "--format", "json", "cmds").stdout), &pids); err != nil || len(pids) != 1 || pids[0] != st.Pid {
 		t.Fatalf("ps --format json: %v, want [%d]", pids, st.Pid)
 	}
+	// Every thread of the init is named runw-init (top -H, ps -L).
+	if comms, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/comm", st.Pid)); len(comms) < 2 {
+		t.Errorf("the init has %d threads", len(comms))
+	} else {
+		for _, c := range comms {
+			if data, err := os.ReadFile(c); err == nil && strings.TrimSpace(string(data)) != "runw-init" {
+				t.Errorf("%s: %q, want runw-init", c, data)
+			}
+		}
+	}
 	// ps shows the guest's command, as runc's shows a native one's.
 	if res := r.mustRun("ps", "cmds"); !strings.Contains(res.stdout, "/probe.wasm sleep 1h") {
 		t.Errorf("ps does not show the guest's command: %v", res)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/signal"
 	"time"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -34,9 +33,8 @@ var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQU
 // the exec fifo until `runw start`, runs the guest and exits with its
 // status. It never returns.
 func Init() {
-	// It was exec'd through /proc/self/fd/N, which would make its name in
-	// ps and top the descriptor number.
-	_ = unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("runw-init\x00")[0])), 0, 0, 0)
+	// Its name, runw-init, was set by the C constructor (runtime/nsenter)
+	// before Go started a thread, so that every thread has it.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, stopSignals...)
 	// A guest writing to a closed pipe or socket gets EPIPE, as a native

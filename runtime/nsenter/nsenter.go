@@ -28,6 +28,7 @@ package nsenter
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 // The init's protocol is defined in runtime/protocol.go; these two names
@@ -121,6 +122,10 @@ static void enter_cgroup(const char *arg) {
 __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, char **envp) {
 	if (argc < 2 || strcmp(argv[1], "init") != 0)
 		return;
+	// Named before Go starts a thread, so that every thread inherits
+	// it: exec'd through /proc/self/fd/N, each would show as "N" in top
+	// and ps -L.
+	prctl(PR_SET_NAME, "runw-init", 0, 0, 0);
 	const char *v = getenv(RUNW_NSEXEC_ENV);
 	if (v == NULL)
 		return;
