@@ -509,4 +509,19 @@ func TestMountThroughImageSymlink(t *testing.T) {
 	if res.stdout != "innerinner" {
 		t.Errorf("the mount at /var/run/x through /var/run -> /run: %v", res)
 	}
+
+	// An exec'd process sees the mounts where create put them, whatever
+	// links were planted in the rootfs since.
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "sleep", "1h"} })
+	r.mustRun("run", "-d", "--bundle", b.dir, "varrun2")
+	if err := os.Remove(filepath.Join(rootfs, "var", "run")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/elsewhere", filepath.Join(rootfs, "var", "run")); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.run("exec", "varrun2", "/probe.wasm", "cat", "/run/x/i.txt"); res.stdout != "inner" {
+		t.Errorf("exec after /var/run was relinked: %v", res)
+	}
+	r.mustRun("delete", "--force", "varrun2")
 }

@@ -206,6 +206,9 @@ func wasmBehindEngineInit(b *spec.Bundle) *spec.Entrypoint {
 // directories, mount points and cwd, the pivot and the exec fifo; and
 // returns the init's configuration.
 func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoint, noPivot bool) (initConfig, error) {
+	// Resolved once, here, and recorded (saveContainer): exec grants the
+	// mounts where the container's process has them.
+	b.Destinations = b.MountDestinations()
 	plan, err := wasi.PlanFor(b, ep, h.Path("private"))
 	if err != nil {
 		return initConfig{}, err
@@ -309,7 +312,7 @@ func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath s
 		InitPid:       pid,
 		InitStartTime: start,
 		CgroupPath:    cgPath,
-		Extra:         recordHooks(b),
+		Extra:         recordOf(b),
 	}
 	if err := h.Save(c); err != nil {
 		return nil, err

@@ -169,6 +169,11 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 	if err != nil {
 		return nil, nil, err
 	}
+	// The mounts where create put them: the guest may have planted links
+	// on the way to their destinations since.
+	if d := recordOfContainer(c).Destinations; len(d) == len(b.Spec.Mounts) {
+		b.Destinations = d
+	}
 	proc, err := execProcess(b.Spec.Process, o)
 	if err != nil {
 		return nil, nil, err

@@ -43,27 +43,42 @@ type laterHooks struct {
 	Poststop       []specs.Hook `json:"poststop,omitempty"`
 }
 
-// recordHooks returns the later hooks of b as state.Container.Extra.
-func recordHooks(b *spec.Bundle) json.RawMessage {
-	h := b.Spec.Hooks
-	if h == nil || len(h.StartContainer)+len(h.Poststart)+len(h.Poststop) == 0 {
+// record is what create keeps in state.Container.Extra for the commands
+// after it: the later hooks, and the mounts' destinations as create
+// resolved them (spec.Bundle.Destinations).
+type record struct {
+	laterHooks
+	Destinations []string `json:"destinations,omitempty"`
+}
+
+// recordOf returns b's record as state.Container.Extra (nil when empty).
+func recordOf(b *spec.Bundle) json.RawMessage {
+	var r record
+	if h := b.Spec.Hooks; h != nil {
+		r.laterHooks = laterHooks{StartContainer: h.StartContainer, Poststart: h.Poststart, Poststop: h.Poststop}
+	}
+	r.Destinations = b.Destinations
+	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations) == 0 {
 		return nil
 	}
-	data, _ := json.Marshal(laterHooks{StartContainer: h.StartContainer, Poststart: h.Poststart, Poststop: h.Poststop})
+	data, _ := json.Marshal(r)
 	return data
 }
 
-// hooksOf reads back what recordHooks stored.
-func hooksOf(c *state.Container) laterHooks {
-	var h laterHooks
+// recordOfContainer reads back what recordOf stored.
+func recordOfContainer(c *state.Container) record {
+	var r record
 	if len(c.Extra) > 0 {
-		if err := json.Unmarshal(c.Extra, &h); err != nil {
+		if err := json.Unmarshal(c.Extra, &r); err != nil {
 			// Only runw writes Extra; say so rather than skip hooks silently.
-			logrus.Warnf("container %s: recorded hooks unreadable, none run: %v", c.ID, err)
+			logrus.Warnf("container %s: its record is unreadable, no hooks run: %v", c.ID, err)
 		}
 	}
-	return h
+	return r
 }
+
+// hooksOf is the container's later hooks.
+func hooksOf(c *state.Container) laterHooks { return recordOfContainer(c).laterHooks }
 
 // specState is the runtime-spec state a hook reads on its stdin.
 func specState(c *state.Container, status string) specs.State {

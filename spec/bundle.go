@@ -26,6 +26,12 @@ type Bundle struct {
 	Rootfs string
 	// Spec is the decoded config.json.
 	Spec *specs.Spec
+	// Destinations, when set, are the mounts' destinations as resolved
+	// once, at create (MountDestinations), in spec order: Mounts and the
+	// module's lookup take them instead of resolving again in a rootfs
+	// the guest may have changed since (runw exec), so that an exec'd
+	// process sees the mounts where the container's process does.
+	Destinations []string
 }
 
 // Load reads and validates <dir>/config.json. It exists so that a bad bundle

@@ -98,9 +98,9 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 	var out []Mount
 	// The view each destination is resolved in: the mounts before it.
 	v := &guestVFS{rootfs: b.Rootfs}
-	for _, m := range b.Spec.Mounts {
+	for i, m := range b.Spec.Mounts {
 		cm := Mount{
-			Destination: v.destination(cleanDestination(m.Destination)),
+			Destination: b.destination(i, v),
 			Source:      m.Source,
 			ReadOnly:    readOnly(m.Options),
 		}

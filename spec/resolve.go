@@ -194,10 +194,32 @@ type bindMount struct {
 // destination as resolved in the mounts before it (guestVFS.destination).
 func (b *Bundle) bindMounts() []bindMount {
 	v := &guestVFS{rootfs: b.Rootfs}
-	for _, m := range b.Spec.Mounts {
-		v.mount(b, m, v.destination(cleanDestination(m.Destination)))
+	for i, m := range b.Spec.Mounts {
+		v.mount(b, m, b.destination(i, v))
 	}
 	return v.binds
+}
+
+// MountDestinations are the spec's mount destinations, resolved in the
+// rootfs as runc resolves them when it mounts (guestVFS.destination), in
+// spec order. create records them (Bundle.Destinations).
+func (b *Bundle) MountDestinations() []string {
+	v := &guestVFS{rootfs: b.Rootfs}
+	out := make([]string, len(b.Spec.Mounts))
+	for i, m := range b.Spec.Mounts {
+		out[i] = b.destination(i, v)
+		v.mount(b, m, out[i])
+	}
+	return out
+}
+
+// destination is mount i's destination: recorded, or resolved in v, the
+// view of the mounts before it.
+func (b *Bundle) destination(i int, v *guestVFS) string {
+	if len(b.Destinations) == len(b.Spec.Mounts) {
+		return b.Destinations[i]
+	}
+	return v.destination(cleanDestination(b.Spec.Mounts[i].Destination))
 }
 
 // cleanDestination is a mount's destination, clean and absolute: a
