@@ -249,6 +249,32 @@ func TestWATModuleRuns(t *testing.T) {
 	}
 }
 
+// TestWASIUnstableModuleRuns: a module built for WASI's first snapshot
+// (wasi_unstable) runs, as under the wasmtime CLI; the calls whose
+// layouts differ from preview 1 (fd_seek's whence, the filestat, the
+// clock subscription) answer in its own.
+func TestWASIUnstableModuleRuns(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/unstable.wat")
+	in := filepath.Join(t.TempDir(), "in")
+	for _, f := range []string{in, filepath.Join(b.rootfs, "hello.txt")} {
+		if err := os.WriteFile(f, []byte("hello world"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stdin, err := os.Open(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	cmd, stdout, stderr := r.command(t.Context(), "run", "--bundle", b.dir, "unstable")
+	cmd.Stdin = stdin
+	if res := finish(cmd, cmd.Run(), stdout, stderr); res.code != 0 || res.stdout != "unstable ok\n" {
+		t.Errorf("a wasi_unstable module (its exit status is the first check that failed): %v", res)
+	}
+}
+
 // TestContainerRootIsTheRootfs: the init's root is the container's view,
 // as a native container's is (engines read /proc/<pid>/root, podman cp
 // joins its mount namespace): the rootfs, each mount at its destination,

@@ -98,13 +98,36 @@ var functions = []fn{
 	{"epoll_oneoff", "iiii", (*Host).pollOneoff},
 }
 
+// firstUnstable is where the preview 0 forms (unstable.go) start in
+// functions: they are linked only for wasi_unstable imports.
+var firstUnstable = len(functions)
+
+func init() { functions = append(functions, unstable...) }
+
 // lookup finds the function named name whose core parameters are params,
 // or -1.
-func lookup(name, params string) int {
+func lookup(name, params string) int { return lookupIn(Module, name, params) }
+
+// lookupIn is lookup for an import from module: a wasi_unstable import
+// takes its preview 0 form where there is one, else the preview 1
+// function.
+func lookupIn(module, name, params string) int {
+	found := -1
 	for i := range functions {
-		if functions[i].name == name && functions[i].params == params {
+		f := &functions[i]
+		if f.name != name || f.params != params {
+			continue
+		}
+		isUnstable := i >= firstUnstable
+		if isUnstable == (module == ModuleUnstable) {
 			return i
 		}
+		if !isUnstable && found < 0 {
+			found = i
+		}
+	}
+	if module == ModuleUnstable {
+		return found
 	}
 	return -1
 }

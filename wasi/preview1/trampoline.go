@@ -175,11 +175,11 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 	envs := unsafe.Slice(h.c.envs, len(functions))
 	// Names go to C as (pointer, length) into Go's own string data (no Go
 	// pointers in it, and wasmtime copies the name): no C copy per import.
-	cmodule := (*C.char)(unsafe.Pointer(unsafe.StringData(Module)))
 	var params [16]C.uint8_t
-	defined := make([]bool, len(functions))
+	defined := map[[2]string]bool{}
 	for _, imp := range module.Imports() {
-		if imp.Module() != Module || imp.Name() == nil {
+		mod := imp.Module()
+		if mod != Module && mod != ModuleUnstable || imp.Name() == nil {
 			continue
 		}
 		ft := imp.Type().FuncType()
@@ -191,13 +191,13 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 			continue
 		}
 		name := *imp.Name()
-		i := lookup(name, sig)
-		if i < 0 || defined[i] {
+		i := lookupIn(mod, name, sig)
+		if i < 0 || defined[[2]string{mod, name + sig}] {
 			// A module may import one function more than once (Go's
 			// runtime and syscall package both import fd_write).
 			continue
 		}
-		defined[i] = true
+		defined[[2]string{mod, name + sig}] = true
 		f := &functions[i]
 		for j, c := range f.params {
 			params[j] = 0 // WASM_I32
@@ -210,9 +210,10 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 			hasResult = 0
 		}
 		cname := (*C.char)(unsafe.Pointer(unsafe.StringData(f.name)))
-		rc := C.runw_define(lp, h.c.host, &envs[i], C.int(i), cmodule, C.size_t(len(Module)), cname, C.size_t(len(f.name)), &params[0], C.size_t(len(f.params)), hasResult)
+		cmodule := (*C.char)(unsafe.Pointer(unsafe.StringData(mod)))
+		rc := C.runw_define(lp, h.c.host, &envs[i], C.int(i), cmodule, C.size_t(len(mod)), cname, C.size_t(len(f.name)), &params[0], C.size_t(len(f.params)), hasResult)
 		if rc != 0 {
-			return fmt.Errorf("define %s.%s failed", Module, f.name)
+			return fmt.Errorf("define %s.%s failed", mod, f.name)
 		}
 	}
 	runtime.KeepAlive(linker)
