@@ -99,15 +99,23 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 	// The view each destination is resolved in: the mounts before it.
 	v := &guestVFS{rootfs: b.Rootfs}
 	for i, m := range b.Spec.Mounts {
+		// The checks below look at the destination as written and as
+		// resolved: an image's link (/dev -> /data, /proc -> /etc) must
+		// not carry a device bind or a kernel view out of the places
+		// where they are refused.
+		literal := cleanDestination(m.Destination)
 		cm := Mount{
 			Destination: b.destination(i, v),
 			Source:      m.Source,
 			ReadOnly:    readOnly(m.Options),
 		}
+		if cm.Destination == "/" && literal != "/" {
+			return nil, fmt.Errorf("mount destination %q resolves to the container's root through a link in the image", m.Destination)
+		}
 		switch {
-		case kernelFS[m.Type] || underKernelDir(cm.Destination):
+		case kernelFS[m.Type] || underKernelDir(cm.Destination) || underKernelDir(literal):
 			cm.Kind = MountIgnored
-		case Within(cm.Destination, "/dev") && isBind(m):
+		case (Within(cm.Destination, "/dev") || Within(literal, "/dev")) && isBind(m):
 			// Under /dev, a bind of a plain file or directory is granted
 			// (Kubernetes' /dev/termination-log, podman's /dev/shm); a
 			// bind of a device node (rootless engines bind /dev/null and
@@ -120,6 +128,10 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			} else if err == nil && fi.Mode().IsRegular() {
 				cm.Kind = MountBindFile
 			}
+		case isBind(m) && isDeviceSource(b.bindSource(m.Source)):
+			// Nor anywhere else: a device is never a grant.
+			cm.Source = b.bindSource(m.Source)
+			cm.Kind = MountIgnored
 		case isBind(m):
 			if m.Source == "" {
 				return nil, fmt.Errorf("mount source for %q must be set", cm.Destination)
@@ -157,6 +169,12 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		out = append(out, cm)
 	}
 	return out, nil
+}
+
+// isDeviceSource says a bind's source is a character or block device.
+func isDeviceSource(source string) bool {
+	fi, err := os.Stat(source)
+	return err == nil && fi.Mode()&os.ModeDevice != 0
 }
 
 // isBind reports whether m is a bind mount, by type or by option, as runc

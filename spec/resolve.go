@@ -176,7 +176,7 @@ func (b *Bundle) ResolveGuest(p string) (string, error) {
 	if !path.IsAbs(p) {
 		return "", fmt.Errorf("guest path %q is not absolute", p)
 	}
-	v := &guestVFS{rootfs: b.Rootfs, binds: b.bindMounts()}
+	v := b.view()
 	guest, err := securejoin.SecureJoinVFS("/", p, v)
 	if err != nil {
 		return "", fmt.Errorf("resolve %q: %w", p, ErrnoOf(err))
@@ -184,20 +184,24 @@ func (b *Bundle) ResolveGuest(p string) (string, error) {
 	return v.host(guest), nil
 }
 
-// bindMount is a bind mount reduced to what path resolution needs.
-type bindMount struct {
-	dest   string // clean absolute guest path
-	source string // absolute host path, host symlinks already followed
+// vfsMount is a spec mount reduced to what path resolution needs: a bind
+// (its source stands at dest), or an empty mount (a tmpfs, an overlay, a
+// kernel filesystem), below which what the rootfs holds is hidden.
+type vfsMount struct {
+	dest   string // clean absolute guest path, resolved
+	source string // a bind's absolute host path, host symlinks already followed
+	empty  bool
 }
 
-// bindMounts lists the spec's bind mounts in order, each at its
-// destination as resolved in the mounts before it (guestVFS.destination).
-func (b *Bundle) bindMounts() []bindMount {
+// view is the guest's view of the filesystem with every spec mount in
+// place, each at its destination as resolved in the mounts before it
+// (Bundle.destination).
+func (b *Bundle) view() *guestVFS {
 	v := &guestVFS{rootfs: b.Rootfs}
 	for i, m := range b.Spec.Mounts {
 		v.mount(b, m, b.destination(i, v))
 	}
-	return v.binds
+	return v
 }
 
 // MountDestinations are the spec's mount destinations, resolved in the
@@ -229,10 +233,18 @@ func cleanDestination(dest string) string {
 	return path.Clean("/" + dest)
 }
 
-// mount adds m, at its resolved destination dest, to the view later
-// destinations are resolved in. Bind sources are passed through
-// EvalSymlinks because mount(2) follows host symlinks in the source, and a
-// source that is itself a symlink must not be mistaken for a guest symlink.
+// guestVFS lets securejoin walk the guest's view of the filesystem: the names
+// it sees are guest paths (rooted at "/"), mapped to the rootfs or to a bind
+// source on each call.
+type guestVFS struct {
+	rootfs string
+	mounts []vfsMount // in spec order
+}
+
+// mount adds m, at its resolved destination dest, to the view. Bind
+// sources are passed through EvalSymlinks because mount(2) follows host
+// symlinks in the source, and a source that is itself a symlink must not
+// be mistaken for a guest symlink.
 func (v *guestVFS) mount(b *Bundle, m specs.Mount, dest string) {
 	switch {
 	case isBind(m) && m.Source != "":
@@ -240,47 +252,44 @@ func (v *guestVFS) mount(b *Bundle, m specs.Mount, dest string) {
 		if real, err := filepath.EvalSymlinks(src); err == nil {
 			src = real
 		}
-		v.binds = append(v.binds, bindMount{dest: dest, source: src})
-	case m.Type == "tmpfs" || m.Type == "overlay":
-		v.empty = append(v.empty, dest)
+		v.mounts = append(v.mounts, vfsMount{dest: dest, source: src})
+	case m.Type == "tmpfs" || m.Type == "overlay" || kernelFS[m.Type]:
+		// What the image holds below them (links included) is hidden,
+		// as under runc, which mounts them before what follows.
+		v.mounts = append(v.mounts, vfsMount{dest: dest, empty: true})
 	}
 }
 
-// guestVFS lets securejoin walk the guest's view of the filesystem: the names
-// it sees are guest paths (rooted at "/"), mapped to the rootfs or to a bind
-// source on each call.
-type guestVFS struct {
-	rootfs string
-	binds  []bindMount
-	// empty are the destinations of tmpfs and overlay mounts: what the
-	// rootfs holds below them is hidden, and they hold no links.
-	empty []string
-}
-
-// hidden says guest lies below an empty mount's destination.
-func (v *guestVFS) hidden(guest string) bool {
-	guest = path.Clean("/" + guest)
-	for _, e := range v.empty {
-		if guest != e && Within(guest, e) {
-			return true
+// innermost is the mount guest lies in: the deepest destination holding
+// it, the later of two at the same place.
+func (v *guestVFS) innermost(guest string) (vfsMount, bool) {
+	best := -1
+	for i, m := range v.mounts {
+		if Within(guest, m.dest) && (best < 0 || len(m.dest) >= len(v.mounts[best].dest)) {
+			best = i
 		}
 	}
-	return false
+	if best < 0 {
+		return vfsMount{}, false
+	}
+	return v.mounts[best], true
+}
+
+// hidden says guest lies below an empty mount's destination (and in no
+// bind mounted below it).
+func (v *guestVFS) hidden(guest string) bool {
+	guest = path.Clean("/" + guest)
+	m, ok := v.innermost(guest)
+	return ok && m.empty && guest != m.dest
 }
 
 // host maps a clean, symlink-free guest path to its host path.
 func (v *guestVFS) host(guest string) string {
 	guest = path.Clean("/" + guest)
-	best := -1
-	for i, m := range v.binds {
-		if Within(guest, m.dest) && (best < 0 || len(m.dest) >= len(v.binds[best].dest)) {
-			best = i
-		}
-	}
-	if best < 0 {
+	m, ok := v.innermost(guest)
+	if !ok || m.empty {
 		return filepath.Join(v.rootfs, guest)
 	}
-	m := v.binds[best]
 	return filepath.Join(m.source, strings.TrimPrefix(guest, m.dest))
 }
 

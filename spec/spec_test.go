@@ -829,3 +829,51 @@ func TestMountDestinationsResolvedInTheRootfs(t *testing.T) {
 		}
 	}
 }
+
+// The attacks resolution must not open: an image's link carrying a device
+// bind out of /dev or a kernel view out of /proc (both are still refused),
+// and a destination made the container's root. A bind below a tmpfs is
+// resolved in, its links followed.
+func TestMountDestinationLinksCannotCarryGrants(t *testing.T) {
+	s := baseSpec()
+	vol := t.TempDir()
+	if err := os.Symlink("inner", filepath.Join(vol, "alias")); err != nil {
+		t.Fatal(err)
+	}
+	s.Mounts = []specs.Mount{
+		{Destination: "/dev", Type: "tmpfs"},
+		{Destination: "/dev/zero", Type: "bind", Source: "/dev/zero", Options: []string{"rbind"}},
+		{Destination: "/proc/meminfo", Type: "bind", Source: "/etc/hostname"},
+		{Destination: "/data/zero", Type: "bind", Source: "/dev/zero"},
+		{Destination: "/run", Type: "tmpfs"},
+		{Destination: "/run/secrets", Type: "bind", Source: vol},
+		{Destination: "/run/secrets/alias/x", Type: "bind", Source: vol},
+	}
+	b := loadBundle(t, s)
+	for link, target := range map[string]string{"dev": "/data", "proc": "/etc"} {
+		if err := os.Symlink(target, filepath.Join(b.Rootfs, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.Mounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []MountKind{MountTmpfs, MountIgnored, MountIgnored, MountIgnored, MountTmpfs, MountBind, MountBind} {
+		if got[i].Kind != want {
+			t.Errorf("%s (resolved %s): %s, want %s", s.Mounts[i].Destination, got[i].Destination, got[i].Kind, want)
+		}
+	}
+	if got[6].Destination != "/run/secrets/inner/x" {
+		t.Errorf("a link inside a bind below a tmpfs: resolved to %s, want /run/secrets/inner/x", got[6].Destination)
+	}
+
+	s.Mounts = []specs.Mount{{Destination: "/vol", Type: "bind", Source: vol}}
+	b = loadBundle(t, s)
+	if err := os.Symlink("/", filepath.Join(b.Rootfs, "vol")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Mounts(); err == nil || !strings.Contains(err.Error(), "container's root") {
+		t.Errorf("a destination linked to /: %v", err)
+	}
+}
