@@ -210,10 +210,8 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 		return nil, nil, err
 	}
 	// runc's init fails its chdir; a guest would run in a directory that
-	// is not there.
-	if !plan.HasDir(proc.Cwd) {
-		return nil, nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: no such file or directory", proc.Cwd)
-	}
+	// is not there. The init checks, in the guest's view (wasi.Prepare).
+	plan.ExecCwd = proc.Cwd
 	return b, plan, nil
 }
 

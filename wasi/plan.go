@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	securejoin "github.com/cyphar/filepath-securejoin"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
@@ -65,6 +64,11 @@ type Plan struct {
 	Net preview1.Network `json:"net"`
 	// MemoryLimit caps the guest's linear memory in bytes (0: no cap).
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	// ExecCwd is process.cwd of a `runw exec` process, which the init
+	// checks is a directory in the guest's view before the guest runs (as
+	// runc's chdir fails); "" for a container's own process, whose cwd
+	// create makes.
+	ExecCwd string `json:"exec_cwd,omitempty"`
 	// User is process.user: the init takes these credentials before the
 	// guest runs, so every file the guest opens is checked as that user.
 	User User `json:"user"`
@@ -321,25 +325,6 @@ func (p *Plan) makeIn(guestPath string, dir bool) {
 		return
 	}
 	makeMountPoint(d.HostPath, rel, dir)
-}
-
-// HasDir says whether guestPath is a directory in the guest's view, as
-// `runw exec` checks its process's cwd (runc's chdir would fail).
-func (p *Plan) HasDir(guestPath string) bool {
-	guestPath = path.Clean(guestPath)
-	if guestPath == "/" {
-		return true
-	}
-	d, rel, ok := p.holder(guestPath)
-	if !ok {
-		return false
-	}
-	host, err := securejoin.SecureJoin(d.HostPath, rel)
-	if err != nil {
-		return false
-	}
-	fi, err := os.Stat(host)
-	return err == nil && fi.IsDir()
 }
 
 // holder is the innermost directory grant below which guestPath lies,

@@ -159,6 +159,13 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		}
 		return nil, fmt.Errorf("grant the container's files: %w", err)
 	}
+	// Checked in the guest's own view, by descriptor: the running guest
+	// may have planted links on the way, and a check by host path would
+	// follow them on the host.
+	if plan.ExecCwd != "" && !host.IsDir(plan.ExecCwd) {
+		host.Close()
+		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: no such file or directory", plan.ExecCwd)
+	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
 	memLimit := plan.MemoryLimit

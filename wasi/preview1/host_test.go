@@ -600,3 +600,23 @@ func TestErrnoOrderAsLinux(t *testing.T) {
 		}
 	}
 }
+
+// IsDir answers in the guest's view, following its links inside it (into
+// a mount too), never on the host: a link to the host's /tmp means the
+// rootfs's /tmp.
+func TestIsDirInTheView(t *testing.T) {
+	g, rootfs, data, _ := layout(t, false)
+	if err := os.Mkdir(filepath.Join(data, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, "/data/sub", filepath.Join(rootfs, "to-sub"))
+	symlink(t, "/tmp", filepath.Join(rootfs, "to-host-tmp"))
+	for p, want := range map[string]bool{
+		"/": true, "/data": true, "/etc": true, "/to-sub": true, "/to-sub/": true,
+		"/etc/real": false, "/missing": false, "/to-host-tmp": false, "/data/inside": false,
+	} {
+		if got := g.h.IsDir(p); got != want {
+			t.Errorf("IsDir(%q) = %v, want %v", p, got, want)
+		}
+	}
+}

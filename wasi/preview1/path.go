@@ -489,6 +489,40 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 // end.
 const maxReadFile = 1 << 20
 
+// IsDir says the absolute guest path p is a directory in the view,
+// following symlinks inside it as the guest's own calls do (runw exec
+// checks its cwd with it, as runc's chdir would fail).
+func (v *View) IsDir(p string) bool {
+	i, ok := v.byGuest["/"]
+	if !ok {
+		return false
+	}
+	rel := strings.TrimLeft(path.Clean("/"+p), "/")
+	if rel == "" {
+		return true
+	}
+	t, errno := v.resolve(step{fd: v.mounts[i].fd, guest: "/", mount: i}, rel)
+	if errno != 0 {
+		return false
+	}
+	defer t.close()
+	for {
+		if t.name == "." || t.name == "" {
+			return t.name == "." // a directory, or a file mount
+		}
+		var st unix.Stat_t
+		if unix.Fstatat(t.dir, t.name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
+			return false
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
+			return st.Mode&unix.S_IFMT == unix.S_IFDIR
+		}
+		if followed, errno := t.follow(); errno != 0 || !followed {
+			return false
+		}
+	}
+}
+
 // ReadFile reads the file at the absolute guest path p through the view,
 // following symlinks inside it as the guest's own opens do: the resolver
 // reads the container's /etc/hosts and /etc/resolv.conf with it, so an
