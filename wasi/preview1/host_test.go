@@ -620,3 +620,42 @@ func TestIsDirInTheView(t *testing.T) {
 		}
 	}
 }
+
+// /dev/stdout opens as the guest's own stream, under the stream's rules:
+// not a directory, never created, and no flag change reaches the
+// description the engine (conmon, a terminal) shares with runw.
+func TestStreamsByNameAreStdio(t *testing.T) {
+	rootfs := t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}}, []string{"/"})
+	before, err := unix.FcntlInt(1, unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd, e := g.open(3, "dev/stdout", true, 0, rightFdWrite)
+	if e != 0 {
+		t.Fatalf("open /dev/stdout: errno %d", e)
+	}
+	entry, _ := g.h.fds.get(int32(fd))
+	if entry.kind != kindStdio || !entry.ownsHost || entry.write != true || entry.read {
+		t.Errorf("/dev/stdout entry: %+v, want a writable stdio entry of its own", entry)
+	}
+	g.call("fd_fdstat_set_flags", fd, fdflagAppend)
+	if after, _ := unix.FcntlInt(1, unix.F_GETFL, 0); after != before {
+		t.Errorf("the host's stdout flags changed from %#x to %#x", before, after)
+	}
+	if _, e := g.open(3, "dev/stdout", true, oflagDirectory, rightFdRead); e != ErrnoNotdir {
+		t.Errorf("open /dev/stdout as a directory: errno %d, want ENOTDIR", e)
+	}
+	if _, e := g.open(3, "dev/stderr", true, oflagCreat|oflagExcl, rightFdWrite); e != ErrnoExist {
+		t.Errorf("create /dev/stderr exclusively: errno %d, want EEXIST", e)
+	}
+	if e := g.call("fd_close", fd); e != 0 {
+		t.Errorf("close: errno %d", e)
+	}
+	if _, err := unix.FcntlInt(1, unix.F_GETFL, 0); err != nil {
+		t.Errorf("closing the guest's /dev/stdout closed the host's stdout: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -193,6 +194,13 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 		unix.Close(fd)
 		return ErrnoPerm
 	}
+	if t.name == "" && t.w.v.mounts[t.mount].stream {
+		// /dev/stdout and the others: the stream's own rules (no flag
+		// change reaches the description conmon or the terminal shares).
+		e := stdioEntry(slices.Index(streamNames[:], t.w.v.mounts[t.mount].Guest), fd)
+		e.ownsHost = true
+		return h.addOpened(m, e, u32(a[8]))
+	}
 	e := &fdEntry{hostFd: fd, ownsHost: true, filetype: filetypeOf(st.Mode), mount: t.mount, read: read, write: write}
 	e.flags = fdflags & (fdflagAppend | fdflagNonblock | fdflagDsync | fdflagRsync | fdflagSync)
 	switch st.Mode & unix.S_IFMT {
@@ -214,12 +222,17 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 		}
 		e.rightsInheriting = e.rightsBase
 	}
+	return h.addOpened(m, e, u32(a[8]))
+}
+
+// addOpened adds an entry path_open made and writes its number at fdp.
+func (h *Host) addOpened(m memory, e *fdEntry, fdp uint32) Errno {
 	n, errno := h.fds.add(e)
 	if errno != 0 {
-		unix.Close(fd)
+		unix.Close(e.hostFd)
 		return errno
 	}
-	if !m.putU32(u32(a[8]), uint32(n)) {
+	if !m.putU32(fdp, uint32(n)) {
 		h.fds.remove(n)
 		return ErrnoFault
 	}
@@ -248,11 +261,6 @@ func deviceMode(mode uint32) bool {
 // A read-only grant's creations are caught here too: O_CREAT is tried
 // without creating first.
 func openTarget(t *target, flags int) (int, error) {
-	if t.name == "" && t.w.v.mounts[t.mount].stream {
-		// A standard stream: shared, whatever the flags ask (O_TRUNC
-		// cannot truncate a pipe, nor O_NONBLOCK change runw's stream).
-		return unix.FcntlInt(uintptr(t.dir), unix.F_DUPFD_CLOEXEC, 0)
-	}
 	if t.name == "" {
 		// A file mount: reopen runw's own descriptor for it. The magic
 		// link names the descriptor runw opened on the mount's source at
@@ -263,6 +271,12 @@ func openTarget(t *target, flags int) (int, error) {
 		}
 		if flags&unix.O_DIRECTORY != 0 {
 			return -1, unix.ENOTDIR
+		}
+		if t.w.v.mounts[t.mount].stream {
+			// A standard stream: shared, whatever the flags ask (O_TRUNC
+			// cannot truncate a pipe, nor O_NONBLOCK change runw's
+			// stream); pathOpen makes it a stdio entry.
+			return unix.FcntlInt(uintptr(t.dir), unix.F_DUPFD_CLOEXEC, 0)
 		}
 		return unix.Open("/proc/self/fd/"+strconv.Itoa(t.dir), flags&^(unix.O_NOFOLLOW|unix.O_CREAT|unix.O_EXCL), 0)
 	}
