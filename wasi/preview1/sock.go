@@ -333,17 +333,25 @@ func (h *Host) sockShutdown(m memory, a []arg) Errno {
 	return toErrno(unix.Shutdown(e.hostFd, how))
 }
 
+// immediateTimeout is the timeout Linux gives a negative SO_RCVTIMEO or
+// SO_SNDTIMEO: a wait of nothing.
+const immediateTimeout = time.Nanosecond
+
 // timeoutOf turns a socket timeout option value (struct timeval, 16 bytes
 // on wasm32 as on the host) into a duration, 0 meaning none, as Linux's
 // sock_set_timeout reads it: microseconds outside [0, 10^6) are EDOM (ok
-// false), a negative time is no timeout, and so is one too long to
-// represent (Rust's Duration::MAX, where a product would wrap to a short
-// timeout).
+// false); a negative time is a timeout of nothing, a blocking call gives
+// EAGAIN at once (immediateTimeout, read back as {0, 0} as Linux does);
+// one too long to represent (Rust's Duration::MAX, where a product would
+// wrap to a short timeout) is none.
 func timeoutOf(sec, usec int64) (d time.Duration, ok bool) {
 	if usec < 0 || usec >= 1e6 {
 		return 0, false
 	}
-	if sec < 0 || sec >= math.MaxInt64/int64(time.Second)-1 {
+	if sec < 0 {
+		return immediateTimeout, true
+	}
+	if sec >= math.MaxInt64/int64(time.Second)-1 {
 		return 0, true
 	}
 	return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond, true
