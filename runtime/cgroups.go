@@ -462,40 +462,41 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 // killCgroup sends SIGKILL to every process in the container's cgroup,
 // thawing it if frozen. Without a pid namespace of the container's own,
 // the init's death does not take exec'd processes with it: this does, as
-// runc's destroy does for such containers. (No process in the cgroup can
-// fork a new one while this runs: a guest has no fork, and every process
-// runw places there is a guest's init.)
-func killCgroup(p string) {
-	if p == "" {
-		return
-	}
-	pids, _ := cgroupPids(p)
-	for _, pid := range pids {
-		unix.Kill(pid, unix.SIGKILL)
-	}
-	if frozen(p) {
-		if m, err := cgroupManager(p, nil); err == nil {
-			m.Freeze(cgroups.Thawed)
-		}
-	}
-}
+// runc's destroy does for such containers.
+func killCgroup(p string) { signalCgroup(p, unix.SIGKILL, 0) }
 
 // signalCgroup sends sig to every process in the container's cgroup but
-// the init, which Kill signalled already (kill --all); SIGKILL goes to all
-// and also thaws a frozen cgroup, so that it takes effect.
-func signalCgroup(p string, sig unix.Signal, init int) {
-	if sig == unix.SIGKILL {
-		killCgroup(p)
-		return
-	}
+// skip (the init, when Kill signalled it already; 0 for none), as runc's
+// kill --all: the cgroup is frozen while it is listed and signalled, so
+// that no process can exit and have its pid given to a process outside
+// between the two (a signal by pid would reach that stranger). SIGKILL
+// leaves the cgroup thawed, so that it takes effect; another signal
+// leaves it as it was.
+func signalCgroup(p string, sig unix.Signal, skip int) {
 	if p == "" {
 		return
 	}
+	if pids, _ := cgroupPids(p); len(pids) == 0 {
+		return // nothing to signal, nothing to freeze (delete's usual case)
+	}
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return
+	}
+	wasFrozen := frozen(p)
+	if !wasFrozen {
+		if err := m.Freeze(cgroups.Frozen); err != nil {
+			logDebugf("freeze %s to signal it: %v", p, err)
+		}
+	}
 	pids, _ := cgroupPids(p)
 	for _, pid := range pids {
-		if pid != init {
+		if pid != skip {
 			unix.Kill(pid, sig)
 		}
+	}
+	if !wasFrozen || sig == unix.SIGKILL {
+		m.Freeze(cgroups.Thawed)
 	}
 }
 

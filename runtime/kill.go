@@ -36,7 +36,11 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return fmt.Errorf("kill container: %w", err)
 	}
 	if all {
-		signalCgroup(c.CgroupPath, sig, c.InitPid)
+		skip := 0
+		if err == nil {
+			skip = c.InitPid // signalled already
+		}
+		signalCgroup(c.CgroupPath, sig, skip)
 		return nil
 	}
 	if err == nil && sig == unix.SIGKILL {
