@@ -872,8 +872,8 @@ func TestSocketTimeoutsAsLinux(t *testing.T) {
 		{1, 500000, 1500 * time.Millisecond, true},
 		{0, 0, 0, true},
 		{-5, 0, immediateTimeout, true}, // Linux: EAGAIN at once
-		{math.MaxInt64, 0, 0, true},   // Rust's Duration::MAX
-		{18446744074 / 2, 0, 0, true}, // wrapped to 0.29 s before
+		{math.MaxInt64, 0, 0, true},     // Rust's Duration::MAX
+		{18446744074 / 2, 0, 0, true},   // wrapped to 0.29 s before
 		{9223372000, 0, 9223372000 * time.Second, true},
 		{1, 1000000, 0, false},
 		{1, -1, 0, false},
