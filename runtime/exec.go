@@ -170,9 +170,11 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 		return nil, nil, err
 	}
 	// The mounts where create put them: the guest may have planted links
-	// on the way to their destinations since.
-	if d := recordOfContainer(c).Destinations; len(d) == len(b.Spec.Mounts) {
-		b.Destinations = d
+	// on the way to their destinations since. Without a record (a
+	// container of an older runw, a bundle edited since), as written.
+	b.Destinations = recordOfContainer(c).Destinations
+	if len(b.Destinations) != len(b.Spec.Mounts) {
+		b.Destinations = b.WrittenDestinations()
 	}
 	proc, err := execProcess(b.Spec.Process, o)
 	if err != nil {

@@ -217,6 +217,18 @@ func (b *Bundle) MountDestinations() []string {
 	return out
 }
 
+// WrittenDestinations are the spec's mount destinations as written,
+// clean and absolute, in spec order: for a process that must not resolve
+// them again in a rootfs its guest may have changed (runw exec into a
+// container whose create recorded none).
+func (b *Bundle) WrittenDestinations() []string {
+	out := make([]string, len(b.Spec.Mounts))
+	for i, m := range b.Spec.Mounts {
+		out[i] = cleanDestination(m.Destination)
+	}
+	return out
+}
+
 // destination is mount i's destination: recorded, or resolved in v, the
 // view of the mounts before it.
 func (b *Bundle) destination(i int, v *guestVFS) string {
