@@ -12,7 +12,9 @@ import (
 	"syscall"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // defaultPath is the search path used when process.env has no PATH, the
@@ -182,6 +184,31 @@ func (b *Bundle) ResolveGuest(p string) (string, error) {
 		return "", fmt.Errorf("resolve %q: %w", p, ErrnoOf(err))
 	}
 	return v.host(guest), nil
+}
+
+// OpenGuest opens the guest path p as an O_PATH handle: resolved in the
+// guest's view (the rootfs and the spec's binds, links followed inside
+// it), then opened by descriptor within whichever root holds it
+// (securejoin's OpenInRoot). A link the guest plants, even while this
+// runs (runw exec), can never make runw open a host file.
+func (b *Bundle) OpenGuest(p string) (*os.File, error) {
+	v := b.view()
+	guest, err := securejoin.SecureJoinVFS("/", p, v)
+	if err != nil {
+		return nil, err
+	}
+	guest = path.Clean("/" + guest)
+	m, ok := v.innermost(guest)
+	switch {
+	case !ok:
+		return pathrs.OpenInRoot(b.Rootfs, guest)
+	case m.empty:
+		return nil, &os.PathError{Op: "open", Path: p, Err: syscall.ENOENT}
+	case guest == m.dest:
+		// A bind's own source, the bundle author's path.
+		return os.OpenFile(m.source, unix.O_PATH|unix.O_CLOEXEC, 0)
+	}
+	return pathrs.OpenInRoot(m.source, strings.TrimPrefix(guest, m.dest))
 }
 
 // vfsMount is a spec mount reduced to what path resolution needs: a bind

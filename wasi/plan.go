@@ -107,7 +107,7 @@ func ExecPlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan
 
 func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*Plan, error) {
 	proc := b.Spec.Process
-	env, err := guestEnv(proc.Env, proc.Cwd, func() string { return homeOf(b.Rootfs, proc.User.UID) })
+	env, err := guestEnv(proc.Env, proc.Cwd, func() string { return homeOf(b, proc.User.UID) })
 	if err != nil {
 		return nil, err
 	}
@@ -240,12 +240,13 @@ func guestEnv(env []string, cwd string, home func() string) ([]string, error) {
 	return out, nil
 }
 
-// homeOf is uid's home directory in the container's /etc/passwd, or "/"
-// as runc's default. The file is resolved inside the rootfs by descriptor
-// (OpenInRoot), so that a link the guest planted there (runw exec runs
-// while it lives) can never make runw read a host file.
-func homeOf(rootfs string, uid uint32) string {
-	h, err := pathrs.OpenInRoot(rootfs, "/etc/passwd")
+// homeOf is uid's home directory in the container's /etc/passwd (the
+// image's, or the one the engine mounts), or "/" as runc's default. The
+// file is opened by descriptor inside the guest's view (OpenGuest), so
+// that a link the guest planted (runw exec runs while it lives) can never
+// make runw read a host file.
+func homeOf(b *spec.Bundle, uid uint32) string {
+	h, err := b.OpenGuest("/etc/passwd")
 	if err != nil {
 		return "/"
 	}

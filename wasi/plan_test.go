@@ -273,14 +273,16 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 }
 
 // An empty HOME (podman exec's) becomes the user's home from the
-// container's /etc/passwd, or "/", as runc replaces it; a set HOME stays.
-// A passwd that links out of the rootfs is never read on the host.
+// container's /etc/passwd (the image's, or one the engine mounts), or "/",
+// as runc replaces it; a set HOME stays. A passwd that links out of the
+// rootfs resolves inside it, never on the host.
 func TestPlanEmptyHomeFromContainerPasswd(t *testing.T) {
-	rootfs := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(rootfs, "etc"), 0o755); err != nil {
+	s := baseSpec()
+	_, b := planFor(t, s, t.TempDir())
+	if err := os.MkdirAll(filepath.Join(b.Rootfs, "etc"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	passwd := filepath.Join(rootfs, "etc", "passwd")
+	passwd := filepath.Join(b.Rootfs, "etc", "passwd")
 	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -288,16 +290,32 @@ func TestPlanEmptyHomeFromContainerPasswd(t *testing.T) {
 		uid  uint32
 		want string
 	}{{0, "/root"}, {1000, "/home/app"}, {1001, "/"}} {
-		if got := homeOf(rootfs, c.uid); got != c.want {
+		if got := homeOf(b, c.uid); got != c.want {
 			t.Errorf("homeOf(uid %d) = %q, want %q", c.uid, got, c.want)
 		}
 	}
-	os.Remove(passwd)
-	if err := os.Symlink("/etc/passwd", passwd); err != nil {
+	// A link climbing out: inside the rootfs it names /x/passwd there.
+	if err := os.MkdirAll(filepath.Join(b.Rootfs, "x"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got := homeOf(rootfs, 0); got != "/" {
-		t.Errorf("homeOf through a link to the host's /etc/passwd = %q, want /", got)
+	if err := os.WriteFile(filepath.Join(b.Rootfs, "x", "passwd"), []byte("root:x:0:0::/sentinel:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(passwd)
+	if err := os.Symlink("../../../../../../x/passwd", passwd); err != nil {
+		t.Fatal(err)
+	}
+	if got := homeOf(b, 0); got != "/sentinel" {
+		t.Errorf("homeOf through a link climbing out of the rootfs = %q, want /sentinel (the rootfs's /x/passwd)", got)
+	}
+	// A passwd the engine mounts wins over the image's.
+	mounted := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(mounted, []byte("app:x:1000:1000::/home/mounted:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.Spec.Mounts = []specs.Mount{{Destination: "/etc/passwd", Type: "bind", Source: mounted, Options: []string{"rbind", "ro"}}}
+	if got := homeOf(b, 1000); got != "/home/mounted" {
+		t.Errorf("homeOf with a mounted /etc/passwd = %q, want /home/mounted", got)
 	}
 	env, err := guestEnv([]string{"A=1", "HOME="}, "/", func() string { return "/home/app" })
 	if err != nil || !reflect.DeepEqual(env, []string{"A=1", "HOME=/home/app"}) {
