@@ -112,6 +112,11 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		if cm.Destination == "/" && literal != "/" {
 			return nil, fmt.Errorf("mount destination %q resolves to the container's root through a link in the image", m.Destination)
 		}
+		if underKernelDir(cm.Destination) && !underKernelDir(literal) && !kernelFS[m.Type] {
+			// The user's volume would vanish without a word (runc
+			// refuses a mount inside /proc too).
+			return nil, fmt.Errorf("mount destination %q resolves to %q through a link in the image: not a valid mount target", m.Destination, cm.Destination)
+		}
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination) || underKernelDir(literal):
 			cm.Kind = MountIgnored
@@ -169,6 +174,24 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		out = append(out, cm)
 	}
 	return out, nil
+}
+
+// refusedBind says bind mount m, whose destination is literal as written
+// and dest as resolved, is never granted: a kernel view (under /proc or
+// /sys), or a host device (under /dev or anywhere). Both spellings of the
+// destination are checked, so that an image's link cannot carry it out of
+// the places where it is refused. Such a bind takes no part in resolving
+// later paths either (guestVFS.mount): the guest never sees it.
+func (b *Bundle) refusedBind(m specs.Mount, literal, dest string) bool {
+	if underKernelDir(dest) || underKernelDir(literal) {
+		return true
+	}
+	source := b.bindSource(m.Source)
+	if Within(dest, "/dev") || Within(literal, "/dev") {
+		fi, err := os.Stat(source)
+		return err != nil || !(fi.IsDir() || fi.Mode().IsRegular())
+	}
+	return isDeviceSource(source)
 }
 
 // isDeviceSource says a bind's source is a character or block device.

@@ -286,7 +286,7 @@ type guestVFS struct {
 // be mistaken for a guest symlink.
 func (v *guestVFS) mount(b *Bundle, m specs.Mount, dest string) {
 	switch {
-	case isBind(m) && m.Source != "":
+	case isBind(m) && m.Source != "" && !b.refusedBind(m, cleanDestination(m.Destination), dest):
 		src := b.bindSource(m.Source)
 		if real, err := filepath.EvalSymlinks(src); err == nil {
 			src = real

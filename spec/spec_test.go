@@ -877,3 +877,36 @@ func TestMountDestinationLinksCannotCarryGrants(t *testing.T) {
 		t.Errorf("a destination linked to /: %v", err)
 	}
 }
+
+// A bind runw refuses takes no part in resolving paths (the guest never
+// sees it): an image link into it does not reach its host source. And a
+// volume an image link carries into /proc fails create, as under runc,
+// instead of vanishing.
+func TestRefusedBindsAreNotInTheView(t *testing.T) {
+	s := baseSpec()
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "passwd"), []byte("root:x:0:0::/HOSTSECRET:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Mounts = []specs.Mount{{Destination: "/sys/fs/x", Type: "bind", Source: host}}
+	b := loadBundle(t, s)
+	if err := os.Symlink("/sys/fs/x", filepath.Join(b.Rootfs, "etc")); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := b.OpenGuest("/etc/passwd"); err == nil {
+		f.Close()
+		t.Error("OpenGuest reached the source of a refused bind through an image link")
+	}
+	if p, err := b.ResolveGuest("/etc/passwd"); err == nil && strings.HasPrefix(p, host) {
+		t.Errorf("ResolveGuest reached the source of a refused bind: %s", p)
+	}
+
+	s.Mounts = []specs.Mount{{Destination: "/data", Type: "bind", Source: host}}
+	b = loadBundle(t, s)
+	if err := os.Symlink("/proc/x", filepath.Join(b.Rootfs, "data")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Mounts(); err == nil || !strings.Contains(err.Error(), "not a valid mount target") {
+		t.Errorf("a volume linked into /proc: %v", err)
+	}
+}
