@@ -128,6 +128,9 @@ type moduleGuest struct {
 // instantiate. Errors here surface at `runw create`, as runc's do for a
 // missing binary.
 func Prepare(plan *Plan, cache *Cache) (Guest, error) {
+	if err := checkExecCwd(plan); err != nil {
+		return nil, err
+	}
 	engine := NewEngine()
 	if plan.Kind == spec.KindComponent {
 		return prepareComponent(engine, plan, cache)
@@ -141,6 +144,26 @@ func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// checkExecCwd fails as runc's chdir would when an exec'd process's cwd
+// is not a directory in the guest's view. It looks in the view, by
+// descriptor (preview1.View.IsDir): the running guest may have planted
+// links on the way, and a check by host path would follow them on the
+// host. Modules and components alike.
+func checkExecCwd(plan *Plan) error {
+	if plan.ExecCwd == "" {
+		return nil
+	}
+	v, err := preview1.NewView(plan.view())
+	if err != nil {
+		return fmt.Errorf("grant the container's files: %w", err)
+	}
+	defer v.Close()
+	if !v.IsDir(plan.ExecCwd) {
+		return fmt.Errorf("chdir to cwd (%q) set in config.json failed: no such file or directory", plan.ExecCwd)
+	}
+	return nil
 }
 
 // prepareModule grants the plan to a compiled module and instantiates it.
@@ -158,13 +181,6 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 			return nil, fmt.Errorf("bind the container's listeners: %w", err)
 		}
 		return nil, fmt.Errorf("grant the container's files: %w", err)
-	}
-	// Checked in the guest's own view, by descriptor: the running guest
-	// may have planted links on the way, and a check by host path would
-	// follow them on the host.
-	if plan.ExecCwd != "" && !host.IsDir(plan.ExecCwd) {
-		host.Close()
-		return nil, fmt.Errorf("chdir to cwd (%q) set in config.json failed: no such file or directory", plan.ExecCwd)
 	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)

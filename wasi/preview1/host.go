@@ -164,10 +164,6 @@ func New(cfg Config) (*Host, error) {
 	return h, nil
 }
 
-// IsDir says the absolute guest path p is a directory in the guest's
-// view (View.IsDir).
-func (h *Host) IsDir(p string) bool { return h.view.IsDir(p) }
-
 // withEnv is env with key set to value, replacing an entry of the same
 // key: the guest must see the numbers runw assigned, not a stale copy.
 func withEnv(env []string, key, value string) []string {

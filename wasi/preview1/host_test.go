@@ -615,7 +615,7 @@ func TestIsDirInTheView(t *testing.T) {
 		"/": true, "/data": true, "/etc": true, "/to-sub": true, "/to-sub/": true,
 		"/etc/real": false, "/missing": false, "/to-host-tmp": false, "/data/inside": false,
 	} {
-		if got := g.h.IsDir(p); got != want {
+		if got := g.h.view.IsDir(p); got != want {
 			t.Errorf("IsDir(%q) = %v, want %v", p, got, want)
 		}
 	}
