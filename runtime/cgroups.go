@@ -479,6 +479,17 @@ func signalCgroup(p string, sig unix.Signal, skip int) {
 	if pids, _ := cgroupPids(p); len(pids) == 0 {
 		return // nothing to signal, nothing to freeze (delete's usual case)
 	}
+	if sig == unix.SIGKILL {
+		// cgroup v2 (Linux 5.14 on) kills the whole cgroup itself, frozen
+		// or not, with no list to race: runc's way there.
+		if f, err := os.OpenFile(filepath.Join("/sys/fs/cgroup", p, "cgroup.kill"), os.O_WRONLY, 0); err == nil {
+			_, err = f.WriteString("1")
+			f.Close()
+			if err == nil {
+				return
+			}
+		}
+	}
 	m, err := cgroupManager(p, nil)
 	if err != nil {
 		return
@@ -552,7 +563,9 @@ func frozen(p string) bool {
 		return false
 	}
 	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", p, "freezer.state")); err == nil {
-		return strings.TrimSpace(string(b)) == string(cgroups.Frozen)
+		// FREEZING: a freeze under way or stuck, which is a pause too.
+		st := strings.TrimSpace(string(b))
+		return st == string(cgroups.Frozen) || st == "FREEZING"
 	}
 	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", p, "cgroup.freeze")); err == nil {
 		return strings.TrimSpace(string(b)) == "1"

@@ -249,6 +249,9 @@ func (h *Host) waitFor(fd int, events int16, timeout time.Duration) Errno {
 				return ErrnoAgain
 			}
 			ms = int((left + time.Millisecond - 1) / time.Millisecond)
+			if timeout == immediateTimeout {
+				ms = 0 // Linux's timeout of nothing: look, do not wait
+			}
 		}
 		n, err := unix.Poll(fds[:], ms)
 		if err == unix.EINTR {
