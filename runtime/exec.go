@@ -170,11 +170,15 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 		return nil, nil, err
 	}
 	// The mounts where create put them: the guest may have planted links
-	// on the way to their destinations since. Without a record (a
-	// container of an older runw, a bundle edited since), as written.
-	b.Destinations = recordOfContainer(c).Destinations
-	if len(b.Destinations) != len(b.Spec.Mounts) {
-		b.Destinations = b.WrittenDestinations()
+	// on the way to their destinations since. A mount create did not
+	// record (a container of an older runw, a bundle edited since) is
+	// taken as written, never resolved again.
+	rec := recordOfContainer(c)
+	b.Destinations = b.WrittenDestinations()
+	for i, w := range b.Destinations {
+		if i < len(rec.Destinations) && i < len(rec.Written) && rec.Written[i] == w {
+			b.Destinations[i] = rec.Destinations[i]
+		}
 	}
 	proc, err := execProcess(b.Spec.Process, o)
 	if err != nil {

@@ -48,7 +48,11 @@ type laterHooks struct {
 // resolved them (spec.Bundle.Destinations).
 type record struct {
 	laterHooks
+	// Destinations are the mounts' destinations as resolved, Written as
+	// the spec wrote them, in spec order: exec takes a resolved one only
+	// for the mount it was resolved for.
 	Destinations []string `json:"destinations,omitempty"`
+	Written      []string `json:"written,omitempty"`
 }
 
 // recordOf returns b's record as state.Container.Extra (nil when empty).
@@ -57,7 +61,9 @@ func recordOf(b *spec.Bundle) json.RawMessage {
 	if h := b.Spec.Hooks; h != nil {
 		r.laterHooks = laterHooks{StartContainer: h.StartContainer, Poststart: h.Poststart, Poststop: h.Poststop}
 	}
-	r.Destinations = b.Destinations
+	if len(b.Destinations) > 0 {
+		r.Destinations, r.Written = b.Destinations, b.WrittenDestinations()
+	}
 	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations) == 0 {
 		return nil
 	}
