@@ -916,6 +916,29 @@ func TestGetaddrinfoNamesBounded(t *testing.T) {
 	}
 }
 
+// pingListener sends "ping" to the datagram listener e from a new peer on
+// network at ip (skipping the test when there is none), and returns the
+// peer and a guest memory holding a 16-byte iovec at 100 for 200.
+func pingListener(t *testing.T, e *fdEntry, network string, ip net.IP) (memory, *net.UDPConn) {
+	t.Helper()
+	local, errno := sockName(e.hostFd, true)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	peer, err := net.ListenUDP(network, &net.UDPAddr{IP: ip})
+	if err != nil {
+		t.Skipf("no %s loopback: %v", network, err)
+	}
+	t.Cleanup(func() { peer.Close() })
+	if _, err := peer.WriteToUDP([]byte("ping"), net.UDPAddrFromAddrPort(local)); err != nil {
+		t.Fatal(err)
+	}
+	m := make(memory, 4096)
+	binary.LittleEndian.PutUint32(m[100:], 200) // iovec: 16 bytes at 200
+	binary.LittleEndian.PutUint32(m[104:], 16)
+	return m, peer
+}
+
 // TestRecvFromV1ShortAddress: V1's sock_recv_from with a 4-byte address
 // buffer and an IPv6 sender says ENOMEM rather than leave the buffer's old
 // bytes to be read as the sender.
@@ -927,21 +950,7 @@ func TestRecvFromV1ShortAddress(t *testing.T) {
 	}
 	defer h.Close()
 	e, _ := h.fds.get(4)
-	local, errno := sockName(e.hostFd, true)
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	peer, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
-	if err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
-	}
-	defer peer.Close()
-	if _, err := peer.WriteToUDP([]byte("ping"), net.UDPAddrFromAddrPort(local)); err != nil {
-		t.Fatal(err)
-	}
-	m := make(memory, 4096)
-	binary.LittleEndian.PutUint32(m[100:], 200) // iovec: 16 bytes at 200
-	binary.LittleEndian.PutUint32(m[104:], 16)
+	m, _ := pingListener(t, e, "udp6", net.IPv6loopback)
 	binary.LittleEndian.PutUint32(m[300:], 400) // address: 4 bytes at 400
 	binary.LittleEndian.PutUint32(m[304:], 4)
 	copy(m[400:], "\xde\xad\xbe\xef")
@@ -986,21 +995,7 @@ func TestUDPListener(t *testing.T) {
 	if errno != 0 || e.kind != kindSocket || e.filetype != filetypeSocketDgram {
 		t.Fatalf("fd 4: %+v errno %d, want a datagram socket", e, errno)
 	}
-	local, errno := sockName(e.hostFd, true)
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	peer, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer peer.Close()
-	if _, err := peer.WriteToUDP([]byte("ping"), net.UDPAddrFromAddrPort(local)); err != nil {
-		t.Fatal(err)
-	}
-	m := make(memory, 4096)
-	binary.LittleEndian.PutUint32(m[100:], 200) // iovec: 16 bytes at 200
-	binary.LittleEndian.PutUint32(m[104:], 16)
+	m, peer := pingListener(t, e, "udp4", net.IPv4(127, 0, 0, 1))
 	binary.LittleEndian.PutUint32(m[300:], 400) // address: 128-byte storage at 400
 	binary.LittleEndian.PutUint32(m[304:], addrStorageSize)
 	f := functions[lookup("sock_recv_from", "iiiiiiii")]
