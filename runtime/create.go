@@ -69,6 +69,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	// The mounts' destinations, resolved once, here: the module's lookup
+	// and the grants use them, and they are recorded (saveContainer), so
+	// that exec grants the mounts where the container's process has them.
+	b.Destinations = b.MountDestinations()
 	ep, handedOff, err := r.classify(id, b, command)
 	if handedOff != nil || err != nil {
 		return handedOff, err
@@ -206,9 +210,6 @@ func wasmBehindEngineInit(b *spec.Bundle) *spec.Entrypoint {
 // directories, mount points and cwd, the pivot and the exec fifo; and
 // returns the init's configuration.
 func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoint, noPivot bool) (initConfig, error) {
-	// Resolved once, here, and recorded (saveContainer): exec grants the
-	// mounts where the container's process has them.
-	b.Destinations = b.MountDestinations()
 	plan, err := wasi.PlanFor(b, ep, h.Path("private"))
 	if err != nil {
 		return initConfig{}, err

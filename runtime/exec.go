@@ -173,13 +173,7 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 	// on the way to their destinations since. A mount create did not
 	// record (a container of an older runw, a bundle edited since) is
 	// taken as written, never resolved again.
-	rec := recordOfContainer(c)
-	b.Destinations = b.WrittenDestinations()
-	for i, w := range b.Destinations {
-		if i < len(rec.Destinations) && i < len(rec.Written) && rec.Written[i] == w {
-			b.Destinations[i] = rec.Destinations[i]
-		}
-	}
+	b.Destinations = recordOfContainer(c).destinationsFor(b)
 	proc, err := execProcess(b.Spec.Process, o)
 	if err != nil {
 		return nil, nil, err

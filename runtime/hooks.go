@@ -83,6 +83,19 @@ func recordOfContainer(c *state.Container) record {
 	return r
 }
 
+// destinationsFor is b's mount destinations for a process joining the
+// container: each as create resolved it, where the record holds it for
+// that same mount, else as written.
+func (r record) destinationsFor(b *spec.Bundle) []string {
+	dests := b.WrittenDestinations()
+	for i, w := range dests {
+		if i < len(r.Destinations) && i < len(r.Written) && r.Written[i] == w {
+			dests[i] = r.Destinations[i]
+		}
+	}
+	return dests
+}
+
 // hooksOf is the container's later hooks.
 func hooksOf(c *state.Container) laterHooks { return recordOfContainer(c).laterHooks }
 

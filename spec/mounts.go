@@ -96,8 +96,7 @@ var kernelDirs = []string{"/proc", "/sys"}
 // guest first touches it.
 func (b *Bundle) Mounts() ([]Mount, error) {
 	var out []Mount
-	// The view each destination is resolved in: the mounts before it.
-	v := &guestVFS{rootfs: b.Rootfs}
+	dests := b.MountDestinations()
 	for i, m := range b.Spec.Mounts {
 		// The checks below look at the destination as written and as
 		// resolved: an image's link (/dev -> /data, /proc -> /etc) must
@@ -105,7 +104,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		// where they are refused.
 		literal := cleanDestination(m.Destination)
 		cm := Mount{
-			Destination: b.destination(i, v),
+			Destination: dests[i],
 			Source:      m.Source,
 			ReadOnly:    readOnly(m.Options),
 		}
@@ -120,23 +119,21 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination) || underKernelDir(literal):
 			cm.Kind = MountIgnored
-		case (Within(cm.Destination, "/dev") || Within(literal, "/dev")) && isBind(m):
-			// Under /dev, a bind of a plain file or directory is granted
-			// (Kubernetes' /dev/termination-log, podman's /dev/shm); a
-			// bind of a device node (rootless engines bind /dev/null and
-			// friends) is not: runw grants the default devices itself,
-			// and no other host device ever.
+		case isBind(m) && b.refusedBind(m, literal, cm.Destination):
+			// A host device, wherever it is bound (rootless engines bind
+			// /dev/null and friends: runw grants the default devices
+			// itself, and no other host device ever).
 			cm.Source = b.bindSource(m.Source)
 			cm.Kind = MountIgnored
+		case isBind(m) && (Within(cm.Destination, "/dev") || Within(literal, "/dev")):
+			// Under /dev, what refusedBind lets through is a plain file or
+			// directory (Kubernetes' /dev/termination-log, podman's
+			// /dev/shm).
+			cm.Source = b.bindSource(m.Source)
+			cm.Kind = MountBindFile
 			if fi, err := os.Stat(cm.Source); err == nil && fi.IsDir() {
 				cm.Kind = MountBind
-			} else if err == nil && fi.Mode().IsRegular() {
-				cm.Kind = MountBindFile
 			}
-		case isBind(m) && isDeviceSource(b.bindSource(m.Source)):
-			// Nor anywhere else: a device is never a grant.
-			cm.Source = b.bindSource(m.Source)
-			cm.Kind = MountIgnored
 		case isBind(m):
 			if m.Source == "" {
 				return nil, fmt.Errorf("mount source for %q must be set", cm.Destination)
@@ -170,7 +167,6 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			// directory we could grant.
 			cm.Kind = MountIgnored
 		}
-		v.mount(b, m, cm.Destination)
 		out = append(out, cm)
 	}
 	return out, nil

@@ -63,13 +63,15 @@ func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 		cwd = "/" + cwd
 	}
 
+	// One view for every candidate: building it resolves each mount.
+	v := b.view()
 	if strings.Contains(arg0, "/") {
 		raw := arg0
 		if !path.IsAbs(raw) {
 			raw = cwd + "/" + raw
 		}
 		guest := path.Clean(raw)
-		host, err := b.ResolveGuest(raw)
+		host, err := v.resolveHost(raw)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +94,7 @@ func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 	}
 	candidates = append(candidates, cwd+"/"+arg0)
 	for _, raw := range candidates {
-		host, err := b.ResolveGuest(raw)
+		host, err := v.resolveHost(raw)
 		if err != nil {
 			continue // like exec's PATH search: a bad entry is skipped
 		}
@@ -175,15 +177,29 @@ func openEntrypoint(guest, host string) (*Entrypoint, error) {
 // swaps a component for a symlink after the call; Entrypoint's O_NOFOLLOW
 // open covers the last component.
 func (b *Bundle) ResolveGuest(p string) (string, error) {
+	return b.view().resolveHost(p)
+}
+
+// resolveHost is ResolveGuest in the view v, which a caller resolving
+// several paths builds once.
+func (v *guestVFS) resolveHost(p string) (string, error) {
+	guest, err := v.resolve(p)
+	if err != nil {
+		return "", err
+	}
+	return v.host(guest), nil
+}
+
+// resolve is the clean, symlink-free guest path p names in the view.
+func (v *guestVFS) resolve(p string) (string, error) {
 	if !path.IsAbs(p) {
 		return "", fmt.Errorf("guest path %q is not absolute", p)
 	}
-	v := b.view()
 	guest, err := securejoin.SecureJoinVFS("/", p, v)
 	if err != nil {
 		return "", fmt.Errorf("resolve %q: %w", p, ErrnoOf(err))
 	}
-	return v.host(guest), nil
+	return path.Clean("/" + guest), nil
 }
 
 // OpenGuest opens the guest path p as an O_PATH handle: resolved in the
@@ -193,11 +209,10 @@ func (b *Bundle) ResolveGuest(p string) (string, error) {
 // runs (runw exec), can never make runw open a host file.
 func (b *Bundle) OpenGuest(p string) (*os.File, error) {
 	v := b.view()
-	guest, err := securejoin.SecureJoinVFS("/", p, v)
+	guest, err := v.resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	guest = path.Clean("/" + guest)
 	m, ok := v.innermost(guest)
 	switch {
 	case !ok:
@@ -224,10 +239,7 @@ type vfsMount struct {
 // place, each at its destination as resolved in the mounts before it
 // (Bundle.destination).
 func (b *Bundle) view() *guestVFS {
-	v := &guestVFS{rootfs: b.Rootfs}
-	for i, m := range b.Spec.Mounts {
-		v.mount(b, m, b.destination(i, v))
-	}
+	v, _ := b.viewAndDestinations()
 	return v
 }
 
@@ -235,13 +247,20 @@ func (b *Bundle) view() *guestVFS {
 // rootfs as runc resolves them when it mounts (guestVFS.destination), in
 // spec order. create records them (Bundle.Destinations).
 func (b *Bundle) MountDestinations() []string {
+	_, dests := b.viewAndDestinations()
+	return dests
+}
+
+// viewAndDestinations builds the view, mount by mount, and says where each
+// destination went.
+func (b *Bundle) viewAndDestinations() (*guestVFS, []string) {
 	v := &guestVFS{rootfs: b.Rootfs}
-	out := make([]string, len(b.Spec.Mounts))
+	dests := make([]string, len(b.Spec.Mounts))
 	for i, m := range b.Spec.Mounts {
-		out[i] = b.destination(i, v)
-		v.mount(b, m, out[i])
+		dests[i] = b.destination(i, v)
+		v.mount(b, m, dests[i])
 	}
-	return out
+	return v, dests
 }
 
 // WrittenDestinations are the spec's mount destinations as written,

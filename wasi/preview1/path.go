@@ -503,19 +503,29 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 // end.
 const maxReadFile = 1 << 20
 
+// fromRoot resolves the absolute guest path p from the view's "/", as the
+// guest's own calls do; "/" itself answers EISDIR (there is no target
+// for it).
+func (v *View) fromRoot(p string) (*target, Errno) {
+	i, ok := v.byGuest["/"]
+	if !ok {
+		return nil, ErrnoNoent
+	}
+	rel := strings.TrimLeft(path.Clean("/"+p), "/")
+	if rel == "" {
+		return nil, ErrnoIsdir
+	}
+	return v.resolve(step{fd: v.mounts[i].fd, guest: "/", mount: i}, rel)
+}
+
 // IsDir says the absolute guest path p is a directory in the view,
 // following symlinks inside it as the guest's own calls do (runw exec
 // checks its cwd with it, as runc's chdir would fail).
 func (v *View) IsDir(p string) bool {
-	i, ok := v.byGuest["/"]
-	if !ok {
-		return false
+	t, errno := v.fromRoot(p)
+	if errno == ErrnoIsdir {
+		return true // "/"
 	}
-	rel := strings.TrimLeft(path.Clean("/"+p), "/")
-	if rel == "" {
-		return true
-	}
-	t, errno := v.resolve(step{fd: v.mounts[i].fd, guest: "/", mount: i}, rel)
 	if errno != 0 {
 		return false
 	}
@@ -543,16 +553,10 @@ func (v *View) IsDir(p string) bool {
 // image whose /etc/resolv.conf is a symlink to the host's path still gets
 // the container's file, never the host's.
 func (v *View) ReadFile(p string) ([]byte, error) {
-	i, ok := v.byGuest["/"]
-	if !ok {
-		return nil, unix.ENOENT
-	}
-	mp := &v.mounts[i]
-	rel := strings.TrimLeft(path.Clean("/"+p), "/")
-	if rel == "" {
+	t, errno := v.fromRoot(p)
+	if errno == ErrnoIsdir {
 		return nil, unix.EISDIR
 	}
-	t, errno := v.resolve(step{fd: mp.fd, guest: "/", mount: i}, rel)
 	if errno != 0 {
 		return nil, unix.ENOENT
 	}
