@@ -444,6 +444,80 @@ func TestExecIgnoresLinksPlantedByTheGuest(t *testing.T) {
 	r.mustRun("delete", "--force", "planted")
 }
 
+// TestExecModuleLookupRace races runw exec's module lookup: while execs
+// run, the test keeps exchanging the guest's /app directory with a link
+// to a host directory that holds a module of the same name (the swap a
+// guest or a neighbour sharing a volume can make). The lookup resolves in
+// the guest's view, where the link leads nowhere, and everything after it
+// reads the file it opened; a read by host path after the lookup would
+// now and then run the host's module (exit 7).
+func TestExecModuleLookupRace(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mount namespaces")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	hello, err := os.ReadFile("testdata/wat/hello.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exit7, err := os.ReadFile("testdata/wat/exit7.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.writeFile("app/x.wasm", string(hello))
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "x.wasm"), exit7, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.symlink(host, "applink")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "race")
+	defer r.run("delete", "--force", "race")
+
+	stop := make(chan struct{})
+	swaps := make(chan int)
+	go func() {
+		n := 0
+		defer func() { swaps <- n }()
+		app, link := filepath.Join(b.rootfs, "app"), filepath.Join(b.rootfs, "applink")
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := unix.Renameat2(unix.AT_FDCWD, app, unix.AT_FDCWD, link, unix.RENAME_EXCHANGE); err != nil {
+				t.Error(err)
+				return
+			}
+			n++
+		}
+	}()
+	ran := 0
+	for i := 0; i < 40; i++ {
+		res := r.run("exec", "race", "/app/x.wasm")
+		switch {
+		case res.code == 7:
+			t.Errorf("exec %d ran the host's module through the swapped link: %v", i, res)
+		case res.code == 0 && res.stdout == "hello from wat\n":
+			ran++
+		case res.code == 0:
+			t.Errorf("exec %d: %v", i, res)
+		}
+	}
+	close(stop)
+	if n := <-swaps; n < 100 {
+		t.Fatalf("only %d swaps: no race was run", n)
+	}
+	if ran == 0 {
+		t.Errorf("no exec ran the guest's module while its directory was being swapped")
+	}
+}
+
 // TestStandardStreamsByName: /dev/stdin, /dev/stdout and /dev/stderr are
 // the guest's own streams, as runtime-spec's links make them in a native
 // container: a server told to log to /dev/stdout reaches the engine's

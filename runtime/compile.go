@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 
@@ -41,8 +42,19 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 // module) is spent in a process that exits at once. create runs it before
 // the init exists, outside the container's cgroup: a compile charged to a
 // small memory limit would be OOM-killed before the guest ever ran.
+//
+// The module is opened here and is the child's standard input, which it
+// compiles as /proc/self/fd/0: module is usually a /proc/self/fd link to
+// the lookup's handle (readThrough), which means nothing in another
+// process, and no path is resolved again.
 func fillCache(cacheDir string, cacheMax int64, module string) error {
-	cmd := exec.Command("/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", module)
+	f, err := os.Open(module)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	cmd := exec.Command("/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", "/proc/self/fd/0")
+	cmd.Stdin = f
 	cmd.Env = []string{}
 	return cmd.Run()
 }

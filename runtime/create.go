@@ -77,6 +77,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if handedOff != nil || err != nil {
 		return handedOff, err
 	}
+	defer ep.Close()
 	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
 		return nil, err
 	}
@@ -167,6 +168,7 @@ func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Ent
 	if spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
 		return ep, nil, nil
 	}
+	ep.Close()
 	if ep.Kind != spec.KindNative {
 		return nil, nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
 	}
@@ -196,9 +198,12 @@ func wasmBehindEngineInit(b *spec.Bundle) *spec.Entrypoint {
 		return nil
 	}
 	b.Spec.Process.Args = args[2:]
-	if ep, err := b.Entrypoint(); err == nil && spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
-		logDebugf("%s is the engine's init: running the wasm command after it", args[0])
-		return ep
+	if ep, err := b.Entrypoint(); err == nil {
+		if spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+			logDebugf("%s is the engine's init: running the wasm command after it", args[0])
+			return ep
+		}
+		ep.Close()
 	}
 	b.Spec.Process.Args = args
 	return nil
@@ -217,6 +222,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	for _, s := range plan.Skipped {
 		logDebugf("not granted: %s", s)
 	}
+	readThrough(plan, ep)
 	sandbox, err := sandboxFor(b.Spec)
 	if err != nil {
 		return initConfig{}, err

@@ -61,10 +61,11 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 	}
 
-	b, plan, err := execPlan(c, o, privateBase)
+	b, plan, ep, err := execPlan(c, o, privateBase)
 	if err != nil {
 		return 0, err
 	}
+	defer ep.Close()
 	proc := b.Spec.Process
 	cached := r.compileOutside(plan)
 	// The process joins the container's mount namespace, whose root is
@@ -163,11 +164,12 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 }
 
 // execPlan is the exec'd process's bundle (the container's, its process
-// replaced by the one exec was given) and its plan.
-func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bundle, *wasi.Plan, error) {
+// replaced by the one exec was given), its plan, and the module's
+// entrypoint, whose handle the plan reads through (the caller closes it).
+func execPlan(c *state.Container, o ExecOptions, privateBase string) (_ *spec.Bundle, _ *wasi.Plan, _ *spec.Entrypoint, err error) {
 	b, err := spec.Load(c.Bundle)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The mounts where create put them: the guest may have planted links
 	// on the way to their destinations since. A mount create did not
@@ -176,21 +178,26 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 	b.Destinations = recordOfContainer(c).destinationsFor(b)
 	proc, err := execProcess(b.Spec.Process, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := spec.ValidateProcess(proc); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	b.Spec.Process = proc
 	ep, err := b.Entrypoint()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
+	defer func() {
+		if err != nil {
+			ep.Close()
+		}
+	}()
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
-		return nil, nil, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
+		return nil, nil, nil, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
 	}
 	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, !o.Detach); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// The exec'd process joins the running init's network namespace,
 	// whatever path the bundle names (a pod's pause container may be gone
@@ -207,12 +214,13 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (*spec.Bund
 	// included) neither binds nor checks them again.
 	plan, err := wasi.ExecPlanFor(b, ep, privateBase)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// runc's init fails its chdir; a guest would run in a directory that
 	// is not there. The init checks, in the guest's view (wasi.Prepare).
 	plan.ExecCwd = proc.Cwd
-	return b, plan, nil
+	readThrough(plan, ep)
+	return b, plan, ep, nil
 }
 
 // execProcess builds the exec'd process from --process or from the

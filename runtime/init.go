@@ -141,8 +141,8 @@ func Init() {
 //
 // The child inherits the init's descriptors on purpose: the protocol's
 // descriptors are not close-on-exec, and under `runw exec` into a pivoted
-// container the module and the cache are /proc/self/fd/N paths naming
-// them (cfg.passAll). The child is runw itself and exits before the init
+// container the cache is a /proc/self/fd/N path naming one (cfg.passAll);
+// the module goes as its standard input (fillCache). The child is runw itself and exits before the init
 // reports, so the sync pipe's extra writer changes nothing.
 func compileInChild(cfg initConfig) {
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module); err != nil {

@@ -186,18 +186,33 @@ func releaseInit(fifo string, c *state.Container) error {
 	return errors.New("container init did not answer on the exec fifo: was it already started?")
 }
 
-// handOver prepares an init that lives in its own user namespace: as root
+// readThrough points the plan's module at the handle the lookup opened in
+// the guest's view (spec.Entrypoint.File), as /proc/self/fd/N: from here
+// on, the cache, the compile and the init read that file, never its host
+// path again, which a guest or a neighbour sharing a volume could have
+// rerouted through a link since (the attack spec.Entrypoint describes).
+// The init gets its own descriptor for it (handOver, passAll).
+func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
+	plan.Module = fmt.Sprintf("/proc/self/fd/%d", ep.File.Fd())
+}
+
+// handOver hands the init the module (readThrough) and, for an init that
+// lives in its own user namespace, what it cannot reach by path: as root
 // of that namespace it is nobody on the host and cannot walk runw's 0700
 // state root, so the exec fifo and the tmpfs directories are handed to it
 // as descriptors (reached as /proc/self/fd/N, which checks only the object
 // itself), and it compiles the guest itself instead of reading runw's
 // cache. They are the first of spawnOptions.ExtraFiles (extraFD).
 func (cfg *initConfig) handOver() ([]*os.File, error) {
-	if !cfg.Sandbox.has(specs.UserNamespace) {
-		return nil, nil
-	}
 	var h handedOver
 	var err error
+	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
+		return h.fail(err)
+	}
+	if !cfg.Sandbox.has(specs.UserNamespace) {
+		cfg.Passed = len(h.files)
+		return h.files, nil
+	}
 	if cfg.Fifo != "" {
 		if cfg.Fifo, err = h.pass(cfg.Fifo, unix.O_PATH); err != nil {
 			return h.fail(err)

@@ -37,6 +37,21 @@ type Entrypoint struct {
 	HostPath string
 	// Kind is what Sniff made of the file's first bytes.
 	Kind Kind
+	// File is an O_PATH handle on the file that was sniffed, opened by
+	// descriptor inside the guest's view (guestVFS.open). runw reads the
+	// module through it, never by HostPath again: between the lookup and
+	// the read, a guest (runw exec) or another container sharing a volume
+	// could swap a directory on HostPath for a link, and a host open would
+	// follow it out of the container (to a host file, or another
+	// tenant's module, which the guest would then run). Close releases it.
+	File *os.File
+}
+
+// Close releases the entrypoint's handle.
+func (e *Entrypoint) Close() {
+	if e != nil && e.File != nil {
+		e.File.Close()
+	}
 }
 
 // Entrypoint resolves process.args[0] the way the guest's exec would, so that
@@ -47,8 +62,8 @@ type Entrypoint struct {
 //     defaultPath), the first regular file wins, and cwd/name is tried last.
 //
 // Resolution goes through ResolveGuest, so mounts are honoured and symlinks
-// cannot escape. The file is then opened without following a final symlink
-// and its head is sniffed.
+// cannot escape. The file is then opened by descriptor in the same view
+// and its head is sniffed; the caller closes the returned Entrypoint.
 func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 	proc := b.Spec.Process
 	if proc == nil {
@@ -70,12 +85,11 @@ func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 		if !path.IsAbs(raw) {
 			raw = cwd + "/" + raw
 		}
-		guest := path.Clean(raw)
-		host, err := v.resolveHost(raw)
+		resolved, err := v.resolve(raw)
 		if err != nil {
 			return nil, err
 		}
-		return openEntrypoint(guest, host)
+		return v.openEntrypoint(path.Clean(raw), resolved)
 	}
 
 	// Bare name: candidates in PATH order, then cwd/name. The raw
@@ -94,12 +108,12 @@ func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 	}
 	candidates = append(candidates, cwd+"/"+arg0)
 	for _, raw := range candidates {
-		host, err := v.resolveHost(raw)
+		resolved, err := v.resolve(raw)
 		if err != nil {
 			continue // like exec's PATH search: a bad entry is skipped
 		}
-		if fi, err := os.Stat(host); err == nil && fi.Mode().IsRegular() {
-			return openEntrypoint(path.Clean(raw), host)
+		if fi, err := os.Stat(v.host(resolved)); err == nil && fi.Mode().IsRegular() {
+			return v.openEntrypoint(path.Clean(raw), resolved)
 		}
 	}
 	// exec.ErrNotFound only for its text and errors.Is; nothing is run.
@@ -121,22 +135,32 @@ func searchPath(env []string) string {
 	return p
 }
 
-// openEntrypoint opens the resolved file and sniffs it. O_NOFOLLOW refuses a
-// symlink swapped in after resolution; O_NONBLOCK keeps a FIFO from hanging
-// the open, and the fstat then rejects anything but a regular file.
-func openEntrypoint(guest, host string) (*Entrypoint, error) {
-	f, err := os.OpenFile(host, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+// openEntrypoint opens the file at resolved, the symlink-free guest path
+// that guest names, by descriptor in the view (so a link swapped in after
+// resolution is followed only inside it), and sniffs it. The read goes
+// through a reopen of that handle with O_NONBLOCK, which keeps a FIFO from
+// hanging it; the fstat before rejects anything but a regular file.
+func (v *guestVFS) openEntrypoint(guest, resolved string) (*Entrypoint, error) {
+	h, err := v.open(resolved)
 	if err != nil {
 		if securejoin.IsNotExist(err) {
 			return nil, fmt.Errorf("%q: %w", guest, syscall.ENOENT)
 		}
-		if errors.Is(err, syscall.ELOOP) {
-			return nil, fmt.Errorf("%q: became a symlink while being resolved", guest)
-		}
 		return nil, fmt.Errorf("open %q: %w", guest, ErrnoOf(err))
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	ep, err := sniffEntrypoint(h, guest)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	ep.HostPath = v.host(resolved)
+	return ep, nil
+}
+
+// sniffEntrypoint checks that the handle h is a regular file and sniffs
+// its head; the Entrypoint it returns holds h.
+func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
+	fi, err := h.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("stat %q: %w", guest, ErrnoOf(err))
 	}
@@ -146,12 +170,17 @@ func openEntrypoint(guest, host string) (*Entrypoint, error) {
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%q: not a regular file", guest)
 	}
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("open %q: %w", guest, ErrnoOf(err))
+	}
+	defer f.Close()
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return nil, fmt.Errorf("read %q: %w", guest, ErrnoOf(err))
 	}
-	return &Entrypoint{GuestPath: guest, HostPath: host, Kind: Sniff(head[:n])}, nil
+	return &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), File: h}, nil
 }
 
 // ResolveGuest maps an absolute guest path to a host path.
@@ -174,8 +203,8 @@ func openEntrypoint(guest, host string) (*Entrypoint, error) {
 // host paths chosen by the bundle's owner and are trusted.
 //
 // The usual securejoin caveat applies: the guarantee holds only if nobody
-// swaps a component for a symlink after the call; Entrypoint's O_NOFOLLOW
-// open covers the last component.
+// swaps a component for a symlink after the call. What runw opens is
+// therefore opened by descriptor in the view (OpenGuest, Entrypoint).
 func (b *Bundle) ResolveGuest(p string) (string, error) {
 	return b.view().resolveHost(p)
 }
@@ -213,12 +242,20 @@ func (b *Bundle) OpenGuest(p string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return v.open(guest)
+}
+
+// open opens the symlink-free guest path guest as an O_PATH handle, by
+// descriptor within whichever root holds it: the rootfs or a bind's
+// source (securejoin's OpenInRoot), so that a link planted on the way
+// since guest was resolved leads nowhere outside that root.
+func (v *guestVFS) open(guest string) (*os.File, error) {
 	m, ok := v.innermost(guest)
 	switch {
 	case !ok:
-		return pathrs.OpenInRoot(b.Rootfs, guest)
+		return pathrs.OpenInRoot(v.rootfs, guest)
 	case m.empty:
-		return nil, &os.PathError{Op: "open", Path: p, Err: syscall.ENOENT}
+		return nil, &os.PathError{Op: "open", Path: guest, Err: syscall.ENOENT}
 	case guest == m.dest:
 		// A bind's own source, the bundle author's path.
 		return os.OpenFile(m.source, unix.O_PATH|unix.O_CLOEXEC, 0)

@@ -3,6 +3,7 @@ package spec
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -443,10 +444,7 @@ func TestEntrypointResolution(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := &Entrypoint{GuestPath: tt.wantGuest, HostPath: filepath.Join(b.Rootfs, tt.wantHost), Kind: tt.wantKind}
-			if *ep != *want {
-				t.Fatalf("got %+v, want %+v", *ep, *want)
-			}
+			checkEntrypoint(t, ep, Entrypoint{GuestPath: tt.wantGuest, HostPath: filepath.Join(b.Rootfs, tt.wantHost), Kind: tt.wantKind})
 		})
 	}
 }
@@ -530,19 +528,69 @@ func TestEntrypointThroughBindMount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Entrypoint{GuestPath: "/app/hello.wasm", HostPath: filepath.Join(src, "hello.wasm"), Kind: KindModule}
-	if *ep != want {
-		t.Fatalf("got %+v, want %+v", *ep, want)
-	}
+	checkEntrypoint(t, ep, Entrypoint{GuestPath: "/app/hello.wasm", HostPath: filepath.Join(src, "hello.wasm"), Kind: KindModule})
 
 	b.Spec.Process.Args = []string{"single.wasm"}
 	ep, err = b.Entrypoint()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = Entrypoint{GuestPath: "/single.wasm", HostPath: fileSrc, Kind: KindComponent}
-	if *ep != want {
-		t.Fatalf("got %+v, want %+v", *ep, want)
+	checkEntrypoint(t, ep, Entrypoint{GuestPath: "/single.wasm", HostPath: fileSrc, Kind: KindComponent})
+}
+
+// checkEntrypoint compares ep with want, and checks that ep's handle is
+// the file at want.HostPath; it closes ep.
+func checkEntrypoint(t *testing.T, ep *Entrypoint, want Entrypoint) {
+	t.Helper()
+	defer ep.Close()
+	got := *ep
+	got.File = nil
+	if got != want {
+		t.Fatalf("got %+v, want %+v", got, want)
+	}
+	hfi, err := ep.File.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(want.HostPath); err != nil || !os.SameFile(fi, hfi) {
+		t.Fatalf("the handle is not the file at %s (%v)", want.HostPath, err)
+	}
+}
+
+// TestEntrypointHandleOutlivesASwap is the race runw exec runs against a
+// live guest: once the module is looked up, a directory on its host path
+// is swapped for a link to the host's /etc. Whatever reads the module
+// afterwards reads it through the lookup's handle, which still names the
+// guest's file; a read by host path would now reach the host.
+func TestEntrypointHandleOutlivesASwap(t *testing.T) {
+	dir := writeBundle(t, baseSpec())
+	r := dir + "/rootfs"
+	writeFile(t, r+"/app/app.wasm", wasmModule)
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Spec.Process.Args = []string{"/app/app.wasm"}
+	ep, err := b.Entrypoint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close()
+	host := t.TempDir()
+	writeFile(t, host+"/app.wasm", elfHead)
+	if err := os.Rename(r+"/app", r+"/old"); err != nil {
+		t.Fatal(err)
+	}
+	symlink(t, host, r+"/app")
+	if fi, err := os.Stat(ep.HostPath); err != nil || fi.Size() != int64(len(elfHead)) {
+		t.Fatalf("the swap did not reroute the host path: %v", err)
+	}
+	got, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", ep.File.Fd()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(wasmModule) {
+		t.Fatalf("read %q through the handle, want the guest's module", got)
 	}
 }
 

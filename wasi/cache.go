@@ -167,6 +167,20 @@ func identity(fi os.FileInfo) string {
 	return fmt.Sprintf("%d:%d:%d:%d.%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
 }
 
+// indexPath is the path a file is indexed under: its absolute path or,
+// for a module read through a /proc/self/fd link (runtime's readThrough),
+// the path the kernel gives the file it names, so that the link's number,
+// which changes from run to run, does not defeat the index.
+func indexPath(path string) string {
+	if strings.HasPrefix(path, "/proc/self/fd/") {
+		if target, err := os.Readlink(path); err == nil {
+			return target
+		}
+	}
+	abs, _ := filepath.Abs(path)
+	return abs
+}
+
 // KeyFor returns the cache key for the module at path, from the identity
 // index when the file is unchanged, else by reading and hashing it (and
 // then remembering the answer). convert turns the file's bytes into the
@@ -176,8 +190,7 @@ func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key s
 	if err != nil {
 		return "", nil, err
 	}
-	abs, _ := filepath.Abs(path)
-	h := sha256.Sum256([]byte(abs + "\x00" + identity(fi) + "\x00" + WasmtimeVersion() + "\x00" + engineSettings))
+	h := sha256.Sum256([]byte(indexPath(path) + "\x00" + identity(fi) + "\x00" + WasmtimeVersion() + "\x00" + engineSettings))
 	idx := filepath.Join(c.at, hex.EncodeToString(h[:])+".idx")
 	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
 		return string(b), nil, nil

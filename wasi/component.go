@@ -15,6 +15,12 @@ import (
 // storing it otherwise, like CompileKeyed for a module. The boolean says
 // whether it was a cache hit.
 func CompileComponent(engine *wasmtime.Engine, path string, cache *Cache) (*component.Component, bool, string, error) {
+	return compileComponentNamed(engine, path, path, cache)
+}
+
+// compileComponentNamed is CompileComponent for a file read at path and
+// named name in messages.
+func compileComponentNamed(engine *wasmtime.Engine, path, name string, cache *Cache) (*component.Component, bool, string, error) {
 	return compileCached(path, nil, cache,
 		func(key string) (*component.Component, bool) {
 			c := cache.LoadComponent(engine, key)
@@ -23,7 +29,7 @@ func CompileComponent(engine *wasmtime.Engine, path string, cache *Cache) (*comp
 		func(wasm []byte) (*component.Component, error) {
 			c, err := component.New(engine, wasm)
 			if err != nil {
-				return nil, fmt.Errorf("compile component %q: %w", path, oneLine(err))
+				return nil, fmt.Errorf("compile component %q: %w", name, oneLine(err))
 			}
 			return c, nil
 		})
@@ -58,7 +64,7 @@ type componentGuest struct {
 // read-only where the plan says; single files (file binds, the default
 // devices) have no WASI 0.2 form and are not granted (docs/components.md).
 func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest, error) {
-	comp, _, _, err := CompileComponent(engine, plan.Module, cache)
+	comp, _, _, err := compileComponentNamed(engine, plan.Module, plan.moduleName(), cache)
 	if err != nil {
 		return nil, err
 	}

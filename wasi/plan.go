@@ -32,9 +32,14 @@ type Preopen struct {
 // Plan is everything the guest is granted, computed before any process is
 // spawned so that a bad spec fails at create, never after the guest started.
 type Plan struct {
-	// Module is the host path of the module file (inside the rootfs or a
-	// bind mount source, resolved by spec.ResolveGuest).
+	// Module is where the process reads the module file: its host path
+	// (inside the rootfs or a bind mount source, resolved by
+	// spec.ResolveGuest) or, once create or exec hands it over, a
+	// /proc/self/fd/N link to the handle the lookup opened
+	// (spec.Entrypoint.File).
 	Module string `json:"module"`
+	// ModuleName is the module as the guest names it, for messages.
+	ModuleName string `json:"module_name,omitempty"`
 	// Kind says how to read Module: a binary module, WAT text or a
 	// component.
 	Kind spec.Kind `json:"kind"`
@@ -112,12 +117,13 @@ func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*
 		return nil, err
 	}
 	p := &Plan{
-		Module: ep.HostPath,
-		Kind:   ep.Kind,
-		Argv:   append([]string(nil), proc.Args...),
-		Env:    env,
-		User:   User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
-		Files:  defaultDevices(proc.Terminal),
+		Module:     ep.HostPath,
+		ModuleName: ep.GuestPath,
+		Kind:       ep.Kind,
+		Argv:       append([]string(nil), proc.Args...),
+		Env:        env,
+		User:       User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
+		Files:      defaultDevices(proc.Terminal),
 	}
 	if proc.User.Umask != nil {
 		p.User.Umask = *proc.User.Umask & 0o777
@@ -196,6 +202,15 @@ func linearMemoryCap(limit int64) int64 {
 // memory limit allows. Under a memory limit an element counts as 8
 // bytes of it.
 const maxTableElements = 10_000_000
+
+// moduleName is the module as messages name it: the guest's path, or
+// where it is read when the plan has none.
+func (p *Plan) moduleName() string {
+	if p.ModuleName != "" {
+		return p.ModuleName
+	}
+	return p.Module
+}
 
 // tableElements is the cap on each of the guest's tables.
 func (p *Plan) tableElements() int64 {

@@ -27,10 +27,16 @@ func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache)
 
 // CompileKeyed is Compile that also returns the cache key it used.
 func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
+	return compileNamed(engine, path, path, kind, cache)
+}
+
+// compileNamed is CompileKeyed for a file read at path and named name in
+// messages (a plan's module is read through a /proc/self/fd link).
+func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
 	if kind == spec.KindComponent {
 		return nil, false, "", errors.New("a component is compiled by CompileComponent, not as a module")
 	}
-	return compileCached(path, converter(path, kind), cache,
+	return compileCached(path, converter(name, kind), cache,
 		func(key string) (*wasmtime.Module, bool) {
 			m := cache.Load(engine, key)
 			return m, m != nil
@@ -38,7 +44,7 @@ func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *C
 		func(wasm []byte) (*wasmtime.Module, error) {
 			m, err := wasmtime.NewModule(engine, wasm)
 			if err != nil {
-				return nil, fmt.Errorf("compile %q: %w", path, oneLine(err))
+				return nil, fmt.Errorf("compile %q: %w", name, oneLine(err))
 			}
 			return m, nil
 		})
@@ -135,7 +141,7 @@ func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 	if plan.Kind == spec.KindComponent {
 		return prepareComponent(engine, plan, cache)
 	}
-	module, _, err := Compile(engine, plan.Module, plan.Kind, cache)
+	module, _, _, err := compileNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache)
 	if err != nil {
 		return nil, err
 	}
