@@ -518,6 +518,47 @@ func TestExecModuleLookupRace(t *testing.T) {
 	}
 }
 
+// TestLaterMountCoversEarlier: mounts are made in spec order, so a mount
+// covers what an earlier one put at or under its destination, as under
+// runc. A bind at /a/b followed by a tmpfs at /a leaves /a an empty
+// tmpfs, the bind's file out of reach; in the other order the bind shows
+// inside the tmpfs. With and without a mount namespace (the init binds
+// the grants in the rootfs, or the WASI host alone maps them).
+func TestLaterMountCoversEarlier(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "secret"), []byte("from the bind"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bind := bindMount("/a/b", src)
+	tmpfs := specs.Mount{Destination: "/a", Type: "tmpfs", Source: "tmpfs"}
+	for _, ns := range []bool{false, true} {
+		if ns && os.Geteuid() != 0 {
+			continue
+		}
+		for _, tc := range []struct {
+			name   string
+			mounts []specs.Mount
+			want   string
+		}{
+			{"bind then tmpfs", []specs.Mount{bind, tmpfs}, "ERR open /a/b/secret: No such file or directory\n"},
+			{"tmpfs then bind", []specs.Mount{tmpfs, bind}, "from the bind" + "b\n"},
+		} {
+			b := newBundle(t, "probe", "cat", "/a/b/secret", "ls", "/a")
+			b.edit(func(s *specs.Spec) {
+				s.Mounts = tc.mounts
+				if ns {
+					s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}}}
+				}
+			})
+			if out := runOutput(t, r, b, fmt.Sprintf("cover-%d-%v", len(tc.name), ns)); out != tc.want {
+				t.Errorf("%s (mount namespace %v): %q, want %q", tc.name, ns, out, tc.want)
+			}
+		}
+	}
+}
+
 // TestStandardStreamsByName: /dev/stdin, /dev/stdout and /dev/stderr are
 // the guest's own streams, as runtime-spec's links make them in a native
 // container: a server told to log to /dev/stdout reaches the engine's

@@ -36,6 +36,10 @@ const (
 	// type=image): runw mounts it on a private directory, which becomes a
 	// preopen.
 	MountOverlay
+	// MountHidden is a mount that a later one covers: its destination is
+	// at or under the later one's, which runc mounts over it. It is
+	// granted nothing.
+	MountHidden
 )
 
 // String names the mount kind for logs.
@@ -51,6 +55,8 @@ func (k MountKind) String() string {
 		return "tmpfs"
 	case MountOverlay:
 		return "overlay"
+	case MountHidden:
+		return "hidden"
 	}
 	return fmt.Sprintf("MountKind(%d)", int(k))
 }
@@ -169,7 +175,26 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		}
 		out = append(out, cm)
 	}
+	hideCovered(out)
 	return out, nil
+}
+
+// hideCovered marks each mount that a later one covers as MountHidden:
+// runc mounts in spec order, so [bind /a/b, tmpfs /a] leaves an empty
+// tmpfs at /a, and the bind's source must not reach the guest. Engines
+// order parents first, so this is a hand-written spec's case.
+func hideCovered(mounts []Mount) {
+	for i := range mounts {
+		if mounts[i].Kind == MountIgnored {
+			continue // granted nothing already
+		}
+		for _, later := range mounts[i+1:] {
+			if Within(mounts[i].Destination, later.Destination) {
+				mounts[i].Kind = MountHidden
+				break
+			}
+		}
+	}
 }
 
 // refusedBind says bind mount m, whose destination is literal as written

@@ -355,19 +355,17 @@ func (v *guestVFS) mount(b *Bundle, m specs.Mount, dest string) {
 	}
 }
 
-// innermost is the mount guest lies in: the deepest destination holding
-// it, the later of two at the same place.
+// innermost is the mount guest lies in: the last, in spec order, whose
+// destination holds it. A mount made later covers what an earlier one put
+// at or under its destination ([tmpfs /a, bind /a/b]: the bind holds
+// /a/b/x; [bind /a/b, tmpfs /a]: the tmpfs does), as under runc.
 func (v *guestVFS) innermost(guest string) (vfsMount, bool) {
-	best := -1
-	for i, m := range v.mounts {
-		if Within(guest, m.dest) && (best < 0 || len(m.dest) >= len(v.mounts[best].dest)) {
-			best = i
+	for i := len(v.mounts) - 1; i >= 0; i-- {
+		if Within(guest, v.mounts[i].dest) {
+			return v.mounts[i], true
 		}
 	}
-	if best < 0 {
-		return vfsMount{}, false
-	}
-	return v.mounts[best], true
+	return vfsMount{}, false
 }
 
 // hidden says guest lies below an empty mount's destination (and in no

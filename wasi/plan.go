@@ -159,6 +159,8 @@ func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountBindFile:
 			p.Files = append(p.Files, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
+		case spec.MountHidden:
+			p.Skipped = append(p.Skipped, fmt.Sprintf("%s: covered by a later mount", m.Destination))
 		default:
 			p.Skipped = append(p.Skipped, fmt.Sprintf("%s: host kernel views are never exposed", m.Destination))
 		}
