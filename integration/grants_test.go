@@ -578,6 +578,27 @@ func TestStandardStreamsByName(t *testing.T) {
 	}
 }
 
+// TestIsattyOfNonTerminalStreams: a C guest's isatty (wasi-libc's) says
+// no for /dev/null, which podman gives a container's stdin without -i,
+// and for a file, as on Linux; a character device that is no terminal
+// must not pass for one (the guest would turn interactive).
+func TestIsattyOfNonTerminalStreams(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := netBundle(t, netGuest(t, "isatty"))
+	devNull, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	cmd, stdout, stderr := r.command(t.Context(), "run", "--bundle", b.dir, "isatty")
+	cmd.Stdin, cmd.Stderr = devNull, devNull
+	res := finish(cmd, cmd.Run(), stdout, stderr)
+	if res.code != 0 || res.stdout != "stdin=0 stdout=0 stderr=0\n" {
+		t.Errorf("isatty of /dev/null, a file and /dev/null: %v", res)
+	}
+}
+
 // TestOverlayMount: an overlay mount (podman's -v SRC:DST:O and --mount
 // type=image) is granted as the overlay runw mounts: the guest reads the
 // lower layer and its writes land in the upper one, never the lower; a

@@ -70,6 +70,7 @@ type netGuestBuild struct {
 //	sclient-gai   the same client with -tags getaddrinfo: names resolved by runw
 //	echo          testdata/net/c/echo.c: wasi-libc accept/recv/send echo server
 //	netc          testdata/net/c/netc.c: sock_open/bind/connect through declared imports
+//	isatty        testdata/c/isatty.c: wasi-libc's isatty of the standard streams
 //	v1, v2, open  testdata/net/wat/NAME.wat, as they are (runw reads WAT)
 //
 // A C guest skips the test when clang cannot target wasm32-wasi (Debian:
@@ -118,8 +119,12 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		err = goBuild(filepath.Join(src, "stealth"), wasip1, out, "./client")
 	case "sclient-gai":
 		err = goBuild(filepath.Join(src, "stealth"), append(wasip1, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -tags=getaddrinfo")), out, "./client")
-	case "echo", "netc":
-		cmd := exec.Command("clang", "--target=wasm32-wasi", "-O2", "-Wall", "-o", out, filepath.Join(src, "c", name+".c"))
+	case "echo", "netc", "isatty":
+		file := filepath.Join(src, "c", name+".c")
+		if name == "isatty" {
+			file = filepath.Join(root, "integration", "testdata", "c", name+".c")
+		}
+		cmd := exec.Command("clang", "--target=wasm32-wasi", "-O2", "-Wall", "-o", out, file)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return "", fmt.Sprintf("cannot build the C guest %s with clang --target=wasm32-wasi (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32; integration/deps.sh installs them): %v: %s", name, err, lastLines(string(b), 3)), nil
 		}

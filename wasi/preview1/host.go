@@ -200,8 +200,22 @@ func stdioEntry(i, fd int) *fdEntry {
 	if e.filetype != filetypeRegularFile {
 		e.rightsBase |= rightFdFdstatSetFlags
 	}
+	if e.filetype == filetypeCharacterDevice && !isTerminal(fd) {
+		// wasi-libc's isatty (and Rust's, and Zig's) is "a character
+		// device without the seek and tell rights": /dev/null, which
+		// podman gives a container's stdin without -i, must not pass
+		// for a terminal, or the guest turns interactive (line-buffered
+		// output, prompts).
+		e.rightsBase |= rightFdSeek | rightFdTell
+	}
 	e.rightsInheriting = e.rightsBase
 	return e
+}
+
+// isTerminal says fd is a terminal, as isatty does: TCGETS answers.
+func isTerminal(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
 }
 
 // Stop ends the guest's current or next blocking host call: it returns a

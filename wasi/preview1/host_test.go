@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 )
 
@@ -657,5 +658,35 @@ func TestStreamsByNameAreStdio(t *testing.T) {
 	}
 	if _, err := unix.FcntlInt(1, unix.F_GETFL, 0); err != nil {
 		t.Errorf("closing the guest's /dev/stdout closed the host's stdout: %v", err)
+	}
+}
+
+// A character device on stdio is a terminal to wasi-libc's isatty only
+// without the seek and tell rights: /dev/null has them, a terminal not.
+func TestStdioTerminalRights(t *testing.T) {
+	devNull, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	for _, tc := range []struct {
+		name     string
+		f        *os.File
+		terminal bool
+	}{{"/dev/null", devNull, false}, {"a pty", tty, true}} {
+		for i := range 3 {
+			e := stdioEntry(i, int(tc.f.Fd()))
+			seekable := e.rightsBase&(rightFdSeek|rightFdTell) != 0
+			if e.filetype != filetypeCharacterDevice || seekable == tc.terminal {
+				t.Errorf("%s as fd %d: filetype %d, rights %#x: isatty would say %v, want %v",
+					tc.name, i, e.filetype, e.rightsBase, !seekable, tc.terminal)
+			}
+		}
 	}
 }
