@@ -1,12 +1,44 @@
 package wasi
 
 /*
+// pthread_getattr_np is a GNU extension; cgo's _cgo_export.c includes
+// system headers before this preamble, so a #define here is too late.
+#cgo CFLAGS: -D_GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 extern void runwGuestThread(uintptr_t handle);
 
+// RUNW_ALTSTACK is the guest thread's alternate signal stack: at least
+// wasmtime's MIN_STACK_SIZE (256 KiB), so that wasmtime takes it as the
+// thread's and allocates none of its own.
+#define RUNW_ALTSTACK (1 << 20)
+
+// runw_thread_main gives the thread its signal stack before any Go or
+// wasmtime code runs on it: the lowest RUNW_ALTSTACK bytes of the
+// thread's own stack, which the guest never reaches (its wasm stack is a
+// quarter of the thread's, guestStack). Both runtimes then keep it:
+// Go's minit adopts an enabled sigaltstack (and its dropm leaves it), and
+// wasmtime's per-thread init one of MIN_STACK_SIZE or more. Without it,
+// wasmtime (up to v47) maps its own and unmaps it in a thread-local
+// destructor at thread exit without disabling it (fixed upstream in
+// wasmtime#13903), before Go's pthread-key destructor (dropm) disables
+// its own: a signal in between (Go's preemption signal SIGURG, sent to
+// the thread while it ran Go code) finds the sigaltstack unmapped, and
+// the kernel kills the process with a SIGSEGV that no handler sees.
+// The memory stays mapped until the thread is gone: glibc frees or
+// reuses a thread's stack only after the kernel has cleared its tid.
 static void *runw_thread_main(void *arg) {
+	pthread_attr_t attr;
+	void *lo;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &attr) != 0) abort();
+	if (pthread_attr_getstack(&attr, &lo, &size) != 0 || size < 4 * RUNW_ALTSTACK) abort();
+	pthread_attr_destroy(&attr);
+	stack_t ss = { .ss_sp = lo, .ss_flags = 0, .ss_size = RUNW_ALTSTACK };
+	if (sigaltstack(&ss, NULL) != 0) abort();
 	runwGuestThread((uintptr_t)arg);
 	return NULL;
 }
