@@ -518,6 +518,52 @@ func TestExecModuleLookupRace(t *testing.T) {
 	}
 }
 
+// TestExecIgnoresASwappedBindSource: once the container runs, its bind
+// mounts are what its mount namespace holds, whatever becomes of their
+// sources' paths on the host. A neighbour who can write a source's parent
+// swaps the source for a link to a host directory of its choice; runw
+// exec must still run the container's module and grant the container's
+// files (runc exec joins the container's mounts), not follow the link.
+func TestExecIgnoresASwappedBindSource(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mount namespaces")
+	}
+	r := newRunw(t)
+	shared, host := t.TempDir(), t.TempDir()
+	app := filepath.Join(shared, "app")
+	for dir, files := range map[string][2]string{app: {"wat/hello.wat", "the container's"}, host: {"wat/exit7.wat", "the host's"}} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := copyFile(filepath.Join("testdata", files[0]), filepath.Join(dir, "x.wasm")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "data"), []byte(files[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bindMount("/app", app))
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "swapped")
+	defer r.run("delete", "--force", "swapped")
+	if err := os.Rename(app, app+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(host, app); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.run("exec", "swapped", "/app/x.wasm"); res.code != 0 || res.stdout != "hello from wat\n" {
+		t.Errorf("exec of the bind's module after its source was swapped: %v", res)
+	}
+	if res := r.run("exec", "swapped", "/probe.wasm", "cat", "/app/data"); res.stdout != "the container's" {
+		t.Errorf("exec reading the bind after its source was swapped: %v", res)
+	}
+}
+
 // TestLaterMountCoversEarlier: mounts are made in spec order, so a mount
 // covers what an earlier one put at or under its destination, as under
 // runc. A bind at /a/b followed by a tmpfs at /a leaves /a an empty

@@ -408,6 +408,29 @@ func TestSeccompProfileRefusals(t *testing.T) {
 	}
 }
 
+// A profile refusing a call the guest thread's set-up makes but can do
+// without (sched_getaffinity, which glibc's pthread_getattr_np asks)
+// leaves the guest running: the thread then keeps wasmtime's own signal
+// stack.
+func TestSeccompRefusingThreadSetUpCalls(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	r := newRunw(t)
+	errno := uint(1)
+	b := newBundle(t, "wat/hello.wat")
+	b.edit(func(s *specs.Spec) {
+		s.Process.NoNewPrivileges = true
+		s.Linux = &specs.Linux{Seccomp: &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"sched_getaffinity"}, Action: specs.ActErrno, ErrnoRet: &errno},
+		}}}
+	})
+	if res := r.run("run", "--bundle", b.dir, "affinity"); res.code != 0 || res.stdout != "hello from wat\n" {
+		t.Errorf("hello under a profile refusing sched_getaffinity: %v", res)
+	}
+}
+
 // podman's default leaves no_new_privileges off: the filter must still be
 // loaded, whatever order Landlock and the credentials take.
 func TestSeccompWithoutNoNewPrivileges(t *testing.T) {

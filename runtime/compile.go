@@ -74,7 +74,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
 	if cache.Has(plan.Module, plan.Kind) {
 		return true
 	}
-	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.Module)
+	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
 	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module); err != nil {
 		logDebugf("compile outside the container failed (%v); the init will compile", err)
 		return false

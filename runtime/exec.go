@@ -61,16 +61,22 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
 	}
 
-	b, plan, ep, err := execPlan(c, o, privateBase)
+	// The process joins the container's mount namespace, whose root is
+	// the container's (pivot.go) unless the init kept the host's.
+	root, err := containerRoot(c)
+	if err != nil {
+		return 0, err
+	}
+	if root != nil {
+		defer root.Close()
+	}
+	b, plan, ep, err := execPlan(c, o, privateBase, root)
 	if err != nil {
 		return 0, err
 	}
 	defer ep.Close()
 	proc := b.Spec.Process
 	cached := r.compileOutside(plan)
-	// The process joins the container's mount namespace, whose root is
-	// the container's (pivot.go) unless the init kept the host's.
-	inContainer := !rootIsHosts(c.InitPid)
 
 	var tty, master *os.File
 	switch {
@@ -101,8 +107,14 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	// In the container's user namespace it is nobody on the host, as the
 	// init is: its tmpfs directories are handed over as descriptors.
 	passOver := cfg.handOver
-	if inContainer {
-		passOver = cfg.passAll
+	if root != nil {
+		passOver = func() ([]*os.File, error) {
+			held, err := heldBy(c.InitPid)
+			if err != nil {
+				return nil, fmt.Errorf("read the container's open files: %w", err)
+			}
+			return cfg.passAll(root, held)
+		}
 	}
 	extra, err := passOver()
 	if err != nil {
@@ -166,7 +178,8 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 // execPlan is the exec'd process's bundle (the container's, its process
 // replaced by the one exec was given), its plan, and the module's
 // entrypoint, whose handle the plan reads through (the caller closes it).
-func execPlan(c *state.Container, o ExecOptions, privateBase string) (_ *spec.Bundle, _ *wasi.Plan, _ *spec.Entrypoint, err error) {
+// root is the container's root (containerRoot), or nil.
+func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.File) (_ *spec.Bundle, _ *wasi.Plan, _ *spec.Entrypoint, err error) {
 	b, err := spec.Load(c.Bundle)
 	if err != nil {
 		return nil, nil, nil, err
@@ -184,7 +197,7 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (_ *spec.Bu
 		return nil, nil, nil, err
 	}
 	b.Spec.Process = proc
-	ep, err := b.Entrypoint()
+	ep, err := lookupIn(b, root).Entrypoint()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -222,6 +235,25 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string) (_ *spec.Bu
 	readThrough(plan, ep)
 	return b, plan, ep, nil
 }
+
+// lookupIn is the bundle the exec'd module is looked up in: b, or, in a
+// container with a root of its own, that root with nothing mounted on it,
+// as the container's tree already holds every mount. Looked up through
+// the bundle's host paths instead, a bind source swapped for a link since
+// create (by whoever can write its parent) would make exec run a module
+// from anywhere on the host (TestExecIgnoresASwappedBindSource); runc
+// exec, joining the container's mounts, never sees such a swap.
+func lookupIn(b *spec.Bundle, root *os.File) *spec.Bundle {
+	if root == nil {
+		return b
+	}
+	s := *b.Spec
+	s.Mounts = nil
+	return &spec.Bundle{Dir: b.Dir, Rootfs: fdPath(root), Spec: &s}
+}
+
+// fdPath is the /proc/self/fd link to f.
+func fdPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
 
 // execProcess builds the exec'd process from --process or from the
 // container's process with exec's flags applied.

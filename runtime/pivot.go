@@ -11,6 +11,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/state"
 	"github.com/runw/runw/wasi"
 )
 
@@ -200,14 +201,26 @@ func remountReadOnly(source, target string) error {
 	return unix.Mount("", target, "", flags, "")
 }
 
-// rootIsHosts says a container's init kept the host's root (an init of a
-// container without a mount namespace of its own, or one made before runw
-// pivoted): paths of the host then mean the same in its mount namespace.
-func rootIsHosts(initPid int) bool {
-	theirs, err := os.Stat(fmt.Sprintf("/proc/%d/root", initPid))
+// containerRoot opens the root of a running container's init: the
+// container's tree with every mount in place, as its mount namespace holds
+// it. nil when the init kept the host's root (a container without a mount
+// namespace of its own, or one made before runw pivoted): host paths then
+// mean the same in its namespace. The init is checked alive after the
+// open, so the handle cannot be the root of a process that took its pid.
+func containerRoot(c *state.Container) (*os.File, error) {
+	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", c.InitPid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return true
+		return nil, nil
 	}
-	ours, err := os.Stat("/")
-	return err == nil && os.SameFile(theirs, ours)
+	theirs, err1 := root.Stat()
+	ours, err2 := os.Stat("/")
+	if err1 != nil || err2 != nil || os.SameFile(theirs, ours) {
+		root.Close()
+		return nil, nil
+	}
+	if !state.Alive(c.InitPid, c.InitStartTime) {
+		root.Close()
+		return nil, errors.New("cannot exec in a stopped container")
+	}
+	return root, nil
 }

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -193,7 +195,7 @@ func releaseInit(fifo string, c *state.Container) error {
 // rerouted through a link since (the attack spec.Entrypoint describes).
 // The init gets its own descriptor for it (handOver, passAll).
 func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
-	plan.Module = fmt.Sprintf("/proc/self/fd/%d", ep.File.Fd())
+	plan.Module = fdPath(ep.File)
 }
 
 // handOver hands the init the module (readThrough) and, for an init that
@@ -249,6 +251,28 @@ func (h *handedOver) pass(path string, flags int) (string, error) {
 	return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(h.files)-1)), nil
 }
 
+// passHeld is pass for a grant of the bundle's: the object at source on
+// the host, or else at guestPath in the container's tree (root), whichever
+// the container's init holds (passAll).
+func (h *handedOver) passHeld(source, guestPath string, root *os.File, held map[fileID]bool) (string, error) {
+	open := []func() (*os.File, error){
+		func() (*os.File, error) { return os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0) },
+		func() (*os.File, error) { return pathrs.OpenatInRoot(root, guestPath) },
+	}
+	for _, o := range open {
+		f, err := o()
+		if err != nil {
+			continue
+		}
+		if id, err := fileIDOf(f); err == nil && held[id] {
+			h.files = append(h.files, f)
+			return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(h.files)-1)), nil
+		}
+		f.Close()
+	}
+	return "", fmt.Errorf("its source %q is not what the container holds: it changed since create", source)
+}
+
 // fail closes what was passed so far and returns err.
 func (h *handedOver) fail(err error) ([]*os.File, error) {
 	closeAll(h.files)
@@ -256,22 +280,39 @@ func (h *handedOver) fail(err error) ([]*os.File, error) {
 }
 
 // passAll prepares a process that joins a container's mount namespace
-// whose root is the container's (runw exec; pivot.go). No host path means
-// anything there, and every path there is the guest's to plant links in
-// (a /etc swapped for a directory whose hosts is a link into /proc/self/fd
-// would hand the process, as root, whatever that descriptor is). So every
-// object the process opens by name, its grants, its module, the cache and
-// the log, is opened here on the host, where the bundle's paths mean what
-// create took them to mean, and handed over as a descriptor: reached as
-// /proc/self/fd/N, a magic link to that object and nothing else. In its
-// own user namespace the process cannot read runw's cache (handOver).
-func (cfg *initConfig) passAll() ([]*os.File, error) {
+// whose root is the container's (runw exec; pivot.go). No host path
+// means anything there, and every path there is the guest's to plant links
+// in (a /etc swapped for a directory whose hosts is a link into
+// /proc/self/fd would hand the process, as root, whatever that descriptor
+// is). So every object the process opens by name, its grants, its module,
+// the cache and the log, is opened here and handed over as a descriptor:
+// reached as /proc/self/fd/N, a magic link to that object and nothing
+// else. In its own user namespace the process cannot read runw's cache
+// (handOver).
+//
+// The grants the bundle names (the rootfs, the bind mounts) must each be
+// an object the container's init holds open (held: its WASI host holds
+// every grant for the container's life). Each is opened by its host path
+// or, failing that check, at its guest path in the container's tree
+// (root): a source swapped since create for a link elsewhere, by whoever
+// can write its parent, would otherwise grant a host directory of that
+// writer's choice, where runc exec, joining the container's mounts, sees
+// what the container holds. A grant found in neither place fails the
+// exec. runw's own grants (the private tmpfs and overlay directories, the
+// default devices) are not the bundle's to change.
+func (cfg *initConfig) passAll(root *os.File, held map[fileID]bool) ([]*os.File, error) {
 	var h handedOver
 	var err error
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {
-			if grants[i].HostPath, err = h.pass(grants[i].HostPath, unix.O_PATH); err != nil {
-				return h.fail(fmt.Errorf("grant %q: %w", grants[i].GuestPath, spec.ErrnoOf(err)))
+			g := &grants[i]
+			if slices.Contains(cfg.Plan.PrivateDirs, g.HostPath) || wasi.IsDefaultDevice(*g) {
+				g.HostPath, err = h.pass(g.HostPath, unix.O_PATH)
+			} else {
+				g.HostPath, err = h.passHeld(g.HostPath, g.GuestPath, root, held)
+			}
+			if err != nil {
+				return h.fail(fmt.Errorf("grant %q: %w", g.GuestPath, spec.ErrnoOf(err)))
 			}
 		}
 	}
@@ -298,4 +339,33 @@ func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
+}
+
+// fileID is a file's identity: its device and inode.
+type fileID struct{ dev, ino uint64 }
+
+func fileIDOf(f *os.File) (fileID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fileID{}, err
+	}
+	return fileID{st.Dev, st.Ino}, nil
+}
+
+// heldBy is the identity of every object process pid holds open, read
+// through its /proc/<pid>/fd links.
+func heldBy(pid int) (map[fileID]bool, error) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	held := make(map[fileID]bool, len(names))
+	for _, n := range names {
+		var st unix.Stat_t
+		if unix.Stat(dir+"/"+n.Name(), &st) == nil {
+			held[fileID{st.Dev, st.Ino}] = true
+		}
+	}
+	return held, nil
 }

@@ -21,7 +21,7 @@ func CompileComponent(engine *wasmtime.Engine, path string, cache *Cache) (*comp
 // compileComponentNamed is CompileComponent for a file read at path and
 // named name in messages.
 func compileComponentNamed(engine *wasmtime.Engine, path, name string, cache *Cache) (*component.Component, bool, string, error) {
-	return compileCached(path, nil, cache,
+	return compileCached(path, name, nil, cache,
 		func(key string) (*component.Component, bool) {
 			c := cache.LoadComponent(engine, key)
 			return c, c != nil

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -287,19 +288,29 @@ func homeOf(b *spec.Bundle, uid uint32) string {
 	return "/"
 }
 
+// defaultDeviceNodes are the devices runtime-spec requires in every
+// container.
+var defaultDeviceNodes = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"}
+
 // defaultDevices are the devices runtime-spec requires in every container,
 // granted as the host's own nodes (their behaviour is the kernel's: /dev/full
 // answers ENOSPC, /dev/urandom never blocks). /dev/tty is the container's
 // terminal when it has one.
 func defaultDevices(terminal bool) []Preopen {
 	var out []Preopen
-	for _, d := range []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom"} {
+	for _, d := range defaultDeviceNodes {
 		out = append(out, Preopen{HostPath: d, GuestPath: d})
 	}
 	if terminal {
 		out = append(out, Preopen{HostPath: "/dev/tty", GuestPath: "/dev/tty"})
 	}
 	return out
+}
+
+// IsDefaultDevice says g is one of defaultDevices: a host node runw
+// chose, not a path of the bundle's.
+func IsDefaultDevice(g Preopen) bool {
+	return g.HostPath == g.GuestPath && (slices.Contains(defaultDeviceNodes, g.HostPath) || g.HostPath == "/dev/tty")
 }
 
 // MakeMountPoints creates, as runc does, the mount points the spec's

@@ -36,7 +36,7 @@ func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, ca
 	if kind == spec.KindComponent {
 		return nil, false, "", errors.New("a component is compiled by CompileComponent, not as a module")
 	}
-	return compileCached(path, converter(name, kind), cache,
+	return compileCached(path, name, converter(name, kind), cache,
 		func(key string) (*wasmtime.Module, bool) {
 			m := cache.Load(engine, key)
 			return m, m != nil
@@ -53,8 +53,9 @@ func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, ca
 // compileCached is the cache's read-through for modules and components
 // alike: the artifact under the file's key when the cache holds it (cache
 // may be nil), else the file read (and converted, when convert is not
-// nil), compiled and stored. The boolean says whether it was a hit.
-func compileCached[T interface{ Serialize() ([]byte, error) }](path string, convert func([]byte) ([]byte, error), cache *Cache,
+// nil), compiled and stored. The boolean says whether it was a hit. The
+// file is read at path and named name in messages.
+func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string, convert func([]byte) ([]byte, error), cache *Cache,
 	load func(key string) (T, bool), compile func(wasm []byte) (T, error)) (T, bool, string, error) {
 	var zero T
 	var key string
@@ -62,7 +63,7 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path string, conv
 	var err error
 	if cache != nil {
 		if key, wasm, err = cache.KeyFor(path, convert); err != nil {
-			return zero, false, "", err
+			return zero, false, "", readError(name, err)
 		}
 		if c, ok := load(key); ok {
 			return c, true, key, nil
@@ -70,7 +71,7 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path string, conv
 	}
 	if wasm == nil {
 		if wasm, err = os.ReadFile(path); err != nil {
-			return zero, false, "", err
+			return zero, false, "", readError(name, err)
 		}
 		if convert != nil {
 			if wasm, err = convert(wasm); err != nil {
@@ -90,6 +91,16 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path string, conv
 		}
 	}
 	return c, false, key, nil
+}
+
+// readError is a failure to read the module named name: the path it was
+// read at (a /proc/self/fd link) would mean nothing to the user.
+func readError(name string, err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("read %q: %w", name, pe.Err)
+	}
+	return err
 }
 
 // converter returns what turns the file's bytes into a binary module: WAT

@@ -7,7 +7,6 @@ package wasi
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 extern void runwGuestThread(uintptr_t handle);
 
@@ -30,15 +29,25 @@ extern void runwGuestThread(uintptr_t handle);
 // the kernel kills the process with a SIGSEGV that no handler sees.
 // The memory stays mapped until the thread is gone: glibc frees or
 // reuses a thread's stack only after the kernel has cleared its tid.
-static void *runw_thread_main(void *arg) {
+//
+// The thread runs under the spec's seccomp filter, and glibc's
+// pthread_getattr_np asks sched_getaffinity: a profile refusing either
+// call leaves the thread wasmtime's signal stack, as before, rather than
+// failing the guest.
+static void own_signal_stack(void) {
 	pthread_attr_t attr;
 	void *lo;
 	size_t size;
-	if (pthread_getattr_np(pthread_self(), &attr) != 0) abort();
-	if (pthread_attr_getstack(&attr, &lo, &size) != 0 || size < 4 * RUNW_ALTSTACK) abort();
+	if (pthread_getattr_np(pthread_self(), &attr) != 0) return;
+	int rc = pthread_attr_getstack(&attr, &lo, &size);
 	pthread_attr_destroy(&attr);
+	if (rc != 0 || size < 4 * RUNW_ALTSTACK) return;
 	stack_t ss = { .ss_sp = lo, .ss_flags = 0, .ss_size = RUNW_ALTSTACK };
-	if (sigaltstack(&ss, NULL) != 0) abort();
+	sigaltstack(&ss, NULL);
+}
+
+static void *runw_thread_main(void *arg) {
+	own_signal_stack();
 	runwGuestThread((uintptr_t)arg);
 	return NULL;
 }
