@@ -151,6 +151,11 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 		return errno
 	}
 	if e.kind == kindDir {
+		// As Linux answers: EISDIR to a read; a directory is never
+		// open for writing, so EBADF to a write.
+		if write {
+			return ErrnoBadf
+		}
 		return ErrnoIsdir
 	}
 	if (write && !e.write) || (!write && !e.read) {
@@ -403,17 +408,16 @@ func (h *Host) fdFilestatGet(m memory, a []arg) Errno {
 	return putFilestat(m, u32(a[1]), &st, ft)
 }
 
+// fdFilestatSetSize is ftruncate, with Linux's answers: EINVAL for a
+// descriptor not open for writing, a directory among them.
 func (h *Host) fdFilestatSetSize(m memory, a []arg) Errno {
-	e, errno := h.file(a[0].I32())
+	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
 	}
 	size := a[1].I64()
-	if size < 0 {
+	if size < 0 || e.kind == kindDir || !e.write {
 		return ErrnoInval
-	}
-	if !e.write {
-		return ErrnoBadf
 	}
 	return toErrno(unix.Ftruncate(e.hostFd, size))
 }

@@ -252,8 +252,8 @@ func TestReadOnlyGrantRefusesEveryWrite(t *testing.T) {
 	if e != 0 {
 		t.Fatal(e)
 	}
-	if e := g.call("fd_filestat_set_size", fd, 0); e != ErrnoBadf {
-		t.Errorf("fd_filestat_set_size: errno %d, want EBADF", e)
+	if e := g.call("fd_filestat_set_size", fd, 0); e != ErrnoInval {
+		t.Errorf("fd_filestat_set_size: errno %d, want EINVAL, as ftruncate answers", e)
 	}
 	if e := g.call("fd_filestat_set_times", fd, 1, 1, fstAtim); e != ErrnoRofs {
 		t.Errorf("fd_filestat_set_times: errno %d, want EROFS", e)
@@ -687,6 +687,30 @@ func TestStdioTerminalRights(t *testing.T) {
 				t.Errorf("%s as fd %d: filetype %d, rights %#x: isatty would say %v, want %v",
 					tc.name, i, e.filetype, e.rightsBase, !seekable, tc.terminal)
 			}
+		}
+	}
+}
+
+// A directory descriptor answers as Linux does: EISDIR to a read, EBADF
+// to a write (a directory is never open for writing) and EINVAL to a
+// resize.
+func TestDirectoryDescriptorErrnos(t *testing.T) {
+	g := newGuest(t, []Mount{{Guest: "/", Host: t.TempDir()}}, []string{"/"})
+	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+	binary.LittleEndian.PutUint32(g.mem[36:], 16)
+	for _, tc := range []struct {
+		call string
+		args []int64
+		want Errno
+	}{
+		{"fd_read", []int64{3, 32, 1, resultPtr}, ErrnoIsdir},
+		{"fd_pread", []int64{3, 32, 1, 0, resultPtr}, ErrnoIsdir},
+		{"fd_write", []int64{3, 32, 1, resultPtr}, ErrnoBadf},
+		{"fd_pwrite", []int64{3, 32, 1, 0, resultPtr}, ErrnoBadf},
+		{"fd_filestat_set_size", []int64{3, 0}, ErrnoInval},
+	} {
+		if e := g.call(tc.call, tc.args...); e != tc.want {
+			t.Errorf("%s on a directory: errno %d, want %d", tc.call, e, tc.want)
 		}
 	}
 }
