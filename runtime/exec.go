@@ -108,13 +108,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	// init is: its tmpfs directories are handed over as descriptors.
 	passOver := cfg.handOver
 	if root != nil {
-		passOver = func() ([]*os.File, error) {
-			held, err := heldBy(c.InitPid)
-			if err != nil {
-				return nil, fmt.Errorf("read the container's open files: %w", err)
-			}
-			return cfg.passAll(root, held)
-		}
+		passOver = func() ([]*os.File, error) { return cfg.passAll(root) }
 	}
 	extra, err := passOver()
 	if err != nil {
@@ -197,7 +191,8 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 		return nil, nil, nil, err
 	}
 	b.Spec.Process = proc
-	ep, err := lookupIn(b, root).Entrypoint()
+	tree := lookupIn(b, root)
+	ep, err := tree.Entrypoint()
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -225,7 +220,7 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	// The container's process holds its listeners; an exec'd process
 	// (podman exec copies the container's environment, RUNW_LISTEN
 	// included) neither binds nor checks them again.
-	plan, err := wasi.ExecPlanFor(b, ep, privateBase)
+	plan, err := wasi.ExecPlanFor(b, tree, ep, privateBase)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -236,9 +231,10 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	return b, plan, ep, nil
 }
 
-// lookupIn is the bundle the exec'd module is looked up in: b, or, in a
-// container with a root of its own, that root with nothing mounted on it,
-// as the container's tree already holds every mount. Looked up through
+// lookupIn is the bundle the exec'd module is looked up in, and HOME read
+// from: b, or, in a container with a root of its own, that root with
+// nothing mounted on it, as the container's tree already holds every
+// mount. Looked up through
 // the bundle's host paths instead, a bind source swapped for a link since
 // create (by whoever can write its parent) would make exec run a module
 // from anywhere on the host (TestExecIgnoresASwappedBindSource); runc

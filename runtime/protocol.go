@@ -247,30 +247,29 @@ func (h *handedOver) pass(path string, flags int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	h.files = append(h.files, f)
-	return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(h.files)-1)), nil
+	return h.add(f), nil
 }
 
-// passHeld is pass for a grant of the bundle's: the object at source on
-// the host, or else at guestPath in the container's tree (root), whichever
-// the container's init holds (passAll).
-func (h *handedOver) passHeld(source, guestPath string, root *os.File, held map[fileID]bool) (string, error) {
-	open := []func() (*os.File, error){
-		func() (*os.File, error) { return os.OpenFile(source, unix.O_PATH|unix.O_CLOEXEC, 0) },
-		func() (*os.File, error) { return pathrs.OpenatInRoot(root, guestPath) },
+// passInRoot is pass for a grant of the bundle's: the object at guestPath
+// in the container's tree (root), where only the container's own mounts
+// and files are reachable; a device node found there is refused, as a
+// bind of one is everywhere.
+func (h *handedOver) passInRoot(root *os.File, guestPath string) (string, error) {
+	f, err := pathrs.OpenatInRoot(root, guestPath)
+	if err != nil {
+		return "", fmt.Errorf("not in the container's tree: %w", spec.ErrnoOf(err))
 	}
-	for _, o := range open {
-		f, err := o()
-		if err != nil {
-			continue
-		}
-		if id, err := fileIDOf(f); err == nil && held[id] {
-			h.files = append(h.files, f)
-			return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(h.files)-1)), nil
-		}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeDevice != 0 {
 		f.Close()
+		return "", errors.New("not a file or directory in the container's tree")
 	}
-	return "", fmt.Errorf("its source %q is not what the container holds: it changed since create", source)
+	return h.add(f), nil
+}
+
+// add hands f over and returns how the init reaches it.
+func (h *handedOver) add(f *os.File) string {
+	h.files = append(h.files, f)
+	return fmt.Sprintf("/proc/self/fd/%d", extraFD(len(h.files)-1))
 }
 
 // fail closes what was passed so far and returns err.
@@ -290,17 +289,17 @@ func (h *handedOver) fail(err error) ([]*os.File, error) {
 // else. In its own user namespace the process cannot read runw's cache
 // (handOver).
 //
-// The grants the bundle names (the rootfs, the bind mounts) must each be
-// an object the container's init holds open (held: its WASI host holds
-// every grant for the container's life). Each is opened by its host path
-// or, failing that check, at its guest path in the container's tree
-// (root): a source swapped since create for a link elsewhere, by whoever
-// can write its parent, would otherwise grant a host directory of that
-// writer's choice, where runc exec, joining the container's mounts, sees
-// what the container holds. A grant found in neither place fails the
-// exec. runw's own grants (the private tmpfs and overlay directories, the
-// default devices) are not the bundle's to change.
-func (cfg *initConfig) passAll(root *os.File, held map[fileID]bool) ([]*os.File, error) {
+// The grants the bundle names (the rootfs, the bind mounts) are opened at
+// their guest paths in the container's tree (root), as the container's
+// mount namespace holds them, never by their sources' host paths: a
+// source swapped since create for a link elsewhere, by whoever can write
+// its parent, would grant a host directory of that writer's choice, where
+// runc exec, joining the container's mounts, sees what the container
+// holds. Links there are followed inside root only. A grant the tree no
+// longer has at its place (a guest that moved a mount point's parent)
+// fails the exec. runw's own grants (the private tmpfs and overlay
+// directories, the default devices) are opened by their host paths.
+func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	var h handedOver
 	var err error
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
@@ -309,7 +308,7 @@ func (cfg *initConfig) passAll(root *os.File, held map[fileID]bool) ([]*os.File,
 			if slices.Contains(cfg.Plan.PrivateDirs, g.HostPath) || wasi.IsDefaultDevice(*g) {
 				g.HostPath, err = h.pass(g.HostPath, unix.O_PATH)
 			} else {
-				g.HostPath, err = h.passHeld(g.HostPath, g.GuestPath, root, held)
+				g.HostPath, err = h.passInRoot(root, g.GuestPath)
 			}
 			if err != nil {
 				return h.fail(fmt.Errorf("grant %q: %w", g.GuestPath, spec.ErrnoOf(err)))
@@ -339,33 +338,4 @@ func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
-}
-
-// fileID is a file's identity: its device and inode.
-type fileID struct{ dev, ino uint64 }
-
-func fileIDOf(f *os.File) (fileID, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return fileID{}, err
-	}
-	return fileID{st.Dev, st.Ino}, nil
-}
-
-// heldBy is the identity of every object process pid holds open, read
-// through its /proc/<pid>/fd links.
-func heldBy(pid int) (map[fileID]bool, error) {
-	dir := fmt.Sprintf("/proc/%d/fd", pid)
-	names, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, err
-	}
-	held := make(map[fileID]bool, len(names))
-	for _, n := range names {
-		var st unix.Stat_t
-		if unix.Stat(dir+"/"+n.Name(), &st) == nil {
-			held[fileID{st.Dev, st.Ino}] = true
-		}
-	}
-	return held, nil
 }

@@ -100,20 +100,23 @@ const defaultUmask = 0o022
 // container (under its state directory) that will hold the tmpfs backings;
 // it is removed with the container.
 func PlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, error) {
-	return plan(b, ep, privateBase, true)
+	return plan(b, b, ep, privateBase, true)
 }
 
 // ExecPlanFor is PlanFor for a process exec'd into a running container:
 // the container's init holds its listeners, so the plan has none, and
 // what declares them (podman exec passes the container's RUNW_LISTEN
-// along) is neither bound nor checked again.
-func ExecPlanFor(b *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, error) {
-	return plan(b, ep, privateBase, false)
+// along) is neither bound nor checked again. tree is the bundle the
+// container's files are read in (HOME from its /etc/passwd): the
+// container's root where it has one (runtime's lookupIn), as the
+// module's lookup.
+func ExecPlanFor(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string) (*Plan, error) {
+	return plan(b, tree, ep, privateBase, false)
 }
 
-func plan(b *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*Plan, error) {
+func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bool) (*Plan, error) {
 	proc := b.Spec.Process
-	env, err := guestEnv(proc.Env, proc.Cwd, func() string { return homeOf(b, proc.User.UID) })
+	env, err := guestEnv(proc.Env, proc.Cwd, func() string { return homeOf(tree, proc.User.UID) })
 	if err != nil {
 		return nil, err
 	}

@@ -15,16 +15,8 @@ import (
 // allocated in a thread-local destructor without disabling it, and a
 // signal before Go's dropm then killed the init with a silent SIGSEGV.
 func TestGuestThreadKeepsItsSignalStack(t *testing.T) {
-	engine := NewEngine()
+	engine, module := emptyFuncModule(t)
 	store := wasmtime.NewStore(engine)
-	wasm, err := wasmtime.Wat2Wasm(`(module (func (export "f")))`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	module, err := wasmtime.NewModule(engine, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
 	inst, err := wasmtime.NewInstance(store, module, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -60,15 +52,7 @@ func TestGuestThreadKeepsItsSignalStack(t *testing.T) {
 // disabled, one landing between its thread-local destructor and Go's
 // dropm killed the whole process with SIGSEGV.
 func TestGuestThreadExitUnderSignals(t *testing.T) {
-	engine := NewEngine()
-	wasm, err := wasmtime.Wat2Wasm(`(module (func (export "f")))`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	module, err := wasmtime.NewModule(engine, wasm)
-	if err != nil {
-		t.Fatal(err)
-	}
+	engine, module := emptyFuncModule(t)
 	stop := make(chan struct{})
 	done := make(chan struct{})
 	go func() {
@@ -100,4 +84,19 @@ func TestGuestThreadExitUnderSignals(t *testing.T) {
 			t.Fatalf("run %d: %v %v", i, err, callErr)
 		}
 	}
+}
+
+// emptyFuncModule is a module exporting one empty function, f.
+func emptyFuncModule(t *testing.T) (*wasmtime.Engine, *wasmtime.Module) {
+	t.Helper()
+	engine := NewEngine()
+	wasm, err := wasmtime.Wat2Wasm(`(module (func (export "f")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	module, err := wasmtime.NewModule(engine, wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine, module
 }
