@@ -714,3 +714,36 @@ func TestDirectoryDescriptorErrnos(t *testing.T) {
 		}
 	}
 }
+
+// /dev/stdin opened with NONBLOCK is non-blocking, as the entry's own
+// emulated flag (the description the engine shares is left alone): a
+// read with nothing to read says EAGAIN instead of blocking the guest.
+func TestStreamOpenedNonblocking(t *testing.T) {
+	rootfs := t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	h, err := New(Config{Args: []string{"test"}, Mounts: []Mount{{Guest: "/", Host: rootfs}}, Preopens: []string{"/"}, Stdio: [3]int{int(r.Fd()), 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	g := &guest{t: t, h: h, mem: make(memory, 1<<16), next: 1024}
+	ptr, n := g.str("dev/stdin")
+	if e := g.call("path_open", 3, 0, ptr, n, 0, rightFdRead, 0, fdflagNonblock, resultPtr); e != 0 {
+		t.Fatalf("open /dev/stdin: errno %d", e)
+	}
+	fd := int64(binary.LittleEndian.Uint32(g.mem[resultPtr:]))
+	if _, e := g.read(fd); e != ErrnoAgain {
+		t.Errorf("read of an empty /dev/stdin opened NONBLOCK: errno %d, want EAGAIN", e)
+	}
+	if fl, _ := unix.FcntlInt(r.Fd(), unix.F_GETFL, 0); fl&unix.O_NONBLOCK != 0 {
+		t.Errorf("the shared description became non-blocking")
+	}
+}

@@ -197,8 +197,10 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 	if t.name == "" && t.w.v.mounts[t.mount].stream {
 		// /dev/stdout and the others: the stream's own rules (no flag
 		// change reaches the description conmon or the terminal shares).
+		// NONBLOCK is the entry's own, emulated (rw), as on stdio.
 		e := stdioEntry(slices.Index(streamNames[:], t.w.v.mounts[t.mount].Guest), fd)
 		e.ownsHost = true
+		e.flags = fdflags & fdflagNonblock
 		return h.addOpened(m, e, u32(a[8]))
 	}
 	e := &fdEntry{hostFd: fd, ownsHost: true, filetype: filetypeOf(st.Mode), mount: t.mount, read: read, write: write}
