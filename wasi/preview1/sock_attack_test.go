@@ -941,7 +941,8 @@ func pingListener(t *testing.T, e *fdEntry, network string, ip net.IP) (memory, 
 
 // TestRecvFromV1ShortAddress: V1's sock_recv_from with a 4-byte address
 // buffer and an IPv6 sender says ENOMEM rather than leave the buffer's old
-// bytes to be read as the sender.
+// bytes to be read as the sender, and leaves the datagram queued: a call
+// with room for the address then receives it.
 func TestRecvFromV1ShortAddress(t *testing.T) {
 	h, err := New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
 		Net: Network{Sockets: true, Listeners: []Listener{{UDP: true, Addr: netip.MustParseAddrPort("[::1]:0")}}}})
@@ -957,6 +958,13 @@ func TestRecvFromV1ShortAddress(t *testing.T) {
 	f := functions[lookup("sock_recv_from", "iiiiiii")]
 	if errno := f.body(h, m, []arg{{lo: 4}, {lo: 100}, {lo: 1}, {lo: 300}, {lo: 0}, {lo: 600}, {lo: 604}}); errno != ErrnoNomem {
 		t.Errorf("sock_recv_from (V1) from an IPv6 sender into 4 bytes: errno %d, want ENOMEM", errno)
+	}
+	binary.LittleEndian.PutUint32(m[304:], 16)
+	if errno := f.body(h, m, []arg{{lo: 4}, {lo: 100}, {lo: 1}, {lo: 300}, {lo: riflagPeek}, {lo: 600}, {lo: 604}}); errno != 0 {
+		t.Fatalf("sock_recv_from (V1) with room for the address, after the refusal: errno %d: the datagram was lost", errno)
+	}
+	if got := binary.LittleEndian.Uint32(m[600:]); got == 0 || net.IP(m[400:416]).String() != "::1" {
+		t.Errorf("after the refusal: %d bytes from %v, want the datagram from ::1", got, net.IP(m[400:416]))
 	}
 }
 

@@ -259,6 +259,16 @@ func (h *Host) recvFrom(m memory, fd int32, iovs, n, addrp, riflags, portp uint3
 		return ErrnoFault
 	}
 	var from netip.AddrPort
+	if len(buf) == 4 && e.family == unix.AF_INET6 && riflags&riflagPeek == 0 {
+		// A sender a 4-byte address cannot hold is refused before its
+		// datagram (or its data) is taken: peeked first, it stays queued.
+		if _, _, errno := h.recv(m, e, iovs, n, riflags|riflagPeek, &from); errno != 0 {
+			return errno
+		}
+		if from.IsValid() && !from.Addr().Is4In6() && !from.Addr().Is4() {
+			return ErrnoNomem
+		}
+	}
 	got, roflags, errno := h.recv(m, e, iovs, n, riflags, &from)
 	if errno != 0 {
 		return errno
