@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"math"
 	"net"
@@ -615,6 +616,49 @@ func TestSocketBlocking(t *testing.T) {
 	}
 	if errno := g.call("fd_read", "iiii", uint32(fd), 500, 1, 700); errno != ErrnoAgain {
 		t.Errorf("fd_read past SO_RCVTIMEO: errno %d, want EAGAIN", errno)
+	}
+}
+
+// TestConnectPastSendTimeout: a blocking connect whose handshake does not
+// finish within SO_SNDTIMEO says EINPROGRESS, as Linux's does (the
+// handshake goes on), not EAGAIN. The listener's accept queue (backlog 0)
+// is full with one connection, so the kernel drops the next SYN.
+func TestConnectPastSendTimeout(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(lfd)
+	if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Listen(lfd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := unix.Getsockname(lfd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*unix.SockaddrInet4).Port
+	first, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	fd := g.open(afInet4, sockStream)
+	clear(g.mem[900:916])
+	binary.LittleEndian.PutUint64(g.mem[908:], 100000) // 100 ms
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optSndtimeo, 900, 16); errno != 0 {
+		t.Fatalf("setsockopt SO_SNDTIMEO: errno %d", errno)
+	}
+	g.addr(800, loop4, false)
+	start := time.Now()
+	if errno := g.call("sock_connect", "iii", uint32(fd), 800, uint32(port)); errno != ErrnoInprogress {
+		t.Errorf("connect past SO_SNDTIMEO: errno %d, want EINPROGRESS", errno)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > 900*time.Millisecond {
+		t.Errorf("connect returned after %v, want about 100 ms", d)
 	}
 }
 

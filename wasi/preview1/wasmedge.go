@@ -198,8 +198,9 @@ func (h *Host) sockListen(m memory, a []arg) Errno {
 }
 
 // sockConnect is sock_connect(fd, *addr, port), inside the connect grant.
-// A blocking guest waits for the handshake (and a stop); a non-blocking
-// one gets EINPROGRESS and learns the outcome from poll and SO_ERROR, as
+// A blocking guest waits for the handshake (and a stop), up to its
+// SO_SNDTIMEO, then EINPROGRESS, as Linux answers; a non-blocking one gets
+// EINPROGRESS at once and learns the outcome from poll and SO_ERROR, as
 // Go's and mio's connect do.
 func (h *Host) sockConnect(m memory, a []arg) Errno {
 	e, ap, errno := h.sockAndAddr(m, a[0].I32(), u32(a[1]), u32(a[2]))
@@ -214,6 +215,11 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 		return toErrno(err)
 	}
 	if errno := h.waitSock(e, unix.POLLOUT); errno != 0 {
+		if errno == ErrnoAgain {
+			// SO_SNDTIMEO passed: the handshake goes on, as the
+			// kernel's connect says.
+			return ErrnoInprogress
+		}
 		return errno
 	}
 	soerr, err := unix.GetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_ERROR)
