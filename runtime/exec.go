@@ -234,11 +234,11 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 // lookupIn is the bundle the exec'd module is looked up in, and HOME read
 // from: b, or, in a container with a root of its own, that root with
 // nothing mounted on it, as the container's tree already holds every
-// mount. Looked up through
-// the bundle's host paths instead, a bind source swapped for a link since
-// create (by whoever can write its parent) would make exec run a module
-// from anywhere on the host (TestExecIgnoresASwappedBindSource); runc
-// exec, joining the container's mounts, never sees such a swap.
+// mount. Looked up through the bundle's host paths instead, a bind source
+// swapped for a link since create (by whoever can write its parent) would
+// make exec run a module from anywhere on the host
+// (TestExecIgnoresASwappedBindSource); runc exec, joining the container's
+// mounts, never sees such a swap.
 func lookupIn(b *spec.Bundle, root *os.File) *spec.Bundle {
 	if root == nil {
 		return b
