@@ -521,7 +521,8 @@ func TestExecModuleLookupRace(t *testing.T) {
 
 // TestExecIgnoresASwappedBindSource: once the container runs, its bind
 // mounts are what its mount namespace holds, whatever becomes of their
-// sources' paths on the host. A neighbour who can write a source's parent
+// sources' paths on the host (a file bind's source removed and a
+// directory made there, a directory's swapped for a link). A neighbour who can write a source's parent
 // swaps the source for a link to a host directory of its choice; runw
 // exec must still run the container's module and grant the container's
 // files (runc exec joins the container's mounts), not follow the link.
@@ -544,13 +545,28 @@ func TestExecIgnoresASwappedBindSource(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	note := filepath.Join(shared, "note")
+	if err := os.WriteFile(note, []byte("a file bind"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	b := newBundle(t, "probe", "sleep", "1h")
 	b.edit(func(s *specs.Spec) {
-		s.Mounts = append(s.Mounts, bindMount("/app", app))
+		s.Mounts = append(s.Mounts, bindMount("/app", app), bindMount("/etc/note", note, "ro"))
 		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "swapped")
 	defer r.run("delete", "--force", "swapped")
+	// The file bind's source is removed, a directory made in its place:
+	// the container still holds the file.
+	if err := os.Remove(note); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(note, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if res := r.run("exec", "swapped", "/probe.wasm", "cat", "/etc/note"); res.stdout != "a file bind" {
+		t.Errorf("exec reading a file bind whose source was replaced by a directory: %v", res)
+	}
 	if err := os.Rename(app, app+".old"); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/creack/pty"
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/runw/runw/spec"
@@ -183,6 +184,19 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	// record (a container of an older runw, a bundle edited since) is
 	// taken as written, never resolved again.
 	b.Destinations = recordOfContainer(c).destinationsFor(b)
+	if root != nil {
+		// What each bind is, the container's tree says (passAll opens
+		// them there): its source's host path may be gone or be
+		// something else since create.
+		b.StatSource = func(_, dest string) (os.FileInfo, error) {
+			f, err := pathrs.OpenatInRoot(root, dest)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			return f.Stat()
+		}
+	}
 	proc, err := execProcess(b.Spec.Process, o)
 	if err != nil {
 		return nil, nil, nil, err

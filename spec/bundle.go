@@ -32,6 +32,20 @@ type Bundle struct {
 	// the guest may have changed since (runw exec), so that an exec'd
 	// process sees the mounts where the container's process does.
 	Destinations []string
+	// StatSource, when set, tells what a bind mount's source is (a
+	// directory or a file) in place of a stat of the source on the host:
+	// runw exec asks the container's tree at the destination, where the
+	// mount is, whatever became of the source's host path since create.
+	StatSource func(source, dest string) (os.FileInfo, error)
+}
+
+// statSource is what the bind of source at dest is: StatSource's answer,
+// or the source's on the host.
+func (b *Bundle) statSource(source, dest string) (os.FileInfo, error) {
+	if b.StatSource != nil {
+		return b.StatSource(source, dest)
+	}
+	return os.Stat(source)
 }
 
 // Load reads and validates <dir>/config.json. It exists so that a bad bundle

@@ -137,7 +137,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			// /dev/shm).
 			cm.Source = b.bindSource(m.Source)
 			cm.Kind = MountBindFile
-			if fi, err := os.Stat(cm.Source); err == nil && fi.IsDir() {
+			if fi, err := b.statSource(cm.Source, cm.Destination); err == nil && fi.IsDir() {
 				cm.Kind = MountBind
 			}
 		case isBind(m):
@@ -145,8 +145,11 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 				return nil, fmt.Errorf("mount source for %q must be set", cm.Destination)
 			}
 			cm.Source = b.bindSource(m.Source)
-			fi, err := os.Stat(cm.Source)
+			fi, err := b.statSource(cm.Source, cm.Destination)
 			if err != nil {
+				if b.StatSource != nil {
+					return nil, fmt.Errorf("grant %q: not in the container's tree: %w", cm.Destination, ErrnoOf(err))
+				}
 				if errors.Is(err, fs.ErrNotExist) {
 					return nil, fmt.Errorf("mount source %q for %q: no such file or directory", cm.Source, cm.Destination)
 				}
