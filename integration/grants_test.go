@@ -581,6 +581,31 @@ func TestExecIgnoresASwappedBindSource(t *testing.T) {
 	}
 }
 
+// TestTmpfsWritableByEveryUser: a tmpfs mount without mode= is 1777, as
+// a tmpfs's root is: a process exec'd as another user (podman exec
+// --user 1000) writes there, as in runc's container; with mode= it is
+// that mode.
+func TestTmpfsWritableByEveryUser(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: changes users")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}},
+			specs.Mount{Destination: "/private", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=700"}})
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "scratch")
+	defer r.run("delete", "--force", "scratch")
+	res := r.run("exec", "--user", "1000:1000", "scratch", "/probe.wasm", "write", "/scratch/u", "x", "write", "/private/u", "x")
+	if got := lines(res.stdout); len(got) != 2 || got[0] != "OK" || !strings.HasPrefix(got[1], "ERR") {
+		t.Errorf("user 1000 writing into a tmpfs without mode= and one with mode=700: %v, want OK then a refusal", res)
+	}
+}
+
 // TestLaterMountCoversEarlier: mounts are made in spec order, so a mount
 // covers what an earlier one put at or under its destination, as under
 // runc. A bind at /a/b followed by a tmpfs at /a leaves /a an empty

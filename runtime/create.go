@@ -668,7 +668,9 @@ func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) erro
 // ENOSPC where runc's container would; it is unmounted with the container
 // (state.Handle.Destroy). Otherwise it is a plain directory under the
 // state root, and a size limit is not enforced. Either way it belongs to
-// the guest's user, as a tmpfs would.
+// the guest's user, and its mode is the spec's mode= or, as a tmpfs's
+// root is without one, 1777: another user (podman exec --user 1000) may
+// write there, as in runc's container.
 func makePrivateDir(dir, data string, user wasi.User) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -681,10 +683,12 @@ func makePrivateDir(dir, data string, user wasi.User) error {
 		}
 		logDebugf("tmpfs %q with %q: %v; using a plain directory", dir, opts, err)
 	}
-	if mode, ok := tmpfsMode(data); ok {
-		if err := unix.Chmod(dir, mode); err != nil {
-			return &os.PathError{Op: "chmod", Path: dir, Err: err}
-		}
+	mode, ok := tmpfsMode(data)
+	if !ok {
+		mode = 0o1777
+	}
+	if err := unix.Chmod(dir, mode); err != nil {
+		return &os.PathError{Op: "chmod", Path: dir, Err: err}
 	}
 	return os.Chown(dir, int(user.UID), int(user.GID))
 }
