@@ -487,6 +487,10 @@ func TestPodman(t *testing.T) {
 			}
 			engWantContains(t, "exec /busybox stderr", res.stderr, "/busybox", "cannot run in a WebAssembly container")
 		}
+		// A directory cannot be invoked: 126, as podman answers for runc.
+		if res = p.podman(t, "exec", id, "/"); res.code != 126 {
+			t.Errorf("podman exec of a directory: %v, want exit 126", res)
+		}
 		if got := p.inspect(t, id, "{{.State.Running}}"); got != "true" {
 			t.Errorf("the container is no longer running after the execs (State.Running %s)", got)
 		}

@@ -216,7 +216,10 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 		}
 	}()
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
-		return nil, nil, nil, fmt.Errorf("exec %q: a %s executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath, ep.Kind)
+		if ep.Kind == spec.KindNative {
+			return nil, nil, nil, fmt.Errorf("exec %q: a native executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath)
+		}
+		return nil, nil, nil, fmt.Errorf("exec %q: not a WebAssembly module (found %s content); exec a .wasm module", ep.GuestPath, ep.Kind)
 	}
 	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, !o.Detach); err != nil {
 		return nil, nil, nil, err

@@ -164,11 +164,11 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stat %q: %w", guest, ErrnoOf(err))
 	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%q: is a directory", guest)
-	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%q: not a regular file", guest)
+		// runc's words for what its init cannot execute (a directory,
+		// a fifo): engines read "permission denied" as a command that
+		// cannot be invoked (podman exec's 126).
+		return nil, fmt.Errorf("exec: %q: %w", guest, os.ErrPermission)
 	}
 	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {

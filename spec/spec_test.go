@@ -484,7 +484,7 @@ func TestEntrypointErrors(t *testing.T) {
 			name:     "directory",
 			spec:     specWith([]string{"/app"}, "/", nil),
 			populate: func(t *testing.T, r string) { os.MkdirAll(r+"/app", 0o755) },
-			want:     `"/app": is a directory`,
+			want:     `exec: "/app": permission denied`,
 		},
 	}
 	for _, tt := range tests {
