@@ -119,13 +119,7 @@ func TestInitInEveryV1Hierarchy(t *testing.T) {
 	wantRules("after update")
 
 	// An exec'd process joins every hierarchy too.
-	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	r.mustRun("exec", "--detach", "--pid-file", pidFile, "dev", "/probe.wasm", "sleep", "1h")
-	data, _ := os.ReadFile(pidFile)
-	execPid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatalf("exec pid file %q: %v", data, err)
-	}
+	execPid := r.execDetached("dev", "/probe.wasm", "sleep", "1h")
 	if pids := procsOf(t, devDir); !slices.Contains(pids, execPid) {
 		t.Errorf("exec'd process %d not in devices%s/cgroup.procs: %v", execPid, cg, pids)
 	}

@@ -442,13 +442,7 @@ func TestDeleteEndsExecProcesses(t *testing.T) {
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	r.mustRun("run", "--detach", "--bundle", b.dir, "ex")
-	pidFile := filepath.Join(t.TempDir(), "exec.pid")
-	r.mustRun("exec", "--detach", "--pid-file", pidFile, "ex", "/probe.wasm", "sleep", "1h")
-	data, _ := os.ReadFile(pidFile)
-	pid, err := strconv.Atoi(string(data))
-	if err != nil {
-		t.Fatal(err)
-	}
+	pid := r.execDetached("ex", "/probe.wasm", "sleep", "1h")
 	pidsDir := cgroupOf(t, "pids", "ex")
 	r.mustRun("kill", "ex", "KILL")
 	waitGone(t, pid, 5*time.Second)
@@ -474,16 +468,7 @@ func TestKillAllReachesExecProcesses(t *testing.T) {
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	r.mustRun("run", "--detach", "--bundle", b.dir, "ka")
-	execd := func(id string) int {
-		pidFile := filepath.Join(t.TempDir(), "exec.pid")
-		r.mustRun("exec", "--detach", "--pid-file", pidFile, id, "/probe.wasm", "sleep", "1h")
-		data, _ := os.ReadFile(pidFile)
-		pid, err := strconv.Atoi(string(data))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return pid
-	}
+	execd := func(id string) int { return r.execDetached(id, "/probe.wasm", "sleep", "1h") }
 	first := execd("ka")
 	r.mustRun("kill", "--all", "ka", "TERM")
 	waitGone(t, first, 10*time.Second)

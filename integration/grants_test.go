@@ -296,7 +296,7 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 	b := newBundle(t, "probe", "sleep", "1h")
 	b.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, bindMount("/data", vol, "ro"))
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+		ownMountAndPID(s)
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "rooted")
 	st, _, _ := r.state("rooted")
@@ -354,7 +354,7 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 	b2.symlink("/etc", "data")
 	b2.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, bindMount("/data", vol, "ro"))
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+		ownMountAndPID(s)
 	})
 	r.mustRun("run", "-d", "-b", b2.dir, "linked")
 	st, _, _ = r.state("linked")
@@ -425,7 +425,7 @@ func TestExecIgnoresLinksPlantedByTheGuest(t *testing.T) {
 	}
 	b.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, bindMount("/etc/hosts", hosts, "ro"))
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+		ownMountAndPID(s)
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "planted")
 	deadline := time.Now().Add(5 * time.Second)
@@ -474,7 +474,7 @@ func TestExecModuleLookupRace(t *testing.T) {
 	}
 	b.symlink(host, "applink")
 	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+		ownMountAndPID(s)
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "race")
 	defer r.run("delete", "--force", "race")
@@ -552,7 +552,7 @@ func TestExecIgnoresASwappedBindSource(t *testing.T) {
 	b := newBundle(t, "probe", "sleep", "1h")
 	b.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, bindMount("/app", app), bindMount("/etc/note", note, "ro"))
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+		ownMountAndPID(s)
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "swapped")
 	defer r.run("delete", "--force", "swapped")
@@ -596,7 +596,7 @@ func TestTmpfsWritableByEveryUser(t *testing.T) {
 		s.Mounts = append(s.Mounts,
 			specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}},
 			specs.Mount{Destination: "/private", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=700"}})
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+		ownMountAndPID(s)
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "scratch")
 	defer r.run("delete", "--force", "scratch")

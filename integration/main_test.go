@@ -161,6 +161,12 @@ func newBundle(t *testing.T, guest string, args ...string) *bundle {
 	return b
 }
 
+// ownMountAndPID gives the container a mount and a pid namespace of its
+// own: the init pivots into the rootfs, as under podman and CRI.
+func ownMountAndPID(s *specs.Spec) {
+	s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+}
+
 // edit changes the spec and rewrites config.json.
 func (b *bundle) edit(f func(s *specs.Spec)) {
 	f(&b.spec)
@@ -284,6 +290,20 @@ func (r *runw) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stdo
 	cmd.Env = r.env
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	return cmd, stdout, stderr
+}
+
+// execDetached runs args (a module and its arguments) in container id
+// with exec --detach and returns the exec'd process's pid.
+func (r *runw) execDetached(id string, args ...string) int {
+	r.t.Helper()
+	pidFile := filepath.Join(r.t.TempDir(), "exec.pid")
+	r.mustRun(append([]string{"exec", "--detach", "--pid-file", pidFile, id}, args...)...)
+	data, _ := os.ReadFile(pidFile)
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		r.t.Fatalf("exec pid file %q: %v", data, err)
+	}
+	return pid
 }
 
 // run runs runw with args and returns how it ended.

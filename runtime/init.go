@@ -142,8 +142,9 @@ func Init() {
 // The child inherits the init's descriptors on purpose: the protocol's
 // descriptors are not close-on-exec, and under `runw exec` into a pivoted
 // container the cache is a /proc/self/fd/N path naming one (cfg.passAll);
-// the module goes as its standard input (fillCache). The child is runw itself and exits before the init
-// reports, so the sync pipe's extra writer changes nothing.
+// the module goes as its standard input (fillCache). The child is runw
+// itself and exits before the init reports, so the sync pipe's extra
+// writer changes nothing.
 func compileInChild(cfg initConfig) {
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module); err != nil {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)

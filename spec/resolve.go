@@ -160,17 +160,13 @@ func (v *guestVFS) openEntrypoint(guest, resolved string) (*Entrypoint, error) {
 // sniffEntrypoint checks that the handle h is a regular file and sniffs
 // its head; the Entrypoint it returns holds h.
 func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
-	fi, err := h.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("stat %q: %w", guest, ErrnoOf(err))
-	}
-	if !fi.Mode().IsRegular() {
+	f, err := ReopenRegular(h)
+	if errors.Is(err, errNotRegular) {
 		// runc's words for what its init cannot execute (a directory,
 		// a fifo): engines read "permission denied" as a command that
 		// cannot be invoked (podman exec's 126).
 		return nil, fmt.Errorf("exec: %q: %w", guest, os.ErrPermission)
 	}
-	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("open %q: %w", guest, ErrnoOf(err))
 	}
@@ -181,6 +177,24 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 		return nil, fmt.Errorf("read %q: %w", guest, ErrnoOf(err))
 	}
 	return &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), File: h}, nil
+}
+
+// errNotRegular is ReopenRegular's refusal.
+var errNotRegular = errors.New("not a regular file")
+
+// ReopenRegular opens the file behind the O_PATH handle h for reading,
+// if it is a regular file: never a device or a fifo, which a read could
+// hang on or reach the host through (O_NONBLOCK covers a fifo swapped in
+// between the check and the open).
+func ReopenRegular(h *os.File) (*os.File, error) {
+	fi, err := h.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, errNotRegular
+	}
+	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK)
 }
 
 // ResolveGuest maps an absolute guest path to a host path.

@@ -272,10 +272,7 @@ func homeOf(b *spec.Bundle, uid uint32) string {
 		return "/"
 	}
 	defer h.Close()
-	if fi, err := h.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return "/" // never open a device or a fifo
-	}
-	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
+	f, err := spec.ReopenRegular(h)
 	if err != nil {
 		return "/"
 	}
