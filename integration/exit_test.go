@@ -27,6 +27,7 @@ func TestRunExitStatus(t *testing.T) {
 		{"divide by zero", "wat/divzero.wat", nil, 134, []string{"divide by zero"}},
 		{"go panic", "probe", []string{"panic"}, 2, []string{"probe panic"}},
 		{"table.grow past the cap", "wat/tablegrow.wat", nil, 3, nil},
+		{"64-bit memory: preview 1 reaches 4 GiB", "wat/memory64.wat", nil, 21, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -126,5 +126,6 @@ const (
 	direntSize   = 24
 	filestatSize = 64
 	fdstatSize   = 24
+	prestatSize  = 8
 	iovecSize    = 8
 )

@@ -1,6 +1,7 @@
 package preview1
 
 import (
+	"encoding/binary"
 	"math"
 	"unsafe"
 
@@ -167,6 +168,12 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	if errno := h.buffers(m, e, iovs, n, write); errno != 0 {
 		return errno
 	}
+	// The result is checked before the transfer: data read, or written,
+	// and then reported as EFAULT would be lost, or written twice by a
+	// guest that retries.
+	if _, ok := m.slice(resultPtr, 4); !ok {
+		return ErrnoFault
+	}
 	// A read into no buffer (all empty) returns 0 at once, as on Linux.
 	done := 0
 	if len(h.iov) > 0 {
@@ -177,9 +184,7 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 			return errno
 		}
 	}
-	if !m.putU32(resultPtr, uint32(done)) {
-		return ErrnoFault
-	}
+	m.putU32(resultPtr, uint32(done))
 	return 0
 }
 
@@ -259,13 +264,16 @@ func (h *Host) seek(m memory, fd int32, offset int64, whence int, resultPtr uint
 	if e.pollable {
 		return ErrnoSpipe
 	}
+	// Checked before the seek, which must not move the file for a call
+	// that fails.
+	if _, ok := m.slice(resultPtr, 8); !ok {
+		return ErrnoFault
+	}
 	off, err := unix.Seek(e.hostFd, offset, whence)
 	if err != nil {
 		return toErrno(err)
 	}
-	if !m.putU64(resultPtr, uint64(off)) {
-		return ErrnoFault
-	}
+	m.putU64(resultPtr, uint64(off))
 	return 0
 }
 
@@ -467,10 +475,14 @@ func (h *Host) fdPrestatGet(m memory, a []arg) Errno {
 	if e.preopen == "" {
 		return ErrnoBadf
 	}
-	p := u32(a[1])
-	if !m.putU32(p, 0) || !m.putU32(p+4, uint32(len(e.preopen))) {
+	// The whole record is checked first: p+4 computed in 32 bits would
+	// wrap to the start of memory for p near 4 GiB.
+	rec, ok := m.slice(u32(a[1]), prestatSize)
+	if !ok {
 		return ErrnoFault
 	}
+	binary.LittleEndian.PutUint32(rec, 0) // preopentype dir
+	binary.LittleEndian.PutUint32(rec[4:], uint32(len(e.preopen)))
 	return 0
 }
 

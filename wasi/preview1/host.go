@@ -73,6 +73,8 @@ type Host struct {
 	iovecs []unix.Iovec
 	// poll is poll_oneoff's scratch.
 	poll pollScratch
+	// dents is fd_readdir's getdents buffer.
+	dents []byte
 	// polls counts the guest's poll_oneoff calls and lastPoll is when the
 	// last one returned: pollTurn reads them.
 	polls    uint64

@@ -9,6 +9,10 @@ import "encoding/binary"
 // the guest's memory, or panic and take the init down with it.
 type memory []byte
 
+// maxMemory is the most of a linear memory a preview 1 call can address:
+// 4 GiB, the reach of its 32-bit pointers.
+const maxMemory = 1 << 32
+
 // slice returns mem[ptr:ptr+n], or false when any byte lies outside.
 func (m memory) slice(ptr, n uint32) ([]byte, bool) {
 	end := uint64(ptr) + uint64(n)

@@ -84,6 +84,11 @@ func (t *target) followAll(follow bool) Errno {
 func (h *Host) pathOpen(m memory, a []arg) Errno {
 	dirflags, oflags := u32(a[1]), u32(a[4])
 	base, fdflags := u64(a[5]), uint16(u32(a[7]))
+	// The result is checked before the open: O_CREAT or O_TRUNC done and
+	// then refused with EFAULT would change a file behind the guest's back.
+	if _, ok := m.slice(u32(a[8]), 4); !ok {
+		return ErrnoFault
+	}
 	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
@@ -207,6 +212,11 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 	e.flags = fdflags & (fdflagAppend | fdflagNonblock | fdflagDsync | fdflagRsync | fdflagSync)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
+		if len(t.guest) >= pathMax {
+			// A directory descriptor keeps its path (stepPath).
+			unix.Close(fd)
+			return ErrnoNametoolong
+		}
 		e.kind, e.guest, e.write = kindDir, t.guest, false
 		e.rightsBase, e.rightsInheriting = rightsDirBase, rightsDirInheriting
 	case unix.S_IFCHR, unix.S_IFIFO, unix.S_IFSOCK:

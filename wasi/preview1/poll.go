@@ -8,6 +8,21 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// maxSubscriptions bounds one poll_oneoff call, which costs the host up
+// to 56 bytes a subscription. Without it, a guest that grows its memory
+// and never touches it (untouched pages cost it nothing, and read as
+// zeros: a valid clock subscription) made the init allocate hundreds of
+// megabytes in one call, past the container's memory limit: the OOM
+// killer ended the container where the guest should have had an error.
+// Linux's poll refuses more descriptors than RLIMIT_NOFILE with EINVAL;
+// this is podman's and containerd's default RLIMIT_NOFILE, so a server
+// waiting on every descriptor it may hold is never refused.
+const maxSubscriptions = 1 << 20
+
+// keptSubscriptions is the most subscriptions whose lists are kept for
+// the next call (an event loop's): beyond, they are dropped after it.
+const keptSubscriptions = 4096
+
 // pollScratch is pollOneoff's reused lists.
 type pollScratch struct {
 	clocks []clockSub
@@ -38,7 +53,7 @@ type fdSub struct {
 // guest at once.
 func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	in, out, nsubs, neventsPtr := u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3])
-	if nsubs == 0 {
+	if nsubs == 0 || nsubs > maxSubscriptions {
 		return ErrnoInval
 	}
 	if uint64(nsubs)*subscriptionSize > uint64(len(m)) {
@@ -57,7 +72,14 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	// this for every wait, and garbage here would keep the init's
 	// collector (and the threads it wakes) busy.
 	clocks, fdsubs, pfds := h.poll.clocks[:0], h.poll.fds[:0], h.poll.pfds[:0]
-	defer func() { h.poll.clocks, h.poll.fds, h.poll.pfds = clocks, fdsubs, pfds }()
+	defer func() {
+		if nsubs > keptSubscriptions {
+			// An unusually large call's lists are not kept for the
+			// rest of the run.
+			clocks, fdsubs, pfds = nil, nil, nil
+		}
+		h.poll.clocks, h.poll.fds, h.poll.pfds = clocks, fdsubs, pfds
+	}()
 	minRel := int64(math.MaxInt64)
 	immediate := false
 	for i := uint32(0); i < nsubs; i++ {

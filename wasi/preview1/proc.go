@@ -1,6 +1,7 @@
 package preview1
 
 import (
+	"encoding/binary"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -23,14 +24,30 @@ func (h *Host) environSizesGet(m memory, a []arg) Errno {
 }
 
 // putList writes NUL-terminated strings to buf and their addresses to ptrs.
+// Both arrays are checked whole before anything is written: ptrs+4*i, or
+// buf plus the lengths so far, computed in 32 bits would wrap past 4 GiB
+// to the start of memory, and the call would write there and report
+// success.
 func putList(m memory, list [][]byte, ptrs, buf uint32) Errno {
+	size := 0
+	for _, s := range list {
+		size += len(s)
+	}
+	if size >= maxMemory || 4*len(list) >= maxMemory {
+		return ErrnoFault
+	}
+	addrs, ok := m.slice(ptrs, uint32(4*len(list)))
+	if !ok {
+		return ErrnoFault
+	}
+	strs, ok := m.slice(buf, uint32(size))
+	if !ok {
+		return ErrnoFault
+	}
+	at := 0
 	for i, s := range list {
-		dst, ok := m.slice(buf, uint32(len(s)))
-		if !ok || !m.putU32(ptrs+uint32(i)*4, buf) {
-			return ErrnoFault
-		}
-		copy(dst, s)
-		buf += uint32(len(s))
+		binary.LittleEndian.PutUint32(addrs[4*i:], buf+uint32(at))
+		at += copy(strs[at:], s)
 	}
 	return 0
 }

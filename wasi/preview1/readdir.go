@@ -7,10 +7,17 @@ import (
 )
 
 // fdReaddir serves a directory's entries from cookie on. Entry i has
-// d_next i+1; "." and ".." come first, as wasmtime and wasi-libc expect.
-// A read from cookie 0 reads the directory afresh; later cookies are served
-// from that listing, so that a guest paging through a large directory
-// sees one consistent snapshot and costs one getdents pass.
+// d_next i+1; "." (0) and ".." (1) come first, as wasmtime and wasi-libc
+// expect, then the directory's own entries as the kernel lists them.
+//
+// Nothing is kept of a listing between calls, only where the last call
+// stopped (dirPos): a guest paging through a directory costs one
+// getdents pass, as on Linux, and a cookie the guest kept from earlier is
+// found again by reading from the start. The host's memory does not grow
+// with a directory's size or with how many descriptors of it are open:
+// a copy of the listing kept per descriptor (until December) let a guest
+// with 10,000 long names in a directory make the init hold 3 MB for each
+// descriptor it opened on it, and the OOM killer end the container.
 func (h *Host) fdReaddir(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
@@ -24,76 +31,123 @@ func (h *Host) fdReaddir(m memory, a []arg) Errno {
 	if !ok {
 		return ErrnoFault
 	}
-	if cookie == 0 || e.dir == nil {
-		list, errno := readDir(e.hostFd)
+	if _, ok := m.slice(u32(a[4]), 4); !ok {
+		return ErrnoFault
+	}
+	used := 0
+	// put writes entry i, cut at the buffer's end if it does not fit:
+	// the guest sees a full buffer and asks again with a larger one.
+	put := func(i, ino uint64, typ uint8, name string) {
+		var hdr [direntSize]byte
+		binary.LittleEndian.PutUint64(hdr[0:], i+1)
+		binary.LittleEndian.PutUint64(hdr[8:], ino)
+		binary.LittleEndian.PutUint32(hdr[16:], uint32(len(name)))
+		hdr[20] = typ
+		used += copy(buf[used:], hdr[:])
+		used += copy(buf[used:], name)
+	}
+	if cookie < firstDirEntry && used < len(buf) {
+		// ".." gets the directory's own inode, as in wasmtime: the real
+		// parent of a mount's root is a host directory the guest never
+		// sees.
+		var dot unix.Stat_t
+		_ = unix.Fstat(e.hostFd, &dot)
+		for i, name := range []string{".", ".."}[cookie:] {
+			if used < len(buf) {
+				put(cookie+uint64(i), dot.Ino, filetypeDirectory, name)
+			}
+		}
+	}
+	if used < len(buf) {
+		errno := h.readEntries(e, max(cookie, firstDirEntry), len(buf)-used, func(i uint64, ino uint64, typ uint8, name string) bool {
+			put(i, ino, typ, name)
+			return used < len(buf)
+		})
 		if errno != 0 {
 			return errno
 		}
-		e.dir = list
 	}
-	used := 0
-	var hdr [direntSize]byte
-	for i := cookie; i < uint64(len(e.dir)) && used < len(buf); i++ {
-		d := e.dir[i]
-		clear(hdr[:])
-		binary.LittleEndian.PutUint64(hdr[0:], i+1)
-		binary.LittleEndian.PutUint64(hdr[8:], d.ino)
-		binary.LittleEndian.PutUint32(hdr[16:], uint32(len(d.name)))
-		hdr[20] = d.typ
-		// A record that does not fit is cut at the buffer's end: the
-		// guest sees a full buffer and asks again with a larger one.
-		used += copy(buf[used:], hdr[:])
-		used += copy(buf[used:], d.name)
-	}
-	if !m.putU32(u32(a[4]), uint32(used)) {
-		return ErrnoFault
-	}
+	m.putU32(u32(a[4]), uint32(used))
 	return 0
 }
 
-// readDir lists the directory open at fd from its start.
-func readDir(fd int) ([]dirent, Errno) {
-	if _, err := unix.Seek(fd, 0, unix.SEEK_SET); err != nil {
-		return nil, toErrno(err)
+// firstDirEntry is the number of a directory's first entry of its own,
+// after "." and "..".
+const firstDirEntry = 2
+
+// dirPos is where fd_readdir left a directory: reading the directory from
+// offset off, the first entry the kernel gives (other than "." and "..")
+// is entry idx.
+type dirPos struct {
+	idx, off uint64
+}
+
+// readEntries lists the directory e from entry from on, calling put for
+// each until it returns false or the directory ends, and records where it
+// stopped: at the last entry it gave put, which the guest may ask for
+// again (it was cut) or read past.
+func (h *Host) readEntries(e *fdEntry, from uint64, room int, put func(i, ino uint64, typ uint8, name string) bool) Errno {
+	// From the first entry the directory is read afresh, as rewinddir
+	// does: an entry made since the last read (before the position where
+	// that one ended, on most file systems) is seen.
+	pos := dirPos{idx: firstDirEntry}
+	if from > firstDirEntry && e.dirPos.idx >= firstDirEntry && e.dirPos.idx <= from {
+		pos = e.dirPos
 	}
-	// ".." gets the directory's own inode, as in wasmtime: the real
-	// parent of a mount's root is a host directory the guest never sees.
-	var dot unix.Stat_t
-	_ = unix.Fstat(fd, &dot)
-	list := []dirent{
-		{ino: dot.Ino, typ: filetypeDirectory, name: "."},
-		{ino: dot.Ino, typ: filetypeDirectory, name: ".."},
+	if _, err := unix.Seek(e.hostFd, int64(pos.off), unix.SEEK_SET); err != nil {
+		return toErrno(err)
 	}
-	buf := make([]byte, 32<<10)
+	if h.dents == nil {
+		h.dents = make([]byte, 32<<10)
+	}
+	// About as many kernel records as the guest has room for (a record
+	// is about as long as a WASI dirent): the rest of a larger read would
+	// be parsed only to be dropped, at every call of a guest paging with
+	// a small buffer. 1 KiB holds at least one of any name.
+	dents := h.dents[:min(len(h.dents), max(room+room/4, 1<<10))]
+	i, at := pos.idx, pos.off
 	for {
-		n, err := unix.Getdents(fd, buf)
+		n, err := unix.Getdents(e.hostFd, dents)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, toErrno(err)
+			return toErrno(err)
 		}
 		if n <= 0 {
-			break
+			e.dirPos = dirPos{idx: i, off: at}
+			return 0
 		}
-		for b := buf[:n]; len(b) >= 19; {
+		for b := dents[:n]; len(b) >= 19; {
 			reclen := int(binary.LittleEndian.Uint16(b[16:]))
 			if reclen == 0 || reclen > len(b) {
 				break
 			}
 			ino := binary.LittleEndian.Uint64(b[0:])
+			next := binary.LittleEndian.Uint64(b[8:])
 			typ := b[18]
 			name := b[19:reclen]
-			if i := indexNul(name); i >= 0 {
-				name = name[:i]
+			if k := indexNul(name); k >= 0 {
+				name = name[:k]
 			}
 			b = b[reclen:]
-			if s := string(name); s != "." && s != ".." {
-				list = append(list, dirent{ino: ino, typ: direntType(fd, s, typ), name: s})
+			start := at
+			at = next
+			if string(name) == "." || string(name) == ".." {
+				continue
 			}
+			if i < from {
+				i++
+				continue
+			}
+			nm := string(name)
+			if !put(i, ino, direntType(e.hostFd, nm, typ), nm) {
+				e.dirPos = dirPos{idx: i, off: start}
+				return 0
+			}
+			i++
 		}
 	}
-	return list, 0
 }
 
 func indexNul(b []byte) int {

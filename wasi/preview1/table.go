@@ -47,9 +47,8 @@ type fdEntry struct {
 	// preopen is the name fd_prestat_dir_name reports; empty for a
 	// descriptor the guest opened itself.
 	preopen string
-	// dir caches a directory's entries between fd_readdir calls; a read
-	// from cookie 0 refreshes it.
-	dir []dirent
+	// dirPos is where the last fd_readdir stopped (readdir.go).
+	dirPos dirPos
 	// family is a socket's address family (AF_INET or AF_INET6), and
 	// recvTimeout and sendTimeout its emulated SO_RCVTIMEO and
 	// SO_SNDTIMEO (0: wait for ever).
@@ -63,12 +62,6 @@ type fdEntry struct {
 	// (pollTurn, poll.go).
 	yielded uint64
 	owed    bool
-}
-
-type dirent struct {
-	ino  uint64
-	typ  uint8
-	name string
 }
 
 func (e *fdEntry) start() step {

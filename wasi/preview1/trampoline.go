@@ -263,7 +263,12 @@ func runwHostCall(handle C.uintptr_t, fn C.int, args *C.raw_val_t, n C.size_t, m
 	f := &functions[fn]
 	var m memory
 	if mem != nil {
-		m = unsafe.Slice((*byte)(unsafe.Pointer(mem)), int(memLen))
+		// Preview 1 pointers and lengths are 32 bits: a guest can name
+		// no byte past 4 GiB. A 64-bit memory (wasmtime accepts them)
+		// can be larger; without the cap, the host's 32-bit arithmetic
+		// on a pointer or a count (n*size) that wrapped would pass the
+		// bounds checks, which assume the memory ends by 2^32.
+		m = unsafe.Slice((*byte)(unsafe.Pointer(mem)), int(min(memLen, maxMemory)))
 	}
 	a := unsafe.Slice((*arg)(unsafe.Pointer(args)), int(n))
 	// A Go panic must not unwind into wasmtime's C frames: it becomes a

@@ -245,6 +245,24 @@ func joinGuest(dir, name string) string {
 	return dir + "/" + name
 }
 
+// stepPath is the guest path of directory name in dir, for a step of the
+// walk: ENAMETOOLONG when it would not fit in PATH_MAX.
+//
+// The bound is on the whole path, not only on the guest's argument (which
+// memory.path caps): every step, and every directory descriptor, keeps
+// its full guest path, and a guest can go down any depth by opening one
+// directory relative to the last. Without it, descriptors 4000 levels
+// down kept a megabyte each, and one ".." re-walked from "/" built a
+// longer string at every level: 2 GB for a guest of 64 KiB. Linux itself
+// would go deeper (openat has no depth limit), but no absolute path there
+// could name such a directory either.
+func stepPath(dir, name string) (string, Errno) {
+	if len(dir)+1+len(name) >= pathMax {
+		return "", ErrnoNametoolong
+	}
+	return joinGuest(dir, name), 0
+}
+
 // resolve finds the object p names relative to the directory start. The
 // last component is not followed if it is a symlink: the operation decides
 // (see target.follow).
@@ -324,6 +342,10 @@ func (w *walker) fast(p string) Errno {
 				return 0
 			}
 		}
+		guest, errno := stepPath(start.guest, clean)
+		if errno != 0 {
+			return errno
+		}
 		fd, err := unix.Openat2(start.fd, dir, &unix.OpenHow{
 			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
@@ -338,7 +360,7 @@ func (w *walker) fast(p string) Errno {
 		if err != nil {
 			return toErrno(err)
 		}
-		w.push(step{fd: fd, guest: joinGuest(start.guest, path.Clean(dir)), mount: start.mount, owned: true})
+		w.push(step{fd: fd, guest: guest, mount: start.mount, owned: true})
 	}
 	w.last = name
 	return 0
@@ -378,8 +400,16 @@ func (w *walker) run() Errno {
 // descend enters directory c of the top of the stack, following it if it
 // is a symlink (when links may be followed at all).
 func (w *walker) descend(c string, followLinks bool) Errno {
+	guest, errno := stepPath(w.top().guest, c)
+	if errno != 0 {
+		return errno
+	}
+	return w.descendAs(c, guest, followLinks)
+}
+
+// descendAs is descend with the guest path of c already made.
+func (w *walker) descendAs(c, guest string, followLinks bool) Errno {
 	top := w.top()
-	guest := joinGuest(top.guest, c)
 	if i, ok := w.v.byGuest[guest]; ok {
 		mp := &w.v.mounts[i]
 		if !mp.dir {
@@ -478,14 +508,20 @@ func (w *walker) up() Errno {
 	// jumped through an absolute link): walk to it again from the root.
 	// Every step of a guest path on the stack was a directory when it was
 	// walked; one that became a symlink since is refused, not followed.
+	// Each step's path is a prefix of parent, shared rather than built
+	// again component by component.
 	w.resetToRoot()
-	if parent == "/" {
-		return 0
-	}
-	for _, c := range strings.Split(parent[1:], "/") {
-		if e := w.descend(c, false); e != 0 {
+	for end := 1; end < len(parent); {
+		next := strings.IndexByte(parent[end:], '/')
+		if next < 0 {
+			next = len(parent) - end
+		}
+		c := parent[end : end+next]
+		end += next
+		if e := w.descendAs(c, parent[:end], false); e != 0 {
 			return e
 		}
+		end++
 	}
 	return 0
 }

@@ -1,0 +1,363 @@
+package preview1
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// A hostile guest against the host's own bookkeeping: pointers whose
+// arithmetic wraps at 4 GiB, result pointers that fail after the effect,
+// and counts or depths that would make the init allocate far beyond the
+// guest's own memory (the init is in the container's memory cgroup: the
+// OOM killer, not an errno, would answer).
+
+// bigMemory is a guest memory of the full 4 GiB a preview 1 pointer
+// reaches, reserved but not committed: only the pages a test touches
+// cost anything.
+func bigMemory(t *testing.T) memory {
+	t.Helper()
+	b, err := unix.Mmap(-1, 0, maxMemory, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		t.Skipf("cannot reserve 4 GiB: %v", err)
+	}
+	t.Cleanup(func() { unix.Munmap(b) })
+	return memory(b)
+}
+
+// untouched fails the test if anything was written to mem[from:from+n].
+func untouched(t *testing.T, mem memory, from, n uint32, what string) {
+	t.Helper()
+	for i, c := range mem[from : from+n] {
+		if c != 0 {
+			t.Fatalf("%s wrote to address %d", what, from+uint32(i))
+		}
+	}
+}
+
+// Records near the top of a 4 GiB memory: a pointer plus an offset, or a
+// buffer plus the lengths written so far, computed in 32 bits, wrapped to
+// address 0, and the call wrote there and reported success.
+func TestPointerArithmeticNeverWraps(t *testing.T) {
+	mem := bigMemory(t)
+	h, err := New(Config{
+		Args:   []string{"/app.wasm", "abc", "def"},
+		Env:    []string{"TERM=xterm", "A=b"},
+		Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"},
+		Stdio: [3]int{0, 1, 2},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	call := func(name string, args ...uint32) Errno {
+		a := make([]arg, len(args))
+		for i, v := range args {
+			a[i] = arg{lo: uint64(v)}
+		}
+		return byName(name).body(h, mem, a)
+	}
+	top := uint32(maxMemory - 4)
+	if e := call("fd_prestat_get", 3, top); e != ErrnoFault {
+		t.Errorf("fd_prestat_get with its record across 4 GiB: errno %d, want EFAULT", e)
+	}
+	untouched(t, mem, 0, 64, "fd_prestat_get")
+
+	if e := call("args_get", top, 0x1000); e != ErrnoFault {
+		t.Errorf("args_get with its pointer array across 4 GiB: errno %d, want EFAULT", e)
+	}
+	untouched(t, mem, 0, 64, "args_get")
+	untouched(t, mem, 0x1000, 64, "args_get (strings of a failed call)")
+
+	// The first string ends exactly at 4 GiB: the second would start at 0.
+	first := uint32(len("TERM=xterm") + 1)
+	if e := call("environ_get", 0x2000, uint32(maxMemory-uint64(first))); e != ErrnoFault {
+		t.Errorf("environ_get with its strings across 4 GiB: errno %d, want EFAULT", e)
+	}
+	untouched(t, mem, 0, 64, "environ_get")
+
+	// The same calls inside memory still work.
+	if e := call("environ_get", 0x2000, 0x3000); e != 0 {
+		t.Fatalf("environ_get: errno %d", e)
+	}
+	if p := binary.LittleEndian.Uint32(mem[0x2004:]); p != 0x3000+first || string(mem[p:p+4]) != "A=b\x00" {
+		t.Errorf("environ_get wrote environ[1] = %#x (%q)", p, mem[p:p+4])
+	}
+}
+
+// A call whose result pointer is bad must fail before its effect: a read
+// that consumed data, a write that wrote it, a seek that moved the file or
+// an open that created or truncated one, each reported as EFAULT, lost
+// data or made a guest that retries do the work twice.
+func TestResultPointerCheckedBeforeTheEffect(t *testing.T) {
+	root := t.TempDir()
+	write(t, filepath.Join(root, "data"), "ABCDEFGH")
+	g := newGuest(t, []Mount{{Guest: "/", Host: root}}, []string{"/"})
+	bad := int64(len(g.mem) - 2) // a u32 there would cross the end
+
+	fd, e := g.open(3, "data", false, 0, rightFdRead|rightFdWrite|rightFdSeek|rightFdTell)
+	if e != 0 {
+		t.Fatalf("open data: errno %d", e)
+	}
+	iov := func(buf, n uint32) int64 {
+		binary.LittleEndian.PutUint32(g.mem[200:], buf)
+		binary.LittleEndian.PutUint32(g.mem[204:], n)
+		return 200
+	}
+	if e := g.call("fd_read", fd, iov(300, 4), 1, bad); e != ErrnoFault {
+		t.Errorf("fd_read with a bad nread pointer: errno %d, want EFAULT", e)
+	}
+	if e := g.call("fd_read", fd, iov(300, 4), 1, resultPtr); e != 0 || string(g.mem[300:304]) != "ABCD" {
+		t.Errorf("the read after a failed one: errno %d, %q; want ABCD (the failed read must take nothing)", e, g.mem[300:304])
+	}
+	if e := g.call("fd_seek", fd, 6, whenceSet, bad); e != ErrnoFault {
+		t.Errorf("fd_seek with a bad result pointer: errno %d, want EFAULT", e)
+	}
+	if e := g.call("fd_tell", fd, resultPtr); e != 0 || binary.LittleEndian.Uint64(g.mem[resultPtr:]) != 4 {
+		t.Errorf("offset after a failed seek: errno %d, %d; want 4", e, binary.LittleEndian.Uint64(g.mem[resultPtr:]))
+	}
+	copy(g.mem[300:], "xyz!")
+	if e := g.call("fd_write", fd, iov(300, 4), 1, bad); e != ErrnoFault {
+		t.Errorf("fd_write with a bad nwritten pointer: errno %d, want EFAULT", e)
+	}
+	if e := g.call("fd_pwrite", fd, iov(300, 4), 1, 0, bad); e != ErrnoFault {
+		t.Errorf("fd_pwrite with a bad nwritten pointer: errno %d, want EFAULT", e)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "data")); string(b) != "ABCDEFGH" {
+		t.Errorf("after failed writes the file is %q, want it unchanged", b)
+	}
+
+	ptr, n := g.str("created")
+	if e := g.call("path_open", 3, 0, ptr, n, oflagCreat, rightFdWrite, 0, 0, bad); e != ErrnoFault {
+		t.Errorf("path_open O_CREAT with a bad fd pointer: errno %d, want EFAULT", e)
+	}
+	if _, err := os.Lstat(filepath.Join(root, "created")); !os.IsNotExist(err) {
+		t.Errorf("a failed path_open created the file (%v)", err)
+	}
+	ptr, n = g.str("data")
+	if e := g.call("path_open", 3, 0, ptr, n, oflagTrunc, rightFdWrite, 0, 0, bad); e != ErrnoFault {
+		t.Errorf("path_open O_TRUNC with a bad fd pointer: errno %d, want EFAULT", e)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "data")); string(b) != "ABCDEFGH" {
+		t.Errorf("a failed path_open O_TRUNC left %q", b)
+	}
+}
+
+// poll_oneoff costs the host up to 56 bytes a subscription. Untouched
+// guest pages cost the guest nothing and read as zeros, a valid clock
+// subscription: 4 million of them made the init allocate 300 MB and the
+// OOM killer end a container limited to 256 MiB.
+func TestPollSubscriptionsBounded(t *testing.T) {
+	g := newGuest(t, []Mount{{Guest: "/", Host: t.TempDir()}}, []string{"/"})
+	g.mem = bigMemory(t)
+	if e := g.call("poll_oneoff", 0x10000, 0x10000, maxSubscriptions+1, resultPtr); e != ErrnoInval {
+		t.Errorf("poll_oneoff of %d subscriptions: errno %d, want EINVAL", maxSubscriptions+1, e)
+	}
+	// A large call is served, and its lists are not kept.
+	const many = 100000
+	if e := g.call("poll_oneoff", 0x10000, 0x10000, many, resultPtr); e != 0 {
+		t.Fatalf("poll_oneoff of %d zero (immediate clock) subscriptions: errno %d", many, e)
+	}
+	if n := binary.LittleEndian.Uint32(g.mem[resultPtr:]); n != many {
+		t.Errorf("%d events, want %d", n, many)
+	}
+	if c := cap(g.h.poll.clocks); c > keptSubscriptions {
+		t.Errorf("the host kept room for %d subscriptions after the call", c)
+	}
+	// An event loop's usual call keeps its lists for the next.
+	if e := g.call("poll_oneoff", 0x10000, 0x10000, 8, resultPtr); e != 0 || cap(g.h.poll.clocks) < 8 {
+		t.Errorf("small poll: errno %d, kept %d", e, cap(g.h.poll.clocks))
+	}
+}
+
+// readdirAll pages through directory fd with a buffer of bufLen bytes from
+// cookie, as wasi-libc does (a cut record is asked for again), and returns
+// the names with their cookies (d_next - 1).
+func readdirAll(t *testing.T, g *guest, fd int64, bufLen, from uint64) (names []string, cookies []uint64) {
+	t.Helper()
+	const buf = 4096
+	cookie := from
+	for {
+		if e := g.call("fd_readdir", fd, buf, int64(bufLen), int64(cookie), resultPtr); e != 0 {
+			t.Fatalf("fd_readdir: errno %d", e)
+		}
+		used := uint64(binary.LittleEndian.Uint32(g.mem[resultPtr:]))
+		b := g.mem[buf : buf+used]
+		progressed := false
+		for len(b) >= direntSize {
+			next := binary.LittleEndian.Uint64(b)
+			n := uint64(binary.LittleEndian.Uint32(b[16:]))
+			if uint64(len(b)) < direntSize+n {
+				break // cut: asked for again from cookie
+			}
+			names = append(names, string(b[direntSize:direntSize+n]))
+			cookies = append(cookies, next-1)
+			cookie, progressed = next, true
+			b = b[direntSize+n:]
+		}
+		if used < bufLen {
+			return names, cookies
+		}
+		if !progressed {
+			t.Fatalf("a %d-byte buffer holds no whole entry at cookie %d", bufLen, cookie)
+		}
+	}
+}
+
+// fd_readdir kept a copy of the whole listing for every directory
+// descriptor: 10,000 long names and a few hundred descriptors made the
+// init allocate gigabytes. Now nothing of a listing outlives the call,
+// and paging, cut records and cookies kept from earlier still give each
+// entry once, in order.
+func TestReaddirKeepsNoListing(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	const files = 1000
+	want := map[string]bool{}
+	for i := range files {
+		name := fmt.Sprintf("%s%05d", strings.Repeat("n", 200), i)
+		write(t, filepath.Join(dir, name), "")
+		want[name] = true
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: root}}, []string{"/"})
+
+	for _, bufLen := range []uint64{240, 1000, 4096} {
+		names, cookies := readdirAll(t, g, mustOpenDir(t, g, "d"), bufLen, 0)
+		if len(names) != files+2 || names[0] != "." || names[1] != ".." {
+			t.Fatalf("buffer %d: %d entries, first %q; want %d with . and .. first", bufLen, len(names), names[:2], files+2)
+		}
+		seen := map[string]bool{}
+		for i, n := range names[2:] {
+			if !want[n] || seen[n] {
+				t.Fatalf("buffer %d: entry %q unexpected or repeated", bufLen, n)
+			}
+			seen[n] = true
+			if cookies[i+2] != uint64(i+2) {
+				t.Fatalf("buffer %d: entry %d has cookie %d", bufLen, i+2, cookies[i+2])
+			}
+		}
+		// A cookie kept from earlier (telldir, seekdir) finds the same
+		// entry again, before and after the last position.
+		for _, c := range []uint64{1, 2, files / 2, files + 1, files + 2} {
+			again, _ := readdirAll(t, g, mustOpenDirAt(t, g, "d", names, bufLen), bufLen, c)
+			if len(again) != len(names)-int(c) || (len(again) > 0 && again[0] != names[c]) {
+				t.Fatalf("buffer %d: from cookie %d: %d entries starting %v, want %d starting %q", bufLen, c, len(again), again[:min(1, len(again))], len(names)-int(c), names[min(int(c), len(names)-1)])
+			}
+		}
+	}
+
+	// Memory: 200 descriptors, each read once from its start.
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range 200 {
+		fd := mustOpenDir(t, g, "d")
+		if e := g.call("fd_readdir", fd, 4096, 256, 0, resultPtr); e != 0 {
+			t.Fatalf("fd_readdir: errno %d", e)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if grew := int64(after.HeapAlloc) - int64(before.HeapAlloc); grew > 4<<20 {
+		t.Errorf("200 directory descriptors, each read once, hold %d MB of the host's heap", grew>>20)
+	}
+}
+
+func mustOpenDir(t *testing.T, g *guest, p string) int64 {
+	t.Helper()
+	fd, e := g.open(3, p, true, oflagDirectory, rightFdReaddir)
+	if e != 0 {
+		t.Fatalf("open %s: errno %d", p, e)
+	}
+	return fd
+}
+
+// mustOpenDirAt opens p and reads it once to its end, so that the
+// descriptor's last position is past every cookie.
+func mustOpenDirAt(t *testing.T, g *guest, p string, names []string, bufLen uint64) int64 {
+	t.Helper()
+	fd := mustOpenDir(t, g, p)
+	if got, _ := readdirAll(t, g, fd, bufLen, 0); len(got) != len(names) {
+		t.Fatalf("re-read: %d entries, want %d", len(got), len(names))
+	}
+	return fd
+}
+
+// A directory descriptor keeps its full guest path. A guest opening each
+// directory relative to the last went 4000 levels down, each descriptor
+// holding a megabyte, and one ".." through a symlink at the bottom re-walked
+// from "/" building a longer path at every level: 2 GB of the init's
+// memory for a guest of 64 KiB. A path that would not fit in PATH_MAX is
+// now ENAMETOOLONG, and ".." still climbs where it fits.
+func TestDeepDirectoryPathsBounded(t *testing.T) {
+	root := t.TempDir()
+	name := strings.Repeat("d", 255)
+	// 20 levels of 256 bytes: 5120, past PATH_MAX. Made on the host with
+	// *at calls, since the absolute path is too long for mkdir.
+	dfd, err := unix.Open(root, unix.O_DIRECTORY|unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if err := unix.Mkdirat(dfd, name, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		next, err := unix.Openat(dfd, name, unix.O_DIRECTORY|unix.O_RDONLY, 0)
+		unix.Close(dfd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dfd = next
+	}
+	unix.Close(dfd)
+
+	g := newGuest(t, []Mount{{Guest: "/", Host: root}}, []string{"/"})
+	fd, depth := int64(3), 0
+	for ; depth < 20; depth++ {
+		next, e := g.open(fd, name, false, oflagDirectory, rightFdReaddir|rightPathOpen|rightPathFilestatGet|rightPathSymlink)
+		if e == ErrnoNametoolong {
+			break
+		}
+		if e != 0 {
+			t.Fatalf("open level %d: errno %d", depth+1, e)
+		}
+		fd = next
+	}
+	// "/" + 15 × 256 = 3841 bytes fits; a 16th level (4097) does not.
+	if depth != 15 {
+		t.Fatalf("opened %d levels of 256 bytes, want 15 (a path within PATH_MAX)", depth)
+	}
+	// ".." through a symlink from the deepest: the parent is re-walked
+	// from "/" and found.
+	lp, ln := g.str(".")
+	sp, sn := g.str("s")
+	if e := g.call("path_symlink", lp, ln, fd, sp, sn); e != 0 {
+		t.Fatalf("symlink: errno %d", e)
+	}
+	pp, pn := g.str("s/..")
+	if e := g.call("path_filestat_get", fd, 0, pp, pn, 1000); e != 0 {
+		t.Fatalf("s/.. from level 15: errno %d", e)
+	}
+	var st unix.Stat_t
+	parent := filepath.Join(root, strings.TrimSuffix(strings.Repeat(name+"/", 14), "/"))
+	pfd, err := unix.Open(root, unix.O_DIRECTORY|unix.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pfd)
+	if err := unix.Fstatat(pfd, strings.TrimPrefix(parent, root+"/"), &st, 0); err != nil {
+		t.Fatal(err)
+	}
+	if ino := binary.LittleEndian.Uint64(g.mem[1000+8:]); ino != st.Ino {
+		t.Errorf("s/.. from level 15 is inode %d, want level 14's %d", ino, st.Ino)
+	}
+}
