@@ -138,6 +138,45 @@ func TestReadOnlyMountRefusesWritesReadWriteMountAccepts(t *testing.T) {
 	}
 }
 
+// Go's wasip1 port picks the preopen a path is resolved from by plain
+// string prefix: beside a mount at /data, /data.json was looked up in the
+// mount, as ".json", and not found; /data/subx went to a mount at
+// /data/sub. A Go guest's preopens are named with a trailing slash, so
+// each path reaches what it names; any other guest sees the names as they
+// are.
+func TestGoGuestPathsBesideAMount(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	data, sub := t.TempDir(), t.TempDir()
+	for path, content := range map[string]string{
+		filepath.Join(data, "x"):    "in /data\n",
+		filepath.Join(data, "subx"): "in /data/subx\n",
+		filepath.Join(sub, "y"):     "in /data/sub\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mounts := []specs.Mount{bindMount("/data", data, "rbind", "ro"), bindMount("/data/sub", sub, "rbind", "ro")}
+	b := newBundle(t, "probe",
+		"cat", "/data.json", "cat", "/data/x", "cat", "/data/subx", "cat", "/data/sub/y", "cat", "/data/sub/../x", "stat", "/data")
+	if err := os.WriteFile(filepath.Join(b.rootfs, "data.json"), []byte("in the rootfs\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.edit(func(s *specs.Spec) { s.Mounts = mounts })
+	got := runOutput(t, r, b, "go-paths")
+	want := "in the rootfs\nin /data\nin /data/subx\nin /data/sub\nin /data\nOK\n"
+	if got != want {
+		t.Errorf("a Go guest beside mounts at /data and /data/sub read:\n%s\nwant:\n%s", got, want)
+	}
+
+	w := newBundle(t, "wat/prestatname.wat")
+	w.edit(func(s *specs.Spec) { s.Mounts = mounts })
+	if got := runOutput(t, r, w, "wat-name"); got != "/data" {
+		t.Errorf("a non-Go guest's preopen 4 is named %q, want /data", got)
+	}
+}
+
 // root.readonly refuses writes to /, while a tmpfs at /tmp stays writable
 // and its backing directory goes away with the container. As under runc,
 // the read-only root still gets its mount points: an image with no /dev

@@ -70,6 +70,26 @@ func Sniff(head []byte) Kind {
 	return KindUnknown
 }
 
+// goBuildID names the custom section Go's linker writes first in every
+// wasm module it makes: the build ID, which other formats keep in a note.
+var goBuildID = []byte("go:buildid")
+
+// IsGo reports whether a binary module was built by Go's wasip1 port: its
+// first section is the custom section "go:buildid". TinyGo and other
+// toolchains built on wasi-libc do not write it.
+func IsGo(head []byte) bool {
+	if len(head) < 9 || !bytes.HasPrefix(head, wasmMagic) || !bytes.Equal(head[4:8], moduleVersion) || head[8] != 0 {
+		return false
+	}
+	// Section size (LEB128, up to 5 bytes), then the name's length and
+	// the name.
+	i := 9
+	for ; i < len(head) && i < 14 && head[i]&0x80 != 0; i++ {
+	}
+	i++
+	return i < len(head) && int(head[i]) == len(goBuildID) && bytes.HasPrefix(head[i+1:], goBuildID)
+}
+
 // isWAT reports whether the first token of head, after whitespace, ";;" line
 // comments and (possibly nested) "(; ... ;)" block comments, is "(module".
 func isWAT(head []byte) bool {

@@ -37,6 +37,8 @@ type Entrypoint struct {
 	HostPath string
 	// Kind is what Sniff made of the file's first bytes.
 	Kind Kind
+	// Go says the module was built by Go's wasip1 port (IsGo).
+	Go bool
 	// File is an O_PATH handle on the file that was sniffed, opened by
 	// descriptor inside the guest's view (guestVFS.open). runw reads the
 	// module through it, never by HostPath again: between the lookup and
@@ -176,7 +178,7 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return nil, fmt.Errorf("read %q: %w", guest, ErrnoOf(err))
 	}
-	return &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), File: h}, nil
+	return &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), Go: IsGo(head[:n]), File: h}, nil
 }
 
 // errNotRegular is ReopenRegular's refusal.

@@ -51,6 +51,16 @@ type Plan struct {
 	Env []string `json:"env"`
 	// Preopens lists the granted directories; the rootfs comes first.
 	Preopens []Preopen `json:"preopens"`
+	// GoPreopenNames names every preopen but "/" with a trailing slash
+	// ("/data/"), for a module built by Go's wasip1 port (spec.IsGo).
+	// Go picks the preopen a path is resolved from by plain string
+	// prefix (syscall.preparePath), so /data.json beside a mount at /data
+	// was looked up inside the mount (".json") and not found. With the
+	// slash, /data.json and /data itself go to "/", whose view reaches
+	// into every mount, and /data/x to the mount. Go programs never see
+	// preopen names; other guests keep the names as they are (wasi-libc
+	// matches whole components, and some guests look names up exactly).
+	GoPreopenNames bool `json:"go_preopen_names,omitempty"`
 	// Files lists the granted single files (file bind mounts and the
 	// default devices), reachable by path through "/" and never
 	// preopened themselves.
@@ -121,13 +131,14 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		return nil, err
 	}
 	p := &Plan{
-		Module:     ep.HostPath,
-		ModuleName: ep.GuestPath,
-		Kind:       ep.Kind,
-		Argv:       append([]string(nil), proc.Args...),
-		Env:        env,
-		User:       User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
-		Files:      defaultDevices(proc.Terminal),
+		Module:         ep.HostPath,
+		ModuleName:     ep.GuestPath,
+		Kind:           ep.Kind,
+		GoPreopenNames: ep.Go,
+		Argv:           append([]string(nil), proc.Args...),
+		Env:            env,
+		User:           User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
+		Files:          defaultDevices(proc.Terminal),
 	}
 	if proc.User.Umask != nil {
 		p.User.Umask = *proc.User.Umask & 0o777

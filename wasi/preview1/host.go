@@ -27,6 +27,10 @@ type Config struct {
 	// guest as preopened descriptors 3, 4, ...: "/" first, so that Go and
 	// wasi-libc resolve absolute paths against the whole view.
 	Preopens []string
+	// SlashNames makes fd_prestat_dir_name report every preopen but "/"
+	// with a trailing slash, for a Go guest (wasi.Plan.GoPreopenNames
+	// says why). The view is unchanged.
+	SlashNames bool
 	// Stdio are the host descriptors behind guest 0, 1 and 2.
 	Stdio [3]int
 	// Net is the network grant.
@@ -115,10 +119,14 @@ func New(cfg Config) (*Host, error) {
 			return nil, fmt.Errorf("preopen %q is not a directory mount of the view", p)
 		}
 		mp := &view.mounts[i]
+		name := p
+		if cfg.SlashNames && p != "/" {
+			name += "/"
+		}
 		h.fds.fds = append(h.fds.fds, &fdEntry{
 			kind: kindDir, hostFd: mp.fd, filetype: filetypeDirectory,
 			rightsBase: rightsDirBase, rightsInheriting: rightsDirInheriting,
-			read: true, guest: p, mount: i, preopen: p,
+			read: true, guest: p, mount: i, preopen: name,
 		})
 	}
 	// Listeners come after every directory: wasi-libc and Go stop their
