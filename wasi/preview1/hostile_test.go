@@ -336,7 +336,29 @@ func TestDeepDirectoryPathsBounded(t *testing.T) {
 	if depth != 15 {
 		t.Fatalf("opened %d levels of 256 bytes, want 15 (a path within PATH_MAX)", depth)
 	}
-	// ".." through a symlink from the deepest: the parent is re-walked
+	// The longest directory path that fits (4095 bytes, PATH_MAX with its
+	// NUL) opens, and a symlink in it, never kept as a path itself, is
+	// followed: "s/.." from there is level 15.
+	deepest := strings.Repeat("e", 254)
+	ep, en := g.str(deepest)
+	if e := g.call("path_create_directory", fd, ep, en); e != 0 {
+		t.Fatalf("mkdir at level 16: errno %d", e)
+	}
+	last, e := g.open(fd, deepest, false, oflagDirectory, rightFdReaddir|rightPathOpen|rightPathFilestatGet|rightPathSymlink)
+	if e != 0 {
+		t.Fatalf("open a directory whose guest path is 4095 bytes: errno %d", e)
+	}
+	lp0, ln0 := g.str(".")
+	sp0, sn0 := g.str("s")
+	if e := g.call("path_symlink", lp0, ln0, last, sp0, sn0); e != 0 {
+		t.Fatalf("symlink at level 16: errno %d", e)
+	}
+	pp0, pn0 := g.str("s/..")
+	if e := g.call("path_filestat_get", last, 0, pp0, pn0, 1000); e != 0 {
+		t.Errorf("s/.. from a directory of 4095 bytes: errno %d", e)
+	}
+
+	// ".." through a symlink from level 15: the parent is re-walked
 	// from "/" and found.
 	lp, ln := g.str(".")
 	sp, sn := g.str("s")
@@ -359,5 +381,117 @@ func TestDeepDirectoryPathsBounded(t *testing.T) {
 	}
 	if ino := binary.LittleEndian.Uint64(g.mem[1000+8:]); ino != st.Ino {
 		t.Errorf("s/.. from level 15 is inode %d, want level 14's %d", ino, st.Ino)
+	}
+}
+
+// An rm -r loop as wasi-libc runs it: read a page, remove every entry it
+// holds, read on from the last cookie; and the same in two directories at
+// once. Where a directory offset is only a count of entries (ramfs, and
+// tmpfs before Linux 6.6), a seek between the calls counted from the start
+// again and skipped as many entries as had been removed.
+func TestReaddirWhileRemoving(t *testing.T) {
+	roots := map[string]string{"the test's directory": t.TempDir()}
+	if ram := t.TempDir(); unix.Mount("none", ram, "ramfs", 0, "") == nil {
+		t.Cleanup(func() { unix.Unmount(ram, unix.MNT_DETACH) })
+		roots["ramfs"] = ram
+	} else {
+		t.Logf("no ramfs (not root?): only the test's directory")
+	}
+	const files = 300
+	for fs, root := range roots {
+		for _, d := range []string{"a", "b"} {
+			if err := os.Mkdir(filepath.Join(root, d), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			for i := range files {
+				write(t, filepath.Join(root, d, fmt.Sprintf("%s%05d", strings.Repeat("n", 100), i)), "")
+			}
+		}
+		g := newGuest(t, []Mount{{Guest: "/", Host: root}}, []string{"/"})
+		a, b := mustOpenDir(t, g, "a"), mustOpenDir(t, g, "b")
+		// page removes the entries of one 4 KiB page of fd from cookie
+		// and returns the next cookie, or false at the end.
+		page := func(fd int64, cookie uint64) (uint64, bool) {
+			const buf, bufLen = 8192, 4096
+			if e := g.call("fd_readdir", fd, buf, bufLen, int64(cookie), resultPtr); e != 0 {
+				t.Fatalf("fd_readdir: errno %d", e)
+			}
+			used := uint64(binary.LittleEndian.Uint32(g.mem[resultPtr:]))
+			list := append([]byte(nil), g.mem[buf:buf+used]...)
+			for len(list) >= direntSize {
+				n := uint64(binary.LittleEndian.Uint32(list[16:]))
+				if uint64(len(list)) < direntSize+n {
+					break
+				}
+				if name := string(list[direntSize : direntSize+n]); name != "." && name != ".." {
+					p, l := g.str(name)
+					if e := g.call("path_unlink_file", fd, p, l); e != 0 {
+						t.Fatalf("unlink %s: errno %d", name, e)
+					}
+				}
+				cookie = binary.LittleEndian.Uint64(list)
+				list = list[direntSize+n:]
+			}
+			return cookie, used == bufLen
+		}
+		ca, moreA := page(a, 0)
+		for cb, moreB := uint64(0), true; moreB; {
+			cb, moreB = page(b, cb)
+			if moreA {
+				ca, moreA = page(a, ca)
+			}
+		}
+		for moreA {
+			ca, moreA = page(a, ca)
+		}
+		for _, d := range []string{"a", "b"} {
+			if left, _ := os.ReadDir(filepath.Join(root, d)); len(left) != 0 {
+				t.Errorf("%s: %d of %d entries of %s never listed", fs, len(left), files, d)
+			}
+		}
+	}
+}
+
+// BenchmarkReaddir pages through a directory of 1,000 entries with a
+// 4 KiB buffer, as wasi-libc's readdir does: one op is the whole listing.
+func BenchmarkReaddir(b *testing.B) {
+	root := b.TempDir()
+	dir := filepath.Join(root, "d")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	for i := range 1000 {
+		write(b, filepath.Join(dir, fmt.Sprintf("file-%04d.txt", i)), "")
+	}
+	g := newGuest(b, []Mount{{Guest: "/", Host: root}}, []string{"/"})
+	ptr, n := g.str("d")
+	if e := g.call("path_open", 3, 0, ptr, n, oflagDirectory, rightFdReaddir, 0, 0, resultPtr); e != 0 {
+		b.Fatalf("open: errno %d", e)
+	}
+	fd := int64(binary.LittleEndian.Uint32(g.mem[resultPtr:]))
+	b.ResetTimer()
+	for range b.N {
+		entries, cookie := 0, int64(0)
+		for {
+			if e := g.call("fd_readdir", fd, 8192, 4096, cookie, resultPtr); e != 0 {
+				b.Fatalf("fd_readdir: errno %d", e)
+			}
+			used := binary.LittleEndian.Uint32(g.mem[resultPtr:])
+			for buf := g.mem[8192 : 8192+used]; len(buf) >= direntSize; {
+				namlen := binary.LittleEndian.Uint32(buf[16:])
+				if uint32(len(buf)) < direntSize+namlen {
+					break
+				}
+				cookie = int64(binary.LittleEndian.Uint64(buf))
+				entries++
+				buf = buf[direntSize+namlen:]
+			}
+			if used < 4096 {
+				break
+			}
+		}
+		if entries != 1002 {
+			b.Fatalf("%d entries", entries)
+		}
 	}
 }

@@ -212,10 +212,9 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 	e.flags = fdflags & (fdflagAppend | fdflagNonblock | fdflagDsync | fdflagRsync | fdflagSync)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
-		if len(t.guest) >= pathMax {
-			// A directory descriptor keeps its path (stepPath).
+		if errno := kept(t.guest); errno != 0 {
 			unix.Close(fd)
-			return ErrnoNametoolong
+			return errno
 		}
 		e.kind, e.guest, e.write = kindDir, t.guest, false
 		e.rightsBase, e.rightsInheriting = rightsDirBase, rightsDirInheriting

@@ -75,11 +75,40 @@ func (h *Host) fdReaddir(m memory, a []arg) Errno {
 // after "." and "..".
 const firstDirEntry = 2
 
-// dirPos is where fd_readdir left a directory: reading the directory from
-// offset off, the first entry the kernel gives (other than "." and "..")
-// is entry idx.
-type dirPos struct {
+// dirState is where fd_readdir left a directory descriptor: reading the
+// directory from offset off, the first entry the kernel gives (other than
+// "." and "..") is entry idx.
+//
+// carry, when kept, is the kernel's records from that entry on which the
+// last read fetched and the guest had no room for; the descriptor's kernel
+// offset is then just past them, and the next call for an entry at or
+// after idx reads on without a seek. The seek is what a directory must
+// not get between two calls: where an offset is only a count of entries
+// (tmpfs before Linux 6.6, ramfs), a seek after the guest removed what it
+// had listed (an rm -r loop) counts from the start again and skips as many
+// entries it never saw; and it costs ext4 its hash-ordered cache of the
+// block. glibc's DIR keeps the same read-ahead.
+type dirState struct {
 	idx, off uint64
+	carry    []byte
+}
+
+// maxCarried bounds the read-ahead kept for all directory descriptors
+// together: a guest holding many directories partway through a listing
+// gets seeks, not host memory, beyond it.
+const maxCarried = 1 << 20
+
+// setCarry keeps rec as e's read-ahead where the budget allows, and
+// nothing otherwise.
+func (t *table) setCarry(e *fdEntry, rec []byte) {
+	t.carried -= cap(e.dir.carry)
+	keep := append(e.dir.carry[:0], rec...) // rec may lie in e.dir.carry: copy allows the overlap
+	if rec == nil || t.carried+cap(keep) > maxCarried {
+		e.dir.carry = nil
+		return
+	}
+	e.dir.carry = keep
+	t.carried += cap(keep)
 }
 
 // readEntries lists the directory e from entry from on, calling put for
@@ -87,66 +116,79 @@ type dirPos struct {
 // stopped: at the last entry it gave put, which the guest may ask for
 // again (it was cut) or read past.
 func (h *Host) readEntries(e *fdEntry, from uint64, room int, put func(i, ino uint64, typ uint8, name string) bool) Errno {
-	// From the first entry the directory is read afresh, as rewinddir
-	// does: an entry made since the last read (before the position where
-	// that one ended, on most file systems) is seen.
-	pos := dirPos{idx: firstDirEntry}
-	if from > firstDirEntry && e.dirPos.idx >= firstDirEntry && e.dirPos.idx <= from {
-		pos = e.dirPos
-	}
-	if _, err := unix.Seek(e.hostFd, int64(pos.off), unix.SEEK_SET); err != nil {
-		return toErrno(err)
-	}
 	if h.dents == nil {
 		h.dents = make([]byte, 32<<10)
 	}
 	// About as many kernel records as the guest has room for (a record
 	// is about as long as a WASI dirent): the rest of a larger read would
-	// be parsed only to be dropped, at every call of a guest paging with
-	// a small buffer. 1 KiB holds at least one of any name.
+	// be parsed only to be dropped. 1 KiB holds at least one of any name.
 	dents := h.dents[:min(len(h.dents), max(room+room/4, 1<<10))]
-	i, at := pos.idx, pos.off
-	for {
-		n, err := unix.Getdents(e.hostFd, dents)
-		if err == unix.EINTR {
-			continue
+	st := &e.dir
+	var b []byte
+	var i, at uint64
+	// From the first entry the directory is read afresh, as rewinddir
+	// does: an entry made since the last read (before the position where
+	// that one ended, on most file systems) is seen.
+	switch {
+	case from > firstDirEntry && st.carry != nil && st.idx <= from:
+		b, i, at = st.carry, st.idx, st.off
+	default:
+		i, at = firstDirEntry, 0
+		if from > firstDirEntry && st.idx >= firstDirEntry && st.idx <= from {
+			i, at = st.idx, st.off
 		}
-		if err != nil {
+		h.fds.setCarry(e, nil)
+		if _, err := unix.Seek(e.hostFd, int64(at), unix.SEEK_SET); err != nil {
 			return toErrno(err)
 		}
-		if n <= 0 {
-			e.dirPos = dirPos{idx: i, off: at}
-			return 0
-		}
-		for b := dents[:n]; len(b) >= 19; {
-			reclen := int(binary.LittleEndian.Uint16(b[16:]))
-			if reclen == 0 || reclen > len(b) {
-				break
-			}
-			ino := binary.LittleEndian.Uint64(b[0:])
-			next := binary.LittleEndian.Uint64(b[8:])
-			typ := b[18]
-			name := b[19:reclen]
-			if k := indexNul(name); k >= 0 {
-				name = name[:k]
-			}
-			b = b[reclen:]
-			start := at
-			at = next
-			if string(name) == "." || string(name) == ".." {
+	}
+	for {
+		if len(b) < 19 {
+			n, err := unix.Getdents(e.hostFd, dents)
+			if err == unix.EINTR {
 				continue
 			}
-			if i < from {
-				i++
-				continue
+			if err != nil {
+				h.fds.setCarry(e, nil)
+				return toErrno(err)
 			}
-			nm := string(name)
-			if !put(i, ino, direntType(e.hostFd, nm, typ), nm) {
-				e.dirPos = dirPos{idx: i, off: start}
+			if n <= 0 {
+				st.idx, st.off = i, at
+				h.fds.setCarry(e, nil)
 				return 0
 			}
-			i++
+			b = dents[:n]
 		}
+		reclen := int(binary.LittleEndian.Uint16(b[16:]))
+		if reclen < 19 || reclen > len(b) {
+			b = nil
+			continue
+		}
+		rec := b
+		ino := binary.LittleEndian.Uint64(b[0:])
+		next := binary.LittleEndian.Uint64(b[8:])
+		typ := b[18]
+		name := b[19:reclen]
+		if k := indexNul(name); k >= 0 {
+			name = name[:k]
+		}
+		b = b[reclen:]
+		start := at
+		at = next
+		if string(name) == "." || string(name) == ".." {
+			continue
+		}
+		if i < from {
+			i++
+			continue
+		}
+		nm := string(name)
+		if !put(i, ino, direntType(e.hostFd, nm, typ), nm) {
+			st.idx, st.off = i, start
+			h.fds.setCarry(e, rec)
+			return 0
+		}
+		i++
 	}
 }
 

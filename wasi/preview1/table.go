@@ -47,8 +47,8 @@ type fdEntry struct {
 	// preopen is the name fd_prestat_dir_name reports; empty for a
 	// descriptor the guest opened itself.
 	preopen string
-	// dirPos is where the last fd_readdir stopped (readdir.go).
-	dirPos dirPos
+	// dir is where the last fd_readdir stopped (readdir.go).
+	dir dirState
 	// family is a socket's address family (AF_INET or AF_INET6), and
 	// recvTimeout and sendTimeout its emulated SO_RCVTIMEO and
 	// SO_SNDTIMEO (0: wait for ever).
@@ -74,6 +74,9 @@ func (e *fdEntry) start() step {
 // (the preopens must be contiguous from 3).
 type table struct {
 	fds []*fdEntry
+	// carried is the bytes of directory read-ahead its entries keep
+	// (readdir.go), at most maxCarried.
+	carried int
 }
 
 // maxFds bounds the table like RLIMIT_NOFILE bounds a process: beyond it a
@@ -105,6 +108,7 @@ func (t *table) add(e *fdEntry) (int32, Errno) {
 func (t *table) remove(fd int32) {
 	e := t.fds[fd]
 	t.fds[fd] = nil
+	t.setCarry(e, nil)
 	if e.ownsHost {
 		unix.Close(e.hostFd)
 	}

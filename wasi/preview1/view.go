@@ -245,8 +245,8 @@ func joinGuest(dir, name string) string {
 	return dir + "/" + name
 }
 
-// stepPath is the guest path of directory name in dir, for a step of the
-// walk: ENAMETOOLONG when it would not fit in PATH_MAX.
+// kept refuses, with ENAMETOOLONG, a directory whose guest path would not
+// fit in PATH_MAX, where the walk or a descriptor is about to keep it.
 //
 // The bound is on the whole path, not only on the guest's argument (which
 // memory.path caps): every step, and every directory descriptor, keeps
@@ -255,12 +255,13 @@ func joinGuest(dir, name string) string {
 // down kept a megabyte each, and one ".." re-walked from "/" built a
 // longer string at every level: 2 GB for a guest of 64 KiB. Linux itself
 // would go deeper (openat has no depth limit), but no absolute path there
-// could name such a directory either.
-func stepPath(dir, name string) (string, Errno) {
-	if len(dir)+1+len(name) >= pathMax {
-		return "", ErrnoNametoolong
+// could name such a directory either. A name that is not kept (a symlink
+// followed from such a directory, a file in it) is not refused.
+func kept(guest string) Errno {
+	if len(guest) >= pathMax {
+		return ErrnoNametoolong
 	}
-	return joinGuest(dir, name), 0
+	return 0
 }
 
 // resolve finds the object p names relative to the directory start. The
@@ -342,9 +343,10 @@ func (w *walker) fast(p string) Errno {
 				return 0
 			}
 		}
-		guest, errno := stepPath(start.guest, clean)
-		if errno != 0 {
-			return errno
+		guest := joinGuest(start.guest, clean)
+		if kept(guest) != 0 {
+			// The walk, step by step, says what of it is too long.
+			return 0
 		}
 		fd, err := unix.Openat2(start.fd, dir, &unix.OpenHow{
 			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
@@ -400,11 +402,7 @@ func (w *walker) run() Errno {
 // descend enters directory c of the top of the stack, following it if it
 // is a symlink (when links may be followed at all).
 func (w *walker) descend(c string, followLinks bool) Errno {
-	guest, errno := stepPath(w.top().guest, c)
-	if errno != 0 {
-		return errno
-	}
-	return w.descendAs(c, guest, followLinks)
+	return w.descendAs(c, joinGuest(w.top().guest, c), followLinks)
 }
 
 // descendAs is descend with the guest path of c already made.
@@ -414,6 +412,9 @@ func (w *walker) descendAs(c, guest string, followLinks bool) Errno {
 		mp := &w.v.mounts[i]
 		if !mp.dir {
 			return ErrnoNotdir
+		}
+		if e := kept(guest); e != 0 {
+			return e
 		}
 		w.push(step{fd: mp.fd, guest: guest, mount: i})
 		return 0
@@ -429,6 +430,10 @@ func (w *walker) descendAs(c, guest string, followLinks bool) Errno {
 	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
+		if e := kept(guest); e != 0 {
+			unix.Close(fd)
+			return e
+		}
 		w.push(step{fd: fd, guest: guest, mount: top.mount, owned: true})
 		return 0
 	case unix.S_IFLNK:
