@@ -181,7 +181,11 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		}
 	}
 
-	if p.Net, err = networkFor(b.Spec, proc.Env, bind); err != nil {
+	// The guest's environment, not process.env: a name set twice takes
+	// its last value (containerd keeps an image's ENV RUNW_LISTEN=:8080
+	// and a pod's env RUNW_LISTEN=:9090 both), and the listeners bound
+	// must be the ones the guest reads RUNW_LISTEN for.
+	if p.Net, err = networkFor(b.Spec, p.Env, bind); err != nil {
 		return nil, err
 	}
 	if r := b.Spec.Linux; r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil {

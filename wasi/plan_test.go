@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -324,5 +325,22 @@ func TestPlanEmptyHomeFromContainerPasswd(t *testing.T) {
 	env, _ = guestEnv([]string{"HOME=/x"}, "/", func() string { return "/home/app" })
 	if !reflect.DeepEqual(env, []string{"HOME=/x"}) {
 		t.Errorf("set HOME: %q", env)
+	}
+}
+
+// containerd keeps both an image's ENV RUNW_LISTEN=:8080 and a pod's env
+// RUNW_LISTEN=:9090 in process.env. The guest reads the last; the
+// listeners bound must be that one's, not both (the guest's first
+// descriptor was :8080's, and the pod's port never answered).
+func TestPlanListenersFromTheLastRunwListen(t *testing.T) {
+	s := baseSpec()
+	s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}}}
+	s.Process.Env = []string{"PATH=/bin", "RUNW_LISTEN=:8080", "RUNW_LISTEN=:9090"}
+	p, _ := planFor(t, s, t.TempDir())
+	if len(p.Net.Listeners) != 1 || p.Net.Listeners[0].Addr.Port() != 9090 {
+		t.Errorf("listeners %v, want only :9090 (the RUNW_LISTEN the guest sees)", p.Net.Listeners)
+	}
+	if !slices.Contains(p.Env, "RUNW_LISTEN=:9090") || slices.Contains(p.Env, "RUNW_LISTEN=:8080") {
+		t.Errorf("guest env %q", p.Env)
 	}
 }
