@@ -10,14 +10,15 @@ import (
 // d_next i+1; "." (0) and ".." (1) come first, as wasmtime and wasi-libc
 // expect, then the directory's own entries as the kernel lists them.
 //
-// Nothing is kept of a listing between calls, only where the last call
-// stopped (dirPos): a guest paging through a directory costs one
-// getdents pass, as on Linux, and a cookie the guest kept from earlier is
-// found again by reading from the start. The host's memory does not grow
-// with a directory's size or with how many descriptors of it are open:
-// a copy of the listing kept per descriptor (until December) let a guest
-// with 10,000 long names in a directory make the init hold 3 MB for each
-// descriptor it opened on it, and the OOM killer end the container.
+// No copy of a listing is kept between calls, only where the last call
+// stopped and the rest of the kernel's last read (dirState): a guest
+// paging through a directory costs one getdents pass, as on Linux, and a
+// cookie the guest kept from earlier is found again by reading from the
+// start. The host's memory does not grow with a directory's size or with
+// how many descriptors of it are open: a copy of the listing kept per
+// descriptor (until December) let a guest with 10,000 long names in a
+// directory make the init hold 3 MB for each descriptor it opened on it,
+// and the OOM killer end the container.
 func (h *Host) fdReaddir(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
