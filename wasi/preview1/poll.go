@@ -19,8 +19,9 @@ import (
 // waiting on every descriptor it may hold is never refused.
 const maxSubscriptions = 1 << 20
 
-// keptSubscriptions is the most subscriptions whose lists are kept for
-// the next call (an event loop's): beyond, they are dropped after it.
+// keptSubscriptions is the most subscriptions whose lists are always kept
+// for the next call (an event loop's); beyond, only as many as the
+// guest's descriptors could need.
 const keptSubscriptions = 4096
 
 // pollScratch is pollOneoff's reused lists.
@@ -73,9 +74,11 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	// collector (and the threads it wakes) busy.
 	clocks, fdsubs, pfds := h.poll.clocks[:0], h.poll.fds[:0], h.poll.pfds[:0]
 	defer func() {
-		if nsubs > keptSubscriptions {
-			// An unusually large call's lists are not kept for the
-			// rest of the run.
+		if nsubs > keptSubscriptions && int(nsubs) > 2*len(h.fds.fds)+64 {
+			// Lists larger than a wait on every descriptor the guest
+			// holds (read and write) needs are not kept for the rest
+			// of the run; a server's own event loop keeps its lists,
+			// however many connections it waits on.
 			clocks, fdsubs, pfds = nil, nil, nil
 		}
 		h.poll.clocks, h.poll.fds, h.poll.pfds = clocks, fdsubs, pfds
