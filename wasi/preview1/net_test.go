@@ -47,6 +47,11 @@ func TestParseRules(t *testing.T) {
 			t.Errorf("%q parsed", bad)
 		}
 	}
+	// One line a user can read: the rule and what is wrong with it, not
+	// the Go function that parsed it.
+	if _, err := ParseRules("999.1.1.1/40"); err == nil || err.Error() != `address rule "999.1.1.1/40": not an IP address or CIDR prefix: IPv4 field has value >255` {
+		t.Errorf("a bad prefix: %v", err)
+	}
 	if allowed(nil, ap("1.1.1.1:1")) != true {
 		t.Error("nil rules must allow everything")
 	}

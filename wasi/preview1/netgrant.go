@@ -178,11 +178,21 @@ func parseRule(item string) (Rule, error) {
 	return r, nil
 }
 
+// notAddress is parsePrefix's error: netip's own names the Go function
+// and repeats the input, which the caller's message already gives.
+func notAddress(err error) error {
+	why := err.Error()
+	if i := strings.LastIndex(why, "): "); i >= 0 {
+		why = why[i+3:]
+	}
+	return fmt.Errorf("not an IP address or CIDR prefix: %s", why)
+}
+
 func parsePrefix(s string) (netip.Prefix, error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return netip.Prefix{}, err
+			return netip.Prefix{}, notAddress(err)
 		}
 		// Peers are checked unmapped (allows): an IPv4-mapped prefix
 		// ("::ffff:10.0.0.0/104") is its IPv4 prefix, or it would match
@@ -194,7 +204,7 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	if err != nil {
-		return netip.Prefix{}, err
+		return netip.Prefix{}, notAddress(err)
 	}
 	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
 }
