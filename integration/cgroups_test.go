@@ -23,9 +23,7 @@ import (
 // there are what the spec allows, and update leaves them alone.
 func TestInitInEveryV1Hierarchy(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	if _, err := os.Stat("/sys/fs/cgroup/devices/devices.list"); err != nil {
 		t.Skip("no cgroup v1 devices hierarchy at /sys/fs/cgroup/devices")
 	}
@@ -210,9 +208,7 @@ func hybrid() bool {
 // delete as on any unified host.
 func TestDeviceNodesAreRefused(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mknod, cgroups")
-	}
+	needsRoot(t, "mknod, cgroups")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "readn", "/kmsg", "16", "readn", "/dev/null", "16")
 	node := filepath.Join(b.rootfs, "kmsg")
@@ -257,9 +253,7 @@ test ! -e /sys/fs/cgroup$cg && echo "cgroup removed"
 // an init that crashes while it starts.
 func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	setLimit := func(limit int64) {

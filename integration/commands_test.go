@@ -44,9 +44,7 @@ func TestFeaturesDescribesWhatRunwDoes(t *testing.T) {
 // stdin, events --stats, and a clear refusal of checkpoint.
 func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	r.mustRun("create", "--bundle", b.dir, "cmds")
@@ -297,9 +295,7 @@ func TestForegroundExecWithTTY(t *testing.T) {
 // directory, no cgroup, no init).
 func TestHooks(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	out := t.TempDir()
 	b := newBundle(t, "probe", "echo", "hi")
@@ -436,9 +432,7 @@ func TestSandboxAnnotationsAreHandedOff(t *testing.T) {
 // and the cgroup must go.
 func TestDeleteEndsExecProcesses(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	r.mustRun("run", "--detach", "--bundle", b.dir, "ex")
@@ -462,9 +456,7 @@ func TestDeleteEndsExecProcesses(t *testing.T) {
 // the init is gone.
 func TestKillAllReachesExecProcesses(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	r.mustRun("run", "--detach", "--bundle", b.dir, "ka")
@@ -507,9 +499,7 @@ func TestGuestExitStatusAbove125(t *testing.T) {
 // its context) leaves an init behind; delete must end it and clean up.
 func TestDeleteAfterAbortedCreate(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "echo", "hi")
 	// No cache: the init compiles for about a second, time to kill create.
@@ -543,9 +533,7 @@ func TestDeleteAfterAbortedCreate(t *testing.T) {
 // instant cannot be timed).
 func TestDeleteAfterCreateKilledBeforeInit(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	cg := fmt.Sprintf("/runw-test-early-%d", time.Now().UnixNano())
 	var made []string

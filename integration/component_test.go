@@ -284,9 +284,7 @@ func TestComponentMounts(t *testing.T) {
 // (in a mount and in a private tmpfs) belongs to its uid.
 func TestComponentProcessUser(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: changes uid")
-	}
+	needsRoot(t, "changes uid")
 	r := newRunw(t)
 	vol := t.TempDir()
 	os.Chmod(vol, 0o777)

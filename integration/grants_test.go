@@ -321,9 +321,7 @@ func TestWASIUnstableModuleRuns(t *testing.T) {
 // module, which joins that mount namespace, gets the same grants.
 func TestContainerRootIsTheRootfs(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mount namespaces")
-	}
+	needsRoot(t, "mount namespaces")
 	if _, err := os.Stat("/etc/hostname"); err != nil {
 		t.Skip("the host has no /etc/hostname to look for")
 	}
@@ -448,9 +446,7 @@ func TestMissingCwdIsCreated(t *testing.T) {
 // is no longer at /etc/hosts: the exec fails, naming it.
 func TestExecIgnoresLinksPlantedByTheGuest(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mount namespaces")
-	}
+	needsRoot(t, "mount namespaces")
 	r := newRunw(t)
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	if err := os.WriteFile(hosts, []byte("127.0.0.1 granted"), 0o644); err != nil {
@@ -493,9 +489,7 @@ func TestExecIgnoresLinksPlantedByTheGuest(t *testing.T) {
 // now and then run the host's module (exit 7).
 func TestExecModuleLookupRace(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mount namespaces")
-	}
+	needsRoot(t, "mount namespaces")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	hello, err := os.ReadFile("testdata/wat/hello.wat")
@@ -567,9 +561,7 @@ func TestExecModuleLookupRace(t *testing.T) {
 // files (runc exec joins the container's mounts), not follow the link.
 func TestExecIgnoresASwappedBindSource(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mount namespaces")
-	}
+	needsRoot(t, "mount namespaces")
 	r := newRunw(t)
 	shared, host := t.TempDir(), t.TempDir()
 	app := filepath.Join(shared, "app")
@@ -626,9 +618,7 @@ func TestExecIgnoresASwappedBindSource(t *testing.T) {
 // that mode.
 func TestTmpfsWritableByEveryUser(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: changes users")
-	}
+	needsRoot(t, "changes users")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	b.edit(func(s *specs.Spec) {
@@ -733,9 +723,7 @@ func TestIsattyOfNonTerminalStreams(t *testing.T) {
 // and delete leaves nothing mounted.
 func TestOverlayMount(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: mounts an overlay")
-	}
+	needsRoot(t, "mounts an overlay")
 	r := newRunw(t)
 	dir := t.TempDir()
 	lower, upper, work := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")

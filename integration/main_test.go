@@ -250,6 +250,14 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 }
 
+// needsRoot skips t, saying why, unless the tests run as root.
+func needsRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: " + why)
+	}
+}
+
 // newRunw gives the test a fresh --root. At the end of the test every
 // container still there is force-deleted, so that a failed test leaves no
 // spinning guest behind to disturb the others.

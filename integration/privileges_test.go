@@ -176,9 +176,7 @@ func podmanProcess(s *specs.Spec, user specs.User, caps []string, seccomp *specs
 // Seccomp mode 2, the limits and oom_score_adj. The guest still runs
 // under all of it.
 func TestPodmanConfigConfinesInitAsRunc(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: changes uid and capabilities")
-	}
+	needsRoot(t, "changes uid and capabilities")
 	busybox := engStaticBusybox()
 	if _, err := exec.LookPath("runc"); err != nil || busybox == "" {
 		t.Skip("needs runc and a static busybox for the native side (integration/deps.sh installs them)")
@@ -319,9 +317,7 @@ func runcConfinement(t *testing.T, busybox string, edit func(*specs.Spec)) confi
 // capabilities (and its seccomp profile) it can.
 func TestNoCapabilitiesGuestStillRuns(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: drops capabilities")
-	}
+	needsRoot(t, "drops capabilities")
 	for _, tc := range []struct {
 		name     string
 		caps     *specs.LinuxCapabilities
@@ -434,9 +430,7 @@ func TestSeccompRefusingThreadSetUpCalls(t *testing.T) {
 // podman's default leaves no_new_privileges off: the filter must still be
 // loaded, whatever order Landlock and the credentials take.
 func TestSeccompWithoutNoNewPrivileges(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: changes capabilities")
-	}
+	needsRoot(t, "changes capabilities")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "60s")
 	b.edit(func(s *specs.Spec) {

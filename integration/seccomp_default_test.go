@@ -72,9 +72,7 @@ func TestRunwSeccompGuestsStillRun(t *testing.T) {
 // other than "default" is refused at create.
 func TestRunwSeccompRefusesTheRest(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the control's unshare needs CAP_SYS_ADMIN")
-	}
+	needsRoot(t, "the control's unshare needs CAP_SYS_ADMIN")
 	bin := mustProbeBin(t)
 	admin := []string{"CAP_SYS_ADMIN"}
 	run := func(filtered bool) (result, string) {

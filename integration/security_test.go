@@ -24,9 +24,7 @@ import (
 // host binary must stay as it was.
 func TestInitBinaryCannotBeOverwritten(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: the attack opens another process's exe link")
-	}
+	needsRoot(t, "the attack opens another process's exe link")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	r.mustRun("create", "--bundle", b.dir, "exe")
@@ -119,9 +117,7 @@ func TestMemoryLimitCapsLinearMemory(t *testing.T) {
 // Without a cache the compile can only run in the init, inside the
 // limit: then the one error line names the OOM killer.
 func TestColdStartUnderSmallMemoryLimit(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: cgroups")
-	}
+	needsRoot(t, "cgroups")
 	t.Parallel()
 	r := newRunw(t)
 	limit := int64(64 << 20)
@@ -144,9 +140,7 @@ func TestColdStartUnderSmallMemoryLimit(t *testing.T) {
 // is refused, and what the guest writes belongs to its uid.
 func TestProcessUserIsEnforced(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: changes uid")
-	}
+	needsRoot(t, "changes uid")
 	r := newRunw(t)
 	vol := t.TempDir()
 	os.Chmod(vol, 0o777)
