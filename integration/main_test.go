@@ -3,6 +3,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -480,19 +481,21 @@ func (r *runw) assertRootEmpty() {
 
 // ---- processes ----
 
+// procStat returns the fields of /proc/PID/stat after the command's
+// closing parenthesis (state, ppid, ...), or nil if pid is gone.
+func procStat(pid int) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+}
+
 // procGone reports whether pid has exited (gone, or a zombie not yet
 // reaped).
 func procGone(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return true
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 || i+2 >= len(s) {
-		return true
-	}
-	return s[i+2] == 'Z' || s[i+2] == 'X'
+	f := procStat(pid)
+	return len(f) == 0 || f[0] == "Z" || f[0] == "X"
 }
 
 // waitGone polls every millisecond until pid has exited and returns how

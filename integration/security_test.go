@@ -338,3 +338,74 @@ func TestInitInheritsNoStrayDescriptors(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "fds")
 }
+
+// TestKilledCreateLeavesNoCompiler: create compiles an uncached module in
+// a `runw compile` child, as root and outside the container's cgroup. A
+// hostile image can make that compile take minutes and gigabytes (a module
+// of a few MB with hundreds of thousands of empty functions). An engine
+// that gives up on create kills it; the compiler must die with it, not
+// run on as an orphan with every capability.
+func TestKilledCreateLeavesNoCompiler(t *testing.T) {
+	needsRoot(t, "create spawns its compile child as root")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	b := newBundle(t, "hello")
+	b.writeFile("slow.wasm", string(emptyFunctionsModule(300000)))
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/slow.wasm"} })
+	create := r.start("create", "--bundle", b.dir, "slow")
+	compiler := 0
+	for deadline := time.Now().Add(30 * time.Second); compiler == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		compiler = childRunning(create.cmd.Process.Pid, "compile")
+	}
+	if compiler == 0 {
+		t.Fatalf("no compile child of create appeared: %v", create.wait(t, 30*time.Second))
+	}
+	t.Cleanup(func() { syscall.Kill(compiler, syscall.SIGKILL) })
+	create.cmd.Process.Kill()
+	create.wait(t, 10*time.Second)
+	waitGone(t, compiler, 10*time.Second)
+}
+
+// emptyFunctionsModule is a valid module of n functions that do nothing:
+// cheap to write, slow to compile.
+func emptyFunctionsModule(n int) []byte {
+	leb := func(b []byte, v int) []byte {
+		for ; v >= 0x80; v >>= 7 {
+			b = append(b, byte(v)|0x80)
+		}
+		return append(b, byte(v))
+	}
+	section := func(b []byte, id byte, body []byte) []byte {
+		return append(leb(append(b, id), len(body)), body...)
+	}
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = section(m, 1, []byte{1, 0x60, 0, 0}) // one type: [] -> []
+	funcs := leb(nil, n)
+	code := leb(nil, n)
+	for i := 0; i < n; i++ {
+		funcs = append(funcs, 0)        // type 0
+		code = append(code, 2, 0, 0x0b) // size 2: no locals, end
+	}
+	m = section(m, 3, funcs)
+	return section(m, 10, code)
+}
+
+// childRunning returns the pid of a live child of parent whose command
+// line has word, or 0.
+func childRunning(parent int, word string) int {
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if f := procStat(pid); len(f) < 2 || f[1] != strconv.Itoa(parent) || procGone(pid) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.Contains(string(cmdline), "\x00"+word+"\x00") {
+			return pid
+		}
+	}
+	return 0
+}

@@ -1,10 +1,14 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	goruntime "runtime"
 	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
@@ -47,17 +51,40 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 // compiles as /proc/self/fd/0: module is usually a /proc/self/fd link to
 // the lookup's handle (readThrough), which means nothing in another
 // process, and no path is resolved again.
+//
+// The module is untrusted, and a few megabytes of it can keep Cranelift
+// busy for minutes and gigabytes (a million empty functions: 154 s and
+// 5 GB here), outside every limit of the container. So the child is
+// bounded in time (compileTimeout) and dies with its parent
+// (Pdeathsig): an engine that gives up on create and kills it must not
+// leave a root compiler running on the host. The spawning thread is
+// locked for the child's life, as Pdeathsig follows the thread, not
+// the process.
 func fillCache(cacheDir string, cacheMax int64, module string) error {
 	f, err := os.Open(module)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	cmd := exec.Command("/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", "/proc/self/fd/0")
+	ctx, cancel := context.WithTimeout(context.Background(), compileTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", "/proc/self/fd/0")
 	cmd.Stdin = f
 	cmd.Env = []string{}
-	return cmd.Run()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	goruntime.LockOSThread()
+	defer goruntime.UnlockOSThread()
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("compile took more than %v: %w", compileTimeout, err)
+		}
+		return err
+	}
+	return nil
 }
+
+// compileTimeout bounds one `runw compile` child of create or exec.
+var compileTimeout = 2 * time.Minute
 
 // compileOutside fills the cache for plan's module from the calling
 // command (create, exec), before the init is spawned and placed in the

@@ -663,11 +663,14 @@ func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) erro
 }
 
 // makePrivateDir makes the directory behind one of the spec's tmpfs mounts.
-// When the spec bounds it (size=, nr_inodes=) and runw may mount, it is a
-// real tmpfs with those options (nosuid, nodev, noexec), so the guest gets
-// ENOSPC where runc's container would; it is unmounted with the container
-// (state.Handle.Destroy). Otherwise it is a plain directory under the
-// state root, and a size limit is not enforced. Either way it belongs to
+// When runw may mount (root), it is a real tmpfs with the spec's options
+// (nosuid, nodev, noexec), so the guest gets ENOSPC where runc's container
+// would, and its pages are charged to the container's memory cgroup; it is
+// unmounted with the container (state.Handle.Destroy). The attack this
+// stops: a tmpfs without size= (podman's --tmpfs and --read-only mounts)
+// used to be a plain directory under the state root, so a guest could fill
+// the host's /run past its memory limit. Without root (rootless) it is a
+// plain directory, and a size limit is not enforced. Either way it belongs to
 // the guest's user, and its mode is the spec's mode= or, as a tmpfs's
 // root is without one, 1777: another user (podman exec --user 1000) may
 // write there, as in runc's container.
@@ -675,7 +678,10 @@ func makePrivateDir(dir, data string, user wasi.User) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if data != "" && os.Geteuid() == 0 {
+	if os.Geteuid() == 0 {
+		if _, ok := tmpfsMode(data); !ok {
+			data = strings.TrimPrefix(data+",mode=1777", ",")
+		}
 		opts := fmt.Sprintf("%s,uid=%d,gid=%d", data, user.UID, user.GID)
 		err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts)
 		if err == nil {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -195,7 +196,7 @@ func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key s
 	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
 		return string(b), nil, nil
 	}
-	if wasm, err = os.ReadFile(path); err != nil {
+	if wasm, err = ReadModule(path); err != nil {
 		return "", nil, err
 	}
 	if convert != nil {
@@ -451,6 +452,44 @@ func (c *Cache) boundIndex() {
 	for i := 0; i < len(files)-max; i++ {
 		os.Remove(files[i].path)
 	}
+}
+
+// MaxModuleSize bounds the module, component or WAT file runw reads into
+// memory. The file is the image's (or, for runw exec, possibly the
+// guest's: a guest with a writable rootfs can make a sparse file of any
+// size with one ftruncate), and it is read by create and exec on the host,
+// as root and outside the container's cgroup, before any limit applies: a
+// 3 GiB sparse file, 4 KiB on disk, cost `runw exec` 3 GiB of memory and a
+// minute. Far larger than any real guest.
+var MaxModuleSize int64 = 512 << 20
+
+// ErrModuleTooLarge is ReadModule's refusal of a file over MaxModuleSize.
+var ErrModuleTooLarge = errors.New("module file too large")
+
+// ReadModule reads the module at path, refusing (before reading) a file
+// larger than MaxModuleSize, and never reading more than that even if the
+// file grows while it is read.
+func ReadModule(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() > MaxModuleSize {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrModuleTooLarge, fi.Size(), MaxModuleSize)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxModuleSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > MaxModuleSize {
+		return nil, fmt.Errorf("%w: more than %d bytes", ErrModuleTooLarge, MaxModuleSize)
+	}
+	return data, nil
 }
 
 // writeAtomic writes data to a dot-prefixed temp file beside path, fsyncs

@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -419,5 +420,34 @@ func TestCacheKeepsTheDirectoryItChecked(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir+".moved", victimKey+".cwasm")); err != nil {
 		t.Errorf("the artifact was not stored in the checked directory: %v", err)
+	}
+}
+
+// The attack: an image (or, for runw exec, a guest with a writable
+// rootfs: one ftruncate) ships a sparse module of gigabytes, a few KiB on
+// disk. create and exec read it on the host, as root and outside the
+// container's cgroup, before any limit applies. It is refused from its
+// size, before a byte is read.
+func TestHugeSparseModuleIsRefusedUnread(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "huge.wasm")
+	if err := os.WriteFile(p, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 64<<30); err != nil {
+		t.Fatal(err)
+	}
+	c, err := OpenCache(filepath.Join(t.TempDir(), "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, _, err := c.KeyFor(p, nil); !errors.Is(err, ErrModuleTooLarge) {
+		t.Fatalf("KeyFor of a 64 GiB module: %v, want ErrModuleTooLarge", err)
+	}
+	if c.Has(p, spec.KindModule) {
+		t.Fatal("Has says a 64 GiB module is cached")
+	}
+	if _, _, err := Compile(NewEngine(), p, spec.KindModule, nil); !errors.Is(err, ErrModuleTooLarge) {
+		t.Fatalf("Compile without a cache: %v, want ErrModuleTooLarge", err)
 	}
 }

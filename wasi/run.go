@@ -70,7 +70,7 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 		}
 	}
 	if wasm == nil {
-		if wasm, err = os.ReadFile(path); err != nil {
+		if wasm, err = ReadModule(path); err != nil {
 			return zero, false, "", readError(name, err)
 		}
 		if convert != nil {
@@ -99,6 +99,9 @@ func readError(name string, err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return fmt.Errorf("read %q: %w", name, pe.Err)
+	}
+	if errors.Is(err, ErrModuleTooLarge) {
+		return fmt.Errorf("read %q: %w", name, err)
 	}
 	return err
 }
