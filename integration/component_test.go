@@ -279,6 +279,24 @@ func TestComponentMounts(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// A component exec'd into a running container gets the container's root
+// as "/" with nothing mounted in it: the container's /proc, which the init
+// binds there for the engines, is not the guest's (wasmtime's WASI 0.2
+// crosses into whatever is mounted below a preopen).
+func TestComponentExecSeesNoProc(t *testing.T) {
+	needsRoot(t, "a mount namespace")
+	t.Parallel()
+	r := newRunw(t)
+	b := newComponentBundle(t, "probe", "sleep", "30s")
+	b.edit(ownMountAndPID)
+	bg, _ := runInBackground(t, r, b, "cexec")
+	if res := r.mustRun("exec", "cexec", "/app.wasm", "cat", "/proc/self/status"); !strings.HasPrefix(res.stdout, "ERR ") {
+		t.Errorf("exec'd component read /proc/self/status: %q", res.stdout)
+	}
+	r.run("kill", "cexec", "KILL")
+	bg.wait(t, 20*time.Second)
+}
+
 // process.user is who the component is when it opens files, as for a
 // module: a root-only file in a mount is refused, and what it writes
 // (in a mount and in a private tmpfs) belongs to its uid.

@@ -409,3 +409,56 @@ func childRunning(parent int, word string) int {
 	}
 	return 0
 }
+
+// TestGrantsStayInsideThemselves: every directory the container's process
+// holds for its guest is the root of its grant, with nothing mounted in
+// the rootfs's. The attacks:
+//   - an exec'd guest's "/" was the container's root, where the init has
+//     bound the container's /proc for the engines: it listed and read
+//     /proc, which no grant gives;
+//   - ".." from the init's rootfs or volume descriptor climbed to the
+//     bundle and on to the host's "/" (runc's CVE-2024-21626 pattern), for
+//     code that escaped wasmtime where Landlock is not there.
+func TestGrantsStayInsideThemselves(t *testing.T) {
+	needsRoot(t, "a mount namespace and private copies of the grants' mounts")
+	r := newRunw(t)
+	data := t.TempDir()
+	if err := os.WriteFile(filepath.Join(data, "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "sleep", "30s")
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+	})
+	bg, pid := runInBackground(t, r, b, "inside")
+	res := r.mustRun("exec", "inside", "/probe.wasm", "ls", "/proc", "echo", "--", "cat", "/proc/self/status", "ls", "/data")
+	if got := strings.Split(strings.TrimSpace(res.stdout), "\n"); len(got) != 3 || got[0] != "--" || !strings.HasPrefix(got[1], "ERR ") || got[2] != "f" {
+		t.Errorf("exec'd guest: ls /proc, cat /proc/self/status, ls /data gave %q; want nothing, an error, f", got)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := 0
+	for _, e := range fds {
+		fd := fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())
+		var self, up syscall.Stat_t
+		if syscall.Stat(fd, &self) != nil || self.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+			continue
+		}
+		dirs++
+		if err := syscall.Stat(fd+"/..", &up); err != nil {
+			t.Fatal(err)
+		}
+		if up.Dev != self.Dev || up.Ino != self.Ino {
+			target, _ := os.Readlink(fd)
+			t.Errorf("the init's descriptor %s (%s): \"..\" leaves it", e.Name(), target)
+		}
+	}
+	if dirs < 2 {
+		t.Errorf("the init holds %d directories; want the rootfs and /data at least", dirs)
+	}
+	r.run("kill", "inside", "KILL")
+	bg.wait(t, 20*time.Second)
+}

@@ -5,9 +5,11 @@ import (
 	"sync/atomic"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi/component"
+	"github.com/runw/runw/wasi/preview1"
 )
 
 // CompileComponent returns the compiled component for the file at path,
@@ -56,6 +58,8 @@ type componentGuest struct {
 	engine *wasmtime.Engine
 	inst   *component.Instance
 	signal atomic.Int32
+	// held are the preopens' descriptors, kept while wasmtime uses them.
+	held []int
 }
 
 // prepareComponent compiles (or loads) the plan's component, grants it the
@@ -70,14 +74,29 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 	}
 	defer comp.Close()
 	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit, TableElements: plan.tableElements()}
+	g := &componentGuest{engine: engine}
+	// Each preopen is wasmtime's to open by path: it is given the
+	// descriptor runw opened and confined as the preview1 host's are
+	// (preview1.OpenConfinedDir says against what).
 	for _, p := range plan.Preopens {
-		cfg.Dirs = append(cfg.Dirs, component.Dir{Host: p.HostPath, Guest: p.GuestPath, ReadOnly: p.ReadOnly})
+		dir, tree, err := preview1.OpenConfinedDir(p.HostPath, p.GuestPath, p.ReadOnly)
+		if err != nil {
+			g.Close()
+			return nil, fmt.Errorf("grant the container's files: %w", err)
+		}
+		g.held = append(g.held, dir)
+		if tree >= 0 {
+			g.held = append(g.held, tree)
+		}
+		cfg.Dirs = append(cfg.Dirs, component.Dir{Host: fmt.Sprintf("/proc/self/fd/%d", dir), Guest: p.GuestPath, ReadOnly: p.ReadOnly})
 	}
 	inst, err := component.Instantiate(comp, cfg)
 	if err != nil {
+		g.Close()
 		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))
 	}
-	return &componentGuest{engine: engine, inst: inst}, nil
+	g.inst = inst
+	return g, nil
 }
 
 // Run calls wasi:cli/run's run and maps how it ended: exit(ok) or a return
@@ -110,4 +129,11 @@ func (g *componentGuest) Stop(sig int) {
 }
 
 // Close frees the instance.
-func (g *componentGuest) Close() { g.inst.Close() }
+func (g *componentGuest) Close() {
+	if g.inst != nil {
+		g.inst.Close()
+	}
+	for _, fd := range g.held {
+		unix.Close(fd)
+	}
+}

@@ -508,3 +508,49 @@ func BenchmarkReaddir(b *testing.B) {
 		}
 	}
 }
+
+// TestGrantsAreConfinedCopies: each directory grant is the root of a
+// private copy of its mount (confine). The rootfs's copy holds nothing
+// mounted inside it: for runw exec, "/" is the container's root, where
+// the container's /proc is mounted, and the guest must not reach it. A
+// volume's copy keeps the volume's own submounts (an rbind's). From
+// either, ".." asked of the kernel stays at the grant.
+func TestGrantsAreConfinedCopies(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount, and to copy mounts")
+	}
+	rootfs, vol := t.TempDir(), t.TempDir()
+	for _, dir := range []string{filepath.Join(rootfs, "proc"), filepath.Join(vol, "sub")} {
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Mount("none", dir, "tmpfs", 0, ""); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+		write(t, filepath.Join(dir, "mounted"), "x")
+	}
+	v, err := NewView([]Mount{{Guest: "/", Host: rootfs}, {Guest: "/vol", Host: vol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.ReadFile("/proc/mounted"); err == nil {
+		t.Error("a file of a mount inside the rootfs was reached through the rootfs")
+	}
+	if b, err := v.ReadFile("/vol/sub/mounted"); err != nil || string(b) != "x" {
+		t.Errorf("a volume's own submount: %q, %v; want it reached", b, err)
+	}
+	for _, m := range v.mounts[:2] {
+		var self, up unix.Stat_t
+		if err := unix.Fstat(m.fd, &self); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Fstatat(m.fd, "..", &up, 0); err != nil {
+			t.Fatal(err)
+		}
+		if self.Dev != up.Dev || self.Ino != up.Ino {
+			t.Errorf("%s: \"..\" of its descriptor leaves the grant", m.Guest)
+		}
+	}
+}

@@ -30,6 +30,9 @@ type mountPoint struct {
 	// for a stream one of the guest's standard streams.
 	fd  int
 	dir bool
+	// tree holds the private copy of the mount fd lies in (confine), or
+	// is -1. Closing it would unmount the copy's submounts.
+	tree int
 	// stream says fd is a standard stream the guest opens by name
 	// (/dev/stdout): an open shares it (a duplicate), as Linux's
 	// /dev/stdout, a link to /proc/self/fd/1, reaches the same pipe.
@@ -55,7 +58,7 @@ func (v *View) addStreams(stdio [3]int) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		v.byGuest[name] = len(v.mounts)
-		v.mounts = append(v.mounts, mountPoint{Mount: Mount{Guest: name, Host: fmt.Sprintf("(fd %d)", stdio[i])}, fd: fd, stream: true})
+		v.mounts = append(v.mounts, mountPoint{Mount: Mount{Guest: name, Host: fmt.Sprintf("(fd %d)", stdio[i])}, fd: fd, tree: -1, stream: true})
 	}
 	return nil
 }
@@ -99,10 +102,83 @@ func NewView(mounts []Mount) (*View, error) {
 			v.Close()
 			return nil, fmt.Errorf("rootfs %q is not a directory", m.Host)
 		}
+		tree := -1
+		if dir {
+			fd, tree = confine(fd, m.Guest == "/", m.ReadOnly)
+		}
 		v.byGuest[m.Guest] = len(v.mounts)
-		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir})
+		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir, tree: tree})
 	}
 	return v, nil
+}
+
+// OpenConfinedDir opens the directory host as the view opens a directory
+// grant (confine), for a WASI layer that opens its preopens by path
+// itself (wasmtime's WASI 0.2 is given /proc/self/fd/dir). Both returned
+// descriptors must stay open while the grant is used; tree is -1 where no
+// private copy could be made.
+func OpenConfinedDir(host, guest string, readOnly bool) (dir, tree int, err error) {
+	fd, isDir, err := openGrant(host, guest)
+	if err != nil {
+		return -1, -1, err
+	}
+	if !isDir {
+		unix.Close(fd)
+		return -1, -1, fmt.Errorf("open %q for %q: %w", host, guest, unix.ENOTDIR)
+	}
+	dir, tree = confine(fd, path.Clean("/"+guest) == "/", readOnly)
+	return dir, tree, nil
+}
+
+// confine moves a directory grant's descriptor to the root of a private
+// copy of its mount, attached to no mount namespace (open_tree(2),
+// OPEN_TREE_CLONE): for the rootfs the rootfs alone, without anything
+// mounted inside it; for any other directory with the mounts below it (a
+// volume's own submounts, as an rbind gives them); read-only in the kernel
+// too where the grant is. It returns the new descriptor and the copy's
+// handle, which must stay open as long as the descriptor is used.
+//
+// The attacks it stops:
+//   - The kernel crosses into whatever is mounted below a descriptor. For
+//     runw exec, "/" is the container's root, where the init has bound
+//     the grants and the container's /proc for the engines: an exec'd
+//     guest's walk reached /proc (the container's processes, their
+//     memory), which no grant gives. The copy of the rootfs has nothing
+//     mounted in it, as the init's own rootfs descriptor, taken before it
+//     bound anything there.
+//   - ".." from a descriptor opened on a host path climbs out of the
+//     grant: from the rootfs to the bundle and the host's "/" (the
+//     pattern of runc's CVE-2024-21626). runw's walker never asks the
+//     kernel for "..", but code that escaped wasmtime into the init
+//     could, where Landlock is not there to refuse it. At the root of a
+//     detached mount, ".." stays where it is, as at "/".
+//
+// It needs Linux 5.2 and CAP_SYS_ADMIN over the mount namespace (the init
+// and an exec'd process have it until the sandbox is entered, rootless
+// podman's too, in its user namespace). Without, the descriptor stays as
+// it was opened: runw's walker, which holds to the view's mounts, and
+// Landlock remain the bounds.
+func confine(fd int, rootfs, readOnly bool) (dir, tree int) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
+	if !rootfs {
+		flags |= unix.AT_RECURSIVE
+	}
+	tree, err := unix.OpenTree(fd, "", flags)
+	if err != nil {
+		return fd, -1
+	}
+	if readOnly {
+		// Best effort (Linux 5.12): the WASI host refuses every write to
+		// a read-only grant itself, and Landlock again.
+		unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+	}
+	dir, err = unix.Openat(tree, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(tree)
+		return fd, -1
+	}
+	unix.Close(fd)
+	return dir, tree
 }
 
 // openGrant opens a grant's host path: a directory readable (fd_readdir
@@ -143,6 +219,9 @@ func openGrant(host, guest string) (fd int, dir bool, err error) {
 func (v *View) Close() {
 	for _, m := range v.mounts {
 		unix.Close(m.fd)
+		if m.tree >= 0 {
+			unix.Close(m.tree)
+		}
 	}
 	v.mounts = nil
 }
