@@ -802,3 +802,37 @@ func TestMountThroughImageSymlink(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "varrun2")
 }
+
+// TestMaskedPathsAreMasked: linux.maskedPaths (podman's --security-opt
+// mask=) outside /proc and /sys hide what the image or a volume has
+// there, as runc masks them after every mount: a directory is an empty
+// read-only directory, a file reads as empty and takes no write. The
+// guest used to read both.
+func TestMaskedPathsAreMasked(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	vol := t.TempDir()
+	if err := os.WriteFile(filepath.Join(vol, "key"), []byte("volume secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []bool{false, true} {
+		if ns && os.Geteuid() != 0 {
+			continue
+		}
+		b := newBundle(t, "probe", "ls", "/secrets", "cat", "/etc/token", "cat", "/vol/key", "write", "/secrets/x", "y", "echo", "end")
+		b.writeFile("secrets/a", "image secret")
+		b.writeFile("etc/token", "image token")
+		b.edit(func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, bindMount("/vol", vol))
+			s.Linux = &specs.Linux{MaskedPaths: []string{"/secrets", "/etc/token", "/vol", "/not/there", "/proc/kcore"}}
+			if ns {
+				s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+			}
+		})
+		out := runOutput(t, r, b, fmt.Sprintf("masked-%v", ns))
+		if strings.Contains(out, "image secret") || strings.Contains(out, "image token") || strings.Contains(out, "volume secret") ||
+			!strings.Contains(out, "ERR open /secrets/x") || !strings.HasSuffix(out, "end\n") {
+			t.Errorf("mount namespace %v: the guest saw %q; want nothing of the masked paths and a refused write", ns, out)
+		}
+	}
+}

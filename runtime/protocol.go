@@ -305,7 +305,7 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {
 			g := &grants[i]
-			if slices.Contains(cfg.Plan.PrivateDirs, g.HostPath) || wasi.IsDefaultDevice(*g) {
+			if slices.Contains(cfg.Plan.PrivateDirs, g.HostPath) || wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
 				g.HostPath, err = h.pass(g.HostPath, unix.O_PATH)
 			} else {
 				g.HostPath, err = h.passInRoot(root, g.GuestPath)

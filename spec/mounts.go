@@ -93,6 +93,35 @@ var kernelFS = map[string]bool{
 	"mqueue":  true,
 }
 
+// MaskedPaths are linux.maskedPaths outside /proc and /sys (which are
+// never granted anyway), cleaned, in spec order: what podman's
+// --security-opt mask= names. runc covers each with /dev/null (a file)
+// or an empty read-only tmpfs (a directory); the plan does the same.
+func (b *Bundle) MaskedPaths() []string {
+	if b.Spec.Linux == nil {
+		return nil
+	}
+	var out []string
+	for _, p := range b.Spec.Linux.MaskedPaths {
+		c := cleanDestination(p)
+		if c == "/" || underKernelDir(c) {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// underMask says dest lies strictly below one of the masked paths.
+func underMask(dest string, masked []string) bool {
+	for _, mp := range masked {
+		if dest != mp && Within(dest, mp) {
+			return true
+		}
+	}
+	return false
+}
+
 // kernelDirs are the guest directories that never receive a grant, whatever
 // is mounted there.
 var kernelDirs = []string{"/proc", "/sys"}
@@ -103,6 +132,7 @@ var kernelDirs = []string{"/proc", "/sys"}
 func (b *Bundle) Mounts() ([]Mount, error) {
 	var out []Mount
 	dests := b.MountDestinations()
+	masked := b.MaskedPaths()
 	for i, m := range b.Spec.Mounts {
 		// The checks below look at the destination as written and as
 		// resolved: an image's link (/dev -> /data, /proc -> /etc) must
@@ -125,6 +155,10 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination) || underKernelDir(literal):
 			cm.Kind = MountIgnored
+		case underMask(cm.Destination, masked):
+			// Covered by a masked directory, which runc masks after
+			// every mount.
+			cm.Kind = MountHidden
 		case isBind(m) && b.refusedBind(m, literal, cm.Destination):
 			// A host device, wherever it is bound (rootless engines bind
 			// /dev/null and friends: runw grants the default devices

@@ -181,6 +181,32 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		}
 	}
 
+	// linux.maskedPaths, after every mount, as runc masks them: a
+	// directory becomes an empty read-only directory, a file reads as
+	// /dev/null. A path the tree does not have is skipped, as by runc.
+	for i, mp := range b.MaskedPaths() {
+		f, err := tree.OpenGuest(mp)
+		if err != nil {
+			continue
+		}
+		fi, err := f.Stat()
+		f.Close()
+		if err != nil {
+			continue
+		}
+		if fi.IsDir() {
+			dir := filepath.Join(privateBase, fmt.Sprintf("masked-%d", i))
+			p.PrivateDirs = append(p.PrivateDirs, dir)
+			if p.TmpfsData == nil {
+				p.TmpfsData = map[string]string{}
+			}
+			p.TmpfsData[dir] = "mode=755,size=4k"
+			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: mp, ReadOnly: true})
+		} else {
+			p.Files = append(p.Files, Preopen{HostPath: "/dev/null", GuestPath: mp, ReadOnly: true})
+		}
+	}
+
 	// The guest's environment, not process.env: a name set twice takes
 	// its last value (containerd keeps an image's ENV RUNW_LISTEN=:8080
 	// and a pod's env RUNW_LISTEN=:9090 both), and the listeners bound
@@ -326,6 +352,13 @@ func defaultDevices(terminal bool) []Preopen {
 // chose, not a path of the bundle's.
 func IsDefaultDevice(g Preopen) bool {
 	return g.HostPath == g.GuestPath && (slices.Contains(defaultDeviceNodes, g.HostPath) || g.HostPath == "/dev/tty")
+}
+
+// IsMaskedFile says g is a masked file (linux.maskedPaths): runw grants the
+// host's /dev/null there, never a path of the bundle's (a bind of a host
+// device is refused).
+func IsMaskedFile(g Preopen) bool {
+	return g.HostPath == "/dev/null" && g.GuestPath != "/dev/null"
 }
 
 // MakeMountPoints creates, as runc does, the mount points the spec's
