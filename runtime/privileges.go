@@ -30,6 +30,9 @@ func (sb *Sandbox) applyLimits() error {
 			return fmt.Errorf("wrong rlimit value: %q", r.Type)
 		}
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
+		if res == unix.RLIMIT_NOFILE {
+			lim = nofileLimit(lim)
+		}
 		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
 			return fmt.Errorf("error setting rlimit type %d: %w", res, err)
 		}
@@ -41,6 +44,35 @@ func (sb *Sandbox) applyLimits() error {
 		}
 	}
 	return nil
+}
+
+// nofileHeadroom is how many descriptors the init opens after its limits
+// are set and before the guest runs: one at a time while it fills the
+// Landlock ruleset, the exec fifo, /proc files read to drop capabilities.
+const nofileHeadroom = 16
+
+// nofileLimit is the RLIMIT_NOFILE the init applies for lim, the spec's.
+// The init holds the guest's grants, stdio and its own descriptors open
+// (about 30) where runc's init holds three; a spec limit below that plus
+// nofileHeadroom (podman --ulimit nofile=16, which runc runs) is raised
+// to it, so that the container starts and the guest gets EMFILE from its
+// first opens, rather than the init failing half-way through its sandbox
+// with go-landlock's "too many open files". Any other limit is the spec's,
+// exactly.
+func nofileLimit(lim unix.Rlimit) unix.Rlimit {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return lim
+	}
+	need := uint64(len(entries) + nofileHeadroom)
+	if lim.Cur < need {
+		logDebugf("init: RLIMIT_NOFILE %d raised to %d: the init holds %d descriptors", lim.Cur, need, len(entries))
+		lim.Cur = need
+	}
+	if lim.Max < lim.Cur {
+		lim.Max = lim.Cur
+	}
+	return lim
 }
 
 // capSets are process.capabilities as bit masks, by the kernel's numbers.
