@@ -344,3 +344,14 @@ func TestPlanListenersFromTheLastRunwListen(t *testing.T) {
 		t.Errorf("guest env %q", p.Env)
 	}
 }
+
+// A WAT syntax error is one line, with where it is.
+func TestWATErrorIsOneLine(t *testing.T) {
+	_, err := converter("/bad.wat", spec.KindWAT)([]byte("(module\n  (func $f (param i32)\n)\n"))
+	if err == nil {
+		t.Fatal("a WAT file missing a parenthesis parsed")
+	}
+	if msg := err.Error(); strings.Contains(msg, "\n") || !strings.Contains(msg, `parse WAT "/bad.wat": expected `+"`)`"+` at line 4, column 1`) {
+		t.Errorf("error %q, want one line with the place", msg)
+	}
+}

@@ -115,10 +115,28 @@ func converter(path string, kind spec.Kind) func([]byte) ([]byte, error) {
 	return func(src []byte) ([]byte, error) {
 		wasm, err := wasmtime.Wat2Wasm(string(src))
 		if err != nil {
-			return nil, fmt.Errorf("parse WAT %q: %w", path, err)
+			return nil, fmt.Errorf("parse WAT %q: %s", path, watError(err.Error()))
 		}
 		return wasm, nil
 	}
+}
+
+// watError puts wasmtime's multi-line WAT error (the message, a "-->
+// <anon>:LINE:COL" line, then the source line drawn with a caret) on the
+// one line an error gets: "expected `)` at line 4, column 1".
+func watError(msg string) string {
+	lines := strings.Split(msg, "\n")
+	out := strings.TrimSpace(lines[0])
+	for _, l := range lines[1:] {
+		loc, ok := strings.CutPrefix(strings.TrimSpace(l), "--> ")
+		if !ok {
+			continue
+		}
+		if f := strings.Split(loc, ":"); len(f) >= 3 {
+			return fmt.Sprintf("%s at line %s, column %s", out, f[len(f)-2], f[len(f)-1])
+		}
+	}
+	return out
 }
 
 // Guest is a prepared guest, a module or a component, whose code has not
