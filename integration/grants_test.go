@@ -836,3 +836,44 @@ func TestMaskedPathsAreMasked(t *testing.T) {
 		}
 	}
 }
+
+// TestTmpcopyupCopiesTheImage: a tmpfs mount with tmpcopyup (podman adds
+// it to --tmpfs and to --read-only's mounts) starts with what the image
+// has at its destination, as under runc: files, directories and links
+// (copied as links, never followed to the host), with the image
+// directory's mode. Writes go to the tmpfs, not the image. A tmpfs
+// without it starts empty.
+func TestTmpcopyupCopiesTheImage(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "cat", "/data/a", "cat", "/data/sub/b", "readlink", "/data/link", "write", "/data/new", "x", "ls", "/plain")
+	b.writeFile("data/a", "from the image\n")
+	b.writeFile("data/sub/b", "deep\n")
+	b.symlink("/etc/passwd", "data/link")
+	b.writeFile("plain/hidden", "")
+	if err := os.Chmod(filepath.Join(b.rootfs, "data"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev", "tmpcopyup"}},
+			specs.Mount{Destination: "/plain", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw"}})
+	})
+	out := runOutput(t, r, b, "copyup")
+	if want := "from the image\ndeep\n/etc/passwd\nOK\n"; out != want {
+		t.Errorf("the guest read %q; want %q", out, want)
+	}
+	if _, err := os.Stat(filepath.Join(b.rootfs, "data", "new")); err == nil {
+		t.Error("a write into the tmpfs reached the image")
+	}
+	// The copy's directory, while the container exists.
+	r.mustRun("create", "-b", b.dir, "copyup2")
+	defer r.run("delete", "--force", "copyup2")
+	matches, _ := filepath.Glob(filepath.Join(r.root, "copyup2", "private", "tmpfs-*", "a"))
+	if len(matches) != 1 {
+		t.Fatalf("copies of the image's /data/a under the state directory: %v", matches)
+	}
+	if fi, err := os.Stat(filepath.Dir(matches[0])); err != nil || fi.Mode().Perm() != 0o750 {
+		t.Errorf("the copy's directory: %v, %v; want the image directory's mode 0750", fi, err)
+	}
+}

@@ -241,6 +241,11 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		if err := makePrivateDir(d, plan.TmpfsData[d], owner); err != nil {
 			return initConfig{}, err
 		}
+		if dest, ok := plan.CopyUp[d]; ok {
+			if err := copyUp(b.Rootfs, dest, d, plan.TmpfsData[d]); err != nil {
+				return initConfig{}, fmt.Errorf("tmpcopyup of %s: %w", dest, err)
+			}
+		}
 	}
 	plan.MakeMountPoints()
 	plan.MakeCwd(b.Spec.Process.Cwd)

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -77,6 +78,10 @@ type Mount struct {
 	// TmpfsData holds a tmpfs mount's size=, nr_inodes= and mode= options,
 	// comma-separated, for the tmpfs runw mounts behind it ("" when none).
 	TmpfsData string
+	// CopyUp says a tmpfs mount has tmpcopyup (podman adds it to --tmpfs
+	// and to --read-only's tmpfs mounts): it starts with a copy of what
+	// the image has at its destination, as under runc.
+	CopyUp bool
 	// OverlayData holds an overlay mount's filesystem options (lowerdir=,
 	// upperdir=, workdir=, ...), comma-separated, as mount(2) takes them.
 	OverlayData string
@@ -198,6 +203,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			cm.Source = ""
 			cm.Kind = MountTmpfs
 			cm.TmpfsData = tmpfsData(m.Options)
+			cm.CopyUp = slices.Contains(m.Options, "tmpcopyup")
 		case m.Type == "overlay":
 			cm.OverlayData = overlayData(m.Options)
 			if !strings.Contains(","+cm.OverlayData, ",lowerdir=") {

@@ -76,6 +76,10 @@ type Plan struct {
 	// mount, it mounts a real tmpfs there with them, so a size limit
 	// answers ENOSPC as it would in runc's container.
 	TmpfsData map[string]string `json:"tmpfs_data,omitempty"`
+	// CopyUp maps a private directory behind a tmpfs with tmpcopyup to
+	// its guest destination: create fills it with a copy of what the
+	// rootfs has there.
+	CopyUp map[string]string `json:"copy_up,omitempty"`
 	// Net is the network grant (network.go).
 	Net preview1.Network `json:"net"`
 	// MemoryLimit caps the guest's linear memory in bytes (0: no cap).
@@ -162,6 +166,12 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 					p.TmpfsData = map[string]string{}
 				}
 				p.TmpfsData[dir] = m.TmpfsData
+			}
+			if m.CopyUp {
+				if p.CopyUp == nil {
+					p.CopyUp = map[string]string{}
+				}
+				p.CopyUp[dir] = m.Destination
 			}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountOverlay:
