@@ -326,10 +326,7 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 		t.Skip("the host has no /etc/hostname to look for")
 	}
 	r := newRunw(t)
-	vol := t.TempDir()
-	if err := os.WriteFile(filepath.Join(vol, "x"), []byte("in the volume"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	vol := dirWith(t, "x", "in the volume")
 	b := newBundle(t, "probe", "sleep", "1h")
 	b.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, bindMount("/data", vol, "ro"))
@@ -644,10 +641,7 @@ func TestTmpfsWritableByEveryUser(t *testing.T) {
 func TestLaterMountCoversEarlier(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
-	src := t.TempDir()
-	if err := os.WriteFile(filepath.Join(src, "secret"), []byte("from the bind"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	src := dirWith(t, "secret", "from the bind")
 	bind := bindMount("/a/b", src)
 	tmpfs := specs.Mount{Destination: "/a", Type: "tmpfs", Source: "tmpfs"}
 	for _, ns := range []bool{false, true} {
@@ -769,10 +763,7 @@ func TestOverlayMount(t *testing.T) {
 func TestMountThroughImageSymlink(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
-	vol := t.TempDir()
-	if err := os.WriteFile(filepath.Join(vol, "i.txt"), []byte("inner"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	vol := dirWith(t, "i.txt", "inner")
 	b := newBundle(t, "probe", "cat", "/run/x/i.txt", "cat", "/var/run/x/i.txt")
 	rootfs := filepath.Join(b.dir, "rootfs")
 	if err := os.MkdirAll(filepath.Join(rootfs, "var"), 0o755); err != nil {
@@ -811,10 +802,7 @@ func TestMountThroughImageSymlink(t *testing.T) {
 func TestMaskedPathsAreMasked(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
-	vol := t.TempDir()
-	if err := os.WriteFile(filepath.Join(vol, "key"), []byte("volume secret"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	vol := dirWith(t, "key", "volume secret")
 	for _, ns := range []bool{false, true} {
 		if ns && os.Geteuid() != 0 {
 			continue

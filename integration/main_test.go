@@ -479,6 +479,17 @@ func (r *runw) assertRootEmpty() {
 	}
 }
 
+// dirWith makes a temporary directory holding one file, name, with
+// content: the host side of a volume.
+func dirWith(t *testing.T, name, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // ---- processes ----
 
 // procStat returns the fields of /proc/PID/stat after the command's

@@ -570,10 +570,7 @@ func fdCount(t *testing.T, pid int) int {
 func TestNetGoServerInNetns(t *testing.T) {
 	v := newVethNet(t)
 	mod := netGuest(t, "hello")
-	data := t.TempDir()
-	if err := os.WriteFile(filepath.Join(data, "greeting.txt"), []byte("from a mounted directory\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := dirWith(t, "greeting.txt", "from a mounted directory\n")
 	r := newRunw(t)
 	b := netBundle(t, mod)
 	b.inNetns(v.path, []string{"RUNW_LISTEN=:8080"}, nil)

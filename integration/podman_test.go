@@ -355,10 +355,7 @@ func TestPodman(t *testing.T) {
 	// 8. -v: the guest reads a host file and writes one the host sees; :ro
 	// refuses the write and leaves the host directory as it was.
 	t.Run("VolumeReadWriteAndReadOnly", func(t *testing.T) {
-		host := t.TempDir()
-		if err := os.WriteFile(filepath.Join(host, "in.txt"), []byte("from the host\n"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		host := dirWith(t, "in.txt", "from the host\n")
 		res := p.runw(t, "run", "--rm", "-v", host+":/data", engProbeImage,
 			"cat", "/data/in.txt", "write", "/data/out.txt", "from the guest")
 		engWant(t, res, 0)

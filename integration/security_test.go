@@ -58,10 +58,7 @@ func TestGuestCannotLeavePreopens(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
 	host := t.TempDir()
-	secretDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(secretDir, "secret"), []byte("host-secret"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	secretDir := dirWith(t, "secret", "host-secret")
 	rel, _ := filepath.Rel(host, filepath.Join(secretDir, "secret"))
 	b := newBundle(t, "probe", "cat", "/data/"+rel, "cat", "/../../"+rel)
 	b.edit(func(s *specs.Spec) {
@@ -422,14 +419,11 @@ func childRunning(parent int, word string) int {
 func TestGrantsStayInsideThemselves(t *testing.T) {
 	needsRoot(t, "a mount namespace and private copies of the grants' mounts")
 	r := newRunw(t)
-	data := t.TempDir()
-	if err := os.WriteFile(filepath.Join(data, "f"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	data := dirWith(t, "f", "x")
 	b := newBundle(t, "probe", "sleep", "30s")
 	b.edit(func(s *specs.Spec) {
 		ownMountAndPID(s)
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}})
+		s.Mounts = append(s.Mounts, bindMount("/data", data, "rbind", "ro"))
 	})
 	bg, pid := runInBackground(t, r, b, "inside")
 	res := r.mustRun("exec", "inside", "/probe.wasm", "ls", "/proc", "echo", "--", "cat", "/proc/self/status", "ls", "/data")
