@@ -609,26 +609,37 @@ func TestExecIgnoresASwappedBindSource(t *testing.T) {
 	}
 }
 
-// TestTmpfsWritableByEveryUser: a tmpfs mount without mode= is 1777, as
-// a tmpfs's root is: a process exec'd as another user (podman exec
-// --user 1000) writes there, as in runc's container; with mode= it is
-// that mode.
+// TestTmpfsWritableByEveryUser: a tmpfs's root is as runc leaves it,
+// owned by the container's root: without mode= and without a directory
+// of the image below, 1777, so a process exec'd as another user (podman
+// exec --user 1000) writes there; with mode=, that mode; over an image's
+// directory, that directory's mode (an image's 0755 /run stays closed to
+// user 1000, as under runc; runw used to give every tmpfs to the guest's
+// user).
 func TestTmpfsWritableByEveryUser(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "changes users")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
+	b.writeFile("run/.keep", "")
+	if err := os.Chmod(filepath.Join(b.rootfs, "run"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	b.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts,
 			specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "rprivate", "nosuid", "nodev", "tmpcopyup"}},
-			specs.Mount{Destination: "/private", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=700"}})
+			specs.Mount{Destination: "/private", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "mode=700"}},
+			specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev"}})
 		ownMountAndPID(s)
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "scratch")
 	defer r.run("delete", "--force", "scratch")
-	res := r.run("exec", "--user", "1000:1000", "scratch", "/probe.wasm", "write", "/scratch/u", "x", "write", "/private/u", "x")
-	if got := lines(res.stdout); len(got) != 2 || got[0] != "OK" || !strings.HasPrefix(got[1], "ERR") {
-		t.Errorf("user 1000 writing into a tmpfs without mode= and one with mode=700: %v, want OK then a refusal", res)
+	res := r.run("exec", "--user", "1000:1000", "scratch", "/probe.wasm", "write", "/scratch/u", "x", "write", "/private/u", "x", "write", "/run/u", "x")
+	if got := lines(res.stdout); len(got) != 3 || got[0] != "OK" || !strings.HasPrefix(got[1], "ERR") || !strings.HasPrefix(got[2], "ERR") {
+		t.Errorf("user 1000 writing into a tmpfs without mode=, one with mode=700, one over the image's 0755 /run: %v, want OK then two refusals", res)
+	}
+	if res := r.run("exec", "scratch", "/probe.wasm", "write", "/run/root", "x"); strings.TrimSpace(res.stdout) != "OK" {
+		t.Errorf("the container's root writing its /run: %v", res)
 	}
 }
 

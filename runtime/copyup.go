@@ -19,16 +19,15 @@ const maxCopyUpDepth = 128
 // what the rootfs has at the mount's destination dest, as runc copies it
 // before it mounts the tmpfs there: directories, regular files and
 // symlinks, with their modes, owners and modification times; devices,
-// fifos and sockets are left out (the guest is granted no device). Without
-// mode= in the mount's options, dir takes the mode of the image's
-// directory, as runc's tmpfs takes its mount point's.
+// fifos and sockets are left out (the guest is granted no device). dir's
+// own mode is tmpfsRootMode's.
 //
 // The image is untrusted. The copy starts from a handle opened inside the
 // rootfs (securejoin) and opens everything relative to the directory
 // before it with O_NOFOLLOW: a link in the image is copied as a link and
 // never followed to the host. It is bounded by the tmpfs's own size
 // (ENOSPC fails create, as runc's copy would) and by maxCopyUpDepth.
-func copyUp(rootfs, dest, dir, data string) error {
+func copyUp(rootfs, dest, dir string) error {
 	src, err := pathrs.OpenInRoot(rootfs, dest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -50,15 +49,6 @@ func copyUp(rootfs, dest, dir, data string) error {
 		return err
 	}
 	defer unix.Close(to)
-	if _, ok := tmpfsMode(data); !ok {
-		var st unix.Stat_t
-		if err := unix.Fstat(from, &st); err != nil {
-			return err
-		}
-		if err := unix.Fchmod(to, st.Mode&0o7777); err != nil {
-			return err
-		}
-	}
 	return copyTree(from, to, 0)
 }
 

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -231,6 +232,8 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	// (handOver): compiling for it here would be wasted.
 	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)
 	owner := sandbox.hostUser(plan.User)
+	// A tmpfs's root belongs to the container's root, as under runc.
+	root := sandbox.hostUser(wasi.User{})
 	for _, d := range plan.PrivateDirs {
 		if overlay, ok := plan.OverlayData[d]; ok {
 			if err := mountOverlay(d, overlay); err != nil {
@@ -238,11 +241,12 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 			}
 			continue
 		}
-		if err := makePrivateDir(d, plan.TmpfsData[d], owner); err != nil {
+		dest := plan.GuestPathOf(d)
+		if err := makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), root); err != nil {
 			return initConfig{}, err
 		}
-		if dest, ok := plan.CopyUp[d]; ok {
-			if err := copyUp(b.Rootfs, dest, d, plan.TmpfsData[d]); err != nil {
+		if _, ok := plan.CopyUp[d]; ok {
+			if err := copyUp(b.Rootfs, dest, d); err != nil {
 				return initConfig{}, fmt.Errorf("tmpcopyup of %s: %w", dest, err)
 			}
 		}
@@ -675,33 +679,51 @@ func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) erro
 // stops: a tmpfs without size= (podman's --tmpfs and --read-only mounts)
 // used to be a plain directory under the state root, so a guest could fill
 // the host's /run past its memory limit. Without root (rootless) it is a
-// plain directory, and a size limit is not enforced. Either way it belongs to
-// the guest's user, and its mode is the spec's mode= or, as a tmpfs's
-// root is without one, 1777: another user (podman exec --user 1000) may
-// write there, as in runc's container.
-func makePrivateDir(dir, data string, user wasi.User) error {
+// plain directory, and a size limit is not enforced. Either way its root
+// is as runc leaves a tmpfs's: owned by owner, the container's root, with
+// mode (tmpfsRootMode).
+func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	if os.Geteuid() == 0 {
-		if _, ok := tmpfsMode(data); !ok {
-			data = strings.TrimPrefix(data+",mode=1777", ",")
+		var keep []string
+		for _, o := range strings.Split(data, ",") {
+			if o != "" && !strings.HasPrefix(o, "mode=") {
+				keep = append(keep, o)
+			}
 		}
-		opts := fmt.Sprintf("%s,uid=%d,gid=%d", data, user.UID, user.GID)
+		keep = append(keep, fmt.Sprintf("mode=%o,uid=%d,gid=%d", mode, owner.UID, owner.GID))
+		opts := strings.Join(keep, ",")
 		err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts)
 		if err == nil {
 			return nil
 		}
 		logDebugf("tmpfs %q with %q: %v; using a plain directory", dir, opts, err)
 	}
-	mode, ok := tmpfsMode(data)
-	if !ok {
-		mode = 0o1777
-	}
 	if err := unix.Chmod(dir, mode); err != nil {
 		return &os.PathError{Op: "chmod", Path: dir, Err: err}
 	}
-	return os.Chown(dir, int(user.UID), int(user.GID))
+	return os.Chown(dir, int(owner.UID), int(owner.GID))
+}
+
+// tmpfsRootMode is the mode of a tmpfs's root at dest, as runc leaves it:
+// the spec's mode=; else, where the image has a directory at dest, that
+// directory's mode (runc gives the mounted tmpfs its mount point's mode:
+// an image's 0755 /run stays closed to a non-root guest); else 1777, a
+// tmpfs's own, which every user may write (podman exec --user 1000).
+func tmpfsRootMode(rootfs, dest, data string) uint32 {
+	if mode, ok := tmpfsMode(data); ok {
+		return mode
+	}
+	if f, err := pathrs.OpenInRoot(rootfs, dest); err == nil {
+		defer f.Close()
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return st.Mode & 0o7777
+		}
+	}
+	return 0o1777
 }
 
 // mountOverlay mounts the overlay behind a spec's overlay mount (podman's

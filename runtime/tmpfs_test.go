@@ -20,7 +20,7 @@ func TestTmpfsWithoutOptionsIsARealTmpfs(t *testing.T) {
 		t.Skip("needs root to mount")
 	}
 	dir := filepath.Join(t.TempDir(), "tmpfs-0")
-	if err := makePrivateDir(dir, "", wasi.User{UID: 1000, GID: 1000}); err != nil {
+	if err := makePrivateDir(dir, "", tmpfsRootMode(t.TempDir(), "/none", ""), wasi.User{UID: 1000, GID: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	defer unix.Unmount(dir, unix.MNT_DETACH)

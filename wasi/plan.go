@@ -371,6 +371,17 @@ func IsMaskedFile(g Preopen) bool {
 	return g.HostPath == "/dev/null" && g.GuestPath != "/dev/null"
 }
 
+// GuestPathOf is where the guest sees the directory grant whose host path
+// is host ("" if none).
+func (p *Plan) GuestPathOf(host string) string {
+	for _, g := range p.Preopens {
+		if g.HostPath == host {
+			return g.GuestPath
+		}
+	}
+	return ""
+}
+
 // MakeMountPoints creates, as runc does, the mount points the spec's
 // grants need and the rootfs (or the grant they lie in) lacks: the
 // directory of a directory grant, an empty file for a file grant, so that
