@@ -818,12 +818,14 @@ func TestMaskedPathsAreMasked(t *testing.T) {
 		if ns && os.Geteuid() != 0 {
 			continue
 		}
-		b := newBundle(t, "probe", "ls", "/secrets", "cat", "/etc/token", "cat", "/vol/key", "write", "/secrets/x", "y", "echo", "end")
+		b := newBundle(t, "probe", "ls", "/secrets", "cat", "/etc/token", "cat", "/vol/key", "cat", "/realetc/key", "cat", "/etc/motd", "write", "/secrets/x", "y", "echo", "end")
 		b.writeFile("secrets/a", "image secret")
 		b.writeFile("etc/token", "image token")
+		b.writeFile("realetc/key", "image secret behind a link")
+		b.symlink("realetc", "etc2")
 		b.edit(func(s *specs.Spec) {
-			s.Mounts = append(s.Mounts, bindMount("/vol", vol))
-			s.Linux = &specs.Linux{MaskedPaths: []string{"/secrets", "/etc/token", "/vol", "/not/there", "/proc/kcore"}}
+			s.Mounts = append(s.Mounts, bindMount("/vol", vol), bindMount("/etc/motd", filepath.Join(vol, "key"), "ro"))
+			s.Linux = &specs.Linux{MaskedPaths: []string{"/secrets", "/etc/token", "/vol", "/etc2/key", "/etc/motd", "/not/there", "/proc/kcore"}}
 			if ns {
 				s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
 			}
@@ -833,6 +835,21 @@ func TestMaskedPathsAreMasked(t *testing.T) {
 			!strings.Contains(out, "ERR open /secrets/x") || !strings.HasSuffix(out, "end\n") {
 			t.Errorf("mount namespace %v: the guest saw %q; want nothing of the masked paths and a refused write", ns, out)
 		}
+		if !ns {
+			continue
+		}
+		// runw exec: the masks where create put them. A mask on a
+		// mount's destination (/etc/motd) does not make exec fail, and
+		// nor does a masked path the guest makes after create.
+		b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "sleep", "30s"} })
+		r.mustRun("run", "-d", "-b", b.dir, "masked-exec")
+		r.mustRun("exec", "masked-exec", "/probe.wasm", "mkdir", "/not")
+		r.mustRun("exec", "masked-exec", "/probe.wasm", "mkdir", "/not/there")
+		res := r.mustRun("exec", "masked-exec", "/probe.wasm", "cat", "/etc/motd", "cat", "/realetc/key", "write", "/not/there/f", "x")
+		if strings.Contains(res.stdout, "secret") || !strings.HasSuffix(res.stdout, "OK\n") {
+			t.Errorf("exec'd guest: %q; want the masks of create, and /not/there writable", res.stdout)
+		}
+		r.run("delete", "--force", "masked-exec")
 	}
 }
 

@@ -183,7 +183,14 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	// on the way to their destinations since. A mount create did not
 	// record (a container of an older runw, a bundle edited since) is
 	// taken as written, never resolved again.
-	b.Destinations = recordOfContainer(c).destinationsFor(b)
+	rec := recordOfContainer(c)
+	b.Destinations = rec.destinationsFor(b)
+	// The masks where create put them (a path the guest made since is
+	// not one); none for a container whose create recorded none.
+	b.Masks = rec.Masks
+	if b.Masks == nil {
+		b.Masks = &[]spec.Mask{}
+	}
 	if root != nil {
 		// What each bind is, the container's tree says (passAll opens
 		// them there): its source's host path may be gone or be

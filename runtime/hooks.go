@@ -53,6 +53,9 @@ type record struct {
 	// for the mount it was resolved for.
 	Destinations []string `json:"destinations,omitempty"`
 	Written      []string `json:"written,omitempty"`
+	// Masks are the masked paths as create found them (nil: a container
+	// of an older runw, whose exec resolves them again).
+	Masks *[]spec.Mask `json:"masks,omitempty"`
 }
 
 // recordOf returns b's record as state.Container.Extra (nil when empty).
@@ -64,7 +67,10 @@ func recordOf(b *spec.Bundle) json.RawMessage {
 	if len(b.Destinations) > 0 {
 		r.Destinations, r.Written = b.Destinations, b.WrittenDestinations()
 	}
-	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations) == 0 {
+	if b.Masks != nil && b.Spec.Linux != nil && len(b.Spec.Linux.MaskedPaths) > 0 {
+		r.Masks = b.Masks
+	}
+	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations) == 0 && r.Masks == nil {
 		return nil
 	}
 	data, _ := json.Marshal(r)

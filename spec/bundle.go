@@ -32,6 +32,9 @@ type Bundle struct {
 	// the guest may have changed since (runw exec), so that an exec'd
 	// process sees the mounts where the container's process does.
 	Destinations []string
+	// Masks, when set, are the masked paths as create found them
+	// (MaskedPaths), for runw exec.
+	Masks *[]Mask
 	// StatSource, when set, tells what a bind mount's source is (a
 	// directory or a file) in place of a stat of the source on the host:
 	// runw exec asks the container's tree at the destination, where the

@@ -98,29 +98,61 @@ var kernelFS = map[string]bool{
 	"mqueue":  true,
 }
 
+// Mask is one of linux.maskedPaths as create found it: the guest path it
+// resolves to in the container's view, symlinks followed, and whether a
+// directory is there (else a file).
+type Mask struct {
+	Path string `json:"path"`
+	Dir  bool   `json:"dir,omitempty"`
+}
+
 // MaskedPaths are linux.maskedPaths outside /proc and /sys (which are
-// never granted anyway), cleaned, in spec order: what podman's
-// --security-opt mask= names. runc covers each with /dev/null (a file)
-// or an empty read-only tmpfs (a directory); the plan does the same.
-func (b *Bundle) MaskedPaths() []string {
-	if b.Spec.Linux == nil {
+// never granted anyway), in spec order: what podman's --security-opt
+// mask= names. runc covers each with /dev/null (a file) or an empty
+// read-only tmpfs (a directory), after every mount; the plan does the
+// same. Each is resolved in the view of the rootfs and every mount, as
+// runc's mount over it follows the image's links: a mask at /etc2/secret
+// with /etc2 -> realetc masks /realetc/secret, and the guest cannot read
+// the file around it. A path the view lacks is skipped, as by runc.
+// Recorded ones (Bundle.Masks, from create) are taken as they are: runw
+// exec never resolves them again in a tree the guest may have changed.
+func (b *Bundle) MaskedPaths() []Mask {
+	if b.Masks != nil {
+		return *b.Masks
+	}
+	if b.Spec.Linux == nil || len(b.Spec.Linux.MaskedPaths) == 0 {
 		return nil
 	}
-	var out []string
+	v, _ := b.viewAndDestinations()
+	var out []Mask
 	for _, p := range b.Spec.Linux.MaskedPaths {
 		c := cleanDestination(p)
 		if c == "/" || underKernelDir(c) {
 			continue
 		}
-		out = append(out, c)
+		guest, err := v.resolve(c)
+		if err != nil || guest == "/" || underKernelDir(guest) {
+			continue
+		}
+		f, err := v.open(guest)
+		if err != nil {
+			continue
+		}
+		fi, err := f.Stat()
+		f.Close()
+		if err != nil {
+			continue
+		}
+		out = append(out, Mask{Path: guest, Dir: fi.IsDir()})
 	}
 	return out
 }
 
-// underMask says dest lies strictly below one of the masked paths.
-func underMask(dest string, masked []string) bool {
-	for _, mp := range masked {
-		if dest != mp && Within(dest, mp) {
+// underMask says a mount at dest is covered by a mask: at a masked path
+// (the mask replaces it) or below a masked directory.
+func underMask(dest string, masks []Mask) bool {
+	for _, m := range masks {
+		if dest == m.Path || (m.Dir && Within(dest, m.Path)) {
 			return true
 		}
 	}

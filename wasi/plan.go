@@ -193,27 +193,18 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 
 	// linux.maskedPaths, after every mount, as runc masks them: a
 	// directory becomes an empty read-only directory, a file reads as
-	// /dev/null. A path the tree does not have is skipped, as by runc.
-	for i, mp := range b.MaskedPaths() {
-		f, err := tree.OpenGuest(mp)
-		if err != nil {
-			continue
-		}
-		fi, err := f.Stat()
-		f.Close()
-		if err != nil {
-			continue
-		}
-		if fi.IsDir() {
+	// /dev/null (spec.Bundle.MaskedPaths says where they are).
+	for i, m := range b.MaskedPaths() {
+		if m.Dir {
 			dir := filepath.Join(privateBase, fmt.Sprintf("masked-%d", i))
 			p.PrivateDirs = append(p.PrivateDirs, dir)
 			if p.TmpfsData == nil {
 				p.TmpfsData = map[string]string{}
 			}
 			p.TmpfsData[dir] = "mode=755,size=4k"
-			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: mp, ReadOnly: true})
+			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Path, ReadOnly: true})
 		} else {
-			p.Files = append(p.Files, Preopen{HostPath: "/dev/null", GuestPath: mp, ReadOnly: true})
+			p.Files = append(p.Files, Preopen{HostPath: "/dev/null", GuestPath: m.Path, ReadOnly: true})
 		}
 	}
 
