@@ -855,9 +855,9 @@ func TestMaskedPathsAreMasked(t *testing.T) {
 
 // TestTmpcopyupCopiesTheImage: a tmpfs mount with tmpcopyup (podman adds
 // it to --tmpfs and to --read-only's mounts) starts with what the image
-// has at its destination, as under runc: files, directories and links
-// (copied as links, never followed to the host), with the image
-// directory's mode. Writes go to the tmpfs, not the image. A tmpfs
+// has at its destination, as under runc: files, directories, hard links
+// as links, symlinks as symlinks (never followed to the host), with the
+// image directory's mode. Writes go to the tmpfs, not the image. A tmpfs
 // without it starts empty.
 func TestTmpcopyupCopiesTheImage(t *testing.T) {
 	t.Parallel()
@@ -870,9 +870,23 @@ func TestTmpcopyupCopiesTheImage(t *testing.T) {
 	if err := os.Chmod(filepath.Join(b.rootfs, "data"), 0o750); err != nil {
 		t.Fatal(err)
 	}
+	// 4 MiB and three more names of it: copied as links, it fits the
+	// tmpfs's 8 MiB; as four files it would not.
+	big := filepath.Join(b.rootfs, "data", "big")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"l1", "sub/l2", "l3"} {
+		if err := os.Link(big, filepath.Join(b.rootfs, "data", l)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts,
-			specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev", "tmpcopyup"}},
+			specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "nosuid", "nodev", "tmpcopyup", "size=8m"}},
 			specs.Mount{Destination: "/plain", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw"}})
 	})
 	out := runOutput(t, r, b, "copyup")
@@ -892,4 +906,34 @@ func TestTmpcopyupCopiesTheImage(t *testing.T) {
 	if fi, err := os.Stat(filepath.Dir(matches[0])); err != nil || fi.Mode().Perm() != 0o750 {
 		t.Errorf("the copy's directory: %v, %v; want the image directory's mode 0750", fi, err)
 	}
+}
+
+// TestTmpcopyupChargedToTheContainer: the copy is written by the
+// container's init, in its cgroup, so it counts against the memory limit,
+// as runc's copy does: an image with 256 MiB under a tmpcopyup tmpfs does
+// not fit a 64 MiB container. Made by create, outside the cgroup, the
+// copy put any amount into host memory whatever the limit.
+func TestTmpcopyupChargedToTheContainer(t *testing.T) {
+	needsRoot(t, "cgroups and a real tmpfs")
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "started")
+	b.writeFile("data/.keep", "")
+	big := filepath.Join(b.rootfs, "data", "big")
+	if err := os.WriteFile(big, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 256<<20); err != nil {
+		t.Fatal(err)
+	}
+	limit := int64(64 << 20)
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "tmpcopyup"}})
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	})
+	res := r.run("run", "-b", b.dir, "bigcopy")
+	if res.code == 0 || strings.Contains(res.stdout, "started") || !strings.Contains(res.stderr, "OOM killer") {
+		t.Fatalf("a 256 MiB copy-up under a 64 MiB limit: %v; want create to fail, the OOM killer named", res)
+	}
+	r.assertRootEmpty()
 }

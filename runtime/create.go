@@ -247,11 +247,6 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		if err := makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), root); err != nil {
 			return initConfig{}, err
 		}
-		if _, ok := plan.CopyUp[d]; ok {
-			if err := copyUp(b.Rootfs, dest, d); err != nil {
-				return initConfig{}, fmt.Errorf("tmpcopyup of %s: %w", dest, err)
-			}
-		}
 	}
 	plan.MakeMountPoints()
 	plan.MakeCwd(b.Spec.Process.Cwd)

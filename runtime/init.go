@@ -65,6 +65,9 @@ func Init() {
 	if err := cfg.Sandbox.loopbackUp(); err != nil {
 		pipes.fail(err)
 	}
+	if err := copyUpAll(cfg.Plan); err != nil {
+		pipes.fail(err)
+	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)
 	if err != nil {
 		pipes.fail(err)

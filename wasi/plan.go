@@ -76,10 +76,11 @@ type Plan struct {
 	// mount, it mounts a real tmpfs there with them, so a size limit
 	// answers ENOSPC as it would in runc's container.
 	TmpfsData map[string]string `json:"tmpfs_data,omitempty"`
-	// CopyUp maps a private directory behind a tmpfs with tmpcopyup to
-	// its guest destination: create fills it with a copy of what the
-	// rootfs has there.
-	CopyUp map[string]string `json:"copy_up,omitempty"`
+	// CopyUp are the guest destinations of the tmpfs mounts with
+	// tmpcopyup: the container's init fills each with a copy of what the
+	// rootfs has there before the guest runs (runtime/copyup.go). Only
+	// for the container's own process, never for runw exec.
+	CopyUp []string `json:"copy_up,omitempty"`
 	// Net is the network grant (network.go).
 	Net preview1.Network `json:"net"`
 	// MemoryLimit caps the guest's linear memory in bytes (0: no cap).
@@ -167,11 +168,8 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 				}
 				p.TmpfsData[dir] = m.TmpfsData
 			}
-			if m.CopyUp {
-				if p.CopyUp == nil {
-					p.CopyUp = map[string]string{}
-				}
-				p.CopyUp[dir] = m.Destination
+			if m.CopyUp && bind {
+				p.CopyUp = append(p.CopyUp, m.Destination)
 			}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountOverlay:
