@@ -203,16 +203,13 @@ func copyFile(from, to int, name string) error {
 	return err
 }
 
-// readlinkat reads the target of the symlink name in dir.
+// readlinkat reads the target of the symlink name in dir: at most
+// PATH_MAX bytes, the longest target Linux stores.
 func readlinkat(dir int, name string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dir, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dir, name, buf)
+	if err != nil {
+		return "", err
 	}
+	return string(buf[:n]), nil
 }

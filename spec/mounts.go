@@ -120,16 +120,23 @@ func (b *Bundle) MaskedPaths() []Mask {
 	if b.Masks != nil {
 		return *b.Masks
 	}
-	if b.Spec.Linux == nil || len(b.Spec.Linux.MaskedPaths) == 0 {
+	if b.Spec.Linux == nil {
+		return nil
+	}
+	// Engines mask /proc and /sys paths in every spec: the view is built
+	// only for a mask elsewhere.
+	var candidates []string
+	for _, p := range b.Spec.Linux.MaskedPaths {
+		if c := cleanDestination(p); c != "/" && !underKernelDir(c) {
+			candidates = append(candidates, c)
+		}
+	}
+	if len(candidates) == 0 {
 		return nil
 	}
 	v, _ := b.viewAndDestinations()
 	var out []Mask
-	for _, p := range b.Spec.Linux.MaskedPaths {
-		c := cleanDestination(p)
-		if c == "/" || underKernelDir(c) {
-			continue
-		}
+	for _, c := range candidates {
 		guest, err := v.resolve(c)
 		if err != nil || guest == "/" || underKernelDir(guest) {
 			continue

@@ -479,15 +479,16 @@ func ReadModule(path string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A *PathError, as any read error: callers name the guest's path.
 	if fi.Size() > MaxModuleSize {
-		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrModuleTooLarge, fi.Size(), MaxModuleSize)
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: %d bytes, at most %d", ErrModuleTooLarge, fi.Size(), MaxModuleSize)}
 	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxModuleSize+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > MaxModuleSize {
-		return nil, fmt.Errorf("%w: more than %d bytes", ErrModuleTooLarge, MaxModuleSize)
+		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: more than %d bytes", ErrModuleTooLarge, MaxModuleSize)}
 	}
 	return data, nil
 }

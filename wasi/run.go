@@ -100,9 +100,6 @@ func readError(name string, err error) error {
 	if errors.As(err, &pe) {
 		return fmt.Errorf("read %q: %w", name, pe.Err)
 	}
-	if errors.Is(err, ErrModuleTooLarge) {
-		return fmt.Errorf("read %q: %w", name, err)
-	}
 	return err
 }
 
