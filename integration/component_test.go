@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -393,6 +394,50 @@ func TestComponentKillLoop(t *testing.T) {
 	}
 	t.Logf("a sleeping component ended %v after kill", time.Since(start))
 	r.assertRootEmpty()
+}
+
+// A component's init holds one tokio worker thread (wasmtime's WASI 0.2
+// runtime), not one per CPU: on a large node every idle component
+// container held a thread per core, and a small pids.limit could make
+// the runtime's build fail.
+func TestComponentOneTokioWorker(t *testing.T) {
+	t.Parallel()
+	if goruntime.NumCPU() < 2 {
+		t.Skip("one CPU: tokio's default is one worker here too")
+	}
+	r := newRunw(t)
+	b := newComponentBundle(t, "probe", "echo", "up", "sleep", "60s")
+	bg, _ := runInBackground(t, r, b, "tokio")
+	st := r.waitStatus("tokio", "running", 20*time.Second)
+	workers := -1
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if out, _ := os.ReadFile(bg.stdout.Name()); strings.Contains(string(out), "up") {
+			workers = threadsNamed(t, st.Pid, "tokio-runtime-w")
+			break
+		}
+	}
+	if workers != 1 {
+		t.Errorf("component init has %d tokio worker threads with %d CPUs, want 1 (-1: the guest never printed)", workers, goruntime.NumCPU())
+	}
+	r.mustRun("kill", "tokio", "KILL")
+	bg.wait(t, 10*time.Second)
+}
+
+// threadsNamed counts the threads of pid whose comm is name.
+func threadsNamed(t *testing.T, pid int, name string) int {
+	t.Helper()
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, task := range tasks {
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/comm", pid, task.Name()))
+		if err == nil && strings.TrimSpace(string(comm)) == name {
+			n++
+		}
+	}
+	return n
 }
 
 // A component is compiled once: create fills the cache (its key marks a
