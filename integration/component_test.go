@@ -361,6 +361,25 @@ func TestComponentExitStatus(t *testing.T) {
 	}
 }
 
+// A component in the text format runs as given, as a text module does:
+// runw assembles it (no jco needed), runs it under WASI 0.2 with its exit
+// code, and caches the compiled component like a binary one.
+func TestComponentText(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "component/exitcode.wat")
+	for _, id := range []string{"cold", "warm"} {
+		if res := r.run("run", "-b", b.dir, id); res.code != 42 {
+			t.Errorf("runw run of a text component (%s cache): %v, want exit 42", id, res)
+		}
+	}
+	res := r.run("compile", filepath.Join(b.rootfs, "exitcode.wat"))
+	if res.code != 0 || !strings.Contains(res.stdout, "cached") {
+		t.Errorf("runw compile of the text component after two runs: %v, want it cached", res)
+	}
+	r.assertRootEmpty()
+}
+
 // `runw kill` ends a component spinning in wasm code (the init exits
 // around it), with 128+signal, through create/start/kill/delete.
 func TestComponentKillLoop(t *testing.T) {

@@ -24,7 +24,17 @@ const (
 	KindWAT
 	// KindNative is an ELF binary or a #! script: not ours to run.
 	KindNative
+	// KindWATComponent is a component in the WebAssembly text format.
+	KindWATComponent
 )
+
+// IsComponent says the kind is a component, binary or text: what
+// wasmtime's component loader compiles and WASI 0.2 runs.
+func (k Kind) IsComponent() bool { return k == KindComponent || k == KindWATComponent }
+
+// IsText says the kind is the WebAssembly text format, assembled before
+// it is compiled.
+func (k Kind) IsText() bool { return k == KindWAT || k == KindWATComponent }
 
 // String names the kind for logs and error messages.
 func (k Kind) String() string {
@@ -39,6 +49,8 @@ func (k Kind) String() string {
 		return "wat"
 	case KindNative:
 		return "native"
+	case KindWATComponent:
+		return "wat component"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
@@ -64,10 +76,8 @@ func Sniff(head []byte) Kind {
 		return KindUnknown
 	case bytes.HasPrefix(head, []byte("\x7fELF")), bytes.HasPrefix(head, []byte("#!")):
 		return KindNative
-	case isWAT(head):
-		return KindWAT
 	}
-	return KindUnknown
+	return watKind(head)
 }
 
 // goBuildID names the custom section Go's linker writes first in every
@@ -90,9 +100,10 @@ func IsGo(head []byte) bool {
 	return i < len(head) && int(head[i]) == len(goBuildID) && bytes.HasPrefix(head[i+1:], goBuildID)
 }
 
-// isWAT reports whether the first token of head, after whitespace, ";;" line
-// comments and (possibly nested) "(; ... ;)" block comments, is "(module".
-func isWAT(head []byte) bool {
+// watKind tells text by its first token after whitespace, ";;" line
+// comments and (possibly nested) "(; ... ;)" block comments: "(module" is
+// a module, "(component" a component, anything else KindUnknown.
+func watKind(head []byte) Kind {
 	i := 0
 	for i < len(head) {
 		switch {
@@ -101,26 +112,31 @@ func isWAT(head []byte) bool {
 		case bytes.HasPrefix(head[i:], []byte(";;")):
 			nl := bytes.IndexByte(head[i:], '\n')
 			if nl < 0 {
-				return false
+				return KindUnknown
 			}
 			i += nl + 1
 		case bytes.HasPrefix(head[i:], []byte("(;")):
 			end := skipBlockComment(head, i)
 			if end < 0 {
-				return false
+				return KindUnknown
 			}
 			i = end
 		default:
-			rest := head[i:]
-			if !bytes.HasPrefix(rest, []byte("(module")) {
-				return false
+			for _, w := range []struct {
+				token string
+				kind  Kind
+			}{{"(module", KindWAT}, {"(component", KindWATComponent}} {
+				rest, ok := bytes.CutPrefix(head[i:], []byte(w.token))
+				// The keyword must be a whole token: "(modules" is not a
+				// module.
+				if ok && (len(rest) == 0 || isWATSpace(rest[0]) || rest[0] == '(' || rest[0] == ')' || rest[0] == ';') {
+					return w.kind
+				}
 			}
-			// "(module" must be a whole token: "(modules" is not a module.
-			rest = rest[len("(module"):]
-			return len(rest) == 0 || isWATSpace(rest[0]) || rest[0] == '(' || rest[0] == ')' || rest[0] == ';'
+			return KindUnknown
 		}
 	}
-	return false
+	return KindUnknown
 }
 
 // skipBlockComment returns the index just after the block comment that starts

@@ -214,7 +214,9 @@ func TestSniff(t *testing.T) {
 		{"wat unterminated block comment", []byte("(; (module)"), KindUnknown},
 		{"wat unterminated line comment", []byte(";; (module)"), KindUnknown},
 		{"not module keyword", []byte("(modules)"), KindUnknown},
-		{"component text", []byte("(component)"), KindUnknown},
+		{"component text", []byte("(component)"), KindWATComponent},
+		{"component text after comments", []byte(";; c\n(; d ;) (component $c (core module))"), KindWATComponent},
+		{"not component keyword", []byte("(components)"), KindUnknown},
 		{"ELF", elfHead, KindNative},
 		{"ELF short", []byte("\x7fELF"), KindNative},
 		{"shebang", []byte("#!/bin/sh\necho hi\n"), KindNative},
@@ -238,7 +240,7 @@ func TestSniff(t *testing.T) {
 func TestKindString(t *testing.T) {
 	want := map[Kind]string{
 		KindUnknown: "unknown", KindModule: "module", KindComponent: "component",
-		KindWAT: "wat", KindNative: "native", Kind(42): "Kind(42)",
+		KindWAT: "wat", KindNative: "native", KindWATComponent: "wat component", Kind(42): "Kind(42)",
 	}
 	for k, s := range want {
 		if k.String() != s {

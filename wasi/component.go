@@ -17,14 +17,14 @@ import (
 // from the cache when it holds it (cache may be nil), compiling and
 // storing it otherwise, like CompileKeyed for a module. The boolean says
 // whether it was a cache hit.
-func CompileComponent(engine *wasmtime.Engine, path string, cache *Cache) (*component.Component, bool, string, error) {
-	return compileComponentNamed(engine, path, path, cache)
+func CompileComponent(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*component.Component, bool, string, error) {
+	return compileComponentNamed(engine, path, path, kind, cache)
 }
 
 // compileComponentNamed is CompileComponent for a file read at path and
 // named name in messages.
-func compileComponentNamed(engine *wasmtime.Engine, path, name string, cache *Cache) (*component.Component, bool, string, error) {
-	return compileCached(path, name, nil, cache,
+func compileComponentNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache) (*component.Component, bool, string, error) {
+	return compileCached(path, name, converter(name, kind), cache,
 		func(key string) (*component.Component, bool) {
 			c := cache.LoadComponent(engine, key)
 			return c, c != nil
@@ -41,8 +41,8 @@ func compileComponentNamed(engine *wasmtime.Engine, path, name string, cache *Ca
 // Precompile fills the cache for the module or component at path, for
 // `runw compile`; it reports whether it was already there, and its key.
 func Precompile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (bool, string, error) {
-	if kind == spec.KindComponent {
-		c, hit, key, err := CompileComponent(engine, path, cache)
+	if kind.IsComponent() {
+		c, hit, key, err := CompileComponent(engine, path, kind, cache)
 		if c != nil {
 			c.Close()
 		}
@@ -69,7 +69,7 @@ type componentGuest struct {
 // read-only where the plan says; single files (file binds, the default
 // devices) have no WASI 0.2 form and are not granted (docs/components.md).
 func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest, error) {
-	comp, _, _, err := compileComponentNamed(engine, plan.Module, plan.moduleName(), cache)
+	comp, _, _, err := compileComponentNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache)
 	if err != nil {
 		return nil, err
 	}

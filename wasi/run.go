@@ -33,7 +33,7 @@ func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *C
 // compileNamed is CompileKeyed for a file read at path and named name in
 // messages (a plan's module is read through a /proc/self/fd link).
 func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
-	if kind == spec.KindComponent {
+	if kind.IsComponent() {
 		return nil, false, "", errors.New("a component is compiled by CompileComponent, not as a module")
 	}
 	return compileCached(path, name, converter(name, kind), cache,
@@ -103,10 +103,10 @@ func readError(name string, err error) error {
 	return err
 }
 
-// converter returns what turns the file's bytes into a binary module: WAT
-// text is assembled, a binary module needs nothing (nil).
+// converter returns what turns the file's bytes into a binary module or
+// component: text is assembled, a binary needs nothing (nil).
 func converter(path string, kind spec.Kind) func([]byte) ([]byte, error) {
-	if kind != spec.KindWAT {
+	if !kind.IsText() {
 		return nil
 	}
 	return func(src []byte) ([]byte, error) {
@@ -167,7 +167,7 @@ func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 		return nil, err
 	}
 	engine := NewEngine()
-	if plan.Kind == spec.KindComponent {
+	if plan.Kind.IsComponent() {
 		return prepareComponent(engine, plan, cache)
 	}
 	module, _, _, err := compileNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache)
