@@ -30,8 +30,12 @@ import (
 	"github.com/runw/runw/wasi"
 )
 
-// version is set by the Makefile with -ldflags "-X main.version=...".
-var version = "0.1.0-dev"
+// version and commit are set by the Makefile with -ldflags "-X
+// main.version=... -X main.commit=...".
+var (
+	version = "0.1.0-dev"
+	commit  = ""
+)
 
 // exitError carries a status other than 1 up to main.
 type exitError struct{ code int }
@@ -79,13 +83,16 @@ func oneLine(err error) string {
 
 func newApp() *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
-		commit := "unknown"
-		if bi, ok := debug.ReadBuildInfo(); ok {
+		commit := commit
+		if bi, ok := debug.ReadBuildInfo(); ok && commit == "" {
 			for _, s := range bi.Settings {
 				if s.Key == "vcs.revision" {
 					commit = s.Value
 				}
 			}
+		}
+		if commit == "" {
+			commit = "unknown"
 		}
 		fmt.Printf("runw version %s\ncommit: %s\nspec: %s\nwasmtime: %s\ngo: %s\n",
 			version, commit, specs.Version, wasi.WasmtimeVersion(), goVersion())
@@ -99,7 +106,7 @@ func newApp() *cli.App {
 			&cli.StringFlag{Name: "log", Usage: "write logs to this file instead of stderr"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.BoolFlag{Name: "debug", Usage: "log debug output"},
-			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "accepted for runc compatibility"},
+			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "read cgroupsPath as systemd's slice:prefix:name, as runc does"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility (runw has no checkpoint)"},
 			&cli.StringFlag{Name: "cache-dir", Value: wasi.DefaultCacheDir, Usage: "compiled-module cache; empty disables it"},
@@ -373,7 +380,7 @@ func commands() []*cli.Command {
 			Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}},
 			Action: onContainer(func(c *cli.Context) error {
 				if c.NArg() < 1 {
-					return checkArgs(c, 1)
+					return usageError(c, "a minimum of 1 argument(s)")
 				}
 				return nil
 			}, func(c *cli.Context, r *runtime.Runtime) error {
@@ -449,7 +456,7 @@ func commands() []*cli.Command {
 			Name: "compile", Usage: "precompile modules and components into the cache (image builds, node warm-up)", ArgsUsage: "<module.wasm|module.wat|component.wasm>...",
 			Action: func(c *cli.Context) error {
 				if c.NArg() < 1 {
-					return checkArgs(c, 1)
+					return usageError(c, "a minimum of 1 argument(s)")
 				}
 				return runtime.Compile(c.String("cache-dir"), c.Int64("cache-max"), c.Args().Slice(), func(path, key string, hit bool) {
 					how := "compiled"
@@ -486,7 +493,7 @@ func commands() []*cli.Command {
 					Name: "rm", Usage: "remove cached modules by key", ArgsUsage: "<key>...",
 					Action: withCache(func(c *cli.Context, cache *wasi.Cache) error {
 						if c.NArg() < 1 {
-							return checkArgs(c, 1)
+							return usageError(c, "a minimum of 1 argument(s)")
 						}
 						for _, k := range c.Args().Slice() {
 							if err := cache.Remove(k); err != nil {
@@ -865,7 +872,19 @@ func unsupported(name, usage string) *cli.Command {
 // argument-count error. (urfave's ShowCommandHelp, called from inside the
 // command, would look the name up among its subcommands and fail.)
 func showUsage(c *cli.Context) {
-	fmt.Printf("Usage: runw %s [command options] %s\n\n%s\n", c.Command.Name, c.Command.ArgsUsage, c.Command.Usage)
+	fmt.Printf("Usage: runw %s [command options] %s\n\n%s\n", commandPath(c), c.Command.ArgsUsage, c.Command.Usage)
+}
+
+// commandPath names the command as typed: "cache rm", not "rm". The
+// app's own root command ("runw") is left out.
+func commandPath(c *cli.Context) string {
+	var names []string
+	for _, ctx := range c.Lineage() {
+		if ctx.Command != nil && ctx.Command.Name != "" && ctx.Command.Name != c.App.Name && (len(names) == 0 || names[0] != ctx.Command.Name) {
+			names = append([]string{ctx.Command.Name}, names...)
+		}
+	}
+	return strings.Join(names, " ")
 }
 
 // usageError is the one answer to a wrong argument count, as runc gives
@@ -874,5 +893,5 @@ func showUsage(c *cli.Context) {
 func usageError(c *cli.Context, format string, args ...any) error {
 	fmt.Println("Incorrect Usage.")
 	showUsage(c)
-	return fmt.Errorf("runw: %q requires "+format, append([]any{c.Command.Name}, args...)...)
+	return fmt.Errorf("runw: %q requires "+format, append([]any{commandPath(c)}, args...)...)
 }

@@ -255,6 +255,17 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Errorf("start with no id: %v, want exit 1", res)
 	}
 	oneLine(t, "start with no id", res.stderr)
+	// A command that takes several arguments says "a minimum of", and a
+	// subcommand is named as typed, in the error and the usage.
+	for args, want := range map[string]string{
+		"ps":       `runw: "ps" requires a minimum of 1 argument(s)`,
+		"cache rm": `runw: "cache rm" requires a minimum of 1 argument(s)`,
+	} {
+		res := r.run(strings.Fields(args)...)
+		if res.code != 1 || strings.TrimSpace(res.stderr) != want || !strings.Contains(res.stdout, "Usage: runw "+args+" ") {
+			t.Errorf("runw %s with no argument: %v, want exit 1, %q and the usage of %q", args, res, want, args)
+		}
+	}
 }
 
 // TestDeleteForceCopesWithUnreadableState: runw writes state.json without
