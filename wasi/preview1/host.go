@@ -202,6 +202,11 @@ func stdioEntry(i, fd int) *fdEntry {
 			e.pollable = false
 		}
 	}
+	if fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0); err == nil && fl&unix.O_APPEND != 0 {
+		// `run >> out.log`: the kernel puts every write at the end, and
+		// fd_fdstat_get (fcntl F_GETFL) says so, as natively.
+		e.flags |= fdflagAppend
+	}
 	if e.read {
 		e.rightsBase = rightFdRead | rightPollFdReadwrite
 	} else {

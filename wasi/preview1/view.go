@@ -574,6 +574,16 @@ func (w *walker) up() Errno {
 		// The guest's own path: ".." may not leave the directory
 		// descriptor it was given (its capability).
 		if len(w.stack) == 1 {
+			// Except from the root of a mount below "/": wasi-libc
+			// hands "/data/../x" (and "../x" with its cwd in /data)
+			// to the preopen /data as "../x", which natively is /x.
+			// The parent is in the guest's own tree (reachable
+			// through "/" anyway), so the walk climbs into the
+			// container's namespace, where ".." stops at "/".
+			if top.guest != "/" && top.guest == w.v.mounts[top.mount].Guest {
+				w.escaped = true
+				return w.up()
+			}
 			return ErrnoNotcapable
 		}
 		w.popStep()
