@@ -48,7 +48,10 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 		events = unix.POLLOUT
 	}
 	for {
-		if e.pollable && !e.hostNonblock {
+		// A positional transfer (only a character device's, of the
+		// pollable ones) is the kernel's to answer at once: /dev/zero
+		// reads, a terminal says ESPIPE without waiting for input.
+		if e.pollable && !e.hostNonblock && offset < 0 {
 			if e.flags&fdflagNonblock != 0 {
 				if !ready(e.hostFd, events) {
 					return 0, ErrnoAgain
@@ -162,7 +165,7 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	if (write && !e.write) || (!write && !e.read) {
 		return ErrnoBadf
 	}
-	if offset >= 0 && e.pollable {
+	if offset >= 0 && e.unseekable() {
 		return ErrnoSpipe
 	}
 	if errno := h.buffers(m, e, iovs, n, write); errno != 0 {
@@ -261,7 +264,7 @@ func (h *Host) seek(m memory, fd int32, offset int64, whence int, resultPtr uint
 	if errno != 0 {
 		return errno
 	}
-	if e.pollable {
+	if e.unseekable() {
 		return ErrnoSpipe
 	}
 	// Checked before the seek, which must not move the file for a call
@@ -299,7 +302,7 @@ func (h *Host) fdAdvise(m memory, a []arg) Errno {
 	if advice > 5 {
 		return ErrnoInval
 	}
-	if e.pollable {
+	if e.unseekable() {
 		return ErrnoSpipe
 	}
 	// WASI's advice values are Linux's POSIX_FADV_* in the same order.

@@ -562,6 +562,44 @@ func TestDeviceNodesOnlyAsFileMounts(t *testing.T) {
 	}
 }
 
+// A character device seeks and preads as natively: /dev/null seeks to 0
+// and /dev/zero preads zeros (they were ESPIPE, like a pipe's); a pipe
+// still answers ESPIPE.
+func TestCharacterDevicesSeek(t *testing.T) {
+	rootfs := t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/null", Host: "/dev/null"}, {Guest: "/dev/zero", Host: "/dev/zero"}}, []string{"/"})
+	null, e := g.open(3, "dev/null", true, 0, rightFdRead|rightFdSeek)
+	if e != 0 {
+		t.Fatalf("open /dev/null: errno %d", e)
+	}
+	if e := g.call("fd_seek", null, 0, whenceCur, resultPtr); e != 0 {
+		t.Errorf("seek /dev/null: errno %d, want 0", e)
+	}
+	zero, e := g.open(3, "dev/zero", true, 0, rightFdRead|rightFdSeek)
+	if e != 0 {
+		t.Fatalf("open /dev/zero: errno %d", e)
+	}
+	g.mem[64] = 0xff
+	binary.LittleEndian.PutUint32(g.mem[32:], 64)
+	binary.LittleEndian.PutUint32(g.mem[36:], 8)
+	if e := g.call("fd_pread", zero, 32, 1, 4096, resultPtr); e != 0 || binary.LittleEndian.Uint32(g.mem[resultPtr:]) != 8 || g.mem[64] != 0 {
+		t.Errorf("pread /dev/zero: errno %d, %d bytes, first %#x; want 8 zero bytes", e, binary.LittleEndian.Uint32(g.mem[resultPtr:]), g.mem[64])
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	g.h.fds.fds[0] = stdioEntry(0, int(r.Fd()))
+	if e := g.call("fd_seek", 0, 0, whenceCur, resultPtr); e != ErrnoSpipe {
+		t.Errorf("seek a pipe: errno %d, want ESPIPE", e)
+	}
+}
+
 // Where Linux looks before it refuses, so does the host: EEXIST for a name
 // that is taken and ENOENT for a missing file, before EROFS (a C mkdir -p
 // loop treats EEXIST as done); EISDIR for O_CREAT with a trailing slash;

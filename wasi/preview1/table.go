@@ -64,6 +64,14 @@ type fdEntry struct {
 	owed    bool
 }
 
+// unseekable says the kernel is not asked to seek, pread, pwrite or advise
+// on e: a pipe, FIFO or socket (ESPIPE, as Linux answers). A character
+// device is asked, as natively: /dev/null and /dev/zero seek to 0 and
+// pread, a terminal answers ESPIPE itself.
+func (e *fdEntry) unseekable() bool {
+	return e.pollable && e.filetype != filetypeCharacterDevice
+}
+
 func (e *fdEntry) start() step {
 	return step{fd: e.hostFd, guest: e.guest, mount: e.mount}
 }
