@@ -598,6 +598,24 @@ func TestCharacterDevicesSeek(t *testing.T) {
 	if e := g.call("fd_seek", 0, 0, whenceCur, resultPtr); e != ErrnoSpipe {
 		t.Errorf("seek a pipe: errno %d, want ESPIPE", e)
 	}
+	// A terminal with no input answers a pread at once, as Linux does.
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	g.h.fds.fds[0] = stdioEntry(0, int(tty.Fd()))
+	done := make(chan Errno, 1)
+	go func() { done <- g.call("fd_pread", 0, 32, 1, 0, resultPtr) }()
+	select {
+	case e := <-done:
+		if e != ErrnoSpipe {
+			t.Errorf("pread a terminal: errno %d, want ESPIPE", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("pread of a terminal with no input waited")
+	}
 }
 
 // Where Linux looks before it refuses, so does the host: EEXIST for a name
