@@ -486,8 +486,8 @@ func TestContainerViewFileBindMounts(t *testing.T) {
 	}
 }
 
-// The devices every container has: /dev/null, /dev/zero, /dev/full and
-// /dev/urandom behave as on Linux.
+// The devices every container has: /dev/null, /dev/zero, /dev/full,
+// /dev/urandom and /dev/tty behave as on Linux.
 func TestContainerViewDevices(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
@@ -498,6 +498,7 @@ func TestContainerViewDevices(t *testing.T) {
 	p.add("ERR", "writen", "/dev/full", "10")
 	p.add("OK", "writen", "/dev/zero", "10")
 	p.add("urandom", "readn", "/dev/urandom", "64")
+	p.add("ERR", "openw", "/dev/tty", "prompt> ")
 	b := newBundle(t, "probe", p.args...)
 	b.edit(func(s *specs.Spec) { s.Mounts = engineMounts() })
 	res := r.run("run", "-b", b.dir, "devices")
@@ -514,6 +515,13 @@ func TestContainerViewDevices(t *testing.T) {
 	// Go's wasip1 error strings are WASI's ("No space left on device").
 	if len(got) > 3 && !strings.Contains(strings.ToLower(got[3]), "no space left on device") {
 		t.Errorf("write to /dev/full: %q, want ENOSPC (no space left on device)", got[3])
+	}
+	// /dev/tty is there without a terminal too, as runc makes it, and
+	// answers ENXIO (the init has no controlling terminal): a name the
+	// guest could otherwise create in the writable /dev tmpfs, a regular
+	// file that took the prompts meant for a terminal.
+	if len(got) > 6 && !strings.Contains(strings.ToLower(got[6]), "no such device or address") {
+		t.Errorf("open /dev/tty without a terminal: %q, want ENXIO (no such device or address)", got[6])
 	}
 }
 

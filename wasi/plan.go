@@ -335,16 +335,34 @@ var defaultDeviceNodes = []string{"/dev/null", "/dev/zero", "/dev/full", "/dev/r
 // defaultDevices are the devices runtime-spec requires in every container,
 // granted as the host's own nodes (their behaviour is the kernel's: /dev/full
 // answers ENOSPC, /dev/urandom never blocks). /dev/tty is the container's
-// terminal when it has one.
+// terminal when it has one, and ENXIO when not.
 func defaultDevices(terminal bool) []Preopen {
 	var out []Preopen
 	for _, d := range defaultDeviceNodes {
 		out = append(out, Preopen{HostPath: d, GuestPath: d})
 	}
-	if terminal {
+	// /dev/tty is in every container, as runtime-spec requires, terminal
+	// or not. Without a terminal the init is a session leader with no
+	// controlling terminal, so the guest's open of it answers ENXIO, as
+	// a native process's does under runc. Left out, it was a name any
+	// guest could create: in a writable /dev (podman's tmpfs) an
+	// open("/dev/tty", "a") made a regular file and took the prompts
+	// meant for a terminal. The node means the opener's controlling
+	// terminal, so this is safe only because every init is spawned in a
+	// session of its own (spawnInit's Setsid, for create and exec alike):
+	// a guest never reaches the terminal of whoever ran runw. A host
+	// without the node (runw itself in a
+	// container without one) grants it only with a terminal, as before.
+	if terminal || hostHasTTY() {
 		out = append(out, Preopen{HostPath: "/dev/tty", GuestPath: "/dev/tty"})
 	}
 	return out
+}
+
+// hostHasTTY says the host has /dev/tty as a character device.
+func hostHasTTY() bool {
+	fi, err := os.Stat("/dev/tty")
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // IsDefaultDevice says g is one of defaultDevices: a host node runw
