@@ -7,10 +7,12 @@ package integration
 // scenario runs the probe guest (testdata/probe) through `runw run`.
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -522,6 +525,40 @@ func TestContainerViewDevices(t *testing.T) {
 	// file that took the prompts meant for a terminal.
 	if len(got) > 6 && !strings.Contains(strings.ToLower(got[6]), "no such device or address") {
 		t.Errorf("open /dev/tty without a terminal: %q, want ENXIO (no such device or address)", got[6])
+	}
+}
+
+// The attack: runw run without -t, from a shell whose controlling
+// terminal is the admin's. /dev/tty means the opener's controlling
+// terminal, and the guest must not reach that one: the init leads its own
+// session, so the open answers ENXIO and nothing reaches the terminal.
+func TestDevTTYIsNotTheCallersTerminal(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	b := newBundle(t, "probe", "openw", "/dev/tty", "ESCAPED")
+	cmd, stdout, _ := r.command(context.Background(), "run", "-b", b.dir, "ctty")
+	// runw's caller has tty as its controlling terminal (fd 0 of the
+	// child, made the controlling terminal of its new session).
+	cmd.Stdin = tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Run(); err != nil {
+		t.Logf("runw run: %v", err)
+	}
+	out, _ := os.ReadFile(stdout.Name())
+	if !strings.Contains(strings.ToLower(string(out)), "no such device or address") {
+		t.Errorf("guest's open of /dev/tty from a caller with a terminal: %q, want ENXIO", out)
+	}
+	tty.Close()
+	ptmx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	seen, _ := io.ReadAll(ptmx)
+	if strings.Contains(string(seen), "ESCAPED") {
+		t.Errorf("the guest wrote to its caller's terminal: %q", seen)
 	}
 }
 
