@@ -562,6 +562,38 @@ func TestDevTTYIsNotTheCallersTerminal(t *testing.T) {
 	}
 }
 
+// The same attack through runw exec without -t: the exec'd process is
+// spawned in a session of its own too.
+func TestExecDevTTYIsNotTheCallersTerminal(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	bg, _ := runInBackground(t, r, b, "xtty")
+	defer func() { r.run("kill", "xtty", "KILL"); bg.wait(t, 10*time.Second) }()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	cmd, stdout, _ := r.command(context.Background(), "exec", "xtty", "/probe.wasm", "openw", "/dev/tty", "ESCAPED")
+	cmd.Stdin = tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Run(); err != nil {
+		t.Logf("runw exec: %v", err)
+	}
+	out, _ := os.ReadFile(stdout.Name())
+	if !strings.Contains(strings.ToLower(string(out)), "no such device or address") {
+		t.Errorf("exec'd guest's open of /dev/tty: %q, want ENXIO", out)
+	}
+	tty.Close()
+	ptmx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	seen, _ := io.ReadAll(ptmx)
+	if strings.Contains(string(seen), "ESCAPED") {
+		t.Errorf("the exec'd guest wrote to its caller's terminal: %q", seen)
+	}
+}
+
 // PWD is in the guest's environment only when process.cwd is not "/":
 // process.env is otherwise passed exactly.
 func TestContainerViewPWDOnlyWhenCwdIsNotRoot(t *testing.T) {

@@ -427,6 +427,17 @@ type spawnOptions struct {
 	Ordered func()
 }
 
+// initEnv is the environment of every init, never the guest's (that is
+// the plan's process.env). TOKIO_WORKER_THREADS=1: wasmtime builds the
+// tokio runtime of its WASI 0.2 (components) on first use with tokio's
+// default of one worker thread per CPU, though a component runs on the
+// calling thread and the workers only drive its stdio streams' tasks; on
+// a 96-core node every idle component container held 96 threads, and a
+// small pids.limit could fail the runtime's build and abort the init.
+// Set here, before the init starts a thread, not by setenv in a running
+// init, where C's getenv on another thread could race it.
+var initEnv = []string{"TOKIO_WORKER_THREADS=1"}
+
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
 // configuration and waits until it reports the guest instantiated (or
 // why it could not be).
@@ -452,7 +463,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	cmd := &exec.Cmd{
 		Path:   fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args:   initArgs(o.Config.Plan.Argv),
-		Env:    []string{},
+		Env:    initEnv,
 		Stdin:  o.Stdio[0],
 		Stdout: o.Stdio[1],
 		Stderr: o.Stdio[2],

@@ -2,7 +2,6 @@ package wasi
 
 import (
 	"fmt"
-	"os"
 	"sync/atomic"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -74,7 +73,6 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 		return nil, err
 	}
 	defer comp.Close()
-	boundTokioWorkers()
 	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit, TableElements: plan.tableElements()}
 	g := &componentGuest{engine: engine}
 	// Each preopen is wasmtime's to open by path: it is given the
@@ -137,19 +135,5 @@ func (g *componentGuest) Close() {
 	}
 	for _, fd := range g.held {
 		unix.Close(fd)
-	}
-}
-
-// boundTokioWorkers gives wasmtime's WASI 0.2 one tokio worker thread.
-// wasmtime builds its tokio runtime on first use with tokio's default of
-// a worker per CPU, and the component runs on the calling thread anyway
-// (the workers only drive the stdio streams' tasks): on a 96-core node
-// every component container held 96 idle threads, and under a small
-// pids.limit the runtime's build could fail and abort the init. tokio reads
-// TOKIO_WORKER_THREADS from the init's own environment, never the
-// guest's, which is plan.Env.
-func boundTokioWorkers() {
-	if _, ok := os.LookupEnv("TOKIO_WORKER_THREADS"); !ok {
-		os.Setenv("TOKIO_WORKER_THREADS", "1")
 	}
 }

@@ -48,10 +48,7 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 		events = unix.POLLOUT
 	}
 	for {
-		// A positional transfer (only a character device's, of the
-		// pollable ones) is the kernel's to answer at once: /dev/zero
-		// reads, a terminal says ESPIPE without waiting for input.
-		if e.pollable && !e.hostNonblock && offset < 0 {
+		if e.pollable && !e.hostNonblock {
 			if e.flags&fdflagNonblock != 0 {
 				if !ready(e.hostFd, events) {
 					return 0, ErrnoAgain
@@ -165,8 +162,17 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	if (write && !e.write) || (!write && !e.read) {
 		return ErrnoBadf
 	}
-	if offset >= 0 && e.unseekable() {
-		return ErrnoSpipe
+	if offset >= 0 && e.pollable {
+		// A pipe, FIFO or socket is never positioned. A character
+		// device is asked (/dev/zero preads; a terminal is opened
+		// unseekable and answers ESPIPE), before the transfer waits
+		// for it: a terminal's pread must not wait for input first.
+		if e.unseekable() {
+			return ErrnoSpipe
+		}
+		if _, err := unix.Seek(e.hostFd, 0, unix.SEEK_CUR); err != nil {
+			return toErrno(err)
+		}
 	}
 	if errno := h.buffers(m, e, iovs, n, write); errno != 0 {
 		return errno
@@ -370,7 +376,9 @@ func (h *Host) fdFdstatSetFlags(m memory, a []arg) Errno {
 	if e.kind == kindStdio || e.kind == kindSocket {
 		// APPEND cannot change on a shared description and means
 		// nothing on a socket; only the emulated NONBLOCK is the guest's.
-		flags &^= fdflagAppend
+		// What the description has (stdioEntry: `run >> out.log`) stays
+		// reported: the kernel still appends.
+		flags = flags&^fdflagAppend | e.flags&fdflagAppend
 	}
 	e.flags = e.flags&(fdflagDsync|fdflagRsync|fdflagSync) | flags&(fdflagAppend|fdflagNonblock)
 	return 0

@@ -179,12 +179,20 @@ func TestSymlinksCannotLeaveTheView(t *testing.T) {
 	// natively (wasi-libc hands "/data/../etc/real" to /data as
 	// "../etc/real"), and stops at "/": never outside the view.
 	for _, p := range []string{"../etc/real", "../../../etc/real"} {
-		if _, e := g.open(4, p, true, 0, rightFdRead); e != 0 {
+		fd, e := g.open(4, p, true, 0, rightFdRead)
+		if e != 0 {
 			t.Errorf("/data preopen %s: errno %d, want the rootfs's file", p, e)
+			continue
+		}
+		if got, _ := g.read(fd); got != "rootfs real" {
+			t.Errorf("/data preopen %s: %q, want the rootfs's file", p, got)
 		}
 	}
-	if _, e := g.open(4, "../../.."+secret, true, 0, rightFdRead); e == 0 {
-		t.Errorf("/data preopen ../../..%s: opened, want a failure", secret)
+	// The host directory holding the mount's source holds the secret:
+	// a climb by the kernel's ".." would find it as "../secret".
+	if fd, e := g.open(4, "../"+filepath.Base(secret), true, 0, rightFdRead); e == 0 {
+		got, _ := g.read(fd)
+		t.Errorf("/data preopen ../%s: opened %q, want a failure", filepath.Base(secret), got)
 	}
 }
 
@@ -772,6 +780,48 @@ func TestStdioAppendFlag(t *testing.T) {
 			t.Errorf("stdout opened with %#x: append flag %v, want %v", tc.flag, got, tc.append)
 		}
 		f.Close()
+	}
+}
+
+// fcntl(1, F_SETFL, fcntl(1, F_GETFL) | O_NONBLOCK) under `run >> out.log`
+// must not make F_GETFL forget O_APPEND: the kernel still appends.
+func TestStdioAppendSurvivesSetFlags(t *testing.T) {
+	g, _, _, _ := layout(t, false)
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "out.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g.h.fds.fds[1] = stdioEntry(1, int(f.Fd()))
+	if e := g.call("fd_fdstat_set_flags", 1, fdflagAppend|fdflagNonblock); e != 0 {
+		t.Fatalf("set_flags: %d", e)
+	}
+	if e := g.call("fd_fdstat_get", 1, resultPtr); e != 0 {
+		t.Fatal(e)
+	}
+	if fl := binary.LittleEndian.Uint16(g.mem[resultPtr+2:]); fl&fdflagAppend == 0 {
+		t.Errorf("stdout flags after F_SETFL(APPEND|NONBLOCK): %#x, APPEND lost (the kernel still appends)", fl)
+	}
+}
+
+// A read-only mount reached by climbing out of a writable one stays
+// read-only.
+func TestClimbKeepsMountReadOnly(t *testing.T) {
+	base := t.TempDir()
+	rootfs, data, ro := filepath.Join(base, "rootfs"), filepath.Join(base, "data"), filepath.Join(base, "ro")
+	write(t, filepath.Join(ro, "x"), "ro x")
+	write(t, filepath.Join(data, "y"), "y")
+	for _, d := range []string{"ro", "data"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/data", Host: data}, {Guest: "/ro", Host: ro, ReadOnly: true}}, []string{"/", "/data", "/ro"})
+	if _, e := g.open(4, "../ro/x", true, 0, rightFdRead|rightFdWrite); e != ErrnoRofs {
+		t.Errorf("/data ../ro/x for writing: errno %d, want EROFS", e)
+	}
+	if _, e := g.open(4, "../ro/new", true, oflagCreat, rightFdWrite); e != ErrnoRofs {
+		t.Errorf("/data ../ro/new create: errno %d, want EROFS", e)
 	}
 }
 

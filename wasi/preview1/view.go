@@ -577,9 +577,14 @@ func (w *walker) up() Errno {
 			// Except from the root of a mount below "/": wasi-libc
 			// hands "/data/../x" (and "../x" with its cwd in /data)
 			// to the preopen /data as "../x", which natively is /x.
-			// The parent is in the guest's own tree (reachable
-			// through "/" anyway), so the walk climbs into the
-			// container's namespace, where ".." stops at "/".
+			// The parent is in the guest's own tree, reachable through
+			// the "/" preopen every guest has anyway (plan.go), so the
+			// walk climbs into the container's namespace, where ".."
+			// stops at "/". The climb is runw's own walk from the
+			// view's root, never the kernel's "..": from the mount's
+			// host descriptor that would reach the directory holding
+			// the mount's source on the host (TestSymlinksCannotLeaveTheView
+			// tries "../secret" there).
 			if top.guest != "/" && top.guest == w.v.mounts[top.mount].Guest {
 				w.escaped = true
 				return w.up()
