@@ -528,69 +528,53 @@ func TestContainerViewDevices(t *testing.T) {
 	}
 }
 
-// The attack: runw run without -t, from a shell whose controlling
-// terminal is the admin's. /dev/tty means the opener's controlling
-// terminal, and the guest must not reach that one: the init leads its own
-// session, so the open answers ENXIO and nothing reaches the terminal.
+// The attack: runw run (and runw exec) without -t, from a shell whose
+// controlling terminal is the admin's. /dev/tty means the opener's
+// controlling terminal, and the guest must not reach that one: every init
+// leads its own session, so the open answers ENXIO and nothing reaches
+// the terminal.
 func TestDevTTYIsNotTheCallersTerminal(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
+	t.Run("run", func(t *testing.T) {
+		b := newBundle(t, "probe", "openw", "/dev/tty", "ESCAPED")
+		tryCallersTerminal(t, r, "run", "-b", b.dir, "ctty")
+	})
+	t.Run("exec", func(t *testing.T) {
+		b := newBundle(t, "probe", "sleep", "1h")
+		bg, _ := runInBackground(t, r, b, "xtty")
+		defer func() { r.run("kill", "xtty", "KILL"); bg.wait(t, 10*time.Second) }()
+		tryCallersTerminal(t, r, "exec", "xtty", "/probe.wasm", "openw", "/dev/tty", "ESCAPED")
+	})
+}
+
+// tryCallersTerminal runs runw with args from a new session whose
+// controlling terminal is a pty, and fails if the guest's write of
+// "ESCAPED" to /dev/tty did not fail with ENXIO or reached the pty.
+func tryCallersTerminal(t *testing.T, r *runw, args ...string) {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pty: %v", err)
 	}
 	defer ptmx.Close()
 	defer tty.Close()
-	b := newBundle(t, "probe", "openw", "/dev/tty", "ESCAPED")
-	cmd, stdout, _ := r.command(context.Background(), "run", "-b", b.dir, "ctty")
+	cmd, stdout, _ := r.command(context.Background(), args...)
 	// runw's caller has tty as its controlling terminal (fd 0 of the
 	// child, made the controlling terminal of its new session).
 	cmd.Stdin = tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Run(); err != nil {
-		t.Logf("runw run: %v", err)
+		t.Logf("runw %s: %v", args[0], err)
 	}
 	out, _ := os.ReadFile(stdout.Name())
 	if !strings.Contains(strings.ToLower(string(out)), "no such device or address") {
-		t.Errorf("guest's open of /dev/tty from a caller with a terminal: %q, want ENXIO", out)
+		t.Errorf("runw %s: the guest's open of /dev/tty from a caller with a terminal: %q, want ENXIO", args[0], out)
 	}
 	tty.Close()
 	ptmx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	seen, _ := io.ReadAll(ptmx)
-	if strings.Contains(string(seen), "ESCAPED") {
-		t.Errorf("the guest wrote to its caller's terminal: %q", seen)
-	}
-}
-
-// The same attack through runw exec without -t: the exec'd process is
-// spawned in a session of its own too.
-func TestExecDevTTYIsNotTheCallersTerminal(t *testing.T) {
-	t.Parallel()
-	r := newRunw(t)
-	b := newBundle(t, "probe", "sleep", "1h")
-	bg, _ := runInBackground(t, r, b, "xtty")
-	defer func() { r.run("kill", "xtty", "KILL"); bg.wait(t, 10*time.Second) }()
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
-	cmd, stdout, _ := r.command(context.Background(), "exec", "xtty", "/probe.wasm", "openw", "/dev/tty", "ESCAPED")
-	cmd.Stdin = tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	if err := cmd.Run(); err != nil {
-		t.Logf("runw exec: %v", err)
-	}
-	out, _ := os.ReadFile(stdout.Name())
-	if !strings.Contains(strings.ToLower(string(out)), "no such device or address") {
-		t.Errorf("exec'd guest's open of /dev/tty: %q, want ENXIO", out)
-	}
-	tty.Close()
-	ptmx.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	seen, _ := io.ReadAll(ptmx)
-	if strings.Contains(string(seen), "ESCAPED") {
-		t.Errorf("the exec'd guest wrote to its caller's terminal: %q", seen)
+	if seen, _ := io.ReadAll(ptmx); strings.Contains(string(seen), "ESCAPED") {
+		t.Errorf("runw %s: the guest wrote to its caller's terminal: %q", args[0], seen)
 	}
 }
 
