@@ -1,7 +1,9 @@
 package integration
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -174,6 +176,46 @@ func TestUnboundedRecursionTrapIsBounded(t *testing.T) {
 	}
 	if n := strings.Count(res.stderr, "\n"); n > 60 || len(res.stderr) > 8<<10 {
 		t.Errorf("trap message has %d lines, %d bytes: want at most 60 lines", n, len(res.stderr))
+	}
+	r.assertRootEmpty()
+}
+
+// A Go guest whose stdout is a pipe nobody reads any more (`runw run ... |
+// head -1` after head has exited) ends with 141, 128+SIGPIPE, as Go's
+// runtime ends a native program; before, Go's wasip1 port went on after
+// EPIPE and a guest printing in a loop never ended. Other guests get EPIPE
+// and decide (the WAT guest ignores it and returns 0).
+func TestStdoutClosedPipe(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	for _, c := range []struct {
+		guest string
+		args  []string
+		code  int
+	}{
+		{"probe", []string{"echo", "lost", "echo", "lost", "stderr", "still running"}, 141},
+		{"wat/hello.wat", nil, 0},
+	} {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr.Close()
+		b := newBundle(t, c.guest, c.args...)
+		cmd, _, stderr := r.command(context.Background(), "run", "-b", b.dir, "epipe")
+		cmd.Stdout = pw
+		err = cmd.Run()
+		pw.Close()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		errOut, _ := os.ReadFile(stderr.Name())
+		if code != c.code || (c.code == 141 && strings.Contains(string(errOut), "still running")) {
+			t.Errorf("%s writing to a closed pipe: exit %d, stderr %q; want exit %d and nothing after the write", c.guest, code, errOut, c.code)
+		}
 	}
 	r.assertRootEmpty()
 }

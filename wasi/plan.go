@@ -51,16 +51,22 @@ type Plan struct {
 	Env []string `json:"env"`
 	// Preopens lists the granted directories; the rootfs comes first.
 	Preopens []Preopen `json:"preopens"`
-	// GoPreopenNames names every preopen but "/" with a trailing slash
-	// ("/data/"), for a module built by Go's wasip1 port (spec.IsGo).
-	// Go picks the preopen a path is resolved from by plain string
+	// Go says the module was built by Go's wasip1 port (spec.IsGo), and
+	// the host meets two of that port's ways. Preopen names: every
+	// preopen but "/" is named with a trailing slash ("/data/"). Go picks the preopen a path is resolved from by plain string
 	// prefix (syscall.preparePath), so /data.json beside a mount at /data
 	// was looked up inside the mount (".json") and not found. With the
 	// slash, /data.json and /data itself go to "/", whose view reaches
 	// into every mount, and /data/x to the mount. Go programs never see
 	// preopen names; other guests keep the names as they are (wasi-libc
 	// matches whole components, and some guests look names up exactly).
-	GoPreopenNames bool `json:"go_preopen_names,omitempty"`
+	// SIGPIPE: a write to the guest's fd 1 or 2 that meets a closed pipe
+	// ends the guest with 141 (128+SIGPIPE), as Go's runtime ends a
+	// native program (os.epipecheck); its wasip1 port has no signal and
+	// went on, so `runw run ... | head` with a Go guest printing in a
+	// loop never ended. Other guests get EPIPE: Rust and Python, for
+	// one, ignore SIGPIPE natively and handle the error.
+	Go bool `json:"go,omitempty"`
 	// Files lists the granted single files (file bind mounts and the
 	// default devices), reachable by path through "/" and never
 	// preopened themselves.
@@ -136,14 +142,14 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		return nil, err
 	}
 	p := &Plan{
-		Module:         ep.HostPath,
-		ModuleName:     ep.GuestPath,
-		Kind:           ep.Kind,
-		GoPreopenNames: ep.Go,
-		Argv:           append([]string(nil), proc.Args...),
-		Env:            env,
-		User:           User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
-		Files:          defaultDevices(proc.Terminal),
+		Module:     ep.HostPath,
+		ModuleName: ep.GuestPath,
+		Kind:       ep.Kind,
+		Go:         ep.Go,
+		Argv:       append([]string(nil), proc.Args...),
+		Env:        env,
+		User:       User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
+		Files:      defaultDevices(proc.Terminal),
 	}
 	if proc.User.Umask != nil {
 		p.User.Umask = *proc.User.Umask & 0o777

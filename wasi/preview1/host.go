@@ -28,9 +28,13 @@ type Config struct {
 	// wasi-libc resolve absolute paths against the whole view.
 	Preopens []string
 	// SlashNames makes fd_prestat_dir_name report every preopen but "/"
-	// with a trailing slash, for a Go guest (wasi.Plan.GoPreopenNames
-	// says why). The view is unchanged.
+	// with a trailing slash, for a Go guest (wasi.Plan.Go says why). The
+	// view is unchanged.
 	SlashNames bool
+	// StdioSigpipe ends the guest with 128+SIGPIPE when a write to its
+	// fd 1 or 2 meets a closed pipe, as Go's runtime does natively (for a
+	// Go guest; wasi.Plan.Go says why). Otherwise the write is EPIPE.
+	StdioSigpipe bool
 	// Stdio are the host descriptors behind guest 0, 1 and 2.
 	Stdio [3]int
 	// Net is the network grant.
@@ -56,6 +60,8 @@ type Host struct {
 	fds       table
 	net       Network
 	resolve   Resolver
+	// stdioSigpipe is Config.StdioSigpipe.
+	stdioSigpipe bool
 	// c is the C side the trampoline reaches (trampoline.go).
 	c cHost
 
@@ -101,7 +107,7 @@ func New(cfg Config) (*Host, error) {
 		view.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
+	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, stdioSigpipe: cfg.StdioSigpipe, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if h.resolve == nil {
 		h.resolve = netdns.Lookup
