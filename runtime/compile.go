@@ -29,7 +29,7 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 		if err != nil {
 			return err
 		}
-		if kind != spec.KindModule && kind != spec.KindWAT && !kind.IsComponent() {
+		if !kind.IsWasm() {
 			return fmt.Errorf("%q: not a WebAssembly module or component (%s)", p, kind)
 		}
 		hit, key, err := wasi.Precompile(engine, p, kind, cache)

@@ -73,7 +73,7 @@ func IsWasm(h Handler, ep *Entrypoint) bool {
 	if ep == nil {
 		return false
 	}
-	wasmKind := ep.Kind == KindModule || ep.Kind.IsComponent() || ep.Kind == KindWAT
+	wasmKind := ep.Kind.IsWasm()
 	switch h {
 	case HandlerWasm:
 		return ep.Kind != KindNative

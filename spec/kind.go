@@ -28,6 +28,10 @@ const (
 	KindWATComponent
 )
 
+// IsWasm says the kind is WebAssembly that runw runs: a module or a
+// component, binary or text.
+func (k Kind) IsWasm() bool { return k == KindModule || k == KindWAT || k.IsComponent() }
+
 // IsComponent says the kind is a component, binary or text: what
 // wasmtime's component loader compiles and WASI 0.2 runs.
 func (k Kind) IsComponent() bool { return k == KindComponent || k == KindWATComponent }

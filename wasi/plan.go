@@ -53,11 +53,12 @@ type Plan struct {
 	Preopens []Preopen `json:"preopens"`
 	// Go says the module was built by Go's wasip1 port (spec.IsGo), and
 	// the host meets two of that port's ways. Preopen names: every
-	// preopen but "/" is named with a trailing slash ("/data/"). Go picks the preopen a path is resolved from by plain string
-	// prefix (syscall.preparePath), so /data.json beside a mount at /data
-	// was looked up inside the mount (".json") and not found. With the
-	// slash, /data.json and /data itself go to "/", whose view reaches
-	// into every mount, and /data/x to the mount. Go programs never see
+	// preopen but "/" is named with a trailing slash ("/data/"). Go picks
+	// the preopen a path is resolved from by plain string prefix
+	// (syscall.preparePath), so /data.json beside a mount at /data was
+	// looked up inside the mount (".json") and not found. With the slash,
+	// /data.json and /data itself go to "/", whose view reaches into
+	// every mount, and /data/x to the mount. Go programs never see
 	// preopen names; other guests keep the names as they are (wasi-libc
 	// matches whole components, and some guests look names up exactly).
 	// SIGPIPE: a write to the guest's fd 1 or 2 that meets a closed pipe
@@ -357,8 +358,8 @@ func defaultDevices(terminal bool) []Preopen {
 	// terminal, so this is safe only because every init is spawned in a
 	// session of its own (spawnInit's Setsid, for create and exec alike):
 	// a guest never reaches the terminal of whoever ran runw. A host
-	// without the node (runw itself in a
-	// container without one) grants it only with a terminal, as before.
+	// without the node (runw itself in a container without one) grants
+	// it only with a terminal, as before.
 	if terminal || hostHasTTY() {
 		out = append(out, Preopen{HostPath: "/dev/tty", GuestPath: "/dev/tty"})
 	}

@@ -204,14 +204,13 @@ func checkExecCwd(plan *Plan) error {
 // prepareModule grants the plan to a compiled module and instantiates it.
 func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan) (*moduleGuest, error) {
 	host, err := preview1.New(preview1.Config{
-		Args:         plan.Argv,
-		Env:          plan.Env,
-		Mounts:       plan.view(),
-		Preopens:     plan.preopenNames(),
-		SlashNames:   plan.Go,
-		StdioSigpipe: plan.Go,
-		Stdio:        [3]int{0, 1, 2},
-		Net:          plan.Net,
+		Args:     plan.Argv,
+		Env:      plan.Env,
+		Mounts:   plan.view(),
+		Preopens: plan.preopenNames(),
+		Go:       plan.Go,
+		Stdio:    [3]int{0, 1, 2},
+		Net:      plan.Net,
 	})
 	if err != nil {
 		if le := (*preview1.ListenError)(nil); errors.As(err, &le) {

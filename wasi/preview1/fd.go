@@ -190,7 +190,7 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 			return ErrnoAgain
 		}
 		if done, errno = h.io(e, write, offset); errno != 0 {
-			if errno == ErrnoPipe && write && h.stdioSigpipe && e.kind == kindStdio && (fd == 1 || fd == 2) {
+			if errno == ErrnoPipe && write && h.goGuest && e.kind == kindStdio && (fd == 1 || fd == 2) {
 				h.exitCode, h.exited = 128+int32(unix.SIGPIPE), true
 				return errnoExit
 			}

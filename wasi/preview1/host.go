@@ -27,14 +27,12 @@ type Config struct {
 	// guest as preopened descriptors 3, 4, ...: "/" first, so that Go and
 	// wasi-libc resolve absolute paths against the whole view.
 	Preopens []string
-	// SlashNames makes fd_prestat_dir_name report every preopen but "/"
-	// with a trailing slash, for a Go guest (wasi.Plan.Go says why). The
-	// view is unchanged.
-	SlashNames bool
-	// StdioSigpipe ends the guest with 128+SIGPIPE when a write to its
-	// fd 1 or 2 meets a closed pipe, as Go's runtime does natively (for a
-	// Go guest; wasi.Plan.Go says why). Otherwise the write is EPIPE.
-	StdioSigpipe bool
+	// Go says the guest was built by Go's wasip1 port (wasi.Plan.Go says
+	// why each matters): fd_prestat_dir_name reports every preopen but
+	// "/" with a trailing slash (the view is unchanged), and a write to
+	// its fd 1 or 2 that meets a closed pipe ends it with 128+SIGPIPE, as
+	// Go's runtime ends a native program, where other guests get EPIPE.
+	Go bool
 	// Stdio are the host descriptors behind guest 0, 1 and 2.
 	Stdio [3]int
 	// Net is the network grant.
@@ -60,8 +58,8 @@ type Host struct {
 	fds       table
 	net       Network
 	resolve   Resolver
-	// stdioSigpipe is Config.StdioSigpipe.
-	stdioSigpipe bool
+	// goGuest is Config.Go.
+	goGuest bool
 	// c is the C side the trampoline reaches (trampoline.go).
 	c cHost
 
@@ -107,7 +105,7 @@ func New(cfg Config) (*Host, error) {
 		view.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, stdioSigpipe: cfg.StdioSigpipe, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
+	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, goGuest: cfg.Go, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if h.resolve == nil {
 		h.resolve = netdns.Lookup
@@ -126,7 +124,7 @@ func New(cfg Config) (*Host, error) {
 		}
 		mp := &view.mounts[i]
 		name := p
-		if cfg.SlashNames && p != "/" {
+		if cfg.Go && p != "/" {
 			name += "/"
 		}
 		h.fds.fds = append(h.fds.fds, &fdEntry{
