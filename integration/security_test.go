@@ -363,6 +363,50 @@ func TestKilledCreateLeavesNoCompiler(t *testing.T) {
 	waitGone(t, compiler, 10*time.Second)
 }
 
+// TestCompileOutsideIsMemoryBounded: create's compile child runs outside
+// the container's cgroup, charged to no container. The attack: a 1.2 MB
+// module of 300,000 empty functions, whose compile takes 1.5 GB, made the
+// host spend that past the container's 128 MiB limit. The child now stays
+// under its bound (512 MiB and 64 bytes a byte of module: RLIMIT_DATA),
+// the compile falls back to the init, inside the container's cgroup, and
+// the limit ends it there: create fails with one line naming the OOM
+// killer and leaves nothing behind.
+func TestCompileOutsideIsMemoryBounded(t *testing.T) {
+	needsRoot(t, "create spawns its compile child as root; a memory limit")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	module := emptyFunctionsModule(300000)
+	bound := 512<<20 + 64*len(module)
+	limit := int64(128 << 20)
+	b := newBundle(t, "hello")
+	b.writeFile("heavy.wasm", string(module))
+	b.edit(func(s *specs.Spec) {
+		s.Process.Args = []string{"/heavy.wasm"}
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	})
+	create := r.start("create", "--bundle", b.dir, "heavy")
+	compiler := 0
+	for deadline := time.Now().Add(30 * time.Second); compiler == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		compiler = childRunning(create.cmd.Process.Pid, "compile")
+	}
+	if compiler == 0 {
+		t.Fatalf("no compile child of create appeared: %v", create.wait(t, 30*time.Second))
+	}
+	t.Cleanup(func() { syscall.Kill(compiler, syscall.SIGKILL) })
+	var peak float64 // kB
+	for !procGone(compiler) {
+		if kb, err := procField(fmt.Sprintf("/proc/%d/status", compiler), "VmHWM:"); err == nil && kb > peak {
+			peak = kb
+		}
+		if peak*1024 > float64(bound) {
+			t.Fatalf("the compile child outside the container's cgroup reached %.0f MiB, over its bound of %d MiB", peak/1024, bound>>20)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("compile child's peak: %.0f MiB (bound %d MiB)", peak/1024, bound>>20)
+	failsCleanly(t, r, create.wait(t, 2*time.Minute), "heavy", "OOM")
+}
+
 // emptyFunctionsModule is a valid module of n functions that do nothing:
 // cheap to write, slow to compile.
 func emptyFunctionsModule(n int) []byte {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
 )
@@ -59,13 +61,18 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 // (Pdeathsig): an engine that gives up on create and kills it must not
 // leave a root compiler running on the host. The spawning thread is
 // locked for the child's life, as Pdeathsig follows the thread, not
-// the process.
-func fillCache(cacheDir string, cacheMax int64, module string) error {
+// the process. A child outside the container's cgroup (outside) is
+// bounded in memory too (compileMemoryBound).
+func fillCache(cacheDir string, cacheMax int64, module string, outside bool) error {
 	f, err := os.Open(module)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), compileTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", "/proc/self/fd/0")
@@ -74,9 +81,23 @@ func fillCache(cacheDir string, cacheMax int64, module string) error {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	bound := compileMemoryBound(info.Size())
+	if outside {
+		if err := boundMemory(cmd.Process.Pid, bound); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return fmt.Errorf("bound the compile's memory: %w", err)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
 			return fmt.Errorf("compile took more than %v: %w", compileTimeout, err)
+		}
+		if outside {
+			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, bound>>20, info.Size()>>10)
 		}
 		return err
 	}
@@ -85,6 +106,38 @@ func fillCache(cacheDir string, cacheMax int64, module string) error {
 
 // compileTimeout bounds one `runw compile` child of create or exec.
 var compileTimeout = 2 * time.Minute
+
+// compileMemoryBound is the data memory (RLIMIT_DATA: heap and private
+// writable mappings, where all of Cranelift's and the Go runtime's
+// working memory lives) allowed to a compile child that runs outside the
+// container's cgroup, for a module of size bytes.
+//
+// The attack it stops: that child is charged to no container, so a small
+// module built to be expensive to compile (300,000 empty functions in
+// 1 MB: 1.5 GB; a million: 5 GB) took the host's memory past every limit
+// the spec set. Real modules need far less, here 13 to 40 bytes a byte
+// plus about 30 MB (CPython 26 MB: 334 MB; Ruby with its stdlib 54 MB:
+// 798 MB; a 21 MB Go program: 550 MB; StarlingMonkey 12 MB: 428 MB), so
+// 512 MiB and 64 bytes a byte leaves them twice that and more. A module
+// that needs more is not refused: its compile in the outside child dies
+// at the bound, and the init compiles it inside the container's cgroup,
+// charged to the container and under its memory limit (compileInChild).
+//
+// The bound is set with prlimit(2) once the child has started: until
+// then it runs Go's runtime start and has not read the module.
+func compileMemoryBound(size int64) uint64 {
+	return 512<<20 + 64*uint64(max(size, 0))
+}
+
+// boundMemory sets pid's data limit to bound, and its core limit to
+// zero: a compile that dies at the bound aborts (Rust's allocation
+// failure), and must not then write hundreds of MB of core dump.
+func boundMemory(pid int, bound uint64) error {
+	if err := unix.Prlimit(pid, unix.RLIMIT_CORE, &unix.Rlimit{}, nil); err != nil {
+		return err
+	}
+	return unix.Prlimit(pid, unix.RLIMIT_DATA, &unix.Rlimit{Cur: bound, Max: bound}, nil)
+}
 
 // compileOutside fills the cache for plan's module from the calling
 // command (create, exec), before the init is spawned and placed in the
@@ -102,7 +155,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
 		return true
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module); err != nil {
+	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, true); err != nil {
 		logDebugf("compile outside the container failed (%v); the init will compile", err)
 		return false
 	}

@@ -149,7 +149,7 @@ func Init() {
 // itself and exits before the init reports, so the sync pipe's extra
 // writer changes nothing.
 func compileInChild(cfg initConfig) {
-	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module); err != nil {
+	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, false); err != nil {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 	}
 }
