@@ -853,6 +853,49 @@ func TestMaskedPathsAreMasked(t *testing.T) {
 	}
 }
 
+// TestRenameCannotUnmask: the view's masks and mounts stay at their guest
+// paths, where Linux moves a mount along with a directory renamed above
+// it. The attack: renaming the directory that holds a masked path
+// showed what the mask hides under the new name: the image's file for a
+// mask in the rootfs, the host's own file, readable and writable, for a
+// mask in a volume. Such a rename is EBUSY now, as for a mount point
+// itself, and so is renaming a directory above a volume's mount point
+// (which Linux allows).
+func TestRenameCannotUnmask(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	vol := t.TempDir()
+	secret := filepath.Join(vol, "a", "secret")
+	if err := os.MkdirAll(filepath.Dir(secret), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, []byte("volume secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe",
+		"rename", "/m", "/m2", "cat", "/m2/secret",
+		"rename", "/data/a", "/data/a2", "cat", "/data/a2/secret", "write", "/data/a2/secret", "overwritten",
+		"rename", "/mnt", "/mnt2", "ls", "/mnt2",
+		"rename", "/m/plain", "/m/plain2", "echo", "end")
+	b.writeFile("m/secret", "image secret")
+	b.writeFile("m/plain/x", "")
+	b.writeFile("mnt/vol/.keep", "")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, bindMount("/data", vol), bindMount("/mnt/vol", t.TempDir()))
+		s.Linux = &specs.Linux{MaskedPaths: []string{"/m/secret", "/data/a/secret"}}
+	})
+	out := runOutput(t, r, b, "rename-mask")
+	if strings.Contains(out, "image secret") || strings.Contains(out, "volume secret") {
+		t.Errorf("a rename showed a masked file: %q", out)
+	}
+	if got := strings.Count(out, "Device or resource busy"); got != 3 || !strings.HasSuffix(out, "OK\nend\n") {
+		t.Errorf("the guest saw %q; want three renames refused with EBUSY, and a plain directory's rename to work", out)
+	}
+	if data, err := os.ReadFile(secret); err != nil || string(data) != "volume secret" {
+		t.Errorf("the masked host file is now %q (%v)", data, err)
+	}
+}
+
 // TestTmpcopyupCopiesTheImage: a tmpfs mount with tmpcopyup (podman adds
 // it to --tmpfs and to --read-only's mounts) starts with what the image
 // has at its destination, as under runc: files, directories, hard links

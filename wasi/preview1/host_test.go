@@ -570,6 +570,52 @@ func TestDeviceNodesOnlyAsFileMounts(t *testing.T) {
 	}
 }
 
+// A granted device is the host's own node, shared by every container: a
+// guest may not set its times (EPERM), by path or by descriptor. The
+// attack: a guest wrote a value into the host's /dev/null's mtime and a
+// second container, with no network, read it back. The node here is one
+// of the test's own (mknod), so that the old code's write lands on it.
+func TestDeviceTimesAreNotTheGuests(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mknod")
+	}
+	rootfs, devs := t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	null := filepath.Join(devs, "null")
+	if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Fatal(err)
+	}
+	var before unix.Stat_t
+	if err := unix.Stat(null, &before); err != nil {
+		t.Fatal(err)
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/null", Host: null}}, []string{"/"})
+	const when = 1234567890123456789
+	ptr, n := g.str("dev/null")
+	if e := g.call("path_filestat_set_times", 3, lookupSymlinkFollow, ptr, n, when, when, fstAtim|fstMtim); e != ErrnoPerm {
+		t.Errorf("path_filestat_set_times on the granted /dev/null: errno %d, want EPERM", e)
+	}
+	fd, e := g.open(3, "dev/null", true, 0, rightFdRead|rightFdWrite)
+	if e != 0 {
+		t.Fatalf("open /dev/null: errno %d", e)
+	}
+	if e := g.call("fd_filestat_set_times", fd, when, when, fstAtim|fstMtim); e != ErrnoPerm {
+		t.Errorf("fd_filestat_set_times on the granted /dev/null: errno %d, want EPERM", e)
+	}
+	if e := g.call("fd_filestat_set_times", fd, 0, 0, fstAtimNow|fstMtimNow); e != ErrnoPerm {
+		t.Errorf("fd_filestat_set_times (now) on the granted /dev/null: errno %d, want EPERM", e)
+	}
+	var after unix.Stat_t
+	if err := unix.Stat(null, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after.Mtim != before.Mtim || after.Atim != before.Atim {
+		t.Errorf("the device node's times changed: mtime %v -> %v", before.Mtim, after.Mtim)
+	}
+}
+
 // A character device seeks and preads as natively: /dev/null seeks to 0
 // and /dev/zero preads zeros (they were ESPIPE, like a pipe's); a pipe
 // still answers ESPIPE.

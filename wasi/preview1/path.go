@@ -262,6 +262,14 @@ func isDevice(t *target) bool {
 	return t.name != "" && t.name != "." && unix.Fstatat(t.dir, t.name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && deviceMode(st.Mode)
 }
 
+// deviceMode says mode is a device node's. The only devices a guest
+// reaches are the ones granted (isDevice), and they are the host's own
+// nodes (/dev/null, /dev/tty, ...), where a native container has nodes of
+// its own /dev. So a guest may not set their times (EPERM, from
+// fd_filestat_set_times and path_filestat_set_times): the attack it
+// stops is a guest writing the host's /dev/null's times, which any other
+// container reads back (a channel between containers with no network)
+// and which are the host's to keep.
 func deviceMode(mode uint32) bool {
 	typ := mode & unix.S_IFMT
 	return typ == unix.S_IFCHR || typ == unix.S_IFBLK
@@ -378,6 +386,10 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 	if t.readOnly() {
 		return ErrnoRofs
 	}
+	var st unix.Stat_t
+	if err := stat(t, &st); err == nil && deviceMode(st.Mode) {
+		return ErrnoPerm
+	}
 	if t.name == "" {
 		return toErrno(unix.UtimesNanoAt(t.dir, "", ts[:], unix.AT_EMPTY_PATH))
 	}
@@ -482,7 +494,32 @@ func (h *Host) pathRename(m memory, a []arg) Errno {
 	if src.mount != dst.mount {
 		return ErrnoXdev
 	}
+	if errno := src.holdsMount(); errno != 0 {
+		return errno
+	}
+	if errno := dst.holdsMount(); errno != 0 {
+		return errno
+	}
 	return toErrno(unix.Renameat(src.dir, src.nameArg(), dst.dir, dst.nameArg()))
+}
+
+// holdsMount refuses to move a directory with a mount of the view below
+// it (a masked path, a bind, a tmpfs). The view's mounts stay at their
+// guest paths, so the directory renamed would show, under its new name,
+// what they hide: a masked file's or directory's content, the mount
+// point beneath a grant. Linux moves the mounts along with the directory;
+// runw cannot, and answers EBUSY as for a mount point itself.
+func (t *target) holdsMount() Errno {
+	prefix := t.guest
+	if prefix != "/" {
+		prefix += "/"
+	}
+	for _, m := range t.w.v.mounts[1:] {
+		if strings.HasPrefix(m.Guest, prefix) {
+			return ErrnoBusy
+		}
+	}
+	return 0
 }
 
 func (h *Host) pathSymlink(m memory, a []arg) Errno {
