@@ -57,7 +57,7 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 // The module is untrusted, and a few megabytes of it can keep Cranelift
 // busy for minutes and gigabytes (a million empty functions: 154 s and
 // 5 GB here), outside every limit of the container. So the child is
-// bounded in time (compileTimeout) and dies with its parent
+// bounded in time (compileTime) and dies with its parent
 // (Pdeathsig): an engine that gives up on create and kills it must not
 // leave a root compiler running on the host. The spawning thread is
 // locked for the child's life, as Pdeathsig follows the thread, not
@@ -73,7 +73,8 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), compileTimeout)
+	limit := compileTime(info.Size())
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", "/proc/self/fd/0")
 	cmd.Stdin = f
@@ -94,7 +95,7 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 	}
 	if err := cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("compile took more than %v: %w", compileTimeout, err)
+			return fmt.Errorf("compile took more than %v: %w", limit, err)
 		}
 		if outside {
 			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, bound>>20, info.Size()>>10)
@@ -104,8 +105,14 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 	return nil
 }
 
-// compileTimeout bounds one `runw compile` child of create or exec.
-var compileTimeout = 2 * time.Minute
+// compileTime bounds one `runw compile` child of create or exec, for a
+// module of size bytes: two minutes and 10 s a MiB. Real modules compile
+// here at 0.3 to 0.7 MB/s (StarlingMonkey's 12 MB in 41 s, Ruby's 54 MB in
+// 81 s), three times slower on a loaded node; a flat two minutes killed
+// their compile there, which the init then began again.
+func compileTime(size int64) time.Duration {
+	return 2*time.Minute + time.Duration(max(size, 0)>>20)*10*time.Second
+}
 
 // compileMemoryBound is the data memory (RLIMIT_DATA: heap and private
 // writable mappings, where all of Cranelift's and the Go runtime's
