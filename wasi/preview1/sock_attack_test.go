@@ -364,7 +364,7 @@ func TestSocketCallsHostilePointers(t *testing.T) {
 		{"setsockopt, 2-byte int", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, 5, 600, 2} }, ErrnoInval},
 		{"setsockopt, 8-byte timeout", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, optRcvtimeo, 600, 8} }, ErrnoInval},
 		{"setsockopt, 4-byte linger", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, optLinger, 600, 4} }, ErrnoInval},
-		{"setsockopt, BINDTODEVICE", "sock_setsockopt", "iiiii", func() []uint32 { return []uint32{fd, 0, 14, 600, 4} }, ErrnoNoprotoopt},
+		{"setsockopt, BINDTODEVICE", "sock_setsockopt", "iiiii", func() []uint32 { g.put32(600, 'l'|'o'<<8); return []uint32{fd, 0, optBindToDevice, 600, 4} }, ErrnoNoprotoopt},
 		{"getlocaladdr v1, address of 2^32-1 bytes", "sock_getlocaladdr", "iiii", func() []uint32 { return []uint32{fd, hugeAddr(), 700, 704} }, ErrnoFault},
 		{"getlocaladdr v1, 128-byte address", "sock_getlocaladdr", "iiii", func() []uint32 { g.addr(800, loop4, true); return []uint32{fd, 800, 700, 704} }, ErrnoInval},
 		{"getlocaladdr v1, type past the end", "sock_getlocaladdr", "iiii", func() []uint32 { g.addr(800, loop4, false); return []uint32{fd, 800, end - 3, 704} }, ErrnoFault},
@@ -901,6 +901,24 @@ func TestLingerDoesNotHoldClose(t *testing.T) {
 	}
 	if l, err := unix.GetsockoptLinger(e.hostFd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 1 || l.Linger != 0 {
 		t.Errorf("the abortive close did not reach the host socket: %+v %v", l, err)
+	}
+}
+
+// TestBindToDeviceReads: SO_BINDTODEVICE reads as the kernel reads it
+// for a socket bound to no device (length 0), which
+// wasmedge_wasi_socket's Socket::device asks (its try_sock_opt example
+// panicked on ENOPROTOOPT), and unbinding is accepted; binding to a
+// device stays refused (TestSocketCallsHostilePointers).
+func TestBindToDeviceReads(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	fd, _ := loopPair(t, g, 0)
+	g.put32(920, 0xdeadbeef)
+	g.put32(940, 16)
+	if errno := g.call("sock_getsockopt", "iiiii", uint32(fd), 0, optBindToDevice, 920, 940); errno != 0 || g.get32(940) != 0 || g.get32(920) != 0xdeadbeef {
+		t.Errorf("getsockopt SO_BINDTODEVICE: errno %d, length %d, value %#x; want 0, 0 and the buffer untouched", errno, g.get32(940), g.get32(920))
+	}
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optBindToDevice, 920, 0); errno != 0 {
+		t.Errorf("setsockopt SO_BINDTODEVICE to nothing: errno %d, want 0", errno)
 	}
 }
 

@@ -328,7 +328,7 @@ var sockOpts = [...]int{
 	0: unix.SO_REUSEADDR, 1: unix.SO_TYPE, 2: unix.SO_ERROR, 3: unix.SO_DONTROUTE,
 	4: unix.SO_BROADCAST, 5: unix.SO_SNDBUF, 6: unix.SO_RCVBUF, 7: unix.SO_KEEPALIVE,
 	8: unix.SO_OOBINLINE, 9: unix.SO_LINGER, 10: unix.SO_RCVLOWAT, 11: unix.SO_RCVTIMEO,
-	12: unix.SO_SNDTIMEO, 13: unix.SO_ACCEPTCONN,
+	12: unix.SO_SNDTIMEO, 13: unix.SO_ACCEPTCONN, 14: unix.SO_BINDTODEVICE,
 }
 
 const (
@@ -337,12 +337,16 @@ const (
 	optLinger   = 9
 	optRcvtimeo = 11
 	optSndtimeo = 12
+	// optBindToDevice reads as the kernel's answer for a socket bound to
+	// no device, an empty value, so that WasmEdge guests that ask
+	// (wasmedge_wasi_socket's Socket::device) get WasmEdge's answer.
+	optBindToDevice = 14
 )
 
 // sockOpt is the prologue of getsockopt and setsockopt (fd, level, name,
-// ...): the socket and the host option. Only level SOL_SOCKET (0) exists;
-// BINDTODEVICE (14) is not offered: the namespace, not the guest, decides
-// the devices.
+// ...): the socket and the host option. Only level SOL_SOCKET (0) exists.
+// BINDTODEVICE (14) can be read, and set to nothing, but never to a
+// device: the namespace, not the guest, decides the devices.
 func (h *Host) sockOpt(a []arg) (*fdEntry, int, Errno) {
 	e, errno := h.sock(a[0].I32())
 	if errno != 0 {
@@ -382,6 +386,8 @@ func (h *Host) sockGetsockopt(m memory, a []arg) Errno {
 	}
 	var out []byte
 	switch u32(a[2]) {
+	case optBindToDevice:
+		// Bound to no device (never set): an empty value, as the kernel's.
 	case optRcvtimeo, optSndtimeo:
 		d := e.recvTimeout
 		if u32(a[2]) == optSndtimeo {
@@ -440,6 +446,11 @@ func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
 		return ErrnoFault
 	}
 	switch u32(a[2]) {
+	case optBindToDevice:
+		if len(val) == 0 || val[0] == 0 {
+			return 0 // unbinding: the socket is bound to no device
+		}
+		return ErrnoNoprotoopt // the namespace decides the devices
 	case optType, optError, 13:
 		return ErrnoNoprotoopt // read-only
 	case optRcvtimeo, optSndtimeo:
