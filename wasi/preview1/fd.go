@@ -53,6 +53,11 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 				if !ready(e.hostFd, events) {
 					return 0, ErrnoAgain
 				}
+				if write && offset < 0 {
+					if n, errno, done := nowaitWrite(e.hostFd, h.iov); done {
+						return n, errno
+					}
+				}
 			} else if errno := h.wait(e.hostFd, events); errno != 0 {
 				return 0, errno
 			}
@@ -83,6 +88,27 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 			}
 		}
 		return 0, toErrno(err)
+	}
+}
+
+// nowaitWrite writes bufs to a blocking descriptor the guest made
+// non-blocking (stdio, a FIFO), with RWF_NOWAIT: poll said only that some
+// room is free, and a larger write(2) on the shared blocking description
+// would wait for a reader, where natively it writes what fits and
+// returns. done is false where the kernel has no RWF_NOWAIT for the
+// descriptor (a terminal): the caller then writes as before.
+func nowaitWrite(fd int, bufs [][]byte) (int, Errno, bool) {
+	for {
+		n, err := unix.Pwritev2(fd, bufs, -1, unix.RWF_NOWAIT)
+		switch err {
+		case nil:
+			return n, 0, true
+		case unix.EINTR:
+			continue
+		case unix.EOPNOTSUPP:
+			return 0, 0, false
+		}
+		return 0, toErrno(err), true
 	}
 }
 

@@ -850,6 +850,84 @@ func TestStdioAppendSurvivesSetFlags(t *testing.T) {
 	}
 }
 
+// /dev/stdout opened by path on a `run >> out.log` stdout says O_APPEND
+// too, as the descriptor it shares does.
+func TestStreamByNameKeepsAppend(t *testing.T) {
+	rootfs := t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(t.TempDir(), "out.log"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := New(Config{Mounts: []Mount{{Guest: "/", Host: rootfs}}, Preopens: []string{"/"}, Stdio: [3]int{0, int(f.Fd()), 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	g := &guest{t: t, h: h, mem: make(memory, 1<<16), next: 1024}
+	fd, e := g.open(3, "dev/stdout", true, 0, rightFdWrite)
+	if e != 0 {
+		t.Fatalf("open /dev/stdout: errno %d", e)
+	}
+	if e := g.call("fd_fdstat_get", fd, resultPtr); e != 0 {
+		t.Fatal(e)
+	}
+	if fl := binary.LittleEndian.Uint16(g.mem[resultPtr+2:]); fl&fdflagAppend == 0 {
+		t.Errorf("/dev/stdout opened on an appending stdout: flags %#x, no APPEND", fl)
+	}
+}
+
+// A guest that made its stdout non-blocking, on a pipe nobody reads, gets
+// a short write of what fits and then EAGAIN, as natively; the write
+// waited for a reader before (poll says only that some room is free, and
+// the description runw shares with the engine stays blocking).
+func TestNonblockStdoutShortWrite(t *testing.T) {
+	rootfs := t.TempDir()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	h, err := New(Config{Mounts: []Mount{{Guest: "/", Host: rootfs}}, Preopens: []string{"/"}, Stdio: [3]int{0, int(w.Fd()), 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	g := &guest{t: t, h: h, mem: make(memory, 1<<18), next: 1024}
+	if e := g.call("fd_fdstat_set_flags", 1, fdflagNonblock); e != 0 {
+		t.Fatalf("set NONBLOCK on stdout: errno %d", e)
+	}
+	const size = 70000 // more than the pipe's 64 KiB
+	binary.LittleEndian.PutUint32(g.mem[32:], 65536)
+	binary.LittleEndian.PutUint32(g.mem[36:], size)
+	type written struct {
+		n  uint32
+		e1 Errno
+		e2 Errno
+	}
+	done := make(chan written, 1)
+	go func() {
+		var res written
+		res.e1 = g.call("fd_write", 1, 32, 1, resultPtr)
+		res.n = binary.LittleEndian.Uint32(g.mem[resultPtr:])
+		res.e2 = g.call("fd_write", 1, 32, 1, resultPtr)
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		if res.e1 != 0 || res.n == 0 || res.n >= size || res.e2 != ErrnoAgain {
+			t.Errorf("writes of %d bytes to a full pipe: errno %d, %d bytes, then errno %d; want a short write, then EAGAIN", size, res.e1, res.n, res.e2)
+		}
+	case <-time.After(5 * time.Second):
+		r.Close() // the blocked write ends with EPIPE
+		t.Fatal("a non-blocking write to a full pipe blocked")
+	}
+}
+
 // A read-only mount reached by climbing out of a writable one stays
 // read-only.
 func TestClimbKeepsMountReadOnly(t *testing.T) {

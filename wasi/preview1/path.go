@@ -205,7 +205,7 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 		// NONBLOCK is the entry's own, emulated (rw), as on stdio.
 		e := stdioEntry(slices.Index(streamNames[:], t.w.v.mounts[t.mount].Guest), fd)
 		e.ownsHost = true
-		e.flags = fdflags & fdflagNonblock
+		e.flags = e.flags&fdflagAppend | fdflags&fdflagNonblock
 		return h.addOpened(m, e, u32(a[8]))
 	}
 	e := &fdEntry{hostFd: fd, ownsHost: true, filetype: filetypeOf(st.Mode), mount: t.mount, read: read, write: write}
