@@ -332,21 +332,20 @@ var sockOpts = [...]int{
 }
 
 const (
-	optType     = 1
-	optError    = 2
-	optLinger   = 9
-	optRcvtimeo = 11
-	optSndtimeo = 12
-	// optBindToDevice reads as the kernel's answer for a socket bound to
-	// no device, an empty value, so that WasmEdge guests that ask
-	// (wasmedge_wasi_socket's Socket::device) get WasmEdge's answer.
+	optType         = 1
+	optError        = 2
+	optLinger       = 9
+	optRcvtimeo     = 11
+	optSndtimeo     = 12
 	optBindToDevice = 14
 )
 
 // sockOpt is the prologue of getsockopt and setsockopt (fd, level, name,
 // ...): the socket and the host option. Only level SOL_SOCKET (0) exists.
-// BINDTODEVICE (14) can be read, and set to nothing, but never to a
-// device: the namespace, not the guest, decides the devices.
+// BINDTODEVICE (14) binds the socket to one of the devices its network
+// namespace has, as Linux lets any process do since 5.7: it chooses the
+// way out, never which addresses the grant allows (checked on every bind,
+// connect and send all the same).
 func (h *Host) sockOpt(a []arg) (*fdEntry, int, Errno) {
 	e, errno := h.sock(a[0].I32())
 	if errno != 0 {
@@ -387,7 +386,18 @@ func (h *Host) sockGetsockopt(m memory, a []arg) Errno {
 	var out []byte
 	switch u32(a[2]) {
 	case optBindToDevice:
-		// Bound to no device (never set): an empty value, as the kernel's.
+		// The device's name and its NUL, or nothing when unbound, as
+		// the kernel answers (which wants room for any name).
+		name, err := unix.GetsockoptString(e.hostFd, unix.SOL_SOCKET, opt)
+		if err != nil {
+			return toErrno(err)
+		}
+		if name != "" {
+			if len(val) < unix.IFNAMSIZ {
+				return ErrnoInval
+			}
+			out = append([]byte(name), 0)
+		}
 	case optRcvtimeo, optSndtimeo:
 		d := e.recvTimeout
 		if u32(a[2]) == optSndtimeo {
@@ -447,10 +457,7 @@ func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
 	}
 	switch u32(a[2]) {
 	case optBindToDevice:
-		if len(val) == 0 || val[0] == 0 {
-			return 0 // unbinding: the socket is bound to no device
-		}
-		return ErrnoNoprotoopt // the namespace decides the devices
+		return toErrno(unix.SetsockoptString(e.hostFd, unix.SOL_SOCKET, opt, string(val)))
 	case optType, optError, 13:
 		return ErrnoNoprotoopt // read-only
 	case optRcvtimeo, optSndtimeo:
