@@ -854,6 +854,13 @@ func unsupported(name, usage string) *cli.Command {
 		Action: withRuntime(-1, func(c *cli.Context, r *runtime.Runtime) error {
 			id := ""
 			for _, a := range c.Args().Slice() {
+				if a == "--help" || a == "-h" {
+					// podman asks `RUNTIME checkpoint --help` and, unless
+					// it exits 0, refuses checkpoint and restore for
+					// every container, native ones included.
+					showUsage(c)
+					return nil
+				}
 				if !strings.HasPrefix(a, "-") {
 					id = a
 				}

@@ -219,6 +219,11 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, "not supported") {
 		t.Errorf("checkpoint: %v", res)
 	}
+	// podman asks `checkpoint --help` first, and refused checkpoint for
+	// every container, native ones too, when it did not exit 0.
+	if res := r.run("checkpoint", "--help"); res.code != 0 || !strings.Contains(res.stdout, "Usage: runw checkpoint") {
+		t.Errorf("checkpoint --help: %v", res)
+	}
 	// As runc takes it from scripts: the flag after the id.
 	r.mustRun("delete", "cmds", "--force")
 	if _, err := os.Stat(memDir); err == nil {

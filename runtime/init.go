@@ -25,7 +25,14 @@ const stopGrace = 10 * time.Millisecond
 // not handle them. WASI preview1 has no signal delivery, so the guest
 // cannot handle them itself; the init stops it and exits with 128+signal,
 // the status a shell or conmon reports for a process killed by it.
-var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM}
+//
+// The second line is the signals whose default action dumps core: sent
+// with kill(2) (`podman kill -s ABRT`), they reached Go's own handler,
+// which wrote every goroutine of the init into the container's log (235
+// lines) and exited 2. Go delivers only those sent by a process to
+// Notify; a real fault is still wasmtime's (a trap) or Go's (a crash).
+var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
+	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL}
 
 // Init is `runw init`, the container process. It is started by create or
 // exec from a sealed copy of runw, speaking the protocol in protocol.go:

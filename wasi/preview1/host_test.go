@@ -809,6 +809,40 @@ func TestStdioTerminalRights(t *testing.T) {
 	}
 }
 
+// A terminal opened by path (/dev/tty under -t) is a terminal to
+// wasi-libc's isatty too: no seek and tell rights, as on stdio. It was
+// not (Python's os.isatty(os.open("/dev/tty")) said False); /dev/null
+// keeps them.
+func TestTerminalByPathIsATerminal(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	rootfs := t.TempDir()
+	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/tty", Host: tty.Name()}, {Guest: "/dev/null", Host: "/dev/null"}}, []string{"/"})
+	for _, c := range []struct {
+		path     string
+		terminal bool
+	}{{"dev/tty", true}, {"dev/null", false}} {
+		fd, e := g.open(3, c.path, true, 0, rightFdRead|rightFdWrite)
+		if e != 0 {
+			t.Fatalf("open %s: errno %d", c.path, e)
+		}
+		if e := g.call("fd_fdstat_get", fd, resultPtr); e != 0 {
+			t.Fatal(e)
+		}
+		rights := binary.LittleEndian.Uint64(g.mem[resultPtr+8:])
+		if seekable := rights&(rightFdSeek|rightFdTell) != 0; seekable == c.terminal {
+			t.Errorf("%s: rights %#x: isatty would say %v, want %v", c.path, rights, !seekable, c.terminal)
+		}
+	}
+}
+
 // Stdout opened for appending (`run >> out.log`) says so in its flags, as
 // fcntl(F_GETFL) does natively; a plain file does not.
 func TestStdioAppendFlag(t *testing.T) {

@@ -231,6 +231,11 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 		if !write {
 			e.rightsBase &^= rightFdWrite | rightFdAllocate | rightFdFilestatSetSize
 		}
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR && isTerminal(fd) {
+			// /dev/tty under -t: a terminal to wasi-libc's isatty, which
+			// is "a character device without seek and tell" (stdioEntry).
+			e.rightsBase &^= rightFdSeek | rightFdTell
+		}
 		e.rightsInheriting = e.rightsBase
 	}
 	return h.addOpened(m, e, u32(a[8]))
