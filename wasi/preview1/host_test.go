@@ -616,6 +616,31 @@ func TestDeviceTimesAreNotTheGuests(t *testing.T) {
 	}
 }
 
+// fd_readdir says what stat says of a granted device: /dev/null is bound
+// over a placeholder that getdents calls a regular file, and ripgrep,
+// trusting the listing, read /dev/zero as a file without end when it
+// searched "/". A plain file beside it stays a file.
+func TestReaddirTypesOfGrantedDevices(t *testing.T) {
+	rootfs := t.TempDir()
+	write(t, filepath.Join(rootfs, "dev", "null"), "")
+	write(t, filepath.Join(rootfs, "dev", "plain"), "")
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/null", Host: "/dev/null"}}, []string{"/"})
+	fd := mustOpenDir(t, g, "dev")
+	if e := g.call("fd_readdir", fd, 4096, 1024, 0, resultPtr); e != 0 {
+		t.Fatalf("fd_readdir: errno %d", e)
+	}
+	types := map[string]uint8{}
+	for b := g.mem[4096 : 4096+binary.LittleEndian.Uint32(g.mem[resultPtr:])]; len(b) >= direntSize; {
+		n := binary.LittleEndian.Uint32(b[16:])
+		types[string(b[direntSize:direntSize+n])] = b[20]
+		b = b[direntSize+n:]
+	}
+	if types["null"] != filetypeCharacterDevice || types["plain"] != filetypeRegularFile {
+		t.Errorf("listing of /dev: null is type %d, plain %d; want %d (character device) and %d (file)",
+			types["null"], types["plain"], filetypeCharacterDevice, filetypeRegularFile)
+	}
+}
+
 // A character device seeks and preads as natively: /dev/null seeks to 0
 // and /dev/zero preads zeros (they were ESPIPE, like a pipe's); a pipe
 // still answers ESPIPE.

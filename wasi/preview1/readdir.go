@@ -125,6 +125,7 @@ func (h *Host) readEntries(e *fdEntry, from uint64, room int, put func(i, ino ui
 	// be parsed only to be dropped. 1 KiB holds at least one of any name.
 	dents := h.dents[:min(len(h.dents), max(room+room/4, 1<<10))]
 	st := &e.dir
+	devices := h.view.devicesIn[e.guest]
 	var b []byte
 	var i, at uint64
 	// From the first entry the directory is read afresh, as rewinddir
@@ -184,7 +185,11 @@ func (h *Host) readEntries(e *fdEntry, from uint64, room int, put func(i, ino ui
 			continue
 		}
 		nm := string(name)
-		if !put(i, ino, direntType(e.hostFd, nm, typ), nm) {
+		ft, granted := devices[nm]
+		if !granted {
+			ft = direntType(e.hostFd, nm, typ)
+		}
+		if !put(i, ino, ft, nm) {
 			st.idx, st.off = i, start
 			h.fds.setCarry(e, rec)
 			return 0

@@ -69,6 +69,13 @@ func (v *View) addStreams(stdio [3]int) error {
 type View struct {
 	mounts  []mountPoint
 	byGuest map[string]int
+	// devicesIn holds, by directory, the file grants that are device
+	// nodes (/dev/null and the other defaults, a masked file), with their
+	// WASI file type. They are bound over placeholders that getdents
+	// calls regular files; fd_readdir says what stat says, as a native
+	// container's /dev does. A walker trusting the listing (ripgrep on
+	// "/") read /dev/zero as a file, without end.
+	devicesIn map[string]map[string]uint8
 }
 
 // haveOpenat2 is cleared where the kernel has no openat2 (before 5.6):
@@ -108,6 +115,18 @@ func NewView(mounts []Mount) (*View, error) {
 		}
 		v.byGuest[m.Guest] = len(v.mounts)
 		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir, tree: tree})
+		var st unix.Stat_t
+		if !dir && unix.Fstat(fd, &st) == nil && deviceMode(st.Mode) {
+			parent, name := path.Split(m.Guest)
+			parent = path.Clean(parent)
+			if v.devicesIn == nil {
+				v.devicesIn = map[string]map[string]uint8{}
+			}
+			if v.devicesIn[parent] == nil {
+				v.devicesIn[parent] = map[string]uint8{}
+			}
+			v.devicesIn[parent][name] = filetypeOf(st.Mode)
+		}
 	}
 	return v, nil
 }
