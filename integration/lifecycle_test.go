@@ -322,3 +322,25 @@ func TestDeleteForceCopesWithUnreadableState(t *testing.T) {
 		}
 	}
 }
+
+// TestRunUnderCallersUmask: runw run from a shell whose umask takes the
+// owner's write bit (zstd's tests run `umask 0666`) works as under runc.
+// The exec fifo took that umask, and the init, with no
+// CAP_DAC_OVERRIDE by then, could not open it: "open exec fifo:
+// permission denied".
+func TestRunUnderCallersUmask(t *testing.T) {
+	t.Parallel()
+	for _, umask := range []string{"0200", "0666", "0777"} {
+		r := newRunw(t)
+		wrapper := filepath.Join(t.TempDir(), "runw-umask")
+		script := "#!/bin/sh\numask " + umask + "\nexec " + runwBin + " \"$@\"\n"
+		if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r.bin = wrapper
+		b := newBundle(t, "probe", "echo", "hi", "exit", "3")
+		if res := r.run("run", "-b", b.dir, "umask"); res.code != 3 || res.stdout != "hi\n" {
+			t.Errorf("runw run under umask %s: %v, want the guest's hi and exit 3", umask, res)
+		}
+	}
+}

@@ -259,6 +259,14 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return initConfig{}, fmt.Errorf("create exec fifo: %w", err)
 	}
+	// mkfifo takes the caller's umask: under umask 0200 (zstd's tests
+	// run `umask 0666`) the owner lost the write bit that the init, with
+	// no CAP_DAC_OVERRIDE by then, needs to open it. runc sets Umask(0)
+	// around its mkfifo; the umask is the process's, so runw sets the
+	// mode afterwards instead.
+	if err := os.Chmod(fifo, 0o622); err != nil {
+		return initConfig{}, fmt.Errorf("chmod exec fifo: %w", err)
+	}
 	// As runc does: the init opens it after taking process.user's uid.
 	if err := os.Chown(fifo, int(owner.UID), int(owner.GID)); err != nil {
 		return initConfig{}, fmt.Errorf("chown exec fifo: %w", err)
