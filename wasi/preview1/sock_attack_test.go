@@ -805,6 +805,21 @@ func TestAcceptAndAddresses(t *testing.T) {
 	if binary.LittleEndian.Uint16(g.mem[808:]) != afInet6 || netip.AddrFrom16([16]byte(g.mem[810:826])) != loop6 {
 		t.Errorf("getlocaladdr v2 [::1]: %v", g.mem[808:826])
 	}
+	// An IPv6 socket's IPv4 address stays IPv4-mapped, as getsockname
+	// answers natively and WasmEdge passes on (it was made IPv4).
+	mapped := netip.MustParseAddr("::ffff:127.0.0.1")
+	ln46 := g.open(afInet6, sockStream)
+	g.addr(800, mapped, false)
+	if errno := g.call("sock_bind", "iii", uint32(ln46), 800, 0); errno != 0 {
+		t.Fatalf("bind [::ffff:127.0.0.1]: errno %d", errno)
+	}
+	g.addr(800, loop4, true)
+	if errno := g.call("sock_getlocaladdr", "iii", uint32(ln46), 800, 700); errno != 0 {
+		t.Fatalf("getlocaladdr v2 [::ffff:127.0.0.1]: errno %d", errno)
+	}
+	if binary.LittleEndian.Uint16(g.mem[808:]) != afInet6 || netip.AddrFrom16([16]byte(g.mem[810:826])) != mapped {
+		t.Errorf("getlocaladdr v2 [::ffff:127.0.0.1]: %v, want INET6 ::ffff:127.0.0.1", g.mem[808:826])
+	}
 }
 
 // TestGetaddrinfoLayout fills a chain laid out as Go's stealthrocket net

@@ -580,11 +580,10 @@ func (h *Host) addrV2(m memory, a []arg, local bool) Errno {
 	if errno != 0 {
 		return errno
 	}
-	addr := ap.Addr()
-	if addr.Is4In6() {
-		addr = addr.Unmap()
-	}
-	putAddr(buf, addr)
+	// An IPv4 peer of an IPv6 socket stays IPv4-mapped (INET6,
+	// ::ffff:a.b.c.d), as getpeername answers natively and WasmEdge
+	// passes on.
+	putAddr(buf, ap.Addr())
 	m.putU32(u32(a[2]), uint32(ap.Port()))
 	return 0
 }
