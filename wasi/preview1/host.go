@@ -218,6 +218,9 @@ func stdioEntry(i, fd int) *fdEntry {
 	}
 	if e.filetype != filetypeRegularFile {
 		e.rightsBase |= rightFdFdstatSetFlags
+	} else {
+		// `run < in.txt`, `run > out.log`: a file seeks, and says so.
+		e.rightsBase |= rightFdSeek | rightFdTell
 	}
 	if e.filetype == filetypeCharacterDevice && !isTerminal(fd) {
 		// wasi-libc's isatty (and Rust's, and Zig's) is "a character

@@ -868,6 +868,21 @@ func TestTerminalByPathIsATerminal(t *testing.T) {
 	}
 }
 
+// Stdio that is a regular file (`run < in.txt`) has the seek and tell
+// rights, as it seeks; it had not.
+func TestStdioFileSeeks(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "in.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for i := range 3 {
+		if e := stdioEntry(i, int(f.Fd())); e.filetype != filetypeRegularFile || e.rightsBase&(rightFdSeek|rightFdTell) != rightFdSeek|rightFdTell {
+			t.Errorf("a file as fd %d: filetype %d, rights %#x; want a file with seek and tell", i, e.filetype, e.rightsBase)
+		}
+	}
+}
+
 // Stdout opened for appending (`run >> out.log`) says so in its flags, as
 // fcntl(F_GETFL) does natively; a plain file does not.
 func TestStdioAppendFlag(t *testing.T) {
