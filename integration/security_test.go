@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -350,14 +351,7 @@ func TestKilledCreateLeavesNoCompiler(t *testing.T) {
 	b.writeFile("slow.wasm", string(emptyFunctionsModule(300000)))
 	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/slow.wasm"} })
 	create := r.start("create", "--bundle", b.dir, "slow")
-	compiler := 0
-	for deadline := time.Now().Add(30 * time.Second); compiler == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		compiler = childRunning(create.cmd.Process.Pid, "compile")
-	}
-	if compiler == 0 {
-		t.Fatalf("no compile child of create appeared: %v", create.wait(t, 30*time.Second))
-	}
-	t.Cleanup(func() { syscall.Kill(compiler, syscall.SIGKILL) })
+	compiler := waitCompiler(t, create)
 	create.cmd.Process.Kill()
 	create.wait(t, 10*time.Second)
 	waitGone(t, compiler, 10*time.Second)
@@ -367,16 +361,16 @@ func TestKilledCreateLeavesNoCompiler(t *testing.T) {
 // the container's cgroup, charged to no container. The attack: a 1.2 MB
 // module of 300,000 empty functions, whose compile takes 1.5 GB, made the
 // host spend that past the container's 128 MiB limit. The child now stays
-// under its bound (512 MiB and 64 bytes a byte of module: RLIMIT_DATA),
-// the compile falls back to the init, inside the container's cgroup, and
-// the limit ends it there: create fails with one line naming the OOM
-// killer and leaves nothing behind.
+// under its bound (RLIMIT_DATA: 512 MiB, 32 MiB a CPU and 64 bytes a byte
+// of module), the compile falls back to the init, inside the container's
+// cgroup, and the limit ends it there: create fails with one line naming
+// the OOM killer and leaves nothing behind.
 func TestCompileOutsideIsMemoryBounded(t *testing.T) {
 	needsRoot(t, "create spawns its compile child as root; a memory limit")
 	r := newRunw(t)
 	r.cache = t.TempDir()
 	module := emptyFunctionsModule(300000)
-	bound := 512<<20 + 64*len(module)
+	bound := 512<<20 + 32<<20*runtime.NumCPU() + 64*len(module)
 	limit := int64(128 << 20)
 	b := newBundle(t, "hello")
 	b.writeFile("heavy.wasm", string(module))
@@ -385,14 +379,7 @@ func TestCompileOutsideIsMemoryBounded(t *testing.T) {
 		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
 	})
 	create := r.start("create", "--bundle", b.dir, "heavy")
-	compiler := 0
-	for deadline := time.Now().Add(30 * time.Second); compiler == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		compiler = childRunning(create.cmd.Process.Pid, "compile")
-	}
-	if compiler == 0 {
-		t.Fatalf("no compile child of create appeared: %v", create.wait(t, 30*time.Second))
-	}
-	t.Cleanup(func() { syscall.Kill(compiler, syscall.SIGKILL) })
+	compiler := waitCompiler(t, create)
 	var peak float64 // kB
 	for !procGone(compiler) {
 		if kb, err := procField(fmt.Sprintf("/proc/%d/status", compiler), "VmHWM:"); err == nil && kb > peak {
@@ -405,6 +392,21 @@ func TestCompileOutsideIsMemoryBounded(t *testing.T) {
 	}
 	t.Logf("compile child's peak: %.0f MiB (bound %d MiB)", peak/1024, bound>>20)
 	failsCleanly(t, r, create.wait(t, 2*time.Minute), "heavy", "OOM")
+}
+
+// waitCompiler returns the pid of create's `runw compile` child once it
+// runs, killed at the end of the test.
+func waitCompiler(t *testing.T, create *background) int {
+	t.Helper()
+	compiler := 0
+	for deadline := time.Now().Add(30 * time.Second); compiler == 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		compiler = childRunning(create.cmd.Process.Pid, "compile")
+	}
+	if compiler == 0 {
+		t.Fatalf("no compile child of create appeared: %v", create.wait(t, 30*time.Second))
+	}
+	t.Cleanup(func() { syscall.Kill(compiler, syscall.SIGKILL) })
+	return compiler
 }
 
 // emptyFunctionsModule is a valid module of n functions that do nothing:

@@ -106,12 +106,13 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 }
 
 // compileTime bounds one `runw compile` child of create or exec, for a
-// module of size bytes: two minutes and 10 s a MiB. Real modules compile
-// here at 0.3 to 0.7 MB/s (StarlingMonkey's 12 MB in 41 s, Ruby's 54 MB in
-// 81 s), three times slower on a loaded node; a flat two minutes killed
-// their compile there, which the init then began again.
+// module of size bytes: two minutes and 10 s a MiB, at most 15 minutes
+// (the module is the attacker's to grow). Real modules compile here at
+// 0.3 to 0.7 MB/s (StarlingMonkey's 12 MB in 41 s, Ruby's 54 MB in 81 s),
+// three times slower on a loaded node; a flat two minutes killed their
+// compile there, which the init then began again.
 func compileTime(size int64) time.Duration {
-	return 2*time.Minute + time.Duration(max(size, 0)>>20)*10*time.Second
+	return min(2*time.Minute+time.Duration(max(size, 0)>>20)*10*time.Second, 15*time.Minute)
 }
 
 // compileMemoryBound is the data memory (RLIMIT_DATA: heap and private
@@ -125,15 +126,21 @@ func compileTime(size int64) time.Duration {
 // the spec set. Real modules need far less, here 13 to 40 bytes a byte
 // plus about 30 MB (CPython 26 MB: 334 MB; Ruby with its stdlib 54 MB:
 // 798 MB; a 21 MB Go program: 550 MB; StarlingMonkey 12 MB: 428 MB), so
-// 512 MiB and 64 bytes a byte leaves them twice that and more. A module
-// that needs more is not refused: its compile in the outside child dies
-// at the bound, and the init compiles it inside the container's cgroup,
-// charged to the container and under its memory limit (compileInChild).
+// 512 MiB and 64 bytes a byte leaves them twice that and more. Cranelift
+// compiles on a thread per CPU, each with its stack and working memory
+// in this limit, so a CPU adds 32 MiB. The part that grows with the
+// module stops at 4 GiB: the module is the attacker's to grow, and 64
+// bytes a byte of a 512 MiB one (wasi.MaxModuleSize) would be 32 GiB.
+//
+// A module that needs more is not refused: its compile in the outside
+// child dies at the bound, and the init compiles it inside the
+// container's cgroup, charged to the container and under its memory
+// limit (compileInChild).
 //
 // The bound is set with prlimit(2) once the child has started: until
 // then it runs Go's runtime start and has not read the module.
 func compileMemoryBound(size int64) uint64 {
-	return 512<<20 + 64*uint64(max(size, 0))
+	return 512<<20 + 32<<20*uint64(goruntime.NumCPU()) + min(64*uint64(max(size, 0)), 4<<30)
 }
 
 // boundMemory sets pid's data limit to bound, and its core limit to

@@ -26,13 +26,22 @@ const stopGrace = 10 * time.Millisecond
 // cannot handle them itself; the init stops it and exits with 128+signal,
 // the status a shell or conmon reports for a process killed by it.
 //
-// The second line is the signals whose default action dumps core: sent
-// with kill(2) (`podman kill -s ABRT`), they reached Go's own handler,
-// which wrote every goroutine of the init into the container's log (235
-// lines) and exited 2. Go delivers only those sent by a process to
-// Notify; a real fault is still wasmtime's (a trap) or Go's (a crash).
+// The second and third lines are the rest of the signals whose default
+// action ends a process, with a core or not: sent with kill(2) (`podman
+// kill -s ABRT`), the fault signals reached Go's own handler, which wrote
+// every goroutine of the init into the container's log (235 lines) and
+// exited 2, and XCPU (RLIMIT_CPU's too), XFSZ, PWR, VTALRM and IO were
+// ignored. Go delivers SEGV, BUS, FPE, ILL, TRAP, SYS and STKFLT to
+// Notify only when a process sent them; a real fault is still wasmtime's
+// (a trap) or Go's (a crash). One that lands on the thread running wasm
+// code is wasmtime's first, which may take it for the guest's trap (134).
+// ABRT from abort(3) in the init itself reaches Notify too; abort then
+// ends the init by SIGABRT all the same. Left out: PROF (Go's profiler),
+// the real-time signals (glibc's and Go's own), and those a native
+// process ignores or stops on.
 var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
-	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL}
+	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
+	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGPWR, unix.SIGVTALRM, unix.SIGIO}
 
 // Init is `runw init`, the container process. It is started by create or
 // exec from a sealed copy of runw, speaking the protocol in protocol.go:

@@ -105,7 +105,9 @@ func nowaitWrite(fd int, bufs [][]byte) (int, Errno, bool) {
 			return n, 0, true
 		case unix.EINTR:
 			continue
-		case unix.EOPNOTSUPP:
+		case unix.EOPNOTSUPP, unix.ENOSYS:
+			// No RWF_NOWAIT for this descriptor (a terminal), or no
+			// pwritev2 at all (before 4.6).
 			return 0, 0, false
 		}
 		return 0, toErrno(err), true

@@ -625,7 +625,35 @@ func TestReaddirTypesOfGrantedDevices(t *testing.T) {
 	write(t, filepath.Join(rootfs, "dev", "null"), "")
 	write(t, filepath.Join(rootfs, "dev", "plain"), "")
 	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/null", Host: "/dev/null"}}, []string{"/"})
-	fd := mustOpenDir(t, g, "dev")
+	types := direntTypes(t, g, "dev")
+	if types["null"] != filetypeCharacterDevice || types["plain"] != filetypeRegularFile {
+		t.Errorf("listing of /dev: null is type %d, plain %d; want %d (character device) and %d (file)",
+			types["null"], types["plain"], filetypeCharacterDevice, filetypeRegularFile)
+	}
+}
+
+// A later mount at /dev/null hides the device granted there first: the
+// listing of /dev says what stat says, a file, not the hidden device.
+func TestReaddirTypeOfDeviceHiddenByLaterMount(t *testing.T) {
+	rootfs, other := t.TempDir(), t.TempDir()
+	write(t, filepath.Join(rootfs, "dev", "null"), "")
+	write(t, filepath.Join(other, "file"), "plain")
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/null", Host: "/dev/null"}, {Guest: "/dev/null", Host: filepath.Join(other, "file")}}, []string{"/"})
+	types := direntTypes(t, g, "dev")
+	ptr, n := g.str("dev/null")
+	if e := g.call("path_filestat_get", 3, 0, ptr, n, resultPtr); e != 0 {
+		t.Fatal(e)
+	}
+	if types["null"] != g.mem[resultPtr+16] {
+		t.Errorf("/dev/null: the listing says type %d, stat %d", types["null"], g.mem[resultPtr+16])
+	}
+}
+
+// direntTypes lists dir (from the root preopen) in one fd_readdir and
+// returns each name's WASI file type.
+func direntTypes(t *testing.T, g *guest, dir string) map[string]uint8 {
+	t.Helper()
+	fd := mustOpenDir(t, g, dir)
 	if e := g.call("fd_readdir", fd, 4096, 1024, 0, resultPtr); e != 0 {
 		t.Fatalf("fd_readdir: errno %d", e)
 	}
@@ -635,10 +663,7 @@ func TestReaddirTypesOfGrantedDevices(t *testing.T) {
 		types[string(b[direntSize:direntSize+n])] = b[20]
 		b = b[direntSize+n:]
 	}
-	if types["null"] != filetypeCharacterDevice || types["plain"] != filetypeRegularFile {
-		t.Errorf("listing of /dev: null is type %d, plain %d; want %d (character device) and %d (file)",
-			types["null"], types["plain"], filetypeCharacterDevice, filetypeRegularFile)
-	}
+	return types
 }
 
 // A character device seeks and preads as natively: /dev/null seeks to 0
@@ -924,6 +949,17 @@ func TestStdioAppendSurvivesSetFlags(t *testing.T) {
 	}
 }
 
+// newStdioGuest is a guest of rootfs whose descriptors 0 to 2 are stdio.
+func newStdioGuest(t *testing.T, rootfs string, stdio [3]int) *guest {
+	t.Helper()
+	h, err := New(Config{Mounts: []Mount{{Guest: "/", Host: rootfs}}, Preopens: []string{"/"}, Stdio: stdio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	return &guest{t: t, h: h, mem: make(memory, 1<<18), next: 1024}
+}
+
 // /dev/stdout opened by path on a `run >> out.log` stdout says O_APPEND
 // too, as the descriptor it shares does.
 func TestStreamByNameKeepsAppend(t *testing.T) {
@@ -936,12 +972,7 @@ func TestStreamByNameKeepsAppend(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	h, err := New(Config{Mounts: []Mount{{Guest: "/", Host: rootfs}}, Preopens: []string{"/"}, Stdio: [3]int{0, int(f.Fd()), 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	g := &guest{t: t, h: h, mem: make(memory, 1<<16), next: 1024}
+	g := newStdioGuest(t, rootfs, [3]int{0, int(f.Fd()), 2})
 	fd, e := g.open(3, "dev/stdout", true, 0, rightFdWrite)
 	if e != 0 {
 		t.Fatalf("open /dev/stdout: errno %d", e)
@@ -966,12 +997,7 @@ func TestNonblockStdoutShortWrite(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	h, err := New(Config{Mounts: []Mount{{Guest: "/", Host: rootfs}}, Preopens: []string{"/"}, Stdio: [3]int{0, int(w.Fd()), 2}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	g := &guest{t: t, h: h, mem: make(memory, 1<<18), next: 1024}
+	g := newStdioGuest(t, rootfs, [3]int{0, int(w.Fd()), 2})
 	if e := g.call("fd_fdstat_set_flags", 1, fdflagNonblock); e != 0 {
 		t.Fatalf("set NONBLOCK on stdout: errno %d", e)
 	}

@@ -115,10 +115,13 @@ func NewView(mounts []Mount) (*View, error) {
 		}
 		v.byGuest[m.Guest] = len(v.mounts)
 		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir, tree: tree})
+		// A later mount at the same path hides an earlier device grant:
+		// the listing must say what stat now says.
+		parent, name := path.Split(m.Guest)
+		parent = path.Clean(parent)
+		delete(v.devicesIn[parent], name)
 		var st unix.Stat_t
 		if !dir && unix.Fstat(fd, &st) == nil && deviceMode(st.Mode) {
-			parent, name := path.Split(m.Guest)
-			parent = path.Clean(parent)
 			if v.devicesIn == nil {
 				v.devicesIn = map[string]map[string]uint8{}
 			}

@@ -343,9 +343,11 @@ const (
 // sockOpt is the prologue of getsockopt and setsockopt (fd, level, name,
 // ...): the socket and the host option. Only level SOL_SOCKET (0) exists.
 // BINDTODEVICE (14) binds the socket to one of the devices its network
-// namespace has, as Linux lets any process do since 5.7: it chooses the
-// way out, never which addresses the grant allows (checked on every bind,
-// connect and send all the same).
+// namespace has, as Linux (since 5.7) lets any process bind a socket not
+// yet bound; the kernel asks CAP_NET_RAW of a change, which the init has
+// only if the spec gives it. It chooses the way out, never which
+// addresses the grant allows (checked on every bind, connect and send
+// all the same).
 func (h *Host) sockOpt(a []arg) (*fdEntry, int, Errno) {
 	e, errno := h.sock(a[0].I32())
 	if errno != 0 {
