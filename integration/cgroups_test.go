@@ -250,7 +250,10 @@ test ! -e /sys/fs/cgroup$cg && echo "cgroup removed"
 // TestPidsLimitTooSmallIsRefused: every thread of runw's init counts
 // against pids.max; a limit too small for it is refused by create and by
 // update with one line that says so, before anything is made, instead of
-// an init that crashes while it starts.
+// an init that crashes while it starts. A limit of 0 is no limit, as
+// runc 1.1 reads it (podman before 5.5 writes 0 for --pids-limit -1):
+// create makes pids.max "max" and update leaves the limit as it is. runw
+// refused it.
 func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "cgroups")
@@ -261,22 +264,36 @@ func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}}
 		})
 	}
-	for _, limit := range []int64{0, 3} {
-		setLimit(limit)
-		res := r.run("run", "-b", b.dir, "fewpids")
-		if res.code != 1 || !strings.Contains(res.stderr, fmt.Sprintf("pids limit %d: ", limit)) {
-			t.Errorf("run with pids limit %d: %v", limit, res)
-		}
-		oneLine(t, "pids limit error", res.stderr)
-		r.assertRootEmpty()
+	pidsMax := func(id string) string {
+		max, _ := os.ReadFile(filepath.Join(cgroupOf(t, "pids", id), "pids.max"))
+		return strings.TrimSpace(string(max))
 	}
+	setLimit(3)
+	res := r.run("run", "-b", b.dir, "fewpids")
+	if res.code != 1 || !strings.Contains(res.stderr, "pids limit 3: ") {
+		t.Errorf("run with pids limit 3: %v", res)
+	}
+	oneLine(t, "pids limit error", res.stderr)
+	r.assertRootEmpty()
+
+	setLimit(0)
+	r.mustRun("run", "-d", "-b", b.dir, "nolimit")
+	if got := pidsMax("nolimit"); got != "max" {
+		t.Errorf("pids.max with a limit of 0: %q, want max", got)
+	}
+	r.mustRun("delete", "--force", "nolimit")
+
 	setLimit(16)
 	r.mustRun("run", "-d", "-b", b.dir, "enough")
 	if res := r.run("update", "--pids-limit", "5", "enough"); res.code != 1 || !strings.Contains(res.stderr, "pids limit 5: ") {
 		t.Errorf("update --pids-limit 5: %v", res)
 	}
-	if max, _ := os.ReadFile(filepath.Join(cgroupOf(t, "pids", "enough"), "pids.max")); strings.TrimSpace(string(max)) != "16" {
-		t.Errorf("pids.max after a refused update: %q", max)
+	if got := pidsMax("enough"); got != "16" {
+		t.Errorf("pids.max after a refused update: %q", got)
+	}
+	r.mustRun("update", "--pids-limit", "0", "enough")
+	if got := pidsMax("enough"); got != "16" {
+		t.Errorf("pids.max after update --pids-limit 0: %q, want it unchanged (16)", got)
 	}
 	r.mustRun("delete", "--force", "enough")
 }

@@ -454,6 +454,9 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {
 		limit := *r.Pids.Limit
+		if limit == 0 {
+			limit = -1 // runtime-spec before 1.3 and crun: 0 is no limit
+		}
 		res.PidsLimit = &limit
 	}
 	return res

@@ -638,9 +638,11 @@ func deathOf(cmd *exec.Cmd, cgPath string) string {
 // refused instead, in one line, before anything is made.
 const minPids = 16
 
-// checkPidsLimit refuses a pids limit below minPids (-1 or none: no limit).
+// checkPidsLimit refuses a pids limit below minPids (-1, 0 or none: no
+// limit; podman up to 5.4 writes 0 for --pids-limit -1, and runc 1.1
+// treats 0 as unset).
 func checkPidsLimit(r *specs.LinuxResources) error {
-	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit < 0 || *r.Pids.Limit >= minPids {
+	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit <= 0 || *r.Pids.Limit >= minPids {
 		return nil
 	}
 	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it; use at least %d, or -1 for no limit", *r.Pids.Limit, minPids)

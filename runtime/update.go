@@ -11,6 +11,9 @@ import (
 // its --resources file and flags. The guest's in-engine memory cap was
 // fixed at instantiation; the cgroup limit is what changes.
 func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
+	if res != nil && res.Pids != nil && res.Pids.Limit != nil && *res.Pids.Limit == 0 {
+		res.Pids = nil // runc update: 0 leaves the limit as it is
+	}
 	if err := checkPidsLimit(res); err != nil {
 		return err
 	}
