@@ -385,16 +385,23 @@ func commands() []*cli.Command {
 				return nil
 			}, func(c *cli.Context, r *runtime.Runtime) error {
 				id := c.Args().First()
-				if c.String("format") == "json" {
+				switch c.String("format") {
+				case "table":
+					out, err := r.PsTable(id, c.Args().Slice()[1:])
+					fmt.Print(out)
+					return err
+				case "json":
 					pids, err := r.Pids(id)
 					if err != nil {
 						return err
 					}
 					return json.NewEncoder(os.Stdout).Encode(pids)
 				}
-				out, err := r.PsTable(id, c.Args().Slice()[1:])
-				fmt.Print(out)
-				return err
+				// As runc: the container is looked up first.
+				if _, err := r.Pids(id); err != nil {
+					return err
+				}
+				return errors.New("invalid format option")
 			}),
 		},
 		{

@@ -69,6 +69,11 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.mustRun("ps", "cmds"); !strings.Contains(res.stdout, "/probe.wasm sleep 1h") {
 		t.Errorf("ps does not show the guest's command: %v", res)
 	}
+	// A format ps does not know is refused in runc's words; it printed
+	// the table.
+	if res := r.run("ps", "--format", "xml", "cmds"); res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "invalid format option") {
+		t.Errorf("ps --format xml: %v", res)
+	}
 
 	r.mustRun("pause", "cmds")
 	if s, _, _ := r.state("cmds"); s.Status != "paused" {
