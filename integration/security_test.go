@@ -394,6 +394,63 @@ func TestCompileOutsideIsMemoryBounded(t *testing.T) {
 	failsCleanly(t, r, create.wait(t, 2*time.Minute), "heavy", "OOM")
 }
 
+// TestCreateLeavesTheModuleToTheBoundedChild: on a cache miss, create
+// itself must not read the module: it runs as root outside the
+// container's cgroup and outside the compile child's bounds. The attack:
+// create hashed the whole module in its own memory (a 500 MiB module: 1.25
+// GB) and assembled a text module there (200 MB of WAT: 5 GB; 5 MB of
+// named branch labels: 92 s of CPU) before the bounded child started.
+// Here a 200 MiB module (a custom section) must leave create's own peak
+// memory far below its size.
+func TestCreateLeavesTheModuleToTheBoundedChild(t *testing.T) {
+	needsRoot(t, "create's compile child and cgroups")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	const pad = 200 << 20
+	b := newBundle(t, "wat/exit7.wat")
+	module := filepath.Join(b.rootfs, "padded.wasm")
+	if err := os.WriteFile(module, paddedModule(pad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/padded.wasm"} })
+	create := r.start("create", "--bundle", b.dir, "padded")
+	var peak float64 // kB
+	for !procGone(create.cmd.Process.Pid) {
+		if kb, err := procField(fmt.Sprintf("/proc/%d/status", create.cmd.Process.Pid), "VmHWM:"); err == nil && kb > peak {
+			peak = kb
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if res := create.wait(t, time.Minute); res.code != 0 {
+		t.Fatalf("create: %v", res)
+	}
+	t.Logf("create's own peak: %.0f MiB for a module of %d MiB", peak/1024, pad>>20)
+	if peak*1024 > pad/2 {
+		t.Errorf("create's own peak memory was %.0f MiB for a %d MiB module: it read the module itself", peak/1024, pad>>20)
+	}
+	r.mustRun("delete", "--force", "padded")
+}
+
+// paddedModule is a module whose _start returns at once, after a custom
+// section of n zero bytes.
+func paddedModule(n int) []byte {
+	leb := func(b []byte, v int) []byte {
+		for ; v >= 0x80; v >>= 7 {
+			b = append(b, byte(v)|0x80)
+		}
+		return append(b, byte(v))
+	}
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = append(m, 1, 4, 1, 0x60, 0, 0)                             // type: [] -> []
+	m = append(m, 3, 2, 1, 0)                                      // one function of type 0
+	m = append(m, 7, 10, 1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0) // export _start
+	m = append(m, 10, 4, 1, 2, 0, 0x0b)                            // its body: end
+	custom := append(leb(nil, 3), "pad"...)
+	m = leb(append(m, 0), len(custom)+n)
+	m = append(m, custom...)
+	return append(m, make([]byte, n)...)
+}
+
 // waitCompiler returns the pid of create's `runw compile` child once it
 // runs, killed at the end of the test.
 func waitCompiler(t *testing.T, create *background) int {

@@ -165,7 +165,9 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
 		return false
 	}
 	defer cache.Close()
-	if cache.Has(plan.Module, plan.Kind) {
+	// Never cache.Has here: it reads and converts the module in this
+	// process, unbounded and outside the container's cgroup.
+	if cache.HasIndexed(plan.Module) {
 		return true
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)

@@ -191,8 +191,7 @@ func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key s
 	if err != nil {
 		return "", nil, err
 	}
-	h := sha256.Sum256([]byte(indexPath(path) + "\x00" + identity(fi) + "\x00" + WasmtimeVersion() + "\x00" + engineSettings))
-	idx := filepath.Join(c.at, hex.EncodeToString(h[:])+".idx")
+	idx := c.indexFile(path, fi)
 	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
 		return string(b), nil, nil
 	}
@@ -312,6 +311,28 @@ func (c *Cache) Store(key string, artifact []byte) error {
 		return err
 	}
 	return c.evict(key)
+}
+
+// indexFile is the index entry naming the key of the file at path, as
+// it is now (fi).
+func (c *Cache) indexFile(path string, fi os.FileInfo) string {
+	h := sha256.Sum256([]byte(indexPath(path) + "\x00" + identity(fi) + "\x00" + WasmtimeVersion() + "\x00" + engineSettings))
+	return filepath.Join(c.at, hex.EncodeToString(h[:])+".idx")
+}
+
+// HasIndexed is Has that never reads the module: it answers from the
+// identity index alone, false where the index has no entry. create and
+// exec ask it outside the container's cgroup, where Has would read up to
+// MaxModuleSize and assemble WAT (Wat2Wasm: about 25 bytes of memory a
+// byte, and time quadratic in named branch labels) bounded by nothing.
+// On a miss the bounded compile child computes the key itself.
+func (c *Cache) HasIndexed(path string) bool {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false
+	}
+	b, err := os.ReadFile(c.indexFile(path, fi))
+	return err == nil && len(b) == 64 && c.verify(string(b))
 }
 
 // Has reports whether the module at path is cached and intact, without
