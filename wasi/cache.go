@@ -405,6 +405,7 @@ func (c *Cache) Prune() (int, error) {
 // evict removes least recently used entries until the cache fits Max,
 // never the entry just written.
 func (c *Cache) evict(keep string) error {
+	c.sweepTemps()
 	entries, err := c.List()
 	if err != nil {
 		return err
@@ -426,6 +427,30 @@ func (c *Cache) evict(keep string) error {
 		c.dropIndex(gone)
 	}
 	return nil
+}
+
+// staleTemp is the age past which a temporary file of writeAtomic is a
+// leftover: a compile child killed by its time bound (15 minutes at most)
+// or by an engine between writing an artifact and renaming it.
+const staleTemp = time.Hour
+
+// sweepTemps removes leftover temporary files. Each was up to an
+// artifact's size, outside the cache's bound: creates killed mid-write
+// again and again would fill the disk. A fresh one may be another
+// process's write in progress and is left alone.
+func (c *Cache) sweepTemps() {
+	names, err := os.ReadDir(c.at)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n.Name(), ".tmp-") {
+			continue
+		}
+		if fi, err := n.Info(); err == nil && time.Since(fi.ModTime()) > staleTemp {
+			os.Remove(filepath.Join(c.at, n.Name()))
+		}
+	}
 }
 
 // indexFile is one identity index file, for dropIndex and boundIndex.

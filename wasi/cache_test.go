@@ -247,6 +247,32 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 	}
 }
 
+// A temporary file that a killed compile left in the cache (up to an
+// artifact's size, outside the cache's bound) goes at the next store once
+// it is an hour old; a fresh one, maybe another process's write, stays.
+func TestCacheSweepsStaleTemps(t *testing.T) {
+	c := openTestCache(t, 0)
+	stale, fresh := filepath.Join(c.Dir, ".tmp-stale"), filepath.Join(c.Dir, ".tmp-fresh")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, make([]byte, 4096), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(stale, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Compile(NewEngine(), writeWAT(t, 1), spec.KindWAT, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("a two-hour-old temporary file is still in the cache")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("a fresh temporary file was removed: %v", err)
+	}
+}
+
 // TestCacheModuleRewrittenInPlace tries to fool the identity index: the
 // module file is rewritten at the same path with other code of the same
 // size. runw must run the new code, never the old artifact.
