@@ -877,7 +877,7 @@ func unsupported(name, usage string) *cli.Command {
 					return err
 				}
 			}
-			return r.Unsupported(name)
+			return r.Unsupported(name, id)
 		}),
 	}
 }

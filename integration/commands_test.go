@@ -224,6 +224,10 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res.code != 1 || !strings.Contains(res.stderr, "not supported") {
 		t.Errorf("checkpoint: %v", res)
 	}
+	// A checkpoint of no container says so, in runc's words.
+	if res := r.run("checkpoint", "nosuch"); res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {
+		t.Errorf("checkpoint nosuch: %v", res)
+	}
 	// podman asks `checkpoint --help` first, and refused checkpoint for
 	// every container, native ones too, when it did not exit 0.
 	if res := r.run("checkpoint", "--help"); res.code != 0 || !strings.Contains(res.stdout, "Usage: runw checkpoint") {
