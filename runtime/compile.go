@@ -85,8 +85,9 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	bound := compileMemoryBound(info.Size())
+	var bound uint64
 	if outside {
+		bound = compileMemoryBound(info.Size())
 		if err := boundMemory(cmd.Process.Pid, bound); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()

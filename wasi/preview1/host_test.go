@@ -666,6 +666,18 @@ func direntTypes(t *testing.T, g *guest, dir string) map[string]uint8 {
 	return types
 }
 
+// openTerminal returns the terminal end of a new pty, both ends closed
+// at the end of the test, or skips the test where there is no pty.
+func openTerminal(t *testing.T) *os.File {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	return tty
+}
+
 // A character device seeks and preads as natively: /dev/null seeks to 0
 // and /dev/zero preads zeros (they were ESPIPE, like a pipe's); a pipe
 // still answers ESPIPE.
@@ -703,12 +715,7 @@ func TestCharacterDevicesSeek(t *testing.T) {
 		t.Errorf("seek a pipe: errno %d, want ESPIPE", e)
 	}
 	// A terminal with no input answers a pread at once, as Linux does.
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
+	tty := openTerminal(t)
 	g.h.fds.fds[0] = stdioEntry(0, int(tty.Fd()))
 	done := make(chan Errno, 1)
 	go func() { done <- g.call("fd_pread", 0, 32, 1, 0, resultPtr) }()
@@ -837,12 +844,7 @@ func TestStdioTerminalRights(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer devNull.Close()
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
+	tty := openTerminal(t)
 	for _, tc := range []struct {
 		name     string
 		f        *os.File
@@ -864,12 +866,7 @@ func TestStdioTerminalRights(t *testing.T) {
 // not (Python's os.isatty(os.open("/dev/tty")) said False); /dev/null
 // keeps them.
 func TestTerminalByPathIsATerminal(t *testing.T) {
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
+	tty := openTerminal(t)
 	rootfs := t.TempDir()
 	if err := os.Mkdir(filepath.Join(rootfs, "dev"), 0o755); err != nil {
 		t.Fatal(err)

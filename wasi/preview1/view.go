@@ -115,23 +115,29 @@ func NewView(mounts []Mount) (*View, error) {
 		}
 		v.byGuest[m.Guest] = len(v.mounts)
 		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir, tree: tree})
-		// A later mount at the same path hides an earlier device grant:
-		// the listing must say what stat now says.
-		parent, name := path.Split(m.Guest)
-		parent = path.Clean(parent)
-		delete(v.devicesIn[parent], name)
-		var st unix.Stat_t
-		if !dir && unix.Fstat(fd, &st) == nil && deviceMode(st.Mode) {
-			if v.devicesIn == nil {
-				v.devicesIn = map[string]map[string]uint8{}
-			}
-			if v.devicesIn[parent] == nil {
-				v.devicesIn[parent] = map[string]uint8{}
-			}
-			v.devicesIn[parent][name] = filetypeOf(st.Mode)
-		}
 	}
+	v.indexDevices()
 	return v, nil
+}
+
+// indexDevices fills devicesIn from the file grants the view ends up
+// with (byGuest: a later mount at a path hides an earlier one there).
+func (v *View) indexDevices() {
+	for guest, i := range v.byGuest {
+		var st unix.Stat_t
+		if v.mounts[i].dir || unix.Fstat(v.mounts[i].fd, &st) != nil || !deviceMode(st.Mode) {
+			continue
+		}
+		parent, name := path.Split(guest)
+		parent = path.Clean(parent)
+		if v.devicesIn == nil {
+			v.devicesIn = map[string]map[string]uint8{}
+		}
+		if v.devicesIn[parent] == nil {
+			v.devicesIn[parent] = map[string]uint8{}
+		}
+		v.devicesIn[parent][name] = filetypeOf(st.Mode)
+	}
 }
 
 // OpenConfinedDir opens the directory host as the view opens a directory
