@@ -507,7 +507,9 @@ func (h *Host) fdFilestatSetTimes(m memory, a []arg) Errno {
 	if e.kind != kindStdio && h.view.mounts[e.mount].ReadOnly {
 		return ErrnoRofs
 	}
-	if e.kind == kindFile && (e.filetype == filetypeCharacterDevice || e.filetype == filetypeBlockDevice) {
+	// Stdio too: podman gives a container without -i the host's
+	// /dev/null as stdin, and a terminal is the engine's pty.
+	if (e.kind == kindFile || e.kind == kindStdio) && (e.filetype == filetypeCharacterDevice || e.filetype == filetypeBlockDevice) {
 		return ErrnoPerm // see deviceMode
 	}
 	return toErrno(unix.UtimesNanoAt(e.hostFd, "", ts[:], unix.AT_EMPTY_PATH))

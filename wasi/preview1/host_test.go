@@ -607,6 +607,25 @@ func TestDeviceTimesAreNotTheGuests(t *testing.T) {
 	if e := g.call("fd_filestat_set_times", fd, 0, 0, fstAtimNow|fstMtimNow); e != ErrnoPerm {
 		t.Errorf("fd_filestat_set_times (now) on the granted /dev/null: errno %d, want EPERM", e)
 	}
+	// The same node as stdin, as podman gives it to a container run
+	// without -i; /dev/stdin by path is that descriptor too.
+	in, err := os.OpenFile(null, os.O_RDONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	write(t, filepath.Join(rootfs, "dev", "stdin"), "")
+	s := newStdioGuest(t, rootfs, [3]int{int(in.Fd()), 1, 2})
+	if e := s.call("fd_filestat_set_times", 0, when, when, fstAtim|fstMtim); e != ErrnoPerm {
+		t.Errorf("fd_filestat_set_times on a device as stdin: errno %d, want EPERM", e)
+	}
+	sfd, e := s.open(3, "dev/stdin", true, 0, rightFdRead)
+	if e != 0 {
+		t.Fatalf("open /dev/stdin: errno %d", e)
+	}
+	if e := s.call("fd_filestat_set_times", sfd, when, when, fstAtim|fstMtim); e != ErrnoPerm {
+		t.Errorf("fd_filestat_set_times on /dev/stdin (a device): errno %d, want EPERM", e)
+	}
 	var after unix.Stat_t
 	if err := unix.Stat(null, &after); err != nil {
 		t.Fatal(err)
