@@ -109,6 +109,28 @@ func TestMemoryLimitCapsLinearMemory(t *testing.T) {
 	}
 }
 
+// TestPollUnderMemoryLimitIsBounded: the attack is a guest that asks
+// poll_oneoff for 800,000 subscriptions in 38 MB of memory it never
+// touched (zeros: immediate clocks), under a 48 MiB limit whose linear
+// memory cap (40 MiB) it respects. The host's lists for the call (about
+// 40 MB) do not fit in the 8 MiB the init keeps beside linear memory:
+// the OOM killer ended the container (137). Now the call is refused
+// (EINVAL, 28) and the guest goes on to print and exit itself.
+func TestPollUnderMemoryLimitIsBounded(t *testing.T) {
+	needsRoot(t, "cgroups")
+	t.Parallel()
+	r := newRunw(t)
+	limit := int64(48 << 20)
+	b := newBundle(t, "wat/pollmany.wat")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	})
+	res := r.run("run", "--bundle", b.dir, "pollmany")
+	if res.code != 28 || res.stdout != "ok\n" {
+		t.Fatalf("800,000 subscriptions under a 48 MiB limit: want EINVAL (exit 28) and \"ok\", got %v", res)
+	}
+}
+
 // TestColdStartUnderSmallMemoryLimit: with an empty cache, compiling the
 // Go hello guest takes far more than 64 MiB. create compiles it outside
 // the container's cgroup, so the container starts and prints its line.

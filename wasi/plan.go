@@ -273,6 +273,21 @@ func (p *Plan) tableElements() int64 {
 	return maxTableElements
 }
 
+// maxSubscriptions bounds one poll_oneoff call under a memory limit (0:
+// the host's own bound): the subscriptions' host lists take at most a
+// quarter of the init's reserve beside linear memory (18,724 at the
+// smallest reserve, 74,898 at the largest), so that a guest polling a
+// million subscriptions in memory it never touched gets EINVAL rather
+// than the OOM killer for its container. The reserve is recovered from
+// the cap, as linearMemoryCap made it: about a fifteenth of it.
+func (p *Plan) maxSubscriptions() int {
+	if p.MemoryLimit <= 0 {
+		return 0
+	}
+	reserve := min(max(p.MemoryLimit/15, initReserveMin), initReserveMax)
+	return int(reserve / 4 / preview1.SubscriptionCost)
+}
+
 // guestEnv is the guest's environment: each entry must be NAME=value
 // (runc's error otherwise); a name given twice keeps its first place and
 // its last value, as runc's init leaves it (podman exec appends -e values

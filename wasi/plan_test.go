@@ -213,6 +213,28 @@ func TestPlanMemoryLimit(t *testing.T) {
 	}
 }
 
+// Under a memory limit, one poll_oneoff's host lists take at most a
+// quarter of the init's reserve: its smallest, its largest, and none.
+func TestPlanBoundsPollUnderMemoryLimit(t *testing.T) {
+	for _, c := range []struct {
+		limit int64
+		want  int
+	}{
+		{0, 0},
+		{48 << 20, (8 << 20) / 4 / 112},
+		{256 << 20, (16 << 20) / 4 / 112},
+		{8 << 30, (32 << 20) / 4 / 112},
+	} {
+		p := &Plan{}
+		if c.limit > 0 {
+			p.MemoryLimit = linearMemoryCap(c.limit)
+		}
+		if got := p.maxSubscriptions(); got != c.want {
+			t.Errorf("limit %d MiB: %d subscriptions, want %d", c.limit>>20, got, c.want)
+		}
+	}
+}
+
 // Mount points are made inside their grant: a directory, an empty file,
 // nothing over what exists, and nothing outside the grant through a
 // symlink, even one swapped in and out while runw works (a guest sharing

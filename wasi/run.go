@@ -211,6 +211,8 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		Go:       plan.Go,
 		Stdio:    [3]int{0, 1, 2},
 		Net:      plan.Net,
+		// Under a memory limit, what the init's reserve affords.
+		MaxSubscriptions: plan.maxSubscriptions(),
 	})
 	if err != nil {
 		if le := (*preview1.ListenError)(nil); errors.As(err, &le) {

@@ -39,6 +39,10 @@ type Config struct {
 	Net Network
 	// Resolve answers sock_getaddrinfo; nil is netdns.Lookup.
 	Resolve Resolver
+	// MaxSubscriptions bounds one poll_oneoff call (0: 1<<20; see
+	// maxSubscriptions). Under a memory limit it is what the init's
+	// reserve beside linear memory affords.
+	MaxSubscriptions int
 }
 
 // ListenFdsEnv names the variable that tells the guest the descriptor
@@ -60,6 +64,8 @@ type Host struct {
 	resolve   Resolver
 	// goGuest is Config.Go.
 	goGuest bool
+	// maxSubs is Config.MaxSubscriptions, or maxSubscriptions.
+	maxSubs uint32
 	// c is the C side the trampoline reaches (trampoline.go).
 	c cHost
 
@@ -105,10 +111,13 @@ func New(cfg Config) (*Host, error) {
 		view.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, goGuest: cfg.Go, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
+	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, goGuest: cfg.Go, maxSubs: maxSubscriptions, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	if h.resolve == nil {
 		h.resolve = netdns.Lookup
+	}
+	if cfg.MaxSubscriptions > 0 {
+		h.maxSubs = uint32(min(cfg.MaxSubscriptions, maxSubscriptions))
 	}
 	for _, a := range cfg.Args {
 		h.args = append(h.args, append([]byte(a), 0))

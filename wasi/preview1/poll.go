@@ -9,15 +9,23 @@ import (
 )
 
 // maxSubscriptions bounds one poll_oneoff call, which costs the host up
-// to 56 bytes a subscription. Without it, a guest that grows its memory
-// and never touches it (untouched pages cost it nothing, and read as
-// zeros: a valid clock subscription) made the init allocate hundreds of
-// megabytes in one call, past the container's memory limit: the OOM
-// killer ended the container where the guest should have had an error.
-// Linux's poll refuses more descriptors than RLIMIT_NOFILE with EINVAL;
-// this is podman's and containerd's default RLIMIT_NOFILE, so a server
-// waiting on every descriptor it may hold is never refused.
+// to SubscriptionCost bytes a subscription. Without it, a guest that
+// grows its memory and never touches it (untouched pages cost it
+// nothing, and read as zeros: a valid clock subscription) made the init
+// allocate hundreds of megabytes in one call, past the container's
+// memory limit: the OOM killer ended the container where the guest
+// should have had an error. Linux's poll refuses more descriptors than
+// RLIMIT_NOFILE with EINVAL; this is podman's and containerd's default
+// RLIMIT_NOFILE, so a server waiting on every descriptor it may hold is
+// never refused. Under a memory limit the bound is lower
+// (Config.MaxSubscriptions): 2^20 subscriptions cost up to 112 MiB, more
+// than the init keeps beside a capped linear memory.
 const maxSubscriptions = 1 << 20
+
+// SubscriptionCost is the most one subscription costs the host during a
+// poll_oneoff call: an fdSub and a PollFd (56 bytes), doubled for the
+// room append leaves while the lists grow.
+const SubscriptionCost = 112
 
 // keptSubscriptions is the most subscriptions whose lists are always kept
 // for the next call (an event loop's); beyond, only as many as the
@@ -54,7 +62,7 @@ type fdSub struct {
 // guest at once.
 func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	in, out, nsubs, neventsPtr := u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3])
-	if nsubs == 0 || nsubs > maxSubscriptions {
+	if nsubs == 0 || nsubs > h.maxSubs {
 		return ErrnoInval
 	}
 	if uint64(nsubs)*subscriptionSize > uint64(len(m)) {
