@@ -649,13 +649,14 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 			return fmt.Errorf("--%s: Intel RDT is not supported by runw", name)
 		}
 	}
-	// As runc: the --resources file first, then each flag given overrides
-	// its field.
+	// As runc: with --resources, the file alone; every other flag is
+	// ignored (runc update's help: "all other options are ignored").
 	res := &specs.LinuxResources{}
 	if f := c.String("resources"); f != "" {
 		if err := readResources(f, res); err != nil {
 			return err
 		}
+		return r.Update(c.Args().First(), res)
 	}
 	memory := func() *specs.LinuxMemory {
 		if res.Memory == nil {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -296,4 +297,98 @@ func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 		t.Errorf("pids.max after update --pids-limit 0: %q, want it unchanged (16)", got)
 	}
 	r.mustRun("delete", "--force", "enough")
+}
+
+// TestUpdateHoldsForExecAndFiles: what `runw update` (podman update,
+// crictl update) changes holds as under runc. A process exec'd after a
+// memory update is capped by the limit in force, not by config.json's
+// (a guest allocating 48 MiB after an update from 32 to 128 MiB ran out
+// of memory at about 16); with --resources the file alone counts and
+// every other flag is ignored, as runc's help says; linux.resources.unified
+// is applied, or refused in runc's words where the host has no cgroup v2
+// (it was dropped without a word, at create and at update). events
+// --stats carries runc's figures: per-CPU usage, cpuset, memory.stat.
+func TestUpdateHoldsForExecAndFiles(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	limit := int64(32 << 20)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "upd")
+	t.Cleanup(func() { r.run("delete", "--force", "upd") })
+	if res := r.run("exec", "upd", "/probe.wasm", "alloc", "48"); res.code != 2 || !strings.Contains(res.stderr, "out of memory") {
+		t.Errorf("exec allocating 48 MiB under a 32 MiB limit: want the guest's own out of memory (2), got %v", res)
+	}
+	r.mustRun("update", "--memory", "128M", "upd")
+	if res := r.run("exec", "upd", "/probe.wasm", "alloc", "48"); res.code != 0 || !strings.Contains(res.stdout, "OK") {
+		t.Errorf("exec allocating 48 MiB after update --memory 128M: %v", res)
+	}
+
+	memDir := cgroupOf(t, "memory", "upd")
+	file := filepath.Join(t.TempDir(), "res.json")
+	if err := os.WriteFile(file, []byte(`{"memory":{"limit":100663296}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("update", "-r", file, "--memory", "200M", "upd")
+	if got, _ := os.ReadFile(filepath.Join(memDir, "memory.limit_in_bytes")); strings.TrimSpace(string(got)) != "100663296" {
+		t.Errorf("update -r FILE --memory 200M: limit %s, want the file's 100663296 (the flag ignored, as by runc)", got)
+	}
+
+	unified := filepath.Join(t.TempDir(), "unified.json")
+	if err := os.WriteFile(unified, []byte(`{"unified":{"memory.high":"90000000"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res := r.run("update", "-r", unified, "upd")
+	v2 := cgroupsV2()
+	if v2 {
+		if res.code != 0 {
+			t.Errorf("update with unified on cgroup v2: %v", res)
+		}
+	} else if res.code != 1 || !strings.Contains(res.stderr, "cannot use unified on cgroup v1") {
+		t.Errorf("update with unified on cgroup v1: want runc's refusal, got %v", res)
+	}
+	if !v2 {
+		u := newBundle(t, "probe", "echo", "hi")
+		u.edit(func(s *specs.Spec) {
+			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Unified: map[string]string{"memory.high": "90000000"}}}
+		})
+		res := r.run("run", "-b", u.dir, "unified")
+		if res.code != 1 || !strings.Contains(res.stderr, "cannot use unified on cgroup v1") || strings.Contains(res.stdout, "hi") {
+			t.Errorf("run with unified on cgroup v1: want runc's refusal, got %v", res)
+		}
+		oneLine(t, "unified error", res.stderr)
+	}
+
+	var ev struct {
+		Data struct {
+			CPU struct {
+				Usage struct {
+					Percpu []uint64 `json:"percpu"`
+				} `json:"usage"`
+			} `json:"cpu"`
+			CPUSet struct {
+				CPUs []uint16 `json:"cpus"`
+			} `json:"cpuset"`
+			Memory struct {
+				Raw map[string]uint64 `json:"raw"`
+			} `json:"memory"`
+		} `json:"data"`
+	}
+	out := r.mustRun("events", "--stats", "upd").stdout
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatalf("events --stats: %v: %s", err, out)
+	}
+	if len(ev.Data.CPU.Usage.Percpu) == 0 || len(ev.Data.CPUSet.CPUs) == 0 || len(ev.Data.Memory.Raw) == 0 {
+		t.Errorf("events --stats lacks runc's per-CPU usage, cpuset or memory.stat: %s", out)
+	}
+}
+
+// cgroupsV2 says the host's /sys/fs/cgroup is cgroup v2 alone (not this
+// machine's hybrid of v1 controllers and a v2 mount beside them).
+func cgroupsV2() bool {
+	var st unix.Statfs_t
+	return unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -459,6 +460,11 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 		}
 		res.PidsLimit = &limit
 	}
+	// As runc: cgroup v2 files by name (podman --cgroup-conf, the
+	// kubelet's memory.high/memory.min); refused on cgroup v1.
+	if len(r.Unified) > 0 {
+		res.Unified = r.Unified
+	}
 	return res
 }
 
@@ -574,4 +580,44 @@ func frozen(p string) bool {
 		return strings.TrimSpace(string(b)) == "1"
 	}
 	return false
+}
+
+// currentMemoryLimit is the memory limit the container's cgroup holds
+// now (memory.limit_in_bytes on v1, memory.max on v2): 0 when there is
+// none; ok is false when it cannot be read (no cgroup, no memory
+// controller). `runw update` (podman update, crictl update) changes it
+// after create, and a process exec'd later must be capped by it, as a
+// native one is.
+func currentMemoryLimit(p string) (limit int64, ok bool) {
+	if p == "" {
+		return 0, false
+	}
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return 0, false
+	}
+	dir := m.Path("memory")
+	if dir == "" {
+		return 0, false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "memory.limit_in_bytes"))
+	if err != nil {
+		b, err = os.ReadFile(filepath.Join(dir, "memory.max"))
+	}
+	if err != nil {
+		return 0, false
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "max" {
+		return 0, true
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	if n >= 1<<62 {
+		// v1's "no limit": the page counter's maximum, in bytes.
+		return 0, true
+	}
+	return n, true
 }

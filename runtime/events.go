@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"github.com/opencontainers/cgroups"
+
 	"github.com/runw/runw/state"
 )
 
@@ -16,26 +18,157 @@ type Event struct {
 	Data any    `json:"data,omitempty"`
 }
 
-// statsData carries the figures runc's stats event names the same way.
+// statsData is runc's stats event (runc/types.Stats), field by field,
+// with runc's JSON names and omitempty rules, so that a consumer of
+// `runc events` (go-runc's Stats, scripts) finds every figure where runc
+// puts it: per-CPU usage, CFS throttling, cpuset, the swap/kernel
+// entries, memory.stat as "raw" and the page cache, failcnt, blkio and
+// hugetlb.
 type statsData struct {
-	CPU struct {
-		Usage struct {
-			Total  uint64 `json:"total"`
-			Kernel uint64 `json:"kernel"`
-			User   uint64 `json:"user"`
-		} `json:"usage"`
-	} `json:"cpu"`
-	Memory struct {
-		Usage struct {
-			Usage uint64 `json:"usage"`
-			Max   uint64 `json:"max"`
-			Limit uint64 `json:"limit"`
-		} `json:"usage"`
-	} `json:"memory"`
-	Pids struct {
-		Current uint64 `json:"current"`
-		Limit   uint64 `json:"limit"`
-	} `json:"pids"`
+	CPU               cpuStats           `json:"cpu"`
+	CPUSet            cpusetStats        `json:"cpuset"`
+	Memory            memoryStats        `json:"memory"`
+	Pids              pidsStats          `json:"pids"`
+	Blkio             blkioStats         `json:"blkio"`
+	Hugetlb           map[string]hugetlb `json:"hugetlb"`
+	IntelRdt          struct{}           `json:"intel_rdt"`
+	NetworkInterfaces []struct{}         `json:"network_interfaces"`
+}
+
+type cpuStats struct {
+	Usage struct {
+		Total        uint64   `json:"total,omitempty"`
+		Percpu       []uint64 `json:"percpu,omitempty"`
+		PercpuKernel []uint64 `json:"percpu_kernel,omitempty"`
+		PercpuUser   []uint64 `json:"percpu_user,omitempty"`
+		Kernel       uint64   `json:"kernel"`
+		User         uint64   `json:"user"`
+	} `json:"usage,omitempty"`
+	Throttling struct {
+		Periods          uint64 `json:"periods,omitempty"`
+		ThrottledPeriods uint64 `json:"throttled_periods,omitempty"`
+		ThrottledTime    uint64 `json:"throttled_time,omitempty"`
+	} `json:"throttling,omitempty"`
+}
+
+type cpusetStats struct {
+	CPUs                  []uint16 `json:"cpus,omitempty"`
+	CPUExclusive          uint64   `json:"cpu_exclusive"`
+	Mems                  []uint16 `json:"mems,omitempty"`
+	MemHardwall           uint64   `json:"mem_hardwall"`
+	MemExclusive          uint64   `json:"mem_exclusive"`
+	MemoryMigrate         uint64   `json:"memory_migrate"`
+	MemorySpreadPage      uint64   `json:"memory_spread_page"`
+	MemorySpreadSlab      uint64   `json:"memory_spread_slab"`
+	MemoryPressure        uint64   `json:"memory_pressure"`
+	SchedLoadBalance      uint64   `json:"sched_load_balance"`
+	SchedRelaxDomainLevel int64    `json:"sched_relax_domain_level"`
+}
+
+type memoryEntry struct {
+	Limit   uint64 `json:"limit"`
+	Usage   uint64 `json:"usage,omitempty"`
+	Max     uint64 `json:"max,omitempty"`
+	Failcnt uint64 `json:"failcnt"`
+}
+
+type memoryStats struct {
+	Cache     uint64            `json:"cache,omitempty"`
+	Usage     memoryEntry       `json:"usage,omitempty"`
+	Swap      memoryEntry       `json:"swap,omitempty"`
+	Kernel    memoryEntry       `json:"kernel,omitempty"`
+	KernelTCP memoryEntry       `json:"kernelTCP,omitempty"`
+	Raw       map[string]uint64 `json:"raw,omitempty"`
+}
+
+type pidsStats struct {
+	Current uint64 `json:"current,omitempty"`
+	Limit   uint64 `json:"limit,omitempty"`
+}
+
+type blkioEntry struct {
+	Major uint64 `json:"major,omitempty"`
+	Minor uint64 `json:"minor,omitempty"`
+	Op    string `json:"op,omitempty"`
+	Value uint64 `json:"value,omitempty"`
+}
+
+type blkioStats struct {
+	IoServiceBytesRecursive []blkioEntry `json:"ioServiceBytesRecursive,omitempty"`
+	IoServicedRecursive     []blkioEntry `json:"ioServicedRecursive,omitempty"`
+	IoQueuedRecursive       []blkioEntry `json:"ioQueueRecursive,omitempty"`
+	IoServiceTimeRecursive  []blkioEntry `json:"ioServiceTimeRecursive,omitempty"`
+	IoWaitTimeRecursive     []blkioEntry `json:"ioWaitTimeRecursive,omitempty"`
+	IoMergedRecursive       []blkioEntry `json:"ioMergedRecursive,omitempty"`
+	IoTimeRecursive         []blkioEntry `json:"ioTimeRecursive,omitempty"`
+	SectorsRecursive        []blkioEntry `json:"sectorsRecursive,omitempty"`
+}
+
+type hugetlb struct {
+	Usage   uint64 `json:"usage,omitempty"`
+	Max     uint64 `json:"max,omitempty"`
+	Failcnt uint64 `json:"failcnt"`
+}
+
+func memEntry(e cgroups.MemoryData) memoryEntry {
+	return memoryEntry{Limit: e.Limit, Usage: e.Usage, Max: e.MaxUsage, Failcnt: e.Failcnt}
+}
+
+func blkio(in []cgroups.BlkioStatEntry) []blkioEntry {
+	var out []blkioEntry
+	for _, e := range in {
+		out = append(out, blkioEntry{Major: e.Major, Minor: e.Minor, Op: e.Op, Value: e.Value})
+	}
+	return out
+}
+
+// convertStats is runc's convertLibcontainerStats for the cgroup figures.
+func convertStats(s *cgroups.Stats) statsData {
+	var d statsData
+	cu := &d.CPU.Usage
+	cu.Total = s.CpuStats.CpuUsage.TotalUsage
+	cu.Percpu = s.CpuStats.CpuUsage.PercpuUsage
+	cu.PercpuKernel = s.CpuStats.CpuUsage.PercpuUsageInKernelmode
+	cu.PercpuUser = s.CpuStats.CpuUsage.PercpuUsageInUsermode
+	cu.Kernel = s.CpuStats.CpuUsage.UsageInKernelmode
+	cu.User = s.CpuStats.CpuUsage.UsageInUsermode
+	d.CPU.Throttling.Periods = s.CpuStats.ThrottlingData.Periods
+	d.CPU.Throttling.ThrottledPeriods = s.CpuStats.ThrottlingData.ThrottledPeriods
+	d.CPU.Throttling.ThrottledTime = s.CpuStats.ThrottlingData.ThrottledTime
+
+	cs := s.CPUSetStats
+	d.CPUSet = cpusetStats{CPUs: cs.CPUs, CPUExclusive: cs.CPUExclusive, Mems: cs.Mems,
+		MemHardwall: cs.MemHardwall, MemExclusive: cs.MemExclusive, MemoryMigrate: cs.MemoryMigrate,
+		MemorySpreadPage: cs.MemorySpreadPage, MemorySpreadSlab: cs.MemorySpreadSlab,
+		MemoryPressure: cs.MemoryPressure, SchedLoadBalance: cs.SchedLoadBalance,
+		SchedRelaxDomainLevel: cs.SchedRelaxDomainLevel}
+
+	d.Memory.Cache = s.MemoryStats.Cache
+	d.Memory.Usage = memEntry(s.MemoryStats.Usage)
+	d.Memory.Swap = memEntry(s.MemoryStats.SwapUsage)
+	d.Memory.Kernel = memEntry(s.MemoryStats.KernelUsage)
+	d.Memory.KernelTCP = memEntry(s.MemoryStats.KernelTCPUsage)
+	d.Memory.Raw = s.MemoryStats.Stats
+
+	d.Pids.Current = s.PidsStats.Current
+	d.Pids.Limit = s.PidsStats.Limit
+
+	b := s.BlkioStats
+	d.Blkio = blkioStats{
+		IoServiceBytesRecursive: blkio(b.IoServiceBytesRecursive),
+		IoServicedRecursive:     blkio(b.IoServicedRecursive),
+		IoQueuedRecursive:       blkio(b.IoQueuedRecursive),
+		IoServiceTimeRecursive:  blkio(b.IoServiceTimeRecursive),
+		IoWaitTimeRecursive:     blkio(b.IoWaitTimeRecursive),
+		IoMergedRecursive:       blkio(b.IoMergedRecursive),
+		IoTimeRecursive:         blkio(b.IoTimeRecursive),
+		SectorsRecursive:        blkio(b.SectorsRecursive),
+	}
+	d.Hugetlb = map[string]hugetlb{}
+	for k, v := range s.HugetlbStats {
+		d.Hugetlb[k] = hugetlb{Usage: v.Usage, Max: v.MaxUsage, Failcnt: v.Failcnt}
+	}
+	return d
 }
 
 // Events writes stats events for a container: one with once (--stats),
@@ -62,15 +195,7 @@ func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writ
 		if err != nil {
 			return err
 		}
-		var d statsData
-		d.CPU.Usage.Total = s.CpuStats.CpuUsage.TotalUsage
-		d.CPU.Usage.Kernel = s.CpuStats.CpuUsage.UsageInKernelmode
-		d.CPU.Usage.User = s.CpuStats.CpuUsage.UsageInUsermode
-		d.Memory.Usage.Usage = s.MemoryStats.Usage.Usage
-		d.Memory.Usage.Max = s.MemoryStats.Usage.MaxUsage
-		d.Memory.Usage.Limit = s.MemoryStats.Usage.Limit
-		d.Pids.Current = s.PidsStats.Current
-		d.Pids.Limit = s.PidsStats.Limit
+		d := convertStats(s)
 		if err := enc.Encode(Event{Type: "stats", ID: id, Data: d}); err != nil {
 			return err
 		}

@@ -251,6 +251,12 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	// runc's init fails its chdir; a guest would run in a directory that
 	// is not there. The init checks, in the guest's view (wasi.Prepare).
 	plan.ExecCwd = proc.Cwd
+	// The cap on linear memory follows the cgroup's limit as it is now,
+	// not config.json's: `runw update --memory` (podman update, crictl
+	// update) since create must hold for a new instance too.
+	if lim, ok := currentMemoryLimit(c.CgroupPath); ok {
+		plan.MemoryLimit = wasi.LinearMemoryCap(lim)
+	}
 	readThrough(plan, ep)
 	return b, plan, ep, nil
 }

@@ -249,6 +249,15 @@ func linearMemoryCap(limit int64) int64 {
 	return max(limit-reserve, limit/2)
 }
 
+// LinearMemoryCap is linearMemoryCap for a memory limit read elsewhere
+// (exec, after an update); 0 is no cap.
+func LinearMemoryCap(limit int64) int64 {
+	if limit <= 0 {
+		return 0
+	}
+	return linearMemoryCap(limit)
+}
+
 // maxTableElements caps every table, as V8 does (10,000,000 elements):
 // without a cap, table.grow is bounded only by the host's memory (a
 // funcref element is a pointer of the host's), far past what the guest's
