@@ -163,6 +163,7 @@ func New(cfg Config) (*Host, error) {
 				h.Close()
 				return nil, &ListenError{err}
 			}
+			goNoDelay(cfg.Go, fd, typ)
 			// NONBLOCK, as wasmtime's tcplisten gave it: Go's
 			// os.NewFile then treats the listener as pollable and parks
 			// Accept in its netpoller, where a blocking accept would

@@ -33,6 +33,19 @@ func sockEntry(fd, family, typ int, flags uint16) *fdEntry {
 	}
 }
 
+// goNoDelay turns Nagle's algorithm off on a Go guest's TCP socket, as
+// Go's net package does for every TCP connection natively (and its
+// wasip1 port has no call to ask for it). With Nagle on, a response
+// written in two pieces (a flushed or chunked body, a proxied request
+// with its body) waited for the peer's delayed ACK: about 40 ms a
+// request on a kept-alive connection. Set on the listening or the new
+// socket only: Linux copies it to each connection accept gives.
+func goNoDelay(goGuest bool, fd, typ int) {
+	if goGuest && typ == unix.SOCK_STREAM {
+		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+	}
+}
+
 // sock returns fd's entry if it is a socket.
 func (h *Host) sock(fd int32) (*fdEntry, Errno) {
 	e, errno := h.fds.get(fd)

@@ -1423,3 +1423,48 @@ func TestPollTurn(t *testing.T) {
 		t.Errorf("blocking fd_read late: %q, errno %d; want the data", got, errno)
 	}
 }
+
+// A Go guest's TCP sockets have Nagle's algorithm off, as Go's net package
+// sets every TCP connection natively: the connections its preopened
+// listener accepts and the sockets it opens. Others keep the kernel's
+// default, as a native C or Rust program does. Without it a Go server's
+// response written in two pieces waited about 40 ms for the client's
+// delayed ACK.
+func TestGoGuestsTCPNoDelay(t *testing.T) {
+	for _, goGuest := range []bool{true, false} {
+		h, err := New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+			Go: goGuest, Net: Network{Sockets: true, Listeners: []Listener{{Addr: netip.MustParseAddrPort("127.0.0.1:0")}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := newSockGuest(t, "", "")
+		g.h.Close()
+		g.h = h
+		want := 0
+		if goGuest {
+			want = 1
+		}
+		noDelay := func(what string, fd int32) {
+			t.Helper()
+			e, errno := g.h.sock(fd)
+			if errno != 0 {
+				t.Fatalf("%s: errno %d", what, errno)
+			}
+			if v, err := unix.GetsockoptInt(e.hostFd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v != want {
+				t.Errorf("Go guest %v, %s: TCP_NODELAY %d (%v), want %d", goGuest, what, v, err, want)
+			}
+		}
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", g.port(4)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if errno := g.call("sock_accept", "iii", 4, 0, 60); errno != 0 {
+			t.Fatalf("sock_accept: errno %d", errno)
+		}
+		noDelay("an accepted connection", int32(g.get32(60)))
+		c.Close()
+		noDelay("a socket it opened", g.open(afInet6, sockStream))
+		g.open(afInet4, sockDgram)
+		h.Close()
+	}
+}
