@@ -58,11 +58,11 @@ func TestParseRules(t *testing.T) {
 }
 
 func TestParseListeners(t *testing.T) {
-	ls, err := ParseListeners("8080, :81, tcp://127.0.0.1:82, udp://[::]:53")
+	ls, err := ParseListeners("8080, :81, tcp://127.0.0.1:82, udp://[::]:53, localhost:84")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"tcp://0.0.0.0:8080", "tcp://0.0.0.0:81", "tcp://127.0.0.1:82", "udp://[::]:53"}
+	want := []string{"tcp://0.0.0.0:8080", "tcp://0.0.0.0:81", "tcp://127.0.0.1:82", "udp://[::]:53", "tcp://127.0.0.1:84"}
 	for i, w := range want {
 		if ls[i].String() != w {
 			t.Errorf("listener %d = %s, want %s", i, ls[i], w)

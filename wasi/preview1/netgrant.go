@@ -253,6 +253,12 @@ func parseListener(item string) (Listener, error) {
 	if strings.HasPrefix(rest, ":") {
 		rest = "0.0.0.0" + rest
 	}
+	if host, port, ok := strings.Cut(rest, ":"); ok && strings.EqualFold(host, "localhost") {
+		// Go's net.Listen("tcp", "localhost:8080") listens on the
+		// first address localhost resolves to; no other name is
+		// resolved here (the container's /etc/hosts is the guest's).
+		rest = "127.0.0.1:" + port
+	}
 	ap, err := netip.ParseAddrPort(rest)
 	if err != nil {
 		return l, err
