@@ -131,6 +131,26 @@ func TestPollUnderMemoryLimitIsBounded(t *testing.T) {
 	}
 }
 
+// TestTableUnderMemoryLimitIsBounded: the attack is a guest that grows a
+// table by 3 million elements (24 MB of the host's memory) beside 31 MB
+// of linear memory under a 48 MiB limit, each under the cap it had (the
+// table's was the linear memory cap's size): the OOM killer ended the
+// container (137). Now a table takes at most a quarter of the init's
+// reserve, table.grow gives -1 and the guest ends itself (11).
+func TestTableUnderMemoryLimitIsBounded(t *testing.T) {
+	needsRoot(t, "cgroups")
+	t.Parallel()
+	r := newRunw(t)
+	limit := int64(48 << 20)
+	b := newBundle(t, "wat/tablebeside.wat")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	})
+	if res := r.run("run", "--bundle", b.dir, "tablebeside"); res.code != 11 {
+		t.Fatalf("a 3-million-element table beside 31 MB under a 48 MiB limit: want table.grow refused (exit 11), got %v", res)
+	}
+}
+
 // TestColdStartUnderSmallMemoryLimit: with an empty cache, compiling the
 // Go hello guest takes far more than 64 MiB. create compiles it outside
 // the container's cgroup, so the container starts and prints its line.

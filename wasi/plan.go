@@ -261,8 +261,9 @@ func LinearMemoryCap(limit int64) int64 {
 // maxTableElements caps every table, as V8 does (10,000,000 elements):
 // without a cap, table.grow is bounded only by the host's memory (a
 // funcref element is a pointer of the host's), far past what the guest's
-// memory limit allows. Under a memory limit an element counts as 8
-// bytes of it.
+// memory limit allows. Under a memory limit a table lives in the init's
+// reserve beside linear memory, not in the linear memory cap: an element
+// is 8 bytes of it.
 const maxTableElements = 10_000_000
 
 // moduleName is the module as messages name it: the guest's path, or
@@ -274,27 +275,38 @@ func (p *Plan) moduleName() string {
 	return p.Module
 }
 
-// tableElements is the cap on each of the guest's tables.
+// reserve is the init's room beside linear memory under a memory limit
+// (0: no limit), recovered from the cap as linearMemoryCap made it: about
+// a fifteenth of it, 8 to 32 MiB.
+func (p *Plan) reserve() int64 {
+	if p.MemoryLimit <= 0 {
+		return 0
+	}
+	return min(max(p.MemoryLimit/15, initReserveMin), initReserveMax)
+}
+
+// tableElements is the cap on each of the guest's tables. Under a memory
+// limit a table takes at most a quarter of the reserve (262,144 elements
+// at the smallest; yosys, a 29 MB C++ module, has 10,266, a big Go guest
+// a few hundred): with the cap at the linear memory cap's size, a guest
+// that grew a table by 3 million elements (24 MB) beside 31 MB of memory,
+// each under its own cap, had the OOM killer end its container (137)
+// where table.grow should have failed.
 func (p *Plan) tableElements() int64 {
-	if p.MemoryLimit > 0 {
-		return min(maxTableElements, p.MemoryLimit/8)
+	if r := p.reserve(); r > 0 {
+		return min(maxTableElements, r/4/8)
 	}
 	return maxTableElements
 }
 
 // maxSubscriptions bounds one poll_oneoff call under a memory limit (0:
 // the host's own bound): the subscriptions' host lists take at most a
-// quarter of the init's reserve beside linear memory (18,724 at the
-// smallest reserve, 74,898 at the largest), so that a guest polling a
-// million subscriptions in memory it never touched gets EINVAL rather
-// than the OOM killer for its container. The reserve is recovered from
-// the cap, as linearMemoryCap made it: about a fifteenth of it.
+// quarter of the reserve (18,724 at the smallest, 74,898 at the
+// largest), so that a guest polling a million subscriptions in memory it
+// never touched gets EINVAL rather than the OOM killer for its
+// container.
 func (p *Plan) maxSubscriptions() int {
-	if p.MemoryLimit <= 0 {
-		return 0
-	}
-	reserve := min(max(p.MemoryLimit/15, initReserveMin), initReserveMax)
-	return int(reserve / 4 / preview1.SubscriptionCost)
+	return int(p.reserve() / 4 / preview1.SubscriptionCost)
 }
 
 // guestEnv is the guest's environment: each entry must be NAME=value

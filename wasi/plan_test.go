@@ -213,24 +213,31 @@ func TestPlanMemoryLimit(t *testing.T) {
 	}
 }
 
-// Under a memory limit, one poll_oneoff's host lists take at most a
-// quarter of the init's reserve: its smallest, its largest, and none.
-func TestPlanBoundsPollUnderMemoryLimit(t *testing.T) {
+// Under a memory limit, one poll_oneoff's host lists and each table take
+// at most a quarter of the init's reserve: its smallest, its largest, and
+// none.
+func TestPlanBoundsUnderMemoryLimit(t *testing.T) {
 	for _, c := range []struct {
-		limit int64
-		want  int
+		limit, reserve int64
 	}{
 		{0, 0},
-		{48 << 20, (8 << 20) / 4 / 112},
-		{256 << 20, (16 << 20) / 4 / 112},
-		{8 << 30, (32 << 20) / 4 / 112},
+		{48 << 20, 8 << 20},
+		{256 << 20, 16 << 20},
+		{8 << 30, 32 << 20},
 	} {
 		p := &Plan{}
 		if c.limit > 0 {
 			p.MemoryLimit = linearMemoryCap(c.limit)
 		}
-		if got := p.maxSubscriptions(); got != c.want {
-			t.Errorf("limit %d MiB: %d subscriptions, want %d", c.limit>>20, got, c.want)
+		if got, want := p.maxSubscriptions(), int(c.reserve/4/112); got != want {
+			t.Errorf("limit %d MiB: %d subscriptions, want %d", c.limit>>20, got, want)
+		}
+		want := c.reserve / 4 / 8
+		if c.limit == 0 {
+			want = maxTableElements
+		}
+		if got := p.tableElements(); got != want {
+			t.Errorf("limit %d MiB: tables of %d elements, want %d", c.limit>>20, got, want)
 		}
 	}
 }
