@@ -333,6 +333,11 @@ func (h *Host) sync(fd int32, f func(int) error) Errno {
 
 func (h *Host) fdAdvise(m memory, a []arg) Errno {
 	e, errno := h.file(a[0].I32())
+	if errno == ErrnoIsdir {
+		// A directory is no file to advise on: wasmtime's answer, and
+		// the WASI test suite's for its successor (bad-descriptor).
+		return ErrnoBadf
+	}
 	if errno != 0 {
 		return errno
 	}

@@ -697,6 +697,24 @@ func openTerminal(t *testing.T) *os.File {
 	return tty
 }
 
+// fd_advise on a directory is EBADF, as wasmtime answers (it was EISDIR);
+// on a file it is done.
+func TestAdviseDirectory(t *testing.T) {
+	rootfs := t.TempDir()
+	write(t, filepath.Join(rootfs, "f"), "x")
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}}, []string{"/"})
+	if e := g.call("fd_advise", 3, 0, 0, 0); e != ErrnoBadf {
+		t.Errorf("fd_advise on the / preopen: errno %d, want EBADF", e)
+	}
+	f, e := g.open(3, "f", false, 0, rightFdRead|rightFdAdvise)
+	if e != 0 {
+		t.Fatalf("open f: errno %d", e)
+	}
+	if e := g.call("fd_advise", f, 0, 0, 2); e != 0 {
+		t.Errorf("fd_advise on a file: errno %d", e)
+	}
+}
+
 // A character device seeks and preads as natively: /dev/null seeks to 0
 // and /dev/zero preads zeros (they were ESPIPE, like a pipe's); a pipe
 // still answers ESPIPE.
