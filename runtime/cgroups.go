@@ -404,11 +404,13 @@ func destroyCgroup(p string) {
 }
 
 // convertResources maps the spec's resources to the cgroup library's.
-// Only what a wasm guest's process can be limited by is carried over:
-// memory, CPU (realtime included), pids and the block I/O weight (the
-// init's file I/O is the guest's). Block I/O throttles by device,
-// hugepages, network and RDMA limits do not apply to a process that has
-// no devices or sockets of its own.
+// Of the named limits, what a wasm guest's process can be limited by is
+// carried over: memory, CPU (realtime included), pids and the block I/O
+// weight (the init's file I/O is the guest's). Block I/O throttles by
+// device, hugepages, network and RDMA limits do not apply to a process
+// that has no devices or sockets of its own. linux.resources.unified is
+// carried over whole, as runc does: cgroup v2 files by name, which the
+// library writes on v2 and refuses on v1.
 func convertResources(spec *specs.Spec) *cgroups.Resources {
 	res := &cgroups.Resources{}
 	if spec.Linux == nil || spec.Linux.Resources == nil {

@@ -642,10 +642,22 @@ const minPids = 16
 // limit; podman up to 5.4 writes 0 for --pids-limit -1, and runc 1.1
 // treats 0 as unset).
 func checkPidsLimit(r *specs.LinuxResources) error {
-	if r == nil || r.Pids == nil || r.Pids.Limit == nil || *r.Pids.Limit <= 0 || *r.Pids.Limit >= minPids {
+	if r == nil {
 		return nil
 	}
-	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it; use at least %d, or -1 for no limit", *r.Pids.Limit, minPids)
+	var limit int64
+	if r.Pids != nil && r.Pids.Limit != nil {
+		limit = *r.Pids.Limit
+	}
+	// pids.max given by name (linux.resources.unified, cgroup v2) is
+	// the same limit.
+	if v, err := strconv.ParseInt(strings.TrimSpace(r.Unified["pids.max"]), 10, 64); err == nil && v > 0 && (limit <= 0 || v < limit) {
+		limit = v
+	}
+	if limit <= 0 || limit >= minPids {
+		return nil
+	}
+	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it; use at least %d, or -1 for no limit", limit, minPids)
 }
 
 // pidsLimitHit says, when the cgroup's pids controller refused a fork or a

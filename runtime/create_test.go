@@ -4,6 +4,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // An init that dies before reporting is described by what ended it, so
@@ -39,6 +41,28 @@ func TestInitArgs(t *testing.T) {
 	} {
 		if got := strings.Join(initArgs(c.guest), " "); got != c.want {
 			t.Errorf("initArgs(%.40q) = %.60q, want %q", c.guest, got, c.want)
+		}
+	}
+}
+
+// A pids limit below the init's own threads is refused however it is
+// given: linux.resources.pids.limit, or pids.max by name in
+// linux.resources.unified (cgroup v2; it crashed the init as it started).
+func TestPidsLimitFloorHoldsForUnified(t *testing.T) {
+	five, none := int64(5), int64(-1)
+	for _, c := range []struct {
+		r    *specs.LinuxResources
+		fail bool
+	}{
+		{&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &five}}, true},
+		{&specs.LinuxResources{Unified: map[string]string{"pids.max": "5"}}, true},
+		{&specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &none}, Unified: map[string]string{"pids.max": "5"}}, true},
+		{&specs.LinuxResources{Unified: map[string]string{"pids.max": "max"}}, false},
+		{&specs.LinuxResources{Unified: map[string]string{"pids.max": "64"}}, false},
+		{nil, false},
+	} {
+		if err := checkPidsLimit(c.r); (err != nil) != c.fail {
+			t.Errorf("%+v: %v, want a refusal: %v", c.r, err, c.fail)
 		}
 	}
 }

@@ -35,6 +35,8 @@ type statsData struct {
 	NetworkInterfaces []struct{}         `json:"network_interfaces"`
 }
 
+// cpuStats is runc's types.Cpu: usage in nanoseconds, per CPU too, and
+// the CFS quota's throttling.
 type cpuStats struct {
 	Usage struct {
 		Total        uint64   `json:"total,omitempty"`
@@ -46,11 +48,12 @@ type cpuStats struct {
 	} `json:"usage,omitempty"`
 	Throttling struct {
 		Periods          uint64 `json:"periods,omitempty"`
-		ThrottledPeriods uint64 `json:"throttled_periods,omitempty"`
-		ThrottledTime    uint64 `json:"throttled_time,omitempty"`
+		ThrottledPeriods uint64 `json:"throttledPeriods,omitempty"`
+		ThrottledTime    uint64 `json:"throttledTime,omitempty"`
 	} `json:"throttling,omitempty"`
 }
 
+// cpusetStats is runc's types.CPUSet: the cpuset controller's files.
 type cpusetStats struct {
 	CPUs                  []uint16 `json:"cpus,omitempty"`
 	CPUExclusive          uint64   `json:"cpu_exclusive"`
@@ -65,6 +68,8 @@ type cpusetStats struct {
 	SchedRelaxDomainLevel int64    `json:"sched_relax_domain_level"`
 }
 
+// memoryEntry is runc's types.MemoryEntry: one counter of the memory
+// controller (usage, swap, kernel, kernel TCP) in bytes.
 type memoryEntry struct {
 	Limit   uint64 `json:"limit"`
 	Usage   uint64 `json:"usage,omitempty"`
@@ -72,6 +77,7 @@ type memoryEntry struct {
 	Failcnt uint64 `json:"failcnt"`
 }
 
+// memoryStats is runc's types.Memory; Raw is memory.stat by name.
 type memoryStats struct {
 	Cache     uint64            `json:"cache,omitempty"`
 	Usage     memoryEntry       `json:"usage,omitempty"`
@@ -81,11 +87,13 @@ type memoryStats struct {
 	Raw       map[string]uint64 `json:"raw,omitempty"`
 }
 
+// pidsStats is runc's types.Pids.
 type pidsStats struct {
 	Current uint64 `json:"current,omitempty"`
 	Limit   uint64 `json:"limit,omitempty"`
 }
 
+// blkioEntry is runc's types.BlkioEntry: one device's figure.
 type blkioEntry struct {
 	Major uint64 `json:"major,omitempty"`
 	Minor uint64 `json:"minor,omitempty"`
@@ -93,6 +101,7 @@ type blkioEntry struct {
 	Value uint64 `json:"value,omitempty"`
 }
 
+// blkioStats is runc's types.Blkio, recursive figures by device.
 type blkioStats struct {
 	IoServiceBytesRecursive []blkioEntry `json:"ioServiceBytesRecursive,omitempty"`
 	IoServicedRecursive     []blkioEntry `json:"ioServicedRecursive,omitempty"`
@@ -104,16 +113,19 @@ type blkioStats struct {
 	SectorsRecursive        []blkioEntry `json:"sectorsRecursive,omitempty"`
 }
 
+// hugetlb is runc's types.Hugetlb, for one page size.
 type hugetlb struct {
 	Usage   uint64 `json:"usage,omitempty"`
 	Max     uint64 `json:"max,omitempty"`
 	Failcnt uint64 `json:"failcnt"`
 }
 
+// memEntry is one memory counter as runc reports it.
 func memEntry(e cgroups.MemoryData) memoryEntry {
 	return memoryEntry{Limit: e.Limit, Usage: e.Usage, Max: e.MaxUsage, Failcnt: e.Failcnt}
 }
 
+// blkio is a list of the blkio controller's figures as runc reports them.
 func blkio(in []cgroups.BlkioStatEntry) []blkioEntry {
 	var out []blkioEntry
 	for _, e := range in {

@@ -255,7 +255,7 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	// not config.json's: `runw update --memory` (podman update, crictl
 	// update) since create must hold for a new instance too.
 	if lim, ok := currentMemoryLimit(c.CgroupPath); ok {
-		plan.MemoryLimit = wasi.LinearMemoryCap(lim)
+		plan.SetMemoryLimit(lim)
 	}
 	readThrough(plan, ep)
 	return b, plan, ep, nil

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi/preview1"
@@ -90,8 +91,11 @@ type Plan struct {
 	CopyUp []string `json:"copy_up,omitempty"`
 	// Net is the network grant (network.go).
 	Net preview1.Network `json:"net"`
-	// MemoryLimit caps the guest's linear memory in bytes (0: no cap).
+	// MemoryLimit caps the guest's linear memory in bytes (0: no cap),
+	// and Reserve is the room the container's memory limit keeps beside
+	// it for the init (0: no limit); SetMemoryLimit sets both.
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
+	Reserve     int64 `json:"reserve,omitempty"`
 	// ExecCwd is process.cwd of a `runw exec` process, which the init
 	// checks is a directory in the guest's view before the guest runs (as
 	// runc's chdir fails); "" for a container's own process, whose cwd
@@ -220,12 +224,39 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	if p.Net, err = networkFor(b.Spec, p.Env, bind); err != nil {
 		return nil, err
 	}
-	if r := b.Spec.Linux; r != nil && r.Resources != nil && r.Resources.Memory != nil && r.Resources.Memory.Limit != nil {
-		if lim := *r.Resources.Memory.Limit; lim > 0 {
-			p.MemoryLimit = linearMemoryCap(lim)
-		}
-	}
+	p.SetMemoryLimit(specMemoryLimit(b.Spec))
 	return p, nil
+}
+
+// specMemoryLimit is the container's memory limit in the spec (0: none):
+// linux.resources.memory.limit, or the cgroup v2 memory.max given by
+// name in linux.resources.unified (podman --cgroup-conf, the kubelet),
+// whichever is lower, as the kernel enforces the lower.
+func specMemoryLimit(s *specs.Spec) int64 {
+	if s.Linux == nil || s.Linux.Resources == nil {
+		return 0
+	}
+	r := s.Linux.Resources
+	var limit int64
+	if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
+		limit = *r.Memory.Limit
+	}
+	if v, err := strconv.ParseInt(strings.TrimSpace(r.Unified["memory.max"]), 10, 64); err == nil && v > 0 && (limit == 0 || v < limit) {
+		limit = v
+	}
+	return limit
+}
+
+// SetMemoryLimit caps linear memory below the container's memory limit
+// (0: no limit, no cap) and records the init's reserve beside it. create
+// gives it the spec's limit, exec the limit the cgroup holds now (after
+// a `runw update`).
+func (p *Plan) SetMemoryLimit(limit int64) {
+	p.MemoryLimit, p.Reserve = 0, 0
+	if limit > 0 {
+		p.MemoryLimit = linearMemoryCap(limit)
+		p.Reserve = limit - p.MemoryLimit
+	}
 }
 
 // Linear memory is capped below the container's memory limit by
@@ -249,15 +280,6 @@ func linearMemoryCap(limit int64) int64 {
 	return max(limit-reserve, limit/2)
 }
 
-// LinearMemoryCap is linearMemoryCap for a memory limit read elsewhere
-// (exec, after an update); 0 is no cap.
-func LinearMemoryCap(limit int64) int64 {
-	if limit <= 0 {
-		return 0
-	}
-	return linearMemoryCap(limit)
-}
-
 // maxTableElements caps every table, as V8 does (10,000,000 elements):
 // without a cap, table.grow is bounded only by the host's memory (a
 // funcref element is a pointer of the host's), far past what the guest's
@@ -275,38 +297,52 @@ func (p *Plan) moduleName() string {
 	return p.Module
 }
 
-// reserve is the init's room beside linear memory under a memory limit
-// (0: no limit), recovered from the cap as linearMemoryCap made it: about
-// a fifteenth of it, 8 to 32 MiB.
-func (p *Plan) reserve() int64 {
-	if p.MemoryLimit <= 0 {
-		return 0
-	}
-	return min(max(p.MemoryLimit/15, initReserveMin), initReserveMax)
-}
+// Under a memory limit, tables and one poll_oneoff's host lists live in
+// the init's reserve beside linear memory, not under the linear memory
+// cap, and each takes at most a quarter of it; a module may then have at
+// most maxTablesUnderLimit tables and one memory, since wasmtime's limiter
+// caps each table and each memory, not their sum. The attacks, each with
+// every object under its own cap, that had the OOM killer end the
+// container (137) where the guest should have had an error: a table grown
+// by 3 million elements (24 MB) beside 31 MB of memory under a 48 MiB
+// limit; 40 tables of 260,000 elements; a second memory grown to the cap;
+// poll_oneoff of 800,000 subscriptions in memory never touched.
+const maxTablesUnderLimit = 8
 
-// tableElements is the cap on each of the guest's tables. Under a memory
-// limit a table takes at most a quarter of the reserve (262,144 elements
-// at the smallest; yosys, a 29 MB C++ module, has 10,266, a big Go guest
-// a few hundred): with the cap at the linear memory cap's size, a guest
-// that grew a table by 3 million elements (24 MB) beside 31 MB of memory,
-// each under its own cap, had the OOM killer end its container (137)
-// where table.grow should have failed.
+// tableElements is the cap on each of the guest's tables: under a memory
+// limit, a quarter of the reserve shared by maxTablesUnderLimit tables
+// (32,768 elements at the smallest reserve, 131,072 at the largest;
+// yosys, a 29 MB C++ module, has 10,266, Go's time tests 9,198,
+// StarlingMonkey 7,688).
 func (p *Plan) tableElements() int64 {
-	if r := p.reserve(); r > 0 {
-		return min(maxTableElements, r/4/8)
+	if p.Reserve > 0 {
+		return min(maxTableElements, p.Reserve/4/maxTablesUnderLimit/8)
 	}
 	return maxTableElements
 }
 
+// maxTables and maxMemories bound how many tables and memories a module
+// may have under a memory limit (-1: wasmtime's own bound).
+func (p *Plan) maxTables() int64 {
+	if p.Reserve > 0 {
+		return maxTablesUnderLimit
+	}
+	return -1
+}
+
+func (p *Plan) maxMemories() int64 {
+	if p.Reserve > 0 {
+		return 1
+	}
+	return -1
+}
+
 // maxSubscriptions bounds one poll_oneoff call under a memory limit (0:
-// the host's own bound): the subscriptions' host lists take at most a
-// quarter of the reserve (18,724 at the smallest, 74,898 at the
-// largest), so that a guest polling a million subscriptions in memory it
-// never touched gets EINVAL rather than the OOM killer for its
-// container.
+// the host's own bound): a quarter of the reserve (18,724 subscriptions
+// at the smallest, 74,898 at the largest), so that a guest polling a
+// million subscriptions in memory it never touched gets EINVAL.
 func (p *Plan) maxSubscriptions() int {
-	return int(p.reserve() / 4 / preview1.SubscriptionCost)
+	return int(p.Reserve / 4 / preview1.SubscriptionCost)
 }
 
 // guestEnv is the guest's environment: each entry must be NAME=value

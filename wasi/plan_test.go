@@ -202,6 +202,18 @@ func TestPlanMemoryLimit(t *testing.T) {
 	if want := limit - 8<<20; p.MemoryLimit != want {
 		t.Errorf("MemoryLimit %d, want %d (the limit less the init's reserve)", p.MemoryLimit, want)
 	}
+	// A lower memory.max in linux.resources.unified (podman
+	// --cgroup-conf, the kubelet) is the limit the kernel enforces.
+	s.Linux.Resources.Unified = map[string]string{"memory.max": "33554432"}
+	p, _ = planFor(t, s, t.TempDir())
+	if want := int64(32<<20 - 8<<20); p.MemoryLimit != want {
+		t.Errorf("unified memory.max of 32 MiB below a 64 MiB limit: MemoryLimit %d, want %d", p.MemoryLimit, want)
+	}
+	s.Linux.Resources.Memory = nil
+	p, _ = planFor(t, s, t.TempDir())
+	if want := int64(32<<20 - 8<<20); p.MemoryLimit != want {
+		t.Errorf("unified memory.max of 32 MiB alone: MemoryLimit %d, want %d", p.MemoryLimit, want)
+	}
 	for _, c := range []struct{ limit, cap int64 }{
 		{256 << 20, 240 << 20},
 		{8 << 30, 8<<30 - 32<<20},
@@ -213,31 +225,38 @@ func TestPlanMemoryLimit(t *testing.T) {
 	}
 }
 
-// Under a memory limit, one poll_oneoff's host lists and each table take
-// at most a quarter of the init's reserve: its smallest, its largest, and
-// none.
+// Under a memory limit, one poll_oneoff's host lists and the tables
+// take at most a quarter of the init's reserve each, at most 8 tables and
+// one memory: at the smallest reserve, the largest, one below 16 MiB
+// (where the cap is half the limit and the reserve the other half), and
+// with no limit.
 func TestPlanBoundsUnderMemoryLimit(t *testing.T) {
 	for _, c := range []struct {
 		limit, reserve int64
 	}{
 		{0, 0},
+		{12 << 20, 6 << 20},
 		{48 << 20, 8 << 20},
 		{256 << 20, 16 << 20},
 		{8 << 30, 32 << 20},
 	} {
 		p := &Plan{}
-		if c.limit > 0 {
-			p.MemoryLimit = linearMemoryCap(c.limit)
+		p.SetMemoryLimit(c.limit)
+		if p.Reserve != c.reserve || (c.limit > 0 && p.MemoryLimit+p.Reserve != c.limit) {
+			t.Errorf("limit %d MiB: cap %d and reserve %d, want a reserve of %d", c.limit>>20, p.MemoryLimit, p.Reserve, c.reserve)
 		}
 		if got, want := p.maxSubscriptions(), int(c.reserve/4/112); got != want {
 			t.Errorf("limit %d MiB: %d subscriptions, want %d", c.limit>>20, got, want)
 		}
-		want := c.reserve / 4 / 8
+		want, tables, memories := c.reserve/4/8/8, int64(8), int64(1)
 		if c.limit == 0 {
-			want = maxTableElements
+			want, tables, memories = maxTableElements, -1, -1
 		}
 		if got := p.tableElements(); got != want {
 			t.Errorf("limit %d MiB: tables of %d elements, want %d", c.limit>>20, got, want)
+		}
+		if p.maxTables() != tables || p.maxMemories() != memories {
+			t.Errorf("limit %d MiB: %d tables and %d memories, want %d and %d", c.limit>>20, p.maxTables(), p.maxMemories(), tables, memories)
 		}
 	}
 }

@@ -226,7 +226,7 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	if memLimit == 0 {
 		memLimit = -1
 	}
-	store.Limiter(memLimit, plan.tableElements(), -1, -1, -1)
+	store.Limiter(memLimit, plan.tableElements(), -1, plan.maxTables(), plan.maxMemories())
 	linker := wasmtime.NewLinker(engine)
 	if err := host.Link(linker, module); err != nil {
 		host.Close()
@@ -235,6 +235,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	inst, err := linker.Instantiate(store, module)
 	if err != nil {
 		host.Close()
+		if plan.Reserve > 0 && strings.Contains(err.Error(), "count too high") {
+			return nil, fmt.Errorf("instantiate %q: under a memory limit a module may have at most %d tables and one memory: %w", plan.Argv[0], plan.maxTables(), oneLine(err))
+		}
 		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))
 	}
 	start := inst.GetFunc(store, "_start")
@@ -257,7 +260,7 @@ type Exit struct {
 	Trap string
 }
 
-// Run calls _start and maps how it ended: proc_exit(n) gives n, a return
+// Run calls _start and maps how it ended: proc_exit(n) gives n & 255, a return
 // gives 0, a stop by Stop(sig) gives 128+sig and any other trap gives 134.
 // It reads the ending from wasmtime's typed errors, never message text.
 func (g *moduleGuest) Run() Exit {

@@ -1437,8 +1437,8 @@ func TestGoGuestsTCPNoDelay(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(h.Close)
 		g := newSockGuest(t, "", "")
-		g.h.Close()
 		g.h = h
 		want := 0
 		if goGuest {
@@ -1464,7 +1464,5 @@ func TestGoGuestsTCPNoDelay(t *testing.T) {
 		noDelay("an accepted connection", int32(g.get32(60)))
 		c.Close()
 		noDelay("a socket it opened", g.open(afInet6, sockStream))
-		g.open(afInet4, sockDgram)
-		h.Close()
 	}
 }
