@@ -697,6 +697,28 @@ func openTerminal(t *testing.T) *os.File {
 	return tty
 }
 
+// path_open with no rights at all opens for reading, as O_RDONLY (0) does
+// and as wasmtime and wazero read it (wazero's wasi_fd test guest opens
+// so and reads "pooh"): the descriptor could read nothing. A write on it
+// is still refused.
+func TestOpenWithoutRightsReads(t *testing.T) {
+	rootfs := t.TempDir()
+	write(t, filepath.Join(rootfs, "bear.txt"), "pooh\n")
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}}, []string{"/"})
+	fd, e := g.open(3, "bear.txt", false, 0, 0)
+	if e != 0 {
+		t.Fatalf("open with no rights: errno %d", e)
+	}
+	if got, e := g.read(fd); e != 0 || got != "pooh\n" {
+		t.Errorf("read of a file opened with no rights: %q, errno %d", got, e)
+	}
+	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+	binary.LittleEndian.PutUint32(g.mem[36:], 1)
+	if e := g.call("fd_write", fd, 32, 1, resultPtr); e != ErrnoBadf {
+		t.Errorf("write to a file opened with no rights: errno %d, want EBADF", e)
+	}
+}
+
 // fd_advise on a directory is EBADF, as wasmtime answers (it was EISDIR);
 // on a file it is done.
 func TestAdviseDirectory(t *testing.T) {

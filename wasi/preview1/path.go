@@ -97,6 +97,13 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 
 	read := base&(rightFdRead|rightFdReaddir) != 0
 	write := base&rightFdWrite != 0 || fdflags&fdflagAppend != 0
+	if !read && !write {
+		// Neither asked for: a read-only open, as O_RDONLY (0) is on
+		// Linux and as wasmtime and wazero read it (rights other than
+		// these are not enforced by them, WASI#469); the descriptor
+		// read nothing before.
+		read = true
+	}
 	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NOCTTY
 	switch {
 	case read && write:
