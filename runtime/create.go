@@ -645,16 +645,14 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	var limit int64
+	var named int64
 	if r.Pids != nil && r.Pids.Limit != nil {
-		limit = *r.Pids.Limit
+		named = *r.Pids.Limit
 	}
 	// pids.max given by name (linux.resources.unified, cgroup v2) is
 	// the same limit.
-	if v, err := strconv.ParseInt(strings.TrimSpace(r.Unified["pids.max"]), 10, 64); err == nil && v > 0 && (limit <= 0 || v < limit) {
-		limit = v
-	}
-	if limit <= 0 || limit >= minPids {
+	limit := spec.UnifiedLimit(named, r, "pids.max")
+	if limit == 0 || limit >= minPids {
 		return nil
 	}
 	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it; use at least %d, or -1 for no limit", limit, minPids)

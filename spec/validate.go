@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -185,4 +186,19 @@ func validateMountTypes(mounts []specs.Mount) error {
 		return fmt.Errorf("error mounting %q to rootfs at %q: unknown filesystem type %q: no such device", m.Source, m.Destination, m.Type)
 	}
 	return nil
+}
+
+// UnifiedLimit is a limit the spec sets twice: by its named field (named;
+// 0 or below: none) and by its cgroup v2 file in linux.resources.unified
+// (podman --cgroup-conf, the kubelet). The lower of the two counts, as the
+// kernel enforces the lower; 0 is none.
+func UnifiedLimit(named int64, r *specs.LinuxResources, file string) int64 {
+	limit := max(named, 0)
+	if r == nil {
+		return limit
+	}
+	if v, err := strconv.ParseInt(strings.TrimSpace(r.Unified[file]), 10, 64); err == nil && v > 0 && (limit == 0 || v < limit) {
+		limit = v
+	}
+	return limit
 }

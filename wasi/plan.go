@@ -237,14 +237,11 @@ func specMemoryLimit(s *specs.Spec) int64 {
 		return 0
 	}
 	r := s.Linux.Resources
-	var limit int64
-	if r.Memory != nil && r.Memory.Limit != nil && *r.Memory.Limit > 0 {
-		limit = *r.Memory.Limit
+	var named int64
+	if r.Memory != nil && r.Memory.Limit != nil {
+		named = *r.Memory.Limit
 	}
-	if v, err := strconv.ParseInt(strings.TrimSpace(r.Unified["memory.max"]), 10, 64); err == nil && v > 0 && (limit == 0 || v < limit) {
-		limit = v
-	}
-	return limit
+	return spec.UnifiedLimit(named, r, "memory.max")
 }
 
 // SetMemoryLimit caps linear memory below the container's memory limit

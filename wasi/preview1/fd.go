@@ -514,7 +514,7 @@ func (h *Host) fdFilestatSetTimes(m memory, a []arg) Errno {
 	}
 	// Stdio too: podman gives a container without -i the host's
 	// /dev/null as stdin, and a terminal is the engine's pty.
-	if (e.kind == kindFile || e.kind == kindStdio) && (e.filetype == filetypeCharacterDevice || e.filetype == filetypeBlockDevice) {
+	if e.filetype == filetypeCharacterDevice || e.filetype == filetypeBlockDevice {
 		return ErrnoPerm // see deviceMode
 	}
 	return toErrno(unix.UtimesNanoAt(e.hostFd, "", ts[:], unix.AT_EMPTY_PATH))
