@@ -109,23 +109,35 @@ func networkFor(s *specs.Spec, env []string, bind bool) (preview1.Network, error
 	// bind it itself. There a listener below the host's first
 	// unprivileged port needs CAP_NET_BIND_SERVICE in the process's own
 	// effective set, as a native process would.
-	if len(n.Listeners) > 0 && !ownNetns && !hasCap(s.Process, "CAP_NET_BIND_SERVICE") {
+	if len(n.Listeners) > 0 && !ownNetns && !holdsCap(s.Process, "CAP_NET_BIND_SERVICE") {
 		first := unprivilegedPortStart()
 		for _, l := range n.Listeners {
 			if p := l.Addr.Port(); p != 0 && int(p) < first {
-				return n, fmt.Errorf("listener %s: port %d of the host's network namespace is privileged (below %d), and process.capabilities.effective has no CAP_NET_BIND_SERVICE", l, p, first)
+				return n, fmt.Errorf("listener %s: port %d of the host's network namespace is privileged (below %d), and the process will not hold CAP_NET_BIND_SERVICE (process.capabilities.effective, or the ambient set for a user other than root)", l, p, first)
 			}
 		}
 	}
 	return n, nil
 }
 
-// hasCap says whether the process's effective set has capability name.
-func hasCap(p *specs.Process, name string) bool {
+// holdsCap says whether the process holds capability name in its
+// effective set once it runs, as runc's exec of the program leaves it
+// (runtime's afterExec, capabilities(7)): a process whose uid is not 0
+// keeps only its ambient set, and an ambient capability counts only when
+// it is also permitted and inheritable (the kernel refuses it otherwise).
+// Kubernetes' capabilities.add for a runAsUser other than 0 lands in the
+// bounding, effective and permitted sets but not the ambient one, so
+// under runc such a process cannot bind port 80 of the host: neither may
+// runw bind it for the guest.
+func holdsCap(p *specs.Process, name string) bool {
 	if p == nil || p.Capabilities == nil {
 		return false
 	}
-	return slices.Contains(p.Capabilities.Effective, name)
+	c := p.Capabilities
+	if p.User.UID != 0 {
+		return slices.Contains(c.Ambient, name) && slices.Contains(c.Permitted, name) && slices.Contains(c.Inheritable, name)
+	}
+	return slices.Contains(c.Effective, name)
 }
 
 // unprivilegedPortStart is the host's net.ipv4.ip_unprivileged_port_start

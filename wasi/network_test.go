@@ -71,6 +71,15 @@ func TestListenersPrivilegedOnTheHost(t *testing.T) {
 	allow := map[string]string{AnnotationNet: "allow"}
 	bind := &specs.Process{Capabilities: &specs.LinuxCapabilities{Effective: []string{"CAP_NET_BIND_SERVICE"}}}
 	bounding := &specs.Process{Capabilities: &specs.LinuxCapabilities{Bounding: []string{"CAP_NET_BIND_SERVICE"}}}
+	// What containerd writes for a Kubernetes container with runAsUser:
+	// 1000 and capabilities.add [NET_BIND_SERVICE]: the capability is
+	// effective and permitted in the spec, but not ambient, so runc's
+	// exec of the program leaves the process without it.
+	nbs := []string{"CAP_NET_BIND_SERVICE"}
+	nonRoot := &specs.Process{User: specs.User{UID: 1000}, Capabilities: &specs.LinuxCapabilities{
+		Bounding: nbs, Effective: nbs, Permitted: nbs}}
+	nonRootAmbient := &specs.Process{User: specs.User{UID: 1000}, Capabilities: &specs.LinuxCapabilities{
+		Bounding: nbs, Effective: nbs, Permitted: nbs, Inheritable: nbs, Ambient: nbs}}
 	for _, c := range []struct {
 		name  string
 		linux *specs.Linux
@@ -86,6 +95,9 @@ func TestListenersPrivilegedOnTheHost(t *testing.T) {
 		{"host, port 80 by annotation", nil, nil, map[string]string{AnnotationNet: "allow", AnnotationNetListeners: "80"}, "", false},
 		{"host, only in the bounding set", nil, bounding, allow, "RUNW_LISTEN=:80", false},
 		{"host, with CAP_NET_BIND_SERVICE", nil, bind, allow, "RUNW_LISTEN=:80", true},
+		{"host, uid 1000, effective but not ambient", nil, nonRoot, allow, "RUNW_LISTEN=:80", false},
+		{"host, uid 1000, ambient", nil, nonRootAmbient, allow, "RUNW_LISTEN=:80", true},
+		{"own netns, uid 1000, port 80", own, nonRoot, nil, "RUNW_LISTEN=:80", true},
 		{"host, port 8080", nil, nil, allow, "RUNW_LISTEN=:8080,1024", true},
 		{"host, port 0", nil, nil, allow, "RUNW_LISTEN=127.0.0.1:0", true},
 	} {
