@@ -54,17 +54,23 @@ func (t *target) writable(replacesObject bool) Errno {
 }
 
 // atFollow is at, then follows the target when lookupflags has
-// SYMLINK_FOLLOW (or the path ended in "/").
+// SYMLINK_FOLLOW (or the path ended in "/"). A name gone missing behind a
+// link that was swapped meanwhile is looked up again (retrySwapped).
 func (h *Host) atFollow(m memory, fd int32, lookupflags, ptr, n uint32) (*target, Errno) {
-	t, errno := h.at(m, fd, ptr, n)
-	if errno != 0 {
-		return nil, errno
+	for try := 0; ; try++ {
+		t, errno := h.at(m, fd, ptr, n)
+		if errno != 0 {
+			return nil, errno
+		}
+		if errno := t.followAll(lookupflags&lookupSymlinkFollow != 0); errno != 0 {
+			t.close()
+			if retrySwapped(errno, t.w, try) {
+				continue
+			}
+			return nil, errno
+		}
+		return t, 0
 	}
-	if errno := t.followAll(lookupflags&lookupSymlinkFollow != 0); errno != 0 {
-		t.close()
-		return nil, errno
-	}
-	return t, 0
 }
 
 // followAll follows the target while it is a symlink, when follow says so
@@ -81,7 +87,23 @@ func (t *target) followAll(follow bool) Errno {
 	}
 }
 
+// pathOpen opens a path. A name gone missing behind a link that was
+// swapped meanwhile (a ConfigMap volume's "..data" while kubelet updates
+// it) is opened again from the start (retrySwapped).
 func (h *Host) pathOpen(m memory, a []arg) Errno {
+	for try := 0; ; try++ {
+		var w *walker
+		errno := h.pathOpenOnce(m, a, &w)
+		if retrySwapped(errno, w, try) {
+			continue
+		}
+		return errno
+	}
+}
+
+// pathOpenOnce is one try of pathOpen; *walked is set to the walk that
+// resolved the path, for the caller to see whether it followed a link.
+func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	dirflags, oflags := u32(a[1]), u32(a[4])
 	base, fdflags := u64(a[5]), uint16(u32(a[7]))
 	// The result is checked before the open: O_CREAT or O_TRUNC done and
@@ -94,6 +116,7 @@ func (h *Host) pathOpen(m memory, a []arg) Errno {
 		return errno
 	}
 	defer t.close()
+	*walked = t.w
 
 	read := base&(rightFdRead|rightFdReaddir) != 0
 	write := base&rightFdWrite != 0 || fdflags&fdflagAppend != 0
