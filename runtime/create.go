@@ -709,7 +709,9 @@ func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) erro
 // the host's /run past its memory limit. Without root (rootless) it is a
 // plain directory, and a size limit is not enforced. Either way its root
 // is as runc leaves a tmpfs's: owned by owner, the container's root, with
-// mode (tmpfsRootMode).
+// mode (tmpfsRootMode). Options the kernel refuses fail create, as under
+// runc; only a mount runw has no right to make (EPERM) falls back to the
+// plain directory.
 func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -726,6 +728,13 @@ func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
 		err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts)
 		if err == nil {
 			return nil
+		}
+		if err != unix.EPERM {
+			// Options the kernel refuses (size=1k2m, nr_inodes=5%):
+			// runc's create fails on them, and a plain directory
+			// would drop the size= the spec asked for, leaving the
+			// guest the whole state root's file system (/run).
+			return fmt.Errorf("mount tmpfs with %q: %w", opts, err)
 		}
 		logDebugf("tmpfs %q with %q: %v; using a plain directory", dir, opts, err)
 	}

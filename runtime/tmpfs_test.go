@@ -39,3 +39,22 @@ func TestTmpfsWithoutOptionsIsARealTmpfs(t *testing.T) {
 		t.Fatalf("mode %v, want 1777", fi.Mode())
 	}
 }
+
+// The attack: a tmpfs whose options the kernel refuses (a typo such as
+// size=1k2m in podman's --tmpfs, or nr_inodes=5%) fell back to a plain
+// directory under the state root, so the size= the spec asked for was
+// dropped and the guest could fill the host's /run (20 MiB written into a
+// size=1k2m mount), where runc's create fails ("invalid argument").
+func TestTmpfsWithRefusedOptionsFails(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount")
+	}
+	for _, data := range []string{"size=1k2m", "nr_inodes=5%"} {
+		dir := filepath.Join(t.TempDir(), "tmpfs-0")
+		err := makePrivateDir(dir, data, 0o1777, wasi.User{})
+		if err == nil {
+			unix.Unmount(dir, unix.MNT_DETACH)
+			t.Errorf("%s: made a private directory (a plain one, without the size bound), want an error as runc's", data)
+		}
+	}
+}
