@@ -603,3 +603,66 @@ func TestGrantsStayInsideThemselves(t *testing.T) {
 	r.run("kill", "inside", "KILL")
 	bg.wait(t, 20*time.Second)
 }
+
+// TestSlowCompileEndsCreate: the module is the image's, and one function
+// of 600 KB (50,000 i64 locals, all carried around a loop) keeps
+// Cranelift's register allocator busy for hours (10,000 locals: 31 s of
+// CPU; 5,000: 2 s). The compile child's bound (two minutes here) ended
+// the child, and the init then compiled in-process with no bound at all:
+// create never returned, and `runw kill` and `delete --force` waited
+// behind its lock (runc's create runs nothing of the image's). The init's
+// compile, child and in-process together, now gets the child's bound and
+// create fails with one line. In a user namespace create leaves the
+// compile to the init (no compile outside), and a CPU quota keeps the
+// test cheap.
+func TestSlowCompileEndsCreate(t *testing.T) {
+	needsRoot(t, "a user namespace and a CPU quota")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	b := newBundle(t, "wat/exit7.wat")
+	b.writeFile("slow.wasm", string(loopCarriedModule(50000)))
+	quota, period := int64(10000), uint64(100000)
+	b.edit(func(s *specs.Spec) {
+		s.Process.Args = []string{"/slow.wasm"}
+		s.Linux = &specs.Linux{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
+			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+			Resources:   &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}},
+		}
+	})
+	traversable(t, b.dir)
+	start := time.Now()
+	create := r.start("create", "--bundle", b.dir, "slowcompile")
+	res := create.wait(t, 4*time.Minute)
+	t.Logf("create ended after %v: %v", time.Since(start).Round(time.Second), res)
+	failsCleanly(t, r, res, "slowcompile", "compile took more than")
+}
+
+// loopCarriedModule is a valid module whose _start is one function with n
+// i64 locals, each set in a loop from the next two before they are set:
+// all n live around the loop's back edge.
+func loopCarriedModule(n int) []byte {
+	leb := func(b []byte, v int) []byte {
+		for ; v >= 0x80; v >>= 7 {
+			b = append(b, byte(v)|0x80)
+		}
+		return append(b, byte(v))
+	}
+	section := func(b []byte, id byte, body []byte) []byte {
+		return append(leb(append(b, id), len(body)), body...)
+	}
+	body := append(leb([]byte{1}, n), 0x7e) // n locals of i64
+	body = append(body, 0x03, 0x40)         // loop
+	for i := 0; i < n-2; i++ {
+		body = append(leb(append(body, 0x20), i+1), 0x20) // local.get i+1, local.get
+		body = append(leb(body, i+2), 0x7c, 0x21)         // i+2, i64.add, local.set
+		body = leb(body, i)                               // i
+	}
+	body = append(body, 0x20, 0, 0xa7, 0x0d, 0, 0x0b, 0x0b) // br_if 0 on local 0; end; end
+	m := []byte("\x00asm\x01\x00\x00\x00")
+	m = section(m, 1, []byte{1, 0x60, 0, 0})                            // type: [] -> []
+	m = section(m, 3, []byte{1, 0})                                     // one function of type 0
+	m = section(m, 7, []byte{1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0}) // export _start
+	return section(m, 10, append(leb([]byte{1}, len(body)), body...))
+}

@@ -74,6 +74,16 @@ func Init() {
 	}
 
 	logDebugf("init: config read")
+	// The module is the image's, and one function of 600 KB (50,000
+	// loop-carried locals) keeps Cranelift busy for hours: after the
+	// compile child's bound, the in-process compile below (Prepare) went
+	// on without one, create never returned, and kill and delete --force
+	// waited behind its lock. The compile in the init (child and
+	// in-process together) gets the child's bound.
+	bound := compileTime(moduleSize(cfg.Plan.Module))
+	compiling := time.AfterFunc(bound, func() {
+		pipes.fail(fmt.Errorf("%s: compile took more than %v", cfg.Plan.ModuleName, bound))
+	})
 	cache := openCache(cfg.CacheDir, cfg.CacheMax)
 	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 		compileInChild(cfg)
@@ -85,6 +95,10 @@ func Init() {
 		pipes.fail(err)
 	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)
+	if !compiling.Stop() {
+		// The bound fired: its report is on its way, and exits.
+		select {}
+	}
 	if err != nil {
 		pipes.fail(err)
 	}
@@ -168,4 +182,14 @@ func compileInChild(cfg initConfig) {
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, false); err != nil {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 	}
+}
+
+// moduleSize is the size of the module file at path, 0 if it cannot be
+// read (the compile then fails on its own).
+func moduleSize(path string) int64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
 }
