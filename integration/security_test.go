@@ -666,3 +666,78 @@ func loopCarriedModule(n int) []byte {
 	m = section(m, 7, []byte{1, 6, '_', 's', 't', 'a', 'r', 't', 0, 0}) // export _start
 	return section(m, 10, append(leb([]byte{1}, len(body)), body...))
 }
+
+// TestExecCompilesInsideTheContainer: `runw exec` of a module the cache
+// does not hold compiled it in a child of its own, as root, outside the
+// container's cgroup. The module of an exec is often the guest's to
+// write (a writable rootfs, a probe or health check run again and
+// again), so a guest could rewrite it with new bytes before each exec
+// and make every probe a compile of minutes on every CPU, charged to no
+// container (a 600 KB module: 10 s of CPU in a 40 s probe, for a
+// container allowed 4 s by its quota, which was charged 45 ms). The
+// exec'd init now compiles it, in the container's cgroup: the cgroup's
+// CPU time grows by at least half of what the compile costs.
+func TestExecCompilesInsideTheContainer(t *testing.T) {
+	needsRoot(t, "cgroups")
+	// New bytes each run: a miss in the tests' shared cache.
+	module := loopCarriedModule(5000 + int(time.Now().UnixNano()%1000))
+	// What the compile costs, in a cache of its own.
+	ref := filepath.Join(t.TempDir(), "ref.wasm")
+	if err := os.WriteFile(ref, module, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runwBin, "--cache-dir", t.TempDir(), "compile", ref)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("runw compile: %v: %s", err, out)
+	}
+	cost := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	t.Logf("the compile costs %v of CPU", cost)
+
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.writeFile("probe2.wasm", string(module))
+	bg, pid := runInBackground(t, r, b, "execcompile")
+	before, where := cgroupCPU(t, pid)
+	if res := r.run("exec", "execcompile", "/probe2.wasm"); res.code != 7 && res.code != 0 {
+		t.Logf("exec: %v", res)
+	}
+	after, _ := cgroupCPU(t, pid)
+	t.Logf("the container's cgroup (%s) used %v during the exec", where, after-before)
+	if after-before < cost/2 {
+		t.Errorf("the container's cgroup was charged %v for an exec whose compile costs %v: the compile ran outside it", after-before, cost)
+	}
+	r.run("kill", "execcompile", "KILL")
+	bg.wait(t, 30*time.Second)
+}
+
+// cgroupCPU is the CPU time used so far by the cgroup v2 tree's cgroup of
+// pid (the unified mount of a hybrid host, or the only one), from
+// cpu.stat's usage_usec, and that file's path.
+func cgroupCPU(t *testing.T, pid int) (time.Duration, string) {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		cg, ok := strings.CutPrefix(line, "0::")
+		if !ok {
+			continue
+		}
+		for _, mnt := range []string{"/sys/fs/cgroup/unified", "/sys/fs/cgroup"} {
+			f := filepath.Join(mnt, cg, "cpu.stat")
+			stat, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, l := range strings.Split(string(stat), "\n") {
+				if v, ok := strings.CutPrefix(l, "usage_usec "); ok {
+					us, _ := strconv.ParseInt(v, 10, 64)
+					return time.Duration(us) * time.Microsecond, f
+				}
+			}
+		}
+	}
+	t.Skipf("no cgroup v2 cpu.stat for pid %d: %s", pid, data)
+	return 0, ""
+}

@@ -154,21 +154,14 @@ func boundMemory(pid int, bound uint64) error {
 	return unix.Prlimit(pid, unix.RLIMIT_DATA, &unix.Rlimit{Cur: bound, Max: bound}, nil)
 }
 
-// compileOutside fills the cache for plan's module from the calling
-// command (create, exec), before the init is spawned and placed in the
-// container's cgroup, when the cache misses. It reports whether the cache
+// compileOutside fills the cache for plan's module from create, before
+// the init is spawned and placed in the container's cgroup, when the
+// cache misses (exec never does: Exec). It reports whether the cache
 // holds the module afterwards, so that the init need not ask again. A
 // failure is left to the init, which compiles in-process as a fallback and
 // reports the error.
 func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
-	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
-	if cache == nil {
-		return false
-	}
-	defer cache.Close()
-	// Never cache.Has here: it reads and converts the module in this
-	// process, unbounded and outside the container's cgroup.
-	if cache.HasIndexed(plan.Module) {
+	if r.indexed(plan) {
 		return true
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
@@ -177,4 +170,18 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
 		return false
 	}
 	return true
+}
+
+// indexed reports whether the cache's index already names plan's module
+// as it is now, without reading it (HasIndexed): a warm start then
+// neither hashes nor compiles it.
+func (r *Runtime) indexed(plan *wasi.Plan) bool {
+	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
+	if cache == nil {
+		return false
+	}
+	defer cache.Close()
+	// Never cache.Has here: it reads and converts the module in this
+	// process, unbounded and outside the container's cgroup.
+	return cache.HasIndexed(plan.Module)
 }
