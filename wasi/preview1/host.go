@@ -85,8 +85,9 @@ type Host struct {
 	iov [][]byte
 	// iovecs is the same buffers as the kernel's iovec records.
 	iovecs []unix.Iovec
-	// poll is poll_oneoff's scratch.
+	// poll is poll_oneoff's scratch, and ep the epoll set it waits in.
 	poll pollScratch
+	ep   epoller
 	// dents is fd_readdir's getdents buffer.
 	dents []byte
 	// polls counts the guest's poll_oneoff calls and lastPoll is when the
@@ -113,6 +114,7 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, goGuest: cfg.Go, maxSubs: maxSubscriptions, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	h.fds.ep = &h.ep
 	if h.resolve == nil {
 		h.resolve = netdns.Lookup
 	}
@@ -269,6 +271,7 @@ func (h *Host) Close() {
 	}
 	h.c.free()
 	h.fds.closeAll()
+	h.ep.close()
 	h.view.Close()
 	unix.Close(h.stopFd)
 }

@@ -165,8 +165,14 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 			t := unix.NsecToTimespec(left)
 			ts = &t
 		}
-		_, err := unix.Ppoll(pfds, ts, nil)
-		if err == unix.EINTR {
+		var err error
+		again := false
+		if h.ep.usable(h.stopFd) {
+			again, err = h.ep.poll(pfds, ts)
+		} else {
+			_, err = unix.Ppoll(pfds, ts, nil)
+		}
+		if err == unix.EINTR || (err == nil && again) {
 			continue
 		}
 		if err != nil {

@@ -85,6 +85,9 @@ type table struct {
 	// carried is the bytes of directory read-ahead its entries keep
 	// (readdir.go), at most maxCarried.
 	carried int
+	// ep is poll_oneoff's epoll set: a descriptor leaves it with the
+	// table (epoll.go).
+	ep *epoller
 }
 
 // maxFds bounds the table like RLIMIT_NOFILE bounds a process: beyond it a
@@ -117,6 +120,9 @@ func (t *table) remove(fd int32) {
 	e := t.fds[fd]
 	t.fds[fd] = nil
 	t.setCarry(e, nil)
+	if t.ep != nil {
+		t.ep.forget(e.hostFd)
+	}
 	if e.ownsHost {
 		unix.Close(e.hostFd)
 	}
