@@ -415,6 +415,48 @@ func TestHooks(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestFailedCreateHookRunsPoststop: a prestart, createRuntime or
+// createContainer hook that fails ends create with an error and then runs
+// the poststop hooks with the stopped state (runtime-spec lifecycle: steps
+// 3 to 5 continue at 12 and 13), as runc's destroy does, so that a hook
+// pair's teardown (a network, a device) undoes what the hooks before the
+// failing one set up.
+func TestFailedCreateHookRunsPoststop(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	out := t.TempDir()
+	b := newBundle(t, "probe", "echo", "hi")
+	fail := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 7"}}}
+	for kind, set := range map[string]func(*specs.Hooks){
+		//lint:ignore SA1019 prestart is deprecated but runc still runs it
+		"prestart":        func(h *specs.Hooks) { h.Prestart = fail },
+		"createRuntime":   func(h *specs.Hooks) { h.CreateRuntime = fail },
+		"createContainer": func(h *specs.Hooks) { h.CreateContainer = fail },
+	} {
+		id := "undo-" + kind
+		undone := filepath.Join(out, id)
+		b.edit(func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + undone}}}}
+			set(s.Hooks)
+		})
+		if res := r.run("create", "--bundle", b.dir, id); res.code != 1 || !strings.Contains(res.stderr, "exit status 7") {
+			t.Errorf("create with a failing %s hook: %v", kind, res)
+			continue
+		}
+		var st specs.State
+		data, err := os.ReadFile(undone)
+		if err != nil {
+			t.Errorf("failing %s hook: no poststop hook ran (%v)", kind, err)
+			continue
+		}
+		if err := json.Unmarshal(data, &st); err != nil || st.ID != id || st.Status != specs.StateStopped {
+			t.Errorf("failing %s hook: the poststop hook saw %q (%v)", kind, data, err)
+		}
+	}
+	r.assertRootEmpty()
+}
+
 // TestSandboxAnnotationsAreHandedOff: a pod's sandbox container goes to
 // the native runtime whatever its entrypoint, under containerd's and
 // CRI-O's annotations alike. The native runtime named here does not exist,

@@ -99,6 +99,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// that its cgroup is empty and can be removed, then the state goes.
 	ok := false
 	var init *exec.Cmd
+	// hooked is the container once its create hooks have begun: a failure
+	// from then on is runtime-spec's lifecycle step 3 to 5 failing, which
+	// continues at step 12 (destroy) and 13 (the poststop hooks), as runc's
+	// destroy does, so that a hook pair's teardown undoes its setup.
+	var hooked *state.Container
 	cgPath := cgroupPath(b.Spec, r.opts.Root, id, r.opts.SystemdCgroup)
 	defer func() {
 		if !ok {
@@ -108,6 +113,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 			}
 			destroyCgroup(cgPath)
 			h.Destroy()
+			if hooked != nil {
+				runPoststop(hooked)
+			}
 		}
 	}()
 
@@ -134,6 +142,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	hooked = c
 	// "creating": the create operation is not over (as runc passes it).
 	if err := runHooks(createHooks(b), specState(c, state.Creating)); err != nil {
 		return nil, err

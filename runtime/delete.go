@@ -56,15 +56,19 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := h.Destroy(); err != nil {
 		return err
 	}
-	// The spec: a failing poststop hook is a warning, and the remaining
-	// hooks still run.
+	runPoststop(c)
+	return nil
+}
+
+// runPoststop runs c's poststop hooks with its stopped state. The spec: a
+// failing poststop hook is a warning, and the remaining hooks still run.
+func runPoststop(c *state.Container) {
 	st := specState(c, state.Stopped)
 	for _, hook := range hooksOf(c).Poststop {
 		if err := runHooks([]specs.Hook{hook}, st); err != nil {
 			logrus.Warnf("poststop %v", err)
 		}
 	}
-	return nil
 }
 
 // killAndWait sends SIGKILL to the init and waits until it is gone (or a
