@@ -457,6 +457,29 @@ func TestFailedCreateHookRunsPoststop(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestFailedStartContainerHookStops: a failing startContainer hook fails
+// start and stops the container without running the guest (runtime-spec
+// lifecycle, step 7), as under runc; a second start is refused.
+func TestFailedStartContainerHookStops(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "guest-ran")
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo refused >&2; exit 7"}}}}
+	})
+	r.mustRun("create", "--bundle", b.dir, "badstart")
+	if res := r.run("start", "badstart"); res.code != 1 || !strings.Contains(res.stderr, "startContainer hook") || !strings.Contains(res.stderr, "refused") {
+		t.Errorf("start with a failing startContainer hook: %v", res)
+	}
+	r.waitStatus("badstart", "stopped", 5*time.Second)
+	if res := r.run("start", "badstart"); res.code != 1 || !strings.Contains(res.stderr, "stopped") {
+		t.Errorf("second start after a failing startContainer hook: %v", res)
+	}
+	r.mustRun("delete", "badstart")
+	r.assertRootEmpty()
+}
+
 // TestSandboxAnnotationsAreHandedOff: a pod's sandbox container goes to
 // the native runtime whatever its entrypoint, under containerd's and
 // CRI-O's annotations alike. The native runtime named here does not exist,

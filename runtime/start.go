@@ -29,7 +29,13 @@ func (r *Runtime) Start(id string) error {
 
 	hooks := hooksOf(c)
 	if err := runHooks(hooks.StartContainer, specState(c, state.Created)); err != nil {
-		return err
+		// runtime-spec: a failed startContainer hook is an error, and the
+		// container is stopped without running the guest (lifecycle step
+		// 7, on to 12), as under runc, whose init ends on the failure; left
+		// created, a second start would run the guest after all.
+		signalInit(c, unix.SIGKILL)
+		killCgroup(c.CgroupPath)
+		return fmt.Errorf("startContainer %w", err)
 	}
 	if err := releaseInit(h.Path(fifoName), c); err != nil {
 		return err
