@@ -480,6 +480,34 @@ func TestFailedStartContainerHookStops(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestCreateHooksRunWhereRuncs: runc's create works in the bundle
+// directory, so its prestart and createRuntime hooks start there and its
+// createContainer hooks in the root filesystem, whatever the caller's
+// working directory; a hook may read config.json by its relative name.
+func TestCreateHooksRunWhereRuncs(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	out := t.TempDir()
+	b := newBundle(t, "probe", "echo", "hi")
+	pwd := func(name string) []specs.Hook {
+		return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "pwd -P > " + filepath.Join(out, name)}}}
+	}
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: pwd("createRuntime"), CreateContainer: pwd("createContainer")}
+		//lint:ignore SA1019 prestart is deprecated but runc still runs it
+		s.Hooks.Prestart = pwd("prestart")
+	})
+	r.mustRun("run", "--bundle", b.dir, "hookdir")
+	bundle, _ := filepath.EvalSymlinks(b.dir)
+	for name, want := range map[string]string{"prestart": bundle, "createRuntime": bundle, "createContainer": filepath.Join(bundle, "rootfs")} {
+		data, err := os.ReadFile(filepath.Join(out, name))
+		if got := strings.TrimSpace(string(data)); err != nil || got != want {
+			t.Errorf("%s hook ran in %q (%v), want %q", name, got, err, want)
+		}
+	}
+}
+
 // TestSandboxAnnotationsAreHandedOff: a pod's sandbox container goes to
 // the native runtime whatever its entrypoint, under containerd's and
 // CRI-O's annotations alike. The native runtime named here does not exist,

@@ -144,7 +144,11 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 	hooked = c
 	// "creating": the create operation is not over (as runc passes it).
-	if err := runHooks(createHooks(b), specState(c, state.Creating)); err != nil {
+	runtimeHooks, containerHooks := createHooks(b)
+	if err := runHooksIn(b.Dir, runtimeHooks, specState(c, state.Creating)); err != nil {
+		return nil, err
+	}
+	if err := runHooksIn(b.Rootfs, containerHooks, specState(c, state.Creating)); err != nil {
 		return nil, err
 	}
 	if o.PidfdSocket != "" {

@@ -18,19 +18,21 @@ import (
 )
 
 // createHooks are the hooks run at the end of create, in the spec's order:
-// prestart (deprecated, still honoured), createRuntime, createContainer.
-// The spec asks for createContainer (and startContainer) hooks to run in
-// the container's namespaces; runw runs every hook in its own, as the
-// other kinds (a difference from runc, listed in docs/engines.md).
-func createHooks(b *spec.Bundle) []specs.Hook {
+// prestart (deprecated, still honoured) and createRuntime, then
+// createContainer. The spec asks for createContainer (and startContainer)
+// hooks to run in the container's namespaces; runw runs every hook in its
+// own, as the other kinds (a difference from runc, listed in
+// docs/engines.md). Each runs from the directory runc's runs from: runc's
+// create works in the bundle directory, and its createContainer hooks run
+// from the root filesystem.
+func createHooks(b *spec.Bundle) (runtimeHooks, containerHooks []specs.Hook) {
 	h := b.Spec.Hooks
 	if h == nil {
-		return nil
+		return nil, nil
 	}
 	//lint:ignore SA1019 prestart is deprecated but runc still runs it: part of the contract
 	out := append([]specs.Hook(nil), h.Prestart...)
-	out = append(out, h.CreateRuntime...)
-	return append(out, h.CreateContainer...)
+	return append(out, h.CreateRuntime...), h.CreateContainer
 }
 
 // laterHooks are the hooks that run after create (startContainer,
@@ -123,8 +125,14 @@ func specState(c *state.Container, status string) specs.State {
 
 // runHooks runs each hook with the state on stdin and stops at the first
 // failure, as the spec asks for every hook kind but poststart/poststop
-// (whose callers only log the error).
+// (whose callers only log the error). The hooks run in runw's working
+// directory.
 func runHooks(hooks []specs.Hook, st specs.State) error {
+	return runHooksIn("", hooks, st)
+}
+
+// runHooksIn is runHooks with the hooks' working directory (empty: runw's).
+func runHooksIn(dir string, hooks []specs.Hook, st specs.State) error {
 	if len(hooks) == 0 {
 		return nil
 	}
@@ -133,7 +141,7 @@ func runHooks(hooks []specs.Hook, st specs.State) error {
 		return err
 	}
 	for _, h := range hooks {
-		if err := runHook(h, in); err != nil {
+		if err := runHook(h, in, dir); err != nil {
 			return err
 		}
 	}
@@ -148,11 +156,12 @@ const hookOutputDelay = time.Second
 
 // runHook runs one hook. A hook runs in a process group of its own, so
 // that its timeout kills what it started too and not only the hook.
-func runHook(h specs.Hook, in []byte) error {
+func runHook(h specs.Hook, in []byte, dir string) error {
 	cmd := &exec.Cmd{
 		Path:        h.Path,
 		Args:        h.Args,
 		Env:         h.Env,
+		Dir:         dir,
 		Stdin:       bytes.NewReader(in),
 		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
 		WaitDelay:   hookOutputDelay,
