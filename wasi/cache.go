@@ -69,6 +69,10 @@ type Cache struct {
 	// would pile up forever; the oldest go first, and a dropped one only
 	// costs a re-hash of its module.
 	MaxIndex int
+	// storeErr is why the last artifact compiled through this Cache was
+	// not kept (a full or read-only disk), for Precompile, whose whole
+	// job is to keep it; a run only loses speed and ignores it.
+	storeErr error
 }
 
 // DefaultIndexMax is the default bound on identity index files: far more

@@ -477,3 +477,38 @@ func TestHugeSparseModuleIsRefusedUnread(t *testing.T) {
 		t.Fatalf("Compile without a cache: %v, want ErrModuleTooLarge", err)
 	}
 }
+
+// TestPrecompileFailsWhenTheCacheCannotKeepIt covers a cache on a full or
+// read-only disk: `runw compile` reported the module "compiled" (exit 0)
+// while the cache held nothing, and create's compile outside the
+// container's cgroup was taken for a success, so the init compiled again
+// inside it, under the container's memory limit. Here the artifact's
+// name is taken by a directory, so that its rename fails, as a write on
+// a full disk does.
+func TestPrecompileFailsWhenTheCacheCannotKeepIt(t *testing.T) {
+	c := openTestCache(t, 0)
+	p := writeWAT(t, 43)
+	key := keyOfWAT(t, p)
+	if err := os.MkdirAll(filepath.Join(c.path(key), "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	hit, _, err := Precompile(NewEngine(), p, spec.KindWAT, c)
+	if err == nil || hit {
+		t.Fatalf("Precompile into a cache that cannot keep the artifact: hit=%v err=%v, want an error", hit, err)
+	}
+	if !strings.Contains(err.Error(), "could not keep it") {
+		t.Errorf("error %q does not say the cache could not keep the artifact", err)
+	}
+	// A run through the same cache still works: the cache only costs speed.
+	m, _, err := Compile(NewEngine(), p, spec.KindWAT, c)
+	if err != nil || m == nil {
+		t.Fatalf("Compile through the unwritable cache: %v", err)
+	}
+	// With room again, Precompile keeps it and succeeds.
+	if err := os.RemoveAll(c.path(key)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Precompile(NewEngine(), p, spec.KindWAT, c); err != nil || !cached(c, key) {
+		t.Fatalf("Precompile with room: err=%v cached=%v", err, cached(c, key))
+	}
+}
