@@ -272,8 +272,20 @@ func TestVersionAndUsage(t *testing.T) {
 // fsync (as runc), so a host crash on a disk-backed /run can leave it
 // empty. delete refuses it with one line; delete --force still ends the
 // init and removes the cgroup and the directory, from the init record.
+// A record that parses but names no container ("{}", "null") is as
+// unreadable: it read as a stopped container with no init and no cgroup,
+// and delete (exit 0) left the live init and its cgroup behind.
 func TestDeleteForceCopesWithUnreadableState(t *testing.T) {
 	t.Parallel()
+	for name, content := range map[string]string{"empty": "", "no-container": "{}", "null": "null"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testDeleteForceCopesWith(t, content)
+		})
+	}
+}
+
+func testDeleteForceCopesWith(t *testing.T, content string) {
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	cg := ""
@@ -291,7 +303,7 @@ func TestDeleteForceCopesWithUnreadableState(t *testing.T) {
 	if !ok {
 		t.Fatalf("runw state: %v", res)
 	}
-	if err := os.WriteFile(filepath.Join(r.root, "torn", "state.json"), nil, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(r.root, "torn", "state.json"), []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	res = r.run("delete", "torn")

@@ -667,3 +667,30 @@ func TestOpenRefusesForeignRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadRefusesARecordOfNoContainer covers a state.json that parses but
+// is not this container's record ("{}", "null", another id's): it read
+// as a container with no init and no cgroup, so delete removed the
+// directory and left the live init and its cgroup behind.
+func TestLoadRefusesARecordOfNoContainer(t *testing.T) {
+	s := newStore(t)
+	h, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+	for _, data := range []string{"{}", "null", `{"id":"c2","init_pid":1}`} {
+		if err := os.WriteFile(h.Path("state.json"), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if c, err := h.Load(); err == nil || errors.Is(err, ErrStateMissing) {
+			t.Errorf("Load of %s = %+v, %v; want an error", data, c, err)
+		}
+	}
+	if err := h.Save(&Container{ID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.Load(); err != nil {
+		t.Errorf("Load of its own record: %v", err)
+	}
+}

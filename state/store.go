@@ -315,6 +315,15 @@ func (h *Handle) Load() (*Container, error) {
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, fmt.Errorf("%q: %w", h.Path(stateFile), err)
 	}
+	// Every record runw saves names its container. One that parses but
+	// does not ("{}", "null": a damaged file) would read as a container
+	// with no init and no cgroup, stopped, and delete would remove the
+	// directory and leave the live init and its cgroup behind, the id
+	// then refused by create for a cgroup that is not empty. Unreadable
+	// instead, delete --force cleans up from the init record.
+	if c.ID != h.ID {
+		return nil, fmt.Errorf("%q: record of container %q, not %q", h.Path(stateFile), c.ID, h.ID)
+	}
 	return &c, nil
 }
 
