@@ -460,18 +460,30 @@ func commands() []*cli.Command {
 			},
 		},
 		{
-			Name: "compile", Usage: "precompile modules and components into the cache (image builds, node warm-up)", ArgsUsage: "<module.wasm|module.wat|component.wasm>...",
+			Name: "compile", Usage: "precompile modules and components into the cache (image builds, node warm-up); exits 65 if wasmtime refuses one", ArgsUsage: "<module.wasm|module.wat|component.wasm>...",
 			Action: func(c *cli.Context) error {
 				if c.NArg() < 1 {
 					return usageError(c, "a minimum of 1 argument(s)")
 				}
-				return runtime.Compile(c.String("cache-dir"), c.Int64("cache-max"), c.Args().Slice(), func(path, key string, hit bool) {
+				err := runtime.Compile(c.String("cache-dir"), c.Int64("cache-max"), c.Args().Slice(), func(path, key string, hit bool) {
 					how := "compiled"
 					if hit {
 						how = "cached"
 					}
 					fmt.Printf("%s\t%s\t%s\n", key, how, path)
 				})
+				// A module wasmtime refuses exits with a status of its
+				// own, so that create's compile child (runtime.fillCache)
+				// can tell it from a compile cut short by its bounds.
+				var rejected *wasi.RejectedError
+				if errors.As(err, &rejected) {
+					if logrus.StandardLogger().Out != os.Stderr {
+						logrus.Error(err)
+					}
+					fmt.Fprintln(os.Stderr, oneLine(err))
+					return exitError{runtime.ExitRejected}
+				}
+				return err
 			},
 		},
 		{

@@ -475,6 +475,44 @@ func TestCreateLeavesTheModuleToTheBoundedChild(t *testing.T) {
 	r.mustRun("delete", "--force", "padded")
 }
 
+// TestRefusedModuleIsCompiledOnce: a module wasmtime refuses (invalid, or
+// using a proposal the engine does not enable) is refused the same way on
+// every attempt, yet create tried three times: its bounded compile child,
+// then the init's child in the container, then the init in-process. Found
+// in the last function of a 75 MB module (clang.wasm, one byte changed),
+// one attempt took 268 s here, so create took three times that before
+// the error. The refusal must end create at the first attempt, with
+// wasmtime's message naming the module, and `runw compile` must exit 65
+// for it (the status the compile child reports a refusal with).
+func TestRefusedModuleIsCompiledOnce(t *testing.T) {
+	needsRoot(t, "create spawns its compile child as root")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	b := newBundle(t, "hello")
+	b.writeFile("bad.wat", `(module (memory (export "memory") 1) (func (export "_start") (result i32)))`)
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/bad.wat"} })
+	log := filepath.Join(t.TempDir(), "log")
+	res := r.run("--debug", "--log", log, "create", "--bundle", b.dir, "refused")
+	failsCleanly(t, r, res, "refused", `compile "/bad.wat": `)
+	if !strings.Contains(res.stderr, "type mismatch") {
+		t.Errorf("create's error does not carry wasmtime's reason: %v", res)
+	}
+	text, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, again := range []string{"spawning init", "compile in a child", "compiling in-process"} {
+		if strings.Contains(string(text), again) {
+			t.Errorf("create went on after wasmtime refused the module (%q in its log):\n%s", again, text)
+		}
+	}
+	res = r.run("compile", filepath.Join(b.rootfs, "bad.wat"))
+	if res.code != 65 {
+		t.Errorf("runw compile of a refused module: %v, want exit 65", res)
+	}
+	oneLine(t, "compile error", res.stderr)
+}
+
 // paddedModule is a module whose _start returns at once, after a custom
 // section of n zero bytes.
 func paddedModule(n int) []byte {

@@ -2,11 +2,13 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	goruntime "runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,7 +65,11 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 // locked for the child's life, as Pdeathsig follows the thread, not
 // the process. A child outside the container's cgroup (outside) is
 // bounded in memory too (compileMemoryBound).
-func fillCache(cacheDir string, cacheMax int64, module string, outside bool) error {
+//
+// A module wasmtime refuses (the child exits ExitRejected) comes back as a
+// *wasi.RejectedError naming the module name: the same bytes would be
+// refused again, so the caller reports it instead of compiling once more.
+func fillCache(cacheDir string, cacheMax int64, module, name string, outside bool) error {
 	f, err := os.Open(module)
 	if err != nil {
 		return err
@@ -76,8 +82,10 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 	limit := compileTime(info.Size())
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", "/proc/self/fd/0")
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", compileChildArg)
 	cmd.Stdin = f
+	stderr := &tailBuffer{max: 16 << 10}
+	cmd.Stderr = stderr
 	cmd.Env = []string{}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	goruntime.LockOSThread()
@@ -98,6 +106,10 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 		if ctx.Err() != nil {
 			return fmt.Errorf("compile took more than %v: %w", limit, err)
 		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && ee.ExitCode() == ExitRejected {
+			return rejected(stderr.String(), name)
+		}
 		if outside {
 			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, bound>>20, info.Size()>>10)
 		}
@@ -105,6 +117,43 @@ func fillCache(cacheDir string, cacheMax int64, module string, outside bool) err
 	}
 	return nil
 }
+
+// ExitRejected is `runw compile`'s exit status when wasmtime refuses a
+// module (wasi.RejectedError): 65, sysexits' EX_DATAERR.
+const ExitRejected = 65
+
+// compileChildArg is the module as the compile child names it.
+const compileChildArg = "/proc/self/fd/0"
+
+// rejected turns the compile child's report of a refused module ("compile
+// \"/proc/self/fd/0\": MSG") into the error for the module named name.
+func rejected(report, name string) error {
+	report = strings.TrimSpace(report)
+	if i := strings.LastIndex(report, "\n"); i >= 0 {
+		report = report[i+1:]
+	}
+	what, msg := "compile", report
+	if before, after, ok := strings.Cut(report, " "+strconv.Quote(compileChildArg)+": "); ok {
+		what, msg = before, after
+	}
+	return &wasi.RejectedError{What: what, Name: name, Msg: msg}
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = t.b[len(t.b)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
 
 // compileTime bounds one `runw compile` child of create or exec, for a
 // module of size bytes: two minutes and 10 s a MiB, at most 15 minutes
@@ -159,17 +208,23 @@ func boundMemory(pid int, bound uint64) error {
 // cache misses (exec never does: Exec). It reports whether the cache
 // holds the module afterwards, so that the init need not ask again. A
 // failure is left to the init, which compiles in-process as a fallback and
-// reports the error.
-func (r *Runtime) compileOutside(plan *wasi.Plan) bool {
+// reports the error, except wasmtime's refusal of the module
+// (*wasi.RejectedError), which it returns: compiling again in the
+// container would only be refused again, after as long.
+func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 	if r.indexed(plan) {
-		return true
+		return true, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, true); err != nil {
+	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, true); err != nil {
+		var rejected *wasi.RejectedError
+		if errors.As(err, &rejected) {
+			return false, err
+		}
 		logDebugf("compile outside the container failed (%v); the init will compile", err)
-		return false
+		return false, nil
 	}
-	return true
+	return true, nil
 }
 
 // indexed reports whether the cache's index already names plan's module

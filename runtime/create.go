@@ -245,7 +245,12 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	}
 	// An init in its own user namespace cannot read runw's cache
 	// (handOver): compiling for it here would be wasted.
-	cached := !sandbox.has(specs.UserNamespace) && r.compileOutside(plan)
+	cached := false
+	if !sandbox.has(specs.UserNamespace) {
+		if cached, err = r.compileOutside(plan); err != nil {
+			return initConfig{}, err
+		}
+	}
 	owner := sandbox.hostUser(plan.User)
 	// A tmpfs's root belongs to the container's root, as under runc.
 	root := sandbox.hostUser(wasi.User{})

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -86,7 +87,9 @@ func Init() {
 	})
 	cache := openCache(cfg.CacheDir, cfg.CacheMax)
 	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
-		compileInChild(cfg)
+		if err := compileInChild(cfg); err != nil {
+			pipes.fail(err)
+		}
 	}
 	if err := cfg.Sandbox.loopbackUp(); err != nil {
 		pipes.fail(err)
@@ -177,11 +180,17 @@ func Init() {
 // container the cache is a /proc/self/fd/N path naming one (cfg.passAll);
 // the module goes as its standard input (fillCache). The child is runw
 // itself and exits before the init reports, so the sync pipe's extra
-// writer changes nothing.
-func compileInChild(cfg initConfig) {
-	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, false); err != nil {
+// writer changes nothing. wasmtime's refusal of the module is returned,
+// for the init to report: compiling in-process would be refused again.
+func compileInChild(cfg initConfig) error {
+	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, cfg.Plan.ModuleName, false); err != nil {
+		var rejected *wasi.RejectedError
+		if errors.As(err, &rejected) {
+			return err
+		}
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 	}
+	return nil
 }
 
 // moduleSize is the size of the module file at path, 0 if it cannot be

@@ -31,7 +31,7 @@ func compileComponentNamed(engine *wasmtime.Engine, path, name string, kind spec
 		func(wasm []byte) (*component.Component, error) {
 			c, err := component.New(engine, wasm)
 			if err != nil {
-				return nil, fmt.Errorf("compile component %q: %w", name, oneLine(err))
+				return nil, &RejectedError{What: "compile component", Name: name, Msg: oneLine(err).Error()}
 			}
 			return c, nil
 		})

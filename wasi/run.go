@@ -44,7 +44,7 @@ func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, ca
 		func(wasm []byte) (*wasmtime.Module, error) {
 			m, err := wasmtime.NewModule(engine, wasm)
 			if err != nil {
-				return nil, fmt.Errorf("compile %q: %w", name, oneLine(err))
+				return nil, &RejectedError{What: "compile", Name: name, Msg: oneLine(err).Error()}
 			}
 			return m, nil
 		})
@@ -95,6 +95,23 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 	}
 	return c, false, key, nil
 }
+
+// RejectedError is wasmtime's refusal to compile a module or component:
+// invalid bytes, or a proposal the engine does not enable. Unlike a
+// compile that runs out of time or memory, it is the same on every
+// attempt under any bound, so create reports it at once instead of
+// compiling the module again in the container (a refusal found in the
+// last function of a 75 MB module costs minutes each time).
+type RejectedError struct {
+	// What is "compile" or "compile component".
+	What string
+	// Name is the module as messages name it.
+	Name string
+	// Msg is wasmtime's message, on one line.
+	Msg string
+}
+
+func (e *RejectedError) Error() string { return fmt.Sprintf("%s %q: %s", e.What, e.Name, e.Msg) }
 
 // readError is a failure to read the module named name: the path it was
 // read at (a /proc/self/fd link) would mean nothing to the user.
