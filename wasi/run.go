@@ -311,14 +311,19 @@ func (g *moduleGuest) Stop(sig int) {
 }
 
 // oneLine keeps the first line of wasmtime's multi-line error reports, so
-// that runw's error stays one line on stderr and in the log.
+// that runw's error stays one line on stderr and in the log. The
+// backtrace wasmtime appends when RUST_BACKTRACE or RUST_LIB_BACKTRACE is
+// set in runw's environment (dozens of Rust frames) is left out.
 func oneLine(err error) error {
 	msg := err.Error()
 	lines := strings.Split(strings.TrimSpace(msg), "\n")
 	var parts []string
 	for _, l := range lines {
 		l = strings.TrimSpace(l)
-		if l == "" || l == "Caused by:" || strings.HasPrefix(l, "Stack backtrace") {
+		if strings.HasPrefix(l, "Stack backtrace") {
+			break
+		}
+		if l == "" || l == "Caused by:" {
 			continue
 		}
 		l = strings.TrimLeft(l, "0123456789: ")
