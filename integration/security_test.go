@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -511,6 +512,50 @@ func TestRefusedModuleIsCompiledOnce(t *testing.T) {
 		t.Errorf("runw compile of a refused module: %v, want exit 65", res)
 	}
 	oneLine(t, "compile error", res.stderr)
+}
+
+// TestConcurrentMissesCompileOnce: containers of one uncached module
+// created at once (replicas, a pod's containers) each compiled it in
+// their own child, outside any cgroup: three creates of YoWASP's 75 MB
+// clang.wasm meant three compiles of 2.3 GB and two minutes of CPU each,
+// three times slower together, past their time bound on a loaded node.
+// The compile of a key is now locked in the cache: of three concurrent
+// `runw compile`s of one module (the command create's child runs),
+// exactly one compiles and the others find its artifact.
+func TestConcurrentMissesCompileOnce(t *testing.T) {
+	cache := t.TempDir()
+	module := filepath.Join(t.TempDir(), "many.wasm")
+	if err := os.WriteFile(module, emptyFunctionsModule(60000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const n = 3
+	outs := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := exec.Command(runwBin, "--cache-dir", cache, "compile", module).CombinedOutput()
+			outs[i], errs[i] = string(out), err
+		}()
+	}
+	wg.Wait()
+	compiled := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("runw compile: %v: %s", errs[i], outs[i])
+		}
+		if strings.Contains(outs[i], "\tcompiled\t") {
+			compiled++
+		}
+	}
+	if compiled != 1 {
+		t.Errorf("%d of %d concurrent compiles of one module compiled it, want 1: %q", compiled, n, outs)
+	}
+	if locks, _ := filepath.Glob(filepath.Join(cache, "*.lock")); len(locks) > 0 {
+		t.Errorf("compile locks left in the cache: %v", locks)
+	}
 }
 
 // paddedModule is a module whose _start returns at once, after a custom

@@ -68,6 +68,10 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 		if c, ok := load(key); ok {
 			return c, true, key, nil
 		}
+		defer cache.lockCompile(key)()
+		if c, ok := load(key); ok {
+			return c, true, key, nil
+		}
 	}
 	if wasm == nil {
 		if wasm, err = ReadModule(path); err != nil {
