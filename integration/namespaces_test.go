@@ -265,6 +265,93 @@ func TestUserNamespaceMappings(t *testing.T) {
 	}
 }
 
+// In a new user namespace the init is nobody on the host, yet a bind
+// mount's source below a directory only root may search (podman's 0700
+// volumes/<name>, a host directory under /root) is the container's, as
+// runc opens its sources before its init enters the namespace: create
+// failed with "permission denied". The grants are also attached in the
+// container's root (what podman cp and exec see), and exec works from
+// another mount namespace than create's, as podman runs them for a
+// container with a user namespace: it failed there on the private tmpfs.
+func TestUserNamespaceGrantsBehindRootOnlyDirs(t *testing.T) {
+	needsRoot(t, "maps ids into a new user namespace")
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("needs unshare(1)")
+	}
+	// Not under t.TempDir(), whose parent traversable opens up below.
+	private, err := os.MkdirTemp("", "runw-private-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(private) })
+	if err := os.Chmod(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(private, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "f.txt"), []byte("behind a 0700 directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(private, "file.txt")
+	if err := os.WriteFile(file, []byte("a file bind"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "cat", "/data/f.txt", "cat", "/file.txt", "write", "/tmp/x", "in the tmpfs", "sleep", "60s")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
+			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+		}
+		s.Mounts = []specs.Mount{
+			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"},
+			{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}},
+			{Destination: "/file.txt", Type: "bind", Source: file, Options: []string{"bind"}},
+		}
+	})
+	traversable(t, b.dir)
+	// create (run) in a mount namespace of its own, as podman does it.
+	wrapper := filepath.Join(t.TempDir(), "runw-unshared")
+	script := fmt.Sprintf("#!/bin/sh\nexec unshare --mount --propagation private %s \"$@\"\n", runwBin)
+	if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	unshared := &runw{t: t, root: r.root, out: r.out, bin: wrapper}
+	bg := unshared.start("run", "-b", b.dir, "grants")
+	st, err := r.pollStatus("grants", "running", 180*time.Second)
+	if err != nil {
+		t.Fatalf("%v: %v", err, bg.wait(t, 10*time.Second))
+	}
+	// The guest's output is there once it sleeps.
+	var out []byte
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out, _ = os.ReadFile(bg.stdout.Name()); strings.Contains(string(out), "OK") {
+			break
+		}
+	}
+	if want := "behind a 0700 directorya file bindOK\n"; string(out) != want {
+		t.Errorf("guest output %q, want %q", out, want)
+	}
+	// The container's root, as engines see it, has the grants.
+	got, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/data/f.txt", st.Pid))
+	if err != nil || string(got) != "behind a 0700 directory" {
+		t.Errorf("/data/f.txt in the container's root: %q, %v", got, err)
+	}
+	if got, err = os.ReadFile(fmt.Sprintf("/proc/%d/root/tmp/x", st.Pid)); err != nil || string(got) != "in the tmpfs" {
+		t.Errorf("/tmp/x in the container's root: %q, %v", got, err)
+	}
+	// exec from the host's mount namespace, not create's.
+	res := r.run("exec", "grants", "/probe.wasm", "cat", "/data/f.txt", "cat", "/tmp/x", "write", "/data/y", "no")
+	if res.code != 0 || !strings.HasPrefix(res.stdout, "behind a 0700 directoryin the tmpfs") || !strings.Contains(res.stdout, "ead-only file system") {
+		t.Errorf("exec: %v", res)
+	}
+	r.run("kill", "grants", "KILL")
+	bg.wait(t, 30*time.Second)
+}
+
 // A sysctl outside every namespace the container owns is refused at
 // create, in one line: it would change the host.
 func TestSysctlNeedsItsNamespace(t *testing.T) {

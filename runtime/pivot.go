@@ -60,7 +60,7 @@ func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 
 // pivotIntoRootfs binds the plan's grants into its rootfs and makes the
 // rootfs the root of the init's mount namespace.
-func pivotIntoRootfs(plan *wasi.Plan) error {
+func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int) error {
 	rootfs := plan.Preopens[0].HostPath
 	// Nothing mounted here may reach the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -76,7 +76,14 @@ func pivotIntoRootfs(plan *wasi.Plan) error {
 		return strings.Count(grants[i].GuestPath, "/") < strings.Count(grants[j].GuestPath, "/")
 	})
 	for _, g := range grants {
-		if err := bindInRoot(rootfs, g.HostPath, strings.TrimPrefix(path.Clean(g.GuestPath), "/"), g.ReadOnly); err != nil {
+		rel := strings.TrimPrefix(path.Clean(g.GuestPath), "/")
+		bind := bindInRoot
+		if tree, ok := trees[g.HostPath]; ok {
+			bind = func(rootfs, source, rel string, readOnly bool) error {
+				return attachInRoot(rootfs, tree, source, rel, readOnly)
+			}
+		}
+		if err := bind(rootfs, g.HostPath, rel, g.ReadOnly); err != nil {
 			// The guest has the grant by descriptor all the same: only the
 			// engines' view of it is missing (a read-only one that could
 			// not be made read-only is not left writable there).
@@ -171,6 +178,30 @@ func bindInRoot(rootfs, source, rel string, readOnly bool) error {
 	return atInRoot(rootfs, rel, func(at string) error {
 		if err := remountReadOnly(source, at); err != nil {
 			// Not left writable: the mount goes, and the error says why.
+			unix.Unmount(at, unix.MNT_DETACH)
+			return fmt.Errorf("read-only: %w", err)
+		}
+		return nil
+	})
+}
+
+// attachInRoot is bindInRoot for a grant handed over as a detached mount
+// tree (Sandbox.Trees): the tree is moved to rel inside rootfs, then made
+// read-only if asked. source is the grant as the init reaches it.
+func attachInRoot(rootfs string, tree int, source, rel string, readOnly bool) error {
+	// By the target's descriptor: move_mount refuses a /proc/self/fd
+	// path as its target (EINVAL).
+	target, err := pathrs.OpenInRoot(rootfs, rel)
+	if err != nil {
+		return err
+	}
+	err = unix.MoveMount(tree, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	target.Close()
+	if err != nil || !readOnly {
+		return err
+	}
+	return atInRoot(rootfs, rel, func(at string) error {
+		if err := remountReadOnly(source, at); err != nil {
 			unix.Unmount(at, unix.MNT_DETACH)
 			return fmt.Errorf("read-only: %w", err)
 		}

@@ -225,15 +225,63 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		if err != nil {
 			return h.fail(err)
 		}
+		cfg.passTree(&h, d, p)
 		for i := range cfg.Plan.Preopens {
 			if cfg.Plan.Preopens[i].HostPath == d {
 				cfg.Plan.Preopens[i].HostPath = p
 			}
 		}
 	}
+	// The bundle's bind mount sources too, as runc opens them as host
+	// root before its init enters the user namespace: a source below a
+	// directory only root may search (podman's 0700 volumes/<name>, a
+	// host directory under /root) is still the container's, whatever
+	// the mapped root may do with what it finds there. runw's default
+	// devices and masked files are the host's own nodes, reachable by all.
+	// The rootfs is the engine's, made for that root to reach.
+	dirs := cfg.Plan.Preopens
+	if len(dirs) > 0 && dirs[0].GuestPath == "/" {
+		dirs = dirs[1:]
+	}
+	for _, grants := range [][]wasi.Preopen{dirs, cfg.Plan.Files} {
+		for i := range grants {
+			g := &grants[i]
+			if strings.HasPrefix(g.HostPath, "/proc/self/fd/") || wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
+				continue // a private directory, handed over above; a host node
+			}
+			p, err := h.pass(g.HostPath, unix.O_PATH)
+			if err != nil {
+				return h.fail(fmt.Errorf("grant the container's files: %w", err))
+			}
+			cfg.passTree(&h, g.HostPath, p)
+			g.HostPath = p
+		}
+	}
 	cfg.CacheDir = ""
 	cfg.Passed = len(h.files)
 	return h.files, nil
+}
+
+// passTree hands the init, for its pivot, a detached copy of the mount
+// tree at path (open_tree with OPEN_TREE_CLONE), made here in the host's
+// mount namespace, as Sandbox.Trees[handed]: what the init reaches only by
+// a handed-over descriptor it cannot bind into its rootfs (pivot.go). On
+// a kernel without open_tree (before 5.2) the grant is the guest's all
+// the same, only missing from the engines' view of the container.
+func (cfg *initConfig) passTree(h *handedOver, path, handed string) {
+	if !cfg.Sandbox.Pivot {
+		return
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		logDebugf("%s not attached in the container's root: open_tree: %v", path, err)
+		return
+	}
+	h.add(os.NewFile(uintptr(fd), path))
+	if cfg.Sandbox.Trees == nil {
+		cfg.Sandbox.Trees = map[string]int{}
+	}
+	cfg.Sandbox.Trees[handed] = extraFD(len(h.files) - 1)
 }
 
 // handedOver collects the descriptors handed to the init for paths, in
@@ -305,7 +353,15 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {
 			g := &grants[i]
-			if slices.Contains(cfg.Plan.PrivateDirs, g.HostPath) || wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
+			private := slices.Contains(cfg.Plan.PrivateDirs, g.HostPath)
+			if private && cfg.Sandbox.has(specs.UserNamespace) {
+				// Mounted by create in its own mount namespace, which need
+				// not be this process's (podman makes one for a container
+				// with a user namespace, and runs exec outside it): here
+				// the host path may be the bare 0700 directory beneath.
+				// The init attached the tree in the container's (handOver).
+				g.HostPath, err = h.passInRoot(root, g.GuestPath)
+			} else if private || wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
 				g.HostPath, err = h.pass(g.HostPath, unix.O_PATH)
 			} else {
 				g.HostPath, err = h.passInRoot(root, g.GuestPath)

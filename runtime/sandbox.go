@@ -31,6 +31,13 @@ type Sandbox struct {
 	// the root of the init's mount namespace (pivot.go); create sets it
 	// when the init has a mount namespace of its own.
 	Pivot bool `json:"pivot,omitempty"`
+	// Trees are the grants the init attaches with move_mount rather than
+	// binds by path: in a user namespace it reaches them only through
+	// handed-over descriptors, and a bind from one of those is refused
+	// (EINVAL: that mount is in the parent's mount namespace). Keyed by
+	// the grant's handed-over host path, each is the descriptor of a
+	// detached copy of its mount tree that create made (handOver).
+	Trees map[string]int `json:"trees,omitempty"`
 
 	// Joined marks an exec'd process: it joins the init's namespaces,
 	// where the init already set the hostname and sysctls and mounted
@@ -102,7 +109,7 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		return err
 	}
 	if sb.Pivot {
-		if err := pivotIntoRootfs(plan); err != nil {
+		if err := pivotIntoRootfs(plan, sb.Trees); err != nil {
 			return err
 		}
 	}
