@@ -402,3 +402,43 @@ func TestExecCompileDoesNotHoldTheContainer(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "held")
 }
+
+// TestAbortedCreateIsNoContainer: a create killed before it recorded the
+// container leaves a directory without state.json. While a create holds
+// it, that is a container being created; once none does, runw state
+// answers "container does not exist", as runc's does, list leaves it out,
+// and delete removes it: an engine polling until the status leaves
+// "creating" waited for ever.
+func TestAbortedCreateIsNoContainer(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	r.mustRun("list") // makes the root
+	dir := filepath.Join(r.root, "aborted")
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	// A create under way holds the directory's lock.
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if st, res, ok := r.state("aborted"); !ok || st.Status != "creating" {
+		t.Errorf("state while a create holds the directory: %+v %v, want creating", st, res)
+	}
+	f.Close() // the create dies: its lock goes with it
+	res := r.run("state", "aborted")
+	if res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {
+		t.Errorf("state of an aborted create: %v, want exit 1, container does not exist", res)
+	}
+	oneLine(t, "error", res.stderr)
+	if res := r.run("list", "-q"); res.code != 0 || strings.Contains(res.stdout, "aborted") {
+		t.Errorf("list shows the aborted create: %v", res)
+	}
+	r.mustRun("delete", "aborted")
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("delete left the aborted create's directory")
+	}
+}

@@ -28,7 +28,11 @@ type ContainerState struct {
 }
 
 // State reports one container. It takes no lock: state.json is replaced
-// atomically, and a directory without it is a container being created.
+// atomically, and a directory without it is a container being created,
+// while its create holds the directory's lock. One that no create holds
+// was left by a create that died before recording the container: it is
+// no container, as runc answers (an engine polling until "creating" ends
+// would otherwise wait for ever), and delete removes the directory.
 func (r *Runtime) State(id string) (*ContainerState, error) {
 	if err := state.ValidateID(id); err != nil {
 		return nil, err
@@ -39,6 +43,9 @@ func (r *Runtime) State(id string) (*ContainerState, error) {
 	}
 	c, err := h.Load()
 	if errors.Is(err, state.ErrStateMissing) {
+		if r.store.Abandoned(id) {
+			return nil, state.ErrNotExist
+		}
 		return &ContainerState{ID: id, Status: state.Creating}, nil
 	}
 	if err != nil {

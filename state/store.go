@@ -225,6 +225,24 @@ func (s *Store) Peek(id string) (*Handle, error) {
 	return &Handle{ID: id, Dir: s.dir(id), fd: -1}, nil
 }
 
+// Abandoned says whether id's directory is held by no command: no create
+// is under way in it. A directory without state.json that no create holds
+// is what a create killed before it recorded the container leaves
+// behind; it is no container (runc's state says "container does not
+// exist" of it), and delete removes it.
+func (s *Store) Abandoned(id string) bool {
+	fd, err := s.openDir(id)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(fd)
+	if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return false // a command holds it: a create under way
+	}
+	flock(fd, unix.LOCK_UN)
+	return true
+}
+
 // lockDir opens <root>/<id> (openDir), takes an exclusive flock on it
 // and checks that the directory we locked is still the one at that path.
 func (s *Store) lockDir(id string) (*Handle, error) {
