@@ -593,18 +593,22 @@ func waitCompiler(t *testing.T, create *background) int {
 	return compiler
 }
 
+// leb appends v to b in unsigned LEB128, wasm's encoding of counts.
+func leb(b []byte, v int) []byte {
+	for ; v >= 0x80; v >>= 7 {
+		b = append(b, byte(v)|0x80)
+	}
+	return append(b, byte(v))
+}
+
+// section appends a module section of kind id with body.
+func section(b []byte, id byte, body []byte) []byte {
+	return append(leb(append(b, id), len(body)), body...)
+}
+
 // emptyFunctionsModule is a valid module of n functions that do nothing:
 // cheap to write, slow to compile.
 func emptyFunctionsModule(n int) []byte {
-	leb := func(b []byte, v int) []byte {
-		for ; v >= 0x80; v >>= 7 {
-			b = append(b, byte(v)|0x80)
-		}
-		return append(b, byte(v))
-	}
-	section := func(b []byte, id byte, body []byte) []byte {
-		return append(leb(append(b, id), len(body)), body...)
-	}
 	m := []byte("\x00asm\x01\x00\x00\x00")
 	m = section(m, 1, []byte{1, 0x60, 0, 0}) // one type: [] -> []
 	funcs := leb(nil, n)
@@ -726,15 +730,6 @@ func TestSlowCompileEndsCreate(t *testing.T) {
 // i64 locals, each set in a loop from the next two before they are set:
 // all n live around the loop's back edge.
 func loopCarriedModule(n int) []byte {
-	leb := func(b []byte, v int) []byte {
-		for ; v >= 0x80; v >>= 7 {
-			b = append(b, byte(v)|0x80)
-		}
-		return append(b, byte(v))
-	}
-	section := func(b []byte, id byte, body []byte) []byte {
-		return append(leb(append(b, id), len(body)), body...)
-	}
 	body := append(leb([]byte{1}, n), 0x7e) // n locals of i64
 	body = append(body, 0x03, 0x40)         // loop
 	for i := 0; i < n-2; i++ {

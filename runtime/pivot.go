@@ -174,10 +174,15 @@ func bindInRoot(rootfs, source, rel string, readOnly bool) error {
 	if err != nil || !readOnly {
 		return err
 	}
-	// The new mount is reached by resolving the path again.
+	return readOnlyInRoot(rootfs, source, rel)
+}
+
+// readOnlyInRoot makes the mount just made at rel inside rootfs
+// read-only, reaching it by resolving the path again. One that cannot be
+// made read-only is not left writable: it goes, and the error says why.
+func readOnlyInRoot(rootfs, source, rel string) error {
 	return atInRoot(rootfs, rel, func(at string) error {
 		if err := remountReadOnly(source, at); err != nil {
-			// Not left writable: the mount goes, and the error says why.
 			unix.Unmount(at, unix.MNT_DETACH)
 			return fmt.Errorf("read-only: %w", err)
 		}
@@ -200,13 +205,7 @@ func attachInRoot(rootfs string, tree int, source, rel string, readOnly bool) er
 	if err != nil || !readOnly {
 		return err
 	}
-	return atInRoot(rootfs, rel, func(at string) error {
-		if err := remountReadOnly(source, at); err != nil {
-			unix.Unmount(at, unix.MNT_DETACH)
-			return fmt.Errorf("read-only: %w", err)
-		}
-		return nil
-	})
+	return readOnlyInRoot(rootfs, source, rel)
 }
 
 // remountReadOnly makes the bind mount at target read-only, keeping the
