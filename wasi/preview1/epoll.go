@@ -1,6 +1,7 @@
 package preview1
 
 import (
+	"errors"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -67,8 +68,12 @@ func (p *epoller) usable(stopFd int) bool {
 		return false
 	}
 	// epoll_pwait2 takes a timeout in nanoseconds, as ppoll does; Go's
-	// timers ask for microseconds. Where it is missing poll(2) serves.
-	if _, err := epollPwait2(ep, make([]unix.EpollEvent, 1), &unix.Timespec{}); err == unix.ENOSYS {
+	// timers ask for microseconds. Where it is missing, or the
+	// container's seccomp profile refuses it (EPERM: profiles older than
+	// the call, allowlists that name epoll_pwait only), poll(2) serves:
+	// the first call comes after the profile is loaded, so the probe
+	// meets it.
+	if _, err := epollPwait2(ep, make([]unix.EpollEvent, 1), &unix.Timespec{}); err != nil {
 		unix.Close(ep)
 		return false
 	}
@@ -160,9 +165,11 @@ func (p *epoller) poll(pfds []unix.PollFd, ts *unix.Timespec) (again bool, err e
 		case unix.EPERM:
 			r.unpollable, immediate = true, true
 		default:
-			// EBADF and the like: reported on the descriptor, as
-			// poll(2)'s POLLNVAL would be.
-			r.revents, immediate = unix.EPOLLERR, true
+			// ENOSPC (the host's max_user_watches, shared by every
+			// container of one uid), ENOMEM, EBADF: poll(2) serves this
+			// call, and answers for the descriptor as it would have.
+			p.named, p.slots = named, slots
+			return false, errUsePoll
 		}
 	}
 	p.named, p.slots = named, slots
@@ -173,6 +180,11 @@ func (p *epoller) poll(pfds []unix.PollFd, ts *unix.Timespec) (again bool, err e
 		p.evs = make([]unix.EpollEvent, n)
 	}
 	n, err := epollPwait2(p.ep, p.evs[:cap(p.evs)], ts)
+	if err == unix.EPERM || err == unix.ENOSYS {
+		// Refused after the probe passed: poll(2) from now on.
+		p.close()
+		return false, errUsePoll
+	}
 	if err != nil {
 		return false, err
 	}
@@ -208,6 +220,9 @@ func (p *epoller) poll(pfds []unix.PollFd, ts *unix.Timespec) (again bool, err e
 	}
 	return !ready && n > 0 && !immediate, nil
 }
+
+// errUsePoll says the epoll set cannot serve this call: poll(2) must.
+var errUsePoll = errors.New("wait with poll(2)")
 
 // epollPwait2 is epoll_pwait2(2) without a signal mask: a wait whose
 // timeout is in nanoseconds (nil: none).

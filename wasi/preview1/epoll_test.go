@@ -4,9 +4,11 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -122,6 +124,54 @@ func TestPollSetFollowsTheGuest(t *testing.T) {
 	if got := g.pollSubs([]int32{c, c}, []uint8{eventFdRead, eventFdWrite}, -1); len(got) != 2 {
 		t.Fatalf("read and write of a socket with data: events %v, want both", got)
 	}
+}
+
+// TestPollUnderAProfileWithoutEpollPwait2: a container's seccomp profile
+// may refuse epoll_pwait2 with EPERM (profiles older than the call, or
+// allowlists naming epoll_pwait only), and the guest's first poll_oneoff
+// comes after the profile is loaded. poll(2) must then serve every wait;
+// a wait that failed with the refusal broke every sleep of every guest.
+func TestPollUnderAProfileWithoutEpollPwait2(t *testing.T) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The filter is this thread's alone, and the thread ends with
+		// the goroutine (it is never unlocked).
+		runtime.LockOSThread()
+		f, err := libseccomp.NewFilter(libseccomp.ActAllow)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer f.Release()
+		call, err := libseccomp.GetSyscallFromName("epoll_pwait2")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if err := f.AddRule(call, libseccomp.ActErrno.SetReturnCode(int16(unix.EPERM))); err != nil {
+			t.Error(err)
+			return
+		}
+		if err := f.Load(); err != nil {
+			t.Errorf("load the filter: %v", err)
+			return
+		}
+		g := newSockGuest(t, "127.0.0.1", "")
+		fd, peer := loopPair(t, g, fdflagNonblock)
+		start := time.Now()
+		if got := g.pollSubs(nil, nil, 20*time.Millisecond); len(got) != 1 || got[99] != eventClock {
+			t.Errorf("a sleep under the profile: events %v, want the clock", got)
+		}
+		if d := time.Since(start); d < 15*time.Millisecond {
+			t.Errorf("a sleep of 20 ms ended after %v", d)
+		}
+		peer.Write([]byte("x"))
+		if got := g.pollSubs([]int32{fd}, []uint8{eventFdRead}, -1); got[0] != eventFdRead {
+			t.Errorf("a socket with data under the profile: events %v, want it readable", got)
+		}
+	}()
+	<-done
 }
 
 // TestPollUnpollableDevice: /dev/null has no poll of its own, and poll(2)

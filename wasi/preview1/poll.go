@@ -169,7 +169,8 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		again := false
 		if h.ep.usable(h.stopFd) {
 			again, err = h.ep.poll(pfds, ts)
-		} else {
+		}
+		if !h.ep.usable(h.stopFd) || err == errUsePoll {
 			_, err = unix.Ppoll(pfds, ts, nil)
 		}
 		if err == unix.EINTR || (err == nil && again) {
