@@ -11,6 +11,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // nsOf reads /proc/<pid>/ns/<name>.
@@ -374,4 +375,79 @@ func traversable(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestUserNamespaceGrantsDoNotPropagateToTheHost: with a user namespace,
+// each grant is attached in the container's root from a copy of its
+// mount made in the host's namespace (open_tree), which joins its
+// source's peer group. The attack: a nested grant (/data from a, /data/sub
+// from b), mounted beneath that copy, propagated back to the host's
+// a/sub (and to every other container of a), and stayed there after the
+// container was gone. The sources here lie on a shared tmpfs, as they do
+// under systemd, where / is shared.
+func TestUserNamespaceGrantsDoNotPropagateToTheHost(t *testing.T) {
+	needsRoot(t, "maps ids into a new user namespace and mounts a shared tmpfs")
+	shared, err := os.MkdirTemp("", "runw-shared-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", shared, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		unix.Unmount(shared, unix.MNT_DETACH)
+		os.RemoveAll(shared)
+	})
+	if err := unix.Mount("", shared, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	a, sub := filepath.Join(shared, "a"), filepath.Join(shared, "b")
+	for _, d := range []string{filepath.Join(a, "sub"), sub} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(sub, "f.txt"), []byte("nested"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "cat", "/data/sub/f.txt", "sleep", "60s")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
+			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+		}
+		s.Mounts = []specs.Mount{
+			{Destination: "/data", Type: "bind", Source: a, Options: []string{"rbind"}},
+			{Destination: "/data/sub", Type: "bind", Source: sub, Options: []string{"rbind"}},
+		}
+	})
+	traversable(t, b.dir)
+	bg := r.start("run", "-b", b.dir, "nested")
+	st, err := r.pollStatus("nested", "running", 180*time.Second)
+	if err != nil {
+		t.Fatalf("%v: %v", err, bg.wait(t, 10*time.Second))
+	}
+	// The nested grant is in the container's root, as engines see it.
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out, _ := os.ReadFile(bg.stdout.Name()); strings.Contains(string(out), "nested") {
+			break
+		}
+	}
+	if got, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/data/sub/f.txt", st.Pid)); err != nil || string(got) != "nested" {
+		t.Errorf("/data/sub/f.txt in the container's root: %q, %v", got, err)
+	}
+	// Nothing of it on the host.
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], a+"/") {
+			t.Errorf("a mount of the container reached the host: %s", line)
+		}
+	}
+	r.run("kill", "nested", "KILL")
+	bg.wait(t, 30*time.Second)
 }

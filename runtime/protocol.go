@@ -277,6 +277,19 @@ func (cfg *initConfig) passTree(h *handedOver, path, handed string) {
 		logDebugf("%s not attached in the container's root: open_tree: %v", path, err)
 		return
 	}
+	// The attack this stops: the copy is made in the host's mount
+	// namespace and joins its source's peer group. Left shared, a mount
+	// the init then makes beneath it (a nested grant: -v /a:/data -v
+	// /b:/data/sub) propagated back to the host's /a/sub and to every
+	// other container of that source, and stayed after the container was
+	// gone. A slave receives the host's mounts and sends none, as every
+	// other mount in the init's namespace (pivotIntoRootfs). Not attached
+	// at all if that cannot be made so.
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Propagation: unix.MS_SLAVE}); err != nil {
+		unix.Close(fd)
+		logDebugf("%s not attached in the container's root: mount_setattr: %v", path, err)
+		return
+	}
 	h.add(os.NewFile(uintptr(fd), path))
 	if cfg.Sandbox.Trees == nil {
 		cfg.Sandbox.Trees = map[string]int{}
