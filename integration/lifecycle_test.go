@@ -429,6 +429,11 @@ func TestAbortedCreateIsNoContainer(t *testing.T) {
 		t.Errorf("state while a create holds the directory: %+v %v, want creating", st, res)
 	}
 	f.Close() // the create dies: its lock goes with it
+	// A directory only just made is a create about to take its lock.
+	if st, res, ok := r.state("aborted"); !ok || st.Status != "creating" {
+		t.Errorf("state of a directory made this instant: %+v %v, want creating", st, res)
+	}
+	time.Sleep(5100 * time.Millisecond) // the directory's ctime, which no one can set back
 	res := r.run("state", "aborted")
 	if res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {
 		t.Errorf("state of an aborted create: %v, want exit 1, container does not exist", res)

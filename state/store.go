@@ -225,22 +225,33 @@ func (s *Store) Peek(id string) (*Handle, error) {
 	return &Handle{ID: id, Dir: s.dir(id), fd: -1}, nil
 }
 
-// Abandoned says whether id's directory is held by no command: no create
-// is under way in it. A directory without state.json that no create holds
-// is what a create killed before it recorded the container leaves
-// behind; it is no container (runc's state says "container does not
-// exist" of it), and delete removes it.
+// abandonedAfter is how old a directory without state.json must be before
+// it can be abandoned: Create makes the directory, then locks it, and in
+// between no one holds it.
+const abandonedAfter = 5 * time.Second
+
+// Abandoned says whether id's directory is one a create left behind: no
+// state.json, held by no command (a create under way holds its lock), and
+// older than abandonedAfter. That is what a create killed before it
+// recorded the container leaves; it is no container (runc's state says
+// "container does not exist" of it), and delete removes it.
 func (s *Store) Abandoned(id string) bool {
 	fd, err := s.openDir(id)
 	if err != nil {
 		return false
 	}
 	defer unix.Close(fd)
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || time.Since(time.Unix(st.Ctim.Unix())) < abandonedAfter {
+		return false
+	}
 	if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
 		return false // a command holds it: a create under way
 	}
-	flock(fd, unix.LOCK_UN)
-	return true
+	defer flock(fd, unix.LOCK_UN)
+	// Not recorded meanwhile: a create that saved and let go of the lock
+	// between the caller's look and this one.
+	return unix.Faccessat(fd, stateFile, unix.F_OK, 0) != nil
 }
 
 // lockDir opens <root>/<id> (openDir), takes an exclusive flock on it
