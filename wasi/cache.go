@@ -433,6 +433,10 @@ func (c *Cache) evict(keep string) error {
 	return nil
 }
 
+// compileLockWait bounds the wait for another process's compile of the
+// same module: half the shortest compile time bound (2 minutes).
+var compileLockWait = time.Minute
+
 // lockCompile takes the compile lock of key: a process that misses the
 // cache waits here while another compiles the same module, then finds its
 // artifact, instead of compiling it a second time. Three containers of a
@@ -448,9 +452,13 @@ func (c *Cache) lockCompile(key string) (release func()) {
 	if err != nil {
 		return func() {}
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
-		if err != unix.EINTR {
+	// Waited for without blocking, and at most compileLockWait: the holder
+	// may be an exec'd process compiling in its container's cgroup, frozen
+	// by a pause or slowed by a small CPU quota, and a create must not wait
+	// for it past its own time bound; it compiles unlocked instead.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil || (err != unix.EWOULDBLOCK && err != unix.EINTR) || time.Since(start) > compileLockWait {
 			break
 		}
 	}

@@ -512,3 +512,30 @@ func TestPrecompileFailsWhenTheCacheCannotKeepIt(t *testing.T) {
 		t.Fatalf("Precompile with room: err=%v cached=%v", err, cached(c, key))
 	}
 }
+
+// TestCompileLockWaitIsBounded: a process compiling a module holds its
+// key's lock; one that misses the same module waits for it, but not past
+// compileLockWait: the holder may be frozen (an exec'd process in a
+// paused container) and the waiter, a create, has its own time bound.
+func TestCompileLockWaitIsBounded(t *testing.T) {
+	c, err := OpenCache(filepath.Join(t.TempDir(), "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	held := c.lockCompile("k") // the holder, frozen
+	defer held()
+	was := compileLockWait
+	compileLockWait = 300 * time.Millisecond
+	defer func() { compileLockWait = was }()
+	done := make(chan struct{})
+	go func() {
+		c.lockCompile("k")()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a second compile of the same key still waits for a frozen holder after 10 s")
+	}
+}
