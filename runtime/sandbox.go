@@ -2,6 +2,7 @@ package runtime
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi"
 )
@@ -109,7 +110,14 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		return err
 	}
 	if sb.Pivot {
-		if err := pivotIntoRootfs(plan, sb.Trees); err != nil {
+		err := pivotIntoRootfs(plan, sb.Trees)
+		// Attached or not, the detached copies are done with: a copy
+		// left unattached would otherwise stay referenced for the
+		// guest's whole life.
+		for _, fd := range sb.Trees {
+			unix.Close(fd)
+		}
+		if err != nil {
 			return err
 		}
 	}
