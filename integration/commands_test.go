@@ -427,7 +427,10 @@ func TestFailedCreateHookRunsPoststop(t *testing.T) {
 	r := newRunw(t)
 	out := t.TempDir()
 	b := newBundle(t, "probe", "echo", "hi")
-	fail := []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "exit 7"}}}
+	// The second hook of its kind fails: the error names the kind and
+	// its index, in runc's words ("error running createRuntime hook #1"),
+	// which runc's own hook tests match.
+	fail := []specs.Hook{{Path: "/bin/true"}, {Path: "/bin/sh", Args: []string{"sh", "-c", "exit 7"}}}
 	for kind, set := range map[string]func(*specs.Hooks){
 		//lint:ignore SA1019 prestart is deprecated but runc still runs it
 		"prestart":        func(h *specs.Hooks) { h.Prestart = fail },
@@ -440,7 +443,7 @@ func TestFailedCreateHookRunsPoststop(t *testing.T) {
 			s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > " + undone}}}}
 			set(s.Hooks)
 		})
-		if res := r.run("create", "--bundle", b.dir, id); res.code != 1 || !strings.Contains(res.stderr, "exit status 7") {
+		if res := r.run("create", "--bundle", b.dir, id); res.code != 1 || !strings.Contains(res.stderr, "exit status 7") || !strings.Contains(res.stderr, "error running "+kind+" hook #1:") {
 			t.Errorf("create with a failing %s hook: %v", kind, res)
 			continue
 		}

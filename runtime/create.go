@@ -145,10 +145,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	hooked = c
 	// "creating": the create operation is not over (as runc passes it).
 	runtimeHooks, containerHooks := createHooks(b)
-	if err := runHooksIn(b.Dir, runtimeHooks, specState(c, state.Creating)); err != nil {
+	if err := runHooksIn(b.Dir, specState(c, state.Creating), runtimeHooks...); err != nil {
 		return nil, err
 	}
-	if err := runHooksIn(b.Rootfs, containerHooks, specState(c, state.Creating)); err != nil {
+	if err := runHooksIn(b.Rootfs, specState(c, state.Creating), containerHooks); err != nil {
 		return nil, err
 	}
 	if o.PidfdSocket != "" {

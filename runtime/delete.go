@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/opencontainers/cgroups"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
@@ -63,11 +62,8 @@ func (r *Runtime) Delete(id string, force bool) error {
 // runPoststop runs c's poststop hooks with its stopped state. The spec: a
 // failing poststop hook is a warning, and the remaining hooks still run.
 func runPoststop(c *state.Container) {
-	st := specState(c, state.Stopped)
-	for _, hook := range hooksOf(c).Poststop {
-		if err := runHooks([]specs.Hook{hook}, st); err != nil {
-			logrus.Warnf("poststop %v", err)
-		}
+	for _, err := range runEveryHook(specState(c, state.Stopped), hookGroup{"poststop", hooksOf(c).Poststop}) {
+		logrus.Warn(err)
 	}
 }
 

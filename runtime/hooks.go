@@ -17,6 +17,14 @@ import (
 	"github.com/runw/runw/state"
 )
 
+// hookGroup is one kind of hook, named as the spec names it: errors say
+// "error running <kind> hook #<i>", as runc's do (scripts and runc's own
+// tests match on it).
+type hookGroup struct {
+	kind  string
+	hooks []specs.Hook
+}
+
 // createHooks are the hooks run at the end of create, in the spec's order:
 // prestart (deprecated, still honoured) and createRuntime, then
 // createContainer. The spec asks for createContainer (and startContainer)
@@ -25,14 +33,14 @@ import (
 // docs/engines.md). Each runs from the directory runc's runs from: runc's
 // create works in the bundle directory, and its createContainer hooks run
 // from the root filesystem.
-func createHooks(b *spec.Bundle) (runtimeHooks, containerHooks []specs.Hook) {
+func createHooks(b *spec.Bundle) (runtimeHooks []hookGroup, containerHooks hookGroup) {
 	h := b.Spec.Hooks
 	if h == nil {
-		return nil, nil
+		return nil, hookGroup{}
 	}
 	//lint:ignore SA1019 prestart is deprecated but runc still runs it: part of the contract
-	out := append([]specs.Hook(nil), h.Prestart...)
-	return append(out, h.CreateRuntime...), h.CreateContainer
+	prestart := h.Prestart
+	return []hookGroup{{"prestart", prestart}, {"createRuntime", h.CreateRuntime}}, hookGroup{"createContainer", h.CreateContainer}
 }
 
 // laterHooks are the hooks that run after create (startContainer,
@@ -123,29 +131,44 @@ func specState(c *state.Container, status string) specs.State {
 	}
 }
 
-// runHooks runs each hook with the state on stdin and stops at the first
-// failure, as the spec asks for every hook kind but poststart/poststop
-// (whose callers only log the error). The hooks run in runw's working
-// directory.
-func runHooks(hooks []specs.Hook, st specs.State) error {
-	return runHooksIn("", hooks, st)
+// runHooks runs each hook of the groups with the state on stdin and stops
+// at the first failure, as the spec asks for every hook kind but
+// poststart/poststop (whose callers only log the error). The hooks run in
+// runw's working directory.
+func runHooks(st specs.State, groups ...hookGroup) error {
+	return runHooksIn("", st, groups...)
 }
 
 // runHooksIn is runHooks with the hooks' working directory (empty: runw's).
-func runHooksIn(dir string, hooks []specs.Hook, st specs.State) error {
-	if len(hooks) == 0 {
-		return nil
-	}
-	in, err := json.Marshal(st)
-	if err != nil {
-		return err
-	}
-	for _, h := range hooks {
-		if err := runHook(h, in, dir); err != nil {
-			return err
+func runHooksIn(dir string, st specs.State, groups ...hookGroup) error {
+	var in []byte
+	for _, g := range groups {
+		for i, h := range g.hooks {
+			if in == nil {
+				var err error
+				if in, err = json.Marshal(st); err != nil {
+					return err
+				}
+			}
+			if err := runHook(h, in, dir); err != nil {
+				return fmt.Errorf("error running %s hook #%d: %w", g.kind, i, err)
+			}
 		}
 	}
 	return nil
+}
+
+// runEveryHook runs every hook of g whatever fails (poststop: the spec has
+// each failure a warning and the remaining hooks still run), and returns
+// the failures, worded as runHooks words them.
+func runEveryHook(st specs.State, g hookGroup) []error {
+	var errs []error
+	for i, h := range g.hooks {
+		if err := runHooks(st, hookGroup{g.kind, []specs.Hook{h}}); err != nil {
+			errs = append(errs, fmt.Errorf("error running %s hook #%d: %w", g.kind, i, errors.Unwrap(err)))
+		}
+	}
+	return errs
 }
 
 // hookOutputDelay is how long a hook's stderr is read after the hook has

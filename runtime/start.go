@@ -28,14 +28,14 @@ func (r *Runtime) Start(id string) error {
 	}
 
 	hooks := hooksOf(c)
-	if err := runHooks(hooks.StartContainer, specState(c, state.Created)); err != nil {
+	if err := runHooks(specState(c, state.Created), hookGroup{"startContainer", hooks.StartContainer}); err != nil {
 		// runtime-spec: a failed startContainer hook is an error, and the
 		// container is stopped without running the guest (lifecycle step
 		// 7, on to 12), as under runc, whose init ends on the failure; left
 		// created, a second start would run the guest after all.
 		signalInit(c, unix.SIGKILL)
 		killCgroup(c.CgroupPath)
-		return fmt.Errorf("startContainer %w", err)
+		return err
 	}
 	if err := releaseInit(h.Path(fifoName), c); err != nil {
 		return err
@@ -45,14 +45,14 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	os.Remove(h.Path(fifoName))
-	if err := runHooks(hooks.Poststart, specState(c, state.Running)); err != nil {
+	if err := runHooks(specState(c, state.Running), hookGroup{"poststart", hooks.Poststart}); err != nil {
 		// runtime-spec: a failed poststart hook is an error, and the
 		// container is stopped (delete then undoes the rest).
 		// A short guest may be gone and its pid reused while the hook
 		// ran: signalInit signals only the init.
 		signalInit(c, unix.SIGKILL)
 		killCgroup(c.CgroupPath)
-		return fmt.Errorf("poststart %w", err)
+		return err
 	}
 	return nil
 }
