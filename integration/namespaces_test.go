@@ -226,11 +226,7 @@ func TestUserNamespaceMappings(t *testing.T) {
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "30s")
 	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{
-			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
-			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-		}
+		s.Linux = userNamespaceLinux()
 		s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"}}
 	})
 	// The init is host uid 200000: the bundle must be reachable by it, as
@@ -302,11 +298,7 @@ func TestUserNamespaceGrantsBehindRootOnlyDirs(t *testing.T) {
 	r := newRunw(t)
 	b := newBundle(t, "probe", "cat", "/data/f.txt", "cat", "/file.txt", "write", "/tmp/x", "in the tmpfs", "sleep", "60s")
 	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{
-			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
-			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-		}
+		s.Linux = userNamespaceLinux()
 		s.Mounts = []specs.Mount{
 			{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"},
 			{Destination: "/data", Type: "bind", Source: data, Options: []string{"rbind", "ro"}},
@@ -377,6 +369,16 @@ func traversable(t *testing.T, dir string) {
 	}
 }
 
+// userNamespaceLinux is the linux section of a container in user, pid and
+// mount namespaces of its own, its root host uid and gid 200000.
+func userNamespaceLinux() *specs.Linux {
+	return &specs.Linux{
+		Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
+		UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+		GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
+	}
+}
+
 // TestUserNamespaceGrantsDoNotPropagateToTheHost: with a user namespace,
 // each grant is attached in the container's root from a copy of its
 // mount made in the host's namespace (open_tree), which joins its
@@ -413,11 +415,7 @@ func TestUserNamespaceGrantsDoNotPropagateToTheHost(t *testing.T) {
 	r := newRunw(t)
 	b := newBundle(t, "probe", "cat", "/data/sub/f.txt", "sleep", "60s")
 	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{
-			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
-			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-		}
+		s.Linux = userNamespaceLinux()
 		s.Mounts = []specs.Mount{
 			{Destination: "/data", Type: "bind", Source: a, Options: []string{"rbind"}},
 			{Destination: "/data/sub", Type: "bind", Source: sub, Options: []string{"rbind"}},

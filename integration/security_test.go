@@ -711,12 +711,8 @@ func TestSlowCompileEndsCreate(t *testing.T) {
 	quota, period := int64(10000), uint64(100000)
 	b.edit(func(s *specs.Spec) {
 		s.Process.Args = []string{"/slow.wasm"}
-		s.Linux = &specs.Linux{
-			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}, {Type: specs.PIDNamespace}, {Type: specs.MountNamespace}},
-			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}},
-			Resources:   &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}},
-		}
+		s.Linux = userNamespaceLinux()
+		s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}
 	})
 	traversable(t, b.dir)
 	start := time.Now()

@@ -162,10 +162,17 @@ func runHooksIn(dir string, st specs.State, groups ...hookGroup) error {
 // each failure a warning and the remaining hooks still run), and returns
 // the failures, worded as runHooks words them.
 func runEveryHook(st specs.State, g hookGroup) []error {
+	if len(g.hooks) == 0 {
+		return nil
+	}
+	in, err := json.Marshal(st)
+	if err != nil {
+		return []error{err}
+	}
 	var errs []error
 	for i, h := range g.hooks {
-		if err := runHooks(st, hookGroup{g.kind, []specs.Hook{h}}); err != nil {
-			errs = append(errs, fmt.Errorf("error running %s hook #%d: %w", g.kind, i, errors.Unwrap(err)))
+		if err := runHook(h, in, ""); err != nil {
+			errs = append(errs, fmt.Errorf("error running %s hook #%d: %w", g.kind, i, err))
 		}
 	}
 	return errs

@@ -167,10 +167,11 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		}
 		var err error
 		again := false
-		if h.ep.usable(h.stopFd) {
+		epoll := h.ep.usable(h.stopFd)
+		if epoll {
 			again, err = h.ep.poll(pfds, ts)
 		}
-		if !h.ep.usable(h.stopFd) || err == errUsePoll {
+		if !epoll || err == errUsePoll {
 			_, err = unix.Ppoll(pfds, ts, nil)
 		}
 		if err == unix.EINTR || (err == nil && again) {
