@@ -212,7 +212,7 @@ func boundMemory(pid int, bound uint64) error {
 // (*wasi.RejectedError), which it returns: compiling again in the
 // container would only be refused again, after as long.
 func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
-	if r.indexed(plan) {
+	if r.cachedForCreate(plan) {
 		return true, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
@@ -225,6 +225,27 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// cachedForCreate is indexed for create, which may also hash the module
+// when the index misses, as it does for every new container of an engine
+// (each has its own rootfs path). Without that, each would spawn a
+// compile child only to hash the module and find it cached. The hash is
+// of a binary module or component in pieces (bounded memory, about a
+// second a gigabyte, the file at most wasi.MaxModuleSize), of the image's
+// own entrypoint, which create would compile outside on a miss anyway.
+// Text is still never read here: assembling it is bounded by nothing.
+// exec never hashes outside (Exec says why).
+func (r *Runtime) cachedForCreate(plan *wasi.Plan) bool {
+	if plan.Kind.IsText() {
+		return r.indexed(plan)
+	}
+	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
+	if cache == nil {
+		return false
+	}
+	defer cache.Close()
+	return cache.Has(plan.Module, plan.Kind)
 }
 
 // indexed reports whether the cache's index already names plan's module

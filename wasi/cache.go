@@ -1,11 +1,13 @@
 package wasi
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"hash/crc32"
 	"io"
 	"io/fs"
@@ -147,11 +149,47 @@ func (c *Cache) Close() {
 func Key(wasm []byte) string {
 	h := sha256.New()
 	h.Write(wasm)
-	if spec.Sniff(wasm) == spec.KindComponent {
+	return keySum(h, wasm)
+}
+
+// keySum finishes the key of a file whose bytes h has hashed and which
+// begins with head (at least its first 8 bytes, where there are so many).
+func keySum(h hash.Hash, head []byte) string {
+	if spec.Sniff(head[:min(len(head), 8)]) == spec.KindComponent {
 		h.Write([]byte("\x00component"))
 	}
 	fmt.Fprintf(h, "\x00wasmtime=%s\x00%s", WasmtimeVersion(), engineSettings)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// hashModule is Key of the binary module or component at path, read in
+// pieces through one small buffer instead of whole. Memory first touched
+// is what a whole read costs on a VM: 75 MB read whole took 0.9 to 1.5 s
+// here, the same file hashed in pieces 66 ms, and an engine's every new
+// container is a miss of the identity index (its rootfs is a new path).
+// It is bounded by MaxModuleSize as ReadModule is.
+func hashModule(path string) (string, error) {
+	f, _, err := openModule(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	r := &io.LimitedReader{R: f, N: MaxModuleSize + 1}
+	h := sha256.New()
+	buf := make([]byte, 128<<10)
+	n, err := io.ReadFull(r, buf)
+	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+		return "", err
+	}
+	head := append([]byte(nil), buf[:min(n, 8)]...)
+	h.Write(buf[:n])
+	if _, err := io.CopyBuffer(h, r, buf); err != nil {
+		return "", err
+	}
+	if r.N == 0 {
+		return "", tooLarge(path, fmt.Sprintf("more than %d bytes", MaxModuleSize))
+	}
+	return keySum(h, head), nil
 }
 
 func (c *Cache) path(key string) string { return filepath.Join(c.at, key+".cwasm") }
@@ -190,6 +228,12 @@ func indexPath(path string) string {
 // index when the file is unchanged, else by reading and hashing it (and
 // then remembering the answer). convert turns the file's bytes into the
 // binary module (WAT text, for example); it may be nil.
+//
+// wasm is the bytes the key was computed from when they had to be read
+// whole (text is assembled before it is hashed), else nil: a binary file
+// is hashed in pieces (hashModule), and a caller that compiles it reads
+// it again and keys the bytes it compiles (compileCached), so a file
+// rewritten between the two reads is never stored under the other's key.
 func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key string, wasm []byte, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -199,15 +243,16 @@ func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key s
 	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
 		return string(b), nil, nil
 	}
-	if wasm, err = ReadModule(path); err != nil {
-		return "", nil, err
-	}
-	if convert != nil {
-		if wasm, err = convert(wasm); err != nil {
-			return "", nil, err
+	if convert == nil {
+		key, err = hashModule(path)
+	} else if wasm, err = ReadModule(path); err == nil {
+		if wasm, err = convert(wasm); err == nil {
+			key = Key(wasm)
 		}
 	}
-	key = Key(wasm)
+	if err != nil {
+		return "", nil, err
+	}
 	// Only remember the identity if the file did not change while read.
 	if fi2, err := os.Stat(path); err == nil && identity(fi2) == identity(fi) {
 		if writeAtomic(idx, []byte(key)) == nil {
@@ -557,29 +602,48 @@ var ErrModuleTooLarge = errors.New("module file too large")
 
 // ReadModule reads the module at path, refusing (before reading) a file
 // larger than MaxModuleSize, and never reading more than that even if the
-// file grows while it is read.
+// file grows while it is read. The buffer is sized from the file's stat:
+// growing it by doubling as it is read touched about three times the
+// file's size in new memory (0.9 s for 75 MB here, against 0.34 s).
 func ReadModule(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	f, size, err := openModule(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxModuleSize+1)); err != nil {
+		return nil, err
+	}
+	if int64(buf.Len()) > MaxModuleSize {
+		return nil, tooLarge(path, fmt.Sprintf("more than %d bytes", MaxModuleSize))
+	}
+	return buf.Bytes(), nil
+}
+
+// openModule opens the module file at path for reading and returns its
+// size, refusing one larger than MaxModuleSize before anything is read.
+func openModule(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, err
+		f.Close()
+		return nil, 0, err
 	}
-	// A *PathError, as any read error: callers name the guest's path.
 	if fi.Size() > MaxModuleSize {
-		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: %d bytes, at most %d", ErrModuleTooLarge, fi.Size(), MaxModuleSize)}
+		f.Close()
+		return nil, 0, tooLarge(path, fmt.Sprintf("%d bytes, at most %d", fi.Size(), MaxModuleSize))
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxModuleSize+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > MaxModuleSize {
-		return nil, &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: more than %d bytes", ErrModuleTooLarge, MaxModuleSize)}
-	}
-	return data, nil
+	return f, fi.Size(), nil
+}
+
+// tooLarge is the refusal of the module at path; a *PathError, as any
+// read error, so that callers name the guest's path.
+func tooLarge(path, detail string) error {
+	return &os.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: %s", ErrModuleTooLarge, detail)}
 }
 
 // writeAtomic writes data to a dot-prefixed temp file beside path, fsyncs

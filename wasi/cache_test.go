@@ -539,3 +539,98 @@ func TestCompileLockWaitIsBounded(t *testing.T) {
 		t.Fatal("a second compile of the same key still waits for a frozen holder after 10 s")
 	}
 }
+
+// TestHashModuleIsKey: a binary file hashed in pieces gets the key of its
+// bytes read whole, whatever its size against the buffer, a component's
+// included; a file over MaxModuleSize is refused before it is hashed.
+func TestHashModuleIsKey(t *testing.T) {
+	dir := t.TempDir()
+	heads := map[string][]byte{
+		"module":    []byte("\x00asm\x01\x00\x00\x00"),
+		"component": []byte("\x00asm\x0d\x00\x01\x00"),
+	}
+	for name, head := range heads {
+		for _, size := range []int{0, 3, 8, 9, 128<<10 - 1, 128 << 10, 128<<10 + 1, 300 << 10} {
+			data := make([]byte, size)
+			for i := range data {
+				data[i] = byte(i * 7)
+			}
+			copy(data, head)
+			p := filepath.Join(dir, name+strconv.Itoa(size))
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := hashModule(p)
+			if err != nil || got != Key(data) {
+				t.Errorf("%s of %d bytes: hashModule = %q, %v; want Key of its bytes %q", name, size, got, err, Key(data))
+			}
+		}
+	}
+	p := filepath.Join(dir, "module"+strconv.Itoa(300<<10))
+	defer func(old int64) { MaxModuleSize = old }(MaxModuleSize)
+	MaxModuleSize = 200 << 10
+	if _, err := hashModule(p); !errors.Is(err, ErrModuleTooLarge) {
+		t.Fatalf("a file over MaxModuleSize: %v, want ErrModuleTooLarge", err)
+	}
+}
+
+// TestCacheKeysTheBytesItCompiles: the attack is a module rewritten while
+// runw keys and compiles it (a guest's own file, an image being pulled),
+// so that the artifact of one content is stored under the key of another
+// and later run for it. The key is hashed in pieces before the compile
+// reads the file whole; the compile must key what it read. A writer swaps
+// two modules in and out as fast as it can while a fresh cache compiles
+// the path again and again: every artifact kept must be its key's.
+func TestCacheKeysTheBytesItCompiles(t *testing.T) {
+	engine := NewEngine()
+	dir := t.TempDir()
+	var mods [2][]byte
+	var keys [2]string
+	for i := range mods {
+		wasm, err := wasmtime.Wat2Wasm(`(module (func (export "n") (result i32) i32.const ` + strconv.Itoa(i) + `) (data (i32.const 0) "` + strings.Repeat("x", 256<<10) + `") (memory 8))`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mods[i], keys[i] = wasm, Key(wasm)
+	}
+	p := filepath.Join(dir, "m.wasm")
+	if err := os.WriteFile(p, mods[0], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tmp := filepath.Join(dir, "next")
+			if os.WriteFile(tmp, mods[i%2], 0o644) != nil || os.Rename(tmp, p) != nil {
+				t.Error("swap the module")
+				return
+			}
+		}
+	}()
+	defer func() { close(stop); wg.Wait() }()
+	for i := 0; i < 200; i++ {
+		c := openTestCache(t, 0)
+		m, _, key, err := CompileKeyed(engine, p, spec.KindModule, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := call(t, engine, m)
+		if key != keys[got] {
+			t.Fatalf("run %d: compiled module %d reported under key %s, module %d's key is %s", i, got, key, got, keys[got])
+		}
+		for want, k := range keys {
+			if cm := c.Load(engine, k); cm != nil && call(t, engine, cm) != int32(want) {
+				t.Fatalf("run %d: the artifact under module %d's key is module %d's", i, want, 1-want)
+			}
+		}
+		c.Close()
+	}
+}
