@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -448,4 +449,79 @@ func TestUserNamespaceGrantsDoNotPropagateToTheHost(t *testing.T) {
 	}
 	r.run("kill", "nested", "KILL")
 	bg.wait(t, 30*time.Second)
+}
+
+// TestUserNamespaceStartsFromTheCache: an init in a user namespace is
+// nobody on the host and cannot read runw's cache, so every create and
+// exec under one (podman --userns=auto, a Kubernetes pod with hostUsers:
+// false) compiled its module again: seconds for a few MB of Go, minutes
+// for a large module, at every start and every health check. create and
+// exec now hand it the cached artifact, which it maps: the process's
+// maps name the artifact's file. The attack the hand-over must not open:
+// the artifact is made readable by all so that the init can reopen its
+// descriptor, yet the container's user on the host still cannot reach
+// it by path, let alone write it.
+func TestUserNamespaceStartsFromTheCache(t *testing.T) {
+	needsRoot(t, "maps ids into a new user namespace")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(func(s *specs.Spec) { s.Linux = userNamespaceLinux() })
+	traversable(t, b.dir)
+	// A cache directory others may search (t.TempDir's is 0755): its
+	// artifacts stay 0600 and none is handed over; the init compiles.
+	r.mustRun("create", "--bundle", b.dir, "searchable")
+	if st, _, ok := r.state("searchable"); !ok || mappedArtifact(t, st.Pid, r.cache) != "" {
+		t.Fatalf("an artifact was handed over from a cache directory others may search (state found: %v)", ok)
+	}
+	if open, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm")); len(open) != 1 {
+		t.Fatalf("cache holds %d artifacts, want 1", len(open))
+	} else if fi, err := os.Stat(open[0]); err != nil || fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("an artifact in a cache directory others may search is readable by others: %v %v", fi.Mode(), err)
+	}
+	r.mustRun("delete", "--force", "searchable")
+	// The default: OpenCache makes the directory 0700.
+	if err := os.Chmod(r.cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("create", "--bundle", b.dir, "uncached")
+	st, _, ok := r.state("uncached")
+	if !ok {
+		t.Fatal("no state for the created container")
+	}
+	artifact := mappedArtifact(t, st.Pid, r.cache)
+	if artifact == "" {
+		t.Fatalf("the init in a user namespace maps no artifact from the cache %s: it compiled its module", r.cache)
+	}
+	if pid := r.execDetached("uncached", "/probe.wasm", "sleep", "60s"); mappedArtifact(t, pid, r.cache) != artifact {
+		t.Fatalf("the exec'd process in a user namespace does not map the cached artifact %s", artifact)
+	}
+	uid := userNamespaceLinux().UIDMappings[0].HostID
+	asContainerUser := func(script string) error {
+		cmd := exec.Command("sh", "-c", script)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+		return cmd.Run()
+	}
+	if asContainerUser("cat "+artifact+" >/dev/null") == nil {
+		t.Errorf("the container's user on the host (uid %d) read the artifact %s by its path", uid, artifact)
+	}
+	if asContainerUser("echo planted >> "+artifact) == nil {
+		t.Errorf("the container's user on the host (uid %d) wrote the artifact %s", uid, artifact)
+	}
+}
+
+// mappedArtifact returns the compiled artifact under cache that process
+// pid maps, "" when it maps none.
+func mappedArtifact(t *testing.T, pid int, cache string) string {
+	t.Helper()
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		if f := strings.Fields(line); len(f) >= 6 && strings.HasPrefix(f[5], cache+"/") && strings.HasSuffix(f[5], ".cwasm") {
+			return f[5]
+		}
+	}
+	return ""
 }

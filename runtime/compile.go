@@ -212,7 +212,7 @@ func boundMemory(pid int, bound uint64) error {
 // (*wasi.RejectedError), which it returns: compiling again in the
 // container would only be refused again, after as long.
 func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
-	if r.cachedForCreate(plan) {
+	if r.cachedOutside(plan, wasi.MaxModuleSize) {
 		return true, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
@@ -227,37 +227,35 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 	return true, nil
 }
 
-// cachedForCreate is indexed for create, which may also hash the module
-// when the index misses, as it does for every new container of an engine
-// (each has its own rootfs path). Without that, each would spawn a
-// compile child only to hash the module and find it cached. The hash is
-// of a binary module or component in pieces (bounded memory, about a
-// second a gigabyte, the file at most wasi.MaxModuleSize), of the image's
-// own entrypoint, which create would compile outside on a miss anyway.
-// Text is still never read here: assembling it is bounded by nothing.
-// exec never hashes outside (Exec says why).
-func (r *Runtime) cachedForCreate(plan *wasi.Plan) bool {
-	if plan.Kind.IsText() {
-		return r.indexed(plan)
-	}
+// cachedOutside reports whether the cache holds plan's module as it is
+// now. It asks the cache's index first, which names the module without
+// reading it. When that misses, as it does for each new container of an
+// engine (each has its own rootfs path) and for an exec (the module is
+// reached through the container's root, another path), it hashes a
+// binary module or component of at most hashUpTo bytes, in pieces (one
+// 128 KB buffer, about a second a gigabyte here), and looks the key up.
+// Without that, create spawned a compile child only to hash the module
+// and find it cached, and an init in a user namespace, which cannot
+// reach the cache, compiled its module at every exec. Text is never
+// read here: assembling it is bounded by nothing.
+func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
 	if cache == nil {
 		return false
 	}
 	defer cache.Close()
+	if cache.HasIndexed(plan.Module) {
+		return true
+	}
+	if plan.Kind.IsText() || moduleSize(plan.Module) > hashUpTo {
+		return false
+	}
 	return cache.Has(plan.Module, plan.Kind)
 }
 
-// indexed reports whether the cache's index already names plan's module
-// as it is now, without reading it (HasIndexed): a warm start then
-// neither hashes nor compiles it.
-func (r *Runtime) indexed(plan *wasi.Plan) bool {
-	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
-	if cache == nil {
-		return false
-	}
-	defer cache.Close()
-	// Never cache.Has here: it reads and converts the module in this
-	// process, unbounded and outside the container's cgroup.
-	return cache.HasIndexed(plan.Module)
-}
+// execHashUpTo bounds the module an exec hashes outside the container
+// (cachedOutside): the module may be the guest's own file, rewritten
+// before each exec (a probe), and its hash is charged to no cgroup. 128
+// MiB is about 0.1 s of CPU here; a larger module's exec that misses the
+// index is keyed by the exec'd init, in the container's cgroup.
+const execHashUpTo = 128 << 20

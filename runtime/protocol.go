@@ -203,11 +203,15 @@ func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
 // of that namespace it is nobody on the host and cannot walk runw's 0700
 // state root, so the exec fifo and the tmpfs directories are handed to it
 // as descriptors (reached as /proc/self/fd/N, which checks only the object
-// itself), and it compiles the guest itself instead of reading runw's
-// cache. They are the first of spawnOptions.ExtraFiles (extraFD).
+// itself), and so is its module's artifact from runw's cache, which it
+// cannot read (passArtifact). They are the first of
+// spawnOptions.ExtraFiles (extraFD).
 func (cfg *initConfig) handOver() ([]*os.File, error) {
 	var h handedOver
 	var err error
+	if cfg.Sandbox.has(specs.UserNamespace) {
+		cfg.passArtifact(&h)
+	}
 	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
 		return h.fail(err)
 	}
@@ -301,6 +305,28 @@ func (cfg *initConfig) passTree(h *handedOver, path, handed string) {
 // the order of spawnOptions.ExtraFiles.
 type handedOver struct{ files []*os.File }
 
+// passArtifact hands an init in a user namespace, which cannot reach
+// runw's cache, the cached artifact of its module (Cache.OpenArtifact
+// says why that is safe), when create or exec found the module cached:
+// without it, every create and exec under a user namespace compiled the
+// module again. It must run while cfg.Plan.Module is still runw's path
+// to the module, before the module is passed.
+func (cfg *initConfig) passArtifact(h *handedOver) {
+	if !cfg.Cached {
+		return
+	}
+	cache := openCache(cfg.CacheDir, cfg.CacheMax)
+	if cache == nil {
+		return
+	}
+	defer cache.Close()
+	if key, ok := cache.IndexedKey(cfg.Plan.Module); ok {
+		if f := cache.OpenArtifact(key); f != nil {
+			cfg.Plan.Artifact = h.add(f)
+		}
+	}
+}
+
 // pass opens path and returns how the init reaches it: /proc/self/fd/N,
 // a magic link to that object and nothing else.
 func (h *handedOver) pass(path string, flags int) (string, error) {
@@ -347,8 +373,8 @@ func (h *handedOver) fail(err error) ([]*os.File, error) {
 // is). So every object the process opens by name, its grants, its module,
 // the cache and the log, is opened here and handed over as a descriptor:
 // reached as /proc/self/fd/N, a magic link to that object and nothing
-// else. In its own user namespace the process cannot read runw's cache
-// (handOver).
+// else. In its own user namespace the process cannot read runw's cache:
+// it is handed its module's artifact (passArtifact).
 //
 // The grants the bundle names (the rootfs, the bind mounts) are opened at
 // their guest paths in the container's tree (root), as the container's
@@ -363,6 +389,9 @@ func (h *handedOver) fail(err error) ([]*os.File, error) {
 func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	var h handedOver
 	var err error
+	if cfg.Sandbox.has(specs.UserNamespace) {
+		cfg.passArtifact(&h)
+	}
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {
 			g := &grants[i]

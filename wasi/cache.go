@@ -376,12 +376,65 @@ func (c *Cache) indexFile(path string, fi os.FileInfo) string {
 // byte, and time quadratic in named branch labels) bounded by nothing.
 // On a miss the bounded compile child computes the key itself.
 func (c *Cache) HasIndexed(path string) bool {
+	_, ok := c.IndexedKey(path)
+	return ok
+}
+
+// IndexedKey is HasIndexed that also returns the key the index names.
+func (c *Cache) IndexedKey(path string) (string, bool) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return false
+		return "", false
 	}
 	b, err := os.ReadFile(c.indexFile(path, fi))
-	return err == nil && len(b) == 64 && c.verify(string(b))
+	if err != nil || len(b) != 64 || !c.verify(string(b)) {
+		return "", false
+	}
+	return string(b), true
+}
+
+// OpenArtifact opens the intact artifact of key for reading, for a
+// process that cannot reach the cache itself: an init in a user
+// namespace, nobody on the host, which without it compiled its module at
+// every create and exec (seconds for a few MB of Go, minutes for a large
+// module). It returns nil when the cache does not hold key intact, or
+// cannot hand it over safely.
+//
+// The process maps the artifact by reopening its descriptor
+// (/proc/self/fd/N), which checks the file's own mode and nothing on the
+// way to it, so the artifact is made readable by all (0644). That lets
+// nobody else in only while the cache directory is runw's alone (no
+// group or other bits, as OpenCache makes it): then only a holder of the
+// descriptor reaches the file, and nobody but runw's user may write it.
+// In a directory others may search, artifacts stay 0600 (other users
+// would read the compiled code of every image) and none is handed over.
+// The process maps what runw itself wrote and checked, never a file of
+// its own choosing.
+func (c *Cache) OpenArtifact(key string) *os.File {
+	if di, err := c.dir.Stat(); err != nil || di.Mode().Perm()&0o077 != 0 {
+		return nil
+	}
+	if !c.verify(key) {
+		return nil
+	}
+	f, err := os.OpenFile(c.path(key), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil
+	}
+	if fi.Mode().Perm()&0o044 != 0o044 {
+		if err := f.Chmod(0o644); err != nil {
+			f.Close()
+			return nil
+		}
+	}
+	now := time.Now()
+	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
+	return f
 }
 
 // Has reports whether the module at path is cached and intact, without

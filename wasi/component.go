@@ -82,9 +82,14 @@ type componentGuest struct {
 // read-only where the plan says; single files (file binds, the default
 // devices) have no WASI 0.2 form and are not granted (docs/components.md).
 func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest, error) {
-	comp, _, _, err := compileComponentNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache)
-	if err != nil {
-		return nil, err
+	comp, ok := handed(plan, func(path string) (*component.Component, error) {
+		return component.DeserializeFile(engine, path)
+	})
+	if !ok {
+		var err error
+		if comp, _, _, err = compileComponentNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache); err != nil {
+			return nil, err
+		}
 	}
 	defer comp.Close()
 	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit, TableElements: plan.tableElements()}

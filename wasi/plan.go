@@ -42,6 +42,12 @@ type Plan struct {
 	Module string `json:"module"`
 	// ModuleName is the module as the guest names it, for messages.
 	ModuleName string `json:"module_name,omitempty"`
+	// Artifact is the compiled artifact of Module from runw's cache,
+	// handed over as /proc/self/fd/N by a create or exec that found it
+	// there, for an init that cannot reach the cache (in a user
+	// namespace it is nobody on the host). Prepare maps it instead of
+	// compiling; "" when there is none.
+	Artifact string `json:"artifact,omitempty"`
 	// Kind says how to read Module: a binary module, WAT text or a
 	// component.
 	Kind spec.Kind `json:"kind"`

@@ -194,15 +194,37 @@ func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 	if plan.Kind.IsComponent() {
 		return prepareComponent(engine, plan, cache)
 	}
-	module, _, _, err := compileNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache)
-	if err != nil {
-		return nil, err
+	module, ok := handed(plan, func(path string) (*wasmtime.Module, error) {
+		return wasmtime.NewModuleDeserializeFile(engine, path)
+	})
+	if !ok {
+		var err error
+		if module, _, _, err = compileNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache); err != nil {
+			return nil, err
+		}
 	}
 	g, err := prepareModule(engine, module, plan)
 	if err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// handed maps the artifact create or exec handed over (Plan.Artifact)
+// with open. It was opened by runw as root in runw's own cache, which it
+// checked (Cache.OpenArtifact), so it is trusted as the cache is; one
+// wasmtime refuses (another engine's, which this binary cannot have
+// made) is ignored, and the module compiled.
+func handed[T any](plan *Plan, open func(path string) (T, error)) (T, bool) {
+	var zero T
+	if plan.Artifact == "" {
+		return zero, false
+	}
+	v, err := open(plan.Artifact)
+	if err != nil {
+		return zero, false
+	}
+	return v, true
 }
 
 // checkExecCwd fails as runc's chdir would when an exec'd process's cwd
