@@ -30,6 +30,8 @@ func TestRunExitStatus(t *testing.T) {
 		{"go panic", "probe", []string{"panic"}, 2, []string{"probe panic"}},
 		{"table.grow past the cap", "wat/tablegrow.wat", nil, 3, nil},
 		{"64-bit memory: preview 1 reaches 4 GiB", "wat/memory64.wat", nil, 21, nil},
+		{"exception handling: a thrown tag is caught", "wat/exceptions.wat", nil, 7, nil},
+		{"exception handling: an uncaught throw", "wat/uncaught.wat", nil, 134, []string{"exception"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

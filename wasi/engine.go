@@ -1,8 +1,20 @@
 package wasi
 
+/*
+#include <stdbool.h>
+
+// Declared rather than included, as in preview1/trampoline.go: cgo cannot
+// name the module cache's include directory. libwasmtime v39, linked into
+// the binary by wasmtime-go, has it; wasmtime-go has no setter for it.
+typedef struct wasm_config_t wasm_config_t;
+extern void wasmtime_config_wasm_exceptions_set(wasm_config_t *config, bool enable);
+*/
+import "C"
+
 import (
 	"runtime/debug"
 	"sync"
+	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 )
@@ -14,7 +26,7 @@ const wasmtimeModule = "github.com/bytecodealliance/wasmtime-go/v39"
 // It is part of the cache key: an artifact compiled under other settings
 // must never be loaded (wasmtime would refuse it, or run code built for
 // another configuration).
-const engineSettings = "epoch-interruption=0;opt=speed;cow=1;stack=8M"
+const engineSettings = "epoch-interruption=0;opt=speed;cow=1;stack=8M;exceptions=1"
 
 // WasmtimeVersion reports the wasmtime-go module version linked into this
 // binary, for `runw --version` and the cache key.
@@ -50,5 +62,8 @@ func NewEngine() *wasmtime.Engine {
 	cfg.SetCraneliftOptLevel(wasmtime.OptLevelSpeed)
 	cfg.SetMemoryInitCOWSet(true)
 	cfg.SetMaxWasmStack(MaxWasmStack)
+	// wasmtime-go's Config keeps its C pointer in its first field; v39 is
+	// pinned in go.mod, and TestRunExitStatus runs a guest that throws and catches.
+	C.wasmtime_config_wasm_exceptions_set(*(**C.wasm_config_t)(unsafe.Pointer(cfg)), true)
 	return wasmtime.NewEngineWithConfig(cfg)
 }
