@@ -109,7 +109,7 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "read cgroupsPath as systemd's slice:prefix:name, as runc does"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility (runw has no checkpoint)"},
-			&cli.StringFlag{Name: "cache-dir", Value: wasi.DefaultCacheDir, Usage: "compiled-module cache; empty disables it"},
+			&cli.StringFlag{Name: "cache-dir", Value: defaultCacheDir(), Usage: "compiled-module cache; empty disables it"},
 			&cli.Int64Flag{Name: "cache-max", Value: wasi.DefaultCacheMax, Usage: "cache size bound in bytes"},
 			&cli.StringFlag{Name: "native-runtime", Usage: "OCI runtime for native (non-wasm) containers (default: runc, then crun, on PATH)"},
 		},
@@ -135,6 +135,23 @@ func defaultRoot() string {
 		}
 	}
 	return state.DefaultRoot
+}
+
+// defaultCacheDir is /var/lib/runw/cache for root and, where defaultRoot
+// answers $XDG_RUNTIME_DIR/runw (a user, or rootless podman's root of a
+// user namespace, who cannot write /var/lib), the user's own cache:
+// $XDG_CACHE_HOME/runw, else ~/.cache/runw. With the system's directory
+// there, the cache was disabled and every container compiled its module.
+func defaultCacheDir() string {
+	if os.Geteuid() != 0 || userns.RunningInUserNS() && os.Getenv("USER") != "root" {
+		if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
+			return filepath.Join(d, "runw")
+		}
+		if h := os.Getenv("HOME"); filepath.IsAbs(h) && h != "/" {
+			return filepath.Join(h, ".cache", "runw")
+		}
+	}
+	return wasi.DefaultCacheDir
 }
 
 // setupLog configures logrus like runc: --log file opened append+sync,

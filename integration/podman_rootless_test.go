@@ -249,6 +249,21 @@ func TestRootlessPodman(t *testing.T) {
 		}
 	})
 
+	// runw, root of podman's user namespace, cannot write the system's
+	// cache (/var/lib/runw/cache): it keeps the user's own, as its state
+	// goes under XDG_RUNTIME_DIR. Without one, every container compiled
+	// its module (seconds for a few MB of Go, minutes for a large one).
+	t.Run("CompiledModulesAreCachedForTheUser", func(t *testing.T) {
+		artifacts, _ := filepath.Glob(filepath.Join(p.dir, "home", ".cache", "runw", "*.cwasm"))
+		if len(artifacts) == 0 {
+			t.Fatalf("no compiled module in the user's cache %s after a run", filepath.Join(p.dir, "home", ".cache", "runw"))
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(artifacts[0], &st); err != nil || int(st.Uid) != p.uid {
+			t.Errorf("%s: owner %d (%v), want the user %d", artifacts[0], st.Uid, err, p.uid)
+		}
+	})
+
 	t.Run("InitIsTheUserInItsUserNamespace", func(t *testing.T) {
 		res := p.podman(t, "run", "-d", "--network", "none", engProbeImage, "echo", "up", "sleep", "4s", "exit", "4")
 		engWant(t, res, 0)
