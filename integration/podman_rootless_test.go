@@ -254,6 +254,7 @@ func TestRootlessPodman(t *testing.T) {
 	// goes under XDG_RUNTIME_DIR. Without one, every container compiled
 	// its module (seconds for a few MB of Go, minutes for a large one).
 	t.Run("CompiledModulesAreCachedForTheUser", func(t *testing.T) {
+		engWant(t, p.podman(t, "run", "--rm", "--network", "none", engProbeImage, "exit", "0"), 0)
 		artifacts, _ := filepath.Glob(filepath.Join(p.dir, "home", ".cache", "runw", "*.cwasm"))
 		if len(artifacts) == 0 {
 			t.Fatalf("no compiled module in the user's cache %s after a run", filepath.Join(p.dir, "home", ".cache", "runw"))
