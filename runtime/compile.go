@@ -253,9 +253,11 @@ func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 	return cache.Has(plan.Module, plan.Kind)
 }
 
-// execHashUpTo bounds the module an exec hashes outside the container
-// (cachedOutside): the module may be the guest's own file, rewritten
-// before each exec (a probe), and its hash is charged to no cgroup. 128
-// MiB is about 0.1 s of CPU here; a larger module's exec that misses the
-// index is keyed by the exec'd init, in the container's cgroup.
+// execHashUpTo bounds the module an exec into a user namespace hashes
+// outside the container (cachedOutside), to hand its init the artifact:
+// the module may be the guest's own file, rewritten before each exec (a
+// probe), and its hash is charged to no cgroup. 128 MiB is about 0.1 s
+// of CPU here; a larger module is compiled by the exec'd init, in the
+// container's cgroup. An exec without a user namespace hashes nothing
+// outside: its init reaches the cache and keys the module itself.
 const execHashUpTo = 128 << 20

@@ -85,7 +85,19 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	// minutes on every CPU as root outside every limit (a 600 KB module
 	// of 50,000 loop-carried locals: 10 s of CPU in a 40 s probe, for a
 	// container allowed 4 s, charged 45 ms).
-	cached := r.cachedOutside(plan, execHashUpTo)
+	sb, err := sandboxFor(b.Spec)
+	if err != nil {
+		return 0, err
+	}
+	sb.Joined = true
+	// The exec'd init keys the module itself when it can reach the cache;
+	// in a user namespace it cannot, and is handed the artifact found here
+	// (passArtifact), by a hash if need be.
+	hashUpTo := int64(0)
+	if sb.has(specs.UserNamespace) {
+		hashUpTo = execHashUpTo
+	}
+	cached := r.cachedOutside(plan, hashUpTo)
 
 	var tty, master *os.File
 	switch {
@@ -104,11 +116,6 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		// only copy (and the console's end sees its hang-up).
 		defer tty.Close()
 	}
-	sb, err := sandboxFor(b.Spec)
-	if err != nil {
-		return 0, err
-	}
-	sb.Joined = true
 	cfg := initConfig{
 		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
