@@ -250,7 +250,9 @@ func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 	if plan.Kind.IsText() || moduleSize(plan.Module) > hashUpTo {
 		return false
 	}
-	return cache.Has(plan.Module, plan.Kind)
+	// The bound holds for the bytes read too, not only for the size just
+	// seen: the guest may extend its module while it is hashed.
+	return cache.HasUpTo(plan.Module, plan.Kind, hashUpTo)
 }
 
 // execHashUpTo bounds the module an exec into a user namespace hashes

@@ -560,7 +560,7 @@ func TestHashModuleIsKey(t *testing.T) {
 			if err := os.WriteFile(p, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got, err := hashModule(p)
+			got, err := hashModule(p, MaxModuleSize)
 			if err != nil || got != Key(data) {
 				t.Errorf("%s of %d bytes: hashModule = %q, %v; want Key of its bytes %q", name, size, got, err, Key(data))
 			}
@@ -569,7 +569,7 @@ func TestHashModuleIsKey(t *testing.T) {
 	p := filepath.Join(dir, "module"+strconv.Itoa(300<<10))
 	defer func(old int64) { MaxModuleSize = old }(MaxModuleSize)
 	MaxModuleSize = 200 << 10
-	if _, err := hashModule(p); !errors.Is(err, ErrModuleTooLarge) {
+	if _, err := hashModule(p, MaxModuleSize); !errors.Is(err, ErrModuleTooLarge) {
 		t.Fatalf("a file over MaxModuleSize: %v, want ErrModuleTooLarge", err)
 	}
 }
