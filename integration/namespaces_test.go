@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -474,11 +475,16 @@ func TestUserNamespaceStartsFromTheCache(t *testing.T) {
 	if st, _, ok := r.state("searchable"); !ok || mappedArtifact(t, st.Pid, r.cache) != "" {
 		t.Fatalf("an artifact was handed over from a cache directory others may search (state found: %v)", ok)
 	}
-	if open, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm")); len(open) != 1 {
-		t.Fatalf("cache holds %d artifacts, want 1", len(open))
-	} else if fi, err := os.Stat(open[0]); err != nil || fi.Mode().Perm()&0o077 != 0 {
-		t.Fatalf("an artifact in a cache directory others may search is readable by others: %v %v", fi.Mode(), err)
+	hidden := func(when string) {
+		t.Helper()
+		artifacts, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm"))
+		for _, a := range artifacts {
+			if fi, err := os.Stat(a); err != nil || fi.Mode().Perm()&0o077 != 0 {
+				t.Fatalf("%s: artifact %s in a cache directory others may search has mode %v (%v)", when, a, fi.Mode(), err)
+			}
+		}
 	}
+	hidden("nothing handed over")
 	r.mustRun("delete", "--force", "searchable")
 	// The default: OpenCache makes the directory 0700.
 	if err := os.Chmod(r.cache, 0o700); err != nil {
@@ -508,10 +514,22 @@ func TestUserNamespaceStartsFromTheCache(t *testing.T) {
 	if asContainerUser("echo planted >> "+artifact) == nil {
 		t.Errorf("the container's user on the host (uid %d) wrote the artifact %s", uid, artifact)
 	}
+	// The handed artifact is 0644, safe in a directory nobody else may
+	// search. Opened up later, runw hides it again on its next use.
+	if fi, err := os.Stat(artifact); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("handed artifact %s: mode %v (%v), want 0644", artifact, fi.Mode(), err)
+	}
+	if err := os.Chmod(r.cache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("cache", "ls")
+	hidden("the directory opened up after a hand-over")
 }
 
-// mappedArtifact returns the compiled artifact under cache that process
-// pid maps, "" when it maps none.
+// mappedArtifact returns the compiled artifact of cache that process pid
+// maps, as its path in cache, "" when it maps none. The process maps it
+// through a detached read-only view of the directory, where the kernel
+// names it /<key>.cwasm.
 func mappedArtifact(t *testing.T, pid int, cache string) string {
 	t.Helper()
 	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
@@ -519,9 +537,93 @@ func mappedArtifact(t *testing.T, pid int, cache string) string {
 		t.Fatal(err)
 	}
 	for _, line := range strings.Split(string(maps), "\n") {
-		if f := strings.Fields(line); len(f) >= 6 && strings.HasPrefix(f[5], cache+"/") && strings.HasSuffix(f[5], ".cwasm") {
-			return f[5]
+		if f := strings.Fields(line); len(f) >= 6 && strings.HasSuffix(f[5], ".cwasm") {
+			p := filepath.Join(cache, filepath.Base(f[5]))
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
 		}
 	}
 	return ""
 }
+
+// artifactDescriptors are the descriptors process pid holds on compiled
+// artifacts, as /proc/<pid>/fd/N.
+func artifactDescriptors(t *testing.T, pid int) []string {
+	t.Helper()
+	fds, err := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err == nil && strings.HasSuffix(l, ".cwasm") {
+			held = append(held, fd)
+		}
+	}
+	return held
+}
+
+// TestArtifactCannotBeReopenedForWriting: the attack is a process that
+// may reopen the descriptors of a container's init through
+// /proc/<init>/fd (root in the container's pid namespace, a native
+// sidecar, with no capability beyond the default): wasmtime keeps the
+// mapped artifact's descriptor for the container's life, the reopen
+// checks only the file's mode, and the artifact is runw's shared cache
+// entry, so the attacker rewrote the compiled code every later container
+// of that module runs as host root before its sandbox. The artifact is
+// now opened through a read-only mount: the reopen for writing is EROFS
+// even for the host's root, which is what this test is. The init of a
+// container, one in a user namespace (handed its artifact), and an
+// exec'd process, each is tried.
+func TestArtifactCannotBeReopenedForWriting(t *testing.T) {
+	needsRoot(t, "reads the init's descriptors; a user namespace")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	if err := os.Chmod(r.cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tryWrite := func(t *testing.T, who string, pid int) {
+		t.Helper()
+		held := artifactDescriptors(t, pid)
+		if len(held) == 0 {
+			t.Fatalf("%s (pid %d) holds no artifact: the attack has nothing to reopen", who, pid)
+		}
+		for _, fd := range held {
+			f, err := os.OpenFile(fd, os.O_WRONLY, 0)
+			if err == nil {
+				f.Close()
+				t.Errorf("%s: %s (%s) reopened for writing by root", who, fd, must(os.Readlink(fd)))
+			} else if !errors.Is(err, syscall.EROFS) {
+				t.Errorf("%s: reopen %s for writing: %v, want EROFS", who, fd, err)
+			}
+		}
+	}
+	for _, c := range []struct {
+		name  string
+		linux func() *specs.Linux
+	}{
+		{"own mount and pid namespaces", func() *specs.Linux {
+			return &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}}}
+		}},
+		{"user namespace", userNamespaceLinux},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t, "probe", "sleep", "60s")
+			b.edit(func(s *specs.Spec) { s.Linux = c.linux() })
+			traversable(t, b.dir)
+			id := strings.ReplaceAll(c.name, " ", "-")
+			r.mustRun("create", "--bundle", b.dir, id)
+			defer r.run("delete", "--force", id)
+			st, _, ok := r.state(id)
+			if !ok {
+				t.Fatal("no state for the created container")
+			}
+			tryWrite(t, "the init", st.Pid)
+			r.mustRun("start", id)
+			tryWrite(t, "an exec'd process", r.execDetached(id, "/probe.wasm", "sleep", "60s"))
+		})
+	}
+}
+
+func must[T any](v T, _ error) T { return v }

@@ -104,7 +104,7 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 	}
 	if err := cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("compile took more than %v: %w", limit, err)
+			return &compileTimeError{name: name, limit: limit}
 		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() == ExitRejected {
@@ -154,6 +154,20 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 }
 
 func (t *tailBuffer) String() string { return string(t.b) }
+
+// compileTimeError is a compile child that ran out of its time
+// (compileTime). create reports it rather than compile the module again
+// in the init, which would run as long under the container's own limits
+// and then fail the same way (a hostile module held create for twice
+// the bound).
+type compileTimeError struct {
+	name  string
+	limit time.Duration
+}
+
+func (e *compileTimeError) Error() string {
+	return fmt.Sprintf("%s: compile took more than %v", e.name, e.limit)
+}
 
 // compileTime bounds one `runw compile` child of create or exec, for a
 // module of size bytes: two minutes and 10 s a MiB, at most 15 minutes
@@ -218,7 +232,8 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
 	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, true); err != nil {
 		var rejected *wasi.RejectedError
-		if errors.As(err, &rejected) {
+		var slow *compileTimeError
+		if errors.As(err, &rejected) || errors.As(err, &slow) {
 			return false, err
 		}
 		logDebugf("compile outside the container failed (%v); the init will compile", err)
@@ -253,6 +268,14 @@ func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 	// The bound holds for the bytes read too, not only for the size just
 	// seen: the guest may extend its module while it is hashed.
 	return cache.HasUpTo(plan.Module, plan.Kind, hashUpTo)
+}
+
+// canHandOver reports whether the cache may hand an init in a user
+// namespace its artifact (wasi.Cache.CanHandOver).
+func (r *Runtime) canHandOver() bool {
+	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
+	defer cache.Close()
+	return cache != nil && cache.CanHandOver()
 }
 
 // execHashUpTo bounds the module an exec into a user namespace hashes

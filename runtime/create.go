@@ -244,10 +244,13 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		return initConfig{}, err
 	}
 	// An init in its own user namespace cannot read runw's cache: it is
-	// handed the artifact compiled here (handOver).
-	cached, err := r.compileOutside(plan)
-	if err != nil {
-		return initConfig{}, err
+	// handed the artifact compiled here (handOver), where the cache can
+	// hand one over; elsewhere a compile here would be wasted.
+	cached := false
+	if !sandbox.has(specs.UserNamespace) || r.canHandOver() {
+		if cached, err = r.compileOutside(plan); err != nil {
+			return initConfig{}, err
+		}
 	}
 	owner := sandbox.hostUser(plan.User)
 	// A tmpfs's root belongs to the container's root, as under runc.

@@ -94,7 +94,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	// in a user namespace it cannot, and is handed the artifact found here
 	// (passArtifact), by a hash if need be.
 	hashUpTo := int64(0)
-	if sb.has(specs.UserNamespace) {
+	if sb.has(specs.UserNamespace) && r.canHandOver() {
 		hashUpTo = execHashUpTo
 	}
 	cached := r.cachedOutside(plan, hashUpTo)

@@ -86,6 +86,9 @@ func Init() {
 		pipes.fail(fmt.Errorf("%s: compile took more than %v", cfg.Plan.ModuleName, bound))
 	})
 	cache := openCache(cfg.CacheDir, cfg.CacheMax)
+	if cache != nil && cfg.CacheView != "" {
+		cache.UseView(cfg.CacheView)
+	}
 	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 		if err := compileInChild(cfg); err != nil {
 			pipes.fail(err)

@@ -73,13 +73,18 @@ func extraFD(i int) int { return firstExtraFD + i }
 
 // initConfig is what the parent sends the init over the init pipe.
 type initConfig struct {
-	Plan      *wasi.Plan `json:"plan"`
-	Fifo      string     `json:"fifo"`
-	CacheDir  string     `json:"cache_dir,omitempty"`
-	CacheMax  int64      `json:"cache_max,omitempty"`
-	LogPath   string     `json:"log_path,omitempty"`
-	LogFormat string     `json:"log_format,omitempty"`
-	Debug     bool       `json:"debug,omitempty"`
+	Plan     *wasi.Plan `json:"plan"`
+	Fifo     string     `json:"fifo"`
+	CacheDir string     `json:"cache_dir,omitempty"`
+	// CacheView is a read-only view of the cache directory (handed over
+	// as /proc/self/fd/N), through which the init opens the artifacts it
+	// maps (wasi.Cache.ReadOnlyView says why): in its own mount
+	// namespace it cannot make one.
+	CacheView string `json:"cache_view,omitempty"`
+	CacheMax  int64  `json:"cache_max,omitempty"`
+	LogPath   string `json:"log_path,omitempty"`
+	LogFormat string `json:"log_format,omitempty"`
+	Debug     bool   `json:"debug,omitempty"`
 	// Sandbox is what the init applies to itself before it reports
 	// ready (sandbox.go); create and exec always send one.
 	Sandbox *Sandbox `json:"sandbox"`
@@ -216,6 +221,7 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		return h.fail(err)
 	}
 	if !cfg.Sandbox.has(specs.UserNamespace) {
+		cfg.passCacheView(&h)
 		cfg.Passed = len(h.files)
 		return h.files, nil
 	}
@@ -304,6 +310,30 @@ func (cfg *initConfig) passTree(h *handedOver, path, handed string) {
 // handedOver collects the descriptors handed to the init for paths, in
 // the order of spawnOptions.ExtraFiles.
 type handedOver struct{ files []*os.File }
+
+// passCacheView hands the init a read-only view of the cache directory
+// (wasi.Cache.ReadOnlyView), through which it maps the artifacts it
+// loads. Without one (a kernel before 5.12), the init opens them in the
+// directory, as it did before views.
+func (cfg *initConfig) passCacheView(h *handedOver) {
+	if cfg.CacheDir == "" {
+		return
+	}
+	cache := openCache(cfg.CacheDir, cfg.CacheMax)
+	if cache == nil {
+		return
+	}
+	defer cache.Close()
+	view, err := cache.ReadOnlyView()
+	if err != nil {
+		logDebugf("no read-only view of the cache for the init: %v", err)
+		return
+	}
+	if cfg.CacheView, err = h.pass(fmt.Sprintf("/proc/self/fd/%d", view.Fd()), unix.O_PATH|unix.O_DIRECTORY); err != nil {
+		logDebugf("no read-only view of the cache for the init: %v", err)
+		cfg.CacheView = ""
+	}
+}
 
 // passArtifact hands an init in a user namespace, which cannot reach
 // runw's cache, the cached artifact of its module (Cache.OpenArtifact
@@ -417,6 +447,7 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 		return h.fail(err)
 	}
 	if cfg.CacheDir != "" && !cfg.Sandbox.has(specs.UserNamespace) {
+		cfg.passCacheView(&h)
 		if cfg.CacheDir, err = h.pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
 			return h.fail(err)
 		}

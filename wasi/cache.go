@@ -71,6 +71,12 @@ type Cache struct {
 	// would pile up forever; the oldest go first, and a dropped one only
 	// costs a re-hash of its module.
 	MaxIndex int
+	// view is the directory artifacts are opened through to be mapped: a
+	// read-only clone of dir's mount (ReadOnlyView), or one another
+	// process made and handed over (UseView); "" until needed.
+	view string
+	// viewFile holds the clone ReadOnlyView made, for the Cache's life.
+	viewFile *os.File
 	// storeErr is why the last artifact compiled through this Cache was
 	// not kept (a full or read-only disk), for Precompile, whose whole
 	// job is to keep it; a run only loses speed and ignores it.
@@ -128,7 +134,11 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 		f.Close()
 		return nil, fmt.Errorf("cache: %q through its descriptor (is /proc mounted?): %w", dir, err)
 	}
-	return &Cache{Dir: dir, at: at, dir: f, Max: max}, nil
+	c := &Cache{Dir: dir, at: at, dir: f, Max: max}
+	if fi.Mode().Perm()&0o077 != 0 {
+		c.hideArtifacts()
+	}
+	return c, nil
 }
 
 // Close releases the cache's directory descriptor; the Cache is unusable
@@ -140,6 +150,69 @@ func (c *Cache) Close() {
 		c.dir.Close()
 		c.dir = nil
 	}
+	if c != nil && c.viewFile != nil {
+		c.viewFile.Close()
+		c.viewFile = nil
+	}
+}
+
+// ReadOnlyView returns a read-only clone of the cache directory's mount
+// (open_tree, mount_setattr), detached from every mount table, through
+// which artifacts are opened to be mapped; it stays open for the Cache's
+// life.
+//
+// The attack it stops: a process that maps an artifact keeps its
+// descriptor (wasmtime holds it for the module's life: a container's
+// whole life), and whoever may reopen that descriptor through
+// /proc/<pid>/fd (a root sidecar sharing the container's pid namespace,
+// with no capability beyond the default) opened it for writing, as the
+// file's mode is all the reopen checks. It then rewrote the compiled
+// code every later container of that module maps, as host root before
+// its sandbox, and the code the running ones execute through the page
+// cache (the CRC-32C beside it guards against damage, not a writer). A
+// file opened through a read-only mount cannot be reopened for writing
+// by anyone: EROFS, whatever the caller's capabilities.
+func (c *Cache) ReadOnlyView() (*os.File, error) {
+	if c.viewFile != nil {
+		return c.viewFile, nil
+	}
+	fd, err := unix.OpenTree(int(c.dir.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH)
+	if err != nil {
+		return nil, fmt.Errorf("clone the cache's mount: %w", err)
+	}
+	// Not noexec: wasmtime maps the artifact's code executable.
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, &attr); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("make the cache's clone read-only: %w", err)
+	}
+	c.viewFile = os.NewFile(uintptr(fd), "cache-view")
+	c.view = fmt.Sprintf("/proc/self/fd/%d", fd)
+	return c.viewFile, nil
+}
+
+// UseView makes c open artifacts to be mapped through dir, a read-only
+// view of the cache directory that another process made (ReadOnlyView)
+// and handed over: an init in the container's mount namespace cannot
+// clone a mount of the host's.
+func (c *Cache) UseView(dir string) { c.view = dir }
+
+// mapPath is where the artifact of key is opened to be mapped: through
+// the read-only view, made here if none was handed over. Where no view
+// can be made, the artifact is opened in the cache directory itself, as
+// before views: a kernel without the mount API (before 5.12, ENOSYS),
+// or a user who may not mount (EPERM), whose containers run as that
+// same user and could write its cache anyway. Any other failure is a
+// refusal (""): the module is compiled.
+func (c *Cache) mapPath(key string) string {
+	if c.view == "" {
+		if _, err := c.ReadOnlyView(); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+			return c.path(key)
+		} else if err != nil {
+			return ""
+		}
+	}
+	return filepath.Join(c.view, key+".cwasm")
 }
 
 // Key names the artifact for these module or component bytes under this
@@ -299,7 +372,11 @@ func loadArtifact[T any](c *Cache, key string, open func(path string) (T, error)
 	if !c.verify(key) {
 		return zero, false
 	}
-	v, err := open(c.path(key))
+	at := c.mapPath(key)
+	if at == "" {
+		return zero, false
+	}
+	v, err := open(at)
 	if err != nil {
 		c.Remove(key)
 		return zero, false
@@ -415,34 +492,67 @@ func (c *Cache) IndexedKey(path string) (string, bool) {
 // group or other bits, as OpenCache makes it): then only a holder of the
 // descriptor reaches the file, and nobody but runw's user may write it.
 // In a directory others may search, artifacts stay 0600 (other users
-// would read the compiled code of every image) and none is handed over.
-// The process maps what runw itself wrote and checked, never a file of
-// its own choosing.
+// would read the compiled code of every image), none is handed over, and
+// OpenCache makes those handed over before 0600 again (hideArtifacts).
+// The descriptor is opened through the read-only view (ReadOnlyView),
+// so that nobody reopens it for writing. The process maps what runw
+// itself wrote and checked, never a file of its own choosing.
 func (c *Cache) OpenArtifact(key string) *os.File {
-	if di, err := c.dir.Stat(); err != nil || di.Mode().Perm()&0o077 != 0 {
+	if !c.CanHandOver() || !c.verify(key) {
 		return nil
 	}
-	if !c.verify(key) {
-		return nil
-	}
-	f, err := os.OpenFile(c.path(key), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	// Made readable where it is: the view is read-only.
+	w, err := os.OpenFile(c.path(key), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
-	fi, err := f.Stat()
+	fi, err := w.Stat()
+	if err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o044 != 0o044 {
+		err = w.Chmod(0o644)
+	}
+	w.Close()
 	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
 		return nil
 	}
-	if fi.Mode().Perm()&0o044 != 0o044 {
-		if err := f.Chmod(0o644); err != nil {
-			f.Close()
-			return nil
-		}
+	at := c.mapPath(key)
+	if at == "" {
+		return nil
+	}
+	f, err := os.OpenFile(at, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
 	}
 	now := time.Now()
 	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
 	return f
+}
+
+// CanHandOver reports whether OpenArtifact may hand artifacts over: the
+// cache directory is runw's alone (no group or other bits).
+func (c *Cache) CanHandOver() bool {
+	di, err := c.dir.Stat()
+	return err == nil && di.Mode().Perm()&0o077 == 0
+}
+
+// hideArtifacts makes every artifact 0600 again, in a cache directory
+// that others may now search: OpenArtifact made those it handed over
+// 0644, safe only while nobody else reaches them by path, and other
+// users would read the compiled code of every image run under a user
+// namespace. A few hundred entries at most (the size bound), each a
+// stat: it runs only in a directory opened up after such a hand-over.
+func (c *Cache) hideArtifacts() {
+	entries, err := os.ReadDir(c.at)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".cwasm") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+			_ = os.Chmod(filepath.Join(c.at, e.Name()), 0o600)
+		}
+	}
 }
 
 // Has reports whether the module at path is cached and intact, without
