@@ -347,6 +347,51 @@ func TestUserNamespaceGrantsBehindRootOnlyDirs(t *testing.T) {
 	bg.wait(t, 30*time.Second)
 }
 
+// TestUserNamespaceGrantOfAnUnreadableDir: with a user namespace, a bind
+// mount of a directory the container's root may not read (root's 0700
+// directory on the host, podman -v under --userns=auto) is mounted and the
+// container starts, as under runc; the guest meets EACCES when it reads
+// the directory or a file in it. runw's create failed instead ("grant the
+// container's files: open ... permission denied", podman exit 126): the
+// init, nobody on the host, opened the grant for reading. exec too.
+func TestUserNamespaceGrantOfAnUnreadableDir(t *testing.T) {
+	needsRoot(t, "maps ids into a new user namespace")
+	locked, err := os.MkdirTemp("", "runw-locked-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(locked) })
+	if err := os.Chmod(locked, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(locked, "f.txt"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "started", "cat", "/data/f.txt", "ls", "/data", "stat", "/data", "exit", "3")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = userNamespaceLinux()
+		s.Mounts = []specs.Mount{{Destination: "/data", Type: "bind", Source: locked, Options: []string{"rbind"}}}
+	})
+	traversable(t, b.dir)
+	res := r.run("run", "-b", b.dir, "locked")
+	want := "started\nERR open /data/f.txt: Permission denied\nERR open /data: Permission denied\nOK\n"
+	if res.code != 3 || res.stdout != want {
+		t.Fatalf("run: exit %d, stdout %q, stderr %q; want exit 3 and %q (the guest meets EACCES, as under runc)", res.code, res.stdout, res.stderr, want)
+	}
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "sleep", "60s"} })
+	bg := r.start("run", "-b", b.dir, "locked3")
+	if _, err := r.pollStatus("locked3", "running", 180*time.Second); err != nil {
+		t.Fatalf("%v: %v", err, bg.wait(t, 10*time.Second))
+	}
+	res = r.run("exec", "locked3", "/probe.wasm", "cat", "/data/f.txt", "exit", "4")
+	if res.code != 4 || res.stdout != "ERR open /data/f.txt: Permission denied\n" {
+		t.Errorf("exec: exit %d, stdout %q, stderr %q; want exit 4 and EACCES", res.code, res.stdout, res.stderr)
+	}
+	r.run("kill", "locked3", "KILL")
+	bg.wait(t, 30*time.Second)
+}
+
 // A sysctl outside every namespace the container owns is refused at
 // create, in one line: it would change the host.
 func TestSysctlNeedsItsNamespace(t *testing.T) {

@@ -384,9 +384,12 @@ func (t *target) creatable() Errno {
 	return ErrnoRofs
 }
 
-// stat stats the target without following it.
+// stat stats the target without following it. A directory itself ("."),
+// by its descriptor: "." is a lookup, which needs search permission on the
+// directory, and a native stat of a directory the process may not search
+// (an unreadable grant, openGrant) succeeds.
 func stat(t *target, st *unix.Stat_t) error {
-	if t.name == "" {
+	if t.name == "" || t.name == "." {
 		return unix.Fstatat(t.dir, "", st, unix.AT_EMPTY_PATH)
 	}
 	return unix.Fstatat(t.dir, t.name, st, unix.AT_SYMLINK_NOFOLLOW)

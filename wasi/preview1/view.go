@@ -201,6 +201,11 @@ func confine(fd int, rootfs, readOnly bool) (dir, tree int) {
 		unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 	}
 	dir, err = unix.Openat(tree, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == unix.EACCES {
+		// An unreadable directory (openGrant): its copy's root, O_PATH
+		// as the grant was.
+		dir, err = unix.FcntlInt(uintptr(tree), unix.F_DUPFD_CLOEXEC, 0)
+	}
 	if err != nil {
 		unix.Close(tree)
 		return fd, -1
@@ -236,6 +241,17 @@ func openGrant(host, guest string) (fd int, dir bool, err error) {
 		return fd, false, nil
 	}
 	dfd, err := unix.Openat(fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err == unix.EACCES {
+		// A directory the init may reach but not read: in a user
+		// namespace the init is nobody on the host, and a bind mount of a
+		// root-owned 0700 directory (podman -v under --userns=auto) is
+		// such. runc mounts it and starts the container, whose process
+		// then meets EACCES inside; the create failed here instead. The
+		// O_PATH descriptor serves as the base of *at calls, each checked
+		// by the kernel against the directory's mode as the guest's
+		// process (EACCES, as under runc).
+		return fd, true, nil
+	}
 	unix.Close(fd)
 	if err != nil {
 		return -1, false, fmt.Errorf("open %q for %q: %w", host, guest, err)
