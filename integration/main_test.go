@@ -32,6 +32,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if key := os.Getenv(reopenPollEnv); key != "" {
+		os.Exit(reopenPoll(key))
+	}
 	os.Exit(setup(m))
 }
 

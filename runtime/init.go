@@ -131,6 +131,12 @@ func Init() {
 	for i := 0; i < cfg.Passed; i++ {
 		unix.Close(extraFD(i))
 	}
+	// Non-dumpable since the C constructor (nsenter.go says why): with the
+	// descriptors closed, /proc/<init> may be the container's again, and
+	// the process's user's (the fifo is reopened through /proc/self).
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
+		pipes.fail(fmt.Errorf("make the init dumpable: %w", err))
+	}
 	// If create is gone (killed mid-way), nobody will ever start or
 	// delete this init by its fifo: exit instead of waiting forever.
 	if err := pipes.ready(); err != nil {

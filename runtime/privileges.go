@@ -234,8 +234,9 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 		return fmt.Errorf("apply process.user and capabilities: %w", err)
 	}
 	// A credential change (a new uid, fewer permitted capabilities) makes
-	// the process non-dumpable, which makes /proc/self root-owned: the
-	// init could not reopen its fifo there. A native process of that user
-	// is dumpable too.
-	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
+	// the process non-dumpable, as the init is until its handed-over
+	// descriptors are closed: Init makes it dumpable then (the fifo is
+	// reopened through /proc/self; a native process of that user is
+	// dumpable too).
+	return nil
 }

@@ -120,8 +120,20 @@ static void enter_cgroup(const char *arg) {
 // cut short or mistyped is an error, never silently skipped (a skipped
 // "tasks" would leave the init outside its limits).
 __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, char **envp) {
+	// The compile child of an init (fillCache: "compile /proc/self/fd/0",
+	// last) inherits the init's handed-over descriptors, the cache
+	// directory among them: non-dumpable as the init is, below.
+	if (argc >= 3 && strcmp(argv[argc - 2], "compile") == 0 && strcmp(argv[argc - 1], "/proc/self/fd/0") == 0)
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2 || strcmp(argv[1], "init") != 0)
 		return;
+	// Non-dumpable until the handed-over descriptors are closed (Init
+	// makes it dumpable again then): among them is runw's writable cache
+	// directory, and a root process of the container's pid namespace
+	// without CAP_SYS_PTRACE (a native sidecar, default capabilities)
+	// opened any artifact in it for writing through /proc/<init>/fd/N,
+	// as runc's init is non-dumpable for the same reason (CVE-2016-9962).
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	// Named before Go starts a thread, so that every thread inherits
 	// it: exec'd through /proc/self/fd/N, each would show as "N" in top
 	// and ps -L.
