@@ -35,6 +35,9 @@ func TestMain(m *testing.M) {
 	if key := os.Getenv(reopenPollEnv); key != "" {
 		os.Exit(reopenPoll(key))
 	}
+	if v := os.Getenv(seccompErrnoEnv); v != "" {
+		os.Exit(seccompExec(v))
+	}
 	os.Exit(setup(m))
 }
 

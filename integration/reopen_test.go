@@ -8,12 +8,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // reopenPollEnv makes the test binary reopenPoll instead of testing.
@@ -133,4 +137,95 @@ func TestInitDescriptorsAreNotReopenedDuringSetup(t *testing.T) {
 	if len(rest) != 0 {
 		t.Errorf("root of the container's pid namespace without CAP_SYS_PTRACE reopened a shared artifact for writing:\n%s", rest)
 	}
+}
+
+// seccompErrnoEnv ("NR:ERRNO:PROGRAM") makes the test binary run PROGRAM
+// with its own arguments under a seccomp filter that fails system call NR
+// with ERRNO: runw where a filter denies the mount API (an engine's
+// default profile, without CAP_SYS_ADMIN).
+const seccompErrnoEnv = "RUNW_TEST_SECCOMP_ERRNO"
+
+func seccompExec(v string) int {
+	var nr, errno uint32
+	var prog string
+	if _, err := fmt.Sscanf(strings.Replace(strings.Replace(v, ":", " ", 2), ":", " ", 1), "%d %d %s", &nr, &errno, &prog); err != nil {
+		fmt.Fprintln(os.Stderr, "seccompExec:", v, err)
+		return 2
+	}
+	runtime.LockOSThread()
+	filter := []unix.SockFilter{
+		{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: 0}, // seccomp_data.nr
+		{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, Jt: 0, Jf: 1, K: nr},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ERRNO | errno},
+		{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW},
+	}
+	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "seccompExec:", err)
+		return 2
+	}
+	if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&fprog)), 0, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "seccompExec:", err)
+		return 2
+	}
+	os.Unsetenv(seccompErrnoEnv)
+	err := syscall.Exec(prog, append([]string{prog}, os.Args[1:]...), os.Environ())
+	fmt.Fprintln(os.Stderr, "seccompExec:", err)
+	return 2
+}
+
+// TestArtifactIsPrivateWithoutAView: where runw cannot make its read-only
+// view of the cache (here open_tree fails with EPERM, as under a seccomp
+// profile without CAP_SYS_ADMIN; ENOSYS on a kernel before 5.12), the
+// init mapped the artifact from the cache directory itself, and root of
+// the host (or of the container's pid namespace, as in
+// TestArtifactCannotBeReopenedForWriting) reopened its descriptor for
+// writing and rewrote the shared artifact. It maps a sealed private copy
+// instead: a write through the reopened descriptor reaches nothing.
+func TestArtifactIsPrivateWithoutAView(t *testing.T) {
+	needsRoot(t, "reads the init's descriptors")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	if err := os.Chmod(r.cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r.bin = os.Args[0]
+	r.env = append(os.Environ(), fmt.Sprintf("%s=%d:%d:%s", seccompErrnoEnv, unix.SYS_OPEN_TREE, unix.EPERM, runwBin))
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(func(s *specs.Spec) { ownMountAndPID(s) })
+	traversable(t, b.dir)
+	r.mustRun("create", "--bundle", b.dir, "noview")
+	defer r.run("delete", "--force", "noview")
+	st, _, ok := r.state("noview")
+	if !ok {
+		t.Fatal("no state for the created container")
+	}
+	artifacts, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm"))
+	if len(artifacts) != 1 {
+		t.Fatalf("cache holds %d artifacts, want 1", len(artifacts))
+	}
+	before, err := os.ReadFile(artifacts[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := strings.TrimSuffix(filepath.Base(artifacts[0]), ".cwasm")
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", st.Pid))
+	held := 0
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err != nil || !strings.Contains(l, key) {
+			continue
+		}
+		held++
+		if f, err := os.OpenFile(fd, os.O_WRONLY, 0); err == nil {
+			_, _ = f.WriteAt([]byte("planted"), 0)
+			f.Close()
+		}
+	}
+	if held == 0 {
+		t.Fatal("the init holds no descriptor of its artifact: the attack has nothing to reopen")
+	}
+	if after, err := os.ReadFile(artifacts[0]); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("a write through the init's artifact descriptor changed the cache's artifact %s (%v)", artifacts[0], err)
+	}
+	r.mustRun("start", "noview")
 }

@@ -197,22 +197,60 @@ func (c *Cache) ReadOnlyView() (*os.File, error) {
 // clone a mount of the host's.
 func (c *Cache) UseView(dir string) { c.view = dir }
 
-// mapPath is where the artifact of key is opened to be mapped: through
+// mapFile opens the artifact of key, read-only, to be mapped: through
 // the read-only view, made here if none was handed over. Where no view
-// can be made, the artifact is opened in the cache directory itself, as
-// before views: a kernel without the mount API (before 5.12, ENOSYS),
-// or a user who may not mount (EPERM), whose containers run as that
-// same user and could write its cache anyway. Any other failure is a
-// refusal (""): the module is compiled.
-func (c *Cache) mapPath(key string) string {
+// can be made (a kernel without the mount API, before 5.12: ENOSYS; a
+// seccomp filter that denies it, as container engines' defaults do
+// without CAP_SYS_ADMIN: EPERM or ENOSYS; a user who may not mount:
+// EPERM), what is mapped is a sealed private copy of the artifact
+// (privateCopy): the file in the cache directory, reopened for writing
+// through /proc/<pid>/fd by root of the container's pid namespace, was
+// the attack ReadOnlyView stops, and these are the hosts where it would
+// be back. Any other failure is a refusal (nil): the module is compiled.
+func (c *Cache) mapFile(key string) *os.File {
 	if c.view == "" {
 		if _, err := c.ReadOnlyView(); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
-			return c.path(key)
+			return c.privateCopy(key)
 		} else if err != nil {
-			return ""
+			return nil
 		}
 	}
-	return filepath.Join(c.view, key+".cwasm")
+	f, err := os.OpenFile(filepath.Join(c.view, key+".cwasm"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	return f
+}
+
+// privateCopy is the artifact of key copied into a memfd sealed against
+// writes, growth and shrinking: a reopen of it for writing writes nothing
+// (EPERM), and it is this process's alone. It costs the artifact's size
+// in memory per container (the page cache's pages are not shared), only
+// where no read-only view can be made.
+func (c *Cache) privateCopy(key string) *os.File {
+	src, err := os.OpenFile(c.path(key), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer src.Close()
+	fd, err := unix.MemfdCreate(key+".cwasm", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "artifact-copy")
+	if _, err := io.Copy(f, src); err != nil {
+		f.Close()
+		return nil
+	}
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, unix.F_SEAL_WRITE|unix.F_SEAL_GROW|unix.F_SEAL_SHRINK|unix.F_SEAL_SEAL); err != nil {
+		f.Close()
+		return nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil
+	}
+	return f
 }
 
 // Key names the artifact for these module or component bytes under this
@@ -372,11 +410,13 @@ func loadArtifact[T any](c *Cache, key string, open func(path string) (T, error)
 	if !c.verify(key) {
 		return zero, false
 	}
-	at := c.mapPath(key)
-	if at == "" {
+	f := c.mapFile(key)
+	if f == nil {
 		return zero, false
 	}
-	v, err := open(at)
+	// wasmtime opens the file again, and keeps its own descriptor.
+	v, err := open(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+	f.Close()
 	if err != nil {
 		c.Remove(key)
 		return zero, false
@@ -495,7 +535,8 @@ func (c *Cache) IndexedKey(path string) (string, bool) {
 // would read the compiled code of every image), none is handed over, and
 // OpenCache makes those handed over before 0600 again (hideArtifacts).
 // The descriptor is opened through the read-only view (ReadOnlyView),
-// so that nobody reopens it for writing. The process maps what runw
+// or is a sealed private copy where none can be made (mapFile), so that
+// nobody reopens the cache's file for writing. The process maps what runw
 // itself wrote and checked, never a file of its own choosing.
 func (c *Cache) OpenArtifact(key string) *os.File {
 	if !c.CanHandOver() || !c.verify(key) {
@@ -514,12 +555,8 @@ func (c *Cache) OpenArtifact(key string) *os.File {
 	if err != nil || !fi.Mode().IsRegular() {
 		return nil
 	}
-	at := c.mapPath(key)
-	if at == "" {
-		return nil
-	}
-	f, err := os.OpenFile(at, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
+	f := c.mapFile(key)
+	if f == nil {
 		return nil
 	}
 	now := time.Now()
