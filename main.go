@@ -126,29 +126,36 @@ func newApp() *cli.App {
 
 // defaultRoot follows runc: /run/runw for root, $XDG_RUNTIME_DIR/runw for
 // others, so that callers that strip the environment get the same answer.
-// Rootless podman runs runw as uid 0 of a user namespace, a root that
-// cannot write /run: there too, unless USER says it is the real root.
 func defaultRoot() string {
-	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
-		if os.Geteuid() != 0 || userns.RunningInUserNS() && os.Getenv("USER") != "root" {
-			return filepath.Join(xdg, "runw")
-		}
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" && unprivileged() {
+		return filepath.Join(xdg, "runw")
 	}
 	return state.DefaultRoot
 }
 
-// defaultCacheDir is /var/lib/runw/cache for root and, where defaultRoot
-// answers $XDG_RUNTIME_DIR/runw (a user, or rootless podman's root of a
-// user namespace, who cannot write /var/lib), the user's own cache:
-// $XDG_CACHE_HOME/runw, else ~/.cache/runw. With the system's directory
-// there, the cache was disabled and every container compiled its module.
+// unprivileged reports whether runw runs as a user who cannot write the
+// system's directories (/run, /var/lib). Rootless podman runs runw as uid
+// 0 of a user namespace, a root that cannot write them either, unless
+// USER says it is the real root.
+func unprivileged() bool {
+	return os.Geteuid() != 0 || userns.RunningInUserNS() && os.Getenv("USER") != "root"
+}
+
+// defaultCacheDir is /var/lib/runw/cache for root and, for a user who
+// cannot write it (unprivileged), the user's own cache: $XDG_CACHE_HOME/runw,
+// else ~/.cache/runw, else (no home) $XDG_RUNTIME_DIR/runw-cache, which
+// lasts until logout. With the system's directory there, the cache was
+// disabled and every container compiled its module.
 func defaultCacheDir() string {
-	if os.Geteuid() != 0 || userns.RunningInUserNS() && os.Getenv("USER") != "root" {
+	if unprivileged() {
 		if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
 			return filepath.Join(d, "runw")
 		}
 		if h := os.Getenv("HOME"); filepath.IsAbs(h) && h != "/" {
 			return filepath.Join(h, ".cache", "runw")
+		}
+		if xdg := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(xdg) {
+			return filepath.Join(xdg, "runw-cache")
 		}
 	}
 	return wasi.DefaultCacheDir

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -730,4 +731,46 @@ func cgroupOf(t *testing.T, controller, id string) string {
 		t.Fatalf("cgroup of %s in %s: found %v", id, controller, dirs)
 	}
 	return dirs[0]
+}
+
+// TestUsersCacheDefaultsToTheirOwn: a user (or rootless podman's root of
+// a user namespace) cannot write /var/lib/runw/cache, and with it as the
+// default the cache was disabled and every container compiled its
+// module. The default is the user's: $XDG_CACHE_HOME/runw, ~/.cache/runw,
+// and with no home at all $XDG_RUNTIME_DIR/runw-cache.
+func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
+	needsRoot(t, "runs runw as another user")
+	dir := t.TempDir()
+	traversable(t, dir)
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	// runwBin sits in a directory only root can enter.
+	bin := filepath.Join(dir, "runw")
+	if err := copyFile(runwBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"XDG_CACHE_HOME=" + dir + "/xdg", "HOME=" + dir + "/home"}, dir + "/xdg/runw"},
+		{[]string{"HOME=" + dir + "/home", "XDG_RUNTIME_DIR=" + dir}, dir + "/home/.cache/runw"},
+		{[]string{"XDG_RUNTIME_DIR=" + dir}, dir + "/runw-cache"},
+	} {
+		cmd := exec.Command(bin, "cache", "ls")
+		cmd.Env = c.env
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("runw cache ls as uid %d with %q: %v: %s", nobody, c.env, err, out)
+			continue
+		}
+		if fi, err := os.Stat(c.want); err != nil || !fi.IsDir() || fi.Sys().(*syscall.Stat_t).Uid != nobody {
+			t.Errorf("with %q the user's cache %s was not made (%v)", c.env, c.want, err)
+		}
+	}
 }

@@ -575,8 +575,9 @@ func (c *Cache) CanHandOver() bool {
 // that others may now search: OpenArtifact made those it handed over
 // 0644, safe only while nobody else reaches them by path, and other
 // users would read the compiled code of every image run under a user
-// namespace. A few hundred entries at most (the size bound), each a
-// stat: it runs only in a directory opened up after such a hand-over.
+// namespace. It runs at every OpenCache of such a directory: a few
+// hundred entries at most (the size bound), each a stat. Each is opened
+// without following a link before its mode is changed.
 func (c *Cache) hideArtifacts() {
 	entries, err := os.ReadDir(c.at)
 	if err != nil {
@@ -587,7 +588,10 @@ func (c *Cache) hideArtifacts() {
 			continue
 		}
 		if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
-			_ = os.Chmod(filepath.Join(c.at, e.Name()), 0o600)
+			if f, err := os.OpenFile(filepath.Join(c.at, e.Name()), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0); err == nil {
+				_ = f.Chmod(0o600)
+				f.Close()
+			}
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
@@ -632,5 +633,14 @@ func TestCacheKeysTheBytesItCompiles(t *testing.T) {
 			}
 		}
 		c.Close()
+	}
+}
+
+// TestConfigIsItsPointer: NewEngine reaches wasmtime-go's C config
+// through an unsafe cast that holds only while Config is its C pointer
+// alone; a wasmtime-go upgrade that changes the layout fails here first.
+func TestConfigIsItsPointer(t *testing.T) {
+	if got, want := unsafe.Sizeof(wasmtime.Config{}), unsafe.Sizeof(uintptr(0)); got != want {
+		t.Fatalf("wasmtime.Config is %d bytes, want one pointer (%d): NewEngine's cast is wrong", got, want)
 	}
 }
