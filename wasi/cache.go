@@ -206,13 +206,12 @@ func (c *Cache) UseView(dir string) { c.view = dir }
 // (privateCopy): the file in the cache directory, reopened for writing
 // through /proc/<pid>/fd by root of the container's pid namespace, was
 // the attack ReadOnlyView stops, and these are the hosts where it would
-// be back. Any other failure is a refusal (nil): the module is compiled.
+// be back. Any other failure to make a view is served the same way,
+// where a refusal would compile the module at every start.
 func (c *Cache) mapFile(key string) *os.File {
 	if c.view == "" {
-		if _, err := c.ReadOnlyView(); errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+		if _, err := c.ReadOnlyView(); err != nil {
 			return c.privateCopy(key)
-		} else if err != nil {
-			return nil
 		}
 	}
 	f, err := os.OpenFile(filepath.Join(c.view, key+".cwasm"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
