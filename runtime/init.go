@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -119,6 +121,12 @@ func Init() {
 		fifo = fmt.Sprintf("/proc/self/fd/%d", fd)
 	}
 	cache.Close()
+	// runw's cache as handed over (its writable directory, its read-only
+	// view, an artifact) is done with once the guest is prepared: closed
+	// before applyPrivileges makes the init dumpable again, so that no
+	// process of the container ever reopens it through /proc/<init>/fd
+	// (nsenter.go says why the init is non-dumpable until then).
+	closed := closeHanded(cfg.Passed, cfg.CacheDir, cfg.CacheView, cfg.Plan.Artifact)
 	if err := enterSandbox(cfg.Sandbox, cfg.Plan, fifo); err != nil {
 		pipes.fail(err)
 	}
@@ -129,13 +137,9 @@ func Init() {
 	// grants by the WASI host and in the Landlock ruleset, the fifo above,
 	// the log, the module): none of them stays open for the guest's life.
 	for i := 0; i < cfg.Passed; i++ {
-		unix.Close(extraFD(i))
-	}
-	// Non-dumpable since the C constructor (nsenter.go says why): with the
-	// descriptors closed, /proc/<init> may be the container's again, and
-	// the process's user's (the fifo is reopened through /proc/self).
-	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0); err != nil {
-		pipes.fail(fmt.Errorf("make the init dumpable: %w", err))
+		if !closed[extraFD(i)] {
+			unix.Close(extraFD(i))
+		}
 	}
 	// If create is gone (killed mid-way), nobody will ever start or
 	// delete this init by its fifo: exit instead of waiting forever.
@@ -200,6 +204,23 @@ func compileInChild(cfg initConfig) error {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 	}
 	return nil
+}
+
+// closeHanded closes the handed-over descriptors (of the passed ones)
+// that paths name as /proc/self/fd/N, and returns their numbers, which
+// the init's later close of every handed descriptor skips: by then the
+// number may be another descriptor's.
+func closeHanded(passed int, paths ...string) map[int]bool {
+	closed := map[int]bool{}
+	for _, p := range paths {
+		n, err := strconv.Atoi(strings.TrimPrefix(p, "/proc/self/fd/"))
+		if err != nil || !strings.HasPrefix(p, "/proc/self/fd/") || n < extraFD(0) || n >= extraFD(passed) || closed[n] {
+			continue
+		}
+		unix.Close(n)
+		closed[n] = true
+	}
+	return closed
 }
 
 // moduleSize is the size of the module file at path, 0 if it cannot be

@@ -234,9 +234,11 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 		return fmt.Errorf("apply process.user and capabilities: %w", err)
 	}
 	// A credential change (a new uid, fewer permitted capabilities) makes
-	// the process non-dumpable, as the init is until its handed-over
-	// descriptors are closed: Init makes it dumpable then (the fifo is
-	// reopened through /proc/self; a native process of that user is
-	// dumpable too).
-	return nil
+	// the process non-dumpable, which makes /proc/self root-owned: the
+	// init could not reopen its fifo there. A native process of that user
+	// is dumpable too. The init was non-dumpable from its C constructor
+	// until here (nsenter.go), and has closed runw's cache before
+	// (closeHanded). Here, not once the sandbox is whole: a seccomp
+	// profile loaded after this may refuse prctl.
+	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
 }

@@ -127,9 +127,10 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (argc < 2 || strcmp(argv[1], "init") != 0)
 		return;
-	// Non-dumpable until the handed-over descriptors are closed (Init
-	// makes it dumpable again then): among them is runw's writable cache
-	// directory, and a root process of the container's pid namespace
+	// Non-dumpable until the handed-over descriptors of runw's cache are
+	// closed (Init closes them; applyPrivileges then makes the init
+	// dumpable): among them is runw's writable cache directory, and a
+	// root process of the container's pid namespace
 	// without CAP_SYS_PTRACE (a native sidecar, default capabilities)
 	// opened any artifact in it for writing through /proc/<init>/fd/N,
 	// as runc's init is non-dumpable for the same reason (CVE-2016-9962).
