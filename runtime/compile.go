@@ -254,11 +254,10 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 // reach the cache, compiled its module at every exec. Text is never
 // read here: assembling it is bounded by nothing.
 func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
-	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
+	cache := r.openedCache()
 	if cache == nil {
 		return false
 	}
-	defer cache.Close()
 	if cache.HasIndexed(plan.Module) {
 		return true
 	}
@@ -273,8 +272,7 @@ func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 // canHandOver reports whether the cache may hand an init in a user
 // namespace its artifact (wasi.Cache.CanHandOver).
 func (r *Runtime) canHandOver() bool {
-	cache := openCache(r.opts.CacheDir, r.opts.CacheMax)
-	defer cache.Close()
+	cache := r.openedCache()
 	return cache != nil && cache.CanHandOver()
 }
 

@@ -292,7 +292,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	}
 	return initConfig{
 		Plan: plan, Fifo: fifo, Sandbox: sandbox, Cached: cached,
-		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax, cache: r.openedCache(),
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}, nil
 }

@@ -117,7 +117,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		defer tty.Close()
 	}
 	cfg := initConfig{
-		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax,
+		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax, cache: r.openedCache(),
 		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
 	}
 	// In the container's user namespace it is nobody on the host, as the

@@ -76,6 +76,9 @@ type initConfig struct {
 	Plan     *wasi.Plan `json:"plan"`
 	Fifo     string     `json:"fifo"`
 	CacheDir string     `json:"cache_dir,omitempty"`
+	// cache is the command's opened cache (Runtime.openedCache), from
+	// which handOver and passAll hand the init its view or its artifact.
+	cache *wasi.Cache
 	// CacheView is a read-only view of the cache directory (handed over
 	// as /proc/self/fd/N), through which the init opens the artifacts it
 	// maps (wasi.Cache.ReadOnlyView says why): in its own mount
@@ -313,18 +316,13 @@ type handedOver struct{ files []*os.File }
 
 // passCacheView hands the init a read-only view of the cache directory
 // (wasi.Cache.ReadOnlyView), through which it maps the artifacts it
-// loads. Without one (a kernel before 5.12), the init opens them in the
-// directory, as it did before views.
+// loads. Without one, the init tries to make its own, and failing that
+// maps a sealed private copy of each (wasi.Cache.mapFile).
 func (cfg *initConfig) passCacheView(h *handedOver) {
-	if cfg.CacheDir == "" {
+	if cfg.CacheDir == "" || cfg.cache == nil {
 		return
 	}
-	cache := openCache(cfg.CacheDir, cfg.CacheMax)
-	if cache == nil {
-		return
-	}
-	defer cache.Close()
-	view, err := cache.ReadOnlyView()
+	view, err := cfg.cache.ReadOnlyView()
 	if err != nil {
 		logDebugf("no read-only view of the cache for the init: %v", err)
 		return
@@ -342,16 +340,11 @@ func (cfg *initConfig) passCacheView(h *handedOver) {
 // module again. It must run while cfg.Plan.Module is still runw's path
 // to the module, before the module is passed.
 func (cfg *initConfig) passArtifact(h *handedOver) {
-	if !cfg.Cached {
+	if !cfg.Cached || cfg.cache == nil {
 		return
 	}
-	cache := openCache(cfg.CacheDir, cfg.CacheMax)
-	if cache == nil {
-		return
-	}
-	defer cache.Close()
-	if key, ok := cache.IndexedKey(cfg.Plan.Module); ok {
-		if f := cache.OpenArtifact(key); f != nil {
+	if key, ok := cfg.cache.IndexedKey(cfg.Plan.Module); ok {
+		if f := cfg.cache.OpenArtifact(key); f != nil {
 			cfg.Plan.Artifact = h.add(f)
 		}
 	}

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"sync"
+
 	"github.com/runw/runw/state"
 	"github.com/runw/runw/wasi"
 )
@@ -32,6 +34,18 @@ type Options struct {
 type Runtime struct {
 	opts  Options
 	store *state.Store
+	// cache is the compiled-module cache, opened once for the command's
+	// life by the first use (openedCache): create and exec ask it up to
+	// four times on the start path.
+	cacheOnce sync.Once
+	cache     *wasi.Cache
+}
+
+// openedCache is the command's compiled-module cache (openCache), nil
+// when disabled or unusable.
+func (r *Runtime) openedCache() *wasi.Cache {
+	r.cacheOnce.Do(func() { r.cache = openCache(r.opts.CacheDir, r.opts.CacheMax) })
+	return r.cache
 }
 
 // New opens the store under opts.Root.
