@@ -86,7 +86,7 @@ bench: build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./integration/ \
 		-args -bench-table -bench-runw $(CURDIR)/$(BIN) $(BENCHFLAGS) 2>&1 | tee $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
 	@# runw's WASI host against wasmtime's built-in preview1, same module, same run.
-	$(GO) test -count=1 -run '^$$' -bench 'WASILayer|WASICall' -benchtime 3x -timeout 30m ./wasi/ 2>&1 | tee -a $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
+	$(GO) test -count=1 -run '^$$' -bench 'WASILayer|WASICall|WASIClock' -benchtime 3x -timeout 30m ./wasi/ 2>&1 | tee -a $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
 	@# poll_oneoff naming many idle sockets: the kept epoll set against poll(2), same run.
 	$(GO) test -count=1 -run '^$$' -bench 'PollManyIdle' -benchtime 2000x -timeout 10m ./wasi/preview1/ 2>&1 | tee -a $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
 

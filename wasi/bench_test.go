@@ -94,11 +94,32 @@ const callLoop = `(module
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))))`
 
+// clockLoop calls clock_time_get 100,000 times: the call a Go guest makes
+// most (its runtime's nanotime and walltime, about ten an HTTP request),
+// which runw's trampoline answers in C.
+const clockLoop = `(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $now (param i32 i64 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start") (local $i i32)
+    (loop $l
+      (drop (call $now (i32.const 1) (i64.const 1) (i32.const 64)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $l (i32.lt_u (local.get $i) (i32.const 100000))))))`
+
 // BenchmarkWASICall reports the cost of one preview1 call (ns/op divided
 // by 100,000) under each layer.
 func BenchmarkWASICall(b *testing.B) {
+	benchmarkCallLoop(b, callLoop)
+}
+
+// BenchmarkWASIClock is BenchmarkWASICall for clock_time_get.
+func BenchmarkWASIClock(b *testing.B) {
+	benchmarkCallLoop(b, clockLoop)
+}
+
+func benchmarkCallLoop(b *testing.B, loop string) {
 	engine := NewEngine()
-	wasm, err := wasmtime.Wat2Wasm(callLoop)
+	wasm, err := wasmtime.Wat2Wasm(loop)
 	if err != nil {
 		b.Fatal(err)
 	}

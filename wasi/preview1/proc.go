@@ -125,6 +125,9 @@ func now(id uint32) (uint64, Errno) {
 	return uint64(ts.Nano()), 0
 }
 
+// clockTimeGet answers the calls the trampoline's clock_time_get_fast
+// does not: an unknown clock (EINVAL) or a bad pointer (EFAULT), and
+// every call made without the trampoline.
 func (h *Host) clockTimeGet(m memory, a []arg) Errno {
 	t, e := now(u32(a[0]))
 	if e != 0 {
