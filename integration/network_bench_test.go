@@ -40,15 +40,20 @@ var (
 	benchInprocReqs   = flag.Int("bench-inproc-requests", 30000, "bench: requests per in-process (no network) run of the HTTP server")
 )
 
-// httpServer is one server under load: its runtime, its address and how
-// to stop it.
+// httpServer is one server under load: its runtime, its address, its
+// process and how to stop it.
 type httpServer struct {
 	name string
 	url  string
-	stop func()
-	rps  []float64
-	p99  []float64 // milliseconds
-	errs []string
+	pid  int // the container's process (runw's init holding the guest)
+	// state is the runtime's `state` command for the container, which
+	// gives pid once it runs.
+	state []string
+	stop  func()
+	rps   []float64
+	p99   []float64 // milliseconds
+	cpu   []float64 // microseconds of the server process's CPU a request
+	errs  []string
 }
 
 func BenchmarkHTTPServer(b *testing.B) {
@@ -78,22 +83,39 @@ func BenchmarkHTTPServer(b *testing.B) {
 	}
 	for _, s := range servers {
 		waitHTTPBench(b, s.url)
+		s.pid = statePid(b, s.state)
+	}
+	// CPU a request: the server process's user and system time over a
+	// wrk run, divided by the requests served. Unlike requests a second,
+	// it does not depend on what wrk and the kernel's softirq work take
+	// from the server's core.
+	cpuTime := func(pid int) float64 {
+		f := procStat(pid)
+		if len(f) < 13 {
+			b.Fatalf("server process %d is gone", pid)
+		}
+		u, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		return (u + st) * 1e6 / 100 // USER_HZ ticks to microseconds
 	}
 	fmt.Printf("bench: HTTP GET / (13-byte body), wrk -t%d -c%d -d%v --latency, %d rounds; machine %s; load %s\n",
 		*benchHTTPThreads, *benchHTTPConns, *benchHTTPDuration, *benchHTTPRounds, machine(), loadAvg())
 	for round := 0; round < *benchHTTPRounds; round++ {
 		for i := range servers {
 			s := servers[(i+round)%len(servers)]
-			rps, p99, errs, err := runWrk(s.url)
+			before := cpuTime(s.pid)
+			rps, p99, requests, errs, err := runWrk(s.url)
 			if err != nil {
 				b.Fatalf("wrk against %s: %v", s.name, err)
 			}
+			cpu := (cpuTime(s.pid) - before) / requests
 			s.rps = append(s.rps, rps)
 			s.p99 = append(s.p99, p99)
+			s.cpu = append(s.cpu, cpu)
 			if errs != "" {
 				s.errs = append(s.errs, errs)
 			}
-			fmt.Printf("bench: round %d %-26s %10.0f req/s  p99 %8.3f ms %s\n", round+1, s.name, rps, p99, errs)
+			fmt.Printf("bench: round %d %-26s %10.0f req/s  p99 %8.3f ms  CPU %6.1f µs/req %s\n", round+1, s.name, rps, p99, cpu, errs)
 		}
 	}
 	for _, s := range servers {
@@ -111,6 +133,10 @@ func BenchmarkHTTPServer(b *testing.B) {
 		"wasm-req/s":               mean(w.rps),
 		"native1-req/s":            mean(n1.rps),
 		"native-req/s":             mean(n.rps),
+		"wasm-cpu-us/req":          mean(w.cpu),
+		"native1-cpu-us/req":       mean(n1.cpu),
+		"native-cpu-us/req":        mean(n.cpu),
+		"cpu-ratio-native1/wasm":   mean(n1.cpu) / mean(w.cpu),
 		"wasm-p99-ms":              mean(w.p99),
 		"native1-p99-ms":           mean(n1.p99),
 		"native-p99-ms":            mean(n.p99),
@@ -121,12 +147,13 @@ func BenchmarkHTTPServer(b *testing.B) {
 	for unit, v := range metrics {
 		b.ReportMetric(v, unit)
 	}
-	fmt.Printf("\n| server | req/s | p99 | req/s vs wasm |\n|---|---|---|---|\n")
+	fmt.Printf("\n| server | req/s | p99 | CPU a request | req/s vs wasm |\n|---|---|---|---|---|\n")
 	for _, s := range servers {
-		fmt.Printf("| %s | %.0f | %.3f ms | %.2fx |\n", s.name, mean(s.rps), mean(s.p99), mean(s.rps)/mean(w.rps))
+		fmt.Printf("| %s | %.0f | %.3f ms | %.1f µs | %.2fx |\n", s.name, mean(s.rps), mean(s.p99), mean(s.cpu), mean(s.rps)/mean(w.rps))
 	}
-	fmt.Printf("\nwasm/native throughput: %.2f against GOMAXPROCS=1 (goal >= 0.5), %.2f against unconstrained\n\n",
-		metrics["ratio-vs-gomaxprocs1"], metrics["ratio-vs-native"])
+	fmt.Printf("\nwasm/native throughput: %.2f against GOMAXPROCS=1 (goal >= 0.5), %.2f against unconstrained; "+
+		"CPU a request, native GOMAXPROCS=1 over wasm: %.2f\n\n",
+		metrics["ratio-vs-gomaxprocs1"], metrics["ratio-vs-native"], metrics["cpu-ratio-native1/wasm"])
 	for _, s := range servers {
 		if len(s.errs) > 0 {
 			fmt.Printf("bench: %s: wrk reported errors: %s\n", s.name, strings.Join(s.errs, "; "))
@@ -181,7 +208,7 @@ func startRunwHTTP(b *testing.B, runw, work, module string) *httpServer {
 	root := filepath.Join(work, "runw-root")
 	id := fmt.Sprintf("bench-http-%d", os.Getpid())
 	stop := startBackground(b, filepath.Join(work, "runw"), runw, "--root", root, "--cache-dir", cacheDir, "run", "-b", dir, id)
-	return &httpServer{name: "wasm (runw)", url: "http://" + v.guest + ":8080/", stop: func() {
+	return &httpServer{name: "wasm (runw)", url: "http://" + v.guest + ":8080/", state: []string{runw, "--root", root, "state", id}, stop: func() {
 		exec.Command(runw, "--root", root, "kill", id, "TERM").Run()
 		stop()
 		exec.Command(runw, "--root", root, "delete", "--force", id).Run()
@@ -212,11 +239,26 @@ func startRuncHTTP(b *testing.B, work, binary, name string, env ...string) *http
 	root := filepath.Join(work, "runc-root")
 	id := fmt.Sprintf("bench-http-%s-%d", name, os.Getpid())
 	stop := startBackground(b, filepath.Join(work, name), "runc", "--root", root, "run", "-b", dir, id)
-	return &httpServer{name: name + " (runc)", url: "http://" + v.guest + ":8080/", stop: func() {
+	return &httpServer{name: name + " (runc)", url: "http://" + v.guest + ":8080/", state: []string{"runc", "--root", root, "state", id}, stop: func() {
 		exec.Command("runc", "--root", root, "kill", id, "TERM").Run()
 		stop()
 		exec.Command("runc", "--root", root, "delete", "--force", id).Run()
 	}}
+}
+
+// statePid runs a runtime's state command and returns the container's pid.
+func statePid(b *testing.B, state []string) int {
+	out, err := exec.Command(state[0], state[1:]...).Output()
+	if err != nil {
+		b.Fatalf("%s: %v", strings.Join(state, " "), err)
+	}
+	var st struct {
+		Pid int `json:"pid"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil || st.Pid <= 0 {
+		b.Fatalf("%s: no pid in %s (%v)", strings.Join(state, " "), out, err)
+	}
+	return st.Pid
 }
 
 func writeSpec(b *testing.B, dir string, s *specs.Spec) {
@@ -289,26 +331,30 @@ func waitHTTPBench(b *testing.B, url string) {
 }
 
 var (
-	wrkRPS     = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
-	wrkP99     = regexp.MustCompile(`(?m)^\s+99%\s+([0-9.]+)(us|ms|s)\s*$`)
-	wrkProblem = regexp.MustCompile(`(?m)^\s*(Socket errors:.*|Non-2xx or 3xx responses:.*)$`)
+	wrkRPS      = regexp.MustCompile(`(?m)^Requests/sec:\s+([0-9.]+)`)
+	wrkRequests = regexp.MustCompile(`(?m)^\s*(\d+) requests in `)
+	wrkP99      = regexp.MustCompile(`(?m)^\s+99%\s+([0-9.]+)(us|ms|s)\s*$`)
+	wrkProblem  = regexp.MustCompile(`(?m)^\s*(Socket errors:.*|Non-2xx or 3xx responses:.*)$`)
 )
 
 // runWrk loads url with wrk and returns requests per second, the 99th
-// percentile latency in milliseconds, and wrk's error lines if any.
-func runWrk(url string) (rps, p99ms float64, problems string, err error) {
+// percentile latency in milliseconds, the requests completed, and wrk's
+// error lines if any.
+func runWrk(url string) (rps, p99ms, requests float64, problems string, err error) {
 	args := []string{"-t", strconv.Itoa(*benchHTTPThreads), "-c", strconv.Itoa(*benchHTTPConns),
 		"-d", fmt.Sprintf("%ds", int(benchHTTPDuration.Seconds())), "--latency", url}
 	out, err := exec.Command("wrk", args...).CombinedOutput()
 	if err != nil {
-		return 0, 0, "", fmt.Errorf("wrk %s: %v: %s", strings.Join(args, " "), err, out)
+		return 0, 0, 0, "", fmt.Errorf("wrk %s: %v: %s", strings.Join(args, " "), err, out)
 	}
 	m := wrkRPS.FindSubmatch(out)
 	l := wrkP99.FindSubmatch(out)
-	if m == nil || l == nil {
-		return 0, 0, "", fmt.Errorf("cannot read wrk's output:\n%s", out)
+	n := wrkRequests.FindSubmatch(out)
+	if m == nil || l == nil || n == nil {
+		return 0, 0, 0, "", fmt.Errorf("cannot read wrk's output:\n%s", out)
 	}
 	rps, _ = strconv.ParseFloat(string(m[1]), 64)
+	requests, _ = strconv.ParseFloat(string(n[1]), 64)
 	p99ms, _ = strconv.ParseFloat(string(l[1]), 64)
 	switch string(l[2]) {
 	case "us":
@@ -323,7 +369,7 @@ func runWrk(url string) (rps, p99ms float64, problems string, err error) {
 			lines = append(lines, strings.TrimSpace(p))
 		}
 	}
-	return rps, p99ms, strings.Join(lines, "; "), nil
+	return rps, p99ms, requests, strings.Join(lines, "; "), nil
 }
 
 // helloBundle lays out dir as a bundle running module as /hello.wasm with
