@@ -445,6 +445,8 @@ func commands() []*cli.Command {
 				&cli.StringFlag{Name: "memory-swap", Usage: "memory+swap limit in bytes"},
 				&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota (µs)"},
 				&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period (µs)"},
+				&cli.StringFlag{Name: "cpu-burst", Usage: "CPU CFS burst: CPU time (µs) a period may add from what earlier periods left unused"},
+				&cli.StringFlag{Name: "cpu-idle", Usage: "the cgroup's SCHED_IDLE: 0 the default, 1 idle"},
 				&cli.StringFlag{Name: "cpu-share", Usage: "CPU shares"},
 				&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to use"},
 				&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
@@ -720,6 +722,7 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 	}
 	err = setFlags(c, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) }, []flagField[int64]{
 		{"cpu-quota", func(v *int64) { cpu().Quota = v }},
+		{"cpu-idle", func(v *int64) { cpu().Idle = v }},
 		{"cpu-rt-runtime", func(v *int64) { cpu().RealtimeRuntime = v }},
 		{"pids-limit", func(v *int64) { res.Pids = &specs.LinuxPids{Limit: v} }},
 	})
@@ -729,6 +732,7 @@ func updateAction(c *cli.Context, r *runtime.Runtime) error {
 	// Unsigned, as runc parses them: "-1" is refused, not 2^64-1.
 	err = setFlags(c, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) }, []flagField[uint64]{
 		{"cpu-period", func(v *uint64) { cpu().Period = v }},
+		{"cpu-burst", func(v *uint64) { cpu().Burst = v }},
 		{"cpu-share", func(v *uint64) { cpu().Shares = v }},
 		{"cpu-rt-period", func(v *uint64) { cpu().RealtimePeriod = v }},
 	})

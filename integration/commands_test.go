@@ -48,9 +48,26 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	needsRoot(t, "cgroups")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
+	// linux.resources.cpu's burst and idle, applied at create as runc
+	// applies them (and changed by update below).
+	b.edit(func(s *specs.Spec) {
+		if s.Linux == nil {
+			s.Linux = &specs.Linux{}
+		}
+		if s.Linux.Resources == nil {
+			s.Linux.Resources = &specs.LinuxResources{}
+		}
+		quota, period, burst, idle := int64(100000), uint64(100000), uint64(30000), int64(1)
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period, Burst: &burst, Idle: &idle}
+	})
 	r.mustRun("create", "--bundle", b.dir, "cmds")
 	r.mustRun("start", "cmds")
 	st := r.waitStatus("cmds", "running", 5*time.Second)
+	for name, want := range map[string]string{"cpu.cfs_quota_us": "100000", "cpu.cfs_burst_us": "30000", "cpu.idle": "1"} {
+		if v, err := os.ReadFile(filepath.Join(cgroupOf(t, "cpu", "cmds"), name)); err != nil || strings.TrimSpace(string(v)) != want {
+			t.Errorf("%s of a spec with cpu quota 100000, burst 30000, idle 1: %q (%v), want %s", name, v, err, want)
+		}
+	}
 
 	var pids []int
 	if err := json.Unmarshal([]byte(r.mustRun("ps", "--format", "json", "cmds").stdout), &pids); err != nil || len(pids) != 1 || pids[0] != st.Pid {
@@ -179,9 +196,17 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 			t.Errorf("%s after update --blkio-weight 500: %s", name, w)
 		}
 	}
+	// CFS burst (within a quota) and SCHED_IDLE, as runc's update sets them.
+	r.mustRun("update", "--cpu-quota", "50000", "--cpu-burst", "20000", "--cpu-idle", "0", "cmds")
+	cpuDir := cgroupOf(t, "cpu", "cmds")
+	for name, want := range map[string]string{"cpu.cfs_quota_us": "50000", "cpu.cfs_burst_us": "20000", "cpu.idle": "0"} {
+		if v, err := os.ReadFile(filepath.Join(cpuDir, name)); err != nil || strings.TrimSpace(string(v)) != want {
+			t.Errorf("%s after update --cpu-quota 50000 --cpu-burst 20000 --cpu-idle 0: %q (%v), want %s", name, v, err, want)
+		}
+	}
 	// Out of range: refused, nothing changed (a negative period must not
 	// wrap to 2^64-1).
-	for _, bad := range [][]string{{"--cpu-period", "-1"}, {"--cpu-share", "-2"}, {"--blkio-weight", "5"}, {"--blkio-weight", "1001"}} {
+	for _, bad := range [][]string{{"--cpu-period", "-1"}, {"--cpu-share", "-2"}, {"--cpu-burst", "-1"}, {"--cpu-idle", "x"}, {"--blkio-weight", "5"}, {"--blkio-weight", "1001"}} {
 		if res := r.run(append(append([]string{"update"}, bad...), "cmds")...); res.code != 1 || !strings.Contains(res.stderr, "invalid value for") {
 			t.Errorf("update %s: %v", strings.Join(bad, " "), res)
 		}

@@ -449,6 +449,10 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 		if c.RealtimeRuntime != nil {
 			res.CpuRtRuntime = *c.RealtimeRuntime
 		}
+		// cpu.cfs_burst_us (v2: cpu.max.burst) and cpu.idle, as runc
+		// sets them; nil leaves each as it is.
+		res.CpuBurst = c.Burst
+		res.CPUIdle = c.Idle
 		res.CpusetCpus = c.Cpus
 		res.CpusetMems = c.Mems
 	}
