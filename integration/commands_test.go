@@ -579,6 +579,11 @@ func TestDeleteEndsExecProcesses(t *testing.T) {
 	// kill returns once the signal is sent, as runc's does: the init may
 	// still be dying, and delete refuses a container that is not stopped.
 	r.waitStatus("ex", "stopped", 10*time.Second)
+	// A stopped container has no process: runc's ps -f json prints null
+	// (its empty list of pids, encoded as Go encodes a nil slice).
+	if res := r.mustRun("ps", "--format", "json", "ex"); res.stdout != "null\n" {
+		t.Errorf("ps --format json of a stopped container: %q, want runc's null", res.stdout)
+	}
 	r.mustRun("delete", "ex")
 	if _, err := os.Stat(pidsDir); err == nil {
 		t.Error("cgroup left after delete")

@@ -17,16 +17,11 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 	}
 	defer h.Unlock()
 	if c.CgroupPath == "" {
-		return []int{}, nil
+		return nil, nil
 	}
-	pids, err := cgroupPids(c.CgroupPath)
-	if err != nil {
-		return nil, err
-	}
-	if pids == nil {
-		pids = []int{}
-	}
-	return pids, nil
+	// No process is a nil list, which `ps -f json` prints as null, as
+	// runc's does.
+	return cgroupPids(c.CgroupPath)
 }
 
 // PsTable runs the host's ps with psArgs (default -ef) and keeps the
