@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -672,3 +674,135 @@ func TestArtifactCannotBeReopenedForWriting(t *testing.T) {
 }
 
 func must[T any](v T, _ error) T { return v }
+
+// TestUserNamespaceExecFillsTheCache: an init in a user namespace is
+// nobody on the host and cannot write runw's cache, and exec never
+// compiles outside the container, so a module that create never compiled
+// (a health check's own module, `podman exec ctr /other.wasm`) was
+// compiled again by the exec'd init at every exec: about 10 s for a
+// 21 MB Go program here, longer than podman's health check timeout. exec
+// now fills the cache from a compile child in the container's cgroup and
+// hands the init the artifact: the first exec already maps it, the
+// second maps the same one. The compile is the container's: its CPU
+// time is charged to the container's cgroups (the v1 cpuacct hierarchy
+// that holds a hybrid host's CPU limits, and the v2 tree where there is
+// one), and no descriptor of runw's cache reaches the exec'd process but
+// its artifact.
+func TestUserNamespaceExecFillsTheCache(t *testing.T) {
+	needsRoot(t, "maps ids into a new user namespace; cgroups")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	if err := os.Chmod(r.cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(func(s *specs.Spec) { s.Linux = userNamespaceLinux() })
+	traversable(t, b.dir)
+	// Another module, whose compile create never ran: the probe with a
+	// custom section of its own, new bytes at each run.
+	probe, err := os.ReadFile(filepath.Join(b.rootfs, "probe.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := []byte("runw-test")
+	other := section(probe, 0, append(leb(nil, len(name)), append(name, fmt.Sprint(time.Now().UnixNano())...)...))
+	b.writeFile("other.wasm", string(other))
+	// What its compile costs, in a cache of its own.
+	ref := filepath.Join(t.TempDir(), "other.wasm")
+	if err := os.WriteFile(ref, other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runwBin, "--cache-dir", t.TempDir(), "compile", ref)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("runw compile: %v: %s", err, out)
+	}
+	cost := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	t.Logf("the compile costs %v of CPU", cost)
+
+	r.mustRun("create", "--bundle", b.dir, "execfill")
+	r.mustRun("start", "execfill")
+	st, _, ok := r.state("execfill")
+	if !ok {
+		t.Fatal("no state for the container")
+	}
+	own := mappedArtifact(t, st.Pid, r.cache)
+	v1Before, v1File, v1 := cgroupV1CPU(t, st.Pid)
+	v2Before, v2File := cgroupCPU(t, st.Pid)
+	first := r.execDetached("execfill", "/other.wasm", "sleep", "60s")
+	v1After, _, _ := cgroupV1CPU(t, st.Pid)
+	v2After, _ := cgroupCPU(t, st.Pid)
+	t.Logf("the container's cgroups were charged %v (%s) and %v (%s) during the first exec", v1After-v1Before, v1File, v2After-v2Before, v2File)
+	artifact := mappedArtifact(t, first, r.cache)
+	switch {
+	case artifact == "":
+		t.Fatalf("the first exec'd process maps no artifact from the cache %s: its init compiled the module", r.cache)
+	case artifact == own:
+		t.Fatalf("the exec'd process maps the container's own artifact %s, not its module's", own)
+	}
+	if v1 && v1After-v1Before < cost/2 || v2After-v2Before < cost/2 {
+		t.Errorf("the container's cgroups were charged %v and %v for an exec whose compile costs %v: the compile ran outside them", v1After-v1Before, v2After-v2Before, cost)
+	}
+	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", first))
+	for _, fd := range fds {
+		if l, err := os.Readlink(fd); err == nil && strings.HasPrefix(l, r.cache) {
+			t.Errorf("the exec'd process holds %s: %s, in runw's cache", fd, l)
+		}
+	}
+	began := time.Now()
+	second := r.execDetached("execfill", "/other.wasm", "sleep", "60s")
+	t.Logf("the second exec took %v", time.Since(began))
+	if got := mappedArtifact(t, second, r.cache); got != artifact {
+		t.Errorf("the second exec'd process maps %q, want the cached artifact %s", got, artifact)
+	}
+
+	// The container's memory limit binds the compile: under one too small
+	// for it (the probe's compile peaks at about 130 MB here), the child
+	// is killed in the container's cgroup and the exec fails at once, in
+	// one line, with nothing stored; the container lives on.
+	for _, pid := range []int{first, second} {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+	r.mustRun("update", "--memory", strconv.Itoa(64<<20), "execfill")
+	b.writeFile("third.wasm", string(section(other, 0, append(leb(nil, len(name)), name...))))
+	artifacts := func() []string {
+		a, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm"))
+		return a
+	}
+	stored := artifacts()
+	res := r.run("exec", "execfill", "/third.wasm", "sleep", "60s")
+	if res.code == 0 || !strings.Contains(res.stderr, "OOM") {
+		t.Errorf("exec of a module whose compile exceeds the container's memory limit: %v, want a failure naming the OOM killer", res)
+	}
+	oneLine(t, "exec of a module too large to compile under the limit", res.stderr)
+	if now := artifacts(); len(now) != len(stored) {
+		t.Errorf("a compile under the container's 64 MiB limit stored an artifact (%v, before %v): it ran outside the limit", now, stored)
+	}
+	if st, _, ok := r.state("execfill"); !ok || st.Status != "running" {
+		t.Errorf("the container after the exec's compile was killed: %+v", st)
+	}
+}
+
+// cgroupV1CPU is the CPU time used so far by the cgroup v1 cpuacct
+// hierarchy's cgroup of pid, from cpuacct.usage, and that file's path;
+// false on a host without that hierarchy.
+func cgroupV1CPU(t *testing.T, pid int) (time.Duration, string, bool) {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 || !slices.Contains(strings.Split(f[1], ","), "cpuacct") {
+			continue
+		}
+		for _, mnt := range []string{"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/cpu,cpuacct"} {
+			file := filepath.Join(mnt, f[2], "cpuacct.usage")
+			if b, err := os.ReadFile(file); err == nil {
+				ns, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+				return time.Duration(ns), file, true
+			}
+		}
+	}
+	return 0, "", false
+}

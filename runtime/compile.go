@@ -69,7 +69,10 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 // A module wasmtime refuses (the child exits ExitRejected) comes back as a
 // *wasi.RejectedError naming the module name: the same bytes would be
 // refused again, so the caller reports it instead of compiling once more.
-func fillCache(cacheDir string, cacheMax int64, module, name string, outside bool) error {
+//
+// With cg, the child is in that cgroup before it reads the module
+// (startCompile): exec's compile for an init in a user namespace.
+func fillCache(cacheDir string, cacheMax int64, module, name string, outside bool, cg *cgroupEntry) error {
 	f, err := os.Open(module)
 	if err != nil {
 		return err
@@ -90,7 +93,7 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
-	if err := cmd.Start(); err != nil {
+	if err := startCompile(cmd, cg); err != nil {
 		return err
 	}
 	var bound uint64
@@ -219,7 +222,8 @@ func boundMemory(pid int, bound uint64) error {
 
 // compileOutside fills the cache for plan's module from create, before
 // the init is spawned and placed in the container's cgroup, when the
-// cache misses (exec never does: Exec). It reports whether the cache
+// cache misses (exec never does: Exec; it compiles only in the
+// container's cgroup, compileForExec). It reports whether the cache
 // holds the module afterwards, so that the init need not ask again. A
 // failure is left to the init, which compiles in-process as a fallback and
 // reports the error, except wasmtime's refusal of the module
@@ -230,7 +234,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 		return true, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, true); err != nil {
+	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, true, nil); err != nil {
 		var rejected *wasi.RejectedError
 		var slow *compileTimeError
 		if errors.As(err, &rejected) || errors.As(err, &slow) {

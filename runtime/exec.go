@@ -45,6 +45,19 @@ type ExecOptions struct {
 // process's own argv, env and cwd. In the foreground it returns the
 // module's exit status.
 func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
+	status, err := r.exec(id, o, true)
+	if errors.Is(err, errCompiledForExec) {
+		// The container and the module as they are now, and no compile
+		// outside the init again: a module changed since is the init's.
+		return r.exec(id, o, false)
+	}
+	return status, err
+}
+
+// exec is Exec; mayCompile says whether a module the cache misses may be
+// compiled for an init in a user namespace (compileForExec), which ends
+// this attempt with errCompiledForExec.
+func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return 0, err
@@ -77,8 +90,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	}
 	defer ep.Close()
 	proc := b.Spec.Process
-	// An uncached module is compiled by the exec'd init, in the
-	// container's cgroup and under its limits, never outside as create
+	// An uncached module is compiled in the container's cgroup and under
+	// its limits (by the exec'd init, or in a user namespace by a child
+	// placed there: compileForExec), never outside as create
 	// compiles the image's entrypoint: the module may be the guest's own
 	// file (a writable rootfs), rewritten with new bytes before each exec
 	// (a health check, a probe), and each miss was a compile of up to
@@ -98,6 +112,17 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		hashUpTo = execHashUpTo
 	}
 	cached := r.cachedOutside(plan, hashUpTo)
+	if !cached && hashUpTo > 0 && mayCompile && st != state.Paused {
+		// Its cgroup opened under the lock, so that a delete cannot
+		// remove it first; a delete during the compile kills the child
+		// with the container's processes.
+		if cg := cgroupEntryFor(c.CgroupPath); cg != nil {
+			unlock()
+			err := r.compileForExec(plan, c.CgroupPath, cg)
+			cg.Close()
+			return 0, err
+		}
+	}
 
 	var tty, master *os.File
 	switch {

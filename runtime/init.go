@@ -196,7 +196,7 @@ func Init() {
 // writer changes nothing. wasmtime's refusal of the module is returned,
 // for the init to report: compiling in-process would be refused again.
 func compileInChild(cfg initConfig) error {
-	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, cfg.Plan.ModuleName, false); err != nil {
+	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, cfg.Plan.ModuleName, false, nil); err != nil {
 		var rejected *wasi.RejectedError
 		if errors.As(err, &rejected) {
 			return err

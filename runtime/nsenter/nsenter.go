@@ -38,6 +38,10 @@ package nsenter
 // RUNW_NSEXEC_ENV is nsexecEnv: it names the fd of the orders pipe.
 #define RUNW_NSEXEC_ENV "_RUNW_NSEXEC"
 
+// report_fd is where fail reports: the init's sync pipe, or the standard
+// error of a compile child (which has no sync pipe).
+static int report_fd = RUNW_SYNC_FD;
+
 // fail reports on the init's sync pipe (read by create as the one error
 // line, protocol.go's errorPrefix first) and ends the process before any
 // guest code exists.
@@ -46,7 +50,7 @@ static void fail(const char *what, const char *path) {
 	int n = snprintf(msg, sizeof msg, "error: %s %s: %s", what, path, strerror(errno));
 	if (n > 0) {
 		// snprintf counts what did not fit; the NUL is not sent.
-		ssize_t w = write(RUNW_SYNC_FD, msg, n >= (int)sizeof msg ? (int)sizeof msg - 1 : n);
+		ssize_t w = write(report_fd, msg, n >= (int)sizeof msg ? (int)sizeof msg - 1 : n);
 		(void)w;
 	}
 	_exit(1);
@@ -115,30 +119,37 @@ static void enter_cgroup(const char *arg) {
 // the new cgroup namespace at the end, once the init is in its cgroup.
 //
 // It acts only in `runw init` (glibc passes a constructor the program's
-// argv), never on the environment of another runw command. It reads the
-// orders to their end and refuses any it does not know, so that an order
-// cut short or mistyped is an error, never silently skipped (a skipped
-// "tasks" would leave the init outside its limits).
+// argv), never on the environment of another runw command, except for
+// the compile child of fillCache, which may be given "tasks" orders alone
+// (exec's compile in the container's cgroup, runtime/compile.go): it
+// enters its cgroups before Go starts and before it reads the module. It
+// reads the orders to their end and refuses any it does not know, so
+// that an order cut short or mistyped is an error, never silently
+// skipped (a skipped "tasks" would leave the init outside its limits).
 __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, char **envp) {
 	// The compile child of an init (fillCache: "compile /proc/self/fd/0",
 	// last) inherits the init's handed-over descriptors, the cache
 	// directory among them: non-dumpable as the init is, below.
-	if (argc >= 3 && strcmp(argv[argc - 2], "compile") == 0 && strcmp(argv[argc - 1], "/proc/self/fd/0") == 0)
+	int compile_child = argc >= 3 && strcmp(argv[argc - 2], "compile") == 0 && strcmp(argv[argc - 1], "/proc/self/fd/0") == 0;
+	if (compile_child) {
 		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	if (argc < 2 || strcmp(argv[1], "init") != 0)
+		report_fd = 2;
+	} else if (argc < 2 || strcmp(argv[1], "init") != 0) {
 		return;
-	// Non-dumpable until the handed-over descriptors of runw's cache are
-	// closed (Init closes them; applyPrivileges then makes the init
-	// dumpable): among them is runw's writable cache directory, and a
-	// root process of the container's pid namespace
-	// without CAP_SYS_PTRACE (a native sidecar, default capabilities)
-	// opened any artifact in it for writing through /proc/<init>/fd/N,
-	// as runc's init is non-dumpable for the same reason (CVE-2016-9962).
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-	// Named before Go starts a thread, so that every thread inherits
-	// it: exec'd through /proc/self/fd/N, each would show as "N" in top
-	// and ps -L.
-	prctl(PR_SET_NAME, "runw-init", 0, 0, 0);
+	} else {
+		// Non-dumpable until the handed-over descriptors of runw's cache
+		// are closed (Init closes them; applyPrivileges then makes the
+		// init dumpable): among them is runw's writable cache directory,
+		// and a root process of the container's pid namespace without
+		// CAP_SYS_PTRACE (a native sidecar, default capabilities) opened
+		// any artifact in it for writing through /proc/<init>/fd/N, as
+		// runc's init is non-dumpable for the same reason (CVE-2016-9962).
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+		// Named before Go starts a thread, so that every thread inherits
+		// it: exec'd through /proc/self/fd/N, each would show as "N" in
+		// top and ps -L.
+		prctl(PR_SET_NAME, "runw-init", 0, 0, 0);
+	}
 	const char *v = getenv(RUNW_NSEXEC_ENV);
 	if (v == NULL)
 		return;
@@ -167,7 +178,10 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		if (strncmp(line, "tasks ", 6) == 0)
 			enter_cgroup(line + 6);
-		else if (strncmp(line, "mnt ", 4) == 0)
+		else if (compile_child) {
+			errno = EINVAL;
+			fail("unknown compile order", line);
+		} else if (strncmp(line, "mnt ", 4) == 0)
 			mnt = line + 4;
 		else if (strncmp(line, "user ", 5) == 0)
 			user = line + 5;

@@ -1,0 +1,116 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+
+	"github.com/runw/runw/wasi"
+)
+
+// Exec's compile for an init in a user namespace.
+//
+// Such an init is nobody on the host and cannot write runw's cache, so a
+// module that create never compiled (a health check's own module, any
+// `podman exec ctr /other.wasm`) was compiled again by the init at every
+// exec: about 10 s for a 21 MB Go program here, longer than podman's
+// health check timeout. exec still never compiles outside the container
+// (Exec says why: the module may be the guest's to rewrite before each
+// exec). Instead, on a miss, a `runw compile` child of exec's, host root
+// but born in the container's cgroup (startCompile), fills the cache, and
+// the exec starts over and hands the init the artifact as it does on a
+// hit (passArtifact). The child's CPU and memory are the container's, under
+// its limits, as the init's own compile was; the container's lock is not
+// held while it runs (TestExecCompileDoesNotHoldTheContainer).
+//
+// The module is the guest's to rewrite between the child's hash and its
+// compile, or between the compile and the exec's second look: the child
+// stores the artifact under the key of the bytes it compiled
+// (wasi.compileCached), and the second look keys the module as it is
+// then. A module changed since is a miss, which the init compiles, as
+// before.
+
+// errCompiledForExec tells Exec that exec's compile child ran (compiled,
+// or failed in a way the init's own compile may still get past): the
+// exec starts over, with a fresh look at the container and its module.
+var errCompiledForExec = errors.New("compiled for exec")
+
+// compileForExec fills the cache for plan's module in a compile child in
+// the container's cgroup (cgPath, entered through cg, which the caller
+// closes). It returns errCompiledForExec, or the failures the init's own
+// compile would only repeat, in one line: wasmtime's refusal of the
+// module, a compile that ran out of its time (the init would compile as
+// long again, under the same bound), and one the OOM killer ended in the
+// container's cgroup (the init, compiling there in-process, needs as
+// much and more; it was killed after as long again).
+func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry) error {
+	logDebugf("cache miss: compiling %s in the container's cgroup", plan.ModuleName)
+	ooms := oomKills(cgPath)
+	err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, false, cg)
+	var rejected *wasi.RejectedError
+	var slow *compileTimeError
+	if errors.As(err, &rejected) || errors.As(err, &slow) {
+		return err
+	}
+	if err != nil && oomKills(cgPath) > ooms {
+		return fmt.Errorf("compile %s: killed by the OOM killer (cgroup %q is over its memory limit)", plan.ModuleName, cgPath)
+	}
+	if err != nil {
+		logDebugf("compile in the container's cgroup failed (%v); the exec'd init will compile", err)
+	}
+	return errCompiledForExec
+}
+
+// startCompile starts fillCache's compile child in the cgroup cg says,
+// nil for where the caller is. The child is born in cg's cgroup v2
+// directory (CLONE_INTO_CGROUP) and enters its cgroup v1 hierarchies
+// through their tasks files, which the caller opened, in its C
+// constructor (runtime/nsenter), before Go starts and before it reads
+// the module: it waits for its orders, sent here once it is started, and
+// obeys nothing but "tasks". So no instant exists in which it works
+// outside the container's limits. A child that cannot be born in the
+// cgroup is not started: the caller leaves the compile to the init.
+//
+// The tasks files are handed to the child only for its constructor,
+// which closes each once written; the child holds no other descriptor of
+// runw's but its standard input (the module) and error.
+func startCompile(cmd *exec.Cmd, cg *cgroupEntry) error {
+	if cg == nil {
+		return cmd.Start()
+	}
+	ns := &spawnNS{}
+	ordersR, ordersW, err := ns.prepare(cmd, cg)
+	if err != nil {
+		return err
+	}
+	if ordersR != nil {
+		defer ordersR.Close()
+	}
+	if cg.Dir != nil {
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = int(cg.Dir.Fd())
+	}
+	if err := cmd.Start(); err != nil {
+		if ordersW != nil {
+			ordersW.Close()
+		}
+		return fmt.Errorf("start the compile in the container's cgroup: %w", err)
+	}
+	if err := ns.sendOrders(ordersW); err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("send the compile its cgroups: %w", err)
+	}
+	return nil
+}
+
+// oomKills is how many processes the OOM killer has killed in the
+// cgroup p so far, 0 when it cannot tell.
+func oomKills(p string) uint64 {
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return 0
+	}
+	n, _ := m.OOMKillCount()
+	return n
+}
