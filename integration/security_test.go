@@ -694,32 +694,148 @@ func TestGrantsStayInsideThemselves(t *testing.T) {
 // TestSlowCompileEndsCreate: the module is the image's, and one function
 // of 600 KB (50,000 i64 locals, all carried around a loop) keeps
 // Cranelift's register allocator busy for hours (10,000 locals: 31 s of
-// CPU; 5,000: 2 s). The compile child's bound (two minutes here) ended
-// the child, and the init then compiled in-process with no bound at all:
-// create never returned, and `runw kill` and `delete --force` waited
-// behind its lock (runc's create runs nothing of the image's). The init's
-// compile, child and in-process together, now gets the child's bound and
-// create fails with one line. In a user namespace create leaves the
-// compile to the init (no compile outside), and a CPU quota keeps the
-// test cheap.
+// CPU; 5,000: 2 s). The compile child's bound ended the child, and the
+// init then compiled in-process with no bound at all: create never
+// returned, and `runw kill` and `delete --force` waited behind its lock
+// (runc's create runs nothing of the image's). Every compile of the
+// module is bounded in CPU time, and create (or exec, with runc's 255)
+// fails with one line once that runs out: create's compile child outside
+// the container, the init's in-process compile (in a user namespace
+// create leaves the compile to the init), and the compile child of an
+// exec'd init. The bound (two minutes of CPU for this module) is made
+// 8 s here by RUNW_COMPILE_CPU; its wall-clock backstop is four times
+// that and a minute. The bound was one of wall-clock time before, which
+// a loaded node could pass with a legitimate compile
+// (TestStarvedCompileSucceeds).
 func TestSlowCompileEndsCreate(t *testing.T) {
-	needsRoot(t, "a user namespace and a CPU quota")
-	r := newRunw(t)
-	r.cache = t.TempDir()
-	b := newBundle(t, "wat/exit7.wat")
-	b.writeFile("slow.wasm", string(loopCarriedModule(50000)))
-	quota, period := int64(10000), uint64(100000)
-	b.edit(func(s *specs.Spec) {
-		s.Process.Args = []string{"/slow.wasm"}
-		s.Linux = userNamespaceLinux()
-		s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}}
-	})
-	traversable(t, b.dir)
-	start := time.Now()
-	create := r.start("create", "--bundle", b.dir, "slowcompile")
-	res := create.wait(t, 4*time.Minute)
-	t.Logf("create ended after %v: %v", time.Since(start).Round(time.Second), res)
-	failsCleanly(t, r, res, "slowcompile", "compile took more than")
+	needsRoot(t, "a user namespace")
+	const want = "/slow.wasm: compile used more than 8s of CPU time"
+	for _, tc := range []struct {
+		name string
+		exec bool
+		edit func(s *specs.Spec)
+	}{
+		{"create outside", false, func(s *specs.Spec) {}},
+		{"init in-process", false, func(s *specs.Spec) { s.Linux = userNamespaceLinux() }},
+		{"exec'd init's child", true, func(s *specs.Spec) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			r.cache = t.TempDir()
+			r.env = append(os.Environ(), "RUNW_COMPILE_CPU=8s")
+			// The container outlives the exec's bound, which would
+			// otherwise end with it.
+			b := newBundle(t, "probe", "sleep", "300s")
+			b.writeFile("slow.wasm", string(loopCarriedModule(50000)))
+			b.edit(func(s *specs.Spec) {
+				if !tc.exec {
+					s.Process.Args = []string{"/slow.wasm"}
+				}
+				tc.edit(s)
+			})
+			traversable(t, b.dir)
+			start := time.Now()
+			if tc.exec {
+				bg, _ := runInBackground(t, r, b, "slowcompile")
+				start = time.Now()
+				ex := r.start("exec", "slowcompile", "/slow.wasm")
+				res := ex.wait(t, 4*time.Minute)
+				t.Logf("exec ended after %v: %v", time.Since(start).Round(time.Second), res)
+				// runc's status for an exec that failed to start.
+				if res.code != 255 || !strings.Contains(res.stderr, want) {
+					t.Errorf("exec: %v; want exit 255 and %q", res, want)
+				}
+				oneLine(t, "exec", res.stderr)
+				r.run("kill", "slowcompile", "KILL")
+				bg.wait(t, 20*time.Second)
+				return
+			}
+			create := r.start("create", "--bundle", b.dir, "slowcompile")
+			res := create.wait(t, 4*time.Minute)
+			t.Logf("create ended after %v: %v", time.Since(start).Round(time.Second), res)
+			failsCleanly(t, r, res, "slowcompile", want)
+		})
+	}
+}
+
+// TestStarvedCompileSucceeds: a compile that waits long for a CPU (a
+// loaded node: YoWASP clang's 75 MB module spent 9 of its 14 minutes
+// waiting, for 2 minutes of CPU) is not a hostile one. Its bound was one
+// of wall-clock time (two minutes for a small module), and create failed
+// with "compile took more than 2m0s" for a module that needs 2 s of CPU.
+// Here the compile is stopped (SIGSTOP) for longer than that, once it has
+// begun, in create's compile child and in the init's in-process compile;
+// create succeeds once it goes on. The test waits for over two minutes,
+// spending almost no CPU.
+func TestStarvedCompileSucceeds(t *testing.T) {
+	needsRoot(t, "a user namespace")
+	for _, tc := range []struct {
+		name string
+		// who is the word on the command line of create's child that
+		// compiles.
+		who  string
+		edit func(s *specs.Spec)
+	}{
+		{"create outside", "compile", func(s *specs.Spec) {}},
+		{"init in-process", "init", func(s *specs.Spec) { s.Linux = userNamespaceLinux() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			r.cache = t.TempDir()
+			b := newBundle(t, "wat/exit7.wat")
+			b.writeFile("starved.wasm", string(loopCarriedModule(5000)))
+			b.edit(func(s *specs.Spec) {
+				s.Process.Args = []string{"/starved.wasm"}
+				tc.edit(s)
+			})
+			traversable(t, b.dir)
+			create := r.start("create", "--bundle", b.dir, "starved")
+			pid := 0
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no %s child of create using CPU after a minute", tc.who)
+				}
+				if pid == 0 {
+					pid = childRunning(create.cmd.Process.Pid, tc.who)
+				}
+				// Compiling: past Go's start, with a second or more of
+				// its 2 s of CPU to go.
+				if pid != 0 && cpuTicks(pid) >= 20 {
+					break
+				}
+			}
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("stopped the compile (%s, pid %d) after %d ticks of CPU", tc.who, pid, cpuTicks(pid))
+			time.Sleep(2*time.Minute + 10*time.Second)
+			// Gone already, if its bound ended it: create says so.
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+			res := create.wait(t, 2*time.Minute)
+			if res.code != 0 {
+				t.Fatalf("create of a compile stopped for 2m10s, with 2 s of CPU to spend: %v", res)
+			}
+			r.mustRun("start", "starved")
+			if st := r.waitStatus("starved", "stopped", 30*time.Second); st.Status != "stopped" {
+				t.Errorf("state %q", st.Status)
+			}
+			r.mustRun("delete", "starved")
+		})
+	}
+}
+
+// cpuTicks is the CPU time pid has used (user and system), in clock ticks,
+// 0 if it is gone.
+func cpuTicks(pid int) int {
+	f := procStat(pid)
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
 }
 
 // loopCarriedModule is a valid module whose _start is one function with n

@@ -59,7 +59,8 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 // The module is untrusted, and a few megabytes of it can keep Cranelift
 // busy for minutes and gigabytes (a million empty functions: 154 s and
 // 5 GB here), outside every limit of the container. So the child is
-// bounded in time (compileTime) and dies with its parent
+// bounded in CPU time, and more loosely in wall-clock time
+// (compileBoundFor), and dies with its parent
 // (Pdeathsig): an engine that gives up on create and kills it must not
 // leave a root compiler running on the host. The spawning thread is
 // locked for the child's life, as Pdeathsig follows the thread, not
@@ -82,8 +83,8 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 	if err != nil {
 		return err
 	}
-	limit := compileTime(info.Size())
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	bound := compileBoundFor(info.Size())
+	ctx, cancel := context.WithTimeout(context.Background(), bound.wall)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", compileChildArg)
 	cmd.Stdin = f
@@ -96,10 +97,16 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 	if err := startCompile(cmd, cg); err != nil {
 		return err
 	}
-	var bound uint64
+	cpu, err := boundCPU(cmd.Process.Pid, bound.cpu)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("bound the compile's CPU time: %w", err)
+	}
+	var memory uint64
 	if outside {
-		bound = compileMemoryBound(info.Size())
-		if err := boundMemory(cmd.Process.Pid, bound); err != nil {
+		memory = compileMemoryBound(info.Size())
+		if err := boundMemory(cmd.Process.Pid, memory); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			return fmt.Errorf("bound the compile's memory: %w", err)
@@ -107,14 +114,17 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 	}
 	if err := cmd.Wait(); err != nil {
 		if ctx.Err() != nil {
-			return &compileTimeError{name: name, limit: limit}
+			return &compileTimeError{name: name, limit: bound.wall}
+		}
+		if cpuBoundHit(cmd.ProcessState, cpu) {
+			return &compileTimeError{name: name, limit: cpu, cpu: true}
 		}
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() == ExitRejected {
 			return rejected(stderr.String(), name)
 		}
 		if outside {
-			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, bound>>20, info.Size()>>10)
+			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, memory>>20, info.Size()>>10)
 		}
 		return err
 	}
@@ -158,28 +168,106 @@ func (t *tailBuffer) Write(p []byte) (int, error) {
 
 func (t *tailBuffer) String() string { return string(t.b) }
 
-// compileTimeError is a compile child that ran out of its time
-// (compileTime). create reports it rather than compile the module again
-// in the init, which would run as long under the container's own limits
-// and then fail the same way (a hostile module held create for twice
-// the bound).
+// compileTimeError is a compile that ran out of its CPU time or, with
+// cpu false, of its wall-clock time (compileBoundFor). create reports it
+// rather than compile the module again in the init, which would run as
+// long under the container's own limits and then fail the same way (a
+// hostile module held create for twice the bound).
 type compileTimeError struct {
 	name  string
 	limit time.Duration
+	cpu   bool
 }
 
 func (e *compileTimeError) Error() string {
-	return fmt.Sprintf("%s: compile took more than %v", e.name, e.limit)
+	if e.cpu {
+		return fmt.Sprintf("%s: compile used more than %v of CPU time", e.name, e.limit)
+	}
+	return fmt.Sprintf("%s: compile took more than %v of wall-clock time", e.name, e.limit)
 }
 
-// compileTime bounds one `runw compile` child of create or exec, for a
-// module of size bytes: two minutes and 10 s a MiB, at most 15 minutes
-// (the module is the attacker's to grow). Real modules compile here at
-// 0.3 to 0.7 MB/s (StarlingMonkey's 12 MB in 41 s, Ruby's 54 MB in 81 s),
-// three times slower on a loaded node; a flat two minutes killed their
-// compile there, which the init then began again.
-func compileTime(size int64) time.Duration {
-	return min(2*time.Minute+time.Duration(max(size, 0)>>20)*10*time.Second, 15*time.Minute)
+// compileBound is what one compile of a module may spend: CPU time,
+// summed over its threads (cpu), which is what stops a hostile module,
+// and wall-clock time (wall), a wider backstop for a compile that spends
+// none (stopped, starved, waiting on another compile's lock of the
+// module or on a slow disk).
+type compileBound struct {
+	cpu, wall time.Duration
+}
+
+// compileBoundFor bounds the compile of a module of size bytes, by create
+// or exec in a `runw compile` child, or by the init.
+//
+// CPU: two minutes and 10 s a MiB, at most 10 minutes and a minute per
+// CPU. Real modules need 1 to 1.7 s of CPU a MiB here (the 21 MB Go
+// guest the tests build: 21 s on two threads, 24 s pinned to one CPU;
+// StarlingMonkey's 13 MB: 15 s; Go's encoding/json tests, 16 MB: 14 s;
+// YoWASP clang's 75 MB: 97 s), pandoc's 59 MB 3 s a MiB (175 s before
+// wasmtime refused it), so the bound leaves them three times that and
+// more. Cranelift compiles on a thread per CPU, and the CPU time of the
+// threads is summed: the same work costs no more of it on two threads
+// than on one here, but hyperthreads and memory shared by many threads
+// make it cost more elsewhere, so the cap, which bounds a large hostile
+// module (the module is the attacker's to grow), grows with the CPUs.
+// One function of 600 KB (50,000 loop-carried locals) keeps one thread
+// of Cranelift busy for hours: it is stopped after two minutes of CPU.
+//
+// Wall-clock: four times the CPU bound and the minute a compile may first
+// wait for another's of the same module (wasi's compileLockWait), at most
+// an hour. It was the only bound (two minutes and 10 s a MiB, at most 15
+// minutes), and a busy node failed legitimate compiles with it: clang's
+// 75 MB took 14 minutes there for 2 minutes of CPU.
+//
+// RUNW_COMPILE_CPU (a Go duration) in runw's environment replaces the
+// CPU bound, the wall-clock one following it; the tests set it short.
+func compileBoundFor(size int64) compileBound {
+	cpu := compileCPUOverride()
+	if cpu <= 0 {
+		cpu = min(2*time.Minute+time.Duration(max(size, 0)>>20)*10*time.Second,
+			10*time.Minute+time.Duration(goruntime.NumCPU())*time.Minute)
+	}
+	return compileBound{cpu: cpu, wall: min(4*cpu+time.Minute, time.Hour)}
+}
+
+// compileCPUEnv names the override of the compile's CPU bound in runw's
+// environment (compileBoundFor); spawnInit passes it on to the init.
+const compileCPUEnv = "RUNW_COMPILE_CPU"
+
+// compileCPUOverride is compileCPUEnv's duration, 0 if unset or unusable.
+func compileCPUOverride() time.Duration {
+	d, err := time.ParseDuration(os.Getenv(compileCPUEnv))
+	if err != nil || d <= 0 {
+		return 0
+	}
+	return d
+}
+
+// boundCPU sets pid's CPU time limit (RLIMIT_CPU, soft and hard: the
+// kernel sends SIGKILL at the hard limit) to bound, rounded up to whole
+// seconds, or lower if pid's hard limit is lower (it may not be raised,
+// in a user namespace), and returns the limit set. pid is a compile
+// child, just started: what it used before is Go's runtime start.
+func boundCPU(pid int, bound time.Duration) (time.Duration, error) {
+	var old unix.Rlimit
+	if err := unix.Prlimit(pid, unix.RLIMIT_CPU, nil, &old); err != nil {
+		return 0, err
+	}
+	secs := min(uint64((bound+time.Second-1)/time.Second), old.Max)
+	if err := unix.Prlimit(pid, unix.RLIMIT_CPU, &unix.Rlimit{Cur: secs, Max: secs}, nil); err != nil {
+		return 0, err
+	}
+	return time.Duration(secs) * time.Second, nil
+}
+
+// cpuBoundHit reports whether a compile child that failed was ended by
+// its CPU limit (boundCPU): killed by SIGKILL (SIGXCPU for a soft limit
+// a child does not ignore, Go ignores it) with its limit used.
+func cpuBoundHit(ps *os.ProcessState, limit time.Duration) bool {
+	ws, ok := ps.Sys().(syscall.WaitStatus)
+	if !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL && ws.Signal() != syscall.SIGXCPU {
+		return false
+	}
+	return ps.UserTime()+ps.SystemTime() >= limit-time.Second
 }
 
 // compileMemoryBound is the data memory (RLIMIT_DATA: heap and private
@@ -227,8 +315,9 @@ func boundMemory(pid int, bound uint64) error {
 // holds the module afterwards, so that the init need not ask again. A
 // failure is left to the init, which compiles in-process as a fallback and
 // reports the error, except wasmtime's refusal of the module
-// (*wasi.RejectedError), which it returns: compiling again in the
-// container would only be refused again, after as long.
+// (*wasi.RejectedError) and a compile past its bound (*compileTimeError),
+// which it returns: compiling again in the container would only be
+// refused again, or stopped again, after as long.
 func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 	if r.cachedOutside(plan, wasi.MaxModuleSize) {
 		return true, nil

@@ -1,10 +1,12 @@
 package runtime
 
 import (
+	"errors"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
@@ -49,5 +51,64 @@ func TestCachedOutsideHashesNoMoreThanItsBound(t *testing.T) {
 	}
 	if read := readBytes(t) - before; read > 16<<20 {
 		t.Fatalf("cachedOutside with a bound of %d bytes read %d MiB of a module that grew past it", bound, read>>20)
+	}
+}
+
+// TestCompileWatch: the init's bound on its own compile counts the CPU
+// time of all its threads (Cranelift compiles on a thread per CPU), and
+// a compile that spends none (stopped, starved) is ended only by the
+// wider wall-clock bound.
+func TestCompileWatch(t *testing.T) {
+	watch := func(bound compileBound, work func(stop <-chan struct{})) (*compileTimeError, time.Duration) {
+		fired := make(chan error, 1)
+		stop := make(chan struct{})
+		start := time.Now()
+		w := watchCompile(bound, "/m.wasm", func(err error) { fired <- err })
+		for i := 0; i < 2; i++ {
+			go work(stop)
+		}
+		defer close(stop)
+		select {
+		case err := <-fired:
+			if w.Stop() {
+				t.Error("Stop after the bound fired reported it stopped first")
+			}
+			var slow *compileTimeError
+			if !errors.As(err, &slow) {
+				t.Fatalf("fired %v, want a *compileTimeError", err)
+			}
+			return slow, time.Since(start)
+		case <-time.After(20 * time.Second):
+			w.Stop()
+			t.Fatal("the bound did not fire in 20 s")
+			return nil, 0
+		}
+	}
+	spin := func(stop <-chan struct{}) {
+		for n := 0; ; n++ {
+			if n%1024 == 0 && closed(stop) {
+				return
+			}
+		}
+	}
+	idle := func(stop <-chan struct{}) { <-stop }
+
+	slow, took := watch(compileBound{cpu: 500 * time.Millisecond, wall: time.Minute}, spin)
+	if !slow.cpu || slow.Error() != "/m.wasm: compile used more than 500ms of CPU time" {
+		t.Errorf("two spinning threads: %q (cpu %v) after %v, want the CPU bound", slow, slow.cpu, took)
+	}
+	slow, took = watch(compileBound{cpu: 500 * time.Millisecond, wall: 2 * time.Second}, idle)
+	if slow.cpu || took < 2*time.Second {
+		t.Errorf("idle threads: %q after %v, want the wall-clock bound after 2 s", slow, took)
+	}
+}
+
+// closed reports whether c is closed.
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }

@@ -462,8 +462,19 @@ type spawnOptions struct {
 // a 96-core node every idle component container held 96 threads, and a
 // small pids.limit could fail the runtime's build and abort the init.
 // Set here, before the init starts a thread, not by setenv in a running
-// init, where C's getenv on another thread could race it.
+// init, where C's getenv on another thread could race it. runw's own
+// override of the compile's CPU bound (compileCPUEnv) is passed on too
+// (initEnviron).
 var initEnv = []string{"TOKIO_WORKER_THREADS=1"}
+
+// initEnviron is initEnv, with compileCPUEnv when runw has it.
+func initEnviron() []string {
+	env := slices.Clip(initEnv)
+	if v, ok := os.LookupEnv(compileCPUEnv); ok {
+		env = append(env, compileCPUEnv+"="+v)
+	}
+	return env
+}
 
 // spawnInit starts `runw init` from a sealed copy of runw, sends it its
 // configuration and waits until it reports the guest instantiated (or
@@ -490,7 +501,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	cmd := &exec.Cmd{
 		Path:   fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
 		Args:   initArgs(o.Config.Plan.Argv),
-		Env:    initEnv,
+		Env:    initEnviron(),
 		Stdin:  o.Stdio[0],
 		Stdout: o.Stdio[1],
 		Stderr: o.Stdio[2],

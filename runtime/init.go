@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -82,25 +83,30 @@ func Init() {
 	// compile child's bound, the in-process compile below (Prepare) went
 	// on without one, create never returned, and kill and delete --force
 	// waited behind its lock. The compile in the init (child and
-	// in-process together) gets the child's bound.
-	bound := compileTime(moduleSize(cfg.Plan.Module))
-	compiling := time.AfterFunc(bound, func() {
-		pipes.fail(fmt.Errorf("%s: compile took more than %v", cfg.Plan.ModuleName, bound))
-	})
+	// in-process together) gets the child's bound (watchCompile).
+	compiling := watchCompile(compileBoundFor(moduleSize(cfg.Plan.Module)), cfg.Plan.ModuleName, pipes.fail)
+	// fail reports err unless the bound has fired, whose report is then
+	// on its way, and exits.
+	fail := func(err error) {
+		if compiling.Stop() {
+			pipes.fail(err)
+		}
+		select {}
+	}
 	cache := openCache(cfg.CacheDir, cfg.CacheMax)
 	if cache != nil && cfg.CacheView != "" {
 		cache.UseView(cfg.CacheView)
 	}
 	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 		if err := compileInChild(cfg); err != nil {
-			pipes.fail(err)
+			fail(err)
 		}
 	}
 	if err := cfg.Sandbox.loopbackUp(); err != nil {
-		pipes.fail(err)
+		fail(err)
 	}
 	if err := copyUpAll(cfg.Plan); err != nil {
-		pipes.fail(err)
+		fail(err)
 	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)
 	if !compiling.Stop() {
@@ -181,6 +187,85 @@ func Init() {
 	os.Exit(exit.Code)
 }
 
+// compileWatch bounds the init's compile of its module (compileBoundFor),
+// in a `runw compile` child (fillCache bounds that child too) and then
+// in-process (wasi.Prepare): it checks every compileWatchTick the
+// wall-clock time since it started and the CPU time the init has used
+// since, its own (every thread's: Cranelift compiles on a thread per
+// CPU) and its ended children's, and reports the bound passed with fail
+// once either runs out. Not RLIMIT_CPU, as on the child: at its hard
+// limit the init would die by SIGKILL without a word to create, at its
+// soft limit it sends SIGXCPU, which is one of the init's stop signals
+// (a `kill -s XCPU` ends the guest), and a hard limit lowered for the
+// compile cannot be raised again in a user namespace, where the spec's
+// own RLIMIT_CPU, or none, must hold for the guest.
+type compileWatch struct {
+	mu             sync.Mutex
+	stopped, fired bool
+	done           chan struct{}
+}
+
+// compileWatchTick is how often a compileWatch looks at the clocks.
+const compileWatchTick = time.Second
+
+// watchCompile starts watching a compile of the module named name.
+func watchCompile(bound compileBound, name string, fail func(error)) *compileWatch {
+	w := &compileWatch{done: make(chan struct{})}
+	start, spent := time.Now(), cpuSpent()
+	go func() {
+		tick := time.NewTicker(compileWatchTick)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.done:
+				return
+			case <-tick.C:
+			}
+			var err error
+			switch {
+			case time.Since(start) > bound.wall:
+				err = &compileTimeError{name: name, limit: bound.wall}
+			case cpuSpent()-spent > bound.cpu:
+				err = &compileTimeError{name: name, limit: bound.cpu, cpu: true}
+			default:
+				continue
+			}
+			w.mu.Lock()
+			if w.stopped {
+				w.mu.Unlock()
+				return
+			}
+			w.fired = true
+			w.mu.Unlock()
+			fail(err)
+			return
+		}
+	}()
+	return w
+}
+
+// Stop ends the watch and reports whether it ended before its bound
+// fired.
+func (w *compileWatch) Stop() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped && !w.fired {
+		w.stopped = true
+		close(w.done)
+	}
+	return !w.fired
+}
+
+// cpuSpent is the CPU time used so far by this process (all its threads)
+// and by its children that have ended and been waited for.
+func cpuSpent() time.Duration {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts)
+	var ru unix.Rusage
+	_ = unix.Getrusage(unix.RUSAGE_CHILDREN, &ru)
+	return time.Duration(ts.Nano()) + time.Duration(ru.Utime.Nano()+ru.Stime.Nano())
+}
+
 // compileInChild is the fallback for a cache that create could not fill
 // (compileOutside): the init fills it from a short-lived `runw compile`,
 // so that Cranelift's working memory dies with that child instead of
@@ -195,10 +280,14 @@ func Init() {
 // itself and exits before the init reports, so the sync pipe's extra
 // writer changes nothing. wasmtime's refusal of the module is returned,
 // for the init to report: compiling in-process would be refused again.
+// So is a child that ran out of its time (*compileTimeError): the init's
+// own compile would only spend the rest of the same bound (compileWatch)
+// and fail as well.
 func compileInChild(cfg initConfig) error {
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, cfg.Plan.ModuleName, false, nil); err != nil {
 		var rejected *wasi.RejectedError
-		if errors.As(err, &rejected) {
+		var slow *compileTimeError
+		if errors.As(err, &rejected) || errors.As(err, &slow) {
 			return err
 		}
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)

@@ -698,7 +698,8 @@ func (c *Cache) evict(keep string) error {
 }
 
 // compileLockWait bounds the wait for another process's compile of the
-// same module: half the shortest compile time bound (2 minutes).
+// same module: the compile's wall-clock bound (runtime's compileBoundFor)
+// allows for it.
 var compileLockWait = time.Minute
 
 // lockCompile takes the compile lock of key: a process that misses the
@@ -737,7 +738,7 @@ func (c *Cache) lockCompile(key string) (release func()) {
 }
 
 // staleTemp is the age past which a temporary file of writeAtomic is a
-// leftover: a compile child killed by its time bound (15 minutes at most)
+// leftover: a compile child killed by its time bound (an hour at most)
 // or by an engine between writing an artifact and renaming it.
 const staleTemp = time.Hour
 
