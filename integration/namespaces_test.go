@@ -707,17 +707,7 @@ func TestUserNamespaceExecFillsTheCache(t *testing.T) {
 	name := []byte("runw-test")
 	other := section(probe, 0, append(leb(nil, len(name)), append(name, fmt.Sprint(time.Now().UnixNano())...)...))
 	b.writeFile("other.wasm", string(other))
-	// What its compile costs, in a cache of its own.
-	ref := filepath.Join(t.TempDir(), "other.wasm")
-	if err := os.WriteFile(ref, other, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(runwBin, "--cache-dir", t.TempDir(), "compile", ref)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("runw compile: %v: %s", err, out)
-	}
-	cost := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	t.Logf("the compile costs %v of CPU", cost)
+	cost := compileCost(t, other)
 
 	r.mustRun("create", "--bundle", b.dir, "execfill")
 	r.mustRun("start", "execfill")

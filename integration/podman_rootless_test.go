@@ -40,8 +40,20 @@ func newRootlessPodman(t *testing.T) *rootlessPodman {
 	if b, err := os.ReadFile("/proc/sys/user/max_user_namespaces"); err != nil || strings.TrimSpace(string(b)) == "0" {
 		t.Skipf("user namespaces are off here (user.max_user_namespaces %q, %v)", b, err)
 	}
-	if _, err := user.Lookup(rootlessUser); err == nil {
-		t.Fatalf("user %s already exists (left by an earlier run?): remove it with userdel -r %s", rootlessUser, rootlessUser)
+	if old, err := user.Lookup(rootlessUser); err == nil {
+		// An earlier run's user (its home is in a directory this test
+		// makes) outlives a run killed mid-way, or a userdel refused while
+		// podman's pause process was still dying: removed, with its ids.
+		// Any other user of that name is not this test's to remove.
+		if !strings.HasPrefix(old.HomeDir, filepath.Join(os.TempDir(), "runw-rootless-")) {
+			t.Fatalf("user %s already exists, with home %s: not this test's; remove it with userdel -r %s", rootlessUser, old.HomeDir, rootlessUser)
+		}
+		uid, _ := strconv.Atoi(old.Uid)
+		removeRootlessUser(t, uid)
+		os.RemoveAll(filepath.Dir(old.HomeDir))
+		if _, err := user.Lookup(rootlessUser); err == nil {
+			t.Fatalf("user %s, left by an earlier run, cannot be removed", rootlessUser)
+		}
 	}
 	dir, err := os.MkdirTemp("", "runw-rootless-")
 	if err != nil {
@@ -120,16 +132,15 @@ func (p *rootlessPodman) podman(t *testing.T, args ...string) engResult {
 	return res
 }
 
-// teardown removes the containers, ends podman's pause process (which
-// holds its user namespace), and removes the user, its ids and its files.
-func (p *rootlessPodman) teardown(t *testing.T, xdg string) {
-	p.podman(t, "rm", "--all", "--force", "--time", "0")
-	// The pause process, and anything else the test user still runs:
-	// every one of them was started by this test.
-	for _, pid := range processesOf(p.uid) {
+// removeRootlessUser ends every process of the test user (the pause
+// process, anything else it still runs: each was started by this test or
+// an earlier run of it), then removes the user and its subordinate ids.
+func removeRootlessUser(t *testing.T, uid int) {
+	t.Helper()
+	for _, pid := range processesOf(uid) {
 		syscall.Kill(pid, syscall.SIGKILL)
 	}
-	engPoll(5*time.Second, func() bool { return len(processesOf(p.uid)) == 0 })
+	engPoll(5*time.Second, func() bool { return len(processesOf(uid)) == 0 })
 	if out, err := exec.Command("userdel", rootlessUser).CombinedOutput(); err != nil {
 		t.Logf("userdel %s: %v: %s", rootlessUser, err, out)
 	}
@@ -138,6 +149,13 @@ func (p *rootlessPodman) teardown(t *testing.T, xdg string) {
 			t.Logf("%s: %v", f, err)
 		}
 	}
+}
+
+// teardown removes the containers, ends podman's pause process (which
+// holds its user namespace), and removes the user, its ids and its files.
+func (p *rootlessPodman) teardown(t *testing.T, xdg string) {
+	p.podman(t, "rm", "--all", "--force", "--time", "0")
+	removeRootlessUser(t, p.uid)
 	engUnmountUnder(p.dir)
 	os.RemoveAll(xdg)
 	if err := os.RemoveAll(p.dir); err != nil {

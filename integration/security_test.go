@@ -857,6 +857,23 @@ func loopCarriedModule(n int) []byte {
 	return section(m, 10, append(leb([]byte{1}, len(body)), body...))
 }
 
+// compileCost is the CPU time `runw compile` spends on module, in a cache
+// of its own.
+func compileCost(t *testing.T, module []byte) time.Duration {
+	t.Helper()
+	ref := filepath.Join(t.TempDir(), "ref.wasm")
+	if err := os.WriteFile(ref, module, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runwBin, "--cache-dir", t.TempDir(), "compile", ref)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("runw compile: %v: %s", err, out)
+	}
+	cost := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	t.Logf("the compile costs %v of CPU", cost)
+	return cost
+}
+
 // TestExecCompilesInsideTheContainer: `runw exec` of a module the cache
 // does not hold compiled it in a child of its own, as root, outside the
 // container's cgroup. The module of an exec is often the guest's to
@@ -871,17 +888,7 @@ func TestExecCompilesInsideTheContainer(t *testing.T) {
 	needsRoot(t, "cgroups")
 	// New bytes each run: a miss in the tests' shared cache.
 	module := loopCarriedModule(5000 + int(time.Now().UnixNano()%1000))
-	// What the compile costs, in a cache of its own.
-	ref := filepath.Join(t.TempDir(), "ref.wasm")
-	if err := os.WriteFile(ref, module, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(runwBin, "--cache-dir", t.TempDir(), "compile", ref)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("runw compile: %v: %s", err, out)
-	}
-	cost := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
-	t.Logf("the compile costs %v of CPU", cost)
+	cost := compileCost(t, module)
 
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "60s")
