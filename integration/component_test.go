@@ -428,9 +428,16 @@ func TestComponentOneTokioWorker(t *testing.T) {
 	b := newComponentBundle(t, "probe", "echo", "up", "sleep", "60s")
 	bg, _ := runInBackground(t, r, b, "tokio")
 	st := r.waitStatus("tokio", "running", 20*time.Second)
+	// A worker names itself once it runs: under load that can be after
+	// the guest's output. So the count is read once a worker is seen,
+	// and again a moment later, when a second would have named itself.
 	workers := -1
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if out, _ := os.ReadFile(bg.stdout.Name()); strings.Contains(string(out), "up") {
+		if out, _ := os.ReadFile(bg.stdout.Name()); !strings.Contains(string(out), "up") {
+			continue
+		}
+		if workers = threadsNamed(t, st.Pid, "tokio-runtime-w"); workers > 0 {
+			time.Sleep(500 * time.Millisecond)
 			workers = threadsNamed(t, st.Pid, "tokio-runtime-w")
 			break
 		}
