@@ -635,8 +635,11 @@ func goVersion() string {
 // execAction runs exec; like runc, a runtime failure exits 255 so that a
 // caller can tell it from the process's own status.
 func execAction(c *cli.Context) error {
-	if c.NArg() < 1 || (c.NArg() < 2 && c.String("process") == "") {
-		return usageError(c, "a minimum of 2 argument(s)")
+	// As runc: a container id is required (usage, exit 1); a command
+	// missing after it is a failure of the exec (255), once the
+	// container is found (runtime.execProcess).
+	if c.NArg() < 1 {
+		return usageError(c, "a minimum of 1 argument(s)")
 	}
 	r, err := newRuntime(c)
 	if err != nil {

@@ -166,6 +166,10 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.run("exec", "--cwd", "relative", "cmds", "/probe.wasm", "echo"); res.code != 255 || !strings.Contains(res.stderr, "Cwd must be an absolute path") {
 		t.Errorf("exec --cwd relative: %v", res)
 	}
+	// A container and no command: runc's failure of the exec, 255.
+	if res := r.run("exec", "cmds"); res.code != 255 || strings.TrimSpace(res.stderr) != "exec failed: process args cannot be empty" {
+		t.Errorf("exec with no command: %v, want 255 and runc's line", res)
+	}
 	select {
 	case err := <-execDone:
 		if res := finish(execCmd, err, execOut, execErr); res.code != 0 || res.stdout != "thawed\n" {

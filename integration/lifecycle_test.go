@@ -259,6 +259,7 @@ func TestVersionAndUsage(t *testing.T) {
 	// subcommand is named as typed, in the error and the usage.
 	for args, want := range map[string]string{
 		"ps":       `runw: "ps" requires a minimum of 1 argument(s)`,
+		"exec":     `runw: "exec" requires a minimum of 1 argument(s)`,
 		"cache rm": `runw: "cache rm" requires a minimum of 1 argument(s)`,
 	} {
 		res := r.run(strings.Fields(args)...)

@@ -342,7 +342,7 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		return &p, nil
 	}
 	if len(o.Args) == 0 {
-		return nil, errors.New("exec: no command given")
+		return nil, errors.New("process args cannot be empty") // runc's words
 	}
 	p := *base
 	p.Args = o.Args
