@@ -186,6 +186,17 @@ func (e *compileTimeError) Error() string {
 	return fmt.Sprintf("%s: compile took more than %v of wall-clock time", e.name, e.limit)
 }
 
+// compileIsFinal reports whether a compile's failure is one another
+// compile of the same module would only repeat, after as long: wasmtime's
+// refusal of the module (*wasi.RejectedError), or a compile past its
+// bound (*compileTimeError). The caller reports it rather than leave the
+// compile to the init.
+func compileIsFinal(err error) bool {
+	var rejected *wasi.RejectedError
+	var slow *compileTimeError
+	return errors.As(err, &rejected) || errors.As(err, &slow)
+}
+
 // compileBound is what one compile of a module may spend: CPU time,
 // summed over its threads (cpu), which is what stops a hostile module,
 // and wall-clock time (wall), a wider backstop for a compile that spends
@@ -324,9 +335,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
 	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, true, nil); err != nil {
-		var rejected *wasi.RejectedError
-		var slow *compileTimeError
-		if errors.As(err, &rejected) || errors.As(err, &slow) {
+		if compileIsFinal(err) {
 			return false, err
 		}
 		logDebugf("compile outside the container failed (%v); the init will compile", err)

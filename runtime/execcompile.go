@@ -55,9 +55,7 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 	logDebugf("cache miss: compiling %s in the container's cgroup", plan.ModuleName)
 	ooms := oomKills(cgPath)
 	err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, false, cg)
-	var rejected *wasi.RejectedError
-	var slow *compileTimeError
-	if errors.As(err, &rejected) || errors.As(err, &slow) {
+	if compileIsFinal(err) {
 		return err
 	}
 	if err != nil && oomKills(cgPath) > ooms {

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -285,9 +284,7 @@ func cpuSpent() time.Duration {
 // and fail as well.
 func compileInChild(cfg initConfig) error {
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, cfg.Plan.ModuleName, false, nil); err != nil {
-		var rejected *wasi.RejectedError
-		var slow *compileTimeError
-		if errors.As(err, &rejected) || errors.As(err, &slow) {
+		if compileIsFinal(err) {
 			return err
 		}
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)

@@ -77,6 +77,9 @@ type Cache struct {
 	view string
 	// viewFile holds the clone ReadOnlyView made, for the Cache's life.
 	viewFile *os.File
+	// private says the directory, as OpenCache found it, has no group or
+	// other bits: runw's alone (CanHandOver).
+	private bool
 	// storeErr is why the last artifact compiled through this Cache was
 	// not kept (a full or read-only disk), for Precompile, whose whole
 	// job is to keep it; a run only loses speed and ignores it.
@@ -134,8 +137,8 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 		f.Close()
 		return nil, fmt.Errorf("cache: %q through its descriptor (is /proc mounted?): %w", dir, err)
 	}
-	c := &Cache{Dir: dir, at: at, dir: f, Max: max}
-	if fi.Mode().Perm()&0o077 != 0 {
+	c := &Cache{Dir: dir, at: at, dir: f, Max: max, private: fi.Mode().Perm()&0o077 == 0}
+	if !c.private {
 		c.hideArtifacts()
 	}
 	return c, nil
@@ -564,11 +567,9 @@ func (c *Cache) OpenArtifact(key string) *os.File {
 }
 
 // CanHandOver reports whether OpenArtifact may hand artifacts over: the
-// cache directory is runw's alone (no group or other bits).
-func (c *Cache) CanHandOver() bool {
-	di, err := c.dir.Stat()
-	return err == nil && di.Mode().Perm()&0o077 == 0
-}
+// cache directory is runw's alone (no group or other bits), as OpenCache
+// found it on the descriptor every later access goes through.
+func (c *Cache) CanHandOver() bool { return c.private }
 
 // hideArtifacts makes every artifact 0600 again, in a cache directory
 // that others may now search: OpenArtifact made those it handed over
