@@ -938,3 +938,84 @@ func cgroupCPU(t *testing.T, pid int) (time.Duration, string) {
 	t.Skipf("no cgroup v2 cpu.stat for pid %d: %s", pid, data)
 	return 0, ""
 }
+
+// TestCompileChildHoldsNoPrivilege: create compiles a module the cache
+// does not hold in a `runw compile` child, as root, on the host, before
+// any namespace of the container exists; the module is the image's,
+// untrusted, and a bug in the compiler it exploited would run native code
+// there. Once it has read the module the child confines itself: while it
+// compiles, every one of its threads has no capability in any set (the
+// bounding set included) and no_new_privs (what Landlock takes from it is
+// tried in runtime's TestCompileChildIsConfined).
+func TestCompileChildHoldsNoPrivilege(t *testing.T) {
+	needsRoot(t, "a compile child that holds root's capabilities to lose")
+	r := newRunw(t)
+	// A directory runw makes (0700): create compiles outside only into
+	// a cache others cannot search.
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	r.env = append(os.Environ(), "RUNW_COMPILE_CPU=20s")
+	b := newBundle(t, "probe", "sleep", "1s")
+	b.writeFile("slow.wasm", string(loopCarriedModule(50000)))
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/slow.wasm"} })
+	create := r.start("create", "-b", b.dir, "confined")
+	defer func() {
+		create.cmd.Process.Kill()
+		create.wait(t, time.Minute)
+		r.run("delete", "--force", "confined")
+	}()
+	// The child is create's: found by its parent and its arguments.
+	deadline := time.Now().Add(60 * time.Second)
+	var last string // what was seen of the child, if anything
+	for time.Now().Before(deadline) {
+		switch st := compileChildStatus(t, create.cmd.Process.Pid); {
+		case strings.Contains(st, "confined"):
+			t.Logf("%s", st)
+			return
+		case st != "no compile child" || last == "":
+			last = st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	errOut, _ := os.ReadFile(create.stderr.Name())
+	t.Fatalf("no confined compile child of create within 60 s; last seen: %s; create's stderr: %s", last, errOut)
+}
+
+// compileChildStatus finds parent's `runw compile` child and says, in one
+// line, whether every thread of it holds no capability and has
+// no_new_privs ("confined"), or what one of them holds.
+func compileChildStatus(t *testing.T, parent int) string {
+	t.Helper()
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		stat, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		if len(f) < 2 || f[1] != strconv.Itoa(parent) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
+		if !strings.Contains(string(cmdline), "\x00compile\x00") {
+			continue
+		}
+		tasks, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "task"))
+		if len(tasks) == 0 {
+			return "compile child " + p.Name() + " gone"
+		}
+		for _, task := range tasks {
+			status, err := os.ReadFile(filepath.Join("/proc", p.Name(), "task", task.Name(), "status"))
+			if err != nil {
+				continue
+			}
+			for _, want := range []string{"CapInh:\t0000000000000000", "CapPrm:\t0000000000000000", "CapEff:\t0000000000000000",
+				"CapBnd:\t0000000000000000", "CapAmb:\t0000000000000000", "NoNewPrivs:\t1"} {
+				if !strings.Contains(string(status), want+"\n") {
+					return fmt.Sprintf("compile child %s, thread %s: not %q", p.Name(), task.Name(), want)
+				}
+			}
+		}
+		return fmt.Sprintf("compile child %s confined on its %d threads", p.Name(), len(tasks))
+	}
+	return "no compile child"
+}

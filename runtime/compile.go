@@ -27,6 +27,11 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 	if err != nil {
 		return err
 	}
+	// The child of fillCache compiles one untrusted module, handed as its
+	// standard input, and confines itself once it has read it.
+	if len(paths) == 1 && paths[0] == compileChildArg {
+		cache.BeforeCompile = func() error { return confineCompile(cache.Reached()) }
+	}
 	engine := wasi.NewEngine()
 	for _, p := range paths {
 		kind, err := spec.SniffFile(p)

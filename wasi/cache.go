@@ -71,6 +71,11 @@ type Cache struct {
 	// would pile up forever; the oldest go first, and a dropped one only
 	// costs a re-hash of its module.
 	MaxIndex int
+	// BeforeCompile, when set, is called once a module or component has
+	// been read and keyed and the cache holds no artifact for it, right
+	// before wasmtime compiles it; an error ends the compile. `runw
+	// compile`'s child confines itself there (runtime.confineCompile).
+	BeforeCompile func() error
 	// view is the directory artifacts are opened through to be mapped: a
 	// read-only clone of dir's mount (ReadOnlyView), or one another
 	// process made and handed over (UseView); "" until needed.
@@ -382,6 +387,10 @@ func (c *Cache) keyFor(path string, convert func([]byte) ([]byte, error), limit 
 	}
 	return key, wasm, nil
 }
+
+// Reached is the cache directory as this process reaches it: through the
+// descriptor OpenCache holds (/proc/self/fd/N), never by its name again.
+func (c *Cache) Reached() string { return c.at }
 
 // Load returns the cached module for key, or nil on a miss. A damaged entry
 // is removed and reported as a miss.

@@ -84,6 +84,11 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 		}
 		key = Key(wasm)
 	}
+	if cache != nil && cache.BeforeCompile != nil {
+		if err := cache.BeforeCompile(); err != nil {
+			return zero, false, key, err
+		}
+	}
 	c, err := compile(wasm)
 	if err != nil {
 		return zero, false, key, err

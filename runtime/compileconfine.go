@@ -1,0 +1,118 @@
+package runtime
+
+// #include <stdlib.h>
+import "C"
+
+import (
+	"fmt"
+	"os"
+	"unsafe"
+
+	"github.com/landlock-lsm/go-landlock/landlock"
+	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
+	"github.com/moby/sys/capability"
+	"golang.org/x/sys/unix"
+)
+
+// landlockCacheDir is what a confined compile may do in the cache: read,
+// write and make its files (the artifact, its sidecar, the index, the
+// compile lock, their temporary files) and directories, list it, rename
+// inside it and remove from it (eviction).
+const landlockCacheDir = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessFSReadDir |
+	ll.AccessFSRemoveFile | ll.AccessFSRemoveDir | ll.AccessFSMakeReg | ll.AccessFSMakeDir |
+	ll.AccessFSTruncate | ll.AccessFSRefer
+
+// confineCompile takes from a `runw compile` child, on every thread,
+// everything it does not need to compile the module it has read and to
+// store the artifact in the cache reached at cacheDir. It runs once the
+// module is in memory, before wasmtime's compiler sees it
+// (wasi.Cache.BeforeCompile).
+//
+// The attack it stops: the child runs as the user runw runs as, root on
+// a node, outside every namespace of the container (create compiles
+// before the init exists), and the module it compiles is the container
+// image's, untrusted. A module that exploited a bug in Cranelift or in
+// wasmtime's parser of the module would run native code there, with all
+// of root's power over the host. Confined, such code has:
+//   - no capability in any set, and no_new_privs: nothing to regain them
+//     by executing a setuid binary or one with file capabilities;
+//   - with Landlock, no file outside the cache directory, for reading,
+//     writing or executing, though it is still uid 0 and owns most of
+//     the host's files; no TCP bind or connect (ABI 4); no signal to a
+//     process outside the child and no abstract Unix socket (ABI 6); no
+//     ptrace of any other process.
+//
+// What is left is the cache itself, where the child must write the
+// artifact, and where such code could replace the artifacts of other
+// modules (a child with no write access, handing its artifact back for
+// runw to store, would close that). A text module is assembled before
+// this, when it is read and keyed (by the wat crate, a parser in safe
+// Rust); the binary's parser, validator and compiler all run after. A
+// kernel without Landlock (or older than landlockMinABI) leaves the child
+// uid 0 without capabilities, able to open the host's root-owned files:
+// said so at debug level, as for the init.
+func confineCompile(cacheDir string) error {
+	last, err := capability.LastCap()
+	if err != nil {
+		return fmt.Errorf("read the last capability: %w", err)
+	}
+	var steps []step
+	add := func(what string, nr uintptr, args ...uintptr) {
+		s := step{nr: nr, what: what}
+		copy(s.args[:], args)
+		steps = append(steps, s)
+	}
+	// no_new_privs first: Landlock needs it from a process without
+	// CAP_SYS_ADMIN, and the capabilities go next.
+	add("set no_new_privs", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1)
+	if LandlockABI() > 0 {
+		rules := []landlock.Rule{
+			landlock.PathAccess(landlockCacheDir, cacheDir),
+			// allThreads lists this process's threads after the calling
+			// thread has entered the ruleset.
+			landlock.PathAccess(ll.AccessFSReadDir|ll.AccessFSReadFile, fmt.Sprintf("/proc/%d/task", os.Getpid())),
+		}
+		fd, flags, err := landlockConfig.NewRulesetFD(rules...)
+		if err != nil {
+			return fmt.Errorf("landlock: %w", err)
+		}
+		if fd >= 0 {
+			defer unix.Close(fd)
+			add("enter the Landlock ruleset", unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(fd), uintptr(flags))
+		}
+	} else {
+		logDebugf("compile: Landlock unavailable on this kernel: the compile child keeps uid %d's access to files", os.Getuid())
+	}
+	// Emptying the bounding set takes CAP_SETPCAP: root has it, a user
+	// running runw has none, and no_new_privs already keeps a user from
+	// gaining any by executing something.
+	if hasEffective(capability.CAP_SETPCAP) {
+		for c := capability.Cap(0); c <= last; c++ {
+			add("drop "+c.String()+" from the bounding set", unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))
+		}
+	}
+	add("clear the ambient set", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
+	// capset(2) with every set empty. Its arguments are C memory: the
+	// other threads' signal handlers read them after this returns.
+	hdr := (*unix.CapUserHeader)(C.calloc(1, C.size_t(unsafe.Sizeof(unix.CapUserHeader{}))))
+	data := (*[2]unix.CapUserData)(C.calloc(2, C.size_t(unsafe.Sizeof(unix.CapUserData{}))))
+	if hdr == nil || data == nil {
+		return fmt.Errorf("out of memory")
+	}
+	defer C.free(unsafe.Pointer(hdr))
+	defer C.free(unsafe.Pointer(data))
+	hdr.Version = unix.LINUX_CAPABILITY_VERSION_3
+	add("clear the capability sets", unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)))
+	return allThreads(steps, int(last))
+}
+
+// hasEffective reports whether the calling thread has c in its effective
+// set.
+func hasEffective(c capability.Cap) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	return data[c/32].Effective&(1<<(c%32)) != 0
+}

@@ -1,0 +1,198 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
+)
+
+// A compile child that confined itself (confineCompile) tries what code
+// that escaped Cranelift would: read a root-only file and write a file
+// outside the cache, execute a binary, connect to a TCP listener, signal
+// its parent, use a capability. Each must fail on every thread, the ones
+// Go made before the confinement included, while storing an artifact in
+// the cache still works.
+func TestCompileChildIsConfined(t *testing.T) {
+	if env := os.Getenv("RUNW_TEST_CONFINE"); env != "" {
+		if err := confinedChild(strings.Split(env, "|")); err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// As whoever runs the test (root in make test: every capability to
+	// lose), and, as root, also as a user, who cannot empty the bounding
+	// set and must still be confined.
+	users := []*syscall.Credential{nil}
+	if os.Geteuid() == 0 {
+		users = append(users, &syscall.Credential{Uid: 65534, Gid: 65534})
+	}
+	for _, cred := range users {
+		name := "as the test's user"
+		if cred != nil {
+			name = "as uid 65534"
+		}
+		t.Run(name, func(t *testing.T) {
+			// Directories the child's user may reach: the test binary's
+			// copy, its cache and a directory it could write outside it.
+			// (t.TempDir's parent is 0700.)
+			top, err := os.MkdirTemp("", "runw-confine-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(top) })
+			if err := os.Chmod(top, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			bin, cache, outside := filepath.Join(top, "test"), filepath.Join(top, "cache"), filepath.Join(top, "outside")
+			if err := copyExecutable(os.Args[0], bin); err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range []string{cache, outside} {
+				if err := os.Mkdir(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.Chmod(outside, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			secret := filepath.Join(outside, "secret")
+			if err := os.WriteFile(secret, []byte("host secret"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if cred != nil {
+				if err := os.Chown(cache, int(cred.Uid), int(cred.Gid)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(bin, "-test.run=^TestCompileChildIsConfined$")
+			cmd.Env = append(os.Environ(), "RUNW_TEST_CONFINE="+strings.Join([]string{
+				cache, outside, secret, ln.Addr().String(), fmt.Sprint(os.Getpid())}, "|"))
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+			if out, err := cmd.CombinedOutput(); err != nil {
+				if len(out) == 0 && cmd.ProcessState != nil {
+					out = []byte("no output: the child executed /bin/false, which the confinement must refuse")
+				}
+				t.Fatalf("%v: %s", err, out)
+			}
+			if _, err := os.Stat(filepath.Join(outside, "dropped")); err == nil {
+				t.Fatal("the confined child wrote a file outside the cache")
+			}
+		})
+	}
+}
+
+func copyExecutable(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(to, b, 0o755)
+}
+
+func confinedChild(args []string) error {
+	cacheDir, outside, secret, addr := args[0], args[1], args[2], args[3]
+	var parent int
+	fmt.Sscan(args[4], &parent)
+	c, err := wasi.OpenCache(cacheDir, 0)
+	if err != nil {
+		return err
+	}
+	// Threads Go made before the confinement, each locked to a goroutine
+	// that will try the attacks from it.
+	const locked = 8
+	tries := make([]chan chan []string, locked)
+	for i := range tries {
+		tries[i] = make(chan chan []string)
+		ready := make(chan struct{})
+		go func(ask chan chan []string) {
+			runtime.LockOSThread()
+			close(ready)
+			for reply := range ask {
+				reply <- attacks(outside, secret, addr, parent)
+			}
+		}(tries[i])
+		<-ready
+	}
+	if err := confineCompile(c.Reached()); err != nil {
+		return fmt.Errorf("confineCompile: %w", err)
+	}
+	var failures []string
+	failures = append(failures, attacks(outside, secret, addr, parent)...)
+	for _, ask := range tries {
+		reply := make(chan []string)
+		ask <- reply
+		failures = append(failures, <-reply...)
+	}
+	// What the child must still do: store an artifact, read it back.
+	key := strings.Repeat("ab", 32)
+	if err := c.Store(key, []byte("artifact")); err != nil {
+		failures = append(failures, fmt.Sprintf("store in the cache: %v", err))
+	} else if b, err := os.ReadFile(filepath.Join(c.Reached(), key+".cwasm")); err != nil || string(b) != "artifact" {
+		failures = append(failures, fmt.Sprintf("read the artifact back: %q, %v", b, err))
+	}
+	if len(failures) > 0 {
+		return errors.New(strings.Join(failures, "\n"))
+	}
+	return nil
+}
+
+// attacks tries, from the calling thread, what the confinement must stop,
+// and returns what was not stopped.
+func attacks(outside, secret, addr string, parent int) []string {
+	var got []string
+	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil || data[0].Effective|data[0].Permitted|data[1].Effective|data[1].Permitted != 0 {
+		got = append(got, fmt.Sprintf("thread %d: capabilities %+v (%v)", unix.Gettid(), data, err))
+	}
+	if v, _ := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(unix.CAP_SYS_ADMIN), 0, 0, 0); v != 0 && os.Geteuid() == 0 {
+		got = append(got, fmt.Sprintf("thread %d: CAP_SYS_ADMIN still in the bounding set", unix.Gettid()))
+	}
+	if v, _ := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); v != 1 {
+		got = append(got, fmt.Sprintf("thread %d: no_new_privs %d", unix.Gettid(), v))
+	}
+	abi := LandlockABI()
+	if abi == 0 {
+		return got
+	}
+	if b, err := os.ReadFile(secret); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: read %q outside the cache", unix.Gettid(), b))
+	}
+	if err := os.WriteFile(filepath.Join(outside, "dropped"), []byte("x"), 0o755); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: wrote outside the cache", unix.Gettid()))
+	}
+	// /bin/false: an exec the confinement let through ends the child
+	// with status 1, which fails the test too.
+	if err := unix.Exec("/bin/false", []string{"false"}, nil); !errors.Is(err, unix.EACCES) {
+		got = append(got, fmt.Sprintf("thread %d: execve: %v, want EACCES", unix.Gettid(), err))
+	}
+	if abi >= 4 {
+		if conn, err := net.Dial("tcp", addr); err == nil {
+			conn.Close()
+			got = append(got, fmt.Sprintf("thread %d: connected to %s", unix.Gettid(), addr))
+		}
+	}
+	if abi >= 6 {
+		if err := unix.Kill(parent, 0); !errors.Is(err, unix.EPERM) {
+			got = append(got, fmt.Sprintf("thread %d: kill(parent, 0): %v, want EPERM", unix.Gettid(), err))
+		}
+	}
+	return got
+}
