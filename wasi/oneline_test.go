@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -34,5 +35,35 @@ func TestCompileErrorIsOneLineWithoutBacktrace(t *testing.T) {
 		if strings.Contains(msg, frame) {
 			t.Errorf("the one-line error carries backtrace frames (%q): %q", frame, msg)
 		}
+	}
+}
+
+// TestCompileErrorKeepsNumbersInText: wasmtime's report for a file that
+// is not a module lists the expected and actual magic bytes one to a
+// line ("0x0,", "0x61,"). The one-line error stripped every leading digit
+// along with anyhow's "0: " cause numbers, so runw said
+// "expected=[: x0,: x61,: x73,: x6d,: ]".
+func TestCompileErrorKeepsNumbersInText(t *testing.T) {
+	_, err := wasmtime.NewModule(NewEngine(), []byte("garbage\n"))
+	if err == nil {
+		t.Fatal("garbage compiled")
+	}
+	msg := oneLine(err).Error()
+	if strings.Contains(msg, "\n") {
+		t.Errorf("not one line: %q", msg)
+	}
+	for _, want := range []string{"magic header not detected", "expected=[0x0, 0x61, 0x73, 0x6d]", "actual=[0x67, 0x61, 0x72, 0x62]"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("the error lacks %q: %q", want, msg)
+		}
+	}
+}
+
+// TestOneLineStripsCauseNumbers: anyhow's numbered causes lose their
+// numbers, and nothing else.
+func TestOneLineStripsCauseNumbers(t *testing.T) {
+	err := errors.New("outer\n\nCaused by:\n    0: middle 10 items\n    1: 2 inner")
+	if got, want := oneLine(err).Error(), "outer: middle 10 items: 2 inner"; got != want {
+		t.Errorf("oneLine = %q, want %q", got, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 
@@ -357,11 +358,31 @@ func oneLine(err error) error {
 		if l == "" || l == "Caused by:" {
 			continue
 		}
-		l = strings.TrimLeft(l, "0123456789: ")
+		// anyhow numbers the causes of a chain ("0: ", "1: "); a
+		// number that is part of the text ("0x0" in a multi-line
+		// Rust Debug list) stays.
+		l = causeNumber.ReplaceAllString(l, "")
+		// A Debug list spans lines ("expected=[", "0x0,", "]"): its
+		// items are joined back into one list.
+		if n := len(parts); n > 0 && (strings.HasSuffix(parts[n-1], "[") || strings.HasSuffix(parts[n-1], ",") || strings.HasPrefix(l, "]")) {
+			prev := parts[n-1]
+			switch {
+			case strings.HasPrefix(l, "]"):
+				parts[n-1] = strings.TrimSuffix(prev, ",") + l
+			case strings.HasSuffix(prev, "["):
+				parts[n-1] = prev + l
+			default:
+				parts[n-1] = prev + " " + l
+			}
+			continue
+		}
 		parts = append(parts, l)
 	}
 	return errors.New(strings.Join(parts, ": "))
 }
+
+// causeNumber is the number anyhow puts before each cause of a chain.
+var causeNumber = regexp.MustCompile(`^[0-9]+: `)
 
 // trapFrames bounds the backtrace of a trap message: a guest that recurses
 // without end would otherwise print every one of thousands of frames.
