@@ -403,3 +403,33 @@ func TestWATErrorIsOneLine(t *testing.T) {
 		t.Errorf("error %q, want one line with the place", msg)
 	}
 }
+
+// TestMemoryLimitBelowModuleMinimumSaysSo: under a small memory limit
+// (podman's --memory 4m) a module whose memory starts above the linear
+// memory cap (half the limit there) is refused at create, and the error
+// said only "memory minimum size of 38 pages exceeds memory limits", not
+// which limit, nor that runw keeps part of it for its init.
+func TestMemoryLimitBelowModuleMinimumSaysSo(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "m.wat")
+	if err := os.WriteFile(path, []byte(`(module (memory (export "memory") 40) (func (export "_start")))`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := &Plan{
+		Module:   path,
+		Kind:     spec.KindWAT,
+		Argv:     []string{"/m.wat"},
+		Preopens: []Preopen{{HostPath: dir, GuestPath: "/", ReadOnly: true}},
+	}
+	plan.SetMemoryLimit(4 << 20)
+	g, err := Prepare(plan, nil)
+	if err == nil {
+		g.Close()
+		t.Fatal("a module of 40 pages instantiated under a cap of 2 MiB")
+	}
+	for _, want := range []string{"memory limit of 4 MiB", "2 MiB of linear memory", "exceeds memory limits"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error lacks %q: %v", want, err)
+		}
+	}
+}

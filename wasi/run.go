@@ -290,6 +290,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		if plan.Reserve > 0 && strings.Contains(err.Error(), "count too high") {
 			return nil, fmt.Errorf("instantiate %q: under a memory limit a module may have at most %d tables and one memory: %w", plan.Argv[0], plan.maxTables(), oneLine(err))
 		}
+		if plan.MemoryLimit > 0 && strings.Contains(err.Error(), "exceeds memory limits") {
+			return nil, fmt.Errorf("instantiate %q: the memory limit of %s leaves the guest %s of linear memory (the rest is kept for runw's init): %w", plan.Argv[0], sizeText(plan.MemoryLimit+plan.Reserve), sizeText(plan.MemoryLimit), oneLine(err))
+		}
 		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))
 	}
 	start := inst.GetFunc(store, "_start")
@@ -407,4 +410,12 @@ func trapMessage(err error) string {
 	out := append([]string(nil), lines[:cutFrom]...)
 	out = append(out, fmt.Sprintf("    ... %d frames left out ...", len(frames)-2*trapFrames))
 	return strings.Join(append(out, lines[cutTo:]...), "\n")
+}
+
+// sizeText is a size in bytes as a message gives it: whole MiB, or bytes.
+func sizeText(n int64) string {
+	if n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
