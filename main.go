@@ -343,7 +343,7 @@ func commands() []*cli.Command {
 		},
 		{
 			Name: "kill", Usage: "send a signal to a container (default SIGTERM)", ArgsUsage: "<container-id> [signal]",
-			Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "accepted; a stopped container is not an error"}},
+			Flags: []cli.Flag{&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the signal to every process of the container (exec'd ones too); a stopped container is not an error"}},
 			Action: onContainer(func(c *cli.Context) error {
 				if c.NArg() < 1 || c.NArg() > 2 {
 					return usageError(c, "a minimum of 1 and a maximum of 2 argument(s)")

@@ -61,3 +61,24 @@ func TestCommandArgs(t *testing.T) {
 		}
 	}
 }
+
+// TestKillAllHelpSaysWhatItDoes: `runw kill --help` called --all
+// "accepted", as if it were ignored, while Runtime.Kill signals every
+// process in the container's cgroup with it (engines.md).
+func TestKillAllHelpSaysWhatItDoes(t *testing.T) {
+	for _, cmd := range newApp().Commands {
+		if cmd.Name != "kill" {
+			continue
+		}
+		for _, f := range cmd.Flags {
+			if !strings.Contains(f.String(), "--all") {
+				continue
+			}
+			if s := f.String(); strings.Contains(s, "accepted") || !strings.Contains(s, "every process") {
+				t.Errorf("kill --all: %q", s)
+			}
+			return
+		}
+	}
+	t.Fatal("no kill --all flag")
+}
