@@ -566,7 +566,7 @@ func commands() []*cli.Command {
 			Name: "spec", Usage: "write a config.json for a wasm bundle",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Usage: "directory to write config.json in"},
-				&cli.BoolFlag{Name: "rootless", Usage: "accepted; the template needs no privileges"},
+				&cli.BoolFlag{Name: "rootless", Usage: "for a user without privileges: a user namespace mapping root to your uid and gid, as runc's"},
 			},
 			Action: specAction,
 		},
@@ -617,7 +617,11 @@ func specAction(c *cli.Context) error {
 		//lint:ignore ST1005 runc's own words, which callers match
 		return fmt.Errorf("File %q exists. Remove it first", path)
 	}
-	out, err := json.MarshalIndent(runtime.Template(), "", "\t")
+	tmpl := runtime.Template()
+	if c.Bool("rootless") {
+		tmpl = runtime.RootlessTemplate()
+	}
+	out, err := json.MarshalIndent(tmpl, "", "\t")
 	if err != nil {
 		return err
 	}

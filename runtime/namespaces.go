@@ -149,6 +149,10 @@ func namespacesOf(pid int) (*spawnNS, error) {
 	return namespacesFor(&sb)
 }
 
+// spawnerEUID is the effective uid runw spawns the init with (a variable
+// for tests).
+var spawnerEUID = os.Geteuid
+
 // prepare sets the command up for these namespaces and, with cg, for the
 // cgroup v1 hierarchies its constructor enters; ordersR is the
 // constructor's end of the orders pipe when it has something to do: it is
@@ -164,6 +168,15 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os
 		// its capabilities there (an unmapped uid would lose them all).
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
+		if spawnerEUID() != 0 {
+			// An unprivileged user (runc's rootless case: `runw spec
+			// --rootless`) may write gid_map only once setgroups is
+			// denied, and then may not call setgroups itself; both
+			// failed the spawn with EPERM. runc's rootless init does
+			// the same.
+			cmd.SysProcAttr.Credential.NoSetGroups = true
+			cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+		}
 	}
 	orders := ns.orders
 	if cg != nil && len(cg.Tasks) > 0 {

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"os"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -28,4 +30,15 @@ func Template() *specs.Spec {
 			},
 		},
 	}
+}
+
+// RootlessTemplate is Template for a user without privileges (`runw spec
+// --rootless`), as runc's: a user namespace of its own in which root is
+// the caller's uid and gid.
+func RootlessTemplate() *specs.Spec {
+	s := Template()
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Geteuid()), Size: 1}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getegid()), Size: 1}}
+	return s
 }

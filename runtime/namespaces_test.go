@@ -1,0 +1,78 @@
+package runtime
+
+import (
+	"os/exec"
+	"syscall"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// TestPrepareUserNamespaceUnprivileged: a user without privileges (runc's
+// rootless case, `runw spec --rootless` and `runw run`) may write its
+// gid_map only with setgroups denied, and may not call setgroups; runw
+// allowed setgroups and had the child call it, so the spawn failed with
+// "fork/exec /proc/self/fd/N: operation not permitted". As root nothing
+// changes: setgroups stays allowed.
+func TestPrepareUserNamespaceUnprivileged(t *testing.T) {
+	defer func(f func() int) { spawnerEUID = f }(spawnerEUID)
+	for _, euid := range []int{0, 1000} {
+		spawnerEUID = func() int { return euid }
+		ns, err := namespacesFor(&Sandbox{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}},
+			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}},
+			GIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ns.cloneFlags&unix.CLONE_NEWUSER == 0 {
+			t.Fatalf("no new user namespace: %#x", ns.cloneFlags)
+		}
+		cmd := exec.Command("true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		r, w, err := ns.prepare(cmd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r != nil {
+			r.Close()
+			w.Close()
+		}
+		a := cmd.SysProcAttr
+		if a.Credential == nil || a.Credential.Uid != 0 || a.Credential.Gid != 0 {
+			t.Errorf("euid %d: credential %+v, want root of the new namespace", euid, a.Credential)
+			continue
+		}
+		unprivileged := euid != 0
+		if a.GidMappingsEnableSetgroups == unprivileged || a.Credential.NoSetGroups != unprivileged {
+			t.Errorf("euid %d: setgroups allowed %v, NoSetGroups %v; want %v and %v", euid, a.GidMappingsEnableSetgroups, a.Credential.NoSetGroups, !unprivileged, unprivileged)
+		}
+	}
+}
+
+// TestRootlessTemplate: `runw spec --rootless` writes, as runc's, a user
+// namespace in which root is the caller (it was the plain template, which
+// a user without privileges cannot run).
+func TestRootlessTemplate(t *testing.T) {
+	s := RootlessTemplate()
+	var user bool
+	for _, n := range s.Linux.Namespaces {
+		user = user || n.Type == specs.UserNamespace
+	}
+	if !user {
+		t.Errorf("no user namespace: %+v", s.Linux.Namespaces)
+	}
+	if len(s.Linux.UIDMappings) != 1 || s.Linux.UIDMappings[0].ContainerID != 0 || int(s.Linux.UIDMappings[0].HostID) != unix.Geteuid() || s.Linux.UIDMappings[0].Size != 1 {
+		t.Errorf("uid mappings %+v", s.Linux.UIDMappings)
+	}
+	if len(s.Linux.GIDMappings) != 1 || s.Linux.GIDMappings[0].ContainerID != 0 || int(s.Linux.GIDMappings[0].HostID) != unix.Getegid() || s.Linux.GIDMappings[0].Size != 1 {
+		t.Errorf("gid mappings %+v", s.Linux.GIDMappings)
+	}
+	for _, n := range Template().Linux.Namespaces {
+		if n.Type == specs.UserNamespace {
+			t.Error("the plain template has a user namespace")
+		}
+	}
+}
