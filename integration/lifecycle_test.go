@@ -448,3 +448,26 @@ func TestAbortedCreateIsNoContainer(t *testing.T) {
 		t.Errorf("delete left the aborted create's directory")
 	}
 }
+
+// TestAbortedCreateIdCanBeReused: a `runw run` ended during its compile
+// (Ctrl-C, a killed engine) left its directory, and the same command
+// again failed with "container with given ID already exists" for an id
+// that state and list call unknown. create now cleans such a directory up
+// and takes the id.
+func TestAbortedCreateIdCanBeReused(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	r.mustRun("list") // makes the root
+	if err := os.Mkdir(filepath.Join(r.root, "again"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5100 * time.Millisecond) // the directory's ctime, which no one can set back
+	b := newBundle(t, "hello")
+	res := r.run("run", "-b", b.dir, "again")
+	if res.code != 0 || !strings.Contains(res.stdout, "Hello") {
+		t.Errorf("run with the aborted create's id: %v, want the guest's output and 0", res)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, "again")); err == nil {
+		t.Errorf("run left the container's directory")
+	}
+}

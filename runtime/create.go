@@ -91,6 +91,18 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	}
 
 	h, err := r.store.Create(id)
+	if errors.Is(err, state.ErrExist) {
+		// A create killed before it recorded the container (a Ctrl-C
+		// during the compile) left the directory: no container, as
+		// list and state say, so it is cleaned up as delete would and
+		// the id taken.
+		if old, ok := r.store.LockAbandoned(id); ok {
+			cleanupAborted(old)
+			if old.Destroy() == nil {
+				h, err = r.store.Create(id)
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -694,3 +694,57 @@ func TestLoadRefusesARecordOfNoContainer(t *testing.T) {
 		t.Errorf("Load of its own record: %v", err)
 	}
 }
+
+// TestLockAbandoned: a create killed before it saved state.json (a Ctrl-C
+// during a long compile) leaves its directory unlocked. list and state
+// call that id unknown, and create called it taken ("container with given
+// ID already exists") until a delete; LockAbandoned hands it over locked
+// so that create can clean it up. A directory a create still holds, a
+// recorded container and a fresh directory are never handed over.
+func TestLockAbandoned(t *testing.T) {
+	s := newStore(t)
+	h, err := s.Create("gone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.Create("held")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Unlock()
+	rec, err := s.Create("recorded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rec.Save(&Container{ID: "recorded"}); err != nil {
+		t.Fatal(err)
+	}
+	rec.Unlock()
+	h.Unlock() // the create died here
+
+	if _, ok := s.LockAbandoned("gone"); ok {
+		t.Error("a directory made just now was handed over")
+	}
+	defer func(d time.Duration) { abandonedAfter = d }(abandonedAfter)
+	abandonedAfter = 0
+	for _, id := range []string{"held", "recorded", "none"} {
+		if _, ok := s.LockAbandoned(id); ok {
+			t.Errorf("%s: handed over", id)
+		}
+	}
+	old, ok := s.LockAbandoned("gone")
+	if !ok {
+		t.Fatal("the abandoned directory was not handed over")
+	}
+	if _, ok := s.LockAbandoned("gone"); ok {
+		t.Error("handed over twice while locked")
+	}
+	if err := old.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := s.Create("gone"); err != nil {
+		t.Errorf("create after the clean-up: %v", err)
+	} else {
+		h.Unlock()
+	}
+}

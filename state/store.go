@@ -228,7 +228,7 @@ func (s *Store) Peek(id string) (*Handle, error) {
 // abandonedAfter is how old a directory without state.json must be before
 // it can be abandoned: Create makes the directory, then locks it, and in
 // between no one holds it.
-const abandonedAfter = 5 * time.Second
+var abandonedAfter = 5 * time.Second // a variable for tests
 
 // Abandoned says whether id's directory is one a create left behind: no
 // state.json, held by no command (a create under way holds its lock), and
@@ -252,6 +252,33 @@ func (s *Store) Abandoned(id string) bool {
 	// Not recorded meanwhile: a create that saved and let go of the lock
 	// between the caller's look and this one.
 	return unix.Faccessat(fd, stateFile, unix.F_OK, 0) != nil
+}
+
+// LockAbandoned returns id's directory locked when it is Abandoned, so
+// that a create of the same id can clean it up and take the id: without
+// it, a `runw run` ended during its compile (a minute at most) left an id
+// that list and state call unknown and create calls taken. The lock is
+// taken without waiting (a create under way holds it), and the directory
+// is checked again under it. ok is false when it is not abandoned.
+func (s *Store) LockAbandoned(id string) (h *Handle, ok bool) {
+	if !s.Abandoned(id) {
+		return nil, false
+	}
+	fd, err := s.openDir(id)
+	if err != nil {
+		return nil, false
+	}
+	var st unix.Stat_t
+	if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil || unix.Fstat(fd, &st) != nil ||
+		time.Since(time.Unix(st.Ctim.Unix())) < abandonedAfter || unix.Faccessat(fd, stateFile, unix.F_OK, 0) == nil {
+		unix.Close(fd)
+		return nil, false
+	}
+	if same, err := s.stillThere(fd, id); err != nil || !same {
+		unix.Close(fd)
+		return nil, false
+	}
+	return &Handle{ID: id, Dir: s.dir(id), fd: fd}, true
 }
 
 // lockDir opens <root>/<id> (openDir), takes an exclusive flock on it
