@@ -94,7 +94,11 @@ func TestCreateRefusesInvalidIDs(t *testing.T) {
 		r := newRunw(t)
 		b := newBundle(t, "probe")
 		res := r.run("create", "-b", b.dir, id)
-		failsCleanly(t, r, res, "", "invalid container ID format")
+		want := "invalid container ID format"
+		if id == "" {
+			want = "container id cannot be empty" // runc's words
+		}
+		failsCleanly(t, r, res, "", want)
 		r.assertRootEmpty()
 	}
 }

@@ -9,6 +9,10 @@ const maxIDLen = 1024
 // test suites match.
 var errInvalidID = errors.New("invalid container ID format")
 
+// errEmptyID is runc's text for an empty id, which it checks before the
+// format.
+var errEmptyID = errors.New("container id cannot be empty")
+
 // ValidateID reports whether id is safe to use as a container id and so
 // as a directory name under the root. As runc: bytes from
 // [A-Za-z0-9_.+-] in any position (so ".hidden", "_x", "-x" and "+x" are
@@ -18,9 +22,12 @@ var errInvalidID = errors.New("invalid container ID format")
 // purpose: ".native" and ".empty" are runw's own directories under the
 // root (the native runtime's root, the sealed binary's empty layer). It
 // is at most 1024 bytes long. The error text is exactly "invalid
-// container ID format".
+// container ID format", or runc's "container id cannot be empty" for "".
 func ValidateID(id string) error {
-	if id == "" || len(id) > maxIDLen || id == "." || id == ".." || reserved[id] {
+	if id == "" {
+		return errEmptyID
+	}
+	if len(id) > maxIDLen || id == "." || id == ".." || reserved[id] {
 		return errInvalidID
 	}
 	for i := 0; i < len(id); i++ {
