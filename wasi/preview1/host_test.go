@@ -1161,3 +1161,59 @@ func TestStreamOpenedNonblocking(t *testing.T) {
 		t.Errorf("the shared description became non-blocking")
 	}
 }
+
+// Removing or renaming a mount point writes the directory that holds it,
+// so Linux answers by that directory's mount: EBUSY in a writable
+// rootfs however the mount itself is granted, EROFS in a read-only one;
+// and a rename between names held in different mounts is EXDEV. Until
+// December a read-only volume's mount point answered EROFS to rmdir and
+// rename, and a rename onto it from another mount too, where runc's
+// container gets EBUSY and EXDEV.
+func TestMountPointRemovalAnswersByTheMountHoldingIt(t *testing.T) {
+	for _, rootRO := range []bool{false, true} {
+		base := t.TempDir()
+		rootfs, ro, rw, hosts := filepath.Join(base, "rootfs"), filepath.Join(base, "ro"), filepath.Join(base, "rw"), filepath.Join(base, "hosts")
+		for _, d := range []string{filepath.Join(rootfs, "ro"), filepath.Join(rootfs, "rw"), filepath.Join(rootfs, "etc"), ro} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(t, filepath.Join(rootfs, "etc/hosts"), "")
+		write(t, hosts, "")
+		write(t, filepath.Join(rw, "x"), "x")
+		g := newGuest(t, []Mount{
+			{Guest: "/", Host: rootfs, ReadOnly: rootRO},
+			{Guest: "/ro", Host: ro, ReadOnly: true},
+			{Guest: "/rw", Host: rw},
+			{Guest: "/etc/hosts", Host: hosts, ReadOnly: true},
+		}, []string{"/"})
+		want, kind := ErrnoBusy, "writable"
+		if rootRO {
+			want, kind = ErrnoRofs, "read-only"
+		}
+		roP, roN := g.str("ro")
+		rwP, rwN := g.str("rw")
+		hostsP, hostsN := g.str("etc/hosts")
+		newP, newN := g.str("elsewhere")
+		xP, xN := g.str("rw/x")
+		for name, e := range map[string]Errno{
+			"rmdir /ro":         g.call("path_remove_directory", 3, roP, roN),
+			"rmdir /rw":         g.call("path_remove_directory", 3, rwP, rwN),
+			"rename /ro":        g.call("path_rename", 3, roP, roN, 3, newP, newN),
+			"rename /rw":        g.call("path_rename", 3, rwP, rwN, 3, newP, newN),
+			"unlink /etc/hosts": g.call("path_unlink_file", 3, hostsP, hostsN),
+			"rename /etc/hosts": g.call("path_rename", 3, hostsP, hostsN, 3, newP, newN),
+		} {
+			if e != want {
+				t.Errorf("%s in a %s rootfs: errno %d, want %d", name, kind, e, want)
+			}
+		}
+		// /rw/x is held by /rw, the name "ro" by the rootfs: another mount.
+		if e := g.call("path_rename", 3, xP, xN, 3, roP, roN); e != ErrnoXdev {
+			t.Errorf("rename /rw/x onto /ro in a %s rootfs: errno %d, want EXDEV", kind, e)
+		}
+		if _, err := os.Stat(filepath.Join(rw, "x")); err != nil {
+			t.Errorf("/rw/x after the refused rename: %v", err)
+		}
+	}
+}

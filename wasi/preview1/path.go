@@ -42,13 +42,20 @@ func (t *target) nameArg() string {
 }
 
 // writable refuses a write to a read-only grant, and the removal or
-// renaming of a mount point.
+// renaming of a mount point. Removing or renaming a name writes the
+// directory holding it: for a mount point that directory lies in the
+// mount below, and Linux answers EROFS only when that one is read-only,
+// else EBUSY, however the mount point itself is granted (a read-only
+// volume's rmdir or rename is EBUSY in a writable rootfs, as under runc).
 func (t *target) writable(replacesObject bool) Errno {
+	if replacesObject && t.mountRoot {
+		if t.w.v.mounts[t.parent].ReadOnly {
+			return ErrnoRofs
+		}
+		return ErrnoBusy
+	}
 	if t.readOnly() {
 		return ErrnoRofs
-	}
-	if replacesObject && t.mountRoot {
-		return ErrnoBusy
 	}
 	return 0
 }
@@ -519,8 +526,10 @@ func (h *Host) pathRename(m memory, a []arg) Errno {
 	defer dst.close()
 	// Linux compares the mounts before it asks for write access: a
 	// rename from a read-write mount to a read-only one is EXDEV, not
-	// EROFS (a mount point itself is EBUSY, below).
-	if src.mount != dst.mount && !src.mountRoot && !dst.mountRoot {
+	// EROFS (a mount point itself is EBUSY, below). The mounts compared
+	// are those of the directories holding the two names: a mount
+	// point's is the mount below it.
+	if src.parent != dst.parent {
 		return ErrnoXdev
 	}
 	if errno := src.writable(true); errno != 0 {

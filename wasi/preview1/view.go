@@ -290,6 +290,10 @@ type target struct {
 	// mountRoot says the object is a mount point: it cannot be removed
 	// or renamed (EBUSY, as on Linux).
 	mountRoot bool
+	// parent is the mount of the directory holding the object's name:
+	// mount itself, except for a mount point, whose name lies in the
+	// mount below it.
+	parent int
 	// slash says the path ended in "/": the object must be a directory.
 	slash bool
 	w     *walker
@@ -705,7 +709,7 @@ func (w *walker) up() Errno {
 func (w *walker) finish() *target {
 	top := w.top()
 	if w.last == "." || w.last == "" {
-		return &target{dir: top.fd, name: ".", guest: top.guest, mount: top.mount, w: w}
+		return &target{dir: top.fd, name: ".", guest: top.guest, mount: top.mount, parent: top.mount, w: w}
 	}
 	guest := joinGuest(top.guest, w.last)
 	if i, ok := w.v.byGuest[guest]; ok {
@@ -714,9 +718,9 @@ func (w *walker) finish() *target {
 		if !mp.dir {
 			name = ""
 		}
-		return &target{dir: mp.fd, name: name, guest: guest, mount: i, mountRoot: true, w: w}
+		return &target{dir: mp.fd, name: name, guest: guest, mount: i, parent: top.mount, mountRoot: true, w: w}
 	}
-	return &target{dir: top.fd, name: w.last, guest: guest, mount: top.mount, w: w}
+	return &target{dir: top.fd, name: w.last, guest: guest, mount: top.mount, parent: top.mount, w: w}
 }
 
 // follow continues the resolution through the target if it is a symlink.
