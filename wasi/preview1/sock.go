@@ -81,8 +81,13 @@ func bindListener(l Listener) (fd, family, typ int, err error) {
 	if err != nil {
 		return -1, 0, 0, fmt.Errorf("listen %s: %w", l, err)
 	}
-	// A restarted container must not wait for TIME_WAIT to end.
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	// A restarted container must not wait for TIME_WAIT to end. TCP
+	// only: on a UDP socket (no TIME_WAIT) the option would let any
+	// socket of the namespace that sets it too, another container of
+	// the pod, bind the same port and take the listener's datagrams.
+	if !l.UDP {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
+	}
 	if err = unix.Bind(fd, sockaddrOf(l.Addr, family)); err == nil && !l.UDP {
 		err = unix.Listen(fd, listenBacklog)
 	}

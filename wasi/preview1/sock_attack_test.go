@@ -1466,3 +1466,38 @@ func TestGoGuestsTCPNoDelay(t *testing.T) {
 		noDelay("a socket it opened", g.open(afInet6, sockStream))
 	}
 }
+
+// TestUDPListenerNotShared: a preopened UDP listener has no SO_REUSEADDR.
+// For UDP that option does nothing for a restart (there is no TIME_WAIT)
+// but lets any other socket of the network namespace that sets it too
+// bind the same port, whatever its uid: another container of the pod (a
+// guest sets it with sock_setsockopt) then took the datagrams sent to the
+// listener. A native UDP server (Go's net.ListenPacket, a C server that
+// does not ask for it) refuses that second bind with EADDRINUSE.
+func TestUDPListenerNotShared(t *testing.T) {
+	h, err := New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+		Net: Network{Sockets: true, Listeners: []Listener{{UDP: true, Addr: netip.MustParseAddrPort("127.0.0.1:0")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	e, errno := h.fds.get(4)
+	if errno != 0 || e.filetype != filetypeSocketDgram {
+		t.Fatalf("fd 4: %+v errno %d, want a datagram socket", e, errno)
+	}
+	sa, err := unix.Getsockname(e.hostFd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(thief)
+	if err := unix.SetsockoptInt(thief, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(thief, sa); err != unix.EADDRINUSE {
+		t.Errorf("a second UDP socket with SO_REUSEADDR binding the listener's address: %v, want EADDRINUSE", err)
+	}
+}
