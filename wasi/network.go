@@ -83,16 +83,28 @@ func networkFor(s *specs.Spec, env []string, bind bool) (preview1.Network, error
 			decl = append(decl, declaration{EnvListen, v})
 		}
 	}
+	seen := map[preview1.Listener]bool{}
 	for _, d := range decl {
 		ls, err := preview1.ParseListeners(d.list)
 		if err != nil {
 			return n, fmt.Errorf("%s: %w", d.from, err)
 		}
 		for _, l := range ls {
-			if !contains(n.Listeners, l) {
+			if !seen[l] {
+				seen[l] = true
 				n.Listeners = append(n.Listeners, l)
 			}
 		}
+	}
+	// The init binds the listeners under runw's own RLIMIT_NOFILE, before
+	// it applies the spec's, and then raises the spec's to what it holds
+	// (runtime's nofileLimit): without this check an image's ENV
+	// (RUNW_LISTEN=1,2,3,...) made the container hold as many sockets as
+	// the engine's limit let it (20,000 here, 2^20 under containerd),
+	// past `podman run --ulimit nofile=1024`. A native server could bind
+	// no more sockets than its limit.
+	if soft, ok := nofileSoft(s.Process); ok && uint64(len(n.Listeners)) > soft {
+		return n, fmt.Errorf("%d listeners declared (%s), more than the process's RLIMIT_NOFILE (%d) lets it hold", len(n.Listeners), decl[0].from, soft)
 	}
 	if len(n.Listeners) > 0 && !n.Sockets {
 		from := decl[0].from
@@ -173,11 +185,15 @@ func sameNetns(a, b string) bool {
 	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
-func contains(ls []preview1.Listener, l preview1.Listener) bool {
-	for _, x := range ls {
-		if x == l {
-			return true
+// nofileSoft is the soft RLIMIT_NOFILE process.rlimits sets, if any.
+func nofileSoft(p *specs.Process) (uint64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	for _, r := range p.Rlimits {
+		if r.Type == "RLIMIT_NOFILE" {
+			return r.Soft, true
 		}
 	}
-	return false
+	return 0, false
 }
