@@ -23,13 +23,14 @@ import (
 // its limits, as the init's own compile was; the container's lock is not
 // held while it runs (TestExecCompileDoesNotHoldTheContainer).
 //
-// What it does not stop: the child is host root in the host's namespaces,
-// as create's compile child is, and runs Cranelift on bytes the guest may
-// have written. A memory-safety bug in Cranelift that bytes can reach
-// would be host root here, as it would be at create from an image's bytes
-// (a restart's create reads the same writable rootfs). The cgroup bounds
-// its CPU and memory, not that; a compile child without privileges that
-// returns the artifact to runw to store is the stricter design.
+// The child runs Cranelift on bytes the guest may have written, in the
+// host's namespaces, as create's compile child does on an image's (a
+// restart's create reads the same writable rootfs). The cgroup bounds its
+// CPU and memory; confineCompile takes its capabilities and, with
+// Landlock, every file but the cache's before the compiler sees the
+// bytes, so a memory-safety bug in Cranelift that bytes can reach is no
+// longer host root. It can still write the cache: a child that returns
+// the artifact to runw to store is the stricter design.
 //
 // The module is the guest's to rewrite between the child's hash and its
 // compile, or between the compile and the exec's second look: the child
