@@ -23,6 +23,7 @@ func TestRunExitStatus(t *testing.T) {
 	}{
 		{"return0", "wat/return0.wat", nil, 0, nil},
 		{"proc_exit 7", "wat/exit7.wat", nil, 7, nil},
+		{"text without the module wrapper", "wat/bare9.wat", nil, 9, nil},
 		{"probe exit 7", "probe", []string{"exit", "7"}, 7, nil},
 		{"proc_exit 125", "wat/exit125.wat", nil, 125, nil},
 		{"unreachable", "wat/trap.wat", nil, 134, []string{"unreachable", "trap"}},

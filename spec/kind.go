@@ -106,7 +106,11 @@ func IsGo(head []byte) bool {
 
 // watKind tells text by its first token after whitespace, ";;" line
 // comments and (possibly nested) "(; ... ;)" block comments: "(module" is
-// a module, "(component" a component, anything else KindUnknown.
+// a module, "(component" a component, anything else KindUnknown. So is a
+// module field ("(func", "(memory", ...): the text format lets a module
+// be written as its fields without the wrapper, and wasmtime reads it so;
+// such a file was taken for a binary module and refused as one ("magic
+// header not detected").
 func watKind(head []byte) Kind {
 	i := 0
 	for i < len(head) {
@@ -129,7 +133,10 @@ func watKind(head []byte) Kind {
 			for _, w := range []struct {
 				token string
 				kind  Kind
-			}{{"(module", KindWAT}, {"(component", KindWATComponent}} {
+			}{{"(module", KindWAT}, {"(component", KindWATComponent},
+				{"(type", KindWAT}, {"(rec", KindWAT}, {"(import", KindWAT}, {"(func", KindWAT},
+				{"(table", KindWAT}, {"(memory", KindWAT}, {"(global", KindWAT}, {"(tag", KindWAT},
+				{"(export", KindWAT}, {"(start", KindWAT}, {"(elem", KindWAT}, {"(data", KindWAT}} {
 				rest, ok := bytes.CutPrefix(head[i:], []byte(w.token))
 				// The keyword must be a whole token: "(modules" is not a
 				// module.
