@@ -11,6 +11,7 @@ import (
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"github.com/moby/sys/capability"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,6 +42,8 @@ const landlockCacheDir = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessF
 //     the host's files; no TCP bind or connect (ABI 4); no signal to a
 //     process outside the child and no abstract Unix socket (ABI 6); no
 //     ptrace of any other process.
+//   - with seccomp, no change of a file's mode, owner or extended
+//     attributes (denyAttributeChanges), which Landlock does not mediate.
 //
 // What is left is the cache itself, where the child must write the
 // artifact, and where such code could replace the artifacts of other
@@ -103,7 +106,54 @@ func confineCompile(cacheDir string) error {
 	defer C.free(unsafe.Pointer(data))
 	hdr.Version = unix.LINUX_CAPABILITY_VERSION_3
 	add("clear the capability sets", unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)))
-	return allThreads(steps, int(last))
+	if err := allThreads(steps, int(last)); err != nil {
+		return err
+	}
+	return denyAttributeChanges()
+}
+
+// sysFchmodat2 is fchmodat2(2) (Linux 6.6), the same number on every
+// architecture; libseccomp 2.5.4 does not know its name.
+const sysFchmodat2 = 452
+
+// attributeCalls are the system calls that change a file's mode, owner
+// or extended attributes by path or descriptor. Landlock mediates none of
+// them, and a compile child of root's is still uid 0, the owner of most
+// of the host's files: without this, code that escaped Cranelift could
+// make /etc/shadow readable by all or a root-owned binary setuid
+// (chmod(2) needs no capability from a file's owner). The cache
+// changes modes only with fchmod(2) on files it opened, which Landlock
+// allows only in the cache, and never owners or attributes.
+var attributeCalls = []string{"chmod", "fchmodat", "chown", "lchown", "fchown", "fchownat",
+	"setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr"}
+
+// denyAttributeChanges loads, on every thread (libseccomp's TSYNC), a
+// seccomp filter that fails attributeCalls and fchmodat2 with EPERM.
+// The caller has set no_new_privs on every thread, which loading a
+// filter without CAP_SYS_ADMIN needs.
+func denyAttributeChanges() error {
+	filter, err := libseccomp.NewFilter(libseccomp.ActAllow)
+	if err != nil {
+		return fmt.Errorf("seccomp: %w", err)
+	}
+	defer filter.Release()
+	deny := libseccomp.ActErrno.SetReturnCode(int16(unix.EPERM))
+	for _, name := range attributeCalls {
+		sc, err := libseccomp.GetSyscallFromName(name)
+		if err != nil {
+			return fmt.Errorf("seccomp: %s: %w", name, err)
+		}
+		if err := filter.AddRule(sc, deny); err != nil {
+			return fmt.Errorf("seccomp: deny %s: %w", name, err)
+		}
+	}
+	if err := filter.AddRule(libseccomp.ScmpSyscall(sysFchmodat2), deny); err != nil {
+		return fmt.Errorf("seccomp: deny fchmodat2: %w", err)
+	}
+	if err := filter.Load(); err != nil {
+		return fmt.Errorf("seccomp: load the filter: %w", err)
+	}
+	return nil
 }
 
 // hasEffective reports whether the calling thread has c in its effective

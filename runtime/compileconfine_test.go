@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -177,6 +178,23 @@ func attacks(outside, secret, addr string, parent int) []string {
 	}
 	if err := os.WriteFile(filepath.Join(outside, "dropped"), []byte("x"), 0o755); err == nil {
 		got = append(got, fmt.Sprintf("thread %d: wrote outside the cache", unix.Gettid()))
+	}
+	// Landlock does not mediate a file's mode or owner: uid 0, owner of
+	// most of the host's files, could make one writable by all or setuid.
+	if err := os.Chmod(secret, 0o4777); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: changed the mode of %s outside the cache", unix.Gettid(), secret))
+	}
+	if err := unix.Fchmodat(unix.AT_FDCWD, secret, 0o4777, 0); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: fchmodat %s outside the cache", unix.Gettid(), secret))
+	}
+	atFDCWD := unix.AT_FDCWD
+	if p, err := unix.BytePtrFromString(secret); err == nil {
+		if _, _, e := unix.Syscall6(sysFchmodat2, uintptr(atFDCWD), uintptr(unsafe.Pointer(p)), 0o4777, 0, 0, 0); e == 0 {
+			got = append(got, fmt.Sprintf("thread %d: fchmodat2 %s outside the cache", unix.Gettid(), secret))
+		}
+	}
+	if err := os.Chown(secret, os.Geteuid(), os.Getegid()); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: changed the owner of %s outside the cache", unix.Gettid(), secret))
 	}
 	// /bin/false: an exec the confinement let through ends the child
 	// with status 1, which fails the test too.
