@@ -6,6 +6,7 @@ import "C"
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"unsafe"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
@@ -44,6 +45,8 @@ const landlockCacheDir = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessF
 //     ptrace of any other process.
 //   - with seccomp, no change of a file's mode, owner or extended
 //     attributes (denyAttributeChanges), which Landlock does not mediate.
+//   - no descriptor inherited across execve but its standard input,
+//     output and error (closeInherited): Landlock checks files at open.
 //
 // What is left is the cache itself, where the child must write the
 // artifact, and where such code could replace the artifacts of other
@@ -55,6 +58,7 @@ const landlockCacheDir = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessF
 // uid 0 without capabilities, able to open the host's root-owned files:
 // said so at debug level, as for the init.
 func confineCompile(cacheDir string) error {
+	closeInherited()
 	last, err := capability.LastCap()
 	if err != nil {
 		return fmt.Errorf("read the last capability: %w", err)
@@ -154,6 +158,45 @@ func denyAttributeChanges() error {
 		return fmt.Errorf("seccomp: load the filter: %w", err)
 	}
 	return nil
+}
+
+// closeInherited closes every descriptor above standard error that this
+// process inherited across execve: whatever runw's caller left open
+// without close-on-exec (a preserved descriptor, a shim's or a shell's
+// pipe, a log file) and, in the init's compile child, the init's own
+// (its sync pipe to runw, its handles on the rootfs and state
+// directory). Landlock checks a file when it is opened, not a write
+// through a descriptor opened before, so any of them writable would be
+// open to code that escaped Cranelift. Go and wasmtime open all of
+// theirs close-on-exec, so a descriptor without FD_CLOEXEC came through
+// execve. The cache is reached through the descriptor OpenCache opened
+// (close-on-exec), even when --cache-dir named an inherited one, and the
+// module has been read whole from standard input.
+func closeInherited() {
+	fds := []int{}
+	if entries, err := os.ReadDir("/proc/self/fd"); err == nil {
+		for _, e := range entries {
+			if n, err := strconv.Atoi(e.Name()); err == nil {
+				fds = append(fds, n)
+			}
+		}
+	} else {
+		var lim unix.Rlimit
+		if unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) != nil || lim.Cur > 1<<16 {
+			lim.Cur = 1 << 16
+		}
+		for n := 0; n < int(lim.Cur); n++ {
+			fds = append(fds, n)
+		}
+	}
+	for _, n := range fds {
+		if n <= 2 {
+			continue
+		}
+		if flags, err := unix.FcntlInt(uintptr(n), unix.F_GETFD, 0); err == nil && flags&unix.FD_CLOEXEC == 0 {
+			unix.Close(n)
+		}
+	}
 }
 
 // hasEffective reports whether the calling thread has c in its effective

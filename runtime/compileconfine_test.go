@@ -86,6 +86,15 @@ func TestCompileChildIsConfined(t *testing.T) {
 			cmd.Env = append(os.Environ(), "RUNW_TEST_CONFINE="+strings.Join([]string{
 				cache, outside, secret, ln.Addr().String(), fmt.Sprint(os.Getpid())}, "|"))
 			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+			// A descriptor runw's caller left open across exec (a
+			// preserved fd, a shim's pipe), which the child inherits as
+			// fd 3: a file outside the cache, open for writing.
+			inherited, err := os.OpenFile(filepath.Join(outside, "inherited"), os.O_WRONLY|os.O_CREATE, 0o666)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer inherited.Close()
+			cmd.ExtraFiles = []*os.File{inherited}
 			if out, err := cmd.CombinedOutput(); err != nil {
 				if len(out) == 0 && cmd.ProcessState != nil {
 					out = []byte("no output: the child executed /bin/false, which the confinement must refuse")
@@ -94,6 +103,9 @@ func TestCompileChildIsConfined(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(outside, "dropped")); err == nil {
 				t.Fatal("the confined child wrote a file outside the cache")
+			}
+			if fi, err := os.Stat(filepath.Join(outside, "inherited")); err != nil || fi.Size() != 0 {
+				t.Fatalf("the confined child wrote through a descriptor it inherited (%v)", err)
 			}
 		})
 	}
@@ -168,6 +180,15 @@ func attacks(outside, secret, addr string, parent int) []string {
 	}
 	if v, _ := unix.PrctlRetInt(unix.PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0); v != 1 {
 		got = append(got, fmt.Sprintf("thread %d: no_new_privs %d", unix.Gettid(), v))
+	}
+	// Descriptor 3 as the child inherited it: open for writing on a file
+	// outside the cache, which Landlock checked at no open of the child's.
+	var fd3, inherited unix.Stat_t
+	if unix.Fstat(3, &fd3) == nil && unix.Stat(filepath.Join(outside, "inherited"), &inherited) == nil &&
+		fd3.Dev == inherited.Dev && fd3.Ino == inherited.Ino {
+		if _, err := unix.Write(3, []byte("x")); err == nil {
+			got = append(got, fmt.Sprintf("thread %d: wrote through inherited descriptor 3", unix.Gettid()))
+		}
 	}
 	abi := LandlockABI()
 	if abi == 0 {
