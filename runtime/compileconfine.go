@@ -44,7 +44,8 @@ const landlockCacheDir = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessF
 //     process outside the child and no abstract Unix socket (ABI 6); no
 //     ptrace of any other process.
 //   - with seccomp, no change of a file's mode, owner or extended
-//     attributes (denyAttributeChanges), which Landlock does not mediate.
+//     attributes and no socket (denyUnmediated): Landlock mediates
+//     neither, nor a connect to a Unix socket at a path (containerd's).
 //   - no descriptor inherited across execve but its standard input,
 //     output and error (closeInherited): Landlock checks files at open.
 //
@@ -113,36 +114,45 @@ func confineCompile(cacheDir string) error {
 	if err := allThreads(steps, int(last)); err != nil {
 		return err
 	}
-	return denyAttributeChanges()
+	return denyUnmediated()
 }
 
 // sysFchmodat2 is fchmodat2(2) (Linux 6.6), the same number on every
 // architecture; libseccomp 2.5.4 does not know its name.
 const sysFchmodat2 = 452
 
-// attributeCalls are the system calls that change a file's mode, owner
-// or extended attributes by path or descriptor. Landlock mediates none of
-// them, and a compile child of root's is still uid 0, the owner of most
-// of the host's files: without this, code that escaped Cranelift could
-// make /etc/shadow readable by all or a root-owned binary setuid
-// (chmod(2) needs no capability from a file's owner). The cache
-// changes modes only with fchmod(2) on files it opened, which Landlock
-// allows only in the cache, and never owners or attributes.
-var attributeCalls = []string{"chmod", "fchmodat", "chown", "lchown", "fchown", "fchownat",
-	"setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr"}
+// unmediatedCalls are the system calls Landlock does not mediate that a
+// compile child, still uid 0 when root spawned it, must not make:
+//   - those that change a file's mode, owner or extended attributes, by
+//     path or descriptor: uid 0 owns most of the host's files, and
+//     chmod(2) needs no capability from a file's owner, so code that
+//     escaped Cranelift could make /etc/shadow readable by all or a
+//     root-owned binary setuid. The cache changes modes only with
+//     fchmod(2) on files it opened, which Landlock allows only in the
+//     cache, and never owners or attributes.
+//   - those that make sockets (and io_uring_setup, whose rings make and
+//     connect them without those calls): Landlock does not mediate a
+//     connect to a Unix socket at a path, and uid 0 passes the socket
+//     file's permissions, so such code could reach containerd's,
+//     docker's, podman's or systemd's socket, root on the host to anyone
+//     who reaches it; nor UDP, netlink or, below ABI 4, TCP. A compile
+//     needs no socket.
+var unmediatedCalls = []string{"chmod", "fchmodat", "chown", "lchown", "fchown", "fchownat",
+	"setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+	"socket", "socketpair", "io_uring_setup"}
 
-// denyAttributeChanges loads, on every thread (libseccomp's TSYNC), a
-// seccomp filter that fails attributeCalls and fchmodat2 with EPERM.
+// denyUnmediated loads, on every thread (libseccomp's TSYNC), a
+// seccomp filter that fails unmediatedCalls and fchmodat2 with EPERM.
 // The caller has set no_new_privs on every thread, which loading a
 // filter without CAP_SYS_ADMIN needs.
-func denyAttributeChanges() error {
+func denyUnmediated() error {
 	filter, err := libseccomp.NewFilter(libseccomp.ActAllow)
 	if err != nil {
 		return fmt.Errorf("seccomp: %w", err)
 	}
 	defer filter.Release()
 	deny := libseccomp.ActErrno.SetReturnCode(int16(unix.EPERM))
-	for _, name := range attributeCalls {
+	for _, name := range unmediatedCalls {
 		sc, err := libseccomp.GetSyscallFromName(name)
 		if err != nil {
 			return fmt.Errorf("seccomp: %s: %w", name, err)

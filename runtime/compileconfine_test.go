@@ -77,6 +77,16 @@ func TestCompileChildIsConfined(t *testing.T) {
 			if err := os.WriteFile(secret, []byte("host secret"), 0o644); err != nil {
 				t.Fatal(err)
 			}
+			// A Unix socket at a path, as the host's containerd, docker,
+			// podman and systemd listen, writable by its owner only.
+			unixLn, err := net.Listen("unix", filepath.Join(outside, "sock"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer unixLn.Close()
+			if err := os.Chmod(filepath.Join(outside, "sock"), 0o600); err != nil {
+				t.Fatal(err)
+			}
 			if cred != nil {
 				if err := os.Chown(cache, int(cred.Uid), int(cred.Gid)); err != nil {
 					t.Fatal(err)
@@ -189,6 +199,14 @@ func attacks(outside, secret, addr string, parent int) []string {
 		if _, err := unix.Write(3, []byte("x")); err == nil {
 			got = append(got, fmt.Sprintf("thread %d: wrote through inherited descriptor 3", unix.Gettid()))
 		}
+	}
+	if conn, err := net.Dial("unix", filepath.Join(outside, "sock")); err == nil {
+		conn.Close()
+		got = append(got, fmt.Sprintf("thread %d: connected to a Unix socket outside the cache", unix.Gettid()))
+	}
+	if fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0); err == nil {
+		unix.Close(fd)
+		got = append(got, fmt.Sprintf("thread %d: made a UDP socket", unix.Gettid()))
 	}
 	abi := LandlockABI()
 	if abi == 0 {
