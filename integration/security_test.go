@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -1018,4 +1019,85 @@ func compileChildStatus(t *testing.T, parent int) string {
 		return fmt.Sprintf("compile child %s confined on its %d threads", p.Name(), len(tasks))
 	}
 	return "no compile child"
+}
+
+// TestExecDoesNotRunTheImagesLoader: an exec of a module the cache does
+// not hold, into a container without a user namespace, is compiled by
+// the exec'd init, which has already entered the container's mount
+// namespace and root. It used to fill the cache from a `runw compile`
+// child (compileInChild), whose ELF interpreter (runw is dynamically
+// linked) the kernel took from the container's rootfs: the image's, or
+// the guest's to write. The image's /lib64/ld-linux-x86-64.so.2 ran as
+// host root with nearly every capability, no seccomp and no
+// no_new_privs. Here that loader is a program that drops a file in the
+// rootfs: it must never run.
+func TestExecDoesNotRunTheImagesLoader(t *testing.T) {
+	needsRoot(t, "an exec'd init of root's")
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the stand-in loader is x86-64 code")
+	}
+	interp := elfInterpreter(t, runwBin)
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler to build the stand-in loader")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "loader.c")
+	if err := os.WriteFile(src, []byte(`
+static long sc(long n, long a, long b, long c) { long r; __asm__ volatile("syscall":"=a"(r):"a"(n),"D"(a),"S"(b),"d"(c):"rcx","r11","memory"); return r; }
+void _start(void) {
+	static const char p[] = "/loader-ran";
+	sc(2, (long)p, 0101, 0644);
+	sc(231, 7, 0, 0);
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loader := filepath.Join(dir, "loader")
+	if out, err := exec.Command(cc, "-nostdlib", "-static-pie", "-fPIE", "-fno-stack-protector", "-O2", "-o", loader, src).CombinedOutput(); err != nil {
+		t.Skipf("build the stand-in loader: %v: %s", err, out)
+	}
+	code, err := os.ReadFile(loader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(ownMountAndPID)
+	b.writeFile(strings.TrimPrefix(interp, "/"), string(code))
+	if err := os.Chmod(filepath.Join(b.rootfs, interp), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// New bytes each run: a miss in the tests' shared cache.
+	b.writeFile("uncached.wasm", string(loopCarriedModule(100+int(time.Now().UnixNano()%1000))))
+	bg, _ := runInBackground(t, r, b, "loader")
+	res := r.run("exec", "loader", "/uncached.wasm")
+	t.Logf("exec: %v", res)
+	r.run("kill", "loader", "KILL")
+	bg.wait(t, 30*time.Second)
+	if _, err := os.Stat(filepath.Join(b.rootfs, "loader-ran")); err == nil {
+		t.Fatalf("the exec ran the image's %s as its compile child's loader", interp)
+	}
+}
+
+// elfInterpreter is the ELF interpreter bin names (PT_INTERP); it skips
+// the test for a static binary.
+func elfInterpreter(t *testing.T, bin string) string {
+	t.Helper()
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimRight(string(b), "\x00")
+		}
+	}
+	t.Skip("runw is statically linked: no interpreter to take from the rootfs")
+	return ""
 }

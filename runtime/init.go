@@ -282,7 +282,19 @@ func cpuSpent() time.Duration {
 // So is a child that ran out of its time (*compileTimeError): the init's
 // own compile would only spend the rest of the same bound (compileWatch)
 // and fail as well.
+//
+// Not for an exec'd init (Sandbox.Joined): it has already entered the
+// container's mount namespace and root, where the kernel would take the
+// child's ELF interpreter and shared libraries from the container's
+// rootfs, the image's or the guest's to write: the image's
+// /lib64/ld-linux-x86-64.so.2 ran as host root with the init's
+// capabilities before anything was confined. Without those files (a
+// wasm image) the child only ever failed, and the init compiled
+// in-process, as it now does at once.
 func compileInChild(cfg initConfig) error {
+	if cfg.Sandbox != nil && cfg.Sandbox.Joined {
+		return nil
+	}
 	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, cfg.Plan.ModuleName, false, nil); err != nil {
 		if compileIsFinal(err) {
 			return err
