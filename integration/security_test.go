@@ -942,43 +942,61 @@ func cgroupCPU(t *testing.T, pid int) (time.Duration, string) {
 
 // TestCompileChildHoldsNoPrivilege: create compiles a module the cache
 // does not hold in a `runw compile` child, as root, on the host, before
-// any namespace of the container exists; the module is the image's,
-// untrusted, and a bug in the compiler it exploited would run native code
-// there. Once it has read the module the child confines itself: while it
-// compiles, every one of its threads has no capability in any set (the
-// bounding set included) and no_new_privs (what Landlock takes from it is
-// tried in runtime's TestCompileChildIsConfined).
+// any namespace of the container exists; exec does so in the container's
+// cgroup (the exec'd init would compile it with the container's
+// capabilities, all of root's without a user namespace). The module is
+// untrusted (the image's, or the guest's own file for an exec), and a
+// bug in the compiler it exploited would run native code there. Once it
+// has read the module the child confines itself: while it compiles,
+// every one of its threads has no capability in any set (the bounding
+// set included) and no_new_privs (what Landlock and seccomp take from it
+// is tried in runtime's TestCompileChildIsConfined).
 func TestCompileChildHoldsNoPrivilege(t *testing.T) {
 	needsRoot(t, "a compile child that holds root's capabilities to lose")
-	r := newRunw(t)
-	// A directory runw makes (0700): create compiles outside only into
-	// a cache others cannot search.
-	r.cache = filepath.Join(t.TempDir(), "cache")
-	r.env = append(os.Environ(), "RUNW_COMPILE_CPU=20s")
-	b := newBundle(t, "probe", "sleep", "1s")
-	b.writeFile("slow.wasm", string(loopCarriedModule(50000)))
-	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/slow.wasm"} })
-	create := r.start("create", "-b", b.dir, "confined")
-	defer func() {
-		create.cmd.Process.Kill()
-		create.wait(t, time.Minute)
-		r.run("delete", "--force", "confined")
-	}()
-	// The child is create's: found by its parent and its arguments.
-	deadline := time.Now().Add(60 * time.Second)
-	var last string // what was seen of the child, if anything
-	for time.Now().Before(deadline) {
-		switch st := compileChildStatus(t, create.cmd.Process.Pid); {
-		case strings.Contains(st, "confined"):
-			t.Logf("%s", st)
-			return
-		case st != "no compile child" || last == "":
-			last = st
+	for _, exec := range []bool{false, true} {
+		name := "create"
+		if exec {
+			name = "exec"
 		}
-		time.Sleep(20 * time.Millisecond)
+		t.Run(name, func(t *testing.T) {
+			r := newRunw(t)
+			// A directory runw makes (0700): create compiles outside
+			// only into a cache others cannot search.
+			r.cache = filepath.Join(t.TempDir(), "cache")
+			r.env = append(os.Environ(), "RUNW_COMPILE_CPU=20s")
+			b := newBundle(t, "probe", "sleep", "300s")
+			b.writeFile("slow.wasm", string(loopCarriedModule(50000)))
+			var compiling *background
+			if exec {
+				runInBackground(t, r, b, "confined")
+				compiling = r.start("exec", "confined", "/slow.wasm")
+			} else {
+				b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/slow.wasm"} })
+				compiling = r.start("create", "-b", b.dir, "confined")
+			}
+			defer func() {
+				compiling.cmd.Process.Kill()
+				compiling.wait(t, time.Minute)
+				r.run("delete", "--force", "confined")
+			}()
+			// The child is create's or exec's: found by its parent and its
+			// arguments.
+			deadline := time.Now().Add(60 * time.Second)
+			var last string // what was seen of the child, if anything
+			for time.Now().Before(deadline) {
+				switch st := compileChildStatus(t, compiling.cmd.Process.Pid); {
+				case strings.Contains(st, "confined"):
+					t.Logf("%s", st)
+					return
+				case st != "no compile child" || last == "":
+					last = st
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			errOut, _ := os.ReadFile(compiling.stderr.Name())
+			t.Fatalf("no confined compile child of %s within 60 s; last seen: %s; its stderr: %s", name, last, errOut)
+		})
 	}
-	errOut, _ := os.ReadFile(create.stderr.Name())
-	t.Fatalf("no confined compile child of create within 60 s; last seen: %s; create's stderr: %s", last, errOut)
 }
 
 // compileChildStatus finds parent's `runw compile` child and says, in one

@@ -383,11 +383,11 @@ func (r *Runtime) canHandOver() bool {
 	return cache != nil && cache.CanHandOver()
 }
 
-// execHashUpTo bounds the module an exec into a user namespace hashes
-// outside the container (cachedOutside), to hand its init the artifact:
+// execHashUpTo bounds the module an exec hashes outside the container
+// (cachedOutside), to find a miss for compileForExec's confined child and,
+// in a user namespace, to hand its init the artifact:
 // the module may be the guest's own file, rewritten before each exec (a
 // probe), and its hash is charged to no cgroup. 128 MiB is about 0.1 s
 // of CPU here; a larger module is compiled by the exec'd init, in the
-// container's cgroup. An exec without a user namespace hashes nothing
-// outside: its init reaches the cache and keys the module itself.
+// container's cgroup.
 const execHashUpTo = 128 << 20

@@ -91,8 +91,8 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	defer ep.Close()
 	proc := b.Spec.Process
 	// An uncached module is compiled in the container's cgroup and under
-	// its limits (by the exec'd init, or in a user namespace by a child
-	// placed there: compileForExec), never outside as create
+	// its limits (by a confined child placed there: compileForExec; by
+	// the exec'd init if that fails), never outside as create
 	// compiles the image's entrypoint: the module may be the guest's own
 	// file (a writable rootfs), rewritten with new bytes before each exec
 	// (a health check, a probe), and each miss was a compile of up to
@@ -104,12 +104,18 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		return 0, err
 	}
 	sb.Joined = true
-	// The exec'd init keys the module itself when it can reach the cache;
-	// in a user namespace it cannot, and is handed the artifact found here
-	// (passArtifact), by a hash if need be.
-	hashUpTo := int64(0)
-	if sb.has(specs.UserNamespace) && r.canHandOver() {
-		hashUpTo = execHashUpTo
+	// The module is looked up here, by a hash if need be, so that a miss
+	// is compiled by compileForExec's confined child rather than by the
+	// exec'd init, which compiles as the container's init does before its
+	// sandbox: with the container's capabilities (all of them, for a
+	// container without a user namespace: host root), and in the
+	// container's root, where it cannot spawn a compile child of its own
+	// (compileInChild). In a user namespace the init cannot reach the
+	// cache, and is handed the artifact found here (passArtifact); a cache
+	// that cannot hand one over leaves the module to the init.
+	hashUpTo := int64(execHashUpTo)
+	if sb.has(specs.UserNamespace) && !r.canHandOver() {
+		hashUpTo = 0
 	}
 	cached := r.cachedOutside(plan, hashUpTo)
 	if !cached && hashUpTo > 0 && mayCompile && st != state.Paused {

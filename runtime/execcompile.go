@@ -8,9 +8,17 @@ import (
 	"github.com/runw/runw/wasi"
 )
 
-// Exec's compile for an init in a user namespace.
+// Exec's compile.
 //
-// Such an init is nobody on the host and cannot write runw's cache, so a
+// An exec'd init compiles in-process, before its sandbox: with the
+// container's capabilities (all of them, in a container without a user
+// namespace: host root), and already in the container's root, where a
+// compile child of its own would be started with the image's ELF
+// interpreter (compileInChild). So on a miss exec has a confined `runw
+// compile` child compile the module in the container's cgroup first, and
+// starts over; the init compiles only if that child failed.
+//
+// An init in a user namespace is nobody on the host and cannot write runw's cache, so a
 // module that create never compiled (a health check's own module, any
 // `podman exec ctr /other.wasm`) was compiled again by the init at every
 // exec: about 10 s for a 21 MB Go program here, longer than podman's
