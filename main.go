@@ -72,13 +72,32 @@ func fatal(err error) {
 	os.Exit(1)
 }
 
-// oneLine is an error's text kept to one line. Engines read the first
-// line of stderr as the error; runw quotes every value it formats (%q),
-// and this catches what a library formats raw (the path inside an
-// *os.PathError, a wasmtime message), so a newline in a config value can
-// never split the error or forge a second line.
+// oneLine is an error's text kept to one line of plain text. Engines
+// read the first line of stderr as the error; runw quotes every value it
+// formats (%q), and this catches what a library formats raw (the path
+// inside an *os.PathError, a wasmtime message), so a newline in a config
+// value can never split the error or forge a second line. Other control
+// characters are written as \xNN: wasmtime's messages quote a module's
+// own names (an import's), so an image could otherwise put a terminal's
+// escape sequences (ESC, or C1's CSI) into the line an engine shows or
+// logs, and rewrite what an operator's terminal displays.
 func oneLine(err error) string {
-	return strings.NewReplacer("\n", `\n`, "\r", `\r`).Replace(strings.TrimRight(err.Error(), "\n"))
+	var b strings.Builder
+	for _, r := range strings.TrimRight(err.Error(), "\n") {
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r >= 0x7f && r <= 0x9f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func newApp() *cli.App {

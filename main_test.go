@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -81,4 +82,22 @@ func TestKillAllHelpSaysWhatItDoes(t *testing.T) {
 		}
 	}
 	t.Fatal("no kill --all flag")
+}
+
+// oneLine leaves one line of plain text: a newline in an error cannot
+// forge a second line, and no control character reaches the terminal or
+// log that shows it (wasmtime quotes a module's import names, which an
+// image writes: ESC [ 2 J clears an operator's screen).
+func TestOneLineEscapesControlCharacters(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain: text, tabs\tstay":               "plain: text, tabs\tstay",
+		"two\nlines\r\n":                        `two\nlines\r`,
+		"unknown import: `evil\x1b[2Jx`":        "unknown import: `evil\\x1b[2Jx`",
+		"bell\x07 nul\x00 del\x7f c1-csi\u009b": `bell\x07 nul\x00 del\x7f c1-csi\x9b`,
+		"utf-8 stays: é ✓":                      "utf-8 stays: é ✓",
+	} {
+		if got := oneLine(errors.New(in)); got != want {
+			t.Errorf("oneLine(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

@@ -59,6 +59,12 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"no _start", func(b *bundle) {
 			copyFile("testdata/wat/nostart.wat", filepath.Join(b.rootfs, "probe.wasm"))
 		}, "_start"},
+		// wasmtime quotes the module's import name in its error: the
+		// image's ESC [ 2 J (clear the screen) must reach the terminal as
+		// text (runw's oneLine), never as a control character.
+		{"import name with terminal escapes", func(b *bundle) {
+			b.writeFile("probe.wasm", "(module (import \"wasi_snapshot_preview1\" \"evil\\1b[2J\\07\" (func)) (func (export \"_start\")))")
+		}, `evil\x1b[2J\x07`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

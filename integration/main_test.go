@@ -536,4 +536,8 @@ func oneLine(t *testing.T, what, s string) {
 	if s == "" || strings.Count(s, "\n") != 0 {
 		t.Errorf("%s: want one line on stderr, got %q", what, s)
 	}
+	// Plain text: no control character (a terminal's escape sequences).
+	if strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r >= 0x7f && r <= 0x9f }) {
+		t.Errorf("%s: a control character on stderr: %q", what, s)
+	}
 }
