@@ -1,13 +1,9 @@
 package runtime
 
-// #include <stdlib.h>
-import "C"
-
 import (
 	"fmt"
 	"os"
 	"strconv"
-	"unsafe"
 
 	"github.com/landlock-lsm/go-landlock/landlock"
 	ll "github.com/landlock-lsm/go-landlock/landlock/syscall"
@@ -64,12 +60,9 @@ func confineCompile(cacheDir string) error {
 	if err != nil {
 		return fmt.Errorf("read the last capability: %w", err)
 	}
-	var steps []step
-	add := func(what string, nr uintptr, args ...uintptr) {
-		s := step{nr: nr, what: what}
-		copy(s.args[:], args)
-		steps = append(steps, s)
-	}
+	var l stepList
+	defer l.free()
+	add := l.add
 	// no_new_privs first: Landlock needs it from a process without
 	// CAP_SYS_ADMIN, and the capabilities go next.
 	add("set no_new_privs", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1)
@@ -95,23 +88,11 @@ func confineCompile(cacheDir string) error {
 	// running runw has none, and no_new_privs already keeps a user from
 	// gaining any by executing something.
 	if hasEffective(capability.CAP_SETPCAP) {
-		for c := capability.Cap(0); c <= last; c++ {
-			add("drop "+c.String()+" from the bounding set", unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))
-		}
+		l.dropBounding(0, last)
 	}
-	add("clear the ambient set", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
-	// capset(2) with every set empty. Its arguments are C memory: the
-	// other threads' signal handlers read them after this returns.
-	hdr := (*unix.CapUserHeader)(C.calloc(1, C.size_t(unsafe.Sizeof(unix.CapUserHeader{}))))
-	data := (*[2]unix.CapUserData)(C.calloc(2, C.size_t(unsafe.Sizeof(unix.CapUserData{}))))
-	if hdr == nil || data == nil {
-		return fmt.Errorf("out of memory")
-	}
-	defer C.free(unsafe.Pointer(hdr))
-	defer C.free(unsafe.Pointer(data))
-	hdr.Version = unix.LINUX_CAPABILITY_VERSION_3
-	add("clear the capability sets", unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)))
-	if err := allThreads(steps, int(last)); err != nil {
+	// Every set empty, the ambient one too.
+	l.capset(capSets{})
+	if err := allThreads(l.steps, int(last)); err != nil {
 		return err
 	}
 	return denyUnmediated()

@@ -167,24 +167,9 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 	}
 	caps := afterExec(capSetsFor(sb.Capabilities, last), u.UID, sb.NoNewPrivileges)
 
-	var mem []unsafe.Pointer
-	defer func() {
-		for _, p := range mem {
-			C.free(p)
-		}
-	}()
-	alloc := func(n int) unsafe.Pointer {
-		p := C.calloc(1, C.size_t(n))
-		mem = append(mem, p)
-		return p
-	}
-
-	var steps []step
-	add := func(what string, nr uintptr, args ...uintptr) {
-		s := step{nr: nr, what: what}
-		copy(s.args[:], args)
-		steps = append(steps, s)
-	}
+	var l stepList
+	defer l.free()
+	add := l.add
 	if sb.landlockFD > 0 {
 		// First, while every thread still has the capabilities it had:
 		// no_new_privs, then the Landlock ruleset (landlock.go).
@@ -195,31 +180,18 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 		add("set no_new_privs for Landlock", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1)
 		add("enter the Landlock ruleset", unix.SYS_LANDLOCK_RESTRICT_SELF, uintptr(sb.landlockFD), uintptr(sb.landlockFlags))
 	}
-	for c := capability.Cap(0); c <= last; c++ {
-		if caps.bounding&(1<<uint(c)) == 0 {
-			add("drop "+c.String()+" from the bounding set", unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))
-		}
-	}
+	l.dropBounding(caps.bounding, last)
 	changeUser := u.UID != 0 || u.GID != 0 || len(u.AdditionalGids) != 0
 	if changeUser {
 		add("keep capabilities across setuid", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1)
-		p := alloc(4*len(u.AdditionalGids) + 4)
+		p := l.alloc(4*len(u.AdditionalGids) + 4)
 		copy(unsafe.Slice((*uint32)(p), len(u.AdditionalGids)), u.AdditionalGids)
 		add("setgroups", unix.SYS_SETGROUPS, uintptr(len(u.AdditionalGids)), uintptr(p))
 		add(fmt.Sprintf("setgid %d", u.GID), unix.SYS_SETRESGID, uintptr(u.GID), uintptr(u.GID), uintptr(u.GID))
 		add(fmt.Sprintf("setuid %d", u.UID), unix.SYS_SETRESUID, uintptr(u.UID), uintptr(u.UID), uintptr(u.UID))
 		add("clear keep-caps", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0)
 	}
-	hdr := (*unix.CapUserHeader)(alloc(int(unsafe.Sizeof(unix.CapUserHeader{}))))
-	hdr.Version = unix.LINUX_CAPABILITY_VERSION_3
-	data := (*[2]unix.CapUserData)(alloc(2 * int(unsafe.Sizeof(unix.CapUserData{}))))
-	for i := range data {
-		data[i].Effective = uint32(caps.effective >> (32 * i))
-		data[i].Permitted = uint32(caps.permitted >> (32 * i))
-		data[i].Inheritable = uint32(caps.inheritable >> (32 * i))
-	}
-	add("capset", unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)))
-	add("clear the ambient set", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
+	l.capset(caps)
 	for c := capability.Cap(0); c <= last; c++ {
 		if caps.ambient&(1<<uint(c)) != 0 {
 			add("raise ambient "+c.String(), unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c))
@@ -230,7 +202,7 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 		// dropped (the init runs none, but a hook or a child might).
 		add("set no_new_privs", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1)
 	}
-	if err := allThreads(steps, int(last)); err != nil {
+	if err := allThreads(l.steps, int(last)); err != nil {
 		return fmt.Errorf("apply process.user and capabilities: %w", err)
 	}
 	// A credential change (a new uid, fewer permitted capabilities) makes
@@ -241,4 +213,59 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 	// (closeHanded). Here, not once the sandbox is whole: a seccomp
 	// profile loaded after this may refuse prctl.
 	return unix.Prctl(unix.PR_SET_DUMPABLE, 1, 0, 0, 0)
+}
+
+// stepList collects the steps allThreads makes on every thread, and the C
+// memory their pointer arguments point to (the other threads' signal
+// handlers read it after the Go call that built it has returned), which
+// free releases once allThreads is done.
+type stepList struct {
+	steps []step
+	mem   []unsafe.Pointer
+}
+
+// add appends one raw system call.
+func (l *stepList) add(what string, nr uintptr, args ...uintptr) {
+	s := step{nr: nr, what: what}
+	copy(s.args[:], args)
+	l.steps = append(l.steps, s)
+}
+
+// alloc returns n zeroed bytes of C memory, freed by free.
+func (l *stepList) alloc(n int) unsafe.Pointer {
+	p := C.calloc(1, C.size_t(n))
+	l.mem = append(l.mem, p)
+	return p
+}
+
+func (l *stepList) free() {
+	for _, p := range l.mem {
+		C.free(p)
+	}
+	l.mem = nil
+}
+
+// dropBounding drops from the bounding set every capability up to last
+// that keep does not hold (it takes CAP_SETPCAP).
+func (l *stepList) dropBounding(keep uint64, last capability.Cap) {
+	for c := capability.Cap(0); c <= last; c++ {
+		if keep&(1<<uint(c)) == 0 {
+			l.add("drop "+c.String()+" from the bounding set", unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(c))
+		}
+	}
+}
+
+// capset sets the effective, permitted and inheritable sets to caps', and
+// clears the ambient set.
+func (l *stepList) capset(caps capSets) {
+	hdr := (*unix.CapUserHeader)(l.alloc(int(unsafe.Sizeof(unix.CapUserHeader{}))))
+	hdr.Version = unix.LINUX_CAPABILITY_VERSION_3
+	data := (*[2]unix.CapUserData)(l.alloc(2 * int(unsafe.Sizeof(unix.CapUserData{}))))
+	for i := range data {
+		data[i].Effective = uint32(caps.effective >> (32 * i))
+		data[i].Permitted = uint32(caps.permitted >> (32 * i))
+		data[i].Inheritable = uint32(caps.inheritable >> (32 * i))
+	}
+	l.add("capset", unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)))
+	l.add("clear the ambient set", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
 }
