@@ -2,6 +2,7 @@ package integration
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -114,15 +115,26 @@ func newRootlessPodman(t *testing.T) *rootlessPodman {
 // podman runs podman as the test user.
 func (p *rootlessPodman) podman(t *testing.T, args ...string) engResult {
 	t.Helper()
-	cmd := exec.Command("podman", append([]string{"--runtime", "runw"}, args...)...)
-	cmd.Dir = p.dir
-	cmd.Env = p.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: uint32(p.gid)}}
+	return p.run(t, "podman", append([]string{"--runtime", "runw"}, args...)...)
+}
+
+// runw runs runw by hand as the test user, as runc's rootless users run
+// runc.
+func (p *rootlessPodman) runw(t *testing.T, args ...string) engResult {
+	t.Helper()
+	return p.run(t, filepath.Join(p.dir, "runw"), args...)
+}
+
+// run runs a command as the test user, in p.dir, with the user's
+// environment.
+func (p *rootlessPodman) run(t *testing.T, name string, args ...string) engResult {
+	t.Helper()
+	cmd := p.command(name, args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	err := cmd.Run()
-	res := engResult{stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
+	res := engResult{args: cmd.Args, stdout: stdout.String(), stderr: stderr.String(), took: time.Since(start)}
 	if err != nil {
 		res.code = -1
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -161,6 +173,16 @@ func (p *rootlessPodman) teardown(t *testing.T, xdg string) {
 	if err := os.RemoveAll(p.dir); err != nil {
 		t.Logf("remove %s: %v", p.dir, err)
 	}
+}
+
+// command is a command to run as the test user, in p.dir, with the
+// user's environment.
+func (p *rootlessPodman) command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = p.dir
+	cmd.Env = p.env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(p.uid), Gid: uint32(p.gid)}}
+	return cmd
 }
 
 // processesOf lists the live (not zombie) processes running as uid.
@@ -307,6 +329,157 @@ func TestRootlessPodman(t *testing.T) {
 		res = p.podman(t, "wait", id)
 		if got := strings.TrimSpace(res.stdout); got != "4" {
 			t.Errorf("podman wait %q, want the guest's 4: %v", got, res)
+		}
+	})
+
+	// podman exec by the unprivileged user: the exec'd init joins the
+	// container's user namespace first and its pid namespace after, as
+	// the first init did, and runs as root of that namespace.
+	t.Run("Exec", func(t *testing.T) {
+		res := p.podman(t, "run", "-d", "--network", "none", engProbeImage, "sleep", "60s")
+		engWant(t, res, 0)
+		id := strings.TrimSpace(res.stdout)
+		defer p.podman(t, "rm", "-f", "-t", "0", id)
+		res = p.podman(t, "exec", id, "/probe.wasm", "echo", "from exec", "exit", "6")
+		engWant(t, res, 6)
+		if res.stdout != "from exec\n" {
+			t.Errorf("exec stdout %q, want %q", res.stdout, "from exec\n")
+		}
+	})
+
+	// runc's rootless case, by hand: a bundle from `runw spec --rootless`
+	// run by the user. exec joins the container's namespaces only once in
+	// their user namespace (the init's constructor; from runw's thread it
+	// was EPERM), and enters its pid namespace: killing the init ends it.
+	// ps, with no cgroup, lists the pid namespace.
+	t.Run("ExecIntoSpecRootless", func(t *testing.T) {
+		bundle := filepath.Join(p.dir, "bundle")
+		if err := os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := copyFile(guests["probe"], filepath.Join(bundle, "rootfs", "probe.wasm")); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range []string{bundle, filepath.Join(bundle, "rootfs"), filepath.Join(bundle, "rootfs", "probe.wasm")} {
+			os.Chown(d, p.uid, p.gid)
+		}
+		engWant(t, p.runw(t, "spec", "--rootless", "--bundle", bundle), 0)
+		config := filepath.Join(bundle, "config.json")
+		data, err := os.ReadFile(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s map[string]any
+		if err := json.Unmarshal(data, &s); err != nil {
+			t.Fatal(err)
+		}
+		proc := s["process"].(map[string]any)
+		proc["args"] = []string{"/probe.wasm", "sleep", "60s"}
+		proc["terminal"] = false
+		data, _ = json.Marshal(s)
+		if err := os.WriteFile(config, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		const id = "rootless-by-hand"
+		// Its errors to a file: the init keeps the streams it is given.
+		errFile := filepath.Join(p.dir, "run.err")
+		f, err := os.Create(errFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run := p.command(filepath.Join(p.dir, "runw"), "run", "--detach", "--bundle", bundle, id)
+		run.Stderr = f
+		err = run.Run()
+		f.Close()
+		if err != nil {
+			out, _ := os.ReadFile(errFile)
+			t.Fatalf("runw run --detach: %v: %s", err, out)
+		}
+		defer p.runw(t, "delete", "--force", id)
+
+		res := p.runw(t, "exec", id, "/probe.wasm", "echo", "from exec", "exit", "6")
+		engWant(t, res, 6)
+		if res.stdout != "from exec\n" {
+			t.Errorf("exec stdout %q, want %q", res.stdout, "from exec\n")
+		}
+
+		pidFile := filepath.Join(bundle, "exec.pid")
+		bg := p.command(filepath.Join(p.dir, "runw"), "exec", "--pid-file", pidFile, id, "/probe.wasm", "sleep", "60s")
+		if err := bg.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer bg.Process.Kill()
+		var execPid int
+		if !engPoll(10*time.Second, func() bool {
+			b, _ := os.ReadFile(pidFile)
+			execPid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			return execPid > 0
+		}) {
+			t.Fatal("exec wrote no pid file")
+		}
+		res = p.runw(t, "state", id)
+		var st struct{ Pid int }
+		if err := json.Unmarshal([]byte(res.stdout), &st); err != nil || st.Pid <= 0 {
+			t.Fatalf("state: %v", res)
+		}
+		var ps []int
+		if !engPoll(10*time.Second, func() bool {
+			res = p.runw(t, "ps", "--format", "json", id)
+			ps = nil
+			json.Unmarshal([]byte(res.stdout), &ps)
+			return len(ps) == 2
+		}) {
+			t.Fatalf("ps lists %v, want the init and the exec'd process: %v", ps, res)
+		}
+		initNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", st.Pid))
+		for _, pid := range ps {
+			if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); ns != initNS || initNS == "" {
+				t.Errorf("process %d of ps in pid namespace %q, want the init's %q", pid, ns, initNS)
+			}
+		}
+
+		// The pid file names the process runw started, which stays
+		// outside the pid namespace to pass signals on and end as the
+		// exec'd process ends. It holds no descriptor of runw's (the
+		// sync pipe, the cache, a mount's) for the container to take:
+		// only the pipe its child watches.
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", execPid))
+		if err != nil || len(fds) != 1 {
+			t.Errorf("the exec'd process's proxy holds %d descriptors (%v), want 1", len(fds), err)
+		}
+		for _, fd := range fds {
+			if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", execPid, fd.Name())); !strings.HasPrefix(target, "pipe:") {
+				t.Errorf("the proxy holds fd %s: %s", fd.Name(), target)
+			}
+		}
+		pidFile2 := filepath.Join(bundle, "exec2.pid")
+		term := p.command(filepath.Join(p.dir, "runw"), "exec", "--pid-file", pidFile2, id, "/probe.wasm", "sleep", "60s")
+		if err := term.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer term.Process.Kill()
+		if !engPoll(10*time.Second, func() bool {
+			b, _ := os.ReadFile(pidFile2)
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+			return pid > 0 && syscall.Kill(pid, syscall.SIGTERM) == nil
+		}) {
+			t.Fatal("the second exec wrote no pid file")
+		}
+		term.Wait()
+		if code := term.ProcessState.ExitCode(); code != 143 {
+			t.Errorf("exec whose pid file's process was sent SIGTERM ended with %d, want 143", code)
+		}
+
+		engWant(t, p.runw(t, "kill", id, "KILL"), 0)
+		done := make(chan error, 1)
+		go func() { done <- bg.Wait() }()
+		select {
+		case err := <-done:
+			if code := bg.ProcessState.ExitCode(); code != 137 {
+				t.Errorf("exec ended with %d (%v) when the container was killed, want 137", code, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the exec'd process outlived the container's init: not in its pid namespace")
 		}
 	})
 

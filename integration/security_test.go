@@ -317,6 +317,9 @@ func TestConstructorOrders(t *testing.T) {
 		{"Unknown", "nice 1\n", "error: unknown namespace order nice 1: Invalid argument"},
 		{"CutShort", "tasks 3\ncgrou", "error: unknown namespace order cgrou: Invalid argument"},
 		{"BadDescriptor", "tasks 99999999\n", "error: cgroup order: bad descriptor 99999999: Invalid argument"},
+		{"JoinUnknownKind", "join mnt /proc/self/ns/mnt\n", "error: bad join order mnt: Invalid argument"},
+		{"JoinNoPath", "join pid\n", "error: bad join order pid: Invalid argument"},
+		{"TooManyJoins", strings.Repeat("join net /proc/self/ns/net\n", 9), "error: too many join orders at net /proc/self/ns/net: Argument list too long"},
 		{"LongestFits", long(16382), "error: join mount namespace /xxx"},
 		{"OneByteTooLong", long(16383), "error: read namespace orders from 5: Argument list too long"},
 	} {

@@ -61,6 +61,8 @@ type spawnNS struct {
 type nsJoin struct {
 	path string
 	flag int
+	// proc is the kind's name under /proc/<pid>/ns, as a "join" order.
+	proc string
 }
 
 // namespacesFor reads linux.namespaces (already validated: known types,
@@ -80,7 +82,7 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 		switch {
 		case !ok:
 		case path != "":
-			ns.joins = append(ns.joins, nsJoin{path: path, flag: nsKinds[t].flag})
+			ns.joins = append(ns.joins, nsJoin{path: path, flag: nsKinds[t].flag, proc: nsKinds[t].proc})
 		case t == specs.CgroupNamespace:
 			// Made by the init once it is in its cgroup, which becomes
 			// the root of its view.
@@ -115,6 +117,16 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 	}
 	ns.orders = strings.Join(orders, "\n")
 	return ns, nil
+}
+
+// joinsUser says whether the init joins a user namespace by path.
+func (ns *spawnNS) joinsUser() bool {
+	for _, o := range strings.Split(ns.orders, "\n") {
+		if strings.HasPrefix(o, "user ") {
+			return true
+		}
+	}
+	return false
 }
 
 // namespacesForCreate is namespacesFor for a container's init: a pid
@@ -179,6 +191,26 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os
 		}
 	}
 	orders := ns.orders
+	if len(ns.joins) > 0 && ns.joinsUser() && spawnerEUID() != 0 {
+		// An unprivileged runw (`runw spec --rootless`, by hand) has no
+		// privilege over the container's namespaces until it is in
+		// their owner, the user namespace, which only a single-threaded
+		// process can join: the constructor joins them there, after the
+		// user namespace, and forks to enter the pid namespace. From
+		// the spawning thread, exec failed with EPERM.
+		var lines []string
+		for _, j := range ns.joins {
+			if strings.ContainsAny(j.path, "\n") {
+				return nil, nil, fmt.Errorf("namespace path %q: contains a newline", j.path)
+			}
+			lines = append(lines, "join "+j.proc+" "+j.path)
+		}
+		if orders != "" {
+			lines = append([]string{orders}, lines...)
+		}
+		orders = strings.Join(lines, "\n")
+		ns.joins = nil
+	}
 	if cg != nil && len(cg.Tasks) > 0 {
 		// The cgroups first: entered before any namespace is joined.
 		var lines []string

@@ -76,3 +76,41 @@ func TestRootlessTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestPrepareJoinsInUserNamespaceUnprivileged: an unprivileged runw
+// cannot join a namespace from its spawning thread before it is in the
+// namespace's owner, the user namespace (exec failed with EPERM), so the
+// joins become the constructor's "join" orders, after the user namespace;
+// as root the spawning thread keeps them.
+func TestPrepareJoinsInUserNamespaceUnprivileged(t *testing.T) {
+	defer func(f func() int) { spawnerEUID = f }(spawnerEUID)
+	for _, euid := range []int{0, 1000} {
+		spawnerEUID = func() int { return euid }
+		ns, err := namespacesFor(&Sandbox{Namespaces: []specs.LinuxNamespace{
+			{Type: specs.UserNamespace, Path: "/proc/7/ns/user"},
+			{Type: specs.MountNamespace, Path: "/proc/7/ns/mnt"},
+			{Type: specs.PIDNamespace, Path: "/proc/7/ns/pid"},
+			{Type: specs.NetworkNamespace, Path: "/proc/7/ns/net"},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("true")
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+		r, w, err := ns.prepare(cmd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close()
+		w.Close()
+		want := "user /proc/7/ns/user\nmnt /proc/7/ns/mnt"
+		joins := 2
+		if euid != 0 {
+			want += "\njoin pid /proc/7/ns/pid\njoin net /proc/7/ns/net"
+			joins = 0
+		}
+		if ns.orders != want || len(ns.joins) != joins {
+			t.Errorf("euid %d: orders %q and %d joins by the spawning thread, want %q and %d", euid, ns.orders, len(ns.joins), want, joins)
+		}
+	}
+}

@@ -2,10 +2,15 @@ package runtime
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/runw/runw/spec"
+	"github.com/runw/runw/state"
 )
 
 // Pids lists the host pids in the container's cgroup (`ps --format json`,
@@ -21,7 +26,46 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 	}
 	// No process is a nil list, which `ps -f json` prints as null, as
 	// runc's does.
-	return cgroupPids(c.CgroupPath)
+	pids, err := cgroupPids(c.CgroupPath)
+	if err != nil && rootless() && errors.Is(err, os.ErrNotExist) {
+		// Rootless, the cgroup is skipped where it cannot be made
+		// (cgroups.go): the container's processes are those of its pid
+		// namespace.
+		return pidNamespaceOf(c)
+	}
+	return pids, err
+}
+
+// pidNamespaceOf lists the processes in the pid namespace of the
+// container's init, or the init alone if it has none of its own.
+func pidNamespaceOf(c *state.Container) ([]int, error) {
+	if !state.Alive(c.InitPid, c.InitStartTime) {
+		return nil, nil
+	}
+	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.InitPid))
+	if err != nil {
+		return nil, fmt.Errorf("pid namespace of the container: %w", spec.ErrnoOf(err))
+	}
+	if ours, _ := os.Readlink("/proc/self/ns/pid"); ours == theirs {
+		return []int{c.InitPid}, nil
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		// A process that is not the user's cannot be read, and is not
+		// the container's.
+		if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid)); err == nil && ns == theirs {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
 }
 
 // PsTable runs the host's ps with psArgs (default -ef) and keeps the

@@ -28,7 +28,11 @@ package nsenter
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 // The init's protocol is defined in runtime/protocol.go; these two names
@@ -107,16 +111,152 @@ static void enter_cgroup(const char *arg) {
 	close(fd);
 }
 
+// joins are the "join KIND PATH" orders: the namespaces an unprivileged
+// runw cannot join from its spawning thread (runtime/namespaces.go), joined
+// here once in their user namespace, in the order sent.
+static struct {
+	int flag, fd;
+	const char *path;
+} joins[8];
+static int njoins;
+
+static void add_join(char *order) {
+	static const struct {
+		const char *kind;
+		int flag;
+	} kinds[] = {{"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC},
+		     {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}};
+	if (njoins == (int)(sizeof joins / sizeof joins[0])) {
+		errno = E2BIG;
+		fail("too many join orders at", order);
+	}
+	char *path = strchr(order, ' ');
+	if (path == NULL) {
+		errno = EINVAL;
+		fail("bad join order", order);
+	}
+	*path++ = 0;
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+		if (strcmp(order, kinds[i].kind) == 0) {
+			joins[njoins].flag = kinds[i].flag;
+			joins[njoins].path = path;
+			njoins++;
+			return;
+		}
+	}
+	errno = EINVAL;
+	fail("bad join order", order);
+}
+
+// join_user joins the user namespace at path (fd open on it), if any, and
+// becomes its root, as runc's init does.
+static void join_user(int fd, const char *path) {
+	if (path == NULL)
+		return;
+	join(fd, path, CLONE_NEWUSER, "join user namespace");
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+		fail("become root in user namespace", path);
+}
+
+static pid_t proxied;
+
+// forward passes a signal sent to the proxy on to the init. Only one sent
+// by a process (kill, sigqueue: si_code <= 0): one the kernel raised for a
+// terminal (^C, a hang-up) reached the init itself, in the same process
+// group, and would arrive twice.
+static void forward(int sig, siginfo_t *info, void *uctx) {
+	(void)uctx;
+	if (info->si_code <= 0)
+		kill(proxied, sig);
+}
+
+// enter_pid_namespace puts the init in the pid namespace the process has
+// joined, which only its children enter: it forks, and the child goes on
+// to become the init. The parent stays, a proxy in C that never runs Go:
+// the process runw started, waited for and signalled (the pid file names
+// it), it passes on every signal sent to it and ends as the init ends,
+// with its exit status or by its signal. runc's nsexec forks for the same
+// reason and hands the grandchild's pid back instead; a proxy keeps
+// runw's own wait and its --pid-file readers' (conmon's) as they are.
+//
+// The proxy is no door into the container: outside its pid namespace, the
+// container's processes cannot name it; non-dumpable (above) with its
+// memory made outside the user namespace, they cannot ptrace it or read
+// its /proc files; it keeps no descriptor (the sync pipe, the cache's, a
+// mount's), so none can be taken from it, and runw sees the sync pipe's end
+// when the init closes it. If the proxy is killed (SIGKILL, which it
+// cannot pass on), the init is killed with it (PR_SET_PDEATHSIG), as if it
+// had been killed itself.
+static void enter_pid_namespace(void) {
+	sigset_t all, old;
+	sigfillset(&all);
+	// Blocked across the fork: a signal in between is passed on once the
+	// proxy has its handlers, never lost nor acted on by the proxy.
+	sigprocmask(SIG_BLOCK, &all, &old);
+	// The proxy holds alive's write end for its life: the init sees
+	// whether it died before the init's PR_SET_PDEATHSIG took effect
+	// (getppid says nothing here: a parent outside the pid namespace is 0).
+	int alive[2];
+	if (pipe2(alive, O_CLOEXEC) < 0)
+		fail("fork into pid namespace", "");
+	pid_t pid = fork();
+	if (pid < 0)
+		fail("fork into pid namespace", "");
+	if (pid == 0) {
+		close(alive[1]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+			fail("set parent-death signal", "");
+		struct pollfd p = {.fd = alive[0], .events = POLLIN};
+		if (poll(&p, 1, 0) != 0)
+			_exit(1);
+		close(alive[0]);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	proxied = pid;
+	// No descriptor kept but alive's end: see above. close_range(2) is in
+	// Linux 5.9.
+	if (alive[1] > 0)
+		syscall(SYS_close_range, 0, alive[1] - 1, 0);
+	syscall(SYS_close_range, alive[1] + 1, ~0U, 0);
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = forward;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD)
+			sigaction(sig, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	int status;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			_exit(1);
+	if (WIFEXITED(status))
+		_exit(WEXITSTATUS(status));
+	// Dies of the init's signal (dumping no core: it is non-dumpable).
+	int sig = WTERMSIG(status);
+	signal(sig, SIG_DFL);
+	sigset_t one;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	kill(getpid(), sig);
+	_exit(128 + sig);
+}
+
 // RUNW_MAX_ORDERS is maxOrders in runtime/protocol.go: the parent refuses
 // longer orders. Change both together.
 #define RUNW_MAX_ORDERS 16384
 
 // runw_nsenter reads its orders from the pipe named by RUNW_NSEXEC_ENV,
 // written by the parent once the init is started: lines "tasks FD",
-// "mnt PATH", "user PATH" and "cgroup". The cgroups come first, before
-// anything else runs; then the mount namespace, while the init still has
-// the host's privileges over it; the user namespace last among the joins;
-// the new cgroup namespace at the end, once the init is in its cgroup.
+// "mnt PATH", "user PATH", "join KIND PATH" and "cgroup". The cgroups
+// come first, before anything else runs; then the mount namespace, while
+// the init still has the host's privileges over it; the user namespace
+// last among the joins; the new cgroup namespace at the end, once the
+// init is in its cgroup. With "join" orders (an unprivileged runw), the
+// user namespace comes first, then the mount namespace and the joins.
 //
 // It acts only in `runw init` (glibc passes a constructor the program's
 // argv), never on the environment of another runw command, except for
@@ -175,6 +315,7 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	close(fd);
 	char *mnt = NULL, *user = NULL;
 	int cgroup = 0;
+	njoins = 0;
 	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		if (strncmp(line, "tasks ", 6) == 0)
 			enter_cgroup(line + 6);
@@ -185,6 +326,8 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 			mnt = line + 4;
 		else if (strncmp(line, "user ", 5) == 0)
 			user = line + 5;
+		else if (strncmp(line, "join ", 5) == 0)
+			add_join(line + 5);
 		else if (strcmp(line, "cgroup") == 0)
 			cgroup = 1;
 		else {
@@ -192,18 +335,32 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 			fail("unknown namespace order", line);
 		}
 	}
-	// Both opened before either is joined: the paths are the host's
+	// All opened before any is joined: the paths are the host's
 	// (/proc/<init pid>/ns/...), which the container's mount namespace,
 	// with the /proc of its own pid namespace, no longer shows.
 	int mntfd = mnt != NULL ? open_ns(mnt, "join mount namespace") : -1;
 	int userfd = user != NULL ? open_ns(user, "join user namespace") : -1;
-	if (mnt != NULL)
-		join(mntfd, mnt, CLONE_NEWNS, "join mount namespace");
-	if (user != NULL) {
-		join(userfd, user, CLONE_NEWUSER, "join user namespace");
-		// Root of the joined namespace, as runc's init becomes.
-		if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
-			fail("become root in user namespace", user);
+	for (int i = 0; i < njoins; i++)
+		joins[i].fd = open_ns(joins[i].path, "join namespace");
+	if (njoins == 0) {
+		// The mount namespace while the init still has the host's
+		// privileges over it (one not owned by the user namespace).
+		if (mnt != NULL)
+			join(mntfd, mnt, CLONE_NEWNS, "join mount namespace");
+		join_user(userfd, user);
+	} else {
+		// An unprivileged runw has no privilege over any namespace
+		// before it is in their owner, the user namespace.
+		join_user(userfd, user);
+		if (mnt != NULL)
+			join(mntfd, mnt, CLONE_NEWNS, "join mount namespace");
+		int pid = 0;
+		for (int i = 0; i < njoins; i++) {
+			join(joins[i].fd, joins[i].path, joins[i].flag, "join namespace");
+			pid |= joins[i].flag == CLONE_NEWPID;
+		}
+		if (pid)
+			enter_pid_namespace();
 	}
 	if (cgroup && unshare(CLONE_NEWCGROUP) < 0)
 		fail("create cgroup namespace", "");
