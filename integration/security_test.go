@@ -1122,3 +1122,46 @@ func elfInterpreter(t *testing.T, bin string) string {
 	t.Skip("runw is statically linked: no interpreter to take from the rootfs")
 	return ""
 }
+
+// TestCompileChildHandsItsArtifactBack: the compile child of create has no
+// access to the cache (runtime.confineCompile); runw stores the artifact
+// it hands back under the key of the bytes runw hashed itself, the key a
+// `runw compile` of the same file names, and the next create loads it. A
+// text module is keyed by its text, so that it is assembled only in the
+// confined child, and hits the cache as a binary one does.
+func TestCompileChildHandsItsArtifactBack(t *testing.T) {
+	t.Parallel()
+	for _, guest := range []string{"probe", "wat/hello.wat"} {
+		t.Run(strings.ReplaceAll(guest, "/", "_"), func(t *testing.T) {
+			t.Parallel()
+			b := newBundle(t, guest)
+			module := filepath.Join(b.rootfs, strings.TrimPrefix(b.spec.Process.Args[0], "/"))
+			out, err := exec.Command(runwBin, "--cache-dir", t.TempDir(), "compile", module).CombinedOutput()
+			if err != nil {
+				t.Fatalf("runw compile: %v: %s", err, out)
+			}
+			key := strings.Fields(string(out))[0]
+			cache, root := t.TempDir(), t.TempDir()
+			run := func(id string) string {
+				t.Helper()
+				var stderr strings.Builder
+				cmd := exec.Command(runwBin, "--root", root, "--cache-dir", cache, "--debug", "run", "--bundle", b.dir, id)
+				cmd.Stderr = &stderr
+				if err := cmd.Run(); err != nil {
+					t.Fatalf("runw run: %v: %s", err, stderr.String())
+				}
+				return stderr.String()
+			}
+			if log := run("first"); !strings.Contains(log, "cache miss: compiling") {
+				t.Fatalf("the first run did not compile outside the container: %s", log)
+			}
+			artifacts, _ := filepath.Glob(filepath.Join(cache, "*.cwasm"))
+			if len(artifacts) != 1 || filepath.Base(artifacts[0]) != key+".cwasm" {
+				t.Fatalf("artifacts %v, want the one of key %s", artifacts, key)
+			}
+			if log := run("second"); strings.Contains(log, "cache miss") {
+				t.Errorf("the second run missed the cache: %s", log)
+			}
+		})
+	}
+}

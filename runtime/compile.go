@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	goruntime "runtime"
@@ -23,14 +24,12 @@ import (
 // starts as fast as the hundredth. It reports, per module, whether it was
 // already cached.
 func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, key string, hit bool)) error {
+	if len(paths) == 1 && paths[0] == compileChildArg && os.Getenv(compileChildEnv) == "1" {
+		return compileChild()
+	}
 	cache, err := wasi.OpenCache(cacheDir, cacheMax)
 	if err != nil {
 		return err
-	}
-	// The child of fillCache compiles one untrusted module, handed as its
-	// standard input, and confines itself once it has read it.
-	if len(paths) == 1 && paths[0] == compileChildArg {
-		cache.BeforeCompile = func() error { return confineCompile(cache.Reached()) }
 	}
 	engine := wasi.NewEngine()
 	for _, p := range paths {
@@ -50,16 +49,67 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 	return nil
 }
 
+// compileChildEnv marks fillCache's child in its environment, beside its
+// argv ("compile /proc/self/fd/0"), so that a user's own `runw compile
+// /proc/self/fd/0 < m.wasm` precompiles as any other path does.
+const compileChildEnv = "_RUNW_COMPILE_CHILD"
+
+// compileChild is the child of fillCache: it confines itself
+// (confineCompile), reads the module from its standard input (a sealed
+// copy, fillCache), compiles it, text assembled first, and writes the
+// artifact to its standard output for runw to store. It never reaches
+// the cache.
+func compileChild() error {
+	engine := wasi.NewEngine()
+	if err := confineCompile(); err != nil {
+		return err
+	}
+	src, err := io.ReadAll(io.LimitReader(os.Stdin, wasi.MaxModuleSize+1))
+	if err != nil {
+		return fmt.Errorf("read the module: %w", err)
+	}
+	if int64(len(src)) > wasi.MaxModuleSize {
+		return fmt.Errorf("read the module: %w: more than %d bytes", wasi.ErrModuleTooLarge, wasi.MaxModuleSize)
+	}
+	kind := spec.Sniff(src[:min(len(src), 4096)])
+	if !kind.IsWasm() {
+		return fmt.Errorf("not a WebAssembly module or component (%s)", kind)
+	}
+	artifact, err := wasi.CompileArtifact(engine, src, kind, compileChildArg)
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(artifact)
+	return err
+}
+
 // fillCache compiles module into the cache in a short-lived `runw compile`
 // child, so that Cranelift's working memory (hundreds of MB for a large
 // module) is spent in a process that exits at once. create runs it before
 // the init exists, outside the container's cgroup: a compile charged to a
 // small memory limit would be OOM-killed before the guest ever ran.
 //
-// The module is opened here and is the child's standard input, which it
-// compiles as /proc/self/fd/0: module is usually a /proc/self/fd link to
-// the lookup's handle (readThrough), which means nothing in another
-// process, and no path is resolved again.
+// runw copies the module once into a memfd, hashing it as it goes, seals
+// the copy against every change, and hands it to the child as its
+// standard input; the child writes the artifact to a pipe, and runw
+// stores it under the key of the bytes it hashed itself, with the cache's
+// compile lock held (wasi.Cache.StoreFrom). The attack this stops: the
+// child runs a compiler over an untrusted module, and code that escaped
+// it held, until then, the cache's directory for writing, where it could
+// replace the artifacts of other images' modules, native code the
+// containers of other tenants would then run. Now the child has no access
+// to the cache at all (confineCompile): what it can write is the artifact
+// of its own module's key, which only containers of the same bytes load,
+// the image that attacked. The copy is sealed and hashed by runw, so the
+// child compiles exactly the bytes the key names: compiling the file
+// itself, the image (a writable rootfs, its guest) could rewrite it
+// between runw's hash and the child's read, and have another module's
+// artifact stored under its key. The artifact is read with a bound (the
+// child's own memory bound: it built it in memory), so a child cannot
+// fill the disk.
+//
+// The module is opened here, usually through a /proc/self/fd link to the
+// lookup's handle (readThrough), and no path is resolved again.
 //
 // The module is untrusted, and a few megabytes of it can keep Cranelift
 // busy for minutes and gigabytes (a million empty functions: 154 s and
@@ -78,7 +128,10 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 //
 // With cg, the child is in that cgroup before it reads the module
 // (startCompile): exec's compile for an init in a user namespace.
-func fillCache(cacheDir string, cacheMax int64, module, name string, outside bool, cg *cgroupEntry) error {
+func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) error {
+	if cache == nil {
+		return errors.New("no usable cache to compile into")
+	}
 	f, err := os.Open(module)
 	if err != nil {
 		return err
@@ -88,18 +141,38 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 	if err != nil {
 		return err
 	}
+	copied, key, err := sealedCopy(f, name, kind)
+	if err != nil {
+		return err
+	}
+	defer copied.Close()
+	// Remembered as the file was when opened, if it is still so.
+	cache.Remember(module, info, key)
+	defer cache.LockCompile(key)()
+	if cache.Holds(key) {
+		// Compiled by another process meanwhile.
+		return nil
+	}
 	bound := compileBoundFor(info.Size())
 	ctx, cancel := context.WithTimeout(context.Background(), bound.wall)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "/proc/self/exe", "--cache-dir", cacheDir, "--cache-max", strconv.FormatInt(cacheMax, 10), "compile", compileChildArg)
-	cmd.Stdin = f
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "compile", compileChildArg)
+	cmd.Stdin = copied
+	artifact, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer artifact.Close()
+	cmd.Stdout = w
 	stderr := &tailBuffer{max: 16 << 10}
 	cmd.Stderr = stderr
-	cmd.Env = []string{}
+	cmd.Env = []string{compileChildEnv + "=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
-	if err := startCompile(cmd, cg); err != nil {
+	err = startCompile(cmd, cg)
+	w.Close()
+	if err != nil {
 		return err
 	}
 	cpu, err := boundCPU(cmd.Process.Pid, bound.cpu)
@@ -108,16 +181,29 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 		_ = cmd.Wait()
 		return fmt.Errorf("bound the compile's CPU time: %w", err)
 	}
-	var memory uint64
+	memory := compileMemoryBound(info.Size())
 	if outside {
-		memory = compileMemoryBound(info.Size())
 		if err := boundMemory(cmd.Process.Pid, memory); err != nil {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 			return fmt.Errorf("bound the compile's memory: %w", err)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
+	// Waited for beside the read: once the child has exited, the read
+	// ends within a second even if something else held the pipe open.
+	exited := make(chan error, 1)
+	go func() {
+		err := cmd.Wait()
+		artifact.SetReadDeadline(time.Now().Add(time.Second))
+		exited <- err
+	}()
+	waited := false
+	wait := func() error {
+		waited = true
+		err := <-exited
+		if err == nil {
+			return nil
+		}
 		if ctx.Err() != nil {
 			return &compileTimeError{name: name, limit: bound.wall}
 		}
@@ -128,12 +214,43 @@ func fillCache(cacheDir string, cacheMax int64, module, name string, outside boo
 		if errors.As(err, &ee) && ee.ExitCode() == ExitRejected {
 			return rejected(stderr.String(), name)
 		}
+		if msg := strings.TrimSpace(stderr.String()); msg != "" {
+			err = fmt.Errorf("%w: %s", err, msg[strings.LastIndex(msg, "\n")+1:])
+		}
 		if outside {
 			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, memory>>20, info.Size()>>10)
 		}
 		return err
 	}
-	return nil
+	err = cache.StoreFrom(key, artifact, int64(memory), wait)
+	if !waited {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return err
+}
+
+// sealedCopy copies the module file f into a memfd, at most
+// wasi.MaxModuleSize bytes, returns it sealed against any change (write,
+// shrink, grow, and further seals) at offset 0, and the key of its bytes.
+func sealedCopy(f *os.File, name string, kind spec.Kind) (*os.File, string, error) {
+	fd, err := unix.MemfdCreate("runw-module", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, "", fmt.Errorf("copy the module: %w", err)
+	}
+	copied := os.NewFile(uintptr(fd), "runw-module")
+	key, err := wasi.CopyKeyed(copied, f, name, wasi.MaxModuleSize, kind.IsText())
+	if err == nil {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
+	}
+	if err == nil {
+		_, err = copied.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		copied.Close()
+		return nil, "", fmt.Errorf("copy the module: %w", err)
+	}
+	return copied, key, nil
 }
 
 // ExitRejected is `runw compile`'s exit status when wasmtime refuses a
@@ -339,7 +456,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 		return true, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	if err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, true, nil); err != nil {
+	if err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil); err != nil {
 		if compileIsFinal(err) {
 			return false, err
 		}
@@ -358,8 +475,9 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 // 128 KB buffer, about a second a gigabyte here), and looks the key up.
 // Without that, create spawned a compile child only to hash the module
 // and find it cached, and an init in a user namespace, which cannot
-// reach the cache, compiled its module at every exec. Text is never
-// read here: assembling it is bounded by nothing.
+// reach the cache, compiled its module at every exec. Text is hashed as
+// it is, never assembled here (wasi's keyOf): assembling it is bounded by
+// nothing.
 func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 	cache := r.openedCache()
 	if cache == nil {
@@ -368,7 +486,7 @@ func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 	if cache.HasIndexed(plan.Module) {
 		return true
 	}
-	if plan.Kind.IsText() || moduleSize(plan.Module) > hashUpTo {
+	if moduleSize(plan.Module) > hashUpTo {
 		return false
 	}
 	// The bound holds for the bytes read too, not only for the size just

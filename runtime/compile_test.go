@@ -1,12 +1,18 @@
 package runtime
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
@@ -110,5 +116,65 @@ func closed(c <-chan struct{}) bool {
 		return true
 	default:
 		return false
+	}
+}
+
+// TestSealedCopyCannotChange: the compile child compiles a sealed copy of
+// the module, whose bytes runw hashed itself (fillCache). Neither the
+// file's owner (the image, a guest rewriting its own module) nor code in
+// the child that reopens the copy for writing through /proc can make the
+// child compile other bytes than the key names.
+func TestSealedCopyCannotChange(t *testing.T) {
+	module := []byte("\x00asm\x01\x00\x00\x00")
+	p := filepath.Join(t.TempDir(), "m.wasm")
+	if err := os.WriteFile(p, module, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	copied, key, err := sealedCopy(f, "m.wasm", spec.KindModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer copied.Close()
+	if key != wasi.Key(module) {
+		t.Errorf("key %s, want the module's %s", key, wasi.Key(module))
+	}
+	if err := os.WriteFile(p, []byte("\x00asm\x01\x00\x00\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", copied.Fd()), os.O_RDWR, 0)
+	if err == nil {
+		defer w.Close()
+		if _, err := w.WriteAt([]byte("X"), 0); err == nil {
+			t.Error("wrote the sealed copy through a reopened descriptor")
+		}
+		if err := w.Truncate(0); err == nil {
+			t.Error("truncated the sealed copy")
+		}
+		if _, err := w.WriteAt([]byte("X"), 100); err == nil {
+			t.Error("grew the sealed copy")
+		}
+	}
+	if _, err := unix.FcntlInt(copied.Fd(), unix.F_ADD_SEALS, 0); err == nil {
+		// F_SEAL_SEAL: no seal may be added (nor any removed, ever).
+		t.Error("the copy's seals can still be changed")
+	}
+	got, err := io.ReadAll(copied)
+	if err != nil || !bytes.Equal(got, module) {
+		t.Errorf("the copy reads %q (%v), want the module as hashed %q", got, err, module)
+	}
+	// Text is keyed as text, apart from any binary.
+	f.Seek(0, io.SeekStart)
+	text, textKey, err := sealedCopy(f, "m.wasm", spec.KindWAT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text.Close()
+	if textKey == key || textKey == wasi.Key([]byte("\x00asm\x01\x00\x00\x00\x00\x00")) {
+		t.Errorf("text keyed as a binary module: %s", textKey)
 	}
 }

@@ -12,49 +12,44 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// landlockCacheDir is what a confined compile may do in the cache: read,
-// write and make its files (the artifact, its sidecar, the index, the
-// compile lock, their temporary files) and directories, list it, rename
-// inside it and remove from it (eviction).
-const landlockCacheDir = ll.AccessFSReadFile | ll.AccessFSWriteFile | ll.AccessFSReadDir |
-	ll.AccessFSRemoveFile | ll.AccessFSRemoveDir | ll.AccessFSMakeReg | ll.AccessFSMakeDir |
-	ll.AccessFSTruncate | ll.AccessFSRefer
-
 // confineCompile takes from a `runw compile` child, on every thread,
-// everything it does not need to compile the module it has read and to
-// store the artifact in the cache reached at cacheDir. It runs once the
-// module is in memory, before wasmtime's compiler sees it
-// (wasi.Cache.BeforeCompile).
+// everything it does not need to compile the module on its standard input
+// and write the artifact to its standard output (compileChild). It runs
+// before the module is read, before wasmtime's parser or compiler sees
+// it.
 //
 // The attack it stops: the child runs as the user runw runs as, root on
 // a node, outside every namespace of the container (create compiles
 // before the init exists), and the module it compiles is the container
-// image's, untrusted. A module that exploited a bug in Cranelift or in
-// wasmtime's parser of the module would run native code there, with all
-// of root's power over the host. Confined, such code has:
+// image's, untrusted. A module that exploited a bug in Cranelift, in
+// wasmtime's parser of the module or in the wat crate's of text, would
+// run native code there, with all of root's power over the host.
+// Confined, such code has:
 //   - no capability in any set, and no_new_privs: nothing to regain them
 //     by executing a setuid binary or one with file capabilities;
-//   - with Landlock, no file outside the cache directory, for reading,
-//     writing or executing, though it is still uid 0 and owns most of
-//     the host's files; no TCP bind or connect (ABI 4); no signal to a
-//     process outside the child and no abstract Unix socket (ABI 6); no
-//     ptrace of any other process.
+//   - with Landlock, no file at all, for reading, writing or executing,
+//     not even the compiled-module cache, though it is still uid 0 and
+//     owns most of the host's files: runw stores the artifact the child
+//     hands back, under the key of the bytes runw itself hashed
+//     (fillCache), so the child can replace no other module's artifact;
+//     no TCP bind or connect (ABI 4); no signal to a process outside the
+//     child and no abstract Unix socket (ABI 6); no ptrace of any other
+//     process.
 //   - with seccomp, no change of a file's mode, owner or extended
 //     attributes and no socket (denyUnmediated): Landlock mediates
-//     neither, nor a connect to a Unix socket at a path (containerd's).
-//   - no descriptor inherited across execve but its standard input,
-//     output and error (closeInherited): Landlock checks files at open.
+//     neither, nor a connect to a Unix socket at a path (containerd's);
+//     and no new process (fork, vfork, a clone without CLONE_THREAD;
+//     clone3, whose flags seccomp cannot read, fails with ENOSYS, and Go
+//     and glibc then use clone): a process of its own would outlive the
+//     child and hold its pipe to runw, which waits for the child only.
+//   - no descriptor inherited across execve but its standard input, a
+//     sealed copy of the module, output and error (closeInherited):
+//     Landlock checks files at open.
 //
-// What is left is the cache itself, where the child must write the
-// artifact, and where such code could replace the artifacts of other
-// modules (a child with no write access, handing its artifact back for
-// runw to store, would close that). A text module is assembled before
-// this, when it is read and keyed (by the wat crate, a parser in safe
-// Rust); the binary's parser, validator and compiler all run after. A
-// kernel without Landlock (or older than landlockMinABI) leaves the child
-// uid 0 without capabilities, able to open the host's root-owned files:
-// said so at debug level, as for the init.
-func confineCompile(cacheDir string) error {
+// A kernel without Landlock (or older than landlockMinABI) leaves the
+// child uid 0 without capabilities, able to open the host's root-owned
+// files: said so at debug level, as for the init.
+func confineCompile() error {
 	closeInherited()
 	last, err := capability.LastCap()
 	if err != nil {
@@ -68,7 +63,6 @@ func confineCompile(cacheDir string) error {
 	add("set no_new_privs", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1)
 	if LandlockABI() > 0 {
 		rules := []landlock.Rule{
-			landlock.PathAccess(landlockCacheDir, cacheDir),
 			// allThreads lists this process's threads after the calling
 			// thread has entered the ruleset.
 			landlock.PathAccess(ll.AccessFSReadDir|ll.AccessFSReadFile, fmt.Sprintf("/proc/%d/task", os.Getpid())),
@@ -123,7 +117,8 @@ var unmediatedCalls = []string{"chmod", "fchmodat", "chown", "lchown", "fchown",
 	"socket", "socketpair", "io_uring_setup"}
 
 // denyUnmediated loads, on every thread (libseccomp's TSYNC), a
-// seccomp filter that fails unmediatedCalls and fchmodat2 with EPERM.
+// seccomp filter that fails unmediatedCalls, fchmodat2, fork, vfork and a
+// clone without CLONE_THREAD with EPERM, and clone3 with ENOSYS.
 // The caller has set no_new_privs on every thread, which loading a
 // filter without CAP_SYS_ADMIN needs.
 func denyUnmediated() error {
@@ -144,6 +139,34 @@ func denyUnmediated() error {
 	}
 	if err := filter.AddRule(libseccomp.ScmpSyscall(sysFchmodat2), deny); err != nil {
 		return fmt.Errorf("seccomp: deny fchmodat2: %w", err)
+	}
+	// No new process: threads only (Cranelift's, Go's).
+	for _, name := range []string{"fork", "vfork"} {
+		sc, err := libseccomp.GetSyscallFromName(name)
+		if err != nil {
+			return fmt.Errorf("seccomp: %s: %w", name, err)
+		}
+		if err := filter.AddRule(sc, deny); err != nil {
+			return fmt.Errorf("seccomp: deny %s: %w", name, err)
+		}
+	}
+	clone, err := libseccomp.GetSyscallFromName("clone")
+	if err != nil {
+		return fmt.Errorf("seccomp: clone: %w", err)
+	}
+	noThread, err := libseccomp.MakeCondition(0, libseccomp.CompareMaskedEqual, unix.CLONE_THREAD, 0)
+	if err != nil {
+		return fmt.Errorf("seccomp: clone: %w", err)
+	}
+	if err := filter.AddRuleConditional(clone, deny, []libseccomp.ScmpCondition{noThread}); err != nil {
+		return fmt.Errorf("seccomp: deny clone without CLONE_THREAD: %w", err)
+	}
+	clone3, err := libseccomp.GetSyscallFromName("clone3")
+	if err != nil {
+		return fmt.Errorf("seccomp: clone3: %w", err)
+	}
+	if err := filter.AddRule(clone3, libseccomp.ActErrno.SetReturnCode(int16(unix.ENOSYS))); err != nil {
+		return fmt.Errorf("seccomp: clone3: %w", err)
 	}
 	if err := filter.Load(); err != nil {
 		return fmt.Errorf("seccomp: load the filter: %w", err)

@@ -21,9 +21,9 @@ import (
 // A compile child that confined itself (confineCompile) tries what code
 // that escaped Cranelift would: read a root-only file and write a file
 // outside the cache, execute a binary, connect to a TCP listener, signal
-// its parent, use a capability. Each must fail on every thread, the ones
-// Go made before the confinement included, while storing an artifact in
-// the cache still works.
+// its parent, use a capability, write, rename or remove in the compiled-
+// module cache, fork. Each must fail on every thread, the ones Go made
+// before the confinement included, while a new thread still starts.
 func TestCompileChildIsConfined(t *testing.T) {
 	if env := os.Getenv("RUNW_TEST_CONFINE"); env != "" {
 		if err := confinedChild(strings.Split(env, "|")); err != nil {
@@ -137,6 +137,12 @@ func confinedChild(args []string) error {
 	if err != nil {
 		return err
 	}
+	// Another module's artifact, stored before the confinement: code
+	// that escaped Cranelift must not replace it.
+	key := strings.Repeat("ab", 32)
+	if err := c.Store(key, []byte("artifact")); err != nil {
+		return err
+	}
 	// Threads Go made before the confinement, each locked to a goroutine
 	// that will try the attacks from it.
 	const locked = 8
@@ -148,38 +154,61 @@ func confinedChild(args []string) error {
 			runtime.LockOSThread()
 			close(ready)
 			for reply := range ask {
-				reply <- attacks(outside, secret, addr, parent)
+				reply <- attacks(outside, secret, addr, parent, cacheDir, key)
 			}
 		}(tries[i])
 		<-ready
 	}
-	if err := confineCompile(c.Reached()); err != nil {
+	if err := confineCompile(); err != nil {
 		return fmt.Errorf("confineCompile: %w", err)
 	}
 	var failures []string
-	failures = append(failures, attacks(outside, secret, addr, parent)...)
+	failures = append(failures, attacks(outside, secret, addr, parent, cacheDir, key)...)
 	for _, ask := range tries {
 		reply := make(chan []string)
 		ask <- reply
 		failures = append(failures, <-reply...)
 	}
-	// What the child must still do: store an artifact, read it back.
-	key := strings.Repeat("ab", 32)
-	if err := c.Store(key, []byte("artifact")); err != nil {
-		failures = append(failures, fmt.Sprintf("store in the cache: %v", err))
-	} else if b, err := os.ReadFile(filepath.Join(c.Reached(), key+".cwasm")); err != nil || string(b) != "artifact" {
-		failures = append(failures, fmt.Sprintf("read the artifact back: %q, %v", b, err))
+	// What the child must still do: start threads (Cranelift's), which
+	// the seccomp filter lets through while it refuses a new process.
+	done := make(chan int)
+	go func() {
+		runtime.LockOSThread()
+		done <- unix.Gettid()
+		select {}
+	}()
+	if tid := <-done; tid == unix.Getpid() {
+		failures = append(failures, "no new thread")
 	}
 	if len(failures) > 0 {
 		return errors.New(strings.Join(failures, "\n"))
+	}
+	if b, err := os.ReadFile(filepath.Join(cacheDir, key+".cwasm")); err == nil && string(b) != "artifact" {
+		return fmt.Errorf("the artifact now reads %q", b)
 	}
 	return nil
 }
 
 // attacks tries, from the calling thread, what the confinement must stop,
 // and returns what was not stopped.
-func attacks(outside, secret, addr string, parent int) []string {
+func attacks(outside, secret, addr string, parent int, cacheDir, key string) []string {
 	var got []string
+	// No new process: one would outlive the child and hold its pipe.
+	if _, _, e := unix.RawSyscall(unix.SYS_FORK, 0, 0, 0); e != unix.EPERM {
+		if e == 0 {
+			unix.Exit(0) // the child of a fork that was let through
+		}
+		got = append(got, fmt.Sprintf("thread %d: fork: %v, want EPERM", unix.Gettid(), e))
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_CLONE, uintptr(unix.SIGCHLD), 0, 0); e != unix.EPERM {
+		if e == 0 {
+			unix.Exit(0)
+		}
+		got = append(got, fmt.Sprintf("thread %d: clone without CLONE_THREAD: %v, want EPERM", unix.Gettid(), e))
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_CLONE3, 0, 0, 0); e != unix.ENOSYS {
+		got = append(got, fmt.Sprintf("thread %d: clone3: %v, want ENOSYS", unix.Gettid(), e))
+	}
 	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil || data[0].Effective|data[0].Permitted|data[1].Effective|data[1].Permitted != 0 {
@@ -214,6 +243,24 @@ func attacks(outside, secret, addr string, parent int) []string {
 	}
 	if b, err := os.ReadFile(secret); err == nil {
 		got = append(got, fmt.Sprintf("thread %d: read %q outside the cache", unix.Gettid(), b))
+	}
+	// The cache itself: runw stores the artifact the child hands back.
+	artifact := filepath.Join(cacheDir, key+".cwasm")
+	if f, err := os.OpenFile(artifact, os.O_WRONLY, 0); err == nil {
+		f.Close()
+		got = append(got, fmt.Sprintf("thread %d: opened another module's artifact for writing", unix.Gettid()))
+	}
+	if err := os.WriteFile(filepath.Join(cacheDir, "planted.cwasm"), []byte("x"), 0o600); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: made a file in the cache", unix.Gettid()))
+	}
+	if err := os.Rename(artifact, artifact+".moved"); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: renamed another module's artifact", unix.Gettid()))
+	}
+	if err := os.Remove(artifact); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: removed another module's artifact", unix.Gettid()))
+	}
+	if _, err := os.ReadDir(cacheDir); err == nil {
+		got = append(got, fmt.Sprintf("thread %d: listed the cache", unix.Gettid()))
 	}
 	if err := os.WriteFile(filepath.Join(outside, "dropped"), []byte("x"), 0o755); err == nil {
 		got = append(got, fmt.Sprintf("thread %d: wrote outside the cache", unix.Gettid()))

@@ -35,17 +35,16 @@ import (
 // host's namespaces, as create's compile child does on an image's (a
 // restart's create reads the same writable rootfs). The cgroup bounds its
 // CPU and memory; confineCompile takes its capabilities and, with
-// Landlock, every file but the cache's before the compiler sees the
+// Landlock, every file, the cache's too, before the compiler sees the
 // bytes, so a memory-safety bug in Cranelift that bytes can reach is no
-// longer host root. It can still write the cache: a child that returns
-// the artifact to runw to store is the stricter design.
+// longer host root. It hands the artifact back, and runw stores it
+// (fillCache).
 //
-// The module is the guest's to rewrite between the child's hash and its
-// compile, or between the compile and the exec's second look: the child
-// stores the artifact under the key of the bytes it compiled
-// (wasi.compileCached), and the second look keys the module as it is
-// then. A module changed since is a miss, which the init compiles, as
-// before.
+// The module is the guest's to rewrite between runw's hash and the
+// child's compile, or between the compile and the exec's second look:
+// runw hashes a sealed copy, which is what the child compiles
+// (fillCache), and the second look keys the module as it is then. A
+// module changed since is a miss, which the init compiles, as before.
 
 // errCompiledForExec tells Exec that exec's compile child ran (compiled,
 // or failed in a way the init's own compile may still get past): the
@@ -63,7 +62,7 @@ var errCompiledForExec = errors.New("compiled for exec")
 func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry) error {
 	logDebugf("cache miss: compiling %s in the container's cgroup", plan.ModuleName)
 	ooms := oomKills(cgPath)
-	err := fillCache(r.opts.CacheDir, r.opts.CacheMax, plan.Module, plan.ModuleName, false, cg)
+	err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, false, cg)
 	if compileIsFinal(err) {
 		return err
 	}

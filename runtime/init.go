@@ -97,7 +97,7 @@ func Init() {
 		cache.UseView(cfg.CacheView)
 	}
 	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
-		if err := compileInChild(cfg); err != nil {
+		if err := compileInChild(cfg, cache); err != nil {
 			fail(err)
 		}
 	}
@@ -291,11 +291,11 @@ func cpuSpent() time.Duration {
 // capabilities before anything was confined. Without those files (a
 // wasm image) the child only ever failed, and the init compiled
 // in-process, as it now does at once.
-func compileInChild(cfg initConfig) error {
+func compileInChild(cfg initConfig, cache *wasi.Cache) error {
 	if cfg.Sandbox != nil && cfg.Sandbox.Joined {
 		return nil
 	}
-	if err := fillCache(cfg.CacheDir, cfg.CacheMax, cfg.Plan.Module, cfg.Plan.ModuleName, false, nil); err != nil {
+	if err := fillCache(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil); err != nil {
 		if compileIsFinal(err) {
 			return err
 		}

@@ -71,11 +71,6 @@ type Cache struct {
 	// would pile up forever; the oldest go first, and a dropped one only
 	// costs a re-hash of its module.
 	MaxIndex int
-	// BeforeCompile, when set, is called once a module or component has
-	// been read and keyed and the cache holds no artifact for it, right
-	// before wasmtime compiles it; an error ends the compile. `runw
-	// compile`'s child confines itself there (runtime.confineCompile).
-	BeforeCompile func() error
 	// view is the directory artifacts are opened through to be mapped: a
 	// read-only clone of dir's mount (ReadOnlyView), or one another
 	// process made and handed over (UseView); "" until needed.
@@ -264,16 +259,27 @@ func (c *Cache) privateCopy(key string) *os.File {
 // engine version and these code-changing settings. A component's key says
 // so: its artifact is a serialized component, which only the component
 // loader may read (wasmtime would refuse it as a module, and the reverse).
-func Key(wasm []byte) string {
+func Key(wasm []byte) string { return keyOf(wasm, false) }
+
+// keyOf is the key of a file's bytes b: a binary module or component, or
+// text (WAT) when text is set. Text is keyed by its own bytes, never by
+// the binary it assembles to, so that it can be keyed without being
+// assembled: the wat crate's parser then runs only where the module is
+// compiled, in the confined compile child (runtime.confineCompile).
+func keyOf(b []byte, text bool) string {
 	h := sha256.New()
-	h.Write(wasm)
-	return keySum(h, wasm)
+	h.Write(b)
+	return keySum(h, b, text)
 }
 
 // keySum finishes the key of a file whose bytes h has hashed and which
-// begins with head (at least its first 8 bytes, where there are so many).
-func keySum(h hash.Hash, head []byte) string {
-	if spec.Sniff(head[:min(len(head), 8)]) == spec.KindComponent {
+// begins with head (at least its first 8 bytes, where there are so many);
+// text says the bytes are WAT.
+func keySum(h hash.Hash, head []byte, text bool) string {
+	switch {
+	case text:
+		h.Write([]byte("\x00text"))
+	case spec.Sniff(head[:min(len(head), 8)]) == spec.KindComponent:
 		h.Write([]byte("\x00component"))
 	}
 	fmt.Fprintf(h, "\x00wasmtime=%s\x00%s", WasmtimeVersion(), engineSettings)
@@ -287,29 +293,41 @@ func keySum(h hash.Hash, head []byte) string {
 // container is a miss of the identity index (its rootfs is a new path).
 // It reads at most limit bytes (MaxModuleSize, as ReadModule, or less),
 // whatever the file's size said when it was opened: a file that grows
-// while it is hashed is refused once it passes limit.
-func hashModule(path string, limit int64) (string, error) {
+// while it is hashed is refused once it passes limit. text says the file
+// is WAT (keyOf).
+func hashModule(path string, limit int64, text bool) (string, error) {
 	f, _, err := openModule(path, limit)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
-	r := &io.LimitedReader{R: f, N: limit + 1}
+	return CopyKeyed(io.Discard, f, path, limit, text)
+}
+
+// CopyKeyed copies the module file read from r (named path in errors) to
+// w, at most limit bytes of it, and returns its key (keyOf), in pieces
+// through one small buffer. A file longer than limit is refused once it
+// passes it, whatever its size said when it was opened.
+func CopyKeyed(w io.Writer, r io.Reader, path string, limit int64, text bool) (string, error) {
+	lr := &io.LimitedReader{R: r, N: limit + 1}
 	h := sha256.New()
 	buf := make([]byte, 128<<10)
-	n, err := io.ReadFull(r, buf)
+	n, err := io.ReadFull(lr, buf)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return "", err
 	}
 	head := append([]byte(nil), buf[:min(n, 8)]...)
-	h.Write(buf[:n])
-	if _, err := io.CopyBuffer(h, r, buf); err != nil {
+	out := io.MultiWriter(h, w)
+	if _, err := out.Write(buf[:n]); err != nil {
 		return "", err
 	}
-	if r.N == 0 {
+	if _, err := io.CopyBuffer(out, lr, buf); err != nil {
+		return "", err
+	}
+	if lr.N == 0 {
 		return "", tooLarge(path, fmt.Sprintf("more than %d bytes", limit))
 	}
-	return keySum(h, head), nil
+	return keySum(h, head, text), nil
 }
 
 func (c *Cache) path(key string) string { return filepath.Join(c.at, key+".cwasm") }
@@ -345,47 +363,42 @@ func indexPath(path string) string {
 }
 
 // KeyFor returns the cache key for the module at path, from the identity
-// index when the file is unchanged, else by reading and hashing it (and
-// then remembering the answer). convert turns the file's bytes into the
-// binary module (WAT text, for example); it may be nil.
-//
-// wasm is the bytes the key was computed from when they had to be read
-// whole (text is assembled before it is hashed), else nil: a binary file
-// is hashed in pieces (hashModule), and a caller that compiles it reads
-// it again and keys the bytes it compiles (compileCached), so a file
+// index when the file is unchanged, else by hashing it in pieces
+// (hashModule; and then remembering the answer). text says the file is
+// WAT, keyed as it is (keyOf). A caller that compiles the file reads it
+// again and keys the bytes it compiles (compileCached), so a file
 // rewritten between the two reads is never stored under the other's key.
-func (c *Cache) KeyFor(path string, convert func([]byte) ([]byte, error)) (key string, wasm []byte, err error) {
-	return c.keyFor(path, convert, MaxModuleSize)
+func (c *Cache) KeyFor(path string, text bool) (string, error) {
+	return c.keyFor(path, text, MaxModuleSize)
 }
 
-// keyFor is KeyFor that reads at most limit bytes of a binary module
-// (hashModule); text is read whole, up to MaxModuleSize, as before.
-func (c *Cache) keyFor(path string, convert func([]byte) ([]byte, error), limit int64) (key string, wasm []byte, err error) {
+// keyFor is KeyFor that reads at most limit bytes.
+func (c *Cache) keyFor(path string, text bool, limit int64) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
 	idx := c.indexFile(path, fi)
 	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
-		return string(b), nil, nil
+		return string(b), nil
 	}
-	if convert == nil {
-		key, err = hashModule(path, limit)
-	} else if wasm, err = ReadModule(path); err == nil {
-		if wasm, err = convert(wasm); err == nil {
-			key = Key(wasm)
-		}
-	}
+	key, err := hashModule(path, limit, text)
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	// Only remember the identity if the file did not change while read.
+	c.Remember(path, fi, key)
+	return key, nil
+}
+
+// Remember records in the identity index that the file at path, as fi
+// described it before it was read, has key: only if it is unchanged since
+// (a file rewritten while read keeps no index entry).
+func (c *Cache) Remember(path string, fi os.FileInfo, key string) {
 	if fi2, err := os.Stat(path); err == nil && identity(fi2) == identity(fi) {
-		if writeAtomic(idx, []byte(key)) == nil {
+		if writeAtomic(c.indexFile(path, fi), []byte(key)) == nil {
 			c.boundIndex()
 		}
 	}
-	return key, wasm, nil
 }
 
 // Reached is the cache directory as this process reaches it: through the
@@ -486,12 +499,36 @@ func crcMatches(path string, want uint32) bool {
 // same bytes, and each rename is atomic, so readers see a whole entry or
 // none.
 func (c *Cache) Store(key string, artifact []byte) error {
-	if err := writeAtomic(c.path(key), artifact); err != nil {
+	return c.StoreFrom(key, bytes.NewReader(artifact), int64(len(artifact)), nil)
+}
+
+// StoreFrom is Store of the artifact read from r to its end, at most limit
+// bytes: more is refused, and nothing is stored. Before the artifact is
+// made visible, done (when not nil) is called once it is read whole (and
+// only then), and an error from it stores nothing: runtime's compile child writes its
+// artifact to a pipe, and only a child that exits cleanly has written a
+// whole one. The artifact goes to a temporary file as it is read, never
+// whole into memory.
+func (c *Cache) StoreFrom(key string, r io.Reader, limit int64, done func() error) error {
+	crc := crc32.New(castagnoli())
+	var n int64
+	err := writeAtomicFrom(c.path(key), func(w io.Writer) error {
+		var err error
+		n, err = io.Copy(io.MultiWriter(w, crc), io.LimitReader(r, limit+1))
+		if err == nil && n > limit {
+			err = fmt.Errorf("artifact of more than %d bytes", limit)
+		}
+		if err == nil && done != nil {
+			err = done()
+		}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	var sum [12]byte
-	binary.LittleEndian.PutUint64(sum[:8], uint64(len(artifact)))
-	binary.LittleEndian.PutUint32(sum[8:], crc32.Checksum(artifact, castagnoli()))
+	binary.LittleEndian.PutUint64(sum[:8], uint64(n))
+	binary.LittleEndian.PutUint32(sum[8:], crc.Sum32())
 	if err := writeAtomic(c.sum(key), sum[:]); err != nil {
 		return err
 	}
@@ -616,9 +653,12 @@ func (c *Cache) Has(path string, kind spec.Kind) bool {
 // container's cgroup only up to its own bound, and the module may be the
 // guest's file, which the guest can extend while it is hashed.
 func (c *Cache) HasUpTo(path string, kind spec.Kind, limit int64) bool {
-	key, _, err := c.keyFor(path, converter(path, kind), min(limit, MaxModuleSize))
-	return err == nil && c.verify(key)
+	key, err := c.keyFor(path, kind.IsText(), min(limit, MaxModuleSize))
+	return err == nil && c.Holds(key)
 }
+
+// Holds reports whether the cache holds the artifact of key intact.
+func (c *Cache) Holds(key string) bool { return c.verify(key) }
 
 // Remove deletes one entry and the index files that point to it.
 func (c *Cache) Remove(key string) error {
@@ -712,7 +752,7 @@ func (c *Cache) evict(keep string) error {
 // allows for it.
 var compileLockWait = time.Minute
 
-// lockCompile takes the compile lock of key: a process that misses the
+// LockCompile takes the compile lock of key: a process that misses the
 // cache waits here while another compiles the same module, then finds its
 // artifact, instead of compiling it a second time. Three containers of a
 // 75 MB module created at once each compiled it (2.3 GB and two minutes
@@ -721,7 +761,7 @@ var compileLockWait = time.Minute
 // a process that opened it before then may still compile, which costs
 // time but never correctness (Store is atomic). A cache whose lock cannot
 // be taken compiles unlocked, as before.
-func (c *Cache) lockCompile(key string) (release func()) {
+func (c *Cache) LockCompile(key string) (release func()) {
 	path := filepath.Join(c.at, key+".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -879,12 +919,21 @@ func tooLarge(path, detail string) error {
 // writeAtomic writes data to a dot-prefixed temp file beside path, fsyncs
 // it and renames it into place.
 func writeAtomic(path string, data []byte) error {
+	return writeAtomicFrom(path, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// writeAtomicFrom is writeAtomic of what write writes; an error from it
+// leaves nothing at path.
+func writeAtomicFrom(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
+	if err := write(f); err != nil {
 		f.Close()
 		return err
 	}

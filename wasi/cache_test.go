@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -28,18 +29,15 @@ func writeWAT(t *testing.T, n int) string {
 	return p
 }
 
-// keyOfWAT is the cache key of a WAT file's binary form.
+// keyOfWAT is the cache key of a WAT file: of its text, never assembled
+// to be keyed.
 func keyOfWAT(t *testing.T, path string) string {
 	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wasm, err := wasmtime.Wat2Wasm(string(src))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Key(wasm)
+	return keyOf(src, true)
 }
 
 // cached reports whether the cache holds an entry for key, without
@@ -364,8 +362,9 @@ func TestCacheIndexIsBounded(t *testing.T) {
 	if len(idx) > c.MaxIndex {
 		t.Errorf("%d index files after 50 fresh bundles, want at most %d", len(idx), c.MaxIndex)
 	}
-	if key, wasm, err := c.KeyFor(last, nil); err != nil || wasm != nil || key != keyOfWAT(t, last) {
-		t.Errorf("the latest bundle's index entry was dropped (key %s, re-read %v, %v)", key, wasm != nil, err)
+	fi, _ := os.Stat(last)
+	if b, err := os.ReadFile(c.indexFile(last, fi)); err != nil || string(b) != keyOfWAT(t, last) {
+		t.Errorf("the latest bundle's index entry was dropped (%q, %v)", b, err)
 	}
 }
 
@@ -468,7 +467,7 @@ func TestHugeSparseModuleIsRefusedUnread(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, _, err := c.KeyFor(p, nil); !errors.Is(err, ErrModuleTooLarge) {
+	if _, err := c.KeyFor(p, false); !errors.Is(err, ErrModuleTooLarge) {
 		t.Fatalf("KeyFor of a 64 GiB module: %v, want ErrModuleTooLarge", err)
 	}
 	if c.Has(p, spec.KindModule) {
@@ -524,14 +523,14 @@ func TestCompileLockWaitIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	held := c.lockCompile("k") // the holder, frozen
+	held := c.LockCompile("k") // the holder, frozen
 	defer held()
 	was := compileLockWait
 	compileLockWait = 300 * time.Millisecond
 	defer func() { compileLockWait = was }()
 	done := make(chan struct{})
 	go func() {
-		c.lockCompile("k")()
+		c.LockCompile("k")()
 		close(done)
 	}()
 	select {
@@ -561,7 +560,7 @@ func TestHashModuleIsKey(t *testing.T) {
 			if err := os.WriteFile(p, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			got, err := hashModule(p, MaxModuleSize)
+			got, err := hashModule(p, MaxModuleSize, false)
 			if err != nil || got != Key(data) {
 				t.Errorf("%s of %d bytes: hashModule = %q, %v; want Key of its bytes %q", name, size, got, err, Key(data))
 			}
@@ -570,7 +569,7 @@ func TestHashModuleIsKey(t *testing.T) {
 	p := filepath.Join(dir, "module"+strconv.Itoa(300<<10))
 	defer func(old int64) { MaxModuleSize = old }(MaxModuleSize)
 	MaxModuleSize = 200 << 10
-	if _, err := hashModule(p, MaxModuleSize); !errors.Is(err, ErrModuleTooLarge) {
+	if _, err := hashModule(p, MaxModuleSize, false); !errors.Is(err, ErrModuleTooLarge) {
 		t.Fatalf("a file over MaxModuleSize: %v, want ErrModuleTooLarge", err)
 	}
 }
@@ -642,5 +641,42 @@ func TestCacheKeysTheBytesItCompiles(t *testing.T) {
 func TestConfigIsItsPointer(t *testing.T) {
 	if got, want := unsafe.Sizeof(wasmtime.Config{}), unsafe.Sizeof(uintptr(0)); got != want {
 		t.Fatalf("wasmtime.Config is %d bytes, want one pointer (%d): NewEngine's cast is wrong", got, want)
+	}
+}
+
+// TestStoreFromStoresOnlyAWholeArtifact: runtime's compile child hands its
+// artifact back through a pipe, which StoreFrom reads into the cache. An
+// artifact past the bound, or one whose writer did not end cleanly (done
+// fails: the child died mid-write), is not stored, and leaves no
+// temporary file; a whole one is stored, sidecar and all, and loads.
+func TestStoreFromStoresOnlyAWholeArtifact(t *testing.T) {
+	c := openTestCache(t, 0)
+	engine := NewEngine()
+	m, err := wasmtime.NewModule(engine, []byte("\x00asm\x01\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := m.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := Key([]byte("\x00asm\x01\x00\x00\x00"))
+	calls := 0
+	err = c.StoreFrom(key, bytes.NewReader(art), int64(len(art))-1, func() error { calls++; return nil })
+	if err == nil || cached(c, key) || calls != 0 {
+		t.Fatalf("an artifact past the bound: %v, stored %v, done called %d times; want an error, nothing stored, done not called", err, cached(c, key), calls)
+	}
+	died := errors.New("the child died")
+	if err := c.StoreFrom(key, bytes.NewReader(art), int64(len(art)), func() error { return died }); !errors.Is(err, died) || cached(c, key) {
+		t.Fatalf("an artifact whose writer failed: %v, stored %v; want its error and nothing stored", err, cached(c, key))
+	}
+	if temps, _ := filepath.Glob(filepath.Join(c.Dir, ".tmp-*")); len(temps) != 0 {
+		t.Errorf("temporary files left behind: %v", temps)
+	}
+	if err := c.StoreFrom(key, bytes.NewReader(art), int64(len(art)), func() error { calls++; return nil }); err != nil || calls != 1 {
+		t.Fatalf("a whole artifact: %v (done called %d times)", err, calls)
+	}
+	if loaded := c.Load(engine, key); loaded == nil {
+		t.Fatal("the artifact stored from a reader does not load")
 	}
 }

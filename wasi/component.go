@@ -28,13 +28,19 @@ func compileComponentNamed(engine *wasmtime.Engine, path, name string, kind spec
 			c := cache.LoadComponent(engine, key)
 			return c, c != nil
 		},
-		func(wasm []byte) (*component.Component, error) {
-			c, err := component.New(engine, wasm)
-			if err != nil {
-				return nil, &RejectedError{What: "compile component", Name: name, Msg: oneLine(err).Error()}
-			}
-			return c, nil
-		})
+		compileComponentBytes(engine, name))
+}
+
+// compileComponentBytes compiles a binary component named name in
+// messages.
+func compileComponentBytes(engine *wasmtime.Engine, name string) func(wasm []byte) (*component.Component, error) {
+	return func(wasm []byte) (*component.Component, error) {
+		c, err := component.New(engine, wasm)
+		if err != nil {
+			return nil, &RejectedError{What: "compile component", Name: name, Msg: oneLine(err).Error()}
+		}
+		return c, nil
+	}
 }
 
 // Precompile fills the cache for the module or component at path, for

@@ -42,13 +42,7 @@ func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, ca
 			m := cache.Load(engine, key)
 			return m, m != nil
 		},
-		func(wasm []byte) (*wasmtime.Module, error) {
-			m, err := wasmtime.NewModule(engine, wasm)
-			if err != nil {
-				return nil, &RejectedError{What: "compile", Name: name, Msg: oneLine(err).Error()}
-			}
-			return m, nil
-		})
+		compileModuleBytes(engine, name))
 }
 
 // compileCached is the cache's read-through for modules and components
@@ -60,34 +54,29 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 	load func(key string) (T, bool), compile func(wasm []byte) (T, error)) (T, bool, string, error) {
 	var zero T
 	var key string
-	var wasm []byte
 	var err error
 	if cache != nil {
-		if key, wasm, err = cache.KeyFor(path, convert); err != nil {
+		if key, err = cache.KeyFor(path, convert != nil); err != nil {
 			return zero, false, "", readError(name, err)
 		}
 		if c, ok := load(key); ok {
 			return c, true, key, nil
 		}
-		defer cache.lockCompile(key)()
+		defer cache.LockCompile(key)()
 		if c, ok := load(key); ok {
 			return c, true, key, nil
 		}
 	}
-	if wasm == nil {
-		if wasm, err = ReadModule(path); err != nil {
-			return zero, false, "", readError(name, err)
-		}
-		if convert != nil {
-			if wasm, err = convert(wasm); err != nil {
-				return zero, false, "", err
-			}
-		}
-		key = Key(wasm)
+	wasm, err := ReadModule(path)
+	if err != nil {
+		return zero, false, "", readError(name, err)
 	}
-	if cache != nil && cache.BeforeCompile != nil {
-		if err := cache.BeforeCompile(); err != nil {
-			return zero, false, key, err
+	// The key of the bytes compiled: the file may have been rewritten
+	// since it was keyed.
+	key = keyOf(wasm, convert != nil)
+	if convert != nil {
+		if wasm, err = convert(wasm); err != nil {
+			return zero, false, "", err
 		}
 	}
 	c, err := compile(wasm)
@@ -104,6 +93,44 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 		cache.storeErr = err
 	}
 	return c, false, key, nil
+}
+
+// CompileArtifact compiles src, the bytes of a module or component file
+// of kind (text is assembled first), and returns its serialized artifact,
+// for `runw compile`'s confined child, which hands it back to runw to
+// store instead of writing the cache. wasmtime's refusal is a
+// *RejectedError naming name.
+func CompileArtifact(engine *wasmtime.Engine, src []byte, kind spec.Kind, name string) ([]byte, error) {
+	var err error
+	if convert := converter(name, kind); convert != nil {
+		if src, err = convert(src); err != nil {
+			return nil, err
+		}
+	}
+	if kind.IsComponent() {
+		c, err := compileComponentBytes(engine, name)(src)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		return c.Serialize()
+	}
+	m, err := compileModuleBytes(engine, name)(src)
+	if err != nil {
+		return nil, err
+	}
+	return m.Serialize()
+}
+
+// compileModuleBytes compiles a binary module named name in messages.
+func compileModuleBytes(engine *wasmtime.Engine, name string) func(wasm []byte) (*wasmtime.Module, error) {
+	return func(wasm []byte) (*wasmtime.Module, error) {
+		m, err := wasmtime.NewModule(engine, wasm)
+		if err != nil {
+			return nil, &RejectedError{What: "compile", Name: name, Msg: oneLine(err).Error()}
+		}
+		return m, nil
+	}
 }
 
 // RejectedError is wasmtime's refusal to compile a module or component:
