@@ -306,6 +306,45 @@ func TestCompileAndCacheCommands(t *testing.T) {
 	}
 }
 
+// TestCompileFailsWhenTheCacheCannotKeepIt covers a cache on a full or
+// read-only disk: `runw compile` reported the module "compiled" (exit 0)
+// while the cache held nothing. Here the artifact's name is taken by a
+// directory, so that its rename fails, as a write on a full disk does.
+// With room again, it compiles and keeps it. Its compile child hands the
+// artifact back (runtime.fillCache): runw, not the child, writes the
+// cache and reports the failure.
+func TestCompileFailsWhenTheCacheCannotKeepIt(t *testing.T) {
+	t.Parallel()
+	cache := t.TempDir()
+	wat := filepath.Join("testdata", "wat", "hello.wat")
+	out, err := exec.Command(runwBin, "--cache-dir", t.TempDir(), "compile", wat).CombinedOutput()
+	if err != nil {
+		t.Fatalf("compile: %v %s", err, out)
+	}
+	key := strings.Fields(string(out))[0]
+	taken := filepath.Join(cache, key+".cwasm")
+	if err := os.MkdirAll(filepath.Join(taken, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(runwBin, "--cache-dir", cache, "compile", wat)
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err = cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); err == nil || code != 1 || !strings.Contains(stderr.String(), "could not keep the artifact") {
+		t.Fatalf("compile into a cache that cannot keep the artifact: exit %d, stdout %q, stderr %q; want 1 and one line saying so", code, stdout.String(), stderr.String())
+	}
+	oneLine(t, "compile", stderr.String())
+	if err := os.RemoveAll(taken); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(runwBin, "--cache-dir", cache, "compile", wat).CombinedOutput(); err != nil || !strings.Contains(string(out), "\tcompiled\t") {
+		t.Fatalf("compile with room: %v %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(cache, key+".sum")); err != nil {
+		t.Errorf("no entry for %s after the compile: %v", key, err)
+	}
+}
+
 // TestForegroundExecWithTTY is CRI-O's exec: in the foreground, with a tty
 // when asked, and the module's own exit status.
 func TestForegroundExecWithTTY(t *testing.T) {

@@ -22,7 +22,10 @@ import (
 // Compile precompiles modules and components into the cache ahead of time
 // (image builds, node warm-up), so that the first container of a module
 // starts as fast as the hundredth. It reports, per module, whether it was
-// already cached.
+// already cached. Each miss is compiled as create compiles one, in a
+// confined child that hands the artifact back (fillCache): the module is
+// as untrusted here, an image's, and runw as privileged. The child's
+// memory is not bounded, as create's is: a user asked for this compile.
 func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, key string, hit bool)) error {
 	if len(paths) == 1 && paths[0] == compileChildArg && os.Getenv(compileChildEnv) == "1" {
 		return compileChild()
@@ -31,7 +34,6 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 	if err != nil {
 		return err
 	}
-	engine := wasi.NewEngine()
 	for _, p := range paths {
 		kind, err := spec.SniffFile(p)
 		if err != nil {
@@ -40,9 +42,15 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 		if !kind.IsWasm() {
 			return fmt.Errorf("%q: not a WebAssembly module or component (%s)", p, kind)
 		}
-		hit, key, err := wasi.Precompile(engine, p, kind, cache)
+		key, err := cache.KeyFor(p, kind.IsText())
 		if err != nil {
 			return err
+		}
+		hit := cache.Holds(key)
+		if !hit {
+			if key, hit, err = fillCache(cache, p, p, kind, false, nil); err != nil {
+				return err
+			}
 		}
 		report(p, key, hit)
 	}
@@ -128,32 +136,40 @@ func compileChild() error {
 //
 // With cg, the child is in that cgroup before it reads the module
 // (startCompile): exec's compile for an init in a user namespace.
-func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) error {
+//
+// It returns the module's key, and whether the cache held it (compiled by
+// another process meanwhile) after all.
+func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (key string, hit bool, err error) {
 	if cache == nil {
-		return errors.New("no usable cache to compile into")
+		return "", false, errors.New("no usable cache to compile into")
 	}
 	f, err := os.Open(module)
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	defer f.Close()
 	info, err := f.Stat()
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	copied, key, err := sealedCopy(f, name, kind)
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	defer copied.Close()
 	// Remembered as the file was when opened, if it is still so.
 	cache.Remember(module, info, key)
 	defer cache.LockCompile(key)()
 	if cache.Holds(key) {
-		// Compiled by another process meanwhile.
-		return nil
+		return key, true, nil
 	}
-	bound := compileBoundFor(info.Size())
+	return key, false, compileInto(cache, key, copied, info.Size(), name, outside, cg)
+}
+
+// compileInto is fillCache's compile of the sealed copy of a module of
+// size bytes, named name, whose key is key.
+func compileInto(cache *wasi.Cache, key string, copied *os.File, size int64, name string, outside bool, cg *cgroupEntry) error {
+	bound := compileBoundFor(size)
 	ctx, cancel := context.WithTimeout(context.Background(), bound.wall)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", "compile", compileChildArg)
@@ -181,7 +197,7 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 		_ = cmd.Wait()
 		return fmt.Errorf("bound the compile's CPU time: %w", err)
 	}
-	memory := compileMemoryBound(info.Size())
+	memory := compileMemoryBound(size)
 	if outside {
 		if err := boundMemory(cmd.Process.Pid, memory); err != nil {
 			_ = cmd.Process.Kill()
@@ -218,14 +234,23 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 			err = fmt.Errorf("%w: %s", err, msg[strings.LastIndex(msg, "\n")+1:])
 		}
 		if outside {
-			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, memory>>20, info.Size()>>10)
+			return fmt.Errorf("%w (its memory was bounded to %d MiB for a module of %d KiB)", err, memory>>20, size>>10)
 		}
 		return err
 	}
-	err = cache.StoreFrom(key, artifact, int64(memory), wait)
+	var childErr error
+	err = cache.StoreFrom(key, artifact, int64(memory), func() error {
+		childErr = wait()
+		return childErr
+	})
 	if !waited {
 		_ = cmd.Process.Kill()
 		<-exited
+	}
+	if err != nil && childErr == nil && !errors.Is(err, wasi.ErrArtifactTooLarge) {
+		// The child compiled, or was never waited for: writing to the
+		// cache failed (a full or read-only disk).
+		return fmt.Errorf("compile %q: the cache %q could not keep the artifact: %w", name, cache.Dir, spec.ErrnoOf(err))
 	}
 	return err
 }
@@ -456,7 +481,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
 		return true, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	if err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil); err != nil {
+	if _, _, err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil); err != nil {
 		if compileIsFinal(err) {
 			return false, err
 		}

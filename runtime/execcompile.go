@@ -62,7 +62,7 @@ var errCompiledForExec = errors.New("compiled for exec")
 func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry) error {
 	logDebugf("cache miss: compiling %s in the container's cgroup", plan.ModuleName)
 	ooms := oomKills(cgPath)
-	err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, false, cg)
+	_, _, err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, false, cg)
 	if compileIsFinal(err) {
 		return err
 	}

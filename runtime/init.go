@@ -295,7 +295,7 @@ func compileInChild(cfg initConfig, cache *wasi.Cache) error {
 	if cfg.Sandbox != nil && cfg.Sandbox.Joined {
 		return nil
 	}
-	if err := fillCache(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil); err != nil {
+	if _, _, err := fillCache(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil); err != nil {
 		if compileIsFinal(err) {
 			return err
 		}

@@ -80,10 +80,6 @@ type Cache struct {
 	// private says the directory, as OpenCache found it, has no group or
 	// other bits: runw's alone (CanHandOver).
 	private bool
-	// storeErr is why the last artifact compiled through this Cache was
-	// not kept (a full or read-only disk), for Precompile, whose whole
-	// job is to keep it; a run only loses speed and ignores it.
-	storeErr error
 }
 
 // DefaultIndexMax is the default bound on identity index files: far more
@@ -503,9 +499,10 @@ func (c *Cache) Store(key string, artifact []byte) error {
 }
 
 // StoreFrom is Store of the artifact read from r to its end, at most limit
-// bytes: more is refused, and nothing is stored. Before the artifact is
-// made visible, done (when not nil) is called once it is read whole (and
-// only then), and an error from it stores nothing: runtime's compile child writes its
+// bytes: more is refused, and nothing is stored, as is an empty one.
+// Before the artifact is made visible, done (when not nil) is called once
+// it is read to its end within the bound (and only then), and an error
+// from it stores nothing: runtime's compile child writes its
 // artifact to a pipe, and only a child that exits cleanly has written a
 // whole one. The artifact goes to a temporary file as it is read, never
 // whole into memory.
@@ -516,10 +513,15 @@ func (c *Cache) StoreFrom(key string, r io.Reader, limit int64, done func() erro
 		var err error
 		n, err = io.Copy(io.MultiWriter(w, crc), io.LimitReader(r, limit+1))
 		if err == nil && n > limit {
-			err = fmt.Errorf("artifact of more than %d bytes", limit)
+			err = fmt.Errorf("%w: more than %d bytes", ErrArtifactTooLarge, limit)
 		}
+		// The writer's own failure (it wrote nothing, or part) comes
+		// first: it says why.
 		if err == nil && done != nil {
 			err = done()
+		}
+		if err == nil && n == 0 {
+			err = errors.New("empty artifact")
 		}
 		return err
 	})
@@ -866,6 +868,9 @@ func (c *Cache) boundIndex() {
 // 3 GiB sparse file, 4 KiB on disk, cost `runw exec` 3 GiB of memory and a
 // minute. Far larger than any real guest.
 var MaxModuleSize int64 = 512 << 20
+
+// ErrArtifactTooLarge is StoreFrom's refusal of an artifact past its bound.
+var ErrArtifactTooLarge = errors.New("artifact too large")
 
 // ErrModuleTooLarge is ReadModule's refusal of a file over MaxModuleSize.
 var ErrModuleTooLarge = errors.New("module file too large")

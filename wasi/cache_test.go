@@ -478,41 +478,6 @@ func TestHugeSparseModuleIsRefusedUnread(t *testing.T) {
 	}
 }
 
-// TestPrecompileFailsWhenTheCacheCannotKeepIt covers a cache on a full or
-// read-only disk: `runw compile` reported the module "compiled" (exit 0)
-// while the cache held nothing, and create's compile outside the
-// container's cgroup was taken for a success, so the init compiled again
-// inside it, under the container's memory limit. Here the artifact's
-// name is taken by a directory, so that its rename fails, as a write on
-// a full disk does.
-func TestPrecompileFailsWhenTheCacheCannotKeepIt(t *testing.T) {
-	c := openTestCache(t, 0)
-	p := writeWAT(t, 43)
-	key := keyOfWAT(t, p)
-	if err := os.MkdirAll(filepath.Join(c.path(key), "x"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	hit, _, err := Precompile(NewEngine(), p, spec.KindWAT, c)
-	if err == nil || hit {
-		t.Fatalf("Precompile into a cache that cannot keep the artifact: hit=%v err=%v, want an error", hit, err)
-	}
-	if !strings.Contains(err.Error(), "could not keep it") {
-		t.Errorf("error %q does not say the cache could not keep the artifact", err)
-	}
-	// A run through the same cache still works: the cache only costs speed.
-	m, _, err := Compile(NewEngine(), p, spec.KindWAT, c)
-	if err != nil || m == nil {
-		t.Fatalf("Compile through the unwritable cache: %v", err)
-	}
-	// With room again, Precompile keeps it and succeeds.
-	if err := os.RemoveAll(c.path(key)); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := Precompile(NewEngine(), p, spec.KindWAT, c); err != nil || !cached(c, key) {
-		t.Fatalf("Precompile with room: err=%v cached=%v", err, cached(c, key))
-	}
-}
-
 // TestCompileLockWaitIsBounded: a process compiling a module holds its
 // key's lock; one that misses the same module waits for it, but not past
 // compileLockWait: the holder may be frozen (an exec'd process in a
@@ -666,7 +631,14 @@ func TestStoreFromStoresOnlyAWholeArtifact(t *testing.T) {
 	if err == nil || cached(c, key) || calls != 0 {
 		t.Fatalf("an artifact past the bound: %v, stored %v, done called %d times; want an error, nothing stored, done not called", err, cached(c, key), calls)
 	}
+	if err := c.StoreFrom(key, bytes.NewReader(nil), int64(len(art)), nil); err == nil || cached(c, key) {
+		t.Fatalf("an empty artifact: %v, stored %v; want an error, nothing stored", err, cached(c, key))
+	}
+	// A writer that wrote nothing because it failed says why.
 	died := errors.New("the child died")
+	if err := c.StoreFrom(key, bytes.NewReader(nil), int64(len(art)), func() error { return died }); !errors.Is(err, died) {
+		t.Fatalf("an empty artifact from a writer that failed: %v, want its error", err)
+	}
 	if err := c.StoreFrom(key, bytes.NewReader(art), int64(len(art)), func() error { return died }); !errors.Is(err, died) || cached(c, key) {
 		t.Fatalf("an artifact whose writer failed: %v, stored %v; want its error and nothing stored", err, cached(c, key))
 	}

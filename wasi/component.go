@@ -43,34 +43,6 @@ func compileComponentBytes(engine *wasmtime.Engine, name string) func(wasm []byt
 	}
 }
 
-// Precompile fills the cache for the module or component at path, for
-// `runw compile`; it reports whether it was already there, and its key.
-func Precompile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (bool, string, error) {
-	var hit bool
-	var key string
-	var err error
-	if cache != nil {
-		cache.storeErr = nil
-	}
-	if kind.IsComponent() {
-		var c *component.Component
-		c, hit, key, err = CompileComponent(engine, path, kind, cache)
-		if c != nil {
-			c.Close()
-		}
-	} else {
-		_, hit, key, err = CompileKeyed(engine, path, kind, cache)
-	}
-	// Compiled but not kept (a full or read-only cache disk): not a
-	// success. Said so, `runw compile` fails instead of reporting a
-	// module "compiled" that every create compiles again, and create's
-	// compile outside the container's cgroup is known to have been lost.
-	if err == nil && !hit && cache != nil && cache.storeErr != nil {
-		err = fmt.Errorf("compiled %q, but the cache %q could not keep it: %w", path, cache.Dir, spec.ErrnoOf(cache.storeErr))
-	}
-	return hit, key, err
-}
-
 // componentGuest is an instantiated WASI 0.2 command component whose run
 // has not been called.
 type componentGuest struct {

@@ -63,7 +63,10 @@ func TestComponentCacheHit(t *testing.T) {
 		t.Fatal("fresh cache holds the component")
 	}
 	for i, wantHit := range []bool{false, true} {
-		hit, key, err := Precompile(engine, path, spec.KindComponent, cache)
+		c, hit, key, err := CompileComponent(engine, path, spec.KindComponent, cache)
+		if c != nil {
+			c.Close()
+		}
 		if err != nil || hit != wantHit || len(key) != 64 {
 			t.Fatalf("compile %d: hit %v key %q err %v, want hit %v", i, hit, key, err, wantHit)
 		}

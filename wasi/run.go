@@ -84,13 +84,10 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 		return zero, false, key, err
 	}
 	if cache != nil {
-		// A cache that cannot be written only costs speed, never the run;
-		// Precompile, which is asked to fill it, reports it.
-		art, err := c.Serialize()
-		if err == nil {
-			err = cache.Store(key, art)
+		// A cache that cannot be written only costs speed, never the run.
+		if art, err := c.Serialize(); err == nil {
+			_ = cache.Store(key, art)
 		}
-		cache.storeErr = err
 	}
 	return c, false, key, nil
 }
