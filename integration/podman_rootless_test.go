@@ -350,8 +350,8 @@ func TestRootlessPodman(t *testing.T) {
 	// runc's rootless case, by hand: a bundle from `runw spec --rootless`
 	// run by the user. exec joins the container's namespaces only once in
 	// their user namespace (the init's constructor; from runw's thread it
-	// was EPERM), and enters its pid namespace: killing the init ends it.
-	// ps, with no cgroup, lists the pid namespace.
+	// was EPERM), and enters its pid namespace: killing the init ends
+	// it. ps and kill --all, with no cgroup, list the pid namespace.
 	t.Run("ExecIntoSpecRootless", func(t *testing.T) {
 		bundle := filepath.Join(p.dir, "bundle")
 		if err := os.MkdirAll(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
@@ -470,6 +470,34 @@ func TestRootlessPodman(t *testing.T) {
 			t.Errorf("exec whose pid file's process was sent SIGTERM ended with %d, want 143", code)
 		}
 
+		// kill --all reaches the exec'd process too, with no cgroup to
+		// list (the init alone stopped before): SIGSTOP, which neither
+		// can handle, stops both, and SIGCONT resumes both.
+		stopped := func(pid int) bool {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+			return strings.Contains(string(b), "\nState:\tT")
+		}
+		for _, sig := range []struct {
+			name    string
+			stopped bool
+		}{{"STOP", true}, {"CONT", false}} {
+			engWant(t, p.runw(t, "kill", "--all", id, sig.name), 0)
+			if !engPoll(10*time.Second, func() bool {
+				for _, pid := range ps {
+					if stopped(pid) != sig.stopped {
+						return false
+					}
+				}
+				return true
+			}) {
+				for _, pid := range ps {
+					t.Errorf("after kill --all %s, process %d stopped: %v", sig.name, pid, stopped(pid))
+				}
+			}
+		}
+
+		// Killing the init ends the exec'd process: it is in the pid
+		// namespace, which dies with its pid 1.
 		engWant(t, p.runw(t, "kill", id, "KILL"), 0)
 		done := make(chan error, 1)
 		go func() { done <- bg.Wait() }()

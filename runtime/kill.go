@@ -25,6 +25,25 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	defer h.Unlock()
+	if all {
+		if _, err := cgroupPids(c.CgroupPath); err != nil && withoutCgroup(err) {
+			// Rootless without a cgroup: every process of the pid
+			// namespace, exec'd ones too, listed and signalled before
+			// the init, whose death would take them with SIGKILL.
+			// Without a freezer a pid may be reused between the list
+			// and the signal, as under runc then.
+			pids, _ := pidNamespaceOf(c)
+			for _, pid := range pids {
+				if pid != c.InitPid {
+					unix.Kill(pid, sig)
+				}
+			}
+			if err := signalInit(c, sig); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("kill container: %w", err)
+			}
+			return nil
+		}
+	}
 	err = ErrNotRunning
 	if st := r.status(c); st == state.Created || st == state.Running || st == state.Paused {
 		err = signalInit(c, sig)

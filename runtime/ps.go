@@ -27,17 +27,25 @@ func (r *Runtime) Pids(id string) ([]int, error) {
 	// No process is a nil list, which `ps -f json` prints as null, as
 	// runc's does.
 	pids, err := cgroupPids(c.CgroupPath)
-	if err != nil && rootless() && errors.Is(err, os.ErrNotExist) {
-		// Rootless, the cgroup is skipped where it cannot be made
-		// (cgroups.go): the container's processes are those of its pid
-		// namespace.
+	if err != nil && withoutCgroup(err) {
 		return pidNamespaceOf(c)
 	}
 	return pids, err
 }
 
+// withoutCgroup says whether err, from listing the container's cgroup,
+// means it has none: rootless, the cgroup is skipped where it cannot be
+// made (cgroups.go), and the container's processes are those of its pid
+// namespace (pidNamespaceOf).
+func withoutCgroup(err error) bool {
+	return rootless() && errors.Is(err, os.ErrNotExist)
+}
+
 // pidNamespaceOf lists the processes in the pid namespace of the
-// container's init, or the init alone if it has none of its own.
+// container's init, or the init alone if that namespace is not the
+// container's own: one whose pid 1 is the init. A namespace joined from
+// another container (or the host's) holds others' processes, which
+// kill --all must not reach.
 func pidNamespaceOf(c *state.Container) ([]int, error) {
 	if !state.Alive(c.InitPid, c.InitStartTime) {
 		return nil, nil
@@ -46,7 +54,7 @@ func pidNamespaceOf(c *state.Container) ([]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pid namespace of the container: %w", spec.ErrnoOf(err))
 	}
-	if ours, _ := os.Readlink("/proc/self/ns/pid"); ours == theirs {
+	if !isPidOne(c.InitPid) {
 		return []int{c.InitPid}, nil
 	}
 	entries, err := os.ReadDir("/proc")
@@ -106,4 +114,20 @@ func (r *Runtime) PsTable(id string, psArgs []string) (string, error) {
 		}
 	}
 	return strings.Join(keep, "\n") + "\n", nil
+}
+
+// isPidOne says whether pid is pid 1 of its own pid namespace: the last
+// of its NSpid (Linux 4.1) is 1.
+func isPidOne(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if ids, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(ids)
+			return len(f) > 1 && f[len(f)-1] == "1"
+		}
+	}
+	return false
 }
