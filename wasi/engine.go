@@ -26,7 +26,7 @@ const wasmtimeModule = "github.com/bytecodealliance/wasmtime-go/v39"
 // It is part of the cache key: an artifact compiled under other settings
 // must never be loaded (wasmtime would refuse it, or run code built for
 // another configuration).
-const engineSettings = "epoch-interruption=0;opt=speed;cow=1;stack=8M;exceptions=1"
+const engineSettings = "epoch-interruption=0;opt=speed;cow=1;stack=8M;exceptions=1;start=deferred"
 
 // WasmtimeVersion reports the wasmtime-go module version linked into this
 // binary, for `runw --version` and the cache key.

@@ -119,10 +119,20 @@ func CompileArtifact(engine *wasmtime.Engine, src []byte, kind spec.Kind, name s
 	return m.Serialize()
 }
 
-// compileModuleBytes compiles a binary module named name in messages.
+// compileModuleBytes compiles a binary module named name in messages,
+// its start function deferred to the guest's run (deferStart).
 func compileModuleBytes(engine *wasmtime.Engine, name string) func(wasm []byte) (*wasmtime.Module, error) {
 	return func(wasm []byte) (*wasmtime.Module, error) {
-		m, err := wasmtime.NewModule(engine, wasm)
+		deferred, changed, err := deferStart(wasm)
+		if err == nil && changed {
+			// The module as written must be valid, its start function
+			// included; wasmtime's message then names its own offsets.
+			err = wasmtime.ModuleValidate(engine, wasm)
+		}
+		if err != nil {
+			return nil, &RejectedError{What: "compile", Name: name, Msg: oneLine(err).Error()}
+		}
+		m, err := wasmtime.NewModule(engine, deferred)
 		if err != nil {
 			return nil, &RejectedError{What: "compile", Name: name, Msg: oneLine(err).Error()}
 		}
@@ -208,6 +218,9 @@ type moduleGuest struct {
 	engine *wasmtime.Engine
 	store  *wasmtime.Store
 	start  *wasmtime.Func
+	// init is the module's start function (DeferredStart), run before
+	// start; nil when it has none.
+	init   *wasmtime.Func
 	host   *preview1.Host
 	signal atomic.Int32
 }
@@ -325,6 +338,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		return nil, fmt.Errorf("%q exports no _start function: not a WASI command module", plan.Argv[0])
 	}
 	g.store, g.start = store, start
+	// The module's start function, which wasmtime would have run inside
+	// Instantiate, before the sandbox (DeferredStart).
+	g.init = inst.GetFunc(store, DeferredStart)
 	return g, nil
 }
 
@@ -339,12 +355,20 @@ type Exit struct {
 	Trap string
 }
 
-// Run calls _start and maps how it ended: proc_exit(n) gives n & 255, a return
+// Run calls the module's start function, if it has one (DeferredStart),
+// then _start, and maps how it ended: proc_exit(n) gives n & 255, a return
 // gives 0, a stop by Stop(sig) gives 128+sig and any other trap gives 134.
 // It reads the ending from wasmtime's typed errors, never message text.
 func (g *moduleGuest) Run() Exit {
 	var err error
-	if serr := onGuestStack(func() { _, err = g.start.Call(g.store) }); serr != nil {
+	if serr := onGuestStack(func() {
+		if g.init != nil {
+			if _, err = g.init.Call(g.store); err != nil {
+				return
+			}
+		}
+		_, err = g.start.Call(g.store)
+	}); serr != nil {
 		return Exit{Code: TrapExitCode, Trap: serr.Error()}
 	}
 	if code, ok := g.host.Exited(); ok {

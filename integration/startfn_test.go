@@ -1,0 +1,103 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A module's start section names a function that wasmtime runs inside
+// instantiation, and runw instantiates at create, in the init, before the
+// sandbox. Until runw deferred it (wasi.DeferredStart), the image's code
+// ran at `runw create`: its output came before start, outside Landlock,
+// seccomp and the dropped capabilities, and a start function that never
+// returned hung create (and the engine waiting on it) for good. Now it
+// runs at `runw start`, under the sandbox, just before _start.
+func TestStartFunctionRunsAtStart(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+
+	t.Run("not at create", func(t *testing.T) {
+		b := newBundle(t, "wat/startfn.wat")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, "startfn")
+		res := finish(cmd, cmd.Run(), stdout, stderr)
+		if res.code != 0 {
+			t.Fatalf("runw create: %v", res)
+		}
+		// The init holds create's stdout: what it printed so far is there.
+		if out, _ := os.ReadFile(stdout.Name()); len(out) != 0 {
+			t.Errorf("the guest wrote %q at create, before start", out)
+		}
+		r.mustRun("start", "startfn")
+		r.waitStatus("startfn", "stopped", 20*time.Second)
+		if out, _ := os.ReadFile(stdout.Name()); string(out) != "start function\n_start after it\n" {
+			t.Errorf("the guest wrote %q, want its start function's line, then _start's", out)
+		}
+		r.mustRun("delete", "startfn")
+	})
+
+	t.Run("run", func(t *testing.T) {
+		b := newBundle(t, "wat/startfn.wat")
+		// _start exits 3 unless the start function ran first.
+		res := r.run("run", "-b", b.dir, "startfn-run")
+		if res.code != 0 || res.stdout != "start function\n_start after it\n" {
+			t.Errorf("runw run: %v, want exit 0 and both lines", res)
+		}
+	})
+
+	t.Run("spins", func(t *testing.T) {
+		b := newBundle(t, "wat/startspin.wat")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, "spin")
+		res := finish(cmd, cmd.Run(), stdout, stderr)
+		if ctx.Err() != nil {
+			t.Fatal("runw create of a guest whose start function spins did not return")
+		}
+		if res.code != 0 {
+			t.Fatalf("runw create: %v", res)
+		}
+		r.mustRun("delete", "spin")
+
+		bg, pid := runInBackground(t, r, b, "spin-run")
+		time.Sleep(50 * time.Millisecond)
+		if procGone(pid) {
+			t.Fatalf("guest exited while its start function spins: %v", bg.wait(t, time.Second))
+		}
+		r.mustRun("kill", "spin-run", "TERM")
+		if res := bg.wait(t, 10*time.Second); res.code != 143 {
+			t.Errorf("runw run, killed with TERM in the start function: %v, want exit 143", res)
+		}
+	})
+
+	t.Run("traps", func(t *testing.T) {
+		b := newBundle(t, "wat/starttrap.wat")
+		res := r.run("run", "-b", b.dir, "trap")
+		if res.code != 134 || !strings.Contains(res.stderr, "unreachable") {
+			t.Errorf("runw run: %v, want exit 134 naming the trap", res)
+		}
+	})
+
+	t.Run("exits", func(t *testing.T) {
+		b := newBundle(t, "wat/startexit.wat")
+		if res := r.run("run", "-b", b.dir, "exit"); res.code != 9 {
+			t.Errorf("runw run: %v, want the start function's exit 9", res)
+		}
+	})
+
+	// The export runw gives a start function is never a module's own:
+	// it would run before _start as if it were its start function.
+	t.Run("reserved export", func(t *testing.T) {
+		b := newBundle(t, "wat/startreserved.wat")
+		res := r.run("run", "-b", b.dir, "reserved")
+		if res.code != 1 || !strings.Contains(res.stderr, "runw:deferred-start") {
+			t.Errorf("runw run: %v, want exit 1 naming the reserved export", res)
+		}
+		oneLine(t, "run", res.stderr)
+	})
+	r.assertRootEmpty()
+}
