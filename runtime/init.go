@@ -41,7 +41,8 @@ const stopGrace = 10 * time.Millisecond
 // ABRT from abort(3) in the init itself reaches Notify too; abort then
 // ends the init by SIGABRT all the same. Left out: PROF (Go's profiler),
 // the real-time signals (glibc's and Go's own), and those a native
-// process ignores or stops on.
+// process ignores or stops on. PIPE is delivered to the same channel by
+// notifySIGPIPE, only when another process sent it.
 var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
 	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
 	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGPWR, unix.SIGVTALRM, unix.SIGIO}
@@ -56,11 +57,13 @@ func Init() {
 	// before Go started a thread, so that every thread has it.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, stopSignals...)
-	// A guest writing to a closed pipe or socket gets EPIPE, as a native
-	// process that ignores SIGPIPE does, never a death by signal.
-	signal.Ignore(unix.SIGPIPE)
-
 	pipes := openInitPipes()
+	// A guest writing to a closed pipe or socket gets EPIPE, as a native
+	// process that ignores SIGPIPE does, never a death by signal; a
+	// SIGPIPE another process sends stops it as the others do.
+	if err := notifySIGPIPE(sigs); err != nil {
+		pipes.fail(err)
+	}
 	// The constructor (runtime/nsenter) unsets it once it has obeyed its
 	// orders. Still set, it never ran (a C library that does not hand
 	// constructors argv), and the init would run outside its cgroups and
