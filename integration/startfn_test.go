@@ -101,3 +101,64 @@ func TestStartFunctionRunsAtStart(t *testing.T) {
 	})
 	r.assertRootEmpty()
 }
+
+// The same for a component: instantiation runs its core modules' start
+// functions, so runw instantiates it at start; create still refuses, in
+// one line, an import its linker cannot satisfy.
+func TestComponentStartFunctionRunsAtStart(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+
+	t.Run("run", func(t *testing.T) {
+		b := newBundle(t, "component/startfn.wat")
+		// run exits 42 if the start function ran, 3 if not.
+		if res := r.run("run", "-b", b.dir, "startfn"); res.code != 42 {
+			t.Errorf("runw run: %v, want exit 42", res)
+		}
+	})
+
+	t.Run("exits", func(t *testing.T) {
+		b := newBundle(t, "component/startexit.wat")
+		r.mustRun("create", "-b", b.dir, "exit")
+		r.mustRun("start", "exit")
+		r.waitStatus("exit", "stopped", 20*time.Second)
+		r.mustRun("delete", "exit")
+		if res := r.run("run", "-b", b.dir, "exit-run"); res.code != 7 {
+			t.Errorf("runw run: %v, want the start function's exit 7", res)
+		}
+	})
+
+	t.Run("spins", func(t *testing.T) {
+		b := newBundle(t, "component/startspin.wat")
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, "spin")
+		res := finish(cmd, cmd.Run(), stdout, stderr)
+		if ctx.Err() != nil {
+			t.Fatal("runw create of a component whose start function spins did not return")
+		}
+		if res.code != 0 {
+			t.Fatalf("runw create: %v", res)
+		}
+		r.mustRun("start", "spin")
+		st := r.waitStatus("spin", "running", 20*time.Second)
+		time.Sleep(50 * time.Millisecond)
+		if procGone(st.Pid) {
+			t.Fatal("guest exited while its start function spins")
+		}
+		r.mustRun("kill", "spin", "TERM")
+		waitGone(t, st.Pid, 5*time.Second)
+		r.waitStatus("spin", "stopped", 5*time.Second)
+		r.mustRun("delete", "spin")
+	})
+
+	t.Run("missing import", func(t *testing.T) {
+		b := newBundle(t, "component/badimport.wat")
+		res := r.run("create", "-b", b.dir, "badimport")
+		if res.code != 1 || !strings.Contains(res.stderr, "example:missing/thing") {
+			t.Errorf("runw create: %v, want exit 1 naming the missing import", res)
+		}
+		oneLine(t, "create", res.stderr)
+	})
+	r.assertRootEmpty()
+}

@@ -55,7 +55,8 @@ type componentGuest struct {
 }
 
 // prepareComponent compiles (or loads) the plan's component, grants it the
-// plan and instantiates it. The grants are wasmtime's WASI 0.2: argv, env,
+// plan and links it, checking its imports; its instantiation, which runs
+// its core modules' start functions, waits for Run (component.Link). The grants are wasmtime's WASI 0.2: argv, env,
 // stdio and the directory preopens (rootfs, bind mounts, tmpfs), each
 // read-only where the plan says; single files (file binds, the default
 // devices) have no WASI 0.2 form and are not granted (docs/components.md).
@@ -87,7 +88,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 		}
 		cfg.Dirs = append(cfg.Dirs, component.Dir{Host: fmt.Sprintf("/proc/self/fd/%d", dir), Guest: p.GuestPath, ReadOnly: p.ReadOnly})
 	}
-	inst, err := component.Instantiate(comp, cfg)
+	inst, err := component.Link(comp, cfg)
 	if err != nil {
 		g.Close()
 		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))

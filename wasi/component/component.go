@@ -84,6 +84,7 @@ extern size_t wasmtime_component_type_export_count(const wasmtime_component_type
 extern bool wasmtime_component_type_export_nth(const wasmtime_component_type_t *, const wasm_engine_t *, size_t, const char **, size_t *, comp_item_t *);
 extern void wasmtime_component_item_delete(comp_item_t *);
 extern void wasmtime_component_delete(wasmtime_component_t *);
+extern wasmtime_component_t *wasmtime_component_clone(const wasmtime_component_t *);
 extern void wasmtime_component_export_index_delete(wasmtime_component_export_index_t *);
 
 extern wasmtime_component_linker_t *wasmtime_component_linker_new(const wasm_engine_t *);
@@ -361,14 +362,19 @@ func orDefault(limit int64) int64 {
 	return limit
 }
 
-// Instance is an instantiated component whose run has not been called.
+// Instance is a component linked in its store, whose run has not been
+// called; Call instantiates it first.
 type Instance struct {
 	store  *C.wasmtime_store_t
 	ctx    *C.wasmtime_context_t
 	linker *C.wasmtime_component_linker_t
-	inst   C.comp_instance_t
-	run    C.comp_func_t
-	exit   *C.exit_t
+	// comp is the instance's own reference to the compiled component,
+	// until Call instantiates it.
+	comp    *C.wasmtime_component_t
+	runName string
+	inst    C.comp_instance_t
+	run     C.comp_func_t
+	exit    *C.exit_t
 }
 
 // cStrings copies strs into C memory; free releases it.
@@ -441,16 +447,29 @@ func wasiConfig(cfg Config) (*C.wasi_config_t, error) {
 	return wc, nil
 }
 
-// Instantiate grants cfg to the component, links WASI 0.2 (wasmtime's,
-// with runw's wasi:cli/exit) and instantiates it, finding its run export.
-// No guest code runs yet.
-func Instantiate(c *Component, cfg Config) (*Instance, error) {
+// Link grants cfg to the component and links WASI 0.2 (wasmtime's, with
+// runw's wasi:cli/exit), and checks that the linker satisfies every
+// import, without running any of the component's code: Call instantiates
+// it.
+//
+// Instantiation runs the start function of each of the component's core
+// modules (the preview1 adapter that wit-component puts in has one), and
+// Link runs in the init at create, before the sandbox: the image's code
+// would run before `runw start`, outside Landlock, seccomp and the
+// dropped capabilities, and a start function that never returned held
+// create until the compile bound failed it, two minutes later. wasmtime's
+// C API cannot check a component's imports without instantiating it, so
+// Link instantiates it in a store of its own that allows no instance:
+// wasmtime resolves every import first (a missing or mistyped one is
+// Link's error, at create, as before) and then refuses the first core
+// instance, before any start function.
+func Link(c *Component, cfg Config) (*Instance, error) {
 	runName, err := c.RunExport()
 	if err != nil {
 		return nil, err
 	}
 	engine := enginePtr(c.engine)
-	in := &Instance{exit: (*C.exit_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.exit_t{}))))}
+	in := &Instance{runName: runName, exit: (*C.exit_t)(C.calloc(1, C.size_t(unsafe.Sizeof(C.exit_t{}))))}
 	in.store = C.wasmtime_store_new(engine, nil, nil)
 	in.ctx = C.wasmtime_store_context(in.store)
 	if cfg.MemoryLimit > 0 || cfg.TableElements > 0 {
@@ -482,20 +501,62 @@ func Instantiate(c *Component, cfg Config) (*Instance, error) {
 			return nil, fmt.Errorf("link %s: %w", name, err)
 		}
 	}
-	if err := takeError(C.wasmtime_component_linker_instantiate(in.linker, in.ctx, c.c, &in.inst)); err != nil {
+	if err := checkImports(engine, in.linker, c); err != nil {
 		in.Close()
 		return nil, err
 	}
-	rn, fn := C.CString(runName), C.CString("run")
-	ok := C.runw_find_func(&in.inst, in.ctx, rn, C.size_t(len(runName)), fn, 3, &in.run)
+	in.comp = C.wasmtime_component_clone(c.c)
+	runtime.KeepAlive(c)
+	return in, nil
+}
+
+// noInstances is the message of wasmtime's refusal of a core instance in
+// a store whose limiter allows none (v39's wording, which
+// TestLinkRunsNoCode and TestLinkRefusesMissingImport hold it to).
+const noInstances = "instance count too high"
+
+// checkImports instantiates c with linker in a throwaway store that allows
+// no instance (Link says why), and returns the error unless it is that
+// store's refusal: a missing or mistyped import.
+func checkImports(engine *C.wasm_engine_t, linker *C.wasmtime_component_linker_t, c *Component) error {
+	dry := C.wasmtime_store_new(engine, nil, nil)
+	defer C.wasmtime_store_delete(dry)
+	C.wasmtime_store_limiter(dry, -1, -1, 0, -1, -1)
+	var inst C.comp_instance_t
+	err := takeError(C.wasmtime_component_linker_instantiate(linker, C.wasmtime_store_context(dry), c.c, &inst))
+	runtime.KeepAlive(c)
+	if err != nil && !strings.Contains(err.Error(), noInstances) {
+		return err
+	}
+	// A component without a core instance instantiates there: it has no
+	// start function either, and its imports are satisfied.
+	return nil
+}
+
+// instantiate instantiates the linked component, running its core
+// modules' start functions, and finds its run export.
+func (in *Instance) instantiate() *C.wasmtime_error_t {
+	if in.comp == nil {
+		msg := C.CString("the component was called before")
+		defer C.free(unsafe.Pointer(msg))
+		return C.wasmtime_error_new(msg)
+	}
+	err := C.wasmtime_component_linker_instantiate(in.linker, in.ctx, in.comp, &in.inst)
+	C.wasmtime_component_delete(in.comp)
+	in.comp = nil
+	if err != nil {
+		return err
+	}
+	rn, fn := C.CString(in.runName), C.CString("run")
+	ok := C.runw_find_func(&in.inst, in.ctx, rn, C.size_t(len(in.runName)), fn, 3, &in.run)
 	C.free(unsafe.Pointer(rn))
 	C.free(unsafe.Pointer(fn))
-	runtime.KeepAlive(c)
 	if ok == 0 {
-		in.Close()
-		return nil, fmt.Errorf("%s exports no run function", runName)
+		msg := C.CString(in.runName + " exports no run function")
+		defer C.free(unsafe.Pointer(msg))
+		return C.wasmtime_error_new(msg)
 	}
-	return in, nil
+	return nil
 }
 
 // Result is how a call of run ended.
@@ -518,9 +579,15 @@ type Result struct {
 // went through runw's own wasi:cli/exit (recorded in exit_t), and the
 // error's exit status (wasmtime_error_exit_status) is also honoured; any
 // other error is a trap, or a stop that the caller recorded.
+//
+// It instantiates the component first (Link says why not before), so a
+// start function's exit, trap or stop ends it the same way.
 func (in *Instance) Call() Result {
 	var ok C.int
-	err := C.runw_call_run(&in.run, in.ctx, &ok)
+	err := in.instantiate()
+	if err == nil {
+		err = C.runw_call_run(&in.run, in.ctx, &ok)
+	}
 	if in.exit.exited != 0 {
 		if err != nil {
 			C.wasmtime_error_delete(err)
@@ -538,8 +605,12 @@ func (in *Instance) Call() Result {
 	return Result{Failed: ok == 0}
 }
 
-// Close frees the instance's store, linker and exit record.
+// Close frees the instance's store, linker, component and exit record.
 func (in *Instance) Close() {
+	if in.comp != nil {
+		C.wasmtime_component_delete(in.comp)
+		in.comp = nil
+	}
 	if in.linker != nil {
 		C.wasmtime_component_linker_delete(in.linker)
 		in.linker = nil

@@ -56,7 +56,7 @@ func command(body string) string {
 
 func run(t *testing.T, engine *wasmtime.Engine, wat string, cfg component.Config) component.Result {
 	t.Helper()
-	in, err := component.Instantiate(compile(t, engine, wat), cfg)
+	in, err := component.Link(compile(t, engine, wat), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,12 +167,58 @@ func TestSerializeRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	in, err := component.Instantiate(c, component.Config{})
+	in, err := component.Link(c, component.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
 	if r := in.Call(); r != (component.Result{Exited: true, Code: 42}) {
 		t.Errorf("got %+v, want exit 42", r)
+	}
+}
+
+// Link runs none of the component's code: a core module's start function
+// runs when Call instantiates it, and ends it as run would (an exit, a
+// trap). The instance keeps the compiled component it needs: the caller
+// may close its own.
+func TestLinkRunsNoCode(t *testing.T) {
+	engine := wasi.NewEngine()
+	cases := []struct {
+		name  string
+		start string
+		check func(component.Result) bool
+	}{
+		{"exit", `(func $init (call $exit (i32.const 1)))`, func(r component.Result) bool { return r == component.Result{Exited: true, Code: 1} }},
+		{"trap", `(func $init unreachable)`, func(r component.Result) bool { return r.Err != nil && strings.Contains(r.Err.Error(), "unreachable") }},
+		{"returns", `(func $init)`, func(r component.Result) bool { return r == component.Result{} }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			comp := compile(t, engine, command(c.start+` (start $init) (func (export "run") (result i32) (i32.const 0))`))
+			in, err := component.Link(comp, component.Config{})
+			if err != nil {
+				t.Fatalf("Link: %v (the start function ran?)", err)
+			}
+			defer in.Close()
+			comp.Close()
+			if got := in.Call(); !c.check(got) {
+				t.Errorf("Call: %+v", got)
+			}
+		})
+	}
+}
+
+// An import the linker cannot satisfy is Link's error, as it was
+// instantiation's, although Link instantiates nothing (its check relies on
+// wasmtime's wording of the no-instance refusal, noInstances).
+func TestLinkRefusesMissingImport(t *testing.T) {
+	engine := wasi.NewEngine()
+	_, err := component.Link(compile(t, engine, testdata(t, "badimport.wat")), component.Config{})
+	if err == nil || !strings.Contains(err.Error(), "example:missing/thing") {
+		t.Errorf("Link: %v, want a refusal naming the missing import", err)
+	}
+	// The well-formed one links and runs.
+	if got := run(t, engine, testdata(t, "exitcode.wat"), component.Config{}); got != (component.Result{Exited: true, Code: 42}) {
+		t.Errorf("exitcode.wat: %+v, want exit 42", got)
 	}
 }
