@@ -21,6 +21,12 @@ import (
 // (its start function, then _start), a trap in it ends the guest as any
 // trap does.
 //
+// The code section moves by the bytes the export adds less the start
+// section's: the offsets in a trap's backtrace are the rewritten module's,
+// that many bytes past the file's (only for a module with a start
+// section). wasmtime's messages for an invalid module are the file's own
+// (compileModuleBytes validates it as written first).
+//
 // No module of the image may export this name itself (deferStart refuses
 // one): a module's own export of it would otherwise be run before
 // _start as if it were its start function.
