@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,20 +22,14 @@ func TestStartFunctionRunsAtStart(t *testing.T) {
 
 	t.Run("not at create", func(t *testing.T) {
 		b := newBundle(t, "wat/startfn.wat")
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, "startfn")
-		res := finish(cmd, cmd.Run(), stdout, stderr)
-		if res.code != 0 {
-			t.Fatalf("runw create: %v", res)
-		}
+		stdout := createWithin(t, r, b, "startfn")
 		// The init holds create's stdout: what it printed so far is there.
-		if out, _ := os.ReadFile(stdout.Name()); len(out) != 0 {
+		if out, _ := os.ReadFile(stdout); len(out) != 0 {
 			t.Errorf("the guest wrote %q at create, before start", out)
 		}
 		r.mustRun("start", "startfn")
 		r.waitStatus("startfn", "stopped", 20*time.Second)
-		if out, _ := os.ReadFile(stdout.Name()); string(out) != "start function\n_start after it\n" {
+		if out, _ := os.ReadFile(stdout); string(out) != "start function\n_start after it\n" {
 			t.Errorf("the guest wrote %q, want its start function's line, then _start's", out)
 		}
 		r.mustRun("delete", "startfn")
@@ -49,30 +44,7 @@ func TestStartFunctionRunsAtStart(t *testing.T) {
 		}
 	})
 
-	t.Run("spins", func(t *testing.T) {
-		b := newBundle(t, "wat/startspin.wat")
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, "spin")
-		res := finish(cmd, cmd.Run(), stdout, stderr)
-		if ctx.Err() != nil {
-			t.Fatal("runw create of a guest whose start function spins did not return")
-		}
-		if res.code != 0 {
-			t.Fatalf("runw create: %v", res)
-		}
-		r.mustRun("delete", "spin")
-
-		bg, pid := runInBackground(t, r, b, "spin-run")
-		time.Sleep(50 * time.Millisecond)
-		if procGone(pid) {
-			t.Fatalf("guest exited while its start function spins: %v", bg.wait(t, time.Second))
-		}
-		r.mustRun("kill", "spin-run", "TERM")
-		if res := bg.wait(t, 10*time.Second); res.code != 143 {
-			t.Errorf("runw run, killed with TERM in the start function: %v, want exit 143", res)
-		}
-	})
+	t.Run("spins", func(t *testing.T) { spinningStartStops(t, r, "wat/startspin.wat") })
 
 	t.Run("traps", func(t *testing.T) {
 		b := newBundle(t, "wat/starttrap.wat")
@@ -128,29 +100,7 @@ func TestComponentStartFunctionRunsAtStart(t *testing.T) {
 		}
 	})
 
-	t.Run("spins", func(t *testing.T) {
-		b := newBundle(t, "component/startspin.wat")
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, "spin")
-		res := finish(cmd, cmd.Run(), stdout, stderr)
-		if ctx.Err() != nil {
-			t.Fatal("runw create of a component whose start function spins did not return")
-		}
-		if res.code != 0 {
-			t.Fatalf("runw create: %v", res)
-		}
-		r.mustRun("start", "spin")
-		st := r.waitStatus("spin", "running", 20*time.Second)
-		time.Sleep(50 * time.Millisecond)
-		if procGone(st.Pid) {
-			t.Fatal("guest exited while its start function spins")
-		}
-		r.mustRun("kill", "spin", "TERM")
-		waitGone(t, st.Pid, 5*time.Second)
-		r.waitStatus("spin", "stopped", 5*time.Second)
-		r.mustRun("delete", "spin")
-	})
+	t.Run("spins", func(t *testing.T) { spinningStartStops(t, r, "component/startspin.wat") })
 
 	t.Run("missing import", func(t *testing.T) {
 		b := newBundle(t, "component/badimport.wat")
@@ -161,4 +111,47 @@ func TestComponentStartFunctionRunsAtStart(t *testing.T) {
 		oneLine(t, "create", res.stderr)
 	})
 	r.assertRootEmpty()
+}
+
+// createWithin runs `runw create` of b as id and fails t unless it exits
+// 0 within 30 s; it returns the file holding create's stdout, which the
+// init goes on writing to.
+func createWithin(t *testing.T, r *runw, b *bundle, id string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, id)
+	res := finish(cmd, cmd.Run(), stdout, stderr)
+	if ctx.Err() != nil {
+		t.Fatalf("runw create of %s did not return", filepath.Base(b.spec.Process.Args[0]))
+	}
+	if res.code != 0 {
+		t.Fatalf("runw create: %v", res)
+	}
+	return stdout.Name()
+}
+
+// spinningStartStops: a guest whose start function never returns is
+// created at once, and runs, and `kill TERM` ends it with 143, through
+// create and start as through run.
+func spinningStartStops(t *testing.T, r *runw, guest string) {
+	b := newBundle(t, guest)
+	createWithin(t, r, b, "spin")
+	r.mustRun("start", "spin")
+	st := r.waitStatus("spin", "running", 20*time.Second)
+	time.Sleep(50 * time.Millisecond)
+	if procGone(st.Pid) {
+		t.Fatal("guest exited while its start function spins")
+	}
+	r.mustRun("kill", "spin", "TERM")
+	waitGone(t, st.Pid, 5*time.Second)
+	r.waitStatus("spin", "stopped", 5*time.Second)
+	r.mustRun("delete", "spin")
+
+	bg, _ := runInBackground(t, r, b, "spin-run")
+	time.Sleep(50 * time.Millisecond)
+	r.mustRun("kill", "spin-run", "TERM")
+	if res := bg.wait(t, 10*time.Second); res.code != 143 {
+		t.Errorf("runw run, killed with TERM in the start function: %v, want exit 143", res)
+	}
 }
