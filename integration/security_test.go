@@ -704,9 +704,10 @@ func TestGrantsStayInsideThemselves(t *testing.T) {
 // (runc's create runs nothing of the image's). Every compile of the
 // module is bounded in CPU time, and create (or exec, with runc's 255)
 // fails with one line once that runs out: create's compile child outside
-// the container, the init's in-process compile (in a user namespace
-// create leaves the compile to the init), and the compile child of an
-// exec'd init. The bound (two minutes of CPU for this module) is made
+// the container, the init's compile child (in a user namespace create
+// leaves the compile to the init; the init compiled in-process until its
+// child could confine itself there: TestUncachedCompileInAChild), and the
+// compile child of an exec'd init. The bound (two minutes of CPU for this module) is made
 // 8 s here by RUNW_COMPILE_CPU; its wall-clock backstop is four times
 // that and a minute. The bound was one of wall-clock time before, which
 // a loaded node could pass with a legitimate compile
@@ -720,7 +721,7 @@ func TestSlowCompileEndsCreate(t *testing.T) {
 		edit func(s *specs.Spec)
 	}{
 		{"create outside", false, func(s *specs.Spec) {}},
-		{"init in-process", false, func(s *specs.Spec) { s.Linux = userNamespaceLinux() }},
+		{"init's child", false, func(s *specs.Spec) { s.Linux = userNamespaceLinux() }},
 		{"exec'd init's child", true, func(s *specs.Spec) {}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -769,20 +770,21 @@ func TestSlowCompileEndsCreate(t *testing.T) {
 // of wall-clock time (two minutes for a small module), and create failed
 // with "compile took more than 2m0s" for a module that needs 2 s of CPU.
 // Here the compile is stopped (SIGSTOP) for longer than that, once it has
-// begun, in create's compile child and in the init's in-process compile;
-// create succeeds once it goes on. The test waits for over two minutes,
+// begun, in create's compile child and in the init's (the init compiled
+// in-process until its child could confine itself in the container's pid
+// namespace: TestUncachedCompileInAChild); create succeeds once it goes on. The test waits for over two minutes,
 // spending almost no CPU.
 func TestStarvedCompileSucceeds(t *testing.T) {
 	needsRoot(t, "a user namespace")
 	for _, tc := range []struct {
 		name string
-		// who is the word on the command line of create's child that
-		// compiles.
-		who  string
+		// who are the words on the command lines of create's child, and
+		// of its child, and so on, down to the process that compiles.
+		who  []string
 		edit func(s *specs.Spec)
 	}{
-		{"create outside", "compile", func(s *specs.Spec) {}},
-		{"init in-process", "init", func(s *specs.Spec) { s.Linux = userNamespaceLinux() }},
+		{"create outside", []string{"compile"}, func(s *specs.Spec) {}},
+		{"init's child", []string{"init", "compile"}, func(s *specs.Spec) { s.Linux = userNamespaceLinux() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -802,7 +804,12 @@ func TestStarvedCompileSucceeds(t *testing.T) {
 					t.Fatalf("no %s child of create using CPU after a minute", tc.who)
 				}
 				if pid == 0 {
-					pid = childRunning(create.cmd.Process.Pid, tc.who)
+					pid = create.cmd.Process.Pid
+					for _, w := range tc.who {
+						if pid != 0 {
+							pid = childRunning(pid, w)
+						}
+					}
 				}
 				// Compiling: past Go's start, with a second or more of
 				// its 2 s of CPU to go.
@@ -1164,4 +1171,42 @@ func TestCompileChildHandsItsArtifactBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUncachedCompileInAChild: with no cache (`--cache-dir ""`), the init
+// compiled the image's module itself, before its sandbox, with the
+// privileges it still held, so a Cranelift bug the module exploited would
+// run its code there; and Cranelift's working memory stayed in the init
+// for the container's life (85 MB resident for the Go hello, after a 90
+// MB peak). Now the confined compile child hands its artifact back into
+// a sealed memfd, which the init maps: its peak stays that of a warm
+// start. A child of the init is in the container's pid namespace while
+// /proc is still the host's, and the child's Landlock rule for
+// /proc/<its pid>/task named another process there, or none: it always
+// failed, for the init's cache fill too, and the init compiled in-process.
+func TestUncachedCompileInAChild(t *testing.T) {
+	needsRoot(t, "a pid namespace")
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "hello")
+	b.edit(ownMountAndPID)
+	stdout := createWithin(t, r, b, "nocache", "--cache-dir", "")
+	st, res, ok := r.state("nocache")
+	if !ok {
+		t.Fatalf("state: %v", res)
+	}
+	kb, err := procField(fmt.Sprintf("/proc/%d/status", st.Pid), "VmHWM:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb > 50<<10 {
+		t.Errorf("the init's peak resident memory is %.0f kB after create, want under 50 MB: it compiled the module itself", kb)
+	}
+	r.mustRun("start", "nocache")
+	r.waitStatus("nocache", "stopped", 20*time.Second)
+	if out, _ := os.ReadFile(stdout); !strings.Contains(string(out), "Hello") {
+		t.Errorf("the guest wrote %q", out)
+	}
+	r.mustRun("delete", "nocache")
+	r.assertRootEmpty()
 }

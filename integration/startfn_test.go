@@ -113,14 +113,14 @@ func TestComponentStartFunctionRunsAtStart(t *testing.T) {
 	r.assertRootEmpty()
 }
 
-// createWithin runs `runw create` of b as id and fails t unless it exits
-// 0 within 30 s; it returns the file holding create's stdout, which the
-// init goes on writing to.
-func createWithin(t *testing.T, r *runw, b *bundle, id string) string {
+// createWithin runs `runw [global...] create` of b as id and fails t
+// unless it exits 0 within 30 s; it returns the file holding create's
+// stdout, which the init goes on writing to.
+func createWithin(t *testing.T, r *runw, b *bundle, id string, global ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd, stdout, stderr := r.command(ctx, "create", "-b", b.dir, id)
+	cmd, stdout, stderr := r.command(ctx, append(global, "create", "-b", b.dir, id)...)
 	res := finish(cmd, cmd.Run(), stdout, stderr)
 	if ctx.Err() != nil {
 		t.Fatalf("runw create of %s did not return", filepath.Base(b.spec.Process.Args[0]))

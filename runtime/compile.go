@@ -163,12 +163,76 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	if cache.Holds(key) {
 		return key, true, nil
 	}
-	return key, false, compileInto(cache, key, copied, info.Size(), name, outside, cg)
+	return key, false, compileInto(copied, info.Size(), name, outside, cg, artifactKeeper{
+		where: fmt.Sprintf("the cache %q", cache.Dir),
+		keep: func(r io.Reader, limit int64, done func() error) error {
+			return cache.StoreFrom(key, r, limit, done)
+		},
+	})
 }
 
-// compileInto is fillCache's compile of the sealed copy of a module of
-// size bytes, named name, whose key is key.
-func compileInto(cache *wasi.Cache, key string, copied *os.File, size int64, name string, outside bool, cg *cgroupEntry) error {
+// artifactKeeper is where compileInto puts the artifact the compile child
+// hands back: keep reads it from r (at most limit bytes, calling done once
+// it has read it all, before it keeps it: wasi.ReadArtifact); where names
+// it in errors.
+type artifactKeeper struct {
+	where string
+	keep  func(r io.Reader, limit int64, done func() error) error
+}
+
+// compileToMemory is fillCache for an init with no cache to fill (`runw
+// --cache-dir ""`, or one it cannot open): the same confined `runw
+// compile` child compiles the module, in the container's cgroup, and
+// hands its artifact back into a memfd, sealed against any change, which
+// the init maps (wasi.Plan.Artifact) as it maps one from the cache.
+//
+// It stops what the init's own compile allowed: Cranelift compiling the
+// image's module in the init, before its sandbox, with the privileges it
+// holds until then, where a compiler bug that the module exploits would
+// run the attacker's code. A compromised child can only hand back an
+// artifact whose code runs once the guest runs, under the sandbox (a
+// module's start function included: wasi.DeferredStart), as with one it
+// stored in the cache.
+func compileToMemory(module, name string, kind spec.Kind) (*os.File, error) {
+	f, err := os.Open(module)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	copied, _, err := sealedCopy(f, name, kind)
+	if err != nil {
+		return nil, err
+	}
+	defer copied.Close()
+	fd, err := unix.MemfdCreate("runw-artifact", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	if err != nil {
+		return nil, fmt.Errorf("keep the artifact: %w", err)
+	}
+	artifact := os.NewFile(uintptr(fd), "runw-artifact")
+	err = compileInto(copied, info.Size(), name, false, nil, artifactKeeper{
+		where: "memory",
+		keep: func(r io.Reader, limit int64, done func() error) error {
+			_, err := wasi.ReadArtifact(artifact, r, limit, done)
+			return err
+		},
+	})
+	if err == nil {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
+	}
+	if err != nil {
+		artifact.Close()
+		return nil, err
+	}
+	return artifact, nil
+}
+
+// compileInto is fillCache's (and compileToMemory's) compile of the sealed
+// copy of a module of size bytes, named name; keep takes the artifact.
+func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgroupEntry, keep artifactKeeper) error {
 	bound := compileBoundFor(size)
 	ctx, cancel := context.WithTimeout(context.Background(), bound.wall)
 	defer cancel()
@@ -239,7 +303,7 @@ func compileInto(cache *wasi.Cache, key string, copied *os.File, size int64, nam
 		return err
 	}
 	var childErr error
-	err = cache.StoreFrom(key, artifact, int64(memory), func() error {
+	err = keep.keep(artifact, int64(memory), func() error {
 		childErr = wait()
 		return childErr
 	})
@@ -248,9 +312,9 @@ func compileInto(cache *wasi.Cache, key string, copied *os.File, size int64, nam
 		<-exited
 	}
 	if err != nil && childErr == nil && !errors.Is(err, wasi.ErrArtifactTooLarge) {
-		// The child compiled, or was never waited for: writing to the
-		// cache failed (a full or read-only disk).
-		return fmt.Errorf("compile %q: the cache %q could not keep the artifact: %w", name, cache.Dir, spec.ErrnoOf(err))
+		// The child compiled, or was never waited for: keeping the
+		// artifact failed (a full or read-only disk, no memory).
+		return fmt.Errorf("compile %q: %s could not keep the artifact: %w", name, keep.where, spec.ErrnoOf(err))
 	}
 	return err
 }

@@ -64,8 +64,11 @@ func confineCompile() error {
 	if LandlockABI() > 0 {
 		rules := []landlock.Rule{
 			// allThreads lists this process's threads after the calling
-			// thread has entered the ruleset.
-			landlock.PathAccess(ll.AccessFSReadDir|ll.AccessFSReadFile, fmt.Sprintf("/proc/%d/task", os.Getpid())),
+			// thread has entered the ruleset. By /proc/self, not the pid:
+			// a child of the init is in the container's pid namespace
+			// while /proc is still the host's, where its own pid names
+			// another process, or none, and the ruleset failed.
+			landlock.PathAccess(ll.AccessFSReadDir|ll.AccessFSReadFile, "/proc/self/task"),
 		}
 		fd, flags, err := landlockConfig.NewRulesetFD(rules...)
 		if err != nil {

@@ -104,6 +104,10 @@ func Init() {
 			fail(err)
 		}
 	}
+	artifact, err := compileUncached(cfg, cache)
+	if err != nil {
+		fail(err)
+	}
 	if err := cfg.Sandbox.loopbackUp(); err != nil {
 		fail(err)
 	}
@@ -111,6 +115,12 @@ func Init() {
 		fail(err)
 	}
 	guest, err := wasi.Prepare(cfg.Plan, cache)
+	if artifact != nil {
+		// Not a handed-over descriptor: closeHanded must not close its
+		// number again.
+		artifact.Close()
+		cfg.Plan.Artifact = ""
+	}
 	if !compiling.Stop() {
 		// The bound fired: its report is on its way, and exits.
 		select {}
@@ -305,6 +315,29 @@ func compileInChild(cfg initConfig, cache *wasi.Cache) error {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 	}
 	return nil
+}
+
+// compileUncached is compileInChild for an init without a cache (or an
+// artifact create handed over): the child hands its artifact back into
+// memory (compileToMemory says what that stops), named as the plan's
+// artifact, which the caller closes once the guest is prepared. If the
+// child fails but not for good, Prepare compiles in-process, as before.
+// Not for an exec'd init, for compileInChild's reason.
+func compileUncached(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
+	if cache != nil || cfg.Plan.Artifact != "" || cfg.Sandbox != nil && cfg.Sandbox.Joined {
+		return nil, nil
+	}
+	artifact, err := compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind)
+	if err != nil {
+		if compileIsFinal(err) {
+			return nil, err
+		}
+		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
+		return nil, nil
+	}
+	logDebugf("init: compiled in a child, into memory")
+	cfg.Plan.Artifact = fmt.Sprintf("/proc/self/fd/%d", artifact.Fd())
+	return artifact, nil
 }
 
 // closeHanded closes the handed-over descriptors (of the passed ones)

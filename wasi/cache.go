@@ -511,18 +511,7 @@ func (c *Cache) StoreFrom(key string, r io.Reader, limit int64, done func() erro
 	var n int64
 	err := writeAtomicFrom(c.path(key), func(w io.Writer) error {
 		var err error
-		n, err = io.Copy(io.MultiWriter(w, crc), io.LimitReader(r, limit+1))
-		if err == nil && n > limit {
-			err = fmt.Errorf("%w: more than %d bytes", ErrArtifactTooLarge, limit)
-		}
-		// The writer's own failure (it wrote nothing, or part) comes
-		// first: it says why.
-		if err == nil && done != nil {
-			err = done()
-		}
-		if err == nil && n == 0 {
-			err = errors.New("empty artifact")
-		}
+		n, err = ReadArtifact(io.MultiWriter(w, crc), r, limit, done)
 		return err
 	})
 	if err != nil {
@@ -535,6 +524,25 @@ func (c *Cache) StoreFrom(key string, r io.Reader, limit int64, done func() erro
 		return err
 	}
 	return c.evict(key)
+}
+
+// ReadArtifact copies an artifact from r to its end into w, at most limit
+// bytes (more is ErrArtifactTooLarge), then calls done (when not nil),
+// whose error is returned: the writer of r says there whether what it
+// wrote is whole. An empty artifact is refused after done, so that the
+// writer's own failure (it wrote nothing) comes first: it says why.
+func ReadArtifact(w io.Writer, r io.Reader, limit int64, done func() error) (int64, error) {
+	n, err := io.Copy(w, io.LimitReader(r, limit+1))
+	if err == nil && n > limit {
+		err = fmt.Errorf("%w: more than %d bytes", ErrArtifactTooLarge, limit)
+	}
+	if err == nil && done != nil {
+		err = done()
+	}
+	if err == nil && n == 0 {
+		err = errors.New("empty artifact")
+	}
+	return n, err
 }
 
 // indexFile is the index entry naming the key of the file at path, as
