@@ -152,6 +152,13 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	if err != nil {
 		return "", false, err
 	}
+	if info.Size() > wasi.MaxModuleSize {
+		// Refused on its size, before any of it is copied: the copy is a
+		// memfd charged to this process's cgroup (the container's, for
+		// the init), and 512 MiB of it took an init under a small memory
+		// limit down with the OOM killer instead of this error.
+		return "", false, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
+	}
 	copied, key, err := sealedCopy(f, name, kind)
 	if err != nil {
 		return "", false, err

@@ -60,6 +60,37 @@ func TestCachedOutsideHashesNoMoreThanItsBound(t *testing.T) {
 	}
 }
 
+// TestFillCacheRefusesOversizedUnread: a module file larger than
+// wasi.MaxModuleSize is refused on its size, before fillCache copies it.
+// The copy is a memfd charged to the caller's cgroup: the init of a
+// container with a 64 MiB memory limit and a 6 GiB (sparse) module was
+// killed by the OOM killer while copying its first 512 MiB, and create
+// said so instead of naming the file as too large (as it does with no
+// cache, where the size is checked first).
+func TestFillCacheRefusesOversizedUnread(t *testing.T) {
+	defer func(old int64) { wasi.MaxModuleSize = old }(wasi.MaxModuleSize)
+	wasi.MaxModuleSize = 8 << 20
+	p := filepath.Join(t.TempDir(), "big.wasm")
+	if err := os.WriteFile(p, []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := wasi.OpenCache(t.TempDir(), 1<<30)
+	if err != nil {
+		t.Skipf("no cache: %v", err)
+	}
+	before := readBytes(t)
+	_, _, err = fillCache(cache, p, "/big.wasm", spec.KindModule, false, nil)
+	if !errors.Is(err, wasi.ErrModuleTooLarge) {
+		t.Fatalf("fillCache of a module over the bound: %v, want ErrModuleTooLarge", err)
+	}
+	if read := readBytes(t) - before; read > 1<<20 {
+		t.Fatalf("fillCache read %d MiB of a module its size already refused", read>>20)
+	}
+}
+
 // TestCompileWatch: the init's bound on its own compile counts the CPU
 // time of all its threads (Cranelift compiles on a thread per CPU), and
 // a compile that spends none (stopped, starved) is ended only by the
