@@ -152,13 +152,6 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	if err != nil {
 		return "", false, err
 	}
-	if info.Size() > wasi.MaxModuleSize {
-		// Refused on its size, before any of it is copied: the copy is a
-		// memfd charged to this process's cgroup (the container's, for
-		// the init), and 512 MiB of it took an init under a small memory
-		// limit down with the OOM killer instead of this error.
-		return "", false, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
-	}
 	copied, key, err := sealedCopy(f, name, kind)
 	if err != nil {
 		return "", false, err
@@ -330,6 +323,13 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 // wasi.MaxModuleSize bytes, returns it sealed against any change (write,
 // shrink, grow, and further seals) at offset 0, and the key of its bytes.
 func sealedCopy(f *os.File, name string, kind spec.Kind) (*os.File, string, error) {
+	// Refused on its size, before any of it is copied: the copy is a
+	// memfd charged to this process's cgroup (the container's, for the
+	// init), and 512 MiB of it took an init under a small memory limit
+	// down with the OOM killer instead of this error.
+	if info, err := f.Stat(); err == nil && info.Size() > wasi.MaxModuleSize {
+		return nil, "", &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
+	}
 	fd, err := unix.MemfdCreate("runw-module", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, "", fmt.Errorf("copy the module: %w", err)
