@@ -431,6 +431,19 @@ func TestMissingCwdIsCreated(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(b.rootfs, "srv", "app", "here")); err != nil || string(got) != "x" {
 		t.Errorf("a relative write from the made cwd: %q %v", got, err)
 	}
+
+	// A cwd that is a file, or lies below one, fails create in runc's
+	// words (its MkdirAll); the guest ran there before.
+	b.writeFile("afile", "")
+	for _, cwd := range []string{"/afile", "/afile/below"} {
+		b.edit(func(s *specs.Spec) { s.Process.Cwd = cwd })
+		res := r.run("run", "-b", b.dir, "filecwd")
+		if res.code != 1 || !strings.Contains(res.stderr, "mkdir "+cwd+": not a directory") {
+			t.Errorf("cwd %s, a file: %v, want exit 1 and runc's \"mkdir %s: not a directory\"", cwd, res, cwd)
+		}
+		oneLine(t, "run", res.stderr)
+	}
+	r.assertRootEmpty()
 }
 
 // TestExecIgnoresLinksPlantedByTheGuest: runw exec joins the container's

@@ -280,7 +280,9 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		}
 	}
 	plan.MakeMountPoints()
-	plan.MakeCwd(b.Spec.Process.Cwd)
+	if err := plan.MakeCwd(b.Spec.Process.Cwd); err != nil {
+		return initConfig{}, err
+	}
 	if !noPivot {
 		if sandbox.Pivot, err = pivotPlan(plan, sandbox); err != nil {
 			return initConfig{}, err

@@ -91,6 +91,13 @@ func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A trailing slash names a directory: execve(2) of a file so
+		// named fails with ENOTDIR, in runc's words.
+		if strings.HasSuffix(raw, "/") {
+			if fi, err := os.Stat(v.host(resolved)); err == nil && !fi.IsDir() {
+				return nil, fmt.Errorf("exec: %q: stat %s: %w", arg0, arg0, syscall.ENOTDIR)
+			}
+		}
 		return v.openEntrypoint(path.Clean(raw), resolved)
 	}
 

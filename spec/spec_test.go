@@ -487,6 +487,13 @@ func TestEntrypointErrors(t *testing.T) {
 			want:     `"/app/hello.wasm": no such file or directory`,
 		},
 		{
+			// runc: exec: "/busybox/": stat /busybox/: not a directory.
+			name:     "file named with a trailing slash",
+			spec:     specWith([]string{"/app/hello.wasm/"}, "/", nil),
+			populate: func(t *testing.T, r string) { writeFile(t, r+"/app/hello.wasm", wasmModule) },
+			want:     `exec: "/app/hello.wasm/": stat /app/hello.wasm/: not a directory`,
+		},
+		{
 			name:     "directory",
 			spec:     specWith([]string{"/app"}, "/", nil),
 			populate: func(t *testing.T, r string) { os.MkdirAll(r+"/app", 0o755) },

@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -494,9 +495,28 @@ func (p *Plan) MakeMountPoints() {
 }
 
 // MakeCwd creates process.cwd where it is missing, as runc 1.1 does, in
-// the grant that holds it and by the same rules as a mount point.
-func (p *Plan) MakeCwd(cwd string) {
-	p.makeIn(path.Clean(cwd), true)
+// the grant that holds it and by the same rules as a mount point. Where
+// cwd, or a directory on its way, is something other than a directory it
+// fails as runc's MkdirAll does ("mkdir /afile: not a directory"): the
+// guest would otherwise start in a directory that is not there.
+func (p *Plan) MakeCwd(cwd string) error {
+	d, rel, ok := p.holder(path.Clean(cwd))
+	if !ok || d.ReadOnly && d.GuestPath != "/" {
+		return nil
+	}
+	rootDir, err := os.OpenFile(d.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	defer rootDir.Close()
+	f, err := pathrs.MkdirAllHandle(rootDir, rel, 0o755)
+	if errors.Is(err, unix.ENOTDIR) {
+		return fmt.Errorf("mkdir %s: %w", cwd, unix.ENOTDIR)
+	}
+	if err == nil {
+		f.Close()
+	}
+	return nil
 }
 
 // makeIn creates guestPath (a directory, or an empty file) in the
