@@ -59,6 +59,9 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"no _start", func(b *bundle) {
 			copyFile("testdata/wat/nostart.wat", filepath.Join(b.rootfs, "probe.wasm"))
 		}, "_start"},
+		{"shared memory", func(b *bundle) {
+			copyFile("testdata/wat/sharedmem.wat", filepath.Join(b.rootfs, "probe.wasm"))
+		}, "exports a shared memory"},
 		// wasmtime quotes the module's import name in its error: the
 		// image's ESC [ 2 J (clear the screen) must reach the terminal as
 		// text (runw's oneLine), never as a control character.

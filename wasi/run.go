@@ -309,6 +309,10 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		}
 		return nil, fmt.Errorf("grant the container's files: %w", err)
 	}
+	if sharedMemory(module) {
+		host.Close()
+		return nil, fmt.Errorf("%q exports a shared memory: runw's WASI host reads only a memory that is not shared (no wasi-threads)", plan.Argv[0])
+	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
 	memLimit := plan.MemoryLimit
@@ -342,6 +346,24 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	// Instantiate, before the sandbox (DeferredStart).
 	g.init = inst.GetFunc(store, DeferredStart)
 	return g, nil
+}
+
+// sharedMemory reports whether module exports its "memory" shared. The
+// WASI host finds the guest's memory as an export of that name of the
+// kind memory, which a shared memory is not: every call that reads or
+// writes guest memory failed with EFAULT, and a guest printing a line
+// exited 21 without a word, where wasmtime's own WASI runs it. Refused
+// at create instead, in one line.
+func sharedMemory(module *wasmtime.Module) bool {
+	for _, e := range module.Exports() {
+		if e.Name() != "memory" {
+			continue
+		}
+		if mt := e.Type().MemoryType(); mt != nil && mt.IsShared() {
+			return true
+		}
+	}
+	return false
 }
 
 // Close releases the descriptors the guest's WASI host holds.
