@@ -437,11 +437,7 @@ func TestMissingCwdIsCreated(t *testing.T) {
 	b.writeFile("afile", "")
 	for _, cwd := range []string{"/afile", "/afile/below"} {
 		b.edit(func(s *specs.Spec) { s.Process.Cwd = cwd })
-		res := r.run("run", "-b", b.dir, "filecwd")
-		if res.code != 1 || !strings.Contains(res.stderr, "mkdir "+cwd+": not a directory") {
-			t.Errorf("cwd %s, a file: %v, want exit 1 and runc's \"mkdir %s: not a directory\"", cwd, res, cwd)
-		}
-		oneLine(t, "run", res.stderr)
+		failsCleanly(t, r, r.run("run", "-b", b.dir, "filecwd"), "filecwd", "mkdir "+cwd+": not a directory")
 	}
 	r.assertRootEmpty()
 }

@@ -46,30 +46,15 @@ func TestStartFunctionRunsAtStart(t *testing.T) {
 
 	t.Run("spins", func(t *testing.T) { spinningStartStops(t, r, "wat/startspin.wat") })
 
-	t.Run("traps", func(t *testing.T) {
-		b := newBundle(t, "wat/starttrap.wat")
-		res := r.run("run", "-b", b.dir, "trap")
-		if res.code != 134 || !strings.Contains(res.stderr, "unreachable") {
-			t.Errorf("runw run: %v, want exit 134 naming the trap", res)
-		}
-	})
-
-	t.Run("exits", func(t *testing.T) {
-		b := newBundle(t, "wat/startexit.wat")
-		if res := r.run("run", "-b", b.dir, "exit"); res.code != 9 {
-			t.Errorf("runw run: %v, want the start function's exit 9", res)
-		}
-	})
+	t.Run("traps", func(t *testing.T) { wantRunExit(t, r, newBundle(t, "wat/starttrap.wat"), 134, "unreachable") })
+	// _start would exit 4.
+	t.Run("exits", func(t *testing.T) { wantRunExit(t, r, newBundle(t, "wat/startexit.wat"), 9, "") })
 
 	// The export runw gives a start function is never a module's own:
 	// it would run before _start as if it were its start function.
 	t.Run("reserved export", func(t *testing.T) {
 		b := newBundle(t, "wat/startreserved.wat")
-		res := r.run("run", "-b", b.dir, "reserved")
-		if res.code != 1 || !strings.Contains(res.stderr, "runw:deferred-start") {
-			t.Errorf("runw run: %v, want exit 1 naming the reserved export", res)
-		}
-		oneLine(t, "run", res.stderr)
+		failsCleanly(t, r, r.run("run", "-b", b.dir, "reserved"), "reserved", "runw:deferred-start")
 	})
 	r.assertRootEmpty()
 }
@@ -81,13 +66,8 @@ func TestComponentStartFunctionRunsAtStart(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
 
-	t.Run("run", func(t *testing.T) {
-		b := newBundle(t, "component/startfn.wat")
-		// run exits 42 if the start function ran, 3 if not.
-		if res := r.run("run", "-b", b.dir, "startfn"); res.code != 42 {
-			t.Errorf("runw run: %v, want exit 42", res)
-		}
-	})
+	// run exits 42 if the start function ran, 3 if not.
+	t.Run("run", func(t *testing.T) { wantRunExit(t, r, newBundle(t, "component/startfn.wat"), 42, "") })
 
 	t.Run("exits", func(t *testing.T) {
 		b := newBundle(t, "component/startexit.wat")
@@ -95,20 +75,14 @@ func TestComponentStartFunctionRunsAtStart(t *testing.T) {
 		r.mustRun("start", "exit")
 		r.waitStatus("exit", "stopped", 20*time.Second)
 		r.mustRun("delete", "exit")
-		if res := r.run("run", "-b", b.dir, "exit-run"); res.code != 7 {
-			t.Errorf("runw run: %v, want the start function's exit 7", res)
-		}
+		wantRunExit(t, r, b, 7, "")
 	})
 
 	t.Run("spins", func(t *testing.T) { spinningStartStops(t, r, "component/startspin.wat") })
 
 	t.Run("missing import", func(t *testing.T) {
 		b := newBundle(t, "component/badimport.wat")
-		res := r.run("create", "-b", b.dir, "badimport")
-		if res.code != 1 || !strings.Contains(res.stderr, "example:missing/thing") {
-			t.Errorf("runw create: %v, want exit 1 naming the missing import", res)
-		}
-		oneLine(t, "create", res.stderr)
+		failsCleanly(t, r, r.run("create", "-b", b.dir, "badimport"), "badimport", "example:missing/thing")
 	})
 	r.assertRootEmpty()
 }
@@ -153,5 +127,15 @@ func spinningStartStops(t *testing.T, r *runw, guest string) {
 	r.mustRun("kill", "spin-run", "TERM")
 	if res := bg.wait(t, 10*time.Second); res.code != 143 {
 		t.Errorf("runw run, killed with TERM in the start function: %v, want exit 143", res)
+	}
+}
+
+// wantRunExit runs b with `runw run` and fails t unless it exits code,
+// with stderr holding stderrHas (when not "").
+func wantRunExit(t *testing.T, r *runw, b *bundle, code int, stderrHas string) {
+	t.Helper()
+	res := r.run("run", "-b", b.dir, "startfn-run")
+	if res.code != code || !strings.Contains(res.stderr, stderrHas) {
+		t.Errorf("runw run: %v, want exit %d and stderr holding %q", res, code, stderrHas)
 	}
 }

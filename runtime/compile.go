@@ -143,16 +143,7 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	if cache == nil {
 		return "", false, errors.New("no usable cache to compile into")
 	}
-	f, err := os.Open(module)
-	if err != nil {
-		return "", false, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return "", false, err
-	}
-	copied, key, err := sealedCopy(f, name, kind)
+	copied, info, key, err := openSealed(module, name, kind)
 	if err != nil {
 		return "", false, err
 	}
@@ -194,40 +185,20 @@ type artifactKeeper struct {
 // module's start function included: wasi.DeferredStart), as with one it
 // stored in the cache.
 func compileToMemory(module, name string, kind spec.Kind) (*os.File, error) {
-	f, err := os.Open(module)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	copied, _, err := sealedCopy(f, name, kind)
+	copied, info, _, err := openSealed(module, name, kind)
 	if err != nil {
 		return nil, err
 	}
 	defer copied.Close()
-	fd, err := unix.MemfdCreate("runw-artifact", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, fmt.Errorf("keep the artifact: %w", err)
-	}
-	artifact := os.NewFile(uintptr(fd), "runw-artifact")
-	err = compileInto(copied, info.Size(), name, false, nil, artifactKeeper{
-		where: "memory",
-		keep: func(r io.Reader, limit int64, done func() error) error {
-			_, err := wasi.ReadArtifact(artifact, r, limit, done)
-			return err
-		},
+	return sealedMemfd("runw-artifact", func(artifact *os.File) error {
+		return compileInto(copied, info.Size(), name, false, nil, artifactKeeper{
+			where: "memory",
+			keep: func(r io.Reader, limit int64, done func() error) error {
+				_, err := wasi.ReadArtifact(artifact, r, limit, done)
+				return err
+			},
+		})
 	})
-	if err == nil {
-		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
-	}
-	if err != nil {
-		artifact.Close()
-		return nil, err
-	}
-	return artifact, nil
 }
 
 // compileInto is fillCache's (and compileToMemory's) compile of the sealed
@@ -319,31 +290,48 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 	return err
 }
 
+// openSealed opens the module file at module and returns its sealed copy
+// (sealedCopy), the file as it was when opened and the key of its bytes.
+// A file larger than wasi.MaxModuleSize is refused on its size, before any
+// of it is copied: the copy is a memfd charged to this process's cgroup
+// (the container's, for the init), and 512 MiB of it took an init under a
+// small memory limit down with the OOM killer instead of this error.
+func openSealed(module, name string, kind spec.Kind) (*os.File, os.FileInfo, string, error) {
+	f, err := os.Open(module)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if info.Size() > wasi.MaxModuleSize {
+		return nil, nil, "", &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
+	}
+	copied, key, err := sealedCopy(f, name, kind)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return copied, info, key, nil
+}
+
 // sealedCopy copies the module file f into a memfd, at most
 // wasi.MaxModuleSize bytes, returns it sealed against any change (write,
 // shrink, grow, and further seals) at offset 0, and the key of its bytes.
 func sealedCopy(f *os.File, name string, kind spec.Kind) (*os.File, string, error) {
-	// Refused on its size, before any of it is copied: the copy is a
-	// memfd charged to this process's cgroup (the container's, for the
-	// init), and 512 MiB of it took an init under a small memory limit
-	// down with the OOM killer instead of this error.
-	if info, err := f.Stat(); err == nil && info.Size() > wasi.MaxModuleSize {
-		return nil, "", &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
-	}
-	fd, err := unix.MemfdCreate("runw-module", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
-	if err != nil {
-		return nil, "", fmt.Errorf("copy the module: %w", err)
-	}
-	copied := os.NewFile(uintptr(fd), "runw-module")
-	key, err := wasi.CopyKeyed(copied, f, name, wasi.MaxModuleSize, kind.IsText())
+	var key string
+	copied, err := sealedMemfd("runw-module", func(copied *os.File) error {
+		var err error
+		key, err = wasi.CopyKeyed(copied, f, name, wasi.MaxModuleSize, kind.IsText())
+		return err
+	})
 	if err == nil {
-		_, err = unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, unix.F_SEAL_SEAL|unix.F_SEAL_SHRINK|unix.F_SEAL_GROW|unix.F_SEAL_WRITE)
-	}
-	if err == nil {
-		_, err = copied.Seek(0, io.SeekStart)
+		if _, err = copied.Seek(0, io.SeekStart); err != nil {
+			copied.Close()
+		}
 	}
 	if err != nil {
-		copied.Close()
 		return nil, "", fmt.Errorf("copy the module: %w", err)
 	}
 	return copied, key, nil

@@ -73,6 +73,10 @@ func overlaySelf(emptyDir string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "/overlay:"+name), nil
 }
 
+// allSeals seal a memfd against every change: write, shrink, grow, and
+// further seals.
+const allSeals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
+
 // memfdSelf copies runw into a memfd sealed against writes, growth and
 // shrinking: it cannot be changed by anyone and is not the host file.
 func memfdSelf() (*os.File, error) {
@@ -81,19 +85,31 @@ func memfdSelf() (*os.File, error) {
 		return nil, err
 	}
 	defer src.Close()
-	fd, err := unix.MemfdCreate("runw-init", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+	f, err := sealedMemfd("runw-init", func(f *os.File) error {
+		_, err := io.Copy(f, src)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("copy runw into a memfd: %w", err)
+	}
+	return f, nil
+}
+
+// sealedMemfd makes a memfd named name, has fill write it, and seals it
+// against every change (allSeals).
+func sealedMemfd(name string, fill func(f *os.File) error) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
-	f := os.NewFile(uintptr(fd), "/memfd:runw-init")
-	if _, err := io.Copy(f, src); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("copy runw into memfd: %w", err)
+	f := os.NewFile(uintptr(fd), "/memfd:"+name)
+	err = fill(f)
+	if err == nil {
+		_, err = unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, allSeals)
 	}
-	const seals = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE
-	if _, err := unix.FcntlInt(f.Fd(), unix.F_ADD_SEALS, seals); err != nil {
+	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("seal memfd: %w", err)
+		return nil, err
 	}
 	return f, nil
 }

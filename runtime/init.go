@@ -99,12 +99,7 @@ func Init() {
 	if cache != nil && cfg.CacheView != "" {
 		cache.UseView(cfg.CacheView)
 	}
-	if cache != nil && !cfg.Cached && !cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
-		if err := compileInChild(cfg, cache); err != nil {
-			fail(err)
-		}
-	}
-	artifact, err := compileUncached(cfg, cache)
+	artifact, err := compileInChild(cfg, cache)
 	if err != nil {
 		fail(err)
 	}
@@ -282,8 +277,12 @@ func cpuSpent() time.Duration {
 // (compileOutside): the init fills it from a short-lived `runw compile`,
 // so that Cranelift's working memory dies with that child instead of
 // staying resident in the init for the whole life of the container. That
-// child is in the container's cgroup, under its limits. If it fails,
-// Prepare compiles in-process and reports the error itself.
+// child is in the container's cgroup, under its limits. Without a cache
+// (and no artifact handed over) the child hands its artifact back into
+// memory instead (compileToMemory says what that stops), named as the
+// plan's artifact and returned, for the caller to close once the guest is
+// prepared. If the child fails, Prepare compiles in-process and reports
+// the error itself.
 //
 // The child inherits the init's descriptors on purpose: the protocol's
 // descriptors are not close-on-exec, and under `runw exec` into a pivoted
@@ -304,30 +303,23 @@ func cpuSpent() time.Duration {
 // capabilities before anything was confined. Without those files (a
 // wasm image) the child only ever failed, and the init compiled
 // in-process, as it now does at once.
-func compileInChild(cfg initConfig, cache *wasi.Cache) error {
+func compileInChild(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
 	if cfg.Sandbox != nil && cfg.Sandbox.Joined {
-		return nil
-	}
-	if _, _, err := fillCache(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil); err != nil {
-		if compileIsFinal(err) {
-			return err
-		}
-		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
-	}
-	return nil
-}
-
-// compileUncached is compileInChild for an init without a cache (or an
-// artifact create handed over): the child hands its artifact back into
-// memory (compileToMemory says what that stops), named as the plan's
-// artifact, which the caller closes once the guest is prepared. If the
-// child fails but not for good, Prepare compiles in-process, as before.
-// Not for an exec'd init, for compileInChild's reason.
-func compileUncached(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
-	if cache != nil || cfg.Plan.Artifact != "" || cfg.Sandbox != nil && cfg.Sandbox.Joined {
 		return nil, nil
 	}
-	artifact, err := compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind)
+	var artifact *os.File
+	var err error
+	switch {
+	case cache != nil:
+		if cfg.Cached || cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
+			return nil, nil
+		}
+		_, _, err = fillCache(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
+	case cfg.Plan.Artifact == "":
+		artifact, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind)
+	default:
+		return nil, nil
+	}
 	if err != nil {
 		if compileIsFinal(err) {
 			return nil, err
@@ -335,8 +327,9 @@ func compileUncached(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
 		return nil, nil
 	}
-	logDebugf("init: compiled in a child, into memory")
-	cfg.Plan.Artifact = fmt.Sprintf("/proc/self/fd/%d", artifact.Fd())
+	if artifact != nil {
+		cfg.Plan.Artifact = fmt.Sprintf("/proc/self/fd/%d", artifact.Fd())
+	}
 	return artifact, nil
 }
 

@@ -490,7 +490,9 @@ func (p *Plan) GuestPathOf(host string) string {
 // point could not be made stays reachable wherever its parent exists.
 func (p *Plan) MakeMountPoints() {
 	for i, g := range p.grants() {
-		p.makeIn(g.GuestPath, i < len(p.Preopens))
+		// A failure leaves the grant reached only where its parent
+		// exists.
+		_ = p.makeIn(g.GuestPath, i < len(p.Preopens))
 	}
 }
 
@@ -500,38 +502,25 @@ func (p *Plan) MakeMountPoints() {
 // fails as runc's MkdirAll does ("mkdir /afile: not a directory"): the
 // guest would otherwise start in a directory that is not there.
 func (p *Plan) MakeCwd(cwd string) error {
-	d, rel, ok := p.holder(path.Clean(cwd))
-	if !ok || d.ReadOnly && d.GuestPath != "/" {
-		return nil
-	}
-	rootDir, err := os.OpenFile(d.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil
-	}
-	defer rootDir.Close()
-	f, err := pathrs.MkdirAllHandle(rootDir, rel, 0o755)
-	if errors.Is(err, unix.ENOTDIR) {
+	if err := p.makeIn(path.Clean(cwd), true); errors.Is(err, unix.ENOTDIR) {
 		return fmt.Errorf("mkdir %s: %w", cwd, unix.ENOTDIR)
-	}
-	if err == nil {
-		f.Close()
 	}
 	return nil
 }
 
 // makeIn creates guestPath (a directory, or an empty file) in the
 // innermost directory grant that holds it, unless that grant is a
-// read-only bind mount.
-func (p *Plan) makeIn(guestPath string, dir bool) {
+// read-only bind mount, and returns makeMountPoint's error.
+func (p *Plan) makeIn(guestPath string, dir bool) error {
 	d, rel, ok := p.holder(guestPath)
 	if !ok {
-		return
+		return nil
 	}
 	if d.ReadOnly && d.GuestPath != "/" {
 		// A read-only bind mount is never written, not even by runw.
-		return
+		return nil
 	}
-	makeMountPoint(d.HostPath, rel, dir)
+	return makeMountPoint(d.HostPath, rel, dir)
 }
 
 // holder is the innermost directory grant below which guestPath lies,
@@ -555,28 +544,31 @@ func (p *Plan) holder(guestPath string) (Preopen, string, bool) {
 }
 
 // makeMountPoint creates rel under root: a directory, or an empty file.
-// What exists already is left as it is; failures are ignored (the grant
-// is then reached only where its parent exists).
-func makeMountPoint(root, rel string, dir bool) {
+// What exists already is left as it is. Its error is the making of the
+// directories (ENOTDIR where one on the way is something else); the
+// caller decides what a failure means.
+func makeMountPoint(root, rel string, dir bool) error {
 	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return
+		return nil
 	}
 	defer rootDir.Close()
 	if dir {
-		if f, err := pathrs.MkdirAllHandle(rootDir, rel, 0o755); err == nil {
+		f, err := pathrs.MkdirAllHandle(rootDir, rel, 0o755)
+		if err == nil {
 			f.Close()
 		}
-		return
+		return err
 	}
 	parent, err := pathrs.MkdirAllHandle(rootDir, path.Dir(rel), 0o755)
 	if err != nil {
-		return
+		return err
 	}
 	defer parent.Close()
 	if fd, err := unix.Openat(int(parent.Fd()), path.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644); err == nil {
 		unix.Close(fd)
 	}
+	return nil
 }
 
 // grants lists the directory grants, then the single files.

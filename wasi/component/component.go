@@ -537,9 +537,7 @@ func checkImports(engine *C.wasm_engine_t, linker *C.wasmtime_component_linker_t
 // modules' start functions, and finds its run export.
 func (in *Instance) instantiate() *C.wasmtime_error_t {
 	if in.comp == nil {
-		msg := C.CString("the component was called before")
-		defer C.free(unsafe.Pointer(msg))
-		return C.wasmtime_error_new(msg)
+		return newError("the component was called before")
 	}
 	err := C.wasmtime_component_linker_instantiate(in.linker, in.ctx, in.comp, &in.inst)
 	C.wasmtime_component_delete(in.comp)
@@ -552,11 +550,17 @@ func (in *Instance) instantiate() *C.wasmtime_error_t {
 	C.free(unsafe.Pointer(rn))
 	C.free(unsafe.Pointer(fn))
 	if ok == 0 {
-		msg := C.CString(in.runName + " exports no run function")
-		defer C.free(unsafe.Pointer(msg))
-		return C.wasmtime_error_new(msg)
+		return newError(in.runName + " exports no run function")
 	}
 	return nil
+}
+
+// newError is a wasmtime error with message msg, as Call reports the
+// component's own.
+func newError(msg string) *C.wasmtime_error_t {
+	cm := C.CString(msg)
+	defer C.free(unsafe.Pointer(cm))
+	return C.wasmtime_error_new(cm)
 }
 
 // Result is how a call of run ended.
