@@ -442,7 +442,17 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 }
 
 func (h *Host) pathLink(m memory, a []arg) Errno {
-	src, errno := h.atFollow(m, a[0].I32(), u32(a[1]), u32(a[2]), u32(a[3]))
+	if u32(a[1])&lookupSymlinkFollow != 0 {
+		// linkat(AT_SYMLINK_FOLLOW) is refused, as wasmtime refuses it
+		// (its test programs require EINVAL): WASI 0.2 has no such link.
+		for _, fd := range []int32{a[0].I32(), a[4].I32()} {
+			if _, errno := h.fds.get(fd); errno != 0 {
+				return errno
+			}
+		}
+		return ErrnoInval
+	}
+	src, errno := h.atFollow(m, a[0].I32(), 0, u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
 	}
@@ -477,10 +487,10 @@ func (h *Host) pathReadlink(m memory, a []arg) Errno {
 	if !ok {
 		return ErrnoFault
 	}
-	if len(buf) == 0 {
-		// readlink(2) with no room for the target.
-		return ErrnoInval
-	}
+	// A buffer too small, none at all included, gets the start of the
+	// target, as under wasmtime (readlink(2) answers EINVAL to an empty
+	// one): a guest growing its buffer from 0 until the result fits
+	// (Rust's std does) must not fail on the first try.
 	target := make([]byte, unix.PathMax)
 	n, err := unix.Readlinkat(t.dir, t.nameArg(), target)
 	if err != nil {
@@ -589,7 +599,16 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 	// The link's text is stored as given: an absolute target is resolved
 	// later inside the container's view, like any other.
 	return h.createAt(m, a[2].I32(), u32(a[3]), u32(a[4]), func(dir int, name string) error {
-		return unix.Symlinkat(old, dir, name)
+		err := unix.Symlinkat(old, dir, name)
+		if err == unix.EEXIST && strings.HasSuffix(name, "/") {
+			// "file/" names no directory: ENOTDIR, as wasmtime answers
+			// (Linux says the name is taken).
+			var st unix.Stat_t
+			if unix.Fstatat(dir, strings.TrimSuffix(name, "/"), &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+				return unix.ENOTDIR
+			}
+		}
+		return err
 	})
 }
 

@@ -122,9 +122,16 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		case eventFdRead, eventFdWrite:
 			f := fdSub{userdata: userdata, tag: tag, poll: -1}
 			e, errno := h.fds.get(int32(binary.LittleEndian.Uint32(s[16:])))
+			if errno == 0 && e.kind == kindDir {
+				errno = ErrnoBadf
+			}
+			if errno != 0 {
+				// A descriptor that is not open, or a directory, fails
+				// the whole call (EBADF) as under wasmtime, whose test
+				// programs require it, rather than its one event.
+				return errno
+			}
 			switch {
-			case errno != 0:
-				f.errno = errno
 			case e.pollable:
 				// A peer's FIN makes a socket readable (a read gives
 				// 0); HANGUP waits for POLLHUP, both directions shut.

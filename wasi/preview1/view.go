@@ -314,7 +314,7 @@ type target struct {
 //     container's root);
 //   - ".." climbing out of the rootfs or a mount (it stops at "/" once a
 //     symlink was followed; in the guest's own path argument, ".." above
-//     the directory descriptor is NOTCAPABLE, as every WASI host answers);
+//     the directory descriptor is refused with EPERM, errPathEscape);
 //   - a symlink swapped for another between two steps (each step holds the
 //     descriptor it checked; a later swap changes nothing already walked);
 //   - /proc magic links in a granted directory (never followed by the
@@ -391,6 +391,14 @@ func kept(guest string) Errno {
 	return 0
 }
 
+// errPathEscape answers a guest path that leaves its directory descriptor
+// (absolute, or ".." above it): EPERM, wasmtime's answer since its
+// preview1 became an adapter of WASI 0.2 (whose error codes have no
+// "not capable"), and what its test programs and the WASI test suite
+// accept. Older hosts answered ENOTCAPABLE; wasi-libc and Go report
+// either as a failed open.
+const errPathEscape = ErrnoPerm
+
 // resolve finds the object p names relative to the directory start. The
 // last component is not followed if it is a symlink: the operation decides
 // (see target.follow).
@@ -403,13 +411,13 @@ func (v *View) resolve(start step, p string) (*target, Errno) {
 	case p[0] == '/':
 		// Guests resolve absolute paths against their preopens before
 		// calling; an absolute path reaching the host is never valid.
-		return nil, ErrnoNotcapable
+		return nil, errPathEscape
 	}
 	trimmed := strings.TrimRight(p, "/")
 	slash := len(trimmed) < len(p)
 	if trimmed == "" {
 		// p was made of slashes only: absolute.
-		return nil, ErrnoNotcapable
+		return nil, errPathEscape
 	}
 	for try := 0; ; try++ {
 		w := &walker{v: v, stack: make([]step, 1, 8)}
@@ -669,7 +677,7 @@ func (w *walker) up() Errno {
 				w.escaped = true
 				return w.up()
 			}
-			return ErrnoNotcapable
+			return errPathEscape
 		}
 		w.popStep()
 		return 0
