@@ -72,10 +72,7 @@ func TestGoStdlibWasip1(t *testing.T) {
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	baseline := filepath.Join(binDir, "wasmtimerun")
-	if err := goBuild(root, nil, baseline, "./integration/testdata/wasmtimerun"); err != nil {
-		t.Fatal(err)
-	}
+	baseline := wasmtimeBaseline(t)
 	baselineCache := filepath.Join(binDir, "wasmtimerun-cache")
 	zoneinfo := "/usr/share/zoneinfo"
 	if fi, err := os.Stat(zoneinfo); err != nil || !fi.IsDir() {

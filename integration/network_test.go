@@ -71,6 +71,7 @@ type netGuestBuild struct {
 //	echo          testdata/net/c/echo.c: wasi-libc accept/recv/send echo server
 //	netc          testdata/net/c/netc.c: sock_open/bind/connect through declared imports
 //	isatty        testdata/c/isatty.c: wasi-libc's isatty of the standard streams
+//	edges         testdata/c/edges.c: WASI calls at their edges (TestWASIEdgesAsWasmtime)
 //	v1, v2, open  testdata/net/wat/NAME.wat, as they are (runw reads WAT)
 //
 // A C guest skips the test when clang cannot target wasm32-wasi (Debian:
@@ -119,9 +120,9 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		err = goBuild(filepath.Join(src, "stealth"), wasip1, out, "./client")
 	case "sclient-gai":
 		err = goBuild(filepath.Join(src, "stealth"), append(wasip1, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -tags=getaddrinfo")), out, "./client")
-	case "echo", "netc", "isatty":
+	case "echo", "netc", "isatty", "edges":
 		file := filepath.Join(src, "c", name+".c")
-		if name == "isatty" {
+		if name == "isatty" || name == "edges" {
 			file = filepath.Join(root, "integration", "testdata", "c", name+".c")
 		}
 		cmd := exec.Command("clang", "--target=wasm32-wasi", "-O2", "-Wall", "-o", out, file)

@@ -21,7 +21,9 @@ func (h *Host) at(m memory, fd int32, ptr, n uint32) (*target, Errno) {
 		return nil, errno
 	}
 	if d.kind != kindDir {
-		return nil, ErrnoNotdir
+		// No directory to resolve from: EBADF, as wasmtime answers
+		// (Linux: ENOTDIR, which path_open keeps: pathOpenOnce).
+		return nil, ErrnoBadf
 	}
 	p, errno := m.path(ptr, n)
 	if errno != 0 {
@@ -117,6 +119,20 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	// then refused with EFAULT would change a file behind the guest's back.
 	if _, ok := m.slice(u32(a[8]), 4); !ok {
 		return ErrnoFault
+	}
+	if d, errno := h.fds.get(a[0].I32()); errno != 0 {
+		return errno
+	} else if d.kind != kindDir {
+		// path_open from a file: ENOTDIR, as under wasmtime and Linux
+		// (the other path calls answer EBADF: at).
+		return ErrnoNotdir
+	}
+	if oflags&oflagDirectory != 0 && oflags&(oflagCreat|oflagExcl|oflagTrunc) != 0 {
+		// A directory is not created, truncated or made exclusively by
+		// an open: EINVAL, as wasmtime answers whatever is there (Linux
+		// gives EINVAL to O_CREAT|O_DIRECTORY, EISDIR to O_TRUNC on a
+		// directory, and opens one with O_EXCL alone).
+		return ErrnoInval
 	}
 	t, errno := h.at(m, a[0].I32(), u32(a[2]), u32(a[3]))
 	if errno != 0 {

@@ -1,0 +1,122 @@
+package integration
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// wasiEdgeChoices are the lines of testdata/c/edges.c where runw answers
+// otherwise than wasmtime's built-in WASI on purpose (README, "WASI"):
+// each maps to runw's line and wasmtime's, and both are checked, so that
+// neither side changes unnoticed.
+var wasiEdgeChoices = map[string][2]string{
+	// From the root of a mount, ".." climbs into the container's tree
+	// (wasi-libc hands "/data/../x" to the /data preopen as "../x"),
+	// where there is no /x: ENOENT. wasmtime: EPERM, out of the preopen.
+	"dotdot above a directory": {"44", "63"},
+	// runw does these; wasmtime answers ENOTSUP.
+	"fd_allocate":    {"0", "58"},
+	"open with SYNC": {"0", "58"},
+	// A name is bytes, as on Linux and in an image; wasmtime: EILSEQ.
+	"a name that is not UTF-8": {"0", "25"},
+	// The init's CPU time; wasmtime: EBADF.
+	"clock_res_get process CPU time": {"0", "8"},
+	// NONBLOCK on stdio is the guest's own, emulated; wasmtime: EBADF.
+	"stdout NONBLOCK": {"0", "8"},
+}
+
+// TestWASIEdgesAsWasmtime runs testdata/c/edges.c, WASI calls at their
+// edges (a directory descriptor used as a file, a file as a directory,
+// readlink into small buffers, links and symlinks at odd names, paths that
+// leave their directory, opens with conflicting flags, bad descriptors),
+// under runw and under wasmtime's built-in WASI (testdata/wasmtimerun),
+// each with an empty writable directory at /scratch (a bind mount under
+// runw), and requires the same answer on every line but runw's choices
+// (wasiEdgeChoices). Guests are written and tested against wasmtime: an
+// answer that differs without a reason is a bug of runw's.
+func TestWASIEdgesAsWasmtime(t *testing.T) {
+	t.Parallel()
+	module := netGuest(t, "edges")
+	baseline := wasmtimeBaseline(t)
+
+	scratch := t.TempDir()
+	cmd := exec.Command(baseline, "-dir", scratch+"::/scratch", "-argv0", "edges", module, "/scratch")
+	want, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("edges under wasmtime: %v: %s", err, want)
+	}
+
+	r := newRunw(t)
+	b := netBundle(t, module, "/scratch")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/scratch", Type: "bind", Source: t.TempDir(), Options: []string{"rbind", "rw"}})
+	})
+	res := r.run("run", "--bundle", b.dir, "edges")
+	if res.code != 0 {
+		t.Fatalf("edges under runw: %v", res)
+	}
+
+	wantLines, gotLines := strings.Split(strings.TrimSpace(string(want)), "\n"), strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if len(wantLines) != len(gotLines) || len(wantLines) < 70 {
+		t.Fatalf("edges printed %d lines under runw, %d under wasmtime (at least 70 expected):\nrunw:\n%s\nwasmtime:\n%s", len(gotLines), len(wantLines), res.stdout, want)
+	}
+	seen := map[string]bool{}
+	for i, w := range wantLines {
+		g := gotLines[i]
+		name, wv, _ := strings.Cut(w, ": ")
+		gname, gv, _ := strings.Cut(g, ": ")
+		if name != gname {
+			t.Fatalf("line %d: runw printed %q where wasmtime printed %q", i+1, g, w)
+		}
+		if c, ok := wasiEdgeChoices[name]; ok {
+			seen[name] = true
+			if gv != c[0] || wv != c[1] {
+				t.Errorf("%s: runw %s, wasmtime %s; want runw %s, wasmtime %s (a choice of runw's)", name, gv, wv, c[0], c[1])
+			}
+			continue
+		}
+		if gv != wv {
+			t.Errorf("%s: runw %s, wasmtime %s", name, gv, wv)
+		}
+	}
+	for name := range wasiEdgeChoices {
+		if !seen[name] {
+			t.Errorf("edges printed no line %q", name)
+		}
+	}
+}
+
+var wasmtimeBaselineBuild struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// wasmtimeBaseline builds testdata/wasmtimerun (wasmtime-go's built-in
+// WASI) once per test run, beside the runw binary.
+func wasmtimeBaseline(t *testing.T) string {
+	t.Helper()
+	b := &wasmtimeBaselineBuild
+	b.once.Do(func() {
+		root, err := repoRoot()
+		if err != nil {
+			b.err = err
+			return
+		}
+		b.path = filepath.Join(filepath.Dir(runwBin), "wasmtimerun")
+		b.err = goBuild(root, nil, b.path, "./integration/testdata/wasmtimerun")
+	})
+	if b.err != nil {
+		t.Fatalf("build the wasmtime baseline: %v", b.err)
+	}
+	if _, err := os.Stat(b.path); err != nil {
+		t.Fatal(err)
+	}
+	return b.path
+}
