@@ -25,7 +25,8 @@ func (h *Host) fdReaddir(m memory, a []arg) Errno {
 		return errno
 	}
 	if e.kind != kindDir {
-		return ErrnoNotdir
+		// EBADF, as wasmtime answers (Linux: ENOTDIR).
+		return ErrnoBadf
 	}
 	bufPtr, bufLen, cookie := u32(a[1]), u32(a[2]), u64(a[3])
 	buf, ok := m.slice(bufPtr, bufLen)

@@ -1244,7 +1244,7 @@ func TestSocketDescriptorConfusion(t *testing.T) {
 		{"connect on fd 1<<20", "sock_connect", "iii", []uint32{1 << 20, 800, 80}, ErrnoBadf},
 		// File and directory calls on a socket.
 		{"path_open under a socket", "path_open", "iiiiiIIii", []uint32{tcp, 0, 900, 3, 0, 0, 0, 0, 700}, ErrnoNotdir},
-		{"readdir of a socket", "fd_readdir", "iiiIi", []uint32{tcp, 600, 64, 0, 700}, ErrnoNotdir},
+		{"readdir of a socket", "fd_readdir", "iiiIi", []uint32{tcp, 600, 64, 0, 700}, ErrnoBadf},
 		{"seek on a socket", "fd_seek", "iIii", []uint32{tcp, 0, 0, 700}, ErrnoSpipe},
 		{"pread on a socket", "fd_pread", "iiiIi", []uint32{tcp, 500, 1, 0, 700}, ErrnoSpipe},
 		{"pwrite on a socket", "fd_pwrite", "iiiIi", []uint32{tcp, 500, 1, 0, 700}, ErrnoSpipe},

@@ -197,6 +197,62 @@ static void misc(void) {
 	out("poll_oneoff of nothing", __wasi_poll_oneoff(&sub, &ev, 0, &n));
 }
 
+static void more(void) {
+	__wasi_errno_t e;
+	__wasi_size_t n;
+	(void)__wasi_path_create_directory(scratch, "rd");
+	file("rd/a", "a");
+	file("rd/bb", "bb");
+	__wasi_fd_t d = open_at(scratch, "rd", __WASI_OFLAGS_DIRECTORY, __WASI_RIGHTS_FD_READDIR, 0, &e);
+	uint8_t buf[256];
+	out("readdir into 8 bytes", __wasi_fd_readdir(d, buf, 8, 0, &n));
+	printf("readdir into 8 bytes: %lu\n", n);
+	out("readdir past the end", __wasi_fd_readdir(d, buf, sizeof buf, 1000, &n));
+	printf("readdir past the end: %lu\n", n);
+	__wasi_fdstat_t fst;
+	out("fdstat of a directory", __wasi_fd_fdstat_get(d, &fst));
+	printf("fdstat of a directory: type %d flags %d\n", fst.fs_filetype, fst.fs_flags);
+	(void)__wasi_fd_close(d);
+	__wasi_fd_t f = open_at(scratch, "rd/bb", 0, __WASI_RIGHTS_FD_READ, 0, &e);
+	out("readdir of a file", __wasi_fd_readdir(f, buf, sizeof buf, 0, &n));
+	__wasi_iovec_t iov = {buf, 4};
+	out("pread at 2^63", __wasi_fd_pread(f, &iov, 1, 1ull << 63, &n));
+	out("pread past the end", __wasi_fd_pread(f, &iov, 1, 100, &n));
+	printf("pread past the end: %lu\n", n);
+	out("read into nothing", __wasi_fd_read(f, &iov, 0, &n));
+	printf("read into nothing: %lu\n", n);
+	__wasi_subscription_t sub[2] = {{0}};
+	__wasi_event_t ev[2];
+	sub[0].userdata = 1;
+	sub[0].u.tag = __WASI_EVENTTYPE_FD_READ;
+	sub[0].u.u.fd_read.file_descriptor = f;
+	out("poll a file", __wasi_poll_oneoff(sub, ev, 1, &n));
+	printf("poll a file: %lu events, userdata %llu error %d type %d\n", n, (unsigned long long)ev[0].userdata, ev[0].error, ev[0].type);
+	out("fd_renumber to itself", __wasi_fd_renumber(f, f));
+	__wasi_prestat_t pst;
+	out("prestat of a file", __wasi_fd_prestat_get(f, &pst));
+	out("prestat_dir_name of a file", __wasi_fd_prestat_dir_name(f, buf, sizeof buf));
+	__wasi_filestat_t st;
+	out("set times of a read-only descriptor", __wasi_fd_filestat_set_times(f, 0, 0, __WASI_FSTFLAGS_MTIM_NOW));
+	(void)__wasi_fd_close(f);
+	out("stat a file with a slash", __wasi_path_filestat_get(scratch, 0, "rd/bb/", &st));
+	out("readlink of a directory", __wasi_path_readlink(scratch, "rd", buf, sizeof buf, &n));
+	out("symlink to nothing", __wasi_path_symlink("", scratch, "empty"));
+	out("rmdir .", __wasi_path_remove_directory(scratch, "rd/."));
+	out("unlink with a slash", __wasi_path_unlink_file(scratch, "rd/bb/"));
+	out("rename a file to a name with a slash", __wasi_path_rename(scratch, "rd/a", scratch, "rd/cc/"));
+	out("rename a missing name", __wasi_path_rename(scratch, "rd/none", scratch, "rd/cc"));
+	out("rename onto itself", __wasi_path_rename(scratch, "rd/bb", scratch, "rd/bb"));
+	out("mkdir with a slash", __wasi_path_create_directory(scratch, "nd2/"));
+	out("rmdir with a slash", __wasi_path_remove_directory(scratch, "nd2/"));
+	open_at(scratch, ".", __WASI_OFLAGS_CREAT, 0, 0, &e);
+	out("create .", e);
+	f = open_at(scratch, "rd/bb", __WASI_OFLAGS_TRUNC, __WASI_RIGHTS_FD_READ, 0, &e);
+	out("truncate without the write right", e);
+	if (e == 0)
+		(void)__wasi_fd_close(f);
+}
+
 // Where runw chooses otherwise than wasmtime (TestWASIEdgesAsWasmtime
 // names each line).
 static void choices(void) {
@@ -229,6 +285,7 @@ int main(int argc, char **argv) {
 	paths();
 	times();
 	misc();
+	more();
 	choices();
 	return 0;
 }
