@@ -122,9 +122,9 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	}
 	if d, errno := h.fds.get(a[0].I32()); errno != 0 {
 		return errno
-	} else if d.kind != kindDir {
+	} else if d.kind == kindFile {
 		// path_open from a file: ENOTDIR, as under wasmtime and Linux
-		// (the other path calls answer EBADF: at).
+		// (from a stream, and in the other path calls, EBADF: at).
 		return ErrnoNotdir
 	}
 	if oflags&oflagDirectory != 0 && oflags&(oflagCreat|oflagExcl|oflagTrunc) != 0 {

@@ -1243,7 +1243,7 @@ func TestSocketDescriptorConfusion(t *testing.T) {
 		{"accept on fd -1", "sock_accept", "iii", []uint32{^uint32(0), 0, 700}, ErrnoBadf},
 		{"connect on fd 1<<20", "sock_connect", "iii", []uint32{1 << 20, 800, 80}, ErrnoBadf},
 		// File and directory calls on a socket.
-		{"path_open under a socket", "path_open", "iiiiiIIii", []uint32{tcp, 0, 900, 3, 0, 0, 0, 0, 700}, ErrnoNotdir},
+		{"path_open under a socket", "path_open", "iiiiiIIii", []uint32{tcp, 0, 900, 3, 0, 0, 0, 0, 700}, ErrnoBadf},
 		{"readdir of a socket", "fd_readdir", "iiiIi", []uint32{tcp, 600, 64, 0, 700}, ErrnoBadf},
 		{"seek on a socket", "fd_seek", "iIii", []uint32{tcp, 0, 0, 700}, ErrnoSpipe},
 		{"pread on a socket", "fd_pread", "iiiIi", []uint32{tcp, 500, 1, 0, 700}, ErrnoSpipe},
@@ -1309,8 +1309,8 @@ func TestSocketDescriptorConfusion(t *testing.T) {
 	if errno := g.call("fd_renumber", "ii", 4, 3); errno != 0 {
 		t.Fatalf("fd_renumber: errno %d", errno)
 	}
-	if errno := g.call("path_open", "iiiiiIIii", 3, 0, 900, 3, 0, 0, 0, 0, 700); errno != ErrnoNotdir {
-		t.Errorf("path_open under a socket renumbered over the preopen: errno %d, want ENOTDIR", errno)
+	if errno := g.call("path_open", "iiiiiIIii", 3, 0, 900, 3, 0, 0, 0, 0, 700); errno != ErrnoBadf {
+		t.Errorf("path_open under a socket renumbered over the preopen: errno %d, want EBADF", errno)
 	}
 }
 

@@ -92,6 +92,7 @@ static void file_descriptor(void) {
 	__wasi_fd_t g;
 	__wasi_filestat_t st;
 	out("file path_open", __wasi_path_open(f, 0, "x", 0, 0, 0, 0, &g));
+	out("stdout path_open", __wasi_path_open(1, 0, "x", 0, 0, 0, 0, &g));
 	out("file path_create_directory", __wasi_path_create_directory(f, "x"));
 	out("file path_filestat_get", __wasi_path_filestat_get(f, 0, "x", &st));
 	out("file path_unlink_file", __wasi_path_unlink_file(f, "x"));
