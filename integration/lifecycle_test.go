@@ -228,6 +228,29 @@ func TestSpecTemplateRuns(t *testing.T) {
 	if res := r.run("spec", "--bundle", dir); res.code != 1 || !strings.Contains(res.stderr, "exists") {
 		t.Errorf("spec over an existing config.json: %v, want exit 1 \"exists\"", res)
 	}
+
+	// As runc's template: the init holds RLIMIT_NOFILE 1024/1024 and runs
+	// with no_new_privs, whatever the caller's own limit and flags.
+	r.mustRun("create", "-b", dir, "template-limits")
+	st, res, ok := r.state("template-limits")
+	if !ok {
+		t.Fatalf("state: %v", res)
+	}
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^Max open files\s+1024\s+1024\s+files`).Match(limits) {
+		t.Errorf("init's limits, want open files 1024/1024:\n%s", limits)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(status), "NoNewPrivs:\t1") {
+		t.Errorf("init runs without no_new_privs:\n%s", status)
+	}
+	r.mustRun("delete", "--force", "template-limits")
 	r.assertRootEmpty()
 }
 

@@ -8,7 +8,10 @@ import (
 
 // Template is the config.json `runw spec` writes: a wasm bundle whose
 // module is rootfs/app.wasm, with a read-only root, a private /tmp and the
-// namespaces runc's template gives a container.
+// namespaces runc's template gives a container. As runc's template, the
+// process gets RLIMIT_NOFILE 1024/1024 and noNewPrivileges: without the
+// limit a guest's init inherited the caller's (often far larger) limit,
+// and without noNewPrivileges nothing stopped a setuid gain in the init.
 func Template() *specs.Spec {
 	return &specs.Spec{
 		Version: specs.Version,
@@ -17,6 +20,10 @@ func Template() *specs.Spec {
 			Args: []string{"/app.wasm"},
 			Env:  []string{"PATH=/usr/local/bin:/usr/bin:/bin", "TERM=xterm"},
 			Cwd:  "/",
+			Rlimits: []specs.POSIXRlimit{
+				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
+			},
+			NoNewPrivileges: true,
 		},
 		Hostname: "runw",
 		Mounts: []specs.Mount{
