@@ -1327,3 +1327,68 @@ func TestMountPointRemovalAnswersByTheMountHoldingIt(t *testing.T) {
 		}
 	}
 }
+
+// wasi-libc resolves an absolute path against the longest preopen that
+// prefixes it, so rename("/rw", "/rw2") reaches runw as "." of the /rw
+// preopen and "rw2" of "/". That "." names the mount point, as "rw" of "/"
+// does: Linux (and wasmtime) answer EBUSY, where runw compared /rw's mount
+// with the rootfs and answered EXDEV. unlink and rmdir of a mount point
+// check its kind first, as Linux: EISDIR for a directory, ENOTDIR for a
+// file, then EBUSY (EROFS before all in a read-only rootfs).
+func TestMountPointReachedThroughItsOwnPreopen(t *testing.T) {
+	for _, rootRO := range []bool{false, true} {
+		base := t.TempDir()
+		rootfs, rw, hosts := filepath.Join(base, "rootfs"), filepath.Join(base, "rw"), filepath.Join(base, "hosts")
+		for _, d := range []string{filepath.Join(rootfs, "rw"), filepath.Join(rootfs, "etc"), filepath.Join(rootfs, "d"), rw} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(t, filepath.Join(rootfs, "etc/hosts"), "")
+		write(t, hosts, "")
+		g := newGuest(t, []Mount{
+			{Guest: "/", Host: rootfs, ReadOnly: rootRO},
+			{Guest: "/rw", Host: rw},
+			{Guest: "/etc/hosts", Host: hosts},
+		}, []string{"/", "/rw"})
+		const root, rwFd = 3, 4
+		busy, isdir, notdir, kind := ErrnoBusy, ErrnoIsdir, ErrnoNotdir, "writable"
+		if rootRO {
+			busy, isdir, notdir, kind = ErrnoRofs, ErrnoRofs, ErrnoRofs, "read-only"
+		}
+		dotP, dotN := g.str(".")
+		newP, newN := g.str("rw2")
+		rwP, rwN := g.str("rw")
+		hostsP, hostsN := g.str("etc/hosts")
+		dP, dN := g.str("d")
+		for name, c := range map[string]struct {
+			got, want Errno
+		}{
+			"rename /rw (its preopen's .) to /rw2":    {g.call("path_rename", rwFd, dotP, dotN, root, newP, newN), busy},
+			"rename /d onto /rw (its preopen's .)":    {g.call("path_rename", root, dP, dN, rwFd, dotP, dotN), busy},
+			"rename /rw (as rw of /) to /rw2":         {g.call("path_rename", root, rwP, rwN, root, newP, newN), busy},
+			"rmdir /rw (its preopen's .)":             {g.call("path_remove_directory", rwFd, dotP, dotN), busy},
+			"unlink /rw (its preopen's .)":            {g.call("path_unlink_file", rwFd, dotP, dotN), isdir},
+			"unlink /rw (as rw of /)":                 {g.call("path_unlink_file", root, rwP, rwN), isdir},
+			"rmdir /etc/hosts, a file mount":          {g.call("path_remove_directory", root, hostsP, hostsN), notdir},
+			"unlink /etc/hosts, a file mount":         {g.call("path_unlink_file", root, hostsP, hostsN), busy},
+			"rename /etc/hosts, a file mount, to rw2": {g.call("path_rename", root, hostsP, hostsN, root, newP, newN), busy},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s in a %s rootfs: errno %d, want %d", name, kind, c.got, c.want)
+			}
+		}
+		// A name inside /rw renamed through the same preopen still works.
+		write(t, filepath.Join(rw, "a"), "a")
+		aP, aN := g.str("a")
+		bP, bN := g.str("b")
+		if e := g.call("path_rename", rwFd, aP, aN, rwFd, bP, bN); e != 0 {
+			t.Errorf("rename /rw/a to /rw/b in a %s rootfs: errno %d", kind, e)
+		}
+		for _, p := range []string{filepath.Join(rootfs, "rw"), filepath.Join(rootfs, "d"), filepath.Join(rw, "b")} {
+			if _, err := os.Stat(p); err != nil {
+				t.Errorf("after the refused calls in a %s rootfs: %v", kind, err)
+			}
+		}
+	}
+}

@@ -526,14 +526,24 @@ func (h *Host) pathRemoveDirectory(m memory, a []arg) Errno {
 func (h *Host) pathUnlinkFile(m memory, a []arg) Errno { return h.removeAt(m, a, 0) }
 
 // removeAt is path_remove_directory and path_unlink_file: never in a
-// read-only grant, never a mount point.
+// read-only grant, never a mount point. For a mount point Linux checks
+// the kind before it finds the mount busy: unlink of a directory is
+// EISDIR, rmdir of a file ENOTDIR (after EROFS, which writable gives).
 func (h *Host) removeAt(m memory, a []arg, flags int) Errno {
 	t, errno := h.at(m, a[0].I32(), u32(a[1]), u32(a[2]))
 	if errno != 0 {
 		return errno
 	}
 	defer t.close()
-	if errno := t.writable(true); errno != 0 {
+	if errno := t.writable(true); errno == ErrnoBusy {
+		switch dir := t.w.v.mounts[t.mount].dir; {
+		case dir && flags == 0:
+			return ErrnoIsdir
+		case !dir && flags == unix.AT_REMOVEDIR:
+			return ErrnoNotdir
+		}
+		return errno
+	} else if errno != 0 {
 		return errno
 	}
 	return toErrno(unix.Unlinkat(t.dir, t.nameArg(), flags))

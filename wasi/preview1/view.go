@@ -717,7 +717,16 @@ func (w *walker) up() Errno {
 func (w *walker) finish() *target {
 	top := w.top()
 	if w.last == "." || w.last == "" {
-		return &target{dir: top.fd, name: ".", guest: top.guest, mount: top.mount, parent: top.mount, w: w}
+		t := &target{dir: top.fd, name: ".", guest: top.guest, mount: top.mount, parent: top.mount, w: w}
+		// A path that ends at a mount's own root names its mount point,
+		// however it was reached: wasi-libc sends rename("/data", ...)
+		// as "." of the /data preopen, which must answer as "data" of
+		// "/" does (EBUSY, not EXDEV from comparing /data with "/").
+		if top.guest != "/" && w.v.mounts[top.mount].Guest == top.guest {
+			t.mountRoot = true
+			t.parent = w.v.mountHolding(top.guest)
+		}
+		return t
 	}
 	guest := joinGuest(top.guest, w.last)
 	if i, ok := w.v.byGuest[guest]; ok {
@@ -729,6 +738,19 @@ func (w *walker) finish() *target {
 		return &target{dir: mp.fd, name: name, guest: guest, mount: i, parent: top.mount, mountRoot: true, w: w}
 	}
 	return &target{dir: top.fd, name: w.last, guest: guest, mount: top.mount, parent: top.mount, w: w}
+}
+
+// mountHolding is the mount of the directory that holds the name of the
+// mount point at guest: the nearest directory mount above it.
+func (v *View) mountHolding(guest string) int {
+	for dir := path.Dir(guest); ; dir = path.Dir(dir) {
+		if i, ok := v.byGuest[dir]; ok && v.mounts[i].dir {
+			return i
+		}
+		if dir == "/" {
+			return 0
+		}
+	}
 }
 
 // follow continues the resolution through the target if it is a symlink.
