@@ -88,20 +88,148 @@ func Sniff(head []byte) Kind {
 // wasm module it makes: the build ID, which other formats keep in a note.
 var goBuildID = []byte("go:buildid")
 
-// IsGo reports whether a binary module was built by Go's wasip1 port: its
-// first section is the custom section "go:buildid". TinyGo and other
-// toolchains built on wasi-libc do not write it.
-func IsGo(head []byte) bool {
-	if len(head) < 9 || !bytes.HasPrefix(head, wasmMagic) || !bytes.Equal(head[4:8], moduleVersion) || head[8] != 0 {
+// goProcessor is the "processed-by" entry Go's linker writes in a module's
+// producers section. TinyGo and other toolchains built on wasi-libc write
+// neither it nor the build ID, and must not be taken for Go: their paths
+// go through wasi-libc, which needs no trailing slash on preopen names.
+const goProcessor = "Go cmd/compile"
+
+// Bounds of IsGo's walk of an untrusted module: sections looked at, and
+// the largest producers section read (Go's is under 100 bytes).
+const (
+	maxSectionsWalked = 10000
+	maxProducersLen   = 64 << 10
+)
+
+// IsGo reports whether the binary core module in r (size bytes) was built
+// by Go's wasip1 port: a custom section "go:buildid" (Go's linker writes it
+// first), or a producers section whose processed-by names Go's compiler.
+// Either may have moved when a tool rewrote the module (wasm-opt,
+// wasm-tools), so the section headers are walked, not only the first.
+//
+// The module is the guest's, untrusted, read before anything checked it:
+// the walk reads headers only (each a few bytes at a known offset), never
+// allocates by a size the file declares beyond maxProducersLen, stops at
+// the first header that is malformed or runs past the end of the file (a
+// declared 4 GiB section is a seek, not a read), and looks at no more than
+// maxSectionsWalked sections, so no module can make it slow or large.
+func IsGo(r io.ReaderAt, size int64) bool {
+	head := make([]byte, 8)
+	if n, _ := r.ReadAt(head, 0); n != 8 || !bytes.HasPrefix(head, wasmMagic) || !bytes.Equal(head[4:8], moduleVersion) {
 		return false
 	}
-	// Section size (LEB128, up to 5 bytes), then the name's length and
-	// the name.
-	i := 9
-	for ; i < len(head) && i < 14 && head[i]&0x80 != 0; i++ {
+	// A section header: the id byte, the body's size (ULEB32); for a
+	// custom section, the name's length (ULEB32) and the name, which
+	// hdr holds whole for names up to the longest sought.
+	hdr := make([]byte, 1+5+5+len(goBuildID))
+	off := int64(8)
+	for i := 0; i < maxSectionsWalked && off < size; i++ {
+		n, _ := r.ReadAt(hdr, off)
+		if n < 2 {
+			return false
+		}
+		bodyLen, m, ok := ULEB32(hdr[1:n])
+		if !ok {
+			return false
+		}
+		body := off + 1 + int64(m)
+		end := body + int64(bodyLen)
+		if end > size {
+			return false
+		}
+		if hdr[0] == 0 {
+			switch name := customName(hdr[1+m:n], bodyLen); {
+			case bytes.Equal(name, goBuildID):
+				return true
+			case string(name) == "producers" && bodyLen <= maxProducersLen:
+				b := make([]byte, bodyLen)
+				if _, err := r.ReadAt(b, body); err != nil && err != io.EOF {
+					return false
+				}
+				if producedByGo(b) {
+					return true
+				}
+			}
+		}
+		off = end
 	}
-	i++
-	return i < len(head) && int(head[i]) == len(goBuildID) && bytes.HasPrefix(head[i+1:], goBuildID)
+	return false
+}
+
+// customName is the name at the start of a custom section's body, of
+// which b holds the first bytes and bodyLen is the whole length; nil when
+// the name is malformed or longer than b holds.
+func customName(b []byte, bodyLen uint32) []byte {
+	l, n, ok := ULEB32(b)
+	if !ok || uint64(n)+uint64(l) > uint64(bodyLen) || n+int(l) > len(b) {
+		return nil
+	}
+	return b[n : n+int(l)]
+}
+
+// producedByGo reads a producers section's body (its name included) and
+// reports whether processed-by lists Go's compiler. The format (the
+// tool-conventions' ProducersSection.md): a vector of fields, each a name
+// and a vector of (name, version) values, every string a ULEB32 length
+// and its bytes.
+func producedByGo(b []byte) bool {
+	u32 := func() (uint32, bool) {
+		v, n, ok := ULEB32(b)
+		b = b[n:]
+		return v, ok
+	}
+	str := func() (string, bool) {
+		l, ok := u32()
+		if !ok || uint64(l) > uint64(len(b)) {
+			return "", false
+		}
+		s := string(b[:l])
+		b = b[l:]
+		return s, true
+	}
+	if _, ok := str(); !ok { // the section's name, "producers"
+		return false
+	}
+	fields, ok := u32()
+	for i := uint32(0); ok && i < fields; i++ {
+		var field string
+		var values uint32
+		if field, ok = str(); !ok {
+			return false
+		}
+		if values, ok = u32(); !ok {
+			return false
+		}
+		for j := uint32(0); j < values; j++ {
+			name, ok1 := str()
+			_, ok2 := str()
+			if !ok1 || !ok2 {
+				return false
+			}
+			if field == "processed-by" && name == goProcessor {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// ULEB32 reads an unsigned LEB128 of at most 5 bytes that fits in 32 bits,
+// as the wasm binary format encodes sizes, counts and indices (padded
+// encodings included), and returns it with the bytes it took; ok is false
+// for a truncated, overlong or too large encoding.
+func ULEB32(b []byte) (v uint32, n int, ok bool) {
+	var x uint64
+	for i := 0; i < 5 && i < len(b); i++ {
+		x |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			if x > 0xffffffff {
+				return 0, 0, false
+			}
+			return uint32(x), i + 1, true
+		}
+	}
+	return 0, 0, false
 }
 
 // watKind tells text by its first token after whitespace, ";;" line

@@ -185,7 +185,13 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 		return nil, fmt.Errorf("read %q: %w", guest, ErrnoOf(err))
 	}
-	return &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), Go: IsGo(head[:n]), File: h}, nil
+	ep := &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), File: h}
+	if ep.Kind == KindModule {
+		if fi, err := f.Stat(); err == nil {
+			ep.Go = IsGo(f, fi.Size())
+		}
+	}
+	return ep, nil
 }
 
 // errNotRegular is ReopenRegular's refusal.

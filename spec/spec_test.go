@@ -971,33 +971,3 @@ func TestRefusedBindsAreNotInTheView(t *testing.T) {
 		t.Errorf("a volume linked into /proc: %v", err)
 	}
 }
-
-// IsGo recognises Go's wasip1 modules by the build-ID section Go's
-// linker writes first, and nothing else: a C module, another first custom
-// section, a component or a truncated head.
-func TestIsGo(t *testing.T) {
-	module := []byte("\x00asm\x01\x00\x00\x00")
-	custom := func(name string, size []byte) []byte {
-		b := append(append([]byte{}, module...), 0)
-		b = append(b, size...)
-		return append(append(b, byte(len(name))), name...)
-	}
-	for _, c := range []struct {
-		name string
-		head []byte
-		want bool
-	}{
-		{"go:buildid, one-byte size", custom("go:buildid", []byte{0x3c}), true},
-		{"go:buildid, two-byte size", custom("go:buildid", []byte{0x80, 0x01}), true},
-		{"another custom section first", custom("producers", []byte{0x3c}), false},
-		{"a longer name starting alike", custom("go:buildidx", []byte{0x3c}), false},
-		{"a type section first (C, Rust)", append(append([]byte{}, module...), 1, 4, 1, 0x60, 0, 0), false},
-		{"a component", append([]byte("\x00asm\x0d\x00\x01\x00"), custom("go:buildid", []byte{0x3c})[8:]...), false},
-		{"cut in the name", custom("go:buildid", []byte{0x3c})[:14], false},
-		{"WAT", []byte("(module)"), false},
-	} {
-		if got := IsGo(c.head); got != c.want {
-			t.Errorf("%s: IsGo = %v, want %v", c.name, got, c.want)
-		}
-	}
-}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/runw/runw/spec"
 )
 
 // DeferredStart is the export under which a compiled module offers the
@@ -178,24 +180,13 @@ func exportsOf(body []byte) (uint32, []byte, error) {
 	return count, entries, nil
 }
 
-// readU32 reads an unsigned LEB128 of at most 5 bytes that fits in 32
-// bits, as the binary format encodes sizes, counts and indices (padded
-// encodings included), and returns it with the bytes it took.
+// readU32 is spec.ULEB32 with this file's error.
 func readU32(b []byte) (uint32, int, error) {
-	var v uint64
-	for i := 0; i < 5; i++ {
-		if i >= len(b) {
-			return 0, 0, errMalformed
-		}
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			if v > 0xffffffff {
-				return 0, 0, errMalformed
-			}
-			return uint32(v), i + 1, nil
-		}
+	v, n, ok := spec.ULEB32(b)
+	if !ok {
+		return 0, 0, errMalformed
 	}
-	return 0, 0, errMalformed
+	return v, n, nil
 }
 
 // appendU32 appends v as an unsigned LEB128.

@@ -1,0 +1,202 @@
+package spec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// uleb is an unsigned LEB128, as the wasm binary format writes it.
+func uleb(v uint32) []byte { return binary.AppendUvarint(nil, uint64(v)) }
+
+// wasmName is a name as the binary format writes it: length, bytes.
+func wasmName(s string) []byte { return append(uleb(uint32(len(s))), s...) }
+
+// section is a section with its id and body.
+func section(id byte, body []byte) []byte {
+	return append(append([]byte{id}, uleb(uint32(len(body)))...), body...)
+}
+
+// customSection is a custom section: its name, then the rest.
+func customSection(name string, rest []byte) []byte {
+	return section(0, append(wasmName(name), rest...))
+}
+
+// producers is a producers section of the given fields, each field a name
+// and its (name, version) values.
+func producers(fields map[string][][2]string) []byte {
+	b := uleb(uint32(len(fields)))
+	for _, f := range []string{"language", "processed-by", "sdk"} {
+		values, ok := fields[f]
+		if !ok {
+			continue
+		}
+		b = append(append(b, wasmName(f)...), uleb(uint32(len(values)))...)
+		for _, v := range values {
+			b = append(append(b, wasmName(v[0])...), wasmName(v[1])...)
+		}
+	}
+	return customSection("producers", b)
+}
+
+func moduleOf(sections ...[]byte) []byte {
+	return append([]byte("\x00asm\x01\x00\x00\x00"), bytes.Join(sections, nil)...)
+}
+
+func isGo(b []byte) bool { return IsGo(bytes.NewReader(b), int64(len(b))) }
+
+func TestULEB32(t *testing.T) {
+	for _, c := range []struct {
+		in   []byte
+		v    uint32
+		n    int
+		fine bool
+	}{
+		{[]byte{0}, 0, 1, true},
+		{[]byte{0x7f}, 127, 1, true},
+		{[]byte{0x80, 0x01}, 128, 2, true},
+		{[]byte{0x80, 0x80, 0x00}, 0, 3, true}, // padded
+		{[]byte{0xff, 0xff, 0xff, 0xff, 0x0f}, 0xffffffff, 5, true},
+		{[]byte{0xe5, 0x8e, 0x26, 0xaa}, 624485, 3, true},         // stops at its end
+		{[]byte{0xff, 0xff, 0xff, 0xff, 0x1f}, 0, 0, false},       // past 32 bits
+		{[]byte{0x80, 0x80, 0x80, 0x80, 0x80, 0x00}, 0, 0, false}, // a sixth byte
+		{[]byte{0x80, 0x80}, 0, 0, false},                         // truncated
+		{nil, 0, 0, false},
+	} {
+		v, n, ok := ULEB32(c.in)
+		if v != c.v || n != c.n || ok != c.fine {
+			t.Errorf("ULEB32(% x) = %d, %d, %v; want %d, %d, %v", c.in, v, n, ok, c.v, c.n, c.fine)
+		}
+	}
+}
+
+// IsGo recognises Go's wasip1 modules by the build-ID section Go's
+// linker writes first, or, where a tool moved or dropped it, by the
+// producers section naming Go's compiler; never a module of another
+// toolchain, a component or a malformed file.
+func TestIsGo(t *testing.T) {
+	buildID := customSection("go:buildid", []byte("abc/def"))
+	goProducers := producers(map[string][][2]string{"language": {{"Go", "go1.26"}}, "processed-by": {{"Go cmd/compile", "go1.26"}}})
+	typeSec := section(1, []byte{1, 0x60, 0, 0})
+	for _, c := range []struct {
+		name string
+		wasm []byte
+		want bool
+	}{
+		{"go:buildid first", moduleOf(buildID, typeSec), true},
+		{"go:buildid first, two-byte size", moduleOf(customSection("go:buildid", bytes.Repeat([]byte("x"), 200)), typeSec), true},
+		{"go:buildid after a producers section and the types", moduleOf(producers(map[string][][2]string{"language": {{"C", ""}}}), typeSec, buildID), true},
+		{"no build ID, producers processed by Go and then wasm-opt", moduleOf(typeSec, producers(map[string][][2]string{"processed-by": {{"Go cmd/compile", "go1.26"}, {"wasm-opt", "116"}}})), true},
+		{"Go's producers section alone", moduleOf(goProducers), true},
+		{"producers naming the Go language, not Go's compiler (TinyGo)", moduleOf(typeSec, producers(map[string][][2]string{"language": {{"Go", "1.22"}}, "processed-by": {{"TinyGo", "0.33"}}})), false},
+		{"producers of C and clang", moduleOf(typeSec, producers(map[string][][2]string{"language": {{"C11", ""}}, "processed-by": {{"clang", "14"}}})), false},
+		{"a longer name starting alike", moduleOf(customSection("go:buildidx", nil)), false},
+		{"a type section only (C, Rust)", moduleOf(typeSec), false},
+		{"a component", append([]byte("\x00asm\x0d\x00\x01\x00"), buildID...), false},
+		{"cut in the build ID's name", moduleOf(buildID)[:14], false},
+		{"a section running past the end before the build ID", append(moduleOf(section(1, nil))[:8], append([]byte{1, 0x80, 0x01}, buildID...)...), false},
+		{"a name longer than its section", moduleOf(section(0, append(uleb(10), "go:bu"...))), false},
+		{"a producers section with a string past its end", moduleOf(customSection("producers", []byte{1, 12, 'p'})), false},
+		{"an overlong size", append(moduleOf(), 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0), false},
+		{"WAT", []byte("(module)"), false},
+		{"empty", nil, false},
+	} {
+		if got := isGo(c.wasm); got != c.want {
+			t.Errorf("%s: IsGo = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// countingReader counts the bytes IsGo reads.
+type countingReader struct {
+	r    *bytes.Reader
+	read int
+}
+
+func (c *countingReader) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.r.ReadAt(p, off)
+	c.read += n
+	return n, err
+}
+
+// A module is the guest's: a header declaring a 4 GiB section, a producers
+// section of 16 MB or a million empty sections must cost IsGo a few reads,
+// never an allocation or a read of the declared size.
+func TestIsGoHugeSection(t *testing.T) {
+	huge := append(moduleOf(), 0, 0xff, 0xff, 0xff, 0xff, 0x0f)
+	huge = append(huge, wasmName("producers")...)
+	bigProducers := moduleOf(customSection("producers", make([]byte, 16<<20)), customSection("go:buildid", nil))
+	many := moduleOf(bytes.Repeat([]byte{0, 1, 0}, 1_000_000), customSection("go:buildid", nil))
+	for name, c := range map[string]struct {
+		wasm    []byte
+		want    bool
+		maxRead int
+	}{
+		"a 4 GiB section declared":          {huge, false, 64},
+		"a 16 MB producers section skipped": {bigProducers, true, 128},
+		"a million sections":                {many, false, 8 + 21*maxSectionsWalked},
+	} {
+		r := &countingReader{r: bytes.NewReader(c.wasm)}
+		if got := IsGo(r, int64(len(c.wasm))); got != c.want {
+			t.Errorf("%s: IsGo = %v, want %v", name, got, c.want)
+		}
+		if r.read > c.maxRead {
+			t.Errorf("%s: IsGo read %d bytes, want at most %d", name, r.read, c.maxRead)
+		}
+	}
+}
+
+// A module Go really builds is Go's; the same module with its build ID
+// renamed (as a tool that drops it leaves the producers section) still is.
+func TestIsGoBuilt(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go on PATH to build a wasip1 module")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n\nfunc main() { println(\"hi\") }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module hi\n\ngo 1.21\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goBin, "build", "-o", "hi.wasm", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	wasm, err := os.ReadFile(filepath.Join(dir, "hi.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isGo(wasm) {
+		t.Fatal("IsGo = false for a module Go built")
+	}
+	i := bytes.Index(wasm, goBuildID)
+	if i < 0 || i > 16 {
+		t.Fatalf("no build ID at the start of Go's module (at %d)", i)
+	}
+	renamed := bytes.Clone(wasm)
+	copy(renamed[i:], "go:buildxx")
+	if !isGo(renamed) {
+		t.Error("IsGo = false for Go's module without its build ID: the producers section names Go's compiler")
+	}
+}
+
+func FuzzIsGo(f *testing.F) {
+	f.Add(moduleOf(customSection("go:buildid", []byte("x"))))
+	f.Add(moduleOf(section(1, []byte{1, 0x60, 0, 0}), producers(map[string][][2]string{"processed-by": {{"Go cmd/compile", "go1.26"}}})))
+	f.Add(append(moduleOf(), 0, 0xff, 0xff, 0xff, 0xff, 0x0f))
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x00\x05\x09producers"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		isGo(b)
+		if len(b) > 8 {
+			// Declaring more than the file holds must not matter.
+			IsGo(bytes.NewReader(b), int64(len(b))+1<<40)
+		}
+	})
+}
