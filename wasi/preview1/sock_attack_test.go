@@ -620,6 +620,47 @@ func TestSocketBlocking(t *testing.T) {
 	}
 }
 
+// TestConnectTwice: a blocking connect leaves the socket connected, so a
+// second connect is EISCONN, as for a native program (runw's host socket
+// is non-blocking, and Linux answered that second connect 0); a
+// non-blocking one answers EINPROGRESS, then 0 once the handshake is
+// done, then EISCONN, as Linux's does.
+func TestConnectTwice(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := uint32(ln.Addr().(*net.TCPAddr).Port)
+	fd := g.open(afInet4, sockStream)
+	g.addr(800, loop4, false)
+	if errno := g.call("sock_connect", "iii", uint32(fd), 800, port); errno != 0 {
+		t.Fatalf("blocking connect: errno %d", errno)
+	}
+	if errno := g.call("sock_connect", "iii", uint32(fd), 800, port); errno != ErrnoIsconn {
+		t.Errorf("blocking connect, again: errno %d, want EISCONN (30)", errno)
+	}
+
+	nb := g.open(afInet4, sockStream)
+	g.call("fd_fdstat_set_flags", "ii", uint32(nb), fdflagNonblock)
+	var errs []Errno
+	for range 50 {
+		errno := g.call("sock_connect", "iii", uint32(nb), 800, port)
+		if len(errs) == 0 || errs[len(errs)-1] != errno {
+			errs = append(errs, errno)
+		}
+		if errno == ErrnoIsconn {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Loopback may finish the handshake within the first call.
+	if got := fmt.Sprint(errs); got != fmt.Sprint([]Errno{ErrnoInprogress, 0, ErrnoIsconn}) && got != fmt.Sprint([]Errno{0, ErrnoIsconn}) {
+		t.Errorf("non-blocking connect, repeated: errnos %v, want EINPROGRESS (26) or not, then 0, then EISCONN (30)", errs)
+	}
+}
+
 // TestConnectPastSendTimeout: a blocking connect whose handshake does not
 // finish within SO_SNDTIMEO says EINPROGRESS, as Linux's does (the
 // handshake goes on), not EAGAIN. The listener's accept queue (backlog 0)

@@ -211,7 +211,8 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 	if !allowedPeer(h.net.Connect, ap) {
 		return ErrnoAcces
 	}
-	err := unix.Connect(e.hostFd, sockaddrOf(ap, e.family))
+	sa := sockaddrOf(ap, e.family)
+	err := unix.Connect(e.hostFd, sa)
 	if err != unix.EINPROGRESS || e.flags&fdflagNonblock != 0 {
 		return toErrno(err)
 	}
@@ -230,6 +231,13 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 	if soerr != 0 {
 		return toErrno(unix.Errno(soerr))
 	}
+	// The host socket is non-blocking: Linux marks one whose handshake
+	// finished as connected only at its next connect, which answers 0.
+	// A blocking connect marks it itself; without this call a guest's
+	// second connect answered 0 where a native program's gets EISCONN.
+	// Its answer is not the guest's: the connection is made, and what
+	// befalls it from now on reaches the guest's next read or write.
+	_ = unix.Connect(e.hostFd, sa)
 	return 0
 }
 
