@@ -72,6 +72,8 @@ type netGuestBuild struct {
 //	netc          testdata/net/c/netc.c: sock_open/bind/connect through declared imports
 //	isatty        testdata/c/isatty.c: wasi-libc's isatty of the standard streams
 //	edges         testdata/c/edges.c: WASI calls at their edges (TestWASIEdgesAsWasmtime)
+//	sockets       testdata/net/c/sockets.c: TCP and UDP at their edges (TestNetSocketsAsNative)
+//	sockets-native the same program for Linux, built with gcc
 //	v1, v2, open  testdata/net/wat/NAME.wat, as they are (runw reads WAT)
 //
 // A C guest skips the test when clang cannot target wasm32-wasi (Debian:
@@ -120,7 +122,14 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		err = goBuild(filepath.Join(src, "stealth"), wasip1, out, "./client")
 	case "sclient-gai":
 		err = goBuild(filepath.Join(src, "stealth"), append(wasip1, "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -tags=getaddrinfo")), out, "./client")
-	case "echo", "netc", "isatty", "edges":
+	case "sockets-native":
+		out = filepath.Join(dir, name)
+		cmd := exec.Command("gcc", "-O2", "-Wall", "-o", out, filepath.Join(src, "c", "sockets.c"))
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Sprintf("cannot build the native sockets program with gcc: %v: %s", err, lastLines(string(b), 3)), nil
+		}
+		return out, "", nil
+	case "echo", "netc", "isatty", "edges", "sockets":
 		file := filepath.Join(src, "c", name+".c")
 		if name == "isatty" || name == "edges" {
 			file = filepath.Join(root, "integration", "testdata", "c", name+".c")
@@ -746,6 +755,71 @@ func TestNetCClientConnects(t *testing.T) {
 	res := r.run("run", "-b", b.dir, "netc")
 	if want := "open=0\nconnect=0\nreply=hello host\n"; res.code != 0 || res.stdout != want {
 		t.Errorf("netc connect: %v, want stdout %q", res, want)
+	}
+}
+
+// socketsChoices are the lines of sockets.c on which the wasm build may
+// differ from the native one, with the answer of each (wasm, native):
+// wasi-libc's poll() turns an FD_WRITE event with HANGUP into POLLHUP
+// alone, and an event with an error into POLLERR alone, where Linux's
+// poll adds POLLOUT (and POLLHUP). What runw reports is Linux's poll
+// result: HANGUP for POLLHUP, an error for POLLERR.
+var socketsChoices = map[string][2]string{
+	"poll closed peer":          {"in hup", "in out hup"},
+	"poll closed peer OUT only": {"hup", "out hup"},
+	"poll nb refused":           {"err", "out err hup"},
+}
+
+// TestNetSocketsAsNative runs testdata/net/c/sockets.c, TCP and UDP over
+// IPv4 and IPv6 loopback at their edges (peek, waitall, half and full
+// close, refused and non-blocking connects, a second connect, addresses in
+// use, socket options, truncated datagrams), built for wasm under runw and
+// built natively, both in the same network namespace made by the test,
+// and requires the same line from both but socketsChoices. Until
+// December a second connect after a blocking one answered 0 under runw,
+// EISCONN natively.
+func TestNetSocketsAsNative(t *testing.T) {
+	v := newVethNet(t)
+	native := netGuest(t, "sockets-native")
+	mod := netGuest(t, "sockets")
+	want, err := exec.Command("ip", "netns", "exec", v.name, native).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sockets natively: %v: %s", err, want)
+	}
+	r := newRunw(t)
+	b := netBundle(t, mod)
+	b.inNetns(v.path, nil, nil)
+	res := r.run("run", "-b", b.dir, "sockets")
+	if res.code != 0 {
+		t.Fatalf("sockets under runw: %v", res)
+	}
+	wantLines, gotLines := strings.Split(strings.TrimSpace(string(want)), "\n"), strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if len(wantLines) != len(gotLines) || len(wantLines) < 100 {
+		t.Fatalf("sockets printed %d lines under runw, %d natively (at least 100 expected):\nrunw:\n%s\nnative:\n%s", len(gotLines), len(wantLines), res.stdout, want)
+	}
+	seen := map[string]bool{}
+	for i, w := range wantLines {
+		g := gotLines[i]
+		name, wv, _ := strings.Cut(w, ": ")
+		gname, gv, _ := strings.Cut(g, ": ")
+		if name != gname {
+			t.Fatalf("line %d: runw printed %q where the native build printed %q", i+1, g, w)
+		}
+		if c, ok := socketsChoices[name]; ok {
+			seen[name] = true
+			if gv != c[0] || wv != c[1] {
+				t.Errorf("%s: runw %s, native %s; want runw %s, native %s", name, gv, wv, c[0], c[1])
+			}
+			continue
+		}
+		if gv != wv {
+			t.Errorf("%s: runw %s, native %s", name, gv, wv)
+		}
+	}
+	for name := range socketsChoices {
+		if !seen[name] {
+			t.Errorf("sockets printed no line %q", name)
+		}
 	}
 }
 
