@@ -793,34 +793,7 @@ func TestNetSocketsAsNative(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("sockets under runw: %v", res)
 	}
-	wantLines, gotLines := strings.Split(strings.TrimSpace(string(want)), "\n"), strings.Split(strings.TrimSpace(res.stdout), "\n")
-	if len(wantLines) != len(gotLines) || len(wantLines) < 100 {
-		t.Fatalf("sockets printed %d lines under runw, %d natively (at least 100 expected):\nrunw:\n%s\nnative:\n%s", len(gotLines), len(wantLines), res.stdout, want)
-	}
-	seen := map[string]bool{}
-	for i, w := range wantLines {
-		g := gotLines[i]
-		name, wv, _ := strings.Cut(w, ": ")
-		gname, gv, _ := strings.Cut(g, ": ")
-		if name != gname {
-			t.Fatalf("line %d: runw printed %q where the native build printed %q", i+1, g, w)
-		}
-		if c, ok := socketsChoices[name]; ok {
-			seen[name] = true
-			if gv != c[0] || wv != c[1] {
-				t.Errorf("%s: runw %s, native %s; want runw %s, native %s", name, gv, wv, c[0], c[1])
-			}
-			continue
-		}
-		if gv != wv {
-			t.Errorf("%s: runw %s, native %s", name, gv, wv)
-		}
-	}
-	for name := range socketsChoices {
-		if !seen[name] {
-			t.Errorf("sockets printed no line %q", name)
-		}
-	}
+	compareLines(t, "sockets", res.stdout, "native", string(want), socketsChoices)
 }
 
 // WasmEdge's extension in both shapes, each chosen from the guest's own

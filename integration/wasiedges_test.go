@@ -67,9 +67,19 @@ func TestWASIEdgesAsWasmtime(t *testing.T) {
 		t.Fatalf("edges under runw: %v", res)
 	}
 
-	wantLines, gotLines := strings.Split(strings.TrimSpace(string(want)), "\n"), strings.Split(strings.TrimSpace(res.stdout), "\n")
+	compareLines(t, "edges", res.stdout, "wasmtime", string(want), wasiEdgeChoices)
+}
+
+// compareLines holds a program's "name: value" lines under runw (got) to
+// the same program's lines under a baseline (want, named base): the same
+// names in the same order, at least 100 of them, the same values but on
+// the lines choices names, where each side must give its own value
+// (runw's first).
+func compareLines(t *testing.T, program, got, base, want string, choices map[string][2]string) {
+	t.Helper()
+	wantLines, gotLines := strings.Split(strings.TrimSpace(want), "\n"), strings.Split(strings.TrimSpace(got), "\n")
 	if len(wantLines) != len(gotLines) || len(wantLines) < 100 {
-		t.Fatalf("edges printed %d lines under runw, %d under wasmtime (at least 100 expected):\nrunw:\n%s\nwasmtime:\n%s", len(gotLines), len(wantLines), res.stdout, want)
+		t.Fatalf("%s printed %d lines under runw, %d under %s (at least 100 expected):\nrunw:\n%s\n%s:\n%s", program, len(gotLines), len(wantLines), base, got, base, want)
 	}
 	seen := map[string]bool{}
 	for i, w := range wantLines {
@@ -77,22 +87,22 @@ func TestWASIEdgesAsWasmtime(t *testing.T) {
 		name, wv, _ := strings.Cut(w, ": ")
 		gname, gv, _ := strings.Cut(g, ": ")
 		if name != gname {
-			t.Fatalf("line %d: runw printed %q where wasmtime printed %q", i+1, g, w)
+			t.Fatalf("line %d: runw printed %q where %s printed %q", i+1, g, base, w)
 		}
-		if c, ok := wasiEdgeChoices[name]; ok {
+		if c, ok := choices[name]; ok {
 			seen[name] = true
 			if gv != c[0] || wv != c[1] {
-				t.Errorf("%s: runw %s, wasmtime %s; want runw %s, wasmtime %s (a choice of runw's)", name, gv, wv, c[0], c[1])
+				t.Errorf("%s: runw %s, %s %s; want runw %s, %s %s (a known difference)", name, gv, base, wv, c[0], base, c[1])
 			}
 			continue
 		}
 		if gv != wv {
-			t.Errorf("%s: runw %s, wasmtime %s", name, gv, wv)
+			t.Errorf("%s: runw %s, %s %s", name, gv, base, wv)
 		}
 	}
-	for name := range wasiEdgeChoices {
+	for name := range choices {
 		if !seen[name] {
-			t.Errorf("edges printed no line %q", name)
+			t.Errorf("%s printed no line %q", program, name)
 		}
 	}
 }
