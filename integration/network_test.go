@@ -72,6 +72,8 @@ type netGuestBuild struct {
 //	netc          testdata/net/c/netc.c: sock_open/bind/connect through declared imports
 //	isatty        testdata/c/isatty.c: wasi-libc's isatty of the standard streams
 //	edges         testdata/c/edges.c: WASI calls at their edges (TestWASIEdgesAsWasmtime)
+//	ssockets      testdata/net/stealth/sockets: Go's net API at its edges (TestNetGoSocketsAsNative)
+//	ssockets-native the same program for linux/amd64
 //	sockets       testdata/net/c/sockets.c: TCP and UDP at their edges (TestNetSocketsAsNative)
 //	sockets-native the same program for Linux, built with gcc
 //	v1, v2, open  testdata/net/wat/NAME.wat, as they are (runw reads WAT)
@@ -118,6 +120,12 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		return out, "", err
 	case "sserver":
 		err = goBuild(filepath.Join(src, "stealth"), wasip1, out, "./server")
+	case "ssockets":
+		err = goBuild(filepath.Join(src, "stealth"), wasip1, out, "./sockets")
+	case "ssockets-native":
+		out = filepath.Join(dir, name)
+		err = goBuild(filepath.Join(src, "stealth"), []string{"CGO_ENABLED=0", "GOOS=linux"}, out, "./sockets")
+		return out, "", err
 	case "sclient":
 		err = goBuild(filepath.Join(src, "stealth"), wasip1, out, "./client")
 	case "sclient-gai":
@@ -793,7 +801,43 @@ func TestNetSocketsAsNative(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("sockets under runw: %v", res)
 	}
-	compareLines(t, "sockets", res.stdout, "native", string(want), socketsChoices)
+	compareLines(t, "sockets", res.stdout, "native", string(want), 100, socketsChoices)
+}
+
+// goSocketsChoices are the lines of testdata/net/stealth/sockets on which
+// the wasip1 build differs from the native one (wasm, native), all of them
+// stealthrocket/net's: its connections and listeners are made from files
+// (net.FileConn, net.FileListener), which report their own close as "use
+// of closed file" rather than net.ErrClosed, and its listener has no
+// SetDeadline.
+var goSocketsChoices = map[string][2]string{
+	"write after own close": {"closed file", "closed"},
+	"accept after close":    {"closed file", "closed"},
+	"accept past deadline":  {"no SetDeadline", "deadline"},
+}
+
+// TestNetGoSocketsAsNative runs a Go program of net API edges (deadlines,
+// a read blocked during close, the peer's close and CloseWrite, a port in
+// use, a refused dial, 200 connections, a short UDP read) built for
+// wasip1 on stealthrocket/net under runw, and built natively, in the same
+// network namespace, and requires the same line from both but
+// goSocketsChoices.
+func TestNetGoSocketsAsNative(t *testing.T) {
+	v := newVethNet(t)
+	native := netGuest(t, "ssockets-native")
+	mod := netGuest(t, "ssockets")
+	want, err := exec.Command("ip", "netns", "exec", v.name, native).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sockets natively: %v: %s", err, want)
+	}
+	r := newRunw(t)
+	b := netBundle(t, mod)
+	b.inNetns(v.path, nil, nil)
+	res := r.run("run", "-b", b.dir, "gosockets")
+	if res.code != 0 {
+		t.Fatalf("sockets under runw: %v", res)
+	}
+	compareLines(t, "sockets", res.stdout, "native", string(want), 50, goSocketsChoices)
 }
 
 // WasmEdge's extension in both shapes, each chosen from the guest's own
