@@ -787,21 +787,29 @@ var socketsChoices = map[string][2]string{
 // December a second connect after a blocking one answered 0 under runw,
 // EISCONN natively.
 func TestNetSocketsAsNative(t *testing.T) {
+	compareWithNative(t, "sockets", 100, socketsChoices)
+}
+
+// compareWithNative runs the net guest name under runw and its native
+// build (name-native) directly, both in one network namespace made for
+// the test, and holds runw's lines to the native ones (compareLines).
+func compareWithNative(t *testing.T, name string, min int, choices map[string][2]string) {
+	t.Helper()
 	v := newVethNet(t)
-	native := netGuest(t, "sockets-native")
-	mod := netGuest(t, "sockets")
+	native := netGuest(t, name+"-native")
+	mod := netGuest(t, name)
 	want, err := exec.Command("ip", "netns", "exec", v.name, native).CombinedOutput()
 	if err != nil {
-		t.Fatalf("sockets natively: %v: %s", err, want)
+		t.Fatalf("%s natively: %v: %s", name, err, want)
 	}
 	r := newRunw(t)
 	b := netBundle(t, mod)
 	b.inNetns(v.path, nil, nil)
-	res := r.run("run", "-b", b.dir, "sockets")
+	res := r.run("run", "-b", b.dir, name)
 	if res.code != 0 {
-		t.Fatalf("sockets under runw: %v", res)
+		t.Fatalf("%s under runw: %v", name, res)
 	}
-	compareLines(t, "sockets", res.stdout, "native", string(want), 100, socketsChoices)
+	compareLines(t, name, res.stdout, "native", string(want), min, choices)
 }
 
 // goSocketsChoices are the lines of testdata/net/stealth/sockets on which
@@ -823,21 +831,7 @@ var goSocketsChoices = map[string][2]string{
 // network namespace, and requires the same line from both but
 // goSocketsChoices.
 func TestNetGoSocketsAsNative(t *testing.T) {
-	v := newVethNet(t)
-	native := netGuest(t, "ssockets-native")
-	mod := netGuest(t, "ssockets")
-	want, err := exec.Command("ip", "netns", "exec", v.name, native).CombinedOutput()
-	if err != nil {
-		t.Fatalf("sockets natively: %v: %s", err, want)
-	}
-	r := newRunw(t)
-	b := netBundle(t, mod)
-	b.inNetns(v.path, nil, nil)
-	res := r.run("run", "-b", b.dir, "gosockets")
-	if res.code != 0 {
-		t.Fatalf("sockets under runw: %v", res)
-	}
-	compareLines(t, "sockets", res.stdout, "native", string(want), 50, goSocketsChoices)
+	compareWithNative(t, "ssockets", 50, goSocketsChoices)
 }
 
 // WasmEdge's extension in both shapes, each chosen from the guest's own
