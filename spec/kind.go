@@ -92,6 +92,9 @@ var goBuildID = []byte("go:buildid")
 // producers section. TinyGo and other toolchains built on wasi-libc write
 // neither it nor the build ID, and must not be taken for Go: their paths
 // go through wasi-libc, which needs no trailing slash on preopen names.
+// The "language" field does not tell them apart: LLVM writes there each
+// compile unit's DWARF language, so a TinyGo module built with debug
+// information (TinyGo's default) lists "Go" too.
 const goProcessor = "Go cmd/compile"
 
 // Bounds of IsGo's walk of an untrusted module: sections looked at, and

@@ -73,26 +73,33 @@ func TestULEB32(t *testing.T) {
 	}
 }
 
-// IsGo recognises Go's wasip1 modules by the build-ID section Go's
-// linker writes first, or, where a tool moved or dropped it, by the
-// producers section naming Go's compiler; never a module of another
-// toolchain, a component or a malformed file.
-func TestIsGo(t *testing.T) {
+// isGoCase is a module and what IsGo must make of it.
+type isGoCase struct {
+	name string
+	wasm []byte
+	want bool
+}
+
+// isGoCases are TestIsGo's modules, which also seed FuzzIsGo.
+func isGoCases() []isGoCase {
 	buildID := customSection("go:buildid", []byte("abc/def"))
 	goProducers := producers(map[string][][2]string{"language": {{"Go", "go1.26"}}, "processed-by": {{"Go cmd/compile", "go1.26"}}})
 	typeSec := section(1, []byte{1, 0x60, 0, 0})
-	for _, c := range []struct {
-		name string
-		wasm []byte
-		want bool
-	}{
+	return []isGoCase{
 		{"go:buildid first", moduleOf(buildID, typeSec), true},
 		{"go:buildid first, two-byte size", moduleOf(customSection("go:buildid", bytes.Repeat([]byte("x"), 200)), typeSec), true},
 		{"go:buildid after a producers section and the types", moduleOf(producers(map[string][][2]string{"language": {{"C", ""}}}), typeSec, buildID), true},
 		{"no build ID, producers processed by Go and then wasm-opt", moduleOf(typeSec, producers(map[string][][2]string{"processed-by": {{"Go cmd/compile", "go1.26"}, {"wasm-opt", "116"}}})), true},
 		{"Go's producers section alone", moduleOf(goProducers), true},
-		{"producers naming the Go language, not Go's compiler (TinyGo)", moduleOf(typeSec, producers(map[string][][2]string{"language": {{"Go", "1.22"}}, "processed-by": {{"TinyGo", "0.33"}}})), false},
+		// TinyGo's producers section does name the language Go: LLVM's
+		// wasm backend writes each compile unit's DWARF language
+		// (DW_LANG_Go), and TinyGo emits debug info by default. It is
+		// not Go's wasip1 port (its paths go through wasi-libc), so only
+		// processed-by "Go cmd/compile", Go's linker's own mark, counts.
+		{"producers naming the Go language, not Go's compiler (TinyGo)", moduleOf(typeSec, producers(map[string][][2]string{"language": {{"Go", ""}, {"C11", ""}}, "processed-by": {{"clang", "19.1.2"}}})), false},
+		{"go:buildid inside another section's body", moduleOf(customSection("x", wasmName("go:buildid")), section(11, append([]byte{1, 0, 0x41, 0, 0x0b}, wasmName("\x00\x0ago:buildid")...))), false},
 		{"producers of C and clang", moduleOf(typeSec, producers(map[string][][2]string{"language": {{"C11", ""}}, "processed-by": {{"clang", "14"}}})), false},
+		{"producers of Rust", moduleOf(typeSec, producers(map[string][][2]string{"language": {{"Rust", ""}, {"C11", ""}}, "processed-by": {{"rustc", "1.80.0"}, {"clang", "18.1.7"}}})), false},
 		{"a longer name starting alike", moduleOf(customSection("go:buildidx", nil)), false},
 		{"a type section only (C, Rust)", moduleOf(typeSec), false},
 		{"a component", append([]byte("\x00asm\x0d\x00\x01\x00"), buildID...), false},
@@ -103,7 +110,15 @@ func TestIsGo(t *testing.T) {
 		{"an overlong size", append(moduleOf(), 0, 0x80, 0x80, 0x80, 0x80, 0x80, 0), false},
 		{"WAT", []byte("(module)"), false},
 		{"empty", nil, false},
-	} {
+	}
+}
+
+// IsGo recognises Go's wasip1 modules by the build-ID section Go's
+// linker writes first, or, where a tool moved or dropped it, by the
+// producers section naming Go's compiler; never a module of another
+// toolchain, a component or a malformed file.
+func TestIsGo(t *testing.T) {
+	for _, c := range isGoCases() {
 		if got := isGo(c.wasm); got != c.want {
 			t.Errorf("%s: IsGo = %v, want %v", c.name, got, c.want)
 		}
@@ -185,9 +200,26 @@ func TestIsGoBuilt(t *testing.T) {
 	if !isGo(renamed) {
 		t.Error("IsGo = false for Go's module without its build ID: the producers section names Go's compiler")
 	}
+
+	// A whole module as clang and wasm-ld would leave it, assembled by
+	// hand: (func (export "_start")) and a producers section of C.
+	c := moduleOf(
+		section(1, []byte{1, 0x60, 0, 0}),                                  // type: () -> ()
+		section(3, []byte{1, 0}),                                           // func 0 of type 0
+		section(7, append(append([]byte{1}, wasmName("_start")...), 0, 0)), // export func 0
+		section(10, []byte{1, 2, 0, 0x0b}),                                 // code: no locals, end
+		producers(map[string][][2]string{"language": {{"C11", ""}}, "processed-by": {{"clang", "19.1.2"}}}),
+	)
+	if isGo(c) {
+		t.Error("IsGo = true for a module of C")
+	}
 }
 
+// FuzzIsGo: no module, however malformed, panics IsGo.
 func FuzzIsGo(f *testing.F) {
+	for _, c := range isGoCases() {
+		f.Add(c.wasm)
+	}
 	f.Add(moduleOf(customSection("go:buildid", []byte("x"))))
 	f.Add(moduleOf(section(1, []byte{1, 0x60, 0, 0}), producers(map[string][][2]string{"processed-by": {{"Go cmd/compile", "go1.26"}}})))
 	f.Add(append(moduleOf(), 0, 0xff, 0xff, 0xff, 0xff, 0x0f))
