@@ -47,6 +47,11 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 	if write {
 		events = unix.POLLOUT
 	}
+	// done counts what a blocking write to a non-blocking host
+	// descriptor (a socket) already wrote: such a write goes on until
+	// all is written, as a blocking write(2) to a socket or pipe does,
+	// and an error after a part answers the part, as Linux's does.
+	done := 0
 	for {
 		if e.pollable && !e.hostNonblock {
 			if e.flags&fdflagNonblock != 0 {
@@ -71,7 +76,14 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 		}
 		switch err {
 		case nil:
-			return n, 0
+			if write && n > 0 && e.hostNonblock && e.pollable && e.flags&fdflagNonblock == 0 && offset < 0 {
+				if rest := advance(h.iov, n); len(rest) > 0 {
+					done += n
+					h.iov = rest
+					continue
+				}
+			}
+			return done + n, 0
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
@@ -81,11 +93,17 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 			if e.pollable && e.flags&fdflagNonblock == 0 {
 				if e.hostNonblock {
 					if errno := h.waitSock(e, events); errno != 0 {
+						if done > 0 && errno != errnoStop {
+							return done, 0
+						}
 						return 0, errno
 					}
 				}
 				continue
 			}
+		}
+		if done > 0 {
+			return done, 0
 		}
 		return 0, toErrno(err)
 	}

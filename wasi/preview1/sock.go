@@ -275,13 +275,34 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 		}
 		sa = sockaddrOf(to, e.family)
 	}
+	// A blocking send on a stream socket returns when all of it is
+	// queued, as Linux's does; the host socket is non-blocking and takes
+	// only what fits, so runw sends the rest itself. A C guest that sends
+	// once and does not loop lost the rest (8 MB to a slow reader: 78 KB
+	// to 3.9 MB sent). An error or SO_SNDTIMEO after some data went out
+	// answers the count sent, as Linux does; the error comes next time.
+	whole := e.flags&fdflagNonblock == 0 && e.filetype == filetypeSocketStream
 	bufs := h.iov
-	var sent int
-	errno := h.retry(e, unix.POLLOUT, func() (err error) {
-		sent, err = unix.SendmsgBuffers(e.hostFd, bufs, nil, sa, unix.MSG_NOSIGNAL)
-		return err
-	})
-	return sent, errno
+	total := 0
+	for {
+		var sent int
+		errno := h.retry(e, unix.POLLOUT, func() (err error) {
+			sent, err = unix.SendmsgBuffers(e.hostFd, bufs, nil, sa, unix.MSG_NOSIGNAL)
+			return err
+		})
+		if errno != 0 {
+			if total > 0 && errno != errnoStop {
+				break
+			}
+			return total, errno
+		}
+		total += sent
+		bufs = advance(bufs, sent)
+		if !whole || sent == 0 || len(bufs) == 0 {
+			break
+		}
+	}
+	return total, 0
 }
 
 // advance drops the first n bytes of bufs.
