@@ -682,10 +682,12 @@ func TestBlockingSendWritesAll(t *testing.T) {
 }
 
 // TestConnectTwice: a blocking connect leaves the socket connected, so a
-// second connect is EISCONN, as for a native program (runw's host socket
-// is non-blocking, and Linux answered that second connect 0); a
-// non-blocking one answers EINPROGRESS, then 0 once the handshake is
-// done, then EISCONN, as Linux's does.
+// second connect is EISCONN, and a refused one leaves it unconnected, so a
+// second connect tries again, as for a native program. runw's host socket
+// is non-blocking: Linux answered that second connect 0 after a success,
+// and ECONNABORTED (sending nothing) after a refusal. A non-blocking
+// connect answers EINPROGRESS, then 0 once the handshake is done, then
+// EISCONN, as Linux's does.
 func TestConnectTwice(t *testing.T) {
 	g := newSockGuest(t, "127.0.0.1", "")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -719,6 +721,30 @@ func TestConnectTwice(t *testing.T) {
 	// Loopback may finish the handshake within the first call.
 	if got := fmt.Sprint(errs); got != fmt.Sprint([]Errno{ErrnoInprogress, 0, ErrnoIsconn}) && got != fmt.Sprint([]Errno{0, ErrnoIsconn}) {
 		t.Errorf("non-blocking connect, repeated: errnos %v, want EINPROGRESS (26) or not, then 0, then EISCONN (30)", errs)
+	}
+
+	// Refused, then refused again (a second SYN, not ECONNABORTED from a
+	// socket left "connecting"), then, once a server listens on the
+	// port, connected: the same socket, as natively.
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cport := closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	retry := g.open(afInet4, sockStream)
+	for i := range 2 {
+		if errno := g.call("sock_connect", "iii", uint32(retry), 800, uint32(cport)); errno != ErrnoConnrefused {
+			t.Errorf("blocking connect %d to a closed port: errno %d, want ECONNREFUSED (14)", i+1, errno)
+		}
+	}
+	ln2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", cport))
+	if err != nil {
+		t.Skipf("the port was taken meanwhile: %v", err)
+	}
+	defer ln2.Close()
+	if errno := g.call("sock_connect", "iii", uint32(retry), 800, uint32(cport)); errno != 0 {
+		t.Errorf("blocking connect once a server listens, after two refusals: errno %d, want 0", errno)
 	}
 }
 

@@ -216,29 +216,32 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 	if err != unix.EINPROGRESS || e.flags&fdflagNonblock != 0 {
 		return toErrno(err)
 	}
-	if errno := h.waitSock(e, unix.POLLOUT); errno != 0 {
-		if errno == ErrnoAgain {
-			// SO_SNDTIMEO passed: the handshake goes on, as the
-			// kernel's connect says.
-			return ErrnoInprogress
+	// The host socket is non-blocking: runw waits for the handshake, then
+	// lets the kernel settle it with a second connect, as a blocking
+	// connect settles itself. That connect answers 0 and marks the socket
+	// connected (a guest's next connect is EISCONN, as natively; it
+	// answered 0), or answers the handshake's error and marks the socket
+	// unconnected (a guest may connect it again, as natively; when runw
+	// read SO_ERROR instead, the socket stayed "connecting" and the
+	// guest's retry answered ECONNABORTED and sent nothing).
+	for {
+		if errno := h.waitSock(e, unix.POLLOUT); errno != 0 {
+			if errno == ErrnoAgain {
+				// SO_SNDTIMEO passed: the handshake goes on, as the
+				// kernel's connect says.
+				return ErrnoInprogress
+			}
+			return errno
 		}
-		return errno
+		switch err := unix.Connect(e.hostFd, sa); err {
+		case unix.EALREADY, unix.EINTR:
+			continue // still in progress: wait again
+		case nil, unix.EISCONN:
+			return 0
+		default:
+			return toErrno(err)
+		}
 	}
-	soerr, err := unix.GetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_ERROR)
-	if err != nil {
-		return toErrno(err)
-	}
-	if soerr != 0 {
-		return toErrno(unix.Errno(soerr))
-	}
-	// The host socket is non-blocking: Linux marks one whose handshake
-	// finished as connected only at its next connect, which answers 0.
-	// A blocking connect marks it itself; without this call a guest's
-	// second connect answered 0 where a native program's gets EISCONN.
-	// Its answer is not the guest's: the connection is made, and what
-	// befalls it from now on reaches the guest's next read or write.
-	_ = unix.Connect(e.hostFd, sa)
-	return 0
 }
 
 // sockRecvFromV1 is sock_recv_from(fd, iovs, n, *addr, riflags, *nread,
