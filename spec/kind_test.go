@@ -164,6 +164,19 @@ func TestIsGoHugeSection(t *testing.T) {
 	}
 }
 
+// IsGo gives the same answer through the sniffed head however much of the
+// module the head holds.
+func TestIsGoThroughHead(t *testing.T) {
+	for _, c := range isGoCases() {
+		for cut := 0; cut <= len(c.wasm); cut++ {
+			r := headFirst{c.wasm[:cut], bytes.NewReader(c.wasm)}
+			if got := IsGo(r, int64(len(c.wasm))); got != c.want {
+				t.Errorf("%s, head of %d bytes: IsGo = %v, want %v", c.name, cut, got, c.want)
+			}
+		}
+	}
+}
+
 // A module Go really builds is Go's; the same module with its build ID
 // renamed (as a tool that drops it leaves the producers section) still is.
 func TestIsGoBuilt(t *testing.T) {
@@ -194,6 +207,12 @@ func TestIsGoBuilt(t *testing.T) {
 	i := bytes.Index(wasm, goBuildID)
 	if i < 0 || i > 16 {
 		t.Fatalf("no build ID at the start of Go's module (at %d)", i)
+	}
+	// The start path's sniff has read the first sniffLen bytes: it
+	// decides on those alone.
+	file := &countingReader{r: bytes.NewReader(wasm)}
+	if !IsGo(headFirst{wasm[:sniffLen], file}, int64(len(wasm))) || file.read != 0 {
+		t.Errorf("IsGo through the sniffed head read %d bytes of Go's module beyond it, want true having read none", file.read)
 	}
 	renamed := bytes.Clone(wasm)
 	copy(renamed[i:], "go:buildxx")

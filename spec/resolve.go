@@ -169,7 +169,7 @@ func (v *guestVFS) openEntrypoint(guest, resolved string) (*Entrypoint, error) {
 // sniffEntrypoint checks that the handle h is a regular file and sniffs
 // its head; the Entrypoint it returns holds h.
 func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
-	f, err := ReopenRegular(h)
+	f, size, err := reopenRegular(h)
 	if errors.Is(err, errNotRegular) {
 		// runc's words for what its init cannot execute (a directory,
 		// a fifo): engines read "permission denied" as a command that
@@ -187,11 +187,25 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 	}
 	ep := &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), File: h}
 	if ep.Kind == KindModule {
-		if fi, err := f.Stat(); err == nil {
-			ep.Go = IsGo(f, fi.Size())
-		}
+		// Go's linker writes its build ID as the first section, inside
+		// head: no read beyond the one above for a Go module.
+		ep.Go = IsGo(headFirst{head[:n], f}, size)
 	}
 	return ep, nil
+}
+
+// headFirst reads from head, the file's first bytes already read, where
+// a read lies within it, and from the file past it.
+type headFirst struct {
+	head []byte
+	f    io.ReaderAt
+}
+
+func (r headFirst) ReadAt(p []byte, off int64) (int, error) {
+	if off >= 0 && off+int64(len(p)) <= int64(len(r.head)) {
+		return copy(p, r.head[off:]), nil
+	}
+	return r.f.ReadAt(p, off)
 }
 
 // errNotRegular is ReopenRegular's refusal.
@@ -202,14 +216,21 @@ var errNotRegular = errors.New("not a regular file")
 // hang on or reach the host through (O_NONBLOCK covers a fifo swapped in
 // between the check and the open).
 func ReopenRegular(h *os.File) (*os.File, error) {
+	f, _, err := reopenRegular(h)
+	return f, err
+}
+
+// reopenRegular is ReopenRegular that also gives the file's size.
+func reopenRegular(h *os.File) (*os.File, int64, error) {
 	fi, err := h.Stat()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, errNotRegular
+		return nil, 0, errNotRegular
 	}
-	return pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK)
+	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK)
+	return f, fi.Size(), err
 }
 
 // ResolveGuest maps an absolute guest path to a host path.
