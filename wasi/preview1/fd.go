@@ -41,17 +41,23 @@ func (h *Host) fdRenumber(m memory, a []arg) Errno {
 // io runs one read or write of the buffers in h.iov on e at offset (-1:
 // the descriptor's own offset). A descriptor that may block waits in
 // poll(2) with the stop descriptor first; one the guest made non-blocking
-// answers EAGAIN instead of waiting.
+// answers EAGAIN instead of waiting. A blocking write to a non-blocking
+// host descriptor (a socket) goes on until all is written, as a blocking
+// write(2) to a socket or pipe does (untilAll).
 func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
+	whole := write && offset < 0 && e.hostNonblock && e.pollable && e.flags&fdflagNonblock == 0
+	return untilAll(h.iov, whole, func(bufs [][]byte) (int, Errno) {
+		return h.ioOnce(e, bufs, write, offset)
+	})
+}
+
+// ioOnce is one transfer of io: it returns what one read or write moved,
+// after waiting for the descriptor where it may block.
+func (h *Host) ioOnce(e *fdEntry, bufs [][]byte, write bool, offset int64) (int, Errno) {
 	events := int16(unix.POLLIN)
 	if write {
 		events = unix.POLLOUT
 	}
-	// done counts what a blocking write to a non-blocking host
-	// descriptor (a socket) already wrote: such a write goes on until
-	// all is written, as a blocking write(2) to a socket or pipe does,
-	// and an error after a part answers the part, as Linux's does.
-	done := 0
 	for {
 		if e.pollable && !e.hostNonblock {
 			if e.flags&fdflagNonblock != 0 {
@@ -59,7 +65,7 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 					return 0, ErrnoAgain
 				}
 				if write && offset < 0 {
-					if n, errno, done := nowaitWrite(e.hostFd, h.iov); done {
+					if n, errno, done := nowaitWrite(e.hostFd, bufs); done {
 						return n, errno
 					}
 				}
@@ -70,20 +76,13 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 		var n int
 		var err error
 		if e.hostNonblock && offset < 0 {
-			n, err = h.nonblockIO(e.hostFd, write)
+			n, err = h.nonblockIO(e.hostFd, bufs, write)
 		} else {
-			n, err = rawIO(e.hostFd, h.iov, write, offset)
+			n, err = rawIO(e.hostFd, bufs, write, offset)
 		}
 		switch err {
 		case nil:
-			if write && n > 0 && e.hostNonblock && e.pollable && e.flags&fdflagNonblock == 0 && offset < 0 {
-				if rest := advance(h.iov, n); len(rest) > 0 {
-					done += n
-					h.iov = rest
-					continue
-				}
-			}
-			return done + n, 0
+			return n, 0
 		case unix.EINTR:
 			continue
 		case unix.EAGAIN:
@@ -93,19 +92,36 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 			if e.pollable && e.flags&fdflagNonblock == 0 {
 				if e.hostNonblock {
 					if errno := h.waitSock(e, events); errno != 0 {
-						if done > 0 && errno != errnoStop {
-							return done, 0
-						}
 						return 0, errno
 					}
 				}
 				continue
 			}
 		}
-		if done > 0 {
-			return done, 0
-		}
 		return 0, toErrno(err)
+	}
+}
+
+// untilAll runs once, the transfer of bufs' bytes, and when all is true
+// goes on with the rest until bufs are done or a transfer moves nothing:
+// what a blocking send or write on a stream socket does, and recv with
+// WAITALL. An error after a part answers the part, as Linux's does (the
+// error comes at the next call), except a stop, which ends the guest.
+func untilAll(bufs [][]byte, all bool, once func([][]byte) (int, Errno)) (int, Errno) {
+	total := 0
+	for {
+		n, errno := once(bufs)
+		if errno != 0 {
+			if total > 0 && errno != errnoStop {
+				return total, 0
+			}
+			return 0, errno
+		}
+		total += n
+		bufs = advance(bufs, n)
+		if !all || n == 0 || len(bufs) == 0 {
+			return total, 0
+		}
 	}
 }
 
@@ -132,22 +148,22 @@ func nowaitWrite(fd int, bufs [][]byte) (int, Errno, bool) {
 	}
 }
 
-// nonblockIO reads or writes h.iov on a non-blocking descriptor (a
+// nonblockIO reads or writes bufs on a non-blocking descriptor (a
 // socket) with a raw system call: it cannot block, so it skips the Go
 // scheduler's system-call bookkeeping, which on a server's every read and
 // write would hand the init's processor to another thread and back.
-func (h *Host) nonblockIO(fd int, write bool) (int, error) {
+func (h *Host) nonblockIO(fd int, bufs [][]byte, write bool) (int, error) {
 	var r uintptr
 	var e unix.Errno
-	if len(h.iov) == 1 {
+	if len(bufs) == 1 {
 		trap := uintptr(unix.SYS_READ)
 		if write {
 			trap = unix.SYS_WRITE
 		}
-		r, _, e = unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&h.iov[0][0])), uintptr(len(h.iov[0])))
+		r, _, e = unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&bufs[0][0])), uintptr(len(bufs[0])))
 	} else {
 		h.iovecs = h.iovecs[:0]
-		for _, b := range h.iov {
+		for _, b := range bufs {
 			v := unix.Iovec{Base: &b[0]}
 			v.SetLen(len(b))
 			h.iovecs = append(h.iovecs, v)

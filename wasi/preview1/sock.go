@@ -231,9 +231,8 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 		flags |= unix.MSG_PEEK
 	}
 	waitall := riflags&riflagWaitall != 0 && riflags&riflagPeek == 0 && e.filetype == filetypeSocketStream
-	bufs := h.iov
-	total, roflags := 0, uint16(0)
-	for {
+	roflags := uint16(0)
+	total, errno := untilAll(h.iov, waitall, func(bufs [][]byte) (int, Errno) {
 		var got, rflags int
 		var sa unix.Sockaddr
 		errno := h.retry(e, unix.POLLIN, func() (err error) {
@@ -241,10 +240,7 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 			return err
 		})
 		if errno != 0 {
-			if total > 0 {
-				break
-			}
-			return 0, 0, errno
+			return 0, errno
 		}
 		if rflags&unix.MSG_TRUNC != 0 {
 			roflags |= roflagTruncated
@@ -252,11 +248,10 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 		if from != nil && sa != nil {
 			*from, _ = addrPortOf(sa)
 		}
-		total += got
-		bufs = advance(bufs, got)
-		if !waitall || got == 0 || len(bufs) == 0 {
-			break
-		}
+		return got, 0
+	})
+	if errno != 0 {
+		return 0, 0, errno
 	}
 	return total, roflags, 0
 }
@@ -282,27 +277,13 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 	// to 3.9 MB sent). An error or SO_SNDTIMEO after some data went out
 	// answers the count sent, as Linux does; the error comes next time.
 	whole := e.flags&fdflagNonblock == 0 && e.filetype == filetypeSocketStream
-	bufs := h.iov
-	total := 0
-	for {
-		var sent int
-		errno := h.retry(e, unix.POLLOUT, func() (err error) {
+	return untilAll(h.iov, whole, func(bufs [][]byte) (sent int, errno Errno) {
+		errno = h.retry(e, unix.POLLOUT, func() (err error) {
 			sent, err = unix.SendmsgBuffers(e.hostFd, bufs, nil, sa, unix.MSG_NOSIGNAL)
 			return err
 		})
-		if errno != 0 {
-			if total > 0 && errno != errnoStop {
-				break
-			}
-			return total, errno
-		}
-		total += sent
-		bufs = advance(bufs, sent)
-		if !whole || sent == 0 || len(bufs) == 0 {
-			break
-		}
-	}
-	return total, 0
+		return sent, errno
+	})
 }
 
 // advance drops the first n bytes of bufs.
