@@ -524,6 +524,23 @@ func TestGrantBypasses(t *testing.T) {
 	}
 }
 
+// TestEmptyRuleListAllowsNothing: an annotation present with an empty
+// list (io.github.runw.net.connect: "") narrows the grant to nothing; it
+// must never read as no narrowing at all.
+func TestEmptyRuleListAllowsNothing(t *testing.T) {
+	for _, s := range []string{"", " ", ",", " , "} {
+		rules, err := ParseRules(s)
+		if err != nil {
+			t.Fatalf("ParseRules(%q): %v", s, err)
+		}
+		for _, ap := range []string{"10.0.0.1:80", "127.0.0.1:53", "[::1]:8080", "0.0.0.0:1"} {
+			if allowedPeer(rules, netip.MustParseAddrPort(ap)) {
+				t.Errorf("rules %q allow %s, want nothing allowed", s, ap)
+			}
+		}
+	}
+}
+
 // TestListenersInsideTheGrant: a preopened listener (which an image's ENV
 // can declare) is bound only inside a narrowed listen grant.
 func TestListenersInsideTheGrant(t *testing.T) {
