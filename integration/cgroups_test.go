@@ -285,17 +285,41 @@ func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "nolimit")
 
-	setLimit(16)
+	setLimit(24)
 	r.mustRun("run", "-d", "-b", b.dir, "enough")
+	// At the minimum, a process exec'd into the container (podman exec,
+	// a health check: another init) fits beside the container's own; it
+	// did not at 16, the minimum before (18 threads at once).
+	for i := 0; i < 2; i++ {
+		if res := r.run("exec", "enough", "/probe.wasm", "echo", "at-the-minimum"); res.code != 0 || res.stdout != "at-the-minimum\n" {
+			t.Errorf("exec %d at pids limit 24: %v", i, res)
+		}
+	}
+	// An exec the limit refuses says so, and names the exec'd process,
+	// not the init (which was fine).
+	dir := cgroupOf(t, "pids", "enough")
+	cur, _ := os.ReadFile(filepath.Join(dir, "pids.current"))
+	n, _ := strconv.Atoi(strings.TrimSpace(string(cur)))
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(strconv.Itoa(n+2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = r.run("exec", "enough", "/probe.wasm", "echo", "no-room")
+	if res.code == 0 || !strings.Contains(res.stderr, "exec'd process exited without reporting") ||
+		!strings.Contains(res.stderr, fmt.Sprintf("pids limit (%d) refused a thread of the exec'd process", n+2)) {
+		t.Errorf("exec with room for 2 threads: %v", res)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte("24"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if res := r.run("update", "--pids-limit", "5", "enough"); res.code != 1 || !strings.Contains(res.stderr, "pids limit 5: ") {
 		t.Errorf("update --pids-limit 5: %v", res)
 	}
-	if got := pidsMax("enough"); got != "16" {
+	if got := pidsMax("enough"); got != "24" {
 		t.Errorf("pids.max after a refused update: %q", got)
 	}
 	r.mustRun("update", "--pids-limit", "0", "enough")
-	if got := pidsMax("enough"); got != "16" {
-		t.Errorf("pids.max after update --pids-limit 0: %q, want it unchanged (16)", got)
+	if got := pidsMax("enough"); got != "24" {
+		t.Errorf("pids.max after update --pids-limit 0: %q, want it unchanged (24)", got)
 	}
 	r.mustRun("delete", "--force", "enough")
 }

@@ -455,6 +455,9 @@ type spawnOptions struct {
 	// CgroupPath is the container's cgroup, read only to say what killed
 	// an init that died without reporting.
 	CgroupPath string
+	// Exec says the init runs a process exec'd into a running container,
+	// for what the errors call it.
+	Exec bool
 	// Cgroup says how the init enters its cgroup at birth (startInCgroup);
 	// nil places it after the spawn.
 	Cgroup *cgroupEntry
@@ -469,7 +472,16 @@ type spawnOptions struct {
 }
 
 // initEnv is the environment of every init, never the guest's (that is
-// the plan's process.env). TOKIO_WORKER_THREADS=1: wasmtime builds the
+// the plan's process.env). GOMAXPROCS=1: a guest runs on one thread (the
+// one calling into wasm), and the init's own goroutines (signals, the stop
+// descriptor, stdio) need no parallelism; with one P per CPU the Go
+// runtime started threads to run them in parallel while the init set up,
+// and kept them, so the init held 11 threads on 2 CPUs (8 with one P) and
+// more on a larger node, each counted against the container's pids.max:
+// at the smallest limit runw accepts (minPids) an exec'd process, a
+// second init, could not start (podman exec, health checks). Requests a
+// second of the HTTP benchmark's server did not move (3 alternating
+// rounds each, 22,400 to 25,200 either way). TOKIO_WORKER_THREADS=1: wasmtime builds the
 // tokio runtime of its WASI 0.2 (components) on first use with tokio's
 // default of one worker thread per CPU, though a component runs on the
 // calling thread and the workers only drive its stdio streams' tasks; on
@@ -479,7 +491,7 @@ type spawnOptions struct {
 // init, where C's getenv on another thread could race it. runw's own
 // override of the compile's CPU bound (compileCPUEnv) is passed on too
 // (initEnviron).
-var initEnv = []string{"TOKIO_WORKER_THREADS=1"}
+var initEnv = []string{"GOMAXPROCS=1", "TOKIO_WORKER_THREADS=1"}
 
 // initEnviron is initEnv, with compileCPUEnv when runw has it.
 func initEnviron() []string {
@@ -540,6 +552,9 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	}
 	defer ordersW.Close()
 	logDebugf("spawning init")
+	// The pids controller's count of refusals only grows: what it was
+	// before this init says whether this init was refused.
+	refusedBefore := pidsRefusals(o.CgroupPath)
 	cmd, born, err := startInCgroup(cmd, o.NS, cg)
 	ordersR.Close()
 	if err != nil {
@@ -593,10 +608,14 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	switch {
 	case err == errNoReport:
 		death := deathOf(cmd, o.CgroupPath)
-		if hit := pidsLimitHit(o.CgroupPath); hit != "" {
-			return nil, fmt.Errorf("container init exited without reporting: %s: %s", death, hit)
+		who := "container init"
+		if o.Exec {
+			who = "exec'd process"
 		}
-		return nil, fmt.Errorf("container init exited without reporting: %s%s", death, o.Config.Sandbox.seccompHint())
+		if pidsRefusals(o.CgroupPath) > refusedBefore {
+			return nil, fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(o.CgroupPath, o.Exec))
+		}
+		return nil, fmt.Errorf("%s exited without reporting: %s%s", who, death, o.Config.Sandbox.seccompHint())
 	case err != nil:
 		return fail(err)
 	}
@@ -675,12 +694,16 @@ func deathOf(cmd *exec.Cmd, cgPath string) string {
 }
 
 // minPids is the smallest pids limit runw accepts. Every thread counts
-// against pids.max, and runw's init is one process running about ten
+// against pids.max, and runw's init is one process running about eight
 // (Go's runtime and wasmtime's), more under load, so a limit a native
 // single-process container lives with would crash it while it starts,
 // at random, with the Go runtime's dump on the container's stderr. It is
-// refused instead, in one line, before anything is made.
-const minPids = 16
+// refused instead, in one line, before anything is made. The minimum
+// leaves room for an exec'd process (a second init, about as many
+// threads again) beside the first, with some to spare for a server's
+// init under load (10 here): podman exec and health checks work at it.
+// At 16, the minimum before, every exec failed (18 threads at once).
+const minPids = 24
 
 // checkPidsLimit refuses a pids limit below minPids (-1, 0 or none: no
 // limit; podman up to 5.4 writes 0 for --pids-limit -1, and runc 1.1
@@ -699,15 +722,12 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 	if limit == 0 || limit >= minPids {
 		return nil
 	}
-	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it; use at least %d, or -1 for no limit", limit, minPids)
+	return fmt.Errorf("pids limit %d: runw's init runs about 8 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
 }
 
-// pidsLimitHit says, when the cgroup's pids controller refused a fork or a
-// thread, that the limit was reached, and what it is: runw's init is one
-// process but runs about ten threads (Go's and wasmtime's), each of which
-// counts against pids.max, so a limit a native single-process container
-// lives with can stop it from starting. "" when nothing was refused.
-func pidsLimitHit(cgPath string) string {
+// pidsDir is the directory of the container's pids controller, "" when
+// it has none.
+func pidsDir(cgPath string) string {
 	if cgPath == "" {
 		return ""
 	}
@@ -715,21 +735,46 @@ func pidsLimitHit(cgPath string) string {
 	if err != nil {
 		return ""
 	}
-	dir := m.Path("pids")
+	if dir := m.Path("pids"); dir != "" {
+		return dir
+	}
+	return m.Path("")
+}
+
+// pidsRefusals is how many forks or threads the container's pids
+// controller has refused so far (pids.events' max), 0 when it cannot
+// tell.
+func pidsRefusals(cgPath string) int64 {
+	dir := pidsDir(cgPath)
 	if dir == "" {
-		dir = m.Path("")
+		return 0
 	}
 	events, err := os.ReadFile(filepath.Join(dir, "pids.events"))
 	if err != nil {
-		return ""
+		return 0
 	}
 	for _, line := range strings.Split(string(events), "\n") {
-		if n, ok := strings.CutPrefix(line, "max "); ok && n != "0" {
-			max, _ := os.ReadFile(filepath.Join(dir, "pids.max"))
-			return fmt.Sprintf("the container's pids limit (%s) refused a thread of the init, which runs about 10 (Go and wasmtime)", strings.TrimSpace(string(max)))
+		if n, ok := strings.CutPrefix(line, "max "); ok {
+			v, _ := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+			return v
 		}
 	}
-	return ""
+	return 0
+}
+
+// pidsLimitHit says, for an init the pids controller refused a thread
+// (pidsRefusals grew while it started), what the limit is and why it
+// was reached: runw's init is one process but runs about eight threads
+// (Go's and wasmtime's), each of which counts against pids.max, so a
+// limit a native single-process container lives with can stop it from
+// starting; an exec'd process is a second such init.
+func pidsLimitHit(cgPath string, exec bool) string {
+	max, _ := os.ReadFile(filepath.Join(pidsDir(cgPath), "pids.max"))
+	limit := strings.TrimSpace(string(max))
+	if exec {
+		return fmt.Sprintf("the container's pids limit (%s) refused a thread of the exec'd process, which runs about 8 (Go and wasmtime) beside the container's own: raise the limit", limit)
+	}
+	return fmt.Sprintf("the container's pids limit (%s) refused a thread of the init, which runs about 8 (Go and wasmtime)", limit)
 }
 
 // checkTerminal applies runc's rules on terminal and console socket.

@@ -186,7 +186,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	ordered := unlock
 	cmd, err := r.spawnInit(spawnOptions{
 		Config: cfg, NS: ns, Stdio: stdioOf(tty), Tty: tty != nil, ExtraFiles: extra,
-		CgroupPath: c.CgroupPath, Cgroup: cg,
+		CgroupPath: c.CgroupPath, Exec: true, Cgroup: cg,
 		Place: func(pid int, born bool) error {
 			if born {
 				return nil
