@@ -129,10 +129,13 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.mustRun("exec", "-e", "A=1", "-e", "A=2", "cmds", "/probe.wasm", "env"); strings.TrimSpace(res.stdout) != `["A=2"]` {
 		t.Errorf("exec -e A=1 -e A=2: %v", res)
 	}
-	// A cwd that is not in the container fails as runc's chdir does; one
-	// that is, is the guest's.
-	if res := r.run("exec", "--cwd", "/nonexistent", "cmds", "/probe.wasm", "cwd"); res.code != 255 || !strings.Contains(res.stderr, `chdir to cwd ("/nonexistent")`) {
-		t.Errorf("exec --cwd /nonexistent: %v", res)
+	// A cwd that is not in the container fails as runc's chdir does, with
+	// chdir's errno: podman reads "no such file or directory" as a command
+	// not found (127), and a file said so (runc: "not a directory", 255).
+	for cwd, errno := range map[string]string{"/nonexistent": "no such file or directory", "/probe.wasm": "not a directory"} {
+		if res := r.run("exec", "--cwd", cwd, "cmds", "/probe.wasm", "cwd"); res.code != 255 || !strings.Contains(res.stderr, fmt.Sprintf("chdir to cwd (%q) set in config.json failed: %s", cwd, errno)) {
+			t.Errorf("exec --cwd %s: %v", cwd, res)
+		}
 	}
 	if err := os.Mkdir(filepath.Join(b.dir, "rootfs", "work"), 0o755); err != nil {
 		t.Fatal(err)

@@ -284,8 +284,8 @@ func checkExecCwd(plan *Plan) error {
 		return fmt.Errorf("grant the container's files: %w", err)
 	}
 	defer v.Close()
-	if !v.IsDir(plan.ExecCwd) {
-		return fmt.Errorf("chdir to cwd (%q) set in config.json failed: no such file or directory", plan.ExecCwd)
+	if err := v.CheckDir(plan.ExecCwd); err != nil {
+		return fmt.Errorf("chdir to cwd (%q) set in config.json failed: %w", plan.ExecCwd, err)
 	}
 	return nil
 }

@@ -173,6 +173,17 @@ var linuxToWASI = map[unix.Errno]Errno{
 	unix.EXDEV:           ErrnoXdev,
 }
 
+// hostErrno is the Linux errno for e, for runw's own messages (EIO
+// where linuxToWASI has none).
+func hostErrno(e Errno) unix.Errno {
+	for h, w := range linuxToWASI {
+		if w == e {
+			return h
+		}
+	}
+	return unix.EIO
+}
+
 // toErrno turns a host error into the guest's errno.
 func toErrno(err error) Errno {
 	if err == nil {

@@ -840,22 +840,28 @@ func TestErrnoOrderAsLinux(t *testing.T) {
 	}
 }
 
-// IsDir answers in the guest's view, following its links inside it (into
-// a mount too), never on the host: a link to the host's /tmp means the
-// rootfs's /tmp.
-func TestIsDirInTheView(t *testing.T) {
+// CheckDir answers in the guest's view, following its links inside it
+// (into a mount too), never on the host: a link to the host's /tmp means
+// the rootfs's /tmp. What is not a directory gets chdir's errno (runc's
+// message for an exec's cwd names it): ENOTDIR for a file, ENOENT for
+// nothing there.
+func TestCheckDirInTheView(t *testing.T) {
 	g, rootfs, data, _ := layout(t, false)
 	if err := os.Mkdir(filepath.Join(data, "sub"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	symlink(t, "/data/sub", filepath.Join(rootfs, "to-sub"))
 	symlink(t, "/tmp", filepath.Join(rootfs, "to-host-tmp"))
-	for p, want := range map[string]bool{
-		"/": true, "/data": true, "/etc": true, "/to-sub": true, "/to-sub/": true,
-		"/etc/real": false, "/missing": false, "/to-host-tmp": false, "/data/inside": false,
+	symlink(t, "/etc/real", filepath.Join(rootfs, "to-file"))
+	symlink(t, "loop", filepath.Join(rootfs, "loop"))
+	for p, want := range map[string]error{
+		"/": nil, "/data": nil, "/etc": nil, "/to-sub": nil, "/to-sub/": nil,
+		"/etc/real": unix.ENOTDIR, "/to-file": unix.ENOTDIR, "/etc/real/x": unix.ENOTDIR,
+		"/data/inside": unix.ENOTDIR, "/missing": unix.ENOENT, "/to-host-tmp": unix.ENOENT,
+		"/loop": unix.ELOOP,
 	} {
-		if got := g.h.view.IsDir(p); got != want {
-			t.Errorf("IsDir(%q) = %v, want %v", p, got, want)
+		if got := g.h.view.CheckDir(p); got != want {
+			t.Errorf("CheckDir(%q) = %v, want %v", p, got, want)
 		}
 	}
 }

@@ -658,31 +658,42 @@ func (v *View) fromRoot(p string) (*target, Errno) {
 	return v.resolve(step{fd: v.mounts[i].fd, guest: "/", mount: i}, rel)
 }
 
-// IsDir says the absolute guest path p is a directory in the view,
-// following symlinks inside it as the guest's own calls do (runw exec
-// checks its cwd with it, as runc's chdir would fail).
-func (v *View) IsDir(p string) bool {
+// CheckDir is nil when the absolute guest path p is a directory in the
+// view, following its links inside the view (never on the host: a link
+// to the host's /tmp is the rootfs's /tmp), and otherwise the error
+// chdir(2) gives there: ENOTDIR for a file (or a file mount), ENOENT for
+// nothing, ELOOP, EACCES. Used for an exec'd process's cwd, where runc's
+// error names chdir's.
+func (v *View) CheckDir(p string) error {
 	t, errno := v.fromRoot(p)
 	if errno == ErrnoIsdir {
-		return true // "/"
+		return nil // "/"
 	}
 	if errno != 0 {
-		return false
+		return hostErrno(errno)
 	}
 	defer t.close()
 	for {
-		if t.name == "." || t.name == "" {
-			return t.name == "." // a directory, or a file mount
+		switch t.name {
+		case ".":
+			return nil // a directory
+		case "":
+			return unix.ENOTDIR // a file mount
 		}
 		var st unix.Stat_t
-		if unix.Fstatat(t.dir, t.name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil {
-			return false
+		if err := unix.Fstatat(t.dir, t.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
 		}
 		if st.Mode&unix.S_IFMT != unix.S_IFLNK {
-			return st.Mode&unix.S_IFMT == unix.S_IFDIR
+			if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				return nil
+			}
+			return unix.ENOTDIR
 		}
-		if followed, errno := t.follow(); errno != 0 || !followed {
-			return false
+		if followed, errno := t.follow(); errno != 0 {
+			return hostErrno(errno)
+		} else if !followed {
+			return unix.ENOENT
 		}
 	}
 }
