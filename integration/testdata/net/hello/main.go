@@ -74,7 +74,11 @@ func listener() (net.Listener, error) {
 		if err != nil {
 			return nil, fmt.Errorf("RUNW_LISTEN_FDS=%q: %v", fds, err)
 		}
-		return net.FileListener(os.NewFile(uintptr(fd), "listener"))
+		// Closing f after, as FileListener's documentation says: on
+		// wasip1 the listener shares its descriptor (docs/networking.md).
+		f := os.NewFile(uintptr(fd), "listener")
+		defer f.Close()
+		return net.FileListener(f)
 	}
 	if runtime.GOOS == "wasip1" {
 		// net.Listen would give Go's in-process fake network, which
