@@ -242,7 +242,7 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 	// A read into no buffer (all empty) returns 0 at once, as on Linux.
 	done := 0
 	if len(h.iov) > 0 {
-		if !write && h.pollTurn(e) {
+		if h.pollTurn(e, write) {
 			return ErrnoAgain
 		}
 		if done, errno = h.io(e, write, offset); errno != 0 {

@@ -1460,10 +1460,11 @@ func TestSocketDescriptorConfusion(t *testing.T) {
 }
 
 // TestPollTurn: a guest that has not polled for pollEvery gets one EAGAIN
-// from an fd_read of a non-blocking socket with data waiting (its turn to
-// poll, so that Go's runtime serves every ready connection), then the
-// data; one such EAGAIN a socket between two polls; never right after a
-// poll, never on a blocking socket, never from sock_recv.
+// from an fd_read of a non-blocking socket with data waiting, or from an
+// fd_write with room (its turn to poll, so that Go's runtime serves every
+// ready connection), then the data; one such EAGAIN a socket between two
+// polls; never right after a poll, never for what a poll reported ready,
+// never on a blocking socket, never from sock_recv.
 func TestPollTurn(t *testing.T) {
 	g := newSockGuest(t, "127.0.0.1", "")
 	g.put32(500, 600)
@@ -1553,6 +1554,70 @@ func TestPollTurn(t *testing.T) {
 			t.Fatalf("round %d: fd_read of a socket poll reported readable, after long work: %q, errno %d; want the data", round, got, errno)
 		}
 	}
+
+	// Writes take turns too (a download's writer kept other connections
+	// waiting for seconds): one EAGAIN when late, nothing written, then
+	// the write.
+	write := func(fd int32, s string) Errno {
+		t.Helper()
+		copy(g.mem[900:], s)
+		g.put32(800, 900)
+		g.put32(804, uint32(len(s)))
+		return g.call("fd_write", "iiii", uint32(fd), 800, 1, 710)
+	}
+	received := func(want string) {
+		t.Helper()
+		peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b := make([]byte, len(want))
+		if _, err := io.ReadFull(peer, b); err != nil || string(b) != want {
+			t.Fatalf("peer read %q (%v), want %q", b, err, want)
+		}
+	}
+	g.h.polls++
+	stale()
+	if errno := write(fd, "w1"); errno != ErrnoAgain {
+		t.Fatalf("fd_write late: errno %d, want EAGAIN (a turn to poll)", errno)
+	}
+	if errno := write(fd, "w2"); errno != 0 || g.get32(710) != 2 {
+		t.Fatalf("fd_write again: errno %d, %d bytes; want it written", errno, g.get32(710))
+	}
+	received("w2")
+
+	// Reads and writes are owed apart: told readable, an event loop that
+	// works long and writes before it reads may see its write yield, but
+	// the read it was told about is served (with one flag for both, the
+	// write took the read's due and the read yielded, round after round).
+	for round := 0; round < 3; round++ {
+		send(fd, peer, "r")
+		clear(g.mem[1000:1048])
+		binary.LittleEndian.PutUint64(g.mem[1000:], 3)          // userdata
+		g.mem[1008] = eventFdRead                               // tag
+		binary.LittleEndian.PutUint32(g.mem[1016:], uint32(fd)) // fd
+		if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 || g.get32(2100) != 1 {
+			t.Fatalf("round %d: poll_oneoff: errno %d, %d events", round, errno, g.get32(2100))
+		}
+		stale()
+		if errno := write(fd, "x"); errno == ErrnoAgain {
+			write(fd, "x")
+		}
+		received("x")
+		if got, errno := read("fd_read", fd); errno != 0 || got != "r" {
+			t.Fatalf("round %d: fd_read told readable, after a write: %q, errno %d; want the data", round, got, errno)
+		}
+	}
+	// Told writable, a late write is served.
+	clear(g.mem[1000:1048])
+	binary.LittleEndian.PutUint64(g.mem[1000:], 4)          // userdata
+	g.mem[1008] = eventFdWrite                              // tag
+	binary.LittleEndian.PutUint32(g.mem[1016:], uint32(fd)) // fd
+	if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 || g.get32(2100) != 1 {
+		t.Fatalf("poll_oneoff for writing: errno %d, %d events", errno, g.get32(2100))
+	}
+	stale()
+	if errno := write(fd, "w3"); errno != 0 {
+		t.Fatalf("fd_write told writable, late: errno %d, want it written", errno)
+	}
+	received("w3")
 
 	// sock_recv and blocking sockets never yield.
 	send(fd, peer, "e")

@@ -56,12 +56,13 @@ type fdEntry struct {
 	recvTimeout, sendTimeout time.Duration
 	// linger is a lingering SO_LINGER the guest set, emulated (wasmedge.go).
 	linger unix.Linger
-	// yielded is the poll round in which a read of this socket last gave
-	// the guest a turn to poll, and owed says its next read is served
-	// whatever the time: a poll reported it readable, or it just yielded
-	// (pollTurn, poll.go).
+	// yielded is the poll round in which a read or write of this socket
+	// last gave the guest a turn to poll, and owed says, for reads ([0])
+	// and writes ([1]) apart, that the next one is served whatever the
+	// time: a poll reported the socket ready for it, or it just yielded
+	// (pollTurn).
 	yielded uint64
-	owed    bool
+	owed    [2]bool
 }
 
 // unseekable says the kernel is not asked to seek, pread, pwrite or advise
