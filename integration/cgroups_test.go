@@ -285,14 +285,14 @@ func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "nolimit")
 
-	setLimit(24)
+	setLimit(32)
 	r.mustRun("run", "-d", "-b", b.dir, "enough")
 	// At the minimum, a process exec'd into the container (podman exec,
 	// a health check: another init) fits beside the container's own; it
-	// did not at 16, the minimum before (18 threads at once).
+	// did not at 16, the minimum before (21 threads at once).
 	for i := 0; i < 2; i++ {
 		if res := r.run("exec", "enough", "/probe.wasm", "echo", "at-the-minimum"); res.code != 0 || res.stdout != "at-the-minimum\n" {
-			t.Errorf("exec %d at pids limit 24: %v", i, res)
+			t.Errorf("exec %d at pids limit 32: %v", i, res)
 		}
 	}
 	// An exec the limit refuses says so, and names the exec'd process,
@@ -308,18 +308,18 @@ func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 		!strings.Contains(res.stderr, fmt.Sprintf("pids limit (%d) refused a thread of the exec'd process", n+2)) {
 		t.Errorf("exec with room for 2 threads: %v", res)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte("24"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte("32"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if res := r.run("update", "--pids-limit", "5", "enough"); res.code != 1 || !strings.Contains(res.stderr, "pids limit 5: ") {
 		t.Errorf("update --pids-limit 5: %v", res)
 	}
-	if got := pidsMax("enough"); got != "24" {
+	if got := pidsMax("enough"); got != "32" {
 		t.Errorf("pids.max after a refused update: %q", got)
 	}
 	r.mustRun("update", "--pids-limit", "0", "enough")
-	if got := pidsMax("enough"); got != "24" {
-		t.Errorf("pids.max after update --pids-limit 0: %q, want it unchanged (24)", got)
+	if got := pidsMax("enough"); got != "32" {
+		t.Errorf("pids.max after update --pids-limit 0: %q, want it unchanged (32)", got)
 	}
 	r.mustRun("delete", "--force", "enough")
 }

@@ -472,16 +472,15 @@ type spawnOptions struct {
 }
 
 // initEnv is the environment of every init, never the guest's (that is
-// the plan's process.env). GOMAXPROCS=1: a guest runs on one thread (the
+// the plan's process.env). GOMAXPROCS=2: a guest runs on one thread (the
 // one calling into wasm), and the init's own goroutines (signals, the stop
-// descriptor, stdio) need no parallelism; with one P per CPU the Go
-// runtime started threads to run them in parallel while the init set up,
-// and kept them, so the init held 11 threads on 2 CPUs (8 with one P) and
-// more on a larger node, each counted against the container's pids.max:
-// at the smallest limit runw accepts (minPids) an exec'd process, a
-// second init, could not start (podman exec, health checks). Requests a
-// second of the HTTP benchmark's server did not move (3 alternating
-// rounds each, 22,400 to 25,200 either way). TOKIO_WORKER_THREADS=1: wasmtime builds the
+// descriptor, stdio) need little parallelism; with one P per CPU the Go
+// runtime starts threads to run goroutines in parallel while the init
+// sets up, and keeps them, each counted against the container's pids.max
+// (minPids), so an init on a large node would hold more than the 11 it
+// holds on 2 CPUs. One P held it to 7 to 9 but made a warm `runw run` of
+// a Go hello 5-7% slower (4 alternating rounds of 20): the init's setup
+// uses a second. TOKIO_WORKER_THREADS=1: wasmtime builds the
 // tokio runtime of its WASI 0.2 (components) on first use with tokio's
 // default of one worker thread per CPU, though a component runs on the
 // calling thread and the workers only drive its stdio streams' tasks; on
@@ -491,7 +490,7 @@ type spawnOptions struct {
 // init, where C's getenv on another thread could race it. runw's own
 // override of the compile's CPU bound (compileCPUEnv) is passed on too
 // (initEnviron).
-var initEnv = []string{"GOMAXPROCS=1", "TOKIO_WORKER_THREADS=1"}
+var initEnv = []string{"GOMAXPROCS=2", "TOKIO_WORKER_THREADS=1"}
 
 // initEnviron is initEnv, with compileCPUEnv when runw has it.
 func initEnviron() []string {
@@ -694,16 +693,17 @@ func deathOf(cmd *exec.Cmd, cgPath string) string {
 }
 
 // minPids is the smallest pids limit runw accepts. Every thread counts
-// against pids.max, and runw's init is one process running about eight
-// (Go's runtime and wasmtime's), more under load, so a limit a native
-// single-process container lives with would crash it while it starts,
-// at random, with the Go runtime's dump on the container's stderr. It is
-// refused instead, in one line, before anything is made. The minimum
-// leaves room for an exec'd process (a second init, about as many
-// threads again) beside the first, with some to spare for a server's
-// init under load (10 here): podman exec and health checks work at it.
-// At 16, the minimum before, every exec failed (18 threads at once).
-const minPids = 24
+// against pids.max, and runw's init is one process running about ten
+// (Go's runtime and wasmtime's; initEnv bounds them), more under load,
+// so a limit a native single-process container lives with would crash it
+// while it starts, at random, with the Go runtime's dump on the
+// container's stderr. It is refused instead, in one line, before anything
+// is made. The minimum leaves room for an exec'd process (a second init,
+// about as many threads again: 21 at once here) beside the first, with
+// room to spare for a busy server's init and a health check's exec at
+// once: podman exec and health checks work at it. At 16, the minimum
+// before, every exec failed.
+const minPids = 32
 
 // checkPidsLimit refuses a pids limit below minPids (-1, 0 or none: no
 // limit; podman up to 5.4 writes 0 for --pids-limit -1, and runc 1.1
@@ -722,7 +722,7 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 	if limit == 0 || limit >= minPids {
 		return nil
 	}
-	return fmt.Errorf("pids limit %d: runw's init runs about 8 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
+	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
 }
 
 // pidsDir is the directory of the container's pids controller, "" when
@@ -764,7 +764,7 @@ func pidsRefusals(cgPath string) int64 {
 
 // pidsLimitHit says, for an init the pids controller refused a thread
 // (pidsRefusals grew while it started), what the limit is and why it
-// was reached: runw's init is one process but runs about eight threads
+// was reached: runw's init is one process but runs about ten threads
 // (Go's and wasmtime's), each of which counts against pids.max, so a
 // limit a native single-process container lives with can stop it from
 // starting; an exec'd process is a second such init.
@@ -772,9 +772,9 @@ func pidsLimitHit(cgPath string, exec bool) string {
 	max, _ := os.ReadFile(filepath.Join(pidsDir(cgPath), "pids.max"))
 	limit := strings.TrimSpace(string(max))
 	if exec {
-		return fmt.Sprintf("the container's pids limit (%s) refused a thread of the exec'd process, which runs about 8 (Go and wasmtime) beside the container's own: raise the limit", limit)
+		return fmt.Sprintf("the container's pids limit (%s) refused a thread of the exec'd process, which runs about 10 (Go and wasmtime) beside the container's own: raise the limit", limit)
 	}
-	return fmt.Sprintf("the container's pids limit (%s) refused a thread of the init, which runs about 8 (Go and wasmtime)", limit)
+	return fmt.Sprintf("the container's pids limit (%s) refused a thread of the init, which runs about 10 (Go and wasmtime)", limit)
 }
 
 // checkTerminal applies runc's rules on terminal and console socket.
