@@ -1497,6 +1497,18 @@ func TestPollTurn(t *testing.T) {
 		}
 	}
 	stale := func() { g.h.lastPoll = time.Now().Add(-time.Second) }
+	// pollReady polls fd for tag (eventFdRead or eventFdWrite) and wants
+	// it reported ready.
+	pollReady := func(what string, tag byte, fd int32) {
+		t.Helper()
+		clear(g.mem[1000:1048])
+		binary.LittleEndian.PutUint64(g.mem[1000:], 2)          // userdata
+		g.mem[1008] = tag                                       // tag
+		binary.LittleEndian.PutUint32(g.mem[1016:], uint32(fd)) // fd
+		if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 || g.get32(2100) != 1 {
+			t.Fatalf("%s: poll_oneoff: errno %d, %d events", what, errno, g.get32(2100))
+		}
+	}
 
 	fd, peer := loopPair(t, g, fdflagNonblock)
 	send(fd, peer, "a")
@@ -1542,13 +1554,7 @@ func TestPollTurn(t *testing.T) {
 	// after round (a livelock a review found in the first version).
 	for round := 0; round < 4; round++ {
 		send(fd, peer, "p")
-		clear(g.mem[1000:1048])
-		binary.LittleEndian.PutUint64(g.mem[1000:], 2)          // userdata
-		g.mem[1008] = eventFdRead                               // tag
-		binary.LittleEndian.PutUint32(g.mem[1016:], uint32(fd)) // fd
-		if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 || g.get32(2100) != 1 {
-			t.Fatalf("round %d: poll_oneoff: errno %d, %d events", round, errno, g.get32(2100))
-		}
+		pollReady(fmt.Sprintf("round %d", round), eventFdRead, fd)
 		stale() // the loop's work took a second
 		if got, errno := read("fd_read", fd); errno != 0 || got == "" {
 			t.Fatalf("round %d: fd_read of a socket poll reported readable, after long work: %q, errno %d; want the data", round, got, errno)
@@ -1589,13 +1595,7 @@ func TestPollTurn(t *testing.T) {
 	// write took the read's due and the read yielded, round after round).
 	for round := 0; round < 3; round++ {
 		send(fd, peer, "r")
-		clear(g.mem[1000:1048])
-		binary.LittleEndian.PutUint64(g.mem[1000:], 3)          // userdata
-		g.mem[1008] = eventFdRead                               // tag
-		binary.LittleEndian.PutUint32(g.mem[1016:], uint32(fd)) // fd
-		if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 || g.get32(2100) != 1 {
-			t.Fatalf("round %d: poll_oneoff: errno %d, %d events", round, errno, g.get32(2100))
-		}
+		pollReady(fmt.Sprintf("write-then-read round %d", round), eventFdRead, fd)
 		stale()
 		if errno := write(fd, "x"); errno == ErrnoAgain {
 			write(fd, "x")
@@ -1606,13 +1606,7 @@ func TestPollTurn(t *testing.T) {
 		}
 	}
 	// Told writable, a late write is served.
-	clear(g.mem[1000:1048])
-	binary.LittleEndian.PutUint64(g.mem[1000:], 4)          // userdata
-	g.mem[1008] = eventFdWrite                              // tag
-	binary.LittleEndian.PutUint32(g.mem[1016:], uint32(fd)) // fd
-	if errno := g.call("poll_oneoff", "iiii", 1000, 2000, 1, 2100); errno != 0 || g.get32(2100) != 1 {
-		t.Fatalf("poll_oneoff for writing: errno %d, %d events", errno, g.get32(2100))
-	}
+	pollReady("for writing", eventFdWrite, fd)
 	stale()
 	if errno := write(fd, "w3"); errno != 0 {
 		t.Fatalf("fd_write told writable, late: errno %d, want it written", errno)
