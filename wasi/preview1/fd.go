@@ -102,8 +102,8 @@ func (h *Host) ioOnce(e *fdEntry, bufs [][]byte, write bool, offset int64) (int,
 	}
 }
 
-// untilAll runs once, the transfer of bufs' bytes, and when all is true
-// goes on with the rest until bufs are done or a transfer moves nothing:
+// untilAll runs once (one transfer of bufs) and, when all is true, goes
+// on with the rest until bufs are done or a transfer moves nothing:
 // what a blocking send or write on a stream socket does, and recv with
 // WAITALL. An error after a part answers the part, as Linux's does (the
 // error comes at the next call), except a stop, which ends the guest.
