@@ -107,8 +107,9 @@ func onGuestStack(f func()) error {
 	if rc := C.runw_start_on_stack(C.uintptr_t(h), C.size_t(guestStack)); rc != 0 {
 		if syscall.Errno(rc) == syscall.EAGAIN {
 			// What a user can act on: each runw process (the init, every
-			// exec) is about 8 threads, each counted as a pid.
-			return fmt.Errorf("start the guest thread: %w (the container's pids limit, or RLIMIT_NPROC, is reached: each runw process takes about 8)", syscall.Errno(rc))
+			// exec) is about 10 threads, each counted as a pid (runtime's
+			// minPids says the same).
+			return fmt.Errorf("start the guest thread: %w (the container's or its pod's pids limit, or RLIMIT_NPROC, is reached: each runw process takes about 10)", syscall.Errno(rc))
 		}
 		return fmt.Errorf("start the guest thread: %w", syscall.Errno(rc))
 	}
