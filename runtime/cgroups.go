@@ -249,6 +249,10 @@ type cgroupEntry struct {
 	// Tasks are the tasks files of the v1 hierarchies, opened for
 	// writing, which the constructor writes "0" to, in order.
 	Tasks []*os.File
+	// Pids is the directory of the pids controller (the v1 hierarchy's,
+	// or the v2 directory), "" when there is none: read to tell whether
+	// the limit refused the init a thread, without another manager.
+	Pids string
 }
 
 // Close closes what the entry holds open; a nil entry is fine.
@@ -294,7 +298,10 @@ func cgroupEntryFor(p string) *cgroupEntry {
 // entryOf is cgroupEntryFor for the cgroup m manages.
 func entryOf(m cgroups.Manager) *cgroupEntry {
 	paths := m.GetPaths()
-	e := &cgroupEntry{}
+	e := &cgroupEntry{Pids: paths["pids"]}
+	if e.Pids == "" {
+		e.Pids = paths[""]
+	}
 	var v1 []string
 	seen := map[string]bool{}
 	for name, dir := range paths {

@@ -552,8 +552,16 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	defer ordersW.Close()
 	logDebugf("spawning init")
 	// The pids controller's count of refusals only grows: what it was
-	// before this init says whether this init was refused.
-	refusedBefore := pidsRefusals(o.CgroupPath)
+	// before this init says whether this init was refused. The entry
+	// already knows the directory; resolving it anew (a whole cgroup
+	// manager) cost about 0.4 ms of every create and exec.
+	var pids string
+	if o.Cgroup != nil {
+		pids = o.Cgroup.Pids
+	} else {
+		pids = pidsDir(o.CgroupPath)
+	}
+	refusedBefore := pidsRefusals(pids)
 	cmd, born, err := startInCgroup(cmd, o.NS, cg)
 	ordersR.Close()
 	if err != nil {
@@ -611,8 +619,8 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		if o.Exec {
 			who = "exec'd process"
 		}
-		if pidsRefusals(o.CgroupPath) > refusedBefore {
-			return nil, fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(o.CgroupPath, o.Exec))
+		if pidsRefusals(pids) > refusedBefore {
+			return nil, fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(pids, o.Exec))
 		}
 		return nil, fmt.Errorf("%s exited without reporting: %s%s", who, death, o.Config.Sandbox.seccompHint())
 	case err != nil:
@@ -741,11 +749,9 @@ func pidsDir(cgPath string) string {
 	return m.Path("")
 }
 
-// pidsRefusals is how many forks or threads the container's pids
-// controller has refused so far (pids.events' max), 0 when it cannot
-// tell.
-func pidsRefusals(cgPath string) int64 {
-	dir := pidsDir(cgPath)
+// pidsRefusals is how many forks or threads the pids controller in dir
+// (pidsDir) has refused so far (pids.events' max), 0 when it cannot tell.
+func pidsRefusals(dir string) int64 {
 	if dir == "" {
 		return 0
 	}
@@ -768,8 +774,8 @@ func pidsRefusals(cgPath string) int64 {
 // (Go's and wasmtime's), each of which counts against pids.max, so a
 // limit a native single-process container lives with can stop it from
 // starting; an exec'd process is a second such init.
-func pidsLimitHit(cgPath string, exec bool) string {
-	max, _ := os.ReadFile(filepath.Join(pidsDir(cgPath), "pids.max"))
+func pidsLimitHit(dir string, exec bool) string {
+	max, _ := os.ReadFile(filepath.Join(dir, "pids.max"))
 	limit := strings.TrimSpace(string(max))
 	if exec {
 		return fmt.Sprintf("the container's pids limit (%s) refused a thread of the exec'd process, which runs about 10 (Go and wasmtime) beside the container's own: raise the limit", limit)
