@@ -96,6 +96,37 @@ func TestNativeEntrypointWithoutNativeRuntime(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// A native entrypoint under an annotation that narrows runw's network
+// grant is refused, not handed to runc, which knows nothing of the grant:
+// an image with an ELF entrypoint run with io.github.runw.net=deny, or a
+// connect or listen list, would otherwise get the whole network of its
+// namespace. allow narrows nothing: that bundle goes on to the native
+// runtime (here a missing one, so that the test needs no runc).
+func TestNativeEntrypointUnderNarrowedNetworkIsRefused(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		key, value, want string
+	}{
+		{"io.github.runw.net", "deny", "io.github.runw.net=deny"},
+		{"io.github.runw.net.connect", "10.0.0.0/8:80", "io.github.runw.net.connect"},
+		{"io.github.runw.net.listen", "", "io.github.runw.net.listen"},
+		{"io.github.runw.net", "allow", "no native OCI runtime found"},
+	} {
+		r := newRunw(t)
+		b := newBundle(t, "probe")
+		if err := copyFile("/bin/true", filepath.Join(b.rootfs, "probe.wasm")); err != nil {
+			t.Fatal(err)
+		}
+		b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{c.key: c.value} })
+		res := r.run("--native-runtime", "/nonexistent/runc", "create", "-b", b.dir, "elf")
+		failsCleanly(t, r, res, "elf", c.want)
+		if c.value != "allow" && !strings.Contains(res.stderr, "native executable") {
+			t.Errorf("%s=%s: stderr %q does not say the entrypoint is native", c.key, c.value, res.stderr)
+		}
+		r.assertRootEmpty()
+	}
+}
+
 // Ids that are not safe directory names are refused before anything is made.
 func TestCreateRefusesInvalidIDs(t *testing.T) {
 	t.Parallel()

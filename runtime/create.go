@@ -200,6 +200,9 @@ func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Ent
 	if ep.Kind != spec.KindNative {
 		return nil, nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
 	}
+	if a := narrowedNetwork(b); a != "" {
+		return nil, nil, fmt.Errorf("%q is a native executable, not WebAssembly: the native runtime would run it without the network grant %s narrows; remove the annotation to run it natively", ep.GuestPath, a)
+	}
 	cmd, err := r.handOff(id, b, command)
 	if err != nil && !errors.As(err, new(*NativeExit)) {
 		err = fmt.Errorf("%q is a native executable, not WebAssembly: %w", ep.GuestPath, err)

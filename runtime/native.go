@@ -11,6 +11,7 @@ import (
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
+	"github.com/runw/runw/wasi"
 )
 
 // A bundle whose entrypoint is a native ELF or #! script (a pod's pause
@@ -44,6 +45,29 @@ func isSandbox(b *spec.Bundle) bool {
 		}
 	}
 	return false
+}
+
+// narrowedNetwork names the annotation by which the bundle narrows runw's
+// network grant (io.github.runw.net=deny, .listen, .connect), "" when it
+// does not. Only runw's WASI host and its Landlock rules enforce those;
+// the native runtime knows nothing of them. The attack this stops: an
+// image whose entrypoint is an ELF, run with `--annotation
+// io.github.runw.net=deny` (or a connect list) by someone who expects it
+// to reach no network, was handed to runc and got the whole network of
+// its namespace. A native container under runw is refused instead (a
+// pod's sandbox, which only holds the namespace, is handed on before
+// this is asked); `allow` widens nothing a native process lacks.
+func narrowedNetwork(b *spec.Bundle) string {
+	a := b.Spec.Annotations
+	if a[wasi.AnnotationNet] == "deny" {
+		return wasi.AnnotationNet + "=deny"
+	}
+	for _, k := range []string{wasi.AnnotationNetListen, wasi.AnnotationNetConnect} {
+		if _, ok := a[k]; ok {
+			return k
+		}
+	}
+	return ""
 }
 
 // nativeRoot is the native runtime's --root.
