@@ -280,6 +280,66 @@ func TestComponentMounts(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// File grants reach a component inside its "/" (WASI 0.2 preopens only
+// directories): a file bind mount reads as the host's file, not as the
+// empty mount point in the image (what a component read until December:
+// podman's /etc/hosts and /etc/resolv.conf were empty to it), a read-only
+// one refuses writes, and /dev/urandom gives random bytes. The copy of
+// the root it gets has no /proc in it (the init binds the container's
+// there for the engines afterwards).
+func TestComponentFileGrants(t *testing.T) {
+	needsRoot(t, "a mount namespace")
+	t.Parallel()
+	r := newRunw(t)
+	dir := t.TempDir()
+	cfg, ro := filepath.Join(dir, "cfg"), filepath.Join(dir, "ro")
+	if err := os.WriteFile(cfg, []byte("from the host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(ro, []byte("read-only\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newComponentBundle(t, "probe")
+	// One operation a run: the Go probe under jco's adapter trips the
+	// adapter's state check on a second os.ReadFile (docs/components.md,
+	// "Go guests under jco's preview1 adapter"), with or without mounts.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cat", "/etc/cfg"}, "from the host\n"},
+		{[]string{"cat", "/etc/ro"}, "read-only\n"},
+		{[]string{"write", "/etc/ro", "no"}, "ERR "},
+		{[]string{"write", "/etc/cfg", "changed\n"}, "OK"},
+		{[]string{"readn", "/dev/urandom", "64"}, "OK n=64 "},
+		{[]string{"cat", "/proc/self/status"}, "ERR "},
+	} {
+		b.edit(func(s *specs.Spec) {
+			s.Process.Args = append([]string{"/app.wasm"}, c.args...)
+			ownMountAndPID(s)
+			s.Mounts = []specs.Mount{bindMount("/etc/cfg", cfg, "bind", "rw"), bindMount("/etc/ro", ro, "bind", "ro")}
+		})
+		res := r.mustRun("run", "-b", b.dir, "cfiles")
+		if !strings.HasPrefix(res.stdout, c.want) {
+			t.Errorf("%v: stdout %q, want it to start %q", c.args, res.stdout, c.want)
+			continue
+		}
+		var zeros int
+		if c.args[0] == "readn" {
+			if _, err := fmt.Sscanf(res.stdout, "OK n=64 zeros=%d", &zeros); err != nil || zeros > 8 {
+				t.Errorf("/dev/urandom: %q, want 64 bytes, nearly none zero", res.stdout)
+			}
+		}
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != "changed\n" {
+		t.Errorf("the host's file holds %q after the component wrote its bind mount, want %q", got, "changed\n")
+	}
+	if got, _ := os.ReadFile(ro); string(got) != "read-only\n" {
+		t.Errorf("the read-only bind mount's file holds %q", got)
+	}
+	r.assertRootEmpty()
+}
+
 // A component exec'd into a running container gets the container's root
 // as "/" with nothing mounted in it: the container's /proc, which the init
 // binds there for the engines, is not the guest's (wasmtime's WASI 0.2

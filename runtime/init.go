@@ -140,6 +140,9 @@ func Init() {
 	// process of the container ever reopens it through /proc/<init>/fd
 	// (nsenter.go says why the init is non-dumpable until then).
 	closed := closeHanded(cfg.Passed, cfg.CacheDir, cfg.CacheView, cfg.Plan.Artifact)
+	if rt, ok := guest.(wasi.RootTaker); ok {
+		cfg.Sandbox.TakeRoot = rt.TakeRoot
+	}
 	if err := enterSandbox(cfg.Sandbox, cfg.Plan, fifo); err != nil {
 		pipes.fail(err)
 	}

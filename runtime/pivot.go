@@ -59,8 +59,9 @@ func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 }
 
 // pivotIntoRootfs binds the plan's grants into its rootfs and makes the
-// rootfs the root of the init's mount namespace.
-func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int) error {
+// rootfs the root of the init's mount namespace. takeRoot, when not nil,
+// is given guestRootCopy's copy once the grants are bound.
+func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, tree int) error) error {
 	rootfs := plan.Preopens[0].HostPath
 	// Nothing mounted here may reach the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -90,6 +91,13 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int) error {
 			logDebugf("init: %s not bound in the container's root: %v", g.GuestPath, err)
 		}
 	}
+	if takeRoot != nil {
+		if dir, tree, err := guestRootCopy(rootfs, plan.Preopens[0].ReadOnly); err != nil {
+			logDebugf("init: no copy of the container's root for the guest: %v", err)
+		} else if err := takeRoot(dir, tree); err != nil {
+			logDebugf("init: the guest keeps the rootfs alone: %v", err)
+		}
+	}
 	if err := bindInRoot(rootfs, "/proc", "proc", false); err != nil {
 		return fmt.Errorf("bind /proc into the rootfs: %w", err)
 	}
@@ -115,6 +123,38 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int) error {
 	}
 	logDebugf("init: the rootfs is the root of the init's mount namespace")
 	return nil
+}
+
+// guestRootCopy returns a directory descriptor on a detached copy of the
+// mount tree at rootfs, with everything bound in it so far (the grants:
+// file binds, default devices, directory mounts, each read-only where it
+// is), and the copy's handle, which must stay open as long as the
+// directory is used. It is taken before the init binds /proc for the
+// engines and is detached from every namespace, so the attacks that
+// preview1.OpenConfinedDir stops stay stopped: a walk from it never
+// reaches the container's /proc (its processes, their memory), and ".."
+// at its root stays there. Unlike preview1's copy of the rootfs alone,
+// it keeps what is mounted below the rootfs: the grants, and whatever the
+// engine mounted there before create (a native container under runc sees
+// that too). The copy's root is read-only in the kernel where the rootfs
+// is (the mounts under it keep their own flags).
+func guestRootCopy(rootfs string, readOnly bool) (dir, tree int, err error) {
+	tree, err = unix.OpenTree(unix.AT_FDCWD, rootfs, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return -1, -1, fmt.Errorf("copy %s: %w", rootfs, err)
+	}
+	if readOnly {
+		if err := unix.MountSetattr(tree, "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}); err != nil {
+			unix.Close(tree)
+			return -1, -1, fmt.Errorf("read-only copy of %s: %w", rootfs, err)
+		}
+	}
+	dir, err = unix.Openat(tree, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(tree)
+		return -1, -1, fmt.Errorf("open the copy of %s: %w", rootfs, err)
+	}
+	return dir, tree, nil
 }
 
 // procReadOnly and procMasked are runc's default read-only and masked

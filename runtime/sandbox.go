@@ -48,6 +48,10 @@ type Sandbox struct {
 	// procIsOurs says /proc shows the init's own pid namespace (set by
 	// mountProc, never sent).
 	procIsOurs bool
+	// TakeRoot, when set (never sent), is given a copy of the container's
+	// root with the grants bound in it, made during the pivot
+	// (guestRootCopy): a component's "/".
+	TakeRoot func(dir, tree int) error `json:"-"`
 	// landlockFD is the Landlock ruleset every thread enters in the
 	// credential round (0: none), with its restrict_self flags.
 	landlockFD    int
@@ -110,7 +114,7 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		return err
 	}
 	if sb.Pivot {
-		err := pivotIntoRootfs(plan, sb.Trees)
+		err := pivotIntoRootfs(plan, sb.Trees, sb.TakeRoot)
 		// Attached or not, the detached copies are done with: a copy
 		// left unattached would otherwise stay referenced for the
 		// guest's whole life.

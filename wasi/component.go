@@ -59,7 +59,8 @@ type componentGuest struct {
 // its core modules' start functions, waits for Run (component.Link). The grants are wasmtime's WASI 0.2: argv, env,
 // stdio and the directory preopens (rootfs, bind mounts, tmpfs), each
 // read-only where the plan says; single files (file binds, the default
-// devices) have no WASI 0.2 form and are not granted (docs/components.md).
+// devices) have no WASI 0.2 form: they reach the component inside its
+// "/" where the init binds them (TakeRoot), and not otherwise.
 func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest, error) {
 	comp, ok := handed(plan, func(path string) (*component.Component, error) {
 		return component.DeserializeFile(engine, path)
@@ -95,6 +96,19 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 	}
 	g.inst = inst
 	return g, nil
+}
+
+// TakeRoot makes dir the component's "/" in place of the rootfs alone
+// that prepareComponent granted: a copy of the container's root with the
+// file grants (file bind mounts such as /etc/hosts, /etc/resolv.conf,
+// subPath files, the default devices) bound at their paths, which WASI
+// 0.2 cannot preopen one by one. The runtime makes it in the init's
+// mount namespace (runtime/pivot.go guestRootCopy) and says what it
+// keeps out of it. Called before the sandbox, with the privileges Link
+// had; on an error the component keeps the rootfs alone.
+func (g *componentGuest) TakeRoot(dir, tree int) error {
+	g.held = append(g.held, dir, tree)
+	return g.inst.ReplaceDir("/", fmt.Sprintf("/proc/self/fd/%d", dir))
 }
 
 // Run calls wasi:cli/run's run and maps how it ended: exit(ok) or a return

@@ -212,6 +212,15 @@ type Guest interface {
 	Close()
 }
 
+// RootTaker is a Guest whose "/" is better taken from the container's
+// root once the init has bound the file grants in it: a component, whose
+// WASI 0.2 preopens are directories only (wasi/component.go TakeRoot).
+type RootTaker interface {
+	// TakeRoot makes dir the guest's "/"; tree is the mount copy dir
+	// lies in. The guest holds both from then on, and closes them.
+	TakeRoot(dir, tree int) error
+}
+
 // moduleGuest is an instantiated module whose _start has not run yet.
 type moduleGuest struct {
 	// engine is held so that it lives as long as the store compiled for it.

@@ -194,6 +194,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -375,6 +376,11 @@ type Instance struct {
 	inst    C.comp_instance_t
 	run     C.comp_func_t
 	exit    *C.exit_t
+	// cfg is what Link was given; wasi is the WASI 0.2 configuration
+	// built from it, its preopens already opened, which instantiate
+	// gives the store (ReplaceDir may build it again first).
+	cfg  Config
+	wasi *C.wasi_config_t
 }
 
 // cStrings copies strs into C memory; free releases it.
@@ -475,15 +481,16 @@ func Link(c *Component, cfg Config) (*Instance, error) {
 	if cfg.MemoryLimit > 0 || cfg.TableElements > 0 {
 		C.wasmtime_store_limiter(in.store, C.int64_t(orDefault(cfg.MemoryLimit)), C.int64_t(orDefault(cfg.TableElements)), -1, -1, -1)
 	}
+	// Built here, where its errors belong to create and its preopens are
+	// opened with the init's privileges; given to the store only when
+	// the component is instantiated, so that ReplaceDir can still change
+	// a preopen.
 	wc, err := wasiConfig(cfg)
 	if err != nil {
 		in.Close()
 		return nil, err
 	}
-	if err := takeError(C.wasmtime_context_set_wasi(in.ctx, wc)); err != nil {
-		in.Close()
-		return nil, fmt.Errorf("WASI context: %w", err)
-	}
+	in.cfg, in.wasi = cfg, wc
 	in.linker = C.wasmtime_component_linker_new(engine)
 	if err := takeError(C.wasmtime_component_linker_add_wasip2(in.linker)); err != nil {
 		in.Close()
@@ -508,6 +515,34 @@ func Link(c *Component, cfg Config) (*Instance, error) {
 	in.comp = C.wasmtime_component_clone(c.c)
 	runtime.KeepAlive(c)
 	return in, nil
+}
+
+// ReplaceDir makes host the directory preopened at guest in place of the
+// one Link was given, keeping the preopens' order. It opens every
+// preopen again, now: call it with the privileges Link had, before Call.
+// On an error the instance keeps its preopens as they were.
+func (in *Instance) ReplaceDir(guest, host string) error {
+	if in.wasi == nil {
+		return errors.New("the component was called before")
+	}
+	cfg := in.cfg
+	cfg.Dirs = slices.Clone(cfg.Dirs)
+	found := false
+	for i := range cfg.Dirs {
+		if cfg.Dirs[i].Guest == guest {
+			cfg.Dirs[i].Host, found = host, true
+		}
+	}
+	if !found {
+		return fmt.Errorf("no preopen at %s", guest)
+	}
+	wc, err := wasiConfig(cfg)
+	if err != nil {
+		return err
+	}
+	C.wasi_config_delete(in.wasi)
+	in.cfg, in.wasi = cfg, wc
+	return nil
 }
 
 // noInstances is the message of wasmtime's refusal of a core instance in
@@ -536,10 +571,16 @@ func checkImports(engine *C.wasm_engine_t, linker *C.wasmtime_component_linker_t
 // instantiate instantiates the linked component, running its core
 // modules' start functions, and finds its run export.
 func (in *Instance) instantiate() *C.wasmtime_error_t {
-	if in.comp == nil {
+	if in.comp == nil || in.wasi == nil {
 		return newError("the component was called before")
 	}
-	err := C.wasmtime_component_linker_instantiate(in.linker, in.ctx, in.comp, &in.inst)
+	// The store takes the configuration, even when it fails.
+	err := C.wasmtime_context_set_wasi(in.ctx, in.wasi)
+	in.wasi = nil
+	if err != nil {
+		return err
+	}
+	err = C.wasmtime_component_linker_instantiate(in.linker, in.ctx, in.comp, &in.inst)
 	C.wasmtime_component_delete(in.comp)
 	in.comp = nil
 	if err != nil {
@@ -611,6 +652,10 @@ func (in *Instance) Call() Result {
 
 // Close frees the instance's store, linker, component and exit record.
 func (in *Instance) Close() {
+	if in.wasi != nil {
+		C.wasi_config_delete(in.wasi)
+		in.wasi = nil
+	}
 	if in.comp != nil {
 		C.wasmtime_component_delete(in.comp)
 		in.comp = nil
