@@ -131,6 +131,13 @@ static void links(void) {
 	out("symlink at missing/", __wasi_path_symlink("x", scratch, "m/"));
 	out("symlink absolute", __wasi_path_symlink("/etc", scratch, "abs"));
 	out("symlink over a file", __wasi_path_symlink("x", scratch, "t"));
+	(void)__wasi_path_create_directory(scratch, "ldir");
+	out("symlink to a directory", __wasi_path_symlink("ldir", scratch, "ld"));
+	__wasi_errno_t e;
+	__wasi_fd_t lfd = open_at(scratch, "ld", __WASI_OFLAGS_DIRECTORY, 0, 0, &e);
+	out("open a symlink to a directory as one, not followed", e);
+	if (e == 0)
+		(void)__wasi_fd_close(lfd);
 }
 
 static void paths(void) {
