@@ -695,6 +695,64 @@ func TestGrantsStayInsideThemselves(t *testing.T) {
 	bg.wait(t, 20*time.Second)
 }
 
+// TestExecGrantsStayInsideThemselves: a process `runw exec` starts holds
+// its grants as the init does, on detached copies of their mounts, the
+// private tmpfs directories too. It used to hold those (the container's
+// /tmp, /dev/shm, podman's /dev) on their mounts in the host's namespace,
+// where its copy could not be made from inside the container's: once the
+// exec'd process was dumpable, any process of the container with its uid
+// and no capability walked /proc/<pid>/fd/N/../../.. to the host's "/"
+// and read and wrote host files (runc's CVE-2024-21626 pattern, found by
+// an attack sweep). From every directory the exec'd process holds, ".."
+// must stay where it is.
+func TestExecGrantsStayInsideThemselves(t *testing.T) {
+	needsRoot(t, "a mount namespace and private copies of the grants' mounts")
+	r := newRunw(t)
+	data := dirWith(t, "f", "x")
+	b := newBundle(t, "probe", "sleep", "30s")
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = append(s.Mounts, bindMount("/data", data, "rbind", "ro"),
+			specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+			specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs", Options: []string{"ro"}})
+	})
+	bg, _ := runInBackground(t, r, b, "execfds")
+	pid := r.execDetached("execfds", "/probe.wasm", "write", "/tmp/w", "x", "sleep", "30s")
+	// The exec'd process has its grants once it reports, before the
+	// guest's first write; wait for that write, then look.
+	for i := 0; i < 100; i++ {
+		if res := r.run("exec", "execfds", "/probe.wasm", "cat", "/tmp/w"); res.stdout == "x" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs := 0
+	for _, e := range fds {
+		fd := fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())
+		var self, up syscall.Stat_t
+		if syscall.Stat(fd, &self) != nil || self.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+			continue
+		}
+		dirs++
+		if err := syscall.Stat(fd+"/..", &up); err != nil {
+			t.Fatal(err)
+		}
+		if up.Dev != self.Dev || up.Ino != self.Ino {
+			target, _ := os.Readlink(fd)
+			t.Errorf("the exec'd process's descriptor %s (%s): \"..\" leaves it", e.Name(), target)
+		}
+	}
+	if dirs < 4 {
+		t.Errorf("the exec'd process holds %d directories; want the rootfs, /data, /tmp and /scratch", dirs)
+	}
+	r.run("kill", "execfds", "KILL")
+	bg.wait(t, 20*time.Second)
+}
+
 // TestSlowCompileEndsCreate: the module is the image's, and one function
 // of 600 KB (50,000 i64 locals, all carried around a loop) keeps
 // Cranelift's register allocator busy for hours (10,000 locals: 31 s of

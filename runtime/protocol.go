@@ -407,8 +407,9 @@ func (h *handedOver) fail(err error) ([]*os.File, error) {
 // runc exec, joining the container's mounts, sees what the container
 // holds. Links there are followed inside root only. A grant the tree no
 // longer has at its place (a guest that moved a mount point's parent)
-// fails the exec. runw's own grants (the private tmpfs and overlay
-// directories, the default devices) are opened by their host paths.
+// fails the exec. So are runw's private tmpfs and overlay directories;
+// only the default devices and masked files, the host's own nodes, are
+// opened by their host paths.
 func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	var h handedOver
 	var err error
@@ -419,14 +420,23 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 		for i := range grants {
 			g := &grants[i]
 			private := slices.Contains(cfg.Plan.PrivateDirs, g.HostPath)
-			if private && cfg.Sandbox.has(specs.UserNamespace) {
-				// Mounted by create in its own mount namespace, which need
-				// not be this process's (podman makes one for a container
-				// with a user namespace, and runs exec outside it): here
+			if private {
+				// The private tmpfs and overlay directories too are taken
+				// where the init bound them in the container's tree, and
+				// not by their host paths, for two reasons. The attack
+				// this stops: a descriptor on a mount of the host's
+				// namespace cannot be moved to a detached copy from
+				// inside the container's (preview1's confine fails
+				// there and keeps it), and once the exec'd process is
+				// dumpable, any process of the container with its uid
+				// walked /proc/<pid>/fd/N/../.. from it to the host's
+				// "/" (TestExecGrantsStayInsideThemselves). And a
+				// container with a user namespace had them mounted by
+				// create in a mount namespace of its own, which need not
+				// be this process's (podman runs exec outside it): here
 				// the host path may be the bare 0700 directory beneath.
-				// The init attached the tree in the container's (handOver).
 				g.HostPath, err = h.passInRoot(root, g.GuestPath)
-			} else if private || wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
+			} else if wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
 				g.HostPath, err = h.pass(g.HostPath, unix.O_PATH)
 			} else {
 				g.HostPath, err = h.passInRoot(root, g.GuestPath)
