@@ -326,6 +326,23 @@ func CopyKeyed(w io.Writer, r io.Reader, path string, limit int64, text bool) (s
 	return keySum(h, head, text), nil
 }
 
+// isKey says s is a cache key: a SHA-256 in lowercase hex. Every name
+// made from a key is joined to the cache's path, and filepath.Join
+// cleans ".." lexically: the attack this stops is `runw cache rm
+// ../../etc/x` (or an index entry holding such a name), which removed
+// (or would have read) x.cwasm, x.sum and x.ok anywhere on the host.
+func isKey(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 func (c *Cache) path(key string) string { return filepath.Join(c.at, key+".cwasm") }
 func (c *Cache) sum(key string) string  { return filepath.Join(c.at, key+".sum") }
 func (c *Cache) ok(key string) string   { return filepath.Join(c.at, key+".ok") }
@@ -375,7 +392,7 @@ func (c *Cache) keyFor(path string, text bool, limit int64) (string, error) {
 		return "", err
 	}
 	idx := c.indexFile(path, fi)
-	if b, err := os.ReadFile(idx); err == nil && len(b) == 64 {
+	if b, err := os.ReadFile(idx); err == nil && isKey(string(b)) {
 		return string(b), nil
 	}
 	key, err := hashModule(path, limit, text)
@@ -672,6 +689,9 @@ func (c *Cache) Holds(key string) bool { return c.verify(key) }
 
 // Remove deletes one entry and the index files that point to it.
 func (c *Cache) Remove(key string) error {
+	if !isKey(key) {
+		return fmt.Errorf("cache entry %q: not a key (64 lowercase hexadecimal digits, as cache ls prints)", key)
+	}
 	c.dropIndex(map[string]bool{key: true})
 	return c.remove(key)
 }

@@ -652,3 +652,32 @@ func TestStoreFromStoresOnlyAWholeArtifact(t *testing.T) {
 		t.Fatal("the artifact stored from a reader does not load")
 	}
 }
+
+// A key names an entry inside the cache, never a path: `runw cache rm
+// ../../../../x` removed x.cwasm, x.sum and x.ok outside it, since the
+// names are joined to the cache's /proc/self/fd path and ".." is cleaned
+// lexically. An index entry is held to the same form.
+func TestCacheKeysAreNotPaths(t *testing.T) {
+	c := openTestCache(t, 0)
+	victim := t.TempDir()
+	for _, ext := range []string{".cwasm", ".sum", ".ok"} {
+		if err := os.WriteFile(filepath.Join(victim, "x"+ext), []byte("host file"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	up := strings.Repeat("../", 12) + strings.TrimPrefix(filepath.Join(victim, "x"), "/")
+	for _, key := range []string{up, strings.ToUpper(strings.Repeat("ab", 32)), strings.Repeat("a", 63), ""} {
+		err := c.Remove(key)
+		if err == nil || !strings.Contains(err.Error(), "not a key") {
+			t.Errorf("Remove(%q): %v, want a refusal", key, err)
+		}
+	}
+	for _, ext := range []string{".cwasm", ".sum", ".ok"} {
+		if _, err := os.Stat(filepath.Join(victim, "x"+ext)); err != nil {
+			t.Errorf("x%s outside the cache: %v", ext, err)
+		}
+	}
+	if isKey(strings.Repeat("../", 21)+"a") || !isKey(strings.Repeat("0f", 32)) {
+		t.Error("isKey takes a path or refuses a key")
+	}
+}
