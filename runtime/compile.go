@@ -232,7 +232,7 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 		_ = cmd.Wait()
 		return fmt.Errorf("bound the compile's CPU time: %w", err)
 	}
-	memory := compileMemoryBound(size)
+	memory := compileMemoryBound(compileWeight(copied, size))
 	if outside {
 		if err := boundMemory(cmd.Process.Pid, memory); err != nil {
 			_ = cmd.Process.Kill()
@@ -504,6 +504,11 @@ func cpuBoundHit(ps *os.ProcessState, limit time.Duration) bool {
 // module stops at 4 GiB: the module is the attacker's to grow, and 64
 // bytes a byte of a 512 MiB one (wasi.MaxModuleSize) would be 32 GiB.
 //
+// The bytes that count are compileWeight's, not the file's size: the
+// compiler's memory grows with the code, and a module padded with a
+// custom section (40 MB that cost the compiler nothing) had bought its
+// compile 2.5 GB more of the host's memory outside every cgroup.
+//
 // A module that needs more is not refused: its compile in the outside
 // child dies at the bound, and the init compiles it inside the
 // container's cgroup, charged to the container and under its memory
@@ -511,8 +516,90 @@ func cpuBoundHit(ps *os.ProcessState, limit time.Duration) bool {
 //
 // The bound is set with prlimit(2) once the child has started: until
 // then it runs Go's runtime start and has not read the module.
-func compileMemoryBound(size int64) uint64 {
-	return 512<<20 + 32<<20*uint64(goruntime.NumCPU()) + min(64*uint64(max(size, 0)), 4<<30)
+func compileMemoryBound(weight int64) uint64 {
+	return 512<<20 + 32<<20*uint64(goruntime.NumCPU()) + min(64*uint64(max(weight, 0)), 4<<30)
+}
+
+// compileWeight is what a module of size bytes, read through r, weighs
+// for compileMemoryBound, in bytes of code: its code sections (those of
+// every core module in a component) in full, everything else (data,
+// names, custom sections; what the compiler copies or skips) an eighth.
+// The real modules measured here are about 62% code (Go), so their bound
+// barely moves; padding moves it an eighth as much as before. A text
+// module weighs a quarter of its size (a text instruction takes 4 to 8
+// times its binary form), and so does anything that cannot be read as
+// sections, which then fails to compile in the child at once.
+func compileWeight(r io.ReaderAt, size int64) int64 {
+	var magic [8]byte
+	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:4]) != "\x00asm" {
+		return size / 4
+	}
+	w := &weigher{r: r}
+	// A component's preamble has layer 1 (bytes 6-7), a module's 0.
+	code := w.sections(8, size, magic[6] == 1, 0)
+	if w.bad {
+		return size / 4
+	}
+	return code + (size-code)/8
+}
+
+// weigher walks a binary module's or component's section headers.
+type weigher struct {
+	r io.ReaderAt
+	// seen counts the headers read: past maxWeighedSections, the rest
+	// of a module weighs as non-code.
+	seen int
+	bad  bool
+}
+
+// maxWeighedSections bounds the headers compileWeight reads (each a
+// pread): a module of a million empty custom sections is not walked.
+const maxWeighedSections = 100_000
+
+// sections returns the code bytes in the sections from off to end, the
+// body of a module or a component (depth: how deep it is nested).
+func (w *weigher) sections(off, end int64, component bool, depth int) int64 {
+	var code int64
+	var hdr [11]byte
+	for off < end && !w.bad {
+		if w.seen++; w.seen > maxWeighedSections {
+			return code
+		}
+		n, _ := w.r.ReadAt(hdr[:], off)
+		if n < 2 {
+			w.bad = true
+			return code
+		}
+		id := hdr[0]
+		length, used := uleb(hdr[1:n])
+		if used == 0 || length > uint64(end-off) {
+			w.bad = true
+			return code
+		}
+		body := off + 1 + int64(used)
+		switch {
+		case !component && id == 10: // the code section
+			code += int64(length)
+		case component && (id == 1 || id == 4) && depth < 8 && length >= 8:
+			// A core module, a nested component: each with its preamble.
+			code += w.sections(body+8, body+int64(length), id == 4, depth+1)
+		}
+		off = body + int64(length)
+	}
+	return code
+}
+
+// uleb decodes an unsigned LEB128 of at most 5 bytes from b, returning
+// the value and the bytes used (0 when b holds none).
+func uleb(b []byte) (uint64, int) {
+	var v uint64
+	for i := 0; i < len(b) && i < 5; i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i] < 0x80 {
+			return v, i + 1
+		}
+	}
+	return 0, 0
 }
 
 // boundMemory sets pid's data limit to bound, and its core limit to
