@@ -572,11 +572,11 @@ func (w *weigher) sections(off, end int64, component bool, depth int) int64 {
 		}
 		id := hdr[0]
 		length, used := uleb(hdr[1:n])
-		if used == 0 || length > uint64(end-off) {
+		body := off + 1 + int64(used)
+		if used == 0 || body > end || length > uint64(end-body) {
 			w.bad = true
 			return code
 		}
-		body := off + 1 + int64(used)
 		switch {
 		case !component && id == 10: // the code section
 			code += int64(length)

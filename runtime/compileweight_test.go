@@ -60,6 +60,11 @@ func TestCompileWeightCountsCode(t *testing.T) {
 	if got := compileWeight(bytes.NewReader(text), int64(len(text))); got != int64(len(text))/4 {
 		t.Errorf("text: weight %d, want %d", got, len(text)/4)
 	}
+	// A length that reaches one byte past the end, counting its header.
+	short := cat(modulePreamble, []byte{0, 3, 'a', 'b'})
+	if got := compileWeight(bytes.NewReader(short), int64(len(short))); got != int64(len(short))/4 {
+		t.Errorf("a section one byte short: weight %d, want %d", got, len(short)/4)
+	}
 	broken := cat(modulePreamble, []byte{10, 0xff, 0xff, 0xff, 0x7f})
 	if got := compileWeight(bytes.NewReader(broken), int64(len(broken))); got != int64(len(broken))/4 {
 		t.Errorf("a section past the end: weight %d, want %d", got, len(broken)/4)
