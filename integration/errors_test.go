@@ -108,6 +108,7 @@ func TestNativeEntrypointUnderNarrowedNetworkIsRefused(t *testing.T) {
 		key, value, want string
 	}{
 		{"io.github.runw.net", "deny", "io.github.runw.net=deny"},
+		{"io.github.runw.net", "DENY", "io.github.runw.net=DENY"},
 		{"io.github.runw.net.connect", "10.0.0.0/8:80", "io.github.runw.net.connect"},
 		{"io.github.runw.net.listen", "", "io.github.runw.net.listen"},
 		{"io.github.runw.net", "allow", "no native OCI runtime found"},

@@ -219,6 +219,10 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 	cmd.Stderr = stderr
 	cmd.Env = []string{compileChildEnv + "=1"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// Weighed before the child starts: it compiles unbounded in memory
+	// until boundMemory, and a module of many sections takes a while to
+	// walk.
+	memory := compileMemoryBound(compileWeight(copied, size))
 	goruntime.LockOSThread()
 	defer goruntime.UnlockOSThread()
 	err = startCompile(cmd, cg)
@@ -232,7 +236,6 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 		_ = cmd.Wait()
 		return fmt.Errorf("bound the compile's CPU time: %w", err)
 	}
-	memory := compileMemoryBound(compileWeight(copied, size))
 	if outside {
 		if err := boundMemory(cmd.Process.Pid, memory); err != nil {
 			_ = cmd.Process.Kill()

@@ -59,8 +59,10 @@ func isSandbox(b *spec.Bundle) bool {
 // this is asked); `allow` widens nothing a native process lacks.
 func narrowedNetwork(b *spec.Bundle) string {
 	a := b.Spec.Annotations
-	if a[wasi.AnnotationNet] == "deny" {
-		return wasi.AnnotationNet + "=deny"
+	// Any value but allow: a wasm guest's create refuses one it does not
+	// know (DENY, a typo), and a native one must not get the network by it.
+	if v, ok := a[wasi.AnnotationNet]; ok && v != "allow" {
+		return wasi.AnnotationNet + "=" + v
 	}
 	for _, k := range []string{wasi.AnnotationNetListen, wasi.AnnotationNetConnect} {
 		if _, ok := a[k]; ok {

@@ -587,7 +587,7 @@ func (c *Cache) IndexedKey(path string) (string, bool) {
 		return "", false
 	}
 	b, err := os.ReadFile(c.indexFile(path, fi))
-	if err != nil || len(b) != 64 || !c.verify(string(b)) {
+	if err != nil || !isKey(string(b)) || !c.verify(string(b)) {
 		return "", false
 	}
 	return string(b), true
