@@ -299,7 +299,21 @@ func TestComponentFileGrants(t *testing.T) {
 	if err := os.WriteFile(ro, []byte("read-only\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A read-only volume whose source has a mount of its own beneath it,
+	// reached from "/" through a link in the image: read-only all the
+	// way down (a component's "/" is a recursive copy of the root).
+	vol := t.TempDir()
+	if err := os.Mkdir(filepath.Join(vol, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", filepath.Join(vol, "sub"), "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Unmount(filepath.Join(vol, "sub"), syscall.MNT_DETACH) })
 	b := newComponentBundle(t, "probe")
+	if err := os.Symlink("data/sub", filepath.Join(b.rootfs, "dlink")); err != nil {
+		t.Fatal(err)
+	}
 	// One operation a run: the Go probe under jco's adapter trips the
 	// adapter's state check on a second os.ReadFile (docs/components.md,
 	// "Go guests under jco's preview1 adapter"), with or without mounts.
@@ -313,11 +327,12 @@ func TestComponentFileGrants(t *testing.T) {
 		{[]string{"write", "/etc/cfg", "changed\n"}, "OK"},
 		{[]string{"readn", "/dev/urandom", "64"}, "OK n=64 "},
 		{[]string{"cat", "/proc/self/status"}, "ERR "},
+		{[]string{"write", "/dlink/x", "no"}, "ERR "},
 	} {
 		b.edit(func(s *specs.Spec) {
 			s.Process.Args = append([]string{"/app.wasm"}, c.args...)
 			ownMountAndPID(s)
-			s.Mounts = []specs.Mount{bindMount("/etc/cfg", cfg, "bind", "rw"), bindMount("/etc/ro", ro, "bind", "ro")}
+			s.Mounts = []specs.Mount{bindMount("/etc/cfg", cfg, "bind", "rw"), bindMount("/etc/ro", ro, "bind", "ro"), bindMount("/data", vol, "rbind", "ro")}
 		})
 		res := r.mustRun("run", "-b", b.dir, "cfiles")
 		if !strings.HasPrefix(res.stdout, c.want) {
@@ -336,6 +351,9 @@ func TestComponentFileGrants(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(ro); string(got) != "read-only\n" {
 		t.Errorf("the read-only bind mount's file holds %q", got)
+	}
+	if _, err := os.Stat(filepath.Join(vol, "sub", "x")); err == nil {
+		t.Errorf("the component wrote under a read-only volume's submount")
 	}
 	r.assertRootEmpty()
 }

@@ -226,6 +226,13 @@ func readOnlyInRoot(rootfs, source, rel string) error {
 			unix.Unmount(at, unix.MNT_DETACH)
 			return fmt.Errorf("read-only: %w", err)
 		}
+		// The mounts beneath it too (a volume's source with mounts of
+		// its own), best effort (Linux 5.12): a component's "/" is a
+		// recursive copy of this tree (guestRootCopy), and through it a
+		// submount left writable was writable under a read-only
+		// volume (TestComponentFileGrants); preview1's copies are
+		// read-only all the way down already (confine).
+		unix.MountSetattr(unix.AT_FDCWD, at, unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
 		return nil
 	})
 }
