@@ -668,27 +668,7 @@ func TestGrantsStayInsideThemselves(t *testing.T) {
 	if got := strings.Split(strings.TrimSpace(res.stdout), "\n"); len(got) != 3 || got[0] != "--" || !strings.HasPrefix(got[1], "ERR ") || got[2] != "f" {
 		t.Errorf("exec'd guest: ls /proc, cat /proc/self/status, ls /data gave %q; want nothing, an error, f", got)
 	}
-	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs := 0
-	for _, e := range fds {
-		fd := fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())
-		var self, up syscall.Stat_t
-		if syscall.Stat(fd, &self) != nil || self.Mode&syscall.S_IFMT != syscall.S_IFDIR {
-			continue
-		}
-		dirs++
-		if err := syscall.Stat(fd+"/..", &up); err != nil {
-			t.Fatal(err)
-		}
-		if up.Dev != self.Dev || up.Ino != self.Ino {
-			target, _ := os.Readlink(fd)
-			t.Errorf("the init's descriptor %s (%s): \"..\" leaves it", e.Name(), target)
-		}
-	}
-	if dirs < 2 {
+	if dirs := dirsStayPut(t, pid, "the init"); dirs < 2 {
 		t.Errorf("the init holds %d directories; want the rootfs and /data at least", dirs)
 	}
 	r.run("kill", "inside", "KILL")
@@ -726,6 +706,18 @@ func TestExecGrantsStayInsideThemselves(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if dirs := dirsStayPut(t, pid, "the exec'd process"); dirs < 4 {
+		t.Errorf("the exec'd process holds %d directories; want the rootfs, /data, /tmp and /scratch", dirs)
+	}
+	r.run("kill", "execfds", "KILL")
+	bg.wait(t, 20*time.Second)
+}
+
+// dirsStayPut checks that ".." from every directory process pid holds
+// open (named who in errors) stays where it is, and returns how many it
+// holds.
+func dirsStayPut(t *testing.T, pid int, who string) int {
+	t.Helper()
 	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
 	if err != nil {
 		t.Fatal(err)
@@ -743,14 +735,10 @@ func TestExecGrantsStayInsideThemselves(t *testing.T) {
 		}
 		if up.Dev != self.Dev || up.Ino != self.Ino {
 			target, _ := os.Readlink(fd)
-			t.Errorf("the exec'd process's descriptor %s (%s): \"..\" leaves it", e.Name(), target)
+			t.Errorf("%s's descriptor %s (%s): \"..\" leaves it", who, e.Name(), target)
 		}
 	}
-	if dirs < 4 {
-		t.Errorf("the exec'd process holds %d directories; want the rootfs, /data, /tmp and /scratch", dirs)
-	}
-	r.run("kill", "execfds", "KILL")
-	bg.wait(t, 20*time.Second)
+	return dirs
 }
 
 // TestSlowCompileEndsCreate: the module is the image's, and one function
