@@ -374,7 +374,7 @@ func TestRootlessPodman(t *testing.T) {
 			t.Fatal(err)
 		}
 		proc := s["process"].(map[string]any)
-		proc["args"] = []string{"/probe.wasm", "sleep", "60s"}
+		proc["args"] = []string{"/probe.wasm", "write", "/tmp/from-init", "the container's /tmp", "sleep", "60s"}
 		proc["terminal"] = false
 		data, _ = json.Marshal(s)
 		if err := os.WriteFile(config, data, 0o644); err != nil {
@@ -401,6 +401,16 @@ func TestRootlessPodman(t *testing.T) {
 		engWant(t, res, 6)
 		if res.stdout != "from exec\n" {
 			t.Errorf("exec stdout %q, want %q", res.stdout, "from exec\n")
+		}
+		// The exec'd process has the container's /tmp (the spec's tmpfs,
+		// a directory of runw's here), where the init wrote: runw's
+		// rootless init could not bind it into the container's root,
+		// and exec was handed the rootfs's own /tmp instead.
+		if !engPoll(10*time.Second, func() bool {
+			res = p.runw(t, "exec", id, "/probe.wasm", "cat", "/tmp/from-init")
+			return res.code != 0 || res.stdout == "the container's /tmp"
+		}) || res.code != 0 {
+			t.Errorf("exec cat /tmp/from-init: %v; want the init's file", res)
 		}
 
 		pidFile := filepath.Join(bundle, "exec.pid")

@@ -84,7 +84,11 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 				return attachInRoot(rootfs, tree, source, rel, readOnly)
 			}
 		}
-		if err := bind(rootfs, g.HostPath, rel, g.ReadOnly); err != nil {
+		err := bind(rootfs, g.HostPath, rel, g.ReadOnly)
+		if _, isTree := trees[g.HostPath]; errors.Is(err, unix.EINVAL) && !isTree {
+			err = bindHere(rootfs, g.HostPath, rel, g.ReadOnly)
+		}
+		if err != nil {
 			// The guest has the grant by descriptor all the same: only the
 			// engines' view of it is missing (a read-only one that could
 			// not be made read-only is not left writable there).
@@ -215,6 +219,48 @@ func bindInRoot(rootfs, source, rel string, readOnly bool) error {
 		return err
 	}
 	return readOnlyInRoot(rootfs, source, rel)
+}
+
+// bindHere is bindInRoot for a source runw handed over as a descriptor
+// on a mount of its own namespace, which the init cannot bind (mount(2)
+// binds only from the caller's namespace: EINVAL) and runw could not
+// hand over as a detached copy (passTree: open_tree needs CAP_SYS_ADMIN
+// in runw's namespace, which rootless runw lacks). The init's namespace
+// is a copy of runw's, so the same object is there at the same path. The
+// attack this stops: that path may name something else by now (a link
+// or a directory swapped in by whoever can write a parent); the object
+// found there is bound only if it is the handed one (same device and
+// inode), through its own descriptor, so nothing else is bound instead.
+func bindHere(rootfs, source, rel string, readOnly bool) error {
+	if !strings.HasPrefix(source, "/proc/self/fd/") {
+		return unix.EINVAL
+	}
+	name, err := os.Readlink(source)
+	if err != nil {
+		return err
+	}
+	if !path.IsAbs(name) {
+		return unix.EINVAL
+	}
+	fd, err := unix.Openat2(unix.AT_FDCWD, name, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return fmt.Errorf("%s here: %w", name, err)
+	}
+	defer unix.Close(fd)
+	var handed, here unix.Stat_t
+	if err := unix.Stat(source, &handed); err != nil {
+		return err
+	}
+	if err := unix.Fstat(fd, &here); err != nil {
+		return err
+	}
+	if handed.Dev != here.Dev || handed.Ino != here.Ino {
+		return fmt.Errorf("%s here is not the object runw opened", name)
+	}
+	return bindInRoot(rootfs, fmt.Sprintf("/proc/self/fd/%d", fd), rel, readOnly)
 }
 
 // readOnlyInRoot makes the mount just made at rel inside rootfs

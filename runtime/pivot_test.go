@@ -1,0 +1,84 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestBindHereRefusesASwappedSource tries the attack bindHere stops: the
+// directory runw handed over as a descriptor is renamed away and another
+// put at its path before the init binds it. The init must bind nothing
+// rather than what the path names now; the handed object itself, at the
+// same path, is bound.
+func TestBindHereRefusesASwappedSource(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: it bind-mounts")
+	}
+	dir := t.TempDir()
+	rootfs := filepath.Join(dir, "rootfs")
+	granted := filepath.Join(dir, "granted")
+	for _, d := range []string{filepath.Join(rootfs, "data"), granted} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(granted, "f"), []byte("granted"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	handed, err := os.OpenFile(granted, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer handed.Close()
+	source := fmt.Sprintf("/proc/self/fd/%d", handed.Fd())
+	target := filepath.Join(rootfs, "data")
+	defer unix.Unmount(target, unix.MNT_DETACH)
+
+	planted := filepath.Join(dir, "planted")
+	if err := os.Mkdir(planted, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(planted, "f"), []byte("planted"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The path names another object: a mount over it, made after the
+	// descriptor was opened (the descriptor's own path still reads the
+	// same).
+	if err := unix.Mount(planted, granted, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	err = bindHere(rootfs, source, "data", false)
+	unix.Unmount(granted, unix.MNT_DETACH)
+	if err == nil || !strings.Contains(err.Error(), "not the object runw opened") {
+		t.Errorf("bindHere where the path names another object: %v; want a refusal", err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(target, "f")); len(data) > 0 {
+		t.Fatalf("the mount point holds %q after a refused bind", data)
+	}
+
+	// Renamed away and another directory put at its path: the
+	// descriptor's path follows the object, and what is bound is the
+	// handed object, never the one at its old path.
+	moved := filepath.Join(dir, "moved")
+	if err := os.Rename(granted, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("planted", granted); err != nil {
+		t.Fatal(err)
+	}
+	if err := bindHere(rootfs, source, "data", true); err != nil {
+		t.Fatalf("bindHere of the renamed handed object: %v", err)
+	}
+	if data, err := os.ReadFile(filepath.Join(target, "f")); err != nil || string(data) != "granted" {
+		t.Errorf("the mount point holds %q, %v; want the handed directory's file", data, err)
+	}
+	if err := os.WriteFile(filepath.Join(target, "g"), nil, 0o644); err == nil {
+		t.Errorf("a read-only bind was writable")
+	}
+}
