@@ -713,6 +713,41 @@ func TestExecGrantsStayInsideThemselves(t *testing.T) {
 	bg.wait(t, 20*time.Second)
 }
 
+// TestExecGrantMissingFromTreeFails: a grant the init could not bind into
+// the container's root at create (a file mounted where the image has a
+// directory: runw's create goes on, the guest has its file by descriptor)
+// leaves the image's own directory at the grant's path. exec takes its
+// grants from the container's tree, so it handed the exec'd process that
+// directory in the file's place (it read /etc/hosts/inner, the image's).
+// Now exec finds nothing mounted there and fails in one line.
+func TestExecGrantMissingFromTreeFails(t *testing.T) {
+	needsRoot(t, "a mount namespace for the container")
+	r := newRunw(t)
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("10.0.0.1 x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "cat", "/etc/hosts", "sleep", "30s")
+	b.writeFile("etc/hosts/inner", "the image's")
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = append(s.Mounts, bindMount("/etc/hosts", hosts, "rbind", "ro"))
+	})
+	bg, _ := runInBackground(t, r, b, "execmissing")
+	res := r.run("exec", "execmissing", "/probe.wasm", "cat", "/etc/hosts/inner", "cat", "/etc/hosts")
+	r.run("kill", "execmissing", "KILL")
+	// The container's own process has the file all the same.
+	if own := bg.wait(t, 20*time.Second); !strings.Contains(own.stdout, "10.0.0.1 x") {
+		t.Errorf("the container's process did not read its /etc/hosts grant: %v", own)
+	}
+	if res.code == 0 || strings.Contains(res.stdout, "the image's") {
+		t.Fatalf("exec with a grant missing from the container's tree: %v; want a failure", res)
+	}
+	if want := `grant "/etc/hosts": not mounted there`; !strings.Contains(res.stderr, want) || strings.Contains(strings.TrimSpace(res.stderr), "\n") {
+		t.Errorf("exec's error: %q; want one line with %q", res.stderr, want)
+	}
+}
+
 // dirsStayPut checks that ".." from every directory process pid holds
 // open (named who in errors) stays where it is, and returns how many it
 // holds.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -376,6 +377,39 @@ func (h *handedOver) passInRoot(root *os.File, guestPath string) (string, error)
 	return h.add(f), nil
 }
 
+// passMountInRoot is passInRoot for a grant the init bound at guestPath
+// when it made the container's root (pivotIntoRootfs): what is there must
+// be the root of a mount. The attack or mistake this stops: a bind the
+// init could not make at create is only logged there (the guest holds its
+// grant by descriptor), and a mount point's parent a guest renamed away
+// and made again holds whatever the guest put there; either way the path
+// reaches the rootfs's own directory, so an exec'd process was granted, in
+// the volume's place, the image's files (for a masked directory, what the
+// mask hid). Such an exec fails instead.
+func (h *handedOver) passMountInRoot(root *os.File, guestPath string) (string, error) {
+	p, err := h.passInRoot(root, guestPath)
+	if err != nil || path.Clean(guestPath) == "/" {
+		return p, err
+	}
+	if !isMountRoot(h.files[len(h.files)-1]) {
+		return "", errors.New("not mounted there in the container's tree (its bind failed at create, or the guest moved it)")
+	}
+	return p, nil
+}
+
+// isMountRoot reports whether f is the root of a mount (statx's
+// STATX_ATTR_MOUNT_ROOT, Linux 5.8); true where the kernel cannot say.
+func isMountRoot(f *os.File) bool {
+	var st unix.Statx_t
+	if err := unix.Statx(int(f.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_STATX_DONT_SYNC, 0, &st); err != nil {
+		return true
+	}
+	if st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		return true
+	}
+	return st.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
+}
+
 // add hands f over and returns how the init reaches it.
 func (h *handedOver) add(f *os.File) string {
 	h.files = append(h.files, f)
@@ -406,10 +440,10 @@ func (h *handedOver) fail(err error) ([]*os.File, error) {
 // its parent, would grant a host directory of that writer's choice, where
 // runc exec, joining the container's mounts, sees what the container
 // holds. Links there are followed inside root only. A grant the tree no
-// longer has at its place (a guest that moved a mount point's parent)
-// fails the exec. So are runw's private tmpfs and overlay directories;
-// only the default devices and masked files, the host's own nodes, are
-// opened by their host paths.
+// longer has mounted at its place (a guest that moved a mount point's
+// parent, a bind the init could not make) fails the exec. So are runw's
+// private tmpfs and overlay directories; only the default devices and
+// masked files, the host's own nodes, are opened by their host paths.
 func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	var h handedOver
 	var err error
@@ -435,11 +469,11 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 				// create in a mount namespace of its own, which need not
 				// be this process's (podman runs exec outside it): here
 				// the host path may be the bare 0700 directory beneath.
-				g.HostPath, err = h.passInRoot(root, g.GuestPath)
+				g.HostPath, err = h.passMountInRoot(root, g.GuestPath)
 			} else if wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
 				g.HostPath, err = h.pass(g.HostPath, unix.O_PATH)
 			} else {
-				g.HostPath, err = h.passInRoot(root, g.GuestPath)
+				g.HostPath, err = h.passMountInRoot(root, g.GuestPath)
 			}
 			if err != nil {
 				return h.fail(fmt.Errorf("grant %q: %w", g.GuestPath, spec.ErrnoOf(err)))
