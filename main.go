@@ -399,7 +399,7 @@ func commands() []*cli.Command {
 			Name: "exec", Usage: "run another wasm module inside a container", ArgsUsage: "<container-id> <module> [args...]",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
-				&cli.StringFlag{Name: "pidfd-socket", Usage: "accepted for runc compatibility"},
+				&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the process"},
 				&cli.StringFlag{Name: "cwd", Usage: "working directory (sets PWD)"},
 				&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable"},
 				&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
@@ -684,6 +684,7 @@ func execAction(c *cli.Context) error {
 		Detach:        c.Bool("detach"),
 		PidFile:       c.String("pid-file"),
 		ConsoleSocket: c.String("console-socket"),
+		PidfdSocket:   c.String("pidfd-socket"),
 		IgnorePaused:  c.Bool("ignore-paused"),
 		User:          c.String("user"),
 		Gids:          c.Int64Slice("additional-gids"),
@@ -944,9 +945,28 @@ func unsupported(name, usage string) *cli.Command {
 					return err
 				}
 			}
+			if name == "restore" && id != "" {
+				return r.Restore(id, bundleArg(c.Args().Slice()))
+			}
 			return r.Unsupported(name, id)
 		}),
 	}
+}
+
+// bundleArg is the --bundle (-b) among a command's unparsed arguments,
+// "" when none is given.
+func bundleArg(args []string) string {
+	for i, a := range args {
+		switch {
+		case (a == "-b" || a == "--bundle" || a == "-bundle") && i+1 < len(args):
+			return args[i+1]
+		case strings.HasPrefix(a, "--bundle="):
+			return strings.TrimPrefix(a, "--bundle=")
+		case strings.HasPrefix(a, "-b="):
+			return strings.TrimPrefix(a, "-b=")
+		}
+	}
+	return ""
 }
 
 // showUsage prints a command's usage to stdout, as runc does before an

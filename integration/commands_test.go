@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -865,4 +866,88 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 			t.Errorf("with %q the user's cache %s was not made (%v)", c.env, c.want, err)
 		}
 	}
+}
+
+// TestPidfdSocketsAndPidFileMode: create and exec send a pidfd of the
+// process they start over --pidfd-socket, as runc does (exec accepted the
+// flag and sent nothing, so a caller waiting on its socket hung), and a
+// --pid-file is made with mode 0666 less runw's umask, as runc's is (it
+// was 0644 whatever the umask).
+func TestPidfdSocketsAndPidFileMode(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	dir := t.TempDir()
+	wrapper := filepath.Join(dir, "runw-umask-077")
+	if err := os.WriteFile(wrapper, []byte("#!/bin/sh\numask 077\nexec "+runwBin+" \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.bin = wrapper
+	b := newBundle(t, "probe", "sleep", "30s")
+
+	check := func(what string, pidfd <-chan int, pidFile string) {
+		t.Helper()
+		data, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatalf("%s --pid-file: %v", what, err)
+		}
+		pid, _ := strconv.Atoi(string(data))
+		if got := <-pidfd; got != pid || pid <= 0 {
+			t.Errorf("%s --pidfd-socket: a pidfd of pid %d; the pid file says %q", what, got, data)
+		}
+		if fi, err := os.Stat(pidFile); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s --pid-file under umask 077: %v, %v; want mode 0600", what, fi.Mode(), err)
+		}
+	}
+	pidfd := receivePidfd(t, filepath.Join(dir, "create.sock"))
+	r.mustRun("create", "--pidfd-socket", filepath.Join(dir, "create.sock"), "--pid-file", filepath.Join(dir, "create.pid"), "-b", b.dir, "pidfds")
+	check("create", pidfd, filepath.Join(dir, "create.pid"))
+	r.mustRun("start", "pidfds")
+	pidfd = receivePidfd(t, filepath.Join(dir, "exec.sock"))
+	r.mustRun("exec", "-d", "--pidfd-socket", filepath.Join(dir, "exec.sock"), "--pid-file", filepath.Join(dir, "exec.pid"), "pidfds", "/probe.wasm", "sleep", "30s")
+	check("exec", pidfd, filepath.Join(dir, "exec.pid"))
+	r.mustRun("delete", "--force", "pidfds")
+}
+
+// receivePidfd listens on sock for one message carrying one descriptor,
+// as an engine's --pidfd-socket does, and sends on the channel the pid
+// that descriptor is a pidfd of (its fdinfo's Pid), -1 for anything else.
+func receivePidfd(t *testing.T, sock string) <-chan int {
+	t.Helper()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan int, 1)
+	go func() {
+		defer l.Close()
+		pid := -1
+		defer func() { ch <- pid }()
+		l.SetDeadline(time.Now().Add(30 * time.Second))
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf, oob := make([]byte, 64), make([]byte, 64)
+		_, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+		if err != nil {
+			return
+		}
+		msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+		if err != nil || len(msgs) != 1 {
+			return
+		}
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			return
+		}
+		defer unix.Close(fds[0])
+		info, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fds[0]))
+		for _, line := range strings.Split(string(info), "\n") {
+			if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+				pid, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+	}()
+	return ch
 }

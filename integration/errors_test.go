@@ -401,3 +401,26 @@ func TestCreateAcceptsWhatRuncAccepts(t *testing.T) {
 	res := r.run("create", "--bundle", newBundle(t, "probe").dir, "a,b")
 	failsCleanly(t, r, res, "", "invalid container ID format")
 }
+
+// restore of a native bundle goes to the native runtime, as its create
+// and a native container's checkpoint do (runw refused it as if it were
+// wasm); a wasm bundle's restore is refused in one line. Neither leaves
+// its id behind. runc itself then fails here (no checkpoint image, and
+// no CRIU on the test machine), in its own words.
+func TestRestoreOfNativeBundleGoesToRunc(t *testing.T) {
+	t.Parallel()
+	engRequire(t, "native restore", "runc")
+	r := newRunw(t)
+	native := newBundle(t, "probe")
+	if err := copyFile("/bin/true", filepath.Join(native.rootfs, "probe.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	res := r.run("restore", "--image-path", t.TempDir(), "-b", native.dir, "nativerestore")
+	if res.code == 0 || strings.Contains(res.stderr, "not supported by runw") || !strings.Contains(strings.ToLower(res.stderr), "criu") {
+		t.Errorf("restore of a native bundle: %v; want runc's own failure", res)
+	}
+	wasm := newBundle(t, "probe")
+	res = r.run("restore", "--image-path", t.TempDir(), "--bundle", wasm.dir, "wasmrestore")
+	failsCleanly(t, r, res, "wasmrestore", "restore is not supported by runw for WebAssembly containers")
+	r.assertRootEmpty()
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
 )
 
@@ -23,4 +24,27 @@ func (r *Runtime) Unsupported(command, id string) error {
 		}
 	}
 	return fmt.Errorf("%s is not supported by runw for WebAssembly containers", command)
+}
+
+// Restore hands a restore of a native bundle (bundle: the --bundle given,
+// or "" for the current directory) to the native runtime, as create hands
+// it the bundle (a checkpoint of a native container is forwarded there
+// too), and refuses one of a wasm bundle as Unsupported does.
+func (r *Runtime) Restore(id, bundle string) error {
+	if err := state.ValidateID(id); err != nil {
+		return err
+	}
+	if bundle == "" {
+		bundle = "."
+	}
+	b, err := spec.Load(bundle)
+	if err != nil {
+		return err
+	}
+	ep, _, err := r.classify(id, b, "restore")
+	if ep != nil {
+		ep.Close()
+		return r.Unsupported("restore", id)
+	}
+	return err
 }

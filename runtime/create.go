@@ -169,7 +169,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		}
 	}
 	if o.PidFile != "" {
-		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(init.Process.Pid)), 0o644); err != nil {
+		if err := state.WritePidFile(o.PidFile, init.Process.Pid); err != nil {
 			return nil, fmt.Errorf("write pid file %q: %w", o.PidFile, spec.ErrnoOf(err))
 		}
 	}
@@ -204,7 +204,7 @@ func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Ent
 		return nil, nil, fmt.Errorf("%q is a native executable, not WebAssembly: the native runtime would run it without the network grant %s narrows; remove the annotation to run it natively", ep.GuestPath, a)
 	}
 	cmd, err := r.handOff(id, b, command)
-	if err != nil && !errors.As(err, new(*NativeExit)) {
+	if err != nil && !errors.As(err, new(*NativeExit)) && !errors.Is(err, state.ErrExist) {
 		err = fmt.Errorf("%q is a native executable, not WebAssembly: %w", ep.GuestPath, err)
 	}
 	return nil, &initProcess{cmd: cmd, native: true}, err

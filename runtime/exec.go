@@ -31,7 +31,10 @@ type ExecOptions struct {
 	Detach        bool
 	PidFile       string
 	ConsoleSocket string
-	IgnorePaused  bool
+	// PidfdSocket receives a pidfd of the exec'd process, as create's
+	// does of the init.
+	PidfdSocket  string
+	IgnorePaused bool
 	// User is --user, "<uid>[:<gid>]"; Gids are --additional-gids. The
 	// guest's process takes them as a native one would: they decide what
 	// the kernel lets it open through its grants.
@@ -202,8 +205,15 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	if o.PidfdSocket != "" {
+		if err := sendPidfd(o.PidfdSocket, cmd.Process.Pid); err != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			return 0, fmt.Errorf("send pidfd to %q: %w", o.PidfdSocket, spec.ErrnoOf(err))
+		}
+	}
 	if o.PidFile != "" {
-		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(cmd.Process.Pid)), 0o644); err != nil {
+		if err := state.WritePidFile(o.PidFile, cmd.Process.Pid); err != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 			return 0, fmt.Errorf("write pid file %q: %w", o.PidFile, spec.ErrnoOf(err))

@@ -3,6 +3,8 @@ package state
 import (
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 )
 
 // WriteFileAtomic replaces path with data so that readers see either the
@@ -45,4 +47,30 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// WritePidFile writes pid to path as runc writes --pid-file: the digits
+// alone, replaced atomically, with mode 0666 less the process's umask (a
+// caller with umask 077 gets a file only it can read).
+func WritePidFile(path string, pid int) error {
+	return WriteFileAtomic(path, []byte(strconv.Itoa(pid)), 0o666&^umask())
+}
+
+// umask is the process's file mode creation mask, read from
+// /proc/self/status (Linux 4.7): umask(2) cannot read it without setting
+// it, which would race with every other thread creating a file. 022
+// where it cannot be read.
+func umask() os.FileMode {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0o022
+	}
+	for _, line := range strings.Split(string(status), "\n") {
+		if v, ok := strings.CutPrefix(line, "Umask:"); ok {
+			if m, err := strconv.ParseUint(strings.TrimSpace(v), 8, 32); err == nil {
+				return os.FileMode(m) & 0o777
+			}
+		}
+	}
+	return 0o022
 }
