@@ -613,3 +613,47 @@ func TestFeaturesSayComponents(t *testing.T) {
 		t.Errorf("features annotations %v: no io.github.runw.wasm.components naming wasi:cli/run", f.Annotations)
 	}
 }
+
+// TestComponentHoldsOneRootCopy: a component under its own mount
+// namespace is first granted a copy of the rootfs alone, then given the
+// container's root in its place (TakeRoot). The first copy's descriptors
+// stayed open, unused, for the container's life; now the init holds the
+// copy it uses and nothing of the other.
+func TestComponentHoldsOneRootCopy(t *testing.T) {
+	needsRoot(t, "a mount namespace")
+	t.Parallel()
+	r := newRunw(t)
+	b := newComponentBundle(t, "probe")
+	b.edit(func(s *specs.Spec) {
+		s.Process.Args = []string{"/app.wasm", "sleep", "30s"}
+		ownMountAndPID(s)
+	})
+	bg, pid := runInBackground(t, r, b, "croot")
+	defer func() {
+		r.run("kill", "croot", "KILL")
+		bg.wait(t, 20*time.Second)
+	}()
+	var root syscall.Stat_t
+	if err := syscall.Stat(b.rootfs, &root); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	copies := 0
+	for _, e := range fds {
+		var st syscall.Stat_t
+		if syscall.Stat(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()), &st) == nil && st.Dev == root.Dev && st.Ino == root.Ino {
+			copies++
+		}
+	}
+	// The copy's directory and its mount tree (runw's), and wasmtime's
+	// own descriptor of the directory.
+	if copies > 3 {
+		t.Errorf("the component's init holds %d descriptors of the rootfs's root; want at most 3", copies)
+	}
+	if copies == 0 {
+		t.Errorf("the component's init holds no descriptor of the rootfs's root")
+	}
+}

@@ -50,8 +50,9 @@ type componentGuest struct {
 	engine *wasmtime.Engine
 	inst   *component.Instance
 	signal atomic.Int32
-	// held are the preopens' descriptors, kept while wasmtime uses them.
-	held []int
+	// held are the preopens' descriptors, kept while wasmtime uses them;
+	// root are those of the rootfs's, which TakeRoot replaces.
+	held, root []int
 }
 
 // prepareComponent compiles (or loads) the plan's component, grants it the
@@ -83,9 +84,14 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 			g.Close()
 			return nil, fmt.Errorf("grant the container's files: %w", err)
 		}
-		g.held = append(g.held, dir)
+		fds := []int{dir}
 		if tree >= 0 {
-			g.held = append(g.held, tree)
+			fds = append(fds, tree)
+		}
+		if p.GuestPath == "/" {
+			g.root = fds
+		} else {
+			g.held = append(g.held, fds...)
 		}
 		cfg.Dirs = append(cfg.Dirs, component.Dir{Host: fmt.Sprintf("/proc/self/fd/%d", dir), Guest: p.GuestPath, ReadOnly: p.ReadOnly})
 	}
@@ -107,8 +113,15 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 // keeps out of it. Called before the sandbox, with the privileges Link
 // had; on an error the component keeps the rootfs alone.
 func (g *componentGuest) TakeRoot(dir, tree int) error {
-	g.held = append(g.held, dir, tree)
-	return g.inst.ReplaceDir("/", fmt.Sprintf("/proc/self/fd/%d", dir))
+	if err := g.inst.ReplaceDir("/", fmt.Sprintf("/proc/self/fd/%d", dir)); err != nil {
+		g.held = append(g.held, dir, tree)
+		return err
+	}
+	// wasmtime holds its own descriptor of the new "/" now, and none of
+	// the rootfs copy it was first given.
+	closeFds(g.root)
+	g.root = []int{dir, tree}
+	return nil
 }
 
 // Run calls wasi:cli/run's run and maps how it ended: exit(ok) or a return
@@ -145,7 +158,12 @@ func (g *componentGuest) Close() {
 	if g.inst != nil {
 		g.inst.Close()
 	}
-	for _, fd := range g.held {
+	closeFds(g.held)
+	closeFds(g.root)
+}
+
+func closeFds(fds []int) {
+	for _, fd := range fds {
 		unix.Close(fd)
 	}
 }
