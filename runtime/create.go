@@ -90,19 +90,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		}
 	}
 
-	h, err := r.store.Create(id)
-	if errors.Is(err, state.ErrExist) {
-		// A create killed before it recorded the container (a Ctrl-C
-		// during the compile) left the directory: no container, as
-		// list and state say, so it is cleaned up as delete would and
-		// the id taken.
-		if old, ok := r.store.LockAbandoned(id); ok {
-			cleanupAborted(old)
-			if old.Destroy() == nil {
-				h, err = r.store.Create(id)
-			}
-		}
-	}
+	h, err := r.newStateDir(id)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +165,44 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	h.Unlock()
 	return &initProcess{cmd: init}, nil
 }
+
+// newStateDir makes id's state directory. One that holds no container,
+// as list and state say, is cleaned up as delete would and the id taken:
+// a create killed before it recorded the container (a Ctrl-C during the
+// compile), or the record of a container handed to the native runtime
+// that the native runtime no longer knows (deleted there directly).
+func (r *Runtime) newStateDir(id string) (*state.Handle, error) {
+	h, err := r.store.Create(id)
+	if !errors.Is(err, state.ErrExist) {
+		return h, err
+	}
+	if old, ok := r.store.LockAbandoned(id); ok {
+		cleanupAborted(old)
+		if old.Destroy() == nil {
+			return r.store.Create(id)
+		}
+		return nil, err
+	}
+	if native := r.nativeOf(id); native != "" {
+		old, lerr := r.store.Lock(id)
+		if lerr != nil {
+			return nil, err
+		}
+		// Not one a `run` has just recorded and is handing over (the
+		// native runtime does not know it yet).
+		c, lerr := old.Load()
+		settled := lerr == nil && time.Since(c.Created) > nativeSettled
+		if _, serr := r.nativeState(native, id); settled && errors.Is(serr, state.ErrNotExist) && old.Destroy() == nil {
+			return r.store.Create(id)
+		}
+		old.Unlock()
+	}
+	return nil, err
+}
+
+// nativeSettled is how long after its record was made the native runtime
+// has known a container it was handed, if it ever will.
+const nativeSettled = 5 * time.Second
 
 // classify decides who runs the bundle: runw, which gets the entrypoint
 // back, or the native runtime (a pod's sandbox, a native executable),

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"time"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
@@ -141,11 +142,11 @@ func (r *Runtime) handOff(id string, b *spec.Bundle, command string) (*exec.Cmd,
 	if err != nil {
 		return nil, err
 	}
-	h, err := r.store.Create(id)
+	h, err := r.newStateDir(id)
 	if err != nil {
 		return nil, err
 	}
-	c := &state.Container{OCIVersion: b.Spec.Version, ID: id, Bundle: b.Dir, Rootfs: b.Rootfs, Annotations: b.Spec.Annotations, Native: native}
+	c := &state.Container{OCIVersion: b.Spec.Version, ID: id, Bundle: b.Dir, Rootfs: b.Rootfs, Annotations: b.Spec.Annotations, Native: native, Created: time.Now()}
 	if err := h.Save(c); err != nil {
 		h.Destroy()
 		return nil, err
