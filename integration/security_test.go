@@ -999,6 +999,55 @@ func TestExecCompilesInsideTheContainer(t *testing.T) {
 	bg.wait(t, 30*time.Second)
 }
 
+// TestExecCompileOOMSparesTheContainer: exec of a module the cache lacks
+// (a health check's own, podman exec of another module) compiles it in
+// the container's cgroup, under its memory limit. In a container near
+// its limit the compile took the cgroup over it, and the OOM killer
+// chose the largest process, the container's own: it exited 137 (under
+// podman, at every health check interval). The compile child is the OOM
+// killer's first choice now: the exec fails saying so, and the container
+// runs on.
+func TestExecCompileOOMSparesTheContainer(t *testing.T) {
+	needsRoot(t, "a memory cgroup")
+	r := newRunw(t)
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	probe, err := os.ReadFile(guests["probe"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A module the cache lacks: the probe and a custom section (id 0,
+	// name "x", 8 bytes).
+	other := append(probe, 0, 10, 1, 'x', 1, 2, 3, 4, 5, 6, 7, 8)
+	b := newBundle(t, "probe", "alloc", "180", "sleep", "60s")
+	b.writeFile("other.wasm", string(other))
+	b.edit(func(s *specs.Spec) {
+		limit := int64(256 << 20)
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+	})
+	bg, pid := runInBackground(t, r, b, "execoom")
+	defer func() {
+		r.run("kill", "execoom", "KILL")
+		bg.wait(t, 30*time.Second)
+	}()
+	// The guest holds its 180 MiB once it has touched them.
+	for i := 0; i < 200; i++ {
+		if out, _ := os.ReadFile(bg.stdout.Name()); strings.Contains(string(out), "OK") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res := r.run("exec", "execoom", "/other.wasm", "echo", "compiled")
+	if res.code == 0 {
+		t.Skipf("the compile fitted in what the limit left (%v): nothing to spare the container from", res)
+	}
+	if !strings.Contains(res.stderr, "OOM killer") {
+		t.Errorf("exec: %v; want the compile's OOM kill said", res)
+	}
+	if st, _, _ := r.state("execoom"); st.Status != "running" || st.Pid != pid {
+		t.Errorf("the container after its exec's compile ran out of memory: %+v; want its init %d running", st, pid)
+	}
+}
+
 // cgroupCPU is the CPU time used so far by the cgroup v2 tree's cgroup of
 // pid (the unified mount of a hybrid host, or the only one), from
 // cpu.stat's usage_usec, and that file's path.

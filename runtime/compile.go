@@ -243,6 +243,9 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 			return fmt.Errorf("bound the compile's memory: %w", err)
 		}
 	}
+	if cg != nil {
+		preferOOMVictim(cmd.Process.Pid)
+	}
 	// Waited for beside the read: once the child has exited, the read
 	// ends within a second even if something else held the pipe open.
 	exited := make(chan error, 1)
@@ -404,6 +407,25 @@ func compileIsFinal(err error) bool {
 	var rejected *wasi.RejectedError
 	var slow *compileTimeError
 	return errors.As(err, &rejected) || errors.As(err, &slow)
+}
+
+// preferOOMVictim makes pid the first process the OOM killer ends
+// (oom_score_adj 1000): exec's compile child in the container's cgroup.
+//
+// The accident it stops: a compile of a module the cache lacks (podman
+// exec of another module, a health check's own) in a container under a
+// memory limit took the cgroup over its limit, and the OOM killer chose
+// the cgroup's largest process: the container's own (podman showed the
+// container exited 137), and a health check did so at every interval.
+// Now the compile ends, the exec fails saying why (compileForExec), and
+// the container is left alone, as a native exec'd process that outgrew
+// the limit would be the one killed. (Where the engine asks for the
+// whole cgroup to go on an OOM, memory.oom.group, it goes, as with a
+// native process.) Best effort.
+func preferOOMVictim(pid int) {
+	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("1000"), 0); err != nil {
+		logDebugf("compile child %d: oom_score_adj: %v", pid, err)
+	}
 }
 
 // compileBound is what one compile of a module may spend: CPU time,

@@ -67,7 +67,7 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 		return err
 	}
 	if err != nil && oomKills(cgPath) > ooms {
-		return fmt.Errorf("compile %s: killed by the OOM killer (cgroup %q is over its memory limit)", plan.ModuleName, cgPath)
+		return fmt.Errorf("compile %s: killed by the OOM killer (cgroup %q is over its memory limit): raise the limit, or fill runw's cache beforehand (runw compile)", plan.ModuleName, cgPath)
 	}
 	if err != nil {
 		logDebugf("compile in the container's cgroup failed (%v); the exec'd init will compile", err)
