@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +230,41 @@ func TestStdoutClosedPipe(t *testing.T) {
 		}
 	}
 	r.assertRootEmpty()
+}
+
+// TestSignalNotifyGuestDoesNotSpin: a Go guest that calls signal.Notify
+// (a graceful-shutdown handler, in most Go services) waits for the signal
+// in Go's wasip1 runtime by yielding in a loop, and preview1 delivers
+// none: it kept a core busy for the container's life. runw's sched_yield
+// pauses a guest that does nothing but yield, so it waits at a few
+// percent of a core; its timers still fire, and SIGTERM still ends it
+// with 143.
+func TestSignalNotifyGuestDoesNotSpin(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "notify", "1s", "notify", "1h")
+	bg, pid := runInBackground(t, r, b, "notify")
+	cpu := func() time.Duration {
+		f := procStat(pid)
+		if len(f) < 13 {
+			t.Fatalf("no /proc/%d/stat", pid)
+		}
+		utime, _ := strconv.Atoi(f[11])
+		stime, _ := strconv.Atoi(f[12])
+		return time.Duration(utime+stime) * 10 * time.Millisecond // USER_HZ 100
+	}
+	// The first wait times out (a timer fires in the loop); the second
+	// is the one measured.
+	time.Sleep(1500 * time.Millisecond)
+	before, start := cpu(), time.Now()
+	time.Sleep(2 * time.Second)
+	used, elapsed := cpu()-before, time.Since(start)
+	if used > elapsed/4 {
+		t.Errorf("a guest waiting in signal.Notify used %v of CPU in %v", used, elapsed)
+	}
+	r.mustRun("kill", "notify", "TERM")
+	res := bg.wait(t, 5*time.Second)
+	if res.code != 143 || !strings.Contains(res.stdout, "timeout") {
+		t.Errorf("runw run: %v; want the first wait's timeout printed and exit 143", res)
+	}
 }

@@ -94,6 +94,10 @@ type Host struct {
 	// last one returned: pollTurn reads them.
 	polls    uint64
 	lastPoll time.Time
+	// yields counts the guest's sched_yield calls in a row, each soon
+	// after lastYield: schedYield reads them.
+	yields    int
+	lastYield time.Time
 }
 
 // New builds the host for one guest: it opens the view's mounts and the

@@ -149,10 +149,44 @@ func (h *Host) procExit(m memory, a []arg) Errno {
 // wasmtime and wasi-libc agree on ENOSYS.
 func (h *Host) procRaise(m memory, a []arg) Errno { return ErrnoNosys }
 
+// schedYield yields the thread. A guest that yields again and again with
+// nothing between is waiting by spinning: Go's wasip1 runtime waits that
+// way for a signal once the program calls signal.Notify (its notetsleepg:
+// sched_yield, Gosched, again), and no signal ever comes (preview1 has
+// none), so a Go service with a graceful-shutdown handler kept a core
+// busy for the container's life. After spinYields yields less than
+// spinGap apart, each yield waits spinPause instead (ended at once by
+// Stop): the loop costs a few percent of a core, and what the guest waits
+// for in it (a timer) is at most spinPause late. A yield after a pause in
+// the spinning starts the count again.
 func (h *Host) schedYield(m memory, a []arg) Errno {
-	_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	now := time.Now()
+	if now.Sub(h.lastYield) < spinGap {
+		h.yields++
+	} else {
+		h.yields = 0
+	}
+	if h.yields < spinYields {
+		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		h.lastYield = time.Now()
+		return 0
+	}
+	fds := [1]unix.PollFd{{Fd: int32(h.stopFd), Events: unix.POLLIN}}
+	_, _ = unix.Poll(fds[:], int(spinPause/time.Millisecond))
+	h.lastYield = time.Now()
+	if h.stopped.Load() {
+		return errnoStop
+	}
 	return 0
 }
+
+// spinYields yields, each less than spinGap after the one before, make
+// a guest spinning (schedYield); it then waits spinPause a yield.
+const (
+	spinYields = 1000
+	spinGap    = 100 * time.Microsecond
+	spinPause  = time.Millisecond
+)
 
 // randomGet fills the buffer from the kernel's CSPRNG.
 func (h *Host) randomGet(m memory, a []arg) Errno {

@@ -20,6 +20,9 @@
 //	cwd              print the result of os.Getwd ("ERR <err>" on error)
 //	exit N           exit with status N
 //	sleep DURATION   sleep for DURATION (time.ParseDuration), blocked in a host call
+//	notify DURATION  signal.Notify(SIGTERM), then print "signal" when one
+//	                 comes or "timeout" after DURATION (Go's runtime waits
+//	                 for it by yielding in a loop)
 //	spin             busy loop forever without any host call
 //	alloc MB         allocate MB MiB, touch every 4096th byte; print "OK"
 //	stdin            copy stdin to stdout until EOF
@@ -65,9 +68,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/signal"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -152,6 +157,20 @@ func main() {
 				os.Exit(99)
 			}
 			time.Sleep(d)
+		case "notify":
+			d, err := time.ParseDuration(next(cmd))
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "bad duration:", err)
+				os.Exit(99)
+			}
+			c := make(chan os.Signal, 1)
+			signal.Notify(c, syscall.SIGTERM)
+			select {
+			case <-c:
+				fmt.Println("signal")
+			case <-time.After(d):
+				fmt.Println("timeout")
+			}
 		case "spin":
 			for counter != ^uint64(0) {
 				counter++
