@@ -88,6 +88,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		if err := checkPidsLimit(b.Spec.Linux.Resources); err != nil {
 			return nil, err
 		}
+		if err := checkMemoryLimit(b.Spec.Linux.Resources); err != nil {
+			return nil, err
+		}
 	}
 
 	h, err := r.newStateDir(id)
@@ -760,6 +763,35 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 		return nil
 	}
 	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
+}
+
+// minMemory is the smallest memory limit runw accepts. runw's init
+// starts in the container's cgroup and is charged for what it maps
+// before any guest runs (its heap, stacks, wasmtime's engine): under 3
+// MiB here the OOM killer ended it before it could say a word, and the
+// engine reported an OOM kill (a Kubernetes OOM event) for what is a
+// limit no runw container can run under (runc's create fails at 1 MiB
+// too, in the kernel's refusal of the limit). It is refused instead, in
+// one line, before anything is made; a limit above it that leaves the
+// guest too little is refused at instantiation, naming the module's
+// need.
+const minMemory = 4 << 20
+
+// checkMemoryLimit refuses a memory limit below minMemory (0, -1 or
+// none: no limit); memory.max given by name (cgroup v2) is the same.
+func checkMemoryLimit(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	var named int64
+	if r.Memory != nil && r.Memory.Limit != nil {
+		named = *r.Memory.Limit
+	}
+	limit := spec.UnifiedLimit(named, r, "memory.max")
+	if limit == 0 || limit >= minMemory {
+		return nil
+	}
+	return fmt.Errorf("memory limit %d bytes: runw's init needs about 3 MiB of its own in the container's cgroup before the guest runs; use at least %d MiB", limit, minMemory>>20)
 }
 
 // pidsDir is the directory of the container's pids controller, "" when
