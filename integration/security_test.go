@@ -748,6 +748,50 @@ func TestExecGrantMissingFromTreeFails(t *testing.T) {
 	}
 }
 
+// TestExecGrantPathLinkIsNotFollowed: exec opens each grant at the
+// destination create recorded, in the container's tree. A link planted
+// on that path since create (here by whoever can write the rootfs; a
+// guest of another container sharing a volume can do the same by
+// renaming a directory that is a mount point only in this container) led
+// exec to the container's /proc, a mount root like any grant, and the
+// exec'd process was granted every process's memory. No link is
+// followed now: the exec fails.
+func TestExecGrantPathLinkIsNotFollowed(t *testing.T) {
+	needsRoot(t, "a mount namespace for the container")
+	r := newRunw(t)
+	vol := dirWith(t, "f", "the volume")
+	b := newBundle(t, "probe", "sleep", "30s")
+	b.writeFile("srv/data/.keep", "")
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = append(s.Mounts, bindMount("/srv/data", vol, "rbind", "rw"),
+			specs.Mount{Destination: "/proc", Type: "proc", Source: "proc"})
+	})
+	bg, _ := runInBackground(t, r, b, "execlink")
+	defer func() {
+		r.run("kill", "execlink", "KILL")
+		bg.wait(t, 20*time.Second)
+	}()
+	if res := r.run("exec", "execlink", "/probe.wasm", "cat", "/srv/data/f"); res.stdout != "the volume" {
+		t.Fatalf("exec before the link: %v", res)
+	}
+	srv := filepath.Join(b.rootfs, "srv")
+	if err := os.Rename(srv, srv+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(srv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../proc", filepath.Join(srv, "data")); err != nil {
+		t.Fatal(err)
+	}
+	res := r.run("exec", "execlink", "/probe.wasm", "ls", "/srv/data", "cat", "/srv/data/self/status")
+	if res.code == 0 || strings.Contains(res.stdout, "self") || strings.Contains(res.stdout, "Pid:") {
+		t.Fatalf("exec with a link to /proc on a grant's path: %v; want a failure", res)
+	}
+	oneLine(t, "exec error", res.stderr)
+}
+
 // dirsStayPut checks that ".." from every directory process pid holds
 // open (named who in errors) stays where it is, and returns how many it
 // holds.

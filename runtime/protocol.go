@@ -365,16 +365,48 @@ func (h *handedOver) pass(path string, flags int) (string, error) {
 // in the container's tree (root), where only the container's own mounts
 // and files are reachable; a device node found there is refused, as a
 // bind of one is everywhere.
+//
+// guestPath is the destination create resolved and recorded, so no link
+// is followed on the way (openat2's RESOLVE_NO_SYMLINKS; securejoin's
+// walk inside root where openat2 is missing). The attack this stops: a
+// link planted on the way since create (by whoever can write the
+// rootfs, or by a guest of another container that shares a volume and
+// renamed a directory that is a mount point only here: srv/data moved
+// away, srv/data -> ../proc put in its place) led the walk to another
+// mount of the container's, its /proc, and the exec'd process was granted
+// the processes' memory. A /proc or /sys reached all the same is refused.
 func (h *handedOver) passInRoot(root *os.File, guestPath string) (string, error) {
-	f, err := pathrs.OpenatInRoot(root, guestPath)
+	f, err := openNoLinksInRoot(root, guestPath)
 	if err != nil {
 		return "", fmt.Errorf("not in the container's tree: %w", spec.ErrnoOf(err))
+	}
+	var st unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &st) == nil && (st.Type == unix.PROC_SUPER_MAGIC || st.Type == unix.SYSFS_MAGIC) {
+		f.Close()
+		return "", errors.New("reaches the kernel's /proc or /sys in the container's tree")
 	}
 	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeDevice != 0 {
 		f.Close()
 		return "", errors.New("not a file or directory in the container's tree")
 	}
 	return h.add(f), nil
+}
+
+// openNoLinksInRoot opens path below root (O_PATH) without following any
+// symlink; where openat2 is missing (Linux before 5.6), inside root by
+// securejoin.
+func openNoLinksInRoot(root *os.File, path string) (*os.File, error) {
+	fd, err := unix.Openat2(int(root.Fd()), path, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if errors.Is(err, unix.ENOSYS) {
+		return pathrs.OpenatInRoot(root, path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }
 
 // passMountInRoot is passInRoot for a grant the init bound at guestPath
