@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -423,37 +422,5 @@ func TestRestoreOfNativeBundleGoesToRunc(t *testing.T) {
 	wasm := newBundle(t, "probe")
 	res = r.run("restore", "--image-path", t.TempDir(), "--bundle", wasm.dir, "wasmrestore")
 	failsCleanly(t, r, res, "wasmrestore", "restore is not supported by runw for WebAssembly containers")
-	r.assertRootEmpty()
-}
-
-// A container handed to runc and then deleted there directly (runc
-// delete with runw's native root) is gone, as state and list say; its id
-// is free again once the handover is surely over, where runw's record
-// of it kept saying the id was taken until a runw delete.
-func TestNativeRecordRuncForgotFreesItsID(t *testing.T) {
-	t.Parallel()
-	engRequire(t, "native hand-off", "runc")
-	r := newRunw(t)
-	b := newBundle(t, "probe")
-	if err := copyFile("/bin/true", filepath.Join(b.rootfs, "probe.wasm")); err != nil {
-		t.Fatal(err)
-	}
-	b.edit(func(s *specs.Spec) {
-		ownMountAndPID(s)
-		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/proc", Type: "proc", Source: "proc"})
-	})
-	r.mustRun("create", "-b", b.dir, "forgotten")
-	if out, err := exec.Command("runc", "--root", filepath.Join(r.root, ".native"), "delete", "--force", "forgotten").CombinedOutput(); err != nil {
-		t.Fatalf("runc delete: %v: %s", err, out)
-	}
-	if res := r.run("state", "forgotten"); res.code == 0 {
-		t.Fatalf("state of a container runc deleted: %v", res)
-	}
-	time.Sleep(5500 * time.Millisecond)
-	r.mustRun("create", "-b", b.dir, "forgotten")
-	if res := r.mustRun("state", "forgotten"); !strings.Contains(res.stdout, `"created"`) {
-		t.Errorf("state after the id was taken again: %v", res)
-	}
-	r.mustRun("delete", "--force", "forgotten")
 	r.assertRootEmpty()
 }

@@ -169,11 +169,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	return &initProcess{cmd: init}, nil
 }
 
-// newStateDir makes id's state directory. One that holds no container,
-// as list and state say, is cleaned up as delete would and the id taken:
-// a create killed before it recorded the container (a Ctrl-C during the
-// compile), or the record of a container handed to the native runtime
-// that the native runtime no longer knows (deleted there directly).
+// newStateDir makes id's state directory. One a create killed before it
+// recorded the container left behind (a Ctrl-C during the compile) holds
+// no container, as list and state say: it is cleaned up as delete would
+// and the id taken.
 func (r *Runtime) newStateDir(id string) (*state.Handle, error) {
 	h, err := r.store.Create(id)
 	if !errors.Is(err, state.ErrExist) {
@@ -184,28 +183,9 @@ func (r *Runtime) newStateDir(id string) (*state.Handle, error) {
 		if old.Destroy() == nil {
 			return r.store.Create(id)
 		}
-		return nil, err
-	}
-	if native := r.nativeOf(id); native != "" {
-		old, lerr := r.store.Lock(id)
-		if lerr != nil {
-			return nil, err
-		}
-		// Not one a `run` has just recorded and is handing over (the
-		// native runtime does not know it yet).
-		c, lerr := old.Load()
-		settled := lerr == nil && time.Since(c.Created) > nativeSettled
-		if _, serr := r.nativeState(native, id); settled && errors.Is(serr, state.ErrNotExist) && old.Destroy() == nil {
-			return r.store.Create(id)
-		}
-		old.Unlock()
 	}
 	return nil, err
 }
-
-// nativeSettled is how long after its record was made the native runtime
-// has known a container it was handed, if it ever will.
-const nativeSettled = 5 * time.Second
 
 // classify decides who runs the bundle: runw, which gets the entrypoint
 // back, or the native runtime (a pod's sandbox, a native executable),

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"time"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
@@ -146,7 +145,7 @@ func (r *Runtime) handOff(id string, b *spec.Bundle, command string) (*exec.Cmd,
 	if err != nil {
 		return nil, err
 	}
-	c := &state.Container{OCIVersion: b.Spec.Version, ID: id, Bundle: b.Dir, Rootfs: b.Rootfs, Annotations: b.Spec.Annotations, Native: native, Created: time.Now()}
+	c := &state.Container{OCIVersion: b.Spec.Version, ID: id, Bundle: b.Dir, Rootfs: b.Rootfs, Annotations: b.Spec.Annotations, Native: native}
 	if err := h.Save(c); err != nil {
 		h.Destroy()
 		return nil, err
