@@ -94,10 +94,14 @@ type Host struct {
 	// last one returned: pollTurn reads them.
 	polls    uint64
 	lastPoll time.Time
-	// yields counts the guest's sched_yield calls in a row, each soon
-	// after lastYield: schedYield reads them.
-	yields    int
-	lastYield time.Time
+	// calls counts the host calls that reach Go (clock_time_get is
+	// answered in C); yields counts the guest's sched_yield calls in a
+	// row, each soon after lastYield with no other call between (the
+	// last yield's calls was yieldCalls): schedYield reads them.
+	calls      uint64
+	yields     int
+	yieldCalls uint64
+	lastYield  time.Time
 }
 
 // New builds the host for one guest: it opens the view's mounts and the

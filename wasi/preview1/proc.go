@@ -152,27 +152,32 @@ func (h *Host) procRaise(m memory, a []arg) Errno { return ErrnoNosys }
 // schedYield yields the thread. A guest that yields again and again with
 // nothing between is waiting by spinning: Go's wasip1 runtime waits that
 // way for a signal once the program calls signal.Notify (its notetsleepg:
-// sched_yield, Gosched, again), and no signal ever comes (preview1 has
-// none), so a Go service with a graceful-shutdown handler kept a core
-// busy for the container's life. After spinYields yields less than
-// spinGap apart, each yield waits spinPause instead (ended at once by
+// sched_yield, Gosched, again, a few microseconds a turn), and no signal
+// ever comes (preview1 has none), so a Go service with a graceful-
+// shutdown handler kept a core busy for the container's life. After
+// spinYields yields each less than spinGap after the one before, with no
+// other host call between (a guest that yields between pieces of work
+// or of I/O is making progress, and keeps its pace), a yield waits, for
+// a time that doubles from spinPauseMin to spinPause (ended at once by
 // Stop): the loop costs a few percent of a core, and what the guest waits
-// for in it (a timer) is at most spinPause late. A yield after a pause in
-// the spinning starts the count again.
+// for in it (a timer) is at most spinPause late.
 func (h *Host) schedYield(m memory, a []arg) Errno {
 	now := time.Now()
-	if now.Sub(h.lastYield) < spinGap {
+	if h.calls == h.yieldCalls+1 && now.Sub(h.lastYield) < spinGap {
 		h.yields++
 	} else {
 		h.yields = 0
 	}
+	h.yieldCalls = h.calls
 	if h.yields < spinYields {
 		_, _, _ = unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		h.lastYield = time.Now()
 		return 0
 	}
+	pause := min(spinPauseMin<<min(h.yields-spinYields, 10), spinPause)
 	fds := [1]unix.PollFd{{Fd: int32(h.stopFd), Events: unix.POLLIN}}
-	_, _ = unix.Poll(fds[:], int(spinPause/time.Millisecond))
+	ts := unix.NsecToTimespec(int64(pause))
+	_, _ = unix.Ppoll(fds[:], &ts, nil)
 	h.lastYield = time.Now()
 	if h.stopped.Load() {
 		return errnoStop
@@ -180,12 +185,14 @@ func (h *Host) schedYield(m memory, a []arg) Errno {
 	return 0
 }
 
-// spinYields yields, each less than spinGap after the one before, make
-// a guest spinning (schedYield); it then waits spinPause a yield.
+// A guest spins (schedYield) after spinYields yields, each less than
+// spinGap after the one before; each yield then waits spinPauseMin,
+// doubling up to spinPause.
 const (
-	spinYields = 1000
-	spinGap    = 100 * time.Microsecond
-	spinPause  = time.Millisecond
+	spinYields   = 1000
+	spinGap      = 20 * time.Microsecond
+	spinPauseMin = 10 * time.Microsecond
+	spinPause    = time.Millisecond
 )
 
 // randomGet fills the buffer from the kernel's CSPRNG.

@@ -321,6 +321,7 @@ func runwHostCall(handle C.uintptr_t, fn C.int, args *C.raw_val_t, n C.size_t, m
 			e = C.int32_t(errnoPanic)
 		}
 	}()
+	h.calls++
 	r := f.body(h, m, a[:len(f.params)])
 	if r >= errnoMax {
 		r = ErrnoIo
