@@ -100,6 +100,7 @@ type Host struct {
 	// last yield's calls was yieldCalls): schedYield reads them.
 	calls      uint64
 	yields     int
+	slowYields int
 	yieldCalls uint64
 	lastYield  time.Time
 }

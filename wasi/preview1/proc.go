@@ -155,18 +155,27 @@ func (h *Host) procRaise(m memory, a []arg) Errno { return ErrnoNosys }
 // sched_yield, Gosched, again, a few microseconds a turn), and no signal
 // ever comes (preview1 has none), so a Go service with a graceful-
 // shutdown handler kept a core busy for the container's life. After
-// spinYields yields each less than spinGap after the one before, with no
-// other host call between (a guest that yields between pieces of work
-// or of I/O is making progress, and keeps its pace), a yield waits, for
-// a time that doubles from spinPauseMin to spinPause (ended at once by
-// Stop): the loop costs a few percent of a core, and what the guest waits
-// for in it (a timer) is at most spinPause late.
+// spinYields yields each less than spinGap after the one before (but
+// for a few later ones: a spinner is preempted too), with no other host
+// call between (a guest that yields between pieces of work or of I/O is
+// making progress, and keeps its pace), a yield waits, for a time that
+// doubles from spinPauseMin to spinPause (ended at once by Stop): the
+// loop costs a few percent of a core, and what the guest waits for in it
+// (a timer) is at most spinPause late.
 func (h *Host) schedYield(m memory, a []arg) Errno {
 	now := time.Now()
-	if h.calls == h.yieldCalls+1 && now.Sub(h.lastYield) < spinGap {
+	switch {
+	case h.calls != h.yieldCalls+1:
+		h.yields, h.slowYields = 0, 0
+	case now.Sub(h.lastYield) < spinGap:
 		h.yields++
-	} else {
-		h.yields = 0
+		h.slowYields = 0
+	default:
+		// One late turn is a preempted spinner as often as a working
+		// guest: a few in a row end the count.
+		if h.slowYields++; h.slowYields >= spinSlowTurns {
+			h.yields, h.slowYields = 0, 0
+		}
 	}
 	h.yieldCalls = h.calls
 	if h.yields < spinYields {
@@ -186,13 +195,14 @@ func (h *Host) schedYield(m memory, a []arg) Errno {
 }
 
 // A guest spins (schedYield) after spinYields yields, each less than
-// spinGap after the one before; each yield then waits spinPauseMin,
-// doubling up to spinPause.
+// spinGap after the one before, until spinSlowTurns in a row come later;
+// each yield then waits spinPauseMin, doubling up to spinPause.
 const (
-	spinYields   = 1000
-	spinGap      = 20 * time.Microsecond
-	spinPauseMin = 10 * time.Microsecond
-	spinPause    = time.Millisecond
+	spinYields    = 1000
+	spinGap       = 20 * time.Microsecond
+	spinSlowTurns = 8
+	spinPauseMin  = 10 * time.Microsecond
+	spinPause     = time.Millisecond
 )
 
 // randomGet fills the buffer from the kernel's CSPRNG.
