@@ -243,9 +243,6 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 			return fmt.Errorf("bound the compile's memory: %w", err)
 		}
 	}
-	if cg != nil {
-		preferOOMVictim(cmd.Process.Pid)
-	}
 	// Waited for beside the read: once the child has exited, the read
 	// ends within a second even if something else held the pipe open.
 	exited := make(chan error, 1)
@@ -419,9 +416,12 @@ func compileIsFinal(err error) bool {
 // container exited 137), and a health check did so at every interval.
 // Now the compile ends, the exec fails saying why (compileForExec), and
 // the container is left alone, as a native exec'd process that outgrew
-// the limit would be the one killed. (Where the engine asks for the
-// whole cgroup to go on an OOM, memory.oom.group, it goes, as with a
-// native process.) Best effort.
+// the limit would be the one killed. Not where the container's own
+// process is as killable (an oom_score_adj of 1000: Kubernetes'
+// BestEffort pods; a Burstable one's near it may lose to its size), nor
+// where the engine asks for the whole cgroup to go on an OOM
+// (memory.oom.group, kubelet on cgroup v2): it goes, as with a native
+// process. Set before the child is sent its cgroups. Best effort.
 func preferOOMVictim(pid int) {
 	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte("1000"), 0); err != nil {
 		logDebugf("compile child %d: oom_score_adj: %v", pid, err)

@@ -110,6 +110,7 @@ func startCompile(cmd *exec.Cmd, cg *cgroupEntry) error {
 		}
 		return fmt.Errorf("start the compile in the container's cgroup: %w", err)
 	}
+	preferOOMVictim(cmd.Process.Pid)
 	if err := ns.sendOrders(ordersW); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
