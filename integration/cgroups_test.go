@@ -290,6 +290,17 @@ func TestMemoryLimitTooSmallIsRefused(t *testing.T) {
 	if res := r.mustRun("run", "-b", b.dir, "enoughmem"); !strings.Contains(res.stdout, "hello") {
 		t.Errorf("run with a 4 MiB limit: %v", res)
 	}
+	// update refuses it too, before it reaches the cgroup.
+	sleeper := newBundle(t, "probe", "sleep", "30s")
+	bg, _ := runInBackground(t, r, sleeper, "updmem")
+	if res := r.run("update", "--memory", "1048576", "updmem"); res.code != 1 || !strings.Contains(res.stderr, "memory limit 1048576 bytes: ") {
+		t.Errorf("update --memory 1048576: %v", res)
+	}
+	if st, _, _ := r.state("updmem"); st.Status != "running" {
+		t.Errorf("after a refused update: %q", st.Status)
+	}
+	r.run("kill", "updmem", "KILL")
+	bg.wait(t, 20*time.Second)
 }
 
 // TestPidsLimitTooSmallIsRefused: every thread of runw's init counts

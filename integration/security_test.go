@@ -18,6 +18,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // TestInitBinaryCannotBeOverwritten tries CVE-2019-5736 against runw:
@@ -722,6 +723,10 @@ func TestExecGrantsStayInsideThemselves(t *testing.T) {
 // Now exec finds nothing mounted there and fails in one line.
 func TestExecGrantMissingFromTreeFails(t *testing.T) {
 	needsRoot(t, "a mount namespace for the container")
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, "/", 0, 0, &st); err != nil || st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
+		t.Skip("this kernel does not say which objects are mount roots (Linux 5.8): exec cannot check")
+	}
 	r := newRunw(t)
 	hosts := filepath.Join(t.TempDir(), "hosts")
 	if err := os.WriteFile(hosts, []byte("10.0.0.1 x\n"), 0o644); err != nil {

@@ -17,6 +17,9 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	if err := checkPidsLimit(res); err != nil {
 		return err
 	}
+	if err := checkMemoryLimit(res); err != nil {
+		return err
+	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return err
