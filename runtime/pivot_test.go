@@ -81,4 +81,30 @@ func TestBindHereRefusesASwappedSource(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(target, "g"), nil, 0o644); err == nil {
 		t.Errorf("a read-only bind was writable")
 	}
+	unix.Unmount(target, unix.MNT_DETACH)
+
+	// A link where the handed object's path was, to that same object
+	// (bound elsewhere, so device and inode match): still refused, as
+	// no link on the path is followed.
+	elsewhere := t.TempDir()
+	if err := unix.Mount(moved, elsewhere, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(elsewhere, unix.MNT_DETACH)
+	// The descriptor's path reads dir/moved; a tmpfs over dir puts a
+	// link there instead.
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(dir, unix.MNT_DETACH)
+	if err := os.Symlink(elsewhere, moved); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := bindHere(filepath.Join(dir, "rootfs"), source, "data", false); err == nil {
+		unix.Unmount(filepath.Join(dir, "rootfs", "data"), unix.MNT_DETACH)
+		t.Errorf("bindHere followed a link on the source's path")
+	}
 }
