@@ -580,7 +580,7 @@ func commands() []*cli.Command {
 			},
 		},
 		unsupported("checkpoint", "checkpoint a running container (not supported for wasm)"),
-		unsupported("restore", "restore a container from a checkpoint (not supported for wasm)"),
+		restoreCommand(),
 		{
 			Name: "spec", Usage: "write a config.json for a wasm bundle",
 			Flags: []cli.Flag{
@@ -923,6 +923,32 @@ func takesValue(flags []cli.Flag) map[string]bool {
 // clear error (forwarded for native containers), so that an engine shows
 // the user why instead of an unknown-command failure.
 func unsupported(name, usage string) *cli.Command {
+	return rawCommand(name, usage, func(r *runtime.Runtime, id string, _ []string) error {
+		if id != "" {
+			if handled, err := r.Native(id, name); handled {
+				return err
+			}
+		}
+		return r.Unsupported(name, id)
+	})
+}
+
+// restoreCommand is restore: a native bundle's goes to the native
+// runtime, as its create would (checkpoint of a native container is
+// forwarded by unsupported); a wasm bundle's is refused.
+func restoreCommand() *cli.Command {
+	return rawCommand("restore", "restore a container from a checkpoint (native bundles only)", func(r *runtime.Runtime, id string, args []string) error {
+		if id == "" {
+			return r.Unsupported("restore", id)
+		}
+		return r.Restore(id, bundleArg(args))
+	})
+}
+
+// rawCommand is a command whose flags are the native runtime's, left
+// unparsed (SkipFlagParsing) so that they reach it as given: action gets
+// the container id (the last argument that is not a flag) and them.
+func rawCommand(name, usage string, action func(r *runtime.Runtime, id string, args []string) error) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, ArgsUsage: "<container-id>",
 		SkipFlagParsing: true,
@@ -940,30 +966,25 @@ func unsupported(name, usage string) *cli.Command {
 					id = a
 				}
 			}
-			if id != "" {
-				if handled, err := r.Native(id, name); handled {
-					return err
-				}
-			}
-			if name == "restore" && id != "" {
-				return r.Restore(id, bundleArg(c.Args().Slice()))
-			}
-			return r.Unsupported(name, id)
+			return action(r, id, c.Args().Slice())
 		}),
 	}
 }
 
 // bundleArg is the --bundle (-b) among a command's unparsed arguments,
-// "" when none is given.
+// "" when none is given (runc: the current directory).
 func bundleArg(args []string) string {
 	for i, a := range args {
-		switch {
-		case (a == "-b" || a == "--bundle" || a == "-bundle") && i+1 < len(args):
-			return args[i+1]
-		case strings.HasPrefix(a, "--bundle="):
-			return strings.TrimPrefix(a, "--bundle=")
-		case strings.HasPrefix(a, "-b="):
-			return strings.TrimPrefix(a, "-b=")
+		if a == "--" {
+			break
+		}
+		for _, flag := range []string{"-b", "-bundle", "--bundle"} {
+			if a == flag && i+1 < len(args) {
+				return args[i+1]
+			}
+			if v, ok := strings.CutPrefix(a, flag+"="); ok {
+				return v
+			}
 		}
 	}
 	return ""
