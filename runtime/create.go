@@ -738,8 +738,8 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 	}
 	// pids.max given by name (linux.resources.unified, cgroup v2) is
 	// the same limit.
-	limit := spec.UnifiedLimit(named, r, "pids.max")
-	if limit == 0 || limit >= minPids {
+	limit, low := limitBelow(named, r, "pids.max", minPids)
+	if !low {
 		return nil
 	}
 	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
@@ -767,11 +767,19 @@ func checkMemoryLimit(r *specs.LinuxResources) error {
 	if r.Memory != nil && r.Memory.Limit != nil {
 		named = *r.Memory.Limit
 	}
-	limit := spec.UnifiedLimit(named, r, "memory.max")
-	if limit == 0 || limit >= minMemory {
+	limit, low := limitBelow(named, r, "memory.max", minMemory)
+	if !low {
 		return nil
 	}
 	return fmt.Errorf("memory limit %d bytes: runw's init needs about 3 MiB of its own in the container's cgroup before the guest runs; use at least %d MiB", limit, minMemory>>20)
+}
+
+// limitBelow is the limit r sets, by name (named) or as file in
+// linux.resources.unified, whichever is lower, and whether it is set and
+// below min.
+func limitBelow(named int64, r *specs.LinuxResources, file string, min int64) (int64, bool) {
+	limit := spec.UnifiedLimit(named, r, file)
+	return limit, limit != 0 && limit < min
 }
 
 // pidsDir is the directory of the container's pids controller, "" when
