@@ -596,9 +596,9 @@ func (w *weigher) sections(off, end int64, component bool, depth int) int64 {
 			return code
 		}
 		id := hdr[0]
-		length, used := uleb(hdr[1:n])
+		length, used, ok := spec.ULEB32(hdr[1:n])
 		body := off + 1 + int64(used)
-		if used == 0 || body > end || length > uint64(end-body) {
+		if !ok || body > end || int64(length) > end-body {
 			w.bad = true
 			return code
 		}
@@ -612,19 +612,6 @@ func (w *weigher) sections(off, end int64, component bool, depth int) int64 {
 		off = body + int64(length)
 	}
 	return code
-}
-
-// uleb decodes an unsigned LEB128 of at most 5 bytes from b, returning
-// the value and the bytes used (0 when b holds none).
-func uleb(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 5; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i] < 0x80 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
 
 // boundMemory sets pid's data limit to bound, and its core limit to

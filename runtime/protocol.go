@@ -362,9 +362,10 @@ func (h *handedOver) pass(path string, flags int) (string, error) {
 }
 
 // passInRoot is pass for a grant of the bundle's: the object at guestPath
-// in the container's tree (root), where only the container's own mounts
-// and files are reachable; a device node found there is refused, as a
-// bind of one is everywhere.
+// in the container's tree (root), where the init bound it when it made
+// the container's root (pivotIntoRootfs), and where only the container's
+// own mounts and files are reachable; a device node found there is
+// refused, as a bind of one is everywhere.
 //
 // guestPath is the destination create resolved and recorded, so no link
 // is followed on the way (openat2's RESOLVE_NO_SYMLINKS; securejoin's
@@ -375,19 +376,31 @@ func (h *handedOver) pass(path string, flags int) (string, error) {
 // away, srv/data -> ../proc put in its place) led the walk to another
 // mount of the container's, its /proc, and the exec'd process was granted
 // the processes' memory. A /proc or /sys reached all the same is refused.
+//
+// What is there must be the root of a mount, "/" aside. The mistake this
+// stops: a bind the init could not make at create is only logged there
+// (the guest holds its grant by descriptor), and the path then reaches
+// the rootfs's own directory, so an exec'd process was granted, in the
+// volume's place, the image's files (for a masked directory, what the
+// mask hid). Such an exec fails instead.
 func (h *handedOver) passInRoot(root *os.File, guestPath string) (string, error) {
 	f, err := openNoLinksInRoot(root, guestPath)
 	if err != nil {
 		return "", fmt.Errorf("not in the container's tree: %w", spec.ErrnoOf(err))
 	}
+	var reason string
 	var st unix.Statfs_t
-	if unix.Fstatfs(int(f.Fd()), &st) == nil && (st.Type == unix.PROC_SUPER_MAGIC || st.Type == unix.SYSFS_MAGIC) {
-		f.Close()
-		return "", errors.New("reaches the kernel's /proc or /sys in the container's tree")
+	switch fi, err := f.Stat(); {
+	case unix.Fstatfs(int(f.Fd()), &st) == nil && (st.Type == unix.PROC_SUPER_MAGIC || st.Type == unix.SYSFS_MAGIC):
+		reason = "reaches the kernel's /proc or /sys in the container's tree"
+	case err != nil || fi.Mode()&os.ModeDevice != 0:
+		reason = "not a file or directory in the container's tree"
+	case path.Clean(guestPath) != "/" && !isMountRoot(f):
+		reason = "not mounted there in the container's tree (its bind failed at create, or the guest moved it)"
 	}
-	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeDevice != 0 {
+	if reason != "" {
 		f.Close()
-		return "", errors.New("not a file or directory in the container's tree")
+		return "", errors.New(reason)
 	}
 	return h.add(f), nil
 }
@@ -407,26 +420,6 @@ func openNoLinksInRoot(root *os.File, path string) (*os.File, error) {
 		return nil, err
 	}
 	return os.NewFile(uintptr(fd), path), nil
-}
-
-// passMountInRoot is passInRoot for a grant the init bound at guestPath
-// when it made the container's root (pivotIntoRootfs): what is there must
-// be the root of a mount. The attack or mistake this stops: a bind the
-// init could not make at create is only logged there (the guest holds its
-// grant by descriptor), and a mount point's parent a guest renamed away
-// and made again holds whatever the guest put there; either way the path
-// reaches the rootfs's own directory, so an exec'd process was granted, in
-// the volume's place, the image's files (for a masked directory, what the
-// mask hid). Such an exec fails instead.
-func (h *handedOver) passMountInRoot(root *os.File, guestPath string) (string, error) {
-	p, err := h.passInRoot(root, guestPath)
-	if err != nil || path.Clean(guestPath) == "/" {
-		return p, err
-	}
-	if !isMountRoot(h.files[len(h.files)-1]) {
-		return "", errors.New("not mounted there in the container's tree (its bind failed at create, or the guest moved it)")
-	}
-	return p, nil
 }
 
 // isMountRoot reports whether f is the root of a mount (statx's
@@ -485,27 +478,24 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {
 			g := &grants[i]
+			// The private tmpfs and overlay directories too are taken
+			// where the init bound them in the container's tree, and not
+			// by their host paths, for two reasons. The attack this
+			// stops: a descriptor on a mount of the host's namespace
+			// cannot be moved to a detached copy from inside the
+			// container's (preview1's confine fails there and keeps it),
+			// and once the exec'd process is dumpable, any process of the
+			// container with its uid walked /proc/<pid>/fd/N/../.. from
+			// it to the host's "/" (TestExecGrantsStayInsideThemselves).
+			// And a container with a user namespace had them mounted by
+			// create in a mount namespace of its own, which need not be
+			// this process's (podman runs exec outside it): here the host
+			// path may be the bare 0700 directory beneath.
 			private := slices.Contains(cfg.Plan.PrivateDirs, g.HostPath)
-			if private {
-				// The private tmpfs and overlay directories too are taken
-				// where the init bound them in the container's tree, and
-				// not by their host paths, for two reasons. The attack
-				// this stops: a descriptor on a mount of the host's
-				// namespace cannot be moved to a detached copy from
-				// inside the container's (preview1's confine fails
-				// there and keeps it), and once the exec'd process is
-				// dumpable, any process of the container with its uid
-				// walked /proc/<pid>/fd/N/../.. from it to the host's
-				// "/" (TestExecGrantsStayInsideThemselves). And a
-				// container with a user namespace had them mounted by
-				// create in a mount namespace of its own, which need not
-				// be this process's (podman runs exec outside it): here
-				// the host path may be the bare 0700 directory beneath.
-				g.HostPath, err = h.passMountInRoot(root, g.GuestPath)
-			} else if wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g) {
+			if !private && (wasi.IsDefaultDevice(*g) || wasi.IsMaskedFile(*g)) {
 				g.HostPath, err = h.pass(g.HostPath, unix.O_PATH)
 			} else {
-				g.HostPath, err = h.passMountInRoot(root, g.GuestPath)
+				g.HostPath, err = h.passInRoot(root, g.GuestPath)
 			}
 			if err != nil {
 				return h.fail(fmt.Errorf("grant %q: %w", g.GuestPath, spec.ErrnoOf(err)))
