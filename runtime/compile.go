@@ -585,23 +585,8 @@ const maxWeighedSections = 100_000
 // body of a module or a component (depth: how deep it is nested).
 func (w *weigher) sections(off, end int64, component bool, depth int) int64 {
 	var code int64
-	var hdr [11]byte
-	for off < end && !w.bad {
-		if w.seen++; w.seen > maxWeighedSections {
-			return code
-		}
-		n, _ := w.r.ReadAt(hdr[:], off)
-		if n < 2 {
-			w.bad = true
-			return code
-		}
-		id := hdr[0]
-		length, used, ok := spec.ULEB32(hdr[1:n])
-		body := off + 1 + int64(used)
-		if !ok || body > end || int64(length) > end-body {
-			w.bad = true
-			return code
-		}
+	whole := spec.WalkSections(w.r, off, end, 0, func(id byte, body int64, length uint32, _ []byte) bool {
+		w.seen++
 		switch {
 		case !component && id == 10: // the code section
 			code += int64(length)
@@ -609,7 +594,10 @@ func (w *weigher) sections(off, end int64, component bool, depth int) int64 {
 			// A core module, a nested component: each with its preamble.
 			code += w.sections(body+8, body+int64(length), id == 4, depth+1)
 		}
-		off = body + int64(length)
+		return !w.bad && w.seen < maxWeighedSections
+	})
+	if !whole {
+		w.bad = true
 	}
 	return code
 }

@@ -121,42 +121,61 @@ func IsGo(r io.ReaderAt, size int64) bool {
 	if n, _ := r.ReadAt(head, 0); n != 8 || !bytes.HasPrefix(head, wasmMagic) || !bytes.Equal(head[4:8], moduleVersion) {
 		return false
 	}
-	// A section header: the id byte, the body's size (ULEB32); for a
-	// custom section, the name's length (ULEB32) and the name, which
-	// hdr holds whole for names up to the longest sought.
-	hdr := make([]byte, 1+5+5+len(goBuildID))
-	off := int64(8)
-	for i := 0; i < maxSectionsWalked && off < size; i++ {
+	found, walked := false, 0
+	// head holds a custom section's name whole for names up to the
+	// longest sought: its length (ULEB32) and its bytes.
+	WalkSections(r, 8, size, 5+len(goBuildID), func(id byte, body int64, length uint32, head []byte) bool {
+		if walked++; id != 0 {
+			return walked < maxSectionsWalked
+		}
+		switch name := customName(head, length); {
+		case bytes.Equal(name, goBuildID):
+			found = true
+		case string(name) == "producers" && length <= maxProducersLen:
+			b := make([]byte, length)
+			if _, err := r.ReadAt(b, body); err != nil && err != io.EOF {
+				return false
+			}
+			found = producedByGo(b)
+		}
+		return !found && walked < maxSectionsWalked
+	})
+	return found
+}
+
+// WalkSections reads the section headers of a binary module's or
+// component's body from off to end through r, and calls fn with each: its
+// id, the offset and length of its body, and head, up to extra of the
+// body's first bytes (fewer at the end of the file). fn returns false to
+// stop the walk. WalkSections returns false at a header that is
+// malformed or whose body runs past end, true otherwise.
+//
+// The bytes are untrusted (a guest's module, read before anything checked
+// it): the walk reads only headers, a few bytes each at the offset the
+// one before gave, so a declared 4 GiB section is a seek, never a read or
+// an allocation. Callers bound how many headers they take.
+func WalkSections(r io.ReaderAt, off, end int64, extra int, fn func(id byte, body int64, length uint32, head []byte) bool) bool {
+	hdr := make([]byte, 1+5+extra)
+	for off < end {
 		n, _ := r.ReadAt(hdr, off)
 		if n < 2 {
 			return false
 		}
-		bodyLen, m, ok := ULEB32(hdr[1:n])
-		if !ok {
+		length, used, ok := ULEB32(hdr[1:n])
+		body := off + 1 + int64(used)
+		if !ok || body > end || int64(length) > end-body {
 			return false
 		}
-		body := off + 1 + int64(m)
-		end := body + int64(bodyLen)
-		if end > size {
-			return false
+		head := hdr[1+used : n]
+		if len(head) > extra {
+			head = head[:extra]
 		}
-		if hdr[0] == 0 {
-			switch name := customName(hdr[1+m:n], bodyLen); {
-			case bytes.Equal(name, goBuildID):
-				return true
-			case string(name) == "producers" && bodyLen <= maxProducersLen:
-				b := make([]byte, bodyLen)
-				if _, err := r.ReadAt(b, body); err != nil && err != io.EOF {
-					return false
-				}
-				if producedByGo(b) {
-					return true
-				}
-			}
+		if !fn(hdr[0], body, length, head) {
+			return true
 		}
-		off = end
+		off = body + int64(length)
 	}
-	return false
+	return true
 }
 
 // customName is the name at the start of a custom section's body, of

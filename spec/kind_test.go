@@ -251,3 +251,42 @@ func FuzzIsGo(f *testing.F) {
 		}
 	})
 }
+
+// TestWalkSections walks a module's sections, stops where its callback
+// says, and refuses a header whose body runs past the end.
+func TestWalkSections(t *testing.T) {
+	mod := moduleOf(section(1, []byte{0, 0}), customSection("x", []byte("yz")), section(10, make([]byte, 300)))
+	type seen struct {
+		id     byte
+		body   int64
+		length uint32
+		head   string
+	}
+	walk := func(b []byte, stopAt int) ([]seen, bool) {
+		var got []seen
+		ok := WalkSections(bytes.NewReader(b), 8, int64(len(b)), 3, func(id byte, body int64, length uint32, head []byte) bool {
+			got = append(got, seen{id, body, length, string(head)})
+			return len(got) != stopAt
+		})
+		return got, ok
+	}
+	got, ok := walk(mod, 0)
+	want := []seen{{1, 10, 2, "\x00\x00\x00"}, {0, 14, 4, "\x01xy"}, {10, 21, 300, "\x00\x00\x00"}}
+	if !ok || len(got) != len(want) {
+		t.Fatalf("walk = %v, %v; want %v, true", got, ok, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("section %d = %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	if got, ok := walk(mod, 2); !ok || len(got) != 2 {
+		t.Errorf("walk stopped at the second section = %v, %v; want two sections, true", got, ok)
+	}
+	if got, ok := walk(mod[:len(mod)-1], 0); ok || len(got) != 2 {
+		t.Errorf("walk of a truncated code section = %v, %v; want two sections, false", got, ok)
+	}
+	if _, ok := walk(append(moduleOf(), 1, 0xff, 0xff, 0xff, 0xff, 0xff), 0); ok {
+		t.Error("walk of an overlong size = true, want false")
+	}
+}
