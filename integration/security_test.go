@@ -122,7 +122,12 @@ func TestMemoryLimitCapsLinearMemory(t *testing.T) {
 //   - a table grown by 3 million elements (24 MB) beside 31 MB of memory:
 //     now table.grow gives -1 and the guest ends itself (11);
 //   - 40 tables of 30,000 elements, or a second memory grown to 39 MB:
-//     now refused at create, in one line.
+//     now refused at create, in one line;
+//   - poll_oneoff of 18,000 subscriptions (within its bound) 20,000
+//     times beside a full linear memory: each call's lists were garbage,
+//     which the collector let pile up; now kept, every call succeeds;
+//   - wasi_unstable's poll_oneoff of 65,536 subscriptions 2,000 times:
+//     its copy of them was made before the bound; now EINVAL first.
 func TestHostMemoryUnderLimitIsBounded(t *testing.T) {
 	needsRoot(t, "cgroups")
 	t.Parallel()
@@ -136,6 +141,8 @@ func TestHostMemoryUnderLimitIsBounded(t *testing.T) {
 		{"tablebeside", "", "", 11},
 		{"tablesmany", "", "at most 8 tables and one memory", 1},
 		{"memtwo", "", "at most 8 tables and one memory", 1},
+		{"pollrepeat", "ok\n", "", 0},
+		{"pollunstable", "ok\n", "", 28},
 	} {
 		b := newBundle(t, "wat/"+c.wat+".wat")
 		b.edit(func(s *specs.Spec) {

@@ -64,8 +64,10 @@ type Host struct {
 	resolve   Resolver
 	// goGuest is Config.Go.
 	goGuest bool
-	// maxSubs is Config.MaxSubscriptions, or maxSubscriptions.
+	// maxSubs is Config.MaxSubscriptions, or maxSubscriptions; bounded
+	// says Config.MaxSubscriptions set it (a memory limit).
 	maxSubs uint32
+	bounded bool
 	// c is the C side the trampoline reaches (trampoline.go).
 	c cHost
 
@@ -128,7 +130,7 @@ func New(cfg Config) (*Host, error) {
 		h.resolve = netdns.Lookup
 	}
 	if cfg.MaxSubscriptions > 0 {
-		h.maxSubs = uint32(min(cfg.MaxSubscriptions, maxSubscriptions))
+		h.maxSubs, h.bounded = uint32(min(cfg.MaxSubscriptions, maxSubscriptions)), true
 	}
 	for _, a := range cfg.Args {
 		h.args = append(h.args, append([]byte(a), 0))

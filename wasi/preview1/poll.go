@@ -32,11 +32,27 @@ const SubscriptionCost = 112
 // guest's descriptors could need.
 const keptSubscriptions = 4096
 
-// pollScratch is pollOneoff's reused lists.
+// pollScratch is pollOneoff's reused lists, and unstable the preview 0
+// call's copy of its subscriptions and events in preview 1's layout.
 type pollScratch struct {
-	clocks []clockSub
-	fds    []fdSub
-	pfds   []unix.PollFd
+	clocks   []clockSub
+	fds      []fdSub
+	pfds     []unix.PollFd
+	unstable memory
+}
+
+// keepPollScratch says whether the lists a call of nsubs subscriptions
+// grew stay for the next call. A server's event loop keeps its lists,
+// however many connections it waits on: they are the size of a wait on
+// every descriptor it holds (read and write). Larger lists are left to
+// the collector, so that one call of a million subscriptions does not
+// hold 112 MiB for the rest of the run; but under a memory limit they
+// stay, as they fit the init's reserve by maxSubs: a guest repeating a
+// call of 18,000 subscriptions under a 64 MiB limit made a megabyte of
+// garbage a call, and the collector, which knows no limit, let the init
+// pass it and be killed (137) where the guest should have gone on.
+func (h *Host) keepPollScratch(nsubs uint32) bool {
+	return h.bounded || nsubs <= keptSubscriptions || int(nsubs) <= 2*len(h.fds.fds)+64
 }
 
 type clockSub struct {
@@ -82,11 +98,7 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	// collector (and the threads it wakes) busy.
 	clocks, fdsubs, pfds := h.poll.clocks[:0], h.poll.fds[:0], h.poll.pfds[:0]
 	defer func() {
-		if nsubs > keptSubscriptions && int(nsubs) > 2*len(h.fds.fds)+64 {
-			// Lists larger than a wait on every descriptor the guest
-			// holds (read and write) needs are not kept for the rest
-			// of the run; a server's own event loop keeps its lists,
-			// however many connections it waits on.
+		if !h.keepPollScratch(nsubs) {
 			clocks, fdsubs, pfds = nil, nil, nil
 		}
 		h.poll.clocks, h.poll.fds, h.poll.pfds = clocks, fdsubs, pfds

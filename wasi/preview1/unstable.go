@@ -99,8 +99,11 @@ func (h *Host) pollOneoffUnstable(m memory, a []arg) Errno {
 	in, out, nsubs, neventsp := u32(a[0]), u32(a[1]), u32(a[2]), u32(a[3])
 	// The scratch memory is the host's: bounded (as Linux's poll is, by
 	// RLIMIT_NOFILE), so that a guest cannot make the init allocate more
-	// than it holds itself.
-	if nsubs == 0 || nsubs > maxSubscriptionsUnstable {
+	// than it holds itself; and under a memory limit to half of maxSubs,
+	// as a subscription costs the copy here (88 bytes) besides
+	// pollOneoff's lists. Without that, a guest under a 64 MiB limit
+	// polling 65,536 subscriptions had the init killed (137).
+	if nsubs == 0 || nsubs > min(maxSubscriptionsUnstable, h.maxSubs/2) {
 		return ErrnoInval
 	}
 	subs, ok := m.slice(in, nsubs*subscriptionSizeUnstable)
@@ -113,7 +116,17 @@ func (h *Host) pollOneoffUnstable(m memory, a []arg) Errno {
 	if _, ok := m.slice(neventsp, 4); !ok {
 		return ErrnoFault
 	}
-	scratch := make(memory, int(nsubs)*(subscriptionSize+eventSize)+4)
+	need := int(nsubs)*(subscriptionSize+eventSize) + 4
+	if cap(h.poll.unstable) < need {
+		h.poll.unstable = make(memory, need)
+	}
+	scratch := h.poll.unstable[:need]
+	clear(scratch)
+	defer func() {
+		if !h.keepPollScratch(nsubs) {
+			h.poll.unstable = nil
+		}
+	}()
 	for i := range int(nsubs) {
 		s0 := subs[i*subscriptionSizeUnstable : (i+1)*subscriptionSizeUnstable]
 		s1 := scratch[i*subscriptionSize : (i+1)*subscriptionSize]
