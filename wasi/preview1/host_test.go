@@ -731,6 +731,32 @@ func TestOpenWithoutRightsReads(t *testing.T) {
 	}
 }
 
+// open(O_RDONLY|O_APPEND) is a read-only descriptor, as on Linux: wasi-libc
+// and Go give it as the read right and APPEND. The host took APPEND for a
+// write: the guest appended to the file through it, and on a read-only
+// grant the open failed with EROFS.
+func TestReadOnlyOpenWithAppendCannotWrite(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		g, _, data, _ := layout(t, ro)
+		ptr, n := g.str("inside")
+		if e := g.call("path_open", 4, 0, ptr, n, 0, rightFdRead, 0, fdflagAppend, resultPtr); e != 0 {
+			t.Fatalf("open O_RDONLY|O_APPEND (read-only grant %v): errno %d", ro, e)
+		}
+		fd := int64(binary.LittleEndian.Uint32(g.mem[resultPtr:]))
+		binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+		binary.LittleEndian.PutUint32(g.mem[36:], 1)
+		if e := g.call("fd_write", fd, 32, 1, resultPtr); e != ErrnoBadf {
+			t.Errorf("write through O_RDONLY|O_APPEND (read-only grant %v): errno %d, want EBADF", ro, e)
+		}
+		if got, e := g.read(fd); e != 0 || got != "data inside" {
+			t.Errorf("read through O_RDONLY|O_APPEND: %q, errno %d", got, e)
+		}
+		if b, _ := os.ReadFile(filepath.Join(data, "inside")); string(b) != "data inside" {
+			t.Errorf("the file is now %q", b)
+		}
+	}
+}
+
 // fd_advise on a directory is EBADF, as wasmtime answers (it was EISDIR);
 // on a file it is done.
 func TestAdviseDirectory(t *testing.T) {
@@ -830,6 +856,23 @@ func TestErrnoOrderAsLinux(t *testing.T) {
 		{"open a file for write as a directory, read-only", func() Errno { _, e := g.open(4, "inside", true, oflagDirectory, rightFdWrite); return e }, ErrnoNotdir},
 		{"create a missing file, read-only", func() Errno { _, e := g.open(4, "missing", true, oflagCreat, rightFdWrite); return e }, ErrnoRofs},
 		{"mkdir a new name, read-only", func() Errno { d, n := str("new"); return g.call("path_create_directory", 4, d, n) }, ErrnoRofs},
+		{"set times of a missing name, read-only", func() Errno {
+			d, n := str("missing")
+			return g.call("path_filestat_set_times", 4, 0, d, n, 0, 0, fstMtimNow)
+		}, ErrnoNoent},
+		{"set times of a file, read-only", func() Errno { return g.call("path_filestat_set_times", 4, 0, inside, in, 0, 0, fstMtimNow) }, ErrnoRofs},
+		{"link a missing name into a read-only mount", func() Errno {
+			d, n := str("missing")
+			x, xn := str("x")
+			return g.call("path_link", 4, 0, d, n, 4, x, xn)
+		}, ErrnoNoent},
+		{"link a missing name across mounts", func() Errno {
+			d, n := str("missing")
+			x, xn := str("x")
+			return g.call("path_link", 4, 0, d, n, 3, x, xn)
+		}, ErrnoNoent},
+		{"link a file into its read-only mount", func() Errno { x, xn := str("x"); return g.call("path_link", 4, 0, inside, in, 4, x, xn) }, ErrnoRofs},
+		{"link a file across mounts", func() Errno { x, xn := str("x"); return g.call("path_link", 4, 0, inside, in, 3, x, xn) }, ErrnoXdev},
 		{"create with a trailing slash", func() Errno { _, e := g.open(3, "newfile/", true, oflagCreat, rightFdWrite); return e }, ErrnoIsdir},
 		{"create an existing directory with a trailing slash", func() Errno { _, e := g.open(3, "etc/", true, oflagCreat, rightFdRead); return e }, ErrnoIsdir},
 	}

@@ -142,7 +142,12 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	*walked = t.w
 
 	read := base&(rightFdRead|rightFdReaddir) != 0
-	write := base&rightFdWrite != 0 || fdflags&fdflagAppend != 0
+	// APPEND alone asks for no write access: wasi-libc and Go give
+	// open(O_RDONLY|O_APPEND) as the read right and APPEND, and Linux
+	// (and wasmtime) make that a read-only descriptor whose writes fail
+	// with EBADF. Taking APPEND for a write let such a descriptor write
+	// the file, and refused it on a read-only grant with EROFS.
+	write := base&rightFdWrite != 0
 	if !read && !write {
 		// Neither asked for: a read-only open, as O_RDONLY (0) is on
 		// Linux and as wasmtime and wazero read it (rights other than
@@ -444,11 +449,16 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 		return errno
 	}
 	defer t.close()
+	var st unix.Stat_t
+	serr := stat(t, &st)
 	if t.readOnly() {
+		// Linux looks first: ENOENT for a missing name, then EROFS.
+		if serr != nil {
+			return toErrno(serr)
+		}
 		return ErrnoRofs
 	}
-	var st unix.Stat_t
-	if err := stat(t, &st); err == nil && deviceMode(st.Mode) {
+	if serr == nil && deviceMode(st.Mode) {
 		return ErrnoPerm
 	}
 	if t.name == "" {
@@ -478,6 +488,13 @@ func (h *Host) pathLink(m memory, a []arg) Errno {
 		return errno
 	}
 	defer dst.close()
+	// Linux's order: the source is looked up first (ENOENT), then the
+	// new name (EEXIST), its mount's writability (EROFS), and last
+	// whether both are on one mount (EXDEV).
+	var st unix.Stat_t
+	if err := stat(src, &st); err != nil {
+		return toErrno(err)
+	}
 	if dst.mountRoot {
 		return ErrnoExist
 	}
