@@ -1377,6 +1377,56 @@ func TestMountPointRemovalAnswersByTheMountHoldingIt(t *testing.T) {
 	}
 }
 
+// "." and ".." as a path's last component are refused as Linux refuses
+// them, before mounts and write access are looked at: rmdir EINVAL and
+// ENOTEMPTY, unlink EISDIR, rename EBUSY ("sub/.." naming a mount's root
+// was EBUSY for rmdir, EXDEV for rename). Over a mount point, rename
+// checks the kinds first: EISDIR for a file over a directory, ENOTDIR for
+// a directory over a file.
+func TestDotNamesAndKindsAsLinux(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		base := t.TempDir()
+		rootfs, data, hosts := filepath.Join(base, "rootfs"), filepath.Join(base, "data"), filepath.Join(base, "hosts")
+		for _, d := range []string{filepath.Join(rootfs, "data"), filepath.Join(rootfs, "etc"), filepath.Join(rootfs, "d"), filepath.Join(data, "sub")} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		write(t, filepath.Join(rootfs, "etc/hosts"), "")
+		write(t, filepath.Join(rootfs, "f"), "")
+		write(t, filepath.Join(data, "e"), "")
+		write(t, hosts, "")
+		g := newGuest(t, []Mount{
+			{Guest: "/", Host: rootfs},
+			{Guest: "/data", Host: data, ReadOnly: ro},
+			{Guest: "/etc/hosts", Host: hosts},
+		}, []string{"/", "/data"})
+		str := func(s string) (int64, int64) { return g.str(s) }
+		rmdir := func(fd int64, p string) Errno { a, n := str(p); return g.call("path_remove_directory", fd, a, n) }
+		unlink := func(fd int64, p string) Errno { a, n := str(p); return g.call("path_unlink_file", fd, a, n) }
+		rename := func(fd int64, from string, to int64, p string) Errno {
+			a, n := str(from)
+			b, bn := str(p)
+			return g.call("path_rename", fd, a, n, to, b, bn)
+		}
+		for name, c := range map[string]struct{ got, want Errno }{
+			"rmdir sub/.":              {rmdir(4, "sub/."), ErrnoInval},
+			"rmdir sub/..":             {rmdir(4, "sub/.."), ErrnoNotempty},
+			"rmdir data/. from /":      {rmdir(3, "data/."), ErrnoInval},
+			"unlink sub/..":            {unlink(4, "sub/.."), ErrnoIsdir},
+			"rename sub/.. to zz":      {rename(4, "sub/..", 4, "zz"), ErrnoBusy},
+			"rename e to sub/..":       {rename(4, "e", 4, "sub/.."), ErrnoBusy},
+			"rename f onto /data":      {rename(3, "f", 3, "data"), ErrnoIsdir},
+			"rename d onto /etc/hosts": {rename(3, "d", 3, "etc/hosts"), ErrnoNotdir},
+			"rename f onto /etc/hosts": {rename(3, "f", 3, "etc/hosts"), ErrnoBusy},
+		} {
+			if c.got != c.want {
+				t.Errorf("%s (/data read-only %v): errno %d, want %d", name, ro, c.got, c.want)
+			}
+		}
+	}
+}
+
 // wasi-libc resolves an absolute path against the longest preopen that
 // prefixes it, so rename("/rw", "/rw2") reaches runw as "." of the /rw
 // preopen and "rw2" of "/". That "." names the mount point, as "rw" of "/"

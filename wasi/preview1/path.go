@@ -29,7 +29,31 @@ func (h *Host) at(m memory, fd int32, ptr, n uint32) (*target, Errno) {
 	if errno != 0 {
 		return nil, errno
 	}
-	return h.view.resolve(d.start(), p)
+	t, errno := h.view.resolve(d.start(), p)
+	if errno == 0 {
+		t.dot = lastDot(p)
+	}
+	return t, errno
+}
+
+// lastDot is 1 when p's last component (trailing slashes aside) is ".",
+// 2 when it is "..", 0 otherwise. A "." alone is 0: it is what wasi-libc
+// sends for a preopen's own path (rmdir("/data") reaches the host as "."
+// of the /data preopen), so it names the directory itself, a mount point
+// for a preopen (TestMountPointReachedThroughItsOwnPreopen).
+func lastDot(p string) int {
+	p = strings.TrimRight(p, "/")
+	i := strings.LastIndexByte(p, '/')
+	switch p[i+1:] {
+	case ".":
+		if i < 0 {
+			return 0
+		}
+		return 1
+	case "..":
+		return 2
+	}
+	return 0
 }
 
 // nameArg is the name to hand a kernel call that never follows its last
@@ -552,6 +576,16 @@ func (h *Host) removeAt(m memory, a []arg, flags int) Errno {
 		return errno
 	}
 	defer t.close()
+	// Linux refuses "." and ".." first: rmdir with EINVAL and ENOTEMPTY,
+	// unlink with EISDIR; a "." naming a mount's root was EBUSY.
+	switch {
+	case t.dot == 1 && flags == unix.AT_REMOVEDIR:
+		return ErrnoInval
+	case t.dot == 2 && flags == unix.AT_REMOVEDIR:
+		return ErrnoNotempty
+	case t.dot != 0:
+		return ErrnoIsdir
+	}
 	if errno := t.writable(true); errno == ErrnoBusy {
 		switch dir := t.w.v.mounts[t.mount].dir; {
 		case dir && flags == 0:
@@ -582,13 +616,39 @@ func (h *Host) pathRename(m memory, a []arg) Errno {
 	// EROFS (a mount point itself is EBUSY, below). The mounts compared
 	// are those of the directories holding the two names: a mount
 	// point's is the mount below it.
-	if src.parent != dst.parent {
+	//
+	// A name "." or ".." lies in the directory it is the last component
+	// of: "." of a mount's root in that mount. Linux then refuses to move
+	// it, or to replace it, with EBUSY (it was EXDEV for a mount's root).
+	held := func(t *target) int {
+		if t.dot != 0 {
+			return t.mount
+		}
+		return t.parent
+	}
+	if held(src) != held(dst) {
 		return ErrnoXdev
+	}
+	if src.dot != 0 || dst.dot != 0 {
+		return ErrnoBusy
 	}
 	if errno := src.writable(true); errno != 0 {
 		return errno
 	}
-	if errno := dst.writable(true); errno != 0 {
+	if errno := dst.writable(true); errno == ErrnoBusy {
+		// Over a mount point, Linux checks the kinds first: a file
+		// over a directory is EISDIR, a directory over a file ENOTDIR.
+		var st unix.Stat_t
+		if stat(src, &st) == nil {
+			switch srcDir, dstDir := st.Mode&unix.S_IFMT == unix.S_IFDIR, dst.w.v.mounts[dst.mount].dir; {
+			case !srcDir && dstDir:
+				return ErrnoIsdir
+			case srcDir && !dstDir:
+				return ErrnoNotdir
+			}
+		}
+		return errno
+	} else if errno != 0 {
 		return errno
 	}
 	if src.mount != dst.mount {

@@ -296,7 +296,11 @@ type target struct {
 	parent int
 	// slash says the path ended in "/": the object must be a directory.
 	slash bool
-	w     *walker
+	// dot says the path's last component is "." (1) or ".." (2), as
+	// Linux's LAST_DOT and LAST_DOTDOT: rmdir, unlink and rename answer
+	// for those before they look at mounts or write access.
+	dot int
+	w   *walker
 }
 
 // walker resolves a path inside the view.
