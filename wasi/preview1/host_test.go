@@ -757,6 +757,45 @@ func TestReadOnlyOpenWithAppendCannotWrite(t *testing.T) {
 	}
 }
 
+// A stdio number a guest vacated is not given to its next open: yosys
+// moves stdout away with fd_renumber to save it, cannot move it back, and
+// the file it opened next took number 1, so its log went into the netlist
+// it wrote. Other numbers are reused lowest first.
+func TestStdioNumbersAreNotReused(t *testing.T) {
+	g, _, _, _ := layout(t, false)
+	saved, e := g.open(4, "inside", false, 0, rightFdRead)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if e := g.call("fd_renumber", 1, saved); e != 0 {
+		t.Fatalf("fd_renumber(1, %d): errno %d", saved, e)
+	}
+	if e := g.call("fd_close", 2); e != 0 {
+		t.Fatalf("fd_close(2): errno %d", e)
+	}
+	for i := 0; i < 2; i++ {
+		fd, e := g.open(4, "inside", false, 0, rightFdRead)
+		if e != 0 || fd < 3 {
+			t.Errorf("open after stdout and stderr left: fd %d, errno %d; want a number from 3", fd, e)
+		}
+		if e := g.call("fd_close", fd); e != 0 {
+			t.Fatal(e)
+		}
+	}
+	// The number an open freed is the next open's.
+	a, _ := g.open(4, "inside", false, 0, rightFdRead)
+	b, _ := g.open(4, "inside", false, 0, rightFdRead)
+	g.call("fd_close", a)
+	if c, e := g.open(4, "inside", false, 0, rightFdRead); e != 0 || c != a {
+		t.Errorf("open after closing %d (with %d open): fd %d, errno %d; want %d", a, b, c, e, a)
+	}
+	// fd_renumber moves a descriptor onto an open number only, as under
+	// wasmtime: stdout's number, once vacated, stays free.
+	if e := g.call("fd_renumber", saved, 1); e != ErrnoBadf {
+		t.Errorf("fd_renumber onto the closed number 1: errno %d, want EBADF", e)
+	}
+}
+
 // fd_advise on a directory is EBADF, as wasmtime answers (it was EISDIR);
 // on a file it is done.
 func TestAdviseDirectory(t *testing.T) {

@@ -79,8 +79,8 @@ func (e *fdEntry) start() step {
 
 // table is the guest's descriptor table: one structure for stdio,
 // preopens, files, directories (and sockets). A new descriptor takes the
-// lowest free number, as POSIX open does and as wasi-libc and Go expect
-// (the preopens must be contiguous from 3).
+// lowest free number from 3 (firstFree), as POSIX open does past stdio
+// and as wasi-libc and Go expect (the preopens must be contiguous from 3).
 type table struct {
 	fds []*fdEntry
 	// carried is the bytes of directory read-ahead its entries keep
@@ -102,9 +102,22 @@ func (t *table) get(fd int32) (*fdEntry, Errno) {
 	return t.fds[fd], ErrnoSuccess
 }
 
+// firstFree is the lowest number add gives. 0, 1 and 2 are stdio's: a
+// guest that closed one, or moved it away with fd_renumber, gets it back
+// only through fd_renumber, never from an open or an accept (wasmtime
+// reuses none of them either). Programs ported from POSIX redirect stdio
+// with fd_renumber, which moves a descriptor where dup2 copies it:
+// yosys's in-process ABC moves stdout away to save it, cannot move it
+// back (fd_renumber onto a closed number is EBADF), and the next file it
+// opened took number 1, so its log went into the netlist it wrote.
+const firstFree = 3
+
 func (t *table) add(e *fdEntry) (int32, Errno) {
-	for i, x := range t.fds {
-		if x == nil {
+	for len(t.fds) < firstFree {
+		t.fds = append(t.fds, nil)
+	}
+	for i := firstFree; i < len(t.fds); i++ {
+		if t.fds[i] == nil {
 			t.fds[i] = e
 			return int32(i), 0
 		}
