@@ -117,9 +117,12 @@ func newApp() *cli.App {
 			version, commit, specs.Version, wasi.WasmtimeVersion(), goVersion())
 	}
 	app := &cli.App{
-		Name:    "runw",
-		Usage:   "an OCI runtime that runs WebAssembly containers",
-		Version: version,
+		// A list flag's value is taken whole, as runc's (urfave/cli v1)
+		// takes it: v2 split `exec --env X=a,b=c` into X=a and b=c.
+		DisableSliceFlagSeparator: true,
+		Name:                      "runw",
+		Usage:                     "an OCI runtime that runs WebAssembly containers",
+		Version:                   version,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state"},
 			&cli.StringFlag{Name: "log", Usage: "write logs to this file instead of stderr"},

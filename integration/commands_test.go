@@ -130,6 +130,10 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.mustRun("exec", "-e", "A=1", "-e", "A=2", "cmds", "/probe.wasm", "env"); strings.TrimSpace(res.stdout) != `["A=2"]` {
 		t.Errorf("exec -e A=1 -e A=2: %v", res)
 	}
+	// A value with commas is one variable, as under runc.
+	if res := r.mustRun("exec", "--env", "X=a,b=c,d", "cmds", "/probe.wasm", "env"); strings.TrimSpace(res.stdout) != `["X=a,b=c,d"]` {
+		t.Errorf("exec --env X=a,b=c,d: %v", res)
+	}
 	// A cwd that is not in the container fails as runc's chdir does, with
 	// chdir's errno: podman reads "no such file or directory" as a command
 	// not found (127), and a file said so (runc: "not a directory", 255).
