@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bytecodealliance/wasmtime-go/v39"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -158,6 +159,53 @@ func TestHostMemoryUnderLimitIsBounded(t *testing.T) {
 			b.edit(func(s *specs.Spec) { s.Linux = nil })
 			if res := r.run("run", "--bundle", b.dir, c.wat+"-nolimit"); res.code != 0 {
 				t.Errorf("%s without a memory limit: %v", c.wat, res)
+			}
+		}
+	}
+}
+
+// TestTablesShareTheirPartOfTheReserve: under a memory limit, the tables
+// a module defines share a quarter of the init's reserve (2 MiB under 48
+// MiB: 262,144 elements). Every module's share was counted as 8 tables,
+// so clang's LLVM (one table of 37,270 elements) was refused at create
+// under any limit below about 146 MiB. One table of 140,000 elements now
+// runs; two of them are still refused in one line.
+func TestTablesShareTheirPartOfTheReserve(t *testing.T) {
+	needsRoot(t, "cgroups")
+	t.Parallel()
+	r := newRunw(t)
+	limit := int64(48 << 20)
+	module := func(tables string) string {
+		wasm, err := wasmtime.Wat2Wasm(`(module
+			(import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+			` + tables + `
+			(memory (export "memory") 1)
+			(func (export "_start") (call $exit (i32.const 7))))`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(wasm)
+	}
+	for _, c := range []struct {
+		name, tables string
+		code         int
+	}{
+		{"onetable", "(table 140000 funcref)", 7},
+		{"twotables", "(table 140000 funcref) (table 140000 funcref)", 1},
+	} {
+		b := newBundle(t, "probe")
+		b.writeFile("probe.wasm", module(c.tables))
+		b.edit(func(s *specs.Spec) {
+			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+		})
+		res := r.run("run", "--bundle", b.dir, c.name)
+		if res.code != c.code {
+			t.Errorf("%s under a 48 MiB limit: want exit %d, got %v", c.tables, c.code, res)
+		}
+		if c.code == 1 {
+			oneLine(t, c.name, res.stderr)
+			if !strings.Contains(res.stderr, "the memory limit of 48 MiB allows each of the module's tables 131072 elements") {
+				t.Errorf("%s: the error does not name the memory limit: %q", c.name, res.stderr)
 			}
 		}
 	}

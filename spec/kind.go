@@ -143,6 +143,28 @@ func IsGo(r io.ReaderAt, size int64) bool {
 	return found
 }
 
+// DefinedTables is the count of tables the binary core module in r (size
+// bytes) defines in its table section; 0 when it has none, or when its
+// section headers are malformed or more than maxSectionsWalked precede
+// the table section. Imported tables are not counted: WASI gives none,
+// so a module importing one fails to link anyway.
+func DefinedTables(r io.ReaderAt, size int64) int {
+	n, walked := 0, 0
+	WalkSections(r, 8, size, 5, func(id byte, _ int64, _ uint32, head []byte) bool {
+		if id == 4 {
+			if c, _, ok := ULEB32(head); ok {
+				n = int(c)
+			}
+			return false
+		}
+		// Sections come in order, custom ones anywhere: past the table
+		// section's place, there is none.
+		walked++
+		return (id == 0 || id < 4) && walked < maxSectionsWalked
+	})
+	return n
+}
+
 // WalkSections reads the section headers of a binary module's or
 // component's body from off to end through r, and calls fn with each: its
 // id, the offset and length of its body, and head, up to extra of the

@@ -290,3 +290,20 @@ func TestWalkSections(t *testing.T) {
 		t.Error("walk of an overlong size = true, want false")
 	}
 }
+
+// TestDefinedTables counts the table section's tables, past custom
+// sections and the sections before it, and is 0 without one or for a
+// malformed module.
+func TestDefinedTables(t *testing.T) {
+	tables := func(b []byte) int { return DefinedTables(bytes.NewReader(b), int64(len(b))) }
+	withTwo := moduleOf(customSection("go:buildid", []byte("x")), section(1, []byte{0}), section(3, []byte{0}), customSection("name", nil), section(4, []byte{2, 0x70, 0, 1, 0x70, 0, 1}), section(10, []byte{0}))
+	if got := tables(withTwo); got != 2 {
+		t.Errorf("a module with two tables: %d", got)
+	}
+	if got := tables(moduleOf(section(1, []byte{0}), section(5, []byte{1, 0, 1}))); got != 0 {
+		t.Errorf("a module without a table section: %d", got)
+	}
+	if got := tables(withTwo[:20]); got != 0 {
+		t.Errorf("a truncated module: %d", got)
+	}
+}

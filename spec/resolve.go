@@ -39,6 +39,8 @@ type Entrypoint struct {
 	Kind Kind
 	// Go says the module was built by Go's wasip1 port (IsGo).
 	Go bool
+	// Tables is how many tables a binary module defines (DefinedTables).
+	Tables int
 	// File is an O_PATH handle on the file that was sniffed, opened by
 	// descriptor inside the guest's view (guestVFS.open). runw reads the
 	// module through it, never by HostPath again: between the lookup and
@@ -190,6 +192,9 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 		// Go's linker writes its build ID as the first section, inside
 		// head: no read beyond the one above for a Go module.
 		ep.Go = IsGo(headFirst{head[:n], f}, size)
+		// Under a memory limit, its tables share one part of the
+		// init's reserve (wasi.Plan.Tables).
+		ep.Tables = DefinedTables(headFirst{head[:n], f}, size)
 	}
 	return ep, nil
 }

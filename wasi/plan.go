@@ -103,6 +103,9 @@ type Plan struct {
 	// it for the init (0: no limit); SetMemoryLimit sets both.
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
 	Reserve     int64 `json:"reserve,omitempty"`
+	// Tables is how many tables the module defines (0: not known, or
+	// none): under a memory limit they share a quarter of the reserve.
+	Tables int `json:"tables,omitempty"`
 	// ExecCwd is process.cwd of a `runw exec` process, which the init
 	// checks is a directory in the guest's view before the guest runs (as
 	// runc's chdir fails); "" for a container's own process, whose cwd
@@ -158,6 +161,7 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		ModuleName: ep.GuestPath,
 		Kind:       ep.Kind,
 		Go:         ep.Go,
+		Tables:     ep.Tables,
 		Argv:       append([]string(nil), proc.Args...),
 		Env:        env,
 		User:       User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},
@@ -314,13 +318,19 @@ func (p *Plan) moduleName() string {
 const maxTablesUnderLimit = 8
 
 // tableElements is the cap on each of the guest's tables: under a memory
-// limit, a quarter of the reserve shared by maxTablesUnderLimit tables
-// (32,768 elements at the smallest reserve, 131,072 at the largest;
-// yosys, a 29 MB C++ module, has 10,266, Go's time tests 9,198,
-// StarlingMonkey 7,688).
+// limit, a quarter of the reserve shared by the tables the module defines,
+// or by maxTablesUnderLimit when that is not known (a component). One
+// table may have 262,144 elements at the smallest reserve; shared by 8,
+// 32,768 (yosys, a 29 MB C++ module, has 10,266, Go's time tests 9,198,
+// StarlingMonkey 7,688; clang's LLVM 37,270, refused under a limit below
+// about 146 MiB while every module's tables were counted as 8).
 func (p *Plan) tableElements() int64 {
 	if p.Reserve > 0 {
-		return min(maxTableElements, p.Reserve/4/maxTablesUnderLimit/8)
+		tables := int64(maxTablesUnderLimit)
+		if p.Tables > 0 && p.Tables < maxTablesUnderLimit {
+			tables = int64(p.Tables)
+		}
+		return min(maxTableElements, p.Reserve/4/tables/8)
 	}
 	return maxTableElements
 }

@@ -340,6 +340,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		if plan.Reserve > 0 && strings.Contains(err.Error(), "count too high") {
 			return nil, fmt.Errorf("instantiate %q: under a memory limit a module may have at most %d tables and one memory: %w", plan.Argv[0], plan.maxTables(), oneLine(err))
 		}
+		if plan.Reserve > 0 && strings.Contains(err.Error(), "exceeds table limits") {
+			return nil, fmt.Errorf("instantiate %q: the memory limit of %s allows each of the module's tables %d elements (they are kept beside linear memory): %w", plan.Argv[0], sizeText(plan.MemoryLimit+plan.Reserve), plan.tableElements(), oneLine(err))
+		}
 		if plan.MemoryLimit > 0 && strings.Contains(err.Error(), "exceeds memory limits") {
 			return nil, fmt.Errorf("instantiate %q: the memory limit of %s leaves the guest %s of linear memory (the rest is kept for runw's init): %w", plan.Argv[0], sizeText(plan.MemoryLimit+plan.Reserve), sizeText(plan.MemoryLimit), oneLine(err))
 		}
