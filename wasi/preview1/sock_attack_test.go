@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -1086,6 +1087,28 @@ func TestBindToDevice(t *testing.T) {
 	}
 	if errno, name := get(); errno != 0 || name != "" {
 		t.Errorf("getsockopt SO_BINDTODEVICE after unbinding: errno %d, %q", errno, name)
+	}
+	// A name whose buffer runs to the end of memory binds as Linux reads
+	// it (its first 15 bytes, here "lo" and a NUL), and the host copies
+	// no more of it than that: it copied the whole buffer, twice.
+	clear(g.mem[960:])
+	g.put32(960, 'l'|'o'<<8)
+	var least uint64 = math.MaxUint64
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optBindToDevice, 960, memSize-960)
+		runtime.ReadMemStats(&after)
+		if errno != 0 {
+			t.Fatalf("setsockopt SO_BINDTODEVICE of lo in a buffer to the end of memory: errno %d", errno)
+		}
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	if least > 8<<10 {
+		t.Errorf("setsockopt SO_BINDTODEVICE of a %d-byte buffer allocated %d bytes", memSize-960, least)
+	}
+	if errno, name := get(); errno != 0 || name != "lo\x00" {
+		t.Errorf("getsockopt SO_BINDTODEVICE after binding to lo in a long buffer: errno %d, %q", errno, name)
 	}
 }
 

@@ -471,6 +471,11 @@ func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
 	}
 	switch u32(a[2]) {
 	case optBindToDevice:
+		// Linux reads at most IFNAMSIZ-1 bytes of the name: the rest of
+		// the guest's buffer, which may be all its memory, is never
+		// copied (a 64 MiB value had the init OOM-killed under a 128 MiB
+		// limit where the guest should have had ENODEV).
+		val = val[:min(len(val), unix.IFNAMSIZ-1)]
 		return toErrno(unix.SetsockoptString(e.hostFd, unix.SOL_SOCKET, opt, string(val)))
 	case optType, optError, 13:
 		return ErrnoNoprotoopt // read-only
