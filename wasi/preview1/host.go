@@ -64,10 +64,8 @@ type Host struct {
 	resolve   Resolver
 	// goGuest is Config.Go.
 	goGuest bool
-	// maxSubs is Config.MaxSubscriptions, or maxSubscriptions; bounded
-	// says Config.MaxSubscriptions set it (a memory limit).
+	// maxSubs is Config.MaxSubscriptions, or maxSubscriptions.
 	maxSubs uint32
-	bounded bool
 	// c is the C side the trampoline reaches (trampoline.go).
 	c cHost
 
@@ -130,7 +128,7 @@ func New(cfg Config) (*Host, error) {
 		h.resolve = netdns.Lookup
 	}
 	if cfg.MaxSubscriptions > 0 {
-		h.maxSubs, h.bounded = uint32(min(cfg.MaxSubscriptions, maxSubscriptions)), true
+		h.maxSubs = uint32(min(cfg.MaxSubscriptions, maxSubscriptions))
 	}
 	for _, a := range cfg.Args {
 		h.args = append(h.args, append([]byte(a), 0))

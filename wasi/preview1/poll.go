@@ -51,8 +51,11 @@ type pollScratch struct {
 // call of 18,000 subscriptions under a 64 MiB limit made a megabyte of
 // garbage a call, and the collector, which knows no limit, let the init
 // pass it and be killed (137) where the guest should have gone on.
+//
+// A memory limit is what set maxSubs below the host's own bound (a
+// quarter of a reserve of at most 32 MiB: 74,898 subscriptions).
 func (h *Host) keepPollScratch(nsubs uint32) bool {
-	return h.bounded || nsubs <= keptSubscriptions || int(nsubs) <= 2*len(h.fds.fds)+64
+	return h.maxSubs < maxSubscriptions || nsubs <= keptSubscriptions || int(nsubs) <= 2*len(h.fds.fds)+64
 }
 
 type clockSub struct {
