@@ -87,8 +87,8 @@ bench: build
 		-args -bench-table -bench-runw $(CURDIR)/$(BIN) $(BENCHFLAGS) 2>&1 | tee $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
 	@# runw's WASI host against wasmtime's built-in preview1, same module, same run.
 	$(GO) test -count=1 -run '^$$' -bench 'WASILayer|WASICall|WASIClock' -benchtime 3x -timeout 30m ./wasi/ 2>&1 | tee -a $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
-	@# poll_oneoff naming many idle sockets: the kept epoll set against poll(2), same run.
-	$(GO) test -count=1 -run '^$$' -bench 'PollManyIdle' -benchtime 2000x -timeout 10m ./wasi/preview1/ 2>&1 | tee -a $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
+	@# poll_oneoff naming many idle sockets: the kept epoll set against poll(2), same run; and a descriptor number for an accept among 10,000 open.
+	$(GO) test -count=1 -run '^$$' -bench 'PollManyIdle|TableAcceptClose' -benchtime 2000x -timeout 10m ./wasi/preview1/ 2>&1 | tee -a $(BUILD)/bench.log; exit $${PIPESTATUS[0]}
 
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/runw

@@ -19,8 +19,7 @@ func (h *Host) fdClose(m memory, a []arg) Errno {
 
 func (h *Host) fdRenumber(m memory, a []arg) Errno {
 	from, to := a[0].I32(), a[1].I32()
-	e, errno := h.fds.get(from)
-	if errno != 0 {
+	if _, errno := h.fds.get(from); errno != 0 {
 		return errno
 	}
 	if _, errno := h.fds.get(to); errno != 0 {
@@ -29,12 +28,7 @@ func (h *Host) fdRenumber(m memory, a []arg) Errno {
 	if from == to {
 		return 0
 	}
-	h.fds.remove(to)
-	h.fds.fds[from] = nil
-	for int(to) >= len(h.fds.fds) {
-		h.fds.fds = append(h.fds.fds, nil)
-	}
-	h.fds.fds[to] = e
+	h.fds.move(from, to)
 	return 0
 }
 

@@ -83,6 +83,11 @@ func (e *fdEntry) start() step {
 // and as wasi-libc and Go expect (the preopens must be contiguous from 3).
 type table struct {
 	fds []*fdEntry
+	// low is where add starts looking: every number from firstFree up
+	// to it is taken. A server that accepts and closes among thousands
+	// of open connections then finds the number it just freed at once
+	// instead of walking the table on every accept.
+	low int
 	// carried is the bytes of directory read-ahead its entries keep
 	// (readdir.go), at most maxCarried.
 	carried int
@@ -116,9 +121,10 @@ func (t *table) add(e *fdEntry) (int32, Errno) {
 	for len(t.fds) < firstFree {
 		t.fds = append(t.fds, nil)
 	}
-	for i := firstFree; i < len(t.fds); i++ {
+	for i := max(firstFree, t.low); i < len(t.fds); i++ {
 		if t.fds[i] == nil {
 			t.fds[i] = e
+			t.low = i + 1
 			return int32(i), 0
 		}
 	}
@@ -126,13 +132,32 @@ func (t *table) add(e *fdEntry) (int32, Errno) {
 		return -1, ErrnoMfile
 	}
 	t.fds = append(t.fds, e)
+	t.low = len(t.fds)
 	return int32(len(t.fds) - 1), 0
+}
+
+// free marks fd's number free for add.
+func (t *table) free(fd int32) {
+	t.fds[fd] = nil
+	t.low = min(t.low, int(fd))
+}
+
+// move gives from's entry the number to, closing what to held:
+// fd_renumber.
+func (t *table) move(from, to int32) {
+	e := t.fds[from]
+	t.remove(to)
+	t.free(from)
+	for int(to) >= len(t.fds) {
+		t.fds = append(t.fds, nil)
+	}
+	t.fds[to] = e
 }
 
 // remove drops fd from the table and closes what it owns.
 func (t *table) remove(fd int32) {
 	e := t.fds[fd]
-	t.fds[fd] = nil
+	t.free(fd)
 	t.setCarry(e, nil)
 	if t.ep != nil {
 		t.ep.forget(e.hostFd)
@@ -151,7 +176,7 @@ func (t *table) closeAll() {
 			unix.Close(e.hostFd)
 		}
 	}
-	t.fds = nil
+	t.fds, t.low = nil, 0
 }
 
 // filetypeOf maps a stat mode to a WASI filetype.
