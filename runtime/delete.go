@@ -43,8 +43,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	default:
 		if !force {
 			h.Unlock()
-			// runc's text; a valid id needs no quoting.
-			return fmt.Errorf("cannot delete container %s that is not stopped: %s", id, st)
+			return requireStatus("delete", id, st, state.Stopped)
 		}
 		killAndWait(c)
 	}

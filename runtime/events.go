@@ -196,8 +196,8 @@ func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writ
 			return err
 		}
 		h.Unlock()
-		if r.status(c) == state.Stopped {
-			return ErrNotRunning
+		if err := requireStatus("events", id, r.status(c), state.Created, state.Running, state.Paused); err != nil {
+			return err
 		}
 		m, err := cgroupManager(c.CgroupPath, nil)
 		if err != nil {

@@ -70,12 +70,13 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	unlock := sync.OnceFunc(h.Unlock)
 	defer unlock()
 	privateBase := h.Path("private")
+	allowed := []string{state.Created, state.Running}
+	if o.IgnorePaused {
+		allowed = append(allowed, state.Paused)
+	}
 	st := r.status(c)
-	switch {
-	case st == state.Stopped:
-		return 0, errors.New("cannot exec in a stopped container")
-	case st == state.Paused && !o.IgnorePaused:
-		return 0, errors.New("cannot exec in a paused container (use --ignore-paused to override)")
+	if err := requireStatus("exec", id, st, allowed...); err != nil {
+		return 0, err
 	}
 
 	// The process joins the container's mount namespace, whose root is

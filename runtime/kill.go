@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,9 +9,6 @@ import (
 
 	"github.com/runw/runw/state"
 )
-
-// ErrNotRunning is runc's text; CRI-O and containerd match on it.
-var ErrNotRunning = errors.New("container not running")
 
 // Kill sends sig to the container's init. With all (kill -a, which CRI-O
 // and containerd send, and podman stop), it is sent to every process in

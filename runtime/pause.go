@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"fmt"
 
 	"github.com/opencontainers/cgroups"
 
@@ -20,12 +19,12 @@ func (r *Runtime) freeze(id, command string, want cgroups.FreezerState) error {
 		return err
 	}
 	defer h.Unlock()
-	st := r.status(c)
-	switch {
-	case want == cgroups.Frozen && st != state.Running && st != state.Created:
-		return ErrNotRunning
-	case want == cgroups.Thawed && st != state.Paused:
-		return fmt.Errorf("container not paused")
+	allowed := []string{state.Running, state.Created}
+	if want == cgroups.Thawed {
+		allowed = []string{state.Paused}
+	}
+	if err := requireStatus(command, id, r.status(c), allowed...); err != nil {
+		return err
 	}
 	m, err := cgroupManager(c.CgroupPath, nil)
 	if err != nil {

@@ -1,8 +1,6 @@
 package runtime
 
 import (
-	"errors"
-	"fmt"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -17,14 +15,8 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	defer h.Unlock()
-	switch st := r.status(c); st {
-	case state.Created:
-	case state.Stopped:
-		return errors.New("cannot start a container that has stopped")
-	case state.Running:
-		return errors.New("cannot start an already running container")
-	default:
-		return fmt.Errorf("cannot start a container in the %s state", st)
+	if err := requireStatus("start", id, r.status(c), state.Created); err != nil {
+		return err
 	}
 
 	hooks := hooksOf(c)

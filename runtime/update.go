@@ -25,8 +25,8 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 		return err
 	}
 	defer h.Unlock()
-	if st := r.status(c); st == state.Stopped {
-		return ErrNotRunning
+	if err := requireStatus("update", id, r.status(c), state.Created, state.Running, state.Paused); err != nil {
+		return err
 	}
 	cr := resourcesFrom(res, &cgroups.Resources{})
 	m, err := cgroupManager(c.CgroupPath, cr)
