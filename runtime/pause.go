@@ -1,7 +1,6 @@
 package runtime
 
 import (
-
 	"github.com/opencontainers/cgroups"
 
 	"github.com/runw/runw/state"
