@@ -37,10 +37,20 @@ var (
 	commit  = ""
 )
 
-// exitError carries a status other than 1 up to main.
-type exitError struct{ code int }
+// exitError carries a status other than 1 up to main, and the error to
+// report first (nil: none), its line begun with prefix.
+type exitError struct {
+	code   int
+	err    error
+	prefix string
+}
 
-func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e exitError) Error() string {
+	if e.err != nil {
+		return e.prefix + e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
 
 func main() {
 	// The container init is runw re-executed from a sealed memfd; it skips
@@ -51,25 +61,31 @@ func main() {
 	}
 	app := newApp()
 	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
-		var ee exitError
-		if errors.As(err, &ee) {
-			os.Exit(ee.code)
-		}
-		var ne *runtime.NativeExit
-		if errors.As(err, &ne) {
-			os.Exit(ne.Code)
-		}
 		fatal(err)
 	}
 }
 
-// fatal prints the error once on stderr and once in --log, then exits 1.
+// fatal is runw's one way out with an error: it prints the error once on
+// stderr and once in --log, then exits 1, or with the status an
+// exitError carries. A native runtime's own status (runtime.NativeExit)
+// is passed through with nothing printed: the runtime printed its own.
 func fatal(err error) {
-	if logrus.StandardLogger().Out != os.Stderr {
-		logrus.Error(err)
+	code, prefix := 1, ""
+	var ee exitError
+	var ne *runtime.NativeExit
+	switch {
+	case errors.As(err, &ee):
+		code, prefix, err = ee.code, ee.prefix, ee.err
+	case errors.As(err, &ne):
+		code, err = ne.Code, nil
 	}
-	fmt.Fprintln(os.Stderr, oneLine(err))
-	os.Exit(1)
+	if err != nil {
+		if logrus.StandardLogger().Out != os.Stderr {
+			logrus.Error(err)
+		}
+		fmt.Fprintln(os.Stderr, prefix+oneLine(err))
+	}
+	os.Exit(code)
 }
 
 // oneLine is an error's text kept to one line of plain text. Engines
@@ -343,7 +359,7 @@ func commands() []*cli.Command {
 					return err
 				}
 				if code != 0 {
-					return exitError{code}
+					return exitError{code: code}
 				}
 				return nil
 			}),
@@ -525,11 +541,7 @@ func commands() []*cli.Command {
 				// can tell it from a compile cut short by its bounds.
 				var rejected *wasi.RejectedError
 				if errors.As(err, &rejected) {
-					if logrus.StandardLogger().Out != os.Stderr {
-						logrus.Error(err)
-					}
-					fmt.Fprintln(os.Stderr, oneLine(err))
-					return exitError{runtime.ExitRejected}
+					return exitError{code: runtime.ExitRejected, err: err}
 				}
 				return err
 			},
@@ -696,18 +708,14 @@ func execAction(c *cli.Context) error {
 		return execFailed(err)
 	}
 	if code != 0 {
-		return exitError{code}
+		return exitError{code: code}
 	}
 	return nil
 }
 
 // execFailed reports a runtime failure of exec, as runc does, with 255.
 func execFailed(err error) error {
-	if logrus.StandardLogger().Out != os.Stderr {
-		logrus.Error(err)
-	}
-	fmt.Fprintf(os.Stderr, "exec failed: %s\n", oneLine(err))
-	return exitError{255}
+	return exitError{code: 255, err: err, prefix: "exec failed: "}
 }
 
 // updateAction parses update's individual flags into resources.
