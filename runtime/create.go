@@ -517,7 +517,7 @@ func initEnviron() []string {
 // configuration and waits until it reports the guest instantiated (or
 // why it could not be).
 func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
-	exe, err := sealedSelf(filepath.Join(r.opts.Root, ".empty"))
+	exe, err := sealedSelf(filepath.Join(r.opts.Root, state.EmptyDir))
 	if err != nil {
 		return nil, err
 	}

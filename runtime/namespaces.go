@@ -215,9 +215,7 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os
 		// The cgroups first: entered before any namespace is joined.
 		var lines []string
 		for _, f := range cg.Tasks {
-			cmd.ExtraFiles = append(cmd.ExtraFiles, f)
-			// cmd.ExtraFiles[i] is fd 3+i in the child.
-			lines = append(lines, fmt.Sprintf("tasks %d", 3+len(cmd.ExtraFiles)-1))
+			lines = append(lines, fmt.Sprintf("tasks %d", passFile(cmd, f)))
 		}
 		if orders != "" {
 			lines = append(lines, orders)
@@ -236,8 +234,7 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os
 	if ordersR, ordersW, err = os.Pipe(); err != nil {
 		return nil, nil, err
 	}
-	cmd.ExtraFiles = append(cmd.ExtraFiles, ordersR)
-	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", nsexecEnv, 3+len(cmd.ExtraFiles)-1))
+	cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", nsexecEnv, passFile(cmd, ordersR)))
 	return ordersR, ordersW, nil
 }
 

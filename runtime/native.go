@@ -73,7 +73,7 @@ func narrowedNetwork(b *spec.Bundle) string {
 }
 
 // nativeRoot is the native runtime's --root.
-func (r *Runtime) nativeRoot() string { return filepath.Join(r.opts.Root, ".native") }
+func (r *Runtime) nativeRoot() string { return filepath.Join(r.opts.Root, state.NativeDir) }
 
 // nativeRuntime finds the native OCI runtime: --native-runtime (a name or
 // a path), else runc, else crun on PATH; never runw itself, which would

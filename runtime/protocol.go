@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"slices"
 	"strings"
@@ -71,6 +72,13 @@ const fifoName = "exec.fifo"
 
 // extraFD is the descriptor number ExtraFiles[i] has in the init.
 func extraFD(i int) int { return firstExtraFD + i }
+
+// passFile appends f to the files cmd's child inherits and returns the
+// number it has there (os/exec gives ExtraFiles[i] the number 3+i).
+func passFile(cmd *exec.Cmd, f *os.File) int {
+	cmd.ExtraFiles = append(cmd.ExtraFiles, f)
+	return 3 + len(cmd.ExtraFiles) - 1
+}
 
 // initConfig is what the parent sends the init over the init pipe.
 type initConfig struct {

@@ -42,5 +42,13 @@ func ValidateID(id string) error {
 	return nil
 }
 
+// The directories runw keeps under the root for itself.
+const (
+	// NativeDir is the native runtime's root.
+	NativeDir = ".native"
+	// EmptyDir is the sealed binary's empty layer.
+	EmptyDir = ".empty"
+)
+
 // reserved are the names runw keeps under the root for itself.
-var reserved = map[string]bool{".native": true, ".empty": true}
+var reserved = map[string]bool{NativeDir: true, EmptyDir: true}
