@@ -154,15 +154,8 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := runHooksIn(b.Rootfs, specState(c, state.Creating), containerHooks); err != nil {
 		return nil, err
 	}
-	if o.PidfdSocket != "" {
-		if err := sendPidfd(o.PidfdSocket, init.Process.Pid); err != nil {
-			return nil, err
-		}
-	}
-	if o.PidFile != "" {
-		if err := state.WritePidFile(o.PidFile, init.Process.Pid); err != nil {
-			return nil, fmt.Errorf("write pid file %q: %w", o.PidFile, spec.ErrnoOf(err))
-		}
+	if err := announce(init.Process.Pid, o.PidfdSocket, o.PidFile); err != nil {
+		return nil, err
 	}
 	ok = true
 	h.Unlock()
@@ -316,11 +309,9 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err := os.Chown(fifo, int(owner.UID), int(owner.GID)); err != nil {
 		return initConfig{}, fmt.Errorf("chown exec fifo: %w", err)
 	}
-	return initConfig{
-		Plan: plan, Fifo: fifo, Sandbox: sandbox, Cached: cached,
-		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax, cache: r.openedCache(),
-		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
-	}, nil
+	cfg := r.initConfig(plan, sandbox, cached)
+	cfg.Fifo = fifo
+	return cfg, nil
 }
 
 // spawnContainerInit makes the container's cgroup and spawns its init

@@ -151,10 +151,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		// only copy (and the console's end sees its hang-up).
 		defer tty.Close()
 	}
-	cfg := initConfig{
-		Plan: plan, Sandbox: sb, Cached: cached, CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax, cache: r.openedCache(),
-		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
-	}
+	cfg := r.initConfig(plan, sb, cached)
 	// In the container's user namespace it is nobody on the host, as the
 	// init is: its tmpfs directories are handed over as descriptors.
 	passOver := cfg.handOver
@@ -206,28 +203,15 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if o.PidfdSocket != "" {
-		if err := sendPidfd(o.PidfdSocket, cmd.Process.Pid); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return 0, fmt.Errorf("send pidfd to %q: %w", o.PidfdSocket, spec.ErrnoOf(err))
-		}
-	}
-	if o.PidFile != "" {
-		if err := state.WritePidFile(o.PidFile, cmd.Process.Pid); err != nil {
-			cmd.Process.Kill()
-			cmd.Wait()
-			return 0, fmt.Errorf("write pid file %q: %w", o.PidFile, spec.ErrnoOf(err))
-		}
+	if err := announce(cmd.Process.Pid, o.PidfdSocket, o.PidFile); err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return 0, err
 	}
 	if o.Detach {
 		return 0, nil
 	}
-	if master != nil {
-		restore := proxyTTY(master)
-		defer restore()
-	}
-	return waitForward(cmd), nil
+	return foreground(cmd, master), nil
 }
 
 // execPlan is the exec'd process's bundle (the container's, its process

@@ -109,6 +109,33 @@ type initConfig struct {
 	Passed int `json:"passed,omitempty"`
 }
 
+// initConfig is what create and exec send an init for plan, sandboxed by
+// sb; cached says the plan's module is in the cache.
+func (r *Runtime) initConfig(plan *wasi.Plan, sb *Sandbox, cached bool) initConfig {
+	return initConfig{
+		Plan: plan, Sandbox: sb, Cached: cached,
+		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax, cache: r.openedCache(),
+		LogPath: r.opts.LogPath, LogFormat: r.opts.LogFormat, Debug: r.opts.Debug,
+	}
+}
+
+// announce tells create's or exec's caller of the process it started,
+// where asked: a pidfd of pid over pidfdSocket (runc's --pidfd-socket),
+// pid in pidFile.
+func announce(pid int, pidfdSocket, pidFile string) error {
+	if pidfdSocket != "" {
+		if err := sendPidfd(pidfdSocket, pid); err != nil {
+			return fmt.Errorf("send pidfd to %q: %w", pidfdSocket, spec.ErrnoOf(err))
+		}
+	}
+	if pidFile != "" {
+		if err := state.WritePidFile(pidFile, pid); err != nil {
+			return fmt.Errorf("write pid file %q: %w", pidFile, spec.ErrnoOf(err))
+		}
+	}
+	return nil
+}
+
 // initPipes are the init's ends of the protocol, as the init sees them.
 type initPipes struct {
 	init, sync *os.File

@@ -54,12 +54,8 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	if o.Detach {
 		return 0, nil
 	}
-	if master != nil {
-		restore := proxyTTY(master)
-		defer restore()
-	}
 	logDebugf("%s: started, waiting", id)
-	code := waitForward(ip.cmd)
+	code := foreground(ip.cmd, master)
 	logDebugf("%s: exited with %d", id, code)
 	if !o.Keep {
 		if err := r.Delete(id, true); err != nil {
@@ -92,6 +88,15 @@ func waitForward(cmd *exec.Cmd) int {
 	err := cmd.Wait()
 	close(done)
 	return exitCode(err)
+}
+
+// foreground waits for cmd, relaying signals to it, with runw's terminal
+// proxied to master when there is one, and returns its status.
+func foreground(cmd *exec.Cmd, master *os.File) int {
+	if master != nil {
+		defer proxyTTY(master)()
+	}
+	return waitForward(cmd)
 }
 
 // exitCode turns a Wait result into a shell-style status.
