@@ -329,6 +329,50 @@ func exactly(n int) func(*cli.Context) error {
 	return func(c *cli.Context) error { return checkArgs(c, n) }
 }
 
+// execFlags are runc exec's flags.
+var execFlags = []cli.Flag{
+	&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
+	&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the process"},
+	&cli.StringFlag{Name: "cwd", Usage: "working directory (sets PWD)"},
+	&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable"},
+	&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
+	&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
+	&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
+	&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "specs.Process JSON file"},
+	&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
+	&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid here"},
+	&cli.StringFlag{Name: "process-label", Usage: "accepted for runc compatibility"},
+	&cli.StringFlag{Name: "apparmor", Usage: "accepted for runc compatibility"},
+	&cli.BoolFlag{Name: "no-new-privs", Usage: "accepted; a wasm guest cannot gain privileges"},
+	&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "accepted; a wasm guest has no capabilities"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "accepted; a WASI guest cannot use inherited descriptors"},
+	&cli.StringFlag{Name: "cgroup", Usage: "accepted; exec joins the container's cgroup"},
+	&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
+}
+
+// updateFlags are runc update's flags.
+var updateFlags = []cli.Flag{
+	&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "specs.LinuxResources JSON file, or - for stdin"},
+	&cli.StringFlag{Name: "memory", Usage: "memory limit in bytes"},
+	&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit in bytes"},
+	&cli.StringFlag{Name: "memory-swap", Usage: "memory+swap limit in bytes"},
+	&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota (µs)"},
+	&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period (µs)"},
+	&cli.StringFlag{Name: "cpu-burst", Usage: "CPU CFS burst: CPU time (µs) a period may add from what earlier periods left unused"},
+	&cli.StringFlag{Name: "cpu-idle", Usage: "the cgroup's SCHED_IDLE: 0 the default, 1 idle"},
+	&cli.StringFlag{Name: "cpu-share", Usage: "CPU shares"},
+	&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to use"},
+	&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
+	&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of pids"},
+	&cli.StringFlag{Name: "blkio-weight", Usage: "block I/O weight (10 to 1000)"},
+	&cli.StringFlag{Name: "cpu-rt-period", Usage: "CPU realtime period (µs)"},
+	&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "CPU realtime runtime (µs)"},
+	&cli.StringFlag{Name: "kernel-memory", Usage: "accepted and ignored, as by runc (kernel memory limits are gone)"},
+	&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "accepted and ignored, as by runc"},
+	&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT: not supported"},
+	&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT: not supported"},
+}
+
 func commands() []*cli.Command {
 	return []*cli.Command{
 		{
@@ -351,33 +395,11 @@ func commands() []*cli.Command {
 				&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
 				&cli.BoolFlag{Name: "no-subreaper", Usage: "accepted for runc compatibility"},
 			}, createFlags...),
-			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
-				code, err := r.Run(c.Args().First(), runtime.RunOptions{
-					CreateOptions: createOptions(c), Detach: c.Bool("detach"), Keep: c.Bool("keep"),
-				})
-				if err != nil {
-					return err
-				}
-				if code != 0 {
-					return exitError{code: code}
-				}
-				return nil
-			}),
+			Action: withRuntime(1, runAction),
 		},
 		{
 			Name: "state", Usage: "print a container's state as JSON", ArgsUsage: "<container-id>",
-			Action: withRuntime(1, func(c *cli.Context, r *runtime.Runtime) error {
-				st, err := r.State(c.Args().First())
-				if err != nil {
-					return err
-				}
-				out, err := json.MarshalIndent(st, "", "  ")
-				if err != nil {
-					return err
-				}
-				fmt.Println(string(out))
-				return nil
-			}),
+			Action: withRuntime(1, stateAction),
 		},
 		{
 			Name: "kill", Usage: "send a signal to a container (default SIGTERM)", ArgsUsage: "<container-id> [signal]",
@@ -387,17 +409,7 @@ func commands() []*cli.Command {
 					return usageError(c, "a minimum of 1 and a maximum of 2 argument(s)")
 				}
 				return nil
-			}, func(c *cli.Context, r *runtime.Runtime) error {
-				name := "SIGTERM"
-				if c.NArg() == 2 {
-					name = c.Args().Get(1)
-				}
-				sig, err := runtime.ParseSignal(name)
-				if err != nil {
-					return err
-				}
-				return r.Kill(c.Args().First(), sig, c.Bool("all"))
-			}),
+			}, killAction),
 		},
 		{
 			Name: "delete", Usage: "delete a container", ArgsUsage: "<container-id>",
@@ -416,25 +428,7 @@ func commands() []*cli.Command {
 		},
 		{
 			Name: "exec", Usage: "run another wasm module inside a container", ArgsUsage: "<container-id> <module> [args...]",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
-				&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the process"},
-				&cli.StringFlag{Name: "cwd", Usage: "working directory (sets PWD)"},
-				&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "add an environment variable"},
-				&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "allocate a pseudo-TTY"},
-				&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "UID (format: <uid>[:<gid>])"},
-				&cli.Int64SliceFlag{Name: "additional-gids", Aliases: []string{"g"}, Usage: "additional gids"},
-				&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "specs.Process JSON file"},
-				&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
-				&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid here"},
-				&cli.StringFlag{Name: "process-label", Usage: "accepted for runc compatibility"},
-				&cli.StringFlag{Name: "apparmor", Usage: "accepted for runc compatibility"},
-				&cli.BoolFlag{Name: "no-new-privs", Usage: "accepted; a wasm guest cannot gain privileges"},
-				&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "accepted; a wasm guest has no capabilities"},
-				&cli.IntFlag{Name: "preserve-fds", Usage: "accepted; a WASI guest cannot use inherited descriptors"},
-				&cli.StringFlag{Name: "cgroup", Usage: "accepted; exec joins the container's cgroup"},
-				&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
-			},
+			Flags:  execFlags,
 			Action: execAction,
 		},
 		{
@@ -445,26 +439,7 @@ func commands() []*cli.Command {
 					return usageError(c, "a minimum of 1 argument(s)")
 				}
 				return nil
-			}, func(c *cli.Context, r *runtime.Runtime) error {
-				id := c.Args().First()
-				switch c.String("format") {
-				case "table":
-					out, err := r.PsTable(id, c.Args().Slice()[1:])
-					fmt.Print(out)
-					return err
-				case "json":
-					pids, err := r.Pids(id)
-					if err != nil {
-						return err
-					}
-					return json.NewEncoder(os.Stdout).Encode(pids)
-				}
-				// As runc: the container is looked up first.
-				if _, err := r.Pids(id); err != nil {
-					return err
-				}
-				return errors.New("invalid format option")
-			}),
+			}, psAction),
 		},
 		{
 			Name: "pause", Usage: "freeze a container's processes", ArgsUsage: "<container-id>",
@@ -476,27 +451,7 @@ func commands() []*cli.Command {
 		},
 		{
 			Name: "update", Usage: "change a container's cgroup limits", ArgsUsage: "<container-id>",
-			Flags: []cli.Flag{
-				&cli.StringFlag{Name: "resources", Aliases: []string{"r"}, Usage: "specs.LinuxResources JSON file, or - for stdin"},
-				&cli.StringFlag{Name: "memory", Usage: "memory limit in bytes"},
-				&cli.StringFlag{Name: "memory-reservation", Usage: "memory soft limit in bytes"},
-				&cli.StringFlag{Name: "memory-swap", Usage: "memory+swap limit in bytes"},
-				&cli.StringFlag{Name: "cpu-quota", Usage: "CPU CFS quota (µs)"},
-				&cli.StringFlag{Name: "cpu-period", Usage: "CPU CFS period (µs)"},
-				&cli.StringFlag{Name: "cpu-burst", Usage: "CPU CFS burst: CPU time (µs) a period may add from what earlier periods left unused"},
-				&cli.StringFlag{Name: "cpu-idle", Usage: "the cgroup's SCHED_IDLE: 0 the default, 1 idle"},
-				&cli.StringFlag{Name: "cpu-share", Usage: "CPU shares"},
-				&cli.StringFlag{Name: "cpuset-cpus", Usage: "CPUs to use"},
-				&cli.StringFlag{Name: "cpuset-mems", Usage: "memory nodes to use"},
-				&cli.StringFlag{Name: "pids-limit", Usage: "maximum number of pids"},
-				&cli.StringFlag{Name: "blkio-weight", Usage: "block I/O weight (10 to 1000)"},
-				&cli.StringFlag{Name: "cpu-rt-period", Usage: "CPU realtime period (µs)"},
-				&cli.StringFlag{Name: "cpu-rt-runtime", Usage: "CPU realtime runtime (µs)"},
-				&cli.StringFlag{Name: "kernel-memory", Usage: "accepted and ignored, as by runc (kernel memory limits are gone)"},
-				&cli.StringFlag{Name: "kernel-memory-tcp", Usage: "accepted and ignored, as by runc"},
-				&cli.StringFlag{Name: "l3-cache-schema", Usage: "Intel RDT: not supported"},
-				&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT: not supported"},
-			},
+			Flags:  updateFlags,
 			Action: onContainer(exactly(1), updateAction),
 		},
 		{
@@ -511,86 +466,26 @@ func commands() []*cli.Command {
 		},
 		{
 			Name: "features", Usage: "print the runtime-spec features JSON",
-			Action: func(c *cli.Context) error {
-				if err := checkArgs(c, 0); err != nil {
-					return err
-				}
-				out, err := json.MarshalIndent(runtime.Features(), "", "    ")
-				if err != nil {
-					return err
-				}
-				fmt.Println(string(out))
-				return nil
-			},
+			Action: featuresAction,
 		},
 		{
 			Name: "compile", Usage: "precompile modules and components into the cache (image builds, node warm-up); exits 65 if wasmtime refuses one", ArgsUsage: "<module.wasm|module.wat|component.wasm>...",
-			Action: func(c *cli.Context) error {
-				if c.NArg() < 1 {
-					return usageError(c, "a minimum of 1 argument(s)")
-				}
-				err := runtime.Compile(c.String("cache-dir"), c.Int64("cache-max"), c.Args().Slice(), func(path, key string, hit bool) {
-					how := "compiled"
-					if hit {
-						how = "cached"
-					}
-					fmt.Printf("%s\t%s\t%s\n", key, how, path)
-				})
-				// A module wasmtime refuses exits with a status of its
-				// own, so that create's compile child (runtime.fillCache)
-				// can tell it from a compile cut short by its bounds.
-				var rejected *wasi.RejectedError
-				if errors.As(err, &rejected) {
-					return exitError{code: runtime.ExitRejected, err: err}
-				}
-				return err
-			},
+			Action: compileAction,
 		},
 		{
 			Name: "cache", Usage: "inspect or clear the compiled-module cache",
 			Subcommands: []*cli.Command{
 				{
 					Name: "ls", Usage: "list cached modules, most recently used first",
-					Action: withCache(func(c *cli.Context, cache *wasi.Cache) error {
-						entries, err := cache.List()
-						if err != nil {
-							return err
-						}
-						w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
-						fmt.Fprint(w, "KEY\tSIZE\tLAST USED\n")
-						for _, e := range entries {
-							used := e.Used.Format(time.RFC3339)
-							if e.Corrupt {
-								used = "incomplete"
-							}
-							fmt.Fprintf(w, "%s\t%d\t%s\n", e.Key, e.Size, used)
-						}
-						return w.Flush()
-					}),
+					Action: withCache(cacheLsAction),
 				},
 				{
 					Name: "rm", Usage: "remove cached modules by key", ArgsUsage: "<key>...",
-					Action: withCache(func(c *cli.Context, cache *wasi.Cache) error {
-						if c.NArg() < 1 {
-							return usageError(c, "a minimum of 1 argument(s)")
-						}
-						for _, k := range c.Args().Slice() {
-							if err := cache.Remove(k); err != nil {
-								return err
-							}
-						}
-						return nil
-					}),
+					Action: withCache(cacheRmAction),
 				},
 				{
 					Name: "prune", Usage: "remove every cached module",
-					Action: withCache(func(c *cli.Context, cache *wasi.Cache) error {
-						n, err := cache.Prune()
-						if err == nil {
-							fmt.Printf("removed %d cached modules\n", n)
-						}
-						return err
-					}),
+					Action: withCache(cachePruneAction),
 				},
 			},
 		},
@@ -605,6 +500,147 @@ func commands() []*cli.Command {
 			Action: specAction,
 		},
 	}
+}
+
+// stateAction prints a container's state as JSON.
+func stateAction(c *cli.Context, r *runtime.Runtime) error {
+	st, err := r.State(c.Args().First())
+	if err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	return nil
+}
+
+// killAction sends the signal named by the second argument (SIGTERM by
+// default).
+func killAction(c *cli.Context, r *runtime.Runtime) error {
+	name := "SIGTERM"
+	if c.NArg() == 2 {
+		name = c.Args().Get(1)
+	}
+	sig, err := runtime.ParseSignal(name)
+	if err != nil {
+		return err
+	}
+	return r.Kill(c.Args().First(), sig, c.Bool("all"))
+}
+
+// psAction lists a container's processes as a table (ps's own, with
+// its options) or as JSON pids.
+func psAction(c *cli.Context, r *runtime.Runtime) error {
+	id := c.Args().First()
+	switch c.String("format") {
+	case "table":
+		out, err := r.PsTable(id, c.Args().Slice()[1:])
+		fmt.Print(out)
+		return err
+	case "json":
+		pids, err := r.Pids(id)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(os.Stdout).Encode(pids)
+	}
+	// As runc: the container is looked up first.
+	if _, err := r.Pids(id); err != nil {
+		return err
+	}
+	return errors.New("invalid format option")
+}
+
+// featuresAction prints the runtime-spec features document.
+func featuresAction(c *cli.Context) error {
+	if err := checkArgs(c, 0); err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(runtime.Features(), "", "    ")
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(out))
+	return nil
+}
+
+// compileAction compiles its arguments into the cache, a line for each.
+func compileAction(c *cli.Context) error {
+	if c.NArg() < 1 {
+		return usageError(c, "a minimum of 1 argument(s)")
+	}
+	err := runtime.Compile(c.String("cache-dir"), c.Int64("cache-max"), c.Args().Slice(), func(path, key string, hit bool) {
+		how := "compiled"
+		if hit {
+			how = "cached"
+		}
+		fmt.Printf("%s\t%s\t%s\n", key, how, path)
+	})
+	// A module wasmtime refuses exits with a status of its
+	// own, so that create's compile child (runtime.fillCache)
+	// can tell it from a compile cut short by its bounds.
+	var rejected *wasi.RejectedError
+	if errors.As(err, &rejected) {
+		return exitError{code: runtime.ExitRejected, err: err}
+	}
+	return err
+}
+
+// cacheLsAction lists the cache, most recently used first.
+func cacheLsAction(c *cli.Context, cache *wasi.Cache) error {
+	entries, err := cache.List()
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+	fmt.Fprint(w, "KEY\tSIZE\tLAST USED\n")
+	for _, e := range entries {
+		used := e.Used.Format(time.RFC3339)
+		if e.Corrupt {
+			used = "incomplete"
+		}
+		fmt.Fprintf(w, "%s\t%d\t%s\n", e.Key, e.Size, used)
+	}
+	return w.Flush()
+}
+
+// cacheRmAction removes cached artifacts by key.
+func cacheRmAction(c *cli.Context, cache *wasi.Cache) error {
+	if c.NArg() < 1 {
+		return usageError(c, "a minimum of 1 argument(s)")
+	}
+	for _, k := range c.Args().Slice() {
+		if err := cache.Remove(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// cachePruneAction empties the cache.
+func cachePruneAction(c *cli.Context, cache *wasi.Cache) error {
+	n, err := cache.Prune()
+	if err == nil {
+		fmt.Printf("removed %d cached modules\n", n)
+	}
+	return err
+}
+
+// runAction creates and starts a container and waits for it (unless
+// detached), exiting with its status.
+func runAction(c *cli.Context, r *runtime.Runtime) error {
+	code, err := r.Run(c.Args().First(), runtime.RunOptions{
+		CreateOptions: createOptions(c), Detach: c.Bool("detach"), Keep: c.Bool("keep"),
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exitError{code: code}
+	}
+	return nil
 }
 
 func listAction(c *cli.Context, r *runtime.Runtime) error {
