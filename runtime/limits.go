@@ -1,0 +1,133 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runw/runw/spec"
+)
+
+// minPids is the smallest pids limit runw accepts. Every thread counts
+// against pids.max, and runw's init is one process running about ten
+// (Go's runtime and wasmtime's; initEnv bounds them), more under load,
+// so a limit a native single-process container lives with would crash it
+// while it starts, at random, with the Go runtime's dump on the
+// container's stderr. It is refused instead, in one line, before anything
+// is made. The minimum leaves room for an exec'd process (a second init,
+// about as many threads again: 21 at once here) beside the first, with
+// room to spare for a busy server's init and a health check's exec at
+// once: podman exec and health checks work at it. At 16, the minimum
+// before, every exec failed.
+const minPids = 32
+
+// checkPidsLimit refuses a pids limit below minPids (-1, 0 or none: no
+// limit; podman up to 5.4 writes 0 for --pids-limit -1, and runc 1.1
+// treats 0 as unset).
+func checkPidsLimit(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	var named int64
+	if r.Pids != nil && r.Pids.Limit != nil {
+		named = *r.Pids.Limit
+	}
+	// pids.max given by name (linux.resources.unified, cgroup v2) is
+	// the same limit.
+	limit, low := limitBelow(named, r, "pids.max", minPids)
+	if !low {
+		return nil
+	}
+	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
+}
+
+// minMemory is the smallest memory limit runw accepts. runw's init
+// starts in the container's cgroup and is charged for what it maps
+// before any guest runs (its heap, stacks, wasmtime's engine): under 3
+// MiB here the OOM killer ended it before it could say a word, and the
+// engine reported an OOM kill (a Kubernetes OOM event) for what is a
+// limit no runw container can run under (runc's create fails at 1 MiB
+// too, in the kernel's refusal of the limit). It is refused instead, in
+// one line, before anything is made; a limit above it that leaves the
+// guest too little is refused at instantiation, naming the module's
+// need.
+const minMemory = 4 << 20
+
+// checkMemoryLimit refuses a memory limit below minMemory (0, -1 or
+// none: no limit); memory.max given by name (cgroup v2) is the same.
+func checkMemoryLimit(r *specs.LinuxResources) error {
+	if r == nil {
+		return nil
+	}
+	var named int64
+	if r.Memory != nil && r.Memory.Limit != nil {
+		named = *r.Memory.Limit
+	}
+	limit, low := limitBelow(named, r, "memory.max", minMemory)
+	if !low {
+		return nil
+	}
+	return fmt.Errorf("memory limit %d bytes: runw's init needs about 3 MiB of its own in the container's cgroup before the guest runs; use at least %d MiB", limit, minMemory>>20)
+}
+
+// limitBelow is the limit r sets, by name (named) or as file in
+// linux.resources.unified, whichever is lower, and whether it is set and
+// below min.
+func limitBelow(named int64, r *specs.LinuxResources, file string, min int64) (int64, bool) {
+	limit := spec.UnifiedLimit(named, r, file)
+	return limit, limit != 0 && limit < min
+}
+
+// pidsDir is the directory of the container's pids controller, "" when
+// it has none.
+func pidsDir(cgPath string) string {
+	if cgPath == "" {
+		return ""
+	}
+	m, err := cgroupManager(cgPath, nil)
+	if err != nil {
+		return ""
+	}
+	if dir := m.Path("pids"); dir != "" {
+		return dir
+	}
+	return m.Path("")
+}
+
+// pidsRefusals is how many forks or threads the pids controller in dir
+// (pidsDir) has refused so far (pids.events' max), 0 when it cannot tell.
+func pidsRefusals(dir string) int64 {
+	if dir == "" {
+		return 0
+	}
+	events, err := os.ReadFile(filepath.Join(dir, "pids.events"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(events), "\n") {
+		if n, ok := strings.CutPrefix(line, "max "); ok {
+			v, _ := strconv.ParseInt(strings.TrimSpace(n), 10, 64)
+			return v
+		}
+	}
+	return 0
+}
+
+// pidsLimitHit says, for an init the pids controller refused a thread
+// (pidsRefusals grew while it started), what the limit is and why it
+// was reached: runw's init is one process but runs about ten threads
+// (Go's and wasmtime's), each of which counts against pids.max, so a
+// limit a native single-process container lives with can stop it from
+// starting; an exec'd process is a second such init.
+func pidsLimitHit(dir string, exec bool) string {
+	max, _ := os.ReadFile(filepath.Join(dir, "pids.max"))
+	limit := strings.TrimSpace(string(max))
+	if exec {
+		return fmt.Sprintf("the container's pids limit (%s) refused a thread of the exec'd process, which runs about 10 (Go and wasmtime) beside the container's own: raise the limit", limit)
+	}
+	return fmt.Sprintf("the container's pids limit (%s) refused a thread of the init, which runs about 10 (Go and wasmtime)", limit)
+}

@@ -1,0 +1,280 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/state"
+)
+
+// spawnOptions is what spawnInit needs to start one init.
+type spawnOptions struct {
+	// Config is sent on the init pipe.
+	Config initConfig
+	// NS says which namespaces the init joins or makes (namespaces.go).
+	NS *spawnNS
+	// Stdio are the guest's fds 0-2; Tty makes fd 0 the controlling
+	// terminal of the init's session.
+	Stdio [3]*os.File
+	Tty   bool
+	// ExtraFiles are passed to the init from fd firstExtraFD on, in
+	// order (extraFD(i)); the caller keeps and closes them.
+	ExtraFiles []*os.File
+	// CgroupPath is the container's cgroup, read only to say what killed
+	// an init that died without reporting.
+	CgroupPath string
+	// Exec says the init runs a process exec'd into a running container,
+	// for what the errors call it.
+	Exec bool
+	// Cgroup says how the init enters its cgroup at birth (startInCgroup);
+	// nil places it after the spawn.
+	Cgroup *cgroupEntry
+	// Place runs once the init is started, before the constructor gets
+	// its orders and before the init reads its configuration: it puts the
+	// init in its cgroup unless it entered at birth (born).
+	Place func(pid int, born bool) error
+	// Ordered, when set, runs once the constructor has its orders: from
+	// then on the init enters its cgroups itself, and nothing the caller
+	// holds is needed for that.
+	Ordered func()
+}
+
+// initEnv is the environment of every init, never the guest's (that is
+// the plan's process.env). GOMAXPROCS=2: a guest runs on one thread (the
+// one calling into wasm), and the init's own goroutines (signals, the stop
+// descriptor, stdio) need little parallelism; with one P per CPU the Go
+// runtime starts threads to run goroutines in parallel while the init
+// sets up, and keeps them, each counted against the container's pids.max
+// (minPids), so an init on a large node would hold more than the 11 it
+// holds on 2 CPUs. One P held it to 7 to 9 but made a warm `runw run` of
+// a Go hello 5-7% slower (4 alternating rounds of 20): the init's setup
+// uses a second. TOKIO_WORKER_THREADS=1: wasmtime builds the
+// tokio runtime of its WASI 0.2 (components) on first use with tokio's
+// default of one worker thread per CPU, though a component runs on the
+// calling thread and the workers only drive its stdio streams' tasks; on
+// a 96-core node every idle component container held 96 threads, and a
+// small pids.limit could fail the runtime's build and abort the init.
+// Set here, before the init starts a thread, not by setenv in a running
+// init, where C's getenv on another thread could race it. runw's own
+// override of the compile's CPU bound (compileCPUEnv) is passed on too
+// (initEnviron).
+var initEnv = []string{"GOMAXPROCS=2", "TOKIO_WORKER_THREADS=1"}
+
+// initEnviron is initEnv, with compileCPUEnv when runw has it.
+func initEnviron() []string {
+	env := slices.Clip(initEnv)
+	if v, ok := os.LookupEnv(compileCPUEnv); ok {
+		env = append(env, compileCPUEnv+"="+v)
+	}
+	return env
+}
+
+// spawnInit starts `runw init` from a sealed copy of runw, sends it its
+// configuration and waits until it reports the guest instantiated (or
+// why it could not be).
+func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
+	exe, err := sealedSelf(filepath.Join(r.opts.Root, state.EmptyDir))
+	if err != nil {
+		return nil, err
+	}
+	defer exe.Close()
+	initR, initW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer initR.Close()
+	defer initW.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer syncR.Close()
+	defer syncW.Close()
+
+	cmd := &exec.Cmd{
+		Path:   fmt.Sprintf("/proc/self/fd/%d", exe.Fd()),
+		Args:   initArgs(o.Config.Plan.Argv),
+		Env:    initEnviron(),
+		Stdin:  o.Stdio[0],
+		Stdout: o.Stdio[1],
+		Stderr: o.Stdio[2],
+		// fd 3 (initPipeFD), fd 4 (syncPipeFD), then from firstExtraFD
+		// the caller's files (protocol.go).
+		ExtraFiles: append([]*os.File{initR, syncW}, o.ExtraFiles...),
+		// Setsid: the container is its own session, as under runc, so a
+		// terminal's job control never reaches runw's caller.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true, Setctty: o.Tty, Ctty: 0},
+	}
+	cg := o.Cgroup
+	if cg != nil && len(cg.Tasks) > 0 && o.NS.cloneFlags&unix.CLONE_NEWUSER != 0 {
+		// Born in a new user namespace, the constructor is no longer the
+		// host's root, and a kernel before 5.16 checks its credentials,
+		// not the opener's: placed after the spawn.
+		cg = nil
+	}
+	closeInheritedOnExec()
+	ordersR, ordersW, err := o.NS.prepare(cmd, cg)
+	if err != nil {
+		return nil, err
+	}
+	defer ordersW.Close()
+	logDebugf("spawning init")
+	// The pids controller's count of refusals only grows: what it was
+	// before this init says whether this init was refused. The entry
+	// already knows the directory; resolving it anew (a whole cgroup
+	// manager) cost about 0.4 ms of every create and exec.
+	var pids string
+	if o.Cgroup != nil {
+		pids = o.Cgroup.Pids
+	} else {
+		pids = pidsDir(o.CgroupPath)
+	}
+	refusedBefore := pidsRefusals(pids)
+	cmd, born, err := startInCgroup(cmd, o.NS, cg)
+	ordersR.Close()
+	if err != nil {
+		return nil, fmt.Errorf("start container init: %w", err)
+	}
+	initR.Close()
+	syncW.Close()
+	// Every failure from here ends the init: the caller gets a running
+	// init or an error, never both.
+	fail := func(err error) (*exec.Cmd, error) {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, err
+	}
+	if err := o.Place(cmd.Process.Pid, born); err != nil {
+		return fail(err)
+	}
+	// Placed (at birth, or just now), or about to enter its v1 cgroups
+	// itself: the constructor, blocked on its orders until here, enters
+	// them first, then joins the namespaces only a single thread can
+	// join, and makes its cgroup namespace, whose root is then the
+	// container's cgroup.
+	if err := o.NS.sendOrders(ordersW); err != nil {
+		return fail(fmt.Errorf("send namespace orders: %w", err))
+	}
+	if o.Ordered != nil {
+		o.Ordered()
+	}
+
+	switch {
+	case !born:
+		logDebugf("init %d placed in its cgroup after the spawn", cmd.Process.Pid)
+	case len(cg.Tasks) > 0:
+		logDebugf("init %d enters its %d cgroup v1 hierarchies itself", cmd.Process.Pid, len(cg.Tasks))
+	default:
+		logDebugf("init %d born in its cgroup", cmd.Process.Pid)
+	}
+	// The init reads its configuration only now, after the parent had the
+	// chance to place it (cgroups), and creates no engine before that.
+	if err := json.NewEncoder(initW).Encode(o.Config); err != nil {
+		// The init is gone before reading it: its sync pipe says why.
+		if rerr := readReport(syncR); rerr != nil && rerr != errNoReport {
+			return fail(rerr)
+		}
+		return fail(fmt.Errorf("send init config: %w", err))
+	}
+	initW.Close()
+
+	err = readReport(syncR)
+	logDebugf("init %d reported: %v", cmd.Process.Pid, err)
+	switch {
+	case err == errNoReport:
+		death := deathOf(cmd, o.CgroupPath)
+		who := "container init"
+		if o.Exec {
+			who = "exec'd process"
+		}
+		if pidsRefusals(pids) > refusedBefore {
+			return nil, fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(pids, o.Exec))
+		}
+		return nil, fmt.Errorf("%s exited without reporting: %s%s", who, death, o.Config.Sandbox.seccompHint())
+	case err != nil:
+		return fail(err)
+	}
+	return cmd, nil
+}
+
+// maxShownArgs bounds the guest's arguments put on the init's command line.
+const maxShownArgs = 4096
+
+// initArgs is the init's argv: "runw init", then the guest's process.args
+// as far as they fit in maxShownArgs bytes. They are there to be seen, not
+// read (the init takes its plan from the init pipe): ps, podman top and
+// runw ps show a wasm container's command as they show a native one's,
+// and not every container as "runw init". A long command line is cut, so
+// that the exec never fails on the size of argv.
+func initArgs(guest []string) []string {
+	args := []string{"runw", "init"}
+	n := 0
+	for _, a := range guest {
+		n += len(a) + 1
+		if n > maxShownArgs || strings.IndexByte(a, 0) >= 0 {
+			return append(args, "...")
+		}
+		args = append(args, a)
+	}
+	return args
+}
+
+// closeInheritedOnExec marks every descriptor from 3 up close-on-exec.
+// runw's own are already; the others are what its caller left open (a
+// shell's, an engine's), which would otherwise live in the init for the
+// container's whole life (runc closes them too). What the init needs is
+// passed to it explicitly (stdio, ExtraFiles).
+func closeInheritedOnExec() {
+	if unix.CloseRange(3, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC) == nil {
+		return
+	}
+	// Before Linux 5.11.
+	entries, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= 3 {
+			unix.CloseOnExec(fd)
+		}
+	}
+}
+
+// deathOf reaps an init whose sync pipe closed without a report and says
+// what ended it: the OOM killer (the cgroup's memory.oom_control or
+// memory.events counts a kill), a signal, or an exit status.
+func deathOf(cmd *exec.Cmd, cgPath string) string {
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		// Alive with its pipe closed: not an init we know how to talk to.
+		cmd.Process.Kill()
+		<-done
+		return "closed its sync pipe and was killed"
+	}
+	if cgPath != "" {
+		if m, err := cgroupManager(cgPath, nil); err == nil {
+			if n, err := m.OOMKillCount(); err == nil && n > 0 {
+				return fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cgPath)
+			}
+		}
+	}
+	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	switch {
+	case ok && ws.Signaled():
+		return "killed by signal " + unix.SignalName(ws.Signal())
+	case ok && ws.Exited():
+		return fmt.Sprintf("exit status %d", ws.ExitStatus())
+	}
+	return cmd.ProcessState.String()
+}

@@ -1,0 +1,106 @@
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
+)
+
+// makePrivateDir makes the directory behind one of the spec's tmpfs mounts.
+// When runw may mount (root), it is a real tmpfs with the spec's options
+// (nosuid, nodev, noexec), so the guest gets ENOSPC where runc's container
+// would, and its pages are charged to the container's memory cgroup; it is
+// unmounted with the container (state.Handle.Destroy). The attack this
+// stops: a tmpfs without size= (podman's --tmpfs and --read-only mounts)
+// used to be a plain directory under the state root, so a guest could fill
+// the host's /run past its memory limit. Without root (rootless) it is a
+// plain directory, and a size limit is not enforced. Either way its root
+// is as runc leaves a tmpfs's: owned by owner, the container's root, with
+// mode (tmpfsRootMode). Options the kernel refuses fail create, as under
+// runc; only a mount runw has no right to make (EPERM) falls back to the
+// plain directory.
+func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		var keep []string
+		for _, o := range strings.Split(data, ",") {
+			if o != "" && !strings.HasPrefix(o, "mode=") {
+				keep = append(keep, o)
+			}
+		}
+		keep = append(keep, fmt.Sprintf("mode=%o,uid=%d,gid=%d", mode, owner.UID, owner.GID))
+		opts := strings.Join(keep, ",")
+		err := unix.Mount("tmpfs", dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, opts)
+		if err == nil {
+			return nil
+		}
+		if err != unix.EPERM {
+			// Options the kernel refuses (size=1k2m, nr_inodes=5%):
+			// runc's create fails on them, and a plain directory
+			// would drop the size= the spec asked for, leaving the
+			// guest the whole state root's file system (/run).
+			return fmt.Errorf("mount tmpfs with %q: %w", opts, err)
+		}
+		logDebugf("tmpfs %q with %q: %v; using a plain directory", dir, opts, err)
+	}
+	if err := unix.Chmod(dir, mode); err != nil {
+		return &os.PathError{Op: "chmod", Path: dir, Err: err}
+	}
+	return os.Chown(dir, int(owner.UID), int(owner.GID))
+}
+
+// tmpfsRootMode is the mode of a tmpfs's root at dest, as runc leaves it:
+// the spec's mode=; else, where the image has a directory at dest, that
+// directory's mode (runc gives the mounted tmpfs its mount point's mode:
+// an image's 0755 /run stays closed to a non-root guest); else 1777, a
+// tmpfs's own, which every user may write (podman exec --user 1000).
+func tmpfsRootMode(rootfs, dest, data string) uint32 {
+	if mode, ok := tmpfsMode(data); ok {
+		return mode
+	}
+	if f, err := pathrs.OpenInRoot(rootfs, dest); err == nil {
+		defer f.Close()
+		var st unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return st.Mode & 0o7777
+		}
+	}
+	return 0o1777
+}
+
+// mountOverlay mounts the overlay behind a spec's overlay mount (podman's
+// -v SRC:DST:O, --mount type=image) on dir, under the container's state
+// directory, which delete unmounts. The guest is granted dir at the
+// mount's destination; it writes into the upper layer the engine chose.
+// Failing, it fails create: an empty directory in its place would hide
+// the volume without a word.
+func mountOverlay(dir, data string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	if err := unix.Mount("overlay", dir, "overlay", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
+		return fmt.Errorf("mount overlay (%s): %w", data, err)
+	}
+	return nil
+}
+
+// tmpfsMode reads mode= from tmpfs options: the permission, sticky,
+// setgid and setuid bits, as chmod(2) takes them.
+func tmpfsMode(data string) (uint32, bool) {
+	for _, o := range strings.Split(data, ",") {
+		if v, ok := strings.CutPrefix(o, "mode="); ok {
+			if m, err := strconv.ParseUint(v, 8, 32); err == nil {
+				return uint32(m) & 0o7777, true
+			}
+		}
+	}
+	return 0, false
+}
