@@ -80,6 +80,20 @@ func Init() {
 	}
 
 	logDebugf("init: config read")
+	guest, cache := prepareGuest(&cfg, pipes)
+	fifo := enterContainer(&cfg, guest, cache, pipes)
+	// If create is gone (killed mid-way), nobody will ever start or
+	// delete this init by its fifo: exit instead of waiting forever.
+	if err := pipes.ready(); err != nil {
+		os.Exit(1)
+	}
+
+	runReleased(guest, fifo, sigs)
+}
+
+// prepareGuest compiles (within the compile bound) and instantiates the
+// guest cfg plans, failing the init on any error.
+func prepareGuest(cfg *initConfig, pipes initPipes) (wasi.Guest, *wasi.Cache) {
 	// The module is the image's, and one function of 600 KB (50,000
 	// loop-carried locals) keeps Cranelift busy for hours: after the
 	// compile child's bound, the in-process compile below (Prepare) went
@@ -99,7 +113,7 @@ func Init() {
 	if cache != nil && cfg.CacheView != "" {
 		cache.UseView(cfg.CacheView)
 	}
-	artifact, err := compileInChild(cfg, cache)
+	artifact, err := compileInChild(*cfg, cache)
 	if err != nil {
 		fail(err)
 	}
@@ -123,6 +137,14 @@ func Init() {
 	if err != nil {
 		pipes.fail(err)
 	}
+	return guest, cache
+}
+
+// enterContainer gives up what the init held to prepare the guest and
+// applies the sandbox, failing the init on any error; it returns the
+// exec fifo as the init reaches it from then on ("" for an exec'd
+// process).
+func enterContainer(cfg *initConfig, guest wasi.Guest, cache *wasi.Cache, pipes initPipes) string {
 	// The fifo is reached through an O_PATH descriptor taken while still
 	// root: the guest's user cannot traverse runw's 0700 state root.
 	fifo := cfg.Fifo
@@ -157,12 +179,13 @@ func Init() {
 			unix.Close(extraFD(i))
 		}
 	}
-	// If create is gone (killed mid-way), nobody will ever start or
-	// delete this init by its fifo: exit instead of waiting forever.
-	if err := pipes.ready(); err != nil {
-		os.Exit(1)
-	}
+	return fifo
+}
 
+// runReleased waits for start (the fifo; an exec'd process has none and
+// runs at once) or a stop signal, then runs the guest and exits with its
+// status, passing on a stop signal. It never returns.
+func runReleased(guest wasi.Guest, fifo string, sigs chan os.Signal) {
 	// Created: wait for start, or die of a stop signal (kill of a created
 	// container, delete of a created container sends SIGKILL). An exec'd
 	// process has no fifo and runs at once.
