@@ -38,8 +38,7 @@ type engContainerd struct {
 	// <runwRoot>/<namespace>.
 	runwRoot string
 	logFile  string
-	cmd      *exec.Cmd
-	done     chan struct{}
+	daemon   *engDaemon
 	busybox  string
 }
 
@@ -125,37 +124,13 @@ func (c *engContainerd) start() {
 	if err := os.WriteFile(conf, []byte(c.config()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(c.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd = exec.Command("containerd", "--config", conf, "--log-level", "info")
-	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := c.cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start containerd: %v", err)
-	}
-	c.done = make(chan struct{})
-	go func() { c.cmd.Wait(); logf.Close(); close(c.done) }()
-	ok := engPoll(30*time.Second, func() bool {
-		select {
-		case <-c.done:
-			return true
-		default:
+	c.daemon = engStartDaemon(t, "containerd", c.logFile, exec.Command("containerd", "--config", conf, "--log-level", "info"))
+	c.daemon.waitReady(t, 30*time.Second, func() error {
+		if res := engRun(t, c.out, nil, "ctr", "--address", c.sock, "version"); res.code != 0 {
+			return fmt.Errorf("ctr version: exit %d: %s", res.code, strings.TrimSpace(res.stderr))
 		}
-		return engRun(t, c.out, nil, "ctr", "--address", c.sock, "version").code == 0
+		return nil
 	})
-	select {
-	case <-c.done:
-		c.dumpLog()
-		t.Fatal("containerd exited at start")
-	default:
-	}
-	if !ok {
-		c.dumpLog()
-		t.Fatal("containerd did not answer within 30s")
-	}
 }
 
 // teardown checks that the tests left no task behind, cleans up whatever
@@ -163,32 +138,22 @@ func (c *engContainerd) start() {
 // socket and removes the directory.
 func (c *engContainerd) teardown() {
 	t := c.t
-	if c.cmd != nil && c.cmd.Process != nil {
-		select {
-		case <-c.done:
-		default:
-			if tasks := strings.Fields(c.ctr(t, "task", "ls", "-q").stdout); len(tasks) > 0 {
-				t.Errorf("tasks left behind by the tests: %v", tasks)
-				for _, id := range tasks {
-					c.ctr(t, "task", "kill", "-s", "SIGKILL", id)
-					engPoll(5*time.Second, func() bool { return c.taskStatus(t, id) != "RUNNING" })
-					c.ctr(t, "task", "delete", "--force", id)
-				}
-			}
-			for _, id := range strings.Fields(c.ctr(t, "container", "ls", "-q").stdout) {
-				c.ctr(t, "container", "delete", id)
-			}
-			if t.Failed() {
-				c.dumpLog()
-			}
-			c.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-c.done:
-			case <-time.After(10 * time.Second):
-				c.cmd.Process.Kill()
-				<-c.done
+	if c.daemon != nil && !c.daemon.exited() {
+		if tasks := strings.Fields(c.ctr(t, "task", "ls", "-q").stdout); len(tasks) > 0 {
+			t.Errorf("tasks left behind by the tests: %v", tasks)
+			for _, id := range tasks {
+				c.ctr(t, "task", "kill", "-s", "SIGKILL", id)
+				engPoll(5*time.Second, func() bool { return c.taskStatus(t, id) != "RUNNING" })
+				c.ctr(t, "task", "delete", "--force", id)
 			}
 		}
+		for _, id := range strings.Fields(c.ctr(t, "container", "ls", "-q").stdout) {
+			c.ctr(t, "container", "delete", id)
+		}
+		if t.Failed() {
+			c.daemon.dumpLog(t)
+		}
+		c.daemon.stop(10 * time.Second)
 	}
 	for pid, cmdline := range engProcsWithArg("containerd-shim", "-address", c.sock) {
 		t.Errorf("killing a shim left serving the test's containerd: %d %s", pid, cmdline)
@@ -198,20 +163,6 @@ func (c *engContainerd) teardown() {
 	if err := os.RemoveAll(c.dir); err != nil {
 		t.Logf("remove %s: %v", c.dir, err)
 	}
-}
-
-func (c *engContainerd) dumpLog() {
-	b, _ := os.ReadFile(c.logFile)
-	var keep []string
-	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if strings.Contains(l, "level=error") || strings.Contains(l, "level=warn") || strings.Contains(l, "level=fatal") {
-			keep = append(keep, l)
-		}
-	}
-	if len(keep) > 40 {
-		keep = keep[len(keep)-40:]
-	}
-	c.t.Logf("containerd log, warnings and errors:\n%s", strings.Join(keep, "\n"))
 }
 
 // ctr runs ctr against the test's containerd, in the test namespace.
@@ -380,7 +331,7 @@ func TestContainerd(t *testing.T) {
 			}
 		}
 		if cri != "ok" {
-			c.dumpLog()
+			c.daemon.dumpLog(t)
 			t.Errorf("CRI plugin status %q with runtimes.runw BinaryName=%s, want ok:\n%s", cri, runwBin, res.stdout)
 		}
 		log, _ := os.ReadFile(c.logFile)

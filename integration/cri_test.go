@@ -590,31 +590,16 @@ func (e *criEnv) startContainerd() {
 	if err := os.WriteFile(conf, []byte(e.criConfig()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logf, err := os.Create(e.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("containerd", "--config", conf, "--log-level", "info")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start containerd: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	d := engStartDaemon(t, "containerd", e.logFile, exec.Command("containerd", "--config", conf, "--log-level", "info"))
 	t.Cleanup(func() {
 		if t.Failed() {
-			e.dumpLog()
+			d.dumpLog(t)
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+		d.stop(10 * time.Second)
+		for pid, cmdline := range engProcsWithArg("containerd-shim", "-address", e.sock) {
+			t.Logf("killing leftover shim %d: %s", pid, cmdline)
+			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		e.killShims()
 	})
 
 	conn, err := grpc.NewClient("unix://"+e.sock,
@@ -629,63 +614,12 @@ func (e *criEnv) startContainerd() {
 	e.rt = cri.NewRuntimeServiceClient(conn)
 	e.img = cri.NewImageServiceClient(conn)
 
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-done:
-			e.dumpLog()
-			t.Fatal("containerd exited at start")
-		default:
-		}
+	d.waitReady(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
 		_, err := e.rt.Version(ctx, &cri.VersionRequest{})
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.dumpLog()
-			t.Fatalf("containerd's CRI service not up after 30s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// killShims kills any containerd-shim left serving the test's containerd.
-func (e *criEnv) killShims() {
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		args := strings.Split(string(b), "\x00")
-		if !strings.Contains(args[0], "containerd-shim") {
-			continue
-		}
-		for i, a := range args {
-			if a == "-address" && i+1 < len(args) && args[i+1] == e.sock {
-				pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-				e.t.Logf("killing leftover shim %d: %s", pid, strings.Join(args, " "))
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
-	}
-}
-
-func (e *criEnv) dumpLog() {
-	b, _ := os.ReadFile(e.logFile)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	var keep []string
-	for _, l := range lines {
-		if strings.Contains(l, "level=error") || strings.Contains(l, "level=warn") || strings.Contains(l, "level=fatal") {
-			keep = append(keep, l)
-		}
-	}
-	if len(keep) > 40 {
-		keep = keep[len(keep)-40:]
-	}
-	e.t.Logf("containerd log (%s), warnings and errors:\n%s", e.logFile, strings.Join(keep, "\n"))
+		return err
+	})
 }
 
 // ctr runs ctr in the k8s.io namespace against the test's containerd.

@@ -17,7 +17,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -513,10 +512,6 @@ func (e *crioEnv) startCRIO(crio, pinns string) {
 			t.Fatal(err)
 		}
 	}
-	logf, err := os.Create(e.logFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd := exec.Command(crio, "--config", filepath.Join(e.dir, "crio.conf"), "--config-dir", filepath.Join(e.dir, "conf.d"))
 	// runw finds runc on CRI-O's PATH (CRI-O gives conmon its own PATH
 	// after monitor_env's, and the last one counts for runw): here first
@@ -524,43 +519,19 @@ func (e *crioEnv) startCRIO(crio, pinns string) {
 	cmd.Env = append(os.Environ(),
 		"PATH="+filepath.Join(e.dir, "bin")+":"+os.Getenv("PATH"),
 		"CONTAINERS_REGISTRIES_CONF="+filepath.Join(e.dir, "registries.conf"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		t.Fatalf("start CRI-O: %v", err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	d := engStartDaemon(t, "CRI-O", e.logFile, cmd)
 	t.Cleanup(func() {
 		if t.Failed() {
-			e.dumpLog()
+			d.dumpLog(t)
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
+		d.stop(15 * time.Second)
 	})
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-done:
-			e.dumpLog()
-			t.Fatal("CRI-O exited at start")
-		default:
+	d.waitReady(t, 60*time.Second, func() error {
+		if _, stderr, code := e.crictlRun("--timeout", "2s", "version"); code != 0 {
+			return fmt.Errorf("crictl version: exit %d: %s", code, strings.TrimSpace(stderr))
 		}
-		if _, _, code := e.crictlRun("--timeout", "2s", "version"); code == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			e.dumpLog()
-			t.Fatal("CRI-O's CRI service not up after 60s")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // removeAll kills whatever is left in the pods' cgroups (conmon, guests),
@@ -571,29 +542,6 @@ func (e *crioEnv) removeAll() {
 	ce.killPodProcesses()
 	exec.Command("ip", "link", "del", crioBridge).Run()
 	ce.removeDir()
-}
-
-func (e *crioEnv) dumpLog() {
-	b, _ := os.ReadFile(e.logFile)
-	keep := strings.Split(grepLines(string(b), "level=error", "level=warn", "level=fatal"), "\n")
-	if len(keep) > 40 {
-		keep = keep[len(keep)-40:]
-	}
-	e.t.Logf("CRI-O log (%s), warnings and errors:\n%s", e.logFile, strings.Join(keep, "\n"))
-}
-
-// grepLines returns the lines of s that contain any of subs.
-func grepLines(s string, subs ...string) string {
-	var keep []string
-	for _, l := range strings.Split(s, "\n") {
-		for _, sub := range subs {
-			if strings.Contains(l, sub) {
-				keep = append(keep, l)
-				break
-			}
-		}
-	}
-	return strings.Join(keep, "\n")
 }
 
 // crictlRun runs crictl against the test's CRI-O.

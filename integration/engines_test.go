@@ -313,6 +313,103 @@ func engUnmountUnder(dir string) {
 	}
 }
 
+// engDaemon is an engine (containerd, CRI-O) run as the test's child,
+// in its own process group, its output in a log file.
+type engDaemon struct {
+	name    string
+	logFile string
+	cmd     *exec.Cmd
+	done    chan struct{}
+}
+
+// engStartDaemon starts cmd as the daemon name, its output in logFile.
+func engStartDaemon(t *testing.T, name, logFile string, cmd *exec.Cmd) *engDaemon {
+	t.Helper()
+	logf, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	d := &engDaemon{name: name, logFile: logFile, cmd: cmd, done: make(chan struct{})}
+	go func() { cmd.Wait(); logf.Close(); close(d.done) }()
+	return d
+}
+
+// exited says whether the daemon has exited.
+func (d *engDaemon) exited() bool {
+	select {
+	case <-d.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReady polls up until it succeeds; the test fails, with the log's
+// warnings, if the daemon exits first or is not up within timeout.
+func (d *engDaemon) waitReady(t *testing.T, timeout time.Duration, up func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if d.exited() {
+			d.dumpLog(t)
+			t.Fatalf("%s exited at start", d.name)
+		}
+		err := up()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			d.dumpLog(t)
+			t.Fatalf("%s not up after %v: %v", d.name, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends the daemon: SIGTERM, then SIGKILL after grace.
+func (d *engDaemon) stop(grace time.Duration) {
+	if d.exited() {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(grace):
+		d.cmd.Process.Kill()
+		<-d.done
+	}
+}
+
+// dumpLog logs the last 40 warnings and errors of the daemon's log.
+func (d *engDaemon) dumpLog(t *testing.T) {
+	b, _ := os.ReadFile(d.logFile)
+	keep := strings.Split(grepLines(strings.TrimSpace(string(b)), "level=error", "level=warn", "level=fatal"), "\n")
+	if len(keep) > 40 {
+		keep = keep[len(keep)-40:]
+	}
+	t.Logf("%s log (%s), warnings and errors:\n%s", d.name, d.logFile, strings.Join(keep, "\n"))
+}
+
+// grepLines returns the lines of s that contain any of subs.
+func grepLines(s string, subs ...string) string {
+	var keep []string
+	for _, l := range strings.Split(s, "\n") {
+		for _, sub := range subs {
+			if strings.Contains(l, sub) {
+				keep = append(keep, l)
+				break
+			}
+		}
+	}
+	return strings.Join(keep, "\n")
+}
+
 // engProcsWithArg returns the pids of processes whose argv[0] contains
 // prog and whose argv has flag followed by value.
 func engProcsWithArg(prog, flag, value string) map[int]string {
