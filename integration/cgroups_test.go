@@ -284,9 +284,7 @@ func TestMemoryLimitTooSmallIsRefused(t *testing.T) {
 		r.assertRootEmpty()
 	}
 	limit := int64(4 << 20)
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
-	})
+	b.edit(memoryLimit(limit))
 	if res := r.mustRun("run", "-b", b.dir, "enoughmem"); !strings.Contains(res.stdout, "hello") {
 		t.Errorf("run with a 4 MiB limit: %v", res)
 	}
@@ -299,8 +297,7 @@ func TestMemoryLimitTooSmallIsRefused(t *testing.T) {
 	if st, _, _ := r.state("updmem"); st.Status != "running" {
 		t.Errorf("after a refused update: %q", st.Status)
 	}
-	r.run("kill", "updmem", "KILL")
-	bg.wait(t, 20*time.Second)
+	r.killRun(t, bg, "updmem", 20*time.Second)
 }
 
 // TestPidsLimitTooSmallIsRefused: every thread of runw's init counts
@@ -396,9 +393,7 @@ func TestUpdateHoldsForExecAndFiles(t *testing.T) {
 	r := newRunw(t)
 	limit := int64(32 << 20)
 	b := newBundle(t, "probe", "sleep", "1h")
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
-	})
+	b.edit(memoryLimit(limit))
 	r.mustRun("run", "-d", "-b", b.dir, "upd")
 	t.Cleanup(func() { r.run("delete", "--force", "upd") })
 	if res := r.run("exec", "upd", "/probe.wasm", "alloc", "48"); res.code != 2 || !strings.Contains(res.stderr, "out of memory") {

@@ -372,8 +372,7 @@ func TestComponentExecSeesNoProc(t *testing.T) {
 	if res := r.mustRun("exec", "cexec", "/app.wasm", "cat", "/proc/self/status"); !strings.HasPrefix(res.stdout, "ERR ") {
 		t.Errorf("exec'd component read /proc/self/status: %q", res.stdout)
 	}
-	r.run("kill", "cexec", "KILL")
-	bg.wait(t, 20*time.Second)
+	r.killRun(t, bg, "cexec", 20*time.Second)
 }
 
 // process.user is who the component is when it opens files, as for a
@@ -630,8 +629,7 @@ func TestComponentHoldsOneRootCopy(t *testing.T) {
 	})
 	bg, pid := runInBackground(t, r, b, "croot")
 	defer func() {
-		r.run("kill", "croot", "KILL")
-		bg.wait(t, 20*time.Second)
+		r.killRun(t, bg, "croot", 20*time.Second)
 	}()
 	var root syscall.Stat_t
 	if err := syscall.Stat(b.rootfs, &root); err != nil {

@@ -61,15 +61,6 @@ func containsAny(s string, subs []string) bool {
 	return false
 }
 
-// runInBackground starts `runw run` for b and waits until the guest runs;
-// it returns the command and the init's pid.
-func runInBackground(t *testing.T, r *runw, b *bundle, id string) (*background, int) {
-	t.Helper()
-	bg := r.start("run", "-b", b.dir, id)
-	st := r.waitStatus(id, "running", 20*time.Second)
-	return bg, st.Pid
-}
-
 // `runw kill` ends a running guest and `runw run` reports 128+signal.
 // The signals whose default action dumps core (ABRT, SEGV, SYS, TRAP),
 // sent by kill, used to crash the init in Go's handler: 235 lines of

@@ -984,7 +984,7 @@ func TestTmpcopyupChargedToTheContainer(t *testing.T) {
 	limit := int64(64 << 20)
 	b.edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "tmpcopyup"}})
-		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+		memoryLimit(limit)(s)
 	})
 	res := r.run("run", "-b", b.dir, "bigcopy")
 	if res.code == 0 || strings.Contains(res.stdout, "started") || !strings.Contains(res.stderr, "OOM killer") {

@@ -168,6 +168,14 @@ func newBundle(t *testing.T, guest string, args ...string) *bundle {
 	return b
 }
 
+// memoryLimit is a bundle edit that gives the container a memory limit
+// of n bytes (linux.resources.memory.limit), replacing s.Linux.
+func memoryLimit(n int64) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &n}}}
+	}
+}
+
 // ownMountAndPID gives the container a mount and a pid namespace of its
 // own: the init pivots into the rootfs, as under podman and CRI.
 func ownMountAndPID(s *specs.Spec) {
@@ -342,6 +350,23 @@ func (r *runw) mustRun(args ...string) result {
 		r.t.Fatalf("runw %s: %v", strings.Join(args, " "), res)
 	}
 	return res
+}
+
+// runInBackground starts `runw run` for b and waits until the guest runs;
+// it returns the command and the init's pid.
+func runInBackground(t *testing.T, r *runw, b *bundle, id string) (*background, int) {
+	t.Helper()
+	bg := r.start("run", "-b", b.dir, id)
+	st := r.waitStatus(id, "running", 20*time.Second)
+	return bg, st.Pid
+}
+
+// killRun ends the container id that bg's `runw run` runs, with SIGKILL,
+// and waits up to timeout for run to return.
+func (r *runw) killRun(t *testing.T, bg *background, id string, timeout time.Duration) {
+	t.Helper()
+	r.run("kill", id, "KILL")
+	bg.wait(t, timeout)
 }
 
 // background is a runw command running while the test goes on.

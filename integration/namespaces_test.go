@@ -152,8 +152,7 @@ func TestNamespacesAsTheSpecSays(t *testing.T) {
 			t.Errorf("exec'd process %s namespace %s, the init's %s", name, b, a)
 		}
 	}
-	r.run("kill", "ns", "KILL")
-	bg.wait(t, 20*time.Second)
+	r.killRun(t, bg, "ns", 20*time.Second)
 	r.mustRun("delete", "--force", "ns")
 
 	// runc, for the same namespaces, gives its container process the same.
@@ -217,8 +216,7 @@ func TestNoNamespacesStaysOnTheHost(t *testing.T) {
 	b := newBundle(t, "probe", "sleep", "30s")
 	bg, pid := runInBackground(t, r, b, "hostns")
 	checkNamespaces(t, "runw", pid, nil)
-	r.run("kill", "hostns", "KILL")
-	bg.wait(t, 20*time.Second)
+	r.killRun(t, bg, "hostns", 20*time.Second)
 }
 
 // A new user namespace gets the spec's mappings; the guest runs as root of
@@ -253,8 +251,7 @@ func TestUserNamespaceMappings(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, "exec in a user namespace") {
 		t.Errorf("exec into a container with its own user and mount namespaces: %v", res)
 	}
-	r.run("kill", "userns", "KILL")
-	bg.wait(t, 30*time.Second)
+	r.killRun(t, bg, "userns", 30*time.Second)
 
 	// And a guest there reads its rootfs and writes its tmpfs.
 	b2 := newBundle(t, "probe", "write", "/tmp/x", "in a user namespace", "cat", "/tmp/x")
@@ -345,8 +342,7 @@ func TestUserNamespaceGrantsBehindRootOnlyDirs(t *testing.T) {
 	if res.code != 0 || !strings.HasPrefix(res.stdout, "behind a 0700 directoryin the tmpfs") || !strings.Contains(res.stdout, "ead-only file system") {
 		t.Errorf("exec: %v", res)
 	}
-	r.run("kill", "grants", "KILL")
-	bg.wait(t, 30*time.Second)
+	r.killRun(t, bg, "grants", 30*time.Second)
 }
 
 // TestUserNamespaceGrantOfAnUnreadableDir: with a user namespace, a bind
@@ -495,8 +491,7 @@ func TestUserNamespaceGrantsDoNotPropagateToTheHost(t *testing.T) {
 			t.Errorf("a mount of the container reached the host: %s", line)
 		}
 	}
-	r.run("kill", "nested", "KILL")
-	bg.wait(t, 30*time.Second)
+	r.killRun(t, bg, "nested", 30*time.Second)
 }
 
 // TestUserNamespaceStartsFromTheCache: an init in a user namespace is

@@ -97,9 +97,7 @@ func TestMemoryLimitCapsLinearMemory(t *testing.T) {
 		{strings.Fields(strings.Repeat("alloc 4 ", 20)), false},
 	} {
 		b := newBundle(t, "probe", c.args...)
-		b.edit(func(s *specs.Spec) {
-			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
-		})
+		b.edit(memoryLimit(limit))
 		res := r.run("run", "--bundle", b.dir, fmt.Sprintf("mem%d", i))
 		if c.okay {
 			if res.code != 0 || !strings.Contains(res.stdout, "OK") {
@@ -146,9 +144,7 @@ func TestHostMemoryUnderLimitIsBounded(t *testing.T) {
 		{"pollunstable", "ok\n", "", 28},
 	} {
 		b := newBundle(t, "wat/"+c.wat+".wat")
-		b.edit(func(s *specs.Spec) {
-			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
-		})
+		b.edit(memoryLimit(limit))
 		res := r.run("run", "--bundle", b.dir, c.wat)
 		if res.code != c.code || res.stdout != c.stdout || !strings.Contains(res.stderr, c.stderr) {
 			t.Errorf("%s under a 48 MiB limit: want exit %d, stdout %q, stderr with %q; got %v", c.wat, c.code, c.stdout, c.stderr, res)
@@ -195,9 +191,7 @@ func TestTablesShareTheirPartOfTheReserve(t *testing.T) {
 	} {
 		b := newBundle(t, "probe")
 		b.writeFile("probe.wasm", module(c.tables))
-		b.edit(func(s *specs.Spec) {
-			s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
-		})
+		b.edit(memoryLimit(limit))
 		res := r.run("run", "--bundle", b.dir, c.name)
 		if res.code != c.code {
 			t.Errorf("%s under a 48 MiB limit: want exit %d, got %v", c.tables, c.code, res)
@@ -222,9 +216,7 @@ func TestColdStartUnderSmallMemoryLimit(t *testing.T) {
 	r := newRunw(t)
 	limit := int64(64 << 20)
 	b := newBundle(t, "hello")
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
-	})
+	b.edit(memoryLimit(limit))
 	cold := filepath.Join(t.TempDir(), "cache")
 	res := r.run("--cache-dir", cold, "run", "--bundle", b.dir, "cold")
 	if res.code != 0 || !strings.Contains(res.stdout, "Hello") {
@@ -481,7 +473,7 @@ func TestCompileOutsideIsMemoryBounded(t *testing.T) {
 	b.writeFile("heavy.wasm", string(module))
 	b.edit(func(s *specs.Spec) {
 		s.Process.Args = []string{"/heavy.wasm"}
-		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+		memoryLimit(limit)(s)
 	})
 	create := r.start("create", "--bundle", b.dir, "heavy")
 	compiler := waitCompiler(t, create)
@@ -727,8 +719,7 @@ func TestGrantsStayInsideThemselves(t *testing.T) {
 	if dirs := dirsStayPut(t, pid, "the init"); dirs < 2 {
 		t.Errorf("the init holds %d directories; want the rootfs and /data at least", dirs)
 	}
-	r.run("kill", "inside", "KILL")
-	bg.wait(t, 20*time.Second)
+	r.killRun(t, bg, "inside", 20*time.Second)
 }
 
 // TestExecGrantsStayInsideThemselves: a process `runw exec` starts holds
@@ -765,8 +756,7 @@ func TestExecGrantsStayInsideThemselves(t *testing.T) {
 	if dirs := dirsStayPut(t, pid, "the exec'd process"); dirs < 4 {
 		t.Errorf("the exec'd process holds %d directories; want the rootfs, /data, /tmp and /scratch", dirs)
 	}
-	r.run("kill", "execfds", "KILL")
-	bg.wait(t, 20*time.Second)
+	r.killRun(t, bg, "execfds", 20*time.Second)
 }
 
 // TestExecGrantMissingFromTreeFails: a grant the init could not bind into
@@ -829,8 +819,7 @@ func TestExecGrantPathLinkIsNotFollowed(t *testing.T) {
 	})
 	bg, _ := runInBackground(t, r, b, "execlink")
 	defer func() {
-		r.run("kill", "execlink", "KILL")
-		bg.wait(t, 20*time.Second)
+		r.killRun(t, bg, "execlink", 20*time.Second)
 	}()
 	if res := r.run("exec", "execlink", "/probe.wasm", "cat", "/srv/data/f"); res.stdout != "the volume" {
 		t.Fatalf("exec before the link: %v", res)
@@ -937,8 +926,7 @@ func TestSlowCompileEndsCreate(t *testing.T) {
 					t.Errorf("exec: %v; want exit 255 and %q", res, want)
 				}
 				oneLine(t, "exec", res.stderr)
-				r.run("kill", "slowcompile", "KILL")
-				bg.wait(t, 20*time.Second)
+				r.killRun(t, bg, "slowcompile", 20*time.Second)
 				return
 			}
 			create := r.start("create", "--bundle", b.dir, "slowcompile")
@@ -1099,8 +1087,7 @@ func TestExecCompilesInsideTheContainer(t *testing.T) {
 	if after-before < cost/2 {
 		t.Errorf("the container's cgroup was charged %v for an exec whose compile costs %v: the compile ran outside it", after-before, cost)
 	}
-	r.run("kill", "execcompile", "KILL")
-	bg.wait(t, 30*time.Second)
+	r.killRun(t, bg, "execcompile", 30*time.Second)
 }
 
 // TestExecCompileOOMSparesTheContainer: exec of a module the cache lacks
@@ -1126,12 +1113,11 @@ func TestExecCompileOOMSparesTheContainer(t *testing.T) {
 	b.writeFile("other.wasm", string(other))
 	b.edit(func(s *specs.Spec) {
 		limit := int64(256 << 20)
-		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: &limit}}}
+		memoryLimit(limit)(s)
 	})
 	bg, pid := runInBackground(t, r, b, "execoom")
 	defer func() {
-		r.run("kill", "execoom", "KILL")
-		bg.wait(t, 30*time.Second)
+		r.killRun(t, bg, "execoom", 30*time.Second)
 	}()
 	// The guest holds its 180 MiB once it has touched them.
 	for i := 0; i < 200; i++ {
@@ -1335,8 +1321,7 @@ void _start(void) {
 	bg, _ := runInBackground(t, r, b, "loader")
 	res := r.run("exec", "loader", "/uncached.wasm")
 	t.Logf("exec: %v", res)
-	r.run("kill", "loader", "KILL")
-	bg.wait(t, 30*time.Second)
+	r.killRun(t, bg, "loader", 30*time.Second)
 	if _, err := os.Stat(filepath.Join(b.rootfs, "loader-ran")); err == nil {
 		t.Fatalf("the exec ran the image's %s as its compile child's loader", interp)
 	}
