@@ -9,6 +9,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // failsCleanly checks runc's error contract: exit 1, one line on stderr
@@ -219,6 +220,58 @@ func TestStartOnlyFromCreated(t *testing.T) {
 		oneLine(t, "start of stopped", res.stderr)
 		r.mustRun("delete", "done")
 	})
+}
+
+// A start that cannot record the container as started (here a state
+// root made read-only after create; a full one fails the same way)
+// starts nothing: it fails in one line, the container stays created, and
+// a later start runs the guest. start used to release the guest first:
+// the guest ran while the container read as created, a second start
+// failed on the exec fifo, and a delete without --force killed it.
+func TestStartThatCannotRecordStartsNothing(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a tmpfs state root")
+	r := newRunw(t)
+	if err := unix.Mount("tmpfs", r.root, "tmpfs", 0, "size=1m,mode=700"); err != nil {
+		t.Fatalf("mount a tmpfs state root: %v", err)
+	}
+	const id = "unrecorded"
+	// Before newRunw's clean-up, which needs the root still mounted.
+	t.Cleanup(func() {
+		unix.Mount("", r.root, "", unix.MS_REMOUNT, "")
+		r.run("delete", "--force", id)
+		unix.Unmount(r.root, unix.MNT_DETACH)
+	})
+	b := newBundle(t, "probe", "write", "/started", "yes", "sleep", "1h")
+	r.mustRun("create", "-b", b.dir, id)
+	if err := unix.Mount("", r.root, "", unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
+		t.Fatalf("remount the state root read-only: %v", err)
+	}
+	res := r.run("start", id)
+	if res.code != 1 {
+		t.Errorf("start on a read-only state root: %v, want exit 1", res)
+	}
+	oneLine(t, "start on a read-only state root", res.stderr)
+	if st, res, ok := r.state(id); !ok || st.Status != "created" {
+		t.Errorf("after the failed start: %+v %v, want created", st, res)
+	}
+	if err := unix.Mount("", r.root, "", unix.MS_REMOUNT, ""); err != nil {
+		t.Fatalf("remount the state root read-write: %v", err)
+	}
+	// Released by the failed start, the guest would make this start fail.
+	r.mustRun("start", id)
+	r.waitStatus(id, "running", 10*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if got, err := os.ReadFile(filepath.Join(b.rootfs, "started")); err == nil && string(got) == "yes" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the guest did not run after the second start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.mustRun("delete", "--force", id)
 }
 
 // delete refuses a running container unless forced, and removes a created

@@ -29,11 +29,20 @@ func (r *Runtime) Start(id string) error {
 		killCgroup(c.CgroupPath)
 		return err
 	}
-	if err := releaseInit(h.Path(fifoName), c); err != nil {
-		return err
-	}
+	// Recorded before the guest is released: a record that cannot be
+	// written (a full or read-only root) fails start with nothing
+	// started. Recorded after, that failure left a running guest that
+	// read as created: a second start failed on the fifo, and a delete
+	// without --force killed a live workload.
 	c.Started = true
 	if err := h.Save(c); err != nil {
+		return err
+	}
+	if err := releaseInit(h.Path(fifoName), c); err != nil {
+		// Not released: created again (an init that died reads as
+		// stopped either way).
+		c.Started = false
+		h.Save(c)
 		return err
 	}
 	os.Remove(h.Path(fifoName))
