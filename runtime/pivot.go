@@ -343,7 +343,7 @@ func containerRoot(c *state.Container) (*os.File, error) {
 	}
 	if !state.Alive(c.InitPid, c.InitStartTime) {
 		root.Close()
-		return nil, errors.New("cannot exec in a stopped container")
+		return nil, requireStatus("exec", "", state.Stopped)
 	}
 	return root, nil
 }
