@@ -37,8 +37,9 @@ var (
 	commit  = ""
 )
 
-// exitError carries a status other than 1 up to main, and the error to
-// report first (nil: none), its line begun with prefix.
+// exitError carries a status up to main (a guest's, exec's 255,
+// compile's 65), and the error to report first (nil: none), its line
+// begun with prefix.
 type exitError struct {
 	code   int
 	err    error

@@ -200,13 +200,15 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		tty.Close()
 	}
 	unlock()
+	var joining *joinError
+	if errors.As(err, &joining) && !state.Alive(c.InitPid, c.InitStartTime) {
+		// The init died while the process was joining its namespaces
+		// (a kill or a delete racing the exec): say so, as the check
+		// above would have, not which namespace was gone. Any other
+		// failure is the process's own, and reported as it is.
+		return 0, requireStatus("exec", id, state.Stopped)
+	}
 	if err != nil {
-		if !state.Alive(c.InitPid, c.InitStartTime) {
-			// The init died while the process was joining it (a kill
-			// or a delete racing the exec): say so, as the check above
-			// would have, not which namespace was gone.
-			return 0, requireStatus("exec", id, state.Stopped)
-		}
 		return 0, err
 	}
 	if err := announce(cmd.Process.Pid, o.PidfdSocket, o.PidFile); err != nil {

@@ -182,8 +182,23 @@ func readReport(r io.Reader) error {
 	case reply == "":
 		return errNoReport
 	}
-	return errors.New(strings.TrimPrefix(reply, errorPrefix))
+	why := strings.TrimPrefix(reply, errorPrefix)
+	if strings.HasPrefix(why, joinReport) {
+		return &joinError{why}
+	}
+	return errors.New(why)
 }
+
+// joinReport begins the C constructor's reports of a namespace it could
+// not join (runtime/nsenter: "join mount namespace <path>: <why>").
+const joinReport = "join "
+
+// joinError is the init's constructor failing to join a namespace it was
+// ordered into: for an exec, the sign that the init whose namespaces it
+// joins may be gone.
+type joinError struct{ msg string }
+
+func (e *joinError) Error() string { return e.msg }
 
 // errNoReport is a sync pipe closed without a report.
 var errNoReport = errors.New("no report")
@@ -203,33 +218,34 @@ func waitForStart(fifo string) error {
 // releaseInit opens the exec fifo, which unblocks the init's open for
 // writing, and waits for its byte. Opening read-write never blocks, so an
 // init that died meanwhile is noticed by polling its pid instead of
-// hanging forever.
-func releaseInit(fifo string, c *state.Container) error {
+// hanging forever. opened says the fifo was opened: from then on the
+// init may be released even when an error follows.
+func releaseInit(fifo string, c *state.Container) (opened bool, err error) {
 	fd, err := unix.Open(fifo, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open exec fifo: %w", err)
+		return false, fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
-	// Bounded: an init that is alive but no longer waiting on the fifo (a
-	// start interrupted after releasing it) must not hang start forever.
+	// Bounded: an init that is alive but does not answer (not waiting on
+	// the fifo any more) must not hang start forever.
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
 		n, err := unix.Poll(fds, 100)
 		if err != nil && err != unix.EINTR {
-			return err
+			return true, err
 		}
 		if n > 0 {
 			var b [1]byte
 			if _, err := unix.Read(fd, b[:]); err == nil {
-				return nil
+				return true, nil
 			}
 		}
 		if !state.Alive(c.InitPid, c.InitStartTime) {
-			return errors.New("cannot start a container that has stopped")
+			return true, requireStatus("start", c.ID, state.Stopped)
 		}
 	}
-	return errors.New("container init did not answer on the exec fifo: was it already started?")
+	return true, errors.New("container init did not answer on the exec fifo")
 }
 
 // readThrough points the plan's module at the handle the lookup opened in

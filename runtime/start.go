@@ -38,11 +38,17 @@ func (r *Runtime) Start(id string) error {
 	if err := h.Save(c); err != nil {
 		return err
 	}
-	if err := releaseInit(h.Path(fifoName), c); err != nil {
-		// Not released: created again (an init that died reads as
-		// stopped either way).
+	if opened, err := releaseInit(h.Path(fifoName), c); err != nil {
+		// Created again only where that is certain: the fifo was never
+		// opened and the record says so. Otherwise the init may run, or
+		// the record would say it does when it never will: it is
+		// stopped, the one state that cannot lie (an init that died
+		// reads so already).
 		c.Started = false
-		h.Save(c)
+		if opened || h.Save(c) != nil {
+			signalInit(c, unix.SIGKILL)
+			killCgroup(c.CgroupPath)
+		}
 		return err
 	}
 	os.Remove(h.Path(fifoName))

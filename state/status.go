@@ -16,7 +16,8 @@ const (
 	Creating = "creating"
 	// Created means the init process is alive and waiting for `start`.
 	Created = "created"
-	// Running means `start` has released the guest and init is alive.
+	// Running means `start` has recorded the guest released (Started)
+	// and init is alive.
 	Running = "running"
 	// Stopped means the init process has exited (or its pid now belongs
 	// to another process).
@@ -95,7 +96,7 @@ func Alive(pid int, startTime uint64) bool {
 // Status derives a container's status from facts rather than trusting
 // the file: a nil record (no state.json yet) is Creating; a record whose
 // init process is gone is Stopped; otherwise it is Created until `start`
-// has released the guest, and Running after.
+// records the guest released (Started), and Running after.
 func Status(c *Container) string {
 	switch {
 	case c == nil:

@@ -57,7 +57,9 @@ type Container struct {
 	// was started; it tells our process apart from a later one that
 	// happens to reuse the pid.
 	InitStartTime uint64 `json:"init_start"`
-	// Started records that `start` has released the guest.
+	// Started records that `start` releases the guest: saved just
+	// before the release, so that a record that cannot be written
+	// starts nothing.
 	Started bool `json:"started"`
 	// Native is the path of a native OCI runtime this id was handed to;
 	// "" means runw runs the container itself.

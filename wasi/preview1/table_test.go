@@ -10,8 +10,15 @@ import (
 // of POSIX's rule: the lowest free number from 3. add's starting hint
 // (table.low) must never skip a free number or hand out a taken one.
 func TestTableGivesLowestFreeNumber(t *testing.T) {
+	// Stdio and two preopens, appended as preview1.New does (bypassing
+	// add): they may be closed and renumbered over like any other.
 	var tb table
 	model := map[int32]*fdEntry{}
+	for i := int32(0); i < 5; i++ {
+		e := &fdEntry{}
+		tb.fds = append(tb.fds, e)
+		model[i] = e
+	}
 	lowest := func() int32 {
 		n := int32(firstFree)
 		for model[n] != nil {
