@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -155,10 +154,7 @@ func (c *engContainerd) teardown() {
 		}
 		c.daemon.stop(10 * time.Second)
 	}
-	for pid, cmdline := range engProcsWithArg("containerd-shim", "-address", c.sock) {
-		t.Errorf("killing a shim left serving the test's containerd: %d %s", pid, cmdline)
-		syscall.Kill(pid, syscall.SIGKILL)
-	}
+	engKillShims(c.sock, t.Errorf)
 	engUnmountUnder(c.dir)
 	if err := os.RemoveAll(c.dir); err != nil {
 		t.Logf("remove %s: %v", c.dir, err)

@@ -596,10 +596,7 @@ func (e *criEnv) startContainerd() {
 			d.dumpLog(t)
 		}
 		d.stop(10 * time.Second)
-		for pid, cmdline := range engProcsWithArg("containerd-shim", "-address", e.sock) {
-			t.Logf("killing leftover shim %d: %s", pid, cmdline)
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
+		engKillShims(e.sock, t.Logf)
 	})
 
 	conn, err := grpc.NewClient("unix://"+e.sock,

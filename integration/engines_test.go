@@ -410,6 +410,16 @@ func grepLines(s string, subs ...string) string {
 	return strings.Join(keep, "\n")
 }
 
+// engKillShims kills every containerd shim left serving the containerd
+// at sock, reporting each through report (t.Errorf where a leftover is
+// a failure, t.Logf where it is only cleaned up).
+func engKillShims(sock string, report func(format string, args ...any)) {
+	for pid, cmdline := range engProcsWithArg("containerd-shim", "-address", sock) {
+		report("killing a shim left serving the test's containerd: %d %s", pid, cmdline)
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
 // engProcsWithArg returns the pids of processes whose argv[0] contains
 // prog and whose argv has flag followed by value.
 func engProcsWithArg(prog, flag, value string) map[int]string {

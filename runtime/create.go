@@ -305,7 +305,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err := os.Chown(fifo, int(owner.UID), int(owner.GID)); err != nil {
 		return initConfig{}, fmt.Errorf("chown exec fifo: %w", err)
 	}
-	cfg := r.initConfig(plan, sandbox, cached)
+	cfg := r.newInitConfig(plan, sandbox, cached)
 	cfg.Fifo = fifo
 	return cfg, nil
 }

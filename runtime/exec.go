@@ -151,7 +151,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		// only copy (and the console's end sees its hang-up).
 		defer tty.Close()
 	}
-	cfg := r.initConfig(plan, sb, cached)
+	cfg := r.newInitConfig(plan, sb, cached)
 	// In the container's user namespace it is nobody on the host, as the
 	// init is: its tmpfs directories are handed over as descriptors.
 	passOver := cfg.handOver

@@ -109,9 +109,9 @@ type initConfig struct {
 	Passed int `json:"passed,omitempty"`
 }
 
-// initConfig is what create and exec send an init for plan, sandboxed by
+// newInitConfig is what create and exec send an init for plan, sandboxed by
 // sb; cached says the plan's module is in the cache.
-func (r *Runtime) initConfig(plan *wasi.Plan, sb *Sandbox, cached bool) initConfig {
+func (r *Runtime) newInitConfig(plan *wasi.Plan, sb *Sandbox, cached bool) initConfig {
 	return initConfig{
 		Plan: plan, Sandbox: sb, Cached: cached,
 		CacheDir: r.opts.CacheDir, CacheMax: r.opts.CacheMax, cache: r.openedCache(),
