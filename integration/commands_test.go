@@ -955,3 +955,62 @@ func receivePidfd(t *testing.T, sock string) <-chan int {
 	}()
 	return ch
 }
+
+// TestRootSharedWithRunc: Docker gives runc and every runtime it is told
+// of one state root (/run/docker/runtime-runc/moby). runw must not take
+// a runc container there for its own: list leaves it out without a word,
+// and every verb refuses it with one line; above all delete --force, which
+// would remove runc's record and orphan its live init. runc keeps its
+// container, and runw its own.
+func TestRootSharedWithRunc(t *testing.T) {
+	needsRoot(t, "runs a runc container")
+	busybox := engStaticBusybox()
+	if _, err := exec.LookPath("runc"); err != nil || busybox == "" {
+		t.Skip("needs runc and a static busybox (integration/deps.sh installs them)")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	r.mustRun("create", "--bundle", b.dir, "w")
+	id := fmt.Sprintf("runw-shared-%d", time.Now().UnixNano())
+	pid := runcBusybox(t, busybox, r.root, id, func(*specs.Spec) {})
+	defer exec.Command("runc", "--root", r.root, "delete", "--force", id).Run()
+
+	res := r.mustRun("list", "--format", "json")
+	var list []containerState
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil {
+		t.Fatalf("list: %v: %q", err, res.stdout)
+	}
+	if len(list) != 1 || list[0].ID != "w" || res.stderr != "" {
+		t.Errorf("list with runc's container beside: %+v, stderr %q", list, res.stderr)
+	}
+	for _, args := range [][]string{
+		{"state", id}, {"start", id}, {"kill", id, "KILL"}, {"pause", id},
+		{"delete", id}, {"delete", "--force", id}, {"exec", id, "/probe.wasm"},
+	} {
+		res := r.run(args...)
+		want := 1
+		if args[0] == "exec" {
+			want = 255 // runc's status for a failed exec
+		}
+		if res.code != want || !strings.Contains(res.stderr, "another runtime") {
+			t.Errorf("runw %s on runc's container: %v", strings.Join(args, " "), res)
+		}
+		oneLine(t, args[0], res.stderr)
+	}
+
+	if procGone(pid) {
+		t.Fatal("runc's init was killed")
+	}
+	out, err := exec.Command("runc", "--root", r.root, "state", id).Output()
+	var st containerState
+	if err != nil || json.Unmarshal(out, &st) != nil || st.Status != "created" || st.Pid != pid {
+		t.Fatalf("runc state after runw's verbs: %v %s", err, out)
+	}
+	if st, _, _ := r.state("w"); st.Status != "created" {
+		t.Errorf("runw's own container: %+v", st)
+	}
+	if out, err := exec.Command("runc", "--root", r.root, "delete", "--force", id).CombinedOutput(); err != nil {
+		t.Fatalf("runc delete: %v\n%s", err, out)
+	}
+	waitGone(t, pid, 10*time.Second)
+}

@@ -246,6 +246,30 @@ func TestPodmanConfigConfinesInitAsRunc(t *testing.T) {
 // process for user and seccomp, reads its confinement, and deletes it.
 func runcConfinement(t *testing.T, busybox string, edit func(*specs.Spec)) confinement {
 	t.Helper()
+	root := t.TempDir()
+	// Named for runw's tests: runc's cgroup is /<id> without a cgroupsPath.
+	id := fmt.Sprintf("runw-priv-%d", time.Now().UnixNano())
+	pid := runcBusybox(t, busybox, root, id, edit)
+	defer exec.Command("runc", "--root", root, "delete", "--force", id).Run()
+	// Read once runc's init has executed the program: the exec is where
+	// the kernel recomputes the capability sets (a non-root user keeps
+	// only its ambient ones), and runw's init applies the result at once.
+	if out, err := exec.Command("runc", "--root", root, "start", id).CombinedOutput(); err != nil {
+		t.Fatalf("runc start: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); strings.HasSuffix(exe, "/busybox") {
+			break
+		}
+	}
+	return confinementOf(t, "/proc/"+strconv.Itoa(pid))
+}
+
+// runcBusybox creates (not starts) a container id under runc in root,
+// running busybox's sleep with runc's default spec changed by edit, and
+// returns its init's pid. The caller deletes it.
+func runcBusybox(t *testing.T, busybox, root, id string, edit func(*specs.Spec)) int {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755); err != nil {
 		t.Fatal(err)
@@ -268,9 +292,6 @@ func runcConfinement(t *testing.T, busybox string, edit func(*specs.Spec)) confi
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	root := t.TempDir()
-	// Named for runw's tests: runc's cgroup is /<id> without a cgroupsPath.
-	id := fmt.Sprintf("runw-priv-%d", time.Now().UnixNano())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// stdio from files, never pipes: the created container holds them
@@ -286,27 +307,16 @@ func runcConfinement(t *testing.T, busybox string, edit func(*specs.Spec)) confi
 		msg, _ := os.ReadFile(out.Name())
 		t.Fatalf("runc create: %v\n%s", err, msg)
 	}
-	defer exec.Command("runc", "--root", root, "delete", "--force", id).Run()
 	state, err := exec.Command("runc", "--root", root, "state", id).Output()
 	if err != nil {
+		exec.Command("runc", "--root", root, "delete", "--force", id).Run()
 		t.Fatalf("runc state: %v", err)
 	}
 	var st containerState
 	if err := json.Unmarshal(state, &st); err != nil {
 		t.Fatal(err)
 	}
-	// Read once runc's init has executed the program: the exec is where
-	// the kernel recomputes the capability sets (a non-root user keeps
-	// only its ambient ones), and runw's init applies the result at once.
-	if out, err := exec.Command("runc", "--root", root, "start", id).CombinedOutput(); err != nil {
-		t.Fatalf("runc start: %v\n%s", err, out)
-	}
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid)); strings.HasSuffix(exe, "/busybox") {
-			break
-		}
-	}
-	return confinementOf(t, "/proc/"+strconv.Itoa(st.Pid))
+	return st.Pid
 }
 
 // TestNoCapabilitiesGuestStillRuns: with every capability set empty (as

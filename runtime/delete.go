@@ -24,6 +24,10 @@ func (r *Runtime) Delete(id string, force bool) error {
 		return err
 	}
 	c, err := h.Load()
+	if errors.Is(err, state.ErrForeign) {
+		h.Unlock()
+		return err // not runw's to remove, even with force
+	}
 	if errors.Is(err, state.ErrStateMissing) || err != nil && force {
 		// An aborted create left its directory (and maybe its init), or a
 		// crash left state.json unreadable (state.WriteFileAtomic does not

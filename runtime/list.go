@@ -78,6 +78,9 @@ func (r *Runtime) List() ([]ContainerState, error) {
 		if errors.Is(err, state.ErrNotExist) {
 			continue // deleted meanwhile
 		}
+		if errors.Is(err, state.ErrForeign) {
+			continue // another runtime's container in a shared root
+		}
 		if err != nil {
 			// runc's line: the container is not hidden, its problem is said.
 			fmt.Fprintf(os.Stderr, "load container %s: %v\n", id, err)

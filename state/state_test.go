@@ -699,6 +699,39 @@ func TestLoadRefusesARecordOfNoContainer(t *testing.T) {
 	}
 }
 
+// TestLoadRefusesAnotherRuntimesRecord: runc's state.json (as Docker's
+// shared root holds beside runw's) names the container too, and read as
+// runw's it was a stopped container that delete removed. It is
+// ErrForeign; a record of runw's own, even one from before any marker,
+// still loads.
+func TestLoadRefusesAnotherRuntimesRecord(t *testing.T) {
+	s := newStore(t)
+	h, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+	for _, tc := range []struct {
+		data    string
+		foreign bool
+	}{
+		{`{"id":"c1","init_process_pid":4242,"init_process_start":99,"created":"2026-12-04T20:00:00Z","config":{"rootfs":"/r"}}`, true},
+		{`{"id":"c1","pid":4242,"status":"running","bundle":"/b"}`, true}, // youki's shape
+		{`{"ociVersion":"1.0.2","id":"c1","init_pid":0,"init_start":0,"started":false}`, false},
+	} {
+		if err := os.WriteFile(h.Path("state.json"), []byte(tc.data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := h.Load()
+		if got := errors.Is(err, ErrForeign); got != tc.foreign {
+			t.Errorf("Load of %s: %v; want foreign %v", tc.data, err, tc.foreign)
+		}
+		if !tc.foreign && err != nil {
+			t.Errorf("Load of runw's record %s: %v", tc.data, err)
+		}
+	}
+}
+
 // TestLockAbandoned: a create killed before it saved state.json (a Ctrl-C
 // during a long compile) leaves its directory unlocked. list and state
 // call that id unknown, and create called it taken ("container with given

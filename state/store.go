@@ -34,6 +34,13 @@ var ErrExist = errors.New("container with given ID already exists")
 // create was aborted before it saved anything.
 var ErrStateMissing = errors.New("container state missing: being created or create aborted")
 
+// ErrForeign is returned by Load for a state.json that another runtime
+// wrote: Docker gives every runtime it knows one root
+// (/run/docker/runtime-runc/moby), so runc's containers sit beside
+// runw's. Such a record is not runw's to report, signal or delete; list
+// skips it, and the other verbs refuse it.
+var ErrForeign = errors.New("state written by another runtime (one --root shared with runc?), not by runw")
+
 // Container is the record kept in state.json. It holds facts the runtime
 // needs across commands; the status is never stored but derived by Status.
 type Container struct {
@@ -381,6 +388,17 @@ func (h *Handle) Load() (*Container, error) {
 	// instead, delete --force cleans up from the init record.
 	if c.ID != h.ID {
 		return nil, fmt.Errorf("%q: record of container %q, not %q", h.Path(stateFile), c.ID, h.ID)
+	}
+	// runc's record names the container too ("id") but calls its init
+	// "init_process_pid"; read as runw's, it would be a stopped container
+	// with no init, and delete would remove runc's record and orphan its
+	// live container. Every record runw saves has "init_pid" (the field
+	// has no omitempty), so its absence marks a record runw did not write.
+	var mark struct {
+		InitPid *int `json:"init_pid"`
+	}
+	if json.Unmarshal(data, &mark) != nil || mark.InitPid == nil {
+		return nil, fmt.Errorf("container %q: %w", h.ID, ErrForeign)
 	}
 	return &c, nil
 }
