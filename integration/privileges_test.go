@@ -476,3 +476,37 @@ func TestLowNofileLimitStillStarts(t *testing.T) {
 		t.Errorf("the guest opened %d files under nofile 16 (%v); want a few", opened, err)
 	}
 }
+
+// TestNprocLimitTooSmallIsRefused: RLIMIT_NPROC counts every thread of
+// the container's user, and runw's init runs about ten. A limit a native
+// one-process container lives with was accepted by create and killed the
+// guest at start (134, "start the guest thread"); it is refused by create
+// in one line, leaving nothing behind. Root, whom the kernel exempts, runs
+// under the same limit, and a limit of minPids runs for the user.
+func TestNprocLimitTooSmallIsRefused(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "changes uid")
+	r := newRunw(t)
+	b := newBundle(t, "hello")
+	run := func(uid uint32, nproc uint64) result {
+		b.edit(func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: uid, GID: uid}
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NPROC", Hard: nproc, Soft: nproc}}
+		})
+		return r.run("run", "-b", b.dir, fmt.Sprintf("nproc-%d-%d", uid, nproc))
+	}
+	res := run(4321, 8)
+	if res.code != 1 || !strings.Contains(res.stderr, "rlimit RLIMIT_NPROC 8 for uid 4321: ") {
+		t.Errorf("run as uid 4321 with RLIMIT_NPROC 8: %v", res)
+	}
+	oneLine(t, "RLIMIT_NPROC error", res.stderr)
+	r.assertRootEmpty()
+	for _, tc := range []struct {
+		uid   uint32
+		nproc uint64
+	}{{0, 8}, {4321, 32}} {
+		if res := run(tc.uid, tc.nproc); res.code != 0 || !strings.Contains(res.stdout, "Hello") {
+			t.Errorf("run as uid %d with RLIMIT_NPROC %d: %v", tc.uid, tc.nproc, res)
+		}
+	}
+}

@@ -80,6 +80,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
 		return nil, err
 	}
+	if err := checkNprocLimit(b.Spec); err != nil {
+		return nil, err
+	}
 	if b.Spec.Linux != nil {
 		if err := checkPidsLimit(b.Spec.Linux.Resources); err != nil {
 			return nil, err

@@ -45,6 +45,51 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
 }
 
+// checkNprocLimit refuses an RLIMIT_NPROC in process.rlimits below
+// minPids where the kernel enforces it on the init. The limit counts
+// every thread of the user, and runw's init is one process running about
+// ten threads, so with a limit a native single-process container lives
+// with the init could not start the guest's thread, and the guest died at
+// start with 134 after create had said yes. The kernel exempts the host's
+// root (the spec's uid 0, or the uid a user namespace maps to 0) and,
+// outside a user namespace, a process holding CAP_SYS_RESOURCE or
+// CAP_SYS_ADMIN; those are let through whatever the limit.
+func checkNprocLimit(s *specs.Spec) error {
+	if s.Process == nil {
+		return nil
+	}
+	var soft uint64
+	found := false
+	for _, rl := range s.Process.Rlimits {
+		if rl.Type == "RLIMIT_NPROC" {
+			soft, found = rl.Soft, true
+		}
+	}
+	if !found || soft >= minPids {
+		return nil
+	}
+	uid, userns := s.Process.User.UID, false
+	if s.Linux != nil {
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type == specs.UserNamespace {
+				userns = true
+				uid = mapID(s.Linux.UIDMappings, uid)
+			}
+		}
+	}
+	if uid == 0 {
+		return nil
+	}
+	if !userns && s.Process.Capabilities != nil {
+		for _, c := range s.Process.Capabilities.Effective {
+			if c == "CAP_SYS_RESOURCE" || c == "CAP_SYS_ADMIN" {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("rlimit RLIMIT_NPROC %d for uid %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d", soft, s.Process.User.UID, minPids)
+}
+
 // minMemory is the smallest memory limit runw accepts. runw's init
 // starts in the container's cgroup and is charged for what it maps
 // before any guest runs (its heap, stacks, wasmtime's engine): under 3
