@@ -314,6 +314,7 @@ func runcBusybox(t *testing.T, busybox, root, id string, edit func(*specs.Spec))
 	}
 	var st containerState
 	if err := json.Unmarshal(state, &st); err != nil {
+		exec.Command("runc", "--root", root, "delete", "--force", id).Run()
 		t.Fatal(err)
 	}
 	return st.Pid
@@ -481,32 +482,52 @@ func TestLowNofileLimitStillStarts(t *testing.T) {
 // the container's user, and runw's init runs about ten. A limit a native
 // one-process container lives with was accepted by create and killed the
 // guest at start (134, "start the guest thread"); it is refused by create
-// in one line, leaving nothing behind. Root, whom the kernel exempts, runs
-// under the same limit, and a limit of minPids runs for the user.
+// in one line, leaving nothing behind, and so is an exec as a user held to
+// it. Capabilities a non-root user does not keep (no ambient set) exempt
+// nothing. Root, whom the kernel exempts, runs under the same limit, and a
+// limit of minPids runs for the user.
 func TestNprocLimitTooSmallIsRefused(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "changes uid")
 	r := newRunw(t)
-	b := newBundle(t, "hello")
-	run := func(uid uint32, nproc uint64) result {
+	b := newBundle(t, "probe", "echo", "ran")
+	limit := func(uid uint32, nproc uint64, caps *specs.LinuxCapabilities) {
 		b.edit(func(s *specs.Spec) {
 			s.Process.User = specs.User{UID: uid, GID: uid}
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NPROC", Hard: nproc, Soft: nproc}}
+			s.Process.Capabilities = caps
 		})
-		return r.run("run", "-b", b.dir, fmt.Sprintf("nproc-%d-%d", uid, nproc))
 	}
-	res := run(4321, 8)
-	if res.code != 1 || !strings.Contains(res.stderr, "rlimit RLIMIT_NPROC 8 for uid 4321: ") {
-		t.Errorf("run as uid 4321 with RLIMIT_NPROC 8: %v", res)
+	resource := []string{"CAP_SYS_RESOURCE"}
+	for i, caps := range []*specs.LinuxCapabilities{nil, {Bounding: resource, Effective: resource, Permitted: resource}} {
+		limit(4321, 8, caps)
+		res := r.run("run", "-b", b.dir, fmt.Sprintf("refused-%d", i))
+		if res.code != 1 || !strings.Contains(res.stderr, "rlimit RLIMIT_NPROC 8 for uid 4321: ") {
+			t.Errorf("run as uid 4321 with RLIMIT_NPROC 8 and capabilities %+v: %v", caps, res)
+		}
+		oneLine(t, "RLIMIT_NPROC error", res.stderr)
+		r.assertRootEmpty()
 	}
-	oneLine(t, "RLIMIT_NPROC error", res.stderr)
-	r.assertRootEmpty()
 	for _, tc := range []struct {
 		uid   uint32
 		nproc uint64
 	}{{0, 8}, {4321, 32}} {
-		if res := run(tc.uid, tc.nproc); res.code != 0 || !strings.Contains(res.stdout, "Hello") {
+		limit(tc.uid, tc.nproc, nil)
+		if res := r.run("run", "-b", b.dir, fmt.Sprintf("nproc-%d-%d", tc.uid, tc.nproc)); res.code != 0 || res.stdout != "ran\n" {
 			t.Errorf("run as uid %d with RLIMIT_NPROC %d: %v", tc.uid, tc.nproc, res)
 		}
+	}
+
+	// exec inherits the limit; --user makes it one the kernel holds.
+	limit(0, 8, nil)
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "sleep", "60s"} })
+	r.mustRun("run", "-d", "-b", b.dir, "e")
+	res := r.run("exec", "--user", "4321", "e", "/probe.wasm", "echo", "ran")
+	if res.code != 255 || !strings.Contains(res.stderr, "rlimit RLIMIT_NPROC 8 for uid 4321: ") {
+		t.Errorf("exec --user 4321 under RLIMIT_NPROC 8: %v", res)
+	}
+	oneLine(t, "exec's RLIMIT_NPROC error", res.stderr)
+	if res := r.run("exec", "e", "/probe.wasm", "echo", "ran"); res.code != 0 || res.stdout != "ran\n" {
+		t.Errorf("exec as root under RLIMIT_NPROC 8: %v", res)
 	}
 }

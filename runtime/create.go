@@ -80,7 +80,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
 		return nil, err
 	}
-	if err := checkNprocLimit(b.Spec); err != nil {
+	if err := checkNprocLimit(b.Spec.Process, b.Spec.Linux); err != nil {
 		return nil, err
 	}
 	if b.Spec.Linux != nil {

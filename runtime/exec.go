@@ -94,6 +94,9 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	}
 	defer ep.Close()
 	proc := b.Spec.Process
+	if err := checkNprocLimit(proc, b.Spec.Linux); err != nil {
+		return 0, err
+	}
 	// An uncached module is compiled in the container's cgroup and under
 	// its limits (by a confined child placed there: compileForExec; by
 	// the exec'd init if that fails), never outside as create

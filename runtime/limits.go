@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,9 @@ import (
 // before, every exec failed.
 const minPids = 32
 
+// threadsNote says why a limit counting threads must be at least minPids.
+const threadsNote = "runw's init runs about 10 threads, each counted against it, and an exec'd process as many again"
+
 // checkPidsLimit refuses a pids limit below minPids (-1, 0 or none: no
 // limit; podman up to 5.4 writes 0 for --pids-limit -1, and runc 1.1
 // treats 0 as unset).
@@ -42,52 +46,66 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 	if !low {
 		return nil
 	}
-	return fmt.Errorf("pids limit %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d, or -1 for no limit", limit, minPids)
+	return fmt.Errorf("pids limit %d: %s; use at least %d, or -1 for no limit", limit, threadsNote, minPids)
 }
 
-// checkNprocLimit refuses an RLIMIT_NPROC in process.rlimits below
-// minPids where the kernel enforces it on the init. The limit counts
-// every thread of the user, and runw's init is one process running about
-// ten threads, so with a limit a native single-process container lives
-// with the init could not start the guest's thread, and the guest died at
-// start with 134 after create had said yes. The kernel exempts the host's
-// root (the spec's uid 0, or the uid a user namespace maps to 0) and,
-// outside a user namespace, a process holding CAP_SYS_RESOURCE or
-// CAP_SYS_ADMIN; those are let through whatever the limit.
-func checkNprocLimit(s *specs.Spec) error {
-	if s.Process == nil {
+// checkNprocLimit refuses an RLIMIT_NPROC in p.Rlimits below minPids
+// where the kernel holds the process to it (create's init, and exec's:
+// exec may change the user). The limit counts every thread of the user,
+// and runw's init is one process running about ten threads, so with a
+// limit a native single-process container lives with the init could not
+// start the guest's thread, and the guest died at start with 134 after
+// create or exec had said yes. The kernel (copy_process) exempts the
+// host's root and, outside a user namespace, a process holding
+// CAP_SYS_RESOURCE or CAP_SYS_ADMIN: for a uid other than 0 that is only
+// what its ambient set carries over, as afterExec applies it.
+func checkNprocLimit(p *specs.Process, l *specs.Linux) error {
+	if p == nil {
 		return nil
 	}
 	var soft uint64
 	found := false
-	for _, rl := range s.Process.Rlimits {
+	for _, rl := range p.Rlimits {
 		if rl.Type == "RLIMIT_NPROC" {
 			soft, found = rl.Soft, true
 		}
 	}
-	if !found || soft >= minPids {
+	if !found || soft >= minPids || !nprocHeld(p, l) {
 		return nil
 	}
-	uid, userns := s.Process.User.UID, false
-	if s.Linux != nil {
-		for _, ns := range s.Linux.Namespaces {
-			if ns.Type == specs.UserNamespace {
-				userns = true
-				uid = mapID(s.Linux.UIDMappings, uid)
+	return fmt.Errorf("rlimit RLIMIT_NPROC %d for uid %d: %s; use at least %d", soft, p.User.UID, threadsNote, minPids)
+}
+
+// nprocHeld says whether the kernel holds p's user to RLIMIT_NPROC.
+func nprocHeld(p *specs.Process, l *specs.Linux) bool {
+	if l != nil {
+		for _, ns := range l.Namespaces {
+			if ns.Type != specs.UserNamespace {
+				continue
+			}
+			// Exempt only a uid a mapping sends to the host's 0: a
+			// namespace joined by path has no mappings in the spec, and
+			// its uid 0 is no host root. Capabilities in it count for
+			// nothing against the host's limit.
+			for _, m := range l.UIDMappings {
+				if p.User.UID >= m.ContainerID && p.User.UID-m.ContainerID < m.Size && m.HostID+(p.User.UID-m.ContainerID) == 0 {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	if p.User.UID == 0 {
+		return false
+	}
+	if c := p.Capabilities; c != nil {
+		for _, name := range []string{"CAP_SYS_RESOURCE", "CAP_SYS_ADMIN"} {
+			if slices.Contains(c.Ambient, name) && slices.Contains(c.Permitted, name) && slices.Contains(c.Inheritable, name) {
+				return false
 			}
 		}
 	}
-	if uid == 0 {
-		return nil
-	}
-	if !userns && s.Process.Capabilities != nil {
-		for _, c := range s.Process.Capabilities.Effective {
-			if c == "CAP_SYS_RESOURCE" || c == "CAP_SYS_ADMIN" {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("rlimit RLIMIT_NPROC %d for uid %d: runw's init runs about 10 threads, each counted against it, and an exec'd process as many again; use at least %d", soft, s.Process.User.UID, minPids)
+	return true
 }
 
 // minMemory is the smallest memory limit runw accepts. runw's init

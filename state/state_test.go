@@ -702,8 +702,7 @@ func TestLoadRefusesARecordOfNoContainer(t *testing.T) {
 // TestLoadRefusesAnotherRuntimesRecord: runc's state.json (as Docker's
 // shared root holds beside runw's) names the container too, and read as
 // runw's it was a stopped container that delete removed. It is
-// ErrForeign; a record of runw's own, even one from before any marker,
-// still loads.
+// ErrForeign; a record of runw's own still loads.
 func TestLoadRefusesAnotherRuntimesRecord(t *testing.T) {
 	s := newStore(t)
 	h, err := s.Create("c1")
