@@ -961,7 +961,8 @@ func receivePidfd(t *testing.T, sock string) <-chan int {
 // a runc container there for its own: list leaves it out without a word,
 // and every verb refuses it with one line; above all delete --force, which
 // would remove runc's record and orphan its live init. runc keeps its
-// container, and runw its own.
+// container, and runw its own. A directory of crun's (a "status" file,
+// no state.json) is no runw create under way or abandoned either.
 func TestRootSharedWithRunc(t *testing.T) {
 	needsRoot(t, "runs a runc container")
 	busybox := engStaticBusybox()
@@ -1013,4 +1014,27 @@ func TestRootSharedWithRunc(t *testing.T) {
 		t.Fatalf("runc delete: %v\n%s", err, out)
 	}
 	waitGone(t, pid, 10*time.Second)
+
+	// crun's directory has no state.json at all, its record in "status":
+	// no create of runw's under way either, nor one to clean up.
+	crun := filepath.Join(r.root, "crun-made")
+	if err := os.Mkdir(crun, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(crun, "status"), []byte(`{"pid":1}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(crun)
+	if res := r.mustRun("list", "-q"); res.stdout != "w\n" || res.stderr != "" {
+		t.Errorf("list with crun's directory beside: %v", res)
+	}
+	for _, args := range [][]string{{"state", "crun-made"}, {"delete", "--force", "crun-made"}} {
+		res := r.run(args...)
+		if res.code != 1 || !strings.Contains(res.stderr, "another runtime") {
+			t.Errorf("runw %s: %v", strings.Join(args, " "), res)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(crun, "status")); err != nil {
+		t.Errorf("crun's directory after runw's verbs: %v", err)
+	}
 }

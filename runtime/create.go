@@ -247,7 +247,7 @@ func wasmBehindEngineInit(b *spec.Bundle) *spec.Entrypoint {
 // directories, mount points and cwd, the pivot and the exec fifo; and
 // returns the init's configuration.
 func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoint, noPivot bool) (initConfig, error) {
-	plan, err := wasi.PlanFor(b, ep, h.Path("private"))
+	plan, err := wasi.PlanFor(b, ep, h.Path(state.PrivateDir))
 	if err != nil {
 		return initConfig{}, err
 	}
@@ -388,7 +388,7 @@ func stdioOf(tty *os.File) [3]*os.File {
 // initRecord names the init of a container still being created, so that
 // if create is killed before state.json exists, delete can still find the
 // init and its cgroup and remove them.
-const initRecord = "init.pid"
+const initRecord = state.InitFile
 
 // recordInit writes the init record: pid, start time, cgroup. Pid 0
 // records the cgroup alone, before the init exists.

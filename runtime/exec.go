@@ -69,7 +69,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	// so a concurrent delete cannot remove the cgroup under it.
 	unlock := sync.OnceFunc(h.Unlock)
 	defer unlock()
-	privateBase := h.Path("private")
+	privateBase := h.Path(state.PrivateDir)
 	allowed := []string{state.Created, state.Running}
 	if o.IgnorePaused {
 		allowed = append(allowed, state.Paused)

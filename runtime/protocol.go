@@ -68,7 +68,7 @@ const (
 
 // fifoName is the exec fifo in the state directory: the init blocks
 // opening it for writing until `start` opens it for reading.
-const fifoName = "exec.fifo"
+const fifoName = state.FifoFile
 
 // extraFD is the descriptor number ExtraFiles[i] has in the init.
 func extraFD(i int) int { return firstExtraFD + i }

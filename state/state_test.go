@@ -731,6 +731,39 @@ func TestLoadRefusesAnotherRuntimesRecord(t *testing.T) {
 	}
 }
 
+// TestDirOfAnotherRuntimeIsForeign: crun's container directory holds its
+// record in "status" and never a state.json; read as runw's it was a
+// create under way, then an abandoned one that delete and create took
+// over. Files runw makes, alone, are still a create of runw's.
+func TestDirOfAnotherRuntimeIsForeign(t *testing.T) {
+	defer func(d time.Duration) { abandonedAfter = d }(abandonedAfter)
+	abandonedAfter = 0
+	s := newStore(t)
+	for id, files := range map[string][]string{
+		"crun": {"status", "config.json"},
+		"ours": {FifoFile, InitFile, ".init.pid.tmp-123"},
+	} {
+		h, err := s.Create(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(h.Path(f), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err = h.Load()
+		h.Unlock()
+		foreign := id == "crun"
+		if foreign && !errors.Is(err, ErrForeign) || !foreign && !errors.Is(err, ErrStateMissing) {
+			t.Errorf("Load of %s's directory: %v", id, err)
+		}
+		if s.Abandoned(id) == foreign {
+			t.Errorf("Abandoned(%s) = %v", id, !foreign)
+		}
+	}
+}
+
 // TestLockAbandoned: a create killed before it saved state.json (a Ctrl-C
 // during a long compile) leaves its directory unlocked. list and state
 // call that id unknown, and create called it taken ("container with given

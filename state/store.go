@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
@@ -20,6 +21,40 @@ const DefaultRoot = "/run/runw"
 
 // stateFile is the name of the record inside a container directory.
 const stateFile = "state.json"
+
+// The other entries runw makes in a container directory.
+const (
+	// FifoFile is the exec fifo the init waits on until `start`.
+	FifoFile = "exec.fifo"
+	// InitFile names the init of a container still being created.
+	InitFile = "init.pid"
+	// PrivateDir holds the directories runw makes for the guest (tmpfs).
+	PrivateDir = "private"
+)
+
+// ownEntries are the names runw makes in a container directory;
+// WriteFileAtomic's temporaries ("."+name+".tmp-*") are its own too.
+var ownEntries = map[string]bool{stateFile: true, FifoFile: true, InitFile: true, PrivateDir: true}
+
+// foreignDir says whether dir, a container directory without state.json,
+// holds anything runw never makes there: it is another runtime's (crun
+// keeps its record in "status" and never writes a state.json), not a
+// create of runw's under way or abandoned, and no verb of runw's may
+// take it for one. runc's directory in the milliseconds before its
+// state.json (exec.fifo alone) cannot be told from runw's.
+func foreignDir(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !ownEntries[n] && !(strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-")) {
+			return true
+		}
+	}
+	return false
+}
 
 // ErrNotExist is returned when no container with the given id exists.
 // Callers match it (errors.Is) to print runc's message, so the text is fixed.
@@ -34,8 +69,9 @@ var ErrExist = errors.New("container with given ID already exists")
 // create was aborted before it saved anything.
 var ErrStateMissing = errors.New("container state missing: being created or create aborted")
 
-// ErrForeign is returned by Load for a state.json that another runtime
-// wrote: Docker gives every runtime it knows one root
+// ErrForeign is returned by Load for a container directory another
+// runtime made (its state.json, or files runw never makes there): Docker
+// gives every runtime it knows one root
 // (/run/docker/runtime-runc/moby), so runc's containers sit beside
 // runw's. Such a record is not runw's to report, signal or delete; list
 // skips it, and the other verbs refuse it.
@@ -259,8 +295,8 @@ func (s *Store) Abandoned(id string) bool {
 	}
 	defer flock(fd, unix.LOCK_UN)
 	// Not recorded meanwhile: a create that saved and let go of the lock
-	// between the caller's look and this one.
-	return unix.Faccessat(fd, stateFile, unix.F_OK, 0) != nil
+	// between the caller's look and this one. Nor another runtime's.
+	return unix.Faccessat(fd, stateFile, unix.F_OK, 0) != nil && !foreignDir(s.dir(id))
 }
 
 // LockAbandoned returns id's directory locked when it is Abandoned, so
@@ -372,6 +408,9 @@ func (h *Handle) Load() (*Container, error) {
 	data, err := h.ReadFile(stateFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			if foreignDir(h.Dir) {
+				return nil, fmt.Errorf("container %q: %w", h.ID, ErrForeign)
+			}
 			return nil, ErrStateMissing
 		}
 		return nil, err
