@@ -1028,7 +1028,7 @@ func TestRootSharedWithRunc(t *testing.T) {
 	if res := r.mustRun("list", "-q"); res.stdout != "w\n" || res.stderr != "" {
 		t.Errorf("list with crun's directory beside: %v", res)
 	}
-	for _, args := range [][]string{{"state", "crun-made"}, {"delete", "--force", "crun-made"}} {
+	for _, args := range [][]string{{"state", "crun-made"}, {"checkpoint", "crun-made"}, {"delete", "--force", "crun-made"}} {
 		res := r.run(args...)
 		if res.code != 1 || !strings.Contains(res.stderr, "another runtime") {
 			t.Errorf("runw %s: %v", strings.Join(args, " "), res)

@@ -22,6 +22,9 @@ func (r *Runtime) Unsupported(command, id string) error {
 		if errors.Is(err, state.ErrNotExist) || errors.Is(err, state.ErrStateMissing) {
 			return state.ErrNotExist
 		}
+		if errors.Is(err, state.ErrForeign) {
+			return err
+		}
 	}
 	return fmt.Errorf("%s is not supported by runw for WebAssembly containers", command)
 }
