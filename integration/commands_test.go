@@ -1038,3 +1038,31 @@ func TestRootSharedWithRunc(t *testing.T) {
 		t.Errorf("crun's directory after runw's verbs: %v", err)
 	}
 }
+
+// TestEventsStreamEndsWithTheContainer: `events` streams stats until the
+// container stops and then ends with success, as runc's does once the
+// container's cgroup goes; it exited 1 ("container not running") at the
+// stop. Asked of a container already stopped, it is runc's error.
+func TestEventsStreamEndsWithTheContainer(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1500ms")
+	r.mustRun("run", "-d", "-b", b.dir, "ev")
+	res := r.run("events", "--interval", "200ms", "ev")
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if res.code != 0 || len(lines) < 2 || res.stderr != "" {
+		t.Fatalf("events until the guest exits: exit %d, %d events, stderr %q", res.code, len(lines), res.stderr)
+	}
+	for _, l := range lines {
+		var ev struct{ Type, ID string }
+		if err := json.Unmarshal([]byte(l), &ev); err != nil || ev.Type != "stats" || ev.ID != "ev" {
+			t.Errorf("event %q: %+v %v", l, ev, err)
+		}
+	}
+	res = r.run("events", "ev")
+	if res.code != 1 || !strings.Contains(res.stderr, "container with id ev is not running") {
+		t.Errorf("events of a stopped container: %v", res)
+	}
+	oneLine(t, "events", res.stderr)
+}

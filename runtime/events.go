@@ -3,6 +3,7 @@ package runtime
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
@@ -184,20 +185,28 @@ func convertStats(s *cgroups.Stats) statsData {
 }
 
 // Events writes stats events for a container: one with once (--stats),
-// else one every interval until the container stops.
+// else one every interval until the container stops. As runc, a
+// container already stopped is an error, and one that stops (or is
+// deleted) while its events stream ends the stream with success.
 func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writer) error {
 	if interval <= 0 {
 		return errors.New("duration interval must be greater than 0") // runc's text
 	}
 	enc := json.NewEncoder(w)
-	for {
+	for first := true; ; first = false {
 		h, c, err := r.lockLoad(id)
+		if !first && errors.Is(err, state.ErrNotExist) {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
 		h.Unlock()
-		if err := requireStatus("events", id, r.status(c), state.Created, state.Running, state.Paused); err != nil {
-			return err
+		if r.status(c) == state.Stopped {
+			if !first {
+				return nil
+			}
+			return fmt.Errorf("container with id %s is not running", id) // runc's text
 		}
 		m, err := cgroupManager(c.CgroupPath, nil)
 		if err != nil {
