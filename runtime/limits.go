@@ -60,16 +60,7 @@ func checkPidsLimit(r *specs.LinuxResources) error {
 // CAP_SYS_RESOURCE or CAP_SYS_ADMIN: for a uid other than 0 that is only
 // what its ambient set carries over, as afterExec applies it.
 func checkNprocLimit(p *specs.Process, l *specs.Linux) error {
-	if p == nil {
-		return nil
-	}
-	var soft uint64
-	found := false
-	for _, rl := range p.Rlimits {
-		if rl.Type == "RLIMIT_NPROC" {
-			soft, found = rl.Soft, true
-		}
-	}
+	soft, found := spec.SoftRlimit(p, "RLIMIT_NPROC")
 	if !found || soft >= minPids || !nprocHeld(p, l) {
 		return nil
 	}
@@ -87,12 +78,8 @@ func nprocHeld(p *specs.Process, l *specs.Linux) bool {
 			// namespace joined by path has no mappings in the spec, and
 			// its uid 0 is no host root. Capabilities in it count for
 			// nothing against the host's limit.
-			for _, m := range l.UIDMappings {
-				if p.User.UID >= m.ContainerID && p.User.UID-m.ContainerID < m.Size && m.HostID+(p.User.UID-m.ContainerID) == 0 {
-					return false
-				}
-			}
-			return true
+			host, mapped := hostID(l.UIDMappings, p.User.UID)
+			return !mapped || host != 0
 		}
 	}
 	if p.User.UID == 0 {

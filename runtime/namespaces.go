@@ -399,13 +399,23 @@ func (sb *Sandbox) hostUser(u wasi.User) wasi.User {
 	return wasi.User{UID: mapID(sb.UIDMappings, u.UID), GID: mapID(sb.GIDMappings, u.GID), AdditionalGids: u.AdditionalGids}
 }
 
+// mapID is id on the host through maps, or id itself where no mapping
+// covers it.
 func mapID(maps []specs.LinuxIDMapping, id uint32) uint32 {
-	for _, m := range maps {
-		if id >= m.ContainerID && id-m.ContainerID < m.Size {
-			return m.HostID + (id - m.ContainerID)
-		}
+	if host, ok := hostID(maps, id); ok {
+		return host
 	}
 	return id
+}
+
+// hostID is id on the host through maps, and whether a mapping covers it.
+func hostID(maps []specs.LinuxIDMapping, id uint32) (uint32, bool) {
+	for _, m := range maps {
+		if id >= m.ContainerID && id-m.ContainerID < m.Size {
+			return m.HostID + (id - m.ContainerID), true
+		}
+	}
+	return 0, false
 }
 
 // mountProc gives an init with its own mount namespace and a pid

@@ -55,6 +55,20 @@ func RlimitResource(name string) (int, bool) {
 	return r, ok
 }
 
+// SoftRlimit is the soft limit of type typ ("RLIMIT_NOFILE") that p's
+// rlimits set, if any.
+func SoftRlimit(p *specs.Process, typ string) (uint64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	for _, r := range p.Rlimits {
+		if r.Type == typ {
+			return r.Soft, true
+		}
+	}
+	return 0, false
+}
+
 // ValidateProcess applies runc's checks of a process (cwd, env) to one
 // given to exec, as runc's exec does.
 func ValidateProcess(p *specs.Process) error { return validateProcess(p) }

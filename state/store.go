@@ -415,10 +415,16 @@ func (h *Handle) Load() (*Container, error) {
 		}
 		return nil, err
 	}
-	var c Container
-	if err := json.Unmarshal(data, &c); err != nil {
+	// One parse: rec.InitPid shadows Container's field of the same key,
+	// so that a record without the key is told apart (below).
+	var rec struct {
+		Container
+		InitPid *int `json:"init_pid"`
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, fmt.Errorf("%q: %w", h.Path(stateFile), err)
 	}
+	c := rec.Container
 	// Every record runw saves names its container. One that parses but
 	// does not ("{}", "null": a damaged file) would read as a container
 	// with no init and no cgroup, stopped, and delete would remove the
@@ -433,12 +439,10 @@ func (h *Handle) Load() (*Container, error) {
 	// with no init, and delete would remove runc's record and orphan its
 	// live container. Every record runw saves has "init_pid" (the field
 	// has no omitempty), so its absence marks a record runw did not write.
-	var mark struct {
-		InitPid *int `json:"init_pid"`
-	}
-	if json.Unmarshal(data, &mark) != nil || mark.InitPid == nil {
+	if rec.InitPid == nil {
 		return nil, fmt.Errorf("container %q: %w", h.ID, ErrForeign)
 	}
+	c.InitPid = *rec.InitPid
 	return &c, nil
 }
 

@@ -10,6 +10,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi/preview1"
 )
 
@@ -103,7 +104,7 @@ func networkFor(s *specs.Spec, env []string, bind bool) (preview1.Network, error
 	// the engine's limit let it (20,000 here, 2^20 under containerd),
 	// past `podman run --ulimit nofile=1024`. A native server could bind
 	// no more sockets than its limit.
-	if soft, ok := nofileSoft(s.Process); ok && uint64(len(n.Listeners)) > soft {
+	if soft, ok := spec.SoftRlimit(s.Process, "RLIMIT_NOFILE"); ok && uint64(len(n.Listeners)) > soft {
 		return n, fmt.Errorf("%d listeners declared (%s), more than the process's RLIMIT_NOFILE (%d) lets it hold", len(n.Listeners), decl[0].from, soft)
 	}
 	if len(n.Listeners) > 0 && !n.Sockets {
@@ -183,17 +184,4 @@ func sameNetns(a, b string) bool {
 		return false
 	}
 	return sa.Dev == sb.Dev && sa.Ino == sb.Ino
-}
-
-// nofileSoft is the soft RLIMIT_NOFILE process.rlimits sets, if any.
-func nofileSoft(p *specs.Process) (uint64, bool) {
-	if p == nil {
-		return 0, false
-	}
-	for _, r := range p.Rlimits {
-		if r.Type == "RLIMIT_NOFILE" {
-			return r.Soft, true
-		}
-	}
-	return 0, false
 }
