@@ -358,21 +358,84 @@ func TestComponentFileGrants(t *testing.T) {
 	r.assertRootEmpty()
 }
 
-// A component exec'd into a running container gets the container's root
-// as "/" with nothing mounted in it: the container's /proc, which the init
-// binds there for the engines, is not the guest's (wasmtime's WASI 0.2
-// crosses into whatever is mounted below a preopen).
-func TestComponentExecSeesNoProc(t *testing.T) {
+// A component exec'd into a running container gets what the init's
+// component gets: the container's root as "/", with the file grants bound
+// in it (a file bind mount reads as the host's file, a read-only one
+// refuses writes) and without the container's /proc, which the init binds
+// there for the engines (wasmtime's WASI 0.2 crosses into whatever is
+// mounted below a preopen). Until December an exec'd component read the
+// image's empty mount point at every file bind. Taking /proc out of its
+// copy leaves the container's own /proc where it is.
+func TestComponentExecRoot(t *testing.T) {
 	needsRoot(t, "a mount namespace")
 	t.Parallel()
-	r := newRunw(t)
-	b := newComponentBundle(t, "probe", "sleep", "30s")
-	b.edit(ownMountAndPID)
-	bg, _ := runInBackground(t, r, b, "cexec")
-	if res := r.mustRun("exec", "cexec", "/app.wasm", "cat", "/proc/self/status"); !strings.HasPrefix(res.stdout, "ERR ") {
-		t.Errorf("exec'd component read /proc/self/status: %q", res.stdout)
+	for _, userns := range []bool{false, true} {
+		name := map[bool]string{false: "own mount and pid namespaces", true: "user namespace"}[userns]
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			componentExecRoot(t, userns)
+		})
 	}
-	r.killRun(t, bg, "cexec", 20*time.Second)
+}
+
+func componentExecRoot(t *testing.T, userns bool) {
+	r := newRunw(t)
+	dir := t.TempDir()
+	cfg, ro := filepath.Join(dir, "cfg"), filepath.Join(dir, "ro")
+	for file, text := range map[string]string{cfg: "from the host\n", ro: "read-only\n"} {
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if userns {
+			// The container's root is host uid 200000.
+			if err := os.Chown(file, 200000, 200000); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if userns {
+		traversable(t, dir)
+	}
+	b := newComponentBundle(t, "probe", "sleep", "30s")
+	b.edit(func(s *specs.Spec) {
+		if userns {
+			s.Linux = userNamespaceLinux()
+		} else {
+			ownMountAndPID(s)
+		}
+		s.Mounts = []specs.Mount{bindMount("/etc/cfg", cfg, "bind", "rw"), bindMount("/etc/ro", ro, "bind", "ro")}
+	})
+	if userns {
+		traversable(t, b.rootfs)
+	}
+	bg, pid := runInBackground(t, r, b, "cexec")
+	defer r.killRun(t, bg, "cexec", 20*time.Second)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"cat", "/etc/cfg"}, "from the host\n"},
+		{[]string{"cat", "/etc/ro"}, "read-only\n"},
+		{[]string{"write", "/etc/ro", "no"}, "ERR "},
+		{[]string{"write", "/etc/cfg", "changed\n"}, "OK"},
+		{[]string{"cat", "/proc/self/status"}, "ERR "},
+	} {
+		res := r.mustRun(append([]string{"exec", "cexec", "/app.wasm"}, c.args...)...)
+		if !strings.HasPrefix(res.stdout, c.want) {
+			t.Errorf("exec %v: stdout %q, want it to start %q", c.args, res.stdout, c.want)
+		}
+	}
+	if got, _ := os.ReadFile(cfg); string(got) != "changed\n" {
+		t.Errorf("the host's file holds %q after the exec'd component wrote its bind mount, want %q", got, "changed\n")
+	}
+	if got, _ := os.ReadFile(ro); string(got) != "read-only\n" {
+		t.Errorf("the read-only bind mount's file holds %q", got)
+	}
+	// The container's mount namespace still has its /proc (the init's
+	// pid namespace: its pid 1 is the init).
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/root/proc/1/status", pid)); err != nil {
+		t.Errorf("the container's /proc after the execs: %v", err)
+	}
 }
 
 // process.user is who the component is when it opens files, as for a

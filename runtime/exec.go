@@ -174,6 +174,15 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		unlock()
 		return 0, err
 	}
+	if root != nil && plan.Kind.IsComponent() {
+		// A component's "/" is a copy of the container's root with the
+		// file grants in it, as the init's component has (WASI 0.2
+		// preopens only directories); without it an exec'd component
+		// saw the image's empty mount points at /etc/hosts and
+		// /etc/resolv.conf.
+		cfg.Sandbox.RootCopy = true
+		ns.privateMounts()
+	}
 	cg := cgroupEntryFor(c.CgroupPath)
 	defer cg.Close()
 	// The lock is released once the new process has its orders (placed

@@ -161,6 +161,15 @@ func namespacesOf(pid int) (*spawnNS, error) {
 	return namespacesFor(&sb)
 }
 
+// privateMounts orders the constructor to make the process a copy of the
+// mount namespace it joins, its own (execRootCopy says what for).
+func (ns *spawnNS) privateMounts() {
+	if ns.orders != "" {
+		ns.orders += "\n"
+	}
+	ns.orders += "private-mounts"
+}
+
 // spawnerEUID is the effective uid runw spawns the init with (a variable
 // for tests).
 var spawnerEUID = os.Geteuid

@@ -161,6 +161,53 @@ func guestRootCopy(rootfs string, readOnly bool) (dir, tree int, err error) {
 	return dir, tree, nil
 }
 
+// execRootCopy gives an exec'd component (takeRoot) what the init's
+// component has: a copy of the container's root with every grant bound in
+// it and no /proc (guestRootCopy). It runs in the process's own copy of
+// the container's mount namespace, made by its constructor (the
+// private-mounts order), and that copy is the only one it changes: the
+// container's /proc, which the init bound at /proc for the engines, is
+// taken out before the root is copied, so that the component cannot
+// reach the container's processes and their memory through its "/", and
+// put back after, for the process itself. The container's own namespace
+// and its other processes never see either step. A root that cannot be
+// copied leaves the component the rootfs alone, as before; only a /proc
+// that cannot be put back fails the process, which needs it.
+func execRootCopy(readOnly bool, takeRoot func(dir, tree int) error) error {
+	// The copied mounts are peers of the container's where those are
+	// shared: an unmount here must not travel there.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
+		logDebugf("init: no copy of the container's root for the guest: make the mounts slaves: %v", err)
+		return nil
+	}
+	proc, err := unix.OpenTree(unix.AT_FDCWD, "/proc", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		logDebugf("init: no copy of the container's root for the guest: copy /proc: %v", err)
+		return nil
+	}
+	defer unix.Close(proc)
+	if err := unix.Unmount("/proc", unix.MNT_DETACH); err != nil {
+		logDebugf("init: no copy of the container's root for the guest: take /proc out: %v", err)
+		return nil
+	}
+	dir, tree, err := guestRootCopy("/", readOnly)
+	if merr := unix.MoveMount(proc, "", unix.AT_FDCWD, "/proc", unix.MOVE_MOUNT_F_EMPTY_PATH); merr != nil {
+		if err == nil {
+			unix.Close(dir)
+			unix.Close(tree)
+		}
+		return fmt.Errorf("put /proc back after copying the container's root: %w", merr)
+	}
+	if err != nil {
+		logDebugf("init: no copy of the container's root for the guest: %v", err)
+		return nil
+	}
+	if err := takeRoot(dir, tree); err != nil {
+		logDebugf("init: the guest keeps the rootfs alone: %v", err)
+	}
+	return nil
+}
+
 // procReadOnly and procMasked are runc's default read-only and masked
 // paths of /proc (`runc spec`). Under the rootfs, /proc falls within the
 // rootfs's Landlock rule: code escaping the guest must not write

@@ -45,6 +45,12 @@ type Sandbox struct {
 	// /proc; none of that is done again.
 	Joined bool `json:"joined,omitempty"`
 
+	// RootCopy marks an exec'd component in its own copy of the
+	// container's mount namespace (the constructor's private-mounts
+	// order): it takes its "/" there (execRootCopy), with the file
+	// grants that WASI 0.2 cannot preopen one by one.
+	RootCopy bool `json:"root_copy,omitempty"`
+
 	// procIsOurs says /proc shows the init's own pid namespace (set by
 	// mountProc, never sent).
 	procIsOurs bool
@@ -122,6 +128,10 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 			unix.Close(fd)
 		}
 		if err != nil {
+			return err
+		}
+	} else if sb.RootCopy && sb.TakeRoot != nil {
+		if err := execRootCopy(plan.Preopens[0].ReadOnly, sb.TakeRoot); err != nil {
 			return err
 		}
 	}

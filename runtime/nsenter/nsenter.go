@@ -6,9 +6,10 @@
 // files only while it has one thread (runtime/cgroups.go says why it is
 // cheaper than the parent writing its pid).
 // setns(2) into a user namespace needs a single-threaded caller, and into a
-// mount namespace a caller that shares no filesystem attributes with
-// another thread; a new cgroup namespace must be made only once the
-// process sits in its container's cgroup, so that the cgroup is its root.
+// mount namespace (or unshare(2) of one) a caller that shares no
+// filesystem attributes with another thread; a new cgroup namespace must
+// be made only once the process sits in its container's cgroup, so that
+// the cgroup is its root.
 // By the time Go code runs, the runtime has started threads, so these steps
 // run here, in a C constructor that the dynamic loader calls before main
 // (runc's nsexec works the same way). It does nothing unless the process
@@ -314,7 +315,7 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	buf[n] = 0;
 	close(fd);
 	char *mnt = NULL, *user = NULL;
-	int cgroup = 0;
+	int cgroup = 0, private_mounts = 0;
 	njoins = 0;
 	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		if (strncmp(line, "tasks ", 6) == 0)
@@ -330,6 +331,8 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 			add_join(line + 5);
 		else if (strcmp(line, "cgroup") == 0)
 			cgroup = 1;
+		else if (strcmp(line, "private-mounts") == 0)
+			private_mounts = 1;
 		else {
 			errno = EINVAL;
 			fail("unknown namespace order", line);
@@ -364,6 +367,16 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	}
 	if (cgroup && unshare(CLONE_NEWCGROUP) < 0)
 		fail("create cgroup namespace", "");
+	// An exec'd component's own copy of the mount namespace it joined,
+	// where it takes its "/" without touching the container's mounts
+	// (runtime/pivot.go execRootCopy). Never done on a joined namespace
+	// itself: a failure here ends the process.
+	if (private_mounts) {
+		if (mnt == NULL)
+			errno = EINVAL;
+		if (mnt == NULL || unshare(CLONE_NEWNS) < 0)
+			fail("make a private copy of the mount namespace", mnt != NULL ? mnt : "");
+	}
 }
 */
 import "C"
