@@ -149,22 +149,11 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 	}
 	n := uint32(0)
 	p := binary.LittleEndian.Uint32(first)
-	tooSmall := false
 	for _, r := range results {
 		if n == maxLen {
 			break
 		}
-		if errno := putAddrinfo(m, p, r, q.CanonName && n == 0); errno == ErrnoAiMemory {
-			// An IPv6 result (26 bytes of sa_data) in a record that
-			// declares less: the Rust wasmedge_wasi_socket declares 14
-			// bytes for buffers of 26 (socket.rs, WasiSockaddr), and
-			// WasmEdge writes the 26 regardless of the length. runw
-			// never writes past the declared length: the result is
-			// left out and the record given to the next one (that
-			// crate's nslookup reads IPv4 results only).
-			tooSmall = true
-			continue
-		} else if errno != 0 {
+		if errno := putAddrinfo(m, p, r, q.CanonName && n == 0); errno != 0 {
 			return errno
 		}
 		n++
@@ -173,9 +162,6 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 		if p == 0 {
 			break
 		}
-	}
-	if n == 0 && tooSmall {
-		return ErrnoAiMemory
 	}
 	m.putU32(lenp, n)
 	return 0
@@ -222,10 +208,6 @@ func putAddrinfo(m memory, p uint32, r netdns.Result, canon bool) Errno {
 	if !ok {
 		return ErrnoFault
 	}
-	data, ok := m.slice(binary.LittleEndian.Uint32(sa[8:]), binary.LittleEndian.Uint32(sa[4:]))
-	if !ok {
-		return ErrnoFault
-	}
 	var raw []byte
 	family := uint8(afInet4)
 	addr := r.IP
@@ -242,8 +224,21 @@ func putAddrinfo(m memory, p uint32, r netdns.Result, canon bool) Errno {
 		raw = append(raw, b[:]...)
 		raw = append(raw, 0, 0, 0, 0) // scope id
 	}
-	if len(data) < len(raw) {
-		return ErrnoAiMemory
+	// sa_data holds 26 bytes by the extension's contract (a port and
+	// the largest address, an IPv6 one), whatever sa_data_len says on
+	// the way in: the Rust wasmedge_wasi_socket, under every tokio,
+	// hyper and reqwest fork of the ecosystem, declares 14 for buffers
+	// of 26 (socket.rs, WasiSockaddr::default), and WasmEdge checks the
+	// declared length and then writes the result's whole length
+	// (inode-linux.cpp getAddrinfo). runw wrote only what was declared
+	// and so left out every IPv6 answer those guests asked for (EAI_MEMORY
+	// for an IPv6-only name). It now writes what the result needs, still
+	// only inside the guest's memory: a guest that declared less than it
+	// holds can only have its own bytes written.
+	size := max(binary.LittleEndian.Uint32(sa[4:]), uint32(len(raw)))
+	data, ok := m.slice(binary.LittleEndian.Uint32(sa[8:]), size)
+	if !ok {
+		return ErrnoFault
 	}
 	copy(data, raw)
 	sa[0], sa[1], sa[2], sa[3] = family, 0, 0, 0

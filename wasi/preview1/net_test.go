@@ -148,9 +148,11 @@ func TestWasmEdgeV2Names(t *testing.T) {
 
 // TestGetaddrinfoRustRecords lays the result chain out as the Rust
 // wasmedge_wasi_socket does (socket.rs, get_addrinfo): each sockaddr
-// declares 14 bytes of sa_data for a 26-byte buffer. An IPv6 result does
-// not fit what is declared; it is left out, not an error for the whole
-// call, and the IPv4 result after it fills the first record.
+// declares 14 bytes of sa_data for a 26-byte buffer. An IPv6 result is
+// written whole all the same, as WasmEdge writes it (the extension's
+// sa_data holds 26 bytes), and its length written back; nothing past the
+// 26 bytes is touched. runw used to leave IPv6 results out, so that the
+// crate's IPv6 lookups failed with EAI_MEMORY.
 func TestGetaddrinfoRustRecords(t *testing.T) {
 	g := newSockGuest(t, "", "")
 	g.h.resolve = func(context.Context, netdns.Files, netdns.Query) ([]netdns.Result, error) {
@@ -160,39 +162,48 @@ func TestGetaddrinfoRustRecords(t *testing.T) {
 		}, nil
 	}
 	// Records of 28 bytes at 1000 + 100i; sockaddr at +28 (sa_data_len
-	// 14), its 26-byte buffer at +44, 0xee from +58 on.
-	for i := uint32(0); i < 2; i++ {
-		p := 1000 + 100*i
-		g.put32(p+12, p+28)
-		if i == 0 {
-			g.put32(p+24, p+100)
-		}
-		g.put32(p+28+4, 14)
-		g.put32(p+28+8, p+44)
-		for j := p + 58; j < p+70; j++ {
-			g.mem[j] = 0xee
+	// 14), its 26-byte buffer at +44, 0xee from +70 on.
+	layout := func() {
+		for i := uint32(0); i < 2; i++ {
+			p := 1000 + 100*i
+			clear(g.mem[p : p+100])
+			g.put32(p+12, p+28)
+			if i == 0 {
+				g.put32(p+24, p+100)
+			}
+			g.put32(p+28+4, 14)
+			g.put32(p+28+8, p+44)
+			for j := p + 70; j < p+82; j++ {
+				g.mem[j] = 0xee
+			}
 		}
 	}
+	layout()
 	copy(g.mem[100:], "localhost\x00")
 	g.put32(300, 1000)
 	// hints at 200: all zero, family UNSPEC.
-	if errno := g.call("sock_getaddrinfo", "iiiiiiii", 100, 10, 0, 0, 200, 300, 2, 304); errno != 0 || g.get32(304) != 1 {
-		t.Fatalf("getaddrinfo: errno %d, %d results, want 0 and 1", errno, g.get32(304))
+	if errno := g.call("sock_getaddrinfo", "iiiiiiii", 100, 10, 0, 0, 200, 300, 2, 304); errno != 0 || g.get32(304) != 2 {
+		t.Fatalf("getaddrinfo: errno %d, %d results, want 0 and 2", errno, g.get32(304))
 	}
-	if g.mem[1028] != afInet4 || !bytes.Equal(g.mem[1044:1050], []byte{0, 80, 127, 0, 0, 1}) {
-		t.Errorf("record 0: family %d, sa_data %v", g.mem[1028], g.mem[1044:1050])
+	v6 := append([]byte{0, 80, 0, 0, 0, 0}, netip.IPv6Loopback().AsSlice()...)
+	v6 = append(v6, 0, 0, 0, 0)
+	if g.mem[1028] != afInet6 || g.get32(1032) != 26 || !bytes.Equal(g.mem[1044:1070], v6) {
+		t.Errorf("record 0: family %d, sa_data_len %d, sa_data %v; want %d, 26, %v", g.mem[1028], g.get32(1032), g.mem[1044:1070], afInet6, v6)
 	}
-	for _, p := range []uint32{1058, 1158} {
+	if g.mem[1128] != afInet4 || g.get32(1132) != 14 || !bytes.Equal(g.mem[1144:1150], []byte{0, 80, 127, 0, 0, 1}) {
+		t.Errorf("record 1: family %d, sa_data_len %d, sa_data %v", g.mem[1128], g.get32(1132), g.mem[1144:1150])
+	}
+	for _, p := range []uint32{1070, 1170} {
 		if !bytes.Equal(g.mem[p:p+12], bytes.Repeat([]byte{0xee}, 12)) {
-			t.Errorf("bytes past the declared sa_data at %d written: %x", p, g.mem[p:p+12])
+			t.Errorf("bytes past the 26-byte sa_data at %d written: %x", p, g.mem[p:p+12])
 		}
 	}
-	// Only IPv6 results, none fits: EAI_MEMORY, as before.
+	// Only IPv6 results: the name resolves (it was EAI_MEMORY).
 	g.h.resolve = func(context.Context, netdns.Files, netdns.Query) ([]netdns.Result, error) {
 		return []netdns.Result{{IP: netip.IPv6Loopback(), Port: 80, SockType: sockStream}}, nil
 	}
-	g.put32(1000+28+4, 14)
-	if errno := g.call("sock_getaddrinfo", "iiiiiiii", 100, 10, 0, 0, 200, 300, 2, 304); errno != ErrnoAiMemory {
-		t.Errorf("getaddrinfo with no result that fits: errno %d, want EAI_MEMORY", errno)
+	layout()
+	if errno := g.call("sock_getaddrinfo", "iiiiiiii", 100, 10, 0, 0, 200, 300, 2, 304); errno != 0 || g.get32(304) != 1 || g.mem[1028] != afInet6 {
+		t.Errorf("getaddrinfo of an IPv6-only name: errno %d, %d results, family %d; want 0, 1, %d", errno, g.get32(304), g.mem[1028], afInet6)
 	}
 }
