@@ -291,14 +291,7 @@ func TestComponentFileGrants(t *testing.T) {
 	needsRoot(t, "a mount namespace")
 	t.Parallel()
 	r := newRunw(t)
-	dir := t.TempDir()
-	cfg, ro := filepath.Join(dir, "cfg"), filepath.Join(dir, "ro")
-	if err := os.WriteFile(cfg, []byte("from the host\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(ro, []byte("read-only\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg, ro := fileGrantSources(t, false)
 	// A read-only volume whose source has a mount of its own beneath it,
 	// reached from "/" through a link in the image: read-only all the
 	// way down (a component's "/" is a recursive copy of the root).
@@ -317,18 +310,11 @@ func TestComponentFileGrants(t *testing.T) {
 	// One operation a run: the Go probe under jco's adapter trips the
 	// adapter's state check on a second os.ReadFile (docs/components.md,
 	// "Go guests under jco's preview1 adapter"), with or without mounts.
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"cat", "/etc/cfg"}, "from the host\n"},
-		{[]string{"cat", "/etc/ro"}, "read-only\n"},
-		{[]string{"write", "/etc/ro", "no"}, "ERR "},
-		{[]string{"write", "/etc/cfg", "changed\n"}, "OK"},
+	cases := append(fileGrantCases(), []fileGrantCase{
 		{[]string{"readn", "/dev/urandom", "64"}, "OK n=64 "},
-		{[]string{"cat", "/proc/self/status"}, "ERR "},
 		{[]string{"write", "/dlink/x", "no"}, "ERR "},
-	} {
+	}...)
+	for _, c := range cases {
 		b.edit(func(s *specs.Spec) {
 			s.Process.Args = append([]string{"/app.wasm"}, c.args...)
 			ownMountAndPID(s)
@@ -346,16 +332,66 @@ func TestComponentFileGrants(t *testing.T) {
 			}
 		}
 	}
+	checkFileGrantSources(t, cfg, ro)
+	if _, err := os.Stat(filepath.Join(vol, "sub", "x")); err == nil {
+		t.Errorf("the component wrote under a read-only volume's submount")
+	}
+	r.assertRootEmpty()
+}
+
+// fileGrantSources writes the sources of the file-grant tests' two file
+// bind mounts, /etc/cfg (read-write) and /etc/ro (read-only); with
+// userns they belong to the container's root (userNamespaceLinux's host
+// uid 200000), which can reach them.
+func fileGrantSources(t *testing.T, userns bool) (cfg, ro string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, ro = filepath.Join(dir, "cfg"), filepath.Join(dir, "ro")
+	for file, text := range map[string]string{cfg: "from the host\n", ro: "read-only\n"} {
+		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if userns {
+			if err := os.Chown(file, 200000, 200000); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if userns {
+		traversable(t, dir)
+	}
+	return cfg, ro
+}
+
+// fileGrantCase is a probe command and how its output starts.
+type fileGrantCase struct {
+	args []string
+	want string
+}
+
+// fileGrantCases read both file grants, write each (the read-only one
+// refuses) and try the container's /proc, which a component's "/" lacks.
+func fileGrantCases() []fileGrantCase {
+	return []fileGrantCase{
+		{[]string{"cat", "/etc/cfg"}, "from the host\n"},
+		{[]string{"cat", "/etc/ro"}, "read-only\n"},
+		{[]string{"write", "/etc/ro", "no"}, "ERR "},
+		{[]string{"write", "/etc/cfg", "changed\n"}, "OK"},
+		{[]string{"cat", "/proc/self/status"}, "ERR "},
+	}
+}
+
+// checkFileGrantSources checks the host's files after fileGrantCases:
+// the read-write one holds what the guest wrote, the read-only one is
+// unchanged.
+func checkFileGrantSources(t *testing.T, cfg, ro string) {
+	t.Helper()
 	if got, _ := os.ReadFile(cfg); string(got) != "changed\n" {
 		t.Errorf("the host's file holds %q after the component wrote its bind mount, want %q", got, "changed\n")
 	}
 	if got, _ := os.ReadFile(ro); string(got) != "read-only\n" {
 		t.Errorf("the read-only bind mount's file holds %q", got)
 	}
-	if _, err := os.Stat(filepath.Join(vol, "sub", "x")); err == nil {
-		t.Errorf("the component wrote under a read-only volume's submount")
-	}
-	r.assertRootEmpty()
 }
 
 // A component exec'd into a running container gets what the init's
@@ -380,22 +416,7 @@ func TestComponentExecRoot(t *testing.T) {
 
 func componentExecRoot(t *testing.T, userns bool) {
 	r := newRunw(t)
-	dir := t.TempDir()
-	cfg, ro := filepath.Join(dir, "cfg"), filepath.Join(dir, "ro")
-	for file, text := range map[string]string{cfg: "from the host\n", ro: "read-only\n"} {
-		if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if userns {
-			// The container's root is host uid 200000.
-			if err := os.Chown(file, 200000, 200000); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	if userns {
-		traversable(t, dir)
-	}
+	cfg, ro := fileGrantSources(t, userns)
 	b := newComponentBundle(t, "probe", "sleep", "30s")
 	b.edit(func(s *specs.Spec) {
 		if userns {
@@ -410,27 +431,13 @@ func componentExecRoot(t *testing.T, userns bool) {
 	}
 	bg, pid := runInBackground(t, r, b, "cexec")
 	defer r.killRun(t, bg, "cexec", 20*time.Second)
-	for _, c := range []struct {
-		args []string
-		want string
-	}{
-		{[]string{"cat", "/etc/cfg"}, "from the host\n"},
-		{[]string{"cat", "/etc/ro"}, "read-only\n"},
-		{[]string{"write", "/etc/ro", "no"}, "ERR "},
-		{[]string{"write", "/etc/cfg", "changed\n"}, "OK"},
-		{[]string{"cat", "/proc/self/status"}, "ERR "},
-	} {
+	for _, c := range fileGrantCases() {
 		res := r.mustRun(append([]string{"exec", "cexec", "/app.wasm"}, c.args...)...)
 		if !strings.HasPrefix(res.stdout, c.want) {
 			t.Errorf("exec %v: stdout %q, want it to start %q", c.args, res.stdout, c.want)
 		}
 	}
-	if got, _ := os.ReadFile(cfg); string(got) != "changed\n" {
-		t.Errorf("the host's file holds %q after the exec'd component wrote its bind mount, want %q", got, "changed\n")
-	}
-	if got, _ := os.ReadFile(ro); string(got) != "read-only\n" {
-		t.Errorf("the read-only bind mount's file holds %q", got)
-	}
+	checkFileGrantSources(t, cfg, ro)
 	// The container's mount namespace still has its /proc (the init's
 	// pid namespace: its pid 1 is the init).
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d/root/proc/1/status", pid)); err != nil {
