@@ -527,6 +527,31 @@ func TestComponentText(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// A memory minimum the container's memory limit itself allows, but not
+// what the limit leaves the guest beside runw's init, is refused saying
+// so, for a component (whose instantiation runs at start, so a trap) as
+// for a module (refused at create). A component reported only wasmtime's
+// "memory minimum size of 160 pages exceeds memory limits" under a 12 MiB
+// limit, which read as wrong.
+func TestMemoryMinimumBeyondTheCapSaysWhy(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	const want = "the memory limit of 12 MiB leaves the guest 6 MiB of linear memory (the rest is kept for runw's init)"
+	for _, c := range []struct {
+		guest string
+		code  int
+	}{{"component/bigmemory.wat", 134}, {"wat/bigmemory.wat", 1}} {
+		b := newBundle(t, c.guest)
+		b.edit(memoryLimit(12 << 20))
+		res := r.run("run", "-b", b.dir, "bigmem")
+		if res.code != c.code || !strings.Contains(res.stderr, want) {
+			t.Errorf("%s under a 12 MiB limit: %v, want exit %d saying %q", c.guest, res, c.code, want)
+		}
+		r.run("delete", "-f", "bigmem")
+	}
+	r.assertRootEmpty()
+}
+
 // `runw kill` ends a component spinning in wasm code (the init exits
 // around it), with 128+signal, through create/start/kill/delete.
 func TestComponentKillLoop(t *testing.T) {

@@ -49,6 +49,9 @@ type componentGuest struct {
 	// engine is held so that it lives as long as the instance made in it.
 	engine *wasmtime.Engine
 	inst   *component.Instance
+	// plan is the component's plan, for what its memory limit leaves it
+	// (memoryRefusal) when instantiation at Run is refused.
+	plan   *Plan
 	signal atomic.Int32
 	// held are the preopens' descriptors, kept while wasmtime uses them;
 	// root are those of the rootfs's, which TakeRoot replaces.
@@ -74,7 +77,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 	}
 	defer comp.Close()
 	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit, TableElements: plan.tableElements()}
-	g := &componentGuest{engine: engine}
+	g := &componentGuest{engine: engine, plan: plan}
 	// Each preopen is wasmtime's to open by path: it is given the
 	// descriptor runw opened and confined as the preview1 host's are
 	// (preview1.OpenConfinedDir says against what).
@@ -143,7 +146,12 @@ func (g *componentGuest) Run() Exit {
 	if sig := g.signal.Load(); sig != 0 {
 		return Exit{Code: 128 + int(sig)}
 	}
-	return Exit{Code: TrapExitCode, Trap: trapMessage(r.Err)}
+	msg := trapMessage(r.Err)
+	if why := g.plan.memoryRefusal(msg); why != "" {
+		// Instantiation runs here, not at create as a module's does.
+		msg = why + ": " + msg
+	}
+	return Exit{Code: TrapExitCode, Trap: msg}
 }
 
 // Stop records that a running component ends because of signal sig. It

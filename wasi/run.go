@@ -343,8 +343,8 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		if plan.Reserve > 0 && strings.Contains(err.Error(), "exceeds table limits") {
 			return nil, fmt.Errorf("instantiate %q: the memory limit of %s allows each of the module's tables %d elements (they are kept beside linear memory): %w", plan.Argv[0], sizeText(plan.MemoryLimit+plan.Reserve), plan.tableElements(), oneLine(err))
 		}
-		if plan.MemoryLimit > 0 && strings.Contains(err.Error(), "exceeds memory limits") {
-			return nil, fmt.Errorf("instantiate %q: the memory limit of %s leaves the guest %s of linear memory (the rest is kept for runw's init): %w", plan.Argv[0], sizeText(plan.MemoryLimit+plan.Reserve), sizeText(plan.MemoryLimit), oneLine(err))
+		if why := plan.memoryRefusal(err.Error()); why != "" {
+			return nil, fmt.Errorf("instantiate %q: %s: %w", plan.Argv[0], why, oneLine(err))
 		}
 		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))
 	}
@@ -492,6 +492,18 @@ func trapMessage(err error) string {
 	out := append([]string(nil), lines[:cutFrom]...)
 	out = append(out, fmt.Sprintf("    ... %d frames left out ...", len(frames)-2*trapFrames))
 	return strings.Join(append(out, lines[cutTo:]...), "\n")
+}
+
+// memoryRefusal says, of wasmtime's refusal msg of a memory the cap
+// does not allow, what the container's memory limit leaves the guest; ""
+// for any other error, or with no cap. The guest's minimum can be below
+// the limit itself and still be refused, since the cap is the limit less
+// the init's reserve: the bare refusal read as wrong.
+func (p *Plan) memoryRefusal(msg string) string {
+	if p.MemoryLimit <= 0 || !strings.Contains(msg, "exceeds memory limits") {
+		return ""
+	}
+	return fmt.Sprintf("the memory limit of %s leaves the guest %s of linear memory (the rest is kept for runw's init)", sizeText(p.MemoryLimit+p.Reserve), sizeText(p.MemoryLimit))
 }
 
 // sizeText is a size in bytes as a message gives it: whole MiB, or bytes.
