@@ -292,7 +292,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 			return initConfig{}, err
 		}
 	}
-	fifo := h.Path(fifoName)
+	fifo := h.Path(state.FifoFile)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return initConfig{}, fmt.Errorf("create exec fifo: %w", err)
 	}
@@ -385,11 +385,6 @@ func stdioOf(tty *os.File) [3]*os.File {
 	return [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
 }
 
-// initRecord names the init of a container still being created, so that
-// if create is killed before state.json exists, delete can still find the
-// init and its cgroup and remove them.
-const initRecord = state.InitFile
-
 // recordInit writes the init record: pid, start time, cgroup. Pid 0
 // records the cgroup alone, before the init exists.
 func recordInit(h *state.Handle, pid int, cgPath string) error {
@@ -400,13 +395,13 @@ func recordInit(h *state.Handle, pid int, cgPath string) error {
 			return err
 		}
 	}
-	return state.WriteFileAtomic(h.Path(initRecord), []byte(fmt.Sprintf("%d %d %s", pid, start, cgPath)), 0o600)
+	return state.WriteFileAtomic(h.Path(state.InitFile), []byte(fmt.Sprintf("%d %d %s", pid, start, cgPath)), 0o600)
 }
 
 // cleanupAborted kills the init of an aborted create (if it still lives)
 // and removes its cgroup, from the record create left.
 func cleanupAborted(h *state.Handle) {
-	data, err := h.ReadFile(initRecord)
+	data, err := h.ReadFile(state.InitFile)
 	if err != nil {
 		return
 	}

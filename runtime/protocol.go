@@ -66,10 +66,6 @@ const (
 	errorPrefix = "error: "
 )
 
-// fifoName is the exec fifo in the state directory: the init blocks
-// opening it for writing until `start` opens it for reading.
-const fifoName = state.FifoFile
-
 // extraFD is the descriptor number ExtraFiles[i] has in the init.
 func extraFD(i int) int { return firstExtraFD + i }
 

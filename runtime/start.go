@@ -38,7 +38,7 @@ func (r *Runtime) Start(id string) error {
 	if err := h.Save(c); err != nil {
 		return err
 	}
-	if opened, err := releaseInit(h.Path(fifoName), c); err != nil {
+	if opened, err := releaseInit(h.Path(state.FifoFile), c); err != nil {
 		// Created again only where that is certain: the fifo was never
 		// opened and the record says so. Otherwise the init may run, or
 		// the record would say it does when it never will: it is
@@ -51,7 +51,7 @@ func (r *Runtime) Start(id string) error {
 		}
 		return err
 	}
-	os.Remove(h.Path(fifoName))
+	os.Remove(h.Path(state.FifoFile))
 	if err := runHooks(specState(c, state.Running), hookGroup{"poststart", hooks.Poststart}); err != nil {
 		// runtime-spec: a failed poststart hook is an error, and the
 		// container is stopped (delete then undoes the rest).

@@ -7,6 +7,15 @@ import (
 	"strings"
 )
 
+// tempInfix marks WriteFileAtomic's temporaries: "."+name+tempInfix+
+// random digits, beside name.
+const tempInfix = ".tmp-"
+
+// isAtomicTemp says whether name is one of WriteFileAtomic's temporaries.
+func isAtomicTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, tempInfix)
+}
+
 // WriteFileAtomic replaces path with data so that readers see either the
 // old content or the new, never a partial file, even if the writer is
 // killed mid-way: it writes a temporary file in the same directory (its
@@ -26,7 +35,7 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
 	if dir == "" {
 		dir = "."
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-*")
+	f, err := os.CreateTemp(dir, "."+base+tempInfix+"*")
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
@@ -24,16 +23,19 @@ const stateFile = "state.json"
 
 // The other entries runw makes in a container directory.
 const (
-	// FifoFile is the exec fifo the init waits on until `start`.
+	// FifoFile is the exec fifo: the init blocks opening it for writing
+	// until `start` opens it for reading.
 	FifoFile = "exec.fifo"
-	// InitFile names the init of a container still being created.
+	// InitFile names the init of a container still being created, so
+	// that if create is killed before state.json exists, delete can
+	// still find the init and its cgroup and remove them.
 	InitFile = "init.pid"
 	// PrivateDir holds the directories runw makes for the guest (tmpfs).
 	PrivateDir = "private"
 )
 
 // ownEntries are the names runw makes in a container directory;
-// WriteFileAtomic's temporaries ("."+name+".tmp-*") are its own too.
+// WriteFileAtomic's temporaries (isAtomicTemp) are its own too.
 var ownEntries = map[string]bool{stateFile: true, FifoFile: true, InitFile: true, PrivateDir: true}
 
 // foreignDir says whether dir, a container directory without state.json,
@@ -49,7 +51,7 @@ func foreignDir(dir string) bool {
 	}
 	for _, e := range entries {
 		n := e.Name()
-		if !ownEntries[n] && !(strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-")) {
+		if !ownEntries[n] && !isAtomicTemp(n) {
 			return true
 		}
 	}
