@@ -357,14 +357,34 @@ func fileMountsSupported(t *testing.T) (bool, string) {
 
 // ---- CRI-O ----
 
+// crioTools gives the crio, pinns and crictl binaries the test drives:
+// those RUNW_CRIO, RUNW_PINNS and RUNW_CRICTL name, else those `make
+// test` builds into build/crio/bin (integration/crio.sh). It skips the
+// test when there are none.
+func crioTools(t *testing.T) (crio, pinns, crictl string) {
+	crio, pinns, crictl = os.Getenv("RUNW_CRIO"), os.Getenv("RUNW_PINNS"), os.Getenv("RUNW_CRICTL")
+	if crio != "" && pinns != "" && crictl != "" {
+		return crio, pinns, crictl
+	}
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(root, "build", "crio", "bin")
+	crio, pinns, crictl = filepath.Join(bin, "crio"), filepath.Join(bin, "pinns"), filepath.Join(bin, "crictl")
+	for _, f := range []string{crio, pinns, crictl} {
+		if _, err := os.Stat(f); err != nil {
+			t.Skipf("CRI-O test: no %s (`make test` builds crio, pinns and crictl there as root with integration/crio.sh; or set RUNW_CRIO, RUNW_PINNS and RUNW_CRICTL: docs/crio.md)", f)
+		}
+	}
+	return crio, pinns, crictl
+}
+
 // newCRIOEnv skips the test unless it can run, then builds the images in
 // CRI-O's store and starts CRI-O. Everything is torn down at the end.
 func newCRIOEnv(t *testing.T) *crioEnv {
 	t.Helper()
-	crio, pinns, crictl := os.Getenv("RUNW_CRIO"), os.Getenv("RUNW_PINNS"), os.Getenv("RUNW_CRICTL")
-	if crio == "" || pinns == "" || crictl == "" {
-		t.Skip("CRI-O test: set RUNW_CRIO, RUNW_PINNS and RUNW_CRICTL to crio, pinns and crictl binaries (docs/crio.md)")
-	}
+	crio, pinns, crictl := crioTools(t)
 	if os.Geteuid() != 0 {
 		t.Skip("CRI-O test needs root (CRI-O, runc, cgroups, namespaces)")
 	}

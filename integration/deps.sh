@@ -7,10 +7,11 @@
 # plugins (podman's and the CRI pod's bridge), iptables (their port
 # mappings), curl, and wrk (the HTTP load generator of `make bench`); and
 # libseccomp-dev with pkg-config, which runw's own build needs (the
-# Makefile's deps-build installs them first). Only missing packages are
+# Makefile's deps-build installs them first); libsqlite3-dev, which the
+# CRI-O that integration/crio.sh builds links. Only missing packages are
 # installed; it needs root and apt-get and does nothing otherwise.
 set -e
-pkgs="podman conmon catatonit containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 uidmap slirp4netns libseccomp-dev pkg-config iproute2 containernetworking-plugins iptables curl wrk"
+pkgs="podman conmon catatonit containerd runc busybox-static clang lld wasi-libc libclang-rt-14-dev-wasm32 rustc libstd-rust-dev-wasm32 uidmap slirp4netns libseccomp-dev pkg-config libsqlite3-dev iproute2 containernetworking-plugins iptables curl wrk"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
