@@ -58,7 +58,7 @@ test: build
 	@mkdir -p $(BUILD)
 	@if [ "$$(id -u)" = 0 ]; then sh integration/deps.sh; else echo "not root: engine tests will skip"; fi
 	@# CRI-O, which Debian 12 lacks, from the Go module proxy (once; TestCRIO skips without it).
-	@if [ "$$(id -u)" = 0 ]; then sh integration/crio.sh $(BUILD); fi
+	@if [ "$$(id -u)" = 0 ]; then sh integration/crio.sh; fi
 	$(MAKE) --no-print-directory lint
 	@# The WASI host's fuzz test, briefly (longer by hand: FUZZTIME=10m or 10000000x).
 	$(GO) test -run '^$$' -fuzz FuzzHostCalls -fuzztime $(FUZZTIME) ./wasi/preview1/
