@@ -5,8 +5,7 @@
 # three are already there. A build that fails says why and exits 0: the
 # test then skips, saying so, and the rest of `make test` runs.
 #
-# Usage: sh integration/crio.sh [build-dir]   (default: build, as TestCRIO
-# looks there)
+# Usage: sh integration/crio.sh   (TestCRIO looks in build/crio/bin)
 set -u
 CRIO_VERSION=v1.36.3
 CRICTL_VERSION=v1.37.0
@@ -15,12 +14,7 @@ CRICTL_VERSION=v1.37.0
 # compiling the copy its SQLite driver carries.
 CRIO_TAGS="containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper seccomp libsqlite3"
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-case "${1:-}" in
-"") out=$root/build/crio ;;
-/*) out=$1/crio ;;
-*) out=$root/$1/crio ;;
-esac
+out=$(cd "$(dirname "$0")/.." && pwd)/build/crio
 bin=$out/bin
 if [ -x "$bin/crio" ] && [ -x "$bin/pinns" ] && [ -x "$bin/crictl" ]; then
 	exit 0
