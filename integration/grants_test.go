@@ -865,6 +865,108 @@ func TestMaskedPathsAreMasked(t *testing.T) {
 	}
 }
 
+// TestReadOnlyPathsAreReadOnly: linux.readonlyPaths outside /proc and
+// /sys turn read-only what is there, as runc's read-only bind of each
+// over itself does: a volume mounted exactly there, a directory of the
+// image (found through the image's link, as runc's mount follows it), a
+// file, a directory inside a volume. A mount below a read-only path
+// keeps its own flags, as under runc, whose remount is not recursive. The
+// guest used to write them all.
+func TestReadOnlyPathsAreReadOnly(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	vol, sub, data := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.Mkdir(filepath.Join(data, "locked"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "locked", "a"), []byte("volume file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writes := []string{"write", "/vol/f", "x", "write", "/vol/sub/f", "x", "write", "/cfg/new", "x", "write", "/etc/conf", "x",
+		"write", "/etc/other", "x", "write", "/data/locked/a", "x", "write", "/data/free", "x", "echo", "end"}
+	// The outcome of each write above, in order.
+	const want = "ERR open /vol/f: Read-only file system\nOK\n" +
+		"ERR open /cfg/new: Read-only file system\nERR open /etc/conf: Read-only file system\nOK\n" +
+		"ERR open /data/locked/a: Read-only file system\nOK\nend\n"
+	for _, ns := range []bool{false, true} {
+		if ns && os.Geteuid() != 0 {
+			continue
+		}
+		b := newBundle(t, "probe", writes...)
+		b.writeFile("cfg/a", "image file")
+		b.symlink("cfg", "cfg2")
+		b.writeFile("etc/conf", "image conf")
+		b.edit(func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, bindMount("/vol", vol), bindMount("/vol/sub", sub), bindMount("/data", data))
+			s.Linux = &specs.Linux{ReadonlyPaths: []string{"/vol", "/cfg2", "/etc/conf", "/data/locked", "/not/there", "/proc/sys"}}
+			if ns {
+				s.Linux.Namespaces = []specs.LinuxNamespace{{Type: specs.MountNamespace}}
+			}
+		})
+		id := fmt.Sprintf("readonly-%v", ns)
+		if out := runOutput(t, r, b, id); out != want {
+			t.Errorf("mount namespace %v: the guest saw %q; want %q", ns, out, want)
+		}
+		for _, f := range []string{filepath.Join(vol, "f"), filepath.Join(b.rootfs, "cfg", "new"), filepath.Join(b.rootfs, "etc", "other")} {
+			os.Remove(f)
+		}
+		os.Remove(filepath.Join(sub, "f"))
+		os.Remove(filepath.Join(data, "free"))
+		if got, _ := os.ReadFile(filepath.Join(b.rootfs, "etc", "conf")); string(got) != "image conf" {
+			t.Errorf("the read-only file holds %q", got)
+		}
+		if got, _ := os.ReadFile(filepath.Join(data, "locked", "a")); string(got) != "volume file" {
+			t.Errorf("the file under the read-only directory holds %q", got)
+		}
+		if !ns {
+			continue
+		}
+		// runw exec: the read-only paths of create, in the container's
+		// root (pivoted) and by the host's (--no-pivot).
+		b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "sleep", "30s"} })
+		for _, pivot := range []bool{true, false} {
+			id := fmt.Sprintf("readonly-exec-%v", pivot)
+			args := []string{"run", "-d", "-b", b.dir, id}
+			if !pivot {
+				args = []string{"run", "-d", "--no-pivot", "-b", b.dir, id}
+			}
+			r.mustRun(args...)
+			res := r.mustRun(append([]string{"exec", id, "/probe.wasm"}, writes...)...)
+			if res.stdout != want {
+				t.Errorf("exec (pivot %v): %q; want %q", pivot, res.stdout, want)
+			}
+			os.Remove(filepath.Join(sub, "f"))
+			os.Remove(filepath.Join(data, "free"))
+			os.Remove(filepath.Join(b.rootfs, "etc", "other"))
+
+			// The attack: a neighbour sharing the rootfs (or a volume)
+			// swaps the read-only directory for a link to a host
+			// directory once create has resolved it. Opened by its host
+			// path, the exec'd process was granted the host's directory.
+			host := dirWith(t, "secret", "host secret")
+			cfg := filepath.Join(b.rootfs, "cfg")
+			if err := os.Rename(cfg, cfg+".old"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(host, cfg); err != nil {
+				t.Fatal(err)
+			}
+			res = r.run("exec", id, "/probe.wasm", "cat", "/cfg/secret", "write", "/cfg/secret", "y")
+			if strings.Contains(res.stdout, "host secret") || strings.Contains(res.stdout, "OK") {
+				t.Errorf("exec (pivot %v) after /cfg became a link to the host: %v", pivot, res)
+			}
+			if got, _ := os.ReadFile(filepath.Join(host, "secret")); string(got) != "host secret" {
+				t.Errorf("the host's file now holds %q", got)
+			}
+			os.Remove(cfg)
+			if err := os.Rename(cfg+".old", cfg); err != nil {
+				t.Fatal(err)
+			}
+			r.run("delete", "--force", id)
+		}
+	}
+}
+
 // TestRenameCannotUnmask: the view's masks and mounts stay at their guest
 // paths, where Linux moves a mount along with a directory renamed above
 // it. The attack: renaming the directory that holds a masked path

@@ -249,11 +249,15 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	// taken as written, never resolved again.
 	rec := recordOfContainer(c)
 	b.Destinations = rec.destinationsFor(b)
-	// The masks where create put them (a path the guest made since is
-	// not one); none for a container whose create recorded none.
-	b.Masks = rec.Masks
+	// The masks and read-only paths where create put them (a path the
+	// guest made since is not one); none for a container whose create
+	// recorded none.
+	b.Masks, b.ReadOnly = rec.Masks, rec.ReadOnly
 	if b.Masks == nil {
 		b.Masks = &[]spec.Mask{}
+	}
+	if b.ReadOnly == nil {
+		b.ReadOnly = &[]spec.Mask{}
 	}
 	if root != nil {
 		// What each bind is, the container's tree says (passAll opens

@@ -66,6 +66,9 @@ type record struct {
 	// Masks are the masked paths as create found them (nil: a container
 	// of an older runw, whose exec resolves them again).
 	Masks *[]spec.Mask `json:"masks,omitempty"`
+	// ReadOnly are the read-only paths as create found them (nil: a
+	// container of an older runw, whose exec grants none).
+	ReadOnly *[]spec.Mask `json:"readonly,omitempty"`
 }
 
 // recordOf returns b's record as state.Container.Extra (nil when empty).
@@ -80,7 +83,10 @@ func recordOf(b *spec.Bundle) json.RawMessage {
 	if b.Masks != nil && b.Spec.Linux != nil && len(b.Spec.Linux.MaskedPaths) > 0 {
 		r.Masks = b.Masks
 	}
-	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations) == 0 && r.Masks == nil {
+	if b.ReadOnly != nil && len(*b.ReadOnly) > 0 {
+		r.ReadOnly = b.ReadOnly
+	}
+	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations) == 0 && r.Masks == nil && r.ReadOnly == nil {
 		return nil
 	}
 	data, _ := json.Marshal(r)

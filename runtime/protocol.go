@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -271,6 +272,9 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
 		return h.fail(err)
 	}
+	if err := cfg.passWithin(&h); err != nil {
+		return h.fail(err)
+	}
 	if !cfg.Sandbox.has(specs.UserNamespace) {
 		cfg.passCacheView(&h)
 		cfg.Passed = len(h.files)
@@ -321,6 +325,44 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 	cfg.CacheDir = ""
 	cfg.Passed = len(h.files)
 	return h.files, nil
+}
+
+// passWithin hands the init the grants runw made of paths inside other
+// grants (wasi.Preopen.Within: the read-only paths), each opened inside
+// the directory that holds it, by descriptor.
+//
+// The attack this stops: that directory is the rootfs or a volume, which
+// the guest may write. A guest that swapped the path, once create had
+// resolved it, for a link to /etc (made in the rootfs; rootfs/ro -> /etc
+// on the host) had an exec'd process granted the host's /etc, the host
+// path being opened as it is. Inside its holder the link leads to the
+// container's own /etc. What is found must be a directory or a regular
+// file, as create found it: never a device node.
+func (cfg *initConfig) passWithin(h *handedOver) error {
+	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
+		for i := range grants {
+			g := &grants[i]
+			if g.Within == "" {
+				continue
+			}
+			rel, err := filepath.Rel(g.Within, g.HostPath)
+			if err != nil || !filepath.IsLocal(rel) {
+				return fmt.Errorf("grant %q: %q is not inside %q", g.GuestPath, g.HostPath, g.Within)
+			}
+			f, err := pathrs.OpenInRoot(g.Within, rel)
+			if err != nil {
+				return fmt.Errorf("grant %q: %w", g.GuestPath, spec.ErrnoOf(err))
+			}
+			if fi, err := f.Stat(); err != nil || !fi.IsDir() && !fi.Mode().IsRegular() {
+				f.Close()
+				return fmt.Errorf("grant %q: not a file or directory", g.GuestPath)
+			}
+			handed := h.add(f)
+			cfg.passTree(h, fdPath(f), handed)
+			g.HostPath = handed
+		}
+	}
+	return nil
 }
 
 // passTree hands the init, for its pivot, a detached copy of the mount

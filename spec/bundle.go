@@ -35,6 +35,9 @@ type Bundle struct {
 	// Masks, when set, are the masked paths as create found them
 	// (MaskedPaths), for runw exec.
 	Masks *[]Mask
+	// ReadOnly, when set, are the read-only paths as create found them
+	// (ReadOnlyPaths), for runw exec.
+	ReadOnly *[]Mask
 	// StatSource, when set, tells what a bind mount's source is (a
 	// directory or a file) in place of a stat of the source on the host:
 	// runw exec asks the container's tree at the destination, where the

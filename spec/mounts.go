@@ -98,9 +98,9 @@ var kernelFS = map[string]bool{
 	"mqueue":  true,
 }
 
-// Mask is one of linux.maskedPaths as create found it: the guest path it
-// resolves to in the container's view, symlinks followed, and whether a
-// directory is there (else a file).
+// Mask is one of linux.maskedPaths (or linux.readonlyPaths) as create
+// found it: the guest path it resolves to in the container's view,
+// symlinks followed, and whether a directory is there (else a file).
 type Mask struct {
 	Path string `json:"path"`
 	Dir  bool   `json:"dir,omitempty"`
@@ -123,11 +123,41 @@ func (b *Bundle) MaskedPaths() []Mask {
 	if b.Spec.Linux == nil {
 		return nil
 	}
-	// Engines mask /proc and /sys paths in every spec: the view is built
-	// only for a mask elsewhere.
+	return b.resolvePaths(b.Spec.Linux.MaskedPaths, false)
+}
+
+// ReadOnlyPaths are linux.readonlyPaths outside /proc and /sys, found as
+// MaskedPaths finds masks, in spec order: what podman's --security-opt
+// readonly paths and Kubernetes' procMount leave besides the kernel's.
+// runc binds each over itself and remounts that one mount read-only,
+// after every mount and before the masks: what is there (the image's
+// directory, a volume mounted exactly there) turns read-only, and a
+// mount below it keeps its own flags (runc's remount is not recursive).
+// Only directories and regular files are taken: a device node stays
+// writable on a read-only mount. Recorded ones (Bundle.ReadOnly, from
+// create) are taken as they are, for runw exec.
+func (b *Bundle) ReadOnlyPaths() []Mask {
+	if b.ReadOnly != nil {
+		return *b.ReadOnly
+	}
+	if b.Spec.Linux == nil {
+		return nil
+	}
+	return b.resolvePaths(b.Spec.Linux.ReadonlyPaths, true)
+}
+
+// resolvePaths resolves linux.maskedPaths or linux.readonlyPaths: each
+// path outside /proc and /sys, in the view of the rootfs and every mount
+// (links followed inside it, as runc's mount over it follows them), that
+// exists there; "/" itself only for a read-only path (runc then makes
+// the whole root read-only), and with plainOnly, only directories and
+// regular files.
+func (b *Bundle) resolvePaths(paths []string, plainOnly bool) []Mask {
+	// Engines name /proc and /sys paths in every spec: the view is built
+	// only for a path elsewhere.
 	var candidates []string
-	for _, p := range b.Spec.Linux.MaskedPaths {
-		if c := cleanDestination(p); c != "/" && !underKernelDir(c) {
+	for _, p := range paths {
+		if c := cleanDestination(p); (c != "/" || plainOnly) && !underKernelDir(c) {
 			candidates = append(candidates, c)
 		}
 	}
@@ -138,7 +168,7 @@ func (b *Bundle) MaskedPaths() []Mask {
 	var out []Mask
 	for _, c := range candidates {
 		guest, err := v.resolve(c)
-		if err != nil || guest == "/" || underKernelDir(guest) {
+		if err != nil || (guest == "/" && !plainOnly) || underKernelDir(guest) {
 			continue
 		}
 		f, err := v.open(guest)
@@ -147,7 +177,7 @@ func (b *Bundle) MaskedPaths() []Mask {
 		}
 		fi, err := f.Stat()
 		f.Close()
-		if err != nil {
+		if err != nil || (plainOnly && !fi.IsDir() && !fi.Mode().IsRegular()) {
 			continue
 		}
 		out = append(out, Mask{Path: guest, Dir: fi.IsDir()})
@@ -155,9 +185,25 @@ func (b *Bundle) MaskedPaths() []Mask {
 	return out
 }
 
-// underMask says a mount at dest is covered by a mask: at a masked path
+// HolderOf is the host directory that holds the clean, symlink-free guest
+// path guest in the view (the rootfs, or the source of the bind mount it
+// lies in), and guest's path inside it; ok is false when guest lies in a
+// tmpfs, an overlay or a kernel filesystem, which have no host directory
+// until the init mounts them.
+func (b *Bundle) HolderOf(guest string) (root, rel string, ok bool) {
+	m, in := b.view().innermost(guest)
+	switch {
+	case !in:
+		return b.Rootfs, guest, true
+	case m.empty:
+		return "", "", false
+	}
+	return m.source, "/" + strings.TrimPrefix(strings.TrimPrefix(guest, m.dest), "/"), true
+}
+
+// UnderMask says a mount at dest is covered by a mask: at a masked path
 // (the mask replaces it) or below a masked directory.
-func underMask(dest string, masks []Mask) bool {
+func UnderMask(dest string, masks []Mask) bool {
 	for _, m := range masks {
 		if dest == m.Path || (m.Dir && Within(dest, m.Path)) {
 			return true
@@ -199,7 +245,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination) || underKernelDir(literal):
 			cm.Kind = MountIgnored
-		case underMask(cm.Destination, masked):
+		case UnderMask(cm.Destination, masked):
 			// Covered by a masked directory, which runc masks after
 			// every mount.
 			cm.Kind = MountHidden

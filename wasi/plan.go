@@ -30,6 +30,18 @@ type Preopen struct {
 	GuestPath string `json:"guest"`
 	// ReadOnly withholds every write right, for files and the directory.
 	ReadOnly bool `json:"ro,omitempty"`
+	// Within is set on a grant of a path inside another grant, a
+	// read-only path: the host directory that holds it (the rootfs or a
+	// bind mount's source), where the guest of this container or of
+	// another that shares it may plant links. HostPath is then opened by
+	// descriptor inside Within (runtime's handOver), never by its host
+	// path.
+	Within string `json:"within,omitempty"`
+	// Remounted says the grant is read-only by linux.readonlyPaths alone,
+	// which runc applies after every mount: runw still makes the mount
+	// points of the grants below it (MakeMountPoints), as runc mounts
+	// them before it remounts.
+	Remounted bool `json:"remounted,omitempty"`
 }
 
 // Plan is everything the guest is granted, computed before any process is
@@ -211,6 +223,10 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		}
 	}
 
+	// linux.readonlyPaths, after every mount and before the masks, as
+	// runc remounts them.
+	p.readOnlyPaths(b)
+
 	// linux.maskedPaths, after every mount, as runc masks them: a
 	// directory becomes an empty read-only directory, a file reads as
 	// /dev/null (spec.Bundle.MaskedPaths says where they are).
@@ -237,6 +253,60 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	}
 	p.SetMemoryLimit(specMemoryLimit(b.Spec))
 	return p, nil
+}
+
+// readOnlyPaths makes the grants at linux.readonlyPaths read-only, as
+// runc's read-only bind of each over itself does: a grant there (a volume
+// mounted exactly at the path, the rootfs for "/") turns read-only; a
+// path inside a grant becomes a read-only grant of its own, of the same
+// directory or file, which the grants below it still cover where they
+// are mounted (runc's remount leaves the mounts below it as they are).
+//
+// The attack it stops: a read-only path, podman's --security-opt
+// readonly or an engine's default, was ignored, and the guest wrote what
+// the engine meant it could only read.
+func (p *Plan) readOnlyPaths(b *spec.Bundle) {
+	masks := b.MaskedPaths()
+	for _, r := range b.ReadOnlyPaths() {
+		if spec.UnderMask(r.Path, masks) {
+			// A mask covers it after (a grant of its own below a masked
+			// directory would show what the mask hides).
+			continue
+		}
+		grants := &p.Files
+		if r.Dir {
+			grants = &p.Preopens
+		}
+		if i := lastAt(*grants, r.Path); i >= 0 {
+			// A device node stays writable on a read-only mount.
+			if g := &(*grants)[i]; !IsDefaultDevice(*g) && !g.ReadOnly {
+				g.ReadOnly, g.Remounted = true, true
+			}
+			continue
+		}
+		root, rel, ok := b.HolderOf(r.Path)
+		if !ok {
+			// Inside a tmpfs or an overlay, empty at create (runc finds
+			// nothing there either, but for a tmpcopyup's copy).
+			p.Skipped = append(p.Skipped, fmt.Sprintf("%s: read-only path inside a tmpfs or overlay, not made read-only", r.Path))
+			continue
+		}
+		// Writable for mount points where the mount that holds it is.
+		holder, _, _ := p.holder(r.Path)
+		*grants = append(*grants, Preopen{HostPath: filepath.Join(root, rel), GuestPath: r.Path, ReadOnly: true, Within: root,
+			Remounted: !holder.ReadOnly || holder.Remounted || holder.GuestPath == "/"})
+	}
+}
+
+// lastAt is the index of the last grant at guest path guest (the one the
+// guest sees there), or -1.
+func lastAt(grants []Preopen, guest string) int {
+	for i := len(grants) - 1; i >= 0; i-- {
+		if path.Clean(grants[i].GuestPath) == guest {
+			return i
+		}
+	}
+	return -1
 }
 
 // specMemoryLimit is the container's memory limit in the spec (0: none):
@@ -526,7 +596,7 @@ func (p *Plan) makeIn(guestPath string, dir bool) error {
 	if !ok {
 		return nil
 	}
-	if d.ReadOnly && d.GuestPath != "/" {
+	if d.ReadOnly && !d.Remounted && d.GuestPath != "/" {
 		// A read-only bind mount is never written, not even by runw.
 		return nil
 	}

@@ -190,6 +190,61 @@ func TestPlanMountGrants(t *testing.T) {
 	}
 }
 
+// TestPlanReadOnlyPaths: a read-only path at a grant makes that grant
+// read-only; one inside a grant becomes a read-only grant of its own,
+// opened within its holder; /proc paths, paths not there and device
+// nodes are left. Mount points below a read-only path are still made
+// where the mount holding them is writable (runc mounts before it
+// remounts), never in a read-only bind's source.
+func TestPlanReadOnlyPaths(t *testing.T) {
+	rw, ro := t.TempDir(), t.TempDir()
+	for _, d := range []string{filepath.Join(rw, "locked"), filepath.Join(ro, "locked")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := baseSpec()
+	s.Mounts = []specs.Mount{
+		{Destination: "/rw", Type: "bind", Source: rw, Options: []string{"rbind"}},
+		{Destination: "/ro", Type: "bind", Source: ro, Options: []string{"rbind", "ro"}},
+		{Destination: "/rw/locked/m", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}},
+		{Destination: "/ro/locked/m", Type: "bind", Source: t.TempDir(), Options: []string{"rbind"}},
+	}
+	s.Linux = &specs.Linux{ReadonlyPaths: []string{"/rw/locked", "/ro/locked", "/app.wasm", "/missing", "/proc/sys"}}
+	p, b := planFor(t, s, t.TempDir())
+	want := []Preopen{
+		{HostPath: filepath.Join(rw, "locked"), GuestPath: "/rw/locked", ReadOnly: true, Within: rw, Remounted: true},
+		{HostPath: filepath.Join(ro, "locked"), GuestPath: "/ro/locked", ReadOnly: true, Within: ro},
+	}
+	if got := p.Preopens[len(p.Preopens)-2:]; !reflect.DeepEqual(got, want) {
+		t.Errorf("read-only path grants:\n got %+v\nwant %+v", got, want)
+	}
+	if got := p.Files[len(p.Files)-1]; got != (Preopen{HostPath: filepath.Join(b.Rootfs, "app.wasm"), GuestPath: "/app.wasm", ReadOnly: true, Within: b.Rootfs, Remounted: true}) {
+		t.Errorf("last file grant %+v, want /app.wasm read-only", got)
+	}
+	p.MakeMountPoints()
+	if _, err := os.Stat(filepath.Join(rw, "locked", "m")); err != nil {
+		t.Errorf("no mount point below the read-only path in a writable volume: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(ro, "locked", "m")); err == nil {
+		t.Error("a mount point was made in a read-only volume's source")
+	}
+
+	// A read-only path on the grant itself: that grant, no other.
+	s.Linux.ReadonlyPaths = []string{"/rw", "/"}
+	p, _ = planFor(t, s, t.TempDir())
+	if !p.Preopens[0].ReadOnly || !p.Preopens[1].ReadOnly || !p.Preopens[1].Remounted || len(p.Preopens) != 5 {
+		t.Errorf("read-only / and /rw: %+v", p.Preopens)
+	}
+
+	// Below a masked directory, no grant: the mask covers it.
+	s.Linux.ReadonlyPaths, s.Linux.MaskedPaths = []string{"/rw/locked"}, []string{"/rw"}
+	p, _ = planFor(t, s, t.TempDir())
+	if i := lastAt(p.Preopens, "/rw/locked"); i >= 0 {
+		t.Errorf("a grant below a masked directory: %+v", p.Preopens[i])
+	}
+}
+
 func TestPlanMemoryLimit(t *testing.T) {
 	s := baseSpec()
 	p, _ := planFor(t, s, t.TempDir())
