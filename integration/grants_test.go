@@ -416,6 +416,32 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 		t.Errorf("an image whose /proc is a file: %v", res)
 	}
 	r.assertRootEmpty()
+
+	// Nor a /proc that is a link: the host's /proc, or the spec's proc
+	// mount, went to its target and hid the volume there (/proc -> data),
+	// or failed obscurely (/proc -> /). runc refuses in these words.
+	os.Remove(filepath.Join(b2.rootfs, "proc"))
+	os.Remove(filepath.Join(b2.rootfs, "data"))
+	if err := os.Mkdir(filepath.Join(b2.rootfs, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"data", "/"} {
+		os.Remove(filepath.Join(b2.rootfs, "proc"))
+		b2.symlink(target, "proc")
+		for _, procMount := range []bool{false, true} {
+			b2.edit(func(s *specs.Spec) {
+				s.Mounts = []specs.Mount{bindMount("/data", vol)}
+				if procMount {
+					s.Mounts = append([]specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}, s.Mounts...)
+				}
+			})
+			res := r.run("run", "-d", "-b", b2.dir, "proclink")
+			if res.code != 1 || !strings.Contains(res.stderr, `filesystem "proc" must be mounted on ordinary directory`) || strings.Count(res.stderr, "\n") != 1 {
+				t.Errorf("an image whose /proc -> %s (a proc mount in the spec: %v): %v", target, procMount, res)
+			}
+			r.assertRootEmpty()
+		}
+	}
 }
 
 // TestMissingCwdIsCreated: a process.cwd the image lacks is made in the

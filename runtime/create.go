@@ -70,6 +70,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// and the grants use them, and they are recorded (saveContainer), so
 	// that exec grants the mounts where the container's process has them.
 	b.Destinations = b.MountDestinations()
+	if err := b.CheckKernelMounts(); err != nil {
+		return nil, err
+	}
 	masks, readOnly := b.MaskedPaths(), b.ReadOnlyPaths()
 	b.Masks, b.ReadOnly = &masks, &readOnly
 	ep, handedOff, err := r.classify(id, b, command)

@@ -212,6 +212,23 @@ func UnderMask(dest string, masks []Mask) bool {
 	return false
 }
 
+// CheckKernelMounts refuses a proc or sysfs mount whose destination the
+// image made a link (Destinations, resolved, differs from the path as
+// written), in runc's words: runc mounts these on nothing but a
+// directory (the attacks of CVE-2019-16884 and CVE-2019-19921). Followed,
+// the kernel's view stood at the link's target: /proc -> data hid a
+// volume at /data from the module's lookup and the grants, and /proc ->
+// / hid the whole rootfs ("/app.wasm: no such file or directory").
+func (b *Bundle) CheckKernelMounts() error {
+	dests := b.MountDestinations()
+	for i, m := range b.Spec.Mounts {
+		if (m.Type == "proc" || m.Type == "sysfs") && dests[i] != cleanDestination(m.Destination) {
+			return fmt.Errorf("error mounting %q to rootfs at %q: filesystem %q must be mounted on ordinary directory", m.Type, m.Destination, m.Type)
+		}
+	}
+	return nil
+}
+
 // kernelDirs are the guest directories that never receive a grant, whatever
 // is mounted there.
 var kernelDirs = []string{"/proc", "/sys"}
