@@ -759,6 +759,34 @@ func TestIsattyOfNonTerminalStreams(t *testing.T) {
 	}
 }
 
+// TestAppendOnStdoutFile: O_APPEND a C guest sets on its stdout, a file
+// (`run > out.log`), puts each write at the end, as natively, and
+// F_GETFL reports it; the description the shell shares keeps its own
+// flags. runw answered yes and went on writing at the offset.
+func TestAppendOnStdoutFile(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := netBundle(t, netGuest(t, "append"))
+	out := filepath.Join(t.TempDir(), "out.log")
+	if err := os.WriteFile(out, []byte("AAAA"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd, stdout, stderr := r.command(t.Context(), "run", "--bundle", b.dir, "append")
+	cmd.Stdout = f
+	res := finish(cmd, cmd.Run(), stdout, stderr)
+	if data, _ := os.ReadFile(out); res.code != 0 || string(data) != "AAAAB" || res.stderr != "append=1 offset=5\n" {
+		t.Errorf("the guest's write after fcntl(O_APPEND) and a seek to 0: file %q, %v; want AAAAB, append=1 offset=5", data, res)
+	}
+	if fl, err := unix.FcntlInt(f.Fd(), unix.F_GETFL, 0); err != nil || fl&unix.O_APPEND != 0 {
+		t.Errorf("the shared description's flags: %#o %v; want no O_APPEND", fl, err)
+	}
+}
+
 // TestOverlayMount: an overlay mount (podman's -v SRC:DST:O and --mount
 // type=image) is granted as the overlay runw mounts: the guest reads the
 // lower layer and its writes land in the upper one, never the lower; a

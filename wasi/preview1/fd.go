@@ -71,6 +71,8 @@ func (h *Host) ioOnce(e *fdEntry, bufs [][]byte, write bool, offset int64) (int,
 		var err error
 		if e.hostNonblock && offset < 0 {
 			n, err = h.nonblockIO(e.hostFd, bufs, write)
+		} else if write && offset < 0 && e.appendEmulated {
+			n, err = appendWrite(e.hostFd, bufs)
 		} else {
 			n, err = rawIO(e.hostFd, bufs, write, offset)
 		}
@@ -117,6 +119,20 @@ func untilAll(bufs [][]byte, all bool, once func([][]byte) (int, Errno)) (int, E
 			return total, 0
 		}
 	}
+}
+
+// appendWrite writes bufs at the end of the file fd (fdEntry's
+// appendEmulated), moving its offset there; before Linux 4.16, which has
+// no RWF_APPEND, by a seek to the end first.
+func appendWrite(fd int, bufs [][]byte) (int, error) {
+	n, err := unix.Pwritev2(fd, bufs, -1, unix.RWF_APPEND)
+	if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+		if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
+			return 0, err
+		}
+		return unix.Writev(fd, bufs)
+	}
+	return n, err
 }
 
 // nowaitWrite writes bufs to a blocking descriptor the guest made
@@ -428,11 +444,20 @@ func (h *Host) fdFdstatSetFlags(m memory, a []arg) Errno {
 			return toErrno(err)
 		}
 	}
-	if e.kind == kindStdio || e.kind == kindSocket {
-		// APPEND cannot change on a shared description and means
-		// nothing on a socket; only the emulated NONBLOCK is the guest's.
-		// What the description has (stdioEntry: `run >> out.log`) stays
-		// reported: the kernel still appends.
+	switch e.kind {
+	case kindStdio:
+		// The description is shared (the shell's, conmon's): it keeps
+		// its flags. APPEND the guest sets on a file is emulated, write
+		// by write; one the description has (stdioEntry: `run >>
+		// out.log`) stays reported, as the kernel still appends.
+		var hostAppend uint16
+		if fl, err := unix.FcntlInt(uintptr(e.hostFd), unix.F_GETFL, 0); err == nil && fl&unix.O_APPEND != 0 {
+			hostAppend = fdflagAppend
+		}
+		e.appendEmulated = flags&fdflagAppend != 0 && hostAppend == 0 && e.filetype == filetypeRegularFile
+		flags |= hostAppend
+	case kindSocket:
+		// APPEND means nothing on a socket.
 		flags = flags&^fdflagAppend | e.flags&fdflagAppend
 	}
 	e.flags = e.flags&(fdflagDsync|fdflagRsync|fdflagSync) | flags&(fdflagAppend|fdflagNonblock)

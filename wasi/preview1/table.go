@@ -37,6 +37,11 @@ type fdEntry struct {
 	// socket): a read or write is tried first and waits only on EAGAIN,
 	// one system call fewer for a server that is busy.
 	hostNonblock bool
+	// appendEmulated says the guest set APPEND on a stdio file whose
+	// description, shared with the shell or the engine, has no O_APPEND:
+	// each write goes to the end (pwritev2's RWF_APPEND), as natively,
+	// and the shared description is left as it is.
+	appendEmulated bool
 	// ownsHost says fd_close closes the host descriptor (not for stdio:
 	// the guest closing its stdout must not close the init's).
 	ownsHost bool
