@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -243,6 +244,20 @@ func TestPodman(t *testing.T) {
 		}
 		if got := p.inspect(t, id, "{{.State.Running}}"); got != "true" {
 			t.Errorf("State.Running %s, want true", got)
+		}
+	})
+
+	// 3b. top shows the container's process as runc's container shows
+	// it: no terminal is "?" (psgo reads the container's /dev/pts, which
+	// runw makes as runc's devpts mount does; without it the column was
+	// empty).
+	t.Run("TopShowsTheProcess", func(t *testing.T) {
+		id := p.detach(t, engProbeImage, "sleep", "1h")
+		res := p.podman(t, "top", id, "pid", "tty", "args")
+		engWant(t, res, 0)
+		lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+		if len(lines) != 2 || !regexp.MustCompile(`^1\s+\?\s+runw init /probe.wasm sleep 1h`).MatchString(lines[1]) {
+			t.Errorf("podman top: %q; want one process, pid 1, tty ?, running the module", res.stdout)
 		}
 	})
 

@@ -85,6 +85,10 @@ type Mount struct {
 	// OverlayData holds an overlay mount's filesystem options (lowerdir=,
 	// upperdir=, workdir=, ...), comma-separated, as mount(2) takes them.
 	OverlayData string
+	// MountPoint says an ignored kernel filesystem outside /proc and /sys
+	// (devpts at /dev/pts, mqueue at /dev/mqueue) still has its
+	// destination made, an empty directory, as runc's mount makes it.
+	MountPoint bool
 }
 
 // kernelFS are the filesystem types that expose the host kernel's view and
@@ -262,6 +266,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination) || underKernelDir(literal):
 			cm.Kind = MountIgnored
+			cm.MountPoint = kernelFS[m.Type] && !underKernelDir(cm.Destination) && !underKernelDir(literal)
 		case UnderMask(cm.Destination, masked):
 			// Covered by a masked directory, which runc masks after
 			// every mount.

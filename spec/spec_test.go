@@ -746,10 +746,10 @@ func TestMountsPodmanLike(t *testing.T) {
 	want := []Mount{
 		{Destination: "/proc", Source: "proc", Kind: MountIgnored},
 		{Destination: "/dev", Source: "", Kind: MountTmpfs, TmpfsData: "mode=755,size=65536k"},
-		{Destination: "/dev/pts", Source: "devpts", Kind: MountIgnored},
+		{Destination: "/dev/pts", Source: "devpts", Kind: MountIgnored, MountPoint: true},
 		{Destination: "/sys", Source: "sysfs", ReadOnly: true, Kind: MountIgnored},
 		{Destination: "/sys/fs/cgroup", Source: "cgroup", ReadOnly: true, Kind: MountIgnored},
-		{Destination: "/dev/mqueue", Source: "mqueue", Kind: MountIgnored},
+		{Destination: "/dev/mqueue", Source: "mqueue", Kind: MountIgnored, MountPoint: true},
 		{Destination: "/dev/shm", Source: "", Kind: MountTmpfs, TmpfsData: "mode=1777,size=65536k"},
 		{Destination: "/tmp", Source: "", Kind: MountTmpfs},
 		{Destination: "/data", Source: dataDir, ReadOnly: true, Kind: MountBind},

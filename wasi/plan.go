@@ -103,6 +103,13 @@ type Plan struct {
 	// mount, it mounts a real tmpfs there with them, so a size limit
 	// answers ENOSPC as it would in runc's container.
 	TmpfsData map[string]string `json:"tmpfs_data,omitempty"`
+	// MountPoints are the destinations of the kernel filesystems runw
+	// does not mount outside /proc and /sys (devpts at /dev/pts, mqueue
+	// at /dev/mqueue): MakeMountPoints makes each an empty directory, as
+	// runc's mount makes it, so that the container's /dev holds them as
+	// a native one does (podman top reads /dev/pts for its TTY column,
+	// and without it showed none where runc's container shows "?").
+	MountPoints []string `json:"mount_points,omitempty"`
 	// CopyUp are the guest destinations of the tmpfs mounts with
 	// tmpcopyup: the container's init fills each with a copy of what the
 	// rootfs has there before the guest runs (runtime/copyup.go). Only
@@ -219,6 +226,9 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		case spec.MountHidden:
 			p.Skipped = append(p.Skipped, fmt.Sprintf("%s: covered by a later mount", m.Destination))
 		default:
+			if m.MountPoint {
+				p.MountPoints = append(p.MountPoints, m.Destination)
+			}
 			p.Skipped = append(p.Skipped, fmt.Sprintf("%s: host kernel views are never exposed", m.Destination))
 		}
 	}
@@ -573,6 +583,9 @@ func (p *Plan) MakeMountPoints() {
 		// A failure leaves the grant reached only where its parent
 		// exists.
 		_ = p.makeIn(g.GuestPath, i < len(p.Preopens))
+	}
+	for _, d := range p.MountPoints {
+		_ = p.makeIn(d, true)
 	}
 }
 
