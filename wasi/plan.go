@@ -613,6 +613,17 @@ func (p *Plan) makeIn(guestPath string, dir bool) error {
 		// A read-only bind mount is never written, not even by runw.
 		return nil
 	}
+	if d.Within != "" {
+		// A grant inside another (a read-only path): walked from the
+		// directory that holds it, as every grant is walked from its
+		// own root, so that a link swapped in on the way to it leads
+		// nowhere outside that directory.
+		within, err := filepath.Rel(d.Within, d.HostPath)
+		if err != nil || !filepath.IsLocal(within) {
+			return nil
+		}
+		return makeMountPoint(d.Within, path.Join(within, rel), dir)
+	}
 	return makeMountPoint(d.HostPath, rel, dir)
 }
 

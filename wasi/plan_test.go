@@ -222,6 +222,25 @@ func TestPlanReadOnlyPaths(t *testing.T) {
 	if got := p.Files[len(p.Files)-1]; got != (Preopen{HostPath: filepath.Join(b.Rootfs, "app.wasm"), GuestPath: "/app.wasm", ReadOnly: true, Within: b.Rootfs, Remounted: true}) {
 		t.Errorf("last file grant %+v, want /app.wasm read-only", got)
 	}
+	// The attack: a neighbour sharing the volume swaps the read-only
+	// directory for a link to a host directory once it is resolved.
+	// Walked by its host path, the mount point was made there.
+	outside := t.TempDir()
+	locked := filepath.Join(rw, "locked")
+	if err := os.Rename(locked, locked+".old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, locked); err != nil {
+		t.Fatal(err)
+	}
+	p.MakeMountPoints()
+	if _, err := os.Stat(filepath.Join(outside, "m")); err == nil {
+		t.Error("a mount point was made through a link, outside the volume")
+	}
+	os.Remove(locked)
+	if err := os.Rename(locked+".old", locked); err != nil {
+		t.Fatal(err)
+	}
 	p.MakeMountPoints()
 	if _, err := os.Stat(filepath.Join(rw, "locked", "m")); err != nil {
 		t.Errorf("no mount point below the read-only path in a writable volume: %v", err)
