@@ -440,7 +440,10 @@ func TestHooks(t *testing.T) {
 	t.Cleanup(func() {
 		for _, f := range []string{daemon, slow} {
 			if data, err := os.ReadFile(f); err == nil {
-				if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil {
+				// Only a sleep of the hook's: the pid may be another
+				// test's process by now (pids wrap at 32,768 here).
+				pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+				if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && strings.HasPrefix(string(cmdline), "sleep\x00") {
 					unix.Kill(pid, unix.SIGKILL)
 				}
 			}

@@ -641,7 +641,15 @@ func waitCompiler(t *testing.T, create *background) int {
 	if compiler == 0 {
 		t.Fatalf("no compile child of create appeared: %v", create.wait(t, 30*time.Second))
 	}
-	t.Cleanup(func() { syscall.Kill(compiler, syscall.SIGKILL) })
+	// By pidfd: by the time the test ends the child is long gone, and on
+	// a machine whose pid_max is 32,768 a full test run reuses pids, so
+	// a kill by number could end another test's container.
+	if pidfd, err := unix.PidfdOpen(compiler, 0); err == nil {
+		t.Cleanup(func() {
+			unix.PidfdSendSignal(pidfd, unix.SIGKILL, nil, 0)
+			unix.Close(pidfd)
+		})
+	}
 	return compiler
 }
 
