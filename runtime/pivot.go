@@ -50,9 +50,9 @@ func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 		return false, fmt.Errorf("rootfs: %w", err)
 	}
 	defer root.Close()
-	// Never through a link (spec.Bundle.Mounts refuses one under a proc
-	// mount, as runc does): the host's /proc bound at its target would
-	// hide what the image or a volume has there.
+	// Never through a link (spec.Bundle.CheckKernelMounts refuses one
+	// under a proc mount, as runc does): the host's /proc bound at its
+	// target would hide what the image or a volume has there.
 	var st unix.Stat_t
 	if err := unix.Fstatat(int(root.Fd()), "proc", &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return false, errors.New(`rootfs: /proc is not a directory: filesystem "proc" must be mounted on ordinary directory`)

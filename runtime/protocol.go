@@ -340,11 +340,13 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 // the directory that holds it, by descriptor.
 //
 // The attack this stops: that directory is the rootfs or a volume, which
-// the guest may write. A guest that swapped the path, once create had
-// resolved it, for a link to /etc (made in the rootfs; rootfs/ro -> /etc
-// on the host) had an exec'd process granted the host's /etc, the host
-// path being opened as it is. Inside its holder the link leads to the
-// container's own /etc. What is found must be a directory or a regular
+// others may write (another container sharing the volume; the guest
+// itself cannot rename a grant's mount point). One that swapped the
+// path, once create had resolved it, for a link to /etc (rootfs/ro ->
+// /etc on the host) had an exec'd process granted the host's /etc, the
+// host path being opened as it is (TestReadOnlyPathsAreReadOnly, under
+// --no-pivot). Inside its holder the link leads to the container's own
+// /etc. What is found must be a directory or a regular
 // file, as create found it: never a device node.
 func (cfg *initConfig) passWithin(h *handedOver) error {
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {

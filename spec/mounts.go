@@ -131,9 +131,8 @@ func (b *Bundle) MaskedPaths() []Mask {
 }
 
 // ReadOnlyPaths are linux.readonlyPaths outside /proc and /sys, found as
-// MaskedPaths finds masks, in spec order: what podman's --security-opt
-// readonly paths and Kubernetes' procMount leave besides the kernel's.
-// runc binds each over itself and remounts that one mount read-only,
+// MaskedPaths finds masks, in spec order (engines name /proc paths
+// only; a hand-written spec or a tool may name any). runc binds each over itself and remounts that one mount read-only,
 // after every mount and before the masks: what is there (the image's
 // directory, a volume mounted exactly there) turns read-only, and a
 // mount below it keeps its own flags (runc's remount is not recursive).

@@ -32,8 +32,8 @@ type Preopen struct {
 	ReadOnly bool `json:"ro,omitempty"`
 	// Within is set on a grant of a path inside another grant, a
 	// read-only path: the host directory that holds it (the rootfs or a
-	// bind mount's source), where the guest of this container or of
-	// another that shares it may plant links. HostPath is then opened by
+	// bind mount's source), where a process of another container that
+	// shares it may plant links. HostPath is then opened by
 	// descriptor inside Within (runtime's handOver), never by its host
 	// path.
 	Within string `json:"within,omitempty"`
@@ -272,9 +272,8 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 // directory or file, which the grants below it still cover where they
 // are mounted (runc's remount leaves the mounts below it as they are).
 //
-// The attack it stops: a read-only path, podman's --security-opt
-// readonly or an engine's default, was ignored, and the guest wrote what
-// the engine meant it could only read.
+// The hole it closes: a read-only path outside /proc was ignored, and
+// the guest wrote what the spec said it could only read.
 func (p *Plan) readOnlyPaths(b *spec.Bundle) {
 	masks := b.MaskedPaths()
 	for _, r := range b.ReadOnlyPaths() {
