@@ -268,7 +268,7 @@ var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "pid-file", Usage: "write the container's pid here"},
 	&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
 	&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the init"},
-	&cli.IntFlag{Name: "preserve-fds", Usage: "accepted; a WASI guest cannot use inherited descriptors"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional descriptors (3 to 2+N) to the process; their numbers in the guest are in RUNW_PRESERVED_FDS"},
 	&cli.BoolFlag{Name: "no-pivot", Usage: "keep the host's root in the container's mount namespace (a rootfs on an initramfs cannot be pivoted into)"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted; runw makes no session keyring"},
 }
@@ -346,7 +346,7 @@ var execFlags = []cli.Flag{
 	&cli.StringFlag{Name: "apparmor", Usage: "accepted for runc compatibility"},
 	&cli.BoolFlag{Name: "no-new-privs", Usage: "accepted; a wasm guest cannot gain privileges"},
 	&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "accepted; a wasm guest has no capabilities"},
-	&cli.IntFlag{Name: "preserve-fds", Usage: "accepted; a WASI guest cannot use inherited descriptors"},
+	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional descriptors (3 to 2+N) to the process; their numbers in the guest are in RUNW_PRESERVED_FDS"},
 	&cli.StringFlag{Name: "cgroup", Usage: "accepted; exec joins the container's cgroup"},
 	&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
 }
@@ -740,6 +740,7 @@ func execAction(c *cli.Context) error {
 		IgnorePaused:  c.Bool("ignore-paused"),
 		User:          c.String("user"),
 		Gids:          c.Int64Slice("additional-gids"),
+		PreserveFDs:   c.Int("preserve-fds"),
 	})
 	if err != nil {
 		return execFailed(err)

@@ -82,6 +82,13 @@ func engRunHeldStdin(t *testing.T, outDir string, env []string, name string, arg
 
 func engRunStdin(t *testing.T, outDir string, env []string, stdin *os.File, name string, args ...string) engResult {
 	t.Helper()
+	return engRunFiles(t, outDir, env, stdin, nil, name, args...)
+}
+
+// engRunFiles is engRunStdin with extra descriptors for the command, its
+// 3, 4, ... in order.
+func engRunFiles(t *testing.T, outDir string, env []string, stdin *os.File, extra []*os.File, name string, args ...string) engResult {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), engTimeout)
 	defer cancel()
 	stdout, err := os.CreateTemp(outDir, "stdout-")
@@ -99,6 +106,7 @@ func engRunStdin(t *testing.T, outDir string, env []string, stdin *os.File, name
 	if stdin != nil {
 		cmd.Stdin = stdin
 	}
+	cmd.ExtraFiles = extra
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
 	err = cmd.Run()

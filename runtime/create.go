@@ -25,8 +25,8 @@ type CreateOptions struct {
 	PidFile       string
 	ConsoleSocket string
 	PidfdSocket   string
-	// PreserveFDs is accepted for compatibility; a WASI p1 guest has no way
-	// to use inherited descriptors, so none are passed to it.
+	// PreserveFDs passes the caller's descriptors 3 to 3+PreserveFDs-1
+	// to the guest (preserve.go), after its listeners.
 	PreserveFDs  int
 	NoPivot      bool
 	NoNewKeyring bool
@@ -53,6 +53,10 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 // cgroup, record it, run the create hooks.
 func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command string) (*initProcess, error) {
 	if err := state.ValidateID(id); err != nil {
+		return nil, err
+	}
+	preserved, err := preservedFDs(o.PreserveFDs)
+	if err != nil {
 		return nil, err
 	}
 	if o.PidFile != "" {
@@ -126,6 +130,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 
 	cfg, err := r.prepareInit(h, b, ep, o.NoPivot)
 	if err != nil {
+		return nil, err
+	}
+	if err := cfg.preserve(preserved, b.Spec); err != nil {
 		return nil, err
 	}
 	if err := checkCgroupEmpty(cgPath); err != nil {
@@ -326,6 +333,7 @@ func (r *Runtime) spawnContainerInit(h *state.Handle, b *spec.Bundle, cfg initCo
 	if err != nil {
 		return nil, err
 	}
+	extra = cfg.passPreserved(extra)
 	defer closeAll(extra)
 	ns, err := namespacesForCreate(cfg.Sandbox)
 	if err != nil {

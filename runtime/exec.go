@@ -40,6 +40,11 @@ type ExecOptions struct {
 	// the kernel lets it open through its grants.
 	User string
 	Gids []int64
+	// PreserveFDs passes the caller's descriptors 3 to 3+PreserveFDs-1
+	// to the process, as create does (preserve.go); preserved are their
+	// numbers, checked before anything else is opened.
+	PreserveFDs int
+	preserved   []int
 }
 
 // Exec runs another wasm module inside a container: a new instance, in a
@@ -48,6 +53,11 @@ type ExecOptions struct {
 // process's own argv, env and cwd. In the foreground it returns the
 // module's exit status.
 func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
+	preserved, err := preservedFDs(o.PreserveFDs)
+	if err != nil {
+		return 0, err
+	}
+	o.preserved = preserved
 	status, err := r.exec(id, o, true)
 	if errors.Is(err, errCompiledForExec) {
 		// The container and the module as they are now, and no compile
@@ -155,6 +165,10 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		defer tty.Close()
 	}
 	cfg := r.newInitConfig(plan, sb, cached)
+	if err := cfg.preserve(o.preserved, b.Spec); err != nil {
+		unlock()
+		return 0, err
+	}
 	// In the container's user namespace it is nobody on the host, as the
 	// init is: its tmpfs directories are handed over as descriptors.
 	passOver := cfg.handOver
@@ -166,6 +180,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		unlock()
 		return 0, err
 	}
+	extra = cfg.passPreserved(extra)
 	defer closeAll(extra)
 	// The exec'd process enters the container's namespaces, whatever its
 	// spec says now: those of the running init.

@@ -31,7 +31,9 @@ import (
 //	fd 4          the sync pipe: the init writes "ready" once the guest is
 //	              instantiated and the sandbox applied, or "error: <why>",
 //	              then closes it; EOF without a word means it died
-//	fd 5...       spawnOptions.ExtraFiles, in order (extraFD)
+//	fd 5...       spawnOptions.ExtraFiles, in order (extraFD): the
+//	              descriptors handed over for paths, then those the
+//	              caller preserved for the guest (passPreserved)
 //	after them    the tasks files of the cgroup v1 hierarchies the
 //	              constructor enters (cgroups.go), then the orders pipe
 //	              of the C constructor in runtime/nsenter, named by
@@ -85,6 +87,9 @@ type initConfig struct {
 	// cache is the command's opened cache (Runtime.openedCache), from
 	// which handOver and passAll hand the init its view or its artifact.
 	cache *wasi.Cache
+	// preserved are the caller's descriptors for the guest (preserve),
+	// which passPreserved hands over after the others.
+	preserved []int
 	// CacheView is a read-only view of the cache directory (handed over
 	// as /proc/self/fd/N), through which the init opens the artifacts it
 	// maps (wasi.Cache.ReadOnlyView says why): in its own mount

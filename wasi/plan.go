@@ -117,6 +117,10 @@ type Plan struct {
 	CopyUp []string `json:"copy_up,omitempty"`
 	// Net is the network grant (network.go).
 	Net preview1.Network `json:"net"`
+	// Inherited are the descriptors runw's caller preserved for the
+	// process (--preserve-fds), by their numbers in the init, in the
+	// caller's order (preview1.Config.Inherited).
+	Inherited []int `json:"inherited,omitempty"`
 	// MemoryLimit caps the guest's linear memory in bytes (0: no cap),
 	// and Reserve is the room the container's memory limit keeps beside
 	// it for the init (0: no limit); SetMemoryLimit sets both.

@@ -302,19 +302,23 @@ func checkExecCwd(plan *Plan) error {
 // prepareModule grants the plan to a compiled module and instantiates it.
 func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan) (*moduleGuest, error) {
 	host, err := preview1.New(preview1.Config{
-		Args:     plan.Argv,
-		Env:      plan.Env,
-		Mounts:   plan.view(),
-		Preopens: plan.preopenNames(),
-		Go:       plan.Go,
-		Stdio:    [3]int{0, 1, 2},
-		Net:      plan.Net,
+		Args:      plan.Argv,
+		Env:       plan.Env,
+		Mounts:    plan.view(),
+		Preopens:  plan.preopenNames(),
+		Go:        plan.Go,
+		Stdio:     [3]int{0, 1, 2},
+		Inherited: plan.Inherited,
+		Net:       plan.Net,
 		// Under a memory limit, what the init's reserve affords.
 		MaxSubscriptions: plan.maxSubscriptions(),
 	})
 	if err != nil {
 		if le := (*preview1.ListenError)(nil); errors.As(err, &le) {
 			return nil, fmt.Errorf("bind the container's listeners: %w", err)
+		}
+		if ie := (*preview1.InheritError)(nil); errors.As(err, &ie) {
+			return nil, fmt.Errorf("preserve-fds: %w", err)
 		}
 		return nil, fmt.Errorf("grant the container's files: %w", err)
 	}

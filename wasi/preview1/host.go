@@ -3,6 +3,7 @@ package preview1
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,11 @@ type Config struct {
 	Go bool
 	// Stdio are the host descriptors behind guest 0, 1 and 2.
 	Stdio [3]int
+	// Inherited are host descriptors runw's caller preserved for the
+	// container (--preserve-fds), in its order: the guest gets them
+	// after the listeners (inheritedEntry), and the guest's table owns
+	// them from then on.
+	Inherited []int
 	// Net is the network grant.
 	Net Network
 	// Resolve answers sock_getaddrinfo; nil is netdns.Lookup.
@@ -157,52 +163,58 @@ func New(cfg Config) (*Host, error) {
 	// preopen scan at the first EBADF from fd_prestat_get, which a socket
 	// answers, so a listener before a directory would hide it
 	// (wasmtime#3936).
-	env := cfg.Env
-	if len(cfg.Net.Listeners) > 0 {
-		var nums []byte
-		for i, l := range cfg.Net.Listeners {
-			// A listener may come from the image's own ENV
-			// (RUNW_LISTEN): it must not open a port the operator's
-			// listen grant leaves out, as the root init binds it
-			// before capabilities drop and before Landlock.
-			if !allowed(cfg.Net.Listen, l.Addr) {
-				h.Close()
-				return nil, &ListenError{fmt.Errorf("listen %s: outside the listen grant (io.github.runw.net.listen)", l)}
-			}
-			fd, family, typ, err := bindListener(l)
-			if err != nil {
-				h.Close()
-				return nil, &ListenError{err}
-			}
-			goNoDelay(cfg.Go, fd, typ)
-			// NONBLOCK, as wasmtime's tcplisten gave it: Go's
-			// os.NewFile then treats the listener as pollable and parks
-			// Accept in its netpoller, where a blocking accept would
-			// stop every goroutine of the single-threaded guest. A guest
-			// that wants a blocking listener clears the flag (Rust's
-			// set_nonblocking(false)).
-			id, _ := h.fds.add(sockEntry(fd, family, typ, fdflagNonblock))
-			if i > 0 {
-				nums = append(nums, ',')
-			}
-			nums = fmt.Appendf(nums, "%d", id)
+	var listening, preserved []string
+	for _, l := range cfg.Net.Listeners {
+		// A listener may come from the image's own ENV (RUNW_LISTEN):
+		// it must not open a port the operator's listen grant leaves
+		// out, as the root init binds it before capabilities drop and
+		// before Landlock.
+		if !allowed(cfg.Net.Listen, l.Addr) {
+			h.Close()
+			return nil, &ListenError{fmt.Errorf("listen %s: outside the listen grant (io.github.runw.net.listen)", l)}
 		}
-		env = withEnv(env, ListenFdsEnv, string(nums))
-	} else {
-		// Only runw says which descriptors are listeners: one the image
-		// or a copied environment (podman exec) names is not there.
-		env = withoutEnv(env, ListenFdsEnv)
+		fd, family, typ, err := bindListener(l)
+		if err != nil {
+			h.Close()
+			return nil, &ListenError{err}
+		}
+		goNoDelay(cfg.Go, fd, typ)
+		// NONBLOCK, as wasmtime's tcplisten gave it: Go's os.NewFile
+		// then treats the listener as pollable and parks Accept in its
+		// netpoller, where a blocking accept would stop every goroutine
+		// of the single-threaded guest. A guest that wants a blocking
+		// listener clears the flag (Rust's set_nonblocking(false)).
+		id, _ := h.fds.add(sockEntry(fd, family, typ, fdflagNonblock))
+		listening = append(listening, strconv.Itoa(int(id)))
+	}
+	// The descriptors the caller preserved come last, in its order.
+	for i, fd := range cfg.Inherited {
+		unix.CloseOnExec(fd)
+		e, listener, err := inheritedEntry(fd, cfg.Net, cfg.Go)
+		if err != nil {
+			h.Close()
+			return nil, &InheritError{Index: i, Err: err}
+		}
+		id, _ := h.fds.add(e)
+		preserved = append(preserved, strconv.Itoa(int(id)))
+		if listener {
+			listening = append(listening, strconv.Itoa(int(id)))
+		}
+	}
+	// Only runw says which descriptors are listeners or preserved: a
+	// value the image or a copied environment (podman exec) holds names
+	// nothing, and the guest must see the numbers runw assigned.
+	env := withoutEnv(withoutEnv(cfg.Env, ListenFdsEnv), PreservedFdsEnv)
+	if len(listening) > 0 {
+		env = append(env, ListenFdsEnv+"="+strings.Join(listening, ","))
+	}
+	if len(preserved) > 0 {
+		env = append(env, PreservedFdsEnv+"="+strings.Join(preserved, ","))
 	}
 	for _, e := range env {
 		h.env = append(h.env, append([]byte(e), 0))
 	}
 	return h, nil
-}
-
-// withEnv is env with key set to value, replacing an entry of the same
-// key: the guest must see the numbers runw assigned, not a stale copy.
-func withEnv(env []string, key, value string) []string {
-	return append(withoutEnv(env, key), key+"="+value)
 }
 
 // withoutEnv is env without its entries for key.
@@ -218,7 +230,13 @@ func withoutEnv(env []string, key string) []string {
 
 // stdioEntry describes host descriptor fd as guest descriptor i.
 func stdioEntry(i, fd int) *fdEntry {
-	e := &fdEntry{kind: kindStdio, hostFd: fd, read: i == 0, write: i != 0, pollable: true}
+	return streamEntry(fd, i == 0, i != 0)
+}
+
+// streamEntry describes host descriptor fd, shared with runw's caller, as
+// a stream the guest may read, write, or both.
+func streamEntry(fd int, read, write bool) *fdEntry {
+	e := &fdEntry{kind: kindStdio, hostFd: fd, read: read, write: write, pollable: true}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err == nil {
 		e.filetype = filetypeOf(st.Mode)
@@ -232,10 +250,12 @@ func stdioEntry(i, fd int) *fdEntry {
 		// fd_fdstat_get (fcntl F_GETFL) says so, as natively.
 		e.flags |= fdflagAppend
 	}
+	e.rightsBase = rightPollFdReadwrite
 	if e.read {
-		e.rightsBase = rightFdRead | rightPollFdReadwrite
-	} else {
-		e.rightsBase = rightFdWrite | rightPollFdReadwrite
+		e.rightsBase |= rightFdRead
+	}
+	if e.write {
+		e.rightsBase |= rightFdWrite
 	}
 	if e.filetype != filetypeRegularFile {
 		e.rightsBase |= rightFdFdstatSetFlags

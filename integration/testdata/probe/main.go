@@ -28,6 +28,10 @@
 //	stdin            copy stdin to stdout until EOF
 //	isatty           print "tty" if stdout is a character device, else "notty"
 //	panic            panic("probe panic"); Go on wasip1 then exits with status 2
+//	fdwrite VAR I TEXT  write TEXT to the I-th (from 0) descriptor named in
+//	                 the environment variable VAR (comma-separated numbers,
+//	                 as RUNW_PRESERVED_FDS); print "OK" or "ERR <err>"
+//	fdread VAR I     read that descriptor to EOF and print what it held
 //
 // File system calls, one WASI call each where Go allows (each prints "OK",
 // or what it read, or "ERR <err>"):
@@ -204,6 +208,29 @@ func main() {
 			}
 		case "panic":
 			panic("probe panic")
+		case "fdwrite", "fdread":
+			f, err := envFile(next(cmd), next(cmd))
+			if err != nil {
+				fmt.Println("ERR", err)
+				if cmd == "fdwrite" {
+					next(cmd)
+				}
+				continue
+			}
+			if cmd == "fdwrite" {
+				_, err = io.WriteString(f, next(cmd))
+				if err == nil {
+					fmt.Println("OK")
+				}
+			} else {
+				var b []byte
+				if b, err = io.ReadAll(f); err == nil {
+					fmt.Printf("%s\n", b)
+				}
+			}
+			if err != nil {
+				fmt.Println("ERR", err)
+			}
 		case "lstat":
 			fi, err := os.Lstat(next(cmd))
 			if err != nil {
@@ -419,4 +446,18 @@ func report(err error) {
 		return
 	}
 	fmt.Println("OK")
+}
+
+// envFile is the i-th descriptor named in the environment variable name.
+func envFile(name, i string) (*os.File, error) {
+	nums := strings.Split(os.Getenv(name), ",")
+	n, err := strconv.Atoi(i)
+	if err != nil || n < 0 || n >= len(nums) {
+		return nil, fmt.Errorf("%s=%q has no descriptor %s", name, os.Getenv(name), i)
+	}
+	fd, err := strconv.Atoi(nums[n])
+	if err != nil {
+		return nil, fmt.Errorf("%s=%q: %v", name, os.Getenv(name), err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }
