@@ -15,7 +15,9 @@ import (
 )
 
 // dupFd is a duplicate of f's descriptor that the host may own.
-func dupFd(t *testing.T, f interface{ SyscallConn() (syscall.RawConn, error) }) int {
+func dupFd(t *testing.T, f interface {
+	SyscallConn() (syscall.RawConn, error)
+}) int {
 	t.Helper()
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -175,4 +177,3 @@ func TestInheritedDescriptorsRefused(t *testing.T) {
 		})
 	}
 }
-
