@@ -195,7 +195,11 @@ func New(cfg Config) (*Host, error) {
 			h.Close()
 			return nil, &InheritError{Index: i, Err: err}
 		}
-		id, _ := h.fds.add(e)
+		id, errno := h.fds.add(e)
+		if errno != 0 {
+			h.Close()
+			return nil, &InheritError{Index: i, Err: fmt.Errorf("more descriptors than the guest's table holds (%d)", maxFds)}
+		}
 		preserved = append(preserved, strconv.Itoa(int(id)))
 		if listener {
 			listening = append(listening, strconv.Itoa(int(id)))
