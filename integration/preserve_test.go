@@ -269,4 +269,20 @@ func TestPodmanPreserveFds(t *testing.T) {
 			}
 		})
 	}
+
+	// podman exec --preserve-fds: conmon passes the pipe to runw exec.
+	t.Run("exec", func(t *testing.T) {
+		id := p.detach(t, engProbeImage, "sleep", "60s")
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pr.Close()
+		res := engRunFiles(t, p.out, p.env, nil, []*os.File{pw}, "podman", p.args("exec", "--preserve-fds", "1", id, "/probe.wasm", "fdwrite", "RUNW_PRESERVED_FDS", "0", "via podman exec")...)
+		pw.Close()
+		engWant(t, res, 0)
+		if got, _ := io.ReadAll(pr); string(got) != "via podman exec" {
+			t.Errorf("the pipe got %q (podman exec said %v)", got, res)
+		}
+	})
 }
