@@ -380,7 +380,14 @@ type background struct {
 // command is killed at the end of the test if it is still running.
 func (r *runw) start(args ...string) *background {
 	r.t.Helper()
+	return r.startFiles(nil, args...)
+}
+
+// startFiles is start with extra descriptors for runw, its 3, 4, ...
+func (r *runw) startFiles(files []*os.File, args ...string) *background {
+	r.t.Helper()
 	cmd, stdout, stderr := r.command(context.Background(), args...)
+	cmd.ExtraFiles = files
 	if err := cmd.Start(); err != nil {
 		r.t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ package integration
 // systemd binds an activated socket outside the container.
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -21,20 +20,6 @@ import (
 	"testing"
 	"time"
 )
-
-// startFiles is r.start with extra descriptors for runw, its 3, 4, ...
-func (r *runw) startFiles(files []*os.File, args ...string) *background {
-	r.t.Helper()
-	cmd, stdout, stderr := r.command(context.Background(), args...)
-	cmd.ExtraFiles = files
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	bg := &background{cmd: cmd, stdout: stdout, stderr: stderr, done: make(chan error, 1)}
-	go func() { bg.done <- cmd.Wait() }()
-	r.t.Cleanup(func() { cmd.Process.Kill() })
-	return bg
-}
 
 // runFiles is r.run with extra descriptors.
 func (r *runw) runFiles(files []*os.File, args ...string) result {
