@@ -60,6 +60,9 @@ func main() {
 		runtime.Init()
 		return
 	}
+	if runtime.IsListenExec() {
+		fatal(runtime.ListenExec())
+	}
 	app := newApp()
 	if err := app.Run(reorderArgs(app, os.Args)); err != nil {
 		fatal(err)

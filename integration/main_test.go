@@ -300,19 +300,28 @@ func (r *runw) command(ctx context.Context, args ...string) (cmd *exec.Cmd, stdo
 	if stderr, err = os.CreateTemp(r.out, "stderr-"); err != nil {
 		r.t.Fatal(err)
 	}
+	cmd = exec.CommandContext(ctx, r.binary(), r.argv(args...)...)
+	cmd.Env = r.env
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	return cmd, stdout, stderr
+}
+
+// binary is the runw this test runs.
+func (r *runw) binary() string {
+	if r.bin != "" {
+		return r.bin
+	}
+	return runwBin
+}
+
+// argv is args after runw's global flags for this test: --root and
+// --cache-dir.
+func (r *runw) argv(args ...string) []string {
 	cache := cacheDir
 	if r.cache != "" {
 		cache = r.cache
 	}
-	full := append([]string{"--root", r.root, "--cache-dir", cache}, args...)
-	bin := runwBin
-	if r.bin != "" {
-		bin = r.bin
-	}
-	cmd = exec.CommandContext(ctx, bin, full...)
-	cmd.Env = r.env
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	return cmd, stdout, stderr
+	return append([]string{"--root", r.root, "--cache-dir", cache}, args...)
 }
 
 // execDetached runs args (a module and its arguments) in container id

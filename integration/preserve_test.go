@@ -9,16 +9,21 @@ package integration
 // systemd binds an activated socket outside the container.
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // runFiles is r.run with extra descriptors.
@@ -268,6 +273,90 @@ func TestPodmanPreserveFds(t *testing.T) {
 		engWant(t, res, 0)
 		if got, _ := io.ReadAll(pr); string(got) != "via podman exec" {
 			t.Errorf("the pipe got %q (podman exec said %v)", got, res)
+		}
+	})
+}
+
+// activatedRunw is `runw args…` as systemd's socket activation starts it:
+// LISTEN_FDS=listen and LISTEN_PID its own pid (sh execs it), files as
+// its 3, 4, ...
+func (r *runw) activatedRunw(listen int, files []*os.File, args ...string) result {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd, stdout, stderr := r.command(ctx, args...)
+	cmd.Path = "/bin/sh"
+	cmd.Args = append([]string{"sh", "-c", `LISTEN_PID=$$ exec "$0" "$@"`, r.binary()}, r.argv(args...)...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("LISTEN_FDS=%d", listen))
+	cmd.ExtraFiles = files
+	return finish(cmd, cmd.Run(), stdout, stderr)
+}
+
+// TestSocketActivatedRunw: systemd starting `runw run` itself with a
+// socket (LISTEN_FDS, LISTEN_PID), as runc supports: the socket reaches
+// the wasm guest first, before the --preserve-fds descriptors, and a
+// native bundle runw hands to runc gets it at 3 with LISTEN_FDS=1 and
+// LISTEN_PID=1, as runc gives it. A LISTEN_PID that is not runw's (podman
+// gives conmon and the runtime LISTEN_PID=1) is not runw's activation.
+func TestSocketActivatedRunw(t *testing.T) {
+	needsRoot(t, "network namespaces and veth pairs")
+	_, listener, _ := hostListener(t)
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "env", "fdwrite", "RUNW_PRESERVED_FDS", "1", "after the socket")
+	res := r.activatedRunw(1, []*os.File{listener, pw}, "run", "--preserve-fds", "1", "-b", b.dir, "activated")
+	pw.Close()
+	if res.code != 0 {
+		t.Fatalf("run: %v", res)
+	}
+	if !strings.Contains(res.stdout, `"RUNW_LISTEN_FDS=4"`) || !strings.Contains(res.stdout, `"RUNW_PRESERVED_FDS=4,5"`) || !strings.HasSuffix(res.stdout, "OK\n") {
+		t.Errorf("guest said %q, want the socket at 4 (a listener) and the pipe at 5", res.stdout)
+	}
+	if got, _ := io.ReadAll(pr); string(got) != "after the socket" {
+		t.Errorf("the pipe got %q", got)
+	}
+
+	// LISTEN_PID=1 (podman's, for the container) is not runw's.
+	b = newBundle(t, "probe", "env")
+	cmd, stdout, stderr := r.command(context.Background(), "run", "-b", b.dir, "not-activated")
+	cmd.Env = append(os.Environ(), "LISTEN_FDS=1", "LISTEN_PID=1")
+	cmd.ExtraFiles = []*os.File{listener}
+	res = finish(cmd, cmd.Run(), stdout, stderr)
+	if res.code != 0 || strings.Contains(res.stdout, "RUNW_PRESERVED_FDS") {
+		t.Errorf("run with LISTEN_PID=1: %v, want no preserved descriptor", res)
+	}
+
+	t.Run("native", func(t *testing.T) {
+		busybox := engStaticBusybox()
+		if _, err := exec.LookPath("runc"); err != nil || busybox == "" {
+			t.Skip("needs runc and a static busybox (integration/deps.sh installs them)")
+		}
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := copyFile(busybox, filepath.Join(dir, "rootfs", "busybox")); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
+			t.Fatalf("runc spec: %v\n%s", err, out)
+		}
+		nb := &bundle{t: t, dir: dir, rootfs: filepath.Join(dir, "rootfs")}
+		data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err := json.Unmarshal(data, &nb.spec); err != nil {
+			t.Fatal(err)
+		}
+		nb.edit(func(s *specs.Spec) {
+			s.Process.Terminal = false
+			s.Process.Args = []string{"/busybox", "sh", "-c", `echo "$LISTEN_FDS $LISTEN_PID"; /busybox readlink /proc/self/fd/3`}
+		})
+		res := r.activatedRunw(1, []*os.File{listener}, "run", "-b", dir, "activated-native")
+		if res.code != 0 || !regexp.MustCompile(`^1 1\nsocket:\[[0-9]+\]\n$`).MatchString(res.stdout) {
+			t.Errorf("native container: %v, want LISTEN_FDS=1 LISTEN_PID=1 and a socket at 3", res)
 		}
 	})
 }

@@ -55,7 +55,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := state.ValidateID(id); err != nil {
 		return nil, err
 	}
-	preserved, err := preservedFDs(o.PreserveFDs)
+	preserved, err := preservedFDs(activated(), o.PreserveFDs)
 	if err != nil {
 		return nil, err
 	}

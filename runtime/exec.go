@@ -53,7 +53,7 @@ type ExecOptions struct {
 // process's own argv, env and cwd. In the foreground it returns the
 // module's exit status.
 func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
-	preserved, err := preservedFDs(o.PreserveFDs)
+	preserved, err := preservedFDs(0, o.PreserveFDs)
 	if err != nil {
 		return 0, err
 	}

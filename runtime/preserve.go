@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -14,7 +16,9 @@ import (
 // preservedFDs checks the descriptors --preserve-fds asks for, runw's 3 to
 // 3+n-1 (runc's flag: podman's --preserve-fds, and the sockets of
 // systemd's socket activation of a podman container, which podman and
-// conmon pass on this way), and returns their numbers.
+// conmon pass on this way), and returns their numbers. With listen (the
+// sockets of systemd's activation of runw itself, activated) they start
+// after those, which come first, as under runc.
 //
 // Each must have come through the exec of runw: open and not
 // close-on-exec. Every descriptor runw or Go's runtime opens is
@@ -25,20 +29,80 @@ import (
 // opened as 4 by then (the state directory, the bundle, the cache), as
 // host root. runc passes such a number on and the exec of its init fails;
 // runw says which one is missing.
-func preservedFDs(n int) ([]int, error) {
+func preservedFDs(listen, n int) ([]int, error) {
 	if n < 0 {
 		return nil, fmt.Errorf("preserve-fds: %d: want a count of descriptors, 0 or more", n)
 	}
-	fds := make([]int, 0, min(n, 64))
-	for fd := 3; fd < 3+n; fd++ {
+	fds := make([]int, 0, min(listen+n, 64))
+	for fd := 3; fd < 3+listen+n; fd++ {
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
-		if err != nil || flags&unix.FD_CLOEXEC != 0 {
-			return nil, fmt.Errorf("preserve-fds: descriptor %d is not open (--preserve-fds %d passes descriptors 3 to %d)", fd, n, 2+n)
+		if err == nil && flags&unix.FD_CLOEXEC == 0 {
+			fds = append(fds, fd)
+			continue
 		}
-		fds = append(fds, fd)
+		if fd < 3+listen {
+			return nil, fmt.Errorf("socket activation: descriptor %d is not open (LISTEN_FDS=%d passes descriptors 3 to %d)", fd, listen, 2+listen)
+		}
+		return nil, fmt.Errorf("preserve-fds: descriptor %d is not open (--preserve-fds %d passes descriptors %d to %d)", fd, n, 3+listen, 2+listen+n)
 	}
 	return fds, nil
 }
+
+// activated is how many sockets systemd handed runw itself (LISTEN_FDS,
+// for this process: LISTEN_PID is its pid), as runc's create and run
+// read them: a unit that runs `runw run` directly. Engines that are
+// activated themselves pass theirs on with --preserve-fds instead (podman
+// gives conmon and runw LISTEN_PID=1, which is not theirs).
+func activated() int {
+	pid, err := strconv.Atoi(os.Getenv("LISTEN_PID"))
+	if err != nil || pid != os.Getpid() {
+		return 0
+	}
+	n, err := strconv.Atoi(os.Getenv("LISTEN_FDS"))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// listenExecEnv marks runw started only to exec the native runtime with
+// LISTEN_PID set to its own pid (ListenExec).
+const listenExecEnv = "_RUNW_LISTEN_EXEC"
+
+// activatedNative makes cmd, a native runtime's create or run for a
+// bundle runw hands over, receive the sockets systemd activated runw with,
+// as that runtime would have received them in runw's place: runc takes
+// them only when LISTEN_PID is its own pid, which a child's cannot be
+// before it exists. So the child is runw again, which sets it and execs
+// the runtime (ListenExec), keeping the descriptors at 3 and up.
+func activatedNative(cmd *exec.Cmd, listen int) error {
+	if listen == 0 {
+		return nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("socket activation: %w", err)
+	}
+	cmd.Args = append([]string{self, cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = self
+	cmd.Env = append(os.Environ(), listenExecEnv+"=1")
+	return nil
+}
+
+// ListenExec is runw started by activatedNative: it takes LISTEN_PID as
+// its own and execs the native runtime with its arguments. It never
+// returns but on an error.
+func ListenExec() error {
+	os.Unsetenv(listenExecEnv)
+	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
+	if len(os.Args) < 2 {
+		return errors.New("socket activation: no runtime to exec")
+	}
+	return unix.Exec(os.Args[1], os.Args[1:], os.Environ())
+}
+
+// IsListenExec says runw was started by activatedNative.
+func IsListenExec() bool { return os.Getenv(listenExecEnv) == "1" }
 
 // preserve records the preserved descriptors for the init, once the plan
 // says what runs: a module gets them after its listeners
