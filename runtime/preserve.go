@@ -91,7 +91,11 @@ func activatedNative(cmd *exec.Cmd, listen int) error {
 
 // ListenExec is runw started by activatedNative: it takes LISTEN_PID as
 // its own and execs the native runtime with its arguments. It never
-// returns but on an error.
+// returns but on an error. The marker gives nothing its setter lacks:
+// runw is no setuid program, and whoever sets its environment and argv
+// can run that program without it. No container's configuration reaches
+// runw's own environment (process.env goes to the guest), and the inits
+// and compile children runw starts get environments of runw's making.
 func ListenExec() error {
 	os.Unsetenv(listenExecEnv)
 	os.Setenv("LISTEN_PID", strconv.Itoa(os.Getpid()))
