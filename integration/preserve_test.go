@@ -24,6 +24,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // runFiles is r.run with extra descriptors.
@@ -166,6 +167,12 @@ func TestPreserveFdsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer root.Close()
+	pathFd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootPath := os.NewFile(uintptr(pathFd), "/ (O_PATH)")
+	defer rootPath.Close()
 	_, listener, _ := hostListener(t)
 	for _, c := range []struct {
 		name  string
@@ -177,6 +184,7 @@ func TestPreserveFdsRefused(t *testing.T) {
 		{"not open", []*os.File{pw}, "2", nil, "preserve-fds: descriptor 4 is not open"},
 		{"negative", nil, "-1", nil, "preserve-fds: -1: want a count of descriptors"},
 		{"directory", []*os.File{root}, "1", nil, "preserve-fds: descriptor 3: a directory"},
+		{"directory by O_PATH", []*os.File{pw, rootPath}, "2", nil, "preserve-fds: descriptor 4: a directory"},
 		{"socket under net=deny", []*os.File{listener}, "1", func(b *bundle) {
 			b.inNetns("", nil, map[string]string{"io.github.runw.net": "deny"})
 		}, "preserve-fds: descriptor 3 is a socket, but the annotation io.github.runw.net=deny"},
