@@ -151,8 +151,11 @@ func newApp() *cli.App {
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: "read cgroupsPath as systemd's slice:prefix:name, as runc does"},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "accepted for runc compatibility"},
 			&cli.StringFlag{Name: "criu", Hidden: true, Usage: "accepted for runc compatibility (runw has no checkpoint)"},
-			&cli.StringFlag{Name: "cache-dir", Value: defaultCacheDir(), Usage: "compiled-module cache; empty disables it"},
-			&cli.Int64Flag{Name: "cache-max", Value: wasi.DefaultCacheMax, Usage: "cache size bound in bytes"},
+			// From the environment too: containerd's shim and CRI-O call
+			// runw with no flag of the operator's choosing, and a node's
+			// containerd or crio unit can set these for them.
+			&cli.StringFlag{Name: "cache-dir", Value: defaultCacheDir(), EnvVars: []string{"RUNW_CACHE_DIR"}, Usage: "compiled-module cache; empty disables it"},
+			&cli.Int64Flag{Name: "cache-max", Value: wasi.DefaultCacheMax, EnvVars: []string{"RUNW_CACHE_MAX"}, Usage: "cache size bound in bytes"},
 			&cli.StringFlag{Name: "native-runtime", Usage: "OCI runtime for native (non-wasm) containers (default: runc, then crun, on PATH)"},
 		},
 		Before:   setupLog,

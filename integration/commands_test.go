@@ -330,6 +330,34 @@ func TestCompileAndCacheCommands(t *testing.T) {
 	}
 }
 
+// TestCacheFromTheEnvironment: RUNW_CACHE_DIR and RUNW_CACHE_MAX set the
+// cache where no flag can be given (containerd's shim and CRI-O call runw
+// with flags of their own only); --cache-dir beats the variable, and an
+// unparsable RUNW_CACHE_MAX is refused.
+func TestCacheFromTheEnvironment(t *testing.T) {
+	t.Parallel()
+	fromEnv, fromFlag := t.TempDir(), t.TempDir()
+	wat := filepath.Join("testdata", "wat", "hello.wat")
+	compile := func(env []string, args ...string) (string, error) {
+		cmd := exec.Command(runwBin, append(args, "compile", wat)...)
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := compile([]string{"RUNW_CACHE_DIR=" + fromEnv}); err != nil || !strings.Contains(out, "compiled") {
+		t.Fatalf("compile with RUNW_CACHE_DIR: %v %s", err, out)
+	}
+	if entries, _ := os.ReadDir(fromEnv); len(entries) == 0 {
+		t.Error("RUNW_CACHE_DIR's directory holds nothing after a compile")
+	}
+	if out, err := compile([]string{"RUNW_CACHE_DIR=" + fromEnv}, "--cache-dir", fromFlag); err != nil || !strings.Contains(out, "compiled") {
+		t.Errorf("--cache-dir beside RUNW_CACHE_DIR: %v %s, want a compile into the flag's directory", err, out)
+	}
+	if out, err := compile([]string{"RUNW_CACHE_DIR=" + fromFlag, "RUNW_CACHE_MAX=lots"}); err == nil || !strings.Contains(out, `RUNW_CACHE_MAX`) {
+		t.Errorf("RUNW_CACHE_MAX=lots: %v %s, want it refused", err, out)
+	}
+}
+
 // TestCompileFailsWhenTheCacheCannotKeepIt covers a cache on a full or
 // read-only disk: `runw compile` reported the module "compiled" (exit 0)
 // while the cache held nothing. Here the artifact's name is taken by a

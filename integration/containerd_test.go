@@ -123,7 +123,7 @@ func (c *engContainerd) start() {
 	if err := os.WriteFile(conf, []byte(c.config()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.daemon = engStartDaemon(t, "containerd", c.logFile, exec.Command("containerd", "--config", conf, "--log-level", "info"))
+	c.daemon = engStartDaemon(t, "containerd", c.logFile, engWithTestCache(exec.Command("containerd", "--config", conf, "--log-level", "info")))
 	c.daemon.waitReady(t, 30*time.Second, func() error {
 		if res := engRun(t, c.out, nil, "ctr", "--address", c.sock, "version"); res.code != 0 {
 			return fmt.Errorf("ctr version: exit %d: %s", res.code, strings.TrimSpace(res.stderr))

@@ -590,7 +590,7 @@ func (e *criEnv) startContainerd() {
 	if err := os.WriteFile(conf, []byte(e.criConfig()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	d := engStartDaemon(t, "containerd", e.logFile, exec.Command("containerd", "--config", conf, "--log-level", "info"))
+	d := engStartDaemon(t, "containerd", e.logFile, engWithTestCache(exec.Command("containerd", "--config", conf, "--log-level", "info")))
 	t.Cleanup(func() {
 		if t.Failed() {
 			d.dumpLog(t)

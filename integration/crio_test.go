@@ -522,7 +522,12 @@ func (e *crioEnv) startCRIO(crio, pinns string) {
 `, crioBridge, crioSubnet, filepath.Join(e.dir, "cni-ipam")),
 		"crictl.yaml": fmt.Sprintf("runtime-endpoint: unix://%s\nimage-endpoint: unix://%s\ntimeout: 60\n", e.sock, e.sock),
 	}
-	files["crio.conf"] = e.crioConfig(pinns, documentedDropIn(t, runwBin, e.runwRoot))
+	// conmon, which runs runw's create and exec, gets the handler's
+	// monitor_env, not CRI-O's environment: the tests' cache goes there,
+	// as docs/crio.md says a node's would.
+	dropIn := documentedDropIn(t, runwBin, e.runwRoot) + fmt.Sprintf("monitor_env = [%q, %q]\n",
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "RUNW_CACHE_DIR="+cacheDir)
+	files["crio.conf"] = e.crioConfig(pinns, dropIn)
 	for name, content := range files {
 		p := filepath.Join(e.dir, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -539,7 +544,7 @@ func (e *crioEnv) startCRIO(crio, pinns string) {
 	cmd.Env = append(os.Environ(),
 		"PATH="+filepath.Join(e.dir, "bin")+":"+os.Getenv("PATH"),
 		"CONTAINERS_REGISTRIES_CONF="+filepath.Join(e.dir, "registries.conf"))
-	d := engStartDaemon(t, "CRI-O", e.logFile, cmd)
+	d := engStartDaemon(t, "CRI-O", e.logFile, engWithTestCache(cmd))
 	t.Cleanup(func() {
 		if t.Failed() {
 			d.dumpLog(t)

@@ -330,6 +330,19 @@ type engDaemon struct {
 	done    chan struct{}
 }
 
+// engWithTestCache gives a daemon that runs runw (containerd through its
+// shim, CRI-O through conmon) the tests' compiled-module cache by
+// RUNW_CACHE_DIR, as a node's unit would give it another: they cannot
+// pass runw --cache-dir, and without it their runw filled the host's
+// /var/lib/runw/cache.
+func engWithTestCache(cmd *exec.Cmd) *exec.Cmd {
+	if cmd.Env == nil {
+		cmd.Env = os.Environ()
+	}
+	cmd.Env = append(cmd.Env, "RUNW_CACHE_DIR="+cacheDir)
+	return cmd
+}
+
 // engStartDaemon starts cmd as the daemon name, its output in logFile.
 func engStartDaemon(t *testing.T, name, logFile string, cmd *exec.Cmd) *engDaemon {
 	t.Helper()
