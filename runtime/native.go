@@ -156,10 +156,7 @@ func (r *Runtime) handOff(id string, b *spec.Bundle, command string) (*exec.Cmd,
 		return nil, err
 	}
 	cmd := r.nativeCmd(native, command, r.opts.CmdArgs)
-	if err := activatedNative(cmd, activated()); err != nil {
-		h.Destroy()
-		return nil, err
-	}
+	activatedNative(cmd, activated())
 	if command == "run" {
 		// run's foreground wait happens with the marker unlocked, so that
 		// other commands (state, kill) can reach the container meanwhile.

@@ -75,18 +75,17 @@ const listenExecEnv = "_RUNW_LISTEN_EXEC"
 // them only when LISTEN_PID is its own pid, which a child's cannot be
 // before it exists. So the child is runw again, which sets it and execs
 // the runtime (ListenExec), keeping the descriptors at 3 and up.
-func activatedNative(cmd *exec.Cmd, listen int) error {
+func activatedNative(cmd *exec.Cmd, listen int) {
 	if listen == 0 {
-		return nil
+		return
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("socket activation: %w", err)
-	}
-	cmd.Args = append([]string{self, cmd.Path}, cmd.Args[1:]...)
-	cmd.Path = self
+	// /proc/self/exe: the binary this runw runs, even if an upgrade has
+	// replaced its path since. The child enters no container (runc makes
+	// it afterwards), so nothing of a container can reach it by
+	// /proc/<pid>/exe, the attack the init's sealed copy stops (exe.go).
+	cmd.Args = append([]string{"runw", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = "/proc/self/exe"
 	cmd.Env = append(os.Environ(), listenExecEnv+"=1")
-	return nil
 }
 
 // ListenExec is runw started by activatedNative: it takes LISTEN_PID as
