@@ -68,20 +68,26 @@ func TestInheritedDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer client.Close()
-	lfd, wfd, cfd := dupFd(t, ln.(*net.TCPListener)), dupFd(t, w), dupFd(t, client.(*net.TCPConn))
+	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	lfd, wfd, cfd, ufd := dupFd(t, ln.(*net.TCPListener)), dupFd(t, w), dupFd(t, client.(*net.TCPConn)), dupFd(t, udp)
 	// As a blocking socket comes from a caller (Go's are non-blocking):
 	// the guest sees it blocking, and the host waits for it in poll(2).
 	if err := unix.SetNonblock(cfd, false); err != nil {
 		t.Fatal(err)
 	}
 	h, err := inheritHost(t, Network{Sockets: true, Listeners: []Listener{{Addr: netip.MustParseAddrPort("127.0.0.1:0")}}},
-		[]string{"A=1", "RUNW_PRESERVED_FDS=3", "RUNW_LISTEN_FDS=3"}, lfd, wfd, cfd)
+		[]string{"A=1", "RUNW_PRESERVED_FDS=3", "RUNW_LISTEN_FDS=3"}, lfd, wfd, cfd, ufd)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	// 0-2 stdio, 3 "/", 4 runw's own listener, then 5, 6, 7.
-	want := []string{"A=1", "RUNW_LISTEN_FDS=4,5", "RUNW_PRESERVED_FDS=5,6,7"}
+	// 0-2 stdio, 3 "/", 4 runw's own listener, then 5 to 8; the UDP
+	// socket bound to no peer (8) is a listener too.
+	want := []string{"A=1", "RUNW_LISTEN_FDS=4,5,8", "RUNW_PRESERVED_FDS=5,6,7,8"}
 	if got := envOf(h); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("environment %q, want %q", got, want)
 	}
@@ -116,7 +122,10 @@ func TestInheritedDescriptors(t *testing.T) {
 	}
 	// Inherited descriptors are the guest's alone: none reaches a child
 	// the init may start.
-	for _, fd := range []int{lfd, wfd, cfd} {
+	if e, _ := h.fds.get(8); e == nil || e.filetype != filetypeSocketDgram {
+		t.Errorf("fd 8 (a bound UDP socket): %+v, want a datagram socket", e)
+	}
+	for _, fd := range []int{lfd, wfd, cfd, ufd} {
 		if fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); fl&unix.FD_CLOEXEC == 0 {
 			t.Errorf("host descriptor %d is not close-on-exec", fd)
 		}
