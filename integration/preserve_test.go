@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -57,16 +58,27 @@ func hostListener(t *testing.T) (net.Listener, *os.File, *vethNet) {
 // passed with --preserve-fds 1, and SIGTERM ends it with 143. In its own
 // network namespace (as podman's --network none), and in the host's
 // without io.github.runw.net: the descriptor is the caller's grant, as it
-// is for a native process.
+// is for a native process. Narrowed to its port and to no peer at all
+// (Landlock's TCP rules too, where the kernel has them), it still serves:
+// accept is neither a bind nor a connect.
 func TestPreserveFdsListener(t *testing.T) {
 	needsRoot(t, "network namespaces and veth pairs")
 	mod := netGuest(t, "hello")
-	for _, ownNetns := range []bool{true, false} {
-		t.Run(fmt.Sprintf("ownNetns=%v", ownNetns), func(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		ownNetns bool
+		narrow   bool
+	}{{"own netns", true, false}, {"host netns", false, false}, {"narrowed", true, true}} {
+		t.Run(c.name, func(t *testing.T) {
 			ln, f, v := hostListener(t)
 			b := netBundle(t, mod)
-			if ownNetns {
-				b.inNetns(v.path, nil, nil)
+			var ann map[string]string
+			if c.narrow {
+				port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+				ann = map[string]string{"io.github.runw.net.listen": port, "io.github.runw.net.connect": ""}
+			}
+			if c.ownNetns {
+				b.inNetns(v.path, nil, ann)
 			}
 			r := newRunw(t)
 			id := "preserve-listener"
