@@ -132,10 +132,11 @@ func (b *Bundle) MaskedPaths() []Mask {
 
 // ReadOnlyPaths are linux.readonlyPaths outside /proc and /sys, found as
 // MaskedPaths finds masks, in spec order (engines name /proc paths
-// only; a hand-written spec or a tool may name any). runc binds each over itself and remounts that one mount read-only,
-// after every mount and before the masks: what is there (the image's
-// directory, a volume mounted exactly there) turns read-only, and a
-// mount below it keeps its own flags (runc's remount is not recursive).
+// only; a hand-written spec or a tool may name any). runc binds each
+// over itself and remounts that one mount read-only, after every mount
+// and before the masks: what is there (the image's directory, a volume
+// mounted exactly there) turns read-only, and a mount below it keeps its
+// own flags (runc's remount is not recursive).
 // Only directories and regular files are taken: a device node stays
 // writable on a read-only mount. Recorded ones (Bundle.ReadOnly, from
 // create) are taken as they are, for runw exec.

@@ -37,6 +37,7 @@ func inheritHost(t *testing.T, n Network, env []string, fds ...int) (*Host, erro
 	return New(Config{Args: []string{"t"}, Env: env, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2}, Net: n, Inherited: fds, Go: true})
 }
 
+// envOf is the guest's environment as strings.
 func envOf(h *Host) []string {
 	var env []string
 	for _, e := range h.env {

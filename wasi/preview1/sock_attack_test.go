@@ -1248,11 +1248,7 @@ func TestUDPListener(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	var env []string
-	for _, e := range h.env {
-		env = append(env, string(e[:len(e)-1]))
-	}
-	if len(env) != 1 || env[0] != "RUNW_LISTEN_FDS=4" {
+	if env := envOf(h); len(env) != 1 || env[0] != "RUNW_LISTEN_FDS=4" {
 		t.Fatalf("environment %q, want only RUNW_LISTEN_FDS=4 (the stale value replaced)", env)
 	}
 	e, errno := h.fds.get(4)
