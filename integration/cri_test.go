@@ -359,14 +359,7 @@ func newCRIEnv(t *testing.T) *criEnv {
 // containerd starts. nil: no network configured.
 func newCRIEnvCNI(t *testing.T, conflist func(dir string) string) *criEnv {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("CRI tests need root (containerd, runc, cgroups)")
-	}
-	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "runc", "podman", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("CRI tests need %s: %v", tool, err)
-		}
-	}
+	engRequire(t, "CRI", "containerd", "ctr", "containerd-shim-runc-v2", "runc", "podman", "gcc")
 	// A short path: containerd's socket path must fit in sun_path.
 	dir, err := os.MkdirTemp("", "runw-cri-")
 	if err != nil {

@@ -385,14 +385,7 @@ func crioTools(t *testing.T) (crio, pinns, crictl string) {
 func newCRIOEnv(t *testing.T) *crioEnv {
 	t.Helper()
 	crio, pinns, crictl := crioTools(t)
-	if os.Geteuid() != 0 {
-		t.Skip("CRI-O test needs root (CRI-O, runc, cgroups, namespaces)")
-	}
-	for _, tool := range []string{crio, pinns, crictl, "conmon", "runc", "podman", "gcc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("CRI-O test needs %s: %v", tool, err)
-		}
-	}
+	engRequire(t, "CRI-O", crio, pinns, crictl, "conmon", "runc", "podman", "gcc")
 	// A short path: CRI-O's and conmon's socket paths must fit in sun_path.
 	dir, err := os.MkdirTemp("", "runw-crio-")
 	if err != nil {
