@@ -4,6 +4,27 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+TAGS     := urfave_cli_no_docs
+# STATIC=1 links runw statically, the default where the C library's and
+# libseccomp's static archives are installed (Debian: libc6-dev,
+# libseccomp-dev). Every runw process, the container's init included, then
+# starts without the dynamic loader: no libraries to find, map and
+# relocate, about 4 ms a process on the VMs of docs/PERFORMANCE.md, where
+# page faults are dear. netgo and osusergo keep Go's net and os/user off
+# glibc's NSS, which a static binary cannot load. STATIC=0 links
+# dynamically.
+STATIC   ?= $(shell test -f "$$(gcc -print-file-name=libc.a)" && test -f "$$(gcc -print-file-name=libseccomp.a)" && echo 1)
+ifeq ($(STATIC),1)
+TAGS     += netgo osusergo
+LDFLAGS  += -linkmode external -extldflags -static
+endif
+# A static link warns of the calls in wasmtime's library that need glibc's
+# shared libraries at run time: getpwuid_r (its own cache directory),
+# getaddrinfo (its socket name lookups) and dlopen (VTune's JIT API). runw
+# never makes them (it uses neither wasmtime's cache nor its sockets nor
+# VTune), so the build leaves those warnings out: each is a line naming
+# the function and a line with this text.
+STATICWARN := in statically linked applications requires at runtime
 BIN      := bin/runw
 BUILD    := $(CURDIR)/build
 PREFIX   ?= /usr/local
@@ -35,7 +56,12 @@ deps-build:
 	fi
 
 $(BIN): $(shell find . -name '*.go' -not -path './integration/*' -not -path './build/*') go.mod go.sum | deps-build
-	CGO_ENABLED=1 $(GO) build -trimpath -tags urfave_cli_no_docs -ldflags '$(LDFLAGS)' -o $@ .
+	@set -o pipefail; CGO_ENABLED=1 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $@ . 2>&1 | \
+	awk -v w='$(STATICWARN)' '$$0 == "\043 github.com/runw/runw" { hdr = $$0; next } \
+		index($$0, w) { held = ""; next } \
+		{ if (held != "") { if (hdr != "") { print hdr; hdr = "" } print held } held = $$0 } \
+		END { if (held != "") { if (hdr != "") print hdr; print held } }' >&2
+	@echo "built $@ ($(if $(filter 1,$(STATIC)),static,dynamic), $(VERSION))"
 
 # Guests are real programs: Go for GOOS=wasip1, plus WAT files read as-is.
 guests: $(BUILD)/guests/hello.wasm $(BUILD)/guests/probe.wasm
@@ -62,7 +88,7 @@ test: build
 	$(MAKE) --no-print-directory lint
 	@# The WASI host's fuzz test, briefly (longer by hand: FUZZTIME=10m or 10000000x).
 	$(GO) test -run '^$$' -fuzz FuzzHostCalls -fuzztime $(FUZZTIME) ./wasi/preview1/
-	@set -o pipefail; $(GO) test -count=1 -v -timeout 40m ./... > $(BUILD)/test.log 2>&1; rc=$$?; \
+	@set -o pipefail; RUNW_TEST_BINARY=$(CURDIR)/$(BIN) $(GO) test -count=1 -v -timeout 40m ./... > $(BUILD)/test.log 2>&1; rc=$$?; \
 	grep -E -- '^(ok|FAIL|\?) |--- FAIL' $(BUILD)/test.log; \
 	grep -E -- '--- SKIP' $(BUILD)/test.log; \
 	echo "full log, with each skip's reason: $(BUILD)/test.log"; \

@@ -1292,7 +1292,24 @@ func TestExecDoesNotRunTheImagesLoader(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the stand-in loader is x86-64 code")
 	}
-	interp := elfInterpreter(t, runwBin)
+	// A static runw (`make build`'s) has no interpreter for the kernel to
+	// take from the rootfs: the attack needs the dynamic build, which
+	// STATIC=0 and a plain `go build` make, so that is the one tried.
+	bin := runwBin
+	interp, ok := elfInterpreter(t, bin)
+	if !ok {
+		root, err := repoRoot()
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin = filepath.Join(t.TempDir(), "runw-dynamic")
+		if err := goBuild(root, nil, bin, "github.com/runw/runw"); err != nil {
+			t.Fatal(err)
+		}
+		if interp, ok = elfInterpreter(t, bin); !ok {
+			t.Skip("go build links runw statically here: no interpreter to take from the rootfs")
+		}
+	}
 	cc, err := exec.LookPath("cc")
 	if err != nil {
 		t.Skip("no C compiler to build the stand-in loader")
@@ -1318,6 +1335,7 @@ void _start(void) {
 		t.Fatal(err)
 	}
 	r := newRunw(t)
+	r.bin = bin
 	b := newBundle(t, "probe", "sleep", "60s")
 	b.edit(ownMountAndPID)
 	b.writeFile(strings.TrimPrefix(interp, "/"), string(code))
@@ -1335,9 +1353,9 @@ void _start(void) {
 	}
 }
 
-// elfInterpreter is the ELF interpreter bin names (PT_INTERP); it skips
-// the test for a static binary.
-func elfInterpreter(t *testing.T, bin string) string {
+// elfInterpreter is the ELF interpreter bin names (PT_INTERP), and false
+// for a static binary, which names none.
+func elfInterpreter(t *testing.T, bin string) (string, bool) {
 	t.Helper()
 	f, err := elf.Open(bin)
 	if err != nil {
@@ -1350,11 +1368,10 @@ func elfInterpreter(t *testing.T, bin string) string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			return strings.TrimRight(string(b), "\x00")
+			return strings.TrimRight(string(b), "\x00"), true
 		}
 	}
-	t.Skip("runw is statically linked: no interpreter to take from the rootfs")
-	return ""
+	return "", false
 }
 
 // TestCompileChildHandsItsArtifactBack: the compile child of create has no
