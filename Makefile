@@ -3,21 +3,18 @@ SHELL := /bin/bash
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse HEAD 2>/dev/null)
-LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
-TAGS     := urfave_cli_no_docs
+LDFLAGS   = -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) $(if $(filter 1,$(STATIC)),-linkmode external -extldflags -static)
+TAGS      = urfave_cli_no_docs $(if $(filter 1,$(STATIC)),netgo osusergo)
 # STATIC=1 links runw statically, the default where the C library's and
 # libseccomp's static archives are installed (Debian: libc6-dev,
 # libseccomp-dev). Every runw process, the container's init included, then
 # starts without the dynamic loader: no libraries to find, map and
-# relocate, about 4 ms a process on the VMs of docs/PERFORMANCE.md, where
+# relocate, 2 to 4 ms a process on the VMs of docs/PERFORMANCE.md, where
 # page faults are dear. netgo and osusergo keep Go's net and os/user off
 # glibc's NSS, which a static binary cannot load. STATIC=0 links
-# dynamically.
+# dynamically. Asked when the build runs, after deps-build has installed
+# libseccomp-dev on a new machine.
 STATIC   ?= $(shell test -f "$$(gcc -print-file-name=libc.a)" && test -f "$$(gcc -print-file-name=libseccomp.a)" && echo 1)
-ifeq ($(STATIC),1)
-TAGS     += netgo osusergo
-LDFLAGS  += -linkmode external -extldflags -static
-endif
 # A static link warns of the calls in wasmtime's library that need glibc's
 # shared libraries at run time: getpwuid_r (its own cache directory),
 # getaddrinfo (its socket name lookups) and dlopen (VTune's JIT API). runw
