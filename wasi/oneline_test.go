@@ -67,3 +67,21 @@ func TestOneLineStripsCauseNumbers(t *testing.T) {
 		t.Errorf("oneLine = %q, want %q", got, want)
 	}
 }
+
+// TestTrimCauseNumber: only a line's leading digits and ": " go.
+func TestTrimCauseNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"0: middle":       "middle",
+		"12: inner: more": "inner: more",
+		"0x0,":            "0x0,",
+		"1:2":             "1:2",
+		": text":          ": text",
+		"7: ":             "",
+		"":                "",
+		"a 1: b":          "a 1: b",
+	} {
+		if got := trimCauseNumber(in); got != want {
+			t.Errorf("trimCauseNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
