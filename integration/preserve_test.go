@@ -111,11 +111,7 @@ func TestPreserveFdsListener(t *testing.T) {
 // runw exec passes them the same way.
 func TestPreserveFdsStreams(t *testing.T) {
 	needsRoot(t, "containers")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
+	pr, pw := pipe(t)
 	file := filepath.Join(t.TempDir(), "in")
 	if err := os.WriteFile(file, []byte("file content"), 0o644); err != nil {
 		t.Fatal(err)
@@ -145,11 +141,7 @@ func TestPreserveFdsStreams(t *testing.T) {
 	// exec: the descriptors go to the exec'd process, not the init.
 	b = newBundle(t, "probe", "sleep", "60s")
 	bg, _ := runInBackground(t, r, b, "preserve-exec")
-	pr2, pw2, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr2.Close()
+	pr2, pw2 := pipe(t)
 	res = r.runFiles([]*os.File{pw2}, "exec", "--preserve-fds", "1", "preserve-exec", "/probe.wasm", "fdwrite", "RUNW_PRESERVED_FDS", "0", "from exec")
 	pw2.Close()
 	if res.code != 0 || strings.TrimSpace(res.stdout) != "OK" {
@@ -168,12 +160,7 @@ func TestPreserveFdsStreams(t *testing.T) {
 // bundle), as host root; runw passes only what came through its exec.
 func TestPreserveFdsRefused(t *testing.T) {
 	needsRoot(t, "containers")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
-	defer pw.Close()
+	_, pw := pipe(t)
 	root, err := os.Open("/")
 	if err != nil {
 		t.Fatal(err)
@@ -283,11 +270,7 @@ func TestPodmanPreserveFds(t *testing.T) {
 	// podman exec --preserve-fds: conmon passes the pipe to runw exec.
 	t.Run("exec", func(t *testing.T) {
 		id := p.detach(t, engProbeImage, "sleep", "60s")
-		pr, pw, err := os.Pipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer pr.Close()
+		pr, pw := pipe(t)
 		res := engRunFiles(t, p.out, p.env, nil, []*os.File{pw}, "podman", p.args("exec", "--preserve-fds", "1", id, "/probe.wasm", "fdwrite", "RUNW_PRESERVED_FDS", "0", "via podman exec")...)
 		pw.Close()
 		engWant(t, res, 0)
@@ -321,11 +304,7 @@ func (r *runw) activatedRunw(listen int, files []*os.File, args ...string) resul
 func TestSocketActivatedRunw(t *testing.T) {
 	needsRoot(t, "network namespaces and veth pairs")
 	_, listener, _ := hostListener(t)
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pr.Close()
+	pr, pw := pipe(t)
 	r := newRunw(t)
 	b := newBundle(t, "probe", "env", "fdwrite", "RUNW_PRESERVED_FDS", "1", "after the socket")
 	res := r.activatedRunw(1, []*os.File{listener, pw}, "run", "--preserve-fds", "1", "-b", b.dir, "activated")
@@ -379,4 +358,18 @@ func TestSocketActivatedRunw(t *testing.T) {
 			t.Errorf("native container: %v, want LISTEN_FDS=1 LISTEN_PID=1 and a socket at 3", res)
 		}
 	})
+}
+
+// pipe is a pipe for a test to preserve into a container: the test gives
+// the write end and reads what the guest wrote from the read end. Both
+// are closed when the test ends (a test closes the write end earlier, to
+// read to EOF).
+func pipe(t *testing.T) (r, w *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close(); w.Close() })
+	return r, w
 }

@@ -470,10 +470,9 @@ func oneLine(err error) error {
 }
 
 // trimCauseNumber drops the number anyhow puts before each cause of a
-// chain ("12: "), the line's digits up to ": ". It was a regular
-// expression compiled when the package initialised, which every runw
-// process (each container's init too) paid for at start-up, 0.2 ms by
-// GODEBUG=inittrace on the AMD VM, for the sake of an error message.
+// chain ("12: "), the line's digits up to ": ". A loop rather than a
+// regular expression: one compiled at package initialisation would cost
+// every runw process, each container's init included, at start-up.
 func trimCauseNumber(l string) string {
 	i := 0
 	for i < len(l) && l[i] >= '0' && l[i] <= '9' {
