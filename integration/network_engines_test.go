@@ -1,11 +1,12 @@
 package integration
 
 // Wasm servers behind the engines' own networking (issue 10): podman's
-// `run -p` through its CNI bridge and port mapping, and a Kubernetes pod
-// whose network comes from a CNI bridge, through containerd's CRI. The
-// networks are the tests' own: conflists in test directories, bridges and
-// subnets of their own (10.213.251.0/24 for podman, 10.213.252.0/24 for
-// the pod), host-local IPAM state in test directories.
+// `run -p` and `kube play` through its CNI bridge and port mapping, and a
+// Kubernetes pod whose network comes from a CNI bridge, through
+// containerd's CRI. The networks are the tests' own: conflists in test
+// directories, bridges and subnets of their own (10.213.251.0/24 for
+// podman run, 10.213.253.0/24 for podman kube play, 10.213.252.0/24 for
+// the CRI pod), host-local IPAM state in test directories.
 
 import (
 	"context"
@@ -73,16 +74,16 @@ func curlBody(t *testing.T, url string, timeout time.Duration, gone func() strin
 	return ""
 }
 
-// `podman run -d -p 18080:8080` of a wasm server image: curl on the
-// host's localhost:18080 reaches the guest through podman's CNI port
-// mapping; `podman stop` ends the guest, blocked in poll_oneoff, and
-// podman reports exit status 143.
-func TestNetPodmanPublishedPort(t *testing.T) {
+// newPodmanNet skips unless podman, conmon, curl, iptables and the CNI
+// plugins are there, then gives a podman on a private store whose default
+// network is a CNI bridge of the test's own: name, bridge device dev,
+// subnet (a /24), IPAM state in the test's directory.
+func newPodmanNet(t *testing.T, name, dev, subnet string) *engPodman {
+	t.Helper()
 	engRequire(t, "podman", "podman", "conmon", "curl", "iptables")
 	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
 		t.Skipf("needs the CNI plugins in /usr/lib/cni (Debian containernetworking-plugins): %v", err)
 	}
-	mod := netGuest(t, "hello")
 	dir, err := os.MkdirTemp("", "runw-podman-net-")
 	if err != nil {
 		t.Fatal(err)
@@ -94,9 +95,8 @@ func TestNetPodmanPublishedPort(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	const dev = "rwpodnet0"
-	if err := os.WriteFile(filepath.Join(netDir, "runwtest.conflist"),
-		[]byte(netBridgeConflist("runwtest", dev, "10.213.251.0/24", filepath.Join(dir, "ipam"))), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(netDir, name+".conflist"),
+		[]byte(netBridgeConflist(name, dev, subnet, filepath.Join(dir, "ipam"))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	network := fmt.Sprintf(`
@@ -104,15 +104,25 @@ func TestNetPodmanPublishedPort(t *testing.T) {
 network_backend = "cni"
 cni_plugin_dirs = ["/usr/lib/cni"]
 network_config_dir = %q
-default_network = "runwtest"
-default_subnet = "10.213.251.0/24"
-`, netDir)
+default_network = %q
+default_subnet = %q
+`, netDir, name, subnet)
 	if err := os.WriteFile(p.conf, []byte(engPodmanConf(dir, "", network)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p.env = append(os.Environ(), "CONTAINERS_CONF="+p.conf)
 	deleteLink(t, dev)
 	t.Cleanup(p.teardown)
+	return p
+}
+
+// `podman run -d -p 18080:8080` of a wasm server image: curl on the
+// host's localhost:18080 reaches the guest through podman's CNI port
+// mapping; `podman stop` ends the guest, blocked in poll_oneoff, and
+// podman reports exit status 143.
+func TestNetPodmanPublishedPort(t *testing.T) {
+	p := newPodmanNet(t, "runwtest", "rwpodnet0", "10.213.251.0/24")
+	mod := netGuest(t, "hello")
 
 	const ref = "localhost/runw-nethello:test"
 	p.importImage(ref, map[string]string{"hello.wasm": mod}, "/hello.wasm")
@@ -139,6 +149,63 @@ default_subnet = "10.213.251.0/24"
 	if got := p.inspect(t, id, "{{.State.ExitCode}}"); got != "143" {
 		t.Errorf("State.ExitCode %s after podman stop, want 143", got)
 	}
+}
+
+// A pod from Kubernetes YAML through podman (`podman kube play`): podman
+// makes the pod's network namespace on a CNI bridge with its infra
+// container (a native pause, handed to runc), the wasm server joins it
+// and answers curl through the pod's hostPort, a second wasm container
+// run in the pod reaches it on localhost, and `podman pod stop` ends the
+// server, blocked in poll_oneoff, with 143.
+func TestNetPodmanKubePlay(t *testing.T) {
+	p := newPodmanNet(t, "runwkube", "rwkubenet0", "10.213.253.0/24")
+	hello, netc := netGuest(t, "hello"), netGuest(t, "netc")
+	const ref = "localhost/runw-kubehello:test"
+	p.importImage(ref, map[string]string{"hello.wasm": hello, "netc.wasm": netc}, "/hello.wasm")
+	yaml := filepath.Join(p.dir, "pod.yaml")
+	if err := os.WriteFile(yaml, []byte(`apiVersion: v1
+kind: Pod
+metadata:
+  name: wasmpod
+spec:
+  restartPolicy: Never
+  containers:
+  - name: web
+    image: `+ref+`
+    env:
+    - name: RUNW_LISTEN
+      value: ":8080"
+    ports:
+    - containerPort: 8080
+      hostPort: 18093
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	engWant(t, p.runw(t, "kube", "play", "--network", "runwkube", yaml), 0)
+	t.Cleanup(func() { p.podman(t, "kube", "down", yaml) })
+	const web = "wasmpod-web"
+	gone := func() string {
+		if p.inspect(t, web, "{{.State.Running}}") == "true" {
+			return ""
+		}
+		return fmt.Sprintf("exit code %s, logs %q", p.inspect(t, web, "{{.State.ExitCode}}"), p.podman(t, "logs", web).String())
+	}
+	if got := curlBody(t, "http://localhost:18093/", 90*time.Second, gone); got != "hello from wasm\n" {
+		t.Errorf("curl the pod's hostPort: %q, want %q", got, "hello from wasm\n")
+	}
+	// The containers of a pod start in no set order (as in Kubernetes),
+	// so the client joins the pod once the server answers.
+	res := p.runw(t, "run", "--rm", "--pod", "wasmpod", "--entrypoint", "/netc.wasm", ref,
+		"connect", "127.0.0.1", "8080", "GET / HTTP/1.0\r\n\r\n")
+	engWant(t, res, 0)
+	engWantContains(t, "the client's output", res.stdout, "hello from wasm")
+	res = p.podman(t, "pod", "stop", "--time", "10", "wasmpod")
+	engWant(t, res, 0)
+	t.Logf("podman pod stop took %v", res.took.Round(time.Millisecond))
+	if got := p.inspect(t, web, "{{.State.ExitCode}}"); got != "143" {
+		t.Errorf("the server's exit code %s after podman pod stop, want 143 (SIGTERM; 137 is the SIGKILL after --time)", got)
+	}
+	engWant(t, p.podman(t, "kube", "down", yaml), 0)
 }
 
 // The Kubernetes path with pod networking: the pod sandbox's network
