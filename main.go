@@ -158,8 +158,9 @@ func newApp() *cli.App {
 			&cli.Int64Flag{Name: "cache-max", Value: wasi.DefaultCacheMax, EnvVars: []string{"RUNW_CACHE_MAX"}, Usage: "cache size bound in bytes"},
 			&cli.StringFlag{Name: "native-runtime", Usage: "OCI runtime for native (non-wasm) containers (default: runc, then crun, on PATH)"},
 		},
-		Before:   setupLog,
-		Commands: commands(),
+		Before:       setupLog,
+		Commands:     commands(),
+		OnUsageError: globalUsageError,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(os.Stderr, "No help topic for '%s'\n", name)
 			os.Exit(3)
@@ -167,6 +168,22 @@ func newApp() *cli.App {
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
 	return app
+}
+
+// globalUsageError answers a global flag that does not parse. A typed one
+// gets what runc gives: "Incorrect Usage:", the error and the usage text
+// on stdout, then the error line. A value from the environment
+// (RUNW_CACHE_MAX, set on a node's containerd or crio unit, which calls
+// runw with every verb) gets the error line alone: the usage text says
+// nothing about the environment, and the engine shows its caller only the
+// last line.
+func globalUsageError(c *cli.Context, err error, _ bool) error {
+	if strings.Contains(err.Error(), "from environment variable") {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "Incorrect Usage: %s\n\n", err)
+	_ = cli.ShowAppHelp(c)
+	return err
 }
 
 // defaultRoot follows runc: /run/runw for root, $XDG_RUNTIME_DIR/runw for
