@@ -116,6 +116,17 @@ default_subnet = %q
 	return p
 }
 
+// gone is curlBody's question for a podman container: "" while it runs,
+// else its exit code and logs.
+func (p *engPodman) gone(t *testing.T, id string) func() string {
+	return func() string {
+		if p.inspect(t, id, "{{.State.Running}}") == "true" {
+			return ""
+		}
+		return fmt.Sprintf("exit code %s, logs %q", p.inspect(t, id, "{{.State.ExitCode}}"), p.podman(t, "logs", id).String())
+	}
+}
+
 // `podman run -d -p 18080:8080` of a wasm server image: curl on the
 // host's localhost:18080 reaches the guest through podman's CNI port
 // mapping; `podman stop` ends the guest, blocked in poll_oneoff, and
@@ -127,12 +138,7 @@ func TestNetPodmanPublishedPort(t *testing.T) {
 	const ref = "localhost/runw-nethello:test"
 	p.importImage(ref, map[string]string{"hello.wasm": mod}, "/hello.wasm")
 	id := p.detach(t, "--network", "runwtest", "-p", "18080:8080", "-e", "RUNW_LISTEN=:8080", ref)
-	gone := func() string {
-		if p.inspect(t, id, "{{.State.Running}}") == "true" {
-			return ""
-		}
-		return fmt.Sprintf("exit code %s, logs %q", p.inspect(t, id, "{{.State.ExitCode}}"), p.podman(t, "logs", id).String())
-	}
+	gone := p.gone(t, id)
 	if got := curlBody(t, "http://localhost:18080/", 90*time.Second, gone); got != "hello from wasm\n" {
 		t.Errorf("curl localhost:18080: %q, want %q", got, "hello from wasm\n")
 	}
@@ -184,12 +190,7 @@ spec:
 	engWant(t, p.runw(t, "kube", "play", "--network", "runwkube", yaml), 0)
 	t.Cleanup(func() { p.podman(t, "kube", "down", yaml) })
 	const web = "wasmpod-web"
-	gone := func() string {
-		if p.inspect(t, web, "{{.State.Running}}") == "true" {
-			return ""
-		}
-		return fmt.Sprintf("exit code %s, logs %q", p.inspect(t, web, "{{.State.ExitCode}}"), p.podman(t, "logs", web).String())
-	}
+	gone := p.gone(t, web)
 	if got := curlBody(t, "http://localhost:18093/", 90*time.Second, gone); got != "hello from wasm\n" {
 		t.Errorf("curl the pod's hostPort: %q, want %q", got, "hello from wasm\n")
 	}

@@ -245,12 +245,7 @@ func TestPodmanPreserveFds(t *testing.T) {
 			engWant(t, res, 0)
 			id := strings.TrimSpace(res.stdout)
 			t.Cleanup(func() { p.podman(t, "rm", "--force", "--time", "0", id) })
-			gone := func() string {
-				if p.inspect(t, id, "{{.State.Running}}") == "true" {
-					return ""
-				}
-				return fmt.Sprintf("exit code %s, logs %q", p.inspect(t, id, "{{.State.ExitCode}}"), p.podman(t, "logs", id).String())
-			}
+			gone := p.gone(t, id)
 			url := "http://" + ln.Addr().String()
 			if got := curlBody(t, url+"/", 60*time.Second, gone); got != "hello from wasm\n" {
 				t.Errorf("curl %s/: %q", url, got)
