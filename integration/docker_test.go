@@ -1,0 +1,119 @@
+package integration
+
+// Docker drives runw as docs/engines.md registers it: a "runtimes" entry
+// in daemon.json, then `docker run --runtime runw`. Debian 12's docker.io
+// is dockerd 20.10 with a containerd of its own and containerd's runc v2
+// shim, which calls runw as it calls runc. The daemon here is the test's
+// own: its data, exec root and socket in a test directory, no iptables
+// rules and no bridge (its containers get no network).
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDocker(t *testing.T) {
+	engRequire(t, "docker", "dockerd", "docker", "containerd", "containerd-shim-runc-v2")
+	docker := "/usr/bin/docker" // docker.io's own client, of the daemon's version
+	if _, err := os.Stat(docker); err != nil {
+		docker = "docker"
+	}
+	dir, err := os.MkdirTemp("", "runw-docker-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf, err := json.Marshal(map[string]any{"runtimes": map[string]any{"runw": map[string]string{"path": runwBin}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), conf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock, execRoot := filepath.Join(dir, "docker.sock"), filepath.Join(dir, "exec")
+	dk := func(args ...string) engResult {
+		t.Helper()
+		return engRun(t, out, nil, docker, append([]string{"-H", "unix://" + sock}, args...)...)
+	}
+	d := engStartDaemon(t, "dockerd", filepath.Join(dir, "dockerd.log"), engWithTestCache(exec.Command("dockerd",
+		"--data-root", filepath.Join(dir, "data"), "--exec-root", execRoot,
+		"--pidfile", filepath.Join(dir, "docker.pid"), "-H", "unix://"+sock,
+		"--config-file", filepath.Join(dir, "daemon.json"),
+		"--iptables=false", "--ip6tables=false", "--bridge=none")))
+	t.Cleanup(func() {
+		if ids := strings.Fields(dk("ps", "-aq").stdout); len(ids) > 0 {
+			dk(append([]string{"rm", "-f"}, ids...)...)
+		}
+		d.stop(30 * time.Second)
+		engUnmountUnder(dir)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Logf("remove %s: %v", dir, err)
+		}
+	})
+	d.waitReady(t, 60*time.Second, func() error {
+		if res := dk("version"); res.code != 0 {
+			return errors.New(res.String())
+		}
+		return nil
+	})
+	// Docker 20.10 gives every runtime runc's state root (docs/engines.md).
+	stateRoot := filepath.Join(execRoot, "runtime-runc", "moby")
+	const image = "runw-probe:test"
+	layer := filepath.Join(dir, "probe.tar")
+	engWriteLayer(t, layer, map[string]string{"probe.wasm": guests["probe"]})
+	engWant(t, dk("import", "--change", `ENTRYPOINT ["/probe.wasm"]`, layer, image), 0)
+
+	t.Run("RunRmOutputAndExitCode", func(t *testing.T) {
+		res := dk("run", "--runtime", "runw", "--rm", image, "echo", "hello from wasm")
+		engWant(t, res, 0)
+		if res.stdout != "hello from wasm\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "hello from wasm\n")
+		}
+		res = dk("run", "--runtime", "runw", "--rm", image, "echo", "before exit", "exit", "7")
+		engWant(t, res, 7)
+		if res.stdout != "before exit\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "before exit\n")
+		}
+	})
+
+	// run -d, exec of the image's module beside the running guest, logs,
+	// stop (the guest asleep in poll_oneoff ends on SIGTERM with 143), rm.
+	t.Run("DetachExecStopRm", func(t *testing.T) {
+		res := dk("run", "--runtime", "runw", "-d", image, "echo", "started", "sleep", "1h")
+		engWant(t, res, 0)
+		id := strings.TrimSpace(res.stdout)
+		if !engContains(engRunwIDs(t, out, stateRoot), id) {
+			t.Fatalf("runw does not hold container %s under %s: it did not run under runw", id, stateRoot)
+		}
+		if got := dk("inspect", "-f", "{{.HostConfig.Runtime}}", id).stdout; strings.TrimSpace(got) != "runw" {
+			t.Errorf("HostConfig.Runtime %q, want runw", got)
+		}
+		res = dk("exec", id, "/probe.wasm", "echo", "from exec")
+		engWant(t, res, 0)
+		if res.stdout != "from exec\n" {
+			t.Errorf("exec stdout %q, want %q", res.stdout, "from exec\n")
+		}
+		if !engPoll(10*time.Second, func() bool { return dk("logs", id).stdout == "started\n" }) {
+			t.Errorf("docker logs: %v, want %q", dk("logs", id), "started\n")
+		}
+		res = dk("stop", "-t", "10", id)
+		engWant(t, res, 0)
+		t.Logf("docker stop took %v", res.took.Round(time.Millisecond))
+		if got := strings.TrimSpace(dk("inspect", "-f", "{{.State.ExitCode}}", id).stdout); got != "143" {
+			t.Errorf("exit code %s after docker stop, want 143 (SIGTERM; 137 is the SIGKILL after -t)", got)
+		}
+		engWant(t, dk("rm", id), 0)
+		if engContains(engRunwIDs(t, out, stateRoot), id) {
+			t.Errorf("runw still holds container %s after docker rm", id)
+		}
+	})
+}
