@@ -4,12 +4,14 @@ package integration
 // in daemon.json, then `docker run --runtime runw`. Debian 12's docker.io
 // is dockerd 20.10 with a containerd of its own and containerd's runc v2
 // shim, which calls runw as it calls runc. The daemon here is the test's
-// own: its data, exec root and socket in a test directory, no iptables
-// rules and no bridge (its containers get no network).
+// own: its data, exec root and socket in a test directory, a bridge of
+// the test's own (rwdock0, 10.213.254.0/24) for its containers, and no
+// iptables rules (a published port goes through Docker's userland proxy).
 
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +21,7 @@ import (
 )
 
 func TestDocker(t *testing.T) {
-	engRequire(t, "docker", "dockerd", "docker", "containerd", "containerd-shim-runc-v2")
+	engRequire(t, "docker", "dockerd", "docker", "containerd", "containerd-shim-runc-v2", "ip", "curl")
 	docker := "/usr/bin/docker" // docker.io's own client, of the daemon's version
 	if _, err := os.Stat(docker); err != nil {
 		docker = "docker"
@@ -39,6 +41,19 @@ func TestDocker(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "daemon.json"), conf, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	const bridge = "rwdock0"
+	for _, args := range [][]string{
+		{"link", "add", bridge, "type", "bridge"},
+		{"addr", "add", "10.213.254.1/24", "dev", bridge},
+		{"link", "set", bridge, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		if args[1] == "add" && args[2] == bridge {
+			deleteLink(t, bridge)
+		}
+	}
 	sock, execRoot := filepath.Join(dir, "docker.sock"), filepath.Join(dir, "exec")
 	dk := func(args ...string) engResult {
 		t.Helper()
@@ -48,7 +63,7 @@ func TestDocker(t *testing.T) {
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", execRoot,
 		"--pidfile", filepath.Join(dir, "docker.pid"), "-H", "unix://"+sock,
 		"--config-file", filepath.Join(dir, "daemon.json"),
-		"--iptables=false", "--ip6tables=false", "--bridge=none")))
+		"--iptables=false", "--ip6tables=false", "--bridge="+bridge)))
 	t.Cleanup(func() {
 		if ids := strings.Fields(dk("ps", "-aq").stdout); len(ids) > 0 {
 			dk(append([]string{"rm", "-f"}, ids...)...)
@@ -115,5 +130,40 @@ func TestDocker(t *testing.T) {
 		if engContains(engRunwIDs(t, out, stateRoot), id) {
 			t.Errorf("runw still holds container %s after docker rm", id)
 		}
+	})
+
+	// A wasm server behind `docker run -p`: runw binds the listener in the
+	// container's network namespace on the test's bridge, and Docker's
+	// proxy forwards the host's port to it.
+	t.Run("PublishedPort", func(t *testing.T) {
+		const server = "runw-nethello:test"
+		serverLayer := filepath.Join(dir, "nethello.tar")
+		engWriteLayer(t, serverLayer, map[string]string{"hello.wasm": netGuest(t, "hello")})
+		engWant(t, dk("import", "--change", `ENTRYPOINT ["/hello.wasm"]`, serverLayer, server), 0)
+		res := dk("run", "--runtime", "runw", "-d", "-p", "18094:8080", "-e", "RUNW_LISTEN=:8080", server)
+		engWant(t, res, 0)
+		id := strings.TrimSpace(res.stdout)
+		inspect := func(format string) string { return strings.TrimSpace(dk("inspect", "-f", format, id).stdout) }
+		gone := func() string {
+			if inspect("{{.State.Running}}") == "true" {
+				return ""
+			}
+			return fmt.Sprintf("exit code %s, logs %v", inspect("{{.State.ExitCode}}"), dk("logs", id))
+		}
+		if got := curlBody(t, "http://localhost:18094/", 90*time.Second, gone); got != "hello from wasm\n" {
+			t.Errorf("curl localhost:18094: %q, want %q", got, "hello from wasm\n")
+		}
+		if ip := inspect("{{.NetworkSettings.IPAddress}}"); strings.HasPrefix(ip, "10.213.254.") {
+			if got := curlBody(t, "http://"+ip+":8080/", 10*time.Second, gone); got != "hello from wasm\n" {
+				t.Errorf("curl the container's address %s: %q", ip, got)
+			}
+		} else {
+			t.Errorf("container address %q, want one on the test's bridge, 10.213.254.0/24", ip)
+		}
+		engWant(t, dk("stop", "-t", "10", id), 0)
+		if got := inspect("{{.State.ExitCode}}"); got != "143" {
+			t.Errorf("the server's exit code %s after docker stop, want 143", got)
+		}
+		engWant(t, dk("rm", id), 0)
 	})
 }
