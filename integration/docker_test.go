@@ -11,7 +11,6 @@ package integration
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +41,7 @@ func TestDocker(t *testing.T) {
 		t.Fatal(err)
 	}
 	const bridge = "rwdock0"
+	deleteLink(t, bridge)
 	for _, args := range [][]string{
 		{"link", "add", bridge, "type", "bridge"},
 		{"addr", "add", "10.213.254.1/24", "dev", bridge},
@@ -49,9 +49,6 @@ func TestDocker(t *testing.T) {
 	} {
 		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
-		}
-		if args[1] == "add" && args[2] == bridge {
-			deleteLink(t, bridge)
 		}
 	}
 	sock, execRoot := filepath.Join(dir, "docker.sock"), filepath.Join(dir, "exec")
@@ -74,6 +71,11 @@ func TestDocker(t *testing.T) {
 			t.Logf("remove %s: %v", dir, err)
 		}
 	})
+	// inspect is `docker inspect -f format id`, trimmed.
+	inspect := func(id, format string) string {
+		t.Helper()
+		return strings.TrimSpace(dk("inspect", "-f", format, id).stdout)
+	}
 	d.waitReady(t, 60*time.Second, func() error {
 		if res := dk("version"); res.code != 0 {
 			return errors.New(res.String())
@@ -109,7 +111,7 @@ func TestDocker(t *testing.T) {
 		if !engContains(engRunwIDs(t, out, stateRoot), id) {
 			t.Fatalf("runw does not hold container %s under %s: it did not run under runw", id, stateRoot)
 		}
-		if got := dk("inspect", "-f", "{{.HostConfig.Runtime}}", id).stdout; strings.TrimSpace(got) != "runw" {
+		if got := inspect(id, "{{.HostConfig.Runtime}}"); got != "runw" {
 			t.Errorf("HostConfig.Runtime %q, want runw", got)
 		}
 		res = dk("exec", id, "/probe.wasm", "echo", "from exec")
@@ -123,7 +125,7 @@ func TestDocker(t *testing.T) {
 		res = dk("stop", "-t", "10", id)
 		engWant(t, res, 0)
 		t.Logf("docker stop took %v", res.took.Round(time.Millisecond))
-		if got := strings.TrimSpace(dk("inspect", "-f", "{{.State.ExitCode}}", id).stdout); got != "143" {
+		if got := inspect(id, "{{.State.ExitCode}}"); got != "143" {
 			t.Errorf("exit code %s after docker stop, want 143 (SIGTERM; 137 is the SIGKILL after -t)", got)
 		}
 		engWant(t, dk("rm", id), 0)
@@ -143,17 +145,12 @@ func TestDocker(t *testing.T) {
 		res := dk("run", "--runtime", "runw", "-d", "-p", "18094:8080", "-e", "RUNW_LISTEN=:8080", server)
 		engWant(t, res, 0)
 		id := strings.TrimSpace(res.stdout)
-		inspect := func(format string) string { return strings.TrimSpace(dk("inspect", "-f", format, id).stdout) }
-		gone := func() string {
-			if inspect("{{.State.Running}}") == "true" {
-				return ""
-			}
-			return fmt.Sprintf("exit code %s, logs %v", inspect("{{.State.ExitCode}}"), dk("logs", id))
-		}
+		gone := engGone(func(format string) string { return inspect(id, format) },
+			func() engResult { return dk("logs", id) })
 		if got := curlBody(t, "http://localhost:18094/", 90*time.Second, gone); got != "hello from wasm\n" {
 			t.Errorf("curl localhost:18094: %q, want %q", got, "hello from wasm\n")
 		}
-		if ip := inspect("{{.NetworkSettings.IPAddress}}"); strings.HasPrefix(ip, "10.213.254.") {
+		if ip := inspect(id, "{{.NetworkSettings.IPAddress}}"); strings.HasPrefix(ip, "10.213.254.") {
 			if got := curlBody(t, "http://"+ip+":8080/", 10*time.Second, gone); got != "hello from wasm\n" {
 				t.Errorf("curl the container's address %s: %q", ip, got)
 			}
@@ -161,7 +158,7 @@ func TestDocker(t *testing.T) {
 			t.Errorf("container address %q, want one on the test's bridge, 10.213.254.0/24", ip)
 		}
 		engWant(t, dk("stop", "-t", "10", id), 0)
-		if got := inspect("{{.State.ExitCode}}"); got != "143" {
+		if got := inspect(id, "{{.State.ExitCode}}"); got != "143" {
 			t.Errorf("the server's exit code %s after docker stop, want 143", got)
 		}
 		engWant(t, dk("rm", id), 0)

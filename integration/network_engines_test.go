@@ -116,15 +116,22 @@ default_subnet = %q
 	return p
 }
 
-// gone is curlBody's question for a podman container: "" while it runs,
-// else its exit code and logs.
-func (p *engPodman) gone(t *testing.T, id string) func() string {
+// engGone is curlBody's question for an engine's container, asked
+// through the engine's inspect (a Go template, trimmed) and logs: "" while
+// it runs, else its exit code and logs.
+func engGone(inspect func(format string) string, logs func() engResult) func() string {
 	return func() string {
-		if p.inspect(t, id, "{{.State.Running}}") == "true" {
+		if inspect("{{.State.Running}}") == "true" {
 			return ""
 		}
-		return fmt.Sprintf("exit code %s, logs %q", p.inspect(t, id, "{{.State.ExitCode}}"), p.podman(t, "logs", id).String())
+		return fmt.Sprintf("exit code %s, logs %q", inspect("{{.State.ExitCode}}"), logs().String())
 	}
+}
+
+// gone is engGone for a podman container.
+func (p *engPodman) gone(t *testing.T, id string) func() string {
+	return engGone(func(format string) string { return p.inspect(t, id, format) },
+		func() engResult { return p.podman(t, "logs", id) })
 }
 
 // `podman run -d -p 18080:8080` of a wasm server image: curl on the
