@@ -1016,6 +1016,38 @@ func TestNetGrantNarrowed(t *testing.T) {
 	})
 }
 
+// An annotation present but empty narrows to nothing (docs/networking.md),
+// through the real path: the grant crosses the init's pipe as JSON, where
+// an empty list once vanished and came back as "no narrowing", so
+// `io.github.runw.net.connect: ""` let a guest connect anywhere.
+func TestNetGrantEmptyAllowsNone(t *testing.T) {
+	v := newVethNet(t)
+	mod := netGuest(t, "netc")
+	srv := newHostEcho(t, v.host)
+	grant := map[string]string{"io.github.runw.net.connect": "", "io.github.runw.net.listen": ""}
+	run := func(t *testing.T, args ...string) result {
+		r := newRunw(t)
+		b := netBundle(t, mod, args...)
+		b.inNetns(v.path, nil, grant)
+		return r.run("run", "-b", b.dir, "netc")
+	}
+	t.Run("Connect", func(t *testing.T) {
+		res := run(t, "connect", v.host, strconv.Itoa(srv.port), "anything")
+		if want := fmt.Sprintf("open=0\nconnect=%d\n", errnoAcces); res.code != 1 || res.stdout != want {
+			t.Errorf("connect under an empty connect grant: %v, want exit 1 and %q", res, want)
+		}
+		if n := srv.accepted.Load(); n != 0 {
+			t.Errorf("the server accepted %d connections under an empty connect grant", n)
+		}
+	})
+	t.Run("Bind", func(t *testing.T) {
+		want := fmt.Sprintf("open=0\nbind=%d\n", errnoAcces)
+		if res := run(t, "bind", "8080"); res.code != 1 || res.stdout != want {
+			t.Errorf("bind 8080 under an empty listen grant: %v, want exit 1 and %q", res, want)
+		}
+	})
+}
+
 // 10,000 HTTP requests, 32 at a time, each on a new connection, against
 // the wasm server: none fails, and afterwards the init holds as many
 // descriptors as before (every accepted socket was closed).

@@ -1,6 +1,7 @@
 package wasi
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -202,5 +203,50 @@ func TestListenersWithinNofile(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("65535 listeners took %v to read", d)
+	}
+}
+
+// TestEmptyGrantSurvivesThePipe: the plan reaches the init as JSON
+// (runtime/spawn.go). An annotation present but empty narrows to nothing,
+// and must still after the trip; when the lists were omitempty, the
+// empty list was dropped, decoded as nil, and allowed everything.
+func TestEmptyGrantSurvivesThePipe(t *testing.T) {
+	own := &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/var/run/netns/x"}}}
+	for _, c := range []struct {
+		name string
+		ann  map[string]string
+	}{
+		{"both empty", map[string]string{AnnotationNetConnect: "", AnnotationNetListen: ""}},
+		{"empty after commas", map[string]string{AnnotationNetConnect: " , ", AnnotationNetListen: ","}},
+	} {
+		n, err := networkFor(&specs.Spec{Linux: own, Annotations: c.ann}, nil, true)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		data, err := json.Marshal(Plan{Net: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Plan
+		if err := json.Unmarshal(data, &back); err != nil {
+			t.Fatal(err)
+		}
+		if back.Net.Connect == nil || len(back.Net.Connect) != 0 || back.Net.Listen == nil || len(back.Net.Listen) != 0 {
+			t.Errorf("%s: the init reads connect %#v listen %#v, want empty lists (none allowed); on the pipe: %s",
+				c.name, back.Net.Connect, back.Net.Listen, data)
+		}
+	}
+	// No annotation: no narrowing, nil on both sides.
+	n, err := networkFor(&specs.Spec{Linux: own}, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(Plan{Net: n})
+	var back Plan
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Net.Connect != nil || back.Net.Listen != nil {
+		t.Errorf("no annotation: the init reads connect %#v listen %#v, want nil (no narrowing)", back.Net.Connect, back.Net.Listen)
 	}
 }

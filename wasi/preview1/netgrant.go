@@ -13,11 +13,16 @@ type Network struct {
 	// names through DNS. Without it only preopened listeners exist.
 	Sockets bool `json:"sockets,omitempty"`
 	// Listen narrows the local addresses and ports the guest may bind;
-	// nil allows any.
-	Listen []Rule `json:"listen,omitempty"`
+	// nil allows any, an empty list none.
+	//
+	// Neither Listen nor Connect may be omitempty: the grant reaches the
+	// init as JSON (runtime/spawn.go), and an empty list dropped there
+	// would decode as nil, turning an annotation that allows nothing
+	// into one that allows everything.
+	Listen []Rule `json:"listen"`
 	// Connect narrows the peers the guest may connect or send to; nil
-	// allows any.
-	Connect []Rule `json:"connect,omitempty"`
+	// allows any, an empty list none.
+	Connect []Rule `json:"connect"`
 	// Listeners are bound by the host before the guest runs and handed
 	// to it as descriptors after the preopened directories.
 	Listeners []Listener `json:"listeners,omitempty"`
@@ -76,25 +81,44 @@ func allowed(rules []Rule, ap netip.AddrPort) bool {
 	return false
 }
 
-// allowedPeer says whether rules let the guest connect or send to ap. The
-// unspecified address (0.0.0.0, ::ffff:0.0.0.0, ::) is the kernel's "this
-// host": connect and sendto to it reach the loopback (or the socket's own
-// address), so it is checked as the loopback it stands for. Otherwise a
-// grant that names 0.0.0.0/8 or [::] but not 127.0.0.1 would let a guest
-// reach every service on the loopback of its network namespace, which is
-// the host's under io.github.runw.net=allow.
+// allowedPeer says whether rules let the guest connect or send to ap
+// (peerAddr's answer, for a peer that is not the guest's to send to).
 func allowedPeer(rules []Rule, ap netip.AddrPort) bool {
-	a := ap.Addr().Unmap()
-	if !a.IsUnspecified() {
-		return allowed(rules, ap)
+	_, ok := peerAddr(rules, ap)
+	return ok
+}
+
+// peerAddr says whether rules let the guest connect or send to ap, and
+// gives the address the system call must use. The unspecified address
+// (0.0.0.0, ::ffff:0.0.0.0, ::) is the kernel's "this host", and for
+// IPv4 the kernel sends to the socket's own source address: the address
+// it is bound to, or its SO_BINDTODEVICE device's, and the loopback only
+// when it has neither. Checked as the loopback and passed on as it was,
+// it let a guest under a grant of 127.0.0.1:P bind to the namespace's
+// other address (or bind to its device) and reach every service there
+// on port P; in the host's namespace (io.github.runw.net=allow) those
+// are the node's own services. So under a narrowed grant the
+// unspecified address is checked as the loopback and the kernel is
+// given the loopback, the address that was checked. A grant that does
+// not narrow (nil rules) passes every address on unchanged, as a native
+// program's.
+func peerAddr(rules []Rule, ap netip.AddrPort) (netip.AddrPort, bool) {
+	if rules == nil {
+		return ap, true
 	}
-	v4 := allowed(rules, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), ap.Port()))
-	if a.Is4() {
-		return v4
+	a := ap.Addr()
+	if !a.Unmap().IsUnspecified() {
+		return ap, allowed(rules, ap)
 	}
-	// :: reaches ::1, or 127.0.0.1 from a socket bound to an IPv4-mapped
-	// address: both must be allowed.
-	return v4 && allowed(rules, netip.AddrPortFrom(netip.IPv6Loopback(), ap.Port()))
+	lo := netip.IPv6Loopback()
+	switch {
+	case a.Is4():
+		lo = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	case a.Is4In6():
+		lo = netip.AddrFrom16([16]byte{10: 0xff, 11: 0xff, 12: 127, 15: 1})
+	}
+	to := netip.AddrPortFrom(lo, ap.Port())
+	return to, allowed(rules, to)
 }
 
 // ParseRules reads a comma-separated list of address rules:

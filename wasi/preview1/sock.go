@@ -265,7 +265,8 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 	}
 	var sa unix.Sockaddr
 	if to.IsValid() {
-		if !allowedPeer(h.net.Connect, to) {
+		to, ok := peerAddr(h.net.Connect, to)
+		if !ok {
 			return 0, ErrnoAcces
 		}
 		sa = sockaddrOf(to, e.family)

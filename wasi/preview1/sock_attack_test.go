@@ -521,6 +521,97 @@ func TestGrantBypasses(t *testing.T) {
 	}
 }
 
+// TestUnspecifiedPeerFromABoundSocket: to connect and sendto, 0.0.0.0
+// is the socket's own source address (the one it is bound to, or its
+// device's), the loopback only when it has none. Under a grant of
+// 127.0.0.1 alone, a guest bound its socket to the namespace's other
+// address (127.0.0.2 here, a node address under io.github.runw.net=allow)
+// and reached a server there through 0.0.0.0. The host now gives the
+// kernel the loopback it checked: the server outside the grant sees
+// nothing, and one on the loopback still answers 0.0.0.0, as natively.
+func TestUnspecifiedPeerFromABoundSocket(t *testing.T) {
+	other := netip.MustParseAddr("127.0.0.2")
+	outside, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outside.Close()
+	port := outside.Addr().(*net.TCPAddr).Port
+	// The same port on the loopback, inside the grant.
+	inside, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Skipf("port %d taken on 127.0.0.1: %v", port, err)
+	}
+	defer inside.Close()
+	reached := func(ln net.Listener) string {
+		got := make(chan string, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				got <- ""
+				return
+			}
+			got <- c.RemoteAddr().String()
+			c.Close()
+		}()
+		select {
+		case from := <-got:
+			return from
+		case <-time.After(500 * time.Millisecond):
+			ln.(*net.TCPListener).SetDeadline(time.Now())
+			<-got
+			return ""
+		}
+	}
+	udpOutside, err := net.ListenPacket("udp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udpOutside.Close()
+	uport := udpOutside.LocalAddr().(*net.UDPAddr).Port
+
+	for _, c := range []struct {
+		name      string
+		af        uint32
+		bind, dst netip.Addr
+	}{
+		{"IPv4", afInet4, other, netip.IPv4Unspecified()},
+		{"IPv4-mapped", afInet6, netip.AddrFrom16(other.As16()), netip.MustParseAddr("::ffff:0.0.0.0")},
+	} {
+		g := newSockGuest(t, "127.0.0.1", "")
+		fd := g.open(c.af, sockStream)
+		g.addr(800, c.bind, false)
+		if errno := g.call("sock_bind", "iii", uint32(fd), 800, 0); errno != 0 {
+			t.Fatalf("%s: bind %s: errno %d", c.name, c.bind, errno)
+		}
+		g.addr(800, c.dst, false)
+		errno := g.call("sock_connect", "iii", uint32(fd), 800, uint32(port))
+		if from := reached(outside); from != "" {
+			t.Errorf("%s: connect %s:%d from a socket bound to %s reached %s:%d outside the grant (errno %d)", c.name, c.dst, port, c.bind, other, port, errno)
+		}
+		if errno != 0 {
+			t.Errorf("%s: connect %s:%d: errno %d, want 0 (the loopback's server)", c.name, c.dst, port, errno)
+		} else if from := reached(inside); from == "" {
+			t.Errorf("%s: connect %s:%d answered 0 but the loopback's server saw nothing", c.name, c.dst, port)
+		}
+
+		udp := g.open(c.af, sockDgram)
+		g.addr(800, c.bind, false)
+		if errno := g.call("sock_bind", "iii", uint32(udp), 800, 0); errno != 0 {
+			t.Fatalf("%s: bind udp: errno %d", c.name, errno)
+		}
+		copy(g.mem[600:], "PING")
+		g.put32(500, 600)
+		g.put32(504, 4)
+		g.addr(800, c.dst, false)
+		g.call("sock_send_to", "iiiiiii", uint32(udp), 500, 1, 800, uint32(uport), 0, 700)
+		udpOutside.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		if n, from, err := udpOutside.ReadFrom(make([]byte, 16)); err == nil {
+			t.Errorf("%s: send_to %s:%d from a socket bound to %s delivered %d bytes to %s outside the grant (from %v)", c.name, c.dst, uport, c.bind, n, other, from)
+		}
+	}
+}
+
 // TestEmptyRuleListAllowsNothing: an annotation present with an empty
 // list (io.github.runw.net.connect: "") narrows the grant to nothing; it
 // must never read as no narrowing at all.

@@ -208,7 +208,8 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 	if errno != 0 {
 		return errno
 	}
-	if !allowedPeer(h.net.Connect, ap) {
+	ap, ok := peerAddr(h.net.Connect, ap)
+	if !ok {
 		return ErrnoAcces
 	}
 	sa := sockaddrOf(ap, e.family)
