@@ -80,6 +80,16 @@ func (m memory) path(ptr, n uint32) (string, Errno) {
 // iovMax is the most buffers one read or write uses: Linux's IOV_MAX.
 const iovMax = 1024
 
+// maxRW is the most bytes one read or write moves: Linux's MAX_RW_COUNT
+// (INT_MAX rounded down to a page), which readv and writev cut a longer
+// iovec array to. The host's loops that finish a blocking send or write,
+// or a WAITALL receive (untilAll), stop there too: the count goes back to
+// the guest in 32 bits, and the iovecs of a guest may name one buffer
+// over and over, far past 4 GiB. Uncut, 1024 iovecs of one 4 MiB buffer
+// sent 4 GiB and answered 0 bytes, which a guest that writes until all
+// is written sends again; a count past 2 GiB is negative to wasi-libc.
+const maxRW = 0x7ffff000
+
 // iovecs reads n iovec records at ptr and returns the non-empty guest
 // buffers they name, at most iovMax of them, appended to dst (a scratch
 // slice the caller reuses). A record whose buffer is out of range fails
@@ -90,10 +100,10 @@ const iovMax = 1024
 // never touch (a memory.grow to 4 GiB costs it nothing), but a buffer
 // kept for each was a 24-byte slice header of the host's, 12 GiB for a
 // 4 GiB array, and stayed in the scratch slice for the rest of the run.
-// Buffers beyond the cap make the read or write short, as any may be
-// (readv and writev would refuse more than IOV_MAX outright); capped
-// says some were left out, so that a datagram is refused rather than
-// sent cut short.
+// Buffers beyond the cap, and bytes beyond maxRW, make the read or write
+// short, as any may be (readv and writev would refuse more than IOV_MAX
+// outright); capped says some were left out, so that a datagram is
+// refused rather than sent cut short.
 func (m memory) iovecs(dst [][]byte, ptr, n uint32) (bufs [][]byte, capped, ok bool) {
 	// In 64 bits: with 4 GiB of memory, 2^29 records are exactly its
 	// size, and n*iovecSize in 32 bits would wrap to 0.
@@ -102,7 +112,7 @@ func (m memory) iovecs(dst [][]byte, ptr, n uint32) (bufs [][]byte, capped, ok b
 		return dst, false, false
 	}
 	recs := m[ptr:end]
-	kept := 0
+	kept, total := 0, 0
 	for i := uint64(0); i < uint64(n); i++ {
 		r := recs[i*iovecSize:]
 		buf, ok := m.slice(binary.LittleEndian.Uint32(r), binary.LittleEndian.Uint32(r[4:]))
@@ -112,11 +122,15 @@ func (m memory) iovecs(dst [][]byte, ptr, n uint32) (bufs [][]byte, capped, ok b
 		if len(buf) == 0 {
 			continue
 		}
-		if kept == iovMax {
+		if kept == iovMax || total == maxRW {
 			capped = true
 			continue
 		}
+		if len(buf) > maxRW-total {
+			buf, capped = buf[:maxRW-total], true
+		}
 		dst = append(dst, buf)
+		total += len(buf)
 		kept++
 	}
 	return dst, capped, true

@@ -190,6 +190,10 @@ func (h *Host) accept(m memory, fd int32, flags uint16, out uint32) Errno {
 		typ = unix.SOCK_DGRAM
 	}
 	ne := sockEntry(nfd, e.family, typ, flags)
+	// Linux's accepted socket inherits the listener's SO_RCVTIMEO and
+	// SO_SNDTIMEO; runw keeps them in the entry (the host socket is
+	// non-blocking), so it copies them as the kernel would.
+	ne.recvTimeout, ne.sendTimeout = e.recvTimeout, e.sendTimeout
 	id, errno := h.fds.add(ne)
 	if errno != 0 {
 		unix.Close(nfd)

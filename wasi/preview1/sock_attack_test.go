@@ -786,6 +786,47 @@ func TestBlockingSendWritesAll(t *testing.T) {
 	}
 }
 
+// TestBlockingSendCountFitsOneCall: a blocking send or write finishes
+// what the kernel took only in part, but moves no more in one call than
+// Linux's MAX_RW_COUNT (maxRW). 1024 iovecs naming one 4 MiB buffer are 4
+// GiB: the host sent all of it and answered 0 bytes (the count wrapped in
+// 32 bits), so a guest that writes until all is written sent it again.
+func TestBlockingSendCountFitsOneCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: moves 2 GiB through the loopback twice")
+	}
+	for _, call := range []string{"sock_send", "fd_write"} {
+		t.Run(call, func(t *testing.T) {
+			g := newSockGuest(t, "127.0.0.1", "")
+			fd, peer := loopPair(t, g, 0)
+			big := make(memory, 5<<20)
+			copy(big, g.mem)
+			g.mem = big
+			for i := uint32(0); i < 1024; i++ {
+				g.put32(8192+8*i, 1<<20)
+				g.put32(8196+8*i, 4<<20)
+			}
+			got := make(chan int64)
+			go func() {
+				n, _ := io.Copy(io.Discard, peer)
+				got <- n
+			}()
+			var errno Errno
+			if call == "sock_send" {
+				errno = g.call("sock_send", "iiiii", uint32(fd), 8192, 1024, 0, 700)
+			} else {
+				errno = g.call("fd_write", "iiii", uint32(fd), 8192, 1024, 700)
+			}
+			reported := g.get32(700)
+			g.call("fd_close", "i", uint32(fd))
+			sent := <-got
+			if errno != 0 || reported != maxRW || sent != maxRW {
+				t.Errorf("%s of 4 GiB: errno %d, %d bytes reported, %d sent; want 0 and %d both (Linux's MAX_RW_COUNT)", call, errno, reported, sent, maxRW)
+			}
+		})
+	}
+}
+
 // TestConnectTwice: a blocking connect leaves the socket connected, so a
 // second connect is EISCONN, and a refused one leaves it unconnected, so a
 // second connect tries again, as for a native program. runw's host socket
@@ -1228,6 +1269,55 @@ func TestSocketTimeoutsAsLinux(t *testing.T) {
 		if got, ok := timeoutOf(c.sec, c.usec); got != c.want || ok != c.ok {
 			t.Errorf("timeoutOf(%d, %d) = %v, %v; want %v, %v", c.sec, c.usec, got, ok, c.want, c.ok)
 		}
+	}
+}
+
+// TestAcceptInheritsTimeouts: as on Linux, a socket accept gives keeps
+// the listener's SO_RCVTIMEO and SO_SNDTIMEO (runw keeps both in the
+// descriptor's entry, not the kernel's socket): a server that set a read
+// timeout on its listener waited forever on a silent client.
+func TestAcceptInheritsTimeouts(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "127.0.0.1")
+	ln := g.open(afInet4, sockStream)
+	g.addr(800, loop4, false)
+	if errno := g.call("sock_bind", "iii", uint32(ln), 800, 0); errno != 0 {
+		t.Fatalf("bind: errno %d", errno)
+	}
+	if errno := g.call("sock_listen", "ii", uint32(ln), 8); errno != 0 {
+		t.Fatalf("listen: errno %d", errno)
+	}
+	for opt, usec := range map[uint32]uint64{optRcvtimeo: 200000, optSndtimeo: 300000} {
+		clear(g.mem[900:916])
+		binary.LittleEndian.PutUint64(g.mem[908:], usec)
+		if errno := g.call("sock_setsockopt", "iiiii", uint32(ln), 0, opt, 900, 16); errno != 0 {
+			t.Fatalf("setsockopt %d: errno %d", opt, errno)
+		}
+	}
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(g.port(ln)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if errno := g.call("sock_accept", "iii", uint32(ln), 0, 60); errno != 0 {
+		t.Fatalf("accept: errno %d", errno)
+	}
+	nfd := g.get32(60)
+	for opt, usec := range map[uint32]uint64{optRcvtimeo: 200000, optSndtimeo: 300000} {
+		clear(g.mem[920:936])
+		if errno := g.call("sock_getsockopt", "iiiii", nfd, 0, opt, 920, 16); errno != 0 {
+			t.Fatalf("getsockopt %d: errno %d", opt, errno)
+		}
+		if got := binary.LittleEndian.Uint64(g.mem[928:]); got != usec || binary.LittleEndian.Uint64(g.mem[920:]) != 0 {
+			t.Errorf("option %d of the accepted socket: %d µs, want the listener's %d", opt, got, usec)
+		}
+	}
+	stop := time.AfterFunc(5*time.Second, g.h.Stop)
+	defer stop.Stop()
+	g.put32(500, 600)
+	g.put32(504, 16)
+	start := time.Now()
+	if errno := g.call("sock_recv", "iiiiii", nfd, 500, 1, 0, 700, 704); errno != ErrnoAgain || time.Since(start) > 4*time.Second {
+		t.Errorf("blocking recv from a silent client: errno %d after %v, want EAGAIN after the inherited 200 ms", errno, time.Since(start))
 	}
 }
 
