@@ -25,11 +25,9 @@ const (
 	// come over TCP, whose length prefix caps them at 64 KiB.
 	ednsSize = 1232
 	// maxAnswers is how many answer records of a reply are read; the rest
-	// are ignored.
+	// are ignored. It also bounds the CNAME hops followed within one reply
+	// (no more than the reply's CNAMEs), so a loop in a reply ends.
 	maxAnswers = 128
-	// maxCNAMEs is how many CNAME hops within one reply are followed, so a
-	// loop in a reply ends.
-	maxCNAMEs = 8
 )
 
 // status is what asking for one name came to, worst last: when answers
@@ -153,7 +151,7 @@ func (r resolver) query(ctx context.Context, conf resolvConf, q dnsmessage.Quest
 	last := answer{status: unreachable}
 	for range conf.attempts {
 		for _, server := range conf.servers {
-			a := r.exchange(ctx, netip.AddrPortFrom(server, r.port), q, conf.timeout)
+			a := r.exchange(ctx, netip.AddrPortFrom(server, r.port), q, conf)
 			switch a.status {
 			case found, noData, noSuchName, canceled:
 				return a
@@ -167,18 +165,27 @@ func (r resolver) query(ctx context.Context, conf resolvConf, q dnsmessage.Quest
 }
 
 // exchange sends q to server once over UDP, and again over TCP if the UDP
-// reply was truncated, each within timeout.
-func (r resolver) exchange(ctx context.Context, server netip.AddrPort, q dnsmessage.Question, timeout time.Duration) answer {
+// reply was truncated, each within conf's timeout; under use-vc, over TCP
+// alone.
+func (r resolver) exchange(ctx context.Context, server netip.AddrPort, q dnsmessage.Question, conf resolvConf) answer {
 	id := uint16(rand.Uint32()) // math/rand/v2's global source: ChaCha8, seeded by the runtime from the OS
 	msg, err := buildQuery(id, q)
 	if err != nil {
 		return answer{status: failed, err: err}
 	}
 	isReply := func(b []byte) bool { _, _, ok := openReply(b, id, q); return ok }
-	reply, err := roundTrip(ctx, "udp", server, timeout, func(c net.Conn) ([]byte, error) { return talkUDP(c, msg, isReply) })
-	if err == nil {
-		if _, h, _ := openReply(reply, id, q); h.Truncated {
-			reply, err = roundTrip(ctx, "tcp", server, timeout, func(c net.Conn) ([]byte, error) { return talkTCP(c, msg, isReply) })
+	overTCP := func() ([]byte, error) {
+		return roundTrip(ctx, "tcp", server, conf.timeout, func(c net.Conn) ([]byte, error) { return talkTCP(c, msg, isReply) })
+	}
+	var reply []byte
+	if conf.tcp {
+		reply, err = overTCP()
+	} else {
+		reply, err = roundTrip(ctx, "udp", server, conf.timeout, func(c net.Conn) ([]byte, error) { return talkUDP(c, msg, isReply) })
+		if err == nil {
+			if _, h, _ := openReply(reply, id, q); h.Truncated {
+				reply, err = overTCP()
+			}
 		}
 	}
 	if err != nil {
@@ -249,8 +256,12 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 	if err != nil {
 		return answer{status: failed, err: err}
 	}
+	if len(cnames) == 0 && len(records) == 0 && lameReferral(p, h) {
+		// Not an answer: the next server is asked, as glibc and Go do.
+		return answer{status: serverFail, err: errors.New("lame referral")}
+	}
 	canon := q.Name.String()
-	for range maxCNAMEs {
+	for range len(cnames) {
 		next, ok := cnames[strings.ToLower(canon)]
 		if !ok {
 			break
@@ -267,6 +278,25 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 		return answer{status: noData}
 	}
 	return answer{status: found, addrs: addrs, canon: strings.TrimSuffix(canon, ".")}
+}
+
+// lameReferral says whether a reply with no answer of ours is a server
+// declining to recurse rather than saying the name has no such record:
+// success, not authoritative, no recursion available, and no authority or
+// additional record (glibc's send_dg goes to the next server on it, Go's
+// checkHeader calls it errLameReferral). p is past the answers.
+func lameReferral(p *dnsmessage.Parser, h dnsmessage.Header) bool {
+	if h.Authoritative || h.RecursionAvailable {
+		return false
+	}
+	if err := p.SkipAllAnswers(); err != nil {
+		return false
+	}
+	if _, err := p.AuthorityHeader(); err != dnsmessage.ErrSectionDone {
+		return false
+	}
+	_, err := p.AdditionalHeader()
+	return err == dnsmessage.ErrSectionDone
 }
 
 // record is one A or AAAA answer and the name that owns it.

@@ -388,3 +388,139 @@ func TestServerOutsideTheGrantNotAsked(t *testing.T) {
 		t.Fatalf("allowed server: %v %v", res, err)
 	}
 }
+
+// twin is a second nameserver on 127.0.0.2, on s's port (the resolver
+// asks every server on one port), serving handle.
+func (s *dnsServer) twin(t *testing.T, handle func(req dnsmessage.Message, tcp bool) []dnsmessage.Message) *dnsServer {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.2:%d", s.port)
+	pc, err := net.ListenPacket("udp4", addr)
+	if err != nil {
+		t.Skipf("second nameserver on %s: %v", addr, err)
+	}
+	ln, err := net.Listen("tcp4", addr)
+	if err != nil {
+		pc.Close()
+		t.Skipf("second nameserver on %s: %v", addr, err)
+	}
+	o := &dnsServer{port: s.port, handle: handle}
+	o.wg.Go(func() { o.serveUDP(pc) })
+	o.wg.Go(func() { o.serveTCP(ln) })
+	t.Cleanup(func() { pc.Close(); ln.Close(); o.wg.Wait() })
+	return o
+}
+
+// A server that does not recurse answers with no record and no flag
+// (not authoritative, no recursion available, nothing more): a lame
+// referral, not "no such record". glibc and Go ask the next server; runw
+// gave up with NODATA there.
+func TestLameReferralAsksTheNextServer(t *testing.T) {
+	lame := startServer(t, func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
+		m := reply(req, dnsmessage.RCodeSuccess)
+		m.RecursionAvailable = false
+		return []dnsmessage.Message{m}
+	})
+	good := lame.twin(t, zone(a("web.test.", "192.0.2.1")))
+	r := lame.resolver("nameserver 127.0.0.2\noptions timeout:1 attempts:1\n", nil)
+	res, err := r.lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv4, SockType: SockStream})
+	if want := []string{"192.0.2.1 0 2"}; err != nil || !slices.Equal(show(res), want) {
+		t.Errorf("got %q %v, want %q from the second server", show(res), err, want)
+	}
+	if len(good.log()) != 1 {
+		t.Errorf("the second server was asked %q, want once", good.log())
+	}
+	// An authoritative empty answer is NODATA, from the first server.
+	auth := startServer(t, func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
+		m := reply(req, dnsmessage.RCodeSuccess)
+		m.RecursionAvailable, m.Authoritative = false, true
+		return []dnsmessage.Message{m}
+	})
+	other := auth.twin(t, zone(a("web.test.", "192.0.2.1")))
+	_, err = auth.resolver("nameserver 127.0.0.2\noptions timeout:1 attempts:1\n", nil).lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv4})
+	if codeOf(err) != CodeNoData || len(other.log()) != 0 {
+		t.Errorf("an authoritative empty answer: %v, second server asked %q; want NODATA from the first", err, other.log())
+	}
+}
+
+// options use-vc: every query over TCP, as glibc and Go send it.
+func TestUseVCAsksOverTCP(t *testing.T) {
+	full := zone(a("web.test.", "192.0.2.1"))
+	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
+		if !tcp {
+			return nil
+		}
+		return full(req, tcp)
+	})
+	res, err := s.resolver("options use-vc timeout:1 attempts:1\n", nil).lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv4, SockType: SockStream})
+	if want := []string{"192.0.2.1 0 2"}; err != nil || !slices.Equal(show(res), want) {
+		t.Fatalf("got %q %v, want %q", show(res), err, want)
+	}
+	if want := []string{"tcp A web.test."}; !slices.Equal(s.log(), want) {
+		t.Errorf("asked %q, want %q", s.log(), want)
+	}
+}
+
+// A CNAME chain longer than 8 hops in one reply still ends at its
+// address (glibc and Go follow any length); a loop still ends.
+func TestLongCNAMEChainAndLoop(t *testing.T) {
+	var recs []dnsmessage.Resource
+	for i := range 12 {
+		recs = append(recs, cname(fmt.Sprintf("h%d.test.", i), fmt.Sprintf("h%d.test.", i+1)))
+	}
+	recs = append(recs, a("h12.test.", "192.0.2.12"))
+	full := zone(recs...)
+	loop := zone(cname("l0.test.", "l1.test."), cname("l1.test.", "l0.test."))
+	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
+		// One reply with the whole chain, as a recursive server sends it.
+		if strings.HasPrefix(req.Questions[0].Name.String(), "l") {
+			m := loop(req, tcp)
+			m[0].Answers = []dnsmessage.Resource{cname("l0.test.", "l1.test."), cname("l1.test.", "l0.test.")}
+			return m
+		}
+		m := full(req, tcp)
+		m[0].Answers = recs
+		return m
+	})
+	r := s.resolver("options timeout:1 attempts:1\n", nil)
+	res, err := r.lookup(context.Background(), Query{Node: "h0.test", Family: FamilyIPv4, SockType: SockStream, CanonName: true})
+	if want := []string{"192.0.2.12 0 2 h12.test"}; err != nil || !slices.Equal(show(res), want) {
+		t.Errorf("12 hops: got %q %v, want %q", show(res), err, want)
+	}
+	if _, err := r.lookup(context.Background(), Query{Node: "l0.test", Family: FamilyIPv4}); codeOf(err) != CodeNoData {
+		t.Errorf("a CNAME loop: %v, want NODATA", err)
+	}
+}
+
+// AI_V4MAPPED with AF_INET6: IPv4 addresses as IPv4-mapped IPv6 ones
+// when there is no IPv6 one, both with AI_ALL; a numeric IPv4-mapped
+// address asked for as IPv4 is its IPv4 address (glibc's gaih_inet).
+func TestV4Mapped(t *testing.T) {
+	s := startServer(t, zone(a("v4.test.", "192.0.2.1"), a("both.test.", "192.0.2.2"), aaaa("both.test.", "2001:db8::2")))
+	r := s.resolver("options timeout:1 attempts:1\n", map[string]string{hostsPath: "192.0.2.9 pinned.test\n"})
+	for _, tc := range []struct {
+		name string
+		q    Query
+		want []string
+		code Code
+	}{
+		{"DNS, A only", Query{Node: "v4.test", Family: FamilyIPv6, V4Mapped: true}, []string{"::ffff:192.0.2.1"}, 0},
+		{"DNS, both: IPv6 only", Query{Node: "both.test", Family: FamilyIPv6, V4Mapped: true}, []string{"2001:db8::2"}, 0},
+		{"DNS, both, AI_ALL", Query{Node: "both.test", Family: FamilyIPv6, V4Mapped: true, All: true}, []string{"2001:db8::2", "::ffff:192.0.2.2"}, 0},
+		{"numeric IPv4", Query{Node: "192.0.2.5", Family: FamilyIPv6, V4Mapped: true}, []string{"::ffff:192.0.2.5"}, 0},
+		{"hosts", Query{Node: "pinned.test", Family: FamilyIPv6, V4Mapped: true}, []string{"::ffff:192.0.2.9"}, 0},
+		{"without the flag", Query{Node: "v4.test", Family: FamilyIPv6}, nil, CodeNoData},
+		{"ignored for IPv4", Query{Node: "both.test", Family: FamilyIPv4, V4Mapped: true}, []string{"192.0.2.2"}, 0},
+		{"mapped numeric as IPv4", Query{Node: "::ffff:192.0.2.1", Family: FamilyIPv4}, []string{"192.0.2.1"}, 0},
+		{"mapped numeric, any family", Query{Node: "::ffff:192.0.2.1"}, []string{"::ffff:192.0.2.1"}, 0},
+	} {
+		tc.q.SockType = SockStream
+		res, err := r.lookup(context.Background(), tc.q)
+		var got []string
+		for _, x := range res {
+			got = append(got, x.IP.String())
+		}
+		if codeOf(err) != tc.code || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: got %q %v, want %q code %d", tc.name, got, err, tc.want, tc.code)
+		}
+	}
+}

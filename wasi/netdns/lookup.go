@@ -62,6 +62,11 @@ type Query struct {
 	NumericServ bool
 	// CanonName (AI_CANONNAME): fill the first Result's Canon.
 	CanonName bool
+	// V4Mapped (AI_V4MAPPED), with FamilyIPv6: when the node has no IPv6
+	// address, its IPv4 addresses as IPv4-mapped IPv6 ones; with All
+	// (AI_ALL), its IPv6 addresses and then the mapped IPv4 ones. Both are
+	// ignored for other families, as glibc ignores them.
+	V4Mapped, All bool
 	// NoDNS stops after the hosts file: a guest without the socket grant
 	// must not reach the network through the resolver either.
 	NoDNS bool
@@ -145,6 +150,15 @@ func (q Query) check() error {
 
 // host resolves q.Node to addresses of q.Family and a canonical name.
 func (r resolver) host(ctx context.Context, q Query) ([]netip.Addr, string, error) {
+	if q.Family == FamilyIPv6 && q.V4Mapped {
+		both := q
+		both.Family, both.V4Mapped = FamilyAny, false
+		addrs, canon, err := r.host(ctx, both)
+		if err != nil {
+			return nil, "", err
+		}
+		return v4Mapped(addrs, q.All), canon, nil
+	}
 	if q.Node == "" {
 		return emptyNode(q), "", nil
 	}
@@ -190,11 +204,34 @@ func byFamily(family int, v4, v6 netip.Addr) []netip.Addr {
 	return []netip.Addr{v4, v6}
 }
 
+// v4Mapped is AI_V4MAPPED's answer from addrs of both families: the IPv6
+// ones, and the IPv4 ones mapped into IPv6 when there is no IPv6 one or
+// all is set (glibc's order: IPv6 first).
+func v4Mapped(addrs []netip.Addr, all bool) []netip.Addr {
+	var v6, v4 []netip.Addr
+	for _, a := range addrs {
+		if a.Is4() {
+			v4 = append(v4, netip.AddrFrom16(a.As16()))
+		} else {
+			v6 = append(v6, a)
+		}
+	}
+	if len(v6) == 0 || all {
+		v6 = append(v6, v4...)
+	}
+	return v6
+}
+
 // numericHost takes a numeric node as it is. A zone is refused: the WASI
 // address has no scope id, and dropping it would reach another interface.
+// An IPv4-mapped IPv6 address asked for as IPv4 is its IPv4 address, as
+// glibc answers.
 func numericHost(q Query, ip netip.Addr) ([]netip.Addr, string, error) {
 	if ip.Zone() != "" {
 		return nil, "", fail(CodeNoName, q.Node)
+	}
+	if q.Family == FamilyIPv4 && ip.Is4In6() {
+		ip = ip.Unmap()
 	}
 	if !familyHas(q.Family, ip) {
 		return nil, "", fail(CodeAddrFamily, q.Node)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -69,14 +70,21 @@ func TestParseResolvConf(t *testing.T) {
 			servers: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ndots: 15, timeout: time.Second, attempts: 5}},
 		{"options within range", "options timeout:2 attempts:3 ndots:0", resolvConf{
 			servers: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ndots: 0, timeout: 2 * time.Second, attempts: 3}},
-		{"six search domains at most", "search a b c d e f g h", resolvConf{
-			servers: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, search: []string{"a", "b", "c", "d", "e", "f"},
-			ndots: 1, timeout: 5 * time.Second, attempts: 2}},
+		// glibc's old limit was 6 (MAXDNSRCH, gone since 2.26); a pod may
+		// have 32.
+		{"more than six search domains, 32 at most", "search " + strings.Repeat("a b c d e f g h ", 5), resolvConf{
+			servers: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+			search:  strings.Fields(strings.Repeat("a b c d e f g h ", 4)),
+			ndots:   1, timeout: 5 * time.Second, attempts: 2}},
+		{"use-vc, and Go's spellings", "options usevc\noptions rotate use-vc\n", resolvConf{
+			servers: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ndots: 1, timeout: 5 * time.Second, attempts: 2, tcp: true}},
+		{"tcp", "options tcp ndots:2", resolvConf{
+			servers: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ndots: 2, timeout: 5 * time.Second, attempts: 2, tcp: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := parseResolvConf([]byte(tc.conf))
 			if !slices.Equal(got.servers, tc.want.servers) || !slices.Equal(got.search, tc.want.search) ||
-				got.ndots != tc.want.ndots || got.timeout != tc.want.timeout || got.attempts != tc.want.attempts {
+				got.ndots != tc.want.ndots || got.timeout != tc.want.timeout || got.attempts != tc.want.attempts || got.tcp != tc.want.tcp {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
 		})

@@ -7,12 +7,14 @@ import (
 	"time"
 )
 
-// Limits glibc puts on resolv.conf (resolv/resolv.h): MAXNS, MAXDNSRCH,
-// RES_MAXNDOTS, RES_MAXRETRANS, RES_MAXRETRY. Values beyond them are clamped
-// rather than refused, as glibc does.
+// Limits glibc puts on resolv.conf (resolv/resolv.h): MAXNS, RES_MAXNDOTS,
+// RES_MAXRETRANS, RES_MAXRETRY. Values beyond them are clamped rather than
+// refused, as glibc does. glibc has had no limit on search domains since
+// 2.26 (its MAXDNSRCH of 6 is gone), nor has Go; maxSearch is Kubernetes'
+// own limit on a pod's, which still bounds the queries one lookup makes.
 const (
 	maxServers  = 3
-	maxSearch   = 6
+	maxSearch   = 32
 	maxNdots    = 15
 	maxTimeout  = 30 * time.Second
 	maxAttempts = 5
@@ -25,6 +27,7 @@ type resolvConf struct {
 	ndots    int
 	timeout  time.Duration // per query sent
 	attempts int           // rounds over all servers
+	tcp      bool          // options use-vc: every query over TCP
 }
 
 // parseResolvConf reads resolv.conf as glibc does. With no nameserver line
@@ -32,7 +35,8 @@ type resolvConf struct {
 // container without one is asking its own loopback, never the host's
 // resolver. glibc would take a default search domain from the hostname;
 // netdns does not (the WASI host has no hostname to hand, and a container's
-// rarely has a domain). rotate, edns0 and other options are ignored.
+// rarely has a domain). use-vc (Go's spellings usevc and tcp too) sends
+// every query over TCP; rotate, edns0 and other options are ignored.
 func parseResolvConf(data []byte) resolvConf {
 	c := resolvConf{ndots: 1, timeout: 5 * time.Second, attempts: 2}
 	for fields := range records(data, "#;") {
@@ -70,6 +74,11 @@ func searchList(domains []string) []string {
 
 func (c *resolvConf) options(opts []string) {
 	for _, o := range opts {
+		switch o {
+		case "use-vc", "usevc", "tcp":
+			c.tcp = true
+			continue
+		}
 		key, val, _ := strings.Cut(o, ":")
 		n, err := strconv.Atoi(val)
 		if err != nil || n < 0 {

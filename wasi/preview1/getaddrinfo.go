@@ -94,6 +94,7 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 		Node: node, Service: service,
 		Passive: flags&aiPassive != 0, NumericHost: flags&aiNumerichost != 0,
 		NumericServ: flags&aiNumericserv != 0, CanonName: flags&aiCanonname != 0,
+		V4Mapped: flags&aiV4mapped != 0, All: flags&aiAll != 0,
 		// Without the socket grant only /etc/hosts and numeric names
 		// answer: the resolver must not reach the network either.
 		NoDNS: !h.net.Sockets,

@@ -1321,6 +1321,29 @@ func TestAcceptInheritsTimeouts(t *testing.T) {
 	}
 }
 
+// TestGetaddrinfoV4MappedFlags: AI_V4MAPPED and AI_ALL reach the
+// resolver (they were accepted and dropped, so a guest asking for
+// AF_INET6 with AI_V4MAPPED got nothing for an IPv4-only name).
+func TestGetaddrinfoV4MappedFlags(t *testing.T) {
+	g := newSockGuest(t, "", "")
+	var asked netdns.Query
+	g.h.resolve = func(_ context.Context, _ netdns.Files, q netdns.Query) ([]netdns.Result, error) {
+		asked = q
+		return nil, nil
+	}
+	const name, hints, resp, lenp = 1000, 200, 300, 304
+	copy(g.mem[name:], "v4.test")
+	for _, flags := range []uint16{aiV4mapped, aiV4mapped | aiAll, 0} {
+		clear(g.mem[hints : hints+addrinfoSize])
+		binary.LittleEndian.PutUint16(g.mem[hints:], flags)
+		g.mem[hints+2] = afInet6
+		g.call("sock_getaddrinfo", "iiiiiiii", name, 7, 0, 0, hints, resp, 1, lenp)
+		if asked.V4Mapped != (flags&aiV4mapped != 0) || asked.All != (flags&aiAll != 0) || asked.Family != netdns.FamilyIPv6 {
+			t.Errorf("flags %#x: the resolver got V4Mapped %v All %v family %d", flags, asked.V4Mapped, asked.All, asked.Family)
+		}
+	}
+}
+
 // TestGetaddrinfoNamesBounded: a node or service name longer than
 // getaddrinfo takes is refused before the host copies it (a guest naming
 // hundreds of MB of its memory made the init allocate as much again, and
