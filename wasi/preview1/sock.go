@@ -234,6 +234,10 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 	if riflags&riflagPeek != 0 {
 		flags |= unix.MSG_PEEK
 	}
+	if riflags == riflagPeek|riflagWaitall && e.filetype == filetypeSocketStream && e.flags&fdflagNonblock == 0 {
+		got, errno := h.peekAll(e)
+		return got, 0, errno
+	}
 	waitall := riflags&riflagWaitall != 0 && riflags&riflagPeek == 0 && e.filetype == filetypeSocketStream
 	roflags := uint16(0)
 	total, errno := untilAll(h.iov, waitall, func(bufs [][]byte) (int, Errno) {
@@ -258,6 +262,60 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 		return 0, 0, errno
 	}
 	return total, roflags, 0
+}
+
+// peekAll is a blocking recv with PEEK and WAITALL on a stream: Linux
+// waits until the whole of h.iov could be filled, or the peer ends, or
+// SO_RCVTIMEO passes, and answers what is there without taking it. The
+// host socket is non-blocking, so runw waits in poll with SO_RCVLOWAT
+// raised to the length wanted (TCP's poll reports readable only from
+// there, or at the peer's end), and puts the guest's own SO_RCVLOWAT
+// back after.
+func (h *Host) peekAll(e *fdEntry) (int, Errno) {
+	want := 0
+	for _, b := range h.iov {
+		want += len(b)
+	}
+	peek := func() (int, error) {
+		for {
+			got, _, _, _, err := unix.RecvmsgBuffers(e.hostFd, h.iov, nil, unix.MSG_PEEK)
+			if err != unix.EINTR {
+				return got, err
+			}
+		}
+	}
+	got, err := peek()
+	if err != nil && err != unix.EAGAIN {
+		return 0, toErrno(err)
+	}
+	if want == 0 || (err == nil && (got >= want || got == 0)) {
+		return got, 0
+	}
+	if old, gerr := unix.GetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT); gerr == nil && old < want {
+		if unix.SetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT, want) == nil {
+			defer unix.SetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT, old)
+		}
+	}
+	for {
+		if errno := h.waitSock(e, unix.POLLIN); errno != 0 {
+			if errno == ErrnoAgain && got > 0 {
+				return got, 0 // SO_RCVTIMEO: what is there, as Linux answers
+			}
+			return 0, errno
+		}
+		n, err := peek()
+		switch {
+		case err == unix.EAGAIN:
+			continue
+		case err != nil:
+			return 0, toErrno(err)
+		case n >= want || n == 0 || n == got:
+			// All of it, or the peer's end (poll woke with no more to
+			// read: the low mark is not what woke it).
+			return n, 0
+		}
+		got = n
+	}
 }
 
 // send writes the buffers of the iovecs at iovs, to the address to when

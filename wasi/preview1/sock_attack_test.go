@@ -827,6 +827,39 @@ func TestBlockingSendCountFitsOneCall(t *testing.T) {
 	}
 }
 
+// TestPeekWaitall: PEEK with WAITALL on a blocking stream waits for the
+// whole buffer, as Linux's recv does (it answered the 2 bytes there at
+// once), leaves the data queued, puts back the guest's SO_RCVLOWAT, and
+// at the peer's end answers what is there.
+func TestPeekWaitall(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	fd, peer := loopPair(t, g, 0)
+	e, _ := g.h.fds.get(fd)
+	peer.Write([]byte("ab"))
+	time.AfterFunc(200*time.Millisecond, func() { peer.Write([]byte("cdef")) })
+	g.put32(500, 600)
+	g.put32(504, 6)
+	start := time.Now()
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, riflagPeek|riflagWaitall, 700, 704); errno != 0 || g.get32(700) != 6 || string(g.mem[600:606]) != "abcdef" {
+		t.Errorf("PEEK|WAITALL: errno %d, %d bytes %q after %v; want all 6 once they came", errno, g.get32(700), g.mem[600:606], time.Since(start))
+	}
+	if low, err := unix.GetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT); err != nil || low != 1 {
+		t.Errorf("SO_RCVLOWAT after the peek: %d %v, want the guest's 1 back", low, err)
+	}
+	clear(g.mem[600:606])
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, riflagWaitall, 700, 704); errno != 0 || g.get32(700) != 6 || string(g.mem[600:606]) != "abcdef" {
+		t.Errorf("the peeked bytes were taken: WAITALL read errno %d, %q", errno, g.mem[600:606])
+	}
+	// The peer writes 2 bytes and ends: the peek answers those 2.
+	peer.Write([]byte("gh"))
+	time.AfterFunc(100*time.Millisecond, func() { peer.Close() })
+	stop := time.AfterFunc(5*time.Second, g.h.Stop)
+	defer stop.Stop()
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, riflagPeek|riflagWaitall, 700, 704); errno != 0 || g.get32(700) != 2 {
+		t.Errorf("PEEK|WAITALL at the peer's end: errno %d, %d bytes, want the 2 there", errno, g.get32(700))
+	}
+}
+
 // TestConnectTwice: a blocking connect leaves the socket connected, so a
 // second connect is EISCONN, and a refused one leaves it unconnected, so a
 // second connect tries again, as for a native program. runw's host socket
