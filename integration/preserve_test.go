@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/exec"
@@ -182,6 +183,8 @@ func TestPreserveFdsRefused(t *testing.T) {
 	}{
 		{"not open", []*os.File{pw}, "2", nil, "preserve-fds: descriptor 4 is not open"},
 		{"negative", nil, "-1", nil, "preserve-fds: -1: want a count of descriptors"},
+		// 3+n wrapped negative: nothing passed, without a word.
+		{"more than a process can have", nil, strconv.Itoa(math.MaxInt), nil, "preserve-fds: 9223372036854775807: want a count of descriptors, 0 to 1048576"},
 		{"directory", []*os.File{root}, "1", nil, "preserve-fds: descriptor 3: a directory"},
 		{"directory by O_PATH", []*os.File{pw, rootPath}, "2", nil, "preserve-fds: descriptor 4: a directory"},
 		{"socket under net=deny", []*os.File{listener}, "1", func(b *bundle) {
@@ -313,6 +316,16 @@ func TestSocketActivatedRunw(t *testing.T) {
 	if got, _ := io.ReadAll(pr); string(got) != "after the socket" {
 		t.Errorf("the pipe got %q", got)
 	}
+
+	// A LISTEN_FDS no process can have: one line, not a panic (the sum
+	// with --preserve-fds wrapped negative, and runw panicked in
+	// makeslice).
+	res = r.activatedRunw(math.MaxInt, []*os.File{listener}, "run", "-b", b.dir, "huge")
+	if res.code != 1 || !strings.Contains(res.stderr, "LISTEN_FDS=9223372036854775807: more descriptors than a process may have") || strings.Contains(res.stderr, "panic") {
+		t.Errorf("run with LISTEN_FDS=%d: %v, want exit 1 and one line", math.MaxInt, res)
+	}
+	oneLine(t, "stderr", res.stderr)
+	r.assertRootEmpty()
 
 	// LISTEN_PID=1 (podman's, for the container) is not runw's.
 	b = newBundle(t, "probe", "env")

@@ -29,9 +29,16 @@ import (
 // opened as 4 by then (the state directory, the bundle, the cache), as
 // host root. runc passes such a number on and the exec of its init fails;
 // runw says which one is missing.
+//
+// Both counts are bounded by maxPreservedFDs before they are added: a
+// LISTEN_FDS of 2^63-1 made the sum wrap negative and runw panic, and a
+// --preserve-fds as large passed nothing at all, without a word.
 func preservedFDs(listen, n int) ([]int, error) {
-	if n < 0 {
-		return nil, fmt.Errorf("preserve-fds: %d: want a count of descriptors, 0 or more", n)
+	if n < 0 || n > maxPreservedFDs {
+		return nil, fmt.Errorf("preserve-fds: %d: want a count of descriptors, 0 to %d", n, maxPreservedFDs)
+	}
+	if listen > maxPreservedFDs {
+		return nil, fmt.Errorf("socket activation: LISTEN_FDS=%d: more descriptors than a process may have (%d)", listen, maxPreservedFDs)
 	}
 	fds := make([]int, 0, min(listen+n, 64))
 	for fd := 3; fd < 3+listen+n; fd++ {
@@ -47,6 +54,10 @@ func preservedFDs(listen, n int) ([]int, error) {
 	}
 	return fds, nil
 }
+
+// maxPreservedFDs is Linux's default limit on a process's descriptors
+// (fs.nr_open): no caller can have passed more.
+const maxPreservedFDs = 1 << 20
 
 // activated is how many sockets systemd handed runw itself (LISTEN_FDS,
 // for this process: LISTEN_PID is its pid), as runc's create and run

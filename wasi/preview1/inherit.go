@@ -89,6 +89,9 @@ func inheritedSocket(fd int, n Network, goGuest bool) (*fdEntry, bool, error) {
 	}
 	accepting, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	inet := family == unix.AF_INET || family == unix.AF_INET6
+	if err := checkableUnderNarrowing(fd, n, family, typ, inet); err != nil {
+		return nil, false, err
+	}
 	if !inet || (typ != unix.SOCK_STREAM && typ != unix.SOCK_DGRAM) {
 		if accepting != 0 {
 			return nil, false, fmt.Errorf("a listening socket of family %d: WASI preview1 accepts only on IPv4 and IPv6 sockets", family)
@@ -125,4 +128,35 @@ func inheritedSocket(fd int, n Network, goGuest bool) (*fdEntry, bool, error) {
 		goNoDelay(goGuest, fd, typ)
 	}
 	return sockEntry(fd, family, typ, flags), listener, nil
+}
+
+// checkableUnderNarrowing refuses, under a narrowed grant (.listen or
+// .connect), a preserved socket whose peer runw cannot check against it.
+// Only a TCP or UDP socket has addresses the grant names, and only once a
+// TCP one has settled: a raw IP, packet, netlink or ping socket went to
+// the guest as a stream, unchecked, and sent what it liked where it
+// liked; a TCP socket still in its handshake has no peer to read yet and
+// talked to it once the handshake ended. A Unix socket reaches no network
+// and stays the caller's grant. Without narrowing the namespace is the
+// boundary, as for a native process, and every socket comes in.
+func checkableUnderNarrowing(fd int, n Network, family, typ int, inet bool) error {
+	if n.Listen == nil && n.Connect == nil || family == unix.AF_UNIX {
+		return nil
+	}
+	proto, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	tcp := typ == unix.SOCK_STREAM && (proto == unix.IPPROTO_TCP || proto == unix.IPPROTO_MPTCP)
+	udp := typ == unix.SOCK_DGRAM && proto == unix.IPPROTO_UDP
+	if !inet || !tcp && !udp {
+		return fmt.Errorf("a socket of family %d, type %d, protocol %d: under a narrowed grant (io.github.runw.net.listen or .connect) only TCP, UDP and Unix sockets are taken, whose peers can be checked", family, typ, proto)
+	}
+	if tcp {
+		info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+		if err != nil {
+			return fmt.Errorf("a TCP socket whose state is not known: %w", err)
+		}
+		if info.State == unix.BPF_TCP_SYN_SENT || info.State == unix.BPF_TCP_SYN_RECV {
+			return fmt.Errorf("a TCP socket still connecting: its peer cannot be checked against the connect grant (io.github.runw.net.connect) before it is known")
+		}
+	}
+	return nil
 }

@@ -187,3 +187,100 @@ func TestInheritedDescriptorsRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestInheritedSocketsUncheckableUnderNarrowing: under a narrowed grant a
+// preserved socket comes in only if runw can check its addresses. A raw
+// IP socket and a packet socket went to the guest as plain streams and
+// sent what they liked (a raw IP datagram, an Ethernet frame), and a TCP
+// socket still in its handshake had no peer to check and reached it
+// afterwards. Without narrowing they come in, the namespace being the
+// boundary; a Unix socket comes in either way.
+func TestInheritedSocketsUncheckableUnderNarrowing(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("raw and packet sockets need CAP_NET_RAW")
+	}
+	narrow, err := ParseRules("127.0.0.1:9")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := func(domain, typ, proto int) func(t *testing.T) int {
+		return func(t *testing.T) int {
+			fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, proto)
+			if err != nil {
+				t.Skipf("socket(%d, %d, %d): %v", domain, typ, proto, err)
+			}
+			return fd
+		}
+	}
+	// A TCP socket in SYN_SENT: a listener whose accept queue is full
+	// drops the next SYN, so a non-blocking connect stays in its handshake.
+	synSent := func(t *testing.T) int {
+		lfd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(lfd) })
+		if err := unix.Bind(lfd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Listen(lfd, 0); err != nil {
+			t.Fatal(err)
+		}
+		sa, _ := unix.Getsockname(lfd)
+		for range 8 {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Close(fd) })
+			unix.Connect(fd, sa)
+			if info, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO); err == nil && info.State == unix.BPF_TCP_SYN_SENT {
+				dup, err := unix.Dup(fd)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return dup
+			}
+		}
+		t.Skip("no connect stayed in SYN_SENT against a full accept queue")
+		return -1
+	}
+	for _, c := range []struct {
+		name string
+		open func(t *testing.T) int
+		want string // under narrowing; "" means taken
+	}{
+		{"raw IP", raw(unix.AF_INET, unix.SOCK_RAW, unix.IPPROTO_UDP), "type 3, protocol 17: under a narrowed grant"},
+		{"packet", raw(unix.AF_PACKET, unix.SOCK_RAW, 0), "family 17"},
+		{"TCP in its handshake", synSent, "a TCP socket still connecting"},
+		{"unix", func(t *testing.T) int {
+			fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { unix.Close(fds[1]) })
+			return fds[0]
+		}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, n := range []Network{{Sockets: true, Connect: narrow}, {Sockets: true, Listen: narrow}, {Sockets: true}} {
+				narrowed := n.Connect != nil || n.Listen != nil
+				h, err := inheritHost(t, n, nil, c.open(t))
+				if c.want == "" || !narrowed {
+					if err != nil {
+						t.Errorf("narrowed %v: %v, want it taken", narrowed, err)
+					} else {
+						h.Close()
+					}
+					continue
+				}
+				if err == nil {
+					h.Close()
+					t.Errorf("taken under %+v, want refused with %q", n, c.want)
+				} else if !strings.Contains(err.Error(), c.want) {
+					t.Errorf("error %q, want %q", err, c.want)
+				}
+			}
+		})
+	}
+}
