@@ -750,3 +750,40 @@ func TestComponentHoldsOneRootCopy(t *testing.T) {
 		t.Errorf("the component's init holds no descriptor of the rootfs's root")
 	}
 }
+
+// A component given listeners (RUNW_LISTEN, or the annotation) is refused
+// at create with one line, as --preserve-fds is: it has no network, and
+// it ran with nothing bound and no word of it.
+func TestComponentListenersRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for the network namespace")
+	}
+	netns := testNetns(t)
+	for _, c := range []struct {
+		name string
+		env  []string
+		ann  map[string]string
+	}{
+		{"RUNW_LISTEN", []string{"RUNW_LISTEN=:8080"}, nil},
+		{"annotation", nil, map[string]string{"io.github.runw.net.listeners": "8080"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRunw(t)
+			b := netBundle(t, componentOf(t, "exitcode"))
+			b.inNetns(netns, c.env, c.ann)
+			res := r.run("run", "-b", b.dir, "listeners")
+			if res.code != 1 || !strings.Contains(res.stderr, "a WASI 0.2 component cannot be given them") {
+				t.Errorf("run: %v, want exit 1 and the refusal", res)
+			}
+			oneLine(t, "stderr", res.stderr)
+			r.assertRootEmpty()
+		})
+	}
+	// Without listeners the same component runs (exit 42 is its own).
+	r := newRunw(t)
+	b := netBundle(t, componentOf(t, "exitcode"))
+	b.inNetns(netns, nil, nil)
+	if res := r.run("run", "-b", b.dir, "plain"); res.code != 42 {
+		t.Errorf("run without listeners: %v, want exit 42", res)
+	}
+}

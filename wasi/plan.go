@@ -265,6 +265,11 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	if p.Net, err = networkFor(b.Spec, p.Env, bind); err != nil {
 		return nil, err
 	}
+	if p.Kind.IsComponent() && len(p.Net.Listeners) > 0 {
+		// Said, not dropped: a component given RUNW_LISTEN ran with
+		// nothing bound and no word of it, as --preserve-fds is not.
+		return nil, fmt.Errorf("%s or annotation %s declares listeners, but a WASI 0.2 component cannot be given them (it has no network: docs/networking.md); runw binds listeners for modules", EnvListen, AnnotationNetListeners)
+	}
 	p.SetMemoryLimit(specMemoryLimit(b.Spec))
 	return p, nil
 }
