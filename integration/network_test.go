@@ -978,16 +978,10 @@ func TestNetGrantNarrowed(t *testing.T) {
 	v := newVethNet(t)
 	mod := netGuest(t, "netc")
 	allowed, refused := newHostEcho(t, v.host), newHostEcho(t, v.host)
-	grant := map[string]string{
+	run := netcUnder(v, mod, map[string]string{
 		"io.github.runw.net.connect": fmt.Sprintf("%s/32:%d", v.host, allowed.port),
 		"io.github.runw.net.listen":  "8080",
-	}
-	run := func(t *testing.T, args ...string) result {
-		r := newRunw(t)
-		b := netBundle(t, mod, args...)
-		b.inNetns(v.path, nil, grant)
-		return r.run("run", "-b", b.dir, "netc")
-	}
+	})
 	t.Run("ConnectInside", func(t *testing.T) {
 		res := run(t, "connect", v.host, strconv.Itoa(allowed.port), "inside")
 		if want := "open=0\nconnect=0\nreply=inside\n"; res.code != 0 || res.stdout != want {
@@ -1016,6 +1010,17 @@ func TestNetGrantNarrowed(t *testing.T) {
 	})
 }
 
+// netcUnder runs the C client mod with args in v's namespace under the
+// annotations grant.
+func netcUnder(v *vethNet, mod string, grant map[string]string) func(t *testing.T, args ...string) result {
+	return func(t *testing.T, args ...string) result {
+		r := newRunw(t)
+		b := netBundle(t, mod, args...)
+		b.inNetns(v.path, nil, grant)
+		return r.run("run", "-b", b.dir, "netc")
+	}
+}
+
 // An annotation present but empty narrows to nothing (docs/networking.md),
 // through the real path: the grant crosses the init's pipe as JSON, where
 // an empty list once vanished and came back as "no narrowing", so
@@ -1024,13 +1029,7 @@ func TestNetGrantEmptyAllowsNone(t *testing.T) {
 	v := newVethNet(t)
 	mod := netGuest(t, "netc")
 	srv := newHostEcho(t, v.host)
-	grant := map[string]string{"io.github.runw.net.connect": "", "io.github.runw.net.listen": ""}
-	run := func(t *testing.T, args ...string) result {
-		r := newRunw(t)
-		b := netBundle(t, mod, args...)
-		b.inNetns(v.path, nil, grant)
-		return r.run("run", "-b", b.dir, "netc")
-	}
+	run := netcUnder(v, mod, map[string]string{"io.github.runw.net.connect": "", "io.github.runw.net.listen": ""})
 	t.Run("Connect", func(t *testing.T) {
 		res := run(t, "connect", v.host, strconv.Itoa(srv.port), "anything")
 		if want := fmt.Sprintf("open=0\nconnect=%d\n", errnoAcces); res.code != 1 || res.stdout != want {

@@ -133,6 +133,21 @@ func (g *sockGuest) open(af, typ uint32) int32 {
 	return int32(g.get32(60))
 }
 
+// listener is a guest TCP socket listening on 127.0.0.1, on a port the
+// kernel chose.
+func (g *sockGuest) listener() int32 {
+	g.t.Helper()
+	ln := g.open(afInet4, sockStream)
+	g.addr(800, loop4, false)
+	if errno := g.call("sock_bind", "iii", uint32(ln), 800, 0); errno != 0 {
+		g.t.Fatalf("bind: errno %d", errno)
+	}
+	if errno := g.call("sock_listen", "ii", uint32(ln), 8); errno != 0 {
+		g.t.Fatalf("listen: errno %d", errno)
+	}
+	return ln
+}
+
 // port is the local port of guest socket fd.
 func (g *sockGuest) port(fd int32) int {
 	g.t.Helper()
@@ -1033,14 +1048,7 @@ func TestPeerClose(t *testing.T) {
 // 16 bytes and a type of 4 or 6) and V2 (128-byte storage) forms.
 func TestAcceptAndAddresses(t *testing.T) {
 	g := newSockGuest(t, "127.0.0.1, [::1]", "127.0.0.1, [::1]")
-	ln := g.open(afInet4, sockStream)
-	g.addr(800, loop4, false)
-	if errno := g.call("sock_bind", "iii", uint32(ln), 800, 0); errno != 0 {
-		t.Fatalf("bind: errno %d", errno)
-	}
-	if errno := g.call("sock_listen", "ii", uint32(ln), 8); errno != 0 {
-		t.Fatalf("listen: errno %d", errno)
-	}
+	ln := g.listener()
 	port := g.port(ln)
 	g.call("fd_fdstat_set_flags", "ii", uint32(ln), fdflagNonblock)
 	if errno := g.call("sock_accept", "iii", uint32(ln), 0, 60); errno != ErrnoAgain {
@@ -1311,14 +1319,7 @@ func TestSocketTimeoutsAsLinux(t *testing.T) {
 // timeout on its listener waited forever on a silent client.
 func TestAcceptInheritsTimeouts(t *testing.T) {
 	g := newSockGuest(t, "127.0.0.1", "127.0.0.1")
-	ln := g.open(afInet4, sockStream)
-	g.addr(800, loop4, false)
-	if errno := g.call("sock_bind", "iii", uint32(ln), 800, 0); errno != 0 {
-		t.Fatalf("bind: errno %d", errno)
-	}
-	if errno := g.call("sock_listen", "ii", uint32(ln), 8); errno != 0 {
-		t.Fatalf("listen: errno %d", errno)
-	}
+	ln := g.listener()
 	for opt, usec := range map[uint32]uint64{optRcvtimeo: 200000, optSndtimeo: 300000} {
 		clear(g.mem[900:916])
 		binary.LittleEndian.PutUint64(g.mem[908:], usec)
