@@ -1530,3 +1530,56 @@ func TestMountPointReachedThroughItsOwnPreopen(t *testing.T) {
 		}
 	}
 }
+
+// TestPollStdinFromAFileCountsItsBytes: stdin redirected from a file (run
+// < in.txt) reports the bytes left to read in its FD_READ event, as a
+// file the guest opened does (it reported 0).
+func TestPollStdinFromAFileCountsItsBytes(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "in.txt")
+	if err := os.WriteFile(p, []byte("hello world"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	g := newStdioGuest(t, t.TempDir(), [3]int{int(f.Fd()), 1, 2})
+	if errno := g.pollRead(0); errno != 0 || binary.LittleEndian.Uint32(g.mem[resultPtr:]) != 1 {
+		t.Fatalf("poll_oneoff: errno %d, %d events", errno, binary.LittleEndian.Uint32(g.mem[resultPtr:]))
+	}
+	if n := binary.LittleEndian.Uint64(g.mem[21000+16:]); n != 11 {
+		t.Errorf("FD_READ on stdin from an 11-byte file: nbytes %d, want 11", n)
+	}
+}
+
+// TestPollAbsoluteMonotonicNeverEarly: an absolute deadline on the
+// monotonic clock, a few microseconds ahead of the clock the guest reads
+// (CLOCK_MONOTONIC), is never reported reached before that clock reaches
+// it. The host's own reading of the clock ran ahead by the gap between
+// two reads at start-up, and about a third of such waits ended early.
+func TestPollAbsoluteMonotonicNeverEarly(t *testing.T) {
+	g := newStdioGuest(t, t.TempDir(), [3]int{0, 1, 2})
+	sub := g.mem[20000 : 20000+subscriptionSize]
+	early := 0
+	for i := range 2000 {
+		var ts unix.Timespec
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		deadline := uint64(ts.Nano()) + uint64(i%50)*100
+		clear(sub)
+		sub[8] = eventClock
+		binary.LittleEndian.PutUint32(sub[16:], clockMonotonic)
+		binary.LittleEndian.PutUint64(sub[24:], deadline)
+		binary.LittleEndian.PutUint16(sub[40:], subclockAbstime)
+		if errno := g.call("poll_oneoff", 20000, 21000, 1, resultPtr); errno != 0 {
+			t.Fatalf("poll_oneoff: errno %d", errno)
+		}
+		unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+		if int64(deadline) > ts.Nano() {
+			early++
+		}
+	}
+	if early > 0 {
+		t.Errorf("%d of 2000 absolute monotonic waits ended before CLOCK_MONOTONIC reached their deadline", early)
+	}
+}

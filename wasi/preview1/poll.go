@@ -158,7 +158,9 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 				pfds = append(pfds, unix.PollFd{Fd: int32(e.hostFd), Events: events})
 				fdsubs = append(fdsubs, f)
 				continue
-			case tag == eventFdRead && e.kind == kindFile:
+			case tag == eventFdRead && (e.kind == kindFile || e.filetype == filetypeRegularFile):
+				// A file, or stdio redirected from one (run < in.txt):
+				// what a read could return now.
 				f.nbytes = remaining(e.hostFd)
 			}
 			immediate = true

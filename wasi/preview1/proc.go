@@ -98,12 +98,18 @@ func (h *Host) clockResGet(m memory, a []arg) Errno {
 
 // monoBase relates Go's monotonic clock (read through the vDSO, with no
 // system call) to CLOCK_MONOTONIC's epoch, so that guests see the same
-// values as a native process would.
+// values as a native process would. CLOCK_MONOTONIC is read first and
+// Go's clock after, so that now(clockMonotonic) is never ahead of the
+// clock the guest reads itself (clock_time_get's fast path reads
+// CLOCK_MONOTONIC): read the other way round, it ran ahead by the gap
+// between the two reads for the whole run, and poll_oneoff judged an
+// absolute deadline a few microseconds away already past, ending the
+// wait before the guest's clock reached it. Behind by the gap, a wait
+// ends that much late, never early, as Linux's absolute sleeps.
 var monoStart, monoBase = func() (time.Time, int64) {
-	now := time.Now()
 	var ts unix.Timespec
 	_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
-	return now, ts.Nano()
+	return time.Now(), ts.Nano()
 }()
 
 // now reads a clock.
