@@ -1583,3 +1583,55 @@ func TestPollAbsoluteMonotonicNeverEarly(t *testing.T) {
 		t.Errorf("%d of 2000 absolute monotonic waits ended before CLOCK_MONOTONIC reached their deadline", early)
 	}
 }
+
+// TestReadlinkTrailingSlashStaysInTheView: readlink of "link/" follows the
+// link, as Linux does, but inside the view. Handed to readlinkat with its
+// slash, the kernel followed the guest's link from the init's own root,
+// and the errno (EINVAL for a directory, ENOTDIR for a file, ENOENT for
+// nothing) mapped the host's paths, which the container does not have.
+func TestReadlinkTrailingSlashStaysInTheView(t *testing.T) {
+	g, rootfs, _, secret := layout(t, false)
+	symlink(t, filepath.Dir(secret), filepath.Join(rootfs, "tohost"))
+	symlink(t, secret, filepath.Join(rootfs, "tohostfile"))
+	symlink(t, "/no/such/dir", filepath.Join(rootfs, "tonothing"))
+	symlink(t, "/etc", filepath.Join(rootfs, "todir"))
+	symlink(t, "/etc/real", filepath.Join(rootfs, "tofile"))
+	for p, want := range map[string]Errno{
+		"tohost/": ErrnoNoent, "tohostfile/": ErrnoNoent, "tonothing/": ErrnoNoent,
+		// Inside the view, Linux's answers.
+		"todir/": ErrnoInval, "tofile/": ErrnoNotdir,
+	} {
+		ptr, n := g.str(p)
+		if e := g.call("path_readlink", 3, ptr, n, 30000, 100, resultPtr); e != want {
+			t.Errorf("readlink %q: errno %d, want %d", p, e, want)
+		}
+	}
+	ptr, n := g.str("tofile")
+	if e := g.call("path_readlink", 3, ptr, n, 30000, 100, resultPtr); e != 0 || string(g.mem[30000:30000+binary.LittleEndian.Uint32(g.mem[resultPtr:])]) != "/etc/real" {
+		t.Errorf("readlink tofile: errno %d, %q", e, g.mem[30000:30000+binary.LittleEndian.Uint32(g.mem[resultPtr:])])
+	}
+}
+
+// TestSetTimesTrailingSlashOnAFile: setting the times of "file/" is
+// ENOTDIR, as on Linux and under wasmtime, and leaves the file's times;
+// runw set them.
+func TestSetTimesTrailingSlashOnAFile(t *testing.T) {
+	for _, ro := range []bool{false, true} {
+		g, rootfs, data, _ := layout(t, ro)
+		for _, c := range []struct{ guest, host string }{{"etc/real/", filepath.Join(rootfs, "etc/real")}, {"data/inside/", filepath.Join(data, "inside")}} {
+			old := time.Unix(1000, 0)
+			if err := os.Chtimes(c.host, old, old); err != nil {
+				t.Fatal(err)
+			}
+			p, n := g.str(c.guest)
+			e := g.call("path_filestat_set_times", 3, 0, p, n, 0, 0, fstMtimNow)
+			var st unix.Stat_t
+			if err := unix.Stat(c.host, &st); err != nil {
+				t.Fatal(err)
+			}
+			if e != ErrnoNotdir || st.Mtim.Sec != 1000 {
+				t.Errorf("read-only data %v: set times of %s: errno %d, mtime %d; want ENOTDIR and 1000", ro, c.guest, e, st.Mtim.Sec)
+			}
+		}
+	}
+}

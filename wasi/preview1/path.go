@@ -475,6 +475,10 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 	defer t.close()
 	var st unix.Stat_t
 	serr := stat(t, &st)
+	if serr == nil && t.slash && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		// "file/": Linux and wasmtime answer ENOTDIR, before EROFS.
+		return ErrnoNotdir
+	}
 	if t.readOnly() {
 		// Linux looks first: ENOENT for a missing name, then EROFS.
 		if serr != nil {
@@ -543,6 +547,25 @@ func (h *Host) pathReadlink(m memory, a []arg) Errno {
 	buf, ok := m.slice(u32(a[3]), u32(a[4]))
 	if !ok {
 		return ErrnoFault
+	}
+	if t.slash {
+		// "link/" asks for what the link names, as a directory: Linux
+		// follows it and answers EINVAL (a directory is no link),
+		// ENOTDIR or ENOENT. runw follows it in the view. Handed to
+		// readlinkat with its slash, the kernel followed the guest's
+		// link itself, an absolute target from the init's own root,
+		// and its errno told the guest whether a host path existed.
+		if errno := t.followAll(true); errno != 0 {
+			return errno
+		}
+		var st unix.Stat_t
+		if err := stat(t, &st); err != nil {
+			return toErrno(err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return ErrnoNotdir
+		}
+		return ErrnoInval
 	}
 	// A buffer too small, none at all included, gets the start of the
 	// target, as under wasmtime (readlink(2) answers EINVAL to an empty
