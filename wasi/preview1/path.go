@@ -67,6 +67,12 @@ func (t *target) nameArg() string {
 	return t.name
 }
 
+// slashOnNonDir says the path ended in "/" but st, what it names, is not
+// a directory: ENOTDIR to Linux ("file/").
+func (t *target) slashOnNonDir(st *unix.Stat_t) bool {
+	return t.slash && st.Mode&unix.S_IFMT != unix.S_IFDIR
+}
+
 // writable refuses a write to a read-only grant, and the removal or
 // renaming of a mount point. Removing or renaming a name writes the
 // directory holding it: for a mount point that directory lies in the
@@ -457,7 +463,7 @@ func (h *Host) pathFilestatGet(m memory, a []arg) Errno {
 	if err := stat(t, &st); err != nil {
 		return toErrno(err)
 	}
-	if t.slash && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+	if t.slashOnNonDir(&st) {
 		return ErrnoNotdir
 	}
 	return putFilestat(m, u32(a[4]), &st, filetypeOf(st.Mode))
@@ -475,8 +481,8 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 	defer t.close()
 	var st unix.Stat_t
 	serr := stat(t, &st)
-	if serr == nil && t.slash && st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		// "file/": Linux and wasmtime answer ENOTDIR, before EROFS.
+	if serr == nil && t.slashOnNonDir(&st) {
+		// Before EROFS, as Linux and wasmtime answer.
 		return ErrnoNotdir
 	}
 	if t.readOnly() {
@@ -562,7 +568,7 @@ func (h *Host) pathReadlink(m memory, a []arg) Errno {
 		if err := stat(t, &st); err != nil {
 			return toErrno(err)
 		}
-		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		if t.slashOnNonDir(&st) {
 			return ErrnoNotdir
 		}
 		return ErrnoInval

@@ -276,45 +276,36 @@ func (h *Host) peekAll(e *fdEntry) (int, Errno) {
 	for _, b := range h.iov {
 		want += len(b)
 	}
-	peek := func() (int, error) {
-		for {
-			got, _, _, _, err := unix.RecvmsgBuffers(e.hostFd, h.iov, nil, unix.MSG_PEEK)
-			if err != unix.EINTR {
-				return got, err
-			}
-		}
-	}
-	got, err := peek()
-	if err != nil && err != unix.EAGAIN {
-		return 0, toErrno(err)
-	}
-	if want == 0 || (err == nil && (got >= want || got == 0)) {
-		return got, 0
-	}
-	if old, gerr := unix.GetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT); gerr == nil && old < want {
+	if old, err := unix.GetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT); err == nil && old < want {
 		if unix.SetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT, want) == nil {
 			defer unix.SetsockoptInt(e.hostFd, unix.SOL_SOCKET, unix.SO_RCVLOWAT, old)
 		}
 	}
+	got := 0
 	for {
-		if errno := h.waitSock(e, unix.POLLIN); errno != 0 {
-			if errno == ErrnoAgain && got > 0 {
-				return got, 0 // SO_RCVTIMEO: what is there, as Linux answers
+		var n int
+		errno := h.retry(e, unix.POLLIN, func() (err error) {
+			n, _, _, _, err = unix.RecvmsgBuffers(e.hostFd, h.iov, nil, unix.MSG_PEEK)
+			return err
+		})
+		if errno == 0 && n < want && n > got {
+			// Part of it: wait for the rest (the low mark), then peek
+			// again.
+			got = n
+			errno = h.waitSock(e, unix.POLLIN)
+			if errno == 0 {
+				continue
 			}
+		}
+		switch {
+		case errno == ErrnoAgain && got > 0:
+			return got, 0 // SO_RCVTIMEO: what is there, as Linux answers
+		case errno != 0:
 			return 0, errno
 		}
-		n, err := peek()
-		switch {
-		case err == unix.EAGAIN:
-			continue
-		case err != nil:
-			return 0, toErrno(err)
-		case n >= want || n == 0 || n == got:
-			// All of it, or the peer's end (poll woke with no more to
-			// read: the low mark is not what woke it).
-			return n, 0
-		}
-		got = n
+		// All of it, or the peer's end (0, or poll woke with no more to
+		// read: the low mark is not what woke it).
+		return n, 0
 	}
 }
 
