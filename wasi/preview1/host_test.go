@@ -294,6 +294,45 @@ func TestReadOnlyGrantRefusesEveryWrite(t *testing.T) {
 	}
 }
 
+// A FIFO in a read-only mount opens for writing, O_TRUNC or not, as Linux
+// opens it (EROFS is for a file's, a directory's or a link's data); a
+// regular file beside it still does not.
+func TestReadOnlyGrantOpensAFIFOForWriting(t *testing.T) {
+	g, _, data, _ := layout(t, true)
+	fifo := filepath.Join(data, "fifo")
+	if err := unix.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	r, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, oflags := range []int64{0, oflagTrunc, oflagCreat} {
+		fd, e := g.open(4, "fifo", true, oflags, rightFdWrite)
+		if e != 0 {
+			t.Fatalf("open the FIFO for writing (oflags %#x): errno %d, want success", oflags, e)
+		}
+		copy(g.mem[8192:], "ping")
+		binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+		binary.LittleEndian.PutUint32(g.mem[36:], 4)
+		if e := g.call("fd_write", fd, 32, 1, resultPtr); e != 0 {
+			t.Fatalf("fd_write to the FIFO: errno %d", e)
+		}
+		buf := make([]byte, 16)
+		if n, err := r.Read(buf); err != nil || string(buf[:n]) != "ping" {
+			t.Errorf("the reader got %q, %v; want \"ping\"", buf[:n], err)
+		}
+		g.call("fd_close", fd)
+	}
+	if _, e := g.open(4, "inside", true, oflagTrunc, rightFdWrite); e != ErrnoRofs {
+		t.Errorf("open a file beside it for writing: errno %d, want EROFS", e)
+	}
+	if got, _ := os.ReadFile(filepath.Join(data, "inside")); string(got) != "data inside" {
+		t.Errorf("the read-only file changed: %q", got)
+	}
+}
+
 // File mounts are reachable by path; a mount point cannot be removed; a
 // file mount whose source is a symlink grants what the link names when
 // the view is made, as runc's bind mount would.

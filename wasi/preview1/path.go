@@ -254,7 +254,17 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			case err == nil && typ == unix.S_IFDIR:
 				return ErrnoIsdir
 			}
-			return ErrnoRofs
+			if err != nil || (typ != unix.S_IFIFO && typ != unix.S_IFSOCK) {
+				return ErrnoRofs
+			}
+			// A FIFO or socket is no data of the mount's: Linux answers
+			// EROFS for a file, directory or link only (inode_permission)
+			// and ignores O_TRUNC on the rest, so a read-only volume's
+			// FIFO opens for writing. Should a file be swapped in before
+			// the open, no O_TRUNC reaches it and the check after the open
+			// refuses it (as would the kernel's read-only mount under the
+			// init): a write never reaches the mount's data.
+			flags &^= unix.O_TRUNC
 		}
 		if isDevice(t) {
 			return ErrnoPerm
@@ -295,6 +305,11 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 		e.ownsHost = true
 		e.flags = e.flags&fdflagAppend | fdflags&fdflagNonblock
 		return h.addOpened(m, e, u32(a[8]))
+	}
+	if t.readOnly() && write && st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		// A file swapped in for the FIFO looked at above.
+		unix.Close(fd)
+		return ErrnoRofs
 	}
 	e := &fdEntry{hostFd: fd, ownsHost: true, filetype: filetypeOf(st.Mode), mount: t.mount, read: read, write: write}
 	e.flags = fdflags & (fdflagAppend | fdflagNonblock | fdflagDsync | fdflagRsync | fdflagSync)
