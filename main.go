@@ -133,8 +133,8 @@ func newApp() *cli.App {
 		if commit == "" {
 			commit = "unknown"
 		}
-		fmt.Printf("runw version %s\ncommit: %s\nspec: %s\nwasmtime: %s\ngo: %s\n",
-			version, commit, specs.Version, wasi.WasmtimeVersion(), goVersion())
+		fmt.Printf("runw version %s\ncommit: %s\nspec: %s\nwasmtime: %s\ngo: %s\nlibseccomp: %s\n",
+			version, commit, specs.Version, wasi.WasmtimeVersion(), goVersion(), runtime.SeccompVersion())
 	}
 	app := &cli.App{
 		// A list flag's value is taken whole, as runc's (urfave/cli v1)

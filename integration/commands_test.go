@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,9 @@ func TestFeaturesDescribesWhatRunwDoes(t *testing.T) {
 	}
 	if f.OCIVersionMin == "" || f.OCIVersionMax == "" || f.Linux == nil || f.Linux.Cgroup == nil {
 		t.Fatalf("features lacks versions or linux: %s", res.stdout)
+	}
+	if v := f.Annotations["io.github.seccomp.libseccomp.version"]; !regexp.MustCompile(`^\d+\.\d+\.\d+$`).MatchString(v) {
+		t.Errorf("features: libseccomp's version under runc's key is %q", v)
 	}
 	if f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil || *f.Linux.MountExtensions.IDMap.Enabled {
 		t.Errorf("idmap must be advertised as disabled: %s", res.stdout)

@@ -269,6 +269,9 @@ func TestVersionAndUsage(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^wasmtime: v\d+\.`).MatchString(res.stdout) {
 		t.Errorf("--version does not list the wasmtime version:\n%s", res.stdout)
 	}
+	if !regexp.MustCompile(`(?m)^libseccomp: \d+\.\d+\.\d+$`).MatchString(res.stdout) {
+		t.Errorf("--version does not list libseccomp's version, as runc's does:\n%s", res.stdout)
+	}
 
 	if res := r.run("frobnicate"); res.code != 3 {
 		t.Errorf("unknown command: %v, want exit 3", res)

@@ -51,6 +51,8 @@ func Features() *features.Features {
 			"io.github.runw.wasmtime.version": wasi.WasmtimeVersion(),
 			"io.github.runw.handlers":         "run.oci.handler=wasm|wasm-smart, module.wasm.image/variant=compat|compat-smart",
 			"io.github.runw.landlock":         landlockFeature(),
+			// runc's own key: the libseccomp linked in.
+			"io.github.seccomp.libseccomp.version": SeccompVersion(),
 			// runc's features JSON has no field for guest formats; the
 			// annotations map is where runtimes put what is their own.
 			"io.github.runw.wasm.modules": "wasi_snapshot_preview1 (with WasmEdge's socket extension, V1 and V2)",
