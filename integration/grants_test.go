@@ -137,6 +137,43 @@ func TestReadOnlyMountRefusesWritesReadWriteMountAccepts(t *testing.T) {
 	}
 }
 
+// TestAccessWriteOnReadOnlyMounts: wasi-libc's access(W_OK) answers from
+// the directory's rights alone, and said writable in a read-only volume
+// and under a read-only root, where the open then failed (natively:
+// EROFS for both). It now says EACCES there (wasi-libc's word, as under
+// wasmtime), while a writable volume, and a writable file bind under the
+// read-only root, still open and take the write.
+func TestAccessWriteOnReadOnlyMounts(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	roDir, rwDir, hosts := t.TempDir(), t.TempDir(), filepath.Join(t.TempDir(), "hosts")
+	for _, f := range []string{filepath.Join(roDir, "x"), filepath.Join(rwDir, "y"), hosts} {
+		if err := os.WriteFile(f, nil, 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := netBundle(t, netGuest(t, "access"), "/ro/x", "/rw/y", "/etc/hosts")
+	b.edit(func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Mounts = []specs.Mount{
+			bindMount("/ro", roDir, "rbind", "ro"),
+			bindMount("/rw", rwDir, "rbind", "rw"),
+			bindMount("/etc/hosts", hosts, "rbind", "rw"),
+		}
+	})
+	want := "/ro/x access=EACCES open=EROFS\n" +
+		"/rw/y access=ok write=ok\n" +
+		"/etc/hosts access=ok write=ok\n"
+	if got := runOutput(t, r, b, "access"); strings.TrimSpace(got)+"\n" != want {
+		t.Errorf("the guest said:\n%s\nwant:\n%s", got, want)
+	}
+	for f, want := range map[string]string{filepath.Join(roDir, "x"): "", filepath.Join(rwDir, "y"): "w", hosts: "w"} {
+		if got, _ := os.ReadFile(f); string(got) != want {
+			t.Errorf("%s on the host holds %q, want %q", f, got, want)
+		}
+	}
+}
+
 // Go's wasip1 port picks the preopen a path is resolved from by plain
 // string prefix: beside a mount at /data, /data.json was looked up in the
 // mount, as ".json", and not found; /data/subx went to a mount at

@@ -73,6 +73,7 @@ type netGuestBuild struct {
 //	isatty        testdata/c/isatty.c: wasi-libc's isatty of the standard streams
 //	edges         testdata/c/edges.c: WASI calls at their edges (TestWASIEdgesAsWasmtime)
 //	append        testdata/c/append.c: O_APPEND set on stdout with fcntl
+//	access        testdata/c/access.c: access(W_OK), then open(O_WRONLY) and a write
 //	ssockets      testdata/net/stealth/sockets: Go's net API at its edges (TestNetGoSocketsAsNative)
 //	ssockets-native the same program for linux/amd64
 //	sockets       testdata/net/c/sockets.c: TCP and UDP at their edges (TestNetSocketsAsNative)
@@ -138,9 +139,9 @@ func buildNetGuest(name string) (path, skip string, err error) {
 			return "", fmt.Sprintf("cannot build the native sockets program with gcc: %v: %s", err, lastLines(string(b), 3)), nil
 		}
 		return out, "", nil
-	case "echo", "netc", "isatty", "edges", "sockets", "append":
+	case "echo", "netc", "isatty", "edges", "sockets", "append", "access":
 		file := filepath.Join(src, "c", name+".c")
-		if name == "isatty" || name == "edges" || name == "append" {
+		if name == "isatty" || name == "edges" || name == "append" || name == "access" {
 			file = filepath.Join(root, "integration", "testdata", "c", name+".c")
 		}
 		cmd := exec.Command("clang", "--target=wasm32-wasi", "-O2", "-Wall", "-o", out, file)

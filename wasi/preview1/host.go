@@ -155,7 +155,7 @@ func New(cfg Config) (*Host, error) {
 		}
 		h.fds.fds = append(h.fds.fds, &fdEntry{
 			kind: kindDir, hostFd: mp.fd, filetype: filetypeDirectory,
-			rightsBase: rightsDirBase, rightsInheriting: rightsDirInheriting,
+			rightsBase: rightsDirBase, rightsInheriting: view.inheriting(i, p),
 			read: true, guest: p, mount: i, preopen: name,
 		})
 	}

@@ -294,6 +294,51 @@ func TestReadOnlyGrantRefusesEveryWrite(t *testing.T) {
 	}
 }
 
+// A read-only mount's directories pass on no FD_WRITE, so that wasi-libc's
+// access(W_OK), which reads those rights, says no there; a writable
+// tree's directories do. wasi-libc's O_WRONLY through such a directory
+// asks for FD_ALLOCATE without FD_WRITE: still a write, refused with EROFS
+// in the read-only mount and granted in a writable one.
+func TestReadOnlyDirectoriesPassOnNoWriteRight(t *testing.T) {
+	g, _, _, _ := layout(t, true)
+	inheriting := func(fd int64) uint64 {
+		t.Helper()
+		if e := g.call("fd_fdstat_get", fd, resultPtr); e != 0 {
+			t.Fatalf("fd_fdstat_get(%d): errno %d", fd, e)
+		}
+		return binary.LittleEndian.Uint64(g.mem[resultPtr+16:])
+	}
+	if inheriting(4)&rightFdWrite != 0 {
+		t.Error("the read-only /data preopen passes on FD_WRITE")
+	}
+	if inheriting(3)&rightFdWrite == 0 {
+		t.Error("the writable / preopen passes on no FD_WRITE")
+	}
+	for p, wantWrite := range map[string]bool{"data": false, "etc": true} {
+		fd, e := g.open(3, p, true, oflagDirectory, rightFdReaddir)
+		if e != 0 {
+			t.Fatalf("open %s: errno %d", p, e)
+		}
+		if got := inheriting(fd)&rightFdWrite != 0; got != wantWrite {
+			t.Errorf("the directory %s, opened by the guest, passes on FD_WRITE: %v, want %v", p, got, wantWrite)
+		}
+	}
+	libcWronly := int64(rightFdAllocate | rightFdFilestatSetSize | rightFdSeek | rightFdDatasync)
+	if _, e := g.open(4, "inside", true, 0, libcWronly); e != ErrnoRofs {
+		t.Errorf("wasi-libc's O_WRONLY in the read-only mount: errno %d, want EROFS", e)
+	}
+	fd, e := g.open(4, "../etc/real", true, 0, libcWronly)
+	if e != 0 {
+		t.Fatalf("wasi-libc's O_WRONLY from /data to the writable /etc/real: errno %d", e)
+	}
+	copy(g.mem[8192:], "new!")
+	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+	binary.LittleEndian.PutUint32(g.mem[36:], 4)
+	if e := g.call("fd_write", fd, 32, 1, resultPtr); e != 0 {
+		t.Errorf("fd_write to it: errno %d, want success", e)
+	}
+}
+
 // A FIFO in a read-only mount opens for writing, O_TRUNC or not, as Linux
 // opens it (EROFS is for a file's, a directory's or a link's data); a
 // regular file beside it still does not.

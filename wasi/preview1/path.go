@@ -177,7 +177,11 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	// (and wasmtime) make that a read-only descriptor whose writes fail
 	// with EBADF. Taking APPEND for a write let such a descriptor write
 	// the file, and refused it on a read-only grant with EROFS.
-	write := base&rightFdWrite != 0
+	// FD_ALLOCATE without FD_WRITE is wasi-libc's O_WRONLY through a
+	// directory whose inheriting rights lack FD_WRITE (a read-only
+	// mount's, View.inheriting): its O_RDONLY never asks for it, nor do
+	// Go's or Rust's.
+	write := base&(rightFdWrite|rightFdAllocate) != 0
 	if !read && !write {
 		// Neither asked for: a read-only open, as O_RDONLY (0) is on
 		// Linux and as wasmtime and wazero read it (rights other than
@@ -320,7 +324,7 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			return errno
 		}
 		e.kind, e.guest, e.write = kindDir, t.guest, false
-		e.rightsBase, e.rightsInheriting = rightsDirBase, rightsDirInheriting
+		e.rightsBase, e.rightsInheriting = rightsDirBase, t.w.v.inheriting(t.mount, t.guest)
 	case unix.S_IFCHR, unix.S_IFIFO, unix.S_IFSOCK:
 		e.kind, e.pollable = kindFile, true
 	default:

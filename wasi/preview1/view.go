@@ -782,6 +782,28 @@ func (t *target) follow() (bool, Errno) {
 	return true, 0
 }
 
+// inheriting is the rights a directory descriptor at guest, in the
+// mount mounts[mount], passes to what is opened below it. wasi-libc's
+// access(W_OK) answers from them alone: a read-only mount's directory
+// lacks rightFdWrite, so access says EACCES (wasi-libc's word for it, as
+// under wasmtime) where it said writable and the open then failed with
+// EROFS. A writable mount below the directory keeps the right: wasi-libc
+// masks an open's rights with them, and a rootfs made read-only still
+// holds writable files (/etc/hosts, /dev/termination-log, /dev/stdout).
+// pathOpen takes rightFdAllocate as a wish to write too, for wasi-libc's
+// O_WRONLY through such a directory to another mount ("../tmp/x").
+func (v *View) inheriting(mount int, guest string) uint64 {
+	if !v.mounts[mount].ReadOnly {
+		return rightsDirInheriting
+	}
+	for _, m := range v.mounts {
+		if !m.ReadOnly && (guest == "/" || strings.HasPrefix(m.Guest, guest+"/")) {
+			return rightsDirInheriting
+		}
+	}
+	return rightsDirInheriting &^ rightFdWrite
+}
+
 // close releases the descriptors the resolution opened.
 func (t *target) close() {
 	if t != nil && t.w != nil {
