@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -453,5 +454,151 @@ func TestUpdateHoldsForExecAndFiles(t *testing.T) {
 	}
 	if len(ev.Data.CPU.Usage.Percpu) == 0 || len(ev.Data.CPUSet.CPUs) == 0 || len(ev.Data.Memory.Raw) == 0 {
 		t.Errorf("events --stats lacks runc's per-CPU usage, cpuset or memory.stat: %s", out)
+	}
+}
+
+// unifiedRoot is where the host mounts the cgroup v2 tree: at
+// /sys/fs/cgroup/unified on a hybrid host, /sys/fs/cgroup on a unified
+// one; "" without one.
+func unifiedRoot() string {
+	if hybrid() {
+		return "/sys/fs/cgroup/unified"
+	}
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return "/sys/fs/cgroup"
+	}
+	return ""
+}
+
+// victimIn starts a sleep in the cgroup dir (made, with its parents, and
+// removed at cleanup) and returns it: a process that is no container's.
+func victimIn(t *testing.T, dir string) *exec.Cmd {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Skipf("cannot make the cgroup %s: %v", dir, err)
+	}
+	sleep := exec.Command("sleep", "300")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		sleep.Process.Kill()
+		sleep.Wait()
+		for d := dir; strings.Count(d, "/") > 4; d = filepath.Dir(d) {
+			os.Remove(d)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(sleep.Process.Pid)), 0); err != nil {
+		t.Skipf("cannot move a process into %s: %v", dir, err)
+	}
+	return sleep
+}
+
+// alive says whether the process is still alive half a second on (a
+// SIGKILL queued to it takes effect when it next runs; a killed child
+// not yet waited for is a zombie, which a signal 0 still reaches).
+func alive(p *exec.Cmd) bool {
+	for i := 0; i < 50; i++ {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.Process.Pid))
+		if err != nil {
+			return false
+		}
+		if fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:])); len(fields) == 0 || fields[0] == "Z" {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
+// TestCgroupWithProcessesBelowIsRefused: a cgroupsPath naming a cgroup
+// with processes in a child cgroup (a parent such as /system.slice) is
+// refused at create, in runc's words, and nothing is left; runw looked at
+// the cgroup's own processes alone, took the whole subtree as the
+// container's (ps), and delete killed them.
+func TestCgroupWithProcessesBelowIsRefused(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	cg := fmt.Sprintf("/runw-test-parent-%d", time.Now().UnixNano())
+	pidsRoot := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(pidsRoot); err != nil {
+		pidsRoot = unifiedRoot()
+	}
+	if pidsRoot == "" {
+		t.Skip("no pids hierarchy and no cgroup v2 tree here")
+	}
+	victim := victimIn(t, pidsRoot+cg+"/child")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: cg} })
+	res := r.run("create", "--bundle", b.dir, "parent")
+	if res.code != 1 || !strings.Contains(res.stderr, "container's cgroup is not empty: 1 process(es) found") {
+		t.Errorf("create in a cgroup whose child holds a process: %v; want exit 1, runc's \"container's cgroup is not empty\"", res)
+	}
+	oneLine(t, "create in a busy cgroup", res.stderr)
+	if res := r.run("state", "parent"); res.code == 0 {
+		t.Errorf("the refused container has a state: %s", res.stdout)
+	}
+	r.run("delete", "--force", "parent")
+	if !alive(victim) {
+		t.Error("the process in the child cgroup was killed")
+	}
+}
+
+// TestKillReachesOnlyTheContainersCgroup: runw's own cgroup.kill and
+// cgroup.freeze paths name the cgroup the library made, whatever the
+// cgroupsPath says. On a hybrid host "/unified/x" is /x of the v2 tree
+// joined to /sys/fs/cgroup, and a systemd-shaped path with "..", left
+// unclean, climbed out of the cgroup root: `runw kill KILL` wrote the
+// cgroup.kill of another cgroup and killed the process in it.
+func TestKillReachesOnlyTheContainersCgroup(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	root := unifiedRoot()
+	if root == "" {
+		t.Skip("no cgroup v2 tree here: no cgroup.kill")
+	}
+	name := fmt.Sprintf("runw-test-victim-%d", time.Now().UnixNano())
+	paths := map[string]string{
+		// Old: "/" + "../cgroup/<tree>/<name>-v.scope", joined to /sys/fs/cgroup.
+		"systemd-shaped with ..": "-:../" + strings.TrimPrefix(root, "/sys/fs/") + "/" + name + ":v",
+	}
+	victims := map[string]string{"systemd-shaped with ..": root + "/" + name + "-v.scope"}
+	if hybrid() {
+		paths["/unified/x on a hybrid host"] = "/unified/" + name + "-u"
+		victims["/unified/x on a hybrid host"] = root + "/" + name + "-u"
+	}
+	// The parents the library makes for the cleaned paths
+	// (/cgroup/unified/..., /unified/...) in every hierarchy; registered
+	// before newRunw, so they go after the containers.
+	t.Cleanup(func() {
+		for _, parent := range []string{"/cgroup/unified", "/cgroup", "/unified"} {
+			dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + parent)
+			dirs = append(dirs, "/sys/fs/cgroup"+parent)
+			for _, d := range dirs {
+				os.Remove(d)
+			}
+		}
+	})
+	r := newRunw(t)
+	n := 0
+	for what, cgPath := range paths {
+		// In a child: runw's old check at create read the cgroup's own
+		// processes at the same wrong path, and cgroup.kill kills a subtree.
+		victim := victimIn(t, victims[what]+"/child")
+		b := newBundle(t, "probe", "sleep", "1h")
+		b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: cgPath} })
+		n++
+		id := fmt.Sprintf("victim-%d", n)
+		r.mustRun("create", "--bundle", b.dir, id)
+		// Paused, the init outlives its SIGKILL until the cgroup is
+		// killed and thawed: the cgroup's kill always runs.
+		r.mustRun("pause", id)
+		r.mustRun("kill", id, "KILL")
+		r.run("delete", "--force", id)
+		if !alive(victim) {
+			t.Errorf("%s (%q): runw kill KILL killed a process in %s", what, cgPath, victims[what])
+		}
 	}
 }

@@ -56,13 +56,30 @@ func cgroupPath(spec *specs.Spec, root, id string, systemd bool) string {
 			if slice == "" {
 				slice = "system.slice"
 			}
-			return "/" + path.Join(expandSlice(slice), prefix+"-"+name+".scope")
+			p = path.Join(expandSlice(slice), prefix+"-"+name+".scope")
 		}
 	}
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
+	// Rooted and clean, as the cgroup library cleans it: every path runw
+	// builds from it must name the cgroup the library made. Unclean, a
+	// "-:../cgroup/unified/x:y" reached a cgroup outside runw's own in the
+	// files runw reads and writes itself (cgroup.kill).
+	return path.Clean("/" + p)
+}
+
+// unifiedDir is the container's cgroup in the cgroup v2 hierarchy, where
+// the cgroup library places it: below /sys/fs/cgroup on a v2 host, below
+// /sys/fs/cgroup/unified on a hybrid one; "" on a host with cgroup v1
+// alone. Joined to /sys/fs/cgroup on a hybrid host, a cgroupsPath of
+// /unified/x named another cgroup, /x of the v2 hierarchy: `runw kill`
+// wrote its cgroup.kill and killed whoever was in it.
+func unifiedDir(p string) string {
+	switch {
+	case cgroups.IsCgroup2UnifiedMode():
+		return filepath.Join("/sys/fs/cgroup", path.Clean("/"+p))
+	case cgroups.IsCgroup2HybridMode():
+		return filepath.Join("/sys/fs/cgroup/unified", path.Clean("/"+p))
 	}
-	return path.Clean(p)
+	return ""
 }
 
 // expandSlice turns a-b-c.slice into a.slice/a-b.slice/a-b-c.slice, as
@@ -80,17 +97,18 @@ func expandSlice(slice string) string {
 	return path.Join(out...)
 }
 
-// checkCgroupEmpty refuses a cgroup that already holds processes, as runc
-// does: another container's processes would share its limits and be
-// killed with this one.
+// checkCgroupEmpty refuses a cgroup that already holds processes, in it
+// or in any cgroup below it, as runc (1.2 on) does, in its words: ps,
+// kill, delete and the removal of the cgroup all act on the whole
+// subtree, so a cgroupsPath naming a parent (/system.slice, /runw) would
+// have made every process below it the container's, killed at delete.
+// A cgroup that does not exist yet is empty.
 func checkCgroupEmpty(p string) error {
-	for _, dir := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
-		if b, err := os.ReadFile(filepath.Join(dir, p, "cgroup.procs")); err == nil {
-			if len(strings.TrimSpace(string(b))) > 0 {
-				return fmt.Errorf("container's cgroup %q is not empty", p)
-			}
-			return nil
-		}
+	if p == "" {
+		return nil
+	}
+	if pids, err := cgroupPids(p); err == nil && len(pids) > 0 {
+		return fmt.Errorf("container's cgroup is not empty: %d process(es) found", len(pids))
 	}
 	return nil
 }
@@ -504,11 +522,13 @@ func signalCgroup(p string, sig unix.Signal, skip int) {
 	if sig == unix.SIGKILL {
 		// cgroup v2 (Linux 5.14 on) kills the whole cgroup itself, frozen
 		// or not, with no list to race: runc's way there.
-		if f, err := os.OpenFile(filepath.Join("/sys/fs/cgroup", p, "cgroup.kill"), os.O_WRONLY, 0); err == nil {
-			_, err = f.WriteString("1")
-			f.Close()
-			if err == nil {
-				return
+		if dir := unifiedDir(p); dir != "" {
+			if f, err := os.OpenFile(filepath.Join(dir, "cgroup.kill"), os.O_WRONLY, 0); err == nil {
+				_, err = f.WriteString("1")
+				f.Close()
+				if err == nil {
+					return
+				}
 			}
 		}
 	}
@@ -584,13 +604,15 @@ func frozen(p string) bool {
 	if p == "" {
 		return false
 	}
-	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", p, "freezer.state")); err == nil {
+	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/freezer", path.Clean("/"+p), "freezer.state")); err == nil {
 		// FREEZING: a freeze under way or stuck, which is a pause too.
 		st := strings.TrimSpace(string(b))
 		return st == string(cgroups.Frozen) || st == "FREEZING"
 	}
-	if b, err := os.ReadFile(filepath.Join("/sys/fs/cgroup", p, "cgroup.freeze")); err == nil {
-		return strings.TrimSpace(string(b)) == "1"
+	if dir := unifiedDir(p); dir != "" {
+		if b, err := os.ReadFile(filepath.Join(dir, "cgroup.freeze")); err == nil {
+			return strings.TrimSpace(string(b)) == "1"
+		}
 	}
 	return false
 }
