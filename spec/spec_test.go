@@ -129,6 +129,44 @@ func TestLoadErrors(t *testing.T) {
 			},
 			want: `rootfs ("%s/file") is not a directory`,
 		},
+		// linux.sysctl, in runc's words: a key only in a namespace of the
+		// container's own. A network namespace joined by path that is
+		// runw's own is the host's: net.* there would change the host.
+		{
+			name: "net sysctl in the host's network namespace joined by path",
+			setup: withSpec(func(s *specs.Spec) {
+				s.Linux = &specs.Linux{
+					Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace, Path: "/proc/self/ns/net"}},
+					Sysctl:     map[string]string{"net.ipv4.ip_default_ttl": "99"},
+				}
+			}),
+			want: `sysctl "net.ipv4.ip_default_ttl" not allowed in host network namespace`,
+		},
+		{
+			name:  "net sysctl without a network namespace",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Sysctl: map[string]string{"net.ipv4.ip_forward": "1"}} }),
+			want:  `sysctl "net.ipv4.ip_forward" not allowed in host network namespace`,
+		},
+		{
+			name:  "ipc sysctl without an ipc namespace",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Sysctl: map[string]string{"kernel.shmmax": "1"}} }),
+			want:  `sysctl "kernel.shmmax" is not allowed in the hosts ipc namespace`,
+		},
+		{
+			name: "kernel.hostname beside the hostname field",
+			setup: withSpec(func(s *specs.Spec) {
+				s.Linux = &specs.Linux{
+					Namespaces: []specs.LinuxNamespace{{Type: specs.UTSNamespace}},
+					Sysctl:     map[string]string{"kernel.hostname": "x"},
+				}
+			}),
+			want: `sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field`,
+		},
+		{
+			name:  "a sysctl no namespace holds",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Sysctl: map[string]string{"vm.swappiness": "1"}} }),
+			want:  `sysctl "vm.swappiness" is not in a separate kernel namespace`,
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

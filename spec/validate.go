@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,9 +31,65 @@ func validate(s *specs.Spec) error {
 		return err
 	}
 	if s.Linux != nil {
-		return validateNamespaces(s.Linux.Namespaces)
+		if err := validateNamespaces(s.Linux.Namespaces); err != nil {
+			return err
+		}
+		return validateSysctl(s.Linux)
 	}
 	return nil
+}
+
+// ipcSysctls are the kernel.* keys the ipc namespace holds (runc's list).
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// validateSysctl applies runc's checks of linux.sysctl, in its words: each
+// key only in a namespace of the container's own, since the init writes
+// it to /proc/sys there. A network namespace joined by path may be the
+// one runw runs in (a spec joining /proc/1/ns/net, a hostNetwork pod's
+// pause container's): its net.* keys would change the host's network,
+// which the init, already inside, cannot tell.
+func validateSysctl(l *specs.Linux) error {
+	has := func(t specs.LinuxNamespaceType) (path string, ok bool) {
+		for _, ns := range l.Namespaces {
+			if ns.Type == t {
+				return ns.Path, true
+			}
+		}
+		return "", false
+	}
+	for _, key := range slices.Sorted(maps.Keys(l.Sysctl)) {
+		switch {
+		case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
+			if _, ok := has(specs.IPCNamespace); !ok {
+				return fmt.Errorf("sysctl %q is not allowed in the hosts ipc namespace", key)
+			}
+		case strings.HasPrefix(key, "net."):
+			path, ok := has(specs.NetworkNamespace)
+			if !ok || path != "" && sameFile(path, "/proc/self/ns/net") {
+				return fmt.Errorf("sysctl %q not allowed in host network namespace", key)
+			}
+		case key == "kernel.domainname" || key == "kernel.hostname":
+			if _, ok := has(specs.UTSNamespace); !ok {
+				return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+			}
+			if key == "kernel.hostname" {
+				return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q field", key, "hostname")
+			}
+		default:
+			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+		}
+	}
+	return nil
+}
+
+// sameFile says whether a and b name one file (for namespaces: one
+// namespace).
+func sameFile(a, b string) bool {
+	var sa, sb unix.Stat_t
+	return unix.Stat(a, &sa) == nil && unix.Stat(b, &sb) == nil && sa.Dev == sb.Dev && sa.Ino == sb.Ino
 }
 
 // pathMax is Linux's PATH_MAX: no cwd longer than this can exist.
