@@ -787,3 +787,87 @@ func TestComponentListenersRefused(t *testing.T) {
 		t.Errorf("run without listeners: %v, want exit 42", res)
 	}
 }
+
+// TestComponentSeesTheContainersMounts: a component's directory grants
+// come from the copy of the container's root, where the spec's masked
+// and read-only paths and file binds inside a volume lie over the volume
+// as under runc. Its /rw preopen was opened from the volume's host source
+// and showed a masked file's content and let a read-only file be written.
+// With a read-only root, "/" leaves writes to the kernel's read-only
+// mounts: a link from the image into a writable volume and a writable
+// file bind reach their mounts (wasmtime's read-only "/" answered EPERM),
+// while the rootfs itself still refuses every write.
+func TestComponentSeesTheContainersMounts(t *testing.T) {
+	needsRoot(t, "a mount namespace")
+	t.Parallel()
+	r := newRunw(t)
+	vol, cfg := t.TempDir(), filepath.Join(t.TempDir(), "cfg")
+	for f, text := range map[string]string{"secret": "masked content", "rofile": "read-only content"} {
+		if err := os.WriteFile(filepath.Join(vol, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(cfg, []byte("cfg"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newComponentBundle(t, "probe")
+	if err := os.Symlink("rw", filepath.Join(b.rootfs, "lnk")); err != nil {
+		t.Fatal(err)
+	}
+	// One operation a run (the Go probe under jco's adapter:
+	// TestComponentFileGrants says why).
+	cases := []fileGrantCase{
+		{[]string{"cat", "/rw/secret"}, ""},
+		{[]string{"write", "/rw/rofile", "changed"}, "ERR "},
+		{[]string{"write", "/lnk/through-link", "yes"}, "OK"},
+		{[]string{"write", "/etc/cfg", "written"}, "OK"},
+		{[]string{"write", "/in-rootfs", "no"}, "ERR "},
+	}
+	for _, c := range cases {
+		b.edit(func(s *specs.Spec) {
+			s.Process.Args = append([]string{"/app.wasm"}, c.args...)
+			ownMountAndPID(s)
+			s.Root.Readonly = true
+			s.Linux.MaskedPaths = []string{"/rw/secret"}
+			s.Linux.ReadonlyPaths = []string{"/rw/rofile"}
+			s.Mounts = []specs.Mount{bindMount("/rw", vol, "rbind", "rw"), bindMount("/etc/cfg", cfg, "bind", "rw")}
+		})
+		res := r.mustRun("run", "-b", b.dir, "cmounts")
+		if c.want == "" && res.stdout != "" || !strings.HasPrefix(res.stdout, c.want) {
+			t.Errorf("%v: stdout %q, want it to start %q", c.args, res.stdout, c.want)
+		}
+	}
+	for f, want := range map[string]string{filepath.Join(vol, "rofile"): "read-only content", filepath.Join(vol, "through-link"): "yes", cfg: "written"} {
+		if got, _ := os.ReadFile(f); string(got) != want {
+			t.Errorf("%s holds %q, want %q", f, got, want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(b.rootfs, "in-rootfs")); err == nil {
+		t.Error("the component wrote into the read-only rootfs")
+	}
+	r.assertRootEmpty()
+}
+
+// TestComponentMasksNeedAMountNamespace: without a mount namespace of
+// its own a component cannot be held to masked or read-only paths (the
+// kernel's masks live in one; its "/" preopen reached a masked file as
+// "/./secret"), so create refuses it in runc's words, which runc gives
+// every container so configured; a module, whose host holds them, runs.
+func TestComponentMasksNeedAMountNamespace(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newComponentBundle(t, "probe", "echo", "hi")
+	b.writeFile("secret", "masked content")
+	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{MaskedPaths: []string{"/secret"}} })
+	res := r.run("run", "-b", b.dir, "nomnt")
+	if res.code != 1 || strings.TrimSpace(res.stderr) != "unable to restrict sys entries without a private MNT namespace" {
+		t.Errorf("a component with a masked path and no mount namespace: %v; want exit 1 and runc's refusal", res)
+	}
+	r.assertRootEmpty()
+	m := newBundle(t, "probe", "cat", "/secret")
+	m.writeFile("secret", "masked content")
+	m.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{MaskedPaths: []string{"/secret"}} })
+	if res := r.mustRun("run", "-b", m.dir, "nomnt-module"); res.stdout != "" {
+		t.Errorf("the module read the masked file: %q", res.stdout)
+	}
+}

@@ -302,6 +302,9 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 			return initConfig{}, err
 		}
 	}
+	if err := plan.CheckRestrictable(sandbox.Pivot); err != nil {
+		return initConfig{}, err
+	}
 	fifo := h.Path(state.FifoFile)
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		return initConfig{}, fmt.Errorf("create exec fifo: %w", err)

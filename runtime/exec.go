@@ -189,6 +189,10 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		unlock()
 		return 0, err
 	}
+	if err := plan.CheckRestrictable(root != nil); err != nil {
+		unlock()
+		return 0, err
+	}
 	if root != nil && plan.Kind.IsComponent() {
 		// A component's "/" is a copy of the container's root with the
 		// file grants in it, as the init's component has (WASI 0.2

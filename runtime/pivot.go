@@ -106,7 +106,7 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 		if dir, tree, err := guestRootCopy(rootfs, plan.Preopens[0].ReadOnly); err != nil {
 			logDebugf("init: no copy of the container's root for the guest: %v", err)
 		} else if err := takeRoot(dir, tree); err != nil {
-			logDebugf("init: the guest keeps the rootfs alone: %v", err)
+			logDebugf("init: the component's grants from the copy of the container's root: %v", err)
 		}
 	}
 	if err := bindInRoot(rootfs, "/proc", "proc", false); err != nil {
@@ -210,7 +210,7 @@ func execRootCopy(readOnly bool, takeRoot func(dir, tree int) error) error {
 		return nil
 	}
 	if err := takeRoot(dir, tree); err != nil {
-		logDebugf("init: the guest keeps the rootfs alone: %v", err)
+		logDebugf("init: the component's grants from the copy of the container's root: %v", err)
 	}
 	return nil
 }

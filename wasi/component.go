@@ -1,7 +1,10 @@
 package wasi
 
 import (
+	"errors"
 	"fmt"
+	"path"
+	"strings"
 	"sync/atomic"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -56,6 +59,9 @@ type componentGuest struct {
 	// held are the preopens' descriptors, kept while wasmtime uses them;
 	// root are those of the rootfs's, which TakeRoot replaces.
 	held, root []int
+	// dirs are the directory descriptors of the preopens below "/", by
+	// guest path, that TakeRoot compares with their copies.
+	dirs map[string]int
 }
 
 // prepareComponent compiles (or loads) the plan's component, grants it the
@@ -77,7 +83,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 	}
 	defer comp.Close()
 	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit, TableElements: plan.tableElements()}
-	g := &componentGuest{engine: engine, plan: plan}
+	g := &componentGuest{engine: engine, plan: plan, dirs: map[string]int{}}
 	// Each preopen is wasmtime's to open by path: it is given the
 	// descriptor runw opened and confined as the preview1 host's are
 	// (preview1.OpenConfinedDir says against what).
@@ -95,6 +101,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 			g.root = fds
 		} else {
 			g.held = append(g.held, fds...)
+			g.dirs[p.GuestPath] = dir
 		}
 		cfg.Dirs = append(cfg.Dirs, component.Dir{Host: fmt.Sprintf("/proc/self/fd/%d", dir), Guest: p.GuestPath, ReadOnly: p.ReadOnly})
 	}
@@ -115,8 +122,23 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 // mount namespace (runtime/pivot.go guestRootCopy) and says what it
 // keeps out of it. Called before the sandbox, with the privileges Link
 // had; on an error the component keeps the rootfs alone.
+//
+// In the copy every grant is a mount, read-only where the spec says (the
+// kernel refuses the writes), the rootfs's own mount read-only with a
+// read-only root. So "/" is granted without wasmtime's read-only on top,
+// which judged every write through "/" by the rootfs alone: a link from
+// the image into a writable volume, or a writable /etc/hosts or
+// /dev/termination-log under a read-only root, answered EPERM.
+//
+// Each preopen below "/" is then taken from the copy too, where what the
+// spec mounts inside it lies over it as in the container: masked paths,
+// read-only paths, file binds inside a volume. Opened from its host
+// source, it showed the component the volume's own files under them (a
+// masked secret, a writable file the spec made read-only). It is taken
+// only where the copy holds that very directory (same device and inode):
+// where the init could not bind it there, the preopen stays as Link had it.
 func (g *componentGuest) TakeRoot(dir, tree int) error {
-	if err := g.inst.ReplaceDir("/", fmt.Sprintf("/proc/self/fd/%d", dir)); err != nil {
+	if err := g.inst.ReplaceDir("/", fmt.Sprintf("/proc/self/fd/%d", dir), false); err != nil {
 		g.held = append(g.held, dir, tree)
 		return err
 	}
@@ -124,7 +146,43 @@ func (g *componentGuest) TakeRoot(dir, tree int) error {
 	// the rootfs copy it was first given.
 	closeFds(g.root)
 	g.root = []int{dir, tree}
-	return nil
+	var errs []error
+	for _, p := range g.plan.Preopens {
+		orig, ok := g.dirs[p.GuestPath]
+		if !ok {
+			continue
+		}
+		fd, err := openInCopy(dir, p.GuestPath, orig)
+		if err == nil {
+			err = g.inst.ReplaceDir(p.GuestPath, fmt.Sprintf("/proc/self/fd/%d", fd), p.ReadOnly)
+			g.held = append(g.held, fd)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s stays as its source: %w", p.GuestPath, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// openInCopy opens guest, a directory grant, inside the root copy at
+// root, and checks that it is the directory orig (the grant opened from
+// its host source) and not what the image holds at that path. No link is
+// followed and the walk stays below root: the image's files are the
+// container's to shape.
+func openInCopy(root int, guest string, orig int) (int, error) {
+	fd, err := unix.Openat2(root, strings.TrimPrefix(path.Clean(guest), "/"), &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return -1, fmt.Errorf("open in the copy of the container's root: %w", err)
+	}
+	var a, b unix.Stat_t
+	if err := unix.Fstat(fd, &a); err != nil || unix.Fstat(orig, &b) != nil || a.Dev != b.Dev || a.Ino != b.Ino {
+		unix.Close(fd)
+		return -1, errors.New("the copy of the container's root holds another directory there")
+	}
+	return fd, nil
 }
 
 // Run calls wasi:cli/run's run and maps how it ended: exit(ok) or a return

@@ -47,6 +47,11 @@ type Preopen struct {
 // Plan is everything the guest is granted, computed before any process is
 // spawned so that a bad spec fails at create, never after the guest started.
 type Plan struct {
+	// Restricted says linux.maskedPaths or linux.readonlyPaths name
+	// something outside /proc and /sys. runw's preview1 host enforces
+	// them itself; a WASI 0.2 component gets them only from the kernel,
+	// in the copy of the container's root a mount namespace allows.
+	Restricted bool `json:"restricted,omitempty"`
 	// Module is where the process reads the module file: its host path
 	// (inside the rootfs or a bind mount source, resolved by
 	// spec.ResolveGuest) or, once create or exec hands it over, a
@@ -240,6 +245,7 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	// linux.readonlyPaths, after every mount and before the masks, as
 	// runc remounts them.
 	p.readOnlyPaths(b)
+	p.Restricted = len(b.ReadOnlyPaths()) > 0 || len(b.MaskedPaths()) > 0
 
 	// linux.maskedPaths, after every mount, as runc masks them: a
 	// directory becomes an empty read-only directory, a file reads as
@@ -272,6 +278,23 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	}
 	p.SetMemoryLimit(specMemoryLimit(b.Spec))
 	return p, nil
+}
+
+// ErrRestrictWithoutMountNamespace is runc's refusal of masked or
+// read-only paths without a mount namespace of the container's own. runw
+// gives it for a WASI 0.2 component only (CheckRestrictable): its "/"
+// preopen reached a masked file by another spelling of its path
+// ("/./secret") and wrote a read-only one, which the kernel's masks in a
+// mount namespace would have hidden or refused.
+var ErrRestrictWithoutMountNamespace = errors.New("unable to restrict sys entries without a private MNT namespace")
+
+// CheckRestrictable refuses a component whose masked or read-only paths
+// cannot be held, when it has no copy of the container's root (rootCopy).
+func (p *Plan) CheckRestrictable(rootCopy bool) error {
+	if p.Kind.IsComponent() && p.Restricted && !rootCopy {
+		return ErrRestrictWithoutMountNamespace
+	}
+	return nil
 }
 
 // readOnlyPaths makes the grants at linux.readonlyPaths read-only, as

@@ -518,10 +518,11 @@ func Link(c *Component, cfg Config) (*Instance, error) {
 }
 
 // ReplaceDir makes host the directory preopened at guest in place of the
-// one Link was given, keeping the preopens' order. It opens every
-// preopen again, now: call it with the privileges Link had, before Call.
-// On an error the instance keeps its preopens as they were.
-func (in *Instance) ReplaceDir(guest, host string) error {
+// one Link was given, keeping the preopens' order, read-only as readOnly
+// says. It opens every preopen again, now: call it with the privileges
+// Link had, before Call. On an error the instance keeps its preopens as
+// they were.
+func (in *Instance) ReplaceDir(guest, host string, readOnly bool) error {
 	if in.wasi == nil {
 		return errors.New("the component was called before")
 	}
@@ -530,7 +531,7 @@ func (in *Instance) ReplaceDir(guest, host string) error {
 	found := false
 	for i := range cfg.Dirs {
 		if cfg.Dirs[i].Guest == guest {
-			cfg.Dirs[i].Host, found = host, true
+			cfg.Dirs[i].Host, cfg.Dirs[i].ReadOnly, found = host, readOnly, true
 		}
 	}
 	if !found {
