@@ -69,6 +69,11 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"import name with terminal escapes", func(b *bundle) {
 			b.writeFile("probe.wasm", "(module (import \"wasi_snapshot_preview1\" \"evil\\1b[2J\\07\" (func)) (func (export \"_start\")))")
 		}, `evil\x1b[2J\x07`},
+		// Every annotation under runw's name narrows what the container
+		// gets: a misspelt one ran the guest with the whole network.
+		{"misspelt annotation of runw's", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{"io.github.runw.net.conect": "10.0.0.1"} })
+		}, `annotation "io.github.runw.net.conect": runw reads no such annotation`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

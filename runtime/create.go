@@ -70,6 +70,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	if err := checkOwnAnnotations(b.Spec.Annotations); err != nil {
+		return nil, err
+	}
 	// The mounts' destinations, resolved once, here: the module's lookup
 	// and the grants use them, and they are recorded (saveContainer), so
 	// that exec grants the mounts where the container's process has them.

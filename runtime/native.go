@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
@@ -45,6 +48,24 @@ func isSandbox(b *spec.Bundle) bool {
 		}
 	}
 	return false
+}
+
+// ownAnnotations are the annotations runw reads in its own namespace.
+var ownAnnotations = []string{wasi.AnnotationNet, wasi.AnnotationNetListen, wasi.AnnotationNetConnect, wasi.AnnotationNetListeners, seccompAnnotation}
+
+// checkOwnAnnotations refuses, at create, an annotation in runw's
+// namespace that runw does not read. Each of them narrows what the
+// container gets, and a misspelt one was read by nothing: a guest given
+// io.github.runw.net.conect kept the whole network of its namespace, one
+// given io.github.runw.seccmp ran without runw's filter, and no one was
+// told.
+func checkOwnAnnotations(a map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(a)) {
+		if l := strings.ToLower(k); (l == "io.github.runw" || strings.HasPrefix(l, "io.github.runw.")) && !slices.Contains(ownAnnotations, k) {
+			return fmt.Errorf("annotation %q: runw reads no such annotation; its own are %s", k, strings.Join(ownAnnotations, ", "))
+		}
+	}
+	return nil
 }
 
 // narrowedNetwork names the annotation by which the bundle narrows runw's
