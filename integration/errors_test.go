@@ -69,6 +69,21 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"import name with terminal escapes", func(b *bundle) {
 			b.writeFile("probe.wasm", "(module (import \"wasi_snapshot_preview1\" \"evil\\1b[2J\\07\" (func)) (func (export \"_start\")))")
 		}, `evil\x1b[2J\x07`},
+		// runc's init meets the mask when it executes the entrypoint:
+		// /dev/null (permission denied, podman's 126), or nothing.
+		{"masked entrypoint", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{MaskedPaths: []string{"/probe.wasm"}} })
+		}, `exec: "/probe.wasm": permission denied`},
+		{"entrypoint in a masked directory", func(b *bundle) {
+			os.Mkdir(filepath.Join(b.rootfs, "opt"), 0o755)
+			if err := copyFile(filepath.Join(b.rootfs, "probe.wasm"), filepath.Join(b.rootfs, "opt", "probe.wasm")); err != nil {
+				b.t.Fatal(err)
+			}
+			b.edit(func(s *specs.Spec) {
+				s.Process.Args[0] = "/opt/probe.wasm"
+				s.Linux = &specs.Linux{MaskedPaths: []string{"/opt"}}
+			})
+		}, `"/opt/probe.wasm": no such file or directory`},
 		// Every annotation under runw's name narrows what the container
 		// gets: a misspelt one ran the guest with the whole network.
 		{"misspelt annotation of runw's", func(b *bundle) {

@@ -100,6 +100,9 @@ func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 				return nil, fmt.Errorf("exec: %q: stat %s: %w", arg0, arg0, syscall.ENOTDIR)
 			}
 		}
+		if err := b.maskedEntrypoint(path.Clean(raw), resolved); err != nil {
+			return nil, err
+		}
 		return v.openEntrypoint(path.Clean(raw), resolved)
 	}
 
@@ -123,12 +126,36 @@ func (b *Bundle) Entrypoint() (*Entrypoint, error) {
 		if err != nil {
 			continue // like exec's PATH search: a bad entry is skipped
 		}
+		if b.maskedEntrypoint(raw, resolved) != nil {
+			continue // /dev/null or nothing by then: no regular file
+		}
 		if fi, err := os.Stat(v.host(resolved)); err == nil && fi.Mode().IsRegular() {
 			return v.openEntrypoint(path.Clean(raw), resolved)
 		}
 	}
 	// exec.ErrNotFound only for its text and errors.Is; nothing is run.
 	return nil, fmt.Errorf("exec: %q: %w", arg0, exec.ErrNotFound)
+}
+
+// maskedEntrypoint refuses an entrypoint the spec masks, as runc's init
+// meets the mask when it executes it: a masked file is /dev/null by then,
+// which cannot be executed (permission denied, which podman reports as
+// 126), and one below a masked directory is not there. The lookup runs in
+// the host's view of the rootfs and mounts, where no mask is yet: the
+// container ran a module its spec hid, where exec of it was refused.
+func (b *Bundle) maskedEntrypoint(guest, resolved string) error {
+	if b.Masks == nil {
+		return nil
+	}
+	for _, m := range *b.Masks {
+		switch {
+		case resolved == m.Path:
+			return fmt.Errorf("exec: %q: %w", guest, os.ErrPermission)
+		case m.Dir && Within(resolved, m.Path):
+			return fmt.Errorf("%q: %w", guest, syscall.ENOENT)
+		}
+	}
+	return nil
 }
 
 // searchPath returns the PATH from env (the last PATH= entry wins, as when
