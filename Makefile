@@ -71,7 +71,8 @@ $(BUILD)/guests/%.wasm: $(wildcard integration/testdata/*/*.go)
 demo: build $(BUILD)/guests/hello.wasm
 	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo/bundle/rootfs
 	@cp $(BUILD)/guests/hello.wasm $(BUILD)/demo/bundle/rootfs/hello.wasm
-	@$(BIN) spec --bundle $(BUILD)/demo/bundle
+	@# Without root, a bundle with a user namespace, as runc's rootless spec.
+	@$(BIN) spec $$([ "$$(id -u)" = 0 ] || echo --rootless) --bundle $(BUILD)/demo/bundle
 	@sed -i 's#"/app.wasm"#"/hello.wasm", "and", "its", "arguments"#' $(BUILD)/demo/bundle/config.json
 	$(BIN) --root $(BUILD)/demo/state --cache-dir $(BUILD)/demo/cache run --bundle $(BUILD)/demo/bundle demo-$$$$
 

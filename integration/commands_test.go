@@ -914,6 +914,47 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 	}
 }
 
+// TestRootlessNeedsAUserNamespace: runw run by a user other than root, of
+// a spec with no user namespace (`runw spec` without --rootless), fails
+// at once with runc's words and leaves nothing; it failed half-way, at a
+// chown of the container's /tmp.
+func TestRootlessNeedsAUserNamespace(t *testing.T) {
+	needsRoot(t, "runs runw as another user")
+	t.Parallel()
+	dir := t.TempDir()
+	traversable(t, dir)
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "runw")
+	if err := copyFile(runwBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "echo", "hi")
+	traversable(t, b.dir)
+	for _, p := range []string{b.dir, filepath.Join(b.dir, "config.json"), b.rootfs, filepath.Join(b.rootfs, "probe.wasm")} {
+		if err := os.Chown(p, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root := filepath.Join(dir, "state")
+	cmd := exec.Command(bin, "--root", root, "--cache-dir", filepath.Join(dir, "cache"), "run", "-b", b.dir, "rootless")
+	cmd.Env = []string{"XDG_RUNTIME_DIR=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || strings.TrimSpace(string(out)) != "rootless container requires user namespaces" {
+		t.Errorf("runw run as uid %d without a user namespace: %v, %q; want exit 1 and runc's words", nobody, err, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(root, "*")); len(left) > 0 {
+		t.Errorf("left in the state root: %v", left)
+	}
+}
+
 // TestPidfdSocketsAndPidFileMode: create and exec send a pidfd of the
 // process they start over --pidfd-socket, as runc does (exec accepted the
 // flag and sent nothing, so a caller waiting on its socket hung), and a

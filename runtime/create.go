@@ -73,6 +73,12 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := checkOwnAnnotations(b.Spec.Annotations); err != nil {
 		return nil, err
 	}
+	if os.Geteuid() != 0 && !hasUserNamespace(b.Spec) {
+		// runc's words and rule: without root a container needs a user
+		// namespace in which it is (`runw spec --rootless` makes one).
+		// Without it create failed half-way, at a chown of its /tmp.
+		return nil, errors.New("rootless container requires user namespaces")
+	}
 	// The mounts' destinations, resolved once, here: the module's lookup
 	// and the grants use them, and they are recorded (saveContainer), so
 	// that exec grants the mounts where the container's process has them.
@@ -462,4 +468,18 @@ func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) erro
 		return errors.New("cannot use console socket if runw will not detach or allocate tty")
 	}
 	return nil
+}
+
+// hasUserNamespace says whether the spec puts the container in a user
+// namespace, new or joined.
+func hasUserNamespace(s *specs.Spec) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return true
+		}
+	}
+	return false
 }
