@@ -205,7 +205,8 @@ func unprivileged() bool {
 
 // defaultCacheDir is /var/lib/runw/cache for root and, for a user who
 // cannot write it (unprivileged), the user's own cache: $XDG_CACHE_HOME/runw,
-// else ~/.cache/runw, else (no home) $XDG_RUNTIME_DIR/runw-cache, which
+// else ~/.cache/runw, else (no home, or one that does not exist)
+// $XDG_RUNTIME_DIR/runw-cache, which
 // lasts until logout. With the system's directory there, the cache was
 // disabled and every container compiled its module.
 func defaultCacheDir() string {
@@ -213,7 +214,9 @@ func defaultCacheDir() string {
 		if d := os.Getenv("XDG_CACHE_HOME"); filepath.IsAbs(d) {
 			return filepath.Join(d, "runw")
 		}
-		if h := os.Getenv("HOME"); filepath.IsAbs(h) && h != "/" {
+		// A home that is not there is no home: nobody's is /nonexistent,
+		// where the cache could not be made and every run compiled.
+		if h := os.Getenv("HOME"); filepath.IsAbs(h) && h != "/" && isDir(h) {
 			return filepath.Join(h, ".cache", "runw")
 		}
 		if xdg := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(xdg) {
@@ -221,6 +224,12 @@ func defaultCacheDir() string {
 		}
 	}
 	return wasi.DefaultCacheDir
+}
+
+// isDir says whether p is a directory.
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // setupLog configures logrus like runc: --log file opened append+sync,

@@ -882,8 +882,15 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 	dir := t.TempDir()
 	traversable(t, dir)
 	const nobody = 65534
-	if err := os.Chown(dir, nobody, nobody); err != nil {
-		t.Fatal(err)
+	// The user's home exists, as a home does (one that does not is no
+	// home: the last cases).
+	for _, d := range []string{dir, filepath.Join(dir, "home")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// runwBin sits in a directory only root can enter.
 	bin := filepath.Join(dir, "runw")
@@ -899,6 +906,9 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 	}{
 		{[]string{"XDG_CACHE_HOME=" + dir + "/xdg", "HOME=" + dir + "/home"}, dir + "/xdg/runw"},
 		{[]string{"HOME=" + dir + "/home", "XDG_RUNTIME_DIR=" + dir}, dir + "/home/.cache/runw"},
+		// nobody's home in /etc/passwd: no home at all (first to make
+		// runw-cache, which the next case finds made).
+		{[]string{"HOME=/nonexistent", "XDG_RUNTIME_DIR=" + dir}, dir + "/runw-cache"},
 		{[]string{"XDG_RUNTIME_DIR=" + dir}, dir + "/runw-cache"},
 	} {
 		cmd := exec.Command(bin, "cache", "ls")

@@ -84,6 +84,15 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 				s.Linux = &specs.Linux{MaskedPaths: []string{"/opt"}}
 			})
 		}, `"/opt/probe.wasm": no such file or directory`},
+		{"wasm-smart entrypoint without .wasm", func(b *bundle) {
+			if err := os.Rename(filepath.Join(b.rootfs, "probe.wasm"), filepath.Join(b.rootfs, "probe")); err != nil {
+				b.t.Fatal(err)
+			}
+			b.edit(func(s *specs.Spec) {
+				s.Process.Args[0] = "/probe"
+				s.Annotations = map[string]string{"run.oci.handler": "wasm-smart"}
+			})
+		}, `"/probe" is WebAssembly, but the wasm-smart handler`},
 		// Every annotation under runw's name narrows what the container
 		// gets: a misspelt one ran the guest with the whole network.
 		{"misspelt annotation of runw's", func(b *bundle) {

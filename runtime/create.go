@@ -217,6 +217,11 @@ func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Ent
 		return ep, nil, nil
 	}
 	ep.Close()
+	if ep.Kind.IsWasm() {
+		// WebAssembly all the same, under a *-smart handler that runs only
+		// names ending in .wasm or .wat (as crun's does).
+		return nil, nil, fmt.Errorf("%q is WebAssembly, but the wasm-smart handler (%s=wasm-smart or %s=compat-smart) runs only entrypoints ending in .wasm or .wat: rename it, or use %s=wasm", ep.GuestPath, spec.AnnotationHandler, spec.AnnotationVariant, spec.AnnotationHandler)
+	}
 	if ep.Kind != spec.KindNative {
 		return nil, nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
 	}
