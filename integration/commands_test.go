@@ -98,6 +98,12 @@ func TestEngineCommandsOnARunningContainer(t *testing.T) {
 	if res := r.run("ps", "--format", "xml", "cmds"); res.code != 1 || res.stdout != "" || !strings.Contains(res.stderr, "invalid format option") {
 		t.Errorf("ps --format xml: %v", res)
 	}
+	// An option ps refuses: ps's own word is passed on, in one line.
+	if res := r.run("ps", "cmds", "--", "--bogus"); res.code != 1 || !strings.Contains(res.stderr, "ps: exit status 1: error: ") {
+		t.Errorf("ps -- --bogus: %v, want ps's own word", res)
+	} else {
+		oneLine(t, "ps -- --bogus", res.stderr)
+	}
 
 	r.mustRun("pause", "cmds")
 	if s, _, _ := r.state("cmds"); s.Status != "paused" {

@@ -84,6 +84,10 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 				s.Linux = &specs.Linux{MaskedPaths: []string{"/opt"}}
 			})
 		}, `"/opt/probe.wasm": no such file or directory`},
+		// Go's GOOS=js port: what its imports show is said.
+		{"module built with GOOS=js", func(b *bundle) {
+			b.writeFile("probe.wasm", `(module (import "gojs" "runtime.wasmExit" (func (param i32))) (memory (export "mem") 1) (func (export "run")))`)
+		}, "built with GOOS=js for a browser; build with GOOS=wasip1 GOARCH=wasm"},
 		{"wasm-smart entrypoint without .wasm", func(b *bundle) {
 			if err := os.Rename(filepath.Join(b.rootfs, "probe.wasm"), filepath.Join(b.rootfs, "probe")); err != nil {
 				b.t.Fatal(err)

@@ -88,6 +88,14 @@ func (r *Runtime) PsTable(id string, psArgs []string) (string, error) {
 	}
 	out, err := exec.Command("ps", psArgs...).Output()
 	if err != nil {
+		// ps's own word on its options ("error: garbage option"), as
+		// runc passes it on; its first line, for one line in all.
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if why, _, _ := strings.Cut(strings.TrimSpace(string(ee.Stderr)), "\n"); why != "" {
+				return "", fmt.Errorf("ps: %w: %s", err, why)
+			}
+		}
 		return "", fmt.Errorf("ps: %w", err)
 	}
 	lines := strings.Split(string(bytes.TrimRight(out, "\n")), "\n")

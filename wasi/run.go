@@ -349,12 +349,12 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		if why := plan.memoryRefusal(err.Error()); why != "" {
 			return nil, fmt.Errorf("instantiate %q: %s: %w", plan.Argv[0], why, oneLine(err))
 		}
-		return nil, fmt.Errorf("instantiate %q: %w", plan.Argv[0], oneLine(err))
+		return nil, fmt.Errorf("instantiate %q: %w%s", plan.Argv[0], oneLine(err), importHint(module))
 	}
 	start := inst.GetFunc(store, "_start")
 	if start == nil {
 		host.Close()
-		return nil, fmt.Errorf("%q exports no _start function: not a WASI command module", plan.Argv[0])
+		return nil, fmt.Errorf("%q exports no _start function: not a WASI command module (build it as a program for wasm32-wasip1, not as a library or reactor)", plan.Argv[0])
 	}
 	g.store, g.start = store, start
 	// The module's start function, which wasmtime would have run inside
@@ -527,4 +527,16 @@ func sizeText(n int64) string {
 		return fmt.Sprintf("%d MiB", n>>20)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// importHint says, after an import nothing provides, what the module was
+// built for when its imports show it: Go's GOOS=js port imports "gojs",
+// a browser's JavaScript glue, which no WASI runtime has.
+func importHint(module *wasmtime.Module) string {
+	for _, imp := range module.Imports() {
+		if imp.Module() == "gojs" {
+			return " (built with GOOS=js for a browser; build with GOOS=wasip1 GOARCH=wasm)"
+		}
+	}
+	return ""
 }
