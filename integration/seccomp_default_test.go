@@ -65,6 +65,24 @@ func TestRunwSeccompGuestsStillRun(t *testing.T) {
 	}
 }
 
+// TestRunwSeccompOutputThroughAPipe: under runw's filter a guest's output
+// reaches a pipe, what conmon, CRI-O and containerd give a container. Go's
+// wasip1 runtime makes stdout non-blocking, and the host writes it with
+// pwritev2 (RWF_NOWAIT), which the filter left out: the output was lost
+// with EPERM, while the tests' files, which take plain writes, got it all.
+func TestRunwSeccompOutputThroughAPipe(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "hello", "a", "b")
+	b.edit(runwSeccomp)
+	cmd := exec.Command(r.binary(), r.argv("run", "--bundle", b.dir, "piped")...)
+	cmd.Env = r.env
+	out, err := cmd.Output() // stdout is a pipe
+	if err != nil || !strings.Contains(string(out), "Hello from a WebAssembly container!") {
+		t.Errorf("under runw's filter, stdout a pipe: %v, %q; want the greeting", err, out)
+	}
+}
+
 // TestRunwSeccompRefusesTheRest: a native system call outside runw's
 // filter, made in the init after the sandbox (the test build's probe, as a
 // guest that escaped wasmtime would), fails with EPERM; without the

@@ -41,7 +41,7 @@ var runwSyscalls = []string{
 	"getrandom",
 	// Descriptors and polling (the netpoller, poll_oneoff, the host's
 	// stop eventfd).
-	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev", "pwritev2",
 	"close", "fcntl", "lseek", "ppoll", "poll",
 	"epoll_create1", "epoll_ctl", "epoll_wait", "epoll_pwait", "epoll_pwait2", "eventfd2", "pipe2",
 	// Files, as the WASI host reaches them through its preopens.

@@ -126,7 +126,9 @@ func untilAll(bufs [][]byte, all bool, once func([][]byte) (int, Errno)) (int, E
 // no RWF_APPEND, by a seek to the end first.
 func appendWrite(fd int, bufs [][]byte) (int, error) {
 	n, err := unix.Pwritev2(fd, bufs, -1, unix.RWF_APPEND)
-	if err == unix.EOPNOTSUPP || err == unix.ENOSYS {
+	// EPERM: a seccomp profile without pwritev2 (a sealed file answers
+	// the plain write the same).
+	if err == unix.EOPNOTSUPP || err == unix.ENOSYS || err == unix.EPERM {
 		if _, err := unix.Seek(fd, 0, unix.SEEK_END); err != nil {
 			return 0, err
 		}
@@ -149,9 +151,11 @@ func nowaitWrite(fd int, bufs [][]byte) (int, Errno, bool) {
 			return n, 0, true
 		case unix.EINTR:
 			continue
-		case unix.EOPNOTSUPP, unix.ENOSYS:
-			// No RWF_NOWAIT for this descriptor (a terminal), or no
-			// pwritev2 at all (before 4.6).
+		case unix.EOPNOTSUPP, unix.ENOSYS, unix.EPERM:
+			// No RWF_NOWAIT for this descriptor (a terminal), no
+			// pwritev2 at all (before 4.6), or a seccomp profile that
+			// leaves it out (EPERM; a sealed file answers the plain
+			// write the same).
 			return 0, 0, false
 		}
 		return 0, toErrno(err), true
