@@ -59,6 +59,7 @@ $(BIN): $(shell find . -name '*.go' -not -path './integration/*' -not -path './b
 		{ if (held != "") { if (hdr != "") { print hdr; hdr = "" } print held } held = $$0 } \
 		END { if (held != "") { if (hdr != "") print hdr; print held } }' >&2
 	@echo "built $@ ($(if $(filter 1,$(STATIC)),static,dynamic), $(VERSION))"
+	@$(if $(filter 1,$(STATIC)),true,echo "note: a dynamic runw maps the host's libc into each container's init, which a sidecar sharing its pid namespace with CAP_CHECKPOINT_RESTORE can reopen for writing; install libc6-dev and libseccomp-dev for a static build (docs/ARCHITECTURE.md)" >&2)
 
 # Guests are real programs: Go for GOOS=wasip1, plus WAT files read as-is.
 guests: $(BUILD)/guests/hello.wasm $(BUILD)/guests/probe.wasm
