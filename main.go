@@ -1,3 +1,16 @@
+// Go's runtime (1.25 on) reads the cgroup's CPU limit for GOMAXPROCS and
+// keeps cpu.cfs_quota_us and cpu.cfs_period_us (cpu.max on v2) open to
+// follow it. In the container's init those are the host's writable
+// cgroupfs files, and the init is dumpable once it runs as the container's
+// user: a process sharing its pid namespace (a sidecar, kubectl debug
+// --target) reopened them for writing through /proc/<init>/fd and set the
+// container's CPU limit. Under runc the same descriptors are on the
+// container's read-only /sys/fs/cgroup. runw's processes keep GOMAXPROCS
+// at the CPU count, as before 1.25, and open no such file.
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command runw is an OCI runtime, a drop-in for runc, whose containers run
 // WebAssembly modules under wasmtime with WASI grants derived from the
 // bundle's config.json. See docs/ARCHITECTURE.md.

@@ -1454,3 +1454,52 @@ func TestUncachedCompileInAChild(t *testing.T) {
 	r.mustRun("delete", "nocache")
 	r.assertRootEmpty()
 }
+
+// TestInitHoldsNoCgroupFile: no descriptor of the container's init, or of
+// a process exec'd into it, is a file of the host's cgroupfs. Go's
+// runtime (1.25 on) kept cpu.cfs_quota_us and cpu.cfs_period_us open to
+// follow the CPU limit for GOMAXPROCS; the init is dumpable as the
+// container's user, so a process sharing its pid namespace (a sidecar,
+// kubectl debug --target) reopened them for writing through
+// /proc/<init>/fd and set the container's CPU limit.
+func TestInitHoldsNoCgroupFile(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	quota, period := int64(50000), uint64(100000)
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}},
+			Resources:  &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: &quota, Period: &period}},
+		}
+	})
+	bg := r.start("run", "-b", b.dir, "nocgfd")
+	st, err := r.pollStatus("nocgfd", "running", 180*time.Second)
+	if err != nil {
+		t.Fatalf("%v: %v", err, bg.wait(t, 10*time.Second))
+	}
+	// The guest has run a while: the runtime's CPU-limit reader has had
+	// its turn.
+	time.Sleep(500 * time.Millisecond)
+	pids := map[string]int{"init": st.Pid, "exec'd process": r.execDetached("nocgfd", "/probe.wasm", "sleep", "1h")}
+	for what, pid := range pids {
+		fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		if err != nil {
+			t.Fatalf("%s %d: %v", what, pid, err)
+		}
+		for _, fd := range fds {
+			p := fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())
+			var fs unix.Statfs_t
+			if unix.Statfs(p, &fs) != nil {
+				continue
+			}
+			if fs.Type == unix.CGROUP_SUPER_MAGIC || fs.Type == unix.CGROUP2_SUPER_MAGIC {
+				target, _ := os.Readlink(p)
+				t.Errorf("the %s holds descriptor %s on the host's cgroupfs: %s", what, fd.Name(), target)
+			}
+		}
+	}
+	r.run("kill", "nocgfd", "KILL")
+	bg.wait(t, 30*time.Second)
+}
