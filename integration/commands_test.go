@@ -898,14 +898,7 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// runwBin sits in a directory only root can enter.
-	bin := filepath.Join(dir, "runw")
-	if err := copyFile(runwBin, bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := runwFor(t, dir)
 	for _, c := range []struct {
 		env  []string
 		want string
@@ -930,6 +923,20 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 	}
 }
 
+// runwFor copies runw into dir for another user to run: runwBin sits in
+// a directory only root can enter.
+func runwFor(t *testing.T, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "runw")
+	if err := copyFile(runwBin, bin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // TestRootlessNeedsAUserNamespace: runw run by a user other than root, of
 // a spec with no user namespace (`runw spec` without --rootless), fails
 // at once with runc's words and leaves nothing; it failed half-way, at a
@@ -943,13 +950,7 @@ func TestRootlessNeedsAUserNamespace(t *testing.T) {
 	if err := os.Chown(dir, nobody, nobody); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "runw")
-	if err := copyFile(runwBin, bin); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	bin := runwFor(t, dir)
 	b := newBundle(t, "probe", "echo", "hi")
 	traversable(t, b.dir)
 	for _, p := range []string{b.dir, filepath.Join(b.dir, "config.json"), b.rootfs, filepath.Join(b.rootfs, "probe.wasm")} {

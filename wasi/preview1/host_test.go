@@ -91,6 +91,15 @@ func (g *guest) read(fd int64) (string, Errno) {
 	return string(g.mem[8192 : 8192+binary.LittleEndian.Uint32(g.mem[resultPtr:])]), 0
 }
 
+// writeFd writes text to fd with one fd_write (the data at 8192, its
+// iovec at 32).
+func (g *guest) writeFd(fd int64, text string) Errno {
+	copy(g.mem[8192:], text)
+	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
+	binary.LittleEndian.PutUint32(g.mem[36:], uint32(len(text)))
+	return g.call("fd_write", fd, 32, 1, resultPtr)
+}
+
 // pollRead runs poll_oneoff on one FD_READ subscription to fd (at 20000,
 // its event at 21000).
 func (g *guest) pollRead(fd uint32) Errno {
@@ -331,10 +340,7 @@ func TestReadOnlyDirectoriesPassOnNoWriteRight(t *testing.T) {
 	if e != 0 {
 		t.Fatalf("wasi-libc's O_WRONLY from /data to the writable /etc/real: errno %d", e)
 	}
-	copy(g.mem[8192:], "new!")
-	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
-	binary.LittleEndian.PutUint32(g.mem[36:], 4)
-	if e := g.call("fd_write", fd, 32, 1, resultPtr); e != 0 {
+	if e := g.writeFd(fd, "new!"); e != 0 {
 		t.Errorf("fd_write to it: errno %d, want success", e)
 	}
 }
@@ -358,10 +364,7 @@ func TestReadOnlyGrantOpensAFIFOForWriting(t *testing.T) {
 		if e != 0 {
 			t.Fatalf("open the FIFO for writing (oflags %#x): errno %d, want success", oflags, e)
 		}
-		copy(g.mem[8192:], "ping")
-		binary.LittleEndian.PutUint32(g.mem[32:], 8192)
-		binary.LittleEndian.PutUint32(g.mem[36:], 4)
-		if e := g.call("fd_write", fd, 32, 1, resultPtr); e != 0 {
+		if e := g.writeFd(fd, "ping"); e != 0 {
 			t.Fatalf("fd_write to the FIFO: errno %d", e)
 		}
 		buf := make([]byte, 16)
@@ -407,10 +410,7 @@ func TestFileMounts(t *testing.T) {
 	if e != 0 {
 		t.Fatalf("open /dev/termination-log: errno %d", e)
 	}
-	copy(g.mem[8192:], "done")
-	binary.LittleEndian.PutUint32(g.mem[32:], 8192)
-	binary.LittleEndian.PutUint32(g.mem[36:], 4)
-	if e := g.call("fd_write", fd, 32, 1, resultPtr); e != 0 {
+	if e := g.writeFd(fd, "done"); e != 0 {
 		t.Fatalf("fd_write: %d", e)
 	}
 	if got, _ := os.ReadFile(filepath.Join(base, "real-log")); string(got) != "done" {
