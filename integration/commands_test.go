@@ -923,6 +923,87 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 	}
 }
 
+// TestRootlessLimitsWithoutACgroupAreRefused: run by a user on a host
+// that gives it no cgroup (cgroup v1 here delegates none), a rootless
+// container that asks for a limit, or names its cgroup, fails as under
+// runc; runw ran it with no limit and said nothing. Without either it
+// runs, as rootless runc does.
+func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
+	needsRoot(t, "runs runw as another user")
+	t.Parallel()
+	if unifiedRoot() == "/sys/fs/cgroup" {
+		// A v2 host may delegate a cgroup to the user: nothing to refuse.
+		t.Skip("a cgroup v2 host: a user may be given a cgroup")
+	}
+	dir := t.TempDir()
+	traversable(t, dir)
+	const nobody = 65534
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	bin := runwFor(t, dir)
+	asNobody := func(args ...string) (string, int) {
+		cmd := exec.Command(bin, append([]string{"--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
+		cmd.Env = []string{"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return string(out), exit.ExitCode()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out), 0
+	}
+	b := newBundle(t, "probe", "echo", "hi")
+	traversable(t, b.dir)
+	if err := os.Remove(filepath.Join(b.dir, "config.json")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{b.dir, b.rootfs, filepath.Join(b.rootfs, "probe.wasm")} {
+		if err := os.Chown(p, nobody, nobody); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if out, code := asNobody("spec", "--rootless", "--bundle", b.dir); code != 0 {
+		t.Fatalf("runw spec --rootless: %s", out)
+	}
+	var s specs.Spec
+	if data, err := os.ReadFile(filepath.Join(b.dir, "config.json")); err != nil || json.Unmarshal(data, &s) != nil {
+		t.Fatalf("read the rootless spec: %v", err)
+	}
+	s.Process.Args = []string{"/probe.wasm", "echo", "hi"}
+	s.Process.Terminal = false
+	limit := int64(100)
+	for _, c := range []struct {
+		name string
+		edit func(*specs.Spec)
+		want string
+	}{
+		{"no limit", func(*specs.Spec) {}, "hi\n"},
+		{"a pids limit", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}} },
+			"cannot set pids limit: container could not join or create cgroup\n"},
+		{"a cgroup path", func(s *specs.Spec) { s.Linux.CgroupsPath = "/runw-test-rootless" }, "permission denied\n"},
+	} {
+		cs := s
+		linux := *s.Linux
+		cs.Linux = &linux
+		c.edit(&cs)
+		data, err := json.Marshal(&cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(b.dir, "config.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, code := asNobody("run", "--bundle", b.dir, "rl")
+		if wantCode := map[bool]int{true: 0, false: 1}[c.want == "hi\n"]; code != wantCode || !strings.HasSuffix(out, c.want) {
+			t.Errorf("%s: exit %d, %q; want exit %d and %q", c.name, code, out, wantCode, c.want)
+		}
+	}
+}
+
 // runwFor copies runw into dir for another user to run: runwBin sits in
 // a directory only root can enter.
 func runwFor(t *testing.T, dir string) string {

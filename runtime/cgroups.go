@@ -216,6 +216,16 @@ func applyCgroup(p string, spec *specs.Spec, pid int) (cgroups.Manager, error) {
 	}
 	if err := m.Apply(pid); err != nil {
 		if rootless() && errors.Is(err, os.ErrPermission) {
+			// Skipped only where nothing was asked of it, as runc's
+			// manager skips it: a path the spec names, or a limit, fails
+			// create in runc's words. runw ran such a container with no
+			// limit at all and said nothing.
+			if spec.Linux != nil && spec.Linux.CgroupsPath != "" {
+				return nil, fmt.Errorf("cgroup %q: %w", p, err)
+			}
+			if sub := limitAsked(res); sub != "" {
+				return nil, fmt.Errorf("cannot set %s limit: container could not join or create cgroup", sub)
+			}
 			logDebugf("cgroup %s not made: %v", p, err)
 			return nil, nil
 		}
@@ -225,6 +235,26 @@ func applyCgroup(p string, spec *specs.Spec, pid int) (cgroups.Manager, error) {
 		return nil, fmt.Errorf("cgroup %q: set resources: %w", p, err)
 	}
 	return m, nil
+}
+
+// limitAsked names the controller of the first limit res sets ("" for
+// none), as runc's error names it.
+func limitAsked(res *cgroups.Resources) string {
+	switch {
+	case res.Memory != 0 || res.MemorySwap != 0 || res.MemoryReservation != 0:
+		return "memory"
+	case res.CpuShares != 0 || res.CpuQuota != 0 || res.CpuRtRuntime != 0 || res.CpuBurst != nil || res.CPUIdle != nil:
+		return "cpu"
+	case res.CpusetCpus != "" || res.CpusetMems != "":
+		return "cpuset"
+	case res.PidsLimit != nil && *res.PidsLimit > 0:
+		return "pids"
+	case res.BlkioWeight != 0:
+		return "blkio"
+	case len(res.Unified) > 0:
+		return "unified"
+	}
+	return ""
 }
 
 // How a new process (a container's init, an exec'd process) enters the
