@@ -946,7 +946,15 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 		cmd := exec.Command(bin, append([]string{"--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
 		cmd.Env = []string{"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		out, err := cmd.CombinedOutput()
+		// A file, not a pipe: a detached container's init holds it.
+		f, err := os.CreateTemp(t.TempDir(), "out")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdout, cmd.Stderr = f, f
+		err = cmd.Run()
+		out, _ := os.ReadFile(f.Name())
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
 			return string(out), exit.ExitCode()
@@ -1000,6 +1008,31 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 		out, code := asNobody("run", "--bundle", b.dir, "rl")
 		if wantCode := map[bool]int{true: 0, false: 1}[c.want == "hi\n"]; code != wantCode || !strings.HasSuffix(out, c.want) {
 			t.Errorf("%s: exit %d, %q; want exit %d and %q", c.name, code, out, wantCode, c.want)
+		}
+	}
+	// Running without a cgroup, pause and update say so in runc's words,
+	// not with the path of a freezer or memory file never made.
+	s.Process.Args = []string{"/probe.wasm", "sleep", "1h"}
+	data, err := json.Marshal(&s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := asNobody("run", "-d", "--bundle", b.dir, "rl2"); code != 0 {
+		t.Fatalf("run -d: %s", out)
+	}
+	defer asNobody("delete", "--force", "rl2")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"pause", "rl2"}, "cannot toggle freezer: cgroups not configured for container\n"},
+		{[]string{"update", "--memory", "67108864", "rl2"}, "cannot set memory limit: container could not join or create cgroup\n"},
+	} {
+		if out, code := asNobody(c.args...); code != 1 || out != c.want {
+			t.Errorf("%v without a cgroup: exit %d, %q; want exit 1 and %q", c.args, code, out, c.want)
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"errors"
+
 	"github.com/opencontainers/cgroups"
 
 	"github.com/runw/runw/state"
@@ -29,5 +31,13 @@ func (r *Runtime) freeze(id, command string, want cgroups.FreezerState) error {
 	if err != nil {
 		return err
 	}
-	return m.Freeze(want)
+	if err := m.Freeze(want); err != nil {
+		if withoutCgroup(err) {
+			// A rootless container given no cgroup: runc's words, not
+			// the path of a freezer file that was never made.
+			return errors.New("cannot toggle freezer: cgroups not configured for container")
+		}
+		return err
+	}
+	return nil
 }

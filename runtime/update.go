@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"fmt"
+
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -33,5 +35,12 @@ func (r *Runtime) Update(id string, res *specs.LinuxResources) error {
 	if err != nil {
 		return err
 	}
-	return m.Set(cr)
+	if err := m.Set(cr); err != nil {
+		if sub := limitAsked(cr); sub != "" && withoutCgroup(err) {
+			// As create says it, in runc's words.
+			return fmt.Errorf("cannot set %s limit: container could not join or create cgroup", sub)
+		}
+		return err
+	}
+	return nil
 }
