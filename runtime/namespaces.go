@@ -364,7 +364,7 @@ func (sb *Sandbox) applyNamespaces() error {
 		}
 	}
 	for key, value := range sb.Sysctl {
-		owner, ok := sysctlNamespace(key)
+		owner, ok := spec.SysctlNamespace(key)
 		if !ok {
 			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
 		}
@@ -380,22 +380,6 @@ func (sb *Sandbox) applyNamespaces() error {
 		}
 	}
 	return nil
-}
-
-// sysctlNamespace names the namespace a sysctl key belongs to, as runc's
-// validator does.
-func sysctlNamespace(key string) (specs.LinuxNamespaceType, bool) {
-	switch {
-	case strings.HasPrefix(key, "net."):
-		return specs.NetworkNamespace, true
-	case key == "kernel.msgmax", key == "kernel.msgmnb", key == "kernel.msgmni", key == "kernel.sem",
-		key == "kernel.shmall", key == "kernel.shmmax", key == "kernel.shmmni", key == "kernel.shm_rmid_forced",
-		strings.HasPrefix(key, "fs.mqueue."):
-		return specs.IPCNamespace, true
-	case key == "kernel.hostname", key == "kernel.domainname":
-		return specs.UTSNamespace, true
-	}
-	return "", false
 }
 
 // hostUser is the host's view of the guest's user: through the user

@@ -39,10 +39,20 @@ func validate(s *specs.Spec) error {
 	return nil
 }
 
-// ipcSysctls are the kernel.* keys the ipc namespace holds (runc's list).
-var ipcSysctls = map[string]bool{
-	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
-	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+// SysctlNamespace names the namespace a sysctl key belongs to, as runc's
+// validator does; ok is false for a key no namespace holds.
+func SysctlNamespace(key string) (ns specs.LinuxNamespaceType, ok bool) {
+	switch {
+	case strings.HasPrefix(key, "net."):
+		return specs.NetworkNamespace, true
+	case key == "kernel.msgmax", key == "kernel.msgmnb", key == "kernel.msgmni", key == "kernel.sem",
+		key == "kernel.shmall", key == "kernel.shmmax", key == "kernel.shmmni", key == "kernel.shm_rmid_forced",
+		strings.HasPrefix(key, "fs.mqueue."):
+		return specs.IPCNamespace, true
+	case key == "kernel.hostname", key == "kernel.domainname":
+		return specs.UTSNamespace, true
+	}
+	return "", false
 }
 
 // validateSysctl applies runc's checks of linux.sysctl, in its words: each
@@ -52,34 +62,20 @@ var ipcSysctls = map[string]bool{
 // pause container's): its net.* keys would change the host's network,
 // which the init, already inside, cannot tell.
 func validateSysctl(l *specs.Linux) error {
-	has := func(t specs.LinuxNamespaceType) (path string, ok bool) {
-		for _, ns := range l.Namespaces {
-			if ns.Type == t {
-				return ns.Path, true
-			}
-		}
-		return "", false
-	}
 	for _, key := range slices.Sorted(maps.Keys(l.Sysctl)) {
+		owner, known := SysctlNamespace(key)
+		i := slices.IndexFunc(l.Namespaces, func(ns specs.LinuxNamespace) bool { return ns.Type == owner })
 		switch {
-		case ipcSysctls[key] || strings.HasPrefix(key, "fs.mqueue."):
-			if _, ok := has(specs.IPCNamespace); !ok {
-				return fmt.Errorf("sysctl %q is not allowed in the hosts ipc namespace", key)
-			}
-		case strings.HasPrefix(key, "net."):
-			path, ok := has(specs.NetworkNamespace)
-			if !ok || path != "" && sameFile(path, "/proc/self/ns/net") {
-				return fmt.Errorf("sysctl %q not allowed in host network namespace", key)
-			}
-		case key == "kernel.domainname" || key == "kernel.hostname":
-			if _, ok := has(specs.UTSNamespace); !ok {
-				return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
-			}
-			if key == "kernel.hostname" {
-				return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q field", key, "hostname")
-			}
-		default:
+		case !known:
 			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+		case owner == specs.IPCNamespace && i < 0:
+			return fmt.Errorf("sysctl %q is not allowed in the hosts ipc namespace", key)
+		case owner == specs.NetworkNamespace && (i < 0 || l.Namespaces[i].Path != "" && sameFile(l.Namespaces[i].Path, "/proc/self/ns/net")):
+			return fmt.Errorf("sysctl %q not allowed in host network namespace", key)
+		case owner == specs.UTSNamespace && i < 0:
+			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+		case key == "kernel.hostname":
+			return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q field", key, "hostname")
 		}
 	}
 	return nil
