@@ -887,7 +887,6 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 	needsRoot(t, "runs runw as another user")
 	dir := t.TempDir()
 	traversable(t, dir)
-	const nobody = 65534
 	// The user's home exists, as a home does (one that does not is no
 	// home: the last cases).
 	for _, d := range []string{dir, filepath.Join(dir, "home")} {
@@ -935,13 +934,7 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 		// A v2 host may delegate a cgroup to the user: nothing to refuse.
 		t.Skip("a cgroup v2 host: a user may be given a cgroup")
 	}
-	dir := t.TempDir()
-	traversable(t, dir)
-	const nobody = 65534
-	if err := os.Chown(dir, nobody, nobody); err != nil {
-		t.Fatal(err)
-	}
-	bin := runwFor(t, dir)
+	dir, bin := runwForNobody(t)
 	asNobody := func(args ...string) (string, int) {
 		cmd := exec.Command(bin, append([]string{"--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
 		cmd.Env = []string{"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir}
@@ -1037,6 +1030,21 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 	}
 }
 
+// nobody is the uid and gid of the user the tests run runw as.
+const nobody = 65534
+
+// runwForNobody makes a directory of nobody's and copies runw into it
+// (runwFor).
+func runwForNobody(t *testing.T) (dir, bin string) {
+	t.Helper()
+	dir = t.TempDir()
+	traversable(t, dir)
+	if err := os.Chown(dir, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	return dir, runwFor(t, dir)
+}
+
 // runwFor copies runw into dir for another user to run: runwBin sits in
 // a directory only root can enter.
 func runwFor(t *testing.T, dir string) string {
@@ -1058,13 +1066,7 @@ func runwFor(t *testing.T, dir string) string {
 func TestRootlessNeedsAUserNamespace(t *testing.T) {
 	needsRoot(t, "runs runw as another user")
 	t.Parallel()
-	dir := t.TempDir()
-	traversable(t, dir)
-	const nobody = 65534
-	if err := os.Chown(dir, nobody, nobody); err != nil {
-		t.Fatal(err)
-	}
-	bin := runwFor(t, dir)
+	dir, bin := runwForNobody(t)
 	b := newBundle(t, "probe", "echo", "hi")
 	traversable(t, b.dir)
 	for _, p := range []string{b.dir, filepath.Join(b.dir, "config.json"), b.rootfs, filepath.Join(b.rootfs, "probe.wasm")} {
