@@ -107,7 +107,25 @@ func checkCgroupEmpty(p string) error {
 	if p == "" {
 		return nil
 	}
-	if pids, err := cgroupPids(p); err == nil && len(pids) > 0 {
+	// Every create asks: read the pids controller's directory (the v2
+	// tree on a unified host) where it is at its usual place, without a
+	// manager, which would parse mountinfo first (cgroupPids).
+	dir := unifiedDir(p)
+	if !cgroups.IsCgroup2UnifiedMode() {
+		dir = filepath.Join("/sys/fs/cgroup/pids", path.Clean("/"+p))
+		if _, err := os.Stat("/sys/fs/cgroup/pids"); err != nil {
+			pids, err := cgroupPids(p)
+			return notEmpty(pids, err)
+		}
+	}
+	pids, err := cgroups.GetAllPids(dir)
+	return notEmpty(pids, err)
+}
+
+// notEmpty is checkCgroupEmpty's refusal of a cgroup listing pids; a
+// cgroup that cannot be listed (not made yet) is empty.
+func notEmpty(pids []int, err error) error {
+	if err == nil && len(pids) > 0 {
 		return fmt.Errorf("container's cgroup is not empty: %d process(es) found", len(pids))
 	}
 	return nil

@@ -138,14 +138,8 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 // only where the copy holds that very directory (same device and inode):
 // where the init could not bind it there, the preopen stays as Link had it.
 func (g *componentGuest) TakeRoot(dir, tree int) error {
-	if err := g.inst.ReplaceDir("/", fmt.Sprintf("/proc/self/fd/%d", dir), false); err != nil {
-		g.held = append(g.held, dir, tree)
-		return err
-	}
-	// wasmtime holds its own descriptor of the new "/" now, and none of
-	// the rootfs copy it was first given.
-	closeFds(g.root)
-	g.root = []int{dir, tree}
+	dirs := []component.Dir{{Guest: "/", Host: fmt.Sprintf("/proc/self/fd/%d", dir)}}
+	var opened []int
 	var errs []error
 	for _, p := range g.plan.Preopens {
 		orig, ok := g.dirs[p.GuestPath]
@@ -153,14 +147,23 @@ func (g *componentGuest) TakeRoot(dir, tree int) error {
 			continue
 		}
 		fd, err := openInCopy(dir, p.GuestPath, orig)
-		if err == nil {
-			err = g.inst.ReplaceDir(p.GuestPath, fmt.Sprintf("/proc/self/fd/%d", fd), p.ReadOnly)
-			g.held = append(g.held, fd)
-		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s stays as its source: %w", p.GuestPath, err))
+			continue
 		}
+		opened = append(opened, fd)
+		dirs = append(dirs, component.Dir{Guest: p.GuestPath, Host: fmt.Sprintf("/proc/self/fd/%d", fd), ReadOnly: p.ReadOnly})
 	}
+	if err := g.inst.ReplaceDirs(dirs); err != nil {
+		closeFds(opened)
+		g.held = append(g.held, dir, tree)
+		return err
+	}
+	// wasmtime holds its own descriptor of the new "/" now, and none of
+	// the rootfs copy it was first given.
+	closeFds(g.root)
+	g.root = []int{dir, tree}
+	g.held = append(g.held, opened...)
 	return errors.Join(errs...)
 }
 

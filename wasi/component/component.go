@@ -517,25 +517,22 @@ func Link(c *Component, cfg Config) (*Instance, error) {
 	return in, nil
 }
 
-// ReplaceDir makes host the directory preopened at guest in place of the
-// one Link was given, keeping the preopens' order, read-only as readOnly
-// says. It opens every preopen again, now: call it with the privileges
-// Link had, before Call. On an error the instance keeps its preopens as
-// they were.
-func (in *Instance) ReplaceDir(guest, host string, readOnly bool) error {
+// ReplaceDirs makes each of dirs the directory preopened at its Guest in
+// place of the one Link was given, keeping the preopens' order. It opens
+// every preopen again, once, now: call it with the privileges Link had,
+// before Call. On an error the instance keeps its preopens as they were.
+func (in *Instance) ReplaceDirs(dirs []Dir) error {
 	if in.wasi == nil {
 		return errors.New("the component was called before")
 	}
 	cfg := in.cfg
 	cfg.Dirs = slices.Clone(cfg.Dirs)
-	found := false
-	for i := range cfg.Dirs {
-		if cfg.Dirs[i].Guest == guest {
-			cfg.Dirs[i].Host, cfg.Dirs[i].ReadOnly, found = host, readOnly, true
+	for _, d := range dirs {
+		i := slices.IndexFunc(cfg.Dirs, func(c Dir) bool { return c.Guest == d.Guest })
+		if i < 0 {
+			return fmt.Errorf("no preopen at %s", d.Guest)
 		}
-	}
-	if !found {
-		return fmt.Errorf("no preopen at %s", guest)
+		cfg.Dirs[i] = d
 	}
 	wc, err := wasiConfig(cfg)
 	if err != nil {
