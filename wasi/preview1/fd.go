@@ -557,13 +557,20 @@ func times(atim, mtim uint64, fst uint32) ([2]unix.Timespec, Errno) {
 	return ts, 0
 }
 
+// omitsBoth says times leaves both times as they are: Linux's utimensat
+// then does nothing and succeeds, without looking at the path or the
+// mount (no ENOENT, no EROFS).
+func omitsBoth(ts [2]unix.Timespec) bool {
+	return ts[0].Nsec == unix.UTIME_OMIT && ts[1].Nsec == unix.UTIME_OMIT
+}
+
 func (h *Host) fdFilestatSetTimes(m memory, a []arg) Errno {
 	e, errno := h.fds.get(a[0].I32())
 	if errno != 0 {
 		return errno
 	}
 	ts, errno := times(u64(a[1]), u64(a[2]), u32(a[3]))
-	if errno != 0 {
+	if errno != 0 || omitsBoth(ts) {
 		return errno
 	}
 	if e.kind != kindStdio && h.view.mounts[e.mount].ReadOnly {

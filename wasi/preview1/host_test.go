@@ -998,6 +998,33 @@ func TestErrnoOrderAsLinux(t *testing.T) {
 		{"link a file across mounts", func() Errno { x, xn := str("x"); return g.call("path_link", 4, 0, inside, in, 3, x, xn) }, ErrnoXdev},
 		{"create with a trailing slash", func() Errno { _, e := g.open(3, "newfile/", true, oflagCreat, rightFdWrite); return e }, ErrnoIsdir},
 		{"create an existing directory with a trailing slash", func() Errno { _, e := g.open(3, "etc/", true, oflagCreat, rightFdRead); return e }, ErrnoIsdir},
+		// O_CREAT of an existing directory is EISDIR on a read-only
+		// mount as on any other (it opened the directory).
+		{"create an existing directory, read-only", func() Errno { _, e := g.open(4, "sub", true, oflagCreat, rightFdRead); return e }, ErrnoIsdir},
+		{"create an existing directory in a read-only mount, from /", func() Errno { _, e := g.open(3, "data/sub", true, oflagCreat, rightFdRead); return e }, ErrnoIsdir},
+		{"create the read-only mount itself", func() Errno { _, e := g.open(4, ".", true, oflagCreat, rightFdRead); return e }, ErrnoIsdir},
+		// utimensat with both times omitted does nothing and succeeds
+		// without looking at the path (it was EROFS, or ENOENT).
+		{"set no time of a file, read-only", func() Errno { return g.call("path_filestat_set_times", 4, 0, inside, in, 0, 0, 0) }, 0},
+		{"set no time of a missing name, read-only", func() Errno {
+			d, n := str("missing/x")
+			return g.call("path_filestat_set_times", 4, 0, d, n, 0, 0, 0)
+		}, 0},
+		{"set no time through a read-only descriptor", func() Errno {
+			fd, e := g.open(4, "inside", true, 0, rightFdRead)
+			if e != 0 {
+				return e
+			}
+			defer g.call("fd_close", fd)
+			return g.call("fd_filestat_set_times", fd, 0, 0, 0)
+		}, 0},
+		// The source is looked up before the new name's path: ENOENT
+		// for a missing source, whatever the new name's path holds.
+		{"link a missing name below a file", func() Errno {
+			d, n := str("missing")
+			x, xn := str("inside/x")
+			return g.call("path_link", 4, 0, d, n, 4, x, xn)
+		}, ErrnoNoent},
 	}
 	for _, c := range cases {
 		if e := c.op(); e != c.want {

@@ -419,6 +419,14 @@ func openTarget(t *target, flags int) (int, error) {
 		case err == nil && flags&unix.O_EXCL != 0:
 			unix.Close(fd)
 			return -1, unix.EEXIST
+		case err == nil:
+			// O_CREAT of an existing directory is EISDIR, as Linux
+			// answers it on any mount, read-only or not.
+			var st unix.Stat_t
+			if unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+				unix.Close(fd)
+				return -1, unix.EISDIR
+			}
 		}
 		return fd, err
 	}
@@ -493,6 +501,10 @@ func (h *Host) pathFilestatSetTimes(m memory, a []arg) Errno {
 	if errno != 0 {
 		return errno
 	}
+	if omitsBoth(ts) {
+		_, errno := h.fds.get(a[0].I32())
+		return errno
+	}
 	t, errno := h.atFollow(m, a[0].I32(), u32(a[1]), u32(a[2]), u32(a[3]))
 	if errno != 0 {
 		return errno
@@ -536,18 +548,19 @@ func (h *Host) pathLink(m memory, a []arg) Errno {
 		return errno
 	}
 	defer src.close()
+	// Linux's order: the source is looked up first, to its last name
+	// (ENOENT, ENOTDIR), then the new name's path and the name itself
+	// (EEXIST), its mount's writability (EROFS), and last whether both
+	// are on one mount (EXDEV).
+	var st unix.Stat_t
+	if err := stat(src, &st); err != nil {
+		return toErrno(err)
+	}
 	dst, errno := h.at(m, a[4].I32(), u32(a[5]), u32(a[6]))
 	if errno != 0 {
 		return errno
 	}
 	defer dst.close()
-	// Linux's order: the source is looked up first (ENOENT), then the
-	// new name (EEXIST), its mount's writability (EROFS), and last
-	// whether both are on one mount (EXDEV).
-	var st unix.Stat_t
-	if err := stat(src, &st); err != nil {
-		return toErrno(err)
-	}
 	if dst.mountRoot {
 		return ErrnoExist
 	}
