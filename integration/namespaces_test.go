@@ -263,6 +263,47 @@ func TestUserNamespaceMappings(t *testing.T) {
 	}
 }
 
+// A process.user the user namespace does not map is refused in runc's
+// words, where the init's setresuid gave a bare "invalid argument", and
+// the failed create leaves no container behind. A gid is checked as well.
+func TestUserNamespaceUnmappedUserIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to map ids into a new user namespace")
+	}
+	r := newRunw(t)
+	for _, c := range []struct {
+		user specs.User
+		want string
+	}{
+		{specs.User{UID: 70000, GID: 0}, "cannot set uid to unmapped user in user namespace"},
+		{specs.User{UID: 5, GID: 70000}, "cannot set gid to unmapped user in user namespace"},
+	} {
+		b := newBundle(t, "probe", "echo", "mapped")
+		b.edit(func(s *specs.Spec) {
+			s.Linux = userNamespaceLinux()
+			s.Process.User = c.user
+		})
+		traversable(t, b.dir)
+		res := r.run("run", "-b", b.dir, "unmapped")
+		if res.code != 1 || !strings.Contains(res.stderr, c.want) || strings.Count(strings.TrimSpace(res.stderr), "\n") != 0 {
+			t.Errorf("run as %d:%d, unmapped: %v; want exit 1 and one line %q", c.user.UID, c.user.GID, res, c.want)
+		}
+		if _, _, ok := r.state("unmapped"); ok {
+			t.Errorf("run as %d:%d, unmapped: the failed create left a container", c.user.UID, c.user.GID)
+		}
+	}
+	// A mapped user still runs.
+	b := newBundle(t, "probe", "echo", "mapped")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = userNamespaceLinux()
+		s.Process.User = specs.User{UID: 5, GID: 5}
+	})
+	traversable(t, b.dir)
+	if res := r.run("run", "-b", b.dir, "mapped"); res.code != 0 || !strings.Contains(res.stdout, "mapped") {
+		t.Errorf("run as 5:5, mapped: %v", res)
+	}
+}
+
 // In a new user namespace the init is nobody on the host, yet a bind
 // mount's source below a directory only root may search (podman's 0700
 // volumes/<name>, a host directory under /root) is the container's, as

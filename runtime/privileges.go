@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -166,6 +167,11 @@ func (sb *Sandbox) applyPrivileges(u wasi.User) error {
 		return fmt.Errorf("read the last capability: %w", err)
 	}
 	caps := afterExec(capSetsFor(sb.Capabilities, last), u.UID, sb.NoNewPrivileges)
+	if sb.has(specs.UserNamespace) {
+		if err := checkMapped(u); err != nil {
+			return err
+		}
+	}
 
 	var l stepList
 	defer l.free()
@@ -268,4 +274,36 @@ func (l *stepList) capset(caps capSets) {
 	}
 	l.add("capset", unix.SYS_CAPSET, uintptr(unsafe.Pointer(hdr)), uintptr(unsafe.Pointer(data)))
 	l.add("clear the ambient set", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL)
+}
+
+// checkMapped refuses, in runc's words, a process.user whose uid or gid
+// the init's user namespace does not map (read from the namespace
+// itself, so that one joined by path is judged by its real mappings),
+// rather than leaving it to setresuid's bare EINVAL. A uid of 0 unmapped
+// is refused too: the guest would otherwise run as the overflow user.
+func checkMapped(u wasi.User) error {
+	if !idMapped("/proc/self/uid_map", u.UID) {
+		return errors.New("unable to setup user: cannot set uid to unmapped user in user namespace")
+	}
+	if !idMapped("/proc/self/gid_map", u.GID) {
+		return errors.New("unable to setup user: cannot set gid to unmapped user in user namespace")
+	}
+	return nil
+}
+
+// idMapped says whether the id map file (inside, outside, count on each
+// line) covers id; an unreadable map says yes, leaving the kernel's
+// refusal to speak.
+func idMapped(file string, id uint32) bool {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return true
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var inside, outside, count uint64
+		if n, _ := fmt.Sscan(line, &inside, &outside, &count); n == 3 && uint64(id) >= inside && uint64(id)-inside < count {
+			return true
+		}
+	}
+	return false
 }
