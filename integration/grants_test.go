@@ -505,6 +505,37 @@ func TestMissingCwdIsCreated(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestCwdThroughAnAbsoluteLinkInAVolume: runc makes and enters cwd inside
+// the container, so an absolute link in a volume on the way names a path
+// of the container's root. runw resolved it from the volume's own root,
+// and a link to /etc, or to another volume, was "mkdir /vol/toetc: not a
+// directory". Nothing is made in the volume.
+func TestCwdThroughAnAbsoluteLinkInAVolume(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	vol, other := t.TempDir(), t.TempDir()
+	symlinkHost(t, "/etc", filepath.Join(vol, "toetc"))
+	symlinkHost(t, "/other", filepath.Join(vol, "toother"))
+	if err := os.WriteFile(filepath.Join(other, "there"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "ls", ".")
+	b.writeFile("etc/marker", "")
+	for cwd, want := range map[string]string{"/vol/toetc": "marker", "/vol/toother": "there"} {
+		b.edit(func(s *specs.Spec) {
+			s.Process.Cwd = cwd
+			s.Mounts = []specs.Mount{bindMount("/vol", vol), bindMount("/other", other)}
+		})
+		res := r.run("run", "-b", b.dir, "linkcwd")
+		if res.code != 0 || !strings.Contains(res.stdout, want) {
+			t.Errorf("cwd %s through an absolute link in a volume: %v; want a listing with %s", cwd, res, want)
+		}
+	}
+	if entries, _ := os.ReadDir(vol); len(entries) != 2 {
+		t.Errorf("the volume holds %v after the runs; want only its two links", entries)
+	}
+}
+
 // TestExecIgnoresLinksPlantedByTheGuest: runw exec joins the container's
 // mount namespace, where every path is the container's to change. Its
 // /etc (which holds the /etc/hosts file mount) is swapped for one whose

@@ -625,8 +625,26 @@ func (p *Plan) MakeMountPoints() {
 // cwd, or a directory on its way, is something other than a directory it
 // fails as runc's MkdirAll does ("mkdir /afile: not a directory"): the
 // guest would otherwise start in a directory that is not there.
+//
+// runc makes it inside the container, after its pivot, so a link on the
+// way means what it means to the guest: an absolute link in a volume
+// names a path of the container's root, not of the volume. A cwd the
+// guest's view already resolves to a directory is therefore left alone
+// (resolved from the volume's own root, it was refused as "not a
+// directory").
 func (p *Plan) MakeCwd(cwd string) error {
-	if err := p.makeIn(path.Clean(cwd), true); errors.Is(err, unix.ENOTDIR) {
+	cwd = path.Clean(cwd)
+	if cwd == "/" {
+		return nil
+	}
+	if v, err := preview1.NewView(p.view()); err == nil {
+		isDir := v.CheckDir(cwd) == nil
+		v.Close()
+		if isDir {
+			return nil
+		}
+	}
+	if err := p.makeIn(cwd, true); errors.Is(err, unix.ENOTDIR) {
 		return fmt.Errorf("mkdir %s: %w", cwd, unix.ENOTDIR)
 	}
 	return nil
