@@ -74,6 +74,7 @@ type netGuestBuild struct {
 //	edges         testdata/c/edges.c: WASI calls at their edges (TestWASIEdgesAsWasmtime)
 //	append        testdata/c/append.c: O_APPEND set on stdout with fcntl
 //	access        testdata/c/access.c: access(W_OK), then open(O_WRONLY) and a write
+//	bigwrite      testdata/c/bigwrite.c: 64 raw 1 MiB writes to stdout, short ones counted
 //	ssockets      testdata/net/stealth/sockets: Go's net API at its edges (TestNetGoSocketsAsNative)
 //	ssockets-native the same program for linux/amd64
 //	sockets       testdata/net/c/sockets.c: TCP and UDP at their edges (TestNetSocketsAsNative)
@@ -139,9 +140,9 @@ func buildNetGuest(name string) (path, skip string, err error) {
 			return "", fmt.Sprintf("cannot build the native sockets program with gcc: %v: %s", err, lastLines(string(b), 3)), nil
 		}
 		return out, "", nil
-	case "echo", "netc", "isatty", "edges", "sockets", "append", "access":
+	case "echo", "netc", "isatty", "edges", "sockets", "append", "access", "bigwrite":
 		file := filepath.Join(src, "c", name+".c")
-		if name == "isatty" || name == "edges" || name == "append" || name == "access" {
+		if name != "echo" && name != "netc" && name != "sockets" { // not a network guest
 			file = filepath.Join(root, "integration", "testdata", "c", name+".c")
 		}
 		cmd := exec.Command("clang", "--target=wasm32-wasi", "-O2", "-Wall", "-o", out, file)

@@ -35,11 +35,14 @@ func (h *Host) fdRenumber(m memory, a []arg) Errno {
 // io runs one read or write of the buffers in h.iov on e at offset (-1:
 // the descriptor's own offset). A descriptor that may block waits in
 // poll(2) with the stop descriptor first; one the guest made non-blocking
-// answers EAGAIN instead of waiting. A blocking write to a non-blocking
-// host descriptor (a socket) goes on until all is written, as a blocking
-// write(2) to a socket or pipe does (untilAll).
+// answers EAGAIN instead of waiting. A blocking write to a stream (a
+// socket, a pipe, a terminal) goes on until all is written, as a
+// blocking write(2) there does (untilAll): on a non-blocking host
+// descriptor each transfer moves what fits, and on a blocking one a
+// signal to the guest's thread (the init's Go runtime preempts it with
+// SIGURG) ends write(2) after a part, which Linux would have finished.
 func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
-	whole := write && offset < 0 && e.hostNonblock && e.pollable && e.flags&fdflagNonblock == 0
+	whole := write && offset < 0 && e.pollable && e.flags&fdflagNonblock == 0
 	return untilAll(h.iov, whole, func(bufs [][]byte) (int, Errno) {
 		return h.ioOnce(e, bufs, write, offset)
 	})
