@@ -556,6 +556,30 @@ func TestHooks(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestPoststartHookCallsRunw: a poststart hook may call runw on its own
+// container, as one may call runc: start held the container's lock while
+// the hook ran, so the hook's `runw exec` waited for start, and start for
+// the hook, for ever (runc holds no lock across commands).
+func TestPoststartHookCallsRunw(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	out := filepath.Join(t.TempDir(), "exec.out")
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		timeout := 20
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Timeout: &timeout, Args: []string{"sh", "-c",
+			fmt.Sprintf("%s --root %s exec selfhook /probe.wasm echo from-the-hook > %s", runwBin, r.root, out)}}}}
+	})
+	r.mustRun("create", "--bundle", b.dir, "selfhook")
+	if res := r.run("start", "selfhook"); res.code != 0 {
+		t.Errorf("start with a poststart hook that execs into the container: %v", res)
+	}
+	if data, _ := os.ReadFile(out); string(data) != "from-the-hook\n" {
+		t.Errorf("the hook's exec printed %q, want from-the-hook", data)
+	}
+	r.mustRun("delete", "--force", "selfhook")
+}
+
 // TestFailedCreateHookRunsPoststop: a prestart, createRuntime or
 // createContainer hook that fails ends create with an error and then runs
 // the poststop hooks with the stopped state (runtime-spec lifecycle: steps

@@ -52,6 +52,12 @@ func (r *Runtime) Start(id string) error {
 		return err
 	}
 	os.Remove(h.Path(state.FifoFile))
+	// The guest runs and its record says so: the lock is let go before
+	// the poststart hooks, which may call runw on this container (exec,
+	// ps, kill, as a hook may under runc, which holds no lock across
+	// commands); held, each of those waited for start, and start for
+	// the hook, for ever.
+	h.Unlock()
 	if err := runHooks(specState(c, state.Running), hookGroup{"poststart", hooks.Poststart}); err != nil {
 		// runtime-spec: a failed poststart hook is an error, and the
 		// container is stopped (delete then undoes the rest).
