@@ -1157,6 +1157,30 @@ func TestPidfdSocketsAndPidFileMode(t *testing.T) {
 // that descriptor is a pidfd of (its fdinfo's Pid), -1 for anything else.
 func receivePidfd(t *testing.T, sock string) <-chan int {
 	t.Helper()
+	ch := make(chan int, 1)
+	fds := receiveFd(t, sock)
+	go func() {
+		pid := -1
+		if fd := <-fds; fd >= 0 {
+			defer unix.Close(fd)
+			info, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+			for _, line := range strings.Split(string(info), "\n") {
+				if v, ok := strings.CutPrefix(line, "Pid:"); ok {
+					pid, _ = strconv.Atoi(strings.TrimSpace(v))
+				}
+			}
+		}
+		ch <- pid
+	}()
+	return ch
+}
+
+// receiveFd listens on sock for one message carrying one descriptor, as
+// an engine's --pidfd-socket or --console-socket does, and sends the
+// descriptor on the channel (the receiver closes it), -1 for anything
+// else.
+func receiveFd(t *testing.T, sock string) <-chan int {
+	t.Helper()
 	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -1164,8 +1188,8 @@ func receivePidfd(t *testing.T, sock string) <-chan int {
 	ch := make(chan int, 1)
 	go func() {
 		defer l.Close()
-		pid := -1
-		defer func() { ch <- pid }()
+		fd := -1
+		defer func() { ch <- fd }()
 		l.SetDeadline(time.Now().Add(30 * time.Second))
 		c, err := l.AcceptUnix()
 		if err != nil {
@@ -1183,17 +1207,60 @@ func receivePidfd(t *testing.T, sock string) <-chan int {
 		}
 		fds, err := unix.ParseUnixRights(&msgs[0])
 		if err != nil || len(fds) != 1 {
+			for _, f := range fds {
+				unix.Close(f)
+			}
 			return
 		}
-		defer unix.Close(fds[0])
-		info, _ := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fds[0]))
-		for _, line := range strings.Split(string(info), "\n") {
-			if v, ok := strings.CutPrefix(line, "Pid:"); ok {
-				pid, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
-		}
+		fd = fds[0]
 	}()
 	return ch
+}
+
+// TestConsoleSize: the pty runw sends over --console-socket, for create
+// and for exec, has process.consoleSize, as runc's init sizes its console
+// before sending it (podman fills consoleSize for -t; conmon reads the
+// size from the master). runw sent it at 0x0.
+func TestConsoleSize(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	dir := t.TempDir()
+	b := newBundle(t, "probe", "sleep", "30s")
+	b.edit(func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.ConsoleSize = &specs.Box{Height: 33, Width: 111}
+	})
+	size := func(what string, fds <-chan int, want unix.Winsize) {
+		t.Helper()
+		fd := <-fds
+		if fd < 0 {
+			t.Fatalf("%s: no console received", what)
+		}
+		// Held to the end: the guest would see its terminal hang up.
+		t.Cleanup(func() { unix.Close(fd) })
+		ws, err := unix.IoctlGetWinsize(fd, unix.TIOCGWINSZ)
+		if err != nil || ws.Row != want.Row || ws.Col != want.Col {
+			t.Errorf("%s: the console's size is %+v (%v), want %dx%d", what, ws, err, want.Row, want.Col)
+		}
+	}
+	fds := receiveFd(t, filepath.Join(dir, "create.sock"))
+	r.mustRun("create", "--console-socket", filepath.Join(dir, "create.sock"), "-b", b.dir, "sized")
+	size("create", fds, unix.Winsize{Row: 33, Col: 111})
+	r.mustRun("start", "sized")
+	proc := b.spec.Process
+	proc.Args = []string{"/probe.wasm", "echo", "x"}
+	proc.ConsoleSize = &specs.Box{Height: 20, Width: 70}
+	data, err := json.Marshal(proc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "process.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fds = receiveFd(t, filepath.Join(dir, "exec.sock"))
+	r.mustRun("exec", "-d", "--console-socket", filepath.Join(dir, "exec.sock"), "-p", filepath.Join(dir, "process.json"), "sized")
+	size("exec", fds, unix.Winsize{Row: 20, Col: 70})
+	r.mustRun("delete", "--force", "sized")
 }
 
 // TestRootSharedWithRunc: Docker gives runc and every runtime it is told

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // engineMounts are the kernel mounts podman and CRI put in every spec.
@@ -665,6 +667,67 @@ func tryCallersTerminal(t *testing.T, r *runw, args ...string) {
 	if seen, _ := io.ReadAll(ptmx); strings.Contains(string(seen), "ESCAPED") {
 		t.Errorf("runw %s: the guest wrote to its caller's terminal: %q", args[0], seen)
 	}
+}
+
+// TestForegroundTerminalFollowsWindowChanges: a foreground `runw run` with
+// process.terminal proxies its own terminal to the guest's pty; a window
+// change (SIGWINCH to runw) resizes the guest's pty to runw's terminal,
+// as runc's foreground run does. runw copied the size once, at start.
+func TestForegroundTerminalFollowsWindowChanges(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	go io.Copy(io.Discard, ptmx)
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 20, Cols: 70}); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
+	cmd, _, _ := r.command(context.Background(), "run", "-b", b.dir, "winch")
+	cmd.Stdin, cmd.Stdout = tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { r.run("kill", "winch", "KILL"); cmd.Wait() }()
+	// The guest's pty, seen through the init's standard input.
+	guestSize := func() (unix.Winsize, error) {
+		st, _, ok := r.state("winch")
+		if !ok || st.Pid == 0 {
+			return unix.Winsize{}, errors.New("no init yet")
+		}
+		f, err := os.Open(fmt.Sprintf("/proc/%d/fd/0", st.Pid))
+		if err != nil {
+			return unix.Winsize{}, err
+		}
+		defer f.Close()
+		ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+		if err != nil {
+			return unix.Winsize{}, err
+		}
+		return *ws, nil
+	}
+	waitSize := func(what string, rows, cols uint16) {
+		t.Helper()
+		var ws unix.Winsize
+		var err error
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if ws, err = guestSize(); err == nil && ws.Row == rows && ws.Col == cols {
+				return
+			}
+		}
+		t.Fatalf("%s: the guest's terminal is %dx%d (%v), want %dx%d", what, ws.Row, ws.Col, err, rows, cols)
+	}
+	waitSize("at start", 20, 70)
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 100}); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Signal(unix.SIGWINCH)
+	waitSize("after a window change", 40, 100)
 }
 
 // PWD is in the guest's environment only when process.cwd is not "/":

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/creack/pty"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
@@ -15,10 +16,10 @@ import (
 // caller's AF_UNIX stream socket, allocate a pty, and send the master in
 // one sendmsg (name as data, exactly one SCM_RIGHTS fd). The slave becomes
 // the guest's stdio.
-func sendConsole(socketPath string) (*os.File, error) {
-	master, slave, err := pty.Open()
+func sendConsole(socketPath string, size *specs.Box) (*os.File, error) {
+	master, slave, err := openPty(size)
 	if err != nil {
-		return nil, fmt.Errorf("allocate pty: %w", err)
+		return nil, err
 	}
 	defer master.Close()
 	if err := sendFd(socketPath, master.Name(), int(master.Fd())); err != nil {
@@ -26,6 +27,20 @@ func sendConsole(socketPath string) (*os.File, error) {
 		return nil, fmt.Errorf("send console to %q: %w", socketPath, spec.ErrnoOf(err))
 	}
 	return slave, nil
+}
+
+// openPty allocates a pty the size of process.consoleSize (when it gives
+// one), as runc's init sizes its console before anyone sees it: podman
+// fills consoleSize for -t, and conmon reads the size from the master.
+func openPty(size *specs.Box) (master, slave *os.File, err error) {
+	master, slave, err = pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("allocate pty: %w", err)
+	}
+	if size != nil && size.Height != 0 && size.Width != 0 {
+		pty.Setsize(master, &pty.Winsize{Rows: uint16(size.Height), Cols: uint16(size.Width)})
+	}
+	return master, slave, nil
 }
 
 // sendPidfd sends a pidfd of the init over --pidfd-socket, as runc does.

@@ -149,7 +149,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return nil, err
 	}
 	if o.ConsoleSocket != "" {
-		slave, err := sendConsole(o.ConsoleSocket)
+		slave, err := sendConsole(o.ConsoleSocket, b.Spec.Process.ConsoleSize)
 		if err != nil {
 			return nil, err
 		}

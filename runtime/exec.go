@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/creack/pty"
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -150,11 +149,11 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	var tty, master *os.File
 	switch {
 	case proc.Terminal && o.ConsoleSocket != "":
-		if tty, err = sendConsole(o.ConsoleSocket); err != nil {
+		if tty, err = sendConsole(o.ConsoleSocket, proc.ConsoleSize); err != nil {
 			return 0, err
 		}
 	case proc.Terminal:
-		if master, tty, err = pty.Open(); err != nil {
+		if master, tty, err = openPty(proc.ConsoleSize); err != nil {
 			return 0, err
 		}
 		defer master.Close()

@@ -29,7 +29,7 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	var tty, master *os.File
 	if !o.Detach && o.ConsoleSocket == "" {
 		if b, err := spec.Load(o.Bundle); err == nil && b.Spec.Process.Terminal {
-			m, s, err := pty.Open()
+			m, s, err := openPty(b.Spec.Process.ConsoleSize)
 			if err != nil {
 				return 1, err
 			}
@@ -67,7 +67,9 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 
 // waitForward relays runw's signals to the init until it exits, and
 // returns its status the way a shell reports it (128+signal if killed).
-func waitForward(cmd *exec.Cmd) int {
+// A window change resizes master, the pty runw proxies its terminal to
+// (nil: none), to runw's terminal, as runc's foreground run does.
+func waitForward(cmd *exec.Cmd, master *os.File) int {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
@@ -76,6 +78,10 @@ func waitForward(cmd *exec.Cmd) int {
 		for {
 			select {
 			case s := <-sigs:
+				if s == unix.SIGWINCH && master != nil && term.IsTerminal(int(os.Stdin.Fd())) {
+					pty.InheritSize(os.Stdin, master)
+					continue
+				}
 				if s == unix.SIGCHLD || s == unix.SIGURG || s == unix.SIGWINCH || s == unix.SIGPIPE {
 					continue
 				}
@@ -96,7 +102,7 @@ func foreground(cmd *exec.Cmd, master *os.File) int {
 	if master != nil {
 		defer proxyTTY(master)()
 	}
-	return waitForward(cmd)
+	return waitForward(cmd, master)
 }
 
 // exitCode turns a Wait result into a shell-style status.
