@@ -512,7 +512,7 @@ func TestHooks(t *testing.T) {
 		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Timeout: &timeout,
 			Args: []string{"sh", "-c", "sleep 120 & echo $! > " + slow + "; wait"}}}}
 	})
-	if res := r.run("create", "--bundle", b.dir, "slowhook"); res.code != 1 || !strings.Contains(res.stderr, "timed out") {
+	if res := r.run("create", "--bundle", b.dir, "slowhook"); res.code != 1 || !strings.Contains(res.stderr, "hook ran past specified timeout of 1.0s") {
 		t.Errorf("create with a hook past its timeout: %v", res)
 	}
 	r.assertRootEmpty()
@@ -545,10 +545,11 @@ func TestHooks(t *testing.T) {
 	// (runtime-spec's lifecycle, step 9); delete then removes it.
 	sleeper := newBundle(t, "probe", "sleep", "1h")
 	sleeper.edit(func(s *specs.Spec) {
-		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo refused >&2; exit 7"}}}}
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo said; echo refused >&2; exit 7"}}}}
 	})
 	r.mustRun("create", "--bundle", sleeper.dir, "badpoststart")
-	if res := r.run("start", "badpoststart"); res.code != 1 || !strings.Contains(res.stderr, "poststart hook") || !strings.Contains(res.stderr, "refused") {
+	// runc's words, the hook's output quoted on the one line.
+	if res := r.run("start", "badpoststart"); res.code != 1 || !strings.Contains(res.stderr, "poststart hook") || !strings.Contains(res.stderr, `exit status 7, stdout: "said", stderr: "refused"`) {
 		t.Errorf("start with a failing poststart hook: %v", res)
 	}
 	r.waitStatus("badpoststart", "stopped", 5*time.Second)

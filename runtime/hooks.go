@@ -205,8 +205,8 @@ func runHook(h specs.Hook, in []byte, dir string) error {
 	if len(cmd.Args) == 0 {
 		cmd.Args = []string{h.Path}
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("hook %q: %w", h.Path, spec.ErrnoOf(err))
 	}
@@ -219,12 +219,13 @@ func runHook(h specs.Hook, in []byte, dir string) error {
 	select {
 	case err := <-done:
 		if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
-			return fmt.Errorf("hook %q: %w: %q", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
+			// runc's words, with the output quoted to keep one line.
+			return fmt.Errorf("hook %q: error running hook: %w, stdout: %q, stderr: %q", h.Path, err, bytes.TrimSpace(stdout.Bytes()), bytes.TrimSpace(stderr.Bytes()))
 		}
 		return nil
 	case <-timeout:
 		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 		<-done
-		return fmt.Errorf("hook %q: timed out after %ds", h.Path, *h.Timeout)
+		return fmt.Errorf("hook %q: hook ran past specified timeout of %.1fs", h.Path, float64(*h.Timeout)) // runc's words
 	}
 }
