@@ -381,6 +381,55 @@ func TestReadOnlyGrantOpensAFIFOForWriting(t *testing.T) {
 	}
 }
 
+// A FIFO that has never had a writer reads as end of file, non-blocking
+// or blocking, as on Linux (the idiom: open with O_NONBLOCK so that the
+// open does not wait, clear it, read). runw answered EAGAIN, and waited
+// for ever once the guest cleared NONBLOCK. A writer's data and its
+// close still come through.
+func TestFIFOWithoutAWriterReadsEOF(t *testing.T) {
+	g, _, data, _ := layout(t, true)
+	fifo := filepath.Join(data, "fifo")
+	if err := unix.Mkfifo(fifo, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	ptr, n := g.str("fifo")
+	if e := g.call("path_open", 4, lookupSymlinkFollow, ptr, n, 0, rightFdRead|rightFdFdstatSetFlags, 0, fdflagNonblock, resultPtr); e != 0 {
+		t.Fatalf("open the FIFO non-blocking: errno %d", e)
+	}
+	fd := int64(binary.LittleEndian.Uint32(g.mem[resultPtr:]))
+	if got, e := g.read(fd); e != 0 || got != "" {
+		t.Errorf("a non-blocking read, no writer: %q errno %d; want end of file", got, e)
+	}
+	if e := g.call("fd_fdstat_set_flags", fd, 0); e != 0 {
+		t.Fatalf("clear NONBLOCK: errno %d", e)
+	}
+	done := make(chan Errno, 1)
+	go func() { _, e := g.read(fd); done <- e }()
+	select {
+	case e := <-done:
+		if e != 0 {
+			t.Errorf("a blocking read, no writer: errno %d; want end of file", e)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a blocking read of a FIFO with no writer waited")
+	}
+	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(50 * time.Millisecond)
+		w.Write([]byte("late"))
+		w.Close()
+	}()
+	if got, e := g.read(fd); e != 0 || got != "late" {
+		t.Errorf("a blocking read, a writer that writes later: %q errno %d", got, e)
+	}
+	if got, e := g.read(fd); e != 0 || got != "" {
+		t.Errorf("a read after the writer closed: %q errno %d; want end of file", got, e)
+	}
+}
+
 // File mounts are reachable by path; a mount point cannot be removed; a
 // file mount whose source is a symlink grants what the link names when
 // the view is made, as runc's bind mount would.

@@ -327,6 +327,15 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 		e.rightsBase, e.rightsInheriting = rightsDirBase, t.w.v.inheriting(t.mount, t.guest)
 	case unix.S_IFCHR, unix.S_IFIFO, unix.S_IFSOCK:
 		e.kind, e.pollable = kindFile, true
+		// A FIFO's description is runw's own: made non-blocking, it is
+		// read and written as a socket is, tried first. A read with no
+		// writer then answers 0 (end of file), blocking or not, as Linux
+		// answers it; a poll first (the blocking way) waited for a
+		// writer that may never come, since poll reports nothing on a
+		// FIFO that has never had one.
+		if st.Mode&unix.S_IFMT == unix.S_IFIFO && unix.SetNonblock(fd, true) == nil {
+			e.hostNonblock = true
+		}
 	default:
 		e.kind = kindFile
 	}
