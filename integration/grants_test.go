@@ -926,6 +926,24 @@ func TestBlockingPipeWritesAreWhole(t *testing.T) {
 	}
 }
 
+// TestNestedPathsAtTheDescriptorLimit: a guest holding every descriptor
+// its RLIMIT_NOFILE allows still stats a nested path, and opens one once
+// a descriptor is free, as on Linux, whose lookup takes no descriptor.
+// runw's walk opens one for each directory on the way: both were EMFILE.
+func TestNestedPathsAtTheDescriptorLimit(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := netBundle(t, netGuest(t, "emfile"))
+	b.writeFile("d/sub/f", "x")
+	b.edit(func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 256, Soft: 256}}
+	})
+	res := r.run("run", "-b", b.dir, "emfile")
+	if res.code != 0 || res.stdout != "stat=0\nopen=0\n" {
+		t.Errorf("stat and open of /d/sub/f at RLIMIT_NOFILE: %v; want both to succeed", res)
+	}
+}
+
 // TestOverlayMount: an overlay mount (podman's -v SRC:DST:O and --mount
 // type=image) is granted as the overlay runw mounts: the guest reads the
 // lower layer and its writes land in the upper one, never the lower; a

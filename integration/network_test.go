@@ -75,6 +75,7 @@ type netGuestBuild struct {
 //	append        testdata/c/append.c: O_APPEND set on stdout with fcntl
 //	access        testdata/c/access.c: access(W_OK), then open(O_WRONLY) and a write
 //	bigwrite      testdata/c/bigwrite.c: 64 raw 1 MiB writes to stdout, short ones counted
+//	emfile        testdata/c/emfile.c: stat and open of a nested path at RLIMIT_NOFILE
 //	ssockets      testdata/net/stealth/sockets: Go's net API at its edges (TestNetGoSocketsAsNative)
 //	ssockets-native the same program for linux/amd64
 //	sockets       testdata/net/c/sockets.c: TCP and UDP at their edges (TestNetSocketsAsNative)
@@ -140,7 +141,7 @@ func buildNetGuest(name string) (path, skip string, err error) {
 			return "", fmt.Sprintf("cannot build the native sockets program with gcc: %v: %s", err, lastLines(string(b), 3)), nil
 		}
 		return out, "", nil
-	case "echo", "netc", "isatty", "edges", "sockets", "append", "access", "bigwrite":
+	case "echo", "netc", "isatty", "edges", "sockets", "append", "access", "bigwrite", "emfile":
 		file := filepath.Join(src, "c", name+".c")
 		if name != "echo" && name != "netc" && name != "sockets" { // not a network guest
 			file = filepath.Join(root, "integration", "testdata", "c", name+".c")

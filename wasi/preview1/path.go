@@ -274,7 +274,15 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			return ErrnoPerm
 		}
 		var err error
-		fd, err = openTarget(t, flags)
+		// At the descriptor limit the view's spare makes room when the
+		// walk holds a descriptor of its own, which the kernel's lookup
+		// would not have taken (it takes the new descriptor before it
+		// creates anything).
+		if t.w.holdsOwn() {
+			fd, err = t.w.v.walkOpen(func() (int, error) { return openTarget(t, flags) })
+		} else {
+			fd, err = openTarget(t, flags)
+		}
 		// O_NOFOLLOW makes a symlink at the end answer ELOOP, or ENOTDIR
 		// with O_DIRECTORY: follow it when the guest asked to.
 		if (err == unix.ELOOP || err == unix.ENOTDIR) && (follow || t.slash) {

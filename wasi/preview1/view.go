@@ -76,6 +76,14 @@ type View struct {
 	// container's /dev does. A walker trusting the listing (ripgrep on
 	// "/") read /dev/zero as a file, without end.
 	devicesIn map[string]map[string]uint8
+	// spare is a descriptor held in reserve (a duplicate of the rootfs's,
+	// -1 while given up): a walk opens a descriptor for each directory
+	// on its way, where the kernel's own lookup needs none, so a guest
+	// at its RLIMIT_NOFILE met EMFILE on stat("/d/sub/f"), and on an
+	// open with one descriptor left, that Linux answers. The walk gives
+	// the spare up for the descriptor it needs (walkOpen), and takes it
+	// back when it is done, once a descriptor is free again.
+	spare atomic.Int32
 }
 
 // haveOpenat2 is cleared where the kernel has no openat2 (before 5.6):
@@ -97,6 +105,7 @@ func NewView(mounts []Mount) (*View, error) {
 		return nil, fmt.Errorf("the container's view must start with the rootfs at /")
 	}
 	v := &View{byGuest: map[string]int{}}
+	v.spare.Store(-1)
 	for _, m := range mounts {
 		m.Guest = path.Clean("/" + m.Guest)
 		fd, dir, err := openGrant(m.Host, m.Guest)
@@ -117,7 +126,36 @@ func NewView(mounts []Mount) (*View, error) {
 		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir, tree: tree})
 	}
 	v.indexDevices()
+	v.keepSpare()
 	return v, nil
+}
+
+// keepSpare takes the spare descriptor back, if it was given up and a
+// descriptor is free.
+func (v *View) keepSpare() {
+	if v.spare.Load() >= 0 || len(v.mounts) == 0 {
+		return
+	}
+	fd, err := unix.FcntlInt(uintptr(v.mounts[0].fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if !v.spare.CompareAndSwap(-1, int32(fd)) {
+		unix.Close(fd)
+	}
+}
+
+// walkOpen opens one of a walk's own descriptors; at the descriptor limit
+// it gives up the spare and tries once more.
+func (v *View) walkOpen(open func() (int, error)) (int, error) {
+	fd, err := open()
+	if err == unix.EMFILE {
+		if spare := v.spare.Swap(-1); spare >= 0 {
+			unix.Close(int(spare))
+			fd, err = open()
+		}
+	}
+	return fd, err
 }
 
 // indexDevices fills devicesIn from the file grants the view ends up
@@ -261,6 +299,9 @@ func openGrant(host, guest string) (fd int, dir bool, err error) {
 
 // Close releases the mount descriptors.
 func (v *View) Close() {
+	if spare := v.spare.Swap(-1); spare >= 0 {
+		unix.Close(int(spare))
+	}
 	for _, m := range v.mounts {
 		unix.Close(m.fd)
 		if m.tree >= 0 {
@@ -347,11 +388,22 @@ func (w *walker) popStep() {
 	w.stack = w.stack[:len(w.stack)-1]
 }
 
+// holdsOwn says the walk holds a descriptor it opened itself.
+func (w *walker) holdsOwn() bool {
+	for _, s := range w.stack {
+		if s.owned {
+			return true
+		}
+	}
+	return false
+}
+
 // release closes every descriptor the walk opened.
 func (w *walker) release() {
 	for len(w.stack) > 0 {
 		w.popStep()
 	}
+	w.v.keepSpare()
 }
 
 func (w *walker) resetToRoot() {
@@ -519,9 +571,11 @@ func (w *walker) fast(p string) Errno {
 			// The walk, step by step, says what of it is too long.
 			return 0
 		}
-		fd, err := unix.Openat2(start.fd, dir, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+		fd, err := w.v.walkOpen(func() (int, error) {
+			return unix.Openat2(start.fd, dir, &unix.OpenHow{
+				Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+			})
 		})
 		if err == unix.ENOSYS {
 			noOpenat2.Store(true)
@@ -590,7 +644,9 @@ func (w *walker) descendAs(c, guest string, followLinks bool) Errno {
 		w.push(step{fd: mp.fd, guest: guest, mount: i})
 		return 0
 	}
-	fd, err := unix.Openat(top.fd, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := w.v.walkOpen(func() (int, error) {
+		return unix.Openat(top.fd, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	})
 	if err != nil {
 		return toErrno(err)
 	}
