@@ -1347,6 +1347,29 @@ func TestRootSharedWithRunc(t *testing.T) {
 	}
 }
 
+// TestEventsReportsAnOOMKill: an OOM kill in the container's cgroup is an
+// oom event on the stream, as runc's events gives one, before the stream
+// ends with the container. The guest fills a tmpfs, whose pages its
+// memory cgroup pays for and cannot reclaim. runw's stream had stats only.
+func TestEventsReportsAnOOMKill(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups and a tmpfs")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1s", "writen", "/tmp/big", "200000000")
+	b.edit(memoryLimit(32 << 20))
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "oomev")
+	res := r.run("events", "--interval", "10s", "oomev")
+	if res.code != 0 || !strings.Contains(res.stdout, `{"type":"oom","id":"oomev"}`) {
+		t.Errorf("events of a container whose guest is OOM-killed: %v; want an oom event", res)
+	}
+	if st, _, ok := r.state("oomev"); !ok || st.Status != "stopped" {
+		t.Errorf("the container after the OOM kill: %+v", st)
+	}
+}
+
 // TestEventsStreamEndsWithTheContainer: `events` streams stats until the
 // container stops and then ends with success, as runc's does once the
 // container's cgroup goes; it exited 1 ("container not running") at the

@@ -185,15 +185,29 @@ func convertStats(s *cgroups.Stats) statsData {
 }
 
 // Events writes stats events for a container: one with once (--stats),
-// else one every interval until the container stops. As runc, a
-// container already stopped is an error, and one that stops (or is
-// deleted) while its events stream ends the stream with success.
+// else one every interval until the container stops, and an oom event
+// as soon as the kernel's OOM killer acts in the container's cgroup
+// (its oom_kill count grows; checked every oomPoll), as runc's stream
+// has one. As runc, a container already stopped is an error, and one
+// that stops (or is deleted) while its events stream ends the stream
+// with success, after the oom event of an OOM kill that stopped it.
 func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writer) error {
 	if interval <= 0 {
 		return errors.New("duration interval must be greater than 0") // runc's text
 	}
 	enc := json.NewEncoder(w)
+	var m cgroups.Manager
+	var ooms uint64
+	var next time.Time
 	for first := true; ; first = false {
+		if m != nil {
+			if n, err := m.OOMKillCount(); err == nil && n > ooms {
+				ooms = n
+				if err := enc.Encode(Event{Type: "oom", ID: id}); err != nil {
+					return err
+				}
+			}
+		}
 		h, c, err := r.lockLoad(id)
 		if !first && errors.Is(err, state.ErrNotExist) {
 			return nil
@@ -208,21 +222,28 @@ func (r *Runtime) Events(id string, interval time.Duration, once bool, w io.Writ
 			}
 			return fmt.Errorf("container with id %s is not running", id) // runc's text
 		}
-		m, err := cgroupManager(c.CgroupPath, nil)
-		if err != nil {
-			return err
+		if m == nil {
+			if m, err = cgroupManager(c.CgroupPath, nil); err != nil {
+				return err
+			}
+			ooms, _ = m.OOMKillCount()
 		}
-		s, err := m.GetStats()
-		if err != nil {
-			return err
+		if now := time.Now(); !now.Before(next) {
+			s, err := m.GetStats()
+			if err != nil {
+				return err
+			}
+			if err := enc.Encode(Event{Type: "stats", ID: id, Data: convertStats(s)}); err != nil {
+				return err
+			}
+			if once {
+				return nil
+			}
+			next = now.Add(interval)
 		}
-		d := convertStats(s)
-		if err := enc.Encode(Event{Type: "stats", ID: id, Data: d}); err != nil {
-			return err
-		}
-		if once {
-			return nil
-		}
-		time.Sleep(interval)
+		time.Sleep(min(oomPoll, time.Until(next)))
 	}
 }
+
+// oomPoll is how often a running events stream looks for an OOM kill.
+const oomPoll = 250 * time.Millisecond
