@@ -1347,6 +1347,53 @@ func TestRootSharedWithRunc(t *testing.T) {
 	}
 }
 
+// TestStartCutShortCanBeRetried: start records the guest released before
+// it releases it (so that a record it cannot write starts nothing); a
+// start killed between the two left a container that read as running,
+// whose guest never ran and which no start could release. It reads as
+// created while its init waits at the exec fifo, as runc (which goes by
+// the fifo) reports it, and a second start releases it. The cut is made
+// by hand: the record as the killed start left it.
+func TestStartCutShortCanBeRetried(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	out := filepath.Join(t.TempDir(), "ran")
+	b := newBundle(t, "probe", "write", "/out/ran", "yes", "sleep", "30s")
+	b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount("/out", filepath.Dir(out))) })
+	r.mustRun("create", "-b", b.dir, "cut")
+	record := filepath.Join(r.root, "cut", "state.json")
+	data, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["started"] = true
+	if data, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(record, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st, _, ok := r.state("cut"); !ok || st.Status != "created" {
+		t.Errorf("a container whose start was cut short before the release: %+v, want created", st)
+	}
+	if res := r.run("start", "cut"); res.code != 0 {
+		t.Errorf("start again: %v", res)
+	}
+	r.waitStatus("cut", "running", 5*time.Second)
+	deadline := time.Now().Add(10 * time.Second)
+	for got, _ := os.ReadFile(out); string(got) != "yes"; got, _ = os.ReadFile(out) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the guest did not run after the second start: %q", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	r.mustRun("delete", "--force", "cut")
+}
+
 // TestEventsReportsAnOOMKill: an OOM kill in the container's cgroup is an
 // oom event on the stream, as runc's events gives one, before the stream
 // ends with the container. The guest fills a tmpfs, whose pages its

@@ -2,6 +2,9 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -33,10 +36,35 @@ func (r *Runtime) lockLoad(id string) (*state.Handle, *state.Container, error) {
 // what state.Status derives from the init's pid.
 func (r *Runtime) status(c *state.Container) string {
 	st := state.Status(c)
+	if st == state.Running && r.releasePending(c) {
+		st = state.Created
+	}
 	if (st == state.Running || st == state.Created) && frozen(c.CgroupPath) {
 		return state.Paused
 	}
 	return st
+}
+
+// releasePending says a start was cut short (killed) between recording
+// the guest released (Started, saved first: start.go) and releasing it:
+// the exec fifo is still there and a thread of the init still waits to
+// open it (the kernel's wait_for_partner). Such a container is created
+// still, as runc, which goes by its fifo, reports one, and a start
+// releases it; it read as running, no start could release it, and the
+// guest never ran. A guest of its own blocked opening a FIFO waits the
+// same way, but only after a start that released it, which removes the
+// exec fifo first.
+func (r *Runtime) releasePending(c *state.Container) bool {
+	if _, err := os.Lstat(filepath.Join(r.store.Root, c.ID, state.FifoFile)); err != nil {
+		return false
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", c.InitPid))
+	for _, t := range tasks {
+		if w, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/wchan", c.InitPid, t.Name())); string(w) == "wait_for_partner" {
+			return true
+		}
+	}
+	return false
 }
 
 // openInit returns a pidfd of the container's init, or unix.ESRCH when the

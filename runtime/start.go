@@ -34,11 +34,20 @@ func (r *Runtime) Start(id string) error {
 	// started. Recorded after, that failure left a running guest that
 	// read as created: a second start failed on the fifo, and a delete
 	// without --force killed a live workload.
+	// again: a start cut short after recording the release (status's
+	// releasePending); should its init have been released after all
+	// (the earlier start died after releasing it, before removing the
+	// fifo), its silence is no reason to kill a running guest.
+	again := c.Started
 	c.Started = true
 	if err := h.Save(c); err != nil {
 		return err
 	}
 	if opened, err := releaseInit(h.Path(state.FifoFile), c); err != nil {
+		if again {
+			os.Remove(h.Path(state.FifoFile))
+			return err
+		}
 		// Created again only where that is certain: the fifo was never
 		// opened and the record says so. Otherwise the init may run, or
 		// the record would say it does when it never will: it is
