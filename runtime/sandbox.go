@@ -2,7 +2,6 @@ package runtime
 
 import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi"
 )
@@ -120,14 +119,15 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		return err
 	}
 	if sb.Pivot {
-		err := pivotIntoRootfs(plan, sb.Trees, sb.TakeRoot)
-		// Attached or not, the detached copies are done with: a copy
-		// left unattached would otherwise stay referenced for the
-		// guest's whole life.
-		for _, fd := range sb.Trees {
-			unix.Close(fd)
-		}
-		if err != nil {
+		// The detached copies (handed-over descriptors) are closed with
+		// every other handed-over one once the sandbox is entered
+		// (enterContainer), attached or not, so that none stays
+		// referenced for the guest's whole life. Not here: that loop
+		// closes by number, and a number closed here was free again
+		// for whatever the init opened meanwhile (Go's netpoller, made
+		// by the first os.ReadFile in applyPrivileges), which it then
+		// closed: the init died with "epollwait on fd 11 failed".
+		if err := pivotIntoRootfs(plan, sb.Trees, sb.TakeRoot); err != nil {
 			return err
 		}
 	} else if sb.RootCopy && sb.TakeRoot != nil {
