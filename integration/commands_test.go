@@ -548,13 +548,36 @@ func TestHooks(t *testing.T) {
 		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo said; echo refused >&2; exit 7"}}}}
 	})
 	r.mustRun("create", "--bundle", sleeper.dir, "badpoststart")
-	// runc's words, the hook's output quoted on the one line.
-	if res := r.run("start", "badpoststart"); res.code != 1 || !strings.Contains(res.stderr, "poststart hook") || !strings.Contains(res.stderr, `exit status 7, stdout: "said", stderr: "refused"`) {
+	// runc's words, the hook's stderr quoted on the one line.
+	if res := r.run("start", "badpoststart"); res.code != 1 || !strings.Contains(res.stderr, "poststart hook") || !strings.Contains(res.stderr, `error running hook: exit status 7, stderr: "refused"`) {
 		t.Errorf("start with a failing poststart hook: %v", res)
 	}
 	r.waitStatus("badpoststart", "stopped", 5*time.Second)
 	r.mustRun("delete", "badpoststart")
 	r.assertRootEmpty()
+}
+
+// TestHookChildOutlivesItsOutput: a hook's child that writes to stdout
+// after the hook has exited (a helper daemon that logs) goes on living:
+// with the hook's stdout captured through a pipe that runw closed a
+// second after the hook ended, the child died of SIGPIPE at its write.
+func TestHookChildOutlivesItsOutput(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	marker := filepath.Join(t.TempDir(), "survived")
+	b := newBundle(t, "probe", "echo", "hi")
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{Poststart: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+			"(sleep 2; echo still logging; touch " + marker + ") >&1 & exit 0"}}}}
+	})
+	r.mustRun("run", "-b", b.dir, "daemonout")
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := os.Stat(marker); err != nil; _, err = os.Stat(marker) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hook's child died at its write to stdout after the hook ended")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // TestPoststartHookCallsRunw: a poststart hook may call runw on its own

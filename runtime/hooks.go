@@ -205,8 +205,11 @@ func runHook(h specs.Hook, in []byte, dir string) error {
 	if len(cmd.Args) == 0 {
 		cmd.Args = []string{h.Path}
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// stdout stays /dev/null: captured through a pipe, like stderr, a
+	// child the hook left behind (a helper daemon) died of SIGPIPE at its
+	// next write once hookOutputDelay had passed and the pipe was closed.
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("hook %q: %w", h.Path, spec.ErrnoOf(err))
 	}
@@ -219,8 +222,8 @@ func runHook(h specs.Hook, in []byte, dir string) error {
 	select {
 	case err := <-done:
 		if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
-			// runc's words, with the output quoted to keep one line.
-			return fmt.Errorf("hook %q: error running hook: %w, stdout: %q, stderr: %q", h.Path, err, bytes.TrimSpace(stdout.Bytes()), bytes.TrimSpace(stderr.Bytes()))
+			// runc's words, with stderr quoted to keep one line.
+			return fmt.Errorf("hook %q: error running hook: %w, stderr: %q", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
 		}
 		return nil
 	case <-timeout:
