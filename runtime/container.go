@@ -53,7 +53,9 @@ func (r *Runtime) status(c *state.Container) string {
 // releases it; it read as running, no start could release it, and the
 // guest never ran. A guest of its own blocked opening a FIFO waits the
 // same way, but only after a start that released it, which removes the
-// exec fifo first.
+// exec fifo next: only a start killed in the microseconds between the
+// two leaves such a guest reading as created (a second start then
+// finds no byte and does not kill it: start.go's again).
 func (r *Runtime) releasePending(c *state.Container) bool {
 	if _, err := os.Lstat(filepath.Join(r.store.Root, c.ID, state.FifoFile)); err != nil {
 		return false

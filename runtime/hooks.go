@@ -187,7 +187,8 @@ func runEveryHook(st specs.State, g hookGroup) []error {
 // hookOutputDelay is how long a hook's stderr is read after the hook has
 // exited: a hook that leaves a child holding its stderr (a helper daemon
 // it started) must not keep create waiting, with the container locked,
-// for as long as that child lives.
+// for as long as that child lives. (The pipe is then closed: such a
+// child's later write to stderr meets SIGPIPE.)
 const hookOutputDelay = time.Second
 
 // runHook runs one hook. A hook runs in a process group of its own, so
