@@ -634,9 +634,12 @@ func (p *Plan) MakeMountPoints() {
 // directory").
 func (p *Plan) MakeCwd(cwd string) error {
 	cwd = path.Clean(cwd)
-	if cwd == "/" {
+	if cwd == "/" || p.plainDirIn(cwd) {
 		return nil
 	}
+	// Only where a link, or something not a directory, lies on the way:
+	// a view opens (and copies) every grant, which create otherwise does
+	// not pay for an image's WORKDIR.
 	if v, err := preview1.NewView(p.view()); err == nil {
 		isDir := v.CheckDir(cwd) == nil
 		v.Close()
@@ -648,6 +651,30 @@ func (p *Plan) MakeCwd(cwd string) error {
 		return fmt.Errorf("mkdir %s: %w", cwd, unix.ENOTDIR)
 	}
 	return nil
+}
+
+// plainDirIn says guestPath is a directory in the innermost directory
+// grant that holds it, reached without a link: the view resolves it so
+// too, and makeIn would leave it as it is.
+func (p *Plan) plainDirIn(guestPath string) bool {
+	d, rel, ok := p.holder(guestPath)
+	if !ok || d.Within != "" {
+		return false
+	}
+	root, err := unix.Open(d.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(root)
+	fd, err := unix.Openat2(root, rel, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS | unix.RESOLVE_NO_XDEV,
+	})
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
 }
 
 // makeIn creates guestPath (a directory, or an empty file) in the
