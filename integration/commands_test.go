@@ -676,6 +676,7 @@ func TestFailedStartContainerHookStops(t *testing.T) {
 // directory, so its prestart and createRuntime hooks start there and its
 // createContainer hooks in the root filesystem, whatever the caller's
 // working directory; a hook may read config.json by its relative name.
+// runc run stays there, so its poststart and poststop hooks do too.
 func TestCreateHooksRunWhereRuncs(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "cgroups")
@@ -686,13 +687,15 @@ func TestCreateHooksRunWhereRuncs(t *testing.T) {
 		return []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "pwd -P > " + filepath.Join(out, name)}}}
 	}
 	b.edit(func(s *specs.Spec) {
-		s.Hooks = &specs.Hooks{CreateRuntime: pwd("createRuntime"), CreateContainer: pwd("createContainer")}
+		s.Hooks = &specs.Hooks{CreateRuntime: pwd("createRuntime"), CreateContainer: pwd("createContainer"),
+			Poststart: pwd("poststart"), Poststop: pwd("poststop")}
 		//lint:ignore SA1019 prestart is deprecated but runc still runs it
 		s.Hooks.Prestart = pwd("prestart")
 	})
 	r.mustRun("run", "--bundle", b.dir, "hookdir")
 	bundle, _ := filepath.EvalSymlinks(b.dir)
-	for name, want := range map[string]string{"prestart": bundle, "createRuntime": bundle, "createContainer": filepath.Join(bundle, "rootfs")} {
+	for name, want := range map[string]string{"prestart": bundle, "createRuntime": bundle, "createContainer": filepath.Join(bundle, "rootfs"),
+		"poststart": bundle, "poststop": bundle} {
 		data, err := os.ReadFile(filepath.Join(out, name))
 		if got := strings.TrimSpace(string(data)); err != nil || got != want {
 			t.Errorf("%s hook ran in %q (%v), want %q", name, got, err, want)

@@ -70,6 +70,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	r.hookDir = b.Dir
 	if err := checkOwnAnnotations(b.Spec.Annotations); err != nil {
 		return nil, err
 	}
@@ -132,7 +133,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 			destroyCgroup(cgPath)
 			h.Destroy()
 			if hooked != nil {
-				runPoststop(hooked)
+				r.runPoststop(hooked)
 			}
 		}
 	}()
@@ -166,10 +167,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	hooked = c
 	// "creating": the create operation is not over (as runc passes it).
 	runtimeHooks, containerHooks := createHooks(b)
-	if err := runHooksIn(b.Dir, specState(c, state.Creating), runtimeHooks...); err != nil {
+	if err := runHooks(r.hookDir, specState(c, state.Creating), runtimeHooks...); err != nil {
 		return nil, err
 	}
-	if err := runHooksIn(b.Rootfs, specState(c, state.Creating), containerHooks); err != nil {
+	if err := runHooks(b.Rootfs, specState(c, state.Creating), containerHooks); err != nil {
 		return nil, err
 	}
 	if err := announce(init.Process.Pid, o.PidfdSocket, o.PidFile); err != nil {

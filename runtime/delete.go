@@ -58,14 +58,14 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := h.Destroy(); err != nil {
 		return err
 	}
-	runPoststop(c)
+	r.runPoststop(c)
 	return nil
 }
 
 // runPoststop runs c's poststop hooks with its stopped state. The spec: a
 // failing poststop hook is a warning, and the remaining hooks still run.
-func runPoststop(c *state.Container) {
-	for _, err := range runEveryHook(specState(c, state.Stopped), hookGroup{"poststop", hooksOf(c).Poststop}) {
+func (r *Runtime) runPoststop(c *state.Container) {
+	for _, err := range runEveryHook(r.hookDir, specState(c, state.Stopped), hookGroup{"poststop", hooksOf(c).Poststop}) {
 		logrus.Warn(err)
 	}
 }

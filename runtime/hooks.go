@@ -140,13 +140,8 @@ func specState(c *state.Container, status string) specs.State {
 // runHooks runs each hook of the groups with the state on stdin and stops
 // at the first failure, as the spec asks for every hook kind but
 // poststart/poststop (whose callers only log the error). The hooks run in
-// runw's working directory.
-func runHooks(st specs.State, groups ...hookGroup) error {
-	return runHooksIn("", st, groups...)
-}
-
-// runHooksIn is runHooks with the hooks' working directory (empty: runw's).
-func runHooksIn(dir string, st specs.State, groups ...hookGroup) error {
+// dir (empty: runw's working directory).
+func runHooks(dir string, st specs.State, groups ...hookGroup) error {
 	var in []byte
 	for _, g := range groups {
 		for i, h := range g.hooks {
@@ -166,8 +161,8 @@ func runHooksIn(dir string, st specs.State, groups ...hookGroup) error {
 
 // runEveryHook runs every hook of g whatever fails (poststop: the spec has
 // each failure a warning and the remaining hooks still run), and returns
-// the failures, worded as runHooks words them.
-func runEveryHook(st specs.State, g hookGroup) []error {
+// the failures, worded as runHooks words them; dir is as runHooks's.
+func runEveryHook(dir string, st specs.State, g hookGroup) []error {
 	if len(g.hooks) == 0 {
 		return nil
 	}
@@ -177,7 +172,7 @@ func runEveryHook(st specs.State, g hookGroup) []error {
 	}
 	var errs []error
 	for i, h := range g.hooks {
-		if err := runHook(h, in, ""); err != nil {
+		if err := runHook(h, in, dir); err != nil {
 			errs = append(errs, fmt.Errorf("error running %s hook #%d: %w", g.kind, i, err))
 		}
 	}

@@ -39,6 +39,11 @@ type Runtime struct {
 	// four times on the start path.
 	cacheOnce sync.Once
 	cache     *wasi.Cache
+	// hookDir is the working directory of the hooks this command runs
+	// ("": runw's): the bundle from create on, so that under run the
+	// poststart and poststop hooks, as under runc run, which moves into
+	// the bundle, find what they name relative to it too.
+	hookDir string
 }
 
 // openedCache is the command's compiled-module cache (openCache), nil

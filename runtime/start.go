@@ -20,7 +20,7 @@ func (r *Runtime) Start(id string) error {
 	}
 
 	hooks := hooksOf(c)
-	if err := runHooks(specState(c, state.Created), hookGroup{"startContainer", hooks.StartContainer}); err != nil {
+	if err := runHooks(r.hookDir, specState(c, state.Created), hookGroup{"startContainer", hooks.StartContainer}); err != nil {
 		// runtime-spec: a failed startContainer hook is an error, and the
 		// container is stopped without running the guest (lifecycle step
 		// 7, on to 12), as under runc, whose init ends on the failure; left
@@ -67,7 +67,7 @@ func (r *Runtime) Start(id string) error {
 	// commands); held, each of those waited for start, and start for
 	// the hook, for ever.
 	h.Unlock()
-	if err := runHooks(specState(c, state.Running), hookGroup{"poststart", hooks.Poststart}); err != nil {
+	if err := runHooks(r.hookDir, specState(c, state.Running), hookGroup{"poststart", hooks.Poststart}); err != nil {
 		// runtime-spec: a failed poststart hook is an error, and the
 		// container is stopped (delete then undoes the rest).
 		// A short guest may be gone and its pid reused while the hook
