@@ -789,6 +789,83 @@ func TestLaterMountCoversEarlier(t *testing.T) {
 	}
 }
 
+// TestShallowBindHidesSubmounts: a bind that is not an rbind (podman's
+// bind-nonrecursive) leaves out what is mounted below its source, as
+// runc's MS_BIND without MS_REC does: the guest, an exec'd guest and the
+// engines (the container's root) see the directory under the mount. The
+// attack: a host tmpfs of secrets mounted inside a shared directory was
+// the guest's through a bind meant to keep it out. An rbind shows it.
+func TestShallowBindHidesSubmounts(t *testing.T) {
+	needsRoot(t, "mounts a tmpfs under the volume")
+	t.Parallel()
+	r := newRunw(t)
+	vol := t.TempDir()
+	sub := filepath.Join(vol, "sub")
+	if err := os.Chmod(vol, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(sub, "under"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "mode=755"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(sub, unix.MNT_DETACH) })
+	if err := os.WriteFile(filepath.Join(sub, "secret"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []struct {
+		name  string
+		linux func() *specs.Linux
+	}{
+		{"no namespaces", func() *specs.Linux { return nil }},
+		{"mount and pid namespaces", func() *specs.Linux { s := &specs.Spec{}; ownMountAndPID(s); return s.Linux }},
+		{"user namespace", userNamespaceLinux},
+	} {
+		for _, tc := range []struct{ option, want string }{{"bind", "under"}, {"rbind", "secret"}} {
+			id := fmt.Sprintf("shallow-%d-%s", len(ns.name), tc.option)
+			b := newBundle(t, "probe", "ls", "/m/sub", "sleep", "60s")
+			b.edit(func(s *specs.Spec) {
+				s.Linux = ns.linux()
+				s.Mounts = []specs.Mount{bindMount("/m", vol, tc.option, "ro")}
+			})
+			traversable(t, b.dir)
+			r.mustRun("create", "-b", b.dir, id)
+			st, _, _ := r.state(id)
+			if ns.linux() != nil {
+				entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/root/m/sub", st.Pid))
+				if err != nil || len(entries) != 1 || entries[0].Name() != tc.want {
+					t.Errorf("%s, %s: the container's root has /m/sub %v (%v), want [%s]", ns.name, tc.option, entries, err, tc.want)
+				}
+			}
+			if out := r.mustRun("exec", id, "/probe.wasm", "ls", "/m/sub").stdout; out != tc.want+"\n" {
+				t.Errorf("%s, %s: an exec'd guest lists /m/sub as %q, want %q", ns.name, tc.option, out, tc.want)
+			}
+			r.mustRun("delete", "-f", id)
+			b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "ls", "/m/sub"} })
+			if out := runOutput(t, r, b, id); out != tc.want+"\n" {
+				t.Errorf("%s, %s: the guest lists /m/sub as %q, want %q", ns.name, tc.option, out, tc.want)
+			}
+		}
+	}
+	// A component's grants, opened by wasmtime through runw's copies.
+	for _, tc := range []struct{ option, want string }{{"bind", "under"}, {"rbind", "secret"}} {
+		b := newComponentBundle(t, "probe")
+		b.edit(func(s *specs.Spec) {
+			s.Process.Args = []string{"/app.wasm", "ls", "/m/sub"}
+			ownMountAndPID(s)
+			s.Mounts = []specs.Mount{bindMount("/m", vol, tc.option, "ro")}
+		})
+		if out := runOutput(t, r, b, "shallow-component"); out != tc.want+"\n" {
+			t.Errorf("component, %s: lists /m/sub as %q, want %q", tc.option, out, tc.want)
+		}
+	}
+	r.assertRootEmpty()
+}
+
 // TestStandardStreamsByName: /dev/stdin, /dev/stdout and /dev/stderr are
 // the guest's own streams, as runtime-spec's links make them in a native
 // container: a server told to log to /dev/stdout reaches the engine's

@@ -87,13 +87,14 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 		rel := strings.TrimPrefix(path.Clean(g.GuestPath), "/")
 		bind := bindInRoot
 		if tree, ok := trees[g.HostPath]; ok {
-			bind = func(rootfs, source, rel string, readOnly bool) error {
+			// Made alone already where the grant is shallow (passTree).
+			bind = func(rootfs, source, rel string, readOnly, _ bool) error {
 				return attachInRoot(rootfs, tree, source, rel, readOnly)
 			}
 		}
-		err := bind(rootfs, g.HostPath, rel, g.ReadOnly)
+		err := bind(rootfs, g.HostPath, rel, g.ReadOnly, g.Shallow)
 		if _, isTree := trees[g.HostPath]; errors.Is(err, unix.EINVAL) && !isTree {
-			err = bindHere(rootfs, g.HostPath, rel, g.ReadOnly)
+			err = bindHere(rootfs, g.HostPath, rel, g.ReadOnly, g.Shallow)
 		}
 		if err != nil {
 			// The guest has the grant by descriptor all the same: only the
@@ -109,7 +110,7 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 			logDebugf("init: the component's grants from the copy of the container's root: %v", err)
 		}
 	}
-	if err := bindInRoot(rootfs, "/proc", "proc", false); err != nil {
+	if err := bindInRoot(rootfs, "/proc", "proc", false, false); err != nil {
 		return fmt.Errorf("bind /proc into the rootfs: %w", err)
 	}
 	protectProc(rootfs)
@@ -230,7 +231,7 @@ var (
 // container's /proc, as runc does; a path this kernel lacks is skipped.
 func protectProc(rootfs string) {
 	for _, p := range procReadOnly {
-		if err := bindInRoot(rootfs, "/proc/"+p, "proc/"+p, true); err != nil && !errors.Is(err, unix.ENOENT) {
+		if err := bindInRoot(rootfs, "/proc/"+p, "proc/"+p, true, false); err != nil && !errors.Is(err, unix.ENOENT) {
 			logDebugf("init: /proc/%s not made read-only: %v", p, err)
 		}
 	}
@@ -263,11 +264,17 @@ func atInRoot(rootfs, rel string, f func(at string) error) error {
 	return f(fmt.Sprintf("/proc/self/fd/%d", target.Fd()))
 }
 
-// bindInRoot bind-mounts source at rel inside rootfs, read-only if asked.
-// The mount point must exist (MakeMountPoints made it at create).
-func bindInRoot(rootfs, source, rel string, readOnly bool) error {
+// bindInRoot bind-mounts source at rel inside rootfs, read-only if asked,
+// with the mounts below source unless shallow (a bind that is not an
+// rbind, as runc's MS_BIND without MS_REC). The mount point must exist
+// (MakeMountPoints made it at create).
+func bindInRoot(rootfs, source, rel string, readOnly, shallow bool) error {
+	flags := uintptr(unix.MS_BIND | unix.MS_REC)
+	if shallow {
+		flags = unix.MS_BIND
+	}
 	err := atInRoot(rootfs, rel, func(at string) error {
-		return unix.Mount(source, at, "", unix.MS_BIND|unix.MS_REC, "")
+		return unix.Mount(source, at, "", flags, "")
 	})
 	if err != nil || !readOnly {
 		return err
@@ -285,7 +292,7 @@ func bindInRoot(rootfs, source, rel string, readOnly bool) error {
 // or a directory swapped in by whoever can write a parent); the object
 // found there is bound only if it is the handed one (same device and
 // inode), through its own descriptor, so nothing else is bound instead.
-func bindHere(rootfs, source, rel string, readOnly bool) error {
+func bindHere(rootfs, source, rel string, readOnly, shallow bool) error {
 	if !strings.HasPrefix(source, "/proc/self/fd/") {
 		return unix.EINVAL
 	}
@@ -314,7 +321,7 @@ func bindHere(rootfs, source, rel string, readOnly bool) error {
 	if handed.Dev != here.Dev || handed.Ino != here.Ino {
 		return fmt.Errorf("%s here is not the object runw opened", name)
 	}
-	return bindInRoot(rootfs, fmt.Sprintf("/proc/self/fd/%d", fd), rel, readOnly)
+	return bindInRoot(rootfs, fmt.Sprintf("/proc/self/fd/%d", fd), rel, readOnly, shallow)
 }
 
 // readOnlyInRoot makes the mount just made at rel inside rootfs

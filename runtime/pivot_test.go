@@ -53,7 +53,7 @@ func TestBindHereRefusesASwappedSource(t *testing.T) {
 	if err := unix.Mount(planted, granted, "", unix.MS_BIND, ""); err != nil {
 		t.Fatal(err)
 	}
-	err = bindHere(rootfs, source, "data", false)
+	err = bindHere(rootfs, source, "data", false, false)
 	unix.Unmount(granted, unix.MNT_DETACH)
 	if err == nil || !strings.Contains(err.Error(), "not the object runw opened") {
 		t.Errorf("bindHere where the path names another object: %v; want a refusal", err)
@@ -72,7 +72,7 @@ func TestBindHereRefusesASwappedSource(t *testing.T) {
 	if err := os.Symlink("planted", granted); err != nil {
 		t.Fatal(err)
 	}
-	if err := bindHere(rootfs, source, "data", true); err != nil {
+	if err := bindHere(rootfs, source, "data", true, false); err != nil {
 		t.Fatalf("bindHere of the renamed handed object: %v", err)
 	}
 	if data, err := os.ReadFile(filepath.Join(target, "f")); err != nil || string(data) != "granted" {
@@ -103,7 +103,7 @@ func TestBindHereRefusesASwappedSource(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := bindHere(filepath.Join(dir, "rootfs"), source, "data", false); err == nil {
+	if err := bindHere(filepath.Join(dir, "rootfs"), source, "data", false, false); err == nil {
 		unix.Unmount(filepath.Join(dir, "rootfs", "data"), unix.MNT_DETACH)
 		t.Errorf("bindHere followed a link on the source's path")
 	}

@@ -303,7 +303,7 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		if err != nil {
 			return h.fail(err)
 		}
-		cfg.passTree(&h, d, p)
+		cfg.passTree(&h, d, p, false)
 		for i := range cfg.Plan.Preopens {
 			if cfg.Plan.Preopens[i].HostPath == d {
 				cfg.Plan.Preopens[i].HostPath = p
@@ -331,7 +331,14 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 			if err != nil {
 				return h.fail(fmt.Errorf("grant the container's files: %w", err))
 			}
-			cfg.passTree(&h, g.HostPath, p)
+			if tree := cfg.passTree(&h, g.HostPath, p, g.Shallow); g.Shallow {
+				// The guest's view too: a copy the init makes of
+				// the handed descriptor, a mount of runw's
+				// namespace, has its submounts (open_tree clones
+				// only the caller's own mounts), the detached one
+				// has none.
+				g.Tree = tree
+			}
 			g.HostPath = p
 		}
 	}
@@ -373,7 +380,7 @@ func (cfg *initConfig) passWithin(h *handedOver) error {
 				return fmt.Errorf("grant %q: not a file or directory", g.GuestPath)
 			}
 			handed := h.add(f)
-			cfg.passTree(h, fdPath(f), handed)
+			cfg.passTree(h, fdPath(f), handed, false)
 			g.HostPath = handed
 		}
 	}
@@ -385,15 +392,21 @@ func (cfg *initConfig) passWithin(h *handedOver) error {
 // mount namespace, as Sandbox.Trees[handed]: what the init reaches only by
 // a handed-over descriptor it cannot bind into its rootfs (pivot.go). On
 // a kernel without open_tree (before 5.2) the grant is the guest's all
-// the same, only missing from the engines' view of the container.
-func (cfg *initConfig) passTree(h *handedOver, path, handed string) {
+// the same, only missing from the engines' view of the container. A
+// shallow grant's copy is its mount alone (a bind that is not an rbind).
+// It returns the copy's path in the init ("" if none was handed over).
+func (cfg *initConfig) passTree(h *handedOver, path, handed string, shallow bool) string {
 	if !cfg.Sandbox.Pivot {
-		return
+		return ""
 	}
-	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_RECURSIVE)
+	if shallow {
+		flags &^= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, flags)
 	if err != nil {
 		logDebugf("%s not attached in the container's root: open_tree: %v", path, err)
-		return
+		return ""
 	}
 	// The attack this stops: the copy is made in the host's mount
 	// namespace and joins its source's peer group. Left shared, a mount
@@ -406,13 +419,14 @@ func (cfg *initConfig) passTree(h *handedOver, path, handed string) {
 	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Propagation: unix.MS_SLAVE}); err != nil {
 		unix.Close(fd)
 		logDebugf("%s not attached in the container's root: mount_setattr: %v", path, err)
-		return
+		return ""
 	}
-	h.add(os.NewFile(uintptr(fd), path))
+	tree := h.add(os.NewFile(uintptr(fd), path))
 	if cfg.Sandbox.Trees == nil {
 		cfg.Sandbox.Trees = map[string]int{}
 	}
 	cfg.Sandbox.Trees[handed] = extraFD(len(h.files) - 1)
+	return tree
 }
 
 // handedOver collects the descriptors handed to the init for paths, in

@@ -73,6 +73,10 @@ type Mount struct {
 	// ReadOnly is true when the options contain "ro" (the last of ro/rw
 	// wins, as with mount(8)).
 	ReadOnly bool
+	// Shallow says a bind is not recursive ("bind" without "rbind", as
+	// podman's bind-nonrecursive makes it): what is mounted below its
+	// source stays out, and the directories under those mounts show.
+	Shallow bool
 	// Kind says how the mount is granted.
 	Kind MountKind
 	// TmpfsData holds a tmpfs mount's size=, nr_inodes= and mode= options,
@@ -254,6 +258,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			Destination: dests[i],
 			Source:      m.Source,
 			ReadOnly:    readOnly(m.Options),
+			Shallow:     isShallowBind(m),
 		}
 		if cm.Destination == "/" && literal != "/" {
 			return nil, fmt.Errorf("mount destination %q resolves to the container's root through a link in the image", m.Destination)
@@ -385,9 +390,25 @@ func isBind(m specs.Mount) bool {
 	return false
 }
 
+// isShallowBind reports whether m is a bind without MS_REC: runc binds
+// recursively only for "rbind". A bind by type alone, which runc cannot
+// mount, stays recursive, as it always was here.
+func isShallowBind(m specs.Mount) bool {
+	shallow := false
+	for _, o := range m.Options {
+		switch o {
+		case "rbind":
+			return false
+		case "bind":
+			shallow = true
+		}
+	}
+	return shallow
+}
+
 // readOnly applies ro/rw options in order; the last one wins. rro
-// (recursively read-only) is read-only too: a WASI preopen has no
-// submounts, so the two mean the same here.
+// (recursively read-only) is read-only too: a grant's copy is read-only
+// all the way down (preview1's confine), so the two mean the same here.
 func readOnly(options []string) bool {
 	ro := false
 	for _, o := range options {

@@ -88,7 +88,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 	// descriptor runw opened and confined as the preview1 host's are
 	// (preview1.OpenConfinedDir says against what).
 	for _, p := range plan.Preopens {
-		dir, tree, err := preview1.OpenConfinedDir(p.HostPath, p.GuestPath, p.ReadOnly)
+		dir, tree, err := preview1.OpenConfinedDir(p.mount())
 		if err != nil {
 			g.Close()
 			return nil, fmt.Errorf("grant the container's files: %w", err)

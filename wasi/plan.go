@@ -30,6 +30,14 @@ type Preopen struct {
 	GuestPath string `json:"guest"`
 	// ReadOnly withholds every write right, for files and the directory.
 	ReadOnly bool `json:"ro,omitempty"`
+	// Shallow leaves out what is mounted below HostPath (a bind that is
+	// not an rbind: spec.Mount.Shallow).
+	Shallow bool `json:"shallow,omitempty"`
+	// Tree, where set, is where the guest's view opens a shallow grant
+	// instead of HostPath: a copy of its mount alone, made and handed
+	// over by runw (an init in a user namespace cannot copy a mount of
+	// runw's namespace without what is mounted below it).
+	Tree string `json:"tree,omitempty"`
 	// Within is set on a grant of a path inside another grant, a
 	// read-only path: the host directory that holds it (the rootfs or a
 	// bind mount's source), where a process of another container that
@@ -208,7 +216,7 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	for i, m := range mounts {
 		switch m.Kind {
 		case spec.MountBind:
-			p.Preopens = append(p.Preopens, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
+			p.Preopens = append(p.Preopens, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly, Shallow: m.Shallow})
 		case spec.MountTmpfs:
 			dir := filepath.Join(privateBase, fmt.Sprintf("tmpfs-%d", i))
 			p.PrivateDirs = append(p.PrivateDirs, dir)
@@ -756,12 +764,21 @@ func (p *Plan) grants() []Preopen {
 	return append(append(make([]Preopen, 0, len(p.Preopens)+len(p.Files)), p.Preopens...), p.Files...)
 }
 
+// mount is the grant as the WASI host's mount: opened at Tree where set.
+func (g Preopen) mount() preview1.Mount {
+	host := g.HostPath
+	if g.Tree != "" {
+		host = g.Tree
+	}
+	return preview1.Mount{Guest: g.GuestPath, Host: host, ReadOnly: g.ReadOnly, Shallow: g.Shallow}
+}
+
 // view is the plan's file grants as the WASI host's mount table: the
 // directories (rootfs first), then the single files.
 func (p *Plan) view() []preview1.Mount {
 	var out []preview1.Mount
 	for _, g := range p.grants() {
-		out = append(out, preview1.Mount{Guest: g.GuestPath, Host: g.HostPath, ReadOnly: g.ReadOnly})
+		out = append(out, g.mount())
 	}
 	return out
 }

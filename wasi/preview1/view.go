@@ -21,6 +21,10 @@ type Mount struct {
 	Host string
 	// ReadOnly refuses every write through this mount with EROFS.
 	ReadOnly bool
+	// Shallow leaves out the submounts of a directory grant (a bind that
+	// is not an rbind): the guest sees what lies under them, as a
+	// process under runc does.
+	Shallow bool
 }
 
 // mountPoint is a Mount with the descriptor the resolver starts from.
@@ -120,7 +124,7 @@ func NewView(mounts []Mount) (*View, error) {
 		}
 		tree := -1
 		if dir {
-			fd, tree = confine(fd, m.Guest == "/", m.ReadOnly)
+			fd, tree = confine(fd, m.Guest == "/" || m.Shallow, m.ReadOnly)
 		}
 		v.byGuest[m.Guest] = len(v.mounts)
 		v.mounts = append(v.mounts, mountPoint{Mount: m, fd: fd, dir: dir, tree: tree})
@@ -183,7 +187,8 @@ func (v *View) indexDevices() {
 // itself (wasmtime's WASI 0.2 is given /proc/self/fd/dir). Both returned
 // descriptors must stay open while the grant is used; tree is -1 where no
 // private copy could be made.
-func OpenConfinedDir(host, guest string, readOnly bool) (dir, tree int, err error) {
+func OpenConfinedDir(m Mount) (dir, tree int, err error) {
+	host, guest := m.Host, path.Clean("/"+m.Guest)
 	fd, isDir, err := openGrant(host, guest)
 	if err != nil {
 		return -1, -1, err
@@ -192,16 +197,17 @@ func OpenConfinedDir(host, guest string, readOnly bool) (dir, tree int, err erro
 		unix.Close(fd)
 		return -1, -1, fmt.Errorf("open %q for %q: %w", host, guest, unix.ENOTDIR)
 	}
-	dir, tree = confine(fd, path.Clean("/"+guest) == "/", readOnly)
+	dir, tree = confine(fd, guest == "/" || m.Shallow, m.ReadOnly)
 	return dir, tree, nil
 }
 
 // confine moves a directory grant's descriptor to the root of a private
 // copy of its mount, attached to no mount namespace (open_tree(2),
-// OPEN_TREE_CLONE): for the rootfs the rootfs alone, without anything
-// mounted inside it; for any other directory with the mounts below it (a
-// volume's own submounts, as an rbind gives them); read-only in the kernel
-// too where the grant is. It returns the new descriptor and the copy's
+// OPEN_TREE_CLONE): if alone (the rootfs; a bind that is not an rbind,
+// runc's MS_BIND without MS_REC), the directory's mount without anything
+// mounted inside it; any other directory with the mounts below it (a
+// volume's own submounts, as an rbind gives them); read-only in the
+// kernel too where the grant is. It returns the new descriptor and the copy's
 // handle, which must stay open as long as the descriptor is used.
 //
 // The attacks it stops:
@@ -218,15 +224,19 @@ func OpenConfinedDir(host, guest string, readOnly bool) (dir, tree int, err erro
 //     kernel for "..", but code that escaped wasmtime into the init
 //     could, where Landlock is not there to refuse it. At the root of a
 //     detached mount, ".." stays where it is, as at "/".
+//   - A bind that is not an rbind must not show what is mounted below its
+//     source (podman's bind-nonrecursive: a host tmpfs of secrets under
+//     a shared directory): the copy of such a grant has no submounts.
 //
 // It needs Linux 5.2 and CAP_SYS_ADMIN over the mount namespace (the init
 // and an exec'd process have it until the sandbox is entered, rootless
 // podman's too, in its user namespace). Without, the descriptor stays as
 // it was opened: runw's walker, which holds to the view's mounts, and
-// Landlock remain the bounds.
-func confine(fd int, rootfs, readOnly bool) (dir, tree int) {
+// Landlock remain the bounds (and a bind that is not an rbind shows its
+// submounts).
+func confine(fd int, alone, readOnly bool) (dir, tree int) {
 	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC | unix.AT_EMPTY_PATH)
-	if !rootfs {
+	if !alone {
 		flags |= unix.AT_RECURSIVE
 	}
 	tree, err := unix.OpenTree(fd, "", flags)
