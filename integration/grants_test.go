@@ -751,6 +751,44 @@ func TestTmpfsWritableByEveryUser(t *testing.T) {
 	}
 }
 
+// TestTmpfsOptionsAsRuncHandsThem: a tmpfs's options reach the kernel as
+// runc hands them: a size= in any form the kernel reads bounds it (a hex
+// size used to be dropped, leaving the tmpfs unbounded), one it cannot
+// read fails create in one line, and uid=/gid= (container ids) own its
+// root, so that the user they name may write it.
+func TestTmpfsOptionsAsRuncHandsThem(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "mounts tmpfs and changes users")
+	r := newRunw(t)
+	tmpfs := func(options ...string) specs.Mount {
+		return specs.Mount{Destination: "/t", Type: "tmpfs", Source: "tmpfs", Options: options}
+	}
+	b := newBundle(t, "probe", "writen", "/t/a", "200000")
+	b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, tmpfs("nosuid", "size=0x10000")) })
+	if out := runOutput(t, r, b, "tmpfs-hex"); !strings.Contains(out, "No space left on device") {
+		t.Errorf("200000 bytes into a tmpfs of size=0x10000: %q, want ENOSPC", out)
+	}
+	for _, bad := range []string{"size=abc", "uid=me", "mode=9"} {
+		b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts[:len(s.Mounts)-1], tmpfs(bad)) })
+		res := r.run("run", "-b", b.dir, "tmpfs-bad")
+		if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "invalid argument") {
+			t.Errorf("tmpfs with %s: %v, want one line, invalid argument, exit 1", bad, res)
+		}
+		r.assertRootEmpty()
+	}
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts[:len(s.Mounts)-1], tmpfs("uid=1000", "gid=1001", "mode=750"))
+		s.Process.Args = []string{"/probe.wasm", "write", "/t/x", "y", "stat", "/t"}
+		s.Process.User = specs.User{UID: 1000, GID: 1001}
+		s.Linux = userNamespaceLinux()
+	})
+	traversable(t, b.dir)
+	if out := runOutput(t, r, b, "tmpfs-owner"); !strings.HasPrefix(out, "OK\n") {
+		t.Errorf("user 1000 writing into a tmpfs of uid=1000,gid=1001,mode=750: %q, want OK", out)
+	}
+	r.assertRootEmpty()
+}
+
 // TestLaterMountCoversEarlier: mounts are made in spec order, so a mount
 // covers what an earlier one put at or under its destination, as under
 // runc. A bind at /a/b followed by a tmpfs at /a leaves /a an empty

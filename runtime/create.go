@@ -294,8 +294,6 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		}
 	}
 	owner := sandbox.hostUser(plan.User)
-	// A tmpfs's root belongs to the container's root, as under runc.
-	root := sandbox.hostUser(wasi.User{})
 	for _, d := range plan.PrivateDirs {
 		if overlay, ok := plan.OverlayData[d]; ok {
 			if err := mountOverlay(d, overlay); err != nil {
@@ -304,7 +302,13 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 			continue
 		}
 		dest := plan.GuestPathOf(d)
-		if err := makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), root); err != nil {
+		// A tmpfs's root belongs to the container's root, as under
+		// runc, or to its uid= and gid=, container ids.
+		root, err := tmpfsOwner(plan.TmpfsData[d])
+		if err != nil {
+			return initConfig{}, fmt.Errorf("mount tmpfs at %q: %w", dest, err)
+		}
+		if err := makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), sandbox.hostUser(root)); err != nil {
 			return initConfig{}, err
 		}
 	}

@@ -32,7 +32,7 @@ func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
 	if os.Geteuid() == 0 {
 		var keep []string
 		for _, o := range strings.Split(data, ",") {
-			if o != "" && !strings.HasPrefix(o, "mode=") {
+			if o != "" && !strings.HasPrefix(o, "mode=") && !strings.HasPrefix(o, "uid=") && !strings.HasPrefix(o, "gid=") {
 				keep = append(keep, o)
 			}
 		}
@@ -92,15 +92,43 @@ func mountOverlay(dir, data string) error {
 	return nil
 }
 
+// tmpfsOwner is the owner of a tmpfs's root in the container: its uid=
+// and gid= (the last of each, as the kernel reads them), else root. A
+// value that is not a number is refused, as the kernel refuses it under
+// runc (dropped, it left the tmpfs root's, where a guest user meant to
+// own it met EACCES); mode= likewise.
+func tmpfsOwner(data string) (wasi.User, error) {
+	var u wasi.User
+	for _, o := range strings.Split(data, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		var err error
+		switch k {
+		case "uid", "gid":
+			var n uint64
+			if n, err = strconv.ParseUint(v, 10, 32); err == nil && k == "uid" {
+				u.UID = uint32(n)
+			} else if err == nil {
+				u.GID = uint32(n)
+			}
+		case "mode":
+			_, err = strconv.ParseUint(v, 8, 32)
+		}
+		if err != nil {
+			return u, fmt.Errorf("%s: %w", o, unix.EINVAL)
+		}
+	}
+	return u, nil
+}
+
 // tmpfsMode reads mode= from tmpfs options: the permission, sticky,
 // setgid and setuid bits, as chmod(2) takes them.
-func tmpfsMode(data string) (uint32, bool) {
+func tmpfsMode(data string) (mode uint32, ok bool) {
 	for _, o := range strings.Split(data, ",") {
-		if v, ok := strings.CutPrefix(o, "mode="); ok {
+		if v, found := strings.CutPrefix(o, "mode="); found {
 			if m, err := strconv.ParseUint(v, 8, 32); err == nil {
-				return uint32(m) & 0o7777, true
+				mode, ok = uint32(m)&0o7777, true // the last, as the kernel reads them
 			}
 		}
 	}
-	return 0, false
+	return mode, ok
 }

@@ -79,7 +79,7 @@ type Mount struct {
 	Shallow bool
 	// Kind says how the mount is granted.
 	Kind MountKind
-	// TmpfsData holds a tmpfs mount's size=, nr_inodes= and mode= options,
+	// TmpfsData holds a tmpfs mount's filesystem options (size=, mode=, ...),
 	// comma-separated, for the tmpfs runw mounts behind it ("" when none).
 	TmpfsData string
 	// CopyUp says a tmpfs mount has tmpcopyup (podman adds it to --tmpfs
@@ -447,9 +447,6 @@ func Within(p, dir string) bool {
 	return dir == "/" || p == dir || strings.HasPrefix(p, dir+"/")
 }
 
-// tmpfsData keeps the tmpfs options that bound or shape the file system:
-// size, inode count and mode. Values are checked to be plain numbers or
-// sizes, so nothing else can reach the mount data.
 // mountFlagOptions are the options mount(8) turns into mount flags or
 // propagation, not filesystem data.
 var mountFlagOptions = map[string]bool{
@@ -474,17 +471,27 @@ func overlayData(options []string) string {
 	return strings.Join(keep, ",")
 }
 
+// tmpfsData keeps a tmpfs mount's filesystem options (everything but
+// mount flags and runc's own extensions), in order, as runc hands them to
+// the kernel: a size= in any form the kernel reads (64k, 0x10000, 1g, 5%)
+// bounds the tmpfs, and one it cannot read fails create, as under runc.
+// mode=, uid= and gid= are the runtime's to apply (makePrivateDir).
 func tmpfsData(options []string) string {
 	var keep []string
 	for _, o := range options {
-		k, v, ok := strings.Cut(o, "=")
-		if !ok || v == "" || strings.Trim(v, "0123456789kmgKMG%") != "" {
-			continue
-		}
-		switch k {
-		case "size", "nr_inodes", "nr_blocks", "mode":
-			keep = append(keep, k+"="+v)
+		if !mountFlagOptions[o] && !runcExtensions[o] {
+			keep = append(keep, o)
 		}
 	}
 	return strings.Join(keep, ",")
+}
+
+// runcExtensions are the mount options runc (and crun) read themselves,
+// never the kernel's filesystem data.
+var runcExtensions = map[string]bool{
+	"tmpcopyup": true, "notmpcopyup": true, "copy-symlink": true, "idmap": true, "ridmap": true,
+	"nosymfollow": true, "symfollow": true, "rro": true, "rrw": true, "rnosuid": true, "rsuid": true,
+	"rnodev": true, "rdev": true, "rnoexec": true, "rexec": true, "rnodiratime": true, "rdiratime": true,
+	"rrelatime": true, "rnorelatime": true, "rnoatime": true, "ratime": true, "rstrictatime": true,
+	"rnostrictatime": true, "rnosymfollow": true, "rsymfollow": true,
 }

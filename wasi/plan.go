@@ -111,8 +111,8 @@ type Plan struct {
 	// OverlayData maps a private directory to the overlay the runtime
 	// mounts on it (its filesystem options: lowerdir=, upperdir=, ...).
 	OverlayData map[string]string `json:"overlay_data,omitempty"`
-	// TmpfsData maps a private directory to the tmpfs options (size=,
-	// nr_inodes=, mode=) of the spec's tmpfs behind it: where runw may
+	// TmpfsData maps a private directory to the filesystem options
+	// (size=, mode=, uid=, ...) of the spec's tmpfs behind it: where runw may
 	// mount, it mounts a real tmpfs there with them, so a size limit
 	// answers ENOSPC as it would in runc's container.
 	TmpfsData map[string]string `json:"tmpfs_data,omitempty"`
