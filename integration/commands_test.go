@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -338,6 +339,51 @@ func TestCompileAndCacheCommands(t *testing.T) {
 	}
 	if out, err := rc("compile", "/etc/hostname"); err == nil {
 		t.Fatalf("compile of a text file succeeded: %s", out)
+	}
+}
+
+// TestCacheSeesStoresThroughAMapping: a module changed by stores through
+// a shared writable mapping runs as it now is. Only a page's first write
+// fault changes a file's times, so a later store into a page still
+// mapped changed the module without changing the identity runw's index
+// knew it by, and runw ran the old module's cached code for ever, while
+// the file said otherwise. The module is indexed only while nobody holds
+// it for writing.
+func TestCacheSeesStoresThroughAMapping(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/exit7.wat")
+	f, err := os.OpenFile(filepath.Join(b.rootfs, "exit7.wat"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Munmap(m)
+	at := bytes.Index(m, []byte("(i32.const 7)")) + len("(i32.const ")
+	for _, code := range []byte{'5', '3', '4'} {
+		m[at] = code
+		if res := r.run("run", "-b", b.dir, "mapped"); res.code != int(code-'0') {
+			t.Errorf("the module now exits %c: run exited %d (%v)", code, res.code, res)
+		}
+	}
+	// With no writer left, it is indexed, and a new mapping's first
+	// store changes its times.
+	unix.Munmap(m)
+	if res := r.run("run", "-b", b.dir, "mapped"); res.code != 4 {
+		t.Errorf("the module unmapped: run exited %d (%v), want 4", res.code, res)
+	}
+	m, err = unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m[at] = '6'
+	if res := r.run("run", "-b", b.dir, "mapped"); res.code != 6 {
+		t.Errorf("the module mapped again and changed to exit 6: run exited %d (%v)", res.code, res)
 	}
 }
 

@@ -143,13 +143,16 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	if cache == nil {
 		return "", false, errors.New("no usable cache to compile into")
 	}
-	copied, info, key, err := openSealed(module, name, kind)
+	copied, info, key, unwritten, err := openSealed(module, name, kind)
 	if err != nil {
 		return "", false, err
 	}
 	defer copied.Close()
-	// Remembered as the file was when opened, if it is still so.
-	cache.Remember(module, info, key)
+	// Remembered as the file was when opened, if it is still so and
+	// nobody could write it unseen (wasi.Unwritten).
+	if unwritten {
+		cache.Remember(module, info, key)
+	}
 	defer cache.LockCompile(key)()
 	if cache.Holds(key) {
 		return key, true, nil
@@ -185,7 +188,7 @@ type artifactKeeper struct {
 // module's start function included: wasi.DeferredStart), as with one it
 // stored in the cache.
 func compileToMemory(module, name string, kind spec.Kind) (*os.File, error) {
-	copied, info, _, err := openSealed(module, name, kind)
+	copied, info, _, _, err := openSealed(module, name, kind)
 	if err != nil {
 		return nil, err
 	}
@@ -294,29 +297,31 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 }
 
 // openSealed opens the module file at module and returns its sealed copy
-// (sealedCopy), the file as it was when opened and the key of its bytes.
+// (sealedCopy), the file as it was when opened, the key of its bytes, and
+// whether nobody could write it unseen then (wasi.Unwritten).
 // A file larger than wasi.MaxModuleSize is refused on its size, before any
 // of it is copied: the copy is a memfd charged to this process's cgroup
 // (the container's, for the init), and 512 MiB of it took an init under a
 // small memory limit down with the OOM killer instead of this error.
-func openSealed(module, name string, kind spec.Kind) (*os.File, os.FileInfo, string, error) {
+func openSealed(module, name string, kind spec.Kind) (copied *os.File, info os.FileInfo, key string, unwritten bool, err error) {
 	f, err := os.Open(module)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", false, err
 	}
 	defer f.Close()
-	info, err := f.Stat()
+	unwritten = wasi.Unwritten(f) // before the stat whose identity it vouches for
+	info, err = f.Stat()
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", false, err
 	}
 	if info.Size() > wasi.MaxModuleSize {
-		return nil, nil, "", &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
+		return nil, nil, "", false, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
 	}
-	copied, key, err := sealedCopy(f, name, kind)
+	copied, key, err = sealedCopy(f, name, kind)
 	if err != nil {
-		return nil, nil, "", err
+		return nil, nil, "", false, err
 	}
-	return copied, info, key, nil
+	return copied, info, key, unwritten, nil
 }
 
 // sealedCopy copies the module file f into a memfd, at most

@@ -355,7 +355,11 @@ var bootID = sync.OnceValue(func() string {
 })
 
 // identity names a file's current content without reading it: ctime
-// changes with every write and cannot be set from user space.
+// changes with every write and cannot be set from user space. Not quite
+// every write: a store through a shared writable mapping changes the
+// time only at the page's first write fault, so stores after it, into a
+// page still mapped writable, change the file and not its identity
+// (Unwritten says when that cannot be).
 func identity(fi os.FileInfo) string {
 	st := fi.Sys().(*syscall.Stat_t)
 	return fmt.Sprintf("%d:%d:%d:%d.%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
@@ -395,17 +399,52 @@ func (c *Cache) keyFor(path string, text bool, limit int64) (string, error) {
 	if b, err := os.ReadFile(idx); err == nil && isKey(string(b)) {
 		return string(b), nil
 	}
-	key, err := hashModule(path, limit, text)
+	f, _, err := openModule(path, limit)
 	if err != nil {
 		return "", err
 	}
-	c.Remember(path, fi, key)
+	defer f.Close()
+	// Stat again, after Unwritten: the identity must be of the file as
+	// it was once no mapping could write it unseen.
+	unwritten := Unwritten(f)
+	if fi, err = f.Stat(); err != nil {
+		return "", err
+	}
+	key, err := CopyKeyed(io.Discard, f, path, limit, text)
+	if err != nil {
+		return "", err
+	}
+	if unwritten {
+		c.Remember(path, fi, key)
+	}
 	return key, nil
+}
+
+// Unwritten reports whether nobody holds the open file f for writing: no
+// descriptor open for writing and no shared writable mapping (a read
+// lease, F_SETLEASE, is refused while there is one; it is let go at
+// once). Only then may its identity be indexed (Remember). The attack
+// this stops: a file's times change at the first write fault of a page
+// of a shared writable mapping, not at later stores into that page, so a
+// writer that held the module mapped, and stored into it after runw
+// indexed it, had runw run the old module's cached code while the file
+// held another (a scanner would see the new one). A mapping made later
+// faults, and so changes the times, before its first store. false where
+// leases are unavailable (another owner without CAP_LEASE, a file system
+// without them): the file is then hashed every time.
+func Unwritten(f *os.File) bool {
+	fd := int(f.Fd())
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
+		return false
+	}
+	unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_UNLCK)
+	return true
 }
 
 // Remember records in the identity index that the file at path, as fi
 // described it before it was read, has key: only if it is unchanged since
-// (a file rewritten while read keeps no index entry).
+// (a file rewritten while read keeps no index entry). fi must have been
+// taken after Unwritten said true of the file.
 func (c *Cache) Remember(path string, fi os.FileInfo, key string) {
 	if fi2, err := os.Stat(path); err == nil && identity(fi2) == identity(fi) {
 		if writeAtomic(c.indexFile(path, fi), []byte(key)) == nil {
