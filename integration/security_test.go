@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"compress/gzip"
 	"context"
 	"debug/elf"
 	"errors"
@@ -564,6 +565,64 @@ func TestRefusedModuleIsCompiledOnce(t *testing.T) {
 		t.Errorf("runw compile of a refused module: %v, want exit 65", res)
 	}
 	oneLine(t, "compile error", res.stderr)
+}
+
+// TestUnreadableModuleIsRefusedOnce: a module that is no WebAssembly
+// (empty, gzip'd, another binary version: run as wasm under crun's
+// run.oci.handler=wasm) or whose text does not parse was not taken for
+// wasmtime's refusal: create compiled the same bytes three times (its
+// compile child, the init's, then the init in-process), and `runw
+// compile` exited 1, not 65, the text's error naming its child's
+// "/proc/self/fd/0" instead of the file. Each is now refused at create's
+// first compile, in one line naming the module, and by `runw compile`
+// with 65 and the path it was given.
+func TestUnreadableModuleIsRefusedOnce(t *testing.T) {
+	needsRoot(t, "create spawns its compile child as root")
+	var gz strings.Builder
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("\x00asm\x01\x00\x00\x00"))
+	zw.Close()
+	for _, c := range []struct {
+		name, file, content, want string
+	}{
+		{"bad WAT", "app.wat", `(module (func (export "_start") (`, `parse WAT %q: expected an instruction at line 1, column 34`},
+		{"gzip'd", "app.wasm", gz.String(), `compile %q: not a WebAssembly module or component`},
+		{"empty", "app.wasm", "", `compile %q: not a WebAssembly module or component`},
+		{"binary version 2", "app.wasm", "\x00asm\x02\x00\x00\x00", `compile %q: not a WebAssembly module or component`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := newRunw(t)
+			r.cache = t.TempDir()
+			b := newBundle(t, "hello")
+			b.writeFile(c.file, c.content)
+			b.edit(func(s *specs.Spec) {
+				s.Process.Args = []string{"/" + c.file}
+				s.Annotations = map[string]string{"run.oci.handler": "wasm"}
+			})
+			log := filepath.Join(t.TempDir(), "log")
+			res := r.run("--debug", "--log", log, "create", "--bundle", b.dir, "unreadable")
+			failsCleanly(t, r, res, "unreadable", fmt.Sprintf(c.want, "/"+c.file))
+			text, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, again := range []string{"spawning init", "compile in a child", "compiling in-process", "/proc/self/fd/0"} {
+				if strings.Contains(string(text), again) {
+					t.Errorf("create went on after the module was refused (%q in its log):\n%s", again, text)
+				}
+			}
+			r.assertRootEmpty()
+			path := filepath.Join(b.rootfs, c.file)
+			res = r.run("compile", path)
+			if res.code != 65 {
+				t.Errorf("runw compile: %v, want exit 65", res)
+			}
+			oneLine(t, "compile error", res.stderr)
+			if want := fmt.Sprintf(c.want, path); !strings.Contains(res.stderr, want) {
+				t.Errorf("runw compile: stderr %q, want %q", res.stderr, want)
+			}
+		})
+	}
 }
 
 // TestConcurrentMissesCompileOnce: containers of one uncached module

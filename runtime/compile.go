@@ -40,7 +40,7 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 			return err
 		}
 		if !kind.IsWasm() {
-			return fmt.Errorf("%q: not a WebAssembly module or component (%s)", p, kind)
+			return notWasm(p, kind)
 		}
 		key, err := cache.KeyFor(p, kind.IsText())
 		if err != nil {
@@ -81,7 +81,7 @@ func compileChild() error {
 	}
 	kind := spec.Sniff(src[:min(len(src), 4096)])
 	if !kind.IsWasm() {
-		return fmt.Errorf("not a WebAssembly module or component (%s)", kind)
+		return notWasm(compileChildArg, kind)
 	}
 	artifact, err := wasi.CompileArtifact(engine, src, kind, compileChildArg)
 	if err != nil {
@@ -353,7 +353,8 @@ const ExitRejected = 65
 const compileChildArg = "/proc/self/fd/0"
 
 // rejected turns the compile child's report of a refused module ("compile
-// \"/proc/self/fd/0\": MSG") into the error for the module named name.
+// \"/proc/self/fd/0\": MSG", or "parse WAT ...") into the error for the
+// module named name.
 func rejected(report, name string) error {
 	report = strings.TrimSpace(report)
 	if i := strings.LastIndex(report, "\n"); i >= 0 {
@@ -364,6 +365,16 @@ func rejected(report, name string) error {
 		what, msg = before, after
 	}
 	return &wasi.RejectedError{What: what, Name: name, Msg: msg}
+}
+
+// notWasm refuses the module named name, of kind, which is no
+// WebAssembly (empty, compressed, of another binary version, text that
+// is no WAT): a *wasi.RejectedError, as wasmtime's refusal is, so that
+// `runw compile` exits ExitRejected for it and create reports it at its
+// first compile (compileIsFinal) instead of trying the same bytes twice
+// more, in the init's child and in the init.
+func notWasm(name string, kind spec.Kind) error {
+	return &wasi.RejectedError{What: "compile", Name: name, Msg: fmt.Sprintf("not a WebAssembly module or component (%s)", kind)}
 }
 
 // tailBuffer keeps the last max bytes written to it.
@@ -402,7 +413,8 @@ func (e *compileTimeError) Error() string {
 
 // compileIsFinal reports whether a compile's failure is one another
 // compile of the same module would only repeat, after as long: wasmtime's
-// refusal of the module (*wasi.RejectedError), or a compile past its
+// refusal of the module, or of its text, or of bytes that are no
+// WebAssembly (*wasi.RejectedError), or a compile past its
 // bound (*compileTimeError). The caller reports it rather than leave the
 // compile to the init.
 func compileIsFinal(err error) bool {

@@ -140,13 +140,14 @@ func compileModuleBytes(engine *wasmtime.Engine, name string) func(wasm []byte) 
 }
 
 // RejectedError is wasmtime's refusal to compile a module or component:
-// invalid bytes, or a proposal the engine does not enable. Unlike a
+// invalid bytes, text that does not parse, bytes that are no WebAssembly
+// at all, or a proposal the engine does not enable. Unlike a
 // compile that runs out of time or memory, it is the same on every
 // attempt under any bound, so create reports it at once instead of
 // compiling the module again in the container (a refusal found in the
 // last function of a 75 MB module costs minutes each time).
 type RejectedError struct {
-	// What is "compile" or "compile component".
+	// What is "compile", "compile component" or "parse WAT".
 	What string
 	// Name is the module as messages name it.
 	Name string
@@ -167,7 +168,9 @@ func readError(name string, err error) error {
 }
 
 // converter returns what turns the file's bytes into a binary module or
-// component: text is assembled, a binary needs nothing (nil).
+// component: text is assembled, a binary needs nothing (nil). Text that
+// does not parse is a *RejectedError, as wasmtime's refusal of a binary
+// is: the same bytes fail the same way at every attempt.
 func converter(path string, kind spec.Kind) func([]byte) ([]byte, error) {
 	if !kind.IsText() {
 		return nil
@@ -175,7 +178,7 @@ func converter(path string, kind spec.Kind) func([]byte) ([]byte, error) {
 	return func(src []byte) ([]byte, error) {
 		wasm, err := wasmtime.Wat2Wasm(string(src))
 		if err != nil {
-			return nil, fmt.Errorf("parse WAT %q: %s", path, watError(err.Error()))
+			return nil, &RejectedError{What: "parse WAT", Name: path, Msg: watError(err.Error())}
 		}
 		return wasm, nil
 	}
