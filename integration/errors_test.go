@@ -60,6 +60,11 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"no _start", func(b *bundle) {
 			copyFile("testdata/wat/nostart.wat", filepath.Join(b.rootfs, "probe.wasm"))
 		}, "_start"},
+		// Called with no arguments, it trapped at start (134, "expected
+		// 1 arguments, got 0") after a create that succeeded.
+		{"_start takes parameters", func(b *bundle) {
+			b.writeFile("probe.wasm", `(module (memory (export "memory") 1) (func (export "_start") (param i32)))`)
+		}, `"/probe.wasm" exports a _start that takes 1 parameter, where a WASI command's takes none`},
 		{"shared memory", func(b *bundle) {
 			copyFile("testdata/wat/sharedmem.wat", filepath.Join(b.rootfs, "probe.wasm"))
 		}, "exports a shared memory"},

@@ -23,6 +23,7 @@ func TestRunExitStatus(t *testing.T) {
 		stderr []string // one of these must appear on stderr
 	}{
 		{"return0", "wat/return0.wat", nil, 0, nil},
+		{"_start with a result", "wat/startresult.wat", nil, 0, nil},
 		{"proc_exit 7", "wat/exit7.wat", nil, 7, nil},
 		{"text without the module wrapper", "wat/bare9.wat", nil, 9, nil},
 		{"probe exit 7", "probe", []string{"exit", "7"}, 7, nil},

@@ -359,6 +359,21 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		host.Close()
 		return nil, fmt.Errorf("%q exports no _start function: not a WASI command module (build it as a program for wasm32-wasip1, not as a library or reactor)", plan.Argv[0])
 	}
+	// Run calls _start with no arguments, so one that takes any was
+	// created and then ended at start with a trap (134, "expected 1
+	// arguments, got 0"). Refused here, with the module's other shapes
+	// that cannot run. Results are left alone: Run ignores them, and such
+	// a module runs, as under wasmtime's CLI. The parameters are counted,
+	// not named: wasmtime's C API aborts the process when asked the kind
+	// of a reference type other than externref and funcref (exnref).
+	if n := len(start.Type(store).Params()); n > 0 {
+		host.Close()
+		params := "parameters"
+		if n == 1 {
+			params = "parameter"
+		}
+		return nil, fmt.Errorf("%q exports a _start that takes %d %s, where a WASI command's takes none: not a WASI command module", plan.Argv[0], n, params)
+	}
 	g.store, g.start = store, start
 	// The module's start function, which wasmtime would have run inside
 	// Instantiate, before the sandbox (DeferredStart).
