@@ -57,6 +57,11 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"module fails to link", func(b *bundle) {
 			copyFile("testdata/wat/badimport.wat", filepath.Join(b.rootfs, "probe.wasm"))
 		}, "does_not_exist"},
+		// Left undefined, it read as a function runw lacks ("unknown
+		// import: ... has not been defined").
+		{"WASI import of the wrong type", func(b *bundle) {
+			b.writeFile("probe.wasm", `(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i64))) (memory (export "memory") 1) (func (export "_start")))`)
+		}, "incompatible import type for `wasi_snapshot_preview1::proc_exit`: types incompatible: expected type `(func (param i64))`, found type `(func (param i32))`"},
 		{"no _start", func(b *bundle) {
 			copyFile("testdata/wat/nostart.wat", filepath.Join(b.rootfs, "probe.wasm"))
 		}, "_start"},

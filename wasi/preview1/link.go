@@ -112,10 +112,16 @@ func lookup(name, params string) int { return lookupIn(Module, name, params) }
 // takes its preview 0 form where there is one, else the preview 1
 // function.
 func lookupIn(module, name, params string) int {
+	return lookupWhere(module, name, func(f *fn) bool { return f.params == params })
+}
+
+// lookupWhere is lookupIn for a function that match accepts, whatever
+// its parameters.
+func lookupWhere(module, name string, match func(f *fn) bool) int {
 	found := -1
 	for i := range functions {
 		f := &functions[i]
-		if f.name != name || f.params != params {
+		if f.name != name || !match(f) {
 			continue
 		}
 		isUnstable := i >= firstUnstable

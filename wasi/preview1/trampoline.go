@@ -198,8 +198,15 @@ type cHost struct {
 // FuncNew adds several Go-to-C calls and an allocation to every call.
 //
 // Each import gets the variant whose signature it declares (WasmEdge's
-// socket calls have two shapes under one name). An import runw does not
-// provide is left undefined: instantiation names it.
+// socket calls have two shapes under one name). An import of a name runw
+// provides with a signature it does not is given the name's function all
+// the same, so that instantiation refuses it as wasmtime refuses any
+// import of the wrong type, naming it and both types ("incompatible
+// import type for `wasi_snapshot_preview1::proc_exit`: ... expected type
+// `(func (param i64))`, found type `(func (param i32))`, the module's
+// then runw's); left undefined, it read as a function runw lacks
+// ("unknown import: ... has not been defined"). An import of a name runw
+// does not provide is left undefined: instantiation names it.
 func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 	if h.c.host == nil {
 		h.c.h = cgo.NewHandle(h)
@@ -214,28 +221,7 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 	// Names go to C as (pointer, length) into Go's own string data (no Go
 	// pointers in it, and wasmtime copies the name): no C copy per import.
 	var params [16]C.uint8_t
-	defined := map[[2]string]bool{}
-	for _, imp := range module.Imports() {
-		mod := imp.Module()
-		if mod != Module && mod != ModuleUnstable || imp.Name() == nil {
-			continue
-		}
-		ft := imp.Type().FuncType()
-		if ft == nil {
-			continue
-		}
-		sig, ok := signature(ft)
-		if !ok {
-			continue
-		}
-		name := *imp.Name()
-		i := lookupIn(mod, name, sig)
-		if i < 0 || defined[[2]string{mod, name + sig}] {
-			// A module may import one function more than once (Go's
-			// runtime and syscall package both import fd_write).
-			continue
-		}
-		defined[[2]string{mod, name + sig}] = true
+	define := func(mod string, i int) error {
 		f := &functions[i]
 		for j, c := range f.params {
 			params[j] = 0 // WASM_I32
@@ -256,6 +242,53 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 		rc := C.runw_define(lp, h.c.host, &envs[i], C.int(i), fast, cmodule, C.size_t(len(mod)), cname, C.size_t(len(f.name)), &params[0], C.size_t(len(f.params)), hasResult)
 		if rc != 0 {
 			return fmt.Errorf("define %s.%s failed", mod, f.name)
+		}
+		return nil
+	}
+	defined := map[[2]string]bool{}
+	// The names imported with a signature runw does not provide, and
+	// those defined: one name is defined once (wasmtime's linker refuses
+	// a second definition of a name, of any type).
+	var mismatched [][2]string
+	definedName := map[[2]string]bool{}
+	for _, imp := range module.Imports() {
+		mod := imp.Module()
+		if mod != Module && mod != ModuleUnstable || imp.Name() == nil {
+			continue
+		}
+		ft := imp.Type().FuncType()
+		if ft == nil {
+			continue
+		}
+		name := *imp.Name()
+		sig, ok := signature(ft)
+		i := -1
+		if ok {
+			i = lookupIn(mod, name, sig)
+		}
+		if i < 0 {
+			mismatched = append(mismatched, [2]string{mod, name})
+			continue
+		}
+		if defined[[2]string{mod, name + sig}] {
+			// A module may import one function more than once (Go's
+			// runtime and syscall package both import fd_write).
+			continue
+		}
+		defined[[2]string{mod, name + sig}] = true
+		definedName[[2]string{mod, name}] = true
+		if err := define(mod, i); err != nil {
+			return err
+		}
+	}
+	for _, m := range mismatched {
+		i := lookupWhere(m[0], m[1], func(*fn) bool { return true })
+		if i < 0 || definedName[m] {
+			continue
+		}
+		definedName[m] = true
+		if err := define(m[0], i); err != nil {
+			return err
 		}
 	}
 	runtime.KeepAlive(linker)

@@ -3,6 +3,7 @@ package preview1
 import (
 	"encoding/binary"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,5 +126,63 @@ func TestClockTimeGetThroughTheTrampoline(t *testing.T) {
 		if b != 0xa5 {
 			t.Fatalf("a call with a bad pointer wrote to address %#x", i)
 		}
+	}
+}
+
+// TestImportOfTheWrongTypeSaysSo: an import of a preview1 name with
+// parameters runw's function does not take was left undefined, and
+// instantiation said "unknown import: ... has not been defined", as if
+// runw lacked proc_exit. It is refused as wasmtime refuses any import of
+// the wrong type, naming the import and both types, whichever of two
+// imports of one name comes first; one of the right type still links.
+func TestImportOfTheWrongTypeSaysSo(t *testing.T) {
+	const memory = `(memory (export "memory") 1) (func (export "_start"))`
+	fdWrite := `(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32)))`
+	fdWriteI64 := `(import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i64) (result i32)))`
+	for _, c := range []struct {
+		name, imports, want string
+	}{
+		{"proc_exit of an i64", `(import "wasi_snapshot_preview1" "proc_exit" (func (param i64)))`,
+			"incompatible import type for `wasi_snapshot_preview1::proc_exit`"},
+		{"proc_exit of an f32", `(import "wasi_snapshot_preview1" "proc_exit" (func (param f32)))`,
+			"incompatible import type for `wasi_snapshot_preview1::proc_exit`"},
+		{"wasi_unstable's fd_seek of preview 1's shape", `(import "wasi_unstable" "fd_seek" (func (param i32 i64 i32 i32) (result i32)))`, ""},
+		{"wasi_unstable's fd_seek of neither shape", `(import "wasi_unstable" "fd_seek" (func (param i32 i32 i32 i32 i32) (result i32)))`,
+			"incompatible import type for `wasi_unstable::fd_seek`"},
+		{"right then wrong", fdWrite + fdWriteI64, "incompatible import type for `wasi_snapshot_preview1::fd_write`"},
+		{"wrong then right", fdWriteI64 + fdWrite, "incompatible import type for `wasi_snapshot_preview1::fd_write`"},
+		{"twice right", fdWrite + fdWrite, ""},
+		{"a name runw lacks", `(import "wasi_snapshot_preview1" "nope" (func (param i64)))`,
+			"unknown import: `wasi_snapshot_preview1::nope` has not been defined"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			engine := wasmtime.NewEngine()
+			wasm, err := wasmtime.Wat2Wasm("(module " + c.imports + memory + ")")
+			if err != nil {
+				t.Fatal(err)
+			}
+			module, err := wasmtime.NewModule(engine, wasm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := New(Config{Args: []string{"m"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Stdio: [3]int{0, 1, 2}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(h.Close)
+			linker := wasmtime.NewLinker(engine)
+			if err := h.Link(linker, module); err != nil {
+				t.Fatalf("link: %v", err)
+			}
+			_, err = linker.Instantiate(wasmtime.NewStore(engine), module)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("instantiate: %v, want it to link", err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("instantiate: %v, want %q", err, c.want)
+			case c.name == "proc_exit of an i64" && !strings.Contains(err.Error(), "expected type `(func (param i64))`, found type `(func (param i32))`"):
+				t.Errorf("instantiate: %v, want the module's type, then runw's", err)
+			}
+		})
 	}
 }
