@@ -316,6 +316,56 @@ func TestEntrypointSymlinkDoesNotRunHostFile(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestModuleTheUserCannotReadIsRefused: a module the container's user may
+// not read (a root-only 0600 file, or one under a root-only directory)
+// is refused as runc's execve refuses a file the user may not execute
+// (`exec: "/priv/app.wasm": permission denied`), at create and at exec;
+// runw read it as root and ran it as uid 1000. Read permission stands
+// for execute permission, which runw waives: a 0644 module runs.
+func TestModuleTheUserCannotReadIsRefused(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "changes users")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	for _, dir := range []string{"priv", "open"} {
+		if err := os.Mkdir(filepath.Join(b.rootfs, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := copyFile(guests["probe"], filepath.Join(b.rootfs, dir, "app.wasm")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(filepath.Join(b.rootfs, "priv"), 0o700)
+	os.Chmod(filepath.Join(b.rootfs, "open", "app.wasm"), 0o644)
+	if err := copyFile(guests["probe"], filepath.Join(b.rootfs, "secret.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(b.rootfs, "secret.wasm"), 0o600)
+	for _, module := range []string{"/priv/app.wasm", "/secret.wasm"} {
+		b.edit(func(s *specs.Spec) {
+			s.Process.Args = []string{module, "echo", "ran"}
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			ownMountAndPID(s)
+		})
+		res := r.run("run", "-b", b.dir, "unreadable")
+		want := fmt.Sprintf("exec: %q: permission denied", module)
+		if res.code != 1 || strings.Contains(res.stdout, "ran") || !strings.Contains(res.stderr, want) || len(lines(res.stderr)) != 1 {
+			t.Errorf("user 1000 running %s: %v, want one line %q, exit 1", module, res, want)
+		}
+		r.assertRootEmpty()
+	}
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/open/app.wasm", "sleep", "60s"} })
+	r.mustRun("run", "-d", "-b", b.dir, "readable")
+	defer r.run("delete", "--force", "readable")
+	res := r.run("exec", "readable", "/priv/app.wasm", "echo", "ran")
+	if res.code == 0 || strings.Contains(res.stdout, "ran") || !strings.Contains(res.stderr, `exec: "/priv/app.wasm": permission denied`) {
+		t.Errorf("exec of a module user 1000 cannot read: %v, want a refusal", res)
+	}
+	if out := r.mustRun("exec", "--user", "0:0", "readable", "/priv/app.wasm", "echo", "ran").stdout; out != "ran\n" {
+		t.Errorf("exec as root of the root-only module: %q, want it to run", out)
+	}
+}
+
 // A module in the text format runs as is.
 func TestWATModuleRuns(t *testing.T) {
 	t.Parallel()

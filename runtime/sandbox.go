@@ -1,7 +1,11 @@
 package runtime
 
 import (
+	"errors"
+	"fmt"
+
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi"
 )
@@ -147,11 +151,38 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		return err
 	}
 	logDebugf("init: user and capabilities applied")
+	if err := sb.checkModuleReadable(plan); err != nil {
+		return err
+	}
 	if !first {
 		if err := sb.applySeccomp(first); err != nil {
 			return err
 		}
 	}
 	logDebugf("init: sandbox applied")
+	return nil
+}
+
+// checkModuleReadable refuses a module the container's user could not
+// read, as the kernel's execve refuses runc's process a file it may not
+// execute: runw read the module as root, on the host, and a guest run as
+// uid 1000 started from a root-only module (0700, or under a 0700
+// directory) of the image, which runc refuses (`exec: "/priv/app":
+// permission denied`, podman's 126). Read permission stands for execute
+// permission, which runw waives (a module is never executed by the
+// kernel). Checked with the user's own credentials and capabilities
+// (faccessat2 AT_EACCESS: CAP_DAC_OVERRIDE passes, as for execve), in the
+// container's root, where the module lies at the guest's path: after the
+// pivot, or in an exec'd process that joined the container's mount
+// namespace. Only EACCES refuses: anything else (a filter that denies the
+// call) leaves the guest to run as before.
+func (sb *Sandbox) checkModuleReadable(plan *wasi.Plan) error {
+	if plan.ModuleName == "" || len(plan.Argv) == 0 || !(sb.Pivot || sb.Joined && sb.has(specs.MountNamespace)) {
+		return nil
+	}
+	err := unix.Faccessat2(unix.AT_FDCWD, plan.ModuleName, unix.R_OK, unix.AT_EACCESS)
+	if errors.Is(err, unix.EACCES) {
+		return fmt.Errorf("exec: %q: permission denied", plan.Argv[0])
+	}
 	return nil
 }
