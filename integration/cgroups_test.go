@@ -602,3 +602,97 @@ func TestKillReachesOnlyTheContainersCgroup(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockIOAndMemoryKnobsReachTheCgroup: linux.resources' block I/O
+// throttles and weights, memory.swappiness and memory.disableOOMKiller
+// are written to the container's cgroup, as runc writes them; runw
+// dropped them without a word (a throttle on the disk under the guest's
+// files does slow its reads: the init reads them). Each is read back from
+// the cgroup v1 file it sets; one the kernel does not offer here (the
+// blkio weights need BFQ) is skipped, saying so.
+func TestBlockIOAndMemoryKnobsReachTheCgroup(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	if cgroups.IsCgroup2UnifiedMode() {
+		t.Skip("reads cgroup v1 files (this test machine's hybrid layout)")
+	}
+	major, minor, ok := wholeDisk()
+	if !ok {
+		t.Skip("no block device with a size in /sys/block to throttle")
+	}
+	dev := fmt.Sprintf("%d:%d", major, minor)
+	blkio := "/sys/fs/cgroup/blkio/blkio.throttle.read_bps_device"
+	if _, err := os.Stat(blkio); err != nil {
+		t.Skip("no cgroup v1 blkio hierarchy with throttles at /sys/fs/cgroup/blkio")
+	}
+	_, weights := os.Stat("/sys/fs/cgroup/blkio/blkio.bfq.weight_device")
+	if weights != nil {
+		t.Log("no blkio.bfq.weight_device here (BFQ is not the scheduler): the weights are not checked")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	swappiness, noOOMKiller := uint64(10), true
+	weight := uint16(300)
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Resources: &specs.LinuxResources{
+			Memory: &specs.LinuxMemory{Swappiness: &swappiness, DisableOOMKiller: &noOOMKiller},
+			BlockIO: &specs.LinuxBlockIO{
+				ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 1048576}},
+				ThrottleWriteBpsDevice:  []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 2097152}},
+				ThrottleReadIOPSDevice:  []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 300}},
+				ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Rate: 400}},
+			},
+		}}
+		if weights == nil {
+			s.Linux.Resources.BlockIO.WeightDevice = []specs.LinuxWeightDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: major, Minor: minor}, Weight: &weight}}
+		}
+	})
+	r.mustRun("create", "--bundle", b.dir, "knobs")
+	t.Cleanup(func() { r.run("delete", "--force", "knobs") })
+	read := func(controller, file string) string {
+		t.Helper()
+		data, err := os.ReadFile(filepath.Join(cgroupOf(t, controller, "knobs"), file))
+		if err != nil {
+			t.Error(err)
+		}
+		return strings.TrimSpace(string(data))
+	}
+	for file, want := range map[string]string{
+		"blkio.throttle.read_bps_device":   dev + " 1048576",
+		"blkio.throttle.write_bps_device":  dev + " 2097152",
+		"blkio.throttle.read_iops_device":  dev + " 300",
+		"blkio.throttle.write_iops_device": dev + " 400",
+	} {
+		if got := read("blkio", file); got != want {
+			t.Errorf("%s: %q, want %q", file, got, want)
+		}
+	}
+	if weights == nil {
+		if got := read("blkio", "blkio.bfq.weight_device"); !strings.Contains(got, dev+" 300") {
+			t.Errorf("blkio.bfq.weight_device: %q, want %s 300 in it", got, dev)
+		}
+	}
+	if got := read("memory", "memory.swappiness"); got != "10" {
+		t.Errorf("memory.swappiness: %s, want 10", got)
+	}
+	if got := read("memory", "memory.oom_control"); !strings.Contains(got, "oom_kill_disable 1") {
+		t.Errorf("memory.oom_control: %q, want oom_kill_disable 1", got)
+	}
+}
+
+// wholeDisk is the device number of a disk in /sys/block with a size (not
+// a partition, which the throttles refuse, nor an empty zram or loop).
+func wholeDisk() (major, minor int64, ok bool) {
+	disks, _ := os.ReadDir("/sys/block")
+	for _, d := range disks {
+		size, _ := os.ReadFile(filepath.Join("/sys/block", d.Name(), "size"))
+		if n, _ := strconv.ParseInt(strings.TrimSpace(string(size)), 10, 64); n == 0 {
+			continue
+		}
+		num, _ := os.ReadFile(filepath.Join("/sys/block", d.Name(), "dev"))
+		if _, err := fmt.Sscanf(string(num), "%d:%d", &major, &minor); err == nil {
+			return major, minor, true
+		}
+	}
+	return 0, 0, false
+}

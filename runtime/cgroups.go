@@ -259,7 +259,7 @@ func applyCgroup(p string, spec *specs.Spec, pid int) (cgroups.Manager, error) {
 // none), as runc's error names it.
 func limitAsked(res *cgroups.Resources) string {
 	switch {
-	case res.Memory != 0 || res.MemorySwap != 0 || res.MemoryReservation != 0:
+	case res.Memory != 0 || res.MemorySwap != 0 || res.MemoryReservation != 0 || res.MemorySwappiness != nil || res.OomKillDisable:
 		return "memory"
 	case res.CpuShares != 0 || res.CpuQuota != 0 || res.CpuRtRuntime != 0 || res.CpuBurst != nil || res.CPUIdle != nil:
 		return "cpu"
@@ -267,7 +267,9 @@ func limitAsked(res *cgroups.Resources) string {
 		return "cpuset"
 	case res.PidsLimit != nil && *res.PidsLimit > 0:
 		return "pids"
-	case res.BlkioWeight != 0:
+	case res.BlkioWeight != 0 || res.BlkioLeafWeight != 0 || len(res.BlkioWeightDevice) > 0 ||
+		len(res.BlkioThrottleReadBpsDevice) > 0 || len(res.BlkioThrottleWriteBpsDevice) > 0 ||
+		len(res.BlkioThrottleReadIOPSDevice) > 0 || len(res.BlkioThrottleWriteIOPSDevice) > 0:
 		return "blkio"
 	case len(res.Unified) > 0:
 		return "unified"
@@ -478,12 +480,16 @@ func destroyCgroup(p string) {
 
 // convertResources maps the spec's resources to the cgroup library's.
 // Of the named limits, what a wasm guest's process can be limited by is
-// carried over: memory, CPU (realtime included), pids and the block I/O
-// weight (the init's file I/O is the guest's). Block I/O throttles by
-// device, hugepages, network and RDMA limits do not apply to a process
-// that has no devices or sockets of its own. linux.resources.unified is
-// carried over whole, as runc does: cgroup v2 files by name, which the
-// library writes on v2 and refuses on v1.
+// carried over, as runc carries it: memory (swappiness and the OOM
+// killer's switch too), CPU (realtime included), pids and block I/O
+// (weights, and throttles by device: the init does the guest's file I/O,
+// and a throttle on the disk under its files slows the guest's reads as
+// it would a native process's). Hugepages and RDMA limits do not apply to
+// a process that maps no huge pages and has no RDMA device; the network
+// classes (net_cls, net_prio) are not carried over either, though they
+// would tag the sockets the init holds for the guest.
+// linux.resources.unified is carried over whole, as runc does: cgroup v2
+// files by name, which the library writes on v2 and refuses on v1.
 func convertResources(spec *specs.Spec) *cgroups.Resources {
 	res := &cgroups.Resources{}
 	if spec.Linux == nil || spec.Linux.Resources == nil {
@@ -504,6 +510,11 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 		}
 		if m.Swap != nil {
 			res.MemorySwap = *m.Swap
+		}
+		// nil leaves memory.swappiness as it is, as runc leaves it.
+		res.MemorySwappiness = m.Swappiness
+		if m.DisableOOMKiller != nil {
+			res.OomKillDisable = *m.DisableOOMKiller
 		}
 	}
 	if c := r.CPU; c != nil {
@@ -529,8 +540,8 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 		res.CpusetCpus = c.Cpus
 		res.CpusetMems = c.Mems
 	}
-	if b := r.BlockIO; b != nil && b.Weight != nil {
-		res.BlkioWeight = *b.Weight
+	if b := r.BlockIO; b != nil {
+		blockIO(b, res)
 	}
 	if r.Pids != nil && r.Pids.Limit != nil {
 		limit := *r.Pids.Limit
@@ -545,6 +556,38 @@ func resourcesFrom(r *specs.LinuxResources, res *cgroups.Resources) *cgroups.Res
 		res.Unified = r.Unified
 	}
 	return res
+}
+
+// blockIO copies the spec's block I/O weights and throttles into res, as
+// runc's specconv does.
+func blockIO(b *specs.LinuxBlockIO, res *cgroups.Resources) {
+	if b.Weight != nil {
+		res.BlkioWeight = *b.Weight
+	}
+	if b.LeafWeight != nil {
+		res.BlkioLeafWeight = *b.LeafWeight
+	}
+	for _, d := range b.WeightDevice {
+		var weight, leaf uint16
+		if d.Weight != nil {
+			weight = *d.Weight
+		}
+		if d.LeafWeight != nil {
+			leaf = *d.LeafWeight
+		}
+		res.BlkioWeightDevice = append(res.BlkioWeightDevice, cgroups.NewWeightDevice(d.Major, d.Minor, weight, leaf))
+	}
+	throttles := func(from []specs.LinuxThrottleDevice) []*cgroups.ThrottleDevice {
+		var to []*cgroups.ThrottleDevice
+		for _, d := range from {
+			to = append(to, cgroups.NewThrottleDevice(d.Major, d.Minor, d.Rate))
+		}
+		return to
+	}
+	res.BlkioThrottleReadBpsDevice = throttles(b.ThrottleReadBpsDevice)
+	res.BlkioThrottleWriteBpsDevice = throttles(b.ThrottleWriteBpsDevice)
+	res.BlkioThrottleReadIOPSDevice = throttles(b.ThrottleReadIOPSDevice)
+	res.BlkioThrottleWriteIOPSDevice = throttles(b.ThrottleWriteIOPSDevice)
 }
 
 // killCgroup sends SIGKILL to every process in the container's cgroup,
