@@ -456,6 +456,40 @@ func TestSeccompWithoutNoNewPrivileges(t *testing.T) {
 	}
 }
 
+// TestRlimitSoftAboveHardIsRefused: a soft limit above its hard one is
+// refused at create and at exec in runc's words (its init's setrlimit
+// fails so), one line, exit 1, nothing left. runw raised the hard
+// RLIMIT_NOFILE to the soft one and ran the guest.
+func TestRlimitSoftAboveHardIsRefused(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "ran")
+	soft := []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 10, Soft: 100}}
+	b.edit(func(s *specs.Spec) { s.Process.Rlimits = soft })
+	res := r.run("run", "-b", b.dir, "softhard")
+	if res.code != 1 || strings.TrimSpace(res.stderr) != "error setting rlimit type 7: invalid argument" || strings.Contains(res.stdout, "ran") {
+		t.Errorf("run with RLIMIT_NOFILE soft 100 hard 10: %v; want runc's refusal", res)
+	}
+	r.assertRootEmpty()
+
+	ok := newBundle(t, "probe", "sleep", "1h")
+	r.mustRun("run", "-d", "-b", ok.dir, "softhard2")
+	t.Cleanup(func() { r.run("delete", "--force", "softhard2") })
+	proc := ok.spec.Process
+	proc.Args = []string{"/probe.wasm", "echo", "ran"}
+	proc.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE", Hard: 1, Soft: 2}}
+	data, _ := json.Marshal(proc)
+	file := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res = r.run("exec", "-p", file, "softhard2")
+	if res.code == 0 || !strings.Contains(res.stderr, "error setting rlimit type 4: invalid argument") || strings.Contains(res.stdout, "ran") {
+		t.Errorf("exec with RLIMIT_CORE soft 2 hard 1: %v; want runc's refusal", res)
+	}
+	oneLine(t, "exec's rlimit error", res.stderr)
+}
+
 // TestLowNofileLimitStillStarts: podman --ulimit nofile=16, which runc
 // runs, failed create half-way through the sandbox (go-landlock: "too
 // many open files"): the init holds about 30 descriptors for the guest

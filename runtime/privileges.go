@@ -59,7 +59,9 @@ const nofileHeadroom = 16
 // to it, so that the container starts and the guest gets EMFILE from its
 // first opens, rather than the init failing half-way through its sandbox
 // with go-landlock's "too many open files". Any other limit is the spec's,
-// exactly.
+// exactly. The hard limit is raised only to hold that raise: a spec whose
+// soft limit is above its hard one is refused at create (spec.Load), as
+// the kernel refuses it under runc.
 func nofileLimit(lim unix.Rlimit) unix.Rlimit {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
@@ -69,9 +71,7 @@ func nofileLimit(lim unix.Rlimit) unix.Rlimit {
 	if lim.Cur < need {
 		logDebugf("init: RLIMIT_NOFILE %d raised to %d: the init holds %d descriptors", lim.Cur, need, len(entries))
 		lim.Cur = need
-	}
-	if lim.Max < lim.Cur {
-		lim.Max = lim.Cur
+		lim.Max = max(lim.Max, need)
 	}
 	return lim
 }

@@ -162,6 +162,16 @@ func TestLoadErrors(t *testing.T) {
 			}),
 			want: `sysctl "kernel.hostname" is not allowed as it conflicts with the OCI "hostname" field`,
 		},
+		// A soft limit above the hard one, refused in runc's words (its
+		// init's setrlimit: RLIMIT_NOFILE is type 7): runw raised the
+		// hard limit to the soft one and ran the container.
+		{
+			name: "an rlimit whose soft limit is above its hard one",
+			setup: withSpec(func(s *specs.Spec) {
+				s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE", Hard: 0, Soft: 0}, {Type: "RLIMIT_NOFILE", Hard: 10, Soft: 100}}
+			}),
+			want: `error setting rlimit type 7: invalid argument`,
+		},
 		{
 			name:  "a sysctl no namespace holds",
 			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Sysctl: map[string]string{"vm.swappiness": "1"}} }),

@@ -147,8 +147,15 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	for _, r := range p.Rlimits {
-		if _, ok := rlimitResources[r.Type]; !ok {
+		res, ok := rlimitResources[r.Type]
+		if !ok {
 			return fmt.Errorf("wrong rlimit value: %q", r.Type)
+		}
+		// The kernel refuses a soft limit above the hard one; runc's
+		// init fails so, in these words. Said here, before anything is
+		// made: the init would meet it half-way through its sandbox.
+		if r.Soft > r.Hard {
+			return fmt.Errorf("error setting rlimit type %d: %w", res, unix.EINVAL)
 		}
 	}
 	return nil
