@@ -832,3 +832,29 @@ func cgroupV1CPU(t *testing.T, pid int) (time.Duration, string, bool) {
 	}
 	return 0, "", false
 }
+
+// TestNamesWithoutAUTSNamespaceAreRefused: a hostname or a domainname
+// without a UTS namespace of the container's own is refused in one line
+// naming the field (runc 1.1's words for the hostname, 1.2's for the
+// domainname); a domainname alone was refused as a hostname.
+func TestNamesWithoutAUTSNamespaceAreRefused(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	for _, tc := range []struct{ hostname, domainname, want string }{
+		{"box", "", "unable to set hostname without a private UTS namespace"},
+		{"", "example.org", "unable to set domainname without a private UTS namespace"},
+		{"box", "example.org", "unable to set hostname without a private UTS namespace"},
+	} {
+		b := newBundle(t, "probe", "echo", "ran")
+		b.edit(func(s *specs.Spec) {
+			s.Hostname, s.Domainname = tc.hostname, tc.domainname
+			s.Linux = &specs.Linux{}
+		})
+		res := r.run("run", "-b", b.dir, "uts")
+		if res.code != 1 || !strings.HasSuffix(strings.TrimSpace(res.stderr), tc.want) || strings.Contains(res.stdout, "ran") {
+			t.Errorf("hostname %q, domainname %q, no UTS namespace: %v; want %q", tc.hostname, tc.domainname, res, tc.want)
+		}
+		oneLine(t, "the UTS refusal", res.stderr)
+		r.assertRootEmpty()
+	}
+}

@@ -350,7 +350,12 @@ func (sb *Sandbox) applyNamespaces() error {
 	}
 	if sb.Hostname != "" || sb.Domainname != "" {
 		if !sb.has(specs.UTSNamespace) {
-			return fmt.Errorf("unable to set hostname without a private UTS namespace")
+			// runc's words (1.2's for the domain name).
+			what := "hostname"
+			if sb.Hostname == "" {
+				what = "domainname"
+			}
+			return fmt.Errorf("unable to set %s without a private UTS namespace", what)
 		}
 		if sb.Hostname != "" {
 			if err := unix.Sethostname([]byte(sb.Hostname)); err != nil {

@@ -172,6 +172,17 @@ func TestLoadErrors(t *testing.T) {
 			}),
 			want: `error setting rlimit type 7: invalid argument`,
 		},
+		// What runc's specconv refuses, in its words.
+		{
+			name:  "a rootfsPropagation runc does not know",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{RootfsPropagation: "bogus"} }),
+			want:  `rootfsPropagation=bogus is not supported`,
+		},
+		{
+			name:  "a device of no type runc knows",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/x", Type: "z"}}} }),
+			want:  `invalid device type "z"`,
+		},
 		{
 			name:  "a sysctl no namespace holds",
 			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Sysctl: map[string]string{"vm.swappiness": "1"}} }),

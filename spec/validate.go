@@ -34,7 +34,31 @@ func validate(s *specs.Spec) error {
 		if err := validateNamespaces(s.Linux.Namespaces); err != nil {
 			return err
 		}
+		if err := validateLinux(s.Linux); err != nil {
+			return err
+		}
 		return validateSysctl(s.Linux)
+	}
+	return nil
+}
+
+// rootfsPropagations are the linux.rootfsPropagation values runc knows
+// ("" leaves the propagation as it is).
+var rootfsPropagations = []string{"", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"}
+
+// validateLinux refuses, in runc's words, a rootfsPropagation and a
+// linux.devices type runc does not know. runw makes no device node and
+// sets no propagation of its own, but a spec runc refuses must not run.
+func validateLinux(l *specs.Linux) error {
+	if !slices.Contains(rootfsPropagations, l.RootfsPropagation) {
+		return fmt.Errorf("rootfsPropagation=%s is not supported", l.RootfsPropagation)
+	}
+	for _, d := range l.Devices {
+		switch d.Type {
+		case "c", "u", "b", "p":
+		default:
+			return fmt.Errorf("invalid device type %q", d.Type)
+		}
 	}
 	return nil
 }
