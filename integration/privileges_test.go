@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -488,6 +489,66 @@ func TestRlimitSoftAboveHardIsRefused(t *testing.T) {
 		t.Errorf("exec with RLIMIT_CORE soft 2 hard 1: %v; want runc's refusal", res)
 	}
 	oneLine(t, "exec's rlimit error", res.stderr)
+}
+
+// TestMemoryRlimitsHoldTheGuest: RLIMIT_DATA and RLIMIT_AS a native
+// container lives with (runc runs busybox under 64 MiB and 256 MiB) made
+// the init crash before the guest ran, with a Go runtime dump of some 240
+// lines (its next thread or heap growth refused: it holds some 190 MiB of
+// data and 6 GiB of address space of its own), and RLIMIT_SIGPENDING 0
+// failed create ("signal thread 1"). The guest now runs under them; the
+// memory limits hold its linear memory, so that an allocation past them
+// is the guest's own "out of memory" (exit 2), not the init's crash; a
+// module whose memory cannot start under them is refused in one line.
+func TestMemoryRlimitsHoldTheGuest(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	const mib = 1 << 20
+	data64 := specs.POSIXRlimit{Type: "RLIMIT_DATA", Hard: 64 * mib, Soft: 64 * mib}
+	as256 := specs.POSIXRlimit{Type: "RLIMIT_AS", Hard: 256 * mib, Soft: 256 * mib}
+	initCrash := regexp.MustCompile(`container init exited|pthread_create|SIGSEGV|\nrip +0x|runw-init`)
+	for i, tc := range []struct {
+		limits []specs.POSIXRlimit
+		args   []string
+		code   int
+		want   string
+	}{
+		{[]specs.POSIXRlimit{data64}, []string{"alloc", "16"}, 0, "OK"},
+		{[]specs.POSIXRlimit{as256}, []string{"alloc", "100"}, 0, "OK"},
+		{[]specs.POSIXRlimit{data64, as256, {Type: "RLIMIT_SIGPENDING", Hard: 0, Soft: 0}}, []string{"echo", "ran"}, 0, "ran"},
+		{[]specs.POSIXRlimit{data64}, []string{"alloc", "100"}, 2, "fatal error: out of memory"},
+		{[]specs.POSIXRlimit{as256}, []string{"alloc", "300"}, 2, "fatal error: out of memory"},
+		{[]specs.POSIXRlimit{{Type: "RLIMIT_DATA", Hard: mib, Soft: mib}}, []string{"echo", "ran"}, 1,
+			`the process's RLIMIT_DATA of 1 MiB bounds the guest's linear memory`},
+	} {
+		b := newBundle(t, "probe", tc.args...)
+		b.edit(func(s *specs.Spec) { s.Process.Rlimits = tc.limits })
+		id := fmt.Sprintf("memrlimit%d", i)
+		res := r.run("run", "-b", b.dir, id)
+		if res.code != tc.code || !strings.Contains(res.stdout+res.stderr, tc.want) || initCrash.MatchString(res.stderr) {
+			t.Errorf("%v %v: %v; want exit %d and %q", tc.limits, tc.args, res, tc.code, tc.want)
+		}
+		if tc.code == 1 {
+			oneLine(t, "the rlimit refusal", res.stderr)
+		}
+		r.run("delete", "--force", id)
+	}
+
+	// The pending signals limit is the spec's once the guest runs.
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_SIGPENDING", Hard: 5, Soft: 0}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "sigpending")
+	t.Cleanup(func() { r.run("delete", "--force", "sigpending") })
+	st, res, ok := r.state("sigpending")
+	if !ok {
+		t.Fatalf("state: %v", res)
+	}
+	limits, _ := os.ReadFile(fmt.Sprintf("/proc/%d/limits", st.Pid))
+	if !regexp.MustCompile(`Max pending signals +0 +5 `).Match(limits) {
+		t.Errorf("the init's limits: %s; want pending signals 0 (soft), 5 (hard)", limits)
+	}
 }
 
 // TestLowNofileLimitStillStarts: podman --ulimit nofile=16, which runc

@@ -23,7 +23,24 @@ import "C"
 
 // applyLimits sets process.rlimits and process.oomScoreAdj, first, while
 // the init still has CAP_SYS_RESOURCE to raise a hard limit or lower its
-// OOM score. Both belong to the process, not to a thread.
+// OOM score. Both belong to the process, not to a thread. Three limits
+// are not set here as the spec gives them:
+//
+//   - RLIMIT_AS and RLIMIT_DATA bound the guest's linear memory, in the
+//     engine (wasi.Plan.RlimitMemory), and are not set on the init at
+//     all. Before the guest's first instruction the init holds some 190
+//     MiB of data (its threads' stacks, the guest thread's 32 MiB, Go's
+//     heap, wasmtime's) and 6 GiB of address space (wasmtime reserves a
+//     linear memory's 4 GiB and its guard), none of it the guest's; under
+//     a limit a native container lives with (runc runs busybox under
+//     RLIMIT_DATA 64 MiB, RLIMIT_AS 256 MiB) the init's next thread or
+//     heap growth failed, at create or at any moment after, and the Go
+//     runtime's dump of some 240 lines was all the user saw.
+//   - RLIMIT_SIGPENDING counts the signals the credential round queues
+//     on every thread at once (threads.go): at 0 or 1 that round failed
+//     ("signal thread 1: resource temporarily unavailable"). It is set
+//     once the round is done (applyLateLimits); its hard limit is raised
+//     here where the spec raises it, which needs CAP_SYS_RESOURCE.
 func (sb *Sandbox) applyLimits() error {
 	for _, r := range sb.Rlimits {
 		res, ok := spec.RlimitResource(r.Type)
@@ -31,8 +48,19 @@ func (sb *Sandbox) applyLimits() error {
 			return fmt.Errorf("wrong rlimit value: %q", r.Type)
 		}
 		lim := unix.Rlimit{Cur: r.Soft, Max: r.Hard}
-		if res == unix.RLIMIT_NOFILE {
+		switch res {
+		case unix.RLIMIT_AS, unix.RLIMIT_DATA:
+			continue
+		case unix.RLIMIT_NOFILE:
 			lim = nofileLimit(lim)
+		case unix.RLIMIT_SIGPENDING:
+			if err := unix.Prlimit(0, res, nil, &lim); err != nil {
+				return fmt.Errorf("error setting rlimit type %d: %w", res, err)
+			}
+			if r.Hard <= lim.Max {
+				continue
+			}
+			lim.Max = r.Hard
 		}
 		if err := unix.Prlimit(0, res, &lim, nil); err != nil {
 			return fmt.Errorf("error setting rlimit type %d: %w", res, err)
@@ -42,6 +70,22 @@ func (sb *Sandbox) applyLimits() error {
 		err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*sb.OOMScoreAdj)), 0)
 		if err != nil {
 			return fmt.Errorf("set oom_score_adj to %d: %w", *sb.OOMScoreAdj, err)
+		}
+	}
+	return nil
+}
+
+// applyLateLimits sets the rlimits applyLimits leaves until the init's
+// credential round is done (RLIMIT_SIGPENDING), as the spec gives them:
+// lowering a limit, or raising a soft one to a hard one applyLimits
+// raised, needs no capability.
+func (sb *Sandbox) applyLateLimits() error {
+	for _, r := range sb.Rlimits {
+		if r.Type != "RLIMIT_SIGPENDING" {
+			continue
+		}
+		if err := unix.Prlimit(0, unix.RLIMIT_SIGPENDING, &unix.Rlimit{Cur: r.Soft, Max: r.Hard}, nil); err != nil {
+			return fmt.Errorf("error setting rlimit type %d: %w", unix.RLIMIT_SIGPENDING, err)
 		}
 	}
 	return nil

@@ -103,7 +103,8 @@ func sandboxFor(s *specs.Spec) (*Sandbox, error) {
 
 // apply confines the init, in this order: what lives in its namespaces
 // (hostname, sysctl; the namespaces themselves were entered at spawn),
-// limits (rlimits, OOM score), the
+// limits (rlimits, OOM score; RLIMIT_SIGPENDING after the credential
+// round, applyLimits says why), the
 // kernel's second enforcement of the grants (Landlock: it needs no
 // capability once no_new_privs is set), process.user and the
 // capabilities, and the syscall filter last, so that it only has to allow
@@ -148,6 +149,9 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		}
 	}
 	if err := sb.applyPrivileges(plan.User); err != nil {
+		return err
+	}
+	if err := sb.applyLateLimits(); err != nil {
 		return err
 	}
 	logDebugf("init: user and capabilities applied")

@@ -82,7 +82,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 		}
 	}
 	defer comp.Close()
-	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.MemoryLimit, TableElements: plan.tableElements()}
+	cfg := component.Config{Args: plan.Argv, Env: plan.Env, MemoryLimit: plan.linearCap(), TableElements: plan.tableElements()}
 	g := &componentGuest{engine: engine, plan: plan, dirs: map[string]int{}}
 	// Each preopen is wasmtime's to open by path: it is given the
 	// descriptor runw opened and confined as the preview1 host's are

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -139,6 +140,11 @@ type Plan struct {
 	// it for the init (0: no limit); SetMemoryLimit sets both.
 	MemoryLimit int64 `json:"memory_limit,omitempty"`
 	Reserve     int64 `json:"reserve,omitempty"`
+	// RlimitMemory caps the guest's linear memory too: the lower of
+	// process.rlimits' soft RLIMIT_AS and RLIMIT_DATA in bytes (0:
+	// neither), RlimitName the one it is (rlimitMemory).
+	RlimitMemory int64  `json:"rlimit_memory,omitempty"`
+	RlimitName   string `json:"rlimit_name,omitempty"`
 	// Tables is how many tables the module defines (0: not known, or
 	// none): under a memory limit they share a quarter of the reserve.
 	Tables int `json:"tables,omitempty"`
@@ -206,6 +212,7 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	if proc.User.Umask != nil {
 		p.User.Umask = *proc.User.Umask & 0o777
 	}
+	p.RlimitMemory, p.RlimitName = rlimitMemory(proc)
 	readonlyRoot := b.Spec.Root != nil && b.Spec.Root.Readonly
 	p.Preopens = append(p.Preopens, Preopen{HostPath: b.Rootfs, GuestPath: "/", ReadOnly: readonlyRoot})
 
@@ -384,6 +391,41 @@ func (p *Plan) SetMemoryLimit(limit int64) {
 		p.MemoryLimit = linearMemoryCap(limit)
 		p.Reserve = limit - p.MemoryLimit
 	}
+}
+
+// rlimitMemory is the cap process.rlimits put on the guest's linear
+// memory, and the limit's name: the lower of the soft RLIMIT_AS and
+// RLIMIT_DATA (0, "": neither, or both unlimited). Linear memory is what
+// a native process's brk and mmap would grow, which those limits bound;
+// the engine refuses memory.grow past the cap (-1: a C guest's malloc
+// returns NULL, a Go guest says "out of memory") as the kernel refuses a
+// native process's growth. The init itself is not held to them
+// (runtime's applyLimits says why). A soft limit of 0 allows no page.
+func rlimitMemory(proc *specs.Process) (int64, string) {
+	var limit int64
+	var name string
+	for _, typ := range []string{"RLIMIT_AS", "RLIMIT_DATA"} {
+		soft, ok := spec.SoftRlimit(proc, typ)
+		if !ok || soft > math.MaxInt64 { // RLIM_INFINITY
+			continue
+		}
+		if n := max(int64(soft), 1); limit == 0 || n < limit {
+			limit, name = n, typ
+		}
+	}
+	return limit, name
+}
+
+// linearCap is the cap on the guest's linear memory in bytes (0: none):
+// the lower of the memory limit's and process.rlimits'.
+func (p *Plan) linearCap() int64 {
+	switch {
+	case p.RlimitMemory > 0 && (p.MemoryLimit <= 0 || p.RlimitMemory < p.MemoryLimit):
+		return p.RlimitMemory
+	case p.MemoryLimit > 0:
+		return p.MemoryLimit
+	}
+	return 0
 }
 
 // Linear memory is capped below the container's memory limit by

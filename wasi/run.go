@@ -330,7 +330,7 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
-	memLimit := plan.MemoryLimit
+	memLimit := plan.linearCap()
 	if memLimit == 0 {
 		memLimit = -1
 	}
@@ -528,12 +528,19 @@ func trapMessage(err error) string {
 }
 
 // memoryRefusal says, of wasmtime's refusal msg of a memory the cap
-// does not allow, what the container's memory limit leaves the guest; ""
-// for any other error, or with no cap. The guest's minimum can be below
+// does not allow, what the container's memory limit (or the process's
+// RLIMIT_AS or RLIMIT_DATA, where lower) leaves the guest; "" for any
+// other error, or with no cap. The guest's minimum can be below
 // the limit itself and still be refused, since the cap is the limit less
 // the init's reserve: the bare refusal read as wrong.
 func (p *Plan) memoryRefusal(msg string) string {
-	if p.MemoryLimit <= 0 || !strings.Contains(msg, "exceeds memory limits") {
+	if !strings.Contains(msg, "exceeds memory limits") {
+		return ""
+	}
+	if c := p.linearCap(); c > 0 && c == p.RlimitMemory {
+		return fmt.Sprintf("the process's %s of %s bounds the guest's linear memory", p.RlimitName, sizeText(c))
+	}
+	if p.MemoryLimit <= 0 {
 		return ""
 	}
 	return fmt.Sprintf("the memory limit of %s leaves the guest %s of linear memory (the rest is kept for runw's init)", sizeText(p.MemoryLimit+p.Reserve), sizeText(p.MemoryLimit))
