@@ -206,7 +206,10 @@ func (c *Cache) UseView(dir string) { c.view = dir }
 // through /proc/<pid>/fd by root of the container's pid namespace, was
 // the attack ReadOnlyView stops, and these are the hosts where it would
 // be back. Any other failure to make a view is served the same way,
-// where a refusal would compile the module at every start.
+// where a refusal would compile the module at every start. So is a cache
+// on a noexec mount, which its view keeps: wasmtime could not map the
+// artifact's code executable there (EACCES), and the entry, taken for a
+// damaged one, was removed and the module compiled again at every start.
 func (c *Cache) mapFile(key string) *os.File {
 	if c.view == "" {
 		if _, err := c.ReadOnlyView(); err != nil {
@@ -216,6 +219,11 @@ func (c *Cache) mapFile(key string) *os.File {
 	f, err := os.OpenFile(filepath.Join(c.view, key+".cwasm"), os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
+	}
+	var st unix.Statfs_t
+	if unix.Fstatfs(int(f.Fd()), &st) == nil && st.Flags&unix.ST_NOEXEC != 0 {
+		defer f.Close()
+		return sealedCopy(key, f)
 	}
 	return f
 }
@@ -231,6 +239,11 @@ func (c *Cache) privateCopy(key string) *os.File {
 		return nil
 	}
 	defer src.Close()
+	return sealedCopy(key, src)
+}
+
+// sealedCopy is privateCopy of the artifact of key read from src.
+func sealedCopy(key string, src *os.File) *os.File {
 	fd, err := unix.MemfdCreate(key+".cwasm", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil
@@ -577,6 +590,9 @@ func (c *Cache) StoreFrom(key string, r io.Reader, limit int64, done func() erro
 	binary.LittleEndian.PutUint64(sum[:8], uint64(n))
 	binary.LittleEndian.PutUint32(sum[8:], crc.Sum32())
 	if err := writeAtomic(c.sum(key), sum[:]); err != nil {
+		// Not left behind, an artifact no reader will take, holding the
+		// space (ENOSPC) every later store then lacked.
+		os.Remove(c.path(key))
 		return err
 	}
 	return c.evict(key)

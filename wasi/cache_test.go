@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 )
@@ -679,5 +680,90 @@ func TestCacheKeysAreNotPaths(t *testing.T) {
 	}
 	if isKey(strings.Repeat("../", 21)+"a") || !isKey(strings.Repeat("0f", 32)) {
 		t.Error("isKey takes a path or refuses a key")
+	}
+}
+
+// mountTmpfs mounts a tmpfs with data at a new directory, for the test's
+// life; it skips without root.
+func mountTmpfs(t *testing.T, flags uintptr, data string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", flags, data); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return dir
+}
+
+// A cache on a noexec mount serves its artifacts: wasmtime could not map
+// their code executable through the cache's view, which keeps noexec
+// (EACCES), so every load was taken for a damaged entry, which was
+// removed and compiled again at every start.
+func TestCacheOnANoexecMount(t *testing.T) {
+	c, err := OpenCache(filepath.Join(mountTmpfs(t, unix.MS_NOEXEC, "mode=755"), "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := NewEngine()
+	p := writeWAT(t, 41)
+	if _, hit, err := Compile(engine, p, spec.KindWAT, c); err != nil || hit {
+		t.Fatalf("first compile: hit=%v err=%v, want a miss", hit, err)
+	}
+	before, err := os.Stat(c.path(keyOfWAT(t, p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		other := NewEngine()
+		m, hit, err := Compile(other, p, spec.KindWAT, c)
+		if err != nil || !hit {
+			t.Fatalf("compile %d on the noexec cache: hit=%v err=%v, want a hit", i+2, hit, err)
+		}
+		if got := call(t, other, m); got != 41 {
+			t.Fatalf("cached module returned %d", got)
+		}
+	}
+	if after, err := os.Stat(c.path(keyOfWAT(t, p))); err != nil || !os.SameFile(before, after) {
+		t.Errorf("the artifact was replaced (%v): loads removed it", err)
+	}
+}
+
+// An artifact whose sidecar cannot be written (the disk filled up in
+// between) is not left behind: no reader would take it, and it held the
+// space every later store then lacked.
+func TestStoreFromLeavesNoArtifactWithoutItsSum(t *testing.T) {
+	dir := mountTmpfs(t, 0, "size=2m,mode=755")
+	c, err := OpenCache(filepath.Join(dir, "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	engine := NewEngine()
+	m, err := wasmtime.NewModule(engine, []byte("\x00asm\x01\x00\x00\x00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := m.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Fill the file system but for the artifact's own pages: its
+	// temporary copy and its rename fit, the sidecar's file does not.
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		t.Fatal(err)
+	}
+	fill := int64(st.Bavail)*st.Bsize - int64(len(art)+int(st.Bsize)-1)/st.Bsize*st.Bsize
+	if err := os.WriteFile(filepath.Join(dir, "fill"), make([]byte, fill), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	key := Key([]byte("\x00asm\x01\x00\x00\x00"))
+	if err := c.StoreFrom(key, bytes.NewReader(art), int64(len(art)), nil); err == nil {
+		t.Fatal("a store on a full file system succeeded")
+	}
+	if _, err := os.Stat(c.path(key)); err == nil {
+		t.Error("the artifact without its sidecar was left behind")
 	}
 }
