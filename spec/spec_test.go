@@ -215,6 +215,29 @@ func withSpec(mod func(*specs.Spec)) func(*testing.T, string) {
 	}
 }
 
+// An AppArmor profile or SELinux label the host cannot apply is refused
+// in runc's words (runc 1.1 fails on each on such a host); the container
+// ran unconfined by them without a word.
+func TestSecurityModulesTheHostLacks(t *testing.T) {
+	for _, c := range []struct {
+		module, file, want string
+		set                func(*specs.Process)
+	}{
+		{"AppArmor", "/sys/module/apparmor/parameters/enabled", "unable to apply apparmor profile", func(p *specs.Process) { p.ApparmorProfile = "containers-default" }},
+		{"SELinux", "/sys/fs/selinux/enforce", "selinux label is specified in config, but selinux is disabled or not supported", func(p *specs.Process) { p.SelinuxLabel = "system_u:system_r:container_t:s0" }},
+	} {
+		if lsmEnabled(c.file) {
+			t.Logf("this host has %s: a spec naming it is not refused", c.module)
+			continue
+		}
+		dir := t.TempDir()
+		withSpec(func(s *specs.Spec) { c.set(s.Process) })(t, dir)
+		if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s named on a host without it: %v, want %q", c.module, err, c.want)
+		}
+	}
+}
+
 func TestLoadRelativeRoot(t *testing.T) {
 	dir := writeBundle(t, baseSpec())
 	b, err := Load(dir)

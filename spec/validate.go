@@ -182,7 +182,34 @@ func validateProcess(p *specs.Process) error {
 			return fmt.Errorf("error setting rlimit type %d: %w", res, unix.EINVAL)
 		}
 	}
+	return validateLSM(p)
+}
+
+// validateLSM refuses an AppArmor profile or an SELinux label the host
+// cannot apply, as runc fails on them (in its words): a container asked
+// to be confined so must not run unconfined without a word. Where the
+// host has the module, runw does not apply them to its init (the guest
+// stays confined by its grants, Landlock and the syscall filter; the
+// README says so).
+func validateLSM(p *specs.Process) error {
+	if p.ApparmorProfile != "" && !lsmEnabled("/sys/module/apparmor/parameters/enabled") {
+		return errors.New("unable to apply apparmor profile: apparmor failed to apply profile: write /proc/self/attr/exec: invalid argument")
+	}
+	if p.SelinuxLabel != "" && !lsmEnabled("/sys/fs/selinux/enforce") {
+		return errors.New("selinux label is specified in config, but selinux is disabled or not supported")
+	}
 	return nil
+}
+
+// lsmEnabled says a security module's file exists (selinuxfs's enforce:
+// SELinux is mounted, in either mode) and, for AppArmor's parameter,
+// reads Y.
+func lsmEnabled(file string) bool {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return false
+	}
+	return !strings.HasSuffix(file, "/parameters/enabled") || strings.TrimSpace(string(b)) == "Y"
 }
 
 // validateHooks refuses a timeout that is not positive, which the spec
