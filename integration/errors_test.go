@@ -520,3 +520,47 @@ func TestRestoreOfNativeBundleGoesToRunc(t *testing.T) {
 	failsCleanly(t, r, res, "wasmrestore", "restore is not supported by runw for WebAssembly containers")
 	r.assertRootEmpty()
 }
+
+// TestExnrefTypesAreRefusedNotAborted: a module whose WASI import or
+// _start has an exnref in its type (exception handling), or that imports
+// or exports a tag, made wasmtime's C API abort runw's init when runw
+// asked it to describe them: create exited 1 with a Rust panic and
+// "container init exited without reporting: killed by signal SIGABRT".
+// Each is now refused at its compile, in one line, and `runw compile`
+// exits 65 for it; a module that uses exnref inside itself runs.
+func TestExnrefTypesAreRefusedNotAborted(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ name, wat, want string }{
+		{"WASI import with an exnref", "exnrefimport.wat", `its import "wasi_snapshot_preview1" "proc_exit" has exnref in its type, which no WASI function has`},
+		{"_start returning an exnref", "exnrefstart.wat", `exports a _start that returns exnref`},
+		{"tag export", "tagexport.wat", `exports a tag ("err")`},
+		{"tag import", "tagimport.wat", `imports a tag ("env" "err")`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			r.cache = t.TempDir()
+			b := newBundle(t, "wat/"+c.wat)
+			res := r.run("create", "-b", b.dir, "exnref")
+			failsCleanly(t, r, res, "exnref", `compile "/`+c.wat+`": `+c.want)
+			r.assertRootEmpty()
+			res = r.run("compile", filepath.Join("testdata", "wat", c.wat))
+			if res.code != 65 {
+				t.Errorf("runw compile: %v, want exit 65", res)
+			}
+			oneLine(t, "compile error", res.stderr)
+			if !strings.Contains(res.stderr, c.want) {
+				t.Errorf("runw compile: stderr %q, want %q", res.stderr, c.want)
+			}
+		})
+	}
+	t.Run("exnref inside the module", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b := newBundle(t, "wat/exnrefinside.wat")
+		if res := r.run("run", "-b", b.dir, "exnref"); res.code != 7 {
+			t.Errorf("runw run: %v, want exit 7", res)
+		}
+		r.assertRootEmpty()
+	})
+}

@@ -25,8 +25,11 @@ const wasmtimeModule = "github.com/bytecodealliance/wasmtime-go/v39"
 // engineSettings names every engine setting that changes generated code.
 // It is part of the cache key: an artifact compiled under other settings
 // must never be loaded (wasmtime would refuse it, or run code built for
-// another configuration).
-const engineSettings = "epoch-interruption=0;opt=speed;cow=1;stack=8M;exceptions=1;start=deferred"
+// another configuration). capi=checked is no engine setting: it marks the
+// artifacts of compiles that refuse what wasmtime's C API cannot describe
+// (checkCAPITypes), so that one stored by an earlier runw, which did not,
+// is never loaded into an init that would abort on it.
+const engineSettings = "epoch-interruption=0;opt=speed;cow=1;stack=8M;exceptions=1;start=deferred;capi=checked"
 
 // WasmtimeVersion reports the wasmtime-go module version linked into this
 // binary, for `runw --version` and the cache key.

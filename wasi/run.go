@@ -135,13 +135,22 @@ func compileModuleBytes(engine *wasmtime.Engine, name string) func(wasm []byte) 
 		if err != nil {
 			return nil, &RejectedError{What: "compile", Name: name, Msg: oneLine(err).Error()}
 		}
+		// What the init would ask wasmtime's C API about and it cannot
+		// describe aborts the init (checkCAPITypes): refused here, where
+		// the bytes are, once wasmtime has found them valid.
+		if err := checkCAPITypes(wasm); err != nil {
+			m.Close()
+			return nil, &RejectedError{What: "compile", Name: name, Msg: err.Error()}
+		}
 		return m, nil
 	}
 }
 
 // RejectedError is wasmtime's refusal to compile a module or component:
 // invalid bytes, text that does not parse, bytes that are no WebAssembly
-// at all, or a proposal the engine does not enable. Unlike a
+// at all, or a proposal the engine does not enable; or runw's refusal of
+// a module it would ask wasmtime's C API to describe where that API
+// cannot (checkCAPITypes). Unlike a
 // compile that runs out of time or memory, it is the same on every
 // attempt under any bound, so create reports it at once instead of
 // compiling the module again in the container (a refusal found in the
@@ -386,7 +395,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 // kind memory, which a shared memory is not: every call that reads or
 // writes guest memory failed with EFAULT, and a guest printing a line
 // exited 21 without a word, where wasmtime's own WASI runs it. Refused
-// at create instead, in one line.
+// at create instead, in one line. Walking the exports is safe: a module
+// that exports a tag, which wasmtime's C API cannot describe, was refused
+// at its compile (checkCAPITypes).
 func sharedMemory(module *wasmtime.Module) bool {
 	for _, e := range module.Exports() {
 		if e.Name() != "memory" {

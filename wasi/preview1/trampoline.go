@@ -298,7 +298,10 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 
 // signature is a function type's parameters in the table's letters, if
 // it has the shape of a preview1 function: i32 and i64 parameters and at
-// most one i32 result.
+// most one i32 result. Asking a type's kind is safe for what reaches
+// here: wasmtime's C API aborts the process on an exnref, and a WASI
+// import with one in its type was refused at its compile
+// (wasi.checkCAPITypes).
 func signature(ft *wasmtime.FuncType) (string, bool) {
 	ps := ft.Params()
 	if len(ps) > 16 {
