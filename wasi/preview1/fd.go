@@ -42,8 +42,11 @@ func (h *Host) fdRenumber(m memory, a []arg) Errno {
 // signal to the guest's thread (the init's Go runtime preempts it with
 // SIGURG) ends write(2) after a part, which Linux would have finished.
 func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
+	if errno := e.takePending(); errno != 0 {
+		return 0, errno
+	}
 	whole := write && offset < 0 && e.pollable && e.flags&fdflagNonblock == 0
-	return untilAll(h.iov, whole, func(bufs [][]byte) (int, Errno) {
+	return untilAll(h.iov, whole, e.pendingFor(), func(bufs [][]byte) (int, Errno) {
 		return h.ioOnce(e, bufs, write, offset)
 	})
 }
@@ -106,12 +109,22 @@ func (h *Host) ioOnce(e *fdEntry, bufs [][]byte, write bool, offset int64) (int,
 // what a blocking send or write on a stream socket does, and recv with
 // WAITALL. An error after a part answers the part, as Linux's does (the
 // error comes at the next call), except a stop, which ends the guest.
-func untilAll(bufs [][]byte, all bool, once func([][]byte) (int, Errno)) (int, Errno) {
+// Where pending is not nil (a socket), the error is kept there for that
+// next call: the kernel forgot it (a socket's pending error, ECONNRESET,
+// ETIMEDOUT, is cleared by the call that reports it), where Linux,
+// which answers the part without making that call, still has it. Lost,
+// a C server reading an upload with MSG_WAITALL read a connection reset
+// part-way as a clean end (0), and a sender met EPIPE, not ECONNRESET.
+// A timeout (EAGAIN) is not kept: the next call may succeed.
+func untilAll(bufs [][]byte, all bool, pending *Errno, once func([][]byte) (int, Errno)) (int, Errno) {
 	total := 0
 	for {
 		n, errno := once(bufs)
 		if errno != 0 {
 			if total > 0 && errno != errnoStop {
+				if pending != nil && errno != ErrnoAgain {
+					*pending = errno
+				}
 				return total, 0
 			}
 			return 0, errno

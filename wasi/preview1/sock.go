@@ -230,6 +230,11 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 	if errno := h.buffers(m, e, iovs, n, false); errno != 0 {
 		return 0, 0, errno
 	}
+	if riflags&riflagPeek == 0 {
+		if errno := e.takePending(); errno != 0 {
+			return 0, 0, errno
+		}
+	}
 	flags := 0
 	if riflags&riflagPeek != 0 {
 		flags |= unix.MSG_PEEK
@@ -240,7 +245,7 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 	}
 	waitall := riflags&riflagWaitall != 0 && riflags&riflagPeek == 0 && e.filetype == filetypeSocketStream
 	roflags := uint16(0)
-	total, errno := untilAll(h.iov, waitall, func(bufs [][]byte) (int, Errno) {
+	total, errno := untilAll(h.iov, waitall, e.pendingFor(), func(bufs [][]byte) (int, Errno) {
 		var got, rflags int
 		var sa unix.Sockaddr
 		errno := h.retry(e, unix.POLLIN, func() (err error) {
@@ -316,6 +321,9 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 	if errno := h.buffers(m, e, iovs, n, true); errno != 0 {
 		return 0, errno
 	}
+	if errno := e.takePending(); errno != 0 {
+		return 0, errno
+	}
 	var sa unix.Sockaddr
 	if to.IsValid() {
 		to, ok := peerAddr(h.net.Connect, to)
@@ -331,7 +339,7 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 	// to 3.9 MB sent). An error or SO_SNDTIMEO after some data went out
 	// answers the count sent, as Linux does; the error comes next time.
 	whole := e.flags&fdflagNonblock == 0 && e.filetype == filetypeSocketStream
-	return untilAll(h.iov, whole, func(bufs [][]byte) (sent int, errno Errno) {
+	return untilAll(h.iov, whole, e.pendingFor(), func(bufs [][]byte) (sent int, errno Errno) {
 		errno = h.retry(e, unix.POLLOUT, func() (err error) {
 			sent, err = unix.SendmsgBuffers(e.hostFd, bufs, nil, sa, unix.MSG_NOSIGNAL)
 			return err

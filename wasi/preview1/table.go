@@ -68,6 +68,26 @@ type fdEntry struct {
 	// (pollTurn).
 	yielded uint64
 	owed    [2]bool
+	// pending is a socket's error that came after part of a transfer,
+	// for its next read or write (untilAll).
+	pending Errno
+}
+
+// pendingFor is where untilAll keeps an error for e's next transfer: a
+// socket's pending, nil for anything else (a pipe's EPIPE stays the
+// kernel's).
+func (e *fdEntry) pendingFor() *Errno {
+	if e.kind != kindSocket {
+		return nil
+	}
+	return &e.pending
+}
+
+// takePending returns the error kept for e's next transfer, and forgets it.
+func (e *fdEntry) takePending() Errno {
+	errno := e.pending
+	e.pending = 0
+	return errno
 }
 
 // unseekable says the kernel is not asked to seek, pread, pwrite or advise

@@ -49,6 +49,7 @@ static int sndto(int fd, const void *b, int n, int v6, int port) { waddr a = {v6
 static int rcvfrom(int fd, void *b, int n, int *trunc) { uint8_t st[128]; waddr a = {st, 128}; struct { void *b; uint32_t n; } io = {b, n}; uint32_t p, nr; uint16_t rf = 0; if (E(w_recvfrom(fd, &io, 1, &a, 0, &p, &nr, &rf))) return -1; *trunc = rf & 1; return nr; }
 static int gopt(int fd, int name, int *v) { uint32_t l = 4; return E(w_getopt(fd, 0, name, v, &l)); }
 static int sopt(int fd, int name, int v) { return E(w_setopt(fd, 0, name, &v, 4)); }
+static int rst(int fd) { int32_t l[2] = {1, 0}; return E(w_setopt(fd, 0, 9, l, 8)); }
 enum { O_REUSE = 0, O_TYPE = 1, O_ERR = 2, O_RCVBUF = 6, O_KEEP = 7, T_DGRAM = 1, T_STREAM = 2 };
 static int acc(int fd) { return accept(fd, NULL, NULL); }
 #else
@@ -62,6 +63,7 @@ static int sndto(int fd, const void *b, int n, int v6, int port) { struct sockad
 static int rcvfrom(int fd, void *b, int n, int *trunc) { struct iovec io = {b, n}; struct msghdr m = {.msg_iov = &io, .msg_iovlen = 1}; int r = recvmsg(fd, &m, 0); *trunc = !!(m.msg_flags & MSG_TRUNC); return r; }
 static int gopt(int fd, int name, int *v) { socklen_t l = 4; return getsockopt(fd, SOL_SOCKET, name, v, &l); }
 static int sopt(int fd, int name, int v) { return setsockopt(fd, SOL_SOCKET, name, &v, 4); }
+static int rst(int fd) { struct linger l = {1, 0}; return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l); }
 enum { O_REUSE = SO_REUSEADDR, O_TYPE = SO_TYPE, O_ERR = SO_ERROR, O_RCVBUF = SO_RCVBUF, O_KEEP = SO_KEEPALIVE, T_DGRAM = SOCK_DGRAM, T_STREAM = SOCK_STREAM };
 static int acc(int fd) { return accept(fd, NULL, NULL); }
 #endif
@@ -148,6 +150,19 @@ int main(void) {
 		outs("poll closed peer OUT only", pname(pl(c, POLLOUT, 300)));
 		outs("poll closed peer IN only", pname(pl(c, POLLIN, 300)));
 		close(c);
+		/* A reset after part of a WAITALL read: the part, then the
+		 * reset, never a clean end. */
+		c = mk(v6, 0); con(c, v6, port); s = acc(l);
+		memset(buf, 'r', 30000);
+		out("send before a reset", send(c, buf, 30000, 0));
+		out("SO_LINGER 0", rst(c));
+		close(c);
+		usleep(20000);
+		static char rbuf[100000];
+		out("recv WAITALL past a reset", recv(s, rbuf, sizeof rbuf, MSG_WAITALL));
+		out("recv after the reset", recv(s, rbuf, sizeof rbuf, 0));
+		out("recv after the reset again", recv(s, rbuf, sizeof rbuf, 0));
+		close(s);
 		/* 4 MB through two non-blocking ends in one thread: short
 		 * sends and reads, EAGAIN on both sides, nothing lost. */
 		c = mk(v6, 0); con(c, v6, port); s = acc(l); nb(c); nb(s);
