@@ -138,7 +138,10 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		out = filepath.Join(dir, name)
 		cmd := exec.Command("gcc", "-O2", "-Wall", "-o", out, filepath.Join(src, "c", "sockets.c"))
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Sprintf("cannot build the native sockets program with gcc: %v: %s", err, lastLines(string(b), 3)), nil
+			if !compilerWorks("gcc") {
+				return "", fmt.Sprintf("cannot build the native sockets program with gcc: %v: %s", err, lastLines(string(b), 3)), nil
+			}
+			return "", "", fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, lastLines(string(b), 5))
 		}
 		return out, "", nil
 	case "echo", "netc", "isatty", "edges", "sockets", "append", "access", "bigwrite", "emfile":
@@ -148,7 +151,10 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		}
 		cmd := exec.Command("clang", "--target=wasm32-wasi", "-O2", "-Wall", "-o", out, file)
 		if b, err := cmd.CombinedOutput(); err != nil {
-			return "", fmt.Sprintf("cannot build the C guest %s with clang --target=wasm32-wasi (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32; integration/deps.sh installs them): %v: %s", name, err, lastLines(string(b), 3)), nil
+			if !compilerWorks("clang", "--target=wasm32-wasi") {
+				return "", fmt.Sprintf("cannot build the C guest %s with clang --target=wasm32-wasi (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32; integration/deps.sh installs them): %v: %s", name, err, lastLines(string(b), 3)), nil
+			}
+			return "", "", fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, lastLines(string(b), 5))
 		}
 	case "rust":
 		rustc, target := rustWasi()
@@ -173,6 +179,23 @@ func buildNetGuest(name string) (path, skip string, err error) {
 		return "", "", fmt.Errorf("runw compile %s: %v: %s", out, err, b)
 	}
 	return out, "", nil
+}
+
+// compilerWorks says the C compiler (with its flags) builds a program of
+// nothing, so that a test's own source that does not build fails the
+// test: skipped as a missing toolchain, a compile error in sockets.c went
+// unseen.
+func compilerWorks(cc string, flags ...string) bool {
+	dir, err := os.MkdirTemp("", "runw-cc-")
+	if err != nil {
+		return false
+	}
+	defer os.RemoveAll(dir)
+	src := filepath.Join(dir, "empty.c")
+	if os.WriteFile(src, []byte("int main(void) { return 0; }\n"), 0o644) != nil {
+		return false
+	}
+	return exec.Command(cc, append(flags, "-o", filepath.Join(dir, "empty"), src)...).Run() == nil
 }
 
 // rustWasi finds a rustc with the standard library for preview1 and that
