@@ -836,6 +836,22 @@ func TestTmpfsOptionsAsRuncHandsThem(t *testing.T) {
 	if out := runOutput(t, r, b, "tmpfs-owner"); !strings.HasPrefix(out, "OK\n") {
 		t.Errorf("user 1000 writing into a tmpfs of uid=1000,gid=1001,mode=750: %q, want OK", out)
 	}
+	// An id the user namespace does not map (it maps 0-65535) is
+	// refused, as the kernel refuses it under runc; it was taken as a
+	// host uid, outside the container's range.
+	b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts[:len(s.Mounts)-1], tmpfs("uid=70000", "gid=70000")) })
+	if res := r.run("run", "-b", b.dir, "tmpfs-unmapped"); res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "uid=70000: invalid argument") {
+		t.Errorf("tmpfs of an unmapped uid=70000: %v, want one line, invalid argument, exit 1", res)
+	}
+	// Mount flags runc reads, not filesystem data, do not reach it.
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts[:len(s.Mounts)-1], tmpfs("nosuid", "silent", "loud", "iversion", "noiversion", "size=1m"))
+		s.Process.Args = []string{"/probe.wasm", "write", "/t/x", "y"}
+		s.Process.User = specs.User{}
+	})
+	if out := runOutput(t, r, b, "tmpfs-flags"); out != "OK\n" {
+		t.Errorf("a tmpfs with silent, loud, iversion and noiversion: %q, want OK", out)
+	}
 	r.assertRootEmpty()
 }
 

@@ -305,10 +305,13 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		// A tmpfs's root belongs to the container's root, as under
 		// runc, or to its uid= and gid=, container ids.
 		root, err := tmpfsOwner(plan.TmpfsData[d])
+		if err == nil {
+			root, err = sandbox.mappedUser(root)
+		}
 		if err != nil {
 			return initConfig{}, fmt.Errorf("mount tmpfs at %q: %w", dest, err)
 		}
-		if err := makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), sandbox.hostUser(root)); err != nil {
+		if err := makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), root); err != nil {
 			return initConfig{}, err
 		}
 	}

@@ -397,6 +397,29 @@ func (sb *Sandbox) hostUser(u wasi.User) wasi.User {
 	return wasi.User{UID: mapID(sb.UIDMappings, u.UID), GID: mapID(sb.GIDMappings, u.GID), AdditionalGids: u.AdditionalGids}
 }
 
+// mappedUser is hostUser for ids the container names itself (a tmpfs's
+// uid= and gid=), which its user namespace must map: the kernel reads
+// them in the namespace that mounts the tmpfs, and refuses one it does
+// not map, as under runc. Taken as they were, an unmapped uid=70000 gave
+// the tmpfs to host uid 70000, outside the container's range (another
+// user's, or another container's).
+func (sb *Sandbox) mappedUser(u wasi.User) (wasi.User, error) {
+	if !sb.has(specs.UserNamespace) || len(sb.UIDMappings) == 0 || len(sb.GIDMappings) == 0 {
+		// No namespace, or one joined by path, whose mappings the
+		// spec does not give: as hostUser.
+		return sb.hostUser(u), nil
+	}
+	uid, ok := hostID(sb.UIDMappings, u.UID)
+	if !ok {
+		return u, fmt.Errorf("uid=%d: %w", u.UID, unix.EINVAL)
+	}
+	gid, ok := hostID(sb.GIDMappings, u.GID)
+	if !ok {
+		return u, fmt.Errorf("gid=%d: %w", u.GID, unix.EINVAL)
+	}
+	return wasi.User{UID: uid, GID: gid}, nil
+}
+
 // mapID is id on the host through maps, or id itself where no mapping
 // covers it.
 func mapID(maps []specs.LinuxIDMapping, id uint32) uint32 {

@@ -456,7 +456,8 @@ var mountFlagOptions = map[string]bool{
 	"strictatime": true, "nostrictatime": true, "lazytime": true, "nolazytime": true,
 	"mand": true, "nomand": true, "bind": true, "rbind": true, "private": true, "rprivate": true,
 	"shared": true, "rshared": true, "slave": true, "rslave": true, "unbindable": true,
-	"runbindable": true, "remount": true, "defaults": true,
+	"runbindable": true, "remount": true, "defaults": true, "silent": true, "loud": true,
+	"iversion": true, "noiversion": true,
 }
 
 // overlayData keeps an overlay mount's filesystem options (everything but
