@@ -953,6 +953,30 @@ func TestShallowBindHidesSubmounts(t *testing.T) {
 			if out := runOutput(t, r, b, id); out != tc.want+"\n" {
 				t.Errorf("%s, %s: the guest lists /m/sub as %q, want %q", ns.name, tc.option, out, tc.want)
 			}
+			// A read-only path there is a grant of its own, opened
+			// inside the bind's mount alone as well.
+			b.edit(func(s *specs.Spec) {
+				if s.Linux == nil {
+					s.Linux = &specs.Linux{}
+				}
+				s.Linux.ReadonlyPaths = []string{"/m/sub"}
+			})
+			if out := runOutput(t, r, b, id); out != tc.want+"\n" {
+				t.Errorf("%s, %s, /m/sub a read-only path: the guest lists it as %q, want %q", ns.name, tc.option, out, tc.want)
+			}
+			b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "sleep", "60s"} })
+			r.mustRun("create", "-b", b.dir, id)
+			if ns.linux() != nil {
+				st, _, _ := r.state(id)
+				entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/root/m/sub", st.Pid))
+				if err != nil || len(entries) != 1 || entries[0].Name() != tc.want {
+					t.Errorf("%s, %s, /m/sub a read-only path: the container's root has %v (%v), want [%s]", ns.name, tc.option, entries, err, tc.want)
+				}
+			}
+			if out := r.mustRun("exec", id, "/probe.wasm", "ls", "/m/sub", "write", "/m/sub/x", "y").stdout; !strings.HasPrefix(out, tc.want+"\nERR ") {
+				t.Errorf("%s, %s, /m/sub a read-only path: an exec'd guest lists it and writes there: %q, want %q and a refusal", ns.name, tc.option, out, tc.want)
+			}
+			r.mustRun("delete", "-f", id)
 		}
 	}
 	// A component's grants, opened by wasmtime through runw's copies.

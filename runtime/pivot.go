@@ -92,6 +92,14 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 				return attachInRoot(rootfs, tree, source, rel, readOnly)
 			}
 		}
+		if g.Within != "" && g.Shallow {
+			// A read-only path below a shallow bind: runw's descriptor
+			// is in a copy of that bind's mount alone (openWithin),
+			// which the container's tree cannot take a bind from; the
+			// path there, under the shallow bind made before it, is the
+			// same directory, bound onto itself, as runc does.
+			bind = selfBindInRoot
+		}
 		err := bind(rootfs, g.HostPath, rel, g.ReadOnly, g.Shallow)
 		if _, isTree := trees[g.HostPath]; errors.Is(err, unix.EINVAL) && !isTree {
 			err = bindHere(rootfs, g.HostPath, rel, g.ReadOnly, g.Shallow)
@@ -280,6 +288,18 @@ func bindInRoot(rootfs, source, rel string, readOnly, shallow bool) error {
 		return err
 	}
 	return readOnlyInRoot(rootfs, source, rel)
+}
+
+// selfBindInRoot binds what is at rel inside rootfs onto itself (its own
+// mount alone), read-only if asked; source is not used.
+func selfBindInRoot(rootfs, _, rel string, readOnly, _ bool) error {
+	err := atInRoot(rootfs, rel, func(at string) error {
+		return unix.Mount(at, at, "", unix.MS_BIND, "")
+	})
+	if err != nil || !readOnly {
+		return err
+	}
+	return readOnlyInRoot(rootfs, path.Join(rootfs, rel), rel)
 }
 
 // bindHere is bindInRoot for a source runw handed over as a descriptor

@@ -347,6 +347,29 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 	return h.files, nil
 }
 
+// openWithin opens rel inside the directory within (securejoin: a link
+// stays inside it). shallow: inside a copy of within's mount alone, so
+// that nothing mounted below within on the host is crossed into. The
+// attack this stops: a read-only path below a bind that is not an rbind
+// was opened on the host path, through the host's tmpfs of secrets
+// mounted there, which the bind itself keeps out of the guest's sight.
+func openWithin(within, rel string, shallow bool) (*os.File, error) {
+	if !shallow {
+		return pathrs.OpenInRoot(within, rel)
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, within, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		// Where no copy can be made (no mount API, a runw that may not
+		// mount), no grant's can (preview1's confine): the host path,
+		// as every grant is then seen.
+		logDebugf("%s: no copy of its mount (%v): opened on the host path", within, err)
+		return pathrs.OpenInRoot(within, rel)
+	}
+	root := os.NewFile(uintptr(fd), within)
+	defer root.Close() // the file opened in it keeps the copy
+	return pathrs.OpenatInRoot(root, rel)
+}
+
 // passWithin hands the init the grants runw made of paths inside other
 // grants (wasi.Preopen.Within: the read-only paths), each opened inside
 // the directory that holds it, by descriptor.
@@ -371,7 +394,7 @@ func (cfg *initConfig) passWithin(h *handedOver) error {
 			if err != nil || !filepath.IsLocal(rel) {
 				return fmt.Errorf("grant %q: %q is not inside %q", g.GuestPath, g.HostPath, g.Within)
 			}
-			f, err := pathrs.OpenInRoot(g.Within, rel)
+			f, err := openWithin(g.Within, rel, g.Shallow)
 			if err != nil {
 				return fmt.Errorf("grant %q: %w", g.GuestPath, spec.ErrnoOf(err))
 			}

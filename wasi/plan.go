@@ -348,9 +348,13 @@ func (p *Plan) readOnlyPaths(b *spec.Bundle) {
 			continue
 		}
 		// Writable for mount points where the mount that holds it is.
+		// Shallow as its holder: a bind that is not an rbind shows
+		// nothing mounted below it on the host, and neither may this
+		// grant.
 		holder, _, _ := p.holder(r.Path)
 		*grants = append(*grants, Preopen{HostPath: filepath.Join(root, rel), GuestPath: r.Path, ReadOnly: true, Within: root,
-			Remounted: !holder.ReadOnly || holder.Remounted || holder.GuestPath == "/"})
+			Remounted: !holder.ReadOnly || holder.Remounted || holder.GuestPath == "/",
+			Shallow:   holder.Shallow})
 	}
 }
 
