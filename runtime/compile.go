@@ -149,7 +149,7 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	}
 	defer copied.Close()
 	// Remembered as the file was when opened, if it is still so and
-	// nobody could write it unseen (wasi.Unwritten).
+	// nobody could write it unseen (wasi.Lease).
 	if unwritten {
 		cache.Remember(module, info, key)
 	}
@@ -298,7 +298,7 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 
 // openSealed opens the module file at module and returns its sealed copy
 // (sealedCopy), the file as it was when opened, the key of its bytes, and
-// whether nobody could write it unseen then (wasi.Unwritten).
+// whether nobody could write it unseen meanwhile (wasi.Lease).
 // A file larger than wasi.MaxModuleSize is refused on its size, before any
 // of it is copied: the copy is a memfd charged to this process's cgroup
 // (the container's, for the init), and 512 MiB of it took an init under a
@@ -309,19 +309,27 @@ func openSealed(module, name string, kind spec.Kind) (copied *os.File, info os.F
 		return nil, nil, "", false, err
 	}
 	defer f.Close()
-	unwritten = wasi.Unwritten(f) // before the stat whose identity it vouches for
-	info, err = f.Stat()
+	// Held across the stat whose identity it vouches for and the copy.
+	lease := wasi.HoldLease(f)
+	copied, info, key, err = statAndCopy(f, name, kind)
+	unwritten = lease.Release()
+	return copied, info, key, unwritten, err
+}
+
+// statAndCopy is openSealed's work on the opened module f.
+func statAndCopy(f *os.File, name string, kind spec.Kind) (*os.File, os.FileInfo, string, error) {
+	info, err := f.Stat()
 	if err != nil {
-		return nil, nil, "", false, err
+		return nil, nil, "", err
 	}
 	if info.Size() > wasi.MaxModuleSize {
-		return nil, nil, "", false, &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
+		return nil, nil, "", &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
 	}
-	copied, key, err = sealedCopy(f, name, kind)
+	copied, key, err := sealedCopy(f, name, kind)
 	if err != nil {
-		return nil, nil, "", false, err
+		return nil, nil, "", err
 	}
-	return copied, info, key, unwritten, nil
+	return copied, info, key, nil
 }
 
 // sealedCopy copies the module file f into a memfd, at most

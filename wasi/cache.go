@@ -372,7 +372,7 @@ var bootID = sync.OnceValue(func() string {
 // every write: a store through a shared writable mapping changes the
 // time only at the page's first write fault, so stores after it, into a
 // page still mapped writable, change the file and not its identity
-// (Unwritten says when that cannot be).
+// (Lease says when that cannot be).
 func identity(fi os.FileInfo) string {
 	st := fi.Sys().(*syscall.Stat_t)
 	return fmt.Sprintf("%d:%d:%d:%d.%d:%d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
@@ -417,47 +417,60 @@ func (c *Cache) keyFor(path string, text bool, limit int64) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	// Stat again, after Unwritten: the identity must be of the file as
-	// it was once no mapping could write it unseen.
-	unwritten := Unwritten(f)
-	if fi, err = f.Stat(); err != nil {
-		return "", err
+	// Stat again, under the lease: the identity must be of the file as
+	// it is while no mapping can write it unseen.
+	lease := HoldLease(f)
+	fi, err = f.Stat()
+	var key string
+	if err == nil {
+		key, err = CopyKeyed(io.Discard, f, path, limit, text)
 	}
-	key, err := CopyKeyed(io.Discard, f, path, limit, text)
-	if err != nil {
-		return "", err
-	}
-	if unwritten {
+	if lease.Release() && err == nil {
 		c.Remember(path, fi, key)
 	}
-	return key, nil
+	return key, err
 }
 
-// Unwritten reports whether nobody holds the open file f for writing: no
-// descriptor open for writing and no shared writable mapping (a read
-// lease, F_SETLEASE, is refused while there is one; it is let go at
-// once). Only then may its identity be indexed (Remember). The attack
-// this stops: a file's times change at the first write fault of a page
-// of a shared writable mapping, not at later stores into that page, so a
-// writer that held the module mapped, and stored into it after runw
-// indexed it, had runw run the old module's cached code while the file
-// held another (a scanner would see the new one). A mapping made later
-// faults, and so changes the times, before its first store. false where
-// leases are unavailable (another owner without CAP_LEASE, a file system
-// without them): the file is then hashed every time.
-func Unwritten(f *os.File) bool {
-	fd := int(f.Fd())
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
+// Lease is a read lease (F_SETLEASE) on a module file, held while its
+// identity is taken and its bytes are read, so that what is indexed
+// (Remember) is what the file held. The kernel grants it only while
+// nobody holds the file for writing (no descriptor open for writing, no
+// shared writable mapping), and a writer's open waits for its release.
+// The attack this stops: a file's times change at the first write fault
+// of a page of a shared writable mapping, not at later stores into that
+// page, so a writer that held the module mapped, and stored into it
+// after runw indexed it (or while runw read it), had runw run the old
+// module's cached code while the file held another (a scanner would see
+// the new one). A mapping made after the release faults, and so changes
+// the times, before its first store.
+type Lease struct{ f *os.File }
+
+// HoldLease takes a read lease on the open file f; nil where none can be
+// had (a writer holds the file; another owner's file, without
+// CAP_LEASE; a file system without leases): the file's identity must
+// then not be indexed, and it is hashed every time.
+func HoldLease(f *os.File) *Lease {
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
+		return nil
+	}
+	return &Lease{f}
+}
+
+// Release lets the lease go, and reports whether it was still whole: no
+// writer's open broke it meanwhile. Nil-safe (false).
+func (l *Lease) Release() bool {
+	if l == nil {
 		return false
 	}
-	unix.FcntlInt(uintptr(fd), unix.F_SETLEASE, unix.F_UNLCK)
-	return true
+	held, err := unix.FcntlInt(l.f.Fd(), unix.F_GETLEASE, 0)
+	unix.FcntlInt(l.f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
+	return err == nil && held == unix.F_RDLCK
 }
 
 // Remember records in the identity index that the file at path, as fi
 // described it before it was read, has key: only if it is unchanged since
 // (a file rewritten while read keeps no index entry). fi must have been
-// taken after Unwritten said true of the file.
+// taken, and the file read, under a Lease that stayed whole.
 func (c *Cache) Remember(path string, fi os.FileInfo, key string) {
 	if fi2, err := os.Stat(path); err == nil && identity(fi2) == identity(fi) {
 		if writeAtomic(c.indexFile(path, fi), []byte(key)) == nil {

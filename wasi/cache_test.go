@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -765,5 +766,55 @@ func TestStoreFromLeavesNoArtifactWithoutItsSum(t *testing.T) {
 	}
 	if _, err := os.Stat(c.path(key)); err == nil {
 		t.Error("the artifact without its sidecar was left behind")
+	}
+}
+
+// A lease is refused while a writer holds the module, and reads as
+// broken when a writer opens it while it is held (the writer's open
+// waits for its release): the identity index is then left alone.
+func TestLeaseSeesWriters(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs CAP_LEASE or the file's owner; runs as root in make test")
+	}
+	p := writeWAT(t, 1)
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := HoldLease(f); l != nil {
+		l.Release()
+		t.Error("a lease was granted while a writer held the file")
+	}
+	w.Close()
+	l := HoldLease(f)
+	if l == nil {
+		t.Fatal("no lease on a file nobody writes")
+	}
+	// Another process's open for writing breaks it.
+	writer := exec.Command("sh", "-c", "exec 3>>"+p)
+	if err := writer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		held, _ := unix.FcntlInt(f.Fd(), unix.F_GETLEASE, 0)
+		if held != unix.F_RDLCK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if l.Release() {
+		t.Error("a lease a writer's open broke reads as whole")
+	}
+	if err := writer.Wait(); err != nil {
+		t.Errorf("the writer's open after the release: %v", err)
+	}
+	if l := HoldLease(f); l == nil || !l.Release() {
+		t.Error("no whole lease once the writer is gone")
 	}
 }
