@@ -533,6 +533,7 @@ func TestExnrefTypesAreRefusedNotAborted(t *testing.T) {
 	for _, c := range []struct{ name, wat, want string }{
 		{"WASI import with an exnref", "exnrefimport.wat", `its import "wasi_snapshot_preview1" "proc_exit" has exnref in its type, which no WASI function has`},
 		{"_start returning an exnref", "exnrefstart.wat", `exports a _start that returns exnref`},
+		{"_start returning a v128", "startv128.wat", `exports a _start that returns v128`},
 		{"tag export", "tagexport.wat", `exports a tag ("err")`},
 		{"tag import", "tagimport.wat", `imports a tag ("env" "err")`},
 	} {

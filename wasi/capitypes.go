@@ -51,7 +51,8 @@ var errUnread = errors.New("runw cannot read its types")
 //     the C API has no tag, so a module that imports or exports one is
 //     refused (a tag thrown and caught inside the module is fine);
 //   - _start's results, which wasmtime-go converts when _start returns:
-//     an exnref among them is refused, where other results are ignored.
+//     an exnref or a v128 among them (wasmtime-go panics on a v128) is
+//     refused, where other results are ignored.
 //
 // Functions, locals, blocks and tables with exnref inside the module are
 // none of runw's business and run.
@@ -103,7 +104,11 @@ func checkCAPITypes(wasm []byte) error {
 	if startType < 0 || startType >= len(types) {
 		return errUnread
 	}
-	if what := types[startType].results; what != "" {
+	what := types[startType].results
+	if what == "" {
+		what = types[startType].startResults
+	}
+	if what != "" {
 		return fmt.Errorf("exports a _start that returns %s, which runw cannot receive from wasmtime: a WASI command's _start returns nothing", what)
 	}
 	return nil
@@ -112,7 +117,7 @@ func checkCAPITypes(wasm []byte) error {
 // funcType is what checkCAPITypes keeps of a function type: the first
 // parameter and result type wasmtime's C API cannot describe, named
 // ("exnref"), or "" where there is none.
-type funcType struct{ params, results string }
+type funcType struct{ params, results, startResults string }
 
 // funcTypes reads a type section: one funcType per type.
 func funcTypes(b []byte) ([]funcType, error) {
@@ -132,11 +137,17 @@ func funcTypes(b []byte) ([]funcType, error) {
 			return nil, errUnread
 		}
 		var t funcType
-		if t.params, b, err = valTypes(b[1:]); err != nil {
+		if t.params, _, b, err = valTypes(b[1:]); err != nil {
 			return nil, err
 		}
-		if t.results, b, err = valTypes(b); err != nil {
+		var v128 bool
+		if t.results, v128, b, err = valTypes(b); err != nil {
 			return nil, err
+		}
+		if t.results == "" && v128 {
+			// Described by the C API, but a v128 result is one
+			// wasmtime-go cannot convert (it panics): _start's only.
+			t.startResults = "v128"
 		}
 		types = append(types, t)
 	}
@@ -147,24 +158,28 @@ func funcTypes(b []byte) ([]funcType, error) {
 }
 
 // valTypes reads a vector of value types at the start of b: the name of
-// the first the C API cannot describe ("" for none), and what follows.
-func valTypes(b []byte) (string, []byte, error) {
+// the first the C API cannot describe ("" for none), whether a v128 is
+// among them, and what follows.
+func valTypes(b []byte) (string, bool, []byte, error) {
 	count, n, err := readU32(b)
 	if err != nil {
-		return "", nil, errUnread
+		return "", false, nil, errUnread
 	}
 	b = b[n:]
-	first := ""
+	first, v128 := "", false
 	for i := uint32(0); i < count; i++ {
+		if len(b) > 0 && b[0] == 0x7b {
+			v128 = true
+		}
 		var what string
 		if what, b, err = valType(b); err != nil {
-			return "", nil, err
+			return "", false, nil, err
 		}
 		if first == "" {
 			first = what
 		}
 	}
-	return first, b, nil
+	return first, v128, b, nil
 }
 
 // valType reads one value type at the start of b: "" for one the C API

@@ -21,6 +21,8 @@ var capiCases = []struct{ name, src, want string }{
 	{"WASI import with a nullexnref", `(module (import "env" "m" (memory 1)) (import "wasi_snapshot_preview1" "x" (func (param i32 nullexnref))) (func (export "_start")))`, `has nullexnref in its type`},
 	{"_start returning an exnref", `(module (func (export "_start") (result i32 exnref) unreachable))`, `exports a _start that returns exnref`},
 	{"imported _start returning an exnref", `(module (import "env" "a" (func)) (import "env" "s" (func (result exnref))) (export "_start" (func 1)))`, `exports a _start that returns exnref`},
+	{"_start returning a v128", `(module (func (export "_start") (result v128) (v128.const i64x2 0 0)))`, `exports a _start that returns v128`},
+	{"v128 results elsewhere", `(module (func (result v128) (v128.const i64x2 0 0)) (func (export "_start")))`, ""},
 	{"tag export", `(module (tag (export "e") (param i32)) (func (export "_start")))`, `exports a tag ("e")`},
 	{"tag import", `(module (import "env" "e" (tag)) (func (export "_start")))`, `imports a tag ("env" "e")`},
 }
