@@ -115,14 +115,14 @@ func (h *Host) ioOnce(e *fdEntry, bufs [][]byte, write bool, offset int64) (int,
 // which answers the part without making that call, still has it. Lost,
 // a C server reading an upload with MSG_WAITALL read a connection reset
 // part-way as a clean end (0), and a sender met EPIPE, not ECONNRESET.
-// A timeout (EAGAIN) is not kept: the next call may succeed.
+// Only a connection's errors are kept (keptForNext).
 func untilAll(bufs [][]byte, all bool, pending *Errno, once func([][]byte) (int, Errno)) (int, Errno) {
 	total := 0
 	for {
 		n, errno := once(bufs)
 		if errno != 0 {
 			if total > 0 && errno != errnoStop {
-				if pending != nil && errno != ErrnoAgain {
+				if pending != nil && keptForNext(errno) {
 					*pending = errno
 				}
 				return total, 0
@@ -135,6 +135,18 @@ func untilAll(bufs [][]byte, all bool, pending *Errno, once func([][]byte) (int,
 			return total, 0
 		}
 	}
+}
+
+// keptForNext says errno is one a socket keeps as its pending error
+// (sk_err), which Linux answers at the next call after a partial
+// transfer; a timeout or a lack of memory (EAGAIN, ENOBUFS, ENOMEM) is
+// not kept there: the next call may well succeed.
+func keptForNext(errno Errno) bool {
+	switch errno {
+	case ErrnoConnreset, ErrnoPipe, ErrnoTimedout, ErrnoHostunreach, ErrnoNetunreach, ErrnoConnaborted, ErrnoConnrefused:
+		return true
+	}
+	return false
 }
 
 // appendWrite writes bufs at the end of the file fd (fdEntry's

@@ -439,6 +439,10 @@ func (h *Host) sockGetsockopt(m memory, a []arg) Errno {
 		case optError:
 			if v != 0 {
 				v = int(toErrno(unix.Errno(v)))
+			} else if pending := e.takePending(); pending != 0 {
+				// The error a partial transfer kept (untilAll):
+				// Linux's SO_ERROR reads it, and clears it, there.
+				v = int(pending)
 			}
 		case optType:
 			if v == unix.SOCK_DGRAM {

@@ -163,6 +163,14 @@ int main(void) {
 		out("recv after the reset", recv(s, rbuf, sizeof rbuf, 0));
 		out("recv after the reset again", recv(s, rbuf, sizeof rbuf, 0));
 		close(s);
+		/* The same, the reset read through SO_ERROR, which clears it. */
+		c = mk(v6, 0); con(c, v6, port); s = acc(l);
+		send(c, buf, 30000, 0); rst(c); close(c);
+		usleep(20000);
+		out("recv WAITALL past a reset (2)", recv(s, rbuf, sizeof rbuf, MSG_WAITALL));
+		outs("SO_ERROR after the part", soerr(s));
+		out("recv after SO_ERROR", recv(s, rbuf, sizeof rbuf, 0));
+		close(s);
 		/* 4 MB through two non-blocking ends in one thread: short
 		 * sends and reads, EAGAIN on both sides, nothing lost. */
 		c = mk(v6, 0); con(c, v6, port); s = acc(l); nb(c); nb(s);
