@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // `runw run` exits with the guest's status, as a shell reports a native
@@ -95,6 +98,32 @@ func TestKillGivesSignalExitStatus(t *testing.T) {
 			r.assertRootEmpty()
 		})
 	}
+}
+
+// TestFileSizeLimitEndsTheGuestAtItsWrite: podman --ulimit fsize=10000.
+// A native process writing past RLIMIT_FSIZE is killed by the SIGXFSZ the
+// kernel raises at that write (runc and busybox `head -c 100000 >
+// /tmp/big`: 153, every time) and never sees EFBIG. The guest got EFBIG
+// and went on, the signal reaching the init's stop goroutine only later:
+// a guest that exited right after it ended 0, one that went on a while
+// 153. It now ends at that write with 153, each time.
+func TestFileSizeLimitEndsTheGuestAtItsWrite(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "writen", "/tmp/big", "100000", "echo", "after")
+	if err := os.Mkdir(filepath.Join(b.rootfs, "tmp"), 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	b.edit(func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_FSIZE", Hard: 10000, Soft: 10000}}
+	})
+	for i := 0; i < 5; i++ {
+		res := r.run("run", "-b", b.dir, fmt.Sprintf("fsize%d", i))
+		if res.code != 153 || res.stdout != "" || strings.Contains(res.stderr, "goroutine") {
+			t.Errorf("run %d: %v; want exit 153 (128+SIGXFSZ) at the write, no EFBIG, no \"after\"", i, res)
+		}
+	}
+	r.assertRootEmpty()
 }
 
 // podman stop sends TERM: a guest spinning without host calls must stop at

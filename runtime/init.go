@@ -41,8 +41,9 @@ const stopGrace = 10 * time.Millisecond
 // ABRT from abort(3) in the init itself reaches Notify too; abort then
 // ends the init by SIGABRT all the same. Left out: PROF (Go's profiler),
 // the real-time signals (glibc's and Go's own), and those a native
-// process ignores or stops on. PIPE is delivered to the same channel by
-// notifySIGPIPE, only when another process sent it.
+// process ignores or stops on. PIPE and XFSZ are delivered to the same
+// channel by notifyKernelSignals only when another process sent them: the
+// kernel's own, raised on a write of the init, are handled there.
 var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
 	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
 	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGPWR, unix.SIGVTALRM, unix.SIGIO}
@@ -59,9 +60,10 @@ func Init() {
 	signal.Notify(sigs, stopSignals...)
 	pipes := openInitPipes()
 	// A guest writing to a closed pipe or socket gets EPIPE, as a native
-	// process that ignores SIGPIPE does, never a death by signal; a
-	// SIGPIPE another process sends stops it as the others do.
-	if err := notifySIGPIPE(sigs); err != nil {
+	// process that ignores SIGPIPE does, never a death by signal; one
+	// writing past RLIMIT_FSIZE ends at that write with 153; a SIGPIPE or
+	// SIGXFSZ another process sends stops it as the others do.
+	if err := notifyKernelSignals(sigs); err != nil {
 		pipes.fail(err)
 	}
 	// The constructor (runtime/nsenter) unsets it once it has obeyed its
@@ -205,15 +207,42 @@ func runReleased(guest wasi.Guest, fifo string, sigs chan os.Signal) {
 		os.Exit(128 + int(sig.(unix.Signal)))
 	}
 
+	// The stop goroutine takes the first stop signal while the guest
+	// runs; once Run returns it says whether it took one (0: none).
+	ran := make(chan struct{})
+	took := make(chan int, 1)
 	go func() {
-		sig := int((<-sigs).(unix.Signal))
-		guest.Stop(sig)
-		time.Sleep(stopGrace)
-		os.Exit(128 + sig)
+		select {
+		case s := <-sigs:
+			sig := int(s.(unix.Signal))
+			took <- sig
+			guest.Stop(sig)
+			time.Sleep(stopGrace)
+			os.Exit(128 + sig)
+		case <-ran:
+			took <- 0
+		}
 	}()
 	logDebugf("init: released, running the guest")
+	guestRuns()
 	exit := guest.Run()
 	logDebugf("init: guest exited with %d", exit.Code)
+	// A stop signal that came while the guest ran ends the container with
+	// 128+signal, as it ends a native process, even when the guest
+	// returned before the stop goroutine had stopped it: the exit status
+	// then depended on which of the two came first.
+	close(ran)
+	sig := <-took
+	if sig == 0 {
+		select {
+		case s := <-sigs:
+			sig = int(s.(unix.Signal))
+		default:
+		}
+	}
+	if sig != 0 {
+		os.Exit(128 + sig)
+	}
 	if exit.Trap != "" {
 		fmt.Fprintf(os.Stderr, "Error: %s\n", exit.Trap)
 	}
