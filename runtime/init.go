@@ -36,7 +36,8 @@ const stopGrace = 10 * time.Millisecond
 // exited 2, and XCPU (RLIMIT_CPU's too), XFSZ, PWR, VTALRM and IO were
 // ignored. Go delivers SEGV, BUS, FPE, ILL, TRAP, SYS and STKFLT to
 // Notify only when a process sent them; a real fault is still wasmtime's
-// (a trap) or Go's (a crash). One that lands on the thread running wasm
+// (a trap) or Go's (a crash), and the SIGSYS of a seccomp profile's
+// SCMP_ACT_TRAP is runw_sigsys's (kernelsignals.go). One that lands on the thread running wasm
 // code is wasmtime's first, which may take it for the guest's trap (134).
 // ABRT from abort(3) in the init itself reaches Notify too; abort then
 // ends the init by SIGABRT all the same. Left out: PROF (Go's profiler),

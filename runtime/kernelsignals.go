@@ -3,6 +3,7 @@ package runtime
 /*
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,6 +53,85 @@ static void runw_sigxfsz(int sig, siginfo_t *si, void *uc) {
 
 static void runw_guest_runs(void) { runw_guest_running = 1; }
 
+// SYS_SECCOMP, the si_code of a SIGSYS from a filter's SCMP_ACT_TRAP (the
+// kernel's uapi name; glibc does not define it).
+#define RUNW_SYS_SECCOMP 1
+#define RUNW_SYS_NAMES 1024
+
+// runw_go_sigsys is Go's own SIGSYS handler, which runw_sigsys calls for
+// every SIGSYS that is not a seccomp trap.
+static struct sigaction runw_go_sigsys;
+// runw_sys_names names the system calls the spec's profile traps, by
+// number, for runw_sigsys's line (runw_sigsys_name).
+static const char *runw_sys_names[RUNW_SYS_NAMES];
+
+static char *runw_append(char *p, char *end, const char *s) {
+	while (*s && p < end) *p++ = *s++;
+	return p;
+}
+
+static char *runw_append_num(char *p, char *end, unsigned int n) {
+	char d[12];
+	int i = 0;
+	do { d[i++] = '0' + n % 10; n /= 10; } while (n);
+	while (i > 0 && p < end) *p++ = d[--i];
+	return p;
+}
+
+// runw_sigsys ends the init by SIGSYS when a call is trapped by the
+// spec's seccomp filter (SCMP_ACT_TRAP), as the kernel ends a native
+// process that does not handle SIGSYS (runc: 159), after one line
+// naming the call. Go's handler took the trap for a crash of its own and
+// wrote every goroutine of the init into the container's log (some 224
+// lines, exit 2). Any other SIGSYS (kill -s SYS) is Go's, as before: it
+// delivers one sent by a process to the init's stop signals.
+// It never returns into the trapped call, so what the profile refuses
+// stays refused; and no other process can forge a seccomp trap to end the
+// container this way: the kernel refuses a positive si_code
+// (rt_sigqueueinfo) from any process but the receiver itself.
+// Everything here is async-signal-safe: the line is built by hand.
+static void runw_sigsys(int sig, siginfo_t *si, void *uc) {
+	if (si->si_code != RUNW_SYS_SECCOMP) {
+		if (runw_go_sigsys.sa_flags & SA_SIGINFO) {
+			runw_go_sigsys.sa_sigaction(sig, si, uc);
+		} else if (runw_go_sigsys.sa_handler != SIG_DFL && runw_go_sigsys.sa_handler != SIG_IGN) {
+			runw_go_sigsys.sa_handler(sig);
+		}
+		return;
+	}
+	int saved = errno;
+	char line[256], *p = line, *end = line + sizeof(line) - 1;
+	unsigned int nr = (unsigned int)si->si_syscall;
+	p = runw_append(p, end, "runw: system call ");
+	if (nr < RUNW_SYS_NAMES && runw_sys_names[nr] != NULL) {
+		p = runw_append(p, end, runw_sys_names[nr]);
+		p = runw_append(p, end, " (");
+		p = runw_append_num(p, end, nr);
+		p = runw_append(p, end, ")");
+	} else {
+		p = runw_append_num(p, end, nr);
+	}
+	p = runw_append(p, end, " denied by the seccomp profile (SCMP_ACT_TRAP)\n");
+	(void)!write(2, line, p - line);
+	struct sigaction dfl;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	sigemptyset(&dfl.sa_mask);
+	sigaction(SIGSYS, &dfl, NULL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGSYS);
+	raise(SIGSYS);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	// Not reached unless the signal could not be raised.
+	errno = saved;
+	_exit(128 + SIGSYS);
+}
+
+static void runw_sigsys_name(int nr, const char *name) {
+	if (nr >= 0 && nr < RUNW_SYS_NAMES) runw_sys_names[nr] = name;
+}
+
 static int runw_install(int sig, void (*handler)(int, siginfo_t *, void *)) {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -68,7 +148,16 @@ static int runw_kernel_signals_install(int wfd) {
 	runw_sig_wfd = wfd;
 	runw_sig_self = getpid();
 	int rc = runw_install(SIGPIPE, runw_sigpipe);
-	return rc != 0 ? rc : runw_install(SIGXFSZ, runw_sigxfsz);
+	if (rc == 0) rc = runw_install(SIGXFSZ, runw_sigxfsz);
+	if (rc != 0) return rc;
+	// Every signal blocked while it runs, as under Go's own handler, which
+	// it calls.
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = runw_sigsys;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigfillset(&sa.sa_mask);
+	return sigaction(SIGSYS, &sa, &runw_go_sigsys) == 0 ? 0 : errno;
 }
 */
 import "C"
@@ -106,6 +195,11 @@ import (
 // sender), so small C handlers do, by the sender's pid in the signal's
 // siginfo. Children the init starts (the compile child) get the default
 // actions back at exec.
+//
+// It also installs runw_sigsys, which ends the init by SIGSYS with one
+// line when the spec's seccomp profile traps a call (SCMP_ACT_TRAP) and
+// leaves every other SIGSYS to Go's handler, which delivers one sent by
+// kill to sigs (the init's stop signals ask Go for SIGSYS).
 func notifyKernelSignals(sigs chan<- os.Signal) error {
 	fds := make([]int, 2)
 	if err := unix.Pipe2(fds, unix.O_CLOEXEC); err != nil {
@@ -117,7 +211,7 @@ func notifyKernelSignals(sigs chan<- os.Signal) error {
 	if rc := C.runw_kernel_signals_install(C.int(fds[1])); rc != 0 {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
-		return fmt.Errorf("install the SIGPIPE and SIGXFSZ handlers: %w", unix.Errno(rc))
+		return fmt.Errorf("install the SIGPIPE, SIGXFSZ and SIGSYS handlers: %w", unix.Errno(rc))
 	}
 	go func() {
 		b := make([]byte, 1)
@@ -138,3 +232,10 @@ func notifyKernelSignals(sigs chan<- os.Signal) error {
 // guestRuns tells the SIGXFSZ handler that the guest runs from now on: a
 // write past RLIMIT_FSIZE ends it.
 func guestRuns() { C.runw_guest_runs() }
+
+// sysNames bounds the system call numbers the SIGSYS handler can name.
+const sysNames = C.RUNW_SYS_NAMES
+
+// nameSyscall names system call nr in the SIGSYS handler's line. The name
+// is copied to C memory that lives as long as the init.
+func nameSyscall(nr int, name string) { C.runw_sigsys_name(C.int(nr), C.CString(name)) }

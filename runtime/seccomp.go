@@ -96,10 +96,29 @@ func (sb *Sandbox) applySeccomp(first bool) error {
 	if err := checkInitAllowed(filter, needs); err != nil {
 		return err
 	}
+	nameTraps(sb.Seccomp)
 	if err := filter.Load(); err != nil {
 		return fmt.Errorf("seccomp: load the filter: %w", err)
 	}
 	return nil
+}
+
+// nameTraps gives the init's SIGSYS handler (kernelsignals.go) the names
+// of the system calls, when the profile traps any (SCMP_ACT_TRAP), so that
+// its one line on a trap names the call. A handler cannot look them up.
+func nameTraps(s *specs.LinuxSeccomp) {
+	traps := s.DefaultAction == specs.ActTrap
+	for _, rule := range s.Syscalls {
+		traps = traps || rule.Action == specs.ActTrap
+	}
+	if !traps {
+		return
+	}
+	for nr := 0; nr < sysNames; nr++ {
+		if name, err := libseccomp.ScmpSyscall(nr).GetName(); err == nil {
+			nameSyscall(nr, name)
+		}
+	}
 }
 
 // seccompHint is added to the error of an init that died without a word
@@ -294,6 +313,9 @@ type initCall struct {
 	args [6]uint64
 	// enosys: the caller falls back on ENOSYS, so that answer will do.
 	enosys bool
+	// anyError: the caller goes on after any error, so only an action
+	// that ends the init there (a trap, a kill) is refused.
+	anyError bool
 }
 
 // initNeeds are the system calls without which the init could not report,
@@ -316,6 +338,15 @@ var initNeeds = []initCall{
 	{name: "clone3", enosys: true},
 	{name: "clone", args: [6]uint64{unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
 		unix.CLONE_THREAD | unix.CLONE_SYSVSEM | unix.CLONE_SETTLS | unix.CLONE_PARENT_SETTID | unix.CLONE_CHILD_CLEARTID}},
+	// glibc's start of each new thread (the guest's, cgo's), which goes on
+	// without them, but makes them with every signal blocked: there
+	// SCMP_ACT_TRAP's SIGSYS kills the init without a word (159 at start,
+	// the guest never run), where no handler can say what happened. And
+	// the guest thread's own signal stack (wasi/stack.go), whose
+	// pthread_getattr_np asks sched_getaffinity: a trap there would end
+	// every container before its guest ran.
+	{name: "set_robust_list", anyError: true}, {name: "rseq", anyError: true},
+	{name: "sched_getaffinity", anyError: true},
 }
 
 // privilegeNeeds are what applyPrivileges calls when the filter is loaded
@@ -369,6 +400,9 @@ func checkInitAllowed(filter *libseccomp.ScmpFilter, needs []initCall) error {
 		}
 		act := uint32(ret) & unix.SECCOMP_RET_ACTION_FULL
 		if c.enosys && uint32(ret) == unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+			continue
+		}
+		if c.anyError && act != unix.SECCOMP_RET_TRAP && act != unix.SECCOMP_RET_KILL_PROCESS && act != unix.SECCOMP_RET_KILL_THREAD {
 			continue
 		}
 		if act != unix.SECCOMP_RET_ALLOW && act != unix.SECCOMP_RET_LOG {
