@@ -195,6 +195,11 @@ func TestGoGuestPathsBesideAMount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The read-only volume has the nested mount's mount point, as runc
+	// needs it to (it cannot make one there).
+	if err := os.Mkdir(filepath.Join(data, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	mounts := []specs.Mount{bindMount("/data", data, "rbind", "ro"), bindMount("/data/sub", sub, "rbind", "ro")}
 	b := newBundle(t, "probe",
 		"cat", "/data.json", "cat", "/data/x", "cat", "/data/subx", "cat", "/data/sub/y", "cat", "/data/sub/../x", "stat", "/data")
@@ -1231,6 +1236,86 @@ func TestMountThroughImageSymlink(t *testing.T) {
 		t.Errorf("exec after /var/run was relinked: %v", res)
 	}
 	r.mustRun("delete", "--force", "varrun2")
+}
+
+// TestMountPointsRuncRefusesFailCreate: a mount whose destination is of
+// the other type in the image (a tmpfs or a directory bind over a file, a
+// file bind over a directory), or whose mount point would have to be made
+// in a read-only volume, fails create in runc's words, exit 1, and leaves
+// no container behind. runw accepted them: the guest had the grant by
+// descriptor, the container's tree that engines read (podman exec, cp,
+// top, health checks) did not, and every exec then failed ("not mounted
+// there", or 127 for a tmpfs below a read-only volume). What runc mounts
+// still runs, and an exec sees it where the guest does.
+func TestMountPointsRuncRefusesFailCreate(t *testing.T) {
+	needsRoot(t, "a mount namespace: the init pivots into the rootfs, as under podman")
+	t.Parallel()
+	srcDir := dirWith(t, "f", "the volume")
+	srcFile := filepath.Join(dirWith(t, "file.txt", "the file"), "file.txt")
+	roVol := dirWith(t, "f", "read-only")
+	if err := os.Mkdir(filepath.Join(roVol, "there"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmpfs := func(dest string) specs.Mount {
+		return specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}}
+	}
+	for _, c := range []struct {
+		id, dest string
+		mounts   []specs.Mount
+		want     string
+	}{
+		{"tmpfs-over-file", "/afile", []specs.Mount{tmpfs("/afile")},
+			`error mounting "tmpfs" to rootfs at "/afile": not a directory`},
+		{"dir-over-file", "/data/imgfile", []specs.Mount{bindMount("/data/imgfile", srcDir, "rbind")},
+			fmt.Sprintf(`error mounting %q to rootfs at "/data/imgfile": not a directory`, srcDir)},
+		{"file-over-dir", "/data", []specs.Mount{bindMount("/data", srcFile, "rbind")},
+			fmt.Sprintf(`error mounting %q to rootfs at "/data": not a directory`, srcFile)},
+		{"in-ro-volume", "/d/newdir", []specs.Mount{bindMount("/d", roVol, "rbind", "ro"), tmpfs("/d/newdir")},
+			`error mounting "tmpfs" to rootfs at "/d/newdir": mkdir /d/newdir: read-only file system`},
+	} {
+		t.Run(c.id, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			b := newBundle(t, "probe", "lstat", c.dest, "sleep", "6s")
+			b.writeFile("afile", "the image's file")
+			b.writeFile("data/imgfile", "the image's file")
+			b.edit(func(s *specs.Spec) {
+				ownMountAndPID(s)
+				s.Mounts = c.mounts
+			})
+			res := r.run("run", "-b", b.dir, c.id)
+			if res.code != 1 || !strings.Contains(res.stderr, c.want) {
+				t.Errorf("runw run: %v; want exit 1 with %s", res, c.want)
+			}
+			oneLine(t, "runw run", res.stderr)
+			r.assertRootEmpty()
+			if got, err := os.ReadFile(filepath.Join(b.rootfs, "afile")); err != nil || string(got) != "the image's file" {
+				t.Errorf("the image's /afile: %q, %v", got, err)
+			}
+			if _, err := os.Lstat(filepath.Join(roVol, "newdir")); err == nil {
+				t.Error("a mount point was made in the read-only volume's source")
+			}
+		})
+	}
+
+	// What runc mounts: a tmpfs over the image's directory, a file over
+	// its file, a tmpfs where the read-only volume has the directory.
+	// The container's process and an exec see each alike.
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.writeFile("afile", "the image's file")
+	b.writeFile("data/imgfile", "the image's file")
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = []specs.Mount{tmpfs("/data"), bindMount("/afile", srcFile, "rbind", "ro"),
+			bindMount("/d", roVol, "rbind", "ro"), tmpfs("/d/there")}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "fits")
+	res := r.run("exec", "fits", "/probe.wasm", "lstat", "/data/imgfile", "cat", "/afile", "write", "/d/there/x", "y", "cat", "/d/there/x")
+	if want := "ERR lstat /data/imgfile: No such file or directory\nthe fileOK\ny"; res.code != 0 || !strings.HasPrefix(res.stdout, want) {
+		t.Errorf("exec into the mounts runc makes: %v; want %q", res, want)
+	}
+	r.mustRun("delete", "--force", "fits")
 }
 
 // TestMaskedPathsAreMasked: linux.maskedPaths (podman's --security-opt

@@ -826,18 +826,24 @@ func TestExecGrantsStayInsideThemselves(t *testing.T) {
 	r.killRun(t, bg, "execfds", 20*time.Second)
 }
 
-// TestExecGrantMissingFromTreeFails: a grant the init could not bind into
-// the container's root at create (a file mounted where the image has a
-// directory: runw's create goes on, the guest has its file by descriptor)
-// leaves the image's own directory at the grant's path. exec takes its
-// grants from the container's tree, so it handed the exec'd process that
-// directory in the file's place (it read /etc/hosts/inner, the image's).
-// Now exec finds nothing mounted there and fails in one line.
+// TestExecGrantMissingFromTreeFails: a grant missing from the container's
+// tree (its mount taken away there since create, here by umount in the
+// container's mount namespace; a guest of another container can move a
+// mount point of a shared volume) leaves the image's own file at the
+// grant's path. exec takes its grants from the container's tree, so it
+// handed the exec'd process that file in the grant's place (it read the
+// image's /etc/hosts). Now exec finds nothing mounted there and fails in
+// one line. (A mount point create cannot use, a file mounted where the
+// image has a directory, fails create now: TestMountPointsRuncRefusesFailCreate.)
 func TestExecGrantMissingFromTreeFails(t *testing.T) {
 	needsRoot(t, "a mount namespace for the container")
 	var st unix.Statx_t
 	if err := unix.Statx(unix.AT_FDCWD, "/", 0, 0, &st); err != nil || st.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT == 0 {
 		t.Skip("this kernel does not say which objects are mount roots (Linux 5.8): exec cannot check")
+	}
+	busybox := engStaticBusybox()
+	if _, err := exec.LookPath("nsenter"); err != nil || busybox == "" {
+		t.Skip("nsenter or a static busybox not installed: the test unmounts inside the container's root")
 	}
 	r := newRunw(t)
 	hosts := filepath.Join(t.TempDir(), "hosts")
@@ -845,13 +851,19 @@ func TestExecGrantMissingFromTreeFails(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := newBundle(t, "probe", "cat", "/etc/hosts", "sleep", "30s")
-	b.writeFile("etc/hosts/inner", "the image's")
+	b.writeFile("etc/hosts", "the image's")
+	if err := copyFile(busybox, filepath.Join(b.rootfs, "busybox")); err != nil {
+		t.Fatal(err)
+	}
 	b.edit(func(s *specs.Spec) {
 		ownMountAndPID(s)
 		s.Mounts = append(s.Mounts, bindMount("/etc/hosts", hosts, "rbind", "ro"))
 	})
-	bg, _ := runInBackground(t, r, b, "execmissing")
-	res := r.run("exec", "execmissing", "/probe.wasm", "cat", "/etc/hosts/inner", "cat", "/etc/hosts")
+	bg, pid := runInBackground(t, r, b, "execmissing")
+	if out, err := exec.Command("nsenter", "-t", strconv.Itoa(pid), "-m", "/busybox", "umount", "/etc/hosts").CombinedOutput(); err != nil {
+		t.Fatalf("umount /etc/hosts in the container's namespace: %v: %s", err, out)
+	}
+	res := r.run("exec", "execmissing", "/probe.wasm", "cat", "/etc/hosts")
 	r.run("kill", "execmissing", "KILL")
 	// The container's own process has the file all the same.
 	if own := bg.wait(t, 20*time.Second); !strings.Contains(own.stdout, "10.0.0.1 x") {

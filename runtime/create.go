@@ -315,7 +315,9 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 			return initConfig{}, err
 		}
 	}
-	plan.MakeMountPoints()
+	if err := plan.MakeMountPoints(b); err != nil {
+		return initConfig{}, err
+	}
 	if err := plan.MakeCwd(b.Spec.Process.Cwd); err != nil {
 		return initConfig{}, err
 	}

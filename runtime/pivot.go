@@ -11,6 +11,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
 	"github.com/runw/runw/wasi"
 )
@@ -104,11 +105,8 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 		if _, isTree := trees[g.HostPath]; errors.Is(err, unix.EINVAL) && !isTree {
 			err = bindHere(rootfs, g.HostPath, rel, g.ReadOnly, g.Shallow)
 		}
-		if err != nil {
-			// The guest has the grant by descriptor all the same: only the
-			// engines' view of it is missing (a read-only one that could
-			// not be made read-only is not left writable there).
-			logDebugf("init: %s not bound in the container's root: %v", g.GuestPath, err)
+		if err := bindFailure(rootfs, rel, g, err); err != nil {
+			return err
 		}
 	}
 	if takeRoot != nil {
@@ -142,6 +140,58 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 		return fmt.Errorf("chdir to the new root: %w", err)
 	}
 	logDebugf("init: the rootfs is the root of the init's mount namespace")
+	return nil
+}
+
+// bindFailure is what grant g's failed bind at rel in rootfs means: nil
+// where the init goes on without it, logged. create made every mount
+// point and checked its type (wasi.Plan.MakeMountPoints), so a mount
+// point missing here, or of the other type, was changed since by whoever
+// shares the tree (a volume's other container): the container fails, as
+// runc's mount would, rather than run with a grant the guest has by
+// descriptor and the engines' view lacks (podman exec, cp, top and health
+// checks read that view; every exec would fail). The default devices are
+// the exception: runw's own, made where they can be, and opened by host
+// path for an exec. What else fails is this host's limit, not the
+// bundle's: a source handed over on a mount of runw's namespace that no
+// open_tree could copy (Linux before 5.2, or runw without root) and
+// bindHere could not find again, a read-only remount the kernel refuses
+// (that grant is not left writable there). The guest has the grant by
+// descriptor all the same; only the engines' view of it is missing, and
+// an exec refuses it (passInRoot).
+func bindFailure(rootfs, rel string, g wasi.Preopen, err error) error {
+	if err == nil {
+		return nil
+	}
+	if !wasi.IsDefaultDevice(g) {
+		if perr := mountPointIn(rootfs, rel, g.HostPath); perr != nil {
+			return fmt.Errorf("error mounting at %q in the container's root: %w", g.GuestPath, spec.ErrnoOf(perr))
+		}
+	}
+	logDebugf("init: %s not bound in the container's root: %v", g.GuestPath, err)
+	return nil
+}
+
+// mountPointIn says what is wrong with rel inside rootfs (resolved
+// inside it) as the mount point of source: missing, or a file where
+// source is a directory or the reverse (ENOTDIR, mount(2)'s answer).
+// nil where it is fit, or where it or source cannot be looked at.
+func mountPointIn(rootfs, rel, source string) error {
+	src, err := os.Stat(source)
+	if err != nil {
+		return nil
+	}
+	target, err := pathrs.OpenInRoot(rootfs, rel)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
+		return err
+	}
+	if err != nil {
+		return nil
+	}
+	defer target.Close()
+	if fi, err := target.Stat(); err == nil && fi.IsDir() != src.IsDir() {
+		return unix.ENOTDIR
+	}
 	return nil
 }
 

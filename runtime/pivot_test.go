@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
 )
 
 // TestBindHereRefusesASwappedSource tries the attack bindHere stops: the
@@ -106,5 +108,43 @@ func TestBindHereRefusesASwappedSource(t *testing.T) {
 	if err := bindHere(filepath.Join(dir, "rootfs"), source, "data", false, false); err == nil {
 		unix.Unmount(filepath.Join(dir, "rootfs", "data"), unix.MNT_DETACH)
 		t.Errorf("bindHere followed a link on the source's path")
+	}
+}
+
+// TestBindFailureWhereTheMountPointChanged: create made and checked every
+// mount point, so a bind that fails because its mount point is missing
+// or of the other type by the time the init binds it (changed by a
+// sharer of the tree) fails the container, as runc's mount would; the
+// init went on, and the engines' view lacked a grant the guest had. A
+// default device, and a failure of this host's (no open_tree, a remount
+// refused) at a mount point that is fit, are only logged, as before.
+func TestBindFailureWhereTheMountPointChanged(t *testing.T) {
+	rootfs, src := t.TempDir(), t.TempDir()
+	srcFile := filepath.Join(src, "hosts")
+	if err := os.WriteFile(srcFile, []byte("h"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"etc/hosts", "fit"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		rel  string
+		g    wasi.Preopen
+		want string // "": logged only
+	}{
+		{"data", wasi.Preopen{HostPath: src, GuestPath: "/data"}, `error mounting at "/data" in the container's root: no such file or directory`},
+		{"etc/hosts", wasi.Preopen{HostPath: srcFile, GuestPath: "/etc/hosts"}, `error mounting at "/etc/hosts" in the container's root: not a directory`},
+		{"dev/null", wasi.Preopen{HostPath: "/dev/null", GuestPath: "/dev/null"}, ""},
+		{"fit", wasi.Preopen{HostPath: src, GuestPath: "/fit"}, ""},
+	} {
+		err := bindFailure(rootfs, c.rel, c.g, unix.EINVAL)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || err.Error() != c.want) {
+			t.Errorf("%s: %v, want %q", c.g.GuestPath, err, c.want)
+		}
+	}
+	if err := bindFailure(rootfs, "data", wasi.Preopen{HostPath: src, GuestPath: "/data"}, nil); err != nil {
+		t.Errorf("a bind that did not fail: %v", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
 	"path"
@@ -656,22 +657,54 @@ func (p *Plan) GuestPathOf(host string) string {
 // volume) whose guest can change it at any moment. Every component is
 // therefore created and walked by descriptor, inside the grant that holds
 // it (securejoin's MkdirAllHandle, then openat with O_NOFOLLOW for a
-// file): a symlink in an image, or one a guest swaps in between a check
-// and a use, never makes runw create anything outside the grant. As
-// under runc, a read-only root (root.readonly) still gets its mount points
-// (runc makes them before it remounts the root read-only): without them a
-// scratch image with no /dev has no /dev/null. A read-only bind mount is
-// never written, nor a read-only host file system; a grant whose mount
-// point could not be made stays reachable wherever its parent exists.
-func (p *Plan) MakeMountPoints() {
+// file), and what is found there is looked at through a descriptor
+// opened inside that grant too (links followed inside it, never on the
+// host): a symlink in an image, or one a guest swaps in between a check
+// and a use, never makes runw create or look at anything outside the
+// grant. As under runc, a read-only root (root.readonly) still gets its
+// mount points (runc makes them before it remounts the root read-only):
+// without them a scratch image with no /dev has no /dev/null; so does a
+// grant read-only by linux.readonlyPaths alone (Remounted), and a tmpfs
+// or overlay of runw's own. A read-only bind mount is never written.
+//
+// Where runc's mount would fail, create fails, in runc's words: a mount
+// point that is a file where a directory is mounted or the reverse
+// (mount(2)'s "not a directory"), one that cannot be made (a file on the
+// way, or a read-only bind mount that lacks it: "read-only file
+// system"). The mistake this stops: such a grant was the guest's all the
+// same, by descriptor, but missing from the container's tree that the
+// init pivots into and that engines read (podman exec, cp, top, health
+// checks), so every `runw exec` then failed. The default devices, runw's
+// own grants, are made where they can be and never fail create: the
+// guest has them by descriptor, and an exec opens them by host path.
+func (p *Plan) MakeMountPoints(b *spec.Bundle) error {
 	for i, g := range p.grants() {
-		// A failure leaves the grant reached only where its parent
-		// exists.
-		_ = p.makeIn(g.GuestPath, i < len(p.Preopens))
+		if err := p.makeIn(g.GuestPath, i < len(p.Preopens)); err != nil && !IsDefaultDevice(g) {
+			return mountPointError(b, g.GuestPath, err)
+		}
 	}
 	for _, d := range p.MountPoints {
-		_ = p.makeIn(d, true)
+		if err := p.makeIn(d, true); err != nil {
+			return mountPointError(b, d, err)
+		}
 	}
+	return nil
+}
+
+// mountPointError is err, met at the mount point guest, as runc reports
+// the mount that failed: the last spec mount with that destination (as
+// resolved at create), by its source and its destination as written. A
+// grant of runw's own there (a read-only or masked path) is named by its
+// guest path.
+func mountPointError(b *spec.Bundle, guest string, err error) error {
+	dests := b.MountDestinations()
+	for i := len(b.Spec.Mounts) - 1; i >= 0 && i < len(dests); i-- {
+		if dests[i] == guest {
+			m := b.Spec.Mounts[i]
+			return fmt.Errorf("error mounting %q to rootfs at %q: %w", m.Source, m.Destination, err)
+		}
+	}
+	return fmt.Errorf("error mounting at %q: %w", guest, err)
 }
 
 // MakeCwd creates process.cwd where it is missing, as runc 1.1 does, in
@@ -733,16 +766,18 @@ func (p *Plan) plainDirIn(guestPath string) bool {
 
 // makeIn creates guestPath (a directory, or an empty file) in the
 // innermost directory grant that holds it, unless that grant is a
-// read-only bind mount, and returns makeMountPoint's error.
+// read-only bind mount, and checks that what is there is of that type
+// (makeMountPoint).
 func (p *Plan) makeIn(guestPath string, dir bool) error {
 	d, rel, ok := p.holder(guestPath)
 	if !ok {
 		return nil
 	}
-	if d.ReadOnly && !d.Remounted && d.GuestPath != "/" {
-		// A read-only bind mount is never written, not even by runw.
-		return nil
-	}
+	// A read-only bind mount is never written, not even by runw. runw's
+	// own tmpfs and overlay directories are written whatever the spec
+	// says (runc makes the mount points in a read-only tmpfs before it
+	// remounts it read-only).
+	readOnly := d.ReadOnly && !d.Remounted && d.GuestPath != "/" && !slices.Contains(p.PrivateDirs, d.HostPath)
 	if d.Within != "" {
 		// A grant inside another (a read-only path): walked from the
 		// directory that holds it, as every grant is walked from its
@@ -752,9 +787,9 @@ func (p *Plan) makeIn(guestPath string, dir bool) error {
 		if err != nil || !filepath.IsLocal(within) {
 			return nil
 		}
-		return makeMountPoint(d.Within, path.Join(within, rel), dir)
+		return makeMountPoint(d.Within, path.Join(within, rel), guestPath, dir, readOnly)
 	}
-	return makeMountPoint(d.HostPath, rel, dir)
+	return makeMountPoint(d.HostPath, rel, guestPath, dir, readOnly)
 }
 
 // holder is the innermost directory grant below which guestPath lies,
@@ -777,32 +812,85 @@ func (p *Plan) holder(guestPath string) (Preopen, string, bool) {
 	return d, strings.TrimPrefix(strings.TrimPrefix(guestPath, d.GuestPath), "/"), true
 }
 
-// makeMountPoint creates rel under root: a directory, or an empty file.
-// What exists already is left as it is. Its error is the making of the
-// directories (ENOTDIR where one on the way is something else); the
-// caller decides what a failure means.
-func makeMountPoint(root, rel string, dir bool) error {
+// makeMountPoint creates rel under root (a directory, or an empty
+// file), unless readOnly, and checks that what is then there is of that
+// type, opened by descriptor inside root (links followed inside it). What
+// exists already is left as it is. Its error names guest, the mount
+// point as the guest sees it: the making ("mkdir /d/new: read-only file
+// system", "mkdir /afile/sub: not a directory"), or mount(2)'s ENOTDIR
+// for a mount point of the other type, as runc reports them; the caller
+// decides what a failure means.
+func makeMountPoint(root, rel, guest string, dir, readOnly bool) error {
 	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
 	}
 	defer rootDir.Close()
-	if dir {
-		f, err := pathrs.MkdirAllHandle(rootDir, rel, 0o755)
-		if err == nil {
-			f.Close()
+	op := "mkdir"
+	if !dir {
+		op = "open"
+	}
+	f, err := pathrs.OpenatInRoot(rootDir, rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		if failed, err := makeMissing(rootDir, rel, dir, readOnly); err != nil {
+			return &os.PathError{Op: failed, Path: guest, Err: spec.ErrnoOf(err)}
 		}
-		return err
+		f, err = pathrs.OpenatInRoot(rootDir, rel)
 	}
-	parent, err := pathrs.MkdirAllHandle(rootDir, path.Dir(rel), 0o755)
+	if err == nil {
+		defer f.Close()
+		var fi os.FileInfo
+		if fi, err = f.Stat(); err == nil && fi.IsDir() != dir {
+			// What the kernel's mount answers for a directory over a
+			// file and for a file over a directory alike.
+			return unix.ENOTDIR
+		}
+	}
 	if err != nil {
-		return err
-	}
-	defer parent.Close()
-	if fd, err := unix.Openat(int(parent.Fd()), path.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644); err == nil {
-		unix.Close(fd)
+		// A file on the way ("mkdir /afile/sub: not a directory"), a
+		// link loop.
+		return &os.PathError{Op: op, Path: guest, Err: spec.ErrnoOf(err)}
 	}
 	return nil
+}
+
+// makeMissing makes rel, missing, below rootDir: a directory, or an empty
+// file. In a read-only bind mount it makes nothing: EROFS, as runc's
+// mkdir or open meets it there. It says which of the two failed.
+func makeMissing(rootDir *os.File, rel string, dir, readOnly bool) (string, error) {
+	if dir {
+		if readOnly {
+			return "mkdir", unix.EROFS
+		}
+		f, err := pathrs.MkdirAllHandle(rootDir, rel, 0o755)
+		if err != nil {
+			return "mkdir", err
+		}
+		return "", f.Close()
+	}
+	var parent *os.File
+	var err error
+	if readOnly {
+		if parent, err = pathrs.OpenatInRoot(rootDir, path.Dir(rel)); errors.Is(err, fs.ErrNotExist) {
+			err = unix.EROFS
+		}
+	} else {
+		parent, err = pathrs.MkdirAllHandle(rootDir, path.Dir(rel), 0o755)
+	}
+	if err != nil {
+		return "mkdir", err
+	}
+	defer parent.Close()
+	if readOnly {
+		return "open", unix.EROFS
+	}
+	fd, err := unix.Openat(int(parent.Fd()), path.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err == nil {
+		unix.Close(fd)
+	} else if !errors.Is(err, unix.EEXIST) {
+		return "open", err
+	}
+	return "", nil
 }
 
 // grants lists the directory grants, then the single files.

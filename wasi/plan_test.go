@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -21,6 +22,13 @@ import (
 // the plan with private directories under base.
 func planFor(t *testing.T, s *specs.Spec, base string) (*Plan, *spec.Bundle) {
 	t.Helper()
+	return planForImage(t, s, base, nil)
+}
+
+// planForImage is planFor with an image laid out by layout (given the
+// rootfs) before the bundle is loaded.
+func planForImage(t *testing.T, s *specs.Spec, base string, layout func(rootfs string)) (*Plan, *spec.Bundle) {
+	t.Helper()
 	dir := t.TempDir()
 	rootfs := filepath.Join(dir, "rootfs")
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
@@ -28,6 +36,9 @@ func planFor(t *testing.T, s *specs.Spec, base string) (*Plan, *spec.Bundle) {
 	}
 	if err := os.WriteFile(filepath.Join(rootfs, "app.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if layout != nil {
+		layout(rootfs)
 	}
 	data, err := json.Marshal(s)
 	if err != nil {
@@ -233,7 +244,9 @@ func TestPlanReadOnlyPaths(t *testing.T) {
 	if err := os.Symlink(outside, locked); err != nil {
 		t.Fatal(err)
 	}
-	p.MakeMountPoints()
+	if err := p.MakeMountPoints(b); err == nil {
+		t.Error("mount points made with a volume's directory swapped for a link out of it")
+	}
 	if _, err := os.Stat(filepath.Join(outside, "m")); err == nil {
 		t.Error("a mount point was made through a link, outside the volume")
 	}
@@ -241,7 +254,12 @@ func TestPlanReadOnlyPaths(t *testing.T) {
 	if err := os.Rename(locked+".old", locked); err != nil {
 		t.Fatal(err)
 	}
-	p.MakeMountPoints()
+	// The read-only volume lacks its mount point: runc's mkdir fails
+	// there, and so does create.
+	wantErr := fmt.Sprintf(`error mounting %q to rootfs at "/ro/locked/m": mkdir /ro/locked/m: read-only file system`, s.Mounts[3].Source)
+	if err := p.MakeMountPoints(b); err == nil || err.Error() != wantErr {
+		t.Errorf("mount point in a read-only volume: %v, want %s", err, wantErr)
+	}
 	if _, err := os.Stat(filepath.Join(rw, "locked", "m")); err != nil {
 		t.Errorf("no mount point below the read-only path in a writable volume: %v", err)
 	}
@@ -347,8 +365,8 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	makeMountPoint(root, "a/b/c", true)
-	makeMountPoint(root, "etc/hosts", false)
+	makeMountPoint(root, "a/b/c", "/a/b/c", true, false)
+	makeMountPoint(root, "etc/hosts", "/etc/hosts", false, false)
 	if fi, err := os.Stat(filepath.Join(root, "a/b/c")); err != nil || !fi.IsDir() {
 		t.Errorf("directory mount point: %v", err)
 	}
@@ -358,7 +376,7 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("kept"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	makeMountPoint(root, "etc/hosts", false)
+	makeMountPoint(root, "etc/hosts", "/etc/hosts", false, false)
 	if got, _ := os.ReadFile(filepath.Join(root, "etc/hosts")); string(got) != "kept" {
 		t.Errorf("an existing file was replaced: %q", got)
 	}
@@ -384,8 +402,8 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 3000; i++ {
-		makeMountPoint(root, "sub/planted", false)
-		makeMountPoint(root, "sub/dir/x", true)
+		makeMountPoint(root, "sub/planted", "/sub/planted", false, false)
+		makeMountPoint(root, "sub/dir/x", "/sub/dir/x", true, false)
 	}
 	close(done)
 	n := <-flipped
@@ -505,5 +523,101 @@ func TestMemoryLimitBelowModuleMinimumSaysSo(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error lacks %q: %v", want, err)
 		}
+	}
+}
+
+// TestMakeMountPointsFailsWhereRuncsMountFails: a mount point of the
+// other type (a directory mount over the image's file, a file mount over
+// its directory) or one that cannot be made (a file on the way, a
+// read-only volume that lacks it) fails create in runc's words, naming
+// the mount as the spec wrote it. Left, the guest had the grant by
+// descriptor while the container's tree, which engines read, lacked it.
+// What runc mounts stays fine: a tmpfs over a directory, a file over a
+// file, a mount point made in a read-only root, in a read-only tmpfs, or
+// at a dangling absolute link's target inside the rootfs; and the
+// default devices never fail create.
+func TestMakeMountPointsFailsWhereRuncsMountFails(t *testing.T) {
+	srcDir, srcFile := t.TempDir(), filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(srcFile, []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	roVol := t.TempDir()
+	if err := os.Mkdir(filepath.Join(roVol, "there"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	tmpfs := func(dest string, options ...string) specs.Mount {
+		return specs.Mount{Destination: dest, Type: "tmpfs", Source: "tmpfs", Options: options}
+	}
+	bind := func(dest, src string, options ...string) specs.Mount {
+		return specs.Mount{Destination: dest, Type: "bind", Source: src, Options: append([]string{"rbind"}, options...)}
+	}
+	roBind := bind("/d", roVol, "ro")
+	cases := []struct {
+		name     string
+		mounts   []specs.Mount
+		readOnly bool
+		want     string // "": made
+	}{
+		{"tmpfs over a file", []specs.Mount{tmpfs("/afile")}, false, `error mounting "tmpfs" to rootfs at "/afile": not a directory`},
+		{"directory bind over a file", []specs.Mount{bind("/afile", srcDir)}, false, fmt.Sprintf(`error mounting %q to rootfs at "/afile": not a directory`, srcDir)},
+		{"file bind over a directory", []specs.Mount{bind("/adir/", srcFile)}, false, fmt.Sprintf(`error mounting %q to rootfs at "/adir/": not a directory`, srcFile)},
+		{"tmpfs below a file", []specs.Mount{tmpfs("/afile/sub")}, false, `error mounting "tmpfs" to rootfs at "/afile/sub": mkdir /afile/sub: not a directory`},
+		{"tmpfs through a link to a file", []specs.Mount{tmpfs("/tofile")}, false, `error mounting "tmpfs" to rootfs at "/tofile": not a directory`},
+		{"tmpfs in a read-only volume", []specs.Mount{roBind, tmpfs("/d/newdir")}, false, `error mounting "tmpfs" to rootfs at "/d/newdir": mkdir /d/newdir: read-only file system`},
+		{"deeper in a read-only volume", []specs.Mount{roBind, tmpfs("/d/a/b")}, false, `error mounting "tmpfs" to rootfs at "/d/a/b": mkdir /d/a/b: read-only file system`},
+		{"file in a read-only volume", []specs.Mount{roBind, bind("/d/newfile", srcFile)}, false, fmt.Sprintf(`error mounting %q to rootfs at "/d/newfile": open /d/newfile: read-only file system`, srcFile)},
+		{"file below a read-only volume's missing directory", []specs.Mount{roBind, bind("/d/a/f", srcFile)}, false, fmt.Sprintf(`error mounting %q to rootfs at "/d/a/f": mkdir /d/a/f: read-only file system`, srcFile)},
+		{"in a read-only volume that has it", []specs.Mount{roBind, tmpfs("/d/there")}, false, ""},
+		{"tmpfs over a directory", []specs.Mount{tmpfs("/adir")}, false, ""},
+		{"file bind over a file", []specs.Mount{bind("/afile", srcFile)}, false, ""},
+		{"in a read-only root", []specs.Mount{tmpfs("/new/dir"), bind("/new/file", srcFile)}, true, ""},
+		{"in a read-only tmpfs", []specs.Mount{tmpfs("/t", "ro"), tmpfs("/t/sub")}, false, ""},
+		{"at a dangling absolute link's target", []specs.Mount{tmpfs("/dangling")}, false, ""},
+		{"a default device over a directory", []specs.Mount{}, false, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := baseSpec()
+			s.Mounts = c.mounts
+			s.Root.Readonly = c.readOnly
+			p, b := planForImage(t, s, t.TempDir(), func(rootfs string) {
+				for _, d := range []string{"adir", "dev/null"} {
+					if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.WriteFile(filepath.Join(rootfs, "afile"), []byte("image"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				for link, target := range map[string]string{"tofile": "/afile", "dangling": "/nowhere/yet"} {
+					if err := os.Symlink(target, filepath.Join(rootfs, link)); err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			for _, d := range p.PrivateDirs {
+				if err := os.MkdirAll(d, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := p.MakeMountPoints(b)
+			switch {
+			case c.want == "" && err != nil:
+				t.Errorf("MakeMountPoints: %v", err)
+			case c.want != "" && (err == nil || err.Error() != c.want):
+				t.Errorf("MakeMountPoints: %v, want %s", err, c.want)
+			}
+			if fi, err := os.Lstat(filepath.Join(b.Rootfs, "afile")); err != nil || !fi.Mode().IsRegular() {
+				t.Errorf("the image's file changed: %v", err)
+			}
+			if _, err := os.Lstat(filepath.Join(roVol, "newdir")); err == nil {
+				t.Error("a mount point was made in a read-only volume")
+			}
+			if c.name == "at a dangling absolute link's target" {
+				if fi, err := os.Stat(filepath.Join(b.Rootfs, "nowhere", "yet")); err != nil || !fi.IsDir() {
+					t.Errorf("no mount point at the link's target inside the rootfs: %v", err)
+				}
+			}
+		})
 	}
 }
