@@ -619,17 +619,9 @@ func TestConfigIsItsPointer(t *testing.T) {
 func TestStoreFromStoresOnlyAWholeArtifact(t *testing.T) {
 	c := openTestCache(t, 0)
 	engine := NewEngine()
-	m, err := wasmtime.NewModule(engine, []byte("\x00asm\x01\x00\x00\x00"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	art, err := m.Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := Key([]byte("\x00asm\x01\x00\x00\x00"))
+	key, art := emptyModuleArtifact(t, engine)
 	calls := 0
-	err = c.StoreFrom(key, bytes.NewReader(art), int64(len(art))-1, func() error { calls++; return nil })
+	err := c.StoreFrom(key, bytes.NewReader(art), int64(len(art))-1, func() error { calls++; return nil })
 	if err == nil || cached(c, key) || calls != 0 {
 		t.Fatalf("an artifact past the bound: %v, stored %v, done called %d times; want an error, nothing stored, done not called", err, cached(c, key), calls)
 	}
@@ -741,15 +733,7 @@ func TestStoreFromLeavesNoArtifactWithoutItsSum(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := NewEngine()
-	m, err := wasmtime.NewModule(engine, []byte("\x00asm\x01\x00\x00\x00"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	art, err := m.Serialize()
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, art := emptyModuleArtifact(t, NewEngine())
 	// Fill the file system but for the artifact's own pages: its
 	// temporary copy and its rename fit, the sidecar's file does not.
 	var st unix.Statfs_t
@@ -760,7 +744,6 @@ func TestStoreFromLeavesNoArtifactWithoutItsSum(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "fill"), make([]byte, fill), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	key := Key([]byte("\x00asm\x01\x00\x00\x00"))
 	if err := c.StoreFrom(key, bytes.NewReader(art), int64(len(art)), nil); err == nil {
 		t.Fatal("a store on a full file system succeeded")
 	}
@@ -817,4 +800,20 @@ func TestLeaseSeesWriters(t *testing.T) {
 	if l := HoldLease(f); l == nil || !l.Release() {
 		t.Error("no whole lease once the writer is gone")
 	}
+}
+
+// emptyModuleArtifact is the key of the empty module and its artifact,
+// compiled by engine.
+func emptyModuleArtifact(t *testing.T, engine *wasmtime.Engine) (string, []byte) {
+	t.Helper()
+	empty := []byte("\x00asm\x01\x00\x00\x00")
+	m, err := wasmtime.NewModule(engine, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art, err := m.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Key(empty), art
 }
