@@ -449,8 +449,18 @@ type Lease struct{ f *os.File }
 // had (a writer holds the file; another owner's file, without
 // CAP_LEASE; a file system without leases): the file's identity must
 // then not be indexed, and it is hashed every time.
+//
+// The kernel signals a lease's holder (SIGIO) when a writer's open breaks
+// it; the file is given no owner, so that no signal is sent: the init
+// takes SIGIO as a stop signal, and a writer's open of the module while
+// the init read it ended the container (157) before its guest ran. The
+// break still shows (Release).
 func HoldLease(f *os.File) *Lease {
 	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_RDLCK); err != nil {
+		return nil
+	}
+	if _, err := unix.FcntlInt(f.Fd(), unix.F_SETOWN, 0); err != nil {
+		unix.FcntlInt(f.Fd(), unix.F_SETLEASE, unix.F_UNLCK)
 		return nil
 	}
 	return &Lease{f}

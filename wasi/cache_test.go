@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -778,7 +779,11 @@ func TestLeaseSeesWriters(t *testing.T) {
 	if l == nil {
 		t.Fatal("no lease on a file nobody writes")
 	}
-	// Another process's open for writing breaks it.
+	// Another process's open for writing breaks it, without a signal
+	// to the holder (the init stops on SIGIO).
+	sigio := make(chan os.Signal, 1)
+	signal.Notify(sigio, unix.SIGIO)
+	defer signal.Stop(sigio)
 	writer := exec.Command("sh", "-c", "exec 3>>"+p)
 	if err := writer.Start(); err != nil {
 		t.Fatal(err)
@@ -793,6 +798,11 @@ func TestLeaseSeesWriters(t *testing.T) {
 	}
 	if l.Release() {
 		t.Error("a lease a writer's open broke reads as whole")
+	}
+	select {
+	case <-sigio:
+		t.Error("the lease's break sent SIGIO to its holder")
+	case <-time.After(100 * time.Millisecond):
 	}
 	if err := writer.Wait(); err != nil {
 		t.Errorf("the writer's open after the release: %v", err)
