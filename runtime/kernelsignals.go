@@ -205,6 +205,14 @@ func notifyKernelSignals(sigs chan<- os.Signal) error {
 	if err := unix.Pipe2(fds, unix.O_CLOEXEC); err != nil {
 		return fmt.Errorf("signal pipe: %w", err)
 	}
+	// The handlers' end never blocks: a flood of signals nobody reads
+	// (sigs full, the pipe too) drops the rest, where it wedged the
+	// thread the handler ran on; the first already stops the guest.
+	if err := unix.SetNonblock(fds[1], true); err != nil {
+		unix.Close(fds[0])
+		unix.Close(fds[1])
+		return fmt.Errorf("signal pipe: %w", err)
+	}
 	// Asked for through os/signal first: Go then unblocks them on the
 	// thread where it keeps every other signal blocked.
 	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE, unix.SIGXFSZ)
