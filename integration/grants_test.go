@@ -176,6 +176,34 @@ func TestAccessWriteOnReadOnlyMounts(t *testing.T) {
 	}
 }
 
+// TestReadOnlyMountChecksPermissionFirst: opening an existing file for
+// writing on a read-only mount is EACCES for a user the file's mode
+// refuses, EROFS only for one it allows, as Linux checks the file's
+// permission before the mount's flag; creating a file there is EROFS
+// (the mount is checked first). runw answered EROFS in every case.
+func TestReadOnlyMountChecksPermissionFirst(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "changes users")
+	r := newRunw(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	for name, mode := range map[string]os.FileMode{"mine": 0o644, "open": 0o666} {
+		if err := os.WriteFile(filepath.Join(dir, name), nil, mode); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(filepath.Join(dir, name), mode)
+	}
+	b := newBundle(t, "probe", "openw", "/s/mine", "x", "openw", "/s/open", "x", "create", "/s/new")
+	b.edit(func(s *specs.Spec) {
+		s.Process.User = specs.User{UID: 1000, GID: 1000}
+		s.Mounts = append(s.Mounts, bindMount("/s", dir, "rbind", "ro"))
+	})
+	want := "ERR open /s/mine: Permission denied\nERR open /s/open: Read-only file system\nERR open /s/new: Read-only file system\n"
+	if got := runOutput(t, r, b, "rofirst"); got != want {
+		t.Errorf("user 1000 writing on a read-only mount:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 // Go's wasip1 port picks the preopen a path is resolved from by plain
 // string prefix: beside a mount at /data, /data.json was looked up in the
 // mount, as ".json", and not found; /data/subx went to a mount at

@@ -258,6 +258,13 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			case err == nil && typ == unix.S_IFDIR:
 				return ErrnoIsdir
 			}
+			if err == nil && typ != unix.S_IFIFO && typ != unix.S_IFSOCK && !mayWrite(t) {
+				// Linux checks the file's permission before the
+				// mount's read-only flag (may_open, then
+				// mnt_want_write): a user who may not write the file
+				// meets EACCES, as under runc.
+				return ErrnoAcces
+			}
 			if err != nil || (typ != unix.S_IFIFO && typ != unix.S_IFSOCK) {
 				return ErrnoRofs
 			}
@@ -490,6 +497,18 @@ func (t *target) creatable() Errno {
 // by its descriptor: "." is a lookup, which needs search permission on the
 // directory, and a native stat of a directory the process may not search
 // (an unreadable grant, openGrant) succeeds.
+// mayWrite says the guest's user may write the object t names, by its
+// permission alone (faccessat2 AT_EACCESS, the init's credentials being
+// the guest's): only EACCES says no; a read-only mount's EROFS, or a
+// call that fails otherwise, leaves the answer to the caller.
+func mayWrite(t *target) bool {
+	flags := unix.AT_EACCESS | unix.AT_SYMLINK_NOFOLLOW
+	if t.name == "" || t.name == "." {
+		flags = unix.AT_EACCESS | unix.AT_EMPTY_PATH
+	}
+	return unix.Faccessat2(t.dir, t.name, unix.W_OK, flags) != unix.EACCES
+}
+
 func stat(t *target, st *unix.Stat_t) error {
 	if t.name == "" || t.name == "." {
 		return unix.Fstatat(t.dir, "", st, unix.AT_EMPTY_PATH)
