@@ -96,13 +96,28 @@ func Load(dir string) (*Bundle, error) {
 	}
 	rootfs := s.Root.Path
 	if !filepath.IsAbs(rootfs) {
-		rootfs = filepath.Join(dir, rootfs)
+		// runc changes into the bundle and joins a relative root to its
+		// working directory, which the kernel gives without symlinks.
+		physical, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			return nil, fmt.Errorf("chdir %s: %w", dir, ErrnoOf(err))
+		}
+		rootfs = filepath.Join(physical, rootfs)
 	}
 	rootfs = filepath.Clean(rootfs)
 	fi, err := os.Stat(rootfs)
 	if err != nil {
 		// runc's wording; podman maps "no such file or directory" to 127.
 		return nil, fmt.Errorf("invalid rootfs: %w", err)
+	}
+	// A root reached through a symlink is refused, as runc refuses it
+	// (its config validator): the directory the container's files come
+	// from is the one config.json names, not wherever a link in the
+	// path points when the container is made.
+	if resolved, err := filepath.EvalSymlinks(rootfs); err != nil {
+		return nil, fmt.Errorf("invalid rootfs: %w", err)
+	} else if resolved != rootfs {
+		return nil, errors.New("invalid rootfs: not an absolute path, or a symlink")
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("rootfs (%q) is not a directory", rootfs)

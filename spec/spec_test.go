@@ -129,6 +129,27 @@ func TestLoadErrors(t *testing.T) {
 			},
 			want: `rootfs ("%s/file") is not a directory`,
 		},
+		// A root reached through a symlink, refused in runc's words: runw
+		// followed the link.
+		{
+			name: "rootfs a symlink",
+			setup: func(t *testing.T, dir string) {
+				if err := os.Mkdir(filepath.Join(dir, "real"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				symlink(t, "real", filepath.Join(dir, "linked"))
+				withSpec(func(s *specs.Spec) { s.Root.Path = "linked" })(t, dir)
+			},
+			want: `invalid rootfs: not an absolute path, or a symlink`,
+		},
+		{
+			name: "absolute rootfs under a symlinked directory",
+			setup: func(t *testing.T, dir string) {
+				symlink(t, dir, filepath.Join(dir, "up"))
+				withSpec(func(s *specs.Spec) { s.Root.Path = filepath.Join(dir, "up", "rootfs") })(t, dir)
+			},
+			want: `invalid rootfs: not an absolute path, or a symlink`,
+		},
 		// linux.sysctl, in runc's words: a key only in a namespace of the
 		// container's own. A network namespace joined by path that is
 		// runw's own is the host's: net.* there would change the host.
@@ -259,6 +280,21 @@ func TestLoadAbsoluteRoot(t *testing.T) {
 	b := loadBundle(t, s)
 	if b.Rootfs != other {
 		t.Fatalf("Rootfs=%q, want %q", b.Rootfs, other)
+	}
+}
+
+// A bundle named through a symlink, with a relative root, loads, as runc
+// loads it: the root is joined to the bundle's real directory.
+func TestLoadBundleThroughSymlink(t *testing.T) {
+	dir := writeBundle(t, baseSpec())
+	link := filepath.Join(t.TempDir(), "bundle")
+	symlink(t, dir, link)
+	b, err := Load(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Rootfs != filepath.Join(dir, "rootfs") {
+		t.Fatalf("Rootfs=%q, want %q", b.Rootfs, filepath.Join(dir, "rootfs"))
 	}
 }
 
