@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -564,4 +567,66 @@ func TestExnrefTypesAreRefusedNotAborted(t *testing.T) {
 		}
 		r.assertRootEmpty()
 	})
+}
+
+// A create that runs out of descriptors (a low RLIMIT_NOFILE, EMFILE at
+// any of its opens) fails with one line and takes back everything it
+// made: the state directory, the tmpfs behind a tmpfs mount, the cgroup.
+// runw left the directory, listed as "creating" with no init and its id
+// taken, where the open of the directory itself failed, and where the
+// undoing had no descriptor left to read mountinfo or walk the
+// directory (a mounted tmpfs copy stayed below it). Where root lacks
+// CAP_SYS_RESOURCE (some sandboxes), a spec's limit equal to runw's own
+// hard one failed with EPERM: the init raised the hard limit for its own
+// descriptors. Every limit from 8
+// up is tried until one is high enough to run the container.
+func TestCreateOutOfDescriptorsLeavesNothing(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a tmpfs mount behind the grant")
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("needs prlimit (util-linux) to start runw under a low RLIMIT_NOFILE")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "hello")
+	ran := false
+	for n := 8; n <= 96 && !ran; n++ {
+		b.edit(func(s *specs.Spec) {
+			s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}}}
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: uint64(n), Soft: uint64(n)}}
+		})
+		id := fmt.Sprintf("nofile-%d", n)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		lim := fmt.Sprintf("--nofile=%d:%d", n, n)
+		cmd := exec.CommandContext(ctx, prlimit, append([]string{lim, runwBin}, r.argv("run", "--bundle", b.dir, id)...)...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		cancel()
+		if err == nil {
+			if !strings.Contains(stdout.String(), "Hello from a WebAssembly container!") {
+				t.Errorf("RLIMIT_NOFILE %d: ran, but printed %q", n, stdout.String())
+			}
+			ran = true
+		} else {
+			code := -1
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+			if code != 1 || !strings.Contains(stderr.String(), "too many open files") {
+				t.Errorf("RLIMIT_NOFILE %d: exit %d, stderr %q; want 1 and EMFILE", n, code, stderr.String())
+			}
+		}
+		r.assertRootEmpty()
+		if data, err := os.ReadFile("/proc/self/mountinfo"); err == nil && strings.Contains(string(data), r.root) {
+			t.Errorf("RLIMIT_NOFILE %d: a mount is left under --root", n)
+		}
+		if t.Failed() {
+			// One limit's leftovers would be every later one's too.
+			t.Fatalf("at RLIMIT_NOFILE %d (%s)", n, strings.TrimSpace(stderr.String()))
+		}
+	}
+	if !ran {
+		t.Error("no RLIMIT_NOFILE up to 96 was enough to run the container")
+	}
 }

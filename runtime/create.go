@@ -109,6 +109,8 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		}
 	}
 
+	spare := reserveFDs(spareFDs)
+	defer spare.release()
 	h, err := r.newStateDir(id)
 	if err != nil {
 		return nil, err
@@ -126,6 +128,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	cgPath := cgroupPath(b.Spec, r.opts.Root, id, r.opts.SystemdCgroup)
 	defer func() {
 		if !ok {
+			spare.release()
 			if init != nil && init.Process != nil {
 				init.Process.Kill()
 				init.Wait()
@@ -497,4 +500,43 @@ func hasUserNamespace(s *specs.Spec) bool {
 		}
 	}
 	return false
+}
+
+// spareFDs is how many descriptors a create holds in reserve for undoing
+// itself: reading mountinfo, then removing the state directory, which
+// holds a descriptor for each level it descends (the container's
+// directory, private/, a tmpfs's copy below it).
+const spareFDs = 4
+
+// fdReserve is a set of descriptors held only to be given back.
+type fdReserve []int
+
+// reserveFDs holds n copies of one descriptor of /dev/null, as many as it
+// can get. A create that fails for want of descriptors (a low
+// RLIMIT_NOFILE: EMFILE at any of its opens) gives them back before it
+// undoes itself, so that the undoing has the few it needs: without them
+// its state directory stayed, half-made, listed as "creating" with no
+// init, and its id was taken until the directory aged.
+func reserveFDs(n int) fdReserve {
+	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	r := fdReserve{fd}
+	for len(r) < n {
+		dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			break
+		}
+		r = append(r, dup)
+	}
+	return r
+}
+
+// release closes the reserve; a second release does nothing.
+func (r *fdReserve) release() {
+	for _, fd := range *r {
+		unix.Close(fd)
+	}
+	*r = nil
 }

@@ -52,7 +52,28 @@ func (sb *Sandbox) applyLimits() error {
 		case unix.RLIMIT_AS, unix.RLIMIT_DATA:
 			continue
 		case unix.RLIMIT_NOFILE:
-			lim = nofileLimit(lim)
+			raised := nofileLimit(lim)
+			if raised == lim {
+				break
+			}
+			err := unix.Prlimit(0, res, &raised, nil)
+			if err == nil {
+				continue
+			}
+			if err != unix.EPERM {
+				return fmt.Errorf("error setting rlimit type %d: %w", res, err)
+			}
+			// Raising the hard limit above the one the init was born
+			// with needs CAP_SYS_RESOURCE, which root lacks in some
+			// sandboxes: the init keeps its own hard limit as the
+			// ceiling of the raise, and a spec that asks no more than
+			// that starts, as it does under runc.
+			var cur unix.Rlimit
+			if err := unix.Prlimit(0, res, nil, &cur); err != nil {
+				return fmt.Errorf("error setting rlimit type %d: %w", res, err)
+			}
+			lim.Max = max(lim.Max, min(raised.Max, cur.Max))
+			lim.Cur = max(lim.Cur, min(raised.Cur, lim.Max))
 		case unix.RLIMIT_SIGPENDING:
 			if err := unix.Prlimit(0, res, nil, &lim); err != nil {
 				return fmt.Errorf("error setting rlimit type %d: %w", res, err)

@@ -238,8 +238,13 @@ func (s *Store) Create(id string) (*Handle, error) {
 	}
 	h, err := s.lockDir(id)
 	if err != nil {
-		// Only possible if another command deleted the directory between
-		// our mkdir and our flock.
+		// Another command deleted the directory between our mkdir and
+		// our flock, or the open failed (EMFILE under a low
+		// RLIMIT_NOFILE): the directory, empty, is ours to take back,
+		// or the id stayed taken by a container that never was.
+		if !errors.Is(err, fs.ErrNotExist) {
+			unix.Unlinkat(s.fd, id, unix.AT_REMOVEDIR)
+		}
 		return nil, fmt.Errorf("create %q: %w", id, err)
 	}
 	return h, nil
