@@ -576,7 +576,10 @@ func times(atim, mtim uint64, fst uint32) ([2]unix.Timespec, Errno) {
 		case now:
 			return unix.Timespec{Nsec: unix.UTIME_NOW}
 		case set:
-			return unix.NsecToTimespec(int64(t))
+			// WASI's timestamps are unsigned: from 2^63 ns (the year
+			// 2262) on, a conversion through int64 went negative and
+			// dated the file before 1970.
+			return unix.Timespec{Sec: int64(t / 1e9), Nsec: int64(t % 1e9)}
 		}
 		return unix.Timespec{Nsec: unix.UTIME_OMIT}
 	}

@@ -1772,6 +1772,31 @@ func TestReadlinkTrailingSlashStaysInTheView(t *testing.T) {
 	}
 }
 
+// TestSetTimesFarFuture: a time from 2^63 ns on (the year 2262) is set
+// as the guest gave it, as Linux's utimensat and wasmtime set it, and
+// read back the same; runw turned it negative, before 1970.
+func TestSetTimesFarFuture(t *testing.T) {
+	g, rootfs, _, _ := layout(t, false)
+	var when uint64 = 10_000_000_000_000_000_000 // 2286-11-20
+	p, n := g.str("etc/real")
+	if e := g.call("path_filestat_set_times", 3, 0, p, n, 0, int64(when), fstMtim); e != 0 {
+		t.Fatalf("path_filestat_set_times: errno %d", e)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(rootfs, "etc/real"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Mtim.Sec != int64(when/1e9) {
+		t.Errorf("host mtime %d s, want %d", st.Mtim.Sec, when/1e9)
+	}
+	if e := g.call("path_filestat_get", 3, 0, p, n, 40000); e != 0 {
+		t.Fatalf("path_filestat_get: errno %d", e)
+	}
+	if got := binary.LittleEndian.Uint64(g.mem[40000+48:]); got != when {
+		t.Errorf("guest mtim %d, want %d", got, when)
+	}
+}
+
 // TestSetTimesTrailingSlashOnAFile: setting the times of "file/" is
 // ENOTDIR, as on Linux and under wasmtime, and leaves the file's times;
 // runw set them.
