@@ -215,6 +215,20 @@ func TestSymlinksCannotLeaveTheView(t *testing.T) {
 		got, _ := g.read(fd)
 		t.Errorf("/data preopen ../%s: opened %q, want a failure", filepath.Base(secret), got)
 	}
+	// A descriptor the guest opened itself on the mount's root is its
+	// capability, as any directory it opened: ".." may not leave it
+	// (EPERM, as under wasmtime; wasmtime's interesting_paths test).
+	// runw climbed, as from the preopen.
+	dir, e := g.open(4, ".", true, oflagDirectory, rightPathOpen)
+	if e != 0 {
+		t.Fatalf("open /data itself: errno %d", e)
+	}
+	for _, p := range []string{"../etc/real", "./../etc/real"} {
+		if fd, e := g.open(dir, p, true, 0, rightFdRead); e != ErrnoPerm {
+			got, _ := g.read(fd)
+			t.Errorf("/data opened by the guest, %s: errno %d (%q), want PERM", p, e, got)
+		}
+	}
 }
 
 // A symlink flipped between a safe target and a host path while the guest

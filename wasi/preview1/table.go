@@ -99,7 +99,7 @@ func (e *fdEntry) unseekable() bool {
 }
 
 func (e *fdEntry) start() step {
-	return step{fd: e.hostFd, guest: e.guest, mount: e.mount}
+	return step{fd: e.hostFd, guest: e.guest, mount: e.mount, preopen: e.preopen != ""}
 }
 
 // table is the guest's descriptor table: one structure for stdio,

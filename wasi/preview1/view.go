@@ -328,6 +328,9 @@ type step struct {
 	guest string
 	mount int
 	owned bool
+	// preopen says the walk started at a preopen's descriptor: only
+	// there may ".." climb above a mount's root (walker.up).
+	preopen bool
 }
 
 // target is what a path resolved to: the object named name inside the
@@ -487,7 +490,7 @@ func (v *View) resolve(start step, p string) (*target, Errno) {
 	}
 	for try := 0; ; try++ {
 		w := &walker{v: v, stack: make([]step, 1, 8)}
-		w.stack[0] = step{fd: start.fd, guest: start.guest, mount: start.mount}
+		w.stack[0] = step{fd: start.fd, guest: start.guest, mount: start.mount, preopen: start.preopen}
 		if e := w.fast(trimmed); e != 0 {
 			w.release()
 			return nil, e
@@ -742,8 +745,11 @@ func (w *walker) up() Errno {
 			// view's root, never the kernel's "..": from the mount's
 			// host descriptor that would reach the directory holding
 			// the mount's source on the host (TestSymlinksCannotLeaveTheView
-			// tries "../secret" there).
-			if top.guest != "/" && top.guest == w.v.mounts[top.mount].Guest {
+			// tries "../secret" there). Not from a descriptor the
+			// guest opened itself on a mount's root: that is its
+			// capability, as any directory it opened (EPERM, as under
+			// wasmtime).
+			if top.preopen && top.guest != "/" && top.guest == w.v.mounts[top.mount].Guest {
 				w.escaped = true
 				return w.up()
 			}
