@@ -603,6 +603,36 @@ func TestKillReachesOnlyTheContainersCgroup(t *testing.T) {
 	}
 }
 
+// A paused container's SIGKILL ends it, as under runc, which thaws the
+// freezer after the kill: podman kill of a paused container, and kill
+// --all. On a hybrid host runw's kill through cgroup.kill left the v1
+// freezer frozen: the init stayed in D, state said "paused", and podman
+// kill timed out waiting for the exit.
+func TestKillEndsAPausedContainer(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	for _, all := range []bool{false, true} {
+		id := fmt.Sprintf("paused-kill-%v", all)
+		b := newBundle(t, "probe", "sleep", "1h")
+		b.edit(func(s *specs.Spec) {
+			s.Linux = &specs.Linux{CgroupsPath: fmt.Sprintf("/runw-test-%s-%d", id, time.Now().UnixNano())}
+		})
+		r.mustRun("create", "--bundle", b.dir, id)
+		r.mustRun("start", id)
+		r.mustRun("pause", id)
+		args := []string{"kill", id, "KILL"}
+		if all {
+			args = []string{"kill", "--all", id, "KILL"}
+		}
+		r.mustRun(args...)
+		if _, err := r.pollStatus(id, "stopped", 10*time.Second); err != nil {
+			t.Errorf("%s of a paused container: %v", strings.Join(args, " "), err)
+		}
+		r.run("delete", "--force", id)
+	}
+}
+
 // TestBlockIOAndMemoryKnobsReachTheCgroup: linux.resources' block I/O
 // throttles and weights, memory.swappiness and memory.disableOOMKiller
 // are written to the container's cgroup, as runc writes them; runw

@@ -618,6 +618,16 @@ func signalCgroup(p string, sig unix.Signal, skip int) {
 				_, err = f.WriteString("1")
 				f.Close()
 				if err == nil {
+					// On a hybrid host pause froze the v1 freezer,
+					// which holds the killed tasks until it is thawed
+					// (v2's own freezer lets a fatal signal through):
+					// a paused container's SIGKILL left it paused, its
+					// init in D, and podman kill timed out.
+					if cgroups.IsCgroup2HybridMode() && frozen(p) {
+						if m, err := cgroupManager(p, nil); err == nil {
+							m.Freeze(cgroups.Thawed)
+						}
+					}
 					return
 				}
 			}
