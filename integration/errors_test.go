@@ -54,6 +54,11 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"args[0] missing", func(b *bundle) {
 			b.edit(func(s *specs.Spec) { s.Process.Args[0] = "/nowhere.wasm" })
 		}, "no such file or directory"},
+		// A path through a file, in runc's words; runw said "no such
+		// file or directory".
+		{"args[0] through a file", func(b *bundle) {
+			b.edit(func(s *specs.Spec) { s.Process.Args[0] = "/probe.wasm/x" })
+		}, "not a directory"},
 		{"args[0] is text", func(b *bundle) {
 			b.writeFile("probe.wasm", "hello\n")
 		}, "WebAssembly"},

@@ -181,6 +181,11 @@ func searchPath(env []string) string {
 func (v *guestVFS) openEntrypoint(guest, resolved string) (*Entrypoint, error) {
 	h, err := v.open(resolved)
 	if err != nil {
+		if errors.Is(err, syscall.ENOTDIR) {
+			// A path through a file: runc says "not a directory"
+			// (securejoin.IsNotExist counts it as not existing).
+			return nil, fmt.Errorf("%q: %w", guest, syscall.ENOTDIR)
+		}
 		if securejoin.IsNotExist(err) {
 			return nil, fmt.Errorf("%q: %w", guest, syscall.ENOENT)
 		}

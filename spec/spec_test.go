@@ -599,10 +599,11 @@ func TestEntrypointErrors(t *testing.T) {
 			want:     `"/app/hello.wasm": no such file or directory`,
 		},
 		{
+			// runc: exec: "/busybox/x": stat /busybox/x: not a directory.
 			name:     "parent is a file",
 			spec:     specWith([]string{"/app/hello.wasm"}, "/", nil),
 			populate: func(t *testing.T, r string) { writeFile(t, r+"/app", wasmModule) },
-			want:     `"/app/hello.wasm": no such file or directory`,
+			want:     `"/app/hello.wasm": not a directory`,
 		},
 		{
 			// runc: exec: "/busybox/": stat /busybox/: not a directory.
