@@ -62,11 +62,17 @@ func (p *epoller) usable(stopFd int) bool {
 	if p.ep != 0 {
 		return p.ep > 0
 	}
-	p.ep = -1
 	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
+		// Out of descriptors or memory now (a guest's table full at its
+		// first wait): poll(2) serves this wait, and the next one tries
+		// again. Refused for good (ENOSYS, a profile's EPERM): never.
+		if err != unix.EMFILE && err != unix.ENFILE && err != unix.ENOMEM {
+			p.ep = -1
+		}
 		return false
 	}
+	p.ep = -1
 	// epoll_pwait2 takes a timeout in nanoseconds, as ppoll does; Go's
 	// timers ask for microseconds. Where it is missing, or the
 	// container's seccomp profile refuses it (EPERM: profiles older than

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
 	"testing"
 	"time"
@@ -244,4 +245,100 @@ func BenchmarkPollManyIdle(b *testing.B) {
 			})
 		}
 	}
+}
+
+// withNofile runs f with the process's soft RLIMIT_NOFILE at soft, then
+// restores it. Only in a test that is not parallel: the limit is the
+// whole test binary's.
+func withNofile(t *testing.T, soft uint64, f func()) {
+	t.Helper()
+	var old unix.Rlimit
+	if err := unix.Prlimit(0, unix.RLIMIT_NOFILE, nil, &old); err != nil {
+		t.Fatal(err)
+	}
+	lim := old
+	lim.Cur = soft
+	if err := unix.Prlimit(0, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Prlimit(0, unix.RLIMIT_NOFILE, &old, nil); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	f()
+}
+
+// openFds is how many descriptors the test process holds (the one that
+// lists them aside).
+func openFds(t *testing.T) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries) - 1
+}
+
+// A first poll_oneoff with the descriptor table full (the epoll set
+// cannot be made: EMFILE) waits with poll(2), and a later one makes the
+// set; runw kept the refusal for the rest of the run. And poll(2),
+// wherever it serves, names each descriptor once: Linux refuses more
+// entries than RLIMIT_NOFILE (EINVAL), and an event loop names each
+// socket twice (read and write), so a guest holding more than half its
+// limit in sockets failed every wait.
+func TestPollWithoutEpollNamesEachDescriptorOnce(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	fd, peer := loopPair(t, g, fdflagNonblock)
+	peer.Write([]byte("x"))
+	time.Sleep(10 * time.Millisecond)
+	const subs = 300
+	fds, tags := make([]int32, subs), make([]uint8, subs)
+	for i := range fds {
+		fds[i], tags[i] = fd, eventFdRead
+		if i%2 == 1 {
+			tags[i] = eventFdWrite
+		}
+	}
+	withNofile(t, uint64(openFds(t)+4), func() {
+		// Every number below the limit taken.
+		var fillers []int
+		for {
+			f, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				break
+			}
+			fillers = append(fillers, f)
+		}
+		defer func() {
+			for _, f := range fillers {
+				unix.Close(f)
+			}
+		}()
+		if got := g.pollSubs(nil, nil, time.Millisecond); len(got) != 1 || got[99] != eventClock {
+			t.Errorf("a sleep with no descriptor free: events %v, want the clock", got)
+		}
+		// Fewer descriptors than subscriptions, as a guest's table
+		// would be: poll(2), one entry for the socket.
+		if got := g.pollSubs(fds, tags, -1); len(got) != subs {
+			t.Errorf("%d subscriptions of one ready socket under poll(2): %d events, want %d", subs, len(got), subs)
+		}
+	})
+	if g.h.ep.ep <= 0 && epollPwait2Works() {
+		g.pollSubs(nil, nil, 0)
+		if g.h.ep.ep <= 0 {
+			t.Errorf("with descriptors free again, the epoll set is still refused (ep %d)", g.h.ep.ep)
+		}
+	}
+}
+
+// epollPwait2Works says this kernel and process let the epoll set serve.
+func epollPwait2Works() bool {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(ep)
+	_, err = epollPwait2(ep, make([]unix.EpollEvent, 1), &unix.Timespec{})
+	return err == nil
 }

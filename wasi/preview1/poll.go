@@ -39,6 +39,10 @@ type pollScratch struct {
 	fds      []fdSub
 	pfds     []unix.PollFd
 	unstable memory
+	// merged and at are ppollOnce's: one entry per host descriptor, and
+	// each descriptor's place in it (by number, -1 for none).
+	merged []unix.PollFd
+	at     []int32
 }
 
 // keepPollScratch says whether the lists a call of nsubs subscriptions
@@ -196,7 +200,7 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 			again, err = h.ep.poll(pfds, ts)
 		}
 		if !epoll || err == errUsePoll {
-			_, err = unix.Ppoll(pfds, ts, nil)
+			err = h.poll.ppollOnce(pfds, ts)
 		}
 		if err == unix.EINTR || (err == nil && again) {
 			continue
@@ -273,6 +277,45 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		return ErrnoFault
 	}
 	return 0
+}
+
+// ppollOnce is poll(2) over pfds with one entry for each descriptor:
+// Linux refuses more entries than RLIMIT_NOFILE (EINVAL), and an event
+// loop names each socket twice (read and write), so a guest holding more
+// than half its limit in sockets failed every wait where epoll could not
+// serve. Each of pfds gets back the events it asked for, and the errors
+// and hang-ups, as the epoll set reports them.
+func (sc *pollScratch) ppollOnce(pfds []unix.PollFd, ts *unix.Timespec) error {
+	m := sc.merged[:0]
+	for _, p := range pfds {
+		// Host descriptors' numbers are below RLIMIT_NOFILE: at is as
+		// long as the highest one named, and every entry is -1 again
+		// when the call ends.
+		for int(p.Fd) >= len(sc.at) {
+			sc.at = append(sc.at, -1)
+		}
+		if i := sc.at[p.Fd]; i >= 0 {
+			m[i].Events |= p.Events
+			continue
+		}
+		sc.at[p.Fd] = int32(len(m))
+		m = append(m, unix.PollFd{Fd: p.Fd, Events: p.Events})
+	}
+	sc.merged = m
+	var err error
+	if len(m) == len(pfds) {
+		_, err = unix.Ppoll(pfds, ts, nil)
+	} else {
+		_, err = unix.Ppoll(m, ts, nil)
+		for i := range pfds {
+			re := m[sc.at[pfds[i].Fd]].Revents
+			pfds[i].Revents = re & (pfds[i].Events | unix.POLLERR | unix.POLLHUP | unix.POLLNVAL)
+		}
+	}
+	for _, p := range m {
+		sc.at[p.Fd] = -1
+	}
+	return err
 }
 
 func clampNs(v uint64) int64 {
