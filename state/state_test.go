@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -338,6 +339,58 @@ func TestLockOtherIDDoesNotBlock(t *testing.T) {
 		r.h.Unlock()
 	case <-time.After(patience):
 		t.Fatal("Lock(c2) blocked while c1 was held")
+	}
+}
+
+// While Destroy empties a container's directory, a reader never finds
+// the directory without its record: that is a container being created
+// (runw state said "creating" after "stopped"). Many files beside
+// state.json make the removal long, and its order the directory's.
+func TestDestroyNeverShowsARecordlessDirectory(t *testing.T) {
+	s := newStore(t)
+	h, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(&Container{ID: "c1"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		if err := os.WriteFile(filepath.Join(h.Dir, fmt.Sprintf("f%d", i)), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	seen := make(chan int, 1)
+	go func() {
+		missing := 0
+		for {
+			select {
+			case <-done:
+				seen <- missing
+				return
+			default:
+			}
+			if p, err := s.Peek("c1"); err == nil {
+				if _, err := p.Load(); errors.Is(err, ErrStateMissing) {
+					missing++
+				}
+			}
+		}
+	}()
+	time.Sleep(5 * time.Millisecond)
+	if err := h.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	close(done)
+	if n := <-seen; n > 0 {
+		t.Errorf("a reader found the directory without state.json %d times during Destroy", n)
+	}
+	if ids, err := s.List(); err != nil || len(ids) != 0 {
+		t.Errorf("List after Destroy: %v, %v; want none", ids, err)
+	}
+	if entries, _ := os.ReadDir(s.Root); len(entries) != 0 {
+		t.Errorf("left under the root: %v", entries)
 	}
 }
 

@@ -415,6 +415,11 @@ func (h *Handle) Load() (*Container, error) {
 	data, err := h.ReadFile(stateFile)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
+			// The directory itself gone (deleted since this handle
+			// was taken, Destroy): no container, not one half-made.
+			if _, err := os.Lstat(h.Dir); errors.Is(err, fs.ErrNotExist) {
+				return nil, ErrNotExist
+			}
 			if foreignDir(h.Dir) {
 				return nil, fmt.Errorf("container %q: %w", h.ID, ErrForeign)
 			}
@@ -483,10 +488,31 @@ func (h *Handle) Destroy() error {
 		return fmt.Errorf("destroy %q: handle is not locked", h.ID)
 	}
 	unmountUnder(h.Dir)
-	err := os.RemoveAll(h.Dir)
+	// The directory leaves its id's name first, in one step, then is
+	// emptied: removed in place, state.json could go before the
+	// directory did, and a reader meanwhile (`runw state`, an engine
+	// polling it) saw a directory with no record under a held lock: a
+	// container being created, after it had stopped. The name it leaves
+	// under is no id's (tombSuffix), so list and state skip it.
+	tomb := h.Dir + tombSuffix
+	if err := os.Rename(h.Dir, tomb); err != nil {
+		err := os.RemoveAll(h.Dir)
+		h.Unlock()
+		return err
+	}
+	err := os.RemoveAll(tomb)
+	if err != nil {
+		// Not all of it could go: back under its id, so that a later
+		// delete finds it and tries again.
+		_ = os.Rename(tomb, h.Dir)
+	}
 	h.Unlock()
 	return err
 }
+
+// tombSuffix names a container directory being removed: '~' is in no
+// container id (ValidateID).
+const tombSuffix = "~removing"
 
 // unmountUnder detaches every mount at or below dir (the real tmpfs runw
 // mounts behind a bounded tmpfs grant), deepest first, so that removing
