@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // `runw run` exits with the guest's status, as a shell reports a native
@@ -287,5 +289,69 @@ func TestSignalNotifyGuestDoesNotSpin(t *testing.T) {
 	res := bg.wait(t, 5*time.Second)
 	if res.code != 143 || !strings.Contains(res.stdout, "timeout") {
 		t.Errorf("runw run: %v; want the first wait's timeout printed and exit 143", res)
+	}
+}
+
+// A signal to a foreground `runw run` or `runw exec` of a native bundle
+// (one runw hands to runc) reaches the container, as it does under runc
+// run and exec, and as runw relays it to a wasm container: the guest's
+// trap runs and its status is run's. runw died of the SIGTERM alone
+// (143): runc ran on, the container kept running, and its id stayed
+// taken after it ended.
+func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "runc")
+	busybox := engStaticBusybox()
+	if _, err := exec.LookPath("runc"); err != nil || busybox == "" {
+		t.Skip("needs runc and a static busybox (integration/deps.sh installs them)")
+	}
+	r := newRunw(t)
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(busybox, filepath.Join(dir, "rootfs", "bin", "busybox")); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
+		t.Fatalf("runc spec: %v\n%s", err, out)
+	}
+	var s specs.Spec
+	data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err := json.Unmarshal(data, &s); err != nil {
+		t.Fatal(err)
+	}
+	trap := []string{"/bin/busybox", "sh", "-c", `trap "echo got TERM; exit 7" TERM; echo ready; while true; do /bin/busybox sleep 0.1; done`}
+	s.Process.Terminal = false
+	s.Process.Args = trap
+	data, _ = json.Marshal(&s)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	terminate := func(bg *background) result {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			if out, _ := os.ReadFile(bg.stdout.Name()); strings.Count(string(out), "ready") > 0 {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		bg.cmd.Process.Signal(unix.SIGTERM)
+		return bg.wait(t, 20*time.Second)
+	}
+
+	run := terminate(r.start("run", "-b", dir, "native-sig"))
+	if run.code != 7 || !strings.Contains(run.stdout, "got TERM") {
+		t.Errorf("runw run, SIGTERM: %v; want the container's trap and its exit 7", run)
+	}
+	if res := r.run("state", "native-sig"); res.code == 0 {
+		t.Errorf("after runw run ended: the container is still there: %v", res)
+	}
+
+	r.mustRun("run", "-d", "-b", dir, "native-sig2")
+	defer r.run("delete", "--force", "native-sig2")
+	exe := terminate(r.start(append([]string{"exec", "native-sig2"}, trap...)...))
+	if exe.code != 7 || !strings.Contains(exe.stdout, "got TERM") {
+		t.Errorf("runw exec, SIGTERM: %v; want the process's trap and its exit 7", exe)
 	}
 }

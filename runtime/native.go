@@ -3,7 +3,6 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
@@ -142,15 +143,34 @@ func (r *Runtime) nativeCmd(native, command string, args []string) *exec.Cmd {
 	return cmd
 }
 
-// runNative runs the native runtime in the foreground, passing its exit
-// status through.
+// runNative runs the native runtime in the foreground, relaying runw's
+// signals to it, as runw relays them to a wasm container's init, and
+// passing its exit status through. Without the relay a SIGTERM to a
+// foreground `runw run` of a native bundle ended runw alone: the native
+// runtime (which relays to its container) ran on, the container kept
+// running, and its id stayed taken after it ended. Signals a terminal
+// sends its foreground process group (^C, ^\, ^Z) are not relayed when
+// runw is in that group: the native runtime, in it too, has them already.
 func runNative(cmd *exec.Cmd) error {
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return &NativeExit{Code: exitCode(err)}
+	if err := cmd.Start(); err != nil {
+		return err
 	}
-	return err
+	code := waitRelay(cmd, nil, foregroundOfATerminal())
+	if code != 0 {
+		return &NativeExit{Code: code}
+	}
+	return nil
+}
+
+// foregroundOfATerminal says runw's process group is the foreground one
+// of the terminal on its stdin, stdout or stderr.
+func foregroundOfATerminal() bool {
+	for _, fd := range []int{0, 1, 2} {
+		if pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err == nil && pgrp == unix.Getpgrp() {
+			return true
+		}
+	}
+	return false
 }
 
 // handOff creates the container with the native runtime and records the

@@ -70,6 +70,13 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 // A window change resizes master, the pty runw proxies its terminal to
 // (nil: none), to runw's terminal, as runc's foreground run does.
 func waitForward(cmd *exec.Cmd, master *os.File) int {
+	return waitRelay(cmd, master, false)
+}
+
+// waitRelay is waitForward, leaving out the signals a terminal sends its
+// foreground group (SIGINT, SIGQUIT, SIGTSTP) when fromTerminal says the
+// child has them already.
+func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal bool) int {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
@@ -83,6 +90,9 @@ func waitForward(cmd *exec.Cmd, master *os.File) int {
 					continue
 				}
 				if s == unix.SIGCHLD || s == unix.SIGURG || s == unix.SIGWINCH || s == unix.SIGPIPE {
+					continue
+				}
+				if fromTerminal && (s == unix.SIGINT || s == unix.SIGQUIT || s == unix.SIGTSTP) {
 					continue
 				}
 				cmd.Process.Signal(s)
