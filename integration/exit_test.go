@@ -3,17 +3,22 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/creack/pty"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // `runw run` exits with the guest's status, as a shell reports a native
@@ -354,4 +359,63 @@ func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
 	if exe.code != 7 || !strings.Contains(exe.stdout, "got TERM") {
 		t.Errorf("runw exec, SIGTERM: %v; want the process's trap and its exit 7", exe)
 	}
+
+	// In the foreground of a terminal that makes no signals (raw, as a
+	// -t container leaves it), a SIGINT came from kill(2), not from the
+	// terminal, and is relayed as any other.
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if _, err := term.MakeRaw(int(tty.Fd())); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	copied := make(chan struct{})
+	go func() { io.Copy(&out, ptmx); close(copied) }()
+	s.Process.Args = []string{"/bin/busybox", "sh", "-c", `trap "echo got INT; exit 8" INT; echo ready; while true; do /bin/busybox sleep 0.1; done`}
+	data, _ = json.Marshal(&s)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd, _, _ := r.command(context.Background(), "run", "-b", dir, "native-sig3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	if _, err := r.pollStatus("native-sig3", "running", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // the trap set
+	cmd.Process.Signal(unix.SIGINT)
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 8 {
+			t.Errorf("runw run on a raw terminal, SIGINT by kill: exit %d; want the container's trap and its exit 8", code)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		r.run("kill", "native-sig3", "KILL")
+		t.Errorf("runw run on a raw terminal, SIGINT by kill: still running after 20 s (the signal was not relayed)")
+	}
+	tty.Close()
+	ptmx.Close()
+	<-copied
+}
+
+// exitCode is a Wait result as a shell reports it.
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
 }

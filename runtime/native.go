@@ -155,7 +155,7 @@ func runNative(cmd *exec.Cmd) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	code := waitRelay(cmd, nil, foregroundOfATerminal())
+	code := waitRelay(cmd, nil, foregroundOfATerminal)
 	if code != 0 {
 		return &NativeExit{Code: code}
 	}
@@ -163,10 +163,16 @@ func runNative(cmd *exec.Cmd) error {
 }
 
 // foregroundOfATerminal says runw's process group is the foreground one
-// of the terminal on its stdin, stdout or stderr.
+// of a terminal on its stdin, stdout or stderr that turns ^C, ^\ and ^Z
+// into signals (ISIG): asked at each signal, as a terminal in raw mode
+// (a -t container's) sends none, and one then came from kill(2).
 func foregroundOfATerminal() bool {
 	for _, fd := range []int{0, 1, 2} {
-		if pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err == nil && pgrp == unix.Getpgrp() {
+		pgrp, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
+		if err != nil || pgrp != unix.Getpgrp() {
+			continue
+		}
+		if t, err := unix.IoctlGetTermios(fd, unix.TCGETS); err == nil && t.Lflag&unix.ISIG != 0 {
 			return true
 		}
 	}

@@ -70,13 +70,13 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 // A window change resizes master, the pty runw proxies its terminal to
 // (nil: none), to runw's terminal, as runc's foreground run does.
 func waitForward(cmd *exec.Cmd, master *os.File) int {
-	return waitRelay(cmd, master, false)
+	return waitRelay(cmd, master, nil)
 }
 
 // waitRelay is waitForward, leaving out the signals a terminal sends its
-// foreground group (SIGINT, SIGQUIT, SIGTSTP) when fromTerminal says the
-// child has them already.
-func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal bool) int {
+// foreground group (SIGINT, SIGQUIT, SIGTSTP) when fromTerminal (nil:
+// never) says the child, in that group too, has them already.
+func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal func() bool) int {
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs)
 	defer signal.Stop(sigs)
@@ -92,7 +92,7 @@ func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal bool) int {
 				if s == unix.SIGCHLD || s == unix.SIGURG || s == unix.SIGWINCH || s == unix.SIGPIPE {
 					continue
 				}
-				if fromTerminal && (s == unix.SIGINT || s == unix.SIGQUIT || s == unix.SIGTSTP) {
+				if (s == unix.SIGINT || s == unix.SIGQUIT || s == unix.SIGTSTP) && fromTerminal != nil && fromTerminal() {
 					continue
 				}
 				cmd.Process.Signal(s)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // patience bounds every wait that should succeed quickly.
@@ -391,6 +393,45 @@ func TestDestroyNeverShowsARecordlessDirectory(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(s.Root); len(entries) != 0 {
 		t.Errorf("left under the root: %v", entries)
+	}
+}
+
+// What a Destroy killed midway leaves (its directory under a name no id
+// takes, no longer locked) goes at the next Destroy of any container;
+// one whose removal is still under way (locked) stays. Left, such a
+// directory was no container's and nothing removed it.
+func TestDestroySweepsWhatADeadDestroyLeft(t *testing.T) {
+	s := newStore(t)
+	dead := filepath.Join(s.Root, "old"+tombMark+"1-1")
+	live := filepath.Join(s.Root, "busy"+tombMark+"2-2")
+	for _, d := range []string{dead, live} {
+		if err := os.MkdirAll(filepath.Join(d, "private", "x"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd, err := unix.Open(live, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Flock(fd, unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	h, err := s.Create("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dead Destroy's directory is still there: %v", err)
+	}
+	if _, err := os.Lstat(live); err != nil {
+		t.Errorf("a Destroy under way lost its directory: %v", err)
+	}
+	if _, err := os.Lstat(h.Dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the destroyed container's directory is still there: %v", err)
 	}
 }
 

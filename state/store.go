@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/moby/sys/mountinfo"
@@ -242,7 +243,7 @@ func (s *Store) Create(id string) (*Handle, error) {
 		// our flock, or the open failed (EMFILE under a low
 		// RLIMIT_NOFILE): the directory, empty, is ours to take back,
 		// or the id stayed taken by a container that never was.
-		if !errors.Is(err, fs.ErrNotExist) {
+		if !errors.Is(err, ErrNotExist) {
 			unix.Unlinkat(s.fd, id, unix.AT_REMOVEDIR)
 		}
 		return nil, fmt.Errorf("create %q: %w", id, err)
@@ -493,9 +494,11 @@ func (h *Handle) Destroy() error {
 	// directory did, and a reader meanwhile (`runw state`, an engine
 	// polling it) saw a directory with no record under a held lock: a
 	// container being created, after it had stopped. The name it leaves
-	// under is no id's (tombSuffix), so list and state skip it.
-	tomb := h.Dir + tombSuffix
-	if err := os.Rename(h.Dir, tomb); err != nil {
+	// under is no id's and this removal's alone (tombName), so list and
+	// state skip it and no other removal's rename lands on it; neither
+	// rename replaces what it finds (a create may take the id at once).
+	tomb := tombName(h.Dir)
+	if err := unix.Renameat2(unix.AT_FDCWD, h.Dir, unix.AT_FDCWD, tomb, unix.RENAME_NOREPLACE); err != nil {
 		err := os.RemoveAll(h.Dir)
 		h.Unlock()
 		return err
@@ -503,16 +506,49 @@ func (h *Handle) Destroy() error {
 	err := os.RemoveAll(tomb)
 	if err != nil {
 		// Not all of it could go: back under its id, so that a later
-		// delete finds it and tries again.
-		_ = os.Rename(tomb, h.Dir)
+		// delete finds it and tries again (unless a create has taken the
+		// id since: then the next removal's sweep tries).
+		_ = unix.Renameat2(unix.AT_FDCWD, tomb, unix.AT_FDCWD, h.Dir, unix.RENAME_NOREPLACE)
 	}
 	h.Unlock()
+	sweepTombs(filepath.Dir(h.Dir))
 	return err
 }
 
-// tombSuffix names a container directory being removed: '~' is in no
-// container id (ValidateID).
-const tombSuffix = "~removing"
+// tombMark is in the name of a container directory being removed: '~'
+// is in no container id (ValidateID).
+const tombMark = "~removing~"
+
+// tombName is a name, unique to this removal, for the directory dir
+// leaves its id's name for.
+func tombName(dir string) string {
+	return fmt.Sprintf("%s%s%d-%d", dir, tombMark, os.Getpid(), time.Now().UnixNano())
+}
+
+// sweepTombs removes what removals that died midway (SIGKILL, an engine's
+// timeout) left under root: no id names it, so nothing else would. A
+// removal still under way holds its directory's lock, and is left alone.
+func sweepTombs(root string) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !strings.Contains(e.Name(), tombMark) {
+			continue
+		}
+		dir := filepath.Join(root, e.Name())
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+			unmountUnder(dir)
+			os.RemoveAll(dir)
+		}
+		unix.Close(fd)
+	}
+}
 
 // unmountUnder detaches every mount at or below dir (the real tmpfs runw
 // mounts behind a bounded tmpfs grant), deepest first, so that removing
