@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -311,28 +310,8 @@ func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
 		t.Skip("needs runc and a static busybox (integration/deps.sh installs them)")
 	}
 	r := newRunw(t)
-	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := copyFile(busybox, filepath.Join(dir, "rootfs", "bin", "busybox")); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("runc", "spec", "--bundle", dir).CombinedOutput(); err != nil {
-		t.Fatalf("runc spec: %v\n%s", err, out)
-	}
-	var s specs.Spec
-	data, _ := os.ReadFile(filepath.Join(dir, "config.json"))
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatal(err)
-	}
 	trap := []string{"/bin/busybox", "sh", "-c", `trap "echo got TERM; exit 7" TERM; echo ready; while true; do /bin/busybox sleep 0.1; done`}
-	s.Process.Terminal = false
-	s.Process.Args = trap
-	data, _ = json.Marshal(&s)
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, s := busyboxBundle(t, busybox, func(s *specs.Spec) { s.Process.Args = trap })
 	terminate := func(bg *background) result {
 		t.Helper()
 		for i := 0; i < 200; i++ {
@@ -376,10 +355,7 @@ func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
 	copied := make(chan struct{})
 	go func() { io.Copy(&out, ptmx); close(copied) }()
 	s.Process.Args = []string{"/bin/busybox", "sh", "-c", `trap "echo got INT; exit 8" INT; echo ready; while true; do /bin/busybox sleep 0.1; done`}
-	data, _ = json.Marshal(&s)
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, dir, s)
 	cmd, _, _ := r.command(context.Background(), "run", "-b", dir, "native-sig3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}

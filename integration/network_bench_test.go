@@ -268,7 +268,8 @@ func statePid(b *testing.B, state []string) int {
 	return st.Pid
 }
 
-func writeSpec(b *testing.B, dir string, s *specs.Spec) {
+// writeSpec writes s as dir's config.json.
+func writeSpec(b testing.TB, dir string, s *specs.Spec) {
 	data, err := json.MarshalIndent(s, "", "\t")
 	if err != nil {
 		b.Fatal(err)

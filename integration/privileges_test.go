@@ -266,10 +266,10 @@ func runcConfinement(t *testing.T, busybox string, edit func(*specs.Spec)) confi
 	return confinementOf(t, "/proc/"+strconv.Itoa(pid))
 }
 
-// runcBusybox creates (not starts) a container id under runc in root,
-// running busybox's sleep with runc's default spec changed by edit, and
-// returns its init's pid. The caller deletes it.
-func runcBusybox(t *testing.T, busybox, root, id string, edit func(*specs.Spec)) int {
+// busyboxBundle lays out a native bundle: busybox at /bin/busybox and
+// runc's default spec, without a terminal, changed by edit. It returns
+// the bundle's directory and its spec, for later changes (writeSpec).
+func busyboxBundle(t *testing.T, busybox string, edit func(*specs.Spec)) (string, *specs.Spec) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "rootfs", "bin"), 0o755); err != nil {
@@ -287,12 +287,20 @@ func runcBusybox(t *testing.T, busybox, root, id string, edit func(*specs.Spec))
 		t.Fatal(err)
 	}
 	s.Process.Terminal = false
-	s.Process.Args = []string{"/bin/busybox", "sleep", "60"}
 	edit(&s)
-	data, _ = json.Marshal(&s)
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, dir, &s)
+	return dir, &s
+}
+
+// runcBusybox creates (not starts) a container id under runc in root,
+// running busybox's sleep with runc's default spec changed by edit, and
+// returns its init's pid. The caller deletes it.
+func runcBusybox(t *testing.T, busybox, root, id string, edit func(*specs.Spec)) int {
+	t.Helper()
+	dir, _ := busyboxBundle(t, busybox, func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/busybox", "sleep", "60"}
+		edit(s)
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	// stdio from files, never pipes: the created container holds them
