@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -351,12 +350,11 @@ func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
 	if _, err := term.MakeRaw(int(tty.Fd())); err != nil {
 		t.Fatal(err)
 	}
-	var out strings.Builder
 	copied := make(chan struct{})
-	go func() { io.Copy(&out, ptmx); close(copied) }()
+	go func() { io.Copy(io.Discard, ptmx); close(copied) }()
 	s.Process.Args = []string{"/bin/busybox", "sh", "-c", `trap "echo got INT; exit 8" INT; echo ready; while true; do /bin/busybox sleep 0.1; done`}
 	writeSpec(t, dir, s)
-	cmd, _, _ := r.command(context.Background(), "run", "-b", dir, "native-sig3")
+	cmd, stdout, stderr := r.command(context.Background(), "run", "-b", dir, "native-sig3")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
@@ -371,7 +369,7 @@ func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
 	cmd.Process.Signal(unix.SIGINT)
 	select {
 	case err := <-done:
-		if code := exitCode(err); code != 8 {
+		if code := finish(cmd, err, stdout, stderr).code; code != 8 {
 			t.Errorf("runw run on a raw terminal, SIGINT by kill: exit %d; want the container's trap and its exit 8", code)
 		}
 	case <-time.After(20 * time.Second):
@@ -382,16 +380,4 @@ func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
 	tty.Close()
 	ptmx.Close()
 	<-copied
-}
-
-// exitCode is a Wait result as a shell reports it.
-func exitCode(err error) int {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		return -1
-	}
-	return 0
 }
