@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	cri "k8s.io/cri-api/pkg/apis/runtime/v1"
 )
 
@@ -172,6 +173,7 @@ func TestNetPodmanPublishedPort(t *testing.T) {
 // server, blocked in poll_oneoff, with 143.
 func TestNetPodmanKubePlay(t *testing.T) {
 	p := newPodmanNet(t, "runwkube", "rwkubenet0", "10.213.253.0/24")
+	refuseCgroupRootLeftovers(t)
 	hello, netc := netGuest(t, "hello"), netGuest(t, "netc")
 	const ref = "localhost/runw-kubehello:test"
 	p.importImage(ref, map[string]string{"hello.wasm": hello, "netc.wasm": netc}, "/hello.wasm")
@@ -214,6 +216,38 @@ spec:
 		t.Errorf("the server's exit code %s after podman pod stop, want 143 (SIGTERM; 137 is the SIGKILL after --time)", got)
 	}
 	engWant(t, p.podman(t, "kube", "down", yaml), 0)
+}
+
+// refuseCgroupRootLeftovers fails t, naming them, when /sys/fs/cgroup
+// holds plain directories beside its mounted hierarchies: what a mkdir
+// through a controller that is not mounted (hugetlb, net_cls) leaves in
+// the tmpfs. Podman's cgroupfs manager on cgroup v1 takes every directory
+// there for a hierarchy, writes a pod's cgroups into it as plain files,
+// and then cannot remove them: `podman kube down` fails with "directory
+// not empty", whatever the runtime. The machine is at fault, not runw,
+// and the failure says so.
+func refuseCgroupRootLeftovers(t *testing.T) {
+	t.Helper()
+	const root = "/sys/fs/cgroup"
+	var st unix.Statfs_t
+	if err := unix.Statfs(root, &st); err != nil || st.Type != unix.TMPFS_MAGIC {
+		return // cgroup v2 alone, or no cgroup root: nothing is mirrored
+	}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain []string
+	for _, e := range entries {
+		dir := filepath.Join(root, e.Name())
+		if !e.IsDir() || unix.Statfs(dir, &st) != nil || st.Type != unix.TMPFS_MAGIC {
+			continue
+		}
+		plain = append(plain, dir)
+	}
+	if len(plain) > 0 {
+		t.Fatalf("%s is left from an earlier program: a plain directory, no cgroup mount, where podman would write this pod's cgroups and then fail to remove them; remove it (rm -rf) and run again", strings.Join(plain, ", "))
+	}
 }
 
 // The Kubernetes path with pod networking: the pod sandbox's network
