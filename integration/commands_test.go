@@ -1033,26 +1033,7 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 	}
 	dir, bin := runwForNobody(t)
 	asNobody := func(args ...string) (string, int) {
-		cmd := exec.Command(bin, append([]string{"--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
-		cmd.Env = []string{"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-		// A file, not a pipe: a detached container's init holds it.
-		f, err := os.CreateTemp(t.TempDir(), "out")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		cmd.Stdout, cmd.Stderr = f, f
-		err = cmd.Run()
-		out, _ := os.ReadFile(f.Name())
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			return string(out), exit.ExitCode()
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(out), 0
+		return runAsNobody(t, dir, append([]string{bin, "--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
 	}
 	b := newBundle(t, "probe", "echo", "hi")
 	traversable(t, b.dir)
@@ -1129,6 +1110,32 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 
 // nobody is the uid and gid of the user the tests run runw as.
 const nobody = 65534
+
+// runAsNobody runs argv as nobody, with XDG_RUNTIME_DIR and HOME dir, and
+// returns its output (stdout and stderr) and exit status.
+func runAsNobody(t *testing.T, dir string, argv ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = []string{"XDG_RUNTIME_DIR=" + dir, "HOME=" + dir, "PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	// A file, not a pipe: a detached container's init holds it.
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	err = cmd.Run()
+	out, _ := os.ReadFile(f.Name())
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return string(out), exit.ExitCode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), 0
+}
 
 // runwForNobody makes a directory of nobody's and copies runw into it
 // (runwFor).

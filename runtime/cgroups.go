@@ -164,7 +164,13 @@ func newManager(p string, res *cgroups.Resources, skipDevices bool) (cgroups.Man
 		res = &cgroups.Resources{}
 	}
 	res.SkipDevices = skipDevices
-	return manager.New(&cgroups.Cgroup{Path: p, Resources: res})
+	// Rootless: a user given a cgroup v1 subtree (chowned to it) may not
+	// write its device rules (devices.allow and devices.deny need
+	// CAP_SYS_ADMIN in the host's namespace); the library then skips them,
+	// as runc's does, where create failed with EPERM on devices.deny. The
+	// kernel still refuses the container every device its user may not
+	// open.
+	return manager.New(&cgroups.Cgroup{Path: p, Resources: res, Rootless: rootless()})
 }
 
 // defaultDeviceRules are the character devices runc allows in every

@@ -296,7 +296,6 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 			return initConfig{}, err
 		}
 	}
-	owner := sandbox.hostUser(plan.User)
 	for _, d := range plan.PrivateDirs {
 		if overlay, ok := plan.OverlayData[d]; ok {
 			if err := mountOverlay(d, overlay); err != nil {
@@ -344,8 +343,13 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err := os.Chmod(fifo, 0o622); err != nil {
 		return initConfig{}, fmt.Errorf("chmod exec fifo: %w", err)
 	}
-	// As runc does: the init opens it after taking process.user's uid.
-	if err := os.Chown(fifo, int(owner.UID), int(owner.GID)); err != nil {
+	// As runc does, the fifo belongs to the container's root on the host
+	// (its mode lets the init open it for writing as process.user).
+	// Given to process.user's host ids, it failed create as an error about
+	// the fifo wherever runw may not give files away: rootless, with
+	// process.user unmapped or mapped through a subuid range.
+	root := sandbox.hostUser(wasi.User{})
+	if err := os.Chown(fifo, int(root.UID), int(root.GID)); err != nil {
 		return initConfig{}, fmt.Errorf("chown exec fifo: %w", err)
 	}
 	cfg := r.newInitConfig(plan, sandbox, cached)

@@ -114,6 +114,19 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 		if len(ns.uidMaps) == 0 || len(ns.gidMaps) == 0 {
 			return nil, fmt.Errorf("a new user namespace needs linux.uidMappings and linux.gidMappings")
 		}
+		if euid := spawnerEUID(); euid != 0 {
+			// The kernel lets a user without privileges map only its own
+			// ids, one each; runc maps more through the setuid helpers
+			// newuidmap and newgidmap (subuid ranges), which runw does
+			// not run. Refused here in one line: the spawn failed with
+			// "fork/exec /proc/self/fd/N: operation not permitted".
+			if err := ownIDOnly("uid", sb.UIDMappings, euid); err != nil {
+				return nil, err
+			}
+			if err := ownIDOnly("gid", sb.GIDMappings, spawnerEGID()); err != nil {
+				return nil, err
+			}
+		}
 	}
 	ns.orders = strings.Join(orders, "\n")
 	return ns, nil
@@ -170,9 +183,25 @@ func (ns *spawnNS) privateMounts() {
 	ns.orders += "private-mounts"
 }
 
-// spawnerEUID is the effective uid runw spawns the init with (a variable
-// for tests).
-var spawnerEUID = os.Geteuid
+// spawnerEUID and spawnerEGID are the effective ids runw spawns the init
+// with (variables for tests).
+var spawnerEUID, spawnerEGID = os.Geteuid, os.Getegid
+
+// ownIDOnly refuses mappings other than one id, the caller's own: all a
+// user without privileges may write to a new namespace's id map.
+func ownIDOnly(kind string, maps []specs.LinuxIDMapping, own int) error {
+	if len(maps) == 1 && maps[0].Size == 1 && int(maps[0].HostID) == own {
+		return nil
+	}
+	return fmt.Errorf("rootless container: linux.%sMappings map more than your own %s (%d), which takes new%smap(1): runw does not run it; map one id to %d (runw spec --rootless) or run runw as root", kind, kind, own, kind, own)
+}
+
+// setgroupsDenied says whether runw's own user namespace denies
+// setgroups(2) (/proc/self/setgroups reads "deny").
+func setgroupsDenied() bool {
+	b, err := os.ReadFile("/proc/self/setgroups")
+	return err == nil && strings.TrimSpace(string(b)) == "deny"
+}
 
 // prepare sets the command up for these namespaces and, with cg, for the
 // cgroup v1 hierarchies its constructor enters; ordersR is the
@@ -189,12 +218,14 @@ func (ns *spawnNS) prepare(cmd *exec.Cmd, cg *cgroupEntry) (ordersR, ordersW *os
 		// its capabilities there (an unmapped uid would lose them all).
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 		cmd.SysProcAttr.GidMappingsEnableSetgroups = true
-		if spawnerEUID() != 0 {
+		if spawnerEUID() != 0 || setgroupsDenied() {
 			// An unprivileged user (runc's rootless case: `runw spec
 			// --rootless`) may write gid_map only once setgroups is
 			// denied, and then may not call setgroups itself; both
 			// failed the spawn with EPERM. runc's rootless init does
-			// the same.
+			// the same. So does root of a user namespace that denies
+			// setgroups (`unshare -r`, rootless podman without subuids):
+			// a namespace made in it may not allow it again.
 			cmd.SysProcAttr.Credential.NoSetGroups = true
 			cmd.SysProcAttr.GidMappingsEnableSetgroups = false
 		}

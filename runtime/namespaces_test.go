@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -16,9 +17,10 @@ import (
 // "fork/exec /proc/self/fd/N: operation not permitted". As root nothing
 // changes: setgroups stays allowed.
 func TestPrepareUserNamespaceUnprivileged(t *testing.T) {
-	defer func(f func() int) { spawnerEUID = f }(spawnerEUID)
+	defer func(f, g func() int) { spawnerEUID, spawnerEGID = f, g }(spawnerEUID, spawnerEGID)
 	for _, euid := range []int{0, 1000} {
 		spawnerEUID = func() int { return euid }
+		spawnerEGID = func() int { return euid }
 		ns, err := namespacesFor(&Sandbox{
 			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}},
 			UIDMappings: []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(euid), Size: 1}},
@@ -52,14 +54,47 @@ func TestPrepareUserNamespaceUnprivileged(t *testing.T) {
 	}
 }
 
+// TestPrepareSubordinateIDsUnprivileged: an unprivileged user's mappings
+// beyond its own id (a subuid range, which runc maps with newuidmap) are
+// refused in one line naming the helper runw does not run; the spawn
+// failed with "fork/exec /proc/self/fd/N: operation not permitted".
+func TestPrepareSubordinateIDsUnprivileged(t *testing.T) {
+	defer func(f, g func() int) { spawnerEUID, spawnerEGID = f, g }(spawnerEUID, spawnerEGID)
+	spawnerEUID = func() int { return 1000 }
+	spawnerEGID = func() int { return 1000 }
+	own := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}}
+	ranges := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 1000, Size: 1}, {ContainerID: 1, HostID: 100000, Size: 65536}}
+	for _, c := range []struct {
+		uids, gids []specs.LinuxIDMapping
+		want       string
+	}{
+		{own, own, ""},
+		{ranges, own, "linux.uidMappings map more than your own uid (1000), which takes newuidmap(1)"},
+		{own, ranges, "linux.gidMappings map more than your own gid (1000), which takes newgidmap(1)"},
+		{[]specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, own, "linux.uidMappings map more than your own uid (1000)"},
+	} {
+		_, err := namespacesFor(&Sandbox{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}},
+			UIDMappings: c.uids, GIDMappings: c.gids,
+		})
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("uids %v, gids %v: %v, want %q", c.uids, c.gids, err, c.want)
+		}
+	}
+}
+
 // TestRootlessTemplate: `runw spec --rootless` writes, as runc's, a user
 // namespace in which root is the caller (it was the plain template, which
-// a user without privileges cannot run).
+// a user without privileges cannot run), and no network namespace, which
+// a user could give only lo.
 func TestRootlessTemplate(t *testing.T) {
 	s := RootlessTemplate()
 	var user bool
 	for _, n := range s.Linux.Namespaces {
 		user = user || n.Type == specs.UserNamespace
+		if n.Type == specs.NetworkNamespace {
+			t.Errorf("a network namespace: %+v", s.Linux.Namespaces)
+		}
 	}
 	if !user {
 		t.Errorf("no user namespace: %+v", s.Linux.Namespaces)

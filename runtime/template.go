@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"os"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -41,9 +42,14 @@ func Template() *specs.Spec {
 
 // RootlessTemplate is Template for a user without privileges (`runw spec
 // --rootless`), as runc's: a user namespace of its own in which root is
-// the caller's uid and gid.
+// the caller's uid and gid, and no network namespace of its own (a user
+// cannot give one a link to anything: the container's would have only
+// lo), so the container shares the caller's network, as under runc.
 func RootlessTemplate() *specs.Spec {
 	s := Template()
+	s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool {
+		return n.Type == specs.NetworkNamespace
+	})
 	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Geteuid()), Size: 1}}
 	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getegid()), Size: 1}}
