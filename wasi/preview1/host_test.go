@@ -268,6 +268,52 @@ func TestSymlinkSwapRace(t *testing.T) {
 	t.Logf("%d reads through a link swapped under them, none reached the host", reads)
 }
 
+// path_link of "x/" while x is swapped between a file and a symlink to a
+// host directory outside the view: the kernel is never handed the
+// trailing slash, which makes linkat follow a last-name symlink runw
+// never read (to the host's directory: EPERM, a link to a directory,
+// or EXDEV across mounts, answers that told the guest what exists
+// outside). The source's own check answers ENOTDIR for a file.
+func TestLinkTrailingSlashSwapRace(t *testing.T) {
+	g, rootfs, _, secret := layout(t, false)
+	file, sl := filepath.Join(rootfs, "x"), filepath.Join(rootfs, "sl")
+	write(t, file, "a file")
+	symlink(t, filepath.Dir(secret), sl)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_ = unix.Renameat2(unix.AT_FDCWD, file, unix.AT_FDCWD, sl, unix.RENAME_EXCHANGE)
+		}
+	}()
+	src, sn := g.str("x/")
+	dst, dn := g.str("y")
+	seen := map[Errno]int{}
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); {
+		e := g.call("path_link", 3, 0, src, sn, 3, dst, dn)
+		seen[e]++
+		if e == 0 {
+			_ = g.call("path_unlink_file", 3, dst, dn)
+		}
+	}
+	close(stop)
+	<-done
+	for e, n := range seen {
+		if e != ErrnoNotdir && e != ErrnoNoent {
+			t.Errorf("path_link x/ under a swap: errno %d %d times, want only NOTDIR and NOENT (all: %v)", e, n, seen)
+		}
+	}
+	if seen[ErrnoNotdir] == 0 {
+		t.Errorf("path_link x/ of a file never answered NOTDIR: %v", seen)
+	}
+}
+
 // Every write into a read-only grant fails, and the file stays as it was.
 func TestReadOnlyGrantRefusesEveryWrite(t *testing.T) {
 	g, _, data, _ := layout(t, true)

@@ -592,6 +592,9 @@ func (h *Host) pathLink(m memory, a []arg) Errno {
 	if err := stat(src, &st); err != nil {
 		return toErrno(err)
 	}
+	if src.slashOnNonDir(&st) {
+		return ErrnoNotdir
+	}
 	dst, errno := h.at(m, a[4].I32(), u32(a[5]), u32(a[6]))
 	if errno != 0 {
 		return errno
@@ -606,7 +609,12 @@ func (h *Host) pathLink(m memory, a []arg) Errno {
 	if src.name == "" || src.mountRoot || src.mount != dst.mount {
 		return ErrnoXdev
 	}
-	return toErrno(unix.Linkat(src.dir, src.nameArg(), dst.dir, dst.nameArg(), 0))
+	// The source's name without its trailing slash: "x/" makes linkat
+	// follow x when it is a symlink, whatever its flags, and one swapped
+	// in since stat would be followed by the kernel, to a host path runw
+	// never read. A directory (what "x/" must name) is refused by the
+	// kernel as before (EPERM).
+	return toErrno(unix.Linkat(src.dir, src.name, dst.dir, dst.nameArg(), 0))
 }
 
 func (h *Host) pathReadlink(m memory, a []arg) Errno {

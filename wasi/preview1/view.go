@@ -842,6 +842,14 @@ func (t *target) follow() (bool, Errno) {
 	}
 	w := t.w
 	if e := w.followLink(t.dir, t.name); e != 0 {
+		if e == ErrnoInval {
+			// No longer a symlink (readlinkat's EINVAL): replaced since
+			// the fstatat, by something a walk begun now would take
+			// as it is. It was answered EINVAL, which Linux never
+			// gives for a path that names a file.
+			w.links--
+			return false, 0
+		}
 		return false, e
 	}
 	w.last = ""
