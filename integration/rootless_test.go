@@ -88,7 +88,7 @@ func TestRootlessByHand(t *testing.T) {
 	ranges := rootlessBundle(t, dir, bin, func(s *specs.Spec) {
 		s.Linux.UIDMappings = append(s.Linux.UIDMappings, specs.LinuxIDMapping{ContainerID: 1, HostID: 100000, Size: 65536})
 	}, "echo", "hi")
-	const rangesErr = "linux.uidMappings map more than your own uid (65534), which takes newuidmap(1)"
+	const rangesErr = "linux.uidMappings may map only your own uid (65534), one id; more takes newuidmap(1)"
 	if out, code := asNobody("run", "--bundle", ranges, "rl-ranges"); code != 1 || !strings.Contains(out, rangesErr) || strings.Count(out, "\n") != 1 {
 		t.Errorf("a subuid range: exit %d, %q; want exit 1 and one line with %q", code, out, rangesErr)
 	}

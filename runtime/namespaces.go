@@ -193,7 +193,7 @@ func ownIDOnly(kind string, maps []specs.LinuxIDMapping, own int) error {
 	if len(maps) == 1 && maps[0].Size == 1 && int(maps[0].HostID) == own {
 		return nil
 	}
-	return fmt.Errorf("rootless container: linux.%sMappings map more than your own %s (%d), which takes new%smap(1): runw does not run it; map one id to %d (runw spec --rootless) or run runw as root", kind, kind, own, kind, own)
+	return fmt.Errorf("rootless container: linux.%sMappings may map only your own %s (%d), one id; more takes new%smap(1), which runw does not run (runw spec --rootless maps yours; as root any mapping runs)", kind, kind, own, kind)
 }
 
 // setgroupsDenied says whether runw's own user namespace denies

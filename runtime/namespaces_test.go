@@ -69,9 +69,9 @@ func TestPrepareSubordinateIDsUnprivileged(t *testing.T) {
 		want       string
 	}{
 		{own, own, ""},
-		{ranges, own, "linux.uidMappings map more than your own uid (1000), which takes newuidmap(1)"},
-		{own, ranges, "linux.gidMappings map more than your own gid (1000), which takes newgidmap(1)"},
-		{[]specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, own, "linux.uidMappings map more than your own uid (1000)"},
+		{ranges, own, "linux.uidMappings may map only your own uid (1000), one id; more takes newuidmap(1)"},
+		{own, ranges, "linux.gidMappings may map only your own gid (1000), one id; more takes newgidmap(1)"},
+		{[]specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}, own, "linux.uidMappings may map only your own uid (1000)"},
 	} {
 		_, err := namespacesFor(&Sandbox{
 			Namespaces:  []specs.LinuxNamespace{{Type: specs.UserNamespace}},
