@@ -1032,28 +1032,12 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 		t.Skip("a cgroup v2 host: a user may be given a cgroup")
 	}
 	dir, bin := runwForNobody(t)
-	asNobody := func(args ...string) (string, int) {
-		return runAsNobody(t, dir, append([]string{bin, "--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
-	}
-	b := newBundle(t, "probe", "echo", "hi")
-	traversable(t, b.dir)
-	if err := os.Remove(filepath.Join(b.dir, "config.json")); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{b.dir, b.rootfs, filepath.Join(b.rootfs, "probe.wasm")} {
-		if err := os.Chown(p, nobody, nobody); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, code := asNobody("spec", "--rootless", "--bundle", b.dir); code != 0 {
-		t.Fatalf("runw spec --rootless: %s", out)
-	}
+	asNobody := nobodyRunw(t, dir, bin)
+	bundle := rootlessBundle(t, dir, bin, func(*specs.Spec) {}, "echo", "hi")
 	var s specs.Spec
-	if data, err := os.ReadFile(filepath.Join(b.dir, "config.json")); err != nil || json.Unmarshal(data, &s) != nil {
+	if data, err := os.ReadFile(filepath.Join(bundle, "config.json")); err != nil || json.Unmarshal(data, &s) != nil {
 		t.Fatalf("read the rootless spec: %v", err)
 	}
-	s.Process.Args = []string{"/probe.wasm", "echo", "hi"}
-	s.Process.Terminal = false
 	limit := int64(100)
 	for _, c := range []struct {
 		name string
@@ -1073,10 +1057,10 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(b.dir, "config.json"), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, code := asNobody("run", "--bundle", b.dir, "rl")
+		out, code := asNobody("run", "--bundle", bundle, "rl")
 		if wantCode := map[bool]int{true: 0, false: 1}[c.want == "hi\n"]; code != wantCode || !strings.HasSuffix(out, c.want) {
 			t.Errorf("%s: exit %d, %q; want exit %d and %q", c.name, code, out, wantCode, c.want)
 		}
@@ -1088,10 +1072,10 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(b.dir, "config.json"), data, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := asNobody("run", "-d", "--bundle", b.dir, "rl2"); code != 0 {
+	if out, code := asNobody("run", "-d", "--bundle", bundle, "rl2"); code != 0 {
 		t.Fatalf("run -d: %s", out)
 	}
 	defer asNobody("delete", "--force", "rl2")
@@ -1110,6 +1094,13 @@ func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
 
 // nobody is the uid and gid of the user the tests run runw as.
 const nobody = 65534
+
+// nobodyRunw runs runw (bin) as nobody, its state and cache in dir.
+func nobodyRunw(t *testing.T, dir, bin string) func(args ...string) (string, int) {
+	return func(args ...string) (string, int) {
+		return runAsNobody(t, dir, append([]string{bin, "--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
+	}
+}
 
 // runAsNobody runs argv as nobody, with XDG_RUNTIME_DIR and HOME dir, and
 // returns its output (stdout and stderr) and exit status.

@@ -66,9 +66,7 @@ func TestRootlessByHand(t *testing.T) {
 	}
 	dir, bin := runwForNobody(t)
 	root := filepath.Join(dir, "state")
-	asNobody := func(args ...string) (string, int) {
-		return runAsNobody(t, dir, append([]string{bin, "--root", root, "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
-	}
+	asNobody := nobodyRunw(t, dir, bin)
 	// unshare -r maps nobody to 0, the root of the container's mappings.
 	b := rootlessBundle(t, dir, bin, func(s *specs.Spec) {
 		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 1}}
@@ -152,9 +150,7 @@ func TestRootlessDelegatedCgroupV1(t *testing.T) {
 		s.Linux.CgroupsPath = "/" + deleg + "/rl"
 		s.Linux.Resources = &specs.LinuxResources{Pids: &specs.LinuxPids{Limit: &limit}}
 	}, "sleep", "1h")
-	asNobody := func(args ...string) (string, int) {
-		return runAsNobody(t, dir, append([]string{bin, "--root", filepath.Join(dir, "state"), "--cache-dir", filepath.Join(dir, "cache")}, args...)...)
-	}
+	asNobody := nobodyRunw(t, dir, bin)
 	if out, code := asNobody("run", "-d", "--bundle", b, "rl-deleg"); code != 0 {
 		t.Fatalf("run -d in a delegated cgroup: exit %d, %s", code, out)
 	}
