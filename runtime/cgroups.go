@@ -763,3 +763,34 @@ func currentMemoryLimit(p string) (limit int64, ok bool) {
 	}
 	return n, true
 }
+
+// memoryRoom is what the memory limit of cgroup p leaves its processes:
+// the limit (or a lower one above it) less what they use, page cache not
+// in use (inactive files, which the kernel reclaims first) not counted;
+// 0 when there is no limit or it cannot tell.
+func memoryRoom(p string) uint64 {
+	m, err := cgroupManager(p, nil)
+	if err != nil {
+		return 0
+	}
+	st, err := m.GetStats()
+	if err != nil {
+		return 0
+	}
+	limit, used := st.MemoryStats.Usage.Limit, st.MemoryStats.Usage.Usage
+	if h := st.MemoryStats.Stats["hierarchical_memory_limit"]; h != 0 && h < limit {
+		limit = h
+	}
+	if limit == 0 || limit >= 1<<62 {
+		return 0 // cgroup v1 says "no limit" as 2^63, page-rounded
+	}
+	inactive, ok := st.MemoryStats.Stats["total_inactive_file"] // cgroup v1, the subtree's
+	if !ok {
+		inactive = st.MemoryStats.Stats["inactive_file"] // cgroup v2
+	}
+	used -= min(inactive, used)
+	if used >= limit {
+		return 1
+	}
+	return limit - used
+}

@@ -3,7 +3,15 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/opencontainers/cgroups"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi"
 )
@@ -62,9 +70,14 @@ var errCompiledForExec = errors.New("compiled for exec")
 func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry) error {
 	logDebugf("cache miss: compiling %s in the container's cgroup", plan.ModuleName)
 	ooms := oomKills(cgPath)
+	room := compileMemoryCgroup(cgPath, cg)
 	_, _, err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, false, cg)
+	roomOOMs := room.close()
 	if compileIsFinal(err) {
 		return err
+	}
+	if err != nil && roomOOMs > 0 {
+		return fmt.Errorf("compile %s: killed by the OOM killer: it needs more memory than cgroup %q leaves under its limit (%d MiB): raise the limit, or fill runw's cache beforehand (runw compile)", plan.ModuleName, cgPath, room.limit>>20)
 	}
 	if err != nil && oomKills(cgPath) > ooms {
 		return fmt.Errorf("compile %s: killed by the OOM killer (cgroup %q is over its memory limit): raise the limit, or fill runw's cache beforehand (runw compile)", plan.ModuleName, cgPath)
@@ -128,4 +141,98 @@ func oomKills(p string) uint64 {
 	}
 	n, _ := m.OOMKillCount()
 	return n
+}
+
+// compileRoom is the memory cgroup of its own, below the container's,
+// that exec's compile child runs in (compileMemoryCgroup).
+type compileRoom struct {
+	dir   string
+	limit uint64
+}
+
+// compileMemoryCgroup moves exec's compile child, in cg, from the
+// container's cgroup v1 memory hierarchy to a cgroup of its own below the
+// container's, limited to what the container's limit leaves (less a
+// margin); nil, changing nothing, on cgroup v2, without a memory limit,
+// or when the cgroup cannot be made.
+//
+// The accident it stops: the compile of a module the cache lacks took the
+// container's cgroup over its limit, and the OOM killer, choosing among
+// the cgroup's processes, killed the container's own where its
+// oom_score_adj was near the child's 1000 (preferOOMVictim; Kubernetes'
+// Burstable pods are at 999): a kubectl exec or an exec probe killed the
+// pod's container. And even when the child was the one killed, containerd
+// and CRI-O, watching the container's memory.oom_control, labelled the
+// container OOMKilled while it ran on. In a cgroup of its own the child
+// reaches its own limit first: the OOM killer looks no further than that
+// cgroup, and the kernel notifies only its watchers. The child is still
+// charged to the container (its usage counts toward the container's
+// limit), and the container's init, if it grows during the compile, can
+// still take the container's cgroup over its limit; then the kernel
+// chooses as before. cgroup v2 allows no cgroup below one that holds
+// processes (the init), so there the child stays in the container's.
+func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
+	if cgroups.IsCgroup2UnifiedMode() {
+		return nil
+	}
+	m, err := cgroupManager(cgPath, nil)
+	if err != nil {
+		return nil
+	}
+	memDir := m.Path("memory")
+	if memDir == "" {
+		return nil
+	}
+	room := memoryRoom(cgPath)
+	if room == 0 {
+		return nil // no limit to keep the container under
+	}
+	tasks := slices.IndexFunc(cg.Tasks, func(f *os.File) bool { return f.Name() == filepath.Join(memDir, "tasks") })
+	if tasks < 0 {
+		return nil
+	}
+	// A margin for the container's init, which may grow meanwhile, and
+	// at least what the child needs to start (it then fails at once).
+	limit := max(room-min(room/8, 64<<20), 16<<20)
+	dir := filepath.Join(memDir, fmt.Sprintf("runw-exec-compile-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		logDebugf("compile cgroup %s: %v", dir, err)
+		return nil
+	}
+	c := &compileRoom{dir: dir, limit: limit}
+	if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), []byte(strconv.FormatUint(limit, 10)), 0); err != nil {
+		logDebugf("compile cgroup %s: %v", dir, err)
+		c.close()
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		logDebugf("compile cgroup %s: %v", dir, err)
+		c.close()
+		return nil
+	}
+	cg.Tasks[tasks].Close()
+	cg.Tasks[tasks] = f
+	logDebugf("compile child in %s, limited to %d MiB (the container's limit leaves %d MiB)", dir, limit>>20, room>>20)
+	return c
+}
+
+// close removes the compile's cgroup, its child gone, and returns how
+// many processes the OOM killer killed in it; nil is fine.
+func (c *compileRoom) close() uint64 {
+	if c == nil {
+		return 0
+	}
+	var kills uint64
+	if b, err := os.ReadFile(filepath.Join(c.dir, "memory.oom_control")); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+				kills, _ = strconv.ParseUint(v, 10, 64)
+			}
+		}
+	}
+	if err := unix.Rmdir(c.dir); err != nil {
+		logDebugf("remove compile cgroup %s: %v", c.dir, err)
+	}
+	return kills
 }
