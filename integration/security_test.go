@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1178,23 +1179,37 @@ func TestExecCompilesInsideTheContainer(t *testing.T) {
 // killer's first choice now: the exec fails saying so, and the container
 // runs on. So it does where the container's process is almost as
 // killable (oom_score_adj 999, Kubernetes' Burstable pods): on cgroup v1
-// the child compiles in a memory cgroup of its own below the container's,
-// limited to what the container's limit leaves, and the OOM killer looks
-// no further; the container's init was killed (found through CRI).
+// the child compiles in a memory cgroup below the container's, limited to
+// what the container's limit leaves, and the OOM killer looks no further;
+// the container's init was killed (found through CRI). Two execs
+// compiling at once share that cgroup and its limit (with one each, they
+// took the container over its limit together), and a container with
+// disableOOMKiller does not leave the compile stopped at its limit until
+// its time bound (minutes).
 func TestExecCompileOOMSparesTheContainer(t *testing.T) {
 	needsRoot(t, "a memory cgroup")
 	probe, err := os.ReadFile(guests["probe"])
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A module the cache lacks: the probe and a custom section (id 0,
-	// name "x", 8 bytes).
-	other := append(probe, 0, 10, 1, 'x', 1, 2, 3, 4, 5, 6, 7, 8)
+	// Modules the cache lacks: the probe and a custom section (id 0,
+	// name "x", 8 bytes), one for each exec.
+	others := []string{
+		string(append(slices.Clip(probe), 0, 10, 1, 'x', 1, 2, 3, 4, 5, 6, 7, 8)),
+		string(append(slices.Clip(probe), 0, 10, 1, 'x', 8, 7, 6, 5, 4, 3, 2, 1)),
+	}
 	burstable := 999
 	for _, c := range []struct {
-		name string
-		adj  *int
-	}{{"default", nil}, {"burstable", &burstable}} {
+		name       string
+		adj        *int
+		execs      int
+		disableOOM bool
+	}{
+		{"default", nil, 1, false},
+		{"burstable", &burstable, 1, false},
+		{"burstable, two execs at once", &burstable, 2, false},
+		{"disableOOMKiller", &burstable, 1, true},
+	} {
 		t.Run(c.name, func(t *testing.T) {
 			if c.adj != nil && unifiedRoot() == "/sys/fs/cgroup" {
 				t.Skip("cgroup v2: no cgroup below one with processes; the child stays in the container's")
@@ -1202,10 +1217,13 @@ func TestExecCompileOOMSparesTheContainer(t *testing.T) {
 			r := newRunw(t)
 			r.cache = filepath.Join(t.TempDir(), "cache")
 			b := newBundle(t, "probe", "alloc", "180", "sleep", "60s")
-			b.writeFile("other.wasm", string(other))
+			for i, o := range others {
+				b.writeFile(fmt.Sprintf("other%d.wasm", i), o)
+			}
 			b.edit(func(s *specs.Spec) {
 				limit := int64(256 << 20)
 				memoryLimit(limit)(s)
+				s.Linux.Resources.Memory.DisableOOMKiller = &c.disableOOM
 				s.Process.OOMScoreAdj = c.adj
 			})
 			bg, pid := runInBackground(t, r, b, "execoom")
@@ -1219,12 +1237,23 @@ func TestExecCompileOOMSparesTheContainer(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
-			res := r.run("exec", "execoom", "/other.wasm", "echo", "compiled")
-			if res.code == 0 {
-				t.Skipf("the compile fitted in what the limit left (%v): nothing to spare the container from", res)
+			results := make([]result, c.execs)
+			var wg sync.WaitGroup
+			for i := range results {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					results[i] = r.run("exec", "execoom", fmt.Sprintf("/other%d.wasm", i), "echo", "compiled")
+				}()
 			}
-			if !strings.Contains(res.stderr, "OOM killer") {
-				t.Errorf("exec: %v; want the compile's OOM kill said", res)
+			wg.Wait()
+			for _, res := range results {
+				if res.code == 0 {
+					t.Skipf("the compile fitted in what the limit left (%v): nothing to spare the container from", res)
+				}
+				if !strings.Contains(res.stderr, "OOM killer") {
+					t.Errorf("exec: %v; want the compile's OOM kill said", res)
+				}
 			}
 			if st, _, _ := r.state("execoom"); st.Status != "running" || st.Pid != pid {
 				t.Errorf("the container after its exec's compile ran out of memory: %+v; want its init %d running", st, pid)

@@ -143,15 +143,27 @@ func oomKills(p string) uint64 {
 	return n
 }
 
-// compileRoom is the memory cgroup of its own, below the container's,
-// that exec's compile child runs in (compileMemoryCgroup).
+// compileRoom is the memory cgroup below the container's that exec's
+// compile children run in (compileMemoryCgroup).
 type compileRoom struct {
 	dir   string
 	limit uint64
+	// kills is the cgroup's OOM kill count when the child joined it.
+	kills uint64
+	// parent is the container's memory cgroup directory, held with a
+	// shared flock while the child uses the compile cgroup: the last
+	// exec to leave it (the one that gets the lock exclusive) removes
+	// it, never one whose neighbour has joined it and not yet placed
+	// its child (whose tasks file would then be a removed cgroup's).
+	parent *os.File
 }
 
+// compileCgroupName is the container's one compile cgroup: shared by the
+// compiles of concurrent execs, so that their limit bounds them together.
+const compileCgroupName = "runw-exec-compile"
+
 // compileMemoryCgroup moves exec's compile child, in cg, from the
-// container's cgroup v1 memory hierarchy to a cgroup of its own below the
+// container's cgroup v1 memory hierarchy to a cgroup below the
 // container's, limited to what the container's limit leaves (less a
 // margin); nil, changing nothing, on cgroup v2, without a memory limit,
 // or when the cgroup cannot be made.
@@ -163,14 +175,17 @@ type compileRoom struct {
 // Burstable pods are at 999): a kubectl exec or an exec probe killed the
 // pod's container. And even when the child was the one killed, containerd
 // and CRI-O, watching the container's memory.oom_control, labelled the
-// container OOMKilled while it ran on. In a cgroup of its own the child
-// reaches its own limit first: the OOM killer looks no further than that
-// cgroup, and the kernel notifies only its watchers. The child is still
-// charged to the container (its usage counts toward the container's
-// limit), and the container's init, if it grows during the compile, can
-// still take the container's cgroup over its limit; then the kernel
-// chooses as before. cgroup v2 allows no cgroup below one that holds
-// processes (the init), so there the child stays in the container's.
+// container OOMKilled while it ran on. Below the container's cgroup the
+// child reaches that cgroup's limit first: the OOM killer looks no
+// further than that cgroup, and the kernel notifies only its watchers.
+// The compiles of concurrent execs (a liveness and a readiness probe of
+// modules the cache lacks) share the one cgroup: with one each, each
+// limited to the whole room, two together took the container over its
+// limit. The child is still charged to the container, and the
+// container's init, if it grows during the compile, can still take the
+// container's cgroup over its limit; then the kernel chooses as before.
+// cgroup v2 allows no cgroup below one that holds processes (the init),
+// so there the child stays in the container's.
 func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
 	if cgroups.IsCgroup2UnifiedMode() {
 		return nil
@@ -191,20 +206,42 @@ func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
 	if tasks < 0 {
 		return nil
 	}
-	// A margin for the container's init, which may grow meanwhile, and
-	// at least what the child needs to start (it then fails at once).
-	limit := max(room-min(room/8, 64<<20), 16<<20)
-	dir := filepath.Join(memDir, fmt.Sprintf("runw-exec-compile-%d", os.Getpid()))
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		logDebugf("compile cgroup %s: %v", dir, err)
+	parent, err := os.Open(memDir)
+	if err != nil {
 		return nil
 	}
-	c := &compileRoom{dir: dir, limit: limit}
-	if err := os.WriteFile(filepath.Join(dir, "memory.limit_in_bytes"), []byte(strconv.FormatUint(limit, 10)), 0); err != nil {
-		logDebugf("compile cgroup %s: %v", dir, err)
-		c.close()
+	if err := unix.Flock(int(parent.Fd()), unix.LOCK_SH); err != nil {
+		parent.Close()
 		return nil
 	}
+	dir := filepath.Join(memDir, compileCgroupName)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		logDebugf("compile cgroup %s: %v", dir, err)
+		parent.Close()
+		return nil
+	}
+	// What the compiles already in it hold, and a margin for the
+	// container's init, which may grow meanwhile; at least what a child
+	// needs to start (it then fails at once).
+	var held uint64
+	if b, err := os.ReadFile(filepath.Join(dir, "memory.usage_in_bytes")); err == nil {
+		held, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	}
+	c := &compileRoom{dir: dir, limit: held + max(room-min(room/8, 64<<20), 16<<20), parent: parent}
+	// The OOM killer on, whatever the container's disableOOMKiller (a
+	// new cgroup v1 takes its parent's): a compile at its limit would
+	// otherwise wait, stopped, until its time bound, minutes.
+	for file, value := range map[string]string{
+		"memory.limit_in_bytes": strconv.FormatUint(c.limit, 10),
+		"memory.oom_control":    "0",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
+			logDebugf("compile cgroup %s: %s: %v", dir, file, err)
+			c.close()
+			return nil
+		}
+	}
+	c.kills = c.oomKills()
 	f, err := os.OpenFile(filepath.Join(dir, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		logDebugf("compile cgroup %s: %v", dir, err)
@@ -213,26 +250,41 @@ func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
 	}
 	cg.Tasks[tasks].Close()
 	cg.Tasks[tasks] = f
-	logDebugf("compile child in %s, limited to %d MiB (the container's limit leaves %d MiB)", dir, limit>>20, room>>20)
+	logDebugf("compile child in %s, limited to %d MiB (the container's limit leaves %d MiB)", dir, c.limit>>20, room>>20)
 	return c
 }
 
-// close removes the compile's cgroup, its child gone, and returns how
-// many processes the OOM killer killed in it; nil is fine.
+// oomKills is how many processes the OOM killer has killed in the
+// compile cgroup so far.
+func (c *compileRoom) oomKills() uint64 {
+	b, err := os.ReadFile(filepath.Join(c.dir, "memory.oom_control"))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// close removes the compile cgroup, unless another exec uses it still
+// (the container's delete removes it with the container's cgroup, if
+// a killed exec left it), and returns how many processes the OOM killer killed in
+// it since the child joined; nil is fine.
 func (c *compileRoom) close() uint64 {
 	if c == nil {
 		return 0
 	}
-	var kills uint64
-	if b, err := os.ReadFile(filepath.Join(c.dir, "memory.oom_control")); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-				kills, _ = strconv.ParseUint(v, 10, 64)
-			}
+	n := c.oomKills()
+	kills := n - min(c.kills, n)
+	if unix.Flock(int(c.parent.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if err := unix.Rmdir(c.dir); err != nil {
+			logDebugf("remove compile cgroup %s: %v", c.dir, err)
 		}
 	}
-	if err := unix.Rmdir(c.dir); err != nil {
-		logDebugf("remove compile cgroup %s: %v", c.dir, err)
-	}
+	c.parent.Close()
 	return kills
 }
