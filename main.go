@@ -34,7 +34,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/runtime"
 	"github.com/runw/runw/state"
@@ -209,27 +208,6 @@ func defaultRoot() string {
 	return state.DefaultRoot
 }
 
-// stickXDGRoot makes the default state root under $XDG_RUNTIME_DIR, as
-// runc makes its own, with the sticky bit: the XDG base directory
-// specification lets a session manager remove what is left there
-// untouched for 6 hours unless it is sticky, and a long-running
-// container's state would go with it. Opened without following a
-// symlink, and changed only when it is runw's user's own directory.
-func stickXDGRoot(root string) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
-		return // state.Open says why
-	}
-	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	defer unix.Close(fd)
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) == nil && int(st.Uid) == os.Geteuid() && st.Mode&unix.S_ISVTX == 0 {
-		_ = unix.Fchmod(fd, st.Mode&0o7777|unix.S_ISVTX)
-	}
-}
-
 // unprivileged reports whether runw runs as a user who cannot write the
 // system's directories (/run, /var/lib). Rootless podman runs runw as uid
 // 0 of a user namespace, a root that cannot write them either, unless
@@ -279,16 +257,14 @@ func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !c.IsSet("root") && root != state.DefaultRoot {
-		stickXDGRoot(root)
-	}
 	return runtime.New(runtime.Options{
-		Root:      root,
-		CacheDir:  c.String("cache-dir"),
-		CacheMax:  c.Int64("cache-max"),
-		LogPath:   c.String("log"),
-		LogFormat: c.String("log-format"),
-		Debug:     c.Bool("debug"),
+		Root:       root,
+		StickyRoot: !c.IsSet("root") && root != state.DefaultRoot,
+		CacheDir:   c.String("cache-dir"),
+		CacheMax:   c.Int64("cache-max"),
+		LogPath:    c.String("log"),
+		LogFormat:  c.String("log-format"),
+		Debug:      c.Bool("debug"),
 
 		SystemdCgroup: c.Bool("systemd-cgroup"),
 		NativeRuntime: c.String("native-runtime"),

@@ -764,15 +764,11 @@ func currentMemoryLimit(p string) (limit int64, ok bool) {
 	return n, true
 }
 
-// memoryRoom is what the memory limit of cgroup p leaves its processes:
+// memoryRoom is what the memory limit of m's cgroup leaves its processes:
 // the limit (or a lower one above it) less what they use, page cache not
 // in use (inactive files, which the kernel reclaims first) not counted;
 // 0 when there is no limit or it cannot tell.
-func memoryRoom(p string) uint64 {
-	m, err := cgroupManager(p, nil)
-	if err != nil {
-		return 0
-	}
+func memoryRoom(m cgroups.Manager) uint64 {
 	st, err := m.GetStats()
 	if err != nil {
 		return 0

@@ -694,13 +694,17 @@ func (r *Runtime) cachedOutside(plan *wasi.Plan, hashUpTo int64) bool {
 // namespace its artifact (wasi.Cache.CanHandOver).
 func (r *Runtime) canHandOver() bool {
 	cache := r.openedCache()
-	if cache != nil && !cache.CanHandOver() {
+	if cache == nil {
+		return false
+	}
+	if !cache.CanHandOver() {
 		// Said, for a user who wonders why every run compiles: the
 		// artifacts of a cache others may search stay 0600, unreadable
 		// to the init's user namespace.
 		logDebugf("cache %s is not private (mode 0700): a container in a user namespace compiles its module itself", r.opts.CacheDir)
+		return false
 	}
-	return cache != nil && cache.CanHandOver()
+	return true
 }
 
 // execHashUpTo bounds the module an exec hashes outside the container

@@ -8,9 +8,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/fscommon"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi"
@@ -198,7 +198,7 @@ func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
 	if memDir == "" {
 		return nil
 	}
-	room := memoryRoom(cgPath)
+	room := memoryRoom(m)
 	if room == 0 {
 		return nil // no limit to keep the container under
 	}
@@ -223,10 +223,7 @@ func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
 	// What the compiles already in it hold, and a margin for the
 	// container's init, which may grow meanwhile; at least what a child
 	// needs to start (it then fails at once).
-	var held uint64
-	if b, err := os.ReadFile(filepath.Join(dir, "memory.usage_in_bytes")); err == nil {
-		held, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	}
+	held, _ := fscommon.GetCgroupParamUint(dir, "memory.usage_in_bytes")
 	c := &compileRoom{dir: dir, limit: held + max(room-min(room/8, 64<<20), 16<<20), parent: parent}
 	// The OOM killer on, whatever the container's disableOOMKiller (a
 	// new cgroup v1 takes its parent's): a compile at its limit would
@@ -235,7 +232,7 @@ func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
 		"memory.limit_in_bytes": strconv.FormatUint(c.limit, 10),
 		"memory.oom_control":    "0",
 	} {
-		if err := os.WriteFile(filepath.Join(dir, file), []byte(value), 0); err != nil {
+		if err := cgroups.WriteFile(dir, file, value); err != nil {
 			logDebugf("compile cgroup %s: %s: %v", dir, file, err)
 			c.close()
 			return nil
@@ -257,17 +254,8 @@ func compileMemoryCgroup(cgPath string, cg *cgroupEntry) *compileRoom {
 // oomKills is how many processes the OOM killer has killed in the
 // compile cgroup so far.
 func (c *compileRoom) oomKills() uint64 {
-	b, err := os.ReadFile(filepath.Join(c.dir, "memory.oom_control"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
-			n, _ := strconv.ParseUint(v, 10, 64)
-			return n
-		}
-	}
-	return 0
+	n, _ := fscommon.GetValueByKey(c.dir, "memory.oom_control", "oom_kill")
+	return n
 }
 
 // close removes the compile cgroup, unless another exec uses it still

@@ -11,6 +11,9 @@ import (
 type Options struct {
 	// Root holds one state directory per container.
 	Root string
+	// StickyRoot sets the sticky bit on Root (the default root under
+	// $XDG_RUNTIME_DIR, as runc's: state.Store.Stick).
+	StickyRoot bool
 	// CacheDir holds compiled modules; "" disables the cache.
 	CacheDir string
 	// CacheMax bounds the cache in bytes (0: wasi.DefaultCacheMax).
@@ -58,6 +61,11 @@ func New(opts Options) (*Runtime, error) {
 	st, err := state.Open(opts.Root)
 	if err != nil {
 		return nil, err
+	}
+	if opts.StickyRoot {
+		if err := st.Stick(); err != nil {
+			logDebugf("state root %s: sticky bit: %v", opts.Root, err)
+		}
 	}
 	return &Runtime{opts: opts, store: st}, nil
 }

@@ -169,6 +169,22 @@ func Open(root string) (*Store, error) {
 	return &Store{Root: abs, fd: fd}, nil
 }
 
+// Stick sets the sticky bit on the root, as runc sets it on its default
+// root under $XDG_RUNTIME_DIR: the XDG base directory specification lets
+// a session manager remove what is left there untouched for 6 hours
+// unless it is sticky, and a long-running container's state would go
+// with it. Through the descriptor Open checked: no path is followed.
+func (s *Store) Stick() error {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_ISVTX != 0 {
+		return nil
+	}
+	return unix.Fchmod(s.fd, st.Mode&0o7777|unix.S_ISVTX)
+}
+
 // checkOurs refuses a directory open on fd that runw did not make: one
 // owned by another user, or that group or others can write to. Either
 // would let someone else plant the files runw trusts (state.json,
