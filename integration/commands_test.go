@@ -791,6 +791,14 @@ func TestDeleteEndsExecProcesses(t *testing.T) {
 	// kill returns once the signal is sent, as runc's does: the init may
 	// still be dying, and delete refuses a container that is not stopped.
 	r.waitStatus("ex", "stopped", 10*time.Second)
+	// "stopped" comes as soon as the init is a zombie; the kernel lists it
+	// in the cgroup until it is reaped (by pid 1: the init was detached),
+	// and runc's ps lists it then too.
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if procs, err := os.ReadFile(filepath.Join(pidsDir, "cgroup.procs")); err != nil || len(procs) == 0 {
+			break
+		}
+	}
 	// A stopped container has no process: runc's ps -f json prints null
 	// (its empty list of pids, encoded as Go encodes a nil slice).
 	if res := r.mustRun("ps", "--format", "json", "ex"); res.stdout != "null\n" {
