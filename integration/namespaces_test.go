@@ -266,6 +266,10 @@ func TestUserNamespaceMappings(t *testing.T) {
 // A process.user the user namespace does not map is refused in runc's
 // words, where the init's setresuid gave a bare "invalid argument", and
 // the failed create leaves no container behind. A gid is checked as well.
+// So is a user namespace whose mappings leave out the container's root
+// (runw gives it the exec fifo and tmpfs mounts, as runc does): create
+// failed late, on the /dev tmpfs's "uid=0: invalid argument", or for a
+// rootless caller on "chown exec fifo".
 func TestUserNamespaceUnmappedUserIsRefused(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to map ids into a new user namespace")
@@ -290,6 +294,29 @@ func TestUserNamespaceUnmappedUserIsRefused(t *testing.T) {
 		}
 		if _, _, ok := r.state("unmapped"); ok {
 			t.Errorf("run as %d:%d, unmapped: the failed create left a container", c.user.UID, c.user.GID)
+		}
+	}
+	noRoot := []specs.LinuxIDMapping{{ContainerID: 1000, HostID: 201000, Size: 1}}
+	for _, c := range []struct {
+		uids, gids []specs.LinuxIDMapping
+		want       string
+	}{
+		{noRoot, userNamespaceLinux().GIDMappings, "User namespaces enabled, but no user mapping found."},
+		{userNamespaceLinux().UIDMappings, noRoot, "User namespaces enabled, but no group mapping found."},
+	} {
+		b := newBundle(t, "probe", "echo", "mapped")
+		b.edit(func(s *specs.Spec) {
+			s.Linux = userNamespaceLinux()
+			s.Linux.UIDMappings, s.Linux.GIDMappings = c.uids, c.gids
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+		})
+		traversable(t, b.dir)
+		res := r.run("run", "-b", b.dir, "unmapped-root")
+		if res.code != 1 || strings.TrimSpace(res.stderr) != c.want {
+			t.Errorf("run with root unmapped (uids %v, gids %v): %v; want exit 1 and the one line %q", c.uids, c.gids, res, c.want)
+		}
+		if _, _, ok := r.state("unmapped-root"); ok {
+			t.Error("run with root unmapped: the failed create left a container")
 		}
 	}
 	// A mapped user still runs.

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -113,6 +114,19 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 		}
 		if len(ns.uidMaps) == 0 || len(ns.gidMaps) == 0 {
 			return nil, fmt.Errorf("a new user namespace needs linux.uidMappings and linux.gidMappings")
+		}
+		// The container's root must be someone on the host: runw gives it
+		// the exec fifo and the tmpfs it mounts, as runc does. Unmapped,
+		// create failed later on one of those ("chown exec fifo:
+		// operation not permitted", "mount tmpfs at \"/dev\": uid=0");
+		// runc refuses the spec at once, in these words.
+		if _, ok := hostID(sb.UIDMappings, 0); !ok {
+			//lint:ignore ST1005 runc's own words
+			return nil, errors.New("User namespaces enabled, but no user mapping found.")
+		}
+		if _, ok := hostID(sb.GIDMappings, 0); !ok {
+			//lint:ignore ST1005 runc's own words
+			return nil, errors.New("User namespaces enabled, but no group mapping found.")
 		}
 		if euid := spawnerEUID(); euid != 0 {
 			// The kernel lets a user without privileges map only its own
