@@ -68,8 +68,18 @@ type spawnOptions struct {
 // Set here, before the init starts a thread, not by setenv in a running
 // init, where C's getenv on another thread could race it. runw's own
 // override of the compile's CPU bound (compileCPUEnv) is passed on too
-// (initEnviron).
-var initEnv = []string{"GOMAXPROCS=2", "TOKIO_WORKER_THREADS=1"}
+// (initEnviron). GLIBC_TUNABLES=glibc.pthread.rseq=0: the init is a glibc
+// program whose main thread registered rseq as it started, and glibc's
+// start of every later thread (the guest's, Go's and wasmtime's, made
+// after the container's seccomp filter is loaded) aborts the process
+// when its own registration fails while the main thread's succeeded. A
+// profile refusing rseq with an errno (runtime-tools', Docker's and
+// containerd's before 2022) ended every container so at start, where
+// under runc the filter precedes execve and glibc quietly goes without.
+// With the tunable no init thread registers, as under such a profile
+// natively; the cost is glibc's rseq-based sched_getcpu, which the
+// init does not use.
+var initEnv = []string{"GOMAXPROCS=2", "TOKIO_WORKER_THREADS=1", "GLIBC_TUNABLES=glibc.pthread.rseq=0"}
 
 // initEnviron is initEnv, with compileCPUEnv when runw has it.
 func initEnviron() []string {
