@@ -41,6 +41,7 @@ const (
 	noData             // the name exists, without this record type
 	failed             // an rcode or reply retrying won't fix
 	serverFail         // SERVFAIL: the server could not answer now
+	refused            // REFUSED or NOTIMP: no server would answer
 	unreachable        // no reply in time, or a socket error
 	canceled           // the lookup's context ended
 )
@@ -67,10 +68,15 @@ type answer struct {
 }
 
 // dns resolves node through the nameservers of the container's
-// resolv.conf, name by name down the search list. NXDOMAIN, NODATA and
-// SERVFAIL move on to the next name; silence or cancellation stops the
-// search at once (as glibc does), so a dead server costs one round of
-// timeouts, not one per search domain.
+// resolv.conf, name by name down the search list, as glibc's res_nsearch:
+// NXDOMAIN, NODATA and SERVFAIL move on to the next name; any other error
+// (REFUSED, FORMERR) ends the search list, though the name as it is is
+// still asked when it comes last. Silence or cancellation stops at once,
+// so a dead server costs one round of timeouts, not one per name (glibc
+// would ask the name as it is once more). The error is res_nsearch's
+// too: the first name's when it was the name as it is, else NODATA if
+// any name had it, else SERVFAIL's "try again" if any name had that,
+// else the last name's.
 func (r resolver) dns(ctx context.Context, node string, family int, allow func(netip.AddrPort) bool) ([]netip.Addr, string, error) {
 	conf := parseResolvConf(r.read(resolvConfPath))
 	if allow != nil {
@@ -85,20 +91,49 @@ func (r resolver) dns(ctx context.Context, node string, family int, allow func(n
 			return nil, "", fail(CodeFail, node)
 		}
 	}
-	worst := answer{status: noSuchName}
-	for _, fqdn := range conf.names(node) {
-		a := r.queryName(ctx, conf, fqdn, family)
+	names, asIsFirst := conf.names(node)
+	var first, last, noDataAt, servFailAt answer
+	for i := 0; i < len(names); i++ {
+		a := r.queryName(ctx, conf, names[i], family)
 		if a.status == found {
 			return a.addrs, a.canon, nil
 		}
-		if a.status > worst.status {
-			worst = a
+		if i == 0 {
+			first = a
 		}
-		if a.status >= unreachable {
-			break
+		last = a
+		switch a.status {
+		case noSuchName:
+		case noData:
+			if noDataAt.status == found {
+				noDataAt = a
+			}
+		case serverFail:
+			if servFailAt.status == found {
+				servFailAt = a
+			}
+		case unreachable, canceled:
+			i = len(names)
+		default: // REFUSED, FORMERR: the search list ends
+			switch {
+			case asIsFirst && i == 0: // the search list follows whatever its error
+			case asIsFirst:
+				i = len(names)
+			default:
+				i = max(i, len(names)-2) // on to the name as it is, last
+			}
 		}
 	}
-	return nil, "", &Error{Code: worst.status.code(), Name: node, Err: worst.err}
+	picked := last
+	switch {
+	case asIsFirst:
+		picked = first
+	case noDataAt.status != found:
+		picked = noDataAt
+	case servFailAt.status != found:
+		picked = servFailAt
+	}
+	return nil, "", &Error{Code: picked.status.code(), Name: node, Err: picked.err}
 }
 
 // queryName asks for fqdn's A and/or AAAA records, both at once when family
@@ -249,6 +284,10 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 		return answer{status: noSuchName}
 	case dnsmessage.RCodeServerFailure:
 		return answer{status: serverFail, err: errors.New("server failure")}
+	case dnsmessage.RCodeRefused, dnsmessage.RCodeNotImplemented:
+		// The next server is asked; when none answers otherwise, glibc
+		// says "try again" (EAI_AGAIN), as a server's ACL may change.
+		return answer{status: refused, err: fmt.Errorf("server replied %v", h.RCode)}
 	default:
 		return answer{status: failed, err: fmt.Errorf("server replied %v", h.RCode)}
 	}

@@ -244,13 +244,62 @@ func TestServerFailureIsAgain(t *testing.T) {
 	}
 }
 
-func TestRefusedIsFail(t *testing.T) {
+// TestSearchErrorsAsGlibc: the error, and the names asked, when no
+// name of the search list has an address, as glibc 2.36's res_nsearch
+// gives them (each case was run against it): REFUSED from every server
+// is "try again" (a server's ACL), not a lasting failure, and ends the
+// search list; the name as it is, asked first, gives the error; else
+// NODATA from any name, else SERVFAIL from any name; FORMERR is a
+// lasting failure. runw said EAI_FAIL for REFUSED, and took the "worst"
+// error of all names.
+func TestSearchErrorsAsGlibc(t *testing.T) {
 	s := startServer(t, func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
-		return []dnsmessage.Message{reply(req, dnsmessage.RCodeRefused)}
+		name := req.Questions[0].Name.String()
+		switch {
+		case strings.HasPrefix(name, "refused"):
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeRefused)}
+		case strings.HasPrefix(name, "formerr"):
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeFormatError)}
+		case name == "mixed.svc.test." || name == "mixed.svc.svc.test.":
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeSuccess)} // NODATA
+		case name == "mixed.test.":
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeServerFailure)}
+		case name == "sf.svc.test.":
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeServerFailure)}
+		}
+		return []dnsmessage.Message{reply(req, dnsmessage.RCodeNameError)}
 	})
-	_, err := s.resolver("options attempts:1\n", nil).lookup(context.Background(), Query{Node: "web.test"})
-	if codeOf(err) != CodeFail {
-		t.Fatalf("got %v, want code %d", err, CodeFail)
+	r := s.resolver("search svc.test test\noptions ndots:1 timeout:1 attempts:1\n", nil)
+	for _, tc := range []struct {
+		node  string
+		code  Code
+		asked []string
+	}{
+		// As it is first: its REFUSED gives the error; the search list
+		// is still tried, and its first REFUSED ends it.
+		{"refused.x", CodeAgain, []string{"refused.x.", "refused.x.svc.test."}},
+		// As it is last: a REFUSED in the list skips to it.
+		{"refused", CodeAgain, []string{"refused.svc.test.", "refused."}},
+		{"formerr", CodeFail, []string{"formerr.svc.test.", "formerr."}},
+		// NODATA, then SERVFAIL, then NXDOMAIN: NODATA wins.
+		{"mixed", CodeNoData, []string{"mixed.svc.test.", "mixed.test.", "mixed."}},
+		// NXDOMAIN as it is, first, wins over a later NODATA.
+		{"mixed.svc", CodeNoName, []string{"mixed.svc.", "mixed.svc.svc.test.", "mixed.svc.test."}},
+		// SERVFAIL, then NXDOMAIN: try again.
+		{"sf", CodeAgain, []string{"sf.svc.test.", "sf.test.", "sf."}},
+	} {
+		before := len(s.log())
+		_, err := r.lookup(context.Background(), Query{Node: tc.node, Family: FamilyIPv4})
+		if codeOf(err) != tc.code {
+			t.Errorf("%s: got %v, want code %d", tc.node, err, tc.code)
+		}
+		var asked []string
+		for _, l := range s.log()[before:] {
+			asked = append(asked, strings.TrimPrefix(l, "udp A "))
+		}
+		if !slices.Equal(asked, tc.asked) {
+			t.Errorf("%s: asked %q, want %q", tc.node, asked, tc.asked)
+		}
 	}
 }
 

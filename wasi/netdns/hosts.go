@@ -15,6 +15,11 @@ func lookupHosts(data []byte, name string, family int) (addrs []netip.Addr, cano
 	name = strings.TrimSuffix(name, ".")
 	for fields := range records(data, "#") {
 		ip, err := netip.ParseAddr(fields[0])
+		// An IPv4-mapped line answers an IPv4 lookup with its IPv4
+		// address, as glibc's files lookup does.
+		if err == nil && family == FamilyIPv4 && ip.Is4In6() {
+			ip = ip.Unmap()
+		}
 		// A zoned address can't be handed to the guest (the WASI address
 		// has no scope id), so such a line is skipped, not mangled.
 		if err != nil || ip.Zone() != "" || !familyHas(family, ip) {

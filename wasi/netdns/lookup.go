@@ -165,11 +165,22 @@ func (r resolver) host(ctx context.Context, q Query) ([]netip.Addr, string, erro
 	if ip, err := netip.ParseAddr(q.Node); err == nil {
 		return numericHost(q, ip)
 	}
-	if q.NumericHost || !validName(q.Node) {
+	if ip, ok := parseInetAton(q.Node); ok {
+		return numericHost(q, ip)
+	}
+	if q.NumericHost || digitsAndDots(q.Node) {
+		// glibc's __nss_hostname_digits_dots: a name of digits and dots
+		// that is no address (256.1.1.1, 1.2.3.4.5) is none, and is not
+		// asked of DNS, where a server could answer it with any address.
 		return nil, "", fail(CodeNoName, q.Node)
 	}
+	// The hosts file takes any name (glibc's files lookup compares it as
+	// it is); only a name sent to DNS must be one a packet can carry.
 	if addrs, canon := lookupHosts(r.read(hostsPath), q.Node, q.Family); len(addrs) > 0 {
 		return addrs, canon, nil
+	}
+	if !validName(q.Node) {
+		return nil, "", fail(CodeNoName, q.Node)
 	}
 	if isLocalhost(q.Node) {
 		return loopback(q.Family), "localhost", nil
@@ -237,6 +248,88 @@ func numericHost(q Query, ip netip.Addr) ([]netip.Addr, string, error) {
 		return nil, "", fail(CodeAddrFamily, q.Node)
 	}
 	return []netip.Addr{ip}, q.Node, nil
+}
+
+// parseInetAton parses the IPv4 forms glibc's getaddrinfo takes beyond
+// dotted decimal (inet_aton, whole string): one to four parts, each
+// decimal, octal after a leading 0, or hexadecimal after 0x; the last part
+// fills the bytes left (127.1 is 127.0.0.1, 2130706433 too). Taken for a
+// host name, such a node went to DNS, and a server's answer for the name
+// "0x7f.1" sent the guest elsewhere than the address it was given.
+func parseInetAton(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	var b [4]byte
+	for i, part := range parts {
+		v, ok := atonPart(part)
+		if !ok {
+			return netip.Addr{}, false
+		}
+		if i < len(parts)-1 {
+			if v > 0xff {
+				return netip.Addr{}, false
+			}
+			b[i] = byte(v)
+			continue
+		}
+		// The last part fills bytes i..3: at most 32-8i bits.
+		if bits := 32 - 8*i; bits < 32 && v >= 1<<bits {
+			return netip.Addr{}, false
+		}
+		for j := 3; j >= i; j-- {
+			b[j] = byte(v)
+			v >>= 8
+		}
+	}
+	return netip.AddrFrom4(b), true
+}
+
+// atonPart is one part of an inet_aton address, as C's strtoul with base 0
+// reads it (without the sign and spaces, which inet_aton refuses): at most
+// 0xffffffff.
+func atonPart(p string) (uint64, bool) {
+	base := uint64(10)
+	switch {
+	case p == "" || p[0] < '0' || p[0] > '9':
+		return 0, false
+	case len(p) > 2 && (p[:2] == "0x" || p[:2] == "0X"):
+		base, p = 16, p[2:]
+	case len(p) > 1 && p[0] == '0':
+		base, p = 8, p[1:]
+	}
+	var v uint64
+	for _, c := range []byte(p) {
+		var d uint64
+		switch {
+		case c >= '0' && c <= '9':
+			d = uint64(c - '0')
+		case c >= 'a' && c <= 'f':
+			d = uint64(c-'a') + 10
+		case c >= 'A' && c <= 'F':
+			d = uint64(c-'A') + 10
+		default:
+			return 0, false
+		}
+		if d >= base {
+			return 0, false
+		}
+		if v = v*base + d; v > 0xffffffff {
+			return 0, false
+		}
+	}
+	return v, true
+}
+
+// digitsAndDots reports whether s starts with a digit and has nothing but
+// digits and dots, without a trailing dot (glibc's test for a numeric
+// node: "1.2.3.4." is a name).
+func digitsAndDots(s string) bool {
+	if s == "" || s[0] < '0' || s[0] > '9' || strings.HasSuffix(s, ".") {
+		return false
+	}
+	return strings.Trim(s, "0123456789.") == ""
 }
 
 // isLocalhost: RFC 6761 reserves localhost and every name under it for

@@ -12,6 +12,7 @@ func TestLookupWithoutDNS(t *testing.T) {
 	hosts := files(map[string]string{hostsPath: "10.0.0.5 db.internal db\n::1 localhost\n"})
 	ownLocalhost := files(map[string]string{hostsPath: "127.0.1.1 localhost\n"})
 	none := files(nil)
+	odd := files(map[string]string{hostsPath: "10.0.0.6 my+host\n10.0.0.7 café\n::ffff:10.0.0.8 mapped\n"})
 	for _, tc := range []struct {
 		name  string
 		files Files
@@ -46,6 +47,26 @@ func TestLookupWithoutDNS(t *testing.T) {
 		{"Max caps the results", none, Query{Node: "localhost", Max: 3},
 			[]string{"127.0.0.1 0 2", "127.0.0.1 0 1", "::1 0 2"}, 0},
 		{"numeric-host refuses a name", hosts, Query{Node: "db", NumericHost: true}, nil, CodeNoName},
+		// inet_aton's forms, as glibc's getaddrinfo takes them: they went
+		// to DNS, whose answer for "0x7f.1" could be any address.
+		{"inet_aton: two parts", none, Query{Node: "127.1", SockType: SockStream}, []string{"127.0.0.1 0 2"}, 0},
+		{"inet_aton: hex and the last part's bytes", none, Query{Node: "0x7f.1", SockType: SockStream}, []string{"127.0.0.1 0 2"}, 0},
+		{"inet_aton: octal", none, Query{Node: "010.1.1.1", SockType: SockStream}, []string{"8.1.1.1 0 2"}, 0},
+		{"inet_aton: one number", none, Query{Node: "2130706433", SockType: SockStream}, []string{"127.0.0.1 0 2"}, 0},
+		{"inet_aton: three parts, 16 bits last", none, Query{Node: "10.1.258", SockType: SockStream, NumericHost: true}, []string{"10.1.1.2 0 2"}, 0},
+		{"inet_aton: of the other family", none, Query{Node: "127.1", Family: FamilyIPv6}, nil, CodeAddrFamily},
+		// Digits and dots that are no address are no name either, and are
+		// not asked of DNS (glibc's digits-dots rule).
+		{"digits and dots, a part over 255", none, Query{Node: "256.1.1.1"}, nil, CodeNoName},
+		{"digits and dots, five parts", none, Query{Node: "1.2.3.4.5"}, nil, CodeNoName},
+		{"digits and dots, last part too big", none, Query{Node: "1.2.65536"}, nil, CodeNoName},
+		{"digits and dots, octal digit 8", none, Query{Node: "08.1.1.1"}, nil, CodeNoName},
+		// The hosts file takes names DNS could not carry, as glibc's
+		// files lookup does, and an IPv4-mapped line for an IPv4 lookup.
+		{"hosts: a name with '+'", odd, Query{Node: "my+host", SockType: SockStream}, []string{"10.0.0.6 0 2"}, 0},
+		{"hosts: a name in UTF-8", odd, Query{Node: "café", SockType: SockStream}, []string{"10.0.0.7 0 2"}, 0},
+		{"hosts: IPv4-mapped, asked as IPv4", odd, Query{Node: "mapped", Family: FamilyIPv4, SockType: SockStream}, []string{"10.0.0.8 0 2"}, 0},
+		{"hosts: IPv4-mapped, asked as any", odd, Query{Node: "mapped", SockType: SockStream}, []string{"::ffff:10.0.0.8 0 2"}, 0},
 		{"not a valid name", none, Query{Node: "a b"}, nil, CodeNoName},
 		{"neither node nor service", none, Query{}, nil, CodeNoName},
 		{"bad family", none, Query{Node: "localhost", Family: 5}, nil, CodeFamily},

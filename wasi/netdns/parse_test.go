@@ -102,7 +102,7 @@ func TestSearchNames(t *testing.T) {
 		{"a.b.c", []string{"a.b.c.", "a.b.c.ns.svc.", "a.b.c.svc."}},
 		{"web.", []string{"web."}},
 	} {
-		if got := conf.names(tc.node); !slices.Equal(got, tc.want) {
+		if got, _ := conf.names(tc.node); !slices.Equal(got, tc.want) {
 			t.Errorf("names(%q) = %v, want %v", tc.node, got, tc.want)
 		}
 	}

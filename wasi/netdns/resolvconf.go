@@ -99,24 +99,23 @@ func (c *resolvConf) options(opts []string) {
 // ndots rule (resolv.conf(5)): a name with at least ndots dots is tried as
 // it is before the search domains, one with fewer after them; a name with a
 // trailing dot is already absolute and is tried alone.
-func (c resolvConf) names(node string) []string {
+func (c resolvConf) names(node string) (names []string, asIsFirst bool) {
 	if strings.HasSuffix(node, ".") {
-		return []string{node}
+		return []string{node}, true
 	}
 	enough := strings.Count(node, ".") >= c.ndots
-	var out []string
 	if enough {
-		out = append(out, node+".")
+		names = append(names, node+".")
 	}
 	for _, d := range c.search {
 		if n := node + "." + d; len(n) <= maxNameLen {
-			out = append(out, n+".")
+			names = append(names, n+".")
 		}
 	}
 	if !enough {
-		out = append(out, node+".")
+		names = append(names, node+".")
 	}
-	return out
+	return names, enough
 }
 
 // maxNameLen is the longest name in presentation form without its trailing
