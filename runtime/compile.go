@@ -153,16 +153,29 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	if unwritten {
 		cache.Remember(module, info, key)
 	}
-	defer cache.LockCompile(key)()
+	release, held := cache.LockCompile(key)
+	defer release()
 	if cache.Holds(key) {
 		return key, true, nil
 	}
-	return key, false, compileInto(copied, info.Size(), name, outside, cg, artifactKeeper{
+	ctx := context.Background()
+	if !held {
+		// The holder may still store the artifact while this process
+		// compiles unlocked: its compile then stops.
+		var stop func()
+		ctx, stop = cache.Landed(key, time.Second)
+		defer stop()
+	}
+	err = compileInto(ctx, copied, info.Size(), name, outside, cg, artifactKeeper{
 		where: fmt.Sprintf("the cache %q", cache.Dir),
 		keep: func(r io.Reader, limit int64, done func() error) error {
 			return cache.StoreFrom(key, r, limit, done)
 		},
 	})
+	if err != nil && errors.Is(context.Cause(ctx), wasi.ErrLanded) {
+		return key, true, nil
+	}
+	return key, false, err
 }
 
 // artifactKeeper is where compileInto puts the artifact the compile child
@@ -194,7 +207,7 @@ func compileToMemory(module, name string, kind spec.Kind) (*os.File, error) {
 	}
 	defer copied.Close()
 	return sealedMemfd("runw-artifact", func(artifact *os.File) error {
-		return compileInto(copied, info.Size(), name, false, nil, artifactKeeper{
+		return compileInto(context.Background(), copied, info.Size(), name, false, nil, artifactKeeper{
 			where: "memory",
 			keep: func(r io.Reader, limit int64, done func() error) error {
 				_, err := wasi.ReadArtifact(artifact, r, limit, done)
@@ -206,9 +219,10 @@ func compileToMemory(module, name string, kind spec.Kind) (*os.File, error) {
 
 // compileInto is fillCache's (and compileToMemory's) compile of the sealed
 // copy of a module of size bytes, named name; keep takes the artifact.
-func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgroupEntry, keep artifactKeeper) error {
+// The child is killed when parent ends, and the error is its cause.
+func compileInto(parent context.Context, copied *os.File, size int64, name string, outside bool, cg *cgroupEntry, keep artifactKeeper) error {
 	bound := compileBoundFor(size)
-	ctx, cancel := context.WithTimeout(context.Background(), bound.wall)
+	ctx, cancel := context.WithTimeout(parent, bound.wall)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "/proc/self/exe", "compile", compileChildArg)
 	cmd.Stdin = copied
@@ -260,6 +274,9 @@ func compileInto(copied *os.File, size int64, name string, outside bool, cg *cgr
 		err := <-exited
 		if err == nil {
 			return nil
+		}
+		if parent.Err() != nil {
+			return context.Cause(parent)
 		}
 		if ctx.Err() != nil {
 			return &compileTimeError{name: name, limit: bound.wall}
@@ -480,7 +497,7 @@ type compileBound struct {
 // of Cranelift busy for hours: it is stopped after two minutes of CPU.
 //
 // Wall-clock: four times the CPU bound and the minute a compile may first
-// wait for another's of the same module (wasi's compileLockWait), at most
+// wait for another's of the same module (wasi.CompileLockWait), at most
 // an hour. It was the only bound (two minutes and 10 s a MiB, at most 15
 // minutes), and a busy node failed legitimate compiles with it: clang's
 // 75 MB took 14 minutes there for 2 minutes of CPU.

@@ -209,3 +209,74 @@ func TestSealedCopyCannotChange(t *testing.T) {
 		t.Errorf("text keyed as a binary module: %s", textKey)
 	}
 }
+
+// slowWAT is a module Cranelift takes minutes of CPU to compile: one
+// function of n loop-carried i64 locals.
+func slowWAT(n int) string {
+	var b strings.Builder
+	b.WriteString(`(module (func (export "_start") (local`)
+	for range n {
+		b.WriteString(" i64")
+	}
+	b.WriteString(") (loop")
+	for i := range n - 2 {
+		fmt.Fprintf(&b, " (local.set %d (i64.add (local.get %d) (local.get %d)))", i, i+1, i+2)
+	}
+	b.WriteString(" (br_if 0 (i32.wrap_i64 (local.get 0))))))")
+	return b.String()
+}
+
+// TestFillCacheStopsWhenTheArtifactLands: a process that gave up waiting
+// for another's compile of the same module (wasi.CompileLockWait)
+// compiles it unlocked, and stops once the other stores the artifact,
+// taking that one. It went on to the end of its own compile: clang's
+// 75 MB module took 234 s for the second of two containers created at
+// once, against 120 s for the first, and twice the CPU and memory.
+func TestFillCacheStopsWhenTheArtifactLands(t *testing.T) {
+	t.Setenv(compileCPUEnv, "60s") // the bound of the compile that goes on, before the fix
+	defer func(was time.Duration) { wasi.CompileLockWait = was }(wasi.CompileLockWait)
+	wasi.CompileLockWait = 200 * time.Millisecond
+	p := filepath.Join(t.TempDir(), "slow.wat")
+	if err := os.WriteFile(p, []byte(slowWAT(50000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := wasi.OpenCache(t.TempDir(), 1<<30)
+	if err != nil {
+		t.Skipf("no cache: %v", err)
+	}
+	key, err := cache.KeyFor(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, held := cache.LockCompile(key) // the other process, compiling
+	if !held {
+		t.Fatal("LockCompile did not take the lock")
+	}
+	defer release()
+	type outcome struct {
+		hit bool
+		err error
+	}
+	done := make(chan outcome, 1)
+	go func() {
+		_, hit, err := fillCache(cache, p, "/slow.wat", spec.KindWAT, false, nil)
+		done <- outcome{hit, err}
+	}()
+	time.Sleep(2 * time.Second) // past the lock's wait: compiling unlocked
+	select {
+	case o := <-done:
+		t.Fatalf("fillCache returned before the artifact landed: %+v", o)
+	default:
+	}
+	if err := cache.Store(key, []byte("the other process's artifact")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case o := <-done:
+		if !o.hit || o.err != nil {
+			t.Errorf("fillCache after the artifact landed: hit %v, %v; want a hit", o.hit, o.err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("fillCache still compiling 20 s after another process stored the artifact")
+	}
+}

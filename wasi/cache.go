@@ -2,6 +2,7 @@ package wasi
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -825,7 +826,35 @@ func (c *Cache) Prune() (int, error) {
 	for _, p := range idx {
 		os.Remove(p)
 	}
+	c.removeUnlocked()
 	return len(entries), nil
+}
+
+// removeUnlocked removes the compile locks (LockCompile) and temporary
+// files (writeAtomicFrom) that nobody holds: what a create or compile
+// killed midway left, a temporary file up to an artifact's size. One held
+// is another process's compile or write in progress, and stays; it is
+// unlinked while locked, so nobody takes it in between.
+func (c *Cache) removeUnlocked() {
+	names, err := os.ReadDir(c.at)
+	if err != nil {
+		return
+	}
+	for _, n := range names {
+		name := n.Name()
+		if !n.Type().IsRegular() || !strings.HasPrefix(name, ".tmp-") && !strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		p := filepath.Join(c.at, name)
+		f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.Remove(p)
+		}
+		f.Close()
+	}
 }
 
 // evict removes least recently used entries until the cache fits Max,
@@ -855,10 +884,10 @@ func (c *Cache) evict(keep string) error {
 	return nil
 }
 
-// compileLockWait bounds the wait for another process's compile of the
+// CompileLockWait bounds the wait for another process's compile of the
 // same module: the compile's wall-clock bound (runtime's compileBoundFor)
-// allows for it.
-var compileLockWait = time.Minute
+// allows for it. A variable for tests.
+var CompileLockWait = time.Minute
 
 // LockCompile takes the compile lock of key: a process that misses the
 // cache waits here while another compiles the same module, then finds its
@@ -868,31 +897,63 @@ var compileLockWait = time.Minute
 // their time bound on a loaded node. The release removes the lock file:
 // a process that opened it before then may still compile, which costs
 // time but never correctness (Store is atomic). A cache whose lock cannot
-// be taken compiles unlocked, as before.
-func (c *Cache) LockCompile(key string) (release func()) {
+// be taken compiles unlocked, as before; held says whether it was taken
+// (the caller may then watch for the holder's artifact: Landed).
+func (c *Cache) LockCompile(key string) (release func(), held bool) {
 	path := filepath.Join(c.at, key+".lock")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return func() {}
+		return func() {}, false
 	}
-	// Waited for without blocking, and at most compileLockWait: the holder
+	// Waited for without blocking, and at most CompileLockWait: the holder
 	// may be an exec'd process compiling in its container's cgroup, frozen
 	// by a pause or slowed by a small CPU quota, and a create must not wait
 	// for it past its own time bound; it compiles unlocked instead.
 	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil || (err != unix.EWOULDBLOCK && err != unix.EINTR) || time.Since(start) > compileLockWait {
+		if err == nil || (err != unix.EWOULDBLOCK && err != unix.EINTR) || time.Since(start) > CompileLockWait {
 			break
 		}
 	}
 	if err != nil {
 		f.Close()
-		return func() {}
+		return func() {}, false
 	}
 	return func() {
 		os.Remove(path)
 		f.Close()
-	}
+	}, true
+}
+
+// ErrLanded is the cause of Landed's context: another process stored the
+// artifact.
+var ErrLanded = errors.New("another process stored the artifact meanwhile")
+
+// Landed returns a context that ends, with cause ErrLanded, once the cache
+// holds key (checked every interval), or when stop is called. A process
+// that gave up waiting for LockCompile compiles unlocked; clang's 75 MB
+// takes longer to compile here (90 s) than CompileLockWait, and the
+// waiter went on compiling for as long again after the holder had
+// stored the same artifact, doubling the CPU and memory a cold start of
+// such a module costs. Watched, its compile stops when the artifact lands.
+func (c *Cache) Landed(key string, interval time.Duration) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if c.Holds(key) {
+					cancel(ErrLanded)
+					return
+				}
+			}
+		}
+	}()
+	return ctx, func() { cancel(nil) }
 }
 
 // staleTemp is the age past which a temporary file of writeAtomic is a
@@ -1038,21 +1099,21 @@ func writeAtomic(path string, data []byte) error {
 
 // writeAtomicFrom is writeAtomic of what write writes; an error from it
 // leaves nothing at path.
+//
+// The temporary file is flocked until it has its name: Prune removes one
+// it can lock, a leftover of a writer that was killed.
 func writeAtomicFrom(path string, write func(io.Writer) error) error {
 	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-")
 	if err != nil {
 		return err
 	}
+	defer f.Close()
 	defer os.Remove(f.Name())
+	_ = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 	if err := write(f); err != nil {
-		f.Close()
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), path)

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,13 +313,45 @@ func TestCachePruneEmptiesTheDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// What a create killed midway leaves (its compile lock, a temporary
+	// file of its artifact), which prune left for good; and what a
+	// compile or write in progress holds, which it must leave.
+	for _, name := range []string{strings.Repeat("a", 64) + ".lock", ".tmp-123"} {
+		if err := os.WriteFile(filepath.Join(c.Dir, name), []byte("left"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	release, held := c.LockCompile(strings.Repeat("b", 64))
+	if !held {
+		t.Fatal("LockCompile did not take the lock")
+	}
+	writing, err := os.CreateTemp(c.Dir, ".tmp-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writing.Close()
+	if err := unix.Flock(int(writing.Fd()), unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 	n, err := c.Prune()
 	if err != nil || n != 2 {
 		t.Fatalf("prune: n=%d err=%v", n, err)
 	}
+	var names []string
 	left, _ := os.ReadDir(c.Dir)
-	if len(left) != 0 {
-		t.Fatalf("left after prune: %v", left)
+	for _, e := range left {
+		names = append(names, e.Name())
+	}
+	want := []string{filepath.Base(writing.Name()), strings.Repeat("b", 64) + ".lock"}
+	slices.Sort(want)
+	if !slices.Equal(names, want) {
+		t.Fatalf("left after prune: %q, want only what is held: %q", names, want)
+	}
+	release()
+	writing.Close()
+	os.Remove(writing.Name())
+	if left, _ := os.ReadDir(c.Dir); len(left) != 0 {
+		t.Fatalf("left after the holders let go: %v", left)
 	}
 }
 
@@ -483,7 +516,7 @@ func TestHugeSparseModuleIsRefusedUnread(t *testing.T) {
 
 // TestCompileLockWaitIsBounded: a process compiling a module holds its
 // key's lock; one that misses the same module waits for it, but not past
-// compileLockWait: the holder may be frozen (an exec'd process in a
+// CompileLockWait: the holder may be frozen (an exec'd process in a
 // paused container) and the waiter, a create, has its own time bound.
 func TestCompileLockWaitIsBounded(t *testing.T) {
 	c, err := OpenCache(filepath.Join(t.TempDir(), "cache"), 0)
@@ -491,14 +524,21 @@ func TestCompileLockWaitIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	held := c.LockCompile("k") // the holder, frozen
+	held, ok := c.LockCompile("k") // the holder, frozen
+	if !ok {
+		t.Fatal("the first LockCompile did not take the lock")
+	}
 	defer held()
-	was := compileLockWait
-	compileLockWait = 300 * time.Millisecond
-	defer func() { compileLockWait = was }()
+	was := CompileLockWait
+	CompileLockWait = 300 * time.Millisecond
+	defer func() { CompileLockWait = was }()
 	done := make(chan struct{})
 	go func() {
-		c.LockCompile("k")()
+		release, ok := c.LockCompile("k")
+		if ok {
+			t.Error("a second LockCompile took a lock still held")
+		}
+		release()
 		close(done)
 	}()
 	select {

@@ -61,7 +61,8 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 		if c, ok := load(key); ok {
 			return c, true, key, nil
 		}
-		defer cache.LockCompile(key)()
+		release, _ := cache.LockCompile(key)
+		defer release()
 		if c, ok := load(key); ok {
 			return c, true, key, nil
 		}
