@@ -46,8 +46,18 @@ typedef struct {
 } comp_val_t;
 
 // wasmtime_component_item_t: a one-byte kind and a union of at most 16
-// bytes; 64 bytes hold it with room.
+// bytes; 64 bytes hold it with room. The union, 8-aligned, is at 8; its
+// members an instance's and a function's type are pointers.
 typedef struct { _Alignas(8) uint8_t bytes[64]; } comp_item_t;
+#define ITEM_INSTANCE 1
+#define ITEM_FUNC 3
+#define ITEM_POINTER(item, type) (*(type **)((item).bytes + 8))
+typedef struct wasmtime_component_instance_type_t wasmtime_component_instance_type_t;
+
+// wasmtime_component_valtype_t: a one-byte kind and an 8-aligned union of
+// pointers; 32 bytes hold it with room.
+#define VALTYPE_RESULT 19
+typedef struct { _Alignas(8) uint8_t bytes[32]; } comp_valtype_t;
 
 typedef wasmtime_error_t *(*comp_callback_t)(void *, wasmtime_context_t *,
 	const wasmtime_component_func_type_t *, comp_val_t *, size_t, comp_val_t *, size_t);
@@ -83,6 +93,11 @@ extern bool wasmtime_component_type_import_nth(const wasmtime_component_type_t *
 extern size_t wasmtime_component_type_export_count(const wasmtime_component_type_t *, const wasm_engine_t *);
 extern bool wasmtime_component_type_export_nth(const wasmtime_component_type_t *, const wasm_engine_t *, size_t, const char **, size_t *, comp_item_t *);
 extern void wasmtime_component_item_delete(comp_item_t *);
+extern bool wasmtime_component_type_export_get(const wasmtime_component_type_t *, const wasm_engine_t *, const char *, size_t, comp_item_t *);
+extern bool wasmtime_component_instance_type_export_get(const wasmtime_component_instance_type_t *, const wasm_engine_t *, const char *, size_t, comp_item_t *);
+extern size_t wasmtime_component_func_type_param_count(const wasmtime_component_func_type_t *);
+extern bool wasmtime_component_func_type_result(const wasmtime_component_func_type_t *, comp_valtype_t *);
+extern void wasmtime_component_valtype_delete(comp_valtype_t *);
 extern void wasmtime_component_delete(wasmtime_component_t *);
 extern wasmtime_component_t *wasmtime_component_clone(const wasmtime_component_t *);
 extern void wasmtime_component_export_index_delete(wasmtime_component_export_index_t *);
@@ -161,6 +176,34 @@ static const char *runw_item_name(const wasmtime_component_type_t *ty, const was
 	if (!ok) return NULL;
 	wasmtime_component_item_delete(&item);
 	return name;
+}
+
+// runw_run_shape says whether the component's export iface is what
+// runw_call_run calls: 0 an instance whose "run" is func() -> result; 1 not
+// an instance; 2 an instance without a "run" function; 3 a "run" of
+// another type.
+static int runw_run_shape(const wasmtime_component_type_t *ty, const wasm_engine_t *engine, const char *iface, size_t iface_len) {
+	comp_item_t item;
+	if (!wasmtime_component_type_export_get(ty, engine, iface, iface_len, &item)) return 1;
+	int shape = 1;
+	if (item.bytes[0] == ITEM_INSTANCE) {
+		comp_item_t f;
+		shape = 2;
+		if (wasmtime_component_instance_type_export_get(ITEM_POINTER(item, wasmtime_component_instance_type_t), engine, "run", 3, &f)) {
+			if (f.bytes[0] == ITEM_FUNC) {
+				const wasmtime_component_func_type_t *ft = ITEM_POINTER(f, wasmtime_component_func_type_t);
+				comp_valtype_t res;
+				shape = 3;
+				if (wasmtime_component_func_type_param_count(ft) == 0 && wasmtime_component_func_type_result(ft, &res)) {
+					if (res.bytes[0] == VALTYPE_RESULT) shape = 0;
+					wasmtime_component_valtype_delete(&res);
+				}
+			}
+			wasmtime_component_item_delete(&f);
+		}
+	}
+	wasmtime_component_item_delete(&item);
+	return shape;
 }
 
 // runw_find_func looks up export func inside exported instance iface.
@@ -328,10 +371,36 @@ func (c *Component) RunExport() (string, error) {
 	}
 	for _, e := range exports {
 		if strings.HasPrefix(e, runPrefix) {
-			return e, nil
+			return e, c.checkRun(e)
 		}
 	}
+	if slices.Contains(exports, strings.TrimSuffix(runPrefix, "@")) {
+		return "", fmt.Errorf("component exports wasi:cli/run without a version: a WASI 0.2 command exports %s0.2.x", runPrefix)
+	}
 	return "", fmt.Errorf("component exports no wasi:cli/run (exports: %s): not a WASI command component", strings.Join(exports, ", "))
+}
+
+// checkRun says in one line why the export iface is not what start calls,
+// an instance exporting run: func() -> result. Unchecked, such a
+// component passed create and failed at start with 134 ("expected 0
+// result(s), got 1") or, when its run returned another type, with 1 and
+// no word; a module without _start is refused at create.
+func (c *Component) checkRun(iface string) error {
+	ty := C.wasmtime_component_type(c.c)
+	defer C.wasmtime_component_type_delete(ty)
+	name := C.CString(iface)
+	defer C.free(unsafe.Pointer(name))
+	shape := C.runw_run_shape(ty, enginePtr(c.engine), name, C.size_t(len(iface)))
+	runtime.KeepAlive(c)
+	switch shape {
+	case 0:
+		return nil
+	case 1:
+		return fmt.Errorf("component's %s export is not an instance: not a WASI command component", iface)
+	case 2:
+		return fmt.Errorf("component's %s exports no run function: not a WASI command component", iface)
+	}
+	return fmt.Errorf("component's %s run is not func() -> result: not a WASI command component", iface)
 }
 
 // Dir is one preopened directory.

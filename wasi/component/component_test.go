@@ -135,6 +135,36 @@ func TestRunExport(t *testing.T) {
 	if err != nil || name != "wasi:cli/run@0.2.6" {
 		t.Errorf("RunExport = %q, %v", name, err)
 	}
+	// An export of the right name that start cannot call is refused here,
+	// at create: it failed at start with 134 ("expected 0 result(s), got
+	// 1") or, for a run of another result, 1 and no word.
+	for _, tc := range []struct{ name, exports, want string }{
+		{"run returns nothing", `(func $f (canon lift (core func $i "f")))
+  (instance $x (export "run" (func $f)))
+  (export "wasi:cli/run@0.2.0" (instance $x))`, "wasi:cli/run@0.2.0 run is not func() -> result"},
+		{"run takes a parameter", `(func $f (param "x" u32) (result (result)) (canon lift (core func $i "g")))
+  (instance $x (export "run" (func $f)))
+  (export "wasi:cli/run@0.2.0" (instance $x))`, "run is not func() -> result"},
+		{"run returns u32", `(func $f (result u32) (canon lift (core func $i "h")))
+  (instance $x (export "run" (func $f)))
+  (export "wasi:cli/run@0.2.0" (instance $x))`, "run is not func() -> result"},
+		{"no run in the instance", `(func $f (result (result)) (canon lift (core func $i "h")))
+  (instance $x (export "go" (func $f)))
+  (export "wasi:cli/run@0.2.0" (instance $x))`, "wasi:cli/run@0.2.0 exports no run function"},
+		{"a function, not an instance", `(func $f (result (result)) (canon lift (core func $i "h")))
+  (export "wasi:cli/run@0.2.0" (func $f))`, "export is not an instance"},
+		{"no version", `(func $f (result (result)) (canon lift (core func $i "h")))
+  (instance $x (export "run" (func $f)))
+  (export "wasi:cli/run" (instance $x))`, "wasi:cli/run without a version"},
+	} {
+		wat := `(component
+  (core module $m (func (export "f")) (func (export "g") (param i32) (result i32) i32.const 0) (func (export "h") (result i32) i32.const 0))
+  (core instance $i (instantiate $m))
+  ` + tc.exports + `)`
+		if _, err := compile(t, engine, wat).RunExport(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want a refusal saying %q", tc.name, err, tc.want)
+		}
+	}
 }
 
 // The memory limit caps each linear memory: growing past it fails.
