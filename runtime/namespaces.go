@@ -115,19 +115,6 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 		if len(ns.uidMaps) == 0 || len(ns.gidMaps) == 0 {
 			return nil, fmt.Errorf("a new user namespace needs linux.uidMappings and linux.gidMappings")
 		}
-		// The container's root must be someone on the host: runw gives it
-		// the exec fifo and the tmpfs it mounts, as runc does. Unmapped,
-		// create failed later on one of those ("chown exec fifo:
-		// operation not permitted", "mount tmpfs at \"/dev\": uid=0");
-		// runc refuses the spec at once, in these words.
-		if _, ok := hostID(sb.UIDMappings, 0); !ok {
-			//lint:ignore ST1005 runc's own words
-			return nil, errors.New("User namespaces enabled, but no user mapping found.")
-		}
-		if _, ok := hostID(sb.GIDMappings, 0); !ok {
-			//lint:ignore ST1005 runc's own words
-			return nil, errors.New("User namespaces enabled, but no group mapping found.")
-		}
 		if euid := spawnerEUID(); euid != 0 {
 			// The kernel lets a user without privileges map only its own
 			// ids, one each; runc maps more through the setuid helpers
@@ -339,6 +326,29 @@ func (sb *Sandbox) has(t specs.LinuxNamespaceType) bool {
 		}
 	}
 	return false
+}
+
+// checkRootMapped refuses a new user namespace whose mappings leave out
+// the container's root, in runc's words, before create makes anything:
+// runw gives that root the exec fifo and the tmpfs it mounts, as runc
+// does. Unmapped, create failed late, after the module's compile, on one
+// of those ("mount tmpfs at \"/dev\": uid=0: invalid argument", "chown
+// exec fifo: operation not permitted") or at the spawn ("fork/exec
+// /proc/self/fd/32: invalid argument"). Without mappings, namespacesFor
+// says they are needed.
+func (sb *Sandbox) checkRootMapped() error {
+	if !sb.creates(specs.UserNamespace) || len(sb.UIDMappings) == 0 || len(sb.GIDMappings) == 0 {
+		return nil
+	}
+	if _, ok := hostID(sb.UIDMappings, 0); !ok {
+		//lint:ignore ST1005 runc's own words
+		return errors.New("User namespaces enabled, but no user mapping found.")
+	}
+	if _, ok := hostID(sb.GIDMappings, 0); !ok {
+		//lint:ignore ST1005 runc's own words
+		return errors.New("User namespaces enabled, but no group mapping found.")
+	}
+	return nil
 }
 
 // creates says whether the container gets a new namespace of type t (an

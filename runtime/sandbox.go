@@ -86,6 +86,9 @@ func sandboxFor(s *specs.Spec) (*Sandbox, error) {
 		sb.GIDMappings = l.GIDMappings
 		sb.Seccomp = l.Seccomp
 	}
+	if err := sb.checkRootMapped(); err != nil {
+		return nil, err
+	}
 	own, err := seccompFromAnnotation(s)
 	if err != nil {
 		return nil, err

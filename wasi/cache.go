@@ -834,7 +834,8 @@ func (c *Cache) Prune() (int, error) {
 // files (writeAtomicFrom) that nobody holds: what a create or compile
 // killed midway left, a temporary file up to an artifact's size. One held
 // is another process's compile or write in progress, and stays; it is
-// unlinked while locked, so nobody takes it in between.
+// unlinked while locked, so nobody takes it in between. One younger than
+// freshUnlocked may be between its creation and its holder's flock.
 func (c *Cache) removeUnlocked() {
 	names, err := os.ReadDir(c.at)
 	if err != nil {
@@ -843,6 +844,9 @@ func (c *Cache) removeUnlocked() {
 	for _, n := range names {
 		name := n.Name()
 		if !n.Type().IsRegular() || !strings.HasPrefix(name, ".tmp-") && !strings.HasSuffix(name, ".lock") {
+			continue
+		}
+		if fi, err := n.Info(); err != nil || time.Since(fi.ModTime()) < freshUnlocked {
 			continue
 		}
 		p := filepath.Join(c.at, name)
@@ -955,6 +959,10 @@ func (c *Cache) Landed(key string, interval time.Duration) (ctx context.Context,
 	}()
 	return ctx, func() { cancel(nil) }
 }
+
+// freshUnlocked is how long removeUnlocked leaves a lock or temporary
+// file alone: its maker opens it, then takes its flock.
+const freshUnlocked = 10 * time.Second
 
 // staleTemp is the age past which a temporary file of writeAtomic is a
 // leftover: a compile child killed by its time bound (an hour at most)

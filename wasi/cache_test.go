@@ -316,10 +316,16 @@ func TestCachePruneEmptiesTheDirectory(t *testing.T) {
 	// What a create killed midway leaves (its compile lock, a temporary
 	// file of its artifact), which prune left for good; and what a
 	// compile or write in progress holds, which it must leave.
+	old := time.Now().Add(-time.Minute)
 	for _, name := range []string{strings.Repeat("a", 64) + ".lock", ".tmp-123"} {
 		if err := os.WriteFile(filepath.Join(c.Dir, name), []byte("left"), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		os.Chtimes(filepath.Join(c.Dir, name), old, old)
+	}
+	// One just made, whose maker has not yet taken its flock.
+	if err := os.WriteFile(filepath.Join(c.Dir, ".tmp-new"), nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
 	release, held := c.LockCompile(strings.Repeat("b", 64))
 	if !held {
@@ -333,6 +339,8 @@ func TestCachePruneEmptiesTheDirectory(t *testing.T) {
 	if err := unix.Flock(int(writing.Fd()), unix.LOCK_EX); err != nil {
 		t.Fatal(err)
 	}
+	os.Chtimes(writing.Name(), old, old)
+	os.Chtimes(filepath.Join(c.Dir, strings.Repeat("b", 64)+".lock"), old, old)
 	n, err := c.Prune()
 	if err != nil || n != 2 {
 		t.Fatalf("prune: n=%d err=%v", n, err)
@@ -342,7 +350,7 @@ func TestCachePruneEmptiesTheDirectory(t *testing.T) {
 	for _, e := range left {
 		names = append(names, e.Name())
 	}
-	want := []string{filepath.Base(writing.Name()), strings.Repeat("b", 64) + ".lock"}
+	want := []string{filepath.Base(writing.Name()), ".tmp-new", strings.Repeat("b", 64) + ".lock"}
 	slices.Sort(want)
 	if !slices.Equal(names, want) {
 		t.Fatalf("left after prune: %q, want only what is held: %q", names, want)
@@ -350,6 +358,7 @@ func TestCachePruneEmptiesTheDirectory(t *testing.T) {
 	release()
 	writing.Close()
 	os.Remove(writing.Name())
+	os.Remove(filepath.Join(c.Dir, ".tmp-new"))
 	if left, _ := os.ReadDir(c.Dir); len(left) != 0 {
 		t.Fatalf("left after the holders let go: %v", left)
 	}

@@ -54,7 +54,9 @@ func (s status) code() Code {
 	case noData:
 		return CodeNoData
 	case failed:
-		return CodeFail
+		// glibc's getaddrinfo says EAI_NONAME for NO_RECOVERY (a
+		// FORMERR answer), as for NXDOMAIN.
+		return CodeNoName
 	}
 	return CodeAgain
 }

@@ -12,10 +12,12 @@ const (
 	// than Query.Family asks for ("::1" with Family 4).
 	CodeAddrFamily Code = 77
 	// CodeAgain (EAI_AGAIN): try later. No nameserver answered in time,
-	// every one answered SERVFAIL, or the context ended.
+	// every one answered SERVFAIL, REFUSED or NOTIMP, or the context
+	// ended.
 	CodeAgain Code = 78
-	// CodeFail (EAI_FAIL): a nameserver answered with an error that retrying
-	// won't fix (FORMERR, REFUSED, NOTIMP, a malformed reply over TCP).
+	// CodeFail (EAI_FAIL): no nameserver may be asked (the connect grant
+	// allows none). An answer retrying won't fix (FORMERR, a malformed
+	// reply) is CodeNoName, as glibc says.
 	CodeFail Code = 80
 	// CodeFamily (EAI_FAMILY): Query.Family is not 0, 4 or 6.
 	CodeFamily Code = 81

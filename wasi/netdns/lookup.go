@@ -168,10 +168,12 @@ func (r resolver) host(ctx context.Context, q Query) ([]netip.Addr, string, erro
 	if ip, ok := parseInetAton(q.Node); ok {
 		return numericHost(q, ip)
 	}
-	if q.NumericHost || digitsAndDots(q.Node) {
+	if q.NumericHost || q.Family == FamilyIPv4 && !q.CanonName && digitsAndDots(q.Node) {
 		// glibc's __nss_hostname_digits_dots: a name of digits and dots
 		// that is no address (256.1.1.1, 1.2.3.4.5) is none, and is not
-		// asked of DNS, where a server could answer it with any address.
+		// asked of DNS. glibc applies it on its IPv4-only path
+		// (gethostbyname2_r, taken for AF_INET without AI_CANONNAME);
+		// for other hints such a name is looked up as any other.
 		return nil, "", fail(CodeNoName, q.Node)
 	}
 	// The hosts file takes any name (glibc's files lookup compares it as

@@ -12,7 +12,7 @@ func TestLookupWithoutDNS(t *testing.T) {
 	hosts := files(map[string]string{hostsPath: "10.0.0.5 db.internal db\n::1 localhost\n"})
 	ownLocalhost := files(map[string]string{hostsPath: "127.0.1.1 localhost\n"})
 	none := files(nil)
-	odd := files(map[string]string{hostsPath: "10.0.0.6 my+host\n10.0.0.7 café\n::ffff:10.0.0.8 mapped\n"})
+	odd := files(map[string]string{hostsPath: "10.0.0.6 my+host\n10.0.0.7 café\n::ffff:10.0.0.8 mapped\n10.0.0.9 256.1.1.1\n"})
 	for _, tc := range []struct {
 		name  string
 		files Files
@@ -55,12 +55,16 @@ func TestLookupWithoutDNS(t *testing.T) {
 		{"inet_aton: one number", none, Query{Node: "2130706433", SockType: SockStream}, []string{"127.0.0.1 0 2"}, 0},
 		{"inet_aton: three parts, 16 bits last", none, Query{Node: "10.1.258", SockType: SockStream, NumericHost: true}, []string{"10.1.1.2 0 2"}, 0},
 		{"inet_aton: of the other family", none, Query{Node: "127.1", Family: FamilyIPv6}, nil, CodeAddrFamily},
-		// Digits and dots that are no address are no name either, and are
-		// not asked of DNS (glibc's digits-dots rule).
-		{"digits and dots, a part over 255", none, Query{Node: "256.1.1.1"}, nil, CodeNoName},
-		{"digits and dots, five parts", none, Query{Node: "1.2.3.4.5"}, nil, CodeNoName},
-		{"digits and dots, last part too big", none, Query{Node: "1.2.65536"}, nil, CodeNoName},
-		{"digits and dots, octal digit 8", none, Query{Node: "08.1.1.1"}, nil, CodeNoName},
+		// Digits and dots that are no address are no name either for an
+		// IPv4 lookup, and are not asked of DNS (glibc's digits-dots rule
+		// on its AF_INET path).
+		{"digits and dots, a part over 255", none, Query{Node: "256.1.1.1", Family: FamilyIPv4}, nil, CodeNoName},
+		{"digits and dots, five parts", none, Query{Node: "1.2.3.4.5", Family: FamilyIPv4}, nil, CodeNoName},
+		{"digits and dots, last part too big", none, Query{Node: "1.2.65536", Family: FamilyIPv4}, nil, CodeNoName},
+		{"digits and dots, octal digit 8", none, Query{Node: "08.1.1.1", Family: FamilyIPv4}, nil, CodeNoName},
+		// Otherwise they are looked up as names: here in the hosts file.
+		{"digits and dots, any family: a name", odd, Query{Node: "256.1.1.1", SockType: SockStream}, []string{"10.0.0.9 0 2"}, 0},
+		{"digits and dots, IPv4 with canon: a name", odd, Query{Node: "256.1.1.1", Family: FamilyIPv4, SockType: SockStream, CanonName: true}, []string{"10.0.0.9 0 2 256.1.1.1"}, 0},
 		// The hosts file takes names DNS could not carry, as glibc's
 		// files lookup does, and an IPv4-mapped line for an IPv4 lookup.
 		{"hosts: a name with '+'", odd, Query{Node: "my+host", SockType: SockStream}, []string{"10.0.0.6 0 2"}, 0},
