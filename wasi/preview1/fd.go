@@ -45,6 +45,7 @@ func (h *Host) io(e *fdEntry, write bool, offset int64) (int, Errno) {
 	if errno := e.takePending(); errno != 0 {
 		return 0, errno
 	}
+	h.beginSockCall()
 	whole := write && offset < 0 && e.pollable && e.flags&fdflagNonblock == 0
 	return untilAll(h.iov, whole, e.pendingFor(), func(bufs [][]byte) (int, Errno) {
 		return h.ioOnce(e, bufs, write, offset)

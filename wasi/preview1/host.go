@@ -87,6 +87,10 @@ type Host struct {
 	exited   bool
 	exitCode int32
 
+	// callDeadline is when the socket call under way gives up waiting
+	// (waitSock); zero until its first wait, and at each call's start.
+	callDeadline time.Time
+
 	// iov is scratch space for the buffers of one read or write.
 	iov [][]byte
 	// iovecs is the same buffers as the kernel's iovec records.

@@ -131,13 +131,31 @@ func addrPortOf(sa unix.Sockaddr) (netip.AddrPort, bool) {
 
 // waitSock waits until e is ready for events, or its timeout (SO_RCVTIMEO
 // or SO_SNDTIMEO, emulated) passes: then EAGAIN, as the kernel answers.
+// The timeout is the whole call's, counted from its first wait, as
+// Linux counts one down across a call's waits (sk_wait_data,
+// sk_stream_wait_memory): each wait of a call (beginSockCall) gets what
+// is left. Restarted at every wait, a WAITALL recv from a peer sending a
+// byte every 100 ms under a 300 ms SO_RCVTIMEO returned only when the
+// peer closed, 3 s later; a peer that kept trickling held it for ever.
 func (h *Host) waitSock(e *fdEntry, events int16) Errno {
 	timeout := e.recvTimeout
 	if events == unix.POLLOUT {
 		timeout = e.sendTimeout
 	}
+	if timeout > 0 && timeout != immediateTimeout {
+		if h.callDeadline.IsZero() {
+			h.callDeadline = time.Now().Add(timeout)
+		}
+		if timeout = time.Until(h.callDeadline); timeout <= immediateTimeout {
+			return ErrnoAgain
+		}
+	}
 	return h.waitFor(e.hostFd, events, timeout)
 }
+
+// beginSockCall starts a call that may wait in waitSock with a fresh
+// timeout.
+func (h *Host) beginSockCall() { h.callDeadline = time.Time{} }
 
 // retry runs op, a non-blocking socket call, until it succeeds or fails
 // for another reason than EAGAIN; a guest that set NONBLOCK gets EAGAIN
@@ -170,6 +188,7 @@ func (h *Host) accept(m memory, fd int32, flags uint16, out uint32) Errno {
 	if errno != 0 {
 		return errno
 	}
+	h.beginSockCall()
 	if _, ok := m.slice(out, 4); !ok {
 		return ErrnoFault
 	}
@@ -190,10 +209,10 @@ func (h *Host) accept(m memory, fd int32, flags uint16, out uint32) Errno {
 		typ = unix.SOCK_DGRAM
 	}
 	ne := sockEntry(nfd, e.family, typ, flags)
-	// Linux's accepted socket inherits the listener's SO_RCVTIMEO and
-	// SO_SNDTIMEO; runw keeps them in the entry (the host socket is
-	// non-blocking), so it copies them as the kernel would.
-	ne.recvTimeout, ne.sendTimeout = e.recvTimeout, e.sendTimeout
+	// Linux's accepted socket inherits the listener's SO_RCVTIMEO,
+	// SO_SNDTIMEO and SO_LINGER; runw keeps them in the entry (the host
+	// socket is non-blocking), so it copies them as the kernel would.
+	ne.recvTimeout, ne.sendTimeout, ne.linger = e.recvTimeout, e.sendTimeout, e.linger
 	id, errno := h.fds.add(ne)
 	if errno != 0 {
 		unix.Close(nfd)
@@ -230,6 +249,7 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 	if errno := h.buffers(m, e, iovs, n, false); errno != 0 {
 		return 0, 0, errno
 	}
+	h.beginSockCall()
 	if riflags&riflagPeek == 0 {
 		if errno := e.takePending(); errno != 0 {
 			return 0, 0, errno
@@ -263,10 +283,25 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 		}
 		return got, 0
 	})
+	if errno == ErrnoAgain && e.flags&fdflagNonblock == 0 && emptyBuffers(h.iov) {
+		// Nothing to fill, and SO_RCVTIMEO passed: Linux's recv then
+		// answers 0, not EAGAIN.
+		return 0, roflags, 0
+	}
 	if errno != 0 {
 		return 0, 0, errno
 	}
 	return total, roflags, 0
+}
+
+// emptyBuffers says whether bufs hold no byte at all.
+func emptyBuffers(bufs [][]byte) bool {
+	for _, b := range bufs {
+		if len(b) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // peekAll is a blocking recv with PEEK and WAITALL on a stream: Linux
@@ -324,6 +359,7 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 	if errno := e.takePending(); errno != 0 {
 		return 0, errno
 	}
+	h.beginSockCall()
 	var sa unix.Sockaddr
 	if to.IsValid() {
 		to, ok := peerAddr(h.net.Connect, to)

@@ -983,6 +983,73 @@ func TestConnectPastSendTimeout(t *testing.T) {
 	if d := time.Since(start); d < 100*time.Millisecond || d > 900*time.Millisecond {
 		t.Errorf("connect returned after %v, want about 100 ms", d)
 	}
+	// Called again while the handshake goes on, a blocking connect waits
+	// as the first did and answers EALREADY (Linux); it answered at once,
+	// and a guest retrying on it spun a core.
+	start = time.Now()
+	if errno := g.call("sock_connect", "iii", uint32(fd), 800, uint32(port)); errno != ErrnoAlready {
+		t.Errorf("connect again past SO_SNDTIMEO: errno %d, want EALREADY", errno)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > 900*time.Millisecond {
+		t.Errorf("the second connect returned after %v, want about 100 ms", d)
+	}
+}
+
+// TestSocketTimeoutCountsTheWholeCall: SO_RCVTIMEO bounds a whole recv,
+// as Linux counts one timeout down across its waits: a WAITALL recv from
+// a peer that sends a byte every 50 ms answers what came by the timeout.
+// Restarted at every byte, it returned only when the peer closed (3 s
+// here; never, for a peer that kept trickling). A recv into no buffer at
+// all answers 0 once the timeout passes, as Linux's does.
+func TestSocketTimeoutCountsTheWholeCall(t *testing.T) {
+	g := newSockGuest(t, "127.0.0.1", "")
+	fd, peer := loopPair(t, g, 0)
+	clear(g.mem[900:916])
+	binary.LittleEndian.PutUint64(g.mem[908:], 300000) // 300 ms
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optRcvtimeo, 900, 16); errno != 0 {
+		t.Fatalf("setsockopt SO_RCVTIMEO: errno %d", errno)
+	}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer peer.Close()
+		for range 60 {
+			select {
+			case <-done:
+				return
+			case <-time.After(50 * time.Millisecond):
+				peer.Write([]byte("t"))
+			}
+		}
+	}()
+	g.put32(500, 600)
+	g.put32(504, 100)
+	start := time.Now()
+	errno := g.call("sock_recv", "iiiiii", uint32(fd), 500, 1, riflagWaitall, 700, 704)
+	d := time.Since(start)
+	if got := g.get32(700); errno != 0 || got == 0 || got >= 100 {
+		t.Errorf("WAITALL recv from a trickling peer: errno %d, %d bytes; want part of it", errno, got)
+	}
+	if d < 250*time.Millisecond || d > 1500*time.Millisecond {
+		t.Errorf("WAITALL recv from a trickling peer returned after %v, want about 300 ms", d)
+	}
+
+	a, b := loopPair(t, g, 0)
+	defer b.Close()
+	clear(g.mem[900:916]) // loopPair's address overwrote it
+	binary.LittleEndian.PutUint64(g.mem[908:], 300000)
+	if errno := g.call("sock_setsockopt", "iiiii", uint32(a), 0, optRcvtimeo, 900, 16); errno != 0 {
+		t.Fatalf("setsockopt SO_RCVTIMEO: errno %d", errno)
+	}
+	g.put32(504, 0)
+	g.put32(700, 99)
+	start = time.Now()
+	if errno := g.call("sock_recv", "iiiiii", uint32(a), 500, 1, 0, 700, 704); errno != 0 || g.get32(700) != 0 {
+		t.Errorf("recv into no buffer past SO_RCVTIMEO: errno %d, %d bytes; want 0 bytes", errno, g.get32(700))
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Errorf("recv into no buffer returned after %v, want the timeout", d)
+	}
 }
 
 // TestPeerClose: after the peer closes, poll_oneoff reports the socket
@@ -1224,6 +1291,22 @@ func TestLingerDoesNotHoldClose(t *testing.T) {
 	}
 	if l, err := unix.GetsockoptLinger(e.hostFd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 1 || l.Linger != 0 {
 		t.Errorf("the abortive close did not reach the host socket: %+v %v", l, err)
+	}
+	// Read back as Linux reads it: on is 0 or 1 ({7, 5} reads {1, 5}),
+	// and turning it off keeps the time ({0, 9} then reads {0, 5}).
+	for _, c := range []struct{ on, secs, wantOn, wantSecs uint32 }{{7, 5, 1, 5}, {0, 9, 0, 5}} {
+		g.put32(900, c.on)
+		g.put32(904, c.secs)
+		if errno := g.call("sock_setsockopt", "iiiii", uint32(fd), 0, optLinger, 900, 8); errno != 0 {
+			t.Fatalf("setsockopt SO_LINGER {%d, %d}: errno %d", c.on, c.secs, errno)
+		}
+		clear(g.mem[920:928])
+		if errno := g.call("sock_getsockopt", "iiiii", uint32(fd), 0, optLinger, 920, 8); errno != 0 || g.get32(920) != c.wantOn || g.get32(924) != c.wantSecs {
+			t.Errorf("after {%d, %d}: getsockopt SO_LINGER errno %d, {%d, %d}, want {%d, %d}", c.on, c.secs, errno, g.get32(920), g.get32(924), c.wantOn, c.wantSecs)
+		}
+	}
+	if l, err := unix.GetsockoptLinger(e.hostFd, unix.SOL_SOCKET, unix.SO_LINGER); err != nil || l.Onoff != 0 {
+		t.Errorf("the host socket lingers after {0, 9}: %+v %v", l, err)
 	}
 }
 

@@ -214,9 +214,16 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 	}
 	sa := sockaddrOf(ap, e.family)
 	err := unix.Connect(e.hostFd, sa)
-	if err != unix.EINPROGRESS || e.flags&fdflagNonblock != 0 {
+	// EALREADY: a blocking connect called again while the handshake
+	// goes on waits for it as the first one did (Linux's
+	// inet_wait_for_connect), and answers EALREADY if SO_SNDTIMEO
+	// passes; it answered at once, and a guest retrying on it spun a
+	// core for the whole SYN retry period.
+	if err != unix.EINPROGRESS && err != unix.EALREADY || e.flags&fdflagNonblock != 0 {
 		return toErrno(err)
 	}
+	first := toErrno(err)
+	h.beginSockCall()
 	// The host socket is non-blocking: runw waits for the handshake, then
 	// lets the kernel settle it with a second connect, as a blocking
 	// connect settles itself. That connect answers 0 and marks the socket
@@ -229,8 +236,9 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 		if errno := h.waitSock(e, unix.POLLOUT); errno != 0 {
 			if errno == ErrnoAgain {
 				// SO_SNDTIMEO passed: the handshake goes on, as the
-				// kernel's connect says.
-				return ErrnoInprogress
+				// kernel's connect says (EINPROGRESS, or EALREADY
+				// for a connect made while it was under way).
+				return first
 			}
 			return errno
 		}
@@ -425,7 +433,7 @@ func (h *Host) sockGetsockopt(m memory, a []arg) Errno {
 		if err != nil {
 			return toErrno(err)
 		}
-		if e.linger.Onoff != 0 {
+		if e.linger != (unix.Linger{}) {
 			l = &e.linger
 		}
 		out = binary.LittleEndian.AppendUint32(nil, uint32(l.Onoff))
@@ -502,18 +510,23 @@ func (h *Host) sockSetsockopt(m memory, a []arg) Errno {
 		if len(val) < 8 {
 			return ErrnoInval
 		}
-		l := unix.Linger{Onoff: int32(binary.LittleEndian.Uint32(val)), Linger: int32(binary.LittleEndian.Uint32(val[4:]))}
-		if l.Onoff != 0 && l.Linger != 0 {
-			// A lingering close(2) blocks in the kernel, deaf to the stop
-			// descriptor: a guest could hold a stop for as long as it
-			// asked (a negative time is an endless linger there: the
-			// kernel reads it unsigned). Only {1, 0}, the abortive close,
-			// reaches the kernel. The value is kept and reported; the host socket
-			// closes at once and the kernel still sends what is queued.
-			e.linger = l
-			l = unix.Linger{}
+		on, secs := binary.LittleEndian.Uint32(val) != 0, int32(binary.LittleEndian.Uint32(val[4:]))
+		// Reported as Linux reports it: on is 0 or 1, and turning it off
+		// keeps the time last set with it on.
+		var l unix.Linger
+		if on {
+			e.linger = unix.Linger{Onoff: 1, Linger: secs}
+			// A lingering close(2) blocks in the kernel, deaf to the
+			// stop descriptor: a guest could hold a stop for as long
+			// as it asked (a negative time is an endless linger there:
+			// the kernel reads it unsigned). Only {1, 0}, the abortive
+			// close, reaches the kernel; the host socket closes at once
+			// and the kernel still sends what is queued.
+			if secs == 0 {
+				l = e.linger
+			}
 		} else {
-			e.linger = unix.Linger{}
+			e.linger.Onoff = 0
 		}
 		return toErrno(unix.SetsockoptLinger(e.hostFd, unix.SOL_SOCKET, opt, &l))
 	}
