@@ -1033,13 +1033,8 @@ func TestUsersCacheDefaultsToTheirOwn(t *testing.T) {
 // runc; runw ran it with no limit and said nothing. Without either it
 // runs, as rootless runc does.
 func TestRootlessLimitsWithoutACgroupAreRefused(t *testing.T) {
-	needsRoot(t, "runs runw as another user")
-	t.Parallel()
-	if unifiedRoot() == "/sys/fs/cgroup" {
-		// A v2 host may delegate a cgroup to the user: nothing to refuse.
-		t.Skip("a cgroup v2 host: a user may be given a cgroup")
-	}
-	dir, bin := runwForNobody(t)
+	// A v2 host may delegate a cgroup to the user: nothing to refuse.
+	dir, bin := nobodyOnCgroupV1(t, "a cgroup v2 host: a user may be given a cgroup")
 	asNobody := nobodyRunw(t, dir, bin)
 	bundle := rootlessBundle(t, dir, bin, func(*specs.Spec) {}, "echo", "hi")
 	var s specs.Spec
@@ -1134,6 +1129,19 @@ func runAsNobody(t *testing.T, dir string, argv ...string) (string, int) {
 		t.Fatal(err)
 	}
 	return string(out), 0
+}
+
+// nobodyOnCgroupV1 is the start of a parallel test that runs runw as
+// nobody on a host with cgroup v1 hierarchies: it needs root, skips a
+// cgroup v2 host saying onV2, and returns runwForNobody's copy.
+func nobodyOnCgroupV1(t *testing.T, onV2 string) (dir, bin string) {
+	t.Helper()
+	needsRoot(t, "runs runw as another user")
+	t.Parallel()
+	if unifiedRoot() == "/sys/fs/cgroup" {
+		t.Skip(onV2)
+	}
+	return runwForNobody(t)
 }
 
 // runwForNobody makes a directory of nobody's and copies runw into it

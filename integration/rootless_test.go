@@ -111,12 +111,7 @@ func TestRootlessByHand(t *testing.T) {
 // writing devices.deny, which only the host's root may write, where runc
 // skips the device rules without root.
 func TestRootlessDelegatedCgroupV1(t *testing.T) {
-	needsRoot(t, "runs runw as another user")
-	t.Parallel()
-	if unifiedRoot() == "/sys/fs/cgroup" {
-		t.Skip("a cgroup v2 host: no v1 hierarchy to delegate")
-	}
-	dir, bin := runwForNobody(t)
+	dir, bin := nobodyOnCgroupV1(t, "a cgroup v2 host: no v1 hierarchy to delegate")
 	deleg := fmt.Sprintf("runw-test-deleg-%d", os.Getpid())
 	for _, mnt := range cgroupMounts(t) {
 		d := filepath.Join(mnt, deleg)

@@ -259,6 +259,9 @@ func numericHost(q Query, ip netip.Addr) ([]netip.Addr, string, error) {
 // host name, such a node went to DNS, and a server's answer for the name
 // "0x7f.1" sent the guest elsewhere than the address it was given.
 func parseInetAton(s string) (netip.Addr, bool) {
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		return netip.Addr{}, false // a name: not split for nothing
+	}
 	parts := strings.Split(s, ".")
 	if len(parts) > 4 {
 		return netip.Addr{}, false

@@ -283,25 +283,15 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 		}
 		return got, 0
 	})
-	if errno == ErrnoAgain && e.flags&fdflagNonblock == 0 && emptyBuffers(h.iov) {
-		// Nothing to fill, and SO_RCVTIMEO passed: Linux's recv then
-		// answers 0, not EAGAIN.
+	if errno == ErrnoAgain && e.flags&fdflagNonblock == 0 && len(h.iov) == 0 {
+		// Nothing to fill (h.buffers keeps no empty buffer), and
+		// SO_RCVTIMEO passed: Linux's recv then answers 0, not EAGAIN.
 		return 0, roflags, 0
 	}
 	if errno != 0 {
 		return 0, 0, errno
 	}
 	return total, roflags, 0
-}
-
-// emptyBuffers says whether bufs hold no byte at all.
-func emptyBuffers(bufs [][]byte) bool {
-	for _, b := range bufs {
-		if len(b) > 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // peekAll is a blocking recv with PEEK and WAITALL on a stream: Linux
