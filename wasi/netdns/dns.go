@@ -1,6 +1,7 @@
 package netdns
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -20,7 +21,7 @@ import (
 
 // Bounds on what one reply may cost.
 const (
-	// ednsSize is the UDP payload size offered (EDNS0) and read: the 2020
+	// ednsSize is the UDP payload size offered (EDNS0): the 2020
 	// DNS flag day's size, which avoids IP fragmentation. Larger answers
 	// come over TCP, whose length prefix caps them at 64 KiB.
 	ednsSize = 1232
@@ -39,6 +40,7 @@ const (
 	found       status = iota
 	noSuchName         // NXDOMAIN
 	noData             // the name exists, without this record type
+	aliasOnly          // answers, none an address of the name (a bare CNAME chain)
 	failed             // an rcode or reply retrying won't fix
 	serverFail         // SERVFAIL: the server could not answer now
 	refused            // REFUSED or NOTIMP: no server would answer
@@ -53,9 +55,11 @@ func (s status) code() Code {
 		return CodeNoName
 	case noData:
 		return CodeNoData
-	case failed:
+	case aliasOnly, failed:
 		// glibc's getaddrinfo says EAI_NONAME for NO_RECOVERY (a
-		// FORMERR answer), as for NXDOMAIN.
+		// FORMERR answer), as for NXDOMAIN, and for a reply whose
+		// records hold no address of the name (getanswer_r's
+		// HOST_NOT_FOUND).
 		return CodeNoName
 	}
 	return CodeAgain
@@ -73,7 +77,10 @@ type answer struct {
 // resolv.conf, name by name down the search list, as glibc's res_nsearch:
 // NXDOMAIN, NODATA and SERVFAIL move on to the next name; any other error
 // (REFUSED, FORMERR) ends the search list, though the name as it is is
-// still asked when it comes last. Silence or cancellation stops at once,
+// still asked when it comes last. A reply with records but no address of
+// the name (only a CNAME chain) ends the lookup with EAI_NONAME: it has
+// answers, so res_nsearch takes it as the name's, and glibc finds no
+// address in it. Silence or cancellation stops at once,
 // so a dead server costs one round of timeouts, not one per name (glibc
 // would ask the name as it is once more). The error is res_nsearch's
 // too: the first name's when it was the name as it is, else NODATA if
@@ -97,8 +104,11 @@ func (r resolver) dns(ctx context.Context, node string, family int, allow func(n
 	var first, last, noDataAt, servFailAt answer
 	for i := 0; i < len(names); i++ {
 		a := r.queryName(ctx, conf, names[i], family)
-		if a.status == found {
+		switch a.status {
+		case found:
 			return a.addrs, a.canon, nil
+		case aliasOnly:
+			return nil, "", &Error{Code: a.status.code(), Name: node}
 		}
 		if i == 0 {
 			first = a
@@ -190,7 +200,7 @@ func (r resolver) query(ctx context.Context, conf resolvConf, q dnsmessage.Quest
 		for _, server := range conf.servers {
 			a := r.exchange(ctx, netip.AddrPortFrom(server, r.port), q, conf)
 			switch a.status {
-			case found, noData, noSuchName, canceled:
+			case found, noData, aliasOnly, noSuchName, canceled:
 				return a
 			}
 			if a.status != unreachable || last.status == unreachable {
@@ -293,11 +303,11 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 	default:
 		return answer{status: failed, err: fmt.Errorf("server replied %v", h.RCode)}
 	}
-	cnames, records, err := readRecords(p, q.Type)
+	cnames, records, n, err := readRecords(p, q.Type)
 	if err != nil {
 		return answer{status: failed, err: err}
 	}
-	if len(cnames) == 0 && len(records) == 0 && lameReferral(p, h) {
+	if n == 0 && lameReferral(p, h) {
 		// Not an answer: the next server is asked, as glibc and Go do.
 		return answer{status: serverFail, err: errors.New("lame referral")}
 	}
@@ -315,7 +325,14 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 			addrs = append(addrs, rec.ip)
 		}
 	}
-	if len(addrs) == 0 {
+	switch {
+	case len(addrs) > 0:
+	case n > 0:
+		// Only a CNAME chain, or records of other names, classes or
+		// lengths: glibc says the name is not found (EAI_NONAME), not
+		// NODATA, which is for an empty answer section.
+		return answer{status: aliasOnly}
+	default:
 		return answer{status: noData}
 	}
 	return answer{status: found, addrs: addrs, canon: strings.TrimSuffix(canon, ".")}
@@ -347,22 +364,32 @@ type record struct {
 }
 
 // readRecords reads up to maxAnswers answer records: the CNAMEs (by
-// lower-cased owner) and the addresses of type qtype.
-func readRecords(p *dnsmessage.Parser, qtype dnsmessage.Type) (map[string]string, []record, error) {
-	cnames := map[string]string{}
-	var records []record
-	for range maxAnswers {
-		rh, err := p.AnswerHeader()
+// lower-cased owner) and the addresses of type qtype; n counts every
+// record read.
+//
+// An A record whose data is not 4 bytes, or an AAAA not 16, is skipped, as
+// glibc skips it: dnsmessage reads an address's fixed size from the start
+// of the data without checking the record's length, so a hostile or broken
+// server's 16-byte A record became an IPv4 address cut from an IPv6 one,
+// and a 4-byte AAAA took the next record's header bytes as the rest of
+// its address.
+func readRecords(p *dnsmessage.Parser, qtype dnsmessage.Type) (cnames map[string]string, records []record, n int, err error) {
+	cnames = map[string]string{}
+	for ; n < maxAnswers; n++ {
+		var rh dnsmessage.ResourceHeader
+		rh, err = p.AnswerHeader()
 		if err == dnsmessage.ErrSectionDone {
 			break
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		owner := rh.Name.String()
 		switch {
-		case rh.Class != dnsmessage.ClassINET || (rh.Type != qtype && rh.Type != dnsmessage.TypeCNAME):
-			err = p.SkipAnswer()
+		case rh.Class != dnsmessage.ClassINET || (rh.Type != qtype && rh.Type != dnsmessage.TypeCNAME),
+			rh.Type == dnsmessage.TypeA && rh.Length != 4,
+			rh.Type == dnsmessage.TypeAAAA && rh.Length != 16:
+			err = p.SkipAnswer() // which fails on a length past the message's end
 		case rh.Type == dnsmessage.TypeCNAME:
 			var c dnsmessage.CNAMEResource
 			if c, err = p.CNAMEResource(); err == nil {
@@ -380,10 +407,10 @@ func readRecords(p *dnsmessage.Parser, qtype dnsmessage.Type) (map[string]string
 			}
 		}
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 	}
-	return cnames, records, nil
+	return cnames, records, n, nil
 }
 
 // roundTrip dials server over network and runs talk on the connection,
@@ -410,14 +437,18 @@ func talkUDP(c net.Conn, query []byte, isReply func([]byte) bool) ([]byte, error
 	if _, err := c.Write(query); err != nil {
 		return nil, err
 	}
-	buf := make([]byte, ednsSize)
+	// A server may send more than the ednsSize offered without setting
+	// TC (a forwarder that ignores EDNS): the whole datagram is read, as
+	// glibc reads up to 64 KiB, not cut to a reply that fails to parse
+	// and reads as "no such name".
+	buf := make([]byte, 1<<16)
 	for {
 		n, err := c.Read(buf)
 		if err != nil {
 			return nil, err
 		}
 		if isReply(buf[:n]) {
-			return buf[:n], nil
+			return bytes.Clone(buf[:n]), nil
 		}
 	}
 }

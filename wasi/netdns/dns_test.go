@@ -125,24 +125,32 @@ func (s *dnsServer) resolver(conf string, more map[string]string) resolver {
 }
 
 // zone answers as a recursive server would from these records, by owner
-// name: NXDOMAIN for a name it lacks, the CNAMEs and records of the type
-// asked for otherwise (NODATA when there are none).
+// name: NXDOMAIN for a name it lacks, otherwise the CNAME chain from the
+// name asked and the records of the type asked for owned by a name in it
+// (NODATA when there are none).
 func zone(records ...dnsmessage.Resource) func(dnsmessage.Message, bool) []dnsmessage.Message {
 	return func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
 		q := req.Questions[0]
-		var answers []dnsmessage.Resource
-		exists := false
-		for _, rr := range records {
-			if strings.EqualFold(rr.Header.Name.String(), q.Name.String()) {
-				exists = true
-			}
+		owns := func(rr dnsmessage.Resource, name string) bool {
+			return strings.EqualFold(rr.Header.Name.String(), name)
 		}
-		if !exists {
+		if !slices.ContainsFunc(records, func(rr dnsmessage.Resource) bool { return owns(rr, q.Name.String()) }) {
 			return []dnsmessage.Message{reply(req, dnsmessage.RCodeNameError)}
 		}
-		for _, rr := range records {
-			if rr.Header.Type == q.Type || rr.Header.Type == dnsmessage.TypeCNAME {
-				answers = append(answers, rr)
+		var answers []dnsmessage.Resource
+		chain := []string{q.Name.String()}
+		for i := 0; i < len(chain) && i <= len(records); i++ {
+			for _, rr := range records {
+				if !owns(rr, chain[i]) {
+					continue
+				}
+				switch rr.Header.Type {
+				case dnsmessage.TypeCNAME:
+					answers = append(answers, rr)
+					chain = append(chain, rr.Body.(*dnsmessage.CNAMEResource).CNAME.String())
+				case q.Type:
+					answers = append(answers, rr)
+				}
 			}
 		}
 		return []dnsmessage.Message{reply(req, dnsmessage.RCodeSuccess, answers...)}
@@ -189,14 +197,21 @@ func show(res []Result) []string {
 }
 
 func TestDNS(t *testing.T) {
-	s := startServer(t, zone(
+	answer := zone(
 		a("web.test.", "192.0.2.1"), a("web.test.", "192.0.2.2"), a("web.test.", "192.0.2.1"), aaaa("web.test.", "2001:db8::1"),
 		a("v4only.test.", "192.0.2.9"),
-		// A CNAME chain, with a record for an unrelated name the answer
-		// must not take.
 		cname("www.test.", "edge.cdn.test."), cname("edge.cdn.test.", "Host.CDN.test."),
-		a("host.cdn.test.", "192.0.2.7"), a("evil.test.", "198.51.100.66"),
-	))
+		a("host.cdn.test.", "192.0.2.7"),
+	)
+	// The CNAME chain's reply also holds a record for an unrelated name,
+	// which the answer must not take.
+	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
+		m := answer(req, tcp)
+		if strings.EqualFold(req.Questions[0].Name.String(), "www.test.") {
+			m[0].Answers = append(m[0].Answers, a("evil.test.", "198.51.100.66"))
+		}
+		return m
+	})
 	r := s.resolver("options timeout:1 attempts:1\n", map[string]string{hostsPath: "192.0.2.200 pinned.test\n"})
 	for _, tc := range []struct {
 		name string
@@ -539,8 +554,8 @@ func TestLongCNAMEChainAndLoop(t *testing.T) {
 	if want := []string{"192.0.2.12 0 2 h12.test"}; err != nil || !slices.Equal(show(res), want) {
 		t.Errorf("12 hops: got %q %v, want %q", show(res), err, want)
 	}
-	if _, err := r.lookup(context.Background(), Query{Node: "l0.test", Family: FamilyIPv4}); codeOf(err) != CodeNoData {
-		t.Errorf("a CNAME loop: %v, want NODATA", err)
+	if _, err := r.lookup(context.Background(), Query{Node: "l0.test", Family: FamilyIPv4}); codeOf(err) != CodeNoName {
+		t.Errorf("a CNAME loop: %v, want EAI_NONAME, as glibc says", err)
 	}
 }
 
@@ -574,6 +589,77 @@ func TestV4Mapped(t *testing.T) {
 		}
 		if codeOf(err) != tc.code || !slices.Equal(got, tc.want) {
 			t.Errorf("%s: got %q %v, want %q code %d", tc.name, got, err, tc.want, tc.code)
+		}
+	}
+}
+
+// Replies from a broken or hostile server, checked against glibc 2.36's
+// getaddrinfo on the same replies: an A or AAAA record whose data is not
+// 4 or 16 bytes is skipped (dnsmessage would read it as an address made
+// of whatever bytes follow); a UDP reply larger than the EDNS size offered,
+// sent without TC, is read whole; a reply with records but no address of
+// the name (only a CNAME) is EAI_NONAME and ends the search list.
+func TestHostileRepliesAsGlibc(t *testing.T) {
+	raw := func(name string, typ dnsmessage.Type, data []byte) dnsmessage.Resource {
+		return rr(name, typ, &dnsmessage.UnknownResource{Type: typ, Data: data})
+	}
+	v6 := netip.MustParseAddr("fd00::1").As16()
+	v4 := netip.MustParseAddr("10.9.0.1").As4()
+	var many []dnsmessage.Resource
+	for i := range 80 {
+		many = append(many, a("many.test.", fmt.Sprintf("10.9.1.%d", i+1)))
+	}
+	s := startServer(t, func(req dnsmessage.Message, _ bool) []dnsmessage.Message {
+		q := req.Questions[0]
+		ok := func(rrs ...dnsmessage.Resource) []dnsmessage.Message {
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeSuccess, rrs...)}
+		}
+		switch name := q.Name.String(); {
+		case name == "swap.test.":
+			return ok(raw(name, dnsmessage.TypeA, v6[:]))
+		case name == "swapmix.test.":
+			return ok(raw(name, dnsmessage.TypeAAAA, v4[:]), aaaa(name, "fd00::2"))
+		case name == "rdlenmix.test.":
+			return ok(raw(name, dnsmessage.TypeA, append(v4[:], 7)), a(name, "10.9.0.2"))
+		case name == "many.test.":
+			return ok(many...)
+		case strings.HasPrefix(name, "alias."):
+			return ok(cname(name, "elsewhere.test."))
+		}
+		return []dnsmessage.Message{reply(req, dnsmessage.RCodeNameError)}
+	})
+	r := s.resolver("search svc.test\noptions timeout:1 attempts:1\n", nil)
+	for _, tc := range []struct {
+		node   string
+		family int
+		want   []string
+		code   Code
+	}{
+		{"swap.test", FamilyIPv4, nil, CodeNoName},
+		{"swapmix.test", FamilyIPv6, []string{"fd00::2 0 2"}, 0},
+		{"rdlenmix.test", FamilyIPv4, []string{"10.9.0.2 0 2"}, 0},
+		{"alias", FamilyIPv4, nil, CodeNoName},
+		{"alias", FamilyIPv6, nil, CodeNoName},
+	} {
+		res, err := r.lookup(context.Background(), Query{Node: tc.node, Family: tc.family, SockType: SockStream})
+		if codeOf(err) != tc.code || !slices.Equal(show(res), tc.want) {
+			t.Errorf("%s (family %d): got %q %v, want %q code %d", tc.node, tc.family, show(res), err, tc.want, tc.code)
+		}
+	}
+	// The CNAME-only reply for the first search name is the answer: the
+	// name as it is is not asked after it.
+	for _, l := range s.log() {
+		if strings.HasSuffix(l, " alias.") {
+			t.Errorf("asked %q after a CNAME-only reply for alias.svc.test.", l)
+		}
+	}
+	res, err := r.lookup(context.Background(), Query{Node: "many.test", Family: FamilyIPv4, SockType: SockStream})
+	if err != nil || len(res) != 64 {
+		t.Errorf("80 A records over UDP without TC: got %d results, %v; want the first 64", len(res), err)
+	}
+	for _, l := range s.log() {
+		if strings.HasPrefix(l, "tcp ") {
+			t.Errorf("asked over TCP: %q", l)
 		}
 	}
 }
