@@ -1030,19 +1030,38 @@ func TestShallowBindHidesSubmounts(t *testing.T) {
 // TestStandardStreamsByName: /dev/stdin, /dev/stdout and /dev/stderr are
 // the guest's own streams, as runtime-spec's links make them in a native
 // container: a server told to log to /dev/stdout reaches the engine's
-// log, not a regular file in the container's /dev.
+// log, not a regular file in the container's /dev. They are listed in
+// /dev, as the links runc makes there (to /proc/self/fd/N), in the
+// rootfs's /dev and in the /dev tmpfs engines give: a guest listing /dev
+// found no such names, though it could open them.
 func TestStandardStreamsByName(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
-	b := newBundle(t, "probe", "write", "/dev/stdout", "to stdout\n", "write", "/dev/stderr", "to stderr\n", "cat", "/dev/stdin")
-	cmd, stdout, stderr := r.command(t.Context(), "run", "--bundle", b.dir, "streams")
-	cmd.Stdin = strings.NewReader("from stdin\n")
-	res := finish(cmd, cmd.Run(), stdout, stderr)
-	if res.code != 0 || !strings.Contains(res.stdout, "to stdout\n") || !strings.Contains(res.stdout, "from stdin\n") || !strings.Contains(res.stderr, "to stderr\n") {
-		t.Errorf("streams by name: %v", res)
-	}
-	if data, err := os.ReadFile(filepath.Join(b.dir, "rootfs", "dev", "stdout")); err == nil {
-		t.Errorf("the write went to a file in the rootfs: %q", data)
+	for _, devTmpfs := range []bool{false, true} {
+		b := newBundle(t, "probe", "write", "/dev/stdout", "to stdout\n", "write", "/dev/stderr", "to stderr\n", "cat", "/dev/stdin", "ls", "/dev")
+		if devTmpfs {
+			b.edit(func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}})
+			})
+		}
+		cmd, stdout, stderr := r.command(t.Context(), "run", "--bundle", b.dir, "streams")
+		cmd.Stdin = strings.NewReader("from stdin\n")
+		res := finish(cmd, cmd.Run(), stdout, stderr)
+		if res.code != 0 || !strings.Contains(res.stdout, "to stdout\n") || !strings.Contains(res.stdout, "from stdin\n") || !strings.Contains(res.stderr, "to stderr\n") {
+			t.Errorf("streams by name (/dev tmpfs %v): %v", devTmpfs, res)
+		}
+		if !strings.Contains(res.stdout, "\nstderr\nstdin\nstdout\n") {
+			t.Errorf("/dev (tmpfs %v) lists no stdin, stdout and stderr: %q", devTmpfs, res.stdout)
+		}
+		if devTmpfs {
+			continue
+		}
+		for i, name := range []string{"stdin", "stdout", "stderr"} {
+			host := filepath.Join(b.dir, "rootfs", "dev", name)
+			if target, err := os.Readlink(host); err != nil || target != fmt.Sprintf("/proc/self/fd/%d", i) {
+				t.Errorf("%s in the rootfs: %q %v, want runc's link to /proc/self/fd/%d", host, target, err, i)
+			}
+		}
 	}
 }
 

@@ -688,7 +688,44 @@ func (p *Plan) MakeMountPoints(b *spec.Bundle) error {
 			return mountPointError(b, d, err)
 		}
 	}
+	p.linkStreams()
 	return nil
+}
+
+// streamLinks are runc's links to the standard streams (its
+// setupDevSymlinks), name and target.
+var streamLinks = [...][2]string{{"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}}
+
+// linkStreams makes /dev/stdin, /dev/stdout and /dev/stderr the links
+// runc makes, where the container's /dev lacks the name and the spec
+// grants nothing there. The guest's view serves those names as its own
+// streams whatever is on disk (preview1's addStreams), but a guest
+// listing /dev (ls, a glob, a tree walker) did not find them. As runc
+// does, this writes only into runw's own /dev tmpfs or the rootfs's /dev,
+// never into a /dev the spec binds from elsewhere, and it never fails
+// create (a read-only or missing /dev just goes without). The parent is
+// opened by descriptor inside its grant and the link made in it by name,
+// so a link swapped in on the way leads nowhere outside the grant; what
+// exists already is left as it is.
+func (p *Plan) linkStreams() {
+	for _, l := range streamLinks {
+		if slices.ContainsFunc(p.grants(), func(g Preopen) bool { return g.GuestPath == l[0] }) {
+			continue
+		}
+		d, rel, ok := p.holder(l[0])
+		if !ok || d.Within != "" || (d.GuestPath != "/" && !slices.Contains(p.PrivateDirs, d.HostPath)) {
+			continue
+		}
+		root, err := os.OpenFile(d.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		if parent, err := pathrs.OpenatInRoot(root, path.Dir(rel)); err == nil {
+			_ = unix.Symlinkat(l[1], int(parent.Fd()), path.Base(rel))
+			parent.Close()
+		}
+		root.Close()
+	}
 }
 
 // mountPointError is err, met at the mount point guest, as runc reports
