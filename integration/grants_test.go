@@ -1065,6 +1065,29 @@ func TestStandardStreamsByName(t *testing.T) {
 	}
 }
 
+// TestStreamLinksStayInTheRootfs: an image whose /dev is a link to a host
+// directory (absolute, or climbing out with ..) does not make create write
+// the stream links there: the link is resolved inside the rootfs, as the
+// guest would resolve it.
+func TestStreamLinksStayInTheRootfs(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	outside := t.TempDir()
+	for i, target := range []string{outside, "../../../../../../../../.." + outside} {
+		b := newBundle(t, "probe", "echo", "ran")
+		if err := os.Symlink(target, filepath.Join(b.dir, "rootfs", "dev")); err != nil {
+			t.Fatal(err)
+		}
+		if res := r.run("run", "--bundle", b.dir, fmt.Sprintf("devlink%d", i)); res.stdout != "ran\n" {
+			t.Errorf("/dev -> %s: %v", target, res)
+		}
+		if entries, _ := os.ReadDir(outside); len(entries) > 0 {
+			t.Fatalf("/dev -> %s: create wrote %s outside the rootfs", target, entries[0].Name())
+		}
+	}
+	r.assertRootEmpty()
+}
+
 // TestIsattyOfNonTerminalStreams: a C guest's isatty (wasi-libc's) says
 // no for /dev/null, which podman gives a container's stdin without -i,
 // and for a file, as on Linux; a character device that is no terminal
