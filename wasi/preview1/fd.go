@@ -518,10 +518,22 @@ func putFilestat(m memory, p uint32, st *unix.Stat_t, filetype uint8) Errno {
 	buf[16] = filetype
 	m.putU64(p+24, st.Nlink)
 	m.putU64(p+32, uint64(st.Size))
-	m.putU64(p+40, uint64(st.Atim.Nano()))
-	m.putU64(p+48, uint64(st.Mtim.Nano()))
-	m.putU64(p+56, uint64(st.Ctim.Nano()))
+	m.putU64(p+40, timestamp(st.Atim))
+	m.putU64(p+48, timestamp(st.Mtim))
+	m.putU64(p+56, timestamp(st.Ctim))
 	return 0
+}
+
+// timestamp is t as WASI's unsigned nanoseconds since the epoch, or 0 (no
+// time) where it has none: a file dated before 1970, or after 2554. A
+// negative time wrapped to the far future (a file of 1969 dated 2554, of
+// 1901 dated 2486), and make or rsync in the guest took the oldest file
+// for the newest. wasmtime reports such a time as missing too.
+func timestamp(t unix.Timespec) uint64 {
+	if t.Sec < 0 || t.Nsec < 0 || uint64(t.Sec) > (math.MaxUint64-uint64(t.Nsec))/1_000_000_000 {
+		return 0
+	}
+	return uint64(t.Sec)*1e9 + uint64(t.Nsec)
 }
 
 func (h *Host) fdFilestatGet(m memory, a []arg) Errno {

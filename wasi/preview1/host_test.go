@@ -3,6 +3,7 @@ package preview1
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -1878,5 +1879,52 @@ func TestSetTimesTrailingSlashOnAFile(t *testing.T) {
 				t.Errorf("read-only data %v: set times of %s: errno %d, mtime %d; want ENOTDIR and 1000", ro, c.guest, e, st.Mtim.Sec)
 			}
 		}
+	}
+}
+
+// A file dated before 1970 (or after 2554) has no WASI time: its
+// timestamps read as 0, as wasmtime reports them missing. They wrapped to
+// the far future (1969 read as 2554, 1901 as 2486), and make or rsync in
+// the guest took the oldest file for the newest. Dates in between read
+// exactly, past 2262 (where int64 nanoseconds end) too.
+func TestTimesOutsideWASIsRange(t *testing.T) {
+	rootfs := t.TempDir()
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}}, []string{"/"})
+	for _, tc := range []struct {
+		sec  int64
+		want uint64
+	}{
+		{-1, 0},                                // 1969-12-31T23:59:59Z
+		{-2147483648, 0},                       // 1901, ext4's earliest
+		{1_700_000_000, 1_700_000_000 * 1e9},   // 2023
+		{9_300_000_000, 9_300_000_000 * 1e9},   // 2264
+		{15_000_000_000, 15_000_000_000 * 1e9}, // 2445, near ext4's last
+	} {
+		f := filepath.Join(rootfs, "f")
+		write(t, f, "")
+		ts := []unix.Timespec{{Sec: tc.sec, Nsec: 7}, {Sec: tc.sec, Nsec: 7}}
+		if err := unix.UtimesNanoAt(unix.AT_FDCWD, f, ts, 0); err != nil {
+			t.Fatalf("set %d: %v", tc.sec, err)
+		}
+		want := tc.want
+		if want != 0 {
+			want += 7
+		}
+		ptr, n := g.str("f")
+		if e := g.call("path_filestat_get", 3, 0, ptr, n, resultPtr); e != 0 {
+			t.Fatalf("path_filestat_get: errno %d", e)
+		}
+		atim, mtim := binary.LittleEndian.Uint64(g.mem[resultPtr+40:]), binary.LittleEndian.Uint64(g.mem[resultPtr+48:])
+		if atim != want || mtim != want {
+			t.Errorf("a file dated %d s: atim %d, mtim %d, want %d", tc.sec, atim, mtim, want)
+		}
+	}
+	// Beyond what a file system here can hold: the last time WASI has,
+	// and one past it.
+	if got := timestamp(unix.Timespec{Sec: 18_446_744_073, Nsec: 709_551_615}); got != math.MaxUint64 {
+		t.Errorf("2554's last nanosecond: %d", got)
+	}
+	if got := timestamp(unix.Timespec{Sec: 18_446_744_073, Nsec: 709_551_616}); got != 0 {
+		t.Errorf("2554's last nanosecond and one: %d, want 0", got)
 	}
 }
