@@ -396,16 +396,7 @@ func TestExecCompileDoesNotHoldTheContainer(t *testing.T) {
 	r := newRunw(t)
 	r.cache = t.TempDir()
 	b := newBundle(t, "probe", "sleep", "1h")
-	// Thousands of functions of long straight-line code: seconds of
-	// Cranelift, on a fresh cache.
-	var src strings.Builder
-	src.WriteString("(module\n")
-	body := strings.Repeat("local.get 0 i32.const 7 i32.mul i32.const 3 i32.xor local.set 0 ", 150)
-	for i := 0; i < 4000; i++ {
-		fmt.Fprintf(&src, "(func (param i32) (result i32) %s local.get 0)\n", body)
-	}
-	src.WriteString(`(func (export "_start")))`)
-	b.writeFile("slow.wat", src.String())
+	b.writeFile("slow.wat", slowWat())
 	r.mustRun("create", "--bundle", b.dir, "held")
 	r.mustRun("start", "held")
 
@@ -428,6 +419,56 @@ func TestExecCompileDoesNotHoldTheContainer(t *testing.T) {
 		t.Errorf("exec into a container killed during its compile: %v, want a failure", res)
 	}
 	r.mustRun("delete", "--force", "held")
+}
+
+// slowWat is a module of thousands of functions of long straight-line
+// code: seconds of Cranelift, on a fresh cache.
+func slowWat() string {
+	var src strings.Builder
+	src.WriteString("(module\n")
+	body := strings.Repeat("local.get 0 i32.const 7 i32.mul i32.const 3 i32.xor local.set 0 ", 150)
+	for i := 0; i < 4000; i++ {
+		fmt.Fprintf(&src, "(func (param i32) (result i32) %s local.get 0)\n", body)
+	}
+	src.WriteString(`(func (export "_start")))`)
+	return src.String()
+}
+
+// TestRunInterruptedDuringCompileFreesTheId: a `runw run` ended by Ctrl-C
+// while create compiled left the id taken for 5 s ("container with given
+// ID already exists" to the same command at once); the directory its
+// create marked while it held the lock is now taken over at once.
+func TestRunInterruptedDuringCompileFreesTheId(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	b := newBundle(t, "hello")
+	b.writeFile("slow.wat", slowWat())
+	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/slow.wat"} })
+	run := r.start("run", "--bundle", b.dir, "intr")
+	for i := 0; ; i++ {
+		if _, err := os.Stat(filepath.Join(r.root, "intr")); err == nil {
+			break
+		}
+		if i == 200 {
+			t.Fatal("run made no state directory in 10 s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-run.done:
+		run.done <- err
+		t.Skip("the compile was over before the interrupt: too fast a machine for this test")
+	default:
+	}
+	run.cmd.Process.Signal(unix.SIGINT)
+	run.wait(t, time.Minute)
+	hello := newBundle(t, "hello")
+	if res := r.run("run", "--bundle", hello.dir, "intr"); res.code != 0 || !strings.Contains(res.stdout, "Hello") {
+		t.Errorf("run again at once with the interrupted run's id: %v, want the guest's output and 0", res)
+	}
+	r.assertRootEmpty()
 }
 
 // TestAbortedCreateIsNoContainer: a create killed before it recorded the

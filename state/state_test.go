@@ -861,9 +861,11 @@ func TestDirOfAnotherRuntimeIsForeign(t *testing.T) {
 // TestLockAbandoned: a create killed before it saved state.json (a Ctrl-C
 // during a long compile) leaves its directory unlocked. list and state
 // call that id unknown, and create called it taken ("container with given
-// ID already exists") until a delete; LockAbandoned hands it over locked
-// so that create can clean it up. A directory a create still holds, a
-// recorded container and a fresh directory are never handed over.
+// ID already exists") until a delete, then for 5 s; LockAbandoned hands it
+// over locked, at once, so that create can clean it up. A directory a
+// create still holds, a recorded container, and a fresh directory Create
+// did not lock and mark (runc's before its state.json) are never handed
+// over.
 func TestLockAbandoned(t *testing.T) {
 	s := newStore(t)
 	h, err := s.Create("gone")
@@ -883,14 +885,12 @@ func TestLockAbandoned(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.Unlock()
+	if err := os.Mkdir(filepath.Join(s.Root, "runcs"), 0o711); err != nil {
+		t.Fatal(err)
+	}
 	h.Unlock() // the create died here
 
-	if _, ok := s.LockAbandoned("gone"); ok {
-		t.Error("a directory made just now was handed over")
-	}
-	defer func(d time.Duration) { abandonedAfter = d }(abandonedAfter)
-	abandonedAfter = 0
-	for _, id := range []string{"held", "recorded", "none"} {
+	for _, id := range []string{"held", "recorded", "none", "runcs"} {
 		if _, ok := s.LockAbandoned(id); ok {
 			t.Errorf("%s: handed over", id)
 		}
@@ -898,6 +898,11 @@ func TestLockAbandoned(t *testing.T) {
 	old, ok := s.LockAbandoned("gone")
 	if !ok {
 		t.Fatal("the abandoned directory was not handed over")
+	}
+	defer func(d time.Duration) { abandonedAfter = d }(abandonedAfter)
+	abandonedAfter = 0
+	if _, ok := s.LockAbandoned("runcs"); !ok {
+		t.Error("an unmarked directory past abandonedAfter was not handed over")
 	}
 	if _, ok := s.LockAbandoned("gone"); ok {
 		t.Error("handed over twice while locked")

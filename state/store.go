@@ -33,11 +33,15 @@ const (
 	InitFile = "init.pid"
 	// PrivateDir holds the directories runw makes for the guest (tmpfs).
 	PrivateDir = "private"
+	// creatingFile is made by Create once it holds the directory's lock:
+	// a directory with it, without state.json and without the lock, is a
+	// create of runw's that died (Abandoned).
+	creatingFile = "runw.creating"
 )
 
 // ownEntries are the names runw makes in a container directory;
 // WriteFileAtomic's temporaries (isAtomicTemp) are its own too.
-var ownEntries = map[string]bool{stateFile: true, FifoFile: true, InitFile: true, PrivateDir: true}
+var ownEntries = map[string]bool{stateFile: true, FifoFile: true, InitFile: true, PrivateDir: true, creatingFile: true}
 
 // foreignDir says whether dir, a container directory without state.json,
 // holds anything runw never makes there: it is another runtime's (crun
@@ -264,6 +268,12 @@ func (s *Store) Create(id string) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("create %q: %w", id, err)
 	}
+	// Made under the lock: from here on, the lock's absence without
+	// state.json means this create died. Without it (a failure here)
+	// the directory is only taken for abandoned after abandonedAfter.
+	if fd, err := unix.Openat(h.fd, creatingFile, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
+		unix.Close(fd)
+	}
 	return h, nil
 }
 
@@ -294,10 +304,26 @@ func (s *Store) Peek(id string) (*Handle, error) {
 	return &Handle{ID: id, Dir: s.dir(id), fd: -1}, nil
 }
 
-// abandonedAfter is how old a directory without state.json must be before
-// it can be abandoned: Create makes the directory, then locks it, and in
-// between no one holds it.
+// abandonedAfter is how old a directory without state.json and without
+// Create's creatingFile must be before it can be abandoned: Create makes
+// the directory, then locks it, and in between no one holds it; and
+// runc's directory before its state.json holds no lock of runw's. A
+// directory with creatingFile was locked by its create when it made the
+// file, so the lock's absence alone says that create is gone: a `runw
+// run` ended by Ctrl-C during its compile left the id taken for these 5
+// seconds ("container with given ID already exists" to the same command
+// run again at once).
 var abandonedAfter = 5 * time.Second // a variable for tests
+
+// oldEnough says whether the directory fd could be an abandoned create's
+// by its age: it holds creatingFile, or is older than abandonedAfter.
+func oldEnough(fd int) bool {
+	if unix.Faccessat(fd, creatingFile, unix.F_OK, unix.AT_SYMLINK_NOFOLLOW) == nil {
+		return true
+	}
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && time.Since(time.Unix(st.Ctim.Unix())) >= abandonedAfter
+}
 
 // Abandoned says whether id's directory is one a create left behind: no
 // state.json, held by no command (a create under way holds its lock), and
@@ -310,8 +336,7 @@ func (s *Store) Abandoned(id string) bool {
 		return false
 	}
 	defer unix.Close(fd)
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) != nil || time.Since(time.Unix(st.Ctim.Unix())) < abandonedAfter {
+	if !oldEnough(fd) {
 		return false
 	}
 	if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
@@ -337,9 +362,7 @@ func (s *Store) LockAbandoned(id string) (h *Handle, ok bool) {
 	if err != nil {
 		return nil, false
 	}
-	var st unix.Stat_t
-	if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil || unix.Fstat(fd, &st) != nil ||
-		time.Since(time.Unix(st.Ctim.Unix())) < abandonedAfter || unix.Faccessat(fd, stateFile, unix.F_OK, 0) == nil {
+	if flock(fd, unix.LOCK_EX|unix.LOCK_NB) != nil || !oldEnough(fd) || unix.Faccessat(fd, stateFile, unix.F_OK, 0) == nil {
 		unix.Close(fd)
 		return nil, false
 	}
@@ -494,7 +517,15 @@ func (h *Handle) Save(c *Container) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(h.Path(stateFile), data, 0o600)
+	if err := WriteFileAtomic(h.Path(stateFile), data, 0o600); err != nil {
+		return err
+	}
+	// Recorded: creatingFile has done its work (Abandoned asks it only
+	// of a directory without state.json).
+	if err := os.Remove(h.Path(creatingFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 // Destroy removes the container directory and everything in it while
