@@ -904,6 +904,13 @@ func TestLockAbandoned(t *testing.T) {
 	if _, ok := s.LockAbandoned("runcs"); !ok {
 		t.Error("an unmarked directory past abandonedAfter was not handed over")
 	}
+	// runw before the mark (4a82808) took a directory holding a name
+	// other than these, or an atomic temporary's, for another runtime's
+	// and refused even delete --force of it.
+	before := map[string]bool{stateFile: true, FifoFile: true, InitFile: true, PrivateDir: true}
+	if !before[creatingFile] && !(strings.HasPrefix(creatingFile, ".") && strings.Contains(creatingFile, ".tmp-")) {
+		t.Errorf("%s: an older runw sharing the root calls a marked directory foreign", creatingFile)
+	}
 	if _, ok := s.LockAbandoned("gone"); ok {
 		t.Error("handed over twice while locked")
 	}

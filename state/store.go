@@ -35,13 +35,16 @@ const (
 	PrivateDir = "private"
 	// creatingFile is made by Create once it holds the directory's lock:
 	// a directory with it, without state.json and without the lock, is a
-	// create of runw's that died (Abandoned).
-	creatingFile = "runw.creating"
+	// create of runw's that died (Abandoned). It is named as an atomic
+	// temporary (isAtomicTemp), which runw before it takes for its own:
+	// a directory it marks stays runw's to an older runw sharing the
+	// root, not another runtime's that its delete --force refuses.
+	creatingFile = ".runw.creating" + tempInfix + "0"
 )
 
 // ownEntries are the names runw makes in a container directory;
 // WriteFileAtomic's temporaries (isAtomicTemp) are its own too.
-var ownEntries = map[string]bool{stateFile: true, FifoFile: true, InitFile: true, PrivateDir: true, creatingFile: true}
+var ownEntries = map[string]bool{stateFile: true, FifoFile: true, InitFile: true, PrivateDir: true}
 
 // foreignDir says whether dir, a container directory without state.json,
 // holds anything runw never makes there: it is another runtime's (crun

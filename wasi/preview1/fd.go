@@ -528,7 +528,8 @@ func putFilestat(m memory, p uint32, st *unix.Stat_t, filetype uint8) Errno {
 // time) where it has none: a file dated before 1970, or after 2554. A
 // negative time wrapped to the far future (a file of 1969 dated 2554, of
 // 1901 dated 2486), and make or rsync in the guest took the oldest file
-// for the newest. wasmtime reports such a time as missing too.
+// for the newest. wasmtime 48 and later report such a time as missing
+// too (wasmtime 39 panics on it).
 func timestamp(t unix.Timespec) uint64 {
 	if t.Sec < 0 || t.Nsec < 0 || uint64(t.Sec) > (math.MaxUint64-uint64(t.Nsec))/1_000_000_000 {
 		return 0
