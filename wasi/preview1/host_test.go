@@ -3,6 +3,7 @@ package preview1
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -878,17 +879,80 @@ func TestReaddirTypeOfDeviceHiddenByLaterMount(t *testing.T) {
 // returns each name's WASI file type.
 func direntTypes(t *testing.T, g *guest, dir string) map[string]uint8 {
 	t.Helper()
+	types := map[string]uint8{}
+	for name, d := range dirents(t, g, dir) {
+		types[name] = d.typ
+	}
+	return types
+}
+
+// listed is a name's type and inode, as fd_readdir or stat gives them.
+type listed struct {
+	typ uint8
+	ino uint64
+}
+
+// dirents lists dir (up to 1 KiB of entries) by fd_readdir.
+func dirents(t *testing.T, g *guest, dir string) map[string]listed {
+	t.Helper()
 	fd := mustOpenDir(t, g, dir)
 	if e := g.call("fd_readdir", fd, 4096, 1024, 0, resultPtr); e != 0 {
 		t.Fatalf("fd_readdir: errno %d", e)
 	}
-	types := map[string]uint8{}
+	out := map[string]listed{}
 	for b := g.mem[4096 : 4096+binary.LittleEndian.Uint32(g.mem[resultPtr:])]; len(b) >= direntSize; {
 		n := binary.LittleEndian.Uint32(b[16:])
-		types[string(b[direntSize:direntSize+n])] = b[20]
+		out[string(b[direntSize:direntSize+n])] = listed{b[20], binary.LittleEndian.Uint64(b[8:])}
 		b = b[direntSize+n:]
 	}
-	return types
+	return out
+}
+
+// The standard streams, listed in /dev as the links to /proc/self/fd that
+// create makes there (runc's), and the granted devices, bound over their
+// placeholders: fd_readdir gives each the type and inode a no-follow
+// path_filestat_get gives it. The streams were listed as links, which
+// lstat and readlink denied, and the devices with the placeholder's inode.
+func TestReaddirSaysWhatStatSays(t *testing.T) {
+	rootfs := t.TempDir()
+	write(t, filepath.Join(rootfs, "dev", "null"), "")
+	for i, name := range []string{"stdin", "stdout", "stderr"} {
+		symlink(t, fmt.Sprintf("/proc/self/fd/%d", i), filepath.Join(rootfs, "dev", name))
+	}
+	in, err := os.Open("/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	h, err := New(Config{Args: []string{"test"}, Mounts: []Mount{{Guest: "/", Host: rootfs}, {Guest: "/dev/null", Host: "/dev/null"}},
+		Preopens: []string{"/"}, Stdio: [3]int{int(in.Fd()), int(out.Fd()), int(w.Fd())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(h.Close)
+	g := &guest{t: t, h: h, mem: make(memory, 1<<16), next: 1024}
+	list := dirents(t, g, "dev")
+	for _, name := range []string{"null", "stdin", "stdout", "stderr"} {
+		ptr, n := g.str("dev/" + name)
+		if e := g.call("path_filestat_get", 3, 0, ptr, n, resultPtr); e != 0 {
+			t.Fatalf("lstat /dev/%s: errno %d", name, e)
+		}
+		stat := listed{g.mem[resultPtr+16], binary.LittleEndian.Uint64(g.mem[resultPtr+8:])}
+		if d, ok := list[name]; !ok || d != stat {
+			t.Errorf("/dev/%s: listed as %+v (%v), stat says %+v", name, d, ok, stat)
+		}
+	}
 }
 
 // openTerminal returns the terminal end of a new pty, both ends closed

@@ -186,11 +186,11 @@ func (h *Host) readEntries(e *fdEntry, from uint64, room int, put func(i, ino ui
 			continue
 		}
 		nm := string(name)
-		ft, granted := devices[nm]
+		d, granted := devices[nm]
 		if !granted {
-			ft = direntType(e.hostFd, nm, typ)
+			d = dirent{direntType(e.hostFd, nm, typ), ino}
 		}
-		if !put(i, ino, ft, nm) {
+		if !put(i, d.ino, d.typ, nm) {
 			st.idx, st.off = i, start
 			h.fds.setCarry(e, rec)
 			return 0

@@ -64,6 +64,7 @@ func (v *View) addStreams(stdio [3]int) error {
 		v.byGuest[name] = len(v.mounts)
 		v.mounts = append(v.mounts, mountPoint{Mount: Mount{Guest: name, Host: fmt.Sprintf("(fd %d)", stdio[i])}, fd: fd, tree: -1, stream: true})
 	}
+	v.indexDevices()
 	return nil
 }
 
@@ -74,12 +75,15 @@ type View struct {
 	mounts  []mountPoint
 	byGuest map[string]int
 	// devicesIn holds, by directory, the file grants that are device
-	// nodes (/dev/null and the other defaults, a masked file), with their
-	// WASI file type. They are bound over placeholders that getdents
-	// calls regular files; fd_readdir says what stat says, as a native
-	// container's /dev does. A walker trusting the listing (ripgrep on
-	// "/") read /dev/zero as a file, without end.
-	devicesIn map[string]map[string]uint8
+	// nodes (/dev/null and the other defaults, a masked file) and the
+	// standard streams (/dev/stdout), with the WASI file type and inode
+	// stat gives them. They are bound over placeholders that getdents
+	// calls regular files (the streams: runc's links to /proc/self/fd);
+	// fd_readdir says what stat says, as a native container's /dev does.
+	// A walker trusting the listing (ripgrep on "/") read /dev/zero as a
+	// file, without end; one that took /dev/stdout for the link it was
+	// listed as met EINVAL from readlink.
+	devicesIn map[string]map[string]dirent
 	// spare is a descriptor held in reserve (a duplicate of the rootfs's,
 	// -1 while given up): a walk opens a descriptor for each directory
 	// on its way, where the kernel's own lookup needs none, so a guest
@@ -162,23 +166,32 @@ func (v *View) walkOpen(open func() (int, error)) (int, error) {
 	return fd, err
 }
 
-// indexDevices fills devicesIn from the file grants the view ends up
-// with (byGuest: a later mount at a path hides an earlier one there).
+// dirent is what fd_readdir says of a name whose placeholder getdents
+// would misdescribe.
+type dirent struct {
+	typ uint8
+	ino uint64
+}
+
+// indexDevices fills devicesIn from the file grants and streams the view
+// ends up with (byGuest: a later mount at a path hides an earlier one
+// there).
 func (v *View) indexDevices() {
 	for guest, i := range v.byGuest {
 		var st unix.Stat_t
-		if v.mounts[i].dir || unix.Fstat(v.mounts[i].fd, &st) != nil || !deviceMode(st.Mode) {
+		mp := v.mounts[i]
+		if mp.dir || unix.Fstat(mp.fd, &st) != nil || !deviceMode(st.Mode) && !mp.stream {
 			continue
 		}
 		parent, name := path.Split(guest)
 		parent = path.Clean(parent)
 		if v.devicesIn == nil {
-			v.devicesIn = map[string]map[string]uint8{}
+			v.devicesIn = map[string]map[string]dirent{}
 		}
 		if v.devicesIn[parent] == nil {
-			v.devicesIn[parent] = map[string]uint8{}
+			v.devicesIn[parent] = map[string]dirent{}
 		}
-		v.devicesIn[parent][name] = filetypeOf(st.Mode)
+		v.devicesIn[parent][name] = dirent{filetypeOf(st.Mode), st.Ino}
 	}
 }
 
