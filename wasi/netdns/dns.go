@@ -32,8 +32,9 @@ const (
 )
 
 // status is what asking for one name came to, worst last: when answers
-// disagree (A and AAAA, or one search name after another) the worst
-// decides the error.
+// disagree (one search name after another, or A and AAAA of the same
+// kind) the worst decides the error. Up to aliasOnly, the server gave a
+// definite answer (merge).
 type status int
 
 const (
@@ -172,23 +173,41 @@ func (r resolver) queryName(ctx context.Context, conf resolvConf, fqdn string, f
 	return merge(answers)
 }
 
-// merge joins the answers for one name: any addresses make it found;
-// otherwise the worst status stands.
+// merge joins the answers for one name: any addresses make it found.
+// Otherwise a definite answer (NXDOMAIN, NODATA, records without an
+// address) decides over the other question's failure, SERVFAIL, REFUSED,
+// FORMERR or silence, as glibc keeps the one reply it got and drops the
+// other's (send_dg), the worst of two definite ones deciding; only when
+// neither is definite does the worst failure stand. A stopped lookup
+// stays stopped.
 func merge(answers []answer) answer {
-	out := answer{status: noSuchName}
 	var addrs []netip.Addr
+	var canon string
+	definite, failure := answer{status: found}, answer{status: found}
 	for _, a := range answers {
-		if a.status == found {
+		switch {
+		case a.status == found:
 			addrs = append(addrs, a.addrs...)
-			out.canon = cmp.Or(out.canon, a.canon)
-		} else if a.status > out.status {
-			out.status, out.err = a.status, a.err
+			canon = cmp.Or(canon, a.canon)
+		case a.status == canceled:
+			return a
+		case a.status <= aliasOnly:
+			if a.status > definite.status {
+				definite = a
+			}
+		case a.status > failure.status:
+			failure = a
 		}
 	}
-	if len(addrs) > 0 {
-		return answer{status: found, addrs: addrs, canon: out.canon}
+	switch {
+	case len(addrs) > 0:
+		return answer{status: found, addrs: addrs, canon: canon}
+	case definite.status != found:
+		return definite
+	case failure.status != found:
+		return failure
 	}
-	return out
+	return answer{status: noSuchName}
 }
 
 // query asks each nameserver in turn, conf.attempts rounds, until one

@@ -625,6 +625,16 @@ func TestHostileRepliesAsGlibc(t *testing.T) {
 			return ok(many...)
 		case strings.HasPrefix(name, "alias."):
 			return ok(cname(name, "elsewhere.test."))
+		case q.Type == dnsmessage.TypeAAAA && strings.HasSuffix(name, "sf.test."):
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeServerFailure)}
+		case q.Type == dnsmessage.TypeAAAA && strings.HasSuffix(name, "ref.test."):
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeRefused)}
+		case q.Type == dnsmessage.TypeAAAA && strings.HasSuffix(name, "to.test."):
+			return nil // silence
+		case strings.HasPrefix(name, "cn"):
+			return ok(cname(name, "elsewhere.test."))
+		case strings.HasPrefix(name, "nod"):
+			return ok()
 		}
 		return []dnsmessage.Message{reply(req, dnsmessage.RCodeNameError)}
 	})
@@ -640,6 +650,14 @@ func TestHostileRepliesAsGlibc(t *testing.T) {
 		{"rdlenmix.test", FamilyIPv4, []string{"10.9.0.2 0 2"}, 0},
 		{"alias", FamilyIPv4, nil, CodeNoName},
 		{"alias", FamilyIPv6, nil, CodeNoName},
+		// A and AAAA together (getaddrinfo's default): one question's
+		// definite answer decides over the other's failure or silence,
+		// as glibc keeps the reply it got.
+		{"cnsf.test.", 0, nil, CodeNoName},
+		{"cnref.test.", 0, nil, CodeNoName},
+		{"cnto.test", 0, nil, CodeNoName},
+		{"nodsf.test", 0, nil, CodeNoData},
+		{"nodto.test", 0, nil, CodeNoData},
 	} {
 		res, err := r.lookup(context.Background(), Query{Node: tc.node, Family: tc.family, SockType: SockStream})
 		if codeOf(err) != tc.code || !slices.Equal(show(res), tc.want) {
