@@ -32,9 +32,9 @@ const (
 )
 
 // status is what asking for one name came to, worst last: when answers
-// disagree (one search name after another, or A and AAAA of the same
-// kind) the worst decides the error. Up to aliasOnly, the server gave a
-// definite answer (merge).
+// disagree (one search name after another, or A and AAAA that both
+// failed) the worst decides the error; merge ranks the replies a server
+// gave (replyRank).
 type status int
 
 const (
@@ -174,12 +174,13 @@ func (r resolver) queryName(ctx context.Context, conf resolvConf, fqdn string, f
 }
 
 // merge joins the answers for one name: any addresses make it found.
-// Otherwise a definite answer (NXDOMAIN, NODATA, records without an
-// address) decides over the other question's failure, SERVFAIL, REFUSED,
-// FORMERR or silence, as glibc keeps the one reply it got and drops the
-// other's (send_dg), the worst of two definite ones deciding; only when
-// neither is definite does the worst failure stand. A stopped lookup
-// stays stopped.
+// Otherwise a reply the server gave (NXDOMAIN, NODATA, records without an
+// address, FORMERR and the like) decides over the other question's
+// SERVFAIL, REFUSED, silence or lookup deadline, as glibc keeps the one
+// reply it got and drops the other's (send_dg); of two such replies, one
+// with records decides, then an rcode other than NXDOMAIN, then NXDOMAIN,
+// over NODATA (glibc's res_context_query). Only when neither question got
+// such a reply does the worst failure stand.
 func merge(answers []answer) answer {
 	var addrs []netip.Addr
 	var canon string
@@ -189,13 +190,9 @@ func merge(answers []answer) answer {
 		case a.status == found:
 			addrs = append(addrs, a.addrs...)
 			canon = cmp.Or(canon, a.canon)
-		case a.status == canceled:
-			return a
-		case a.status <= aliasOnly:
-			if a.status > definite.status {
-				definite = a
-			}
-		case a.status > failure.status:
+		case replyRank[a.status] > replyRank[definite.status]:
+			definite = a
+		case replyRank[a.status] == 0 && a.status > failure.status:
 			failure = a
 		}
 	}
@@ -209,6 +206,10 @@ func merge(answers []answer) answer {
 	}
 	return answer{status: noSuchName}
 }
+
+// replyRank orders the statuses a server's reply settles, for merge; 0
+// for found and for the failures another reply overrides.
+var replyRank = map[status]int{noData: 1, noSuchName: 2, failed: 3, aliasOnly: 4}
 
 // query asks each nameserver in turn, conf.attempts rounds, until one
 // gives a real answer (addresses, NODATA or NXDOMAIN). A server's error

@@ -625,6 +625,17 @@ func TestHostileRepliesAsGlibc(t *testing.T) {
 			return ok(many...)
 		case strings.HasPrefix(name, "alias."):
 			return ok(cname(name, "elsewhere.test."))
+		case name == "mute6.test.":
+			if q.Type == dnsmessage.TypeA {
+				return ok(a(name, "10.9.0.7"))
+			}
+			return nil // never answered, past the lookup's deadline
+		case name == "nodfe.test." && q.Type == dnsmessage.TypeAAAA, name == "fenod.test." && q.Type == dnsmessage.TypeA:
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeFormatError)}
+		case name == "nxnod.test." && q.Type == dnsmessage.TypeA:
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeNameError)}
+		case name == "nodfe.test.", name == "fenod.test.", name == "nxnod.test.":
+			return ok()
 		case q.Type == dnsmessage.TypeAAAA && strings.HasSuffix(name, "sf.test."):
 			return []dnsmessage.Message{reply(req, dnsmessage.RCodeServerFailure)}
 		case q.Type == dnsmessage.TypeAAAA && strings.HasSuffix(name, "ref.test."):
@@ -658,11 +669,23 @@ func TestHostileRepliesAsGlibc(t *testing.T) {
 		{"cnto.test", 0, nil, CodeNoName},
 		{"nodsf.test", 0, nil, CodeNoData},
 		{"nodto.test", 0, nil, CodeNoData},
+		// A reply of FORMERR or NXDOMAIN to one question and NODATA to
+		// the other: glibc takes the rcode, EAI_NONAME.
+		{"nodfe.test.", 0, nil, CodeNoName},
+		{"fenod.test.", 0, nil, CodeNoName},
+		{"nxnod.test.", 0, nil, CodeNoName},
 	} {
 		res, err := r.lookup(context.Background(), Query{Node: tc.node, Family: tc.family, SockType: SockStream})
 		if codeOf(err) != tc.code || !slices.Equal(show(res), tc.want) {
 			t.Errorf("%s (family %d): got %q %v, want %q code %d", tc.node, tc.family, show(res), err, tc.want, tc.code)
 		}
+	}
+	// The address of one question stands when the other is still
+	// unanswered at the lookup's deadline.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if res, err := r.lookup(ctx, Query{Node: "mute6.test.", SockType: SockStream}); err != nil || !slices.Equal(show(res), []string{"10.9.0.7 0 2"}) {
+		t.Errorf("A answered, AAAA silent past the deadline: got %q %v, want the A record", show(res), err)
 	}
 	// The CNAME-only reply for the first search name is the answer: the
 	// name as it is is not asked after it.
