@@ -245,6 +245,9 @@ type Handle struct {
 	Dir string
 
 	fd int // directory fd holding the flock; -1 once unlocked
+	// marked says this handle's Create made creatingFile, which its
+	// first Save removes.
+	marked bool
 }
 
 // Create makes the directory for a new container id and returns it
@@ -276,6 +279,7 @@ func (s *Store) Create(id string) (*Handle, error) {
 	// the directory is only taken for abandoned after abandonedAfter.
 	if fd, err := unix.Openat(h.fd, creatingFile, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
 		unix.Close(fd)
+		h.marked = true
 	}
 	return h, nil
 }
@@ -524,9 +528,13 @@ func (h *Handle) Save(c *Container) error {
 		return err
 	}
 	// Recorded: creatingFile has done its work (Abandoned asks it only
-	// of a directory without state.json).
-	if err := os.Remove(h.Path(creatingFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	// of a directory without state.json). Only create's first Save has
+	// one to remove; later commands' saves make no system call for it.
+	if h.marked {
+		if err := os.Remove(h.Path(creatingFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		h.marked = false
 	}
 	return nil
 }

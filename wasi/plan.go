@@ -692,9 +692,9 @@ func (p *Plan) MakeMountPoints(b *spec.Bundle) error {
 	return nil
 }
 
-// streamLinks are runc's links to the standard streams (its
-// setupDevSymlinks), name and target.
-var streamLinks = [...][2]string{{"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdout", "/proc/self/fd/1"}, {"/dev/stderr", "/proc/self/fd/2"}}
+// streamNames are the standard streams' names in /dev, in fd order: runc
+// links each to /proc/self/fd/N (its setupDevSymlinks).
+var streamNames = [...]string{"stdin", "stdout", "stderr"}
 
 // linkStreams makes /dev/stdin, /dev/stdout and /dev/stderr the links
 // runc makes, where the container's /dev lacks the name and the spec
@@ -707,24 +707,29 @@ var streamLinks = [...][2]string{{"/dev/stdin", "/proc/self/fd/0"}, {"/dev/stdou
 // opened by descriptor inside its grant and the link made in it by name,
 // so a link swapped in on the way leads nowhere outside the grant; what
 // exists already is left as it is.
+//
+// The three share /dev, and so the grant that holds them: it is found and
+// /dev opened once.
 func (p *Plan) linkStreams() {
-	for _, l := range streamLinks {
-		if slices.ContainsFunc(p.grants(), func(g Preopen) bool { return g.GuestPath == l[0] }) {
-			continue
+	d, rel, ok := p.holder("/dev/stdin")
+	if !ok || d.Within != "" || (d.GuestPath != "/" && !slices.Contains(p.PrivateDirs, d.HostPath)) {
+		return
+	}
+	root, err := os.OpenFile(d.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	defer root.Close()
+	dev, err := pathrs.OpenatInRoot(root, path.Dir(rel))
+	if err != nil {
+		return
+	}
+	defer dev.Close()
+	grants := p.grants()
+	for i, name := range streamNames {
+		if !slices.ContainsFunc(grants, func(g Preopen) bool { return g.GuestPath == "/dev/"+name }) {
+			_ = unix.Symlinkat(fmt.Sprintf("/proc/self/fd/%d", i), int(dev.Fd()), name)
 		}
-		d, rel, ok := p.holder(l[0])
-		if !ok || d.Within != "" || (d.GuestPath != "/" && !slices.Contains(p.PrivateDirs, d.HostPath)) {
-			continue
-		}
-		root, err := os.OpenFile(d.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue
-		}
-		if parent, err := pathrs.OpenatInRoot(root, path.Dir(rel)); err == nil {
-			_ = unix.Symlinkat(l[1], int(parent.Fd()), path.Base(rel))
-			parent.Close()
-		}
-		root.Close()
 	}
 }
 

@@ -1,7 +1,6 @@
 package netdns
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -468,7 +467,7 @@ func talkUDP(c net.Conn, query []byte, isReply func([]byte) bool) ([]byte, error
 			return nil, err
 		}
 		if isReply(buf[:n]) {
-			return bytes.Clone(buf[:n]), nil
+			return buf[:n], nil
 		}
 	}
 }

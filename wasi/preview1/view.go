@@ -63,8 +63,8 @@ func (v *View) addStreams(stdio [3]int) error {
 		}
 		v.byGuest[name] = len(v.mounts)
 		v.mounts = append(v.mounts, mountPoint{Mount: Mount{Guest: name, Host: fmt.Sprintf("(fd %d)", stdio[i])}, fd: fd, tree: -1, stream: true})
+		v.index(name, v.mounts[len(v.mounts)-1])
 	}
-	v.indexDevices()
 	return nil
 }
 
@@ -178,21 +178,26 @@ type dirent struct {
 // there).
 func (v *View) indexDevices() {
 	for guest, i := range v.byGuest {
-		var st unix.Stat_t
-		mp := v.mounts[i]
-		if mp.dir || unix.Fstat(mp.fd, &st) != nil || !deviceMode(st.Mode) && !mp.stream {
-			continue
-		}
-		parent, name := path.Split(guest)
-		parent = path.Clean(parent)
-		if v.devicesIn == nil {
-			v.devicesIn = map[string]map[string]dirent{}
-		}
-		if v.devicesIn[parent] == nil {
-			v.devicesIn[parent] = map[string]dirent{}
-		}
-		v.devicesIn[parent][name] = dirent{filetypeOf(st.Mode), st.Ino}
+		v.index(guest, v.mounts[i])
 	}
+}
+
+// index records mp, seen at guest, in devicesIn if it is a device node or
+// a stream; addStreams indexes the streams it adds, after NewView.
+func (v *View) index(guest string, mp mountPoint) {
+	var st unix.Stat_t
+	if mp.dir || unix.Fstat(mp.fd, &st) != nil || !deviceMode(st.Mode) && !mp.stream {
+		return
+	}
+	parent, name := path.Split(guest)
+	parent = path.Clean(parent)
+	if v.devicesIn == nil {
+		v.devicesIn = map[string]map[string]dirent{}
+	}
+	if v.devicesIn[parent] == nil {
+		v.devicesIn[parent] = map[string]dirent{}
+	}
+	v.devicesIn[parent][name] = dirent{filetypeOf(st.Mode), st.Ino}
 }
 
 // OpenConfinedDir opens the directory host as the view opens a directory
