@@ -263,6 +263,109 @@ func TestUserNamespaceMappings(t *testing.T) {
 	}
 }
 
+// A container that joins another's user namespace by path (a pod with
+// podman --uidmap or --userns keep-id, --userns container:X, a Kubernetes
+// pod with hostUsers: false) and makes its own mount, pid, ipc and uts
+// namespaces, each owned by that user namespace as runc's nsexec makes
+// them: made by the clone before the join, they were owned by runw's (the
+// host's), where the container's root has no privilege, and create failed
+// on "make the container's mounts slaves: operation not permitted" (with a
+// new network namespace: "bring up lo").
+func TestUserNamespaceJoinedByPath(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to map ids into a new user namespace")
+	}
+	r := newRunw(t)
+	owner := newBundle(t, "probe", "sleep", "60s")
+	owner.edit(func(s *specs.Spec) {
+		s.Linux = userNamespaceLinux()
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.NetworkNamespace})
+	})
+	traversable(t, owner.dir)
+	ownerBg, ownerPid := runInBackground(t, r, owner, "userns-owner")
+	defer r.killRun(t, ownerBg, "userns-owner", 30*time.Second)
+
+	joiner := func(network specs.LinuxNamespace, args ...string) *bundle {
+		b := newBundle(t, "probe", args...)
+		b.edit(func(s *specs.Spec) {
+			s.Hostname = "joiner"
+			s.Linux = userNamespaceLinux()
+			s.Linux.Namespaces = []specs.LinuxNamespace{
+				{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", ownerPid)},
+				network,
+				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+			}
+			s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"}}
+		})
+		traversable(t, b.dir)
+		return b
+	}
+	// Its loopback up in a network namespace of its own, the guest's
+	// tmpfs writable by its root.
+	res := r.run("run", "-b", joiner(specs.LinuxNamespace{Type: specs.NetworkNamespace}, "write", "/tmp/x", "joined", "cat", "/tmp/x").dir, "userns-joiner1")
+	if res.code != 0 || !strings.Contains(res.stdout, "joined") {
+		t.Fatalf("a container joining a user namespace by path, with a new network namespace: %v", res)
+	}
+
+	b := joiner(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: fmt.Sprintf("/proc/%d/ns/net", ownerPid)}, "sleep", "60s")
+	bg, pid := runInBackground(t, r, b, "userns-joiner")
+	if got, want := nsOf(t, pid, "user"), nsOf(t, ownerPid, "user"); got != want {
+		t.Errorf("user namespace %s, want the owner's %s", got, want)
+	}
+	if got, want := nsOf(t, pid, "net"), nsOf(t, ownerPid, "net"); got != want {
+		t.Errorf("network namespace %s, want the owner's %s", got, want)
+	}
+	// The pid runw reports proxies for the init, pid 1 of the new pid
+	// namespace (runtime/nsenter's enter_pid_namespace).
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	f := strings.Fields(string(kids))
+	if len(f) != 1 {
+		t.Fatalf("children of the container's pid %d: %q, want the init alone", pid, kids)
+	}
+	init, _ := strconv.Atoi(f[0])
+	want := []specs.LinuxNamespace{
+		{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", ownerPid)},
+		{Type: specs.NetworkNamespace, Path: fmt.Sprintf("/proc/%d/ns/net", ownerPid)},
+		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+	}
+	checkNamespaces(t, "init behind the proxy", init, want)
+	for _, name := range []string{"mnt", "pid", "ipc", "uts", "net"} {
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", init, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ownerFd, err := unix.IoctlRetInt(fd, unix.NS_GET_USERNS)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatalf("owner of the %s namespace: %v", name, err)
+		}
+		var st, want unix.Stat_t
+		unix.Fstat(ownerFd, &st)
+		unix.Close(ownerFd)
+		unix.Stat(fmt.Sprintf("/proc/%d/ns/user", ownerPid), &want)
+		if st.Ino != want.Ino {
+			t.Errorf("the %s namespace is owned by user namespace %d, want the joined one (%d)", name, st.Ino, want.Ino)
+		}
+	}
+	if out, err := exec.Command("nsenter", "-t", fmt.Sprint(init), "-u", "hostname").Output(); err != nil || strings.TrimSpace(string(out)) != "joiner" {
+		t.Errorf("hostname in the container's uts namespace: %q (%v), want joiner", out, err)
+	}
+	// exec enters the init's pid namespace, not the proxy's.
+	res = r.run("exec", "userns-joiner", "/probe.wasm", "echo", "exec beside a joined user namespace")
+	if res.code != 0 || !strings.Contains(res.stdout, "exec beside a joined user namespace") {
+		t.Errorf("exec: %v", res)
+	}
+	res = r.run("ps", "--format", "json", "userns-joiner")
+	var pids []int
+	if err := json.Unmarshal([]byte(res.stdout), &pids); err != nil || !slices.Contains(pids, pid) || !slices.Contains(pids, init) {
+		t.Errorf("runw ps: %v (%v), want the proxy %d and the init %d", res, err, pid, init)
+	}
+	r.run("kill", "userns-joiner", "TERM")
+	if res := bg.wait(t, 30*time.Second); res.code != 143 {
+		t.Errorf("SIGTERM to the container: run exited %d, want 143: %v", res.code, res)
+	}
+}
+
 // A process.user the user namespace does not map is refused in runc's
 // words, where the init's setresuid gave a bare "invalid argument", and
 // the failed create leaves no container behind. A gid is checked as well.

@@ -80,6 +80,12 @@ func newRootlessPodman(t *testing.T) *rootlessPodman {
 			t.Fatal(err)
 		}
 	}
+	// /run/user as logind makes it: anyone may pass through it to their
+	// own directory (made here 0700, as the parent of xdg, no runtime of
+	// the user could reach its state).
+	if err := os.MkdirAll(filepath.Dir(xdg), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range []string{home, xdg} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
@@ -344,6 +350,32 @@ func TestRootlessPodman(t *testing.T) {
 		engWant(t, res, 6)
 		if res.stdout != "from exec\n" {
 			t.Errorf("exec stdout %q, want %q", res.stdout, "from exec\n")
+		}
+	})
+
+	// A pod whose containers share its user namespace (keep-id, the
+	// usual rootless pod): each joins the infra container's by path and
+	// makes its own mount and pid namespaces in it. Made before the
+	// join, they belonged to the user's own namespace, and create failed
+	// on "make the container's mounts slaves: operation not permitted".
+	t.Run("PodWithKeepID", func(t *testing.T) {
+		const pod = "runw-rootless-keepid"
+		engWant(t, p.podman(t, "pod", "create", "--userns", "keep-id", "--network", "none", "--name", pod), 0)
+		defer p.podman(t, "pod", "rm", "-f", "-t", "0", pod)
+		res := p.podman(t, "run", "--rm", "--pod", pod, engProbeImage, "echo", "in the pod", "exit", "5")
+		engWant(t, res, 5)
+		if res.stdout != "in the pod\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "in the pod\n")
+		}
+		// And a container joining another's user namespace by name.
+		res = p.podman(t, "run", "-d", "--network", "none", "--uidmap", "0:1:1000", engProbeImage, "sleep", "60s")
+		engWant(t, res, 0)
+		owner := strings.TrimSpace(res.stdout)
+		defer p.podman(t, "rm", "-f", "-t", "0", owner)
+		res = p.podman(t, "run", "--rm", "--network", "none", "--userns", "container:"+owner, engProbeImage, "echo", "joined")
+		engWant(t, res, 0)
+		if res.stdout != "joined\n" {
+			t.Errorf("--userns container: stdout %q, want %q", res.stdout, "joined\n")
 		}
 	})
 

@@ -620,6 +620,20 @@ func TestPodman(t *testing.T) {
 		}
 	})
 
+	// A pod with its own user namespace (--uidmap: the infra container
+	// makes it, each container joins it by path with new mount, pid, ipc
+	// and uts namespaces, which must be that user namespace's own).
+	t.Run("PodWithUserNamespace", func(t *testing.T) {
+		const pod = "runw-userns-pod"
+		engWant(t, p.runw(t, "pod", "create", "--uidmap", "0:300000:65536", "--gidmap", "0:300000:65536", "--network", "none", "--name", pod), 0)
+		defer p.podman(t, "pod", "rm", "-f", "-t", "0", pod)
+		res := p.runw(t, "run", "--rm", "--pod", pod, engProbeImage, "echo", "in a user-namespaced pod", "exit", "3")
+		engWant(t, res, 3)
+		if res.stdout != "in a user-namespaced pod\n" {
+			t.Errorf("stdout %q, want %q", res.stdout, "in a user-namespaced pod\n")
+		}
+	})
+
 	// 14b. Platform → runtime mapping: newer containers.conf has
 	// [engine.platform_to_oci_runtime] ("wasi/wasm*" = "crun-wasm" by
 	// default) to pick the runtime from the image's platform. With runc as

@@ -44,7 +44,9 @@ var nsOrder = []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamesp
 //     away (it stays locked), so no other goroutine ever runs in them;
 //   - clone() makes the new ones (no path) for the child at birth, user
 //     namespace with its id mappings included, the init being pid 1 of a
-//     new pid namespace without any intermediate process;
+//     new pid namespace without any intermediate process; unless the user
+//     namespace is joined by path (a pod's, podman --userns container:X),
+//     which must own them: the constructor makes them then;
 //   - the init's C constructor (runtime/nsenter), still single-threaded,
 //     enters its cgroup v1 hierarchies (cgroups.go), joins a mount or user
 //     namespace by path and makes a new cgroup namespace once it is in its
@@ -55,7 +57,8 @@ type spawnNS struct {
 	uidMaps    []syscall.SysProcIDMap
 	gidMaps    []syscall.SysProcIDMap
 	// orders are the constructor's lines ("tasks FD", "mnt PATH",
-	// "user PATH", "cgroup"); empty when it has nothing to do.
+	// "user PATH", "new KIND...", "cgroup"); empty when it has nothing
+	// to do.
 	orders string
 }
 
@@ -104,6 +107,19 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 		default:
 			ns.cloneFlags |= uintptr(nsKinds[t].flag)
 		}
+	}
+	if byType[specs.UserNamespace] != "" && ns.cloneFlags != 0 {
+		// Joined by path, the user namespace must own the new ones, or
+		// its root (the init) has no privilege over them: the
+		// constructor makes them once it is in it (nsenter's new_flags).
+		kinds := []string{"new"}
+		for _, t := range []specs.LinuxNamespaceType{specs.MountNamespace, specs.PIDNamespace, specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace} {
+			if ns.cloneFlags&uintptr(nsKinds[t].flag) != 0 {
+				kinds = append(kinds, nsKinds[t].proc)
+			}
+		}
+		orders = append(orders, strings.Join(kinds, " "))
+		ns.cloneFlags = 0
 	}
 	if ns.cloneFlags&unix.CLONE_NEWUSER != 0 {
 		for _, m := range sb.UIDMappings {
@@ -162,6 +178,12 @@ func namespacesOf(pid int) (*spawnNS, error) {
 	var sb Sandbox
 	for t, k := range nsKinds {
 		path := fmt.Sprintf("/proc/%d/ns/%s", pid, k.proc)
+		if t == specs.PIDNamespace {
+			// The one the init's children enter: its own, or, behind a
+			// proxy (nsenter's enter_pid_namespace), the container's,
+			// where the proxy itself is not.
+			path = fmt.Sprintf("/proc/%d/ns/pid_for_children", pid)
+		}
 		theirs, err := os.Stat(path)
 		if err != nil {
 			return nil, fmt.Errorf("namespace %q of the container: %w", path, spec.ErrnoOf(err))

@@ -149,3 +149,29 @@ func TestPrepareJoinsInUserNamespaceUnprivileged(t *testing.T) {
 		}
 	}
 }
+
+// TestNewNamespacesInAJoinedUserNamespace: with the user namespace joined
+// by path, the new namespaces are the constructor's "new" order, made once
+// it is in that user namespace (which then owns them), not clone()'s flags;
+// with a new user namespace, clone() makes them all at once.
+func TestNewNamespacesInAJoinedUserNamespace(t *testing.T) {
+	made := []specs.LinuxNamespace{
+		{Type: specs.MountNamespace}, {Type: specs.PIDNamespace}, {Type: specs.UTSNamespace},
+		{Type: specs.IPCNamespace}, {Type: specs.NetworkNamespace, Path: "/proc/7/ns/net"}, {Type: specs.CgroupNamespace},
+	}
+	ns, err := namespacesFor(&Sandbox{Namespaces: append([]specs.LinuxNamespace{{Type: specs.UserNamespace, Path: "/proc/7/ns/user"}}, made...)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "user /proc/7/ns/user\ncgroup\nnew mnt pid ipc uts"; ns.cloneFlags != 0 || ns.orders != want {
+		t.Errorf("joined user namespace: clone flags %#x and orders %q, want none and %q", ns.cloneFlags, ns.orders, want)
+	}
+	ids := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	ns, err = namespacesFor(&Sandbox{Namespaces: append([]specs.LinuxNamespace{{Type: specs.UserNamespace}}, made...), UIDMappings: ids, GIDMappings: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC); ns.cloneFlags != want || strings.Contains(ns.orders, "new") {
+		t.Errorf("new user namespace: clone flags %#x and orders %q, want %#x and no new order", ns.cloneFlags, ns.orders, want)
+	}
+}

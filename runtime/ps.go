@@ -50,18 +50,26 @@ func pidNamespaceOf(c *state.Container) ([]int, error) {
 	if !state.Alive(c.InitPid, c.InitStartTime) {
 		return nil, nil
 	}
-	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", c.InitPid))
+	first := c.InitPid
+	var pids []int
+	if !isPidOne(first) {
+		// The init runw started may be a proxy (runtime/nsenter's
+		// enter_pid_namespace), whose child is pid 1 of the container's
+		// own namespace, made after joining a user namespace by path.
+		child := proxiedInit(c.InitPid)
+		if child == 0 {
+			return []int{c.InitPid}, nil
+		}
+		first, pids = child, []int{c.InitPid}
+	}
+	theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", first))
 	if err != nil {
 		return nil, fmt.Errorf("pid namespace of the container: %w", spec.ErrnoOf(err))
-	}
-	if !isPidOne(c.InitPid) {
-		return []int{c.InitPid}, nil
 	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -126,6 +134,21 @@ func (r *Runtime) PsTable(id string, psArgs []string) (string, error) {
 
 // isPidOne says whether pid is pid 1 of its own pid namespace: the last
 // of its NSpid (Linux 4.1) is 1.
+// proxiedInit is the child of pid that is pid 1 of its own pid namespace
+// (the init behind a proxy), or 0.
+func proxiedInit(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return 0
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if child, err := strconv.Atoi(f); err == nil && isPidOne(child) {
+			return child
+		}
+	}
+	return 0
+}
+
 func isPidOne(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

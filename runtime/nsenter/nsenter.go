@@ -149,6 +149,33 @@ static void add_join(char *order) {
 	fail("bad join order", order);
 }
 
+// new_flags reads a "new KIND..." order: the namespaces the init makes
+// once it is in the user namespace it joined by path, so that they are
+// that namespace's own. Made by the parent's clone() instead, they
+// belonged to runw's user namespace, over which the init, root only of the
+// one it joined, has no privilege: it could not make its mounts slaves,
+// mount its /proc, or bring up its loopback (runc's nsexec also unshares
+// after joining the user namespace).
+static int new_flags(char *kinds) {
+	static const struct {
+		const char *kind;
+		int flag;
+	} known[] = {{"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET},
+		     {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}};
+	int flags = 0;
+	for (char *save = NULL, *k = strtok_r(kinds, " ", &save); k != NULL; k = strtok_r(NULL, " ", &save)) {
+		size_t i = 0;
+		while (i < sizeof known / sizeof known[0] && strcmp(k, known[i].kind) != 0)
+			i++;
+		if (i == sizeof known / sizeof known[0]) {
+			errno = EINVAL;
+			fail("bad new namespace order", k);
+		}
+		flags |= known[i].flag;
+	}
+	return flags;
+}
+
 // join_user joins the user namespace at path (fd open on it), if any, and
 // becomes its root, as runc's init does.
 static void join_user(int fd, const char *path) {
@@ -315,7 +342,7 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	buf[n] = 0;
 	close(fd);
 	char *mnt = NULL, *user = NULL;
-	int cgroup = 0, private_mounts = 0;
+	int cgroup = 0, private_mounts = 0, unshare_flags = 0;
 	njoins = 0;
 	for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
 		if (strncmp(line, "tasks ", 6) == 0)
@@ -329,6 +356,8 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 			user = line + 5;
 		else if (strncmp(line, "join ", 5) == 0)
 			add_join(line + 5);
+		else if (strncmp(line, "new ", 4) == 0)
+			unshare_flags = new_flags(line + 4);
 		else if (strcmp(line, "cgroup") == 0)
 			cgroup = 1;
 		else if (strcmp(line, "private-mounts") == 0)
@@ -345,6 +374,7 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	int userfd = user != NULL ? open_ns(user, "join user namespace") : -1;
 	for (int i = 0; i < njoins; i++)
 		joins[i].fd = open_ns(joins[i].path, "join namespace");
+	int pid = 0;
 	if (njoins == 0) {
 		// The mount namespace while the init still has the host's
 		// privileges over it (one not owned by the user namespace).
@@ -357,14 +387,18 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 		join_user(userfd, user);
 		if (mnt != NULL)
 			join(mntfd, mnt, CLONE_NEWNS, "join mount namespace");
-		int pid = 0;
 		for (int i = 0; i < njoins; i++) {
 			join(joins[i].fd, joins[i].path, joins[i].flag, "join namespace");
 			pid |= joins[i].flag == CLONE_NEWPID;
 		}
-		if (pid)
-			enter_pid_namespace();
 	}
+	if (unshare_flags != 0) {
+		if (unshare(unshare_flags) < 0)
+			fail("create namespaces in user namespace", user != NULL ? user : "");
+		pid |= (unshare_flags & CLONE_NEWPID) != 0;
+	}
+	if (pid)
+		enter_pid_namespace();
 	if (cgroup && unshare(CLONE_NEWCGROUP) < 0)
 		fail("create cgroup namespace", "");
 	// An exec'd component's own copy of the mount namespace it joined,
