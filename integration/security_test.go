@@ -262,6 +262,45 @@ func TestProcessUserIsEnforced(t *testing.T) {
 	}
 }
 
+// TestProcessUserMinusOneIsRefused: uid or gid 4294967295 is -1 to
+// setresuid and setresgid, "leave it unchanged", so a process.user of it
+// kept host root's files (it read a root-only file and wrote root-owned
+// ones) where an unprivileged user was asked for. Refused before anything
+// is made, in runc's words, for run and for exec.
+func TestProcessUserMinusOneIsRefused(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "changes uid")
+	r := newRunw(t)
+	vol := t.TempDir()
+	os.Chmod(vol, 0o777)
+	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const want = "uids and gids must be in range 0-2147483647"
+	for _, u := range []specs.User{{UID: 4294967295, GID: 4294967295}, {UID: 4294967295}, {UID: 1000, GID: 4294967295}, {UID: 1000, GID: 1000, AdditionalGids: []uint32{2147483648}}} {
+		b := newBundle(t, "probe", "cat", "/v/shadow", "write", "/v/new", "x")
+		b.edit(func(s *specs.Spec) {
+			s.Process.User = u
+			s.Mounts = append(s.Mounts, bindMount("/v", vol, "rbind", "rw"))
+		})
+		res := r.run("run", "--bundle", b.dir, "minusone")
+		if res.code != 1 || !strings.Contains(res.stderr, want) || strings.Contains(res.stdout, "topsecret") {
+			t.Errorf("process.user %+v: %v; want exit 1 and %q", u, res, want)
+		}
+		r.assertRootEmpty()
+	}
+	if _, err := os.Stat(filepath.Join(vol, "new")); err == nil {
+		t.Error("a refused container wrote its file")
+	}
+	b := newBundle(t, "probe", "sleep", "60s")
+	r.mustRun("run", "--detach", "--bundle", b.dir, "target")
+	defer r.run("delete", "--force", "target")
+	res := r.run("exec", "--user", "4294967295:0", "target", "/probe.wasm", "echo", "as -1")
+	if res.code == 0 || !strings.Contains(res.stderr, want) || strings.Contains(res.stdout, "as -1") {
+		t.Errorf("exec --user 4294967295:0: %v; want a failure saying %q", res, want)
+	}
+}
+
 // TestProcessUmask: process.user.umask gives the guest's new files and
 // directories their modes (podman run --umask), as runc's init sets it;
 // without one, runc's 0022.

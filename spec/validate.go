@@ -151,6 +151,10 @@ func SoftRlimit(p *specs.Process, typ string) (uint64, bool) {
 // given to exec, as runc's exec does.
 func ValidateProcess(p *specs.Process) error { return validateProcess(p) }
 
+// maxID is the largest uid or gid runc accepts (libcontainer/user's
+// maxID): the kernel's are unsigned 32-bit, but -1 means no change.
+const maxID = 1<<31 - 1
+
 func validateProcess(p *specs.Process) error {
 	switch {
 	case p.Cwd == "":
@@ -168,6 +172,22 @@ func validateProcess(p *specs.Process) error {
 	for _, kv := range p.Env {
 		if !strings.Contains(kv, "=") {
 			return fmt.Errorf("invalid environment variable: %q", kv)
+		}
+	}
+	for i, a := range p.Args {
+		// A guest's argv is C strings: the rest was silently cut.
+		if strings.IndexByte(a, 0) >= 0 {
+			return fmt.Errorf("args[%d] %q: contains a NUL byte", i, a)
+		}
+	}
+	// The attack: 4294967295 is -1 to setresuid and setresgid, "leave it
+	// as it is", so a process.user of it stayed host root (uid 0, the
+	// files of root) where the spec asked for an unprivileged user. runc
+	// refuses every id beyond 2^31-1, in these words.
+	ids := append([]uint32{p.User.UID, p.User.GID}, p.User.AdditionalGids...)
+	for _, id := range ids {
+		if id > maxID {
+			return fmt.Errorf("unable to setup user: uids and gids must be in range 0-%d", maxID)
 		}
 	}
 	for _, r := range p.Rlimits {

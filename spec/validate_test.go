@@ -25,6 +25,9 @@ func TestLoadRefusesWhatTheSpecForbids(t *testing.T) {
 		{"cwd relative", func(s *specs.Spec) { s.Process.Cwd = "app" }, "Cwd must be an absolute path"},
 		{"cwd 100 KB", func(s *specs.Spec) { s.Process.Cwd = "/" + strings.Repeat("a", 100<<10) }, "more than PATH_MAX"},
 		{"env without =", func(s *specs.Spec) { s.Process.Env = []string{"PATH=/bin", "FOO"} }, `invalid environment variable: "FOO"`},
+		{"NUL in an argument", func(s *specs.Spec) { s.Process.Args = []string{"/app.wasm", "a\x00b"} }, `args[1] "a\x00b": contains a NUL byte`},
+		{"uid -1", func(s *specs.Spec) { s.Process.User.UID = 4294967295 }, "uids and gids must be in range 0-2147483647"},
+		{"additional gid 2^31", func(s *specs.Spec) { s.Process.User.AdditionalGids = []uint32{1 << 31} }, "uids and gids must be in range 0-2147483647"},
 		{"unknown rlimit", func(s *specs.Spec) {
 			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS", Hard: 1, Soft: 1}}
 		}, `wrong rlimit value: "RLIMIT_BOGUS"`},
