@@ -751,26 +751,34 @@ func TestCreateHooksRunWhereRuncs(t *testing.T) {
 
 // TestSandboxAnnotationsAreHandedOff: a pod's sandbox container goes to
 // the native runtime whatever its entrypoint, under containerd's and
-// CRI-O's annotations alike. The native runtime named here does not exist,
-// so the error proves which path create took.
+// CRI-O's annotations alike, each naming the sandbox's id, which is the
+// sandbox container's own. The native runtime named here does not exist,
+// so the error proves which path create took. The attack: the type
+// annotation alone, which podman copies from an image's own annotations
+// into config.json, handed any image's native entrypoint to runc as a
+// sandbox, past runw's refusal of a native container whose network the
+// user narrowed.
 func TestSandboxAnnotationsAreHandedOff(t *testing.T) {
 	t.Parallel()
-	for key, value := range map[string]string{
-		"io.kubernetes.cri.container-type":  "sandbox",
-		"io.kubernetes.cri-o.ContainerType": "sandbox",
+	for kind, idKey := range map[string]string{
+		"io.kubernetes.cri.container-type":  "io.kubernetes.cri.sandbox-id",
+		"io.kubernetes.cri-o.ContainerType": "io.kubernetes.cri-o.SandboxID",
 	} {
 		r := newRunw(t)
 		b := newBundle(t, "probe", "echo", "hi")
-		b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{key: value} })
+		b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{kind: "sandbox", idKey: "sb"} })
 		res := r.run("--native-runtime", "/nonexistent/runc", "create", "--bundle", b.dir, "sb")
 		if res.code != 1 || !strings.Contains(res.stderr, "no native OCI runtime") {
-			t.Errorf("%s=%s: %v", key, value, res)
+			t.Errorf("%s=sandbox, %s=sb, id sb: %v", kind, idKey, res)
 		}
 		r.assertRootEmpty()
-		// Without the annotation the same bundle is wasm and runs here.
-		b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{key: "container"} })
-		if res := r.run("--native-runtime", "/nonexistent/runc", "run", "--bundle", b.dir, "app"); res.code != 0 || !strings.Contains(res.stdout, "hi") {
-			t.Errorf("%s=container: %v", key, res)
+		// Without the annotation, or with a sandbox id not its own (an
+		// image's), the same bundle is wasm and runs here.
+		for _, a := range []map[string]string{{kind: "container", idKey: "app"}, {kind: "sandbox"}, {kind: "sandbox", idKey: "other"}} {
+			b.edit(func(s *specs.Spec) { s.Annotations = a })
+			if res := r.run("--native-runtime", "/nonexistent/runc", "run", "--bundle", b.dir, "app"); res.code != 0 || !strings.Contains(res.stdout, "hi") {
+				t.Errorf("%v, id app: %v", a, res)
+			}
 		}
 	}
 }

@@ -206,7 +206,7 @@ func (r *Runtime) newStateDir(id string) (*state.Handle, error) {
 // back, or the native runtime (a pod's sandbox, a native executable),
 // which create hands the bundle to, returning what it started.
 func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Entrypoint, *initProcess, error) {
-	if isSandbox(b) {
+	if isSandbox(id, b) {
 		cmd, err := r.handOff(id, b, command)
 		return nil, &initProcess{cmd: cmd, native: true}, err
 	}

@@ -27,10 +27,11 @@ import (
 // never share state.
 
 // sandboxAnnotations mark a pod's sandbox (pause) container in containerd
-// and CRI-O: always native, whatever its entrypoint looks like.
-var sandboxAnnotations = map[string]string{
-	"io.kubernetes.cri.container-type":  "sandbox",
-	"io.kubernetes.cri-o.ContainerType": "sandbox",
+// and CRI-O, each with the annotation that names the pod's sandbox: for
+// the sandbox container, its own id.
+var sandboxAnnotations = []struct{ kind, id string }{
+	{"io.kubernetes.cri.container-type", "io.kubernetes.cri.sandbox-id"},
+	{"io.kubernetes.cri-o.ContainerType", "io.kubernetes.cri-o.SandboxID"},
 }
 
 // NativeExit is a native runtime's non-zero exit status, passed through
@@ -41,10 +42,20 @@ func (e *NativeExit) Error() string {
 	return fmt.Sprintf("native runtime exited with status %d", e.Code)
 }
 
-// isSandbox reports whether the spec is a pod sandbox container.
-func isSandbox(b *spec.Bundle) bool {
-	for k, v := range sandboxAnnotations {
-		if b.Spec.Annotations[k] == v {
+// isSandbox reports whether the spec is the sandbox container of a pod:
+// always native, whatever its entrypoint looks like, and handed on before
+// narrowedNetwork is asked (a pod's io.github.runw.* annotations reach its
+// sandbox too). The type annotation alone is not enough. The attack: podman
+// copies an image's own annotations into config.json, so an image built
+// with io.kubernetes.cri-o.ContainerType=sandbox had its native
+// entrypoint handed to runc as a pod's sandbox, past the refusal of a
+// native container whose network the user had narrowed
+// (io.github.runw.net=deny), and reached the network. An image cannot
+// name the id an engine gives its container (random, chosen at run).
+func isSandbox(id string, b *spec.Bundle) bool {
+	a := b.Spec.Annotations
+	for _, s := range sandboxAnnotations {
+		if a[s.kind] == "sandbox" && a[s.id] == id {
 			return true
 		}
 	}
