@@ -410,7 +410,7 @@ func (c *Cache) keyFor(path string, text bool, limit int64) (string, error) {
 		return "", err
 	}
 	idx := c.indexFile(path, fi)
-	if b, err := os.ReadFile(idx); err == nil && isKey(string(b)) {
+	if b, err := readSmall(idx); err == nil && isKey(string(b)) {
 		return string(b), nil
 	}
 	f, _, err := openModule(path, limit)
@@ -534,8 +534,7 @@ func loadArtifact[T any](c *Cache, key string, open func(path string) (T, error)
 		c.Remove(key)
 		return zero, false
 	}
-	now := time.Now()
-	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
+	touch(c.sum(key)) // recency for LRU eviction
 	return v, true
 }
 
@@ -543,16 +542,16 @@ func loadArtifact[T any](c *Cache, key string, open func(path string) (T, error)
 // once per boot and artifact identity. A missing sidecar is a miss; a
 // mismatch removes the entry.
 func (c *Cache) verify(key string) bool {
-	sum, err := os.ReadFile(c.sum(key))
+	sum, err := readSmall(c.sum(key))
 	if err != nil || len(sum) != 12 {
 		return false
 	}
-	fi, err := os.Stat(c.path(key))
-	if err != nil {
+	fi, err := os.Lstat(c.path(key))
+	if err != nil || !fi.Mode().IsRegular() {
 		return false
 	}
 	mark := bootID() + " " + identity(fi)
-	if b, err := os.ReadFile(c.ok(key)); err == nil && string(b) == mark {
+	if b, err := readSmall(c.ok(key)); err == nil && string(b) == mark {
 		return true
 	}
 	if binary.LittleEndian.Uint64(sum[:8]) != uint64(fi.Size()) || !crcMatches(c.path(key), binary.LittleEndian.Uint32(sum[8:])) {
@@ -566,7 +565,7 @@ func (c *Cache) verify(key string) bool {
 // crcMatches checks a file's CRC-32C through a read-only mapping, so the
 // pages are the page cache's own (wasmtime maps the same ones next).
 func crcMatches(path string, want uint32) bool {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return false
 	}
@@ -665,7 +664,7 @@ func (c *Cache) IndexedKey(path string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	b, err := os.ReadFile(c.indexFile(path, fi))
+	b, err := readSmall(c.indexFile(path, fi))
 	if err != nil || !isKey(string(b)) || !c.verify(string(b)) {
 		return "", false
 	}
@@ -713,8 +712,7 @@ func (c *Cache) OpenArtifact(key string) *os.File {
 	if f == nil {
 		return nil
 	}
-	now := time.Now()
-	_ = os.Chtimes(c.sum(key), now, now) // recency for LRU eviction
+	touch(c.sum(key)) // recency for LRU eviction
 	return f
 }
 
@@ -905,7 +903,7 @@ var CompileLockWait = time.Minute
 // (the caller may then watch for the holder's artifact: Landed).
 func (c *Cache) LockCompile(key string) (release func(), held bool) {
 	path := filepath.Join(c.at, key+".lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return func() {}, false
 	}
@@ -1011,7 +1009,7 @@ func (c *Cache) indexFiles() []indexFile {
 // evicted or removed takes the identities that led to it along.
 func (c *Cache) dropIndex(keys map[string]bool) {
 	for _, f := range c.indexFiles() {
-		if b, err := os.ReadFile(f.path); err != nil || keys[string(b)] {
+		if b, err := readSmall(f.path); err != nil || keys[string(b)] {
 			os.Remove(f.path)
 		}
 	}
@@ -1069,6 +1067,31 @@ func ReadModule(path string) ([]byte, error) {
 		return nil, tooLarge(path, fmt.Sprintf("more than %d bytes", MaxModuleSize))
 	}
 	return buf.Bytes(), nil
+}
+
+// readSmall reads one of the cache's small files (a sidecar, a mark, an
+// index entry), never through a symbolic link, and at most 4 KiB of it.
+// The cache directory is runw's own (OpenCache refuses one others may
+// write); still, an entry replaced by a link must not make runw, as root,
+// read, create or touch what it points to, as every other open in the
+// cache already refuses (O_NOFOLLOW).
+func readSmall(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, 4096))
+}
+
+// touch sets a cache file's times to now, never through a link (readSmall
+// says why).
+func touch(path string) {
+	now := unix.NsecToTimespec(time.Now().UnixNano())
+	_ = unix.UtimesNanoAt(unix.AT_FDCWD, path, []unix.Timespec{now, now}, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // openModule opens the module file at path for reading and returns its

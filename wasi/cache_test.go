@@ -876,3 +876,54 @@ func emptyModuleArtifact(t *testing.T, engine *wasmtime.Engine) (string, []byte)
 	}
 	return Key(empty), art
 }
+
+// TestCacheFollowsNoLinks: a cache entry replaced by a symbolic link (by
+// anyone who could write the cache directory) must not make runw, as
+// root, create, read or touch what the link points to: the compile lock
+// was created through one, and an entry's sidecar read and its times set
+// through one.
+func TestCacheFollowsNoLinks(t *testing.T) {
+	c := openTestCache(t, 0)
+	defer c.Close()
+	outside := t.TempDir()
+	if err := os.Symlink(filepath.Join(outside, "created-by-lock"), filepath.Join(c.at, "k.lock")); err != nil {
+		t.Fatal(err)
+	}
+	release, _ := c.LockCompile("k")
+	release()
+	if _, err := os.Lstat(filepath.Join(outside, "created-by-lock")); err == nil {
+		t.Error("LockCompile created the file a planted .lock link points to")
+	}
+
+	engine := NewEngine()
+	p := writeWAT(t, 7)
+	if _, _, err := Compile(engine, p, spec.KindWAT, c); err != nil {
+		t.Fatal(err)
+	}
+	key := keyOfWAT(t, p)
+	sum, err := os.ReadFile(c.sum(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(outside, "sumcopy")
+	if err := os.WriteFile(target, sum, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	os.Chtimes(target, old, old)
+	os.Remove(c.sum(key))
+	if err := os.Symlink(target, c.sum(key)); err != nil {
+		t.Fatal(err)
+	}
+	m, hit, err := Compile(engine, p, spec.KindWAT, c)
+	if err != nil || hit || call(t, engine, m) != 7 {
+		t.Fatalf("compile with its sidecar a link: hit=%v err=%v, want a miss and a new compile", hit, err)
+	}
+	fi, err := os.Stat(target)
+	if err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("the file a planted .sum link points to: %v (%v), want it untouched (%v)", fi.ModTime(), err, old)
+	}
+	if fi, err := os.Lstat(c.sum(key)); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the sidecar after the new compile: %v, want a regular file of runw's", err)
+	}
+}
