@@ -1610,6 +1610,19 @@ func TestWasmtimeAnswers(t *testing.T) {
 	if e := g.call("path_symlink", tgt, tn, 3, d, dn); e != ErrnoExist {
 		t.Errorf("symlink at dir/: errno %d, want EXIST", e)
 	}
+	// A link to a directory names one: EEXIST, as both answer; so is a
+	// dangling link's name taken (Linux).
+	for _, c := range []struct{ link, to string }{{"dirlink", "dir"}, {"dangling", "nowhere"}} {
+		lt, ltn := str(c.to)
+		ll, lln := str(c.link)
+		if e := g.call("path_symlink", lt, ltn, 3, ll, lln); e != 0 {
+			t.Fatalf("symlink %s: errno %d", c.link, e)
+		}
+		ls, lsn := str(c.link + "/")
+		if e := g.call("path_symlink", tgt, tn, 3, ls, lsn); e != ErrnoExist {
+			t.Errorf("symlink at %s/ (a link to %s): errno %d, want EXIST", c.link, c.to, e)
+		}
+	}
 }
 
 // /dev/stdin opened with NONBLOCK is non-blocking, as the entry's own

@@ -810,9 +810,11 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 		err := unix.Symlinkat(old, dir, name)
 		if err == unix.EEXIST && strings.HasSuffix(name, "/") {
 			// "file/" names no directory: ENOTDIR, as wasmtime answers
-			// (Linux says the name is taken).
+			// (Linux says the name is taken). A link to a directory
+			// names one ("dirlink/": EEXIST, to both), and a dangling
+			// or looping link is a name taken (Linux).
 			var st unix.Stat_t
-			if unix.Fstatat(dir, strings.TrimSuffix(name, "/"), &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			if unix.Fstatat(dir, strings.TrimSuffix(name, "/"), &st, 0) == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
 				return unix.ENOTDIR
 			}
 		}
