@@ -336,6 +336,11 @@ func TestCRIHostNetworkPodAnnotation(t *testing.T) {
 	}{
 		{"no-grant", nil, fmt.Sprintf("open=%d", errnoAcces)},
 		{"allowed", map[string]string{"io.github.runw.net": "allow"}, "open=0"},
+		// Narrowed: the pod's native sandbox carries the annotation too,
+		// and is still handed on as the pod's sandbox (its sandbox id is
+		// its own), never refused as a native container the grant
+		// cannot confine.
+		{"denied", map[string]string{"io.github.runw.net": "deny"}, fmt.Sprintf("open=%d", errnoAcces)},
 	} {
 		pod := e.runPodAnnotated("hostnet-"+c.name, cri.NamespaceMode_NODE, c.ann)
 		ctr := pod.create(t, criContainer{name: "open", image: base + ":test"})
