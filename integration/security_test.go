@@ -229,6 +229,40 @@ func TestColdStartUnderSmallMemoryLimit(t *testing.T) {
 	failsCleanly(t, r, res, "nocache", "OOM")
 }
 
+// TestColdStartWithACacheThatCannotKeep: a cache on a full or read-only
+// disk opens but keeps nothing. create then hands the init the artifact
+// it compiled outside the container, in memory, as for no cache; left to
+// the init, which tried the cache again and then compiled in-process, the
+// Go hello guest's compile took the container's 64 MiB down with the OOM
+// killer (and a 5 MB guest's init kept 144 MB resident, not 26).
+func TestColdStartWithACacheThatCannotKeep(t *testing.T) {
+	needsRoot(t, "mounts a small tmpfs, cgroups")
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "hello")
+	b.edit(memoryLimit(64 << 20))
+	for _, c := range []struct{ name, opts string }{{"full", "size=1m"}, {"readonly", "size=1m,ro"}} {
+		disk := t.TempDir()
+		if err := unix.Mount("runw-test-cache", disk, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
+			t.Fatalf("mount a small tmpfs: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(disk, unix.MNT_DETACH) })
+		cache := filepath.Join(disk, "cache")
+		if err := os.Mkdir(cache, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if c.name == "readonly" {
+			if err := unix.Mount("", disk, "", unix.MS_REMOUNT|unix.MS_RDONLY, c.opts); err != nil {
+				t.Fatalf("remount read-only: %v", err)
+			}
+		}
+		res := r.run("--cache-dir", cache, "run", "--bundle", b.dir, c.name)
+		if res.code != 0 || !strings.Contains(res.stdout, "Hello") {
+			t.Errorf("cold run under a 64 MiB limit with a %s cache: %v", c.name, res)
+		}
+	}
+}
+
 // TestProcessUserIsEnforced: process.user is who the guest is when it
 // opens files, as for a native process: a root-only host file in a mount
 // is refused, and what the guest writes belongs to its uid.

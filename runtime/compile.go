@@ -193,6 +193,10 @@ type artifactKeeper struct {
 // hands its artifact back into a memfd, sealed against any change, which
 // the init maps (wasi.Plan.Artifact) as it maps one from the cache.
 //
+// Create calls it too, outside the container (outside, as fillCache's),
+// for a cache that cannot keep the artifact, and hands the init the
+// result (compileOutside).
+//
 // It stops what the init's own compile allowed: Cranelift compiling the
 // image's module in the init, before its sandbox, with the privileges it
 // holds until then, where a compiler bug that the module exploits would
@@ -200,14 +204,14 @@ type artifactKeeper struct {
 // artifact whose code runs once the guest runs, under the sandbox (a
 // module's start function included: wasi.DeferredStart), as with one it
 // stored in the cache.
-func compileToMemory(module, name string, kind spec.Kind) (*os.File, error) {
+func compileToMemory(module, name string, kind spec.Kind, outside bool) (*os.File, error) {
 	copied, info, _, _, err := openSealed(module, name, kind)
 	if err != nil {
 		return nil, err
 	}
 	defer copied.Close()
 	return sealedMemfd("runw-artifact", func(artifact *os.File) error {
-		return compileInto(context.Background(), copied, info.Size(), name, false, nil, artifactKeeper{
+		return compileInto(context.Background(), copied, info.Size(), name, outside, nil, artifactKeeper{
 			where: "memory",
 			keep: func(r io.Reader, limit int64, done func() error) error {
 				_, err := wasi.ReadArtifact(artifact, r, limit, done)
@@ -308,10 +312,18 @@ func compileInto(parent context.Context, copied *os.File, size int64, name strin
 	if err != nil && childErr == nil && !errors.Is(err, wasi.ErrArtifactTooLarge) {
 		// The child compiled, or was never waited for: keeping the
 		// artifact failed (a full or read-only disk, no memory).
-		return fmt.Errorf("compile %q: %s could not keep the artifact: %w", name, keep.where, spec.ErrnoOf(err))
+		return &notKeptError{fmt.Errorf("compile %q: %s could not keep the artifact: %w", name, keep.where, spec.ErrnoOf(err))}
 	}
 	return err
 }
+
+// notKeptError is compileInto's failure to keep an artifact the child
+// compiled: a cache on a full or read-only disk, which a second try
+// would meet again.
+type notKeptError struct{ err error }
+
+func (e *notKeptError) Error() string { return e.err.Error() }
+func (e *notKeptError) Unwrap() error { return e.err }
 
 // openSealed opens the module file at module and returns its sealed copy
 // (sealedCopy), the file as it was when opened, the key of its bytes, and
@@ -664,19 +676,32 @@ func boundMemory(pid int, bound uint64) error {
 // (*wasi.RejectedError) and a compile past its bound (*compileTimeError),
 // which it returns: compiling again in the container would only be
 // refused again, or stopped again, after as long.
-func (r *Runtime) compileOutside(plan *wasi.Plan) (bool, error) {
+//
+// A cache that cannot keep the artifact (a full or read-only disk) is
+// passed by: the module is compiled again into memory and the artifact
+// handed to the init (initConfig.artifact), as for an init without a
+// cache. Left to the init, it compiled a third time, in-process, with
+// Cranelift's working memory resident for the container's life (144 MB
+// against 26 for a 5 MB Go guest, which a 100 MB memory limit then
+// killed), after filling the same cache in vain.
+func (r *Runtime) compileOutside(plan *wasi.Plan) (cached bool, artifact *os.File, err error) {
 	if r.cachedOutside(plan, wasi.MaxModuleSize) {
-		return true, nil
+		return true, nil, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	if _, _, err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil); err != nil {
+	_, _, err = fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil)
+	if errors.As(err, new(*notKeptError)) {
+		logDebugf("%v; compiling into memory for the init", err)
+		artifact, err = compileToMemory(plan.Module, plan.ModuleName, plan.Kind, true)
+	}
+	if err != nil {
 		if compileIsFinal(err) {
-			return false, err
+			return false, nil, err
 		}
 		logDebugf("compile outside the container failed (%v); the init will compile", err)
-		return false, nil
+		return false, nil, nil
 	}
-	return true, nil
+	return artifact == nil, artifact, nil
 }
 
 // cachedOutside reports whether the cache holds plan's module as it is

@@ -145,6 +145,10 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	if cfg.artifact != nil {
+		// Handed over at the spawn (handOver); the init holds its own.
+		defer cfg.artifact.Close()
+	}
 	if err := cfg.preserve(preserved, b.Spec); err != nil {
 		return nil, err
 	}
@@ -274,7 +278,7 @@ func wasmBehindEngineInit(b *spec.Bundle) *spec.Entrypoint {
 // not charged to the container's cgroup and limits), the tmpfs
 // directories, mount points and cwd, the pivot and the exec fifo; and
 // returns the init's configuration.
-func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoint, noPivot bool) (initConfig, error) {
+func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoint, noPivot bool) (_ initConfig, err error) {
 	plan, err := wasi.PlanFor(b, ep, h.Path(state.PrivateDir))
 	if err != nil {
 		return initConfig{}, err
@@ -291,10 +295,18 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	// handed the artifact compiled here (handOver), where the cache can
 	// hand one over; elsewhere a compile here would be wasted.
 	cached := false
+	var artifact *os.File
 	if !sandbox.has(specs.UserNamespace) || r.canHandOver() {
-		if cached, err = r.compileOutside(plan); err != nil {
+		if cached, artifact, err = r.compileOutside(plan); err != nil {
 			return initConfig{}, err
 		}
+	}
+	if artifact != nil {
+		defer func() {
+			if err != nil {
+				artifact.Close()
+			}
+		}()
 	}
 	for _, d := range plan.PrivateDirs {
 		if overlay, ok := plan.OverlayData[d]; ok {
@@ -354,6 +366,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	}
 	cfg := r.newInitConfig(plan, sandbox, cached)
 	cfg.Fifo = fifo
+	cfg.artifact = artifact
 	return cfg, nil
 }
 

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -366,15 +367,22 @@ func compileInChild(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
 	var artifact *os.File
 	var err error
 	switch {
+	case cfg.Plan.Artifact != "":
+		// Handed over by create (compileOutside) or exec.
+		return nil, nil
 	case cache != nil:
 		if cfg.Cached || cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 			return nil, nil
 		}
 		_, _, err = fillCache(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
-	case cfg.Plan.Artifact == "":
-		artifact, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind)
+		if errors.As(err, new(*notKeptError)) {
+			// A cache that cannot keep the artifact (full, read-only) is
+			// no cache: into memory, not in-process.
+			logDebugf("init: %v; compiling into memory", err)
+			artifact, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false)
+		}
 	default:
-		return nil, nil
+		artifact, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false)
 	}
 	if err != nil {
 		if compileIsFinal(err) {

@@ -87,6 +87,10 @@ type initConfig struct {
 	// cache is the command's opened cache (Runtime.openedCache), from
 	// which handOver and passAll hand the init its view or its artifact.
 	cache *wasi.Cache
+	// artifact is the module's artifact create compiled into memory for
+	// a cache that could not keep it (compileOutside), which handOver
+	// hands the init; nil otherwise.
+	artifact *os.File
 	// preserved are the caller's descriptors for the guest (preserve),
 	// which passPreserved hands over after the others.
 	preserved []int
@@ -279,7 +283,15 @@ func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
 func (cfg *initConfig) handOver() ([]*os.File, error) {
 	var h handedOver
 	var err error
-	if cfg.Sandbox.has(specs.UserNamespace) {
+	switch {
+	case cfg.artifact != nil:
+		// Its own descriptor: the caller closes cfg.artifact.
+		f, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", cfg.artifact.Fd()))
+		if err != nil {
+			return h.fail(err)
+		}
+		cfg.Plan.Artifact = h.add(f)
+	case cfg.Sandbox.has(specs.UserNamespace):
 		cfg.passArtifact(&h)
 	}
 	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
