@@ -1640,6 +1640,23 @@ func TestIovecArraysBounded(t *testing.T) {
 			t.Errorf("%s: fd_write of %d iovecs: the host kept %d buffers", c.name, n, cap(g.h.iov))
 		}
 	}
+	// A receive that must fill every buffer cannot be capped: EMSGSIZE,
+	// as recvmsg answers more than IOV_MAX, never a short count while
+	// the peer is still there. Within IOV_MAX it fills them all.
+	if _, err := peer.Write(make([]byte, 2*iovMax)); err != nil {
+		t.Fatal(err)
+	}
+	n := uint32(iovMax + 1)
+	for i := uint32(0); i < n; i++ {
+		binary.LittleEndian.PutUint32(big[i*iovecSize:], data+i)
+		binary.LittleEndian.PutUint32(big[i*iovecSize+4:], 1)
+	}
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 0, n, riflagWaitall, data-8, data-4); errno != ErrnoMsgsize {
+		t.Errorf("WAITALL sock_recv into %d one-byte buffers: errno %d, want MSGSIZE", n, errno)
+	}
+	if errno := g.call("sock_recv", "iiiiii", uint32(fd), 0, n-1, riflagWaitall, data-8, data-4); errno != 0 || g.get32(data-8) != iovMax {
+		t.Errorf("WAITALL sock_recv into %d one-byte buffers: errno %d, %d bytes, want all", n-1, errno, g.get32(data-8))
+	}
 	peer.SetReadDeadline(time.Now().Add(time.Second))
 	got, _ := io.ReadAll(io.LimitReader(peer, 2*iovMax))
 	if len(got) != 2*iovMax || !bytes.Equal(got[:26], []byte("abcdefghijklmnopqrstuvwxyz")) {
