@@ -117,8 +117,11 @@ func inheritedSocket(fd int, n Network, goGuest bool) (*fdEntry, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("fcntl: %w", err)
 	}
+	// A listener, a bound UDP socket with no peer included, is
+	// non-blocking for the guest as runw's own (RUNW_LISTEN) are, so
+	// that a server written for those serves on it unchanged.
 	var flags uint16
-	if fl&unix.O_NONBLOCK != 0 || accepting != 0 {
+	if fl&unix.O_NONBLOCK != 0 || listener {
 		flags = fdflagNonblock
 	}
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {

@@ -80,6 +80,9 @@ func TestInheritedDescriptors(t *testing.T) {
 	if err := unix.SetNonblock(cfd, false); err != nil {
 		t.Fatal(err)
 	}
+	if err := unix.SetNonblock(ufd, false); err != nil {
+		t.Fatal(err)
+	}
 	h, err := inheritHost(t, Network{Sockets: true, Listeners: []Listener{{Addr: netip.MustParseAddrPort("127.0.0.1:0")}}},
 		[]string{"A=1", "RUNW_PRESERVED_FDS=3", "RUNW_LISTEN_FDS=3"}, lfd, wfd, cfd, ufd)
 	if err != nil {
@@ -123,8 +126,10 @@ func TestInheritedDescriptors(t *testing.T) {
 	}
 	// Inherited descriptors are the guest's alone: none reaches a child
 	// the init may start.
-	if e, _ := h.fds.get(8); e == nil || e.filetype != filetypeSocketDgram {
-		t.Errorf("fd 8 (a bound UDP socket): %+v, want a datagram socket", e)
+	// A bound UDP socket with no peer is a listener: non-blocking for
+	// the guest, as a RUNW_LISTEN=udp:// one, blocking as it came.
+	if e, _ := h.fds.get(8); e == nil || e.filetype != filetypeSocketDgram || e.flags&fdflagNonblock == 0 {
+		t.Errorf("fd 8 (a bound UDP socket, blocking): %+v, want a non-blocking datagram socket", e)
 	}
 	for _, fd := range []int{lfd, wfd, cfd, ufd} {
 		if fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); fl&unix.FD_CLOEXEC == 0 {
