@@ -501,6 +501,18 @@ func TestAbortedCreateIsNoContainer(t *testing.T) {
 	if st, res, ok := r.state("aborted"); !ok || st.Status != "creating" {
 		t.Errorf("state of a directory made this instant: %+v %v, want creating", st, res)
 	}
+	// A delete that takes the lock first leaves it to that create: it
+	// removed it as an aborted one, and the create failed with "container
+	// does not exist".
+	for _, args := range [][]string{{"delete", "aborted"}, {"delete", "--force", "aborted"}} {
+		res := r.run(args...)
+		if _, err := os.Stat(dir); err != nil {
+			t.Fatalf("%v removed a directory a create was about to lock: %v", args, res)
+		}
+		if force := len(args) == 3; force && res.code != 0 || !force && (res.code != 1 || !strings.Contains(res.stderr, "container does not exist")) {
+			t.Errorf("%v of a create under way: %v", args, res)
+		}
+	}
 	time.Sleep(5100 * time.Millisecond) // the directory's ctime, which no one can set back
 	res := r.run("state", "aborted")
 	if res.code != 1 || !strings.Contains(res.stderr, "container does not exist") {

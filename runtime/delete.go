@@ -28,6 +28,15 @@ func (r *Runtime) Delete(id string, force bool) error {
 		h.Unlock()
 		return err // not runw's to remove, even with force
 	}
+	if errors.Is(err, state.ErrStateMissing) && h.Unborn() {
+		// A create between its mkdir and its lock: not a container yet,
+		// and not an aborted one to clean up.
+		h.Unlock()
+		if force {
+			return nil
+		}
+		return state.ErrNotExist
+	}
 	if errors.Is(err, state.ErrStateMissing) || err != nil && force {
 		// An aborted create left its directory (and maybe its init), or a
 		// crash left state.json unreadable (state.WriteFileAtomic does not

@@ -332,6 +332,19 @@ func oldEnough(fd int) bool {
 	return unix.Fstat(fd, &st) == nil && time.Since(time.Unix(st.Ctim.Unix())) >= abandonedAfter
 }
 
+// Unborn says, of a locked directory without state.json, that a create is
+// still making it: Create's mkdir is done, its lock and creatingFile not
+// yet (oldEnough says no), and nothing is in it. A delete that took the
+// lock in between and removed the directory as an aborted create's failed
+// that create with "container does not exist".
+func (h *Handle) Unborn() bool {
+	if oldEnough(h.fd) {
+		return false
+	}
+	entries, err := os.ReadDir(h.Dir)
+	return err == nil && len(entries) == 0
+}
+
 // Abandoned says whether id's directory is one a create left behind: no
 // state.json, held by no command (a create under way holds its lock), and
 // older than abandonedAfter. That is what a create killed before it
