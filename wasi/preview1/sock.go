@@ -89,7 +89,7 @@ func bindListener(l Listener) (fd, family, typ int, err error) {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
 	}
 	if err = unix.Bind(fd, sockaddrOf(l.Addr, family)); err == nil && !l.UDP {
-		err = unix.Listen(fd, listenBacklog)
+		err = unix.Listen(fd, maxBacklog)
 	}
 	if err != nil {
 		unix.Close(fd)
@@ -98,8 +98,13 @@ func bindListener(l Listener) (fd, family, typ int, err error) {
 	return fd, family, typ, nil
 }
 
-// listenBacklog is the backlog of preopened listeners, a server's usual.
-const listenBacklog = 1024
+// maxBacklog is the backlog of preopened listeners: the most the kernel
+// allows, since listen(2) caps it at the network namespace's
+// net.core.somaxconn (4096 by default), which Go's net.Listen uses too. A
+// fixed 1024 dropped the SYNs of connections past it while a single-
+// threaded guest was busy, compiling or paused, where a native Go server
+// queued 4096 (they waited for the client's retransmission, a second).
+const maxBacklog = 1<<16 - 1
 
 // sockaddrOf is ap as a socket address of family: an IPv4 address given to
 // an IPv6 socket becomes IPv4-mapped, as the kernel expects.

@@ -10,7 +10,9 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
+	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -2056,5 +2058,63 @@ func TestUDPListenerNotShared(t *testing.T) {
 	}
 	if err := unix.Bind(thief, sa); err != unix.EADDRINUSE {
 		t.Errorf("a second UDP socket with SO_REUSEADDR binding the listener's address: %v, want EADDRINUSE", err)
+	}
+}
+
+// TestListenerQueuesAsManyAsTheKernelAllows: a preopened listener's accept
+// queue is the network namespace's somaxconn, as Go's net.Listen makes
+// it, not a fixed 1024: connections that arrive while a single-threaded
+// guest is busy (compiling, paused) wait in it, where past 1024 their
+// SYNs were dropped.
+func TestListenerQueuesAsManyAsTheKernelAllows(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	somaxconn, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || somaxconn < 1500 {
+		t.Skipf("net.core.somaxconn is %q (%v): too small to tell", b, err)
+	}
+	h, err := New(Config{Args: []string{"t"}, Mounts: []Mount{{Guest: "/", Host: t.TempDir()}}, Preopens: []string{"/"}, Stdio: [3]int{0, 1, 2},
+		Net: Network{Sockets: true, Listeners: []Listener{{Addr: netip.MustParseAddrPort("127.0.0.1:0")}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	e, errno := h.fds.get(4)
+	if errno != 0 || e.kind != kindSocket {
+		t.Fatalf("fd 4: %+v errno %d, want the listener", e, errno)
+	}
+	sa, err := unix.Getsockname(e.hostFd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	to := &unix.SockaddrInet4{Port: sa.(*unix.SockaddrInet4).Port, Addr: [4]byte{127, 0, 0, 1}}
+	const n = 1500
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
+	for range n {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fds = append(fds, fd)
+		if err := unix.Connect(fd, to); err != nil && err != unix.EINPROGRESS {
+			t.Fatal(err)
+		}
+	}
+	// Nobody accepts: each connection is queued, or its SYN dropped.
+	connected := 0
+	for deadline := time.Now().Add(5 * time.Second); connected < n && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		connected = 0
+		for _, fd := range fds {
+			if _, err := unix.Getpeername(fd); err == nil {
+				connected++
+			}
+		}
+	}
+	if connected < n {
+		t.Errorf("%d of %d connections queued on a listener nobody accepts from, want all (somaxconn %d)", connected, n, somaxconn)
 	}
 }

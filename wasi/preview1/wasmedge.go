@@ -192,8 +192,10 @@ func (h *Host) sockListen(m memory, a []arg) Errno {
 		}
 	}
 	backlog := int(a[1].I32())
-	if backlog <= 0 || backlog > 4096 {
-		backlog = listenBacklog
+	if backlog <= 0 {
+		// No backlog asked: the most there is, as for runw's own
+		// listeners. A larger one the kernel caps at somaxconn.
+		backlog = maxBacklog
 	}
 	return toErrno(unix.Listen(e.hostFd, backlog))
 }
