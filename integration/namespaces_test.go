@@ -294,8 +294,13 @@ func TestUserNamespaceJoinedByPath(t *testing.T) {
 				{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", ownerPid)},
 				network,
 				{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+				{Type: specs.CgroupNamespace},
 			}
 			s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"}}
+			// Kubernetes sets one on every container: the init, in the
+			// joined namespace, cannot write its own.
+			adj := 500
+			s.Process.OOMScoreAdj = &adj
 		})
 		traversable(t, b.dir)
 		return b
@@ -327,8 +332,12 @@ func TestUserNamespaceJoinedByPath(t *testing.T) {
 		{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", ownerPid)},
 		{Type: specs.NetworkNamespace, Path: fmt.Sprintf("/proc/%d/ns/net", ownerPid)},
 		{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+		{Type: specs.CgroupNamespace},
 	}
 	checkNamespaces(t, "init behind the proxy", init, want)
+	if adj, _ := os.ReadFile(fmt.Sprintf("/proc/%d/oom_score_adj", init)); strings.TrimSpace(string(adj)) != "500" {
+		t.Errorf("the init's oom_score_adj %q, want the spec's 500", adj)
+	}
 	for _, name := range []string{"mnt", "pid", "ipc", "uts", "net"} {
 		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", init, name), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -350,11 +359,46 @@ func TestUserNamespaceJoinedByPath(t *testing.T) {
 	if out, err := exec.Command("nsenter", "-t", fmt.Sprint(init), "-u", "hostname").Output(); err != nil || strings.TrimSpace(string(out)) != "joiner" {
 		t.Errorf("hostname in the container's uts namespace: %q (%v), want joiner", out, err)
 	}
-	// exec enters the init's pid namespace, not the proxy's.
+	// exec enters the init's pid namespace, not the proxy's, and its
+	// cgroup namespace (made before the proxy forks, so that it is the
+	// proxy's too).
 	res = r.run("exec", "userns-joiner", "/probe.wasm", "echo", "exec beside a joined user namespace")
 	if res.code != 0 || !strings.Contains(res.stdout, "exec beside a joined user namespace") {
 		t.Errorf("exec: %v", res)
 	}
+	execPid := r.execDetached("userns-joiner", "/probe.wasm", "sleep", "60s")
+	for _, name := range []string{"pid", "cgroup", "mnt", "user"} {
+		if got, want := nsOf(t, execPid, name), nsOf(t, init, name); got != want {
+			t.Errorf("exec'd process: %s namespace %s, want the init's %s", name, got, want)
+		}
+	}
+	// Another container named by the pid its engine was told (podman's
+	// --pid container:X): the container's pid namespace, not the proxy's
+	// (the host's).
+	sharer := joiner(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: fmt.Sprintf("/proc/%d/ns/net", ownerPid)}, "sleep", "60s")
+	sharer.edit(func(s *specs.Spec) {
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.PIDNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", pid)
+			}
+		}
+	})
+	sharerBg, sharerPid := runInBackground(t, r, sharer, "userns-pid-sharer")
+	if got, want := nsOf(t, sharerPid, "pid"), nsOf(t, init, "pid"); got != want {
+		t.Errorf("a container given the proxy's /proc/%d/ns/pid: pid namespace %s, want the container's %s", pid, got, want)
+	}
+	r.killRun(t, sharerBg, "userns-pid-sharer", 30*time.Second)
+	// SIGSTOP, which the proxy cannot pass on, stops the init too.
+	r.mustRun("kill", "userns-joiner", "STOP")
+	stopped := false
+	for deadline := time.Now().Add(5 * time.Second); !stopped && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", init))
+		stopped = strings.Contains(string(st), "State:\tT")
+	}
+	if !stopped {
+		t.Error("kill STOP: the init behind the proxy is not stopped")
+	}
+	r.mustRun("kill", "userns-joiner", "CONT")
 	res = r.run("ps", "--format", "json", "userns-joiner")
 	var pids []int
 	if err := json.Unmarshal([]byte(res.stdout), &pids); err != nil || !slices.Contains(pids, pid) || !slices.Contains(pids, init) {

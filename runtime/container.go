@@ -94,5 +94,20 @@ func signalInit(c *state.Container, sig unix.Signal) error {
 		return err
 	}
 	defer unix.Close(pidfd)
-	return unix.PidfdSendSignal(pidfd, sig, nil, 0)
+	if err := unix.PidfdSendSignal(pidfd, sig, nil, 0); err != nil {
+		return err
+	}
+	if sig == unix.SIGSTOP || sig == unix.SIGCHLD {
+		// A proxy (runtime/nsenter's enter_pid_namespace) passes on every
+		// signal but these: SIGSTOP stops it alone (it cannot catch it),
+		// and SIGCHLD is its own. They go to its init too, which runc's
+		// kill signals.
+		if child := proxiedInit(c.InitPid); child != 0 {
+			if fd, err := unix.PidfdOpen(child, 0); err == nil {
+				unix.PidfdSendSignal(fd, sig, nil, 0)
+				unix.Close(fd)
+			}
+		}
+	}
+	return nil
 }

@@ -86,6 +86,9 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 		switch {
 		case !ok:
 		case path != "":
+			if t == specs.PIDNamespace {
+				path = behindProxy(path)
+			}
 			ns.joins = append(ns.joins, nsJoin{path: path, flag: nsKinds[t].flag, proc: nsKinds[t].proc})
 		case t == specs.CgroupNamespace:
 			// Made by the init once it is in its cgroup, which becomes
@@ -147,6 +150,24 @@ func namespacesFor(sb *Sandbox) (*spawnNS, error) {
 	}
 	ns.orders = strings.Join(orders, "\n")
 	return ns, nil
+}
+
+// behindProxy is the pid namespace path of another runw container as its
+// engine names it, /proc/<pid>/ns/pid with the pid runw reported, made
+// to name the container's own namespace when that pid is a proxy
+// (runtime/nsenter's enter_pid_namespace, for a container that joined a
+// user namespace by path): the proxy itself is outside it, and podman's
+// --pid container:X put the new container in the host's pid namespace.
+// Any other path is left as it is.
+func behindProxy(path string) string {
+	var pid int
+	if _, err := fmt.Sscanf(path, "/proc/%d/ns/pid", &pid); err != nil || path != fmt.Sprintf("/proc/%d/ns/pid", pid) {
+		return path
+	}
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err != nil || strings.TrimSpace(string(comm)) != "runw-init" || proxiedInit(pid) == 0 {
+		return path
+	}
+	return fmt.Sprintf("/proc/%d/ns/pid_for_children", pid)
 }
 
 // joinsUser says whether the init joins a user namespace by path.

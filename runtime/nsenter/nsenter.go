@@ -397,10 +397,13 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 			fail("create namespaces in user namespace", user != NULL ? user : "");
 		pid |= (unshare_flags & CLONE_NEWPID) != 0;
 	}
-	if (pid)
-		enter_pid_namespace();
+	// Before the fork, so that the proxy is in it too: runw exec joins
+	// the namespaces of the process runw started, and found this one
+	// the host's.
 	if (cgroup && unshare(CLONE_NEWCGROUP) < 0)
 		fail("create cgroup namespace", "");
+	if (pid)
+		enter_pid_namespace();
 	// An exec'd component's own copy of the mount namespace it joined,
 	// where it takes its "/" without touching the container's mounts
 	// (runtime/pivot.go execRootCopy). Never done on a joined namespace
