@@ -260,7 +260,38 @@ func TestColdStartWithACacheThatCannotKeep(t *testing.T) {
 		if res.code != 0 || !strings.Contains(res.stdout, "Hello") {
 			t.Errorf("cold run under a 64 MiB limit with a %s cache: %v", c.name, res)
 		}
+		// runw exec of a module the cache misses: compiled in the
+		// container's cgroup into memory and handed over, not in the
+		// exec'd process, which kept Cranelift's memory (145 MB against
+		// 23 for the probe guest) and compiled as host root before its
+		// sandbox.
+		probe := newBundle(t, "probe", "sleep", "60s")
+		r.mustRun("--cache-dir", cache, "run", "--detach", "--bundle", probe.dir, c.name+"-exec")
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		r.mustRun("--cache-dir", cache, "exec", "--detach", "--pid-file", pidFile, c.name+"-exec", "/probe.wasm", "sleep", "60s")
+		pid, _ := os.ReadFile(pidFile)
+		if rss := vmRSS(t, strings.TrimSpace(string(pid))); rss > 64<<20 {
+			t.Errorf("exec with a %s cache: the exec'd process holds %d MiB, want the artifact mapped, not compiled there", c.name, rss>>20)
+		}
+		r.run("delete", "--force", c.name+"-exec")
 	}
+}
+
+// vmRSS is the resident memory of process pid, in bytes.
+func vmRSS(t *testing.T, pid string) int64 {
+	t.Helper()
+	status, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmRSS for %s", pid)
+	return 0
 }
 
 // TestProcessUserIsEnforced: process.user is who the guest is when it

@@ -205,13 +205,20 @@ type artifactKeeper struct {
 // module's start function included: wasi.DeferredStart), as with one it
 // stored in the cache.
 func compileToMemory(module, name string, kind spec.Kind, outside bool) (*os.File, error) {
-	copied, info, _, _, err := openSealed(module, name, kind)
+	f, _, err := compileToMemoryIn(module, name, kind, outside, nil)
+	return f, err
+}
+
+// compileToMemoryIn is compileToMemory with the child in cg's cgroup
+// (startCompile), which also returns the key of the bytes it compiled.
+func compileToMemoryIn(module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (*os.File, string, error) {
+	copied, info, key, _, err := openSealed(module, name, kind)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer copied.Close()
-	return sealedMemfd("runw-artifact", func(artifact *os.File) error {
-		return compileInto(context.Background(), copied, info.Size(), name, outside, nil, artifactKeeper{
+	f, err := sealedMemfd("runw-artifact", func(artifact *os.File) error {
+		return compileInto(context.Background(), copied, info.Size(), name, outside, cg, artifactKeeper{
 			where: "memory",
 			keep: func(r io.Reader, limit int64, done func() error) error {
 				_, err := wasi.ReadArtifact(artifact, r, limit, done)
@@ -219,6 +226,7 @@ func compileToMemory(module, name string, kind spec.Kind, outside bool) (*os.Fil
 			},
 		})
 	})
+	return f, key, err
 }
 
 // compileInto is fillCache's (and compileToMemory's) compile of the sealed

@@ -44,6 +44,9 @@ type ExecOptions struct {
 	// numbers, checked before anything else is opened.
 	PreserveFDs int
 	preserved   []int
+	// compiled is the artifact a first attempt compiled into memory
+	// (compileForExec), for the second.
+	compiled *compiledInMemory
 }
 
 // Exec runs another wasm module inside a container: a new instance, in a
@@ -61,6 +64,9 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 	if errors.Is(err, errCompiledForExec) {
 		// The container and the module as they are now, and no compile
 		// outside the init again: a module changed since is the init's.
+		if errors.As(err, &o.compiled) {
+			defer o.compiled.artifact.Close()
+		}
 		return r.exec(id, o, false)
 	}
 	return status, err
@@ -164,6 +170,11 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		defer tty.Close()
 	}
 	cfg := r.newInitConfig(plan, sb, cached)
+	if o.compiled != nil && !cached && r.openedCache() != nil {
+		if key, err := r.openedCache().KeyFor(plan.Module, plan.Kind == spec.KindWAT); err == nil && key == o.compiled.key {
+			cfg.artifact = o.compiled.artifact
+		}
+	}
 	if err := cfg.preserve(o.preserved, b.Spec); err != nil {
 		unlock()
 		return 0, err

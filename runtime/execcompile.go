@@ -72,6 +72,18 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 	ooms := oomKills(cgPath)
 	room := compileMemoryCgroup(cgPath, cg)
 	_, _, err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, false, cg)
+	var mem *compiledInMemory
+	if errors.As(err, new(*notKeptError)) {
+		// A cache that cannot keep it (full, read-only): into memory,
+		// for the exec'd init, which compiled in-process, as host root
+		// before its sandbox, with Cranelift's memory resident.
+		logDebugf("%v; compiling into memory for the exec'd init", err)
+		var f *os.File
+		var key string
+		if f, key, err = compileToMemoryIn(plan.Module, plan.ModuleName, plan.Kind, false, cg); err == nil {
+			mem = &compiledInMemory{artifact: f, key: key}
+		}
+	}
 	roomOOMs := room.close()
 	if compileIsFinal(err) {
 		return err
@@ -85,8 +97,23 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 	if err != nil {
 		logDebugf("compile in the container's cgroup failed (%v); the exec'd init will compile", err)
 	}
+	if mem != nil {
+		return mem
+	}
 	return errCompiledForExec
 }
+
+// compiledInMemory is errCompiledForExec with the artifact compileForExec
+// compiled into memory, and the key of the bytes it compiled: the exec
+// hands it over only if the module still has that key (the guest may
+// rewrite its module meanwhile). Exec closes it.
+type compiledInMemory struct {
+	artifact *os.File
+	key      string
+}
+
+func (e *compiledInMemory) Error() string        { return errCompiledForExec.Error() }
+func (e *compiledInMemory) Is(target error) bool { return target == errCompiledForExec }
 
 // startCompile starts fillCache's compile child in the cgroup cg says,
 // nil for where the caller is. The child is born in cg's cgroup v2

@@ -283,16 +283,8 @@ func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
 func (cfg *initConfig) handOver() ([]*os.File, error) {
 	var h handedOver
 	var err error
-	switch {
-	case cfg.artifact != nil:
-		// Its own descriptor: the caller closes cfg.artifact.
-		f, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", cfg.artifact.Fd()))
-		if err != nil {
-			return h.fail(err)
-		}
-		cfg.Plan.Artifact = h.add(f)
-	case cfg.Sandbox.has(specs.UserNamespace):
-		cfg.passArtifact(&h)
+	if err := cfg.passArtifacts(&h); err != nil {
+		return h.fail(err)
 	}
 	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
 		return h.fail(err)
@@ -487,6 +479,24 @@ func (cfg *initConfig) passCacheView(h *handedOver) {
 	}
 }
 
+// passArtifacts hands the init the artifact compiled into memory for it
+// (cfg.artifact: a cache that could not keep it), with a descriptor of
+// its own (the caller closes cfg.artifact), or, to an init in a user
+// namespace, its cached one (passArtifact).
+func (cfg *initConfig) passArtifacts(h *handedOver) error {
+	switch {
+	case cfg.artifact != nil:
+		f, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", cfg.artifact.Fd()))
+		if err != nil {
+			return err
+		}
+		cfg.Plan.Artifact = h.add(f)
+	case cfg.Sandbox.has(specs.UserNamespace):
+		cfg.passArtifact(h)
+	}
+	return nil
+}
+
 // passArtifact hands an init in a user namespace, which cannot reach
 // runw's cache, the cached artifact of its module (Cache.OpenArtifact
 // says why that is safe), when create or exec found the module cached:
@@ -625,8 +635,8 @@ func (h *handedOver) fail(err error) ([]*os.File, error) {
 func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	var h handedOver
 	var err error
-	if cfg.Sandbox.has(specs.UserNamespace) {
-		cfg.passArtifact(&h)
+	if err := cfg.passArtifacts(&h); err != nil {
+		return h.fail(err)
 	}
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {
