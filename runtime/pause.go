@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"errors"
+	"time"
 
 	"github.com/opencontainers/cgroups"
 
@@ -31,7 +32,7 @@ func (r *Runtime) freeze(id, command string, want cgroups.FreezerState) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Freeze(want); err != nil {
+	if err := freezeRetrying(m, want); err != nil {
 		if withoutCgroup(err) {
 			// A rootless container given no cgroup: runc's words, not
 			// the path of a freezer file that was never made.
@@ -40,4 +41,19 @@ func (r *Runtime) freeze(id, command string, want cgroups.FreezerState) error {
 		return err
 	}
 	return nil
+}
+
+// freezeRetrying is m.Freeze, tried again for up to about two seconds
+// when a cgroup v1 freezer stays FREEZING: the library gives up ("unable
+// to freeze") after a thousand quick tries and thaws the cgroup, and a v1
+// freezer cannot always freeze a cgroup where tasks keep appearing (the
+// init's engine and Go runtime start threads) on a loaded machine, where
+// a pause failed once in a full test run. cgroup v2 freezes reliably.
+func freezeRetrying(m cgroups.Manager, want cgroups.FreezerState) error {
+	err := m.Freeze(want)
+	for delay := 10 * time.Millisecond; err != nil && want == cgroups.Frozen && err.Error() == "unable to freeze" && delay <= time.Second; delay *= 2 {
+		time.Sleep(delay)
+		err = m.Freeze(want)
+	}
+	return err
 }
