@@ -452,11 +452,7 @@ func TestComponentProcessUser(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "changes uid")
 	r := newRunw(t)
-	vol := t.TempDir()
-	os.Chmod(vol, 0o777)
-	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vol := secretVolume(t)
 	b := newComponentBundle(t, "probe", "cat", "/v/shadow", "write", "/v/new", "x")
 	b.edit(func(s *specs.Spec) {
 		s.Process.User = specs.User{UID: 1000, GID: 1000}

@@ -294,6 +294,19 @@ func vmRSS(t *testing.T, pid string) int64 {
 	return 0
 }
 
+// secretVolume is a directory any user may write, holding "shadow", a
+// file only root may read ("topsecret"): a volume for guests that must
+// not read it.
+func secretVolume(t *testing.T) string {
+	t.Helper()
+	vol := t.TempDir()
+	os.Chmod(vol, 0o777)
+	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return vol
+}
+
 // TestProcessUserIsEnforced: process.user is who the guest is when it
 // opens files, as for a native process: a root-only host file in a mount
 // is refused, and what the guest writes belongs to its uid.
@@ -301,11 +314,7 @@ func TestProcessUserIsEnforced(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "changes uid")
 	r := newRunw(t)
-	vol := t.TempDir()
-	os.Chmod(vol, 0o777)
-	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vol := secretVolume(t)
 	b := newBundle(t, "probe", "cat", "/v/shadow", "write", "/v/new", "x", "write", "/tmp/t", "y")
 	b.edit(func(s *specs.Spec) {
 		s.Process.User = specs.User{UID: 1000, GID: 1000}
@@ -336,11 +345,7 @@ func TestProcessUserMinusOneIsRefused(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "changes uid")
 	r := newRunw(t)
-	vol := t.TempDir()
-	os.Chmod(vol, 0o777)
-	if err := os.WriteFile(filepath.Join(vol, "shadow"), []byte("topsecret"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	vol := secretVolume(t)
 	const want = "uids and gids must be in range 0-2147483647"
 	for _, u := range []specs.User{{UID: 4294967295, GID: 4294967295}, {UID: 4294967295}, {UID: 1000, GID: 4294967295}, {UID: 1000, GID: 1000, AdditionalGids: []uint32{2147483648}}} {
 		b := newBundle(t, "probe", "cat", "/v/shadow", "write", "/v/new", "x")
