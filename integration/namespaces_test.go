@@ -410,6 +410,47 @@ func TestUserNamespaceJoinedByPath(t *testing.T) {
 	}
 }
 
+// A container with a user namespace of its own that joins the pid
+// namespace of another user namespace's container (podman --userns=auto
+// --pid container:X) cannot mount that namespace's /proc: the kernel
+// wants CAP_SYS_ADMIN in its owner. runc refuses it; runw went on with
+// the host's /proc, where the init's thread-wide changes listed host tids
+// and missed its own threads (9 of 11 kept every capability, no
+// no_new_privs), Landlock was left out, and the container's /proc showed
+// the host's processes. Refused now, with nothing left behind.
+func TestForeignPidNamespaceWithOwnUserNamespaceIsRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to map ids into a new user namespace")
+	}
+	r := newRunw(t)
+	owner := newBundle(t, "probe", "sleep", "60s")
+	owner.edit(func(s *specs.Spec) { s.Linux = userNamespaceLinux() })
+	traversable(t, owner.dir)
+	ownerBg, ownerPid := runInBackground(t, r, owner, "pidns-owner")
+	defer r.killRun(t, ownerBg, "pidns-owner", 30*time.Second)
+
+	b := newBundle(t, "probe", "echo", "in a foreign pid namespace")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = userNamespaceLinux()
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 300000, Size: 65536}}
+		s.Linux.GIDMappings = s.Linux.UIDMappings
+		for i, n := range s.Linux.Namespaces {
+			if n.Type == specs.PIDNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", ownerPid)
+			}
+		}
+	})
+	traversable(t, b.dir)
+	res := r.run("run", "-b", b.dir, "pidns-foreign")
+	if res.code != 1 || !strings.Contains(res.stderr, `error mounting "proc" to rootfs at "/proc"`) {
+		t.Errorf("a user namespace of its own in another's pid namespace: %v; want exit 1 and runc's error", res)
+	}
+	oneLine(t, "error", res.stderr)
+	if _, _, ok := r.state("pidns-foreign"); ok {
+		t.Error("the refused create left a container")
+	}
+}
+
 // A process.user the user namespace does not map is refused in runc's
 // words, where the init's setresuid gave a bare "invalid argument", and
 // the failed create leaves no container behind. A gid is checked as well.

@@ -559,8 +559,16 @@ func (sb *Sandbox) mountProc() error {
 		return fmt.Errorf("make the container's mounts slaves: %w", err)
 	}
 	if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		logDebugf("init: cannot mount /proc for the container's pid namespace (%v)", err)
-		return nil
+		// Refused, as runc refuses it: the kernel mounts a pid
+		// namespace's proc only for a process with CAP_SYS_ADMIN in the
+		// user namespace that owns it, and a container with a user
+		// namespace of its own that joins another's pid namespace
+		// (podman --userns=auto --pid container:X) has none there. Went
+		// on with the host's /proc, the init listed host tids for every
+		// thread-wide change: most threads kept every capability,
+		// Landlock was left out, and the container's /proc showed the
+		// host's processes.
+		return fmt.Errorf("error mounting \"proc\" to rootfs at \"/proc\": %w", err)
 	}
 	sb.procIsOurs = true
 	return nil

@@ -271,6 +271,14 @@ func allThreads(steps []step, lastCap int) error {
 	defer C.runw_restore(C.int(threadSignal))
 
 	pid, self := os.Getpid(), unix.Gettid()
+	// /proc/self/task lists the threads only under a /proc of the pid
+	// namespace the process is in; another's (the host's, where the
+	// container's could not be mounted) lists other tids, each signal
+	// missed as "gone meanwhile", and the round ended with every other
+	// thread unchanged, its capabilities all kept.
+	if link, err := os.Readlink("/proc/self"); err != nil || link != strconv.Itoa(pid) {
+		return fmt.Errorf("/proc is not of this process's pid namespace (/proc/self is %q, %v): its threads cannot be reached", link, err)
+	}
 	for round := 0; round < 100; round++ {
 		C.runw_round_reset()
 		sent := map[int]bool{}
