@@ -388,6 +388,24 @@ func TestUserNamespaceJoinedByPath(t *testing.T) {
 		t.Errorf("a container given the proxy's /proc/%d/ns/pid: pid namespace %s, want the container's %s", pid, got, want)
 	}
 	r.killRun(t, sharerBg, "userns-pid-sharer", 30*time.Second)
+	// So is a native one, handed to runc (a debug sidecar): given the
+	// proxy's path unchanged, runc put it in the host's pid namespace.
+	if busybox := engStaticBusybox(); busybox != "" {
+		if _, err := exec.LookPath("runc"); err == nil {
+			dir, _ := busyboxBundle(t, busybox, func(s *specs.Spec) {
+				s.Process.Args = []string{"/bin/busybox", "readlink", "/proc/self/ns/pid"}
+				for i, n := range s.Linux.Namespaces {
+					if n.Type == specs.PIDNamespace {
+						s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", pid)
+					}
+				}
+			})
+			res := r.run("run", "-b", dir, "userns-native-sharer")
+			if want := nsOf(t, init, "pid"); res.code != 0 || strings.TrimSpace(res.stdout) != want {
+				t.Errorf("a native container given the proxy's /proc/%d/ns/pid: %v, want it in %s", pid, res, want)
+			}
+		}
+	}
 	// SIGSTOP, which the proxy cannot pass on, stops the init too.
 	r.mustRun("kill", "userns-joiner", "STOP")
 	stopped := false

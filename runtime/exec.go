@@ -171,7 +171,9 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	}
 	cfg := r.newInitConfig(plan, sb, cached)
 	if o.compiled != nil && !cached && r.openedCache() != nil {
-		if key, err := r.openedCache().KeyFor(plan.Module, plan.Kind == spec.KindWAT); err == nil && key == o.compiled.key {
+		// Hashed outside the container's cgroup, so bounded as exec's
+		// other hashes are (execHashUpTo).
+		if key, err := r.openedCache().KeyUpTo(plan.Module, plan.Kind == spec.KindWAT, execHashUpTo); err == nil && key == o.compiled.key {
 			cfg.artifact = o.compiled.artifact
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
@@ -208,6 +209,10 @@ func (r *Runtime) handOff(id string, b *spec.Bundle, command string) (*exec.Cmd,
 		h.Destroy()
 		return nil, err
 	}
+	if err := pastProxies(b); err != nil {
+		h.Destroy()
+		return nil, err
+	}
 	logDebugf("%s: native entrypoint, handing over to %s", id, native)
 	if err := os.MkdirAll(r.nativeRoot(), 0o700); err != nil {
 		h.Destroy()
@@ -299,4 +304,63 @@ func (r *Runtime) deleteNative(id, native string) error {
 		return &NativeExit{Code: exitCode(err)}
 	}
 	return h.Destroy()
+}
+
+// pastProxies makes a native container's pid namespace path that names a
+// runw proxy (behindProxy) name the container's own namespace, in the
+// bundle's config.json, which the native runtime reads: the engine names
+// the pid runw reported, the proxy's, whose namespace is the host's, and a
+// native sidecar given podman's --pid container:X (or kubectl debug
+// --target) ran in the host's pid namespace, seeing and signalling every
+// host process. The file is rewritten only then (the path alone changed,
+// every other field as it was); one that cannot be is refused, never run
+// in the wrong namespace.
+func pastProxies(b *spec.Bundle) error {
+	if b.Spec.Linux == nil {
+		return nil
+	}
+	changed := map[string]string{}
+	for _, n := range b.Spec.Linux.Namespaces {
+		if n.Type == specs.PIDNamespace && n.Path != "" {
+			if p := behindProxy(n.Path); p != n.Path {
+				changed[n.Path] = p
+			}
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	path := filepath.Join(b.Dir, "config.json")
+	fail := func(err error) error {
+		return fmt.Errorf("pid namespace %q is a runw container's, behind its proxy: rewrite %s for the native runtime: %w", slices.Collect(maps.Keys(changed))[0], path, err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fail(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fail(err)
+	}
+	linux, _ := raw["linux"].(map[string]any)
+	namespaces, _ := linux["namespaces"].([]any)
+	for _, n := range namespaces {
+		if n, ok := n.(map[string]any); ok && n["type"] == string(specs.PIDNamespace) {
+			if p, ok := n["path"].(string); ok && changed[p] != "" {
+				n["path"] = changed[p]
+			}
+		}
+	}
+	if data, err = json.Marshal(raw); err != nil {
+		return fail(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fail(err)
+	}
+	if err := state.WriteFileAtomic(path, data, fi.Mode().Perm()); err != nil {
+		return fail(err)
+	}
+	logDebugf("pid namespace %v: the containers' own, past their proxies, for the native runtime", changed)
+	return nil
 }

@@ -96,19 +96,6 @@ func (sb *Sandbox) applyLimits() error {
 	return nil
 }
 
-// oomScoreAdj sets pid's oom_score_adj from outside, for an init that
-// joins a user namespace by path (spawn does it before sending its
-// orders): once there, the init, exec'd outside that namespace and not
-// dumpable, finds its own /proc files host root's and cannot write the
-// value itself ("open /proc/self/oom_score_adj: permission denied"), as
-// runc's nsexec sets it before it joins. A fork (the proxy's) inherits it.
-func oomScoreAdj(pid, adj int) error {
-	if err := os.WriteFile(fmt.Sprintf("/proc/%d/oom_score_adj", pid), []byte(strconv.Itoa(adj)), 0); err != nil {
-		return fmt.Errorf("set oom_score_adj to %d: %w", adj, err)
-	}
-	return nil
-}
-
 // oomScoreAdjIs says whether the process's oom_score_adj is adj already.
 func oomScoreAdjIs(adj int) bool {
 	b, err := os.ReadFile("/proc/self/oom_score_adj")

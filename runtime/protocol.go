@@ -57,6 +57,11 @@ const (
 // under the same name).
 const nsexecEnv = "_RUNW_NSEXEC"
 
+// oomEnv gives the constructor process.oomScoreAdj to set before it
+// joins a user namespace (runtime/nsenter's RUNW_OOM_ENV; spawnInit says
+// why).
+const oomEnv = "_RUNW_OOM_SCORE_ADJ"
+
 // maxOrders is the size of the constructor's orders buffer
 // (RUNW_MAX_ORDERS in runtime/nsenter): it takes orders of at most
 // maxOrders-2 bytes (one for the final NUL, and a full buffer means more

@@ -133,6 +133,11 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		// not the opener's: placed after the spawn.
 		cg = nil
 	}
+	if sb := o.Config.Sandbox; sb != nil && sb.OOMScoreAdj != nil && o.NS.joinsUser() {
+		// Set by the constructor before it joins the user namespace
+		// (set_oom says why); the init then finds it set.
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", oomEnv, *sb.OOMScoreAdj))
+	}
 	closeInheritedOnExec()
 	ordersR, ordersW, err := o.NS.prepare(cmd, cg)
 	if err != nil {
@@ -168,11 +173,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	if err := o.Place(cmd.Process.Pid, born); err != nil {
 		return fail(err)
 	}
-	if sb := o.Config.Sandbox; sb != nil && sb.OOMScoreAdj != nil && o.NS.joinsUser() {
-		if err := oomScoreAdj(cmd.Process.Pid, *sb.OOMScoreAdj); err != nil {
-			return fail(err)
-		}
-	}
+
 	// Placed (at birth, or just now), or about to enter its v1 cgroups
 	// itself: the constructor, blocked on its orders until here, enters
 	// them first, then joins the namespaces only a single thread can

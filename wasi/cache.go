@@ -403,6 +403,11 @@ func (c *Cache) KeyFor(path string, text bool) (string, error) {
 	return c.keyFor(path, text, MaxModuleSize)
 }
 
+// KeyUpTo is KeyFor that reads at most limit bytes.
+func (c *Cache) KeyUpTo(path string, text bool, limit int64) (string, error) {
+	return c.keyFor(path, text, limit)
+}
+
 // keyFor is KeyFor that reads at most limit bytes.
 func (c *Cache) keyFor(path string, text bool, limit int64) (string, error) {
 	fi, err := os.Stat(path)

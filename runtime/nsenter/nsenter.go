@@ -42,6 +42,8 @@ package nsenter
 #define RUNW_SYNC_FD 4
 // RUNW_NSEXEC_ENV is nsexecEnv: it names the fd of the orders pipe.
 #define RUNW_NSEXEC_ENV "_RUNW_NSEXEC"
+// RUNW_OOM_ENV is oomEnv: process.oomScoreAdj, for set_oom.
+#define RUNW_OOM_ENV "_RUNW_OOM_SCORE_ADJ"
 
 // report_fd is where fail reports: the init's sync pipe, or the standard
 // error of a compile child (which has no sync pipe).
@@ -147,6 +149,23 @@ static void add_join(char *order) {
 	}
 	errno = EINVAL;
 	fail("bad join order", order);
+}
+
+// set_oom writes process.oomScoreAdj (adj, as runw sent it) for an init
+// that joins a user namespace by path, while it is still dumpable and in
+// runw's user namespace: its /proc files are its own user's then. Once
+// non-dumpable, they are host root's, which an unprivileged runw may not
+// write, and from inside the joined namespace the init may not either
+// ("open /proc/self/oom_score_adj: permission denied"). runc's nsexec also
+// sets it before joining.
+static void set_oom(const char *adj) {
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		fail("set oom_score_adj to", adj);
+	ssize_t w = write(fd, adj, strlen(adj));
+	if (w != (ssize_t)strlen(adj))
+		fail("set oom_score_adj to", adj);
+	close(fd);
 }
 
 // new_flags reads a "new KIND..." order: the namespaces the init makes
@@ -305,6 +324,11 @@ __attribute__((constructor)) static void runw_nsenter(int argc, char **argv, cha
 	} else if (argc < 2 || strcmp(argv[1], "init") != 0) {
 		return;
 	} else {
+		const char *adj = getenv(RUNW_OOM_ENV);
+		if (adj != NULL) {
+			set_oom(adj);
+			unsetenv(RUNW_OOM_ENV);
+		}
 		// Non-dumpable until the handed-over descriptors of runw's cache
 		// are closed (Init closes them; applyPrivileges then makes the
 		// init dumpable): among them is runw's writable cache directory,
