@@ -40,16 +40,23 @@ func TestCompileChildIsConfined(t *testing.T) {
 	// As whoever runs the test (root in make test: every capability to
 	// lose), and, as root, also as a user, who cannot empty the bounding
 	// set and must still be confined.
-	users := []*syscall.Credential{nil}
-	if os.Geteuid() == 0 {
-		users = append(users, &syscall.Credential{Uid: 65534, Gid: 65534})
+	// And in a pid namespace of its own under the host's /proc, as the
+	// init's compile child runs before the init mounts the container's:
+	// /proc/self/task named the threads by host tids, tgkill took them
+	// for gone, and every thread but the caller kept its capabilities.
+	type run struct {
+		name  string
+		cred  *syscall.Credential
+		flags uintptr
 	}
-	for _, cred := range users {
-		name := "as the test's user"
-		if cred != nil {
-			name = "as uid 65534"
-		}
-		t.Run(name, func(t *testing.T) {
+	runs := []run{{"as the test's user", nil, 0}}
+	if os.Geteuid() == 0 {
+		runs = append(runs, run{"as uid 65534", &syscall.Credential{Uid: 65534, Gid: 65534}, 0},
+			run{"in a pid namespace under the host's proc", nil, syscall.CLONE_NEWPID})
+	}
+	for _, c := range runs {
+		cred := c.cred
+		t.Run(c.name, func(t *testing.T) {
 			// Directories the child's user may reach: the test binary's
 			// copy, its cache and a directory it could write outside it.
 			// (t.TempDir's parent is 0700.)
@@ -93,9 +100,13 @@ func TestCompileChildIsConfined(t *testing.T) {
 				}
 			}
 			cmd := exec.Command(bin, "-test.run=^TestCompileChildIsConfined$")
+			parent := os.Getpid()
+			if c.flags&syscall.CLONE_NEWPID != 0 {
+				parent = 0 // not in the child's pid namespace: no signal attack
+			}
 			cmd.Env = append(os.Environ(), "RUNW_TEST_CONFINE="+strings.Join([]string{
-				cache, outside, secret, ln.Addr().String(), fmt.Sprint(os.Getpid())}, "|"))
-			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+				cache, outside, secret, ln.Addr().String(), fmt.Sprint(parent)}, "|"))
+			cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Cloneflags: c.flags}
 			// A descriptor runw's caller left open across exec (a
 			// preserved fd, a shim's pipe), which the child inherits as
 			// fd 3: a file outside the cache, open for writing.
@@ -293,7 +304,7 @@ func attacks(outside, secret, addr string, parent int, cacheDir, key string) []s
 			got = append(got, fmt.Sprintf("thread %d: connected to %s", unix.Gettid(), addr))
 		}
 	}
-	if abi >= 6 {
+	if abi >= 6 && parent != 0 {
 		if err := unix.Kill(parent, 0); !errors.Is(err, unix.EPERM) {
 			got = append(got, fmt.Sprintf("thread %d: kill(parent, 0): %v, want EPERM", unix.Gettid(), err))
 		}

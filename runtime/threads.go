@@ -198,11 +198,13 @@ static int runw_tgkill(int pid, int tid, int sig) { return syscall(SYS_tgkill, p
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"runtime"
 	"strconv"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -271,14 +273,19 @@ func allThreads(steps []step, lastCap int) error {
 	defer C.runw_restore(C.int(threadSignal))
 
 	pid, self := os.Getpid(), unix.Gettid()
-	// /proc/self/task lists the threads only under a /proc of the pid
-	// namespace the process is in; another's (the host's, where the
-	// container's could not be mounted) lists other tids, each signal
-	// missed as "gone meanwhile", and the round ended with every other
-	// thread unchanged, its capabilities all kept.
-	if link, err := os.Readlink("/proc/self"); err != nil || link != strconv.Itoa(pid) {
-		return fmt.Errorf("/proc is not of this process's pid namespace (/proc/self is %q, %v): its threads cannot be reached", link, err)
+	// /proc/self/task names the threads by their ids in the pid namespace
+	// of the /proc mounted there, which may be an ancestor's (the host's:
+	// create's compile child runs in the container's pid namespace before
+	// the init mounts the container's /proc). tgkill takes the caller's:
+	// each thread's is the last of its NSpid. Taken as they were, every
+	// signal missed as "gone meanwhile", and the round ended with every
+	// other thread unchanged (the compile child's kept their capabilities
+	// and entered no Landlock ruleset).
+	link, err := os.Readlink("/proc/self")
+	if err != nil {
+		return err
 	}
+	ours := link == strconv.Itoa(pid)
 	for round := 0; round < 100; round++ {
 		C.runw_round_reset()
 		sent := map[int]bool{}
@@ -288,7 +295,17 @@ func allThreads(steps []step, lastCap int) error {
 		}
 		for _, e := range entries {
 			tid, err := strconv.Atoi(e.Name())
-			if err != nil || tid == self {
+			if err != nil {
+				continue
+			}
+			if !ours {
+				if tid, err = nsTid(e.Name()); err == unix.ESRCH {
+					continue // gone meanwhile
+				} else if err != nil {
+					return err
+				}
+			}
+			if tid == self {
 				continue
 			}
 			switch rc := C.runw_tgkill(C.int(pid), C.int(tid), C.int(threadSignal)); rc {
@@ -299,7 +316,7 @@ func allThreads(steps []step, lastCap int) error {
 				return fmt.Errorf("signal thread %d: %w", tid, unix.Errno(rc))
 			}
 		}
-		if err := waitHandled(sent); err != nil {
+		if err := waitHandled(pid, sent); err != nil {
 			return err
 		}
 		var at C.int
@@ -309,7 +326,7 @@ func allThreads(steps []step, lastCap int) error {
 			}
 			return fmt.Errorf("a thread's credentials differ after the change")
 		}
-		if C.runw_worked_count() == 0 || noNewThreads(sent, self) {
+		if C.runw_worked_count() == 0 || noNewThreads(sent, self, ours) {
 			return nil
 		}
 	}
@@ -320,13 +337,16 @@ func allThreads(steps []step, lastCap int) error {
 // is the caller): a thread cloned during the round, before its parent
 // changed, would be listed now and not be in sent. Then no further round
 // is needed; threads cloned from here on inherit the changed credentials.
-func noNewThreads(sent map[int]bool, self int) bool {
+func noNewThreads(sent map[int]bool, self int, ours bool) bool {
 	entries, err := os.ReadDir("/proc/self/task")
 	if err != nil {
 		return false
 	}
 	for _, e := range entries {
 		tid, err := strconv.Atoi(e.Name())
+		if err == nil && !ours {
+			tid, err = nsTid(e.Name())
+		}
 		if err != nil || (tid != self && !sent[tid]) {
 			return false
 		}
@@ -336,7 +356,7 @@ func noNewThreads(sent map[int]bool, self int) bool {
 
 // waitHandled waits until every thread signalled has run the handler or
 // is gone (a thread that exits with the signal pending never runs it).
-func waitHandled(sent map[int]bool) error {
+func waitHandled(pid int, sent map[int]bool) error {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n := int(C.runw_handled_count())
@@ -352,7 +372,12 @@ func waitHandled(sent map[int]bool) error {
 			if handled[tid] {
 				continue
 			}
-			if _, err := os.Stat("/proc/self/task/" + strconv.Itoa(tid)); err == nil {
+			// Alive, asked by the caller's own tid (signal 0): /proc
+			// may be an ancestor pid namespace's, where the tid names
+			// another thread or none, and a thread still to run its
+			// handler was taken for gone; the round ended, the handler
+			// was put back, and the thread kept its credentials.
+			if C.runw_tgkill(C.int(pid), C.int(tid), 0) == 0 {
 				waiting = tid
 			}
 		}
@@ -369,4 +394,26 @@ func waitHandled(sent map[int]bool) error {
 		ts := unix.Timespec{Nsec: 20_000}
 		_ = unix.Nanosleep(&ts, nil)
 	}
+}
+
+// nsTid is the id of thread name (as /proc/self/task lists it, under a
+// /proc of an ancestor pid namespace) in the caller's own pid namespace:
+// the last of its NSpid. unix.ESRCH when the thread is gone.
+func nsTid(name string) (int, error) {
+	b, err := os.ReadFile("/proc/self/task/" + name + "/status")
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
+		return 0, unix.ESRCH
+	}
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if ids, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(ids)
+			if len(f) > 0 {
+				return strconv.Atoi(f[len(f)-1])
+			}
+		}
+	}
+	return 0, fmt.Errorf("thread %s: no NSpid in its status", name)
 }
