@@ -204,14 +204,10 @@ type artifactKeeper struct {
 // artifact whose code runs once the guest runs, under the sandbox (a
 // module's start function included: wasi.DeferredStart), as with one it
 // stored in the cache.
-func compileToMemory(module, name string, kind spec.Kind, outside bool) (*os.File, error) {
-	f, _, err := compileToMemoryIn(module, name, kind, outside, nil)
-	return f, err
-}
-
-// compileToMemoryIn is compileToMemory with the child in cg's cgroup
-// (startCompile), which also returns the key of the bytes it compiled.
-func compileToMemoryIn(module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (*os.File, string, error) {
+//
+// With cg, the child is in that cgroup (startCompile); it returns the key
+// of the bytes compiled too.
+func compileToMemory(module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (*os.File, string, error) {
 	copied, info, key, _, err := openSealed(module, name, kind)
 	if err != nil {
 		return nil, "", err
@@ -700,7 +696,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (cached bool, artifact *os.Fil
 	_, _, err = fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil)
 	if errors.As(err, new(*notKeptError)) {
 		logDebugf("%v; compiling into memory for the init", err)
-		artifact, err = compileToMemory(plan.Module, plan.ModuleName, plan.Kind, true)
+		artifact, _, err = compileToMemory(plan.Module, plan.ModuleName, plan.Kind, true, nil)
 	}
 	if err != nil {
 		if compileIsFinal(err) {

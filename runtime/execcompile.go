@@ -80,7 +80,7 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 		logDebugf("%v; compiling into memory for the exec'd init", err)
 		var f *os.File
 		var key string
-		if f, key, err = compileToMemoryIn(plan.Module, plan.ModuleName, plan.Kind, false, cg); err == nil {
+		if f, key, err = compileToMemory(plan.Module, plan.ModuleName, plan.Kind, false, cg); err == nil {
 			mem = &compiledInMemory{artifact: f, key: key}
 		}
 	}

@@ -379,10 +379,10 @@ func compileInChild(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
 			// A cache that cannot keep the artifact (full, read-only) is
 			// no cache: into memory, not in-process.
 			logDebugf("init: %v; compiling into memory", err)
-			artifact, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false)
+			artifact, _, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
 		}
 	default:
-		artifact, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false)
+		artifact, _, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
 	}
 	if err != nil {
 		if compileIsFinal(err) {

@@ -319,48 +319,45 @@ func pastProxies(b *spec.Bundle) error {
 	if b.Spec.Linux == nil {
 		return nil
 	}
-	changed := map[string]string{}
+	// Validated: one pid entry at most.
+	var from, to string
 	for _, n := range b.Spec.Linux.Namespaces {
 		if n.Type == specs.PIDNamespace && n.Path != "" {
-			if p := behindProxy(n.Path); p != n.Path {
-				changed[n.Path] = p
-			}
+			from, to = n.Path, behindProxy(n.Path)
 		}
 	}
-	if len(changed) == 0 {
+	if from == to {
 		return nil
 	}
 	path := filepath.Join(b.Dir, "config.json")
-	fail := func(err error) error {
-		return fmt.Errorf("pid namespace %q is a runw container's, behind its proxy: rewrite %s for the native runtime: %w", slices.Collect(maps.Keys(changed))[0], path, err)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return fail(err)
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return fail(err)
-	}
-	linux, _ := raw["linux"].(map[string]any)
-	namespaces, _ := linux["namespaces"].([]any)
-	for _, n := range namespaces {
-		if n, ok := n.(map[string]any); ok && n["type"] == string(specs.PIDNamespace) {
-			if p, ok := n["path"].(string); ok && changed[p] != "" {
-				n["path"] = changed[p]
+	err := func() error {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		var raw map[string]any
+		if err := json.Unmarshal(data, &raw); err != nil {
+			return err
+		}
+		linux, _ := raw["linux"].(map[string]any)
+		namespaces, _ := linux["namespaces"].([]any)
+		for _, n := range namespaces {
+			if n, ok := n.(map[string]any); ok && n["type"] == string(specs.PIDNamespace) && n["path"] == from {
+				n["path"] = to
 			}
 		}
-	}
-	if data, err = json.Marshal(raw); err != nil {
-		return fail(err)
-	}
-	fi, err := os.Stat(path)
+		if data, err = json.Marshal(raw); err != nil {
+			return err
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			return err
+		}
+		return state.WriteFileAtomic(path, data, fi.Mode().Perm())
+	}()
 	if err != nil {
-		return fail(err)
+		return fmt.Errorf("pid namespace %q is a runw container's, behind its proxy: rewrite %s for the native runtime: %w", from, path, err)
 	}
-	if err := state.WriteFileAtomic(path, data, fi.Mode().Perm()); err != nil {
-		return fail(err)
-	}
-	logDebugf("pid namespace %v: the containers' own, past their proxies, for the native runtime", changed)
+	logDebugf("pid namespace %s: %s, past the proxy, for the native runtime", from, to)
 	return nil
 }

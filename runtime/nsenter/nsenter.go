@@ -123,12 +123,21 @@ static struct {
 } joins[8];
 static int njoins;
 
-static void add_join(char *order) {
+// ns_flag is the CLONE_NEW* flag of a namespace kind as /proc/<pid>/ns
+// names it, among those allowed (a mask), or 0.
+static int ns_flag(const char *kind, int allowed) {
 	static const struct {
 		const char *kind;
 		int flag;
-	} kinds[] = {{"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET}, {"ipc", CLONE_NEWIPC},
-		     {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}};
+	} kinds[] = {{"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET},
+		     {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"cgroup", CLONE_NEWCGROUP}};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		if (strcmp(kind, kinds[i].kind) == 0)
+			return kinds[i].flag & allowed;
+	return 0;
+}
+
+static void add_join(char *order) {
 	if (njoins == (int)(sizeof joins / sizeof joins[0])) {
 		errno = E2BIG;
 		fail("too many join orders at", order);
@@ -139,16 +148,14 @@ static void add_join(char *order) {
 		fail("bad join order", order);
 	}
 	*path++ = 0;
-	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
-		if (strcmp(order, kinds[i].kind) == 0) {
-			joins[njoins].flag = kinds[i].flag;
-			joins[njoins].path = path;
-			njoins++;
-			return;
-		}
+	int flag = ns_flag(order, CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP);
+	if (flag == 0) {
+		errno = EINVAL;
+		fail("bad join order", order);
 	}
-	errno = EINVAL;
-	fail("bad join order", order);
+	joins[njoins].flag = flag;
+	joins[njoins].path = path;
+	njoins++;
 }
 
 // set_oom writes process.oomScoreAdj (adj, as runw sent it) for an init
@@ -176,21 +183,14 @@ static void set_oom(const char *adj) {
 // mount its /proc, or bring up its loopback (runc's nsexec also unshares
 // after joining the user namespace).
 static int new_flags(char *kinds) {
-	static const struct {
-		const char *kind;
-		int flag;
-	} known[] = {{"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID}, {"net", CLONE_NEWNET},
-		     {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}};
 	int flags = 0;
 	for (char *save = NULL, *k = strtok_r(kinds, " ", &save); k != NULL; k = strtok_r(NULL, " ", &save)) {
-		size_t i = 0;
-		while (i < sizeof known / sizeof known[0] && strcmp(k, known[i].kind) != 0)
-			i++;
-		if (i == sizeof known / sizeof known[0]) {
+		int flag = ns_flag(k, CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS);
+		if (flag == 0) {
 			errno = EINVAL;
 			fail("bad new namespace order", k);
 		}
-		flags |= known[i].flag;
+		flags |= flag;
 	}
 	return flags;
 }
