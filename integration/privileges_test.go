@@ -692,3 +692,38 @@ func TestNprocLimitTooSmallIsRefused(t *testing.T) {
 		t.Errorf("exec as root under RLIMIT_NPROC 8: %v", res)
 	}
 }
+
+// TestExecProcessFileKeepsTheContainersOOMScore: a process given with
+// exec -p and no oomScoreAdj of its own runs with the container's, as
+// under runc (conmon and containerd's shim exec with -p); before, it
+// kept runw's caller's, so the OOM killer spared it.
+func TestExecProcessFileKeepsTheContainersOOMScore(t *testing.T) {
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	adj := 300
+	b.edit(func(s *specs.Spec) { s.Process.OOMScoreAdj = &adj })
+	r.mustRun("run", "-d", "--bundle", b.dir, "oomexec")
+	defer r.run("delete", "--force", "oomexec")
+
+	p := *b.spec.Process
+	p.OOMScoreAdj = nil
+	p.Args = []string{"/probe.wasm", "sleep", "30s"}
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	processFile := filepath.Join(t.TempDir(), "process.json")
+	if err := os.WriteFile(processFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	r.mustRun("exec", "-d", "--pid-file", pidFile, "-p", processFile, "oomexec")
+	pid, _ := os.ReadFile(pidFile)
+	got, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/oom_score_adj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(got)) != "300" {
+		t.Errorf("exec -p without oomScoreAdj: oom_score_adj %q, want the container's 300", got)
+	}
+}

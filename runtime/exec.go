@@ -395,6 +395,13 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		if len(p.Args) == 0 {
 			return nil, errors.New("args must not be empty")
 		}
+		if p.OOMScoreAdj == nil {
+			// The container's, as runc's exec gives any process: without
+			// it the process kept runw's caller's (conmon's, the shim's),
+			// and a container Kubernetes made the first the OOM killer
+			// takes had exec'd processes it spared.
+			p.OOMScoreAdj = base.OOMScoreAdj
+		}
 		return &p, nil
 	}
 	if len(o.Args) == 0 {
