@@ -224,6 +224,15 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	}
 	follow := dirflags&lookupSymlinkFollow != 0
 
+	if (t.dot != 0 || t.name == ".") && flags&unix.O_CREAT != 0 {
+		// A last "." or ".." (Linux's LAST_DOT, LAST_DOTDOT; a lone "."
+		// too, a preopen's own path) names a directory that is there:
+		// EEXIST to O_EXCL, else EISDIR, trailing slash or not.
+		if flags&unix.O_EXCL != 0 {
+			return ErrnoExist
+		}
+		return ErrnoIsdir
+	}
 	if t.slash && flags&unix.O_CREAT != 0 {
 		// Linux: a trailing slash with O_CREAT is EISDIR, whatever is there.
 		return ErrnoIsdir

@@ -255,6 +255,18 @@ static void more(void) {
 	out("rmdir with a slash", __wasi_path_remove_directory(scratch, "nd2/"));
 	open_at(scratch, ".", __WASI_OFLAGS_CREAT, 0, 0, &e);
 	out("create .", e);
+	// A last "." or "..", with or without a slash, names a directory
+	// that is there: EEXIST to CREAT|EXCL, as on Linux and wasmtime.
+	const char *dots[] = {".", "./", "rd/.", "rd/./", "rd/..", "rd/../"};
+	for (size_t i = 0; i < sizeof dots / sizeof dots[0]; i++) {
+		char name[64];
+		open_at(scratch, dots[i], __WASI_OFLAGS_CREAT | __WASI_OFLAGS_EXCL, __WASI_RIGHTS_FD_WRITE, 0, &e);
+		snprintf(name, sizeof name, "create %s exclusively", dots[i]);
+		out(name, e);
+		open_at(scratch, dots[i], __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_WRITE, 0, &e);
+		snprintf(name, sizeof name, "create %s", dots[i]);
+		out(name, e);
+	}
 	f = open_at(scratch, "rd/bb", __WASI_OFLAGS_TRUNC, __WASI_RIGHTS_FD_READ, 0, &e);
 	out("truncate without the write right", e);
 	if (e == 0)
