@@ -367,6 +367,18 @@ func TestRootlessPodman(t *testing.T) {
 		if res.stdout != "in the pod\n" {
 			t.Errorf("stdout %q, want %q", res.stdout, "in the pod\n")
 		}
+		// podman exec into a container of the pod: the exec'd init
+		// joins the user namespace and then the pid namespace the
+		// container's init is pid 1 of.
+		res = p.podman(t, "run", "-d", "--pod", pod, engProbeImage, "sleep", "60s")
+		engWant(t, res, 0)
+		inPod := strings.TrimSpace(res.stdout)
+		defer p.podman(t, "rm", "-f", "-t", "0", inPod)
+		res = p.podman(t, "exec", inPod, "/probe.wasm", "echo", "exec in the pod", "exit", "7")
+		engWant(t, res, 7)
+		if res.stdout != "exec in the pod\n" {
+			t.Errorf("exec in the pod: stdout %q, want %q", res.stdout, "exec in the pod\n")
+		}
 		// And a container joining another's user namespace by name.
 		res = p.podman(t, "run", "-d", "--network", "none", "--uidmap", "0:1:1000", engProbeImage, "sleep", "60s")
 		engWant(t, res, 0)

@@ -207,7 +207,7 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	if oflags&oflagTrunc != 0 {
 		flags |= unix.O_TRUNC
 	}
-	if oflags&oflagDirectory != 0 || t.slash {
+	if oflags&oflagDirectory != 0 {
 		flags |= unix.O_DIRECTORY
 	}
 	if fdflags&fdflagAppend != 0 {
@@ -224,21 +224,27 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	}
 	follow := dirflags&lookupSymlinkFollow != 0
 
-	if (t.dot != 0 || t.name == ".") && flags&unix.O_CREAT != 0 {
-		// A last "." or ".." (Linux's LAST_DOT, LAST_DOTDOT; a lone "."
-		// too, a preopen's own path) names a directory that is there:
-		// EEXIST to O_EXCL, else EISDIR, trailing slash or not.
-		if flags&unix.O_EXCL != 0 {
-			return ErrnoExist
-		}
-		return ErrnoIsdir
-	}
-	if t.slash && flags&unix.O_CREAT != 0 {
-		// Linux: a trailing slash with O_CREAT is EISDIR, whatever is there.
-		return ErrnoIsdir
-	}
 	var fd int
 	for {
+		// Checked again after each symlink followed: its body may end
+		// in "." or "/" too (target.follow).
+		if (t.dot != 0 || t.name == ".") && flags&unix.O_CREAT != 0 {
+			// A last "." or ".." (Linux's LAST_DOT, LAST_DOTDOT; a lone
+			// "." too, a preopen's own path) names a directory that is
+			// there: EEXIST to O_EXCL, else EISDIR, trailing slash or not.
+			if flags&unix.O_EXCL != 0 {
+				return ErrnoExist
+			}
+			return ErrnoIsdir
+		}
+		if t.slash && flags&unix.O_CREAT != 0 {
+			// Linux: a trailing slash with O_CREAT is EISDIR, whatever is
+			// there, the guest's or a symlink body's.
+			return ErrnoIsdir
+		}
+		if t.slash {
+			flags |= unix.O_DIRECTORY
+		}
 		if t.readOnly() && (write || oflags&oflagTrunc != 0) {
 			// Linux looks first: ENOENT for a missing file not to be
 			// created, EEXIST for O_CREAT|O_EXCL on one that exists; a

@@ -871,12 +871,22 @@ func (t *target) follow() (bool, Errno) {
 		return false, e
 	}
 	w.last = ""
+	// A body ending in "/" ("f/", "nowhere/") names a directory as the
+	// guest's own trailing slash does: its last name is the target's,
+	// with slash set, so that the operation answers as for "f/" itself
+	// (an O_CREAT open EISDIR, as Linux does; walked into, it was
+	// ENOTDIR or ENOENT).
+	bodySlash := false
+	for len(w.pending) > 1 && w.pending[0] == "" {
+		w.pending = w.pending[1:]
+		bodySlash = true
+	}
 	if e := w.run(); e != 0 {
 		return false, e
 	}
 	slash := t.slash
 	*t = *w.finish()
-	t.slash = slash
+	t.slash = slash || bodySlash
 	return true, 0
 }
 

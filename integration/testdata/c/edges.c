@@ -267,6 +267,27 @@ static void more(void) {
 		snprintf(name, sizeof name, "create %s", dots[i]);
 		out(name, e);
 	}
+	// Through a symlink whose body ends in "/": CREAT is EISDIR, as for
+	// the name with its slash itself, whatever is there (Linux and
+	// wasmtime); without CREAT the file is not a directory.
+	(void)__wasi_path_symlink("bb/", scratch, "rd/to-file-slash");
+	(void)__wasi_path_symlink("none/", scratch, "rd/to-none-slash");
+	(void)__wasi_path_symlink("cc/", scratch, "rd/to-dir-slash");
+	(void)__wasi_path_create_directory(scratch, "rd/cc");
+	const char *slashed[] = {"rd/to-file-slash", "rd/to-none-slash", "rd/to-dir-slash"};
+	for (size_t i = 0; i < sizeof slashed / sizeof slashed[0]; i++) {
+		char name[80];
+		__wasi_fd_t g = (__wasi_fd_t)-1;
+		e = __wasi_path_open(scratch, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, slashed[i], __WASI_OFLAGS_CREAT, __WASI_RIGHTS_FD_WRITE, 0, 0, &g);
+		snprintf(name, sizeof name, "create through %s", slashed[i]);
+		out(name, e);
+		e = __wasi_path_open(scratch, __WASI_LOOKUPFLAGS_SYMLINK_FOLLOW, slashed[i], 0, __WASI_RIGHTS_FD_READ, 0, 0, &g);
+		snprintf(name, sizeof name, "open through %s", slashed[i]);
+		out(name, e);
+		if (e == 0)
+			(void)__wasi_fd_close(g);
+	}
+	(void)__wasi_path_remove_directory(scratch, "rd/cc");
 	f = open_at(scratch, "rd/bb", __WASI_OFLAGS_TRUNC, __WASI_RIGHTS_FD_READ, 0, &e);
 	out("truncate without the write right", e);
 	if (e == 0)
