@@ -176,7 +176,9 @@ func newManager(p string, res *cgroups.Resources, skipDevices bool) (cgroups.Man
 // defaultDeviceRules are the character devices runc allows in every
 // container whatever the spec says, appended after the spec's rules as
 // runc appends them: the null, zero, full and random devices, the tty and
-// ptys (runw's init may hold a pty as the guest's stdio).
+// ptys (runw's init may hold a pty as the guest's stdio). Not runc's
+// mknod of any device nor /dev/net/tun: no wasm guest makes a node or
+// opens a tun device.
 var defaultDeviceRules = []devices.Rule{
 	{Type: devices.CharDevice, Major: 1, Minor: 3, Permissions: "rwm", Allow: true},
 	{Type: devices.CharDevice, Major: 1, Minor: 5, Permissions: "rwm", Allow: true},

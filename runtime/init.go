@@ -28,7 +28,12 @@ const stopGrace = 10 * time.Millisecond
 // stopSignals end the guest, as they would end a native process that does
 // not handle them. WASI preview1 has no signal delivery, so the guest
 // cannot handle them itself; the init stops it and exits with 128+signal,
-// the status a shell or conmon reports for a process killed by it.
+// the status a shell or conmon reports for a process killed by it. They
+// end it as pid 1 of its own pid namespace too, where the kernel gives a
+// native init only the signals it handles (busybox sleep under runc lives
+// through SIGTERM, and podman stop waits its 10 s for SIGKILL): a guest
+// that could handle SIGTERM (a Go server) would end on it, and one that
+// cannot is better stopped at once.
 //
 // The second and third lines are the rest of the signals whose default
 // action ends a process, with a core or not: sent with kill(2) (`podman

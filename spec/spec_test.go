@@ -236,23 +236,27 @@ func withSpec(mod func(*specs.Spec)) func(*testing.T, string) {
 	}
 }
 
-// An AppArmor profile or SELinux label the host cannot apply is refused
-// in runc's words (runc 1.1 fails on each on such a host); the container
-// ran unconfined by them without a word.
+// An AppArmor profile or SELinux label (process or mount) the host cannot
+// apply is refused in runc's words (runc 1.1 fails on each on such a
+// host); the container ran unconfined by them without a word.
 func TestSecurityModulesTheHostLacks(t *testing.T) {
 	for _, c := range []struct {
 		module, file, want string
-		set                func(*specs.Process)
+		set                func(*specs.Spec)
 	}{
-		{"AppArmor", "/sys/module/apparmor/parameters/enabled", "unable to apply apparmor profile", func(p *specs.Process) { p.ApparmorProfile = "containers-default" }},
-		{"SELinux", "/sys/fs/selinux/enforce", "selinux label is specified in config, but selinux is disabled or not supported", func(p *specs.Process) { p.SelinuxLabel = "system_u:system_r:container_t:s0" }},
+		{"AppArmor", "/sys/module/apparmor/parameters/enabled", "unable to apply apparmor profile", func(s *specs.Spec) { s.Process.ApparmorProfile = "containers-default" }},
+		{"SELinux", "/sys/fs/selinux/enforce", "selinux label is specified in config, but selinux is disabled or not supported", func(s *specs.Spec) { s.Process.SelinuxLabel = "system_u:system_r:container_t:s0" }},
+		// runc fails such a create on its first mount (context=: EINVAL).
+		{"SELinux", "/sys/fs/selinux/enforce", "selinux mount label is specified in config, but selinux is disabled or not supported", func(s *specs.Spec) {
+			s.Linux = &specs.Linux{MountLabel: "system_u:object_r:container_file_t:s0"}
+		}},
 	} {
 		if lsmEnabled(c.file) {
 			t.Logf("this host has %s: a spec naming it is not refused", c.module)
 			continue
 		}
 		dir := t.TempDir()
-		withSpec(func(s *specs.Spec) { c.set(s.Process) })(t, dir)
+		withSpec(c.set)(t, dir)
 		if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s named on a host without it: %v, want %q", c.module, err, c.want)
 		}

@@ -50,6 +50,11 @@ var rootfsPropagations = []string{"", "private", "rprivate", "slave", "rslave", 
 // linux.devices type runc does not know. runw makes no device node and
 // sets no propagation of its own, but a spec runc refuses must not run.
 func validateLinux(l *specs.Linux) error {
+	if l.MountLabel != "" && !lsmEnabled("/sys/fs/selinux/enforce") {
+		// As process.selinuxLabel (validateLSM); runc fails such a
+		// create on its first mount, whose context= the kernel refuses.
+		return errors.New("selinux mount label is specified in config, but selinux is disabled or not supported")
+	}
 	if !slices.Contains(rootfsPropagations, l.RootfsPropagation) {
 		return fmt.Errorf("rootfsPropagation=%s is not supported", l.RootfsPropagation)
 	}
