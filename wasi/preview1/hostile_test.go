@@ -554,3 +554,79 @@ func TestGrantsAreConfinedCopies(t *testing.T) {
 		}
 	}
 }
+
+// A path of hundreds of directories that takes runw's own walk (a ".."
+// in it, or a symlink) held a descriptor for each until the walk ended:
+// under a descriptor limit a little above what the process holds, it
+// failed with EMFILE, where Linux resolves any path up to PATH_MAX
+// without one. The walk now holds at most maxHeld, and ".." back down
+// to directories whose descriptors it closed opens them again.
+func TestDeepWalkHoldsFewDescriptors(t *testing.T) {
+	const depth = 600
+	rootfs := t.TempDir()
+	deep := rootfs
+	for i := 0; i < depth; i++ {
+		deep = filepath.Join(deep, "d")
+		if i == 4 {
+			write(t, filepath.Join(deep, "shallow"), "at 5")
+		}
+	}
+	if err := os.MkdirAll(deep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write(t, filepath.Join(deep, "f"), "at the bottom")
+	if err := os.Symlink("d", filepath.Join(rootfs, "l")); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewView([]Mount{{Guest: "/", Host: rootfs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+
+	// A limit 40 above the descriptors open now.
+	open, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lim unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	low := lim
+	low.Cur = uint64(len(open) + 40)
+	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &lim)
+
+	down := strings.Repeat("d/", depth)
+	for _, c := range []struct{ path, want string }{
+		{down + "../d/f", "at the bottom"},
+		{"l/" + strings.Repeat("d/", depth-1) + "f", "at the bottom"},
+		// Down to the bottom and back up to the fifth directory: most
+		// of those ".." reach a directory whose descriptor was closed.
+		{down + strings.Repeat("../", depth-5) + "shallow", "at 5"},
+	} {
+		// Not fromRoot, which cleans the path first: the guest's own
+		// calls hand it over as it is.
+		tg, errno := v.resolve(step{fd: v.mounts[0].fd, guest: "/", mount: 0}, c.path)
+		if errno != 0 {
+			t.Errorf("%d components (%.8s): errno %d", strings.Count(c.path, "/"), c.path, errno)
+			continue
+		}
+		fd, err := openTarget(tg, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
+		tg.close()
+		if err != nil {
+			t.Errorf("open %d components: %v", strings.Count(c.path, "/"), err)
+			continue
+		}
+		f := os.NewFile(uintptr(fd), "f")
+		b := make([]byte, 64)
+		n, _ := f.Read(b)
+		f.Close()
+		if string(b[:n]) != c.want {
+			t.Errorf("%d components: read %q, want %q", strings.Count(c.path, "/"), b[:n], c.want)
+		}
+	}
+}

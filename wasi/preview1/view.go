@@ -405,18 +405,97 @@ type walker struct {
 	// escaped is set once a symlink was followed: from then on the walk
 	// is in the container's namespace, where ".." stops at "/".
 	escaped bool
+	// held counts the descriptors of owned steps still open (maxHeld).
+	held int
 }
+
+// maxHeld bounds the descriptors a walk keeps open for the directories
+// it went through. Each step held its own until the walk ended, so a
+// path of a thousand directories ("d/d/.../d/." or one through a
+// symlink, which take this walk) failed with EMFILE at the container's
+// RLIMIT_NOFILE where Linux resolves any path up to PATH_MAX (about 2,000
+// components) without a descriptor. Beyond maxHeld the lowest steps are
+// closed (their guest paths kept) and opened again only if ".." comes
+// back down to them (reopenTop).
+const maxHeld = 16
 
 func (w *walker) top() *step { return &w.stack[len(w.stack)-1] }
 
-func (w *walker) push(s step) { w.stack = append(w.stack, s) }
+func (w *walker) push(s step) {
+	w.stack = append(w.stack, s)
+	if !s.owned {
+		return
+	}
+	w.held++
+	if w.held <= maxHeld {
+		return
+	}
+	// The lowest open owned step but the top; the start (stack[0]) and a
+	// mount's root (not owned) are never closed, so reopenTop always
+	// finds an open step below a closed one.
+	for i := 1; i < len(w.stack)-1; i++ {
+		if st := &w.stack[i]; st.owned && st.fd >= 0 {
+			unix.Close(st.fd)
+			st.fd = -1
+			w.held--
+			return
+		}
+	}
+}
 
 func (w *walker) popStep() {
 	s := w.top()
-	if s.owned {
+	if s.owned && s.fd >= 0 {
 		unix.Close(s.fd)
+		w.held--
 	}
 	w.stack = w.stack[:len(w.stack)-1]
+}
+
+// reopenTop opens the top step again if push closed it, walking its
+// guest path down from the nearest step below that is still open, one
+// component at a time, each opened O_PATH|O_NOFOLLOW|O_DIRECTORY from
+// the one before: all of them were plain directories of one mount when
+// first walked (a mount's root is never closed), and one that has become
+// a symlink since is refused (ENOTDIR), never followed, as up's walk from
+// the root refuses it. The last maxHeld/2 steps stay open, so that a run
+// of ".." walks down again once in so many steps.
+func (w *walker) reopenTop() Errno {
+	j := len(w.stack) - 1
+	if w.stack[j].fd >= 0 {
+		return 0
+	}
+	i := j - 1
+	for w.stack[i].fd < 0 {
+		i--
+	}
+	base, baseOwned := w.stack[i].fd, false
+	for k := i + 1; k <= j; k++ {
+		from, to := w.stack[k-1].guest, w.stack[k].guest
+		rel := strings.TrimPrefix(strings.TrimPrefix(to, from), "/")
+		fd := base
+		for _, c := range strings.Split(rel, "/") {
+			dir := fd
+			next, err := w.v.walkOpen(func() (int, error) {
+				return unix.Openat(dir, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			})
+			if dir != base || baseOwned {
+				unix.Close(dir)
+			}
+			if err != nil {
+				return toErrno(err)
+			}
+			fd = next
+		}
+		if k > j-maxHeld/2 {
+			w.stack[k].fd = fd
+			w.held++
+			base, baseOwned = fd, false
+		} else {
+			base, baseOwned = fd, true
+		}
+	}
+	return 0
 }
 
 // holdsOwn says the walk holds a descriptor it opened itself.
@@ -774,7 +853,7 @@ func (w *walker) up() Errno {
 			return errPathEscape
 		}
 		w.popStep()
-		return 0
+		return w.reopenTop()
 	}
 	// Inside the container's namespace: ".." stops at "/".
 	if top.guest == "/" {
@@ -783,7 +862,7 @@ func (w *walker) up() Errno {
 	parent := path.Dir(top.guest)
 	if len(w.stack) > 1 && w.stack[len(w.stack)-2].guest == parent {
 		w.popStep()
-		return 0
+		return w.reopenTop()
 	}
 	// The parent is not on the stack (the walk started below it, or
 	// jumped through an absolute link): walk to it again from the root.
