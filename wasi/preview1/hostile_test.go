@@ -630,3 +630,63 @@ func TestDeepWalkHoldsFewDescriptors(t *testing.T) {
 		}
 	}
 }
+
+// The attack on reopenTop: the walk closed the descriptors of the
+// directories low on its stack, and opens them again by name when ".."
+// comes back. A directory on the way replaced meanwhile by a symlink to
+// the host must be refused there, never followed out of the view.
+func TestDeepWalkReopenFollowsNoSwappedLink(t *testing.T) {
+	rootfs, outside := t.TempDir(), t.TempDir()
+	var names []string
+	for i := 0; i < 3*maxHeld; i++ {
+		names = append(names, fmt.Sprintf("d%d", i))
+	}
+	if err := os.MkdirAll(filepath.Join(append([]string{rootfs}, names...)...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The same tree on the host, where a followed link would lead.
+	if err := os.MkdirAll(filepath.Join(append([]string{outside}, names[2:]...)...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewView([]Mount{{Guest: "/", Host: rootfs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	w := &walker{v: v, stack: []step{{fd: v.mounts[0].fd, guest: "/", mount: 0}}}
+	defer w.release()
+	w.escaped = true // as after a symlink: ".." pops within the view
+	for _, c := range names {
+		if e := w.descend(c, true); e != 0 {
+			t.Fatalf("descend %s: errno %d", c, e)
+		}
+	}
+	if w.stack[3].fd >= 0 {
+		t.Fatalf("the walk holds %d descriptors: d2's was not closed", w.held)
+	}
+	// d2 swapped for a link to the host's copy of the tree.
+	d2 := filepath.Join(rootfs, "d0", "d1", "d2")
+	if err := os.Rename(d2, d2+"-moved"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(outside, "d2"), d2); err != nil {
+		t.Fatal(err)
+	}
+	for len(w.stack) > 1 {
+		if e := w.up(); e != 0 {
+			if e != ErrnoNotdir {
+				t.Errorf(`".." down to %s: errno %d, want ENOTDIR`, w.top().guest, e)
+			}
+			return
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(w.top().fd, &st); err != nil {
+			t.Fatal(err)
+		}
+		var out unix.Stat_t
+		if err := unix.Stat(filepath.Join(append([]string{outside}, strings.Split(strings.TrimPrefix(w.top().guest, "/d0/d1/"), "/")...)...), &out); err == nil && out.Ino == st.Ino && out.Dev == st.Dev {
+			t.Fatalf(`".." to %s reached the host's copy outside the view`, w.top().guest)
+		}
+	}
+	t.Error(`".." walked back down through the swapped link without a refusal`)
+}
