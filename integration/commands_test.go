@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +42,11 @@ func TestFeaturesDescribesWhatRunwDoes(t *testing.T) {
 	}
 	if f.Linux.MountExtensions == nil || f.Linux.MountExtensions.IDMap == nil || *f.Linux.MountExtensions.IDMap.Enabled {
 		t.Errorf("idmap must be advertised as disabled: %s", res.stdout)
+	}
+	// CRI-O reads "rro" from here for its handler's RecursiveReadOnlyMounts
+	// (TestRecursiveReadOnlyMountIsReadOnly holds runw to it).
+	if !slices.Contains(f.MountOptions, "rro") {
+		t.Errorf("rro must be advertised: %v", f.MountOptions)
 	}
 	if len(f.Hooks) != 6 || !strings.Contains(strings.Join(f.PotentiallyUnsafeConfigAnnotations, ","), "run.oci.handler") {
 		t.Errorf("hooks or unsafe annotations wrong: %s", res.stdout)

@@ -727,3 +727,66 @@ func TestExecProcessFileKeepsTheContainersOOMScore(t *testing.T) {
 		t.Errorf("exec -p without oomScoreAdj: oom_score_adj %q, want the container's 300", got)
 	}
 }
+
+// TestMountPointsAsRuncMakesThem: for the same mounts (runc's default
+// spec's, sysfs at /sys included, and a file bound at /etc/hosts), a
+// rootfs that lacks their mount points gets /proc, /sys and the file's
+// placeholder with the types and modes runc gives them. podman build
+// commits them into the image's layer, which differed under runw (/proc
+// 0555, no /sys, a 0644 file).
+func TestMountPointsAsRuncMakesThem(t *testing.T) {
+	needsRoot(t, "creates containers under runc and runw")
+	busybox := engStaticBusybox()
+	if _, err := exec.LookPath("runc"); err != nil || busybox == "" {
+		t.Skip("needs runc and a static busybox for the native side (integration/deps.sh installs them)")
+	}
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addHosts := func(s *specs.Spec) {
+		s.Process.Args = []string{"/bin/busybox", "true"}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/hosts", Type: "bind", Source: hosts, Options: []string{"rbind", "ro"}})
+	}
+	runcDir, runcSpec := busyboxBundle(t, busybox, addHosts)
+	root := t.TempDir()
+	id := fmt.Sprintf("runw-mountpoints-%d", time.Now().UnixNano())
+	// stdio to a file, never a pipe: the created container holds it.
+	out, err := os.CreateTemp(t.TempDir(), "runc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	create := exec.Command("runc", "--root", root, "create", "--bundle", runcDir, id)
+	create.Stdout, create.Stderr = out, out
+	err = create.Run()
+	exec.Command("runc", "--root", root, "delete", "--force", id).Run()
+	if err != nil {
+		msg, _ := os.ReadFile(out.Name())
+		t.Fatalf("runc create: %v\n%s", err, msg)
+	}
+
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = runcSpec.Mounts
+	})
+	r.mustRun("create", "--bundle", b.dir, "mountpoints")
+	defer r.run("delete", "--force", "mountpoints")
+
+	for _, p := range []string{"proc", "sys", "etc/hosts"} {
+		want, err := os.Lstat(filepath.Join(runcDir, "rootfs", p))
+		if err != nil {
+			t.Fatalf("runc made no %s: %v", p, err)
+		}
+		got, err := os.Lstat(filepath.Join(b.rootfs, p))
+		if err != nil {
+			t.Errorf("runw made no /%s (runc: %v)", p, want.Mode())
+			continue
+		}
+		if got.Mode() != want.Mode() {
+			t.Errorf("/%s: runw %v, runc %v", p, got.Mode(), want.Mode())
+		}
+	}
+}

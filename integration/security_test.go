@@ -403,7 +403,8 @@ func TestProcessUmask(t *testing.T) {
 	}
 }
 
-// TestRecursiveReadOnlyMountIsReadOnly: rro must never grant writes.
+// TestRecursiveReadOnlyMountIsReadOnly: rro must never grant writes, in
+// the volume nor in a mount beneath its source (runw features lists rro).
 func TestRecursiveReadOnlyMountIsReadOnly(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
@@ -413,6 +414,27 @@ func TestRecursiveReadOnlyMountIsReadOnly(t *testing.T) {
 	res := r.run("run", "--bundle", b.dir, "rro")
 	if _, err := os.Stat(filepath.Join(vol, "x")); err == nil || !strings.Contains(res.stdout, "ERR") {
 		t.Fatalf("write through an rro mount: %v", res)
+	}
+	if os.Geteuid() != 0 {
+		t.Log("a mount beneath the volume's source needs root: not tried")
+		return
+	}
+	sub := filepath.Join(vol, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(sub, unix.MNT_DETACH)
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = []specs.Mount{bindMount("/rro", vol, "rbind", "rro")}
+		s.Process.Args = []string{"/probe.wasm", "write", "/rro/sub/x", "no"}
+	})
+	res = r.run("run", "--bundle", b.dir, "rro-sub")
+	if _, err := os.Stat(filepath.Join(sub, "x")); err == nil || !strings.Contains(res.stdout, "ERR") {
+		t.Fatalf("write through a mount beneath an rro mount: %v", res)
 	}
 }
 

@@ -18,9 +18,12 @@ import (
 // running kernel's (landlock.go).
 //
 // The namespaces are those the init joins or creates (runtime/namespaces.go).
-// No idmap and no rro: runw makes no mounts, so idmapped and recursive
-// read-only mounts stay off for runw handlers (a user namespace's ids are
-// mapped, its mounts are not).
+// rro: every read-only grant is read-only all the way down, in the WASI
+// view (preview1's confine) and in the container's tree (readOnlyInRoot),
+// so "rro" is honoured as "ro" is; left out, CRI-O told kubelet that a
+// runw handler has no recursive read-only mounts, and a pod asking for
+// them was refused. No idmap: a user namespace's ids are mapped, the
+// grants' mounts are not.
 func Features() *features.Features {
 	t, f := true, false
 	actions, operators, archs, flags := seccompSupported()
@@ -32,7 +35,7 @@ func Features() *features.Features {
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions:  []string{"bind", "rbind", "ro", "rw"},
+		MountOptions:  []string{"bind", "rbind", "ro", "rro", "rw"},
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 			Capabilities: caps,

@@ -58,7 +58,8 @@ func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 	if err := unix.Fstatat(int(root.Fd()), "proc", &st, unix.AT_SYMLINK_NOFOLLOW); err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return false, errors.New(`rootfs: /proc is not a directory: filesystem "proc" must be mounted on ordinary directory`)
 	}
-	proc, err := pathrs.MkdirAllHandle(root, "proc", 0o555)
+	// 0755, as runc makes it (podman build commits it into the layer).
+	proc, err := pathrs.MkdirAllHandle(root, "proc", 0o755)
 	if err != nil {
 		return false, fmt.Errorf("rootfs: make /proc: %w", err)
 	}

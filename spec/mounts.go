@@ -90,8 +90,9 @@ type Mount struct {
 	// upperdir=, workdir=, ...), comma-separated, as mount(2) takes them.
 	OverlayData string
 	// MountPoint says an ignored kernel filesystem outside /proc and /sys
-	// (devpts at /dev/pts, mqueue at /dev/mqueue) still has its
-	// destination made, an empty directory, as runc's mount makes it.
+	// (devpts at /dev/pts, mqueue at /dev/mqueue), or sysfs at /sys, still
+	// has its destination made, an empty directory, as runc's mount makes
+	// it.
 	MountPoint bool
 }
 
@@ -271,7 +272,9 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		switch {
 		case kernelFS[m.Type] || underKernelDir(cm.Destination) || underKernelDir(literal):
 			cm.Kind = MountIgnored
-			cm.MountPoint = kernelFS[m.Type] && !underKernelDir(cm.Destination) && !underKernelDir(literal)
+			// sysfs at /sys itself too: runc makes /sys for it, and
+			// podman build commits it into the image's layer.
+			cm.MountPoint = kernelFS[m.Type] && (!underKernelDir(cm.Destination) && !underKernelDir(literal) || m.Type == "sysfs" && cm.Destination == "/sys" && literal == "/sys")
 		case UnderMask(cm.Destination, masked):
 			// Covered by a masked directory, which runc masks after
 			// every mount.

@@ -870,7 +870,7 @@ func TestMountsPodmanLike(t *testing.T) {
 		{Destination: "/proc", Source: "proc", Kind: MountIgnored},
 		{Destination: "/dev", Source: "", Kind: MountTmpfs, TmpfsData: "mode=755,size=65536k"},
 		{Destination: "/dev/pts", Source: "devpts", Kind: MountIgnored, MountPoint: true},
-		{Destination: "/sys", Source: "sysfs", ReadOnly: true, Kind: MountIgnored},
+		{Destination: "/sys", Source: "sysfs", ReadOnly: true, Kind: MountIgnored, MountPoint: true},
 		{Destination: "/sys/fs/cgroup", Source: "cgroup", ReadOnly: true, Kind: MountIgnored},
 		{Destination: "/dev/mqueue", Source: "mqueue", Kind: MountIgnored, MountPoint: true},
 		{Destination: "/dev/shm", Source: "", Kind: MountTmpfs, TmpfsData: "mode=1777,size=65536k"},

@@ -684,7 +684,11 @@ func (p *Plan) MakeMountPoints(b *spec.Bundle) error {
 		}
 	}
 	for _, d := range p.MountPoints {
-		if err := p.makeIn(d, true); err != nil {
+		// /sys is made where it can be, as runc makes it for sysfs (podman
+		// build commits it into the image's layer), but never fails
+		// create: nothing of the host's is mounted there, and a rootfs on
+		// a read-only filesystem without one ran before it was made.
+		if err := p.makeIn(d, true); err != nil && d != "/sys" {
 			return mountPointError(b, d, err)
 		}
 	}
@@ -926,7 +930,9 @@ func makeMissing(rootDir *os.File, rel string, dir, readOnly bool) (string, erro
 	if readOnly {
 		return "open", unix.EROFS
 	}
-	fd, err := unix.Openat(int(parent.Fd()), path.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	// 0755, as runc makes a file mount point: podman build commits it
+	// into the image's layer.
+	fd, err := unix.Openat(int(parent.Fd()), path.Base(rel), unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o755)
 	if err == nil {
 		unix.Close(fd)
 	} else if !errors.Is(err, unix.EEXIST) {
