@@ -396,10 +396,12 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 			return nil, errors.New("args must not be empty")
 		}
 		if p.OOMScoreAdj == nil {
-			// The container's, as runc's exec gives any process: without
-			// it the process kept runw's caller's (conmon's, the shim's),
-			// and a container Kubernetes made the first the OOM killer
-			// takes had exec'd processes it spared.
+			// The container's, as runc gives it: without it the process
+			// kept runw's caller's (conmon's, the shim's), and a
+			// container Kubernetes made the first the OOM killer takes
+			// had exec'd processes it spared. A process's own value is
+			// kept (runc 1.1 gives the container's even then; the
+			// engines copy the container's into the process anyway).
 			p.OOMScoreAdj = base.OOMScoreAdj
 		}
 		return &p, nil

@@ -52,7 +52,9 @@ var rootfsPropagations = []string{"", "private", "rprivate", "slave", "rslave", 
 func validateLinux(l *specs.Linux) error {
 	if l.MountLabel != "" && !lsmEnabled("/sys/fs/selinux/enforce") {
 		// As process.selinuxLabel (validateLSM); runc fails such a
-		// create on its first mount, whose context= the kernel refuses.
+		// create on its first labelled mount (the tmpfs at /dev, or one
+		// masking a directory, which every engine sends), whose context=
+		// the kernel refuses.
 		return errors.New("selinux mount label is specified in config, but selinux is disabled or not supported")
 	}
 	if !slices.Contains(rootfsPropagations, l.RootfsPropagation) {

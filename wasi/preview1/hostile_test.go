@@ -631,21 +631,150 @@ func TestDeepWalkHoldsFewDescriptors(t *testing.T) {
 	}
 }
 
-// The attack on reopenTop: the walk closed the descriptors of the
-// directories low on its stack, and opens them again by name when ".."
-// comes back. A directory on the way replaced meanwhile by a symlink to
-// the host must be refused there, never followed out of the view.
-func TestDeepWalkReopenFollowsNoSwappedLink(t *testing.T) {
-	rootfs, outside := t.TempDir(), t.TempDir()
+// The attack on the walk's reopening: the walk closed the descriptors
+// of the directories low on its stack and opens them again when ".."
+// comes back, through the kernel's ".." of the directory above. Whatever
+// is renamed or swapped meanwhile (a directory on the way replaced by a
+// symlink to a host copy of the tree, two trees exchanged, a directory
+// moved under another parent), every step ".." reaches is the very
+// directory walked, or the walk ends with ENOENT: never the host's copy,
+// never the other tree, never the new parent.
+func TestDeepWalkReopensOnlyWhatItWalked(t *testing.T) {
+	depth := 3 * maxHeld
 	var names []string
-	for i := 0; i < 3*maxHeld; i++ {
+	for i := 0; i < depth; i++ {
 		names = append(names, fmt.Sprintf("d%d", i))
 	}
-	if err := os.MkdirAll(filepath.Join(append([]string{rootfs}, names...)...), 0o755); err != nil {
+	for _, attack := range []string{"link", "exchange", "move"} {
+		t.Run(attack, func(t *testing.T) {
+			rootfs, outside := t.TempDir(), t.TempDir()
+			for _, top := range []string{rootfs, filepath.Join(rootfs, "other")} {
+				if err := os.MkdirAll(filepath.Join(append([]string{top}, names...)...), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.MkdirAll(filepath.Join(append([]string{outside}, names[2:]...)...), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// The inode of every directory as walked.
+			walked := map[string]uint64{}
+			dir := rootfs
+			for _, c := range names {
+				dir = filepath.Join(dir, c)
+				var st unix.Stat_t
+				if err := unix.Stat(dir, &st); err != nil {
+					t.Fatal(err)
+				}
+				walked["/"+strings.TrimPrefix(strings.TrimPrefix(dir, rootfs), "/")] = st.Ino
+			}
+			v, err := NewView([]Mount{{Guest: "/", Host: rootfs}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer v.Close()
+			w := &walker{v: v, stack: []step{{fd: v.mounts[0].fd, guest: "/", mount: 0}}}
+			defer w.release()
+			w.escaped = true // as after a symlink: ".." pops within the view
+			for _, c := range names {
+				if e := w.descend(c, true); e != 0 {
+					t.Fatalf("descend %s: errno %d", c, e)
+				}
+			}
+			if w.stack[3].fd >= 0 {
+				t.Fatalf("the walk holds %d descriptors: d2's was not closed", w.held)
+			}
+			d2 := filepath.Join(rootfs, "d0", "d1", "d2")
+			switch attack {
+			case "link":
+				// d2 swapped for a link to the host's copy of the tree.
+				if err := os.Rename(d2, d2+"-moved"); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(filepath.Join(outside, "d2"), d2); err != nil {
+					t.Fatal(err)
+				}
+			case "exchange":
+				// d0 exchanged with the other tree's d0, whose names are
+				// the same.
+				if err := unix.Renameat2(unix.AT_FDCWD, filepath.Join(rootfs, "d0"), unix.AT_FDCWD, filepath.Join(rootfs, "other", "d0"), unix.RENAME_EXCHANGE); err != nil {
+					t.Fatal(err)
+				}
+			case "move":
+				// d3 moved under another parent: ".." from it is no
+				// longer d2.
+				if err := os.Rename(filepath.Join(d2, "d3"), filepath.Join(rootfs, "other", "d3")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for len(w.stack) > 1 {
+				if e := w.up(); e != 0 {
+					if e != ErrnoNoent || attack != "move" {
+						t.Errorf(`".." down to %s: errno %d`, w.top().guest, e)
+					}
+					return
+				}
+				var st unix.Stat_t
+				if err := unix.Fstat(w.top().fd, &st); err != nil {
+					t.Fatal(err)
+				}
+				if g := w.top().guest; g != "/" && st.Ino != walked[g] {
+					t.Fatalf(`".." reached another directory than the %s walked`, g)
+				}
+			}
+			if attack == "move" {
+				t.Error(`".." went on from a directory moved under another parent`)
+			}
+		})
+	}
+}
+
+// A mount's root is never closed, and ".." from it to a closed step
+// below reopens that step by name: the walk comes back to the right
+// directory through a volume mounted below maxHeld levels.
+func TestDeepWalkClimbsOutOfADeepMount(t *testing.T) {
+	rootfs, vol := t.TempDir(), t.TempDir()
+	guest := "/" + strings.Repeat("d/", 2*maxHeld) + "vol"
+	if err := os.MkdirAll(filepath.Join(rootfs, guest), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The same tree on the host, where a followed link would lead.
-	if err := os.MkdirAll(filepath.Join(append([]string{outside}, names[2:]...)...), 0o755); err != nil {
+	write(t, filepath.Join(rootfs, filepath.Dir(guest), "marker"), "beside the volume")
+	if err := os.MkdirAll(filepath.Join(vol, strings.Repeat("e/", 2*maxHeld)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewView([]Mount{{Guest: "/", Host: rootfs}, {Guest: guest, Host: vol}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	p := strings.TrimPrefix(guest, "/") + "/" + strings.Repeat("e/", 2*maxHeld) + strings.Repeat("../", 2*maxHeld+1) + "marker"
+	tg, errno := v.resolve(step{fd: v.mounts[0].fd, guest: "/", mount: 0}, p)
+	if errno != 0 {
+		t.Fatalf("errno %d", errno)
+	}
+	fd, err := openTarget(tg, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
+	tg.close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "marker")
+	defer f.Close()
+	b := make([]byte, 64)
+	n, _ := f.Read(b)
+	if string(b[:n]) != "beside the volume" {
+		t.Errorf("read %q through the volume and back", b[:n])
+	}
+}
+
+// A symlink whose body ends in "/" names a directory: the resolver's
+// ReadFile of one that names a file finds nothing (Linux: ENOTDIR), as
+// it did before such a body marked the target instead of walking into it.
+func TestReadFileThroughASlashedLink(t *testing.T) {
+	rootfs := t.TempDir()
+	write(t, filepath.Join(rootfs, "etc", "hosts-file"), "127.0.0.1 x\n")
+	if err := os.Symlink("hosts-file/", filepath.Join(rootfs, "etc", "resolv.conf")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("hosts-file", filepath.Join(rootfs, "etc", "plain")); err != nil {
 		t.Fatal(err)
 	}
 	v, err := NewView([]Mount{{Guest: "/", Host: rootfs}})
@@ -653,40 +782,10 @@ func TestDeepWalkReopenFollowsNoSwappedLink(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	w := &walker{v: v, stack: []step{{fd: v.mounts[0].fd, guest: "/", mount: 0}}}
-	defer w.release()
-	w.escaped = true // as after a symlink: ".." pops within the view
-	for _, c := range names {
-		if e := w.descend(c, true); e != 0 {
-			t.Fatalf("descend %s: errno %d", c, e)
-		}
+	if b, err := v.ReadFile("/etc/resolv.conf"); err == nil {
+		t.Errorf("read %q through a link to hosts-file/", b)
 	}
-	if w.stack[3].fd >= 0 {
-		t.Fatalf("the walk holds %d descriptors: d2's was not closed", w.held)
+	if b, err := v.ReadFile("/etc/plain"); err != nil || string(b) != "127.0.0.1 x\n" {
+		t.Errorf("through a link to hosts-file: %q, %v", b, err)
 	}
-	// d2 swapped for a link to the host's copy of the tree.
-	d2 := filepath.Join(rootfs, "d0", "d1", "d2")
-	if err := os.Rename(d2, d2+"-moved"); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(filepath.Join(outside, "d2"), d2); err != nil {
-		t.Fatal(err)
-	}
-	for len(w.stack) > 1 {
-		if e := w.up(); e != 0 {
-			if e != ErrnoNotdir {
-				t.Errorf(`".." down to %s: errno %d, want ENOTDIR`, w.top().guest, e)
-			}
-			return
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(w.top().fd, &st); err != nil {
-			t.Fatal(err)
-		}
-		var out unix.Stat_t
-		if err := unix.Stat(filepath.Join(append([]string{outside}, strings.Split(strings.TrimPrefix(w.top().guest, "/d0/d1/"), "/")...)...), &out); err == nil && out.Ino == st.Ino && out.Dev == st.Dev {
-			t.Fatalf(`".." to %s reached the host's copy outside the view`, w.top().guest)
-		}
-	}
-	t.Error(`".." walked back down through the swapped link without a refusal`)
 }

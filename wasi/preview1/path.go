@@ -916,8 +916,14 @@ func (v *View) ReadFile(p string) ([]byte, error) {
 			// The resolver reads files, never devices (as path_open).
 			return nil, unix.EPERM
 		}
-		fd, err := openTarget(t, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW|unix.O_NONBLOCK)
-		if err == unix.ELOOP {
+		flags := unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NONBLOCK
+		if t.slash {
+			// A symlink's body ending in "/" (target.follow) names a
+			// directory: a file there is ENOTDIR, as on Linux.
+			flags |= unix.O_DIRECTORY
+		}
+		fd, err := openTarget(t, flags)
+		if err == unix.ELOOP || err == unix.ENOTDIR && t.slash {
 			followed, errno := t.follow()
 			if errno != 0 {
 				return nil, unix.ENOENT

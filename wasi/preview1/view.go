@@ -349,6 +349,9 @@ type step struct {
 	// preopen says the walk started at a preopen's descriptor: only
 	// there may ".." climb above a mount's root (walker.up).
 	preopen bool
+	// dev and ino are the directory's, kept when the walk closes its
+	// descriptor (walker.push), to open the same one again.
+	dev, ino uint64
 }
 
 // target is what a path resolved to: the object named name inside the
@@ -392,7 +395,9 @@ type target struct {
 //     symlink was followed; in the guest's own path argument, ".." above
 //     the directory descriptor is refused with EPERM, errPathEscape);
 //   - a symlink swapped for another between two steps (each step holds the
-//     descriptor it checked; a later swap changes nothing already walked);
+//     descriptor it checked, or past maxHeld steps is opened again only if
+//     it is the same directory: a later swap changes nothing already
+//     walked);
 //   - /proc magic links in a granted directory (never followed by the
 //     kernel: their text is resolved as an ordinary path in the view);
 //   - loops (ELOOP after 40 links).
@@ -415,8 +420,8 @@ type walker struct {
 // symlink, which take this walk) failed with EMFILE at the container's
 // RLIMIT_NOFILE where Linux resolves any path up to PATH_MAX (about 2,000
 // components) without a descriptor. Beyond maxHeld the lowest steps are
-// closed (their guest paths kept) and opened again only if ".." comes
-// back down to them (reopenTop).
+// closed, their device and inode kept, and opened again only if ".."
+// comes back down to them (reopen).
 const maxHeld = 16
 
 func (w *walker) top() *step { return &w.stack[len(w.stack)-1] }
@@ -431,10 +436,13 @@ func (w *walker) push(s step) {
 		return
 	}
 	// The lowest open owned step but the top; the start (stack[0]) and a
-	// mount's root (not owned) are never closed, so reopenTop always
-	// finds an open step below a closed one.
+	// mount's root (not owned) are never closed.
 	for i := 1; i < len(w.stack)-1; i++ {
 		if st := &w.stack[i]; st.owned && st.fd >= 0 {
+			var info unix.Stat_t
+			if unix.Fstat(st.fd, &info) == nil {
+				st.dev, st.ino = info.Dev, info.Ino
+			}
 			unix.Close(st.fd)
 			st.fd = -1
 			w.held--
@@ -452,50 +460,80 @@ func (w *walker) popStep() {
 	w.stack = w.stack[:len(w.stack)-1]
 }
 
-// reopenTop opens the top step again if push closed it, walking its
-// guest path down from the nearest step below that is still open, one
-// component at a time, each opened O_PATH|O_NOFOLLOW|O_DIRECTORY from
-// the one before: all of them were plain directories of one mount when
-// first walked (a mount's root is never closed), and one that has become
-// a symlink since is refused (ENOTDIR), never followed, as up's walk from
-// the root refuses it. The last maxHeld/2 steps stay open, so that a run
-// of ".." walks down again once in so many steps.
-func (w *walker) reopenTop() Errno {
-	j := len(w.stack) - 1
-	if w.stack[j].fd >= 0 {
-		return 0
+// popToParent is ".." from the top step to the one below it, which push
+// may have closed: it is opened again first (reopen).
+func (w *walker) popToParent() Errno {
+	below := &w.stack[len(w.stack)-2]
+	if below.fd < 0 {
+		fd, e := w.reopen(len(w.stack) - 2)
+		if e != 0 {
+			w.popStep()
+			return e
+		}
+		below.fd = fd
+		w.held++
 	}
+	w.popStep()
+	return 0
+}
+
+// reopen opens step j again, whose descriptor push closed, and accepts it
+// only if it is the very directory walked (its device and inode): a walk
+// never goes back into a directory it did not walk through, as it never
+// did while it held every descriptor, whatever was renamed or swapped
+// for a symlink since. From an owned step above it, the kernel's ".." of
+// that directory, its real parent, as Linux's own ".." (the name may
+// now be another directory's, or a symlink out of the view: neither is
+// looked at). From a mount's root, whose kernel ".." is the host's
+// directory holding the mount's source, by name instead, from the
+// nearest step below that is open, each component O_NOFOLLOW|O_DIRECTORY.
+// A directory moved away (not the same one there) is ENOENT.
+func (w *walker) reopen(j int) (int, Errno) {
+	var fd int
+	var err error
+	if above := w.stack[j+1]; above.owned {
+		fd, err = w.v.walkOpen(func() (int, error) {
+			return unix.Openat(above.fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+	} else {
+		fd, err = w.openByName(j)
+	}
+	if err != nil {
+		return -1, toErrno(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil || st.Dev != w.stack[j].dev || st.Ino != w.stack[j].ino {
+		unix.Close(fd)
+		return -1, ErrnoNoent
+	}
+	return fd, 0
+}
+
+// openByName opens step j's directory by its guest path from the nearest
+// step below it still open (every step's guest path lies below the one
+// before it, and no mount's root is ever closed, so the names between
+// are plain directories of one mount).
+func (w *walker) openByName(j int) (int, error) {
 	i := j - 1
 	for w.stack[i].fd < 0 {
 		i--
 	}
-	base, baseOwned := w.stack[i].fd, false
-	for k := i + 1; k <= j; k++ {
-		from, to := w.stack[k-1].guest, w.stack[k].guest
-		rel := strings.TrimPrefix(strings.TrimPrefix(to, from), "/")
-		fd := base
-		for _, c := range strings.Split(rel, "/") {
-			dir := fd
-			next, err := w.v.walkOpen(func() (int, error) {
-				return unix.Openat(dir, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			})
-			if dir != base || baseOwned {
-				unix.Close(dir)
-			}
-			if err != nil {
-				return toErrno(err)
-			}
-			fd = next
+	rel := strings.TrimPrefix(strings.TrimPrefix(w.stack[j].guest, w.stack[i].guest), "/")
+	fd := w.stack[i].fd
+	for _, c := range strings.Split(rel, "/") {
+		dir := fd
+		next, err := w.v.walkOpen(func() (int, error) {
+			return unix.Openat(dir, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		})
+		if dir != w.stack[i].fd {
+			unix.Close(dir)
 		}
-		if k > j-maxHeld/2 {
-			w.stack[k].fd = fd
-			w.held++
-			base, baseOwned = fd, false
-		} else {
-			base, baseOwned = fd, true
+		if err != nil {
+			return -1, err
 		}
+		fd = next
 	}
-	return 0
+	return fd, nil
 }
 
 // holdsOwn says the walk holds a descriptor it opened itself.
@@ -852,8 +890,7 @@ func (w *walker) up() Errno {
 			}
 			return errPathEscape
 		}
-		w.popStep()
-		return w.reopenTop()
+		return w.popToParent()
 	}
 	// Inside the container's namespace: ".." stops at "/".
 	if top.guest == "/" {
@@ -861,8 +898,7 @@ func (w *walker) up() Errno {
 	}
 	parent := path.Dir(top.guest)
 	if len(w.stack) > 1 && w.stack[len(w.stack)-2].guest == parent {
-		w.popStep()
-		return w.reopenTop()
+		return w.popToParent()
 	}
 	// The parent is not on the stack (the walk started below it, or
 	// jumped through an absolute link): walk to it again from the root.
