@@ -126,6 +126,28 @@ func (p *rootlessPodman) podman(t *testing.T, args ...string) engResult {
 
 // runw runs runw by hand as the test user, as runc's rootless users run
 // runc.
+// runDetached runs a container with podman run -d and args, removed when
+// the test ends, and returns its id.
+func (p *rootlessPodman) runDetached(t *testing.T, args ...string) string {
+	t.Helper()
+	res := p.podman(t, append([]string{"run", "-d"}, args...)...)
+	engWant(t, res, 0)
+	id := strings.TrimSpace(res.stdout)
+	t.Cleanup(func() { p.podman(t, "rm", "-f", "-t", "0", id) })
+	return id
+}
+
+// execEcho podman-execs the probe into container id to print text and
+// exit with code, and checks both.
+func (p *rootlessPodman) execEcho(t *testing.T, id, text string, code int) {
+	t.Helper()
+	res := p.podman(t, "exec", id, "/probe.wasm", "echo", text, "exit", strconv.Itoa(code))
+	engWant(t, res, code)
+	if res.stdout != text+"\n" {
+		t.Errorf("exec stdout %q, want %q", res.stdout, text+"\n")
+	}
+}
+
 func (p *rootlessPodman) runw(t *testing.T, args ...string) engResult {
 	t.Helper()
 	return p.run(t, filepath.Join(p.dir, "runw"), args...)
@@ -342,15 +364,8 @@ func TestRootlessPodman(t *testing.T) {
 	// container's user namespace first and its pid namespace after, as
 	// the first init did, and runs as root of that namespace.
 	t.Run("Exec", func(t *testing.T) {
-		res := p.podman(t, "run", "-d", "--network", "none", engProbeImage, "sleep", "60s")
-		engWant(t, res, 0)
-		id := strings.TrimSpace(res.stdout)
-		defer p.podman(t, "rm", "-f", "-t", "0", id)
-		res = p.podman(t, "exec", id, "/probe.wasm", "echo", "from exec", "exit", "6")
-		engWant(t, res, 6)
-		if res.stdout != "from exec\n" {
-			t.Errorf("exec stdout %q, want %q", res.stdout, "from exec\n")
-		}
+		id := p.runDetached(t, "--network", "none", engProbeImage, "sleep", "60s")
+		p.execEcho(t, id, "from exec", 6)
 	})
 
 	// A pod whose containers share its user namespace (keep-id, the
@@ -370,20 +385,9 @@ func TestRootlessPodman(t *testing.T) {
 		// podman exec into a container of the pod: the exec'd init
 		// joins the user namespace and then the pid namespace the
 		// container's init is pid 1 of.
-		res = p.podman(t, "run", "-d", "--pod", pod, engProbeImage, "sleep", "60s")
-		engWant(t, res, 0)
-		inPod := strings.TrimSpace(res.stdout)
-		defer p.podman(t, "rm", "-f", "-t", "0", inPod)
-		res = p.podman(t, "exec", inPod, "/probe.wasm", "echo", "exec in the pod", "exit", "7")
-		engWant(t, res, 7)
-		if res.stdout != "exec in the pod\n" {
-			t.Errorf("exec in the pod: stdout %q, want %q", res.stdout, "exec in the pod\n")
-		}
+		p.execEcho(t, p.runDetached(t, "--pod", pod, engProbeImage, "sleep", "60s"), "exec in the pod", 7)
 		// And a container joining another's user namespace by name.
-		res = p.podman(t, "run", "-d", "--network", "none", "--uidmap", "0:1:1000", engProbeImage, "sleep", "60s")
-		engWant(t, res, 0)
-		owner := strings.TrimSpace(res.stdout)
-		defer p.podman(t, "rm", "-f", "-t", "0", owner)
+		owner := p.runDetached(t, "--network", "none", "--uidmap", "0:1:1000", engProbeImage, "sleep", "60s")
 		res = p.podman(t, "run", "--rm", "--network", "none", "--userns", "container:"+owner, engProbeImage, "echo", "joined")
 		engWant(t, res, 0)
 		if res.stdout != "joined\n" {
