@@ -790,3 +790,26 @@ func TestMountPointsAsRuncMakesThem(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallFileSizeLimitWithASeccompProfile: an RLIMIT_FSIZE of a few
+// bytes (docker run --ulimit fsize=4000) with a seccomp profile (Docker's
+// and podman's default one) starts the container, as under runc; the
+// limit holds the guest's writes alone. The init had the limit when it
+// exported the filter's program through a memfd, cut short without an
+// error: create failed on "jumping past program bounds".
+func TestSmallFileSizeLimitWithASeccompProfile(t *testing.T) {
+	needsRoot(t, "loads a seccomp profile with podman's capabilities")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "started", "write", "/tmp/big", strings.Repeat("x", 100))
+	b.edit(func(s *specs.Spec) {
+		podmanProcess(s, specs.User{}, podmanCaps, podmanSeccomp(t, podmanCaps))
+		s.Process.Rlimits = append(s.Process.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_FSIZE", Hard: 10, Soft: 10})
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"})
+	})
+	res := r.run("run", "--bundle", b.dir, "fsize")
+	// The guest's write of 100 bytes past the limit of 10 ends it with
+	// 153 (128+SIGXFSZ), after it printed.
+	if res.stdout != "started\n" || res.code != 153 {
+		t.Errorf("RLIMIT_FSIZE 10 with podman's seccomp profile: %v; want started, then 153 at the write", res)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	goruntime "runtime"
 	"slices"
@@ -416,20 +417,31 @@ func checkInitAllowed(filter *libseccomp.ScmpFilter, needs []initCall) error {
 var hostBigEndian = binary.NativeEndian.Uint16([]byte{0, 1}) == 1
 
 // filterProgram is the filter as the classic BPF program libseccomp would
-// load (exported through a memfd: libseccomp 2.5 cannot export to memory).
+// load, exported through a pipe (libseccomp 2.5 cannot export to memory)
+// and read beside the export. Not through a file: the init has its
+// process.rlimits by then, and a small RLIMIT_FSIZE (`docker run --ulimit
+// fsize=4000`) cut the export short without an error, so that create
+// failed on a filter it read back malformed, where runc runs the
+// container. A pipe is no file the limit holds.
 func filterProgram(filter *libseccomp.ScmpFilter) ([]bpf.Instruction, error) {
-	fd, err := unix.MemfdCreate("runw-seccomp", unix.MFD_CLOEXEC)
+	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	f := os.NewFile(uintptr(fd), "runw-seccomp")
-	defer f.Close()
-	if err := filter.ExportBPF(f); err != nil {
+	defer r.Close()
+	read := make(chan []byte, 1)
+	go func() {
+		raw, _ := io.ReadAll(r)
+		read <- raw
+	}()
+	err = filter.ExportBPF(w)
+	w.Close()
+	raw := <-read
+	if err != nil {
 		return nil, fmt.Errorf("export the filter: %w", err)
 	}
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/self/fd/%d", fd))
-	if err != nil {
-		return nil, err
+	if len(raw) == 0 || len(raw)%8 != 0 {
+		return nil, fmt.Errorf("export the filter: %d bytes, not a program", len(raw))
 	}
 	prog := make([]bpf.Instruction, 0, len(raw)/8)
 	for i := 0; i+8 <= len(raw); i += 8 {

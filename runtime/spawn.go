@@ -209,7 +209,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	logDebugf("init %d reported: %v", cmd.Process.Pid, err)
 	switch {
 	case err == errNoReport:
-		death := deathOf(cmd, o.CgroupPath)
+		death, killed := deathOf(cmd, o.CgroupPath)
 		who := "container init"
 		if o.Exec {
 			who = "exec'd process"
@@ -217,7 +217,14 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		if pidsRefusals(pids) > refusedBefore {
 			return nil, fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(pids, o.Exec))
 		}
-		return nil, fmt.Errorf("%s exited without reporting: %s%s", who, death, o.Config.Sandbox.seccompHint())
+		hint := ""
+		if !killed {
+			// A filter's denial ends the init by SIGSYS or with a status
+			// (Go's fatal error): never by SIGKILL or the OOM killer,
+			// where the hint sent people to the wrong place.
+			hint = o.Config.Sandbox.seccompHint()
+		}
+		return nil, fmt.Errorf("%s exited without reporting: %s%s", who, death, hint)
 	case err != nil:
 		return fail(err)
 	}
@@ -266,8 +273,9 @@ func closeInheritedOnExec() {
 
 // deathOf reaps an init whose sync pipe closed without a report and says
 // what ended it: the OOM killer (the cgroup's memory.oom_control or
-// memory.events counts a kill), a signal, or an exit status.
-func deathOf(cmd *exec.Cmd, cgPath string) string {
+// memory.events counts a kill), a signal, or an exit status; killed says
+// it was the OOM killer or SIGKILL.
+func deathOf(cmd *exec.Cmd, cgPath string) (string, bool) {
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	select {
@@ -276,21 +284,21 @@ func deathOf(cmd *exec.Cmd, cgPath string) string {
 		// Alive with its pipe closed: not an init we know how to talk to.
 		cmd.Process.Kill()
 		<-done
-		return "closed its sync pipe and was killed"
+		return "closed its sync pipe and was killed", true
 	}
 	if cgPath != "" {
 		if m, err := cgroupManager(cgPath, nil); err == nil {
 			if n, err := m.OOMKillCount(); err == nil && n > 0 {
-				return fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cgPath)
+				return fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cgPath), true
 			}
 		}
 	}
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
 	switch {
 	case ok && ws.Signaled():
-		return "killed by signal " + unix.SignalName(ws.Signal())
+		return "killed by signal " + unix.SignalName(ws.Signal()), ws.Signal() == unix.SIGKILL
 	case ok && ws.Exited():
-		return fmt.Sprintf("exit status %d", ws.ExitStatus())
+		return fmt.Sprintf("exit status %d", ws.ExitStatus()), false
 	}
-	return cmd.ProcessState.String()
+	return cmd.ProcessState.String(), false
 }
