@@ -87,9 +87,12 @@ func (sb *Sandbox) applyLimits() error {
 			return fmt.Errorf("error setting rlimit type %d: %w", res, err)
 		}
 	}
-	if sb.OOMScoreAdj != nil && !oomScoreAdjIs(*sb.OOMScoreAdj) {
+	if sb.OOMScoreAdj != nil {
+		// Read back only when the write fails: in a user namespace
+		// joined by path the constructor set it already (oomEnv), and
+		// the init may no longer write its own /proc files.
 		err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*sb.OOMScoreAdj)), 0)
-		if err != nil {
+		if err != nil && !oomScoreAdjIs(*sb.OOMScoreAdj) {
 			return fmt.Errorf("set oom_score_adj to %d: %w", *sb.OOMScoreAdj, err)
 		}
 	}

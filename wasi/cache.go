@@ -400,16 +400,11 @@ func indexPath(path string) string {
 // again and keys the bytes it compiles (compileCached), so a file
 // rewritten between the two reads is never stored under the other's key.
 func (c *Cache) KeyFor(path string, text bool) (string, error) {
-	return c.keyFor(path, text, MaxModuleSize)
+	return c.KeyUpTo(path, text, MaxModuleSize)
 }
 
 // KeyUpTo is KeyFor that reads at most limit bytes.
 func (c *Cache) KeyUpTo(path string, text bool, limit int64) (string, error) {
-	return c.keyFor(path, text, limit)
-}
-
-// keyFor is KeyFor that reads at most limit bytes.
-func (c *Cache) keyFor(path string, text bool, limit int64) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", err
@@ -762,7 +757,7 @@ func (c *Cache) Has(path string, kind spec.Kind) bool {
 // container's cgroup only up to its own bound, and the module may be the
 // guest's file, which the guest can extend while it is hashed.
 func (c *Cache) HasUpTo(path string, kind spec.Kind, limit int64) bool {
-	key, err := c.keyFor(path, kind.IsText(), min(limit, MaxModuleSize))
+	key, err := c.KeyUpTo(path, kind.IsText(), min(limit, MaxModuleSize))
 	return err == nil && c.Holds(key)
 }
 

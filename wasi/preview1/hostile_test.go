@@ -3,6 +3,7 @@ package preview1
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -608,25 +609,8 @@ func TestDeepWalkHoldsFewDescriptors(t *testing.T) {
 		// of those ".." reach a directory whose descriptor was closed.
 		{down + strings.Repeat("../", depth-5) + "shallow", "at 5"},
 	} {
-		// Not fromRoot, which cleans the path first: the guest's own
-		// calls hand it over as it is.
-		tg, errno := v.resolve(step{fd: v.mounts[0].fd, guest: "/", mount: 0}, c.path)
-		if errno != 0 {
-			t.Errorf("%d components (%.8s): errno %d", strings.Count(c.path, "/"), c.path, errno)
-			continue
-		}
-		fd, err := openTarget(tg, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
-		tg.close()
-		if err != nil {
-			t.Errorf("open %d components: %v", strings.Count(c.path, "/"), err)
-			continue
-		}
-		f := os.NewFile(uintptr(fd), "f")
-		b := make([]byte, 64)
-		n, _ := f.Read(b)
-		f.Close()
-		if string(b[:n]) != c.want {
-			t.Errorf("%d components: read %q, want %q", strings.Count(c.path, "/"), b[:n], c.want)
+		if got, err := readWalked(v, c.path); err != nil || got != c.want {
+			t.Errorf("%d components (%.8s): read %q, %v; want %q", strings.Count(c.path, "/"), c.path, got, err, c.want)
 		}
 	}
 }
@@ -747,22 +731,28 @@ func TestDeepWalkClimbsOutOfADeepMount(t *testing.T) {
 	}
 	defer v.Close()
 	p := strings.TrimPrefix(guest, "/") + "/" + strings.Repeat("e/", 2*maxHeld) + strings.Repeat("../", 2*maxHeld+1) + "marker"
+	if got, err := readWalked(v, p); err != nil || got != "beside the volume" {
+		t.Errorf("read %q, %v through the volume and back", got, err)
+	}
+}
+
+// readWalked resolves p from the view's root as the guest's own calls
+// hand it over (fromRoot would clean it first), opens the file it names
+// and reads it.
+func readWalked(v *View, p string) (string, error) {
 	tg, errno := v.resolve(step{fd: v.mounts[0].fd, guest: "/", mount: 0}, p)
 	if errno != 0 {
-		t.Fatalf("errno %d", errno)
+		return "", fmt.Errorf("resolve: errno %d", errno)
 	}
 	fd, err := openTarget(tg, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW)
 	tg.close()
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	f := os.NewFile(uintptr(fd), "marker")
+	f := os.NewFile(uintptr(fd), p)
 	defer f.Close()
-	b := make([]byte, 64)
-	n, _ := f.Read(b)
-	if string(b[:n]) != "beside the volume" {
-		t.Errorf("read %q through the volume and back", b[:n])
-	}
+	b, err := io.ReadAll(f)
+	return string(b), err
 }
 
 // A symlink whose body ends in "/" names a directory: the resolver's
