@@ -234,7 +234,10 @@ func TestColdStartUnderSmallMemoryLimit(t *testing.T) {
 // it compiled outside the container, in memory, as for no cache; left to
 // the init, which tried the cache again and then compiled in-process, the
 // Go hello guest's compile took the container's 64 MiB down with the OOM
-// killer (and a 5 MB guest's init kept 144 MB resident, not 26).
+// killer (and a 5 MB guest's init kept 144 MB resident, not 26). The
+// module is compiled once, by one compile child (runw's debug log names
+// each): the artifact the cache could not keep was thrown away, and a
+// second child compiled it again, doubling a cold start.
 func TestColdStartWithACacheThatCannotKeep(t *testing.T) {
 	needsRoot(t, "mounts a small tmpfs, cgroups")
 	t.Parallel()
@@ -256,10 +259,19 @@ func TestColdStartWithACacheThatCannotKeep(t *testing.T) {
 				t.Fatalf("remount read-only: %v", err)
 			}
 		}
-		res := r.run("--cache-dir", cache, "run", "--bundle", b.dir, c.name)
+		compiles := func(step string, log string) {
+			t.Helper()
+			b, _ := os.ReadFile(log)
+			if n := strings.Count(string(b), "compile child "); n != 1 {
+				t.Errorf("%s with a %s cache: %d compile children, want 1:\n%s", step, c.name, n, b)
+			}
+		}
+		log := filepath.Join(t.TempDir(), "log")
+		res := r.run("--debug", "--log", log, "--cache-dir", cache, "run", "--bundle", b.dir, c.name)
 		if res.code != 0 || !strings.Contains(res.stdout, "Hello") {
 			t.Errorf("cold run under a 64 MiB limit with a %s cache: %v", c.name, res)
 		}
+		compiles("a cold run", log)
 		// runw exec of a module the cache misses: compiled in the
 		// container's cgroup into memory and handed over, not in the
 		// exec'd process, which kept Cranelift's memory (145 MB against
@@ -268,7 +280,9 @@ func TestColdStartWithACacheThatCannotKeep(t *testing.T) {
 		probe := newBundle(t, "probe", "sleep", "60s")
 		r.mustRun("--cache-dir", cache, "run", "--detach", "--bundle", probe.dir, c.name+"-exec")
 		pidFile := filepath.Join(t.TempDir(), "pid")
-		r.mustRun("--cache-dir", cache, "exec", "--detach", "--pid-file", pidFile, c.name+"-exec", "/probe.wasm", "sleep", "60s")
+		log = filepath.Join(t.TempDir(), "log")
+		r.mustRun("--debug", "--log", log, "--cache-dir", cache, "exec", "--detach", "--pid-file", pidFile, c.name+"-exec", "/probe.wasm", "sleep", "60s")
+		compiles("exec", log)
 		pid, _ := os.ReadFile(pidFile)
 		if rss := vmRSS(t, strings.TrimSpace(string(pid))); rss > 64<<20 {
 			t.Errorf("exec with a %s cache: the exec'd process holds %d MiB, want the artifact mapped, not compiled there", c.name, rss>>20)

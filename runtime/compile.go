@@ -49,6 +49,10 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 		hit := cache.Holds(key)
 		if !hit {
 			if key, hit, err = fillCache(cache, p, p, kind, false, nil); err != nil {
+				var notKept *notKeptError
+				if errors.As(err, &notKept) && notKept.artifact != nil {
+					notKept.artifact.Close()
+				}
 				return err
 			}
 		}
@@ -166,16 +170,62 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 		ctx, stop = cache.Landed(key, time.Second)
 		defer stop()
 	}
+	// The artifact is read into a sealed memfd first and stored from
+	// there, so that a cache that cannot keep it (a full or read-only
+	// disk) does not lose the compile: the memfd goes back to the caller
+	// with the *notKeptError (fillOrMemory), to hand to the init as one
+	// compiled into memory. Storing straight from the pipe, a failed store
+	// cost the whole compile again (13.9 s against 6.8 s for a cold run).
+	var inMemory *os.File
 	err = compileInto(ctx, copied, info.Size(), name, outside, cg, artifactKeeper{
 		where: fmt.Sprintf("the cache %q", cache.Dir),
 		keep: func(r io.Reader, limit int64, done func() error) error {
-			return cache.StoreFrom(key, r, limit, done)
+			var n int64
+			f, err := sealedMemfd("runw-artifact", func(f *os.File) (err error) {
+				n, err = wasi.ReadArtifact(f, r, limit, done)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if err := cache.StoreFrom(key, io.NewSectionReader(f, 0, n), limit, nil); err != nil {
+				inMemory = f
+				return err
+			}
+			return f.Close()
 		},
 	})
+	var notKept *notKeptError
+	if errors.As(err, &notKept) {
+		notKept.artifact = inMemory
+	} else if inMemory != nil {
+		inMemory.Close()
+	}
 	if err != nil && errors.Is(context.Cause(ctx), wasi.ErrLanded) {
 		return key, true, nil
 	}
 	return key, false, err
+}
+
+// fillOrMemory is fillCache for create, exec and the init, which hand
+// their init an artifact in memory when the cache cannot keep it: then it
+// returns that artifact (a sealed memfd, the caller's to close) and no
+// error. The module is compiled once either way; only where the memfd
+// itself could not be made (no memory for it) is it compiled again,
+// straight into memory (compileToMemory).
+func fillOrMemory(cache *wasi.Cache, module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (key string, artifact *os.File, err error) {
+	key, _, err = fillCache(cache, module, name, kind, outside, cg)
+	var notKept *notKeptError
+	if !errors.As(err, &notKept) {
+		return key, nil, err
+	}
+	if notKept.artifact != nil {
+		logDebugf("%v; the artifact is handed over from memory", err)
+		return key, notKept.artifact, nil
+	}
+	logDebugf("%v; compiling into memory", err)
+	artifact, key, err = compileToMemory(module, name, kind, outside, cg)
+	return key, artifact, err
 }
 
 // artifactKeeper is where compileInto puts the artifact the compile child
@@ -193,9 +243,8 @@ type artifactKeeper struct {
 // hands its artifact back into a memfd, sealed against any change, which
 // the init maps (wasi.Plan.Artifact) as it maps one from the cache.
 //
-// Create calls it too, outside the container (outside, as fillCache's),
-// for a cache that cannot keep the artifact, and hands the init the
-// result (compileOutside).
+// fillOrMemory calls it too, for a cache that cannot keep the artifact
+// where fillCache could not hold it in memory either.
 //
 // It stops what the init's own compile allowed: Cranelift compiling the
 // image's module in the init, before its sandbox, with the privileges it
@@ -255,6 +304,7 @@ func compileInto(parent context.Context, copied *os.File, size int64, name strin
 	if err != nil {
 		return err
 	}
+	logDebugf("compile child %d: %s", cmd.Process.Pid, name)
 	cpu, err := boundCPU(cmd.Process.Pid, bound.cpu)
 	if err != nil {
 		_ = cmd.Process.Kill()
@@ -316,15 +366,19 @@ func compileInto(parent context.Context, copied *os.File, size int64, name strin
 	if err != nil && childErr == nil && !errors.Is(err, wasi.ErrArtifactTooLarge) {
 		// The child compiled, or was never waited for: keeping the
 		// artifact failed (a full or read-only disk, no memory).
-		return &notKeptError{fmt.Errorf("compile %q: %s could not keep the artifact: %w", name, keep.where, spec.ErrnoOf(err))}
+		return &notKeptError{err: fmt.Errorf("compile %q: %s could not keep the artifact: %w", name, keep.where, spec.ErrnoOf(err))}
 	}
 	return err
 }
 
 // notKeptError is compileInto's failure to keep an artifact the child
 // compiled: a cache on a full or read-only disk, which a second try
-// would meet again.
-type notKeptError struct{ err error }
+// would meet again. fillCache sets artifact to the compiled artifact,
+// sealed in memory, where it had it (fillOrMemory).
+type notKeptError struct {
+	err      error
+	artifact *os.File
+}
 
 func (e *notKeptError) Error() string { return e.err.Error() }
 func (e *notKeptError) Unwrap() error { return e.err }
@@ -682,9 +736,9 @@ func boundMemory(pid int, bound uint64) error {
 // refused again, or stopped again, after as long.
 //
 // A cache that cannot keep the artifact (a full or read-only disk) is
-// passed by: the module is compiled again into memory and the artifact
-// handed to the init (initConfig.artifact), as for an init without a
-// cache. Left to the init, it compiled a third time, in-process, with
+// passed by: the artifact fillCache compiled is handed to the init from
+// memory (fillOrMemory, initConfig.artifact), as for an init without a
+// cache. Left to the init, it compiled again, in-process, with
 // Cranelift's working memory resident for the container's life (144 MB
 // against 26 for a 5 MB Go guest, which a 100 MB memory limit then
 // killed), after filling the same cache in vain.
@@ -693,11 +747,7 @@ func (r *Runtime) compileOutside(plan *wasi.Plan) (cached bool, artifact *os.Fil
 		return true, nil, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	_, _, err = fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil)
-	if errors.As(err, new(*notKeptError)) {
-		logDebugf("%v; compiling into memory for the init", err)
-		artifact, _, err = compileToMemory(plan.Module, plan.ModuleName, plan.Kind, true, nil)
-	}
+	_, artifact, err = fillOrMemory(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil)
 	if err != nil {
 		if compileIsFinal(err) {
 			return false, nil, err

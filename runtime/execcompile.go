@@ -71,18 +71,13 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 	logDebugf("cache miss: compiling %s in the container's cgroup", plan.ModuleName)
 	ooms := oomKills(cgPath)
 	room := compileMemoryCgroup(cgPath, cg)
-	_, _, err := fillCache(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, false, cg)
+	// A cache that cannot keep it (full, read-only): the artifact in
+	// memory, for the exec'd init, which compiled in-process, as host
+	// root before its sandbox, with Cranelift's memory resident.
+	key, f, err := fillOrMemory(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, false, cg)
 	var mem *compiledInMemory
-	if errors.As(err, new(*notKeptError)) {
-		// A cache that cannot keep it (full, read-only): into memory,
-		// for the exec'd init, which compiled in-process, as host root
-		// before its sandbox, with Cranelift's memory resident.
-		logDebugf("%v; compiling into memory for the exec'd init", err)
-		var f *os.File
-		var key string
-		if f, key, err = compileToMemory(plan.Module, plan.ModuleName, plan.Kind, false, cg); err == nil {
-			mem = &compiledInMemory{artifact: f, key: key}
-		}
+	if f != nil {
+		mem = &compiledInMemory{artifact: f, key: key}
 	}
 	roomOOMs := room.close()
 	if compileIsFinal(err) {

@@ -1,7 +1,6 @@
 package runtime
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -379,13 +378,9 @@ func compileInChild(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
 		if cfg.Cached || cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
 			return nil, nil
 		}
-		_, _, err = fillCache(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
-		if errors.As(err, new(*notKeptError)) {
-			// A cache that cannot keep the artifact (full, read-only) is
-			// no cache: into memory, not in-process.
-			logDebugf("init: %v; compiling into memory", err)
-			artifact, _, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
-		}
+		// A cache that cannot keep the artifact (full, read-only) is
+		// no cache: from memory, not compiled in-process.
+		_, artifact, err = fillOrMemory(cache, cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
 	default:
 		artifact, _, err = compileToMemory(cfg.Plan.Module, cfg.Plan.ModuleName, cfg.Plan.Kind, false, nil)
 	}
