@@ -273,11 +273,15 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			case err == nil && typ == unix.S_IFDIR:
 				return ErrnoIsdir
 			}
-			if err == nil && typ != unix.S_IFIFO && typ != unix.S_IFSOCK && !mayWrite(t) {
+			truncates := typ == unix.S_IFREG && oflags&oflagTrunc != 0
+			if err == nil && typ != unix.S_IFIFO && typ != unix.S_IFSOCK && !truncates && !mayWrite(t) {
 				// Linux checks the file's permission before the
 				// mount's read-only flag (may_open, then
 				// mnt_want_write): a user who may not write the file
-				// meets EACCES, as under runc.
+				// meets EACCES, as under runc. But a regular file
+				// opened with O_TRUNC meets the mount's flag first
+				// (do_open takes mnt_want_write before may_open, to
+				// truncate): EROFS, whoever may write it.
 				return ErrnoAcces
 			}
 			if err != nil || (typ != unix.S_IFIFO && typ != unix.S_IFSOCK) {
