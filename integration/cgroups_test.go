@@ -376,6 +376,52 @@ func TestPidsLimitTooSmallIsRefused(t *testing.T) {
 	r.mustRun("delete", "--force", "enough")
 }
 
+// TestPidsLimitOfAPodIsNamed: kubelet's pod pids limit is on the pod's
+// cgroup, above containers whose own pids.max is "max", and a cgroup v1
+// counts the refusal in the container's cgroup. An exec the pod's limit
+// refused was reported as refused by "the container's pids limit (max)",
+// sending the operator to the wrong limit; it names the pod's.
+func TestPidsLimitOfAPodIsNamed(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	if _, err := os.Stat("/sys/fs/cgroup/pids/cgroup.procs"); err != nil || cgroups.IsCgroup2UnifiedMode() {
+		t.Skip("needs a cgroup v1 pids hierarchy (cgroup v2 counts a refusal in the cgroup whose limit refused it)")
+	}
+	pod := fmt.Sprintf("/runw-test-pidspod-%d", time.Now().UnixNano())
+	podDir := filepath.Join("/sys/fs/cgroup/pids", pod)
+	// Registered before newRunw, so it runs after the container is gone.
+	t.Cleanup(func() {
+		hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+		for _, h := range hierarchies {
+			os.Remove(filepath.Join(h, pod, "ctr"))
+			os.Remove(filepath.Join(h, pod))
+		}
+	})
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: pod + "/ctr"} })
+	r.mustRun("run", "-d", "-b", b.dir, "inpod")
+	if max, err := os.ReadFile(filepath.Join(podDir, "ctr", "pids.max")); err != nil || strings.TrimSpace(string(max)) != "max" {
+		t.Fatalf("the container's own pids.max: %q %v, want max", max, err)
+	}
+	cur, _ := os.ReadFile(filepath.Join(podDir, "pids.current"))
+	n, _ := strconv.Atoi(strings.TrimSpace(string(cur)))
+	if err := os.WriteFile(filepath.Join(podDir, "pids.max"), []byte(strconv.Itoa(n+2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The exec'd process's own Go runtime says on its stderr (the
+	// exec's) that it could not make a thread, as runc's init does; runw's
+	// line comes last, and exec's status for a process it could not start
+	// is runc's, 255.
+	res := r.run("exec", "inpod", "/probe.wasm", "echo", "no-room")
+	lines := strings.Split(strings.TrimSpace(res.stderr), "\n")
+	if want := fmt.Sprintf("the pids limit (%d) of cgroup %s, above the container's, refused a thread of the exec'd process", n+2, podDir); res.code != 255 || !strings.Contains(lines[len(lines)-1], want) {
+		t.Errorf("exec with room for 2 threads in the pod: %v, want it to end saying %q", res, want)
+	}
+	os.WriteFile(filepath.Join(podDir, "pids.max"), []byte("max"), 0o644)
+	r.mustRun("delete", "--force", "inpod")
+}
+
 // TestUpdateHoldsForExecAndFiles: what `runw update` (podman update,
 // crictl update) changes holds as under runc. A process exec'd after a
 // memory update is capped by the limit in force, not by config.json's

@@ -173,11 +173,51 @@ func pidsRefusals(dir string) int64 {
 // (Go's and wasmtime's), each of which counts against pids.max, so a
 // limit a native single-process container lives with can stop it from
 // starting; an exec'd process is a second such init.
+//
+// The limit named is the one with the least room (pids.max less
+// pids.current) of the container's cgroup and its ancestors: a cgroup
+// v1 counts a refusal in the cgroup that forked, whichever ancestor's
+// limit refused it, and kubelet's pod pids limit is on the pod's cgroup,
+// above a container whose own pids.max is "max". Naming the container's
+// "max" sent the operator to the wrong limit.
 func pidsLimitHit(dir string, exec bool) string {
-	max, _ := os.ReadFile(filepath.Join(dir, "pids.max"))
-	limit := strings.TrimSpace(string(max))
+	limit := pidsLimitOf(dir)
 	if exec {
-		return fmt.Sprintf("the container's pids limit (%s) refused a thread of the exec'd process, which runs about 10 (Go and wasmtime) beside the container's own: raise the limit", limit)
+		return fmt.Sprintf("%s refused a thread of the exec'd process, which runs about 10 (Go and wasmtime) beside the container's own: raise the limit", limit)
 	}
-	return fmt.Sprintf("the container's pids limit (%s) refused a thread of the init, which runs about 10 (Go and wasmtime)", limit)
+	return fmt.Sprintf("%s refused a thread of the init, which runs about 10 (Go and wasmtime)", limit)
+}
+
+// pidsLimitOf names pidsLimitHit's limit and its pids.max: "the
+// container's pids limit (32)", or an ancestor cgroup's.
+func pidsLimitOf(dir string) string {
+	own, limit := "max", ""
+	least := int64(-1)
+	for d := dir; ; d = filepath.Dir(d) {
+		b, err := os.ReadFile(filepath.Join(d, "pids.max"))
+		if err != nil {
+			// The hierarchy's root has no pids.max.
+			break
+		}
+		v := strings.TrimSpace(string(b))
+		if d == dir {
+			own = v
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			continue
+		}
+		cur, _ := os.ReadFile(filepath.Join(d, "pids.current"))
+		used, _ := strconv.ParseInt(strings.TrimSpace(string(cur)), 10, 64)
+		if room := max(n-used, 0); least < 0 || room < least {
+			least, limit = room, fmt.Sprintf("the container's pids limit (%s)", v)
+			if d != dir {
+				limit = fmt.Sprintf("the pids limit (%s) of cgroup %s, above the container's,", v, d)
+			}
+		}
+	}
+	if limit == "" {
+		return fmt.Sprintf("the container's pids limit (%s)", own)
+	}
+	return limit
 }
