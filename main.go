@@ -566,8 +566,9 @@ func stateAction(c *cli.Context, r *runtime.Runtime) error {
 // killAction sends the signal named by the second argument (SIGTERM by
 // default).
 func killAction(c *cli.Context, r *runtime.Runtime) error {
+	// An empty signal is SIGTERM too, as runc reads it.
 	name := "SIGTERM"
-	if c.NArg() == 2 {
+	if c.NArg() == 2 && c.Args().Get(1) != "" {
 		name = c.Args().Get(1)
 	}
 	sig, err := runtime.ParseSignal(name)

@@ -17,8 +17,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// defaultPath is the search path used when process.env has no PATH, the
-// same default runc and the Go/C libraries use inside containers.
+// defaultPath is the search path used when process.env has no PATH:
+// the default engines put in a spec (containerd's, podman's). runc 1.1
+// searches nothing then ("executable file not found in $PATH"); a bare
+// module name is found where an engine's PATH would have found it.
 const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // sniffLen is how much of the entrypoint Sniff sees. Binary magic needs 8
