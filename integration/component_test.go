@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bytecodealliance/wasmtime-go/v39"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -544,6 +545,27 @@ func TestMemoryMinimumBeyondTheCapSaysWhy(t *testing.T) {
 			t.Errorf("%s under a 12 MiB limit: %v, want exit %d saying %q", c.guest, res, c.code, want)
 		}
 		r.run("delete", "-f", "bigmem")
+	}
+	// A binary module's minimum is read at create, and refused there in
+	// the same words before any compile or init: a large module's
+	// artifact loaded under a few MiB had its init killed by the OOM
+	// killer before instantiation said why (clang's, 277 MB, under 6 MiB),
+	// after a cold compile of a minute.
+	wasm, err := wasmtime.Wat2Wasm(`(module (memory (export "memory") 160) (func (export "_start")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe")
+	b.writeFile("probe.wasm", string(wasm))
+	b.edit(memoryLimit(12 << 20))
+	log := filepath.Join(t.TempDir(), "log")
+	res := r.run("--debug", "--log", log, "run", "-b", b.dir, "bigbinary")
+	if res.code != 1 || !strings.Contains(res.stderr, want+": memory minimum size of 160 pages exceeds memory limits") {
+		t.Errorf("a binary module of 160 pages under a 12 MiB limit: %v, want exit 1 saying %q", res, want)
+	}
+	oneLine(t, "bigbinary", res.stderr)
+	if l, _ := os.ReadFile(log); strings.Contains(string(l), "compile child") || strings.Contains(string(l), "spawning init") {
+		t.Errorf("a module its memory limit cannot hold was compiled or given an init:\n%s", l)
 	}
 	r.assertRootEmpty()
 }

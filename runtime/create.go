@@ -287,6 +287,9 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		logDebugf("not granted: %s", s)
 	}
 	readThrough(plan, ep)
+	if err := plan.CheckMemoryMin(); err != nil {
+		return initConfig{}, err
+	}
 	sandbox, err := sandboxFor(b.Spec)
 	if err != nil {
 		return initConfig{}, err

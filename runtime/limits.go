@@ -103,8 +103,9 @@ func nprocHeld(p *specs.Process, l *specs.Linux) bool {
 // limit no runw container can run under (runc's create fails at 1 MiB
 // too, in the kernel's refusal of the limit). It is refused instead, in
 // one line, before anything is made; a limit above it that leaves the
-// guest too little is refused at instantiation, naming the module's
-// need.
+// guest too little is refused naming the module's need: a binary
+// module's at create, before its compile (wasi.Plan.CheckMemoryMin), a
+// text module's or a component's at instantiation.
 const minMemory = 4 << 20
 
 // checkMemoryLimit refuses a memory limit below minMemory (0, -1 or

@@ -143,26 +143,63 @@ func IsGo(r io.ReaderAt, size int64) bool {
 	return found
 }
 
-// DefinedTables is the count of tables the binary core module in r (size
-// bytes) defines in its table section; 0 when it has none, or when its
-// section headers are malformed or more than maxSectionsWalked precede
-// the table section. Imported tables are not counted: WASI gives none,
-// so a module importing one fails to link anyway.
-func DefinedTables(r io.ReaderAt, size int64) int {
-	n, walked := 0, 0
-	WalkSections(r, 8, size, 5, func(id byte, _ int64, _ uint32, head []byte) bool {
-		if id == 4 {
+// DefinedLimits reads the binary core module in r (size bytes): tables
+// is the count of tables it defines in its table section, memoryMin the
+// minimum size in bytes of the first memory it defines in its memory
+// section. Each is 0 when the section is missing, when the section
+// headers are malformed or more than maxSectionsWalked precede it, and
+// memoryMin for a page size of the memory's own. Imported tables and
+// memories are not seen: WASI gives none, so a module importing one
+// fails to link anyway.
+func DefinedLimits(r io.ReaderAt, size int64) (tables int, memoryMin int64) {
+	walked := 0
+	// The memory section's head: its count, a memory's flags and its
+	// minimum, a ULEB of up to 10 bytes for a 64-bit memory.
+	WalkSections(r, 8, size, 16, func(id byte, _ int64, _ uint32, head []byte) bool {
+		switch id {
+		case 4:
 			if c, _, ok := ULEB32(head); ok {
-				n = int(c)
+				tables = int(c)
 			}
+		case 5:
+			memoryMin = firstMemoryMin(head)
 			return false
 		}
-		// Sections come in order, custom ones anywhere: past the table
+		// Sections come in order, custom ones anywhere: past the memory
 		// section's place, there is none.
 		walked++
-		return (id == 0 || id < 4) && walked < maxSectionsWalked
+		return (id == 0 || id < 5) && walked < maxSectionsWalked
 	})
-	return n
+	return tables, memoryMin
+}
+
+// firstMemoryMin reads a memory section's head: the minimum in bytes of
+// its first memory, 0 when there is none or it cannot tell.
+func firstMemoryMin(head []byte) int64 {
+	count, n, ok := ULEB32(head)
+	if !ok || count == 0 || n >= len(head) {
+		return 0
+	}
+	flags := head[n]
+	if flags&^0x07 != 0 {
+		// A page size of its own (custom-page-sizes), or not known.
+		return 0
+	}
+	var pages uint64
+	b := head[n+1:]
+	for i := 0; ; i++ {
+		if i >= 10 || i >= len(b) {
+			return 0
+		}
+		pages |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			break
+		}
+	}
+	if pages > 1<<(63-16) {
+		return 0
+	}
+	return int64(pages) << 16
 }
 
 // WalkSections reads the section headers of a binary module's or

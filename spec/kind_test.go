@@ -295,7 +295,10 @@ func TestWalkSections(t *testing.T) {
 // sections and the sections before it, and is 0 without one or for a
 // malformed module.
 func TestDefinedTables(t *testing.T) {
-	tables := func(b []byte) int { return DefinedTables(bytes.NewReader(b), int64(len(b))) }
+	tables := func(b []byte) int {
+		n, _ := DefinedLimits(bytes.NewReader(b), int64(len(b)))
+		return n
+	}
 	withTwo := moduleOf(customSection("go:buildid", []byte("x")), section(1, []byte{0}), section(3, []byte{0}), customSection("name", nil), section(4, []byte{2, 0x70, 0, 1, 0x70, 0, 1}), section(10, []byte{0}))
 	if got := tables(withTwo); got != 2 {
 		t.Errorf("a module with two tables: %d", got)
@@ -305,5 +308,29 @@ func TestDefinedTables(t *testing.T) {
 	}
 	if got := tables(withTwo[:20]); got != 0 {
 		t.Errorf("a truncated module: %d", got)
+	}
+}
+
+// TestDefinedLimits reads the first memory's minimum: a 32-bit memory
+// with and without a maximum, a 64-bit one, none, and one with a page
+// size of its own (not known: 0).
+func TestDefinedLimits(t *testing.T) {
+	limits := func(b []byte) (int, int64) { return DefinedLimits(bytes.NewReader(b), int64(len(b))) }
+	for _, c := range []struct {
+		name   string
+		mod    []byte
+		tables int
+		min    int64
+	}{
+		{"278 pages", moduleOf(section(1, []byte{0}), section(4, []byte{1, 0x70, 0, 1}), customSection("x", nil), section(5, []byte{1, 0, 0x96, 0x02}), section(10, []byte{0})), 1, 278 << 16},
+		{"min and max", moduleOf(section(5, []byte{1, 1, 2, 0x80, 0x80, 0x04})), 0, 2 << 16},
+		{"64-bit", moduleOf(section(5, []byte{1, 0x04, 0x80, 0x01})), 0, 128 << 16},
+		{"no memory", moduleOf(section(1, []byte{0}), section(10, []byte{0})), 0, 0},
+		{"own page size", moduleOf(section(5, []byte{1, 0x08, 1, 0})), 0, 0},
+		{"truncated", moduleOf(section(5, []byte{1, 0, 0x96, 0x02}))[:12], 0, 0},
+	} {
+		if tables, min := limits(c.mod); tables != c.tables || min != c.min {
+			t.Errorf("%s: %d tables, minimum %d; want %d, %d", c.name, tables, min, c.tables, c.min)
+		}
 	}
 }

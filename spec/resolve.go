@@ -43,6 +43,9 @@ type Entrypoint struct {
 	Go bool
 	// Tables is how many tables a binary module defines (DefinedTables).
 	Tables int
+	// MemoryMin is the minimum in bytes of the memory a binary module
+	// defines (DefinedLimits; 0: none, or not known).
+	MemoryMin int64
 	// File is an O_PATH handle on the file that was sniffed, opened by
 	// descriptor inside the guest's view (guestVFS.open). runw reads the
 	// module through it, never by HostPath again: between the lookup and
@@ -228,7 +231,7 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 		ep.Go = IsGo(headFirst{head[:n], f}, size)
 		// Under a memory limit, its tables share one part of the
 		// init's reserve (wasi.Plan.Tables).
-		ep.Tables = DefinedTables(headFirst{head[:n], f}, size)
+		ep.Tables, ep.MemoryMin = DefinedLimits(headFirst{head[:n], f}, size)
 	}
 	return ep, nil
 }

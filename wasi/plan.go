@@ -149,6 +149,9 @@ type Plan struct {
 	// Tables is how many tables the module defines (0: not known, or
 	// none): under a memory limit they share a quarter of the reserve.
 	Tables int `json:"tables,omitempty"`
+	// MemoryMin is the minimum in bytes of the module's own memory (0:
+	// none, or not known): CheckMemoryMin refuses a cap below it.
+	MemoryMin int64 `json:"memory_min,omitempty"`
 	// ExecCwd is process.cwd of a `runw exec` process, which the init
 	// checks is a directory in the guest's view before the guest runs (as
 	// runc's chdir fails); "" for a container's own process, whose cwd
@@ -205,6 +208,7 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		Kind:       ep.Kind,
 		Go:         ep.Go,
 		Tables:     ep.Tables,
+		MemoryMin:  ep.MemoryMin,
 		Argv:       append([]string(nil), proc.Args...),
 		Env:        env,
 		User:       User{UID: proc.User.UID, GID: proc.User.GID, AdditionalGids: proc.User.AdditionalGids, Umask: defaultUmask},

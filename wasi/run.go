@@ -258,6 +258,9 @@ func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 	if plan.Kind.IsComponent() {
 		return prepareComponent(engine, plan, cache)
 	}
+	if err := plan.CheckMemoryMin(); err != nil {
+		return nil, err
+	}
 	module, ok := handed(plan, func(path string) (*wasmtime.Module, error) {
 		return wasmtime.NewModuleDeserializeFile(engine, path)
 	})
@@ -537,6 +540,24 @@ func trapMessage(err error) string {
 	out := append([]string(nil), lines[:cutFrom]...)
 	out = append(out, fmt.Sprintf("    ... %d frames left out ...", len(frames)-2*trapFrames))
 	return strings.Join(append(out, lines[cutTo:]...), "\n")
+}
+
+// CheckMemoryMin refuses a module whose own memory's minimum is more than
+// the cap leaves it, with the words instantiation would use, before
+// anything is compiled or loaded: a large module's artifact (277 MB for
+// clang) loaded under a few MiB had the init killed by the OOM killer
+// before instantiation could say why, and a cold cache compiled it for a
+// minute first.
+func (p *Plan) CheckMemoryMin() error {
+	c := p.linearCap()
+	if c <= 0 || p.MemoryMin <= c {
+		return nil
+	}
+	msg := fmt.Sprintf("memory minimum size of %d pages exceeds memory limits", p.MemoryMin>>16)
+	if why := p.memoryRefusal(msg); why != "" {
+		return fmt.Errorf("instantiate %q: %s: %s", p.Argv[0], why, msg)
+	}
+	return fmt.Errorf("instantiate %q: %s", p.Argv[0], msg)
 }
 
 // memoryRefusal says, of wasmtime's refusal msg of a memory the cap
