@@ -120,6 +120,14 @@ func TestCreateRefusesBadBundles(t *testing.T) {
 		{"misspelt annotation of runw's", func(b *bundle) {
 			b.edit(func(s *specs.Spec) { s.Annotations = map[string]string{"io.github.runw.net.conect": "10.0.0.1"} })
 		}, `annotation "io.github.runw.net.conect": runw reads no such annotation`},
+		// podman generate kube writes a container's annotation as
+		// KEY/NAME, and podman kube play gives it to every container of
+		// the pod unapplied: said so, not called a misspelling.
+		{"generate kube's per-container annotation", func(b *bundle) {
+			b.edit(func(s *specs.Spec) {
+				s.Annotations = map[string]string{"io.github.runw.net.listen/web": "0.0.0.0:8080"}
+			})
+		}, `annotation "io.github.runw.net.listen/web": podman generate kube's form of io.github.runw.net.listen for container "web", which podman kube play gives every container of the pod without applying it: set io.github.runw.net.listen in the pod's metadata.annotations`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

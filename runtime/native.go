@@ -72,11 +72,22 @@ var ownAnnotations = []string{wasi.AnnotationNet, wasi.AnnotationNetListen, wasi
 // io.github.runw.net.conect kept the whole network of its namespace, one
 // given io.github.runw.seccmp ran without runw's filter, and no one was
 // told.
+//
+// `podman generate kube` writes a container's annotation as KEY/NAME in
+// the pod's annotations, and podman 4's `kube play` gives that key, as it
+// is, to every container of the pod, which runw cannot tell apart (no
+// annotation names the container). Dropped, a narrowing would be lost;
+// it is refused saying what happened and what to write instead.
 func checkOwnAnnotations(a map[string]string) error {
 	for _, k := range slices.Sorted(maps.Keys(a)) {
-		if l := strings.ToLower(k); (l == "io.github.runw" || strings.HasPrefix(l, "io.github.runw.")) && !slices.Contains(ownAnnotations, k) {
-			return fmt.Errorf("annotation %q: runw reads no such annotation; its own are %s", k, strings.Join(ownAnnotations, ", "))
+		l := strings.ToLower(k)
+		if (l != "io.github.runw" && !strings.HasPrefix(l, "io.github.runw.")) || slices.Contains(ownAnnotations, k) {
+			continue
 		}
+		if own, name, ok := strings.Cut(k, "/"); ok && slices.Contains(ownAnnotations, own) {
+			return fmt.Errorf("annotation %q: podman generate kube's form of %s for container %q, which podman kube play gives every container of the pod without applying it: set %s in the pod's metadata.annotations (it applies to every container of the pod), or remove it", k, own, name, own)
+		}
+		return fmt.Errorf("annotation %q: runw reads no such annotation; its own are %s", k, strings.Join(ownAnnotations, ", "))
 	}
 	return nil
 }
