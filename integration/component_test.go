@@ -567,6 +567,13 @@ func TestMemoryMinimumBeyondTheCapSaysWhy(t *testing.T) {
 	if l, _ := os.ReadFile(log); strings.Contains(string(l), "compile child") || strings.Contains(string(l), "spawning init") {
 		t.Errorf("a module its memory limit cannot hold was compiled or given an init:\n%s", l)
 	}
+	// The same module cut short is refused for what it is, by its
+	// compile, not blamed on the limit.
+	b.writeFile("probe.wasm", string(wasm[:len(wasm)-1]))
+	res = r.run("run", "-b", b.dir, "cutbinary")
+	if res.code != 1 || strings.Contains(res.stderr, "memory limits") || !strings.Contains(res.stderr, "failed to parse") {
+		t.Errorf("a truncated module under a 12 MiB limit: %v, want its parse error", res)
+	}
 	r.assertRootEmpty()
 }
 

@@ -152,10 +152,16 @@ func IsGo(r io.ReaderAt, size int64) bool {
 // memories are not seen: WASI gives none, so a module importing one
 // fails to link anyway.
 func DefinedLimits(r io.ReaderAt, size int64) (tables int, memoryMin int64) {
-	walked := 0
+	walked, rank, sound := 0, 0, true
 	// The memory section's head: its count, a memory's flags and its
 	// minimum, a ULEB of up to 10 bytes for a 64-bit memory.
-	WalkSections(r, 8, size, 16, func(id byte, _ int64, _ uint32, head []byte) bool {
+	whole := WalkSections(r, 8, size, 16, func(id byte, _ int64, _ uint32, head []byte) bool {
+		walked++
+		if id != 0 {
+			next, known := sectionRank[id]
+			sound = sound && known && next > rank
+			rank = next
+		}
 		switch id {
 		case 4:
 			if c, _, ok := ULEB32(head); ok {
@@ -163,18 +169,28 @@ func DefinedLimits(r io.ReaderAt, size int64) (tables int, memoryMin int64) {
 			}
 		case 5:
 			memoryMin = firstMemoryMin(head)
-			return false
 		}
-		// Sections come in order, custom ones anywhere: past the memory
-		// section's place, there is none.
-		walked++
-		return (id == 0 || id < 5) && walked < maxSectionsWalked
+		return walked < maxSectionsWalked
 	})
+	// The minimum is taken only from a module whose sections are whole
+	// and in order: a truncated or disordered one is refused by its
+	// compile, in wasmtime's words, not for its memory (CheckMemoryMin
+	// runs first).
+	if !whole || !sound || walked >= maxSectionsWalked {
+		memoryMin = 0
+	}
 	return tables, memoryMin
 }
 
+// sectionRank is the place of each known section in a module, by id:
+// the tag section (13) comes between memory and global, data count (12)
+// before code.
+var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
 // firstMemoryMin reads a memory section's head: the minimum in bytes of
-// its first memory, 0 when there is none or it cannot tell.
+// its first memory, 0 when there is none or it cannot tell, or when the
+// minimum is more than its kind of memory may have (65,536 pages for a
+// 32-bit memory, 2^48 for a 64-bit one), which the compile refuses.
 func firstMemoryMin(head []byte) int64 {
 	count, n, ok := ULEB32(head)
 	if !ok || count == 0 || n >= len(head) {
@@ -196,7 +212,11 @@ func firstMemoryMin(head []byte) int64 {
 			break
 		}
 	}
-	if pages > 1<<(63-16) {
+	most := uint64(1) << 16
+	if flags&0x04 != 0 {
+		most = 1 << 48
+	}
+	if pages > most {
 		return 0
 	}
 	return int64(pages) << 16

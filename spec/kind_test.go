@@ -328,6 +328,13 @@ func TestDefinedLimits(t *testing.T) {
 		{"no memory", moduleOf(section(1, []byte{0}), section(10, []byte{0})), 0, 0},
 		{"own page size", moduleOf(section(5, []byte{1, 0x08, 1, 0})), 0, 0},
 		{"truncated", moduleOf(section(5, []byte{1, 0, 0x96, 0x02}))[:12], 0, 0},
+		// Broken modules are refused by their compile, not for memory.
+		{"cut after its memory", moduleOf(section(5, []byte{1, 0, 0x96, 0x02}), section(10, []byte{1, 2, 3}))[:16], 0, 0},
+		{"memory before table", moduleOf(section(5, []byte{1, 0, 0x96, 0x02}), section(4, []byte{1, 0x70, 0, 1})), 1, 0},
+		{"unknown section", moduleOf(section(5, []byte{1, 0, 0x96, 0x02}), section(20, nil)), 0, 0},
+		{"65537 pages of 32 bits", moduleOf(section(5, []byte{1, 0, 0x81, 0x80, 0x04})), 0, 0},
+		{"65536 pages of 32 bits", moduleOf(section(5, []byte{1, 0, 0x80, 0x80, 0x04})), 0, 65536 << 16},
+		{"a tag section after memory", moduleOf(section(5, []byte{1, 0, 3}), section(13, []byte{0}), section(6, []byte{0})), 0, 3 << 16},
 	} {
 		if tables, min := limits(c.mod); tables != c.tables || min != c.min {
 			t.Errorf("%s: %d tables, minimum %d; want %d, %d", c.name, tables, min, c.tables, c.min)
