@@ -1215,18 +1215,24 @@ func TestBlockingPipeWritesAreWhole(t *testing.T) {
 // TestNestedPathsAtTheDescriptorLimit: a guest holding every descriptor
 // its RLIMIT_NOFILE allows still stats a nested path, and opens one once
 // a descriptor is free, as on Linux, whose lookup takes no descriptor.
-// runw's walk opens one for each directory on the way: both were EMFILE.
+// runw's walk opens one for each directory on the way: both were EMFILE,
+// and past one spare descriptor so was any path with a ".." or a link
+// into a deep directory (/d/sub/a/b/c/../../../f).
 func TestNestedPathsAtTheDescriptorLimit(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
 	b := netBundle(t, netGuest(t, "emfile"))
 	b.writeFile("d/sub/f", "x")
+	b.writeFile("d/sub/a/b/c/g", "y")
+	if err := os.Symlink("sub/a/b/c", filepath.Join(b.rootfs, "d", "deep")); err != nil {
+		t.Fatal(err)
+	}
 	b.edit(func(s *specs.Spec) {
 		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 256, Soft: 256}}
 	})
 	res := r.run("run", "-b", b.dir, "emfile")
-	if res.code != 0 || res.stdout != "stat=0\nopen=0\n" {
-		t.Errorf("stat and open of /d/sub/f at RLIMIT_NOFILE: %v; want both to succeed", res)
+	if want := "stat=0\nstat deep=0\nstat link=0\nopen=0\nopen deep=0\n"; res.code != 0 || res.stdout != want {
+		t.Errorf("stat and open of nested paths at RLIMIT_NOFILE: %v; want every one to succeed:\n%s", res, want)
 	}
 }
 

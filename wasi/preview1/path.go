@@ -300,12 +300,12 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			return ErrnoPerm
 		}
 		var err error
-		// At the descriptor limit the view's spare makes room when the
-		// walk holds a descriptor of its own, which the kernel's lookup
-		// would not have taken (it takes the new descriptor before it
-		// creates anything).
+		// At the descriptor limit the view's spares and the walk's own
+		// steps below the top make room when the walk holds a descriptor
+		// of its own, which the kernel's lookup would not have taken (it
+		// takes the new descriptor before it creates anything).
 		if t.w.holdsOwn() {
-			fd, err = t.w.v.walkOpen(func() (int, error) { return openTarget(t, flags) })
+			fd, err = t.w.open(len(t.w.stack)-1, func() (int, error) { return openTarget(t, flags) })
 		} else {
 			fd, err = openTarget(t, flags)
 		}

@@ -84,14 +84,16 @@ type View struct {
 	// file, without end; one that took /dev/stdout for the link it was
 	// listed as met EINVAL from readlink.
 	devicesIn map[string]map[string]dirent
-	// spare is a descriptor held in reserve (a duplicate of the rootfs's,
-	// -1 while given up): a walk opens a descriptor for each directory
-	// on its way, where the kernel's own lookup needs none, so a guest
-	// at its RLIMIT_NOFILE met EMFILE on stat("/d/sub/f"), and on an
-	// open with one descriptor left, that Linux answers. The walk gives
-	// the spare up for the descriptor it needs (walkOpen), and takes it
-	// back when it is done, once a descriptor is free again.
-	spare atomic.Int32
+	// spares are descriptors held in reserve (duplicates of the
+	// rootfs's, -1 while given up): a walk opens a descriptor for each
+	// directory on its way, where the kernel's own lookup needs none, so
+	// a guest at its RLIMIT_NOFILE met EMFILE on stat("/d/sub/f"), and on
+	// an open with one descriptor left, that Linux answers. The walk
+	// gives them up for the descriptors it needs (walkOpen), and takes
+	// them back when it is done, once descriptors are free again. Two:
+	// past them the walk closes the steps it holds but the top (walker.open),
+	// and going down it needs the top's and the next one's at once.
+	spares [2]atomic.Int32
 }
 
 // haveOpenat2 is cleared where the kernel has no openat2 (before 5.6):
@@ -113,7 +115,9 @@ func NewView(mounts []Mount) (*View, error) {
 		return nil, fmt.Errorf("the container's view must start with the rootfs at /")
 	}
 	v := &View{byGuest: map[string]int{}}
-	v.spare.Store(-1)
+	for i := range v.spares {
+		v.spares[i].Store(-1)
+	}
 	for _, m := range mounts {
 		m.Guest = path.Clean("/" + m.Guest)
 		fd, dir, err := openGrant(m.Host, m.Guest)
@@ -138,27 +142,35 @@ func NewView(mounts []Mount) (*View, error) {
 	return v, nil
 }
 
-// keepSpare takes the spare descriptor back, if it was given up and a
-// descriptor is free.
+// keepSpare takes the spare descriptors back, those given up, while
+// descriptors are free.
 func (v *View) keepSpare() {
-	if v.spare.Load() >= 0 || len(v.mounts) == 0 {
+	if len(v.mounts) == 0 {
 		return
 	}
-	fd, err := unix.FcntlInt(uintptr(v.mounts[0].fd), unix.F_DUPFD_CLOEXEC, 0)
-	if err != nil {
-		return
-	}
-	if !v.spare.CompareAndSwap(-1, int32(fd)) {
-		unix.Close(fd)
+	for i := range v.spares {
+		if v.spares[i].Load() >= 0 {
+			continue
+		}
+		fd, err := unix.FcntlInt(uintptr(v.mounts[0].fd), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			return
+		}
+		if !v.spares[i].CompareAndSwap(-1, int32(fd)) {
+			unix.Close(fd)
+		}
 	}
 }
 
 // walkOpen opens one of a walk's own descriptors; at the descriptor limit
-// it gives up the spare and tries once more.
+// it gives up a spare and tries again, once for each.
 func (v *View) walkOpen(open func() (int, error)) (int, error) {
 	fd, err := open()
-	if err == unix.EMFILE {
-		if spare := v.spare.Swap(-1); spare >= 0 {
+	for i := range v.spares {
+		if err != unix.EMFILE {
+			break
+		}
+		if spare := v.spares[i].Swap(-1); spare >= 0 {
 			unix.Close(int(spare))
 			fd, err = open()
 		}
@@ -327,8 +339,10 @@ func openGrant(host, guest string) (fd int, dir bool, err error) {
 
 // Close releases the mount descriptors.
 func (v *View) Close() {
-	if spare := v.spare.Swap(-1); spare >= 0 {
-		unix.Close(int(spare))
+	for i := range v.spares {
+		if spare := v.spares[i].Swap(-1); spare >= 0 {
+			unix.Close(int(spare))
+		}
 	}
 	for _, m := range v.mounts {
 		unix.Close(m.fd)
@@ -432,13 +446,17 @@ func (w *walker) push(s step) {
 		return
 	}
 	w.held++
-	if w.held <= maxHeld {
-		return
+	if w.held > maxHeld {
+		w.shed(-1)
 	}
-	// The lowest open owned step but the top; the start (stack[0]) and a
-	// mount's root (not owned) are never closed.
+}
+
+// shed closes the lowest open owned step but the top and step keep,
+// keeping its device and inode (reopen), and says whether there was one.
+// The start (stack[0]) and a mount's root (not owned) are never closed.
+func (w *walker) shed(keep int) bool {
 	for i := 1; i < len(w.stack)-1; i++ {
-		if st := &w.stack[i]; st.owned && st.fd >= 0 {
+		if st := &w.stack[i]; st.owned && st.fd >= 0 && i != keep {
 			var info unix.Stat_t
 			if unix.Fstat(st.fd, &info) == nil {
 				st.dev, st.ino = info.Dev, info.Ino
@@ -446,7 +464,24 @@ func (w *walker) push(s step) {
 			unix.Close(st.fd)
 			st.fd = -1
 			w.held--
-			return
+			return true
+		}
+	}
+	return false
+}
+
+// open is walkOpen for the walk: past the view's spares, at the
+// descriptor limit it closes the steps it holds, lowest first, but the
+// top and step keep, whose descriptor open uses (shed), and tries again.
+// So a walk of any depth needs two descriptors at a time where Linux's
+// lookup needs none: a guest at its RLIMIT_NOFILE met EMFILE from a
+// stat of "/d/d/d/../../../f", and from a path through a link into a
+// deep directory, once the spare was gone.
+func (w *walker) open(keep int, open func() (int, error)) (int, error) {
+	for {
+		fd, err := w.v.walkOpen(open)
+		if err != unix.EMFILE || !w.shed(keep) {
+			return fd, err
 		}
 	}
 }
@@ -492,7 +527,7 @@ func (w *walker) reopen(j int) (int, Errno) {
 	var fd int
 	var err error
 	if above := w.stack[j+1]; above.owned {
-		fd, err = w.v.walkOpen(func() (int, error) {
+		fd, err = w.open(j+1, func() (int, error) {
 			return unix.Openat(above.fd, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		})
 	} else {
@@ -522,7 +557,7 @@ func (w *walker) openByName(j int) (int, error) {
 	fd := w.stack[i].fd
 	for _, c := range strings.Split(rel, "/") {
 		dir := fd
-		next, err := w.v.walkOpen(func() (int, error) {
+		next, err := w.open(i, func() (int, error) {
 			return unix.Openat(dir, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		})
 		if dir != w.stack[i].fd {
@@ -719,7 +754,7 @@ func (w *walker) fast(p string) Errno {
 			// The walk, step by step, says what of it is too long.
 			return 0
 		}
-		fd, err := w.v.walkOpen(func() (int, error) {
+		fd, err := w.open(0, func() (int, error) {
 			return unix.Openat2(start.fd, dir, &unix.OpenHow{
 				Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_CLOEXEC,
 				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
@@ -792,7 +827,7 @@ func (w *walker) descendAs(c, guest string, followLinks bool) Errno {
 		w.push(step{fd: mp.fd, guest: guest, mount: i})
 		return 0
 	}
-	fd, err := w.v.walkOpen(func() (int, error) {
+	fd, err := w.open(len(w.stack)-1, func() (int, error) {
 		return unix.Openat(top.fd, c, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {

@@ -1,5 +1,5 @@
-/* emfile: opens "/" until EMFILE, then at the limit stats a nested path,
- * closes one descriptor and opens a nested file, and prints each result
+/* emfile: opens "/" until EMFILE, then at the limit stats nested paths,
+ * closes one descriptor and opens nested files, and prints each result
  * (0 or the errno's name), as a server at its RLIMIT_NOFILE would meet
  * them. Linux needs no descriptor for stat and one for open. */
 #include <errno.h>
@@ -26,9 +26,19 @@ int main(void) {
 	struct stat st;
 	int r = stat("/d/sub/f", &st);
 	printf("stat=%s\n", r == 0 ? "0" : strerror(errno));
+	/* Paths runw walks step by step (a "..", a link into a deep
+	 * directory): each step is a descriptor of runw's. */
+	r = stat("/d/sub/a/b/c/../../../f", &st);
+	printf("stat deep=%s\n", r == 0 ? "0" : strerror(errno));
+	r = stat("/d/deep/../../../f", &st);
+	printf("stat link=%s\n", r == 0 ? "0" : strerror(errno));
 	close(last);
 	int fd = open("/d/sub/f", O_RDONLY);
 	printf("open=%s\n", fd >= 0 ? "0" : strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	fd = open("/d/deep/../../../a/b/c/../../../f", O_RDONLY);
+	printf("open deep=%s\n", fd >= 0 ? "0" : strerror(errno));
 	fprintf(stderr, "%d descriptors opened\n", n);
 	return 0;
 }
