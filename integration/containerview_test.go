@@ -581,7 +581,7 @@ func TestContainerViewFileBindMounts(t *testing.T) {
 }
 
 // The devices every container has: /dev/null, /dev/zero, /dev/full,
-// /dev/urandom and /dev/tty behave as on Linux.
+// /dev/urandom, /dev/random and /dev/tty behave as on Linux.
 func TestContainerViewDevices(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
@@ -593,6 +593,9 @@ func TestContainerViewDevices(t *testing.T) {
 	p.add("OK", "writen", "/dev/zero", "10")
 	p.add("urandom", "readn", "/dev/urandom", "64")
 	p.add("ERR", "openw", "/dev/tty", "prompt> ")
+	// Written at once, as on Linux, though it never polls writable: the
+	// write waited for POLLOUT and never returned.
+	p.add("OK", "writen", "/dev/random", "10")
 	b := newBundle(t, "probe", p.args...)
 	b.edit(func(s *specs.Spec) { s.Mounts = engineMounts() })
 	res := r.run("run", "-b", b.dir, "devices")

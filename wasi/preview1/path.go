@@ -367,7 +367,12 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 		// answers it; a poll first (the blocking way) waited for a
 		// writer that may never come, since poll reports nothing on a
 		// FIFO that has never had one.
-		if st.Mode&unix.S_IFMT == unix.S_IFIFO && unix.SetNonblock(fd, true) == nil {
+		// So is a character device's but a terminal's: /dev/random is
+		// written at once, as on Linux, but never polls writable (since
+		// Linux 5.18 only before the pool is ready), and a write that
+		// waited for POLLOUT first never returned.
+		typ := st.Mode & unix.S_IFMT
+		if (typ == unix.S_IFIFO || typ == unix.S_IFCHR && !isTerminal(fd)) && unix.SetNonblock(fd, true) == nil {
 			e.hostNonblock = true
 		}
 	default:
