@@ -622,6 +622,21 @@ func TestContainerViewDevices(t *testing.T) {
 	}
 }
 
+// TestDeviceReadsAreWhole: a raw read of /dev/urandom or /dev/zero is
+// whole, as on Linux. Made non-blocking on the host (so that a write to
+// /dev/random is not held for a POLLOUT it never reports), the devices
+// were read in a raw system call, which Go's scheduler interrupts with
+// SIGURG, and the kernel ended every 4 MiB read of /dev/urandom early.
+func TestDeviceReadsAreWhole(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := netBundle(t, netGuest(t, "devread"))
+	res := r.run("run", "-b", b.dir, "devread")
+	if want := "/dev/urandom short=0\n/dev/zero short=0\n"; res.code != 0 || res.stdout != want {
+		t.Errorf("16 reads of 4 MiB from each device: %v; want every read whole:\n%s", res, want)
+	}
+}
+
 // The attack: runw run (and runw exec) without -t, from a shell whose
 // controlling terminal is the admin's. /dev/tty means the opener's
 // controlling terminal, and the guest must not reach that one: every init

@@ -76,6 +76,7 @@ type netGuestBuild struct {
 //	access        testdata/c/access.c: access(W_OK), then open(O_WRONLY) and a write
 //	bigwrite      testdata/c/bigwrite.c: 64 raw 1 MiB writes to stdout, short ones counted
 //	emfile        testdata/c/emfile.c: stat and open of a nested path at RLIMIT_NOFILE
+//	devread       testdata/c/devread.c: raw 4 MiB reads of /dev/urandom and /dev/zero, short ones counted
 //	ssockets      testdata/net/stealth/sockets: Go's net API at its edges (TestNetGoSocketsAsNative)
 //	ssockets-native the same program for linux/amd64
 //	sockets       testdata/net/c/sockets.c: TCP and UDP at their edges (TestNetSocketsAsNative)
@@ -144,7 +145,7 @@ func buildNetGuest(name string) (path, skip string, err error) {
 			return "", "", fmt.Errorf("%s: %v: %s", strings.Join(cmd.Args, " "), err, lastLines(string(b), 5))
 		}
 		return out, "", nil
-	case "echo", "netc", "isatty", "edges", "sockets", "append", "access", "bigwrite", "emfile":
+	case "echo", "netc", "isatty", "edges", "sockets", "append", "access", "bigwrite", "emfile", "devread":
 		file := filepath.Join(src, "c", name+".c")
 		if name != "echo" && name != "netc" && name != "sockets" { // not a network guest
 			file = filepath.Join(root, "integration", "testdata", "c", name+".c")

@@ -76,7 +76,11 @@ func (h *Host) ioOnce(e *fdEntry, bufs [][]byte, write bool, offset int64) (int,
 		}
 		var n int
 		var err error
-		if e.hostNonblock && offset < 0 {
+		// Not a device's: in a raw system call Go's scheduler preempts
+		// the thread with SIGURG, and the kernel ends a long read of
+		// /dev/urandom or /dev/zero at the page the signal met, where a
+		// native read is whole.
+		if e.hostNonblock && offset < 0 && e.filetype != filetypeCharacterDevice {
 			n, err = h.nonblockIO(e.hostFd, bufs, write)
 		} else if write && offset < 0 && e.appendEmulated {
 			n, err = appendWrite(e.hostFd, bufs)
