@@ -195,14 +195,17 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 			return f.Close()
 		},
 	})
+	if err != nil && errors.Is(context.Cause(ctx), wasi.ErrLanded) {
+		if inMemory != nil {
+			inMemory.Close()
+		}
+		return key, true, nil
+	}
 	var notKept *notKeptError
 	if errors.As(err, &notKept) {
 		notKept.artifact = inMemory
 	} else if inMemory != nil {
 		inMemory.Close()
-	}
-	if err != nil && errors.Is(context.Cause(ctx), wasi.ErrLanded) {
-		return key, true, nil
 	}
 	return key, false, err
 }

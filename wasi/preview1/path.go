@@ -301,14 +301,10 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 		}
 		var err error
 		// At the descriptor limit the view's spares and the walk's own
-		// steps below the top make room when the walk holds a descriptor
-		// of its own, which the kernel's lookup would not have taken (it
-		// takes the new descriptor before it creates anything).
-		if t.w.holdsOwn() {
-			fd, err = t.w.open(len(t.w.stack)-1, func() (int, error) { return openTarget(t, flags) })
-		} else {
-			fd, err = openTarget(t, flags)
-		}
+		// steps below the top make room for what the walk took, which
+		// the kernel's lookup would not have taken (it takes the new
+		// descriptor before it creates anything): openLast.
+		fd, err = t.w.openLast(func() (int, error) { return openTarget(t, flags) })
 		// O_NOFOLLOW makes a symlink at the end answer ELOOP, or ENOTDIR
 		// with O_DIRECTORY: follow it when the guest asked to.
 		if (err == unix.ELOOP || err == unix.ENOTDIR) && (follow || t.slash) {

@@ -470,6 +470,31 @@ func (w *walker) shed(keep int) bool {
 	return false
 }
 
+// openLast is open for the descriptor a path operation hands the guest
+// (path_open's). Linux gives one only to a guest with one free, so room
+// is made for it only out of what the walk itself took beyond the
+// spares (its steps, and spares it gave up): the spares are taken back
+// first, from what the walk freed. Made by open alone, a guest at its
+// limit was given a descriptor Linux refuses, out of the spares, which
+// then stayed short, and every later walk needing two was EMFILE.
+func (w *walker) openLast(open func() (int, error)) (int, error) {
+	w.v.keepSpare()
+	fd, err := open()
+	if err != unix.EMFILE {
+		return fd, err
+	}
+	taken := w.held
+	for i := range w.v.spares {
+		if w.v.spares[i].Load() >= 0 {
+			taken++
+		}
+	}
+	if taken <= len(w.v.spares) {
+		return fd, err
+	}
+	return w.open(len(w.stack)-1, open)
+}
+
 // open is walkOpen for the walk: past the view's spares, at the
 // descriptor limit it closes the steps it holds, lowest first, but the
 // top and step keep, whose descriptor open uses (shed), and tries again.
@@ -569,16 +594,6 @@ func (w *walker) openByName(j int) (int, error) {
 		fd = next
 	}
 	return fd, nil
-}
-
-// holdsOwn says the walk holds a descriptor it opened itself.
-func (w *walker) holdsOwn() bool {
-	for _, s := range w.stack {
-		if s.owned {
-			return true
-		}
-	}
-	return false
 }
 
 // release closes every descriptor the walk opened.

@@ -23,6 +23,10 @@ int main(void) {
 		last = fd;
 		n++;
 	}
+	/* No descriptor is free: an open is EMFILE, as on Linux, and must
+	 * not take one of runw's spares (then every later walk was short). */
+	int o = open("/d/sub/f", O_RDONLY);
+	printf("open at the limit=%s\n", o >= 0 ? "0" : strerror(errno));
 	struct stat st;
 	int r = stat("/d/sub/f", &st);
 	printf("stat=%s\n", r == 0 ? "0" : strerror(errno));
@@ -39,6 +43,9 @@ int main(void) {
 		close(fd);
 	fd = open("/d/deep/../../../a/b/c/../../../f", O_RDONLY);
 	printf("open deep=%s\n", fd >= 0 ? "0" : strerror(errno));
+	/* The last descriptor taken, a walk still has its spares. */
+	r = stat("/d/sub/a/b/c/../../../f", &st);
+	printf("stat deep again=%s\n", r == 0 ? "0" : strerror(errno));
 	fprintf(stderr, "%d descriptors opened\n", n);
 	return 0;
 }
