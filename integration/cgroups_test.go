@@ -422,6 +422,39 @@ func TestPidsLimitOfAPodIsNamed(t *testing.T) {
 	r.mustRun("delete", "--force", "inpod")
 }
 
+// TestFailedCreateLeavesNoCgroupParents: a create that fails once its
+// cgroup's parents are made removes them too, not only the leaf: a
+// cgroupsPath the kernel refuses ("/new/bad\nname") left /new in the
+// cpuset hierarchy, and an invalid cpuset every parent it made.
+func TestFailedCreateLeavesNoCgroupParents(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	for _, c := range []struct {
+		name string
+		leaf string
+		cpus string
+	}{{"a name the kernel refuses", "bad\nname", ""}, {"an invalid cpuset", "ctr", "999"}} {
+		parent := fmt.Sprintf("/runw-test-parents-%d", time.Now().UnixNano())
+		b := newBundle(t, "probe")
+		b.edit(func(s *specs.Spec) {
+			s.Linux = &specs.Linux{CgroupsPath: parent + "/a/" + c.leaf}
+			if c.cpus != "" {
+				s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: c.cpus}}
+			}
+		})
+		res := r.run("create", "-b", b.dir, "noparents")
+		failsCleanly(t, r, res, "noparents", "")
+		if left, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", parent)); len(left) > 0 {
+			t.Errorf("%s: a failed create left %v", c.name, left)
+			for _, d := range left {
+				os.Remove(filepath.Join(d, "a"))
+				os.Remove(d)
+			}
+		}
+	}
+}
+
 // TestUpdateHoldsForExecAndFiles: what `runw update` (podman update,
 // crictl update) changes holds as under runc. A process exec'd after a
 // memory update is capped by the limit in force, not by config.json's

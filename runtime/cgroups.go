@@ -475,6 +475,43 @@ func startInCgroup(cmd *exec.Cmd, ns *spawnNS, e *cgroupEntry) (*exec.Cmd, bool,
 func rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 
 // destroyCgroup removes the cgroup; it must be empty (the init is gone).
+// newCgroupDirs lists the directories of cgroup p, the leaf and its
+// parents, that no hierarchy has yet, deepest first: create's cgroup
+// library makes a path's parents as mkdir -p does, and a create that
+// fails removes the empty ones again (removeCgroupDirs), where only the
+// leaf went (runc too leaves the parents): a refused cgroupsPath such as
+// "/new/bad\nname" left /new in the cpuset hierarchy, a bad cpuset value
+// every parent it made. A systemd path (slice:prefix:name) is not
+// looked at.
+func newCgroupDirs(p string) []string {
+	if p == "" || strings.Contains(p, ":") {
+		return nil
+	}
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	var dirs []string
+	for _, root := range roots {
+		if _, err := os.Stat(filepath.Join(root, "cgroup.procs")); err != nil {
+			continue
+		}
+		for d := filepath.Join(root, path.Clean("/"+p)); len(d) > len(root); d = filepath.Dir(d) {
+			if _, err := os.Lstat(d); err == nil {
+				break
+			}
+			dirs = append(dirs, d)
+		}
+	}
+	return dirs
+}
+
+// removeCgroupDirs removes, deepest first, those of dirs (newCgroupDirs)
+// that are empty: a parent that another create filled meanwhile stays.
+func removeCgroupDirs(dirs []string) {
+	for _, d := range dirs {
+		unix.Rmdir(d)
+	}
+}
+
 func destroyCgroup(p string) {
 	if p == "" {
 		return

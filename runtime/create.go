@@ -126,6 +126,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// destroy does, so that a hook pair's teardown undoes its setup.
 	var hooked *state.Container
 	cgPath := cgroupPath(b.Spec, r.opts.Root, id, r.opts.SystemdCgroup)
+	newDirs := newCgroupDirs(cgPath)
 	defer func() {
 		if !ok {
 			spare.release()
@@ -134,6 +135,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 				init.Wait()
 			}
 			destroyCgroup(cgPath)
+			removeCgroupDirs(newDirs)
 			h.Destroy()
 			if hooked != nil {
 				r.runPoststop(hooked)
