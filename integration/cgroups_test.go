@@ -434,7 +434,7 @@ func TestFailedCreateLeavesNoCgroupParents(t *testing.T) {
 		name string
 		leaf string
 		cpus string
-	}{{"a name the kernel refuses", "bad\nname", ""}, {"an invalid cpuset", "ctr", "999"}} {
+	}{{"a name the kernel refuses", "bad\nname: with a colon", ""}, {"an invalid cpuset", "ctr", "999"}} {
 		parent := fmt.Sprintf("/runw-test-parents-%d", time.Now().UnixNano())
 		b := newBundle(t, "probe")
 		b.edit(func(s *specs.Spec) {

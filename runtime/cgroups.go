@@ -481,10 +481,10 @@ func rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 // fails removes the empty ones again (removeCgroupDirs), where only the
 // leaf went (runc too leaves the parents): a refused cgroupsPath such as
 // "/new/bad\nname" left /new in the cpuset hierarchy, a bad cpuset value
-// every parent it made. A systemd path (slice:prefix:name) is not
-// looked at.
-func newCgroupDirs(p string) []string {
-	if p == "" || strings.Contains(p, ":") {
+// every parent it made. A systemd path (slice:prefix:name, systemd) is
+// not looked at; a cgroupfs path may hold a colon as any other byte.
+func newCgroupDirs(p string, systemd bool) []string {
+	if p == "" || systemd {
 		return nil
 	}
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")

@@ -126,7 +126,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// destroy does, so that a hook pair's teardown undoes its setup.
 	var hooked *state.Container
 	cgPath := cgroupPath(b.Spec, r.opts.Root, id, r.opts.SystemdCgroup)
-	newDirs := newCgroupDirs(cgPath)
+	newDirs := newCgroupDirs(cgPath, r.opts.SystemdCgroup)
 	defer func() {
 		if !ok {
 			spare.release()
