@@ -487,13 +487,14 @@ func newCgroupDirs(p string, systemd bool) []string {
 	if p == "" || systemd {
 		return nil
 	}
-	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
-	roots = append(roots, "/sys/fs/cgroup")
+	// The hierarchies' roots, named without a look at each: create's
+	// start is a hot path.
+	roots := []string{"/sys/fs/cgroup"}
+	if !cgroups.IsCgroup2UnifiedMode() {
+		roots, _ = filepath.Glob("/sys/fs/cgroup/*")
+	}
 	var dirs []string
 	for _, root := range roots {
-		if _, err := os.Stat(filepath.Join(root, "cgroup.procs")); err != nil {
-			continue
-		}
 		for d := filepath.Join(root, path.Clean("/"+p)); len(d) > len(root); d = filepath.Dir(d) {
 			if _, err := os.Lstat(d); err == nil {
 				break
