@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bytecodealliance/wasmtime-go/v39"
 	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -451,6 +452,91 @@ func TestFailedCreateLeavesNoCgroupParents(t *testing.T) {
 				os.Remove(filepath.Join(d, "a"))
 				os.Remove(d)
 			}
+		}
+	}
+}
+
+// TestFailedCreateRemovesOnlyItsOwnCgroups: a create that fails removes
+// the cgroups it made and no other. A cgroupsPath naming a populated
+// cgroup, with a module refused at create (its memory minimum beyond the
+// limit), had every empty cgroup below it removed, after ten seconds of
+// retries on the busy one; a parent that another party made while the
+// create compiled was taken for one of create's own and removed.
+func TestFailedCreateRemovesOnlyItsOwnCgroups(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	pidsRoot := "/sys/fs/cgroup/pids"
+	if _, err := os.Stat(pidsRoot); err != nil {
+		pidsRoot = unifiedRoot()
+	}
+	if pidsRoot == "" {
+		t.Skip("no pids hierarchy and no cgroup v2 tree here")
+	}
+	r := newRunw(t)
+
+	populated := fmt.Sprintf("/runw-test-populated-%d", time.Now().UnixNano())
+	victimIn(t, pidsRoot+populated+"/busy")
+	empty := pidsRoot + populated + "/a-empty" // before busy: RemovePath stops at the first busy one
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(empty) })
+	wasm, err := wasmtime.Wat2Wasm(`(module (memory (export "memory") 1000) (func (export "_start")))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe")
+	b.writeFile("probe.wasm", string(wasm))
+	b.edit(memoryLimit(12 << 20))
+	b.edit(func(s *specs.Spec) { s.Linux.CgroupsPath = populated })
+	res := r.run("create", "-b", b.dir, "populated")
+	failsCleanly(t, r, res, "populated", "memory minimum size of 1000 pages exceeds memory limits")
+	if _, err := os.Stat(empty); err != nil {
+		t.Errorf("a create refused for its module removed %s, an empty cgroup below the populated one its cgroupsPath names", empty)
+	}
+
+	// Another party makes the parent while create compiles (a cache of
+	// its own, so the compile is cold: seconds), and the create then
+	// fails at the spawn, on an invalid cpuset.
+	parent := fmt.Sprintf("/runw-test-theirs-%d", time.Now().UnixNano())
+	theirs := []string{pidsRoot + parent}
+	if hybrid() {
+		theirs = append(theirs, "/sys/fs/cgroup/memory"+parent)
+	}
+	t.Cleanup(func() {
+		for _, d := range theirs {
+			os.Remove(filepath.Join(d, "ctr"))
+			os.Remove(d)
+		}
+	})
+	r.cache = t.TempDir()
+	c := newBundle(t, "probe")
+	c.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{CgroupsPath: parent + "/ctr", Resources: &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "999"}}}
+	})
+	log := filepath.Join(t.TempDir(), "log")
+	bg := r.start("--debug", "--log", log, "create", "-b", c.dir, "theirs")
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if l, _ := os.ReadFile(log); strings.Contains(string(l), "compile child") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("create started no compile in a minute")
+		}
+	}
+	for _, d := range theirs {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res = bg.wait(t, 2*time.Minute)
+	failsCleanly(t, r, res, "theirs", "")
+	for _, d := range theirs {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("a failed create removed %s, which another party made while it compiled", d)
+		}
+		if _, err := os.Stat(filepath.Join(d, "ctr")); err == nil {
+			t.Errorf("a failed create left its own cgroup %s/ctr", d)
 		}
 	}
 }

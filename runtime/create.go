@@ -126,7 +126,15 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// destroy does, so that a hook pair's teardown undoes its setup.
 	var hooked *state.Container
 	cgPath := cgroupPath(b.Spec, r.opts.Root, id, r.opts.SystemdCgroup)
-	newDirs := newCgroupDirs(cgPath, r.opts.SystemdCgroup)
+	// ownCgroup and newDirs are what a failure removes: the cgroup only
+	// once it is known to be empty and the init is about to be put in it
+	// (a create refused earlier, by its module or its cgroup, never
+	// touched it: a cgroupsPath naming a populated cgroup had every empty
+	// cgroup below it removed), and the parents only that were missing
+	// just before the spawn made them, not the ones missing before a
+	// compile of seconds, which another party may have made meanwhile.
+	var ownCgroup string
+	var newDirs []string
 	defer func() {
 		if !ok {
 			spare.release()
@@ -134,7 +142,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 				init.Process.Kill()
 				init.Wait()
 			}
-			destroyCgroup(cgPath)
+			destroyCgroup(ownCgroup)
 			removeCgroupDirs(newDirs)
 			h.Destroy()
 			if hooked != nil {
@@ -155,7 +163,6 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return nil, err
 	}
 	if err := checkCgroupEmpty(cgPath); err != nil {
-		cgPath = "" // not ours: never remove it on the way out
 		return nil, err
 	}
 	if o.ConsoleSocket != "" {
@@ -166,6 +173,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		defer slave.Close()
 		tty = slave
 	}
+	ownCgroup, newDirs = cgPath, newCgroupDirs(cgPath, r.opts.SystemdCgroup)
 	if init, err = r.spawnContainerInit(h, b, cfg, cgPath, tty); err != nil {
 		return nil, err
 	}
