@@ -153,9 +153,9 @@ func IsGo(r io.ReaderAt, size int64) bool {
 // fails to link anyway.
 func DefinedLimits(r io.ReaderAt, size int64) (tables int, memoryMin int64) {
 	walked, rank, sound := 0, 0, true
-	// The memory section's head: its count, a memory's flags and its
-	// minimum, a ULEB of up to 10 bytes for a 64-bit memory.
-	whole := WalkSections(r, 8, size, 16, func(id byte, _ int64, _ uint32, head []byte) bool {
+	// The memory section's head: its count, a memory's flags, its
+	// minimum and maximum, ULEBs of up to 10 bytes for a 64-bit memory.
+	whole := WalkSections(r, 8, size, 32, func(id byte, _ int64, _ uint32, head []byte) bool {
 		walked++
 		if id != 0 {
 			next, known := sectionRank[id]
@@ -189,11 +189,16 @@ var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 
 
 // firstMemoryMin reads a memory section's head: the minimum in bytes of
 // its first memory, 0 when there is none or it cannot tell, or when the
-// minimum is more than its kind of memory may have (65,536 pages for a
-// 32-bit memory, 2^48 for a 64-bit one), which the compile refuses.
+// memory is one the compile refuses, which is then refused in wasmtime's
+// words, not for its size: a minimum more than its kind of memory may
+// have (65,536 pages for a 32-bit memory, 2^48 for a 64-bit one), a
+// maximum below the minimum, a shared memory without a maximum, more
+// memories than wasmtime's 100. A 64-bit minimum of 2^47 pages or more,
+// whose bytes an int64 cannot hold (it wrapped to a negative size or 0,
+// and passed the check), is left to the instantiation too.
 func firstMemoryMin(head []byte) int64 {
 	count, n, ok := ULEB32(head)
-	if !ok || count == 0 || n >= len(head) {
+	if !ok || count == 0 || count > 100 || n >= len(head) {
 		return 0
 	}
 	flags := head[n]
@@ -201,25 +206,39 @@ func firstMemoryMin(head []byte) int64 {
 		// A page size of its own (custom-page-sizes), or not known.
 		return 0
 	}
-	var pages uint64
-	b := head[n+1:]
-	for i := 0; ; i++ {
-		if i >= 10 || i >= len(b) {
-			return 0
-		}
-		pages |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i]&0x80 == 0 {
-			break
-		}
+	pages, used, ok := uleb64(head[n+1:])
+	if !ok {
+		return 0
 	}
 	most := uint64(1) << 16
 	if flags&0x04 != 0 {
 		most = 1 << 48
 	}
-	if pages > most {
+	if pages > most || pages >= 1<<47 {
 		return 0
 	}
+	switch {
+	case flags&0x01 != 0:
+		max, _, ok := uleb64(head[n+1+used:])
+		if !ok || max < pages {
+			return 0
+		}
+	case flags&0x02 != 0:
+		return 0 // shared, without a maximum
+	}
 	return int64(pages) << 16
+}
+
+// uleb64 decodes an unsigned LEB128 of up to 10 bytes from the front of
+// b, saying how many bytes it used; false when b ends first.
+func uleb64(b []byte) (v uint64, n int, ok bool) {
+	for i := 0; i < 10 && i < len(b); i++ {
+		v |= uint64(b[i]&0x7f) << (7 * i)
+		if b[i]&0x80 == 0 {
+			return v, i + 1, true
+		}
+	}
+	return 0, 0, false
 }
 
 // WalkSections reads the section headers of a binary module's or

@@ -335,6 +335,20 @@ func TestDefinedLimits(t *testing.T) {
 		{"65537 pages of 32 bits", moduleOf(section(5, []byte{1, 0, 0x81, 0x80, 0x04})), 0, 0},
 		{"65536 pages of 32 bits", moduleOf(section(5, []byte{1, 0, 0x80, 0x80, 0x04})), 0, 65536 << 16},
 		{"a tag section after memory", moduleOf(section(5, []byte{1, 0, 3}), section(13, []byte{0}), section(6, []byte{0})), 0, 3 << 16},
+		// Memories the compile refuses, in wasmtime's words: a minimum
+		// whose bytes wrapped an int64 passed the check (2^47 pages to a
+		// negative size, 2^48 to 0), a maximum below the minimum, a shared
+		// memory without a maximum, more memories than wasmtime allows.
+		{"2^47 pages of 64 bits", moduleOf(section(5, append([]byte{1, 0x04}, binary.AppendUvarint(nil, 1<<47)...))), 0, 0},
+		{"2^48 pages of 64 bits", moduleOf(section(5, append([]byte{1, 0x04}, binary.AppendUvarint(nil, 1<<48)...))), 0, 0},
+		{"2^47-1 pages of 64 bits", moduleOf(section(5, append([]byte{1, 0x04}, binary.AppendUvarint(nil, 1<<47-1)...))), 0, (1<<47 - 1) << 16},
+		{"maximum below minimum", moduleOf(section(5, []byte{1, 1, 0xd0, 0x0f, 1})), 0, 0},
+		{"64-bit maximum below minimum", moduleOf(section(5, append([]byte{1, 0x05, 0x80, 0x01}, binary.AppendUvarint(nil, 127)...))), 0, 0},
+		{"64-bit maximum cut short", moduleOf(section(5, []byte{1, 0x05, 0x80, 0x01, 0x80})), 0, 0},
+		{"shared with a maximum", moduleOf(section(5, []byte{1, 3, 0xd0, 0x0f, 0xd0, 0x0f})), 0, 2000 << 16},
+		{"shared without a maximum", moduleOf(section(5, []byte{1, 2, 0xd0, 0x0f})), 0, 0},
+		{"101 memories", moduleOf(section(5, []byte{101, 0, 0xd0, 0x0f})), 0, 0},
+		{"0xffffffff memories", moduleOf(section(5, []byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0xd0, 0x0f})), 0, 0},
 	} {
 		if tables, min := limits(c.mod); tables != c.tables || min != c.min {
 			t.Errorf("%s: %d tables, minimum %d; want %d, %d", c.name, tables, min, c.tables, c.min)
