@@ -97,8 +97,16 @@ func fatal(err error) {
 		code, err = ne.Code, nil
 	}
 	if err != nil {
-		if logrus.StandardLogger().Out != os.Stderr {
+		log := logrus.StandardLogger()
+		_, jsonLines := log.Formatter.(*logrus.JSONFormatter)
+		switch {
+		case log.Out != os.Stderr:
 			logrus.Error(err)
+		case jsonLines:
+			// --log-format json without --log: the line on stderr is the
+			// log's, as runc writes it, for a caller that parses it.
+			logrus.Error(prefix + oneLine(err))
+			os.Exit(code)
 		}
 		fmt.Fprintln(os.Stderr, prefix+oneLine(err))
 	}

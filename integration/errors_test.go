@@ -403,6 +403,44 @@ func TestErrorsAreLogged(t *testing.T) {
 	if !strings.Contains(string(data), "level=error") || !strings.Contains(string(data), "config.json not found") {
 		t.Errorf("text log %q, want a level=error line with the message", data)
 	}
+
+	// --log-format json without --log: stderr's one line is the log's
+	// JSON, as runc writes it (runw wrote the bare message, which a
+	// caller asking for JSON could not parse).
+	res = r.run("--log-format", "json", "create", "-b", missing, "logged")
+	failsCleanly(t, r, res, "logged", "config.json not found")
+	if err := json.Unmarshal([]byte(strings.TrimSpace(res.stderr)), &entry); err != nil || entry["level"] != "error" || !strings.Contains(fmt.Sprint(entry["msg"]), "config.json not found") {
+		t.Errorf("--log-format json without --log: stderr %q, want one JSON line of level error with the message (%v)", res.stderr, err)
+	}
+}
+
+// TestConsoleSocketOnlyWhenDetached: as runc, a console socket is taken
+// only for a terminal of a process runw does not wait for; run and exec
+// in the foreground refuse one, in runc's words, and leave nothing (runw
+// sent the pty to the socket and waited in the foreground all the same).
+func TestConsoleSocketOnlyWhenDetached(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "30s")
+	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	const refusal = "cannot use console socket if runw will not detach or allocate tty"
+	res := r.run("run", "--console-socket", sock, "-b", b.dir, "fg")
+	failsCleanly(t, r, res, "fg", refusal)
+
+	fds := receiveFd(t, sock)
+	r.mustRun("run", "-d", "--console-socket", sock, "-b", b.dir, "bg")
+	t.Cleanup(func() { r.run("delete", "--force", "bg") })
+	if fd := <-fds; fd < 0 {
+		t.Fatal("run -d sent no console")
+	} else {
+		t.Cleanup(func() { unix.Close(fd) })
+	}
+	res = r.run("exec", "-t", "--console-socket", sock, "bg", "/probe.wasm", "echo", "x")
+	if res.code != 255 || !strings.Contains(res.stderr, refusal) {
+		t.Errorf("exec in the foreground with a console socket: %v, want 255 and %q", res, refusal)
+	}
+	oneLine(t, "exec refusal", res.stderr)
 }
 
 // TestErrorsAreOneLine feeds a value holding a newline through every

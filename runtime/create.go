@@ -94,7 +94,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return handedOff, err
 	}
 	defer ep.Close()
-	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty != nil); err != nil {
+	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty == nil); err != nil {
 		return nil, err
 	}
 	if err := checkNprocLimit(b.Spec.Process, b.Spec.Linux); err != nil {
@@ -507,12 +507,14 @@ func cleanupAborted(h *state.Handle) {
 	destroyCgroup(c.CgroupPath)
 }
 
-// checkTerminal applies runc's rules on terminal and console socket.
-func checkTerminal(terminal bool, consoleSocket string, foregroundTTY bool) error {
-	if terminal && consoleSocket == "" && !foregroundTTY {
+// checkTerminal applies runc's rules on terminal and console socket: a
+// console socket only for a terminal of a process runw does not wait for
+// (create, run -d, exec -d), where a terminal needs one.
+func checkTerminal(terminal bool, consoleSocket string, detach bool) error {
+	if detach && terminal && consoleSocket == "" {
 		return errors.New("cannot allocate tty if runw will detach without setting console socket")
 	}
-	if !terminal && consoleSocket != "" {
+	if (!detach || !terminal) && consoleSocket != "" {
 		return errors.New("cannot use console socket if runw will not detach or allocate tty")
 	}
 	return nil

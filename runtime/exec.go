@@ -327,7 +327,7 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 		}
 		return nil, nil, nil, fmt.Errorf("exec %q: not a WebAssembly module (found %s content); exec a .wasm module", ep.GuestPath, ep.Kind)
 	}
-	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, !o.Detach); err != nil {
+	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, o.Detach); err != nil {
 		return nil, nil, nil, err
 	}
 	// The exec'd process joins the running init's network namespace,

@@ -26,8 +26,14 @@ type RunOptions struct {
 // Run is create + start, and in the foreground waits for the guest and
 // returns its exit status, deleting the container unless Keep.
 func (r *Runtime) Run(id string, o RunOptions) (int, error) {
+	if !o.Detach && o.ConsoleSocket != "" {
+		// runc's rule (checkTerminal): a run in the foreground proxies
+		// its own terminal; the pty would go to the socket's holder and
+		// the foreground wait to nobody.
+		return 1, checkTerminal(true, o.ConsoleSocket, false)
+	}
 	var tty, master *os.File
-	if !o.Detach && o.ConsoleSocket == "" {
+	if !o.Detach {
 		if b, err := spec.Load(o.Bundle); err == nil && b.Spec.Process.Terminal {
 			m, s, err := openPty(b.Spec.Process.ConsoleSize)
 			if err != nil {
