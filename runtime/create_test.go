@@ -1,10 +1,14 @@
 package runtime
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/opencontainers/cgroups"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -28,6 +32,59 @@ func TestDeathOfNamesSignalOrStatus(t *testing.T) {
 		// and create's error then gives no seccomp hint.
 		if got, killed := deathOf(cmd, ""); got != want.death || killed != want.killed {
 			t.Errorf("%s: deathOf = %q, %v; want %q, %v", script, got, killed, want.death, want.killed)
+		}
+	}
+}
+
+// The OOM killer's count is the cgroup's since it was made: an init that
+// exits with a status, or dies by another signal, in a cgroup where the
+// OOM killer struck before is not blamed on it (it was, whatever ended
+// it: an exec'd process after one the OOM killer took).
+func TestDeathOfBlamesTheOOMKillerOnlyForAKill(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a cgroup")
+	}
+	cg := fmt.Sprintf("/runw-test-deathof-%d", time.Now().UnixNano())
+	limit := int64(16 << 20)
+	m, err := cgroupManager(cg, &cgroups.Resources{Memory: limit, MemorySwap: limit})
+	if err != nil {
+		t.Skipf("no cgroup manager: %v", err)
+	}
+	if err := m.Apply(-1); err != nil {
+		t.Skipf("cannot make the cgroup %s: %v", cg, err)
+	}
+	defer m.Destroy()
+	if err := m.Set(&cgroups.Resources{Memory: limit, MemorySwap: limit, SkipDevices: true}); err != nil {
+		t.Skipf("cannot limit the cgroup's memory: %v", err)
+	}
+	inCgroup := func(script string) *exec.Cmd {
+		cmd := exec.Command("sh", "-c", "read x; "+script)
+		w, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Apply(cmd.Process.Pid); err != nil {
+			t.Fatal(err)
+		}
+		w.Write([]byte("go\n"))
+		w.Close()
+		return cmd
+	}
+	// A process the OOM killer takes: the count is then 1.
+	hog := inCgroup("exec tail /dev/zero")
+	if got, killed := deathOf(hog, cg); got != fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cg) || !killed {
+		t.Fatalf("a process over the limit: deathOf = %q, %v", got, killed)
+	}
+	for script, want := range map[string]string{
+		"exit 3":        "exit status 3",
+		"kill -SYS $$":  "killed by signal SIGSYS",
+		"kill -KILL $$": fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cg),
+	} {
+		if got, _ := deathOf(inCgroup(script), cg); got != want {
+			t.Errorf("%s after an OOM kill in the cgroup: deathOf = %q, want %q", script, got, want)
 		}
 	}
 }

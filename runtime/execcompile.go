@@ -155,8 +155,11 @@ func startCompile(cmd *exec.Cmd, cg *cgroupEntry) error {
 }
 
 // oomKills is how many processes the OOM killer has killed in the
-// cgroup p so far, 0 when it cannot tell.
+// cgroup p so far, 0 when it cannot tell or there is none ("").
 func oomKills(p string) uint64 {
+	if p == "" {
+		return 0
+	}
 	m, err := cgroupManager(p, nil)
 	if err != nil {
 		return 0

@@ -286,14 +286,14 @@ func deathOf(cmd *exec.Cmd, cgPath string) (string, bool) {
 		<-done
 		return "closed its sync pipe and was killed", true
 	}
-	if cgPath != "" {
-		if m, err := cgroupManager(cgPath, nil); err == nil {
-			if n, err := m.OOMKillCount(); err == nil && n > 0 {
-				return fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cgPath), true
-			}
-		}
-	}
 	ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	// The OOM killer's is a SIGKILL. Its count is the cgroup's since it
+	// was made: an init that died any other way (a status, a filter's
+	// SIGSYS) in a container where the OOM killer had struck once, an
+	// exec'd process before it, was blamed on it.
+	if ok && ws.Signaled() && ws.Signal() == unix.SIGKILL && oomKills(cgPath) > 0 {
+		return fmt.Sprintf("killed by the OOM killer (cgroup %q is over its memory limit)", cgPath), true
+	}
 	switch {
 	case ok && ws.Signaled():
 		return "killed by signal " + unix.SignalName(ws.Signal()), ws.Signal() == unix.SIGKILL
