@@ -854,6 +854,36 @@ func TestKillAllReachesExecProcesses(t *testing.T) {
 	waitGone(t, straggler, 10*time.Second)
 	r.mustRun("delete", "ka")
 	r.mustRun("delete", "kb")
+
+	// The exec'd processes get the signal itself, as under runc (which
+	// freezes the cgroup and signals them all): signalled after the
+	// init, which a wasm guest's SIGTERM ends at once, they were found
+	// SIGKILLed by its pid namespace's end, 137 for containerd's exit
+	// events where runc's give 143.
+	b.edit(ownMountAndPID)
+	r.mustRun("run", "--detach", "--bundle", b.dir, "kc")
+	var execs []*background
+	for i := 0; i < 2; i++ {
+		// The pid file is written once the process has reported.
+		pidFile := filepath.Join(t.TempDir(), "pid")
+		execs = append(execs, r.start("exec", "--pid-file", pidFile, "kc", "/probe.wasm", "sleep", "1h"))
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := os.Stat(pidFile); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("exec %d did not start", i)
+			}
+		}
+	}
+	r.mustRun("kill", "--all", "kc", "TERM")
+	for i, bg := range execs {
+		if res := bg.wait(t, 10*time.Second); res.code != 143 {
+			t.Errorf("exec %d after kill --all TERM: %v, want 143 (the signal, not the SIGKILL of the init's end)", i, res)
+		}
+	}
+	r.waitStatus("kc", "stopped", 10*time.Second)
+	r.mustRun("delete", "kc")
 }
 
 // TestGuestExitStatusAbove125: proc_exit(200) is 200, as for a native

@@ -640,7 +640,7 @@ func blockIO(b *specs.LinuxBlockIO, res *cgroups.Resources) {
 // thawing it if frozen. Without a pid namespace of the container's own,
 // the init's death does not take exec'd processes with it: this does, as
 // runc's destroy does for such containers.
-func killCgroup(p string) { signalCgroup(p, unix.SIGKILL, 0) }
+func killCgroup(p string) { signalCgroup(p, unix.SIGKILL, 0, 0) }
 
 // signalCgroup sends sig to every process in the container's cgroup but
 // skip (the init, when Kill signalled it already; 0 for none), as runc's
@@ -648,8 +648,10 @@ func killCgroup(p string) { signalCgroup(p, unix.SIGKILL, 0) }
 // that no process can exit and have its pid given to a process outside
 // between the two (a signal by pid would reach that stranger). SIGKILL
 // leaves the cgroup thawed, so that it takes effect; another signal
-// leaves it as it was.
-func signalCgroup(p string, sig unix.Signal, skip int) {
+// leaves it as it was. With a grace, it then waits up to that long for
+// the processes it signalled in a cgroup it thawed to exit (Kill's
+// kill --all, before it signals the init).
+func signalCgroup(p string, sig unix.Signal, skip int, grace time.Duration) {
 	if p == "" {
 		return
 	}
@@ -690,13 +692,49 @@ func signalCgroup(p string, sig unix.Signal, skip int) {
 		}
 	}
 	pids, _ := cgroupPids(p)
+	var signalled []int
 	for _, pid := range pids {
-		if pid != skip {
-			unix.Kill(pid, sig)
+		if pid == skip {
+			continue
 		}
+		if grace > 0 && !wasFrozen {
+			// Held while the cgroup is frozen: the pid is still theirs.
+			if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+				signalled = append(signalled, fd)
+			}
+		}
+		unix.Kill(pid, sig)
 	}
 	if !wasFrozen || sig == unix.SIGKILL {
 		m.Freeze(cgroups.Thawed)
+	}
+	waitExited(signalled, grace)
+}
+
+// waitExited waits until every process of pidfds has exited, or grace
+// has passed, and closes them.
+func waitExited(pidfds []int, grace time.Duration) {
+	defer func() {
+		for _, fd := range pidfds {
+			unix.Close(fd)
+		}
+	}()
+	fds := make([]unix.PollFd, len(pidfds))
+	for i, fd := range pidfds {
+		fds[i] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN}
+	}
+	for deadline := time.Now().Add(grace); len(fds) > 0; {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return
+		}
+		n, err := unix.Poll(fds, int(left.Milliseconds())+1)
+		if err != nil && err != unix.EINTR {
+			return
+		}
+		if n > 0 {
+			fds = slices.DeleteFunc(fds, func(f unix.PollFd) bool { return f.Revents != 0 })
+		}
 	}
 }
 

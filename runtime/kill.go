@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -40,8 +41,24 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 			return nil
 		}
 	}
+	st := r.status(c)
+	alive := st == state.Created || st == state.Running || st == state.Paused
+	// kill --all signals the others before the init, and gives them
+	// killAllGrace to end, as runc's signals them all in the frozen
+	// cgroup: the init's end SIGKILLs every other process of its pid
+	// namespace, and a wasm guest's end is prompt, so exec'd processes
+	// signalled after it (or with it: a wasm process takes milliseconds
+	// to end where a native one dies at once) were found killed (137 in
+	// containerd's exit events) without the signal (143 under runc).
+	// SIGKILL, all the same to them, goes to the init first: cgroup v2
+	// kills the whole cgroup at once, and the init's own kill would then
+	// find it gone.
+	early := all && alive && sig != unix.SIGKILL
+	if early {
+		signalCgroup(c.CgroupPath, sig, c.InitPid, killAllGrace)
+	}
 	err = ErrNotRunning
-	if st := r.status(c); st == state.Created || st == state.Running || st == state.Paused {
+	if alive {
 		err = signalInit(c, sig)
 		if err == unix.ESRCH {
 			err = ErrNotRunning
@@ -51,11 +68,13 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return fmt.Errorf("kill container: %w", err)
 	}
 	if all {
-		skip := 0
-		if err == nil {
-			skip = c.InitPid // signalled already
+		if !early {
+			skip := 0
+			if err == nil {
+				skip = c.InitPid // signalled already
+			}
+			signalCgroup(c.CgroupPath, sig, skip, 0)
 		}
-		signalCgroup(c.CgroupPath, sig, skip)
 		return nil
 	}
 	if err == nil && sig == unix.SIGKILL {
@@ -65,6 +84,12 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	return err
 }
+
+// killAllGrace is how long kill --all waits for the processes it
+// signalled before the init to end before it signals the init (a wasm
+// guest ends within milliseconds of SIGTERM; one that outlives it loses
+// nothing but the head start).
+const killAllGrace = 500 * time.Millisecond
 
 // ParseSignal accepts a number ("9"; 0 checks that the init is alive) or
 // a name with or without SIG, in any case ("KILL", "sigterm"), as runc
