@@ -28,13 +28,22 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 			// namespace, exec'd ones too, listed and signalled before
 			// the init, whose death would take them with SIGKILL.
 			// Without a freezer a pid may be reused between the list
-			// and the signal, as under runc then.
+			// and its pidfd's opening, as under runc then.
 			pids, _ := pidNamespaceOf(c)
+			var signalled []int
 			for _, pid := range pids {
-				if pid != c.InitPid {
-					unix.Kill(pid, sig)
+				if pid == c.InitPid {
+					continue
+				}
+				if fd, err := unix.PidfdOpen(pid, 0); err == nil {
+					if unix.PidfdSendSignal(fd, sig, nil, 0) == nil && sig != unix.SIGKILL {
+						signalled = append(signalled, fd)
+						continue
+					}
+					unix.Close(fd)
 				}
 			}
+			waitExited(signalled, graceFor(sig)) // as with a cgroup
 			if err := signalInit(c, sig); err != nil && err != unix.ESRCH {
 				return fmt.Errorf("kill container: %w", err)
 			}
@@ -55,7 +64,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	// find it gone.
 	early := all && alive && sig != unix.SIGKILL
 	if early {
-		signalCgroup(c.CgroupPath, sig, c.InitPid, killAllGrace)
+		signalCgroup(c.CgroupPath, sig, c.InitPid, graceFor(sig))
 	}
 	err = ErrNotRunning
 	if alive {
@@ -90,6 +99,18 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 // guest ends within milliseconds of SIGTERM; one that outlives it loses
 // nothing but the head start).
 const killAllGrace = 500 * time.Millisecond
+
+// graceFor is killAllGrace for a signal whose default action ends a
+// process, 0 for one that stops, continues or is ignored (SIGSTOP,
+// SIGCONT, SIGCHLD, SIGWINCH, SIGURG, 0), which no process ends of:
+// kill --all STOP would otherwise wait the whole grace every time.
+func graceFor(sig unix.Signal) time.Duration {
+	switch sig {
+	case 0, unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGCONT, unix.SIGCHLD, unix.SIGWINCH, unix.SIGURG:
+		return 0
+	}
+	return killAllGrace
+}
 
 // ParseSignal accepts a number ("9"; 0 checks that the init is alive) or
 // a name with or without SIG, in any case ("KILL", "sigterm"), as runc
