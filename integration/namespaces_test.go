@@ -422,7 +422,23 @@ func TestUserNamespaceJoinedByPath(t *testing.T) {
 	if err := json.Unmarshal([]byte(res.stdout), &pids); err != nil || !slices.Contains(pids, pid) || !slices.Contains(pids, init) {
 		t.Errorf("runw ps: %v (%v), want the proxy %d and the init %d", res, err, pid, init)
 	}
-	r.run("kill", "userns-joiner", "TERM")
+	// kill --all TERM: an exec'd process gets the signal, not the
+	// SIGKILL of the init's end. The init, the proxy's child, is in the
+	// cgroup too, and is signalled through the proxy, after the others.
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	execBg := r.start("exec", "--pid-file", pidFile, "userns-joiner", "/probe.wasm", "sleep", "1h")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(pidFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exec did not start")
+		}
+	}
+	r.mustRun("kill", "--all", "userns-joiner", "TERM")
+	if res := execBg.wait(t, 30*time.Second); res.code != 143 {
+		t.Errorf("kill --all TERM: the exec'd process ended with %v, want 143", res)
+	}
 	if res := bg.wait(t, 30*time.Second); res.code != 143 {
 		t.Errorf("SIGTERM to the container: run exited %d, want 143: %v", res.code, res)
 	}

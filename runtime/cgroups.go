@@ -640,10 +640,10 @@ func blockIO(b *specs.LinuxBlockIO, res *cgroups.Resources) {
 // thawing it if frozen. Without a pid namespace of the container's own,
 // the init's death does not take exec'd processes with it: this does, as
 // runc's destroy does for such containers.
-func killCgroup(p string) { signalCgroup(p, unix.SIGKILL, 0, 0) }
+func killCgroup(p string) { signalCgroup(p, unix.SIGKILL, nil, 0) }
 
 // signalCgroup sends sig to every process in the container's cgroup but
-// skip (the init, when Kill signalled it already; 0 for none), as runc's
+// those of skip (the init, which Kill signals itself), as runc's
 // kill --all: the cgroup is frozen while it is listed and signalled, so
 // that no process can exit and have its pid given to a process outside
 // between the two (a signal by pid would reach that stranger). SIGKILL
@@ -651,7 +651,7 @@ func killCgroup(p string) { signalCgroup(p, unix.SIGKILL, 0, 0) }
 // leaves it as it was. With a grace, it then waits up to that long for
 // the processes it signalled in a cgroup it thawed to exit (Kill's
 // kill --all, before it signals the init).
-func signalCgroup(p string, sig unix.Signal, skip int, grace time.Duration) {
+func signalCgroup(p string, sig unix.Signal, skip []int, grace time.Duration) {
 	if p == "" {
 		return
 	}
@@ -694,7 +694,7 @@ func signalCgroup(p string, sig unix.Signal, skip int, grace time.Duration) {
 	pids, _ := cgroupPids(p)
 	var signalled []int
 	for _, pid := range pids {
-		if pid == skip {
+		if slices.Contains(skip, pid) {
 			continue
 		}
 		if grace > 0 && !wasFrozen {

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,9 +31,10 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 			// Without a freezer a pid may be reused between the list
 			// and its pidfd's opening, as under runc then.
 			pids, _ := pidNamespaceOf(c)
+			inits := []int{c.InitPid, proxiedInit(c.InitPid)}
 			var signalled []int
 			for _, pid := range pids {
-				if pid == c.InitPid {
+				if slices.Contains(inits, pid) {
 					continue
 				}
 				if fd, err := unix.PidfdOpen(pid, 0); err == nil {
@@ -64,7 +66,10 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	// find it gone.
 	early := all && alive && sig != unix.SIGKILL
 	if early {
-		signalCgroup(c.CgroupPath, sig, c.InitPid, graceFor(sig))
+		// Behind a proxy (a user namespace joined by path), the init is
+		// the proxy's child, in the cgroup too: signalled through the
+		// proxy, last.
+		signalCgroup(c.CgroupPath, sig, []int{c.InitPid, proxiedInit(c.InitPid)}, graceFor(sig))
 	}
 	err = ErrNotRunning
 	if alive {
@@ -78,9 +83,9 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	}
 	if all {
 		if !early {
-			skip := 0
+			var skip []int
 			if err == nil {
-				skip = c.InitPid // signalled already
+				skip = []int{c.InitPid} // signalled already
 			}
 			signalCgroup(c.CgroupPath, sig, skip, 0)
 		}

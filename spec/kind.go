@@ -192,8 +192,8 @@ var sectionRank = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 
 // memory is one the compile refuses, which is then refused in wasmtime's
 // words, not for its size: a minimum more than its kind of memory may
 // have (65,536 pages for a 32-bit memory, 2^48 for a 64-bit one), a
-// maximum below the minimum, a shared memory without a maximum, more
-// memories than wasmtime's 100. A 64-bit minimum of 2^47 pages or more,
+// maximum below the minimum or above that bound, a shared memory without
+// a maximum, more memories than wasmtime's 100. A 64-bit minimum of 2^47 pages or more,
 // whose bytes an int64 cannot hold (it wrapped to a negative size or 0,
 // and passed the check), is left to the instantiation too.
 func firstMemoryMin(head []byte) int64 {
@@ -220,7 +220,7 @@ func firstMemoryMin(head []byte) int64 {
 	switch {
 	case flags&0x01 != 0:
 		max, _, ok := uleb64(head[n+1+used:])
-		if !ok || max < pages {
+		if !ok || max < pages || max > most {
 			return 0
 		}
 	case flags&0x02 != 0:

@@ -343,6 +343,8 @@ func TestDefinedLimits(t *testing.T) {
 		{"2^48 pages of 64 bits", moduleOf(section(5, append([]byte{1, 0x04}, binary.AppendUvarint(nil, 1<<48)...))), 0, 0},
 		{"2^47-1 pages of 64 bits", moduleOf(section(5, append([]byte{1, 0x04}, binary.AppendUvarint(nil, 1<<47-1)...))), 0, (1<<47 - 1) << 16},
 		{"maximum below minimum", moduleOf(section(5, []byte{1, 1, 0xd0, 0x0f, 1})), 0, 0},
+		{"maximum above 65536 pages", moduleOf(section(5, []byte{1, 1, 0xe8, 0x07, 0xf0, 0xa2, 0x04})), 0, 0},
+		{"64-bit maximum above 2^48 pages", moduleOf(section(5, append([]byte{1, 0x05, 0x80, 0x01}, binary.AppendUvarint(nil, 1<<49)...))), 0, 0},
 		{"64-bit maximum below minimum", moduleOf(section(5, append([]byte{1, 0x05, 0x80, 0x01}, binary.AppendUvarint(nil, 127)...))), 0, 0},
 		{"64-bit maximum cut short", moduleOf(section(5, []byte{1, 0x05, 0x80, 0x01, 0x80})), 0, 0},
 		{"shared with a maximum", moduleOf(section(5, []byte{1, 3, 0xd0, 0x0f, 0xd0, 0x0f})), 0, 2000 << 16},
