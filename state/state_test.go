@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -111,6 +113,72 @@ func TestCreate(t *testing.T) {
 	}
 	if _, err := s.Create("c1"); !errors.Is(err, ErrExist) {
 		t.Errorf("second Create = %v, want ErrExist", err)
+	}
+}
+
+// A create killed at any point leaves its id free or its directory
+// marked: made in place and locked after, a create killed in between
+// left a directory no command held and nothing marked, which delete
+// --force took for a create under way and left, and which held the id
+// for good ("container with given ID already exists"). What a killed
+// create leaves under its birth name is no container, and the next
+// removal sweeps it once it is abandonedAfter old.
+func TestCreateKilledMidwayLeavesTheIdFree(t *testing.T) {
+	s := newStore(t)
+	var seen []string
+	beforeRename = func() {
+		ids, _ := s.List()
+		seen = ids
+		if _, err := s.Lock("c1"); !errors.Is(err, ErrNotExist) {
+			t.Errorf("during Create, Lock(c1) = %v, want ErrNotExist", err)
+		}
+	}
+	h, err := s.Create("c1")
+	beforeRename = nil
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 0 {
+		t.Errorf("during Create, List = %v, want none", seen)
+	}
+	if _, err := os.Stat(filepath.Join(h.Dir, creatingFile)); err != nil {
+		t.Errorf("the directory under its id's name is not marked: %v", err)
+	}
+	h.Unlock()
+
+	// What a create killed before the rename leaves.
+	left := filepath.Join(s.Root, "c2"+birthMark+"1-1")
+	if err := os.Mkdir(left, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	if ids, _ := s.List(); !slices.Equal(ids, []string{"c1"}) {
+		t.Errorf("List = %v, want [c1]", ids)
+	}
+	if _, err := s.Lock("c2"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("Lock(c2) = %v, want ErrNotExist", err)
+	}
+	h2, err := s.Create("c2")
+	if err != nil {
+		t.Fatalf("Create(c2) beside a killed create's directory: %v", err)
+	}
+	h2.Unlock()
+	h1, err := s.Lock("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h1.Destroy()
+	if _, err := os.Stat(left); err != nil {
+		t.Errorf("a young birth directory, maybe a create under way, was swept: %v", err)
+	}
+	defer func(old time.Duration) { abandonedAfter = old }(abandonedAfter)
+	abandonedAfter = 0
+	h2, err = s.Lock("c2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2.Destroy()
+	if _, err := os.Stat(left); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a killed create's birth directory was not swept: %v", err)
 	}
 }
 

@@ -257,6 +257,61 @@ func (s *Store) Create(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	// Made under a name of its own (birthMark), locked and marked
+	// there, and only then renamed to its id's, which it takes only if
+	// free: a directory under an id's name is never one that no command
+	// holds and no mark explains. Made in place and locked after, a
+	// create killed in between left a directory that delete --force took
+	// for a create under way (Unborn) and left, holding the id
+	// ("container with given ID already exists" to the engine's next
+	// create).
+	birth := fmt.Sprintf("%s%s%d-%d", id, birthMark, os.Getpid(), time.Now().UnixNano())
+	if err := unix.Mkdirat(s.fd, birth, 0o711); err != nil {
+		return nil, &os.PathError{Op: "mkdir", Path: s.dir(id), Err: err}
+	}
+	fd, err := unix.Openat(s.fd, birth, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// EMFILE under a low RLIMIT_NOFILE: the directory, empty, is
+		// ours to take back.
+		unix.Unlinkat(s.fd, birth, unix.AT_REMOVEDIR)
+		return nil, fmt.Errorf("create %q: %w", id, &os.PathError{Op: "open", Path: s.dir(id), Err: err})
+	}
+	h := &Handle{ID: id, Dir: s.dir(id), fd: fd}
+	if err := flock(fd, unix.LOCK_EX); err != nil {
+		h.Unlock()
+		unix.Unlinkat(s.fd, birth, unix.AT_REMOVEDIR)
+		return nil, fmt.Errorf("create %q: %w", id, &os.PathError{Op: "flock", Path: s.dir(id), Err: err})
+	}
+	// From here on, the lock's absence without state.json means this
+	// create died. Without it (a failure here) the directory is only
+	// taken for abandoned after abandonedAfter.
+	if mfd, err := unix.Openat(fd, creatingFile, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
+		unix.Close(mfd)
+		h.marked = true
+	}
+	if beforeRename != nil {
+		beforeRename()
+	}
+	if err := unix.Renameat2(s.fd, birth, s.fd, id, unix.RENAME_NOREPLACE); err != nil {
+		unix.Unlinkat(fd, creatingFile, 0)
+		h.Unlock()
+		unix.Unlinkat(s.fd, birth, unix.AT_REMOVEDIR)
+		switch err {
+		case unix.EEXIST:
+			return nil, ErrExist
+		case unix.EINVAL:
+			// A file system without RENAME_NOREPLACE (NFS): in place.
+			return s.createInPlace(id)
+		}
+		return nil, &os.PathError{Op: "rename", Path: s.dir(id), Err: err}
+	}
+	return h, nil
+}
+
+// createInPlace is Create where the directory cannot be renamed into
+// place without replacing what is there: made under its id's name, then
+// locked; until the lock, no command holds it (Unborn).
+func (s *Store) createInPlace(id string) (*Handle, error) {
 	if err := unix.Mkdirat(s.fd, id, 0o711); err != nil {
 		if err == unix.EEXIST {
 			return nil, ErrExist
@@ -274,15 +329,20 @@ func (s *Store) Create(id string) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("create %q: %w", id, err)
 	}
-	// Made under the lock: from here on, the lock's absence without
-	// state.json means this create died. Without it (a failure here)
-	// the directory is only taken for abandoned after abandonedAfter.
 	if fd, err := unix.Openat(h.fd, creatingFile, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
 		unix.Close(fd)
 		h.marked = true
 	}
 	return h, nil
 }
+
+// beforeRename, when set (tests), runs in Create before the directory
+// takes its id's name: where a killed create stops.
+var beforeRename func()
+
+// birthMark is in the name a container directory is made under, before
+// it takes its id's (Create): '~' is in no container id (ValidateID).
+const birthMark = "~creating~"
 
 // Lock opens the directory of an existing container and takes its
 // exclusive lock, waiting until other commands on the same id have
@@ -333,8 +393,9 @@ func oldEnough(fd int) bool {
 }
 
 // Unborn says, of a locked directory without state.json, that a create is
-// still making it: Create's mkdir is done, its lock and creatingFile not
-// yet (oldEnough says no), and nothing is in it. A delete that took the
+// still making it in place (createInPlace, or another runw's): its mkdir
+// is done, its lock and creatingFile not yet (oldEnough says no), and
+// nothing is in it. A delete that took the
 // lock in between and removed the directory as an aborted create's failed
 // that create with "container does not exist".
 func (h *Handle) Unborn() bool {
@@ -597,15 +658,18 @@ func tombName(dir string) string {
 }
 
 // sweepTombs removes what removals that died midway (SIGKILL, an engine's
-// timeout) left under root: no id names it, so nothing else would. A
-// removal still under way holds its directory's lock, and is left alone.
+// timeout) left under root, and what creates that died before their
+// directory took its id's name left: no id names them, so nothing else
+// would. A removal or create still under way holds its directory's lock,
+// and is left alone.
 func sweepTombs(root string) {
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if !strings.Contains(e.Name(), tombMark) {
+		birth := strings.Contains(e.Name(), birthMark)
+		if !birth && !strings.Contains(e.Name(), tombMark) {
 			continue
 		}
 		dir := filepath.Join(root, e.Name())
@@ -613,7 +677,11 @@ func sweepTombs(root string) {
 		if err != nil {
 			continue
 		}
-		if flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+		// A create between its mkdir and its lock holds no lock: its
+		// directory is left alone until it is abandonedAfter old.
+		var st unix.Stat_t
+		young := birth && (unix.Fstat(fd, &st) != nil || time.Since(time.Unix(st.Ctim.Unix())) < abandonedAfter)
+		if !young && flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
 			unmountUnder(dir)
 			os.RemoveAll(dir)
 		}
