@@ -335,13 +335,13 @@ func (ns *spawnNS) start(cmd *exec.Cmd) error {
 		for _, j := range ns.joins {
 			fd, err := unix.Open(j.path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 			if err != nil {
-				done <- fmt.Errorf("open namespace %q: %w", j.path, err)
+				done <- &joinError{fmt.Sprintf("open namespace %q: %v", j.path, err)}
 				return
 			}
 			err = unix.Setns(fd, j.flag)
 			unix.Close(fd)
 			if err != nil {
-				done <- fmt.Errorf("join namespace %q: %w", j.path, err)
+				done <- &joinError{fmt.Sprintf("join namespace %q: %v", j.path, err)}
 				return
 			}
 		}

@@ -205,8 +205,9 @@ func readReport(r io.Reader) error {
 const joinReport = "join "
 
 // joinError is the init's constructor failing to join a namespace it was
-// ordered into: for an exec, the sign that the init whose namespaces it
-// joins may be gone.
+// ordered into, or runw failing to open or join one before the spawn, or
+// the constructor gone before it read its orders: for an exec, the sign
+// that the init whose namespaces it joins may be gone.
 type joinError struct{ msg string }
 
 func (e *joinError) Error() string { return e.msg }

@@ -2,8 +2,11 @@ package runtime
 
 import (
 	"errors"
+	"os/exec"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestReadReportTellsJoinFailures checks that the constructor's failures
@@ -37,5 +40,19 @@ func TestReadReportTellsJoinFailures(t *testing.T) {
 	}
 	if err := readReport(strings.NewReader("")); err != errNoReport {
 		t.Errorf("no report: %v, want errNoReport", err)
+	}
+}
+
+// TestJoiningAGoneNamespaceIsAJoinError: a namespace runw opens itself
+// before the spawn (an exec's pid_for_children), gone with its init, is a
+// joinError too, which exec reads as a stopped container: an exec racing
+// the container's end said "start container init: open namespace
+// "/proc/N/ns/pid_for_children": no such file or directory".
+func TestJoiningAGoneNamespaceIsAJoinError(t *testing.T) {
+	ns := &spawnNS{joins: []nsJoin{{path: "/proc/0/ns/pid_for_children", flag: unix.CLONE_NEWPID}}}
+	err := ns.start(exec.Command("true"))
+	var je *joinError
+	if !errors.As(err, &je) {
+		t.Errorf("start with a namespace that is gone: %v, want a joinError", err)
 	}
 }

@@ -180,7 +180,9 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	// join, and makes its cgroup namespace, whose root is then the
 	// container's cgroup.
 	if err := o.NS.sendOrders(ordersW); err != nil {
-		return fail(fmt.Errorf("send namespace orders: %w", err))
+		// The constructor is gone before reading them: for an exec, the
+		// sign that the namespaces it was to join went with their init.
+		return fail(&joinError{fmt.Sprintf("send namespace orders: %v", err)})
 	}
 	if o.Ordered != nil {
 		o.Ordered()
