@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -345,7 +346,13 @@ func (ns *spawnNS) start(cmd *exec.Cmd) error {
 				return
 			}
 		}
-		done <- cmd.Start()
+		err := cmd.Start()
+		if errors.Is(err, unix.ENOMEM) && slices.ContainsFunc(ns.joins, func(j nsJoin) bool { return j.flag == unix.CLONE_NEWPID }) {
+			// The kernel gives no pid in a pid namespace whose init has
+			// exited, joined while it lived: a join failure too.
+			err = &joinError{fmt.Sprintf("fork into pid namespace: %v", err)}
+		}
+		done <- err
 	}()
 	return <-done
 }

@@ -2,9 +2,12 @@ package runtime
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,4 +58,50 @@ func TestJoiningAGoneNamespaceIsAJoinError(t *testing.T) {
 	if !errors.As(err, &je) {
 		t.Errorf("start with a namespace that is gone: %v, want a joinError", err)
 	}
+}
+
+// TestForkIntoAnEndedPidNamespaceIsAJoinError: a pid namespace whose init
+// has exited, joined while it was still held, gives no pid to a fork
+// (ENOMEM): for an exec whose container ended between the join and the
+// fork, a join failure too, not "cannot allocate memory".
+func TestForkIntoAnEndedPidNamespaceIsAJoinError(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a pid namespace")
+	}
+	unshare := exec.Command("unshare", "--pid", "--fork", "sleep", "100")
+	if err := unshare.Start(); err != nil {
+		t.Skipf("no unshare: %v", err)
+	}
+	defer unshare.Process.Kill()
+	var inner int
+	for deadline := time.Now().Add(5 * time.Second); inner == 0; time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", unshare.Process.Pid, unshare.Process.Pid))
+		fmt.Sscan(string(b), &inner)
+		if time.Now().After(deadline) {
+			t.Fatal("unshare started no child")
+		}
+	}
+	held, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", inner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	unix.Kill(inner, unix.SIGKILL) // the namespace's init; unshare reaps it
+	unshare.Wait()
+	for deadline := time.Now().Add(5 * time.Second); !procGone(inner); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the namespace's init outlived unshare")
+		}
+	}
+	ns := &spawnNS{joins: []nsJoin{{path: fmt.Sprintf("/proc/self/fd/%d", held.Fd()), flag: unix.CLONE_NEWPID}}}
+	err = ns.start(exec.Command("true"))
+	var je *joinError
+	if !errors.As(err, &je) {
+		t.Errorf("fork into an ended pid namespace: %v, want a joinError", err)
+	}
+}
+
+func procGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	return err != nil || strings.Contains(string(b), ") Z ")
 }

@@ -265,7 +265,9 @@ func (s *Store) Create(id string) (*Handle, error) {
 	// for a create under way (Unborn) and left, holding the id
 	// ("container with given ID already exists" to the engine's next
 	// create).
-	birth := fmt.Sprintf("%s%s%d-%d", id, birthMark, os.Getpid(), time.Now().UnixNano())
+	// No id in it: a name longer than the id's could pass the file
+	// system's 255 bytes that the id itself fits in.
+	birth := fmt.Sprintf("%s%d-%d", birthMark, os.Getpid(), time.Now().UnixNano())
 	if err := unix.Mkdirat(s.fd, birth, 0o711); err != nil {
 		return nil, &os.PathError{Op: "mkdir", Path: s.dir(id), Err: err}
 	}
