@@ -199,6 +199,11 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	ns, err := namespacesOf(c.InitPid)
 	if err != nil {
 		unlock()
+		if !state.Alive(c.InitPid, c.InitStartTime) {
+			// Ended since the status check: the lock keeps out other
+			// commands, not the init's own end.
+			return 0, requireStatus("exec", id, state.Stopped)
+		}
 		return 0, err
 	}
 	if err := plan.CheckRestrictable(root != nil); err != nil {
