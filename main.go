@@ -102,13 +102,14 @@ func fatal(err error) {
 		switch {
 		case log.Out != os.Stderr:
 			logrus.Error(err)
+			fmt.Fprintln(os.Stderr, prefix+oneLine(err))
 		case jsonLines:
 			// --log-format json without --log: the line on stderr is the
 			// log's, as runc writes it, for a caller that parses it.
 			logrus.Error(prefix + oneLine(err))
-			os.Exit(code)
+		default:
+			fmt.Fprintln(os.Stderr, prefix+oneLine(err))
 		}
-		fmt.Fprintln(os.Stderr, prefix+oneLine(err))
 	}
 	os.Exit(code)
 }

@@ -692,23 +692,37 @@ func signalCgroup(p string, sig unix.Signal, skip []int, grace time.Duration) {
 		}
 	}
 	pids, _ := cgroupPids(p)
+	if wasFrozen {
+		grace = 0 // frozen, none can end
+	}
+	signalled := signalPids(pids, sig, skip, grace > 0)
+	if !wasFrozen || sig == unix.SIGKILL {
+		m.Freeze(cgroups.Thawed)
+	}
+	waitExited(signalled, grace)
+}
+
+// signalPids sends sig to each of pids but those of skip, through a
+// pidfd (a pid listed in a frozen cgroup is still its process's; outside
+// one it may be reused between the list and the open, as under runc),
+// and returns, when keep, the pidfds of those signalled, for waitExited.
+func signalPids(pids []int, sig unix.Signal, skip []int, keep bool) []int {
 	var signalled []int
 	for _, pid := range pids {
 		if slices.Contains(skip, pid) {
 			continue
 		}
-		if grace > 0 && !wasFrozen {
-			// Held while the cgroup is frozen: the pid is still theirs.
-			if fd, err := unix.PidfdOpen(pid, 0); err == nil {
-				signalled = append(signalled, fd)
-			}
+		fd, err := unix.PidfdOpen(pid, 0)
+		if err != nil {
+			continue // gone
 		}
-		unix.Kill(pid, sig)
+		if unix.PidfdSendSignal(fd, sig, nil, 0) == nil && keep {
+			signalled = append(signalled, fd)
+			continue
+		}
+		unix.Close(fd)
 	}
-	if !wasFrozen || sig == unix.SIGKILL {
-		m.Freeze(cgroups.Thawed)
-	}
-	waitExited(signalled, grace)
+	return signalled
 }
 
 // waitExited waits until every process of pidfds has exited, or grace

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,29 +22,19 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 		return err
 	}
 	defer h.Unlock()
+	// The init, and behind a proxy (a user namespace joined by path) the
+	// proxy's child, in the cgroup too: signalled through the proxy, last.
+	var inits []int
 	if all {
+		inits = []int{c.InitPid, proxiedInit(c.InitPid)}
 		if _, err := cgroupPids(c.CgroupPath); err != nil && withoutCgroup(err) {
 			// Rootless without a cgroup: every process of the pid
 			// namespace, exec'd ones too, listed and signalled before
-			// the init, whose death would take them with SIGKILL.
-			// Without a freezer a pid may be reused between the list
-			// and its pidfd's opening, as under runc then.
+			// the init, whose death would take them with SIGKILL,
+			// and waited for as with a cgroup.
 			pids, _ := pidNamespaceOf(c)
-			inits := []int{c.InitPid, proxiedInit(c.InitPid)}
-			var signalled []int
-			for _, pid := range pids {
-				if slices.Contains(inits, pid) {
-					continue
-				}
-				if fd, err := unix.PidfdOpen(pid, 0); err == nil {
-					if unix.PidfdSendSignal(fd, sig, nil, 0) == nil && sig != unix.SIGKILL {
-						signalled = append(signalled, fd)
-						continue
-					}
-					unix.Close(fd)
-				}
-			}
-			waitExited(signalled, graceFor(sig)) // as with a cgroup
+			grace := graceFor(sig)
+			waitExited(signalPids(pids, sig, inits, grace > 0), grace)
 			if err := signalInit(c, sig); err != nil && err != unix.ESRCH {
 				return fmt.Errorf("kill container: %w", err)
 			}
@@ -66,10 +55,7 @@ func (r *Runtime) Kill(id string, sig unix.Signal, all bool) error {
 	// find it gone.
 	early := all && alive && sig != unix.SIGKILL
 	if early {
-		// Behind a proxy (a user namespace joined by path), the init is
-		// the proxy's child, in the cgroup too: signalled through the
-		// proxy, last.
-		signalCgroup(c.CgroupPath, sig, []int{c.InitPid, proxiedInit(c.InitPid)}, graceFor(sig))
+		signalCgroup(c.CgroupPath, sig, inits, graceFor(sig))
 	}
 	err = ErrNotRunning
 	if alive {
@@ -107,11 +93,12 @@ const killAllGrace = 500 * time.Millisecond
 
 // graceFor is killAllGrace for a signal whose default action ends a
 // process, 0 for one that stops, continues or is ignored (SIGSTOP,
-// SIGCONT, SIGCHLD, SIGWINCH, SIGURG, 0), which no process ends of:
-// kill --all STOP would otherwise wait the whole grace every time.
+// SIGCONT, SIGCHLD, SIGWINCH, SIGURG, 0), which no process ends of
+// (kill --all STOP would otherwise wait the whole grace every time), and
+// for SIGKILL, which no process can outlive to be waited for.
 func graceFor(sig unix.Signal) time.Duration {
 	switch sig {
-	case 0, unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGCONT, unix.SIGCHLD, unix.SIGWINCH, unix.SIGURG:
+	case 0, unix.SIGKILL, unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU, unix.SIGCONT, unix.SIGCHLD, unix.SIGWINCH, unix.SIGURG:
 		return 0
 	}
 	return killAllGrace

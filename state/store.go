@@ -284,13 +284,7 @@ func (s *Store) Create(id string) (*Handle, error) {
 		unix.Unlinkat(s.fd, birth, unix.AT_REMOVEDIR)
 		return nil, fmt.Errorf("create %q: %w", id, &os.PathError{Op: "flock", Path: s.dir(id), Err: err})
 	}
-	// From here on, the lock's absence without state.json means this
-	// create died. Without it (a failure here) the directory is only
-	// taken for abandoned after abandonedAfter.
-	if mfd, err := unix.Openat(fd, creatingFile, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
-		unix.Close(mfd)
-		h.marked = true
-	}
+	h.mark()
 	if beforeRename != nil {
 		beforeRename()
 	}
@@ -331,11 +325,19 @@ func (s *Store) createInPlace(id string) (*Handle, error) {
 		}
 		return nil, fmt.Errorf("create %q: %w", id, err)
 	}
+	h.mark()
+	return h, nil
+}
+
+// mark makes creatingFile in the locked directory (its first Save
+// removes it): from then on, the lock's absence without state.json means
+// its create died. Without it (a failure here) the directory is only
+// taken for abandoned after abandonedAfter.
+func (h *Handle) mark() {
 	if fd, err := unix.Openat(h.fd, creatingFile, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600); err == nil {
 		unix.Close(fd)
 		h.marked = true
 	}
-	return h, nil
 }
 
 // beforeRename, when set (tests), runs in Create before the directory
@@ -390,6 +392,12 @@ func oldEnough(fd int) bool {
 	if unix.Faccessat(fd, creatingFile, unix.F_OK, unix.AT_SYMLINK_NOFOLLOW) == nil {
 		return true
 	}
+	return abandonedAge(fd)
+}
+
+// abandonedAge says whether the directory fd was made abandonedAfter
+// ago or more.
+func abandonedAge(fd int) bool {
 	var st unix.Stat_t
 	return unix.Fstat(fd, &st) == nil && time.Since(time.Unix(st.Ctim.Unix())) >= abandonedAfter
 }
@@ -681,9 +689,7 @@ func sweepTombs(root string) {
 		}
 		// A create between its mkdir and its lock holds no lock: its
 		// directory is left alone until it is abandonedAfter old.
-		var st unix.Stat_t
-		young := birth && (unix.Fstat(fd, &st) != nil || time.Since(time.Unix(st.Ctim.Unix())) < abandonedAfter)
-		if !young && flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
+		if (!birth || abandonedAge(fd)) && flock(fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
 			unmountUnder(dir)
 			os.RemoveAll(dir)
 		}
