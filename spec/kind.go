@@ -244,9 +244,9 @@ func uleb64(b []byte) (v uint64, n int, ok bool) {
 // WalkSections reads the section headers of a binary module's or
 // component's body from off to end through r, and calls fn with each: its
 // id, the offset and length of its body, and head, up to extra of the
-// body's first bytes (fewer at the end of the file). fn returns false to
-// stop the walk. WalkSections returns false at a header that is
-// malformed or whose body runs past end, true otherwise.
+// body's first bytes (fewer at the end of the body or the file). fn
+// returns false to stop the walk. WalkSections returns false at a header
+// that is malformed or whose body runs past end, true otherwise.
 //
 // The bytes are untrusted (a guest's module, read before anything checked
 // it): the walk reads only headers, a few bytes each at the offset the
@@ -267,6 +267,11 @@ func WalkSections(r io.ReaderAt, off, end int64, extra int, fn func(id byte, bod
 		head := hdr[1+used : n]
 		if len(head) > extra {
 			head = head[:extra]
+		}
+		if int64(len(head)) > int64(length) {
+			// Never the next section's bytes: a truncated memory
+			// entry took its minimum from the header after it.
+			head = head[:length]
 		}
 		if !fn(hdr[0], body, length, head) {
 			return true

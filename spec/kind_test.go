@@ -271,7 +271,7 @@ func TestWalkSections(t *testing.T) {
 		return got, ok
 	}
 	got, ok := walk(mod, 0)
-	want := []seen{{1, 10, 2, "\x00\x00\x00"}, {0, 14, 4, "\x01xy"}, {10, 21, 300, "\x00\x00\x00"}}
+	want := []seen{{1, 10, 2, "\x00\x00"}, {0, 14, 4, "\x01xy"}, {10, 21, 300, "\x00\x00\x00"}}
 	if !ok || len(got) != len(want) {
 		t.Fatalf("walk = %v, %v; want %v, true", got, ok, want)
 	}
@@ -351,6 +351,11 @@ func TestDefinedLimits(t *testing.T) {
 		{"shared without a maximum", moduleOf(section(5, []byte{1, 2, 0xd0, 0x0f})), 0, 0},
 		{"101 memories", moduleOf(section(5, []byte{101, 0, 0xd0, 0x0f})), 0, 0},
 		{"0xffffffff memories", moduleOf(section(5, []byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0, 0xd0, 0x0f})), 0, 0},
+		// A memory entry cut short by its section's length, the next
+		// section's header after it: its minimum was read from that
+		// header (0x80 then 13, 0: 1664 pages).
+		{"minimum cut by the section's end", moduleOf(section(5, []byte{1, 0, 0x80}), section(13, nil)), 0, 0},
+		{"64-bit minimum cut by the section's end", moduleOf(section(5, []byte{1, 0x04, 0x80}), section(13, nil)), 0, 0},
 	} {
 		if tables, min := limits(c.mod); tables != c.tables || min != c.min {
 			t.Errorf("%s: %d tables, minimum %d; want %d, %d", c.name, tables, min, c.tables, c.min)
