@@ -239,11 +239,17 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		var flags uint16
 		var errno Errno
 		var nbytes uint64
-		switch {
-		case re&unix.POLLNVAL != 0:
+		// POLLERR (a reset or refused connection, an ICMP error on UDP,
+		// a pipe with no reader) is readiness, as Linux's poll means
+		// it, with no error: the guest's next read, write or
+		// getsockopt(SO_ERROR) gives the real one. WasmEdge sets none
+		// either. mio's WASI selector (under every tokio guest) fails
+		// its whole poll on any event's error, and tokio then panics
+		// ("unexpected error when polling the I/O driver"): a server
+		// died at its first client's reset, as under wasmtime's
+		// wasi-common, which sets EIO (tokio issue 5238).
+		if re&unix.POLLNVAL != 0 {
 			errno = ErrnoBadf
-		case re&unix.POLLERR != 0:
-			errno = ErrnoIo
 		}
 		// HANGUP is POLLHUP only, never a half-close: WasmEdge sets it
 		// on EPOLLHUP alone (lib/host/wasi/inode-linux.cpp,

@@ -158,6 +158,7 @@ int main(void) {
 		out("SO_LINGER 0", rst(c));
 		close(c);
 		usleep(20000);
+		outs("poll after a reset", pname(pl(s, POLLIN, 100)));
 		static char rbuf[100000];
 		out("recv WAITALL past a reset", recv(s, rbuf, sizeof rbuf, MSG_WAITALL));
 		out("recv after the reset", recv(s, rbuf, sizeof rbuf, 0));
