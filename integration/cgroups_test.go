@@ -768,6 +768,53 @@ func TestKillReachesOnlyTheContainersCgroup(t *testing.T) {
 	}
 }
 
+// TestBusyV2CgroupOfAHybridHost: on a hybrid host the init enters the v2
+// tree at its cgroupsPath too, and kill KILL ends the container through
+// that directory's cgroup.kill. A process already there, in no v1
+// hierarchy, passed create's check (which read the pids hierarchy alone)
+// and died at the container's kill KILL, where runc's kill lists and
+// signals the v1 pids; it is now refused at create, in runc's words. One
+// moved there after create is no process of the container's either (ps
+// does not list it), and lives through kill KILL.
+func TestBusyV2CgroupOfAHybridHost(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	if !hybrid() {
+		t.Skip("not a hybrid cgroup host: the v2 tree is the only one, and create's check reads it")
+	}
+	root := unifiedRoot()
+	cg := fmt.Sprintf("/runw-test-v2busy-%d", time.Now().UnixNano())
+	victim := victimIn(t, root+cg)
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: cg} })
+	res := r.run("create", "--bundle", b.dir, "busy")
+	if res.code != 1 || !strings.Contains(res.stderr, "container's cgroup is not empty: 1 process(es) found") {
+		t.Errorf("create in a cgroup busy in the v2 tree alone: %v; want exit 1, runc's \"container's cgroup is not empty\"", res)
+	}
+	oneLine(t, "create in a busy v2 cgroup", res.stderr)
+	if res.code == 0 {
+		r.run("kill", "busy", "KILL")
+	}
+	r.run("delete", "--force", "busy")
+	if !alive(victim) {
+		t.Error("the process in the v2 cgroup was killed")
+	}
+
+	late := cg + "-late"
+	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: late} })
+	r.mustRun("run", "--detach", "--bundle", b.dir, "late")
+	lateVictim := victimIn(t, root+late)
+	r.mustRun("kill", "late", "KILL")
+	r.waitStatus("late", "stopped", 10*time.Second)
+	if !alive(lateVictim) {
+		t.Error("kill KILL killed a process moved into the container's v2 cgroup after create")
+	}
+	lateVictim.Process.Kill()
+	lateVictim.Wait()
+	r.mustRun("delete", "late")
+}
+
 // A paused container's SIGKILL ends it, as under runc, which thaws the
 // freezer after the kill: podman kill of a paused container, and kill
 // --all. On a hybrid host runw's kill through cgroup.kill left the v1

@@ -886,6 +886,73 @@ func TestKillAllReachesExecProcesses(t *testing.T) {
 	r.mustRun("delete", "kc")
 }
 
+// TestKillAllWithFewDescriptors: kill --all under a low RLIMIT_NOFILE
+// still signals every process and leaves the cgroup thawed. It keeps a
+// pidfd for each process it waits for: past the limit, pidfd_open's
+// EMFILE was taken for a process gone and the rest got no signal, and
+// the thaw, short of a descriptor, failed, leaving the container paused.
+func TestKillAllWithFewDescriptors(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	prlimit, err := exec.LookPath("prlimit")
+	if err != nil {
+		t.Skip("no prlimit (util-linux) here")
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	r.mustRun("run", "--detach", "--bundle", b.dir, "fewfds")
+	var execs []int
+	for i := 0; i < 12; i++ {
+		execs = append(execs, r.execDetached("fewfds", "/probe.wasm", "sleep", "1h"))
+	}
+	cmd, stdout, stderr := r.command(t.Context(), "kill", "--all", "fewfds", "TERM")
+	cmd.Args = append([]string{"prlimit", "--nofile=14:14", "--", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = prlimit
+	if res := finish(cmd, cmd.Run(), stdout, stderr); res.code != 0 {
+		t.Fatalf("kill --all with 14 descriptors: %v", res)
+	}
+	for _, pid := range execs {
+		waitGone(t, pid, 10*time.Second)
+	}
+	r.waitStatus("fewfds", "stopped", 10*time.Second)
+	r.mustRun("delete", "fewfds")
+}
+
+// TestExecMetByItsContainersEnd: an exec'd process in the container's pid
+// namespace that the init's end kills before it reports says the
+// container stopped, as an exec that found it stopped does, not
+// "exec'd process exited without reporting: killed by signal SIGKILL".
+// The exec is held frozen (--ignore-paused into a paused container) while
+// the init is killed; the resume lets both go.
+func TestExecMetByItsContainersEnd(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(ownMountAndPID)
+	r.mustRun("run", "--detach", "--bundle", b.dir, "metend")
+	st, _, _ := r.state("metend")
+	r.mustRun("pause", "metend")
+	bg := r.start("exec", "--ignore-paused", "metend", "/probe.wasm", "echo", "late")
+	// In the pid namespace and frozen, once it is in the cgroup.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if res := r.run("ps", "--format", "json", "metend"); res.code == 0 && strings.Count(res.stdout, ",") >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exec'd process never reached the container's cgroup")
+		}
+	}
+	unix.Kill(st.Pid, unix.SIGKILL)
+	r.mustRun("resume", "metend")
+	res := bg.wait(t, 20*time.Second)
+	if res.code != 255 || !strings.Contains(res.stderr, "cannot exec in a stopped container") {
+		t.Errorf("exec whose container ended under it: %v, want 255 and \"cannot exec in a stopped container\"", res)
+	}
+	r.waitStatus("metend", "stopped", 10*time.Second)
+	r.mustRun("delete", "metend")
+}
+
 // TestGuestExitStatusAbove125: proc_exit(200) is 200, as for a native
 // process (wasmtime alone would trap on statuses of 126 and more).
 func TestGuestExitStatusAbove125(t *testing.T) {

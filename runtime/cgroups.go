@@ -119,7 +119,19 @@ func checkCgroupEmpty(p string) error {
 		}
 	}
 	pids, err := cgroups.GetAllPids(dir)
-	return notEmpty(pids, err)
+	if err := notEmpty(pids, err); err != nil {
+		return err
+	}
+	// On a hybrid host the init enters the v2 tree at the same path too,
+	// and kill KILL ends it through that directory's cgroup.kill: a
+	// process already there, which no v1 hierarchy names as the
+	// container's, would die with it (runc lists and signals the v1
+	// pids alone).
+	if cgroups.IsCgroup2HybridMode() {
+		pids, err := cgroups.GetAllPids(unifiedDir(p))
+		return notEmpty(pids, err)
+	}
+	return nil
 }
 
 // notEmpty is checkCgroupEmpty's refusal of a cgroup listing pids; a
@@ -655,13 +667,18 @@ func signalCgroup(p string, sig unix.Signal, skip []int, grace time.Duration) {
 	if p == "" {
 		return
 	}
-	if pids, _ := cgroupPids(p); len(pids) == 0 {
+	pids, _ := cgroupPids(p)
+	if len(pids) == 0 {
 		return // nothing to signal, nothing to freeze (delete's usual case)
 	}
 	if sig == unix.SIGKILL {
 		// cgroup v2 (Linux 5.14 on) kills the whole cgroup itself, frozen
-		// or not, with no list to race: runc's way there.
-		if dir := unifiedDir(p); dir != "" {
+		// or not, with no list to race: runc's way there. On a hybrid
+		// host only while the v2 directory holds nothing the pids
+		// hierarchy does not: a process moved there after create is no
+		// process of the container's (ps and runc's kill do not see it),
+		// and cgroup.kill would end it too.
+		if dir := unifiedDir(p); dir != "" && (!cgroups.IsCgroup2HybridMode() || within(dir, pids)) {
 			if f, err := os.OpenFile(filepath.Join(dir, "cgroup.kill"), os.O_WRONLY, 0); err == nil {
 				_, err = f.WriteString("1")
 				f.Close()
@@ -691,15 +708,37 @@ func signalCgroup(p string, sig unix.Signal, skip []int, grace time.Duration) {
 			logDebugf("freeze %s to signal it: %v", p, err)
 		}
 	}
-	pids, _ := cgroupPids(p)
+	pids, _ = cgroupPids(p)
 	if wasFrozen {
 		grace = 0 // frozen, none can end
 	}
 	signalled := signalPids(pids, sig, skip, grace > 0)
 	if !wasFrozen || sig == unix.SIGKILL {
-		m.Freeze(cgroups.Thawed)
+		if err := m.Freeze(cgroups.Thawed); err != nil {
+			// Out of descriptors with the pidfds held (a low
+			// RLIMIT_NOFILE): give them up, and the wait with them,
+			// rather than leave the container frozen.
+			waitExited(signalled, 0)
+			signalled = nil
+			m.Freeze(cgroups.Thawed)
+		}
 	}
 	waitExited(signalled, grace)
+}
+
+// within says whether every process of the cgroup directory dir is one
+// of pids.
+func within(dir string, pids []int) bool {
+	in, err := cgroups.GetAllPids(dir)
+	if err != nil {
+		return false
+	}
+	for _, pid := range in {
+		if !slices.Contains(pids, pid) {
+			return false
+		}
+	}
+	return true
 }
 
 // signalPids sends sig to each of pids but those of skip, through a
@@ -713,6 +752,12 @@ func signalPids(pids []int, sig unix.Signal, skip []int, keep bool) []int {
 			continue
 		}
 		fd, err := unix.PidfdOpen(pid, 0)
+		if err == unix.EMFILE || err == unix.ENFILE {
+			// Out of descriptors (a low RLIMIT_NOFILE, or the pidfds
+			// kept so far): signalled by pid, not waited for.
+			unix.Kill(pid, sig)
+			continue
+		}
 		if err != nil {
 			continue // gone
 		}

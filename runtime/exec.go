@@ -199,8 +199,9 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	ns, err := namespacesOf(c.InitPid)
 	if err != nil {
 		unlock()
-		if !state.Alive(c.InitPid, c.InitStartTime) {
-			// Ended since the status check: the lock keeps out other
+		if state.Ending(c.InitPid, c.InitStartTime) {
+			// Ended since the status check, or ending (its namespaces
+			// go before it is a zombie): the lock keeps out other
 			// commands, not the init's own end.
 			return 0, requireStatus("exec", id, state.Stopped)
 		}
@@ -249,11 +250,14 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	}
 	unlock()
 	var joining *joinError
-	if errors.As(err, &joining) && !state.Alive(c.InitPid, c.InitStartTime) {
+	var died *diedError
+	if (errors.As(err, &joining) || errors.As(err, &died) && died.killed) && state.Ending(c.InitPid, c.InitStartTime) {
 		// The init died while the process was joining its namespaces
-		// (a kill or a delete racing the exec): say so, as the check
-		// above would have, not which namespace was gone. Any other
-		// failure is the process's own, and reported as it is.
+		// (a kill or a delete racing the exec), or after it joined its
+		// pid namespace, whose end SIGKILLs it before it reports: say
+		// so, as the check above would have, not which namespace was
+		// gone or which signal. Any other failure is the process's
+		// own, and reported as it is.
 		return 0, requireStatus("exec", id, state.Stopped)
 	}
 	if err != nil {

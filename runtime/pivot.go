@@ -465,6 +465,11 @@ func remountReadOnly(source, target string) error {
 func containerRoot(c *state.Container) (*os.File, error) {
 	root, err := os.OpenFile(fmt.Sprintf("/proc/%d/root", c.InitPid), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
+		if state.Ending(c.InitPid, c.InitStartTime) {
+			// An exiting init has given up its root already: the
+			// process would have been planned from the host's paths.
+			return nil, requireStatus("exec", "", state.Stopped)
+		}
 		return nil, nil
 	}
 	theirs, err1 := root.Stat()

@@ -215,6 +215,16 @@ func (e *joinError) Error() string { return e.msg }
 // errNoReport is a sync pipe closed without a report.
 var errNoReport = errors.New("no report")
 
+// diedError is an init's death before its report; killed says it died of
+// SIGKILL, which an exec'd process meets when the pid namespace it
+// joined loses its init.
+type diedError struct {
+	msg    string
+	killed bool
+}
+
+func (e *diedError) Error() string { return e.msg }
+
 // waitForStart opens the exec fifo for writing, which blocks until `runw
 // start` opens it for reading, then writes one byte to say the guest runs.
 func waitForStart(fifo string) error {

@@ -226,7 +226,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 			// where the hint sent people to the wrong place.
 			hint = o.Config.Sandbox.seccompHint()
 		}
-		return nil, fmt.Errorf("%s exited without reporting: %s%s", who, death, hint)
+		return nil, &diedError{fmt.Sprintf("%s exited without reporting: %s%s", who, death, hint), killed}
 	case err != nil:
 		return fail(err)
 	}

@@ -123,6 +123,50 @@ func TestCreate(t *testing.T) {
 // for good ("container with given ID already exists"). What a killed
 // create leaves under its birth name is no container, and the next
 // removal sweeps it once it is abandonedAfter old.
+// TestCreateWhoseBirthDirectoryWasSweptTriesAgain: a create stalled for
+// over abandonedAfter before its lock has its birth directory swept by
+// another command's removal; it makes another and succeeds, where it
+// failed with "rename <root>/<id>: no such file or directory".
+func TestCreateWhoseBirthDirectoryWasSweptTriesAgain(t *testing.T) {
+	s := newStore(t)
+	swept := 0
+	beforeRename = func() {
+		births, _ := filepath.Glob(filepath.Join(s.Root, birthMark+"*"))
+		if swept == 0 && len(births) == 1 {
+			os.RemoveAll(births[0])
+		}
+		swept++
+	}
+	h, err := s.Create("c1")
+	beforeRename = nil
+	if err != nil || swept != 2 {
+		t.Fatalf("Create after its birth directory was swept: %v after %d tries, want success after 2", err, swept)
+	}
+	h.Unlock()
+	if ids, _ := s.List(); len(ids) != 1 || ids[0] != "c1" {
+		t.Errorf("List = %v, want [c1]", ids)
+	}
+}
+
+// TestDestroyOfTheLongestIdRenamesIt: the name a directory leaves its
+// id's for holds no id, so that the removal of a 255-byte id's directory
+// is a rename (tombName) too, not a removal in place, which a reader
+// could watch half done.
+func TestDestroyOfTheLongestIdRenamesIt(t *testing.T) {
+	s := newStore(t)
+	dir := filepath.Join(s.Root, strings.Repeat("i", 255))
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		t.Fatal(err)
+	}
+	tomb := tombName(dir)
+	if err := unix.Renameat2(unix.AT_FDCWD, dir, unix.AT_FDCWD, tomb, unix.RENAME_NOREPLACE); err != nil {
+		t.Fatalf("rename of a 255-byte id's directory to %s: %v", filepath.Base(tomb), err)
+	}
+	if filepath.Dir(tomb) != s.Root {
+		t.Errorf("tomb %s is not in the root %s", tomb, s.Root)
+	}
+}
+
 func TestCreateKilledMidwayLeavesTheIdFree(t *testing.T) {
 	s := newStore(t)
 	var seen []string
@@ -728,6 +772,88 @@ func TestProcessStartTimeOddComm(t *testing.T) {
 	}
 }
 
+// TestEndingSeesAnExitingProcess: a pid namespace's init that has begun
+// to exit waits in the kernel for the namespace's other processes to go
+// (here one held frozen by a cgroup v1 freezer), its namespaces gone
+// already and its state not yet a zombie's: Alive still says true, and
+// an exec that met it read "no such file or directory" for its
+// namespaces. Ending says it is ending.
+func TestEndingSeesAnExitingProcess(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a pid namespace and a freezer cgroup")
+	}
+	if _, err := os.Stat("/sys/fs/cgroup/freezer"); err != nil {
+		t.Skip("no cgroup v1 freezer (v2's lets a killed process die)")
+	}
+	unshare := exec.Command("unshare", "--pid", "--fork", "sleep", "100")
+	if err := unshare.Start(); err != nil {
+		t.Skipf("no unshare: %v", err)
+	}
+	defer func() { unshare.Process.Kill(); unshare.Wait() }()
+	init := childOf(t, unshare.Process.Pid)
+	initStart, err := ProcessStartTime(init)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nsenter := exec.Command("nsenter", "-t", strconv.Itoa(init), "-p", "--", "sleep", "100")
+	if err := nsenter.Start(); err != nil {
+		t.Skipf("no nsenter: %v", err)
+	}
+	defer func() { nsenter.Process.Kill(); nsenter.Wait() }()
+	other := childOf(t, nsenter.Process.Pid)
+	freezer := fmt.Sprintf("/sys/fs/cgroup/freezer/runw-test-ending-%d", time.Now().UnixNano())
+	if err := os.Mkdir(freezer, 0o755); err != nil {
+		t.Skipf("cannot make a freezer cgroup: %v", err)
+	}
+	defer os.Remove(freezer)
+	state := filepath.Join(freezer, "freezer.state")
+	defer os.WriteFile(state, []byte("THAWED"), 0)
+	if err := os.WriteFile(filepath.Join(freezer, "cgroup.procs"), []byte(strconv.Itoa(other)), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(state, []byte("FROZEN"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if Ending(init, initStart) {
+		t.Error("Ending = true for a running process")
+	}
+	unix.Kill(init, unix.SIGKILL)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", init)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed init kept its namespaces")
+		}
+	}
+	if !Alive(init, initStart) {
+		t.Skip("the exiting init is a zombie already here: nothing between for Ending to see")
+	}
+	if !Ending(init, initStart) {
+		t.Error("Ending = false for an init exiting, its namespaces gone")
+	}
+	os.WriteFile(state, []byte("THAWED"), 0)
+	unshare.Wait()
+	if !Ending(init, initStart) {
+		t.Error("Ending = false for an init gone")
+	}
+}
+
+// childOf waits for pid's first child and returns it.
+func childOf(t *testing.T, pid int) int {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var child int
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if fmt.Sscan(string(b), &child); child != 0 {
+			return child
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d started no child", pid)
+		}
+	}
+}
+
 func TestParseStat(t *testing.T) {
 	rest := " S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 987654321 20 21\n"
 	for _, comm := range []string{"sh", "a) (b", "x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 5 (y", ")"} {
@@ -736,8 +862,8 @@ func TestParseStat(t *testing.T) {
 			t.Errorf("comm %q: %v", comm, err)
 			continue
 		}
-		if st.state != 'S' || st.startTime != 987654321 {
-			t.Errorf("comm %q: got state %c start %d", comm, st.state, st.startTime)
+		if st.state != 'S' || st.flags != 6 || st.startTime != 987654321 {
+			t.Errorf("comm %q: got state %c flags %d start %d", comm, st.state, st.flags, st.startTime)
 		}
 	}
 	for _, bad := range []string{"", "123 (sh", "123 (sh) S 1 2", "123 (sh) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 x"} {

@@ -30,8 +30,13 @@ const (
 // procStat is what we need from /proc/<pid>/stat.
 type procStat struct {
 	state     byte   // field 3
+	flags     uint64 // field 9, the kernel's PF_ flags
 	startTime uint64 // field 22, in clock ticks since boot
 }
+
+// pfExiting is the kernel's PF_EXITING: set as a process begins to exit,
+// before it gives up its namespaces and long before it is a zombie.
+const pfExiting = 0x4
 
 // readStat reads and parses /proc/<pid>/stat.
 func readStat(pid int) (procStat, error) {
@@ -51,7 +56,7 @@ func parseStat(data []byte) (procStat, error) {
 		return procStat{}, errors.New("malformed /proc stat: no ')'")
 	}
 	// fields[0] is field 3 (state), so field n is fields[n-3].
-	const stateIdx, startIdx = 0, 22 - 3 // fields 3 and 22
+	const stateIdx, flagsIdx, startIdx = 0, 9 - 3, 22 - 3 // fields 3, 9 and 22
 	fields := bytes.Fields(data[i+1:])
 	if len(fields) <= startIdx {
 		return procStat{}, fmt.Errorf("malformed /proc stat: %d fields after comm", len(fields))
@@ -63,7 +68,11 @@ func parseStat(data []byte) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("malformed /proc stat: starttime: %w", err)
 	}
-	return procStat{state: fields[stateIdx][0], startTime: start}, nil
+	flags, err := strconv.ParseUint(string(fields[flagsIdx]), 10, 64)
+	if err != nil {
+		return procStat{}, fmt.Errorf("malformed /proc stat: flags: %w", err)
+	}
+	return procStat{state: fields[stateIdx][0], flags: flags, startTime: start}, nil
 }
 
 // ProcessStartTime returns the start time of pid (field 22 of
@@ -91,6 +100,17 @@ func Alive(pid int, startTime uint64) bool {
 		return false
 	}
 	return st.startTime == startTime
+}
+
+// Ending says whether the process is gone (as Alive says) or on its way:
+// it has begun to exit, so that its namespaces may be gone already and
+// whatever it was the init of is ending with it.
+func Ending(pid int, startTime uint64) bool {
+	if !Alive(pid, startTime) {
+		return true
+	}
+	st, err := readStat(pid)
+	return err != nil || st.flags&pfExiting != 0
 }
 
 // Status derives a container's status from facts rather than trusting

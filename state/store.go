@@ -257,6 +257,22 @@ func (s *Store) Create(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
 	}
+	for tries := 1; ; tries++ {
+		h, err := s.create(id)
+		if err != errSwept || tries == 3 {
+			return h, err
+		}
+	}
+}
+
+// errSwept is create's birth directory gone before its rename: a create
+// that stalled over abandonedAfter between its mkdir and its lock (a
+// SIGSTOP, a machine thrashing) had it swept as abandoned by another
+// command's removal. Create makes another.
+var errSwept = &os.PathError{Op: "rename", Path: "the container directory", Err: unix.ENOENT}
+
+// create is one attempt of Create.
+func (s *Store) create(id string) (*Handle, error) {
 	// Made under a name of its own (birthMark), locked and marked
 	// there, and only then renamed to its id's, which it takes only if
 	// free: a directory under an id's name is never one that no command
@@ -298,6 +314,8 @@ func (s *Store) Create(id string) (*Handle, error) {
 		case unix.EINVAL:
 			// A file system without RENAME_NOREPLACE (NFS): in place.
 			return s.createInPlace(id)
+		case unix.ENOENT:
+			return nil, errSwept
 		}
 		return nil, &os.PathError{Op: "rename", Path: s.dir(id), Err: err}
 	}
@@ -664,7 +682,10 @@ const tombMark = "~removing~"
 // tombName is a name, unique to this removal, for the directory dir
 // leaves its id's name for.
 func tombName(dir string) string {
-	return fmt.Sprintf("%s%s%d-%d", dir, tombMark, os.Getpid(), time.Now().UnixNano())
+	// No id in it, as in a birth name: with the id, ids of about 219
+	// bytes and more passed the file system's 255, the rename failed
+	// (ENAMETOOLONG), and the directory was removed in place.
+	return filepath.Join(filepath.Dir(dir), fmt.Sprintf("%s%d-%d", tombMark, os.Getpid(), time.Now().UnixNano()))
 }
 
 // sweepTombs removes what removals that died midway (SIGKILL, an engine's
