@@ -696,18 +696,27 @@ func TestCgroupWithProcessesBelowIsRefused(t *testing.T) {
 	victim := victimIn(t, pidsRoot+cg+"/child")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
+	refusedAsBusy(t, r, b, cg, "parent", victim, "a cgroup whose child holds a process")
+}
+
+// refusedAsBusy requires create in cg, where victim is, to be refused in
+// runc's words and one line, to leave no state, and to spare victim
+// (through a kill KILL and a delete --force too, if it was not refused).
+func refusedAsBusy(t *testing.T, r *runw, b *bundle, cg, id string, victim *exec.Cmd, what string) {
+	t.Helper()
 	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: cg} })
-	res := r.run("create", "--bundle", b.dir, "parent")
+	res := r.run("create", "--bundle", b.dir, id)
 	if res.code != 1 || !strings.Contains(res.stderr, "container's cgroup is not empty: 1 process(es) found") {
-		t.Errorf("create in a cgroup whose child holds a process: %v; want exit 1, runc's \"container's cgroup is not empty\"", res)
+		t.Errorf("create in %s: %v; want exit 1, runc's \"container's cgroup is not empty\"", what, res)
 	}
-	oneLine(t, "create in a busy cgroup", res.stderr)
-	if res := r.run("state", "parent"); res.code == 0 {
+	oneLine(t, "create in "+what, res.stderr)
+	if res := r.run("state", id); res.code == 0 {
 		t.Errorf("the refused container has a state: %s", res.stdout)
+		r.run("kill", id, "KILL")
 	}
-	r.run("delete", "--force", "parent")
+	r.run("delete", "--force", id)
 	if !alive(victim) {
-		t.Error("the process in the child cgroup was killed")
+		t.Errorf("the process in %s was killed", what)
 	}
 }
 
@@ -787,19 +796,7 @@ func TestBusyV2CgroupOfAHybridHost(t *testing.T) {
 	victim := victimIn(t, root+cg)
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
-	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: cg} })
-	res := r.run("create", "--bundle", b.dir, "busy")
-	if res.code != 1 || !strings.Contains(res.stderr, "container's cgroup is not empty: 1 process(es) found") {
-		t.Errorf("create in a cgroup busy in the v2 tree alone: %v; want exit 1, runc's \"container's cgroup is not empty\"", res)
-	}
-	oneLine(t, "create in a busy v2 cgroup", res.stderr)
-	if res.code == 0 {
-		r.run("kill", "busy", "KILL")
-	}
-	r.run("delete", "--force", "busy")
-	if !alive(victim) {
-		t.Error("the process in the v2 cgroup was killed")
-	}
+	refusedAsBusy(t, r, b, cg, "busy", victim, "a cgroup busy in the v2 tree alone")
 
 	late := cg + "-late"
 	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: late} })
