@@ -784,7 +784,8 @@ func TestKillReachesOnlyTheContainersCgroup(t *testing.T) {
 // and died at the container's kill KILL, where runc's kill lists and
 // signals the v1 pids; it is now refused at create, in runc's words. One
 // moved there after create is no process of the container's either (ps
-// does not list it), and lives through kill KILL.
+// does not list it), and lives through kill KILL; one of the container's
+// moved out of it dies with the rest.
 func TestBusyV2CgroupOfAHybridHost(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "cgroups")
@@ -810,6 +811,21 @@ func TestBusyV2CgroupOfAHybridHost(t *testing.T) {
 	lateVictim.Process.Kill()
 	lateVictim.Wait()
 	r.mustRun("delete", "late")
+
+	// One of the container's own, moved out of its v2 directory: kill
+	// KILL went through cgroup.kill, which missed it, and delete left
+	// it running in the v1 cgroups.
+	out := cg + "-out"
+	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: out} })
+	r.mustRun("run", "--detach", "--bundle", b.dir, "out")
+	execd := r.execDetached("out", "/probe.wasm", "sleep", "1h")
+	if err := os.WriteFile(root+"/cgroup.procs", []byte(strconv.Itoa(execd)), 0); err != nil {
+		t.Fatalf("move the exec'd process to the v2 root: %v", err)
+	}
+	r.mustRun("kill", "out", "KILL")
+	waitGone(t, execd, 10*time.Second)
+	r.waitStatus("out", "stopped", 10*time.Second)
+	r.mustRun("delete", "out")
 }
 
 // A paused container's SIGKILL ends it, as under runc, which thaws the

@@ -674,11 +674,13 @@ func signalCgroup(p string, sig unix.Signal, skip []int, grace time.Duration) {
 	if sig == unix.SIGKILL {
 		// cgroup v2 (Linux 5.14 on) kills the whole cgroup itself, frozen
 		// or not, with no list to race: runc's way there. On a hybrid
-		// host only while the v2 directory holds nothing the pids
-		// hierarchy does not: a process moved there after create is no
-		// process of the container's (ps and runc's kill do not see it),
-		// and cgroup.kill would end it too.
-		if dir := unifiedDir(p); dir != "" && (!cgroups.IsCgroup2HybridMode() || within(dir, pids)) {
+		// host only while the v2 directory holds the pids hierarchy's
+		// processes and no others: a process moved there after create is
+		// no process of the container's (ps and runc's kill do not see
+		// it), and cgroup.kill would end it too; one of the container's
+		// moved out of it would live on, and delete would leave it
+		// running in the v1 cgroups.
+		if dir := unifiedDir(p); dir != "" && (!cgroups.IsCgroup2HybridMode() || holdsJust(dir, pids)) {
 			if f, err := os.OpenFile(filepath.Join(dir, "cgroup.kill"), os.O_WRONLY, 0); err == nil {
 				_, err = f.WriteString("1")
 				f.Close()
@@ -726,11 +728,11 @@ func signalCgroup(p string, sig unix.Signal, skip []int, grace time.Duration) {
 	waitExited(signalled, grace)
 }
 
-// within says whether every process of the cgroup directory dir is one
-// of pids.
-func within(dir string, pids []int) bool {
+// holdsJust says whether the cgroup directory dir holds the processes
+// of pids (a cgroup's listing, each once) and no others.
+func holdsJust(dir string, pids []int) bool {
 	in, err := cgroups.GetAllPids(dir)
-	if err != nil {
+	if err != nil || len(in) != len(pids) {
 		return false
 	}
 	for _, pid := range in {

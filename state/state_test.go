@@ -116,35 +116,36 @@ func TestCreate(t *testing.T) {
 	}
 }
 
-// A create killed at any point leaves its id free or its directory
-// marked: made in place and locked after, a create killed in between
-// left a directory no command held and nothing marked, which delete
-// --force took for a create under way and left, and which held the id
-// for good ("container with given ID already exists"). What a killed
-// create leaves under its birth name is no container, and the next
-// removal sweeps it once it is abandonedAfter old.
 // TestCreateWhoseBirthDirectoryWasSweptTriesAgain: a create stalled for
 // over abandonedAfter before its lock has its birth directory swept by
-// another command's removal; it makes another and succeeds, where it
-// failed with "rename <root>/<id>: no such file or directory".
+// another command's removal, before its open (then the open failed) or
+// between its open and its lock (then its rename did); it makes another
+// and succeeds,
+// where it failed with "open <root>/<id>: no such file or directory" or
+// "rename <root>/<id>: ...".
 func TestCreateWhoseBirthDirectoryWasSweptTriesAgain(t *testing.T) {
-	s := newStore(t)
-	swept := 0
-	beforeRename = func() {
-		births, _ := filepath.Glob(filepath.Join(s.Root, birthMark+"*"))
-		if swept == 0 && len(births) == 1 {
-			os.RemoveAll(births[0])
+	for _, at := range []string{"made", "locked"} {
+		s := newStore(t)
+		tries, swept := 0, false
+		createStep = func(step string) {
+			if step == "made" {
+				tries++
+			}
+			births, _ := filepath.Glob(filepath.Join(s.Root, birthMark+"*"))
+			if step == at && !swept && len(births) == 1 {
+				os.RemoveAll(births[0])
+				swept = true
+			}
 		}
-		swept++
-	}
-	h, err := s.Create("c1")
-	beforeRename = nil
-	if err != nil || swept != 2 {
-		t.Fatalf("Create after its birth directory was swept: %v after %d tries, want success after 2", err, swept)
-	}
-	h.Unlock()
-	if ids, _ := s.List(); len(ids) != 1 || ids[0] != "c1" {
-		t.Errorf("List = %v, want [c1]", ids)
+		h, err := s.Create("c1")
+		createStep = nil
+		if err != nil || tries != 2 {
+			t.Fatalf("Create after its birth directory was swept once %s: %v after %d tries, want success after 2", at, err, tries)
+		}
+		h.Unlock()
+		if ids, _ := s.List(); len(ids) != 1 || ids[0] != "c1" {
+			t.Errorf("swept once %s: List = %v, want [c1]", at, ids)
+		}
 	}
 }
 
@@ -167,10 +168,20 @@ func TestDestroyOfTheLongestIdRenamesIt(t *testing.T) {
 	}
 }
 
+// A create killed at any point leaves its id free or its directory
+// marked: made in place and locked after, a create killed in between
+// left a directory no command held and nothing marked, which delete
+// --force took for a create under way and left, and which held the id
+// for good ("container with given ID already exists"). What a killed
+// create leaves under its birth name is no container, and the next
+// removal sweeps it once it is abandonedAfter old.
 func TestCreateKilledMidwayLeavesTheIdFree(t *testing.T) {
 	s := newStore(t)
 	var seen []string
-	beforeRename = func() {
+	createStep = func(step string) {
+		if step != "locked" {
+			return
+		}
 		ids, _ := s.List()
 		seen = ids
 		if _, err := s.Lock("c1"); !errors.Is(err, ErrNotExist) {
@@ -178,7 +189,7 @@ func TestCreateKilledMidwayLeavesTheIdFree(t *testing.T) {
 		}
 	}
 	h, err := s.Create("c1")
-	beforeRename = nil
+	createStep = nil
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -259,17 +259,20 @@ func (s *Store) Create(id string) (*Handle, error) {
 	}
 	for tries := 1; ; tries++ {
 		h, err := s.create(id)
-		if err != errSwept || tries == 3 {
+		if err != errSwept {
 			return h, err
+		}
+		if tries == 3 {
+			return nil, fmt.Errorf("create %q: %w", id, &os.PathError{Op: "rename", Path: s.dir(id), Err: unix.ENOENT})
 		}
 	}
 }
 
-// errSwept is create's birth directory gone before its rename: a create
-// that stalled over abandonedAfter between its mkdir and its lock (a
-// SIGSTOP, a machine thrashing) had it swept as abandoned by another
-// command's removal. Create makes another.
-var errSwept = &os.PathError{Op: "rename", Path: "the container directory", Err: unix.ENOENT}
+// errSwept is create's birth directory gone before its open or its
+// rename: a create that stalled over abandonedAfter between its mkdir
+// and its lock (a SIGSTOP, a machine thrashing) had it swept as
+// abandoned by another command's removal. Create makes another.
+var errSwept = errors.New("birth directory swept")
 
 // create is one attempt of Create.
 func (s *Store) create(id string) (*Handle, error) {
@@ -287,7 +290,13 @@ func (s *Store) create(id string) (*Handle, error) {
 	if err := unix.Mkdirat(s.fd, birth, 0o711); err != nil {
 		return nil, &os.PathError{Op: "mkdir", Path: s.dir(id), Err: err}
 	}
+	if createStep != nil {
+		createStep("made")
+	}
 	fd, err := unix.Openat(s.fd, birth, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err == unix.ENOENT {
+		return nil, errSwept
+	}
 	if err != nil {
 		// EMFILE under a low RLIMIT_NOFILE: the directory, empty, is
 		// ours to take back.
@@ -301,8 +310,8 @@ func (s *Store) create(id string) (*Handle, error) {
 		return nil, fmt.Errorf("create %q: %w", id, &os.PathError{Op: "flock", Path: s.dir(id), Err: err})
 	}
 	h.mark()
-	if beforeRename != nil {
-		beforeRename()
+	if createStep != nil {
+		createStep("locked")
 	}
 	if err := unix.Renameat2(s.fd, birth, s.fd, id, unix.RENAME_NOREPLACE); err != nil {
 		unix.Unlinkat(fd, creatingFile, 0)
@@ -358,9 +367,11 @@ func (h *Handle) mark() {
 	}
 }
 
-// beforeRename, when set (tests), runs in Create before the directory
-// takes its id's name: where a killed create stops.
-var beforeRename func()
+// createStep, when set (tests), runs in Create at two steps: "made",
+// the birth directory made and not yet opened or locked, and "locked",
+// locked and marked, before it takes its id's name. There a killed or
+// stalled create stops.
+var createStep func(step string)
 
 // birthMark is in the name a container directory is made under, before
 // it takes its id's (Create): '~' is in no container id (ValidateID).
