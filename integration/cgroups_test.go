@@ -819,6 +819,7 @@ func TestBusyV2CgroupOfAHybridHost(t *testing.T) {
 	b.edit(func(s *specs.Spec) { s.Linux = &specs.Linux{CgroupsPath: out} })
 	r.mustRun("run", "--detach", "--bundle", b.dir, "out")
 	execd := r.execDetached("out", "/probe.wasm", "sleep", "1h")
+	t.Cleanup(func() { unix.Kill(execd, unix.SIGKILL) }) // if kill and delete missed it
 	if err := os.WriteFile(root+"/cgroup.procs", []byte(strconv.Itoa(execd)), 0); err != nil {
 		t.Fatalf("move the exec'd process to the v2 root: %v", err)
 	}

@@ -251,7 +251,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	unlock()
 	var joining *joinError
 	var died *diedError
-	if (errors.As(err, &joining) || errors.As(err, &died) && died.killed) && state.Ending(c.InitPid, c.InitStartTime) {
+	if (errors.As(err, &joining) || (errors.As(err, &died) && died.killed)) && state.Ending(c.InitPid, c.InitStartTime) {
 		// The init died while the process was joining its namespaces
 		// (a kill or a delete racing the exec), or after it joined its
 		// pid namespace, whose end SIGKILLs it before it reports: say

@@ -120,9 +120,8 @@ func TestCreate(t *testing.T) {
 // over abandonedAfter before its lock has its birth directory swept by
 // another command's removal, before its open (then the open failed) or
 // between its open and its lock (then its rename did); it makes another
-// and succeeds,
-// where it failed with "open <root>/<id>: no such file or directory" or
-// "rename <root>/<id>: ...".
+// and succeeds, where it failed with "open <root>/<id>: no such file or
+// directory" or "rename <root>/<id>: ...".
 func TestCreateWhoseBirthDirectoryWasSweptTriesAgain(t *testing.T) {
 	for _, at := range []string{"made", "locked"} {
 		s := newStore(t)
@@ -816,9 +815,15 @@ func TestEndingSeesAnExitingProcess(t *testing.T) {
 	if err := os.Mkdir(freezer, 0o755); err != nil {
 		t.Skipf("cannot make a freezer cgroup: %v", err)
 	}
-	defer os.Remove(freezer)
 	state := filepath.Join(freezer, "freezer.state")
-	defer os.WriteFile(state, []byte("THAWED"), 0)
+	defer func() {
+		// Thawed and emptied before it goes, whatever failed.
+		os.WriteFile(state, []byte("THAWED"), 0)
+		unix.Kill(other, unix.SIGKILL)
+		for i := 0; i < 100 && os.Remove(freezer) != nil; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
 	if err := os.WriteFile(filepath.Join(freezer, "cgroup.procs"), []byte(strconv.Itoa(other)), 0); err != nil {
 		t.Fatal(err)
 	}

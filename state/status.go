@@ -89,28 +89,28 @@ func ProcessStartTime(pid int) (uint64, error) {
 // Alive reports whether pid is a live process (not a zombie or dead) and
 // is the same process that had startTime, not a newer one reusing its pid.
 func Alive(pid int, startTime uint64) bool {
-	if pid <= 0 {
-		return false
-	}
-	st, err := readStat(pid)
-	if err != nil {
-		return false
-	}
-	if st.state == 'Z' || st.state == 'X' {
-		return false
-	}
-	return st.startTime == startTime
+	_, ok := living(pid, startTime)
+	return ok
 }
 
 // Ending says whether the process is gone (as Alive says) or on its way:
 // it has begun to exit, so that its namespaces may be gone already and
 // whatever it was the init of is ending with it.
 func Ending(pid int, startTime uint64) bool {
-	if !Alive(pid, startTime) {
-		return true
+	st, ok := living(pid, startTime)
+	return !ok || st.flags&pfExiting != 0
+}
+
+// living reads pid's stat and says whether it is Alive.
+func living(pid int, startTime uint64) (procStat, bool) {
+	if pid <= 0 {
+		return procStat{}, false
 	}
 	st, err := readStat(pid)
-	return err != nil || st.flags&pfExiting != 0
+	if err != nil || st.state == 'Z' || st.state == 'X' {
+		return st, false
+	}
+	return st, st.startTime == startTime
 }
 
 // Status derives a container's status from facts rather than trusting
