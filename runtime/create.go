@@ -322,8 +322,8 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		}()
 	}
 	for _, d := range plan.PrivateDirs {
-		if overlay, ok := plan.OverlayData[d]; ok {
-			if err := mountOverlay(d, overlay); err != nil {
+		if m, ok := plan.Mounted[d]; ok {
+			if err := mountFilesystem(d, plan.GuestPathOf(d), m); err != nil {
 				return initConfig{}, err
 			}
 			continue

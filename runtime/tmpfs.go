@@ -76,18 +76,24 @@ func tmpfsRootMode(rootfs, dest, data string) uint32 {
 	return 0o1777
 }
 
-// mountOverlay mounts the overlay behind a spec's overlay mount (podman's
-// -v SRC:DST:O, --mount type=image) on dir, under the container's state
-// directory, which delete unmounts. The guest is granted dir at the
-// mount's destination; it writes into the upper layer the engine chose.
-// Failing, it fails create: an empty directory in its place would hide
-// the volume without a word.
-func mountOverlay(dir, data string) error {
+// mountFilesystem mounts a filesystem of the spec's that runw mounts
+// itself (an overlay: podman's -v SRC:DST:O, --mount type=image; or
+// another type: ramfs, ext4 on a device...) on dir, under the
+// container's state directory, which delete unmounts. The guest is
+// granted dir at the mount's destination dest; it writes into the upper
+// layer or the filesystem the spec chose. Failing, it fails create, in
+// runc's words: an empty directory in its place would hide the volume
+// without a word. Never setuid or device files, as runw's other mounts.
+func mountFilesystem(dir, dest string, m wasi.Mounted) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := unix.Mount("overlay", dir, "overlay", unix.MS_NOSUID|unix.MS_NODEV, data); err != nil {
-		return fmt.Errorf("mount overlay (%s): %w", data, err)
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+	if m.ReadOnly {
+		flags |= unix.MS_RDONLY
+	}
+	if err := unix.Mount(m.Source, dir, m.Type, flags, m.Data); err != nil {
+		return fmt.Errorf("error mounting %q to rootfs at %q: mount %s (%s): %w", m.Source, dest, m.Type, m.Data, err)
 	}
 	return nil
 }

@@ -33,10 +33,11 @@ const (
 	// MountTmpfs is a tmpfs (not under /proc or /sys): it becomes a
 	// private, initially empty directory.
 	MountTmpfs
-	// MountOverlay is an overlay (podman's -v SRC:DST:O and --mount
-	// type=image): runw mounts it on a private directory, which becomes a
-	// preopen.
-	MountOverlay
+	// MountFilesystem is a filesystem runw mounts itself on a private
+	// directory, which becomes a preopen: an overlay (podman's -v
+	// SRC:DST:O and --mount type=image), or any other type that is no
+	// kernel view (ramfs, ext4 or xfs on a device, nfs, 9p...).
+	MountFilesystem
 	// MountHidden is a mount that a later one covers: its destination is
 	// at or under the later one's, which runc mounts over it. It is
 	// granted nothing.
@@ -54,8 +55,8 @@ func (k MountKind) String() string {
 		return "bind-file"
 	case MountTmpfs:
 		return "tmpfs"
-	case MountOverlay:
-		return "overlay"
+	case MountFilesystem:
+		return "filesystem"
 	case MountHidden:
 		return "hidden"
 	}
@@ -86,9 +87,10 @@ type Mount struct {
 	// and to --read-only's tmpfs mounts): it starts with a copy of what
 	// the image has at its destination, as under runc.
 	CopyUp bool
-	// OverlayData holds an overlay mount's filesystem options (lowerdir=,
-	// upperdir=, workdir=, ...), comma-separated, as mount(2) takes them.
-	OverlayData string
+	// FSType is a MountFilesystem's filesystem type, and FSData its
+	// filesystem options (an overlay's lowerdir=, upperdir=, workdir=...)
+	// without the mount flags, comma-separated, as mount(2) takes them.
+	FSType, FSData string
 	// MountPoint says an ignored kernel filesystem outside /proc and /sys
 	// (devpts at /dev/pts, mqueue at /dev/mqueue), or sysfs at /sys, still
 	// has its destination made, an empty directory, as runc's mount makes
@@ -105,6 +107,15 @@ var kernelFS = map[string]bool{
 	"cgroup2": true,
 	"devpts":  true,
 	"mqueue":  true,
+}
+
+// otherKernelFS are the kernel's other views of itself and the host,
+// never exposed to a guest, with no mount point made: granted, they
+// would hand it the host's tracing, BPF, security or firmware state.
+var otherKernelFS = map[string]bool{
+	"securityfs": true, "debugfs": true, "tracefs": true, "bpf": true, "pstore": true,
+	"configfs": true, "fusectl": true, "binfmt_misc": true, "efivarfs": true,
+	"selinuxfs": true, "nsfs": true, "rpc_pipefs": true, "autofs": true, "hugetlbfs": true,
 }
 
 // Mask is one of linux.maskedPaths (or linux.readonlyPaths) as create
@@ -320,16 +331,22 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			cm.TmpfsData = tmpfsData(m.Options)
 			cm.CopyUp = slices.Contains(m.Options, "tmpcopyup")
 		case m.Type == "overlay":
-			cm.OverlayData = overlayData(m.Options)
-			if !strings.Contains(","+cm.OverlayData, ",lowerdir=") {
+			cm.FSType, cm.FSData = m.Type, fsData(m.Options)
+			if !strings.Contains(","+cm.FSData, ",lowerdir=") {
 				return nil, fmt.Errorf("overlay mount at %q: no lowerdir= option", cm.Destination)
 			}
-			cm.Source = ""
-			cm.Kind = MountOverlay
-		default:
-			// Any other filesystem type (nfs, ...) has no host
-			// directory we could grant.
+			cm.Source = "overlay"
+			cm.Kind = MountFilesystem
+		case otherKernelFS[m.Type]:
 			cm.Kind = MountIgnored
+		default:
+			// Any other filesystem (ramfs, ext4 on a device, nfs, 9p)
+			// is mounted as runc mounts it, behind the grant: dropped,
+			// as it was until December 2026, the guest saw the image's
+			// files where the spec put a filesystem over them, and
+			// wrote into the image.
+			cm.FSType, cm.FSData = m.Type, fsData(m.Options)
+			cm.Kind = MountFilesystem
 		}
 		out = append(out, cm)
 	}
@@ -463,9 +480,9 @@ var mountFlagOptions = map[string]bool{
 	"iversion": true, "noiversion": true,
 }
 
-// overlayData keeps an overlay mount's filesystem options (everything but
+// fsData keeps a MountFilesystem's filesystem options (everything but
 // mount flags), in order.
-func overlayData(options []string) string {
+func fsData(options []string) string {
 	var keep []string
 	for _, o := range options {
 		if !mountFlagOptions[o] {

@@ -204,6 +204,28 @@ func TestLoadErrors(t *testing.T) {
 			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Devices: []specs.LinuxDevice{{Path: "/dev/x", Type: "z"}}} }),
 			want:  `invalid device type "z"`,
 		},
+		// runw applies no Intel RDT: a schema asked for is refused as
+		// runc refuses it on a host without RDT, not dropped.
+		{
+			name:  "an Intel RDT cache schema",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{IntelRdt: &specs.LinuxIntelRdt{L3CacheSchema: "L3:0=ff"}} }),
+			want:  `intelRdt.l3CacheSchema is specified in config, but Intel RDT/CAT is not enabled`,
+		},
+		{
+			name:  "an Intel RDT memory bandwidth schema",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{IntelRdt: &specs.LinuxIntelRdt{MemBwSchema: "MB:0=50"}} }),
+			want:  `intelRdt.memBwSchema is specified in config, but Intel RDT/MBA is not enabled`,
+		},
+		{
+			name:  "an Intel RDT class of service outside resctrl",
+			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{IntelRdt: &specs.LinuxIntelRdt{ClosID: "../x"}} }),
+			want:  `invalid intelRdt.ClosID "../x"`,
+		},
+		{
+			name:  "a mount of no type that is no bind",
+			setup: withSpec(func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "/m", Type: "none", Source: "x"}} }),
+			want:  `error mounting "x" to rootfs at "/m": no such device`,
+		},
 		{
 			name:  "a sysctl no namespace holds",
 			setup: withSpec(func(s *specs.Spec) { s.Linux = &specs.Linux{Sysctl: map[string]string{"vm.swappiness": "1"}} }),
@@ -899,7 +921,7 @@ func TestMountsOther(t *testing.T) {
 		{Destination: "/c", Type: "tmpfs", Options: []string{"ro", "rw", "nosuid", "ro"}},
 		// A bind into /dev is never exposed, even with a missing source.
 		{Destination: "/dev/null", Type: "bind", Source: "/does/not/exist"},
-		// Unknown filesystem types are not granted.
+		// Any other filesystem is mounted by runw behind its grant.
 		{Destination: "/mnt", Type: "ramfs", Source: "ramfs"},
 		// An overlay keeps its filesystem options, not its flags.
 		{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/l", "private", "upperdir=/u", "ro", "workdir=/w", "userxattr"}},
@@ -916,8 +938,8 @@ func TestMountsOther(t *testing.T) {
 		{Destination: "/b", ReadOnly: true, Kind: MountTmpfs},
 		{Destination: "/c", ReadOnly: true, Kind: MountTmpfs},
 		{Destination: "/dev/null", Source: "/does/not/exist", Kind: MountIgnored},
-		{Destination: "/mnt", Source: "ramfs", Kind: MountIgnored},
-		{Destination: "/ov", ReadOnly: true, Kind: MountOverlay, OverlayData: "lowerdir=/l,upperdir=/u,workdir=/w,userxattr"},
+		{Destination: "/mnt", Source: "ramfs", Kind: MountFilesystem, FSType: "ramfs"},
+		{Destination: "/ov", ReadOnly: true, Kind: MountFilesystem, Source: "overlay", FSType: "overlay", FSData: "lowerdir=/l,upperdir=/u,workdir=/w,userxattr"},
 		{Destination: "/sysroot", Kind: MountTmpfs},
 	}
 	if !reflect.DeepEqual(got, want) {

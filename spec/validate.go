@@ -67,6 +67,24 @@ func validateLinux(l *specs.Linux) error {
 			return fmt.Errorf("invalid device type %q", d.Type)
 		}
 	}
+	return validateIntelRdt(l.IntelRdt)
+}
+
+// validateIntelRdt refuses, in runc's words, a cache or memory bandwidth
+// schema: runw applies no Intel RDT (`runw features` says so), as runc
+// on a host without RDT, and a limit the spec asks for must not be
+// dropped without a word.
+func validateIntelRdt(r *specs.LinuxIntelRdt) error {
+	switch {
+	case r == nil:
+		return nil
+	case r.ClosID == "." || r.ClosID == ".." || strings.Contains(r.ClosID, "/"):
+		return fmt.Errorf("invalid intelRdt.ClosID %q", r.ClosID)
+	case r.L3CacheSchema != "":
+		return errors.New("intelRdt.l3CacheSchema is specified in config, but Intel RDT/CAT is not enabled")
+	case r.MemBwSchema != "":
+		return errors.New("intelRdt.memBwSchema is specified in config, but Intel RDT/MBA is not enabled")
+	}
 	return nil
 }
 
@@ -323,17 +341,18 @@ var mountableTypes = sync.OnceValue(func() map[string]bool {
 })
 
 // validateMountTypes refuses a mount of a type the kernel cannot mount,
-// as runc does when its mount(2) fails with ENODEV. runw mounts nothing
-// itself, so it asks /proc/filesystems instead: unlike runc it also
+// and one of no type that is no bind, as runc does when its mount(2)
+// fails with ENODEV. runw mounts a filesystem only at create, after the
+// checks, so it asks /proc/filesystems first: unlike runc it also
 // refuses a type whose module is not loaded yet (mount(2) could have
 // loaded it), which keeps the check free of side effects on the host.
 func validateMountTypes(mounts []specs.Mount) error {
-	known := mountableTypes()
-	if known == nil {
-		return nil // no /proc: nothing to check against
-	}
+	known := mountableTypes() // nil without /proc: no type to check against
 	for _, m := range mounts {
-		if m.Type == "" || m.Type == "none" || m.Type == "bind" || m.Type == "rbind" || isBind(m) || known[m.Type] {
+		if (m.Type == "" || m.Type == "none") && !isBind(m) {
+			return fmt.Errorf("error mounting %q to rootfs at %q: %w", m.Source, m.Destination, unix.ENODEV)
+		}
+		if known == nil || m.Type == "rbind" || isBind(m) || known[m.Type] {
 			continue
 		}
 		return fmt.Errorf("error mounting %q to rootfs at %q: unknown filesystem type %q: no such device", m.Source, m.Destination, m.Type)

@@ -23,6 +23,15 @@ import (
 	"github.com/runw/runw/spec"
 )
 
+// Mounted is a filesystem of the spec's that the runtime mounts on a
+// private directory, granted at its destination (spec.MountFilesystem).
+type Mounted struct {
+	Source   string `json:"source"`
+	Type     string `json:"type"`
+	Data     string `json:"data,omitempty"`
+	ReadOnly bool   `json:"read_only,omitempty"`
+}
+
 // Preopen is one part of the container's file view the guest may reach,
 // and how: a directory (a preopened descriptor) or a single file.
 type Preopen struct {
@@ -110,9 +119,9 @@ type Plan struct {
 	// PrivateDirs are host directories the runtime must create (0700)
 	// before the guest runs: the backing of the spec's tmpfs mounts.
 	PrivateDirs []string `json:"private_dirs,omitempty"`
-	// OverlayData maps a private directory to the overlay the runtime
-	// mounts on it (its filesystem options: lowerdir=, upperdir=, ...).
-	OverlayData map[string]string `json:"overlay_data,omitempty"`
+	// Mounted maps a private directory to the filesystem the runtime
+	// mounts on it: an overlay, or another filesystem of the spec's.
+	Mounted map[string]Mounted `json:"mounted,omitempty"`
 	// TmpfsData maps a private directory to the filesystem options
 	// (size=, mode=, uid=, ...) of the spec's tmpfs behind it: where runw may
 	// mount, it mounts a real tmpfs there with them, so a size limit
@@ -242,13 +251,13 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 				p.CopyUp = append(p.CopyUp, m.Destination)
 			}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
-		case spec.MountOverlay:
-			dir := filepath.Join(privateBase, fmt.Sprintf("overlay-%d", i))
+		case spec.MountFilesystem:
+			dir := filepath.Join(privateBase, fmt.Sprintf("fs-%d", i))
 			p.PrivateDirs = append(p.PrivateDirs, dir)
-			if p.OverlayData == nil {
-				p.OverlayData = map[string]string{}
+			if p.Mounted == nil {
+				p.Mounted = map[string]Mounted{}
 			}
-			p.OverlayData[dir] = m.OverlayData
+			p.Mounted[dir] = Mounted{Source: m.Source, Type: m.FSType, Data: m.FSData, ReadOnly: m.ReadOnly}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountBindFile:
 			p.Files = append(p.Files, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
