@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -1328,6 +1330,56 @@ func TestOtherFilesystemsAreMounted(t *testing.T) {
 	}
 	oneLine(t, "a mount of type none", res.stderr)
 	r.assertRootEmpty()
+}
+
+// TestFailedCreateLeavesTheImageAsItWas: the mount points, cwd, /proc and
+// /dev links runw makes in the rootfs go again when create fails after
+// them (here at the init's oom_score_adj, which runc refuses before it
+// mounts anything); they were left in the image, which podman build
+// commits. What was there before stays.
+func TestFailedCreateLeavesTheImageAsItWas(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a mount namespace")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "hi")
+	if err := os.MkdirAll(filepath.Join(b.rootfs, "kept", "dir"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, []byte("f"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tree := func() []string {
+		var names []string
+		filepath.WalkDir(b.rootfs, func(p string, _ fs.DirEntry, err error) error {
+			names = append(names, strings.TrimPrefix(p, b.rootfs))
+			return nil
+		})
+		return names
+	}
+	before := tree()
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/fresh/tmp/ok", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/kept/dir/new", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/freshfile/f", Type: "bind", Source: file, Options: []string{"bind"}})
+		s.Process.Cwd = "/freshcwd/x"
+		adj := 1001
+		s.Process.OOMScoreAdj = &adj
+	})
+	res := r.run("create", "--bundle", b.dir, "undo")
+	if res.code != 1 || !strings.Contains(res.stderr, "oom_score_adj") {
+		t.Fatalf("create with oomScoreAdj 1001: %v, want exit 1 naming oom_score_adj", res)
+	}
+	if after := tree(); !slices.Equal(before, after) {
+		t.Errorf("the failed create changed the image:\nbefore %v\nafter  %v", before, after)
+	}
+	r.assertRootEmpty()
+	b.edit(func(s *specs.Spec) { s.Process.OOMScoreAdj = nil })
+	if res := r.mustRun("run", "--bundle", b.dir, "done"); res.stdout != "hi\n" {
+		t.Errorf("run after: %v", res)
+	}
 }
 
 // TestMountThroughImageSymlink: a mount whose destination passes through

@@ -135,12 +135,18 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	// compile of seconds, which another party may have made meanwhile.
 	var ownCgroup string
 	var newDirs []string
+	// plan made the mount points and cwd in the rootfs (prepareInit), which
+	// a failure after it removes once the init is gone.
+	var plan *wasi.Plan
 	defer func() {
 		if !ok {
 			spare.release()
 			if init != nil && init.Process != nil {
 				init.Process.Kill()
 				init.Wait()
+			}
+			if plan != nil {
+				plan.UndoMade()
 			}
 			destroyCgroup(ownCgroup)
 			removeCgroupDirs(newDirs)
@@ -155,6 +161,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	plan = cfg.Plan
 	if cfg.artifact != nil {
 		// Handed over at the spawn (handOver); the init holds its own.
 		defer cfg.artifact.Close()
@@ -342,6 +349,11 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 			return initConfig{}, err
 		}
 	}
+	defer func() {
+		if err != nil {
+			plan.UndoMade()
+		}
+	}()
 	if err := plan.MakeMountPoints(b); err != nil {
 		return initConfig{}, err
 	}

@@ -59,11 +59,15 @@ func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 		return false, errors.New(`rootfs: /proc is not a directory: filesystem "proc" must be mounted on ordinary directory`)
 	}
 	// 0755, as runc makes it (podman build commits it into the layer).
+	missing := unix.Fstatat(int(root.Fd()), "proc", &st, unix.AT_SYMLINK_NOFOLLOW) == unix.ENOENT
 	proc, err := pathrs.MkdirAllHandle(root, "proc", 0o755)
 	if err != nil {
 		return false, fmt.Errorf("rootfs: make /proc: %w", err)
 	}
 	proc.Close()
+	if missing {
+		plan.MadeDir(plan.Preopens[0].HostPath, "proc")
+	}
 	return true, nil
 }
 

@@ -66,6 +66,9 @@ type Preopen struct {
 // Plan is everything the guest is granted, computed before any process is
 // spawned so that a bad spec fails at create, never after the guest started.
 type Plan struct {
+	// made is what MakeMountPoints and MakeCwd made in the grants, for
+	// UndoMade; never handed to the init.
+	made []madePath
 	// Restricted says linux.maskedPaths or linux.readonlyPaths name
 	// something outside /proc and /sys. runw's preview1 host enforces
 	// them itself; a WASI 0.2 component gets them only from the kernel,
@@ -744,8 +747,9 @@ func (p *Plan) linkStreams() {
 	defer dev.Close()
 	grants := p.grants()
 	for i, name := range streamNames {
-		if !slices.ContainsFunc(grants, func(g Preopen) bool { return g.GuestPath == "/dev/"+name }) {
-			_ = unix.Symlinkat(fmt.Sprintf("/proc/self/fd/%d", i), int(dev.Fd()), name)
+		if !slices.ContainsFunc(grants, func(g Preopen) bool { return g.GuestPath == "/dev/"+name }) &&
+			unix.Symlinkat(fmt.Sprintf("/proc/self/fd/%d", i), int(dev.Fd()), name) == nil {
+			p.made = append(p.made, madePath{root: d.HostPath, rel: path.Join(path.Dir(rel), name)})
 		}
 	}
 }
@@ -846,9 +850,75 @@ func (p *Plan) makeIn(guestPath string, dir bool) error {
 		if err != nil || !filepath.IsLocal(within) {
 			return nil
 		}
-		return makeMountPoint(d.Within, path.Join(within, rel), guestPath, dir, readOnly)
+		return makeMountPoint(d.Within, path.Join(within, rel), guestPath, dir, readOnly, &p.made)
 	}
-	return makeMountPoint(d.HostPath, rel, guestPath, dir, readOnly)
+	return makeMountPoint(d.HostPath, rel, guestPath, dir, readOnly, &p.made)
+}
+
+// MadeDir records a directory runw made at rel below root for the
+// container (the pivot's /proc), for UndoMade.
+func (p *Plan) MadeDir(root, rel string) {
+	p.made = append(p.made, madePath{root: root, rel: rel, dir: true})
+}
+
+// madePath is a directory or file runw made below root (a grant's host
+// directory) for a mount point or a cwd: rel, relative to it.
+type madePath struct {
+	root, rel string
+	dir       bool
+}
+
+// UndoMade removes what MakeMountPoints and MakeCwd made, the deepest
+// first, for a create that fails after them: a failed create leaves the
+// image as it found it (runc, failing before its mounts, makes none). A
+// directory something else was put in since stays. Each name is removed
+// from its parent opened by descriptor inside the grant, so a link
+// swapped in meanwhile leads nowhere outside it, and unlinkat removes a
+// name, never what a link names.
+func (p *Plan) UndoMade() {
+	for i := len(p.made) - 1; i >= 0; i-- {
+		m := p.made[i]
+		rootDir, err := os.OpenFile(m.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		parent := rootDir
+		if dir := path.Dir(m.rel); dir != "." {
+			parent, err = pathrs.OpenatInRoot(rootDir, dir)
+		}
+		if err == nil {
+			flags := 0
+			if m.dir {
+				flags = unix.AT_REMOVEDIR
+			}
+			_ = unix.Unlinkat(int(parent.Fd()), path.Base(m.rel), flags)
+			if parent != rootDir {
+				parent.Close()
+			}
+		}
+		rootDir.Close()
+	}
+	p.made = nil
+}
+
+// missingFrom is the components of rel below rootDir that do not exist
+// yet, shallowest first, each as a path relative to rootDir.
+func missingFrom(rootDir *os.File, rel string) []string {
+	parts := strings.Split(rel, "/")
+	for i := range parts {
+		prefix := path.Join(parts[:i+1]...)
+		f, err := pathrs.OpenatInRoot(rootDir, prefix)
+		if err == nil {
+			f.Close()
+			continue
+		}
+		var missing []string
+		for j := i; j < len(parts); j++ {
+			missing = append(missing, path.Join(parts[:j+1]...))
+		}
+		return missing
+	}
+	return nil
 }
 
 // holder is the innermost directory grant below which guestPath lies,
@@ -879,7 +949,7 @@ func (p *Plan) holder(guestPath string) (Preopen, string, bool) {
 // system", "mkdir /afile/sub: not a directory"), or mount(2)'s ENOTDIR
 // for a mount point of the other type, as runc reports them; the caller
 // decides what a failure means.
-func makeMountPoint(root, rel, guest string, dir, readOnly bool) error {
+func makeMountPoint(root, rel, guest string, dir, readOnly bool, made *[]madePath) error {
 	rootDir, err := os.OpenFile(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil
@@ -891,8 +961,12 @@ func makeMountPoint(root, rel, guest string, dir, readOnly bool) error {
 	}
 	f, err := pathrs.OpenatInRoot(rootDir, rel)
 	if errors.Is(err, fs.ErrNotExist) {
+		missing := missingFrom(rootDir, rel)
 		if failed, err := makeMissing(rootDir, rel, dir, readOnly); err != nil {
 			return &os.PathError{Op: failed, Path: guest, Err: spec.ErrnoOf(err)}
+		}
+		for i, m := range missing {
+			*made = append(*made, madePath{root: root, rel: m, dir: dir || i < len(missing)-1})
 		}
 		f, err = pathrs.OpenatInRoot(rootDir, rel)
 	}

@@ -365,8 +365,8 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	makeMountPoint(root, "a/b/c", "/a/b/c", true, false)
-	makeMountPoint(root, "etc/hosts", "/etc/hosts", false, false)
+	makeMountPoint(root, "a/b/c", "/a/b/c", true, false, new([]madePath))
+	makeMountPoint(root, "etc/hosts", "/etc/hosts", false, false, new([]madePath))
 	if fi, err := os.Stat(filepath.Join(root, "a/b/c")); err != nil || !fi.IsDir() {
 		t.Errorf("directory mount point: %v", err)
 	}
@@ -376,7 +376,7 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("kept"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	makeMountPoint(root, "etc/hosts", "/etc/hosts", false, false)
+	makeMountPoint(root, "etc/hosts", "/etc/hosts", false, false, new([]madePath))
 	if got, _ := os.ReadFile(filepath.Join(root, "etc/hosts")); string(got) != "kept" {
 		t.Errorf("an existing file was replaced: %q", got)
 	}
@@ -402,8 +402,8 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 		}
 	}()
 	for i := 0; i < 3000; i++ {
-		makeMountPoint(root, "sub/planted", "/sub/planted", false, false)
-		makeMountPoint(root, "sub/dir/x", "/sub/dir/x", true, false)
+		makeMountPoint(root, "sub/planted", "/sub/planted", false, false, new([]madePath))
+		makeMountPoint(root, "sub/dir/x", "/sub/dir/x", true, false, new([]madePath))
 	}
 	close(done)
 	n := <-flipped
@@ -411,6 +411,54 @@ func TestMakeMountPointStaysInside(t *testing.T) {
 		t.Errorf("made outside the grant while a link was swapped (%d swaps): %v", n, entries)
 	}
 	t.Logf("%d swaps, nothing made outside", n)
+}
+
+// UndoMade removes what the mount points made, and only that: what was
+// there before stays, a directory something was put in since stays, and
+// a link swapped in for a made directory's parent leads nowhere outside
+// the grant (the same-named empty directory outside is not removed).
+func TestUndoMadeRemovesOnlyWhatWasMade(t *testing.T) {
+	base := t.TempDir()
+	root, outside := filepath.Join(base, "vol"), filepath.Join(base, "outside")
+	for _, d := range []string{root, outside, filepath.Join(root, "etc"), filepath.Join(outside, "y")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := &Plan{}
+	for _, m := range []struct {
+		rel string
+		dir bool
+	}{{"a/b/c", true}, {"etc/hosts", false}, {"x/y", true}, {"k/l", true}} {
+		if err := makeMountPoint(root, m.rel, "/"+m.rel, m.dir, false, &p.made); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "k", "l", "guest"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// x, made, becomes a link out of the grant to a directory holding an
+	// empty y.
+	if err := os.RemoveAll(filepath.Join(root, "x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "x")); err != nil {
+		t.Fatal(err)
+	}
+	p.UndoMade()
+	for _, gone := range []string{"a", "etc/hosts"} {
+		if _, err := os.Lstat(filepath.Join(root, gone)); err == nil {
+			t.Errorf("%s, made, is still there", gone)
+		}
+	}
+	for _, kept := range []string{"etc", "k/l/guest", "x"} {
+		if _, err := os.Lstat(filepath.Join(root, kept)); err != nil {
+			t.Errorf("%s is gone: %v", kept, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outside, "y")); err != nil {
+		t.Errorf("the directory outside the grant was removed through the link: %v", err)
+	}
 }
 
 // An empty HOME (podman exec's) becomes the user's home from the
