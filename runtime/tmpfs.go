@@ -77,13 +77,12 @@ func tmpfsRootMode(rootfs, dest, data string) uint32 {
 }
 
 // mountFilesystem mounts a filesystem of the spec's that runw mounts
-// itself (an overlay: podman's -v SRC:DST:O, --mount type=image; or
-// another type: ramfs, ext4 on a device...) on dir, under the
-// container's state directory, which delete unmounts. The guest is
-// granted dir at the mount's destination dest; it writes into the upper
-// layer or the filesystem the spec chose. Failing, it fails create, in
-// runc's words: an empty directory in its place would hide the volume
-// without a word. Never setuid or device files, as runw's other mounts.
+// itself (an overlay: podman's -v SRC:DST:O, --mount type=image) on dir,
+// under the container's state directory, which delete unmounts. The
+// guest is granted dir at the mount's destination dest; it writes into
+// the upper layer the engine chose. Failing, it fails create, in runc's
+// words: an empty directory in its place would hide the volume without
+// a word. Never setuid or device files, as runw's other mounts.
 func mountFilesystem(dir, dest string, m wasi.Mounted) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err

@@ -35,8 +35,7 @@ const (
 	MountTmpfs
 	// MountFilesystem is a filesystem runw mounts itself on a private
 	// directory, which becomes a preopen: an overlay (podman's -v
-	// SRC:DST:O and --mount type=image), or any other type that is no
-	// kernel view (ramfs, ext4 or xfs on a device, nfs, 9p...).
+	// SRC:DST:O and --mount type=image).
 	MountFilesystem
 	// MountHidden is a mount that a later one covers: its destination is
 	// at or under the later one's, which runc mounts over it. It is
@@ -111,11 +110,28 @@ var kernelFS = map[string]bool{
 
 // otherKernelFS are the kernel's other views of itself and the host,
 // never exposed to a guest, with no mount point made: granted, they
-// would hand it the host's tracing, BPF, security or firmware state.
+// would hand it the host's devices (devtmpfs is the host's /dev itself),
+// cgroups (cpuset is cgroup v1's), tracing, BPF, security or firmware
+// state, as the kernel views above. Ignored, as every engine's spec
+// carries some of them.
 var otherKernelFS = map[string]bool{
-	"securityfs": true, "debugfs": true, "tracefs": true, "bpf": true, "pstore": true,
-	"configfs": true, "fusectl": true, "binfmt_misc": true, "efivarfs": true,
-	"selinuxfs": true, "nsfs": true, "rpc_pipefs": true, "autofs": true, "hugetlbfs": true,
+	"devtmpfs": true, "cpuset": true, "resctrl": true, "securityfs": true, "debugfs": true,
+	"tracefs": true, "bpf": true, "pstore": true, "configfs": true, "fusectl": true,
+	"binfmt_misc": true, "efivarfs": true, "selinuxfs": true, "smackfs": true,
+	"apparmorfs": true, "nsfs": true, "rpc_pipefs": true, "nfsd": true, "autofs": true,
+	"hugetlbfs": true, "binder": true, "xenfs": true,
+}
+
+// unmountable is the refusal of a mount of a filesystem runw neither
+// grants (bind, tmpfs, overlay) nor ignores (a kernel view): ramfs, ext4
+// or xfs on a device, nfs, 9p. runc mounts them in the container's
+// namespaces; runw mounts as root in the host's at create, where a
+// device's filesystem in a user-namespaced container would be the
+// host's to read (the kernel refuses runc that mount there). Dropped,
+// as they were until December 2026, the guest saw the image's files
+// where the spec put a filesystem over them, and wrote into the image.
+func unmountable(m specs.Mount) error {
+	return fmt.Errorf("error mounting %q to rootfs at %q: runw does not mount a %s filesystem for a guest (binds, tmpfs and overlays only)", m.Source, m.Destination, m.Type)
 }
 
 // Mask is one of linux.maskedPaths (or linux.readonlyPaths) as create
@@ -340,13 +356,7 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 		case otherKernelFS[m.Type]:
 			cm.Kind = MountIgnored
 		default:
-			// Any other filesystem (ramfs, ext4 on a device, nfs, 9p)
-			// is mounted as runc mounts it, behind the grant: dropped,
-			// as it was until December 2026, the guest saw the image's
-			// files where the spec put a filesystem over them, and
-			// wrote into the image.
-			cm.FSType, cm.FSData = m.Type, fsData(m.Options)
-			cm.Kind = MountFilesystem
+			return nil, unmountable(m)
 		}
 		out = append(out, cm)
 	}
@@ -481,11 +491,12 @@ var mountFlagOptions = map[string]bool{
 }
 
 // fsData keeps a MountFilesystem's filesystem options (everything but
-// mount flags), in order.
+// mount flags and runc's own extensions, which the kernel refuses as
+// data), in order.
 func fsData(options []string) string {
 	var keep []string
 	for _, o := range options {
-		if !mountFlagOptions[o] {
+		if !mountFlagOptions[o] && !runcExtensions[o] {
 			keep = append(keep, o)
 		}
 	}

@@ -222,6 +222,11 @@ func TestLoadErrors(t *testing.T) {
 			want:  `invalid intelRdt.ClosID "../x"`,
 		},
 		{
+			name:  "a filesystem runw does not grant",
+			setup: withSpec(func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "/m", Type: "ramfs", Source: "ramfs"}} }),
+			want:  `error mounting "ramfs" to rootfs at "/m": runw does not mount a ramfs filesystem for a guest (binds, tmpfs and overlays only)`,
+		},
+		{
 			name:  "a mount of no type that is no bind",
 			setup: withSpec(func(s *specs.Spec) { s.Mounts = []specs.Mount{{Destination: "/m", Type: "none", Source: "x"}} }),
 			want:  `error mounting "x" to rootfs at "/m": no such device`,
@@ -921,8 +926,8 @@ func TestMountsOther(t *testing.T) {
 		{Destination: "/c", Type: "tmpfs", Options: []string{"ro", "rw", "nosuid", "ro"}},
 		// A bind into /dev is never exposed, even with a missing source.
 		{Destination: "/dev/null", Type: "bind", Source: "/does/not/exist"},
-		// Any other filesystem is mounted by runw behind its grant.
-		{Destination: "/mnt", Type: "ramfs", Source: "ramfs"},
+		// The host's /dev is never exposed.
+		{Destination: "/mnt", Type: "devtmpfs", Source: "devtmpfs"},
 		// An overlay keeps its filesystem options, not its flags.
 		{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=/l", "private", "upperdir=/u", "ro", "workdir=/w", "userxattr"}},
 		{Destination: "/sysroot", Type: "tmpfs"},
@@ -938,7 +943,7 @@ func TestMountsOther(t *testing.T) {
 		{Destination: "/b", ReadOnly: true, Kind: MountTmpfs},
 		{Destination: "/c", ReadOnly: true, Kind: MountTmpfs},
 		{Destination: "/dev/null", Source: "/does/not/exist", Kind: MountIgnored},
-		{Destination: "/mnt", Source: "ramfs", Kind: MountFilesystem, FSType: "ramfs"},
+		{Destination: "/mnt", Source: "devtmpfs", Kind: MountIgnored},
 		{Destination: "/ov", ReadOnly: true, Kind: MountFilesystem, Source: "overlay", FSType: "overlay", FSData: "lowerdir=/l,upperdir=/u,workdir=/w,userxattr"},
 		{Destination: "/sysroot", Kind: MountTmpfs},
 	}

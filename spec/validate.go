@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -342,20 +343,28 @@ var mountableTypes = sync.OnceValue(func() map[string]bool {
 
 // validateMountTypes refuses a mount of a type the kernel cannot mount,
 // and one of no type that is no bind, as runc does when its mount(2)
-// fails with ENODEV. runw mounts a filesystem only at create, after the
-// checks, so it asks /proc/filesystems first: unlike runc it also
-// refuses a type whose module is not loaded yet (mount(2) could have
-// loaded it), which keeps the check free of side effects on the host.
+// fails with ENODEV, and a filesystem runw does not grant (unmountable).
+// runw mounts a filesystem only at create, after the checks, so it asks
+// /proc/filesystems first: unlike runc it also refuses a type whose
+// module is not loaded yet (mount(2) could have loaded it), which keeps
+// the check free of side effects on the host.
 func validateMountTypes(mounts []specs.Mount) error {
 	known := mountableTypes() // nil without /proc: no type to check against
 	for _, m := range mounts {
 		if (m.Type == "" || m.Type == "none") && !isBind(m) {
 			return fmt.Errorf("error mounting %q to rootfs at %q: %w", m.Source, m.Destination, unix.ENODEV)
 		}
-		if known == nil || m.Type == "rbind" || isBind(m) || known[m.Type] {
+		if m.Type == "rbind" || isBind(m) {
 			continue
 		}
-		return fmt.Errorf("error mounting %q to rootfs at %q: unknown filesystem type %q: no such device", m.Source, m.Destination, m.Type)
+		if known != nil && !known[m.Type] {
+			return fmt.Errorf("error mounting %q to rootfs at %q: unknown filesystem type %q: no such device", m.Source, m.Destination, m.Type)
+		}
+		granted := m.Type == "tmpfs" || m.Type == "overlay"
+		ignored := kernelFS[m.Type] || otherKernelFS[m.Type] || underKernelDir(path.Clean("/"+m.Destination))
+		if !granted && !ignored {
+			return unmountable(m)
+		}
 	}
 	return nil
 }

@@ -123,7 +123,7 @@ type Plan struct {
 	// before the guest runs: the backing of the spec's tmpfs mounts.
 	PrivateDirs []string `json:"private_dirs,omitempty"`
 	// Mounted maps a private directory to the filesystem the runtime
-	// mounts on it: an overlay, or another filesystem of the spec's.
+	// mounts on it: an overlay.
 	Mounted map[string]Mounted `json:"mounted,omitempty"`
 	// TmpfsData maps a private directory to the filesystem options
 	// (size=, mode=, uid=, ...) of the spec's tmpfs behind it: where runw may
