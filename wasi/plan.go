@@ -66,8 +66,9 @@ type Preopen struct {
 // Plan is everything the guest is granted, computed before any process is
 // spawned so that a bad spec fails at create, never after the guest started.
 type Plan struct {
-	// made is what MakeMountPoints and MakeCwd made in the grants, for
-	// UndoMade; never handed to the init.
+	// made is what MakeMountPoints (the /dev links too), MakeCwd and
+	// MadeDir's caller made in the grants, for UndoMade; never handed to
+	// the init.
 	made []madePath
 	// Restricted says linux.maskedPaths or linux.readonlyPaths name
 	// something outside /proc and /sys. runw's preview1 host enforces
@@ -868,8 +869,8 @@ type madePath struct {
 	dir       bool
 }
 
-// UndoMade removes what MakeMountPoints and MakeCwd made, the deepest
-// first, for a create that fails after them: a failed create leaves the
+// UndoMade removes what MakeMountPoints, MakeCwd and MadeDir recorded,
+// the deepest first, for a create that fails after them: a failed create leaves the
 // image as it found it (runc, failing before its mounts, makes none). A
 // directory something else was put in since stays. Each name is removed
 // from its parent opened by descriptor inside the grant, so a link
