@@ -329,8 +329,8 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		}()
 	}
 	for _, d := range plan.PrivateDirs {
-		if m, ok := plan.Mounted[d]; ok {
-			if err := mountFilesystem(d, plan.GuestPathOf(d), m); err != nil {
+		if o, ok := plan.Overlays[d]; ok {
+			if err := mountOverlay(d, plan.GuestPathOf(d), o); err != nil {
 				return initConfig{}, err
 			}
 			continue

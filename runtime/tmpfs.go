@@ -76,23 +76,23 @@ func tmpfsRootMode(rootfs, dest, data string) uint32 {
 	return 0o1777
 }
 
-// mountFilesystem mounts a filesystem of the spec's that runw mounts
-// itself (an overlay: podman's -v SRC:DST:O, --mount type=image) on dir,
+// mountOverlay mounts an overlay of the spec's (podman's -v SRC:DST:O,
+// --mount type=image) on dir,
 // under the container's state directory, which delete unmounts. The
 // guest is granted dir at the mount's destination dest; it writes into
 // the upper layer the engine chose. Failing, it fails create, in runc's
 // words: an empty directory in its place would hide the volume without
 // a word. Never setuid or device files, as runw's other mounts.
-func mountFilesystem(dir, dest string, m wasi.Mounted) error {
+func mountOverlay(dir, dest string, o wasi.Overlay) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
-	if m.ReadOnly {
+	if o.ReadOnly {
 		flags |= unix.MS_RDONLY
 	}
-	if err := unix.Mount(m.Source, dir, m.Type, flags, m.Data); err != nil {
-		return fmt.Errorf("error mounting %q to rootfs at %q: mount %s (%s): %w", m.Source, dest, m.Type, m.Data, err)
+	if err := unix.Mount("overlay", dir, "overlay", flags, o.Data); err != nil {
+		return fmt.Errorf("error mounting %q to rootfs at %q: mount overlay (%s): %w", "overlay", dest, o.Data, err)
 	}
 	return nil
 }

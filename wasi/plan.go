@@ -23,11 +23,11 @@ import (
 	"github.com/runw/runw/spec"
 )
 
-// Mounted is a filesystem of the spec's that the runtime mounts on a
-// private directory, granted at its destination (spec.MountFilesystem).
-type Mounted struct {
-	Source   string `json:"source"`
-	Type     string `json:"type"`
+// Overlay is an overlay of the spec's that the runtime mounts on a
+// private directory, granted at its destination (spec.MountFilesystem):
+// its filesystem options (lowerdir=, upperdir=, ...) and whether it is
+// mounted read-only.
+type Overlay struct {
 	Data     string `json:"data,omitempty"`
 	ReadOnly bool   `json:"read_only,omitempty"`
 }
@@ -123,9 +123,9 @@ type Plan struct {
 	// PrivateDirs are host directories the runtime must create (0700)
 	// before the guest runs: the backing of the spec's tmpfs mounts.
 	PrivateDirs []string `json:"private_dirs,omitempty"`
-	// Mounted maps a private directory to the filesystem the runtime
-	// mounts on it: an overlay.
-	Mounted map[string]Mounted `json:"mounted,omitempty"`
+	// Overlays maps a private directory to the overlay the runtime
+	// mounts on it.
+	Overlays map[string]Overlay `json:"overlays,omitempty"`
 	// TmpfsData maps a private directory to the filesystem options
 	// (size=, mode=, uid=, ...) of the spec's tmpfs behind it: where runw may
 	// mount, it mounts a real tmpfs there with them, so a size limit
@@ -258,10 +258,10 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 		case spec.MountFilesystem:
 			dir := filepath.Join(privateBase, fmt.Sprintf("fs-%d", i))
 			p.PrivateDirs = append(p.PrivateDirs, dir)
-			if p.Mounted == nil {
-				p.Mounted = map[string]Mounted{}
+			if p.Overlays == nil {
+				p.Overlays = map[string]Overlay{}
 			}
-			p.Mounted[dir] = Mounted{Source: m.Source, Type: m.FSType, Data: m.FSData, ReadOnly: m.ReadOnly}
+			p.Overlays[dir] = Overlay{Data: m.FSData, ReadOnly: m.ReadOnly}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountBindFile:
 			p.Files = append(p.Files, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
