@@ -47,66 +47,22 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 }
 
 // create is Create with an optional tty for `run` in the foreground. It
-// reads as its steps: classify the bundle (wasm here, or handed to the
-// native runtime), make the state directory behind one cleanup guard,
-// prepare what the init needs on the host, spawn the init into its
-// cgroup, record it, run the create hooks.
+// reads as its steps: load and check the bundle, classify it (wasm here,
+// or handed to the native runtime), make the state directory behind one
+// cleanup guard (createUndo), prepare what the init needs on the host,
+// spawn the init into its cgroup, record it, run the create hooks.
 func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command string) (*initProcess, error) {
-	if err := state.ValidateID(id); err != nil {
-		return nil, err
-	}
-	preserved, err := preservedFDs(activated(), o.PreserveFDs)
+	b, preserved, err := r.loadForCreate(id, &o)
 	if err != nil {
 		return nil, err
 	}
-	if o.PidFile != "" {
-		abs, err := filepath.Abs(o.PidFile)
-		if err != nil {
-			return nil, err
-		}
-		o.PidFile = abs
-	}
-	b, err := spec.Load(o.Bundle)
-	if err != nil {
-		return nil, err
-	}
-	r.hookDir = b.Dir
-	if err := checkOwnAnnotations(b.Spec.Annotations); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() != 0 && !hasUserNamespace(b.Spec) {
-		// runc's words and rule: without root a container needs a user
-		// namespace in which it is (`runw spec --rootless` makes one).
-		// Without it create failed half-way, at a chown of its /tmp.
-		return nil, errors.New("rootless container requires user namespaces")
-	}
-	// The mounts' destinations, resolved once, here: the module's lookup
-	// and the grants use them, and they are recorded (saveContainer), so
-	// that exec grants the mounts where the container's process has them.
-	b.Destinations = b.MountDestinations()
-	if err := b.CheckKernelMounts(); err != nil {
-		return nil, err
-	}
-	masks, readOnly := b.MaskedPaths(), b.ReadOnlyPaths()
-	b.Masks, b.ReadOnly = &masks, &readOnly
 	ep, handedOff, err := r.classify(id, b, command)
 	if handedOff != nil || err != nil {
 		return handedOff, err
 	}
 	defer ep.Close()
-	if err := checkTerminal(b.Spec.Process.Terminal, o.ConsoleSocket, tty == nil); err != nil {
+	if err := checkCreateLimits(b, o.ConsoleSocket, tty == nil); err != nil {
 		return nil, err
-	}
-	if err := checkNprocLimit(b.Spec.Process, b.Spec.Linux); err != nil {
-		return nil, err
-	}
-	if b.Spec.Linux != nil {
-		if err := checkPidsLimit(b.Spec.Linux.Resources); err != nil {
-			return nil, err
-		}
-		if err := checkMemoryLimit(b.Spec.Linux.Resources); err != nil {
-			return nil, err
-		}
 	}
 
 	spare := reserveFDs(spareFDs)
@@ -116,52 +72,15 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return nil, err
 	}
 	logDebugf("%s: bundle loaded, state directory made", id)
-	// A failed create leaves nothing behind: the init is killed first, so
-	// that its cgroup is empty and can be removed, then the state goes.
-	ok := false
-	var init *exec.Cmd
-	// hooked is the container once its create hooks have begun: a failure
-	// from then on is runtime-spec's lifecycle step 3 to 5 failing, which
-	// continues at step 12 (destroy) and 13 (the poststop hooks), as runc's
-	// destroy does, so that a hook pair's teardown undoes its setup.
-	var hooked *state.Container
+	undo := &createUndo{r: r, h: h, spare: &spare}
+	defer undo.unlessDone()
 	cgPath := cgroupPath(b.Spec, r.opts.Root, id, r.opts.SystemdCgroup)
-	// ownCgroup and newDirs are what a failure removes: the cgroup only
-	// once it is known to be empty and the init is about to be put in it
-	// (a create refused earlier, by its module or its cgroup, never
-	// touched it: a cgroupsPath naming a populated cgroup had every empty
-	// cgroup below it removed), and the parents only that were missing
-	// just before the spawn made them, not the ones missing before a
-	// compile of seconds, which another party may have made meanwhile.
-	var ownCgroup string
-	var newDirs []string
-	// plan made the mount points and cwd in the rootfs (prepareInit), which
-	// a failure after it removes once the init is gone.
-	var plan *wasi.Plan
-	defer func() {
-		if !ok {
-			spare.release()
-			if init != nil && init.Process != nil {
-				init.Process.Kill()
-				init.Wait()
-			}
-			if plan != nil {
-				plan.UndoMade()
-			}
-			destroyCgroup(ownCgroup)
-			removeCgroupDirs(newDirs)
-			h.Destroy()
-			if hooked != nil {
-				r.runPoststop(hooked)
-			}
-		}
-	}()
 
 	cfg, err := r.prepareInit(h, b, ep, o.NoPivot)
 	if err != nil {
 		return nil, err
 	}
-	plan = cfg.Plan
+	undo.plan = cfg.Plan
 	if cfg.artifact != nil {
 		// Handed over at the spawn (handOver); the init holds its own.
 		defer cfg.artifact.Close()
@@ -180,15 +99,17 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		defer slave.Close()
 		tty = slave
 	}
-	ownCgroup, newDirs = cgPath, newCgroupDirs(cgPath, r.opts.SystemdCgroup)
-	if init, err = r.spawnContainerInit(h, b, cfg, cgPath, tty); err != nil {
+	undo.ownCgroup, undo.newDirs = cgPath, newCgroupDirs(cgPath, r.opts.SystemdCgroup)
+	init, err := r.spawnContainerInit(h, b, cfg, cgPath, tty)
+	undo.init = init
+	if err != nil {
 		return nil, err
 	}
 	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath)
 	if err != nil {
 		return nil, err
 	}
-	hooked = c
+	undo.hooked = c
 	// "creating": the create operation is not over (as runc passes it).
 	runtimeHooks, containerHooks := createHooks(b)
 	if err := runHooks(r.hookDir, specState(c, state.Creating), runtimeHooks...); err != nil {
@@ -200,9 +121,124 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err := announce(init.Process.Pid, o.PidfdSocket, o.PidFile); err != nil {
 		return nil, err
 	}
-	ok = true
+	undo.done = true
 	h.Unlock()
 	return &initProcess{cmd: init}, nil
+}
+
+// loadForCreate checks id and the caller's descriptors, makes o.PidFile
+// absolute, and loads the bundle with what create and the records need
+// resolved once: the mounts' destinations (the module's lookup and the
+// grants use them, and they are recorded, so that exec grants the mounts
+// where the container's process has them), the masked and read-only
+// paths. Nothing is made yet.
+func (r *Runtime) loadForCreate(id string, o *CreateOptions) (*spec.Bundle, []int, error) {
+	if err := state.ValidateID(id); err != nil {
+		return nil, nil, err
+	}
+	preserved, err := preservedFDs(activated(), o.PreserveFDs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.PidFile != "" {
+		abs, err := filepath.Abs(o.PidFile)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.PidFile = abs
+	}
+	b, err := spec.Load(o.Bundle)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.hookDir = b.Dir
+	if err := checkOwnAnnotations(b.Spec.Annotations); err != nil {
+		return nil, nil, err
+	}
+	if os.Geteuid() != 0 && !hasUserNamespace(b.Spec) {
+		// runc's words and rule: without root a container needs a user
+		// namespace in which it is (`runw spec --rootless` makes one).
+		// Without it create failed half-way, at a chown of its /tmp.
+		return nil, nil, errors.New("rootless container requires user namespaces")
+	}
+	b.Destinations = b.MountDestinations()
+	if err := b.CheckKernelMounts(); err != nil {
+		return nil, nil, err
+	}
+	masks, readOnly := b.MaskedPaths(), b.ReadOnlyPaths()
+	b.Masks, b.ReadOnly = &masks, &readOnly
+	return b, preserved, nil
+}
+
+// checkCreateLimits refuses, before anything is made, a terminal the
+// caller cannot be given and limits the container could not live under.
+func checkCreateLimits(b *spec.Bundle, consoleSocket string, detach bool) error {
+	if err := checkTerminal(b.Spec.Process.Terminal, consoleSocket, detach); err != nil {
+		return err
+	}
+	if err := checkNprocLimit(b.Spec.Process, b.Spec.Linux); err != nil {
+		return err
+	}
+	if b.Spec.Linux == nil {
+		return nil
+	}
+	if err := checkPidsLimit(b.Spec.Linux.Resources); err != nil {
+		return err
+	}
+	return checkMemoryLimit(b.Spec.Linux.Resources)
+}
+
+// createUndo is what a failed create removes, filled in as create makes
+// it: a failed create leaves nothing behind. The init is killed first, so
+// that its cgroup is empty and can be removed, then the state goes.
+type createUndo struct {
+	r     *Runtime
+	h     *state.Handle
+	spare *fdReserve
+	// init is the spawned init, if any.
+	init *exec.Cmd
+	// plan made the mount points and cwd in the rootfs (prepareInit),
+	// which are removed once the init is gone.
+	plan *wasi.Plan
+	// ownCgroup and newDirs: the cgroup only once it is known to be
+	// empty and the init is about to be put in it (a create refused
+	// earlier, by its module or its cgroup, never touched it: a
+	// cgroupsPath naming a populated cgroup had every empty cgroup below
+	// it removed), and the parents only that were missing just before
+	// the spawn made them, not the ones missing before a compile of
+	// seconds, which another party may have made meanwhile.
+	ownCgroup string
+	newDirs   []string
+	// hooked is the container once its create hooks have begun: a
+	// failure from then on is runtime-spec's lifecycle step 3 to 5
+	// failing, which continues at step 12 (destroy) and 13 (the poststop
+	// hooks), as runc's destroy does, so that a hook pair's teardown
+	// undoes its setup.
+	hooked *state.Container
+	// done: the create succeeded, and nothing is undone.
+	done bool
+}
+
+// unlessDone undoes a create that did not succeed. The spare descriptors
+// go first, so that the undoing has the few it needs (reserveFDs).
+func (u *createUndo) unlessDone() {
+	if u.done {
+		return
+	}
+	u.spare.release()
+	if u.init != nil && u.init.Process != nil {
+		u.init.Process.Kill()
+		u.init.Wait()
+	}
+	if u.plan != nil {
+		u.plan.UndoMade()
+	}
+	destroyCgroup(u.ownCgroup)
+	removeCgroupDirs(u.newDirs)
+	u.h.Destroy()
+	if u.hooked != nil {
+		u.r.runPoststop(u.hooked)
+	}
 }
 
 // newStateDir makes id's state directory. One a create killed before it

@@ -152,16 +152,11 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		}
 	}
 
-	var tty, master *os.File
-	switch {
-	case proc.Terminal && o.ConsoleSocket != "":
-		if tty, err = sendConsole(o.ConsoleSocket, proc.ConsoleSize); err != nil {
-			return 0, err
-		}
-	case proc.Terminal:
-		if master, tty, err = openPty(proc.ConsoleSize); err != nil {
-			return 0, err
-		}
+	tty, master, err := execTerminal(proc, o.ConsoleSocket)
+	if err != nil {
+		return 0, err
+	}
+	if master != nil {
 		defer master.Close()
 	}
 	if tty != nil {
@@ -169,30 +164,11 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		// only copy (and the console's end sees its hang-up).
 		defer tty.Close()
 	}
-	cfg := r.newInitConfig(plan, sb, cached)
-	if o.compiled != nil && !cached && r.openedCache() != nil {
-		// Hashed outside the container's cgroup, so bounded as exec's
-		// other hashes are (execHashUpTo).
-		if key, err := r.openedCache().KeyUpTo(plan.Module, plan.Kind == spec.KindWAT, execHashUpTo); err == nil && key == o.compiled.key {
-			cfg.artifact = o.compiled.artifact
-		}
-	}
-	if err := cfg.preserve(o.preserved, b.Spec); err != nil {
-		unlock()
-		return 0, err
-	}
-	// In the container's user namespace it is nobody on the host, as the
-	// init is: its tmpfs directories are handed over as descriptors.
-	passOver := cfg.handOver
-	if root != nil {
-		passOver = func() ([]*os.File, error) { return cfg.passAll(root) }
-	}
-	extra, err := passOver()
+	cfg, extra, err := r.execConfig(plan, sb, cached, o, b.Spec, root)
 	if err != nil {
 		unlock()
 		return 0, err
 	}
-	extra = cfg.passPreserved(extra)
 	defer closeAll(extra)
 	// The exec'd process enters the container's namespaces, whatever its
 	// spec says now: those of the running init.
@@ -272,6 +248,50 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		return 0, nil
 	}
 	return foreground(cmd, master), nil
+}
+
+// execTerminal is the exec'd process's terminal, if its spec asks for
+// one: the console socket's, or a pty of exec's own whose master is
+// returned to be copied in the foreground.
+func execTerminal(proc *specs.Process, consoleSocket string) (tty, master *os.File, err error) {
+	switch {
+	case proc.Terminal && consoleSocket != "":
+		tty, err = sendConsole(consoleSocket, proc.ConsoleSize)
+		return tty, nil, err
+	case proc.Terminal:
+		master, tty, err = openPty(proc.ConsoleSize)
+		return tty, master, err
+	}
+	return nil, nil, nil
+}
+
+// execConfig is the exec'd init's configuration and the descriptors it
+// is handed: the compiled module a compile child gave back, the
+// caller's preserved descriptors, and, in the container's user
+// namespace, where it is nobody on the host as the init is, its tmpfs
+// directories opened here (root is the container's root, nil where the
+// init kept the host's). The caller closes the descriptors.
+func (r *Runtime) execConfig(plan *wasi.Plan, sb *Sandbox, cached bool, o ExecOptions, s *specs.Spec, root *os.File) (initConfig, []*os.File, error) {
+	cfg := r.newInitConfig(plan, sb, cached)
+	if o.compiled != nil && !cached && r.openedCache() != nil {
+		// Hashed outside the container's cgroup, so bounded as exec's
+		// other hashes are (execHashUpTo).
+		if key, err := r.openedCache().KeyUpTo(plan.Module, plan.Kind == spec.KindWAT, execHashUpTo); err == nil && key == o.compiled.key {
+			cfg.artifact = o.compiled.artifact
+		}
+	}
+	if err := cfg.preserve(o.preserved, s); err != nil {
+		return cfg, nil, err
+	}
+	passOver := cfg.handOver
+	if root != nil {
+		passOver = func() ([]*os.File, error) { return cfg.passAll(root) }
+	}
+	extra, err := passOver()
+	if err != nil {
+		return cfg, nil, err
+	}
+	return cfg, cfg.passPreserved(extra), nil
 }
 
 // execPlan is the exec'd process's bundle (the container's, its process

@@ -171,7 +171,51 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	defer t.close()
 	*walked = t.w
 
-	read := base&(rightFdRead|rightFdReaddir) != 0
+	read, write, flags := openFlags(base, oflags, fdflags)
+	follow := dirflags&lookupSymlinkFollow != 0
+
+	fd, errno := openWalked(t, flags, oflags, write, follow)
+	if errno != 0 {
+		return errno
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return toErrno(err)
+	}
+	if deviceMode(st.Mode) && t.name != "" {
+		// Swapped in after isDevice looked: refused all the same.
+		unix.Close(fd)
+		return ErrnoPerm
+	}
+	if t.name == "" && t.w.v.mounts[t.mount].stream {
+		// /dev/stdout and the others: the stream's own rules (no flag
+		// change reaches the description conmon or the terminal shares).
+		// NONBLOCK is the entry's own, emulated (rw), as on stdio.
+		e := stdioEntry(slices.Index(streamNames[:], t.w.v.mounts[t.mount].Guest), fd)
+		e.ownsHost = true
+		e.flags = e.flags&fdflagAppend | fdflags&fdflagNonblock
+		return h.addOpened(m, e, u32(a[8]))
+	}
+	if t.readOnly() && write && st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		// A file swapped in for the FIFO looked at above.
+		unix.Close(fd)
+		return ErrnoRofs
+	}
+	e, errno := openedEntry(t, fd, &st, read, write, fdflags)
+	if errno != 0 {
+		unix.Close(fd)
+		return errno
+	}
+	return h.addOpened(m, e, u32(a[8]))
+}
+
+// openFlags are path_open's rights and flags as open(2)'s: whether the
+// descriptor reads and writes, and the flags it is opened with, never
+// following a last symlink (openWalked follows it itself, inside the
+// grant) and never taking a terminal as the controlling one.
+func openFlags(base uint64, oflags uint32, fdflags uint16) (read, write bool, flags int) {
+	read = base&(rightFdRead|rightFdReaddir) != 0
 	// APPEND alone asks for no write access: wasi-libc and Go give
 	// open(O_RDONLY|O_APPEND) as the read right and APPEND, and Linux
 	// (and wasmtime) make that a read-only descriptor whose writes fail
@@ -181,7 +225,7 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	// directory whose inheriting rights lack FD_WRITE (a read-only
 	// mount's, View.inheriting): its O_RDONLY never asks for it, nor do
 	// Go's or Rust's.
-	write := base&(rightFdWrite|rightFdAllocate) != 0
+	write = base&(rightFdWrite|rightFdAllocate) != 0
 	if !read && !write {
 		// Neither asked for: a read-only open, as O_RDONLY (0) is on
 		// Linux and as wasmtime and wazero read it (rights other than
@@ -189,7 +233,7 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 		// read nothing before.
 		read = true
 	}
-	flags := unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NOCTTY
+	flags = unix.O_CLOEXEC | unix.O_NOFOLLOW | unix.O_NOCTTY
 	switch {
 	case read && write:
 		flags |= unix.O_RDWR
@@ -222,8 +266,15 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 	if fdflags&fdflagNonblock != 0 {
 		flags |= unix.O_NONBLOCK
 	}
-	follow := dirflags&lookupSymlinkFollow != 0
+	return read, write, flags
+}
 
+// openWalked opens the walk's last component with flags, following a
+// last symlink when asked to (follow, or a trailing slash), and answers
+// as Linux would where the target's grant is read-only: the kernel's
+// read-only mount under the init refuses the same, so the two answers
+// agree. Devices are refused: a guest cannot reach one through a path.
+func openWalked(t *target, flags int, oflags uint32, write, follow bool) (int, Errno) {
 	var fd int
 	for {
 		// Checked again after each symlink followed: its body may end
@@ -233,14 +284,14 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			// "." too, a preopen's own path) names a directory that is
 			// there: EEXIST to O_EXCL, else EISDIR, trailing slash or not.
 			if flags&unix.O_EXCL != 0 {
-				return ErrnoExist
+				return -1, ErrnoExist
 			}
-			return ErrnoIsdir
+			return -1, ErrnoIsdir
 		}
 		if t.slash && flags&unix.O_CREAT != 0 {
 			// Linux: a trailing slash with O_CREAT is EISDIR, whatever is
 			// there, the guest's or a symlink body's.
-			return ErrnoIsdir
+			return -1, ErrnoIsdir
 		}
 		if t.slash {
 			flags |= unix.O_DIRECTORY
@@ -255,23 +306,23 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			switch {
 			case err == nil && flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0:
 				// O_EXCL never follows a link.
-				return ErrnoExist
+				return -1, ErrnoExist
 			case err == nil && typ == unix.S_IFLNK && follow:
 				followed, errno := t.follow()
 				if errno != 0 {
-					return errno
+					return -1, errno
 				}
 				if followed {
 					continue
 				}
 			case err == nil && typ == unix.S_IFLNK:
-				return ErrnoLoop
+				return -1, ErrnoLoop
 			case err == unix.ENOENT && flags&unix.O_CREAT == 0:
-				return ErrnoNoent
+				return -1, ErrnoNoent
 			case err == nil && flags&unix.O_DIRECTORY != 0 && typ != unix.S_IFDIR:
-				return ErrnoNotdir
+				return -1, ErrnoNotdir
 			case err == nil && typ == unix.S_IFDIR:
-				return ErrnoIsdir
+				return -1, ErrnoIsdir
 			}
 			truncates := typ == unix.S_IFREG && oflags&oflagTrunc != 0
 			if err == nil && typ != unix.S_IFIFO && typ != unix.S_IFSOCK && !truncates && !mayWrite(t) {
@@ -282,10 +333,10 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 				// opened with O_TRUNC meets the mount's flag first
 				// (do_open takes mnt_want_write before may_open, to
 				// truncate): EROFS, whoever may write it.
-				return ErrnoAcces
+				return -1, ErrnoAcces
 			}
 			if err != nil || (typ != unix.S_IFIFO && typ != unix.S_IFSOCK) {
-				return ErrnoRofs
+				return -1, ErrnoRofs
 			}
 			// A FIFO or socket is no data of the mount's: Linux answers
 			// EROFS for a file, directory or link only (inode_permission)
@@ -297,7 +348,7 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 			flags &^= unix.O_TRUNC
 		}
 		if isDevice(t) {
-			return ErrnoPerm
+			return -1, ErrnoPerm
 		}
 		var err error
 		// At the descriptor limit the view's spares and the walk's own
@@ -310,48 +361,31 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 		if (err == unix.ELOOP || err == unix.ENOTDIR) && (follow || t.slash) {
 			followed, errno := t.follow()
 			if errno != 0 {
-				return errno
+				return -1, errno
 			}
 			if followed {
 				continue
 			}
 		}
 		if err != nil {
-			return toErrno(err)
+			return -1, toErrno(err)
 		}
 		break
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return toErrno(err)
-	}
-	if deviceMode(st.Mode) && t.name != "" {
-		// Swapped in after isDevice looked: refused all the same.
-		unix.Close(fd)
-		return ErrnoPerm
-	}
-	if t.name == "" && t.w.v.mounts[t.mount].stream {
-		// /dev/stdout and the others: the stream's own rules (no flag
-		// change reaches the description conmon or the terminal shares).
-		// NONBLOCK is the entry's own, emulated (rw), as on stdio.
-		e := stdioEntry(slices.Index(streamNames[:], t.w.v.mounts[t.mount].Guest), fd)
-		e.ownsHost = true
-		e.flags = e.flags&fdflagAppend | fdflags&fdflagNonblock
-		return h.addOpened(m, e, u32(a[8]))
-	}
-	if t.readOnly() && write && st.Mode&unix.S_IFMT != unix.S_IFIFO {
-		// A file swapped in for the FIFO looked at above.
-		unix.Close(fd)
-		return ErrnoRofs
-	}
+	return fd, 0
+}
+
+// openedEntry is the descriptor table's entry of fd, just opened at t
+// and described by st, with the rights its kind and access allow, or the
+// errno that refuses a directory the guest may not hold (kept). The
+// caller closes fd on an errno.
+func openedEntry(t *target, fd int, st *unix.Stat_t, read, write bool, fdflags uint16) (*fdEntry, Errno) {
 	e := &fdEntry{hostFd: fd, ownsHost: true, filetype: filetypeOf(st.Mode), mount: t.mount, read: read, write: write}
 	e.flags = fdflags & (fdflagAppend | fdflagNonblock | fdflagDsync | fdflagRsync | fdflagSync)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		if errno := kept(t.guest); errno != 0 {
-			unix.Close(fd)
-			return errno
+			return nil, errno
 		}
 		e.kind, e.guest, e.write = kindDir, t.guest, false
 		e.rightsBase, e.rightsInheriting = rightsDirBase, t.w.v.inheriting(t.mount, t.guest)
@@ -389,7 +423,7 @@ func (h *Host) pathOpenOnce(m memory, a []arg, walked **walker) Errno {
 		}
 		e.rightsInheriting = e.rightsBase
 	}
-	return h.addOpened(m, e, u32(a[8]))
+	return e, 0
 }
 
 // addOpened adds an entry path_open made and writes its number at fdp.

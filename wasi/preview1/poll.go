@@ -103,15 +103,49 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 	// lists are the host's scratch, reused: a server's event loop calls
 	// this for every wait, and garbage here would keep the init's
 	// collector (and the threads it wakes) busy.
-	clocks, fdsubs, pfds := h.poll.clocks[:0], h.poll.fds[:0], h.poll.pfds[:0]
+	q := pollRequest{clocks: h.poll.clocks[:0], fds: h.poll.fds[:0], pfds: h.poll.pfds[:0], minRel: math.MaxInt64}
 	defer func() {
 		if !h.keepPollScratch(nsubs) {
-			clocks, fdsubs, pfds = nil, nil, nil
+			q = pollRequest{}
 		}
-		h.poll.clocks, h.poll.fds, h.poll.pfds = clocks, fdsubs, pfds
+		h.poll.clocks, h.poll.fds, h.poll.pfds = q.clocks, q.fds, q.pfds
 	}()
-	minRel := int64(math.MaxInt64)
-	immediate := false
+	if errno := h.readSubscriptions(&q, subs, nsubs); errno != 0 {
+		return errno
+	}
+	stop := len(q.pfds)
+	q.pfds = append(q.pfds, unix.PollFd{Fd: int32(h.stopFd), Events: unix.POLLIN})
+	start := time.Now()
+	if errno := h.pollWait(&q, start); errno != 0 {
+		return errno
+	}
+	if q.pfds[stop].Revents != 0 {
+		return errnoStop
+	}
+	h.polls++
+	h.lastPoll = time.Now()
+	n := answer(&q, events, start)
+	if !m.putU32(neventsPtr, n) {
+		return ErrnoFault
+	}
+	return 0
+}
+
+// pollRequest is one poll_oneoff call's subscriptions as the host waits
+// on them: the clocks, the descriptors (those that never block ready at
+// once, the rest with their entry in pfds), the nearest clock's timeout,
+// and whether anything is ready without a wait.
+type pollRequest struct {
+	clocks    []clockSub
+	fds       []fdSub
+	pfds      []unix.PollFd
+	minRel    int64
+	immediate bool
+}
+
+// readSubscriptions reads nsubs subscriptions into q. A descriptor that
+// is not open, or a directory, fails the whole call.
+func (h *Host) readSubscriptions(q *pollRequest, subs memory, nsubs uint32) Errno {
 	for i := uint32(0); i < nsubs; i++ {
 		s := subs[i*subscriptionSize:]
 		userdata, tag := binary.LittleEndian.Uint64(s), s[8]
@@ -134,10 +168,10 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 				c.rel = clampNs(timeout)
 			}
 			if c.errno != 0 || c.rel == 0 {
-				immediate = true
+				q.immediate = true
 			}
-			minRel = min(minRel, c.rel)
-			clocks = append(clocks, c)
+			q.minRel = min(q.minRel, c.rel)
+			q.clocks = append(q.clocks, c)
 		case eventFdRead, eventFdWrite:
 			f := fdSub{userdata: userdata, tag: tag, poll: -1}
 			e, errno := h.fds.get(int32(binary.LittleEndian.Uint32(s[16:])))
@@ -158,35 +192,40 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 				if tag == eventFdWrite {
 					events = unix.POLLOUT
 				}
-				f.poll, f.entry = len(pfds), e
-				pfds = append(pfds, unix.PollFd{Fd: int32(e.hostFd), Events: events})
-				fdsubs = append(fdsubs, f)
+				f.poll, f.entry = len(q.pfds), e
+				q.pfds = append(q.pfds, unix.PollFd{Fd: int32(e.hostFd), Events: events})
+				q.fds = append(q.fds, f)
 				continue
 			case tag == eventFdRead && (e.kind == kindFile || e.filetype == filetypeRegularFile):
 				// A file, or stdio redirected from one (run < in.txt):
 				// what a read could return now.
 				f.nbytes = remaining(e.hostFd)
 			}
-			immediate = true
-			fdsubs = append(fdsubs, f)
+			q.immediate = true
+			q.fds = append(q.fds, f)
 		default:
 			return ErrnoInval
 		}
 	}
 
-	stop := len(pfds)
-	pfds = append(pfds, unix.PollFd{Fd: int32(h.stopFd), Events: unix.POLLIN})
-	start := time.Now()
+	return 0
+}
+
+// pollWait waits for q's descriptors (and the stop descriptor, the last of
+// q.pfds) or its nearest clock, through the host's epoll set where it
+// serves, else ppoll. A signal's interruption waits again for what is
+// left of the timeout.
+func (h *Host) pollWait(q *pollRequest, start time.Time) Errno {
 	for {
 		if h.stopped.Load() {
 			return errnoStop
 		}
 		var ts *unix.Timespec
 		switch {
-		case immediate:
+		case q.immediate:
 			ts = &unix.Timespec{}
-		case minRel != math.MaxInt64:
-			left := minRel - int64(time.Since(start))
+		case q.minRel != math.MaxInt64:
+			left := q.minRel - int64(time.Since(start))
 			if left < 0 {
 				left = 0
 			}
@@ -197,10 +236,10 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		again := false
 		epoll := h.ep.usable(h.stopFd)
 		if epoll {
-			again, err = h.ep.poll(pfds, ts)
+			again, err = h.ep.poll(q.pfds, ts)
 		}
 		if !epoll || err == errUsePoll {
-			err = h.poll.ppollOnce(pfds, ts)
+			err = h.poll.ppollOnce(q.pfds, ts)
 		}
 		if err == unix.EINTR || (err == nil && again) {
 			continue
@@ -208,14 +247,13 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		if err != nil {
 			return toErrno(err)
 		}
-		break
+		return 0
 	}
-	if pfds[stop].Revents != 0 {
-		return errnoStop
-	}
-	h.polls++
-	h.lastPoll = time.Now()
+}
 
+// answer writes the events of q's subscriptions that are ready into
+// events and returns how many.
+func answer(q *pollRequest, events memory, start time.Time) uint32 {
 	n := uint32(0)
 	put := func(userdata uint64, errno Errno, typ uint8, nbytes uint64, flags uint16) {
 		ev := events[n*eventSize : (n+1)*eventSize]
@@ -227,12 +265,12 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		binary.LittleEndian.PutUint16(ev[24:], flags)
 		n++
 	}
-	for _, f := range fdsubs {
+	for _, f := range q.fds {
 		if f.poll < 0 {
 			put(f.userdata, f.errno, f.tag, f.nbytes, 0)
 			continue
 		}
-		re := pfds[f.poll].Revents
+		re := q.pfds[f.poll].Revents
 		if re == 0 {
 			continue
 		}
@@ -262,7 +300,7 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 			flags = eventHangup
 		}
 		if f.tag == eventFdRead && errno == 0 {
-			if v, err := unix.IoctlGetInt(int(pfds[f.poll].Fd), unix.TIOCINQ); err == nil && v > 0 {
+			if v, err := unix.IoctlGetInt(int(q.pfds[f.poll].Fd), unix.TIOCINQ); err == nil && v > 0 {
 				nbytes = uint64(v)
 			}
 		}
@@ -274,15 +312,12 @@ func (h *Host) pollOneoff(m memory, a []arg) Errno {
 		put(f.userdata, errno, f.tag, nbytes, flags)
 	}
 	elapsed := int64(time.Since(start))
-	for _, c := range clocks {
-		if c.errno != 0 || c.rel <= elapsed || (n == 0 && c.rel == minRel) {
+	for _, c := range q.clocks {
+		if c.errno != 0 || c.rel <= elapsed || (n == 0 && c.rel == q.minRel) {
 			put(c.userdata, c.errno, eventClock, 0, 0)
 		}
 	}
-	if !m.putU32(neventsPtr, n) {
-		return ErrnoFault
-	}
-	return 0
+	return n
 }
 
 // ppollOnce is poll(2) over pfds with one entry for each descriptor:
