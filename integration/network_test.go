@@ -1199,6 +1199,71 @@ func TestNetExecReachesServerOnLoopback(t *testing.T) {
 	stopWith143(t, r, bg, "execnet")
 }
 
+// An exec'd process has the container's network grant, the one create
+// decided: not the bundle's config.json as edited since (by whoever can
+// write the bundle, or by the guest itself where the rootfs holds it),
+// and not a grant that depends on the network namespace exec's caller is
+// in. runc's exec reads the configuration its create recorded.
+func TestNetExecKeepsTheContainersGrant(t *testing.T) {
+	v := newVethNet(t)
+	netc := netGuest(t, "netc")
+	refused := fmt.Sprintf("open=%d\n", errnoAcces)
+	// inVeth is r's runw run from inside v's namespace, as a caller there
+	// (a CNI plugin, a sidecar with the host's runw) would run it.
+	inVeth := func(t *testing.T, r *runw) *runw {
+		script := filepath.Join(t.TempDir(), "runw-in-netns")
+		body := fmt.Sprintf("#!/bin/sh\nexec nsenter --net=%s %s \"$@\"\n", v.path, r.binary())
+		if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		in := *r
+		in.bin = script
+		return &in
+	}
+	container := func(t *testing.T, r *runw, id, netns string) *bundle {
+		b := newBundle(t, "probe", "sleep", "1h")
+		if err := copyFile(netc, filepath.Join(b.rootfs, "netc")); err != nil {
+			t.Fatal(err)
+		}
+		b.inNetns(netns, nil, nil)
+		r.mustRun("run", "-d", "-b", b.dir, id)
+		return b
+	}
+	t.Run("BundleEditedAfterCreate", func(t *testing.T) {
+		r := newRunw(t)
+		b := container(t, r, "edited", "")
+		if res := r.run("exec", "edited", "/netc", "open"); res.code != 1 || res.stdout != refused {
+			t.Fatalf("exec in the host's network, no grant: %v, want exit 1 and %q", res, refused)
+		}
+		b.edit(func(s *specs.Spec) {
+			s.Annotations = map[string]string{"io.github.runw.net": "allow"}
+		})
+		if res := r.run("exec", "edited", "/netc", "open"); res.code != 1 || res.stdout != refused {
+			t.Errorf("exec after config.json granted sockets: %v, want exit 1 and %q (the grant create decided)", res, refused)
+		}
+	})
+	t.Run("HostNetworkExecFromAnotherNamespace", func(t *testing.T) {
+		r := newRunw(t)
+		// The host's namespace joined by path: no grant.
+		container(t, r, "hostnet", fmt.Sprintf("/proc/%d/ns/net", os.Getpid()))
+		if res := r.run("exec", "hostnet", "/netc", "open"); res.code != 1 || res.stdout != refused {
+			t.Fatalf("exec from the host: %v, want exit 1 and %q", res, refused)
+		}
+		if res := inVeth(t, r).run("exec", "hostnet", "/netc", "open"); res.code != 1 || res.stdout != refused {
+			t.Errorf("exec from another namespace: %v, want exit 1 and %q", res, refused)
+		}
+	})
+	t.Run("OwnNetworkExecFromInside", func(t *testing.T) {
+		r := newRunw(t)
+		container(t, r, "ownnet", v.path)
+		for _, by := range []*runw{r, inVeth(t, r)} {
+			if res := by.run("exec", "ownnet", "/netc", "open"); res.code != 0 || res.stdout != "open=0\n" {
+				t.Errorf("exec by %s: %v, want exit 0 and open=0", by.binary(), res)
+			}
+		}
+	})
+}
+
 // A network namespace runw creates (a network entry without a path) has
 // its loopback up, as runc's has: a server listening on 127.0.0.1 answers
 // a client in that namespace.

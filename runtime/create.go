@@ -130,8 +130,8 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 // absolute, and loads the bundle with what create and the records need
 // resolved once: the mounts' destinations (the module's lookup and the
 // grants use them, and they are recorded, so that exec grants the mounts
-// where the container's process has them), the masked and read-only
-// paths. Nothing is made yet.
+// where the container's process has them), whether its network is its
+// own, the masked and read-only paths. Nothing is made yet.
 func (r *Runtime) loadForCreate(id string, o *CreateOptions) (*spec.Bundle, []int, error) {
 	if err := state.ValidateID(id); err != nil {
 		return nil, nil, err
@@ -162,6 +162,8 @@ func (r *Runtime) loadForCreate(id string, o *CreateOptions) (*spec.Bundle, []in
 		return nil, nil, errors.New("rootless container requires user namespaces")
 	}
 	b.Destinations = b.MountDestinations()
+	own := wasi.OwnNetwork(b.Spec)
+	b.OwnNetwork = &own
 	if err := b.CheckKernelMounts(); err != nil {
 		return nil, nil, err
 	}

@@ -299,15 +299,26 @@ func (r *Runtime) execConfig(plan *wasi.Plan, sb *Sandbox, cached bool, o ExecOp
 // entrypoint, whose handle the plan reads through (the caller closes it).
 // root is the container's root (containerRoot), or nil.
 func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.File) (_ *spec.Bundle, _ *wasi.Plan, _ *spec.Entrypoint, err error) {
-	b, err := spec.Load(c.Bundle)
+	// The container's configuration as create read it, not the bundle's
+	// file as it is now (spec.Bundle.Config): runc's exec reads its
+	// state's copy too. Only a container of an older runw has none.
+	rec := recordOfContainer(c)
+	var b *spec.Bundle
+	if rec.Config != nil {
+		b, err = spec.LoadWith(c.Bundle, rec.Config)
+	} else {
+		b, err = spec.Load(c.Bundle)
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// The network grant of the container's process, decided at create:
+	// exec's caller may be in any namespace (spec.Bundle.OwnNetwork).
+	b.OwnNetwork = rec.OwnNetwork
 	// The mounts where create put them: the guest may have planted links
 	// on the way to their destinations since. A mount create did not
-	// record (a container of an older runw, a bundle edited since) is
-	// taken as written, never resolved again.
-	rec := recordOfContainer(c)
+	// record (a container of an older runw) is taken as written, never
+	// resolved again.
 	b.Destinations = rec.destinationsFor(b)
 	// The masks and read-only paths where create put them (a path the
 	// guest made since is not one); none for a container whose create

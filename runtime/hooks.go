@@ -69,6 +69,14 @@ type record struct {
 	// ReadOnly are the read-only paths as create found them (nil: a
 	// container of an older runw, whose exec grants none).
 	ReadOnly *[]spec.Mask `json:"readonly,omitempty"`
+	// Config is config.json as create read it (spec.Bundle.Config), which
+	// exec loads instead of the bundle's file (nil: a container of an
+	// older runw).
+	Config json.RawMessage `json:"config,omitempty"`
+	// OwnNetwork is whether the container has a network namespace of its
+	// own, as create found it (spec.Bundle.OwnNetwork; nil: a container
+	// of an older runw, whose exec judges the namespace again).
+	OwnNetwork *bool `json:"ownNetwork,omitempty"`
 }
 
 // recordOf returns b's record as state.Container.Extra (nil when empty).
@@ -86,7 +94,11 @@ func recordOf(b *spec.Bundle) json.RawMessage {
 	if b.ReadOnly != nil && len(*b.ReadOnly) > 0 {
 		r.ReadOnly = b.ReadOnly
 	}
-	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations) == 0 && r.Masks == nil && r.ReadOnly == nil {
+	if len(b.Config) > 0 && json.Valid(b.Config) {
+		r.Config = b.Config
+	}
+	r.OwnNetwork = b.OwnNetwork
+	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations)+len(r.Config) == 0 && r.Masks == nil && r.ReadOnly == nil && r.OwnNetwork == nil {
 		return nil
 	}
 	data, _ := json.Marshal(r)

@@ -1,9 +1,11 @@
 package spec
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,6 +28,19 @@ type Bundle struct {
 	Rootfs string
 	// Spec is the decoded config.json.
 	Spec *specs.Spec
+	// Config is config.json as it was read (its one JSON value): create
+	// records it, and exec loads the container's configuration from the
+	// record (LoadWith), not the bundle's file as it is by then, as
+	// runc's exec reads its state's copy. Edited after create, by whoever
+	// can write the bundle or, with root.path ".", by the guest itself
+	// through its rootfs, the file gave exec'd processes another network
+	// grant and no seccomp filter.
+	Config []byte
+	// OwnNetwork, when set, is whether the container has a network
+	// namespace of its own, not the one runw runs in, as create found it
+	// (wasi.OwnNetwork): exec's caller may be in another namespace than
+	// create's, and the grant of an exec'd process is the container's.
+	OwnNetwork *bool
 	// Destinations, when set, are the mounts' destinations as resolved
 	// once, at create (MountDestinations), in spec order: Mounts and the
 	// module's lookup take them instead of resolving again in a rootfs
@@ -58,6 +73,17 @@ func (b *Bundle) statSource(source, dest string) (os.FileInfo, error) {
 // fails at "create" with one clear line, using runc's wording where runc has
 // one, because engines and users already know those messages.
 func Load(dir string) (*Bundle, error) {
+	return load(dir, nil)
+}
+
+// LoadWith is Load of config, the bundle's config.json as create read it
+// (Bundle.Config), in place of the file: the same checks, the root
+// resolved in dir as at create.
+func LoadWith(dir string, config []byte) (*Bundle, error) {
+	return load(dir, config)
+}
+
+func load(dir string, config []byte) (*Bundle, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("bundle directory: %w", err)
@@ -66,21 +92,20 @@ func Load(dir string) (*Bundle, error) {
 		// runc's wording: it changes into the bundle first.
 		return nil, fmt.Errorf("chdir %s: %w", dir, ErrnoOf(err))
 	}
-	f, err := os.Open(filepath.Join(dir, configName))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, errors.New("JSON specification file config.json not found")
+	if config == nil {
+		if config, err = readConfig(dir); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("read config.json: %w", err)
 	}
-	defer f.Close()
 	// One JSON value, as runc reads it (json.Decoder): whatever follows it
 	// in the file is ignored, not an error. A missing ociVersion is
 	// accepted for the same reason: runc accepts it.
 	var s specs.Spec
-	if err := json.NewDecoder(f).Decode(&s); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(config))
+	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("parse config.json: %w", err)
 	}
+	config = config[:dec.InputOffset()]
 
 	if s.Process == nil {
 		return nil, errors.New("process property must not be empty")
@@ -122,5 +147,22 @@ func Load(dir string) (*Bundle, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("rootfs (%q) is not a directory", rootfs)
 	}
-	return &Bundle{Dir: dir, Rootfs: rootfs, Spec: &s}, nil
+	return &Bundle{Dir: dir, Rootfs: rootfs, Spec: &s, Config: config}, nil
+}
+
+// readConfig reads <dir>/config.json.
+func readConfig(dir string) ([]byte, error) {
+	f, err := os.Open(filepath.Join(dir, configName))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, errors.New("JSON specification file config.json not found")
+		}
+		return nil, fmt.Errorf("read config.json: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, fmt.Errorf("read config.json: %w", err)
+	}
+	return data, nil
 }

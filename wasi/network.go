@@ -35,21 +35,29 @@ const (
 	EnvListen = "RUNW_LISTEN"
 )
 
-// networkFor derives the network grant from the spec: the namespace is the
-// boundary, as for a native container, and the annotations narrow it.
-// With bind false (an exec'd process, which never binds the container's
-// listeners) the listeners are not read, nor checked.
-func networkFor(s *specs.Spec, env []string, bind bool) (preview1.Network, error) {
-	var n preview1.Network
-	ann := s.Annotations
-	ownNetns := false
+// OwnNetwork says whether s gives the container a network namespace of
+// its own: one it creates, or one it joins that is not the namespace
+// runw runs in (sameNetns).
+func OwnNetwork(s *specs.Spec) bool {
+	own := false
 	if s.Linux != nil {
 		for _, ns := range s.Linux.Namespaces {
 			if ns.Type == specs.NetworkNamespace {
-				ownNetns = ns.Path == "" || !sameNetns(ns.Path, selfNetns)
+				own = ns.Path == "" || !sameNetns(ns.Path, selfNetns)
 			}
 		}
 	}
+	return own
+}
+
+// networkFor derives the network grant from the spec: the namespace is the
+// boundary, as for a native container (ownNetns, OwnNetwork's answer at
+// create), and the annotations narrow it. With bind false (an exec'd
+// process, which never binds the container's listeners) the listeners
+// are not read, nor checked.
+func networkFor(s *specs.Spec, ownNetns bool, env []string, bind bool) (preview1.Network, error) {
+	var n preview1.Network
+	ann := s.Annotations
 	switch v := ann[AnnotationNet]; v {
 	case "":
 		n.Sockets = ownNetns

@@ -11,6 +11,8 @@ import (
 	"github.com/bytecodealliance/wasmtime-go/v39"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/runw/runw/wasi/preview1"
 )
 
 // TestNetworkGrant: sockets follow the network namespace, the annotations
@@ -44,7 +46,7 @@ func TestNetworkGrant(t *testing.T) {
 	}
 	for _, c := range cases {
 		s := &specs.Spec{Linux: c.linux, Annotations: c.ann}
-		n, err := networkFor(s, c.env, true)
+		n, err := networkOf(s, c.env, true)
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) {
 				t.Errorf("%s: err %v, want %q", c.name, err, c.err)
@@ -108,7 +110,7 @@ func TestListenersPrivilegedOnTheHost(t *testing.T) {
 		if c.env != "" {
 			env = []string{c.env}
 		}
-		_, err := networkFor(s, env, true)
+		_, err := networkOf(s, env, true)
 		if (err == nil) != c.ok {
 			t.Errorf("%s: err %v, want ok %v", c.name, err, c.ok)
 		}
@@ -117,14 +119,14 @@ func TestListenersPrivilegedOnTheHost(t *testing.T) {
 	// neither read nor checked for it (podman exec passes RUNW_LISTEN
 	// along, and may drop capabilities for another user).
 	for _, env := range []string{"RUNW_LISTEN=:22", "RUNW_LISTEN=:99999"} {
-		n, err := networkFor(&specs.Spec{Annotations: allow}, []string{env}, false)
+		n, err := networkOf(&specs.Spec{Annotations: allow}, []string{env}, false)
 		if err != nil || len(n.Listeners) != 0 || !n.Sockets {
 			t.Errorf("exec with %s: listeners %v, sockets %v, err %v; want none, sockets, no error", env, n.Listeners, n.Sockets, err)
 		}
 	}
 	// Where the host lets every process bind every port, so may runw.
 	unprivilegedPortStart = func() int { return 0 }
-	if _, err := networkFor(&specs.Spec{Annotations: allow}, []string{"RUNW_LISTEN=:22"}, true); err != nil {
+	if _, err := networkOf(&specs.Spec{Annotations: allow}, []string{"RUNW_LISTEN=:22"}, true); err != nil {
 		t.Errorf("ip_unprivileged_port_start=0: %v", err)
 	}
 }
@@ -147,7 +149,7 @@ func TestNetworkGrantErrorsNameTheirCause(t *testing.T) {
 		{"bad annotation", map[string]string{AnnotationNetListeners: "x:y"}, nil, "annotation io.github.runw.net.listeners: listener"},
 	}
 	for _, c := range cases {
-		_, err := networkFor(&specs.Spec{Linux: own, Annotations: c.ann}, c.env, true)
+		_, err := networkOf(&specs.Spec{Linux: own, Annotations: c.ann}, c.env, true)
 		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("%s: err %v, want it to start with %q", c.name, err, c.want)
 		}
@@ -162,7 +164,7 @@ func TestNetworkGrantErrorsNameTheirCause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := networkFor(&specs.Spec{Linux: own, Annotations: map[string]string{AnnotationNetListen: "9000"}}, []string{"RUNW_LISTEN=127.0.0.1:8080"}, true)
+	n, err := networkOf(&specs.Spec{Linux: own, Annotations: map[string]string{AnnotationNetListen: "9000"}}, []string{"RUNW_LISTEN=127.0.0.1:8080"}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,15 +191,15 @@ func TestListenersWithinNofile(t *testing.T) {
 		}
 		return b.String()
 	}
-	if _, err := networkFor(&specs.Spec{Linux: own, Process: proc}, []string{ports(17)}, true); err == nil || !strings.Contains(err.Error(), "RLIMIT_NOFILE") {
+	if _, err := networkOf(&specs.Spec{Linux: own, Process: proc}, []string{ports(17)}, true); err == nil || !strings.Contains(err.Error(), "RLIMIT_NOFILE") {
 		t.Errorf("17 listeners under RLIMIT_NOFILE 16: err %v, want a refusal naming RLIMIT_NOFILE", err)
 	}
 	// Duplicates count once.
-	if n, err := networkFor(&specs.Spec{Linux: own, Process: proc}, []string{ports(16) + ports(16)[len("RUNW_LISTEN="):]}, true); err != nil || len(n.Listeners) != 16 {
+	if n, err := networkOf(&specs.Spec{Linux: own, Process: proc}, []string{ports(16) + ports(16)[len("RUNW_LISTEN="):]}, true); err != nil || len(n.Listeners) != 16 {
 		t.Errorf("16 listeners declared twice under RLIMIT_NOFILE 16: %d listeners, err %v", len(n.Listeners), err)
 	}
 	start := time.Now()
-	n, err := networkFor(&specs.Spec{Linux: own}, []string{ports(65535)}, true)
+	n, err := networkOf(&specs.Spec{Linux: own}, []string{ports(65535)}, true)
 	if err != nil || len(n.Listeners) != 65535 {
 		t.Fatalf("65535 listeners: %d, err %v", len(n.Listeners), err)
 	}
@@ -219,7 +221,7 @@ func TestEmptyGrantSurvivesThePipe(t *testing.T) {
 		{"both empty", map[string]string{AnnotationNetConnect: "", AnnotationNetListen: ""}},
 		{"empty after commas", map[string]string{AnnotationNetConnect: " , ", AnnotationNetListen: ","}},
 	} {
-		n, err := networkFor(&specs.Spec{Linux: own, Annotations: c.ann}, nil, true)
+		n, err := networkOf(&specs.Spec{Linux: own, Annotations: c.ann}, nil, true)
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
@@ -237,7 +239,7 @@ func TestEmptyGrantSurvivesThePipe(t *testing.T) {
 		}
 	}
 	// No annotation: no narrowing, nil on both sides.
-	n, err := networkFor(&specs.Spec{Linux: own}, nil, true)
+	n, err := networkOf(&specs.Spec{Linux: own}, nil, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,4 +251,9 @@ func TestEmptyGrantSurvivesThePipe(t *testing.T) {
 	if back.Net.Connect != nil || back.Net.Listen != nil {
 		t.Errorf("no annotation: the init reads connect %#v listen %#v, want nil (no narrowing)", back.Net.Connect, back.Net.Listen)
 	}
+}
+
+// networkOf is networkFor with the namespace judged as create judges it.
+func networkOf(s *specs.Spec, env []string, bind bool) (preview1.Network, error) {
+	return networkFor(s, OwnNetwork(s), env, bind)
 }

@@ -301,7 +301,11 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	// its last value (containerd keeps an image's ENV RUNW_LISTEN=:8080
 	// and a pod's env RUNW_LISTEN=:9090 both), and the listeners bound
 	// must be the ones the guest reads RUNW_LISTEN for.
-	if p.Net, err = networkFor(b.Spec, p.Env, bind); err != nil {
+	own := OwnNetwork(b.Spec)
+	if b.OwnNetwork != nil {
+		own = *b.OwnNetwork
+	}
+	if p.Net, err = networkFor(b.Spec, own, p.Env, bind); err != nil {
 		return nil, err
 	}
 	if p.Kind.IsComponent() && len(p.Net.Listeners) > 0 {
