@@ -106,7 +106,9 @@ func inheritedSocket(fd int, n Network, goGuest bool) (*fdEntry, bool, error) {
 	if sa, err := unix.Getpeername(fd); err == nil {
 		peer, connected = addrPortOf(sa)
 	}
-	listener := accepting != 0 || (typ == unix.SOCK_DGRAM && !connected)
+	// A datagram socket with no address of its own (port 0) waits for
+	// no peers: it is not announced as a listener.
+	listener := accepting != 0 || (typ == unix.SOCK_DGRAM && !connected && local.Port() != 0)
 	switch {
 	case connected && !allowedPeer(n.Connect, peer):
 		return nil, false, fmt.Errorf("a socket connected to %s, outside the connect grant (io.github.runw.net.connect)", peer)

@@ -289,3 +289,64 @@ func TestInheritedSocketsUncheckableUnderNarrowing(t *testing.T) {
 		})
 	}
 }
+
+// TestInheritedSocketsWithoutTheSocketsGrant: in the host's network
+// namespace without io.github.runw.net (no sockets grant), a socket the
+// caller preserved is used as it came, never given an address or a peer
+// of the guest's choosing. The attack: listen on a preserved unbound TCP
+// socket bound it to a port of the host's 0.0.0.0 (Landlock knows no
+// implicit bind), and a UDP socket sent anywhere (Landlock knows no UDP).
+// An unbound UDP socket is no listener.
+func TestInheritedSocketsWithoutTheSocketsGrant(t *testing.T) {
+	unbound := func(typ int) int {
+		fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fd
+	}
+	tcp, bound, udp := unbound(unix.SOCK_STREAM), unbound(unix.SOCK_STREAM), unbound(unix.SOCK_DGRAM)
+	if err := unix.Bind(bound, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := inheritHost(t, Network{}, nil, tcp, bound, udp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	// 0-2 stdio, 3 "/", then 4 to 6.
+	want := []string{"RUNW_PRESERVED_FDS=4,5,6"}
+	if got := envOf(h); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("environment %q, want %q (an unbound UDP socket is no listener)", got, want)
+	}
+	m := make(memory, 1024)
+	// The address record at 200 names 4 bytes at 300: 127.0.0.1.
+	binary.LittleEndian.PutUint32(m[200:], 300)
+	binary.LittleEndian.PutUint32(m[204:], 4)
+	copy(m[300:], []byte{127, 0, 0, 1})
+	call := func(name, sig string, args ...uint64) Errno {
+		var a []arg
+		for _, v := range args {
+			a = append(a, arg{lo: v})
+		}
+		return functions[lookup(name, sig)].body(h, m, a)
+	}
+	for _, c := range []struct {
+		what string
+		got  Errno
+		want Errno
+	}{
+		{"listen on the unbound TCP socket", call("sock_listen", "ii", 4, 8), ErrnoAcces},
+		{"bind the unbound TCP socket", call("sock_bind", "iii", 4, 200, 0), ErrnoAcces},
+		{"connect the unbound TCP socket", call("sock_connect", "iii", 4, 200, 9), ErrnoAcces},
+		{"send_to from the UDP socket", call("sock_send_to", "iiiiiii", 6, 400, 0, 200, 9, 0, 500), ErrnoAcces},
+		{"listen on the TCP socket the caller bound", call("sock_listen", "ii", 5, 8), 0},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: errno %d, want %d", c.what, c.got, c.want)
+		}
+	}
+	if sa, err := unix.Getsockname(tcp); err != nil || sa.(*unix.SockaddrInet4).Port != 0 {
+		t.Errorf("the unbound TCP socket has the address %v (%v), want none", sa, err)
+	}
+}

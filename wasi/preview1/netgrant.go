@@ -88,6 +88,28 @@ func allowedPeer(rules []Rule, ap netip.AddrPort) bool {
 	return ok
 }
 
+// mayBind says whether the guest may give a socket the local address ap.
+// Without the sockets grant (the host's network namespace and no
+// io.github.runw.net annotation) it may give none: a socket its caller
+// preserved is the guest's to use as it came (accept on it, read,
+// write), never to bind, connect, or send to an address of the guest's
+// choosing, as sock_open is refused there. Landlock refuses TCP bind and
+// connect there too, but knows neither UDP nor the port listen binds an
+// unbound socket to: a preserved unbound TCP socket listened on the
+// host's 0.0.0.0 at a port of the kernel's choosing.
+func (h *Host) mayBind(ap netip.AddrPort) bool {
+	return h.net.Sockets && allowed(h.net.Listen, ap)
+}
+
+// peer is peerAddr under the guest's grant: none without the sockets
+// grant (mayBind), else the connect grant's answer.
+func (h *Host) peer(ap netip.AddrPort) (netip.AddrPort, bool) {
+	if !h.net.Sockets {
+		return ap, false
+	}
+	return peerAddr(h.net.Connect, ap)
+}
+
 // peerAddr says whether rules let the guest connect or send to ap, and
 // gives the address the system call must use. The unspecified address
 // (0.0.0.0, ::ffff:0.0.0.0, ::) is the kernel's "this host", and for

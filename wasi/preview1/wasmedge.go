@@ -168,7 +168,7 @@ func (h *Host) sockBind(m memory, a []arg) Errno {
 	if errno != 0 {
 		return errno
 	}
-	if !allowed(h.net.Listen, ap) {
+	if !h.mayBind(ap) {
 		return ErrnoAcces
 	}
 	return toErrno(unix.Bind(e.hostFd, sockaddrOf(ap, e.family)))
@@ -182,7 +182,10 @@ func (h *Host) sockListen(m memory, a []arg) Errno {
 	if errno != 0 {
 		return errno
 	}
-	if h.net.Listen != nil {
+	if h.net.Listen != nil || !h.net.Sockets {
+		// Bound first, and inside the grant: listen binds an unbound
+		// socket to a port of the kernel's choosing. Without the
+		// sockets grant a socket the caller bound may listen there.
 		sa, err := unix.Getsockname(e.hostFd)
 		if err != nil {
 			return toErrno(err)
@@ -210,7 +213,7 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 	if errno != 0 {
 		return errno
 	}
-	ap, ok := peerAddr(h.net.Connect, ap)
+	ap, ok := h.peer(ap)
 	if !ok {
 		return ErrnoAcces
 	}
