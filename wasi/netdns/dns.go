@@ -87,7 +87,7 @@ type answer struct {
 // any name had it, else SERVFAIL's "try again" if any name had that,
 // else the last name's.
 func (r resolver) dns(ctx context.Context, node string, family int, allow func(netip.AddrPort) bool) ([]netip.Addr, string, error) {
-	conf := parseResolvConf(r.read(resolvConfPath))
+	conf := r.resolvConf()
 	if allow != nil {
 		kept := conf.servers[:0]
 		for _, s := range conf.servers {

@@ -1,7 +1,9 @@
 package netdns
 
 import (
+	"bufio"
 	"bytes"
+	"io"
 	"iter"
 )
 
@@ -12,42 +14,90 @@ const (
 	resolvConfPath = "/etc/resolv.conf"
 )
 
-// MaxFileSize is how much of each file netdns parses; Files need not read
-// more. Real ones are a few KiB (Debian's /etc/services is about 12 KiB).
-const MaxFileSize = 1 << 20
+// MaxFileSize is how much of each file netdns parses. Files are read
+// line by line, never whole, so the bound is on time, not memory: a hosts
+// file of many megabytes (ad and tracker block lists) is read to its end,
+// as glibc reads it.
+const MaxFileSize = 64 << 20
 
-// read returns the file's bytes, or nil when it can't be read: a hosts or
+// maxLine is the longest line netdns reads whole. A longer one (real
+// lines are a name or a few) is cut at its last blank within maxLine, so
+// that no name is read cut short, and the rest of it is skipped.
+const maxLine = 64 << 10
+
+// open opens the file at path, or says it can't be read: a hosts or
 // services file that is missing or unreadable counts as empty, as glibc's
 // files backend treats it, and resolv.conf falls back to its defaults.
-func (r resolver) read(path string) []byte {
-	data, err := r.files(path)
-	if err != nil {
-		return nil
+func (r resolver) open(path string) (io.ReadCloser, bool) {
+	f, err := r.files(path)
+	if err != nil || f == nil {
+		return nil, false
 	}
-	return data[:min(len(data), MaxFileSize)]
+	return f, true
 }
 
-// maxFields is the most fields records keeps of one line: an address or
-// service and its names (glibc keeps 35 aliases a hosts line, musl reads
-// 512-byte lines). Without it, one line of a MaxFileSize file ("a a a
-// ...") became a slice of 512 Ki strings, 8 MiB, and a lookup reading
-// such a hosts and services file (which the guest may write) allocated
-// about 20 MiB: more than the memory runw keeps for its init beside the
-// guest's, so the container was OOM-killed instead of the guest getting
-// an error.
+// lines yields each line of the file r reads (up to MaxFileSize bytes),
+// at most maxLine bytes of it, with everything from a byte in comment on
+// cut off and blank lines skipped: the line format that hosts, services
+// and resolv.conf share. The slice it yields is reused from line to line.
+func lines(r io.Reader, comment string) iter.Seq[[]byte] {
+	return func(yield func([]byte) bool) {
+		if r == nil {
+			return
+		}
+		br := bufio.NewReaderSize(io.LimitReader(r, MaxFileSize), 4096)
+		var long []byte
+		for {
+			line, err := br.ReadSlice('\n')
+			if err == bufio.ErrBufferFull {
+				// A line longer than the reader's buffer: gathered up to
+				// maxLine, the rest skipped.
+				long = append(long[:0], line...)
+				cut := false
+				for err == bufio.ErrBufferFull {
+					line, err = br.ReadSlice('\n')
+					room := maxLine - len(long)
+					cut = cut || len(line) > room
+					long = append(long, line[:min(len(line), room)]...)
+				}
+				if cut {
+					// Whole fields only: a name cut short is another name.
+					long = long[:max(bytes.LastIndexAny(long, " \t"), 0)]
+				}
+				line = long
+			}
+			if len(line) > 0 {
+				if i := bytes.IndexAny(line, comment); i >= 0 {
+					line = line[:i]
+				}
+				if len(bytes.TrimSpace(line)) > 0 && !yield(line) {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
+// maxFields is the most fields records keeps of one line: a service and
+// its aliases, a resolv.conf keyword and its arguments (musl reads
+// 512-byte lines). Without it, one long line ("a a a ...") became a slice
+// of hundreds of thousands of strings, and a lookup reading such a
+// services file (which the guest may write) allocated more than the
+// memory runw keeps for its init beside the guest's, so the container was
+// OOM-killed instead of the guest getting an error. Hosts lines are read
+// without it (lookupHosts), as glibc reads them.
 const maxFields = 64
 
-// records yields the whitespace-separated fields of each line of data (at
-// most maxFields of them), with everything from a byte in comment on cut
-// off and empty lines skipped: the line format that hosts, services and
-// resolv.conf share. The slice it yields is reused from line to line.
-func records(data []byte, comment string) iter.Seq[[]string] {
+// records yields the whitespace-separated fields of each line (lines), at
+// most maxFields of them. The slice it yields is reused from line to
+// line.
+func records(r io.Reader, comment string) iter.Seq[[]string] {
 	return func(yield func([]string) bool) {
 		fields := make([]string, 0, maxFields)
-		for line := range bytes.Lines(data) {
-			if i := bytes.IndexAny(line, comment); i >= 0 {
-				line = line[:i]
-			}
+		for line := range lines(r, comment) {
 			fields = fields[:0]
 			for f := range bytes.FieldsSeq(line) {
 				if len(fields) == maxFields {

@@ -3,18 +3,26 @@ package netdns
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"runtime"
+	"strings"
 	"testing"
 )
 
-// TestHugeLineBounded: a hosts and a services file of one MaxFileSize
-// line of one-letter names (the guest can write both) cost a lookup little
-// more than the files themselves. Each line used to become a slice of all
-// its fields, 8 MiB, and a guest that had taken its whole memory allowance
+// bytesFiles serves every path with data.
+func bytesFiles(data []byte) Files {
+	return func(string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+}
+
+// TestHugeLineBounded: a hosts and a services file of one 1 MiB line of
+// one-letter names (the guest can write both) cost a lookup little more
+// than the reader's buffers. Each line used to become a slice of all its
+// fields, 8 MiB, and a guest that had taken its whole memory allowance
 // got the container OOM-killed by one getaddrinfo instead of an errno.
 func TestHugeLineBounded(t *testing.T) {
-	line := append([]byte("10.0.0.1 "), bytes.Repeat([]byte("a "), MaxFileSize/2)...)[:MaxFileSize]
-	files := func(p string) ([]byte, error) { return line, nil }
+	const size = 1 << 20
+	line := append([]byte("10.0.0.1 "), bytes.Repeat([]byte("a "), size/2)...)[:size]
 	for _, q := range []Query{
 		{Node: "nomatch", Service: "80", NoDNS: true},     // the hosts file
 		{Node: "localhost", Service: "http", NoDNS: true}, // and the services file
@@ -22,15 +30,67 @@ func TestHugeLineBounded(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		Lookup(context.Background(), files, q)
+		Lookup(context.Background(), bytesFiles(line), q)
 		runtime.ReadMemStats(&after)
 		if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
-			t.Errorf("lookup %q %q allocated %d KiB for a %d KiB file", q.Node, q.Service, got>>10, MaxFileSize>>10)
+			t.Errorf("lookup %q %q allocated %d KiB for a %d KiB file", q.Node, q.Service, got>>10, size>>10)
 		}
 	}
 	// A name among the first fields of a long line still matches.
-	addrs, _ := lookupHosts(line, "a", FamilyAny)
+	addrs, _ := lookupHosts(bytes.NewReader(line), "a", FamilyAny)
 	if len(addrs) != 1 {
 		t.Errorf("lookupHosts on a long line: %v, want 10.0.0.1", addrs)
+	}
+}
+
+// TestLargeHostsFile: a hosts file of many megabytes (an ad and tracker
+// block list) is read to its end, as glibc reads it, in memory that does
+// not grow with it; a line longer than maxLine keeps its whole names
+// only, never one cut short; a line may name more than maxFields names.
+// The first two used to be read up to 1 MiB: names past it went to DNS,
+// and the line across the cut answered for the prefix of its name.
+func TestLargeHostsFile(t *testing.T) {
+	var b strings.Builder
+	for i := 0; b.Len() < 5<<20; i++ {
+		fmt.Fprintf(&b, "0.0.0.0 blocked-%d.example\n", i)
+	}
+	b.WriteString("10.9.9.9 latehost\n")
+	names := make([]string, 100)
+	for i := range names {
+		names[i] = fmt.Sprintf("n%d", i)
+	}
+	b.WriteString("10.5.5.5 " + strings.Join(names, " ") + "\n")
+	long := "10.7.7.7 first " + strings.Repeat("x", maxLine) + " last\n"
+	b.WriteString(long)
+	data := []byte(b.String())
+	for _, c := range []struct {
+		name, want string
+	}{
+		{"latehost", "10.9.9.9"},
+		{"n80", "10.5.5.5"},
+		{"n99", "10.5.5.5"},
+		{"first", "10.7.7.7"},
+		{"last", ""},
+		{"blocked-0.example", "0.0.0.0"},
+	} {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		addrs, _ := lookupHosts(bytes.NewReader(data), c.name, FamilyAny)
+		runtime.ReadMemStats(&after)
+		got := ""
+		if len(addrs) > 0 {
+			got = addrs[0].String()
+		}
+		if got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 256<<10 {
+			t.Errorf("%s: the lookup allocated %d KiB for a %d KiB file", c.name, n>>10, len(data)>>10)
+		}
+	}
+	// The line cut at maxLine answers for no prefix of its long name.
+	if addrs, _ := lookupHosts(bytes.NewReader(data), "x", FamilyAny); len(addrs) != 0 {
+		t.Errorf("a prefix of the cut name: %v, want none", addrs)
 	}
 }

@@ -2,15 +2,17 @@ package netdns
 
 import (
 	"context"
+	"io"
 	"net/netip"
 	"strings"
 	"time"
 )
 
-// Files reads one file of the container's view by its absolute guest path
+// Files opens one file of the container's view by its absolute guest path
 // ("/etc/hosts"): the rootfs's, or a file mounted over it. A file it can't
-// read counts as absent. It need read no more than MaxFileSize bytes.
-type Files func(path string) ([]byte, error)
+// open counts as absent. netdns reads no more than MaxFileSize bytes of
+// it, line by line, and closes it.
+type Files func(path string) (io.ReadCloser, error)
 
 // Query.Family values. They are not WasmEdge's address_family numbers
 // (INET4 1, INET6 2); the caller maps them.
@@ -178,7 +180,7 @@ func (r resolver) host(ctx context.Context, q Query) ([]netip.Addr, string, erro
 	}
 	// The hosts file takes any name (glibc's files lookup compares it as
 	// it is); only a name sent to DNS must be one a packet can carry.
-	if addrs, canon := lookupHosts(r.read(hostsPath), q.Node, q.Family); len(addrs) > 0 {
+	if addrs, canon := r.lookupHosts(q.Node, q.Family); len(addrs) > 0 {
 		return addrs, canon, nil
 	}
 	if !validName(q.Node) {

@@ -2,6 +2,7 @@ package netdns
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"net/netip"
 	"slices"
@@ -41,7 +42,7 @@ func TestLookupHosts(t *testing.T) {
 		{"unknown", "nothere", FamilyAny, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addrs, canon := lookupHosts([]byte(testHosts), tc.host, tc.family)
+			addrs, canon := lookupHosts(strings.NewReader(testHosts), tc.host, tc.family)
 			if got := strs(addrs); !slices.Equal(got, tc.want) || canon != tc.canon {
 				t.Errorf("got %v %q, want %v %q", got, canon, tc.want, tc.canon)
 			}
@@ -82,7 +83,7 @@ func TestParseResolvConf(t *testing.T) {
 			servers: []netip.Addr{netip.MustParseAddr("127.0.0.1")}, ndots: 2, timeout: 5 * time.Second, attempts: 2, tcp: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := parseResolvConf([]byte(tc.conf))
+			got := parseResolvConf(strings.NewReader(tc.conf))
 			if !slices.Equal(got.servers, tc.want.servers) || !slices.Equal(got.search, tc.want.search) ||
 				got.ndots != tc.want.ndots || got.timeout != tc.want.timeout || got.attempts != tc.want.attempts || got.tcp != tc.want.tcp {
 				t.Errorf("got %+v, want %+v", got, tc.want)
@@ -160,9 +161,9 @@ func TestService(t *testing.T) {
 
 // files serves a container's files from a map; a missing key is a missing file.
 func files(m map[string]string) Files {
-	return func(path string) ([]byte, error) {
+	return func(path string) (io.ReadCloser, error) {
 		if s, ok := m[path]; ok {
-			return []byte(s), nil
+			return io.NopCloser(strings.NewReader(s)), nil
 		}
 		return nil, fs.ErrNotExist
 	}

@@ -1,6 +1,7 @@
 package netdns
 
 import (
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -37,9 +38,9 @@ type resolvConf struct {
 // netdns does not (the WASI host has no hostname to hand, and a container's
 // rarely has a domain). use-vc (Go's spellings usevc and tcp too) sends
 // every query over TCP; rotate, edns0 and other options are ignored.
-func parseResolvConf(data []byte) resolvConf {
+func parseResolvConf(r io.Reader) resolvConf {
 	c := resolvConf{ndots: 1, timeout: 5 * time.Second, attempts: 2}
-	for fields := range records(data, "#;") {
+	for fields := range records(r, "#;") {
 		switch key, args := fields[0], fields[1:]; {
 		case key == "nameserver" && len(args) > 0:
 			if ip, err := netip.ParseAddr(args[0]); err == nil && len(c.servers) < maxServers {
@@ -143,4 +144,14 @@ func validName(s string) bool {
 		}
 	}
 	return true
+}
+
+// resolvConf is parseResolvConf of the container's resolv.conf, or of none.
+func (r resolver) resolvConf() resolvConf {
+	f, ok := r.open(resolvConfPath)
+	if !ok {
+		return parseResolvConf(nil)
+	}
+	defer f.Close()
+	return parseResolvConf(f)
 }

@@ -1,6 +1,7 @@
 package netdns
 
 import (
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,15 +53,11 @@ func (r resolver) service(q Query) ([]endpoint, error) {
 	if !numeric && q.NumericServ {
 		return nil, fail(CodeNoName, q.Service)
 	}
-	table := r.read(servicesPath)
-	if table == nil {
-		table = []byte(builtinServices)
-	}
 	var out []endpoint
 	for _, t := range types {
 		if !numeric {
 			var ok bool
-			if port, ok = lookupService(table, q.Service, protoOf(t)); !ok {
+			if port, ok = r.lookupService(q.Service, protoOf(t)); !ok {
 				continue
 			}
 		}
@@ -99,8 +96,8 @@ func protoOf(sockType int) string {
 // lookupService finds name (or an alias) for proto in a services file:
 // "name port/proto [aliases...]". The first match wins, and names compare
 // case-sensitively, as glibc's files backend does.
-func lookupService(data []byte, name, proto string) (uint16, bool) {
-	for fields := range records(data, "#") {
+func lookupService(r io.Reader, name, proto string) (uint16, bool) {
+	for fields := range records(r, "#") {
 		if len(fields) < 2 {
 			continue
 		}
@@ -113,4 +110,15 @@ func lookupService(data []byte, name, proto string) (uint16, bool) {
 		}
 	}
 	return 0, false
+}
+
+// lookupService is lookupService of the container's services file, or of
+// runw's built-in table where it has none.
+func (r resolver) lookupService(name, proto string) (uint16, bool) {
+	f, ok := r.open(servicesPath)
+	if !ok {
+		return lookupService(strings.NewReader(builtinServices), name, proto)
+	}
+	defer f.Close()
+	return lookupService(f, name, proto)
 }

@@ -133,7 +133,7 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 	default:
 		return ErrnoAiSocktype
 	}
-	results, err := h.resolve(h.ctx, h.view.ReadFile, q)
+	results, err := h.resolve(h.ctx, h.view.openResolverFile, q)
 	if h.stopped.Load() {
 		return errnoStop
 	}

@@ -876,11 +876,6 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 	})
 }
 
-// maxReadFile bounds ReadFile: the resolver's files are small, and a
-// container's /etc/hosts made huge must not make the init allocate without
-// end.
-const maxReadFile = 1 << 20
-
 // fromRoot resolves the absolute guest path p from the view's "/", as the
 // guest's own calls do; "/" itself answers EISDIR (there is no target
 // for it).
@@ -936,12 +931,13 @@ func (v *View) CheckDir(p string) error {
 	}
 }
 
-// ReadFile reads the file at the absolute guest path p through the view,
-// following symlinks inside it as the guest's own opens do: the resolver
-// reads the container's /etc/hosts and /etc/resolv.conf with it, so an
-// image whose /etc/resolv.conf is a symlink to the host's path still gets
-// the container's file, never the host's.
-func (v *View) ReadFile(p string) ([]byte, error) {
+// OpenFile opens the regular file at the absolute guest path p through
+// the view for reading, following symlinks inside it as the guest's own
+// opens do: the resolver reads the container's /etc/hosts and
+// /etc/resolv.conf with it, so an image whose /etc/resolv.conf is a
+// symlink to the host's path still gets the container's file, never the
+// host's.
+func (v *View) OpenFile(p string) (*os.File, error) {
 	t, errno := v.fromRoot(p)
 	if errno == ErrnoIsdir {
 		return nil, unix.EISDIR
@@ -974,17 +970,21 @@ func (v *View) ReadFile(p string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return readRegular(fd, p)
+		f := os.NewFile(uintptr(fd), p)
+		if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+			f.Close()
+			return nil, unix.EINVAL
+		}
+		return f, nil
 	}
 }
 
-// readRegular reads up to maxReadFile bytes of the regular file open on
-// fd, and closes fd.
-func readRegular(fd int, name string) ([]byte, error) {
-	f := os.NewFile(uintptr(fd), name)
-	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, unix.EINVAL
+// openResolverFile is netdns.Files over the view (OpenFile), which never
+// answers a nil *os.File as a file.
+func (v *View) openResolverFile(p string) (io.ReadCloser, error) {
+	f, err := v.OpenFile(p)
+	if err != nil {
+		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(f, maxReadFile))
+	return f, nil
 }
