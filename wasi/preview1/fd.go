@@ -307,17 +307,18 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 // buffers fills h.iov with the non-empty buffers of the iovec array at
 // iovs (memory.iovecs) for a read or write on e. A datagram is one
 // message: one spread over more buffers than IOV_MAX is refused with
-// EMSGSIZE, as sendmsg does, never sent cut short. So is a receive that
-// must fill them all (waitAll): it returned the capped buffers' worth
-// with no error while the peer was still sending, and Linux's recvmsg
-// refuses more than IOV_MAX buffers.
+// EMSGSIZE, as sendmsg and recvmsg do, never sent cut short nor received
+// into the capped buffers alone (the rest of it was lost, and the guest
+// told only MSG_TRUNC, while Linux leaves it queued). So is a receive
+// that must fill them all (waitAll): it returned the capped buffers'
+// worth with no error while the peer was still sending.
 func (h *Host) buffers(m memory, e *fdEntry, iovs, n uint32, write, waitAll bool) Errno {
 	var capped, ok bool
 	h.iov, capped, ok = m.iovecs(h.iov[:0], iovs, n)
 	switch {
 	case !ok:
 		return ErrnoFault
-	case capped && write && e.filetype == filetypeSocketDgram, capped && waitAll:
+	case capped && e.filetype == filetypeSocketDgram, capped && waitAll:
 		return ErrnoMsgsize
 	}
 	return 0

@@ -1700,6 +1700,34 @@ func TestIovecArraysBounded(t *testing.T) {
 	if n, _, err := udp.ReadFrom(buf); err == nil {
 		t.Errorf("the peer got a second datagram of %d bytes: a refused one was sent", n)
 	}
+	// Received into more than IOV_MAX buffers a datagram is refused too,
+	// as recvmsg refuses them, and stays queued: it was received into the
+	// first IOV_MAX, its rest lost.
+	ue, _ := g.h.fds.get(int32(ufd))
+	sa, err := unix.Getsockname(ue.hostFd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: sa.(*unix.SockaddrInet4).Port}
+	if _, err := udp.WriteTo(bytes.Repeat([]byte("d"), 1500), local); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	for i := uint32(0); i <= iovMax; i++ {
+		binary.LittleEndian.PutUint32(big[i*iovecSize:], data+i%4096)
+		binary.LittleEndian.PutUint32(big[i*iovecSize+4:], 1)
+	}
+	if errno := g.call("sock_recv", "iiiiii", uint32(ufd), 0, iovMax+1, 0, data-8, data-4); errno != ErrnoMsgsize {
+		t.Errorf("sock_recv of a datagram into %d buffers: errno %d, %d bytes, want EMSGSIZE", iovMax+1, errno, g.get32(data-8))
+	}
+	binary.LittleEndian.PutUint32(big, data)
+	binary.LittleEndian.PutUint32(big[4:], 4096)
+	if errno := g.call("fd_fdstat_set_flags", "ii", uint32(ufd), fdflagNonblock); errno != 0 {
+		t.Fatalf("fd_fdstat_set_flags NONBLOCK: errno %d", errno)
+	}
+	if errno := g.call("sock_recv", "iiiiii", uint32(ufd), 0, 1, 0, data-8, data-4); errno != 0 || g.get32(data-8) != 1500 {
+		t.Errorf("sock_recv of the datagram into one buffer after: errno %d, %d bytes, want 1500", errno, g.get32(data-8))
+	}
 }
 
 // TestSocketDescriptorConfusion: socket calls on descriptors that are not
