@@ -168,6 +168,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/cgo"
+	"strings"
 	"unsafe"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
@@ -247,10 +248,11 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 	}
 	defined := map[[2]string]bool{}
 	// The names imported with a signature runw does not provide, and
-	// those defined: one name is defined once (wasmtime's linker refuses
-	// a second definition of a name, of any type).
+	// those defined, with the signature: one name is defined once
+	// (wasmtime's linker refuses a second definition of a name, of any
+	// type).
 	var mismatched [][2]string
-	definedName := map[[2]string]bool{}
+	definedName := map[[2]string]string{}
 	for _, imp := range module.Imports() {
 		mod := imp.Module()
 		if mod != Module && mod != ModuleUnstable || imp.Name() == nil {
@@ -275,18 +277,24 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 			// runtime and syscall package both import fd_write).
 			continue
 		}
+		if other, ok := definedName[[2]string{mod, name}]; ok {
+			// Both shapes of a name whose shape runw chooses from the
+			// imports (sock_accept: WasmEdge's V1 and preview 1's):
+			// said, not left to the linker's "define failed".
+			return fmt.Errorf("%s.%s is imported in two shapes, %s and %s: runw defines one function a name", mod, name, funcTypeText(other), funcTypeText(sig))
+		}
 		defined[[2]string{mod, name + sig}] = true
-		definedName[[2]string{mod, name}] = true
+		definedName[[2]string{mod, name}] = sig
 		if err := define(mod, i); err != nil {
 			return err
 		}
 	}
 	for _, m := range mismatched {
 		i := lookupWhere(m[0], m[1], func(*fn) bool { return true })
-		if i < 0 || definedName[m] {
+		if _, ok := definedName[m]; i < 0 || ok {
 			continue
 		}
-		definedName[m] = true
+		definedName[m] = functions[i].params
 		if err := define(m[0], i); err != nil {
 			return err
 		}
@@ -294,6 +302,22 @@ func (h *Host) Link(linker *wasmtime.Linker, module *wasmtime.Module) error {
 	runtime.KeepAlive(linker)
 	runtime.KeepAlive(module)
 	return nil
+}
+
+// funcTypeText is the function type of parameters sig (the table's
+// letters) as wasmtime writes it, with preview 1's i32 result.
+func funcTypeText(sig string) string {
+	var b strings.Builder
+	b.WriteString("(func (param")
+	for _, c := range sig {
+		if c == 'I' {
+			b.WriteString(" i64")
+		} else {
+			b.WriteString(" i32")
+		}
+	}
+	b.WriteString(") (result i32))")
+	return b.String()
 }
 
 // signature is a function type's parameters in the table's letters, if
