@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -292,38 +293,51 @@ func TestInheritedSocketsUncheckableUnderNarrowing(t *testing.T) {
 
 // TestInheritedSocketsWithoutTheSocketsGrant: in the host's network
 // namespace without io.github.runw.net (no sockets grant), a socket the
-// caller preserved is used as it came, never given an address or a peer
-// of the guest's choosing. The attack: listen on a preserved unbound TCP
-// socket bound it to a port of the host's 0.0.0.0 (Landlock knows no
-// implicit bind), and a UDP socket sent anywhere (Landlock knows no UDP).
-// An unbound UDP socket is no listener.
+// caller preserved is used with the address it came with, never given
+// another. The attack: listen on a preserved unbound TCP socket bound it
+// to a port of the host's 0.0.0.0 (Landlock knows no implicit bind), and
+// an unbound UDP socket sent anywhere from a port of its own (Landlock
+// knows no UDP). A UDP server the caller bound still answers its
+// clients, and an unbound UDP socket is no listener.
 func TestInheritedSocketsWithoutTheSocketsGrant(t *testing.T) {
-	unbound := func(typ int) int {
+	socket := func(typ int, bind bool) int {
 		fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
+		if bind {
+			if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		return fd
 	}
-	tcp, bound, udp := unbound(unix.SOCK_STREAM), unbound(unix.SOCK_STREAM), unbound(unix.SOCK_DGRAM)
-	if err := unix.Bind(bound, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+	tcp, bound, udp, server := socket(unix.SOCK_STREAM, false), socket(unix.SOCK_STREAM, true), socket(unix.SOCK_DGRAM, false), socket(unix.SOCK_DGRAM, true)
+	client, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := inheritHost(t, Network{}, nil, tcp, bound, udp)
+	defer client.Close()
+	h, err := inheritHost(t, Network{}, nil, tcp, bound, udp, server)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	// 0-2 stdio, 3 "/", then 4 to 6.
-	want := []string{"RUNW_PRESERVED_FDS=4,5,6"}
+	// 0-2 stdio, 3 "/", then 4 to 7: the bound UDP socket (7) is a
+	// listener, the unbound one (6) is not.
+	want := []string{"RUNW_LISTEN_FDS=7", "RUNW_PRESERVED_FDS=4,5,6,7"}
 	if got := envOf(h); strings.Join(got, " ") != strings.Join(want, " ") {
-		t.Errorf("environment %q, want %q (an unbound UDP socket is no listener)", got, want)
+		t.Errorf("environment %q, want %q", got, want)
 	}
 	m := make(memory, 1024)
-	// The address record at 200 names 4 bytes at 300: 127.0.0.1.
+	// The address record at 200 names 4 bytes at 300: 127.0.0.1; the
+	// iovec at 400 names "hi" at 600.
 	binary.LittleEndian.PutUint32(m[200:], 300)
 	binary.LittleEndian.PutUint32(m[204:], 4)
 	copy(m[300:], []byte{127, 0, 0, 1})
+	binary.LittleEndian.PutUint32(m[400:], 600)
+	binary.LittleEndian.PutUint32(m[404:], 2)
+	copy(m[600:], "hi")
 	call := func(name, sig string, args ...uint64) Errno {
 		var a []arg
 		for _, v := range args {
@@ -331,6 +345,7 @@ func TestInheritedSocketsWithoutTheSocketsGrant(t *testing.T) {
 		}
 		return functions[lookup(name, sig)].body(h, m, a)
 	}
+	clientPort := uint64(client.LocalAddr().(*net.UDPAddr).Port)
 	for _, c := range []struct {
 		what string
 		got  Errno
@@ -339,14 +354,23 @@ func TestInheritedSocketsWithoutTheSocketsGrant(t *testing.T) {
 		{"listen on the unbound TCP socket", call("sock_listen", "ii", 4, 8), ErrnoAcces},
 		{"bind the unbound TCP socket", call("sock_bind", "iii", 4, 200, 0), ErrnoAcces},
 		{"connect the unbound TCP socket", call("sock_connect", "iii", 4, 200, 9), ErrnoAcces},
-		{"send_to from the UDP socket", call("sock_send_to", "iiiiiii", 6, 400, 0, 200, 9, 0, 500), ErrnoAcces},
+		{"send_to from the unbound UDP socket", call("sock_send_to", "iiiiiii", 6, 400, 1, 200, clientPort, 0, 500), ErrnoAcces},
+		{"bind the unbound UDP socket", call("sock_bind", "iii", 6, 200, 0), ErrnoAcces},
 		{"listen on the TCP socket the caller bound", call("sock_listen", "ii", 5, 8), 0},
+		{"send_to from the UDP socket the caller bound", call("sock_send_to", "iiiiiii", 7, 400, 1, 200, clientPort, 0, 500), 0},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: errno %d, want %d", c.what, c.got, c.want)
 		}
 	}
-	if sa, err := unix.Getsockname(tcp); err != nil || sa.(*unix.SockaddrInet4).Port != 0 {
-		t.Errorf("the unbound TCP socket has the address %v (%v), want none", sa, err)
+	for _, fd := range []int{tcp, udp} {
+		if sa, err := unix.Getsockname(fd); err != nil || sa.(*unix.SockaddrInet4).Port != 0 {
+			t.Errorf("unbound socket %d has the address %v (%v), want none", fd, sa, err)
+		}
+	}
+	client.SetReadDeadline(time.Now().Add(time.Second))
+	buf := make([]byte, 16)
+	if n, _, err := client.ReadFrom(buf); err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("the client got %q (%v) from the bound UDP socket, want hi", buf[:n], err)
 	}
 }

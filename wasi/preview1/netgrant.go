@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Network is what the guest may do with sockets.
@@ -91,20 +93,34 @@ func allowedPeer(rules []Rule, ap netip.AddrPort) bool {
 // mayBind says whether the guest may give a socket the local address ap.
 // Without the sockets grant (the host's network namespace and no
 // io.github.runw.net annotation) it may give none: a socket its caller
-// preserved is the guest's to use as it came (accept on it, read,
-// write), never to bind, connect, or send to an address of the guest's
-// choosing, as sock_open is refused there. Landlock refuses TCP bind and
-// connect there too, but knows neither UDP nor the port listen binds an
-// unbound socket to: a preserved unbound TCP socket listened on the
-// host's 0.0.0.0 at a port of the kernel's choosing.
+// preserved is the guest's to use with the address it came with (accept
+// on it, read, write, answer a datagram's sender), never to take another,
+// as sock_open is refused there. Landlock refuses TCP bind and connect
+// there too, but knows neither UDP nor the port that listen, connect and
+// send_to bind an unbound socket to: a preserved unbound TCP socket
+// listened on the host's 0.0.0.0 at a port of the kernel's choosing.
 func (h *Host) mayBind(ap netip.AddrPort) bool {
 	return h.net.Sockets && allowed(h.net.Listen, ap)
 }
 
-// peer is peerAddr under the guest's grant: none without the sockets
-// grant (mayBind), else the connect grant's answer.
-func (h *Host) peer(ap netip.AddrPort) (netip.AddrPort, bool) {
-	if !h.net.Sockets {
+// addressed says whether e's socket has a local address (a port): what
+// listen, connect and send_to need of a socket without the sockets grant,
+// which may not take one (mayBind).
+func addressed(e *fdEntry) bool {
+	sa, err := unix.Getsockname(e.hostFd)
+	if err != nil {
+		return false
+	}
+	ap, ok := addrPortOf(sa)
+	return ok && ap.Port() != 0
+}
+
+// peer is peerAddr under the guest's grant for a connect or send from e.
+// Without the sockets grant only a socket that has an address may reach
+// a peer (a UDP server the caller bound answers its clients), as natively
+// its descriptor would; with it, the connect grant answers.
+func (h *Host) peer(e *fdEntry, ap netip.AddrPort) (netip.AddrPort, bool) {
+	if !h.net.Sockets && !addressed(e) {
 		return ap, false
 	}
 	return peerAddr(h.net.Connect, ap)

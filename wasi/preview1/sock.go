@@ -357,7 +357,7 @@ func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (in
 	h.beginSockCall()
 	var sa unix.Sockaddr
 	if to.IsValid() {
-		to, ok := h.peer(to)
+		to, ok := h.peer(e, to)
 		if !ok {
 			return 0, ErrnoAcces
 		}

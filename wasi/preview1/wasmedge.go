@@ -213,7 +213,7 @@ func (h *Host) sockConnect(m memory, a []arg) Errno {
 	if errno != 0 {
 		return errno
 	}
-	ap, ok := h.peer(ap)
+	ap, ok := h.peer(e, ap)
 	if !ok {
 		return ErrnoAcces
 	}
