@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"io"
 	"iter"
+	"unicode"
+	"unicode/utf8"
 )
 
 // The container files netdns reads, by guest path.
@@ -45,7 +47,8 @@ func lines(r io.Reader, comment string) iter.Seq[[]byte] {
 		if r == nil {
 			return
 		}
-		br := bufio.NewReaderSize(io.LimitReader(r, MaxFileSize), 4096)
+		limited := &io.LimitedReader{R: r, N: MaxFileSize}
+		br := bufio.NewReaderSize(limited, 4096)
 		var long []byte
 		for {
 			line, err := br.ReadSlice('\n')
@@ -53,18 +56,27 @@ func lines(r io.Reader, comment string) iter.Seq[[]byte] {
 				// A line longer than the reader's buffer: gathered up to
 				// maxLine, the rest skipped.
 				long = append(long[:0], line...)
-				cut := false
+				// cut: the line goes on past maxLine bytes; whole: a
+				// blank or its end follows them, so no field is cut.
+				cut, whole := false, false
 				for err == bufio.ErrBufferFull {
 					line, err = br.ReadSlice('\n')
 					room := maxLine - len(long)
-					cut = cut || len(line) > room
+					if !cut && len(line) > room {
+						cut, whole = true, startsBlank(line[room:])
+					}
 					long = append(long, line[:min(len(line), room)]...)
 				}
-				if cut {
-					// Whole fields only: a name cut short is another name.
-					long = long[:max(bytes.LastIndexAny(long, " \t"), 0)]
+				if cut && !whole {
+					// Whole fields only: a name cut short is another
+					// name.
+					long = long[:max(bytes.LastIndexFunc(long, unicode.IsSpace), 0)]
 				}
 				line = long
+			}
+			if err == io.EOF && limited.N == 0 && !bytes.HasSuffix(line, []byte("\n")) {
+				// The line across MaxFileSize: cut, so no line.
+				return
 			}
 			if len(line) > 0 {
 				if i := bytes.IndexAny(line, comment); i >= 0 {
@@ -79,6 +91,13 @@ func lines(r io.Reader, comment string) iter.Seq[[]byte] {
 			}
 		}
 	}
+}
+
+// startsBlank says whether b starts with a blank (a field's end) or a
+// newline, as bytes.Fields splits.
+func startsBlank(b []byte) bool {
+	r, _ := utf8.DecodeRune(b)
+	return unicode.IsSpace(r)
 }
 
 // maxFields is the most fields records keeps of one line: a service and

@@ -94,3 +94,48 @@ func TestLargeHostsFile(t *testing.T) {
 		t.Errorf("a prefix of the cut name: %v, want none", addrs)
 	}
 }
+
+// TestHostsLinesAtTheBounds: a name that ends exactly at maxLine is whole
+// and kept, whatever follows it; the line across MaxFileSize is cut, and
+// answers for no name, not even for a prefix of its own.
+func TestHostsLinesAtTheBounds(t *testing.T) {
+	pad := func(n int) string { return strings.Repeat("p ", n/2) }
+	head := "1.2.3.4 "
+	filler := pad(maxLine - len(head) - len("target"))
+	for _, tail := range []string{"\n", " more\n", "\tmore\n", ""} {
+		line := head + filler + "target" + tail
+		if len(head+filler+"target") != maxLine {
+			t.Fatalf("the name ends at %d, want maxLine", len(head+filler+"target"))
+		}
+		addrs, _ := lookupHosts(strings.NewReader(line), "target", FamilyAny)
+		if len(addrs) != 1 {
+			t.Errorf("a name ending at maxLine, followed by %q: %v, want 1.2.3.4", tail, addrs)
+		}
+	}
+	// A name across maxLine is dropped, not cut short.
+	line := head + pad(maxLine-len(head)-3) + "crossing\n"
+	if i := strings.Index(line, "crossing"); i >= maxLine || i+len("crossing") <= maxLine {
+		t.Fatalf("the name spans %d to %d, want it across maxLine", i, i+len("crossing"))
+	}
+	if addrs, _ := lookupHosts(strings.NewReader(line), "cros", FamilyAny); len(addrs) != 0 {
+		t.Errorf("the prefix of a name across maxLine: %v, want none", addrs)
+	}
+	// The file's last line cut at MaxFileSize.
+	before := MaxFileSize - len("1.2.3.4 examp")
+	lines := strings.Repeat("0.0.0.0 x\n", before/10)
+	if r := before - len(lines); r > 0 {
+		lines += strings.Repeat("#", r-1) + "\n"
+	}
+	data := lines + "1.2.3.4 example.com\n"
+	if strings.Index(data, "le.com") != MaxFileSize {
+		t.Fatalf("the cut is at %d, want MaxFileSize", strings.Index(data, "le.com"))
+	}
+	for _, name := range []string{"examp", "example.com"} {
+		if addrs, _ := lookupHosts(strings.NewReader(data), name, FamilyAny); len(addrs) != 0 {
+			t.Errorf("%s on the line across MaxFileSize: %v, want none (runw reads %d bytes of a file)", name, addrs, MaxFileSize)
+		}
+	}
+	if addrs, _ := lookupHosts(strings.NewReader(data), "x", FamilyAny); len(addrs) != 1 {
+		t.Errorf("x, on every line before the cut: %v, want 0.0.0.0", addrs)
+	}
+}
