@@ -94,9 +94,8 @@ func recordOf(b *spec.Bundle) json.RawMessage {
 	if b.ReadOnly != nil && len(*b.ReadOnly) > 0 {
 		r.ReadOnly = b.ReadOnly
 	}
-	if len(b.Config) > 0 && json.Valid(b.Config) {
-		r.Config = b.Config
-	}
+	// One JSON value, as spec.Load decoded it.
+	r.Config = b.Config
 	r.OwnNetwork = b.OwnNetwork
 	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations)+len(r.Config) == 0 && r.Masks == nil && r.ReadOnly == nil && r.OwnNetwork == nil {
 		return nil

@@ -33,10 +33,10 @@ const (
 	// MountTmpfs is a tmpfs (not under /proc or /sys): it becomes a
 	// private, initially empty directory.
 	MountTmpfs
-	// MountFilesystem is a filesystem runw mounts itself on a private
-	// directory, which becomes a preopen: an overlay (podman's -v
-	// SRC:DST:O and --mount type=image).
-	MountFilesystem
+	// MountOverlay is an overlay (podman's -v SRC:DST:O and --mount
+	// type=image), the one filesystem runw mounts itself: on a private
+	// directory, which becomes a preopen.
+	MountOverlay
 	// MountHidden is a mount that a later one covers: its destination is
 	// at or under the later one's, which runc mounts over it. It is
 	// granted nothing.
@@ -54,8 +54,8 @@ func (k MountKind) String() string {
 		return "bind-file"
 	case MountTmpfs:
 		return "tmpfs"
-	case MountFilesystem:
-		return "filesystem"
+	case MountOverlay:
+		return "overlay"
 	case MountHidden:
 		return "hidden"
 	}
@@ -86,10 +86,10 @@ type Mount struct {
 	// and to --read-only's tmpfs mounts): it starts with a copy of what
 	// the image has at its destination, as under runc.
 	CopyUp bool
-	// FSType is a MountFilesystem's filesystem type, and FSData its
-	// filesystem options (an overlay's lowerdir=, upperdir=, workdir=...)
-	// without the mount flags, comma-separated, as mount(2) takes them.
-	FSType, FSData string
+	// OverlayData holds an overlay mount's filesystem options (lowerdir=,
+	// upperdir=, workdir=, ...) without the mount flags, comma-separated,
+	// as mount(2) takes them.
+	OverlayData string
 	// MountPoint says an ignored kernel filesystem outside /proc and /sys
 	// (devpts at /dev/pts, mqueue at /dev/mqueue), or sysfs at /sys, still
 	// has its destination made, an empty directory, as runc's mount makes
@@ -347,12 +347,12 @@ func (b *Bundle) Mounts() ([]Mount, error) {
 			cm.TmpfsData = tmpfsData(m.Options)
 			cm.CopyUp = slices.Contains(m.Options, "tmpcopyup")
 		case m.Type == "overlay":
-			cm.FSType, cm.FSData = m.Type, fsData(m.Options)
-			if !strings.Contains(","+cm.FSData, ",lowerdir=") {
+			cm.OverlayData = overlayData(m.Options)
+			if !strings.Contains(","+cm.OverlayData, ",lowerdir=") {
 				return nil, fmt.Errorf("overlay mount at %q: no lowerdir= option", cm.Destination)
 			}
 			cm.Source = "overlay"
-			cm.Kind = MountFilesystem
+			cm.Kind = MountOverlay
 		case otherKernelFS[m.Type]:
 			cm.Kind = MountIgnored
 		default:
@@ -490,10 +490,10 @@ var mountFlagOptions = map[string]bool{
 	"iversion": true, "noiversion": true,
 }
 
-// fsData keeps a MountFilesystem's filesystem options (everything but
-// mount flags and runc's own extensions, which the kernel refuses as
+// overlayData keeps an overlay mount's filesystem options (everything
+// but mount flags and runc's own extensions, which the kernel refuses as
 // data), in order.
-func fsData(options []string) string {
+func overlayData(options []string) string {
 	var keep []string
 	for _, o := range options {
 		if !mountFlagOptions[o] && !runcExtensions[o] {

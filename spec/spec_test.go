@@ -944,7 +944,7 @@ func TestMountsOther(t *testing.T) {
 		{Destination: "/c", ReadOnly: true, Kind: MountTmpfs},
 		{Destination: "/dev/null", Source: "/does/not/exist", Kind: MountIgnored},
 		{Destination: "/mnt", Source: "devtmpfs", Kind: MountIgnored},
-		{Destination: "/ov", ReadOnly: true, Kind: MountFilesystem, Source: "overlay", FSType: "overlay", FSData: "lowerdir=/l,upperdir=/u,workdir=/w,userxattr"},
+		{Destination: "/ov", ReadOnly: true, Kind: MountOverlay, Source: "overlay", OverlayData: "lowerdir=/l,upperdir=/u,workdir=/w,userxattr"},
 		{Destination: "/sysroot", Kind: MountTmpfs},
 	}
 	if !reflect.DeepEqual(got, want) {

@@ -24,7 +24,7 @@ import (
 )
 
 // Overlay is an overlay of the spec's that the runtime mounts on a
-// private directory, granted at its destination (spec.MountFilesystem):
+// private directory, granted at its destination (spec.MountOverlay):
 // its filesystem options (lowerdir=, upperdir=, ...) and whether it is
 // mounted read-only.
 type Overlay struct {
@@ -255,13 +255,13 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 				p.CopyUp = append(p.CopyUp, m.Destination)
 			}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
-		case spec.MountFilesystem:
-			dir := filepath.Join(privateBase, fmt.Sprintf("fs-%d", i))
+		case spec.MountOverlay:
+			dir := filepath.Join(privateBase, fmt.Sprintf("overlay-%d", i))
 			p.PrivateDirs = append(p.PrivateDirs, dir)
 			if p.Overlays == nil {
 				p.Overlays = map[string]Overlay{}
 			}
-			p.Overlays[dir] = Overlay{Data: m.FSData, ReadOnly: m.ReadOnly}
+			p.Overlays[dir] = Overlay{Data: m.OverlayData, ReadOnly: m.ReadOnly}
 			p.Preopens = append(p.Preopens, Preopen{HostPath: dir, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
 		case spec.MountBindFile:
 			p.Files = append(p.Files, Preopen{HostPath: m.Source, GuestPath: m.Destination, ReadOnly: m.ReadOnly})
@@ -301,9 +301,12 @@ func plan(b, tree *spec.Bundle, ep *spec.Entrypoint, privateBase string, bind bo
 	// its last value (containerd keeps an image's ENV RUNW_LISTEN=:8080
 	// and a pod's env RUNW_LISTEN=:9090 both), and the listeners bound
 	// must be the ones the guest reads RUNW_LISTEN for.
-	own := OwnNetwork(b.Spec)
+	// Judged once, at create (spec.Bundle.OwnNetwork), where it was set.
+	var own bool
 	if b.OwnNetwork != nil {
 		own = *b.OwnNetwork
+	} else {
+		own = OwnNetwork(b.Spec)
 	}
 	if p.Net, err = networkFor(b.Spec, own, p.Env, bind); err != nil {
 		return nil, err

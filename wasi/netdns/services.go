@@ -53,11 +53,15 @@ func (r resolver) service(q Query) ([]endpoint, error) {
 	if !numeric && q.NumericServ {
 		return nil, fail(CodeNoName, q.Service)
 	}
+	var ports map[string]uint16
+	if !numeric {
+		ports = r.lookupService(q.Service)
+	}
 	var out []endpoint
 	for _, t := range types {
 		if !numeric {
 			var ok bool
-			if port, ok = r.lookupService(q.Service, protoOf(t)); !ok {
+			if port, ok = ports[protoOf(t)]; !ok {
 				continue
 			}
 		}
@@ -93,32 +97,35 @@ func protoOf(sockType int) string {
 	return "tcp"
 }
 
-// lookupService finds name (or an alias) for proto in a services file:
-// "name port/proto [aliases...]". The first match wins, and names compare
-// case-sensitively, as glibc's files backend does.
-func lookupService(r io.Reader, name, proto string) (uint16, bool) {
+// lookupService finds name (or an alias) in a services file, "name
+// port/proto [aliases...]", for each protocol it names, in one pass. The
+// first match of a protocol wins, and names compare case-sensitively, as
+// glibc's files backend does.
+func lookupService(r io.Reader, name string) map[string]uint16 {
+	ports := map[string]uint16{}
 	for fields := range records(r, "#") {
 		if len(fields) < 2 {
 			continue
 		}
 		num, p, ok := strings.Cut(fields[1], "/")
-		if !ok || p != proto || (fields[0] != name && !slices.Contains(fields[2:], name)) {
+		if _, seen := ports[p]; !ok || seen || (fields[0] != name && !slices.Contains(fields[2:], name)) {
 			continue
 		}
 		if n, err := strconv.ParseUint(num, 10, 16); err == nil {
-			return uint16(n), true
+			ports[p] = uint16(n)
 		}
 	}
-	return 0, false
+	return ports
 }
 
-// lookupService is lookupService of the container's services file, or of
-// runw's built-in table where it has none.
-func (r resolver) lookupService(name, proto string) (uint16, bool) {
+// lookupService is lookupService of the container's services file, read
+// once for every socket type asked, or of runw's built-in table where it
+// has none.
+func (r resolver) lookupService(name string) map[string]uint16 {
 	f, ok := r.open(servicesPath)
 	if !ok {
-		return lookupService(strings.NewReader(builtinServices), name, proto)
+		return lookupService(strings.NewReader(builtinServices), name)
 	}
 	defer f.Close()
-	return lookupService(f, name, proto)
+	return lookupService(f, name)
 }
