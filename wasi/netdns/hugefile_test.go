@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -13,6 +15,23 @@ import (
 // bytesFiles serves every path with data.
 func bytesFiles(data []byte) Files {
 	return func(string) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+}
+
+// leastAllocated runs f three times and reports the fewest bytes the
+// process allocated during one run. The count is the whole process's, so
+// the least of three keeps a goroutine left by another test (a resolver's
+// timer, the testing package's own) from failing a bound that f keeps.
+func leastAllocated(f func()) uint64 {
+	least := uint64(math.MaxUint64)
+	for range 3 {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		f()
+		runtime.ReadMemStats(&after)
+		least = min(least, after.TotalAlloc-before.TotalAlloc)
+	}
+	return least
 }
 
 // TestHugeLineBounded: a hosts and a services file of one 1 MiB line of
@@ -27,12 +46,8 @@ func TestHugeLineBounded(t *testing.T) {
 		{Node: "nomatch", Service: "80", NoDNS: true},     // the hosts file
 		{Node: "localhost", Service: "http", NoDNS: true}, // and the services file
 	} {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		Lookup(context.Background(), bytesFiles(line), q)
-		runtime.ReadMemStats(&after)
-		if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		got := leastAllocated(func() { Lookup(context.Background(), bytesFiles(line), q) })
+		if got > 1<<20 {
 			t.Errorf("lookup %q %q allocated %d KiB for a %d KiB file", q.Node, q.Service, got>>10, size>>10)
 		}
 	}
@@ -73,11 +88,8 @@ func TestLargeHostsFile(t *testing.T) {
 		{"last", ""},
 		{"blocked-0.example", "0.0.0.0"},
 	} {
-		var before, after runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&before)
-		addrs, _ := lookupHosts(bytes.NewReader(data), c.name, FamilyAny)
-		runtime.ReadMemStats(&after)
+		var addrs []netip.Addr
+		n := leastAllocated(func() { addrs, _ = lookupHosts(bytes.NewReader(data), c.name, FamilyAny) })
 		got := ""
 		if len(addrs) > 0 {
 			got = addrs[0].String()
@@ -85,7 +97,7 @@ func TestLargeHostsFile(t *testing.T) {
 		if got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
 		}
-		if n := after.TotalAlloc - before.TotalAlloc; n > 256<<10 {
+		if n > 256<<10 {
 			t.Errorf("%s: the lookup allocated %d KiB for a %d KiB file", c.name, n>>10, len(data)>>10)
 		}
 	}

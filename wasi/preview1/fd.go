@@ -277,7 +277,7 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 			return toErrno(err)
 		}
 	}
-	if errno := h.buffers(m, e, iovs, n, write, false); errno != 0 {
+	if errno := h.buffers(m, e, iovs, n, write, false, ErrnoInval); errno != 0 {
 		return errno
 	}
 	// The result is checked before the transfer: data read, or written,
@@ -307,19 +307,21 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 // buffers fills h.iov with the non-empty buffers of the iovec array at
 // iovs (memory.iovecs) for a read or write on e. A datagram is one
 // message: one spread over more buffers than IOV_MAX is refused with
-// EMSGSIZE, as sendmsg and recvmsg do, never sent cut short nor received
-// into the capped buffers alone (the rest of it was lost, and the guest
-// told only MSG_TRUNC, while Linux leaves it queued). So is a receive
-// that must fill them all (waitAll): it returned the capped buffers'
-// worth with no error while the peer was still sending.
-func (h *Host) buffers(m memory, e *fdEntry, iovs, n uint32, write, waitAll bool) Errno {
+// tooMany, never sent cut short nor received into the capped buffers
+// alone (the rest of it was lost, and the guest told only MSG_TRUNC,
+// while Linux leaves it queued). So is a receive that must fill them all
+// (waitAll): it returned the capped buffers' worth with no error while
+// the peer was still sending. tooMany is the errno of the call a native
+// program would make: EMSGSIZE for sock_recv and sock_send (recvmsg,
+// sendmsg), EINVAL for fd_read and fd_write (readv, writev).
+func (h *Host) buffers(m memory, e *fdEntry, iovs, n uint32, write, waitAll bool, tooMany Errno) Errno {
 	var capped, ok bool
 	h.iov, capped, ok = m.iovecs(h.iov[:0], iovs, n)
 	switch {
 	case !ok:
 		return ErrnoFault
 	case capped && e.filetype == filetypeSocketDgram, capped && waitAll:
-		return ErrnoMsgsize
+		return tooMany
 	}
 	return 0
 }

@@ -358,6 +358,10 @@ func TestInheritedSocketsWithoutTheSocketsGrant(t *testing.T) {
 		{"bind the unbound UDP socket", call("sock_bind", "iii", 6, 200, 0), ErrnoAcces},
 		{"listen on the TCP socket the caller bound", call("sock_listen", "ii", 5, 8), 0},
 		{"send_to from the UDP socket the caller bound", call("sock_send_to", "iiiiiii", 7, 400, 1, 200, clientPort, 0, 500), 0},
+		// Linux refuses to bind a bound socket again (EINVAL), whatever
+		// the address.
+		{"bind the TCP socket the caller bound", call("sock_bind", "iii", 5, 200, 0), ErrnoInval},
+		{"bind the UDP socket the caller bound", call("sock_bind", "iii", 7, 200, 0), ErrnoInval},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: errno %d, want %d", c.what, c.got, c.want)

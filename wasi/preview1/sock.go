@@ -251,7 +251,7 @@ func (h *Host) recv(m memory, e *fdEntry, iovs, n uint32, riflags uint32, from *
 	if riflags&^(riflagPeek|riflagWaitall) != 0 {
 		return 0, 0, ErrnoInval
 	}
-	if errno := h.buffers(m, e, iovs, n, false, riflags&riflagWaitall != 0); errno != 0 {
+	if errno := h.buffers(m, e, iovs, n, false, riflags&riflagWaitall != 0, ErrnoMsgsize); errno != 0 {
 		return 0, 0, errno
 	}
 	h.beginSockCall()
@@ -348,7 +348,7 @@ func (h *Host) peekAll(e *fdEntry) (int, Errno) {
 // it is valid. MSG_NOSIGNAL: a peer that closed gives EPIPE, never a
 // SIGPIPE death of the init.
 func (h *Host) send(m memory, e *fdEntry, iovs, n uint32, to netip.AddrPort) (int, Errno) {
-	if errno := h.buffers(m, e, iovs, n, true, false); errno != 0 {
+	if errno := h.buffers(m, e, iovs, n, true, false, ErrnoMsgsize); errno != 0 {
 		return 0, errno
 	}
 	if errno := e.takePending(); errno != 0 {

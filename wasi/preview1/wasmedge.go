@@ -169,6 +169,12 @@ func (h *Host) sockBind(m memory, a []arg) Errno {
 		return errno
 	}
 	if !h.mayBind(ap) {
+		if addressed(e) {
+			// A socket that has an address is refused by the kernel
+			// whatever the address asked (EINVAL): answer as it would,
+			// the grant having nothing left to guard.
+			return ErrnoInval
+		}
 		return ErrnoAcces
 	}
 	return toErrno(unix.Bind(e.hostFd, sockaddrOf(ap, e.family)))
