@@ -270,10 +270,13 @@ func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 		Root:       root,
 		StickyRoot: !c.IsSet("root") && root != state.DefaultRoot,
 		CacheDir:   c.String("cache-dir"),
-		CacheMax:   c.Int64("cache-max"),
-		LogPath:    c.String("log"),
-		LogFormat:  c.String("log-format"),
-		Debug:      c.Bool("debug"),
+		// Set by the flag or RUNW_CACHE_DIR: exec otherwise takes the
+		// cache its container was created with.
+		CacheDirSet: c.IsSet("cache-dir"),
+		CacheMax:    c.Int64("cache-max"),
+		LogPath:     c.String("log"),
+		LogFormat:   c.String("log-format"),
+		Debug:       c.Bool("debug"),
 
 		SystemdCgroup: c.Bool("systemd-cgroup"),
 		NativeRuntime: c.String("native-runtime"),

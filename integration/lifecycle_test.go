@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -549,4 +550,70 @@ func TestAbortedCreateIdCanBeReused(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.root, "again")); err == nil {
 		t.Errorf("run left the container's directory")
 	}
+}
+
+// TestExecUsesTheCacheOfItsCreate: exec without --cache-dir or
+// RUNW_CACHE_DIR finds modules in the cache its container was created
+// with. CRI-O runs create with its monitor_env (RUNW_CACHE_DIR) but a
+// streaming exec (kubectl exec) from its own process: that exec compiled
+// the module again, for seconds, into the default cache. Given one, exec
+// uses its own.
+func TestExecUsesTheCacheOfItsCreate(t *testing.T) {
+	needsRoot(t, "the default cache is root's")
+	r := newRunw(t)
+	r.cache = t.TempDir()
+	b := newBundle(t, "probe", "sleep", "60s")
+	// New bytes each run: in no cache but the ones this test fills.
+	wat := fmt.Sprintf("(module (memory (export \"memory\") 1) (func (export \"_start\")) (data (i32.const 0) \"exec-cache-%d\"))", time.Now().UnixNano())
+	b.writeFile("other.wat", wat)
+	out, err := exec.Command(runwBin, "--cache-dir", r.cache, "compile", filepath.Join(b.rootfs, "other.wat")).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "compiled") {
+		t.Fatalf("compile: %v %s", err, out)
+	}
+	key := strings.Fields(string(out))[0]
+	t.Cleanup(func() {
+		// Where a runw with this fault compiled it.
+		exec.Command(runwBin, "--cache-dir", "/var/lib/runw/cache", "cache", "rm", key).Run()
+	})
+	r.mustRun("create", "--bundle", b.dir, "execcache")
+	r.mustRun("start", "execcache")
+
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "RUNW_CACHE_DIR=") {
+			env = append(env, e)
+		}
+	}
+	execIn := func(what string, env []string, global ...string) string {
+		t.Helper()
+		log := filepath.Join(t.TempDir(), "log")
+		cmd := exec.Command(runwBin, append(append([]string{"--root", r.root, "--debug", "--log", log}, global...), "exec", "execcache", "/other.wat")...)
+		cmd.Env = env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("exec %s: %v %s", what, err, out)
+		}
+		data, _ := os.ReadFile(log)
+		return string(data)
+	}
+	if log := execIn("with neither --cache-dir nor RUNW_CACHE_DIR", env); strings.Contains(log, "cache miss") {
+		t.Errorf("exec with no cache named compiled the module that create's cache holds:\n%s", log)
+	}
+	// Named, exec's own cache is used: the module is compiled into it.
+	for _, c := range []struct {
+		what   string
+		env    func(dir string) []string
+		global func(dir string) []string
+	}{
+		{"--cache-dir", func(string) []string { return env }, func(dir string) []string { return []string{"--cache-dir", dir} }},
+		{"RUNW_CACHE_DIR", func(dir string) []string { return append(env, "RUNW_CACHE_DIR="+dir) }, func(string) []string { return nil }},
+	} {
+		dir := t.TempDir()
+		if log := execIn("with "+c.what, c.env(dir), c.global(dir)...); !strings.Contains(log, "cache miss") {
+			t.Errorf("exec with %s of an empty cache: no compile logged:\n%s", c.what, log)
+		}
+		if out, err := exec.Command(runwBin, "--cache-dir", dir, "cache", "ls").CombinedOutput(); err != nil || !strings.Contains(string(out), key) {
+			t.Errorf("exec with %s: the cache it named holds %q (%v), want %s", c.what, out, err, key)
+		}
+	}
+	r.mustRun("delete", "--force", "execcache")
 }

@@ -105,7 +105,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
-	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath)
+	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath, r.opts.CacheDir)
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +474,7 @@ func (r *Runtime) spawnContainerInit(h *state.Handle, b *spec.Bundle, cfg initCo
 }
 
 // saveContainer writes state.json for the container whose init is pid.
-func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath string) (*state.Container, error) {
+func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath, cacheDir string) (*state.Container, error) {
 	start, err := state.ProcessStartTime(pid)
 	if err != nil {
 		return nil, fmt.Errorf("container init exited early: %w", err)
@@ -489,7 +489,7 @@ func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath s
 		InitPid:       pid,
 		InitStartTime: start,
 		CgroupPath:    cgPath,
-		Extra:         recordOf(b),
+		Extra:         recordOf(b, cacheDir),
 	}
 	if err := h.Save(c); err != nil {
 		return nil, err

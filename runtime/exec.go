@@ -80,6 +80,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	r.execCache(c)
 	// The lock is held until the new process is in the container's cgroup,
 	// so a concurrent delete cannot remove the cgroup under it.
 	unlock := sync.OnceFunc(h.Unlock)
@@ -248,6 +249,19 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		return 0, nil
 	}
 	return foreground(cmd, master), nil
+}
+
+// execCache makes the cache create used exec's own, unless exec was given
+// one (Options.CacheDirSet). An engine sets runw's cache for the commands
+// its monitor runs (CRI-O's monitor_env, a containerd shim's
+// environment), but a streaming exec (kubectl exec under CRI-O) runs runw
+// from the engine's own process: it compiled the module again, for
+// seconds, into the default cache, which the node's cache settings (its
+// place, its bound) never named.
+func (r *Runtime) execCache(c *state.Container) {
+	if dir := recordOfContainer(c).CacheDir; dir != nil && !r.opts.CacheDirSet {
+		r.opts.CacheDir = *dir
+	}
 }
 
 // execTerminal is the exec'd process's terminal, if its spec asks for

@@ -77,10 +77,15 @@ type record struct {
 	// own, as create found it (spec.Bundle.OwnNetwork; nil: a container
 	// of an older runw, whose exec judges the namespace again).
 	OwnNetwork *bool `json:"ownNetwork,omitempty"`
+	// CacheDir is the compiled-module cache create used ("": none; nil:
+	// a container of an older runw), which exec uses unless told
+	// otherwise (execCache).
+	CacheDir *string `json:"cacheDir,omitempty"`
 }
 
-// recordOf returns b's record as state.Container.Extra (nil when empty).
-func recordOf(b *spec.Bundle) json.RawMessage {
+// recordOf returns the record of b, created with the cache cacheDir, as
+// state.Container.Extra.
+func recordOf(b *spec.Bundle, cacheDir string) json.RawMessage {
 	var r record
 	if h := b.Spec.Hooks; h != nil {
 		r.laterHooks = laterHooks{StartContainer: h.StartContainer, Poststart: h.Poststart, Poststop: h.Poststop}
@@ -97,9 +102,7 @@ func recordOf(b *spec.Bundle) json.RawMessage {
 	// One JSON value, as spec.Load decoded it.
 	r.Config = b.Config
 	r.OwnNetwork = b.OwnNetwork
-	if len(r.StartContainer)+len(r.Poststart)+len(r.Poststop)+len(r.Destinations)+len(r.Config) == 0 && r.Masks == nil && r.ReadOnly == nil && r.OwnNetwork == nil {
-		return nil
-	}
+	r.CacheDir = &cacheDir
 	data, _ := json.Marshal(r)
 	return data
 }

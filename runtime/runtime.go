@@ -16,6 +16,10 @@ type Options struct {
 	StickyRoot bool
 	// CacheDir holds compiled modules; "" disables the cache.
 	CacheDir string
+	// CacheDirSet says CacheDir was given (--cache-dir, RUNW_CACHE_DIR)
+	// rather than defaulted: exec then uses it, and otherwise the cache
+	// create used (execCache).
+	CacheDirSet bool
 	// CacheMax bounds the cache in bytes (0: wasi.DefaultCacheMax).
 	CacheMax int64
 	// LogPath and LogFormat are forwarded to the init so that its errors
