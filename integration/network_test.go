@@ -1328,3 +1328,45 @@ func onPort80AsUser(t *testing.T, guest string) (*vethNet, *runw, *bundle) {
 	})
 	return v, r, b
 }
+
+// TestSpecTemplateBindsLowPorts: a guest in `runw spec`'s bundle binds
+// port 80 in its network namespace itself (WasmEdge's sock_bind), as a
+// native program in `runc spec`'s does: the template holds runc's
+// capabilities, CAP_NET_BIND_SERVICE among them. It held none, and the
+// bind was refused (EACCES).
+func TestSpecTemplateBindsLowPorts(t *testing.T) {
+	needsRoot(t, "a network namespace of the container's own")
+	r := newRunw(t)
+	dir := t.TempDir()
+	r.mustRun("spec", "--bundle", dir)
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// sock_open(INET4, STREAM), then exit with sock_bind(0.0.0.0:80)'s
+	// errno; 99 if the socket cannot be made.
+	const bind80 = `(module
+  (import "wasi_snapshot_preview1" "sock_open" (func $open (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "sock_bind" (func $bind (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "\20\00\00\00\04\00\00\00")
+  (func (export "_start")
+    (if (call $open (i32.const 1) (i32.const 2) (i32.const 0)) (then (call $exit (i32.const 99))))
+    (call $exit (call $bind (i32.load (i32.const 0)) (i32.const 16) (i32.const 80)))))`
+	if err := os.WriteFile(filepath.Join(dir, "rootfs", "bind80.wat"), []byte(bind80), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := &bundle{t: t, dir: dir, rootfs: filepath.Join(dir, "rootfs")}
+	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &b.spec); err != nil {
+		t.Fatal(err)
+	}
+	b.spec.Process.Args = []string{"/bind80.wat"}
+	b.save()
+	if res := r.run("run", "-b", dir, "template-bind80"); res.code != 0 {
+		t.Errorf("bind of port 80 by a guest of runw spec's bundle: %v, want exit 0 (errno 0)", res)
+	}
+}

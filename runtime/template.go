@@ -10,10 +10,14 @@ import (
 // Template is the config.json `runw spec` writes: a wasm bundle whose
 // module is rootfs/app.wasm, with a read-only root, a private /tmp and the
 // namespaces runc's template gives a container. As runc's template, the
-// process gets RLIMIT_NOFILE 1024/1024 and noNewPrivileges: without the
-// limit a guest's init inherited the caller's (often far larger) limit,
-// and without noNewPrivileges nothing stopped a setuid gain in the init.
+// process gets RLIMIT_NOFILE 1024/1024, noNewPrivileges and the
+// capabilities CAP_AUDIT_WRITE, CAP_KILL and CAP_NET_BIND_SERVICE: without
+// the limit a guest's init inherited the caller's (often far larger)
+// limit, without noNewPrivileges nothing stopped a setuid gain in the
+// init, and without CAP_NET_BIND_SERVICE a guest binding port 80 itself
+// (WasmEdge's sock_bind) was refused where runc's bundle serves.
 func Template() *specs.Spec {
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
 	return &specs.Spec{
 		Version: specs.Version,
 		Root:    &specs.Root{Path: "rootfs", Readonly: true},
@@ -25,6 +29,9 @@ func Template() *specs.Spec {
 				{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024},
 			},
 			NoNewPrivileges: true,
+			Capabilities: &specs.LinuxCapabilities{
+				Bounding: caps, Effective: caps, Permitted: caps, Ambient: caps,
+			},
 		},
 		Hostname: "runw",
 		Mounts: []specs.Mount{
