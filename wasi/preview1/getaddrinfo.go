@@ -85,10 +85,19 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 	if maxLen < 1 {
 		return ErrnoAiMemory
 	}
+	// A node of length 0 is getaddrinfo's NULL (the loopback, or the
+	// wildcard with AI_PASSIVE); one given but empty before its NUL
+	// ("\x00", how wasmedge_wasi_socket passes "") is the name "", which
+	// names no host: glibc answers EAI_NONAME, and so does WasmEdge,
+	// which passes it on.
+	nodeGiven := u32(a[1]) > 0
 	flags := binary.LittleEndian.Uint16(hints)
 	if flags&^(aiPassive|aiCanonname|aiNumerichost|aiNumericserv|aiV4mapped|aiAll|aiAddrconfig) != 0 ||
-		(flags&aiCanonname != 0 && node == "") {
+		(flags&aiCanonname != 0 && !nodeGiven) {
 		return ErrnoAiBadflag
+	}
+	if nodeGiven && node == "" {
+		return ErrnoAiNoname
 	}
 	q := netdns.Query{
 		Node: node, Service: service,
