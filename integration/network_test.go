@@ -1370,3 +1370,41 @@ func TestSpecTemplateBindsLowPorts(t *testing.T) {
 		t.Errorf("bind of port 80 by a guest of runw spec's bundle: %v, want exit 0 (errno 0)", res)
 	}
 }
+
+// TestListenersFollowTheContainersSysctls: the listeners runw binds for
+// the guest (RUNW_LISTEN) follow the container's own linux.sysctl, as a
+// native server's sockets do: under net.ipv6.bindv6only=1 "[::]:8080"
+// is IPv6 only and "0.0.0.0:8080" binds beside it, and
+// net.core.somaxconn caps their backlog. The sysctls were written after
+// the listeners were bound: the pair was refused ("address already in
+// use") and the backlog was 4096.
+func TestListenersFollowTheContainersSysctls(t *testing.T) {
+	needsRoot(t, "a network namespace of the container's own")
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skipf("needs ss(8) (Debian iproute2): %v", err)
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(func(s *specs.Spec) {
+		s.Process.Env = []string{"RUNW_LISTEN=[::]:8080,:8080"}
+		s.Linux = &specs.Linux{
+			Namespaces: []specs.LinuxNamespace{{Type: specs.NetworkNamespace}},
+			Sysctl:     map[string]string{"net.ipv6.bindv6only": "1", "net.core.somaxconn": "256"},
+		}
+	})
+	r.mustRun("create", "--bundle", b.dir, "sysctl-listen")
+	st, res, ok := r.state("sysctl-listen")
+	if !ok {
+		t.Fatalf("state: %v", res)
+	}
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(st.Pid), "-n", "ss", "-Hltn").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ss in the container's network: %v %s", err, out)
+	}
+	for _, local := range []string{"[::]:8080", "0.0.0.0:8080"} {
+		if !regexp.MustCompile(`(?m)^LISTEN\s+0\s+256\s+` + regexp.QuoteMeta(local) + `\s`).Match(out) {
+			t.Errorf("no listener on %s with a backlog of 256 (somaxconn):\n%s", local, out)
+		}
+	}
+	r.mustRun("delete", "--force", "sysctl-listen")
+}

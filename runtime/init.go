@@ -128,6 +128,9 @@ func prepareGuest(cfg *initConfig, pipes initPipes) (wasi.Guest, *wasi.Cache) {
 	if err := cfg.Sandbox.loopbackUp(); err != nil {
 		fail(err)
 	}
+	if err := cfg.Sandbox.applySysctls(true); err != nil {
+		fail(err)
+	}
 	if err := copyUpAll(cfg.Plan); err != nil {
 		fail(err)
 	}

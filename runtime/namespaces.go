@@ -473,10 +473,28 @@ func (sb *Sandbox) applyNamespaces() error {
 			}
 		}
 	}
+	return sb.applySysctls(false)
+}
+
+// applySysctls writes linux.sysctl's keys of the network namespace (net)
+// or of the others. The network's are written before runw binds the
+// guest's listeners (prepareGuest), so that those follow the container's
+// own net.core.somaxconn and net.ipv6.bindv6only as a native server's
+// do: written after, a [::]:8080 listener was dual-stack under
+// bindv6only=1 and refused a 0.0.0.0:8080 beside it. /proc/sys/net is
+// the writer's network namespace whichever proc it is read through, so
+// the host's /proc, still the init's then, reaches the container's.
+func (sb *Sandbox) applySysctls(net bool) error {
+	if sb.Joined {
+		return nil
+	}
 	for key, value := range sb.Sysctl {
 		owner, ok := spec.SysctlNamespace(key)
 		if !ok {
 			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+		}
+		if (owner == specs.NetworkNamespace) != net {
+			continue
 		}
 		if !sb.has(owner) {
 			return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q field", key, owner)
