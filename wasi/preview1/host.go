@@ -182,7 +182,7 @@ func New(cfg Config) (*Host, error) {
 			h.Close()
 			return nil, &ListenError{err}
 		}
-		goNoDelay(cfg.Go, fd, typ)
+		noDelay(fd, typ)
 		// NONBLOCK, as wasmtime's tcplisten gave it: Go's os.NewFile
 		// then treats the listener as pollable and parks Accept in its
 		// netpoller, where a blocking accept would stop every goroutine
@@ -194,7 +194,7 @@ func New(cfg Config) (*Host, error) {
 	// The descriptors the caller preserved come last, in its order.
 	for i, fd := range cfg.Inherited {
 		unix.CloseOnExec(fd)
-		e, listener, err := inheritedEntry(fd, cfg.Net, cfg.Go)
+		e, listener, err := inheritedEntry(fd, cfg.Net)
 		if err != nil {
 			h.Close()
 			return nil, &InheritError{Index: i, Err: err}

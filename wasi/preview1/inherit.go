@@ -39,7 +39,7 @@ func (e *InheritError) Unwrap() error { return e.Err }
 // allows. A directory is refused: the guest's files are what the mounts
 // grant, resolved inside them, and a directory descriptor from outside
 // would be a way around every mount.
-func inheritedEntry(fd int, n Network, goGuest bool) (e *fdEntry, listener bool, err error) {
+func inheritedEntry(fd int, n Network) (e *fdEntry, listener bool, err error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, false, fmt.Errorf("fstat: %w", err)
@@ -48,7 +48,7 @@ func inheritedEntry(fd int, n Network, goGuest bool) (e *fdEntry, listener bool,
 	case unix.S_IFDIR:
 		return nil, false, fmt.Errorf("a directory: the guest is granted directories by mounts, not descriptors")
 	case unix.S_IFSOCK:
-		return inheritedSocket(fd, n, goGuest)
+		return inheritedSocket(fd, n)
 	}
 	return inheritedStream(fd), false, nil
 }
@@ -78,7 +78,7 @@ func inheritedStream(fd int) *fdEntry {
 // every goroutine of the single-threaded guest. Any other socket (a Unix
 // socket) is a stream to read and write, and may not be listening:
 // preview1 cannot accept on it.
-func inheritedSocket(fd int, n Network, goGuest bool) (*fdEntry, bool, error) {
+func inheritedSocket(fd int, n Network) (*fdEntry, bool, error) {
 	family, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {
 		return nil, false, fmt.Errorf("a socket whose family is not known: %w", err)
@@ -130,7 +130,7 @@ func inheritedSocket(fd int, n Network, goGuest bool) (*fdEntry, bool, error) {
 		return nil, false, fmt.Errorf("fcntl: %w", err)
 	}
 	if accepting != 0 {
-		goNoDelay(goGuest, fd, typ)
+		noDelay(fd, typ)
 	}
 	return sockEntry(fd, family, typ, flags), listener, nil
 }

@@ -138,7 +138,7 @@ func (h *Host) sockOpen(m memory, a []arg) Errno {
 	if err != nil {
 		return toErrno(err)
 	}
-	goNoDelay(h.goGuest, fd, typ)
+	noDelay(fd, typ)
 	id, errno := h.fds.add(sockEntry(fd, family, typ, 0))
 	if errno != 0 {
 		unix.Close(fd)
