@@ -1407,4 +1407,23 @@ func TestListenersFollowTheContainersSysctls(t *testing.T) {
 		}
 	}
 	r.mustRun("delete", "--force", "sysctl-listen")
+
+	// Where the caller's /proc/sys is read-only (runw nested in a
+	// container), the sysctls are written as before, through the
+	// container's own /proc, and the container runs: writing them early
+	// through the caller's made its create fail. (Its listeners are then
+	// bound before the sysctls, as before: one listener here.)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skipf("needs unshare(1): %v", err)
+	}
+	b.edit(func(s *specs.Spec) {
+		s.Process.Args = []string{"/probe.wasm", "echo", "ran"}
+		s.Process.Env = []string{"RUNW_LISTEN=:8080"}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.MountNamespace}, specs.LinuxNamespace{Type: specs.PIDNamespace})
+	})
+	script := `mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"`
+	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "sh", "-c", script, "sh", r.binary()}, r.argv("run", "-b", b.dir, "sysctl-roproc")...)...)
+	if out, err := cmd.CombinedOutput(); err != nil || string(out) != "ran\n" {
+		t.Errorf("run under a read-only /proc/sys: %v, %q; want \"ran\"", err, out)
+	}
 }

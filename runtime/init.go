@@ -128,9 +128,7 @@ func prepareGuest(cfg *initConfig, pipes initPipes) (wasi.Guest, *wasi.Cache) {
 	if err := cfg.Sandbox.loopbackUp(); err != nil {
 		fail(err)
 	}
-	if err := cfg.Sandbox.applySysctls(true); err != nil {
-		fail(err)
-	}
+	cfg.Sandbox.applyNetSysctls()
 	if err := copyUpAll(cfg.Plan); err != nil {
 		fail(err)
 	}

@@ -473,28 +473,40 @@ func (sb *Sandbox) applyNamespaces() error {
 			}
 		}
 	}
-	return sb.applySysctls(false)
+	return sb.writeSysctls(sb.Sysctl)
 }
 
-// applySysctls writes linux.sysctl's keys of the network namespace (net)
-// or of the others. The network's are written before runw binds the
-// guest's listeners (prepareGuest), so that those follow the container's
-// own net.core.somaxconn and net.ipv6.bindv6only as a native server's
-// do: written after, a [::]:8080 listener was dual-stack under
-// bindv6only=1 and refused a 0.0.0.0:8080 beside it. /proc/sys/net is
-// the writer's network namespace whichever proc it is read through, so
-// the host's /proc, still the init's then, reaches the container's.
-func (sb *Sandbox) applySysctls(net bool) error {
+// applyNetSysctls writes linux.sysctl's keys of the network namespace
+// before runw binds the guest's listeners (prepareGuest), so that those
+// follow the container's own net.core.somaxconn and net.ipv6.bindv6only
+// as a native server's do: written after, a [::]:8080 listener was
+// dual-stack under bindv6only=1 and refused a 0.0.0.0:8080 beside it.
+// /proc/sys/net is the writer's network namespace whichever proc it is
+// read through, so the caller's /proc, still the init's then, reaches
+// the container's. That /proc may be read-only (runw nested in a
+// container whose /proc/sys is, as docker's and podman's are): then
+// this writes nothing and reports nothing; applyNamespaces writes every
+// key again through the container's own /proc, and reports what fails.
+func (sb *Sandbox) applyNetSysctls() {
 	if sb.Joined {
-		return nil
+		return
 	}
+	net := make(map[string]string)
 	for key, value := range sb.Sysctl {
+		if owner, ok := spec.SysctlNamespace(key); ok && owner == specs.NetworkNamespace {
+			net[key] = value
+		}
+	}
+	_ = sb.writeSysctls(net)
+}
+
+// writeSysctls writes sysctls, each key only in a namespace of the
+// container's own, and fails on the first it cannot write.
+func (sb *Sandbox) writeSysctls(sysctls map[string]string) error {
+	for key, value := range sysctls {
 		owner, ok := spec.SysctlNamespace(key)
 		if !ok {
 			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
-		}
-		if (owner == specs.NetworkNamespace) != net {
-			continue
 		}
 		if !sb.has(owner) {
 			return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q field", key, owner)
