@@ -85,19 +85,16 @@ func (h *Host) sockGetaddrinfo(m memory, a []arg) Errno {
 	if maxLen < 1 {
 		return ErrnoAiMemory
 	}
-	// A node of length 0 is getaddrinfo's NULL (the loopback, or the
-	// wildcard with AI_PASSIVE); one given but empty before its NUL
-	// ("\x00", how wasmedge_wasi_socket passes "") is the name "", which
-	// names no host: glibc answers EAI_NONAME, and so does WasmEdge,
-	// which passes it on.
-	nodeGiven := u32(a[1]) > 0
+	// A node empty before its NUL is getaddrinfo's NULL node (the
+	// loopback, or the wildcard with AI_PASSIVE), whether of length 0 or
+	// given as "\x00": stealthrocket/net's getaddrinfo build sends
+	// Listen(":8080")'s empty host so, with AI_PASSIVE, and listens on
+	// the answer. WasmEdge passes "\x00" to glibc as the name "", which
+	// glibc refuses (EAI_NONAME), so that build cannot listen there.
 	flags := binary.LittleEndian.Uint16(hints)
 	if flags&^(aiPassive|aiCanonname|aiNumerichost|aiNumericserv|aiV4mapped|aiAll|aiAddrconfig) != 0 ||
-		(flags&aiCanonname != 0 && !nodeGiven) {
+		(flags&aiCanonname != 0 && node == "") {
 		return ErrnoAiBadflag
-	}
-	if nodeGiven && node == "" {
-		return ErrnoAiNoname
 	}
 	q := netdns.Query{
 		Node: node, Service: service,
