@@ -129,10 +129,12 @@ func inheritedSocket(fd int, n Network) (*fdEntry, bool, error) {
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl|unix.O_NONBLOCK); err != nil {
 		return nil, false, fmt.Errorf("fcntl: %w", err)
 	}
-	if accepting != 0 {
-		noDelay(fd, typ)
-	}
-	return sockEntry(fd, family, typ, flags), listener, nil
+	e := sockEntry(fd, family, typ, flags)
+	// The listener is the caller's too (a socket unit's, a supervisor's),
+	// and keeps its options as runc leaves a preserved descriptor: the
+	// connections it gives the guest get TCP_NODELAY instead (noDelay).
+	e.noDelayAccepted = accepting != 0 && typ == unix.SOCK_STREAM
+	return e, listener, nil
 }
 
 // checkableUnderNarrowing refuses, under a narrowed grant (.listen or

@@ -104,6 +104,17 @@ func TestInheritedDescriptors(t *testing.T) {
 	if errno := functions[lookup("sock_accept", "iii")].body(h, m, []arg{{lo: 5}, {lo: 0}, {lo: 100}}); errno != 0 {
 		t.Fatalf("sock_accept on the inherited listener: errno %d", errno)
 	}
+	// The connection has TCP_NODELAY, as every guest's TCP socket; the
+	// listener, the caller's too, keeps its options: it was set there,
+	// and stayed so after the container for the caller's own accepts.
+	if ae, errno := h.fds.get(int32(binary.LittleEndian.Uint32(m[100:]))); errno != 0 {
+		t.Errorf("the accepted connection: errno %d", errno)
+	} else if v, err := unix.GetsockoptInt(ae.hostFd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v != 1 {
+		t.Errorf("the connection the preserved listener gave: TCP_NODELAY %d (%v), want 1", v, err)
+	}
+	if v, err := unix.GetsockoptInt(lfd, unix.IPPROTO_TCP, unix.TCP_NODELAY); err != nil || v != 0 {
+		t.Errorf("the caller's preserved listener: TCP_NODELAY %d (%v), want 0 (left as it was)", v, err)
+	}
 	e, _ = h.fds.get(6)
 	if e == nil || e.read || !e.write || e.rightsBase&rightFdRead != 0 {
 		t.Errorf("fd 6 (a pipe's write end): %+v, want write only", e)

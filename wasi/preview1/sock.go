@@ -43,8 +43,9 @@ func sockEntry(fd, family, typ int, flags uint16) *fdEntry {
 // write them at once) waited for the peer's delayed ACK: about 40 ms a
 // request on a kept-alive connection (a hyper server on the fork served
 // 444 kept-alive requests a second against 7,552 on new connections).
-// Set on the listening or the new socket only: Linux copies it to each
-// connection accept gives.
+// Set on runw's listeners and the new socket only: Linux copies it to
+// each connection accept gives. A preserved listener is the caller's
+// too and is left as it is; each connection it gives is set instead.
 func noDelay(fd, typ int) {
 	if typ == unix.SOCK_STREAM {
 		_ = unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
@@ -217,6 +218,9 @@ func (h *Host) accept(m memory, fd int32, flags uint16, out uint32) Errno {
 	typ := unix.SOCK_STREAM
 	if e.filetype == filetypeSocketDgram {
 		typ = unix.SOCK_DGRAM
+	}
+	if e.noDelayAccepted {
+		noDelay(nfd, typ)
 	}
 	ne := sockEntry(nfd, e.family, typ, flags)
 	// Linux's accepted socket inherits the listener's SO_RCVTIMEO,

@@ -71,6 +71,10 @@ type fdEntry struct {
 	// pending is a socket's error that came after part of a transfer,
 	// for its next read or write (untilAll).
 	pending Errno
+	// noDelayAccepted says each connection this listener accepts gets
+	// TCP_NODELAY: a preserved listener, whose own options are the
+	// caller's (inheritedSocket).
+	noDelayAccepted bool
 }
 
 // pendingFor is where untilAll keeps an error for e's next transfer: a
