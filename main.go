@@ -266,14 +266,23 @@ func newRuntime(c *cli.Context) (*runtime.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Absolute, as the root: create records it for the container's
+	// later execs, which may run from anywhere.
+	cacheDir := c.String("cache-dir")
+	if cacheDir != "" {
+		if cacheDir, err = filepath.Abs(cacheDir); err != nil {
+			return nil, err
+		}
+	}
 	return runtime.New(runtime.Options{
 		Root:       root,
 		StickyRoot: !c.IsSet("root") && root != state.DefaultRoot,
-		CacheDir:   c.String("cache-dir"),
-		// Set by the flag or RUNW_CACHE_DIR: exec otherwise takes the
+		CacheDir:   cacheDir,
+		// Set by the flag or the environment: exec otherwise takes the
 		// cache its container was created with.
 		CacheDirSet: c.IsSet("cache-dir"),
 		CacheMax:    c.Int64("cache-max"),
+		CacheMaxSet: c.IsSet("cache-max"),
 		LogPath:     c.String("log"),
 		LogFormat:   c.String("log-format"),
 		Debug:       c.Bool("debug"),

@@ -557,7 +557,8 @@ func TestAbortedCreateIdCanBeReused(t *testing.T) {
 // with. CRI-O runs create with its monitor_env (RUNW_CACHE_DIR) but a
 // streaming exec (kubectl exec) from its own process: that exec compiled
 // the module again, for seconds, into the default cache. Given one, exec
-// uses its own.
+// uses its own. A cache named by a relative path is the one create
+// meant, wherever exec runs.
 func TestExecUsesTheCacheOfItsCreate(t *testing.T) {
 	needsRoot(t, "the default cache is root's")
 	r := newRunw(t)
@@ -575,7 +576,20 @@ func TestExecUsesTheCacheOfItsCreate(t *testing.T) {
 		// Where a runw with this fault compiled it.
 		exec.Command(runwBin, "--cache-dir", "/var/lib/runw/cache", "cache", "rm", key).Run()
 	})
-	r.mustRun("create", "--bundle", b.dir, "execcache")
+	// Named relative to create's working directory. (Its output to a
+	// file: the created init holds it open.)
+	create := exec.Command(runwBin, "--root", r.root, "--cache-dir", filepath.Base(r.cache), "create", "--bundle", b.dir, "execcache")
+	create.Dir = filepath.Dir(r.cache)
+	createOut, err := os.CreateTemp(r.out, "create-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer createOut.Close()
+	create.Stdout, create.Stderr = createOut, createOut
+	if err := create.Run(); err != nil {
+		data, _ := os.ReadFile(createOut.Name())
+		t.Fatalf("create with a relative --cache-dir: %v %s", err, data)
+	}
 	r.mustRun("start", "execcache")
 
 	var env []string
@@ -588,15 +602,18 @@ func TestExecUsesTheCacheOfItsCreate(t *testing.T) {
 		t.Helper()
 		log := filepath.Join(t.TempDir(), "log")
 		cmd := exec.Command(runwBin, append(append([]string{"--root", r.root, "--debug", "--log", log}, global...), "exec", "execcache", "/other.wat")...)
-		cmd.Env = env
+		cmd.Env, cmd.Dir = env, t.TempDir()
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("exec %s: %v %s", what, err, out)
 		}
 		data, _ := os.ReadFile(log)
 		return string(data)
 	}
-	if log := execIn("with neither --cache-dir nor RUNW_CACHE_DIR", env); strings.Contains(log, "cache miss") {
+	if log := execIn("with neither --cache-dir nor RUNW_CACHE_DIR", env); strings.Contains(strings.ToLower(log), "compil") {
 		t.Errorf("exec with no cache named compiled the module that create's cache holds:\n%s", log)
+	}
+	if out, _ := exec.Command(runwBin, "--cache-dir", "/var/lib/runw/cache", "cache", "ls").CombinedOutput(); strings.Contains(string(out), key) {
+		t.Errorf("exec with no cache named stored the module in the default cache")
 	}
 	// Named, exec's own cache is used: the module is compiled into it.
 	for _, c := range []struct {

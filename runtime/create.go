@@ -105,7 +105,7 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
-	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath, r.opts.CacheDir)
+	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath, recordedCache{Dir: r.opts.CacheDir, Max: r.opts.CacheMax})
 	if err != nil {
 		return nil, err
 	}
@@ -474,7 +474,7 @@ func (r *Runtime) spawnContainerInit(h *state.Handle, b *spec.Bundle, cfg initCo
 }
 
 // saveContainer writes state.json for the container whose init is pid.
-func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath, cacheDir string) (*state.Container, error) {
+func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath string, cache recordedCache) (*state.Container, error) {
 	start, err := state.ProcessStartTime(pid)
 	if err != nil {
 		return nil, fmt.Errorf("container init exited early: %w", err)
@@ -489,7 +489,7 @@ func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath, 
 		InitPid:       pid,
 		InitStartTime: start,
 		CgroupPath:    cgPath,
-		Extra:         recordOf(b, cacheDir),
+		Extra:         recordOf(b, cache),
 	}
 	if err := h.Save(c); err != nil {
 		return nil, err

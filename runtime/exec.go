@@ -251,16 +251,23 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	return foreground(cmd, master), nil
 }
 
-// execCache makes the cache create used exec's own, unless exec was given
-// one (Options.CacheDirSet). An engine sets runw's cache for the commands
-// its monitor runs (CRI-O's monitor_env, a containerd shim's
-// environment), but a streaming exec (kubectl exec under CRI-O) runs runw
-// from the engine's own process: it compiled the module again, for
-// seconds, into the default cache, which the node's cache settings (its
-// place, its bound) never named.
+// execCache makes the cache create used (its directory, its bound) exec's
+// own, unless exec was given them (Options.CacheDirSet, CacheMaxSet). An
+// engine sets runw's cache for the commands its monitor runs (CRI-O's
+// monitor_env, a containerd shim's environment), but a streaming exec
+// (kubectl exec under CRI-O) runs runw from the engine's own process: it
+// compiled the module again, for seconds, into the default cache, which
+// the node's cache settings (its place, its bound) never named.
 func (r *Runtime) execCache(c *state.Container) {
-	if dir := recordOfContainer(c).CacheDir; dir != nil && !r.opts.CacheDirSet {
-		r.opts.CacheDir = *dir
+	rec := recordOfContainer(c).Cache
+	if rec == nil {
+		return
+	}
+	if !r.opts.CacheDirSet {
+		r.opts.CacheDir = rec.Dir
+	}
+	if !r.opts.CacheMaxSet {
+		r.opts.CacheMax = rec.Max
 	}
 }
 

@@ -77,15 +77,21 @@ type record struct {
 	// own, as create found it (spec.Bundle.OwnNetwork; nil: a container
 	// of an older runw, whose exec judges the namespace again).
 	OwnNetwork *bool `json:"ownNetwork,omitempty"`
-	// CacheDir is the compiled-module cache create used ("": none; nil:
-	// a container of an older runw), which exec uses unless told
-	// otherwise (execCache).
-	CacheDir *string `json:"cacheDir,omitempty"`
+	// Cache is the compiled-module cache create used (nil: a container
+	// of an older runw), which exec uses unless told otherwise
+	// (execCache).
+	Cache *recordedCache `json:"cache,omitempty"`
 }
 
-// recordOf returns the record of b, created with the cache cacheDir, as
+// recordedCache is a cache's directory ("": none) and bound.
+type recordedCache struct {
+	Dir string `json:"dir"`
+	Max int64  `json:"max"`
+}
+
+// recordOf returns the record of b, created with cache, as
 // state.Container.Extra.
-func recordOf(b *spec.Bundle, cacheDir string) json.RawMessage {
+func recordOf(b *spec.Bundle, cache recordedCache) json.RawMessage {
 	var r record
 	if h := b.Spec.Hooks; h != nil {
 		r.laterHooks = laterHooks{StartContainer: h.StartContainer, Poststart: h.Poststart, Poststop: h.Poststop}
@@ -102,7 +108,7 @@ func recordOf(b *spec.Bundle, cacheDir string) json.RawMessage {
 	// One JSON value, as spec.Load decoded it.
 	r.Config = b.Config
 	r.OwnNetwork = b.OwnNetwork
-	r.CacheDir = &cacheDir
+	r.Cache = &cache
 	data, _ := json.Marshal(r)
 	return data
 }

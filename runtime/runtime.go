@@ -16,10 +16,11 @@ type Options struct {
 	StickyRoot bool
 	// CacheDir holds compiled modules; "" disables the cache.
 	CacheDir string
-	// CacheDirSet says CacheDir was given (--cache-dir, RUNW_CACHE_DIR)
-	// rather than defaulted: exec then uses it, and otherwise the cache
-	// create used (execCache).
-	CacheDirSet bool
+	// CacheDirSet and CacheMaxSet say CacheDir and CacheMax were given
+	// (--cache-dir, RUNW_CACHE_DIR; --cache-max, RUNW_CACHE_MAX) rather
+	// than defaulted: exec then uses them, and otherwise those create
+	// used (execCache).
+	CacheDirSet, CacheMaxSet bool
 	// CacheMax bounds the cache in bytes (0: wasi.DefaultCacheMax).
 	CacheMax int64
 	// LogPath and LogFormat are forwarded to the init so that its errors
