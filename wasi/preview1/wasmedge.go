@@ -170,9 +170,13 @@ func (h *Host) sockBind(m memory, a []arg) Errno {
 	}
 	if !h.mayBind(ap) {
 		if addressed(e) {
-			// A socket that has an address is refused by the kernel
-			// whatever the address asked (EINVAL): answer as it would,
-			// the grant having nothing left to guard.
+			// A socket that has an address may not take another:
+			// the kernel refuses one it could otherwise bind with
+			// EINVAL (an address not of this host, or a port its
+			// caller may not bind, it refuses first, as
+			// EADDRNOTAVAIL or EACCES). runw answers EINVAL for any:
+			// the grant has nothing left to guard, and telling which
+			// would try the address for a guest the grant refuses.
 			return ErrnoInval
 		}
 		return ErrnoAcces
