@@ -409,8 +409,8 @@ var execFlags = []cli.Flag{
 	&cli.StringFlag{Name: "process", Aliases: []string{"p"}, Usage: "specs.Process JSON file"},
 	&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "do not wait for the process"},
 	&cli.StringFlag{Name: "pid-file", Usage: "write the process's pid here"},
-	&cli.StringFlag{Name: "process-label", Usage: "accepted for runc compatibility"},
-	&cli.StringFlag{Name: "apparmor", Usage: "accepted for runc compatibility"},
+	&cli.StringFlag{Name: "process-label", Usage: "the process's SELinux label (refused on a host without SELinux, as by runc)"},
+	&cli.StringFlag{Name: "apparmor", Usage: "the process's AppArmor profile (refused on a host without AppArmor, as by runc)"},
 	&cli.BoolFlag{Name: "no-new-privs", Usage: "accepted; a wasm guest cannot gain privileges"},
 	&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "accepted; a wasm guest has no capabilities"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional descriptors (3 to 2+N) to the process; their numbers in the guest are in RUNW_PRESERVED_FDS"},
@@ -809,6 +809,8 @@ func execAction(c *cli.Context) error {
 		User:          c.String("user"),
 		Gids:          c.Int64Slice("additional-gids"),
 		PreserveFDs:   c.Int("preserve-fds"),
+		Apparmor:      c.String("apparmor"),
+		ProcessLabel:  c.String("process-label"),
 	})
 	if err != nil {
 		return execFailed(err)

@@ -634,3 +634,28 @@ func TestExecUsesTheCacheOfItsCreate(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "execcache")
 }
+
+// TestExecSecurityFlagsAreJudged: exec's --apparmor and --process-label
+// are the process's profile and label, refused on a host without the
+// module as the same values in --process's file are, in runc's words. They
+// were accepted and dropped: the process ran unconfined without a word.
+func TestExecSecurityFlagsAreJudged(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	bg, _ := runInBackground(t, r, b, "execlsm")
+	for _, c := range []struct{ flag, module, want string }{
+		{"--apparmor", "/sys/module/apparmor/parameters/enabled", "apparmor failed to apply profile"},
+		{"--process-label", "/sys/fs/selinux/enforce", "selinux label is specified in config, but selinux is disabled or not supported"},
+	} {
+		if _, err := os.Stat(c.module); err == nil {
+			t.Logf("%s: the host has the module (%s); runw would run the process", c.flag, c.module)
+			continue
+		}
+		res := r.run("exec", c.flag, "runw-test", "execlsm", "/probe.wasm", "echo", "ran")
+		if res.code != 255 || !strings.Contains(res.stderr, c.want) || res.stdout != "" {
+			t.Errorf("exec %s on a host without the module: %v, want exit 255 %q", c.flag, res, c.want)
+		}
+	}
+	r.killRun(t, bg, "execlsm", 30*time.Second)
+}

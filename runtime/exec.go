@@ -39,6 +39,10 @@ type ExecOptions struct {
 	// the kernel lets it open through its grants.
 	User string
 	Gids []int64
+	// Apparmor and ProcessLabel are --apparmor and --process-label: the
+	// process's profile and label, judged as process.json's are (a host
+	// without the module refuses them, as runc does).
+	Apparmor, ProcessLabel string
 	// PreserveFDs passes the caller's descriptors 3 to 3+PreserveFDs-1
 	// to the process, as create does (preserve.go); preserved are their
 	// numbers, checked before anything else is opened.
@@ -477,6 +481,12 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		p.Cwd = o.Cwd
 	}
 	p.Terminal = o.Tty
+	if o.Apparmor != "" {
+		p.ApparmorProfile = o.Apparmor
+	}
+	if o.ProcessLabel != "" {
+		p.SelinuxLabel = o.ProcessLabel
+	}
 	if o.User != "" {
 		ids := strings.Split(o.User, ":")
 		if len(ids) > 2 {
