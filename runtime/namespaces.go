@@ -473,7 +473,7 @@ func (sb *Sandbox) applyNamespaces() error {
 			}
 		}
 	}
-	return sb.writeSysctls(sb.Sysctl)
+	return sb.writeSysctls(!sb.netSysctlsWritten, true)
 }
 
 // applyNetSysctls writes linux.sysctl's keys of the network namespace
@@ -485,28 +485,27 @@ func (sb *Sandbox) applyNamespaces() error {
 // read through, so the caller's /proc, still the init's then, reaches
 // the container's. That /proc may be read-only (runw nested in a
 // container whose /proc/sys is, as docker's and podman's are): then
-// this writes nothing and reports nothing; applyNamespaces writes every
-// key again through the container's own /proc, and reports what fails.
+// this reports nothing, and applyNamespaces writes the network's keys
+// (again, where some were written) through the container's own /proc
+// with the others, and reports what fails.
 func (sb *Sandbox) applyNetSysctls() {
-	if sb.Joined {
+	if sb.Joined || len(sb.Sysctl) == 0 {
 		return
 	}
-	net := make(map[string]string)
-	for key, value := range sb.Sysctl {
-		if owner, ok := spec.SysctlNamespace(key); ok && owner == specs.NetworkNamespace {
-			net[key] = value
-		}
-	}
-	_ = sb.writeSysctls(net)
+	sb.netSysctlsWritten = sb.writeSysctls(true, false) == nil
 }
 
-// writeSysctls writes sysctls, each key only in a namespace of the
+// writeSysctls writes linux.sysctl's keys of the network namespace (net)
+// and of the others (others), each key only in a namespace of the
 // container's own, and fails on the first it cannot write.
-func (sb *Sandbox) writeSysctls(sysctls map[string]string) error {
-	for key, value := range sysctls {
+func (sb *Sandbox) writeSysctls(net, others bool) error {
+	for key, value := range sb.Sysctl {
 		owner, ok := spec.SysctlNamespace(key)
 		if !ok {
 			return fmt.Errorf("sysctl %q is not in a separate kernel namespace", key)
+		}
+		if isNet := owner == specs.NetworkNamespace; isNet && !net || !isNet && !others {
+			continue
 		}
 		if !sb.has(owner) {
 			return fmt.Errorf("sysctl %q is not allowed as it conflicts with the OCI %q field", key, owner)

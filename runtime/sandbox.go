@@ -57,6 +57,10 @@ type Sandbox struct {
 	// procIsOurs says /proc shows the init's own pid namespace (set by
 	// mountProc, never sent).
 	procIsOurs bool
+	// netSysctlsWritten says applyNetSysctls wrote the network
+	// namespace's keys of Sysctl, which applyNamespaces then leaves
+	// (never sent).
+	netSysctlsWritten bool
 	// TakeRoot, when set (never sent), is given a copy of the container's
 	// root with the grants bound in it, made during the pivot
 	// (guestRootCopy): a component's "/".

@@ -133,7 +133,7 @@ func inheritedSocket(fd int, n Network) (*fdEntry, bool, error) {
 	// The listener is the caller's too (a socket unit's, a supervisor's),
 	// and keeps its options as runc leaves a preserved descriptor: the
 	// connections it gives the guest get TCP_NODELAY instead (noDelay).
-	e.noDelayAccepted = accepting != 0 && typ == unix.SOCK_STREAM
+	e.noDelayAccepted = accepting != 0
 	return e, listener, nil
 }
 
