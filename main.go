@@ -336,7 +336,7 @@ var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "console-socket", Usage: "AF_UNIX socket that receives the pty master"},
 	&cli.StringFlag{Name: "pidfd-socket", Usage: "AF_UNIX socket that receives a pidfd of the init"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional descriptors (3 to 2+N) to the process; their numbers in the guest are in RUNW_PRESERVED_FDS"},
-	&cli.BoolFlag{Name: "no-pivot", Usage: "keep the host's root in the container's mount namespace (a rootfs on an initramfs cannot be pivoted into)"},
+	&cli.BoolFlag{Name: "no-pivot", Usage: "make the rootfs the root by moving it over / and chrooting, not by pivot_root (for a host root on a ramdisk)"},
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted; runw makes no session keyring"},
 }
 

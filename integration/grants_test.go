@@ -529,13 +529,19 @@ func TestContainerRootIsTheRootfs(t *testing.T) {
 	}
 	r.mustRun("delete", "--force", "linked")
 
-	// --no-pivot keeps the host's root, as runc's does; an image whose
-	// /proc is a file cannot be pivoted into and fails create, as under
-	// runc, rather than leave engines the host's root.
+	// --no-pivot makes the rootfs the init's root all the same, moved
+	// over "/" and chrooted into, as runc's does: the host's root left
+	// there was what podman cp and top took for the container's.
 	r.mustRun("run", "-d", "--no-pivot", "-b", b2.dir, "nopivot")
 	st, _, _ = r.state("nopivot")
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d/root/etc/hostname", st.Pid)); err != nil {
-		t.Errorf("--no-pivot: the init's root is not the host's: %v", err)
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/root/etc/hostname", st.Pid)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("--no-pivot: the init's root holds the host's /etc/hostname: %v", err)
+	}
+	if got, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/etc/x", st.Pid)); err != nil || string(got) != "in the volume" {
+		t.Errorf("--no-pivot: the container's /etc/x %q %v", got, err)
+	}
+	if res := r.mustRun("exec", "nopivot", "/probe.wasm", "cat", "/data/x"); res.stdout != "in the volume" {
+		t.Errorf("--no-pivot: exec reading the mount: %v", res)
 	}
 	r.mustRun("delete", "--force", "nopivot")
 	os.Remove(filepath.Join(b2.rootfs, "proc"))
@@ -1593,7 +1599,7 @@ func TestReadOnlyPathsAreReadOnly(t *testing.T) {
 			continue
 		}
 		// runw exec: the read-only paths of create, in the container's
-		// root (pivoted) and by the host's (--no-pivot).
+		// root, pivoted into or moved over "/" (--no-pivot).
 		b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/probe.wasm", "sleep", "30s"} })
 		for _, pivot := range []bool{true, false} {
 			id := fmt.Sprintf("readonly-exec-%v", pivot)

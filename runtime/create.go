@@ -398,11 +398,10 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err := plan.MakeCwd(b.Spec.Process.Cwd); err != nil {
 		return initConfig{}, err
 	}
-	if !noPivot {
-		if sandbox.Pivot, err = pivotPlan(plan, sandbox); err != nil {
-			return initConfig{}, err
-		}
+	if sandbox.Pivot, err = pivotPlan(plan, sandbox); err != nil {
+		return initConfig{}, err
 	}
+	sandbox.NoPivot = noPivot
 	if err := plan.CheckRestrictable(sandbox.Pivot); err != nil {
 		return initConfig{}, err
 	}

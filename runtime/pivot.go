@@ -37,7 +37,8 @@ import (
 // directories, even in its own namespace.
 
 // pivotPlan says whether the init gets the container's root: it does when
-// it makes its own mount namespace (and create's --no-pivot is not given).
+// it makes its own mount namespace (create's --no-pivot changes only how:
+// Sandbox.NoPivot).
 // The rootfs then needs a /proc directory for the init's /proc, which is
 // made, as runc makes it; a rootfs where it cannot be (an image whose /proc
 // is a file) fails create, as under runc, rather than leave engines the
@@ -72,9 +73,11 @@ func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 }
 
 // pivotIntoRootfs binds the plan's grants into its rootfs and makes the
-// rootfs the root of the init's mount namespace. takeRoot, when not nil,
-// is given guestRootCopy's copy once the grants are bound.
-func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, tree int) error) error {
+// rootfs the root of the init's mount namespace: by pivot_root, or with
+// move (create's --no-pivot) by moving it over "/" and chrooting there.
+// takeRoot, when not nil, is given guestRootCopy's copy once the grants
+// are bound.
+func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, tree int) error, move bool) error {
 	rootfs := plan.Preopens[0].HostPath
 	// Nothing mounted here may reach the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -133,18 +136,45 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 	if err := unix.Chdir(rootfs); err != nil {
 		return fmt.Errorf("chdir to the rootfs: %w", err)
 	}
-	// runc's way: the old root is stacked under the new one, then
-	// detached; nothing of the host's tree stays reachable by path.
-	if err := unix.PivotRoot(".", "."); err != nil {
-		return fmt.Errorf("pivot_root: %w", err)
-	}
-	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-		return fmt.Errorf("detach the host's root: %w", err)
+	if move {
+		if err := moveRoot(); err != nil {
+			return err
+		}
+	} else {
+		// runc's way: the old root is stacked under the new one, then
+		// detached; nothing of the host's tree stays reachable by path.
+		if err := unix.PivotRoot(".", "."); err != nil {
+			return fmt.Errorf("pivot_root: %w", err)
+		}
+		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+			return fmt.Errorf("detach the host's root: %w", err)
+		}
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir to the new root: %w", err)
 	}
 	logDebugf("init: the rootfs is the root of the init's mount namespace")
+	return nil
+}
+
+// moveRoot makes the working directory, the rootfs, the root: moved over
+// "/" and chrooted into, runc's --no-pivot (msMoveRoot), for a host whose
+// root pivot_root refuses (an initramfs). The attack this stops: with the
+// host's root kept there, engines that look at the container through its
+// init (podman cp and top, /proc/<pid>/root) took the host's tree for the
+// container's, and `podman cp file c:/etc/x` wrote the host's /etc/x.
+// The host's tree stays under the moved mount, out of reach by path; a
+// process joining the namespace (runw exec) starts at the mount on top of
+// its root, the rootfs, as setns(2) of a mount namespace does. runc also
+// unmounts the host's proc and sysfs mounts left there, so that a native
+// process may still mount a procfs of its own; no guest mounts anything.
+func moveRoot() error {
+	if err := unix.Mount(".", "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move the rootfs over /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
 	return nil
 }
 

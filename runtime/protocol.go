@@ -399,10 +399,10 @@ func openWithin(within, rel string, shallow bool) (*os.File, error) {
 // itself cannot rename a grant's mount point). One that swapped the
 // path, once create had resolved it, for a link to /etc (rootfs/ro ->
 // /etc on the host) had an exec'd process granted the host's /etc, the
-// host path being opened as it is (TestReadOnlyPathsAreReadOnly, under
-// --no-pivot). Inside its holder the link leads to the container's own
-// /etc. What is found must be a directory or a regular
-// file, as create found it: never a device node.
+// host path being opened as it is (TestReadOnlyPathsAreReadOnly).
+// Inside its holder the link leads to the container's own /etc. What is
+// found must be a directory or a regular file, as create found it: never
+// a device node.
 func (cfg *initConfig) passWithin(h *handedOver) error {
 	for _, grants := range [][]wasi.Preopen{cfg.Plan.Preopens, cfg.Plan.Files} {
 		for i := range grants {

@@ -35,6 +35,9 @@ type Sandbox struct {
 	// the root of the init's mount namespace (pivot.go); create sets it
 	// when the init has a mount namespace of its own.
 	Pivot bool `json:"pivot,omitempty"`
+	// NoPivot (create's --no-pivot) makes it the root by a move over "/"
+	// and chroot rather than pivot_root (moveRoot).
+	NoPivot bool `json:"no_pivot,omitempty"`
 	// Trees are the grants the init attaches with move_mount rather than
 	// binds by path: in a user namespace it reaches them only through
 	// handed-over descriptors, and a bind from one of those is refused
@@ -139,7 +142,7 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		// for whatever the init opened meanwhile (Go's netpoller, made
 		// by the first os.ReadFile in applyPrivileges), which it then
 		// closed: the init died with "epollwait on fd 11 failed".
-		if err := pivotIntoRootfs(plan, sb.Trees, sb.TakeRoot); err != nil {
+		if err := pivotIntoRootfs(plan, sb.Trees, sb.TakeRoot, sb.NoPivot); err != nil {
 			return err
 		}
 	} else if sb.RootCopy && sb.TakeRoot != nil {
