@@ -143,6 +143,12 @@ func compileModuleBytes(engine *wasmtime.Engine, name string) func(wasm []byte) 
 			m.Close()
 			return nil, &RejectedError{What: "compile", Name: name, Msg: err.Error()}
 		}
+		// Refused by every create (prepareModule): not compiled into the
+		// cache as if it could run, and `runw compile` says so.
+		if sharedMemory(m) {
+			m.Close()
+			return nil, &RejectedError{What: "compile", Name: name, Msg: errSharedMemory}
+		}
 		return m, nil
 	}
 }
@@ -339,7 +345,7 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	}
 	if sharedMemory(module) {
 		host.Close()
-		return nil, fmt.Errorf("%q exports a shared memory: runw's WASI host reads only a memory that is not shared (no wasi-threads)", plan.Argv[0])
+		return nil, fmt.Errorf("%q %s", plan.Argv[0], errSharedMemory)
 	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
@@ -394,12 +400,16 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	return g, nil
 }
 
+// errSharedMemory is the refusal of a module sharedMemory finds.
+const errSharedMemory = "exports a shared memory: runw's WASI host reads only a memory that is not shared (no wasi-threads)"
+
 // sharedMemory reports whether module exports its "memory" shared. The
 // WASI host finds the guest's memory as an export of that name of the
 // kind memory, which a shared memory is not: every call that reads or
 // writes guest memory failed with EFAULT, and a guest printing a line
 // exited 21 without a word, where wasmtime's own WASI runs it. Refused
-// at create instead, in one line. Walking the exports is safe: a module
+// at its compile instead, in one line, and again at create for an
+// artifact compiled before that refusal. Walking the exports is safe: a module
 // that exports a tag, which wasmtime's C API cannot describe, was refused
 // at its compile (checkCAPITypes).
 func sharedMemory(module *wasmtime.Module) bool {
