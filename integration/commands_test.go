@@ -425,6 +425,14 @@ func TestCacheFromTheEnvironment(t *testing.T) {
 		strings.Count(strings.TrimSuffix(out, "\n"), "\n") != 0 {
 		t.Errorf("RUNW_CACHE_MAX=lots: %v %q, want it refused with one line and status 1", err, out)
 	}
+	// An empty --cache-dir turns the cache off: said so, where compile
+	// and cache failed with "cache: mkdir : no such file or directory".
+	for _, args := range [][]string{{"compile", wat}, {"cache", "ls"}, {"cache", "prune"}} {
+		out, err := exec.Command(runwBin, append([]string{"--cache-dir", ""}, args...)...).CombinedOutput()
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || string(out) != "the compiled-module cache is disabled (an empty --cache-dir or RUNW_CACHE_DIR)\n" {
+			t.Errorf("%v with an empty --cache-dir: %v %q", args, err, out)
+		}
+	}
 }
 
 // TestCompileFailsWhenTheCacheCannotKeepIt covers a cache on a full or

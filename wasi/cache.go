@@ -99,6 +99,10 @@ type Entry struct {
 // package, and only a cache check needs the table.
 var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
+// ErrCacheDisabled is OpenCache's answer for no directory: what `runw
+// compile` and `runw cache` say when --cache-dir or RUNW_CACHE_DIR is empty.
+var ErrCacheDisabled = errors.New(`the compiled-module cache is disabled (an empty --cache-dir or RUNW_CACHE_DIR)`)
+
 // OpenCache makes dir (0700) if needed and refuses a directory that others
 // could write to.
 //
@@ -109,6 +113,11 @@ var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc
 // directory in after the check (rename, RENAME_EXCHANGE) and have root
 // load the artifact they planted there: native code run by the init.
 func OpenCache(dir string, max int64) (*Cache, error) {
+	if dir == "" {
+		// An empty --cache-dir turns the cache off; made here, "mkdir :
+		// no such file or directory" said nothing of that.
+		return nil, ErrCacheDisabled
+	}
 	if max <= 0 {
 		max = DefaultCacheMax
 	}
