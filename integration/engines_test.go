@@ -484,7 +484,8 @@ func engContains(list []string, s string) bool {
 }
 
 // engRootLeftovers lists what is under a runw --root besides runw's own
-// shared, empty helper directories (".empty", ".native").
+// shared, empty helper directories (".empty", ".native") and its copies
+// of its binary (".exe").
 func engRootLeftovers(root string) []string {
 	var left []string
 	entries, _ := os.ReadDir(root)
@@ -494,6 +495,9 @@ func engRootLeftovers(root string) []string {
 			if sub, _ := os.ReadDir(p); len(sub) == 0 {
 				continue
 			}
+		}
+		if exeCopyPath(e.Name()) {
+			continue
 		}
 		left = append(left, p)
 	}

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"debug/elf"
@@ -57,6 +58,67 @@ func TestInitBinaryCannotBeOverwritten(t *testing.T) {
 		t.Fatal("host runw binary changed")
 	}
 	r.mustRun("delete", "--force", "exe")
+}
+
+// TestRunwWrittenInPlaceLeavesInitsAlone: an upgrade that writes runw's
+// binary in place (`cp new /usr/local/bin/runw`) while containers run.
+// The inits ran the host file's own pages through the read-only overlay,
+// which the kernel's "text file busy" did not guard: the new bytes became
+// their code, and each died at its next wake-up (SIGSEGV, SIGTRAP) instead
+// of serving on. They now run a copy of the binary made under the root.
+func TestRunwWrittenInPlaceLeavesInitsAlone(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "the init runs from a read-only overlay only as root")
+	installed := filepath.Join(t.TempDir(), "runw")
+	if err := copyFile(runwBin, installed); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunw(t)
+	r.bin = installed
+	b := newBundle(t, "probe", "sleep", "1h")
+	r.mustRun("create", "--bundle", b.dir, "inplace")
+	r.mustRun("start", "inplace")
+	st := r.waitStatus("inplace", "running", 5*time.Second)
+	target, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
+	t.Logf("the init runs %s", target)
+
+	// The write: what cp does to an existing file, other bytes of the
+	// same size (int3 everywhere) over the whole binary. No runw process
+	// runs the file itself now, so the kernel lets it happen.
+	fi, err := os.Stat(installed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(installed, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatalf("open the installed runw for writing: %v", err)
+	}
+	if _, err := f.WriteAt(bytes.Repeat([]byte{0xcc}, int(fi.Size())), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	// Wake the init (a signal the guest ignores runs its handler), then
+	// see it still running, and ending on SIGTERM as ever.
+	r.bin = ""
+	r.mustRun("kill", "inplace", "WINCH")
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if err := unix.Kill(st.Pid, 0); err != nil {
+			t.Fatalf("the init died after runw's binary was written in place: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s, _, _ := r.state("inplace"); s.Status != "running" {
+		t.Fatalf("after runw's binary was written in place: %s", s.Status)
+	}
+	if res := r.mustRun("exec", "inplace", "/probe.wasm", "echo", "alive"); !strings.Contains(res.stdout, "alive") {
+		t.Errorf("exec after the write: %v", res)
+	}
+	r.mustRun("kill", "inplace", "TERM")
+	r.waitStatus("inplace", "stopped", 5*time.Second)
+	r.mustRun("delete", "inplace")
+	r.assertRootEmpty()
 }
 
 // TestGuestCannotLeavePreopens tries to reach the host through a

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/state"
 )
 
 // sealedSelf returns a copy of runw's own binary that nobody can write,
@@ -20,12 +23,21 @@ import (
 // longer busy and replace runw on the host.
 //
 // First choice, as runc does since 1.2: the binary opened through a
-// private read-only overlayfs mount that is never attached anywhere. The
-// file is the host binary's inode underneath, so its pages are shared with
-// every other container (no memory per container), but any open for
-// writing through it fails with EROFS. Fallback: a sealed memfd copy.
-func sealedSelf(emptyDir string) (*os.File, error) {
-	if f, err := overlaySelf(emptyDir); err == nil {
+// private read-only overlayfs mount that is never attached anywhere. Its
+// pages are shared with every other container (no memory per container),
+// but any open for writing through it fails with EROFS. Fallback: a
+// sealed memfd copy.
+//
+// Unlike runc's init, which runs runc only until start execs the
+// container's program, runw's init runs runw's code for the container's
+// whole life. So the overlay's file is not the host binary but a copy of
+// it under the state root (exeCopy): with the host binary underneath, its
+// pages were every init's code and the kernel's "text file busy" did not
+// guard it (the running file is the overlay's), so an upgrade that wrote
+// the binary in place (`cp new /usr/local/bin/runw`) swapped the code
+// under every running container, which died of SIGSEGV.
+func sealedSelf(root string) (*os.File, error) {
+	if f, err := overlaySelf(root); err == nil {
 		return f, nil
 	} else {
 		logDebugf("read-only overlay of runw unavailable (%v): using a sealed memfd copy", err)
@@ -33,28 +45,29 @@ func sealedSelf(emptyDir string) (*os.File, error) {
 	return memfdSelf()
 }
 
-// overlaySelf opens runw's binary through a detached read-only overlayfs
-// whose lower layers are the binary's directory and an empty directory
-// (overlayfs needs two lower layers when it has no upper one, and refuses
-// the same directory twice).
-func overlaySelf(emptyDir string) (*os.File, error) {
-	exe, err := os.Readlink("/proc/self/exe")
+// overlaySelf opens exeCopy's copy of runw through a detached read-only
+// overlayfs whose lower layers are the copy's directory and an empty
+// directory (overlayfs needs two lower layers when it has no upper one,
+// and refuses the same directory twice).
+func overlaySelf(root string) (*os.File, error) {
+	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		// Before the copy: where no overlay can be made (runw without
+		// root), none is made for nothing.
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(ctx)
+	dir, name, err := exeCopy(filepath.Join(root, state.ExeDir))
 	if err != nil {
 		return nil, err
 	}
-	dir, name := filepath.Split(exe)
-	dir = filepath.Clean(dir)
+	emptyDir := filepath.Join(root, state.EmptyDir)
 	if err := os.MkdirAll(emptyDir, 0o700); err != nil {
 		return nil, err
 	}
 	if strings.ContainsAny(dir+emptyDir, ":,") {
-		return nil, fmt.Errorf("binary directory %q cannot be an overlay layer", dir)
+		return nil, fmt.Errorf("directory %q cannot be an overlay layer", dir)
 	}
-	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
-	if err != nil {
-		return nil, fmt.Errorf("fsopen overlay: %w", err)
-	}
-	defer unix.Close(ctx)
 	if err := unix.FsconfigSetString(ctx, "lowerdir", dir+":"+emptyDir); err != nil {
 		return nil, fmt.Errorf("fsconfig lowerdir: %w", err)
 	}
@@ -71,6 +84,76 @@ func overlaySelf(emptyDir string) (*os.File, error) {
 		return nil, fmt.Errorf("open %q in overlay: %w", name, err)
 	}
 	return os.NewFile(uintptr(fd), "/overlay:"+name), nil
+}
+
+// exeCopy returns dir and the name in it of a copy of the running runw
+// binary, made once per binary: named by the binary's identity (device,
+// inode, size, modification and change times), so that a binary changed
+// in any way, even written in place, gets a copy of its own. dir is made
+// 0700 inside the state root, which only runw's user can write (state.Open
+// checks it): nobody else can plant or change a copy there. Copies of
+// other binaries are removed once a minute old (one being made for a
+// concurrent create of another runw is younger); an init running one
+// keeps its file until it exits.
+func exeCopy(dir string) (string, string, error) {
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return "", "", err
+	}
+	defer src.Close()
+	id, err := exeIdentity(src)
+	if err != nil {
+		return "", "", err
+	}
+	name := "runw-" + id
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", err
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+		return dir, name, nil
+	}
+	tmp, err := os.CreateTemp(dir, ".tmp-")
+	if err != nil {
+		return "", "", err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, src)
+	if err == nil {
+		err = tmp.Chmod(0o555)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("copy runw's binary: %w", err)
+	}
+	// A binary written while it was copied is not this copy's.
+	if after, err := exeIdentity(src); err != nil || after != id {
+		return "", "", fmt.Errorf("copy runw's binary: it changed while copied")
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
+		return "", "", err
+	}
+	if old, _ := os.ReadDir(dir); len(old) > 0 {
+		for _, e := range old {
+			if e.Name() == name || !strings.HasPrefix(e.Name(), "runw-") && !strings.HasPrefix(e.Name(), ".tmp-") {
+				continue
+			}
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return dir, name, nil
+}
+
+// exeIdentity names f's file by what any change to it changes.
+func exeIdentity(f *os.File) (string, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%x-%x-%x-%x.%x-%x.%x", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec), nil
 }
 
 // allSeals seal a memfd against every change: write, shrink, grow, and

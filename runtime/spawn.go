@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/runw/runw/state"
 )
 
 // spawnOptions is what spawnInit needs to start one init.
@@ -94,7 +91,7 @@ func initEnviron() []string {
 // configuration and waits until it reports the guest instantiated (or
 // why it could not be).
 func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
-	exe, err := sealedSelf(filepath.Join(r.opts.Root, state.EmptyDir))
+	exe, err := sealedSelf(r.opts.Root)
 	if err != nil {
 		return nil, err
 	}

@@ -48,7 +48,9 @@ const (
 	NativeDir = ".native"
 	// EmptyDir is the sealed binary's empty layer.
 	EmptyDir = ".empty"
+	// ExeDir holds the copies of runw's binary the inits run from.
+	ExeDir = ".exe"
 )
 
 // reserved are the names runw keeps under the root for itself.
-var reserved = map[string]bool{NativeDir: true, EmptyDir: true}
+var reserved = map[string]bool{NativeDir: true, EmptyDir: true, ExeDir: true}

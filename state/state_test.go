@@ -35,8 +35,8 @@ func newStore(t *testing.T) *Store {
 func TestValidateID(t *testing.T) {
 	// As runc: any of [A-Za-z0-9_.+-] in any position, but not . or ..
 	good := []string{"a", "abc-1.2_3+x", "A9", "0", "-a", "_a", ".a", "+a", ".hidden", "...", strings.Repeat("x", 1024)}
-	// ".native" and ".empty" are runw's own directories under the root.
-	bad := []string{".", "..", "a/b", "../x", "a b", "a,b", "a\x00", "a\n", "é", ".native", ".empty", strings.Repeat("x", 1025)}
+	// ".native", ".empty" and ".exe" are runw's own directories under the root.
+	bad := []string{".", "..", "a/b", "../x", "a b", "a,b", "a\x00", "a\n", "é", ".native", ".empty", ".exe", strings.Repeat("x", 1025)}
 	for _, id := range good {
 		if err := ValidateID(id); err != nil {
 			t.Errorf("ValidateID(%.20q) = %v, want nil", id, err)
