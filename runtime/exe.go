@@ -109,7 +109,10 @@ func exeCopy(dir string) (string, string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", "", err
 	}
-	if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() {
+	// Made whole before its rename; the size is checked all the same (a
+	// root on a disk that lost the data of a copy renamed just before a
+	// crash).
+	if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() && fi.Size() == exeSize(src) {
 		return dir, name, nil
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-")
@@ -145,6 +148,14 @@ func exeCopy(dir string) (string, string, error) {
 		}
 	}
 	return dir, name, nil
+}
+
+// exeSize is f's size, -1 if it cannot be found.
+func exeSize(f *os.File) int64 {
+	if fi, err := f.Stat(); err == nil {
+		return fi.Size()
+	}
+	return -1
 }
 
 // exeIdentity names f's file by what any change to it changes.
