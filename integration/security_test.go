@@ -121,6 +121,125 @@ func TestRunwWrittenInPlaceLeavesInitsAlone(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestInitCopiesOfRunwAreRunwsOwn attacks and strains the copies of
+// runw's binary that inits run (<root>/.exe): a planted short copy under
+// the next copy's name is made again, not run (create failed with "exec
+// format error" until the binary changed); a .exe that is a link or that
+// others can write is not used (runw wrote its copy through the link, and
+// anyone could plant the next copy in a 0777 one); and on a small file
+// system an upgrade's copy finds room, since the unused copy of the old
+// binary and a dead create's leftover go first (the copy filled it and
+// every later create fell back to a private memfd).
+func TestInitCopiesOfRunwAreRunwsOwn(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "the init runs from a read-only overlay only as root")
+	b := newBundle(t, "probe", "sleep", "1h")
+	initExe := func(r *runw, id string) string {
+		t.Helper()
+		r.mustRun("create", "--bundle", b.dir, id)
+		st := r.waitStatus(id, "created", 5*time.Second)
+		target, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
+		r.mustRun("delete", "--force", id)
+		return target
+	}
+	copies := func(root string) []string {
+		names, _ := filepath.Glob(filepath.Join(root, ".exe", "runw-*"))
+		return names
+	}
+
+	t.Run("short copy", func(t *testing.T) {
+		r := newRunw(t)
+		initExe(r, "first")
+		made := copies(r.root)
+		if len(made) != 1 {
+			t.Fatalf("copies after a create: %v", made)
+		}
+		if err := os.Truncate(made[0], 4096); err != nil {
+			t.Fatal(err)
+		}
+		if exe := initExe(r, "again"); !strings.HasPrefix(exe, "/runw-") {
+			t.Errorf("the init runs %q", exe)
+		}
+		if fi, err := os.Stat(made[0]); err != nil || fi.Size() <= 4096 {
+			t.Errorf("the short copy was not made again: %v %v", fi, err)
+		}
+	})
+
+	t.Run("linked or open .exe", func(t *testing.T) {
+		for _, plant := range []func(root, elsewhere string) error{
+			func(root, elsewhere string) error { return os.Symlink(elsewhere, filepath.Join(root, ".exe")) },
+			func(root, _ string) error {
+				if err := os.Mkdir(filepath.Join(root, ".exe"), 0o700); err != nil {
+					return err
+				}
+				return os.Chmod(filepath.Join(root, ".exe"), 0o777)
+			},
+		} {
+			r := newRunw(t)
+			elsewhere := t.TempDir()
+			os.Chmod(elsewhere, 0o777)
+			os.Chmod(r.root, 0o700)
+			if err := plant(r.root, elsewhere); err != nil {
+				t.Fatal(err)
+			}
+			if exe := initExe(r, "planted"); strings.HasPrefix(exe, "/runw-") {
+				t.Errorf("the init runs a copy from the planted .exe: %q", exe)
+			}
+			if len(copies(r.root)) != 0 {
+				t.Errorf("a copy was made in the planted .exe: %v", copies(r.root))
+			}
+			if entries, _ := os.ReadDir(elsewhere); len(entries) != 0 {
+				t.Errorf("runw wrote through the link: %v", entries)
+			}
+			os.Remove(filepath.Join(r.root, ".exe"))
+		}
+	})
+
+	t.Run("upgrade on a small file system", func(t *testing.T) {
+		fi, err := os.Stat(runwBin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		small := t.TempDir()
+		// Room for one copy and a half, not two.
+		if err := unix.Mount("tmpfs", small, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", fi.Size()*3/2)); err != nil {
+			t.Skipf("mount a tmpfs: %v", err)
+		}
+		t.Cleanup(func() { unix.Unmount(small, unix.MNT_DETACH) })
+		r := newRunw(t)
+		r.root = filepath.Join(small, "root")
+		initExe(r, "old")
+		old := copies(r.root)
+		if len(old) != 1 {
+			t.Fatalf("copies after a create: %v", old)
+		}
+		// The old binary's copy unused for five minutes, and the
+		// leftover of a create killed while it copied.
+		then := time.Now().Add(-5 * time.Minute)
+		os.Chtimes(old[0], then, then)
+		leftover := filepath.Join(r.root, ".exe", ".tmp-dead")
+		if err := os.WriteFile(leftover, []byte("half a copy"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(leftover, then, then)
+		// The upgrade: another file, another identity.
+		r.bin = filepath.Join(t.TempDir(), "runw")
+		if err := copyFile(runwBin, r.bin); err != nil {
+			t.Fatal(err)
+		}
+		if exe := initExe(r, "new"); !strings.HasPrefix(exe, "/runw-") {
+			t.Errorf("after the upgrade the init runs %q, not a copy", exe)
+		}
+		now := copies(r.root)
+		if len(now) != 1 || now[0] == old[0] {
+			t.Errorf("copies after the upgrade: %v (before: %v)", now, old)
+		}
+		if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the dead create's leftover is still there: %v", err)
+		}
+	})
+}
+
 // TestGuestCannotLeavePreopens tries to reach the host through a
 // preopened bind mount with "..": the guest must stay inside it.
 func TestGuestCannotLeavePreopens(t *testing.T) {

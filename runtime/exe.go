@@ -1,8 +1,12 @@
 package runtime
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,33 +91,56 @@ func overlaySelf(root string) (*os.File, error) {
 }
 
 // exeCopy returns dir and the name in it of a copy of the running runw
-// binary, made once per binary: named by the binary's identity (device,
-// inode, size, modification and change times), so that a binary changed
-// in any way, even written in place, gets a copy of its own. dir is made
-// 0700 inside the state root, which only runw's user can write (state.Open
-// checks it): nobody else can plant or change a copy there. Copies of
-// other binaries are removed once a minute old (one being made for a
-// concurrent create of another runw is younger); an init running one
-// keeps its file until it exits.
+// binary, made once per binary: named by a digest of the binary's
+// identity (device, inode, size, modification and change times), so that
+// a binary changed in any way, even written in place, gets a copy of its
+// own.
+//
+// The attack it stops: a copy planted for runw to run as every
+// container's init. dir is made 0700 inside the state root, which only
+// runw's user can write (state.Open checks it), and used only if it is
+// still so (not a link, runw's, writable by no one else): an insecure
+// one left there (a looser umask, a hand-made directory) would let
+// anyone plant the next copy under its predictable name. A copy found is
+// used only at the binary's size; one is made whole, synced, then renamed
+// into place.
+//
+// Copies of other binaries, and leftovers of creates that died while
+// copying, are removed once unused for a minute (one being made by a
+// concurrent create of another runw is younger), before a copy is made, so that an
+// upgrade on a small /run finds room; an init running an old copy keeps
+// its file until it exits. Without room for the copy (statfs) none is
+// begun: a copy that filled the file system failed, and failed the
+// writes of everything else there meanwhile.
 func exeCopy(dir string) (string, string, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return "", "", err
 	}
 	defer src.Close()
-	id, err := exeIdentity(src)
+	id, size, err := exeIdentity(src)
 	if err != nil {
 		return "", "", err
 	}
 	name := "runw-" + id
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", "", err
 	}
-	// Made whole before its rename; the size is checked all the same (a
-	// root on a disk that lost the data of a copy renamed just before a
-	// crash).
-	if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() && fi.Size() == exeSize(src) {
+	if err := checkExeDir(dir); err != nil {
+		return "", "", err
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+		// Its time is its last use: two binaries creating in one root
+		// by turns keep both copies rather than remove each other's.
+		if now := time.Now(); now.Sub(fi.ModTime()) > 30*time.Second {
+			os.Chtimes(filepath.Join(dir, name), now, now)
+		}
 		return dir, name, nil
+	}
+	removeStaleCopies(dir, name)
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err == nil && int64(st.Bavail)*st.Bsize < size+size/4 {
+		return "", "", fmt.Errorf("no room in %s for a copy of runw (%d bytes free, %d needed)", dir, int64(st.Bavail)*st.Bsize, size)
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-")
 	if err != nil {
@@ -124,6 +151,9 @@ func exeCopy(dir string) (string, string, error) {
 	if err == nil {
 		err = tmp.Chmod(0o555)
 	}
+	if err == nil {
+		err = tmp.Sync()
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -131,40 +161,53 @@ func exeCopy(dir string) (string, string, error) {
 		return "", "", fmt.Errorf("copy runw's binary: %w", err)
 	}
 	// A binary written while it was copied is not this copy's.
-	if after, err := exeIdentity(src); err != nil || after != id {
+	if after, _, err := exeIdentity(src); err != nil || after != id {
 		return "", "", fmt.Errorf("copy runw's binary: it changed while copied")
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
 		return "", "", err
 	}
-	if old, _ := os.ReadDir(dir); len(old) > 0 {
-		for _, e := range old {
-			if e.Name() == name || !strings.HasPrefix(e.Name(), "runw-") && !strings.HasPrefix(e.Name(), ".tmp-") {
-				continue
-			}
-			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
-				os.Remove(filepath.Join(dir, e.Name()))
-			}
-		}
-	}
 	return dir, name, nil
 }
 
-// exeSize is f's size, -1 if it cannot be found.
-func exeSize(f *os.File) int64 {
-	if fi, err := f.Stat(); err == nil {
-		return fi.Size()
+// checkExeDir refuses dir unless it is a directory (not a link) of runw's
+// user that no one else can use (exeCopy).
+func checkExeDir(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return err
 	}
-	return -1
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
+		return fmt.Errorf("%s must be a directory of uid %d that no one else can use (is uid %d, mode %o): not running copies of runw from it", dir, os.Geteuid(), st.Uid, st.Mode&0o170777)
+	}
+	return nil
 }
 
-// exeIdentity names f's file by what any change to it changes.
-func exeIdentity(f *os.File) (string, error) {
+// removeStaleCopies removes from dir the copies of binaries other than
+// keep's, and the temporary files of copies never finished, once
+// untouched for a minute.
+func removeStaleCopies(dir, keep string) {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Name() == keep || !strings.HasPrefix(e.Name(), "runw-") && !strings.HasPrefix(e.Name(), ".tmp-") {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Minute {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// exeIdentity names f's file by a digest of what any change to it
+// changes (the name is seen in /proc/<init>/exe, where the binary's inode
+// and times need not be), and gives its size.
+func exeIdentity(f *os.File) (string, int64, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return fmt.Sprintf("%x-%x-%x-%x.%x-%x.%x", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec), nil
+	sum := sha256.Sum256(fmt.Appendf(nil, "%d %d %d %d.%d %d.%d", st.Dev, st.Ino, st.Size, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec))
+	return hex.EncodeToString(sum[:16]), st.Size, nil
 }
 
 // allSeals seal a memfd against every change: write, shrink, grow, and

@@ -18,9 +18,10 @@ var errEmptyID = errors.New("container id cannot be empty")
 // [A-Za-z0-9_.+-] in any position (so ".hidden", "_x", "-x" and "+x" are
 // ids), but not "." or "..". runc 1.1's regexp, [\w+-\.], also lets ','
 // through by accident (a range from '+' to '.'); later runc spells the
-// set out without it, and so does runw. Two names differ from runc on
-// purpose: ".native" and ".empty" are runw's own directories under the
-// root (the native runtime's root, the sealed binary's empty layer). It
+// set out without it, and so does runw. Three names differ from runc on
+// purpose: ".native", ".empty" and ".exe" are runw's own directories
+// under the root (the native runtime's root, the sealed binary's empty
+// layer, the copies of runw's binary the inits run). It
 // is at most 1024 bytes long. The error text is exactly "invalid
 // container ID format", or runc's "container id cannot be empty" for "".
 func ValidateID(id string) error {
