@@ -432,6 +432,12 @@ func TestCacheFromTheEnvironment(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 || string(out) != "the compiled-module cache is disabled (an empty --cache-dir or RUNW_CACHE_DIR)\n" {
 			t.Errorf("%v with an empty --cache-dir: %v %q", args, err, out)
 		}
+		cmd := exec.Command(runwBin, args...)
+		cmd.Env = append(os.Environ(), "RUNW_CACHE_DIR=")
+		out, err = cmd.CombinedOutput()
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || string(out) != "the compiled-module cache is disabled (an empty --cache-dir or RUNW_CACHE_DIR)\n" {
+			t.Errorf("%v with an empty RUNW_CACHE_DIR: %v %q", args, err, out)
+		}
 	}
 }
 

@@ -79,8 +79,9 @@ func TestRunwWrittenInPlaceLeavesInitsAlone(t *testing.T) {
 	r.mustRun("create", "--bundle", b.dir, "inplace")
 	r.mustRun("start", "inplace")
 	st := r.waitStatus("inplace", "running", 5*time.Second)
-	target, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid))
-	t.Logf("the init runs %s", target)
+	if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", st.Pid)); !strings.HasPrefix(target, "/runw-") {
+		t.Fatalf("the init runs %q, not runw's copy through the overlay", target)
+	}
 
 	// The write: what cp does to an existing file, other bytes of the
 	// same size (int3 everywhere) over the whole binary. No runw process
@@ -193,6 +194,56 @@ func TestInitCopiesOfRunwAreRunwsOwn(t *testing.T) {
 			}
 			os.Remove(filepath.Join(r.root, ".exe"))
 		}
+	})
+
+	t.Run("concurrent first creates", func(t *testing.T) {
+		r := newRunw(t)
+		const n = 4
+		exes := make([]string, n)
+		inos := make([]uint64, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("at-once-%d", i)
+				if res := r.run("create", "--bundle", b.dir, id); res.code != 0 {
+					t.Errorf("create %s: %v", id, res)
+					return
+				}
+				if st, err := r.pollStatus(id, "created", 5*time.Second); err == nil {
+					exe := fmt.Sprintf("/proc/%d/exe", st.Pid)
+					exes[i], _ = os.Readlink(exe)
+					var est unix.Stat_t
+					if unix.Stat(exe, &est) == nil {
+						inos[i] = est.Ino
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		made := copies(r.root)
+		var inodes []uint64
+		for _, c := range made {
+			var st unix.Stat_t
+			if unix.Stat(c, &st) == nil {
+				inodes = append(inodes, st.Ino)
+			}
+		}
+		if len(made) != 1 {
+			t.Errorf("copies after %d creates at once: %v", n, made)
+		}
+		// One file for all: a copy renamed over another keeps the same
+		// name, so the inodes tell.
+		for i, exe := range exes {
+			if !strings.HasPrefix(exe, "/runw-") || exe != exes[0] || inos[i] != inos[0] {
+				t.Errorf("init %d runs %q, inode %d (init 0: %q, %d)", i, exe, inos[i], exes[0], inos[0])
+			}
+		}
+		for i := range n {
+			r.run("delete", "--force", fmt.Sprintf("at-once-%d", i))
+		}
+		t.Logf("copies %v, inodes %v", made, inodes)
 	})
 
 	t.Run("upgrade on a small file system", func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/state"
@@ -61,6 +62,11 @@ func overlaySelf(root string) (*os.File, error) {
 		return nil, fmt.Errorf("fsopen overlay: %w", err)
 	}
 	defer unix.Close(ctx)
+	// Overlay options separate layers with ':' and options with ',', and
+	// escape with '\\': checked before any copy is made for nothing.
+	if strings.ContainsAny(root, `:,\`) {
+		return nil, fmt.Errorf("state root %q cannot hold an overlay layer", root)
+	}
 	dir, name, err := exeCopy(filepath.Join(root, state.ExeDir))
 	if err != nil {
 		return nil, err
@@ -68,9 +74,6 @@ func overlaySelf(root string) (*os.File, error) {
 	emptyDir := filepath.Join(root, state.EmptyDir)
 	if err := os.MkdirAll(emptyDir, 0o700); err != nil {
 		return nil, err
-	}
-	if strings.ContainsAny(dir+emptyDir, ":,") {
-		return nil, fmt.Errorf("directory %q cannot be an overlay layer", dir)
 	}
 	if err := unix.FsconfigSetString(ctx, "lowerdir", dir+":"+emptyDir); err != nil {
 		return nil, fmt.Errorf("fsconfig lowerdir: %w", err)
@@ -126,21 +129,34 @@ func exeCopy(dir string) (string, string, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return "", "", err
 	}
-	if err := checkExeDir(dir); err != nil {
+	d, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", "", fmt.Errorf("%s: %w (not running copies of runw from it)", dir, err)
+	}
+	defer unix.Close(d)
+	if err := checkExeDir(d, dir); err != nil {
 		return "", "", err
 	}
-	if fi, err := os.Lstat(filepath.Join(dir, name)); err == nil && fi.Mode().IsRegular() && fi.Size() == size {
+	// One create at a time looks and copies: the creates an engine
+	// starts at once after a boot each made a copy of their own (a second
+	// file held by its init for its whole life), and beat the room check
+	// together. Released with d.
+	if err := unix.Flock(d, unix.LOCK_EX); err != nil {
+		return "", "", err
+	}
+	if found, ok := copyFound(d, name, size); ok {
 		// Its time is its last use: two binaries creating in one root
 		// by turns keep both copies rather than remove each other's.
-		if now := time.Now(); now.Sub(fi.ModTime()) > 30*time.Second {
+		if now := time.Now(); now.Sub(found) > 30*time.Second {
 			os.Chtimes(filepath.Join(dir, name), now, now)
 		}
 		return dir, name, nil
 	}
 	removeStaleCopies(dir, name)
+	need := size + size/4
 	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err == nil && int64(st.Bavail)*st.Bsize < size+size/4 {
-		return "", "", fmt.Errorf("no room in %s for a copy of runw (%d bytes free, %d needed)", dir, int64(st.Bavail)*st.Bsize, size)
+	if err := unix.Fstatfs(d, &st); err == nil && int64(st.Bavail)*st.Bsize < need {
+		return "", "", fmt.Errorf("no room in %s for a copy of runw (%d bytes free, %d needed)", dir, int64(st.Bavail)*st.Bsize, need)
 	}
 	tmp, err := os.CreateTemp(dir, ".tmp-")
 	if err != nil {
@@ -152,6 +168,7 @@ func exeCopy(dir string) (string, string, error) {
 		err = tmp.Chmod(0o555)
 	}
 	if err == nil {
+		keepLabel(src, tmp)
 		err = tmp.Sync()
 	}
 	if cerr := tmp.Close(); err == nil {
@@ -170,15 +187,48 @@ func exeCopy(dir string) (string, string, error) {
 	return dir, name, nil
 }
 
-// checkExeDir refuses dir unless it is a directory (not a link) of runw's
-// user that no one else can use (exeCopy).
-func checkExeDir(dir string) error {
+// copyFound returns the modification time of the copy name in the
+// directory d if it can be run: a regular file of runw's user, written by
+// no one else, with one link (nothing planted while the directory was
+// loose, and then closed, stays usable), at the binary's size.
+func copyFound(d int, name string, size int64) (time.Time, bool) {
 	var st unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
+	if err := unix.Fstatat(d, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return time.Time{}, false
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() || st.Mode&0o022 != 0 || st.Nlink != 1 || st.Size != size {
+		return time.Time{}, false
+	}
+	return time.Unix(st.Mtim.Sec, st.Mtim.Nsec), true
+}
+
+// keepLabel gives the copy the SELinux label of runw's binary, where it
+// has one: a copy labelled as the state root's files may be refused exec
+// by the policy. Best effort.
+func keepLabel(src, dst *os.File) {
+	buf := make([]byte, 256)
+	n, err := unix.Fgetxattr(int(src.Fd()), "security.selinux", buf)
+	if err != nil || n <= 0 || n > len(buf) {
+		return
+	}
+	if err := unix.Fsetxattr(int(dst.Fd()), "security.selinux", buf[:n], 0); err != nil {
+		logDebugf("label the copy of runw: %v", err)
+	}
+}
+
+// checkExeDir refuses the directory d (at path dir) unless it is runw's
+// user's and no one else can use it (exeCopy). A refusal means tampering,
+// or a hand-made directory: said at warning level, since every create
+// then runs its init from a private memfd copy.
+func checkExeDir(d int, dir string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(d, &st); err != nil {
 		return err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFDIR || int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
-		return fmt.Errorf("%s must be a directory of uid %d that no one else can use (is uid %d, mode %o): not running copies of runw from it", dir, os.Geteuid(), st.Uid, st.Mode&0o170777)
+	if int(st.Uid) != os.Geteuid() || st.Mode&0o077 != 0 {
+		err := fmt.Errorf("%s must be a directory of uid %d that no one else can use (is uid %d, mode %o): not running copies of runw from it", dir, os.Geteuid(), st.Uid, st.Mode&0o7777)
+		logrus.Warn(err)
+		return err
 	}
 	return nil
 }
