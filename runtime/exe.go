@@ -105,16 +105,17 @@ func overlaySelf(root string) (*os.File, error) {
 // still so (not a link, runw's, writable by no one else): an insecure
 // one left there (a looser umask, a hand-made directory) would let
 // anyone plant the next copy under its predictable name. A copy found is
-// used only at the binary's size; one is made whole, synced, then renamed
-// into place.
+// used only if it is runw's alone and of the binary's size (copyFound);
+// one is made whole, synced, then renamed into place, by one create at a
+// time (a lock on dir).
 //
 // Copies of other binaries, and leftovers of creates that died while
-// copying, are removed once unused for a minute (one being made by a
-// concurrent create of another runw is younger), before a copy is made, so that an
-// upgrade on a small /run finds room; an init running an old copy keeps
-// its file until it exits. Without room for the copy (statfs) none is
-// begun: a copy that filled the file system failed, and failed the
-// writes of everything else there meanwhile.
+// copying, are removed once unused for a minute (another runw's create
+// between its copy and its overlay has used its copy just now), before a
+// copy is made, so that an upgrade on a small /run finds room; an init
+// running an old copy keeps its file until it exits. Without room for
+// the copy (statfs) none is begun: a copy that filled the file system
+// failed, and failed the writes of everything else there meanwhile.
 func exeCopy(dir string) (string, string, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
