@@ -73,11 +73,12 @@ func pivotPlan(plan *wasi.Plan, sb *Sandbox) (bool, error) {
 }
 
 // pivotIntoRootfs binds the plan's grants into its rootfs and makes the
-// rootfs the root of the init's mount namespace: by pivot_root, or with
-// move (create's --no-pivot) by moving it over "/" and chrooting there.
-// takeRoot, when not nil, is given guestRootCopy's copy once the grants
-// are bound.
-func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, tree int) error, move bool) error {
+// rootfs the root of the init's mount namespace: by pivot_root, or under
+// create's --no-pivot (sb.NoPivot) by moving it over "/" and chrooting
+// there. sb.TakeRoot, when not nil, is given guestRootCopy's copy once the
+// grants are bound.
+func (sb *Sandbox) pivotIntoRootfs(plan *wasi.Plan) error {
+	trees, takeRoot := sb.Trees, sb.TakeRoot
 	rootfs := plan.Preopens[0].HostPath
 	// Nothing mounted here may reach the host's namespace.
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_SLAVE, ""); err != nil {
@@ -136,24 +137,30 @@ func pivotIntoRootfs(plan *wasi.Plan, trees map[string]int, takeRoot func(dir, t
 	if err := unix.Chdir(rootfs); err != nil {
 		return fmt.Errorf("chdir to the rootfs: %w", err)
 	}
-	if move {
-		if err := moveRoot(); err != nil {
-			return err
-		}
-	} else {
-		// runc's way: the old root is stacked under the new one, then
-		// detached; nothing of the host's tree stays reachable by path.
-		if err := unix.PivotRoot(".", "."); err != nil {
-			return fmt.Errorf("pivot_root: %w", err)
-		}
-		if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
-			return fmt.Errorf("detach the host's root: %w", err)
-		}
+	becomeRoot := pivotRoot
+	if sb.NoPivot {
+		becomeRoot = moveRoot
+	}
+	if err := becomeRoot(); err != nil {
+		return err
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return fmt.Errorf("chdir to the new root: %w", err)
 	}
 	logDebugf("init: the rootfs is the root of the init's mount namespace")
+	return nil
+}
+
+// pivotRoot makes the working directory, the rootfs, the root, runc's
+// way: the old root is stacked under the new one, then detached; nothing
+// of the host's tree stays reachable by path.
+func pivotRoot() error {
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the host's root: %w", err)
+	}
 	return nil
 }
 

@@ -142,7 +142,7 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		// for whatever the init opened meanwhile (Go's netpoller, made
 		// by the first os.ReadFile in applyPrivileges), which it then
 		// closed: the init died with "epollwait on fd 11 failed".
-		if err := pivotIntoRootfs(plan, sb.Trees, sb.TakeRoot, sb.NoPivot); err != nil {
+		if err := sb.pivotIntoRootfs(plan); err != nil {
 			return err
 		}
 	} else if sb.RootCopy && sb.TakeRoot != nil {
