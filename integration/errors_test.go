@@ -623,26 +623,36 @@ func TestExnrefTypesAreRefusedNotAborted(t *testing.T) {
 // TestSharedMemoryIsRefusedAtCompile: a wasi-threads module (its memory
 // exported shared), which every create refuses, was compiled into the
 // cache by `runw compile` with exit 0. It is refused there too, exit 65,
-// in create's words, and nothing is cached.
+// in create's words, and nothing is cached. One that imports its memory
+// shared (wasm32-wasip1-threads) failed only at instantiation, with
+// wasmtime's "unknown import" and no reason; it is refused the same way.
 func TestSharedMemoryIsRefusedAtCompile(t *testing.T) {
 	t.Parallel()
-	r := newRunw(t)
-	r.cache = t.TempDir()
-	res := r.run("compile", filepath.Join("testdata", "wat", "sharedmem.wat"))
-	if res.code != 65 {
-		t.Errorf("runw compile: %v, want exit 65", res)
+	for _, tc := range []struct{ file, how string }{
+		{"sharedmem.wat", "exports a shared memory"},
+		{"sharedmemimport.wat", "imports a shared memory"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			r.cache = t.TempDir()
+			res := r.run("compile", filepath.Join("testdata", "wat", tc.file))
+			if res.code != 65 {
+				t.Errorf("runw compile: %v, want exit 65", res)
+			}
+			oneLine(t, "compile error", res.stderr)
+			if !strings.Contains(res.stderr, tc.how+": runw's WASI host reads only a memory that is not shared") {
+				t.Errorf("runw compile: stderr %q", res.stderr)
+			}
+			if arts, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm")); len(arts) != 0 {
+				t.Errorf("the refused module was cached: %v", arts)
+			}
+			b := newBundle(t, "wat/"+tc.file)
+			res = r.run("create", "-b", b.dir, "shared")
+			failsCleanly(t, r, res, "shared", fmt.Sprintf("compile %q: %s", "/"+tc.file, tc.how))
+			r.assertRootEmpty()
+		})
 	}
-	oneLine(t, "compile error", res.stderr)
-	if !strings.Contains(res.stderr, "exports a shared memory") {
-		t.Errorf("runw compile: stderr %q", res.stderr)
-	}
-	if arts, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm")); len(arts) != 0 {
-		t.Errorf("the refused module was cached: %v", arts)
-	}
-	b := newBundle(t, "wat/sharedmem.wat")
-	res = r.run("create", "-b", b.dir, "shared")
-	failsCleanly(t, r, res, "shared", `compile "/sharedmem.wat": exports a shared memory`)
-	r.assertRootEmpty()
 }
 
 // A create that runs out of descriptors (a low RLIMIT_NOFILE, EMFILE at

@@ -145,9 +145,9 @@ func compileModuleBytes(engine *wasmtime.Engine, name string) func(wasm []byte) 
 		}
 		// Refused by every create (prepareModule): not compiled into the
 		// cache as if it could run, and `runw compile` says so.
-		if sharedMemory(m) {
+		if how := sharedMemory(m); how != "" {
 			m.Close()
-			return nil, &RejectedError{What: "compile", Name: name, Msg: errSharedMemory}
+			return nil, &RejectedError{What: "compile", Name: name, Msg: how + errSharedMemory}
 		}
 		return m, nil
 	}
@@ -343,9 +343,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		}
 		return nil, fmt.Errorf("grant the container's files: %w", err)
 	}
-	if sharedMemory(module) {
+	if how := sharedMemory(module); how != "" {
 		host.Close()
-		return nil, fmt.Errorf("%q %s", plan.Argv[0], errSharedMemory)
+		return nil, fmt.Errorf("%q %s%s", plan.Argv[0], how, errSharedMemory)
 	}
 	g := &moduleGuest{engine: engine, host: host}
 	store := wasmtime.NewStore(engine)
@@ -400,28 +400,39 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	return g, nil
 }
 
-// errSharedMemory is the refusal of a module sharedMemory finds.
-const errSharedMemory = "exports a shared memory: runw's WASI host reads only a memory that is not shared (no wasi-threads)"
+// errSharedMemory is the refusal of a module sharedMemory finds, after
+// what it found.
+const errSharedMemory = " a shared memory: runw's WASI host reads only a memory that is not shared (no wasi-threads)"
 
-// sharedMemory reports whether module exports its "memory" shared. The
-// WASI host finds the guest's memory as an export of that name of the
-// kind memory, which a shared memory is not: every call that reads or
-// writes guest memory failed with EFAULT, and a guest printing a line
-// exited 21 without a word, where wasmtime's own WASI runs it. Refused
-// at its compile instead, in one line, and again at create for an
-// artifact compiled before that refusal. Walking the exports is safe: a module
-// that exports a tag, which wasmtime's C API cannot describe, was refused
-// at its compile (checkCAPITypes).
-func sharedMemory(module *wasmtime.Module) bool {
+// sharedMemory says how module has a shared memory, "exports" or
+// "imports", or "" when it has none. The WASI host finds the guest's
+// memory as an export of that name of the kind memory, which a shared
+// memory is not: every call that reads or writes guest memory failed
+// with EFAULT, and a guest printing a line exited 21 without a word,
+// where wasmtime's own WASI runs it. A module built for wasi-threads
+// (wasm32-wasip1-threads) imports its memory shared instead, which no
+// container supplies: create failed at instantiation with wasmtime's
+// "unknown import: `env::memory` has not been defined", which named no
+// reason. Both are refused at compile instead, in one line, and again at
+// create for an artifact compiled before that refusal. Walking the
+// imports and exports is safe: a module that has a tag among them, which
+// wasmtime's C API cannot describe, was refused at its compile
+// (checkCAPITypes).
+func sharedMemory(module *wasmtime.Module) string {
 	for _, e := range module.Exports() {
 		if e.Name() != "memory" {
 			continue
 		}
 		if mt := e.Type().MemoryType(); mt != nil && mt.IsShared() {
-			return true
+			return "exports"
 		}
 	}
-	return false
+	for _, i := range module.Imports() {
+		if mt := i.Type().MemoryType(); mt != nil && mt.IsShared() {
+			return "imports"
+		}
+	}
+	return ""
 }
 
 // Close releases the descriptors the guest's WASI host holds.
