@@ -13,7 +13,7 @@ var capiCases = []struct{ name, src, want string }{
 	{"exnref inside only", `(module (type (func (result i32 exnref))) (func (param exnref)) (global exnref (ref.null exn)) (table 1 exnref) (func (export "_start")))`, ""},
 	{"exnref in a non-WASI import", `(module (import "env" "f" (func (param exnref))) (func (export "_start")))`, ""},
 	{"funcref, externref and v128 in a WASI import", `(module (import "wasi_snapshot_preview1" "x" (func (param funcref externref (ref null func) (ref null extern) v128 f64))) (func (export "_start")))`, ""},
-	{"every kind of import before _start", `(module (import "env" "t" (table i64 1 2 funcref)) (import "env" "m" (memory 1 2 shared)) (import "env" "g" (global (mut exnref))) (import "env" "f" (func)) (func (export "_start")))`, ""},
+	{"every kind of import before _start", `(module (import "env" "t" (table i64 1 2 funcref)) (import "env" "m" (memory i64 1 2)) (import "env" "g" (global (mut exnref))) (import "env" "f" (func)) (func (export "_start")))`, ""},
 	{"_start with an exnref parameter", `(module (func (export "_start") (param exnref)))`, ""},
 	{"_start with an i32 result", `(module (func (export "_start") (result i32) (i32.const 0)))`, ""},
 	{"WASI import with an exnref parameter", `(module (import "wasi_snapshot_preview1" "proc_exit" (func (param exnref))) (func (export "_start")))`, `its import "wasi_snapshot_preview1" "proc_exit" has exnref in its type`},
