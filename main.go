@@ -66,8 +66,20 @@ func (e exitError) Error() string {
 	return fmt.Sprintf("exit status %d", e.code)
 }
 
+// main runs one command. Three modes are runw re-executing itself, none
+// of them in --help:
+//   - `runw init`, the container's init started by create and exec
+//     (runtime/spawn.go), handled below by runtime.Init (runtime/init.go);
+//   - the listen exec, runw started by runtime's activatedNative only to
+//     hand systemd's sockets to a native runtime (runtime.IsListenExec,
+//     runtime.ListenExec: runtime/preserve.go), handled below;
+//   - the compile child, `runw compile /proc/self/fd/0` with
+//     _RUNW_COMPILE_CHILD=1 (runtime.fillCache), which goes through the
+//     compile command and is recognised in runtime.Compile
+//     (runtime/compile.go).
 func main() {
-	// The container init is runw re-executed from a sealed memfd; it skips
+	// The container init is runw re-executed (sealedSelf: a copy of the
+	// binary through a read-only overlay, or a sealed memfd); it skips
 	// flag parsing entirely: start-up time of the container is spent here.
 	if len(os.Args) > 1 && os.Args[1] == "init" {
 		runtime.Init()
@@ -142,6 +154,8 @@ func oneLine(err error) string {
 	return b.String()
 }
 
+// newApp builds the CLI: the global flags, the commands and runc's
+// answers to a bad flag or an unknown command.
 func newApp() *cli.App {
 	cli.VersionPrinter = func(c *cli.Context) {
 		commit := commit
@@ -330,6 +344,7 @@ func checkArgs(c *cli.Context, n int) error {
 	return nil
 }
 
+// createFlags are runc create's flags, which run takes too.
 var createFlags = []cli.Flag{
 	&cli.StringFlag{Name: "bundle", Aliases: []string{"b"}, Value: "", Usage: "path to the bundle (default: current directory)"},
 	&cli.StringFlag{Name: "pid-file", Usage: "write the container's pid here"},
@@ -340,6 +355,7 @@ var createFlags = []cli.Flag{
 	&cli.BoolFlag{Name: "no-new-keyring", Usage: "accepted; runw makes no session keyring"},
 }
 
+// createOptions reads createFlags into runtime.CreateOptions.
 func createOptions(c *cli.Context) runtime.CreateOptions {
 	bundle := c.String("bundle")
 	if bundle == "" {
@@ -392,9 +408,21 @@ func onContainer(check func(*cli.Context) error, f func(c *cli.Context, r *runti
 	}
 }
 
-// exactly is the usual argument check: the id alone.
+// exactly is the usual argument check: n arguments, no more and no
+// fewer (1 for a command on one container: the id alone).
 func exactly(n int) func(*cli.Context) error {
 	return func(c *cli.Context) error { return checkArgs(c, n) }
+}
+
+// atLeast is the argument check of a command whose first n arguments are
+// required and more may follow (ps, exec, compile, cache rm).
+func atLeast(n int) func(*cli.Context) error {
+	return func(c *cli.Context) error {
+		if c.NArg() < n {
+			return usageError(c, "a minimum of %d argument(s)", n)
+		}
+		return nil
+	}
 }
 
 // execFlags are runc exec's flags.
@@ -441,6 +469,8 @@ var updateFlags = []cli.Flag{
 	&cli.StringFlag{Name: "mem-bw-schema", Usage: "Intel RDT: not supported"},
 }
 
+// commands are runw's commands, one cli.Command literal each: runc's,
+// and compile and cache of runw's own.
 func commands() []*cli.Command {
 	return []*cli.Command{
 		{
@@ -501,13 +531,8 @@ func commands() []*cli.Command {
 		},
 		{
 			Name: "ps", Usage: "list the processes of a container", ArgsUsage: "<container-id> [ps options]",
-			Flags: []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}},
-			Action: onContainer(func(c *cli.Context) error {
-				if c.NArg() < 1 {
-					return usageError(c, "a minimum of 1 argument(s)")
-				}
-				return nil
-			}, psAction),
+			Flags:  []cli.Flag{&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"}},
+			Action: onContainer(atLeast(1), psAction),
 		},
 		{
 			Name: "pause", Usage: "freeze a container's processes", ArgsUsage: "<container-id>",
@@ -637,8 +662,8 @@ func featuresAction(c *cli.Context) error {
 
 // compileAction compiles its arguments into the cache, a line for each.
 func compileAction(c *cli.Context) error {
-	if c.NArg() < 1 {
-		return usageError(c, "a minimum of 1 argument(s)")
+	if err := atLeast(1)(c); err != nil {
+		return err
 	}
 	err := runtime.Compile(c.String("cache-dir"), c.Int64("cache-max"), c.Args().Slice(), func(path, key string, hit bool) {
 		how := "compiled"
@@ -677,8 +702,8 @@ func cacheLsAction(c *cli.Context, cache *wasi.Cache) error {
 
 // cacheRmAction removes cached artifacts by key.
 func cacheRmAction(c *cli.Context, cache *wasi.Cache) error {
-	if c.NArg() < 1 {
-		return usageError(c, "a minimum of 1 argument(s)")
+	if err := atLeast(1)(c); err != nil {
+		return err
 	}
 	for _, k := range c.Args().Slice() {
 		if err := cache.Remove(k); err != nil {
@@ -712,6 +737,7 @@ func runAction(c *cli.Context, r *runtime.Runtime) error {
 	return nil
 }
 
+// listAction prints every container: ids alone (--quiet), a table or JSON.
 func listAction(c *cli.Context, r *runtime.Runtime) error {
 	all, err := r.List()
 	if err != nil {
@@ -743,6 +769,8 @@ func listAction(c *cli.Context, r *runtime.Runtime) error {
 	return nil
 }
 
+// specAction writes runw's template config.json (--rootless: runc's
+// rootless one) into the bundle, refusing to replace one.
 func specAction(c *cli.Context) error {
 	if err := checkArgs(c, 0); err != nil {
 		return err
@@ -781,8 +809,8 @@ func execAction(c *cli.Context) error {
 	// As runc: a container id is required (usage, exit 1); a command
 	// missing after it is a failure of the exec (255), once the
 	// container is found (runtime.execProcess).
-	if c.NArg() < 1 {
-		return usageError(c, "a minimum of 1 argument(s)")
+	if err := atLeast(1)(c); err != nil {
+		return err
 	}
 	r, err := newRuntime(c)
 	if err != nil {

@@ -171,6 +171,8 @@ func placingManager(p string, res *cgroups.Resources) (cgroups.Manager, error) {
 	return newManager(p, res, skipDevices)
 }
 
+// newManager opens the cgroup library's manager for path p with res (nil:
+// none), its device rules skipped where skipDevices says.
 func newManager(p string, res *cgroups.Resources, skipDevices bool) (cgroups.Manager, error) {
 	if res == nil {
 		res = &cgroups.Resources{}
@@ -486,7 +488,6 @@ func startInCgroup(cmd *exec.Cmd, ns *spawnNS, e *cgroupEntry) (*exec.Cmd, bool,
 // none (cgroup v1).
 func rootless() bool { return os.Geteuid() != 0 || userns.RunningInUserNS() }
 
-// destroyCgroup removes the cgroup; it must be empty (the init is gone).
 // newCgroupDirs lists the directories of cgroup p, the leaf and its
 // parents, that no hierarchy has yet, deepest first: create's cgroup
 // library makes a path's parents as mkdir -p does, and a create that
@@ -525,6 +526,7 @@ func removeCgroupDirs(dirs []string) {
 	}
 }
 
+// destroyCgroup removes the cgroup; it must be empty (the init is gone).
 func destroyCgroup(p string) {
 	if p == "" {
 		return

@@ -131,27 +131,15 @@ func denyUnmediated() error {
 	}
 	defer filter.Release()
 	deny := libseccomp.ActErrno.SetReturnCode(int16(unix.EPERM))
-	for _, name := range unmediatedCalls {
-		sc, err := libseccomp.GetSyscallFromName(name)
-		if err != nil {
-			return fmt.Errorf("seccomp: %s: %w", name, err)
-		}
-		if err := filter.AddRule(sc, deny); err != nil {
-			return fmt.Errorf("seccomp: deny %s: %w", name, err)
-		}
+	if err := denyNamed(filter, deny, unmediatedCalls); err != nil {
+		return err
 	}
 	if err := filter.AddRule(libseccomp.ScmpSyscall(sysFchmodat2), deny); err != nil {
 		return fmt.Errorf("seccomp: deny fchmodat2: %w", err)
 	}
 	// No new process: threads only (Cranelift's, Go's).
-	for _, name := range []string{"fork", "vfork"} {
-		sc, err := libseccomp.GetSyscallFromName(name)
-		if err != nil {
-			return fmt.Errorf("seccomp: %s: %w", name, err)
-		}
-		if err := filter.AddRule(sc, deny); err != nil {
-			return fmt.Errorf("seccomp: deny %s: %w", name, err)
-		}
+	if err := denyNamed(filter, deny, []string{"fork", "vfork"}); err != nil {
+		return err
 	}
 	clone, err := libseccomp.GetSyscallFromName("clone")
 	if err != nil {
@@ -173,6 +161,21 @@ func denyUnmediated() error {
 	}
 	if err := filter.Load(); err != nil {
 		return fmt.Errorf("seccomp: load the filter: %w", err)
+	}
+	return nil
+}
+
+// denyNamed adds to filter a rule that answers each system call in names
+// with deny.
+func denyNamed(filter *libseccomp.ScmpFilter, deny libseccomp.ScmpAction, names []string) error {
+	for _, name := range names {
+		sc, err := libseccomp.GetSyscallFromName(name)
+		if err != nil {
+			return fmt.Errorf("seccomp: %s: %w", name, err)
+		}
+		if err := filter.AddRule(sc, deny); err != nil {
+			return fmt.Errorf("seccomp: deny %s: %w", name, err)
+		}
 	}
 	return nil
 }

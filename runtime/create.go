@@ -21,14 +21,25 @@ import (
 
 // CreateOptions are create's flags.
 type CreateOptions struct {
-	Bundle        string
-	PidFile       string
+	// Bundle is the bundle directory (--bundle; main makes "" ".").
+	Bundle string
+	// PidFile is where the init's pid is written (--pid-file).
+	PidFile string
+	// ConsoleSocket receives the pty's master when process.terminal is
+	// set (--console-socket, sendConsole).
 	ConsoleSocket string
-	PidfdSocket   string
+	// PidfdSocket receives a pidfd of the init (--pidfd-socket).
+	PidfdSocket string
 	// PreserveFDs passes the caller's descriptors 3 to 3+PreserveFDs-1
-	// to the guest (preserve.go), after its listeners.
-	PreserveFDs  int
-	NoPivot      bool
+	// to the guest (preserve.go), after its listeners. When systemd
+	// activated runw itself (LISTEN_FDS), its sockets come first and the
+	// preserved descriptors start at 3+LISTEN_FDS (preservedFDs).
+	PreserveFDs int
+	// NoPivot makes the rootfs the init's root by a move over "/" and
+	// chroot rather than pivot_root (--no-pivot, Sandbox.NoPivot).
+	NoPivot bool
+	// NoNewKeyring is accepted for runc's --no-new-keyring; runw makes
+	// no session keyring either way.
 	NoNewKeyring bool
 }
 

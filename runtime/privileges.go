@@ -318,6 +318,7 @@ func (l *stepList) alloc(n int) unsafe.Pointer {
 	return p
 }
 
+// free releases the C memory alloc gave the steps, once allThreads is done.
 func (l *stepList) free() {
 	for _, p := range l.mem {
 		C.free(p)

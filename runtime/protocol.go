@@ -701,6 +701,7 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	return h.files, nil
 }
 
+// closeAll closes every file in files, ignoring errors.
 func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()

@@ -132,8 +132,6 @@ func (r *Runtime) PsTable(id string, psArgs []string) (string, error) {
 	return strings.Join(keep, "\n") + "\n", nil
 }
 
-// isPidOne says whether pid is pid 1 of its own pid namespace: the last
-// of its NSpid (Linux 4.1) is 1.
 // proxiedInit is the child of pid that is pid 1 of its own pid namespace
 // (the init behind a proxy), or 0.
 func proxiedInit(pid int) int {
@@ -149,6 +147,8 @@ func proxiedInit(pid int) int {
 	return 0
 }
 
+// isPidOne says whether pid is pid 1 of its own pid namespace: the last
+// of its NSpid (Linux 4.1) is 1.
 func isPidOne(pid int) bool {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

@@ -27,7 +27,9 @@ type Options struct {
 	// land in the same log as the command's.
 	LogPath   string
 	LogFormat string
-	Debug     bool
+	// Debug logs at debug level (--debug), in the init and in a native
+	// runtime handed the container too.
+	Debug bool
 	// SystemdCgroup reads cgroupsPath as slice:prefix:name.
 	SystemdCgroup bool
 	// NativeRuntime names the OCI runtime native entrypoints are handed to

@@ -278,8 +278,6 @@ func addSeccompRule(filter *libseccomp.ScmpFilter, def libseccomp.ScmpAction, ru
 	return nil
 }
 
-// seccompSupported lists what `runw features` reports: the actions,
-// operators and architectures above, and the flags, by the spec's names.
 // SeccompVersion is the libseccomp runw is linked with, as runc's
 // --version prints it ("2.5.4").
 func SeccompVersion() string {
@@ -287,6 +285,8 @@ func SeccompVersion() string {
 	return fmt.Sprintf("%d.%d.%d", major, minor, micro)
 }
 
+// seccompSupported lists what `runw features` reports: the actions,
+// operators and architectures above, and the flags, by the spec's names.
 func seccompSupported() (actions, operators, archs, flags []string) {
 	for a := range seccompActions {
 		actions = append(actions, string(a))

@@ -25,8 +25,7 @@ func (r *Runtime) Start(id string) error {
 		// container is stopped without running the guest (lifecycle step
 		// 7, on to 12), as under runc, whose init ends on the failure; left
 		// created, a second start would run the guest after all.
-		signalInit(c, unix.SIGKILL)
-		killCgroup(c.CgroupPath)
+		stopFailedStart(c)
 		return err
 	}
 	// Recorded before the guest is released: a record that cannot be
@@ -55,8 +54,7 @@ func (r *Runtime) Start(id string) error {
 		// reads so already).
 		c.Started = false
 		if opened || h.Save(c) != nil {
-			signalInit(c, unix.SIGKILL)
-			killCgroup(c.CgroupPath)
+			stopFailedStart(c)
 		}
 		return err
 	}
@@ -71,10 +69,17 @@ func (r *Runtime) Start(id string) error {
 		// runtime-spec: a failed poststart hook is an error, and the
 		// container is stopped (delete then undoes the rest).
 		// A short guest may be gone and its pid reused while the hook
-		// ran: signalInit signals only the init.
-		signalInit(c, unix.SIGKILL)
-		killCgroup(c.CgroupPath)
+		// ran: stopFailedStart's signalInit signals only the init.
+		stopFailedStart(c)
 		return err
 	}
 	return nil
+}
+
+// stopFailedStart stops a container whose start failed: SIGKILL to its
+// init, then to whatever else its cgroup holds (exec'd processes, which
+// outlive the init without a pid namespace of the container's own).
+func stopFailedStart(c *state.Container) {
+	signalInit(c, unix.SIGKILL)
+	killCgroup(c.CgroupPath)
 }

@@ -83,6 +83,7 @@ func LoadWith(dir string, config []byte) (*Bundle, error) {
 	return load(dir, config)
 }
 
+// load is Load and LoadWith: config read from dir when nil.
 func load(dir string, config []byte) (*Bundle, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {

@@ -70,7 +70,8 @@ func (e *Entrypoint) Close() {
 //   - a bare name is searched in the PATH from process.env (default
 //     defaultPath), the first regular file wins, and cwd/name is tried last.
 //
-// Resolution goes through ResolveGuest, so mounts are honoured and symlinks
+// Resolution goes through the guest's view (guestVFS.resolve, whose
+// guarantees ResolveGuest describes), so mounts are honoured and symlinks
 // cannot escape. The file is then opened by descriptor in the same view
 // and its head is sniffed; the caller closes the returned Entrypoint.
 func (b *Bundle) Entrypoint() (*Entrypoint, error) {

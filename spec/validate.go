@@ -181,6 +181,8 @@ func ValidateProcess(p *specs.Process) error { return validateProcess(p) }
 // maxID): the kernel's are unsigned 32-bit, but -1 means no change.
 const maxID = 1<<31 - 1
 
+// validateProcess refuses, in runc's words, a process runc would refuse:
+// cwd, env, args, ids, rlimits and security labels.
 func validateProcess(p *specs.Process) error {
 	switch {
 	case p.Cwd == "":

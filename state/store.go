@@ -390,8 +390,8 @@ func (s *Store) Lock(id string) (*Handle, error) {
 
 // Peek returns an unlocked handle for reading a container's state without
 // waiting for commands in progress: state.json is only ever replaced
-// atomically, so a reader sees a whole file or none. The handle can Load
-// but cannot Save or Destroy.
+// atomically, so a reader sees a whole file or none. The handle can Load;
+// it must not Save (a write needs the lock), and Destroy refuses it.
 func (s *Store) Peek(id string) (*Handle, error) {
 	if err := ValidateID(id); err != nil {
 		return nil, err
@@ -447,9 +447,10 @@ func (h *Handle) Unborn() bool {
 
 // Abandoned says whether id's directory is one a create left behind: no
 // state.json, held by no command (a create under way holds its lock), and
-// older than abandonedAfter. That is what a create killed before it
-// recorded the container leaves; it is no container (runc's state says
-// "container does not exist" of it), and delete removes it.
+// old enough (oldEnough: it holds creatingFile, or is older than
+// abandonedAfter). That is what a create killed before it recorded the
+// container leaves; it is no container (runc's state says "container
+// does not exist" of it), and delete removes it.
 func (s *Store) Abandoned(id string) bool {
 	fd, err := s.openDir(id)
 	if err != nil {

@@ -305,28 +305,14 @@ func keySum(h hash.Hash, head []byte, text bool) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// hashModule is Key of the binary module or component at path, read in
-// pieces through one small buffer instead of whole. Memory first touched
-// is what a whole read costs on a VM: 75 MB read whole took 0.9 to 1.5 s
-// here, the same file hashed in pieces 66 ms, and an engine's every new
-// container is a miss of the identity index (its rootfs is a new path).
-// It reads at most limit bytes (MaxModuleSize, as ReadModule, or less),
-// whatever the file's size said when it was opened: a file that grows
-// while it is hashed is refused once it passes limit. text says the file
-// is WAT (keyOf).
-func hashModule(path string, limit int64, text bool) (string, error) {
-	f, _, err := openModule(path, limit)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	return CopyKeyed(io.Discard, f, path, limit, text)
-}
-
 // CopyKeyed copies the module file read from r (named path in errors) to
 // w, at most limit bytes of it, and returns its key (keyOf), in pieces
-// through one small buffer. A file longer than limit is refused once it
-// passes it, whatever its size said when it was opened.
+// through one small buffer instead of whole. Memory first touched is what
+// a whole read costs on a VM: 75 MB read whole took 0.9 to 1.5 s here,
+// the same file hashed in pieces 66 ms, and an engine's every new
+// container is a miss of the identity index (its rootfs is a new path).
+// A file longer than limit is refused once it passes it, whatever its
+// size said when it was opened.
 func CopyKeyed(w io.Writer, r io.Reader, path string, limit int64, text bool) (string, error) {
 	lr := &io.LimitedReader{R: r, N: limit + 1}
 	h := sha256.New()
@@ -403,8 +389,9 @@ func indexPath(path string) string {
 }
 
 // KeyFor returns the cache key for the module at path, from the identity
-// index when the file is unchanged, else by hashing it in pieces
-// (hashModule; and then remembering the answer). text says the file is
+// index when the file is unchanged, else by opening it (openModule) and
+// hashing it in pieces under a read lease (CopyKeyed; and then, when the
+// lease stayed whole, remembering the answer). text says the file is
 // WAT, keyed as it is (keyOf). A caller that compiles the file reads it
 // again and keys the bytes it compiles (compileCached), so a file
 // rewritten between the two reads is never stored under the other's key.
@@ -498,10 +485,6 @@ func (c *Cache) Remember(path string, fi os.FileInfo, key string) {
 		}
 	}
 }
-
-// Reached is the cache directory as this process reaches it: through the
-// descriptor OpenCache holds (/proc/self/fd/N), never by its name again.
-func (c *Cache) Reached() string { return c.at }
 
 // Load returns the cached module for key, or nil on a miss. A damaged entry
 // is removed and reported as a miss.

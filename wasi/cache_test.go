@@ -3,6 +3,7 @@ package wasi
 import (
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -555,6 +556,20 @@ func TestCompileLockWaitIsBounded(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("a second compile of the same key still waits for a frozen holder after 10 s")
 	}
+}
+
+// hashModule is Key of the binary module or component at path, read
+// through CopyKeyed. It reads at most limit bytes (MaxModuleSize, as
+// ReadModule, or less), whatever the file's size said when it was opened:
+// a file that grows while it is hashed is refused once it passes limit.
+// text says the file is WAT (keyOf).
+func hashModule(path string, limit int64, text bool) (string, error) {
+	f, _, err := openModule(path, limit)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return CopyKeyed(io.Discard, f, path, limit, text)
 }
 
 // TestHashModuleIsKey: a binary file hashed in pieces gets the key of its

@@ -15,16 +15,8 @@ import (
 	"github.com/runw/runw/wasi/preview1"
 )
 
-// CompileComponent returns the compiled component for the file at path,
-// from the cache when it holds it (cache may be nil), compiling and
-// storing it otherwise, like CompileKeyed for a module. The boolean says
-// whether it was a cache hit.
-func CompileComponent(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*component.Component, bool, string, error) {
-	return compileComponentNamed(engine, path, path, kind, cache)
-}
-
-// compileComponentNamed is CompileComponent for a file read at path and
-// named name in messages.
+// compileComponentNamed is compileNamed for a component: the compiled
+// component for the file read at path and named name in messages.
 func compileComponentNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache) (*component.Component, bool, string, error) {
 	return compileCached(path, name, converter(name, kind), cache,
 		func(key string) (*component.Component, bool) {

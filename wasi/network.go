@@ -178,7 +178,7 @@ var unprivilegedPortStart = func() int {
 
 // selfNetns names the network namespace runw runs in: the engine's, the
 // host's.
-var selfNetns = "/proc/self/ns/net"
+const selfNetns = "/proc/self/ns/net"
 
 // sameNetns says whether the namespace files a and b are one namespace. A
 // network entry joining runw's own namespace is the host's network under

@@ -457,14 +457,15 @@ func (p *Plan) linearCap() int64 {
 	return 0
 }
 
-// Linear memory is capped below the container's memory limit by
-// initReserve, so that a guest allocating past the limit sees memory.grow
-// fail (a Go guest prints "out of memory" and exits 2) before the cgroup's
-// OOM killer ends the whole container with 137: the init's own memory (the
-// Go runtime, wasmtime's structures, the WASI host) is charged to the same
-// cgroup. Measured with a warm cache: about 4 MiB besides the guest's
-// linear memory (memory.usage_in_bytes of a 64 MiB container whose guest
-// holds 8 MiB: 12 MiB).
+// Linear memory is capped below the container's memory limit by a
+// reserve between initReserveMin and initReserveMax (linearMemoryCap), so
+// that a guest allocating past the limit sees memory.grow fail (a Go guest
+// prints "out of memory" and exits 2) before the cgroup's OOM killer ends
+// the whole container with 137: the init's own memory (the Go runtime,
+// wasmtime's structures, the WASI host) is charged to the same cgroup.
+// Measured with a warm cache: about 4 MiB besides the guest's linear
+// memory (memory.usage_in_bytes of a 64 MiB container whose guest holds
+// 8 MiB: 12 MiB).
 const (
 	initReserveMin = 8 << 20
 	initReserveMax = 32 << 20
@@ -525,8 +526,8 @@ func (p *Plan) tableElements() int64 {
 	return maxTableElements
 }
 
-// maxTables and maxMemories bound how many tables and memories a module
-// may have under a memory limit (-1: wasmtime's own bound).
+// maxTables bounds how many tables a module may have under a memory
+// limit (-1: wasmtime's own bound).
 func (p *Plan) maxTables() int64 {
 	if p.Reserve > 0 {
 		return maxTablesUnderLimit
@@ -534,6 +535,8 @@ func (p *Plan) maxTables() int64 {
 	return -1
 }
 
+// maxMemories bounds how many memories a module may have under a memory
+// limit: one, the linear memory the cap is for (-1: wasmtime's own bound).
 func (p *Plan) maxMemories() int64 {
 	if p.Reserve > 0 {
 		return 1

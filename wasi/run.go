@@ -17,24 +17,14 @@ import (
 // the same (128 + SIGABRT).
 const TrapExitCode = 134
 
-// Compile returns the compiled module for the file at path, from the cache
-// when it holds it (cache may be nil), compiling and storing it otherwise.
-// The boolean says whether it was a cache hit.
-func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, error) {
-	m, hit, _, err := CompileKeyed(engine, path, kind, cache)
-	return m, hit, err
-}
-
-// CompileKeyed is Compile that also returns the cache key it used.
-func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
-	return compileNamed(engine, path, path, kind, cache)
-}
-
-// compileNamed is CompileKeyed for a file read at path and named name in
-// messages (a plan's module is read through a /proc/self/fd link).
+// compileNamed returns the compiled module for the file read at path and
+// named name in messages (a plan's module is read through a /proc/self/fd
+// link), from the cache when it holds it (cache may be nil), compiling
+// and storing it otherwise. The boolean says whether it was a cache hit;
+// the string is the cache key it used.
 func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
 	if kind.IsComponent() {
-		return nil, false, "", errors.New("a component is compiled by CompileComponent, not as a module")
+		return nil, false, "", errors.New("a component is compiled by compileComponentNamed, not as a module")
 	}
 	return compileCached(path, name, converter(name, kind), cache,
 		func(key string) (*wasmtime.Module, bool) {

@@ -547,10 +547,6 @@ func (t *target) creatable() Errno {
 	return ErrnoRofs
 }
 
-// stat stats the target without following it. A directory itself ("."),
-// by its descriptor: "." is a lookup, which needs search permission on the
-// directory, and a native stat of a directory the process may not search
-// (an unreadable grant, openGrant) succeeds.
 // mayWrite says the guest's user may write the object t names, by its
 // permission alone (faccessat2 AT_EACCESS, the init's credentials being
 // the guest's): only EACCES says no; a read-only mount's EROFS, or a
@@ -563,6 +559,10 @@ func mayWrite(t *target) bool {
 	return unix.Faccessat2(t.dir, t.name, unix.W_OK, flags) != unix.EACCES
 }
 
+// stat stats the target without following it. A directory itself ("."),
+// by its descriptor: "." is a lookup, which needs search permission on the
+// directory, and a native stat of a directory the process may not search
+// (an unreadable grant, openGrant) succeeds.
 func stat(t *target, st *unix.Stat_t) error {
 	if t.name == "" || t.name == "." {
 		return unix.Fstatat(t.dir, "", st, unix.AT_EMPTY_PATH)

@@ -349,7 +349,7 @@ func signature(ft *wasmtime.FuncType) (string, bool) {
 	return string(sig), true
 }
 
-// freeC releases the C side of the host.
+// free releases the C side of the host.
 func (c *cHost) free() {
 	if c.host != nil {
 		C.free(unsafe.Pointer(c.host))

@@ -96,7 +96,7 @@ type View struct {
 	spares [2]atomic.Int32
 }
 
-// haveOpenat2 is cleared where the kernel has no openat2 (before 5.6):
+// noOpenat2 is set where the kernel has no openat2 (before 5.6):
 // every path then takes the step-by-step walk, which needs only openat
 // with O_NOFOLLOW and is just as strict (tests run both). Atomic: every
 // host in the process (a test runs several at once) reads it.
