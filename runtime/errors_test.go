@@ -24,7 +24,6 @@ func TestRequireStatusGivesRuncsTexts(t *testing.T) {
 		{"pause", state.Stopped, []string{state.Running}, "container not running"},
 		{"resume", state.Running, []string{state.Paused}, "container not paused"},
 		{"update", state.Stopped, []string{state.Running}, "container not running"},
-		{"events", state.Stopped, []string{state.Running}, "container not running"},
 	} {
 		err := requireStatus(c.verb, "c1", c.st, c.allowed...)
 		got := ""
