@@ -879,6 +879,90 @@ func TestContainerViewDescriptorExhaustion(t *testing.T) {
 	}
 }
 
+// An exited container's tmpfs goes with it, as a native container's goes
+// with its mount namespace. runw mounted it in the host's namespace and
+// unmounted it only at delete, so under CRI-O, which deletes a container
+// only when kubelet removes it, what a guest had left in /dev or /tmp,
+// and the memory it takes, stayed charged to the container's cgroup and
+// its pod's: the pod's next attempt was OOM-killed. While the container
+// runs, an exec'd process still sees the files.
+func TestExitedContainerFreesItsTmpfs(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a real tmpfs behind the grant, charged to the container's memory cgroup")
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.usage_in_bytes"); err != nil {
+		t.Skip("needs cgroup v1's memory controller to see the tmpfs's pages:", err)
+	}
+	r := newRunw(t)
+	const size = 32 << 20
+	b := newBundle(t, "probe", "writen", "/tmp/big", fmt.Sprint(size), "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		// As every engine's: without a mount namespace of its own the
+		// tmpfs is a mount of the host's alone, and stays until delete.
+		ownMountAndPID(s)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777"}})
+	})
+	const id = "tmpfsfree"
+	r.mustRun("create", "--bundle", b.dir, id)
+	r.mustRun("start", id)
+	usage := filepath.Join(cgroupOf(t, "memory", id), "memory.usage_in_bytes")
+	charged := func() int64 {
+		t.Helper()
+		data, err := os.ReadFile(usage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int64
+		fmt.Sscan(string(data), &n)
+		return n
+	}
+	want := fmt.Sprintf("OK n=%d zeros=0", size)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		res := r.run("exec", id, "/probe.wasm", "readn", "/tmp/big", fmt.Sprint(size))
+		if strings.TrimSpace(res.stdout) == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec reading the guest's /tmp/big: %v, want %q", res, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := charged(); n < size {
+		t.Fatalf("running, the container's memory cgroup holds %d bytes, under the %d its tmpfs holds", n, size)
+	}
+	r.mustRun("kill", id, "KILL")
+	r.waitStatus(id, "stopped", 10*time.Second)
+	mounted := func() []string {
+		data, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var under []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if f := strings.Fields(l); len(f) > 4 && strings.HasPrefix(f[4], r.root+"/") {
+				under = append(under, f[4])
+			}
+		}
+		return under
+	}
+	var n int64
+	var left []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		n, left = charged(), mounted()
+		if n < size/2 && len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	if n >= size/2 {
+		t.Errorf("stopped, the container's memory cgroup still holds %d bytes: its tmpfs's %d were not freed", n, size)
+	}
+	if len(left) != 0 {
+		t.Errorf("stopped, the container's tmpfs is still mounted on the host: %q", left)
+	}
+	r.mustRun("delete", id)
+	r.assertRootEmpty()
+}
+
 // A tmpfs mount with size=1m holds at most 1 MiB: writing 5 MB fails with
 // ENOSPC, as on a real tmpfs.
 func TestContainerViewTmpfsSizeLimit(t *testing.T) {

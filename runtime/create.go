@@ -116,6 +116,9 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Sandbox.Pivot {
+		releaseTmpfs(cfg.Plan)
+	}
 	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath, recordedCache{Dir: r.opts.CacheDir, Max: r.opts.CacheMax})
 	if err != nil {
 		return nil, err

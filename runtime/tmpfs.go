@@ -16,7 +16,8 @@ import (
 // When runw may mount (root), it is a real tmpfs with the spec's options
 // (nosuid, nodev, noexec), so the guest gets ENOSPC where runc's container
 // would, and its pages are charged to the container's memory cgroup; it is
-// unmounted with the container (state.Handle.Destroy). The attack this
+// detached once the init holds it (releaseTmpfs), or unmounted with the
+// container (state.Handle.Destroy). The attack this
 // stops: a tmpfs without size= (podman's --tmpfs and --read-only mounts)
 // used to be a plain directory under the state root, so a guest could fill
 // the host's /run past its memory limit. Without root (rootless) it is a
@@ -55,6 +56,32 @@ func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
 		return &os.PathError{Op: "chmod", Path: dir, Err: err}
 	}
 	return os.Chown(dir, int(owner.UID), int(owner.GID))
+}
+
+// releaseTmpfs detaches, from the host's mount namespace, the tmpfs
+// mounts makePrivateDir made for plan, once the init has bound them into
+// the container's tree in the mount namespace it created (Sandbox.Pivot):
+// from then on that namespace, and the descriptors of the container's
+// processes, hold each tmpfs, and `runw exec` reaches it through the
+// init's root (passAll), never by its host path. So a container's tmpfs,
+// and the memory its files take, goes when the container's processes do,
+// as a native container's goes with its mount namespace. Mounted on the
+// host until delete, it outlived the container: CRI-O deletes a container
+// only when kubelet removes it, which keeps the last exited one of each,
+// and what a guest had written to /dev or /tmp stayed charged to the
+// pod's memory cgroup, so that the pod's next attempt was OOM-killed.
+// An overlay's (mountOverlay) upper layer is files in the state
+// directory, which a detach would not free: it stays until delete, as
+// does a plain directory (no root to mount a tmpfs).
+func releaseTmpfs(plan *wasi.Plan) {
+	for _, d := range plan.PrivateDirs {
+		if _, ok := plan.Overlays[d]; ok {
+			continue
+		}
+		if err := unix.Unmount(d, unix.MNT_DETACH); err != nil && err != unix.EINVAL {
+			logDebugf("detach tmpfs %q: %v", d, err)
+		}
+	}
 }
 
 // tmpfsRootMode is the mode of a tmpfs's root at dest, as runc leaves it:
