@@ -128,6 +128,15 @@ func TestFileSizeLimitEndsTheGuestAtItsWrite(t *testing.T) {
 			t.Errorf("run %d: %v; want exit 153 (128+SIGXFSZ) at the write, no EFBIG, no \"after\"", i, res)
 		}
 	}
+	// As pid 1 of its own pid namespace (podman's, a pod's container) a
+	// native program is not killed: the kernel gives such an init no
+	// signal whose action is the default, and its write returns EFBIG
+	// (runc, a C program). runw ended the guest with 153 there too.
+	b.edit(ownMountAndPID)
+	res := r.run("run", "-b", b.dir, "fsizepid1")
+	if got := lines(res.stdout); res.code != 0 || len(got) != 2 || !strings.Contains(strings.ToLower(got[0]), syscall.EFBIG.Error()) || got[1] != "after" {
+		t.Errorf("as pid 1 of its pid namespace: %v; want EFBIG (%q) at the write, then \"after\", exit 0", res, syscall.EFBIG.Error())
+	}
 	r.assertRootEmpty()
 }
 

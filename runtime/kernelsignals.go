@@ -40,12 +40,15 @@ static void runw_sigpipe(int sig, siginfo_t *si, void *uc) {
 // runw_sigxfsz ends the init with 128+SIGXFSZ at once when the kernel
 // raises SIGXFSZ on a write made while the guest runs, before the write
 // returns EFBIG to the guest: a native process is killed at that write.
-// Before the guest runs, the init's own write gets EFBIG and the init
-// reports it.
+// Not as pid 1 of its own pid namespace: the kernel does not deliver a
+// signal with the default action to such an init, and a native program
+// there gets EFBIG and goes on (runc, as under podman and Kubernetes);
+// so does the guest. Before the guest runs, the init's own write gets
+// EFBIG and the init reports it.
 static void runw_sigxfsz(int sig, siginfo_t *si, void *uc) {
 	(void)uc;
 	if (runw_raised_here(si)) {
-		if (runw_guest_running) _exit(128 + SIGXFSZ);
+		if (runw_guest_running && runw_sig_self != 1) _exit(128 + SIGXFSZ);
 		return;
 	}
 	runw_pass_on(sig);
@@ -185,11 +188,15 @@ import (
 //     RLIMIT_FSIZE (podman --ulimit fsize=N), ends the init with 153
 //     (128+SIGXFSZ) inside the signal handler, before that write returns:
 //     a native process is killed by it at that write and never sees
-//     EFBIG (runc: 153, every time), and a WASI guest cannot handle or
-//     ignore a signal. Handed to the stop goroutine as other stop
-//     signals are, the write returned EFBIG to the guest first, and a
-//     guest that exited right after it ended 0. Before the guest runs
-//     (guestRuns), the init's own write gets EFBIG and it reports that.
+//     EFBIG (runc without a pid namespace: 153, every time), and a WASI
+//     guest cannot handle or ignore a signal. Handed to the stop
+//     goroutine as other stop signals are, the write returned EFBIG to
+//     the guest first, and a guest that exited right after it ended 0.
+//     As pid 1 of its own pid namespace (podman's, a pod's container)
+//     the write returns EFBIG instead: the kernel gives such an init no
+//     signal whose action is the default, and a native program there
+//     gets EFBIG and goes on. Before the guest runs (guestRuns), the
+//     init's own write gets EFBIG and it reports that.
 //
 // Go's os/signal cannot tell the two kinds apart (it hands Notify no
 // sender), so small C handlers do, by the sender's pid in the signal's
