@@ -1771,3 +1771,25 @@ func TestTmpcopyupChargedToTheContainer(t *testing.T) {
 	}
 	r.assertRootEmpty()
 }
+
+// An init the OOM killer ends while it reads its configuration (2 MB of
+// environment under a 4 MiB limit) is named as such, as one that dies
+// later is: create said only "send init config: write |1: broken pipe".
+func TestInitKilledReadingItsConfigIsNamed(t *testing.T) {
+	needsRoot(t, "cgroups")
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/return0.wat")
+	b.edit(func(s *specs.Spec) {
+		for i := range 2000 {
+			s.Process.Env = append(s.Process.Env, fmt.Sprintf("V%d=%s", i, strings.Repeat("x", 1000)))
+		}
+		memoryLimit(4 << 20)(s)
+	})
+	res := r.run("run", "-b", b.dir, "oomconfig")
+	oneLine(t, "run", res.stderr)
+	if res.code != 1 || !strings.Contains(res.stderr, "container init exited without reporting: killed by the OOM killer") {
+		t.Errorf("2 MB of environment under a 4 MiB limit: %v; want exit 1, the OOM killer named", res)
+	}
+	r.assertRootEmpty()
+}

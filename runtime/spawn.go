@@ -196,8 +196,13 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	// The init reads its configuration only now, after the parent had the
 	// chance to place it (cgroups), and creates no engine before that.
 	if err := json.NewEncoder(initW).Encode(o.Config); err != nil {
-		// The init is gone before reading it: its sync pipe says why.
-		if rerr := readReport(syncR); rerr != nil && rerr != errNoReport {
+		// The init is gone before reading it: its sync pipe says why,
+		// or, with no report, its death does (the OOM killer, while it
+		// read a configuration of many megabytes under a small limit).
+		switch rerr := readReport(syncR); {
+		case rerr == errNoReport:
+			return nil, o.noReport(cmd, pids, refusedBefore)
+		case rerr != nil:
 			return fail(rerr)
 		}
 		return fail(fmt.Errorf("send init config: %w", err))
@@ -208,26 +213,33 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	logDebugf("init %d reported: %v", cmd.Process.Pid, err)
 	switch {
 	case err == errNoReport:
-		death, killed := deathOf(cmd, o.CgroupPath)
-		who := "container init"
-		if o.Exec {
-			who = "exec'd process"
-		}
-		if pidsRefusals(pids) > refusedBefore {
-			return nil, fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(pids, o.Exec))
-		}
-		hint := ""
-		if !killed {
-			// A filter's denial ends the init by SIGSYS or with a status
-			// (Go's fatal error): never by SIGKILL or the OOM killer,
-			// where the hint sent people to the wrong place.
-			hint = o.Config.Sandbox.seccompHint()
-		}
-		return nil, &diedError{fmt.Sprintf("%s exited without reporting: %s%s", who, death, hint), killed}
+		return nil, o.noReport(cmd, pids, refusedBefore)
 	case err != nil:
 		return fail(err)
 	}
 	return cmd, nil
+}
+
+// noReport is the error of an init that closed its sync pipe without a
+// report: what ended it (deathOf, which reaps it), and the pids limit it
+// met where the cgroup refused a fork since refusedBefore.
+func (o *spawnOptions) noReport(cmd *exec.Cmd, pids string, refusedBefore int64) error {
+	death, killed := deathOf(cmd, o.CgroupPath)
+	who := "container init"
+	if o.Exec {
+		who = "exec'd process"
+	}
+	if pidsRefusals(pids) > refusedBefore {
+		return fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(pids, o.Exec))
+	}
+	hint := ""
+	if !killed {
+		// A filter's denial ends the init by SIGSYS or with a status
+		// (Go's fatal error): never by SIGKILL or the OOM killer,
+		// where the hint sent people to the wrong place.
+		hint = o.Config.Sandbox.seccompHint()
+	}
+	return &diedError{fmt.Sprintf("%s exited without reporting: %s%s", who, death, hint), killed}
 }
 
 // maxShownArgs bounds the guest's arguments put on the init's command line.
