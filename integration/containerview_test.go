@@ -16,6 +16,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -960,6 +961,68 @@ func TestExitedContainerFreesItsTmpfs(t *testing.T) {
 		t.Errorf("stopped, the container's tmpfs is still mounted on the host: %q", left)
 	}
 	r.mustRun("delete", id)
+	r.assertRootEmpty()
+}
+
+// In a mount namespace joined by path a tmpfs mount is still a tmpfs: its
+// size= holds (ENOSPC past it), and an exec'd process sees what the guest
+// wrote. runw's mounts, made in the host's namespace, are not in the
+// joined one: the init opened the bare directory beneath by its path, on
+// the state root's file system, where 5 MB fitted in a 1 MiB /tmp.
+func TestJoinedMountNamespaceKeepsTmpfs(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a real tmpfs and a mount namespace to join")
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1) to hold a mount namespace")
+	}
+	holder := exec.Command(unshare, "--mount", "--propagation", "private", "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		theirs, err1 := os.Readlink(mnt)
+		ours, err2 := os.Readlink("/proc/self/ns/mnt")
+		if err1 == nil && err2 == nil && theirs != ours {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unshare made no mount namespace: %v %v", err1, err2)
+		}
+	}
+	r := newRunw(t)
+	var p probeSteps
+	p.add("OK", "write", "/tmp/small", "fits")
+	p.add("ERR", "writen", "/tmp/big", "5000000")
+	b := newBundle(t, "probe", append(p.args, "sleep", "1h")...)
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
+		s.Mounts = []specs.Mount{{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", "mode=1777", "size=1m"}}}
+	})
+	const id = "joinedmnt"
+	r.mustRun("run", "-d", "-b", b.dir, id)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		res := r.run("exec", id, "/probe.wasm", "cat", "/tmp/small")
+		if res.code == 0 && strings.TrimSpace(res.stdout) == "fits" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec reading the guest's /tmp/small: %v, want \"fits\"", res)
+		}
+	}
+	// The tmpfs runw mounted on the host (kept until delete: the init
+	// did not bind it into a mount namespace of its own) holds what the
+	// guest wrote.
+	if data, err := os.ReadFile(filepath.Join(r.root, id, "private", "tmpfs-0", "small")); err != nil || string(data) != "fits" {
+		t.Errorf("the container's tmpfs on the host: /tmp/small %q, %v; want \"fits\"", data, err)
+	}
+	res := r.run("exec", id, "/probe.wasm", "writen", "/tmp/big2", "5000000")
+	if !strings.Contains(strings.ToLower(res.stdout), syscall.ENOSPC.Error()) {
+		t.Errorf("exec writing 5 MB into the 1 MiB /tmp: %v, want ENOSPC (%q)", res, syscall.ENOSPC.Error())
+	}
+	r.mustRun("delete", "-f", id)
 	r.assertRootEmpty()
 }
 

@@ -309,6 +309,15 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		return h.fail(err)
 	}
 	if !cfg.Sandbox.has(specs.UserNamespace) {
+		// In a mount namespace joined by path, runw's tmpfs mounts,
+		// made in the host's, are not there: opened by path, each was
+		// the bare directory beneath, on the state root's file system,
+		// with no size= and charged to no container.
+		if cfg.Sandbox.has(specs.MountNamespace) && !cfg.Sandbox.creates(specs.MountNamespace) {
+			if err := cfg.passPrivateDirs(&h); err != nil {
+				return h.fail(err)
+			}
+		}
 		cfg.passCacheView(&h)
 		cfg.Passed = len(h.files)
 		return h.files, nil
@@ -318,17 +327,8 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 			return h.fail(err)
 		}
 	}
-	for _, d := range cfg.Plan.PrivateDirs {
-		p, err := h.pass(d, unix.O_PATH)
-		if err != nil {
-			return h.fail(err)
-		}
-		cfg.passTree(&h, d, p, false)
-		for i := range cfg.Plan.Preopens {
-			if cfg.Plan.Preopens[i].HostPath == d {
-				cfg.Plan.Preopens[i].HostPath = p
-			}
-		}
+	if err := cfg.passPrivateDirs(&h); err != nil {
+		return h.fail(err)
 	}
 	// The bundle's bind mount sources too, as runc opens them as host
 	// root before its init enters the user namespace: a source below a
@@ -365,6 +365,25 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 	cfg.CacheDir = ""
 	cfg.Passed = len(h.files)
 	return h.files, nil
+}
+
+// passPrivateDirs hands over the plan's tmpfs and overlay directories
+// (PrivateDirs) as descriptors opened here, in runw's mount namespace,
+// where create mounted them, and points their grants at those.
+func (cfg *initConfig) passPrivateDirs(h *handedOver) error {
+	for _, d := range cfg.Plan.PrivateDirs {
+		p, err := h.pass(d, unix.O_PATH)
+		if err != nil {
+			return err
+		}
+		cfg.passTree(h, d, p, false)
+		for i := range cfg.Plan.Preopens {
+			if cfg.Plan.Preopens[i].HostPath == d {
+				cfg.Plan.Preopens[i].HostPath = p
+			}
+		}
+	}
+	return nil
 }
 
 // openWithin opens rel inside the directory within (securejoin: a link
