@@ -86,6 +86,10 @@ func TestKillGivesSignalExitStatus(t *testing.T) {
 		{"KILL", 137}, {"INT", 130}, {"USR1", 138},
 		{"ABRT", 134}, {"SEGV", 139}, {"SYS", 159}, {"TRAP", 133}, {"XCPU", 152}, {"XFSZ", 153}, {"VTALRM", 154},
 		{"PIPE", 141}, {"13", 141},
+		// No pid namespace of its own here: the real-time signals end a
+		// native process too (runc: 128+signal); Go's handler dropped
+		// them.
+		{"35", 163}, {"44", 172}, {"64", 192},
 	}
 	for _, c := range cases {
 		t.Run(c.signal, func(t *testing.T) {
@@ -136,6 +140,27 @@ func TestFileSizeLimitEndsTheGuestAtItsWrite(t *testing.T) {
 	res := r.run("run", "-b", b.dir, "fsizepid1")
 	if got := lines(res.stdout); res.code != 0 || len(got) != 2 || !strings.Contains(strings.ToLower(got[0]), syscall.EFBIG.Error()) || got[1] != "after" {
 		t.Errorf("as pid 1 of its pid namespace: %v; want EFBIG (%q) at the write, then \"after\", exit 0", res, syscall.EFBIG.Error())
+	}
+	r.assertRootEmpty()
+}
+
+// As pid 1 of its own pid namespace, a native process lives through a
+// real-time signal it does not handle (the kernel drops it), and so does
+// the guest; TERM still ends it.
+func TestRealtimeSignalSparesPid1(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/loop.wat")
+	b.edit(ownMountAndPID)
+	bg, _ := runInBackground(t, r, b, "rt")
+	r.mustRun("kill", "rt", "35")
+	time.Sleep(300 * time.Millisecond)
+	if st, res, ok := r.state("rt"); !ok || st.Status != "running" {
+		t.Fatalf("after kill 35, as pid 1 of its pid namespace: %v %v; want running", st, res)
+	}
+	r.mustRun("kill", "rt", "TERM")
+	if res := bg.wait(t, 10*time.Second); res.code != 143 {
+		t.Errorf("runw run after kill TERM: %v; want 143", res)
 	}
 	r.assertRootEmpty()
 }

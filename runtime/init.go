@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,6 +51,29 @@ const stopGrace = 10 * time.Millisecond
 // process ignores or stops on. PIPE and XFSZ are delivered to the same
 // channel by notifyKernelSignals only when another process sent them: the
 // kernel's own, raised on a write of the init, are handled there.
+// stopSignalsBesidePid1 are the signals that end a native process that
+// is not pid 1 of its own pid namespace and that stopSignals leaves out:
+// the real-time signals from 35 (SIGRTMIN+1; 32 to 34 are left to their
+// default action, which ends the init already) but threadSignal, which
+// the init sends its own threads. Without a pid namespace of the
+// container's own (Kubernetes' hostPID, an exec'd process), Go's handler
+// took them and dropped them, and the container lived on where runc's
+// ended with 128+signal. As pid 1 of its own namespace, a native process
+// lives through them, and so does the guest. PROF stays Go's runtime's,
+// which never hands it to Notify.
+func stopSignalsBesidePid1() []os.Signal {
+	if os.Getpid() == 1 {
+		return nil
+	}
+	var sigs []os.Signal
+	for s := 35; s <= 64; s++ {
+		if s != threadSignal {
+			sigs = append(sigs, unix.Signal(s))
+		}
+	}
+	return sigs
+}
+
 var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
 	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
 	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGPWR, unix.SIGVTALRM, unix.SIGIO}
@@ -63,7 +87,7 @@ func Init() {
 	// Its name, runw-init, was set by the C constructor (runtime/nsenter)
 	// before Go started a thread, so that every thread has it.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, stopSignals...)
+	signal.Notify(sigs, slices.Concat(stopSignals, stopSignalsBesidePid1())...)
 	pipes := openInitPipes()
 	// A guest writing to a closed pipe or socket gets EPIPE, as a native
 	// process that ignores SIGPIPE does, never a death by signal; one
