@@ -47,7 +47,8 @@ const stopGrace = 10 * time.Millisecond
 // code is wasmtime's first, which may take it for the guest's trap (134).
 // ABRT from abort(3) in the init itself reaches Notify too; abort then
 // ends the init by SIGABRT all the same. Left out: PROF (Go's profiler),
-// the real-time signals (glibc's and Go's own), and those a native
+// the real-time signals (glibc's and runw's own; the rest end an init
+// that is not pid 1: stopSignalsBesidePid1), and those a native
 // process ignores or stops on. PIPE and XFSZ are delivered to the same
 // channel by notifyKernelSignals only when another process sent them: the
 // kernel's own, raised on a write of the init, are handled there.
