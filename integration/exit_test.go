@@ -141,6 +141,13 @@ func TestFileSizeLimitEndsTheGuestAtItsWrite(t *testing.T) {
 	if got := lines(res.stdout); res.code != 0 || len(got) != 2 || !strings.Contains(strings.ToLower(got[0]), syscall.EFBIG.Error()) || got[1] != "after" {
 		t.Errorf("as pid 1 of its pid namespace: %v; want EFBIG (%q) at the write, then \"after\", exit 0", res, syscall.EFBIG.Error())
 	}
+	// Behind an engine's init (podman run --init), which runw drops, the
+	// guest stands where the native command behind catatonit would, pid
+	// 2: SIGXFSZ ends it, and catatonit exits 153.
+	b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/run/podman-init", "--"}, s.Process.Args...) })
+	if res := r.run("run", "-b", b.dir, "fsizeinit"); res.code != 153 || res.stdout != "" {
+		t.Errorf("behind podman's init: %v; want exit 153 (128+SIGXFSZ) at the write, no \"after\"", res)
+	}
 	r.assertRootEmpty()
 }
 
@@ -161,6 +168,15 @@ func TestRealtimeSignalSparesPid1(t *testing.T) {
 	r.mustRun("kill", "rt", "TERM")
 	if res := bg.wait(t, 10*time.Second); res.code != 143 {
 		t.Errorf("runw run after kill TERM: %v; want 143", res)
+	}
+	// Behind an engine's init (podman run --init), which passes it on to
+	// the native command behind it, 35 ends that command, and catatonit
+	// exits 163.
+	b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/run/podman-init", "--"}, s.Process.Args...) })
+	bg, _ = runInBackground(t, r, b, "rtinit")
+	r.mustRun("kill", "rtinit", "35")
+	if res := bg.wait(t, 10*time.Second); res.code != 163 {
+		t.Errorf("behind podman's init, runw run after kill 35: %v; want 163", res)
 	}
 	r.assertRootEmpty()
 }

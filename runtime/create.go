@@ -334,6 +334,7 @@ func wasmBehindEngineInit(b *spec.Bundle) *spec.Entrypoint {
 	if ep, err := b.Entrypoint(); err == nil {
 		if spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
 			logDebugf("%s is the engine's init: running the wasm command after it", args[0])
+			b.EngineInit = args[0]
 			return ep
 		}
 		ep.Close()
@@ -363,6 +364,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err != nil {
 		return initConfig{}, err
 	}
+	sandbox.BehindInit = b.EngineInit != ""
 	// An init in its own user namespace cannot read runw's cache: it is
 	// handed the artifact compiled here (handOver), where the cache can
 	// hand one over; elsewhere a compile here would be wasted.

@@ -60,10 +60,12 @@ const stopGrace = 10 * time.Millisecond
 // container's own (Kubernetes' hostPID, an exec'd process), Go's handler
 // took them and dropped them, and the container lived on where runc's
 // ended with 128+signal. As pid 1 of its own namespace, a native process
-// lives through them, and so does the guest. PROF stays Go's runtime's,
-// which never hands it to Notify.
-func stopSignalsBesidePid1() []os.Signal {
-	if os.Getpid() == 1 {
+// lives through them, and so does the guest (asPid1), unless an engine's
+// init stood in front of it (Sandbox.BehindInit: catatonit passes them on
+// to its child, which they end). PROF stays Go's runtime's, which never
+// hands it to Notify.
+func stopSignalsBesidePid1(asPid1 bool) []os.Signal {
+	if asPid1 {
 		return nil
 	}
 	var sigs []os.Signal
@@ -88,7 +90,7 @@ func Init() {
 	// Its name, runw-init, was set by the C constructor (runtime/nsenter)
 	// before Go started a thread, so that every thread has it.
 	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, slices.Concat(stopSignals, stopSignalsBesidePid1())...)
+	signal.Notify(sigs, slices.Concat(stopSignals, stopSignalsBesidePid1(os.Getpid() == 1))...)
 	pipes := openInitPipes()
 	// A guest writing to a closed pipe or socket gets EPIPE, as a native
 	// process that ignores SIGPIPE does, never a death by signal; one
@@ -110,6 +112,10 @@ func Init() {
 	}
 	if cfg.Debug {
 		configureInitLog(cfg)
+	}
+	if cfg.Sandbox.BehindInit && os.Getpid() == 1 {
+		behindEngineInit()
+		signal.Notify(sigs, stopSignalsBesidePid1(false)...)
 	}
 
 	logDebugf("init: config read")

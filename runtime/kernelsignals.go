@@ -11,6 +11,9 @@ package runtime
 static int runw_sig_wfd = -1;
 static pid_t runw_sig_self;
 static volatile sig_atomic_t runw_guest_running;
+// runw_as_pid1 says the guest stands where a native init would: pid 1 of
+// its own pid namespace, with no engine's init in front of it.
+static volatile sig_atomic_t runw_as_pid1;
 
 // runw_raised_here says the kernel raised the signal on one of the init's
 // own calls: it sends SIGPIPE (a write to a pipe or socket whose reader
@@ -40,21 +43,22 @@ static void runw_sigpipe(int sig, siginfo_t *si, void *uc) {
 // runw_sigxfsz ends the init with 128+SIGXFSZ at once when the kernel
 // raises SIGXFSZ on a write made while the guest runs, before the write
 // returns EFBIG to the guest: a native process is killed at that write.
-// Not as pid 1 of its own pid namespace: the kernel does not deliver a
-// signal with the default action to such an init, and a native program
-// there gets EFBIG and goes on (runc, as under podman and Kubernetes);
-// so does the guest. Before the guest runs, the init's own write gets
-// EFBIG and the init reports it.
+// Not as pid 1 of its own pid namespace (runw_as_pid1): the kernel does
+// not deliver a signal with the default action to such an init, and a
+// native program there gets EFBIG and goes on (runc, as under podman and
+// Kubernetes); so does the guest. Before the guest runs, the init's own
+// write gets EFBIG and the init reports it.
 static void runw_sigxfsz(int sig, siginfo_t *si, void *uc) {
 	(void)uc;
 	if (runw_raised_here(si)) {
-		if (runw_guest_running && runw_sig_self != 1) _exit(128 + SIGXFSZ);
+		if (runw_guest_running && !runw_as_pid1) _exit(128 + SIGXFSZ);
 		return;
 	}
 	runw_pass_on(sig);
 }
 
 static void runw_guest_runs(void) { runw_guest_running = 1; }
+static void runw_behind_init(void) { runw_as_pid1 = 0; }
 
 // SYS_SECCOMP, the si_code of a SIGSYS from a filter's SCMP_ACT_TRAP (the
 // kernel's uapi name; glibc does not define it).
@@ -150,6 +154,7 @@ static int runw_install(int sig, void (*handler)(int, siginfo_t *, void *)) {
 static int runw_kernel_signals_install(int wfd) {
 	runw_sig_wfd = wfd;
 	runw_sig_self = getpid();
+	runw_as_pid1 = runw_sig_self == 1;
 	int rc = runw_install(SIGPIPE, runw_sigpipe);
 	if (rc == 0) rc = runw_install(SIGXFSZ, runw_sigxfsz);
 	if (rc != 0) return rc;
@@ -247,6 +252,11 @@ func notifyKernelSignals(sigs chan<- os.Signal) error {
 // guestRuns tells the SIGXFSZ handler that the guest runs from now on: a
 // write past RLIMIT_FSIZE ends it.
 func guestRuns() { C.runw_guest_runs() }
+
+// behindEngineInit tells the SIGXFSZ handler that the guest, though pid
+// 1, stands where the program behind an engine's init would
+// (Sandbox.BehindInit): a write past RLIMIT_FSIZE ends it.
+func behindEngineInit() { C.runw_behind_init() }
 
 // sysNames bounds the system call numbers the SIGSYS handler can name.
 const sysNames = C.RUNW_SYS_NAMES

@@ -46,6 +46,13 @@ type Sandbox struct {
 	// detached copy of its mount tree that create made (handOver).
 	Trees map[string]int `json:"trees,omitempty"`
 
+	// BehindInit says the spec's process was an engine's init (podman
+	// run --init's catatonit) in front of the wasm command, which runw
+	// runs in its place (wasmBehindEngineInit): as pid 1 the guest then
+	// meets a write past RLIMIT_FSIZE and the real-time signals as the
+	// native command behind that init would, not as a native init.
+	BehindInit bool `json:"behind_init,omitempty"`
+
 	// Joined marks an exec'd process: it joins the init's namespaces,
 	// where the init already set the hostname and sysctls and mounted
 	// /proc; none of that is done again.

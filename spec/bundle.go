@@ -47,6 +47,10 @@ type Bundle struct {
 	// the guest may have changed since (runw exec), so that an exec'd
 	// process sees the mounts where the container's process does.
 	Destinations []string
+	// EngineInit, when set, is the engine's init (podman run --init's
+	// /run/podman-init) that create found in front of the wasm command
+	// in process.args and dropped from them.
+	EngineInit string
 	// Masks, when set, are the masked paths as create found them
 	// (MaskedPaths), for runw exec.
 	Masks *[]Mask
