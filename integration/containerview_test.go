@@ -890,9 +890,10 @@ func TestContainerViewDescriptorExhaustion(t *testing.T) {
 func TestExitedContainerFreesItsTmpfs(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "a real tmpfs behind the grant, charged to the container's memory cgroup")
-	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.usage_in_bytes"); err != nil {
-		t.Skip("needs cgroup v1's memory controller to see the tmpfs's pages:", err)
-	}
+	// The pages are counted where cgroup v1's memory controller is (this
+	// machine's); the mount is looked for everywhere.
+	_, err := os.Stat("/sys/fs/cgroup/memory/memory.usage_in_bytes")
+	v1Memory := err == nil
 	r := newRunw(t)
 	const size = 32 << 20
 	b := newBundle(t, "probe", "writen", "/tmp/big", fmt.Sprint(size), "sleep", "1h")
@@ -905,9 +906,15 @@ func TestExitedContainerFreesItsTmpfs(t *testing.T) {
 	const id = "tmpfsfree"
 	r.mustRun("create", "--bundle", b.dir, id)
 	r.mustRun("start", id)
-	usage := filepath.Join(cgroupOf(t, "memory", id), "memory.usage_in_bytes")
+	usage := ""
+	if v1Memory {
+		usage = filepath.Join(cgroupOf(t, "memory", id), "memory.usage_in_bytes")
+	}
 	charged := func() int64 {
 		t.Helper()
+		if usage == "" {
+			return 0
+		}
 		data, err := os.ReadFile(usage)
 		if err != nil {
 			t.Fatal(err)
@@ -928,7 +935,7 @@ func TestExitedContainerFreesItsTmpfs(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := charged(); n < size {
+	if n := charged(); v1Memory && n < size {
 		t.Fatalf("running, the container's memory cgroup holds %d bytes, under the %d its tmpfs holds", n, size)
 	}
 	r.mustRun("kill", id, "KILL")

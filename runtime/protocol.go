@@ -288,8 +288,10 @@ func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
 	plan.Module = fdPath(ep.File)
 }
 
-// handOver hands the init the module (readThrough) and, for an init that
-// lives in its own user namespace, what it cannot reach by path: as root
+// handOver hands the init the module (readThrough); in a mount namespace
+// joined by path, the tmpfs directories (passPrivateDirs); and, for an
+// init that lives in its own user namespace, what it cannot reach by
+// path: as root
 // of that namespace it is nobody on the host and cannot walk runw's 0700
 // state root, so the exec fifo and the tmpfs directories are handed to it
 // as descriptors (reached as /proc/self/fd/N, which checks only the object
@@ -310,7 +312,7 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 	}
 	if !cfg.Sandbox.has(specs.UserNamespace) {
 		// In a mount namespace joined by path, runw's tmpfs mounts,
-		// made in the host's, are not there: opened by path, each was
+		// made in the host's, need not be there: opened by path, each was
 		// the bare directory beneath, on the state root's file system,
 		// with no size= and charged to no container.
 		if cfg.Sandbox.has(specs.MountNamespace) && !cfg.Sandbox.creates(specs.MountNamespace) {

@@ -201,7 +201,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		// read a configuration of many megabytes under a small limit).
 		switch rerr := readReport(syncR); {
 		case rerr == errNoReport:
-			return nil, o.noReport(cmd, pids, refusedBefore)
+			return nil, o.noReport(cmd, pids, refusedBefore, false)
 		case rerr != nil:
 			return fail(rerr)
 		}
@@ -213,7 +213,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	logDebugf("init %d reported: %v", cmd.Process.Pid, err)
 	switch {
 	case err == errNoReport:
-		return nil, o.noReport(cmd, pids, refusedBefore)
+		return nil, o.noReport(cmd, pids, refusedBefore, true)
 	case err != nil:
 		return fail(err)
 	}
@@ -222,8 +222,10 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 
 // noReport is the error of an init that closed its sync pipe without a
 // report: what ended it (deathOf, which reaps it), and the pids limit it
-// met where the cgroup refused a fork since refusedBefore.
-func (o *spawnOptions) noReport(cmd *exec.Cmd, pids string, refusedBefore int64) error {
+// met where the cgroup refused a fork since refusedBefore. configRead
+// says it had read its configuration, and so may have loaded a seccomp
+// filter.
+func (o *spawnOptions) noReport(cmd *exec.Cmd, pids string, refusedBefore int64, configRead bool) error {
 	death, killed := deathOf(cmd, o.CgroupPath)
 	who := "container init"
 	if o.Exec {
@@ -233,7 +235,7 @@ func (o *spawnOptions) noReport(cmd *exec.Cmd, pids string, refusedBefore int64)
 		return fmt.Errorf("%s exited without reporting: %s: %s", who, death, pidsLimitHit(pids, o.Exec))
 	}
 	hint := ""
-	if !killed {
+	if !killed && configRead {
 		// A filter's denial ends the init by SIGSYS or with a status
 		// (Go's fatal error): never by SIGKILL or the OOM killer,
 		// where the hint sent people to the wrong place.

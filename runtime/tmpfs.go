@@ -70,9 +70,9 @@ func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
 // only when kubelet removes it, which keeps the last exited one of each,
 // and what a guest had written to /dev or /tmp stayed charged to the
 // pod's memory cgroup, so that the pod's next attempt was OOM-killed.
-// An overlay's (mountOverlay) upper layer is files in the state
-// directory, which a detach would not free: it stays until delete, as
-// does a plain directory (no root to mount a tmpfs).
+// An overlay (mountOverlay) keeps its files in the engine's upper
+// directory, which a detach would not free: its mount stays until
+// delete, as does a plain directory (no root to mount a tmpfs).
 func releaseTmpfs(plan *wasi.Plan) {
 	for _, d := range plan.PrivateDirs {
 		if _, ok := plan.Overlays[d]; ok {

@@ -49,6 +49,25 @@ func TestCheckCAPITypes(t *testing.T) {
 	}
 }
 
+// A shared memory, imported (wasm32-wasip1-threads) or exported, is read
+// by checkCAPITypes without a refusal of its own, and refused at compile
+// by sharedMemory, in one line that says which.
+func TestSharedMemoryRefusedAtCompile(t *testing.T) {
+	engine := NewEngine()
+	for _, c := range []struct{ src, how string }{
+		{`(module (import "env" "memory" (memory 1 2 shared)) (func (export "_start")))`, "imports"},
+		{`(module (memory (export "memory") 1 2 shared) (func (export "_start")))`, "exports"},
+	} {
+		wasm := wat(t, c.src)
+		if err := checkCAPITypes(wasm); err != nil {
+			t.Errorf("%s: checkCAPITypes: %v", c.how, err)
+		}
+		if _, err := compileModuleBytes(engine, "m")(wasm); err == nil || !strings.Contains(err.Error(), c.how+errSharedMemory) {
+			t.Errorf("compile: %v, want %q", err, c.how+errSharedMemory)
+		}
+	}
+}
+
 // checkCAPITypes reads untrusted bytes: no truncation or corruption of a
 // module makes it panic or loop.
 func TestCheckCAPITypesHostileBytes(t *testing.T) {
