@@ -294,8 +294,9 @@ func execTerminal(proc *specs.Process, consoleSocket string) (tty, master *os.Fi
 // is handed: the compiled module a compile child gave back, the
 // caller's preserved descriptors, and, in the container's user
 // namespace, where it is nobody on the host as the init is, or in a
-// mount namespace joined by path, its tmpfs directories opened here (root is the container's root, nil where the
-// init kept the host's). The caller closes the descriptors.
+// mount namespace joined by path, its tmpfs directories opened here
+// (root is the container's root, nil where the init kept the host's).
+// The caller closes the descriptors.
 func (r *Runtime) execConfig(plan *wasi.Plan, sb *Sandbox, cached bool, o ExecOptions, s *specs.Spec, root *os.File) (initConfig, []*os.File, error) {
 	cfg := r.newInitConfig(plan, sb, cached)
 	if o.compiled != nil && !cached && r.openedCache() != nil {

@@ -52,6 +52,10 @@ const stopGrace = 10 * time.Millisecond
 // process ignores or stops on. PIPE and XFSZ are delivered to the same
 // channel by notifyKernelSignals only when another process sent them: the
 // kernel's own, raised on a write of the init, are handled there.
+var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
+	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
+	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGPWR, unix.SIGVTALRM, unix.SIGIO}
+
 // stopSignalsBesidePid1 are the signals that end a native process that
 // is not pid 1 of its own pid namespace and that stopSignals leaves out:
 // the real-time signals from 35 (SIGRTMIN+1; 32 to 34 are left to their
@@ -76,10 +80,6 @@ func stopSignalsBesidePid1(asPid1 bool) []os.Signal {
 	}
 	return sigs
 }
-
-var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
-	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
-	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGPWR, unix.SIGVTALRM, unix.SIGIO}
 
 // Init is `runw init`, the container process. It is started by create or
 // exec from a sealed copy of runw, speaking the protocol in protocol.go:

@@ -291,13 +291,13 @@ func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
 // handOver hands the init the module (readThrough); in a mount namespace
 // joined by path, the tmpfs directories (passPrivateDirs); and, for an
 // init that lives in its own user namespace, what it cannot reach by
-// path: as root
-// of that namespace it is nobody on the host and cannot walk runw's 0700
-// state root, so the exec fifo and the tmpfs directories are handed to it
-// as descriptors (reached as /proc/self/fd/N, which checks only the object
-// itself), and so is its module's artifact from runw's cache, which it
-// cannot read (passArtifact). They are the first of
-// spawnOptions.ExtraFiles (extraFD).
+// path: as root of that namespace it is nobody on the host and cannot
+// walk runw's 0700 state root, so the exec fifo and the tmpfs
+// directories are handed to it as descriptors (reached as
+// /proc/self/fd/N, which checks only the object itself), and so is its
+// module's artifact from runw's cache, which it cannot read
+// (passArtifact). They are the first of spawnOptions.ExtraFiles
+// (extraFD).
 func (cfg *initConfig) handOver() ([]*os.File, error) {
 	var h handedOver
 	var err error
