@@ -151,6 +151,35 @@ func TestFileSizeLimitEndsTheGuestAtItsWrite(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestCPULimitAsANativeProcessMeetsIt: podman --ulimit cpu=1:3. The
+// kernel sends SIGXCPU at RLIMIT_CPU's soft limit and SIGKILL at the hard
+// one. A native C program that spins is killed by the first (runc: 152
+// after a second of CPU), but as pid 1 of its own pid namespace the
+// kernel drops it, and the program runs on to the second (runc: 137
+// after three). runw ended the guest with 152 at the soft limit there too.
+func TestCPULimitAsANativeProcessMeetsIt(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/loop.wat")
+	b.edit(func(s *specs.Spec) {
+		s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CPU", Soft: 1, Hard: 3}}
+	})
+	if res := r.run("run", "-b", b.dir, "cpu"); res.code != 152 {
+		t.Errorf("without a pid namespace: %v; want 152 (128+SIGXCPU) at the soft limit", res)
+	}
+	b.edit(ownMountAndPID)
+	if res := r.run("run", "-b", b.dir, "cpupid1"); res.code != 137 {
+		t.Errorf("as pid 1 of its pid namespace: %v; want 137 (SIGKILL) at the hard limit, SIGXCPU dropped", res)
+	}
+	// Behind an engine's init (podman run --init), which runw drops, the
+	// guest stands where the native command behind catatonit would.
+	b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/run/podman-init", "--"}, s.Process.Args...) })
+	if res := r.run("run", "-b", b.dir, "cpuinit"); res.code != 152 {
+		t.Errorf("behind podman's init: %v; want 152 (128+SIGXCPU) at the soft limit", res)
+	}
+	r.assertRootEmpty()
+}
+
 // As pid 1 of its own pid namespace, a native process lives through a
 // real-time signal it does not handle (the kernel drops it), and so does
 // the guest; TERM still ends it.

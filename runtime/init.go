@@ -49,9 +49,10 @@ const stopGrace = 10 * time.Millisecond
 // ends the init by SIGABRT all the same. Left out: PROF (Go's profiler),
 // the real-time signals (glibc's and runw's own; the rest end an init
 // that is not pid 1: stopSignalsBesidePid1), and those a native
-// process ignores or stops on. PIPE and XFSZ are delivered to the same
-// channel by notifyKernelSignals only when another process sent them: the
-// kernel's own, raised on a write of the init, are handled there.
+// process ignores or stops on. PIPE, XFSZ and XCPU reach the same
+// channel through notifyKernelSignals, which handles the kernel's own
+// (raised on a write of the init, or at RLIMIT_CPU's soft limit to an
+// init that is pid 1) and passes on the rest.
 var stopSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGALRM,
 	unix.SIGABRT, unix.SIGTRAP, unix.SIGSYS, unix.SIGSTKFLT, unix.SIGSEGV, unix.SIGBUS, unix.SIGFPE, unix.SIGILL,
 	unix.SIGXCPU, unix.SIGXFSZ, unix.SIGPWR, unix.SIGVTALRM, unix.SIGIO}

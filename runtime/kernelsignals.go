@@ -57,6 +57,23 @@ static void runw_sigxfsz(int sig, siginfo_t *si, void *uc) {
 	runw_pass_on(sig);
 }
 
+// runw_sigxcpu drops the SIGXCPU the kernel sends at RLIMIT_CPU's soft
+// limit (si_code SI_KERNEL) to an init that is pid 1 of its own pid
+// namespace (runw_as_pid1): the kernel never delivers a signal whose
+// action is the default to a native init there, which runs on until the
+// hard limit's SIGKILL (runc, a C program: 137 at the hard limit, where
+// runw's init ended with 152 at the soft one). Elsewhere, and from any
+// other sender (`kill -s XCPU`), it is a stop signal as before: a native
+// C process is killed by it at the soft limit (152). No other process
+// can forge the kernel's si_code (rt_sigqueueinfo refuses a positive one
+// from any process but the receiver), and a forged one could only keep
+// the guest running.
+static void runw_sigxcpu(int sig, siginfo_t *si, void *uc) {
+	(void)uc;
+	if (si->si_code == SI_KERNEL && runw_as_pid1) return;
+	runw_pass_on(sig);
+}
+
 static void runw_guest_runs(void) { runw_guest_running = 1; }
 static void runw_behind_init(void) { runw_as_pid1 = 0; }
 
@@ -157,6 +174,7 @@ static int runw_kernel_signals_install(int wfd) {
 	runw_as_pid1 = runw_sig_self == 1;
 	int rc = runw_install(SIGPIPE, runw_sigpipe);
 	if (rc == 0) rc = runw_install(SIGXFSZ, runw_sigxfsz);
+	if (rc == 0) rc = runw_install(SIGXCPU, runw_sigxcpu);
 	if (rc != 0) return rc;
 	// Every signal blocked while it runs, as under Go's own handler, which
 	// it calls.
@@ -178,11 +196,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// notifyKernelSignals delivers to sigs a SIGPIPE or SIGXFSZ sent to the
-// init by another process (`runw kill ID PIPE`, `podman kill -s XFSZ`),
-// which ends a native process that does not handle it, and handles the
-// one the kernel raises on the init's own write as a native process's
-// write would meet it:
+// notifyKernelSignals delivers to sigs a SIGPIPE, SIGXFSZ or SIGXCPU sent
+// to the init by another process (`runw kill ID PIPE`, `podman kill -s
+// XFSZ`), which ends a native process that does not handle it, and
+// handles the one the kernel raises on the init's own write, or at its
+// CPU limit, as a native process would meet it:
 //
 //   - SIGPIPE, raised when the init writes for the guest to a pipe or
 //     socket whose reader has gone, is ignored: the guest gets EPIPE, as
@@ -202,6 +220,10 @@ import (
 //     signal whose action is the default, and a native program there
 //     gets EFBIG and goes on. Before the guest runs (guestRuns), the
 //     init's own write gets EFBIG and it reports that.
+//   - SIGXCPU, sent at RLIMIT_CPU's soft limit, stops the guest as
+//     before (152), except as pid 1 of its own pid namespace, where it is
+//     dropped as the kernel drops it for a native init, which the hard
+//     limit's SIGKILL ends (137).
 //
 // Go's os/signal cannot tell the two kinds apart (it hands Notify no
 // sender), so small C handlers do, by the sender's pid in the signal's
@@ -227,11 +249,11 @@ func notifyKernelSignals(sigs chan<- os.Signal) error {
 	}
 	// Asked for through os/signal first: Go then unblocks them on the
 	// thread where it keeps every other signal blocked.
-	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE, unix.SIGXFSZ)
+	signal.Notify(make(chan os.Signal, 1), unix.SIGPIPE, unix.SIGXFSZ, unix.SIGXCPU)
 	if rc := C.runw_kernel_signals_install(C.int(fds[1])); rc != 0 {
 		unix.Close(fds[0])
 		unix.Close(fds[1])
-		return fmt.Errorf("install the SIGPIPE, SIGXFSZ and SIGSYS handlers: %w", unix.Errno(rc))
+		return fmt.Errorf("install the SIGPIPE, SIGXFSZ, SIGXCPU and SIGSYS handlers: %w", unix.Errno(rc))
 	}
 	go func() {
 		b := make([]byte, 1)
@@ -253,9 +275,10 @@ func notifyKernelSignals(sigs chan<- os.Signal) error {
 // write past RLIMIT_FSIZE ends it.
 func guestRuns() { C.runw_guest_runs() }
 
-// behindEngineInit tells the SIGXFSZ handler that the guest, though pid
-// 1, stands where the program behind an engine's init would
-// (Sandbox.BehindInit): a write past RLIMIT_FSIZE ends it.
+// behindEngineInit tells the SIGXFSZ and SIGXCPU handlers that the
+// guest, though pid 1, stands where the program behind an engine's init
+// would (Sandbox.BehindInit): a write past RLIMIT_FSIZE ends it, and so
+// does RLIMIT_CPU's soft limit.
 func behindEngineInit() { C.runw_behind_init() }
 
 // sysNames bounds the system call numbers the SIGSYS handler can name.
