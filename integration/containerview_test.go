@@ -979,26 +979,7 @@ func TestExitedContainerFreesItsTmpfs(t *testing.T) {
 func TestJoinedMountNamespaceKeepsTmpfs(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "a real tmpfs and a mount namespace to join")
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("needs unshare(1) to hold a mount namespace")
-	}
-	holder := exec.Command(unshare, "--mount", "--propagation", "private", "sleep", "600")
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
-	mnt := fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		theirs, err1 := os.Readlink(mnt)
-		ours, err2 := os.Readlink("/proc/self/ns/mnt")
-		if err1 == nil && err2 == nil && theirs != ours {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("unshare made no mount namespace: %v %v", err1, err2)
-		}
-	}
+	_, mnt := holdMountNamespace(t, "")
 	r := newRunw(t)
 	var p probeSteps
 	p.add("OK", "write", "/tmp/small", "fits")
@@ -1030,6 +1011,80 @@ func TestJoinedMountNamespaceKeepsTmpfs(t *testing.T) {
 		t.Errorf("exec writing 5 MB into the 1 MiB /tmp: %v, want ENOSPC (%q)", res, syscall.ENOSPC.Error())
 	}
 	r.mustRun("delete", "-f", id)
+	r.assertRootEmpty()
+}
+
+// holdMountNamespace starts a process holding a mount namespace of its
+// own (unshare(1), private propagation), which runs the shell commands
+// setup there first, and returns its pid and the namespace's path.
+func holdMountNamespace(t *testing.T, setup string) (pid int, path string) {
+	t.Helper()
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1) to hold a mount namespace")
+	}
+	ready := filepath.Join(t.TempDir(), "ready")
+	holder := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-ec", setup+"\ntouch "+ready+"\nexec sleep 600")
+	holder.Stderr = os.Stderr
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	path = fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		theirs, err1 := os.Readlink(path)
+		ours, err2 := os.Readlink("/proc/self/ns/mnt")
+		_, err3 := os.Stat(ready)
+		if err1 == nil && err2 == nil && err3 == nil && theirs != ours {
+			return holder.Process.Pid, path
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unshare made no mount namespace, or its setup failed: %v %v %v", err1, err2, err3)
+		}
+	}
+}
+
+// TestJoinedMountNamespaceCannotStartTheContainer: a container that joins
+// a mount namespace by path (another container's, here one a process
+// holds) must not find runw's own files by their host paths there: that
+// tree is another's to write. Whoever planted a regular file where the
+// state root holds the container's exec fifo had the guest run during
+// create, with no start (runc hands its init the fifo as a descriptor);
+// and the init opened (and made) its cache directory there, where a
+// planted directory of root's was taken for runw's cache.
+func TestJoinedMountNamespaceCannotStartTheContainer(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a mount namespace to join, and tmpfs mounts in it")
+	r := newRunw(t)
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	const id = "joinedfifo"
+	holder, mnt := holdMountNamespace(t, fmt.Sprintf(`mount -t tmpfs -o mode=711 tmpfs %[1]s
+mkdir -m 711 %[1]s/%[3]s
+: > %[1]s/%[3]s/exec.fifo
+mkdir -m 700 %[2]s
+mount -t tmpfs -o mode=755 tmpfs %[2]s`, r.root, r.cache, id))
+	b := newBundle(t, "probe", "write", "/ran", "yes")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
+	})
+	r.mustRun("create", "-b", b.dir, id)
+	time.Sleep(300 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(b.rootfs, "ran")); err == nil {
+		t.Errorf("the guest ran at create, with no start: the init took the regular file planted in the joined namespace for its exec fifo")
+	}
+	if st, res, ok := r.state(id); !ok || st.Status != "created" {
+		t.Errorf("after create: %v %v; want created", st, res)
+	}
+	theirs := filepath.Join(fmt.Sprintf("/proc/%d/root", holder), r.cache)
+	if entries, err := os.ReadDir(theirs); err != nil || len(entries) != 0 {
+		t.Errorf("the cache directory planted in the joined namespace: %v, %v; want it untouched, empty", entries, err)
+	}
+	r.mustRun("start", id)
+	r.waitStatus(id, "stopped", 10*time.Second)
+	if data, err := os.ReadFile(filepath.Join(b.rootfs, "ran")); err != nil || string(data) != "yes" {
+		t.Errorf("after start: /ran %q, %v; want the guest to have run", data, err)
+	}
+	r.mustRun("delete", id)
 	r.assertRootEmpty()
 }
 

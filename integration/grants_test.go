@@ -868,8 +868,10 @@ func TestTmpfsOptionsAsRuncHandsThem(t *testing.T) {
 	for _, bad := range []string{"size=abc", "uid=me", "mode=9"} {
 		b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts[:len(s.Mounts)-1], tmpfs(bad)) })
 		res := r.run("run", "-b", b.dir, "tmpfs-bad")
-		if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "invalid argument") {
-			t.Errorf("tmpfs with %s: %v, want one line, invalid argument, exit 1", bad, res)
+		// In runc's words, naming the mount and the spec's options (not
+		// the mode, uid and gid runw adds to them).
+		if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, `error mounting "tmpfs" to rootfs at "/t"`) || !strings.Contains(res.stderr, bad+": invalid argument") || bad != "mode=9" && strings.Contains(res.stderr, "mode=") {
+			t.Errorf("tmpfs with %s: %v, want one line naming /t and %s, invalid argument, exit 1", bad, res, bad)
 		}
 		r.assertRootEmpty()
 	}

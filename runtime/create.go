@@ -396,11 +396,13 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		if err == nil {
 			root, err = sandbox.mappedUser(root)
 		}
-		if err != nil {
-			return initConfig{}, fmt.Errorf("mount tmpfs at %q: %w", dest, err)
+		if err == nil {
+			err = makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), root)
 		}
-		if err := makePrivateDir(d, plan.TmpfsData[d], tmpfsRootMode(b.Rootfs, dest, plan.TmpfsData[d]), root); err != nil {
-			return initConfig{}, err
+		if err != nil {
+			// runc's words, naming the mount: of 300 tmpfs mounts, the
+			// one whose options the kernel refused.
+			return initConfig{}, fmt.Errorf("error mounting %q to rootfs at %q: %w", "tmpfs", dest, err)
 		}
 	}
 	defer func() {

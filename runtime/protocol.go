@@ -311,16 +311,13 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		return h.fail(err)
 	}
 	if !cfg.Sandbox.has(specs.UserNamespace) {
-		// In a mount namespace joined by path, runw's tmpfs mounts,
-		// made in the host's, need not be there: opened by path, each was
-		// the bare directory beneath, on the state root's file system,
-		// with no size= and charged to no container.
 		if cfg.Sandbox.has(specs.MountNamespace) && !cfg.Sandbox.creates(specs.MountNamespace) {
-			if err := cfg.passPrivateDirs(&h); err != nil {
+			if err := cfg.passToJoinedMount(&h); err != nil {
 				return h.fail(err)
 			}
+		} else {
+			cfg.passCacheView(&h)
 		}
-		cfg.passCacheView(&h)
 		cfg.Passed = len(h.files)
 		return h.files, nil
 	}
@@ -367,6 +364,60 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 	cfg.CacheDir = ""
 	cfg.Passed = len(h.files)
 	return h.files, nil
+}
+
+// passToJoinedMount hands an init that joins a mount namespace by path
+// (linux.namespaces' mount path: another container's, or one an engine
+// holds) what of runw's it would otherwise open by its host path: the
+// tmpfs and overlay directories, the exec fifo, the cache directory and
+// the debug log. The init's C constructor enters that namespace before
+// Go starts, so every path it opens is resolved in that namespace's
+// tree, which need not be the host's and may be another container's
+// guest's to write. The attack this stops: a guest that planted a
+// regular file where runw's state root holds the new container's fifo
+// had that container's guest run during create, before its hooks and
+// with no start (the init's write to the file returned at once, runc's
+// start gate being its fifo, which runc hands its init as a
+// descriptor); one that planted a cache directory (root's, 0755: what
+// OpenCache accepts) had the init compile into it, and look there for
+// compiled code to load. And the tmpfs mounts, made in the host's
+// namespace, need not be in the joined one: opened by path, each was
+// the bare directory beneath, on the state root's file system, with no
+// size= and charged to no container. The rootfs and the spec's mount
+// sources are resolved in the joined namespace, as runc resolves them.
+func (cfg *initConfig) passToJoinedMount(h *handedOver) error {
+	if err := cfg.passPrivateDirs(h); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Fifo != "" {
+		if cfg.Fifo, err = h.pass(cfg.Fifo, unix.O_PATH); err != nil {
+			return err
+		}
+	}
+	if err := cfg.passCache(h); err != nil {
+		return err
+	}
+	if cfg.Debug && cfg.LogPath != "" {
+		if cfg.LogPath, err = h.pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// passCache hands the init the cache directory, and a read-only view of
+// it, as descriptors (passToJoinedMount, passAll say why), or none where
+// the init cannot use runw's cache (its own user namespace).
+func (cfg *initConfig) passCache(h *handedOver) error {
+	if cfg.CacheDir == "" || cfg.Sandbox.has(specs.UserNamespace) {
+		cfg.CacheDir = ""
+		return nil
+	}
+	cfg.passCacheView(h)
+	var err error
+	cfg.CacheDir, err = h.pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY)
+	return err
 }
 
 // passPrivateDirs hands over the plan's tmpfs and overlay directories
@@ -705,13 +756,8 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	if cfg.Plan.Module, err = h.pass(cfg.Plan.Module, unix.O_PATH); err != nil {
 		return h.fail(err)
 	}
-	if cfg.CacheDir != "" && !cfg.Sandbox.has(specs.UserNamespace) {
-		cfg.passCacheView(&h)
-		if cfg.CacheDir, err = h.pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY); err != nil {
-			return h.fail(err)
-		}
-	} else {
-		cfg.CacheDir = ""
+	if err := cfg.passCache(&h); err != nil {
+		return h.fail(err)
 	}
 	if cfg.LogPath != "" {
 		if cfg.LogPath, err = h.pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {

@@ -48,7 +48,8 @@ func makePrivateDir(dir, data string, mode uint32, owner wasi.User) error {
 			// runc's create fails on them, and a plain directory
 			// would drop the size= the spec asked for, leaving the
 			// guest the whole state root's file system (/run).
-			return fmt.Errorf("mount tmpfs with %q: %w", opts, err)
+			// The spec's options, not runw's additions to them.
+			return fmt.Errorf("mount tmpfs, data: %s: %w", data, err)
 		}
 		logDebugf("tmpfs %q with %q: %v; using a plain directory", dir, opts, err)
 	}
