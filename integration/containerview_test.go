@@ -9,6 +9,7 @@ package integration
 import (
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1024,12 +1026,19 @@ func holdMountNamespace(t *testing.T, setup string) (pid int, path string) {
 		t.Skip("needs unshare(1) to hold a mount namespace")
 	}
 	ready := filepath.Join(t.TempDir(), "ready")
-	holder := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-ec", setup+"\ntouch "+ready+"\nexec sleep 600")
+	// Only the shell's builtins after setup, which may have planted
+	// files every other program there would load (an ELF interpreter):
+	// it waits on a pipe nobody writes to.
+	holder := exec.Command(unshare, "--mount", "--propagation", "private", "sh", "-ec", setup+"\n: > "+ready+"\nread x")
 	holder.Stderr = os.Stderr
+	wait, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+	t.Cleanup(func() { wait.Close(); holder.Process.Kill(); holder.Wait() })
 	path = fmt.Sprintf("/proc/%d/ns/mnt", holder.Process.Pid)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		theirs, err1 := os.Readlink(path)
@@ -1085,6 +1094,126 @@ mount -t tmpfs -o mode=755 tmpfs %[2]s`, r.root, r.cache, id))
 		t.Errorf("after start: /ran %q, %v; want the guest to have run", data, err)
 	}
 	r.mustRun("delete", id)
+	r.assertRootEmpty()
+}
+
+// TestJoinedMountNamespaceRunsNothingOfItsOwner: an init that joins a
+// mount namespace by path sees that namespace's files, another
+// container's (whose guest may write them) or whoever made it. Compiling
+// for itself (here: no cache, which create cannot compile into), it ran a
+// `runw compile` child, and the kernel loaded a dynamically linked runw's
+// ELF interpreter from those files: one planted there ran as host root
+// with every capability before anything was confined. It now compiles
+// in-process there, as an exec'd init does.
+func TestJoinedMountNamespaceRunsNothingOfItsOwner(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a mount namespace to join, and a bind mount in it")
+	if goruntime.GOARCH != "amd64" {
+		t.Skip("the planted interpreter is x86-64 code")
+	}
+	r := newRunw(t)
+	bin, err := elf.Open(r.binary())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var interp string
+	for _, p := range bin.Progs {
+		if p.Type == elf.PT_INTERP {
+			data, _ := io.ReadAll(p.Open())
+			interp = strings.TrimRight(string(data), "\x00")
+		}
+	}
+	bin.Close()
+	if interp == "" {
+		t.Skip("a statically linked runw loads no ELF interpreter")
+	}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("needs cc to build the planted interpreter")
+	}
+	dir := t.TempDir()
+	mark, src, planted := filepath.Join(dir, "ran"), filepath.Join(dir, "ld.c"), filepath.Join(dir, "ld.so")
+	// No C library: loaded as an interpreter, a program has no start-up
+	// of its own to run. It makes MARK and exits.
+	code := `static long sys(long n, long a, long b, long c) {
+	long r;
+	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return r;
+}
+void _start(void) {
+	sys(2, (long)MARK, 0101, 0644); /* open(MARK, O_WRONLY|O_CREAT) */
+	sys(231, 0, 0, 0);              /* exit_group(0) */
+	for (;;) {}
+}
+`
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(cc, "-nostdlib", "-static-pie", "-fPIE", "-O1", "-DMARK=\""+mark+"\"", "-o", planted, src).CombinedOutput(); err != nil {
+		t.Skipf("cc cannot build the planted interpreter here: %v: %s", err, out)
+	}
+	_, mnt := holdMountNamespace(t, fmt.Sprintf("mount --bind %s %s", planted, interp))
+	b := newBundle(t, "probe", "echo", "ran")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
+	})
+	res := r.run("--cache-dir", "", "run", "-b", b.dir, "joinedld")
+	if _, err := os.Stat(mark); err == nil {
+		t.Errorf("the interpreter planted in the joined mount namespace ran (%v)", res)
+	}
+	if res.code != 0 || res.stdout != "ran\n" {
+		t.Errorf("runw run: %v; want the guest's \"ran\", exit 0", res)
+	}
+	r.assertRootEmpty()
+}
+
+// TestExecIntoAnotherContainersMountNamespaceIsRefused: a container
+// that joined another container's mount namespace resolves its rootfs in
+// that container's tree, and its init, which never pivots there, has that
+// container's root. exec took it for the container's own: the exec'd
+// process was granted the other container's whole root as "/", and
+// wrote its files. runw cannot give it the container's view there, and
+// refuses in one line (exit 255, as runc's exec that fails).
+func TestExecIntoAnotherContainersMountNamespaceIsRefused(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a mount namespace of another container to join")
+	r := newRunw(t)
+	owner := newBundle(t, "probe", "sleep", "1h")
+	b := newBundle(t, "probe", "sleep", "1h")
+	// The joining container's rootfs, as the owner's tree holds it.
+	theirs := filepath.Join(owner.rootfs, b.rootfs)
+	if err := os.MkdirAll(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	probe, err := os.ReadFile(filepath.Join(b.rootfs, "probe.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(theirs, "probe.wasm"), probe, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(owner.rootfs, "owners"), []byte("theirs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	owner.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}}}
+		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+	})
+	r.mustRun("run", "-d", "-b", owner.dir, "owner")
+	st, _, _ := r.state("owner")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", st.Pid)}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "joiner")
+	res := r.run("exec", "joiner", "/probe.wasm", "write", "/owners", "mine")
+	if data, _ := os.ReadFile(filepath.Join(owner.rootfs, "owners")); string(data) != "theirs" {
+		t.Errorf("an exec'd process of the joining container wrote the owner's /owners: %q (%v)", data, res)
+	}
+	if res.code != 255 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "mount namespace") {
+		t.Errorf("runw exec: %v; want exit 255 (runc's for an exec that failed) and one line saying why", res)
+	}
+	r.mustRun("delete", "-f", "joiner")
+	r.mustRun("delete", "-f", "owner")
 	r.assertRootEmpty()
 }
 

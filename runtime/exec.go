@@ -107,6 +107,9 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	}
 	if root != nil {
 		defer root.Close()
+		if ns := joinedMountNamespace(recordOfContainer(c).Config); ns != "" {
+			return 0, fmt.Errorf("container %s joined the mount namespace %s, whose root is not the host's: runw cannot give an exec'd process the container's view of it", id, ns)
+		}
 	}
 	b, plan, ep, err := execPlan(c, o, privateBase, root)
 	if err != nil {
@@ -318,6 +321,29 @@ func (r *Runtime) execConfig(plan *wasi.Plan, sb *Sandbox, cached bool, o ExecOp
 		return cfg, nil, err
 	}
 	return cfg, cfg.passPreserved(extra), nil
+}
+
+// joinedMountNamespace is the path of the mount namespace s joins, if
+// any. An init that joins one never pivots (its root is that
+// namespace's): it resolves its rootfs and mount sources by their paths
+// there, as runc's does. Where that namespace's root is not the host's
+// (another container's), containerRoot finds a root that is neither the
+// host's nor the container's own, and exec took it for the container's
+// tree: an exec'd process was granted the other container's whole root
+// as its "/", and could write its files, where the container's own
+// process sees its rootfs (and runc's exec, which pivoted, too). exec is
+// refused there instead.
+func joinedMountNamespace(config []byte) string {
+	var s specs.Spec
+	if config == nil || json.Unmarshal(config, &s) != nil || s.Linux == nil {
+		return ""
+	}
+	for _, n := range s.Linux.Namespaces {
+		if n.Type == specs.MountNamespace && n.Path != "" {
+			return n.Path
+		}
+	}
+	return ""
 }
 
 // execPlan is the exec'd process's bundle (the container's, its process

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/wasi"
@@ -396,9 +397,15 @@ func cpuSpent() time.Duration {
 // /lib64/ld-linux-x86-64.so.2 ran as host root with the init's
 // capabilities before anything was confined. Without those files (a
 // wasm image) the child only ever failed, and the init compiled
-// in-process, as it now does at once.
+// in-process, as it now does at once. Nor for an init that joined a
+// mount namespace by path (Sandbox.joinsByPath): its files are that
+// namespace's, another container's (whose guest may write them) or
+// whoever made it, and a /lib64/ld-linux-x86-64.so.2 planted there ran
+// as host root with every capability, in the host's user namespace,
+// when a dynamically linked runw compiled in its init (no cache, or one
+// that failed).
 func compileInChild(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
-	if cfg.Sandbox != nil && cfg.Sandbox.Joined {
+	if cfg.Sandbox != nil && (cfg.Sandbox.Joined || cfg.Sandbox.joinsByPath(specs.MountNamespace)) {
 		return nil, nil
 	}
 	var artifact *os.File

@@ -412,6 +412,11 @@ func (sb *Sandbox) creates(t specs.LinuxNamespaceType) bool {
 	return false
 }
 
+// joinsByPath says the init joins a namespace of type t given by path.
+func (sb *Sandbox) joinsByPath(t specs.LinuxNamespaceType) bool {
+	return sb.has(t) && !sb.creates(t)
+}
+
 // loopbackUp brings up "lo" in a network namespace the init was born in
 // (a network entry without a path), as runc does: without it 127.0.0.1
 // does not exist there, and a guest could not reach its own listeners, nor

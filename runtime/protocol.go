@@ -311,7 +311,7 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		return h.fail(err)
 	}
 	if !cfg.Sandbox.has(specs.UserNamespace) {
-		if cfg.Sandbox.has(specs.MountNamespace) && !cfg.Sandbox.creates(specs.MountNamespace) {
+		if cfg.Sandbox.joinsByPath(specs.MountNamespace) {
 			if err := cfg.passToJoinedMount(&h); err != nil {
 				return h.fail(err)
 			}
