@@ -1217,6 +1217,34 @@ func TestExecIntoAnotherContainersMountNamespaceIsRefused(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestJoinedMountNamespaceWithoutProcIsNamed: joining the mount
+// namespace of a container with a pid namespace of its own, whose /proc
+// shows only that namespace's processes, failed on the first thing the
+// init reaches through /proc/self/fd, the module, as if it were missing
+// ("read \"/probe.wasm\": no such file or directory"). It now says why.
+func TestJoinedMountNamespaceWithoutProcIsNamed(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a mount namespace of another container to join")
+	r := newRunw(t)
+	owner := newBundle(t, "probe", "sleep", "1h")
+	owner.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+	})
+	r.mustRun("run", "-d", "-b", owner.dir, "pidowner")
+	st, _, _ := r.state("pidowner")
+	b := newBundle(t, "probe", "echo", "never")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", st.Pid)}}}
+	})
+	res := r.run("run", "-b", b.dir, "noproc")
+	if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "has no /proc") {
+		t.Errorf("runw run joining the mount namespace of a container with its own pid namespace: %v; want exit 1 and one line naming /proc", res)
+	}
+	r.mustRun("delete", "-f", "pidowner")
+	r.assertRootEmpty()
+}
+
 // A tmpfs mount with size=1m holds at most 1 MiB: writing 5 MB fails with
 // ENOSPC, as on a real tmpfs.
 func TestContainerViewTmpfsSizeLimit(t *testing.T) {

@@ -112,6 +112,9 @@ func Init() {
 	if err != nil {
 		pipes.fail(err)
 	}
+	if err := cfg.Sandbox.checkJoinedProc(); err != nil {
+		pipes.fail(err)
+	}
 	if cfg.Debug {
 		configureInitLog(cfg)
 	}

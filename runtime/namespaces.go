@@ -417,6 +417,28 @@ func (sb *Sandbox) joinsByPath(t specs.LinuxNamespaceType) bool {
 	return sb.has(t) && !sb.creates(t)
 }
 
+// checkJoinedProc fails an init (not an exec'd one) that joined a mount
+// namespace by path where /proc shows no /proc/self: another container's
+// with a pid namespace of its own, whose /proc lists only its processes.
+// The init reaches everything it is handed through /proc/self/fd, and
+// create failed on the first of those, the module, in words that said
+// it was missing ("read \"/app.wasm\": no such file or directory").
+func (sb *Sandbox) checkJoinedProc() error {
+	if sb == nil || sb.Joined || !sb.joinsByPath(specs.MountNamespace) {
+		return nil
+	}
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		var path string
+		for _, n := range sb.Namespaces {
+			if n.Type == specs.MountNamespace {
+				path = n.Path
+			}
+		}
+		return fmt.Errorf("the mount namespace %s has no /proc of the container's pid namespace (%w): runw's init needs one there", path, spec.ErrnoOf(err))
+	}
+	return nil
+}
+
 // loopbackUp brings up "lo" in a network namespace the init was born in
 // (a network entry without a path), as runc does: without it 127.0.0.1
 // does not exist there, and a guest could not reach its own listeners, nor
