@@ -9,7 +9,6 @@ package integration
 import (
 	"context"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	goruntime "runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1108,50 +1106,10 @@ mount -t tmpfs -o mode=755 tmpfs %[2]s`, r.root, r.cache, id))
 func TestJoinedMountNamespaceRunsNothingOfItsOwner(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "a mount namespace to join, and a bind mount in it")
-	if goruntime.GOARCH != "amd64" {
-		t.Skip("the planted interpreter is x86-64 code")
-	}
+	mark := filepath.Join(t.TempDir(), "ran")
+	bin, interp, planted := dynamicRunwAndLoader(t, mark)
 	r := newRunw(t)
-	bin, err := elf.Open(r.binary())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var interp string
-	for _, p := range bin.Progs {
-		if p.Type == elf.PT_INTERP {
-			data, _ := io.ReadAll(p.Open())
-			interp = strings.TrimRight(string(data), "\x00")
-		}
-	}
-	bin.Close()
-	if interp == "" {
-		t.Skip("a statically linked runw loads no ELF interpreter")
-	}
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("needs cc to build the planted interpreter")
-	}
-	dir := t.TempDir()
-	mark, src, planted := filepath.Join(dir, "ran"), filepath.Join(dir, "ld.c"), filepath.Join(dir, "ld.so")
-	// No C library: loaded as an interpreter, a program has no start-up
-	// of its own to run. It makes MARK and exits.
-	code := `static long sys(long n, long a, long b, long c) {
-	long r;
-	__asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
-	return r;
-}
-void _start(void) {
-	sys(2, (long)MARK, 0101, 0644); /* open(MARK, O_WRONLY|O_CREAT) */
-	sys(231, 0, 0, 0);              /* exit_group(0) */
-	for (;;) {}
-}
-`
-	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(cc, "-nostdlib", "-static-pie", "-fPIE", "-O1", "-DMARK=\""+mark+"\"", "-o", planted, src).CombinedOutput(); err != nil {
-		t.Skipf("cc cannot build the planted interpreter here: %v: %s", err, out)
-	}
+	r.bin = bin
 	_, mnt := holdMountNamespace(t, fmt.Sprintf("mount --bind %s %s", planted, interp))
 	b := newBundle(t, "probe", "echo", "ran")
 	b.edit(func(s *specs.Spec) {

@@ -1782,47 +1782,7 @@ func compileChildStatus(t *testing.T, parent int) string {
 // rootfs: it must never run.
 func TestExecDoesNotRunTheImagesLoader(t *testing.T) {
 	needsRoot(t, "an exec'd init of root's")
-	if runtime.GOARCH != "amd64" {
-		t.Skip("the stand-in loader is x86-64 code")
-	}
-	// A static runw (`make build`'s) has no interpreter for the kernel to
-	// take from the rootfs: the attack needs the dynamic build, which
-	// STATIC=0 and a plain `go build` make, so that is the one tried.
-	bin := runwBin
-	interp, ok := elfInterpreter(t, bin)
-	if !ok {
-		root, err := repoRoot()
-		if err != nil {
-			t.Fatal(err)
-		}
-		bin = filepath.Join(t.TempDir(), "runw-dynamic")
-		if err := goBuild(root, nil, bin, "github.com/runw/runw"); err != nil {
-			t.Fatal(err)
-		}
-		if interp, ok = elfInterpreter(t, bin); !ok {
-			t.Skip("go build links runw statically here: no interpreter to take from the rootfs")
-		}
-	}
-	cc, err := exec.LookPath("cc")
-	if err != nil {
-		t.Skip("no C compiler to build the stand-in loader")
-	}
-	dir := t.TempDir()
-	src := filepath.Join(dir, "loader.c")
-	if err := os.WriteFile(src, []byte(`
-static long sc(long n, long a, long b, long c) { long r; __asm__ volatile("syscall":"=a"(r):"a"(n),"D"(a),"S"(b),"d"(c):"rcx","r11","memory"); return r; }
-void _start(void) {
-	static const char p[] = "/loader-ran";
-	sc(2, (long)p, 0101, 0644);
-	sc(231, 7, 0, 0);
-}
-`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	loader := filepath.Join(dir, "loader")
-	if out, err := exec.Command(cc, "-nostdlib", "-static-pie", "-fPIE", "-fno-stack-protector", "-O2", "-o", loader, src).CombinedOutput(); err != nil {
-		t.Skipf("build the stand-in loader: %v: %s", err, out)
-	}
+	bin, interp, loader := dynamicRunwAndLoader(t, "/loader-ran")
 	code, err := os.ReadFile(loader)
 	if err != nil {
 		t.Fatal(err)
@@ -1844,6 +1804,63 @@ void _start(void) {
 	if _, err := os.Stat(filepath.Join(b.rootfs, "loader-ran")); err == nil {
 		t.Fatalf("the exec ran the image's %s as its compile child's loader", interp)
 	}
+}
+
+// dynamicRunw is runw as a plain `go build` makes it (dynamic where the
+// toolchain links so), built once, beside the shared cache.
+var dynamicRunw = sync.OnceValues(func() (string, error) {
+	root, err := repoRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(filepath.Dir(cacheDir), "runw-dynamic")
+	return out, goBuild(root, nil, out, "github.com/runw/runw")
+})
+
+// dynamicRunwAndLoader returns a dynamically linked runw (runwBin, or one
+// built for the test: a static runw, `make build`'s, has no interpreter
+// for the kernel to take from a tree the attacker writes; STATIC=0 and a
+// plain `go build` make the dynamic one), the ELF interpreter it names,
+// and a stand-in for that interpreter: a program that creates mark
+// (resolved in the root of whatever runs it) and exits 7. It skips the
+// test where none can be had.
+func dynamicRunwAndLoader(t *testing.T, mark string) (bin, interp, loader string) {
+	t.Helper()
+	if runtime.GOARCH != "amd64" {
+		t.Skip("the stand-in loader is x86-64 code")
+	}
+	bin = runwBin
+	interp, ok := elfInterpreter(t, bin)
+	if !ok {
+		var err error
+		if bin, err = dynamicRunw(); err != nil {
+			t.Fatal(err)
+		}
+		if interp, ok = elfInterpreter(t, bin); !ok {
+			t.Skip("go build links runw statically here: no interpreter to take from the rootfs")
+		}
+	}
+	cc, err := exec.LookPath("cc")
+	if err != nil {
+		t.Skip("no C compiler to build the stand-in loader")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "loader.c")
+	if err := os.WriteFile(src, []byte(`
+static long sc(long n, long a, long b, long c) { long r; __asm__ volatile("syscall":"=a"(r):"a"(n),"D"(a),"S"(b),"d"(c):"rcx","r11","memory"); return r; }
+void _start(void) {
+	static const char p[] = MARK;
+	sc(2, (long)p, 0101, 0644);
+	sc(231, 7, 0, 0);
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loader = filepath.Join(dir, "loader")
+	if out, err := exec.Command(cc, "-nostdlib", "-static-pie", "-fPIE", "-fno-stack-protector", "-O2", "-DMARK=\""+mark+"\"", "-o", loader, src).CombinedOutput(); err != nil {
+		t.Skipf("build the stand-in loader: %v: %s", err, out)
+	}
+	return bin, interp, loader
 }
 
 // elfInterpreter is the ELF interpreter bin names (PT_INTERP), and false
