@@ -1115,12 +1115,16 @@ func TestJoinedMountNamespaceRunsNothingOfItsOwner(t *testing.T) {
 	b.edit(func(s *specs.Spec) {
 		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
 	})
-	res := r.run("--cache-dir", "", "run", "-b", b.dir, "joinedld")
-	if _, err := os.Stat(mark); err == nil {
-		t.Errorf("the interpreter planted in the joined mount namespace ran (%v)", res)
-	}
-	if res.code != 0 || res.stdout != "ran\n" {
-		t.Errorf("runw run: %v; want the guest's \"ran\", exit 0", res)
+	// No cache, and one that cannot be made (a cache only ever costs
+	// speed: handed by name, it failed the create).
+	for _, cache := range []string{"", "/dev/null/cache"} {
+		res := r.run("--cache-dir", cache, "run", "-b", b.dir, "joinedld")
+		if _, err := os.Stat(mark); err == nil {
+			t.Fatalf("--cache-dir %q: the interpreter planted in the joined mount namespace ran (%v)", cache, res)
+		}
+		if res.code != 0 || res.stdout != "ran\n" {
+			t.Errorf("--cache-dir %q: runw run: %v; want the guest's \"ran\", exit 0", cache, res)
+		}
 	}
 	r.assertRootEmpty()
 }
@@ -1158,12 +1162,15 @@ func TestExecIntoAnotherContainersMountNamespaceIsRefused(t *testing.T) {
 		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
 	})
 	r.mustRun("run", "-d", "-b", owner.dir, "owner")
-	st, _, _ := r.state("owner")
+	st, res, ok := r.state("owner")
+	if !ok {
+		t.Fatalf("state of the owner: %v", res)
+	}
 	b.edit(func(s *specs.Spec) {
 		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", st.Pid)}}}
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "joiner")
-	res := r.run("exec", "joiner", "/probe.wasm", "write", "/owners", "mine")
+	res = r.run("exec", "joiner", "/probe.wasm", "write", "/owners", "mine")
 	if data, _ := os.ReadFile(filepath.Join(owner.rootfs, "owners")); string(data) != "theirs" {
 		t.Errorf("an exec'd process of the joining container wrote the owner's /owners: %q (%v)", data, res)
 	}
@@ -1190,12 +1197,15 @@ func TestJoinedMountNamespaceWithoutProcIsNamed(t *testing.T) {
 		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
 	})
 	r.mustRun("run", "-d", "-b", owner.dir, "pidowner")
-	st, _, _ := r.state("pidowner")
+	st, res, ok := r.state("pidowner")
+	if !ok {
+		t.Fatalf("state of the owner: %v", res)
+	}
 	b := newBundle(t, "probe", "echo", "never")
 	b.edit(func(s *specs.Spec) {
 		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", st.Pid)}}}
 	})
-	res := r.run("run", "-b", b.dir, "noproc")
+	res = r.run("run", "-b", b.dir, "noproc")
 	if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "has no /proc") {
 		t.Errorf("runw run joining the mount namespace of a container with its own pid namespace: %v; want exit 1 and one line naming /proc", res)
 	}

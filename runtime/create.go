@@ -402,7 +402,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 		if err != nil {
 			// runc's words, naming the mount: of 300 tmpfs mounts, the
 			// one whose options the kernel refused.
-			return initConfig{}, fmt.Errorf("error mounting %q to rootfs at %q: %w", "tmpfs", dest, err)
+			return initConfig{}, mountError("tmpfs", dest, err)
 		}
 	}
 	defer func() {

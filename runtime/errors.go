@@ -43,3 +43,9 @@ func requireStatus(verb, id, st string, allowed ...string) error {
 	}
 	return ErrNotRunning
 }
+
+// mountError is runc's text for a mount of kind (tmpfs, overlay, proc)
+// at dest in the container's root that failed with err.
+func mountError(kind, dest string, err error) error {
+	return fmt.Errorf("error mounting %q to rootfs at %q: %w", kind, dest, err)
+}

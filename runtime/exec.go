@@ -100,16 +100,15 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	}
 
 	// The process joins the container's mount namespace, whose root is
-	// the container's (pivot.go) unless the init kept the host's.
+	// the container's (pivot.go) unless the init kept the host's, or
+	// joined a namespace by path (refused below where its root is not
+	// the host's).
 	root, err := containerRoot(c)
 	if err != nil {
 		return 0, err
 	}
 	if root != nil {
 		defer root.Close()
-		if ns := joinedMountNamespace(recordOfContainer(c).Config); ns != "" {
-			return 0, fmt.Errorf("container %s joined the mount namespace %s, whose root is not the host's: runw cannot give an exec'd process the container's view of it", id, ns)
-		}
 	}
 	b, plan, ep, err := execPlan(c, o, privateBase, root)
 	if err != nil {
@@ -132,6 +131,18 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	sb, err := sandboxFor(b.Spec)
 	if err != nil {
 		return 0, err
+	}
+	if ns := sb.pathOf(specs.MountNamespace); root != nil && ns != "" {
+		// An init that joins a mount namespace by path never pivots: it
+		// resolves its rootfs and mount sources by their paths there, as
+		// runc's does, and its root is that namespace's. Where that is
+		// not the host's (another container's), containerRoot found a
+		// root that is neither the host's nor the container's own, and
+		// exec took it for the container's tree: an exec'd process was
+		// granted the other container's whole root as its "/", and wrote
+		// its files, where the container's own process sees its rootfs
+		// (and runc's exec, whose init pivoted, too).
+		return 0, fmt.Errorf("container %s joined the mount namespace %s, whose root is not the host's: runw cannot give an exec'd process the container's view of it", id, ns)
 	}
 	sb.Joined = true
 	// The module is looked up here, by a hash if need be, so that a miss
@@ -297,8 +308,9 @@ func execTerminal(proc *specs.Process, consoleSocket string) (tty, master *os.Fi
 // is handed: the compiled module a compile child gave back, the
 // caller's preserved descriptors, and, in the container's user
 // namespace, where it is nobody on the host as the init is, or in a
-// mount namespace joined by path, its tmpfs directories opened here
-// (root is the container's root, nil where the init kept the host's).
+// mount namespace joined by path, its tmpfs directories and runw's cache
+// opened here (handOver; root is the container's root, nil where the
+// init kept the host's, and then passAll hands over every grant).
 // The caller closes the descriptors.
 func (r *Runtime) execConfig(plan *wasi.Plan, sb *Sandbox, cached bool, o ExecOptions, s *specs.Spec, root *os.File) (initConfig, []*os.File, error) {
 	cfg := r.newInitConfig(plan, sb, cached)
@@ -321,29 +333,6 @@ func (r *Runtime) execConfig(plan *wasi.Plan, sb *Sandbox, cached bool, o ExecOp
 		return cfg, nil, err
 	}
 	return cfg, cfg.passPreserved(extra), nil
-}
-
-// joinedMountNamespace is the path of the mount namespace s joins, if
-// any. An init that joins one never pivots (its root is that
-// namespace's): it resolves its rootfs and mount sources by their paths
-// there, as runc's does. Where that namespace's root is not the host's
-// (another container's), containerRoot finds a root that is neither the
-// host's nor the container's own, and exec took it for the container's
-// tree: an exec'd process was granted the other container's whole root
-// as its "/", and could write its files, where the container's own
-// process sees its rootfs (and runc's exec, which pivoted, too). exec is
-// refused there instead.
-func joinedMountNamespace(config []byte) string {
-	var s specs.Spec
-	if config == nil || json.Unmarshal(config, &s) != nil || s.Linux == nil {
-		return ""
-	}
-	for _, n := range s.Linux.Namespaces {
-		if n.Type == specs.MountNamespace && n.Path != "" {
-			return n.Path
-		}
-	}
-	return ""
 }
 
 // execPlan is the exec'd process's bundle (the container's, its process

@@ -96,8 +96,10 @@ func Init() {
 	pipes := openInitPipes()
 	// A guest writing to a closed pipe or socket gets EPIPE, as a native
 	// process that ignores SIGPIPE does, never a death by signal; one
-	// writing past RLIMIT_FSIZE ends at that write with 153; a SIGPIPE or
-	// SIGXFSZ another process sends stops it as the others do.
+	// writing past RLIMIT_FSIZE ends at that write with 153, and one
+	// past RLIMIT_CPU's soft limit with 152 (as pid 1, neither: the
+	// kernel spares a native init both); a SIGPIPE, SIGXFSZ or SIGXCPU
+	// another process sends stops it as the others do.
 	if err := notifyKernelSignals(sigs); err != nil {
 		pipes.fail(err)
 	}
@@ -300,8 +302,9 @@ func runReleased(guest wasi.Guest, fifo string, sigs chan os.Signal) {
 // CPU) and its ended children's, and reports the bound passed with fail
 // once either runs out. Not RLIMIT_CPU, as on the child: at its hard
 // limit the init would die by SIGKILL without a word to create, at its
-// soft limit it sends SIGXCPU, which is one of the init's stop signals
-// (a `kill -s XCPU` ends the guest), and a hard limit lowered for the
+// soft limit it sends SIGXCPU, which ends the guest as a stop signal
+// (dropped only for an init that is pid 1, as the kernel drops it for a
+// native one), and a hard limit lowered for the
 // compile cannot be raised again in a user namespace, where the spec's
 // own RLIMIT_CPU, or none, must hold for the guest.
 type compileWatch struct {

@@ -226,8 +226,8 @@ import (
 //     limit's SIGKILL ends (137).
 //
 // Go's os/signal cannot tell the two kinds apart (it hands Notify no
-// sender), so small C handlers do, by the sender's pid in the signal's
-// siginfo. Children the init starts (the compile child) get the default
+// sender), so small C handlers do, by the signal's siginfo: the sender's
+// pid (SIGPIPE, SIGXFSZ), or the kernel's own si_code (SIGXCPU). Children the init starts (the compile child) get the default
 // actions back at exec.
 //
 // It also installs runw_sigsys, which ends the init by SIGSYS with one

@@ -412,9 +412,20 @@ func (sb *Sandbox) creates(t specs.LinuxNamespaceType) bool {
 	return false
 }
 
+// pathOf is the path of the namespace of type t the init joins, "" where
+// it makes its own or stays in runw's.
+func (sb *Sandbox) pathOf(t specs.LinuxNamespaceType) string {
+	for _, n := range sb.Namespaces {
+		if n.Type == t {
+			return n.Path
+		}
+	}
+	return ""
+}
+
 // joinsByPath says the init joins a namespace of type t given by path.
 func (sb *Sandbox) joinsByPath(t specs.LinuxNamespaceType) bool {
-	return sb.has(t) && !sb.creates(t)
+	return sb.pathOf(t) != ""
 }
 
 // checkJoinedProc fails an init (not an exec'd one) that joined a mount
@@ -428,13 +439,7 @@ func (sb *Sandbox) checkJoinedProc() error {
 		return nil
 	}
 	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		var path string
-		for _, n := range sb.Namespaces {
-			if n.Type == specs.MountNamespace {
-				path = n.Path
-			}
-		}
-		return fmt.Errorf("the mount namespace %s has no /proc of the container's pid namespace (%w): runw's init needs one there", path, spec.ErrnoOf(err))
+		return fmt.Errorf("the mount namespace %s has no /proc of the container's pid namespace (%w): runw's init needs one there", sb.pathOf(specs.MountNamespace), spec.ErrnoOf(err))
 	}
 	return nil
 }
@@ -631,7 +636,7 @@ func (sb *Sandbox) mountProc() error {
 		// thread-wide change: most threads kept every capability,
 		// Landlock was left out, and the container's /proc showed the
 		// host's processes.
-		return fmt.Errorf("error mounting \"proc\" to rootfs at \"/proc\": %w", err)
+		return mountError("proc", "/proc", err)
 	}
 	sb.procIsOurs = true
 	return nil

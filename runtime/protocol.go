@@ -289,15 +289,16 @@ func readThrough(plan *wasi.Plan, ep *spec.Entrypoint) {
 }
 
 // handOver hands the init the module (readThrough); in a mount namespace
-// joined by path, the tmpfs directories (passPrivateDirs); and, for an
-// init that lives in its own user namespace, what it cannot reach by
-// path: as root of that namespace it is nobody on the host and cannot
-// walk runw's 0700 state root, so the exec fifo and the tmpfs
-// directories are handed to it as descriptors (reached as
-// /proc/self/fd/N, which checks only the object itself), and so is its
-// module's artifact from runw's cache, which it cannot read
-// (passArtifact). They are the first of spawnOptions.ExtraFiles
-// (extraFD).
+// joined by path, whose tree need not be the host's, what of runw's it
+// would open by path (passToJoinedMount: the tmpfs directories, the exec
+// fifo, the cache, the debug log); and, for an init that lives in its
+// own user namespace, what it cannot reach by path: as root of that
+// namespace it is nobody on the host and cannot walk runw's 0700 state
+// root, so the exec fifo, the tmpfs directories and the debug log are
+// handed to it as descriptors (reached as /proc/self/fd/N, which checks
+// only the object itself), and so is its module's artifact from runw's
+// cache, which it cannot read (passArtifact). They are the first of
+// spawnOptions.ExtraFiles (extraFD).
 func (cfg *initConfig) handOver() ([]*os.File, error) {
 	var h handedOver
 	var err error
@@ -327,6 +328,9 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		}
 	}
 	if err := cfg.passPrivateDirs(&h); err != nil {
+		return h.fail(err)
+	}
+	if err := cfg.passLog(&h); err != nil {
 		return h.fail(err)
 	}
 	// The bundle's bind mount sources too, as runc opens them as host
@@ -398,19 +402,29 @@ func (cfg *initConfig) passToJoinedMount(h *handedOver) error {
 	if err := cfg.passCache(h); err != nil {
 		return err
 	}
-	if cfg.Debug && cfg.LogPath != "" {
-		if cfg.LogPath, err = h.pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {
-			return err
-		}
+	return cfg.passLog(h)
+}
+
+// passLog hands the init the debug log it writes (--debug with --log),
+// opened here (passToJoinedMount says why; an init in its own user
+// namespace could not open runw's log by path).
+func (cfg *initConfig) passLog(h *handedOver) error {
+	if !cfg.Debug || cfg.LogPath == "" {
+		return nil
 	}
-	return nil
+	var err error
+	cfg.LogPath, err = h.pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT)
+	return err
 }
 
 // passCache hands the init the cache directory, and a read-only view of
 // it, as descriptors (passToJoinedMount, passAll say why), or none where
-// the init cannot use runw's cache (its own user namespace).
+// the init cannot use runw's cache (its own user namespace) or runw has
+// none (one it could not open: a cache only ever costs speed, never a
+// run; handed by name, a directory that could not be made failed the
+// create or exec).
 func (cfg *initConfig) passCache(h *handedOver) error {
-	if cfg.CacheDir == "" || cfg.Sandbox.has(specs.UserNamespace) {
+	if cfg.CacheDir == "" || cfg.cache == nil || cfg.Sandbox.has(specs.UserNamespace) {
 		cfg.CacheDir = ""
 		return nil
 	}
@@ -759,10 +773,8 @@ func (cfg *initConfig) passAll(root *os.File) ([]*os.File, error) {
 	if err := cfg.passCache(&h); err != nil {
 		return h.fail(err)
 	}
-	if cfg.LogPath != "" {
-		if cfg.LogPath, err = h.pass(cfg.LogPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT); err != nil {
-			return h.fail(err)
-		}
+	if err := cfg.passLog(&h); err != nil {
+		return h.fail(err)
 	}
 	cfg.Passed = len(h.files)
 	return h.files, nil

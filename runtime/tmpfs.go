@@ -120,7 +120,7 @@ func mountOverlay(dir, dest string, o wasi.Overlay) error {
 		flags |= unix.MS_RDONLY
 	}
 	if err := unix.Mount("overlay", dir, "overlay", flags, o.Data); err != nil {
-		return fmt.Errorf("error mounting %q to rootfs at %q: mount overlay (%s): %w", "overlay", dest, o.Data, err)
+		return mountError("overlay", dest, fmt.Errorf("mount overlay (%s): %w", o.Data, err))
 	}
 	return nil
 }
