@@ -1157,20 +1157,12 @@ func TestExecIntoAnotherContainersMountNamespaceIsRefused(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(owner.rootfs, "owners"), []byte("theirs"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	owner.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}}}
-		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
-	})
-	r.mustRun("run", "-d", "-b", owner.dir, "owner")
-	st, res, ok := r.state("owner")
-	if !ok {
-		t.Fatalf("state of the owner: %v", res)
-	}
+	mnt := runMountNamespaceOwner(t, r, owner, "owner", false)
 	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", st.Pid)}}}
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
 	})
 	r.mustRun("run", "-d", "-b", b.dir, "joiner")
-	res = r.run("exec", "joiner", "/probe.wasm", "write", "/owners", "mine")
+	res := r.run("exec", "joiner", "/probe.wasm", "write", "/owners", "mine")
 	if data, _ := os.ReadFile(filepath.Join(owner.rootfs, "owners")); string(data) != "theirs" {
 		t.Errorf("an exec'd process of the joining container wrote the owner's /owners: %q (%v)", data, res)
 	}
@@ -1182,6 +1174,26 @@ func TestExecIntoAnotherContainersMountNamespaceIsRefused(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// runMountNamespaceOwner runs owner detached as container id, in a mount
+// namespace of its own with /proc mounted (and a pid namespace of its
+// own too where ownPID), and returns the path of that mount namespace.
+func runMountNamespaceOwner(t *testing.T, r *runw, owner *bundle, id string, ownPID bool) string {
+	t.Helper()
+	owner.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace}}}
+		if ownPID {
+			ownMountAndPID(s)
+		}
+		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
+	})
+	r.mustRun("run", "-d", "-b", owner.dir, id)
+	st, res, ok := r.state(id)
+	if !ok {
+		t.Fatalf("state of %s: %v", id, res)
+	}
+	return fmt.Sprintf("/proc/%d/ns/mnt", st.Pid)
+}
+
 // TestJoinedMountNamespaceWithoutProcIsNamed: joining the mount
 // namespace of a container with a pid namespace of its own, whose /proc
 // shows only that namespace's processes, failed on the first thing the
@@ -1191,21 +1203,12 @@ func TestJoinedMountNamespaceWithoutProcIsNamed(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "a mount namespace of another container to join")
 	r := newRunw(t)
-	owner := newBundle(t, "probe", "sleep", "1h")
-	owner.edit(func(s *specs.Spec) {
-		ownMountAndPID(s)
-		s.Mounts = []specs.Mount{{Destination: "/proc", Type: "proc", Source: "proc"}}
-	})
-	r.mustRun("run", "-d", "-b", owner.dir, "pidowner")
-	st, res, ok := r.state("pidowner")
-	if !ok {
-		t.Fatalf("state of the owner: %v", res)
-	}
+	mnt := runMountNamespaceOwner(t, r, newBundle(t, "probe", "sleep", "1h"), "pidowner", true)
 	b := newBundle(t, "probe", "echo", "never")
 	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: fmt.Sprintf("/proc/%d/ns/mnt", st.Pid)}}}
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
 	})
-	res = r.run("run", "-b", b.dir, "noproc")
+	res := r.run("run", "-b", b.dir, "noproc")
 	if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "has no /proc") {
 		t.Errorf("runw run joining the mount namespace of a container with its own pid namespace: %v; want exit 1 and one line naming /proc", res)
 	}
