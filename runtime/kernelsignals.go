@@ -227,8 +227,9 @@ import (
 //
 // Go's os/signal cannot tell the two kinds apart (it hands Notify no
 // sender), so small C handlers do, by the signal's siginfo: the sender's
-// pid (SIGPIPE, SIGXFSZ), or the kernel's own si_code (SIGXCPU). Children the init starts (the compile child) get the default
-// actions back at exec.
+// pid (SIGPIPE, SIGXFSZ), or the kernel's own si_code (SIGXCPU).
+// Children the init starts (the compile child) get the default actions
+// back at exec.
 //
 // It also installs runw_sigsys, which ends the init by SIGSYS with one
 // line when the spec's seccomp profile traps a call (SCMP_ACT_TRAP) and
