@@ -1216,6 +1216,81 @@ func TestJoinedMountNamespaceWithoutProcIsNamed(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestJoinedMountNamespaceWithNoProcIsLeftAlone: in a mount namespace
+// joined by path with no /proc mounted (an `unshare -m`'s, whose tree is
+// the host's root file system), the init made the directory
+// /proc/self/fd/N of its cache there, on the host's disk beneath its
+// /proc, and failed as if its module were missing; a directory of that
+// name, which anyone who may write the tree can plant, then passed for
+// a /proc (a runw exec there had made one). It now fails at once, saying
+// why, and makes nothing.
+func TestJoinedMountNamespaceWithNoProcIsLeftAlone(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a mount namespace to join, with its /proc unmounted")
+	holder, mnt := holdMountNamespace(t, "umount -l /proc\nmkdir -p /proc/self/fd")
+	theirProc := fmt.Sprintf("/proc/%d/root/proc", holder)
+	// What the init made there before is removed whatever the outcome:
+	// it lies on the host's root file system.
+	t.Cleanup(func() { os.RemoveAll(filepath.Join(theirProc, "self")) })
+	r := newRunw(t)
+	b := newBundle(t, "probe", "echo", "never")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
+	})
+	res := r.run("run", "-b", b.dir, "noprocjoin")
+	if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "has no /proc") {
+		t.Errorf("runw run in a joined mount namespace with no /proc: %v; want exit 1 and one line naming /proc", res)
+	}
+	if entries, err := os.ReadDir(filepath.Join(theirProc, "self", "fd")); err != nil || len(entries) != 0 {
+		t.Errorf("the planted /proc/self/fd of the joined namespace after the run: %v, %v; want it empty, as it was", entries, err)
+	}
+	r.assertRootEmpty()
+}
+
+// TestExecOutlivesTheNamespaceHolder: a container joined an IPC
+// namespace by the path of a process that has since exited (an engine's
+// holder, a pod's infra container); the namespace lives on with the
+// container. exec opened that path again, from the configuration create
+// recorded, and failed ("namespace path ...: no such file or
+// directory"), where runc's exec works: it joins the init's namespaces.
+func TestExecOutlivesTheNamespaceHolder(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "an IPC namespace to join")
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Skip("needs unshare(1) to hold an IPC namespace")
+	}
+	holder := exec.Command(unshare, "--ipc", "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { holder.Process.Kill(); holder.Wait() }()
+	ipc := fmt.Sprintf("/proc/%d/ns/ipc", holder.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		theirs, err1 := os.Readlink(ipc)
+		ours, err2 := os.Readlink("/proc/self/ns/ipc")
+		if err1 == nil && err2 == nil && theirs != ours {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unshare made no IPC namespace: %v %v", err1, err2)
+		}
+	}
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "1h")
+	b.edit(func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.IPCNamespace, Path: ipc}}}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "holderless")
+	holder.Process.Kill()
+	holder.Wait()
+	if res := r.run("exec", "holderless", "/probe.wasm", "echo", "still"); res.code != 0 || res.stdout != "still\n" {
+		t.Errorf("exec once the namespace's holder has exited: %v; want \"still\", exit 0", res)
+	}
+	r.mustRun("delete", "-f", "holderless")
+	r.assertRootEmpty()
+}
+
 // A tmpfs mount with size=1m holds at most 1 MiB: writing 5 MB fails with
 // ENOSPC, as on a real tmpfs.
 func TestContainerViewTmpfsSizeLimit(t *testing.T) {

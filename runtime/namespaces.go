@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	goruntime "runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -428,18 +429,32 @@ func (sb *Sandbox) joinsByPath(t specs.LinuxNamespaceType) bool {
 	return sb.pathOf(t) != ""
 }
 
-// checkJoinedProc fails an init (not an exec'd one) that joined a mount
-// namespace by path where /proc shows no /proc/self: another container's
-// with a pid namespace of its own, whose /proc lists only its processes.
-// The init reaches everything it is handed through /proc/self/fd, and
-// create failed on the first of those, the module, in words that said
-// it was missing ("read \"/app.wasm\": no such file or directory").
+// checkJoinedProc fails an init (or an exec'd process) that joined a
+// mount namespace by path where /proc is no procfs showing it as
+// /proc/self: another container's with a pid namespace of its own, whose
+// /proc lists only its processes; one with no /proc mounted at all. The
+// init reaches everything it is handed through /proc/self/fd, and create
+// failed on the first of those, the module, in words that said it was
+// missing ("read \"/app.wasm\": no such file or directory"). The attack
+// this stops: with no /proc mounted there, the init made the directory
+// /proc/self/fd/N of its cache (and wrote its debug log to the file
+// /proc/self/fd/M) in that namespace's tree, the host's root file system
+// under an `unshare -m`'s; and plain directories planted there by anyone
+// who may write that tree stood in for what the init is handed.
 func (sb *Sandbox) checkJoinedProc() error {
-	if sb == nil || sb.Joined || !sb.joinsByPath(specs.MountNamespace) {
+	if sb == nil || !sb.joinsByPath(specs.MountNamespace) {
 		return nil
 	}
-	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		return fmt.Errorf("the mount namespace %s has no /proc of the container's pid namespace (%w): runw's init needs one there", sb.pathOf(specs.MountNamespace), spec.ErrnoOf(err))
+	var st unix.Statfs_t
+	self, err := os.Readlink("/proc/self")
+	if err == nil {
+		err = unix.Statfs("/proc/self/fd", &st)
+	}
+	if err == nil && (st.Type != unix.PROC_SUPER_MAGIC || self != strconv.Itoa(os.Getpid())) {
+		err = errors.New("not a procfs showing this process")
+	}
+	if err != nil {
+		return fmt.Errorf("the mount namespace %s has no /proc of the container's pid namespace (/proc/self/fd: %w): runw's init needs one there", sb.pathOf(specs.MountNamespace), spec.ErrnoOf(err))
 	}
 	return nil
 }

@@ -77,18 +77,25 @@ func (b *Bundle) statSource(source, dest string) (os.FileInfo, error) {
 // fails at "create" with one clear line, using runc's wording where runc has
 // one, because engines and users already know those messages.
 func Load(dir string) (*Bundle, error) {
-	return load(dir, nil)
+	return load(dir, nil, false)
 }
 
 // LoadWith is Load of config, the bundle's config.json as create read it
 // (Bundle.Config), in place of the file: the same checks, the root
 // resolved in dir as at create.
+//
+// Its namespace paths are not opened again: they were at create, and the
+// process behind one (/proc/PID/ns/ipc of an engine's holder, a pod's
+// infra container) may be gone since while the container runs on, in
+// the namespace it joined. runw exec joins the init's namespaces, not
+// those paths; runc's exec, which reads its state, works there too.
 func LoadWith(dir string, config []byte) (*Bundle, error) {
-	return load(dir, config)
+	return load(dir, config, true)
 }
 
-// load is Load and LoadWith: config read from dir when nil.
-func load(dir string, config []byte) (*Bundle, error) {
+// load is Load and LoadWith: config read from dir when nil; recorded, a
+// container's configuration as create read it.
+func load(dir string, config []byte, recorded bool) (*Bundle, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("bundle directory: %w", err)
@@ -121,7 +128,7 @@ func load(dir string, config []byte) (*Bundle, error) {
 	if s.Root == nil || s.Root.Path == "" {
 		return nil, errors.New("root must be specified")
 	}
-	if err := validate(&s); err != nil {
+	if err := validate(&s, recorded); err != nil {
 		return nil, err
 	}
 	rootfs := s.Root.Path

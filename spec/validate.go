@@ -21,7 +21,9 @@ import (
 // create with one line instead of half-way through: the init joins the
 // namespaces and sets the rlimits only after the spawn, and a native
 // container handed to runc would fail on a bad one later and less clearly.
-func validate(s *specs.Spec) error {
+//
+// A recorded configuration (LoadWith) keeps its namespace paths unopened.
+func validate(s *specs.Spec, recorded bool) error {
 	if err := validateProcess(s.Process); err != nil {
 		return err
 	}
@@ -32,7 +34,7 @@ func validate(s *specs.Spec) error {
 		return err
 	}
 	if s.Linux != nil {
-		if err := validateNamespaces(s.Linux.Namespaces); err != nil {
+		if err := validateNamespaces(s.Linux.Namespaces, !recorded); err != nil {
 			return err
 		}
 		if err := validateLinux(s.Linux); err != nil {
@@ -294,10 +296,10 @@ var nsTypes = map[specs.LinuxNamespaceType]int{
 // of a namespace file, ENOTTY for any file that is not one.
 const nsGetNSType = 0xb703
 
-// validateNamespaces refuses an unknown or repeated type and a path that
-// is not a namespace of its type (a regular file, another kind of
-// namespace, nothing at all).
-func validateNamespaces(nss []specs.LinuxNamespace) error {
+// validateNamespaces refuses an unknown or repeated type and, with
+// openPaths, a path that is not a namespace of its type (a regular file,
+// another kind of namespace, nothing at all).
+func validateNamespaces(nss []specs.LinuxNamespace, openPaths bool) error {
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range nss {
 		want, ok := nsTypes[ns.Type]
@@ -308,7 +310,7 @@ func validateNamespaces(nss []specs.LinuxNamespace) error {
 			return fmt.Errorf("malformed spec file: duplicated ns {%q %q}", ns.Type, ns.Path)
 		}
 		seen[ns.Type] = true
-		if ns.Path == "" {
+		if ns.Path == "" || !openPaths {
 			continue
 		}
 		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
