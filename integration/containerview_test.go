@@ -1014,6 +1014,13 @@ func TestJoinedMountNamespaceKeepsTmpfs(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// joinMount makes a spec join the mount namespace at path, and no other.
+func joinMount(path string) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: path}}}
+	}
+}
+
 // holdMountNamespace starts a process holding a mount namespace of its
 // own (unshare(1), private propagation), which runs the shell commands
 // setup there first, and returns its pid and the namespace's path.
@@ -1071,9 +1078,7 @@ mkdir -m 711 %[1]s/%[3]s
 mkdir -m 700 %[2]s
 mount -t tmpfs -o mode=755 tmpfs %[2]s`, r.root, r.cache, id))
 	b := newBundle(t, "probe", "write", "/ran", "yes")
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
-	})
+	b.edit(joinMount(mnt))
 	r.mustRun("create", "-b", b.dir, id)
 	time.Sleep(300 * time.Millisecond)
 	if _, err := os.Stat(filepath.Join(b.rootfs, "ran")); err == nil {
@@ -1112,9 +1117,7 @@ func TestJoinedMountNamespaceRunsNothingOfItsOwner(t *testing.T) {
 	r.bin = bin
 	_, mnt := holdMountNamespace(t, fmt.Sprintf("mount --bind %s %s", planted, interp))
 	b := newBundle(t, "probe", "echo", "ran")
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
-	})
+	b.edit(joinMount(mnt))
 	// No cache, and one that cannot be made (a cache only ever costs
 	// speed: handed by name, it failed the create).
 	for _, cache := range []string{"", "/dev/null/cache"} {
@@ -1158,9 +1161,7 @@ func TestExecIntoAnotherContainersMountNamespaceIsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	mnt := runMountNamespaceOwner(t, r, owner, "owner", false)
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
-	})
+	b.edit(joinMount(mnt))
 	r.mustRun("run", "-d", "-b", b.dir, "joiner")
 	res := r.run("exec", "joiner", "/probe.wasm", "write", "/owners", "mine")
 	if data, _ := os.ReadFile(filepath.Join(owner.rootfs, "owners")); string(data) != "theirs" {
@@ -1205,9 +1206,7 @@ func TestJoinedMountNamespaceWithoutProcIsNamed(t *testing.T) {
 	r := newRunw(t)
 	mnt := runMountNamespaceOwner(t, r, newBundle(t, "probe", "sleep", "1h"), "pidowner", true)
 	b := newBundle(t, "probe", "echo", "never")
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
-	})
+	b.edit(joinMount(mnt))
 	res := r.run("run", "-b", b.dir, "noproc")
 	if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "has no /proc") {
 		t.Errorf("runw run joining the mount namespace of a container with its own pid namespace: %v; want exit 1 and one line naming /proc", res)
@@ -1234,9 +1233,7 @@ func TestJoinedMountNamespaceWithNoProcIsLeftAlone(t *testing.T) {
 	t.Cleanup(func() { os.RemoveAll(filepath.Join(theirProc, "self")) })
 	r := newRunw(t)
 	b := newBundle(t, "probe", "echo", "never")
-	b.edit(func(s *specs.Spec) {
-		s.Linux = &specs.Linux{Namespaces: []specs.LinuxNamespace{{Type: specs.MountNamespace, Path: mnt}}}
-	})
+	b.edit(joinMount(mnt))
 	res := r.run("run", "-b", b.dir, "noprocjoin")
 	if res.code != 1 || len(lines(res.stderr)) != 1 || !strings.Contains(res.stderr, "has no /proc") {
 		t.Errorf("runw run in a joined mount namespace with no /proc: %v; want exit 1 and one line naming /proc", res)

@@ -144,7 +144,7 @@ func TestFileSizeLimitEndsTheGuestAtItsWrite(t *testing.T) {
 	// Behind an engine's init (podman run --init), which runw drops, the
 	// guest stands where the native command behind catatonit would, pid
 	// 2: SIGXFSZ ends it, and catatonit exits 153.
-	b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/run/podman-init", "--"}, s.Process.Args...) })
+	b.edit(behindPodmanInit)
 	if res := r.run("run", "-b", b.dir, "fsizeinit"); res.code != 153 || res.stdout != "" {
 		t.Errorf("behind podman's init: %v; want exit 153 (128+SIGXFSZ) at the write, no \"after\"", res)
 	}
@@ -173,7 +173,7 @@ func TestCPULimitAsANativeProcessMeetsIt(t *testing.T) {
 	}
 	// Behind an engine's init (podman run --init), which runw drops, the
 	// guest stands where the native command behind catatonit would.
-	b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/run/podman-init", "--"}, s.Process.Args...) })
+	b.edit(behindPodmanInit)
 	if res := r.run("run", "-b", b.dir, "cpuinit"); res.code != 152 {
 		t.Errorf("behind podman's init: %v; want 152 (128+SIGXCPU) at the soft limit", res)
 	}
@@ -201,7 +201,7 @@ func TestRealtimeSignalSparesPid1(t *testing.T) {
 	// Behind an engine's init (podman run --init), which passes it on to
 	// the native command behind it, 35 ends that command, and catatonit
 	// exits 163.
-	b.edit(func(s *specs.Spec) { s.Process.Args = append([]string{"/run/podman-init", "--"}, s.Process.Args...) })
+	b.edit(behindPodmanInit)
 	bg, _ = runInBackground(t, r, b, "rtinit")
 	r.mustRun("kill", "rtinit", "35")
 	if res := bg.wait(t, 10*time.Second); res.code != 163 {
@@ -461,4 +461,10 @@ func TestSignalToForegroundNativeRunReachesTheContainer(t *testing.T) {
 	tty.Close()
 	ptmx.Close()
 	<-copied
+}
+
+// behindPodmanInit puts podman's init (podman run --init: catatonit at
+// /run/podman-init) in front of the spec's command, as podman does.
+func behindPodmanInit(s *specs.Spec) {
+	s.Process.Args = append([]string{"/run/podman-init", "--"}, s.Process.Args...)
 }
