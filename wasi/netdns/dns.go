@@ -69,7 +69,7 @@ func (s status) code() Code {
 type answer struct {
 	status status
 	addrs  []netip.Addr
-	canon  string // the last CNAME target, or the name asked
+	canon  string // the last CNAME target that is a host name, or the name asked
 	err    error  // the cause behind unreachable, canceled or failed
 }
 
@@ -330,13 +330,24 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 		// Not an answer: the next server is asked, as glibc and Go do.
 		return answer{status: serverFail, err: errors.New("lame referral")}
 	}
+	// canon follows the chain to the owner of the addresses; named is
+	// the name the guest is handed as ai_canonname: the last target on
+	// the way that is a host name (validName), else the name asked. A
+	// server's CNAME target is any bytes (terminal escapes, newlines, a
+	// NUL that cuts a C string short), and a guest prints or compares
+	// its canonical name: glibc and musl take a target that is no host
+	// name as the address's owner but not as the canonical name, as here.
 	canon := q.Name.String()
+	named := canon
 	for range len(cnames) {
 		next, ok := cnames[strings.ToLower(canon)]
 		if !ok {
 			break
 		}
 		canon = next
+		if validName(next) {
+			named = next
+		}
 	}
 	var addrs []netip.Addr
 	for _, rec := range records {
@@ -354,7 +365,7 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 	default:
 		return answer{status: noData}
 	}
-	return answer{status: found, addrs: addrs, canon: strings.TrimSuffix(canon, ".")}
+	return answer{status: found, addrs: addrs, canon: strings.TrimSuffix(named, ".")}
 }
 
 // lameReferral says whether a reply with no answer of ours is a server

@@ -704,3 +704,35 @@ func TestHostileRepliesAsGlibc(t *testing.T) {
 		}
 	}
 }
+
+// A CNAME target that is no host name (a terminal escape and a newline, a
+// NUL) still leads to the addresses, but is never handed to the guest as
+// its canonical name: as glibc and musl, the last valid name of the chain
+// (else the name asked) is. Found by a review that attacked the resolver.
+func TestCanonNameIsAHostName(t *testing.T) {
+	bad := []string{"ev il\x1b[31m\n.test.", "x\x00y.test.", "be\x07ll.test."}
+	var recs []dnsmessage.Resource
+	recs = append(recs,
+		cname("escape.test.", bad[0]), a(bad[0], "192.0.2.5"),
+		cname("nul.test.", bad[1]), a(bad[1], "192.0.2.6"),
+		cname("mid.test.", bad[2]), cname(bad[2], "End.test."), a("end.test.", "192.0.2.7"),
+	)
+	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
+		m := reply(req, dnsmessage.RCodeSuccess)
+		if req.Questions[0].Type == dnsmessage.TypeA {
+			m.Answers = recs
+		}
+		return []dnsmessage.Message{m}
+	})
+	r := s.resolver("options timeout:1 attempts:1\n", nil)
+	for node, want := range map[string]string{
+		"escape.test": "192.0.2.5 0 2 escape.test",
+		"nul.test":    "192.0.2.6 0 2 nul.test",
+		"mid.test":    "192.0.2.7 0 2 End.test",
+	} {
+		res, err := r.lookup(context.Background(), Query{Node: node, Family: FamilyIPv4, SockType: SockStream, CanonName: true})
+		if got := show(res); err != nil || !slices.Equal(got, []string{want}) {
+			t.Errorf("%s: got %q %v, want %q", node, got, err, want)
+		}
+	}
+}
