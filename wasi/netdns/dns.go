@@ -232,12 +232,27 @@ func (r resolver) query(ctx context.Context, conf resolvConf, q dnsmessage.Quest
 
 // exchange sends q to server once over UDP, and again over TCP if the UDP
 // reply was truncated, each within conf's timeout; under use-vc, over TCP
-// alone.
+// alone. A server that knows no EDNS answers a query that offers it with
+// FORMERR (RFC 6891, section 7): it is asked once more without, as glibc,
+// which offers EDNS only under `options edns0`, would have asked it.
 func (r resolver) exchange(ctx context.Context, server netip.AddrPort, q dnsmessage.Question, conf resolvConf) answer {
+	p, h, a, ok := r.exchangeOnce(ctx, server, q, conf, true)
+	if ok && h.RCode == dnsmessage.RCodeFormatError {
+		p, h, a, ok = r.exchangeOnce(ctx, server, q, conf, false)
+	}
+	if !ok {
+		return a
+	}
+	return readAnswer(p, h, q)
+}
+
+// exchangeOnce is one exchange of exchange, with or without EDNS: the
+// reply's parser and header, or the failure's answer and false.
+func (r resolver) exchangeOnce(ctx context.Context, server netip.AddrPort, q dnsmessage.Question, conf resolvConf, edns bool) (*dnsmessage.Parser, dnsmessage.Header, answer, bool) {
 	id := uint16(rand.Uint32()) // math/rand/v2's global source: ChaCha8, seeded by the runtime from the OS
-	msg, err := buildQuery(id, q)
+	msg, err := buildQuery(id, q, edns)
 	if err != nil {
-		return answer{status: failed, err: err}
+		return nil, dnsmessage.Header{}, answer{status: failed, err: err}, false
 	}
 	isReply := func(b []byte) bool { _, _, ok := openReply(b, id, q); return ok }
 	overTCP := func() ([]byte, error) {
@@ -256,25 +271,27 @@ func (r resolver) exchange(ctx context.Context, server netip.AddrPort, q dnsmess
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return answer{status: canceled, err: ctx.Err()}
+			return nil, dnsmessage.Header{}, answer{status: canceled, err: ctx.Err()}, false
 		}
-		return answer{status: unreachable, err: err}
+		return nil, dnsmessage.Header{}, answer{status: unreachable, err: err}, false
 	}
 	p, h, _ := openReply(reply, id, q)
-	return readAnswer(p, h, q)
+	return p, h, answer{}, true
 }
 
-// buildQuery packs a recursive query for q, offering EDNS0 as Go's own
-// resolver does so that answers up to ednsSize need no TCP.
-func buildQuery(id uint16, q dnsmessage.Question) ([]byte, error) {
-	var opt dnsmessage.ResourceHeader
-	if err := opt.SetEDNS0(ednsSize, dnsmessage.RCodeSuccess, false); err != nil {
-		return nil, err
-	}
+// buildQuery packs a recursive query for q, offering EDNS0 (when edns) as
+// Go's own resolver does, so that answers up to ednsSize need no TCP.
+func buildQuery(id uint16, q dnsmessage.Question, edns bool) ([]byte, error) {
 	m := dnsmessage.Message{
-		Header:      dnsmessage.Header{ID: id, RecursionDesired: true},
-		Questions:   []dnsmessage.Question{q},
-		Additionals: []dnsmessage.Resource{{Header: opt, Body: &dnsmessage.OPTResource{}}},
+		Header:    dnsmessage.Header{ID: id, RecursionDesired: true},
+		Questions: []dnsmessage.Question{q},
+	}
+	if edns {
+		var opt dnsmessage.ResourceHeader
+		if err := opt.SetEDNS0(ednsSize, dnsmessage.RCodeSuccess, false); err != nil {
+			return nil, err
+		}
+		m.Additionals = []dnsmessage.Resource{{Header: opt, Body: &dnsmessage.OPTResource{}}}
 	}
 	return m.Pack()
 }

@@ -736,3 +736,28 @@ func TestCanonNameIsAHostName(t *testing.T) {
 		}
 	}
 }
+
+// A server that knows no EDNS answers a query offering it with FORMERR
+// (RFC 6891, section 7): the name is asked again without, and resolves, as
+// under glibc, which offers no EDNS by default (runw's resolver had given
+// EAI_NONAME). A FORMERR to the plain query too is the answer.
+func TestNoEDNSServerAskedAgainWithout(t *testing.T) {
+	answer := zone(a("old.test.", "192.0.2.40"))
+	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
+		if len(req.Additionals) > 0 || req.Questions[0].Name.String() == "broken.test." {
+			return []dnsmessage.Message{reply(req, dnsmessage.RCodeFormatError)}
+		}
+		return answer(req, tcp)
+	})
+	r := s.resolver("options timeout:1 attempts:1\n", nil)
+	res, err := r.lookup(context.Background(), Query{Node: "old.test", Family: FamilyIPv4, SockType: SockStream})
+	if want := []string{"192.0.2.40 0 2"}; err != nil || !slices.Equal(show(res), want) {
+		t.Errorf("got %q %v, want %q", show(res), err, want)
+	}
+	if want := []string{"udp A old.test.", "udp A old.test."}; !slices.Equal(s.log(), want) {
+		t.Errorf("asked %q, want %q (with EDNS, then without)", s.log(), want)
+	}
+	if _, err := r.lookup(context.Background(), Query{Node: "broken.test", Family: FamilyIPv4}); codeOf(err) != CodeNoName {
+		t.Errorf("a FORMERR to the query without EDNS too: %v, want EAI_NONAME, as glibc says", err)
+	}
+}
