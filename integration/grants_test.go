@@ -362,7 +362,8 @@ func TestEntrypointSymlinkDoesNotRunHostFile(t *testing.T) {
 // is refused as runc's execve refuses a file the user may not execute
 // (`exec: "/priv/app.wasm": permission denied`), at create and at exec;
 // runw read it as root and ran it as uid 1000. Read permission stands
-// for execute permission, which runw waives: a 0644 module runs.
+// for execute permission, which runw waives: a 0644 module runs. With
+// CAP_DAC_OVERRIDE in the spec's effective set, every module runs.
 func TestModuleTheUserCannotReadIsRefused(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "changes users")
@@ -404,6 +405,19 @@ func TestModuleTheUserCannotReadIsRefused(t *testing.T) {
 	}
 	if out := r.mustRun("exec", "--user", "0:0", "readable", "/priv/app.wasm", "echo", "ran").stdout; out != "ran\n" {
 		t.Errorf("exec as root of the root-only module: %q, want it to run", out)
+	}
+	// CAP_DAC_OVERRIDE in the effective set (CRI-O's and containerd's
+	// defaults for a runAsUser container) passes, as for runc's execve,
+	// which runs holding the spec's effective set: runw had refused.
+	dac := []string{"CAP_DAC_OVERRIDE"}
+	b.edit(func(s *specs.Spec) {
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: dac, Effective: dac, Permitted: dac}
+	})
+	for _, module := range []string{"/priv/app.wasm", "/secret.wasm"} {
+		b.edit(func(s *specs.Spec) { s.Process.Args = []string{module, "echo", "ran"} })
+		if res := r.run("run", "-b", b.dir, "override"); res.code != 0 || res.stdout != "ran\n" {
+			t.Errorf("user 1000 with CAP_DAC_OVERRIDE effective running %s: %v, want it to run", module, res)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -192,13 +193,22 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 // permission denied`, podman's 126). Read permission stands for execute
 // permission, which runw waives (a module is never executed by the
 // kernel). Checked with the user's own credentials and capabilities
-// (faccessat2 AT_EACCESS: CAP_DAC_OVERRIDE passes, as for execve), in the
-// container's root, where the module lies at the guest's path: after the
-// pivot, or in an exec'd process that joined the container's mount
-// namespace. Only EACCES refuses: anything else (a filter that denies the
-// call) leaves the guest to run as before.
+// (faccessat2 AT_EACCESS), in the container's root, where the module lies
+// at the guest's path: after the pivot, or in an exec'd process that
+// joined the container's mount namespace. Only EACCES refuses: anything
+// else (a filter that denies the call) leaves the guest to run as before.
+//
+// CAP_DAC_OVERRIDE in the spec's effective set passes, whatever the user:
+// runc's init calls execve holding the spec's effective capabilities, and
+// the kernel takes them from a user other than root only as the program
+// starts. CRI-O and containerd give a runAsUser container their default
+// set, CAP_DAC_OVERRIDE among them, in every set: under runc a root-only
+// program of the image runs there, and runw refused the module.
 func (sb *Sandbox) checkModuleReadable(plan *wasi.Plan) error {
 	if plan.ModuleName == "" || len(plan.Argv) == 0 || !(sb.Pivot || sb.Joined && sb.has(specs.MountNamespace)) {
+		return nil
+	}
+	if sb.Capabilities != nil && slices.Contains(sb.Capabilities.Effective, "CAP_DAC_OVERRIDE") {
 		return nil
 	}
 	err := unix.Faccessat2(unix.AT_FDCWD, plan.ModuleName, unix.R_OK, unix.AT_EACCESS)
