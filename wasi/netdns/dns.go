@@ -254,7 +254,10 @@ func (r resolver) exchangeOnce(ctx context.Context, server netip.AddrPort, q dns
 	if err != nil {
 		return nil, dnsmessage.Header{}, answer{status: failed, err: err}, false
 	}
-	isReply := func(b []byte) bool { _, _, ok := openReply(b, id, q); return ok }
+	isReply := func(b []byte) bool {
+		_, _, ok := openReply(b, id, q)
+		return ok || edns && ednsRefused(b, id)
+	}
 	overTCP := func() ([]byte, error) {
 		return roundTrip(ctx, "tcp", server, conf.timeout, func(c net.Conn) ([]byte, error) { return talkTCP(c, msg, isReply) })
 	}
@@ -275,8 +278,26 @@ func (r resolver) exchangeOnce(ctx context.Context, server netip.AddrPort, q dns
 		}
 		return nil, dnsmessage.Header{}, answer{status: unreachable, err: err}, false
 	}
+	if edns && ednsRefused(reply, id) {
+		return nil, dnsmessage.Header{ID: id, Response: true, RCode: dnsmessage.RCodeFormatError}, answer{}, true
+	}
 	p, h, _ := openReply(reply, id, q)
 	return p, h, answer{}, true
+}
+
+// ednsRefused says whether b is a FORMERR with our ID and no question: a
+// server that knows no EDNS may refuse the query so, without echoing the
+// question that openReply checks. glibc, under `options edns0`, takes it
+// as the signal to ask again without EDNS, as exchange does; it is never
+// taken for an answer.
+func ednsRefused(b []byte, id uint16) bool {
+	var p dnsmessage.Parser
+	h, err := p.Start(b)
+	if err != nil || !h.Response || h.ID != id || h.OpCode != 0 || h.RCode != dnsmessage.RCodeFormatError {
+		return false
+	}
+	_, err = p.Question()
+	return err == dnsmessage.ErrSectionDone
 }
 
 // buildQuery packs a recursive query for q, offering EDNS0 (when edns) as
@@ -352,8 +373,9 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 	// the way that is a host name (validName), else the name asked. A
 	// server's CNAME target is any bytes (terminal escapes, newlines, a
 	// NUL that cuts a C string short), and a guest prints or compares
-	// its canonical name: glibc and musl take a target that is no host
-	// name as the address's owner but not as the canonical name, as here.
+	// its canonical name (one that starts with '-' passes for an
+	// option): glibc takes a target that is no host name (res_hnok) as
+	// the address's owner but not as the canonical name, as here.
 	canon := q.Name.String()
 	named := canon
 	for range len(cnames) {
@@ -362,7 +384,7 @@ func readAnswer(p *dnsmessage.Parser, h dnsmessage.Header, q dnsmessage.Question
 			break
 		}
 		canon = next
-		if validName(next) {
+		if validName(next) && !strings.HasPrefix(next, "-") {
 			named = next
 		}
 	}

@@ -706,9 +706,10 @@ func TestHostileRepliesAsGlibc(t *testing.T) {
 }
 
 // A CNAME target that is no host name (a terminal escape and a newline, a
-// NUL) still leads to the addresses, but is never handed to the guest as
-// its canonical name: as glibc and musl, the last valid name of the chain
-// (else the name asked) is. Found by a review that attacked the resolver.
+// NUL, a leading '-') still leads to the addresses, but is never handed to
+// the guest as its canonical name: as glibc, the last valid name of the
+// chain (else the name asked) is. Found by a review that attacked the
+// resolver.
 func TestCanonNameIsAHostName(t *testing.T) {
 	bad := []string{"ev il\x1b[31m\n.test.", "x\x00y.test.", "be\x07ll.test."}
 	var recs []dnsmessage.Resource
@@ -716,6 +717,8 @@ func TestCanonNameIsAHostName(t *testing.T) {
 		cname("escape.test.", bad[0]), a(bad[0], "192.0.2.5"),
 		cname("nul.test.", bad[1]), a(bad[1], "192.0.2.6"),
 		cname("mid.test.", bad[2]), cname(bad[2], "End.test."), a("end.test.", "192.0.2.7"),
+		cname("mix.test.", "Good.test."), cname("good.test.", "mi\x1bx.test."), a("mi\x1bx.test.", "192.0.2.8"),
+		cname("dash.test.", "-oProxyCommand.test."), a("-oProxyCommand.test.", "192.0.2.9"),
 	)
 	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
 		m := reply(req, dnsmessage.RCodeSuccess)
@@ -729,6 +732,8 @@ func TestCanonNameIsAHostName(t *testing.T) {
 		"escape.test": "192.0.2.5 0 2 escape.test",
 		"nul.test":    "192.0.2.6 0 2 nul.test",
 		"mid.test":    "192.0.2.7 0 2 End.test",
+		"mix.test":    "192.0.2.8 0 2 Good.test",
+		"dash.test":   "192.0.2.9 0 2 dash.test",
 	} {
 		res, err := r.lookup(context.Background(), Query{Node: node, Family: FamilyIPv4, SockType: SockStream, CanonName: true})
 		if got := show(res); err != nil || !slices.Equal(got, []string{want}) {
@@ -738,14 +743,20 @@ func TestCanonNameIsAHostName(t *testing.T) {
 }
 
 // A server that knows no EDNS answers a query offering it with FORMERR
-// (RFC 6891, section 7): the name is asked again without, and resolves, as
-// under glibc, which offers no EDNS by default (runw's resolver had given
-// EAI_NONAME). A FORMERR to the plain query too is the answer.
+// (RFC 6891, section 7), with or without the question: the name is asked
+// again without, and resolves, as under glibc, which offers no EDNS by
+// default (runw's resolver had given EAI_NONAME, or, for a FORMERR with no
+// question, waited for its timeout). A FORMERR to the plain query too is
+// the answer.
 func TestNoEDNSServerAskedAgainWithout(t *testing.T) {
-	answer := zone(a("old.test.", "192.0.2.40"))
+	answer := zone(a("old.test.", "192.0.2.40"), a("bare.test.", "192.0.2.41"))
 	s := startServer(t, func(req dnsmessage.Message, tcp bool) []dnsmessage.Message {
 		if len(req.Additionals) > 0 || req.Questions[0].Name.String() == "broken.test." {
-			return []dnsmessage.Message{reply(req, dnsmessage.RCodeFormatError)}
+			m := reply(req, dnsmessage.RCodeFormatError)
+			if req.Questions[0].Name.String() == "bare.test." {
+				m.Questions = nil // as many such servers answer: no question
+			}
+			return []dnsmessage.Message{m}
 		}
 		return answer(req, tcp)
 	})
@@ -756,6 +767,10 @@ func TestNoEDNSServerAskedAgainWithout(t *testing.T) {
 	}
 	if want := []string{"udp A old.test.", "udp A old.test."}; !slices.Equal(s.log(), want) {
 		t.Errorf("asked %q, want %q (with EDNS, then without)", s.log(), want)
+	}
+	res, err = r.lookup(context.Background(), Query{Node: "bare.test", Family: FamilyIPv4, SockType: SockStream})
+	if want := []string{"192.0.2.41 0 2"}; err != nil || !slices.Equal(show(res), want) {
+		t.Errorf("a FORMERR without the question: got %q %v, want %q", show(res), err, want)
 	}
 	if _, err := r.lookup(context.Background(), Query{Node: "broken.test", Family: FamilyIPv4}); codeOf(err) != CodeNoName {
 		t.Errorf("a FORMERR to the query without EDNS too: %v, want EAI_NONAME, as glibc says", err)
