@@ -419,6 +419,25 @@ func TestModuleTheUserCannotReadIsRefused(t *testing.T) {
 			t.Errorf("user 1000 with CAP_DAC_OVERRIDE effective running %s: %v, want it to run", module, res)
 		}
 	}
+	// In a user namespace the capability covers a file only where its
+	// owner and group are mapped there, as for execve: a module of an id
+	// outside the container's range (it maps host 200000-265535) stays
+	// refused, one of the container's root runs.
+	b.edit(func(s *specs.Spec) { s.Linux = userNamespaceLinux() })
+	traversable(t, b.dir)
+	secret := filepath.Join(b.rootfs, "secret.wasm")
+	for _, c := range []struct {
+		owner int
+		runs  bool
+	}{{170000, false}, {200000, true}} {
+		if err := os.Chown(secret, c.owner, c.owner); err != nil {
+			t.Fatal(err)
+		}
+		res := r.run("run", "-b", b.dir, "override-userns")
+		if ran := res.code == 0 && res.stdout == "ran\n"; ran != c.runs || !c.runs && !strings.Contains(res.stderr, `exec: "/secret.wasm": permission denied`) {
+			t.Errorf("user 1000 with CAP_DAC_OVERRIDE in a user namespace, module owned by host %d: %v, want it to run: %v", c.owner, res, c.runs)
+		}
+	}
 }
 
 // A module in the text format runs as is.

@@ -3,7 +3,10 @@ package runtime
 import (
 	"errors"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -161,6 +164,9 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 	// Decided once, here: applyPrivileges consumes the Landlock ruleset
 	// that seccompBefore looks at.
 	first := sb.seccompBefore()
+	// Looked up while the init may still search every directory: the
+	// user's own credentials may not reach the module's (a 0700 one).
+	dac := sb.dacOverrides(plan)
 	if first {
 		if err := sb.applySeccomp(first); err != nil {
 			return err
@@ -173,7 +179,7 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 		return err
 	}
 	logDebugf("init: user and capabilities applied")
-	if err := sb.checkModuleReadable(plan); err != nil {
+	if err := sb.checkModuleReadable(plan, dac); err != nil {
 		return err
 	}
 	if !first {
@@ -198,17 +204,12 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 // joined the container's mount namespace. Only EACCES refuses: anything
 // else (a filter that denies the call) leaves the guest to run as before.
 //
-// CAP_DAC_OVERRIDE in the spec's effective set passes, whatever the user:
-// runc's init calls execve holding the spec's effective capabilities, and
-// the kernel takes them from a user other than root only as the program
-// starts. CRI-O and containerd give a runAsUser container their default
-// set, CAP_DAC_OVERRIDE among them, in every set: under runc a root-only
-// program of the image runs there, and runw refused the module.
-func (sb *Sandbox) checkModuleReadable(plan *wasi.Plan) error {
+// dacOverride (dacOverrides) passes, whatever the user.
+func (sb *Sandbox) checkModuleReadable(plan *wasi.Plan, dacOverride bool) error {
 	if plan.ModuleName == "" || len(plan.Argv) == 0 || !(sb.Pivot || sb.Joined && sb.has(specs.MountNamespace)) {
 		return nil
 	}
-	if sb.Capabilities != nil && slices.Contains(sb.Capabilities.Effective, "CAP_DAC_OVERRIDE") {
+	if dacOverride {
 		return nil
 	}
 	err := unix.Faccessat2(unix.AT_FDCWD, plan.ModuleName, unix.R_OK, unix.AT_EACCESS)
@@ -216,4 +217,47 @@ func (sb *Sandbox) checkModuleReadable(plan *wasi.Plan) error {
 		return fmt.Errorf("exec: %q: permission denied", plan.Argv[0])
 	}
 	return nil
+}
+
+// dacOverrides says whether CAP_DAC_OVERRIDE in the spec's effective set
+// lets the module pass checkModuleReadable where it would pass execve:
+// runc's init calls execve holding the spec's effective capabilities, and
+// the kernel takes them from a user other than root only as the program
+// starts. CRI-O and containerd give a runAsUser container their default
+// set, CAP_DAC_OVERRIDE among them, in every set: under runc a root-only
+// program of the image runs there, and runw refused the module. In a user
+// namespace the capability covers only a file whose owner and group are
+// mapped there (ownerMapped), so that an image's file of an id outside
+// the container's range is not run where runc's execve refuses it.
+func (sb *Sandbox) dacOverrides(plan *wasi.Plan) bool {
+	return sb.Capabilities != nil && slices.Contains(sb.Capabilities.Effective, "CAP_DAC_OVERRIDE") && ownerMapped(plan.ModuleName)
+}
+
+// ownerMapped says whether the file at name has an owner and a group that
+// this process's user namespace maps: neither shows as the kernel's
+// overflow id (nobody, 65534; a file really owned by a mapped nobody is
+// taken as unmapped, and its module refused as before). false where it
+// cannot be looked up: the root of a user namespace cannot search a 0700
+// directory of an unmapped owner, nor could execve with CAP_DAC_OVERRIDE.
+func ownerMapped(name string) bool {
+	var st unix.Stat_t
+	if name == "" || unix.Stat(name, &st) != nil {
+		return false
+	}
+	return st.Uid != overflowID("uid") && st.Gid != overflowID("gid")
+}
+
+// overflowID is the id the kernel shows for an unmapped user or group
+// (/proc/sys/kernel/overflowuid or overflowgid), 65534 where it cannot be
+// read.
+func overflowID(kind string) uint32 {
+	b, err := os.ReadFile("/proc/sys/kernel/overflow" + kind)
+	if err != nil {
+		return 65534
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 65534
+	}
+	return uint32(v)
 }
