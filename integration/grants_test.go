@@ -1577,6 +1577,50 @@ func TestMaskedPathsAreMasked(t *testing.T) {
 	}
 }
 
+// TestMaskedPathsInTmpfsAndOverlay: a masked path at or inside a tmpfs or
+// an overlay, which the init mounts after create has looked, is masked as
+// runc masks it once every mount is made: the tmpfs itself (podman's
+// --tmpfs /data with mask=/data) is an empty read-only directory; what a
+// tmpcopyup tmpfs starts with from the image, and what an overlay's
+// layers hold, is hidden; a path an empty tmpfs lacks stays absent. runw
+// left them all unmasked (found by a review of podman's --security-opt).
+func TestMaskedPathsInTmpfsAndOverlay(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "mounts a tmpfs and an overlay")
+	r := newRunw(t)
+	dir := t.TempDir()
+	lower, upper, work := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{lower, upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(lower, "a"), []byte("overlay secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := newBundle(t, "probe", "cat", "/copy/hello.txt", "ls", "/copy/sub", "cat", "/o/a", "write", "/empty/n", "x", "ls", "/empty",
+		"lstat", "/bare/none", "write", "/copy/ok", "y", "echo", "end")
+	b.writeFile("copy/hello.txt", "image secret")
+	b.writeFile("copy/sub/b", "image sub secret")
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/copy", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "mode=755"}},
+			specs.Mount{Destination: "/empty", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/bare", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/o", Type: "overlay", Source: "overlay",
+				Options: []string{"lowerdir=" + lower, "upperdir=" + upper, "workdir=" + work, "private"}})
+		s.Linux = &specs.Linux{
+			Namespaces:  []specs.LinuxNamespace{{Type: specs.MountNamespace}},
+			MaskedPaths: []string{"/copy/hello.txt", "/copy/sub", "/o/a", "/empty", "/bare/none"},
+		}
+	})
+	out := runOutput(t, r, b, "masked-tmpfs")
+	if strings.Contains(out, "secret") || !strings.Contains(out, "ERR open /empty/n") || !strings.Contains(out, "ERR lstat /bare/none: No such file") ||
+		!strings.HasSuffix(out, "OK\nend\n") {
+		t.Errorf("the guest saw %q; want nothing of the masked paths, a refused write to the masked tmpfs, /bare/none absent and /copy writable", out)
+	}
+}
+
 // TestReadOnlyPathsAreReadOnly: linux.readonlyPaths outside /proc and
 // /sys turn read-only what is there, as runc's read-only bind of each
 // over itself does: a volume mounted exactly there, a directory of the

@@ -207,7 +207,22 @@ func (b *Bundle) resolvePaths(paths []string, plainOnly bool) []Mask {
 		if err != nil || (guest == "/" && !plainOnly) || underKernelDir(guest) {
 			continue
 		}
+		if !plainOnly {
+			// A mask at or below a tmpfs or an overlay, which the init
+			// mounts after create looked: runc masks what is there
+			// once every mount is made, the mount itself (a
+			// directory) or what it starts with. runw left them
+			// unmasked: a masked file of a --tmpfs (tmpcopyup) read as
+			// the image's, a masked tmpfs took writes.
+			if m, in := v.innermost(guest); in && m.empty && !m.kernel && guest == m.dest {
+				out = append(out, Mask{Path: guest, Dir: true})
+				continue
+			}
+		}
 		f, err := v.open(guest)
+		if err != nil && !plainOnly && v.hidden(guest) {
+			f, err = v.openMounted(guest)
+		}
 		if err != nil {
 			continue
 		}
