@@ -144,13 +144,6 @@ func (c *copier) tree(from, to int, rel string, depth int) error {
 		default:
 			continue
 		}
-		if errors.Is(err, unix.EEXIST) {
-			// A mount point create made in the new tmpfs for a grant
-			// inside it (a masked file, a bind): what is mounted
-			// there covers the image's copy, as under runc, whose
-			// masks and mounts come after the copy.
-			continue
-		}
 		if err != nil {
 			return fmt.Errorf("%s: %w", here, err)
 		}
@@ -167,11 +160,9 @@ func (c *copier) tree(from, to int, rel string, depth int) error {
 	return nil
 }
 
-// dir makes name in to and copies from's name into it; a directory
-// there already is a mount point create made (a masked directory, a bind
-// below the tmpfs), which the copy fills beneath what is mounted there.
+// dir makes name in to and copies from's name into it.
 func (c *copier) dir(from, to int, name, rel string, depth int) error {
-	if err := unix.Mkdirat(to, name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := unix.Mkdirat(to, name, 0o700); err != nil {
 		return err
 	}
 	src, err := unix.Openat(from, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)

@@ -226,11 +226,13 @@ func (sb *Sandbox) checkModuleReadable(plan *wasi.Plan, dacOverride bool) error 
 // starts. CRI-O and containerd give a runAsUser container their default
 // set, CAP_DAC_OVERRIDE among them, in every set: under runc a root-only
 // program of the image runs there, and runw refused the module. In a user
-// namespace the capability covers only a file whose owner and group are
-// mapped there (ownerMapped), so that an image's file of an id outside
-// the container's range is not run where runc's execve refuses it.
+// namespace of the container's the capability covers only a file whose
+// owner and group are mapped there (ownerMapped), so that an image's file
+// of an id outside the container's range is not run where runc's execve
+// refuses it; outside one, nobody's file (65534) is as any other.
 func (sb *Sandbox) dacOverrides(plan *wasi.Plan) bool {
-	return sb.Capabilities != nil && slices.Contains(sb.Capabilities.Effective, "CAP_DAC_OVERRIDE") && ownerMapped(plan.ModuleName)
+	return sb.Capabilities != nil && slices.Contains(sb.Capabilities.Effective, "CAP_DAC_OVERRIDE") &&
+		(!sb.has(specs.UserNamespace) || ownerMapped(plan.ModuleName))
 }
 
 // ownerMapped says whether the file at name has an owner and a group that

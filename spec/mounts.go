@@ -208,21 +208,18 @@ func (b *Bundle) resolvePaths(paths []string, plainOnly bool) []Mask {
 			continue
 		}
 		if !plainOnly {
-			// A mask at or below a tmpfs or an overlay, which the init
-			// mounts after create looked: runc masks what is there
-			// once every mount is made, the mount itself (a
-			// directory) or what it starts with. runw left them
-			// unmasked: a masked file of a --tmpfs (tmpcopyup) read as
-			// the image's, a masked tmpfs took writes.
+			// A mask on a tmpfs or an overlay, which the init mounts
+			// after create looked: runc masks the mount, a directory,
+			// once every mount is made. runw dropped the mask, and
+			// podman's --tmpfs /data with mask=/data took writes. A
+			// path inside one is not masked (README): what it holds
+			// is known only once it is mounted.
 			if m, in := v.innermost(guest); in && m.empty && !m.kernel && guest == m.dest {
 				out = append(out, Mask{Path: guest, Dir: true})
 				continue
 			}
 		}
 		f, err := v.open(guest)
-		if err != nil && !plainOnly && v.hidden(guest) {
-			f, err = v.openMounted(guest)
-		}
 		if err != nil {
 			continue
 		}

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 
@@ -364,13 +363,8 @@ type vfsMount struct {
 	dest   string // clean absolute guest path, resolved
 	source string // a bind's absolute host path, host symlinks already followed
 	empty  bool
-	// What an empty mount starts with, once mounted (openMounted): a
-	// tmpfs with tmpcopyup a copy of what the view held at dest, an
-	// overlay its layers (host directories, upper first); a kernel
-	// filesystem's content is none of the view's.
+	// kernel: a kernel filesystem's, whose paths are never the view's.
 	kernel bool
-	copyUp bool
-	layers []string
 }
 
 // view is the guest's view of the filesystem with every spec mount in
@@ -452,48 +446,8 @@ func (v *guestVFS) mount(b *Bundle, m specs.Mount, dest string) {
 	case m.Type == "tmpfs" || m.Type == "overlay" || kernelFS[m.Type]:
 		// What the image holds below them (links included) is hidden,
 		// as under runc, which mounts them before what follows.
-		vm := vfsMount{dest: dest, empty: true, kernel: kernelFS[m.Type]}
-		switch m.Type {
-		case "tmpfs":
-			vm.copyUp = slices.Contains(m.Options, "tmpcopyup")
-		case "overlay":
-			for _, o := range strings.Split(strings.Join(m.Options, ","), ",") {
-				if dir, ok := strings.CutPrefix(o, "upperdir="); ok {
-					vm.layers = append([]string{dir}, vm.layers...)
-				} else if dirs, ok := strings.CutPrefix(o, "lowerdir="); ok {
-					vm.layers = append(vm.layers, strings.Split(dirs, ":")...)
-				}
-			}
-		}
-		v.mounts = append(v.mounts, vm)
+		v.mounts = append(v.mounts, vfsMount{dest: dest, empty: true, kernel: kernelFS[m.Type]})
 	}
-}
-
-// openMounted opens guest, which lies below an empty mount, as it will be
-// once the init has made every mount: in a tmpfs with tmpcopyup, what the
-// view below it holds there; in an overlay, the topmost of its layers
-// that holds it; else nothing (ENOENT: a tmpfs starts empty, and a kernel
-// filesystem's content is not the view's).
-func (v *guestVFS) openMounted(guest string) (*os.File, error) {
-	for i := len(v.mounts) - 1; i >= 0; i-- {
-		m := v.mounts[i]
-		switch {
-		case !Within(guest, m.dest):
-			continue
-		case !m.empty:
-			return (&guestVFS{rootfs: v.rootfs, mounts: v.mounts[:i+1]}).open(guest)
-		case m.copyUp:
-			continue // the copy is of what lies beneath
-		}
-		rel := strings.TrimPrefix(guest, m.dest)
-		for _, layer := range m.layers {
-			if f, err := pathrs.OpenInRoot(layer, rel); err == nil {
-				return f, nil
-			}
-		}
-		return nil, &os.PathError{Op: "open", Path: guest, Err: syscall.ENOENT}
-	}
-	return pathrs.OpenInRoot(v.rootfs, guest)
 }
 
 // innermost is the mount guest lies in: the last, in spec order, whose
