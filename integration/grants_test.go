@@ -1297,15 +1297,7 @@ func TestOverlayMount(t *testing.T) {
 	needsRoot(t, "mounts an overlay")
 	r := newRunw(t)
 	dir := t.TempDir()
-	lower, upper, work := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	for _, d := range []string{lower, upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(lower, "a"), []byte("from the lower layer"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	lower, upper, work := overlayLayers(t, dir, "from the lower layer")
 	b := newBundle(t, "probe", "cat", "/o/a", "write", "/o/b", "new")
 	overlay := specs.Mount{Destination: "/o", Type: "overlay", Source: "overlay",
 		Options: []string{"lowerdir=" + lower, "upperdir=" + upper, "workdir=" + work, "private"}}
@@ -1332,6 +1324,22 @@ func TestOverlayMount(t *testing.T) {
 		t.Errorf("create with an overlay that cannot be mounted: %v", res)
 	}
 	r.assertRootEmpty()
+}
+
+// overlayLayers makes an overlay's lower, upper and work directories in
+// dir, the lower one holding a file "a" of content.
+func overlayLayers(t *testing.T, dir, content string) (lower, upper, work string) {
+	t.Helper()
+	lower, upper, work = filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
+	for _, d := range []string{lower, upper, work} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(lower, "a"), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return lower, upper, work
 }
 
 // TestOtherFilesystemsAreRefusedOrIgnored: a mount of a filesystem runw
@@ -1594,16 +1602,7 @@ func TestMaskedTmpfsAndOverlay(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "mounts a tmpfs and an overlay")
 	r := newRunw(t)
-	dir := t.TempDir()
-	lower, upper, work := filepath.Join(dir, "lower"), filepath.Join(dir, "upper"), filepath.Join(dir, "work")
-	for _, d := range []string{lower, upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(lower, "a"), []byte("overlay secret"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	lower, upper, work := overlayLayers(t, t.TempDir(), "overlay secret")
 	b := newBundle(t, "probe", "ls", "/copy", "cat", "/copy/hello.txt", "cat", "/o/a", "write", "/copy/n", "x", "write", "/empty/n", "x",
 		"write", "/free/n", "y", "echo", "end")
 	b.writeFile("copy/hello.txt", "image secret")
