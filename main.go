@@ -440,7 +440,7 @@ var execFlags = []cli.Flag{
 	&cli.StringFlag{Name: "process-label", Usage: "the process's SELinux label (refused on a host without SELinux, as by runc)"},
 	&cli.StringFlag{Name: "apparmor", Usage: "the process's AppArmor profile (refused on a host without AppArmor, as by runc)"},
 	&cli.BoolFlag{Name: "no-new-privs", Usage: "accepted; a wasm guest cannot gain privileges"},
-	&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "accepted; a wasm guest has no capabilities"},
+	&cli.StringSliceFlag{Name: "cap", Aliases: []string{"c"}, Usage: "add a capability to the bounding, effective and permitted sets of the process"},
 	&cli.IntFlag{Name: "preserve-fds", Usage: "pass N additional descriptors (3 to 2+N) to the process; their numbers in the guest are in RUNW_PRESERVED_FDS"},
 	&cli.StringFlag{Name: "cgroup", Usage: "accepted; exec joins the container's cgroup"},
 	&cli.BoolFlag{Name: "ignore-paused", Usage: "allow exec in a paused container"},
@@ -837,6 +837,7 @@ func execAction(c *cli.Context) error {
 		User:          c.String("user"),
 		Gids:          c.Int64Slice("additional-gids"),
 		PreserveFDs:   c.Int("preserve-fds"),
+		Caps:          c.StringSlice("cap"),
 		Apparmor:      c.String("apparmor"),
 		ProcessLabel:  c.String("process-label"),
 	})

@@ -1655,3 +1655,49 @@ func TestEventsStreamEndsWithTheContainer(t *testing.T) {
 	}
 	oneLine(t, "events", res.stderr)
 }
+
+// TestExecCapabilitiesAsRunc: an exec'd process whose process.json names
+// no capabilities gets the container's, as runc's init gives them, and
+// exec --cap adds one to the bounding, effective and permitted sets, as
+// runc's does. runw gave the first no capability at all and ignored
+// --cap (found by a review of this project's capability check).
+func TestExecCapabilitiesAsRunc(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "reads the exec'd process's capabilities")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	caps := []string{"CAP_KILL", "CAP_DAC_OVERRIDE"}
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: caps}
+	})
+	r.mustRun("run", "-d", "-b", b.dir, "execcaps")
+	defer r.run("delete", "--force", "execcaps")
+	dir := t.TempDir()
+	bounding := func(name string, args ...string) string {
+		pidFile := filepath.Join(dir, name+".pid")
+		r.mustRun(append([]string{"exec", "-d", "--pid-file", pidFile}, args...)...)
+		pid, err := os.ReadFile(pidFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, _ := os.ReadFile("/proc/" + string(pid) + "/status")
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "CapBnd:\t"); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	process := filepath.Join(dir, "process.json")
+	if err := os.WriteFile(process, []byte(`{"args": ["/probe.wasm", "sleep", "20s"], "cwd": "/", "user": {"uid": 0, "gid": 0}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// CAP_DAC_OVERRIDE is bit 1, CAP_KILL bit 5, CAP_NET_BIND_SERVICE bit 10.
+	if got := bounding("process", "--process", process, "execcaps"); got != "0000000000000022" {
+		t.Errorf("exec --process naming no capabilities: CapBnd %q, want the container's, 0000000000000022", got)
+	}
+	if got := bounding("cap", "--cap", "CAP_NET_BIND_SERVICE", "execcaps", "/probe.wasm", "sleep", "20s"); got != "0000000000000422" {
+		t.Errorf("exec --cap CAP_NET_BIND_SERVICE: CapBnd %q, want the container's and it, 0000000000000422", got)
+	}
+}

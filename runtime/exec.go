@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,11 @@ type ExecOptions struct {
 	// process's profile and label, judged as process.json's are (a host
 	// without the module refuses them, as runc does).
 	Apparmor, ProcessLabel string
+	// Caps are --cap: capabilities added to the bounding, effective and
+	// permitted sets (and the ambient one where the process has an
+	// inheritable set), as runc's exec adds them; --process ignores them,
+	// as runc's does.
+	Caps []string
 	// PreserveFDs passes the caller's descriptors 3 to 3+PreserveFDs-1
 	// to the process, as create does (preserve.go); preserved are their
 	// numbers, checked before anything else is opened.
@@ -476,6 +482,13 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		if len(p.Args) == 0 {
 			return nil, errors.New("args must not be empty")
 		}
+		if p.Capabilities == nil {
+			// The container's, as runc's init takes them for a process
+			// that names none: the process had none at all, and a root
+			// exec'd process was refused what the container's own
+			// could read (a 0700 module of another user).
+			p.Capabilities = base.Capabilities
+		}
 		if p.OOMScoreAdj == nil {
 			// The container's, as runc gives it: without it the process
 			// kept runw's caller's (conmon's, the shim's), and a
@@ -492,6 +505,21 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 	}
 	p := *base
 	p.Args = o.Args
+	if len(o.Caps) > 0 {
+		c := specs.LinuxCapabilities{}
+		if base.Capabilities != nil {
+			c = *base.Capabilities
+		}
+		c.Bounding = append(slices.Clone(c.Bounding), o.Caps...)
+		c.Effective = append(slices.Clone(c.Effective), o.Caps...)
+		c.Permitted = append(slices.Clone(c.Permitted), o.Caps...)
+		// Ambient needs inheritable, which --cap does not set: added
+		// only where the process has an inheritable set, as by runc.
+		if c.Inheritable != nil {
+			c.Ambient = append(slices.Clone(c.Ambient), o.Caps...)
+		}
+		p.Capabilities = &c
+	}
 	p.Env = append(append([]string(nil), base.Env...), o.Env...)
 	if o.Cwd != "" {
 		p.Cwd = o.Cwd
