@@ -409,10 +409,13 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 		}
 	}()
 	if !spec.IsWasm(spec.HandlerFor(b.Spec.Annotations), ep) {
+		// runc's words for what cannot be invoked, which podman's exec
+		// reads as 126, as its run does create's refusal; without
+		// them podman exited 255, its code for a runtime that failed.
 		if ep.Kind == spec.KindNative {
-			return nil, nil, nil, fmt.Errorf("exec %q: a native executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath)
+			return nil, nil, nil, fmt.Errorf("exec: %q: permission denied: a native executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath)
 		}
-		return nil, nil, nil, fmt.Errorf("exec %q: not a WebAssembly module (found %s content); exec a .wasm module", ep.GuestPath, ep.Kind)
+		return nil, nil, nil, fmt.Errorf("exec: %q: permission denied: not a WebAssembly module (found %s content); exec a .wasm module", ep.GuestPath, ep.Kind)
 	}
 	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, o.Detach); err != nil {
 		return nil, nil, nil, err
