@@ -165,6 +165,10 @@ func (r resolver) queryName(ctx context.Context, conf resolvConf, fqdn string, f
 	answers := make([]answer, len(types))
 	var wg sync.WaitGroup
 	for i, t := range types {
+		if t == dnsmessage.TypeAAAA && conf.noAAAA {
+			answers[i] = answer{status: noData} // as glibc's, never asked
+			continue
+		}
 		q := dnsmessage.Question{Name: name, Type: t, Class: dnsmessage.ClassINET}
 		wg.Go(func() { answers[i] = r.query(ctx, conf, q) })
 	}

@@ -776,3 +776,22 @@ func TestNoEDNSServerAskedAgainWithout(t *testing.T) {
 		t.Errorf("a FORMERR to the query without EDNS too: %v, want EAI_NONAME, as glibc says", err)
 	}
 }
+
+// options no-aaaa (glibc 2.36) sends no AAAA question: a lookup of any
+// family gets the IPv4 addresses alone, and an IPv6 one finds no data,
+// as under glibc; runw asked both (found by a review that compared the
+// resolver with glibc).
+func TestNoAAAAOption(t *testing.T) {
+	s := startServer(t, zone(a("web.test.", "192.0.2.1"), aaaa("web.test.", "2001:db8::1")))
+	r := s.resolver("options timeout:1 attempts:1 no-aaaa\n", nil)
+	res, err := r.lookup(context.Background(), Query{Node: "web.test", SockType: SockStream})
+	if want := []string{"192.0.2.1 0 2"}; err != nil || !slices.Equal(show(res), want) {
+		t.Errorf("any family: got %q %v, want %q", show(res), err, want)
+	}
+	if _, err := r.lookup(context.Background(), Query{Node: "web.test", Family: FamilyIPv6}); codeOf(err) != CodeNoData {
+		t.Errorf("IPv6: %v, want EAI_NODATA", err)
+	}
+	if want := []string{"udp A web.test."}; !slices.Equal(s.log(), want) {
+		t.Errorf("asked %q, want %q", s.log(), want)
+	}
+}

@@ -29,6 +29,7 @@ type resolvConf struct {
 	timeout  time.Duration // per query sent
 	attempts int           // rounds over all servers
 	tcp      bool          // options use-vc: every query over TCP
+	noAAAA   bool          // options no-aaaa: no AAAA question is sent
 }
 
 // parseResolvConf reads resolv.conf as glibc does. With no nameserver line
@@ -37,7 +38,9 @@ type resolvConf struct {
 // resolver. glibc would take a default search domain from the hostname;
 // netdns does not (the WASI host has no hostname to hand, and a container's
 // rarely has a domain). use-vc (Go's spellings usevc and tcp too) sends
-// every query over TCP; rotate, edns0 and other options are ignored.
+// every query over TCP; no-aaaa (glibc 2.36) sends no AAAA question, an
+// IPv6 lookup then finding no data; rotate, edns0 and other options are
+// ignored.
 func parseResolvConf(r io.Reader) resolvConf {
 	c := resolvConf{ndots: 1, timeout: 5 * time.Second, attempts: 2}
 	for fields := range records(r, "#;") {
@@ -78,6 +81,9 @@ func (c *resolvConf) options(opts []string) {
 		switch o {
 		case "use-vc", "usevc", "tcp":
 			c.tcp = true
+			continue
+		case "no-aaaa":
+			c.noAAAA = true
 			continue
 		}
 		key, val, _ := strings.Cut(o, ":")
