@@ -46,8 +46,9 @@ type ExecOptions struct {
 	Apparmor, ProcessLabel string
 	// Caps are --cap: capabilities added to the bounding, effective and
 	// permitted sets (and the ambient one where the process has an
-	// inheritable set), as runc's exec adds them; --process ignores them,
-	// as runc's does.
+	// inheritable set, as runc 1.2 adds them; runc 1.1 adds them to the
+	// ambient set always, which the kernel refuses without inheritable,
+	// to the same end); --process ignores them, as runc's does.
 	Caps []string
 	// PreserveFDs passes the caller's descriptors 3 to 3+PreserveFDs-1
 	// to the process, as create does (preserve.go); preserved are their
@@ -517,7 +518,8 @@ func execProcess(base *specs.Process, o ExecOptions) (*specs.Process, error) {
 		c.Effective = append(slices.Clone(c.Effective), o.Caps...)
 		c.Permitted = append(slices.Clone(c.Permitted), o.Caps...)
 		// Ambient needs inheritable, which --cap does not set: added
-		// only where the process has an inheritable set, as by runc.
+		// only where the process has an inheritable set, as by runc
+		// 1.2 (ExecOptions.Caps).
 		if c.Inheritable != nil {
 			c.Ambient = append(slices.Clone(c.Ambient), o.Caps...)
 		}
