@@ -908,10 +908,7 @@ func TestKillAllReachesExecProcesses(t *testing.T) {
 func TestKillAllWithFewDescriptors(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "cgroups")
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("no prlimit (util-linux) here")
-	}
+	prlimit := toolOrSkip(t, "prlimit", "(util-linux) to start runw under a low RLIMIT_NOFILE")
 	r := newRunw(t)
 	b := newBundle(t, "probe", "sleep", "1h")
 	r.mustRun("run", "--detach", "--bundle", b.dir, "fewfds")

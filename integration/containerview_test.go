@@ -1026,10 +1026,7 @@ func joinMount(path string) func(*specs.Spec) {
 // setup there first, and returns its pid and the namespace's path.
 func holdMountNamespace(t *testing.T, setup string) (pid int, path string) {
 	t.Helper()
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("needs unshare(1) to hold a mount namespace")
-	}
+	unshare := toolOrSkip(t, "unshare", "to hold a mount namespace")
 	ready := filepath.Join(t.TempDir(), "ready")
 	// Only the shell's builtins after setup, which may have planted
 	// files every other program there would load (an ELF interpreter):
@@ -1253,10 +1250,7 @@ func TestJoinedMountNamespaceWithNoProcIsLeftAlone(t *testing.T) {
 func TestExecOutlivesTheNamespaceHolder(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "an IPC namespace to join")
-	unshare, err := exec.LookPath("unshare")
-	if err != nil {
-		t.Skip("needs unshare(1) to hold an IPC namespace")
-	}
+	unshare := toolOrSkip(t, "unshare", "to hold an IPC namespace")
 	holder := exec.Command(unshare, "--ipc", "sleep", "600")
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)

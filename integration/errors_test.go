@@ -669,10 +669,7 @@ func TestSharedMemoryIsRefusedAtCompile(t *testing.T) {
 func TestCreateOutOfDescriptorsLeavesNothing(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "a tmpfs mount behind the grant")
-	prlimit, err := exec.LookPath("prlimit")
-	if err != nil {
-		t.Skip("needs prlimit (util-linux) to start runw under a low RLIMIT_NOFILE")
-	}
+	prlimit := toolOrSkip(t, "prlimit", "(util-linux) to start runw under a low RLIMIT_NOFILE")
 	r := newRunw(t)
 	b := newBundle(t, "hello")
 	ran := false

@@ -275,6 +275,17 @@ func (r result) String() string {
 	return fmt.Sprintf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 }
 
+// toolOrSkip is the path of the program name on PATH, skipping the test
+// with why where there is none.
+func toolOrSkip(t *testing.T, name, why string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("needs %s %s: %v", name, why, err)
+	}
+	return p
+}
+
 // needsRoot skips t, saying why, unless the tests run as root.
 func needsRoot(t *testing.T, why string) {
 	t.Helper()

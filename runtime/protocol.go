@@ -322,10 +322,8 @@ func (cfg *initConfig) handOver() ([]*os.File, error) {
 		cfg.Passed = len(h.files)
 		return h.files, nil
 	}
-	if cfg.Fifo != "" {
-		if cfg.Fifo, err = h.pass(cfg.Fifo, unix.O_PATH); err != nil {
-			return h.fail(err)
-		}
+	if err := cfg.passFifo(&h); err != nil {
+		return h.fail(err)
 	}
 	if err := cfg.passPrivateDirs(&h); err != nil {
 		return h.fail(err)
@@ -393,16 +391,25 @@ func (cfg *initConfig) passToJoinedMount(h *handedOver) error {
 	if err := cfg.passPrivateDirs(h); err != nil {
 		return err
 	}
-	var err error
-	if cfg.Fifo != "" {
-		if cfg.Fifo, err = h.pass(cfg.Fifo, unix.O_PATH); err != nil {
-			return err
-		}
+	if err := cfg.passFifo(h); err != nil {
+		return err
 	}
 	if err := cfg.passCache(h); err != nil {
 		return err
 	}
 	return cfg.passLog(h)
+}
+
+// passFifo hands the init the exec fifo it waits on (create's; none for
+// an exec'd process), as an O_PATH descriptor (handOver and
+// passToJoinedMount say why).
+func (cfg *initConfig) passFifo(h *handedOver) error {
+	if cfg.Fifo == "" {
+		return nil
+	}
+	var err error
+	cfg.Fifo, err = h.pass(cfg.Fifo, unix.O_PATH)
+	return err
 }
 
 // passLog hands the init the debug log it writes (--debug with --log),
