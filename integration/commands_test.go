@@ -1658,6 +1658,32 @@ func TestEventsStreamEndsWithTheContainer(t *testing.T) {
 // exec --cap adds one to the bounding, effective and permitted sets, as
 // runc's does. runw gave the first no capability at all and ignored
 // --cap (found by a review of this project's capability check).
+// TestUnknownCapabilityWarned: a capability name neither runw nor this
+// kernel knows is left out with runc's warning, at create and at exec,
+// and the container runs, as under runc 1.1; runw left it out without a
+// word (below --debug).
+func TestUnknownCapabilityWarned(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "sets the container's capabilities")
+	const warning = "ignoring unknown or unavailable capabilities: [CAP_BOGUS CAP_NOT_A_CAP]"
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(func(s *specs.Spec) {
+		ownMountAndPID(s)
+		caps := []string{"CAP_KILL", "CAP_BOGUS"}
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: caps, Effective: caps, Permitted: append(caps, "CAP_NOT_A_CAP")}
+	})
+	res := r.mustRun("run", "-d", "-b", b.dir, "unknowncap")
+	defer r.run("delete", "--force", "unknowncap")
+	if !strings.Contains(res.stderr, warning) {
+		t.Errorf("run -d: stderr %q, want runc's warning %q", res.stderr, warning)
+	}
+	res = r.mustRun("exec", "--cap", "CAP_NOT_A_CAP", "--cap", "CAP_BOGUS", "unknowncap", "/probe.wasm", "echo", "ran")
+	if !strings.Contains(res.stdout, "ran") || !strings.Contains(res.stderr, warning) {
+		t.Errorf("exec --cap CAP_NOT_A_CAP: %v, want it run with runc's warning %q", res, warning)
+	}
+}
+
 func TestExecCapabilitiesAsRunc(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "reads the exec'd process's capabilities")

@@ -166,6 +166,9 @@ func (r *Runtime) loadForCreate(id string, o *CreateOptions) (*spec.Bundle, []in
 		return nil, nil, err
 	}
 	r.hookDir = b.Dir
+	if b.Spec.Process != nil {
+		warnUnknownCapabilities(b.Spec.Process.Capabilities)
+	}
 	if err := checkOwnAnnotations(b.Spec.Annotations); err != nil {
 		return nil, nil, err
 	}

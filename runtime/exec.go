@@ -398,6 +398,7 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	if err := spec.ValidateProcess(proc); err != nil {
 		return nil, nil, nil, err
 	}
+	warnUnknownCapabilities(proc.Capabilities)
 	b.Spec.Process = proc
 	tree := lookupIn(b, root)
 	ep, err := tree.Entrypoint()

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unsafe"
 
 	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
@@ -194,6 +196,33 @@ func capSetsFor(c *specs.LinuxCapabilities, last capability.Cap) capSets {
 	s.inheritable = mask(c.Inheritable)
 	s.ambient = mask(c.Ambient) & s.permitted & s.inheritable
 	return s
+}
+
+// warnUnknownCapabilities warns, as runc does in its words, of names in c
+// that neither moby/sys/capability nor this kernel knows: capSetsFor
+// leaves them out, and the init's own log is silent without --log, so
+// the command (create, run, exec) says it on its stderr or log.
+func warnUnknownCapabilities(c *specs.LinuxCapabilities) {
+	if c == nil {
+		return
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return
+	}
+	names := capsByName(last)
+	var unknown []string
+	for _, list := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+		for _, n := range list {
+			if _, ok := names[n]; !ok && !slices.Contains(unknown, n) {
+				unknown = append(unknown, n)
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		logrus.Warn("ignoring unknown or unavailable capabilities: ", unknown)
+	}
 }
 
 // afterExec is what the capability sets become when runc's init executes
