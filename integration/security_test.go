@@ -947,7 +947,8 @@ func TestRefusedModuleIsCompiledOnce(t *testing.T) {
 
 // TestUnreadableModuleIsRefusedOnce: a module that is no WebAssembly
 // (empty, gzip'd, another binary version: run as wasm under crun's
-// run.oci.handler=wasm) or whose text does not parse was not taken for
+// run.oci.handler=wasm; the refusal says which, where it said
+// "(unknown)" of each) or whose text does not parse was not taken for
 // wasmtime's refusal: create compiled the same bytes three times (its
 // compile child, the init's, then the init in-process), and `runw
 // compile` exited 1, not 65, the text's error naming its child's
@@ -964,9 +965,10 @@ func TestUnreadableModuleIsRefusedOnce(t *testing.T) {
 		name, file, content, want string
 	}{
 		{"bad WAT", "app.wat", `(module (func (export "_start") (`, `parse WAT %q: expected an instruction at line 1, column 34`},
-		{"gzip'd", "app.wasm", gz.String(), `compile %q: not a WebAssembly module or component`},
-		{"empty", "app.wasm", "", `compile %q: not a WebAssembly module or component`},
-		{"binary version 2", "app.wasm", "\x00asm\x02\x00\x00\x00", `compile %q: not a WebAssembly module or component`},
+		{"gzip'd", "app.wasm", gz.String(), `compile %q: not a WebAssembly module or component: a gzip file: decompress it`},
+		{"empty", "app.wasm", "", `compile %q: not a WebAssembly module or component: an empty file`},
+		{"binary version 2", "app.wasm", "\x00asm\x02\x00\x00\x00", `compile %q: not a WebAssembly module or component: unknown binary version: 0x2`},
+		{"text with a byte-order mark", "app.wasm", "\xef\xbb\xbf(module)", `compile %q: not a WebAssembly module or component: text that begins with a byte-order mark`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newRunw(t)

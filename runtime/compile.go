@@ -35,12 +35,12 @@ func Compile(cacheDir string, cacheMax int64, paths []string, report func(path, 
 		return err
 	}
 	for _, p := range paths {
-		kind, err := spec.SniffFile(p)
+		kind, head, err := spec.SniffFile(p)
 		if err != nil {
 			return err
 		}
 		if !kind.IsWasm() {
-			return notWasm(p, kind)
+			return notWasm(p, head)
 		}
 		key, err := cache.KeyFor(p, kind.IsText())
 		if err != nil {
@@ -85,7 +85,7 @@ func compileChild() error {
 	}
 	kind := spec.Sniff(src[:min(len(src), 4096)])
 	if !kind.IsWasm() {
-		return notWasm(compileChildArg, kind)
+		return notWasm(compileChildArg, src[:min(len(src), 4096)])
 	}
 	artifact, err := wasi.CompileArtifact(engine, src, kind, compileChildArg)
 	if err != nil {
@@ -465,14 +465,14 @@ func rejected(report, name string) error {
 	return &wasi.RejectedError{What: what, Name: name, Msg: msg}
 }
 
-// notWasm refuses the module named name, of kind, which is no
+// notWasm refuses the module named name, whose first bytes are head: no
 // WebAssembly (empty, compressed, of another binary version, text that
 // is no WAT): a *wasi.RejectedError, as wasmtime's refusal is, so that
 // `runw compile` exits ExitRejected for it and create reports it at its
 // first compile (compileIsFinal) instead of trying the same bytes twice
 // more, in the init's child and in the init.
-func notWasm(name string, kind spec.Kind) error {
-	return &wasi.RejectedError{What: "compile", Name: name, Msg: fmt.Sprintf("not a WebAssembly module or component (%s)", kind)}
+func notWasm(name string, head []byte) error {
+	return &wasi.RejectedError{What: "compile", Name: name, Msg: "not a WebAssembly module or component: " + spec.Describe(head)}
 }
 
 // tailBuffer keeps the last max bytes written to it.

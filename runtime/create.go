@@ -303,7 +303,7 @@ func (r *Runtime) classify(id string, b *spec.Bundle, command string) (*spec.Ent
 		return nil, nil, fmt.Errorf("%q is WebAssembly, but the wasm-smart handler (%s=wasm-smart or %s=compat-smart) runs only entrypoints ending in .wasm or .wat: rename it, or use %s=wasm", ep.GuestPath, spec.AnnotationHandler, spec.AnnotationVariant, spec.AnnotationHandler)
 	}
 	if ep.Kind != spec.KindNative {
-		return nil, nil, fmt.Errorf("%q is not a WebAssembly module (found %s content)", ep.GuestPath, ep.Kind)
+		return nil, nil, fmt.Errorf("%q is not a WebAssembly module: %s", ep.GuestPath, ep.Content)
 	}
 	if a := narrowedNetwork(b); a != "" {
 		return nil, nil, fmt.Errorf("%q is a native executable, not WebAssembly: the native runtime would run it without the network grant %s narrows; remove the annotation to run it natively", ep.GuestPath, a)

@@ -417,7 +417,7 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 		if ep.Kind == spec.KindNative {
 			return nil, nil, nil, fmt.Errorf("exec: %q: permission denied: a native executable cannot run in a WebAssembly container; exec a .wasm module", ep.GuestPath)
 		}
-		return nil, nil, nil, fmt.Errorf("exec: %q: permission denied: not a WebAssembly module (found %s content); exec a .wasm module", ep.GuestPath, ep.Kind)
+		return nil, nil, nil, fmt.Errorf("exec: %q: permission denied: not a WebAssembly module (%s); exec a .wasm module", ep.GuestPath, ep.Content)
 	}
 	if err := checkTerminal(proc.Terminal, o.ConsoleSocket, o.Detach); err != nil {
 		return nil, nil, nil, err

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -82,6 +83,37 @@ func Sniff(head []byte) Kind {
 		return KindNative
 	}
 	return watKind(head)
+}
+
+// Describe says in words what a file whose first bytes are head is, for
+// the refusal of one that is not WebAssembly: wasmtime's reason where it
+// has one ("unknown binary version"), else what the file looks like.
+// runw said "not a WebAssembly module or component (unknown)" of an empty
+// file, a gzip of a module and a module of another binary version alike.
+func Describe(head []byte) string {
+	switch k := Sniff(head); {
+	case k == KindModule:
+		return "a WebAssembly module"
+	case k == KindComponent:
+		return "a WebAssembly component"
+	case k.IsText():
+		return "WebAssembly text"
+	case len(head) == 0:
+		return "an empty file"
+	case bytes.HasPrefix(head, wasmMagic) && len(head) < 8:
+		return "a WebAssembly header cut short (unexpected end of file)"
+	case bytes.HasPrefix(head, wasmMagic):
+		return fmt.Sprintf("unknown binary version: %#x", binary.LittleEndian.Uint32(head[4:8]))
+	case bytes.HasPrefix(head, []byte("\x7fELF")):
+		return "a native executable (ELF)"
+	case bytes.HasPrefix(head, []byte("#!")):
+		return "a script (#!)"
+	case bytes.HasPrefix(head, []byte("\x1f\x8b")):
+		return "a gzip file: decompress it"
+	case bytes.HasPrefix(head, []byte("\xef\xbb\xbf")):
+		return "text that begins with a byte-order mark, which the WebAssembly text format does not allow"
+	}
+	return "neither the WebAssembly binary format (magic header not detected) nor its text format"
 }
 
 // goBuildID names the custom section Go's linker writes first in every
@@ -430,17 +462,17 @@ func isWATSpace(c byte) bool {
 }
 
 // SniffFile classifies the file at path by its first bytes, for commands
-// that take a module path on the host (`runw compile`).
-func SniffFile(path string) (Kind, error) {
+// that take a module path on the host (`runw compile`), and returns them.
+func SniffFile(path string) (Kind, []byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return KindUnknown, err
+		return KindUnknown, nil, err
 	}
 	defer f.Close()
 	head := make([]byte, sniffLen)
 	n, err := io.ReadFull(f, head)
 	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		return KindUnknown, err
+		return KindUnknown, nil, err
 	}
-	return Sniff(head[:n]), nil
+	return Sniff(head[:n]), head[:n], nil
 }

@@ -39,6 +39,9 @@ type Entrypoint struct {
 	HostPath string
 	// Kind is what Sniff made of the file's first bytes.
 	Kind Kind
+	// Content says what the file is, when it is not WebAssembly
+	// (Describe), for a refusal.
+	Content string
 	// Go says the module was built by Go's wasip1 port (IsGo).
 	Go bool
 	// Tables is how many tables a binary module defines (DefinedTables).
@@ -226,6 +229,9 @@ func sniffEntrypoint(h *os.File, guest string) (*Entrypoint, error) {
 		return nil, fmt.Errorf("read %q: %w", guest, ErrnoOf(err))
 	}
 	ep := &Entrypoint{GuestPath: guest, Kind: Sniff(head[:n]), File: h}
+	if !ep.Kind.IsWasm() {
+		ep.Content = Describe(head[:n])
+	}
 	if ep.Kind == KindModule {
 		// Go's linker writes its build ID as the first section, inside
 		// head: no read beyond the one above for a Go module.

@@ -341,6 +341,30 @@ func TestLoadRelativeDir(t *testing.T) {
 	}
 }
 
+// TestDescribe: a refusal says what the file is rather than "unknown".
+func TestDescribe(t *testing.T) {
+	for _, c := range []struct {
+		head []byte
+		want string
+	}{
+		{nil, "an empty file"},
+		{[]byte("\x00asm\x01\x00"), "a WebAssembly header cut short (unexpected end of file)"},
+		{[]byte("\x00asm\x02\x00\x00\x00"), "unknown binary version: 0x2"},
+		{[]byte("\x00asm\x01\x00\x00\x00"), "a WebAssembly module"},
+		{[]byte("\x00asm\x0d\x00\x01\x00"), "a WebAssembly component"},
+		{[]byte("(module)"), "WebAssembly text"},
+		{[]byte("\x7fELF\x02\x01"), "a native executable (ELF)"},
+		{[]byte("#!/bin/sh\n"), "a script (#!)"},
+		{[]byte("\x1f\x8b\x08\x00"), "a gzip file: decompress it"},
+		{[]byte("\xef\xbb\xbf(module)"), "text that begins with a byte-order mark, which the WebAssembly text format does not allow"},
+		{[]byte("hello world"), "neither the WebAssembly binary format (magic header not detected) nor its text format"},
+	} {
+		if got := Describe(c.head); got != c.want {
+			t.Errorf("Describe(%q) = %q, want %q", c.head, got, c.want)
+		}
+	}
+}
+
 func TestSniff(t *testing.T) {
 	tests := []struct {
 		name string
@@ -496,6 +520,9 @@ func TestEntrypointResolution(t *testing.T) {
 		wantGuest string
 		wantHost  string // relative to rootfs
 		wantKind  Kind
+		// wantContent is Describe's words, for a file that is no
+		// WebAssembly.
+		wantContent string
 	}{
 		{
 			name: "absolute path",
@@ -528,7 +555,7 @@ func TestEntrypointResolution(t *testing.T) {
 			populate: func(t *testing.T, r string) {
 				writeFile(t, r+"/app/x", elfHead)
 			},
-			wantGuest: "/app/x", wantHost: "app/x", wantKind: KindNative,
+			wantGuest: "/app/x", wantHost: "app/x", wantKind: KindNative, wantContent: "a native executable (ELF)",
 		},
 		{
 			name: "bare name via PATH from env",
@@ -556,7 +583,7 @@ func TestEntrypointResolution(t *testing.T) {
 				writeFile(t, r+"/bin/hello", wasmModule)
 				writeFile(t, r+"/usr/bin/hello", elfHead) // earlier in the default PATH
 			},
-			wantGuest: "/usr/bin/hello", wantHost: "usr/bin/hello", wantKind: KindNative,
+			wantGuest: "/usr/bin/hello", wantHost: "usr/bin/hello", wantKind: KindNative, wantContent: "a native executable (ELF)",
 		},
 		{
 			name: "bare name falls back to cwd",
@@ -590,7 +617,7 @@ func TestEntrypointResolution(t *testing.T) {
 			populate: func(t *testing.T, r string) {
 				writeFile(t, r+"/empty", nil)
 			},
-			wantGuest: "/empty", wantHost: "empty", wantKind: KindUnknown,
+			wantGuest: "/empty", wantHost: "empty", wantKind: KindUnknown, wantContent: "an empty file",
 		},
 	}
 	for _, tt := range tests {
@@ -599,7 +626,7 @@ func TestEntrypointResolution(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkEntrypoint(t, ep, Entrypoint{GuestPath: tt.wantGuest, HostPath: filepath.Join(b.Rootfs, tt.wantHost), Kind: tt.wantKind})
+			checkEntrypoint(t, ep, Entrypoint{GuestPath: tt.wantGuest, HostPath: filepath.Join(b.Rootfs, tt.wantHost), Kind: tt.wantKind, Content: tt.wantContent})
 		})
 	}
 }
