@@ -50,6 +50,32 @@ func TestStartFunctionRunsAtStart(t *testing.T) {
 	// _start would exit 4.
 	t.Run("exits", func(t *testing.T) { wantRunExit(t, r, newBundle(t, "wat/startexit.wat"), 9, "") })
 
+	// A module exporting _initialize beside _start: runw ran _start alone,
+	// and what _initialize sets up (a C++ reactor's constructors) never
+	// ran; wasmtime's CLI calls _initialize first (review of 2026-12-07).
+	t.Run("_initialize", func(t *testing.T) {
+		b := newBundle(t, "wat/initialize.wat")
+		res := r.run("run", "-b", b.dir, "initialize")
+		if res.code != 0 || res.stdout != "start function\n_initialize\n_start\n" {
+			t.Errorf("runw run: %v, want exit 0 and the start function's, _initialize's and _start's lines in that order", res)
+		}
+	})
+	t.Run("_initialize with a parameter", func(t *testing.T) {
+		b := newBundle(t, "wat/initializeargs.wat")
+		failsCleanly(t, r, r.run("run", "-b", b.dir, "initargs"), "initargs", `exports an _initialize that takes 1 parameter`)
+	})
+
+	// A table past runw's cap: the refusal names it, where it said only
+	// wasmtime's "exceeds table limits".
+	t.Run("table past the cap", func(t *testing.T) {
+		b := newBundle(t, "wat/bigtable.wat")
+		failsCleanly(t, r, r.run("run", "-b", b.dir, "bigtable"), "bigtable", `runw caps each table at 10000000 elements, as V8 does`)
+	})
+
+	t.Run("no memory export", func(t *testing.T) {
+		wantRunExit(t, r, newBundle(t, "wat/nomemory.wat"), 134, "missing required memory export")
+	})
+
 	// The export runw gives a start function is never a module's own:
 	// it would run before _start as if it were its start function.
 	t.Run("reserved export", func(t *testing.T) {

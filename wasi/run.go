@@ -237,9 +237,12 @@ type moduleGuest struct {
 	start  *wasmtime.Func
 	// init is the module's start function (DeferredStart), run before
 	// start; nil when it has none.
-	init   *wasmtime.Func
-	host   *preview1.Host
-	signal atomic.Int32
+	init *wasmtime.Func
+	// initialize is the module's _initialize, run after init and before
+	// start; nil when it exports none.
+	initialize *wasmtime.Func
+	host       *preview1.Host
+	signal     atomic.Int32
 }
 
 // Prepare does everything that can fail before the guest may run: compile
@@ -358,6 +361,9 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		if plan.Reserve > 0 && strings.Contains(err.Error(), "exceeds table limits") {
 			return nil, fmt.Errorf("instantiate %q: the memory limit of %s allows each of the module's tables %d elements (they are kept beside linear memory): %w", plan.Argv[0], sizeText(plan.MemoryLimit+plan.Reserve), plan.tableElements(), oneLine(err))
 		}
+		if strings.Contains(err.Error(), "exceeds table limits") {
+			return nil, fmt.Errorf("instantiate %q: runw caps each table at %d elements, as V8 does: %w", plan.Argv[0], maxTableElements, oneLine(err))
+		}
 		if why := plan.memoryRefusal(err.Error()); why != "" {
 			return nil, fmt.Errorf("instantiate %q: %s: %w", plan.Argv[0], why, oneLine(err))
 		}
@@ -377,17 +383,35 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 	// of a reference type other than externref and funcref (exnref).
 	if n := len(start.Type(store).Params()); n > 0 {
 		host.Close()
-		params := "parameters"
-		if n == 1 {
-			params = "parameter"
+		return nil, fmt.Errorf("%q exports a _start that takes %d %s, where a WASI command's takes none: not a WASI command module", plan.Argv[0], n, plural(n, "parameter"))
+	}
+	// A module that exports _initialize beside _start has it called
+	// first, after the start function, as wasmtime's CLI calls it: runw
+	// ran _start alone, and what _initialize sets up (a reactor's
+	// constructors, linked into a command) never ran. The WASI
+	// application ABI calls the two exclusive; wasmtime's CLI runs such
+	// a module, and so does runw. One that takes parameters could only
+	// trap, and is refused as a _start that takes any is.
+	if ini := inst.GetFunc(store, "_initialize"); ini != nil {
+		if n := len(ini.Type(store).Params()); n > 0 {
+			host.Close()
+			return nil, fmt.Errorf("%q exports an _initialize that takes %d %s, where a WASI module's takes none", plan.Argv[0], n, plural(n, "parameter"))
 		}
-		return nil, fmt.Errorf("%q exports a _start that takes %d %s, where a WASI command's takes none: not a WASI command module", plan.Argv[0], n, params)
+		g.initialize = ini
 	}
 	g.store, g.start = store, start
 	// The module's start function, which wasmtime would have run inside
 	// Instantiate, before the sandbox (DeferredStart).
 	g.init = inst.GetFunc(store, DeferredStart)
 	return g, nil
+}
+
+// plural is noun, with an s unless n is 1.
+func plural(n int, noun string) string {
+	if n == 1 {
+		return noun
+	}
+	return noun + "s"
 }
 
 // errSharedMemory is the refusal of a module sharedMemory finds, after
@@ -437,14 +461,17 @@ type Exit struct {
 }
 
 // Run calls the module's start function, if it has one (DeferredStart),
-// then _start, and maps how it ended: proc_exit(n) gives n & 255, a return
+// then its _initialize, if it exports one, then _start, and maps how it ended: proc_exit(n) gives n & 255, a return
 // gives 0, a stop by Stop(sig) gives 128+sig and any other trap gives 134.
 // It reads the ending from wasmtime's typed errors, never message text.
 func (g *moduleGuest) Run() Exit {
 	var err error
 	if serr := onGuestStack(func() {
-		if g.init != nil {
-			if _, err = g.init.Call(g.store); err != nil {
+		for _, f := range []*wasmtime.Func{g.init, g.initialize} {
+			if f == nil {
+				continue
+			}
+			if _, err = f.Call(g.store); err != nil {
 				return
 			}
 		}

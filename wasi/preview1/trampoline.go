@@ -94,6 +94,7 @@ extern int32_t runwHostCall(uintptr_t handle, int fn, raw_val_t *args, size_t n,
 #define ERRNO_STOP (-1)
 #define ERRNO_EXIT (-2)
 #define ERRNO_PANIC (-3)
+#define MISSING_MEMORY "missing required memory export"
 
 // runw_trampoline is every preview1 import: it finds the guest memory
 // (once), calls the Go body with the raw arguments and the memory, and
@@ -107,6 +108,12 @@ static wasm_trap_t *runw_trampoline(void *env, wasmtime_caller_t *caller, raw_va
 	if (!h->have_memory) {
 		if (wasmtime_caller_export_get(caller, "memory", 6, h->ext) && h->ext[0] == EXTERN_MEMORY)
 			h->have_memory = 1;
+		else
+			// wasmtime's own WASI fails every call of a module that
+			// exports no memory named "memory" in these words: runw
+			// answered EFAULT to each, and a guest that printed a
+			// line exited 21 without a word.
+			return wasmtime_trap_new(MISSING_MEMORY, sizeof(MISSING_MEMORY) - 1);
 	}
 	uint8_t *mem = NULL;
 	size_t mem_len = 0;
