@@ -623,6 +623,120 @@ func TestHooks(t *testing.T) {
 	r.assertRootEmpty()
 }
 
+// TestHookEnvironmentAsGiven: a hook whose spec gives an empty env runs
+// with none, in every phase, as under runc; the record kept after create
+// dropped the empty list (omitempty), and a startContainer, poststart or
+// poststop hook ran with all of runw's environment.
+func TestHookEnvironmentAsGiven(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	out := t.TempDir()
+	b := newBundle(t, "probe", "echo", "hi")
+	// Each kind's first hook is given an empty env, its second one
+	// variable; each writes what it has to a file of its own.
+	hook := func(kind string) []specs.Hook {
+		return []specs.Hook{
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "/usr/bin/env > " + filepath.Join(out, "empty-"+kind)}, Env: []string{}},
+			{Path: "/bin/sh", Args: []string{"sh", "-c", "/usr/bin/env > " + filepath.Join(out, kind)}, Env: []string{"ONLY=" + kind}},
+		}
+	}
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			CreateRuntime:  hook("createRuntime"),
+			StartContainer: hook("startContainer"),
+			Poststart:      hook("poststart"),
+			Poststop:       hook("poststop"),
+		}
+	})
+	// specs.Hook drops an empty env when marshalled (omitempty): the
+	// config.json an engine writes by hand says "env": [].
+	config := filepath.Join(b.dir, "config.json")
+	data, err := os.ReadFile(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range raw["hooks"].(map[string]any) {
+		kind.([]any)[0].(map[string]any)["env"] = []string{}
+	}
+	if data, err = json.Marshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(config, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("run", "--bundle", b.dir, "hookenv")
+	for _, kind := range []string{"createRuntime", "startContainer", "poststart", "poststop"} {
+		data, err := os.ReadFile(filepath.Join(out, kind))
+		if err != nil || !strings.Contains(string(data), "ONLY="+kind+"\n") || strings.Contains(string(data), "PATH=/") {
+			t.Errorf("%s hook given env [ONLY=%s]: saw %q (%v)", kind, kind, data, err)
+		}
+		data, err = os.ReadFile(filepath.Join(out, "empty-"+kind))
+		if err != nil || strings.Contains(string(data), "PATH=") || strings.Contains(string(data), "HOME=") {
+			t.Errorf("%s hook given an empty env: saw %q (%v), want no variable of runw's", kind, data, err)
+		}
+	}
+}
+
+// TestCreateKilledDuringHookLeavesNoContainer: create records the
+// container only once its create hooks have run, as runc does. Recorded
+// before them, a create killed while a hook ran left a container that
+// `state` called created and `start` ran, its hooks unfinished; and
+// `state` from a hook said "created" where the hook's stdin said
+// "creating". Now the id is no container, start refuses it, and delete
+// ends its init.
+func TestCreateKilledDuringHookLeavesNoContainer(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	out := t.TempDir()
+	stdin, seen, hookPid := filepath.Join(out, "stdin"), filepath.Join(out, "state"), filepath.Join(out, "hook.pid")
+	b := newBundle(t, "probe", "echo", "ran")
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+			fmt.Sprintf("cat > %s; %s --root %s state killedcreate > %s.tmp; mv %s.tmp %s; echo $$ > %s; exec sleep 60", stdin, runwBin, r.root, seen, seen, seen, hookPid)}}}}
+	})
+	bg := r.start("create", "--bundle", b.dir, "killedcreate")
+	t.Cleanup(func() {
+		if data, err := os.ReadFile(hookPid); err == nil {
+			pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+			if cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); strings.HasPrefix(string(cmdline), "sleep\x00") {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for _, err := os.Stat(hookPid); err != nil; _, err = os.Stat(hookPid) {
+		if time.Now().After(deadline) {
+			t.Fatal("the createRuntime hook never ran")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var st containerState
+	if data, _ := os.ReadFile(seen); json.Unmarshal(data, &st) != nil || st.Status != "creating" {
+		t.Errorf("runw state from a createRuntime hook: %q, want status creating", data)
+	}
+	var hookState specs.State
+	data, _ := os.ReadFile(stdin)
+	if err := json.Unmarshal(data, &hookState); err != nil || hookState.Pid <= 0 {
+		t.Fatalf("the hook's stdin: %q (%v)", data, err)
+	}
+	bg.cmd.Process.Kill()
+	<-bg.done
+	if res := r.run("state", "killedcreate"); res.code != 1 || !strings.Contains(res.stderr, "does not exist") {
+		t.Errorf("state of a create killed during its hook: %v, want runc's container does not exist", res)
+	}
+	if res := r.run("start", "killedcreate"); res.code != 1 {
+		t.Errorf("start of a create killed during its hook: %v, want it refused", res)
+	}
+	r.run("delete", "--force", "killedcreate")
+	waitGone(t, hookState.Pid, 10*time.Second)
+	r.assertRootEmpty()
+}
+
 // TestHookChildOutlivesItsOutput: a hook's child that writes to stdout
 // after the hook has exited (a helper daemon that logs) goes on living:
 // with the hook's stdout captured through a pipe that runw closed a

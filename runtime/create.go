@@ -119,17 +119,27 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 	if cfg.Sandbox.Pivot {
 		releaseTmpfs(cfg.Plan)
 	}
-	c, err := saveContainer(h, b, id, init.Process.Pid, cgPath, recordedCache{Dir: r.opts.CacheDir, Max: r.opts.CacheMax})
+	c, err := newContainer(b, id, init.Process.Pid, cgPath, recordedCache{Dir: r.opts.CacheDir, Max: r.opts.CacheMax})
 	if err != nil {
 		return nil, err
 	}
 	undo.hooked = c
 	// "creating": the create operation is not over (as runc passes it).
+	// state.json is written only once the create hooks have succeeded,
+	// as runc writes its state: written before them, a create killed
+	// while a hook ran left a container that `state` called created and
+	// `start` ran, its hooks unfinished, where runc's is no container
+	// (the init record then lets the next command of the id clean up,
+	// cleanupAborted); and `state` from a hook said "created" where the
+	// hook's own stdin said "creating".
 	runtimeHooks, containerHooks := createHooks(b)
 	if err := runHooks(r.hookDir, specState(c, state.Creating), runtimeHooks...); err != nil {
 		return nil, err
 	}
 	if err := runHooks(b.Rootfs, specState(c, state.Creating), containerHooks); err != nil {
+		return nil, err
+	}
+	if err := h.Save(c); err != nil {
 		return nil, err
 	}
 	if err := announce(init.Process.Pid, o.PidfdSocket, o.PidFile); err != nil {
@@ -493,8 +503,9 @@ func (r *Runtime) spawnContainerInit(h *state.Handle, b *spec.Bundle, cfg initCo
 	})
 }
 
-// saveContainer writes state.json for the container whose init is pid.
-func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath string, cache recordedCache) (*state.Container, error) {
+// newContainer is the record (state.json) of the container whose init is
+// pid, which create saves once its hooks have run.
+func newContainer(b *spec.Bundle, id string, pid int, cgPath string, cache recordedCache) (*state.Container, error) {
 	start, err := state.ProcessStartTime(pid)
 	if err != nil {
 		return nil, fmt.Errorf("container init exited early: %w", err)
@@ -510,9 +521,6 @@ func saveContainer(h *state.Handle, b *spec.Bundle, id string, pid int, cgPath s
 		InitStartTime: start,
 		CgroupPath:    cgPath,
 		Extra:         recordOf(b, cache),
-	}
-	if err := h.Save(c); err != nil {
-		return nil, err
 	}
 	return c, nil
 }

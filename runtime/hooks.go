@@ -48,9 +48,44 @@ func createHooks(b *spec.Bundle) (runtimeHooks []hookGroup, containerHooks hookG
 // the spec it created from: start and delete then neither re-read
 // config.json on the hot path nor see a bundle edited after create.
 type laterHooks struct {
-	StartContainer []specs.Hook `json:"startContainer,omitempty"`
-	Poststart      []specs.Hook `json:"poststart,omitempty"`
-	Poststop       []specs.Hook `json:"poststop,omitempty"`
+	StartContainer hookList `json:"startContainer,omitempty"`
+	Poststart      hookList `json:"poststart,omitempty"`
+	Poststop       hookList `json:"poststop,omitempty"`
+}
+
+// hookList is hooks as the record keeps them: specs.Hook drops an empty
+// env (omitempty), which read back as no env given, and a startContainer,
+// poststart or poststop hook whose spec cleared its environment ran with
+// all of runw's (what the engine's caller had, secrets too); runc keeps
+// it empty. A recorded env is null for none given, [] for an empty one.
+type hookList []specs.Hook
+
+// recordedHook is specs.Hook with its env kept when empty.
+type recordedHook struct {
+	Path    string   `json:"path"`
+	Args    []string `json:"args,omitempty"`
+	Env     []string `json:"env"`
+	Timeout *int     `json:"timeout,omitempty"`
+}
+
+func (l hookList) MarshalJSON() ([]byte, error) {
+	out := make([]recordedHook, len(l))
+	for i, h := range l {
+		out[i] = recordedHook(h)
+	}
+	return json.Marshal(out)
+}
+
+func (l *hookList) UnmarshalJSON(data []byte) error {
+	var in []recordedHook
+	if err := json.Unmarshal(data, &in); err != nil {
+		return err
+	}
+	*l = make(hookList, len(in))
+	for i, h := range in {
+		(*l)[i] = specs.Hook(h)
+	}
+	return nil
 }
 
 // record is what create keeps in state.Container.Extra for the commands
@@ -227,7 +262,7 @@ func runHook(h specs.Hook, in []byte, dir string) error {
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("hook %q: %w", h.Path, spec.ErrnoOf(err))
+		return err // runc's words: "fork/exec /x: no such file or directory"
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -238,13 +273,14 @@ func runHook(h specs.Hook, in []byte, dir string) error {
 	select {
 	case err := <-done:
 		if err != nil && !errors.Is(err, exec.ErrWaitDelay) {
-			// runc's words, with stderr quoted to keep one line.
-			return fmt.Errorf("hook %q: error running hook: %w, stderr: %q", h.Path, err, bytes.TrimSpace(stderr.Bytes()))
+			// runc 1.1's words, with stderr quoted to keep one line
+			// (stdout is not kept, above).
+			return fmt.Errorf("error running hook: %w, stderr: %q", err, bytes.TrimSpace(stderr.Bytes()))
 		}
 		return nil
 	case <-timeout:
 		unix.Kill(-cmd.Process.Pid, unix.SIGKILL)
 		<-done
-		return fmt.Errorf("hook %q: hook ran past specified timeout of %.1fs", h.Path, float64(*h.Timeout)) // runc's words
+		return fmt.Errorf("hook ran past specified timeout of %.1fs", float64(*h.Timeout)) // runc's words
 	}
 }
