@@ -5,8 +5,10 @@ import (
 	"compress/gzip"
 	"context"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"os/exec"
@@ -943,6 +945,62 @@ func TestRefusedModuleIsCompiledOnce(t *testing.T) {
 		t.Errorf("runw compile of a refused module: %v, want exit 65", res)
 	}
 	oneLine(t, "compile error", res.stderr)
+}
+
+// TestCacheIsNeverWritableByAGuest: a grant through which the guest could
+// write to the compiled-module cache (a volume of its parent, of the cache
+// itself, of an artifact in it, or of a directory above it mounted
+// elsewhere) is refused at create, in one line, with nothing left behind.
+// The attack: a guest with such a volume, root as the cache's owner is,
+// wrote an artifact and its checksum under the key of another image's
+// module, and the next container of that image mapped it as host root
+// before its sandbox and ran the guest's machine code. Read-only, the
+// same grants run.
+func TestCacheIsNeverWritableByAGuest(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "mounts a directory above the cache elsewhere")
+	r := newRunw(t)
+	parent := t.TempDir()
+	r.cache = filepath.Join(parent, "cache")
+	// Warm the cache: an artifact to overwrite.
+	r.mustRun("run", "-b", newBundle(t, "probe", "echo", "warm").dir, "warm")
+	artifacts, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm"))
+	if len(artifacts) == 0 {
+		t.Fatal("no artifact in the cache after a run")
+	}
+	alias := t.TempDir()
+	if err := unix.Mount(parent, alias, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(alias, unix.MNT_DETACH)
+	for _, c := range []struct{ name, source, dest string }{
+		{"the cache's parent", parent, "/h"},
+		{"the cache", r.cache, "/c"},
+		{"an artifact", artifacts[0], "/a.cwasm"},
+		{"the parent mounted elsewhere", alias, "/h"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, ro := range []bool{false, true} {
+				b := newBundle(t, "probe", "echo", "ran")
+				b.edit(func(s *specs.Spec) {
+					opts := []string{"rbind"}
+					if ro {
+						opts = append(opts, "ro")
+					}
+					s.Mounts = append(s.Mounts, specs.Mount{Destination: c.dest, Type: "bind", Source: c.source, Options: opts})
+				})
+				res := r.run("run", "-b", b.dir, "cachegrant")
+				if ro {
+					if res.code != 0 || res.stdout != "ran\n" {
+						t.Errorf("read-only: %v, want it run", res)
+					}
+					continue
+				}
+				failsCleanly(t, r, res, "cachegrant", fmt.Sprintf("at %q would let the guest write to the compiled-module cache", c.dest))
+				r.assertRootEmpty()
+			}
+		})
+	}
 }
 
 // TestUnreadableModuleIsRefusedOnce: a module that is no WebAssembly
@@ -1965,6 +2023,103 @@ func TestUncachedCompileInAChild(t *testing.T) {
 	}
 	r.mustRun("delete", "nocache")
 	r.assertRootEmpty()
+}
+
+// TestRefusedCacheEntryCompiledInAChild: an entry whose checksum holds
+// but which wasmtime refuses (what a compromised compile child could hand
+// back to be stored) is a miss, compiled in a confined child: create found
+// it cached, the init's load failed, and the init compiled the image's
+// module itself, before its sandbox, with every capability of host root,
+// which only a child that failed may lead to.
+func TestRefusedCacheEntryCompiledInAChild(t *testing.T) {
+	needsRoot(t, "a pid namespace")
+	t.Parallel()
+	r := newRunw(t)
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	b := newBundle(t, "hello")
+	b.edit(ownMountAndPID)
+	r.mustRun("run", "-b", b.dir, "warm")
+	artifacts, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm"))
+	if len(artifacts) != 1 {
+		t.Fatalf("artifacts after a run: %q, want one", artifacts)
+	}
+	key := strings.TrimSuffix(artifacts[0], ".cwasm")
+	garbage := bytes.Repeat([]byte("not an artifact "), 64)
+	sum := binary.LittleEndian.AppendUint64(nil, uint64(len(garbage)))
+	sum = binary.LittleEndian.AppendUint32(sum, crc32.Checksum(garbage, crc32.MakeTable(crc32.Castagnoli)))
+	os.Remove(key + ".ok")
+	if err := os.WriteFile(artifacts[0], garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(key+".sum", sum, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout := createWithin(t, r, b, "refusedentry")
+	st, res, ok := r.state("refusedentry")
+	if !ok {
+		t.Fatalf("state: %v", res)
+	}
+	kb, err := procField(fmt.Sprintf("/proc/%d/status", st.Pid), "VmHWM:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb > 50<<10 {
+		t.Errorf("the init's peak resident memory is %.0f kB after create, want under 50 MB: it compiled the module itself", kb)
+	}
+	r.mustRun("start", "refusedentry")
+	r.waitStatus("refusedentry", "stopped", 20*time.Second)
+	if out, _ := os.ReadFile(stdout); !strings.Contains(string(out), "Hello") {
+		t.Errorf("the guest wrote %q", out)
+	}
+	r.mustRun("delete", "refusedentry")
+}
+
+// TestExecOfARewrittenModuleIsNotCompiledInTheInit: a module rewritten
+// between runw exec's compile (in a confined child) and its init's load
+// fails the exec, in one line, rather than be compiled by the exec'd
+// init, which compiles with the container's capabilities before its
+// sandbox (host root's, here): a guest rewriting its own module at every
+// exec had its bytes compiled there at every exec.
+func TestExecOfARewrittenModuleIsNotCompiledInTheInit(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(ownMountAndPID)
+	r.mustRun("run", "-d", "-b", b.dir, "rewritten")
+	defer r.run("delete", "--force", "rewritten")
+	// The writer: new bytes (and so a new key) every few milliseconds,
+	// each file whole (a rename over the last).
+	hello, err := os.ReadFile("testdata/wat/hello.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := filepath.Join(b.rootfs, "m.wat")
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tmp := module + ".tmp"
+			os.WriteFile(tmp, append([]byte(fmt.Sprintf(";; %d\n", i)), hello...), 0o644)
+			os.Rename(tmp, module)
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for _, err := os.Stat(module); err != nil; _, err = os.Stat(module) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	res := r.run("exec", "rewritten", "/m.wat")
+	if res.code == 0 || !strings.Contains(res.stderr, "run the exec again") {
+		t.Errorf("exec of a module rewritten all along: %v, want it refused (compiled by nothing but a confined child)", res)
+	}
+	oneLine(t, "exec error", res.stderr)
 }
 
 // TestInitHoldsNoCgroupFile: no descriptor of the container's init, or of

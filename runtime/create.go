@@ -373,6 +373,9 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err := plan.CheckMemoryMin(); err != nil {
 		return initConfig{}, err
 	}
+	if err := r.checkCacheNotGranted(plan); err != nil {
+		return initConfig{}, err
+	}
 	sandbox, err := sandboxFor(b.Spec)
 	if err != nil {
 		return initConfig{}, err
@@ -461,6 +464,28 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	cfg.Fifo = fifo
 	cfg.artifact = artifact
 	return cfg, nil
+}
+
+// checkCacheNotGranted refuses a plan that grants the guest write access
+// to the compiled-module cache (wasi.Cache.WritableThrough: the attack),
+// in one line naming the grant. Read-only grants of it are left alone.
+func (r *Runtime) checkCacheNotGranted(plan *wasi.Plan) error {
+	cache := r.openedCache()
+	if cache == nil {
+		return nil
+	}
+	var writable []string
+	guest := map[string]string{}
+	for _, g := range append(slices.Clone(plan.Preopens), plan.Files...) {
+		if !g.ReadOnly {
+			writable = append(writable, g.HostPath)
+			guest[g.HostPath] = g.GuestPath
+		}
+	}
+	if p := cache.WritableThrough(writable); p != "" {
+		return fmt.Errorf("%q at %q would let the guest write to the compiled-module cache %s, whose code runw runs as root: grant it read-only, or run runw with another --cache-dir", p, guest[p], cache.Dir)
+	}
+	return nil
 }
 
 // spawnContainerInit makes the container's cgroup and spawns its init

@@ -58,6 +58,10 @@ type ExecOptions struct {
 	// compiled is the artifact a first attempt compiled into memory
 	// (compileForExec), for the second.
 	compiled *compiledInMemory
+	// childFailed says the first attempt's compile child failed other
+	// than as wasmtime's refusal (errExecChildFailed): the second
+	// attempt's init may compile in-process.
+	childFailed bool
 }
 
 // Exec runs another wasm module inside a container: a new instance, in a
@@ -78,6 +82,7 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		if errors.As(err, &o.compiled) {
 			defer o.compiled.artifact.Close()
 		}
+		o.childFailed = errors.Is(err, errExecChildFailed)
 		return r.exec(id, o, false)
 	}
 	return status, err
@@ -166,7 +171,8 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		hashUpTo = 0
 	}
 	cached := r.cachedOutside(plan, hashUpTo)
-	if !cached && hashUpTo > 0 && mayCompile && st != state.Paused {
+	childCompiles := hashUpTo > 0 && st != state.Paused
+	if !cached && childCompiles && mayCompile {
 		// Its cgroup opened under the lock, so that a delete cannot
 		// remove it first; a delete during the compile kills the child
 		// with the container's processes.
@@ -176,7 +182,17 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 			cg.Close()
 			return 0, err
 		}
+		childCompiles = false
 	}
+	// An exec'd init outside a user namespace compiles in-process, with
+	// the host root's capabilities before its sandbox, only where the
+	// child above could not compile (a paused container, no cgroup to
+	// place it in) or failed otherwise. Elsewhere a miss in the init is a
+	// module the guest rewrote since it was looked up or compiled here:
+	// the exec fails (wasi.ErrNotCompiled) rather than compile the
+	// guest's bytes there. An init in a user namespace holds only that
+	// namespace's capabilities, and compiles what it is not handed.
+	plan.NoCompile = childCompiles && !o.childFailed && !sb.has(specs.UserNamespace)
 
 	tty, master, err := execTerminal(proc, o.ConsoleSocket)
 	if err != nil {

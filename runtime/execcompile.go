@@ -59,6 +59,12 @@ import (
 // exec starts over, with a fresh look at the container and its module.
 var errCompiledForExec = errors.New("compiled for exec")
 
+// errExecChildFailed is errCompiledForExec from a compile child that
+// failed otherwise than as the init's own compile would (its memory
+// bound, a cache that could not take the artifact): the exec'd init may
+// then compile in-process, as the documented last resort.
+var errExecChildFailed = fmt.Errorf("%w: the compile child failed", errCompiledForExec)
+
 // compileForExec fills the cache for plan's module in a compile child in
 // the container's cgroup (cgPath, entered through cg, which the caller
 // closes). It returns errCompiledForExec, or the failures the init's own
@@ -91,6 +97,7 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 	}
 	if err != nil {
 		logDebugf("compile in the container's cgroup failed (%v); the exec'd init will compile", err)
+		return errExecChildFailed
 	}
 	if mem != nil {
 		return mem

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -159,7 +160,7 @@ func prepareGuest(cfg *initConfig, pipes initPipes) (wasi.Guest, *wasi.Cache) {
 	if cache != nil && cfg.CacheView != "" {
 		cache.UseView(cfg.CacheView)
 	}
-	artifact, err := compileInChild(*cfg, cache)
+	artifact, mayCompile, err := compileInChild(*cfg, cache, false)
 	if err != nil {
 		fail(err)
 	}
@@ -170,13 +171,40 @@ func prepareGuest(cfg *initConfig, pipes initPipes) (wasi.Guest, *wasi.Cache) {
 	if err := copyUpAll(cfg.Plan); err != nil {
 		fail(err)
 	}
-	guest, err := wasi.Prepare(cfg.Plan, cache)
-	if artifact != nil {
-		// Not a handed-over descriptor: closeHanded must not close its
-		// number again.
-		artifact.Close()
-		cfg.Plan.Artifact = ""
+	// closeArtifact closes what the child compiled into memory: not a
+	// handed-over descriptor, which closeHanded must not close again.
+	closeArtifact := func() {
+		if artifact != nil {
+			artifact.Close()
+			artifact = nil
+			cfg.Plan.Artifact = ""
+		}
 	}
+	// The init compiles in-process, before its sandbox and with the
+	// container's capabilities, only where no confined child could
+	// compile (mayCompile). The attacks: an entry the cache said it held
+	// but wasmtime refused (one a compromised compile child handed back)
+	// or one evicted between create's look and the load made the init
+	// compile the image's module itself, no child tried; and a guest
+	// that rewrote its module between runw exec's compile and its init's
+	// load had its own bytes compiled there, as host root, at every exec.
+	cfg.Plan.NoCompile = !mayCompile
+	guest, err := wasi.Prepare(cfg.Plan, cache)
+	if errors.Is(err, wasi.ErrNotCompiled) && !cfg.joined() {
+		// Not served where create or the cache said it would be: a
+		// miss, compiled in a child as any other.
+		logDebugf("init: %v; compiling in a child", err)
+		closeArtifact()
+		if artifact, mayCompile, err = compileInChild(*cfg, cache, true); err != nil {
+			fail(err)
+		}
+		cfg.Plan.NoCompile = !mayCompile
+		guest, err = wasi.Prepare(cfg.Plan, cache)
+	}
+	if errors.Is(err, wasi.ErrNotCompiled) && cfg.joined() {
+		err = fmt.Errorf("%w (it changed while runw exec compiled it: run the exec again)", err)
+	}
+	closeArtifact()
 	if !compiling.Stop() {
 		// The bound fired: its report is on its way, and exits.
 		select {}
@@ -410,19 +438,25 @@ func cpuSpent() time.Duration {
 // as host root with every capability, in the host's user namespace,
 // when a dynamically linked runw compiled in its init (no cache, or one
 // that failed).
-func compileInChild(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
-	if cfg.Sandbox != nil && (cfg.Sandbox.Joined || cfg.Sandbox.joinsByPath(specs.MountNamespace)) {
-		return nil, nil
+//
+// It returns the artifact the child compiled into memory (nil when it was
+// stored in the cache, or none was compiled), and mayCompile: whether the
+// init may then compile in-process, where no child could run (an exec'd
+// init: as runw exec decided, Plan.NoCompile) or the child failed
+// otherwise. force compiles in a child even where create handed an
+// artifact over or the cache said it held the module: prepareGuest's
+// second try, when neither served it.
+func compileInChild(cfg initConfig, cache *wasi.Cache, force bool) (artifact *os.File, mayCompile bool, err error) {
+	if cfg.joined() {
+		return nil, !cfg.Plan.NoCompile, nil
 	}
-	var artifact *os.File
-	var err error
 	switch {
-	case cfg.Plan.Artifact != "":
+	case cfg.Plan.Artifact != "" && !force:
 		// Handed over by create (compileOutside) or exec.
-		return nil, nil
+		return nil, false, nil
 	case cache != nil:
-		if cfg.Cached || cache.Has(cfg.Plan.Module, cfg.Plan.Kind) {
-			return nil, nil
+		if !force && (cfg.Cached || cache.Has(cfg.Plan.Module, cfg.Plan.Kind)) {
+			return nil, false, nil
 		}
 		// A cache that cannot keep the artifact (full, read-only) is
 		// no cache: from memory, not compiled in-process.
@@ -432,15 +466,22 @@ func compileInChild(cfg initConfig, cache *wasi.Cache) (*os.File, error) {
 	}
 	if err != nil {
 		if compileIsFinal(err) {
-			return nil, err
+			return nil, false, err
 		}
 		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
-		return nil, nil
+		return nil, true, nil
 	}
 	if artifact != nil {
 		cfg.Plan.Artifact = fmt.Sprintf("/proc/self/fd/%d", artifact.Fd())
 	}
-	return artifact, nil
+	return artifact, false, nil
+}
+
+// joined says the init joins a running container (runw exec) or a mount
+// namespace by path: it is in the container's root, where it can spawn no
+// compile child (compileInChild).
+func (cfg initConfig) joined() bool {
+	return cfg.Sandbox != nil && (cfg.Sandbox.Joined || cfg.Sandbox.joinsByPath(specs.MountNamespace))
 }
 
 // closeHanded closes the handed-over descriptors (of the passed ones)

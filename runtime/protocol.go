@@ -436,8 +436,10 @@ func (cfg *initConfig) passCache(h *handedOver) error {
 		return nil
 	}
 	cfg.passCacheView(h)
+	// The directory OpenCache checked, through its descriptor: opened
+	// again by its path, it was whatever the path led to by then.
 	var err error
-	cfg.CacheDir, err = h.pass(cfg.CacheDir, unix.O_PATH|unix.O_DIRECTORY)
+	cfg.CacheDir, err = h.pass(fmt.Sprintf("/proc/self/fd/%d", cfg.cache.Fd()), unix.O_PATH|unix.O_DIRECTORY)
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,12 +122,22 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 	if max <= 0 {
 		max = DefaultCacheMax
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
-	}
-	f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("cache: %w", err)
+	var f *os.File
+	var err error
+	if handedDescriptor(dir) {
+		// A cache directory create or exec checked and handed over (a
+		// runw exec's init, in the container's root, where the path
+		// that led to it is not).
+		if f, err = os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("cache: %w", err)
+		}
+		if f, err = openTrustedPath(dir); err != nil {
+			return nil, fmt.Errorf("cache: %w: refusing to load code from it", err)
+		}
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -148,6 +159,239 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 		c.hideArtifacts()
 	}
 	return c, nil
+}
+
+// handedDescriptor says dir names one of this process's descriptors
+// (/proc/self/fd/N), as runw hands a checked cache to an init.
+func handedDescriptor(dir string) bool {
+	n, ok := strings.CutPrefix(dir, "/proc/self/fd/")
+	if !ok || n == "" {
+		return false
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Fd is the descriptor of the cache directory OpenCache checked, for
+// handing it over (the Cache keeps it).
+func (c *Cache) Fd() uintptr { return c.dir.Fd() }
+
+// maxTrustedLinks bounds the symbolic links openTrustedPath follows, as
+// the kernel bounds a lookup's (40).
+const maxTrustedLinks = 40
+
+// openTrustedPath opens the directory at path (O_PATH) after checking that
+// no one but root and runw's own user can change where the path leads:
+// each directory on the way is owned by one of them and writable by no
+// one else, or sticky (/tmp: others may add names there, but not move or
+// remove the ones root's or runw's user own, which the next step must
+// be); a symbolic link on the way is followed only out of such a
+// directory, and out of a sticky one only if root or runw's user owns it.
+// The path is walked one name at a time, without following links but
+// those.
+//
+// The attack it stops: OpenCache checked only the cache directory
+// itself, through whatever led to it. Anyone who could write to a parent
+// of a cache directory (a cache under a shared directory, or one whose
+// owner is another user) moved the cache aside and put a link there to a
+// directory root owns and they filled (an image's layer, a container's
+// rootfs), which passed the check: its artifacts, theirs, were mapped and
+// their native code run by root.
+func openTrustedPath(path string) (*os.File, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	euid := uint32(os.Geteuid())
+	overflow, inUserNS := unmappedOwner()
+	trusted := func(st *unix.Stat_t) bool {
+		return st.Uid == 0 || st.Uid == euid || inUserNS && st.Uid == overflow
+	}
+	links := 0
+walk:
+	for {
+		fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return nil, err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return nil, err
+		}
+		at := "/"
+		names := strings.Split(strings.TrimPrefix(abs, "/"), "/")
+		for i, name := range names {
+			if name == "" {
+				continue
+			}
+			if !trusted(&st) || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+				unix.Close(fd)
+				return nil, fmt.Errorf("%q leads through %q, which uid %d owns with mode %o: someone other than root and uid %d could change where it leads", path, at, st.Uid, st.Mode&0o7777, euid)
+			}
+			sticky := st.Mode&0o022 != 0
+			var next unix.Stat_t
+			if err := unix.Fstatat(fd, name, &next, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				unix.Close(fd)
+				return nil, &os.PathError{Op: "stat", Path: filepath.Join(at, name), Err: err}
+			}
+			at = filepath.Join(at, name)
+			if next.Mode&unix.S_IFMT == unix.S_IFLNK {
+				target, err := readlinkAt(fd, name)
+				unix.Close(fd)
+				if err != nil {
+					return nil, &os.PathError{Op: "readlink", Path: at, Err: err}
+				}
+				if sticky && !trusted(&next) {
+					return nil, fmt.Errorf("%q leads through the link %q, which uid %d owns in a directory others may write", path, at, next.Uid)
+				}
+				if links++; links > maxTrustedLinks {
+					return nil, &os.PathError{Op: "open", Path: path, Err: unix.ELOOP}
+				}
+				if !filepath.IsAbs(target) {
+					target = filepath.Join(filepath.Dir(at), target)
+				}
+				abs = filepath.Join(append([]string{target}, names[i+1:]...)...)
+				continue walk
+			}
+			nfd, err := unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			unix.Close(fd)
+			if err != nil {
+				return nil, &os.PathError{Op: "open", Path: at, Err: err}
+			}
+			fd = nfd
+			if err := unix.Fstat(fd, &st); err != nil {
+				unix.Close(fd)
+				return nil, err
+			}
+		}
+		return os.NewFile(uintptr(fd), abs), nil
+	}
+}
+
+// unmappedOwner is the uid a file of a user this user namespace does not
+// map shows (/proc/sys/kernel/overflowuid), and whether runw runs in a
+// user namespace other than the host's (a rootless engine's), where the
+// host's root shows as that uid: there "/" and every directory of the
+// host's root show it, and a cache under the user's home is reached
+// through them. Another unmapped user shows it too; the artifacts of such
+// a cache run as the rootless user, not as the host's root.
+func unmappedOwner() (uint32, bool) {
+	m, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil || strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295" {
+		return 0, false
+	}
+	b, err := os.ReadFile("/proc/sys/kernel/overflowuid")
+	if err != nil {
+		return 65534, true
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 65534, true
+	}
+	return uint32(n), true
+}
+
+// readlinkAt is the target of the link name in the directory dirfd.
+func readlinkAt(dirfd int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(dirfd, name, buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
+
+// fileID is a file's device and inode: the same directory through any
+// of its paths and mounts (a bind mount of /var/lib elsewhere).
+type fileID struct{ dev, ino uint64 }
+
+// ancestorsOf are the ids of the directory fd and of each directory above
+// it, up to the root, each reached through "..", which crosses from a
+// mount's root to the directory it is mounted on. fd stays open.
+func ancestorsOf(fd int) map[fileID]bool {
+	ids := map[fileID]bool{}
+	cur := fd
+	for {
+		var st unix.Stat_t
+		if unix.Fstat(cur, &st) != nil {
+			break
+		}
+		id := fileID{st.Dev, st.Ino}
+		if ids[id] {
+			break // the root, whose ".." is itself
+		}
+		ids[id] = true
+		up, err := unix.Openat(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if cur != fd {
+			unix.Close(cur)
+		}
+		if err != nil {
+			return ids
+		}
+		cur = up
+	}
+	if cur != fd {
+		unix.Close(cur)
+	}
+	return ids
+}
+
+// WritableThrough returns the first of paths (host paths a guest may
+// write through, its grants) through which the cache directory can be
+// reached: the cache itself, a directory above it, through any path or
+// mount of it, or a file or directory inside it. "" when none.
+//
+// The attack it stops: a guest granted such a path (a volume of /var/lib,
+// or the cache itself) wrote an artifact and its checksum under a key
+// another container's module has, and that container's init, as host
+// root before its sandbox, mapped it and ran the guest's machine code.
+// The directory's own checks (OpenCache) cannot tell: the guest writes
+// as root, the cache's owner.
+func (c *Cache) WritableThrough(paths []string) string {
+	if c == nil || c.dir == nil || len(paths) == 0 {
+		return ""
+	}
+	var st unix.Stat_t
+	if unix.Fstat(int(c.dir.Fd()), &st) != nil {
+		return ""
+	}
+	self := fileID{st.Dev, st.Ino}
+	above := ancestorsOf(int(c.dir.Fd()))
+	for _, p := range paths {
+		fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		var pst unix.Stat_t
+		if unix.Fstat(fd, &pst) == nil && above[fileID{pst.Dev, pst.Ino}] {
+			unix.Close(fd)
+			return p
+		}
+		dir := fd
+		if pst.Mode&unix.S_IFMT != unix.S_IFDIR {
+			// A file granted alone: the directory that holds it.
+			dir, err = unix.Open(filepath.Dir(p), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+			unix.Close(fd)
+			if err != nil {
+				continue
+			}
+		}
+		inside := ancestorsOf(dir)[self]
+		unix.Close(dir)
+		if inside {
+			return p
+		}
+	}
+	return ""
 }
 
 // Close releases the cache's directory descriptor; the Cache is unusable

@@ -365,6 +365,91 @@ func TestCachePruneEmptiesTheDirectory(t *testing.T) {
 	}
 }
 
+// TestOpenCacheRefusesAPathOthersCanChange: the cache directory is taken
+// only where no one but root and runw's user can change where its path
+// leads. The attack: a user who may write to a parent of the cache moves
+// it aside and links a root-owned directory they filled (an image's
+// layer) in its place; OpenCache checked the directory at the end of the
+// link alone (root's, 0755), and mapped their artifacts.
+func TestOpenCacheRefusesAPathOthersCanChange(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: makes directories another user owns")
+	}
+	const nobody = 65534
+	base := t.TempDir()
+	// A root-owned directory someone else filled, as an image's layer is.
+	layer := filepath.Join(base, "layer")
+	if err := os.MkdirAll(layer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The attacker's parent: the cache under it is moved aside for a link.
+	theirs := filepath.Join(base, "theirs")
+	if err := os.Mkdir(theirs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(theirs, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(layer, filepath.Join(theirs, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenCache(filepath.Join(theirs, "cache"), 0); err == nil || !strings.Contains(err.Error(), "refusing") || !strings.Contains(err.Error(), "uid 65534") {
+		t.Errorf("a cache linked from a directory uid 65534 owns: %v, want it refused", err)
+	}
+	// A real directory under it is refused too: the attacker could swap it.
+	if err := os.Mkdir(filepath.Join(theirs, "real"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenCache(filepath.Join(theirs, "real"), 0); err == nil {
+		t.Error("a cache in a directory uid 65534 owns was accepted")
+	}
+	// In a sticky directory others may write (/tmp), a link is followed
+	// only if root or runw's user owns it.
+	sticky := filepath.Join(base, "sticky")
+	if err := os.Mkdir(sticky, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sticky, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	planted := filepath.Join(sticky, "cache")
+	if err := os.Symlink(layer, planted); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Lchown(planted, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenCache(planted, 0); err == nil || !strings.Contains(err.Error(), "link") {
+		t.Errorf("a cache linked by uid 65534 in a sticky directory: %v, want it refused", err)
+	}
+	// What runw's own user made is taken: a directory in the sticky
+	// one, and a link to it from a directory only root can write, which
+	// may itself be reached through a relative link.
+	own := filepath.Join(sticky, "own")
+	if _, err := OpenCache(own, 0); err != nil {
+		t.Errorf("a cache root made in a sticky directory: %v", err)
+	}
+	links := filepath.Join(base, "links")
+	if err := os.Mkdir(links, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../sticky/own", filepath.Join(links, "cache")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("links", filepath.Join(base, "via")); err != nil {
+		t.Fatal(err)
+	}
+	c, err := OpenCache(filepath.Join(base, "via", "cache"), 0)
+	if err != nil {
+		t.Fatalf("a cache reached through root's links: %v", err)
+	}
+	defer c.Close()
+	want, _ := os.Stat(own)
+	if got, err := os.Stat(c.at); err != nil || !os.SameFile(got, want) {
+		t.Errorf("the cache opened through links is not %s (%v)", own, err)
+	}
+}
+
 // TestOpenCacheAcceptsReadableDirectory: what matters is who can write
 // (plant code), so a root-owned 0755 directory, as `mkdir -p` makes it, is
 // used rather than silently disabling the cache.

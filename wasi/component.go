@@ -17,13 +17,13 @@ import (
 
 // compileComponentNamed is compileNamed for a component: the compiled
 // component for the file read at path and named name in messages.
-func compileComponentNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache) (*component.Component, bool, string, error) {
+func compileComponentNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache, mayCompile bool) (*component.Component, bool, string, error) {
 	return compileCached(path, name, converter(name, kind), cache,
 		func(key string) (*component.Component, bool) {
 			c := cache.LoadComponent(engine, key)
 			return c, c != nil
 		},
-		compileComponentBytes(engine, name))
+		refuseUnless(mayCompile, name, compileComponentBytes(engine, name)))
 }
 
 // compileComponentBytes compiles a binary component named name in
@@ -69,7 +69,7 @@ func prepareComponent(engine *wasmtime.Engine, plan *Plan, cache *Cache) (Guest,
 	})
 	if !ok {
 		var err error
-		if comp, _, _, err = compileComponentNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache); err != nil {
+		if comp, _, _, err = compileComponentNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache, !plan.NoCompile); err != nil {
 			return nil, err
 		}
 	}

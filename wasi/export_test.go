@@ -18,7 +18,7 @@ func Compile(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache)
 
 // CompileKeyed is Compile that also returns the cache key it used.
 func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
-	return compileNamed(engine, path, path, kind, cache)
+	return compileNamed(engine, path, path, kind, cache, true)
 }
 
 // CompileComponent returns the compiled component for the file at path,
@@ -26,5 +26,5 @@ func CompileKeyed(engine *wasmtime.Engine, path string, kind spec.Kind, cache *C
 // storing it otherwise, like CompileKeyed for a module. The boolean says
 // whether it was a cache hit.
 func CompileComponent(engine *wasmtime.Engine, path string, kind spec.Kind, cache *Cache) (*component.Component, bool, string, error) {
-	return compileComponentNamed(engine, path, path, kind, cache)
+	return compileComponentNamed(engine, path, path, kind, cache, true)
 }

@@ -89,6 +89,13 @@ type Plan struct {
 	// namespace it is nobody on the host). Prepare maps it instead of
 	// compiling; "" when there is none.
 	Artifact string `json:"artifact,omitempty"`
+	// NoCompile says Prepare must not compile the module in this
+	// process when neither Artifact nor the cache serves it, and fail
+	// with ErrNotCompiled instead: a container's init compiles, before
+	// its sandbox and with the container's capabilities, only where a
+	// confined compile child could not (runtime's compileInChild and
+	// runw exec's compileForExec say when).
+	NoCompile bool `json:"no_compile,omitempty"`
 	// Kind says how to read Module: a binary module, WAT text or a
 	// component.
 	Kind spec.Kind `json:"kind"`

@@ -22,7 +22,7 @@ const TrapExitCode = 134
 // link), from the cache when it holds it (cache may be nil), compiling
 // and storing it otherwise. The boolean says whether it was a cache hit;
 // the string is the cache key it used.
-func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache) (*wasmtime.Module, bool, string, error) {
+func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, cache *Cache, mayCompile bool) (*wasmtime.Module, bool, string, error) {
 	if kind.IsComponent() {
 		return nil, false, "", errors.New("a component is compiled by compileComponentNamed, not as a module")
 	}
@@ -31,7 +31,24 @@ func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, ca
 			m := cache.Load(engine, key)
 			return m, m != nil
 		},
-		compileModuleBytes(engine, name))
+		refuseUnless(mayCompile, name, compileModuleBytes(engine, name)))
+}
+
+// ErrNotCompiled is Prepare's answer, for a plan that may not compile
+// (Plan.NoCompile), when neither an artifact handed over nor the cache
+// serves its module.
+var ErrNotCompiled = errors.New("no compiled code for it was handed over or found in the cache, and a container's init compiles no module itself here")
+
+// refuseUnless is compile, or, unless mayCompile, a refusal
+// (ErrNotCompiled) naming the module name.
+func refuseUnless[T any](mayCompile bool, name string, compile func([]byte) (T, error)) func([]byte) (T, error) {
+	if mayCompile {
+		return compile
+	}
+	return func([]byte) (T, error) {
+		var zero T
+		return zero, fmt.Errorf("%s: %w", name, ErrNotCompiled)
+	}
 }
 
 // compileCached is the cache's read-through for modules and components
@@ -265,7 +282,7 @@ func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 	})
 	if !ok {
 		var err error
-		if module, _, _, err = compileNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache); err != nil {
+		if module, _, _, err = compileNamed(engine, plan.Module, plan.moduleName(), plan.Kind, cache, !plan.NoCompile); err != nil {
 			return nil, err
 		}
 	}
