@@ -311,9 +311,14 @@ func TestStdoutClosedPipe(t *testing.T) {
 		guest string
 		args  []string
 		code  int
+		pid1  bool
 	}{
-		{"probe", []string{"echo", "lost", "echo", "lost", "stderr", "still running"}, 141},
-		{"wat/hello.wat", nil, 0},
+		{"probe", []string{"echo", "lost", "echo", "lost", "stderr", "still running"}, 141, false},
+		// As pid 1 of its own pid namespace, the kernel spares a native
+		// Go program the SIGPIPE its runtime raises, and the runtime
+		// exits 2 (dieFromSignal); runw's Go guest ended with 141.
+		{"probe", []string{"echo", "lost", "echo", "lost", "stderr", "still running"}, 2, true},
+		{"wat/hello.wat", nil, 0, false},
 	} {
 		pr, pw, err := os.Pipe()
 		if err != nil {
@@ -321,6 +326,9 @@ func TestStdoutClosedPipe(t *testing.T) {
 		}
 		pr.Close()
 		b := newBundle(t, c.guest, c.args...)
+		if c.pid1 {
+			b.edit(ownMountAndPID)
+		}
 		cmd, _, stderr := r.command(context.Background(), "run", "-b", b.dir, "epipe")
 		cmd.Stdout = pw
 		err = cmd.Run()
@@ -332,11 +340,60 @@ func TestStdoutClosedPipe(t *testing.T) {
 			t.Fatal(err)
 		}
 		errOut, _ := os.ReadFile(stderr.Name())
-		if code != c.code || (c.code == 141 && strings.Contains(string(errOut), "still running")) {
+		if code != c.code || (c.code != 0 && strings.Contains(string(errOut), "still running")) {
 			t.Errorf("%s writing to a closed pipe: exit %d, stderr %q; want exit %d and nothing after the write", c.guest, code, errOut, c.code)
 		}
 	}
 	r.assertRootEmpty()
+}
+
+// TestTerminalOutputToAClosedPipe: `runw run` of a container with a
+// terminal whose output nobody reads any more (`| head`, a full disk)
+// ends, as runc's does, and deletes the container: runw either died of
+// SIGPIPE (141) at its own write, leaving the container and the caller's
+// terminal raw, or blocked for ever with the guest writing to a pty
+// nobody read.
+func TestTerminalOutputToAClosedPipe(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "probe", "writen", "/dev/stdout", "50000000")
+	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
+	for _, c := range []struct{ name, out string }{{"closed pipe", ""}, {"full disk", "/dev/full"}} {
+		var out *os.File
+		if c.out == "" {
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			pr.Close()
+			out = pw
+		} else {
+			f, err := os.OpenFile(c.out, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = f
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		cmd, _, stderr := r.command(ctx, "run", "-b", b.dir, "ttypipe")
+		cmd.Stdout = out
+		err := cmd.Run()
+		out.Close()
+		timedOut := ctx.Err() != nil
+		cancel()
+		errOut, _ := os.ReadFile(stderr.Name())
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				code = 128 + int(ws.Signal())
+			}
+		}
+		if timedOut || code == 0 || code == 141 {
+			t.Errorf("%s: run with a terminal: exit %d (timed out: %v), stderr %q; want it ended by the hang-up of its terminal", c.name, code, timedOut, errOut)
+		}
+		r.assertRootEmpty()
+	}
 }
 
 // TestSignalNotifyGuestDoesNotSpin: a Go guest that calls signal.Notify

@@ -127,6 +127,7 @@ func Init() {
 	}
 
 	logDebugf("init: config read")
+	cfg.Plan.Pid1 = os.Getpid() == 1 && !cfg.Sandbox.BehindInit
 	guest, cache := prepareGuest(&cfg, pipes)
 	fifo := enterContainer(&cfg, guest, cache, pipes)
 	// If create is gone (killed mid-way), nobody will ever start or

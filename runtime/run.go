@@ -91,8 +91,8 @@ func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal func() bool) int {
 		for {
 			select {
 			case s := <-sigs:
-				if s == unix.SIGWINCH && master != nil && term.IsTerminal(int(os.Stdin.Fd())) {
-					pty.InheritSize(os.Stdin, master)
+				if t := hostTerminal(); s == unix.SIGWINCH && master != nil && t != nil {
+					pty.InheritSize(t, master)
 					continue
 				}
 				if s == unix.SIGCHLD || s == unix.SIGURG || s == unix.SIGWINCH || s == unix.SIGPIPE {
@@ -137,18 +137,37 @@ func exitCode(err error) int {
 }
 
 // proxyTTY copies between runw's stdio and the pty master, with runw's own
-// terminal in raw mode so keys reach the guest as typed.
+// terminal in raw mode so keys reach the guest as typed. The terminal is
+// runc's: the first of stderr, stdout and stdin that is one (`printf x |
+// runw run` from a shell still has its terminal made raw and its size
+// passed on).
+//
+// Output goes through a duplicate of stdout: Go's runtime ends a program
+// with SIGPIPE at a write to descriptor 1 or 2 that meets a closed pipe,
+// and `runw run -t ... | head` died of it (141), its terminal left raw
+// and the container not deleted. A write that fails (a closed pipe, a
+// full disk) closes the master, as runc's copy does: the guest's terminal
+// hangs up and it ends, where it blocked writing to a pty nobody read.
 func proxyTTY(master *os.File) func() {
 	restore := func() {}
-	if term.IsTerminal(int(os.Stdin.Fd())) {
-		if st, err := term.MakeRaw(int(os.Stdin.Fd())); err == nil {
-			restore = func() { term.Restore(int(os.Stdin.Fd()), st) }
+	if t := hostTerminal(); t != nil {
+		if st, err := term.MakeRaw(int(t.Fd())); err == nil {
+			restore = func() { term.Restore(int(t.Fd()), st) }
 		}
-		pty.InheritSize(os.Stdin, master)
+		pty.InheritSize(t, master)
 	}
 	go io.Copy(master, os.Stdin)
+	out := os.Stdout
+	if fd, err := unix.FcntlInt(os.Stdout.Fd(), unix.F_DUPFD_CLOEXEC, 0); err == nil {
+		out = os.NewFile(uintptr(fd), "stdout")
+	}
 	done := make(chan struct{})
-	go func() { io.Copy(os.Stdout, master); close(done) }()
+	go func() {
+		if _, err := io.Copy(out, master); err != nil && !errors.Is(err, unix.EIO) {
+			master.Close()
+		}
+		close(done)
+	}()
 	return func() {
 		// The guest has exited: drain what it wrote before giving the
 		// terminal back (the master reads EIO once the slave is closed).
@@ -158,6 +177,17 @@ func proxyTTY(master *os.File) func() {
 		}
 		restore()
 	}
+}
+
+// hostTerminal is runw's terminal, as runc finds it: the first of
+// stderr, stdout and stdin that is a terminal; nil when none is.
+func hostTerminal() *os.File {
+	for _, f := range []*os.File{os.Stderr, os.Stdout, os.Stdin} {
+		if term.IsTerminal(int(f.Fd())) {
+			return f
+		}
+	}
+	return nil
 }
 
 // runNative runs a handed-off container with the native runtime's own

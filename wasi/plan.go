@@ -96,6 +96,9 @@ type Plan struct {
 	// confined compile child could not (runtime's compileInChild and
 	// runw exec's compileForExec say when).
 	NoCompile bool `json:"no_compile,omitempty"`
+	// Pid1 says the guest stands where a native init would: set by the
+	// init, which knows (preview1.Config.Pid1).
+	Pid1 bool `json:"-"`
 	// Kind says how to read Module: a binary module, WAT text or a
 	// component.
 	Kind spec.Kind `json:"kind"`

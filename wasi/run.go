@@ -338,6 +338,7 @@ func prepareModule(engine *wasmtime.Engine, module *wasmtime.Module, plan *Plan)
 		Mounts:    plan.view(),
 		Preopens:  plan.preopenNames(),
 		Go:        plan.Go,
+		Pid1:      plan.Pid1,
 		Stdio:     [3]int{0, 1, 2},
 		Inherited: plan.Inherited,
 		Net:       plan.Net,

@@ -295,6 +295,11 @@ func (h *Host) rw(m memory, fd int32, iovs, n uint32, offset int64, resultPtr ui
 		if done, errno = h.io(e, write, offset); errno != 0 {
 			if errno == ErrnoPipe && write && h.goGuest && e.kind == kindStdio && (fd == 1 || fd == 2) {
 				h.exitCode, h.exited = 128+int32(unix.SIGPIPE), true
+				if h.pid1 {
+					// Go's dieFromSignal, when the signal it raised
+					// did not end it (a namespace's init): exit(2).
+					h.exitCode = 2
+				}
 				return errnoExit
 			}
 			return errno

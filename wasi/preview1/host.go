@@ -34,6 +34,11 @@ type Config struct {
 	// its fd 1 or 2 that meets a closed pipe ends it with 128+SIGPIPE, as
 	// Go's runtime ends a native program, where other guests get EPIPE.
 	Go bool
+	// Pid1 says the guest stands where a native init would (pid 1 of
+	// its own pid namespace, no engine's init in front of it): a Go
+	// guest's SIGPIPE then ends it with 2, as Go's runtime exits a
+	// native init the kernel spares the signal it raises.
+	Pid1 bool
 	// Stdio are the host descriptors behind guest 0, 1 and 2.
 	Stdio [3]int
 	// Inherited are host descriptors runw's caller preserved for the
@@ -70,6 +75,8 @@ type Host struct {
 	resolve   Resolver
 	// goGuest is Config.Go.
 	goGuest bool
+	// pid1 is Config.Pid1.
+	pid1 bool
 	// maxSubs is Config.MaxSubscriptions, or maxSubscriptions.
 	maxSubs uint32
 	// c is the C side the trampoline reaches (trampoline.go).
@@ -131,7 +138,7 @@ func New(cfg Config) (*Host, error) {
 		view.Close()
 		return nil, fmt.Errorf("eventfd: %w", err)
 	}
-	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, goGuest: cfg.Go, maxSubs: maxSubscriptions, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
+	h := &Host{view: view, stopFd: stopFd, net: cfg.Net, resolve: cfg.Resolve, goGuest: cfg.Go, pid1: cfg.Pid1, maxSubs: maxSubscriptions, iov: make([][]byte, 0, 16), lastPoll: time.Now()}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.fds.ep = &h.ep
 	if h.resolve == nil {
