@@ -694,6 +694,15 @@ func tryCallersTerminal(t *testing.T, r *runw, args ...string) {
 // as runc's foreground run does. runw copied the size once, at start.
 func TestForegroundTerminalFollowsWindowChanges(t *testing.T) {
 	t.Parallel()
+	t.Run("stdin and stdout", func(t *testing.T) { foregroundTerminalFollows(t, false) })
+	// runc's terminal is the first of stderr, stdout and stdin that is
+	// one: runw looked at stdin alone, and `printf x | runw run` gave the
+	// guest a 0x0 terminal and left the caller's cooked.
+	t.Run("stderr alone", func(t *testing.T) { foregroundTerminalFollows(t, true) })
+}
+
+func foregroundTerminalFollows(t *testing.T, stderrOnly bool) {
+	t.Parallel()
 	r := newRunw(t)
 	ptmx, tty, err := pty.Open()
 	if err != nil {
@@ -709,6 +718,10 @@ func TestForegroundTerminalFollowsWindowChanges(t *testing.T) {
 	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
 	cmd, _, _ := r.command(context.Background(), "run", "-b", b.dir, "winch")
 	cmd.Stdin, cmd.Stdout = tty, tty
+	if stderrOnly {
+		cmd.Stdin, cmd.Stderr = nil, tty
+		cmd.Stdout = io.Discard
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
