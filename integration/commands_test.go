@@ -1767,11 +1767,6 @@ func TestEventsStreamEndsWithTheContainer(t *testing.T) {
 	oneLine(t, "events", res.stderr)
 }
 
-// TestExecCapabilitiesAsRunc: an exec'd process whose process.json names
-// no capabilities gets the container's, as runc's init gives them, and
-// exec --cap adds one to the bounding, effective and permitted sets, as
-// runc's does. runw gave the first no capability at all and ignored
-// --cap (found by a review of this project's capability check).
 // TestUnknownCapabilityWarned: a capability name neither runw nor this
 // kernel knows is left out with runc's warning, at create and at exec,
 // and the container runs, as under runc 1.1; runw left it out without a
@@ -1796,8 +1791,24 @@ func TestUnknownCapabilityWarned(t *testing.T) {
 	if !strings.Contains(res.stdout, "ran") || !strings.Contains(res.stderr, warning) {
 		t.Errorf("exec --cap CAP_NOT_A_CAP: %v, want it run with runc's warning %q", res, warning)
 	}
+	// An exec of a module the cache lacks tries twice (a compile between):
+	// one warning.
+	hello, err := os.ReadFile("testdata/wat/hello.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.writeFile("m.wat", ";; uncached\n"+string(hello))
+	res = r.mustRun("exec", "unknowncap", "/m.wat")
+	if n := strings.Count(res.stderr, "ignoring unknown"); n != 1 {
+		t.Errorf("exec of an uncached module: %v, want runc's warning once", res)
+	}
 }
 
+// TestExecCapabilitiesAsRunc: an exec'd process whose process.json names
+// no capabilities gets the container's, as runc's init gives them, and
+// exec --cap adds one to the bounding, effective and permitted sets, as
+// runc's does. runw gave the first no capability at all and ignored
+// --cap (found by a review of this project's capability check).
 func TestExecCapabilitiesAsRunc(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "reads the exec'd process's capabilities")

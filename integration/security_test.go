@@ -1001,6 +1001,98 @@ func TestCacheIsNeverWritableByAGuest(t *testing.T) {
 			}
 		})
 	}
+	// A guest that could not write the cache anyway (uid 1000 with no
+	// capability past its permissions; the cache is root's, 0700) may
+	// have the volume; an exec into it as root may not.
+	t.Run("a user who cannot write it", func(t *testing.T) {
+		b := newBundle(t, "probe", "sleep", "60s")
+		b.edit(func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Process.Capabilities = &specs.LinuxCapabilities{}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/h", Type: "bind", Source: parent, Options: []string{"rbind"}})
+		})
+		r.mustRun("run", "-d", "-b", b.dir, "cacheuser")
+		defer r.run("delete", "--force", "cacheuser")
+		if res := r.run("exec", "--user", "0:0", "cacheuser", "/probe.wasm", "echo", "ran"); res.code != 255 || !strings.Contains(res.stderr, `at "/h" would let the guest write to the compiled-module cache`) {
+			t.Errorf("exec as root: %v, want it refused (255, runc's exec failure)", res)
+		}
+		if res := r.run("exec", "cacheuser", "/probe.wasm", "echo", "ran"); res.code != 0 || res.stdout != "ran\n" {
+			t.Errorf("exec as the container's user: %v, want it run", res)
+		}
+	})
+}
+
+// TestCacheIsNeverWritableThroughOtherMounts: the ways a first check
+// (by the inodes of the cache and of the directories above it, through
+// the path runw reached it by) missed, each of which let a guest write an
+// artifact another image's container then ran: the cache reached through
+// a bind of a directory whose original a volume grants; a volume whose
+// submount holds the cache; an overlay whose upper directory holds it; a
+// file volume whose source is a link to an artifact.
+func TestCacheIsNeverWritableThroughOtherMounts(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "makes mounts")
+	disk := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(disk, "runw"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// /var/lib/runw as a bind of a data disk's directory: the cache is
+	// reached through the bind.
+	varlib := t.TempDir()
+	if err := unix.Mount(filepath.Join(disk, "runw"), varlib, "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(varlib, unix.MNT_DETACH)
+	r := newRunw(t)
+	r.cache = filepath.Join(varlib, "cache")
+	r.mustRun("run", "-b", newBundle(t, "probe", "echo", "warm").dir, "warm")
+	artifacts, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm"))
+	if len(artifacts) == 0 {
+		t.Fatal("no artifact in the cache after a run")
+	}
+	// A volume with a submount that holds the cache.
+	vol := t.TempDir()
+	if err := os.Mkdir(filepath.Join(vol, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(disk, filepath.Join(vol, "sub"), "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(filepath.Join(vol, "sub"), unix.MNT_DETACH)
+	// A link to an artifact.
+	link := filepath.Join(t.TempDir(), "a.cwasm")
+	if err := os.Symlink(artifacts[0], link); err != nil {
+		t.Fatal(err)
+	}
+	lower, work := t.TempDir(), filepath.Join(disk, "work")
+	if err := os.Mkdir(work, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		mount specs.Mount
+		runs  bool
+	}{
+		{"the disk, the cache bound elsewhere", specs.Mount{Destination: "/data", Type: "bind", Source: disk, Options: []string{"bind"}}, false},
+		{"a volume whose submount holds the cache", specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"rbind"}}, false},
+		{"the same volume without its submounts", specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"bind"}}, true},
+		{"an overlay whose upper directory holds the cache", specs.Mount{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + disk, "workdir=" + work}}, false},
+		{"a link to an artifact", specs.Mount{Destination: "/a.cwasm", Type: "bind", Source: link, Options: []string{"bind"}}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBundle(t, "probe", "echo", "ran")
+			b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, c.mount) })
+			res := r.run("run", "-b", b.dir, "cachemount")
+			if c.runs {
+				if res.code != 0 || res.stdout != "ran\n" {
+					t.Errorf("%v, want it run: the guest cannot reach the cache", res)
+				}
+				return
+			}
+			failsCleanly(t, r, res, "cachemount", fmt.Sprintf("at %q would let the guest write to the compiled-module cache", c.mount.Destination))
+			r.assertRootEmpty()
+		})
+	}
 }
 
 // TestUnreadableModuleIsRefusedOnce: a module that is no WebAssembly
@@ -2118,6 +2210,69 @@ func TestExecOfARewrittenModuleIsNotCompiledInTheInit(t *testing.T) {
 	res := r.run("exec", "rewritten", "/m.wat")
 	if res.code == 0 || !strings.Contains(res.stderr, "run the exec again") {
 		t.Errorf("exec of a module rewritten all along: %v, want it refused (compiled by nothing but a confined child)", res)
+	}
+	oneLine(t, "exec error", res.stderr)
+}
+
+// TestJoinedMountNamespaceWithoutCacheCompilesOutside: an init that joins
+// a mount namespace by path can spawn no compile child, and without a
+// cache (`--cache-dir ""`) it compiled the image's module itself, as host
+// root before its sandbox, at every create. create now compiles it into
+// memory in its confined child and hands it over: the init's peak stays
+// that of a warm start.
+func TestJoinedMountNamespaceWithoutCacheCompilesOutside(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a mount namespace to join")
+	_, mnt := holdMountNamespace(t, "")
+	r := newRunw(t)
+	b := newBundle(t, "hello")
+	b.edit(joinMount(mnt))
+	stdout := createWithin(t, r, b, "joinednocache", "--cache-dir", "")
+	st, res, ok := r.state("joinednocache")
+	if !ok {
+		t.Fatalf("state: %v", res)
+	}
+	kb, err := procField(fmt.Sprintf("/proc/%d/status", st.Pid), "VmHWM:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb > 50<<10 {
+		t.Errorf("the init's peak resident memory is %.0f kB after create, want under 50 MB: it compiled the module itself", kb)
+	}
+	r.mustRun("start", "joinednocache")
+	r.waitStatus("joinednocache", "stopped", 20*time.Second)
+	if out, _ := os.ReadFile(stdout); !strings.Contains(string(out), "Hello") {
+		t.Errorf("the guest wrote %q", out)
+	}
+	r.mustRun("delete", "joinednocache")
+}
+
+// TestExecIntoAPausedContainerCompilesNothingInTheInit: an exec that can
+// spawn no compile child (into a paused container, --ignore-paused) of a
+// module the cache lacks fails in one line once the container resumes:
+// its init, which holds the host's root before its sandbox, compiled the
+// module itself, and a guest could choose when that happened.
+func TestExecIntoAPausedContainerCompilesNothingInTheInit(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r := newRunw(t)
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(ownMountAndPID)
+	hello, err := os.ReadFile("testdata/wat/hello.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.writeFile("m.wat", ";; not cached\n"+string(hello))
+	r.mustRun("run", "-d", "-b", b.dir, "pausedexec")
+	defer r.run("delete", "--force", "pausedexec")
+	r.mustRun("pause", "pausedexec")
+	bg := r.start("exec", "--ignore-paused", "pausedexec", "/m.wat")
+	time.Sleep(time.Second)
+	r.mustRun("resume", "pausedexec")
+	res := bg.wait(t, 60*time.Second)
+	if res.code == 0 || !strings.Contains(res.stderr, "fill the cache beforehand") {
+		t.Errorf("exec of an uncached module into a paused container: %v, want it refused", res)
 	}
 	oneLine(t, "exec error", res.stderr)
 }

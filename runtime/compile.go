@@ -518,7 +518,11 @@ func (e *compileTimeError) Error() string {
 func compileIsFinal(err error) bool {
 	var rejected *wasi.RejectedError
 	var slow *compileTimeError
-	return errors.As(err, &rejected) || errors.As(err, &slow)
+	// A module over wasi.MaxModuleSize is refused by every compile
+	// alike: taken for a child's failure, it let a guest that grew its
+	// module past the bound for exec's look, and shrank it after, have
+	// its bytes compiled by the exec'd init.
+	return errors.As(err, &rejected) || errors.As(err, &slow) || errors.Is(err, wasi.ErrModuleTooLarge)
 }
 
 // preferOOMVictim makes pid the first process the OOM killer ends
@@ -732,8 +736,8 @@ func boundMemory(pid int, bound uint64) error {
 // cache misses (exec never does: Exec; it compiles only in the
 // container's cgroup, compileForExec). It reports whether the cache
 // holds the module afterwards, so that the init need not ask again. A
-// failure is left to the init, which compiles in-process as a fallback and
-// reports the error, except wasmtime's refusal of the module
+// failure is left to the init, which compiles in a child of its own (and,
+// not holding the host's root, in-process as a last resort), except wasmtime's refusal of the module
 // (*wasi.RejectedError) and a compile past its bound (*compileTimeError),
 // which it returns: compiling again in the container would only be
 // refused again, or stopped again, after as long.
@@ -745,12 +749,24 @@ func boundMemory(pid int, bound uint64) error {
 // Cranelift's working memory resident for the container's life (144 MB
 // against 26 for a 5 MB Go guest, which a 100 MB memory limit then
 // killed), after filling the same cache in vain.
-func (r *Runtime) compileOutside(plan *wasi.Plan) (cached bool, artifact *os.File, err error) {
+//
+// Without a cache, it compiles into memory only for an init that can
+// spawn no compile child of its own (noChild: one that joins a mount
+// namespace by path), which then compiled the image's module itself as
+// host root; other inits compile in their own child, in the container's
+// cgroup.
+func (r *Runtime) compileOutside(plan *wasi.Plan, noChild bool) (cached bool, artifact *os.File, err error) {
 	if r.cachedOutside(plan, wasi.MaxModuleSize) {
 		return true, nil, nil
 	}
 	logDebugf("cache miss: compiling %s outside the container's cgroup", plan.ModuleName)
-	_, artifact, err = fillOrMemory(r.openedCache(), plan.Module, plan.ModuleName, plan.Kind, true, nil)
+	if cache := r.openedCache(); cache != nil {
+		_, artifact, err = fillOrMemory(cache, plan.Module, plan.ModuleName, plan.Kind, true, nil)
+	} else if noChild {
+		artifact, _, err = compileToMemory(plan.Module, plan.ModuleName, plan.Kind, true, nil)
+	} else {
+		return false, nil, nil
+	}
 	if err != nil {
 		if compileIsFinal(err) {
 			return false, nil, err

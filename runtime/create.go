@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/sys/capability"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -61,7 +62,7 @@ func (r *Runtime) Create(id string, o CreateOptions) error {
 // reads as its steps: load and check the bundle, classify it (wasm here,
 // or handed to the native runtime), make the state directory behind one
 // cleanup guard (createUndo), prepare what the init needs on the host,
-// spawn the init into its cgroup, record it, run the create hooks.
+// spawn the init into its cgroup, run the create hooks, record it.
 func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command string) (*initProcess, error) {
 	b, preserved, err := r.loadForCreate(id, &o)
 	if err != nil {
@@ -72,6 +73,8 @@ func (r *Runtime) create(id string, o CreateOptions, tty *os.File, command strin
 		return handedOff, err
 	}
 	defer ep.Close()
+	// After classify: a native bundle's runtime warns in its own words.
+	warnUnknownCapabilities(b.Spec.Process.Capabilities)
 	if err := checkCreateLimits(b, o.ConsoleSocket, tty == nil); err != nil {
 		return nil, err
 	}
@@ -176,9 +179,6 @@ func (r *Runtime) loadForCreate(id string, o *CreateOptions) (*spec.Bundle, []in
 		return nil, nil, err
 	}
 	r.hookDir = b.Dir
-	if b.Spec.Process != nil {
-		warnUnknownCapabilities(b.Spec.Process.Capabilities)
-	}
 	if err := checkOwnAnnotations(b.Spec.Annotations); err != nil {
 		return nil, nil, err
 	}
@@ -373,11 +373,11 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	if err := plan.CheckMemoryMin(); err != nil {
 		return initConfig{}, err
 	}
-	if err := r.checkCacheNotGranted(plan); err != nil {
-		return initConfig{}, err
-	}
 	sandbox, err := sandboxFor(b.Spec)
 	if err != nil {
+		return initConfig{}, err
+	}
+	if err := r.checkCacheNotGranted(plan, sandbox, b.Spec.Process); err != nil {
 		return initConfig{}, err
 	}
 	sandbox.BehindInit = b.EngineInit != ""
@@ -387,7 +387,7 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	cached := false
 	var artifact *os.File
 	if !sandbox.has(specs.UserNamespace) || r.canHandOver() {
-		if cached, artifact, err = r.compileOutside(plan); err != nil {
+		if cached, artifact, err = r.compileOutside(plan, sandbox.joinsByPath(specs.MountNamespace)); err != nil {
 			return initConfig{}, err
 		}
 	}
@@ -468,24 +468,73 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 
 // checkCacheNotGranted refuses a plan that grants the guest write access
 // to the compiled-module cache (wasi.Cache.WritableThrough: the attack),
-// in one line naming the grant. Read-only grants of it are left alone.
-func (r *Runtime) checkCacheNotGranted(plan *wasi.Plan) error {
+// in one line naming the grant, where the guest would write there as the
+// cache's owner, the host's root, or past its permissions (guestWritesAsRoot).
+// Read-only grants of it are left alone, and so is a guest that could not
+// write it anyway: rootless (the cache and the guest are the user's, who
+// may bind $HOME), in a user namespace without the host's root, or a user
+// without CAP_DAC_OVERRIDE or CAP_FOWNER (the cache is 0700, root's).
+func (r *Runtime) checkCacheNotGranted(plan *wasi.Plan, sb *Sandbox, proc *specs.Process) error {
 	cache := r.openedCache()
-	if cache == nil {
+	if cache == nil || !guestWritesAsRoot(sb, proc) {
 		return nil
 	}
-	var writable []string
+	var writable []wasi.Grant
 	guest := map[string]string{}
-	for _, g := range append(slices.Clone(plan.Preopens), plan.Files...) {
+	for _, g := range plan.Preopens {
 		if !g.ReadOnly {
-			writable = append(writable, g.HostPath)
+			writable = append(writable, wasi.Grant{Path: g.HostPath, Recursive: !g.Shallow})
 			guest[g.HostPath] = g.GuestPath
+		}
+	}
+	for _, g := range plan.Files {
+		if !g.ReadOnly {
+			writable = append(writable, wasi.Grant{Path: g.HostPath})
+			guest[g.HostPath] = g.GuestPath
+		}
+	}
+	// An overlay's writes land in its upper and work directories, which
+	// the init mounts after this check.
+	for d, o := range plan.Overlays {
+		for _, dir := range overlayWritable(o.Data) {
+			writable = append(writable, wasi.Grant{Path: dir, Recursive: true})
+			guest[dir] = plan.GuestPathOf(d)
 		}
 	}
 	if p := cache.WritableThrough(writable); p != "" {
 		return fmt.Errorf("%q at %q would let the guest write to the compiled-module cache %s, whose code runw runs as root: grant it read-only, or run runw with another --cache-dir", p, guest[p], cache.Dir)
 	}
 	return nil
+}
+
+// guestWritesAsRoot says the guest of proc, in sb, writes files as the
+// host's root or past their permissions.
+func guestWritesAsRoot(sb *Sandbox, proc *specs.Process) bool {
+	if !sb.holdsHostRoot() {
+		return false
+	}
+	if proc == nil || proc.User.UID == 0 {
+		return true
+	}
+	last, err := capability.LastCap()
+	if err != nil {
+		return true
+	}
+	held := afterExec(capSetsFor(proc.Capabilities, last), proc.User.UID, proc.NoNewPrivileges).effective
+	return held&(1<<uint(capability.CAP_DAC_OVERRIDE)|1<<uint(capability.CAP_FOWNER)) != 0
+}
+
+// overlayWritable is the upperdir and workdir of an overlay's options.
+func overlayWritable(data string) []string {
+	var dirs []string
+	for _, opt := range strings.Split(data, ",") {
+		for _, key := range []string{"upperdir=", "workdir="} {
+			if v, ok := strings.CutPrefix(opt, key); ok && v != "" {
+				dirs = append(dirs, v)
+			}
+		}
+	}
+	return dirs
 }
 
 // spawnContainerInit makes the container's cgroup and spawns its init

@@ -131,6 +131,10 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	if err := checkNprocLimit(proc, b.Spec.Linux); err != nil {
 		return 0, err
 	}
+	if mayCompile {
+		// Once, on the first of exec's two tries.
+		warnUnknownCapabilities(proc.Capabilities)
+	}
 	// An uncached module is compiled in the container's cgroup and under
 	// its limits (by a confined child placed there: compileForExec; by
 	// the exec'd init if that fails), never outside as create
@@ -157,6 +161,11 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		return 0, fmt.Errorf("container %s joined the mount namespace %s, whose root is not the host's: runw cannot give an exec'd process the container's view of it", id, ns)
 	}
 	sb.Joined = true
+	// Checked again for this process (exec --user 0, --cap, another
+	// --cache-dir than create's).
+	if err := r.checkCacheNotGranted(plan, sb, proc); err != nil {
+		return 0, err
+	}
 	// The module is looked up here, by a hash if need be, so that a miss
 	// is compiled by compileForExec's confined child rather than by the
 	// exec'd init, which compiles as the container's init does before its
@@ -184,15 +193,16 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		}
 		childCompiles = false
 	}
-	// An exec'd init outside a user namespace compiles in-process, with
-	// the host root's capabilities before its sandbox, only where the
-	// child above could not compile (a paused container, no cgroup to
-	// place it in) or failed otherwise. Elsewhere a miss in the init is a
-	// module the guest rewrote since it was looked up or compiled here:
-	// the exec fails (wasi.ErrNotCompiled) rather than compile the
-	// guest's bytes there. An init in a user namespace holds only that
-	// namespace's capabilities, and compiles what it is not handed.
-	plan.NoCompile = childCompiles && !o.childFailed && !sb.has(specs.UserNamespace)
+	// An exec'd init that holds the host's root (Sandbox.holdsHostRoot)
+	// never compiles: a miss there is a module the guest rewrote since it
+	// was looked up or compiled here, or one the child above could not
+	// compile (a paused container, no cgroup to place it in, a failure
+	// a guest can cause at will), and the exec fails
+	// (wasi.ErrNotCompiled) rather than compile the guest's bytes with
+	// the host root's capabilities before the sandbox. An init in a user
+	// namespace that does not map the host's root compiles what it is
+	// not handed, where the child could not.
+	plan.NoCompile = sb.holdsHostRoot() || childCompiles && !o.childFailed && !sb.has(specs.UserNamespace)
 
 	tty, master, err := execTerminal(proc, o.ConsoleSocket)
 	if err != nil {
@@ -414,7 +424,6 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	if err := spec.ValidateProcess(proc); err != nil {
 		return nil, nil, nil, err
 	}
-	warnUnknownCapabilities(proc.Capabilities)
 	b.Spec.Process = proc
 	tree := lookupIn(b, root)
 	ep, err := tree.Entrypoint()

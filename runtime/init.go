@@ -161,7 +161,7 @@ func prepareGuest(cfg *initConfig, pipes initPipes) (wasi.Guest, *wasi.Cache) {
 	if cache != nil && cfg.CacheView != "" {
 		cache.UseView(cfg.CacheView)
 	}
-	artifact, mayCompile, err := compileInChild(*cfg, cache, false)
+	artifact, failed, err := compileInChild(*cfg, cache, false)
 	if err != nil {
 		fail(err)
 	}
@@ -182,28 +182,44 @@ func prepareGuest(cfg *initConfig, pipes initPipes) (wasi.Guest, *wasi.Cache) {
 		}
 	}
 	// The init compiles in-process, before its sandbox and with the
-	// container's capabilities, only where no confined child could
-	// compile (mayCompile). The attacks: an entry the cache said it held
-	// but wasmtime refused (one a compromised compile child handed back)
-	// or one evicted between create's look and the load made the init
-	// compile the image's module itself, no child tried; and a guest
+	// container's capabilities, only where it does not hold the host's
+	// root (Sandbox.holdsHostRoot), and then only once a confined child
+	// failed (or, joined, where runw exec left it to: Plan.NoCompile).
+	// The attacks: an entry the cache said it held but wasmtime refused
+	// (one a compromised compile child handed back) or one evicted
+	// between create's look and the load made the init compile the
+	// image's module itself, no child tried; a module that outgrew its
+	// child's memory had the init compile it as host root; and a guest
 	// that rewrote its module between runw exec's compile and its init's
-	// load had its own bytes compiled there, as host root, at every exec.
-	cfg.Plan.NoCompile = !mayCompile
+	// load had its own bytes compiled there, at every exec.
+	hostRoot := cfg.Sandbox.holdsHostRoot()
+	noCompile := func(failed error) bool {
+		if cfg.joined() {
+			return cfg.Plan.NoCompile || hostRoot
+		}
+		return failed == nil || hostRoot
+	}
+	cfg.Plan.NoCompile = noCompile(failed)
 	guest, err := wasi.Prepare(cfg.Plan, cache)
-	if errors.Is(err, wasi.ErrNotCompiled) && !cfg.joined() {
+	if errors.Is(err, wasi.ErrNotCompiled) && !cfg.joined() && failed == nil {
 		// Not served where create or the cache said it would be: a
 		// miss, compiled in a child as any other.
 		logDebugf("init: %v; compiling in a child", err)
 		closeArtifact()
-		if artifact, mayCompile, err = compileInChild(*cfg, cache, true); err != nil {
+		if artifact, failed, err = compileInChild(*cfg, cache, true); err != nil {
 			fail(err)
 		}
-		cfg.Plan.NoCompile = !mayCompile
+		cfg.Plan.NoCompile = noCompile(failed)
 		guest, err = wasi.Prepare(cfg.Plan, cache)
 	}
-	if errors.Is(err, wasi.ErrNotCompiled) && cfg.joined() {
-		err = fmt.Errorf("%w (it changed while runw exec compiled it: run the exec again)", err)
+	switch {
+	case !errors.Is(err, wasi.ErrNotCompiled):
+	case failed != nil:
+		err = fmt.Errorf("%w (its compile child failed: %v)", err, failed)
+	case cfg.Sandbox.Joined && !hostRoot:
+		err = fmt.Errorf("%w (it changed, or its compiled code left the cache, since runw exec looked it up: run the exec again)", err)
+	case cfg.Sandbox.Joined:
+		err = fmt.Errorf("%w (it changed, or its compiled code left the cache, since runw exec looked it up, or runw exec could not compile it, into a paused container: run the exec again, or fill the cache beforehand with runw compile)", err)
 	}
 	closeArtifact()
 	if !compiling.Stop() {
@@ -432,32 +448,35 @@ func cpuSpent() time.Duration {
 // /lib64/ld-linux-x86-64.so.2 ran as host root with the init's
 // capabilities before anything was confined. Without those files (a
 // wasm image) the child only ever failed, and the init compiled
-// in-process, as it now does at once. Nor for an init that joined a
+// in-process; runw exec now compiles in its own child instead, and the
+// init compiles nothing where it holds the host's root. Nor for an init that joined a
 // mount namespace by path (Sandbox.joinsByPath): its files are that
 // namespace's, another container's (whose guest may write them) or
 // whoever made it, and a /lib64/ld-linux-x86-64.so.2 planted there ran
 // as host root with every capability, in the host's user namespace,
 // when a dynamically linked runw compiled in its init (no cache, or one
-// that failed).
+// that failed); create hands such an init its module compiled
+// (compileOutside).
 //
 // It returns the artifact the child compiled into memory (nil when it was
-// stored in the cache, or none was compiled), and mayCompile: whether the
-// init may then compile in-process, where no child could run (an exec'd
-// init: as runw exec decided, Plan.NoCompile) or the child failed
-// otherwise. force compiles in a child even where create handed an
+// stored in the cache, or none was compiled), and failed: the child's
+// failure, other than one every compile would meet (compileIsFinal),
+// after which an init that does not hold the host's root may compile
+// in-process. force compiles in a child even where create handed an
 // artifact over or the cache said it held the module: prepareGuest's
-// second try, when neither served it.
-func compileInChild(cfg initConfig, cache *wasi.Cache, force bool) (artifact *os.File, mayCompile bool, err error) {
+// second try, when neither served it. An init in the container's root
+// (joined) spawns no child.
+func compileInChild(cfg initConfig, cache *wasi.Cache, force bool) (artifact *os.File, failed, err error) {
 	if cfg.joined() {
-		return nil, !cfg.Plan.NoCompile, nil
+		return nil, nil, nil
 	}
 	switch {
 	case cfg.Plan.Artifact != "" && !force:
 		// Handed over by create (compileOutside) or exec.
-		return nil, false, nil
+		return nil, nil, nil
 	case cache != nil:
 		if !force && (cfg.Cached || cache.Has(cfg.Plan.Module, cfg.Plan.Kind)) {
-			return nil, false, nil
+			return nil, nil, nil
 		}
 		// A cache that cannot keep the artifact (full, read-only) is
 		// no cache: from memory, not compiled in-process.
@@ -467,15 +486,15 @@ func compileInChild(cfg initConfig, cache *wasi.Cache, force bool) (artifact *os
 	}
 	if err != nil {
 		if compileIsFinal(err) {
-			return nil, false, err
+			return nil, nil, err
 		}
-		logDebugf("init: compile in a child failed (%v); compiling in-process", err)
-		return nil, true, nil
+		logDebugf("init: compile in a child failed (%v)", err)
+		return nil, err, nil
 	}
 	if artifact != nil {
 		cfg.Plan.Artifact = fmt.Sprintf("/proc/self/fd/%d", artifact.Fd())
 	}
-	return artifact, false, nil
+	return artifact, nil, nil
 }
 
 // joined says the init joins a running container (runw exec) or a mount

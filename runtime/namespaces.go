@@ -369,6 +369,42 @@ func (ns *spawnNS) sendOrders(w *os.File) error {
 	return err
 }
 
+// holdsHostRoot says the container's init holds the host's root: runw
+// runs as it (not in a rootless engine's user namespace), and the
+// container has no user namespace of its own, joins one by path (whose
+// mapping is not known here), or has one that maps the host's uid 0. Such
+// an init never compiles a module itself (prepareGuest, runw exec):
+// Cranelift run there on an image's or a guest's bytes, before the
+// sandbox and with every capability, is what the confined compile child
+// is for. A failed child then fails the create or the exec.
+func (sb *Sandbox) holdsHostRoot() bool {
+	if runwInUserNamespace() {
+		return false
+	}
+	if sb == nil || !sb.has(specs.UserNamespace) || sb.pathOf(specs.UserNamespace) != "" {
+		return true
+	}
+	_, mapped := containerIDOf(sb.UIDMappings, 0)
+	return mapped
+}
+
+// containerIDOf is the container's id for the host's id, where maps map it.
+func containerIDOf(maps []specs.LinuxIDMapping, host uint32) (uint32, bool) {
+	for _, m := range maps {
+		if host >= m.HostID && host-m.HostID < m.Size {
+			return m.ContainerID + (host - m.HostID), true
+		}
+	}
+	return 0, false
+}
+
+// runwInUserNamespace says runw runs in a user namespace other than the
+// host's (a rootless engine's), where it is no root of the host's.
+func runwInUserNamespace() bool {
+	m, err := os.ReadFile("/proc/self/uid_map")
+	return err == nil && strings.Join(strings.Fields(string(m)), " ") != "0 0 4294967295"
+}
+
 // has says whether the container has its own namespace of type t.
 func (sb *Sandbox) has(t specs.LinuxNamespaceType) bool {
 	for _, n := range sb.Namespaces {

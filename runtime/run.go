@@ -116,7 +116,7 @@ func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal func() bool) int {
 // proxied to master when there is one, and returns its status.
 func foreground(cmd *exec.Cmd, master *os.File) int {
 	if master != nil {
-		defer proxyTTY(master)()
+		defer proxyTTY(master, func() { cmd.Process.Signal(unix.SIGHUP) })()
 	}
 	return waitForward(cmd, master)
 }
@@ -146,9 +146,11 @@ func exitCode(err error) int {
 // with SIGPIPE at a write to descriptor 1 or 2 that meets a closed pipe,
 // and `runw run -t ... | head` died of it (141), its terminal left raw
 // and the container not deleted. A write that fails (a closed pipe, a
-// full disk) closes the master, as runc's copy does: the guest's terminal
-// hangs up and it ends, where it blocked writing to a pty nobody read.
-func proxyTTY(master *os.File) func() {
+// full disk) hangs the guest's terminal up, as runc's copy closes it: the
+// guest ends (129), where it blocked writing to a pty nobody read.
+// hangup sends the init the SIGHUP the hang-up means: the master's close
+// alone waits, in Go, for the copy of stdin blocked writing into it.
+func proxyTTY(master *os.File, hangup func()) func() {
 	restore := func() {}
 	if t := hostTerminal(); t != nil {
 		if st, err := term.MakeRaw(int(t.Fd())); err == nil {
@@ -164,7 +166,11 @@ func proxyTTY(master *os.File) func() {
 	done := make(chan struct{})
 	go func() {
 		if _, err := io.Copy(out, master); err != nil && !errors.Is(err, unix.EIO) {
+			hangup()
 			master.Close()
+		}
+		if out != os.Stdout {
+			out.Close()
 		}
 		close(done)
 	}()

@@ -1,7 +1,10 @@
 package runtime
 
 import (
+	"errors"
 	"sync"
+
+	"github.com/sirupsen/logrus"
 
 	"github.com/runw/runw/state"
 	"github.com/runw/runw/wasi"
@@ -84,6 +87,12 @@ func openCache(dir string, max int64) *wasi.Cache {
 		return nil
 	}
 	c, err := wasi.OpenCache(dir, max)
+	if errors.Is(err, wasi.ErrUntrustedCache) {
+		// Said, where a cache that was used before is refused now:
+		// every create would compile, and nobody would know why.
+		logrus.Warnf("compiled-module cache disabled: %v", err)
+		return nil
+	}
 	if err != nil {
 		logDebugf("compiled-module cache disabled: %v", err)
 		return nil

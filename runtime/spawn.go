@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/runw/runw/wasi"
 )
 
 // spawnOptions is what spawnInit needs to start one init.
@@ -214,6 +216,10 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	switch {
 	case err == errNoReport:
 		return nil, o.noReport(cmd, pids, refusedBefore, true)
+	case err != nil && strings.Contains(err.Error(), wasi.ErrNotCompiled.Error()) && oomKills(o.CgroupPath) > 0:
+		// The init's compile child met the container's memory limit:
+		// said, as the init's own death by it is.
+		return fail(fmt.Errorf("%w: killed by the OOM killer (cgroup %q is over its memory limit): raise the limit, or fill runw's cache beforehand (runw compile)", err, o.CgroupPath))
 	case err != nil:
 		return fail(err)
 	}

@@ -131,13 +131,11 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 		if f, err = os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 			return nil, fmt.Errorf("cache: %w", err)
 		}
-	} else {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("cache: %w", err)
+	} else if f, err = openTrustedPath(dir); err != nil {
+		if errors.Is(err, errUntrustedPath) {
+			return nil, fmt.Errorf("cache: %w: %w", err, ErrUntrustedCache)
 		}
-		if f, err = openTrustedPath(dir); err != nil {
-			return nil, fmt.Errorf("cache: %w: refusing to load code from it", err)
-		}
+		return nil, fmt.Errorf("cache: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
@@ -147,7 +145,7 @@ func OpenCache(dir string, max int64) (*Cache, error) {
 	st := fi.Sys().(*syscall.Stat_t)
 	if int(st.Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
 		f.Close()
-		return nil, fmt.Errorf("cache: %q must be owned by uid %d and writable by no one else (is uid %d, mode %o): refusing to load code from it", dir, os.Geteuid(), st.Uid, fi.Mode().Perm())
+		return nil, fmt.Errorf("cache: %q must be owned by uid %d and writable by no one else (is uid %d, mode %o): %w", dir, os.Geteuid(), st.Uid, fi.Mode().Perm(), ErrUntrustedCache)
 	}
 	at := fmt.Sprintf("/proc/self/fd/%d", f.Fd())
 	if _, err := os.Stat(at); err != nil {
@@ -184,15 +182,26 @@ func (c *Cache) Fd() uintptr { return c.dir.Fd() }
 // the kernel bounds a lookup's (40).
 const maxTrustedLinks = 40
 
-// openTrustedPath opens the directory at path (O_PATH) after checking that
-// no one but root and runw's own user can change where the path leads:
+// errUntrustedPath marks openTrustedPath's refusal of a path others could
+// change.
+var errUntrustedPath = errors.New("someone other than root and runw's user could change where it leads")
+
+// ErrUntrustedCache marks OpenCache's refusal of a directory, or of a path
+// to it, that others could write or change.
+var ErrUntrustedCache = errors.New("refusing to load code from it")
+
+// openTrustedPath opens the directory at path (O_PATH), making what is
+// missing of it (0700), after checking that no one but root and runw's
+// own user can change where the path leads:
 // each directory on the way is owned by one of them and writable by no
 // one else, or sticky (/tmp: others may add names there, but not move or
 // remove the ones root's or runw's user own, which the next step must
 // be); a symbolic link on the way is followed only out of such a
 // directory, and out of a sticky one only if root or runw's user owns it.
 // The path is walked one name at a time, without following links but
-// those.
+// those, and a missing directory is made in the directory the walk
+// checked (mkdir -p by path followed links others planted, and made
+// root's directories where they pointed before the check refused them).
 //
 // The attack it stops: OpenCache checked only the cache directory
 // itself, through whatever led to it. Anyone who could write to a parent
@@ -202,75 +211,102 @@ const maxTrustedLinks = 40
 // rootfs), which passed the check: its artifacts, theirs, were mapped and
 // their native code run by root.
 func openTrustedPath(path string) (*os.File, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, err
-	}
-	euid := uint32(os.Geteuid())
-	overflow, inUserNS := unmappedOwner()
-	trusted := func(st *unix.Stat_t) bool {
-		return st.Uid == 0 || st.Uid == euid || inUserNS && st.Uid == overflow
-	}
-	links := 0
-walk:
-	for {
-		fd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if !filepath.IsAbs(path) {
+		// Not cleaned: "a/../b" is the kernel's to resolve, through a
+		// link a may be.
+		cwd, err := os.Getwd()
 		if err != nil {
 			return nil, err
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			unix.Close(fd)
-			return nil, err
-		}
-		at := "/"
-		names := strings.Split(strings.TrimPrefix(abs, "/"), "/")
-		for i, name := range names {
-			if name == "" {
-				continue
-			}
-			if !trusted(&st) || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
-				unix.Close(fd)
-				return nil, fmt.Errorf("%q leads through %q, which uid %d owns with mode %o: someone other than root and uid %d could change where it leads", path, at, st.Uid, st.Mode&0o7777, euid)
-			}
-			sticky := st.Mode&0o022 != 0
-			var next unix.Stat_t
-			if err := unix.Fstatat(fd, name, &next, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-				unix.Close(fd)
-				return nil, &os.PathError{Op: "stat", Path: filepath.Join(at, name), Err: err}
-			}
-			at = filepath.Join(at, name)
-			if next.Mode&unix.S_IFMT == unix.S_IFLNK {
-				target, err := readlinkAt(fd, name)
-				unix.Close(fd)
-				if err != nil {
-					return nil, &os.PathError{Op: "readlink", Path: at, Err: err}
-				}
-				if sticky && !trusted(&next) {
-					return nil, fmt.Errorf("%q leads through the link %q, which uid %d owns in a directory others may write", path, at, next.Uid)
-				}
-				if links++; links > maxTrustedLinks {
-					return nil, &os.PathError{Op: "open", Path: path, Err: unix.ELOOP}
-				}
-				if !filepath.IsAbs(target) {
-					target = filepath.Join(filepath.Dir(at), target)
-				}
-				abs = filepath.Join(append([]string{target}, names[i+1:]...)...)
-				continue walk
-			}
-			nfd, err := unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
-			unix.Close(fd)
-			if err != nil {
-				return nil, &os.PathError{Op: "open", Path: at, Err: err}
-			}
-			fd = nfd
-			if err := unix.Fstat(fd, &st); err != nil {
-				unix.Close(fd)
-				return nil, err
-			}
-		}
-		return os.NewFile(uintptr(fd), abs), nil
+		path = cwd + "/" + path
 	}
+	euid := uint32(os.Geteuid())
+	overflow, inUserNS := unmappedOwner()
+	owned := func(st *unix.Stat_t) bool { return st.Uid == 0 || st.Uid == euid }
+	// In a user namespace (a rootless engine's) the host's root shows as
+	// the overflow uid, "/" and /tmp included, and is trusted as root.
+	// Every other user the namespace does not map shows that uid too, and
+	// cannot be told from root: a rootless cache's artifacts run as the
+	// rootless user, never as the host's root.
+	trusted := func(st *unix.Stat_t) bool {
+		return owned(st) || inUserNS && st.Uid == overflow
+	}
+	// The walk: fd is the directory reached, st its stat, at its path
+	// for messages; names are what is left to look up, a link's target
+	// put before the rest, ".." taken from the directory reached, as the
+	// kernel takes it.
+	fd := -1
+	var st unix.Stat_t
+	var at string
+	root := func() error {
+		nfd, err := unix.Open("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		fd, at = nfd, "/"
+		return unix.Fstat(fd, &st)
+	}
+	if err := root(); err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*os.File, error) {
+		unix.Close(fd)
+		return nil, err
+	}
+	names := strings.Split(path, "/")
+	for links := 0; len(names) > 0; {
+		name := names[0]
+		names = names[1:]
+		if name == "" || name == "." {
+			continue
+		}
+		if !trusted(&st) || st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0 {
+			return fail(fmt.Errorf("%q leads through %q, which uid %d owns with mode %o: %w", path, at, st.Uid, st.Mode&0o7777, errUntrustedPath))
+		}
+		othersWrite := st.Mode&0o022 != 0
+		var next unix.Stat_t
+		err := unix.Fstatat(fd, name, &next, unix.AT_SYMLINK_NOFOLLOW)
+		if err == unix.ENOENT && name != ".." {
+			if err = unix.Mkdirat(fd, name, 0o700); err == nil || err == unix.EEXIST {
+				err = unix.Fstatat(fd, name, &next, unix.AT_SYMLINK_NOFOLLOW)
+			}
+		}
+		if err != nil {
+			return fail(&os.PathError{Op: "stat", Path: filepath.Join(at, name), Err: err})
+		}
+		if next.Mode&unix.S_IFMT == unix.S_IFLNK {
+			target, err := readlinkAt(fd, name)
+			if err != nil {
+				return fail(&os.PathError{Op: "readlink", Path: filepath.Join(at, name), Err: err})
+			}
+			if othersWrite && !owned(&next) {
+				return fail(fmt.Errorf("%q leads through the link %q, which uid %d owns in a directory others may write: %w", path, filepath.Join(at, name), next.Uid, errUntrustedPath))
+			}
+			if links++; links > maxTrustedLinks {
+				return fail(&os.PathError{Op: "open", Path: path, Err: unix.ELOOP})
+			}
+			names = append(strings.Split(target, "/"), names...)
+			if strings.HasPrefix(target, "/") {
+				if err := root(); err != nil {
+					return fail(err)
+				}
+			}
+			continue
+		}
+		nfd, err := unix.Openat(fd, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fail(&os.PathError{Op: "open", Path: filepath.Join(at, name), Err: err})
+		}
+		unix.Close(fd)
+		fd, at = nfd, filepath.Join(at, name)
+		if err := unix.Fstat(fd, &st); err != nil {
+			return fail(err)
+		}
+	}
+	return os.NewFile(uintptr(fd), filepath.Clean(path)), nil
 }
 
 // unmappedOwner is the uid a file of a user this user namespace does not
@@ -310,88 +346,152 @@ func readlinkAt(dirfd int, name string) (string, error) {
 	}
 }
 
-// fileID is a file's device and inode: the same directory through any
-// of its paths and mounts (a bind mount of /var/lib elsewhere).
-type fileID struct{ dev, ino uint64 }
-
-// ancestorsOf are the ids of the directory fd and of each directory above
-// it, up to the root, each reached through "..", which crosses from a
-// mount's root to the directory it is mounted on. fd stays open.
-func ancestorsOf(fd int) map[fileID]bool {
-	ids := map[fileID]bool{}
-	cur := fd
-	for {
-		var st unix.Stat_t
-		if unix.Fstat(cur, &st) != nil {
-			break
-		}
-		id := fileID{st.Dev, st.Ino}
-		if ids[id] {
-			break // the root, whose ".." is itself
-		}
-		ids[id] = true
-		up, err := unix.Openat(cur, "..", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if cur != fd {
-			unix.Close(cur)
-		}
-		if err != nil {
-			return ids
-		}
-		cur = up
-	}
-	if cur != fd {
-		unix.Close(cur)
-	}
-	return ids
+// Grant is a host path a guest may write through, for WritableThrough:
+// Recursive where the mounts below it come with it (an rbind, the rootfs).
+type Grant struct {
+	Path      string
+	Recursive bool
 }
 
-// WritableThrough returns the first of paths (host paths a guest may
-// write through, its grants) through which the cache directory can be
-// reached: the cache itself, a directory above it, through any path or
-// mount of it, or a file or directory inside it. "" when none.
+// WritableThrough returns the first grant's path through which the cache
+// directory can be reached, "" when none. Each side is located on its
+// filesystem (fsLocation: the filesystem's device as mountinfo names it,
+// and the path from that filesystem's root), so that a grant of a
+// directory holding the cache counts through whatever mount it is reached
+// (a bind of a parent mounted elsewhere: /var/lib/runw a bind of a data
+// disk's directory, a volume of that disk's), as does a grant inside the
+// cache (an artifact), a mount below a recursive grant whose source holds
+// the cache, and a grant whose path is a link to any of those.
 //
-// The attack it stops: a guest granted such a path (a volume of /var/lib,
-// or the cache itself) wrote an artifact and its checksum under a key
-// another container's module has, and that container's init, as host
-// root before its sandbox, mapped it and ran the guest's machine code.
-// The directory's own checks (OpenCache) cannot tell: the guest writes
-// as root, the cache's owner.
-func (c *Cache) WritableThrough(paths []string) string {
-	if c == nil || c.dir == nil || len(paths) == 0 {
+// The attack it stops: a guest granted such a path, root as the cache's
+// owner is, wrote an artifact and its checksum under the key of another
+// image's module, and that image's next container mapped it as host root
+// before its sandbox and ran the guest's machine code. OpenCache's checks
+// of the directory cannot tell: the guest writes as its owner.
+func (c *Cache) WritableThrough(grants []Grant) string {
+	if c == nil || c.dir == nil || len(grants) == 0 {
 		return ""
 	}
-	var st unix.Stat_t
-	if unix.Fstat(int(c.dir.Fd()), &st) != nil {
+	mounts, err := readMountInfo()
+	if err != nil {
 		return ""
 	}
-	self := fileID{st.Dev, st.Ino}
-	above := ancestorsOf(int(c.dir.Fd()))
-	for _, p := range paths {
-		fd, err := unix.Open(p, unix.O_PATH|unix.O_CLOEXEC, 0)
+	cache, ok := locate(int(c.dir.Fd()), mounts)
+	if !ok {
+		return ""
+	}
+	for _, g := range grants {
+		f, err := os.OpenFile(g.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
 			continue
 		}
-		var pst unix.Stat_t
-		if unix.Fstat(fd, &pst) == nil && above[fileID{pst.Dev, pst.Ino}] {
-			unix.Close(fd)
-			return p
+		at, ok := locate(int(f.Fd()), mounts)
+		real, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
+		f.Close()
+		if ok && at.overlaps(cache) {
+			return g.Path
 		}
-		dir := fd
-		if pst.Mode&unix.S_IFMT != unix.S_IFDIR {
-			// A file granted alone: the directory that holds it.
-			dir, err = unix.Open(filepath.Dir(p), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-			unix.Close(fd)
-			if err != nil {
-				continue
+		if !g.Recursive || real == "" {
+			continue
+		}
+		for _, m := range mounts {
+			if m.point != real && within(m.point, real) && (fsLocation{m.dev, m.root}).overlaps(cache) {
+				return g.Path
 			}
-		}
-		inside := ancestorsOf(dir)[self]
-		unix.Close(dir)
-		if inside {
-			return p
 		}
 	}
 	return ""
+}
+
+// fsLocation is where a file lies: the device of its filesystem as
+// mountinfo names it ("major:minor", one for every subvolume of a btrfs)
+// and its path from that filesystem's root.
+type fsLocation struct{ dev, path string }
+
+// overlaps says one of l and o holds the other.
+func (l fsLocation) overlaps(o fsLocation) bool {
+	return l.dev == o.dev && (within(l.path, o.path) || within(o.path, l.path))
+}
+
+// within says path is dir or lies below it (clean absolute paths).
+func within(path, dir string) bool {
+	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+}
+
+// mountEntry is one line of /proc/self/mountinfo: the mount's id, its
+// filesystem's device, the path of its root in that filesystem, and
+// where it is mounted.
+type mountEntry struct {
+	id               int
+	dev, root, point string
+}
+
+// readMountInfo reads this process's mount table.
+func readMountInfo() ([]mountEntry, error) {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	var out []mountEntry
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		id, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
+		out = append(out, mountEntry{id: id, dev: f[2], root: unescapeMountField(f[3]), point: unescapeMountField(f[4])})
+	}
+	return out, nil
+}
+
+// unescapeMountField undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountField(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// locate finds where the file fd is on its filesystem: its mount (the
+// mnt_id of its fdinfo), and its path below that mount's point, from the
+// mount's root.
+func locate(fd int, mounts []mountEntry) (fsLocation, bool) {
+	info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
+	if err != nil {
+		return fsLocation{}, false
+	}
+	id := -1
+	for _, l := range strings.Split(string(info), "\n") {
+		if v, ok := strings.CutPrefix(l, "mnt_id:"); ok {
+			id, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+	if err != nil || !filepath.IsAbs(p) {
+		return fsLocation{}, false
+	}
+	for _, m := range mounts {
+		if m.id != id || !within(p, m.point) {
+			continue
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, m.point), "/")
+		return fsLocation{dev: m.dev, path: filepath.Join(m.root, rel)}, true
+	}
+	return fsLocation{}, false
 }
 
 // Close releases the cache's directory descriptor; the Cache is unusable

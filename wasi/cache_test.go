@@ -448,6 +448,29 @@ func TestOpenCacheRefusesAPathOthersCanChange(t *testing.T) {
 	if got, err := os.Stat(c.at); err != nil || !os.SameFile(got, want) {
 		t.Errorf("the cache opened through links is not %s (%v)", own, err)
 	}
+	// ".." in a link's target is taken from where the link before it led,
+	// as the kernel takes it: links2/cache -> a/../c, a -> real/deep, is
+	// real/c, not links2/c.
+	for _, d := range []string{"real/deep", "real/c", "links2/c"} {
+		if err := os.MkdirAll(filepath.Join(base, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(filepath.Join(base, "real/deep"), filepath.Join(base, "links2/a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a/../c", filepath.Join(base, "links2/cache")); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := OpenCache(filepath.Join(base, "links2/cache"), 0)
+	if err != nil {
+		t.Fatalf("a cache reached through a link with \"..\": %v", err)
+	}
+	defer c2.Close()
+	want, _ = os.Stat(filepath.Join(base, "links2/cache"))
+	if got, err := os.Stat(c2.at); err != nil || !os.SameFile(got, want) {
+		t.Errorf("the cache opened through a/../c is not the kernel's real/c (%v)", err)
+	}
 }
 
 // TestOpenCacheAcceptsReadableDirectory: what matters is who can write

@@ -23,7 +23,7 @@ func compileComponentNamed(engine *wasmtime.Engine, path, name string, kind spec
 			c := cache.LoadComponent(engine, key)
 			return c, c != nil
 		},
-		refuseUnless(mayCompile, name, compileComponentBytes(engine, name)))
+		refuseUnless(mayCompile, compileComponentBytes(engine, name)))
 }
 
 // compileComponentBytes compiles a binary component named name in

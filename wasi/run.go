@@ -31,7 +31,7 @@ func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, ca
 			m := cache.Load(engine, key)
 			return m, m != nil
 		},
-		refuseUnless(mayCompile, name, compileModuleBytes(engine, name)))
+		refuseUnless(mayCompile, compileModuleBytes(engine, name)))
 }
 
 // ErrNotCompiled is Prepare's answer, for a plan that may not compile
@@ -39,20 +39,18 @@ func compileNamed(engine *wasmtime.Engine, path, name string, kind spec.Kind, ca
 // serves its module.
 var ErrNotCompiled = errors.New("no compiled code for it was handed over or found in the cache, and a container's init compiles no module itself here")
 
-// refuseUnless is compile, or, unless mayCompile, a refusal
-// (ErrNotCompiled) naming the module name.
-func refuseUnless[T any](mayCompile bool, name string, compile func([]byte) (T, error)) func([]byte) (T, error) {
+// refuseUnless is compile, or nil unless mayCompile: compileCached then
+// refuses, before it reads the module (ErrNotCompiled).
+func refuseUnless[T any](mayCompile bool, compile func([]byte) (T, error)) func([]byte) (T, error) {
 	if mayCompile {
 		return compile
 	}
-	return func([]byte) (T, error) {
-		var zero T
-		return zero, fmt.Errorf("%s: %w", name, ErrNotCompiled)
-	}
+	return nil
 }
 
 // compileCached is the cache's read-through for modules and components
-// alike: the artifact under the file's key when the cache holds it (cache
+// alike (a nil compile: the module may not be compiled here, and a miss
+// is ErrNotCompiled): the artifact under the file's key when the cache holds it (cache
 // may be nil), else the file read (and converted, when convert is not
 // nil), compiled and stored. The boolean says whether it was a hit. The
 // file is read at path and named name in messages.
@@ -68,11 +66,19 @@ func compileCached[T interface{ Serialize() ([]byte, error) }](path, name string
 		if c, ok := load(key); ok {
 			return c, true, key, nil
 		}
+		if compile == nil {
+			return zero, false, key, fmt.Errorf("%s: %w", name, ErrNotCompiled)
+		}
 		release, _ := cache.LockCompile(key)
 		defer release()
 		if c, ok := load(key); ok {
 			return c, true, key, nil
 		}
+	}
+	if compile == nil {
+		// Neither read nor, for text, parsed: the wat crate is as much
+		// the compile child's to run as Cranelift.
+		return zero, false, key, fmt.Errorf("%s: %w", name, ErrNotCompiled)
 	}
 	wasm, err := ReadModule(path)
 	if err != nil {
@@ -297,7 +303,8 @@ func Prepare(plan *Plan, cache *Cache) (Guest, error) {
 // with open. It was opened by runw as root in runw's own cache, which it
 // checked (Cache.OpenArtifact), so it is trusted as the cache is; one
 // wasmtime refuses (another engine's, which this binary cannot have
-// made) is ignored, and the module compiled.
+// made) is ignored: the module is compiled, or, under Plan.NoCompile,
+// refused (ErrNotCompiled).
 func handed[T any](plan *Plan, open func(path string) (T, error)) (T, bool) {
 	var zero T
 	if plan.Artifact == "" {
