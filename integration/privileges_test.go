@@ -17,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	libseccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
 )
 
@@ -410,6 +411,11 @@ func TestSeccompProfileRefusals(t *testing.T) {
 		{"notify", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"mkdir"}, Action: specs.ActNotify},
 		}}, "SCMP_ACT_NOTIFY is not supported"},
+		// Checked with zero arguments alone, a denied close of any
+		// descriptor above 2 passed, and create never returned.
+		{"close above fd 2 denied", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"close"}, Action: specs.ActErrno, ErrnoRet: &errno, Args: []specs.LinuxSeccompArg{{Index: 0, Value: 2, Op: specs.OpGreaterThan}}},
+		}}, "the profile denies close"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRunw(t)
@@ -425,6 +431,68 @@ func TestSeccompProfileRefusals(t *testing.T) {
 				t.Errorf("create took %v", time.Since(start))
 			}
 			failsCleanly(t, r, res, "denied", tc.want)
+		})
+	}
+}
+
+// TestSeccompProfilesRuncRuns: profiles under which runc runs a native
+// program, each of which failed the guest or the container under runw
+// (found by this session's seccomp review): openat2 denied with EPERM
+// (runw's lookups below "/" all failed with it; native programs never
+// call openat2); a profile older than clone3 and openat2, whose default
+// denies them with EPERM (runc's stub answers ENOSYS for calls newer
+// than the profile's last; runw refused it: "the profile denies clone3");
+// umask denied, with process.user.umask 0077 (runw set the umask after
+// the filter, and the guest's files were 0644); a listenerPath no rule
+// notifies (the spec ignores it; runw refused it).
+func TestSeccompProfilesRuncRuns(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "seccomp profiles with no_new_privs unset")
+	eperm := uint(1)
+	var old []string
+	for nr := libseccomp.ScmpSyscall(0); nr <= 334; nr++ {
+		if name, err := nr.GetName(); err == nil {
+			old = append(old, name)
+		}
+	}
+	umask := uint32(0o077)
+	for _, tc := range []struct {
+		name    string
+		seccomp specs.LinuxSeccomp
+		umask   *uint32
+	}{
+		{"openat2 denied", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"openat2"}, Action: specs.ActErrno, ErrnoRet: &eperm},
+		}}, nil},
+		{"a profile older than clone3", specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{
+			{Names: old, Action: specs.ActAllow},
+		}}, nil},
+		{"umask denied", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"umask"}, Action: specs.ActErrno, ErrnoRet: &eperm},
+		}}, &umask},
+		{"listenerPath without a notifying rule", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/nonexistent.sock", Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{{Index: 2, Value: 0o1, Op: specs.OpEqualTo}}},
+		}}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRunw(t)
+			b := newBundle(t, "probe", "mkdir", "/d", "write", "/d/f", "yes", "cat", "/d/f")
+			b.edit(func(s *specs.Spec) {
+				s.Linux = &specs.Linux{Seccomp: &tc.seccomp}
+				s.Process.User.Umask = tc.umask
+			})
+			res := r.run("run", "--bundle", b.dir, "profile")
+			if res.code != 0 || strings.Contains(res.stdout, "ERR") || !strings.HasSuffix(res.stdout, "yes") {
+				t.Fatalf("%v, want the guest's mkdir, write and read to work", res)
+			}
+			if tc.umask == nil {
+				return
+			}
+			for p, want := range map[string]os.FileMode{"d": 0o700, "d/f": 0o600} {
+				if fi, err := os.Stat(filepath.Join(b.rootfs, p)); err != nil || fi.Mode().Perm() != want {
+					t.Errorf("/%s made under umask 0077: %v (%v), want %v", p, fi.Mode().Perm(), err, want)
+				}
+			}
 		})
 	}
 }

@@ -257,12 +257,12 @@ func enterContainer(cfg *initConfig, guest wasi.Guest, cache *wasi.Cache, pipes 
 	if rt, ok := guest.(wasi.RootTaker); ok {
 		cfg.Sandbox.TakeRoot = rt.TakeRoot
 	}
+	// enterSandbox sets process.user.umask, as runc's init sets it
+	// before exec: the files and directories the guest creates get the
+	// modes it asked for.
 	if err := enterSandbox(cfg.Sandbox, cfg.Plan, fifo); err != nil {
 		pipes.fail(err)
 	}
-	// process.user.umask, as runc's init sets it before exec: the files
-	// and directories the guest creates get the modes it asked for.
-	unix.Umask(int(cfg.Plan.User.Umask))
 	// Everything reached through a handed-over descriptor is open now (the
 	// grants by the WASI host and in the Landlock ruleset, the fifo above,
 	// the log, the module): none of them stays open for the guest's life.

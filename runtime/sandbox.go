@@ -161,6 +161,11 @@ func (sb *Sandbox) apply(plan *wasi.Plan, fifo string) error {
 			return err
 		}
 	}
+	// process.user.umask, as runc's init sets it: before the seccomp
+	// filter, which may deny umask (a profile recorded from a native
+	// program never lists it: runc made the call before its filter),
+	// and after every file the init makes for the container.
+	unix.Umask(int(plan.User.Umask))
 	// Decided once, here: applyPrivileges consumes the Landlock ruleset
 	// that seccompBefore looks at.
 	first := sb.seccompBefore()

@@ -138,9 +138,9 @@ func (sb *Sandbox) seccompHint() string {
 // profile names syscalls of every kernel and arch), a rule whose action is
 // the default is skipped (libseccomp refuses it).
 func seccompFilter(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
-	if s.ListenerPath != "" {
-		return nil, errors.New("seccomp: SCMP_ACT_NOTIFY and listenerPath are not supported by runw")
-	}
+	// listenerPath alone is ignored, as the spec says where no rule
+	// notifies (runc ignores it); SCMP_ACT_NOTIFY itself is refused
+	// (seccompAction).
 	def, err := seccompAction(s.DefaultAction, s.DefaultErrnoRet)
 	if err != nil {
 		return nil, err
@@ -198,9 +198,51 @@ func seccompFilter(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 			return nil, err
 		}
 	}
+	addENOSYSStub(filter, s)
 	ok = true
 	return filter, nil
 }
+
+// addENOSYSStub has the system calls newer than every one the profile
+// names answer ENOSYS where its default action would deny them, as runc's
+// stub does (libcontainer/seccomp/patchbpf): a program then takes them for
+// a kernel that lacks them and falls back (glibc's clone3 to clone, runw's
+// openat2 to openat). Profiles older than clone3 and openat2 (Docker's
+// before 20.10) are in use, and with EPERM for clone3 create failed ("the
+// profile denies clone3"), where runc runs them. runc's stub compares the
+// number; here each newer call libseccomp knows gets its rule, which is
+// the same for every call a program of this build can make.
+func addENOSYSStub(filter *libseccomp.ScmpFilter, s *specs.LinuxSeccomp) {
+	if s.DefaultAction == specs.ActAllow || s.DefaultAction == specs.ActLog {
+		return
+	}
+	if s.DefaultErrnoRet != nil && *s.DefaultErrnoRet == uint(unix.ENOSYS) {
+		return
+	}
+	last := libseccomp.ScmpSyscall(-1)
+	for _, rule := range s.Syscalls {
+		for _, name := range rule.Names {
+			if nr, err := libseccomp.GetSyscallFromName(name); err == nil && nr > last {
+				last = nr
+			}
+		}
+	}
+	if last < 0 {
+		return
+	}
+	enosys := libseccomp.ActErrno.SetReturnCode(int16(unix.ENOSYS))
+	for nr := last + 1; nr < last+maxNewerSyscalls; nr++ {
+		if _, err := nr.GetName(); err == nil {
+			// A call another rule names for another architecture may
+			// refuse a second rule: that rule stands.
+			_ = filter.AddRule(nr, enosys)
+		}
+	}
+}
+
+// maxNewerSyscalls bounds the numbers addENOSYSStub looks at past the
+// profile's last: the kernel's table grows by about ten a year.
+const maxNewerSyscalls = 1024
 
 // seccompAction is the libseccomp action for a spec action; ERRNO and
 // TRACE return errnoRet, EPERM by default.
@@ -381,36 +423,58 @@ func checkInitAllowed(filter *libseccomp.ScmpFilter, needs []initCall) error {
 		if err != nil {
 			continue
 		}
-		// seccomp_data, one 32-bit word at a time at its place in the
-		// host's layout; x/net/bpf loads words big-endian.
-		var data [64]byte
-		put := func(off int, v uint32) { binary.BigEndian.PutUint32(data[off:], v) }
-		put(0, uint32(nr))
-		put(4, arch)
-		for i, a := range c.args {
-			lo, hi := 16+8*i, 16+8*i+4
-			if hostBigEndian {
-				lo, hi = hi, lo
+		for _, args := range argsTried(c.args) {
+			// seccomp_data, one 32-bit word at a time at its place in
+			// the host's layout; x/net/bpf loads words big-endian.
+			var data [64]byte
+			put := func(off int, v uint32) { binary.BigEndian.PutUint32(data[off:], v) }
+			put(0, uint32(nr))
+			put(4, arch)
+			for i, a := range args {
+				lo, hi := 16+8*i, 16+8*i+4
+				if hostBigEndian {
+					lo, hi = hi, lo
+				}
+				put(lo, uint32(a))
+				put(hi, uint32(a>>32))
 			}
-			put(lo, uint32(a))
-			put(hi, uint32(a>>32))
-		}
-		ret, err := vm.Run(data[:])
-		if err != nil {
-			return fmt.Errorf("seccomp: run the filter's program: %w", err)
-		}
-		act := uint32(ret) & unix.SECCOMP_RET_ACTION_FULL
-		if c.enosys && uint32(ret) == unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
-			continue
-		}
-		if c.anyError && act != unix.SECCOMP_RET_TRAP && act != unix.SECCOMP_RET_KILL_PROCESS && act != unix.SECCOMP_RET_KILL_THREAD {
-			continue
-		}
-		if act != unix.SECCOMP_RET_ALLOW && act != unix.SECCOMP_RET_LOG {
-			return fmt.Errorf("seccomp: the profile denies %s, which runw's init needs to run the guest", c.name)
+			ret, err := vm.Run(data[:])
+			if err != nil {
+				return fmt.Errorf("seccomp: run the filter's program: %w", err)
+			}
+			act := uint32(ret) & unix.SECCOMP_RET_ACTION_FULL
+			if c.enosys && uint32(ret) == unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS) {
+				continue
+			}
+			if c.anyError && act != unix.SECCOMP_RET_TRAP && act != unix.SECCOMP_RET_KILL_PROCESS && act != unix.SECCOMP_RET_KILL_THREAD {
+				continue
+			}
+			if act != unix.SECCOMP_RET_ALLOW && act != unix.SECCOMP_RET_LOG {
+				return fmt.Errorf("seccomp: the profile denies %s, which runw's init needs to run the guest", c.name)
+			}
 		}
 	}
 	return nil
+}
+
+// argsTried are the arguments a need is checked with: its own where it
+// names them (clone's flags), else none, and then each argument in turn
+// at values the init passes (descriptors, counts, sizes). Checked with
+// zeros alone, a rule that denied close of a descriptor above 2 passed,
+// and create waited for ever on an init that could close nothing.
+func argsTried(args [6]uint64) [][6]uint64 {
+	if args != [6]uint64{} {
+		return [][6]uint64{args}
+	}
+	tried := [][6]uint64{{}}
+	for i := range args {
+		for _, v := range []uint64{1, 2, 3, 4, 8, 64, 1024, 4096, 1 << 20} {
+			var a [6]uint64
+			a[i] = v
+			tried = append(tried, a)
+		}
+	}
+	return tried
 }
 
 // hostBigEndian: where the high word of a 64-bit argument sits.

@@ -96,7 +96,8 @@ type View struct {
 	spares [2]atomic.Int32
 }
 
-// noOpenat2 is set where the kernel has no openat2 (before 5.6):
+// noOpenat2 is set where the kernel has no openat2 (before 5.6), or a
+// seccomp profile denies it (EPERM):
 // every path then takes the step-by-step walk, which needs only openat
 // with O_NOFOLLOW and is just as strict (tests run both). Atomic: every
 // host in the process (a test runs several at once) reads it.
@@ -775,7 +776,11 @@ func (w *walker) fast(p string) Errno {
 				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
 			})
 		})
-		if err == unix.ENOSYS {
+		if err == unix.ENOSYS || err == unix.EPERM {
+			// EPERM: a seccomp profile that denies openat2 (a lookup
+			// itself answers EACCES, never EPERM); every path then
+			// failed with it where a native program, which never calls
+			// openat2, ran.
 			noOpenat2.Store(true)
 			return 0
 		}
