@@ -90,10 +90,11 @@ func (sb *Sandbox) applySeccomp(first bool) error {
 		return err
 	}
 	defer filter.Release()
-	needs := initNeeds
+	needs := slices.Clone(initNeeds)
 	if first {
-		needs = append(slices.Clip(needs), privilegeNeeds...)
+		needs = append(needs, privilegeNeeds...)
 	}
+	markConditional(needs, sb.Seccomp)
 	if err := checkInitAllowed(filter, needs); err != nil {
 		return err
 	}
@@ -359,6 +360,9 @@ type initCall struct {
 	// anyError: the caller goes on after any error, so only an action
 	// that ends the init there (a trap, a kill) is refused.
 	anyError bool
+	// conditional: a rule of the profile looks at this call's arguments,
+	// and it is checked at more of them (argsTried).
+	conditional bool
 }
 
 // initNeeds are the system calls without which the init could not report,
@@ -423,7 +427,7 @@ func checkInitAllowed(filter *libseccomp.ScmpFilter, needs []initCall) error {
 		if err != nil {
 			continue
 		}
-		for _, args := range argsTried(c.args) {
+		for _, args := range argsTried(c) {
 			// seccomp_data, one 32-bit word at a time at its place in
 			// the host's layout; x/net/bpf loads words big-endian.
 			var data [64]byte
@@ -457,17 +461,34 @@ func checkInitAllowed(filter *libseccomp.ScmpFilter, needs []initCall) error {
 	return nil
 }
 
+// markConditional marks the needs a rule of s looks at the arguments of.
+func markConditional(needs []initCall, s *specs.LinuxSeccomp) {
+	conditional := map[string]bool{}
+	for _, rule := range s.Syscalls {
+		if len(rule.Args) > 0 {
+			for _, name := range rule.Names {
+				conditional[name] = true
+			}
+		}
+	}
+	for i := range needs {
+		needs[i].conditional = conditional[needs[i].name]
+	}
+}
+
 // argsTried are the arguments a need is checked with: its own where it
-// names them (clone's flags), else none, and then each argument in turn
-// at values the init passes (descriptors, counts, sizes). Checked with
-// zeros alone, a rule that denied close of a descriptor above 2 passed,
-// and create waited for ever on an init that could close nothing.
-func argsTried(args [6]uint64) [][6]uint64 {
-	if args != [6]uint64{} {
-		return [][6]uint64{args}
+// names them (clone's flags), else none, and, where a rule looks at its
+// arguments, each argument in turn at values the init passes
+// (descriptors, counts, sizes). Checked with zeros alone, a rule that
+// denied close of a descriptor above 2 passed, and create waited for
+// ever on an init that could close nothing. Only those: a sweep of every
+// need would run the filter's program some 2,000 times at each create.
+func argsTried(c initCall) [][6]uint64 {
+	if c.args != [6]uint64{} || !c.conditional {
+		return [][6]uint64{c.args}
 	}
 	tried := [][6]uint64{{}}
-	for i := range args {
+	for i := range c.args {
 		for _, v := range []uint64{1, 2, 3, 4, 8, 64, 1024, 4096, 1 << 20} {
 			var a [6]uint64
 			a[i] = v

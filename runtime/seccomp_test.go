@@ -71,7 +71,6 @@ func TestSeccompFilterRefuses(t *testing.T) {
 	}{
 		{"notify default", specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "SCMP_ACT_NOTIFY is not supported"},
 		{"notify rule", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY is not supported"},
-		{"listener", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/agent.sock"}, "not supported"},
 		{"unknown action", specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_WHATEVER"}, "unknown action"},
 		{"unknown arch", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_VAX"}}, "unknown architecture"},
 		{"unknown flag", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NONSENSE"}}, "not supported"},
