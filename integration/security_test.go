@@ -872,6 +872,30 @@ func TestCompileOutsideIsMemoryBounded(t *testing.T) {
 	failsCleanly(t, r, create.wait(t, 2*time.Minute), "heavy", "OOM")
 }
 
+// TestInitMappingTheHostRootCompilesNothing: an init in a user namespace
+// that maps the host's root holds it, and compiles no module itself: it
+// took its answer from its own /proc/self/uid_map, the container's, where
+// it looked like a rootless runw's, and after its compile child met the
+// container's memory limit it ran Cranelift on the image's bytes itself
+// (577 MB resident before the OOM killer ended it).
+func TestInitMappingTheHostRootCompilesNothing(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups and a user namespace")
+	r := newRunw(t)
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	b := newBundle(t, "hello")
+	b.writeFile("heavy.wasm", string(emptyFunctionsModule(300000)))
+	b.edit(func(s *specs.Spec) {
+		s.Process.Args = []string{"/heavy.wasm"}
+		memoryLimit(128 << 20)(s)
+		maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 0, Size: 65536}}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings, s.Linux.GIDMappings = maps, maps
+	})
+	res := r.run("create", "--bundle", b.dir, "mapsroot")
+	failsCleanly(t, r, res, "mapsroot", "compiles no module itself")
+}
+
 // TestCreateLeavesTheModuleToTheBoundedChild: on a cache miss, create
 // itself must not read the module: it runs as root outside the
 // container's cgroup and outside the compile child's bounds. The attack:
@@ -1001,6 +1025,23 @@ func TestCacheIsNeverWritableByAGuest(t *testing.T) {
 			}
 		})
 	}
+	// A user namespace that maps the host's root to the container's user
+	// 1000: that user writes as the host's root, the cache's owner.
+	t.Run("a user mapped to the host's root", func(t *testing.T) {
+		b := newBundle(t, "probe", "echo", "ran")
+		b.edit(func(s *specs.Spec) {
+			maps := []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 1000}, {ContainerID: 1000, HostID: 0, Size: 1}}
+			if s.Linux == nil {
+				s.Linux = &specs.Linux{}
+			}
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings, s.Linux.GIDMappings = maps, maps
+			s.Process.User = specs.User{UID: 1000, GID: 1000}
+			s.Process.Capabilities = &specs.LinuxCapabilities{}
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/h", Type: "bind", Source: parent, Options: []string{"rbind"}})
+		})
+		failsCleanly(t, r, r.run("run", "-b", b.dir, "mappedroot"), "mappedroot", `at "/h" would let the guest write to the compiled-module cache`)
+	})
 	// A guest that could not write the cache anyway (uid 1000 with no
 	// capability past its permissions; the cache is root's, 0700) may
 	// have the volume; an exec into it as root may not.
@@ -1068,6 +1109,23 @@ func TestCacheIsNeverWritableThroughOtherMounts(t *testing.T) {
 	if err := os.Mkdir(work, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	// An overlay's upperdir with an escaped comma, which the kernel reads
+	// as part of the path: o/a,b/../../<disk> is the disk.
+	o := t.TempDir()
+	if err := os.Mkdir(filepath.Join(o, "a,b"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	escaped := o + "/a\\,b/../../" + filepath.Base(disk)
+	if filepath.Dir(o) != filepath.Dir(disk) {
+		t.Fatalf("%s and %s are not siblings", o, disk)
+	}
+	// The disk bound in another mount namespace, reached through
+	// /proc/<pid>/root: not in runw's mount table.
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	holder, _ := holdMountNamespace(t, fmt.Sprintf("mount --bind %s %s", disk, other))
 	for _, c := range []struct {
 		name  string
 		mount specs.Mount
@@ -1078,6 +1136,8 @@ func TestCacheIsNeverWritableThroughOtherMounts(t *testing.T) {
 		{"the same volume without its submounts", specs.Mount{Destination: "/vol", Type: "bind", Source: vol, Options: []string{"bind"}}, true},
 		{"an overlay whose upper directory holds the cache", specs.Mount{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + disk, "workdir=" + work}}, false},
 		{"a link to an artifact", specs.Mount{Destination: "/a.cwasm", Type: "bind", Source: link, Options: []string{"bind"}}, false},
+		{"an overlay whose upper directory has an escaped comma", specs.Mount{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + escaped, "workdir=" + work}}, false},
+		{"a mount of another mount namespace", specs.Mount{Destination: "/other", Type: "bind", Source: fmt.Sprintf("/proc/%d/root%s", holder, other), Options: []string{"rbind"}}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := newBundle(t, "probe", "echo", "ran")

@@ -513,7 +513,9 @@ func guestWritesAsRoot(sb *Sandbox, proc *specs.Process) bool {
 	if !sb.holdsHostRoot() {
 		return false
 	}
-	if proc == nil || proc.User.UID == 0 {
+	if proc == nil || sb.hostUser(wasi.User{UID: proc.User.UID}).UID == 0 {
+		// The host's root: the container's, or whichever container
+		// user a user namespace maps it to.
 		return true
 	}
 	last, err := capability.LastCap()
@@ -524,10 +526,12 @@ func guestWritesAsRoot(sb *Sandbox, proc *specs.Process) bool {
 	return held&(1<<uint(capability.CAP_DAC_OVERRIDE)|1<<uint(capability.CAP_FOWNER)) != 0
 }
 
-// overlayWritable is the upperdir and workdir of an overlay's options.
+// overlayWritable is the upperdir and workdir of an overlay's options,
+// split as the kernel splits them: "\," is a comma inside a path (read as
+// two options, upperdir=/x/a\,b/../../cache passed the check as /x/a).
 func overlayWritable(data string) []string {
 	var dirs []string
-	for _, opt := range strings.Split(data, ",") {
+	for _, opt := range splitMountOptions(data) {
 		for _, key := range []string{"upperdir=", "workdir="} {
 			if v, ok := strings.CutPrefix(opt, key); ok && v != "" {
 				dirs = append(dirs, v)
@@ -535,6 +539,26 @@ func overlayWritable(data string) []string {
 		}
 	}
 	return dirs
+}
+
+// splitMountOptions splits data at the commas not escaped by a backslash,
+// and drops the backslash of each "\,", as overlayfs reads its options.
+func splitMountOptions(data string) []string {
+	var opts []string
+	var cur strings.Builder
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\\' && i+1 < len(data) && data[i+1] == ',':
+			cur.WriteByte(',')
+			i++
+		case data[i] == ',':
+			opts = append(opts, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(data[i])
+		}
+	}
+	return append(opts, cur.String())
 }
 
 // spawnContainerInit makes the container's cgroup and spawns its init

@@ -377,11 +377,14 @@ func (ns *spawnNS) sendOrders(w *os.File) error {
 // Cranelift run there on an image's or a guest's bytes, before the
 // sandbox and with every capability, is what the confined compile child
 // is for. A failed child then fails the create or the exec.
-func (sb *Sandbox) holdsHostRoot() bool {
+func (sb *Sandbox) holdsHostRoot() bool { return sb == nil || sb.HostRoot }
+
+// hostRoot is holdsHostRoot's answer, where runw runs (sandboxFor).
+func (sb *Sandbox) hostRoot() bool {
 	if runwInUserNamespace() {
 		return false
 	}
-	if sb == nil || !sb.has(specs.UserNamespace) || sb.pathOf(specs.UserNamespace) != "" {
+	if !sb.has(specs.UserNamespace) || sb.pathOf(specs.UserNamespace) != "" {
 		return true
 	}
 	_, mapped := containerIDOf(sb.UIDMappings, 0)

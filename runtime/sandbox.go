@@ -57,6 +57,11 @@ type Sandbox struct {
 	// native command behind that init would, not as a native init.
 	BehindInit bool `json:"behind_init,omitempty"`
 
+	// HostRoot is holdsHostRoot's answer, made by create or exec on the
+	// host: the init, in the container's user namespace, reads that
+	// namespace's map in /proc/self/uid_map, not runw's.
+	HostRoot bool `json:"host_root,omitempty"`
+
 	// Joined marks an exec'd process: it joins the init's namespaces,
 	// where the init already set the hostname and sysctls and mounted
 	// /proc; none of that is done again.
@@ -107,6 +112,7 @@ func sandboxFor(s *specs.Spec) (*Sandbox, error) {
 	if err := sb.checkRootMapped(); err != nil {
 		return nil, err
 	}
+	sb.HostRoot = sb.hostRoot()
 	own, err := seccompFromAnnotation(s)
 	if err != nil {
 		return nil, err

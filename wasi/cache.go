@@ -277,6 +277,11 @@ func openTrustedPath(path string) (*os.File, error) {
 		if err != nil {
 			return fail(&os.PathError{Op: "stat", Path: filepath.Join(at, name), Err: err})
 		}
+		if othersWrite && next.Dev != st.Dev {
+			// A mount in a directory others may write: another
+			// user's (FUSE reports whatever owner it likes).
+			return fail(fmt.Errorf("%q leads through %q, a mount in a directory others may write: %w", path, filepath.Join(at, name), errUntrustedPath))
+		}
 		if next.Mode&unix.S_IFMT == unix.S_IFLNK {
 			target, err := readlinkAt(fd, name)
 			if err != nil {
@@ -388,7 +393,10 @@ func (c *Cache) WritableThrough(grants []Grant) string {
 		at, ok := locate(int(f.Fd()), mounts)
 		real, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 		f.Close()
-		if ok && at.overlaps(cache) {
+		// A grant on a mount runw's table lacks (another mount
+		// namespace's, through /proc/<pid>/root) cannot be told apart
+		// from one that reaches the cache: taken as one.
+		if !ok || at.overlaps(cache) {
 			return g.Path
 		}
 		if !g.Recursive || real == "" {
@@ -884,6 +892,13 @@ func (c *Cache) verify(key string) bool {
 	}
 	fi, err := os.Lstat(c.path(key))
 	if err != nil || !fi.Mode().IsRegular() {
+		return false
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+		// runw writes each entry once, by rename: a second name is
+		// someone else's link, through which the artifact may be
+		// rewritten (and its CRC forged) outside the cache's checks.
+		c.Remove(key)
 		return false
 	}
 	mark := bootID() + " " + identity(fi)

@@ -473,6 +473,56 @@ func TestOpenCacheRefusesAPathOthersCanChange(t *testing.T) {
 	}
 }
 
+// TestCacheRefusesAnEntryWithASecondName: an artifact hard-linked from
+// elsewhere (a backup tool's cp -al, a dedup) could be rewritten through
+// that name, its CRC-32C forged, outside every check of the cache's; runw
+// writes each entry once, by rename, so an entry with a second name is
+// dropped and compiled again.
+func TestCacheRefusesAnEntryWithASecondName(t *testing.T) {
+	c := openTestCache(t, 0)
+	const key = "ab"
+	if err := c.Store(key, []byte("artifact")); err != nil {
+		t.Fatal(err)
+	}
+	if !c.Holds(key) {
+		t.Fatal("a stored entry is not held")
+	}
+	if err := os.Link(c.path(key), filepath.Join(t.TempDir(), "backup.cwasm")); err != nil {
+		t.Fatal(err)
+	}
+	if c.Holds(key) {
+		t.Error("an entry with a second name is held")
+	}
+}
+
+// TestOpenCacheRefusesAMountInASharedDirectory: out of a directory others
+// may write (/tmp), the walk does not cross into another mount: a user's
+// FUSE mount there reports whatever owner its server likes (root's, 0700)
+// and served planted artifacts. A tmpfs stands in for it.
+func TestOpenCacheRefusesAMountInASharedDirectory(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: mounts a tmpfs")
+	}
+	sticky := filepath.Join(t.TempDir(), "sticky")
+	if err := os.Mkdir(sticky, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(sticky, 0o777|os.ModeSticky); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(sticky, "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", mnt, "tmpfs", 0, "mode=0755"); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Unmount(mnt, unix.MNT_DETACH)
+	if _, err := OpenCache(filepath.Join(mnt, "cache"), 0); err == nil || !strings.Contains(err.Error(), "a mount in a directory others may write") {
+		t.Errorf("a cache on a mount in a sticky directory: %v, want it refused", err)
+	}
+}
+
 // TestOpenCacheAcceptsReadableDirectory: what matters is who can write
 // (plant code), so a root-owned 0755 directory, as `mkdir -p` makes it, is
 // used rather than silently disabling the cache.
