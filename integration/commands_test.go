@@ -1669,6 +1669,17 @@ func TestRootSharedWithRunc(t *testing.T) {
 	}
 }
 
+// waitsOnFifo says a thread of pid is blocked opening a fifo.
+func waitsOnFifo(pid int) bool {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		if w, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/wchan", pid, task.Name())); string(w) == "wait_for_partner" {
+			return true
+		}
+	}
+	return false
+}
+
 // TestStartCutShortCanBeRetried: start records the guest released before
 // it releases it (so that a record it cannot write starts nothing); a
 // start killed between the two left a container that read as running,
@@ -1683,6 +1694,14 @@ func TestStartCutShortCanBeRetried(t *testing.T) {
 	b := newBundle(t, "probe", "write", "/out/ran", "yes", "sleep", "30s")
 	b.edit(func(s *specs.Spec) { s.Mounts = append(s.Mounts, bindMount("/out", filepath.Dir(out))) })
 	r.mustRun("create", "-b", b.dir, "cut")
+	// A start is cut short long after create: the init waits on its fifo
+	// by then (create returns once it reported, a moment before).
+	st, _, _ := r.state("cut")
+	for deadline := time.Now().Add(10 * time.Second); !waitsOnFifo(st.Pid); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the init never waited on its fifo")
+		}
+	}
 	record := filepath.Join(r.root, "cut", "state.json")
 	data, err := os.ReadFile(record)
 	if err != nil {

@@ -470,6 +470,11 @@ func TestSeccompProfilesRuncRuns(t *testing.T) {
 		{"umask denied", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"umask"}, Action: specs.ActErrno, ErrnoRet: &eperm},
 		}}, &umask},
+		// systemd's MemoryDenyWriteExecute: the init's check of its own
+		// calls tried mprotect at values it never passes and refused it.
+		{"mprotect with PROT_EXEC denied", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"mprotect"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{{Index: 2, Value: unix.PROT_EXEC, ValueTwo: unix.PROT_EXEC, Op: specs.OpMaskedEqual}}},
+		}}, nil},
 		{"listenerPath without a notifying rule", specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/nonexistent.sock", Syscalls: []specs.LinuxSyscall{
 			{Names: []string{"mkdirat"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{{Index: 2, Value: 0o1, Op: specs.OpEqualTo}}},
 		}}, nil},

@@ -1105,10 +1105,9 @@ func TestCacheIsNeverWritableThroughOtherMounts(t *testing.T) {
 	if err := os.Symlink(artifacts[0], link); err != nil {
 		t.Fatal(err)
 	}
-	lower, work := t.TempDir(), filepath.Join(disk, "work")
-	if err := os.Mkdir(work, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	// The work directory beside the upper one, not in it (the kernel
+	// refuses that overlay).
+	lower, work := t.TempDir(), t.TempDir()
 	// An overlay's upperdir with an escaped comma, which the kernel reads
 	// as part of the path: o/a,b/../../<disk> is the disk.
 	o := t.TempDir()
@@ -1137,6 +1136,10 @@ func TestCacheIsNeverWritableThroughOtherMounts(t *testing.T) {
 		{"an overlay whose upper directory holds the cache", specs.Mount{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + disk, "workdir=" + work}}, false},
 		{"a link to an artifact", specs.Mount{Destination: "/a.cwasm", Type: "bind", Source: link, Options: []string{"bind"}}, false},
 		{"an overlay whose upper directory has an escaped comma", specs.Mount{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + escaped, "workdir=" + work}}, false},
+		// The kernel drops any escaping backslash: /x/d\isk is /x/disk.
+		{"an overlay whose upper directory has an escaped letter", specs.Mount{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + disk[:len(disk)-1] + "\\" + disk[len(disk)-1:], "workdir=" + work}}, false},
+		// The last upperdir is the kernel's.
+		{"an overlay with two upper directories", specs.Mount{Destination: "/ov", Type: "overlay", Source: "overlay", Options: []string{"lowerdir=" + lower, "upperdir=" + lower, "upperdir=" + disk, "workdir=" + work}}, false},
 		{"a mount of another mount namespace", specs.Mount{Destination: "/other", Type: "bind", Source: fmt.Sprintf("/proc/%d/root%s", holder, other), Options: []string{"rbind"}}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {

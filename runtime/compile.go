@@ -755,7 +755,10 @@ func boundMemory(pid int, bound uint64) error {
 // namespace by path), which then compiled the image's module itself as
 // host root; other inits compile in their own child, in the container's
 // cgroup.
-func (r *Runtime) compileOutside(plan *wasi.Plan, noChild bool) (cached bool, artifact *os.File, err error) {
+//
+// final says no compile comes after this one (an init that can spawn no
+// child and holds the host's root): its failure is create's.
+func (r *Runtime) compileOutside(plan *wasi.Plan, noChild, final bool) (cached bool, artifact *os.File, err error) {
 	if r.cachedOutside(plan, wasi.MaxModuleSize) {
 		return true, nil, nil
 	}
@@ -771,7 +774,10 @@ func (r *Runtime) compileOutside(plan *wasi.Plan, noChild bool) (cached bool, ar
 		if compileIsFinal(err) {
 			return false, nil, err
 		}
-		logDebugf("compile outside the container failed (%v); the init will compile", err)
+		if final {
+			return false, nil, fmt.Errorf("compile %s: %w", plan.ModuleName, err)
+		}
+		logDebugf("compile outside the container failed (%v); the init will try", err)
 		return false, nil, nil
 	}
 	return artifact == nil, artifact, nil

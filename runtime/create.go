@@ -387,7 +387,8 @@ func (r *Runtime) prepareInit(h *state.Handle, b *spec.Bundle, ep *spec.Entrypoi
 	cached := false
 	var artifact *os.File
 	if !sandbox.has(specs.UserNamespace) || r.canHandOver() {
-		if cached, artifact, err = r.compileOutside(plan, sandbox.joinsByPath(specs.MountNamespace)); err != nil {
+		noChild := sandbox.joinsByPath(specs.MountNamespace)
+		if cached, artifact, err = r.compileOutside(plan, noChild, noChild && sandbox.holdsHostRoot()); err != nil {
 			return initConfig{}, err
 		}
 	}
@@ -482,7 +483,10 @@ func (r *Runtime) checkCacheNotGranted(plan *wasi.Plan, sb *Sandbox, proc *specs
 	var writable []wasi.Grant
 	guest := map[string]string{}
 	for _, g := range plan.Preopens {
-		if !g.ReadOnly {
+		// A tmpfs is new and empty, and an overlay writes to its upper
+		// and work directories (below): their backing directories,
+		// which the init mounts later, are not checked.
+		if !g.ReadOnly && !slices.Contains(plan.PrivateDirs, g.HostPath) {
 			writable = append(writable, wasi.Grant{Path: g.HostPath, Recursive: !g.Shallow})
 			guest[g.HostPath] = g.GuestPath
 		}
@@ -501,7 +505,11 @@ func (r *Runtime) checkCacheNotGranted(plan *wasi.Plan, sb *Sandbox, proc *specs
 			guest[dir] = plan.GuestPathOf(d)
 		}
 	}
-	if p := cache.WritableThrough(writable); p != "" {
+	p, err := cache.WritableThrough(writable)
+	if err != nil {
+		return err
+	}
+	if p != "" {
 		return fmt.Errorf("%q at %q would let the guest write to the compiled-module cache %s, whose code runw runs as root: grant it read-only, or run runw with another --cache-dir", p, guest[p], cache.Dir)
 	}
 	return nil
@@ -526,9 +534,12 @@ func guestWritesAsRoot(sb *Sandbox, proc *specs.Process) bool {
 	return held&(1<<uint(capability.CAP_DAC_OVERRIDE)|1<<uint(capability.CAP_FOWNER)) != 0
 }
 
-// overlayWritable is the upperdir and workdir of an overlay's options,
-// split as the kernel splits them: "\," is a comma inside a path (read as
-// two options, upperdir=/x/a\,b/../../cache passed the check as /x/a).
+// overlayWritable is every upperdir and workdir of an overlay's options
+// (the kernel takes the last of each; all are checked), read as overlayfs
+// reads them: a backslash keeps the character after it, a comma among
+// them, and is itself dropped. Split at every comma, upperdir=/x/a\,b/..
+// passed the check as /x/a, and /x/d\isk, which the kernel reads as
+// /x/disk, could not be opened and was let through.
 func overlayWritable(data string) []string {
 	var dirs []string
 	for _, opt := range splitMountOptions(data) {
@@ -541,15 +552,15 @@ func overlayWritable(data string) []string {
 	return dirs
 }
 
-// splitMountOptions splits data at the commas not escaped by a backslash,
-// and drops the backslash of each "\,", as overlayfs reads its options.
+// splitMountOptions splits data at the commas no backslash escapes, and
+// drops each escaping backslash, keeping the character after it.
 func splitMountOptions(data string) []string {
 	var opts []string
 	var cur strings.Builder
 	for i := 0; i < len(data); i++ {
 		switch {
-		case data[i] == '\\' && i+1 < len(data) && data[i+1] == ',':
-			cur.WriteByte(',')
+		case data[i] == '\\' && i+1 < len(data):
+			cur.WriteByte(data[i+1])
 			i++
 		case data[i] == ',':
 			opts = append(opts, cur.String())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -126,6 +127,23 @@ func TestPidsLimitFloorHoldsForUnified(t *testing.T) {
 	} {
 		if err := checkPidsLimit(c.r); (err != nil) != c.fail {
 			t.Errorf("%+v: %v, want a refusal: %v", c.r, err, c.fail)
+		}
+	}
+}
+
+// The overlay's options as overlayfs reads them: a backslash keeps the
+// character after it (a comma too) and is dropped.
+func TestOverlayWritable(t *testing.T) {
+	for data, want := range map[string][]string{
+		"lowerdir=/l,upperdir=/u,workdir=/w":           {"/u", "/w"},
+		`lowerdir=/l,upperdir=/x/a\,b/../c,workdir=/w`: {"/x/a,b/../c", "/w"},
+		`upperdir=/x/d\isk,workdir=/w`:                 {"/x/disk", "/w"},
+		"upperdir=/one,upperdir=/two,workdir=/w":       {"/one", "/two", "/w"},
+		"lowerdir=/l":                                  nil,
+		`upperdir=/u\\v,workdir=/w`:                    {`/u\v`, "/w"},
+	} {
+		if got := overlayWritable(data); !slices.Equal(got, want) {
+			t.Errorf("overlayWritable(%q) = %q, want %q", data, got, want)
 		}
 	}
 }

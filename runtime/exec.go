@@ -187,7 +187,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 		// with the container's processes.
 		if cg := cgroupEntryFor(c.CgroupPath); cg != nil {
 			unlock()
-			err := r.compileForExec(plan, c.CgroupPath, cg)
+			err := r.compileForExec(plan, c.CgroupPath, cg, sb.holdsHostRoot())
 			cg.Close()
 			return 0, err
 		}

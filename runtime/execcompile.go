@@ -73,7 +73,10 @@ var errExecChildFailed = fmt.Errorf("%w: the compile child failed", errCompiledF
 // long again, under the same bound), and one the OOM killer ended in the
 // container's cgroup (the init, compiling there in-process, needs as
 // much and more; it was killed after as long again).
-func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry) error {
+//
+// hostRoot says the exec'd init holds the host's root and compiles
+// nothing itself: the child's failure, whatever it is, is the exec's.
+func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry, hostRoot bool) error {
 	logDebugf("cache miss: compiling %s in the container's cgroup", plan.ModuleName)
 	ooms := oomKills(cgPath)
 	room := compileMemoryCgroup(cgPath, cg)
@@ -94,6 +97,9 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 	}
 	if err != nil && oomKills(cgPath) > ooms {
 		return fmt.Errorf("compile %s: killed by the OOM killer (cgroup %q is over its memory limit): raise the limit, or fill runw's cache beforehand (runw compile)", plan.ModuleName, cgPath)
+	}
+	if err != nil && hostRoot {
+		return fmt.Errorf("compile %s: %w", plan.ModuleName, err)
 	}
 	if err != nil {
 		logDebugf("compile in the container's cgroup failed (%v); the exec'd init will compile", err)

@@ -212,9 +212,10 @@ func seccompFilter(s *specs.LinuxSeccomp) (*libseccomp.ScmpFilter, error) {
 // before 20.10) are in use, and with EPERM for clone3 create failed ("the
 // profile denies clone3"), where runc runs them. runc's stub compares the
 // number; here each newer call libseccomp knows gets its rule, which is
-// the same for every call a program of this build can make.
+// the same for every call this build's libseccomp knows.
 func addENOSYSStub(filter *libseccomp.ScmpFilter, s *specs.LinuxSeccomp) {
-	if s.DefaultAction == specs.ActAllow || s.DefaultAction == specs.ActLog {
+	if s.DefaultAction == specs.ActAllow || s.DefaultAction == specs.ActLog || s.DefaultAction == specs.ActTrace {
+		// Permissive, as runc's isAllowAction counts them.
 		return
 	}
 	if s.DefaultErrnoRet != nil && *s.DefaultErrnoRet == uint(unix.ENOSYS) {
@@ -477,25 +478,33 @@ func markConditional(needs []initCall, s *specs.LinuxSeccomp) {
 }
 
 // argsTried are the arguments a need is checked with: its own where it
-// names them (clone's flags), else none, and, where a rule looks at its
-// arguments, each argument in turn at values the init passes
-// (descriptors, counts, sizes). Checked with zeros alone, a rule that
-// denied close of a descriptor above 2 passed, and create waited for
-// ever on an init that could close nothing. Only those: a sweep of every
-// need would run the filter's program some 2,000 times at each create.
+// names them (clone's flags), else none, and, where a rule of the profile
+// looks at the call's arguments, the descriptors the init passes at its
+// descriptor arguments (descriptorArgs). Checked with zeros alone, a rule
+// that denied close of a descriptor above 2 passed, and create waited for
+// ever on an init that could close nothing. Only descriptors: other
+// values the init never passes (mprotect's PROT_EXEC, which systemd's
+// MemoryDenyWriteExecute denies) refused profiles it runs under.
 func argsTried(c initCall) [][6]uint64 {
+	tried := [][6]uint64{c.args}
 	if c.args != [6]uint64{} || !c.conditional {
-		return [][6]uint64{c.args}
+		return tried
 	}
-	tried := [][6]uint64{{}}
-	for i := range c.args {
-		for _, v := range []uint64{1, 2, 3, 4, 8, 64, 1024, 4096, 1 << 20} {
+	for _, i := range descriptorArgs[c.name] {
+		for _, fd := range []uint64{3, 4, 5, 8, 16, 32, 64} {
 			var a [6]uint64
-			a[i] = v
+			a[i] = fd
 			tried = append(tried, a)
 		}
 	}
 	return tried
+}
+
+// descriptorArgs are the arguments that are descriptors, of the init's
+// needs that take one.
+var descriptorArgs = map[string][]int{
+	"read": {0}, "write": {0}, "close": {0}, "fcntl": {0},
+	"epoll_ctl": {0, 2}, "epoll_pwait": {0},
 }
 
 // hostBigEndian: where the high word of a 64-bit argument sits.

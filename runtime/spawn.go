@@ -155,6 +155,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 		pids = pidsDir(o.CgroupPath)
 	}
 	refusedBefore := pidsRefusals(pids)
+	oomsBefore := oomKills(o.CgroupPath)
 	cmd, born, err := startInCgroup(cmd, o.NS, cg)
 	ordersR.Close()
 	if err != nil {
@@ -216,7 +217,7 @@ func (r *Runtime) spawnInit(o spawnOptions) (*exec.Cmd, error) {
 	switch {
 	case err == errNoReport:
 		return nil, o.noReport(cmd, pids, refusedBefore, true)
-	case err != nil && strings.Contains(err.Error(), wasi.ErrNotCompiled.Error()) && oomKills(o.CgroupPath) > 0:
+	case err != nil && strings.Contains(err.Error(), wasi.ErrNotCompiled.Error()) && oomKills(o.CgroupPath) > oomsBefore:
 		// The init's compile child met the container's memory limit:
 		// said, as the init's own death by it is.
 		return fail(fmt.Errorf("%w: killed by the OOM killer (cgroup %q is over its memory limit): raise the limit, or fill runw's cache beforehand (runw compile)", err, o.CgroupPath))

@@ -250,6 +250,9 @@ func openTrustedPath(path string) (*os.File, error) {
 		return unix.Fstat(fd, &st)
 	}
 	if err := root(); err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 		return nil, err
 	}
 	fail := func(err error) (*os.File, error) {
@@ -373,42 +376,52 @@ type Grant struct {
 // image's module, and that image's next container mapped it as host root
 // before its sandbox and ran the guest's machine code. OpenCache's checks
 // of the directory cannot tell: the guest writes as its owner.
-func (c *Cache) WritableThrough(grants []Grant) string {
+//
+// An error is one that kept it from looking (no descriptor left: EMFILE).
+func (c *Cache) WritableThrough(grants []Grant) (string, error) {
 	if c == nil || c.dir == nil || len(grants) == 0 {
-		return ""
+		return "", nil
 	}
 	mounts, err := readMountInfo()
 	if err != nil {
-		return ""
+		return "", fmt.Errorf("check the grants against the cache: %w", err)
 	}
-	cache, ok := locate(int(c.dir.Fd()), mounts)
-	if !ok {
-		return ""
+	cache, ok, err := locate(int(c.dir.Fd()), mounts)
+	if err != nil || !ok {
+		return "", fmt.Errorf("check the grants against the cache: locate %s: %v", c.Dir, err)
 	}
 	for _, g := range grants {
 		f, err := os.OpenFile(g.Path, unix.O_PATH|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue
+		if errors.Is(err, unix.EMFILE) || errors.Is(err, unix.ENFILE) {
+			return "", fmt.Errorf("check %s against the cache: %w", g.Path, err)
 		}
-		at, ok := locate(int(f.Fd()), mounts)
+		if err != nil {
+			// Not there to be checked (an overlay directory the kernel
+			// names otherwise): taken as reaching the cache.
+			return g.Path, nil
+		}
+		at, ok, err := locate(int(f.Fd()), mounts)
 		real, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", f.Fd()))
 		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("check %s against the cache: %w", g.Path, err)
+		}
 		// A grant on a mount runw's table lacks (another mount
 		// namespace's, through /proc/<pid>/root) cannot be told apart
 		// from one that reaches the cache: taken as one.
 		if !ok || at.overlaps(cache) {
-			return g.Path
+			return g.Path, nil
 		}
 		if !g.Recursive || real == "" {
 			continue
 		}
 		for _, m := range mounts {
 			if m.point != real && within(m.point, real) && (fsLocation{m.dev, m.root}).overlaps(cache) {
-				return g.Path
+				return g.Path, nil
 			}
 		}
 	}
-	return ""
+	return "", nil
 }
 
 // fsLocation is where a file lies: the device of its filesystem as
@@ -477,10 +490,10 @@ func unescapeMountField(s string) string {
 // locate finds where the file fd is on its filesystem: its mount (the
 // mnt_id of its fdinfo), and its path below that mount's point, from the
 // mount's root.
-func locate(fd int, mounts []mountEntry) (fsLocation, bool) {
+func locate(fd int, mounts []mountEntry) (fsLocation, bool, error) {
 	info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", fd))
 	if err != nil {
-		return fsLocation{}, false
+		return fsLocation{}, false, err
 	}
 	id := -1
 	for _, l := range strings.Split(string(info), "\n") {
@@ -489,17 +502,20 @@ func locate(fd int, mounts []mountEntry) (fsLocation, bool) {
 		}
 	}
 	p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
-	if err != nil || !filepath.IsAbs(p) {
-		return fsLocation{}, false
+	if err != nil {
+		return fsLocation{}, false, err
+	}
+	if !filepath.IsAbs(p) {
+		return fsLocation{}, false, nil
 	}
 	for _, m := range mounts {
 		if m.id != id || !within(p, m.point) {
 			continue
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(p, m.point), "/")
-		return fsLocation{dev: m.dev, path: filepath.Join(m.root, rel)}, true
+		return fsLocation{dev: m.dev, path: filepath.Join(m.root, rel)}, true, nil
 	}
-	return fsLocation{}, false
+	return fsLocation{}, false, nil
 }
 
 // Close releases the cache's directory descriptor; the Cache is unusable
