@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/moby/sys/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
@@ -381,31 +382,18 @@ func (sb *Sandbox) holdsHostRoot() bool { return sb == nil || sb.HostRoot }
 
 // hostRoot is holdsHostRoot's answer, where runw runs (sandboxFor).
 func (sb *Sandbox) hostRoot() bool {
-	if runwInUserNamespace() {
+	if userns.RunningInUserNS() {
 		return false
 	}
 	if !sb.has(specs.UserNamespace) || sb.pathOf(specs.UserNamespace) != "" {
 		return true
 	}
-	_, mapped := containerIDOf(sb.UIDMappings, 0)
-	return mapped
-}
-
-// containerIDOf is the container's id for the host's id, where maps map it.
-func containerIDOf(maps []specs.LinuxIDMapping, host uint32) (uint32, bool) {
-	for _, m := range maps {
-		if host >= m.HostID && host-m.HostID < m.Size {
-			return m.ContainerID + (host - m.HostID), true
+	for _, m := range sb.UIDMappings {
+		if m.HostID == 0 && m.Size > 0 {
+			return true
 		}
 	}
-	return 0, false
-}
-
-// runwInUserNamespace says runw runs in a user namespace other than the
-// host's (a rootless engine's), where it is no root of the host's.
-func runwInUserNamespace() bool {
-	m, err := os.ReadFile("/proc/self/uid_map")
-	return err == nil && strings.Join(strings.Fields(string(m)), " ") != "0 0 4294967295"
+	return false
 }
 
 // has says whether the container has its own namespace of type t.

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/bytecodealliance/wasmtime-go/v39"
+	"github.com/moby/sys/mountinfo"
+	"github.com/moby/sys/userns"
 	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
@@ -325,8 +327,7 @@ func openTrustedPath(path string) (*os.File, error) {
 // through them. Another unmapped user shows it too; the artifacts of such
 // a cache run as the rootless user, not as the host's root.
 func unmappedOwner() (uint32, bool) {
-	m, err := os.ReadFile("/proc/self/uid_map")
-	if err != nil || strings.Join(strings.Fields(string(m)), " ") == "0 0 4294967295" {
+	if !userns.RunningInUserNS() {
 		return 0, false
 	}
 	b, err := os.ReadFile("/proc/sys/kernel/overflowuid")
@@ -416,7 +417,7 @@ func (c *Cache) WritableThrough(grants []Grant) (string, error) {
 			continue
 		}
 		for _, m := range mounts {
-			if m.point != real && within(m.point, real) && (fsLocation{m.dev, m.root}).overlaps(cache) {
+			if m.point != real && spec.Within(m.point, real) && (fsLocation{m.dev, m.root}).overlaps(cache) {
 				return g.Path, nil
 			}
 		}
@@ -431,12 +432,7 @@ type fsLocation struct{ dev, path string }
 
 // overlaps says one of l and o holds the other.
 func (l fsLocation) overlaps(o fsLocation) bool {
-	return l.dev == o.dev && (within(l.path, o.path) || within(o.path, l.path))
-}
-
-// within says path is dir or lies below it (clean absolute paths).
-func within(path, dir string) bool {
-	return path == dir || dir == "/" || strings.HasPrefix(path, dir+"/")
+	return l.dev == o.dev && (spec.Within(l.path, o.path) || spec.Within(o.path, l.path))
 }
 
 // mountEntry is one line of /proc/self/mountinfo: the mount's id, its
@@ -449,42 +445,15 @@ type mountEntry struct {
 
 // readMountInfo reads this process's mount table.
 func readMountInfo() ([]mountEntry, error) {
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	infos, err := mountinfo.GetMounts(nil)
 	if err != nil {
 		return nil, err
 	}
-	var out []mountEntry
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		id, err := strconv.Atoi(f[0])
-		if err != nil {
-			continue
-		}
-		out = append(out, mountEntry{id: id, dev: f[2], root: unescapeMountField(f[3]), point: unescapeMountField(f[4])})
+	out := make([]mountEntry, len(infos))
+	for i, m := range infos {
+		out[i] = mountEntry{id: m.ID, dev: fmt.Sprintf("%d:%d", m.Major, m.Minor), root: m.Root, point: m.Mountpoint}
 	}
 	return out, nil
-}
-
-// unescapeMountField undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountField(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // locate finds where the file fd is on its filesystem: its mount (the
@@ -509,7 +478,7 @@ func locate(fd int, mounts []mountEntry) (fsLocation, bool, error) {
 		return fsLocation{}, false, nil
 	}
 	for _, m := range mounts {
-		if m.id != id || !within(p, m.point) {
+		if m.id != id || !spec.Within(p, m.point) {
 			continue
 		}
 		rel := strings.TrimPrefix(strings.TrimPrefix(p, m.point), "/")
