@@ -2221,6 +2221,24 @@ func TestRefusedCacheEntryCompiledInAChild(t *testing.T) {
 	createdWithoutCompiling(t, r, b, "refusedentry")
 }
 
+// sleeperWithItsOwnCache runs id, a probe that sleeps a minute in its own
+// mount and pid namespaces, with a cache of the test's own (the modules
+// exec'd into it are compiled there, or not), deleted at the test's end;
+// it returns its bundle and the WAT text of the hello module.
+func sleeperWithItsOwnCache(t *testing.T, r *runw, id string) (*bundle, []byte) {
+	t.Helper()
+	r.cache = filepath.Join(t.TempDir(), "cache")
+	b := newBundle(t, "probe", "sleep", "60s")
+	b.edit(ownMountAndPID)
+	hello, err := os.ReadFile("testdata/wat/hello.wat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mustRun("run", "-d", "-b", b.dir, id)
+	t.Cleanup(func() { r.run("delete", "--force", id) })
+	return b, hello
+}
+
 // TestExecOfARewrittenModuleIsNotCompiledInTheInit: a module rewritten
 // between runw exec's compile (in a confined child) and its init's load
 // fails the exec, in one line, rather than be compiled by the exec'd
@@ -2231,17 +2249,9 @@ func TestExecOfARewrittenModuleIsNotCompiledInTheInit(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "cgroups")
 	r := newRunw(t)
-	r.cache = filepath.Join(t.TempDir(), "cache")
-	b := newBundle(t, "probe", "sleep", "60s")
-	b.edit(ownMountAndPID)
-	r.mustRun("run", "-d", "-b", b.dir, "rewritten")
-	defer r.run("delete", "--force", "rewritten")
+	b, hello := sleeperWithItsOwnCache(t, r, "rewritten")
 	// The writer: new bytes (and so a new key) every few milliseconds,
 	// each file whole (a rename over the last).
-	hello, err := os.ReadFile("testdata/wat/hello.wat")
-	if err != nil {
-		t.Fatal(err)
-	}
 	module := filepath.Join(b.rootfs, "m.wat")
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -2294,16 +2304,8 @@ func TestExecIntoAPausedContainerCompilesNothingInTheInit(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "cgroups")
 	r := newRunw(t)
-	r.cache = filepath.Join(t.TempDir(), "cache")
-	b := newBundle(t, "probe", "sleep", "60s")
-	b.edit(ownMountAndPID)
-	hello, err := os.ReadFile("testdata/wat/hello.wat")
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, hello := sleeperWithItsOwnCache(t, r, "pausedexec")
 	b.writeFile("m.wat", ";; not cached\n"+string(hello))
-	r.mustRun("run", "-d", "-b", b.dir, "pausedexec")
-	defer r.run("delete", "--force", "pausedexec")
 	r.mustRun("pause", "pausedexec")
 	bg := r.start("exec", "--ignore-paused", "pausedexec", "/m.wat")
 	time.Sleep(time.Second)

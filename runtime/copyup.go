@@ -11,6 +11,7 @@ import (
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/spec"
 	"github.com/runw/runw/wasi"
 )
 
@@ -138,7 +139,7 @@ func (c *copier) tree(from, to int, rel string, depth int) error {
 			}
 		case unix.S_IFLNK:
 			var target string
-			if target, err = readlinkat(from, name); err == nil {
+			if target, err = spec.Readlinkat(from, name); err == nil {
 				err = unix.Symlinkat(target, to, name)
 			}
 		default:
@@ -201,15 +202,4 @@ func copyFile(from, to int, name string) error {
 	defer out.Close()
 	_, err = io.Copy(out, in)
 	return err
-}
-
-// readlinkat reads the target of the symlink name in dir: at most
-// PATH_MAX bytes, the longest target Linux stores.
-func readlinkat(dir int, name string) (string, error) {
-	buf := make([]byte, unix.PathMax)
-	n, err := unix.Readlinkat(dir, name, buf)
-	if err != nil {
-		return "", err
-	}
-	return string(buf[:n]), nil
 }

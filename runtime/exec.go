@@ -162,9 +162,12 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	}
 	sb.Joined = true
 	// Checked again for this process (exec --user 0, --cap, another
-	// --cache-dir than create's).
-	if err := r.checkCacheNotGranted(plan, sb, proc); err != nil {
-		return 0, err
+	// --cache-dir than create's), once: a second try after a compile
+	// finds the same grants and cache.
+	if mayCompile {
+		if err := r.checkCacheNotGranted(plan, sb, proc); err != nil {
+			return 0, err
+		}
 	}
 	// The module is looked up here, by a hash if need be, so that a miss
 	// is compiled by compileForExec's confined child rather than by the

@@ -528,3 +528,14 @@ func ErrnoOf(err error) error {
 	}
 	return err
 }
+
+// Readlinkat reads the target of the symlink name in dir: at most
+// PATH_MAX bytes, the longest target Linux stores.
+func Readlinkat(dir int, name string) (string, error) {
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(dir, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}

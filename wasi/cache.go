@@ -288,7 +288,7 @@ func openTrustedPath(path string) (*os.File, error) {
 			return fail(fmt.Errorf("%q leads through %q, a mount in a directory others may write: %w", path, filepath.Join(at, name), errUntrustedPath))
 		}
 		if next.Mode&unix.S_IFMT == unix.S_IFLNK {
-			target, err := readlinkAt(fd, name)
+			target, err := spec.Readlinkat(fd, name)
 			if err != nil {
 				return fail(&os.PathError{Op: "readlink", Path: filepath.Join(at, name), Err: err})
 			}
@@ -339,20 +339,6 @@ func unmappedOwner() (uint32, bool) {
 		return 65534, true
 	}
 	return uint32(n), true
-}
-
-// readlinkAt is the target of the link name in the directory dirfd.
-func readlinkAt(dirfd int, name string) (string, error) {
-	for size := 256; ; size *= 2 {
-		buf := make([]byte, size)
-		n, err := unix.Readlinkat(dirfd, name, buf)
-		if err != nil {
-			return "", err
-		}
-		if n < size {
-			return string(buf[:n]), nil
-		}
-	}
 }
 
 // Grant is a host path a guest may write through, for WritableThrough:
