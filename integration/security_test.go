@@ -2279,6 +2279,75 @@ func TestExecOfARewrittenModuleIsNotCompiledInTheInit(t *testing.T) {
 	oneLine(t, "exec error", res.stderr)
 }
 
+// TestExecCopiesNoMoreThanItsBound: runw exec copies and hashes a
+// module outside the container's cgroup (charged to the engine's process
+// that ran it) only up to 128 MiB. The attack: a guest grew a module in its
+// writable rootfs to hundreds of MiB with one sparse truncate, and every
+// exec of it (a probe's), changed by a byte before each, had runw exec
+// copy all of it into memory on the host, up to 512 MiB, before its
+// compile child entered the container's cgroup. Now an init holding the
+// host's root, which compiles nothing itself, fails such an exec in one
+// line, and one in a user namespace compiles the module itself, in the
+// container's cgroup, as docs/ARCHITECTURE.md says: runw's cache never
+// receives it.
+func TestExecCopiesNoMoreThanItsBound(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	t.Run("host root", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		b, _ := sleeperWithItsOwnCache(t, r, "bigexec")
+		sparseModule(t, filepath.Join(b.rootfs, "big.wasm"), 200<<20)
+		res := r.run("exec", "bigexec", "/big.wasm")
+		if res.code == 0 || !strings.Contains(res.stderr, "over 128 MiB, the most runw exec copies outside the container's cgroup") {
+			t.Errorf("exec of a 200 MiB module into a container whose init holds the host's root: %v, want it refused", res)
+		}
+		oneLine(t, "exec error", res.stderr)
+	})
+	t.Run("user namespace", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		r.cache = filepath.Join(t.TempDir(), "cache")
+		b := newBundle(t, "probe", "sleep", "60s")
+		b.edit(func(s *specs.Spec) { s.Linux = userNamespaceLinux() })
+		sparseModule(t, filepath.Join(b.rootfs, "big.wasm"), 200<<20)
+		traversable(t, b.dir)
+		r.mustRun("run", "-d", "-b", b.dir, "bigexecns")
+		t.Cleanup(func() { r.run("delete", "--force", "bigexecns") })
+		before, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm"))
+		if res := r.run("exec", "bigexecns", "/big.wasm"); res.code != 0 {
+			t.Fatalf("exec of a 200 MiB module into a container in a user namespace: %v, want it compiled by the exec'd init", res)
+		}
+		if after, _ := filepath.Glob(filepath.Join(r.cache, "*.cwasm")); len(after) != len(before) {
+			t.Errorf("the cache went from %d to %d artifacts: runw exec compiled a 200 MiB module outside the container", len(before), len(after))
+		}
+	})
+}
+
+// sparseModule writes at p a module of size bytes that does nothing: an
+// empty _start and a memory, then a custom section of zeros, left sparse
+// (a guest makes such a file in a moment).
+func sparseModule(t *testing.T, p string, size int64) {
+	t.Helper()
+	m := []byte("\x00asm\x01\x00\x00\x00" +
+		"\x01\x04\x01\x60\x00\x00" + // type: () -> ()
+		"\x03\x02\x01\x00" + // func 0 of type 0
+		"\x05\x03\x01\x00\x01" + // memory: 1 page
+		"\x07\x13\x02\x06memory\x02\x00\x06_start\x00\x00" +
+		"\x0a\x04\x01\x02\x00\x0b") // code: empty body
+	// A custom section named "pad" up to size: its length as a 5-byte
+	// LEB128, so the header's own length is known.
+	n := uint32(size) - uint32(len(m)) - 6
+	m = append(m, 0, byte(n)|0x80, byte(n>>7)|0x80, byte(n>>14)|0x80, byte(n>>21)|0x80, byte(n>>28))
+	m = append(m, 3, 'p', 'a', 'd')
+	if err := os.WriteFile(p, m, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestJoinedMountNamespaceWithoutCacheCompilesOutside: an init that joins
 // a mount namespace by path can spawn no compile child, and without a
 // cache (`--cache-dir ""`) it compiled the image's module itself, as host

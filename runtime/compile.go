@@ -147,7 +147,7 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 	if cache == nil {
 		return "", false, errors.New("no usable cache to compile into")
 	}
-	copied, info, key, unwritten, err := openSealed(module, name, kind)
+	copied, info, key, unwritten, err := openSealed(module, name, kind, copyBound(cg))
 	if err != nil {
 		return "", false, err
 	}
@@ -252,15 +252,17 @@ type artifactKeeper struct {
 // It stops what the init's own compile allowed: Cranelift compiling the
 // image's module in the init, before its sandbox, with the privileges it
 // holds until then, where a compiler bug that the module exploits would
-// run the attacker's code. A compromised child can only hand back an
-// artifact whose code runs once the guest runs, under the sandbox (a
-// module's start function included: wasi.DeferredStart), as with one it
-// stored in the cache.
+// run the attacker's code. A compromised child can hand back an artifact
+// whose code runs only once the guest runs, under the sandbox (a module's
+// start function included: wasi.DeferredStart), as with one it stored in
+// the cache; wasmtime reads the artifact's layout as the init loads it,
+// before the sandbox, and trusts it (a second bug, in that loader, would
+// be needed to run code there).
 //
 // With cg, the child is in that cgroup (startCompile); it returns the key
 // of the bytes compiled too.
 func compileToMemory(module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (*os.File, string, error) {
-	copied, info, key, _, err := openSealed(module, name, kind)
+	copied, info, key, _, err := openSealed(module, name, kind, copyBound(cg))
 	if err != nil {
 		return nil, "", err
 	}
@@ -387,13 +389,14 @@ func (e *notKeptError) Error() string { return e.err.Error() }
 func (e *notKeptError) Unwrap() error { return e.err }
 
 // openSealed opens the module file at module and returns its sealed copy
-// (sealedCopy), the file as it was when opened, the key of its bytes, and
-// whether nobody could write it unseen meanwhile (wasi.Lease).
-// A file larger than wasi.MaxModuleSize is refused on its size, before any
-// of it is copied: the copy is a memfd charged to this process's cgroup
-// (the container's, for the init), and 512 MiB of it took an init under a
+// (sealedCopy) of at most limit bytes, the file as it was when opened,
+// the key of its bytes, and whether nobody could write it unseen
+// meanwhile (wasi.Lease).
+// A file larger than limit is refused on its size, before any of it is
+// copied: the copy is a memfd charged to this process's cgroup (the
+// container's, for the init), and 512 MiB of it took an init under a
 // small memory limit down with the OOM killer instead of this error.
-func openSealed(module, name string, kind spec.Kind) (copied *os.File, info os.FileInfo, key string, unwritten bool, err error) {
+func openSealed(module, name string, kind spec.Kind, limit int64) (copied *os.File, info os.FileInfo, key string, unwritten bool, err error) {
 	f, err := os.Open(module)
 	if err != nil {
 		return nil, nil, "", false, err
@@ -401,35 +404,39 @@ func openSealed(module, name string, kind spec.Kind) (copied *os.File, info os.F
 	defer f.Close()
 	// Held across the stat whose identity it vouches for and the copy.
 	lease := wasi.HoldLease(f)
-	copied, info, key, err = statAndCopy(f, name, kind)
+	copied, info, key, err = statAndCopy(f, name, kind, limit)
 	unwritten = lease.Release()
 	return copied, info, key, unwritten, err
 }
 
 // statAndCopy is openSealed's work on the opened module f.
-func statAndCopy(f *os.File, name string, kind spec.Kind) (*os.File, os.FileInfo, string, error) {
+func statAndCopy(f *os.File, name string, kind spec.Kind, limit int64) (*os.File, os.FileInfo, string, error) {
 	info, err := f.Stat()
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if info.Size() > wasi.MaxModuleSize {
-		return nil, nil, "", &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %d bytes, at most %d", wasi.ErrModuleTooLarge, info.Size(), wasi.MaxModuleSize)}
+	if info.Size() > limit {
+		return nil, nil, "", tooLargeToCopy(name, fmt.Sprintf("%d bytes", info.Size()), limit)
 	}
-	copied, key, err := sealedCopy(f, name, kind)
+	copied, key, err := sealedCopy(f, name, kind, limit)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	return copied, info, key, nil
 }
 
-// sealedCopy copies the module file f into a memfd, at most
-// wasi.MaxModuleSize bytes, returns it sealed against any change (write,
-// shrink, grow, and further seals) at offset 0, and the key of its bytes.
-func sealedCopy(f *os.File, name string, kind spec.Kind) (*os.File, string, error) {
+// sealedCopy copies the module file f into a memfd, at most limit bytes,
+// returns it sealed against any change (write, shrink, grow, and further
+// seals) at offset 0, and the key of its bytes.
+func sealedCopy(f *os.File, name string, kind spec.Kind, limit int64) (*os.File, string, error) {
 	var key string
 	copied, err := sealedMemfd("runw-module", func(copied *os.File) error {
 		var err error
-		key, err = wasi.CopyKeyed(copied, f, name, wasi.MaxModuleSize, kind.IsText())
+		key, err = wasi.CopyKeyed(copied, f, name, limit, kind.IsText())
+		if errors.Is(err, wasi.ErrModuleTooLarge) && limit < wasi.MaxModuleSize {
+			// Grown past exec's bound while copied.
+			err = tooLargeToCopy(name, "grown while read", limit)
+		}
 		return err
 	})
 	if err == nil {
@@ -441,6 +448,37 @@ func sealedCopy(f *os.File, name string, kind spec.Kind) (*os.File, string, erro
 		return nil, "", fmt.Errorf("copy the module: %w", err)
 	}
 	return copied, key, nil
+}
+
+// copyBound is how much of a module fillCache and compileToMemory copy
+// (openSealed): wasi.MaxModuleSize, but execHashUpTo for exec's compile
+// (cg set: compileForExec). exec makes that copy itself, before its child
+// enters the container's cgroup, so the memfd is charged to the engine's
+// process that ran runw exec (conmon, a shim) and to no limit of the
+// container's. The attack this stops: a guest grew a module in its
+// writable rootfs to 512 MiB (one sparse truncate) and had every exec of
+// it (a probe's) copy and hash 512 MiB on the host; changed by a byte
+// before each exec, again at each.
+func copyBound(cg *cgroupEntry) int64 {
+	if cg != nil {
+		return execHashUpTo
+	}
+	return wasi.MaxModuleSize
+}
+
+// errTooLargeForExec is openSealed's refusal of a module over
+// execHashUpTo (copyBound), which the exec'd init may still compile in the
+// container's cgroup, unlike one over wasi.MaxModuleSize (final).
+var errTooLargeForExec = fmt.Errorf("over %d MiB, the most runw exec copies outside the container's cgroup", execHashUpTo>>20)
+
+// tooLargeToCopy is openSealed's refusal of the module named name, of
+// size (as said), past limit.
+func tooLargeToCopy(name, size string, limit int64) error {
+	reason := wasi.ErrModuleTooLarge
+	if limit < wasi.MaxModuleSize {
+		reason = errTooLargeForExec
+	}
+	return &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %s, at most %d", reason, size, limit)}
 }
 
 // ExitRejected is `runw compile`'s exit status when wasmtime refuses a
@@ -834,5 +872,6 @@ func (r *Runtime) canHandOver() bool {
 // the module may be the guest's own file, rewritten before each exec (a
 // probe), and its hash is charged to no cgroup. 128 MiB is about 0.1 s
 // of CPU here; a larger module is compiled by the exec'd init, in the
-// container's cgroup.
+// container's cgroup, and never copied outside it (copyBound), or, by an
+// init that holds the host's root, not at all.
 const execHashUpTo = 128 << 20

@@ -166,7 +166,7 @@ func TestSealedCopyCannotChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	copied, key, err := sealedCopy(f, "m.wasm", spec.KindModule)
+	copied, key, err := sealedCopy(f, "m.wasm", spec.KindModule, wasi.MaxModuleSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func TestSealedCopyCannotChange(t *testing.T) {
 	}
 	// Text is keyed as text, apart from any binary.
 	f.Seek(0, io.SeekStart)
-	text, textKey, err := sealedCopy(f, "m.wasm", spec.KindWAT)
+	text, textKey, err := sealedCopy(f, "m.wasm", spec.KindWAT, wasi.MaxModuleSize)
 	if err != nil {
 		t.Fatal(err)
 	}
