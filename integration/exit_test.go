@@ -109,6 +109,44 @@ func TestKillGivesSignalExitStatus(t *testing.T) {
 	}
 }
 
+// TestRunKeepsASignalSentDuringCreate: a foreground `runw run` catches
+// its signals from the start and relays them once the guest runs, as
+// runc's run makes its signal handler before it creates the container. A
+// SIGTERM sent while the container was being made (here, while a
+// createRuntime hook runs) ended runw there, and left the half-made
+// container behind; now the guest gets it and ends with 143, and runw
+// deletes the container.
+func TestRunKeepsASignalSentDuringCreate(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	b := newBundle(t, "wat/loop.wat")
+	marks := t.TempDir()
+	inHook, release := filepath.Join(marks, "in-hook"), filepath.Join(marks, "release")
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c",
+			"cat >/dev/null; : > " + inHook + "; while [ ! -e " + release + " ]; do sleep 0.02; done"}}}}
+	})
+	bg := r.start("run", "-b", b.dir, "termincreate")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(inHook); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the createRuntime hook never ran")
+		}
+	}
+	if err := bg.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(release, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if res := bg.wait(t, 30*time.Second); res.code != 143 {
+		t.Errorf("runw run sent SIGTERM during its create: %v, want the guest to get it once it runs (143)", res)
+	}
+	r.assertRootEmpty()
+}
+
 // TestFileSizeLimitEndsTheGuestAtItsWrite: podman --ulimit fsize=10000.
 // A native process writing past RLIMIT_FSIZE is killed by the SIGXFSZ the
 // kernel raises at that write (runc and busybox `head -c 100000 >

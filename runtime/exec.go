@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"strings"
@@ -62,6 +63,9 @@ type ExecOptions struct {
 	// than as wasmtime's refusal (errExecChildFailed): the second
 	// attempt's init may compile in-process.
 	childFailed bool
+	// sigs are runw's signals, caught from the start of a foreground
+	// exec (catchSignals) for the process.
+	sigs chan os.Signal
 }
 
 // Exec runs another wasm module inside a container: a new instance, in a
@@ -75,6 +79,10 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 		return 0, err
 	}
 	o.preserved = preserved
+	if !o.Detach {
+		o.sigs = catchSignals()
+		defer signal.Stop(o.sigs)
+	}
 	status, err := r.exec(id, o, true)
 	if errors.Is(err, errCompiledForExec) {
 		// The container and the module as they are now, and no compile
@@ -302,7 +310,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 	if o.Detach {
 		return 0, nil
 	}
-	return foreground(cmd, master), nil
+	return foreground(cmd, master, o.sigs), nil
 }
 
 // execCache makes the cache create used (its directory, its bound) exec's

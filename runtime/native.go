@@ -174,11 +174,12 @@ func (r *Runtime) nativeCmd(native, command string, args []string) *exec.Cmd {
 // running, and its id stayed taken after it ended. Signals a terminal
 // sends its foreground process group (^C, ^\, ^Z) are not relayed when
 // runw is in that group: the native runtime, in it too, has them already.
-func runNative(cmd *exec.Cmd) error {
+// sigs are the signals caught so far (catchSignals; nil: none).
+func runNative(cmd *exec.Cmd, sigs chan os.Signal) error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	code := waitRelay(cmd, nil, foregroundOfATerminal)
+	code := waitRelay(cmd, nil, foregroundOfATerminal, sigs)
 	if code != 0 {
 		return &NativeExit{Code: code}
 	}
@@ -238,7 +239,7 @@ func (r *Runtime) handOff(id string, b *spec.Bundle, command string) (*exec.Cmd,
 		return cmd, nil
 	}
 	defer h.Unlock()
-	if err := runNative(cmd); err != nil {
+	if err := runNative(cmd, nil); err != nil {
 		h.Destroy()
 		return nil, err
 	}
@@ -277,7 +278,7 @@ func (r *Runtime) nativeOf(id string) string {
 
 // forward runs a command for a native id with the native runtime.
 func (r *Runtime) forward(native, command string) error {
-	return runNative(r.nativeCmd(native, command, r.opts.CmdArgs))
+	return runNative(r.nativeCmd(native, command, r.opts.CmdArgs), nil)
 }
 
 // nativeState asks the native runtime for a container's state.

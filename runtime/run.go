@@ -32,6 +32,11 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		// the foreground wait to nobody.
 		return 1, checkTerminal(true, o.ConsoleSocket, false)
 	}
+	var sigs chan os.Signal
+	if !o.Detach {
+		sigs = catchSignals()
+		defer signal.Stop(sigs)
+	}
 	var tty, master *os.File
 	if !o.Detach {
 		if b, err := spec.Load(o.Bundle); err == nil && b.Spec.Process.Terminal {
@@ -51,7 +56,7 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		return 1, err
 	}
 	if ip.native {
-		return r.runNative(id, ip.cmd, o)
+		return r.runNative(id, ip.cmd, o, sigs)
 	}
 	if err := r.Start(id); err != nil {
 		r.Delete(id, true)
@@ -61,7 +66,7 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 		return 0, nil
 	}
 	logDebugf("%s: started, waiting", id)
-	code := foreground(ip.cmd, master)
+	code := foreground(ip.cmd, master, sigs)
 	logDebugf("%s: exited with %d", id, code)
 	if !o.Keep {
 		if err := r.Delete(id, true); err != nil {
@@ -71,20 +76,33 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	return code, nil
 }
 
-// waitForward relays runw's signals to the init until it exits, and
-// returns its status the way a shell reports it (128+signal if killed).
-// A window change resizes master, the pty runw proxies its terminal to
-// (nil: none), to runw's terminal, as runc's foreground run does.
-func waitForward(cmd *exec.Cmd, master *os.File) int {
-	return waitRelay(cmd, master, nil)
+// catchSignals starts catching runw's signals for a foreground run or
+// exec (waitRelay relays them), before the process they go to exists, as
+// runc's run and exec make their signal handler before they start the
+// container's process. A signal sent meanwhile then waits for that
+// process rather than be lost: a window change as the terminal opened
+// left the guest at the old size (Go ignores SIGWINCH until it is
+// caught), and a SIGTERM ended runw in the middle of its create.
+func catchSignals() chan os.Signal {
+	// runc's buffer (signalBufferSize): no signal is dropped while the
+	// container is made.
+	sigs := make(chan os.Signal, 2048)
+	signal.Notify(sigs)
+	return sigs
 }
 
-// waitRelay is waitForward, leaving out the signals a terminal sends its
-// foreground group (SIGINT, SIGQUIT, SIGTSTP) when fromTerminal (nil:
-// never) says the child, in that group too, has them already.
-func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal func() bool) int {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs)
+// waitRelay relays runw's signals, caught in sigs (catchSignals; nil:
+// from now), to cmd until it exits, and returns its status the way a
+// shell reports it (128+signal if killed). A window change resizes
+// master, the pty runw proxies its terminal to (nil: none), to runw's
+// terminal, as runc's foreground run does. It leaves out the signals a
+// terminal sends its foreground group (SIGINT, SIGQUIT, SIGTSTP) when
+// fromTerminal (nil: never) says the child, in that group too, has them
+// already.
+func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal func() bool, sigs chan os.Signal) int {
+	if sigs == nil {
+		sigs = catchSignals()
+	}
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	go func() {
@@ -114,11 +132,11 @@ func waitRelay(cmd *exec.Cmd, master *os.File, fromTerminal func() bool) int {
 
 // foreground waits for cmd, relaying signals to it, with runw's terminal
 // proxied to master when there is one, and returns its status.
-func foreground(cmd *exec.Cmd, master *os.File) int {
+func foreground(cmd *exec.Cmd, master *os.File, sigs chan os.Signal) int {
 	if master != nil {
 		defer proxyTTY(master, func() { cmd.Process.Signal(unix.SIGHUP) })()
 	}
-	return waitForward(cmd, master)
+	return waitRelay(cmd, master, nil, sigs)
 }
 
 // exitCode turns a Wait result into a shell-style status.
@@ -198,8 +216,8 @@ func hostTerminal() *os.File {
 
 // runNative runs a handed-off container with the native runtime's own
 // `run`, and drops the marker when the native runtime deleted it.
-func (r *Runtime) runNative(id string, cmd *exec.Cmd, o RunOptions) (int, error) {
-	err := runNative(cmd)
+func (r *Runtime) runNative(id string, cmd *exec.Cmd, o RunOptions, sigs chan os.Signal) (int, error) {
+	err := runNative(cmd, sigs)
 	code := 0
 	var ne *NativeExit
 	if errors.As(err, &ne) {
