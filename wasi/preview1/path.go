@@ -30,11 +30,31 @@ func (h *Host) at(m memory, fd int32, ptr, n uint32) (*target, Errno) {
 		return nil, errno
 	}
 	t, errno := h.view.resolve(d.start(), p)
-	if errno == 0 {
-		t.dot = lastDot(p)
+	if errno != 0 {
+		return nil, errno
 	}
-	return t, errno
+	t.dot = lastDot(p)
+	switch {
+	case t.dot == 0 && t.guest == "/" && t.name == ".":
+		// The container's "/" itself (wasi-libc sends "." of the "/"
+		// preopen): Linux's LAST_ROOT.
+		t.dot = dotRoot
+	case t.dot == 2:
+		// ".." lies in the directory it was looked up in, whose mount
+		// rename compares (Linux: the parent path's), not in the
+		// directory it names: rename("/tmp/..", "/tmp/x") is EBUSY,
+		// not EXDEV from comparing "/" with /tmp.
+		trimmed := strings.TrimRight(p, "/")
+		if in, errno := h.view.resolve(d.start(), trimmed[:len(trimmed)-2]+"."); errno == 0 {
+			t.parent = in.mount
+			in.close()
+		}
+	}
+	return t, 0
 }
+
+// dotRoot is target.dot for the container's "/" itself.
+const dotRoot = 3
 
 // lastDot is 1 when p's last component (trailing slashes aside) is ".",
 // 2 when it is "..", 0 otherwise. A "." alone is 0: it is what wasi-libc
@@ -735,13 +755,16 @@ func (h *Host) removeAt(m memory, a []arg, flags int) Errno {
 		return errno
 	}
 	defer t.close()
-	// Linux refuses "." and ".." first: rmdir with EINVAL and ENOTEMPTY,
-	// unlink with EISDIR; a "." naming a mount's root was EBUSY.
+	// Linux refuses ".", ".." and "/" first: rmdir with EINVAL, ENOTEMPTY
+	// and EBUSY, unlink with EISDIR; a "." naming a mount's root was
+	// EBUSY.
 	switch {
 	case t.dot == 1 && flags == unix.AT_REMOVEDIR:
 		return ErrnoInval
 	case t.dot == 2 && flags == unix.AT_REMOVEDIR:
 		return ErrnoNotempty
+	case t.dot == dotRoot && flags == unix.AT_REMOVEDIR:
+		return ErrnoBusy
 	case t.dot != 0:
 		return ErrnoIsdir
 	}
@@ -780,7 +803,7 @@ func (h *Host) pathRename(m memory, a []arg) Errno {
 	// of: "." of a mount's root in that mount. Linux then refuses to move
 	// it, or to replace it, with EBUSY (it was EXDEV for a mount's root).
 	held := func(t *target) int {
-		if t.dot != 0 {
+		if t.dot == 1 || t.dot == dotRoot {
 			return t.mount
 		}
 		return t.parent

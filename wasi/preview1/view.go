@@ -386,9 +386,12 @@ type target struct {
 	parent int
 	// slash says the path ended in "/": the object must be a directory.
 	slash bool
-	// dot says the path's last component is "." (1) or ".." (2), as
-	// Linux's LAST_DOT and LAST_DOTDOT: rmdir, unlink and rename answer
-	// for those before they look at mounts or write access.
+	// dot says the path's last component is "." (1) or ".." (2), or
+	// the path is the container's "/" (dotRoot), as Linux's LAST_DOT,
+	// LAST_DOTDOT and LAST_ROOT: rmdir, unlink and rename answer for
+	// those before they look at write access (rename after comparing
+	// mounts). For "..", parent is the mount of the directory it was
+	// looked up in.
 	dot int
 	w   *walker
 }
