@@ -2289,7 +2289,10 @@ func TestExecOfARewrittenModuleIsNotCompiledInTheInit(t *testing.T) {
 // host's root, which compiles nothing itself, fails such an exec in one
 // line, and one in a user namespace compiles the module itself, in the
 // container's cgroup, as docs/ARCHITECTURE.md says: runw's cache never
-// receives it.
+// receives it. The container's own module, which create compiled, is
+// found by exec through create's index entry, whatever its size (exec
+// reads the file in the container's root, where its path differs from
+// create's).
 func TestExecCopiesNoMoreThanItsBound(t *testing.T) {
 	t.Parallel()
 	needsRoot(t, "cgroups")
@@ -2297,12 +2300,26 @@ func TestExecCopiesNoMoreThanItsBound(t *testing.T) {
 		t.Parallel()
 		r := newRunw(t)
 		b, _ := sleeperWithItsOwnCache(t, r, "bigexec")
-		sparseModule(t, filepath.Join(b.rootfs, "big.wasm"), 200<<20)
+		sparseModule(t, filepath.Join(b.rootfs, "big.wasm"), emptyStart, 200<<20)
 		res := r.run("exec", "bigexec", "/big.wasm")
 		if res.code == 0 || !strings.Contains(res.stderr, "over 128 MiB, the most runw exec copies outside the container's cgroup") {
 			t.Errorf("exec of a 200 MiB module into a container whose init holds the host's root: %v, want it refused", res)
 		}
 		oneLine(t, "exec error", res.stderr)
+	})
+	t.Run("the container's own module", func(t *testing.T) {
+		t.Parallel()
+		r := newRunw(t)
+		r.cache = filepath.Join(t.TempDir(), "cache")
+		b := newBundle(t, "probe")
+		sparseModule(t, filepath.Join(b.rootfs, "big.wasm"), loopUnlessArgs, 200<<20)
+		b.edit(func(s *specs.Spec) { s.Process.Args = []string{"/big.wasm"} })
+		b.edit(ownMountAndPID)
+		r.mustRun("run", "-d", "-b", b.dir, "bigown")
+		t.Cleanup(func() { r.run("delete", "--force", "bigown") })
+		if res := r.run("exec", "bigown", "/big.wasm", "once"); res.code != 0 {
+			t.Errorf("exec of the container's own 200 MiB module, which create compiled: %v, want it run from the cache", res)
+		}
 	})
 	t.Run("user namespace", func(t *testing.T) {
 		t.Parallel()
@@ -2310,7 +2327,7 @@ func TestExecCopiesNoMoreThanItsBound(t *testing.T) {
 		r.cache = filepath.Join(t.TempDir(), "cache")
 		b := newBundle(t, "probe", "sleep", "60s")
 		b.edit(func(s *specs.Spec) { s.Linux = userNamespaceLinux() })
-		sparseModule(t, filepath.Join(b.rootfs, "big.wasm"), 200<<20)
+		sparseModule(t, filepath.Join(b.rootfs, "big.wasm"), emptyStart, 200<<20)
 		traversable(t, b.dir)
 		r.mustRun("run", "-d", "-b", b.dir, "bigexecns")
 		t.Cleanup(func() { r.run("delete", "--force", "bigexecns") })
@@ -2324,17 +2341,15 @@ func TestExecCopiesNoMoreThanItsBound(t *testing.T) {
 	})
 }
 
-// sparseModule writes at p a module of size bytes that does nothing: an
-// empty _start and a memory, then a custom section of zeros, left sparse
-// (a guest makes such a file in a moment).
-func sparseModule(t *testing.T, p string, size int64) {
+// sparseModule writes at p the module wat of size bytes: a custom
+// section of zeros appended, left sparse (a guest makes such a file in a
+// moment).
+func sparseModule(t *testing.T, p, wat string, size int64) {
 	t.Helper()
-	m := []byte("\x00asm\x01\x00\x00\x00" +
-		"\x01\x04\x01\x60\x00\x00" + // type: () -> ()
-		"\x03\x02\x01\x00" + // func 0 of type 0
-		"\x05\x03\x01\x00\x01" + // memory: 1 page
-		"\x07\x13\x02\x06memory\x02\x00\x06_start\x00\x00" +
-		"\x0a\x04\x01\x02\x00\x0b") // code: empty body
+	m, err := wasmtime.Wat2Wasm(wat)
+	if err != nil {
+		t.Fatal(err)
+	}
 	// A custom section named "pad" up to size: its length as a 5-byte
 	// LEB128, so the header's own length is known.
 	n := uint32(size) - uint32(len(m)) - 6
@@ -2347,6 +2362,20 @@ func sparseModule(t *testing.T, p string, size int64) {
 		t.Fatal(err)
 	}
 }
+
+// emptyStart does nothing; loopUnlessArgs spins (a container that stays
+// up) when given no argument beyond its name, and ends at once when given
+// one (an exec of it).
+const (
+	emptyStart     = `(module (memory (export "memory") 1) (func (export "_start")))`
+	loopUnlessArgs = `(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func $sizes (param i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (drop (call $sizes (i32.const 0) (i32.const 4)))
+    (if (i32.gt_u (i32.load (i32.const 0)) (i32.const 1)) (then return))
+    (loop $spin (br $spin))))`
+)
 
 // TestJoinedMountNamespaceWithoutCacheCompilesOutside: an init that joins
 // a mount namespace by path can spawn no compile child, and without a
