@@ -1881,6 +1881,93 @@ func TestRootAndDotDotAnswerAsOnLinux(t *testing.T) {
 	}
 }
 
+// TestNewNamesAndDotsAnswerAsOnLinux: the errno order of Linux's calls
+// where runw answers before the kernel (read-only grants, mount points,
+// links across mounts), found by differential runs of the same C program
+// native under runc and as wasm under runw: Linux looks a new name up
+// (ENAMETOOLONG, EEXIST, ENOENT for "new/") before it asks for write
+// access and compares mounts; a rename's missing source is ENOENT before
+// a mount point's EBUSY; O_EXCL never follows a symlink; a trailing slash
+// follows one; and "." of a directory the guest opened is Linux's last
+// "." (it was taken for the directory itself, as a preopen's "." is).
+func TestNewNamesAndDotsAnswerAsOnLinux(t *testing.T) {
+	base := t.TempDir()
+	rootfs, ro, rw, tmp := filepath.Join(base, "rootfs"), filepath.Join(base, "ro"), filepath.Join(base, "rw"), filepath.Join(base, "tmp")
+	for _, d := range []string{filepath.Join(rootfs, "d"), filepath.Join(rootfs, "ro"), filepath.Join(rootfs, "rw"), filepath.Join(rootfs, "tmp"), filepath.Join(ro, "sub"), rw, tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(t, filepath.Join(rootfs, "d/f"), "f")
+	write(t, filepath.Join(ro, "file"), "file")
+	write(t, filepath.Join(rw, "file"), "file")
+	for link, to := range map[string]string{"ldang": "nothing", "lup": "file"} {
+		if err := os.Symlink(to, filepath.Join(ro, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/ro", Host: ro, ReadOnly: true}, {Guest: "/rw", Host: rw}, {Guest: "/tmp", Host: tmp}},
+		[]string{"/", "/ro", "/rw", "/tmp"})
+	const root, roFd, rwFd = 3, 4, 5
+	long := strings.Repeat("n", 256)
+	p := func(s string) (int64, int64) { return g.str(s) }
+	call := func(name string, fd int64, path string, more ...any) Errno {
+		ptr, n := p(path)
+		args := []int64{fd, ptr, n}
+		for _, m := range more {
+			switch m := m.(type) {
+			case string:
+				mp, mn := p(m)
+				args = append(args, mp, mn)
+			case int:
+				args = append(args, int64(m))
+			}
+		}
+		return g.call(name, args...)
+	}
+	link := func(fromFd int64, from string, toFd int64, to string) Errno {
+		fp, fn := p(from)
+		tp, tn := p(to)
+		return g.call("path_link", fromFd, 0, fp, fn, toFd, tp, tn)
+	}
+	rename := func(fromFd int64, from string, toFd int64, to string) Errno {
+		fp, fn := p(from)
+		tp, tn := p(to)
+		return g.call("path_rename", fromFd, fp, fn, toFd, tp, tn)
+	}
+	sub, e := g.open(roFd, "sub", false, oflagDirectory, rightPathRemoveDirectory|rightPathUnlinkFile|rightPathRenameSource|rightPathRenameTarget)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	_, excl := g.open(roFd, "ldang", false, oflagCreat|oflagExcl, rightFdRead)
+	_, slashNofollow := g.open(roFd, "lup/", false, 0, rightFdWrite)
+	_, longCreate := g.open(roFd, long, false, oflagCreat, rightFdWrite)
+	for name, c := range map[string]struct{ got, want Errno }{
+		"rename /d/nothere onto /tmp, a mount point": {rename(root, "d/nothere", root, "tmp"), ErrnoNoent},
+		"link /d/f to /rw/file, a name taken":        {link(root, "d/f", rwFd, "file"), ErrnoExist},
+		"link /d/f to /rw/newz/":                     {link(root, "d/f", rwFd, "newz/"), ErrnoNoent},
+		"link /d/f to a name past NAME_MAX in /rw":   {link(root, "d/f", rwFd, long), ErrnoNametoolong},
+		"link /rw, a mount's root, to /rw/x":         {link(root, "rw", rwFd, "x"), ErrnoPerm},
+		"link /ro/file to /ro/new/":                  {link(roFd, "file", roFd, "new/"), ErrnoNoent},
+		"mkdir a name past NAME_MAX in /ro":          {call("path_create_directory", roFd, long), ErrnoNametoolong},
+		"symlink x to /ro/new/": {func() Errno {
+			xp, xn := p("x")
+			np, nn := p("new/")
+			return g.call("path_symlink", xp, xn, roFd, np, nn)
+		}(), ErrnoNoent},
+		"open a name past NAME_MAX in /ro, O_CREAT": {longCreate, ErrnoNametoolong},
+		"open /ro/ldang, dangling, O_CREAT|O_EXCL":  {excl, ErrnoExist},
+		"open /ro/lup/ for writing, no follow":      {slashNofollow, ErrnoNotdir},
+		"rmdir . of /ro/sub opened":                 {call("path_remove_directory", sub, "."), ErrnoInval},
+		"unlink . of /ro/sub opened":                {call("path_unlink_file", sub, "."), ErrnoIsdir},
+		"rename y onto . of /ro/sub opened":         {rename(sub, "y", sub, "."), ErrnoBusy},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: errno %d, want %d", name, c.got, c.want)
+		}
+	}
+}
+
 // TestPollStdinFromAFileCountsItsBytes: stdin redirected from a file (run
 // < in.txt) reports the bytes left to read in its FD_READ event, as a
 // file the guest opened does (it reported 0).

@@ -35,6 +35,11 @@ func (h *Host) at(m memory, fd int32, ptr, n uint32) (*target, Errno) {
 	}
 	t.dot = lastDot(p)
 	switch {
+	case t.dot == 0 && t.name == "." && d.preopen == "":
+		// A lone "." of a directory the guest opened is Linux's LAST_DOT
+		// (rmdir EINVAL, unlink EISDIR, rename EBUSY), as lastDot
+		// cannot tell: it is a preopen's own path only for a preopen.
+		t.dot = 1
 	case t.dot == 0 && t.guest == "/" && t.name == ".":
 		// The container's "/" itself (wasi-libc sends "." of the "/"
 		// preopen): Linux's LAST_ROOT.
@@ -327,7 +332,11 @@ func openWalked(t *target, flags int, oflags uint32, write, follow bool) (int, E
 			case err == nil && flags&unix.O_CREAT != 0 && flags&unix.O_EXCL != 0:
 				// O_EXCL never follows a link.
 				return -1, ErrnoExist
-			case err == nil && typ == unix.S_IFLNK && follow:
+			case err != nil && err != unix.ENOENT:
+				// The lookup's own error (ENAMETOOLONG, ENOTDIR,
+				// EACCES) comes before the mount's flag.
+				return -1, toErrno(err)
+			case err == nil && typ == unix.S_IFLNK && (follow || t.slash):
 				followed, errno := t.follow()
 				if errno != 0 {
 					return -1, errno
@@ -514,6 +523,10 @@ func openTarget(t *target, flags int) (int, error) {
 		switch {
 		case err == unix.ENOENT:
 			return -1, unix.EROFS
+		case err == unix.ELOOP && flags&unix.O_EXCL != 0:
+			// A symlink (O_NOFOLLOW's ELOOP): a name taken, which
+			// O_EXCL never follows, dangling, looping or not.
+			return -1, unix.EEXIST
 		case err == nil && flags&unix.O_EXCL != 0:
 			unix.Close(fd)
 			return -1, unix.EEXIST
@@ -532,14 +545,15 @@ func openTarget(t *target, flags int) (int, error) {
 }
 
 func (h *Host) pathCreateDirectory(m memory, a []arg) Errno {
-	return h.createAt(m, a[0].I32(), u32(a[1]), u32(a[2]), func(dir int, name string) error {
+	return h.createAt(m, a[0].I32(), u32(a[1]), u32(a[2]), true, func(dir int, name string) error {
 		return unix.Mkdirat(dir, name, 0o777)
 	})
 }
 
 // createAt makes a new object at a path: never over a mount point or the
-// directory itself (EEXIST), never in a read-only grant (EROFS).
-func (h *Host) createAt(m memory, fd int32, ptr, n uint32, create func(dir int, name string) error) Errno {
+// directory itself (EEXIST), never in a read-only grant (EROFS). dir says
+// the object is a directory, whose new name may end in "/".
+func (h *Host) createAt(m memory, fd int32, ptr, n uint32, dir bool, create func(dir int, name string) error) Errno {
 	t, errno := h.at(m, fd, ptr, n)
 	if errno != 0 {
 		return errno
@@ -548,23 +562,40 @@ func (h *Host) createAt(m memory, fd int32, ptr, n uint32, create func(dir int, 
 	if t.mountRoot || t.name == "." {
 		return ErrnoExist
 	}
-	if errno := t.creatable(); errno != 0 {
+	if errno := t.creatable(dir); errno != 0 {
 		return errno
 	}
 	return toErrno(create(t.dir, t.nameArg()))
 }
 
-// creatable refuses a new name in a read-only grant as Linux does: EEXIST
-// when the name is taken (mkdir -p loops rely on it), else EROFS.
-func (t *target) creatable() Errno {
+// creatable refuses a new name in a read-only grant as Linux does, which
+// looks the name up before it asks for write access (vacant), else EROFS.
+// slashOK says the name may end in "/" (mkdir's).
+func (t *target) creatable(slashOK bool) Errno {
 	if !t.readOnly() {
 		return 0
 	}
-	var st unix.Stat_t
-	if stat(t, &st) == nil {
-		return ErrnoExist
+	if errno := t.vacant(slashOK); errno != 0 {
+		return errno
 	}
 	return ErrnoRofs
+}
+
+// vacant answers for a new name as Linux's lookup of it does: EEXIST
+// when the name is taken (mkdir -p loops rely on it), the lookup's own
+// error (ENAMETOOLONG past NAME_MAX, ENOTDIR, EACCES), ENOENT for a
+// missing name ending in "/" unless slashOK.
+func (t *target) vacant(slashOK bool) Errno {
+	var st unix.Stat_t
+	switch err := stat(t, &st); {
+	case err == nil:
+		return ErrnoExist
+	case err != unix.ENOENT:
+		return toErrno(err)
+	case t.slash && !slashOK:
+		return ErrnoNoent
+	}
+	return 0
 }
 
 // mayWrite says the guest's user may write the object t names, by its
@@ -677,8 +708,16 @@ func (h *Host) pathLink(m memory, a []arg) Errno {
 	if dst.mountRoot {
 		return ErrnoExist
 	}
-	if errno := dst.creatable(); errno != 0 {
+	if errno := dst.vacant(false); errno != 0 {
 		return errno
+	}
+	if dst.readOnly() {
+		return ErrnoRofs
+	}
+	if src.mountRoot && src.name != "" && src.mount == dst.mount {
+		// A mount's root directory, linked within its mount: Linux's
+		// vfs_link refuses a directory (EPERM).
+		return ErrnoPerm
 	}
 	if src.name == "" || src.mountRoot || src.mount != dst.mount {
 		return ErrnoXdev
@@ -820,14 +859,16 @@ func (h *Host) pathRename(m memory, a []arg) Errno {
 	if errno := dst.writable(true); errno == ErrnoBusy {
 		// Over a mount point, Linux checks the kinds first: a file
 		// over a directory is EISDIR, a directory over a file ENOTDIR.
+		// The source is looked up first: a missing one is ENOENT.
 		var st unix.Stat_t
-		if stat(src, &st) == nil {
-			switch srcDir, dstDir := st.Mode&unix.S_IFMT == unix.S_IFDIR, dst.w.v.mounts[dst.mount].dir; {
-			case !srcDir && dstDir:
-				return ErrnoIsdir
-			case srcDir && !dstDir:
-				return ErrnoNotdir
-			}
+		if err := stat(src, &st); err != nil {
+			return toErrno(err)
+		}
+		switch srcDir, dstDir := st.Mode&unix.S_IFMT == unix.S_IFDIR, dst.w.v.mounts[dst.mount].dir; {
+		case !srcDir && dstDir:
+			return ErrnoIsdir
+		case srcDir && !dstDir:
+			return ErrnoNotdir
 		}
 		return errno
 	} else if errno != 0 {
@@ -883,7 +924,7 @@ func (h *Host) pathSymlink(m memory, a []arg) Errno {
 	}
 	// The link's text is stored as given: an absolute target is resolved
 	// later inside the container's view, like any other.
-	return h.createAt(m, a[2].I32(), u32(a[3]), u32(a[4]), func(dir int, name string) error {
+	return h.createAt(m, a[2].I32(), u32(a[3]), u32(a[4]), false, func(dir int, name string) error {
 		err := unix.Symlinkat(old, dir, name)
 		if err == unix.EEXIST && strings.HasSuffix(name, "/") {
 			// "file/" names no directory: ENOTDIR, as wasmtime answers
