@@ -2341,6 +2341,173 @@ func TestExecCopiesNoMoreThanItsBound(t *testing.T) {
 	})
 }
 
+// TestExecWithoutACache: with no cache (`--cache-dir ""`) or one runw
+// refuses (others may write it: a warning), every exec into a container
+// whose init holds the host's root failed "no usable cache to compile
+// into", where create works and runc's exec runs. Its compile child now
+// compiles into memory and hands the artifact over, as create's does.
+func TestExecWithoutACache(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	for name, cache := range map[string]func(t *testing.T) string{
+		"none": func(*testing.T) string { return "" },
+		"refused": func(t *testing.T) string {
+			d := filepath.Join(t.TempDir(), "open")
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(d, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			return d
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := newRunw(t)
+			dir := cache(t)
+			b := newBundle(t, "probe", "sleep", "60s")
+			b.edit(ownMountAndPID)
+			id := "nocache" + name
+			r.mustRun("--cache-dir", dir, "run", "-d", "-b", b.dir, id)
+			t.Cleanup(func() { r.run("delete", "--force", id) })
+			res := r.run("--cache-dir", dir, "exec", id, "/probe.wasm", "echo", "exec without a cache")
+			if res.code != 0 || !strings.Contains(res.stdout, "exec without a cache") {
+				t.Errorf("exec with --cache-dir %q: %v, want the module compiled into memory and run", dir, res)
+			}
+		})
+	}
+}
+
+// slowToCompile is a module Cranelift takes a few seconds to compile (one
+// function of n loop-carried locals, as runtime's slowWAT) that writes
+// "started" when it runs.
+func slowToCompile(n int) string {
+	var b strings.Builder
+	b.WriteString(`(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "started\n")
+  (func (export "_start") (local`)
+	b.WriteString(strings.Repeat(" i64", n))
+	b.WriteString(`)
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 8))
+    (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))
+    (loop`)
+	for i := range n - 2 {
+		fmt.Fprintf(&b, " (local.set %d (i64.add (local.get %d) (local.get %d)))", i, i+1, i+2)
+	}
+	b.WriteString(" (br_if 0 (i32.wrap_i64 (local.get 0))))))")
+	return b.String()
+}
+
+// childNamed waits for a child of pid whose command name is comm (the
+// init runw starts is "runw-init", its compile child "exe") and returns
+// its pid.
+func childNamed(t *testing.T, pid int, comm string) int {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			for _, field := range strings.Fields(string(b)) {
+				child, _ := strconv.Atoi(field)
+				if name, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", child)); strings.TrimSpace(string(name)) == comm {
+					return child
+				}
+			}
+		}
+	}
+	t.Fatalf("process %d started no %s", pid, comm)
+	return 0
+}
+
+// TestExecSignalledBeforeItRunsNeverRunsIt: an exec'd process sent a stop
+// signal while it compiles its module (an init in a user namespace with no
+// cache to hand it an artifact compiles in-process) ends with 128+signal
+// and never runs the guest, as runc's process signalled before it runs.
+// The guest ran about half the time: the init's release, ready at once
+// for an exec, and the signal taken meanwhile were both ready, and Go's
+// select picks at random.
+func TestExecSignalledBeforeItRunsNeverRunsIt(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "a user namespace")
+	r := newRunw(t)
+	b := newBundle(t, "probe", "sleep", "120s")
+	b.edit(func(s *specs.Spec) { s.Linux = userNamespaceLinux() })
+	b.writeFile("slow.wat", slowToCompile(6000))
+	traversable(t, b.dir)
+	r.mustRun("--cache-dir", "", "run", "-d", "-b", b.dir, "sigexec")
+	t.Cleanup(func() { r.run("delete", "--force", "sigexec") })
+	for i := range 4 {
+		bg := r.start("--cache-dir", "", "exec", "sigexec", "/slow.wat")
+		init := childNamed(t, bg.cmd.Process.Pid, "runw-init")
+		time.Sleep(300 * time.Millisecond) // compiling: about 2.6 s
+		if err := syscall.Kill(init, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if res := bg.wait(t, 60*time.Second); res.code != 143 || strings.Contains(res.stdout, "started") {
+			t.Fatalf("exec %d, its process sent SIGTERM while it compiled: %v, want 143 and no guest run", i, res)
+		}
+	}
+}
+
+// TestExecOfAContainerKilledDuringItsCompile: a container killed while an
+// exec's compile child compiled (in the container's cgroup, killed with
+// it) fails the exec as a stopped container's, as runc's exec into a
+// container that stopped: it said "compile /slow.wat: signal: killed".
+func TestExecOfAContainerKilledDuringItsCompile(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	r, bg := execCompiling(t, "killedexec")
+	r.mustRun("kill", "killedexec", "KILL")
+	res := bg.wait(t, 60*time.Second)
+	if res.code == 0 || !strings.Contains(res.stderr, "cannot exec in a stopped container") {
+		t.Errorf("exec of a container killed during its compile: %v, want it refused as a stopped container's", res)
+	}
+	oneLine(t, "exec error", res.stderr)
+}
+
+// TestExecInterruptedDuringItsCompile: ^C at a terminal during a
+// foreground exec's compile (SIGINT to runw's process group, as a
+// terminal sends it) reaches the guest once it runs: 130, as runc's exec
+// gives. The compile child was in that group too and died of it: the
+// exec failed "compile ...: signal: interrupt", 255.
+func TestExecInterruptedDuringItsCompile(t *testing.T) {
+	t.Parallel()
+	needsRoot(t, "cgroups")
+	_, bg := execCompiling(t, "interruptedexec")
+	if err := syscall.Kill(-bg.cmd.Process.Pid, syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if res := bg.wait(t, 60*time.Second); res.code != 130 {
+		t.Errorf("exec interrupted during its compile: %v, want the guest to get SIGINT (130)", res)
+	}
+}
+
+// execCompiling starts `runw exec` of a module slow to compile, which the
+// cache lacks, into a sleeping container id, in a process group of its
+// own (a terminal's foreground group), and returns once its compile
+// child has been compiling a moment.
+func execCompiling(t *testing.T, id string) (*runw, *background) {
+	t.Helper()
+	r := newRunw(t)
+	b, _ := sleeperWithItsOwnCache(t, r, id)
+	b.writeFile("slow.wat", slowToCompile(6000))
+	cmd, stdout, stderr := r.command(context.Background(), "exec", id, "/slow.wat")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	bg := &background{cmd: cmd, stdout: stdout, stderr: stderr, done: make(chan error, 1)}
+	go func() { bg.done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	childNamed(t, cmd.Process.Pid, "exe") // the compile child, /proc/self/exe
+	time.Sleep(300 * time.Millisecond)    // of about 2.6 s
+	return r, bg
+}
+
 // sparseModule writes at p the module wat of size bytes: a custom
 // section of zeros appended, left sparse (a guest makes such a file in a
 // moment).

@@ -217,6 +217,13 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 // itself could not be made (no memory for it) is it compiled again,
 // straight into memory (compileToMemory).
 func fillOrMemory(cache *wasi.Cache, module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (key string, artifact *os.File, err error) {
+	if cache == nil {
+		// No cache (`--cache-dir ""`, or one runw refused): every exec
+		// into a container whose init holds the host's root failed "no
+		// usable cache to compile into".
+		artifact, key, err = compileToMemory(module, name, kind, outside, cg)
+		return key, artifact, err
+	}
 	key, _, err = fillCache(cache, module, name, kind, outside, cg)
 	var notKept *notKeptError
 	if !errors.As(err, &notKept) {
@@ -297,7 +304,12 @@ func compileInto(parent context.Context, copied *os.File, size int64, name strin
 	stderr := &tailBuffer{max: 16 << 10}
 	cmd.Stderr = stderr
 	cmd.Env = []string{compileChildEnv + "=1"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A process group of its own: a terminal's ^C during a foreground
+	// `runw exec` (or `runw run`), which runw takes and passes on to the
+	// guest once it runs, as runc's exec does, killed the compile child
+	// too, and the exec failed "compile ...: signal: interrupt" (255
+	// where runc gives 130).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	// Weighed before the child starts: it compiles unbounded in memory
 	// until boundMemory, and a module of many sections takes a while to
 	// walk.

@@ -200,6 +200,12 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 			unlock()
 			err := r.compileForExec(plan, c.CgroupPath, cg, sb.holdsHostRoot())
 			cg.Close()
+			if err != nil && !errors.Is(err, errCompiledForExec) && state.Ending(c.InitPid, c.InitStartTime) {
+				// Killed or deleted meanwhile, its compile child with
+				// it: say so, as the checks above would have, not
+				// "compile ...: signal: killed".
+				return 0, requireStatus("exec", id, state.Stopped)
+			}
 			return 0, err
 		}
 		childCompiles = false
@@ -358,10 +364,15 @@ func execTerminal(proc *specs.Process, consoleSocket string) (tty, master *os.Fi
 // The caller closes the descriptors.
 func (r *Runtime) execConfig(plan *wasi.Plan, sb *Sandbox, cached bool, o ExecOptions, s *specs.Spec, root *os.File) (initConfig, []*os.File, error) {
 	cfg := r.newInitConfig(plan, sb, cached)
-	if o.compiled != nil && !cached && r.openedCache() != nil {
+	if o.compiled != nil && !cached {
 		// Hashed outside the container's cgroup, so bounded as exec's
-		// other hashes are (execHashUpTo).
-		if key, err := r.openedCache().KeyUpTo(plan.Module, plan.Kind == spec.KindWAT, execHashUpTo); err == nil && key == o.compiled.key {
+		// other hashes are (execHashUpTo); without a cache, read whole.
+		keyUpTo := wasi.KeyUpTo
+		if c := r.openedCache(); c != nil {
+			keyUpTo = c.KeyUpTo
+		}
+		key, err := keyUpTo(plan.Module, plan.Kind == spec.KindWAT, execHashUpTo)
+		if err == nil && key == o.compiled.key {
 			cfg.artifact = o.compiled.artifact
 		}
 	}

@@ -287,6 +287,16 @@ func runReleased(guest wasi.Guest, fifo string, sigs chan os.Signal) {
 	} else {
 		go func() { released <- waitForStart(fifo) }()
 	}
+	// A stop signal already taken (while an exec'd process compiled or
+	// instantiated its module) comes before a release ready as well: Go's
+	// select picks at random among ready cases, and the guest of an exec
+	// signalled seconds before ran half the time, where runc's process,
+	// signalled before it runs, never runs.
+	select {
+	case sig := <-sigs:
+		os.Exit(128 + int(sig.(unix.Signal)))
+	default:
+	}
 	select {
 	case err := <-released:
 		if err != nil {

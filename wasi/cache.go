@@ -726,6 +726,18 @@ func (c *Cache) KeyFor(path string, text bool) (string, error) {
 	return c.KeyUpTo(path, text, MaxModuleSize)
 }
 
+// KeyUpTo is the key of the module at path, read whole, at most limit
+// bytes: Cache.KeyUpTo for a process without a cache, which has no index
+// to answer from.
+func KeyUpTo(path string, text bool, limit int64) (string, error) {
+	f, _, err := openModule(path, limit)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	return CopyKeyed(io.Discard, f, path, limit, text)
+}
+
 // KeyUpTo is KeyFor that reads at most limit bytes.
 func (c *Cache) KeyUpTo(path string, text bool, limit int64) (string, error) {
 	fi, err := os.Stat(path)
