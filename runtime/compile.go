@@ -218,9 +218,8 @@ func fillCache(cache *wasi.Cache, module, name string, kind spec.Kind, outside b
 // straight into memory (compileToMemory).
 func fillOrMemory(cache *wasi.Cache, module, name string, kind spec.Kind, outside bool, cg *cgroupEntry) (key string, artifact *os.File, err error) {
 	if cache == nil {
-		// No cache (`--cache-dir ""`, or one runw refused): every exec
-		// into a container whose init holds the host's root failed "no
-		// usable cache to compile into".
+		// No cache (`--cache-dir ""`, or one runw refused): into memory,
+		// for exec as for create.
 		artifact, key, err = compileToMemory(module, name, kind, outside, cg)
 		return key, artifact, err
 	}
@@ -456,6 +455,9 @@ func sealedCopy(f *os.File, name string, kind spec.Kind, limit int64) (*os.File,
 			copied.Close()
 		}
 	}
+	if errors.Is(err, errTooLargeForExec) {
+		return nil, "", err
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("copy the module: %w", err)
 	}
@@ -479,18 +481,19 @@ func copyBound(cg *cgroupEntry) int64 {
 }
 
 // errTooLargeForExec is openSealed's refusal of a module over
-// execHashUpTo (copyBound), which the exec'd init may still compile in the
-// container's cgroup, unlike one over wasi.MaxModuleSize (final).
-var errTooLargeForExec = fmt.Errorf("over %d MiB, the most runw exec copies outside the container's cgroup", execHashUpTo>>20)
+// execHashUpTo (copyBound), final as one over wasi.MaxModuleSize is
+// (compileIsFinal): left to the exec'd init, any guest could have its
+// module compiled there, before the init's sandbox, by growing it past
+// the bound (one sparse truncate).
+var errTooLargeForExec = fmt.Errorf("larger than the %d MiB runw exec compiles for a module other than the container's own", execHashUpTo>>20)
 
 // tooLargeToCopy is openSealed's refusal of the module named name, of
 // size (as said), past limit.
 func tooLargeToCopy(name, size string, limit int64) error {
-	reason := wasi.ErrModuleTooLarge
 	if limit < wasi.MaxModuleSize {
-		reason = errTooLargeForExec
+		return fmt.Errorf("%s: %w (%s)", name, errTooLargeForExec, size)
 	}
-	return &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %s, at most %d", reason, size, limit)}
+	return &os.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w: %s, at most %d", wasi.ErrModuleTooLarge, size, limit)}
 }
 
 // ExitRejected is `runw compile`'s exit status when wasmtime refuses a
@@ -572,7 +575,7 @@ func compileIsFinal(err error) bool {
 	// alike: taken for a child's failure, it let a guest that grew its
 	// module past the bound for exec's look, and shrank it after, have
 	// its bytes compiled by the exec'd init.
-	return errors.As(err, &rejected) || errors.As(err, &slow) || errors.Is(err, wasi.ErrModuleTooLarge)
+	return errors.As(err, &rejected) || errors.As(err, &slow) || errors.Is(err, wasi.ErrModuleTooLarge) || errors.Is(err, errTooLargeForExec)
 }
 
 // preferOOMVictim makes pid the first process the OOM killer ends

@@ -14,6 +14,7 @@ import (
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"github.com/runw/runw/spec"
 	"github.com/runw/runw/state"
@@ -100,6 +101,12 @@ func (r *Runtime) Exec(id string, o ExecOptions) (int, error) {
 // compiled for an init in a user namespace (compileForExec), which ends
 // this attempt with errCompiledForExec.
 func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
+	if sig, ok := pendingStop(o.sigs); ok {
+		// Taken since the exec began (^C during its compile child's
+		// compile): the process would get it as it starts, and nothing
+		// is started.
+		return 128 + int(sig), nil
+	}
 	h, c, err := r.lockLoad(id)
 	if err != nil {
 		return 0, err
@@ -495,8 +502,36 @@ func execPlan(c *state.Container, o ExecOptions, privateBase string, root *os.Fi
 	if lim, ok := currentMemoryLimit(c.CgroupPath); ok {
 		plan.SetMemoryLimit(lim)
 	}
+	if root != nil {
+		reopenInRootfs(ep, b.Rootfs)
+	}
 	readThrough(plan, ep)
 	return b, plan, ep, nil
+}
+
+// reopenInRootfs reopens the module exec found in the container's own
+// root (ep.File) through the bundle's rootfs on the host, where create
+// found the container's own module, when it is the very file there (the
+// same device and inode): its /proc/self/fd link then names the host path
+// create's entry in the identity index is under (wasi's indexPath), and
+// exec finds the module cached without reading it. Read in the container's
+// root, its path there ("/app.wasm") has no entry: exec hashed the module
+// at each first exec, and a module over execHashUpTo, which exec never
+// copies, was refused. Resolved within the rootfs (securejoin), and kept
+// only when it is the file exec found, so no other file is ever read.
+func reopenInRootfs(ep *spec.Entrypoint, rootfs string) {
+	f, err := pathrs.OpenInRoot(rootfs, ep.GuestPath)
+	if err != nil {
+		return
+	}
+	var onHost, found unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &onHost) != nil || unix.Fstat(int(ep.File.Fd()), &found) != nil ||
+		onHost.Dev != found.Dev || onHost.Ino != found.Ino {
+		f.Close()
+		return
+	}
+	ep.File.Close()
+	ep.File = f
 }
 
 // lookupIn is the bundle the exec'd module is looked up in, and HOME read

@@ -174,8 +174,14 @@ func (r *Runtime) nativeCmd(native, command string, args []string) *exec.Cmd {
 // running, and its id stayed taken after it ended. Signals a terminal
 // sends its foreground process group (^C, ^\, ^Z) are not relayed when
 // runw is in that group: the native runtime, in it too, has them already.
-// sigs are the signals caught so far (catchSignals; nil: none).
+// sigs are the signals caught so far (catchSignals; nil: none): one that
+// would end the native runtime, taken while runw made its part of the
+// container, ends runw instead, before the native runtime starts (it
+// would die of it before it could relay it, or, a ^C, not get it at all).
 func runNative(cmd *exec.Cmd, sigs chan os.Signal) error {
+	if sig, ok := pendingStop(sigs); ok {
+		return &NativeExit{Code: 128 + int(sig)}
+	}
 	if err := cmd.Start(); err != nil {
 		return err
 	}

@@ -58,6 +58,11 @@ func (r *Runtime) Run(id string, o RunOptions) (int, error) {
 	if ip.native {
 		return r.runNative(id, ip.cmd, o, sigs)
 	}
+	if sig, ok := pendingStop(sigs); ok {
+		// Taken during create: the guest would get it as it starts.
+		r.Delete(id, true)
+		return 128 + int(sig), nil
+	}
 	if err := r.Start(id); err != nil {
 		r.Delete(id, true)
 		return 1, err
@@ -88,7 +93,37 @@ func catchSignals() chan os.Signal {
 	// container is made.
 	sigs := make(chan os.Signal, 2048)
 	signal.Notify(sigs)
+	// Left to stop runw, as before it is caught: a runw in a background
+	// process group that sets up its terminal (raw mode) meets SIGTTOU,
+	// and caught, the kernel's call was restarted for ever, runw spinning
+	// a core where it stopped.
+	signal.Reset(unix.SIGTTOU, unix.SIGTTIN)
 	return sigs
+}
+
+// pendingStop takes the signals caught in sigs so far (nil: none) and
+// returns the first that would end a process (one kill --all waits for:
+// graceFor), putting the others back for the relay (a window change
+// still resizes the guest's terminal). A caller about to start what it
+// relays to ends with it instead, as that process would have.
+func pendingStop(sigs chan os.Signal) (unix.Signal, bool) {
+	var others []os.Signal
+	defer func() {
+		for _, s := range others {
+			sigs <- s
+		}
+	}()
+	for {
+		select {
+		case s := <-sigs:
+			if sig, ok := s.(unix.Signal); ok && graceFor(sig) > 0 && sig != unix.SIGPIPE {
+				return sig, true
+			}
+			others = append(others, s)
+		default:
+			return 0, false
+		}
+	}
 }
 
 // waitRelay relays runw's signals, caught in sigs (catchSignals; nil:

@@ -698,18 +698,21 @@ func identity(fi os.FileInfo) string {
 }
 
 // indexPath is the path a file is indexed under, beside its identity: its
-// absolute path, or none for a module read through a /proc/self/fd link
-// (runtime's readThrough), which its identity alone names (the device and
-// inode say which file, the size and times which content of it). The
-// link's target is no stable name: it is the file's path in the view of
-// whoever opened it, the host's for create and the container's own root
-// for exec (where it reads "/app.wasm"), so exec never found the entry
-// create had made for the container's own module: it hashed the module
-// again, and a module over what exec hashes outside the container (128
-// MiB) was refused where an init holds the host's root.
+// absolute path or, for a module read through a /proc/self/fd link
+// (runtime's readThrough), the path the kernel gives the file it names,
+// so that the link's number, which changes from run to run, does not
+// defeat the index. The path keeps one container's entries from standing
+// for another's files: on a file system whose inode numbers and times an
+// image's author chooses (FUSE, as lazy-pulling snapshotters mount
+// images), with device numbers reused after unmount, identity alone
+// would let one image's module answer for another's. exec finds the
+// entry create made for the container's own module under create's path
+// (runtime's reopenInRootfs).
 func indexPath(path string) string {
 	if strings.HasPrefix(path, "/proc/self/fd/") {
-		return ""
+		if target, err := os.Readlink(path); err == nil {
+			return target
+		}
 	}
 	abs, _ := filepath.Abs(path)
 	return abs

@@ -1892,8 +1892,8 @@ func TestRootAndDotDotAnswerAsOnLinux(t *testing.T) {
 // "." (it was taken for the directory itself, as a preopen's "." is).
 func TestNewNamesAndDotsAnswerAsOnLinux(t *testing.T) {
 	base := t.TempDir()
-	rootfs, ro, rw, tmp := filepath.Join(base, "rootfs"), filepath.Join(base, "ro"), filepath.Join(base, "rw"), filepath.Join(base, "tmp")
-	for _, d := range []string{filepath.Join(rootfs, "d"), filepath.Join(rootfs, "ro"), filepath.Join(rootfs, "rw"), filepath.Join(rootfs, "tmp"), filepath.Join(ro, "sub"), rw, tmp} {
+	rootfs, ro, rw, tmp, m := filepath.Join(base, "rootfs"), filepath.Join(base, "ro"), filepath.Join(base, "rw"), filepath.Join(base, "tmp"), filepath.Join(base, "m")
+	for _, d := range []string{filepath.Join(rootfs, "d/m"), filepath.Join(rootfs, "ro"), filepath.Join(rootfs, "rw"), filepath.Join(rootfs, "tmp"), filepath.Join(ro, "sub"), rw, tmp, m} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -1906,7 +1906,7 @@ func TestNewNamesAndDotsAnswerAsOnLinux(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/ro", Host: ro, ReadOnly: true}, {Guest: "/rw", Host: rw}, {Guest: "/tmp", Host: tmp}},
+	g := newGuest(t, []Mount{{Guest: "/", Host: rootfs}, {Guest: "/ro", Host: ro, ReadOnly: true}, {Guest: "/rw", Host: rw}, {Guest: "/tmp", Host: tmp}, {Guest: "/d/m", Host: m}},
 		[]string{"/", "/ro", "/rw", "/tmp"})
 	const root, roFd, rwFd = 3, 4, 5
 	long := strings.Repeat("n", 256)
@@ -1939,6 +1939,10 @@ func TestNewNamesAndDotsAnswerAsOnLinux(t *testing.T) {
 	if e != 0 {
 		t.Fatal(e)
 	}
+	d, e := g.open(root, "d", false, oflagDirectory, rightPathRemoveDirectory|rightPathRenameSource|rightPathRenameTarget)
+	if e != 0 {
+		t.Fatal(e)
+	}
 	_, excl := g.open(roFd, "ldang", false, oflagCreat|oflagExcl, rightFdRead)
 	_, slashNofollow := g.open(roFd, "lup/", false, 0, rightFdWrite)
 	_, longCreate := g.open(roFd, long, false, oflagCreat, rightFdWrite)
@@ -1961,6 +1965,9 @@ func TestNewNamesAndDotsAnswerAsOnLinux(t *testing.T) {
 		"rmdir . of /ro/sub opened":                 {call("path_remove_directory", sub, "."), ErrnoInval},
 		"unlink . of /ro/sub opened":                {call("path_unlink_file", sub, "."), ErrnoIsdir},
 		"rename y onto . of /ro/sub opened":         {rename(sub, "y", sub, "."), ErrnoBusy},
+		// A mount point named in a directory the guest opened is no ".".
+		"rmdir m, a mount point, of /d opened":       {call("path_remove_directory", d, "m"), ErrnoBusy},
+		"rename m, a mount point, of /d opened to x": {rename(d, "m", d, "x"), ErrnoBusy},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: errno %d, want %d", name, c.got, c.want)

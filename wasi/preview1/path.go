@@ -34,13 +34,14 @@ func (h *Host) at(m memory, fd int32, ptr, n uint32) (*target, Errno) {
 		return nil, errno
 	}
 	t.dot = lastDot(p)
+	lone := strings.TrimRight(p, "/") == "."
 	switch {
-	case t.dot == 0 && t.name == "." && d.preopen == "":
+	case lone && d.preopen == "":
 		// A lone "." of a directory the guest opened is Linux's LAST_DOT
 		// (rmdir EINVAL, unlink EISDIR, rename EBUSY), as lastDot
 		// cannot tell: it is a preopen's own path only for a preopen.
 		t.dot = 1
-	case t.dot == 0 && t.guest == "/" && t.name == ".":
+	case lone && t.guest == "/":
 		// The container's "/" itself (wasi-libc sends "." of the "/"
 		// preopen): Linux's LAST_ROOT.
 		t.dot = dotRoot
