@@ -762,6 +762,59 @@ func foregroundTerminalFollows(t *testing.T, stderrOnly bool) {
 	waitSize("after a window change", 40, 100)
 }
 
+// TestBackgroundRunWithATerminalStops: a foreground `runw run` of a
+// container with a terminal, started as a background job of a shell
+// with job control, is stopped by the kernel's SIGTTOU when it sets its
+// terminal up, as any program that changes a terminal it does not hold
+// the foreground of, and waits for `fg`. runw caught SIGTTOU from its
+// start, its handler took it, the kernel restarted the call for ever, and
+// runw spun a core.
+func TestBackgroundRunWithATerminalStops(t *testing.T) {
+	t.Parallel()
+	r := newRunw(t)
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	go io.Copy(io.Discard, ptmx)
+	b := newBundle(t, "wat/loop.wat")
+	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
+	pidFile := filepath.Join(t.TempDir(), "runw.pid")
+	argv := append([]string{r.binary()}, r.argv("run", "-b", b.dir, "background")...)
+	// A session of its own on the pty, whose shell puts runw in a
+	// process group of its own (set -m), not the terminal's foreground,
+	// and stays (a stopped job whose shell ended would be sent SIGHUP).
+	job := exec.Command("setsid", "--ctty", "sh", "-c", "set -m; "+strings.Join(argv, " ")+" & echo $! > "+pidFile+"; sleep 60")
+	job.Stdin, job.Stdout, job.Stderr = tty, tty, tty
+	if err := job.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { job.Process.Kill(); job.Wait() }()
+	var pid int
+	for deadline := time.Now().Add(10 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil {
+			fmt.Sscan(string(b), &pid)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the shell started no runw")
+		}
+	}
+	defer func() { syscall.Kill(pid, syscall.SIGKILL); r.run("delete", "--force", "background") }()
+	var stat []string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatalf("runw ended: %v", err)
+		}
+		if stat = strings.Fields(string(b)); len(stat) > 14 && stat[2] == "T" {
+			return
+		}
+	}
+	t.Errorf("runw run in the background with a terminal: state %s after 10 s, %s+%s ticks of CPU; want it stopped (T) by SIGTTOU", stat[2], stat[13], stat[14])
+}
+
 // PWD is in the guest's environment only when process.cwd is not "/":
 // process.env is otherwise passed exactly.
 func TestContainerViewPWDOnlyWhenCwdIsNotRoot(t *testing.T) {

@@ -92,14 +92,28 @@ func catchSignals() chan os.Signal {
 	// runc's buffer (signalBufferSize): no signal is dropped while the
 	// container is made.
 	sigs := make(chan os.Signal, 2048)
-	signal.Notify(sigs)
-	// Left to stop runw, as before it is caught: a runw in a background
-	// process group that sets up its terminal (raw mode) meets SIGTTOU,
-	// and caught, the kernel's call was restarted for ever, runw spinning
-	// a core where it stopped.
-	signal.Reset(unix.SIGTTOU, unix.SIGTTIN)
+	signal.Notify(sigs, caught...)
 	return sigs
 }
+
+// caught are the signals catchSignals takes: every one but SIGTTOU and
+// SIGTTIN, left to stop runw (a runw in a background process group that
+// sets up its terminal meets SIGTTOU: caught, Go's handler took it, the
+// kernel restarted the call, and runw spun a core where it stopped; once
+// caught, signal.Reset leaves Go's handler in place), those no process
+// catches, and glibc's own two (32, 33), which Go's Notify of every
+// signal leaves alone too.
+var caught = func() []os.Signal {
+	var sigs []os.Signal
+	for sig := unix.Signal(1); sig <= 64; sig++ {
+		switch sig {
+		case unix.SIGKILL, unix.SIGSTOP, unix.SIGTTOU, unix.SIGTTIN, 32, 33:
+			continue
+		}
+		sigs = append(sigs, sig)
+	}
+	return sigs
+}()
 
 // pendingStop takes the signals caught in sigs so far (nil: none) and
 // returns the first that would end a process (one kill --all waits for:
