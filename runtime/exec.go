@@ -207,7 +207,7 @@ func (r *Runtime) exec(id string, o ExecOptions, mayCompile bool) (int, error) {
 			unlock()
 			err := r.compileForExec(plan, c.CgroupPath, cg, sb.holdsHostRoot())
 			cg.Close()
-			if err != nil && !errors.Is(err, errCompiledForExec) && state.Ending(c.InitPid, c.InitStartTime) {
+			if err != nil && !errors.Is(err, errCompiledForExec) && endedDuringCompile(c, err) {
 				// Killed or deleted meanwhile, its compile child with
 				// it: say so, as the checks above would have, not
 				// "compile ...: signal: killed".

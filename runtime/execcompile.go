@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
+	"time"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/fscommon"
 	"golang.org/x/sys/unix"
 
+	"github.com/runw/runw/state"
 	"github.com/runw/runw/wasi"
 )
 
@@ -109,6 +112,23 @@ func (r *Runtime) compileForExec(plan *wasi.Plan, cgPath string, cg *cgroupEntry
 		return mem
 	}
 	return errCompiledForExec
+}
+
+// endedDuringCompile says whether the container's init is ending after
+// exec's compile failed with err, waiting up to a second for it when the
+// compile child died of SIGKILL: runw kill signals the init and then the
+// rest of its cgroup, the child with it, and an init not yet scheduled
+// has not begun to exit when the child's end is seen (the exec then said
+// "compile ...: signal: killed", once in a loaded test run).
+func endedDuringCompile(c *state.Container, err error) bool {
+	var ee *exec.ExitError
+	killed := errors.As(err, &ee) && ee.ProcessState.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	for deadline := time.Now().Add(time.Second); !state.Ending(c.InitPid, c.InitStartTime); time.Sleep(10 * time.Millisecond) {
+		if !killed || time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
 }
 
 // compiledInMemory is errCompiledForExec with the artifact compileForExec
