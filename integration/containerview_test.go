@@ -701,16 +701,23 @@ func TestForegroundTerminalFollowsWindowChanges(t *testing.T) {
 	t.Run("stderr alone", func(t *testing.T) { foregroundTerminalFollows(t, true) })
 }
 
-func foregroundTerminalFollows(t *testing.T, stderrOnly bool) {
-	t.Parallel()
-	r := newRunw(t)
+// drainedPty opens a pty whose output is read and dropped, both ends
+// closed when the test ends; the test skips where there is none.
+func drainedPty(t *testing.T) (ptmx, tty *os.File) {
+	t.Helper()
 	ptmx, tty, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pty: %v", err)
 	}
-	defer ptmx.Close()
-	defer tty.Close()
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
 	go io.Copy(io.Discard, ptmx)
+	return ptmx, tty
+}
+
+func foregroundTerminalFollows(t *testing.T, stderrOnly bool) {
+	t.Parallel()
+	r := newRunw(t)
+	ptmx, tty := drainedPty(t)
 	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 20, Cols: 70}); err != nil {
 		t.Fatal(err)
 	}
@@ -772,13 +779,7 @@ func foregroundTerminalFollows(t *testing.T, stderrOnly bool) {
 func TestBackgroundRunWithATerminalStops(t *testing.T) {
 	t.Parallel()
 	r := newRunw(t)
-	ptmx, tty, err := pty.Open()
-	if err != nil {
-		t.Skipf("no pty: %v", err)
-	}
-	defer ptmx.Close()
-	defer tty.Close()
-	go io.Copy(io.Discard, ptmx)
+	_, tty := drainedPty(t)
 	b := newBundle(t, "wat/loop.wat")
 	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
 	pidFile := filepath.Join(t.TempDir(), "runw.pid")
